@@ -6,7 +6,7 @@
 #include <string.h>
 
 const char *const ze_class_names[] = {"params", "grads", "optimizer", "activations", "buffers", NULL};
-const char *const ze_phase_names[] = {"setup", "forward", "backward", "optimizer", NULL};
+const char *const ze_phase_names[] = {"setup", "forward", "loss", "backward", "optimizer", NULL};
 
 typedef struct hdr {
     uint64_t bytes;
@@ -51,6 +51,10 @@ void *ze_calloc(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes)
         memcpy(a->at_peak[pool], a->live[pool], sizeof a->at_peak[pool]);
         a->peak_phase[pool] = a->phase;
     }
+    if (a->live_total[pool] > a->phase_peak[pool][a->phase]) {
+        a->phase_peak[pool][a->phase] = a->live_total[pool];
+        memcpy(a->phase_at_peak[pool][a->phase], a->live[pool], sizeof a->phase_at_peak[pool][a->phase]);
+    }
     return h + 1;
 }
 
@@ -74,5 +78,7 @@ void ze_alloc_reset_peaks(ze_alloc *a)
         a->peak_total[p] = a->live_total[p];
         memcpy(a->at_peak[p], a->live[p], sizeof a->at_peak[p]);
         a->peak_phase[p] = a->phase;
+        memset(a->phase_peak[p], 0, sizeof a->phase_peak[p]);
+        memset(a->phase_at_peak[p], 0, sizeof a->phase_at_peak[p]);
     }
 }

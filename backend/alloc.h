@@ -14,9 +14,11 @@
 
 typedef enum ze_pool { ZE_DEVICE = 0, ZE_HOST, ZE_NPOOL } ze_pool;
 typedef enum ze_class { ZE_PARAMS = 0, ZE_GRADS, ZE_OPTIM, ZE_ACT, ZE_BUF, ZE_NCLASS } ze_class;
-typedef enum ze_phase { ZE_SETUP = 0, ZE_FWD, ZE_BWD, ZE_OPT, ZE_NPHASE } ze_phase;
+/* loss: from the logits' allocation to their release (the loss and the
+ * head's backward); backward: the blocks' backward and the reduction */
+typedef enum ze_phase { ZE_SETUP = 0, ZE_FWD, ZE_LOSS, ZE_BWD, ZE_OPT, ZE_NPHASE } ze_phase;
 extern const char *const ze_class_names[];  /* params grads optimizer activations buffers */
-extern const char *const ze_phase_names[];  /* setup forward backward optimizer */
+extern const char *const ze_phase_names[];  /* setup forward loss backward optimizer */
 
 typedef struct ze_alloc {
     uint64_t live[ZE_NPOOL][ZE_NCLASS];
@@ -25,6 +27,8 @@ typedef struct ze_alloc {
     uint64_t peak_total[ZE_NPOOL];
     uint64_t at_peak[ZE_NPOOL][ZE_NCLASS];    /* breakdown when the total peaked */
     ze_phase peak_phase[ZE_NPOOL];
+    uint64_t phase_peak[ZE_NPOOL][ZE_NPHASE];           /* the highest total in each phase */
+    uint64_t phase_at_peak[ZE_NPOOL][ZE_NPHASE][ZE_NCLASS]; /* and its breakdown */
     uint64_t cap[ZE_NPOOL];                   /* 0: no cap */
     ze_phase phase;
     int oom;                                  /* an allocation was refused */

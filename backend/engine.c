@@ -331,7 +331,8 @@ static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
     return 0;
 }
 
-/* One block forward from la->x into xout (the next block's input). */
+/* One block forward from la->x into xout (the next block's input); with
+ * xout NULL only what backward needs (the recomputation). */
 static void block_fwd(model *m, const float *w, lact *la, float *att, float *xout)
 {
     const ze_cfg *c = m->c;
@@ -345,6 +346,8 @@ static void block_fwd(model *m, const float *w, lact *la, float *att, float *xou
     zk_layernorm_fwd(la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], w + o[B_LN2B], N, C);
     zk_matmul_fwd(la->fc, la->ln2, w + o[B_FCW], w + o[B_FCB], N, C, F);
     zk_gelu_fwd(la->gelu, la->fc, (size_t)N * (size_t)F);
+    if (!xout)   /* recomputation for backward: the output is not needed */
+        return;
     zk_matmul_fwd(xout, la->gelu, w + o[B_FCPW], w + o[B_FCPB], N, F, C);
     zk_acc(xout, la->xmid, (size_t)N * (size_t)C);
 }
@@ -486,6 +489,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     x->meanf = x->lnf + NC;
     x->rstdf = x->meanf + N;
     zk_layernorm_fwd(x->lnf, x->meanf, x->rstdf, x->xfin, wf, wf + C, N, C);
+    a->phase = ZE_LOSS;   /* until the logits are freed */
     float *logits = alloc_f(m, ZE_BUF, (size_t)N * (size_t)V);
     if (!logits)
         return x->failed = 1, 0.0;
@@ -494,7 +498,6 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     double t1 = now_s();
     x->fwd_s += t1 - t0;
 
-    a->phase = ZE_BWD;
     bscratch s;
     size_t TT = (size_t)c->T * (size_t)c->T;   /* attention backward scratch */
     float *sbuf = alloc_f(m, ZE_BUF, 4 * NC + TT + 2 * NC * 4);
@@ -512,6 +515,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     memset(s.d1, 0, NC * sizeof(float));
     zk_matmul_bwd(s.d1, dwe, NULL, logits, x->lnf, we, N, C, V);
     ze_free(a, logits);
+    a->phase = ZE_BWD;
     zk_layernorm_bwd(dres, dwf, dwf + C, s.d1, x->xfin, wf, x->meanf, x->rstdf, N, C);
     release(m, &gf);
     release(m, &ge);
@@ -531,24 +535,20 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         if (!dw)
             return x->failed = 1, 0.0;
         if (c->ckpt == ZE_CKPT_FULL) {
-            /* recompute the block from its input */
-            float *xout = alloc_f(m, ZE_BUF, NC);
+            /* recompute the block from its input (the checkpoint) */
             lact tmp = *la;
-            if (!xout || lact_alloc(m, &tmp, ZE_BUF, 1))
+            if (lact_alloc(m, &tmp, ZE_BUF, 1))
                 return x->failed = 1, 0.0;
-            a->phase = ZE_FWD;
-            block_fwd(m, w, &tmp, tmp.att, xout);
-            a->phase = ZE_BWD;
-            ze_free(a, xout);
+            block_fwd(m, w, &tmp, tmp.att, NULL);
             block_bwd(m, w, dw, &tmp, tmp.att, dres, &s);
             ze_free(a, tmp.mem);
         } else if (c->ckpt == ZE_CKPT_SELECTIVE) {
             /* recompute the attention probabilities from Q, K, V */
-            float *att = alloc_f(m, ZE_BUF, att_n), *junk = alloc_f(m, ZE_BUF, NC);
-            if (!att || !junk)
+            float *att = alloc_f(m, ZE_BUF, att_n);
+            if (!att)
                 return x->failed = 1, 0.0;
-            zk_attention_fwd(junk, att, la->qkv, c->B, c->T, C, c->NH);
-            ze_free(a, junk);
+            /* the output rewritten with the values it already holds */
+            zk_attention_fwd(la->atty, att, la->qkv, c->B, c->T, C, c->NH);
             block_bwd(m, w, dw, la, att, dres, &s);
             ze_free(a, att);
             ze_free(a, la->mem);

@@ -170,7 +170,8 @@ int main(int argc, char **argv)
     }
 
     /* gather every rank's measurements on rank 0 */
-    enum { NV = 3 * ZE_NCLASS + 4 };
+    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) };
+    const int PH = 3 * ZE_NCLASS + 4;   /* per phase: its peak, then its breakdown */
     double mine[NV], *all = NULL;
     for (int k = 0; k < ZE_NCLASS; k++) {
         mine[k] = (double)r.mem.peak[ZE_DEVICE][k];
@@ -181,6 +182,11 @@ int main(int argc, char **argv)
     mine[3 * ZE_NCLASS + 1] = (double)r.mem.peak_phase[ZE_DEVICE];
     mine[3 * ZE_NCLASS + 2] = (double)ru.ru_maxrss * 1024.0;
     mine[3 * ZE_NCLASS + 3] = (double)r.status;
+    for (int p = 0; p < ZE_NPHASE; p++) {
+        mine[PH + p * (ZE_NCLASS + 1)] = (double)r.mem.phase_peak[ZE_DEVICE][p];
+        for (int k = 0; k < ZE_NCLASS; k++)
+            mine[PH + p * (ZE_NCLASS + 1) + 1 + k] = (double)r.mem.phase_at_peak[ZE_DEVICE][p][k];
+    }
     if (g.rank == 0)
         all = malloc(sizeof(double) * NV * (size_t)g.size);
     MPI_Gather(mine, NV, MPI_DOUBLE, all, NV, MPI_DOUBLE, 0, MPI_COMM_WORLD);
@@ -225,6 +231,16 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(x, "device_peak", v[3 * ZE_NCLASS]);
             cJSON_AddStringToObject(x, "peak_phase", ze_phase_names[(int)v[3 * ZE_NCLASS + 1]]);
             cJSON_AddItemToObject(x, "host_class_peaks", classes(h));
+            cJSON *phs = cJSON_AddObjectToObject(x, "device_phases");   /* each phase's own peak */
+            for (int p = 0; p < ZE_NPHASE; p++) {
+                const double *pv = v + PH + p * (ZE_NCLASS + 1);
+                uint64_t pc[ZE_NCLASS];
+                for (int k = 0; k < ZE_NCLASS; k++)
+                    pc[k] = (uint64_t)pv[1 + k];
+                cJSON *po = classes(pc);
+                cJSON_AddNumberToObject(po, "peak", pv[0]);
+                cJSON_AddItemToObject(phs, ze_phase_names[p], po);
+            }
             cJSON_AddNumberToObject(x, "rss_bytes", v[3 * ZE_NCLASS + 2]);
             cJSON_AddItemToArray(pr, x);
         }

@@ -464,11 +464,18 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         cJSON_AddNumberToObject(r, "rank", zp_jnum(x, "rank"));
         cJSON_AddNumberToObject(r, "stage", 0);
         cJSON_AddItemToObject(r, "predicted_bytes", classes_json(pm.dev, pm.dev_total - pm.dev[ZP_MEM_OVERHEAD]));
-        cJSON *mb = cJSON_CreateObject();
-        for (int c = 0; c < ZP_MEM_OVERHEAD; c++)
-            cJSON_AddNumberToObject(mb, zp_mem_class_names[c], zp_jnum(cp, zp_mem_class_names[c]));
+        /* the classes as they stood at the measured peak of the phase the
+         * planner puts the peak in (like for like), and the overall peak */
+        const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[pm.phase]);
+        cJSON *mb = cJSON_CreateObject(), *mc = cJSON_CreateObject();
+        for (int c = 0; c < ZP_MEM_OVERHEAD; c++) {
+            cJSON_AddNumberToObject(mb, zp_mem_class_names[c], zp_jnum(at, zp_mem_class_names[c]));
+            cJSON_AddNumberToObject(mc, zp_mem_class_names[c], zp_jnum(cp, zp_mem_class_names[c]));
+        }
         cJSON_AddNumberToObject(mb, "peak", zp_jnum(x, "device_peak"));
         cJSON_AddItemToObject(r, "measured_bytes", mb);
+        cJSON_AddItemToObject(r, "measured_class_peaks", mc);
+        cJSON_AddStringToObject(r, "predicted_phase", zp_phase_names[pm.phase]);
         cJSON_AddStringToObject(r, "peak_phase", zp_jstr(x, "peak_phase"));
         cJSON_AddNumberToObject(r, "host_predicted_bytes", (double)pm.host_total);
         cJSON_AddNumberToObject(r, "host_measured_bytes", zp_jnum(hp, "total"));

@@ -593,6 +593,7 @@ static cJSON *plan_json(const zp_plan *p)
         cJSON_AddStringToObject(o, "reject", zp_reject_names[p->reject]);
     cJSON_AddNumberToObject(o, "worst_stage", (double)p->worst_stage);
     cJSON_AddItemToObject(o, "memory_bytes", mem_json(p->mem.dev, p->mem.dev_total, 0));
+    cJSON_AddStringToObject(o, "peak_phase", zp_phase_names[p->mem.phase]);
     cJSON_AddNumberToObject(o, "host_memory_bytes", (double)p->host_per_node);
     cJSON_AddItemToObject(o, "host_bytes_per_rank", mem_json(p->mem.host, p->mem.host_total, 1));
     cJSON_AddNumberToObject(o, "comm_bytes_per_step", (double)p->comm_bytes);

@@ -150,12 +150,19 @@ typedef enum zp_mem_class {
 } zp_mem_class;
 extern const char *const zp_mem_class_names[]; /* params grads optimizer activations buffers overhead */
 
-/* One rank's memory, bytes per class, on the device and in host RAM. */
+/* The moment of the step at which the device memory peaks (memory.c). */
+typedef enum zp_phase { ZP_PHASE_BACKWARD = 0, ZP_PHASE_LOSS } zp_phase;
+extern const char *const zp_phase_names[];   /* backward loss */
+
+/* One rank's memory, bytes per class, on the device and in host RAM.  The
+ * device classes are those live at the peak (phase), so that they add up to
+ * it: the transient classes (activations, buffers) as they stand then. */
 typedef struct zp_mem {
     uint64_t dev[ZP_MEM_NCLASS];
     uint64_t host[ZP_MEM_NCLASS];
     uint64_t dev_total;
     uint64_t host_total;
+    zp_phase phase;
 } zp_mem;
 
 /* Activation bytes saved for backward by one transformer layer for one

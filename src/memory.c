@@ -14,7 +14,10 @@
  *               embedding-dropout mask (first stage) and the final-norm and
  *               head inputs (last stage)
  *   buffers     gradient reduce bucket; ZeRO-3 gathered layers; fp32 logits
- *               (last stage); pipeline send/recv; the recompute working set
+ *               (last stage); pipeline send/recv; the recompute working set;
+ *               the backward workspace; transient full gradients
+ *   activations and buffers are counted at the moment of the peak, the
+ *   loss or the first block's backward (see mem_stage)
  *   overhead    CUDA context + NCCL communicators + fragmentation
  * With ZeRO paper conventions (fp16 params and grads, Adam with master,
  * overheads, buffers and activations set to zero) params+grads+optimizer are
@@ -91,14 +94,14 @@ int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
 }
 
 /* Working set of the recomputation in backward: a whole layer's activations
- * for one micro-batch (full), or the attention core's s^2 tensors
+ * for one micro-batch but its input, which is the checkpoint (full), or the attention core's s^2 tensors
  * (selective without flash attention). */
 static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
-    if (l->ckpt == ZP_CKPT_FULL) {
+    if (l->ckpt == ZP_CKPT_FULL) {   /* the layer rebuilt, less its input (the checkpoint, kept) */
         zp_layout nl = *l;
         nl.ckpt = ZP_CKPT_NONE;
-        return zp_act_layer_bytes(m, tr, &nl);
+        return zp_act_layer_bytes(m, tr, &nl) - zp_act_layer_bytes(m, tr, l);
     }
     if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash) {
         uint64_t B = (uint64_t)zp_dtype_bytes(tr->dtype);
@@ -181,48 +184,75 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     else
         dv[ZP_MEM_OPTIM] = (l->zero >= 1 ? Ps : Pf) * K;
 
-    /* activations */
+    /* activations and buffers: the device peaks at one of two moments of
+     * the step, and both classes are reported as they stand at that moment
+     * (so that the classes add up to the peak):
+     *   loss      (last stage only) the loss and the head's backward: every
+     *             layer's saved activations, the final-norm and head inputs,
+     *             fp32 logits, the backward workspace, and at ZeRO-3 the
+     *             head's gathered parameters (tied, pp = 1: the embedding)
+     *             and with per-layer reduction its transient full gradient
+     *   backward  the first block's backward: every layer's activations
+     *             (the head's inputs freed), the workspace, the recompute
+     *             working set, at ZeRO-3 the current and prefetched blocks,
+     *             with per-layer reduction the block's full gradient and the
+     *             tied embedding's (which the head and the lookup both feed,
+     *             kept through the whole backward)
+     * Both hold the reduce bucket and the pipeline send/recv buffers.  The
+     * forward never exceeds "backward": its working set (a layer being
+     * built, the gathered blocks) is a subset of it. */
     uint64_t act = sh->act_layer * (uint64_t)zp_act_inflight(l, m->layers, k);
     if (k == 0 && tr->dropout) {
         int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
         act += sh->sbh_r * (uint64_t)mb;             /* embedding dropout masks, 1 byte */
     }
-    if (last)
-        act += 2 * pb * sh->sbh_r;                   /* final norm input, head input */
-    dv[ZP_MEM_ACT] = act;
-
-    /* buffers; bucket_elems 0 means reduction per layer (FSDP, zplan's
-     * engine): no bucket, each block's gradient is its own message */
-    uint64_t buf = 0;
-    int per_layer = cv->bucket_elems == 0;
-    int64_t keep_embed = per_layer && k == 0 && m->tied && l->pp == 1 ? sh->embed_params : 0;
-    if (l->zero >= 3 && d > 1) {
-        int64_t big = sh->layer_params;
-        if (k == 0 && sh->embed_params > big)
-            big = sh->embed_params;
-        if (last && (!m->tied || l->pp > 1) && sh->head_params > big)
-            big = sh->head_params;
-        if (cv->zero3_buffer == ZP_Z3BUF_DEEPSPEED)
-            buf += (uint64_t)big * (pb + gb);        /* largest layer's params + grads */
-        else                                         /* current + prefetched layer, its grads */
-            buf += (uint64_t)big * 2 * pb + (uint64_t)(per_layer ? sh->layer_params + keep_embed : big) * gb;
-    } else if (d > 1 && per_layer && l->zero == 2) {
-        /* per-layer reduction: a block's full gradient until it is
-         * reduce-scattered (and the tied embedding's, which the head and the
-         * lookup both feed, through the whole backward) */
-        buf += (uint64_t)(sh->layer_params + keep_embed) * gb;
-    } else if (d > 1) {
-        int64_t e = cv->bucket_elems < P ? cv->bucket_elems : P;
-        buf += (uint64_t)e * gb;                     /* gradient reduce bucket */
-    }
+    uint64_t both = 0, bwd = sh->recompute, loss = 0;
     if (cv->bwd_workspace)
-        buf += bwd_workspace(m, tr, l, sh);
-    if (last)
-        buf += 4 * (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
+        both += bwd_workspace(m, tr, l, sh);
     if (l->pp > 1)
-        buf += 2 * pb * sh->sbh_r;                   /* send and receive buffers */
-    buf += sh->recompute;
-    dv[ZP_MEM_BUF] = buf;
+        both += 2 * pb * sh->sbh_r;                  /* send and receive buffers */
+    /* bucket_elems 0 means reduction per layer (FSDP, zplan's engine): no
+     * bucket, each block's gradient is its own message */
+    int per_layer = cv->bucket_elems == 0;
+    int tied1 = m->tied && l->pp == 1;
+    int64_t fn = zp_model_final_norm_params(m);
+    int64_t head = tied1 ? sh->embed_params : sh->head_params;   /* the unit that makes the logits */
+    int64_t keep_embed = k == 0 && tied1 ? sh->embed_params : 0;
+    int64_t blocks = m->layers / l->pp;
+    if (l->zero >= 3 && d > 1) {
+        if (cv->zero3_buffer == ZP_Z3BUF_DEEPSPEED) {
+            int64_t big = sh->layer_params;          /* largest layer's params + grads */
+            if (k == 0 && sh->embed_params > big)
+                big = sh->embed_params;
+            if (last && !tied1 && sh->head_params > big)
+                big = sh->head_params;
+            both += (uint64_t)big * (pb + gb);
+        } else {
+            bwd += (uint64_t)(blocks > 1 ? 2 : 1) * (uint64_t)sh->layer_params * pb   /* current + prefetched */
+                   + (uint64_t)(sh->layer_params + keep_embed) * gb;
+            loss += (uint64_t)(head + fn) * (pb + gb);
+        }
+    } else if (d > 1 && per_layer && l->zero == 2) {
+        bwd += (uint64_t)(sh->layer_params + keep_embed) * gb;
+        loss += (uint64_t)(head + fn) * gb;
+    } else if (d > 1 && !per_layer) {
+        int64_t e = cv->bucket_elems < P ? cv->bucket_elems : P;
+        both += (uint64_t)e * gb;                    /* gradient reduce bucket */
+    }
+    uint64_t t_bwd = act + both + bwd, t_loss = 0;
+    if (last) {
+        loss += 4 * (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
+        t_loss = act + 2 * pb * sh->sbh_r + both + loss;   /* + final norm input, head input */
+    }
+    if (t_loss >= t_bwd) {
+        out->phase = ZP_PHASE_LOSS;
+        dv[ZP_MEM_ACT] = act + 2 * pb * sh->sbh_r;
+        dv[ZP_MEM_BUF] = both + loss;
+    } else {
+        out->phase = ZP_PHASE_BACKWARD;
+        dv[ZP_MEM_ACT] = act;
+        dv[ZP_MEM_BUF] = both + bwd;
+    }
 
     /* overhead */
     uint64_t rest = dv[0] + dv[1] + dv[2] + dv[3] + dv[4];

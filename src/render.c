@@ -105,7 +105,10 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                 secs(b, sizeof b, zp_jnum(ts, "compute")), secs(d, sizeof d, zp_jnum(ts, "comm_exposed")),
                 secs(e1, sizeof e1, zp_jnum(ts, "bubble")), secs(e2, sizeof e2, zp_jnum(ts, "optimizer")),
                 zp_jnum(ch, "tokens_per_s"), 100 * zp_jnum(ch, "mfu"));
-        fprintf(out, "\nMemory per GPU (worst rank: pipeline stage %.0f):\n", zp_jnum(ch, "worst_stage"));
+        fprintf(out, "\nMemory per GPU (worst rank: pipeline stage %.0f, at its peak: %s):\n",
+                zp_jnum(ch, "worst_stage"),
+                strcmp(zp_jstr(ch, "peak_phase"), "loss") == 0 ? "the loss and head backward"
+                                                              : "the first block's backward");
         memory_table(out, ch, cap, u);
         fprintf(out, "  host RAM per node: %s of %s\n", bytes(a, sizeof a, zp_jnum(ch, "host_memory_bytes"), u),
                 bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u));

@@ -93,7 +93,7 @@ invariants() {
         "$l: plans best first (step_time_s non-decreasing)"
     jok "$f" 'all(.plans[]; has("dp") and has("tp") and has("pp") and has("zero") and has("offload") and has("ckpt")
               and has("micro_batch") and has("grad_accum") and has("fits") and has("host_memory_bytes")
-              and has("comm_bytes_per_step") and has("step_time_s") and has("tokens_per_s") and has("mfu")
+              and (.peak_phase == "loss" or .peak_phase == "backward") and has("comm_bytes_per_step") and has("step_time_s") and has("tokens_per_s") and has("mfu")
               and (.memory_bytes | has("params") and has("grads") and has("optimizer") and has("activations")
                    and has("buffers") and has("overhead") and has("total")))' \
         "$l: every plan has the documented keys"

@@ -34,6 +34,12 @@ int main(void)
     is_u64(a.at_peak[ZE_DEVICE][ZE_ACT], 0, "the breakdown is the one at the new peak");
     is_u64(a.at_peak[ZE_DEVICE][ZE_BUF], 600, "buffers at the new peak");
     ok(a.peak_phase[ZE_DEVICE] == ZE_BWD, "the new peak happened in backward");
+    /* each phase keeps its own highest total and breakdown */
+    is_u64(a.phase_peak[ZE_DEVICE][ZE_FWD], 900, "forward's own peak: 400 + 500");
+    is_u64(a.phase_at_peak[ZE_DEVICE][ZE_FWD][ZE_ACT], 500, "forward's peak held 500 of activations");
+    is_u64(a.phase_peak[ZE_DEVICE][ZE_BWD], 1000, "backward's own peak: 400 + 600");
+    is_u64(a.phase_at_peak[ZE_DEVICE][ZE_BWD][ZE_BUF], 600, "backward's peak held 600 of buffers");
+    is_u64(a.phase_peak[ZE_DEVICE][ZE_LOSS], 0, "nothing was allocated in the loss phase");
     char *h = ze_calloc(&a, ZE_HOST, ZE_OPTIM, 5000);
     ok(h != NULL, "the host pool has no cap here");
     is_u64(a.peak_total[ZE_HOST], 5000, "host peak");

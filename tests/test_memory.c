@@ -440,14 +440,24 @@ static void test_stage_act(void)
         is_u64(mem.dev[ZP_MEM_ACT], (L + L * (p - 1) / (p * 2)) * layer + sbh * p / t,
                "pp=4 v=2 stage 0: L(1 + (p-1)/(pv)) layers + sbh p/t");
     }
-    /* full recompute, pp = 1: L layer inputs 2sbh/t (sp) + masks + output,
-     * and the backward working set of one full layer in buffers */
+    /* full recompute, pp = 1: the peak is the first block's backward, not
+     * the loss.  At the loss: L layer inputs 2sbh/t (sp) + masks sbh/t +
+     * the head's inputs 4sbh/t, and fp32 logits 4sbV/t = 52 MB.  At the
+     * block's backward: the same inputs and masks (head inputs freed) and
+     * the block rebuilt but for its input, 34sbh/t + 5as^2b/t - 2sbh/t
+     * = 352 MB > 4sbh/t + 4sbV/t. */
     {
         zp_layout l = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 1, 1, 4);
         zp_mem mem;
+        uint64_t rebuilt = layer - 2 * sbh / t;
+        ok(rebuilt > 4 * sbh / t + 4 * s * b * V / t, "full recompute: the rebuilt layer outweighs head inputs + logits");
         zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
-        is_u64(mem.dev[ZP_MEM_ACT], L * 2 * sbh / t + sbh / t + 4 * sbh / t, "pp=1 full recompute activations");
-        is_u64(mem.dev[ZP_MEM_BUF], 4 * s * b * V / t + layer, "pp=1 full recompute: logits + one layer rebuilt");
+        is_u64(mem.dev[ZP_MEM_ACT], L * 2 * sbh / t + sbh / t, "pp=1 full recompute activations at the block's backward");
+        is_u64(mem.dev[ZP_MEM_BUF], rebuilt, "pp=1 full recompute: one layer rebuilt less its input");
+        ok(mem.phase == ZP_PHASE_BACKWARD, "pp=1 full recompute: peak in backward");
+        zp_layout n = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 1, 1, 4);
+        zp_mem_stage(&m, &tr, &n, &c, &cv, 0, &mem);
+        ok(mem.phase == ZP_PHASE_LOSS, "pp=1 no recompute: peak at the loss (nothing rebuilt in backward)");
     }
 }
 
@@ -469,10 +479,25 @@ static void test_buffers(void)
     cv.zero3_buffer = ZP_Z3BUF_DEEPSPEED;
     zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
     is_u64(mem.dev[ZP_MEM_BUF], 4 * layer + logits, "ZeRO-3 DeepSpeed buffer: 4 x largest layer + logits");
-    /* prefetch: current and next layer's params + one layer's grads = 6 x largest */
+    /* prefetch: at the block's backward the current and next blocks'
+     * fp16 params + the block's fp16 grads = 6 x layer (1.21 GB); at the
+     * loss (LLaMA is untied) the head's params and grads and the final
+     * norm's, 4 (V h + h), the head inputs 2 x 2 sbh and the logits
+     * (0.82 GB): the backward is the peak */
     cv.zero3_buffer = ZP_Z3BUF_PREFETCH;
     zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
-    is_u64(mem.dev[ZP_MEM_BUF], 6 * layer + logits, "ZeRO-3 prefetch buffer: (2 + 2 + 2) x largest layer + logits");
+    {
+        uint64_t at_loss = 4 * (32000ull * 4096 + 4096) + 4 * 2048ull * 4096 + logits;
+        ok(6 * layer > at_loss, "ZeRO-3 prefetch: 6 x layer > head params + grads + head inputs + logits");
+        is_u64(mem.dev[ZP_MEM_BUF], 6 * layer, "ZeRO-3 prefetch buffer: (2 + 2 + 2) x largest layer");
+        ok(mem.phase == ZP_PHASE_BACKWARD, "ZeRO-3 prefetch: peak in backward");
+        /* a huge vocabulary moves the peak to the loss */
+        zp_model big = llama(32, 4096, 32, 32, 11008, 256000);
+        uint64_t blog = 4ull * 2048 * 256000, head = 256000ull * 4096 + 4096;
+        zp_mem_stage(&big, &tr, &l, &c, &cv, 0, &mem);
+        is_u64(mem.dev[ZP_MEM_BUF], blog + 4 * head, "ZeRO-3 prefetch, V = 256000: logits + head params + grads");
+        ok(mem.phase == ZP_PHASE_LOSS, "ZeRO-3 prefetch, V = 256000: peak at the loss");
+    }
     /* ZeRO-0..2 with dp > 1: one reduce bucket of min(bucket, Psi) gradients */
     cv.bucket_elems = 25 * 1024 * 1024 / 2;
     for (int z = 0; z <= 2; z++) {
@@ -506,10 +531,16 @@ static void test_workspace(void)
     uint64_t ws = 4 * (13 * s * b * h + s * s);
     is_u64(with.dev[ZP_MEM_BUF] - without.dev[ZP_MEM_BUF], ws, "workspace: 4 (13 sbh + s^2) bytes = %llu",
            (unsigned long long)ws);
-    /* the rest: logits 4 s b V, a block's gradient and the tied embedding's */
+    /* the rest, at the first block's backward: the block's full fp32
+     * gradient and the tied embedding's, 4 (49984 + 20480) = 281856; at the
+     * loss it would be head inputs 2 x 4 sbh + logits 4 s b V + embedding
+     * and final-norm gradients 4 (20480 + 128) = 279040 */
     uint64_t layer = (uint64_t)gpt_layer((int64_t)h, 1), embed = (V + T) * h;
-    is_u64(without.dev[ZP_MEM_BUF], 4 * s * b * V + 4 * (layer + embed),
-           "ZeRO-2 per-layer: logits + (block + tied embedding) fp32 gradients");
+    ok(4 * (layer + embed) > 8 * s * b * h + 4 * s * b * V + 4 * (embed + 2 * h),
+       "ZeRO-2 per-layer: the block's backward outweighs the loss (281856 > 279040)");
+    is_u64(without.dev[ZP_MEM_BUF], 4 * (layer + embed),
+           "ZeRO-2 per-layer: (block + tied embedding) fp32 gradients");
+    ok(without.phase == ZP_PHASE_BACKWARD && with.phase == ZP_PHASE_BACKWARD, "ZeRO-2 per-layer: peak in backward");
     ok(with.dev[ZP_MEM_ACT] == without.dev[ZP_MEM_ACT] && with.dev[ZP_MEM_PARAMS] == without.dev[ZP_MEM_PARAMS],
        "the workspace is a buffer: no other class changes");
     /* flash attention: no s^2 scores */
