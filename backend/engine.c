@@ -17,6 +17,12 @@
  *   ZeRO-3  as 2, and only the parameter shard is kept: a unit is gathered
  *           before its forward (the next one prefetched) and again before
  *           its backward, and freed after use
+ * Offload (ZeRO >= 1): Adam's moments, the fp32 master copy of the shard
+ * and the gradient shard live in the host pool and the optimizer runs
+ * there: the reduced gradient shard is copied device-to-host (per
+ * micro-batch at ZeRO-2/3, accumulating; once per step at ZeRO-1), the
+ * updated shard host-to-device.  With the parameters offloaded too (ZeRO-3)
+ * the host shard is the master: every gather first copies it to the device.
  * Recompute: none keeps every tensor backward needs; selective keeps all but
  * the attention probabilities (recomputed from Q, K, V); full keeps each
  * block's input and recomputes the block in backward.
@@ -73,6 +79,8 @@ typedef struct unit {
     float *gshard;   /* ZeRO 2-3: this rank's gradient shard */
     float *gtmp;     /* ZeRO 2-3: the transient full gradient */
     float *m, *v;    /* optimizer state: shard (ZeRO >= 1) or full */
+    float *master;   /* offload of the optimizer: the host's copy of the parameter shard */
+    float *hgrad;    /* ZeRO-1 with offload: the host's gradient shard */
 } unit;
 
 typedef struct model {
@@ -82,7 +90,8 @@ typedef struct model {
     size_t boff[B_N];        /* tensor offsets in a block */
     ze_alloc *a;
     ze_group *g;
-    int zero;
+    int zero, off;
+    uint64_t h2d, d2h;       /* bytes copied host-to-device, device-to-host */
 } model;
 
 static void block_offsets(const ze_cfg *c, size_t *off, size_t *n)
@@ -124,6 +133,11 @@ int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
         snprintf(msg, n, "ZeRO stage %d is not 0..3", c->zero);
         return -1;
     }
+    if (c->offload < 0 || c->offload > 2 || (c->offload && c->zero < 1) || (c->offload == 2 && c->zero < 3)) {
+        snprintf(msg, n, "offload %d with ZeRO-%d: optimizer offload needs ZeRO >= 1, parameter offload ZeRO-3",
+                 c->offload, c->zero);
+        return -1;
+    }
     return 0;
 }
 
@@ -136,6 +150,11 @@ int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
 static float *alloc_f(model *m, ze_class cls, size_t n)
 {
     return ze_calloc(m->a, ZE_DEVICE, cls, n * sizeof(float));
+}
+
+static float *alloc_h(model *m, ze_class cls, size_t n)
+{
+    return ze_calloc(m->a, ZE_HOST, cls, n * sizeof(float));
 }
 
 /* Deterministic parameter init: N(0, 0.02) by a counter-based generator
@@ -188,6 +207,7 @@ static int model_init(model *m, const ze_cfg *c, ze_alloc *a, ze_group *g)
     m->a = a;
     m->g = g;
     m->zero = c->zero;
+    m->off = c->offload;
     m->F = 4 * c->C;
     m->nunits = c->L + 2;
     block_offsets(c, m->boff, &nb);
@@ -207,17 +227,30 @@ static int model_init(model *m, const ze_cfg *c, ze_alloc *a, ze_group *g)
             for (size_t i = 0; i < u->n; i++)
                 u->p[i] = init_value(m, k, i);
         } else {
-            CHECK(u->pshard = alloc_f(m, ZE_PARAMS, u->shard));
+            CHECK(u->pshard = m->off == 2 ? alloc_h(m, ZE_PARAMS, u->shard) : alloc_f(m, ZE_PARAMS, u->shard));
             for (size_t i = 0; i < u->shard && r * u->shard + i < u->n; i++)
                 u->pshard[i] = init_value(m, k, r * u->shard + i);
         }
         if (m->zero <= 1)
             CHECK(u->g = alloc_f(m, ZE_GRADS, u->np));
-        else
-            CHECK(u->gshard = alloc_f(m, ZE_GRADS, u->shard));
-        CHECK(u->m = alloc_f(m, ZE_OPTIM, nopt));
-        if (nstate == 2)
-            CHECK(u->v = alloc_f(m, ZE_OPTIM, nopt));
+        if (m->zero <= 1 && m->off)
+            CHECK(u->hgrad = alloc_h(m, ZE_GRADS, u->shard));
+        if (m->zero >= 2)
+            CHECK(u->gshard = m->off ? alloc_h(m, ZE_GRADS, u->shard) : alloc_f(m, ZE_GRADS, u->shard));
+        if (m->off) {
+            CHECK(u->m = alloc_h(m, ZE_OPTIM, nopt));
+            if (nstate == 2)
+                CHECK(u->v = alloc_h(m, ZE_OPTIM, nopt));
+            if (m->off == 1) {   /* the master copy of the shard, as the device holds it */
+                CHECK(u->master = alloc_h(m, ZE_OPTIM, u->shard));
+                for (size_t i = 0; i < u->shard && r * u->shard + i < u->n; i++)
+                    u->master[i] = init_value(m, k, r * u->shard + i);
+            }
+        } else {
+            CHECK(u->m = alloc_f(m, ZE_OPTIM, nopt));
+            if (nstate == 2)
+                CHECK(u->v = alloc_f(m, ZE_OPTIM, nopt));
+        }
     }
     return 0;
 }
@@ -235,6 +268,8 @@ static void model_free(model *m)
         ze_free(m->a, u->gtmp);
         ze_free(m->a, u->m);
         ze_free(m->a, u->v);
+        ze_free(m->a, u->master);
+        ze_free(m->a, u->hgrad);
     }
     free(m->u);
     m->u = NULL;
@@ -253,6 +288,8 @@ static float *params_of(model *m, int k, float **gathered)
     if (!buf)
         return NULL;
     memcpy(buf + (size_t)m->g->rank * u->shard, u->pshard, u->shard * sizeof(float));
+    if (m->off == 2)   /* the shard came from the host pool */
+        m->h2d += u->shard * sizeof(float);
     m->g->allgather(m->g, buf, u->np);
     *gathered = buf;
     return buf;
@@ -286,6 +323,8 @@ static void grads_done(model *m, int k)
         return;
     m->g->reduce_scatter(m->g, u->gtmp, u->np);
     zk_acc(u->gshard, u->gtmp + (size_t)m->g->rank * u->shard, u->shard);
+    if (m->off)   /* accumulated into the host's shard */
+        m->d2h += u->shard * sizeof(float);
     ze_free(m->a, u->gtmp);
     u->gtmp = NULL;
 }
@@ -577,8 +616,14 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
 static void reduce_grads(model *m)
 {
     if (m->zero == 1) {
-        for (int k = m->nunits - 1; k >= 0; k--)
-            m->g->reduce_scatter(m->g, m->u[k].g, m->u[k].np);
+        for (int k = m->nunits - 1; k >= 0; k--) {
+            unit *u = &m->u[k];
+            m->g->reduce_scatter(m->g, u->g, u->np);
+            if (m->off) {   /* the reduced shard to the host optimizer */
+                memcpy(u->hgrad, u->g + (size_t)m->g->rank * u->shard, u->shard * sizeof(float));
+                m->d2h += u->shard * sizeof(float);
+            }
+        }
         return;
     }
     if (m->zero != 0 || m->g->size == 1)
@@ -596,7 +641,7 @@ static double optimize(model *m, int step)
     double ss = 0.0;
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
-        const float *g = m->zero == 0 ? u->g : m->zero == 1 ? u->g + r * u->shard : u->gshard;
+        const float *g = m->zero == 0 ? u->g : m->zero == 1 ? (m->off ? u->hgrad : u->g + r * u->shard) : u->gshard;
         size_t n = m->zero == 0 ? u->n : u->shard;
         ss += zk_sumsq(g, n);
     }
@@ -607,8 +652,9 @@ static double optimize(model *m, int step)
     float scale = c->clip > 0 && norm > c->clip ? (float)(c->clip / norm) : 1.0f;
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
-        float *g = m->zero == 0 ? u->g : m->zero == 1 ? u->g + r * u->shard : u->gshard;
-        float *p = m->zero == 0 ? u->p : m->zero <= 2 ? u->p + r * u->shard : u->pshard;
+        float *g = m->zero == 0 ? u->g : m->zero == 1 ? (m->off ? u->hgrad : u->g + r * u->shard) : u->gshard;
+        float *dev = m->zero == 0 ? u->p : m->zero <= 2 ? u->p + r * u->shard : u->pshard;
+        float *p = m->off == 1 ? u->master : dev;   /* offload: the host's copy is updated */
         size_t n = m->zero == 0 ? u->n : u->shard;
         if (scale != 1.0f)
             zk_scale(g, n, scale);
@@ -616,7 +662,13 @@ static double optimize(model *m, int step)
             zk_sgd(p, g, u->m, n, c->lr, 0.9f, c->weight_decay);
         else
             zk_adamw(p, g, u->m, u->v, n, c->lr, 0.9f, 0.95f, 1e-8f, c->weight_decay, step);
+        if (m->off == 1) {   /* the updated shard back to the device */
+            memcpy(dev, p, n * sizeof(float));
+            m->h2d += n * sizeof(float);
+        }
         memset(m->zero <= 1 ? u->g : u->gshard, 0, (m->zero <= 1 ? u->np : u->shard) * sizeof(float));
+        if (u->hgrad)
+            memset(u->hgrad, 0, u->shard * sizeof(float));
         if (m->zero == 1 || m->zero == 2)
             m->g->allgather(m->g, u->p, u->np);
     }
@@ -635,7 +687,7 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     step_ctx x;
     int rc = 0;
     double opt_total = 0.0;
-    uint64_t bus0[ZE_NCOLL] = {0};
+    uint64_t bus0[ZE_NCOLL] = {0}, h2d0 = 0, d2h0 = 0;
     memset(&m, 0, sizeof m);
     memset(res, 0, sizeof *res);
     memset(&x, 0, sizeof x);
@@ -662,8 +714,11 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     uint64_t per_step = (uint64_t)g->size * (uint64_t)c->B * (uint64_t)c->M;
     for (int s = 0; s < c->steps; s++) {
         double t0 = now_s(), loss = 0.0;
-        if (s == 1)
+        if (s == 1) {
             memcpy(bus0, g->bus_bytes, sizeof bus0);
+            h2d0 = m.h2d;
+            d2h0 = m.d2h;
+        }
         for (int j = 0; j < c->M; j++) {
             uint64_t first = (uint64_t)s * per_step + ((uint64_t)g->rank * (uint64_t)c->M + (uint64_t)j) *
                                                           (uint64_t)c->B;
@@ -691,6 +746,8 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     int counted = c->steps > 1 ? c->steps - 1 : 1;
     for (int k = 0; k < ZE_NCOLL; k++)
         res->bus_bytes_per_step[k] = (g->bus_bytes[k] - (c->steps > 1 ? bus0[k] : 0)) / (uint64_t)counted;
+    res->h2d_per_step = (m.h2d - h2d0) / (uint64_t)counted;
+    res->d2h_per_step = (m.d2h - d2h0) / (uint64_t)counted;
 out:
     if (rc == 1)
         res->status = res->mem.oom ? 1 : 2;

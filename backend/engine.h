@@ -5,7 +5,8 @@
  * never from the planner's predictions; every tensor of the model and the
  * step goes through the tracking allocator (alloc.h) under its class (token
  * ids and bookkeeping arrays, a few bytes, do not).  fp32 storage and
- * compute. */
+ * compute.  Offload puts the optimizer (and at ZeRO-3 the parameter
+ * shards) in the host pool, and counts the bytes copied between pools. */
 #ifndef ZE_ENGINE_H
 #define ZE_ENGINE_H
 
@@ -44,6 +45,7 @@ typedef struct ze_cfg {
     int L, C, NH, V, T;        /* layers, hidden, heads, vocabulary, sequence */
     int B, M, steps;           /* micro-batch, micro-batches per step, steps */
     int zero;                  /* 0..3 */
+    int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */
     ze_ckpt ckpt;
     int sgd;                   /* 0: AdamW, 1: SGD with momentum */
     float lr, weight_decay, clip;
@@ -59,6 +61,7 @@ typedef struct ze_result {
     double comm_s;
     ze_alloc mem;              /* the rank's allocator at the end */
     uint64_t bus_bytes_per_step[ZE_NCOLL];
+    uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload) */
     uint64_t params;           /* parameters of the model */
 } ze_result;
 

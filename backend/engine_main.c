@@ -4,7 +4,7 @@
  * memory.
  *
  *   mpirun -np 4 zplan-engine layers=2 hidden=64 heads=4 vocab=128 seq=32 \
- *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=none [device_cap=BYTES]
+ *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=0 [offload=0|1|2] [device_cap=BYTES]
  */
 #include "config.h"
 #include "engine.h"
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF;
     char msg[256] = "";
     if (arg(argc, argv, "layers", 1, 1000, 2, &L, msg, sizeof msg) ||
         arg(argc, argv, "hidden", 1, 1 << 16, 64, &C, msg, sizeof msg) ||
@@ -122,6 +122,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "steps", 1, 1 << 20, 10, &S, msg, sizeof msg) ||
         arg(argc, argv, "zero", 0, 3, 0, &Z, msg, sizeof msg) ||
         arg(argc, argv, "ckpt", 0, 2, 0, &K, msg, sizeof msg) ||
+        arg(argc, argv, "offload", 0, 2, 0, &OFF, msg, sizeof msg) ||
         arg(argc, argv, "sgd", 0, 1, 0, &O, msg, sizeof msg) ||
         arg(argc, argv, "seed", 0, UINT_MAX, 1234, &seed, msg, sizeof msg) ||
         arg(argc, argv, "device_cap", 0, LLONG_MAX, 0, &cap, msg, sizeof msg)) {
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
     }
     c.L = (int)L, c.C = (int)C, c.NH = (int)NH, c.V = (int)V, c.T = (int)T;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
+    c.offload = (int)OFF;
     c.lr = c.sgd ? 0.05f : 1e-2f;
     c.weight_decay = 0.0f;
     c.clip = 1.0f;
@@ -214,6 +216,10 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(cb, ze_coll_names[k], (double)r.bus_bytes_per_step[k]);
             tot += r.bus_bytes_per_step[k];
         }
+        /* offload: copies between the pools, as the planner's PCIe transfers */
+        cJSON_AddNumberToObject(cb, "host-to-device", (double)r.h2d_per_step);
+        cJSON_AddNumberToObject(cb, "device-to-host", (double)r.d2h_per_step);
+        tot += r.h2d_per_step + r.d2h_per_step;
         cJSON_AddNumberToObject(cb, "total", (double)tot);
         cJSON *pr = cJSON_AddArrayToObject(o, "per_rank");
         for (int i = 0; i < g.size; i++) {

@@ -298,9 +298,6 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "plan %lld/%lld has tp=%lld pp=%lld: zplan exec runs "
                                        "data-parallel and ZeRO layouts (tp = pp = 1) for now", (long long)run_id,
                                        (long long)rank, (long long)l.tp, (long long)l.pp));
-    if (l.offload != ZP_OFF_NONE)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "plan %lld/%lld offloads (%s): the engine does not "
-                                       "offload yet", (long long)run_id, (long long)rank, zp_offload_names[l.offload]));
     if (!o.np)
         o.np = l.dp;
     if (o.np != l.dp)
@@ -336,6 +333,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.frag = 0;
     pb.conv.bucket_elems = 0;   /* the engine reduces per layer, in place */
     pb.conv.bwd_workspace = 1;
+    pb.conv.zero3_regather_all = 0;   /* the engine gathers the blocks again, not the head */
     l.sp = 0;
     l.vp = 1;
     zp_mem pm;
@@ -379,6 +377,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     snprintf(a[k], 64, "steps=%lld", (long long)o.steps), args[n++] = a[k++];
     snprintf(a[k], 64, "zero=%d", l.zero), args[n++] = a[k++];
     snprintf(a[k], 64, "ckpt=%d", (int)l.ckpt), args[n++] = a[k++];
+    snprintf(a[k], 64, "offload=%d", (int)l.offload), args[n++] = a[k++];
     snprintf(a[k], 64, "sgd=%d", pb.train.optim == ZP_OPT_SGD), args[n++] = a[k++];
     snprintf(a[k], 64, "device_cap=%llu", (unsigned long long)cap), args[n++] = a[k++];
     args[n] = NULL;

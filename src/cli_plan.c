@@ -15,7 +15,7 @@
 enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_ZERO, O_OFFLOAD, O_CKPT,
-    O_SP, O_NOSP, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_BUCKET, O_CUDACTX, O_NCCLMEM,
+    O_SP, O_NOSP, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
     O_FRAG, O_GEMMEFF, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT
 };
 
@@ -34,7 +34,7 @@ static const struct option plan_opts[] = {
     {"sp", no_argument, 0, O_SP}, {"no-sp", no_argument, 0, O_NOSP},
     {"flash-attn", no_argument, 0, O_FLASH}, {"no-flash-attn", no_argument, 0, O_NOFLASH},
     {"dropout", no_argument, 0, O_DROPOUT}, {"no-dropout", no_argument, 0, O_NODROPOUT},
-    {"zero3-buffer", required_argument, 0, O_Z3BUF}, {"bucket-elems", required_argument, 0, O_BUCKET},
+    {"zero3-buffer", required_argument, 0, O_Z3BUF}, {"zero3-regather", required_argument, 0, O_Z3RE}, {"bucket-elems", required_argument, 0, O_BUCKET},
     {"cuda-ctx", required_argument, 0, O_CUDACTX}, {"nccl-mem", required_argument, 0, O_NCCLMEM},
     {"frag", required_argument, 0, O_FRAG}, {"gemm-eff", required_argument, 0, O_GEMMEFF},
     {"link-eff", required_argument, 0, O_LINKEFF}, {"overlap-eff", required_argument, 0, O_OVLEFF},
@@ -46,13 +46,14 @@ static const struct option plan_opts[] = {
 /* The raw options, as given (NULL: not given). */
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
-    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *zero, *offload, *ckpt, *z3buf, *bucket;
+    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *linkeff, *ovleff, *units, *top, *db;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws;
 } raw;
 
 static const char *const units_names[] = {"gib", "gb", NULL};
 static const char *const z3buf_names[] = {"prefetch", "deepspeed", NULL};
+static const char *const z3re_names[] = {"blocks", "all", NULL};
 
 static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
 {
@@ -93,6 +94,7 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
         case O_DROPOUT: r->dropout = 1; break;
         case O_NODROPOUT: r->dropout = 0; break;
         case O_Z3BUF: r->z3buf = optarg; break;
+        case O_Z3RE: r->z3re = optarg; break;
         case O_BUCKET: r->bucket = optarg; break;
         case O_CUDACTX: r->cudactx = optarg; break;
         case O_NCCLMEM: r->ncclmem = optarg; break;
@@ -369,6 +371,8 @@ static zp_status build_problem(const raw *r, answer *a, zp_err *e)
     if (r->z3buf && (st = zp_parse_enum("--zero3-buffer", r->z3buf, z3buf_names, &z3, e)))
         return st;
     cv->zero3_buffer = (zp_z3buf)z3;
+    if (r->z3re && (st = zp_parse_enum("--zero3-regather", r->z3re, z3re_names, &cv->zero3_regather_all, e)))
+        return st;
     if ((st = opt_int("--bucket-elems", r->bucket, 0, (int64_t)1 << 40, &cv->bucket_elems, e)))
         return st;
     if (r->cudactx && strcmp(r->cudactx, "0") != 0 &&
@@ -692,6 +696,7 @@ static cJSON *answer_json(const answer *a, int64_t run_id, const zp_mem *stages,
     const zp_conv *cv = &pb->conv;
     cJSON *cvo = cJSON_AddObjectToObject(o, "conventions");
     cJSON_AddStringToObject(cvo, "zero3_buffer", z3buf_names[cv->zero3_buffer]);
+    cJSON_AddStringToObject(cvo, "zero3_regather", z3re_names[cv->zero3_regather_all != 0]);
     cJSON_AddNumberToObject(cvo, "bucket_elems", (double)cv->bucket_elems);
     cJSON_AddNumberToObject(cvo, "cuda_context_bytes", (double)cv->cuda_ctx_bytes);
     cJSON_AddNumberToObject(cvo, "nccl_comm_bytes", (double)cv->nccl_comm_bytes);

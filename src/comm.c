@@ -115,6 +115,8 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              c->gpus_per_node,
              {(double)(d - 1) / (double)d, (double)(t - 1) / (double)t, 0.5, 0.5, 0.0}};
     int64_t P = zp_lcache_stage_params(m, l, lc, k), Ps = zp_ceil_div(P, d);
+    int64_t P2 = cv->zero3_regather_all ? P   /* ZeRO-3 backward gathers */
+                 : m->layers / p * lc->layer_params + (m->tied && p == 1 ? lc->embed_params : 0);
     uint64_t pb = (uint64_t)zp_dtype_bytes(tr->dtype), gb = (uint64_t)zp_dtype_bytes(tr->grad_dtype);
     uint64_t sbh = (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
     uint64_t act = pb * sbh;                          /* one layer's output */
@@ -139,10 +141,16 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             ZP_OVL_NONE);
         break;
     default:
+        /* every unit gathered for its forward, and for its backward again
+         * (the ZeRO paper's 3 Psi with the reduce-scatter); or, --zero3-regather
+         * blocks, for the backward again only the blocks, while the head (final norm and output layer) runs its
+         * forward and backward back to back on one gather, and the
+         * embedding lookup's backward needs no parameters; a tied
+         * embedding is gathered a second time, as the head */
         add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "ZeRO-3 forward parameter all-gather", d, span_dp,
             (uint64_t)P * pb, M, ZP_OVL_FWD_BWD);
         add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "ZeRO-3 backward parameter all-gather", d, span_dp,
-            (uint64_t)P * pb, M, ZP_OVL_FWD_BWD);
+            (uint64_t)P2 * pb, M, ZP_OVL_FWD_BWD);
         add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_DP, "gradient reduce-scatter", d, span_dp, (uint64_t)P * gb, M,
             ZP_OVL_BWD);
         break;
@@ -153,9 +161,12 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     if (off_opt) {
         add(&x, ZP_COLL_D2H, ZP_GRP_PCIE, "gradient partition to host", 1, 1, (uint64_t)Ps * gb,
             l->zero >= 2 ? M : 1, ZP_OVL_BWD);
-        if (off_par)
-            add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "parameter partition from host", 1, 1, (uint64_t)Ps * pb, 2 * M,
-                ZP_OVL_FWD_BWD);
+        if (off_par) {   /* at every gather */
+            add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "parameter partition from host (forward)", 1, 1, (uint64_t)Ps * pb,
+                M, ZP_OVL_FWD_BWD);
+            add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "parameter partition from host (backward)", 1, 1,
+                (uint64_t)zp_ceil_div(P2, d) * pb, M, ZP_OVL_FWD_BWD);
+        }
         else
             add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "updated parameters from host", 1, 1, (uint64_t)Ps * pb, 1,
                 ZP_OVL_NONE);

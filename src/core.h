@@ -126,6 +126,7 @@ typedef enum zp_z3buf { ZP_Z3BUF_PREFETCH = 0, ZP_Z3BUF_DEEPSPEED } zp_z3buf;
 
 typedef struct zp_conv {
     zp_z3buf zero3_buffer;      /* ZeRO-3 transient accounting */
+    int zero3_regather_all;     /* ZeRO-3 backward gathers every unit again (ZeRO paper), or the blocks only */
     int64_t bucket_elems;       /* gradient reduce bucket (elements) */
     uint64_t cuda_ctx_bytes;    /* per process */
     uint64_t nccl_comm_bytes;   /* per communicator */

@@ -42,6 +42,8 @@ static const char plan_usage[] =
     "  --sp, --no-sp         sequence parallelism (default: on when tp > 1)\n"
     "Conventions (README \"Conventions\"):\n"
     "  --zero3-buffer K      prefetch (default) or deepspeed (4 x largest layer)\n"
+    "  --zero3-regather R    what ZeRO-3 gathers again for the backward: all (default, the ZeRO\n"
+    "                        paper's 3 Psi) or blocks (the head's backward follows its forward)\n"
     "  --bucket-elems N      gradient reduce bucket, elements (default 13107200 = 25 MiB of 16-bit;\n"
     "                        0: per-layer reduction, as FSDP and zplan's engine)\n"
     "  --no-bwd-workspace    leave out the backward workspace (one block's activation gradients)\n"

@@ -9,7 +9,9 @@
  *   optimizer   Ψ_k * K, K = 4 (fp32 master, when dtype != fp32 and master
  *               weights are on) + 8 (Adam m, v) or 4 (SGD momentum);
  *               ZeRO >= 1: shard(Ψ_k); offload: on the host, plus the fp32
- *               gradient copy the host optimizer reads (4 bytes/param)
+ *               gradient copy the host optimizer reads (4 bytes/param);
+ *               the host always keeps a copy of the partition to update
+ *               (fp32 master, also with fp32 storage: see mem_stage)
  *   activations Korthikanti et al. per layer x layers in flight, plus the
  *               embedding-dropout mask (first stage) and the final-norm and
  *               head inputs (last stage)
@@ -179,9 +181,15 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         if (off_opt)
             hs[ZP_MEM_GRADS] = Ps * 4;
     }
-    if (off_opt)
-        hs[ZP_MEM_OPTIM] = Ps * K;
-    else
+    if (off_opt) {
+        /* the host optimizer updates a copy of the partition of its own:
+         * the fp32 master (16-bit with master weights, and fp32 storage),
+         * else one in the dtype; offloaded parameters that are fp32 or
+         * have no master are that copy themselves */
+        uint64_t mom = tr->optim == ZP_OPT_ADAM ? 8 : 4;
+        int fp32ish = tr->master || tr->dtype == ZP_DT_FP32;
+        hs[ZP_MEM_OPTIM] = Ps * (mom + (off_par && (tr->dtype == ZP_DT_FP32 || !tr->master) ? 0 : fp32ish ? 4 : pb));
+    } else
         dv[ZP_MEM_OPTIM] = (l->zero >= 1 ? Ps : Pf) * K;
 
     /* activations and buffers: the device peaks at one of two moments of
@@ -312,6 +320,7 @@ uint64_t zp_mem_host_per_node(const zp_cluster *c, const zp_mem *worst)
 void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
 {
     c->zero3_buffer = ZP_Z3BUF_PREFETCH;
+    c->zero3_regather_all = 1;
     c->bucket_elems = 25 * 1024 * 1024 / 2;  /* 25 MiB of 16-bit gradients (PyTorch DDP) */
     c->cuda_ctx_bytes = gpu->cuda_ctx_bytes;
     c->nccl_comm_bytes = gpu->nccl_comm_bytes;

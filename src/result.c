@@ -62,6 +62,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     g->nccl_comm_bytes = (uint64_t)zp_jnum(cv, "nccl_comm_bytes");
     zp_conv_defaults(&pb->conv, g);
     pb->conv.zero3_buffer = (zp_z3buf)zp_name_index(zp_jstr(cv, "zero3_buffer"), z3);
+    pb->conv.zero3_regather_all = strcmp(zp_jstr(cv, "zero3_regather"), "blocks") != 0;
     pb->conv.bucket_elems = (int64_t)zp_jnum(cv, "bucket_elems");
     pb->conv.frag = zp_jnum(cv, "fragmentation");
     pb->conv.gemm_eff = zp_jnum(cv, "gemm_efficiency");

@@ -1,6 +1,7 @@
 #!/bin/sh
 # engine.sh - the execution engine trains a GPT for real on MPI ranks:
-# the oracle (every data-parallel / ZeRO layout and recompute mode computes
+# the oracle (every data-parallel / ZeRO layout, with and without offload,
+# and every recompute mode computes
 # the same loss curve for the same model, seed and global batch, on 1, 2, 4
 # and 8 ranks), the loss falls, and the device cap is a recorded
 # out-of-memory outcome, not a crash.
@@ -21,7 +22,7 @@ export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 # a small model; global batch 8 sequences per step for every layout
 MODEL="layers=2 hidden=32 heads=4 vocab=64 seq=16 steps=20 seed=7"
 
-# eng NP MB ACCUM ZERO CKPT: run, the JSON in $outf
+# eng NP MB ACCUM ZERO CKPT [key=value...]: run, the JSON in $outf
 eng() {
     np=$1 mb=$2 acc=$3 z=$4 k=$5
     shift 5
@@ -36,26 +37,42 @@ jok "$tmp/ref.json" '.status == "ok" and (.losses | length) == 20' "20 steps, st
 jok "$tmp/ref.json" '.losses[19] < .losses[0] * 0.9' "the loss falls by more than 10% over 20 steps"
 jok "$tmp/ref.json" '.losses[0] > 3.5 and .losses[0] < 4.8' "the first loss is near ln(64) = 4.16 (uniform start)"
 
-# the oracle: every layout, relative difference <= 1e-4 per step
+# the oracle: every layout (ZeRO 0-3, offload of the optimizer at ZeRO >= 1
+# and of the parameters too at ZeRO-3, each recompute mode), relative
+# difference <= 1e-4 per step
+names="none optimizer optimizer+params"
 for np in 1 2 4 8; do
     case $np in 1) mb=2 acc=4 ;; 2) mb=2 acc=2 ;; 4) mb=2 acc=1 ;; 8) mb=1 acc=1 ;; esac
     for z in 0 1 2 3; do
-        for k in 0 1 2; do
-            [ "$np" -eq 1 ] && [ "$z" -eq 0 ] && [ "$k" -eq 0 ] && continue
-            # 8 ranks: the ZeRO stages without recompute (keep the suite short)
-            [ "$np" -eq 8 ] && [ "$k" -ne 0 ] && continue
-            eng "$np" "$mb" "$acc" "$z" "$k"
-            if [ "$rc" -ne 0 ]; then
-                ok 1 "$np ranks ZeRO-$z ckpt $k: trains"
-                diag "$err"
-                continue
-            fi
-            jok "$outf" '[.losses, $ref[0].losses] | transpose | map((.[0] - .[1]) / .[1] | if . < 0 then -. else . end) | max <= 1e-4' \
-                "$np ranks, ZeRO-$z, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
-                --slurpfile ref "$tmp/ref.json"
+        for off in 0 1 2; do
+            [ "$off" -ge 1 ] && [ "$z" -lt 1 ] && continue
+            [ "$off" -eq 2 ] && [ "$z" -lt 3 ] && continue
+            offname=$(echo "$names" | cut -d' ' -f$((off + 1)))
+            for k in 0 1 2; do
+                [ "$np" -eq 1 ] && [ "$z" -eq 0 ] && [ "$k" -eq 0 ] && continue
+                eng "$np" "$mb" "$acc" "$z" "$k" offload="$off"
+                if [ "$rc" -ne 0 ]; then
+                    ok 1 "$np ranks ZeRO-$z offload $offname ckpt $k: trains"
+                    diag "$err"
+                    continue
+                fi
+                jok "$outf" '[.losses, $ref[0].losses] | transpose | map((.[0] - .[1]) / .[1] | if . < 0 then -. else . end) | max <= 1e-4' \
+                    "$np ranks, ZeRO-$z, offload $offname, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+                    --slurpfile ref "$tmp/ref.json"
+            done
         done
     done
 done
+
+# offload moves the optimizer to the host pool: nothing of it on the device
+eng 2 2 2 2 0 offload=1
+jok "$outf" 'all(.per_rank[]; .device_class_peaks.optimizer == 0 and .device_class_peaks.grads == 0 and
+    .host_class_peaks.optimizer > 0 and .host_class_peaks.grads > 0)' \
+    "ZeRO-2 + optimizer offload: optimizer and gradient shards in the host pool only"
+jok "$outf" '.bus_bytes_per_step["device-to-host"] > 0 and .bus_bytes_per_step["host-to-device"] > 0' \
+    "ZeRO-2 + optimizer offload: bytes copied both ways between the pools"
+eng 2 2 2 1 0 offload=2
+ok "$([ "$rc" -eq 2 ] && grep -q 'offload' "$errf"; echo $?)" "parameter offload below ZeRO-3 is refused (exit 2)"
 
 # the cap on the device pool: a recorded out-of-memory outcome
 eng 2 2 2 0 0 device_cap=100000

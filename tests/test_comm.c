@@ -64,6 +64,7 @@ static zp_conv conv(void)
     c.alpha_intra_s = A_IN;
     c.alpha_inter_s = A_OUT;
     c.gemm_eff = 1;
+    c.zero3_regather_all = 1;   /* the ZeRO paper's accounting */
     return c;
 }
 
@@ -218,6 +219,20 @@ static void test_dp(void)
         l.zero = 3;
         zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
         is_dbl((double)cm.bytes_per_step, 3 * M * 7.0 / 8 * psi * 2, 1e-9, "ZeRO-3 M=4: 3M(d-1)/d 2 Psi");
+        /* --zero3-regather blocks: the backward gathers the 12 blocks of
+         * 12 h^2 + 13 h = 7087872 and, tied, the embedding (50257 + 1024) h
+         * = 39383808 again as the head: all but the final norm's 2h = 1536 */
+        zp_conv cb = cv;
+        cb.zero3_regather_all = 0;
+        zp_comm_plan(&m, &tr, &l, &c, &cb, 0, &cm);
+        const zp_coll *bw = find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "backward");
+        ok(bw && bw->bytes == 2 * (12 * 7087872ull + 39383808ull) && bw->bytes == 2 * (psi - 1536) && bw->count == M,
+           "regather blocks, tied: backward all-gather of 2 (12 x 7087872 + 39383808) bytes, M times");
+        zp_model u = m;
+        u.tied = 0;   /* untied: the head (V h) runs its backward on its forward's gather */
+        zp_comm_plan(&u, &tr, &l, &c, &cb, 0, &cm);
+        bw = find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "backward");
+        ok(bw && bw->bytes == 2 * 12 * 7087872ull, "regather blocks, untied: backward all-gather of the blocks only");
     }
     /* dp = 1: no data-parallel traffic at all */
     {
@@ -259,7 +274,11 @@ static void test_offload(void)
         const zp_coll *up = find(&cm, ZP_GRP_PCIE, ZP_COLL_H2D, NULL);
         ok(dn && dn->bytes == sh * 2 && dn->count == cases[i].d2h, "%s: device-to-host of ceil(Psi/d) x 2 bytes x %lld",
            cases[i].name, (long long)cases[i].d2h);
-        ok(up && up->bytes == sh * 2 && up->count == cases[i].h2d, "%s: host-to-device of ceil(Psi/d) x 2 bytes x %lld",
+        int64_t ups = 0;   /* parameters offloaded: one entry for the forward's gathers, one for the backward's */
+        for (int j = 0; j < cm.n; j++)
+            if (cm.c[j].kind == ZP_COLL_H2D && cm.c[j].bytes == sh * 2)
+                ups += cm.c[j].count;
+        ok(up && up->bytes == sh * 2 && ups == cases[i].h2d, "%s: host-to-device of ceil(Psi/d) x 2 bytes x %lld",
            cases[i].name, (long long)cases[i].h2d);
         if (dn)
             is_dbl(dn->time_s, (double)dn->count * (A_IN + (double)(sh * 2) / (PCIE * EFF * 1e9)), 1e-12,

@@ -617,6 +617,26 @@ static void test_offload(void)
         zp_cluster c4 = cluster(4, 8); /* a job smaller than a node: 4 ranks on it */
         is_u64(zp_mem_host_per_node(&c4, &mem), 4 * mem.host_total, "4 GPUs on an 8-GPU node: 4 ranks x host");
     }
+    /* the host optimizer's own copy of the partition */
+    {
+        zp_mem mem;
+        zp_train t32 = train(ZP_DT_FP32, ZP_DT_FP32, 0, 1024);
+        zp_layout l = lay(8, 1, 1, 1, 2, ZP_OFF_OPT, ZP_CKPT_NONE, 0, 1, 4);
+        zp_mem_stage(&m, &t32, &l, &c, &cv, 0, &mem);
+        /* fp32 storage: m, v (8) + an fp32 copy to update (4); the device keeps its 4 Psi */
+        is_u64(mem.host[ZP_MEM_OPTIM], 12 * sh, "fp32 ZeRO-2 optimizer offload: host optimizer (8 + 4) x Psi/d");
+        is_u64(mem.host[ZP_MEM_GRADS], 4 * sh, "fp32 ZeRO-2 optimizer offload: host fp32 gradient shard");
+        is_u64(mem.dev[ZP_MEM_PARAMS], 4 * psi, "fp32 ZeRO-2 optimizer offload: device params 4 Psi");
+        l = lay(8, 1, 1, 1, 3, ZP_OFF_OPT_PARAMS, ZP_CKPT_NONE, 0, 1, 4);
+        zp_mem_stage(&m, &t32, &l, &c, &cv, 0, &mem);
+        /* parameters offloaded in fp32 are that copy themselves */
+        is_u64(mem.host[ZP_MEM_PARAMS] + mem.host[ZP_MEM_OPTIM], 4 * sh + 8 * sh,
+               "fp32 ZeRO-3 optimizer+params offload: host params 4 + moments 8, no other copy");
+        zp_train nm = train(ZP_DT_BF16, ZP_DT_BF16, 0, 1024);
+        l = lay(8, 1, 1, 1, 1, ZP_OFF_OPT, ZP_CKPT_NONE, 0, 1, 4);
+        zp_mem_stage(&m, &nm, &l, &c, &cv, 0, &mem);
+        is_u64(mem.host[ZP_MEM_OPTIM], 10 * sh, "bf16 without master weights, optimizer offload: moments 8 + bf16 copy 2");
+    }
 }
 
 /* ------------------------------------------------------------ overheads */
