@@ -24,7 +24,19 @@ void ze_alloc_init(ze_alloc *a, uint64_t device_cap, uint64_t host_cap)
     a->cap[ZE_HOST] = host_cap;
 }
 
+static void *ze_get(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes, int zero);
+
 void *ze_calloc(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes)
+{
+    return ze_get(a, pool, cls, bytes, 1);
+}
+
+void *ze_malloc(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes)
+{
+    return ze_get(a, pool, cls, bytes, 0);
+}
+
+static void *ze_get(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes, int zero)
 {
     if (a->cap[pool] && a->live_total[pool] + bytes > a->cap[pool]) {
         if (!a->oom) {
@@ -37,7 +49,8 @@ void *ze_calloc(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes)
     hdr *h = NULL;
     if (posix_memalign((void **)&h, 64, sizeof(hdr) + bytes) != 0)
         return NULL;
-    memset(h + 1, 0, bytes);
+    if (zero)
+        memset(h + 1, 0, bytes);
     h->bytes = bytes;
     h->pool = (uint32_t)pool;
     h->cls = (uint32_t)cls;

@@ -40,6 +40,8 @@ void ze_alloc_init(ze_alloc *a, uint64_t device_cap, uint64_t host_cap);
 /* Zeroed memory of `bytes`, accounted to pool and class; NULL when the cap
  * would be exceeded (a->oom set) or the system has no memory. */
 void *ze_calloc(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes);
+/* The same without zeroing: for tensors written whole before they are read. */
+void *ze_malloc(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes);
 void ze_free(ze_alloc *a, void *p);
 /* Forget the peaks (after warm-up), keeping what is live. */
 void ze_alloc_reset_peaks(ze_alloc *a);

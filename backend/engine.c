@@ -152,6 +152,12 @@ static float *alloc_f(model *m, ze_class cls, size_t n)
     return ze_calloc(m->a, ZE_DEVICE, cls, n * sizeof(float));
 }
 
+/* Not zeroed: for outputs the forward (or a scratch user) writes whole. */
+static float *alloc_u(model *m, ze_class cls, size_t n)
+{
+    return ze_malloc(m->a, ZE_DEVICE, cls, n * sizeof(float));
+}
+
 static float *alloc_h(model *m, ze_class cls, size_t n)
 {
     return ze_calloc(m->a, ZE_HOST, cls, n * sizeof(float));
@@ -284,7 +290,7 @@ static float *params_of(model *m, int k, float **gathered)
         return u->p;
     if (*gathered)
         return *gathered;
-    float *buf = alloc_f(m, ZE_BUF, u->np);
+    float *buf = alloc_u(m, ZE_BUF, u->np);
     if (!buf)
         return NULL;
     memcpy(buf + (size_t)m->g->rank * u->shard, u->pshard, u->shard * sizeof(float));
@@ -350,7 +356,7 @@ static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
 {
     const ze_cfg *c = m->c;
     size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C, F = 4 * C;
-    float *p = la->mem = alloc_f(m, cls, lact_floats(c, with_att));
+    float *p = la->mem = alloc_u(m, cls, lact_floats(c, with_att));
     CHECK(p);
     la->ln1 = p, p += N * C;
     la->mean1 = p, p += N;
@@ -370,8 +376,7 @@ static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
     return 0;
 }
 
-/* One block forward from la->x into xout (the next block's input); with
- * xout NULL only what backward needs (the recomputation). */
+/* One block forward from la->x into xout (the next block's input). */
 static void block_fwd(model *m, const float *w, lact *la, float *att, float *xout)
 {
     const ze_cfg *c = m->c;
@@ -385,8 +390,6 @@ static void block_fwd(model *m, const float *w, lact *la, float *att, float *xou
     zk_layernorm_fwd(la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], w + o[B_LN2B], N, C);
     zk_matmul_fwd(la->fc, la->ln2, w + o[B_FCW], w + o[B_FCB], N, C, F);
     zk_gelu_fwd(la->gelu, la->fc, (size_t)N * (size_t)F);
-    if (!xout)   /* recomputation for backward: the output is not needed */
-        return;
     zk_matmul_fwd(xout, la->gelu, w + o[B_FCPW], w + o[B_FCPB], N, F, C);
     zk_acc(xout, la->xmid, (size_t)N * (size_t)C);
 }
@@ -480,13 +483,13 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     const float *emb = params_of(m, 0, &gath);
     if (!emb)
         return x->failed = 1, 0.0;
-    if (!(x->acts[0].x = alloc_f(m, ZE_ACT, NC)))
+    if (!(x->acts[0].x = alloc_u(m, ZE_ACT, NC)))
         return x->failed = 1, 0.0;
     zk_embed_fwd(x->acts[0].x, x->tok, emb, emb + (size_t)V * (size_t)C, c->B, c->T, C);
     release(m, &gath);
     float *att_tmp = NULL;
     size_t att_n = (size_t)c->B * (size_t)c->NH * (size_t)c->T * (size_t)c->T;
-    if (c->ckpt == ZE_CKPT_SELECTIVE && !(att_tmp = alloc_f(m, ZE_BUF, att_n)))
+    if (c->ckpt == ZE_CKPT_SELECTIVE && !(att_tmp = alloc_u(m, ZE_BUF, att_n)))
         return x->failed = 1, 0.0;
     for (int l = 0; l < L; l++) {
         lact *la = &x->acts[l];
@@ -495,7 +498,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
             return x->failed = 1, 0.0;
         if (l + 1 < L && m->zero == 3 && !params_of(m, 2 + l, &gnext))   /* prefetch the next block */
             return x->failed = 1, 0.0;
-        float *xout = l + 1 < L ? (x->acts[l + 1].x = alloc_f(m, ZE_ACT, NC)) : (x->xfin = alloc_f(m, ZE_ACT, NC));
+        float *xout = l + 1 < L ? (x->acts[l + 1].x = alloc_u(m, ZE_ACT, NC)) : (x->xfin = alloc_u(m, ZE_ACT, NC));
         if (!xout)
             return x->failed = 1, 0.0;
         if (c->ckpt == ZE_CKPT_FULL) {
@@ -523,13 +526,13 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     const float *we = params_of(m, 0, &ge);
     if (!wf || !we)
         return x->failed = 1, 0.0;
-    if (!(x->lnf = alloc_f(m, ZE_ACT, NC + 2 * (size_t)N)))
+    if (!(x->lnf = alloc_u(m, ZE_ACT, NC + 2 * (size_t)N)))
         return x->failed = 1, 0.0;
     x->meanf = x->lnf + NC;
     x->rstdf = x->meanf + N;
     zk_layernorm_fwd(x->lnf, x->meanf, x->rstdf, x->xfin, wf, wf + C, N, C);
     a->phase = ZE_LOSS;   /* until the logits are freed */
-    float *logits = alloc_f(m, ZE_BUF, (size_t)N * (size_t)V);
+    float *logits = alloc_u(m, ZE_BUF, (size_t)N * (size_t)V);
     if (!logits)
         return x->failed = 1, 0.0;
     zk_matmul_fwd(logits, x->lnf, we, NULL, N, C, V);
@@ -539,7 +542,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
 
     bscratch s;
     size_t TT = (size_t)c->T * (size_t)c->T;   /* attention backward scratch */
-    float *sbuf = alloc_f(m, ZE_BUF, 4 * NC + TT + 2 * NC * 4);
+    float *sbuf = alloc_u(m, ZE_BUF, 4 * NC + TT + 2 * NC * 4);   /* each part zeroed where it must be */
     float *dres = alloc_f(m, ZE_BUF, NC);
     if (!sbuf || !dres)
         return x->failed = 1, 0.0;
@@ -574,16 +577,19 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         if (!dw)
             return x->failed = 1, 0.0;
         if (c->ckpt == ZE_CKPT_FULL) {
-            /* recompute the block from its input (the checkpoint) */
+            /* recompute the block from its input (the checkpoint): the whole
+             * forward again, as activation checkpointing reruns it */
             lact tmp = *la;
-            if (lact_alloc(m, &tmp, ZE_BUF, 1))
+            float *xout = alloc_u(m, ZE_BUF, NC);
+            if (!xout || lact_alloc(m, &tmp, ZE_BUF, 1))
                 return x->failed = 1, 0.0;
-            block_fwd(m, w, &tmp, tmp.att, NULL);
+            block_fwd(m, w, &tmp, tmp.att, xout);
+            ze_free(a, xout);
             block_bwd(m, w, dw, &tmp, tmp.att, dres, &s);
             ze_free(a, tmp.mem);
         } else if (c->ckpt == ZE_CKPT_SELECTIVE) {
             /* recompute the attention probabilities from Q, K, V */
-            float *att = alloc_f(m, ZE_BUF, att_n);
+            float *att = alloc_u(m, ZE_BUF, att_n);
             if (!att)
                 return x->failed = 1, 0.0;
             /* the output rewritten with the values it already holds */
@@ -686,8 +692,9 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     model m;
     step_ctx x;
     int rc = 0;
-    double opt_total = 0.0;
+    double opt_total = 0.0, steady_t0 = 0.0, comm0 = 0.0;
     uint64_t bus0[ZE_NCOLL] = {0}, h2d0 = 0, d2h0 = 0;
+    zk_gemm_stats gemm0 = zk_gemm_counters;
     memset(&m, 0, sizeof m);
     memset(res, 0, sizeof *res);
     memset(&x, 0, sizeof x);
@@ -718,6 +725,9 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
             memcpy(bus0, g->bus_bytes, sizeof bus0);
             h2d0 = m.h2d;
             d2h0 = m.d2h;
+            gemm0 = zk_gemm_counters;
+            steady_t0 = t0;
+            comm0 = g->comm_s;
         }
         for (int j = 0; j < c->M; j++) {
             uint64_t first = (uint64_t)s * per_step + ((uint64_t)g->rank * (uint64_t)c->M + (uint64_t)j) *
@@ -748,6 +758,10 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
         res->bus_bytes_per_step[k] = (g->bus_bytes[k] - (c->steps > 1 ? bus0[k] : 0)) / (uint64_t)counted;
     res->h2d_per_step = (m.h2d - h2d0) / (uint64_t)counted;
     res->d2h_per_step = (m.d2h - d2h0) / (uint64_t)counted;
+    res->gemm_s = (zk_gemm_counters.seconds - gemm0.seconds) / counted;
+    res->steady_step_s = c->steps > 1 ? (now_s() - steady_t0) / counted : step_times[0];
+    res->steady_comm_s = (g->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
+    res->gemm_flops = (zk_gemm_counters.flops - gemm0.flops) / counted;
 out:
     if (rc == 1)
         res->status = res->mem.oom ? 1 : 2;

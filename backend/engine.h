@@ -62,6 +62,8 @@ typedef struct ze_result {
     ze_alloc mem;              /* the rank's allocator at the end */
     uint64_t bus_bytes_per_step[ZE_NCOLL];
     uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload) */
+    double gemm_s, gemm_flops;             /* per step: time and FLOPs in matrix multiplies */
+    double steady_step_s, steady_comm_s;   /* per step, means from step 2 on */
     uint64_t params;           /* parameters of the model */
 } ze_result;
 

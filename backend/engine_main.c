@@ -5,12 +5,16 @@
  *
  *   mpirun -np 4 zplan-engine layers=2 hidden=64 heads=4 vocab=128 seq=32 \
  *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=0 [offload=0|1|2] [device_cap=BYTES]
+ *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  */
 #include "config.h"
 #include "engine.h"
+#include "calibrate.h"
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <limits.h>
+#include <malloc.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +63,53 @@ static void m_allgather(ze_group *g, float *buf, size_t n)
 
 static void m_sum(ze_group *g, double *v, int n)
 {
+    /* a few bytes (not counted as traffic), but its time is MPI's: it is
+     * where a rank waits for the others */
+    double t = MPI_Wtime();
     MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, ((mpi_group *)g->impl)->comm);
+    g->comm_s += MPI_Wtime() - t;
+}
+
+/* OpenBLAS's sgemm alone at the shapes of the run's forward (QKV,
+ * projection, MLP up and down, head over N = B T tokens): FLOP/s, median
+ * of 5, for the GEMM phases' efficiency "in the same run". */
+static double sgemm_reference(const ze_cfg *c)
+{
+    int N = c->B * c->T, C = c->C;
+    int sh[5][3] = {{N, 3 * C, C}, {N, C, C}, {N, 4 * C, C}, {N, C, 4 * C}, {N, c->V, C}};
+    size_t most = 0;
+    for (int i = 0; i < 5; i++) {
+        size_t a = (size_t)sh[i][0] * (size_t)sh[i][2], b = (size_t)sh[i][1] * (size_t)sh[i][2],
+               o = (size_t)sh[i][0] * (size_t)sh[i][1];
+        most = a > most ? a : most, most = b > most ? b : most, most = o > most ? o : most;
+    }
+    float *A = calloc(most, sizeof(float)), *B = calloc(most, sizeof(float)), *O = calloc(most, sizeof(float));
+    double t[5], flops = 0.0;
+    if (!A || !B || !O) {
+        free(A), free(B), free(O);
+        return 0.0;
+    }
+    for (size_t i = 0; i < most; i++)
+        A[i] = (float)(i % 7) * 0.1f, B[i] = (float)(i % 5) * 0.1f;
+    for (int r = -1; r < 5; r++) {   /* one warm-up */
+        double t0 = MPI_Wtime();
+        flops = 0.0;
+        for (int i = 0; i < 5; i++) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sh[i][0], sh[i][1], sh[i][2], 1.0f, A, sh[i][2], B,
+                        sh[i][2], 0.0f, O, sh[i][1]);
+            flops += 2.0 * sh[i][0] * (double)sh[i][1] * sh[i][2];
+        }
+        if (r >= 0)
+            t[r] = MPI_Wtime() - t0;
+    }
+    for (int i = 0; i < 5; i++)   /* median of 5 */
+        for (int j = i + 1; j < 5; j++)
+            if (t[j] < t[i]) {
+                double x = t[i];
+                t[i] = t[j], t[j] = x;
+            }
+    free(A), free(B), free(O);
+    return flops / t[2];
 }
 
 /* key=value arguments */
@@ -96,6 +146,11 @@ static cJSON *classes(const uint64_t *v)
 
 int main(int argc, char **argv)
 {
+    /* the step frees and allocates the same large tensors every
+     * micro-batch: keep them in the heap (no mmap/munmap, no page faults on
+     * every reuse) */
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     MPI_Init(&argc, &argv);
     mpi_group mg = {MPI_COMM_WORLD};
     ze_group g;
@@ -107,6 +162,15 @@ int main(int argc, char **argv)
     g.reduce_scatter = m_reduce_scatter;
     g.allgather = m_allgather;
     g.sum_doubles = m_sum;
+
+    /* zplan-engine calibrate: measure the ranks instead of training */
+    if (argc > 1 && strcmp(argv[1], "calibrate") == 0) {
+        int crc = ze_calibrate(MPI_COMM_WORLD, g.rank, g.size);
+        if (crc && g.rank == 0)
+            fprintf(stderr, "zplan-engine: calibration ran out of memory\n");
+        MPI_Finalize();
+        return crc ? 1 : 0;
+    }
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
@@ -148,6 +212,8 @@ int main(int argc, char **argv)
 
     ze_result r;
     int rc = ze_train(&c, &g, &r);
+    MPI_Barrier(MPI_COMM_WORLD);
+    double ref = rc == 0 ? sgemm_reference(&c) : 0.0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
@@ -172,7 +238,7 @@ int main(int argc, char **argv)
     }
 
     /* gather every rank's measurements on rank 0 */
-    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) };
+    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 };
     const int PH = 3 * ZE_NCLASS + 4;   /* per phase: its peak, then its breakdown */
     double mine[NV], *all = NULL;
     for (int k = 0; k < ZE_NCLASS; k++) {
@@ -184,6 +250,9 @@ int main(int argc, char **argv)
     mine[3 * ZE_NCLASS + 1] = (double)r.mem.peak_phase[ZE_DEVICE];
     mine[3 * ZE_NCLASS + 2] = (double)ru.ru_maxrss * 1024.0;
     mine[3 * ZE_NCLASS + 3] = (double)r.status;
+    const int TM = PH + ZE_NPHASE * (ZE_NCLASS + 1);   /* the rank's times */
+    mine[TM] = r.step_s, mine[TM + 1] = r.fwd_s, mine[TM + 2] = r.bwd_s, mine[TM + 3] = r.opt_s;
+    mine[TM + 4] = r.comm_s;
     for (int p = 0; p < ZE_NPHASE; p++) {
         mine[PH + p * (ZE_NCLASS + 1)] = (double)r.mem.phase_peak[ZE_DEVICE][p];
         for (int k = 0; k < ZE_NCLASS; k++)
@@ -210,6 +279,19 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(ph, "backward", r.bwd_s);
         cJSON_AddNumberToObject(ph, "optimizer", r.opt_s);
         cJSON_AddNumberToObject(ph, "communication", r.comm_s);
+        /* the engine's efficiency (rank 0): GEMM phases against sgemm alone
+         * in this run, and the share of the step that is neither GEMM nor
+         * MPI (from step 2 on) */
+        cJSON *ge = cJSON_AddObjectToObject(o, "gemm");
+        cJSON_AddNumberToObject(ge, "seconds_per_step", r.gemm_s);
+        cJSON_AddNumberToObject(ge, "flops_per_step", r.gemm_flops);
+        cJSON_AddNumberToObject(ge, "flops_per_s", r.gemm_s > 0 ? r.gemm_flops / r.gemm_s : 0.0);
+        cJSON_AddNumberToObject(ge, "sgemm_flops_per_s", ref);
+        cJSON_AddNumberToObject(ge, "efficiency", r.gemm_s > 0 && ref > 0 ? r.gemm_flops / r.gemm_s / ref : 0.0);
+        cJSON_AddNumberToObject(o, "steady_step_s", r.steady_step_s);
+        cJSON_AddNumberToObject(o, "steady_comm_s", r.steady_comm_s);
+        cJSON_AddNumberToObject(o, "overhead_fraction", r.steady_step_s > 0 ?
+                                (r.steady_step_s - r.gemm_s - r.steady_comm_s) / r.steady_step_s : 0.0);
         cJSON *cb = cJSON_AddObjectToObject(o, "bus_bytes_per_step");
         uint64_t tot = 0;
         for (int k = 0; k < ZE_NCOLL; k++) {
@@ -237,6 +319,10 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(x, "device_peak", v[3 * ZE_NCLASS]);
             cJSON_AddStringToObject(x, "peak_phase", ze_phase_names[(int)v[3 * ZE_NCLASS + 1]]);
             cJSON_AddItemToObject(x, "host_class_peaks", classes(h));
+            cJSON *tm = cJSON_AddObjectToObject(x, "time_s");
+            static const char *const tn[] = {"step", "forward", "backward", "optimizer", "communication"};
+            for (int q = 0; q < 5; q++)
+                cJSON_AddNumberToObject(tm, tn[q], v[TM + q]);
             cJSON *phs = cJSON_AddObjectToObject(x, "device_phases");   /* each phase's own peak */
             for (int p = 0; p < ZE_NPHASE; p++) {
                 const double *pv = v + PH + p * (ZE_NCLASS + 1);

@@ -15,6 +15,24 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
+
+zk_gemm_stats zk_gemm_counters;
+
+/* Every matrix multiply of the step: OpenBLAS's sgemm, timed and counted
+ * (2 M N K FLOPs) so that the engine can report the rate its GEMM phases
+ * reach against sgemm alone. */
+static void zk_sgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
+                     float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cblas_sgemm(o, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    zk_gemm_counters.seconds += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    zk_gemm_counters.flops += 2.0 * (double)M * (double)N * (double)K;
+    zk_gemm_counters.calls++;
+}
 
 #define ZK_VL 16          /* floats per chunk: one 64-byte line */
 #define ZK_ATT_BLOCK 128  /* query rows per sgemm in attention */
@@ -276,7 +294,7 @@ void zk_matmul_fwd(float *out, const float *inp, const float *w, const float *bi
         memset(out, 0, (size_t)N * oc * sizeof *out);
     }
     if (IC > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out, OC);
+        zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out, OC);
 }
 
 void zk_matmul_bwd(float *restrict dinp, float *restrict dw, float *restrict dbias, const float *restrict dout,
@@ -286,9 +304,9 @@ void zk_matmul_bwd(float *restrict dinp, float *restrict dw, float *restrict dbi
         return;
     if (IC > 0) {
         if (dinp)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp,
+            zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp,
                         IC);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+        zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
     }
     if (dbias) {
         size_t oc = (size_t)OC;
@@ -323,7 +341,7 @@ void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, in
             for (int r0 = 0; r0 < T; r0 += ZK_ATT_BLOCK) {
                 int r1 = zk_blk_end(r0, T);
                 /* scores of rows [r0, r1) against keys [0, r1) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, scale, q + (size_t)r0 * ld,
+                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, scale, q + (size_t)r0 * ld,
                             ld, k, ld, 0.0f, a + (size_t)r0 * T, T);
                 for (int t = r0; t < r1; t++) {
                     float *row = a + (size_t)t * T;
@@ -334,7 +352,7 @@ void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, in
                     memset(row + n, 0, ((size_t)T - n) * sizeof *row);
                 }
                 /* out rows [r0, r1) = att[r0:r1, 0:r1] . V[0:r1] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f, a + (size_t)r0 * T,
+                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f, a + (size_t)r0 * T,
                             T, v, ld, 0.0f, o + (size_t)r0 * C, C);
             }
         }
@@ -364,7 +382,7 @@ void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const floa
             for (int r0 = 0; r0 < T; r0 += ZK_ATT_BLOCK) {
                 int r1 = zk_blk_end(r0, T);
                 /* dP rows [r0, r1), columns [0, r1) */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, 1.0f, dO + (size_t)r0 * C, C,
+                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, 1.0f, dO + (size_t)r0 * C, C,
                             v, ld, 0.0f, ds + (size_t)r0 * T, T);
                 for (int t = r0; t < r1; t++) {
                     const float *pr = p + (size_t)t * T;
@@ -376,15 +394,15 @@ void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const floa
                     memset(dr + n, 0, ((size_t)r1 - n) * sizeof *dr);
                 }
                 /* dQ rows [r0, r1) += scale dS[r0:r1, 0:r1] K[0:r1] */
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f, ds + (size_t)r0 * T, T,
+                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f, ds + (size_t)r0 * T, T,
                             k, ld, 1.0f, dq + (size_t)r0 * ld, ld);
             }
             for (int c0 = 0; c0 < T; c0 += ZK_ATT_BLOCK) {
                 int c1 = zk_blk_end(c0, T);
                 /* key rows [c0, c1) are seen by query rows [c0, T) */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, hs, T - c0, 1.0f,
+                zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, hs, T - c0, 1.0f,
                             p + (size_t)c0 * T + c0, T, dO + (size_t)c0 * C, C, 1.0f, dv + (size_t)c0 * ld, ld);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, hs, T - c0, 1.0f,
+                zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, hs, T - c0, 1.0f,
                             ds + (size_t)c0 * T + c0, T, q + (size_t)c0 * ld, ld, 1.0f, dk + (size_t)c0 * ld, ld);
             }
         }

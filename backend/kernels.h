@@ -7,8 +7,9 @@
  * Backward functions ACCUMULATE (+=) into every gradient they write (dinp,
  * dw, dbias), so gradient accumulation and residual branches just add up;
  * callers zero what must start at zero.  No allocation inside: scratch
- * buffers are passed in.  Pure functions of their arguments (no globals,
- * no I/O).  Outputs and gradients must not overlap the inputs they are
+ * buffers are passed in.  Functions of their arguments (no I/O); the one
+ * global is zk_gemm_counters, which the matrix multiplies add their time
+ * and FLOPs to (a measurement, never read by the math).  Outputs and gradients must not overlap the inputs they are
  * computed from, except where an elementwise function says "in place"
  * (zk_add, zk_acc, zk_scale, zk_gelu_*, zk_round_* may write over their
  * input). */
@@ -17,6 +18,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Time and FLOPs (2 M N K) of every sgemm since the process started. */
+typedef struct zk_gemm_stats {
+    double seconds, flops;
+    uint64_t calls;
+} zk_gemm_stats;
+extern zk_gemm_stats zk_gemm_counters;
 
 /* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:] */
 void zk_embed_fwd(float *out, const int *tok, const float *wte, const float *wpe, int B, int T, int C);

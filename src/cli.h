@@ -32,6 +32,7 @@ int zp_cmd_show(zp_cli *cli, int argc, char **argv);
 int zp_cmd_help(zp_cli *cli, int argc, char **argv);
 int zp_cmd_report(zp_cli *cli, int argc, char **argv);
 int zp_cmd_exec(zp_cli *cli, int argc, char **argv);
+int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv);
 /* Draw the report of one recorded run (fmt: a zp_fmt); prints the path of
  * its index.html on `to`. */
 int zp_report_run(zp_cli *cli, const char *dbpath, long long id, const char *out, int fmt, int top_n, FILE *to);

@@ -11,12 +11,14 @@
 #include "config.h"
 #include "cli.h"
 #include "jsonget.h"
+#include "preset.h"
 #include "render.h"
 #include "result.h"
 #include "store.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +33,7 @@ static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 
 typedef struct exec_opts {
-    const char *target, *db, *scale, *hostfile;
+    const char *target, *db, *scale, *hostfile, *profile;
     int64_t np, steps, timeout_s;
     uint64_t device_mem;
     int json;
@@ -110,6 +112,48 @@ static int in_path(const char *prog)
         p += len + (p[len] == ':');
     }
     return 0;
+}
+
+/* The launcher's part of the command line, in args (returns how many):
+ * inside a Slurm allocation (SLURM_JOB_ID set, srun on PATH, no hostfile)
+ * `srun -n NP`, else `mpirun -np NP [--hostfile F]`; ZPLAN_LAUNCHER=mpirun
+ * or srun chooses.  Checks that the launcher and the engine exist and sets
+ * the environment the ranks need. */
+static zp_status launcher(char **args, const char *npbuf, const char *hostfile, const char *eng, const char **name,
+                          zp_err *e)
+{
+    const char *want = getenv("ZPLAN_LAUNCHER");
+    int srun = want && *want ? strcmp(want, "srun") == 0
+                             : getenv("SLURM_JOB_ID") && !hostfile && in_path("srun");
+    if (want && *want && strcmp(want, "srun") && strcmp(want, "mpirun"))
+        return zp_err_set(e, ZP_EINVAL, "ZPLAN_LAUNCHER='%s' (allowed: mpirun, srun)", want);
+    if (srun && hostfile)
+        return zp_err_set(e, ZP_EINVAL, "--hostfile is for mpirun; inside a Slurm allocation srun places the ranks");
+    if (srun && !in_path("srun"))
+        return zp_err_set(e, ZP_EIO, "srun not found: ZPLAN_LAUNCHER=srun needs Slurm's srun on PATH");
+    if (!srun && !in_path("mpirun"))
+        return zp_err_set(e, ZP_EIO, "mpirun not found: install Open MPI (Debian: apt-get install openmpi-bin, or "
+                          "sh scripts/setup) or put mpirun on PATH");
+    if (!in_path(eng))
+        return zp_err_set(e, ZP_EIO, "%s not found: build it (needs MPI and OpenBLAS at configure time) or set "
+                          "ZPLAN_ENGINE", eng);
+    int n = 0;
+    *name = srun ? "srun" : "mpirun";
+    args[n++] = (char *)*name;
+    args[n++] = srun ? "-n" : "-np";
+    args[n++] = (char *)npbuf;
+    if (hostfile) {
+        args[n++] = "--hostfile";
+        args[n++] = (char *)hostfile;
+    }
+    if (getuid() == 0) {
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+    }
+    if (!hostfile && !srun)
+        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
+    return ZP_OK;
 }
 
 /* Run argv in its own process group, capturing stdout into *out
@@ -202,7 +246,7 @@ static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
 
 int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
-    exec_opts o = {NULL, NULL, NULL, NULL, 0, 10, 600, 0, 0};
+    exec_opts o = {NULL, NULL, NULL, NULL, "local-cpu", 0, 10, 600, 0, 0};
     zp_status st;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -224,6 +268,8 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                 o.scale = v;
             else if (!strcmp(a, "--hostfile"))
                 o.hostfile = v;
+            else if (!strcmp(a, "--profile"))
+                o.profile = v;
             else if (!strcmp(a, "--np")) {
                 if ((st = zp_parse_int("--np", v, 1, 4096, &o.np, &cli->err)))
                     return zp_fail(cli, st);
@@ -329,6 +375,29 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.train.dropout = 0;
     pb.cluster.gpus = l.dp;
     pb.cluster.gpus_per_node = l.dp;
+    /* this machine's ranks as zplan calibrate measured them, for the step
+     * time; without a profile there is no predicted step time */
+    int have_profile = 0;
+    {
+        zp_store *ps;
+        zp_err pe = {0};
+        char *pj = NULL;
+        if (zp_store_open_existing(zp_db_path(o.db), &ps, &pe) == ZP_OK) {
+            if (zp_store_profile(ps, o.profile, &pj, &pe) == ZP_OK &&
+                zp_gpu_from_json(pj, "the stored profile", &pb.cluster.gpu, &pe) == ZP_OK)
+                have_profile = 1;
+            free(pj);
+            zp_store_close(ps);
+        }
+        if (!have_profile && strcmp(o.profile, "local-cpu") != 0)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--profile '%s' is not in %s (zplan calibrate "
+                                           "--name %s makes it)", o.profile, zp_db_path(o.db), o.profile));
+        if (have_profile) {
+            zp_conv_defaults(&pb.conv, &pb.cluster.gpu);
+            pb.cluster.host_mem_bytes = pb.cluster.gpu.host_mem_bytes;
+        }
+    }
+    pb.conv.overlap_eff = 0;   /* the engine's collectives block: nothing hides */
     pb.conv.cuda_ctx_bytes = pb.conv.nccl_comm_bytes = 0;
     pb.conv.frag = 0;
     pb.conv.bucket_elems = 0;   /* the engine reduces per layer, in place */
@@ -340,31 +409,21 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     zp_comm pc;
     zp_mem_stage(m, &pb.train, &l, &pb.cluster, &pb.conv, 0, &pm);
     zp_comm_plan(m, &pb.train, &l, &pb.cluster, &pb.conv, 0, &pc);
+    zp_cost pcost;
+    zp_cost_eval(m, &pb.train, &l, &pb.cluster, &pb.conv, &pc, &pc, &pcost);
     /* the device cap: the plan's GPU memory scaled as the model is */
     uint64_t cap = o.device_mem;
     if (!cap && full_total > 0)
         cap = (uint64_t)((double)full.cluster.gpu.mem_bytes * (double)pm.dev_total / (double)full_total);
 
     /* launch */
-    char engbuf[4096];
-    const char *eng = engine_path(engbuf, sizeof engbuf);
-    if (!in_path("mpirun"))
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "mpirun not found: install Open MPI (Debian: apt-get "
-                                       "install openmpi-bin, or sh scripts/setup) or put mpirun on PATH"));
-    if (!in_path(eng))
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s not found: build it (needs MPI and OpenBLAS at "
-                                       "configure time) or set ZPLAN_ENGINE", eng));
+    char engbuf[4096], npbuf[32];
+    const char *eng = engine_path(engbuf, sizeof engbuf), *lname;
     char a[16][64], *args[32];
-    int n = 0;
-    args[n++] = "mpirun";
-    char npbuf[32];
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)o.np);
-    args[n++] = "-np";
-    args[n++] = npbuf;
-    if (o.hostfile) {
-        args[n++] = "--hostfile";
-        args[n++] = (char *)o.hostfile;
-    }
+    if ((st = launcher(args, npbuf, o.hostfile, eng, &lname, &cli->err)))
+        return zp_fail(cli, st);
+    int n = o.hostfile ? 5 : 3;
     args[n++] = (char *)eng;
     int k = 0;
     snprintf(a[k], 64, "layers=%lld", (long long)m->layers), args[n++] = a[k++];
@@ -395,15 +454,8 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         zp_store_close(s);
         return zp_fail(cli, st);
     }
-    if (getuid() == 0) {
-        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
-        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
-    }
-    if (!o.hostfile)
-        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
-    setenv("OPENBLAS_NUM_THREADS", "1", 0);
-    fprintf(stderr, "%s: execution %lld: mpirun -np %lld %s ... (steps %lld)\n", cli->prog, (long long)exec_id,
-            (long long)o.np, eng, (long long)o.steps);
+    fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (steps %lld)\n", cli->prog, (long long)exec_id, lname,
+            args[1], (long long)o.np, eng, (long long)o.steps);
     char *out = NULL;
     int rc = run_capture(args, o.timeout_s, &out);
     sigaction(SIGINT, &old_int, NULL);
@@ -425,7 +477,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (strcmp(status, "ok") != 0)
         cJSON_AddStringToObject(rec, "reason", rc == 124 ? "timed out (--timeout)" : rc == 130 ? "interrupted"
                                 : strcmp(status, "oom") == 0 ? "the device pool cap (--device-mem) was exceeded"
-                                : eo ? "a rank failed" : "no result from the ranks (see mpirun's messages)");
+                                : eo ? "a rank failed" : "no result from the ranks (see the launcher's messages)");
     cJSON_AddStringToObject(rec, "backend", "cpu");
     cJSON_AddNumberToObject(rec, "ranks", (double)o.np);
     cJSON_AddNumberToObject(rec, "steps", (double)o.steps);
@@ -450,7 +502,17 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     const cJSON *x;
     cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
     cJSON *sm = cJSON_AddObjectToObject(rec, "step_time_s");
-    cJSON_AddNullToObject(sm, "predicted");
+    if (have_profile) {
+        cJSON_AddNumberToObject(sm, "predicted", pcost.step_s);
+        cJSON_AddStringToObject(rec, "profile", o.profile);
+        cJSON *pp = cJSON_AddObjectToObject(rec, "predicted_time_s");
+        cJSON_AddNumberToObject(pp, "compute", pcost.compute_s);
+        cJSON_AddNumberToObject(pp, "comm_exposed", pcost.comm_exposed_s);
+        cJSON_AddNumberToObject(pp, "optimizer", pcost.optimizer_s);
+    } else
+        cJSON_AddNullToObject(sm, "predicted");
+    if (zp_jobj(eo, "phase_time_s"))
+        cJSON_AddItemToObject(rec, "measured_time_s", cJSON_Duplicate(zp_jobj(eo, "phase_time_s"), 1));
     cJSON_AddNumberToObject(sm, "measured", zp_jnum(eo, "step_time_s"));
     cJSON *cb = cJSON_AddObjectToObject(rec, "comm_bytes_per_step");
     cJSON_AddNumberToObject(cb, "predicted", (double)pc.bytes_per_step);
@@ -498,11 +560,171 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         zp_render_exec(stdout, rec);
     cJSON_Delete(rec);
     if (rc == 127 || rc < 0)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the launch failed (mpirun exit %d); execution %lld is "
-                                       "recorded as failed", rc, (long long)exec_id));
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the launch failed (%s exit %d); execution %lld is "
+                                       "recorded as failed", lname, rc, (long long)exec_id));
     if (strcmp(status, "ok") != 0) {
         fprintf(stderr, "%s: execution %lld: %s\n", cli->prog, (long long)exec_id, status);
         return 1;
     }
+    return 0;
+}
+
+/* ------------------------------------------------------------ calibrate */
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The hardware profile, in the GPU preset format (data/gpus/), from what
+ * `zplan-engine calibrate` measured on np ranks. */
+static cJSON *profile_json(const cJSON *m, const char *name, int64_t np)
+{
+    double peak = zp_jnum(m, "sgemm_peak_flops_per_s"), rates[64];
+    int n = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, zp_jobj(m, "sgemm")) if (n < 64) rates[n++] = zp_jnum(x, "flops_per_s");
+    qsort(rates, (size_t)n, sizeof(double), cmp_dbl);
+    double adam = zp_jnum(m, "adam_params_per_s"), bus = zp_jnum(m, "bus_bytes_per_s");
+    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    char host[256] = "this machine", desc[512], src[512], when[32];
+    gethostname(host, sizeof host - 1);
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    snprintf(desc, sizeof desc, "%lld CPU ranks of %s (OpenBLAS, one thread each)", (long long)np, host);
+    snprintf(src, sizeof src, "measured by zplan calibrate on %lld ranks, %s: sgemm peak and median over the "
+             "engine's shapes, the AdamW pass (28 B/param fp32 as memory bandwidth), memcpy between pools, MPI "
+             "collectives fitted as latency per ring step + bus bytes / bandwidth", (long long)np, when);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "name", name);
+    cJSON_AddStringToObject(p, "description", desc);
+    cJSON_AddNumberToObject(p, "memory_mib", floor(ram / (double)np / 1048576.0));
+    cJSON *pk = cJSON_AddObjectToObject(p, "peak_tflops");
+    for (int d = 0; d < ZP_DT_N; d++)
+        if (d == ZP_DT_FP32)
+            cJSON_AddNumberToObject(pk, zp_dtype_names[d], peak / 1e12);
+        else
+            cJSON_AddNullToObject(pk, zp_dtype_names[d]);
+    cJSON_AddNumberToObject(p, "hbm_gbps", adam * 28.0 / 1e9);
+    cJSON_AddNumberToObject(p, "nvlink_gbps", bus > 0 ? bus / 1e9 : 1.0);
+    cJSON_AddNumberToObject(p, "pcie_gbps", zp_jnum(m, "memcpy_bytes_per_s") / 1e9);
+    cJSON_AddNumberToObject(p, "nic_gbps", bus > 0 ? bus / 1e9 : 1.0);
+    cJSON_AddNumberToObject(p, "gpus_per_node", (double)np);
+    cJSON_AddNumberToObject(p, "host_mem_gib", ram / 1073741824.0);
+    cJSON_AddNumberToObject(p, "cuda_context_mib", 0);
+    cJSON_AddNumberToObject(p, "nccl_comm_mib", 0);
+    cJSON_AddNumberToObject(p, "gemm_efficiency", n && peak > 0 ? rates[n / 2] / peak : 1.0);
+    cJSON_AddNumberToObject(p, "latency_us", zp_jnum(m, "latency_s") * 1e6);
+    cJSON_AddNumberToObject(p, "host_adam_params_per_s", adam);
+    cJSON_AddStringToObject(p, "source", src);
+    cJSON_AddItemToObject(p, "measured", cJSON_Duplicate(m, 1));
+    return p;
+}
+
+int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
+{
+    const char *db = NULL, *name = "local-cpu", *hostfile = NULL;
+    int64_t np = 2, timeout_s = 600;
+    int json = 0;
+    zp_status st;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(zp_cmd_find("calibrate")->usage, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (a[0] != '-' || i + 1 >= argc)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, a[0] == '-' ? "%s needs a value (see zplan help "
+                                           "calibrate)" : "unexpected argument '%s' (see zplan help calibrate)", a));
+        const char *v = argv[++i];
+        if (!strcmp(a, "--db"))
+            db = v;
+        else if (!strcmp(a, "--hostfile"))
+            hostfile = v;
+        else if (!strcmp(a, "--name")) {
+            name = v;
+            int good = *v && strlen(v) <= 31;
+            for (const char *c = v; *c; c++)
+                good &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
+            if (!good)
+                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--name '%s': allowed are 1 to 31 of a-z, 0-9, "
+                                               "'-', '_', '.'", v));
+        } else if (!strcmp(a, "--np")) {
+            if ((st = zp_parse_int("--np", v, 1, 4096, &np, &cli->err)))
+                return zp_fail(cli, st);
+        } else if (!strcmp(a, "--timeout")) {
+            if ((st = zp_parse_int("--timeout", v, 1, 86400, &timeout_s, &cli->err)))
+                return zp_fail(cli, st);
+        } else if (!strcmp(a, "--backend")) {
+            if (strcmp(v, "cpu"))
+                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--backend '%s' is not available (allowed: cpu; "
+                                               "the CUDA backend is not built yet)", v));
+        } else
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "unknown option '%s' for zplan calibrate (see zplan "
+                                           "help calibrate)", a));
+    }
+    char engbuf[4096], npbuf[32];
+    const char *eng = engine_path(engbuf, sizeof engbuf), *lname;
+    snprintf(npbuf, sizeof npbuf, "%lld", (long long)np);
+    char *args[12];
+    if ((st = launcher(args, npbuf, hostfile, eng, &lname, &cli->err)))
+        return zp_fail(cli, st);
+    int n = hostfile ? 5 : 3;
+    args[n++] = (char *)eng, args[n++] = "calibrate", args[n] = NULL;
+    fprintf(stderr, "%s: calibrating %lld CPU ranks (sgemm, AdamW, memcpy, collectives)...\n", cli->prog,
+            (long long)np);
+    char *out = NULL;
+    int rc = run_capture(args, timeout_s, &out);
+    cJSON *m = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    if (rc != 0 || !m || zp_jnum(m, "sgemm_peak_flops_per_s") <= 0) {
+        cJSON_Delete(m);
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration run failed (%s exit %d)%s", lname, rc,
+                                       rc == 124 ? ": timed out (--timeout)" : ""));
+    }
+    cJSON *p = profile_json(m, name, np);
+    cJSON_Delete(m);
+    char *txt = cJSON_PrintUnformatted(p);
+    zp_store *s;
+    zp_gpu check;
+    if (!txt || (st = zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) ||
+        (st = zp_store_open(zp_db_path(db), &s, &cli->err))) {
+        free(txt);
+        cJSON_Delete(p);
+        return zp_fail(cli, txt ? st : zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
+    }
+    st = zp_store_put_profile(s, name, txt, &cli->err);
+    zp_store_close(s);
+    free(txt);
+    if (st) {
+        cJSON_Delete(p);
+        return zp_fail(cli, st);
+    }
+    if (json) {
+        char *t = cJSON_Print(p);
+        puts(t ? t : "{}");
+        free(t);
+    } else {
+        const cJSON *pk = zp_jobj(p, "peak_tflops");
+        printf("Profile '%s' (%s), stored in %s:\n", name, zp_jstr(p, "description"), zp_db_path(db));
+        printf("  sgemm per rank     %.1f GFLOP/s peak, %.0f%% of it at the engine's shapes (median)\n",
+               zp_jnum(pk, "fp32") * 1e3, 100 * zp_jnum(p, "gemm_efficiency"));
+        printf("  AdamW per rank     %.3g parameters/s (%.1f GB/s at 28 B/param)\n",
+               zp_jnum(p, "host_adam_params_per_s"), zp_jnum(p, "hbm_gbps"));
+        printf("  memcpy             %.1f GB/s\n", zp_jnum(p, "pcie_gbps"));
+        if (np > 1)
+            printf("  collectives        %.2f us per ring step + bus bytes at %.2f GB/s\n", zp_jnum(p, "latency_us"),
+                   zp_jnum(p, "nvlink_gbps"));
+        printf("  memory per rank    %s\n", zp_fmt_bytes(npbuf, sizeof npbuf,
+                                                        (uint64_t)(zp_jnum(p, "memory_mib") * 1048576.0), ZP_UNITS_BINARY));
+        printf("Plan with it: zplan --gpu %s --gpus %lld --dtype fp32 ...; zplan exec predicts step times with it.\n",
+               name, (long long)np);
+    }
+    cJSON_Delete(p);
     return 0;
 }

@@ -308,8 +308,23 @@ static zp_status build_problem(const raw *r, answer *a, zp_err *e)
     /* cluster */
     zp_cluster *c = &pb->cluster;
     int64_t v;
-    if ((st = zp_gpu_preset(r->gpu ? r->gpu : "a100-80g", &c->gpu, e)))
-        return st;
+    if ((st = zp_gpu_preset(r->gpu ? r->gpu : "a100-80g", &c->gpu, e))) {
+        /* not a preset: a profile measured by zplan calibrate, if the
+         * database has one by that name */
+        zp_err e2 = {0};
+        zp_store *s;
+        char *json = NULL;
+        if (st != ZP_ENOTFOUND || !r->gpu || zp_store_open_existing(zp_db_path(r->db), &s, &e2))
+            return st;
+        zp_status ps = zp_store_profile(s, r->gpu, &json, &e2);
+        zp_store_close(s);
+        if (ps)
+            return st;
+        ps = zp_gpu_from_json(json, "the stored profile", &c->gpu, e);
+        free(json);
+        if (ps)
+            return ps;
+    }
     c->gpus = 8;
     if ((st = opt_int("--gpus", r->gpus, 1, 1 << 24, &c->gpus, e)))
         return st;

@@ -80,6 +80,10 @@ typedef struct zp_gpu {
     uint64_t host_mem_bytes;     /* per node */
     uint64_t cuda_ctx_bytes;     /* per process */
     uint64_t nccl_comm_bytes;    /* per communicator */
+    /* measured profiles (zplan calibrate) bring their own; 0: the defaults */
+    double gemm_eff;             /* achieved fraction of peak in matmuls */
+    double alpha_s;              /* latency per ring step */
+    double host_adam_params_per_s;
 } zp_gpu;
 
 typedef struct zp_cluster {

@@ -87,7 +87,8 @@ static const char report_usage[] =
     "Environment: ZPLAN_GNUPLOT names the gnuplot program (default: gnuplot in PATH).\n";
 static const char exec_usage[] =
     "Usage: zplan exec ID[/N] [--np N] [--steps K] [--scale SPEC] [--device-mem SIZE]\n"
-    "                  [--hostfile F] [--timeout S] [--backend cpu] [--db PATH] [--json]\n\n"
+    "                  [--hostfile F] [--timeout S] [--profile NAME] [--backend cpu] [--db PATH]\n"
+    "                  [--json]\n\n"
     "Run plan N (default 1, the best) of planning run ID for real: MPI ranks (mpirun) of\n"
     "zplan-engine train a GPT-style decoder in the plan's data-parallel / ZeRO layout, and\n"
     "the measured memory per class, bytes per collective, losses and step time are\n"
@@ -101,8 +102,22 @@ static const char exec_usage[] =
     "  --device-mem S  cap on the device pool (default: the GPU's memory scaled as the model)\n"
     "  --hostfile F    Open MPI hostfile for several machines\n"
     "  --timeout S     end a hung run after S seconds (default 600)\n"
-    "Not yet: tensor and pipeline layouts, offload, 16-bit storage, --scale by parameter\n"
-    "count, the CUDA backend, zplan calibrate (so no predicted step time).\n";
+    "  --profile NAME  the hardware profile of zplan calibrate for the predicted step time\n"
+    "                  (default local-cpu; without one, no step time is predicted)\n"
+    "Not yet: tensor and pipeline layouts, 16-bit storage, the CUDA backend.\n";
+static const char calibrate_usage[] =
+    "Usage: zplan calibrate [--np N] [--name NAME] [--hostfile F] [--timeout S] [--backend cpu]\n"
+    "                       [--db PATH] [--json]\n\n"
+    "Measure this machine's CPU ranks as zplan exec runs them (N ranks of zplan-engine\n"
+    "at once, OpenBLAS with one thread each): sgemm FLOP/s at square sizes and at the\n"
+    "engine's shapes, the AdamW pass, memcpy between pools, and the MPI all-reduce,\n"
+    "reduce-scatter and all-gather at several sizes, fitted as latency per ring step +\n"
+    "bus bytes / bandwidth.  The result is stored in the database as a hardware profile\n"
+    "in the GPU preset format: plan with --gpu NAME, and zplan exec predicts step times\n"
+    "with it.\n\n"
+    "  --np N        ranks (default 2)\n"
+    "  --name NAME   the profile's name (default local-cpu)\n"
+    "  --json        print the profile as JSON\n";
 static const char help_usage[] = "Usage: zplan help [COMMAND]\n\nShow general help, or a command's options.\n";
 
 const zp_cmd zp_commands[] = {
@@ -113,6 +128,7 @@ const zp_cmd zp_commands[] = {
     {"show", zp_cmd_show, "show a recorded run", show_usage},
     {"report", zp_cmd_report, "draw a recorded run's charts and tables (gnuplot)", report_usage},
     {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage},
+    {"calibrate", zp_cmd_calibrate, "measure this machine's CPU ranks as a hardware profile", calibrate_usage},
     {"help", zp_cmd_help, "show help for a command", help_usage},
     {NULL, NULL, NULL, NULL},
 };
@@ -148,7 +164,7 @@ int main(int argc, char **argv)
     const zp_cmd *c = zp_cmd_find(argv[1]);
     if (!c) {
         snprintf(cli.err.msg, sizeof cli.err.msg,
-                 "'%s' is not a zplan command (allowed: plan, models, gpus, list, show, report, exec, help; see zplan --help)",
+                 "'%s' is not a zplan command (allowed: plan, models, gpus, list, show, report, exec, calibrate, help; see zplan --help)",
                  argv[1]);
         return zp_fail(&cli, ZP_EINVAL);
     }

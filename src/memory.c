@@ -96,14 +96,15 @@ int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
 }
 
 /* Working set of the recomputation in backward: a whole layer's activations
- * for one micro-batch but its input, which is the checkpoint (full), or the attention core's s^2 tensors
+ * for one micro-batch, with its output in place of its input (full), or the attention core's s^2 tensors
  * (selective without flash attention). */
 static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
-    if (l->ckpt == ZP_CKPT_FULL) {   /* the layer rebuilt, less its input (the checkpoint, kept) */
+    if (l->ckpt == ZP_CKPT_FULL) {   /* the layer rebuilt: its tensors but the input (the checkpoint,
+                                       * kept), and its output again, the same size */
         zp_layout nl = *l;
         nl.ckpt = ZP_CKPT_NONE;
-        return zp_act_layer_bytes(m, tr, &nl) - zp_act_layer_bytes(m, tr, l);
+        return zp_act_layer_bytes(m, tr, &nl);
     }
     if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash) {
         uint64_t B = (uint64_t)zp_dtype_bytes(tr->dtype);
@@ -332,4 +333,10 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->alpha_intra_s = 5e-6;
     c->alpha_inter_s = 20e-6;
     c->cpu_adam_params_per_s = 1e9;
+    if (gpu->gemm_eff > 0)   /* a measured profile's own */
+        c->gemm_eff = gpu->gemm_eff;
+    if (gpu->alpha_s > 0)
+        c->alpha_intra_s = c->alpha_inter_s = gpu->alpha_s;
+    if (gpu->host_adam_params_per_s > 0)
+        c->cpu_adam_params_per_s = gpu->host_adam_params_per_s;
 }

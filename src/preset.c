@@ -364,6 +364,12 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     for (int d = 0; d < ZP_DT_N; d++)
         if ((st = num_field(peak, where, zp_dtype_names[d], 0, 1e9, &fl[d], 1, e)))
             goto out;
+    /* optional, as measured profiles have them */
+    if ((st = num_field(j, where, "gemm_efficiency", 0, 1, &g->gemm_eff, 1, e)) ||
+        (st = num_field(j, where, "latency_us", 0, 1e6, &g->alpha_s, 1, e)) ||
+        (st = num_field(j, where, "host_adam_params_per_s", 0, 1e15, &g->host_adam_params_per_s, 1, e)))
+        goto out;
+    g->alpha_s *= 1e-6;
     snprintf(g->name, sizeof g->name, "%s", name->valuestring);
     snprintf(g->desc, sizeof g->desc, "%s", cJSON_IsString(desc) ? desc->valuestring : "");
     g->mem_bytes = (uint64_t)(mem * 1048576.0);

@@ -75,6 +75,12 @@ static const char *const migrations[] = {
     "  backend TEXT NOT NULL, ranks INTEGER NOT NULL, steps INTEGER NOT NULL, scale TEXT NOT NULL,"
     "  record_json TEXT NOT NULL DEFAULT '{}');"
     "CREATE INDEX executions_run ON executions(run_id);",
+    /* 3: hardware profiles measured by zplan calibrate, in the GPU preset
+     * format, usable as --gpu NAME */
+    "CREATE TABLE profiles ("
+    "  name TEXT PRIMARY KEY,"
+    "  created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
+    "  json TEXT NOT NULL);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -410,6 +416,31 @@ zp_status zp_store_add_exec(zp_store *s, int64_t run_id, int plan_rank, const ch
 zp_status zp_store_finish_exec(zp_store *s, int64_t id, const char *status, const char *record_json, zp_err *e)
 {
     return run(s, e, "UPDATE executions SET status = ?, record_json = ? WHERE id = ?", "tti", status, record_json, id);
+}
+
+zp_status zp_store_put_profile(zp_store *s, const char *name, const char *json, zp_err *e)
+{
+    return run(s, e, "INSERT OR REPLACE INTO profiles (name, json) VALUES (?, ?)", "tt", name, json);
+}
+
+zp_status zp_store_profile(zp_store *s, const char *name, char **json, zp_err *e)
+{
+    sqlite3_stmt *q;
+    *json = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT json FROM profiles WHERE name = ?", -1, &q, NULL) != SQLITE_OK)
+        return sql_err(s, e, "prepare");
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        *json = strdup(t ? t : "");
+    }
+    sqlite3_finalize(q);
+    if (rc == SQLITE_ROW)
+        return *json ? ZP_OK : zp_err_set(e, ZP_ENOMEM, "out of memory");
+    if (rc != SQLITE_DONE)
+        return sql_err(s, e, "read");
+    return zp_err_set(e, ZP_ENOTFOUND, "no profile '%s' in %s", name, s->path);
 }
 
 zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t, const char *, const char *),

@@ -63,6 +63,9 @@ zp_status zp_store_add_exec(zp_store *s, int64_t run, int plan_rank, const char 
 zp_status zp_store_finish_exec(zp_store *s, int64_t id, const char *status, const char *record_json, zp_err *e);
 /* Every execution of a run, oldest first: cb(arg, id, status, record_json);
  * a non-zero return stops. */
+/* Hardware profiles (zplan calibrate): the GPU preset JSON under a name. */
+zp_status zp_store_put_profile(zp_store *s, const char *name, const char *json, zp_err *e);
+zp_status zp_store_profile(zp_store *s, const char *name, char **json, zp_err *e);
 zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t, const char *, const char *),
                          void *arg, zp_err *e);
 

@@ -50,10 +50,30 @@ run "$ZPLAN" show 1 --db "$DB"
 ok "$(echo "$out" | grep -q 'Execution 1 of run 1' && echo "$out" | grep -q 'predicted'; echo $?)" \
     "zplan show prints predicted vs measured"
 
+# inside a Slurm allocation the ranks are launched with srun (here a stand-in
+# srun that notes its arguments and hands them to mpirun)
+mkdir "$tmp/slurm"
+cat >"$tmp/slurm/srun" <<EOS
+#!/bin/sh
+printf "%s\\n" "\$*" >"$tmp/srun.args"
+[ "\$1" = -n ] || exit 9
+n=\$2
+shift 2
+exec mpirun --oversubscribe -np "\$n" "\$@"
+EOS
+chmod +x "$tmp/slurm/srun"
+SLURM_JOB_ID=42 PATH="$tmp/slurm:$PATH" run "$ZPLAN" exec 1 --db "$DB" --steps 2 \
+    --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok"' "$outf" >/dev/null; echo $?)" "inside a Slurm allocation: runs" ||
+    diag "rc=$rc $err"
+is "$(cut -d' ' -f1-2 "$tmp/srun.args" 2>/dev/null)" "-n 2" "inside a Slurm allocation: launched as srun -n 2"
+ZPLAN_LAUNCHER=qsub run "$ZPLAN" exec 1 --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && grep -q 'ZPLAN_LAUNCHER' "$errf"; echo $?)" "an unknown ZPLAN_LAUNCHER: exit 2"
+
 # a device cap below the parameters: a recorded out-of-memory outcome
 run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --device-mem 100KiB --json
 ok "$([ "$rc" -eq 1 ] && jq -e '.status == "oom"' "$outf" >/dev/null; echo $?)" "a too small --device-mem: status oom, exit 1"
-is "$(sqlite3 -batch "$DB" "SELECT status FROM executions WHERE id = 2" 2>/dev/null || echo oom)" "oom" \
+is "$(sqlite3 -batch "$DB" "SELECT status FROM executions ORDER BY id DESC LIMIT 1" 2>/dev/null || echo oom)" "oom" \
     "the store keeps the out-of-memory execution"
 
 # refused before any launch (exit 2), nothing recorded

@@ -57,7 +57,7 @@ ok "$(test $rc -eq 0 && head -n 1 "$outf" | grep -q '^Run 2 ' && grep -q '^Chose
 # ---------------------------------------------------------------- the tables
 
 if [ $have_sqlite = 1 ]; then
-    is "$(sq "$S" 'PRAGMA user_version')" 2 "schema: PRAGMA user_version is 2 (runs and plans; executions)"
+    is "$(sq "$S" 'PRAGMA user_version')" 3 "schema: PRAGMA user_version is 3 (runs and plans; executions; profiles)"
     is "$(sq "$S" 'PRAGMA journal_mode')" wal "schema: journal_mode is wal"
     for r in 1 2; do
         f=$tmp/r$r.json

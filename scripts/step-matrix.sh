@@ -1,0 +1,42 @@
+#!/bin/sh
+# scripts/step-matrix.sh - the planner's step time against the engine's on
+# 2 ranks: calibrates this machine (zplan calibrate) into a temporary
+# database, then for several model shapes, every ZeRO stage, with and without
+# optimizer offload and each recompute mode plans a pinned layout, runs it
+# with zplan exec, and prints predicted and measured step time (median of
+# the steps) and the error.  Ends with the median and largest |error|.
+# ZPLAN names the zplan binary (default: ./zplan of this tree); the machine
+# should be otherwise idle (timings).
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+ZPLAN=${ZPLAN:-$here/zplan}
+db=$(mktemp "${TMPDIR:-/tmp}/zplan-steps.XXXXXX")
+trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json" "$db.err"' EXIT
+shapes=${ZPLAN_STEP_SHAPES:-"layers=4,hidden=256,heads=4,vocab=512,seq=128 layers=4,hidden=512,heads=8,vocab=1024,seq=128 layers=2,hidden=384,heads=6,vocab=512,seq=256"}
+steps=${ZPLAN_STEP_STEPS:-8}
+"$ZPLAN" calibrate --np 2 --db "$db" | sed 's/^/# /'
+printf '# %-50s %4s %-9s %-9s %10s %10s %7s\n' shape zero offload ckpt predicted measured error
+for shape in $shapes; do
+    for z in 0 1 2 3; do
+        for off in none optimizer; do
+            [ "$off" != none ] && [ "$z" -lt 1 ] && continue
+            for k in none full; do
+                "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero "$z" --offload "$off" --ckpt "$k" \
+                    --micro-batch 4 --global-batch 16 --db "$db" --no-flash-attn --dtype fp32 --json >/dev/null
+                id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
+                if ! "$ZPLAN" exec "$id" --db "$db" --steps "$steps" --scale "$shape" --device-mem 8GiB \
+                    --json >"$db.json" 2>"$db.err"; then
+                    printf '  %-50s %4s %-9s %-9s failed\n' "$shape" "$z" "$off" "$k"
+                    continue
+                fi
+                jq -r --arg s "$shape" --arg z "$z" --arg o "$off" --arg k "$k" '.step_time_s as $t |
+                    "  \($s) \($z) \($o) \($k) \($t.predicted) \($t.measured) \(($t.predicted - $t.measured) / $t.measured)"' \
+                    "$db.json"
+            done
+        done
+    done
+done | awk '{ printf "  %-50s %4s %-9s %-9s %9.4fs %9.4fs %6.1f%%\n", $1, $2, $3, $4, $5, $6, 100 * $7
+              e = $7 < 0 ? -$7 : $7; errs[n++] = e }
+        END { if (!n) exit 1
+              for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (errs[j] < errs[i]) { t = errs[i]; errs[i] = errs[j]; errs[j] = t }
+              printf "# %d executions on 2 ranks: median |error| %.1f%%, largest %.1f%%\n", n, 100 * errs[int(n / 2)], 100 * errs[n - 1] }'

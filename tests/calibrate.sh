@@ -1,0 +1,72 @@
+#!/bin/sh
+# calibrate.sh - zplan calibrate measures this machine's CPU ranks and stores
+# a hardware profile; the planner plans on it (--gpu NAME) and zplan exec
+# predicts step times with it.  Checks the profile's shape and sanity, that
+# the planner uses its numbers, and the predicted compute time against a
+# hand count of the scaled model's FLOPs.  (How close the predicted step
+# time comes to the measured one is a benchmark: scripts/step-matrix.sh.)
+. "$(dirname "$0")/lib.sh"
+
+: "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
+export ZPLAN_ENGINE
+if [ ! -x "$ZPLAN_ENGINE" ] || ! command -v mpirun >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
+    echo "1..0 # SKIP zplan-engine, mpirun or sqlite3 is missing (needs MPI and OpenBLAS)"
+    exit 0
+fi
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+DB=$tmp/cal.db
+
+run "$ZPLAN" calibrate --np 2 --db "$DB" --json
+ok $rc "zplan calibrate --np 2: exit 0" || diag "$err"
+cp "$outf" "$tmp/p.json"
+jok "$tmp/p.json" '.name == "local-cpu" and .peak_tflops.fp32 > 0 and .peak_tflops.bf16 == null and .gpus_per_node == 2' \
+    "the profile: name, an fp32 peak (no 16-bit), 2 ranks per node"
+jok "$tmp/p.json" '.gemm_efficiency > 0 and .gemm_efficiency <= 1 and .latency_us >= 0 and .nvlink_gbps > 0 and
+    .hbm_gbps > 0 and .pcie_gbps > 0 and .host_adam_params_per_s > 0 and .memory_mib > 0' \
+    "the profile: matmul efficiency in (0, 1], latency, bandwidths and AdamW rate positive"
+jok "$tmp/p.json" '(.measured.sgemm_peak_flops_per_s / 1e12 / .peak_tflops.fp32 - 1 | fabs) < 1e-12 and
+    (.measured.sgemm | length) >= 3 and (.measured.collectives | length) >= 3' \
+    "the profile keeps what was measured; the peak is the best sgemm rate"
+is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM profiles WHERE name = 'local-cpu'")" 1 "stored in the database"
+
+# the planner on the profile
+run "$ZPLAN" --gpu local-cpu --gpus 2 --dtype fp32 --model gpt2-small --seq 128 --global-batch 8 --db "$DB" --json
+ok $rc "plan with --gpu local-cpu" || diag "$err"
+jok "$outf" '.cluster.gpu == "local-cpu" and (.cluster.peak_flops / ($p[0].peak_tflops.fp32 * 1e12) - 1 | fabs) < 1e-12 and
+    (.conventions.gemm_efficiency / $p[0].gemm_efficiency - 1 | fabs) < 1e-12' "the plan uses the profile's peak and matmul efficiency" \
+    --slurpfile p "$tmp/p.json"
+run "$ZPLAN" --gpu local-cpu --gpus 2 --model gpt2-small --db "$DB"
+ok "$([ "$rc" -eq 2 ] && grep -q 'no bf16 support' "$errf"; echo $?)" "the profile has no bf16: refused (exit 2)"
+run "$ZPLAN" --gpu no-such-cpu --gpus 2 --model gpt2-small --db "$DB"
+ok "$([ "$rc" -eq 2 ] && grep -q "no-such-cpu" "$errf"; echo $?)" "neither preset nor profile: exit 2"
+
+# zplan exec predicts the step time with it
+"$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
+    --global-batch 8 --dtype fp32 --db "$DB" --json >/dev/null 2>&1
+id=$(sqlite3 -batch "$DB" 'SELECT max(id) FROM runs')
+run "$ZPLAN" exec "$id" --db "$DB" --steps 3 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+ok $rc "exec with a profile in the database" || diag "$err"
+cp "$outf" "$tmp/x.json"
+jok "$tmp/x.json" '.profile == "local-cpu" and .step_time_s.predicted > 0 and .step_time_s.measured > 0' \
+    "the record: predicted and measured step time"
+jok "$tmp/x.json" '.predicted_time_s as $p | (.step_time_s.predicted - ($p.compute + $p.comm_exposed + $p.optimizer)) | fabs < 1e-9' \
+    "predicted step = compute + exposed communication + optimizer"
+# hand count: 2 ranks, micro-batch 2 x 2 accumulation x 32 tokens = 128 tokens
+# a rank; forward FLOPs a token 2 (L 12 h^2 + V h) + 4 L s h
+# = 2 (2 x 49152 + 8192) + 4 x 2 x 32 x 64 = 229376; x 3 (backward) x 128
+F=$((3 * 128 * (2 * (2 * 12 * 64 * 64 + 128 * 64) + 4 * 2 * 32 * 64)))
+jok "$tmp/x.json" "(.predicted_time_s.compute - $F / (\$p[0].peak_tflops.fp32 * 1e12 * \$p[0].gemm_efficiency)) / .predicted_time_s.compute | fabs < 1e-9" \
+    "predicted compute = $F FLOPs (hand count) / (peak x matmul efficiency)" --slurpfile p "$tmp/p.json"
+run "$ZPLAN" exec "$id" --db "$DB" --steps 1 --profile nosuch
+ok "$([ "$rc" -eq 2 ] && grep -q "nosuch" "$errf"; echo $?)" "exec --profile naming no profile: exit 2"
+
+# bad input
+for args in "--np 0" "--name Bad/Name" "--backend cuda" "--frobnicate 1" "--np"; do
+    # shellcheck disable=SC2086
+    run "$ZPLAN" calibrate $args --db "$DB"
+    ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: ' "$errf"; echo $?)" "calibrate $args: exit 2 with a zplan: line" ||
+        diag "rc=$rc $err"
+done
+run "$ZPLAN" help calibrate
+ok "$([ "$rc" -eq 0 ] && echo "$out" | grep -q 'Usage: zplan calibrate'; echo $?)" "zplan help calibrate"
+finish
