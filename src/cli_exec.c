@@ -39,17 +39,50 @@ typedef struct exec_opts {
     int json;
 } exec_opts;
 
-/* Apply "key=value,..." to the model and batch. */
+/* The engine's GPT shape nearest to `target` parameters for vocabulary V
+ * and sequence T: hidden a multiple of 64 with 64-wide heads, the layers
+ * that bring the count closest, among those within 5 % the one whose
+ * hidden / layers is nearest GPT-2's 64.  0, or -1 when none is within 5 %. */
+static int scale_to_params(double target, int64_t V, int64_t T, zp_model *m)
+{
+    double best = INFINITY;
+    for (int64_t h = 64; h <= 16384; h += 64) {
+        double block = 12.0 * (double)h * (double)h + 13.0 * (double)h, rest = (double)(V + T + 2) * (double)h;
+        double L = floor((target - rest) / block + 0.5);
+        if (L < 1 || L > 1000)
+            continue;
+        double n = L * block + rest, err = fabs(n - target) / target;
+        double score = err <= 0.05 ? fabs(log((double)h / L / 64.0)) : INFINITY;
+        if (score < best) {
+            best = score;
+            m->hidden = h;
+            m->layers = (int64_t)L;
+            m->heads = m->kv_heads = h / 64;
+        }
+    }
+    return isfinite(best) ? 0 : -1;
+}
+
+/* Apply "key=value,..." to the model and batch; an item without "=" is a
+ * parameter count (e.g. 20M) that chooses layers, hidden and heads. */
 static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_layout *l, zp_err *e)
 {
     char buf[512];
+    double target = 0.0;
+    int shaped = 0, vocab_set = 0, seq_set = 0;
     snprintf(buf, sizeof buf, "%s", spec);
     for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         int64_t v;
-        if (!eq)
-            return zp_err_set(e, ZP_EINVAL, "--scale '%s': expected key=value (keys: layers, hidden, heads, vocab, "
-                              "seq, micro_batch, accum)", kv);
+        if (!eq) {
+            zp_status st = zp_parse_count("--scale", kv, &target, e);
+            if (st)
+                return zp_err_set(e, ZP_EINVAL, "--scale '%s': expected a parameter count (20M, 1.5e7) or key=value "
+                                  "(keys: layers, hidden, heads, vocab, seq, micro_batch, accum)", kv);
+            if (target < 1e4 || target > 1e11)
+                return zp_err_set(e, ZP_EINVAL, "--scale %s: a parameter count from 10k to 100B is allowed", kv);
+            continue;
+        }
         *eq = '\0';
         char what[64];
         snprintf(what, sizeof what, "--scale %s", kv);
@@ -59,15 +92,15 @@ static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_lay
         if (st)
             return st;
         if (!strcmp(kv, "layers"))
-            m->layers = v;
+            m->layers = v, shaped = 1;
         else if (!strcmp(kv, "hidden"))
-            m->hidden = v;
+            m->hidden = v, shaped = 1;
         else if (!strcmp(kv, "heads"))
-            m->heads = m->kv_heads = v;
+            m->heads = m->kv_heads = v, shaped = 1;
         else if (!strcmp(kv, "vocab"))
-            m->vocab = v;
+            m->vocab = v, vocab_set = 1;
         else if (!strcmp(kv, "seq"))
-            tr->seq = v;
+            tr->seq = v, seq_set = 1;
         else if (!strcmp(kv, "micro_batch"))
             l->micro_batch = v;
         else if (!strcmp(kv, "accum"))
@@ -75,6 +108,18 @@ static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_lay
         else
             return zp_err_set(e, ZP_EINVAL, "--scale: unknown key '%s' (allowed: layers, hidden, heads, vocab, seq, "
                               "micro_batch, accum)", kv);
+    }
+    if (target > 0) {
+        if (shaped)
+            return zp_err_set(e, ZP_EINVAL, "--scale '%s': a parameter count chooses layers, hidden and heads; give "
+                              "one or the other", spec);
+        if (!vocab_set)   /* byte-level tokens */
+            m->vocab = 256;
+        if (!seq_set && tr->seq > 256)
+            tr->seq = 256;
+        if (scale_to_params(target, m->vocab, tr->seq, m))
+            return zp_err_set(e, ZP_EINVAL, "--scale '%s': no GPT shape with vocabulary %lld and sequence %lld comes "
+                              "within 5%% of %.4g parameters", spec, (long long)m->vocab, (long long)tr->seq, target);
     }
     return ZP_OK;
 }
@@ -298,10 +343,39 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "say which plan: zplan exec ID (a planning run's best "
                                        "plan) or ID/N (its N-th)"));
 
+    /* a plan file: plan it first (zplan --from FILE), recorded as any
+     * planning run, and take its best plan */
+    char idbuf[64];
+    struct stat fst;
+    size_t tl = strlen(o.target);
+    if ((tl > 5 && strcmp(o.target + tl - 5, ".plan") == 0) || (stat(o.target, &fst) == 0 && S_ISREG(fst.st_mode))) {
+        char self[4096];
+        ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (k <= 0)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "cannot find the zplan program to plan %s", o.target));
+        self[k] = '\0';
+        if (stat(o.target, &fst) != 0)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: %s (a plan file, or ID[/N] of zplan list)",
+                                           o.target, strerror(errno)));
+        char *pargs[] = {self, "--from", (char *)o.target, "--db", (char *)zp_db_path(o.db), "--json", NULL};
+        char *pout = NULL;
+        fprintf(stderr, "%s: planning %s\n", cli->prog, o.target);
+        int prc = run_capture(pargs, 600, &pout);
+        cJSON *pj = pout ? cJSON_Parse(pout) : NULL;
+        free(pout);
+        double rid = pj ? zp_jnum(pj, "run_id") : 0.0;
+        cJSON_Delete(pj);
+        if (prc != 0 || rid < 1)   /* the planner said why on stderr */
+            return zp_fail(cli, zp_err_set(&cli->err, prc == 2 ? ZP_EINVAL : ZP_EIO, "%s could not be planned "
+                                           "(see above)", o.target));
+        snprintf(idbuf, sizeof idbuf, "%.0f", rid);
+        o.target = idbuf;
+    }
+
     /* the plan */
     int64_t run_id, rank = 1;
-    char idbuf[64];
-    snprintf(idbuf, sizeof idbuf, "%s", o.target);
+    if (o.target != idbuf)
+        snprintf(idbuf, sizeof idbuf, "%s", o.target);
     char *slash = strchr(idbuf, '/');
     if (slash) {
         *slash = '\0';

@@ -7,13 +7,7 @@
 # time comes to the measured one is a benchmark: scripts/step-matrix.sh.)
 . "$(dirname "$0")/lib.sh"
 
-: "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
-export ZPLAN_ENGINE
-if [ ! -x "$ZPLAN_ENGINE" ] || ! command -v mpirun >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
-    echo "1..0 # SKIP zplan-engine, mpirun or sqlite3 is missing (needs MPI and OpenBLAS)"
-    exit 0
-fi
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+need_engine
 DB=$tmp/cal.db
 
 run "$ZPLAN" calibrate --np 2 --db "$DB" --json

@@ -5,12 +5,9 @@
 # must refuse before (or instead of) running.
 . "$(dirname "$0")/lib.sh"
 
-: "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
-export ZPLAN_ENGINE
-if [ ! -x "$ZPLAN_ENGINE" ] || ! command -v mpirun >/dev/null 2>&1; then
-    echo "1..0 # SKIP zplan-engine or mpirun is missing (needs MPI and OpenBLAS)"
-    exit 0
-fi
+need_engine
+# zplan exec itself sets what the ranks need (running as root, oversubscribing)
+unset OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base_oversubscribe
 DB=$tmp/exec.db
 
 # a data-parallel plan: GPT-2 small on 2 GPUs with ZeRO-1 (pinned)
@@ -50,6 +47,14 @@ run "$ZPLAN" show 1 --db "$DB"
 ok "$(echo "$out" | grep -q 'Execution 1 of run 1' && echo "$out" | grep -q 'predicted'; echo $?)" \
     "zplan show prints predicted vs measured"
 
+# --scale by parameter count: a GPT of 64-wide heads, byte-level vocabulary
+run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale 2M,seq=32 --json
+ok $rc "exec --scale 2M,seq=32 runs" || diag "$err"
+jok "$outf" '.model as $m | $m.vocab == 256 and $m.seq == 32 and $m.hidden % 64 == 0 and $m.heads == $m.hidden / 64 and
+    ($m.params == $m.layers * (12 * $m.hidden * $m.hidden + 13 * $m.hidden) + (256 + 32 + 2) * $m.hidden) and
+    (($m.params - 2000000) / 2000000 | fabs) <= 0.05' \
+    "--scale 2M: within 5% of 2e6 parameters, L (12 h^2 + 13 h) + (V + T + 2) h by hand, heads of 64"
+
 # inside a Slurm allocation the ranks are launched with srun (here a stand-in
 # srun that notes its arguments and hands them to mpirun)
 mkdir "$tmp/slurm"
@@ -80,7 +85,8 @@ is "$(sqlite3 -batch "$DB" "SELECT status FROM executions ORDER BY id DESC LIMIT
 n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo 2)
 "$ZPLAN" --model gpt2-small --gpus 4 --tp 2 --dp 2 --pp 1 --zero 0 --offload none --ckpt none --micro-batch 1 \
     --global-batch 8 --db "$DB" >/dev/null 2>&1
-for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "2" "1 --scale layers=0" "1 --scale depth=3"; do
+for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "2" "1 --scale layers=0" "1 --scale depth=3" \
+    "1 --scale 5M,layers=3" "1 --scale 20Q" "1 --scale 10"; do
     # shellcheck disable=SC2086
     run "$ZPLAN" exec $args --db "$DB" --steps 1
     ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: ' "$errf"; echo $?)" "refused before launching: exec $args (exit 2)" ||
@@ -88,6 +94,29 @@ for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "2" "1 --scale layers
 done
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo "$n0")" "$n0" \
     "refused executions leave no row"
+
+# a plan file: planned (recorded as a run), then its best plan run
+cat >"$tmp/two.plan" <<EOP
+# GPT-2 small on 2 ranks, ZeRO-3, every layout dimension pinned
+model = gpt2-small
+gpus = 2
+dp = 2
+tp = 1
+pp = 1
+zero = 3
+offload = none
+ckpt = selective
+micro-batch = 2
+global-batch = 8
+dtype = fp32
+EOP
+runs0=$(sqlite3 -batch "$DB" 'SELECT count(*) FROM runs')
+run "$ZPLAN" exec "$tmp/two.plan" --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok" and .zero == 3 and .ckpt == "selective" and .ranks == 2' "$outf" >/dev/null
+      echo $?)" "exec FILE.plan: plans the file and runs its plan" || diag "rc=$rc $err"
+is "$(sqlite3 -batch "$DB" 'SELECT count(*) FROM runs')" $((runs0 + 1)) "exec FILE.plan: the planning is recorded as a run"
+run "$ZPLAN" exec "$tmp/none.plan" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && grep -q 'none.plan' "$errf"; echo $?)" "exec of a missing plan file: exit 2 naming it"
 
 # a failed launch says so and how to fix it
 mkdir "$tmp/bin"

@@ -54,6 +54,20 @@ export ZPLAN_DB
 tap_n=0
 tap_failed=0
 
+# need_engine: skip the whole script (TAP plan 1..0) unless zplan-engine
+# ($ZPLAN_ENGINE, else beside zplan), mpirun and sqlite3 are there; exports
+# ZPLAN_ENGINE and the Open MPI settings the ranks need here.
+need_engine() {
+    : "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
+    export ZPLAN_ENGINE
+    if [ ! -x "$ZPLAN_ENGINE" ] || ! command -v mpirun >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
+        echo "1..0 # SKIP zplan-engine, mpirun or sqlite3 is missing (needs MPI and OpenBLAS)"
+        exit 0
+    fi
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+}
+
 diag() {
     printf '%s\n' "$*" | sed 's/^/# /'
 }

@@ -8,12 +8,5 @@
 # prints the same matrix as a table).
 . "$(dirname "$0")/lib.sh"
 
-: "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
-export ZPLAN_ENGINE
-if [ ! -x "$ZPLAN_ENGINE" ] || ! command -v mpirun >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
-    echo "1..0 # SKIP zplan-engine, mpirun or sqlite3 is missing (needs MPI and OpenBLAS)"
-    exit 0
-fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+need_engine
 TMPDIR=$tmp sh "$ZPLAN_SRCDIR/scripts/exec-matrix.sh" --tap
