@@ -314,7 +314,11 @@ static zp_status build_problem(const raw *r, answer *a, zp_err *e)
         zp_err e2 = {0};
         zp_store *s;
         char *json = NULL;
-        if (st != ZP_ENOTFOUND || !r->gpu || zp_store_open_existing(zp_db_path(r->db), &s, &e2))
+        if (st != ZP_ENOTFOUND || !r->gpu)
+            return st;
+        size_t used = strlen(e->msg);
+        snprintf(e->msg + used, sizeof e->msg - used, "; nor a profile of zplan calibrate in %s", zp_db_path(r->db));
+        if (zp_store_open_existing(zp_db_path(r->db), &s, &e2))
             return st;
         zp_status ps = zp_store_profile(s, r->gpu, &json, &e2);
         zp_store_close(s);

@@ -205,10 +205,10 @@ void zp_render_exec(FILE *out, const cJSON *rec)
            zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), zp_jstr(rec, "status"), zp_jnum(rec, "ranks"),
            zp_jnum(rec, "steps"));
     fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f "
-           "zero=%.0f ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
+           "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
            zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
-           zp_jnum(rec, "dp"), zp_jnum(rec, "zero"), zp_jstr(rec, "ckpt"), zp_jnum(rec, "micro_batch"),
-           zp_jnum(rec, "grad_accum"));
+           zp_jnum(rec, "dp"), zp_jnum(rec, "zero"), zp_jstr(rec, "offload"), zp_jstr(rec, "ckpt"),
+           zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
     const cJSON *ls = zp_jobj(rec, "losses");
     int n = cJSON_GetArraySize(ls);
     if (n > 0)
@@ -217,7 +217,8 @@ void zp_render_exec(FILE *out, const cJSON *rec)
     const cJSON *pr = zp_jobj(rec, "per_rank"), *r0 = cJSON_GetArrayItem(pr, 0);
     if (r0) {
         const cJSON *p = zp_jobj(r0, "predicted_bytes"), *m = zp_jobj(r0, "measured_bytes");
-        fprintf(out, "  rank 0, device memory   %14s %14s %8s\n", "predicted", "measured", "error");
+        fprintf(out, "  rank 0, device memory   %14s %14s %8s   (classes at the %s peak; peak: the highest)\n",
+                "predicted", "measured", "error", zp_jstr(r0, "predicted_phase"));
         static const char *const rows[] = {"params", "grads", "optimizer", "activations", "buffers", "peak", NULL};
         for (int i = 0; rows[i]; i++) {
             double a = zp_jnum(p, rows[i]), b = zp_jnum(m, rows[i]);
@@ -226,12 +227,16 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                 snprintf(err, sizeof err, "%+.1f%%", 100.0 * (a - b) / b);
             fprintf(out, "  %-22s %14.0f %14.0f %8s\n", rows[i], a, b, err);
         }
+        fprintf(out, "  %-22s %14.0f %14.0f\n", "host", zp_jnum(r0, "host_predicted_bytes"),
+                zp_jnum(r0, "host_measured_bytes"));
     }
     fprintf(out, "  comm bytes per step      %14.0f %14.0f\n", zp_jnum(cb, "predicted"), zp_jnum(cb, "measured"));
-    if (cJSON_IsNumber(zp_jobj(sm, "predicted")))
-        fprintf(out, "  step time (s)            %14.4g %14.4g\n", zp_jnum(sm, "predicted"), zp_jnum(sm, "measured"));
+    if (cJSON_IsNumber(zp_jobj(sm, "predicted")) && zp_jnum(sm, "measured") > 0)
+        fprintf(out, "  step time (s)            %14.4g %14.4g %+7.1f%%   (profile %s)\n", zp_jnum(sm, "predicted"),
+                zp_jnum(sm, "measured"), 100.0 * (zp_jnum(sm, "predicted") / zp_jnum(sm, "measured") - 1.0),
+                zp_jstr(rec, "profile"));
     else
-        fprintf(out, "  step time (s)            %14s %14.4g   (no CPU hardware profile: zplan calibrate is not built yet)\n",
-               "-", zp_jnum(sm, "measured"));
+        fprintf(out, "  step time (s)            %14s %14.4g   (no hardware profile: run zplan calibrate)\n", "-",
+                zp_jnum(sm, "measured"));
 }
 

@@ -15,9 +15,15 @@ ok $rc "zplan calibrate --np 2: exit 0" || diag "$err"
 cp "$outf" "$tmp/p.json"
 jok "$tmp/p.json" '.name == "local-cpu" and .peak_tflops.fp32 > 0 and .peak_tflops.bf16 == null and .gpus_per_node == 2' \
     "the profile: name, an fp32 peak (no 16-bit), 2 ranks per node"
-jok "$tmp/p.json" '.gemm_efficiency > 0 and .gemm_efficiency <= 1 and .latency_us >= 0 and .nvlink_gbps > 0 and
+jok "$tmp/p.json" '.gemm_efficiency > 0 and .gemm_efficiency <= 1 and .measured.calibration_step.forward_backward_s > 0 and .latency_us >= 0 and .nvlink_gbps > 0 and
     .hbm_gbps > 0 and .pcie_gbps > 0 and .host_adam_params_per_s > 0 and .memory_mib > 0' \
-    "the profile: matmul efficiency in (0, 1], latency, bandwidths and AdamW rate positive"
+    "the profile: efficiency in (0, 1] from a calibration step, latency, bandwidths and AdamW rate positive"
+# the calibration step: 2 layers, h 384, V 512, s 128, micro-batch 4 = 512 tokens a rank;
+# FLOPs a token 2 (2 x 12 x 384^2 + 512 x 384) + 4 x 2 x 128 x 384 = 7864320, x 3 x 512
+CF=$((3 * 512 * (2 * (2 * 12 * 384 * 384 + 512 * 384) + 4 * 2 * 128 * 384)))
+jok "$tmp/p.json" ".measured.calibration_step as \$c | (\$c.compute_s_at_peak * .measured.sgemm_peak_flops_per_s / $CF - 1 | fabs) < 1e-9 and
+    ((\$c.compute_s_at_peak / \$c.forward_backward_s) as \$e | (if \$e > 1 then 1 else \$e end) / .gemm_efficiency - 1 | fabs) < 1e-9" \
+    "efficiency = $CF FLOPs (hand count) at the peak / the step's measured forward + backward"
 jok "$tmp/p.json" '(.measured.sgemm_peak_flops_per_s / 1e12 / .peak_tflops.fp32 - 1 | fabs) < 1e-12 and
     (.measured.sgemm | length) >= 3 and (.measured.collectives | length) >= 3' \
     "the profile keeps what was measured; the peak is the best sgemm rate"
