@@ -656,6 +656,8 @@ static double optimize(model *m, int step)
         m->g->sum_doubles(m->g, sum, 1);
     double norm = sqrt(sum[0]);
     float scale = c->clip > 0 && norm > c->clip ? (float)(c->clip / norm) : 1.0f;
+    /* linear warm-up over the first 5 steps */
+    float lr = c->lr * (step < 5 ? (float)step / 5.0f : 1.0f);
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
         float *g = m->zero == 0 ? u->g : m->zero == 1 ? (m->off ? u->hgrad : u->g + r * u->shard) : u->gshard;
@@ -665,9 +667,9 @@ static double optimize(model *m, int step)
         if (scale != 1.0f)
             zk_scale(g, n, scale);
         if (c->sgd)
-            zk_sgd(p, g, u->m, n, c->lr, 0.9f, c->weight_decay);
+            zk_sgd(p, g, u->m, n, lr, 0.9f, c->weight_decay);
         else
-            zk_adamw(p, g, u->m, u->v, n, c->lr, 0.9f, 0.95f, 1e-8f, c->weight_decay, step);
+            zk_adamw(p, g, u->m, u->v, n, lr, 0.9f, 0.95f, 1e-8f, c->weight_decay, step);
         if (m->off == 1) {   /* the updated shard back to the device */
             memcpy(dev, p, n * sizeof(float));
             m->h2d += n * sizeof(float);

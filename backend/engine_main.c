@@ -198,7 +198,9 @@ int main(int argc, char **argv)
     c.L = (int)L, c.C = (int)C, c.NH = (int)NH, c.V = (int)V, c.T = (int)T;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.offload = (int)OFF;
-    c.lr = c.sgd ? 0.05f : 1e-2f;
+    /* the learning rate shrinks with the width, as GPT-2's 6e-4 at 768:
+     * 0.64 / hidden for Adam (1e-2 at most), 5x that for SGD */
+    c.lr = (float)(c.C <= 64 ? 1e-2 : 0.64 / (double)c.C) * (c.sgd ? 5.0f : 1.0f);
     c.weight_decay = 0.0f;
     c.clip = 1.0f;
     c.seed = (uint32_t)seed;

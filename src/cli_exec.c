@@ -39,10 +39,12 @@ typedef struct exec_opts {
     int json;
 } exec_opts;
 
-/* The engine's GPT shape nearest to `target` parameters for vocabulary V
- * and sequence T: hidden a multiple of 64 with 64-wide heads, the layers
- * that bring the count closest, among those within 5 % the one whose
- * hidden / layers is nearest GPT-2's 64.  0, or -1 when none is within 5 %. */
+/* The engine's GPT shape for `target` parameters with vocabulary V and
+ * sequence T: hidden a multiple of 64 with 64-wide heads, for each the
+ * layers that bring the count closest; of those within 10 % the one with
+ * the least |ln((hidden / layers) / 64)| + 10 x relative error (GPT-2's
+ * proportions, 1 % of error weighing as 10 % of aspect).  0, or -1 when
+ * none is within 10 %. */
 static int scale_to_params(double target, int64_t V, int64_t T, zp_model *m)
 {
     double best = INFINITY;
@@ -52,7 +54,7 @@ static int scale_to_params(double target, int64_t V, int64_t T, zp_model *m)
         if (L < 1 || L > 1000)
             continue;
         double n = L * block + rest, err = fabs(n - target) / target;
-        double score = err <= 0.05 ? fabs(log((double)h / L / 64.0)) : INFINITY;
+        double score = err <= 0.10 ? fabs(log((double)h / L / 64.0)) + 10.0 * err : INFINITY;
         if (score < best) {
             best = score;
             m->hidden = h;
@@ -119,7 +121,7 @@ static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_lay
             tr->seq = 256;
         if (scale_to_params(target, m->vocab, tr->seq, m))
             return zp_err_set(e, ZP_EINVAL, "--scale '%s': no GPT shape with vocabulary %lld and sequence %lld comes "
-                              "within 5%% of %.4g parameters", spec, (long long)m->vocab, (long long)tr->seq, target);
+                              "within 10%% of %.4g parameters", spec, (long long)m->vocab, (long long)tr->seq, target);
     }
     return ZP_OK;
 }

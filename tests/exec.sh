@@ -52,8 +52,8 @@ run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale 2M,seq=32 --json
 ok $rc "exec --scale 2M,seq=32 runs" || diag "$err"
 jok "$outf" '.model as $m | $m.vocab == 256 and $m.seq == 32 and $m.hidden % 64 == 0 and $m.heads == $m.hidden / 64 and
     ($m.params == $m.layers * (12 * $m.hidden * $m.hidden + 13 * $m.hidden) + (256 + 32 + 2) * $m.hidden) and
-    (($m.params - 2000000) / 2000000 | fabs) <= 0.05' \
-    "--scale 2M: within 5% of 2e6 parameters, L (12 h^2 + 13 h) + (V + T + 2) h by hand, heads of 64"
+    (($m.params - 2000000) / 2000000 | fabs) <= 0.10' \
+    "--scale 2M: within 10% of 2e6 parameters, L (12 h^2 + 13 h) + (V + T + 2) h by hand, heads of 64"
 
 # inside a Slurm allocation the ranks are launched with srun (here a stand-in
 # srun that notes its arguments and hands them to mpirun)
