@@ -38,14 +38,23 @@ static double timed(MPI_Comm comm, work_fn fn, void *ctx, int reps)
     }
     qsort(t, (size_t)reps, sizeof(double), cmp_d);
     mine = t[reps / 2];
+    static double all[4096];   /* zplan calibrate --np is at most 4096 */
     int n;
     MPI_Comm_size(comm, &n);
-    double *all = malloc(sizeof(double) * (size_t)n);
+    if (n > 4096)
+        n = 4096;
     MPI_Allgather(&mine, 1, MPI_DOUBLE, all, 1, MPI_DOUBLE, comm);
     qsort(all, (size_t)n, sizeof(double), cmp_d);
-    double med = all[n / 2];
-    free(all);
-    return med;
+    return all[n / 2];
+}
+
+/* Every rank has what it needs (a rank out of memory must not leave the
+ * others waiting in a collective). */
+static int all_ok(MPI_Comm comm, int ok)
+{
+    int all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    return all;
 }
 
 typedef struct gemm_ctx { int M, N, K; float *a, *b, *c; } gemm_ctx;
@@ -111,8 +120,11 @@ int ze_calibrate(MPI_Comm comm, int rank, int size)
         g.a = fill((size_t)g.M * (size_t)g.K, 1.0f);
         g.b = fill((size_t)g.N * (size_t)g.K, 0.5f);
         g.c = fill((size_t)g.M * (size_t)g.N, 0.0f);
-        if (!g.a || !g.b || !g.c)
+        if (!all_ok(comm, g.a && g.b && g.c)) {
+            free(g.a), free(g.b), free(g.c);
+            cJSON_Delete(o);
             return -1;
+        }
         double t = timed(comm, do_gemm, &g, reps);
         double rate = 2.0 * g.M * g.N * g.K / t;
         if (rate > best)
@@ -134,15 +146,21 @@ int ze_calibrate(MPI_Comm comm, int rank, int size)
     {
         size_t n = (size_t)1 << 22;
         adam_ctx a = {fill(n, 1.0f), fill(n, 0.01f), fill(n, 0.0f), fill(n, 0.0f), n};
-        if (!a.p || !a.g || !a.m || !a.v)
+        if (!all_ok(comm, a.p && a.g && a.m && a.v)) {
+            free(a.p), free(a.g), free(a.m), free(a.v);
+            cJSON_Delete(o);
             return -1;
+        }
         double t = timed(comm, do_adam, &a, 5);
         if (o)
             cJSON_AddNumberToObject(o, "adam_params_per_s", (double)n / t);
         free(a.p), free(a.g), free(a.m), free(a.v);
         copy_ctx c = {fill(n * 4, 0.0f), fill(n * 4, 1.0f), n * 4};
-        if (!c.dst || !c.src)
+        if (!all_ok(comm, c.dst && c.src)) {
+            free(c.dst), free(c.src);
+            cJSON_Delete(o);
             return -1;
+        }
         t = timed(comm, do_copy, &c, 5);
         if (o)
             cJSON_AddNumberToObject(o, "memcpy_bytes_per_s", (double)(n * 4 * sizeof(float)) / t);
@@ -160,8 +178,11 @@ int ze_calibrate(MPI_Comm comm, int rank, int size)
         double Ass = 0, Asb = 0, Abb = 0, Ats = 0, Atb = 0;
         cJSON *ca = o ? cJSON_AddArrayToObject(o, "collectives") : NULL;
         float *buf = fill(sizes[nz - 1], 1.0f);
-        if (!buf)
+        if (!all_ok(comm, buf != NULL)) {
+            free(buf);
+            cJSON_Delete(o);
             return -1;
+        }
         for (int k = 0; k < 3; k++)
             for (int z = 0; z < nz; z++) {
                 size_t n = sizes[z] / (size_t)size * (size_t)size;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # scripts/exec-matrix.sh - predicted vs measured device memory for every
 # data-parallel / ZeRO layout (with and without offload) and recompute mode
-# on 2, 4 and 8 ranks and two model shapes: plans a pinned layout, runs it
+# on 1, 2, 4 and 8 ranks and two model shapes: plans a pinned layout, runs it
 # with zplan exec, and prints per class and for the peak the planner's error
 # against the engine, the host bytes and the bytes sent per step.
 #
@@ -20,7 +20,7 @@ tap=0
 db=$(mktemp "${TMPDIR:-/tmp}/zplan-matrix.XXXXXX")
 trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json"' EXIT
 shapes=${ZPLAN_MATRIX_SHAPES:-"layers=2,hidden=64,heads=4,vocab=256,seq=64 layers=4,hidden=128,heads=8,vocab=512,seq=128"}
-ranks=${ZPLAN_MATRIX_RANKS:-"2 4 8"}
+ranks=${ZPLAN_MATRIX_RANKS:-"1 2 4 8"}
 
 # the errors of one execution record: one line of fields
 #   params grads optimizer activations buffers peak host comm verdict

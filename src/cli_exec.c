@@ -81,8 +81,8 @@ static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_lay
             if (st)
                 return zp_err_set(e, ZP_EINVAL, "--scale '%s': expected a parameter count (20M, 1.5e7) or key=value "
                                   "(keys: layers, hidden, heads, vocab, seq, micro_batch, accum)", kv);
-            if (target < 1e4 || target > 1e11)
-                return zp_err_set(e, ZP_EINVAL, "--scale %s: a parameter count from 10k to 100B is allowed", kv);
+            if (target < 1e5 || target > 1e11)
+                return zp_err_set(e, ZP_EINVAL, "--scale %s: a parameter count from 100k to 100B is allowed", kv);
             continue;
         }
         *eq = '\0';
@@ -350,7 +350,8 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     char idbuf[64];
     struct stat fst;
     size_t tl = strlen(o.target);
-    if ((tl > 5 && strcmp(o.target + tl - 5, ".plan") == 0) || (stat(o.target, &fst) == 0 && S_ISREG(fst.st_mode))) {
+    if ((tl > 5 && strcmp(o.target + tl - 5, ".plan") == 0) ||
+        (strspn(o.target, "0123456789/") != tl && stat(o.target, &fst) == 0 && S_ISREG(fst.st_mode))) {
         char self[4096];
         ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
         if (k <= 0)
@@ -362,7 +363,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         char *pargs[] = {self, "--from", (char *)o.target, "--db", (char *)zp_db_path(o.db), "--json", NULL};
         char *pout = NULL;
         fprintf(stderr, "%s: planning %s\n", cli->prog, o.target);
-        int prc = run_capture(pargs, 600, &pout);
+        int prc = run_capture(pargs, o.timeout_s, &pout);
         cJSON *pj = pout ? cJSON_Parse(pout) : NULL;
         free(pout);
         double rid = pj ? zp_jnum(pj, "run_id") : 0.0;
@@ -468,11 +469,18 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         if (!have_profile && strcmp(o.profile, "local-cpu") != 0)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--profile '%s' is not in %s (zplan calibrate "
                                            "--name %s makes it)", o.profile, zp_db_path(o.db), o.profile));
-        if (have_profile) {
-            zp_conv_defaults(&pb.conv, &pb.cluster.gpu);
+        if (have_profile) {   /* the profile's own rates, the plan's other conventions kept */
+            zp_conv pc0;
+            zp_conv_defaults(&pc0, &pb.cluster.gpu);
+            pb.conv.gemm_eff = pc0.gemm_eff;
+            pb.conv.link_eff = pc0.link_eff;
+            pb.conv.alpha_intra_s = pc0.alpha_intra_s;
+            pb.conv.alpha_inter_s = pc0.alpha_inter_s;
+            pb.conv.cpu_adam_params_per_s = pc0.cpu_adam_params_per_s;
             pb.cluster.host_mem_bytes = pb.cluster.gpu.host_mem_bytes;
         }
     }
+    pb.conv.zero3_buffer = ZP_Z3BUF_PREFETCH;   /* the engine gathers the current and the next block */
     pb.conv.overlap_eff = 0;   /* the engine's collectives block: nothing hides */
     pb.conv.cuda_ctx_bytes = pb.conv.nccl_comm_bytes = 0;
     pb.conv.frag = 0;
@@ -765,6 +773,7 @@ static cJSON *profile_json(const cJSON *m, const char *name, int64_t np, double 
     cJSON_AddNumberToObject(p, "gemm_efficiency", eff > 0 ? eff : mat);
     cJSON_AddNumberToObject(p, "sgemm_shape_efficiency", mat);
     cJSON_AddNumberToObject(p, "latency_us", zp_jnum(m, "latency_s") * 1e6);
+    cJSON_AddNumberToObject(p, "link_efficiency", 1.0);   /* the bandwidths are as achieved */
     cJSON_AddNumberToObject(p, "host_adam_params_per_s", adam);
     cJSON_AddStringToObject(p, "source", src);
     cJSON *md = cJSON_Duplicate(m, 1);
@@ -848,8 +857,12 @@ int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     char *txt = cJSON_PrintUnformatted(p);
     zp_store *s;
     zp_gpu check;
-    if (!txt || (st = zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) ||
-        (st = zp_store_open(zp_db_path(db), &s, &cli->err))) {
+    if (txt && zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
+        free(txt);
+        cJSON_Delete(p);   /* a measurement out of range: a runtime failure, not bad input */
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration measured nonsense: %s", cli->err.msg));
+    }
+    if (!txt || (st = zp_store_open(zp_db_path(db), &s, &cli->err))) {
         free(txt);
         cJSON_Delete(p);
         return zp_fail(cli, txt ? st : zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));

@@ -83,6 +83,7 @@ typedef struct zp_gpu {
     /* measured profiles (zplan calibrate) bring their own; 0: the defaults */
     double gemm_eff;             /* achieved fraction of peak in matmuls */
     double alpha_s;              /* latency per ring step */
+    double link_eff;             /* achieved fraction of the link bandwidths given */
     double host_adam_params_per_s;
 } zp_gpu;
 

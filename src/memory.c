@@ -228,7 +228,9 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     int64_t head = tied1 ? sh->embed_params : sh->head_params;   /* the unit that makes the logits */
     int64_t keep_embed = k == 0 && tied1 ? sh->embed_params : 0;
     int64_t blocks = m->layers / l->pp;
-    if (l->zero >= 3 && d > 1) {
+    /* the gathered blocks and transient full gradients exist at dp = 1 too
+     * (ZeRO-3 with parameter offload on one GPU fetches every block) */
+    if (l->zero >= 3) {
         if (cv->zero3_buffer == ZP_Z3BUF_DEEPSPEED) {
             int64_t big = sh->layer_params;          /* largest layer's params + grads */
             if (k == 0 && sh->embed_params > big)
@@ -241,7 +243,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
                    + (uint64_t)(sh->layer_params + keep_embed) * gb;
             loss += (uint64_t)(head + fn) * (pb + gb);
         }
-    } else if (d > 1 && per_layer && l->zero == 2) {
+    } else if (per_layer && l->zero == 2) {
         bwd += (uint64_t)(sh->layer_params + keep_embed) * gb;
         loss += (uint64_t)(head + fn) * gb;
     } else if (d > 1 && !per_layer) {
@@ -253,7 +255,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         loss += 4 * (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
         t_loss = act + 2 * pb * sh->sbh_r + both + loss;   /* + final norm input, head input */
     }
-    if (t_loss >= t_bwd) {
+    if (last && t_loss >= t_bwd) {
         out->phase = ZP_PHASE_LOSS;
         dv[ZP_MEM_ACT] = act + 2 * pb * sh->sbh_r;
         dv[ZP_MEM_BUF] = both + loss;
@@ -335,6 +337,8 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->cpu_adam_params_per_s = 1e9;
     if (gpu->gemm_eff > 0)   /* a measured profile's own */
         c->gemm_eff = gpu->gemm_eff;
+    if (gpu->link_eff > 0)
+        c->link_eff = gpu->link_eff;
     if (gpu->alpha_s > 0)
         c->alpha_intra_s = c->alpha_inter_s = gpu->alpha_s;
     if (gpu->host_adam_params_per_s > 0)

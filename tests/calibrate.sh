@@ -33,7 +33,8 @@ is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM profiles WHERE name = 'local-cp
 run "$ZPLAN" --gpu local-cpu --gpus 2 --dtype fp32 --model gpt2-small --seq 128 --global-batch 8 --db "$DB" --json
 ok $rc "plan with --gpu local-cpu" || diag "$err"
 jok "$outf" '.cluster.gpu == "local-cpu" and (.cluster.peak_flops / ($p[0].peak_tflops.fp32 * 1e12) - 1 | fabs) < 1e-12 and
-    (.conventions.gemm_efficiency / $p[0].gemm_efficiency - 1 | fabs) < 1e-12' "the plan uses the profile's peak and matmul efficiency" \
+    (.conventions.gemm_efficiency / $p[0].gemm_efficiency - 1 | fabs) < 1e-12 and .conventions.link_efficiency == 1' \
+    "the plan uses the profile's peak, efficiency and measured (achieved) link bandwidths" \
     --slurpfile p "$tmp/p.json"
 run "$ZPLAN" --gpu local-cpu --gpus 2 --model gpt2-small --db "$DB"
 ok "$([ "$rc" -eq 2 ] && grep -q 'no bf16 support' "$errf"; echo $?)" "the profile has no bf16: refused (exit 2)"
