@@ -161,13 +161,13 @@ static int in_path(const char *prog)
     return 0;
 }
 
-/* The launcher's part of the command line, in args (returns how many):
+/* The launcher's part of the command line, in args[0 .. *n):
  * inside a Slurm allocation (SLURM_JOB_ID set, srun on PATH, no hostfile)
  * `srun -n NP`, else `mpirun -np NP [--hostfile F]`; ZPLAN_LAUNCHER=mpirun
  * or srun chooses.  Checks that the launcher and the engine exist and sets
  * the environment the ranks need. */
-static zp_status launcher(char **args, const char *npbuf, const char *hostfile, const char *eng, const char **name,
-                          zp_err *e)
+static zp_status launcher(char **args, int *n_out, const char *npbuf, const char *hostfile, const char *eng,
+                          const char **name, zp_err *e)
 {
     const char *want = getenv("ZPLAN_LAUNCHER");
     int srun = want && *want ? strcmp(want, "srun") == 0
@@ -200,6 +200,7 @@ static zp_status launcher(char **args, const char *npbuf, const char *hostfile, 
     if (!hostfile && !srun)
         setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
     setenv("OPENBLAS_NUM_THREADS", "1", 0);
+    *n_out = n;
     return ZP_OK;
 }
 
@@ -470,13 +471,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--profile '%s' is not in %s (zplan calibrate "
                                            "--name %s makes it)", o.profile, zp_db_path(o.db), o.profile));
         if (have_profile) {   /* the profile's own rates, the plan's other conventions kept */
-            zp_conv pc0;
-            zp_conv_defaults(&pc0, &pb.cluster.gpu);
-            pb.conv.gemm_eff = pc0.gemm_eff;
-            pb.conv.link_eff = pc0.link_eff;
-            pb.conv.alpha_intra_s = pc0.alpha_intra_s;
-            pb.conv.alpha_inter_s = pc0.alpha_inter_s;
-            pb.conv.cpu_adam_params_per_s = pc0.cpu_adam_params_per_s;
+            zp_conv_apply_gpu(&pb.conv, &pb.cluster.gpu);
             pb.cluster.host_mem_bytes = pb.cluster.gpu.host_mem_bytes;
         }
     }
@@ -505,9 +500,9 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     const char *eng = engine_path(engbuf, sizeof engbuf), *lname;
     char a[16][64], *args[32];
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)o.np);
-    if ((st = launcher(args, npbuf, o.hostfile, eng, &lname, &cli->err)))
+    int n;
+    if ((st = launcher(args, &n, npbuf, o.hostfile, eng, &lname, &cli->err)))
         return zp_fail(cli, st);
-    int n = o.hostfile ? 5 : 3;
     args[n++] = (char *)eng;
     int k = 0;
     snprintf(a[k], 64, "layers=%lld", (long long)m->layers), args[n++] = a[k++];
@@ -833,9 +828,10 @@ int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     const char *eng = engine_path(engbuf, sizeof engbuf), *lname;
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)np);
     char *args[24];
-    if ((st = launcher(args, npbuf, hostfile, eng, &lname, &cli->err)))
+    int n, nl;
+    if ((st = launcher(args, &n, npbuf, hostfile, eng, &lname, &cli->err)))
         return zp_fail(cli, st);
-    int n = hostfile ? 5 : 3;
+    nl = n;
     args[n++] = (char *)eng, args[n++] = "calibrate", args[n] = NULL;
     fprintf(stderr, "%s: calibrating %lld CPU ranks (sgemm, AdamW, memcpy, collectives)...\n", cli->prog,
             (long long)np);
@@ -850,7 +846,7 @@ int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     }
     cJSON *step = NULL;
     fprintf(stderr, "%s: a training step of the engine for the compute efficiency...\n", cli->prog);
-    double eff = calibration_step(args, hostfile ? 5 : 3, eng, zp_jnum(m, "sgemm_peak_flops_per_s"), np, timeout_s,
+    double eff = calibration_step(args, nl, eng, zp_jnum(m, "sgemm_peak_flops_per_s"), np, timeout_s,
                                   &step);
     cJSON *p = profile_json(m, name, np, eff, step);
     cJSON_Delete(m);

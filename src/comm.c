@@ -142,11 +142,12 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         break;
     default:
         /* every unit gathered for its forward, and for its backward again
-         * (the ZeRO paper's 3 Psi with the reduce-scatter); or, --zero3-regather
-         * blocks, for the backward again only the blocks, while the head (final norm and output layer) runs its
-         * forward and backward back to back on one gather, and the
-         * embedding lookup's backward needs no parameters; a tied
-         * embedding is gathered a second time, as the head */
+         * (the ZeRO paper's 3 Psi with the reduce-scatter); or, with
+         * --zero3-regather blocks, again only the blocks: the head (final
+         * norm and output layer) runs its forward and backward back to back
+         * on one gather and the embedding lookup's backward needs no
+         * parameters; a tied embedding is gathered a second time, as the
+         * head */
         add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "ZeRO-3 forward parameter all-gather", d, span_dp,
             (uint64_t)P * pb, M, ZP_OVL_FWD_BWD);
         add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "ZeRO-3 backward parameter all-gather", d, span_dp,
@@ -166,8 +167,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                 M, ZP_OVL_FWD_BWD);
             add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "parameter partition from host (backward)", 1, 1,
                 (uint64_t)zp_ceil_div(P2, d) * pb, M, ZP_OVL_FWD_BWD);
-        }
-        else
+        } else
             add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "updated parameters from host", 1, 1, (uint64_t)Ps * pb, 1,
                 ZP_OVL_NONE);
     }

@@ -147,6 +147,9 @@ typedef struct zp_conv {
 
 /* Defaults: see README "Conventions"; overheads taken from the GPU preset. */
 void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu);
+/* The rates a measured profile (zplan calibrate) brings: efficiency,
+ * latency, link efficiency, host optimizer throughput; the rest kept. */
+void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu);
 
 /* ---------------------------------------------------------------- memory */
 

@@ -96,8 +96,8 @@ int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
 }
 
 /* Working set of the recomputation in backward: a whole layer's activations
- * for one micro-batch, with its output in place of its input (full), or the attention core's s^2 tensors
- * (selective without flash attention). */
+ * for one micro-batch, with its output in place of its input (full), or the
+ * attention core's s^2 tensors (selective without flash attention). */
 static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
     if (l->ckpt == ZP_CKPT_FULL) {   /* the layer rebuilt: its tensors but the input (the checkpoint,
@@ -335,6 +335,11 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->alpha_intra_s = 5e-6;
     c->alpha_inter_s = 20e-6;
     c->cpu_adam_params_per_s = 1e9;
+    zp_conv_apply_gpu(c, gpu);
+}
+
+void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
+{
     if (gpu->gemm_eff > 0)   /* a measured profile's own */
         c->gemm_eff = gpu->gemm_eff;
     if (gpu->link_eff > 0)
