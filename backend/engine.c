@@ -40,6 +40,7 @@
 #include <time.h>
 
 const char *const ze_coll_names[] = {"all-reduce", "reduce-scatter", "all-gather", NULL};
+const char *const ze_dt_names[] = {"fp32", "bf16", "fp16", NULL};
 
 static double now_s(void)
 {
@@ -50,7 +51,7 @@ static double now_s(void)
 
 /* ------------------------------------------------------------ one rank */
 
-static void single_noop(ze_group *g, float *buf, size_t n) { (void)g; (void)buf; (void)n; }
+static void single_noop(ze_group *g, void *buf, size_t n, ze_dt dt) { (void)g; (void)buf; (void)n; (void)dt; }
 static void single_sum(ze_group *g, double *v, int n) { (void)g; (void)v; (void)n; }
 
 void ze_group_single(ze_group *g)
@@ -69,17 +70,23 @@ void ze_group_single(ze_group *g)
 /* offsets of a block's tensors inside its unit */
 enum { B_LN1W, B_LN1B, B_QKVW, B_QKVB, B_PROJW, B_PROJB, B_LN2W, B_LN2B, B_FCW, B_FCB, B_FCPW, B_FCPB, B_N };
 
+/* Storage: parameters in the parameter type (pdt), gradients in the
+ * gradient type (gdt), both as the device holds them; what the host
+ * optimizer reads and writes (master, moments, hgrad, an offloaded gshard)
+ * is fp32. */
 typedef struct unit {
     size_t n;        /* parameters */
     size_t np;       /* padded to a multiple of dp */
     size_t shard;    /* np / dp */
-    float *p;        /* full parameters (ZeRO 0-2), or NULL */
-    float *pshard;   /* ZeRO-3: this rank's parameter shard */
-    float *g;        /* full gradients (ZeRO 0-1), or NULL */
-    float *gshard;   /* ZeRO 2-3: this rank's gradient shard */
-    float *gtmp;     /* ZeRO 2-3: the transient full gradient */
+    void *p;         /* full parameters (ZeRO 0-2), or NULL */
+    void *pshard;    /* ZeRO-3: this rank's parameter shard */
+    void *g;         /* full gradients (ZeRO 0-1), or NULL */
+    void *gshard;    /* ZeRO 2-3: this rank's gradient shard (fp32 on the host with offload) */
+    float *gtmp;     /* the unit's gradient while its backward runs (fp32): ZeRO 2-3, and ZeRO 0-1
+                      * with 16-bit gradients; at ZeRO 2-3 narrowed in place for the reduce-scatter */
     float *m, *v;    /* optimizer state: shard (ZeRO >= 1) or full */
-    float *master;   /* offload of the optimizer: the host's copy of the parameter shard */
+    float *master;   /* fp32 master of what this rank updates: with 16-bit parameters, and on the
+                      * host with optimizer offload */
     float *hgrad;    /* ZeRO-1 with offload: the host's gradient shard */
 } unit;
 
@@ -91,7 +98,11 @@ typedef struct model {
     ze_alloc *a;
     ze_group *g;
     int zero, off;
+    ze_dt pdt, gdt;
+    size_t pes, ges;         /* their sizes */
     uint64_t h2d, d2h;       /* bytes copied host-to-device, device-to-host */
+    double scale;            /* loss scale (1 without loss scaling) */
+    int good, applied, skipped;   /* steps since the scale last changed, updates applied, skipped */
 } model;
 
 static void block_offsets(const ze_cfg *c, size_t *off, size_t *n)
@@ -133,6 +144,11 @@ int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
         snprintf(msg, n, "ZeRO stage %d is not 0..3", c->zero);
         return -1;
     }
+    if ((int)c->pdt < 0 || (int)c->pdt > ZE_F16 || (int)c->gdt < 0 || (int)c->gdt > ZE_F16 ||
+        !(c->loss_scale >= 0.0f) || (c->loss_scale > 0.0f && c->scale_window < 1)) {
+        snprintf(msg, n, "storage types are fp32, bf16 or fp16; a loss scale is positive with a window >= 1");
+        return -1;
+    }
     if (c->offload < 0 || c->offload > 2 || (c->offload && c->zero < 1) || (c->offload == 2 && c->zero < 3)) {
         snprintf(msg, n, "offload %d with ZeRO-%d: optimizer offload needs ZeRO >= 1, parameter offload ZeRO-3",
                  c->offload, c->zero);
@@ -161,6 +177,93 @@ static float *alloc_u(model *m, ze_class cls, size_t n)
 static float *alloc_h(model *m, ze_class cls, size_t n)
 {
     return ze_calloc(m->a, ZE_HOST, cls, n * sizeof(float));
+}
+
+/* n values of `bytes` each, zeroed, in the pool */
+static void *alloc_t(model *m, ze_pool pool, ze_class cls, size_t n, size_t bytes)
+{
+    return ze_calloc(m->a, pool, cls, n * bytes);
+}
+
+/* ------------------------------------------------------------ storage types
+ * Conversions between fp32 and a storage type, in chunks through local
+ * arrays (memcpy in and out), so that a buffer may be rewritten in place
+ * from one type to the other. */
+enum { CH = 1024 };
+
+static void *at(const void *base, ze_dt dt, size_t i)
+{
+    return (char *)(uintptr_t)base + i * ze_dt_size(dt);
+}
+
+/* dst (fp32) = src (dt) */
+static void load(float *dst, const void *src, ze_dt dt, size_t n)
+{
+    if (dt == ZE_F32) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    uint16_t h[CH];
+    for (size_t i = 0; i < n; i += CH) {
+        size_t k = n - i < CH ? n - i : CH;
+        memcpy(h, at(src, dt, i), k * 2);
+        zk_unpack16(dst + i, h, k, dt == ZE_F16);
+    }
+}
+
+/* dst (dt) = src (fp32), rounded to nearest even */
+static void store(void *dst, const float *src, ze_dt dt, size_t n)
+{
+    if (dt == ZE_F32) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    uint16_t h[CH];
+    for (size_t i = 0; i < n; i += CH) {
+        size_t k = n - i < CH ? n - i : CH;
+        zk_pack16(h, src + i, k, dt == ZE_F16);
+        memcpy(at(dst, dt, i), h, k * 2);
+    }
+}
+
+/* dst (dt) += src (fp32 when sdt is ZE_F32, else dt), the sum rounded into dt */
+static void acc_into(void *dst, ze_dt dt, const void *src, ze_dt sdt, size_t n)
+{
+    if (dt == ZE_F32 && sdt == ZE_F32) {
+        zk_acc(dst, src, n);
+        return;
+    }
+    float a[CH], b[CH];
+    for (size_t i = 0; i < n; i += CH) {
+        size_t k = n - i < CH ? n - i : CH;
+        load(a, at(dst, dt, i), dt, k);
+        load(b, at(src, sdt, i), sdt, k);
+        zk_acc(a, b, k);
+        store(at(dst, dt, i), a, dt, k);
+    }
+}
+
+/* buf holds n floats: rewrite them as n values of dt from its start */
+static void narrow(float *buf, ze_dt dt, size_t n)
+{
+    float f[CH];
+    for (size_t i = 0; dt != ZE_F32 && i < n; i += CH) {   /* writes stay below what is still to read */
+        size_t k = n - i < CH ? n - i : CH;
+        memcpy(f, buf + i, k * sizeof(float));
+        store(at(buf, dt, i), f, dt, k);
+    }
+}
+
+/* buf holds n values of dt from its start and room for n floats: widen them */
+static void widen(float *buf, ze_dt dt, size_t n)
+{
+    uint16_t h[CH];
+    for (size_t e = n; dt != ZE_F32 && e > 0;) {   /* from the end: writes stay above what is still to read */
+        size_t k = e < CH ? e : CH, i = e - k;
+        memcpy(h, at(buf, dt, i), k * 2);
+        zk_unpack16(buf + i, h, k, dt == ZE_F16);
+        e = i;
+    }
 }
 
 /* Deterministic parameter init: N(0, 0.02) by a counter-based generator
@@ -205,6 +308,19 @@ static float init_value(const model *m, int u, size_t i)
     return 0.02f * gauss(c->seed, 0, i);
 }
 
+/* dst (dt) = the initial values of unit k's parameters first .. first+n-1
+ * (0 past the unit's end: the padding) */
+static void init_range(const model *m, int k, void *dst, ze_dt dt, size_t first, size_t n)
+{
+    float f[CH];
+    for (size_t i = 0; i < n; i += CH) {
+        size_t len = n - i < CH ? n - i : CH;
+        for (size_t j = 0; j < len; j++)
+            f[j] = first + i + j < m->u[k].n ? init_value(m, k, first + i + j) : 0.0f;
+        store(at(dst, dt, i), f, dt, len);
+    }
+}
+
 static int model_init(model *m, const ze_cfg *c, ze_alloc *a, ze_group *g)
 {
     size_t nb;
@@ -214,6 +330,11 @@ static int model_init(model *m, const ze_cfg *c, ze_alloc *a, ze_group *g)
     m->g = g;
     m->zero = c->zero;
     m->off = c->offload;
+    m->pdt = c->pdt;
+    m->gdt = c->gdt;
+    m->pes = ze_dt_size(c->pdt);
+    m->ges = ze_dt_size(c->gdt);
+    m->scale = c->loss_scale > 0.0f ? (double)c->loss_scale : 1.0;
     m->F = 4 * c->C;
     m->nunits = c->L + 2;
     block_offsets(c, m->boff, &nb);
@@ -227,35 +348,35 @@ static int model_init(model *m, const ze_cfg *c, ze_alloc *a, ze_group *g)
                : k == m->nunits - 1 ? 2 * (size_t)c->C : nb;
         u->shard = (u->n + d - 1) / d;
         u->np = m->zero == 0 ? u->n : u->shard * d;   /* ZeRO pads each unit to a multiple of dp */
-        size_t nopt = m->zero >= 1 ? u->shard : u->np;
+        size_t nopt = m->zero >= 1 ? u->shard : u->np, first = m->zero >= 1 ? r * u->shard : 0;
         if (m->zero <= 2) {
-            CHECK(u->p = alloc_f(m, ZE_PARAMS, u->np));
-            for (size_t i = 0; i < u->n; i++)
-                u->p[i] = init_value(m, k, i);
+            CHECK(u->p = alloc_t(m, ZE_DEVICE, ZE_PARAMS, u->np, m->pes));
+            init_range(m, k, u->p, m->pdt, 0, u->np);
         } else {
-            CHECK(u->pshard = m->off == 2 ? alloc_h(m, ZE_PARAMS, u->shard) : alloc_f(m, ZE_PARAMS, u->shard));
-            for (size_t i = 0; i < u->shard && r * u->shard + i < u->n; i++)
-                u->pshard[i] = init_value(m, k, r * u->shard + i);
+            CHECK(u->pshard = alloc_t(m, m->off == 2 ? ZE_HOST : ZE_DEVICE, ZE_PARAMS, u->shard, m->pes));
+            init_range(m, k, u->pshard, m->pdt, first, u->shard);
         }
         if (m->zero <= 1)
-            CHECK(u->g = alloc_f(m, ZE_GRADS, u->np));
+            CHECK(u->g = alloc_t(m, ZE_DEVICE, ZE_GRADS, u->np, m->ges));
         if (m->zero <= 1 && m->off)
             CHECK(u->hgrad = alloc_h(m, ZE_GRADS, u->shard));
         if (m->zero >= 2)
-            CHECK(u->gshard = m->off ? alloc_h(m, ZE_GRADS, u->shard) : alloc_f(m, ZE_GRADS, u->shard));
+            CHECK(u->gshard = m->off ? alloc_h(m, ZE_GRADS, u->shard) : alloc_t(m, ZE_DEVICE, ZE_GRADS, u->shard, m->ges));
         if (m->off) {
             CHECK(u->m = alloc_h(m, ZE_OPTIM, nopt));
             if (nstate == 2)
                 CHECK(u->v = alloc_h(m, ZE_OPTIM, nopt));
-            if (m->off == 1) {   /* the master copy of the shard, as the device holds it */
-                CHECK(u->master = alloc_h(m, ZE_OPTIM, u->shard));
-                for (size_t i = 0; i < u->shard && r * u->shard + i < u->n; i++)
-                    u->master[i] = init_value(m, k, r * u->shard + i);
-            }
         } else {
             CHECK(u->m = alloc_f(m, ZE_OPTIM, nopt));
             if (nstate == 2)
                 CHECK(u->v = alloc_f(m, ZE_OPTIM, nopt));
+        }
+        /* the fp32 master of what this rank updates: the host optimizer's
+         * own copy (optimizer offload: fp32 parameters offloaded with ZeRO-3
+         * are that copy themselves), and 16-bit parameters' master weights */
+        if (m->off == 1 || m->pdt != ZE_F32) {
+            CHECK(u->master = m->off ? alloc_h(m, ZE_OPTIM, nopt) : alloc_f(m, ZE_OPTIM, nopt));
+            init_range(m, k, u->master, ZE_F32, first, nopt);
         }
     }
     return 0;
@@ -283,54 +404,74 @@ static void model_free(model *m)
 
 /* ZeRO-3: the full parameters of unit k (gathered into a transient buffer),
  * or the resident ones. */
+/* Unit k's full parameters in fp32 for the math: the resident ones (fp32,
+ * ZeRO 0-2), or a transient buffer (*gathered) holding the fp32 working
+ * copy of 16-bit parameters, or at ZeRO-3 the unit gathered (in the
+ * parameter type, into the buffer's first half) and widened in place. */
 static float *params_of(model *m, int k, float **gathered)
 {
     unit *u = &m->u[k];
-    if (m->zero <= 2)
+    if (m->zero <= 2 && m->pdt == ZE_F32)
         return u->p;
     if (*gathered)
         return *gathered;
     float *buf = alloc_u(m, ZE_BUF, u->np);
     if (!buf)
         return NULL;
-    memcpy(buf + (size_t)m->g->rank * u->shard, u->pshard, u->shard * sizeof(float));
-    if (m->off == 2)   /* the shard came from the host pool */
-        m->h2d += u->shard * sizeof(float);
-    m->g->allgather(m->g, buf, u->np);
+    if (m->zero <= 2)
+        load(buf, u->p, m->pdt, u->np);
+    else {
+        memcpy(at(buf, m->pdt, (size_t)m->g->rank * u->shard), u->pshard, u->shard * m->pes);
+        if (m->off == 2)   /* the shard came from the host pool */
+            m->h2d += u->shard * m->pes;
+        m->g->allgather(m->g, buf, u->np, m->pdt);
+        widen(buf, m->pdt, u->np);
+    }
     *gathered = buf;
     return buf;
 }
 
 static void release(model *m, float **gathered)
 {
-    if (m->zero == 3 && *gathered) {
+    if (*gathered) {
         ze_free(m->a, *gathered);
         *gathered = NULL;
     }
 }
 
-/* Where unit k's gradients accumulate during a backward. */
+/* Where unit k's gradients accumulate (fp32) during a backward: the
+ * resident fp32 gradients (ZeRO 0-1), or the unit's transient. */
 static float *grads_of(model *m, int k)
 {
     unit *u = &m->u[k];
-    if (m->zero <= 1)
+    if (m->zero <= 1 && m->gdt == ZE_F32)
         return u->g;
     if (!u->gtmp)
         u->gtmp = alloc_f(m, ZE_BUF, u->np);
     return u->gtmp;
 }
 
-/* ZeRO-2/3: unit k's backward is done: reduce-scatter its full gradient and
- * add this rank's block into the shard; free the transient. */
+/* Unit k's backward is done.  ZeRO 0-1 (16-bit gradients): add the
+ * micro-batch's gradient into the stored ones.  ZeRO 2-3: reduce-scatter
+ * the full gradient (in the gradient type: narrowed in place) and add this
+ * rank's block into the shard.  Free the transient. */
 static void grads_done(model *m, int k)
 {
     unit *u = &m->u[k];
-    if (m->zero <= 1 || !u->gtmp)
+    if (!u->gtmp)
         return;
-    m->g->reduce_scatter(m->g, u->gtmp, u->np);
-    zk_acc(u->gshard, u->gtmp + (size_t)m->g->rank * u->shard, u->shard);
-    if (m->off)   /* accumulated into the host's shard */
-        m->d2h += u->shard * sizeof(float);
+    if (m->zero <= 1)
+        acc_into(u->g, m->gdt, u->gtmp, ZE_F32, u->n);
+    else {
+        narrow(u->gtmp, m->gdt, u->np);
+        m->g->reduce_scatter(m->g, u->gtmp, u->np, m->gdt);
+        const void *blk = at(u->gtmp, m->gdt, (size_t)m->g->rank * u->shard);
+        if (m->off) {   /* accumulated into the host's fp32 shard */
+            acc_into(u->gshard, ZE_F32, blk, m->gdt, u->shard);
+            m->d2h += u->shard * m->ges;
+        } else
+            acc_into(u->gshard, m->gdt, blk, m->gdt, u->shard);
+    }
     ze_free(m->a, u->gtmp);
     u->gtmp = NULL;
 }
@@ -618,16 +759,17 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
 }
 
 /* After the last micro-batch: reduce what is still local (ZeRO-0: all-reduce
- * in buckets of units; ZeRO-1: reduce-scatter each unit). */
+ * in buckets of units; ZeRO-1: reduce-scatter each unit), in the gradient
+ * type. */
 static void reduce_grads(model *m)
 {
     if (m->zero == 1) {
         for (int k = m->nunits - 1; k >= 0; k--) {
             unit *u = &m->u[k];
-            m->g->reduce_scatter(m->g, u->g, u->np);
-            if (m->off) {   /* the reduced shard to the host optimizer */
-                memcpy(u->hgrad, u->g + (size_t)m->g->rank * u->shard, u->shard * sizeof(float));
-                m->d2h += u->shard * sizeof(float);
+            m->g->reduce_scatter(m->g, u->g, u->np, m->gdt);
+            if (m->off) {   /* the reduced shard to the host optimizer (fp32 there) */
+                load(u->hgrad, at(u->g, m->gdt, (size_t)m->g->rank * u->shard), m->gdt, u->shard);
+                m->d2h += u->shard * m->ges;
             }
         }
         return;
@@ -636,51 +778,101 @@ static void reduce_grads(model *m)
         return;
     /* per unit, last first, in place (no copy into a separate bucket) */
     for (int k = m->nunits - 1; k >= 0; k--)
-        m->g->allreduce(m->g, m->u[k].g, m->u[k].n);
+        m->g->allreduce(m->g, m->u[k].g, m->u[k].n, m->gdt);
 }
 
-/* The optimizer on what this rank owns; returns the gradient norm. */
-static double optimize(model *m, int step)
+/* The gradient the optimizer reads for unit u (its type in *dt) and how
+ * many values: the full gradient (ZeRO-0), or this rank's shard. */
+static void *opt_grad(model *m, unit *u, ze_dt *dt, size_t *n)
+{
+    size_t r = (size_t)m->g->rank;
+    *n = m->zero == 0 ? u->n : u->shard;
+    *dt = m->off ? ZE_F32 : m->gdt;
+    if (m->zero == 0)
+        return u->g;
+    if (m->zero == 1)
+        return m->off ? (void *)u->hgrad : at(u->g, m->gdt, r * u->shard);
+    return u->gshard;
+}
+
+/* The optimizer on what this rank owns: the gradient norm (of the unscaled
+ * gradients) for clipping; with loss scaling a step whose gradients
+ * overflowed is skipped and the scale halved, and after scale_window good
+ * steps it doubles.  Parameters with a master copy are the master rounded
+ * to their type after the update.  Returns 1 when the step was applied. */
+static int optimize(model *m)
 {
     const ze_cfg *c = m->c;
     size_t r = (size_t)m->g->rank;
     double ss = 0.0;
+    float buf[CH];
     for (int k = 0; k < m->nunits; k++) {
-        unit *u = &m->u[k];
-        const float *g = m->zero == 0 ? u->g : m->zero == 1 ? (m->off ? u->hgrad : u->g + r * u->shard) : u->gshard;
-        size_t n = m->zero == 0 ? u->n : u->shard;
-        ss += zk_sumsq(g, n);
+        ze_dt dt;
+        size_t n;
+        const void *g = opt_grad(m, &m->u[k], &dt, &n);
+        if (dt == ZE_F32)
+            ss += zk_sumsq(g, n);
+        else
+            for (size_t i = 0; i < n; i += CH) {
+                size_t len = n - i < CH ? n - i : CH;
+                load(buf, at(g, dt, i), dt, len);
+                ss += zk_sumsq(buf, len);
+            }
     }
     double sum[1] = {ss};
     if (m->zero >= 1)
         m->g->sum_doubles(m->g, sum, 1);
-    double norm = sqrt(sum[0]);
+    int scaling = c->loss_scale > 0.0f, skip = scaling && !isfinite(sum[0]);
+    double norm = sqrt(sum[0]) / m->scale;
     float scale = c->clip > 0 && norm > c->clip ? (float)(c->clip / norm) : 1.0f;
-    /* linear warm-up over the first 5 steps */
+    if (m->scale != 1.0)   /* unscale with the clipping */
+        scale = (float)((double)scale / m->scale);
+    /* linear warm-up over the first 5 updates */
+    int step = m->applied + 1;
     float lr = c->lr * (step < 5 ? (float)step / 5.0f : 1.0f);
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
-        float *g = m->zero == 0 ? u->g : m->zero == 1 ? (m->off ? u->hgrad : u->g + r * u->shard) : u->gshard;
-        float *dev = m->zero == 0 ? u->p : m->zero <= 2 ? u->p + r * u->shard : u->pshard;
-        float *p = m->off == 1 ? u->master : dev;   /* offload: the host's copy is updated */
-        size_t n = m->zero == 0 ? u->n : u->shard;
-        if (scale != 1.0f)
-            zk_scale(g, n, scale);
-        if (c->sgd)
-            zk_sgd(p, g, u->m, n, lr, 0.9f, c->weight_decay);
-        else
-            zk_adamw(p, g, u->m, u->v, n, lr, 0.9f, 0.95f, 1e-8f, c->weight_decay, step);
-        if (m->off == 1) {   /* the updated shard back to the device */
-            memcpy(dev, p, n * sizeof(float));
-            m->h2d += n * sizeof(float);
+        ze_dt dt;
+        size_t n;
+        void *g = opt_grad(m, u, &dt, &n);
+        void *dev = m->zero == 0 ? u->p : m->zero <= 2 ? at(u->p, m->pdt, r * u->shard) : u->pshard;
+        float *p = u->master ? u->master : dev;   /* fp32 here */
+        for (size_t i = 0; !skip && i < n; i += CH) {
+            size_t len = n - i < CH ? n - i : CH;
+            float *gi = dt == ZE_F32 ? (float *)g + i : buf;
+            if (dt != ZE_F32)
+                load(buf, at(g, dt, i), dt, len);
+            if (scale != 1.0f)
+                zk_scale(gi, len, scale);
+            if (c->sgd)
+                zk_sgd(p + i, gi, u->m + i, len, lr, 0.9f, c->weight_decay);
+            else
+                zk_adamw(p + i, gi, u->m + i, u->v + i, len, lr, 0.9f, 0.95f, 1e-8f, c->weight_decay, step);
         }
-        memset(m->zero <= 1 ? u->g : u->gshard, 0, (m->zero <= 1 ? u->np : u->shard) * sizeof(float));
+        if (u->master && !skip) {   /* the updated master, in the parameter type, to where the parameters are */
+            store(dev, u->master, m->pdt, n);
+            if (m->off == 1)
+                m->h2d += n * m->pes;
+        }
+        memset(m->zero <= 1 ? u->g : u->gshard, 0,
+               m->zero <= 1 ? u->np * m->ges : u->shard * (m->off ? sizeof(float) : m->ges));
         if (u->hgrad)
             memset(u->hgrad, 0, u->shard * sizeof(float));
         if (m->zero == 1 || m->zero == 2)
-            m->g->allgather(m->g, u->p, u->np);
+            m->g->allgather(m->g, u->p, u->np, m->pdt);
     }
-    return norm;
+    if (skip) {
+        m->scale /= 2.0;
+        m->good = 0;
+        m->skipped++;
+        return 0;
+    }
+    m->applied++;
+    if (scaling && ++m->good >= c->scale_window) {
+        m->scale *= 2.0;
+        m->good = 0;
+    }
+    return 1;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -734,7 +926,7 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
         for (int j = 0; j < c->M; j++) {
             uint64_t first = (uint64_t)s * per_step + ((uint64_t)g->rank * (uint64_t)c->M + (uint64_t)j) *
                                                           (uint64_t)c->B;
-            double l = micro_batch(&x, first, 1.0f / (float)(c->M * g->size));
+            double l = micro_batch(&x, first, (float)m.scale / (float)(c->M * g->size));
             if (x.failed) {
                 rc = 1;
                 goto out;
@@ -745,7 +937,7 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
         reduce_grads(&m);
         double t1 = now_s();
         res->mem.phase = ZE_OPT;
-        optimize(&m, s + 1);
+        optimize(&m);
         opt_total += now_s() - t1;
         double sum[1] = {loss / (double)c->M};
         g->sum_doubles(g, sum, 1);
@@ -765,6 +957,8 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     res->steady_comm_s = (g->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
     res->gemm_flops = (zk_gemm_counters.flops - gemm0.flops) / counted;
 out:
+    res->skipped = m.skipped;
+    res->loss_scale = m.scale;
     if (rc == 1)
         res->status = res->mem.oom ? 1 : 2;
     if (res->steps_done > 0) {

@@ -5,11 +5,14 @@
  *
  *   mpirun -np 4 zplan-engine layers=2 hidden=64 heads=4 vocab=128 seq=32 \
  *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=0 [offload=0|1|2] [device_cap=BYTES]
+ *       [dtype=0|1|2] [grad_dtype=0|1|2]       (fp32, bf16, fp16; gradients default to dtype)
+ *       [loss_scale=S scale_window=W]          (dynamic loss scaling from S, doubling after W good steps)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  */
 #include "config.h"
 #include "engine.h"
 #include "calibrate.h"
+#include "kernels.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -25,40 +28,58 @@ typedef struct mpi_group {
     MPI_Comm comm;
 } mpi_group;
 
-static void count(ze_group *g, ze_coll k, size_t n, double t)
+static void count(ze_group *g, ze_coll k, size_t n, ze_dt dt, double t)
 {
     double f = g->size > 1 ? (double)(g->size - 1) / (double)g->size : 0.0;
     if (k == ZE_ALLREDUCE)
         f *= 2.0;
-    g->bus_bytes[k] += (uint64_t)((double)n * 4.0 * f + 0.5);
+    g->bus_bytes[k] += (uint64_t)((double)n * (double)ze_dt_size(dt) * f + 0.5);
     g->calls[k]++;
     g->comm_s += MPI_Wtime() - t;
 }
 
-static void m_allreduce(ze_group *g, float *buf, size_t n)
+/* Sums of 16-bit values: each pair added in fp32 and rounded back, as a
+ * 16-bit NCCL reduction does. */
+static void sum16(void *in, void *inout, int *len, int fp16)
+{
+    uint16_t *a = in, *b = inout;
+    for (int i = 0; i < *len; i++) {
+        float x = fp16 ? zk_f16_to_f32(a[i]) : zk_bf16_to_f32(a[i]);
+        float y = fp16 ? zk_f16_to_f32(b[i]) : zk_bf16_to_f32(b[i]);
+        b[i] = fp16 ? zk_f32_to_f16(x + y) : zk_f32_to_bf16(x + y);
+    }
+}
+static void sum_bf16(void *in, void *inout, int *len, MPI_Datatype *t) { (void)t; sum16(in, inout, len, 0); }
+static void sum_f16(void *in, void *inout, int *len, MPI_Datatype *t) { (void)t; sum16(in, inout, len, 1); }
+static MPI_Op op16[2];
+
+static MPI_Datatype mtype(ze_dt dt) { return dt == ZE_F32 ? MPI_FLOAT : MPI_UINT16_T; }
+static MPI_Op msum(ze_dt dt) { return dt == ZE_F32 ? MPI_SUM : op16[dt == ZE_F16]; }
+
+static void m_allreduce(ze_group *g, void *buf, size_t n, ze_dt dt)
 {
     double t = MPI_Wtime();
-    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, ((mpi_group *)g->impl)->comm);
-    count(g, ZE_ALLREDUCE, n, t);
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, mtype(dt), msum(dt), ((mpi_group *)g->impl)->comm);
+    count(g, ZE_ALLREDUCE, n, dt, t);
 }
 
-static void m_reduce_scatter(ze_group *g, float *buf, size_t n)
+static void m_reduce_scatter(ze_group *g, void *buf, size_t n, ze_dt dt)
 {
     double t = MPI_Wtime();
-    size_t blk = n / (size_t)g->size;
-    MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)blk, MPI_FLOAT, MPI_SUM, ((mpi_group *)g->impl)->comm);
+    size_t blk = n / (size_t)g->size, es = ze_dt_size(dt);
+    MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)blk, mtype(dt), msum(dt), ((mpi_group *)g->impl)->comm);
     /* in place, MPI leaves the block at the start: move it to its place */
     if (g->rank > 0)
-        memmove(buf + (size_t)g->rank * blk, buf, blk * sizeof(float));
-    count(g, ZE_REDUCE_SCATTER, n, t);
+        memmove((char *)buf + (size_t)g->rank * blk * es, buf, blk * es);
+    count(g, ZE_REDUCE_SCATTER, n, dt, t);
 }
 
-static void m_allgather(ze_group *g, float *buf, size_t n)
+static void m_allgather(ze_group *g, void *buf, size_t n, ze_dt dt)
 {
     double t = MPI_Wtime();
     size_t blk = n / (size_t)g->size;
-    MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, (int)blk, MPI_FLOAT, ((mpi_group *)g->impl)->comm);
-    count(g, ZE_ALLGATHER, n, t);
+    MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, (int)blk, mtype(dt), ((mpi_group *)g->impl)->comm);
+    count(g, ZE_ALLGATHER, n, dt, t);
 }
 
 static void m_sum(ze_group *g, double *v, int n)
@@ -152,6 +173,8 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     MPI_Init(&argc, &argv);
+    MPI_Op_create(sum_bf16, 1, &op16[0]);
+    MPI_Op_create(sum_f16, 1, &op16[1]);
     mpi_group mg = {MPI_COMM_WORLD};
     ze_group g;
     memset(&g, 0, sizeof g);
@@ -174,7 +197,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW;
     char msg[256] = "";
     if (arg(argc, argv, "layers", 1, 1000, 2, &L, msg, sizeof msg) ||
         arg(argc, argv, "hidden", 1, 1 << 16, 64, &C, msg, sizeof msg) ||
@@ -189,7 +212,11 @@ int main(int argc, char **argv)
         arg(argc, argv, "offload", 0, 2, 0, &OFF, msg, sizeof msg) ||
         arg(argc, argv, "sgd", 0, 1, 0, &O, msg, sizeof msg) ||
         arg(argc, argv, "seed", 0, UINT_MAX, 1234, &seed, msg, sizeof msg) ||
-        arg(argc, argv, "device_cap", 0, LLONG_MAX, 0, &cap, msg, sizeof msg)) {
+        arg(argc, argv, "device_cap", 0, LLONG_MAX, 0, &cap, msg, sizeof msg) ||
+        arg(argc, argv, "dtype", 0, 2, 0, &PDT, msg, sizeof msg) ||
+        arg(argc, argv, "grad_dtype", 0, 2, PDT, &GDT, msg, sizeof msg) ||
+        arg(argc, argv, "loss_scale", 0, 1LL << 40, 0, &LS, msg, sizeof msg) ||
+        arg(argc, argv, "scale_window", 1, 1 << 30, 1000, &SW, msg, sizeof msg)) {
         if (g.rank == 0)
             fprintf(stderr, "zplan-engine: %s\n", msg);
         MPI_Finalize();
@@ -198,6 +225,9 @@ int main(int argc, char **argv)
     c.L = (int)L, c.C = (int)C, c.NH = (int)NH, c.V = (int)V, c.T = (int)T;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.offload = (int)OFF;
+    c.pdt = (ze_dt)PDT, c.gdt = (ze_dt)GDT;   /* 0 fp32, 1 bf16, 2 fp16 */
+    c.loss_scale = (float)LS;
+    c.scale_window = (int)SW;
     /* the learning rate shrinks with the width, as GPT-2's 6e-4 at 768:
      * 0.64 / hidden for Adam (1e-2 at most), 5x that for SGD */
     c.lr = (float)(c.C <= 64 ? 1e-2 : 0.64 / (double)c.C) * (c.sgd ? 5.0f : 1.0f);
@@ -277,6 +307,10 @@ int main(int argc, char **argv)
         cJSON_AddStringToObject(o, "status", rc == 0 ? "ok" : oom ? "oom" : "failed");
         cJSON_AddNumberToObject(o, "ranks", g.size);
         cJSON_AddNumberToObject(o, "params", (double)r.params);
+        cJSON_AddStringToObject(o, "dtype", ze_dt_names[c.pdt]);
+        cJSON_AddStringToObject(o, "grad_dtype", ze_dt_names[c.gdt]);
+        cJSON_AddNumberToObject(o, "skipped_steps", r.skipped);
+        cJSON_AddNumberToObject(o, "loss_scale", r.loss_scale);
         cJSON *ls = cJSON_AddArrayToObject(o, "losses");
         for (int s = 0; s < r.steps_done; s++)
             cJSON_AddItemToArray(ls, cJSON_CreateNumber(r.losses[s]));
@@ -351,6 +385,8 @@ int main(int argc, char **argv)
         free(all);
     }
     free(r.losses);
+    MPI_Op_free(&op16[0]);
+    MPI_Op_free(&op16[1]);
     MPI_Finalize();
     return rc == 0 ? 0 : 1;
 }

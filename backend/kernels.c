@@ -629,3 +629,23 @@ void zk_round_f16(float *x, size_t n)
 {
     ZK_MAP(x, n, i, zk_round_f16_1(x[i]));
 }
+
+void zk_pack16(uint16_t *dst, const float *src, size_t n, int fp16)
+{
+    if (fp16)
+        for (size_t i = 0; i < n; i++)
+            dst[i] = zk_f32_to_f16(src[i]);
+    else
+        for (size_t i = 0; i < n; i++)
+            dst[i] = zk_f32_to_bf16(src[i]);
+}
+
+void zk_unpack16(float *dst, const uint16_t *src, size_t n, int fp16)
+{
+    if (fp16)
+        for (size_t i = 0; i < n; i++)
+            dst[i] = zk_f16_to_f32(src[i]);
+    else
+        for (size_t i = 0; i < n; i++)
+            dst[i] = zk_bf16_to_f32(src[i]);
+}

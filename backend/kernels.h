@@ -88,5 +88,9 @@ float zk_f16_to_f32(uint16_t h);
 /* Round values in place to what bf16 / fp16 storage would hold. */
 void zk_round_bf16(float *x, size_t n);
 void zk_round_f16(float *x, size_t n);
+/* Arrays: dst[i] = the 16-bit value of src[i] (fp16 != 0: IEEE half, else
+ * bfloat16), rounded as above; and back to float (exact). */
+void zk_pack16(uint16_t *dst, const float *src, size_t n, int fp16);
+void zk_unpack16(float *dst, const uint16_t *src, size_t n, int fp16);
 
 #endif

@@ -1,8 +1,10 @@
 #!/bin/sh
 # scripts/exec-matrix.sh - predicted vs measured device memory for every
 # data-parallel / ZeRO layout (with and without offload) and recompute mode
-# on 1, 2, 4 and 8 ranks and two model shapes: plans a pinned layout, runs it
-# with zplan exec, and prints per class and for the peak the planner's error
+# on two model shapes and storage types: fp32 on 1, 2, 4 and 8 ranks, bf16
+# (fp32 master weights) on 2 and 8, fp16 (loss scaling) on 4, bf16
+# parameters with fp32 gradients on 2.  Plans a pinned layout, runs it with
+# zplan exec, and prints per class and for the peak the planner's error
 # against the engine, the host bytes and the bytes sent per step.
 #
 #   sh scripts/exec-matrix.sh          the table
@@ -11,7 +13,9 @@
 #                                      host bytes within 5 % and the bytes
 #                                      sent exact (tests/predict.sh)
 # ZPLAN names the zplan binary (default: ./zplan of the tree this script is
-# in).  Writes nothing but a temporary database.
+# in); ZPLAN_MATRIX_SHAPES, ZPLAN_MATRIX_RANKS and ZPLAN_MATRIX_DTYPES
+# (entries DTYPE[/GRAD_DTYPE][:RANK,RANK...]; the ranks default to
+# ZPLAN_MATRIX_RANKS) narrow it.  Writes nothing but a temporary database.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 ZPLAN=${ZPLAN:-$here/zplan}
@@ -21,6 +25,7 @@ db=$(mktemp "${TMPDIR:-/tmp}/zplan-matrix.XXXXXX")
 trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json"' EXIT
 shapes=${ZPLAN_MATRIX_SHAPES:-"layers=2,hidden=64,heads=4,vocab=256,seq=64 layers=4,hidden=128,heads=8,vocab=512,seq=128"}
 ranks=${ZPLAN_MATRIX_RANKS:-"1 2 4 8"}
+dtypes=${ZPLAN_MATRIX_DTYPES:-"fp32 bf16:2,8 fp16:4 bf16/fp32:2"}
 
 # the errors of one execution record: one line of fields
 #   params grads optimizer activations buffers peak host comm verdict
@@ -32,7 +37,8 @@ errors='
     e($r.predicted_bytes.peak; $r.measured_bytes.peak) as $pk |
     e($r.host_predicted_bytes; $r.host_measured_bytes) as $h |
     (($pk | fabs) <= 0.03 and all($cl[]; fabs <= 0.05) and ($h | fabs) <= 0.05 and $c.predicted == $c.measured
-     and all(.per_rank[]; .measured_bytes.peak == $r.measured_bytes.peak)) as $good |
+     and all(.per_rank[]; .measured_bytes.peak == $r.measured_bytes.peak)
+     and .dtype == $pdt and .grad_dtype == $gdt) as $good |
     ($cl + [$pk, $h] | map(pct(.)) | join(" ")) + " " +
     (if $c.predicted == $c.measured then "exact" else "\($c.predicted)/\($c.measured)" end) + " " +
     (if $good then "ok" else "FAIL" end)'
@@ -40,31 +46,37 @@ errors='
 n=0 bad=0
 if [ $tap -eq 0 ]; then
     printf '# zplan exec matrix: device bytes of rank 0, error = (predicted - measured) / measured\n'
-    printf '# %-46s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s\n' shape ranks zero offload ckpt \
-        params grads optim activ buffers peak host comm
+    printf '# %-46s %-9s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s\n' shape dtype ranks zero offload \
+        ckpt params grads optim activ buffers peak host comm
 fi
 for shape in $shapes; do
-    for np in $ranks; do
+  for dts in $dtypes; do
+    dt=${dts%%:*}
+    nps=$ranks
+    case $dts in *:*) nps=$(echo "${dts#*:}" | tr , ' ') ;; esac
+    pdt=${dt%%/*}
+    gdt=${dt#*/}
+    for np in $nps; do
         for z in 0 1 2 3; do
             for off in none optimizer optimizer+params; do
                 [ "$off" != none ] && [ "$z" -lt 1 ] && continue
                 [ "$off" = optimizer+params ] && [ "$z" -lt 3 ] && continue
                 for k in none selective full; do
                     n=$((n + 1))
-                    what="$shape $np ranks ZeRO-$z offload $off ckpt $k"
+                    what="$shape $dt $np ranks ZeRO-$z offload $off ckpt $k"
                     "$ZPLAN" --model gpt2-small --gpus "$np" --dp "$np" --tp 1 --pp 1 --zero "$z" --offload "$off" \
                         --ckpt "$k" --micro-batch 2 --global-batch $((np * 4)) --db "$db" --no-flash-attn \
-                        --json >/dev/null
+                        --dtype "$pdt" --grad-dtype "$gdt" --json >/dev/null
                     id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
                     if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=2" \
                         --device-mem 8GiB --json >"$db.json" 2>/dev/null; then
                         bad=$((bad + 1))
                         if [ $tap -eq 1 ]; then echo "not ok $n - $what: the execution failed"; else
-                            printf '  %-46s %5s %4s %-16s %-9s failed\n' "$shape" "$np" "$z" "$off" "$k"; fi
+                            printf '  %-46s %-9s %5s %4s %-16s %-9s failed\n' "$shape" "$dt" "$np" "$z" "$off" "$k"; fi
                         continue
                     fi
                     # shellcheck disable=SC2046
-                    set -- $(jq -r "$errors" "$db.json")
+                    set -- $(jq -r --arg pdt "$pdt" --arg gdt "$gdt" "$errors" "$db.json")
                     if [ $tap -eq 1 ]; then
                         if [ "$9" = ok ]; then echo "ok $n - $what: peak $6, classes $1 $2 $3 $4 $5, host $7, comm $8"
                         else
@@ -72,13 +84,14 @@ for shape in $shapes; do
                             echo "not ok $n - $what: peak $6 (within 3%), classes $1 $2 $3 $4 $5 (5%), host $7, comm $8"
                         fi
                     else
-                        printf '  %-46s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s\n' "$shape" "$np" "$z" \
-                            "$off" "$k" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8"
+                        printf '  %-46s %-9s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s\n' "$shape" "$dt" \
+                            "$np" "$z" "$off" "$k" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8"
                     fi
                 done
             done
         done
     done
+  done
 done
 if [ $tap -eq 1 ]; then
     echo "1..$n"

@@ -127,6 +127,12 @@ static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_lay
 }
 
 /* The engine binary: $ZPLAN_ENGINE, else beside this program. */
+/* The engine's code for a storage type: 0 fp32, 1 bf16, 2 fp16. */
+static int engine_dtype(zp_dtype d)
+{
+    return d == ZP_DT_BF16 ? 1 : d == ZP_DT_FP16 ? 2 : 0;
+}
+
 static const char *engine_path(char *buf, size_t n)
 {
     const char *env = getenv("ZPLAN_ENGINE");
@@ -422,6 +428,11 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "plan %lld/%lld has tp=%lld pp=%lld: zplan exec runs "
                                        "data-parallel and ZeRO layouts (tp = pp = 1) for now", (long long)run_id,
                                        (long long)rank, (long long)l.tp, (long long)l.pp));
+    if (full.train.dtype != ZP_DT_FP32 && !full.train.master)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "plan %lld/%lld stores %s parameters without fp32 master "
+                                       "weights: the engine trains 16-bit parameters with master weights (plan with "
+                                       "--master, the default, or --dtype fp32)", (long long)run_id, (long long)rank,
+                                       zp_dtype_names[full.train.dtype]));
     if (!o.np)
         o.np = l.dp;
     if (o.np != l.dp)
@@ -447,8 +458,9 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if ((st = zp_model_check(m, &cli->err)))
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--scale: %s", cli->err.msg));
     pb.train.global_batch = l.dp * l.micro_batch * l.grad_accum;
-    pb.train.dtype = pb.train.grad_dtype = ZP_DT_FP32;
-    pb.train.master = 0;
+    /* the plan's storage types and master weights; the engine computes in
+     * fp32 (activations, working copies) */
+    pb.train.compute_fp32 = 1;
     pb.train.flash = 0;
     pb.train.dropout = 0;
     pb.cluster.gpus = l.dp;
@@ -498,7 +510,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* launch */
     char engbuf[4096], npbuf[32];
     const char *eng = engine_path(engbuf, sizeof engbuf), *lname;
-    char a[16][64], *args[32];
+    char a[24][64], *args[40];
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)o.np);
     int n;
     if ((st = launcher(args, &n, npbuf, o.hostfile, eng, &lname, &cli->err)))
@@ -518,6 +530,14 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     snprintf(a[k], 64, "offload=%d", (int)l.offload), args[n++] = a[k++];
     snprintf(a[k], 64, "sgd=%d", pb.train.optim == ZP_OPT_SGD), args[n++] = a[k++];
     snprintf(a[k], 64, "device_cap=%llu", (unsigned long long)cap), args[n++] = a[k++];
+    snprintf(a[k], 64, "dtype=%d", engine_dtype(pb.train.dtype)), args[n++] = a[k++];
+    snprintf(a[k], 64, "grad_dtype=%d", engine_dtype(pb.train.grad_dtype)), args[n++] = a[k++];
+    if (pb.train.dtype == ZP_DT_FP16 || pb.train.grad_dtype == ZP_DT_FP16) {
+        /* dynamic loss scaling as DeepSpeed's fp16 defaults: from 2^16, halved
+         * on overflow (the step skipped), doubled after 1000 good steps */
+        snprintf(a[k], 64, "loss_scale=65536"), args[n++] = a[k++];
+        snprintf(a[k], 64, "scale_window=1000"), args[n++] = a[k++];
+    }
     args[n] = NULL;
 
     struct sigaction sa, old_int, old_term;
@@ -570,6 +590,12 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     cJSON_AddNumberToObject(rec, "micro_batch", (double)l.micro_batch);
     cJSON_AddNumberToObject(rec, "grad_accum", (double)l.grad_accum);
     cJSON_AddNumberToObject(rec, "device_cap_bytes", (double)cap);
+    cJSON_AddStringToObject(rec, "dtype", zp_dtype_names[pb.train.dtype]);
+    cJSON_AddStringToObject(rec, "grad_dtype", zp_dtype_names[pb.train.grad_dtype]);
+    if (eo && zp_jobj(eo, "skipped_steps")) {
+        cJSON_AddNumberToObject(rec, "skipped_steps", zp_jnum(eo, "skipped_steps"));
+        cJSON_AddNumberToObject(rec, "loss_scale", zp_jnum(eo, "loss_scale"));
+    }
     cJSON *mo = cJSON_AddObjectToObject(rec, "model");
     cJSON_AddNumberToObject(mo, "params", (double)zp_model_params(m));
     cJSON_AddNumberToObject(mo, "layers", (double)m->layers);

@@ -113,7 +113,16 @@ typedef struct zp_train {
     zp_optim optim;
     int flash;            /* flash attention: no s^2 activations */
     int dropout;          /* dropout masks stored (Korthikanti et al.) */
+    int compute_fp32;     /* the backend computes in fp32 (zplan's CPU engine): activations and
+                           * workspaces in fp32, and fp32 working copies of 16-bit parameters and
+                           * gradients for the unit being computed (see memory.c) */
 } zp_train;
+
+/* Bytes of a saved activation value: the dtype's, or 4 computing in fp32. */
+static inline uint64_t zp_act_bytes(const zp_train *tr)
+{
+    return tr->compute_fp32 ? 4 : (uint64_t)zp_dtype_bytes(tr->dtype);
+}
 
 typedef struct zp_layout {
     int64_t dp, tp, pp, vp;

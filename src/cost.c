@@ -72,7 +72,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         r += Ls * 2.0 * s * h;
     double rc = per_rank * r, blocks = per_rank * Ls * block, head = per_rank * 2.0 * (double)m->vocab * h;
 
-    double inv_peak = 1.0 / (c->gpu.peak_flops[tr->dtype] * cv->gemm_eff);
+    /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
+    zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
+    double inv_peak = 1.0 / (c->gpu.peak_flops[cdt] * cv->gemm_eff);
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
     for (int which = 0; which < 2; which++) {
@@ -114,5 +116,5 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     out->model_flops = 3.0 * tokens * zp_flops_fwd_per_token(m, tr->seq);
     double inv_step = 1.0 / out->step_s;
     out->tokens_per_s = tokens * inv_step;
-    out->mfu = out->model_flops * inv_step / ((double)c->gpus * c->gpu.peak_flops[tr->dtype]);
+    out->mfu = out->model_flops * inv_step / ((double)c->gpus * c->gpu.peak_flops[cdt]);
 }

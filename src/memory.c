@@ -58,7 +58,7 @@ int64_t zp_stage_params(const zp_model *m, const zp_layout *l, int64_t k)
  * layer input only: B sbh / r. */
 uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
-    uint64_t B = (uint64_t)zp_dtype_bytes(tr->dtype);
+    uint64_t B = zp_act_bytes(tr);
     uint64_t t = (uint64_t)l->tp, r = l->sp ? t : 1;
     uint64_t s = (uint64_t)tr->seq, b = (uint64_t)l->micro_batch;
     uint64_t h = (uint64_t)m->hidden, a = (uint64_t)m->heads, g = (uint64_t)m->kv_heads;
@@ -107,7 +107,7 @@ static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_
         return zp_act_layer_bytes(m, tr, &nl);
     }
     if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash) {
-        uint64_t B = (uint64_t)zp_dtype_bytes(tr->dtype);
+        uint64_t B = zp_act_bytes(tr);
         uint64_t core = (uint64_t)m->heads * (uint64_t)tr->seq * (uint64_t)tr->seq *
                         (uint64_t)l->micro_batch / (uint64_t)l->tp;
         return (tr->dropout ? 2 * B + 1 : B) * core;
@@ -147,7 +147,7 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
  * and sequence (B s^2). */
 static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_lcache *lc)
 {
-    uint64_t B = (uint64_t)zp_dtype_bytes(tr->dtype), t = (uint64_t)l->tp;
+    uint64_t B = zp_act_bytes(tr), t = (uint64_t)l->tp;
     uint64_t s = (uint64_t)tr->seq, b = (uint64_t)l->micro_batch, h = (uint64_t)m->hidden;
     uint64_t hd = h / (uint64_t)m->heads, f = (uint64_t)zp_ceil_div(m->ffn, l->tp);
     uint64_t ws = lc->sbh_r + s * b * h + s * b * hd * ((uint64_t)m->heads + 2 * (uint64_t)m->kv_heads) / t +
@@ -161,6 +161,12 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
                       int64_t k, const zp_lcache *sh, zp_mem *out)
 {
     uint64_t pb = (uint64_t)zp_dtype_bytes(tr->dtype), gb = (uint64_t)zp_dtype_bytes(tr->grad_dtype);
+    uint64_t ab = zp_act_bytes(tr);
+    /* bytes per value of a unit's transient parameters (ZeRO-3 gathered)
+     * and gradients: their dtypes, or fp32 where the backend computes in
+     * fp32 (it widens what it gathers, and a unit's gradient is built in
+     * fp32 before it is reduced or added to the stored one) */
+    uint64_t wpb = tr->compute_fp32 ? 4 : pb, wgb = tr->compute_fp32 ? 4 : gb;
     uint64_t K = (tr->optim == ZP_OPT_ADAM ? 8 : 4) + (tr->master && tr->dtype != ZP_DT_FP32 ? 4 : 0);
     int64_t d = l->dp, P = zp_lcache_stage_params(m, l, sh, k);
     uint64_t Ps = (uint64_t)shard(P, d), Pf = (uint64_t)P;
@@ -209,7 +215,11 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      *             kept through the whole backward)
      * Both hold the reduce bucket and the pipeline send/recv buffers.  The
      * forward never exceeds "backward": its working set (a layer being
-     * built, the gathered blocks) is a subset of it. */
+     * built, the gathered blocks) is a subset of it.  Computing in fp32
+     * (compute_fp32) adds, below ZeRO-3, the fp32 working copy of 16-bit
+     * parameters for the unit in use (the block; the head and final norm
+     * at the loss) and, with 16-bit gradients at ZeRO 0-1, the unit's fp32
+     * gradient (the embedding's kept through the backward, as above). */
     uint64_t act = sh->act_layer * (uint64_t)zp_act_inflight(l, m->layers, k);
     if (k == 0 && tr->dropout) {
         int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
@@ -219,7 +229,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     if (cv->bwd_workspace)
         both += bwd_workspace(m, tr, l, sh);
     if (l->pp > 1)
-        both += 2 * pb * sh->sbh_r;                  /* send and receive buffers */
+        both += 2 * ab * sh->sbh_r;                  /* send and receive buffers */
     /* bucket_elems 0 means reduction per layer (FSDP, zplan's engine): no
      * bucket, each block's gradient is its own message */
     int per_layer = cv->bucket_elems == 0;
@@ -239,25 +249,35 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
                 big = sh->head_params;
             both += (uint64_t)big * (pb + gb);
         } else {
-            bwd += (uint64_t)(blocks > 1 ? 2 : 1) * (uint64_t)sh->layer_params * pb   /* current + prefetched */
-                   + (uint64_t)(sh->layer_params + keep_embed) * gb;
-            loss += (uint64_t)(head + fn) * (pb + gb);
+            bwd += (uint64_t)(blocks > 1 ? 2 : 1) * (uint64_t)sh->layer_params * wpb   /* current + prefetched */
+                   + (uint64_t)(sh->layer_params + keep_embed) * wgb;
+            loss += (uint64_t)(head + fn) * (wpb + wgb);
         }
-    } else if (per_layer && l->zero == 2) {
-        bwd += (uint64_t)(sh->layer_params + keep_embed) * gb;
-        loss += (uint64_t)(head + fn) * gb;
-    } else if (d > 1 && !per_layer) {
-        int64_t e = cv->bucket_elems < P ? cv->bucket_elems : P;
-        both += (uint64_t)e * gb;                    /* gradient reduce bucket */
+    } else {
+        if (per_layer && l->zero == 2) {
+            bwd += (uint64_t)(sh->layer_params + keep_embed) * wgb;
+            loss += (uint64_t)(head + fn) * wgb;
+        } else if (d > 1 && !per_layer) {
+            int64_t e = cv->bucket_elems < P ? cv->bucket_elems : P;
+            both += (uint64_t)e * gb;                /* gradient reduce bucket */
+        }
+        if (tr->compute_fp32 && pb < 4) {            /* fp32 working copy of the unit's parameters */
+            bwd += (uint64_t)sh->layer_params * 4;
+            loss += (uint64_t)(head + fn) * 4;
+        }
+        if (tr->compute_fp32 && gb < 4 && l->zero <= 1) {   /* the unit's fp32 gradient */
+            bwd += (uint64_t)(sh->layer_params + keep_embed) * 4;
+            loss += (uint64_t)(head + fn) * 4;
+        }
     }
     uint64_t t_bwd = act + both + bwd, t_loss = 0;
     if (last) {
         loss += 4 * (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
-        t_loss = act + 2 * pb * sh->sbh_r + both + loss;   /* + final norm input, head input */
+        t_loss = act + 2 * ab * sh->sbh_r + both + loss;   /* + final norm input, head input */
     }
     if (last && t_loss >= t_bwd) {
         out->phase = ZP_PHASE_LOSS;
-        dv[ZP_MEM_ACT] = act + 2 * pb * sh->sbh_r;
+        dv[ZP_MEM_ACT] = act + 2 * ab * sh->sbh_r;
         dv[ZP_MEM_BUF] = both + loss;
     } else {
         out->phase = ZP_PHASE_BACKWARD;

@@ -64,6 +64,57 @@ for np in 1 2 4 8; do
     done
 done
 
+# 16-bit storage: bf16 / fp16 parameters and gradients with fp32 master
+# weights (fp16 with dynamic loss scaling), every ZeRO stage with and
+# without offload, 2 and 4 ranks.  Rounding makes the curve differ from
+# fp32's, but by little: within 1e-2 relative per step of the fp32 curve,
+# and not identical to it.
+for dt in bf16 fp16; do
+    code=1 extra=
+    [ "$dt" = fp16 ] && code=2 extra="loss_scale=65536 scale_window=1000"
+    for np in 2 4; do
+        mb=2 acc=$((4 / np))
+        for z in 0 1 2 3; do
+            for off in 0 1 2; do
+                [ "$off" -ge 1 ] && [ "$z" -lt 1 ] && continue
+                [ "$off" -eq 2 ] && [ "$z" -lt 3 ] && continue
+                k=$(( (z + off) % 3 ))   # a recompute mode each, all three covered
+                # shellcheck disable=SC2086
+                eng "$np" "$mb" "$acc" "$z" "$k" offload="$off" dtype=$code $extra
+                jok "$outf" '.dtype == $dt and .grad_dtype == $dt and (.losses | length) == 20 and
+                    ([.losses, $ref[0].losses] | transpose | map((.[0] - .[1]) / .[1] | fabs) | (max <= 1e-2 and max > 0))' \
+                    "$dt, $np ranks, ZeRO-$z, offload $off, recompute $k: within 1e-2 of the fp32 curve, not identical" \
+                    --slurpfile ref "$tmp/ref.json" --arg dt "$dt"
+            done
+        done
+    done
+done
+# the bytes of 16-bit storage, from the parameter count P: ZeRO-0 keeps
+# 2P of bf16 parameters, 2P of bf16 gradients and 12P of fp32 master,
+# momentum and variance; its all-reduce moves 2 x 2P x (n-1)/n = 2P bytes
+# on 2 ranks (fp32: 4P)
+eng 2 2 2 0 0 dtype=1
+jok "$outf" '.params as $p | all(.per_rank[]; .device_class_peaks.params == 2 * $p and
+    .device_class_peaks.grads == 2 * $p and .device_class_peaks.optimizer == 12 * $p)' \
+    "bf16 ZeRO-0: parameters 2P, gradients 2P, optimizer (fp32 master + Adam) 12P bytes"
+jok "$outf" '.bus_bytes_per_step["all-reduce"] == 2 * .params' "bf16 ZeRO-0 on 2 ranks: the all-reduce sends 2P bytes"
+eng 2 2 2 0 0 dtype=1 grad_dtype=0
+jok "$outf" '.params as $p | .grad_dtype == "fp32" and .bus_bytes_per_step["all-reduce"] == 4 * $p and
+    all(.per_rank[]; .device_class_peaks.params == 2 * $p and .device_class_peaks.grads == 4 * $p)' \
+    "bf16 parameters with fp32 gradients: gradients 4P bytes, the all-reduce 4P"
+# dynamic loss scaling: from 2^24 the fp16 gradients overflow; each such
+# step is skipped and halves the scale, every 5 good steps double it
+for z in 0 3; do
+    eng 2 2 2 "$z" 0 dtype=2 loss_scale=16777216 scale_window=5
+    jok "$outf" '.skipped_steps >= 1 and .skipped_steps < 20 and
+        ([range(0; 1 + ((20 - .skipped_steps) / 5 | floor))] | map(pow(2; 24 - $s + .)) | index($l)) != null' \
+        "fp16 ZeRO-$z from scale 2^24: overflowing steps skipped, the scale halved for each and doubled per 5 good steps" \
+        --argjson s "$(jq .skipped_steps "$outf")" --argjson l "$(jq .loss_scale "$outf")"
+    jok "$outf" '.losses[19] < .losses[0] * 0.95' "fp16 ZeRO-$z: the loss falls by more than 5% once the scale fits"
+done
+eng 2 2 2 0 0 dtype=3
+ok "$([ "$rc" -eq 2 ] && grep -q 'dtype=3' "$errf"; echo $?)" "an unknown storage type is refused (exit 2)"
+
 # offload moves the optimizer to the host pool: nothing of it on the device
 eng 2 2 2 2 0 offload=1
 jok "$outf" 'all(.per_rank[]; .device_class_peaks.optimizer == 0 and .device_class_peaks.grads == 0 and

@@ -30,11 +30,13 @@ jok "$tmp/x.json" '(.per_rank | length) == 2 and all(.per_rank[]; has("rank") an
     has("host_predicted_bytes") and has("host_measured_bytes"))' "the record: per rank, predicted and measured bytes by class"
 # the engine sizes its tensors itself; model states must agree exactly:
 # GPT-2 style L=2, h=64, V=128, T=32 has 2 x (12 h^2 + 13 h) + (V + T) h + 2h parameters,
-# fp32: params 4 B each in full, Adam moments 8 B on the ZeRO-1 shard of 2
+# stored in the plan's bf16 (the default): params 2 B each in full, fp32
+# master weights and Adam moments 12 B on the ZeRO-1 shard of 2
 P=$((2 * (12 * 64 * 64 + 13 * 64) + (128 + 32) * 64 + 2 * 64))
 jok "$tmp/x.json" ".model.params == $P" "the scaled model has $P parameters (hand count)"
-jok "$tmp/x.json" "all(.per_rank[]; .measured_bytes.params == 4 * $P and .predicted_bytes.params == 4 * $P)" \
-    "params: 4 bytes x $P measured and predicted"
+jok "$tmp/x.json" '.dtype == "bf16" and .grad_dtype == "bf16"' "the plan's storage types: bf16 parameters and gradients"
+jok "$tmp/x.json" "all(.per_rank[]; .measured_bytes.params == 2 * $P and .predicted_bytes.params == 2 * $P and
+    .measured_bytes.optimizer == 12 * $P / 2)" "params: 2 bytes x $P measured and predicted; optimizer 12 bytes x $P / 2"
 jok "$tmp/x.json" 'all(.per_rank[]; .measured_bytes.grads == .predicted_bytes.grads and
     .measured_bytes.optimizer == .predicted_bytes.optimizer)' "grads and optimizer: predicted = measured"
 jok "$tmp/x.json" '.comm_bytes_per_step.predicted == .comm_bytes_per_step.measured and .comm_bytes_per_step.measured > 0' \
@@ -85,7 +87,9 @@ is "$(sqlite3 -batch "$DB" "SELECT status FROM executions ORDER BY id DESC LIMIT
 n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo 2)
 "$ZPLAN" --model gpt2-small --gpus 4 --tp 2 --dp 2 --pp 1 --zero 0 --offload none --ckpt none --micro-batch 1 \
     --global-batch 8 --db "$DB" >/dev/null 2>&1
-for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "2" "1 --scale layers=0" "1 --scale depth=3" \
+"$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
+    --global-batch 8 --dtype bf16 --no-master-weights --db "$DB" >/dev/null 2>&1
+for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "2" "3" "1 --scale layers=0" "1 --scale depth=3" \
     "1 --scale 5M,layers=3" "1 --scale 20Q" "1 --scale 10"; do
     # shellcheck disable=SC2086
     run "$ZPLAN" exec $args --db "$DB" --steps 1

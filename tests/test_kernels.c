@@ -925,6 +925,36 @@ static void test_f16(uint64_t *s)
     free(x); free(y);
 }
 
+/* the array forms: pack gives the scalar conversion element by element, and
+ * pack then unpack gives what round_bf16 / round_f16 give (an independent
+ * implementation, branch-free) */
+static void test_pack16(uint64_t *s)
+{
+    enum { NP = 5000 };
+    float *x = fnew(NP), *y = fnew(NP), *r = fnew(NP);
+    uint16_t *h = calloc(NP, sizeof *h);
+    for (int fp16 = 0; fp16 <= 1; fp16++) {
+        for (int i = 0; i < NP; i++)
+            x[i] = ldexpf(frand(s, -2, 2), (int)(rng_next(s) % 40) - 24);
+        zk_pack16(h, x, NP, fp16);
+        int same = 1;
+        for (int i = 0; i < NP; i++)
+            same &= h[i] == (fp16 ? zk_f32_to_f16(x[i]) : zk_f32_to_bf16(x[i]));
+        ok(same, "pack16 (%s) is the scalar conversion of every element", fp16 ? "fp16" : "bf16");
+        zk_unpack16(y, h, NP, fp16);
+        memcpy(r, x, NP * sizeof *r);
+        if (fp16)
+            zk_round_f16(r, NP);
+        else
+            zk_round_bf16(r, NP);
+        same = 1;
+        for (int i = 0; i < NP; i++)
+            same &= fbits(y[i]) == fbits(r[i]);
+        ok(same, "unpack16(pack16(x)) (%s) equals the in-place rounding", fp16 ? "fp16" : "bf16");
+    }
+    free(x); free(y); free(r); free(h);
+}
+
 int main(void)
 {
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
@@ -940,5 +970,6 @@ int main(void)
     test_arith(&seed);
     test_bf16(&seed);
     test_f16(&seed);
+    test_pack16(&seed);
     return tap_exit();
 }

@@ -567,6 +567,73 @@ static void test_workspace(void)
            (unsigned long long)wq);
 }
 
+/* A backend computing in fp32 (zplan's CPU engine, compute_fp32): 16-bit
+ * storage keeps its model-state bytes, while activations are 4 bytes and the
+ * unit in use has fp32 working copies.  Same GPT as test_workspace
+ * (L = 2, h = 64, a = 4, V = 256, T = s = 64, b = 2), per-layer reduction,
+ * no workspace, no recompute, no dropout, no flash attention. */
+static void test_compute_fp32(void)
+{
+    const uint64_t s = 64, b = 2, h = 64, a = 4, V = 256, T = 64, sbh = s * b * h;
+    zp_model m = gpt(2, (int64_t)h, (int64_t)a, (int64_t)V, (int64_t)T);
+    zp_cluster c = cluster(8, 8);
+    zp_conv cv = conv0();
+    cv.bucket_elems = 0;
+    cv.bwd_workspace = 0;
+    uint64_t layer = (uint64_t)gpt_layer((int64_t)h, 1), embed = (V + T) * h, P = 2 * layer + embed + 2 * h;
+    /* one layer's activations at 4 bytes (Korthikanti, t = 1, no dropout):
+     * LN inputs, QKV input, fc1 input 4 sbh, Q K V 3 sbh, projection input
+     * sbh, fc1 and GELU outputs 8 sbh = 16 sbh, and the softmax a s^2 b */
+    uint64_t act = 2 * 4 * (16 * sbh + a * s * s * b);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 1, (int64_t)s);
+    tr.dropout = 0;
+    tr.compute_fp32 = 1;
+    zp_layout l = lay(8, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, (int64_t)b, 1);
+    zp_mem mem;
+    zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_PARAMS], 2 * P, "bf16 computed in fp32: parameters still 2 bytes");
+    is_u64(mem.dev[ZP_MEM_OPTIM], 12 * P, "bf16 computed in fp32: fp32 master + Adam 12 bytes");
+    is_u64(mem.dev[ZP_MEM_ACT], act, "bf16 computed in fp32: activations at 4 bytes, 2 x 4 (16 sbh + a s^2 b)");
+    /* at the first block's backward: the block's fp32 parameter copy, and
+     * fp32 gradients of the block and of the tied embedding, 4 (2 layer +
+     * embed) = 481792; the loss holds 4 (embed + 2h) twice + logits 4 s b V +
+     * head inputs 8 sbh = 361472 */
+    ok(4 * (2 * layer + embed) > 8 * (embed + 2 * h) + 4 * s * b * V + 8 * sbh, "the block's backward is the peak");
+    is_u64(mem.dev[ZP_MEM_BUF], 4 * (2 * layer + embed), "ZeRO-0 bf16: fp32 block copy + block and embedding fp32 gradients");
+    ok(mem.phase == ZP_PHASE_BACKWARD, "ZeRO-0 bf16 computed in fp32: peak in backward");
+    tr.grad_dtype = ZP_DT_FP32;
+    zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
+    /* no fp32 gradient copies: the block's backward holds 4 layer = 199936,
+     * the loss the head's and final norm's fp32 copies 4 (embed + 2h) +
+     * logits 4 s b V + head inputs 8 sbh = 279040: the loss is the peak */
+    ok(4 * layer < 4 * (embed + 2 * h) + 4 * s * b * V + 8 * sbh, "fp32 gradients: the loss outweighs the block");
+    is_u64(mem.dev[ZP_MEM_BUF], 4 * (embed + 2 * h) + 4 * s * b * V,
+           "bf16 parameters, fp32 gradients: at the loss the head's fp32 copy and the logits");
+    ok(mem.phase == ZP_PHASE_LOSS && mem.dev[ZP_MEM_ACT] == act + 8 * sbh, "... with the head inputs, at the loss");
+    is_u64(mem.dev[ZP_MEM_GRADS], 4 * P, "fp32 gradients: 4 bytes");
+    tr.grad_dtype = ZP_DT_BF16;
+    l.zero = 3;
+    zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_BUF], 4 * (2 * layer + layer + embed),
+           "ZeRO-3 bf16: current and prefetched blocks widened to fp32 + block and embedding fp32 gradients");
+    is_u64(mem.dev[ZP_MEM_PARAMS], 2 * ceil_div(P, 8), "ZeRO-3 bf16: the 2-byte shard");
+    /* fp32 storage: nothing to copy, the same as without the flag */
+    zp_train t32 = train(ZP_DT_FP32, ZP_DT_FP32, 0, (int64_t)s);
+    t32.dropout = 0;
+    zp_mem plain;
+    l.zero = 0;
+    zp_mem_stage(&m, &t32, &l, &c, &cv, 0, &plain);
+    t32.compute_fp32 = 1;
+    zp_mem_stage(&m, &t32, &l, &c, &cv, 0, &mem);
+    ok(memcmp(mem.dev, plain.dev, sizeof mem.dev) == 0 && mem.dev[ZP_MEM_BUF] == 4 * s * b * V &&
+       mem.dev[ZP_MEM_ACT] == act + 8 * sbh, "fp32 storage: computing in fp32 changes nothing (logits only)");
+    /* without the flag, 16-bit activations and no copies */
+    tr.compute_fp32 = 0;
+    zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
+    ok(mem.dev[ZP_MEM_ACT] == act / 2 + 4 * sbh && mem.dev[ZP_MEM_BUF] == 4 * s * b * V,
+       "bf16 on a 16-bit backend: 2-byte activations, no copies (at the loss: logits only)");
+}
+
 /* ------------------------------------------------------------- offload */
 
 static void test_offload(void)
@@ -754,6 +821,7 @@ int main(void)
     test_stage_act();
     test_buffers();
     test_workspace();
+    test_compute_fp32();
     test_offload();
     test_overhead();
     test_worst();
