@@ -22,7 +22,15 @@
  * there: the reduced gradient shard is copied device-to-host (per
  * micro-batch at ZeRO-2/3, accumulating; once per step at ZeRO-1), the
  * updated shard host-to-device.  With the parameters offloaded too (ZeRO-3)
- * the host shard is the master: every gather first copies it to the device.
+ * every gather first copies the host's shard to the device; that shard is
+ * the master in fp32, and is rounded from the host's fp32 master when the
+ * parameters are 16-bit.
+ * Storage: parameters and gradients in the plan's types (fp32, bf16,
+ * fp16), 16-bit parameters with fp32 master weights; the math in fp32 on
+ * working copies (see params_of, grads_of).  fp16 steps are loss-scaled:
+ * a step whose gradients overflow is skipped (nothing updated or
+ * gathered) and halves the scale (not below 1); scale_window good steps
+ * double it.
  * Recompute: none keeps every tensor backward needs; selective keeps all but
  * the attention probabilities (recomputed from Q, K, V); full keeps each
  * block's input and recomputes the block in backward.
@@ -144,9 +152,13 @@ int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
         snprintf(msg, n, "ZeRO stage %d is not 0..3", c->zero);
         return -1;
     }
-    if ((int)c->pdt < 0 || (int)c->pdt > ZE_F16 || (int)c->gdt < 0 || (int)c->gdt > ZE_F16 ||
-        !(c->loss_scale >= 0.0f) || (c->loss_scale > 0.0f && c->scale_window < 1)) {
-        snprintf(msg, n, "storage types are fp32, bf16 or fp16; a loss scale is positive with a window >= 1");
+    if ((int)c->pdt < 0 || (int)c->pdt > ZE_F16 || (int)c->gdt < 0 || (int)c->gdt > ZE_F16) {
+        snprintf(msg, n, "storage types %d, %d: each is 0 (fp32), 1 (bf16) or 2 (fp16)", (int)c->pdt, (int)c->gdt);
+        return -1;
+    }
+    if (!(c->loss_scale >= 0.0f) || (c->loss_scale > 0.0f && c->scale_window < 1)) {
+        snprintf(msg, n, "loss scale %g with window %d: the scale is 0 (none) or positive, the window >= 1",
+                 (double)c->loss_scale, c->scale_window);
         return -1;
     }
     if (c->offload < 0 || c->offload > 2 || (c->offload && c->zero < 1) || (c->offload == 2 && c->zero < 3)) {
@@ -402,8 +414,6 @@ static void model_free(model *m)
     m->u = NULL;
 }
 
-/* ZeRO-3: the full parameters of unit k (gathered into a transient buffer),
- * or the resident ones. */
 /* Unit k's full parameters in fp32 for the math: the resident ones (fp32,
  * ZeRO 0-2), or a transient buffer (*gathered) holding the fp32 working
  * copy of 16-bit parameters, or at ZeRO-3 the unit gathered (in the
@@ -797,9 +807,10 @@ static void *opt_grad(model *m, unit *u, ze_dt *dt, size_t *n)
 
 /* The optimizer on what this rank owns: the gradient norm (of the unscaled
  * gradients) for clipping; with loss scaling a step whose gradients
- * overflowed is skipped and the scale halved, and after scale_window good
- * steps it doubles.  Parameters with a master copy are the master rounded
- * to their type after the update.  Returns 1 when the step was applied. */
+ * overflowed is skipped (the gradients dropped, nothing updated or
+ * gathered) and the scale halved, and after scale_window good steps it
+ * doubles.  Parameters with a master copy are the master rounded to their
+ * type after the update.  Returns 1 when the step was applied. */
 static int optimize(model *m)
 {
     const ze_cfg *c = m->c;
@@ -858,11 +869,11 @@ static int optimize(model *m)
                m->zero <= 1 ? u->np * m->ges : u->shard * (m->off ? sizeof(float) : m->ges));
         if (u->hgrad)
             memset(u->hgrad, 0, u->shard * sizeof(float));
-        if (m->zero == 1 || m->zero == 2)
+        if (!skip && (m->zero == 1 || m->zero == 2))
             m->g->allgather(m->g, u->p, u->np, m->pdt);
     }
     if (skip) {
-        m->scale /= 2.0;
+        m->scale = m->scale > 2.0 ? m->scale / 2.0 : 1.0;   /* DeepSpeed's floor: 1 */
         m->good = 0;
         m->skipped++;
         return 0;
@@ -887,8 +898,12 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     step_ctx x;
     int rc = 0;
     double opt_total = 0.0, steady_t0 = 0.0, comm0 = 0.0;
-    uint64_t bus0[ZE_NCOLL] = {0}, h2d0 = 0, d2h0 = 0;
+    /* bytes moved per step, summed over the steady steps (from the second
+     * on) that were applied, and over all steady steps */
+    uint64_t bus_ok[ZE_NCOLL] = {0}, bus_all[ZE_NCOLL] = {0}, h2d_ok = 0, d2h_ok = 0, h2d_all = 0, d2h_all = 0;
+    int n_ok = 0, n_all = 0;
     zk_gemm_stats gemm0 = zk_gemm_counters;
+    zk_gemm_log_clear();
     memset(&m, 0, sizeof m);
     memset(res, 0, sizeof *res);
     memset(&x, 0, sizeof x);
@@ -915,11 +930,11 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     uint64_t per_step = (uint64_t)g->size * (uint64_t)c->B * (uint64_t)c->M;
     for (int s = 0; s < c->steps; s++) {
         double t0 = now_s(), loss = 0.0;
+        uint64_t b0[ZE_NCOLL], h0 = m.h2d, d0 = m.d2h;
+        memcpy(b0, g->bus_bytes, sizeof b0);
         if (s == 1) {
-            memcpy(bus0, g->bus_bytes, sizeof bus0);
-            h2d0 = m.h2d;
-            d2h0 = m.d2h;
             gemm0 = zk_gemm_counters;
+            zk_gemm_log_clear();   /* the shapes of the steady steps */
             steady_t0 = t0;
             comm0 = g->comm_s;
         }
@@ -937,8 +952,17 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
         reduce_grads(&m);
         double t1 = now_s();
         res->mem.phase = ZE_OPT;
-        optimize(&m);
+        int applied = optimize(&m);
         opt_total += now_s() - t1;
+        if (s >= 1 || c->steps == 1) {
+            for (int k = 0; k < ZE_NCOLL; k++) {
+                bus_all[k] += g->bus_bytes[k] - b0[k];
+                bus_ok[k] += applied ? g->bus_bytes[k] - b0[k] : 0;
+            }
+            h2d_all += m.h2d - h0, d2h_all += m.d2h - d0, n_all++;
+            if (applied)
+                h2d_ok += m.h2d - h0, d2h_ok += m.d2h - d0, n_ok++;
+        }
         double sum[1] = {loss / (double)c->M};
         g->sum_doubles(g, sum, 1);
         res->losses[s] = sum[0] / (double)g->size;
@@ -946,12 +970,16 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
         step_times[s] = now_s() - t0;
     }
     /* bytes per step from step 2 on (step 1 may differ in nothing, but keep
-     * the measurement on steady state) */
+     * the measurement on steady state), over the applied steps: a skipped
+     * step (loss scaling) gathers no updated parameters; over all steady
+     * steps when every one was skipped */
     int counted = c->steps > 1 ? c->steps - 1 : 1;
+    const uint64_t *bb = n_ok ? bus_ok : bus_all;
+    uint64_t nb = (uint64_t)(n_ok ? n_ok : n_all);
     for (int k = 0; k < ZE_NCOLL; k++)
-        res->bus_bytes_per_step[k] = (g->bus_bytes[k] - (c->steps > 1 ? bus0[k] : 0)) / (uint64_t)counted;
-    res->h2d_per_step = (m.h2d - h2d0) / (uint64_t)counted;
-    res->d2h_per_step = (m.d2h - d2h0) / (uint64_t)counted;
+        res->bus_bytes_per_step[k] = bb[k] / nb;
+    res->h2d_per_step = (n_ok ? h2d_ok : h2d_all) / nb;
+    res->d2h_per_step = (n_ok ? d2h_ok : d2h_all) / nb;
     res->gemm_s = (zk_gemm_counters.seconds - gemm0.seconds) / counted;
     res->steady_step_s = c->steps > 1 ? (now_s() - steady_t0) / counted : step_times[0];
     res->steady_comm_s = (g->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;

@@ -73,8 +73,8 @@ typedef struct ze_result {
     double step_s, fwd_s, bwd_s, opt_s;   /* medians / sums per step (see engine.c) */
     double comm_s;
     ze_alloc mem;              /* the rank's allocator at the end */
-    uint64_t bus_bytes_per_step[ZE_NCOLL];
-    uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload) */
+    uint64_t bus_bytes_per_step[ZE_NCOLL];   /* per applied step from the second on (engine.c) */
+    uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload), likewise */
     double gemm_s, gemm_flops;             /* per step: time and FLOPs in matrix multiplies */
     double steady_step_s, steady_comm_s;   /* per step, means from step 2 on */
     uint64_t params;           /* parameters of the model */

@@ -91,46 +91,58 @@ static void m_sum(ze_group *g, double *v, int n)
     g->comm_s += MPI_Wtime() - t;
 }
 
-/* OpenBLAS's sgemm alone at the shapes of the run's forward (QKV,
- * projection, MLP up and down, head over N = B T tokens): FLOP/s, median
- * of 5, for the GEMM phases' efficiency "in the same run". */
-static double sgemm_reference(const ze_cfg *c)
+/* OpenBLAS's sgemm alone on the calls of one step of this run: every
+ * shape the kernels logged over the steady steps (zk_gemm_calls), its calls
+ * per step, on contiguous operands with the same transposes and beta.
+ * Returns the seconds of such a step (median of 3 passes after a warm-up)
+ * and its FLOPs in *flops; 0 when nothing was logged. */
+static double sgemm_replay(int steps_logged, double *flops)
 {
-    int N = c->B * c->T, C = c->C;
-    int sh[5][3] = {{N, 3 * C, C}, {N, C, C}, {N, 4 * C, C}, {N, C, 4 * C}, {N, c->V, C}};
+    const zk_gemm_log *g = &zk_gemm_calls;
     size_t most = 0;
-    for (int i = 0; i < 5; i++) {
-        size_t a = (size_t)sh[i][0] * (size_t)sh[i][2], b = (size_t)sh[i][1] * (size_t)sh[i][2],
-               o = (size_t)sh[i][0] * (size_t)sh[i][1];
+    *flops = 0.0;
+    for (int i = 0; i < g->n; i++) {
+        const zk_gemm_sig *q = &g->sig[i];
+        size_t a = (size_t)q->M * (size_t)q->K, b = (size_t)q->K * (size_t)q->N, o = (size_t)q->M * (size_t)q->N;
         most = a > most ? a : most, most = b > most ? b : most, most = o > most ? o : most;
     }
-    float *A = calloc(most, sizeof(float)), *B = calloc(most, sizeof(float)), *O = calloc(most, sizeof(float));
-    double t[5], flops = 0.0;
+    if (!most || steps_logged < 1)
+        return 0.0;
+    float *A = malloc(most * sizeof(float)), *B = malloc(most * sizeof(float)), *O = calloc(most, sizeof(float));
     if (!A || !B || !O) {
         free(A), free(B), free(O);
         return 0.0;
     }
     for (size_t i = 0; i < most; i++)
-        A[i] = (float)(i % 7) * 0.1f, B[i] = (float)(i % 5) * 0.1f;
-    for (int r = -1; r < 5; r++) {   /* one warm-up */
-        double t0 = MPI_Wtime();
-        flops = 0.0;
-        for (int i = 0; i < 5; i++) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sh[i][0], sh[i][1], sh[i][2], 1.0f, A, sh[i][2], B,
-                        sh[i][2], 0.0f, O, sh[i][1]);
-            flops += 2.0 * sh[i][0] * (double)sh[i][1] * sh[i][2];
+        A[i] = (float)(i % 7) * 0.01f, B[i] = (float)(i % 5) * 0.01f;
+    double t[3] = {0};
+    for (int r = -1; r < 3; r++) {   /* one warm-up */
+        double t0 = MPI_Wtime(), fl = 0.0;
+        for (int i = 0; i < g->n; i++) {
+            const zk_gemm_sig *q = &g->sig[i];
+            uint64_t calls = (q->calls + (uint64_t)steps_logged / 2) / (uint64_t)steps_logged;
+            for (uint64_t c = 0; c < calls; c++)
+                cblas_sgemm(CblasRowMajor, q->ta == 'T' ? CblasTrans : CblasNoTrans,
+                            q->tb == 'T' ? CblasTrans : CblasNoTrans, q->M, q->N, q->K, 1.0f, A,
+                            q->ta == 'T' ? q->M : q->K, B, q->tb == 'T' ? q->K : q->N, q->beta, O, q->N);
+            fl += 2.0 * (double)q->M * (double)q->N * (double)q->K * (double)calls;
         }
         if (r >= 0)
             t[r] = MPI_Wtime() - t0;
+        *flops = fl;
     }
-    for (int i = 0; i < 5; i++)   /* median of 5 */
-        for (int j = i + 1; j < 5; j++)
-            if (t[j] < t[i]) {
-                double x = t[i];
-                t[i] = t[j], t[j] = x;
-            }
     free(A), free(B), free(O);
-    return flops / t[2];
+    double lo = t[0] < t[1] ? t[0] : t[1], hi = t[0] < t[1] ? t[1] : t[0];
+    return t[2] < lo ? lo : t[2] > hi ? hi : t[2];   /* the median */
+}
+
+/* The engine's time per step in the logged shapes. */
+static double logged_gemm_s(int steps_logged)
+{
+    double s = 0.0;
+    for (int i = 0; i < zk_gemm_calls.n; i++)
+        s += zk_gemm_calls.sig[i].seconds;
+    return steps_logged > 0 ? s / steps_logged : 0.0;
 }
 
 /* key=value arguments */
@@ -268,10 +280,12 @@ int main(int argc, char **argv)
     }
     /* here every rank succeeded, or every rank failed: the reference sgemm
      * rate, all ranks at once as in the run */
-    double ref = 0.0;
+    double ref_s = 0.0, ref_flops = 0.0, mine_s = 0.0;
+    int logged = c.steps > 1 ? c.steps - 1 : 1;   /* the log covers the steps from the second on */
     if (rc == 0) {
         MPI_Barrier(MPI_COMM_WORLD);
-        ref = sgemm_reference(&c);
+        mine_s = logged_gemm_s(logged);
+        ref_s = sgemm_replay(logged, &ref_flops);
     }
 
     /* gather every rank's measurements on rank 0 */
@@ -320,15 +334,17 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(ph, "backward", r.bwd_s);
         cJSON_AddNumberToObject(ph, "optimizer", r.opt_s);
         cJSON_AddNumberToObject(ph, "communication", r.comm_s);
-        /* the engine's efficiency (rank 0): GEMM phases against sgemm alone
-         * in this run, and the share of the step that is neither GEMM nor
-         * MPI (from step 2 on) */
+        /* the engine's efficiency (rank 0): its GEMM phases against sgemm
+         * alone on the same calls in this run (sgemm_replay), and the share
+         * of the step that is neither GEMM nor MPI (from step 2 on) */
         cJSON *ge = cJSON_AddObjectToObject(o, "gemm");
         cJSON_AddNumberToObject(ge, "seconds_per_step", r.gemm_s);
         cJSON_AddNumberToObject(ge, "flops_per_step", r.gemm_flops);
         cJSON_AddNumberToObject(ge, "flops_per_s", r.gemm_s > 0 ? r.gemm_flops / r.gemm_s : 0.0);
-        cJSON_AddNumberToObject(ge, "sgemm_flops_per_s", ref);
-        cJSON_AddNumberToObject(ge, "efficiency", r.gemm_s > 0 && ref > 0 ? r.gemm_flops / r.gemm_s / ref : 0.0);
+        cJSON_AddNumberToObject(ge, "shapes", zk_gemm_calls.n);
+        cJSON_AddNumberToObject(ge, "sgemm_seconds_per_step", ref_s);
+        cJSON_AddNumberToObject(ge, "sgemm_flops_per_s", ref_s > 0 ? ref_flops / ref_s : 0.0);
+        cJSON_AddNumberToObject(ge, "efficiency", mine_s > 0 && ref_s > 0 ? ref_s / mine_s : 0.0);
         cJSON_AddNumberToObject(o, "steady_step_s", r.steady_step_s);
         cJSON_AddNumberToObject(o, "steady_comm_s", r.steady_comm_s);
         cJSON_AddNumberToObject(o, "overhead_fraction", r.steady_step_s > 0 ?

@@ -18,10 +18,11 @@
 #include <time.h>
 
 zk_gemm_stats zk_gemm_counters;
+zk_gemm_log zk_gemm_calls;
 
 /* Every matrix multiply of the step: OpenBLAS's sgemm, timed and counted
- * (2 M N K FLOPs) so that the engine can report the rate its GEMM phases
- * reach against sgemm alone. */
+ * (2 M N K FLOPs) and logged by shape, so that the engine can report the
+ * rate its GEMM phases reach against sgemm alone on the same calls. */
 static void zk_sgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, int N, int K,
                      float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -29,14 +30,49 @@ static void zk_sgemm(enum CBLAS_ORDER o, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRA
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cblas_sgemm(o, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    zk_gemm_counters.seconds += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    zk_gemm_counters.seconds += dt;
     zk_gemm_counters.flops += 2.0 * (double)M * (double)N * (double)K;
     zk_gemm_counters.calls++;
+    char a = ta == CblasTrans ? 'T' : 'N', b = tb == CblasTrans ? 'T' : 'N';
+    zk_gemm_log *g = &zk_gemm_calls;
+    int i = 0;
+    while (i < g->n && !(g->sig[i].ta == a && g->sig[i].tb == b && g->sig[i].M == M && g->sig[i].N == N &&
+                         g->sig[i].K == K && g->sig[i].beta == beta))
+        i++;
+    if (i == g->n && g->n < ZK_GEMM_SIGS)
+        g->sig[g->n++] = (zk_gemm_sig){a, b, M, N, K, beta, 0, 0.0};
+    if (i < g->n) {
+        g->sig[i].calls++;
+        g->sig[i].seconds += dt;
+    } else {
+        g->other_calls++;
+        g->other_seconds += dt;
+    }
+}
+
+void zk_gemm_log_clear(void)
+{
+    memset(&zk_gemm_calls, 0, sizeof zk_gemm_calls);
 }
 
 #define ZK_VL 16          /* floats per chunk: one 64-byte line */
 #define ZK_ATT_BLOCK 128  /* query rows per sgemm in attention */
 #define ZK_LN_EPS 1e-5f
+
+/* The elementwise kernels are built for the baseline x86-64 (SSE2, 4 floats
+ * a vector) and again for AVX2 and AVX-512 (8 and 16); the loader picks the
+ * widest the CPU has (GCC function multiversioning).  The results are the
+ * same bit for bit: ISO C mode contracts nothing into FMAs, and every
+ * reduction adds in the fixed order of the ZK_VL lanes, not the vector's. */
+#if !defined(ZK_HOT) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define ZK_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef ZK_HOT   /* (-DZK_HOT= builds the baseline only) */
+#define ZK_HOT
+#endif
 
 /* DST[i] = EXPR for i in [0, n), EXPR naming the index I. */
 #define ZK_MAP(DST, N, I, ...)                                                    \
@@ -187,7 +223,7 @@ static inline float zk_row_sqdev(const float *x, size_t n, float c)
 
 /* ------------------------------------------------------------ embedding */
 
-void zk_embed_fwd(float *restrict out, const int *restrict tok, const float *restrict wte,
+ZK_HOT void zk_embed_fwd(float *restrict out, const int *restrict tok, const float *restrict wte,
                   const float *restrict wpe, int B, int T, int C)
 {
     size_t c = (size_t)C;
@@ -200,7 +236,7 @@ void zk_embed_fwd(float *restrict out, const int *restrict tok, const float *res
         }
 }
 
-void zk_embed_bwd(float *restrict dwte, float *restrict dwpe, const float *restrict dout,
+ZK_HOT void zk_embed_bwd(float *restrict dwte, float *restrict dwpe, const float *restrict dout,
                   const int *restrict tok, int B, int T, int C)
 {
     size_t c = (size_t)C;
@@ -216,7 +252,7 @@ void zk_embed_bwd(float *restrict dwte, float *restrict dwpe, const float *restr
 
 /* ------------------------------------------------------------ layernorm */
 
-void zk_layernorm_fwd(float *restrict out, float *restrict mean, float *restrict rstd, const float *restrict inp,
+ZK_HOT void zk_layernorm_fwd(float *restrict out, float *restrict mean, float *restrict rstd, const float *restrict inp,
                       const float *restrict w, const float *restrict b, int N, int C)
 {
     size_t c = (size_t)C;
@@ -233,7 +269,7 @@ void zk_layernorm_fwd(float *restrict out, float *restrict mean, float *restrict
 
 /* With n = (x - mean) rstd and g = dout w:
  * dx = rstd (g - mean(g) - n mean(g n)), dw += dout n, db += dout. */
-void zk_layernorm_bwd(float *restrict dinp, float *restrict dw, float *restrict db, const float *restrict dout,
+ZK_HOT void zk_layernorm_bwd(float *restrict dinp, float *restrict dw, float *restrict db, const float *restrict dout,
                       const float *restrict inp, const float *restrict w, const float *restrict mean,
                       const float *restrict rstd, int N, int C)
 {
@@ -297,7 +333,7 @@ void zk_matmul_fwd(float *out, const float *inp, const float *w, const float *bi
         zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out, OC);
 }
 
-void zk_matmul_bwd(float *restrict dinp, float *restrict dw, float *restrict dbias, const float *restrict dout,
+ZK_HOT void zk_matmul_bwd(float *restrict dinp, float *restrict dw, float *restrict dbias, const float *restrict dout,
                    const float *restrict inp, const float *restrict w, int N, int IC, int OC)
 {
     if (N <= 0 || OC <= 0)
@@ -325,7 +361,7 @@ static inline int zk_blk_end(int r0, int T)
     return r0 + ZK_ATT_BLOCK < T ? r0 + ZK_ATT_BLOCK : T;
 }
 
-void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 {
     if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
         return;
@@ -363,7 +399,7 @@ void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, in
  * dQ += scale dS K; dK += scale dS^T Q.
  * Products involving P or dS skip the zero upper triangle block-wise.
  * Only the first T*T floats of scratch are used (dS of one head at a time). */
-void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
+ZK_HOT void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
                       int T, int C, int NH)
 {
     if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
@@ -415,7 +451,7 @@ void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const floa
 #define ZK_GELU_K 0.7978845608028654f
 #define ZK_GELU_A 0.044715f
 
-void zk_gelu_fwd(float *out, const float *inp, size_t n)
+ZK_HOT void zk_gelu_fwd(float *out, const float *inp, size_t n)
 {
     ZK_MAP(out, n, i, inp[i] / (1.0f + zk_expf(-2.0f * ZK_GELU_K * (inp[i] + ZK_GELU_A * inp[i] * inp[i] * inp[i]))));
 }
@@ -428,24 +464,24 @@ static inline float zk_gelu_grad(float x)
     return s + 2.0f * x * s * (1.0f - s) * ZK_GELU_K * (1.0f + 3.0f * ZK_GELU_A * x2);
 }
 
-void zk_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
+ZK_HOT void zk_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
 {
     ZK_MAP(dinp, n, i, dinp[i] + zk_gelu_grad(inp[i]) * dout[i]);
 }
 
 /* ----------------------------------------------------------- arithmetic */
 
-void zk_add(float *out, const float *a, const float *b, size_t n)
+ZK_HOT void zk_add(float *out, const float *a, const float *b, size_t n)
 {
     ZK_MAP(out, n, i, a[i] + b[i]);
 }
 
-void zk_acc(float *y, const float *x, size_t n)
+ZK_HOT void zk_acc(float *y, const float *x, size_t n)
 {
     ZK_MAP(y, n, i, y[i] + x[i]);
 }
 
-double zk_sumsq(const float *x, size_t n)
+ZK_HOT double zk_sumsq(const float *x, size_t n)
 {
     double acc[ZK_VL] = {0};
     double s = 0.0;
@@ -460,12 +496,12 @@ double zk_sumsq(const float *x, size_t n)
     return s;
 }
 
-void zk_scale(float *x, size_t n, float s)
+ZK_HOT void zk_scale(float *x, size_t n, float s)
 {
     ZK_MAP(x, n, i, x[i] * s);
 }
 
-int zk_all_finite(const float *x, size_t n)
+ZK_HOT int zk_all_finite(const float *x, size_t n)
 {
     uint32_t acc[ZK_VL] = {0};
     uint32_t bad = 0;
@@ -483,7 +519,7 @@ int zk_all_finite(const float *x, size_t n)
 
 /* ------------------------------------------------------------ optimizer */
 
-void zk_adamw(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n, float lr,
+ZK_HOT void zk_adamw(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n, float lr,
               float beta1, float beta2, float eps, float weight_decay, int t)
 {
     /* as torch.optim.AdamW: p *= 1 - lr wd; p -= lr/bc1 m / (sqrt(v)/sqrt(bc2) + eps) */
@@ -501,7 +537,7 @@ void zk_adamw(float *restrict p, const float *restrict g, float *restrict m, flo
     }
 }
 
-void zk_sgd(float *restrict p, const float *restrict g, float *restrict mom, size_t n, float lr, float momentum,
+ZK_HOT void zk_sgd(float *restrict p, const float *restrict g, float *restrict mom, size_t n, float lr, float momentum,
             float weight_decay)
 {
     size_t i = 0;
@@ -520,7 +556,7 @@ void zk_sgd(float *restrict p, const float *restrict g, float *restrict mom, siz
 
 /* -------------------------------------------------------- cross-entropy */
 
-double zk_crossentropy(float *logits, const int *targets, int N, int V, float dscale)
+ZK_HOT double zk_crossentropy(float *logits, const int *targets, int N, int V, float dscale)
 {
     if (N <= 0 || V <= 0)
         return 0.0;
@@ -600,7 +636,7 @@ static inline float zk_round_bf16_1(float f)
     return zk_float((u & 0x7FFFFFFFu) > 0x7F800000u ? qnan : r);
 }
 
-void zk_round_bf16(float *x, size_t n)
+ZK_HOT void zk_round_bf16(float *x, size_t n)
 {
     ZK_MAP(x, n, i, zk_round_bf16_1(x[i]));
 }
@@ -625,12 +661,12 @@ static inline float zk_round_f16_1(float f)
     return zk_float(sign | r);
 }
 
-void zk_round_f16(float *x, size_t n)
+ZK_HOT void zk_round_f16(float *x, size_t n)
 {
     ZK_MAP(x, n, i, zk_round_f16_1(x[i]));
 }
 
-void zk_pack16(uint16_t *dst, const float *src, size_t n, int fp16)
+ZK_HOT void zk_pack16(uint16_t *dst, const float *src, size_t n, int fp16)
 {
     if (fp16)
         for (size_t i = 0; i < n; i++)
@@ -640,7 +676,7 @@ void zk_pack16(uint16_t *dst, const float *src, size_t n, int fp16)
             dst[i] = zk_f32_to_bf16(src[i]);
 }
 
-void zk_unpack16(float *dst, const uint16_t *src, size_t n, int fp16)
+ZK_HOT void zk_unpack16(float *dst, const uint16_t *src, size_t n, int fp16)
 {
     if (fp16)
         for (size_t i = 0; i < n; i++)

@@ -26,6 +26,27 @@ typedef struct zk_gemm_stats {
 } zk_gemm_stats;
 extern zk_gemm_stats zk_gemm_counters;
 
+/* Every distinct sgemm call (transposes, M, N, K, beta) since the log was
+ * last cleared, with its calls and time: what sgemm alone is replayed on to
+ * rate the engine's GEMM phases.  Calls beyond ZK_GEMM_SIGS distinct
+ * shapes are only counted (other_*). */
+typedef struct zk_gemm_sig {
+    char ta, tb;   /* 'N' or 'T' */
+    int M, N, K;
+    float beta;
+    uint64_t calls;
+    double seconds;
+} zk_gemm_sig;
+enum { ZK_GEMM_SIGS = 256 };
+typedef struct zk_gemm_log {
+    int n;
+    zk_gemm_sig sig[ZK_GEMM_SIGS];
+    uint64_t other_calls;
+    double other_seconds;
+} zk_gemm_log;
+extern zk_gemm_log zk_gemm_calls;
+void zk_gemm_log_clear(void);
+
 /* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:] */
 void zk_embed_fwd(float *out, const int *tok, const float *wte, const float *wpe, int B, int T, int C);
 /* dwte[tok] += dout, dwpe[t] += dout */

@@ -2,8 +2,10 @@
 # scripts/bench-engine.sh - the engine's efficiency on this machine: for a
 # few model shapes, runs zplan-engine on 2 ranks (ZeRO-1, no recompute) 5
 # times and prints the medians of
-#   gemm eff   the GEMM phases' FLOP/s / OpenBLAS sgemm alone at the run's
-#              forward shapes, measured in the same run (goal >= 80 %)
+#   gemm eff   OpenBLAS sgemm alone on the run's own GEMM calls (every
+#              shape of a step, its calls, contiguous operands, replayed
+#              after the run on the same ranks) over the time the engine's
+#              GEMM phases took for them (goal >= 80 %)
 #   overhead   the share of a step that is neither GEMM nor MPI: layer norms,
 #              GELU, softmax, cross-entropy, optimizer, copies (goal < 15 %)
 # ENGINE names zplan-engine (default: the one in this tree).

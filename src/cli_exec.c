@@ -126,13 +126,13 @@ static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_lay
     return ZP_OK;
 }
 
-/* The engine binary: $ZPLAN_ENGINE, else beside this program. */
 /* The engine's code for a storage type: 0 fp32, 1 bf16, 2 fp16. */
 static int engine_dtype(zp_dtype d)
 {
     return d == ZP_DT_BF16 ? 1 : d == ZP_DT_FP16 ? 2 : 0;
 }
 
+/* The engine binary: $ZPLAN_ENGINE, else beside this program. */
 static const char *engine_path(char *buf, size_t n)
 {
     const char *env = getenv("ZPLAN_ENGINE");
@@ -590,8 +590,12 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     cJSON_AddNumberToObject(rec, "micro_batch", (double)l.micro_batch);
     cJSON_AddNumberToObject(rec, "grad_accum", (double)l.grad_accum);
     cJSON_AddNumberToObject(rec, "device_cap_bytes", (double)cap);
-    cJSON_AddStringToObject(rec, "dtype", zp_dtype_names[pb.train.dtype]);
-    cJSON_AddStringToObject(rec, "grad_dtype", zp_dtype_names[pb.train.grad_dtype]);
+    /* the storage types as the engine reports running them (the plan's,
+     * when it did not report) */
+    cJSON_AddStringToObject(rec, "dtype", eo && *zp_jstr(eo, "dtype") ? zp_jstr(eo, "dtype")
+                                          : zp_dtype_names[pb.train.dtype]);
+    cJSON_AddStringToObject(rec, "grad_dtype", eo && *zp_jstr(eo, "grad_dtype") ? zp_jstr(eo, "grad_dtype")
+                                               : zp_dtype_names[pb.train.grad_dtype]);
     if (eo && zp_jobj(eo, "skipped_steps")) {
         cJSON_AddNumberToObject(rec, "skipped_steps", zp_jnum(eo, "skipped_steps"));
         cJSON_AddNumberToObject(rec, "loss_scale", zp_jnum(eo, "loss_scale"));

@@ -247,7 +247,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
                 big = sh->embed_params;
             if (last && !tied1 && sh->head_params > big)
                 big = sh->head_params;
-            both += (uint64_t)big * (pb + gb);
+            both += (uint64_t)big * (wpb + wgb);
         } else {
             bwd += (uint64_t)(blocks > 1 ? 2 : 1) * (uint64_t)sh->layer_params * wpb   /* current + prefetched */
                    + (uint64_t)(sh->layer_params + keep_embed) * wgb;

@@ -209,6 +209,15 @@ void zp_render_exec(FILE *out, const cJSON *rec)
            zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
            zp_jnum(rec, "dp"), zp_jnum(rec, "zero"), zp_jstr(rec, "offload"), zp_jstr(rec, "ckpt"),
            zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
+    if (*zp_jstr(rec, "dtype")) {   /* records from before 16-bit storage have no types */
+        fprintf(out, "  storage: %s parameters, %s gradients", zp_jstr(rec, "dtype"), zp_jstr(rec, "grad_dtype"));
+        if (strcmp(zp_jstr(rec, "dtype"), "fp32") != 0)
+            fprintf(out, ", fp32 master weights");
+        if (zp_jobj(rec, "skipped_steps") && zp_jnum(rec, "loss_scale") > 1.0)
+            fprintf(out, "; loss scale %.0f at the end, %.0f steps skipped", zp_jnum(rec, "loss_scale"),
+                    zp_jnum(rec, "skipped_steps"));
+        fprintf(out, "; computed in fp32\n");
+    }
     const cJSON *ls = zp_jobj(rec, "losses");
     int n = cJSON_GetArraySize(ls);
     if (n > 0)

@@ -112,6 +112,15 @@ for z in 0 3; do
         --argjson s "$(jq .skipped_steps "$outf")" --argjson l "$(jq .loss_scale "$outf")"
     jok "$outf" '.losses[19] < .losses[0] * 0.95' "fp16 ZeRO-$z: the loss falls by more than 5% once the scale fits"
 done
+# a skipped step gathers nothing: the bytes reported are an applied step's.
+# ZeRO-1 + optimizer offload, fp16, 2 ranks (every unit of even size, so
+# shards are halves): the reduce-scatter and the all-gather of S = 2P bytes
+# of 2-byte values move S (n-1)/n = P bus bytes each; the shard of P/2
+# values, 2 bytes each, goes down and comes up: P each way
+eng 2 2 2 1 0 dtype=2 offload=1 loss_scale=16777216 scale_window=5
+jok "$outf" '.params as $p | .bus_bytes_per_step as $b | .skipped_steps >= 1 and
+    $b["reduce-scatter"] == $p and $b["all-gather"] == $p and $b["device-to-host"] == $p and $b["host-to-device"] == $p' \
+    "fp16 ZeRO-1 + offload with skipped steps: per applied step P bytes reduce-scattered, gathered, down and up"
 eng 2 2 2 0 0 dtype=3
 ok "$([ "$rc" -eq 2 ] && grep -q 'dtype=3' "$errf"; echo $?)" "an unknown storage type is refused (exit 2)"
 

@@ -48,6 +48,8 @@ jok "$outf" '(.executions | length) == 1 and .executions[0].status == "ok"' "zpl
 run "$ZPLAN" show 1 --db "$DB"
 ok "$(echo "$out" | grep -q 'Execution 1 of run 1' && echo "$out" | grep -q 'predicted'; echo $?)" \
     "zplan show prints predicted vs measured"
+ok "$(echo "$out" | grep -q 'storage: bf16 parameters, bf16 gradients, fp32 master weights'; echo $?)" \
+    "zplan show names the storage types the engine ran"
 
 # --scale by parameter count: a GPT of 64-wide heads, byte-level vocabulary
 run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale 2M,seq=32 --json
