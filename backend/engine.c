@@ -897,7 +897,7 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     model m;
     step_ctx x;
     int rc = 0;
-    double opt_total = 0.0, steady_t0 = 0.0, comm0 = 0.0;
+    double opt_total = 0.0, steady_t0 = 0.0, comm0 = 0.0, compute0 = 0.0;
     /* bytes moved per step, summed over the steady steps (from the second
      * on) that were applied, and over all steady steps */
     uint64_t bus_ok[ZE_NCOLL] = {0}, bus_all[ZE_NCOLL] = {0}, h2d_ok = 0, d2h_ok = 0, h2d_all = 0, d2h_all = 0;
@@ -937,6 +937,7 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
             zk_gemm_log_clear();   /* the shapes of the steady steps */
             steady_t0 = t0;
             comm0 = g->comm_s;
+            compute0 = x.fwd_s + x.bwd_s;
         }
         for (int j = 0; j < c->M; j++) {
             uint64_t first = (uint64_t)s * per_step + ((uint64_t)g->rank * (uint64_t)c->M + (uint64_t)j) *
@@ -983,6 +984,7 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
     res->gemm_s = (zk_gemm_counters.seconds - gemm0.seconds) / counted;
     res->steady_step_s = c->steps > 1 ? (now_s() - steady_t0) / counted : step_times[0];
     res->steady_comm_s = (g->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
+    res->steady_compute_s = (x.fwd_s + x.bwd_s - (c->steps > 1 ? compute0 : 0.0)) / counted;
     res->gemm_flops = (zk_gemm_counters.flops - gemm0.flops) / counted;
 out:
     res->skipped = m.skipped;

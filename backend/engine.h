@@ -77,6 +77,7 @@ typedef struct ze_result {
     uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload), likewise */
     double gemm_s, gemm_flops;             /* per step: time and FLOPs in matrix multiplies */
     double steady_step_s, steady_comm_s;   /* per step, means from step 2 on */
+    double steady_compute_s;               /* forward + backward per step, mean from step 2 on */
     uint64_t params;           /* parameters of the model */
     int skipped;               /* steps skipped for overflowing gradients (loss scaling) */
     double loss_scale;         /* the scale at the end */

@@ -347,6 +347,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(ge, "efficiency", mine_s > 0 && ref_s > 0 ? ref_s / mine_s : 0.0);
         cJSON_AddNumberToObject(o, "steady_step_s", r.steady_step_s);
         cJSON_AddNumberToObject(o, "steady_comm_s", r.steady_comm_s);
+        cJSON_AddNumberToObject(o, "steady_compute_s", r.steady_compute_s);   /* forward + backward */
         cJSON_AddNumberToObject(o, "overhead_fraction", r.steady_step_s > 0 ?
                                 (r.steady_step_s - r.gemm_s - r.steady_comm_s) / r.steady_step_s : 0.0);
         cJSON *cb = cJSON_AddObjectToObject(o, "bus_bytes_per_step");

@@ -724,6 +724,7 @@ static cJSON *answer_json(const answer *a, int64_t run_id, const zp_mem *stages,
     cJSON_AddNumberToObject(cvo, "gemm_efficiency", cv->gemm_eff);
     cJSON_AddNumberToObject(cvo, "link_efficiency", cv->link_eff);
     cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);
+    cJSON_AddNumberToObject(cvo, "elementwise_gbps", cv->elementwise_bps / 1e9);
     cJSON_AddBoolToObject(cvo, "backward_workspace", cv->bwd_workspace);
     cJSON_AddStringToObject(cvo, "units", units_names[a->units]);
 

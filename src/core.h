@@ -85,6 +85,7 @@ typedef struct zp_gpu {
     double alpha_s;              /* latency per ring step */
     double link_eff;             /* achieved fraction of the link bandwidths given */
     double host_adam_params_per_s;
+    double elementwise_bps;      /* measured rate of the non-matmul kernels' traffic (0: none given) */
 } zp_gpu;
 
 typedef struct zp_cluster {
@@ -152,6 +153,7 @@ typedef struct zp_conv {
     double alpha_intra_s;       /* per ring step latency, inside a node */
     double alpha_inter_s;       /* per ring step latency, across nodes */
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */
+    double elementwise_bps;     /* non-matmul kernels' traffic rate; 0: folded into gemm_eff (GPU presets) */
 } zp_conv;
 
 /* Defaults: see README "Conventions"; overheads taken from the GPU preset. */
@@ -297,6 +299,11 @@ typedef struct zp_cost {
 
 /* Forward FLOPs per token of the whole model (matmuls + attention scores). */
 double zp_flops_fwd_per_token(const zp_model *m, int64_t seq);
+/* Bytes the non-matmul kernels (norms, residual adds, activation function,
+ * softmax, cross-entropy) read and write for one micro-batch on one rank
+ * of stage k, forward + backward + recompute (cost.c); timed only when
+ * the conventions give their rate (elementwise_bps, from zplan calibrate). */
+double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l, int last_stage);
 /* Cost of a plan from its first- and last-stage communication. */
 void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
                   const zp_cluster *c, const zp_conv *cv, const zp_comm *first,

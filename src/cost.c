@@ -12,8 +12,38 @@
  * With 12 h^2 weights per block this is Narayanan et al.'s
  * 72 B s L h^2 (1 + s/(6h) + V/(12 h L)) per step without recompute.
  * Model FLOPs (for MFU) exclude recomputation; MFU divides by the dense peak
- * of the compute dtype. */
+ * of the compute dtype.
+ * A profile measured by zplan calibrate also times the non-matmul kernels
+ * as traffic at a measured rate (zp_elementwise_bytes / elementwise_bps);
+ * GPU presets fold them into the matmul efficiency (rate 0: not timed). */
 #include "core.h"
+
+/* Values the non-matmul kernels touch per token, forward, for one layer
+ * (*layer) and for the last stage's head (*head): two LayerNorms (read and
+ * write h: 4h), two residual adds (read 2h, write h: 6h), the activation
+ * function (read and write f: 2f; SwiGLU's gate, up and product 3f), the
+ * softmax over the causal half of each head's row (a s / 2 values, three
+ * passes: 1.5 a s) unless flash attention fuses it; the head: the final
+ * norm (4h) and the cross-entropy (max, exponentials, gradient: 3V).
+ * Backward touches twice the forward; full recompute adds the layer's
+ * forward again, selective its softmax. */
+static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_layout *l, double *fwd,
+                               double *rc, double *head)
+{
+    double h = (double)m->hidden, s = (double)tr->seq, t = (double)l->tp;
+    double f = (double)m->ffn / t, sm = tr->flash ? 0.0 : 1.5 * (double)m->heads / t * s;
+    *fwd = 10.0 * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f + sm;
+    *rc = l->ckpt == ZP_CKPT_FULL ? *fwd : l->ckpt == ZP_CKPT_SELECTIVE ? sm : 0.0;
+    *head = 4.0 * h + 3.0 * (double)m->vocab / t;
+}
+
+double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l, int last_stage)
+{
+    double fwd, rc, head;
+    elementwise_values(m, tr, l, &fwd, &rc, &head);
+    double tokens = (double)tr->seq * (double)l->micro_batch, Ls = (double)(m->layers / l->pp);
+    return (double)zp_act_bytes(tr) * tokens * (Ls * (3.0 * fwd + rc) + (last_stage ? 3.0 * head : 0.0));
+}
 
 double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
 {
@@ -75,6 +105,15 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
     double inv_peak = 1.0 / (c->gpu.peak_flops[cdt] * cv->gemm_eff);
+    /* the non-matmul kernels, when their rate is given: forward, backward
+     * (twice the forward) and recompute traffic, per micro-batch */
+    double ew_f = 0.0, ew_rc = 0.0, ew_head = 0.0;
+    if (cv->elementwise_bps > 0) {
+        double ef, er, eh, k = (double)zp_act_bytes(tr) * (double)tr->seq * (double)l->micro_batch /
+                               cv->elementwise_bps;
+        elementwise_values(m, tr, l, &ef, &er, &eh);
+        ew_f = k * Ls * ef, ew_rc = k * Ls * er, ew_head = k * eh;
+    }
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
     for (int which = 0; which < 2; which++) {
@@ -82,7 +121,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             break;
         int last_stage = which == 1 || l->pp == 1;
         double f = blocks + (last_stage ? head : 0.0), b = 2.0 * f;
-        double fwd_s = f * inv_peak, bwd_s = (b + rc) * inv_peak;
+        double ef = ew_f + (last_stage ? ew_head : 0.0);
+        double fwd_s = f * inv_peak + ef, bwd_s = (b + rc) * inv_peak + 2.0 * ef + ew_rc;
         double comp = M * (fwd_s + bwd_s);
         double ex = exposed(which == 0 ? first : last, l, fwd_s, bwd_s, cv->overlap_eff);
         if (comp > best_compute) {

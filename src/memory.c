@@ -355,6 +355,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->alpha_intra_s = 5e-6;
     c->alpha_inter_s = 20e-6;
     c->cpu_adam_params_per_s = 1e9;
+    c->elementwise_bps = 0;
     zp_conv_apply_gpu(c, gpu);
 }
 
@@ -366,6 +367,8 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
         c->link_eff = gpu->link_eff;
     if (gpu->alpha_s > 0)
         c->alpha_intra_s = c->alpha_inter_s = gpu->alpha_s;
+    if (gpu->elementwise_bps > 0)
+        c->elementwise_bps = gpu->elementwise_bps;
     if (gpu->host_adam_params_per_s > 0)
         c->cpu_adam_params_per_s = gpu->host_adam_params_per_s;
 }

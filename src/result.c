@@ -68,6 +68,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.gemm_eff = zp_jnum(cv, "gemm_efficiency");
     pb->conv.link_eff = zp_jnum(cv, "link_efficiency");
     pb->conv.overlap_eff = zp_jnum(cv, "overlap_efficiency");
+    pb->conv.elementwise_bps = zp_jnum(cv, "elementwise_gbps") * 1e9;   /* absent before: 0 */
     pb->conv.bwd_workspace = zp_jflag(cv, "backward_workspace");
     zp_pins_none(&pb->pins);
 }

@@ -22,8 +22,16 @@ jok "$tmp/p.json" '.gemm_efficiency > 0 and .gemm_efficiency <= 1 and .measured.
 # FLOPs a token 2 (2 x 12 x 384^2 + 512 x 384) + 4 x 2 x 128 x 384 = 7864320, x 3 x 512
 CF=$((3 * 512 * (2 * (2 * 12 * 384 * 384 + 512 * 384) + 4 * 2 * 128 * 384)))
 jok "$tmp/p.json" ".measured.calibration_step as \$c | (\$c.compute_s_at_peak * .measured.sgemm_peak_flops_per_s / $CF - 1 | fabs) < 1e-9 and
-    ((\$c.compute_s_at_peak / \$c.forward_backward_s) as \$e | (if \$e > 1 then 1 else \$e end) / .gemm_efficiency - 1 | fabs) < 1e-9" \
-    "efficiency = $CF FLOPs (hand count) at the peak / the step's measured forward + backward"
+    ((\$c.compute_s_at_peak / \$c.gemm_s) as \$e | (if \$e > 1 then 1 else \$e end) / .gemm_efficiency - 1 | fabs) < 1e-9" \
+    "efficiency = $CF FLOPs (hand count) at the peak / the step's measured sgemm time"
+# its non-matmul traffic, fp32 (4 B) per token and layer forward: norms 4h,
+# residual adds 6h, GELU 2 x 4h, softmax 1.5 a s = 3840 + 3072 + 1152 = 8064;
+# the head: final norm 4h + cross-entropy 3V = 3072; forward + twice again
+# backward over 512 tokens: 4 x 512 x 3 (2 x 8064 + 3072) = 117964800 bytes
+EW=$((4 * 512 * 3 * (2 * 8064 + 3072)))
+jok "$tmp/p.json" ".measured.calibration_step as \$c | \$c.elementwise_bytes == $EW and \$c.forward_backward_s > \$c.gemm_s and
+    (\$c.elementwise_bytes / (\$c.forward_backward_s - \$c.gemm_s) / 1e9 / .elementwise_gbps - 1 | fabs) < 1e-9" \
+    "elementwise rate = $EW bytes (hand count) / the step's forward + backward outside sgemm"
 jok "$tmp/p.json" '(.measured.sgemm_peak_flops_per_s / 1e12 / .peak_tflops.fp32 - 1 | fabs) < 1e-12 and
     (.measured.sgemm | length) >= 3 and (.measured.collectives | length) >= 3' \
     "the profile keeps what was measured; the peak is the best sgemm rate"
@@ -33,8 +41,9 @@ is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM profiles WHERE name = 'local-cp
 run "$ZPLAN" --gpu local-cpu --gpus 2 --dtype fp32 --model gpt2-small --seq 128 --global-batch 8 --db "$DB" --json
 ok $rc "plan with --gpu local-cpu" || diag "$err"
 jok "$outf" '.cluster.gpu == "local-cpu" and (.cluster.peak_flops / ($p[0].peak_tflops.fp32 * 1e12) - 1 | fabs) < 1e-12 and
-    (.conventions.gemm_efficiency / $p[0].gemm_efficiency - 1 | fabs) < 1e-12 and .conventions.link_efficiency == 1' \
-    "the plan uses the profile's peak, efficiency and measured (achieved) link bandwidths" \
+    (.conventions.gemm_efficiency / $p[0].gemm_efficiency - 1 | fabs) < 1e-12 and .conventions.link_efficiency == 1 and
+    (.conventions.elementwise_gbps / $p[0].elementwise_gbps - 1 | fabs) < 1e-12' \
+    "the plan uses the profile's peak, efficiency, elementwise rate and measured (achieved) link bandwidths" \
     --slurpfile p "$tmp/p.json"
 run "$ZPLAN" --gpu local-cpu --gpus 2 --model gpt2-small --db "$DB"
 ok "$([ "$rc" -eq 2 ] && grep -q 'no bf16 support' "$errf"; echo $?)" "the profile has no bf16: refused (exit 2)"
@@ -54,10 +63,13 @@ jok "$tmp/x.json" '.predicted_time_s as $p | (.step_time_s.predicted - ($p.compu
     "predicted step = compute + exposed communication + optimizer"
 # hand count: 2 ranks, micro-batch 2 x 2 accumulation x 32 tokens = 128 tokens
 # a rank; forward FLOPs a token 2 (L 12 h^2 + V h) + 4 L s h
-# = 2 (2 x 49152 + 8192) + 4 x 2 x 32 x 64 = 229376; x 3 (backward) x 128
+# = 2 (2 x 49152 + 8192) + 4 x 2 x 32 x 64 = 229376; x 3 (backward) x 128;
+# non-matmul traffic a token, fp32: L x 3 (10 h + 2 x 4h + 1.5 a s) + 3 (4h + 3V)
+# = 2 x 3 x 1344 + 3 x 640 = 9984 values, x 4 B x 128 tokens
 F=$((3 * 128 * (2 * (2 * 12 * 64 * 64 + 128 * 64) + 4 * 2 * 32 * 64)))
-jok "$tmp/x.json" "(.predicted_time_s.compute - $F / (\$p[0].peak_tflops.fp32 * 1e12 * \$p[0].gemm_efficiency)) / .predicted_time_s.compute | fabs < 1e-9" \
-    "predicted compute = $F FLOPs (hand count) / (peak x matmul efficiency)" --slurpfile p "$tmp/p.json"
+E=$((4 * 128 * (2 * 3 * 1344 + 3 * 640)))
+jok "$tmp/x.json" "(.predicted_time_s.compute - $F / (\$p[0].peak_tflops.fp32 * 1e12 * \$p[0].gemm_efficiency) - $E / (\$p[0].elementwise_gbps * 1e9)) / .predicted_time_s.compute | fabs < 1e-9" \
+    "predicted compute = $F FLOPs (hand count) / (peak x matmul efficiency) + $E bytes / elementwise rate" --slurpfile p "$tmp/p.json"
 run "$ZPLAN" exec "$id" --db "$DB" --steps 1 --profile nosuch
 ok "$([ "$rc" -eq 2 ] && grep -q "nosuch" "$errf"; echo $?)" "exec --profile naming no profile: exit 2"
 

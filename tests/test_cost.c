@@ -303,9 +303,53 @@ static void test_optimizer_and_overlap(void)
     }
 }
 
+/* A measured profile times the non-matmul kernels as traffic at its rate:
+ * per token and layer, forward, norms 4h + residual adds 6h + GELU 2f +
+ * softmax 1.5 a s values (no flash attention); the head 4h + 3V; backward
+ * twice the forward; full recompute one more forward of the layers,
+ * selective the softmax; bytes of the activation dtype each (4 computing
+ * in fp32). */
+static void test_elementwise(void)
+{
+    const int64_t L = 4, h = 256, a = 4, V = 512, s = 128, b = 4, M = 2;
+    zp_model m = gpt(L, h, a, V);
+    zp_conv cv = conv();
+    zp_cluster c = cluster(2);
+    zp_train tr = train(s, 2 * M * b);
+    tr.dtype = tr.grad_dtype = ZP_DT_FP32;
+    zp_layout l = lay(2, 1, 1, 1, 0, ZP_CKPT_NONE, b, M);
+    double fwd = 10.0 * h + 2.0 * 4 * h + 1.5 * a * s, head = 4.0 * h + 3.0 * V, tok = (double)(s * b);
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (3 * L * fwd + 3 * head), 1e-12,
+           "elementwise bytes: 4 s b (3 L (10h + 2f + 1.5 a s) + 3 (4h + 3V))");
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 0), 4 * tok * 3 * L * fwd, 1e-12, "not the last stage: no head");
+    zp_cost plain, timed;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &plain);
+    cv.elementwise_bps = 5e9;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &timed);
+    is_dbl(timed.compute_s - plain.compute_s, M * 4 * tok * (3 * L * fwd + 3 * head) / 5e9, 1e-9,
+           "with a rate of 5 GB/s: compute + M x bytes / rate");
+    is_dbl(timed.hw_flops, plain.hw_flops, 1e-15, "the FLOPs do not change");
+    l.ckpt = ZP_CKPT_FULL;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (4 * L * fwd + 3 * head), 1e-12,
+           "full recompute: one more forward of the layers");
+    l.ckpt = ZP_CKPT_SELECTIVE;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (L * (3 * fwd + 1.5 * a * s) + 3 * head), 1e-12,
+           "selective recompute: the softmax again");
+    tr.dtype = ZP_DT_BF16;
+    l.ckpt = ZP_CKPT_NONE;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 2 * tok * (3 * L * fwd + 3 * head), 1e-12, "bf16: 2 bytes a value");
+    tr.compute_fp32 = 1;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (3 * L * fwd + 3 * head), 1e-12,
+           "bf16 computed in fp32: 4 bytes a value");
+    tr.flash = 1;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (3 * L * (10.0 * h + 8.0 * h) + 3 * head), 1e-12,
+           "flash attention fuses the softmax away");
+}
+
 int main(void)
 {
     tap_plan(0);
+    test_elementwise();
     test_flops_per_token();
     test_model_flops_mfu();
     test_compute_bubble();
