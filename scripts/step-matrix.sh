@@ -4,7 +4,7 @@
 # database, then for several model shapes, every ZeRO stage, with and without
 # optimizer offload and each recompute mode plans a pinned layout, runs it
 # with zplan exec, and prints predicted and measured step time (median of
-# the steps; of ZPLAN_STEP_RUNS executions, default 2, the least disturbed:
+# the steps; of ZPLAN_STEP_RUNS executions, default 3, the least disturbed:
 # the lowest, as the other load of a shared machine only adds time) and the
 # error.  Ends with the median and largest |error| and how many are within
 # 25 %.
@@ -17,7 +17,7 @@ db=$(mktemp "${TMPDIR:-/tmp}/zplan-steps.XXXXXX")
 trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json" "$db.err"' EXIT
 shapes=${ZPLAN_STEP_SHAPES:-"layers=4,hidden=256,heads=4,vocab=512,seq=128 layers=4,hidden=512,heads=8,vocab=1024,seq=128 layers=2,hidden=384,heads=6,vocab=512,seq=256"}
 steps=${ZPLAN_STEP_STEPS:-8}
-runs=${ZPLAN_STEP_RUNS:-2}
+runs=${ZPLAN_STEP_RUNS:-3}
 "$ZPLAN" calibrate --np 2 --db "$db" | sed 's/^/# /'
 printf '# %-50s %4s %-9s %-9s %10s %10s %7s\n' shape zero offload ckpt predicted measured error
 for shape in $shapes; do
