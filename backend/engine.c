@@ -969,6 +969,8 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
         res->losses[s] = sum[0] / (double)g->size;
         res->steps_done = s + 1;
         step_times[s] = now_s() - t0;
+        if (c->on_step)
+            c->on_step(c->on_step_ctx, s + 1, c->steps, res->losses[s], step_times[s], applied);
     }
     /* bytes per step from step 2 on (step 1 may differ in nothing, but keep
      * the measurement on steady state), over the applied steps: a skipped

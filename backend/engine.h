@@ -64,6 +64,10 @@ typedef struct ze_cfg {
     float lr, weight_decay, clip;
     uint32_t seed;
     uint64_t device_cap;       /* 0: none */
+    /* called on every rank after each step (the loss is the ranks' mean;
+     * applied 0 for a step skipped by loss scaling); NULL: none */
+    void (*on_step)(void *ctx, int step, int steps, double loss, double step_s, int applied);
+    void *on_step_ctx;
 } ze_cfg;
 
 typedef struct ze_result {

@@ -7,6 +7,8 @@
  *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=0 [offload=0|1|2] [device_cap=BYTES]
  *       [dtype=0|1|2] [grad_dtype=0|1|2]       (fp32, bf16, fp16; gradients default to dtype)
  *       [loss_scale=S scale_window=W]          (dynamic loss scaling from S, doubling after W good steps)
+ *       [progress=1]                           (rank 0 also prints a line per step before the result:
+ *                                               {"progress":{"step":S,"steps":N,"loss":X,"time_s":T,"applied":A}})
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  */
 #include "config.h"
@@ -177,6 +179,18 @@ static cJSON *classes(const uint64_t *v)
     return o;
 }
 
+/* progress=1: rank 0 prints each step as a JSON line on stdout, flushed,
+ * so that the launcher can show it and keep what was measured when the
+ * run is interrupted (zplan exec). */
+static void print_step(void *ctx, int step, int steps, double loss, double step_s, int applied)
+{
+    if (*(const int *)ctx != 0)
+        return;
+    printf("{\"progress\":{\"step\":%d,\"steps\":%d,\"loss\":%.9g,\"time_s\":%.9g,\"applied\":%d}}\n", step,
+           steps, loss, step_s, applied);
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     /* the step frees and allocates the same large tensors every
@@ -209,7 +223,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR;
     char msg[256] = "";
     if (arg(argc, argv, "layers", 1, 1000, 2, &L, msg, sizeof msg) ||
         arg(argc, argv, "hidden", 1, 1 << 16, 64, &C, msg, sizeof msg) ||
@@ -228,7 +242,8 @@ int main(int argc, char **argv)
         arg(argc, argv, "dtype", 0, 2, 0, &PDT, msg, sizeof msg) ||
         arg(argc, argv, "grad_dtype", 0, 2, PDT, &GDT, msg, sizeof msg) ||
         arg(argc, argv, "loss_scale", 0, 1LL << 40, 0, &LS, msg, sizeof msg) ||
-        arg(argc, argv, "scale_window", 1, 1 << 30, 1000, &SW, msg, sizeof msg)) {
+        arg(argc, argv, "scale_window", 1, 1 << 30, 1000, &SW, msg, sizeof msg) ||
+        arg(argc, argv, "progress", 0, 1, 0, &PR, msg, sizeof msg)) {
         if (g.rank == 0)
             fprintf(stderr, "zplan-engine: %s\n", msg);
         MPI_Finalize();
@@ -247,6 +262,10 @@ int main(int argc, char **argv)
     c.clip = 1.0f;
     c.seed = (uint32_t)seed;
     c.device_cap = (uint64_t)cap;
+    if (PR) {
+        c.on_step = print_step;
+        c.on_step_ctx = &g.rank;
+    }
     if (ze_cfg_check(&c, g.size, msg, sizeof msg)) {
         if (g.rank == 0)
             fprintf(stderr, "zplan-engine: %s\n", msg);

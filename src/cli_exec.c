@@ -182,6 +182,9 @@ static zp_status launcher(char **args, int *n_out, const char *npbuf, const char
         return zp_err_set(e, ZP_EINVAL, "ZPLAN_LAUNCHER='%s' (allowed: mpirun, srun)", want);
     if (srun && hostfile)
         return zp_err_set(e, ZP_EINVAL, "--hostfile is for mpirun; inside a Slurm allocation srun places the ranks");
+    if (hostfile && access(hostfile, R_OK) != 0)
+        return zp_err_set(e, ZP_EINVAL, "--hostfile %s: %s (an Open MPI hostfile: a line 'HOST slots=N' per machine)",
+                          hostfile, strerror(errno));
     if (srun && !in_path("srun"))
         return zp_err_set(e, ZP_EIO, "srun not found: ZPLAN_LAUNCHER=srun needs Slurm's srun on PATH");
     if (!srun && !in_path("mpirun"))
@@ -210,12 +213,30 @@ static zp_status launcher(char **args, int *n_out, const char *npbuf, const char
     return ZP_OK;
 }
 
+/* A progress line of the engine ({"progress":{...}}, progress=1), shown on
+ * stderr as it arrives. */
+static void show_progress(const char *prog, const char *line, size_t len)
+{
+    static const char key[] = "{\"progress\":";
+    if (len < sizeof key - 1 || memcmp(line, key, sizeof key - 1) != 0)
+        return;
+    cJSON *j = cJSON_ParseWithLength(line, len);
+    const cJSON *p = zp_jobj(j, "progress");
+    if (p)
+        fprintf(stderr, "%s: step %.0f/%.0f  loss %.4f  %.3f s%s\n", prog, zp_jnum(p, "step"), zp_jnum(p, "steps"),
+                zp_jnum(p, "loss"), zp_jnum(p, "time_s"), zp_jnum(p, "applied") ? "" : "  (skipped: overflow)");
+    cJSON_Delete(j);
+}
+
 /* Run argv in its own process group, capturing stdout into *out
- * (malloc'd, possibly NULL); stderr passes through.  Reads until the child
- * closes its output, then reaps it.  On timeout or interruption the group
- * gets SIGTERM, then SIGKILL 5 s later.  Returns the exit status, 124 on
- * timeout, 130 when interrupted, -1 when it could not start. */
-static int run_capture(char *const *argv, int64_t timeout_s, char **out)
+ * (malloc'd, possibly NULL); stderr passes through, and with `progress`
+ * (the program's name) so do the engine's progress lines, as text.  Reads
+ * until the child closes its output, then reaps it.  On timeout or
+ * interruption the group gets SIGTERM, then SIGKILL 5 s later; 5 s after
+ * that the output is abandoned even if some process outside the group
+ * still holds it.  Returns the exit status, 124 on timeout, 130 when
+ * interrupted, -1 when it could not start. */
+static int run_capture(char *const *argv, int64_t timeout_s, const char *progress, char **out)
 {
     int fd[2];
     *out = NULL;
@@ -237,9 +258,9 @@ static int run_capture(char *const *argv, int64_t timeout_s, char **out)
     }
     setpgid(pid, pid);   /* also here, so that kill(-pid) works at once */
     close(fd[1]);
-    size_t len = 0, cap = 65536;
+    size_t len = 0, cap = 65536, shown = 0;
     char *buf = malloc(cap);
-    time_t start = time(NULL), term_at = 0;
+    time_t start = time(NULL), term_at = 0, kill_at = 0;
     int killed = 0, eof = 0, status = 0;
     while (!eof) {
         struct timeval tv = {0, 200000};
@@ -265,6 +286,10 @@ static int run_capture(char *const *argv, int64_t timeout_s, char **out)
                 if (buf) {
                     memcpy(buf + len, tmp, (size_t)k);
                     len += (size_t)k;
+                    for (char *nl; progress && (nl = memchr(buf + shown, '\n', len - shown));) {
+                        show_progress(progress, buf + shown, (size_t)(nl - (buf + shown)));
+                        shown = (size_t)(nl - buf) + 1;
+                    }
                 }
             }
         }
@@ -276,7 +301,10 @@ static int run_capture(char *const *argv, int64_t timeout_s, char **out)
         if (killed && term_at && time(NULL) - term_at > 5) {
             kill(-pid, SIGKILL);
             term_at = 0;
+            kill_at = time(NULL);
         }
+        if (kill_at && time(NULL) - kill_at > 5)
+            break;   /* a process outside the group keeps the pipe open */
     }
     close(fd[0]);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -287,6 +315,54 @@ static int run_capture(char *const *argv, int64_t timeout_s, char **out)
     if (killed)
         return killed;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The engine's stdout, a JSON value per line: its progress lines (into
+ * *progress, an array of their objects) and its result, the last other
+ * line (NULL when there is none: the run was ended before it reported). */
+static cJSON *engine_output(const char *out, cJSON **progress)
+{
+    cJSON *res = NULL;
+    *progress = cJSON_CreateArray();
+    for (const char *p = out; p && *p;) {
+        size_t len = strcspn(p, "\n");
+        cJSON *j = len ? cJSON_ParseWithLength(p, len) : NULL;
+        if (j && zp_jobj(j, "progress"))
+            cJSON_AddItemToArray(*progress, cJSON_DetachItemFromObject(j, "progress"));
+        else if (j && cJSON_IsObject(j)) {
+            cJSON_Delete(res);
+            res = j;
+            j = NULL;
+        }
+        cJSON_Delete(j);
+        p += len + (p[len] == '\n');
+    }
+    return res;
+}
+
+/* The measured step time of progress lines alone (a run ended early): the
+ * median of the steps from the second on (of the first when it is the only
+ * one), as the engine reports it; 0 when there are none. */
+static double progress_step_s(const cJSON *progress)
+{
+    int n = cJSON_GetArraySize(progress), first = n > 1 ? 1 : 0, k = 0;
+    if (n < 1)
+        return 0.0;
+    double *t = malloc((size_t)n * sizeof *t);
+    if (!t)
+        return 0.0;
+    for (int i = first; i < n; i++)
+        t[k++] = zp_jnum(cJSON_GetArrayItem(progress, i), "time_s");
+    qsort(t, (size_t)k, sizeof *t, cmp_dbl);
+    double m = k % 2 ? t[k / 2] : 0.5 * (t[k / 2 - 1] + t[k / 2]);
+    free(t);
+    return m;
 }
 
 static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
@@ -370,7 +446,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         char *pargs[] = {self, "--from", (char *)o.target, "--db", (char *)zp_db_path(o.db), "--json", NULL};
         char *pout = NULL;
         fprintf(stderr, "%s: planning %s\n", cli->prog, o.target);
-        int prc = run_capture(pargs, o.timeout_s, &pout);
+        int prc = run_capture(pargs, o.timeout_s, NULL, &pout);
         cJSON *pj = pout ? cJSON_Parse(pout) : NULL;
         free(pout);
         double rid = pj ? zp_jnum(pj, "run_id") : 0.0;
@@ -538,6 +614,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         snprintf(a[k], 64, "loss_scale=65536"), args[n++] = a[k++];
         snprintf(a[k], 64, "scale_window=1000"), args[n++] = a[k++];
     }
+    snprintf(a[k], 64, "progress=1"), args[n++] = a[k++];
     args[n] = NULL;
 
     struct sigaction sa, old_int, old_term;
@@ -556,10 +633,10 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (steps %lld)\n", cli->prog, (long long)exec_id, lname,
             args[1], (long long)o.np, eng, (long long)o.steps);
     char *out = NULL;
-    int rc = run_capture(args, o.timeout_s, &out);
+    int rc = run_capture(args, o.timeout_s, cli->prog, &out);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    cJSON *eo = out ? cJSON_Parse(out) : NULL;
+    cJSON *prog = NULL, *eo = engine_output(out, &prog);
     free(out);
     const char *status = rc == 130 ? "interrupted" : rc == 124 ? "failed"
                          : eo ? (strcmp(zp_jstr(eo, "status"), "ok") == 0 ? "ok"
@@ -607,9 +684,15 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     cJSON_AddNumberToObject(mo, "heads", (double)m->heads);
     cJSON_AddNumberToObject(mo, "vocab", (double)m->vocab);
     cJSON_AddNumberToObject(mo, "seq", (double)pb.train.seq);
+    /* the losses the engine reported; of a run ended early, those of the
+     * steps it finished (its progress lines) */
     cJSON *ls = cJSON_AddArrayToObject(rec, "losses");
     const cJSON *x;
-    cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
+    if (zp_jobj(eo, "losses")) {
+        cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
+    } else
+        cJSON_ArrayForEach(x, prog) cJSON_AddItemToArray(ls, cJSON_CreateNumber(zp_jnum(x, "loss")));
+    cJSON_AddNumberToObject(rec, "steps_done", cJSON_GetArraySize(ls));
     cJSON *sm = cJSON_AddObjectToObject(rec, "step_time_s");
     if (have_profile) {
         cJSON_AddNumberToObject(sm, "predicted", pcost.step_s);
@@ -622,10 +705,27 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         cJSON_AddNullToObject(sm, "predicted");
     if (zp_jobj(eo, "phase_time_s"))
         cJSON_AddItemToObject(rec, "measured_time_s", cJSON_Duplicate(zp_jobj(eo, "phase_time_s"), 1));
-    cJSON_AddNumberToObject(sm, "measured", zp_jnum(eo, "step_time_s"));
+    cJSON_AddNumberToObject(sm, "measured", zp_jobj(eo, "step_time_s") ? zp_jnum(eo, "step_time_s")
+                                            : progress_step_s(prog));
+    cJSON_Delete(prog);
     cJSON *cb = cJSON_AddObjectToObject(rec, "comm_bytes_per_step");
     cJSON_AddNumberToObject(cb, "predicted", (double)pc.bytes_per_step);
     cJSON_AddNumberToObject(cb, "measured", zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), "total"));
+    {   /* per kind of collective (and pool-to-pool copy), each as the total */
+        uint64_t pk[ZP_COLL_NKIND] = {0};
+        for (int i = 0; i < pc.n; i++)
+            pk[pc.c[i].kind] += (uint64_t)(int64_t)(pc.c[i].bytes * pc.c[i].bus_factor + 0.5) *
+                                (uint64_t)pc.c[i].count;
+        cJSON *bk = cJSON_AddObjectToObject(cb, "by_kind");
+        for (int kk = 0; kk < ZP_COLL_NKIND; kk++) {
+            double mk = zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), zp_coll_kind_names[kk]);
+            if (!pk[kk] && mk == 0.0)
+                continue;
+            cJSON *o1 = cJSON_AddObjectToObject(bk, zp_coll_kind_names[kk]);
+            cJSON_AddNumberToObject(o1, "predicted", (double)pk[kk]);
+            cJSON_AddNumberToObject(o1, "measured", mk);
+        }
+    }
     cJSON *pr = cJSON_AddArrayToObject(rec, "per_rank");
     cJSON_ArrayForEach(x, zp_jobj(eo, "per_rank"))
     {
@@ -680,12 +780,6 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 
 /* ------------------------------------------------------------ calibrate */
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The calibration step: the engine trains a fixed GPT (2 layers, hidden
  * 384, 6 heads, vocabulary 512, sequence 128, micro-batch 4, data
  * parallel) for 6 steps on the ranks, three times (the medians: a shared
@@ -715,7 +809,7 @@ static double calibration_step(char **args, int n, const char *eng, double peak,
     cJSON *o = NULL;
     for (int r = 0; r < RUNS; r++) {
         char *out = NULL;
-        int rc = run_capture(args, timeout_s, &out);
+        int rc = run_capture(args, timeout_s, NULL, &out);
         cJSON_Delete(o);
         o = out ? cJSON_Parse(out) : NULL;
         free(out);
@@ -878,7 +972,7 @@ int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     fprintf(stderr, "%s: calibrating %lld CPU ranks (sgemm, AdamW, memcpy, collectives)...\n", cli->prog,
             (long long)np);
     char *out = NULL;
-    int rc = run_capture(args, timeout_s, &out);
+    int rc = run_capture(args, timeout_s, NULL, &out);
     cJSON *m = out ? cJSON_Parse(out) : NULL;
     free(out);
     if (rc != 0 || !m || zp_jnum(m, "sgemm_peak_flops_per_s") <= 0) {

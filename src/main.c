@@ -107,7 +107,10 @@ static const char exec_usage[] =
     "  --timeout S     end a hung run after S seconds (default 600)\n"
     "  --profile NAME  the hardware profile of zplan calibrate for the predicted step time\n"
     "                  (default local-cpu; without one, no step time is predicted)\n"
-    "Not yet: tensor and pipeline layouts, 16-bit storage, the CUDA backend.\n";
+    "Progress (step, loss, time) goes to stderr.  A run ended early - Ctrl-C, a rank that\n"
+    "died, a hung one after --timeout - is recorded (interrupted / failed) with the losses\n"
+    "and step time of the steps it finished.\n"
+    "Not yet: tensor and pipeline layouts, the CUDA backend.\n";
 static const char calibrate_usage[] =
     "Usage: zplan calibrate [--np N] [--name NAME] [--hostfile F] [--timeout S] [--backend cpu]\n"
     "                       [--db PATH] [--json]\n\n"

@@ -209,6 +209,12 @@ void zp_render_exec(FILE *out, const cJSON *rec)
            zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
            zp_jnum(rec, "dp"), zp_jnum(rec, "zero"), zp_jstr(rec, "offload"), zp_jstr(rec, "ckpt"),
            zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
+    if (*zp_jstr(rec, "reason")) {
+        fprintf(out, "  %s: %s", zp_jstr(rec, "status"), zp_jstr(rec, "reason"));
+        if (zp_jobj(rec, "steps_done"))
+            fprintf(out, "; %.0f of %.0f steps done", zp_jnum(rec, "steps_done"), zp_jnum(rec, "steps"));
+        fputc('\n', out);
+    }
     if (*zp_jstr(rec, "dtype")) {   /* records from before 16-bit storage have no types */
         fprintf(out, "  storage: %s parameters, %s gradients", zp_jstr(rec, "dtype"), zp_jstr(rec, "grad_dtype"));
         if (strcmp(zp_jstr(rec, "dtype"), "fp32") != 0)
@@ -240,6 +246,9 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                 zp_jnum(r0, "host_measured_bytes"));
     }
     fprintf(out, "  comm bytes per step      %14.0f %14.0f\n", zp_jnum(cb, "predicted"), zp_jnum(cb, "measured"));
+    const cJSON *kind;
+    cJSON_ArrayForEach(kind, zp_jobj(cb, "by_kind"))
+        fprintf(out, "    %-20s %14.0f %14.0f\n", kind->string, zp_jnum(kind, "predicted"), zp_jnum(kind, "measured"));
     if (cJSON_IsNumber(zp_jobj(sm, "predicted")) && zp_jnum(sm, "measured") > 0)
         fprintf(out, "  step time (s)            %14.4g %14.4g %+7.1f%%   (profile %s)\n", zp_jnum(sm, "predicted"),
                 zp_jnum(sm, "measured"), 100.0 * (zp_jnum(sm, "predicted") / zp_jnum(sm, "measured") - 1.0),

@@ -18,9 +18,11 @@ ok $rc "plan GPT-2 small on 2 GPUs, ZeRO-1" || diag "$err"
 run "$ZPLAN" exec 1 --db "$DB" --steps 4 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --device-mem 1GiB --json
 ok $rc "exec 1: runs on 2 ranks" || diag "$err"
 cp "$outf" "$tmp/x.json"
+is "$(grep -c '^zplan: step [1-4]/4  loss [0-9][0-9.]*  [0-9][0-9.]* s$' "$errf")" 4 \
+    "progress on stderr: a line per step with its loss and time"
 jok "$tmp/x.json" '.status == "ok" and .ranks == 2 and .dp == 2 and .tp == 1 and .pp == 1 and .zero == 1 and
     .offload == "none" and .ckpt == "none"' "the record: status, ranks and the layout"
-jok "$tmp/x.json" '(.exec_id | type) == "number" and (.losses | length) == 4 and .model.layers == 2 and .model.hidden == 64' \
+jok "$tmp/x.json" '(.exec_id | type) == "number" and (.losses | length) == 4 and .steps_done == 4 and .model.layers == 2 and .model.hidden == 64' \
     "the record: exec id, one loss per step, the scaled model"
 jok "$tmp/x.json" '(.step_time_s | has("predicted") and has("measured")) and (.comm_bytes_per_step | has("predicted") and has("measured"))' \
     "the record: step time and communication, predicted and measured"
@@ -41,6 +43,11 @@ jok "$tmp/x.json" 'all(.per_rank[]; .measured_bytes.grads == .predicted_bytes.gr
     .measured_bytes.optimizer == .predicted_bytes.optimizer)' "grads and optimizer: predicted = measured"
 jok "$tmp/x.json" '.comm_bytes_per_step.predicted == .comm_bytes_per_step.measured and .comm_bytes_per_step.measured > 0' \
     "communication bytes per step: predicted = sent by the engine"
+# ZeRO-1 on 2 ranks: the bf16 gradients (2P bytes) reduce-scattered and the
+# bf16 parameters all-gathered once a step, each (n - 1)/n x 2P = P bus bytes
+jok "$tmp/x.json" ".comm_bytes_per_step.by_kind == {\"reduce-scatter\": {\"predicted\": $P, \"measured\": $P},
+    \"all-gather\": {\"predicted\": $P, \"measured\": $P}}" \
+    "per kind: reduce-scatter P and all-gather P bus bytes, predicted and sent"
 jok "$tmp/x.json" '.losses[3] < .losses[0]' "the loss falls"
 
 run "$ZPLAN" show 1 --db "$DB" --json
@@ -76,6 +83,11 @@ SLURM_JOB_ID=42 PATH="$tmp/slurm:$PATH" run "$ZPLAN" exec 1 --db "$DB" --steps 2
 ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok"' "$outf" >/dev/null; echo $?)" "inside a Slurm allocation: runs" ||
     diag "rc=$rc $err"
 is "$(cut -d' ' -f1-2 "$tmp/srun.args" 2>/dev/null)" "-n 2" "inside a Slurm allocation: launched as srun -n 2"
+# several machines through an Open MPI hostfile (here one: this machine, 2 slots)
+printf 'localhost slots=2\n' >"$tmp/hosts"
+run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --hostfile "$tmp/hosts" --json
+ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok" and .ranks == 2 and (.losses | length) == 2' "$outf" >/dev/null; echo $?)" \
+    "--hostfile: the ranks placed by the hostfile run" || diag "rc=$rc $err"
 ZPLAN_LAUNCHER=qsub run "$ZPLAN" exec 1 --db "$DB" --steps 1
 ok "$([ "$rc" -eq 2 ] && grep -q 'ZPLAN_LAUNCHER' "$errf"; echo $?)" "an unknown ZPLAN_LAUNCHER: exit 2"
 
@@ -85,6 +97,92 @@ ok "$([ "$rc" -eq 1 ] && jq -e '.status == "oom"' "$outf" >/dev/null; echo $?)" 
 is "$(sqlite3 -batch "$DB" "SELECT status FROM executions ORDER BY id DESC LIMIT 1" 2>/dev/null || echo oom)" "oom" \
     "the store keeps the out-of-memory execution"
 
+# Runs ended before they finish.  The ranks are started through a wrapper
+# that notes each one's pid; ended(ARGS): the execution of plan 1 (tiny
+# model, steps without end) started in the background, waited for until it
+# has finished 3 steps; then the test acts on it and collects it with
+# collect.  Each leaves its execution recorded (the status, the losses of
+# the steps finished) and no rank alive.
+cat >"$tmp/engwrap" <<EOS
+#!/bin/sh
+echo \$\$ >>"$tmp/pids"
+exec "$ZPLAN_ENGINE" "\$@"
+EOS
+chmod +x "$tmp/engwrap"
+started() {
+    : >"$tmp/pids"
+    ZPLAN_ENGINE=$tmp/engwrap "$ZPLAN" exec 1 --db "$DB" --steps 1000000 --device-mem 1GiB \
+        --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json "$@" >"$outf" 2>"$errf" &
+    zpid=$!
+    i=0
+    until grep -q '^zplan: step 3/' "$errf"; do
+        i=$((i + 1))
+        [ $i -gt 600 ] && return 1
+        sleep 0.1
+    done
+    [ "$(wc -l <"$tmp/pids")" -eq 2 ]
+}
+collect() {
+    wait "$zpid"
+    rc=$?
+    err=$(cat "$errf")
+    # a rank is gone once it is dead: ended, or a zombie left to init to reap
+    # (mpirun puts each rank in its own process group and may end first)
+    alive=0
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        alive=0
+        for p in $(cat "$tmp/pids"); do
+            case $(ps -o stat= -p "$p" 2>/dev/null) in "" | Z*) ;; *) alive=$((alive + 1)) ;; esac
+        done
+        [ $alive -eq 0 ] && break
+        sleep 0.5
+    done
+}
+ended_ok() {   # $1 the status expected, $2 the reason's words, $3 what was done
+    ok "$([ "$rc" -eq 1 ] && jq -e --arg s "$1" '.status == $s' "$outf" >/dev/null; echo $?)" "$3: exit 1, status $1" ||
+        diag "rc=$rc $err"
+    jok "$outf" '.reason | test($r)' "$3: the record says why" --arg r "$2"
+    jok "$outf" '.steps_done >= 3 and .steps_done < 1000000 and (.losses | length) == .steps_done and
+        all(.losses[]; . > 0 and . < 10) and .step_time_s.measured > 0' \
+        "$3: the losses and step time of the steps finished are kept"
+    id=$(jq '.exec_id' "$outf")
+    is "$(sqlite3 -batch "$DB" "SELECT status || ' ' || json_array_length(json_extract(record_json, '\$.losses')) FROM executions WHERE id = $id" 2>&1)" \
+        "$1 $(jq '.steps_done' "$outf")" "$3: the store has the execution marked $1 with its losses"
+    is "$alive" 0 "$3: no rank is left running"
+}
+if started; then
+    kill -INT "$zpid"
+    collect
+else
+    collect
+    diag "the run did not start: $err"
+fi
+ended_ok interrupted interrupted "Ctrl-C (SIGINT) during a run"
+
+# a rank that dies: the launcher ends the job
+if started; then
+    kill -KILL "$(head -n 1 "$tmp/pids")"
+    collect
+else
+    collect
+fi
+ended_ok failed 'no result|failed' "a rank killed during a run"
+
+# a hung rank (stopped: the other waits for it in a collective) is ended
+# after --timeout
+t0=$(date +%s)
+if started --timeout 8; then
+    kill -STOP "$(head -n 1 "$tmp/pids")"
+    collect
+else
+    collect
+fi
+ended_ok failed 'timed out' "a hung rank"
+ok "$([ $(($(date +%s) - t0)) -lt 60 ]; echo $?)" "a hung rank: ended within a minute of --timeout 8"
+run "$ZPLAN" show 1 --db "$DB" --json
+jok "$outf" '[.executions[].status] | index("interrupted") != null and index("failed") != null' \
+    "zplan show --json lists the ended executions"
+
 # refused before any launch (exit 2), nothing recorded
 n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo 2)
 "$ZPLAN" --model gpt2-small --gpus 4 --tp 2 --dp 2 --pp 1 --zero 0 --offload none --ckpt none --micro-batch 1 \
@@ -92,7 +190,7 @@ n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo 
 "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
     --global-batch 8 --dtype bf16 --no-master-weights --db "$DB" >/dev/null 2>&1
 for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "2" "3" "1 --scale layers=0" "1 --scale depth=3" \
-    "1 --scale 5M,layers=3" "1 --scale 20Q" "1 --scale 10"; do
+    "1 --scale 5M,layers=3" "1 --scale 20Q" "1 --scale 10" "1 --hostfile $tmp/no-such-hosts"; do
     # shellcheck disable=SC2086
     run "$ZPLAN" exec $args --db "$DB" --steps 1
     ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: ' "$errf"; echo $?)" "refused before launching: exec $args (exit 2)" ||
