@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <malloc.h>
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,8 +187,11 @@ static void print_step(void *ctx, int step, int steps, double loss, double step_
 {
     if (*(const int *)ctx != 0)
         return;
-    printf("{\"progress\":{\"step\":%d,\"steps\":%d,\"loss\":%.9g,\"time_s\":%.9g,\"applied\":%d}}\n", step,
-           steps, loss, step_s, applied);
+    char l[32] = "null";   /* JSON has no NaN or infinity */
+    if (isfinite(loss))
+        snprintf(l, sizeof l, "%.9g", loss);
+    printf("{\"progress\":{\"step\":%d,\"steps\":%d,\"loss\":%s,\"time_s\":%.9g,\"applied\":%d}}\n", step,
+           steps, l, step_s, applied);
     fflush(stdout);
 }
 

@@ -222,9 +222,12 @@ static void show_progress(const char *prog, const char *line, size_t len)
         return;
     cJSON *j = cJSON_ParseWithLength(line, len);
     const cJSON *p = zp_jobj(j, "progress");
+    char loss[32] = "-";   /* null: not finite */
+    if (cJSON_IsNumber(zp_jobj(p, "loss")))
+        snprintf(loss, sizeof loss, "%.4f", zp_jnum(p, "loss"));
     if (p)
-        fprintf(stderr, "%s: step %.0f/%.0f  loss %.4f  %.3f s%s\n", prog, zp_jnum(p, "step"), zp_jnum(p, "steps"),
-                zp_jnum(p, "loss"), zp_jnum(p, "time_s"), zp_jnum(p, "applied") ? "" : "  (skipped: overflow)");
+        fprintf(stderr, "%s: step %.0f/%.0f  loss %s  %.3f s%s\n", prog, zp_jnum(p, "step"), zp_jnum(p, "steps"),
+                loss, zp_jnum(p, "time_s"), zp_jnum(p, "applied") ? "" : "  (skipped: overflow)");
     cJSON_Delete(j);
 }
 
@@ -262,36 +265,47 @@ static int run_capture(char *const *argv, int64_t timeout_s, const char *progres
     char *buf = malloc(cap);
     time_t start = time(NULL), term_at = 0, kill_at = 0;
     int killed = 0, eof = 0, status = 0;
-    while (!eof) {
-        struct timeval tv = {0, 200000};
-        fd_set rs;
-        FD_ZERO(&rs);
-        FD_SET(fd[0], &rs);
-        if (select(fd[0] + 1, &rs, NULL, NULL, &tv) > 0) {
-            char tmp[65536];
-            ssize_t k = read(fd[0], tmp, sizeof tmp);
-            if (k <= 0)
-                eof = 1;
-            else if (buf) {
-                if (len + (size_t)k + 1 > cap) {
-                    while (len + (size_t)k + 1 > cap)
-                        cap *= 2;
-                    char *nb = realloc(buf, cap);
-                    if (!nb) {
-                        free(buf);
-                        buf = NULL;   /* keep draining; the output is lost */
-                    } else
-                        buf = nb;
-                }
-                if (buf) {
-                    memcpy(buf + len, tmp, (size_t)k);
-                    len += (size_t)k;
-                    for (char *nl; progress && (nl = memchr(buf + shown, '\n', len - shown));) {
-                        show_progress(progress, buf + shown, (size_t)(nl - (buf + shown)));
-                        shown = (size_t)(nl - buf) + 1;
+    /* read the output until it ends, then wait for the child to exit; both
+     * under the timeout and the interruption */
+    for (;;) {
+        if (!eof) {
+            struct timeval tv = {0, 200000};
+            fd_set rs;
+            FD_ZERO(&rs);
+            FD_SET(fd[0], &rs);
+            if (select(fd[0] + 1, &rs, NULL, NULL, &tv) > 0) {
+                char tmp[65536];
+                ssize_t k = read(fd[0], tmp, sizeof tmp);
+                if (k == 0 || (k < 0 && errno != EINTR)) {
+                    eof = 1;
+                    close(fd[0]);
+                } else if (k > 0 && buf) {
+                    if (len + (size_t)k + 1 > cap) {
+                        while (len + (size_t)k + 1 > cap)
+                            cap *= 2;
+                        char *nb = realloc(buf, cap);
+                        if (!nb) {
+                            free(buf);
+                            buf = NULL;   /* keep draining; the output is lost */
+                        } else
+                            buf = nb;
+                    }
+                    if (buf) {
+                        memcpy(buf + len, tmp, (size_t)k);
+                        len += (size_t)k;
+                        for (char *nl; progress && (nl = memchr(buf + shown, '\n', len - shown));) {
+                            show_progress(progress, buf + shown, (size_t)(nl - (buf + shown)));
+                            shown = (size_t)(nl - buf) + 1;
+                        }
                     }
                 }
             }
+        } else {
+            pid_t w = waitpid(pid, &status, WNOHANG);
+            if (w == pid || (w < 0 && errno != EINTR))
+                break;
+            struct timespec ts = {0, 50000000};
+            nanosleep(&ts, NULL);
         }
         if (!killed && (interrupted || (timeout_s > 0 && time(NULL) - start > timeout_s))) {
             kill(-pid, SIGTERM);
@@ -303,12 +317,11 @@ static int run_capture(char *const *argv, int64_t timeout_s, const char *progres
             term_at = 0;
             kill_at = time(NULL);
         }
-        if (kill_at && time(NULL) - kill_at > 5)
-            break;   /* a process outside the group keeps the pipe open */
+        if (!eof && kill_at && time(NULL) - kill_at > 5) {
+            eof = 1;   /* a process outside the group keeps the pipe open */
+            close(fd[0]);
+        }
     }
-    close(fd[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
     if (buf)
         buf[len] = '\0';
     *out = buf;
@@ -346,21 +359,21 @@ static cJSON *engine_output(const char *out, cJSON **progress)
     return res;
 }
 
-/* The measured step time of progress lines alone (a run ended early): the
- * median of the steps from the second on (of the first when it is the only
- * one), as the engine reports it; 0 when there are none. */
+/* The measured step time of progress lines alone (a run ended early), as
+ * the engine reports a finished run's: the steps' times sorted, the one at
+ * n / 2; 0 when there are none. */
 static double progress_step_s(const cJSON *progress)
 {
-    int n = cJSON_GetArraySize(progress), first = n > 1 ? 1 : 0, k = 0;
+    int n = cJSON_GetArraySize(progress);
     if (n < 1)
         return 0.0;
     double *t = malloc((size_t)n * sizeof *t);
     if (!t)
         return 0.0;
-    for (int i = first; i < n; i++)
-        t[k++] = zp_jnum(cJSON_GetArrayItem(progress, i), "time_s");
-    qsort(t, (size_t)k, sizeof *t, cmp_dbl);
-    double m = k % 2 ? t[k / 2] : 0.5 * (t[k / 2 - 1] + t[k / 2]);
+    for (int i = 0; i < n; i++)
+        t[i] = zp_jnum(cJSON_GetArrayItem(progress, i), "time_s");
+    qsort(t, (size_t)n, sizeof *t, cmp_dbl);
+    double m = t[n / 2];
     free(t);
     return m;
 }
@@ -691,7 +704,9 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (zp_jobj(eo, "losses")) {
         cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
     } else
-        cJSON_ArrayForEach(x, prog) cJSON_AddItemToArray(ls, cJSON_CreateNumber(zp_jnum(x, "loss")));
+        cJSON_ArrayForEach(x, prog) cJSON_AddItemToArray(ls, cJSON_IsNumber(zp_jobj(x, "loss"))
+                                                                 ? cJSON_CreateNumber(zp_jnum(x, "loss"))
+                                                                 : cJSON_CreateNull());   /* not finite */
     cJSON_AddNumberToObject(rec, "steps_done", cJSON_GetArraySize(ls));
     cJSON *sm = cJSON_AddObjectToObject(rec, "step_time_s");
     if (have_profile) {
