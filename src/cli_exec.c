@@ -729,8 +729,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     {   /* per kind of collective (and pool-to-pool copy), each as the total */
         uint64_t pk[ZP_COLL_NKIND] = {0};
         for (int i = 0; i < pc.n; i++)
-            pk[pc.c[i].kind] += (uint64_t)(int64_t)(pc.c[i].bytes * pc.c[i].bus_factor + 0.5) *
-                                (uint64_t)pc.c[i].count;
+            pk[pc.c[i].kind] += pc.c[i].bus_bytes;
         cJSON *bk = cJSON_AddObjectToObject(cb, "by_kind");
         for (int kk = 0; kk < ZP_COLL_NKIND; kk++) {
             double mk = zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), zp_coll_kind_names[kk]);

@@ -648,8 +648,7 @@ static cJSON *comm_json(const zp_comm *cm)
         cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
         cJSON_AddNumberToObject(o, "count", (double)c->count);
         cJSON_AddNumberToObject(o, "bus_factor", c->bus_factor);
-        cJSON_AddNumberToObject(o, "bus_bytes_per_step", (double)(uint64_t)((double)c->bytes * c->bus_factor + 0.5) *
-                                                             (double)c->count);
+        cJSON_AddNumberToObject(o, "bus_bytes_per_step", (double)c->bus_bytes);
         cJSON_AddNumberToObject(o, "time_s", c->time_s);
         cJSON_AddStringToObject(o, "overlap", ovl[c->overlap]);
         cJSON_AddItemToArray(arr, o);

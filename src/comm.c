@@ -90,9 +90,10 @@ static void add(ctx *x, zp_coll_kind kind, zp_group g, const char *what, int64_t
     cl->bytes = bytes;
     cl->count = count;
     cl->bus_factor = f;
+    cl->bus_bytes = (uint64_t)(int64_t)(bus + 0.5) * (uint64_t)count;
     cl->time_s = (double)count * (lk->alpha * (double)steps + bus * lk->inv_bps);
     cl->overlap = ov;
-    o->bytes_per_step += (uint64_t)(int64_t)(bus + 0.5) * (uint64_t)count;
+    o->bytes_per_step += cl->bus_bytes;
     o->time_s += cl->time_s;
 }
 

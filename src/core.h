@@ -263,6 +263,7 @@ typedef struct zp_coll {
     uint64_t bytes;        /* S: the array size of one call (nccl-tests "size") */
     int64_t count;         /* calls per step */
     double bus_factor;     /* nccl-tests busbw factor */
+    uint64_t bus_bytes;    /* bytes this rank sends per step: round(S * factor) * count */
     double time_s;         /* all calls of the step: count * (alpha*steps + S*factor/B) */
     zp_overlap overlap;
 } zp_coll;

@@ -483,7 +483,7 @@ tab_cols(t, "x,strategy:t,layout:t,dp_allreduce[U],dp_reducescatter[U],dp_allgat
         zp_comm_plan(&pb.model, &pb.train, &l, &pb.cluster, &pb.conv, (int64_t)zp_jnum(list[i], "worst_stage"), &cm);
         double v[CC_N] = {0}, tot = 0;
         for (int k = 0; k < cm.n; k++) {
-            double b = (double)(uint64_t)((double)cm.c[k].bytes * cm.c[k].bus_factor + 0.5) * (double)cm.c[k].count;
+            double b = (double)cm.c[k].bus_bytes;
             v[cc_of(&cm.c[k])] += b;
             tot += b;
         }

@@ -319,7 +319,7 @@ zp_status zp_store_add_comm(zp_store *s, int64_t runid, int64_t stage, const zp_
         " bus_bytes_per_step, time_s, overlap) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         "iiitttiiiiidt", runid, stage, seq, zp_coll_kind_names[c->kind], zp_group_names[c->group], c->what,
         c->group_size, (int64_t)c->inter_node, (int64_t)c->bytes, c->count,
-        (int64_t)((double)c->bytes * c->bus_factor + 0.5) * c->count, c->time_s, ovl[c->overlap]);
+        (int64_t)c->bus_bytes, c->time_s, ovl[c->overlap]);
 }
 
 zp_status zp_store_add_reject(zp_store *s, int64_t runid, const char *reason, int64_t count, zp_err *e)
