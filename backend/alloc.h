@@ -1,4 +1,5 @@
-/* alloc.h - the tracking allocator under every allocation of the engine.
+/* alloc.h - the tracking allocator under every allocation of the engine:
+ * the accounting only (the device row, device.h, provides the memory).
  *
  * Two pools (device, host) and five classes (params, grads, optimizer,
  * activations, buffers), the planner's classes without "overhead".  Live
@@ -34,15 +35,22 @@ typedef struct ze_alloc {
     int oom;                                  /* an allocation was refused */
     uint64_t oom_request;                     /* its size */
     ze_pool oom_pool;
+    /* what the memory's allocator reserves for a request: `granule`
+     * multiples (0: the request itself); the reserved total live and as it
+     * stood when the tracked total peaked */
+    uint64_t granule[ZE_NPOOL];
+    uint64_t rounded_live[ZE_NPOOL];
+    uint64_t rounded_at_peak[ZE_NPOOL];
 } ze_alloc;
 
 void ze_alloc_init(ze_alloc *a, uint64_t device_cap, uint64_t host_cap);
-/* Zeroed memory of `bytes`, accounted to pool and class; NULL when the cap
- * would be exceeded (a->oom set) or the system has no memory. */
-void *ze_calloc(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes);
-/* The same without zeroing: for tensors written whole before they are read. */
-void *ze_malloc(ze_alloc *a, ze_pool pool, ze_class cls, size_t bytes);
-void ze_free(ze_alloc *a, void *p);
+/* Count `bytes` live in pool and class: 0, or -1 when the cap would be
+ * exceeded (then a->oom is set, nothing counted). */
+int ze_alloc_take(ze_alloc *a, ze_pool pool, ze_class cls, uint64_t bytes);
+/* Count them freed. */
+void ze_alloc_give(ze_alloc *a, ze_pool pool, ze_class cls, uint64_t bytes);
+/* Record a request the memory itself refused as out of memory. */
+void ze_alloc_refused(ze_alloc *a, ze_pool pool, uint64_t bytes);
 /* Forget the peaks (after warm-up), keeping what is live. */
 void ze_alloc_reset_peaks(ze_alloc *a);
 

@@ -38,40 +38,14 @@
  * vocabulary; sequence n is the same on every layout, so every layout sees
  * the same global batch and computes the same losses. */
 #include "engine.h"
-#include "kernels.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-const char *const ze_coll_names[] = {"all-reduce", "reduce-scatter", "all-gather", NULL};
-const char *const ze_dt_names[] = {"fp32", "bf16", "fp16", NULL};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ------------------------------------------------------------ one rank */
-
-static void single_noop(ze_group *g, void *buf, size_t n, ze_dt dt) { (void)g; (void)buf; (void)n; (void)dt; }
-static void single_sum(ze_group *g, double *v, int n) { (void)g; (void)v; (void)n; }
-
-void ze_group_single(ze_group *g)
-{
-    memset(g, 0, sizeof *g);
-    g->rank = 0;
-    g->size = 1;
-    g->allreduce = single_noop;
-    g->reduce_scatter = single_noop;
-    g->allgather = single_noop;
-    g->sum_doubles = single_sum;
-}
+static double now_s(void) { return ze_now_s(); }
 
 /* ------------------------------------------------------------ the model */
 
@@ -100,6 +74,8 @@ typedef struct unit {
 
 typedef struct model {
     const ze_cfg *c;
+    ze_dev *d;               /* where the tensors live and the kernels run */
+    const ze_dev_ops *op;
     int F, nunits;
     unit *u;                 /* 0: embedding, 1..L blocks, L+1: final norm */
     size_t boff[B_N];        /* tensor offsets in a block */
@@ -111,6 +87,8 @@ typedef struct model {
     uint64_t h2d, d2h;       /* bytes copied host-to-device, device-to-host */
     double scale;            /* loss scale (1 without loss scaling) */
     int good, applied, skipped;   /* steps since the scale last changed, updates applied, skipped */
+    int failed;              /* a collective failed: m->err says how */
+    char err[256];
 } model;
 
 static void block_offsets(const ze_cfg *c, size_t *off, size_t *n)
@@ -177,168 +155,91 @@ int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
 
 static float *alloc_f(model *m, ze_class cls, size_t n)
 {
-    return ze_calloc(m->a, ZE_DEVICE, cls, n * sizeof(float));
+    return ze_dev_alloc(m->d, ZE_DEVICE, cls, n * sizeof(float), 1);
 }
 
 /* Not zeroed: for outputs the forward (or a scratch user) writes whole. */
 static float *alloc_u(model *m, ze_class cls, size_t n)
 {
-    return ze_malloc(m->a, ZE_DEVICE, cls, n * sizeof(float));
+    return ze_dev_alloc(m->d, ZE_DEVICE, cls, n * sizeof(float), 0);
 }
 
 static float *alloc_h(model *m, ze_class cls, size_t n)
 {
-    return ze_calloc(m->a, ZE_HOST, cls, n * sizeof(float));
+    return ze_dev_alloc(m->d, ZE_HOST, cls, n * sizeof(float), 1);
 }
 
 /* n values of `bytes` each, zeroed, in the pool */
 static void *alloc_t(model *m, ze_pool pool, ze_class cls, size_t n, size_t bytes)
 {
-    return ze_calloc(m->a, pool, cls, n * bytes);
+    return ze_dev_alloc(m->d, pool, cls, n * bytes, 1);
 }
 
-/* ------------------------------------------------------------ storage types
- * Conversions between fp32 and a storage type, in chunks through local
- * arrays (memcpy in and out), so that a buffer may be rewritten in place
- * from one type to the other. */
-enum { CH = 1024 };
-
-static void *at(const void *base, ze_dt dt, size_t i)
+static void release_t(model *m, void *p)
 {
-    return (char *)(uintptr_t)base + i * ze_dt_size(dt);
+    ze_dev_free(m->d, p);
 }
 
-/* dst (fp32) = src (dt) */
-static void load(float *dst, const void *src, ze_dt dt, size_t n)
+/* A collective's failure stops the step (the record says why). */
+static int coll(model *m, int rc)
 {
-    if (dt == ZE_F32) {
-        memcpy(dst, src, n * sizeof(float));
-        return;
+    if (rc && !m->failed) {
+        m->failed = 1;
+        snprintf(m->err, sizeof m->err, "%s", m->g->err);
     }
-    uint16_t h[CH];
-    for (size_t i = 0; i < n; i += CH) {
-        size_t k = n - i < CH ? n - i : CH;
-        memcpy(h, at(src, dt, i), k * 2);
-        zk_unpack16(dst + i, h, k, dt == ZE_F16);
-    }
+    return rc;
 }
 
-/* dst (dt) = src (fp32), rounded to nearest even */
-static void store(void *dst, const float *src, ze_dt dt, size_t n)
-{
-    if (dt == ZE_F32) {
-        memcpy(dst, src, n * sizeof(float));
-        return;
-    }
-    uint16_t h[CH];
-    for (size_t i = 0; i < n; i += CH) {
-        size_t k = n - i < CH ? n - i : CH;
-        zk_pack16(h, src + i, k, dt == ZE_F16);
-        memcpy(at(dst, dt, i), h, k * 2);
-    }
-}
+/* ------------------------------------------------------------ storage */
+static void *at(const void *base, ze_dt dt, size_t i) { return ze_at(base, dt, i); }
 
-/* dst (dt) += src (fp32 when sdt is ZE_F32, else dt), the sum rounded into dt */
-static void acc_into(void *dst, ze_dt dt, const void *src, ze_dt sdt, size_t n)
-{
-    if (dt == ZE_F32 && sdt == ZE_F32) {
-        zk_acc(dst, src, n);
-        return;
-    }
-    float a[CH], b[CH];
-    for (size_t i = 0; i < n; i += CH) {
-        size_t k = n - i < CH ? n - i : CH;
-        load(a, at(dst, dt, i), dt, k);
-        load(b, at(src, sdt, i), sdt, k);
-        zk_acc(a, b, k);
-        store(at(dst, dt, i), a, dt, k);
-    }
-}
-
-/* buf holds n floats: rewrite them as n values of dt from its start */
-static void narrow(float *buf, ze_dt dt, size_t n)
-{
-    float f[CH];
-    for (size_t i = 0; dt != ZE_F32 && i < n; i += CH) {   /* writes stay below what is still to read */
-        size_t k = n - i < CH ? n - i : CH;
-        memcpy(f, buf + i, k * sizeof(float));
-        store(at(buf, dt, i), f, dt, k);
-    }
-}
-
-/* buf holds n values of dt from its start and room for n floats: widen them */
-static void widen(float *buf, ze_dt dt, size_t n)
-{
-    uint16_t h[CH];
-    for (size_t e = n; dt != ZE_F32 && e > 0;) {   /* from the end: writes stay above what is still to read */
-        size_t k = e < CH ? e : CH, i = e - k;
-        memcpy(h, at(buf, dt, i), k * 2);
-        zk_unpack16(buf + i, h, k, dt == ZE_F16);
-        e = i;
-    }
-}
-
-/* Deterministic parameter init: N(0, 0.02) by a counter-based generator
- * (value i of unit u is the same whatever the layout), LayerNorm weights 1,
- * biases 0. */
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static float gauss(uint32_t seed, uint64_t u, uint64_t i)
-{
-    uint64_t a = mix(((uint64_t)seed << 40) ^ (u << 32) ^ (2 * i + 1));
-    uint64_t b = mix(a ^ 0x9e3779b97f4a7c15ULL);
-    double u1 = ((double)(a >> 11) + 0.5) / 9007199254740992.0, u2 = (double)(b >> 11) / 9007199254740992.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
-
-static float init_value(const model *m, int u, size_t i)
+/* Deterministic parameter init (init.h): N(0, 0.02) by a counter-based
+ * generator (value i of unit u is the same whatever the layout or device),
+ * LayerNorm weights 1, biases 0, the residual projections' std scaled by
+ * 1/sqrt(2L) as GPT-2's.  The segments of unit k: */
+static void init_desc(const model *m, int k, ze_init_desc *d)
 {
     const ze_cfg *c = m->c;
-    size_t C = (size_t)c->C;
-    if (u == m->nunits - 1)   /* final norm: weight then bias */
-        return i < C ? 1.0f : 0.0f;
-    if (u > 0) {
-        size_t k = B_N - 1;
-        while (i < m->boff[k])
-            k--;
-        if (k == B_LN1W || k == B_LN2W)
-            return 1.0f;
-        if (k == B_LN1B || k == B_LN2B || k == B_QKVB || k == B_PROJB || k == B_FCB || k == B_FCPB)
-            return 0.0f;
-        /* residual projections scaled by 1/sqrt(2L) as GPT-2 */
-        float s = (k == B_PROJW || k == B_FCPW) ? 0.02f / sqrtf(2.0f * (float)c->L) : 0.02f;
-        return s * gauss(c->seed, (uint64_t)u, i);
+    memset(d, 0, sizeof *d);
+    d->seed = c->seed;
+    d->unit = (uint32_t)k;
+    d->valid = m->u[k].n;
+    if (k == 0) {   /* the embedding: token then position table, one normal */
+        d->nseg = 1;
+        d->seg[0] = (ze_init_seg){m->u[k].n, 0.0f, 0.02f};
+    } else if (k == m->nunits - 1) {   /* final norm: weight then bias */
+        d->nseg = 2;
+        d->seg[0] = (ze_init_seg){(uint64_t)c->C, 1.0f, 0.0f};
+        d->seg[1] = (ze_init_seg){2 * (uint64_t)c->C, 0.0f, 0.0f};
+    } else {
+        float resid = 0.02f / sqrtf(2.0f * (float)c->L);
+        d->nseg = B_N;
+        for (int t = 0; t < B_N; t++) {
+            uint64_t end = t + 1 < B_N ? m->boff[t + 1] : m->u[k].n;
+            float v = t == B_LN1W || t == B_LN2W ? 1.0f : 0.0f;
+            float sd = t == B_QKVW || t == B_FCW ? 0.02f : t == B_PROJW || t == B_FCPW ? resid : 0.0f;
+            d->seg[t] = (ze_init_seg){end, v, sd};
+        }
     }
-    return 0.02f * gauss(c->seed, 0, i);
 }
 
-/* dst (dt) = the initial values of unit k's parameters first .. first+n-1
- * (0 past the unit's end: the padding) */
-static void init_range(const model *m, int k, void *dst, ze_dt dt, size_t first, size_t n)
+/* dst (dt, in pool) = the initial values of unit k's parameters first ..
+ * first+n-1 (0 past the unit's end: the padding), made where dst is */
+static void init_range(const model *m, int k, void *dst, ze_pool pool, ze_dt dt, size_t first, size_t n)
 {
-    float f[CH];
-    for (size_t i = 0; i < n; i += CH) {
-        size_t len = n - i < CH ? n - i : CH;
-        for (size_t j = 0; j < len; j++)
-            f[j] = first + i + j < m->u[k].n ? init_value(m, k, first + i + j) : 0.0f;
-        store(at(dst, dt, i), f, dt, len);
-    }
+    ze_init_desc d;
+    init_desc(m, k, &d);
+    m->op->init(m->d, dst, pool, dt, &d, first, n);
 }
 
-static int model_init(model *m, const ze_cfg *c, ze_alloc *a, ze_group *g)
+static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g)
 {
     size_t nb;
     memset(m, 0, sizeof *m);
     m->c = c;
-    m->a = a;
+    m->d = dev;
+    m->op = dev->ops;
+    m->a = dev->a;
     m->g = g;
     m->zero = c->zero;
     m->off = c->offload;
@@ -363,10 +264,10 @@ static int model_init(model *m, const ze_cfg *c, ze_alloc *a, ze_group *g)
         size_t nopt = m->zero >= 1 ? u->shard : u->np, first = m->zero >= 1 ? r * u->shard : 0;
         if (m->zero <= 2) {
             CHECK(u->p = alloc_t(m, ZE_DEVICE, ZE_PARAMS, u->np, m->pes));
-            init_range(m, k, u->p, m->pdt, 0, u->np);
+            init_range(m, k, u->p, ZE_DEVICE, m->pdt, 0, u->np);
         } else {
             CHECK(u->pshard = alloc_t(m, m->off == 2 ? ZE_HOST : ZE_DEVICE, ZE_PARAMS, u->shard, m->pes));
-            init_range(m, k, u->pshard, m->pdt, first, u->shard);
+            init_range(m, k, u->pshard, m->off == 2 ? ZE_HOST : ZE_DEVICE, m->pdt, first, u->shard);
         }
         if (m->zero <= 1)
             CHECK(u->g = alloc_t(m, ZE_DEVICE, ZE_GRADS, u->np, m->ges));
@@ -388,7 +289,7 @@ static int model_init(model *m, const ze_cfg *c, ze_alloc *a, ze_group *g)
          * are that copy themselves), and 16-bit parameters' master weights */
         if (m->off == 1 || m->pdt != ZE_F32) {
             CHECK(u->master = m->off ? alloc_h(m, ZE_OPTIM, nopt) : alloc_f(m, ZE_OPTIM, nopt));
-            init_range(m, k, u->master, ZE_F32, first, nopt);
+            init_range(m, k, u->master, m->off ? ZE_HOST : ZE_DEVICE, ZE_F32, first, nopt);
         }
     }
     return 0;
@@ -400,15 +301,15 @@ static void model_free(model *m)
         return;
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
-        ze_free(m->a, u->p);
-        ze_free(m->a, u->pshard);
-        ze_free(m->a, u->g);
-        ze_free(m->a, u->gshard);
-        ze_free(m->a, u->gtmp);
-        ze_free(m->a, u->m);
-        ze_free(m->a, u->v);
-        ze_free(m->a, u->master);
-        ze_free(m->a, u->hgrad);
+        release_t(m, u->p);
+        release_t(m, u->pshard);
+        release_t(m, u->g);
+        release_t(m, u->gshard);
+        release_t(m, u->gtmp);
+        release_t(m, u->m);
+        release_t(m, u->v);
+        release_t(m, u->master);
+        release_t(m, u->hgrad);
     }
     free(m->u);
     m->u = NULL;
@@ -429,13 +330,17 @@ static float *params_of(model *m, int k, float **gathered)
     if (!buf)
         return NULL;
     if (m->zero <= 2)
-        load(buf, u->p, m->pdt, u->np);
+        m->op->convert(m->d, buf, ZE_DEVICE, ZE_F32, u->p, ZE_DEVICE, m->pdt, u->np, 0);
     else {
-        memcpy(at(buf, m->pdt, (size_t)m->g->rank * u->shard), u->pshard, u->shard * m->pes);
+        m->op->copy(m->d, at(buf, m->pdt, (size_t)m->g->rank * u->shard), ZE_DEVICE, u->pshard,
+                    m->off == 2 ? ZE_HOST : ZE_DEVICE, u->shard * m->pes);
         if (m->off == 2)   /* the shard came from the host pool */
             m->h2d += u->shard * m->pes;
-        m->g->allgather(m->g, buf, u->np, m->pdt);
-        widen(buf, m->pdt, u->np);
+        if (coll(m, m->g->allgather(m->g, buf, u->np, m->pdt))) {
+            release_t(m, buf);
+            return NULL;
+        }
+        m->op->widen(m->d, buf, m->pdt, u->np);
     }
     *gathered = buf;
     return buf;
@@ -444,7 +349,7 @@ static float *params_of(model *m, int k, float **gathered)
 static void release(model *m, float **gathered)
 {
     if (*gathered) {
-        ze_free(m->a, *gathered);
+        release_t(m, *gathered);
         *gathered = NULL;
     }
 }
@@ -465,25 +370,28 @@ static float *grads_of(model *m, int k)
  * micro-batch's gradient into the stored ones.  ZeRO 2-3: reduce-scatter
  * the full gradient (in the gradient type: narrowed in place) and add this
  * rank's block into the shard.  Free the transient. */
-static void grads_done(model *m, int k)
+static int grads_done(model *m, int k)
 {
     unit *u = &m->u[k];
+    int rc = 0;
     if (!u->gtmp)
-        return;
+        return 0;
     if (m->zero <= 1)
-        acc_into(u->g, m->gdt, u->gtmp, ZE_F32, u->n);
+        m->op->convert(m->d, u->g, ZE_DEVICE, m->gdt, u->gtmp, ZE_DEVICE, ZE_F32, u->n, 1);
     else {
-        narrow(u->gtmp, m->gdt, u->np);
-        m->g->reduce_scatter(m->g, u->gtmp, u->np, m->gdt);
-        const void *blk = at(u->gtmp, m->gdt, (size_t)m->g->rank * u->shard);
-        if (m->off) {   /* accumulated into the host's fp32 shard */
-            acc_into(u->gshard, ZE_F32, blk, m->gdt, u->shard);
-            m->d2h += u->shard * m->ges;
-        } else
-            acc_into(u->gshard, m->gdt, blk, m->gdt, u->shard);
+        m->op->narrow(m->d, u->gtmp, m->gdt, u->np);
+        if (!(rc = coll(m, m->g->reduce_scatter(m->g, u->gtmp, u->np, m->gdt)))) {
+            const void *blk = at(u->gtmp, m->gdt, (size_t)m->g->rank * u->shard);
+            if (m->off) {   /* accumulated into the host's fp32 shard */
+                m->op->convert(m->d, u->gshard, ZE_HOST, ZE_F32, blk, ZE_DEVICE, m->gdt, u->shard, 1);
+                m->d2h += u->shard * m->ges;
+            } else
+                m->op->convert(m->d, u->gshard, ZE_DEVICE, m->gdt, blk, ZE_DEVICE, m->gdt, u->shard, 1);
+        }
     }
-    ze_free(m->a, u->gtmp);
+    release_t(m, u->gtmp);
     u->gtmp = NULL;
+    return rc;
 }
 
 /* ------------------------------------------------------------ activations */
@@ -533,16 +441,18 @@ static void block_fwd(model *m, const float *w, lact *la, float *att, float *xou
     const ze_cfg *c = m->c;
     int N = c->B * c->T, C = c->C, F = m->F;
     const size_t *o = m->boff;
-    zk_layernorm_fwd(la->ln1, la->mean1, la->rstd1, la->x, w + o[B_LN1W], w + o[B_LN1B], N, C);
-    zk_matmul_fwd(la->qkv, la->ln1, w + o[B_QKVW], w + o[B_QKVB], N, C, 3 * C);
-    zk_attention_fwd(la->atty, att, la->qkv, c->B, c->T, C, c->NH);
-    zk_matmul_fwd(la->xmid, la->atty, w + o[B_PROJW], w + o[B_PROJB], N, C, C);
-    zk_acc(la->xmid, la->x, (size_t)N * (size_t)C);
-    zk_layernorm_fwd(la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], w + o[B_LN2B], N, C);
-    zk_matmul_fwd(la->fc, la->ln2, w + o[B_FCW], w + o[B_FCB], N, C, F);
-    zk_gelu_fwd(la->gelu, la->fc, (size_t)N * (size_t)F);
-    zk_matmul_fwd(xout, la->gelu, w + o[B_FCPW], w + o[B_FCPB], N, F, C);
-    zk_acc(xout, la->xmid, (size_t)N * (size_t)C);
+    const ze_dev_ops *op = m->op;
+    ze_dev *d = m->d;
+    op->layernorm_fwd(d, la->ln1, la->mean1, la->rstd1, la->x, w + o[B_LN1W], w + o[B_LN1B], N, C);
+    op->matmul_fwd(d, la->qkv, la->ln1, w + o[B_QKVW], w + o[B_QKVB], N, C, 3 * C);
+    op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, C, c->NH);
+    op->matmul_fwd(d, la->xmid, la->atty, w + o[B_PROJW], w + o[B_PROJB], N, C, C);
+    op->acc(d, la->xmid, la->x, (size_t)N * (size_t)C);
+    op->layernorm_fwd(d, la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], w + o[B_LN2B], N, C);
+    op->matmul_fwd(d, la->fc, la->ln2, w + o[B_FCW], w + o[B_FCB], N, C, F);
+    op->gelu_fwd(d, la->gelu, la->fc, (size_t)N * (size_t)F);
+    op->matmul_fwd(d, xout, la->gelu, w + o[B_FCPW], w + o[B_FCPB], N, F, C);
+    op->acc(d, xout, la->xmid, (size_t)N * (size_t)C);
 }
 
 /* Backward scratch: one block's activation gradients. */
@@ -558,21 +468,24 @@ static void block_bwd(model *m, const float *w, float *dw, const lact *la, const
     int N = c->B * c->T, C = c->C, F = m->F;
     size_t NC = (size_t)N * (size_t)C, NF = (size_t)N * (size_t)F;
     const size_t *o = m->boff;
-    memset(s->dF1, 0, NF * sizeof(float));
-    zk_matmul_bwd(s->dF1, dw + o[B_FCPW], dw + o[B_FCPB], dres, la->gelu, w + o[B_FCPW], N, F, C);
-    memset(s->dF2, 0, NF * sizeof(float));
-    zk_gelu_bwd(s->dF2, la->fc, s->dF1, NF);
-    memset(s->d1, 0, NC * sizeof(float));
-    zk_matmul_bwd(s->d1, dw + o[B_FCW], dw + o[B_FCB], s->dF2, la->ln2, w + o[B_FCW], N, C, F);
-    zk_layernorm_bwd(dres, dw + o[B_LN2W], dw + o[B_LN2B], s->d1, la->xmid, w + o[B_LN2W], la->mean2, la->rstd2,
-                     N, C);
-    memset(s->d1, 0, NC * sizeof(float));
-    zk_matmul_bwd(s->d1, dw + o[B_PROJW], dw + o[B_PROJB], dres, la->atty, w + o[B_PROJW], N, C, C);
-    memset(s->d3, 0, 3 * NC * sizeof(float));
-    zk_attention_bwd(s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, C, c->NH);
-    memset(s->d1, 0, NC * sizeof(float));
-    zk_matmul_bwd(s->d1, dw + o[B_QKVW], dw + o[B_QKVB], s->d3, la->ln1, w + o[B_QKVW], N, C, 3 * C);
-    zk_layernorm_bwd(dres, dw + o[B_LN1W], dw + o[B_LN1B], s->d1, la->x, w + o[B_LN1W], la->mean1, la->rstd1, N, C);
+    const ze_dev_ops *op = m->op;
+    ze_dev *d = m->d;
+    op->zero(d, s->dF1, ZE_DEVICE, NF * sizeof(float));
+    op->matmul_bwd(d, s->dF1, dw + o[B_FCPW], dw + o[B_FCPB], dres, la->gelu, w + o[B_FCPW], N, F, C);
+    op->zero(d, s->dF2, ZE_DEVICE, NF * sizeof(float));
+    op->gelu_bwd(d, s->dF2, la->fc, s->dF1, NF);
+    op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
+    op->matmul_bwd(d, s->d1, dw + o[B_FCW], dw + o[B_FCB], s->dF2, la->ln2, w + o[B_FCW], N, C, F);
+    op->layernorm_bwd(d, dres, dw + o[B_LN2W], dw + o[B_LN2B], s->d1, la->xmid, w + o[B_LN2W], la->mean2,
+                      la->rstd2, N, C);
+    op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
+    op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dw + o[B_PROJB], dres, la->atty, w + o[B_PROJW], N, C, C);
+    op->zero(d, s->d3, ZE_DEVICE, 3 * NC * sizeof(float));
+    op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, C, c->NH);
+    op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
+    op->matmul_bwd(d, s->d1, dw + o[B_QKVW], dw + o[B_QKVB], s->d3, la->ln1, w + o[B_QKVW], N, C, 3 * C);
+    op->layernorm_bwd(d, dres, dw + o[B_LN1W], dw + o[B_LN1B], s->d1, la->x, w + o[B_LN1W], la->mean1, la->rstd1,
+                      N, C);
 }
 
 /* ------------------------------------------------------------ data */
@@ -582,11 +495,11 @@ static void block_bwd(model *m, const float *w, float *dw, const lact *la, const
  * learn; the same on every rank and layout. */
 static void sequence(const ze_cfg *c, uint64_t n, int *out)
 {
-    uint64_t st = mix(((uint64_t)c->seed << 32) ^ (n * 2654435761ULL + 1));
+    uint64_t st = ze_mix(((uint64_t)c->seed << 32) ^ (n * 2654435761ULL + 1));
     int tok = (int)(st % (uint64_t)c->V);
     for (int t = 0; t <= c->T; t++) {
         out[t] = tok;
-        st = mix(st + 0x9e3779b97f4a7c15ULL);
+        st = ze_mix(st + 0x9e3779b97f4a7c15ULL);
         int k = (int)(st % 4);   /* one of 4 likely successors, or any token 1/8 of the time */
         if ((st >> 8) % 8 == 0)
             tok = (int)((st >> 16) % (uint64_t)c->V);
@@ -603,7 +516,8 @@ typedef struct step_ctx {
     lact *acts;        /* L blocks' saved activations (per micro-batch) */
     float *xfin;       /* final-norm input (block L's output) */
     float *lnf, *meanf, *rstdf;
-    int *tok, *tgt;    /* B*T */
+    int *tok, *tgt;    /* B*T on the device (untracked) */
+    int *tok_h, *tgt_h, *seq_h;   /* made on the host: B*T, B*T, T+1 */
     double fwd_s, bwd_s;
 } step_ctx;
 
@@ -614,19 +528,22 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     model *m = x->m;
     const ze_cfg *c = m->c;
     ze_alloc *a = m->a;
+    const ze_dev_ops *op = m->op;
+    ze_dev *d = m->d;
     int N = c->B * c->T, C = c->C, L = c->L, V = c->V;
     size_t NC = (size_t)N * (size_t)C;
     int with_att = c->ckpt == ZE_CKPT_NONE;
-    int *seq = malloc(sizeof(int) * (size_t)(c->T + 1));
-    if (!seq)
-        return x->failed = 1, 0.0;
     for (int b = 0; b < c->B; b++) {
+        int *seq = x->seq_h;
         sequence(c, first_seq + (uint64_t)b, seq);
-        memcpy(x->tok + (size_t)b * (size_t)c->T, seq, sizeof(int) * (size_t)c->T);
-        memcpy(x->tgt + (size_t)b * (size_t)c->T, seq + 1, sizeof(int) * (size_t)c->T);
+        for (int t = 0; t < c->T; t++) {
+            x->tok_h[(size_t)b * (size_t)c->T + (size_t)t] = seq[t];
+            x->tgt_h[(size_t)b * (size_t)c->T + (size_t)t] = seq[t + 1];
+        }
     }
-    free(seq);
-    double t0 = now_s();
+    op->copy(d, x->tok, ZE_DEVICE, x->tok_h, ZE_HOST, sizeof(int) * (size_t)N);
+    op->copy(d, x->tgt, ZE_DEVICE, x->tgt_h, ZE_HOST, sizeof(int) * (size_t)N);
+    op->mark(d, ZE_MARK_FWD0);
     a->phase = ZE_FWD;
 
     /* forward: activations for backward, per block */
@@ -636,7 +553,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         return x->failed = 1, 0.0;
     if (!(x->acts[0].x = alloc_u(m, ZE_ACT, NC)))
         return x->failed = 1, 0.0;
-    zk_embed_fwd(x->acts[0].x, x->tok, emb, emb + (size_t)V * (size_t)C, c->B, c->T, C);
+    op->embed_fwd(d, x->acts[0].x, x->tok, emb, emb + (size_t)V * (size_t)C, c->B, c->T, C);
     release(m, &gath);
     float *att_tmp = NULL;
     size_t att_n = (size_t)c->B * (size_t)c->NH * (size_t)c->T * (size_t)c->T;
@@ -657,7 +574,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
             if (lact_alloc(m, &tmp, ZE_BUF, 1))
                 return x->failed = 1, 0.0;
             block_fwd(m, w, &tmp, tmp.att, xout);
-            ze_free(a, tmp.mem);
+            release_t(m, tmp.mem);
         } else {
             if (lact_alloc(m, la, ZE_ACT, with_att))
                 return x->failed = 1, 0.0;
@@ -667,7 +584,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         gath = gnext;
         gnext = NULL;
     }
-    ze_free(a, att_tmp);
+    release_t(m, att_tmp);
     att_tmp = NULL;
 
     /* head: final norm, tied output projection, cross-entropy, and its
@@ -681,15 +598,14 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         return x->failed = 1, 0.0;
     x->meanf = x->lnf + NC;
     x->rstdf = x->meanf + N;
-    zk_layernorm_fwd(x->lnf, x->meanf, x->rstdf, x->xfin, wf, wf + C, N, C);
+    op->layernorm_fwd(d, x->lnf, x->meanf, x->rstdf, x->xfin, wf, wf + C, N, C);
     a->phase = ZE_LOSS;   /* until the logits are freed */
     float *logits = alloc_u(m, ZE_BUF, (size_t)N * (size_t)V);
     if (!logits)
         return x->failed = 1, 0.0;
-    zk_matmul_fwd(logits, x->lnf, we, NULL, N, C, V);
-    double loss = zk_crossentropy(logits, x->tgt, N, V, dscale);
-    double t1 = now_s();
-    x->fwd_s += t1 - t0;
+    op->matmul_fwd(d, logits, x->lnf, we, NULL, N, C, V);
+    double loss = op->crossentropy(d, logits, x->tgt, N, V, dscale);
+    op->mark(d, ZE_MARK_FWD1);
 
     bscratch s;
     size_t TT = (size_t)c->T * (size_t)c->T;   /* attention backward scratch */
@@ -705,16 +621,17 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     float *dwe = grads_of(m, 0), *dwf = grads_of(m, L + 1);
     if (!dwe || !dwf)
         return x->failed = 1, 0.0;
-    memset(s.d1, 0, NC * sizeof(float));
-    zk_matmul_bwd(s.d1, dwe, NULL, logits, x->lnf, we, N, C, V);
-    ze_free(a, logits);
+    op->zero(d, s.d1, ZE_DEVICE, NC * sizeof(float));
+    op->matmul_bwd(d, s.d1, dwe, NULL, logits, x->lnf, we, N, C, V);
+    release_t(m, logits);
     a->phase = ZE_BWD;
-    zk_layernorm_bwd(dres, dwf, dwf + C, s.d1, x->xfin, wf, x->meanf, x->rstdf, N, C);
+    op->layernorm_bwd(d, dres, dwf, dwf + C, s.d1, x->xfin, wf, x->meanf, x->rstdf, N, C);
     release(m, &gf);
     release(m, &ge);
-    grads_done(m, L + 1);
-    ze_free(a, x->lnf);
-    ze_free(a, x->xfin);
+    if (grads_done(m, L + 1))
+        return x->failed = 1, 0.0;
+    release_t(m, x->lnf);
+    release_t(m, x->xfin);
     x->lnf = x->xfin = NULL;
 
     for (int l = L - 1; l >= 0; l--) {
@@ -735,60 +652,68 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
             if (!xout || lact_alloc(m, &tmp, ZE_BUF, 1))
                 return x->failed = 1, 0.0;
             block_fwd(m, w, &tmp, tmp.att, xout);
-            ze_free(a, xout);
+            release_t(m, xout);
             block_bwd(m, w, dw, &tmp, tmp.att, dres, &s);
-            ze_free(a, tmp.mem);
+            release_t(m, tmp.mem);
         } else if (c->ckpt == ZE_CKPT_SELECTIVE) {
             /* recompute the attention probabilities from Q, K, V */
             float *att = alloc_u(m, ZE_BUF, att_n);
             if (!att)
                 return x->failed = 1, 0.0;
             /* the output rewritten with the values it already holds */
-            zk_attention_fwd(la->atty, att, la->qkv, c->B, c->T, C, c->NH);
+            op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, C, c->NH);
             block_bwd(m, w, dw, la, att, dres, &s);
-            ze_free(a, att);
-            ze_free(a, la->mem);
+            release_t(m, att);
+            release_t(m, la->mem);
         } else {
             block_bwd(m, w, dw, la, la->att, dres, &s);
-            ze_free(a, la->mem);
+            release_t(m, la->mem);
         }
-        ze_free(a, la->x);
+        release_t(m, la->x);
         la->x = NULL;
         la->mem = NULL;
         release(m, &gath);
         gath = gnext;
         gnext = NULL;
-        grads_done(m, 1 + l);
+        if (grads_done(m, 1 + l))
+            return x->failed = 1, 0.0;
     }
-    zk_embed_bwd(dwe, dwe + (size_t)V * (size_t)C, dres, x->tok, c->B, c->T, C);
-    grads_done(m, 0);
-    ze_free(a, sbuf);
-    ze_free(a, dres);
-    x->bwd_s += now_s() - t1;
+    op->embed_bwd(d, dwe, dwe + (size_t)V * (size_t)C, dres, x->tok, c->B, c->T, C);
+    if (grads_done(m, 0))
+        return x->failed = 1, 0.0;
+    release_t(m, sbuf);
+    release_t(m, dres);
+    op->mark(d, ZE_MARK_BWD1);
+    x->fwd_s += op->elapsed(d, ZE_MARK_FWD0, ZE_MARK_FWD1);
+    x->bwd_s += op->elapsed(d, ZE_MARK_FWD1, ZE_MARK_BWD1);
     return loss;
 }
 
 /* After the last micro-batch: reduce what is still local (ZeRO-0: all-reduce
  * in buckets of units; ZeRO-1: reduce-scatter each unit), in the gradient
  * type. */
-static void reduce_grads(model *m)
+static int reduce_grads(model *m)
 {
     if (m->zero == 1) {
         for (int k = m->nunits - 1; k >= 0; k--) {
             unit *u = &m->u[k];
-            m->g->reduce_scatter(m->g, u->g, u->np, m->gdt);
+            if (coll(m, m->g->reduce_scatter(m->g, u->g, u->np, m->gdt)))
+                return -1;
             if (m->off) {   /* the reduced shard to the host optimizer (fp32 there) */
-                load(u->hgrad, at(u->g, m->gdt, (size_t)m->g->rank * u->shard), m->gdt, u->shard);
+                m->op->convert(m->d, u->hgrad, ZE_HOST, ZE_F32, at(u->g, m->gdt, (size_t)m->g->rank * u->shard),
+                               ZE_DEVICE, m->gdt, u->shard, 0);
                 m->d2h += u->shard * m->ges;
             }
         }
-        return;
+        return 0;
     }
     if (m->zero != 0 || m->g->size == 1)
-        return;
+        return 0;
     /* per unit, last first, in place (no copy into a separate bucket) */
     for (int k = m->nunits - 1; k >= 0; k--)
-        m->g->allreduce(m->g, m->u[k].g, m->u[k].n, m->gdt);
+        if (coll(m, m->g->allreduce(m->g, m->u[k].g, m->u[k].n, m->gdt)))
+            return -1;
+    return 0;
 }
 
 /* The gradient the optimizer reads for unit u (its type in *dt) and how
@@ -810,29 +735,25 @@ static void *opt_grad(model *m, unit *u, ze_dt *dt, size_t *n)
  * overflowed is skipped (the gradients dropped, nothing updated or
  * gathered) and the scale halved, and after scale_window good steps it
  * doubles.  Parameters with a master copy are the master rounded to their
- * type after the update.  Returns 1 when the step was applied. */
+ * type after the update.  Runs where the optimizer's arrays are: the
+ * host pool with offload.  Returns 1 when the step was applied, 0 when it
+ * was skipped, -1 when a collective failed. */
 static int optimize(model *m)
 {
     const ze_cfg *c = m->c;
+    const ze_dev_ops *op = m->op;
+    ze_pool opool = m->off ? ZE_HOST : ZE_DEVICE;
     size_t r = (size_t)m->g->rank;
     double ss = 0.0;
-    float buf[CH];
     for (int k = 0; k < m->nunits; k++) {
         ze_dt dt;
         size_t n;
         const void *g = opt_grad(m, &m->u[k], &dt, &n);
-        if (dt == ZE_F32)
-            ss += zk_sumsq(g, n);
-        else
-            for (size_t i = 0; i < n; i += CH) {
-                size_t len = n - i < CH ? n - i : CH;
-                load(buf, at(g, dt, i), dt, len);
-                ss += zk_sumsq(buf, len);
-            }
+        ss += op->sumsq(m->d, opool, g, dt, n);
     }
     double sum[1] = {ss};
-    if (m->zero >= 1)
-        m->g->sum_doubles(m->g, sum, 1);
+    if (m->zero >= 1 && coll(m, m->g->sum_doubles(m->g, sum, 1)))
+        return -1;
     int scaling = c->loss_scale > 0.0f, skip = scaling && !isfinite(sum[0]);
     double norm = sqrt(sum[0]) / m->scale;
     float scale = c->clip > 0 && norm > c->clip ? (float)(c->clip / norm) : 1.0f;
@@ -847,30 +768,28 @@ static int optimize(model *m)
         size_t n;
         void *g = opt_grad(m, u, &dt, &n);
         void *dev = m->zero == 0 ? u->p : m->zero <= 2 ? at(u->p, m->pdt, r * u->shard) : u->pshard;
-        float *p = u->master ? u->master : dev;   /* fp32 here */
-        for (size_t i = 0; !skip && i < n; i += CH) {
-            size_t len = n - i < CH ? n - i : CH;
-            float *gi = dt == ZE_F32 ? (float *)g + i : buf;
-            if (dt != ZE_F32)
-                load(buf, at(g, dt, i), dt, len);
-            if (scale != 1.0f)
-                zk_scale(gi, len, scale);
+        ze_pool dpool = m->zero == 3 && m->off == 2 ? ZE_HOST : ZE_DEVICE;
+        float *p = u->master ? u->master : dev;   /* fp32 here, in the optimizer's pool */
+        if (!skip) {
             if (c->sgd)
-                zk_sgd(p + i, gi, u->m + i, len, lr, 0.9f, c->weight_decay);
+                op->sgd(m->d, opool, p, g, dt, scale, u->m, n, lr, 0.9f, c->weight_decay);
             else
-                zk_adamw(p + i, gi, u->m + i, u->v + i, len, lr, 0.9f, 0.95f, 1e-8f, c->weight_decay, step);
+                op->adamw(m->d, opool, p, g, dt, scale, u->m, u->v, n, lr, 0.9f, 0.95f, 1e-8f, c->weight_decay,
+                          step);
         }
         if (u->master && !skip) {   /* the updated master, in the parameter type, to where the parameters are */
-            store(dev, u->master, m->pdt, n);
+            op->convert(m->d, dev, dpool, m->pdt, u->master, opool, ZE_F32, n, 0);
             if (m->off == 1)
                 m->h2d += n * m->pes;
         }
-        memset(m->zero <= 1 ? u->g : u->gshard, 0,
-               m->zero <= 1 ? u->np * m->ges : u->shard * (m->off ? sizeof(float) : m->ges));
+        if (m->zero <= 1)
+            op->zero(m->d, u->g, ZE_DEVICE, u->np * m->ges);
+        else
+            op->zero(m->d, u->gshard, m->off ? ZE_HOST : ZE_DEVICE, u->shard * (m->off ? sizeof(float) : m->ges));
         if (u->hgrad)
-            memset(u->hgrad, 0, u->shard * sizeof(float));
-        if (!skip && (m->zero == 1 || m->zero == 2))
-            m->g->allgather(m->g, u->p, u->np, m->pdt);
+            op->zero(m->d, u->hgrad, ZE_HOST, u->shard * sizeof(float));
+        if (!skip && (m->zero == 1 || m->zero == 2) && coll(m, m->g->allgather(m->g, u->p, u->np, m->pdt)))
+            return -1;
     }
     if (skip) {
         m->scale = m->scale > 2.0 ? m->scale / 2.0 : 1.0;   /* DeepSpeed's floor: 1 */
@@ -892,7 +811,7 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
+int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
 {
     model m;
     step_ctx x;
@@ -902,27 +821,41 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
      * on) that were applied, and over all steady steps */
     uint64_t bus_ok[ZE_NCOLL] = {0}, bus_all[ZE_NCOLL] = {0}, h2d_ok = 0, d2h_ok = 0, h2d_all = 0, d2h_all = 0;
     int n_ok = 0, n_all = 0;
-    zk_gemm_stats gemm0 = zk_gemm_counters;
-    zk_gemm_log_clear();
+    const ze_dev_ops *op = d->ops;
+    double gemm0_s, gemm0_f;
+    op->gemm_stats(d, &gemm0_s, &gemm0_f);
+    if (op->gemm_log_clear)
+        op->gemm_log_clear(d);
     memset(&m, 0, sizeof m);
     memset(res, 0, sizeof *res);
     memset(&x, 0, sizeof x);
     ze_alloc_init(&res->mem, c->device_cap, 0);
+    for (int p = 0; p < ZE_NPOOL; p++)
+        res->mem.granule[p] = d->granule[p];
+    d->a = &res->mem;
     res->params = ze_param_count(c);
     res->losses = calloc((size_t)c->steps, sizeof(double));
     double *step_times = calloc((size_t)c->steps, sizeof(double));
+    size_t ntok = (size_t)c->B * (size_t)c->T;
     x.acts = calloc((size_t)c->L, sizeof(lact));
-    x.tok = malloc(sizeof(int) * (size_t)c->B * (size_t)c->T);
-    x.tgt = malloc(sizeof(int) * (size_t)c->B * (size_t)c->T);
-    if (!res->losses || !step_times || !x.acts || !x.tok || !x.tgt) {
+    x.tok_h = malloc(sizeof(int) * ntok);
+    x.tgt_h = malloc(sizeof(int) * ntok);
+    x.seq_h = malloc(sizeof(int) * ((size_t)c->T + 1));
+    x.tok = ze_dev_raw(d, sizeof(int) * ntok);
+    x.tgt = ze_dev_raw(d, sizeof(int) * ntok);
+    if (!res->losses || !step_times || !x.acts || !x.tok_h || !x.tgt_h || !x.seq_h || !x.tok || !x.tgt) {
         free(step_times);
         free(x.acts);
-        free(x.tok);
-        free(x.tgt);
+        free(x.tok_h);
+        free(x.tgt_h);
+        free(x.seq_h);
+        ze_dev_raw_free(d, x.tok);
+        ze_dev_raw_free(d, x.tgt);
+        snprintf(res->err, sizeof res->err, "no memory for the step's bookkeeping");
         return -1;
     }
     res->mem.phase = ZE_SETUP;
-    if (model_init(&m, c, &res->mem, g) != 0) {
+    if (model_init(&m, c, d, g) != 0) {
         rc = 1;
         goto out;
     }
@@ -933,8 +866,9 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
         uint64_t b0[ZE_NCOLL], h0 = m.h2d, d0 = m.d2h;
         memcpy(b0, g->bus_bytes, sizeof b0);
         if (s == 1) {
-            gemm0 = zk_gemm_counters;
-            zk_gemm_log_clear();   /* the shapes of the steady steps */
+            op->gemm_stats(d, &gemm0_s, &gemm0_f);
+            if (op->gemm_log_clear)
+                op->gemm_log_clear(d);   /* the shapes of the steady steps */
             steady_t0 = t0;
             comm0 = g->comm_s;
             compute0 = x.fwd_s + x.bwd_s;
@@ -950,10 +884,19 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
             loss += l;
         }
         res->mem.phase = ZE_BWD;
-        reduce_grads(&m);
+        if (reduce_grads(&m)) {
+            rc = 1;
+            goto out;
+        }
+        op->sync(d);
         double t1 = now_s();
         res->mem.phase = ZE_OPT;
         int applied = optimize(&m);
+        if (applied < 0) {
+            rc = 1;
+            goto out;
+        }
+        op->sync(d);
         opt_total += now_s() - t1;
         if (s >= 1 || c->steps == 1) {
             for (int k = 0; k < ZE_NCOLL; k++) {
@@ -965,7 +908,10 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
                 h2d_ok += m.h2d - h0, d2h_ok += m.d2h - d0, n_ok++;
         }
         double sum[1] = {loss / (double)c->M};
-        g->sum_doubles(g, sum, 1);
+        if (coll(&m, g->sum_doubles(g, sum, 1))) {
+            rc = 1;
+            goto out;
+        }
         res->losses[s] = sum[0] / (double)g->size;
         res->steps_done = s + 1;
         step_times[s] = now_s() - t0;
@@ -983,16 +929,26 @@ int ze_train(const ze_cfg *c, ze_group *g, ze_result *res)
         res->bus_bytes_per_step[k] = bb[k] / nb;
     res->h2d_per_step = (n_ok ? h2d_ok : h2d_all) / nb;
     res->d2h_per_step = (n_ok ? d2h_ok : d2h_all) / nb;
-    res->gemm_s = (zk_gemm_counters.seconds - gemm0.seconds) / counted;
+    double gemm1_s, gemm1_f;
+    op->gemm_stats(d, &gemm1_s, &gemm1_f);
+    res->gemm_s = (gemm1_s - gemm0_s) / counted;
     res->steady_step_s = c->steps > 1 ? (now_s() - steady_t0) / counted : step_times[0];
     res->steady_comm_s = (g->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
     res->steady_compute_s = (x.fwd_s + x.bwd_s - (c->steps > 1 ? compute0 : 0.0)) / counted;
-    res->gemm_flops = (zk_gemm_counters.flops - gemm0.flops) / counted;
+    res->gemm_flops = (gemm1_f - gemm0_f) / counted;
 out:
     res->skipped = m.skipped;
     res->loss_scale = m.scale;
-    if (rc == 1)
+    if (rc == 1) {
         res->status = res->mem.oom ? 1 : 2;
+        if (m.failed)
+            snprintf(res->err, sizeof res->err, "%s", m.err);
+        else if (res->mem.oom)
+            snprintf(res->err, sizeof res->err, "out of memory: %llu more bytes of the %s pool refused",
+                     (unsigned long long)res->mem.oom_request, res->mem.oom_pool == ZE_HOST ? "host" : "device");
+        else if (!res->err[0])
+            snprintf(res->err, sizeof res->err, "%s", d->err[0] ? d->err : "the host had no memory");
+    }
     if (res->steps_done > 0) {
         qsort(step_times, (size_t)res->steps_done, sizeof(double), cmp_d);
         res->step_s = step_times[res->steps_done / 2];
@@ -1004,7 +960,10 @@ out:
     model_free(&m);
     free(step_times);
     free(x.acts);
-    free(x.tok);
-    free(x.tgt);
+    free(x.tok_h);
+    free(x.tgt_h);
+    free(x.seq_h);
+    ze_dev_raw_free(d, x.tok);
+    ze_dev_raw_free(d, x.tgt);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* engine.h - the execution engine: a GPT-style decoder trained for real,
- * in a data-parallel / ZeRO layout, above a small collective interface.
+ * in a data-parallel / ZeRO layout, above the device table (device.h) and
+ * the collective group (group.h).
  *
  * The engine sizes every tensor from the model shape and the algorithm,
  * never from the planner's predictions; every tensor of the model and the
@@ -15,39 +16,9 @@
 
 #include <stdint.h>
 #include "alloc.h"
-
-/* Storage types of parameters and gradients (and of the collectives that
- * move them). */
-typedef enum ze_dt { ZE_F32 = 0, ZE_BF16, ZE_F16 } ze_dt;
-extern const char *const ze_dt_names[];   /* fp32 bf16 fp16 */
-static inline size_t ze_dt_size(ze_dt d) { return d == ZE_F32 ? 4 : 2; }
-
-typedef enum ze_coll { ZE_ALLREDUCE = 0, ZE_REDUCE_SCATTER, ZE_ALLGATHER, ZE_NCOLL } ze_coll;
-extern const char *const ze_coll_names[];
-
-/* The data-parallel group's collectives (sums of fp32, bf16 or fp16 values,
- * 16-bit sums computed in fp32 and rounded), in place.  The implementation
- * (MPI, or one rank alone) counts bytes as the planner does: S = the whole
- * array in bytes, bus bytes S (n-1)/n for reduce-scatter and all-gather,
- * 2 S (n-1)/n for all-reduce. */
-typedef struct ze_group {
-    int rank, size;
-    void *impl;   /* MPI_Comm * for the MPI group; NULL alone */
-    /* buf holds n values of type dt; reduce-scatter leaves rank r's block
-     * of n/size at element r*n/size (n divisible by size); all-gather fills
-     * buf from each rank's block at the same place */
-    void (*allreduce)(struct ze_group *g, void *buf, size_t n, ze_dt dt);
-    void (*reduce_scatter)(struct ze_group *g, void *buf, size_t n, ze_dt dt);
-    void (*allgather)(struct ze_group *g, void *buf, size_t n, ze_dt dt);
-    /* sum of a few doubles over the group (losses, norms: not counted) */
-    void (*sum_doubles)(struct ze_group *g, double *v, int n);
-    uint64_t bus_bytes[ZE_NCOLL];
-    uint64_t calls[ZE_NCOLL];
-    double comm_s;   /* wall time inside collectives */
-} ze_group;
-
-/* One rank alone (dp = 1): every collective is the identity. */
-void ze_group_single(ze_group *g);
+#include "device.h"
+#include "group.h"
+#include "init.h"
 
 typedef enum ze_ckpt { ZE_CKPT_NONE = 0, ZE_CKPT_SELECTIVE, ZE_CKPT_FULL } ze_ckpt;
 
@@ -85,13 +56,16 @@ typedef struct ze_result {
     uint64_t params;           /* parameters of the model */
     int skipped;               /* steps skipped for overflowing gradients (loss scaling) */
     double loss_scale;         /* the scale at the end */
+    char err[256];             /* why it failed (status != 0) */
 } ze_result;
 
 /* Check the configuration (bad shapes, layouts): 0 or -1 with msg. */
 int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n);
-/* Train; every rank of the group calls it.  Returns 0, or 1 on a refused
- * allocation (out of memory: res->status = 1, what was measured kept). */
-int ze_train(const ze_cfg *c, ze_group *g, ze_result *res);
+/* Train on device d (its tensors counted in res->mem: d->a is pointed
+ * there); every rank of the group calls it.  Returns 0, or 1 on a refused
+ * allocation (out of memory: res->status = 1, what was measured kept) or a
+ * failed collective (res->status = 2, res->err says which). */
+int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res);
 /* Parameters of the model the engine builds (its own count). */
 uint64_t ze_param_count(const ze_cfg *c);
 

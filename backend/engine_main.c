@@ -12,6 +12,7 @@
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  */
 #include "config.h"
+#define ZE_WITH_MPI 1
 #include "engine.h"
 #include "calibrate.h"
 #include "kernels.h"
@@ -26,73 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-
-typedef struct mpi_group {
-    MPI_Comm comm;
-} mpi_group;
-
-static void count(ze_group *g, ze_coll k, size_t n, ze_dt dt, double t)
-{
-    double f = g->size > 1 ? (double)(g->size - 1) / (double)g->size : 0.0;
-    if (k == ZE_ALLREDUCE)
-        f *= 2.0;
-    g->bus_bytes[k] += (uint64_t)((double)n * (double)ze_dt_size(dt) * f + 0.5);
-    g->calls[k]++;
-    g->comm_s += MPI_Wtime() - t;
-}
-
-/* Sums of 16-bit values: each pair added in fp32 and rounded back, as a
- * 16-bit NCCL reduction does. */
-static void sum16(void *in, void *inout, int *len, int fp16)
-{
-    uint16_t *a = in, *b = inout;
-    for (int i = 0; i < *len; i++) {
-        float x = fp16 ? zk_f16_to_f32(a[i]) : zk_bf16_to_f32(a[i]);
-        float y = fp16 ? zk_f16_to_f32(b[i]) : zk_bf16_to_f32(b[i]);
-        b[i] = fp16 ? zk_f32_to_f16(x + y) : zk_f32_to_bf16(x + y);
-    }
-}
-static void sum_bf16(void *in, void *inout, int *len, MPI_Datatype *t) { (void)t; sum16(in, inout, len, 0); }
-static void sum_f16(void *in, void *inout, int *len, MPI_Datatype *t) { (void)t; sum16(in, inout, len, 1); }
-static MPI_Op op16[2];
-
-static MPI_Datatype mtype(ze_dt dt) { return dt == ZE_F32 ? MPI_FLOAT : MPI_UINT16_T; }
-static MPI_Op msum(ze_dt dt) { return dt == ZE_F32 ? MPI_SUM : op16[dt == ZE_F16]; }
-
-static void m_allreduce(ze_group *g, void *buf, size_t n, ze_dt dt)
-{
-    double t = MPI_Wtime();
-    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, mtype(dt), msum(dt), ((mpi_group *)g->impl)->comm);
-    count(g, ZE_ALLREDUCE, n, dt, t);
-}
-
-static void m_reduce_scatter(ze_group *g, void *buf, size_t n, ze_dt dt)
-{
-    double t = MPI_Wtime();
-    size_t blk = n / (size_t)g->size, es = ze_dt_size(dt);
-    MPI_Reduce_scatter_block(MPI_IN_PLACE, buf, (int)blk, mtype(dt), msum(dt), ((mpi_group *)g->impl)->comm);
-    /* in place, MPI leaves the block at the start: move it to its place */
-    if (g->rank > 0)
-        memmove((char *)buf + (size_t)g->rank * blk * es, buf, blk * es);
-    count(g, ZE_REDUCE_SCATTER, n, dt, t);
-}
-
-static void m_allgather(ze_group *g, void *buf, size_t n, ze_dt dt)
-{
-    double t = MPI_Wtime();
-    size_t blk = n / (size_t)g->size;
-    MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, (int)blk, mtype(dt), ((mpi_group *)g->impl)->comm);
-    count(g, ZE_ALLGATHER, n, dt, t);
-}
-
-static void m_sum(ze_group *g, double *v, int n)
-{
-    /* a few bytes (not counted as traffic), but its time is MPI's: it is
-     * where a rank waits for the others */
-    double t = MPI_Wtime();
-    MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, ((mpi_group *)g->impl)->comm);
-    g->comm_s += MPI_Wtime() - t;
-}
+#ifdef ZP_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 /* OpenBLAS's sgemm alone on the calls of one step of this run: every
  * shape the kernels logged over the steady steps (zk_gemm_calls), its calls
@@ -195,35 +132,154 @@ static void print_step(void *ctx, int step, int steps, double loss, double step_
     fflush(stdout);
 }
 
+/* zplan-engine devices: what backends this build has and the GPUs this
+ * process sees, as one JSON line (no MPI: zplan exec asks before it
+ * launches anything). */
+static int devices(void)
+{
+#ifdef ZP_HAVE_CUDA
+    char why[256] = "";
+    int n = ze_cuda_devices(why, sizeof why);
+    printf("{\"cuda_built\":1,\"gpus\":%d,\"names\":[", n);
+    for (int i = 0; i < n; i++) {
+        struct cudaDeviceProp p;
+        cJSON *w = cJSON_CreateString(cudaGetDeviceProperties(&p, i) == cudaSuccess ? p.name : "unknown");
+        char *t = cJSON_PrintUnformatted(w);
+        printf("%s%s", i ? "," : "", t ? t : "\"\"");
+        free(t);
+        cJSON_Delete(w);
+    }
+    printf("]");
+    if (n == 0) {
+        cJSON *w = cJSON_CreateString(why);
+        char *t = cJSON_PrintUnformatted(w);
+        printf(",\"why\":%s", t ? t : "\"\"");
+        free(t);
+        cJSON_Delete(w);
+    }
+    printf("}\n");
+#else
+    printf("{\"cuda_built\":0,\"gpus\":0}\n");
+#endif
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* The CUDA row and its group: ranks placed on the visible GPUs in the order
+ * of their node-local rank (local rank mod GPUs); NCCL when every rank has
+ * a GPU of its own, else MPI staged through pinned host memory.  The
+ * runtime's device memory is measured one rank at a time per node (each
+ * reads cudaMemGetInfo after the ranks before it on its GPU): the context
+ * and cuBLAS as each rank starts, then the communicator.  Returns 0, or -1
+ * with msg (every rank returns the same). */
+static int cuda_setup(ze_dev *d, ze_alloc *a, ze_group *g, char *msg, size_t mn)
+{
+#ifdef ZP_HAVE_CUDA
+    MPI_Comm node;
+    int rank, size, lr, ls;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &lr);
+    MPI_Comm_size(node, &ls);
+    char why[256] = "";
+    int ndev = ze_cuda_devices(why, sizeof why);
+    int ordinal = ndev > 0 ? lr % ndev : 0, bad = ndev == 0;
+    /* which physical GPU: its UUID (a launcher may give each rank its own
+     * CUDA_VISIBLE_DEVICES, so that every rank sees "GPU 0") */
+    unsigned char uuid[16] = {0}, *uuids = calloc((size_t)ls, 16);
+    struct cudaDeviceProp prop;
+    if (ndev > 0 && cudaGetDeviceProperties(&prop, ordinal) == cudaSuccess)
+        memcpy(uuid, prop.uuid.bytes, 16);
+    if (!uuids) {
+        snprintf(msg, mn, "no host memory");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    MPI_Allgather(uuid, 16, MPI_BYTE, uuids, 16, MPI_BYTE, node);
+    int key = lr, mates = 0;   /* the GPU's key: the first local rank on it */
+    for (int i = ls - 1; i >= 0; i--)
+        if (memcmp(uuids + 16 * i, uuid, 16) == 0)
+            key = i, mates++;
+    free(uuids);
+    int shared = mates > 1, anyshared;
+    MPI_Allreduce(&shared, &anyshared, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    /* one rank at a time on this node, each after the ones before it on
+     * its GPU: used[key] carries what that GPU uses so far */
+    uint64_t *used = calloc((size_t)ls, sizeof *used);
+    if (!used) {
+        snprintf(msg, mn, "no host memory");
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    for (int t = 0; t < ls; t++) {
+        if (t == lr && !bad && ze_dev_cuda_init(d, a, ordinal, used[key]) != 0)
+            bad = 1, snprintf(why, sizeof why, "%s", d->err);
+        unsigned long long after[2] = {(unsigned long long)key,
+                                       (unsigned long long)(d->ops ? d->ovh.used_base + d->ovh.context + d->ovh.blas
+                                                                   : 0)};
+        MPI_Bcast(after, 2, MPI_UNSIGNED_LONG_LONG, t, node);
+        if (after[0] < (unsigned long long)ls && after[1])
+            used[after[0]] = after[1];
+    }
+    free(used);
+    MPI_Comm_free(&node);
+    /* a failure: every rank says the first failed rank's reason */
+    int first = bad ? rank : size, who;
+    MPI_Allreduce(&first, &who, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (who < size) {
+        MPI_Bcast(why, (int)sizeof why, MPI_CHAR, who, MPI_COMM_WORLD);
+        snprintf(msg, mn, "no GPU for rank %d: %s", who, why[0] ? why : "no CUDA device visible");
+        return -1;
+    }
+    d->shared = anyshared;
+    int grc = 0;
+    if (size == 1)
+        ze_group_single(g);
+    else if (anyshared)
+        grc = ze_group_staged(g, MPI_COMM_WORLD, d);
+    else
+        grc = ze_group_nccl(g, MPI_COMM_WORLD, d);   /* every rank returns the same verdict */
+    first = grc ? rank : size;
+    MPI_Allreduce(&first, &who, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (who < size) {
+        char gerr[256];
+        snprintf(gerr, sizeof gerr, "%s", g->err);
+        MPI_Bcast(gerr, (int)sizeof gerr, MPI_CHAR, who, MPI_COMM_WORLD);
+        snprintf(msg, mn, "the %s group (rank %d): %.200s", anyshared ? "host-staged" : "NCCL", who, gerr);
+        return -1;
+    }
+    return 0;
+#else
+    (void)d, (void)a, (void)g;
+    snprintf(msg, mn, "this zplan-engine was built without CUDA (configure found no nvcc, cuBLAS or NCCL; "
+                      "install the CUDA toolkit with NCCL and configure --with-cuda=DIR)");
+    return -1;
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "devices") == 0)
+        return devices();
     /* the step frees and allocates the same large tensors every
      * micro-batch: keep them in the heap (no mmap/munmap, no page faults on
      * every reuse) */
     mallopt(M_MMAP_THRESHOLD, 1 << 30);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     MPI_Init(&argc, &argv);
-    MPI_Op_create(sum_bf16, 1, &op16[0]);
-    MPI_Op_create(sum_f16, 1, &op16[1]);
-    mpi_group mg = {MPI_COMM_WORLD};
-    ze_group g;
-    memset(&g, 0, sizeof g);
-    MPI_Comm_rank(MPI_COMM_WORLD, &g.rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &g.size);
-    g.impl = &mg;
-    g.allreduce = m_allreduce;
-    g.reduce_scatter = m_reduce_scatter;
-    g.allgather = m_allgather;
-    g.sum_doubles = m_sum;
+    int wrank, wsize;
+    MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
+    MPI_Comm_size(MPI_COMM_WORLD, &wsize);
 
     /* zplan-engine calibrate: measure the ranks instead of training */
     if (argc > 1 && strcmp(argv[1], "calibrate") == 0) {
-        int crc = ze_calibrate(MPI_COMM_WORLD, g.rank, g.size);
-        if (crc && g.rank == 0)
+        int crc = ze_calibrate(MPI_COMM_WORLD, wrank, wsize);
+        if (crc && wrank == 0)
             fprintf(stderr, "zplan-engine: calibration ran out of memory\n");
         MPI_Finalize();
         return crc ? 1 : 0;
     }
+    ze_group g;
+    memset(&g, 0, sizeof g);
+    g.rank = wrank, g.size = wsize;
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
@@ -277,8 +333,51 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    /* the device row and its group */
+    const char *backend = "cpu";
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "backend=", 8) == 0)
+            backend = argv[i] + 8;
+    if (strcmp(backend, "cpu") != 0 && strcmp(backend, "cuda") != 0) {
+        if (g.rank == 0)
+            fprintf(stderr, "zplan-engine: backend=%s is not cpu or cuda\n", backend);
+        MPI_Finalize();
+        return 2;
+    }
+    ze_dev d;
+    ze_alloc setup_alloc;   /* until ze_train points the row at the result's */
+    ze_alloc_init(&setup_alloc, 0, 0);
+    memset(&d, 0, sizeof d);
+    if (strcmp(backend, "cuda") == 0) {
+        if (cuda_setup(&d, &setup_alloc, &g, msg, sizeof msg) != 0) {
+            if (g.rank == 0) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "status", "failed");
+                cJSON_AddStringToObject(o, "backend", backend);
+                cJSON_AddNumberToObject(o, "ranks", g.size);
+                cJSON_AddStringToObject(o, "error", msg);
+                char *t = cJSON_PrintUnformatted(o);
+                if (t)
+                    puts(t);
+                free(t);
+                cJSON_Delete(o);
+                fprintf(stderr, "zplan-engine: %s\n", msg);
+            }
+            ze_group_fini(&g);
+            ze_dev_fini(&d);
+            MPI_Finalize();
+            return 1;
+        }
+    } else {
+        ze_dev_cpu_init(&d, &setup_alloc);
+        if (ze_group_mpi(&g, MPI_COMM_WORLD) != 0) {
+            fprintf(stderr, "zplan-engine: %s\n", g.err);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+
     ze_result r;
-    int rc = ze_train(&c, &g, &r);
+    int rc = ze_train(&c, &d, &g, &r);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
 
@@ -292,12 +391,21 @@ int main(int argc, char **argv)
         for (double t0 = MPI_Wtime(); !arrived && MPI_Wtime() - t0 < 5.0;)
             MPI_Test(&req, &arrived, MPI_STATUS_IGNORE);
         if (!arrived) {
-            printf("{\"status\":\"%s\",\"ranks\":%d,\"failed_rank\":%d,\"device_peak\":%llu}\n",
-                   r.status == 1 ? "oom" : "failed", g.size, g.rank,
-                   (unsigned long long)r.mem.peak_total[ZE_DEVICE]);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "status", r.status == 1 ? "oom" : "failed");
+            cJSON_AddNumberToObject(o, "ranks", g.size);
+            cJSON_AddNumberToObject(o, "failed_rank", g.rank);
+            cJSON_AddNumberToObject(o, "device_peak", (double)r.mem.peak_total[ZE_DEVICE]);
+            if (r.err[0])
+                cJSON_AddStringToObject(o, "error", r.err);
+            char *t = cJSON_PrintUnformatted(o);
+            if (t)
+                puts(t);
+            free(t);
+            cJSON_Delete(o);
             fflush(stdout);
             fprintf(stderr, "zplan-engine: rank %d failed alone (%s); ending the job\n", g.rank,
-                    r.status == 1 ? "out of memory" : "error");
+                    r.err[0] ? r.err : r.status == 1 ? "out of memory" : "error");
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
     }
@@ -305,14 +413,14 @@ int main(int argc, char **argv)
      * rate, all ranks at once as in the run */
     double ref_s = 0.0, ref_flops = 0.0, mine_s = 0.0;
     int logged = c.steps > 1 ? c.steps - 1 : 1;   /* the log covers the steps from the second on */
-    if (rc == 0) {
+    if (rc == 0 && strcmp(d.ops->name, "cpu") == 0) {
         MPI_Barrier(MPI_COMM_WORLD);
         mine_s = logged_gemm_s(logged);
         ref_s = sgemm_replay(logged, &ref_flops);
     }
 
     /* gather every rank's measurements on rank 0 */
-    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 };
+    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 + 7 };
     const int PH = 3 * ZE_NCLASS + 4;   /* per phase: its peak, then its breakdown */
     double mine[NV], *all = NULL;
     for (int k = 0; k < ZE_NCLASS; k++) {
@@ -327,6 +435,10 @@ int main(int argc, char **argv)
     const int TM = PH + ZE_NPHASE * (ZE_NCLASS + 1);   /* the rank's times */
     mine[TM] = r.step_s, mine[TM + 1] = r.fwd_s, mine[TM + 2] = r.bwd_s, mine[TM + 3] = r.opt_s;
     mine[TM + 4] = r.comm_s;
+    const int OV = TM + 5;   /* the runtime's device memory, as the row measured it */
+    mine[OV] = (double)d.ovh.context, mine[OV + 1] = (double)d.ovh.blas, mine[OV + 2] = (double)d.ovh.comm;
+    mine[OV + 3] = (double)d.ovh.used_at_peak, mine[OV + 4] = (double)d.ovh.staging;
+    mine[OV + 5] = (double)r.mem.rounded_at_peak[ZE_DEVICE], mine[OV + 6] = (double)d.ovh.used_base;
     for (int p = 0; p < ZE_NPHASE; p++) {
         mine[PH + p * (ZE_NCLASS + 1)] = (double)r.mem.phase_peak[ZE_DEVICE][p];
         for (int k = 0; k < ZE_NCLASS; k++)
@@ -342,7 +454,16 @@ int main(int argc, char **argv)
         for (int i = 0; i < g.size; i++)
             oom |= all[i * NV + 3 * ZE_NCLASS + 3] == 1.0;
         cJSON_AddStringToObject(o, "status", rc == 0 ? "ok" : oom ? "oom" : "failed");
+        if (rc != 0 && r.err[0])
+            cJSON_AddStringToObject(o, "error", r.err);
         cJSON_AddNumberToObject(o, "ranks", g.size);
+        cJSON_AddStringToObject(o, "backend", d.ops->name);
+        cJSON_AddStringToObject(o, "device", d.desc);
+        cJSON_AddStringToObject(o, "group", g.kind);
+        cJSON_AddBoolToObject(o, "shared", d.shared);
+        cJSON_AddNumberToObject(o, "granule_bytes", (double)d.granule[ZE_DEVICE]);
+        if (d.ovh.total)
+            cJSON_AddNumberToObject(o, "device_memory_bytes", (double)d.ovh.total);
         cJSON_AddNumberToObject(o, "params", (double)r.params);
         cJSON_AddStringToObject(o, "dtype", ze_dt_names[c.pdt]);
         cJSON_AddStringToObject(o, "grad_dtype", ze_dt_names[c.gdt]);
@@ -415,6 +536,16 @@ int main(int argc, char **argv)
                 cJSON_AddItemToObject(phs, ze_phase_names[p], po);
             }
             cJSON_AddNumberToObject(x, "rss_bytes", v[3 * ZE_NCLASS + 2]);
+            if (strcmp(d.ops->name, "cpu") != 0) {
+                cJSON *ov = cJSON_AddObjectToObject(x, "runtime_bytes");
+                cJSON_AddNumberToObject(ov, "context", v[OV]);
+                cJSON_AddNumberToObject(ov, "blas", v[OV + 1]);
+                cJSON_AddNumberToObject(ov, "communicator", v[OV + 2]);
+                cJSON_AddNumberToObject(ov, "device_used_at_peak", v[OV + 3]);
+                cJSON_AddNumberToObject(ov, "pinned_staging", v[OV + 4]);
+                cJSON_AddNumberToObject(ov, "tensors_rounded_at_peak", v[OV + 5]);
+                cJSON_AddNumberToObject(ov, "device_used_before", v[OV + 6]);
+            }
             cJSON_AddItemToArray(pr, x);
         }
         char *t = cJSON_PrintUnformatted(o);
@@ -425,8 +556,8 @@ int main(int argc, char **argv)
         free(all);
     }
     free(r.losses);
-    MPI_Op_free(&op16[0]);
-    MPI_Op_free(&op16[1]);
+    ze_group_fini(&g);
+    ze_dev_fini(&d);
     MPI_Finalize();
     return rc == 0 ? 0 : 1;
 }

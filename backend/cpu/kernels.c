@@ -11,6 +11,7 @@
  * correct.  exp() is a branch-free polynomial (zk_expf below) so that the
  * softmax, cross-entropy and GELU loops vectorise too. */
 #include "kernels.h"
+#include "half.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -579,54 +580,10 @@ ZK_HOT double zk_crossentropy(float *logits, const int *targets, int N, int V, f
 
 /* ---------------------------------------------------------- 16-bit floats */
 
-uint16_t zk_f32_to_bf16(float f)
-{
-    uint32_t u = zk_bits(f);
-    if ((u & 0x7FFFFFFFu) > 0x7F800000u) /* NaN: keep sign and payload top, force quiet */
-        return (uint16_t)((u >> 16) | 0x0040u);
-    /* round to nearest even on the 16 dropped bits; carries reach inf */
-    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
-}
-
-float zk_bf16_to_f32(uint16_t h)
-{
-    return zk_float((uint32_t)h << 16);
-}
-
-uint16_t zk_f32_to_f16(float f)
-{
-    uint32_t u = zk_bits(f);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
-    uint32_t a = u & 0x7FFFFFFFu;
-    if (a > 0x7F800000u) /* NaN */
-        return (uint16_t)(sign | 0x7E00u | ((a >> 13) & 0x3FFu));
-    if (a >= 0x477FF000u) /* >= 65520, halfway from 65504 to 2^16: inf */
-        return (uint16_t)(sign | 0x7C00u);
-    if (a >= 0x38800000u) /* >= 2^-14: normal; rebias 127 -> 15, round 13 bits */
-        return (uint16_t)(sign | ((a - 0x38000000u + 0xFFFu + ((a >> 13) & 1u)) >> 13));
-    if (a <= 0x33000000u) /* <= 2^-25, at most half the smallest subnormal: 0 */
-        return sign;
-    /* subnormal: value = m 2^(e-150) = (m >> (126-e)) 2^-24 */
-    uint32_t e = a >> 23, m = (a & 0x7FFFFFu) | 0x800000u;
-    uint32_t s = 126u - e; /* 14 .. 24 */
-    uint32_t q = m >> s, rem = m & ((1u << s) - 1u), half = 1u << (s - 1u);
-    if (rem > half || (rem == half && (q & 1u)))
-        q++;
-    return (uint16_t)(sign | q);
-}
-
-float zk_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
-    if (e == 0x1F)
-        return zk_float(sign | 0x7F800000u | (m << 13));
-    if (e == 0) { /* zero or subnormal: m 2^-24, exact in float */
-        float f = (float)m * 0x1p-24f;
-        return sign ? -f : f;
-    }
-    return zk_float(sign | ((e + 112u) << 23) | (m << 13));
-}
+uint16_t zk_f32_to_bf16(float f) { return ze_f32_to_bf16(f); }
+float zk_bf16_to_f32(uint16_t h) { return ze_bf16_to_f32(h); }
+uint16_t zk_f32_to_f16(float f) { return ze_f32_to_f16(f); }
+float zk_f16_to_f32(uint16_t h) { return ze_f16_to_f32(h); }
 
 static inline float zk_round_bf16_1(float f)
 {

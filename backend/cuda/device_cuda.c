@@ -1,0 +1,644 @@
+/* device_cuda.c - the CUDA row of the device table (device.h): cudaMalloc
+ * for the device pool, pinned cudaMallocHost for the host pool, cuBLAS for
+ * the GEMMs and the kernels of kernels.cu, all queued on one non-blocking
+ * stream; CUDA events for the marks.  The CPU row (cpu/device_cpu.c) is its
+ * twin: every operation computes what the CPU row computes.
+ *
+ * Order and waiting.  Device work is queued and not waited for; what returns
+ * a value (crossentropy, sumsq, elapsed) waits for it.  Every operation that
+ * touches host-pool memory (a copy or a conversion with a host side, zero,
+ * the optimizer on the host) leaves no queued work behind that reads or
+ * writes host memory: it synchronizes the stream before it returns (host
+ * sources may be pageable, a stack array of initial values), and an
+ * operation that reads or writes host memory on the CPU synchronizes first.
+ *
+ * Failures.  Out of memory in mem_alloc returns NULL with d->err (the
+ * engine records it as an out-of-memory outcome).  Any other CUDA or cuBLAS
+ * failure in an operation that has no way to report it (they return void,
+ * or a value the engine trusts) is fatal: d->err and stderr say what failed
+ * (the library's own message) and the process aborts, rather than train on
+ * after a sticky error with garbage results.
+ *
+ * GEMMs are fp32 cublasSgemm under CUBLAS_DEFAULT_MATH, which never uses
+ * TF32 (only CUBLAS_TF32_TENSOR_OP_MATH or NVIDIA_TF32_OVERRIDE=1 would), so
+ * NVIDIA_TF32_OVERRIDE need not be set. */
+#include "device.h"
+#include "kernels_cuda.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* pinned bytes the row keeps for staged conversions between the pools
+ * (and for the host-staged group, between operations) */
+#define STAGING_BYTES ((size_t)8 << 20)
+
+/* cudaMalloc reserves whole 2 MiB pages for a request: the device pool's
+ * granule (scripts/gpu-check checks this assumption on the GPU). */
+#define CUDA_GRANULE ((uint64_t)2 << 20)
+
+typedef struct cu_row {
+    cudaStream_t st;
+    cublasHandle_t blas;
+    cudaEvent_t ev[ZE_NMARK];
+    int recorded[ZE_NMARK];
+    void *staging;        /* pinned, STAGING_BYTES */
+    size_t staging_bytes;
+    double *dscalar;      /* device: a loss or sum of squares being summed */
+    double *hscalar;      /* pinned: where it is read back */
+    double flops;         /* 2 M N K of every sgemm */
+} cu_row;
+
+static cu_row *row(const ze_dev *d)
+{
+    return (cu_row *)d->impl;
+}
+
+cudaStream_t ze_dev_cuda_stream(const struct ze_dev *d)
+{
+    return row(d)->st;
+}
+
+void *ze_dev_cuda_staging(const struct ze_dev *d, size_t *bytes)
+{
+    if (bytes)
+        *bytes = row(d)->staging_bytes;
+    return row(d)->staging;
+}
+
+/* ------------------------------------------------------------- failures */
+
+static void fail(ze_dev *d, const char *what, const char *msg)
+{
+    if (!d->err[0])
+        snprintf(d->err, sizeof d->err, "%s: %s", what, msg);
+    fprintf(stderr, "zplan-engine: CUDA row: %s: %s\n", what, msg);
+    fflush(stderr);
+    abort();
+}
+
+#define CU(d, what, call)                                                                             \
+    do {                                                                                              \
+        cudaError_t e_ = (call);                                                                      \
+        if (e_ != cudaSuccess)                                                                        \
+            fail((d), (what), cudaGetErrorString(e_));                                                \
+    } while (0)
+
+#define CB(d, what, call)                                                                             \
+    do {                                                                                              \
+        cublasStatus_t s_ = (call);                                                                   \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                              \
+            fail((d), (what), cublasGetStatusString(s_));                                             \
+    } while (0)
+
+static void sync_stream(ze_dev *d)
+{
+    CU(d, "cudaStreamSynchronize", cudaStreamSynchronize(row(d)->st));
+}
+
+/* Work on host memory is the CPU row's (cpu/device_cpu.c: the same
+ * conversions, optimizer and sum of squares, on the host's RAM), after the
+ * stream has finished with it. */
+static void host_convert(void *dst, ze_dt ddt, const void *src, ze_dt sdt, size_t n, int acc)
+{
+    ze_dev_cpu_ops.convert(NULL, dst, ZE_HOST, ddt, src, ZE_HOST, sdt, n, acc);
+}
+
+/* ---------------------------------------------------------------- memory */
+
+static void *cu_mem_alloc(ze_dev *d, ze_pool pool, size_t bytes)
+{
+    void *p = NULL;
+    cudaError_t e = pool == ZE_DEVICE ? cudaMalloc(&p, bytes) : cudaMallocHost(&p, bytes);
+    if (e == cudaSuccess)
+        return p;
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();   /* not sticky: clear it */
+        snprintf(d->err, sizeof d->err, "%s of %zu bytes: %s", pool == ZE_DEVICE ? "cudaMalloc" : "cudaMallocHost",
+                 bytes, cudaGetErrorString(e));
+        return NULL;
+    }
+    fail(d, pool == ZE_DEVICE ? "cudaMalloc" : "cudaMallocHost", cudaGetErrorString(e));
+    return NULL;
+}
+
+static void cu_mem_free(ze_dev *d, ze_pool pool, void *p)
+{
+    if (!p)
+        return;
+    /* the work queued on the stream may still read it: wait for it (cudaFree
+     * does in practice, but does not promise it for a non-blocking stream) */
+    sync_stream(d);
+    if (pool == ZE_DEVICE)
+        CU(d, "cudaFree", cudaFree(p));
+    else
+        CU(d, "cudaFreeHost", cudaFreeHost(p));
+}
+
+static void cu_copy(ze_dev *d, void *dst, ze_pool dp, const void *src, ze_pool sp, size_t bytes)
+{
+    if (bytes == 0)
+        return;
+    cu_row *r = row(d);
+    if (dp == ZE_HOST && sp == ZE_HOST) {
+        sync_stream(d);
+        memcpy(dst, src, bytes);
+        return;
+    }
+    /* UVA: the runtime tells the pointers' kinds (pageable host memory too) */
+    CU(d, "cudaMemcpyAsync", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, r->st));
+    if (dp == ZE_HOST || sp == ZE_HOST)
+        sync_stream(d);   /* the host side may be pageable, reused as soon as we return */
+}
+
+static void cu_zero(ze_dev *d, void *p, ze_pool pool, size_t bytes)
+{
+    if (bytes == 0)
+        return;
+    if (pool == ZE_DEVICE)
+        CU(d, "cudaMemsetAsync", cudaMemsetAsync(p, 0, bytes, row(d)->st));
+    else {
+        sync_stream(d);
+        memset(p, 0, bytes);
+    }
+}
+
+static void cu_convert(ze_dev *d, void *dst, ze_pool dp, ze_dt ddt, const void *src, ze_pool sp, ze_dt sdt,
+                       size_t n, int acc)
+{
+    if (n == 0)
+        return;
+    cu_row *r = row(d);
+    if (dp == ZE_DEVICE && sp == ZE_DEVICE) {
+        CU(d, "convert kernel", zc_convert(r->st, dst, (int)ddt, src, (int)sdt, n, acc));
+        return;
+    }
+    if (dp == ZE_HOST && sp == ZE_HOST) {
+        sync_stream(d);
+        host_convert(dst, ddt, src, sdt, n, acc);
+        return;
+    }
+    if (!acc && sdt == ddt) {
+        cu_copy(d, dst, dp, src, sp, n * ze_dt_size(ddt));
+        return;
+    }
+    if (dp == ZE_DEVICE) {
+        /* host -> device: each chunk converted (with acc: added to the
+         * destination's chunk, read back first) into staging on the host,
+         * then copied up; the stream is idle whenever the host writes
+         * staging */
+        size_t ds = ze_dt_size(ddt), chunk = r->staging_bytes / ds;
+        for (size_t i = 0; i < n; i += chunk) {
+            size_t k = n - i < chunk ? n - i : chunk;
+            if (acc)
+                CU(d, "cudaMemcpyAsync", cudaMemcpyAsync(r->staging, ze_at(dst, ddt, i), k * ds,
+                                                         cudaMemcpyDeviceToHost, r->st));
+            sync_stream(d);
+            host_convert(r->staging, ddt, ze_at(src, sdt, i), sdt, k, acc);
+            CU(d, "cudaMemcpyAsync", cudaMemcpyAsync(ze_at(dst, ddt, i), r->staging, k * ds,
+                                                     cudaMemcpyHostToDevice, r->st));
+        }
+        sync_stream(d);
+    } else {
+        /* device -> host: each chunk copied down into staging, then
+         * converted (or added) into the destination on the host */
+        size_t ss = ze_dt_size(sdt), chunk = r->staging_bytes / ss;
+        for (size_t i = 0; i < n; i += chunk) {
+            size_t k = n - i < chunk ? n - i : chunk;
+            CU(d, "cudaMemcpyAsync", cudaMemcpyAsync(r->staging, ze_at(src, sdt, i), k * ss,
+                                                     cudaMemcpyDeviceToHost, r->st));
+            sync_stream(d);
+            host_convert(ze_at(dst, ddt, i), ddt, r->staging, sdt, k, acc);
+        }
+    }
+}
+
+static void cu_narrow(ze_dev *d, void *buf, ze_dt dt, size_t n)
+{
+    CU(d, "narrow kernels", zc_narrow(row(d)->st, buf, (int)dt, n));
+}
+
+static void cu_widen(ze_dev *d, void *buf, ze_dt dt, size_t n)
+{
+    CU(d, "widen kernels", zc_widen(row(d)->st, buf, (int)dt, n));
+}
+
+/* Initial values where they live: a kernel writes them into device memory,
+ * or into the pinned host pool through its mapping (the host waits for it
+ * before it reads them). */
+static void cu_init(ze_dev *d, void *dst, ze_pool pool, ze_dt dt, const ze_init_desc *desc, size_t first, size_t n)
+{
+    CU(d, "init kernel", zc_init(row(d)->st, dst, (int)dt, desc, first, n));
+    if (pool == ZE_HOST)
+        sync_stream(d);
+}
+
+/* ------------------------------------------------------- model's kernels */
+
+static void cu_embed_fwd(ze_dev *d, float *out, const int *tok, const float *wte, const float *wpe, int B, int T,
+                         int C)
+{
+    CU(d, "embed_fwd kernel", zc_embed_fwd(row(d)->st, out, tok, wte, wpe, B, T, C));
+}
+
+static void cu_embed_bwd(ze_dev *d, float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T, int C)
+{
+    CU(d, "embed_bwd kernel", zc_embed_bwd(row(d)->st, dwte, dwpe, dout, tok, B, T, C));
+}
+
+static void cu_layernorm_fwd(ze_dev *d, float *out, float *mean, float *rstd, const float *inp, const float *w,
+                             const float *b, int N, int C)
+{
+    CU(d, "layernorm_fwd kernel", zc_layernorm_fwd(row(d)->st, out, mean, rstd, inp, w, b, N, C));
+}
+
+static void cu_layernorm_bwd(ze_dev *d, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                             const float *w, const float *mean, const float *rstd, int N, int C)
+{
+    CU(d, "layernorm_bwd kernels", zc_layernorm_bwd(row(d)->st, dinp, dw, db, dout, inp, w, mean, rstd, N, C));
+}
+
+/* Row-major X[r][c] is column-major X^T; cuBLAS is column-major. */
+static void sgemm(ze_dev *d, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    const float one = 1.0f;
+    CB(d, "cublasSgemm", cublasSgemm(row(d)->blas, ta, tb, m, n, k, &one, A, lda, B, ldb, &beta, C, ldc));
+    row(d)->flops += 2.0 * (double)m * (double)n * (double)k;
+}
+
+static void cu_matmul_fwd(ze_dev *d, float *out, const float *inp, const float *w, const float *bias, int N, int IC,
+                          int OC)
+{
+    if (N <= 0 || OC <= 0)
+        return;
+    float beta = 0.0f;
+    if (bias) {
+        CU(d, "bias kernel", zc_bias_rows(row(d)->st, out, bias, N, OC));
+        beta = 1.0f;
+    } else if (IC <= 0) {
+        CU(d, "cudaMemsetAsync", cudaMemsetAsync(out, 0, (size_t)N * (size_t)OC * sizeof(float), row(d)->st));
+    }
+    /* out^T (OC x N, ld OC) = w^T-as-stored^T (w is IC x OC, ld IC: op T) . inp^T (IC x N, ld IC) */
+    if (IC > 0)
+        sgemm(d, CUBLAS_OP_T, CUBLAS_OP_N, OC, N, IC, w, IC, inp, IC, beta, out, OC);
+}
+
+/* The row-major product as cuBLAS sees it: C^T (N x M) = op(B)^T op(A)^T;
+ * 16-bit inputs through cublasGemmEx with fp32 accumulation and output. */
+static void cu_gemm(ze_dev *d, char ta, char tb, int M, int N, int K, const void *A, const void *B, ze_dt dt,
+                    float beta, float *C)
+{
+    const float one = 1.0f;
+    cudaDataType_t t = dt == ZE_F32 ? CUDA_R_32F : dt == ZE_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    CB(d, "cublasGemmEx", cublasGemmEx(row(d)->blas, tb == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                       ta == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &one, B, t, tb == 'T' ? K : N,
+                                       A, t, ta == 'T' ? M : K, &beta, C, CUDA_R_32F, N, CUBLAS_COMPUTE_32F,
+                                       CUBLAS_GEMM_DEFAULT));
+    row(d)->flops += 2.0 * (double)M * (double)N * (double)K;
+}
+
+static void cu_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                          const float *w, int N, int IC, int OC)
+{
+    if (N <= 0 || OC <= 0)
+        return;
+    if (IC > 0) {
+        /* dinp[N][IC] += dout[N][OC] . w[OC][IC]:
+         * dinp^T (IC x N, ld IC) += w^T (IC x OC, ld IC) . dout^T (OC x N, ld OC) */
+        if (dinp)
+            sgemm(d, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, OC, 1.0f, dinp, IC);
+        /* dw[OC][IC] += dout^T . inp:
+         * dw^T (IC x OC, ld IC) += inp^T (IC x N, ld IC) . (dout^T (OC x N, ld OC))^T */
+        sgemm(d, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp, IC, dout, OC, 1.0f, dw, IC);
+    }
+    if (dbias)
+        CU(d, "bias_grad kernel", zc_bias_grad(row(d)->st, dbias, dout, N, OC));
+}
+
+static void cu_attention_fwd(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+{
+    CU(d, "attention_fwd kernel", zc_attention_fwd(row(d)->st, out, att, qkv, B, T, C, NH));
+}
+
+static void cu_attention_bwd(ze_dev *d, float *dqkv, float *scratch, const float *dout, const float *att,
+                             const float *qkv, int B, int T, int C, int NH)
+{
+    (void)scratch;   /* datt is recomputed, never stored */
+    CU(d, "attention_bwd kernel", zc_attention_bwd(row(d)->st, dqkv, dout, att, qkv, B, T, C, NH));
+}
+
+static void cu_gelu_fwd(ze_dev *d, float *out, const float *inp, size_t n)
+{
+    CU(d, "gelu_fwd kernel", zc_gelu_fwd(row(d)->st, out, inp, n));
+}
+
+static void cu_gelu_bwd(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n)
+{
+    CU(d, "gelu_bwd kernel", zc_gelu_bwd(row(d)->st, dinp, inp, dout, n));
+}
+
+static void cu_acc(ze_dev *d, float *y, const float *x, size_t n)
+{
+    CU(d, "acc kernel", zc_acc(row(d)->st, y, x, n));
+}
+
+/* The device scalar summed by kernel `what` (launched by the caller after
+ * the zeroing here), read back. */
+static void scalar_zero(ze_dev *d)
+{
+    CU(d, "cudaMemsetAsync", cudaMemsetAsync(row(d)->dscalar, 0, sizeof(double), row(d)->st));
+}
+
+static double scalar_read(ze_dev *d)
+{
+    cu_row *r = row(d);
+    CU(d, "cudaMemcpyAsync", cudaMemcpyAsync(r->hscalar, r->dscalar, sizeof(double), cudaMemcpyDeviceToHost, r->st));
+    sync_stream(d);
+    return *r->hscalar;
+}
+
+static double cu_crossentropy(ze_dev *d, float *logits, const int *targets, int N, int V, float dscale)
+{
+    if (N <= 0 || V <= 0)
+        return 0.0;
+    float dn = dscale / (float)N;
+    scalar_zero(d);
+    CU(d, "crossentropy kernel", zc_crossentropy(row(d)->st, logits, targets, N, V, dn, row(d)->dscalar));
+    return scalar_read(d) / (double)N;
+}
+
+/* ------------------------------------------------------------ optimizer */
+
+static void cu_adamw(ze_dev *d, ze_pool pool, float *p, const void *g, ze_dt gdt, float gscale, float *m, float *v,
+                     size_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int t)
+{
+    if (pool == ZE_HOST) {
+        sync_stream(d);
+        ze_dev_cpu_ops.adamw(d, pool, p, g, gdt, gscale, m, v, n, lr, beta1, beta2, eps, weight_decay, t);
+        return;
+    }
+    /* zk_adamw's constants, computed as it does */
+    float bc1 = (float)(1.0 - pow((double)beta1, (double)t));
+    float bc2 = (float)(1.0 - pow((double)beta2, (double)t));
+    float step = lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2), decay = 1.0f - lr * weight_decay;
+    float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
+    CU(d, "adamw kernel", zc_adamw(row(d)->st, p, g, (int)gdt, gscale, m, v, n, beta1, beta2, a1, a2, eps, step,
+                                   inv_sqrt_bc2, decay));
+}
+
+static void cu_sgd(ze_dev *d, ze_pool pool, float *p, const void *g, ze_dt gdt, float gscale, float *mom, size_t n,
+                   float lr, float momentum, float weight_decay)
+{
+    if (pool == ZE_HOST) {
+        sync_stream(d);
+        ze_dev_cpu_ops.sgd(d, pool, p, g, gdt, gscale, mom, n, lr, momentum, weight_decay);
+        return;
+    }
+    CU(d, "sgd kernel", zc_sgd(row(d)->st, p, g, (int)gdt, gscale, mom, n, lr, momentum, weight_decay));
+}
+
+static double cu_sumsq(ze_dev *d, ze_pool pool, const void *x, ze_dt dt, size_t n)
+{
+    if (pool == ZE_HOST) {
+        sync_stream(d);
+        return ze_dev_cpu_ops.sumsq(d, pool, x, dt, n);
+    }
+    if (n == 0)
+        return 0.0;
+    scalar_zero(d);
+    CU(d, "sumsq kernel", zc_sumsq(row(d)->st, x, (int)dt, n, row(d)->dscalar));
+    return scalar_read(d);
+}
+
+/* ------------------------------------------------------------------ time */
+
+static void cu_sync(ze_dev *d)
+{
+    sync_stream(d);
+}
+
+static void cu_mark(ze_dev *d, int slot)
+{
+    CU(d, "cudaEventRecord", cudaEventRecord(row(d)->ev[slot], row(d)->st));
+    row(d)->recorded[slot] = 1;
+}
+
+static double cu_elapsed(ze_dev *d, int from, int to)
+{
+    cu_row *r = row(d);
+    if (!r->recorded[from] || !r->recorded[to])
+        return 0.0;
+    CU(d, "cudaEventSynchronize", cudaEventSynchronize(r->ev[to]));
+    CU(d, "cudaEventSynchronize", cudaEventSynchronize(r->ev[from]));
+    float ms = 0.0f;
+    CU(d, "cudaEventElapsedTime", cudaEventElapsedTime(&ms, r->ev[from], r->ev[to]));
+    return (double)ms / 1000.0;
+}
+
+static void cu_gemm_stats(ze_dev *d, double *seconds, double *flops)
+{
+    *seconds = 0.0;   /* GEMMs are not timed apart on the GPU */
+    *flops = row(d)->flops;
+}
+
+/* ------------------------------------------------------------------ life */
+
+static void release(cu_row *r)
+{
+    for (int i = 0; i < ZE_NMARK; i++)
+        if (r->ev[i])
+            (void)cudaEventDestroy(r->ev[i]);
+    if (r->blas)
+        (void)cublasDestroy(r->blas);
+    if (r->dscalar)
+        (void)cudaFree(r->dscalar);
+    if (r->hscalar)
+        (void)cudaFreeHost(r->hscalar);
+    if (r->staging)
+        (void)cudaFreeHost(r->staging);
+    if (r->st)
+        (void)cudaStreamDestroy(r->st);
+    free(r);
+}
+
+static void cu_fini(ze_dev *d)
+{
+    cu_row *r = row(d);
+    if (!r)
+        return;
+    (void)cudaStreamSynchronize(r->st);
+    release(r);
+    d->impl = NULL;
+}
+
+static void cu_on_peak(ze_dev *d)
+{
+    size_t fr = 0, tot = 0;
+    if (cudaMemGetInfo(&fr, &tot) == cudaSuccess)
+        d->ovh.used_at_peak = (uint64_t)(tot - fr);
+    else
+        (void)cudaGetLastError();
+}
+
+static const ze_dev_ops cuda_ops = {
+    .name = "cuda",
+    .mem_alloc = cu_mem_alloc,
+    .mem_free = cu_mem_free,
+    .copy = cu_copy,
+    .zero = cu_zero,
+    .convert = cu_convert,
+    .narrow = cu_narrow,
+    .widen = cu_widen,
+    .init = cu_init,
+    .embed_fwd = cu_embed_fwd,
+    .embed_bwd = cu_embed_bwd,
+    .layernorm_fwd = cu_layernorm_fwd,
+    .layernorm_bwd = cu_layernorm_bwd,
+    .matmul_fwd = cu_matmul_fwd,
+    .matmul_bwd = cu_matmul_bwd,
+    .gemm = cu_gemm,
+    .attention_fwd = cu_attention_fwd,
+    .attention_bwd = cu_attention_bwd,
+    .gelu_fwd = cu_gelu_fwd,
+    .gelu_bwd = cu_gelu_bwd,
+    .acc = cu_acc,
+    .crossentropy = cu_crossentropy,
+    .adamw = cu_adamw,
+    .sgd = cu_sgd,
+    .sumsq = cu_sumsq,
+    .sync = cu_sync,
+    .mark = cu_mark,
+    .elapsed = cu_elapsed,
+    .gemm_stats = cu_gemm_stats,
+    .gemm_log_clear = NULL,
+    .fini = cu_fini,
+};
+
+int ze_cuda_devices(char *msg, size_t n)
+{
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        if (msg && n)
+            snprintf(msg, n, "no CUDA device visible: %s", cudaGetErrorString(e));
+        return 0;
+    }
+    if (count <= 0) {
+        if (msg && n)
+            snprintf(msg, n, "no CUDA device visible");
+        return 0;
+    }
+    return count;
+}
+
+#define INIT_CU(what, call)                                                                           \
+    do {                                                                                              \
+        cudaError_t e_ = (call);                                                                      \
+        if (e_ != cudaSuccess) {                                                                      \
+            snprintf(d->err, sizeof d->err, "%s: %s", (what), cudaGetErrorString(e_));                \
+            goto fail;                                                                                \
+        }                                                                                             \
+    } while (0)
+
+#define INIT_CB(what, call)                                                                           \
+    do {                                                                                              \
+        cublasStatus_t s_ = (call);                                                                   \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                            \
+            snprintf(d->err, sizeof d->err, "%s: %s", (what), cublasGetStatusString(s_));             \
+            goto fail;                                                                                \
+        }                                                                                             \
+    } while (0)
+
+/* The CUDA row on GPU `ordinal`.  used_before: the device's used bytes
+ * before this process made its context (what the ranks before it on this
+ * GPU use).  Measures the context (after cudaFree(0)) and the stream with
+ * cuBLAS and its workspace (after a warm-up sgemm) with cudaMemGetInfo,
+ * then takes its own pinned staging and small scalars. */
+int ze_dev_cuda_init(ze_dev *d, ze_alloc *a, int ordinal, uint64_t used_before)
+{
+    memset(d, 0, sizeof *d);
+    d->a = a;
+    d->ordinal = ordinal;
+    char why[200];
+    int count = ze_cuda_devices(why, sizeof why);
+    if (count == 0) {
+        snprintf(d->err, sizeof d->err, "%s", why);
+        return -1;
+    }
+    if (ordinal < 0 || ordinal >= count) {
+        snprintf(d->err, sizeof d->err, "GPU %d out of range: %d visible", ordinal, count);
+        return -1;
+    }
+    cu_row *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(d->err, sizeof d->err, "no host memory for the CUDA row");
+        return -1;
+    }
+    float *warm = NULL;
+    size_t fr = 0, tot = 0;
+    INIT_CU("cudaSetDevice", cudaSetDevice(ordinal));
+    INIT_CU("cudaFree(0) (creating the context)", cudaFree(0));
+    INIT_CU("cudaMemGetInfo", cudaMemGetInfo(&fr, &tot));
+    uint64_t used = (uint64_t)(tot - fr);
+    d->ovh.total = (uint64_t)tot;
+    d->ovh.used_base = used_before;
+    d->ovh.context = used > used_before ? used - used_before : 0;
+
+    INIT_CU("cudaStreamCreateWithFlags", cudaStreamCreateWithFlags(&r->st, cudaStreamNonBlocking));
+    INIT_CB("cublasCreate", cublasCreate(&r->blas));
+    INIT_CB("cublasSetStream", cublasSetStream(r->blas, r->st));
+    INIT_CB("cublasSetMathMode", cublasSetMathMode(r->blas, CUBLAS_DEFAULT_MATH));   /* no TF32 */
+    /* a tiny sgemm so that cuBLAS takes its workspace now, counted with it */
+    INIT_CU("cudaMalloc", cudaMalloc((void **)&warm, 3 * 64 * sizeof(float)));
+    INIT_CU("cudaMemsetAsync", cudaMemsetAsync(warm, 0, 3 * 64 * sizeof(float), r->st));
+    {
+        const float one = 1.0f, zero = 0.0f;
+        INIT_CB("cublasSgemm", cublasSgemm(r->blas, CUBLAS_OP_T, CUBLAS_OP_N, 8, 8, 8, &one, warm, 8, warm + 64, 8,
+                                           &zero, warm + 128, 8));
+    }
+    INIT_CU("cudaStreamSynchronize", cudaStreamSynchronize(r->st));
+    INIT_CU("cudaFree", cudaFree(warm));
+    warm = NULL;
+    INIT_CU("cudaMemGetInfo", cudaMemGetInfo(&fr, &tot));
+    uint64_t used2 = (uint64_t)(tot - fr);
+    d->ovh.blas = used2 > used ? used2 - used : 0;
+
+    for (int i = 0; i < ZE_NMARK; i++)
+        INIT_CU("cudaEventCreate", cudaEventCreate(&r->ev[i]));
+    INIT_CU("cudaMallocHost (staging)", cudaMallocHost(&r->staging, STAGING_BYTES));
+    r->staging_bytes = STAGING_BYTES;
+    INIT_CU("cudaMalloc (scalars)", cudaMalloc((void **)&r->dscalar, 2 * sizeof(double)));
+    INIT_CU("cudaMallocHost (scalars)", cudaMallocHost((void **)&r->hscalar, 2 * sizeof(double)));
+    d->ovh.staging = STAGING_BYTES;
+
+    struct cudaDeviceProp prop;
+    INIT_CU("cudaGetDeviceProperties", cudaGetDeviceProperties(&prop, ordinal));
+    snprintf(d->desc, sizeof d->desc, "%.95s", prop.name);
+
+    /* what the row's own small allocations took counts with its context,
+     * so that the next rank on this GPU starts from here */
+    INIT_CU("cudaMemGetInfo", cudaMemGetInfo(&fr, &tot));
+    uint64_t used3 = (uint64_t)(tot - fr);
+    d->ovh.context += used3 > used2 ? used3 - used2 : 0;
+
+    d->granule[ZE_DEVICE] = CUDA_GRANULE;
+    d->granule[ZE_HOST] = 0;
+    d->on_peak = cu_on_peak;
+    d->impl = r;
+    d->ops = &cuda_ops;
+    return 0;
+
+fail:
+    (void)cudaGetLastError();
+    if (warm)
+        (void)cudaFree(warm);
+    release(r);
+    d->impl = NULL;
+    d->ops = NULL;
+    return -1;
+}

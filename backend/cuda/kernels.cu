@@ -1,0 +1,726 @@
+/* kernels.cu - the CUDA kernels of the step (see kernels_cuda.h), fp32.
+ *
+ * Simple and obviously correct first (speed is a later issue):
+ *  - elementwise kernels: grid-stride loops in size_t over at most
+ *    MAX_BLOCKS blocks of TPB threads;
+ *  - row kernels (LayerNorm, cross-entropy, attention): one block per row,
+ *    a grid-stride loop over rows, block reductions through warp shuffles;
+ *  - column sums (LayerNorm's dw and db, the bias gradient): one thread per
+ *    column over a chunk of rows, one atomicAdd per chunk;
+ *  - scatter-adds (embedding backward, attention's dK and dV): atomicAdd.
+ * Sums are therefore taken in another order than the CPU's (results agree
+ * to rounding, not bit for bit), except where no sum is involved: the 16-bit
+ * conversions are the CPU's bit manipulations (bit-identical), and the
+ * optimizer steps use the _rn intrinsics so that nothing is contracted into
+ * an FMA (the CPU, ISO C, contracts nothing), which makes them bit-identical
+ * too.  No --use_fast_math: expf, sqrtf and division are the accurate ones. */
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels_cuda.h"
+#include "half.h"
+
+namespace {
+
+constexpr int TPB = 256;                /* threads of an elementwise block */
+constexpr size_t MAX_BLOCKS = 65536;    /* then the threads stride */
+constexpr int ROW_TPB = 256;            /* threads of a row block */
+constexpr int ATT_TPB = 128;            /* threads of an attention row block (4 warps) */
+constexpr size_t MAX_ROW_BLOCKS = 1u << 20;
+constexpr int COL_ROWS = 256;           /* rows a column-sum thread adds before its atomicAdd */
+
+#define GSTRIDE(i, n)                                                                                   \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n);                     \
+         i += (size_t)gridDim.x * blockDim.x)
+
+unsigned grid_for(size_t n, size_t tpb, size_t cap)
+{
+    size_t b = (n + tpb - 1) / tpb;
+    if (b == 0)
+        b = 1;
+    return (unsigned)(b < cap ? b : cap);
+}
+
+/* ------------------------------------------------ 16-bit storage (as the CPU) */
+
+__device__ __forceinline__ uint16_t f32_to_bf16(float f) { return ze_f32_to_bf16(f); }
+__device__ __forceinline__ float bf16_to_f32(uint16_t h) { return ze_bf16_to_f32(h); }
+__device__ __forceinline__ uint16_t f32_to_f16(float f) { return ze_f32_to_f16(f); }
+__device__ __forceinline__ float f16_to_f32(uint16_t h) { return ze_f16_to_f32(h); }
+
+/* element i of an array of type dt, as fp32 */
+__device__ __forceinline__ float ld(const void *p, int dt, size_t i)
+{
+    if (dt == 0)
+        return ((const float *)p)[i];
+    uint16_t h = ((const uint16_t *)p)[i];
+    return dt == 1 ? bf16_to_f32(h) : f16_to_f32(h);
+}
+
+__device__ __forceinline__ void st(void *p, int dt, size_t i, float f)
+{
+    if (dt == 0)
+        ((float *)p)[i] = f;
+    else
+        ((uint16_t *)p)[i] = dt == 1 ? f32_to_bf16(f) : f32_to_f16(f);
+}
+
+/* ------------------------------------------------------------ reductions */
+
+/* Sum (add) or maximum of v over the 32 lanes of a warp, in every lane. */
+struct op_add {
+    template <typename T> __device__ T operator()(T a, T b) const { return a + b; }
+};
+struct op_max {
+    template <typename T> __device__ T operator()(T a, T b) const { return b > a ? b : a; }
+};
+
+template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v, Op op)
+{
+    for (int o = 16; o > 0; o >>= 1)
+        v = op(v, __shfl_xor_sync(0xFFFFFFFFu, v, o));
+    return v;
+}
+
+__device__ __forceinline__ float warp_sum(float v) { return warp_reduce(v, op_add()); }
+
+/* The reduction over the block (blockDim.x a multiple of 32), returned to
+ * every thread; sh: 32 values of shared memory; idle lanes count as
+ * `none`.  Every thread of the block must call it.  The leading barrier
+ * lets a previous call's readers finish before sh is written again. */
+template <typename T, typename Op> __device__ T block_reduce(T v, T *sh, Op op, T none)
+{
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_reduce(v, op);
+    __syncthreads();
+    if (lane == 0)
+        sh[w] = v;
+    __syncthreads();
+    v = lane < nw ? sh[lane] : none;
+    return warp_reduce(v, op);
+}
+
+__device__ float block_sum(float v, float *sh) { return block_reduce(v, sh, op_add(), 0.0f); }
+__device__ double block_sum_d(double v, double *sh) { return block_reduce(v, sh, op_add(), 0.0); }
+__device__ float block_max(float v, float *sh) { return block_reduce(v, sh, op_max(), -INFINITY); }
+
+/* ----------------------------------------------------------- conversions */
+
+__global__ void k_convert(void *dst, int ddt, const void *src, int sdt, size_t n, int acc)
+{
+    GSTRIDE(i, n) {
+        float f = ld(src, sdt, i);
+        if (acc)
+            f = ld(dst, ddt, i) + f;
+        st(dst, ddt, i, f);
+    }
+}
+
+/* elements [a, b) of an in-place narrow, b <= 2a (or [0, 1)): reads bytes
+ * [4a, 4b), writes bytes [2a, 2b), 2b <= 4a */
+__global__ void k_narrow(void *buf, int dt, size_t a, size_t b)
+{
+    for (size_t i = a + (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < b; i += (size_t)gridDim.x * blockDim.x) {
+        float f = ((const float *)buf)[i];
+        ((uint16_t *)buf)[i] = dt == 1 ? f32_to_bf16(f) : f32_to_f16(f);
+    }
+}
+
+/* elements [a, b) of an in-place widen: reads bytes [2a, 2b), writes [4a, 4b) */
+__global__ void k_widen(void *buf, int dt, size_t a, size_t b)
+{
+    for (size_t i = a + (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < b; i += (size_t)gridDim.x * blockDim.x) {
+        uint16_t h = ((const uint16_t *)buf)[i];
+        ((float *)buf)[i] = dt == 1 ? bf16_to_f32(h) : f16_to_f32(h);
+    }
+}
+
+/* -------------------------------------------------------------- embedding */
+
+__global__ void k_init(void *dst, int dt, ze_init_desc desc, size_t first, size_t n)
+{
+    GSTRIDE(i, n)
+    st(dst, dt, i, ze_init_value(&desc, first + i));
+}
+
+__global__ void k_embed_fwd(float *out, const int *tok, const float *wte, const float *wpe, int T, int C, size_t n)
+{
+    size_t c = (size_t)C;
+    GSTRIDE(i, n) {
+        size_t bt = i / c, k = i % c, t = bt % (size_t)T;
+        out[i] = wte[(size_t)tok[bt] * c + k] + wpe[t * c + k];
+    }
+}
+
+__global__ void k_embed_bwd(float *dwte, float *dwpe, const float *dout, const int *tok, int T, int C, size_t n)
+{
+    size_t c = (size_t)C;
+    GSTRIDE(i, n) {
+        size_t bt = i / c, k = i % c, t = bt % (size_t)T;
+        float g = dout[i];
+        atomicAdd(dwte + (size_t)tok[bt] * c + k, g);
+        atomicAdd(dwpe + t * c + k, g);
+    }
+}
+
+/* -------------------------------------------------------------- layernorm */
+
+__global__ void k_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                                const float *b, int N, int C)
+{
+    __shared__ float sh[32];
+    size_t c = (size_t)C;
+    for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
+        const float *x = inp + r * c;
+        float *o = out + r * c;
+        float s = 0.0f;
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x)
+            s += x[i];
+        float mu = block_sum(s, sh) / (float)C;
+        float q = 0.0f;
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x) {
+            float dv = x[i] - mu;
+            q += dv * dv;
+        }
+        float rs = 1.0f / sqrtf(block_sum(q, sh) / (float)C + 1e-5f);
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x)
+            o[i] = (x[i] - mu) * rs * w[i] + b[i];
+        if (threadIdx.x == 0) {
+            mean[r] = mu;
+            rstd[r] = rs;
+        }
+    }
+}
+
+/* dx += rstd (g - mean(g) - n mean(g n)), g = dout w, n = (x - mean) rstd */
+__global__ void k_layernorm_bwd_dx(float *dinp, const float *dout, const float *inp, const float *w,
+                                   const float *mean, const float *rstd, int N, int C)
+{
+    __shared__ float sh[32];
+    size_t c = (size_t)C;
+    for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
+        const float *x = inp + r * c, *d = dout + r * c;
+        float *dx = dinp + r * c;
+        float mu = mean[r], rs = rstd[r];
+        float sg = 0.0f, sgn = 0.0f;
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x) {
+            float g = d[i] * w[i];
+            sg += g;
+            sgn += g * (x[i] - mu);
+        }
+        sg = block_sum(sg, sh);
+        sgn = block_sum(sgn, sh);
+        float gmean = sg / (float)C, gnmean = sgn * rs / (float)C;
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x) {
+            float n = (x[i] - mu) * rs, g = d[i] * w[i];
+            dx[i] += rs * (g - gmean - n * gnmean);
+        }
+    }
+}
+
+/* dw[k] += sum_r dout[r][k] n[r][k], db[k] += sum_r dout[r][k]: thread k of
+ * block (x, y) over rows [y rows_per, (y+1) rows_per) */
+__global__ void k_layernorm_bwd_dwdb(float *dw, float *db, const float *dout, const float *inp, const float *mean,
+                                     const float *rstd, int N, int C, size_t rows_per)
+{
+    size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x, c = (size_t)C;
+    if (k >= c)
+        return;
+    size_t r0 = (size_t)blockIdx.y * rows_per, r1 = r0 + rows_per < (size_t)N ? r0 + rows_per : (size_t)N;
+    float sw = 0.0f, sb = 0.0f;
+    for (size_t r = r0; r < r1; r++) {
+        float d = dout[r * c + k];
+        sw += d * ((inp[r * c + k] - mean[r]) * rstd[r]);
+        sb += d;
+    }
+    if (r1 > r0) {
+        atomicAdd(dw + k, sw);
+        atomicAdd(db + k, sb);
+    }
+}
+
+/* ------------------------------------------------------------------- bias */
+
+__global__ void k_bias_rows(float *out, const float *bias, int OC, size_t n)
+{
+    GSTRIDE(i, n) out[i] = bias[i % (size_t)OC];
+}
+
+__global__ void k_colsum(float *dbias, const float *dout, int N, int OC, size_t rows_per)
+{
+    size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x, c = (size_t)OC;
+    if (k >= c)
+        return;
+    size_t r0 = (size_t)blockIdx.y * rows_per, r1 = r0 + rows_per < (size_t)N ? r0 + rows_per : (size_t)N;
+    float s = 0.0f;
+    for (size_t r = r0; r < r1; r++)
+        s += dout[r * c + k];
+    if (r1 > r0)
+        atomicAdd(dbias + k, s);
+}
+
+/* -------------------------------------------------------------- attention */
+
+/* One block (ATT_TPB threads, nw warps) per query row: (b, h, t) = row r.
+ * Shared: q (hs), the warps' partial outputs (nw * hs). */
+__global__ void k_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, float scale)
+{
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    const int hs = C / NH, nw = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const size_t ld3 = 3 * (size_t)C, tt = (size_t)T;
+    float *sq = sm, *sacc = sm + hs;
+    const size_t rows = (size_t)B * (size_t)NH * tt;
+    for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const int t = (int)(r % tt);
+        const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
+        const float *q = qkv + (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
+        const float *kb = qkv + b * tt * ld3 + (size_t)C + h * (size_t)hs; /* key j at kb + j*3C */
+        const float *vb = kb + C;
+        float *arow = att + r * tt; /* att[b][h][t][:] */
+        __syncthreads(); /* the previous row's readers of sq, sacc are done */
+        for (int i = threadIdx.x; i < hs; i += blockDim.x)
+            sq[i] = q[i];
+        for (int i = threadIdx.x; i < nw * hs; i += blockDim.x)
+            sacc[i] = 0.0f;
+        __syncthreads();
+        /* scores: a warp per key */
+        for (int j = warp; j <= t; j += nw) {
+            const float *kj = kb + (size_t)j * ld3;
+            float s = 0.0f;
+            for (int d = lane; d < hs; d += 32)
+                s += sq[d] * kj[d];
+            s = warp_sum(s);
+            if (lane == 0)
+                arow[j] = scale * s;
+        }
+        for (int j = t + 1 + (int)threadIdx.x; j < T; j += blockDim.x)
+            arow[j] = 0.0f;
+        __syncthreads(); /* the scores are visible to the whole block */
+        float mx = -INFINITY;
+        for (int j = threadIdx.x; j <= t; j += blockDim.x)
+            mx = arow[j] > mx ? arow[j] : mx;
+        mx = block_max(mx, red);
+        float sum = 0.0f;
+        for (int j = threadIdx.x; j <= t; j += blockDim.x) {
+            float e = expf(arow[j] - mx);
+            arow[j] = e;
+            sum += e;
+        }
+        float inv = 1.0f / block_sum(sum, red);
+        for (int j = threadIdx.x; j <= t; j += blockDim.x) /* the same entries this thread wrote */
+            arow[j] *= inv;
+        __syncthreads();
+        /* out = att . V: a warp per key, lanes over the head's columns */
+        for (int j = warp; j <= t; j += nw) {
+            float p = arow[j];
+            const float *vj = vb + (size_t)j * ld3;
+            for (int d = lane; d < hs; d += 32)
+                sacc[warp * hs + d] += p * vj[d];
+        }
+        __syncthreads();
+        float *o = out + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs;
+        for (int d = threadIdx.x; d < hs; d += blockDim.x) {
+            float s = 0.0f;
+            for (int w = 0; w < nw; w++)
+                s += sacc[w * hs + d];
+            o[d] = s;
+        }
+    }
+}
+
+/* One block per query row t of (b, h):
+ *   datt_j = dout_t . v_j,  dot = sum_j att_j datt_j,
+ *   dpre_j = att_j (datt_j - dot),
+ *   dq_t += scale sum_j dpre_j k_j,  dk_j += scale dpre_j q_t,  dv_j += att_j dout_t
+ * (j <= t; dk, dv by atomicAdd: other rows add to the same keys).  datt is
+ * computed twice (for dot, then per key) instead of being stored.
+ * Shared: q (hs), dout (hs), the warps' partial dq (nw * hs). */
+__global__ void k_attention_bwd(float *dqkv, const float *dout, const float *att, const float *qkv, int B, int T,
+                                int C, int NH, float scale)
+{
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    const int hs = C / NH, nw = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const size_t ld3 = 3 * (size_t)C, tt = (size_t)T;
+    float *sq = sm, *sdo = sm + hs, *sacc = sm + 2 * hs;
+    const size_t rows = (size_t)B * (size_t)NH * tt;
+    for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const int t = (int)(r % tt);
+        const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
+        const size_t qoff = (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
+        const size_t kboff = b * tt * ld3 + (size_t)C + h * (size_t)hs; /* key j at kboff + j*3C */
+        const float *kb = qkv + kboff, *vb = kb + C;
+        float *dkb = dqkv + kboff, *dvb = dkb + C;
+        const float *arow = att + r * tt;
+        const float *dO = dout + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs;
+        __syncthreads();
+        for (int i = threadIdx.x; i < hs; i += blockDim.x) {
+            sq[i] = qkv[qoff + i];
+            sdo[i] = dO[i];
+        }
+        for (int i = threadIdx.x; i < nw * hs; i += blockDim.x)
+            sacc[i] = 0.0f;
+        __syncthreads();
+        float part = 0.0f;
+        for (int j = warp; j <= t; j += nw) {
+            const float *vj = vb + (size_t)j * ld3;
+            float s = 0.0f;
+            for (int d = lane; d < hs; d += 32)
+                s += sdo[d] * vj[d];
+            s = warp_sum(s);
+            if (lane == 0)
+                part += arow[j] * s;
+        }
+        const float dot = block_sum(part, red);
+        for (int j = warp; j <= t; j += nw) {
+            const float *vj = vb + (size_t)j * ld3, *kj = kb + (size_t)j * ld3;
+            float s = 0.0f;
+            for (int d = lane; d < hs; d += 32)
+                s += sdo[d] * vj[d];
+            s = warp_sum(s);
+            const float p = arow[j];
+            const float ds = scale * p * (s - dot);
+            float *dkj = dkb + (size_t)j * ld3, *dvj = dvb + (size_t)j * ld3;
+            for (int d = lane; d < hs; d += 32) {
+                sacc[warp * hs + d] += ds * kj[d];
+                atomicAdd(dkj + d, ds * sq[d]);
+                atomicAdd(dvj + d, p * sdo[d]);
+            }
+        }
+        __syncthreads();
+        float *dq = dqkv + qoff; /* only this block writes row t's dq of head h */
+        for (int d = threadIdx.x; d < hs; d += blockDim.x) {
+            float s = 0.0f;
+            for (int w = 0; w < nw; w++)
+                s += sacc[w * hs + d];
+            dq[d] += s;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------- GELU */
+
+#define GELU_K 0.7978845608028654f
+#define GELU_A 0.044715f
+
+__global__ void k_gelu_fwd(float *out, const float *inp, size_t n)
+{
+    GSTRIDE(i, n) {
+        float x = inp[i];
+        out[i] = x / (1.0f + expf(-2.0f * GELU_K * (x + GELU_A * x * x * x)));
+    }
+}
+
+__global__ void k_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
+{
+    GSTRIDE(i, n) {
+        float x = inp[i], x2 = x * x;
+        float s = 1.0f / (1.0f + expf(-2.0f * GELU_K * x * (1.0f + GELU_A * x2)));
+        float g = s + 2.0f * x * s * (1.0f - s) * GELU_K * (1.0f + 3.0f * GELU_A * x2);
+        dinp[i] += g * dout[i];
+    }
+}
+
+__global__ void k_acc(float *y, const float *x, size_t n)
+{
+    GSTRIDE(i, n) y[i] += x[i];
+}
+
+/* ---------------------------------------------------------- cross-entropy */
+
+__global__ void k_crossentropy(float *logits, const int *targets, int N, int V, float dn, double *loss)
+{
+    __shared__ float red[32];
+    size_t vv = (size_t)V;
+    for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
+        float *x = logits + r * vv;
+        size_t tg = (size_t)targets[r];
+        float xt = x[tg]; /* read before the writes below (block_sum's barriers lie between) */
+        float mx = -INFINITY;
+        for (size_t i = threadIdx.x; i < vv; i += blockDim.x)
+            mx = x[i] > mx ? x[i] : mx;
+        mx = block_max(mx, red);
+        float s = 0.0f;
+        for (size_t i = threadIdx.x; i < vv; i += blockDim.x)
+            s += expf(x[i] - mx);
+        s = block_sum(s, red);
+        if (threadIdx.x == 0)
+            atomicAdd(loss, log((double)s) + (double)mx - (double)xt);
+        float f = dn / s;
+        for (size_t i = threadIdx.x; i < vv; i += blockDim.x) {
+            float g = __fmul_rn(expf(x[i] - mx), f);
+            x[i] = i == tg ? __fsub_rn(g, dn) : g;
+        }
+    }
+}
+
+/* -------------------------------------------------------------- optimizer */
+
+/* as zk_adamw, operation for operation (no FMA contraction) */
+__global__ void k_adamw(float *p, const void *g, int gdt, float gscale, float *m, float *v, size_t n, float beta1,
+                        float beta2, float a1, float a2, float eps, float step, float inv_sqrt_bc2, float decay)
+{
+    GSTRIDE(i, n) {
+        float gi = ld(g, gdt, i);
+        if (gscale != 1.0f)
+            gi = __fmul_rn(gi, gscale);
+        float mi = __fadd_rn(__fmul_rn(beta1, m[i]), __fmul_rn(a1, gi));
+        float vi = __fadd_rn(__fmul_rn(beta2, v[i]), __fmul_rn(__fmul_rn(a2, gi), gi));
+        m[i] = mi;
+        v[i] = vi;
+        float den = __fadd_rn(__fmul_rn(__fsqrt_rn(vi), inv_sqrt_bc2), eps);
+        p[i] = __fsub_rn(__fmul_rn(p[i], decay), __fdiv_rn(__fmul_rn(step, mi), den));
+    }
+}
+
+/* as zk_sgd: mom = momentum mom + g + wd p; p -= lr mom */
+__global__ void k_sgd(float *p, const void *g, int gdt, float gscale, float *mom, size_t n, float lr, float momentum,
+                      float wd)
+{
+    GSTRIDE(i, n) {
+        float gi = ld(g, gdt, i);
+        if (gscale != 1.0f)
+            gi = __fmul_rn(gi, gscale);
+        float u = __fadd_rn(__fadd_rn(__fmul_rn(momentum, mom[i]), gi), __fmul_rn(wd, p[i]));
+        mom[i] = u;
+        p[i] = __fsub_rn(p[i], __fmul_rn(lr, u));
+    }
+}
+
+__global__ void k_sumsq(const void *x, int dt, size_t n, double *out)
+{
+    __shared__ double red[32];
+    double s = 0.0;
+    GSTRIDE(i, n) {
+        double f = (double)ld(x, dt, i);
+        s += f * f;
+    }
+    s = block_sum_d(s, red);
+    if (threadIdx.x == 0)
+        atomicAdd(out, s);
+}
+
+} /* namespace */
+
+/* ============================================================ launchers */
+
+extern "C" {
+
+cudaError_t zc_convert(cudaStream_t s, void *dst, int ddt, const void *src, int sdt, size_t n, int acc)
+{
+    if (n == 0)
+        return cudaSuccess;
+    if (!acc && sdt == ddt)
+        return cudaMemcpyAsync(dst, src, n * (sdt == 0 ? 4 : 2), cudaMemcpyDeviceToDevice, s);
+    k_convert<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dst, ddt, src, sdt, n, acc);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_init(cudaStream_t s, void *dst, int dt, const ze_init_desc *desc, size_t first, size_t n)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_init<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dst, dt, *desc, first, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_narrow(cudaStream_t s, void *buf, int dt, size_t n)
+{
+    if (dt == 0 || n == 0)
+        return cudaSuccess;
+    /* [0,1), then [a, min(2a, n)) for a = 1, 2, 4, ... in increasing order */
+    k_narrow<<<1, 32, 0, s>>>(buf, dt, 0, 1);
+    for (size_t a = 1; a < n; a *= 2) {
+        size_t b = 2 * a < n ? 2 * a : n;
+        k_narrow<<<grid_for(b - a, TPB, MAX_BLOCKS), TPB, 0, s>>>(buf, dt, a, b);
+    }
+    return cudaGetLastError();
+}
+
+cudaError_t zc_widen(cudaStream_t s, void *buf, int dt, size_t n)
+{
+    if (dt == 0 || n == 0)
+        return cudaSuccess;
+    /* the same ranges as zc_narrow, highest first, [0,1) last */
+    size_t top = 1;
+    while (top * 2 < n)
+        top *= 2; /* the last range begins at top (n > 1) */
+    for (size_t a = top; n > 1 && a >= 1; a /= 2) {
+        size_t b = 2 * a < n ? 2 * a : n;
+        k_widen<<<grid_for(b - a, TPB, MAX_BLOCKS), TPB, 0, s>>>(buf, dt, a, b);
+    }
+    k_widen<<<1, 32, 0, s>>>(buf, dt, 0, 1);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_embed_fwd(cudaStream_t s, float *out, const int *tok, const float *wte, const float *wpe, int B,
+                         int T, int C)
+{
+    if (B <= 0 || T <= 0 || C <= 0)
+        return cudaSuccess;
+    size_t n = (size_t)B * (size_t)T * (size_t)C;
+    k_embed_fwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(out, tok, wte, wpe, T, C, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_embed_bwd(cudaStream_t s, float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T,
+                         int C)
+{
+    if (B <= 0 || T <= 0 || C <= 0)
+        return cudaSuccess;
+    size_t n = (size_t)B * (size_t)T * (size_t)C;
+    k_embed_bwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dwte, dwpe, dout, tok, T, C, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_layernorm_fwd(cudaStream_t s, float *out, float *mean, float *rstd, const float *inp,
+                             const float *w, const float *b, int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return cudaSuccess;
+    k_layernorm_fwd<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(out, mean, rstd, inp, w, b, N, C);
+    return cudaGetLastError();
+}
+
+/* row chunks of a column sum: at least COL_ROWS rows, at most 65535 chunks
+ * (gridDim.y) */
+static size_t col_rows(int N)
+{
+    size_t per = COL_ROWS, n = (size_t)N;
+    if ((n + per - 1) / per > 65535)
+        per = (n + 65534) / 65535;
+    return per;
+}
+
+cudaError_t zc_layernorm_bwd(cudaStream_t s, float *dinp, float *dw, float *db, const float *dout,
+                             const float *inp, const float *w, const float *mean, const float *rstd, int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return cudaSuccess;
+    k_layernorm_bwd_dx<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(dinp, dout, inp, w, mean, rstd,
+                                                                                   N, C);
+    size_t per = col_rows(N);
+    dim3 grid((unsigned)(((size_t)C + TPB - 1) / TPB), (unsigned)(((size_t)N + per - 1) / per));
+    k_layernorm_bwd_dwdb<<<grid, TPB, 0, s>>>(dw, db, dout, inp, mean, rstd, N, C, per);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_bias_rows(cudaStream_t s, float *out, const float *bias, int N, int OC)
+{
+    if (N <= 0 || OC <= 0)
+        return cudaSuccess;
+    size_t n = (size_t)N * (size_t)OC;
+    k_bias_rows<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(out, bias, OC, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_bias_grad(cudaStream_t s, float *dbias, const float *dout, int N, int OC)
+{
+    if (N <= 0 || OC <= 0)
+        return cudaSuccess;
+    size_t per = col_rows(N);
+    dim3 grid((unsigned)(((size_t)OC + TPB - 1) / TPB), (unsigned)(((size_t)N + per - 1) / per));
+    k_colsum<<<grid, TPB, 0, s>>>(dbias, dout, N, OC, per);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return cudaSuccess;
+    int hs = C / NH;
+    size_t shm = (size_t)(1 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
+    if (shm > 47 * 1024) {   /* beyond the default 48 KiB: opt in (up to 227 KiB on Hopper) */
+        cudaError_t e = cudaFuncSetAttribute(k_attention_fwd, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
+        if (e != cudaSuccess)
+            return e;   /* a head wider than the GPU's shared memory holds */
+    }
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t rows = (size_t)B * (size_t)NH * (size_t)T;
+    k_attention_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, att, qkv, B, T, C, NH, scale);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *att, const float *qkv,
+                             int B, int T, int C, int NH)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return cudaSuccess;
+    int hs = C / NH;
+    size_t shm = (size_t)(2 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
+    if (shm > 47 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(k_attention_bwd, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
+        if (e != cudaSuccess)
+            return e;
+    }
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t rows = (size_t)B * (size_t)NH * (size_t)T;
+    k_attention_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, att, qkv, B, T, C, NH,
+                                                                           scale);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_gelu_fwd(cudaStream_t s, float *out, const float *inp, size_t n)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_gelu_fwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(out, inp, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, size_t n)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_gelu_bwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dinp, inp, dout, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_acc(cudaStream_t s, float *y, const float *x, size_t n)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_acc<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(y, x, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_crossentropy(cudaStream_t s, float *logits, const int *targets, int N, int V, float dn,
+                            double *loss)
+{
+    if (N <= 0 || V <= 0)
+        return cudaSuccess;
+    k_crossentropy<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(logits, targets, N, V, dn, loss);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_adamw(cudaStream_t s, float *p, const void *g, int gdt, float gscale, float *m, float *v, size_t n,
+                     float beta1, float beta2, float a1, float a2, float eps, float step, float inv_sqrt_bc2,
+                     float decay)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_adamw<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(p, g, gdt, gscale, m, v, n, beta1, beta2, a1, a2, eps, step,
+                                                         inv_sqrt_bc2, decay);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_sgd(cudaStream_t s, float *p, const void *g, int gdt, float gscale, float *mom, size_t n, float lr,
+                   float momentum, float weight_decay)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_sgd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(p, g, gdt, gscale, mom, n, lr, momentum, weight_decay);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_sumsq(cudaStream_t s, const void *x, int dt, size_t n, double *out)
+{
+    if (n == 0)
+        return cudaSuccess;
+    k_sumsq<<<grid_for(n, TPB, 1024), TPB, 0, s>>>(x, dt, n, out);
+    return cudaGetLastError();
+}
+
+} /* extern "C" */

@@ -1,0 +1,93 @@
+/* kernels_cuda.h - the CUDA kernels of the step (kernels.cu), launched on a
+ * stream by the CUDA row (device_cuda.c).
+ *
+ * Each launcher computes what the CPU kernel of the same name computes
+ * (cpu/kernels.h: row-major, weights w[OC][IC], backward functions ACCUMULATE
+ * into every gradient they write) on device memory, queues it on `s` and
+ * returns cudaGetLastError() (cudaSuccess, or why the launch failed).
+ * Nothing waits: a result is in place once the stream has reached it.
+ * Sizes are size_t where an array may hold 2^31 or more values; every kernel
+ * indexes in size_t with grid-stride loops.
+ *
+ * Storage types are ze_dt's codes (device.h): 0 fp32, 1 bf16, 2 fp16.  The
+ * 16-bit conversions are the bit manipulations of cpu/kernels.c (round to
+ * nearest even, NaN kept NaN with the quiet bit set, overflow to inf), so a
+ * value rounds to the same bits on either row. */
+#ifndef ZE_KERNELS_CUDA_H
+#define ZE_KERNELS_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cuda_runtime_api.h>
+#include "init.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- storage types */
+/* dst (type ddt) = src (type sdt), n values, or dst += src (acc != 0: the
+ * sum in fp32, rounded into ddt); dst and src do not overlap */
+cudaError_t zc_convert(cudaStream_t s, void *dst, int ddt, const void *src, int sdt, size_t n, int acc);
+/* In place: buf holds n floats, rewritten as n values of dt (1, 2) from its
+ * start (narrow); or holds n values of dt and room for n floats (widen).
+ * A sequence of launches over index ranges [0,1) [1,2) [2,4) ... (widen:
+ * the reverse order), so that no launch reads what it or another thread
+ * still running writes. */
+cudaError_t zc_narrow(cudaStream_t s, void *buf, int dt, size_t n);
+cudaError_t zc_widen(cudaStream_t s, void *buf, int dt, size_t n);
+
+/* dst (type dt) = the initial values first .. first+n-1 of the unit desc
+ * describes (init.h: the same function as the CPU's); dst may be device
+ * memory or pinned host memory (mapped: written over the bus) */
+cudaError_t zc_init(cudaStream_t s, void *dst, int dt, const ze_init_desc *desc, size_t first, size_t n);
+
+/* ---- the model's kernels */
+cudaError_t zc_embed_fwd(cudaStream_t s, float *out, const int *tok, const float *wte, const float *wpe, int B,
+                         int T, int C);
+cudaError_t zc_embed_bwd(cudaStream_t s, float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T,
+                         int C);
+cudaError_t zc_layernorm_fwd(cudaStream_t s, float *out, float *mean, float *rstd, const float *inp,
+                             const float *w, const float *b, int N, int C);
+cudaError_t zc_layernorm_bwd(cudaStream_t s, float *dinp, float *dw, float *db, const float *dout,
+                             const float *inp, const float *w, const float *mean, const float *rstd, int N, int C);
+/* out[r][o] = bias[o] for every row r < N (before a GEMM with beta 1) */
+cudaError_t zc_bias_rows(cudaStream_t s, float *out, const float *bias, int N, int OC);
+/* dbias[o] += sum over rows r < N of dout[r][o] */
+cudaError_t zc_bias_grad(cudaStream_t s, float *dbias, const float *dout, int N, int OC);
+cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *att, const float *qkv,
+                             int B, int T, int C, int NH);
+cudaError_t zc_gelu_fwd(cudaStream_t s, float *out, const float *inp, size_t n);
+cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, size_t n);
+/* y += x */
+cudaError_t zc_acc(cudaStream_t s, float *y, const float *x, size_t n);
+/* *loss (device double) += the sum over rows of -log softmax[target];
+ * logits become (softmax - onehot) * dn (dn = dscale / N, as the CPU) */
+cudaError_t zc_crossentropy(cudaStream_t s, float *logits, const int *targets, int N, int V, float dn,
+                            double *loss);
+
+/* ---- the optimizer's kernels; g (type gdt) is multiplied by gscale as it
+ * is read (unless gscale is 1).  adamw's step constants are computed by the
+ * caller exactly as zk_adamw does: step = lr / bc1, inv_sqrt_bc2 =
+ * 1 / sqrtf(bc2), decay = 1 - lr wd, a1 = 1 - beta1, a2 = 1 - beta2. */
+cudaError_t zc_adamw(cudaStream_t s, float *p, const void *g, int gdt, float gscale, float *m, float *v, size_t n,
+                     float beta1, float beta2, float a1, float a2, float eps, float step, float inv_sqrt_bc2,
+                     float decay);
+cudaError_t zc_sgd(cudaStream_t s, float *p, const void *g, int gdt, float gscale, float *mom, size_t n, float lr,
+                   float momentum, float weight_decay);
+/* *out (device double) += the sum of squares of n values of type dt */
+cudaError_t zc_sumsq(cudaStream_t s, const void *x, int dt, size_t n, double *out);
+
+/* ---- the CUDA row's own state, for the group rows (cuda/group_*.c):
+ * the one stream every operation of the row is queued on, and its pinned
+ * staging buffer (idle between the row's operations: each leaves it so). */
+struct ze_dev;
+cudaStream_t ze_dev_cuda_stream(const struct ze_dev *d);
+void *ze_dev_cuda_staging(const struct ze_dev *d, size_t *bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,188 @@
+/* device.h - the one table of operations the engine runs on.
+ *
+ * The engine (engine.c) decides what is allocated, gathered, freed,
+ * offloaded, recomputed and sent; a device row (a ze_dev_ops table) does it:
+ * memory of two pools (device, host), copies between them, conversions
+ * between storage types, every kernel of the step, the GEMMs, time.  Two
+ * rows: the CPU (cpu/device_cpu.c: host memory, OpenBLAS, the kernels of
+ * cpu/kernels.c; "device" and "host" are two accounting pools of the same
+ * RAM) and CUDA (cuda/device_cuda.c: cudaMalloc, cudaMallocHost, cuBLAS and
+ * the kernels of cuda/kernels.cu).  The engine touches no memory itself: no
+ * memcpy/memset/malloc on a tensor, no kernel of its own.
+ *
+ * Every tensor goes through ze_dev_alloc / ze_dev_free, which account it in
+ * the tracking allocator (alloc.h) under its pool and class and then ask
+ * the row for the memory; a row's refusal (cudaMalloc out of memory) is an
+ * out-of-memory outcome like the cap's.  Token ids (8 bytes a token) are the
+ * one untracked allocation (ze_dev_raw).
+ *
+ * Kernels follow cpu/kernels.h: row-major, weights w[OC][IC], backward
+ * functions ACCUMULATE into every gradient they write.  Pointers given to
+ * the model's kernels are device-pool memory; the optimizer's kernels (adamw,
+ * sgd, sumsq, all_finite, scale) take the pool their arrays live in, since
+ * with offload the optimizer runs on the host.  Calls are ordered as issued
+ * (one stream); what returns a value (the loss, a sum of squares) waits for
+ * the work before it. */
+#ifndef ZE_DEVICE_H
+#define ZE_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "alloc.h"
+#include "init.h"
+
+/* Storage types of parameters and gradients (and of the collectives that
+ * move them). */
+typedef enum ze_dt { ZE_F32 = 0, ZE_BF16, ZE_F16 } ze_dt;
+extern const char *const ze_dt_names[];   /* fp32 bf16 fp16 */
+static inline size_t ze_dt_size(ze_dt d) { return d == ZE_F32 ? 4 : 2; }
+/* Element i of an array of type dt. */
+static inline void *ze_at(const void *base, ze_dt dt, size_t i)
+{
+    return (char *)(uintptr_t)base + i * ze_dt_size(dt);
+}
+
+/* Marks of time (ze_dev_ops.mark): the engine's phase boundaries. */
+enum { ZE_MARK_FWD0 = 0, ZE_MARK_FWD1, ZE_MARK_BWD1, ZE_MARK_OPT0, ZE_MARK_OPT1, ZE_NMARK };
+
+typedef struct ze_dev ze_dev;
+
+typedef struct ze_dev_ops {
+    const char *name;   /* "cpu", "cuda" */
+
+    /* ---- memory (no accounting here: ze_dev_alloc does it) */
+    /* bytes of the pool, uninitialised; NULL when the pool has no room */
+    void *(*mem_alloc)(ze_dev *d, ze_pool pool, size_t bytes);
+    void (*mem_free)(ze_dev *d, ze_pool pool, void *p);
+    /* bytes from src (pool sp) to dst (pool dp); they do not overlap */
+    void (*copy)(ze_dev *d, void *dst, ze_pool dp, const void *src, ze_pool sp, size_t bytes);
+    void (*zero)(ze_dev *d, void *p, ze_pool pool, size_t bytes);
+    /* n values: dst (type ddt, pool dp) = src (type sdt, pool sp), rounded
+     * to nearest even when narrowing; acc != 0: dst += src, the sum taken in
+     * fp32 and rounded into ddt.  src may be any host memory when sp is
+     * ZE_HOST (a stack array of initial values).  dst and src do not
+     * overlap. */
+    void (*convert)(ze_dev *d, void *dst, ze_pool dp, ze_dt ddt, const void *src, ze_pool sp, ze_dt sdt, size_t n,
+                    int acc);
+    /* In place, on the device: buf holds n floats, rewritten as n values of
+     * dt from its start (narrow); buf holds n values of dt from its start and
+     * room for n floats, widened (widen). */
+    void (*narrow)(ze_dev *d, void *buf, ze_dt dt, size_t n);
+    void (*widen)(ze_dev *d, void *buf, ze_dt dt, size_t n);
+    /* dst (type dt, pool) = the initial values first .. first+n-1 of the
+     * unit that desc describes (init.h) */
+    void (*init)(ze_dev *d, void *dst, ze_pool pool, ze_dt dt, const ze_init_desc *desc, size_t first, size_t n);
+
+    /* ---- the model's kernels (cpu/kernels.h says what each computes) */
+    void (*embed_fwd)(ze_dev *d, float *out, const int *tok, const float *wte, const float *wpe, int B, int T, int C);
+    void (*embed_bwd)(ze_dev *d, float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T, int C);
+    void (*layernorm_fwd)(ze_dev *d, float *out, float *mean, float *rstd, const float *inp, const float *w,
+                          const float *b, int N, int C);
+    void (*layernorm_bwd)(ze_dev *d, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, const float *mean, const float *rstd, int N, int C);
+    void (*matmul_fwd)(ze_dev *d, float *out, const float *inp, const float *w, const float *bias, int N, int IC,
+                       int OC);
+    void (*matmul_bwd)(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                       const float *w, int N, int IC, int OC);
+    /* The GEMM, row-major as cblas: C[M][N] = op(A) op(B) + beta C, A and B
+     * of type dt (fp32: no TF32; bf16, fp16: 16-bit inputs), accumulated
+     * and stored in fp32; ta, tb 'N' or 'T'. */
+    void (*gemm)(ze_dev *d, char ta, char tb, int M, int N, int K, const void *A, const void *B, ze_dt dt,
+                 float beta, float *C);
+    void (*attention_fwd)(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+    /* scratch: T*T floats (a row may use it or not) */
+    void (*attention_bwd)(ze_dev *d, float *dqkv, float *scratch, const float *dout, const float *att,
+                          const float *qkv, int B, int T, int C, int NH);
+    void (*gelu_fwd)(ze_dev *d, float *out, const float *inp, size_t n);
+    void (*gelu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n);
+    /* y += x */
+    void (*acc)(ze_dev *d, float *y, const float *x, size_t n);
+    /* the mean loss; logits become d(loss)/d(logits) * dscale */
+    double (*crossentropy)(ze_dev *d, float *logits, const int *targets, int N, int V, float dscale);
+
+    /* ---- the optimizer's kernels, on arrays of `pool`; g of type gdt is
+     * multiplied by gscale (unscaling and clipping) as it is read */
+    void (*adamw)(ze_dev *d, ze_pool pool, float *p, const void *g, ze_dt gdt, float gscale, float *m, float *v,
+                  size_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int t);
+    void (*sgd)(ze_dev *d, ze_pool pool, float *p, const void *g, ze_dt gdt, float gscale, float *mom, size_t n,
+                float lr, float momentum, float weight_decay);
+    /* sum of squares of n values of type dt, in double (inf/NaN propagate) */
+    double (*sumsq)(ze_dev *d, ze_pool pool, const void *x, ze_dt dt, size_t n);
+
+    /* ---- time and order */
+    void (*sync)(ze_dev *d);
+    /* note the point the device's work has reached, as mark `slot` */
+    void (*mark)(ze_dev *d, int slot);
+    /* seconds between two marks (waits for the later one) */
+    double (*elapsed)(ze_dev *d, int from, int to);
+    /* matrix multiplies since the start: seconds (0 where not timed), FLOPs */
+    void (*gemm_stats)(ze_dev *d, double *seconds, double *flops);
+    /* forget the GEMM shapes logged so far (the CPU row replays the steady
+     * steps' shapes through sgemm alone); NULL: no log */
+    void (*gemm_log_clear)(ze_dev *d);
+
+    void (*fini)(ze_dev *d);
+} ze_dev_ops;
+
+/* What a row measured of the runtime's own device memory (the planner's
+ * "overhead" class), bytes; 0 where there is none (the CPU). */
+typedef struct ze_dev_overhead {
+    uint64_t context;          /* the CUDA context of this process */
+    uint64_t blas;             /* the cuBLAS handle and its workspace */
+    uint64_t comm;             /* the communicators (NCCL), after they were made */
+    uint64_t used_at_peak;     /* the device's used bytes when the tracked total peaked */
+    uint64_t used_base;        /* the device's used bytes before this process made its context */
+    uint64_t total;            /* the device's memory */
+    uint64_t staging;          /* pinned host bytes the row keeps for copies and staged collectives */
+} ze_dev_overhead;
+
+/* A live tensor: where it is and what it counts as. */
+typedef struct ze_block {
+    void *p;
+    uint64_t bytes;
+    uint32_t pool, cls;
+} ze_block;
+
+struct ze_dev {
+    const ze_dev_ops *ops;
+    ze_alloc *a;          /* the tracking allocator (the engine's) */
+    void *impl;           /* the row's own state */
+    char desc[96];        /* what runs: "CPU (OpenBLAS)", "NVIDIA H200" */
+    int ordinal;          /* the GPU's number, -1 on the CPU */
+    int shared;           /* other ranks share this GPU */
+    ze_dev_overhead ovh;
+    uint64_t granule[ZE_NPOOL];   /* what the memory's allocator rounds a request up to (0: nothing) */
+    /* where the tracked total peaked, the row may read the device (CUDA:
+     * cudaMemGetInfo into ovh.used_at_peak); NULL: nothing to read */
+    void (*on_peak)(ze_dev *d);
+    /* live tensors by address (open addressing) */
+    ze_block *blocks;
+    size_t nblocks, cap_blocks;
+    double wall[ZE_NMARK];   /* marks as wall-clock seconds (the CPU row) */
+    char err[256];        /* the row's last failure, for the record */
+};
+
+/* A tensor of `bytes` in pool/class, zeroed when zero != 0; NULL when the
+ * cap or the row refused it (d->a->oom set) or the host has no memory. */
+void *ze_dev_alloc(ze_dev *d, ze_pool pool, ze_class cls, size_t bytes, int zero);
+void ze_dev_free(ze_dev *d, void *p);
+/* Untracked device memory for token ids (freed with ze_dev_raw_free). */
+void *ze_dev_raw(ze_dev *d, size_t bytes);
+void ze_dev_raw_free(ze_dev *d, void *p);
+/* Release what is still live and the row (idempotent). */
+void ze_dev_fini(ze_dev *d);
+
+/* The rows.  ze_dev_cpu_init never fails; ze_dev_cuda_init returns 0, or -1
+ * with d->err saying why (no GPU, the ordinal out of range, a CUDA or
+ * cuBLAS failure).  a: the tracking allocator the tensors count in. */
+void ze_dev_cpu_init(ze_dev *d, ze_alloc *a);
+/* The CPU row's table: its conversions and optimizer kernels work on any
+ * host memory, and the CUDA row runs its host-pool work through them. */
+extern const ze_dev_ops ze_dev_cpu_ops;
+#ifdef ZP_HAVE_CUDA
+/* The GPUs this process sees (0 when none), and why none in msg. */
+int ze_cuda_devices(char *msg, size_t n);
+int ze_dev_cuda_init(ze_dev *d, ze_alloc *a, int ordinal, uint64_t used_before);
+#endif
+
+#endif

@@ -1,0 +1,75 @@
+/* group.h - the data-parallel group's collectives, beside the device.
+ *
+ * Sums of fp32, bf16 or fp16 values (16-bit sums computed in fp32 and
+ * rounded), in place, on the memory the engine's tensors live in.  Three
+ * rows and one rank alone:
+ *   mpi     (cpu/group_mpi.c)      MPI on host memory: CPU ranks
+ *   nccl    (cuda/group_nccl.c)    NCCL on device memory, one rank per GPU,
+ *                                  the communicator bootstrapped over MPI
+ *   staged  (cuda/group_staged.c)  MPI through pinned host memory, for ranks
+ *                                  sharing a GPU (NCCL refuses two ranks of
+ *                                  a communicator on one GPU)
+ *   single  (group.c)              dp = 1: every collective is the identity
+ * Each counts bytes as the planner does: S = the whole array in bytes, bus
+ * bytes S (n-1)/n for reduce-scatter and all-gather, 2 S (n-1)/n for
+ * all-reduce; and the wall time spent inside (a collective returns when its
+ * result is in place: the engine's collectives block).
+ *
+ * A collective returns 0, or a ZE_GERR_* code with g->err saying what failed
+ * (the library's own message: MPI_Error_string, ncclGetErrorString, and
+ * ncclCommGetAsyncError's asynchronous errors, polled while waiting). */
+#ifndef ZE_GROUP_H
+#define ZE_GROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "device.h"
+
+typedef enum ze_coll { ZE_ALLREDUCE = 0, ZE_REDUCE_SCATTER, ZE_ALLGATHER, ZE_NCOLL } ze_coll;
+extern const char *const ze_coll_names[];   /* all-reduce reduce-scatter all-gather */
+
+enum { ZE_GOK = 0, ZE_GERR_MPI = 1, ZE_GERR_NCCL = 2, ZE_GERR_CUDA = 3, ZE_GERR_NOMEM = 4 };
+
+typedef struct ze_group ze_group;
+struct ze_group {
+    int rank, size;
+    const char *kind;   /* "mpi", "nccl", "staged", "single" */
+    void *impl;
+    /* buf holds n values of type dt; reduce-scatter leaves rank r's block
+     * of n/size at element r*n/size (n divisible by size); all-gather fills
+     * buf from each rank's block at the same place */
+    int (*allreduce)(ze_group *g, void *buf, size_t n, ze_dt dt);
+    int (*reduce_scatter)(ze_group *g, void *buf, size_t n, ze_dt dt);
+    int (*allgather)(ze_group *g, void *buf, size_t n, ze_dt dt);
+    /* sum of a few doubles in host memory over the group (losses, norms:
+     * not counted as traffic, timed as communication) */
+    int (*sum_doubles)(ze_group *g, double *v, int n);
+    void (*fini)(ze_group *g);
+    uint64_t bus_bytes[ZE_NCOLL];
+    uint64_t calls[ZE_NCOLL];
+    double comm_s;   /* wall time inside collectives */
+    char err[256];
+};
+
+/* One rank alone (dp = 1). */
+void ze_group_single(ze_group *g);
+/* Count one collective of n values of dt that took `seconds`. */
+void ze_group_count(ze_group *g, ze_coll k, size_t n, ze_dt dt, double seconds);
+void ze_group_fini(ze_group *g);
+double ze_now_s(void);
+
+#ifdef ZE_WITH_MPI
+#include <mpi.h>
+/* MPI on host memory over comm (not freed by fini). */
+int ze_group_mpi(ze_group *g, MPI_Comm comm);
+#ifdef ZP_HAVE_CUDA
+/* NCCL over the ranks of comm, each on its own GPU (the current device);
+ * 0, or an error code with g->err.  The communicator's device bytes are
+ * measured by the caller (cudaMemGetInfo before and after). */
+int ze_group_nccl(ze_group *g, MPI_Comm comm, ze_dev *d);
+/* MPI through pinned host buffers of d (ranks sharing a GPU). */
+int ze_group_staged(ze_group *g, MPI_Comm comm, ze_dev *d);
+#endif
+#endif
+
+#endif

@@ -1,0 +1,146 @@
+#!/bin/sh
+# gpu.sh - the CUDA backend on a real GPU (scripts/gpu-check runs it there;
+# elsewhere every test is a TAP SKIP that says why):
+#   oracle   the GPU's losses (fp32, TF32 off) are the CPU engine's for the
+#            same seed within 1e-4 relative per step over 20 steps: one rank
+#            for offload none / optimizer / optimizer+params and recompute
+#            none / selective / full, and 2 and 4 ranks sharing the GPU
+#            (host-staged collectives) for ZeRO 0-3; bf16 storage within
+#            1e-2 of the fp32 run on the GPU
+#   memory   zplan exec --backend cuda at two shapes, one of over 1 B
+#            parameters: each tensor class predicted within 1 % of the
+#            allocator's measure, and the predicted device total (tensors +
+#            context + cuBLAS + NCCL + the allocator's rounding) within 3 %
+#            of the device's used bytes (cudaMemGetInfo) at the peak
+#   sanitizer  compute-sanitizer --tool memcheck reports nothing on a small
+#            run
+# ZPLAN_GPU_BIG and ZPLAN_GPU_SMALL override the two memory shapes (zplan
+# exec --scale); ZPLAN_GPU_QUICK=1 keeps the memory check to the 1-rank
+# layouts.
+. "$(dirname "$0")/lib.sh"
+
+need_engine
+probe=$("$ZPLAN_ENGINE" devices 2>/dev/null) || probe='{}'
+if [ "$(printf '%s' "$probe" | jq -r '.cuda_built // 0')" != 1 ]; then
+    echo "1..0 # SKIP zplan-engine was built without the CUDA backend (configure found no nvcc, cuBLAS or NCCL)"
+    exit 0
+fi
+if [ "$(printf '%s' "$probe" | jq -r '.gpus // 0')" -lt 1 ]; then
+    echo "1..0 # SKIP no GPU is visible: $(printf '%s' "$probe" | jq -r '.why // "none"')"
+    exit 0
+fi
+diag "GPUs: $(printf '%s' "$probe" | jq -c '.names')"
+
+MODEL="layers=2 hidden=64 heads=4 vocab=128 seq=32 steps=20 seed=7"
+
+# eng NP MB ACCUM ZERO CKPT [key=value...]: run the engine, the JSON in $outf
+eng() {
+    np=$1 mb=$2 acc=$3 z=$4 k=$5
+    shift 5
+    # shellcheck disable=SC2086
+    run timeout 300 mpirun -np "$np" "$ZPLAN_ENGINE" $MODEL micro_batch="$mb" accum="$acc" zero="$z" ckpt="$k" "$@"
+}
+
+# within FILE REF TOL MSG: the loss curves agree within TOL relative per step
+within() {
+    jok "$1" "[.losses, \$ref[0].losses] | (.[0] | length) == 20 and (transpose |
+        map((.[0] - .[1]) / .[1] | fabs) | max) <= $3" "$4" --slurpfile ref "$2" ||
+        diag "$(jq -c '.losses[0:4]' "$1") vs $(jq -c '.losses[0:4]' "$2"); $(jq -r '.error // ""' "$1")"
+}
+
+# ---- oracle, one rank: each offload and recompute mode
+offnames="none optimizer optimizer+params"
+for off in 0 1 2; do
+    z=$((off == 0 ? 0 : off == 1 ? 1 : 3))
+    for k in 0 1 2; do
+        what="1 rank, ZeRO-$z, offload $(echo "$offnames" | cut -d' ' -f$((off + 1))), recompute $k"
+        eng 1 2 4 "$z" "$k" offload="$off"
+        cp "$outf" "$tmp/cpu.json"
+        eng 1 2 4 "$z" "$k" offload="$off" backend=cuda
+        ok $rc "$what: runs on the GPU" || { diag "$err"; continue; }
+        jok "$outf" '.backend == "cuda" and .status == "ok"' "$what: the record says cuda"
+        within "$outf" "$tmp/cpu.json" 1e-4 "$what: the CPU engine's losses within 1e-4 per step"
+        [ "$off$k" = 00 ] && cp "$outf" "$tmp/gpu-fp32.json"
+    done
+done
+
+# ---- oracle, ranks sharing the GPU: ZeRO 0-3 against one CPU rank
+eng 1 2 4 0 0
+cp "$outf" "$tmp/cpu1.json"
+for np in 2 4; do
+    case $np in 2) mb=2 acc=2 ;; 4) mb=2 acc=1 ;; esac
+    for z in 0 1 2 3; do
+        what="$np ranks sharing the GPU, ZeRO-$z"
+        eng "$np" "$mb" "$acc" "$z" 0 backend=cuda
+        ok $rc "$what: runs" || { diag "$err"; continue; }
+        jok "$outf" '.group == "staged" and .shared == true' "$what: collectives staged through the host"
+        within "$outf" "$tmp/cpu1.json" 1e-4 "$what: the CPU engine's losses within 1e-4 per step"
+    done
+done
+
+# ---- bf16 storage (fp32 master weights) on the GPU
+eng 1 2 4 0 0 dtype=1 backend=cuda
+ok $rc "bf16 storage on the GPU: runs" || diag "$err"
+within "$outf" "$tmp/gpu-fp32.json" 1e-2 "bf16 storage: within 1e-2 of the fp32 run on the GPU"
+jok "$outf" '[.losses, $ref[0].losses] | transpose | any(.[0] != .[1])' \
+    "bf16 storage: not the fp32 curve itself" --slurpfile ref "$tmp/gpu-fp32.json"
+
+# ---- memory: zplan exec --backend cuda, predicted beside measured
+small=${ZPLAN_GPU_SMALL:-"layers=8,hidden=1024,heads=16,vocab=8192,seq=256,micro_batch=2,accum=1"}
+big=${ZPLAN_GPU_BIG:-"layers=24,hidden=2048,heads=16,vocab=8192,seq=256,micro_batch=2,accum=1"}
+memcheck='
+    def e(a; b): if b == 0 then (if a == 0 then 0 else 1e9 end) else (a - b) / b end;
+    .per_rank[0] as $r | $r.runtime_bytes as $rt |
+    ([ "params", "grads", "optimizer", "activations", "buffers" ]
+     | map(e($r.predicted_bytes[.]; $r.measured_bytes[.]) | fabs) | max) as $cl |
+    e($rt.predicted.gpu_total; $rt.measured.gpu_used_at_peak) as $tot |
+    "\($cl) \($tot) \($r.measured_bytes.peak) \($rt.measured.context) \($rt.measured.blas) \($rt.measured.communicator) \($rt.measured.rounding) \($rt.measured.gpu_used_at_peak)"'
+# mem SHAPE NAME NP ZERO OFFLOAD CKPT
+mem() {
+    what="memory, $2, $3 rank(s), ZeRO-$4, offload $5, recompute $6"
+    "$ZPLAN" --params 1.3e9 --gpu h200 --gpus "$3" --dp "$3" --tp 1 --pp 1 --zero "$4" --offload "$5" \
+        --ckpt "$6" --micro-batch 2 --global-batch $(($3 * 2)) --dtype fp32 --no-flash-attn \
+        --db "$tmp/mem.db" --json >"$tmp/plan.json" 2>"$tmp/plan.err" || true
+    id=$(jq -r '.run_id // empty' "$tmp/plan.json" 2>/dev/null)
+    if [ -z "$id" ]; then
+        ok 1 "$what: planned"
+        diag "$(cat "$tmp/plan.err")"
+        return
+    fi
+    run "$ZPLAN" exec "$id" --db "$tmp/mem.db" --backend cuda --steps 2 --scale "$1" --json
+    ok $rc "$what: runs" || { diag "$err"; return; }
+    # shellcheck disable=SC2046
+    set -- $(jq -r "$memcheck" "$outf")
+    diag "$what: class error $1, device total error $2 (tensor peak $3, context $4, cuBLAS $5, NCCL $6, rounding $7, used $8)"
+    ok "$(awk -v x="$1" 'BEGIN { print (x <= 0.01) ? 0 : 1 }')" "$what: each tensor class within 1 % ($1)"
+    ok "$(awk -v x="$2" 'BEGIN { print (x >= -0.03 && x <= 0.03) ? 0 : 1 }')" \
+        "$what: device total within 3 % of the used bytes at the peak ($2)"
+}
+for shape in "$small" "$big"; do
+    name=$([ "$shape" = "$big" ] && echo "1.2B" || echo "small")
+    for k in none selective full; do
+        mem "$shape" "$name" 1 0 none "$k"
+        mem "$shape" "$name" 1 1 optimizer "$k"
+        mem "$shape" "$name" 1 3 optimizer+params "$k"
+    done
+    [ "${ZPLAN_GPU_QUICK:-0}" = 1 ] && continue
+    for np in 2 4; do
+        for z in 0 1 2 3; do
+            mem "$shape" "$name" "$np" "$z" none none
+        done
+    done
+done
+jok "$outf" '.profile_kept | type == "string"' "a CUDA execution keeps the GPU's measured runtime memory as a profile"
+
+# ---- compute-sanitizer on a small run
+if command -v compute-sanitizer >/dev/null 2>&1; then
+    run timeout 300 mpirun -np 1 compute-sanitizer --tool memcheck --error-exitcode 99 "$ZPLAN_ENGINE" \
+        layers=2 hidden=64 heads=4 vocab=128 seq=32 steps=2 micro_batch=2 accum=2 zero=3 offload=2 ckpt=1 dtype=1 \
+        backend=cuda
+    ok $rc "compute-sanitizer memcheck: no error on a small run (ZeRO-3, offload, bf16)" || diag "$(tail -n 30 "$errf")"
+    grep -q "ERROR SUMMARY: 0 errors" "$errf" "$outf"
+    ok $? "compute-sanitizer: ERROR SUMMARY: 0 errors"
+else
+    skip "compute-sanitizer is not installed"
+fi
+finish
