@@ -17,6 +17,7 @@
 #include "store.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -29,11 +30,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The CUDA row's allocator rounding (backend/cuda/device_cuda.c): each
+ * tensor's cudaMalloc takes whole 2 MiB pages. */
+#define ZP_CUDA_ROW_GRANULE ((uint64_t)2 << 20)
+
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 
 typedef struct exec_opts {
-    const char *target, *db, *scale, *hostfile, *profile;
+    const char *target, *db, *scale, *hostfile, *profile, *backend;
     int64_t np, steps, timeout_s;
     uint64_t device_mem;
     int json;
@@ -378,6 +383,54 @@ static double progress_step_s(const cJSON *progress)
     return m;
 }
 
+/* --backend cuda: ask the engine (zplan-engine devices, no MPI) whether it
+ * was built with CUDA and which GPUs it sees, before anything is launched
+ * or recorded.  The first GPU's name in gpu. */
+static zp_status cuda_probe(const char *eng, char *gpu, size_t gn, int *ngpus, zp_err *e)
+{
+    char *args[] = {(char *)eng, "devices", NULL}, *out = NULL;
+    int rc = run_capture(args, 60, NULL, &out);
+    cJSON *j = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    zp_status st = ZP_OK;
+    if (!j)
+        st = zp_err_set(e, rc == 127 ? ZP_EINVAL : ZP_EIO, "--backend cuda: %s %s", eng,
+                        rc == 127 ? "was not found (zplan exec needs the engine: configure with MPI and OpenBLAS)"
+                                  : "did not say which devices it has");
+    else if (zp_jnum(j, "cuda_built") != 1)
+        st = zp_err_set(e, ZP_EINVAL, "--backend cuda: this zplan was built without the CUDA backend (configure "
+                        "found no nvcc, cuBLAS or NCCL): install the CUDA toolkit and NCCL, then ./configure "
+                        "--with-cuda=DIR && make");
+    else if (zp_jnum(j, "gpus") < 1)
+        st = zp_err_set(e, ZP_EINVAL, "--backend cuda: no GPU is visible (%s)",
+                        *zp_jstr(j, "why") ? zp_jstr(j, "why") : "the CUDA runtime reports none");
+    else {
+        const cJSON *nm = cJSON_GetArrayItem(zp_jobj(j, "names"), 0);
+        snprintf(gpu, gn, "%s", cJSON_IsString(nm) ? nm->valuestring : "GPU 0");
+        *ngpus = (int)zp_jnum(j, "gpus");
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
+/* "NVIDIA H200" -> "nvidia-h200" */
+static void slug(char *out, size_t n, const char *name)
+{
+    size_t k = 0;
+    int dash = 0;
+    for (const char *p = name; *p && k + 1 < n; p++) {
+        int c = (unsigned char)*p;
+        if (isalnum(c)) {
+            if (dash && k > 0 && k + 2 < n)
+                out[k++] = '-';
+            out[k++] = (char)tolower(c);
+            dash = 0;
+        } else
+            dash = 1;
+    }
+    out[k] = '\0';
+}
+
 static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
 {
     cJSON *o = cJSON_CreateObject();
@@ -389,7 +442,7 @@ static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
 
 int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
-    exec_opts o = {NULL, NULL, NULL, NULL, "local-cpu", 0, 10, 600, 0, 0};
+    exec_opts o = {NULL, NULL, NULL, NULL, NULL, "cpu", 0, 10, 600, 0, 0};
     zp_status st;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -426,9 +479,10 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                 if ((st = zp_parse_bytes("--device-mem", v, &o.device_mem, &cli->err)))
                     return zp_fail(cli, st);
             } else if (!strcmp(a, "--backend")) {
-                if (strcmp(v, "cpu"))
-                    return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--backend '%s' is not available "
-                                                   "(allowed: cpu; the CUDA backend is not built yet)", v));
+                if (strcmp(v, "cpu") && strcmp(v, "cuda"))
+                    return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--backend '%s' is not a backend "
+                                                   "(allowed: cpu, cuda)", v));
+                o.backend = v;
             } else
                 return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "unknown option '%s' for zplan exec (see zplan "
                                                "help exec)", a));
@@ -440,6 +494,18 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (!o.target)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "say which plan: zplan exec ID (a planning run's best "
                                        "plan) or ID/N (its N-th)"));
+    /* the GPUs, asked before anything is planned, launched or recorded */
+    int cuda = strcmp(o.backend, "cuda") == 0, ngpus = 0;
+    char gpu_name[128] = "", gpu_slug[160] = "", probe_buf[4096];
+    if (cuda) {
+        if ((st = cuda_probe(engine_path(probe_buf, sizeof probe_buf), gpu_name, sizeof gpu_name, &ngpus,
+                             &cli->err)))
+            return zp_fail(cli, st);
+        slug(gpu_slug, sizeof gpu_slug - 8, gpu_name[0] ? gpu_name : "gpu");
+        strcat(gpu_slug, "-cuda");
+    }
+    if (!o.profile && !cuda)
+        o.profile = "local-cpu";
 
     /* a plan file: plan it first (zplan --from FILE), recorded as any
      * planning run, and take its best plan */
@@ -557,18 +623,33 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* this machine's ranks as zplan calibrate measured them, for the step
      * time; without a profile there is no predicted step time */
     int have_profile = 0;
+    /* on a GPU, the runtime's own memory (context, cuBLAS, NCCL, the
+     * allocator's rounding) as measured on this GPU before (the stored
+     * profile <gpu>-cuda that a CUDA execution keeps), else the GPU preset
+     * of this GPU's name, else the plan's GPU */
+    zp_gpu ovh_gpu = full.cluster.gpu;
+    char ovh_source[256];
+    snprintf(ovh_source, sizeof ovh_source, "the plan's GPU preset %s", full.cluster.gpu.name);
     {
         zp_store *ps;
         zp_err pe = {0};
         char *pj = NULL;
         if (zp_store_open_existing(zp_db_path(o.db), &ps, &pe) == ZP_OK) {
-            if (zp_store_profile(ps, o.profile, &pj, &pe) == ZP_OK &&
+            if (o.profile && zp_store_profile(ps, o.profile, &pj, &pe) == ZP_OK &&
                 zp_gpu_from_json(pj, "the stored profile", &pb.cluster.gpu, &pe) == ZP_OK)
                 have_profile = 1;
             free(pj);
+            pj = NULL;
+            if (cuda && zp_store_profile(ps, gpu_slug, &pj, &pe) == ZP_OK &&
+                zp_gpu_from_json(pj, "the stored profile", &ovh_gpu, &pe) == ZP_OK)
+                snprintf(ovh_source, sizeof ovh_source, "the stored profile %s (measured on this GPU)", gpu_slug);
+            else if (cuda && zp_gpu_preset_for_device(gpu_name, &ovh_gpu))
+                snprintf(ovh_source, sizeof ovh_source, "the GPU preset %s", ovh_gpu.name);
+            free(pj);
             zp_store_close(ps);
-        }
-        if (!have_profile && strcmp(o.profile, "local-cpu") != 0)
+        } else if (cuda && zp_gpu_preset_for_device(gpu_name, &ovh_gpu))
+            snprintf(ovh_source, sizeof ovh_source, "the GPU preset %s", ovh_gpu.name);
+        if (!have_profile && o.profile && strcmp(o.profile, "local-cpu") != 0)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--profile '%s' is not in %s (zplan calibrate "
                                            "--name %s makes it)", o.profile, zp_db_path(o.db), o.profile));
         if (have_profile) {   /* the profile's own rates, the plan's other conventions kept */
@@ -578,8 +659,9 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     }
     pb.conv.zero3_buffer = ZP_Z3BUF_PREFETCH;   /* the engine gathers the current and the next block */
     pb.conv.overlap_eff = 0;   /* the engine's collectives block: nothing hides */
-    pb.conv.cuda_ctx_bytes = pb.conv.nccl_comm_bytes = 0;
+    pb.conv.cuda_ctx_bytes = pb.conv.nccl_comm_bytes = pb.conv.cublas_bytes = 0;
     pb.conv.frag = 0;
+    pb.conv.alloc_granule_bytes = 0;
     pb.conv.bucket_elems = 0;   /* the engine reduces per layer, in place */
     pb.conv.bwd_workspace = 1;
     pb.conv.zero3_regather_all = 0;   /* the engine gathers the blocks again, not the head */
@@ -591,9 +673,33 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     zp_comm_plan(m, &pb.train, &l, &pb.cluster, &pb.conv, 0, &pc);
     zp_cost pcost;
     zp_cost_eval(m, &pb.train, &l, &pb.cluster, &pb.conv, &pc, &pc, &pcost);
-    /* the device cap: the plan's GPU memory scaled as the model is */
+    /* On a GPU, the runtime's memory as the planner counts it (its overhead
+     * class) with this GPU's conventions: the context and cuBLAS per
+     * process, an NCCL communicator for dp > 1 when each rank has a GPU of
+     * its own (ranks sharing a GPU stage their collectives through the
+     * host), and the allocator's rounding per tensor (the CUDA row's
+     * per-tensor cudaMalloc takes whole 2 MiB pages, unless the stored
+     * profile measured otherwise). */
+    int shared = cuda && o.np > ngpus;
+    int64_t ranks_per_gpu = cuda ? (o.np + ngpus - 1) / ngpus : 1;
+    uint64_t pr_ctx = 0, pr_blas = 0, pr_comm = 0, pr_round = 0;
+    if (cuda) {
+        zp_conv oc = pb.conv;
+        zp_mem om;
+        oc.cuda_ctx_bytes = ovh_gpu.cuda_ctx_bytes;
+        oc.cublas_bytes = ovh_gpu.cublas_bytes;
+        oc.nccl_comm_bytes = shared ? 0 : ovh_gpu.nccl_comm_bytes;
+        oc.alloc_granule_bytes = ovh_gpu.alloc_granule_bytes ? ovh_gpu.alloc_granule_bytes : ZP_CUDA_ROW_GRANULE;
+        zp_mem_stage(m, &pb.train, &l, &pb.cluster, &oc, 0, &om);
+        pr_ctx = oc.cuda_ctx_bytes;
+        pr_blas = oc.cublas_bytes;
+        pr_comm = l.dp > 1 ? oc.nccl_comm_bytes : 0;
+        pr_round = om.dev[ZP_MEM_OVERHEAD] - pr_ctx - pr_blas - pr_comm;
+    }
+    /* the device cap: the plan's GPU memory scaled as the model is (on a
+     * GPU: the GPU's own memory, unless --device-mem says) */
     uint64_t cap = o.device_mem;
-    if (!cap && full_total > 0)
+    if (!cap && full_total > 0 && !cuda)
         cap = (uint64_t)((double)full.cluster.gpu.mem_bytes * (double)pm.dev_total / (double)full_total);
 
     /* launch */
@@ -628,6 +734,8 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         snprintf(a[k], 64, "scale_window=1000"), args[n++] = a[k++];
     }
     snprintf(a[k], 64, "progress=1"), args[n++] = a[k++];
+    if (cuda)
+        snprintf(a[k], 64, "backend=cuda"), args[n++] = a[k++];
     args[n] = NULL;
 
     struct sigaction sa, old_int, old_term;
@@ -638,7 +746,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if ((st = zp_store_open(dbpath, &s, &cli->err)))
         return zp_fail(cli, st);
     int64_t exec_id;
-    if ((st = zp_store_add_exec(s, run_id, (int)rank, "cpu", o.np, o.steps, scale ? scale : "none", &exec_id,
+    if ((st = zp_store_add_exec(s, run_id, (int)rank, o.backend, o.np, o.steps, scale ? scale : "none", &exec_id,
                                 &cli->err))) {
         zp_store_close(s);
         return zp_fail(cli, st);
@@ -667,7 +775,19 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         cJSON_AddStringToObject(rec, "reason", rc == 124 ? "timed out (--timeout)" : rc == 130 ? "interrupted"
                                 : strcmp(status, "oom") == 0 ? "the device pool cap (--device-mem) was exceeded"
                                 : eo ? "a rank failed" : "no result from the ranks (see the launcher's messages)");
-    cJSON_AddStringToObject(rec, "backend", "cpu");
+    cJSON_AddStringToObject(rec, "backend", o.backend);
+    if (cuda) {
+        cJSON_AddStringToObject(rec, "gpu", *zp_jstr(eo, "device") ? zp_jstr(eo, "device") : gpu_name);
+        if (*zp_jstr(eo, "group"))
+            cJSON_AddStringToObject(rec, "group", zp_jstr(eo, "group"));
+        /* ranks sharing a GPU: memory per rank is real, time is not that of
+         * separate GPUs */
+        cJSON_AddBoolToObject(rec, "shared_gpu", shared);
+        cJSON_AddNumberToObject(rec, "ranks_per_gpu", (double)ranks_per_gpu);
+        cJSON_AddStringToObject(rec, "overhead_source", ovh_source);
+    }
+    if (*zp_jstr(eo, "error"))
+        cJSON_AddStringToObject(rec, "error", zp_jstr(eo, "error"));
     cJSON_AddNumberToObject(rec, "ranks", (double)o.np);
     cJSON_AddNumberToObject(rec, "steps", (double)o.steps);
     cJSON_AddStringToObject(rec, "scale", scale ? scale : "none");
@@ -764,13 +884,67 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         cJSON_AddNumberToObject(r, "host_predicted_bytes", (double)pm.host_total);
         cJSON_AddNumberToObject(r, "host_measured_bytes", zp_jnum(hp, "total"));
         cJSON_AddNumberToObject(r, "rss_bytes", zp_jnum(x, "rss_bytes"));
+        if (cuda) {   /* the runtime's device memory: predicted beside measured */
+            const cJSON *rb = zp_jobj(x, "runtime_bytes");
+            uint64_t tensors = pm.dev_total - pm.dev[ZP_MEM_OVERHEAD];
+            cJSON *rt = cJSON_AddObjectToObject(r, "runtime_bytes"), *rp = cJSON_AddObjectToObject(rt, "predicted"),
+                  *rm = cJSON_AddObjectToObject(rt, "measured");
+            cJSON_AddNumberToObject(rp, "context", (double)pr_ctx);
+            cJSON_AddNumberToObject(rp, "blas", (double)pr_blas);
+            cJSON_AddNumberToObject(rp, "communicator", (double)pr_comm);
+            cJSON_AddNumberToObject(rp, "rounding", (double)pr_round);
+            cJSON_AddNumberToObject(rp, "device_total", (double)(tensors + pr_ctx + pr_blas + pr_comm + pr_round));
+            cJSON_AddNumberToObject(rp, "gpu_total", (double)(tensors + pr_ctx + pr_blas + pr_comm + pr_round) *
+                                                         (double)ranks_per_gpu);
+            double rounded = zp_jnum(rb, "tensors_rounded_at_peak"), peak = zp_jnum(x, "device_peak");
+            cJSON_AddNumberToObject(rm, "context", zp_jnum(rb, "context"));
+            cJSON_AddNumberToObject(rm, "blas", zp_jnum(rb, "blas"));
+            cJSON_AddNumberToObject(rm, "communicator", zp_jnum(rb, "communicator"));
+            cJSON_AddNumberToObject(rm, "rounding", rounded > peak ? rounded - peak : 0.0);
+            /* the device's used bytes (cudaMemGetInfo) when this rank's
+             * tensors peaked, less what the GPU used before its context:
+             * with ranks sharing the GPU, theirs too */
+            double used = zp_jnum(rb, "device_used_at_peak");
+            cJSON_AddNumberToObject(rm, "gpu_used_at_peak", used);
+        }
         cJSON_AddItemToArray(pr, r);
     }
+    double granule = zp_jnum(eo, "granule_bytes"), gpu_mem = zp_jnum(eo, "device_memory_bytes");
     cJSON_Delete(eo);
     char *txt = cJSON_PrintUnformatted(rec);
     st = zp_store_finish_exec(s, exec_id, status, txt ? txt : "{}", &cli->err);
-    zp_store_close(s);
     free(txt);
+    /* a GPU's runtime memory, kept as the stored profile <gpu>-cuda: the
+     * planner uses it with --gpu <gpu>-cuda, and the next execution on this
+     * GPU predicts with it */
+    const cJSON *rm0 = zp_jobj(zp_jobj(cJSON_GetArrayItem(zp_jobj(rec, "per_rank"), 0), "runtime_bytes"), "measured");
+    if (!st && cuda && rm0 && strcmp(status, "ok") == 0 && zp_jnum(rm0, "context") > 0) {
+        zp_gpu pg = ovh_gpu;
+        char src[512];
+        snprintf(pg.name, sizeof pg.name, "%s", gpu_slug);
+        snprintf(pg.desc, sizeof pg.desc, "%.60s: runtime memory as measured", gpu_name);
+        pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rm0, "context");
+        pg.cublas_bytes = (uint64_t)zp_jnum(rm0, "blas");
+        if (zp_jnum(rm0, "communicator") > 0)
+            pg.nccl_comm_bytes = (uint64_t)zp_jnum(rm0, "communicator");
+        if (granule > 0)
+            pg.alloc_granule_bytes = (uint64_t)granule;
+        if (gpu_mem > 0)
+            pg.mem_bytes = (uint64_t)gpu_mem;
+        snprintf(src, sizeof src, "runtime memory (cudaMemGetInfo: context, cuBLAS, NCCL communicator) measured by "
+                 "zplan exec, execution %lld; rates from %s", (long long)exec_id, ovh_source);
+        cJSON *pj = zp_gpu_to_json(&pg, src);
+        char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
+        zp_err pe = {0};
+        if (!pt || zp_store_put_profile(s, gpu_slug, pt, &pe) != ZP_OK)
+            fprintf(stderr, "%s: warning: the measured profile %s was not kept: %s\n", cli->prog, gpu_slug,
+                    pt ? pe.msg : "out of memory");
+        else
+            cJSON_AddStringToObject(rec, "profile_kept", gpu_slug);
+        free(pt);
+        cJSON_Delete(pj);
+    }
+    zp_store_close(s);
     if (st) {
         cJSON_Delete(rec);
         return zp_fail(cli, st);

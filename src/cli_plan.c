@@ -719,7 +719,9 @@ static cJSON *answer_json(const answer *a, int64_t run_id, const zp_mem *stages,
     cJSON_AddNumberToObject(cvo, "bucket_elems", (double)cv->bucket_elems);
     cJSON_AddNumberToObject(cvo, "cuda_context_bytes", (double)cv->cuda_ctx_bytes);
     cJSON_AddNumberToObject(cvo, "nccl_comm_bytes", (double)cv->nccl_comm_bytes);
+    cJSON_AddNumberToObject(cvo, "cublas_bytes", (double)cv->cublas_bytes);
     cJSON_AddNumberToObject(cvo, "fragmentation", cv->frag);
+    cJSON_AddNumberToObject(cvo, "alloc_granule_bytes", (double)cv->alloc_granule_bytes);
     cJSON_AddNumberToObject(cvo, "gemm_efficiency", cv->gemm_eff);
     cJSON_AddNumberToObject(cvo, "link_efficiency", cv->link_eff);
     cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);

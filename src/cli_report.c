@@ -12,6 +12,18 @@
 
 static const char *const fmt_names[] = {"png", "svg", "both", NULL};
 
+/* zp_store_execs callback: each finished record into an array */
+static int add_exec(void *arg, int64_t id, const char *status, const char *record)
+{
+    (void)id, (void)status;
+    cJSON *r = record ? cJSON_Parse(record) : NULL;
+    if (cJSON_IsObject(r))
+        cJSON_AddItemToArray(arg, r);
+    else
+        cJSON_Delete(r);
+    return 0;
+}
+
 int zp_report_run(zp_cli *cli, const char *dbpath, long long id, const char *out, int fmt, int top_n, FILE *to)
 {
     zp_store *s;
@@ -20,16 +32,25 @@ int zp_report_run(zp_cli *cli, const char *dbpath, long long id, const char *out
     if (st)
         return zp_fail(cli, st);
     st = zp_store_result(s, id, &json, created, sizeof created, &cli->err);
+    cJSON *execs = cJSON_CreateArray();
+    if (!st && execs)
+        st = zp_store_execs(s, id, add_exec, execs, &cli->err);
     zp_store_close(s);
-    if (st)
+    if (st) {
+        free(json);
+        cJSON_Delete(execs);
         return zp_fail(cli, st);
+    }
     cJSON *r = cJSON_Parse(json);
     free(json);
-    if (!r)
+    if (!r) {
+        cJSON_Delete(execs);
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON", id));
-    zp_report_opts o = {out, (zp_fmt)fmt, NULL, top_n};
+    }
+    zp_report_opts o = {out, (zp_fmt)fmt, NULL, top_n, execs};
     st = zp_report_write(r, id, created, &o, dir, sizeof dir, &cli->err);
     cJSON_Delete(r);
+    cJSON_Delete(execs);
     if (st)
         return zp_fail(cli, st);
     fprintf(to, "%s/index.html\n", dir);

@@ -80,6 +80,8 @@ typedef struct zp_gpu {
     uint64_t host_mem_bytes;     /* per node */
     uint64_t cuda_ctx_bytes;     /* per process */
     uint64_t nccl_comm_bytes;    /* per communicator */
+    uint64_t cublas_bytes;       /* per process: the cuBLAS handle and its workspace (0: not counted) */
+    uint64_t alloc_granule_bytes; /* the device allocator rounds each tensor up to this (0: a fraction, frag) */
     /* measured profiles (zplan calibrate) bring their own; 0: the defaults */
     double gemm_eff;             /* achieved fraction of peak in matmuls */
     double alpha_s;              /* latency per ring step */
@@ -145,7 +147,9 @@ typedef struct zp_conv {
     int64_t bucket_elems;       /* gradient reduce bucket (elements) */
     uint64_t cuda_ctx_bytes;    /* per process */
     uint64_t nccl_comm_bytes;   /* per communicator */
+    uint64_t cublas_bytes;      /* per process: cuBLAS handle and workspace */
     double frag;                /* allocator fragmentation, fraction of the rest */
+    uint64_t alloc_granule_bytes; /* > 0: tensors rounded up to this instead of frag (half a granule each) */
     double gemm_eff;            /* achieved fraction of dense peak in matmuls */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */

@@ -87,8 +87,8 @@ static const char report_usage[] =
     "Environment: ZPLAN_GNUPLOT names the gnuplot program (default: gnuplot in PATH).\n";
 static const char exec_usage[] =
     "Usage: zplan exec ID[/N]|FILE.plan [--np N] [--steps K] [--scale SPEC] [--device-mem SIZE]\n"
-    "                  [--hostfile F] [--timeout S] [--profile NAME] [--backend cpu] [--db PATH]\n"
-    "                  [--json]\n\n"
+    "                  [--hostfile F] [--timeout S] [--profile NAME] [--backend cpu|cuda]\n"
+    "                  [--db PATH] [--json]\n\n"
     "Run plan N (default 1, the best) of planning run ID, or the best plan of a plan file\n"
     "(planned and recorded first, as zplan --from FILE), for real: MPI ranks (mpirun) of\n"
     "zplan-engine train a GPT-style decoder in the plan's data-parallel / ZeRO layout, and\n"
@@ -107,10 +107,15 @@ static const char exec_usage[] =
     "  --timeout S     end a hung run after S seconds (default 600)\n"
     "  --profile NAME  the hardware profile of zplan calibrate for the predicted step time\n"
     "                  (default local-cpu; without one, no step time is predicted)\n"
+    "  --backend B     cpu (default: MPI ranks on CPUs, OpenBLAS) or cuda (ranks on the\n"
+    "                  visible GPUs: cuBLAS, NCCL; more ranks than GPUs share them, their\n"
+    "                  collectives staged through host memory); on a GPU the runtime's\n"
+    "                  memory (context, cuBLAS, NCCL) is measured and kept as the profile\n"
+    "                  <gpu>-cuda, which the planner takes with --gpu <gpu>-cuda\n"
     "Progress (step, loss, time) goes to stderr.  A run ended early - Ctrl-C, a rank that\n"
     "died, a hung one after --timeout - is recorded (interrupted / failed) with the losses\n"
     "and step time of the steps it finished.\n"
-    "Not yet: tensor and pipeline layouts, the CUDA backend.\n";
+    "Not yet: tensor and pipeline layouts.\n";
 static const char calibrate_usage[] =
     "Usage: zplan calibrate [--np N] [--name NAME] [--hostfile F] [--timeout S] [--backend cpu]\n"
     "                       [--db PATH] [--json]\n\n"

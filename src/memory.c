@@ -115,6 +115,59 @@ static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_
     return 0;
 }
 
+/* A device allocator that rounds every tensor up to a granule (the CUDA
+ * row's per-tensor cudaMalloc: whole 2 MiB pages) wastes, per tensor, the
+ * rest of its last granule.  The tensors that stay are one per parameter
+ * unit (the embedding on the first stage, each block, the final norm and
+ * untied head on the last) and device-resident state class: parameters
+ * (the unit, or its ZeRO-3 shard), gradients (ZeRO-2/3: the shard),
+ * Adam's two moments or SGD's one and the fp32 master of 16-bit parameters
+ * (ZeRO >= 1: the shard), each unit padded to a multiple of dp when
+ * sharded; their waste is counted exactly.  The transient tensors (saved
+ * activations, two per layer in flight or one with full recompute, and a
+ * few buffers) waste half a granule each on average. */
+static uint64_t waste(uint64_t bytes, uint64_t g)
+{
+    return (bytes + g - 1) / g * g - bytes;
+}
+
+static uint64_t unit_waste(int64_t n, const zp_train *tr, const zp_layout *l, uint64_t g)
+{
+    uint64_t d = (uint64_t)l->dp, sh = ((uint64_t)n + d - 1) / d, padded = l->zero ? sh * d : (uint64_t)n;
+    int off_opt = l->offload != ZP_OFF_NONE, off_par = l->offload == ZP_OFF_OPT_PARAMS;
+    uint64_t pb = (uint64_t)zp_dtype_bytes(tr->dtype), gb = (uint64_t)zp_dtype_bytes(tr->grad_dtype), w = 0;
+    uint64_t nopt = l->zero >= 1 ? sh : padded;
+    if (!off_par)
+        w += waste((l->zero == 3 ? sh : padded) * pb, g);
+    if (l->zero <= 1)
+        w += waste(padded * gb, g);
+    else if (!off_opt)
+        w += waste(sh * gb, g);
+    if (!off_opt)
+        w += (uint64_t)((tr->optim == ZP_OPT_ADAM ? 2 : 1) + (tr->master && tr->dtype != ZP_DT_FP32)) *
+             waste(nopt * 4, g);
+    return w;
+}
+
+static uint64_t rounding(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, int64_t k)
+{
+    uint64_t g = cv->alloc_granule_bytes;
+    if (!g)
+        return 0;
+    int64_t t = l->tp, layers = m->layers / l->pp;
+    uint64_t w = (uint64_t)layers * unit_waste(zp_model_layer_params(m, t), tr, l, g);
+    if (k == 0)
+        w += unit_waste(zp_model_embed_params(m, t), tr, l, g);
+    if (k == l->pp - 1) {
+        int64_t last = zp_model_final_norm_params(m) + (!m->tied || l->pp > 1 ? zp_model_head_params(m, t) : 0);
+        w += unit_waste(last, tr, l, g);
+    }
+    /* a layer in flight keeps its input and (without full recompute) one
+     * tensor of the rest */
+    int64_t per_layer = l->ckpt == ZP_CKPT_FULL ? 1 : 2;
+    return w + (uint64_t)(zp_act_inflight(l, m->layers, k) * per_layer + 4) * (g / 2);
+}
+
 static int64_t nccl_communicators(const zp_model *m, const zp_layout *l)
 {
     /* one communicator per parallel group of size > 1, plus the embedding
@@ -287,8 +340,9 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
 
     /* overhead */
     uint64_t rest = dv[0] + dv[1] + dv[2] + dv[3] + dv[4];
-    dv[ZP_MEM_OVERHEAD] = cv->cuda_ctx_bytes + (uint64_t)nccl_communicators(m, l) * cv->nccl_comm_bytes +
-                          (uint64_t)(cv->frag * (double)rest);
+    dv[ZP_MEM_OVERHEAD] = cv->cuda_ctx_bytes + cv->cublas_bytes +
+                          (uint64_t)nccl_communicators(m, l) * cv->nccl_comm_bytes +
+                          (uint64_t)(cv->frag * (double)rest) + rounding(m, tr, l, cv, k);
 
     out->dev_total = out->host_total = 0;
     for (int i = 0; i < ZP_MEM_NCLASS; i++) {
@@ -347,7 +401,9 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->bucket_elems = 25 * 1024 * 1024 / 2;  /* 25 MiB of 16-bit gradients (PyTorch DDP) */
     c->cuda_ctx_bytes = gpu->cuda_ctx_bytes;
     c->nccl_comm_bytes = gpu->nccl_comm_bytes;
+    c->cublas_bytes = gpu->cublas_bytes;
     c->frag = 0.05;
+    c->alloc_granule_bytes = 0;
     c->gemm_eff = 0.6;
     c->link_eff = 0.8;
     c->overlap_eff = 0.8;
@@ -371,4 +427,8 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
         c->elementwise_bps = gpu->elementwise_bps;
     if (gpu->host_adam_params_per_s > 0)
         c->cpu_adam_params_per_s = gpu->host_adam_params_per_s;
+    if (gpu->alloc_granule_bytes > 0) {   /* a measured allocator: rounding per tensor, not a fraction */
+        c->alloc_granule_bytes = gpu->alloc_granule_bytes;
+        c->frag = 0;
+    }
 }

@@ -335,7 +335,7 @@ static zp_status num_field(const cJSON *j, const char *where, const char *key, d
 zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_err *e)
 {
     zp_status st = ZP_OK;
-    double mem, hbm, nvl, pcie, nic, gpn, host, ctx, nccl, fl[ZP_DT_N];
+    double mem, hbm, nvl, pcie, nic, gpn, host, ctx, nccl, cublas, granule, fl[ZP_DT_N];
     cJSON *j = parse(text, where, e);
     if (!j)
         return ZP_EINVAL;
@@ -369,7 +369,9 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (st = num_field(j, where, "latency_us", 0, 1e6, &g->alpha_s, 1, e)) ||
         (st = num_field(j, where, "link_efficiency", 0, 1, &g->link_eff, 1, e)) ||
         (st = num_field(j, where, "host_adam_params_per_s", 0, 1e15, &g->host_adam_params_per_s, 1, e)) ||
-        (st = num_field(j, where, "elementwise_gbps", 0, 1e6, &g->elementwise_bps, 1, e)))
+        (st = num_field(j, where, "elementwise_gbps", 0, 1e6, &g->elementwise_bps, 1, e)) ||
+        (st = num_field(j, where, "cublas_mib", 0, 1e6, &cublas, 1, e)) ||
+        (st = num_field(j, where, "alloc_granule_mib", 0, 1024, &granule, 1, e)))
         goto out;
     g->alpha_s *= 1e-6;
     g->elementwise_bps *= 1e9;
@@ -386,6 +388,8 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     g->host_mem_bytes = (uint64_t)(host * 1073741824.0);
     g->cuda_ctx_bytes = (uint64_t)(ctx * 1048576.0);
     g->nccl_comm_bytes = (uint64_t)(nccl * 1048576.0);
+    g->cublas_bytes = (uint64_t)(cublas * 1048576.0);
+    g->alloc_granule_bytes = (uint64_t)(granule * 1048576.0);
 out:
     cJSON_Delete(j);
     return st;
@@ -427,4 +431,61 @@ int zp_preset_names(const char *kind, char (*names)[64], int max)
     closedir(d);
     qsort(names, (size_t)n, sizeof names[0], cmp_names);
     return n;
+}
+
+cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
+{
+    cJSON *p = cJSON_CreateObject();
+    if (!p)
+        return NULL;
+    cJSON_AddStringToObject(p, "name", g->name);
+    cJSON_AddStringToObject(p, "description", g->desc);
+    cJSON_AddNumberToObject(p, "memory_mib", (double)g->mem_bytes / 1048576.0);
+    cJSON *pk = cJSON_AddObjectToObject(p, "peak_tflops");
+    for (int d = 0; d < ZP_DT_N; d++)
+        if (g->peak_flops[d] > 0)
+            cJSON_AddNumberToObject(pk, zp_dtype_names[d], g->peak_flops[d] / 1e12);
+        else
+            cJSON_AddNullToObject(pk, zp_dtype_names[d]);
+    cJSON_AddNumberToObject(p, "hbm_gbps", g->hbm_gbps);
+    cJSON_AddNumberToObject(p, "nvlink_gbps", g->nvlink_gbps);
+    cJSON_AddNumberToObject(p, "pcie_gbps", g->pcie_gbps);
+    cJSON_AddNumberToObject(p, "nic_gbps", g->nic_gbps);
+    cJSON_AddNumberToObject(p, "gpus_per_node", (double)g->gpus_per_node);
+    cJSON_AddNumberToObject(p, "host_mem_gib", (double)g->host_mem_bytes / 1073741824.0);
+    cJSON_AddNumberToObject(p, "cuda_context_mib", (double)g->cuda_ctx_bytes / 1048576.0);
+    cJSON_AddNumberToObject(p, "nccl_comm_mib", (double)g->nccl_comm_bytes / 1048576.0);
+    cJSON_AddNumberToObject(p, "cublas_mib", (double)g->cublas_bytes / 1048576.0);
+    cJSON_AddNumberToObject(p, "alloc_granule_mib", (double)g->alloc_granule_bytes / 1048576.0);
+    if (g->gemm_eff > 0)
+        cJSON_AddNumberToObject(p, "gemm_efficiency", g->gemm_eff);
+    if (g->alpha_s > 0)
+        cJSON_AddNumberToObject(p, "latency_us", g->alpha_s * 1e6);
+    if (g->link_eff > 0)
+        cJSON_AddNumberToObject(p, "link_efficiency", g->link_eff);
+    if (g->host_adam_params_per_s > 0)
+        cJSON_AddNumberToObject(p, "host_adam_params_per_s", g->host_adam_params_per_s);
+    if (g->elementwise_bps > 0)
+        cJSON_AddNumberToObject(p, "elementwise_gbps", g->elementwise_bps / 1e9);
+    cJSON_AddStringToObject(p, "source", source ? source : "");
+    return p;
+}
+
+int zp_gpu_preset_for_device(const char *device, zp_gpu *g)
+{
+    char names[128][64], dev[256];
+    lower(dev, sizeof dev, device);
+    int n = zp_preset_names("gpus", names, 128), best = -1;
+    size_t best_len = 0;
+    for (int i = 0; i < n && i < 128; i++) {
+        char nm[64], *save = NULL;
+        lower(nm, sizeof nm, names[i]);
+        int all = 1;
+        for (char *t = strtok_r(nm, "-", &save); t; t = strtok_r(NULL, "-", &save))
+            all &= strstr(dev, t) != NULL;
+        if (all && strlen(names[i]) > best_len)   /* the most specific: a100-80g before a100 */
+            best = i, best_len = strlen(names[i]);
+    }
+    zp_err e = {0};
+    return best >= 0 && zp_gpu_preset(names[best], g, &e) == ZP_OK;
 }

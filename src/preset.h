@@ -19,6 +19,13 @@ zp_status zp_model_preset(const char *name, zp_model *m, zp_err *e);
 
 zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_err *e);
 zp_status zp_gpu_preset(const char *name, zp_gpu *g, zp_err *e);
+/* The GPU in the preset format (what zp_gpu_from_json reads back), with
+ * the source given; NULL when out of memory. */
+struct cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source);
+/* The preset whose name names this device ("NVIDIA H200" -> h200: every
+ * part of the preset's name, split at '-', found in the device's name,
+ * ignoring case); 1 when one was found. */
+int zp_gpu_preset_for_device(const char *device, zp_gpu *g);
 
 /* Names of the presets in data/<kind> ("models" or "gpus"), sorted;
  * returns the count, fills at most max names (each up to 63 chars). */

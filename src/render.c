@@ -201,9 +201,17 @@ void zp_render_exec(FILE *out, const cJSON *rec)
 {
     const cJSON *sm = zp_jobj(rec, "step_time_s"), *cb = zp_jobj(rec, "comm_bytes_per_step");
     const cJSON *mo = zp_jobj(rec, "model");
-    fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f CPU ranks, %.0f steps\n", zp_jnum(rec, "exec_id"),
-           zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), zp_jstr(rec, "status"), zp_jnum(rec, "ranks"),
-           zp_jnum(rec, "steps"));
+    int gpu = strcmp(zp_jstr(rec, "backend"), "cuda") == 0;
+    if (gpu)
+        fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f rank%s on %s (CUDA%s), %.0f steps\n",
+                zp_jnum(rec, "exec_id"), zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), zp_jstr(rec, "status"),
+                zp_jnum(rec, "ranks"), zp_jnum(rec, "ranks") == 1 ? "" : "s", zp_jstr(rec, "gpu"),
+                zp_jflag(rec, "shared_gpu") ? ", ranks sharing the GPU: time not that of separate GPUs" : "",
+                zp_jnum(rec, "steps"));
+    else
+        fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f CPU ranks, %.0f steps\n", zp_jnum(rec, "exec_id"),
+                zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), zp_jstr(rec, "status"), zp_jnum(rec, "ranks"),
+                zp_jnum(rec, "steps"));
     fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f "
            "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
            zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
@@ -224,6 +232,8 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                     zp_jnum(rec, "skipped_steps"));
         fprintf(out, "; computed in fp32\n");
     }
+    if (*zp_jstr(rec, "error"))
+        fprintf(out, "  error: %s\n", zp_jstr(rec, "error"));
     const cJSON *ls = zp_jobj(rec, "losses");
     int n = cJSON_GetArraySize(ls);
     if (n > 0)
@@ -244,6 +254,26 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         }
         fprintf(out, "  %-22s %14.0f %14.0f\n", "host", zp_jnum(r0, "host_predicted_bytes"),
                 zp_jnum(r0, "host_measured_bytes"));
+        const cJSON *rt = zp_jobj(r0, "runtime_bytes");
+        if (rt) {   /* a GPU's own memory: the overhead class */
+            const cJSON *rp = zp_jobj(rt, "predicted"), *rm = zp_jobj(rt, "measured");
+            static const char *const ov[] = {"context", "blas", "communicator", "rounding", NULL};
+            static const char *const ovn[] = {"overhead: CUDA context", "overhead: cuBLAS", "overhead: NCCL",
+                                              "overhead: rounding"};
+            for (int i = 0; ov[i]; i++) {
+                double a = zp_jnum(rp, ov[i]), b = zp_jnum(rm, ov[i]);
+                char err[32] = "-";
+                if (b > 0)
+                    snprintf(err, sizeof err, "%+.1f%%", 100.0 * (a - b) / b);
+                fprintf(out, "  %-22s %14.0f %14.0f %8s\n", ovn[i], a, b, err);
+            }
+            double a = zp_jnum(rp, "gpu_total"), b = zp_jnum(rm, "gpu_used_at_peak");
+            char err[32] = "-";
+            if (b > 0)
+                snprintf(err, sizeof err, "%+.1f%%", 100.0 * (a - b) / b);
+            fprintf(out, "  %-22s %14.0f %14.0f %8s   (cudaMemGetInfo at the peak; overheads from %s)\n",
+                    "GPU used", a, b, err, zp_jstr(rec, "overhead_source"));
+        }
     }
     fprintf(out, "  comm bytes per step      %14.0f %14.0f\n", zp_jnum(cb, "predicted"), zp_jnum(cb, "measured"));
     const cJSON *kind;

@@ -179,6 +179,7 @@ typedef struct chart {
 
 typedef struct ctx {
     const cJSON *r;
+    const cJSON *execs;   /* execution records, oldest first */
     zp_problem pb;
     zp_units units;
     double unit;      /* bytes per GiB (or GB) */
@@ -557,20 +558,84 @@ tab_cols(t, "stage,params[U],grads[U],optimizer[U],activations[U],buffers[U],ove
     stack(c, "stages.dat", "1", 2, ZP_MEM_NCLASS, class_colour, zp_mem_class_names, "", 0);
 }
 
-/* 6. Predicted vs measured: from executions, which this store does not
- * record yet (zplan exec); the chart is omitted with a note. */
+/* 6. Predicted vs measured, per execution of this run's plans (zplan
+ * exec) that finished: rank 0's device memory per class, the prediction's
+ * stack beside the measurement's; on a GPU the overhead class is the
+ * runtime's (context, cuBLAS, NCCL, the allocator's rounding) and the
+ * measured total the device's used bytes at the peak. */
 static void chart_measured(chart *c, const ctx *x)
 {
     tab *t = &c->t;
     t->file = "measured";
-    snprintf(t->title, sizeof t->title, "predicted vs measured memory per class");
+    snprintf(t->title, sizeof t->title, "predicted vs measured memory per class, per execution");
     snprintf(t->note, sizeof t->note,
-             "no executions of this run's plans are recorded (zplan exec runs a plan and records what it "
-             "measured); the chart is omitted");
-    tab_cols(t, "class:t,predicted,measured,error", x->uname);
-    t->nrow = 0;
-    c->omitted = 1;
-    (void)x;
+             "units MiB (2^20 bytes: executions run scaled models); rank 0's device memory, the classes as they "
+             "stood at the moment the planner puts the peak; p_: predicted, m_: measured; overhead: the GPU "
+             "runtime's (CUDA context, cuBLAS, NCCL, allocator rounding), none on CPU ranks");
+    tab_cols(t, "x,execution:t,run_on:t,p_params[MiB],p_grads[MiB],p_optimizer[MiB],p_activations[MiB],"
+                "p_buffers[MiB],p_overhead[MiB],m_params[MiB],m_grads[MiB],m_optimizer[MiB],m_activations[MiB],"
+                "m_buffers[MiB],m_overhead[MiB],p_total[MiB],m_total[MiB],error_total[%]", x->uname);
+    const cJSON *e;
+    int row = 0;
+    const double MiB = 1048576.0;
+    cJSON_ArrayForEach(e, x->execs)
+    {
+        const cJSON *r0 = cJSON_GetArrayItem(zp_jobj(e, "per_rank"), 0);
+        if (row >= TAB_ROWS || strcmp(zp_jstr(e, "status"), "ok") != 0 || !r0)
+            continue;
+        const cJSON *p = zp_jobj(r0, "predicted_bytes"), *m = zp_jobj(r0, "measured_bytes");
+        const cJSON *rt = zp_jobj(r0, "runtime_bytes");
+        double pt = 0, mt = 0;
+        cellf(t, row, 0, "%d", row + 1);
+        cellf(t, row, 1, "exec %.0f (plan %.0f)", zp_jnum(e, "exec_id"), zp_jnum(e, "plan"));
+        if (rt)
+            cellf(t, row, 2, "%.0f rank%s, %s", zp_jnum(e, "ranks"), zp_jnum(e, "ranks") == 1 ? "" : "s",
+                  zp_jstr(e, "gpu"));
+        else
+            cellf(t, row, 2, "%.0f CPU rank%s", zp_jnum(e, "ranks"), zp_jnum(e, "ranks") == 1 ? "" : "s");
+        for (int k = 0; k < ZP_MEM_OVERHEAD; k++) {
+            double a = zp_jnum(p, zp_mem_class_names[k]), b = zp_jnum(m, zp_mem_class_names[k]);
+            cellf(t, row, 3 + k, "%.4f", a / MiB);
+            cellf(t, row, 9 + k, "%.4f", b / MiB);
+            pt += a;
+            mt += b;
+        }
+        double po = 0, mo = 0;
+        if (rt) {
+            const cJSON *rp = zp_jobj(rt, "predicted"), *rm = zp_jobj(rt, "measured");
+            po = zp_jnum(rp, "context") + zp_jnum(rp, "blas") + zp_jnum(rp, "communicator") + zp_jnum(rp, "rounding");
+            mo = zp_jnum(rm, "context") + zp_jnum(rm, "blas") + zp_jnum(rm, "communicator") + zp_jnum(rm, "rounding");
+        }
+        cellf(t, row, 8, "%.4f", po / MiB);
+        cellf(t, row, 14, "%.4f", mo / MiB);
+        pt += po, mt += mo;
+        cellf(t, row, 15, "%.4f", pt / MiB);
+        cellf(t, row, 16, "%.4f", mt / MiB);
+        cellf(t, row, 17, "%.2f", mt > 0 ? 100.0 * (pt - mt) / mt : 0.0);
+        row++;
+    }
+    t->nrow = row;
+    if (row == 0) {
+        c->omitted = 1;
+        snprintf(t->note, sizeof t->note,
+                 "no executions of this run's plans are recorded as finished (zplan exec ID runs a plan and "
+                 "records what it measured beside the prediction); the chart is omitted");
+        return;
+    }
+    gpf(c, "set title \"Predicted (left, hatched) vs measured (right) device memory of rank 0, per execution\"\n");
+    gpf(c, "set ylabel 'memory per rank (MiB)'\nset xlabel 'execution'\n");
+    gpf(c, "set xrange [0.4:%d.6]\nset yrange [0:%.4f]\n", row, col_max(t, 15) > col_max(t, 16) ?
+        col_max(t, 15) * 1.15 : col_max(t, 16) * 1.15);
+    gpf(c, "set xtics (");
+    for (int i = 0; i < row; i++)
+        gpf(c, "%s\"%.0f\" %d", i ? ", " : "", atof(t->cell[i][1] + 5), i + 1);
+    gpf(c, ") nomirror\nset boxwidth 0.36\nset grid ytics lc rgb '#dddddd'\nset key outside right top vertical\n");
+    gpf(c, "set style fill pattern 4 border lc rgb '#333333'\nplot ");
+    stack(c, "measured.dat", "($1-0.19)", 4, ZP_MEM_NCLASS, class_colour, zp_mem_class_names, "fs pattern 4", 1);
+    static const char *const none[ZP_MEM_NCLASS] = {"", "", "", "", "", ""};
+    stack(c, "measured.dat", "($1+0.19)", 10, ZP_MEM_NCLASS, class_colour, none, "fs solid 0.9", 1);
+    gpf(c, "'measured.dat' using ($1+0.19):17:(sprintf('%%+.1f%%%%', $18)) with labels offset 0,0.8 font ',9' "
+           "notitle\n");
 }
 
 /* ------------------------------------------------------------ output */
@@ -836,6 +901,7 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
         dir[--len] = '\0';
     memset(&x, 0, sizeof x);
     x.r = result;
+    x.execs = o->execs;
     x.fmt = o->fmt;
     x.units = strcmp(zp_jstr(zp_jobj(result, "conventions"), "units"), "gb") == 0 ? ZP_UNITS_DECIMAL : ZP_UNITS_BINARY;
     x.unit = x.units == ZP_UNITS_DECIMAL ? 1e9 : 1073741824.0;

@@ -15,6 +15,7 @@ typedef struct zp_report_opts {
     zp_fmt fmt;
     const char *gnuplot;   /* program to run (name looked up in PATH, or a path) */
     int top_n;             /* plans in the top-plans chart */
+    const cJSON *execs;    /* the run's execution records (zplan exec), an array; NULL: none */
 } zp_report_opts;
 
 /* Write the report of one run (its result JSON as stored) into the output

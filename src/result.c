@@ -60,11 +60,13 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->cluster.host_mem_bytes = (uint64_t)zp_jnum(c, "host_memory_bytes_per_node");
     g->cuda_ctx_bytes = (uint64_t)zp_jnum(cv, "cuda_context_bytes");
     g->nccl_comm_bytes = (uint64_t)zp_jnum(cv, "nccl_comm_bytes");
+    g->cublas_bytes = (uint64_t)zp_jnum(cv, "cublas_bytes");   /* absent before: 0 */
     zp_conv_defaults(&pb->conv, g);
     pb->conv.zero3_buffer = (zp_z3buf)zp_name_index(zp_jstr(cv, "zero3_buffer"), z3);
     pb->conv.zero3_regather_all = strcmp(zp_jstr(cv, "zero3_regather"), "blocks") != 0;
     pb->conv.bucket_elems = (int64_t)zp_jnum(cv, "bucket_elems");
     pb->conv.frag = zp_jnum(cv, "fragmentation");
+    pb->conv.alloc_granule_bytes = (uint64_t)zp_jnum(cv, "alloc_granule_bytes");
     pb->conv.gemm_eff = zp_jnum(cv, "gemm_efficiency");
     pb->conv.link_eff = zp_jnum(cv, "link_efficiency");
     pb->conv.overlap_eff = zp_jnum(cv, "overlap_efficiency");

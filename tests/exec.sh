@@ -58,6 +58,25 @@ ok "$(echo "$out" | grep -q 'Execution 1 of run 1' && echo "$out" | grep -q 'pre
 ok "$(echo "$out" | grep -q 'storage: bf16 parameters, bf16 gradients, fp32 master weights'; echo $?)" \
     "zplan show names the storage types the engine ran"
 
+# the report draws predicted beside measured for the recorded execution
+if command -v gnuplot >/dev/null 2>&1; then
+    run "$ZPLAN" report 1 --db "$DB" --out "$tmp/rep"
+    ok $rc "zplan report 1 with an execution recorded" || diag "$err"
+    ok "$([ -s "$tmp/rep/measured.png" ] && [ -s "$tmp/rep/measured.gp" ]; echo $?)" "the measured chart is drawn"
+    # its row: the record's rank-0 bytes in MiB, predicted then measured
+    got=$(grep -v '^#' "$tmp/rep/measured.dat" | head -1 | awk '{ printf "[%s, %s, %s]", $4, $10, $12 }')
+    jok "$tmp/x.json" '.per_rank[0] | [.predicted_bytes.params, .measured_bytes.params,
+        .measured_bytes.optimizer] | map(. / 1048576) as $w | [$w, $g] | transpose | all(.[0] - .[1] | fabs < 1e-4)' \
+        "measured.dat: params predicted and measured, optimizer measured (MiB), as the record has them" \
+        --argjson g "$got" || diag "measured.dat row: $got"
+    ok "$(grep -q '"exec_1_(plan_1)" "2_CPU_ranks"' "$tmp/rep/measured.dat"; echo $?)" \
+        "measured.dat names the execution and where it ran"
+    ok "$(grep -q 'predicted vs measured memory per class, per execution' "$tmp/rep/index.html"; echo $?)" \
+        "index.html has the chart's table"
+else
+    skip "gnuplot is not installed"
+fi
+
 # --scale by parameter count: a GPT of 64-wide heads, byte-level vocabulary
 run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale 2M,seq=32 --json
 ok $rc "exec --scale 2M,seq=32 runs" || diag "$err"

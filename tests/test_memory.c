@@ -757,6 +757,54 @@ static void test_overhead(void)
     }
 }
 
+/* The allocator's rounding (alloc_granule_bytes: the CUDA row's 2 MiB
+ * pages), counted by hand for a small GPT (L = 2, h = 64, V = 128, P = 32,
+ * fp32, Adam): a block has 12 h^2 + 13 h = 49984 parameters, the
+ * embedding (V + P) h = 10240, the final norm 2 h = 128; each
+ * device-resident state tensor of a unit wastes the rest of its last 2 MiB
+ * page, and each transient one (2 per layer in flight + 4) half a page. */
+static void test_rounding(void)
+{
+    zp_model m = gpt(2, 64, 4, 128, 32);
+    zp_train tr = train(ZP_DT_FP32, ZP_DT_FP32, 1, 32);
+    zp_cluster c = cluster(2, 2);
+    const uint64_t G = 2 * MIB;
+    const uint64_t blk = 49984, emb = 10240, fin = 128;
+    struct { const char *name; int64_t dp; int zero; zp_offload off; zp_ckpt ck; uint64_t want; } cases[] = {
+        /* ZeRO-0, 1 rank: params, grads, m, v of each unit; 2 layers x 2 + 4 transients */
+        {"dp 1 ZeRO-0", 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE,
+         4 * (2 * (G - 4 * blk) + (G - 4 * emb) + (G - 4 * fin)) + (2 * 2 + 4) * (G / 2)},
+        /* full recompute keeps one tensor per layer in flight */
+        {"dp 1 ZeRO-0 full recompute", 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL,
+         4 * (2 * (G - 4 * blk) + (G - 4 * emb) + (G - 4 * fin)) + (2 * 1 + 4) * (G / 2)},
+        /* ZeRO-1 on 2 ranks with the optimizer offloaded: full params and
+         * grads on the device (units padded to even: unchanged), m and v on
+         * the host */
+        {"dp 2 ZeRO-1 offload", 2, 1, ZP_OFF_OPT, ZP_CKPT_NONE,
+         2 * (2 * (G - 4 * blk) + (G - 4 * emb) + (G - 4 * fin)) + (2 * 2 + 4) * (G / 2)},
+        /* ZeRO-3 on 2 ranks: every state tensor a shard of n / 2 */
+        {"dp 2 ZeRO-3", 2, 3, ZP_OFF_NONE, ZP_CKPT_NONE,
+         4 * (2 * (G - 2 * blk) + (G - 2 * emb) + (G - 2 * fin)) + (2 * 2 + 4) * (G / 2)},
+    };
+    for (int i = 0; i < N_(cases); i++) {
+        zp_conv cv = conv0();
+        cv.alloc_granule_bytes = G;
+        zp_layout l = lay(cases[i].dp, 1, 1, 1, cases[i].zero, cases[i].off, cases[i].ck, 0, 1, 1);
+        zp_mem mem;
+        zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
+        is_u64(mem.dev[ZP_MEM_OVERHEAD], cases[i].want, "rounding, %s: %llu bytes by hand", cases[i].name,
+               (unsigned long long)cases[i].want);
+    }
+    /* with a cuBLAS workspace the overhead grows by it, and no granule means no rounding */
+    zp_conv cv = conv0();
+    cv.cublas_bytes = 8 * MIB;
+    cv.cuda_ctx_bytes = 500 * MIB;
+    zp_layout l = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+    zp_mem mem;
+    zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_OVERHEAD], 508 * MIB, "context 500 MiB + cuBLAS 8 MiB, no granule: 508 MiB");
+}
+
 /* ---------------------------------------------------------- worst stage */
 
 static void test_worst(void)
@@ -824,6 +872,7 @@ int main(void)
     test_compute_fp32();
     test_offload();
     test_overhead();
+    test_rounding();
     test_worst();
     return tap_exit();
 }
