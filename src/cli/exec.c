@@ -15,6 +15,7 @@
 #include "render.h"
 #include "result.h"
 #include "store.h"
+#include "launch.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -137,204 +138,6 @@ static int engine_dtype(zp_dtype d)
     return d == ZP_DT_BF16 ? 1 : d == ZP_DT_FP16 ? 2 : 0;
 }
 
-/* The engine binary: $ZPLAN_ENGINE, else beside this program. */
-static const char *engine_path(char *buf, size_t n)
-{
-    const char *env = getenv("ZPLAN_ENGINE");
-    if (env && *env)
-        return env;
-    ssize_t k = readlink("/proc/self/exe", buf, n - 16);
-    if (k > 0) {
-        buf[k] = '\0';
-        char *slash = strrchr(buf, '/');
-        if (slash) {
-            strcpy(slash + 1, "zplan-engine");
-            if (access(buf, X_OK) == 0)
-                return buf;
-        }
-    }
-    return "zplan-engine";
-}
-
-static int in_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    char buf[4096];
-    if (strchr(prog, '/'))
-        return access(prog, X_OK) == 0;
-    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
-        size_t len = strcspn(p, ":");
-        snprintf(buf, sizeof buf, "%.*s/%s", (int)len, p, prog);
-        if (len && access(buf, X_OK) == 0)
-            return 1;
-        p += len + (p[len] == ':');
-    }
-    return 0;
-}
-
-/* The launcher's part of the command line, in args[0 .. *n):
- * inside a Slurm allocation (SLURM_JOB_ID set, srun on PATH, no hostfile)
- * `srun -n NP`, else `mpirun -np NP [--hostfile F]`; ZPLAN_LAUNCHER=mpirun
- * or srun chooses.  Checks that the launcher and the engine exist and sets
- * the environment the ranks need. */
-static zp_status launcher(char **args, int *n_out, const char *npbuf, const char *hostfile, const char *eng,
-                          const char **name, zp_err *e)
-{
-    const char *want = getenv("ZPLAN_LAUNCHER");
-    int srun = want && *want ? strcmp(want, "srun") == 0
-                             : getenv("SLURM_JOB_ID") && !hostfile && in_path("srun");
-    if (want && *want && strcmp(want, "srun") && strcmp(want, "mpirun"))
-        return zp_err_set(e, ZP_EINVAL, "ZPLAN_LAUNCHER='%s' (allowed: mpirun, srun)", want);
-    if (srun && hostfile)
-        return zp_err_set(e, ZP_EINVAL, "--hostfile is for mpirun; inside a Slurm allocation srun places the ranks");
-    if (hostfile && access(hostfile, R_OK) != 0)
-        return zp_err_set(e, ZP_EINVAL, "--hostfile %s: %s (an Open MPI hostfile: a line 'HOST slots=N' per machine)",
-                          hostfile, strerror(errno));
-    if (srun && !in_path("srun"))
-        return zp_err_set(e, ZP_EIO, "srun not found: ZPLAN_LAUNCHER=srun needs Slurm's srun on PATH");
-    if (!srun && !in_path("mpirun"))
-        return zp_err_set(e, ZP_EIO, "mpirun not found: install Open MPI (Debian: apt-get install openmpi-bin, or "
-                          "sh scripts/setup) or put mpirun on PATH");
-    if (!in_path(eng))
-        return zp_err_set(e, ZP_EIO, "%s not found: build it (needs MPI and OpenBLAS at configure time) or set "
-                          "ZPLAN_ENGINE", eng);
-    int n = 0;
-    *name = srun ? "srun" : "mpirun";
-    args[n++] = (char *)*name;
-    args[n++] = srun ? "-n" : "-np";
-    args[n++] = (char *)npbuf;
-    if (hostfile) {
-        args[n++] = "--hostfile";
-        args[n++] = (char *)hostfile;
-    }
-    if (getuid() == 0) {
-        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
-        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
-    }
-    if (!hostfile && !srun)
-        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
-    setenv("OPENBLAS_NUM_THREADS", "1", 0);
-    *n_out = n;
-    return ZP_OK;
-}
-
-/* A progress line of the engine ({"progress":{...}}, progress=1), shown on
- * stderr as it arrives. */
-static void show_progress(const char *prog, const char *line, size_t len)
-{
-    static const char key[] = "{\"progress\":";
-    if (len < sizeof key - 1 || memcmp(line, key, sizeof key - 1) != 0)
-        return;
-    cJSON *j = cJSON_ParseWithLength(line, len);
-    const cJSON *p = zp_jobj(j, "progress");
-    char loss[32] = "-";   /* null: not finite */
-    if (cJSON_IsNumber(zp_jobj(p, "loss")))
-        snprintf(loss, sizeof loss, "%.4f", zp_jnum(p, "loss"));
-    if (p)
-        fprintf(stderr, "%s: step %.0f/%.0f  loss %s  %.3f s%s\n", prog, zp_jnum(p, "step"), zp_jnum(p, "steps"),
-                loss, zp_jnum(p, "time_s"), zp_jnum(p, "applied") ? "" : "  (skipped: overflow)");
-    cJSON_Delete(j);
-}
-
-/* Run argv in its own process group, capturing stdout into *out
- * (malloc'd, possibly NULL); stderr passes through, and with `progress`
- * (the program's name) so do the engine's progress lines, as text.  Reads
- * until the child closes its output, then reaps it.  On timeout or
- * interruption the group gets SIGTERM, then SIGKILL 5 s later; 5 s after
- * that the output is abandoned even if some process outside the group
- * still holds it.  Returns the exit status, 124 on timeout, 130 when
- * interrupted, -1 when it could not start. */
-static int run_capture(char *const *argv, int64_t timeout_s, const char *progress, char **out)
-{
-    int fd[2];
-    *out = NULL;
-    if (pipe(fd) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        setpgid(0, 0);
-        dup2(fd[1], 1);
-        close(fd[0]);
-        close(fd[1]);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    setpgid(pid, pid);   /* also here, so that kill(-pid) works at once */
-    close(fd[1]);
-    size_t len = 0, cap = 65536, shown = 0;
-    char *buf = malloc(cap);
-    time_t start = time(NULL), term_at = 0, kill_at = 0;
-    int killed = 0, eof = 0, status = 0;
-    /* read the output until it ends, then wait for the child to exit; both
-     * under the timeout and the interruption */
-    for (;;) {
-        if (!eof) {
-            struct timeval tv = {0, 200000};
-            fd_set rs;
-            FD_ZERO(&rs);
-            FD_SET(fd[0], &rs);
-            if (select(fd[0] + 1, &rs, NULL, NULL, &tv) > 0) {
-                char tmp[65536];
-                ssize_t k = read(fd[0], tmp, sizeof tmp);
-                if (k == 0 || (k < 0 && errno != EINTR)) {
-                    eof = 1;
-                    close(fd[0]);
-                } else if (k > 0 && buf) {
-                    if (len + (size_t)k + 1 > cap) {
-                        while (len + (size_t)k + 1 > cap)
-                            cap *= 2;
-                        char *nb = realloc(buf, cap);
-                        if (!nb) {
-                            free(buf);
-                            buf = NULL;   /* keep draining; the output is lost */
-                        } else
-                            buf = nb;
-                    }
-                    if (buf) {
-                        memcpy(buf + len, tmp, (size_t)k);
-                        len += (size_t)k;
-                        for (char *nl; progress && (nl = memchr(buf + shown, '\n', len - shown));) {
-                            show_progress(progress, buf + shown, (size_t)(nl - (buf + shown)));
-                            shown = (size_t)(nl - buf) + 1;
-                        }
-                    }
-                }
-            }
-        } else {
-            pid_t w = waitpid(pid, &status, WNOHANG);
-            if (w == pid || (w < 0 && errno != EINTR))
-                break;
-            struct timespec ts = {0, 50000000};
-            nanosleep(&ts, NULL);
-        }
-        if (!killed && (interrupted || (timeout_s > 0 && time(NULL) - start > timeout_s))) {
-            kill(-pid, SIGTERM);
-            killed = interrupted ? 130 : 124;
-            term_at = time(NULL);
-        }
-        if (killed && term_at && time(NULL) - term_at > 5) {
-            kill(-pid, SIGKILL);
-            term_at = 0;
-            kill_at = time(NULL);
-        }
-        if (!eof && kill_at && time(NULL) - kill_at > 5) {
-            eof = 1;   /* a process outside the group keeps the pipe open */
-            close(fd[0]);
-        }
-    }
-    if (buf)
-        buf[len] = '\0';
-    *out = buf;
-    if (killed)
-        return killed;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -389,7 +192,7 @@ static double progress_step_s(const cJSON *progress)
 static zp_status cuda_probe(const char *eng, char *gpu, size_t gn, int *ngpus, zp_err *e)
 {
     char *args[] = {(char *)eng, "devices", NULL}, *out = NULL;
-    int rc = run_capture(args, 60, NULL, &out);
+    int rc = zp_run_capture(args, 60, NULL, &out, &interrupted);
     cJSON *j = out ? cJSON_Parse(out) : NULL;
     free(out);
     zp_status st = ZP_OK;
@@ -440,14 +243,14 @@ static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
     return o;
 }
 
-int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
+static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
     exec_opts o = {NULL, NULL, NULL, NULL, NULL, "cpu", 0, 10, 600, 0, 0};
     zp_status st;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(zp_cmd_find("exec")->usage, stdout);
+            fputs(zp_exec_cmd.usage, stdout);
             return 0;
         }
         if (!strcmp(a, "--json")) {
@@ -498,7 +301,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     int cuda = strcmp(o.backend, "cuda") == 0, ngpus = 0;
     char gpu_name[128] = "", gpu_slug[160] = "", probe_buf[4096];
     if (cuda) {
-        if ((st = cuda_probe(engine_path(probe_buf, sizeof probe_buf), gpu_name, sizeof gpu_name, &ngpus,
+        if ((st = cuda_probe(zp_engine_path(probe_buf, sizeof probe_buf), gpu_name, sizeof gpu_name, &ngpus,
                              &cli->err)))
             return zp_fail(cli, st);
         slug(gpu_slug, sizeof gpu_slug - 8, gpu_name[0] ? gpu_name : "gpu");
@@ -525,7 +328,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         char *pargs[] = {self, "--from", (char *)o.target, "--db", (char *)zp_db_path(o.db), "--json", NULL};
         char *pout = NULL;
         fprintf(stderr, "%s: planning %s\n", cli->prog, o.target);
-        int prc = run_capture(pargs, o.timeout_s, NULL, &pout);
+        int prc = zp_run_capture(pargs, o.timeout_s, NULL, &pout, &interrupted);
         cJSON *pj = pout ? cJSON_Parse(pout) : NULL;
         free(pout);
         double rid = pj ? zp_jnum(pj, "run_id") : 0.0;
@@ -704,11 +507,11 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 
     /* launch */
     char engbuf[4096], npbuf[32];
-    const char *eng = engine_path(engbuf, sizeof engbuf), *lname;
+    const char *eng = zp_engine_path(engbuf, sizeof engbuf), *lname;
     char a[24][64], *args[40];
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)o.np);
     int n;
-    if ((st = launcher(args, &n, npbuf, o.hostfile, eng, &lname, &cli->err)))
+    if ((st = zp_launcher(args, &n, npbuf, o.hostfile, eng, &lname, &cli->err)))
         return zp_fail(cli, st);
     args[n++] = (char *)eng;
     int k = 0;
@@ -754,7 +557,7 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (steps %lld)\n", cli->prog, (long long)exec_id, lname,
             args[1], (long long)o.np, eng, (long long)o.steps);
     char *out = NULL;
-    int rc = run_capture(args, o.timeout_s, cli->prog, &out);
+    int rc = zp_run_capture(args, o.timeout_s, cli->prog, &out, &interrupted);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     cJSON *prog = NULL, *eo = engine_output(out, &prog);
@@ -966,260 +769,36 @@ int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     return 0;
 }
 
-/* ------------------------------------------------------------ calibrate */
+static const char exec_usage[] =
+    "Usage: zplan exec ID[/N]|FILE.plan [--np N] [--steps K] [--scale SPEC] [--device-mem SIZE]\n"
+    "                  [--hostfile F] [--timeout S] [--profile NAME] [--backend cpu|cuda]\n"
+    "                  [--db PATH] [--json]\n\n"
+    "Run plan N (default 1, the best) of planning run ID, or the best plan of a plan file\n"
+    "(planned and recorded first, as zplan --from FILE), for real: MPI ranks (mpirun) of\n"
+    "zplan-engine train a GPT-style decoder in the plan's data-parallel / ZeRO layout, and\n"
+    "the measured memory per class, bytes per collective, losses and step time are\n"
+    "recorded beside the planner's prediction for the same scaled model.\n\n"
+    "  --np N          ranks (default: the plan's dp; each rank is one replica)\n"
+    "  --steps K       training steps (default 10)\n"
+    "  --scale SPEC    shrink the model, keeping the layout: key=value,... with layers,\n"
+    "                  hidden, heads, vocab, seq, micro_batch, accum; or a parameter count\n"
+    "                  (20M: a GPT-2-like shape within 10 %, 64-wide heads, vocabulary 256\n"
+    "                  and sequence at most 256 unless given, e.g. 20M,seq=128); default\n"
+    "                  for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
+    "                  seq=64,micro_batch=2,accum=2\n"
+    "  --device-mem S  cap on the device pool (default: the GPU's memory scaled as the model)\n"
+    "  --hostfile F    Open MPI hostfile for several machines\n"
+    "  --timeout S     end a hung run after S seconds (default 600)\n"
+    "  --profile NAME  the hardware profile of zplan calibrate for the predicted step time\n"
+    "                  (default local-cpu; without one, no step time is predicted)\n"
+    "  --backend B     cpu (default: MPI ranks on CPUs, OpenBLAS) or cuda (ranks on the\n"
+    "                  visible GPUs: cuBLAS, NCCL; more ranks than GPUs share them, their\n"
+    "                  collectives staged through host memory); on a GPU the runtime's\n"
+    "                  memory (context, cuBLAS, NCCL) is measured and kept as the profile\n"
+    "                  <gpu>-cuda, which the planner takes with --gpu <gpu>-cuda\n"
+    "Progress (step, loss, time) goes to stderr.  A run ended early - Ctrl-C, a rank that\n"
+    "died, a hung one after --timeout - is recorded (interrupted / failed) with the losses\n"
+    "and step time of the steps it finished.\n"
+    "Not yet: tensor and pipeline layouts.\n";
 
-/* The calibration step: the engine trains a fixed GPT (2 layers, hidden
- * 384, 6 heads, vocabulary 512, sequence 128, micro-batch 4, data
- * parallel) for 6 steps on the ranks, three times (the medians: a shared
- * machine's timings wander).  From the steady steps (rank 0): the matmul
- * efficiency is the planner's matmul time for it at the sgemm peak over the
- * time the engine spent in sgemm; the rest of forward + backward is the
- * non-matmul kernels, whose rate is the planner's count of their traffic
- * (zp_elementwise_bytes) over that time.  The efficiency is 0 when a run
- * failed; *ew_bps 0 when no time was left over. */
-enum { CAL_L = 2, CAL_H = 384, CAL_A = 6, CAL_V = 512, CAL_T = 128, CAL_B = 4 };
-
-static double calibration_step(char **args, int n, const char *eng, double peak, int64_t np, int64_t timeout_s,
-                               double *ew_bps, cJSON **measured)
-{
-    static char kv[8][32];
-    snprintf(kv[0], 32, "layers=%d", CAL_L), snprintf(kv[1], 32, "hidden=%d", CAL_H);
-    snprintf(kv[2], 32, "heads=%d", CAL_A), snprintf(kv[3], 32, "vocab=%d", CAL_V);
-    snprintf(kv[4], 32, "seq=%d", CAL_T), snprintf(kv[5], 32, "micro_batch=%d", CAL_B);
-    snprintf(kv[6], 32, "steps=6"), snprintf(kv[7], 32, "zero=0");
-    args[n++] = (char *)eng;
-    for (int i = 0; i < 8; i++)
-        args[n++] = kv[i];
-    args[n] = NULL;
-    *ew_bps = 0.0;
-    enum { RUNS = 3 };
-    double ts[RUNS], tgs[RUNS];
-    cJSON *o = NULL;
-    for (int r = 0; r < RUNS; r++) {
-        char *out = NULL;
-        int rc = run_capture(args, timeout_s, NULL, &out);
-        cJSON_Delete(o);
-        o = out ? cJSON_Parse(out) : NULL;
-        free(out);
-        ts[r] = zp_jnum(o, "steady_compute_s"), tgs[r] = zp_jnum(zp_jobj(o, "gemm"), "seconds_per_step");
-        if (rc != 0 || ts[r] <= 0 || tgs[r] <= 0) {
-            cJSON_Delete(o);
-            return 0.0;
-        }
-    }
-    qsort(ts, RUNS, sizeof(double), cmp_dbl);
-    qsort(tgs, RUNS, sizeof(double), cmp_dbl);
-    double t = ts[RUNS / 2], tg = tgs[RUNS / 2];
-    zp_model m = {0};
-    snprintf(m.name, sizeof m.name, "calibration");
-    m.layers = CAL_L, m.hidden = CAL_H, m.heads = m.kv_heads = CAL_A, m.ffn = 4 * CAL_H, m.vocab = CAL_V;
-    m.max_pos = CAL_T, m.tied = 1, m.bias = 1, m.mlp = ZP_MLP_GELU, m.norm = ZP_NORM_LAYERNORM;
-    m.pos = ZP_POS_LEARNED;
-    zp_train tr = {0};
-    tr.seq = CAL_T, tr.global_batch = CAL_B * np, tr.dtype = tr.grad_dtype = ZP_DT_FP32, tr.optim = ZP_OPT_ADAM;
-    zp_layout l = {0};
-    l.dp = np, l.tp = l.pp = l.vp = 1, l.micro_batch = CAL_B, l.grad_accum = 1, l.ckpt = ZP_CKPT_NONE;
-    zp_cluster c = {0};
-    c.gpu.peak_flops[ZP_DT_FP32] = peak, c.gpu.hbm_gbps = c.gpu.nvlink_gbps = c.gpu.pcie_gbps = 1.0;
-    c.gpus = c.gpus_per_node = np, c.gpu.gpus_per_node = np, c.inter_node_gbps = 1.0;
-    zp_conv cv;
-    zp_conv_defaults(&cv, &c.gpu);
-    cv.gemm_eff = 1.0;   /* and no elementwise rate: the matmuls alone */
-    zp_comm cm;
-    zp_cost cost;
-    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
-    zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &cost);
-    double ew = zp_elementwise_bytes(&m, &tr, &l, 1);
-    if (t > tg)
-        *ew_bps = ew / (t - tg);
-    *measured = cJSON_CreateObject();
-    cJSON_AddStringToObject(*measured, "model", "layers=2,hidden=384,heads=6,vocab=512,seq=128,micro_batch=4");
-    cJSON_AddNumberToObject(*measured, "forward_backward_s", t);
-    cJSON_AddNumberToObject(*measured, "gemm_s", tg);
-    cJSON_AddNumberToObject(*measured, "compute_s_at_peak", cost.compute_s);
-    cJSON_AddNumberToObject(*measured, "elementwise_bytes", ew);
-    cJSON_AddNumberToObject(*measured, "engine_gemm_efficiency", zp_jnum(zp_jobj(o, "gemm"), "efficiency"));
-    cJSON_AddNumberToObject(*measured, "engine_overhead_fraction", zp_jnum(o, "overhead_fraction"));
-    cJSON_Delete(o);
-    double eff = cost.compute_s / tg;
-    return eff > 1.0 ? 1.0 : eff;
-}
-
-/* The hardware profile, in the GPU preset format (data/gpus/), from what
- * `zplan-engine calibrate` measured on np ranks. */
-static cJSON *profile_json(const cJSON *m, const char *name, int64_t np, double eff, double ew_bps, cJSON *step)
-{
-    double peak = zp_jnum(m, "sgemm_peak_flops_per_s"), rates[64];
-    int n = 0;
-    const cJSON *x;
-    cJSON_ArrayForEach(x, zp_jobj(m, "sgemm")) if (n < 64) rates[n++] = zp_jnum(x, "flops_per_s");
-    qsort(rates, (size_t)n, sizeof(double), cmp_dbl);
-    double adam = zp_jnum(m, "adam_params_per_s"), bus = zp_jnum(m, "bus_bytes_per_s");
-    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    char host[256] = "this machine", desc[512], src[512], when[32];
-    gethostname(host, sizeof host - 1);
-    time_t now = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    snprintf(desc, sizeof desc, "%lld CPU ranks of %s (OpenBLAS, one thread each)", (long long)np, host);
-    snprintf(src, sizeof src, "measured by zplan calibrate on %lld ranks, %s: sgemm peak; efficiency = the "
-             "planner's matmul time at that peak / the sgemm time of a training step of the engine; elementwise = "
-             "the planner's non-matmul traffic / the rest of that step's forward + backward; the AdamW pass "
-             "(28 B/param fp32 as memory bandwidth), memcpy between pools, MPI collectives fitted as latency per "
-             "ring step + bus bytes / bandwidth", (long long)np, when);
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "name", name);
-    cJSON_AddStringToObject(p, "description", desc);
-    cJSON_AddNumberToObject(p, "memory_mib", floor(ram / (double)np / 1048576.0));
-    cJSON *pk = cJSON_AddObjectToObject(p, "peak_tflops");
-    for (int d = 0; d < ZP_DT_N; d++)
-        if (d == ZP_DT_FP32)
-            cJSON_AddNumberToObject(pk, zp_dtype_names[d], peak / 1e12);
-        else
-            cJSON_AddNullToObject(pk, zp_dtype_names[d]);
-    cJSON_AddNumberToObject(p, "hbm_gbps", adam * 28.0 / 1e9);
-    cJSON_AddNumberToObject(p, "nvlink_gbps", bus > 0 ? bus / 1e9 : 1.0);
-    cJSON_AddNumberToObject(p, "pcie_gbps", zp_jnum(m, "memcpy_bytes_per_s") / 1e9);
-    cJSON_AddNumberToObject(p, "nic_gbps", bus > 0 ? bus / 1e9 : 1.0);
-    cJSON_AddNumberToObject(p, "gpus_per_node", (double)np);
-    cJSON_AddNumberToObject(p, "host_mem_gib", ram / 1073741824.0);
-    cJSON_AddNumberToObject(p, "cuda_context_mib", 0);
-    cJSON_AddNumberToObject(p, "nccl_comm_mib", 0);
-    /* the matmul efficiency of a real step (calibration_step); the median
-     * sgemm rate at the engine's shapes over the peak when that failed */
-    double mat = n && peak > 0 ? rates[n / 2] / peak : 1.0;
-    cJSON_AddNumberToObject(p, "gemm_efficiency", eff > 0 ? eff : mat);
-    cJSON_AddNumberToObject(p, "sgemm_shape_efficiency", mat);
-    cJSON_AddNumberToObject(p, "latency_us", zp_jnum(m, "latency_s") * 1e6);
-    cJSON_AddNumberToObject(p, "link_efficiency", 1.0);   /* the bandwidths are as achieved */
-    cJSON_AddNumberToObject(p, "host_adam_params_per_s", adam);
-    if (eff > 0 && ew_bps > 0)   /* the non-matmul kernels, timed apart from the matmuls */
-        cJSON_AddNumberToObject(p, "elementwise_gbps", ew_bps / 1e9);
-    cJSON_AddStringToObject(p, "source", src);
-    cJSON *md = cJSON_Duplicate(m, 1);
-    if (step)
-        cJSON_AddItemToObject(md, "calibration_step", step);
-    cJSON_AddItemToObject(p, "measured", md);
-    return p;
-}
-
-int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
-{
-    const char *db = NULL, *name = "local-cpu", *hostfile = NULL;
-    int64_t np = 2, timeout_s = 600;
-    int json = 0;
-    zp_status st;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(zp_cmd_find("calibrate")->usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (a[0] != '-' || i + 1 >= argc)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, a[0] == '-' ? "%s needs a value (see zplan help "
-                                           "calibrate)" : "unexpected argument '%s' (see zplan help calibrate)", a));
-        const char *v = argv[++i];
-        if (!strcmp(a, "--db"))
-            db = v;
-        else if (!strcmp(a, "--hostfile"))
-            hostfile = v;
-        else if (!strcmp(a, "--name")) {
-            name = v;
-            int good = *v && strlen(v) <= 31;
-            for (const char *c = v; *c; c++)
-                good &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
-            if (!good)
-                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--name '%s': allowed are 1 to 31 of a-z, 0-9, "
-                                               "'-', '_', '.'", v));
-        } else if (!strcmp(a, "--np")) {
-            if ((st = zp_parse_int("--np", v, 1, 4096, &np, &cli->err)))
-                return zp_fail(cli, st);
-        } else if (!strcmp(a, "--timeout")) {
-            if ((st = zp_parse_int("--timeout", v, 1, 86400, &timeout_s, &cli->err)))
-                return zp_fail(cli, st);
-        } else if (!strcmp(a, "--backend")) {
-            if (strcmp(v, "cpu"))
-                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--backend '%s' is not available (allowed: cpu; "
-                                               "the CUDA backend is not built yet)", v));
-        } else
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "unknown option '%s' for zplan calibrate (see zplan "
-                                           "help calibrate)", a));
-    }
-    char engbuf[4096], npbuf[32];
-    const char *eng = engine_path(engbuf, sizeof engbuf), *lname;
-    snprintf(npbuf, sizeof npbuf, "%lld", (long long)np);
-    char *args[24];
-    int n, nl;
-    if ((st = launcher(args, &n, npbuf, hostfile, eng, &lname, &cli->err)))
-        return zp_fail(cli, st);
-    nl = n;
-    args[n++] = (char *)eng, args[n++] = "calibrate", args[n] = NULL;
-    fprintf(stderr, "%s: calibrating %lld CPU ranks (sgemm, AdamW, memcpy, collectives)...\n", cli->prog,
-            (long long)np);
-    char *out = NULL;
-    int rc = run_capture(args, timeout_s, NULL, &out);
-    cJSON *m = out ? cJSON_Parse(out) : NULL;
-    free(out);
-    if (rc != 0 || !m || zp_jnum(m, "sgemm_peak_flops_per_s") <= 0) {
-        cJSON_Delete(m);
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration run failed (%s exit %d)%s", lname, rc,
-                                       rc == 124 ? ": timed out (--timeout)" : ""));
-    }
-    cJSON *step = NULL;
-    fprintf(stderr, "%s: a training step of the engine for the compute rates...\n", cli->prog);
-    double ew_bps;
-    double eff = calibration_step(args, nl, eng, zp_jnum(m, "sgemm_peak_flops_per_s"), np, timeout_s, &ew_bps,
-                                  &step);
-    cJSON *p = profile_json(m, name, np, eff, ew_bps, step);
-    cJSON_Delete(m);
-    char *txt = cJSON_PrintUnformatted(p);
-    zp_store *s;
-    zp_gpu check;
-    if (txt && zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
-        free(txt);
-        cJSON_Delete(p);   /* a measurement out of range: a runtime failure, not bad input */
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration measured nonsense: %s", cli->err.msg));
-    }
-    if (!txt || (st = zp_store_open(zp_db_path(db), &s, &cli->err))) {
-        free(txt);
-        cJSON_Delete(p);
-        return zp_fail(cli, txt ? st : zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
-    }
-    st = zp_store_put_profile(s, name, txt, &cli->err);
-    zp_store_close(s);
-    free(txt);
-    if (st) {
-        cJSON_Delete(p);
-        return zp_fail(cli, st);
-    }
-    if (json) {
-        char *t = cJSON_Print(p);
-        puts(t ? t : "{}");
-        free(t);
-    } else {
-        const cJSON *pk = zp_jobj(p, "peak_tflops");
-        printf("Profile '%s' (%s), stored in %s:\n", name, zp_jstr(p, "description"), zp_db_path(db));
-        printf("  sgemm per rank     %.1f GFLOP/s peak, %.0f%% of it at the engine's shapes (median)\n",
-               zp_jnum(pk, "fp32") * 1e3, 100 * zp_jnum(p, "sgemm_shape_efficiency"));
-        printf("  a training step    %.0f%% of the peak in its matmuls (the profile's efficiency)",
-               100 * zp_jnum(p, "gemm_efficiency"));
-        if (zp_jnum(p, "elementwise_gbps") > 0)
-            printf("; the other kernels %.1f GB/s of traffic", zp_jnum(p, "elementwise_gbps"));
-        printf("\n");
-        printf("  AdamW per rank     %.3g parameters/s (%.1f GB/s at 28 B/param)\n",
-               zp_jnum(p, "host_adam_params_per_s"), zp_jnum(p, "hbm_gbps"));
-        printf("  memcpy             %.1f GB/s\n", zp_jnum(p, "pcie_gbps"));
-        if (np > 1)
-            printf("  collectives        %.2f us per ring step + bus bytes at %.2f GB/s\n", zp_jnum(p, "latency_us"),
-                   zp_jnum(p, "nvlink_gbps"));
-        printf("  memory per rank    %s\n", zp_fmt_bytes(npbuf, sizeof npbuf,
-                                                        (uint64_t)(zp_jnum(p, "memory_mib") * 1048576.0), ZP_UNITS_BINARY));
-        printf("Plan with it: zplan --gpu %s --gpus %lld --dtype fp32 ...; zplan exec predicts step times with it.\n",
-               name, (long long)np);
-    }
-    cJSON_Delete(p);
-    return 0;
-}
+const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage};

@@ -832,7 +832,7 @@ out:
     return st;
 }
 
-int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
+static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
 {
     raw r;
     argvec args = {0};
@@ -850,7 +850,7 @@ int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
         goto out;
     }
     if (r.help) {
-        fputs(zp_cmd_find("plan")->usage, stdout);
+        fputs(zp_plan_cmd.usage, stdout);
         rc = 0;
         goto out;
     }
@@ -972,3 +972,64 @@ out:
     free(a);
     return rc;
 }
+
+static const char plan_usage[] =
+    "Usage: zplan [plan] (--params N | --model NAME | --config FILE) [OPTIONS]\n"
+    "\n"
+    "Search the parallel layouts of a training job, rank those that fit by step time,\n"
+    "print the best, its memory per class and its communication, compare the classic\n"
+    "strategies, explain what was rejected, and record the run in the database.\n"
+    "\n"
+    "Model (exactly one):\n"
+    "  --params N            parameter count (11e9, 11B, 175b, 7.5e9, 350M): a GPT-3-family\n"
+    "                        shape is derived and printed\n"
+    "  --model NAME          a preset (zplan models)\n"
+    "  --config FILE         a Hugging Face config.json (GPT-2 or LLaMA field names)\n"
+    "Cluster:\n"
+    "  --gpu NAME            GPU preset (zplan gpus; default a100-80g)\n"
+    "  --gpus G              number of GPUs (default 8)\n"
+    "  --gpus-per-node N     default: the preset's node size, at most G\n"
+    "  --inter-node-gbps X   per-GPU network bandwidth, GB/s (default: the preset's)\n"
+    "  --host-mem SIZE       host RAM per node, e.g. 2TiB (default: the preset's)\n"
+    "Training:\n"
+    "  --seq N               sequence length (default 2048, or the model's positions)\n"
+    "  --global-batch N      sequences per optimizer step (default: 1024 rounded up to a multiple of G)\n"
+    "  --micro-batch N       pin the micro-batch (otherwise searched)\n"
+    "  --dtype T             bf16 (default), fp16 or fp32: parameters and activations\n"
+    "  --grad-dtype T        gradient dtype (default: --dtype; fp32 = Megatron main grads)\n"
+    "  --master-weights, --no-master-weights   fp32 master copy for 16-bit training (default on)\n"
+    "  --optimizer O         adam (default) or sgd (momentum)\n"
+    "  --flash-attn, --no-flash-attn           flash attention (default on)\n"
+    "  --dropout, --no-dropout                 store dropout masks (default off)\n"
+    "Layout (pin any; the rest is searched):\n"
+    "  --dp N --tp N --pp N  data, tensor, pipeline parallel degrees\n"
+    "  --vp N                interleaved virtual stages per pipeline rank (1: none)\n"
+    "  --zero S              ZeRO stage 0..3\n"
+    "  --offload W           none, optimizer, optimizer+params\n"
+    "  --ckpt C              activation recompute: none, selective, full\n"
+    "  --sp, --no-sp         sequence parallelism (default: on when tp > 1)\n"
+    "Conventions (README \"Conventions\"):\n"
+    "  --zero3-buffer K      prefetch (default) or deepspeed (4 x largest layer)\n"
+    "  --zero3-regather R    what ZeRO-3 gathers again for the backward: all (default, the ZeRO\n"
+    "                        paper's 3 Psi) or blocks (the head's backward follows its forward)\n"
+    "  --bucket-elems N      gradient reduce bucket, elements (default 13107200 = 25 MiB of 16-bit;\n"
+    "                        0: per-layer reduction, as FSDP and zplan's engine)\n"
+    "  --no-bwd-workspace    leave out the backward workspace (one block's activation gradients)\n"
+    "  --cuda-ctx SIZE       CUDA context per process (default: the preset's; 0 for none)\n"
+    "  --nccl-mem SIZE       NCCL memory per communicator (default: the preset's; 0 for none)\n"
+    "  --frag F              allocator fragmentation, fraction (default 0.05)\n"
+    "  --gemm-eff F          achieved fraction of dense peak (default 0.6)\n"
+    "  --link-eff F          achieved fraction of link bandwidth (default 0.8)\n"
+    "  --overlap-eff F       fraction of overlappable communication that hides (default 0.8)\n"
+    "  --units U             gib (default) or gb for printed sizes\n"
+    "Output:\n"
+    "  --top N               plans to list (default 10)\n"
+    "  --json                print one JSON object (schema: README \"JSON output\")\n"
+    "  --db PATH             database (default $ZPLAN_DB or ./zplan.db)\n"
+    "  --no-store            do not record the run\n"
+    "  --report              also draw the run's report (zplan report) into report-RUN_ID/\n"
+    "Plan files:\n"
+    "  --from FILE.plan      read options from a plan file (key = value lines, see plans/);\n"
+    "                        options on the command line override it\n";
+
+const zp_cmd zp_plan_cmd = {"plan", zp_cmd_plan, "plan layouts for a model on a cluster (the default command)", plan_usage};

@@ -57,7 +57,7 @@ int zp_report_run(zp_cli *cli, const char *dbpath, long long id, const char *out
     return 0;
 }
 
-int zp_cmd_report(zp_cli *cli, int argc, char **argv)
+static int zp_cmd_report(zp_cli *cli, int argc, char **argv)
 {
     const char *db = NULL, *out = NULL;
     long long ids[64];
@@ -66,7 +66,7 @@ int zp_cmd_report(zp_cli *cli, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(zp_cmd_find("report")->usage, stdout);
+            fputs(zp_report_cmd.usage, stdout);
             return 0;
         }
         if (!strcmp(a, "--db") || !strcmp(a, "--out") || !strcmp(a, "--format") || !strcmp(a, "--top")) {
@@ -134,3 +134,17 @@ int zp_cmd_report(zp_cli *cli, int argc, char **argv)
     }
     return 0;
 }
+
+static const char report_usage[] =
+    "Usage: zplan report [RUN_ID...] [--out DIR] [--format png|svg|both] [--top N] [--db PATH]\n\n"
+    "Draw a recorded run (default: the latest) with gnuplot into DIR (default report-RUN_ID/):\n"
+    "strategy comparison, scaling with the number of GPUs per ZeRO stage, the top plans'\n"
+    "step time and memory, communication by collective, memory per pipeline stage, and\n"
+    "predicted vs measured once executions exist; each chart with its .dat and .gp, plus\n"
+    "index.html and report.md with the same tables.  With several runs and --out, one\n"
+    "report-RUN_ID/ each inside DIR.  The directory appears only when complete.\n\n"
+    "  --format F   png (default), svg or both\n"
+    "  --top N      plans in the top-plans chart (default 10)\n"
+    "Environment: ZPLAN_GNUPLOT names the gnuplot program (default: gnuplot in PATH).\n";
+
+const zp_cmd zp_report_cmd = {"report", zp_cmd_report, "draw a recorded run's charts and tables (gnuplot)", report_usage};

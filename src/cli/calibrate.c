@@ -1,0 +1,295 @@
+/* calibrate.c - `zplan calibrate`: measure this machine's ranks as zplan
+ * exec runs them (zplan-engine calibrate, and a fixed training step) into
+ * a hardware profile stored under a name, usable as --gpu NAME. */
+#include "config.h"
+#include "cli.h"
+#include "jsonget.h"
+#include "launch.h"
+#include "preset.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The calibration step: the engine trains a fixed GPT (2 layers, hidden
+ * 384, 6 heads, vocabulary 512, sequence 128, micro-batch 4, data
+ * parallel) for 6 steps on the ranks, three times (the medians: a shared
+ * machine's timings wander).  From the steady steps (rank 0): the matmul
+ * efficiency is the planner's matmul time for it at the sgemm peak over the
+ * time the engine spent in sgemm; the rest of forward + backward is the
+ * non-matmul kernels, whose rate is the planner's count of their traffic
+ * (zp_elementwise_bytes) over that time.  The efficiency is 0 when a run
+ * failed; *ew_bps 0 when no time was left over. */
+enum { CAL_L = 2, CAL_H = 384, CAL_A = 6, CAL_V = 512, CAL_T = 128, CAL_B = 4 };
+
+static double calibration_step(char **args, int n, const char *eng, double peak, int64_t np, int64_t timeout_s,
+                               double *ew_bps, cJSON **measured)
+{
+    static char kv[8][32];
+    snprintf(kv[0], 32, "layers=%d", CAL_L), snprintf(kv[1], 32, "hidden=%d", CAL_H);
+    snprintf(kv[2], 32, "heads=%d", CAL_A), snprintf(kv[3], 32, "vocab=%d", CAL_V);
+    snprintf(kv[4], 32, "seq=%d", CAL_T), snprintf(kv[5], 32, "micro_batch=%d", CAL_B);
+    snprintf(kv[6], 32, "steps=6"), snprintf(kv[7], 32, "zero=0");
+    args[n++] = (char *)eng;
+    for (int i = 0; i < 8; i++)
+        args[n++] = kv[i];
+    args[n] = NULL;
+    *ew_bps = 0.0;
+    enum { RUNS = 3 };
+    double ts[RUNS], tgs[RUNS];
+    cJSON *o = NULL;
+    for (int r = 0; r < RUNS; r++) {
+        char *out = NULL;
+        int rc = zp_run_capture(args, timeout_s, NULL, &out, NULL);
+        cJSON_Delete(o);
+        o = out ? cJSON_Parse(out) : NULL;
+        free(out);
+        ts[r] = zp_jnum(o, "steady_compute_s"), tgs[r] = zp_jnum(zp_jobj(o, "gemm"), "seconds_per_step");
+        if (rc != 0 || ts[r] <= 0 || tgs[r] <= 0) {
+            cJSON_Delete(o);
+            return 0.0;
+        }
+    }
+    qsort(ts, RUNS, sizeof(double), cmp_dbl);
+    qsort(tgs, RUNS, sizeof(double), cmp_dbl);
+    double t = ts[RUNS / 2], tg = tgs[RUNS / 2];
+    zp_model m = {0};
+    snprintf(m.name, sizeof m.name, "calibration");
+    m.layers = CAL_L, m.hidden = CAL_H, m.heads = m.kv_heads = CAL_A, m.ffn = 4 * CAL_H, m.vocab = CAL_V;
+    m.max_pos = CAL_T, m.tied = 1, m.bias = 1, m.mlp = ZP_MLP_GELU, m.norm = ZP_NORM_LAYERNORM;
+    m.pos = ZP_POS_LEARNED;
+    zp_train tr = {0};
+    tr.seq = CAL_T, tr.global_batch = CAL_B * np, tr.dtype = tr.grad_dtype = ZP_DT_FP32, tr.optim = ZP_OPT_ADAM;
+    zp_layout l = {0};
+    l.dp = np, l.tp = l.pp = l.vp = 1, l.micro_batch = CAL_B, l.grad_accum = 1, l.ckpt = ZP_CKPT_NONE;
+    zp_cluster c = {0};
+    c.gpu.peak_flops[ZP_DT_FP32] = peak, c.gpu.hbm_gbps = c.gpu.nvlink_gbps = c.gpu.pcie_gbps = 1.0;
+    c.gpus = c.gpus_per_node = np, c.gpu.gpus_per_node = np, c.inter_node_gbps = 1.0;
+    zp_conv cv;
+    zp_conv_defaults(&cv, &c.gpu);
+    cv.gemm_eff = 1.0;   /* and no elementwise rate: the matmuls alone */
+    zp_comm cm;
+    zp_cost cost;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &cost);
+    double ew = zp_elementwise_bytes(&m, &tr, &l, 1);
+    if (t > tg)
+        *ew_bps = ew / (t - tg);
+    *measured = cJSON_CreateObject();
+    cJSON_AddStringToObject(*measured, "model", "layers=2,hidden=384,heads=6,vocab=512,seq=128,micro_batch=4");
+    cJSON_AddNumberToObject(*measured, "forward_backward_s", t);
+    cJSON_AddNumberToObject(*measured, "gemm_s", tg);
+    cJSON_AddNumberToObject(*measured, "compute_s_at_peak", cost.compute_s);
+    cJSON_AddNumberToObject(*measured, "elementwise_bytes", ew);
+    cJSON_AddNumberToObject(*measured, "engine_gemm_efficiency", zp_jnum(zp_jobj(o, "gemm"), "efficiency"));
+    cJSON_AddNumberToObject(*measured, "engine_overhead_fraction", zp_jnum(o, "overhead_fraction"));
+    cJSON_Delete(o);
+    double eff = cost.compute_s / tg;
+    return eff > 1.0 ? 1.0 : eff;
+}
+
+/* The hardware profile, in the GPU preset format (data/gpus/), from what
+ * `zplan-engine calibrate` measured on np ranks. */
+static cJSON *profile_json(const cJSON *m, const char *name, int64_t np, double eff, double ew_bps, cJSON *step)
+{
+    double peak = zp_jnum(m, "sgemm_peak_flops_per_s"), rates[64];
+    int n = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, zp_jobj(m, "sgemm")) if (n < 64) rates[n++] = zp_jnum(x, "flops_per_s");
+    qsort(rates, (size_t)n, sizeof(double), cmp_dbl);
+    double adam = zp_jnum(m, "adam_params_per_s"), bus = zp_jnum(m, "bus_bytes_per_s");
+    double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    char host[256] = "this machine", desc[512], src[512], when[32];
+    gethostname(host, sizeof host - 1);
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    snprintf(desc, sizeof desc, "%lld CPU ranks of %s (OpenBLAS, one thread each)", (long long)np, host);
+    snprintf(src, sizeof src, "measured by zplan calibrate on %lld ranks, %s: sgemm peak; efficiency = the "
+             "planner's matmul time at that peak / the sgemm time of a training step of the engine; elementwise = "
+             "the planner's non-matmul traffic / the rest of that step's forward + backward; the AdamW pass "
+             "(28 B/param fp32 as memory bandwidth), memcpy between pools, MPI collectives fitted as latency per "
+             "ring step + bus bytes / bandwidth", (long long)np, when);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "name", name);
+    cJSON_AddStringToObject(p, "description", desc);
+    cJSON_AddNumberToObject(p, "memory_mib", floor(ram / (double)np / 1048576.0));
+    cJSON *pk = cJSON_AddObjectToObject(p, "peak_tflops");
+    for (int d = 0; d < ZP_DT_N; d++)
+        if (d == ZP_DT_FP32)
+            cJSON_AddNumberToObject(pk, zp_dtype_names[d], peak / 1e12);
+        else
+            cJSON_AddNullToObject(pk, zp_dtype_names[d]);
+    cJSON_AddNumberToObject(p, "hbm_gbps", adam * 28.0 / 1e9);
+    cJSON_AddNumberToObject(p, "nvlink_gbps", bus > 0 ? bus / 1e9 : 1.0);
+    cJSON_AddNumberToObject(p, "pcie_gbps", zp_jnum(m, "memcpy_bytes_per_s") / 1e9);
+    cJSON_AddNumberToObject(p, "nic_gbps", bus > 0 ? bus / 1e9 : 1.0);
+    cJSON_AddNumberToObject(p, "gpus_per_node", (double)np);
+    cJSON_AddNumberToObject(p, "host_mem_gib", ram / 1073741824.0);
+    cJSON_AddNumberToObject(p, "cuda_context_mib", 0);
+    cJSON_AddNumberToObject(p, "nccl_comm_mib", 0);
+    /* the matmul efficiency of a real step (calibration_step); the median
+     * sgemm rate at the engine's shapes over the peak when that failed */
+    double mat = n && peak > 0 ? rates[n / 2] / peak : 1.0;
+    cJSON_AddNumberToObject(p, "gemm_efficiency", eff > 0 ? eff : mat);
+    cJSON_AddNumberToObject(p, "sgemm_shape_efficiency", mat);
+    cJSON_AddNumberToObject(p, "latency_us", zp_jnum(m, "latency_s") * 1e6);
+    cJSON_AddNumberToObject(p, "link_efficiency", 1.0);   /* the bandwidths are as achieved */
+    cJSON_AddNumberToObject(p, "host_adam_params_per_s", adam);
+    if (eff > 0 && ew_bps > 0)   /* the non-matmul kernels, timed apart from the matmuls */
+        cJSON_AddNumberToObject(p, "elementwise_gbps", ew_bps / 1e9);
+    cJSON_AddStringToObject(p, "source", src);
+    cJSON *md = cJSON_Duplicate(m, 1);
+    if (step)
+        cJSON_AddItemToObject(md, "calibration_step", step);
+    cJSON_AddItemToObject(p, "measured", md);
+    return p;
+}
+
+static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
+{
+    const char *db = NULL, *name = "local-cpu", *hostfile = NULL;
+    int64_t np = 2, timeout_s = 600;
+    int json = 0;
+    zp_status st;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(zp_calibrate_cmd.usage, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (a[0] != '-' || i + 1 >= argc)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, a[0] == '-' ? "%s needs a value (see zplan help "
+                                           "calibrate)" : "unexpected argument '%s' (see zplan help calibrate)", a));
+        const char *v = argv[++i];
+        if (!strcmp(a, "--db"))
+            db = v;
+        else if (!strcmp(a, "--hostfile"))
+            hostfile = v;
+        else if (!strcmp(a, "--name")) {
+            name = v;
+            int good = *v && strlen(v) <= 31;
+            for (const char *c = v; *c; c++)
+                good &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
+            if (!good)
+                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--name '%s': allowed are 1 to 31 of a-z, 0-9, "
+                                               "'-', '_', '.'", v));
+        } else if (!strcmp(a, "--np")) {
+            if ((st = zp_parse_int("--np", v, 1, 4096, &np, &cli->err)))
+                return zp_fail(cli, st);
+        } else if (!strcmp(a, "--timeout")) {
+            if ((st = zp_parse_int("--timeout", v, 1, 86400, &timeout_s, &cli->err)))
+                return zp_fail(cli, st);
+        } else if (!strcmp(a, "--backend")) {
+            if (strcmp(v, "cpu"))
+                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--backend '%s' is not available (allowed: cpu; "
+                                               "the CUDA backend is not built yet)", v));
+        } else
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "unknown option '%s' for zplan calibrate (see zplan "
+                                           "help calibrate)", a));
+    }
+    char engbuf[4096], npbuf[32];
+    const char *eng = zp_engine_path(engbuf, sizeof engbuf), *lname;
+    snprintf(npbuf, sizeof npbuf, "%lld", (long long)np);
+    char *args[24];
+    int n, nl;
+    if ((st = zp_launcher(args, &n, npbuf, hostfile, eng, &lname, &cli->err)))
+        return zp_fail(cli, st);
+    nl = n;
+    args[n++] = (char *)eng, args[n++] = "calibrate", args[n] = NULL;
+    fprintf(stderr, "%s: calibrating %lld CPU ranks (sgemm, AdamW, memcpy, collectives)...\n", cli->prog,
+            (long long)np);
+    char *out = NULL;
+    int rc = zp_run_capture(args, timeout_s, NULL, &out, NULL);
+    cJSON *m = out ? cJSON_Parse(out) : NULL;
+    free(out);
+    if (rc != 0 || !m || zp_jnum(m, "sgemm_peak_flops_per_s") <= 0) {
+        cJSON_Delete(m);
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration run failed (%s exit %d)%s", lname, rc,
+                                       rc == 124 ? ": timed out (--timeout)" : ""));
+    }
+    cJSON *step = NULL;
+    fprintf(stderr, "%s: a training step of the engine for the compute rates...\n", cli->prog);
+    double ew_bps;
+    double eff = calibration_step(args, nl, eng, zp_jnum(m, "sgemm_peak_flops_per_s"), np, timeout_s, &ew_bps,
+                                  &step);
+    cJSON *p = profile_json(m, name, np, eff, ew_bps, step);
+    cJSON_Delete(m);
+    char *txt = cJSON_PrintUnformatted(p);
+    zp_store *s;
+    zp_gpu check;
+    if (txt && zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
+        free(txt);
+        cJSON_Delete(p);   /* a measurement out of range: a runtime failure, not bad input */
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration measured nonsense: %s", cli->err.msg));
+    }
+    if (!txt || (st = zp_store_open(zp_db_path(db), &s, &cli->err))) {
+        free(txt);
+        cJSON_Delete(p);
+        return zp_fail(cli, txt ? st : zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
+    }
+    st = zp_store_put_profile(s, name, txt, &cli->err);
+    zp_store_close(s);
+    free(txt);
+    if (st) {
+        cJSON_Delete(p);
+        return zp_fail(cli, st);
+    }
+    if (json) {
+        char *t = cJSON_Print(p);
+        puts(t ? t : "{}");
+        free(t);
+    } else {
+        const cJSON *pk = zp_jobj(p, "peak_tflops");
+        printf("Profile '%s' (%s), stored in %s:\n", name, zp_jstr(p, "description"), zp_db_path(db));
+        printf("  sgemm per rank     %.1f GFLOP/s peak, %.0f%% of it at the engine's shapes (median)\n",
+               zp_jnum(pk, "fp32") * 1e3, 100 * zp_jnum(p, "sgemm_shape_efficiency"));
+        printf("  a training step    %.0f%% of the peak in its matmuls (the profile's efficiency)",
+               100 * zp_jnum(p, "gemm_efficiency"));
+        if (zp_jnum(p, "elementwise_gbps") > 0)
+            printf("; the other kernels %.1f GB/s of traffic", zp_jnum(p, "elementwise_gbps"));
+        printf("\n");
+        printf("  AdamW per rank     %.3g parameters/s (%.1f GB/s at 28 B/param)\n",
+               zp_jnum(p, "host_adam_params_per_s"), zp_jnum(p, "hbm_gbps"));
+        printf("  memcpy             %.1f GB/s\n", zp_jnum(p, "pcie_gbps"));
+        if (np > 1)
+            printf("  collectives        %.2f us per ring step + bus bytes at %.2f GB/s\n", zp_jnum(p, "latency_us"),
+                   zp_jnum(p, "nvlink_gbps"));
+        printf("  memory per rank    %s\n", zp_fmt_bytes(npbuf, sizeof npbuf,
+                                                        (uint64_t)(zp_jnum(p, "memory_mib") * 1048576.0), ZP_UNITS_BINARY));
+        printf("Plan with it: zplan --gpu %s --gpus %lld --dtype fp32 ...; zplan exec predicts step times with it.\n",
+               name, (long long)np);
+    }
+    cJSON_Delete(p);
+    return 0;
+}
+
+static const char calibrate_usage[] =
+    "Usage: zplan calibrate [--np N] [--name NAME] [--hostfile F] [--timeout S] [--backend cpu]\n"
+    "                       [--db PATH] [--json]\n\n"
+    "Measure this machine's CPU ranks as zplan exec runs them (N ranks of zplan-engine\n"
+    "at once, OpenBLAS with one thread each): sgemm FLOP/s at square sizes and at the\n"
+    "engine's shapes, the AdamW pass, memcpy between pools, and the MPI all-reduce,\n"
+    "reduce-scatter and all-gather at several sizes, fitted as latency per ring step +\n"
+    "bus bytes / bandwidth.  The result is stored in the database as a hardware profile\n"
+    "in the GPU preset format: plan with --gpu NAME, and zplan exec predicts step times\n"
+    "with it.\n\n"
+    "  --np N        ranks (default 2)\n"
+    "  --name NAME   the profile's name (default local-cpu)\n"
+    "  --json        print the profile as JSON\n";
+
+const zp_cmd zp_calibrate_cmd = {"calibrate", zp_cmd_calibrate, "measure this machine's CPU ranks as a hardware profile", calibrate_usage};

@@ -1,0 +1,81 @@
+/* list.c - `zplan list`: the recorded planning runs. */
+#include "config.h"
+#include "cli.h"
+#include "opts.h"
+#include "preset.h"
+#include "render.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct list_ctx {
+    cJSON *arr;
+    int n;
+} list_ctx;
+
+static int list_row(void *arg, const zp_run_row *r)
+{
+    list_ctx *x = arg;
+    char c[32];
+    x->n++;
+    if (x->arr) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "run_id", (double)r->id);
+        cJSON_AddStringToObject(o, "created", r->created ? r->created : "");
+        cJSON_AddStringToObject(o, "model", r->model ? r->model : "");
+        cJSON_AddNumberToObject(o, "params", (double)r->params);
+        cJSON_AddStringToObject(o, "gpu", r->gpu ? r->gpu : "");
+        cJSON_AddNumberToObject(o, "gpus", (double)r->gpus);
+        cJSON_AddNumberToObject(o, "candidates_evaluated", (double)r->candidates);
+        cJSON_AddNumberToObject(o, "fitting", (double)r->fitting);
+        if (r->best)
+            cJSON_AddStringToObject(o, "best", r->best);
+        else
+            cJSON_AddNullToObject(o, "best");
+        cJSON_AddItemToArray(x->arr, o);
+    } else
+        printf("%5lld  %-20s  %-16s %9s  %5lld x %-10s %8lld %7lld  %s\n", (long long)r->id,
+               r->created ? r->created : "", r->model ? r->model : "", zp_fmt_count(c, sizeof c, (double)r->params),
+               (long long)r->gpus, r->gpu ? r->gpu : "", (long long)r->candidates, (long long)r->fitting,
+               r->best ? r->best : "(nothing fits)");
+    return 0;
+}
+
+static int zp_cmd_list(zp_cli *cli, int argc, char **argv)
+{
+    zp_small_opts o;
+    zp_store *s;
+    zp_status st = zp_small_parse(cli, "list", argc, argv, &o, 0);
+    if (st)
+        return zp_fail(cli, st);
+    if (o.help)
+        return zp_usage(&zp_list_cmd);
+    if ((st = zp_store_open_existing(zp_db_path(o.db), &s, &cli->err)))
+        return zp_fail(cli, st);
+    list_ctx x = {o.json ? cJSON_CreateArray() : NULL, 0};
+    if (!o.json)
+        printf("%5s  %-20s  %-16s %9s  %-18s %8s %7s  %s\n", "run", "created (UTC)", "model", "params", "cluster",
+               "searched", "fit", "best plan");
+    st = zp_store_runs(s, 1000000, list_row, &x, &cli->err);
+    zp_store_close(s);
+    if (st) {
+        cJSON_Delete(x.arr);
+        return zp_fail(cli, st);
+    }
+    if (x.arr) {
+        char *t = cJSON_Print(x.arr);
+        puts(t ? t : "[]");
+        free(t);
+        cJSON_Delete(x.arr);
+    }
+    return 0;
+}
+
+/* Collect execution records (each its stored JSON) into an array. */
+
+static const char list_usage[] =
+    "Usage: zplan list [--db PATH] [--json]\n\nList the recorded planning runs, newest first.\n";
+
+const zp_cmd zp_list_cmd = {"list", zp_cmd_list, "list recorded runs", list_usage};

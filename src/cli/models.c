@@ -1,0 +1,68 @@
+/* models.c - `zplan models`: the model presets. */
+#include "config.h"
+#include "cli.h"
+#include "opts.h"
+#include "preset.h"
+#include "render.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int zp_cmd_models(zp_cli *cli, int argc, char **argv)
+{
+    zp_small_opts o;
+    zp_status st = zp_small_parse(cli, "models", argc, argv, &o, 0);
+    if (st)
+        return zp_fail(cli, st);
+    if (o.help)
+        return zp_usage(&zp_models_cmd);
+    char names[128][64];
+    int n = zp_preset_names("models", names, 128);
+    if (n == 0)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "no model presets in %s/models (set ZPLAN_DATADIR)",
+                                       zp_data_dir()));
+    cJSON *arr = o.json ? cJSON_CreateArray() : NULL;
+    if (!o.json)
+        printf("%-16s %6s %7s %6s %5s %7s %8s %10s  %s\n", "name", "layers", "hidden", "heads", "kv", "ffn", "vocab",
+               "params", "kind");
+    for (int i = 0; i < n; i++) {
+        zp_model m;
+        zp_err e;
+        char c[32];
+        if (zp_model_preset(names[i], &m, &e) != ZP_OK) {
+            fprintf(stderr, "%s: %s\n", cli->prog, e.msg);
+            continue;
+        }
+        if (o.json) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "name", m.name);
+            cJSON_AddNumberToObject(x, "params", (double)zp_model_params(&m));
+            cJSON_AddNumberToObject(x, "layers", (double)m.layers);
+            cJSON_AddNumberToObject(x, "hidden", (double)m.hidden);
+            cJSON_AddNumberToObject(x, "heads", (double)m.heads);
+            cJSON_AddNumberToObject(x, "kv_heads", (double)m.kv_heads);
+            cJSON_AddNumberToObject(x, "ffn", (double)m.ffn);
+            cJSON_AddNumberToObject(x, "vocab", (double)m.vocab);
+            cJSON_AddItemToArray(arr, x);
+        } else
+            printf("%-16s %6lld %7lld %6lld %5lld %7lld %8lld %10s  %s %s%s\n", m.name, (long long)m.layers,
+                   (long long)m.hidden, (long long)m.heads, (long long)m.kv_heads, (long long)m.ffn,
+                   (long long)m.vocab, zp_fmt_count(c, sizeof c, (double)zp_model_params(&m)),
+                   m.mlp == ZP_MLP_GELU ? "GELU" : "SwiGLU", m.norm == ZP_NORM_LAYERNORM ? "LayerNorm" : "RMSNorm",
+                   m.tied ? ", tied" : "");
+    }
+    if (arr) {
+        char *t = cJSON_Print(arr);
+        puts(t ? t : "[]");
+        free(t);
+        cJSON_Delete(arr);
+    }
+    return 0;
+}
+
+static const char models_usage[] =
+    "Usage: zplan models [--json]\n\nList the model presets of data/models with their shapes and parameter counts.\n";
+
+const zp_cmd zp_models_cmd = {"models", zp_cmd_models, "list model presets", models_usage};

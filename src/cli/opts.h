@@ -1,0 +1,19 @@
+/* opts.h - the options the small commands share (models, gpus, list,
+ * show): --json, --db PATH, --help, --units, and positional arguments. */
+#ifndef ZP_OPTS_H
+#define ZP_OPTS_H
+
+#include "cli.h"
+
+typedef struct zp_small_opts {
+    int json, help;
+    const char *db;
+    zp_units units;
+    const char *pos[8];
+    int npos;
+} zp_small_opts;
+
+/* Parse argv[1..] of command `cmd`, at most max_pos positional arguments. */
+zp_status zp_small_parse(zp_cli *cli, const char *cmd, int argc, char **argv, zp_small_opts *o, int max_pos);
+
+#endif

@@ -1,0 +1,84 @@
+/* show.c - `zplan show`: a recorded run as it was answered, and its executions. */
+#include "config.h"
+#include "cli.h"
+#include "opts.h"
+#include "preset.h"
+#include "render.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int add_exec(void *arg, int64_t id, const char *status, const char *record)
+{
+    cJSON *rec = cJSON_Parse(record ? record : "{}");
+    if (!rec)
+        rec = cJSON_CreateObject();
+    if (!cJSON_GetObjectItem(rec, "exec_id"))
+        cJSON_AddNumberToObject(rec, "exec_id", (double)id);
+    cJSON_DeleteItemFromObject(rec, "status");
+    cJSON_AddStringToObject(rec, "status", status ? status : "failed");
+    cJSON_AddItemToArray((cJSON *)arg, rec);
+    return 0;
+}
+
+static int zp_cmd_show(zp_cli *cli, int argc, char **argv)
+{
+    zp_small_opts o;
+    zp_store *s;
+    int64_t id = 0;
+    char *json = NULL;
+    zp_status st = zp_small_parse(cli, "show", argc, argv, &o, 1);
+    if (st)
+        return zp_fail(cli, st);
+    if (o.help)
+        return zp_usage(&zp_show_cmd);
+    if (o.npos == 1 && (st = zp_parse_int("run id", o.pos[0], 1, INT64_MAX / 2, &id, &cli->err)))
+        return zp_fail(cli, st);
+    if ((st = zp_store_open_existing(zp_db_path(o.db), &s, &cli->err)))
+        return zp_fail(cli, st);
+    if ((o.npos == 0 && (st = zp_store_latest(s, &id, &cli->err))) || (st = zp_store_result(s, id, &json, NULL, 0, &cli->err))) {
+        zp_store_close(s);
+        return zp_fail(cli, st);
+    }
+    cJSON *execs = cJSON_CreateArray();
+    if (zp_store_schema_version(s) >= 2 && (st = zp_store_execs(s, id, add_exec, execs, &cli->err))) {
+        zp_store_close(s);
+        cJSON_Delete(execs);
+        free(json);
+        return zp_fail(cli, st);
+    }
+    zp_store_close(s);
+    cJSON *r = cJSON_Parse(json);
+    free(json);
+    if (!r) {
+        cJSON_Delete(execs);
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON",
+                                       (long long)id));
+    }
+    cJSON_AddItemToObject(r, "executions", execs);
+    if (o.json) {
+        char *t = cJSON_Print(r);
+        puts(t ? t : "{}");
+        free(t);
+    } else {
+        printf("Run %lld (zplan %s)\n", (long long)id,
+               cJSON_IsString(cJSON_GetObjectItem(r, "zplan_version")) ? cJSON_GetObjectItem(r, "zplan_version")->valuestring : "?");
+        zp_render_result(stdout, r, o.units);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, execs)
+        {
+            putchar('\n');
+            zp_render_exec(stdout, x);
+        }
+    }
+    cJSON_Delete(r);
+    return 0;
+}
+
+static const char show_usage[] =
+    "Usage: zplan show [ID] [--db PATH] [--json] [--units gib|gb]\n\nPrint a recorded run (default: the latest) as "
+    "it was answered; --json prints\nthe stored result object.\n";
+
+const zp_cmd zp_show_cmd = {"show", zp_cmd_show, "show a recorded run", show_usage};
