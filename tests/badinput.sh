@@ -123,6 +123,9 @@ frac.json num_hidden_layers    | --config "$C/frac.json" --db "$DB"
 --params --model --config      | --gpus 8 --db "$DB"
 --params --model               | --params 11e9 --model gpt2-small --db "$DB"
 --bogus                        | --params 11e9 --bogus --db "$DB"
+# long options are spelled out: --fro (once taken as --from, the plan file then ignored)
+--fro abbreviated --from       | --params 1e9 --fro plans/tiny-cpu.plan --db "$DB"
+--par abbreviated --params     | --par 1e9 --db "$DB"
 --params                       | --db "$DB" --params
 extra                          | --params 11e9 extra --db "$DB"
 nosuchcmd                      | nosuchcmd --db "$DB"

@@ -239,4 +239,11 @@ jok "$outf" '(.suggestions | length) > 0 and any(.suggestions[]; test("[0-9]+ GP
     "nothing fits (fp16): a suggestion names a GPU count"
 jok "$outf" '(.closest | type) == "object" and .closest.fits == false' "nothing fits (fp16): the closest plan is shown"
 
+# zero overheads in any unit (--cuda-ctx 0B, 0MiB, 0.0 were refused as "must be positive")
+for z in 0 0B 0MiB 0.0; do
+    zp --params 1e9 --gpus 1 --cuda-ctx "$z" --nccl-mem "$z" --no-store --json
+    jok "$outf" '.conventions.cuda_context_bytes == 0 and .conventions.nccl_comm_bytes == 0' \
+        "--cuda-ctx $z --nccl-mem $z: no context, no NCCL memory" || show_run
+done
+
 finish

@@ -247,6 +247,33 @@ static void test_parse_bytes(void)
     }
 }
 
+/* Sizes where zero is allowed (--cuda-ctx, --nccl-mem): zero is zero in
+ * any unit (issue: "--cuda-ctx 0B / 0MiB / 0.0 are refused as must be
+ * positive"); below a byte but above zero, and negative, still refused. */
+static void test_parse_bytes0(void)
+{
+    static const struct { const char *in; zp_status st; uint64_t want; } cases[] = {
+        {"0", ZP_OK, 0}, {"0B", ZP_OK, 0}, {"0MiB", ZP_OK, 0}, {"0.0", ZP_OK, 0}, {"0 GiB", ZP_OK, 0},
+        {"0e9", ZP_OK, 0}, {"1B", ZP_OK, 1}, {"500MiB", ZP_OK, 500ull << 20},
+        {"0.5B", ZP_EINVAL, 0}, {"-1MiB", ZP_EINVAL, 0}, {"0furlongs", ZP_EINVAL, 0}, {"", ZP_EINVAL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t out = 42;
+        zp_err e = {0};
+        zp_status st = zp_parse_bytes0("--cuda-ctx", cases[i].in, &out, &e);
+        if (cases[i].st == ZP_OK)
+            ok(st == ZP_OK && out == cases[i].want, "parse_bytes0('%s') = %llu (got %llu, status %d, '%s')",
+               cases[i].in, (unsigned long long)cases[i].want, (unsigned long long)out, (int)st, e.msg);
+        else
+            ok(st == ZP_EINVAL && out == 42 && strstr(e.msg, "--cuda-ctx"), "parse_bytes0('%s') refused: %s",
+               cases[i].in, e.msg);
+    }
+    uint64_t out = 42;
+    zp_err e = {0};
+    ok(zp_parse_bytes("--host-mem", "0B", &out, &e) == ZP_EINVAL && out == 42,
+       "parse_bytes('0B') (a size that must be positive) still refused");
+}
+
 /* ----------------------------------------------------------- parse_enum */
 
 static void test_parse_enum(void)
@@ -321,6 +348,7 @@ int main(void)
     test_parse_int();
     test_parse_double();
     test_parse_bytes();
+    test_parse_bytes0();
     test_parse_enum();
     test_fmt();
     test_status();

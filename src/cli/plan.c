@@ -62,8 +62,18 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
     r->master = r->sp = r->flash = r->dropout = -1;
     opterr = 0;
     optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":", plan_opts, NULL)) != -1) {
+    int c, idx, before;
+    /* "+": no reordering, so that argv[before] is the option's own word */
+    while ((before = optind, idx = -1, c = getopt_long(argc, argv, "+:", plan_opts, &idx)) != -1) {
+        /* getopt_long takes any unambiguous prefix (--fro for --from): a
+         * long option must be spelled out */
+        if (idx >= 0 && before < argc) {
+            const char *w = argv[before];
+            size_t n = strcspn(w + 2, "=");
+            if (strncmp(w, "--", 2) != 0 || strlen(plan_opts[idx].name) != n || strncmp(w + 2, plan_opts[idx].name, n))
+                return zp_err_set(e, ZP_EINVAL, "unknown option '%.*s' (options are not abbreviated: did you mean "
+                                  "--%s?)", (int)(n + 2 < 64 ? n + 2 : 64), w, plan_opts[idx].name);
+        }
         switch (c) {
         case O_PARAMS: r->params = optarg; break;
         case O_MODEL: r->model = optarg; break;
@@ -395,16 +405,9 @@ static zp_status build_problem(const raw *r, answer *a, zp_err *e)
         return st;
     if ((st = opt_int("--bucket-elems", r->bucket, 0, (int64_t)1 << 40, &cv->bucket_elems, e)))
         return st;
-    if (r->cudactx && strcmp(r->cudactx, "0") != 0 &&
-        (st = zp_parse_bytes("--cuda-ctx", r->cudactx, &cv->cuda_ctx_bytes, e)))
+    if ((r->cudactx && (st = zp_parse_bytes0("--cuda-ctx", r->cudactx, &cv->cuda_ctx_bytes, e))) ||
+        (r->ncclmem && (st = zp_parse_bytes0("--nccl-mem", r->ncclmem, &cv->nccl_comm_bytes, e))))
         return st;
-    if (r->cudactx && strcmp(r->cudactx, "0") == 0)
-        cv->cuda_ctx_bytes = 0;
-    if (r->ncclmem && strcmp(r->ncclmem, "0") != 0 &&
-        (st = zp_parse_bytes("--nccl-mem", r->ncclmem, &cv->nccl_comm_bytes, e)))
-        return st;
-    if (r->ncclmem && strcmp(r->ncclmem, "0") == 0)
-        cv->nccl_comm_bytes = 0;
     if ((r->frag && (st = zp_parse_double("--frag", r->frag, 0, 1, &cv->frag, e))) ||
         (r->gemmeff && (st = zp_parse_double("--gemm-eff", r->gemmeff, 1e-3, 1, &cv->gemm_eff, e))) ||
         (r->linkeff && (st = zp_parse_double("--link-eff", r->linkeff, 1e-3, 1, &cv->link_eff, e))) ||

@@ -142,7 +142,7 @@ zp_status zp_parse_double(const char *what, const char *s, double lo, double hi,
     return ZP_OK;
 }
 
-zp_status zp_parse_bytes(const char *what, const char *s, uint64_t *out, zp_err *e)
+static zp_status parse_size(const char *what, const char *s, int zero_ok, uint64_t *out, zp_err *e)
 {
     static const struct { const char *suf; double mul; } units[] = {
         {"", 1}, {"B", 1},
@@ -172,13 +172,28 @@ zp_status zp_parse_bytes(const char *what, const char *s, uint64_t *out, zp_err 
             double b = v * units[i].mul;
             if (!isfinite(b) || b >= 9007199254740992.0)   /* 8 PiB: sums of sizes stay inside 64 bits */
                 return zp_err_set(e, ZP_EINVAL, "%s '%s' is out of range", what, s);
+            if (zero_ok && b == 0.0) {   /* zero is zero in any unit */
+                *out = 0;
+                return ZP_OK;
+            }
             if (b < 1.0)
-                return zp_err_set(e, ZP_EINVAL, "%s '%s' must be positive", what, s);
+                return zp_err_set(e, ZP_EINVAL, "%s '%s' must be %s", what, s,
+                                  zero_ok ? "0 or at least 1 byte" : "positive");
             *out = (uint64_t)llround(b);
             return ZP_OK;
         }
     }
     return zp_err_set(e, ZP_EINVAL, "%s '%s' has an unknown unit '%s' (allowed: KiB MiB GiB TiB, KB MB GB TB)", what, s, suf);
+}
+
+zp_status zp_parse_bytes(const char *what, const char *s, uint64_t *out, zp_err *e)
+{
+    return parse_size(what, s, 0, out, e);
+}
+
+zp_status zp_parse_bytes0(const char *what, const char *s, uint64_t *out, zp_err *e)
+{
+    return parse_size(what, s, 1, out, e);
 }
 
 zp_status zp_parse_enum(const char *what, const char *s, const char *const *names,

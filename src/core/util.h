@@ -49,6 +49,8 @@ zp_status zp_parse_double(const char *what, const char *s, double lo, double hi,
  * KB MB GB TB (decimal); a bare K/M/G/T is binary, as in ulimit and
  * nvidia-smi.  Rejects negative, zero, NaN and overflow. */
 zp_status zp_parse_bytes(const char *what, const char *s, uint64_t *out, zp_err *e);
+/* The same, zero allowed (in any unit: 0, 0B, 0MiB, 0.0). */
+zp_status zp_parse_bytes0(const char *what, const char *s, uint64_t *out, zp_err *e);
 
 /* Pick one of a NULL-terminated list of names; *out is the index. */
 zp_status zp_parse_enum(const char *what, const char *s, const char *const *names,
