@@ -35,6 +35,7 @@ typedef struct ze_cfg {
     float lr, weight_decay, clip;
     uint32_t seed;
     uint64_t device_cap;       /* 0: none */
+    double first_step_delay_s; /* tests: the first step made this much slower (0: no delay) */
     /* called on every rank after each step (the loss is the ranks' mean;
      * applied 0 for a step skipped by loss scaling); NULL: none */
     void (*on_step)(void *ctx, int step, int steps, double loss, double step_s, int applied);
@@ -45,7 +46,7 @@ typedef struct ze_result {
     int status;                /* 0 ok, 1 out of memory, 2 another failure */
     int steps_done;
     double *losses;            /* steps_done values (caller frees) */
-    double step_s, fwd_s, bwd_s, opt_s;   /* medians / sums per step (see engine.c) */
+    double step_s, fwd_s, bwd_s, opt_s;   /* step: the median from the 2nd step; the rest: means per step */
     double comm_s;
     ze_alloc mem;              /* the rank's allocator at the end */
     uint64_t bus_bytes_per_step[ZE_NCOLL];   /* per applied step from the second on (engine.c) */

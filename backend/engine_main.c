@@ -7,6 +7,7 @@
  *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=0 [offload=0|1|2] [device_cap=BYTES]
  *       [dtype=0|1|2] [grad_dtype=0|1|2]       (fp32, bf16, fp16; gradients default to dtype)
  *       [loss_scale=S scale_window=W]          (dynamic loss scaling from S, doubling after W good steps)
+ *       [first_step_delay_ms=N]                (tests: the first step made N ms slower)
  *       [progress=1]                           (rank 0 also prints a line per step before the result:
  *                                               {"progress":{"step":S,"steps":N,"loss":X,"time_s":T,"applied":A}})
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
@@ -283,7 +284,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY;
     char msg[256] = "";
     if (arg(argc, argv, "layers", 1, 1000, 2, &L, msg, sizeof msg) ||
         arg(argc, argv, "hidden", 1, 1 << 16, 64, &C, msg, sizeof msg) ||
@@ -303,7 +304,8 @@ int main(int argc, char **argv)
         arg(argc, argv, "grad_dtype", 0, 2, PDT, &GDT, msg, sizeof msg) ||
         arg(argc, argv, "loss_scale", 0, 1LL << 40, 0, &LS, msg, sizeof msg) ||
         arg(argc, argv, "scale_window", 1, 1 << 30, 1000, &SW, msg, sizeof msg) ||
-        arg(argc, argv, "progress", 0, 1, 0, &PR, msg, sizeof msg)) {
+        arg(argc, argv, "progress", 0, 1, 0, &PR, msg, sizeof msg) ||
+        arg(argc, argv, "first_step_delay_ms", 0, 600000, 0, &DLY, msg, sizeof msg)) {
         if (g.rank == 0)
             fprintf(stderr, "zplan-engine: %s\n", msg);
         MPI_Finalize();
@@ -322,6 +324,7 @@ int main(int argc, char **argv)
     c.clip = 1.0f;
     c.seed = (uint32_t)seed;
     c.device_cap = (uint64_t)cap;
+    c.first_step_delay_s = (double)DLY / 1000.0;   /* tests: a slow first step */
     if (PR) {
         c.on_step = print_step;
         c.on_step_ctx = &g.rank;

@@ -141,4 +141,14 @@ ok "$([ "$rc" -ne 0 ] && jq -e '.status == "oom"' "$outf" >/dev/null; echo $?)" 
 eng 1 2 1 0 9
 ok "$([ "$rc" -eq 2 ] && grep -q 'ckpt=9' "$errf"; echo $?)" "a bad argument is refused (exit 2) naming it"
 
+# the step time is the median of the steps from the second: a first step
+# made 1.5 s slower (the engine's first_step_delay_ms, for tests) is left
+# out; with 2 steps the median of both would be the slow one
+run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" layers=2 hidden=32 heads=4 vocab=64 seq=16 micro_batch=2 accum=1 \
+    steps=2 first_step_delay_ms=1500 progress=1
+ok "$(grep '"progress":{"step":1' "$outf" | jq -e '.progress.time_s >= 1.5' >/dev/null; echo $?)" \
+    "the first step was made 1.5 s slower"
+ok "$(tail -n 1 "$outf" | jq -e '.step_time_s < 1.0' >/dev/null; echo $?)" \
+    "the step time leaves the first step out: $(tail -n 1 "$outf" | jq .step_time_s) s"
+
 finish

@@ -262,4 +262,23 @@ PATH=$tmp/bin run "$ZPLAN" exec 1 --db "$DB" --steps 1
 ok "$([ "$rc" -eq 1 ] && grep -q 'mpirun not found' "$errf" && grep -q 'openmpi-bin' "$errf"; echo $?)" \
     "no mpirun: exit 1, says how to install it" || diag "rc=$rc $err"
 
+# a run ended early keeps the median of its steps from the second: a
+# stand-in engine reports steps of 9.31 (the first), 6.18, 6.43, 6.42, 7.13
+# and 7.43 s, then a rank fails; the median of the five from the second is
+# 6.43 s (with the first, 7.13 s was recorded)
+cat >"$tmp/slow-first" <<'EOS'
+#!/bin/sh
+[ "${OMPI_COMM_WORLD_RANK:-0}" = 0 ] || exit 1
+s=1
+for t in 9.31 6.18 6.43 6.42 7.13 7.43; do
+    echo "{\"progress\":{\"step\":$s,\"steps\":10,\"loss\":4.0,\"time_s\":$t,\"applied\":1}}"
+    s=$((s + 1))
+done
+exit 1
+EOS
+chmod +x "$tmp/slow-first"
+ZPLAN_ENGINE=$tmp/slow-first run "$ZPLAN" exec 1 --db "$DB" --steps 10 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+jok "$outf" '.status == "failed" and .steps_done == 6 and .step_time_s.measured == 6.43' \
+    "a run ended after 6 steps: step time 6.43 s, the median from the 2nd step (not 7.13 with the first)"
+
 finish

@@ -172,14 +172,14 @@ static cJSON *engine_output(const char *out, cJSON **progress)
  * n / 2; 0 when there are none. */
 static double progress_step_s(const cJSON *progress)
 {
-    int n = cJSON_GetArraySize(progress);
-    if (n < 1)
+    int all = cJSON_GetArraySize(progress), from = all > 1, n = all - from;
+    if (all < 1)
         return 0.0;
     double *t = malloc((size_t)n * sizeof *t);
     if (!t)
         return 0.0;
-    for (int i = 0; i < n; i++)
-        t[i] = zp_jnum(cJSON_GetArrayItem(progress, i), "time_s");
+    for (int i = 0; i < n; i++)   /* from the second step (the first warms up) */
+        t[i] = zp_jnum(cJSON_GetArrayItem(progress, from + i), "time_s");
     qsort(t, (size_t)n, sizeof *t, cmp_dbl);
     double m = t[n / 2];
     free(t);
