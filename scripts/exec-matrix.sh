@@ -70,7 +70,7 @@ for shape in $shapes; do
                         --ckpt "$k" --micro-batch 2 --global-batch $((np * 4)) --db "$db" --no-flash-attn \
                         --dtype "$pdt" --grad-dtype "$gdt" --json >/dev/null
                     id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
-                    if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=2" \
+                    if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=2" --oversubscribe \
                         --device-mem 8GiB --json >"$db.json" 2>/dev/null; then
                         bad=$((bad + 1))
                         if [ $tap -eq 1 ]; then echo "not ok $n - $what: the execution failed"; else

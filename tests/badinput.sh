@@ -123,6 +123,9 @@ frac.json num_hidden_layers    | --config "$C/frac.json" --db "$DB"
 --params --model --config      | --gpus 8 --db "$DB"
 --params --model               | --params 11e9 --model gpt2-small --db "$DB"
 --bogus                        | --params 11e9 --bogus --db "$DB"
+# byte counts beyond 64 bits (the total came out smaller than two of its parts)
+--seq --micro-batch 2^62       | --params 1e15 --gpus 1 --seq 1048576 --global-batch 16777216 --micro-batch 16777216 --db "$DB"
+--seq --global-batch 2^62      | --params 1e15 --gpus 1 --seq 1048576 --global-batch 16777216 --db "$DB"
 # long options are spelled out: --fro (once taken as --from, the plan file then ignored)
 --fro abbreviated --from       | --params 1e9 --fro plans/tiny-cpu.plan --db "$DB"
 --par abbreviated --params     | --par 1e9 --db "$DB"

@@ -246,4 +246,34 @@ for z in 0 0B 0MiB 0.0; do
         "--cuda-ctx $z --nccl-mem $z: no context, no NCCL memory" || show_run
 done
 
+# an answer that cannot be written (a full disk) is a failure, exit 1 in
+# one line, and a planning run whose answer was not delivered is not recorded
+runs_in() { sqlite3 -batch "$1" 'SELECT count(*) FROM runs' 2>/dev/null || echo none; }
+if [ -w /dev/full ] && command -v sqlite3 >/dev/null 2>&1; then
+    "$ZPLAN" --params 1e9 --json --db "$tmp/full.db" >/dev/full 2>"$errf"
+    rc=$?
+    ok "$([ $rc -eq 1 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q 'cannot write' "$errf"; echo $?)" \
+        "zplan --params 1e9 --json > /dev/full: exit 1, one line" || diag "rc=$rc $(cat "$errf")"
+    is "$(runs_in "$tmp/full.db")" 0 "the undelivered answer is not recorded"
+    "$ZPLAN" --params 1e9 --db "$tmp/full.db" >/dev/null 2>&1
+    for cmd in "list" "show --json" "show" "models" "models --json" "gpus --json"; do
+        # shellcheck disable=SC2086
+        "$ZPLAN" $cmd --db "$tmp/full.db" >/dev/full 2>"$errf"
+        rc=$?
+        ok "$([ $rc -eq 1 ] && grep -q 'cannot write' "$errf"; echo $?)" "zplan $cmd > /dev/full: exit 1" ||
+            diag "rc=$rc $(cat "$errf")"
+    done
+else
+    skip "no writable /dev/full or no sqlite3 here"
+fi
+# --report without gnuplot is refused before anything is recorded
+ZPLAN_GNUPLOT=/nonexistent "$ZPLAN" --params 1e9 --report --db "$tmp/nognuplot.db" >/dev/null 2>"$errf"
+rc=$?
+ok "$([ $rc -eq 2 ] && grep -q gnuplot "$errf" && [ ! -e "$tmp/nognuplot.db" ]; echo $?)" \
+    "--report with ZPLAN_GNUPLOT=/nonexistent: exit 2, no database written" || diag "rc=$rc $(cat "$errf")"
+# a value with a newline in it is echoed back on one line
+"$ZPLAN" --params "$(printf '1e9\nrm -rf /')" --no-store >/dev/null 2>"$errf"
+ok "$([ $? -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q '1e9\\nrm' "$errf"; echo $?)" \
+    "a value holding a newline: one line on stderr, the newline shown as \\n" || diag "$(cat "$errf")"
+
 finish

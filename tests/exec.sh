@@ -180,6 +180,26 @@ fi
 collect
 ended_ok interrupted interrupted "Ctrl-C (SIGINT) during a run"
 
+# SIGHUP (the terminal closed) is handled as SIGTERM: the ranks end, the
+# execution is marked interrupted (it stayed "running" with no launcher)
+if started 120; then
+    kill -HUP "$zpid"
+else
+    kill -INT "$zpid"
+fi
+collect
+ended_ok interrupted interrupted "SIGHUP during a run"
+
+# zplan exec killed outright (SIGKILL: no handler runs): its ranks end
+# promptly anyway (the launcher is told when its parent dies)
+if started 120; then
+    kill -KILL "$zpid"
+else
+    kill -INT "$zpid"
+fi
+collect
+is "$alive" 0 "zplan exec killed with SIGKILL: no rank is left running"
+
 # a rank that dies: the launcher ends the job
 if started 120; then
     kill -KILL "$(head -n 1 "$tmp/pids")"
@@ -231,6 +251,45 @@ for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "2" "3" "1 --scale la
 done
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo "$n0")" "$n0" \
     "refused executions leave no row"
+
+# refused before anything is written, and in one line: a plan file is
+# planned without recording until all is checked (a wrong --np, tp/pp > 1,
+# a bad --scale recorded the planning run, then refused)
+runs_now() { sqlite3 -batch "$DB" 'SELECT count(*) FROM runs'; }
+execs_now() { sqlite3 -batch "$DB" 'SELECT count(*) FROM executions'; }
+printf 'model = gpt2-small\ngpus = 4\ntp = 2\ndp = 2\npp = 1\nglobal-batch = 8\n' >"$tmp/tp2.plan"
+printf 'model = gpt2-small\ngpus = 2\nlayers = 3\n' >"$tmp/bad.plan"
+printf 'localhost slots=2\nthis is not a hostfile line\n' >"$tmp/garbage-hosts"
+: >"$tmp/empty-hosts"
+r0=$(runs_now) e0=$(execs_now)
+for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/tp2.plan" "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" \
+    "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts"; do
+    # shellcheck disable=SC2086
+    run "$ZPLAN" exec $args --db "$DB" --steps 1 --oversubscribe
+    ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q '^zplan: ' "$errf"; echo $?)" \
+        "refused in one line, exit 2: exec $(echo "$args" | sed "s|$tmp/||; s|$ZPLAN_SRCDIR/||")" || diag "rc=$rc $err"
+done
+is "$(runs_now) $(execs_now)" "$r0 $e0" "those refusals recorded no planning run and no execution"
+# a plan for 65,536 GPUs is not launched as 65,536 ranks
+"$ZPLAN" --params 1e9 --gpus 65536 --dp 65536 --tp 1 --pp 1 --zero 3 --micro-batch 1 --global-batch 65536 \
+    --db "$DB" >/dev/null 2>&1
+big=$(sqlite3 -batch "$DB" 'SELECT max(id) FROM runs')
+mkdir -p "$tmp/fakempi"
+printf '#!/bin/sh\necho launched >"%s/launched"\n' "$tmp" >"$tmp/fakempi/mpirun"
+chmod +x "$tmp/fakempi/mpirun"
+PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$big" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && [ ! -e "$tmp/launched" ] && grep -q 'reduced scale' "$errf" && grep -q -- '--np' "$errf"; echo $?)" \
+    "a plan of dp=65536: refused before launch (exit 2), saying how to run it at reduced scale" || diag "rc=$rc $err"
+# more ranks than this machine's cores: only with --oversubscribe
+cores=$(getconf _NPROCESSORS_ONLN)   # (nproc honours OMP_NUM_THREADS, set to 1 here)
+n=$((cores + 1))
+"$ZPLAN" --model gpt2-small --gpus "$n" --dp "$n" --tp 1 --pp 1 --zero 1 --micro-batch 1 --global-batch "$n" \
+    --db "$DB" >/dev/null 2>&1
+many=$(sqlite3 -batch "$DB" 'SELECT max(id) FROM runs')
+PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$many" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && [ ! -e "$tmp/launched" ] && grep -q -- '--oversubscribe' "$errf"; echo $?)" \
+    "$n ranks on $cores cores: refused (exit 2) naming --oversubscribe" || diag "rc=$rc $err"
+is "$(execs_now)" "$e0" "and nothing recorded"
 
 # a plan file: planned (recorded as a run), then its best plan run
 cat >"$tmp/two.plan" <<EOP

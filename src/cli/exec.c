@@ -42,8 +42,12 @@ typedef struct exec_opts {
     const char *target, *db, *scale, *hostfile, *profile, *backend;
     int64_t np, steps, timeout_s;
     uint64_t device_mem;
-    int json;
+    int json, oversubscribe;
 } exec_opts;
+
+/* Ranks zplan exec starts without --np (a plan for 65,536 GPUs is run at
+ * reduced scale, or with --np saying so). */
+#define ZP_EXEC_MAX_RANKS 64
 
 /* The engine's GPT shape for `target` parameters with vocabulary V and
  * sequence T: hidden a multiple of 64 with 64-wide heads, for each the
@@ -245,7 +249,7 @@ static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
 
 static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
-    exec_opts o = {NULL, NULL, NULL, NULL, NULL, "cpu", 0, 10, 600, 0, 0};
+    exec_opts o = {NULL, NULL, NULL, NULL, NULL, "cpu", 0, 10, 600, 0, 0, 0};
     zp_status st;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -253,8 +257,8 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
             fputs(zp_exec_cmd.usage, stdout);
             return 0;
         }
-        if (!strcmp(a, "--json")) {
-            o.json = 1;
+        if (!strcmp(a, "--json") || !strcmp(a, "--oversubscribe")) {
+            *(a[2] == 'j' ? &o.json : &o.oversubscribe) = 1;
             continue;
         }
         if (a[0] == '-' && a[1]) {
@@ -310,14 +314,19 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (!o.profile && !cuda)
         o.profile = "local-cpu";
 
-    /* a plan file: plan it first (zplan --from FILE), recorded as any
-     * planning run, and take its best plan */
-    char idbuf[64];
+    /* a plan file: planned first without recording (zplan --from FILE
+     * --no-store), its best plan taken; the planning run is recorded only
+     * once everything below has been checked */
+    char idbuf[64], self[4096] = "";
+    const char *plan_file = NULL;
     struct stat fst;
     size_t tl = strlen(o.target);
+    int64_t run_id = 0, rank = 1;
+    const char *dbpath = zp_db_path(o.db);
+    zp_store *s;
+    cJSON *res = NULL;
     if ((tl > 5 && strcmp(o.target + tl - 5, ".plan") == 0) ||
         (strspn(o.target, "0123456789/") != tl && stat(o.target, &fst) == 0 && S_ISREG(fst.st_mode))) {
-        char self[4096];
         ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
         if (k <= 0)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "cannot find the zplan program to plan %s", o.target));
@@ -325,52 +334,64 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         if (stat(o.target, &fst) != 0)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: %s (a plan file, or ID[/N] of zplan list)",
                                            o.target, strerror(errno)));
-        char *pargs[] = {self, "--from", (char *)o.target, "--db", (char *)zp_db_path(o.db), "--json", NULL};
+        char *pargs[] = {self, "--from", (char *)o.target, "--no-store", "--json", NULL};
         char *pout = NULL;
-        fprintf(stderr, "%s: planning %s\n", cli->prog, o.target);
         int prc = zp_run_capture(pargs, o.timeout_s, NULL, &pout, &interrupted);
-        cJSON *pj = pout ? cJSON_Parse(pout) : NULL;
+        res = prc == 0 && pout ? cJSON_Parse(pout) : NULL;
         free(pout);
-        double rid = pj ? zp_jnum(pj, "run_id") : 0.0;
-        cJSON_Delete(pj);
-        if (prc != 0 || rid < 1)   /* the planner said why on stderr */
-            return zp_fail(cli, zp_err_set(&cli->err, prc == 2 ? ZP_EINVAL : ZP_EIO, "%s could not be planned "
-                                           "(see above)", o.target));
-        snprintf(idbuf, sizeof idbuf, "%.0f", rid);
-        o.target = idbuf;
-    }
-
-    /* the plan */
-    int64_t run_id, rank = 1;
-    if (o.target != idbuf)
+        if (prc != 0)   /* the planner said why, in its one line on stderr */
+            return prc == 2 ? 2 : 1;
+        if (!res)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s: the planner's answer is not JSON", o.target));
+        plan_file = o.target;
+    } else {
+        /* the plan */
         snprintf(idbuf, sizeof idbuf, "%s", o.target);
-    char *slash = strchr(idbuf, '/');
-    if (slash) {
-        *slash = '\0';
-        if ((st = zp_parse_int("plan number", slash + 1, 1, 1000, &rank, &cli->err)))
+        char *slash = strchr(idbuf, '/');
+        if (slash) {
+            *slash = '\0';
+            if ((st = zp_parse_int("plan number", slash + 1, 1, 1000, &rank, &cli->err)))
+                return zp_fail(cli, st);
+        }
+        if ((st = zp_parse_int("run id", idbuf, 1, INT64_MAX / 2, &run_id, &cli->err)))
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "'%s' is not a run (allowed: ID or ID/N of zplan "
+                                           "list)", o.target));
+        char *json = NULL;
+        if ((st = zp_store_open_existing(dbpath, &s, &cli->err)))
             return zp_fail(cli, st);
+        st = zp_store_result(s, run_id, &json, NULL, 0, &cli->err);
+        zp_store_close(s);
+        if (st)
+            return zp_fail(cli, st);
+        res = cJSON_Parse(json);
+        free(json);
+        if (!res)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON",
+                                           (long long)run_id));
     }
-    if ((st = zp_parse_int("run id", idbuf, 1, INT64_MAX / 2, &run_id, &cli->err)))
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "'%s' is not a run (allowed: ID or ID/N of zplan list)",
-                                       o.target));
-    const char *dbpath = zp_db_path(o.db);
-    zp_store *s;
-    char *json = NULL;
-    if ((st = zp_store_open_existing(dbpath, &s, &cli->err)))
+    /* the stored (or just planned) result, checked before it is read */
+    char what[4200];
+    if (plan_file)
+        snprintf(what, sizeof what, "%s", plan_file);
+    else
+        snprintf(what, sizeof what, "run %lld", (long long)run_id);
+    if ((st = zp_result_check(res, what, &cli->err))) {
+        cJSON_Delete(res);
         return zp_fail(cli, st);
-    st = zp_store_result(s, run_id, &json, NULL, 0, &cli->err);
-    zp_store_close(s);
-    if (st)
-        return zp_fail(cli, st);
-    cJSON *res = cJSON_Parse(json);
-    free(json);
-    if (!res)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON",
-                                       (long long)run_id));
+    }
+    /* what the plan is called in messages */
+    char which[4200];
+    if (plan_file)
+        snprintf(which, sizeof which, "the best plan of %s", plan_file);
+    else
+        snprintf(which, sizeof which, "plan %lld/%lld", (long long)run_id, (long long)rank);
     const cJSON *plan = cJSON_GetArrayItem(zp_jobj(res, "plans"), (int)rank - 1);
     if (!plan) {
         int nplans = cJSON_GetArraySize(zp_jobj(res, "plans"));
         cJSON_Delete(res);
+        if (plan_file)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: no layout fits, so there is no plan to run",
+                                           plan_file));
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "run %lld has no plan %lld (it lists %d)",
                                        (long long)run_id, (long long)rank, nplans));
     }
@@ -383,19 +404,36 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 
     /* refuse before any launch what the engine does not run */
     if (l.tp > 1 || l.pp > 1)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "plan %lld/%lld has tp=%lld pp=%lld: zplan exec runs "
-                                       "data-parallel and ZeRO layouts (tp = pp = 1) for now", (long long)run_id,
-                                       (long long)rank, (long long)l.tp, (long long)l.pp));
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has tp=%lld pp=%lld: zplan exec runs "
+                                       "data-parallel and ZeRO layouts (tp = pp = 1) for now", which,
+                                       (long long)l.tp, (long long)l.pp));
     if (full.train.dtype != ZP_DT_FP32 && !full.train.master)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "plan %lld/%lld stores %s parameters without fp32 master "
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s stores %s parameters without fp32 master "
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "
-                                       "--master, the default, or --dtype fp32)", (long long)run_id, (long long)rank,
+                                       "--master, the default, or --dtype fp32)", which,
                                        zp_dtype_names[full.train.dtype]));
+    /* how many ranks: the plan's dp, at most ZP_EXEC_MAX_RANKS unless --np
+     * says so; more than this machine's cores only with --oversubscribe
+     * (one machine: no hostfile, no Slurm) */
+    if (!o.np && l.dp > ZP_EXEC_MAX_RANKS)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has dp=%lld: that is %lld ranks, more than the %d "
+                                       "zplan exec starts without --np; run it at reduced scale (plan the same model "
+                                       "for fewer GPUs, e.g. --gpus 8 --dp 8, and exec that), or say --np %lld",
+                                       which, (long long)l.dp, (long long)l.dp, ZP_EXEC_MAX_RANKS, (long long)l.dp));
     if (!o.np)
         o.np = l.dp;
     if (o.np != l.dp)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--np %lld does not match the plan's dp=%lld (each rank "
-                                       "is one data-parallel replica)", (long long)o.np, (long long)l.dp));
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--np %lld does not match the dp=%lld of %s (each rank "
+                                       "is one data-parallel replica)", (long long)o.np, (long long)l.dp, which));
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!o.hostfile && !o.oversubscribe && !getenv("SLURM_JOB_ID") && cores > 0 && o.np > cores)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%lld ranks on this machine's %ld cores: add "
+                                       "--oversubscribe to run them anyway (times are then not those of separate "
+                                       "processors), give --hostfile for more machines, or run it at reduced scale "
+                                       "(plan for %ld GPUs, --gpus %ld --dp %ld)", (long long)o.np, cores, cores,
+                                       cores, cores));
+    if (o.hostfile && (st = zp_hostfile_check(o.hostfile, &cli->err)))
+        return zp_fail(cli, st);
 
     /* the scaled model: the engine's architecture (GPT-2 style) */
     zp_problem pb = full;
@@ -541,11 +579,27 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         snprintf(a[k], 64, "backend=cuda"), args[n++] = a[k++];
     args[n] = NULL;
 
-    struct sigaction sa, old_int, old_term;
+    /* a plan file's planning run: recorded now that all is checked */
+    if (plan_file) {
+        char *pargs[] = {self, "--from", (char *)plan_file, "--db", (char *)dbpath, "--json", NULL}, *pout = NULL;
+        int prc = zp_run_capture(pargs, o.timeout_s, NULL, &pout, &interrupted);
+        cJSON *pj = prc == 0 && pout ? cJSON_Parse(pout) : NULL;
+        free(pout);
+        run_id = pj ? (int64_t)zp_jnum(pj, "run_id") : 0;
+        cJSON_Delete(pj);
+        if (prc != 0)
+            return prc == 2 ? 2 : 1;
+        if (run_id < 1)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s: the planning run was not recorded", plan_file));
+    }
+    /* SIGINT, SIGTERM and SIGHUP (a closed terminal) end the ranks and mark
+     * the execution interrupted */
+    struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
     if ((st = zp_store_open(dbpath, &s, &cli->err)))
         return zp_fail(cli, st);
     int64_t exec_id;
@@ -560,8 +614,18 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     int rc = zp_run_capture(args, o.timeout_s, cli->prog, &out, &interrupted);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
     cJSON *prog = NULL, *eo = engine_output(out, &prog);
     free(out);
+    char malformed[sizeof cli->err.msg] = "";
+    {   /* the engine's answer, checked before it is read */
+        zp_err ee = {0};
+        if (eo && zp_engine_output_check(eo, &ee)) {
+            snprintf(malformed, sizeof malformed, "%s", ee.msg);
+            cJSON_Delete(eo);
+            eo = NULL;
+        }
+    }
     const char *status = rc == 130 ? "interrupted" : rc == 124 ? "failed"
                          : eo ? (strcmp(zp_jstr(eo, "status"), "ok") == 0 ? "ok"
                                  : strcmp(zp_jstr(eo, "status"), "oom") == 0 ? "oom" : "failed")
@@ -577,7 +641,8 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (strcmp(status, "ok") != 0)
         cJSON_AddStringToObject(rec, "reason", rc == 124 ? "timed out (--timeout)" : rc == 130 ? "interrupted"
                                 : strcmp(status, "oom") == 0 ? "the device pool cap (--device-mem) was exceeded"
-                                : eo ? "a rank failed" : "no result from the ranks (see the launcher's messages)");
+                                : eo ? "a rank failed" : malformed[0] ? malformed
+                                : "no result from the ranks (see the launcher's messages)");
     cJSON_AddStringToObject(rec, "backend", o.backend);
     if (cuda) {
         cJSON_AddStringToObject(rec, "gpu", *zp_jstr(eo, "device") ? zp_jstr(eo, "device") : gpu_name);

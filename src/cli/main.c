@@ -2,6 +2,7 @@
 #include "config.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,15 @@ static int zp_cmd_help(zp_cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* A command that succeeded but whose output could not be written (a full
+ * disk, a closed pipe) failed. */
+static int delivered(zp_cli *cli, int rc)
+{
+    if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout)))
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "cannot write the output: %s", strerror(errno)));
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     zp_cli cli = {"zplan", NULL, {ZP_OK, ""}};
@@ -71,7 +81,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return zp_cmd_help(&cli, 1, argv), 2;
     if (argv[1][0] == '-')
-        return zp_plan_cmd.fn(&cli, argc, argv);   /* the default command */
+        return delivered(&cli, zp_plan_cmd.fn(&cli, argc, argv));   /* the default command */
     const zp_cmd *c = zp_cmd_find(argv[1]);
     if (!c) {
         snprintf(cli.err.msg, sizeof cli.err.msg,
@@ -79,5 +89,5 @@ int main(int argc, char **argv)
                  argv[1]);
         return zp_fail(&cli, ZP_EINVAL);
     }
-    return c->fn(&cli, argc - 1, argv + 1);
+    return delivered(&cli, c->fn(&cli, argc - 1, argv + 1));
 }

@@ -7,6 +7,7 @@
 #include "store.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -445,6 +446,8 @@ static zp_status build_problem(const raw *r, answer *a, zp_err *e)
         return st;
     if (r->top)
         a->top_n = (int)v;
+    if ((st = zp_problem_range_check(pb, e)))
+        return st;
     return zp_pins_check(pb, e);
 }
 
@@ -779,10 +782,14 @@ static cJSON *answer_json(const answer *a, int64_t run_id, const zp_mem *stages,
 
 /* ------------------------------------------------------------ store */
 
+/* The run and its plans, in a transaction left open in *sp: the caller
+ * commits once the answer is delivered (printed and flushed), or rolls
+ * back, so that an answer nobody received is not recorded. */
 static zp_status record(const answer *a, const char *dbpath, const char *cmdline, const zp_mem *stages,
-                        const zp_comm *comm, int64_t *run_id, char **json, zp_err *e)
+                        const zp_comm *comm, int64_t *run_id, char **json, zp_store **sp, zp_err *e)
 {
     zp_store *s;
+    *sp = NULL;
     zp_status st = zp_store_open(dbpath, &s, e);
     if (st)
         return st;
@@ -822,10 +829,11 @@ static zp_status record(const answer *a, const char *dbpath, const char *cmdline
         st = zp_err_set(e, ZP_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((st = zp_store_set_result(s, id, *json, e)) || (st = zp_store_commit(s, e)))
+    if ((st = zp_store_set_result(s, id, *json, e)))
         goto fail;
     *run_id = id;
-    goto out;
+    *sp = s;
+    return ZP_OK;
 fail:
     zp_store_rollback(s);
     free(*json);
@@ -842,6 +850,7 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     answer *a = calloc(1, sizeof *a);
     zp_mem *stages = NULL;
     zp_comm comm = {0};
+    zp_store *pending = NULL;   /* the run's transaction, committed once the answer is out */
     char *json = NULL;
     int rc = 1;
     zp_status st;
@@ -859,6 +868,12 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     }
     if (r.report && r.nostore) {
         rc = zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--report draws the recorded run: drop --no-store"));
+        goto out;
+    }
+    char gpbuf[4096];
+    if (r.report && !zp_report_gnuplot(gpbuf, sizeof gpbuf)) {   /* before anything is recorded */
+        rc = zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--report needs gnuplot, which is not installed (Debian: "
+                                     "apt-get install gnuplot-nox) or $ZPLAN_GNUPLOT does not name a program"));
         goto out;
     }
     if ((st = build_problem(&r, a, &cli->err)) != ZP_OK) {
@@ -934,7 +949,8 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     }
     int64_t run_id = 0;
     if (!r.nostore) {
-        if ((st = record(a, zp_db_path(r.db), cli->cmdline, stages, &comm, &run_id, &json, &cli->err)) != ZP_OK) {
+        if ((st = record(a, zp_db_path(r.db), cli->cmdline, stages, &comm, &run_id, &json, &pending, &cli->err)) !=
+            ZP_OK) {
             rc = zp_fail(cli, st);
             goto out;
         }
@@ -960,13 +976,32 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
                    (long long)run_id);
     }
     cJSON_Delete(res);
-    rc = fflush(stdout) == 0 ? 0 : zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "cannot write the output"));
-    if (rc == 0 && r.report) {
+    /* delivered: the answer is written; only then is the run recorded */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        rc = zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "cannot write the output: %s%s", strerror(errno),
+                                     pending ? " (the run is not recorded)" : ""));
+        goto out;
+    }
+    if (pending) {
+        st = zp_store_commit(pending, &cli->err);
+        zp_store_close(pending);
+        pending = NULL;
+        if (st) {
+            rc = zp_fail(cli, st);
+            goto out;
+        }
+    }
+    rc = 0;
+    if (r.report) {
         /* the report's path goes to stderr when stdout carries JSON */
         rc = zp_report_run(cli, zp_db_path(r.db), (long long)run_id, NULL, ZP_FMT_PNG, a->top_n,
                            r.json ? stderr : stdout);
     }
 out:
+    if (pending) {   /* not delivered: not recorded */
+        zp_store_rollback(pending);
+        zp_store_close(pending);
+    }
     argvec_free(&args);
     free(json);
     free(stages);

@@ -1,7 +1,9 @@
 /* cli_report.c - `zplan report`: draw a recorded run's charts and tables. */
 #include "config.h"
 #include "cli.h"
+#include "jsonget.h"
 #include "report.h"
+#include "result.h"
 #include "store.h"
 
 #include <cjson/cJSON.h>
@@ -46,6 +48,22 @@ int zp_report_run(zp_cli *cli, const char *dbpath, long long id, const char *out
     if (!r) {
         cJSON_Delete(execs);
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON", id));
+    }
+    char what[64];
+    snprintf(what, sizeof what, "run %lld", id);
+    st = zp_result_check(r, what, &cli->err);
+    const cJSON *x;
+    cJSON_ArrayForEach(x, execs)
+    {
+        if (st)
+            break;
+        snprintf(what, sizeof what, "execution %.0f of run %lld", zp_jnum(x, "exec_id"), id);
+        st = zp_exec_record_check(x, what, &cli->err);
+    }
+    if (st) {
+        cJSON_Delete(r);
+        cJSON_Delete(execs);
+        return zp_fail(cli, st);
     }
     zp_report_opts o = {out, (zp_fmt)fmt, NULL, top_n, execs};
     st = zp_report_write(r, id, created, &o, dir, sizeof dir, &cli->err);

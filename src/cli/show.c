@@ -4,6 +4,8 @@
 #include "opts.h"
 #include "preset.h"
 #include "render.h"
+#include "result.h"
+#include "jsonget.h"
 #include "store.h"
 
 #include <cjson/cJSON.h>
@@ -56,6 +58,24 @@ static int zp_cmd_show(zp_cli *cli, int argc, char **argv)
         cJSON_Delete(execs);
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON",
                                        (long long)id));
+    }
+    if (!o.json) {   /* what is rendered is checked first (--json shows it as stored) */
+        char what[64];
+        snprintf(what, sizeof what, "run %lld", (long long)id);
+        st = zp_result_check(r, what, &cli->err);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, execs)
+        {
+            if (st)
+                break;
+            snprintf(what, sizeof what, "execution %.0f of run %lld", zp_jnum(x, "exec_id"), (long long)id);
+            st = zp_exec_record_check(x, what, &cli->err);
+        }
+        if (st) {
+            cJSON_Delete(r);
+            cJSON_Delete(execs);
+            return zp_fail(cli, st);
+        }
     }
     cJSON_AddItemToObject(r, "executions", execs);
     if (o.json) {

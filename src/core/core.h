@@ -375,5 +375,8 @@ void zp_plan_eval(const zp_problem *pb, const zp_layout *l, zp_plan *out);
 zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result *res, zp_err *e);
 /* Validate pins against the problem before searching (bad input: EINVAL). */
 zp_status zp_pins_check(const zp_problem *pb, zp_err *e);
+/* The problem's largest byte counts stay inside 64 bits (memory.c): ZP_EINVAL
+ * naming --seq and the micro-batch otherwise. */
+zp_status zp_problem_range_check(const zp_problem *pb, zp_err *e);
 
 #endif

@@ -432,3 +432,25 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
         c->frag = 0;
     }
 }
+
+/* Byte counts are exact 64-bit integers: refuse a problem whose largest
+ * terms could exceed 2^62 bytes on one rank, naming what makes them so.
+ * Bounded in double with the largest micro-batch the search may take (the
+ * pinned one, else the whole global batch on one replica): one layer's
+ * activations without flash attention (34 s b h + 5 a s^2 b, 4-byte
+ * values) times the layers, and the fp32 logits (4 s b V). */
+zp_status zp_problem_range_check(const zp_problem *pb, zp_err *e)
+{
+    const zp_model *m = &pb->model;
+    double s = (double)pb->train.seq, h = (double)m->hidden, a = (double)m->heads, L = (double)m->layers;
+    double b = (double)(pb->pins.micro_batch > 0 ? pb->pins.micro_batch : pb->train.global_batch);
+    double act = 4.0 * L * b * s * (34.0 * h + 5.0 * a * s), logits = 4.0 * s * b * (double)m->vocab;
+    const double limit = 4611686018427387904.0;   /* 2^62 */
+    if (act > limit || logits > limit)
+        return zp_err_set(e, ZP_EINVAL, "--seq %lld with micro-batches of up to %.0f sequences: %s would need "
+                          "%.3g bytes, beyond the 2^62 zplan counts exactly (allowed: a smaller %s or --seq)",
+                          (long long)pb->train.seq, b, act > limit ? "the activations" : "the logits",
+                          act > limit ? act : logits, pb->pins.micro_batch > 0 ? "--micro-batch" : "--global-batch "
+                          "or a pinned --micro-batch");
+    return ZP_OK;
+}

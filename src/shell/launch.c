@@ -5,11 +5,13 @@
 #include "jsonget.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/select.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -130,13 +132,18 @@ int zp_run_capture(char *const *argv, int64_t timeout_s, const char *progress, c
     *out = NULL;
     if (pipe(fd) != 0)
         return -1;
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
         close(fd[0]);
         close(fd[1]);
         return -1;
     }
     if (pid == 0) {
+        /* if zplan dies (SIGKILL, a lost terminal), the launcher is told
+         * to end and takes its ranks with it: no orphaned ranks */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(130);
         setpgid(0, 0);
         dup2(fd[1], 1);
         close(fd[0]);
@@ -213,4 +220,50 @@ int zp_run_capture(char *const *argv, int64_t timeout_s, const char *progress, c
     if (killed)
         return killed;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+zp_status zp_hostfile_check(const char *path, zp_err *e)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return zp_err_set(e, ZP_EINVAL, "--hostfile %s: %s (an Open MPI hostfile: a line 'HOST slots=N' per machine)",
+                          path, strerror(errno));
+    char line[1024];
+    int lineno = 0, hosts = 0;
+    zp_status st = ZP_OK;
+    while (st == ZP_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            st = zp_err_set(e, ZP_EINVAL, "--hostfile %s:%d: the line is too long (a line 'HOST slots=N' per machine)",
+                            path, lineno);
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *save = NULL, *tok = strtok_r(line, " \t\r\n", &save);
+        if (!tok)
+            continue;
+        for (const char *p = tok; *p && st == ZP_OK; p++)
+            if (!isalnum((unsigned char)*p) && !strchr(".-_:[]", *p))
+                st = zp_err_set(e, ZP_EINVAL, "--hostfile %s:%d: '%.40s' is not a host name (a line 'HOST slots=N' "
+                                "per machine)", path, lineno, tok);
+        while (st == ZP_OK && (tok = strtok_r(NULL, " \t\r\n", &save))) {
+            char *eq = strchr(tok, '=');
+            int key = eq && ((eq - tok == 5 && !strncmp(tok, "slots", 5)) ||
+                             (eq - tok == 9 && (!strncmp(tok, "max_slots", 9) || !strncmp(tok, "max-slots", 9))));
+            char *end = NULL;
+            long v = key ? strtol(eq + 1, &end, 10) : 0;
+            if (!key || end == eq + 1 || *end || v < 1 || v > 1000000)
+                st = zp_err_set(e, ZP_EINVAL, "--hostfile %s:%d: '%.40s' (allowed after the host: slots=N, "
+                                "max_slots=N, N >= 1)", path, lineno, tok);
+        }
+        hosts++;
+    }
+    if (st == ZP_OK && ferror(f))
+        st = zp_err_set(e, ZP_EINVAL, "--hostfile %s: %s", path, strerror(errno));
+    fclose(f);
+    if (st == ZP_OK && hosts == 0)
+        st = zp_err_set(e, ZP_EINVAL, "--hostfile %s has no host (a line 'HOST slots=N' per machine)", path);
+    return st;
 }

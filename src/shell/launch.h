@@ -19,6 +19,9 @@ int zp_in_path(const char *prog);
  * sets the environment the ranks need; *name: "mpirun" or "srun". */
 zp_status zp_launcher(char **args, int *n_out, const char *npbuf, const char *hostfile, const char *eng,
                       const char **name, zp_err *e);
+/* An Open MPI hostfile, checked before any launch: readable, at least one
+ * host, each line "HOST [slots=N] [max_slots=N]" (# comments). */
+zp_status zp_hostfile_check(const char *path, zp_err *e);
 /* Run argv in its own process group, capturing stdout into *out
  * (malloc'd, possibly NULL); stderr passes through, and with `progress`
  * (the program's name) so do the engine's progress lines, as text.  On

@@ -2,6 +2,7 @@
  * object (the --json answer), for the commands that work on recorded runs
  * (report, exec). */
 #include "result.h"
+#include "schema.h"
 #include "jsonget.h"
 
 #include <stdio.h>
@@ -17,6 +18,310 @@ int zp_name_index(const char *s, const char *const *names)
 
 /* The planning problem a result was computed for, for the charts that
  * re-evaluate the model (scaling, communication by strategy). */
+/* ------------------------------------------------------------ the schema
+ * Every field the readers of a planning result (show, report, exec) use,
+ * with the ranges the planner accepts on input (model.c, plan.c), so that
+ * a result that passes cannot divide by zero or overflow further on. */
+#define P2(n) ((double)((uint64_t)1 << (n)))
+#define BYTES 1.8e19   /* below 2^64: a byte count read back into uint64_t */
+#define BIG 1e30
+
+static const char *const mlp_n[] = {"gelu", "swiglu", NULL}, *const norm_n[] = {"layernorm", "rmsnorm", NULL},
+                         *const pos_n[] = {"learned", "rotary", "alibi", NULL},
+                         *const z3_n[] = {"prefetch", "deepspeed", NULL}, *const z3re_n[] = {"blocks", "all", NULL},
+                         *const units_n[] = {"gib", "gb", NULL};
+
+static const zp_field model_f[] = {
+    {"name", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
+    {"source", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"params", ZP_F_NUM, 0, 1e16, NULL, NULL, 0, 0},
+    {"layers", ZP_F_INT, 1, 100000, NULL, NULL, 0, 0},
+    {"hidden", ZP_F_INT, 1, P2(20), NULL, NULL, 0, 0},
+    {"heads", ZP_F_INT, 1, P2(20), NULL, NULL, 0, 0},
+    {"kv_heads", ZP_F_INT, 1, P2(20), NULL, NULL, 0, 0},
+    {"ffn", ZP_F_INT, 1, P2(23), NULL, NULL, 0, 0},
+    {"vocab", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},
+    {"seq", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},
+    {"max_positions", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
+    {"tied_embeddings", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {"bias", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {"mlp", ZP_F_STR, 0, 0, mlp_n, NULL, 0, 0},
+    {"norm", ZP_F_STR, 0, 0, norm_n, NULL, 0, 0},
+    {"position", ZP_F_STR, 0, 0, pos_n, NULL, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const zp_field cluster_f[] = {
+    {"gpu", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
+    {"gpu_description", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"gpus", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},
+    {"gpus_per_node", ZP_F_INT, 1, 1024, NULL, NULL, 0, 0},
+    {"nodes", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
+    {"gpu_memory_bytes", ZP_F_INT, 1, P2(53), NULL, NULL, 0, 0},
+    {"host_memory_bytes_per_node", ZP_F_INT, 0, P2(60), NULL, NULL, 0, 0},
+    {"peak_flops", ZP_F_NUM, 1, 1e21, NULL, NULL, 0, 0},
+    {"nvlink_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
+    {"inter_node_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
+    {"pcie_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const zp_field train_f[] = {
+    {"seq", ZP_F_INT, 1, P2(20), NULL, NULL, 0, 0},
+    {"global_batch", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},
+    {"tokens_per_step", ZP_F_NUM, 0, P2(44), NULL, NULL, 1, 0},
+    {"dtype", ZP_F_STR, 0, 0, zp_dtype_names, NULL, 0, 0},
+    {"grad_dtype", ZP_F_STR, 0, 0, zp_dtype_names, NULL, 0, 0},
+    {"master_weights", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {"optimizer", ZP_F_STR, 0, 0, zp_optim_names, NULL, 0, 0},
+    {"flash_attention", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {"dropout", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const zp_field conv_f[] = {
+    {"zero3_buffer", ZP_F_STR, 0, 0, z3_n, NULL, 0, 0},
+    {"zero3_regather", ZP_F_STR, 0, 0, z3re_n, NULL, 0, 0},
+    {"bucket_elems", ZP_F_INT, 0, P2(40), NULL, NULL, 0, 0},
+    {"cuda_context_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 0, 0},
+    {"nccl_comm_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 0, 0},
+    {"cublas_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 1, 0},
+    {"fragmentation", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
+    {"alloc_granule_bytes", ZP_F_INT, 0, P2(40), NULL, NULL, 1, 0},
+    {"gemm_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
+    {"link_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
+    {"overlap_efficiency", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
+    {"elementwise_gbps", ZP_F_NUM, 0, 1e6, NULL, NULL, 1, 0},
+    {"backward_workspace", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {"units", ZP_F_STR, 0, 0, units_n, NULL, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+#define MEMF(k) {k, ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0}
+#define MEMO(k) {k, ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0}
+static const zp_field mem_f[] = {MEMF("params"), MEMF("grads"), MEMF("optimizer"), MEMF("activations"),
+                                 MEMF("buffers"), MEMF("overhead"), MEMF("total"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field host_f[] = {MEMO("params"), MEMO("grads"), MEMO("optimizer"), MEMO("buffers"), MEMF("total"),
+                                  {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field time_f[] = {
+    {"compute", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},      {"comm_exposed", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},
+    {"bubble", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},       {"optimizer", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+#define PLAN_FIELDS                                                                                                    \
+    {"dp", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0}, {"tp", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},                        \
+    {"pp", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0}, {"vp", ZP_F_INT, 1, P2(20), NULL, NULL, 0, 0},                        \
+    {"zero", ZP_F_INT, 0, 3, NULL, NULL, 0, 0}, {"offload", ZP_F_STR, 0, 0, zp_offload_names, NULL, 0, 0},               \
+    {"ckpt", ZP_F_STR, 0, 0, zp_ckpt_names, NULL, 0, 0}, {"sp", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},                      \
+    {"micro_batch", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0}, {"grad_accum", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},       \
+    {"fits", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0}, {"reject", ZP_F_STR, 0, 0, NULL, NULL, 0, 1},                          \
+    {"worst_stage", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0}, {"memory_bytes", ZP_F_OBJ, 0, 0, NULL, mem_f, 0, 0},         \
+    {"peak_phase", ZP_F_STR, 0, 0, zp_phase_names, NULL, 1, 0},                                                         \
+    {"host_memory_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0},                                                        \
+    {"host_bytes_per_rank", ZP_F_OBJ, 0, 0, NULL, host_f, 0, 0},                                                        \
+    {"comm_bytes_per_step", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0}, {"time_s", ZP_F_OBJ, 0, 0, NULL, time_f, 0, 0},      \
+    {"step_time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0}, {"tokens_per_s", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},           \
+    {"mfu", ZP_F_NUM, 0, 1e6, NULL, NULL, 0, 0}, {"model_flops_per_step", ZP_F_NUM, 0, 1e40, NULL, NULL, 0, 0}
+static const zp_field plan_f[] = {PLAN_FIELDS, {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field stage_f[] = {
+    {"stage", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
+    {"memory_bytes", ZP_F_OBJ, 0, 0, NULL, mem_f, 0, 0},
+    {"host_bytes", ZP_F_OBJ, 0, 0, NULL, host_f, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const zp_field coll_f[] = {
+    {"collective", ZP_F_STR, 0, 0, zp_coll_kind_names, NULL, 0, 0},
+    {"group", ZP_F_STR, 0, 0, zp_group_names, NULL, 0, 0},
+    {"what", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
+    {"group_size", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},
+    {"inter_node", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {"bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0},
+    {"count", ZP_F_NUM, 0, 1e15, NULL, NULL, 0, 0},
+    {"bus_factor", ZP_F_NUM, 0, 2, NULL, NULL, 0, 0},
+    {"bus_bytes_per_step", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0},
+    {"time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},
+    {"overlap", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const zp_field chosen_f[] = {PLAN_FIELDS, {"stages", ZP_F_ARR, 0, 0, NULL, stage_f, 0, 0},
+                                    {"comm", ZP_F_ARR, 0, 0, NULL, coll_f, 0, 0}, {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field classic_f[] = {{"strategy", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
+                                     {"invalid", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+                                     {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field result_f[] = {
+    {"zplan_version", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
+    {"run_id", ZP_F_INT, 1, 1e15, NULL, NULL, 0, 1},
+    {"model", ZP_F_OBJ, 0, 0, NULL, model_f, 0, 0},
+    {"cluster", ZP_F_OBJ, 0, 0, NULL, cluster_f, 0, 0},
+    {"training", ZP_F_OBJ, 0, 0, NULL, train_f, 0, 0},
+    {"conventions", ZP_F_OBJ, 0, 0, NULL, conv_f, 0, 0},
+    {"candidates_evaluated", ZP_F_NUM, 0, 1e18, NULL, NULL, 0, 0},
+    {"fitting", ZP_F_NUM, 0, 1e18, NULL, NULL, 0, 0},
+    {"rejected", ZP_F_OBJ, 0, 0, NULL, NULL, 0, 0},
+    {"plans", ZP_F_ARR, 0, 0, NULL, plan_f, 0, 0},
+    {"chosen", ZP_F_OBJ, 0, 0, NULL, chosen_f, 0, 1},
+    {"closest", ZP_F_OBJ, 0, 0, NULL, plan_f, 1, 0},
+    {"classic", ZP_F_ARR, 0, 0, NULL, classic_f, 0, 0},
+    {"suggestions", ZP_F_STRARR, 0, 0, NULL, NULL, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+
+/* A plan's layout against the cluster: its degrees use the cluster's GPUs
+ * and its worst stage is one of its stages. */
+static zp_status plan_fits_cluster(const cJSON *p, const char *path, int64_t gpus, const char *what, zp_err *e)
+{
+    double dp = zp_jnum(p, "dp"), tp = zp_jnum(p, "tp"), pp = zp_jnum(p, "pp");
+    if (dp * tp * pp != (double)gpus)
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s has dp x tp x pp = %.0f, not the "
+                          "cluster's %lld GPUs (was the database edited?)", what, path, dp * tp * pp, (long long)gpus);
+    if (zp_jnum(p, "worst_stage") >= pp)
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s.worst_stage is not one of its %.0f "
+                          "stages (was the database edited?)", what, path, pp);
+    return ZP_OK;
+}
+
+zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
+{
+    zp_status st = zp_schema_check(r, result_f, what, e);
+    if (st)
+        return st;
+    zp_problem pb;
+    zp_result_problem(r, &pb);
+    zp_err me = {0};
+    if (zp_model_check(&pb.model, &me) != ZP_OK)
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: model: %s", what, me.msg);
+    int64_t gpus = pb.cluster.gpus;
+    const cJSON *x;
+    int i = 0;
+    char path[64];
+    cJSON_ArrayForEach(x, zp_jobj(r, "plans"))
+    {
+        snprintf(path, sizeof path, "plans[%d]", i++);
+        if ((st = plan_fits_cluster(x, path, gpus, what, e)))
+            return st;
+    }
+    const cJSON *ch = zp_jobj(r, "chosen");
+    if (cJSON_IsObject(ch)) {
+        if ((st = plan_fits_cluster(ch, "chosen", gpus, what, e)))
+            return st;
+        if (cJSON_GetArraySize(zp_jobj(ch, "stages")) != (int)zp_jnum(ch, "pp"))
+            return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: chosen.stages does not hold its %.0f "
+                              "stages (was the database edited?)", what, zp_jnum(ch, "pp"));
+    }
+    if (cJSON_IsObject(zp_jobj(r, "closest")) && (st = plan_fits_cluster(zp_jobj(r, "closest"), "closest", gpus, what, e)))
+        return st;
+    i = 0;
+    cJSON_ArrayForEach(x, zp_jobj(r, "classic"))
+    {
+        snprintf(path, sizeof path, "classic[%d]", i++);
+        if (zp_jobj(x, "invalid"))
+            continue;
+        if ((st = zp_schema_check(x, plan_f, what, e)) || (st = plan_fits_cluster(x, path, gpus, what, e)))
+            return st;
+    }
+    return ZP_OK;
+}
+
+/* ------------------------------------------------------------ executions
+ * An execution record (zplan exec's --json, the executions table): what
+ * show and report read of it.  A row still running, or lost, has only its
+ * id and status. */
+static const char *const status_n[] = {"running", "ok", "oom", "failed", "interrupted", "lost", NULL};
+static const zp_field cls_f[] = {MEMO("params"), MEMO("grads"), MEMO("optimizer"), MEMO("activations"),
+                                 MEMO("buffers"), MEMO("peak"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field rt_f[] = {MEMO("context"), MEMO("blas"), MEMO("communicator"), MEMO("rounding"),
+                                MEMO("device_total"), MEMO("gpu_total"), MEMO("gpu_used_at_peak"),
+                                {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field rts_f[] = {{"predicted", ZP_F_OBJ, 0, 0, NULL, rt_f, 1, 0},
+                                 {"measured", ZP_F_OBJ, 0, 0, NULL, rt_f, 1, 0},
+                                 {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field rank_f[] = {
+    {"rank", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
+    {"predicted_bytes", ZP_F_OBJ, 0, 0, NULL, cls_f, 1, 0},
+    {"measured_bytes", ZP_F_OBJ, 0, 0, NULL, cls_f, 1, 0},
+    {"predicted_phase", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"host_predicted_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
+    {"host_measured_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
+    {"runtime_bytes", ZP_F_OBJ, 0, 0, NULL, rts_f, 1, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const zp_field exmodel_f[] = {
+    {"params", ZP_F_NUM, 0, 1e16, NULL, NULL, 1, 0},   {"layers", ZP_F_INT, 1, 100000, NULL, NULL, 1, 0},
+    {"hidden", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0}, {"heads", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},
+    {"vocab", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},  {"seq", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const zp_field pm_f[] = {{"predicted", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 1},
+                                {"measured", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 1},
+                                {"by_kind", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
+                                {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field exec_f[] = {
+    {"exec_id", ZP_F_INT, 1, 1e15, NULL, NULL, 0, 0},
+    {"status", ZP_F_STR, 0, 0, status_n, NULL, 0, 0},
+    {"run_id", ZP_F_INT, 1, 1e15, NULL, NULL, 1, 0},
+    {"plan", ZP_F_INT, 1, 1000, NULL, NULL, 1, 0},
+    {"ranks", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
+    {"steps", ZP_F_INT, 1, 1e9, NULL, NULL, 1, 0},
+    {"steps_done", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
+    {"reason", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"error", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"backend", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"gpu", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"dp", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
+    {"zero", ZP_F_INT, 0, 3, NULL, NULL, 1, 0},
+    {"offload", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"ckpt", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"micro_batch", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
+    {"grad_accum", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
+    {"dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"grad_dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"loss_scale", ZP_F_NUM, 0, 1e40, NULL, NULL, 1, 0},
+    {"skipped_steps", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
+    {"model", ZP_F_OBJ, 0, 0, NULL, exmodel_f, 1, 0},
+    {"losses", ZP_F_ARR, -BIG, BIG, NULL, NULL, 1, 1},
+    {"step_time_s", ZP_F_OBJ, 0, 0, NULL, pm_f, 1, 0},
+    {"comm_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, pm_f, 1, 0},
+    {"per_rank", ZP_F_ARR, 0, 0, NULL, rank_f, 1, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+
+zp_status zp_exec_record_check(const cJSON *rec, const char *what, zp_err *e)
+{
+    return zp_schema_check(rec, exec_f, what, e);
+}
+
+/* ------------------------------------------------------------ the engine
+ * What zplan-engine prints (backend/engine_main.c writes it; it is a
+ * separate program that never sees src/): the one object exec reads. */
+static const zp_field eclass_f[] = {MEMO("params"), MEMO("grads"), MEMO("optimizer"), MEMO("activations"),
+                                    MEMO("buffers"), MEMO("total"), MEMO("peak"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field erank_f[] = {
+    {"rank", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
+    {"device_class_peaks", ZP_F_OBJ, 0, 0, NULL, eclass_f, 0, 0},
+    {"device_at_peak", ZP_F_OBJ, 0, 0, NULL, eclass_f, 1, 0},
+    {"device_peak", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0},
+    {"peak_phase", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"host_class_peaks", ZP_F_OBJ, 0, 0, NULL, eclass_f, 0, 0},
+    {"device_phases", ZP_F_OBJ, 0, 0, NULL, NULL, 0, 0},
+    {"rss_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
+    {"runtime_bytes", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+static const zp_field engine_f[] = {
+    {"status", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
+    {"ranks", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},
+    {"error", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"losses", ZP_F_ARR, -BIG, BIG, NULL, NULL, 1, 1},
+    {"step_time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
+    {"dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"grad_dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"phase_time_s", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
+    {"bus_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
+    {"per_rank", ZP_F_ARR, 0, 0, NULL, erank_f, 1, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+
+zp_status zp_engine_output_check(const cJSON *out, zp_err *e)
+{
+    return zp_schema_check(out, engine_f, "the engine's output", e);
+}
+
 void zp_result_problem(const cJSON *r, zp_problem *pb)
 {
     static const char *const mlp[] = {"gelu", "swiglu", NULL}, *const norm[] = {"layernorm", "rmsnorm", NULL},

@@ -1,0 +1,86 @@
+#!/bin/sh
+# malformed.sh - a stored run, an execution record or an engine's output
+# that is not as zplan writes it (a shared database edited by hand, a
+# broken engine) is refused in one line naming the document and the field,
+# exit 1, never a crash (a stored run without model.heads gave SIGFPE, exit
+# 136, at zplan exec and zplan report).
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v sqlite3 >/dev/null 2>&1; then
+    if [ "${CI:-}" = true ]; then echo "Bail out! sqlite3 is missing (scripts/setup installs it)"; exit 1; fi
+    echo "1..0 # SKIP sqlite3 is not installed"
+    exit 0
+fi
+DB=$tmp/m.db
+"$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --micro-batch 2 --global-batch 8 --db "$DB" \
+    >/dev/null 2>&1
+ok $? "a run to spoil"
+cp "$DB" "$tmp/clean.db"
+
+# spoil SQL FIELD: a fresh copy of the run with result_json changed by SQL
+spoil() {
+    cp "$tmp/clean.db" "$DB"
+    sqlite3 "$DB" "UPDATE runs SET result_json = $1 WHERE id = 1"
+}
+# refused CMD FIELD WHAT: exit 1, one line naming run 1 and the field
+refused() {
+    cmd=$1 field=$2 what=$3
+    # shellcheck disable=SC2086
+    run "$ZPLAN" $cmd --db "$DB"
+    ok "$([ "$rc" -eq 1 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "run 1" "$errf" &&
+          grep -qF -- "$field" "$errf"; echo $?)" "$what: zplan $cmd exits 1 naming run 1 and $field" ||
+        diag "rc=$rc $(head -c 300 "$errf")"
+}
+for c in "exec 1" "report 1 --out $tmp/rep" "show 1"; do
+    spoil "json_remove(result_json, '\$.model.heads')"
+    refused "$c" model.heads "no model.heads"
+done
+spoil "json_set(result_json, '\$.cluster.gpus', 0)"
+refused "report 1 --out $tmp/rep" cluster.gpus "cluster.gpus = 0"
+spoil "json_set(result_json, '\$.plans[0].dp', 0)"
+refused "exec 1" "plans[0].dp" "plans[0].dp = 0"
+spoil "json_set(result_json, '\$.training.seq', 'long')"
+refused "show 1" training.seq "training.seq a string"
+spoil "json_set(result_json, '\$.model.hidden', 769)"
+refused "exec 1" "model" "hidden 769 (heads 12 no longer divide it)"
+spoil "json_set(result_json, '\$.chosen.pp', 3)"
+refused "report 1 --out $tmp/rep" "chosen" "chosen.pp 3 on 2 GPUs"
+spoil "json_set(result_json, '\$.model.layers', 1e300)"
+refused "exec 1" "model.layers" "model.layers 1e300"
+spoil "'[]'"
+refused "show 1" "object" "a result that is an array"
+# show --json prints the stored document as it is (to inspect it)
+spoil "json_remove(result_json, '\$.model.heads')"
+run "$ZPLAN" show 1 --json --db "$DB"
+ok "$([ "$rc" -eq 0 ] && jq -e '.model.heads == null' "$outf" >/dev/null; echo $?)" \
+    "zplan show 1 --json still prints the spoiled document as stored"
+
+# an execution record edited by hand
+cp "$tmp/clean.db" "$DB"
+sqlite3 "$DB" "INSERT INTO executions (run_id, plan_rank, created, status, backend, ranks, steps, scale, record_json)
+    VALUES (1, 1, '2026-12-04T00:00:00Z', 'ok', 'cpu', 2, 3, 'none',
+    '{\"exec_id\": 1, \"status\": \"ok\", \"per_rank\": [{\"rank\": 0, \"measured_bytes\": {\"peak\": \"lots\"}}]}')" \
+    2>"$errf" || diag "$(cat "$errf")"
+for c in "show 1" "report 1 --out $tmp/rep"; do
+    run "$ZPLAN" $c --db "$DB"
+    ok "$([ "$rc" -eq 1 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "execution 1 of run 1" "$errf" &&
+          grep -qF 'per_rank[0].measured_bytes.peak' "$errf"; echo $?)" \
+        "a spoiled execution record: zplan $c exits 1 naming the execution and the field" ||
+        diag "rc=$rc $(head -c 300 "$errf")"
+done
+
+# an engine whose output is not what zplan-engine prints: recorded as
+# failed, saying why, not read
+if command -v mpirun >/dev/null 2>&1; then
+    cp "$tmp/clean.db" "$DB"
+    printf '#!/bin/sh\n[ "${OMPI_COMM_WORLD_RANK:-0}" = 0 ] || exit 0\necho %s\n' \
+        "'{\"status\":\"ok\",\"ranks\":0,\"per_rank\":[{\"rank\":0}]}'" >"$tmp/bad-engine"
+    chmod +x "$tmp/bad-engine"
+    ZPLAN_ENGINE=$tmp/bad-engine run "$ZPLAN" exec 1 --db "$DB" --steps 1 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+    ok "$([ "$rc" -eq 1 ] && jq -e '.status == "failed" and (.reason | test("engine.s output.*ranks"))' "$outf" >/dev/null
+          echo $?)" "an engine printing ranks 0: recorded as failed, the record says which field" ||
+        diag "rc=$rc $(jq -c '{status, reason}' "$outf" 2>/dev/null) $(head -c 300 "$errf")"
+else
+    skip "mpirun is not installed"
+fi
+finish
