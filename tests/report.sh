@@ -296,6 +296,64 @@ else
 fi
 cd "$tmp" || exit 1
 
+# ---------------------------------------------------------------- replacing only what zplan wrote
+
+# snap DIR: every path under DIR with its type, and every file's checksum
+snap() {
+    (cd "$1" && find . -exec ls -ld {} + | awk '{ print $1, $NF }' | LC_ALL=C sort &&
+        find . -type f -exec cksum {} + | LC_ALL=C sort)
+}
+# refused MSG ARGS...: zplan exits 2 with one 'zplan: ' line, $P as it was, no sibling left
+refused() {
+    msg=$1
+    shift
+    before=$(snap "$P")
+    run "$@"
+    after=$(snap "$P")
+    ok "$([ "$rc" -eq 2 ] && [ "$(grep -c . "$errf")" -eq 1 ] && grep -q '^zplan: .*--out' "$errf" &&
+        [ "$before" = "$after" ] && [ -z "$(ls -d "$tmp"/rp.* 2>/dev/null)" ]; echo $?)" "$msg" ||
+        diag "rc=$rc stderr: $err"
+}
+P=$tmp/rp
+# fresh: a new report of run 1 in $P (each case starts from an intact report)
+fresh() {
+    rm -rf "$P"
+    run "$ZPLAN" report 1 --db "$DB" --out "$P"
+    [ "$rc" -eq 0 ] || diag "report 1 --out $P failed: $err"
+}
+fresh
+mkdir "$P/sub" && echo mine >"$P/sub/keep.txt"
+refused "--out a report holding a subdirectory: refused, nothing removed (exit 2)" "$ZPLAN" report 2 --db "$DB" --out "$P"
+fresh
+echo mine >"$P/notes.txt"
+refused "--out a report holding a file zplan did not write: refused, nothing removed (exit 2)" \
+    "$ZPLAN" report 2 --db "$DB" --out "$P"
+fresh
+echo outside >"$tmp/outside.png"
+rm "$P/strategy.png" && ln -s "$tmp/outside.png" "$P/strategy.png"
+refused "--out a report where one of zplan's names is a symbolic link: refused (exit 2)" \
+    "$ZPLAN" report 2 --db "$DB" --out "$P"
+ok "$([ "$(cat "$tmp/outside.png")" = outside ]; echo $?)" "the file that link points to is untouched"
+fresh
+ln -s "$P" "$tmp/rplink"
+refused "--out a symbolic link to a report: refused, the report behind it untouched (exit 2)" \
+    "$ZPLAN" report 2 --db "$DB" --out "$tmp/rplink"
+ok "$([ -L "$tmp/rplink" ]; echo $?)" "the link is still a link"
+printf '#!/bin/sh\necho "plot failed" >&2\nexit 1\n' >"$tmp/failplot" && chmod +x "$tmp/failplot"
+before=$(snap "$P")
+ZPLAN_GNUPLOT=$tmp/failplot run "$ZPLAN" report 2 --db "$DB" --out "$P"
+ok "$([ "$rc" -eq 1 ] && [ "$(grep -c . "$errf")" -eq 1 ] && [ "$before" = "$(snap "$P")" ] &&
+    [ -z "$(ls -d "$tmp"/rp.* 2>/dev/null)" ]; echo $?)" "gnuplot failing: exit 1, the old report byte for byte intact" ||
+    diag "rc=$rc stderr: $err"
+run "$ZPLAN" report 2 --db "$DB" --out "$P"
+ok "$([ "$rc" -eq 0 ] && grep -q '<title>zplan report, run 2</title>' "$P/index.html" &&
+    [ -z "$(ls -d "$tmp"/rp.* 2>/dev/null)" ]; echo $?)" "a report holding only zplan's files is replaced, no sibling left" ||
+    diag "rc=$rc stderr: $err"
+head -1 "$P/.zplan-report" >"$tmp/marker" && cp "$tmp/marker" "$P/.zplan-report"
+run "$ZPLAN" report 1 --db "$DB" --out "$P"
+ok "$([ "$rc" -eq 0 ] && grep -q '<title>zplan report, run 1</title>' "$P/index.html"; echo $?)" \
+    "a report of an earlier zplan (a marker without the file list) is replaced" || diag "rc=$rc stderr: $err"
+
 # ---------------------------------------------------------------- bad input
 
 # bad CODE DIR MSG ARGS...: exits CODE, one 'zplan: ' line, DIR not created

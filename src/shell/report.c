@@ -884,23 +884,6 @@ static int run_gnuplot(const char *gnuplot, const char *dir, const char *script,
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static void remove_tree_flat(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        char p[4400];
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const char *created, const char *now)
 {
     const cJSON *m = zp_jobj(x->r, "model"), *c = zp_jobj(x->r, "cluster"), *t = zp_jobj(x->r, "training");
@@ -1033,6 +1016,159 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
     return ZP_OK;
 }
 
+/* ------------------------------------------------------------ the output directory */
+
+/* A report directory holds only what zplan wrote there: .zplan-report
+ * marks it and lists those files after its first line, one name a line.
+ * Replacing a report removes the files its marker lists and nothing else,
+ * and only once the new report is in place; anything else there (a
+ * subdirectory, a file zplan did not write, a link) stops the replacement
+ * before anything is written, as does an --out that is a link.  Every
+ * check and removal works on the directory opened without following links
+ * (openat, unlinkat), so that nothing outside it is ever removed. */
+
+#define MARKER ".zplan-report"
+#define MARKER_MAX 65536
+
+/* The charts' file names, for the marker of a zplan that did not list its files. */
+static const char *const chart_names[] = {"strategy", "scaling", "top_plans", "comm", "stages", "measured", NULL};
+
+/* Whether the report whose marker reads `list` wrote `name`: one of the
+ * names after the marker's first line; a marker with only its first line
+ * (written before the list) owns the names zplan wrote then. */
+static int owned(const char *list, const char *name)
+{
+    if (!strcmp(name, MARKER))
+        return 1;
+    const char *p = strchr(list, '\n');
+    if (p && p[1]) {
+        size_t len = strlen(name);
+        for (p++; *p; p += strcspn(p, "\n"), p += *p == '\n')
+            if (strcspn(p, "\n") == len && !memcmp(p, name, len))
+                return 1;
+        return 0;
+    }
+    if (!strcmp(name, "index.html") || !strcmp(name, "report.md"))
+        return 1;
+    const char *dot = strrchr(name, '.');
+    if (!dot || (strcmp(dot, ".dat") && strcmp(dot, ".gp") && strcmp(dot, ".png") && strcmp(dot, ".svg")))
+        return 0;
+    for (int i = 0; chart_names[i]; i++)
+        if (strlen(chart_names[i]) == (size_t)(dot - name) && !memcmp(name, chart_names[i], (size_t)(dot - name)))
+            return 1;
+    return 0;
+}
+
+/* The marker of the directory open as dfd, into buf (n bytes); 0 when there
+ * is none, or it is not a regular file that a zplan report wrote. */
+static int read_marker(int dfd, char *buf, size_t n)
+{
+    struct stat st;
+    size_t k = 0;
+    ssize_t r;
+    int fd = openat(dfd, MARKER, O_RDONLY | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        while (k + 1 < n && (r = read(fd, buf + k, n - 1 - k)) > 0)
+            k += (size_t)r;
+    close(fd);
+    buf[k] = '\0';
+    return strncmp(buf, "zplan ", 6) == 0;
+}
+
+/* Go through the directory open as dfd, shown as `dir` in messages.
+ * remove == 0: check that it is empty or holds only files its marker owns
+ * (plain files, not links); *n receives the number of entries.  remove == 1:
+ * unlink the files the marker owns, the marker last, and leave anything
+ * else (*n: the entries left). */
+static zp_status report_files(int dfd, const char *dir, int remove, int *n, zp_err *e)
+{
+    zp_status st = ZP_OK;
+    char *list = malloc(MARKER_MAX);
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    *n = 0;
+    if (!list || !d) {
+        st = zp_err_set(e, list ? ZP_EIO : ZP_ENOMEM, "--out %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    int has = read_marker(dfd, list, MARKER_MAX);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct stat s;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        int mine = has && fstatat(dfd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(s.st_mode) &&
+                   owned(list, de->d_name);
+        if (remove) {
+            if (!mine || !strcmp(de->d_name, MARKER) || unlinkat(dfd, de->d_name, 0) != 0)
+                ++*n;
+            continue;
+        }
+        ++*n;
+        if (!has) {
+            st = zp_err_set(e, ZP_EINVAL, "--out %s exists and is not a zplan report (allowed: a new or empty "
+                            "directory, or an earlier report)", dir);
+            break;
+        }
+        if (!mine) {
+            char shown[80];
+            st = zp_err_set(e, ZP_EINVAL, "--out %s holds '%s', which zplan did not write, so it is not replaced "
+                            "(allowed: a new or empty directory, or an earlier report holding only its own files)",
+                            dir, clean_name(shown, sizeof shown, de->d_name));
+            break;
+        }
+    }
+    if (remove && has && *n == 1 && unlinkat(dfd, MARKER, 0) == 0)
+        *n = 0;
+out:
+    if (d)
+        closedir(d);
+    else if (fd >= 0)
+        close(fd);
+    free(list);
+    return st;
+}
+
+typedef struct out_state {
+    int exists, empty;   /* dest is a directory; it has no entries */
+    dev_t dev;           /* its identity when checked */
+    ino_t ino;
+} out_state;
+
+/* Whether dest may take the report: absent, an empty directory, or an
+ * earlier report holding only its own files; never a link.  ZP_EINVAL (a
+ * one-line message) when not. */
+static zp_status check_out(const char *dest, out_state *os, zp_err *e)
+{
+    struct stat st;
+    memset(os, 0, sizeof *os);
+    if (lstat(dest, &st) != 0) {
+        if (errno == ENOENT)
+            return ZP_OK;
+        return zp_err_set(e, ZP_EINVAL, "--out %s: %s (allowed: a new or empty directory, or an earlier report)", dest,
+                          strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode))
+        return zp_err_set(e, ZP_EINVAL, "--out %s is a symbolic link, which zplan does not write through (allowed: a new "
+                          "or empty directory, or an earlier report)", dest);
+    if (!S_ISDIR(st.st_mode))
+        return zp_err_set(e, ZP_EINVAL, "--out %s exists and is not a zplan report (allowed: a new or empty directory, "
+                          "or an earlier report)", dest);
+    int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (dfd < 0)
+        return zp_err_set(e, ZP_EINVAL, "--out %s: %s", dest, strerror(errno));
+    int n;
+    zp_status s = report_files(dfd, dest, 0, &n, e);
+    close(dfd);
+    os->exists = 1;
+    os->empty = n == 0;
+    os->dev = st.st_dev;
+    os->ino = st.st_ino;
+    return s;
+}
+
 /* Make the temporary directory beside the destination. */
 static zp_status make_tmpdir(const char *dest, char *tmp, size_t n, zp_err *e)
 {
@@ -1042,35 +1178,107 @@ static zp_status make_tmpdir(const char *dest, char *tmp, size_t n, zp_err *e)
     return ZP_OK;
 }
 
-/* Move a finished report into place.  An existing destination is replaced
- * only when it is a previous zplan report (it has .zplan-report). */
-static zp_status publish(const char *tmp, const char *dest, zp_err *e)
+/* Remove the temporary directory (made by make_tmpdir) and the files in it. */
+static void remove_tmpdir(const char *tmp)
 {
-    struct stat st;
-    if (stat(dest, &st) == 0) {
-        char marker[4200];
-        snprintf(marker, sizeof marker, "%s/.zplan-report", dest);
-        if (!S_ISDIR(st.st_mode) || access(marker, F_OK) != 0) {
-            DIR *d = S_ISDIR(st.st_mode) ? opendir(dest) : NULL;
-            int empty = d != NULL;
-            struct dirent *de;
-            while (d && (de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                    empty = 0;
-            if (d)
-                closedir(d);
-            if (!empty)
-                return zp_err_set(e, ZP_EINVAL, "--out %s exists and is not a zplan report (allowed: a new or "
-                                  "empty directory, or an earlier report)", dest);
-        }
-        remove_tree_flat(dest);
+    if (!tmp[0])
+        return;
+    int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+    } else if (dfd >= 0) {
+        close(dfd);
     }
+    rmdir(tmp);
+}
+
+/* The marker, written last: the report's identity, then every file the
+ * report wrote, one name a line (see owned). */
+static zp_status write_marker(const char *dir, const chart *charts, int n, zp_fmt fmt, long long run_id, zp_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" MARKER, dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return zp_err_set(e, ZP_EIO, "%s: %s", path, strerror(errno));
+    fprintf(f, "zplan %s report of run %lld\nindex.html\nreport.md\n", PACKAGE_VERSION, run_id);
+    for (int i = 0; i < n; i++) {
+        if (charts[i].omitted)
+            continue;
+        const char *c = charts[i].t.file;
+        fprintf(f, "%s.dat\n%s.gp\n", c, c);
+        if (fmt & ZP_FMT_PNG)
+            fprintf(f, "%s.png\n", c);
+        if (fmt & ZP_FMT_SVG)
+            fprintf(f, "%s.svg\n", c);
+    }
+    if (fclose(f) != 0)
+        return zp_err_set(e, ZP_EIO, "%s: %s", path, strerror(errno));
+    return ZP_OK;
+}
+
+/* Move a finished report into place: into a new or empty directory by one
+ * rename; over an earlier report by setting it aside (rename), moving the
+ * new one in, then removing the files the old one's marker lists and its
+ * directory.  When the new report cannot be moved in, the old one goes
+ * back where it was, as it was.  tmp is emptied ("") once moved. */
+static zp_status publish(char *tmp, const char *dest, zp_err *e)
+{
+    out_state os;
+    zp_status st = check_out(dest, &os, e);
+    if (st)
+        return st;
     mode_t mask = umask(0);
     umask(mask);
     chmod(tmp, 0777 & ~mask);
-    if (rename(tmp, dest) != 0)
-        return zp_err_set(e, ZP_EIO, "cannot move the report into %s: %s", dest, strerror(errno));
-    return ZP_OK;
+    if (!os.exists || os.empty) {
+        if (rename(tmp, dest) != 0)
+            return zp_err_set(e, ZP_EIO, "cannot move the report into %s: %s", dest, strerror(errno));
+        tmp[0] = '\0';   /* moved: no longer ours to remove */
+        return ZP_OK;
+    }
+    char old[4200];
+    struct stat was;
+    snprintf(old, sizeof old, "%s.old-XXXXXX", dest);
+    if (!mkdtemp(old))
+        return zp_err_set(e, ZP_EIO, "cannot set the earlier report in %s aside: %s", dest, strerror(errno));
+    if (rename(dest, old) != 0) {
+        int err = errno;
+        rmdir(old);
+        return zp_err_set(e, ZP_EIO, "cannot set the earlier report in %s aside: %s", dest, strerror(err));
+    }
+    int dfd = open(old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (dfd < 0 || fstat(dfd, &was) != 0 || was.st_dev != os.dev || was.st_ino != os.ino) {
+        /* not the directory checked: it changed meanwhile; put it back */
+        if (dfd >= 0)
+            close(dfd);
+        if (rename(old, dest) != 0)
+            return zp_err_set(e, ZP_EIO, "--out %s changed while the report was made; what was there is now in %s",
+                              dest, old);
+        return zp_err_set(e, ZP_EIO, "--out %s changed while the report was made; nothing was replaced", dest);
+    }
+    if (rename(tmp, dest) != 0) {
+        int err = errno;
+        close(dfd);
+        if (rename(old, dest) != 0)
+            return zp_err_set(e, ZP_EIO, "cannot move the report into %s: %s; the earlier report is in %s", dest,
+                              strerror(err), old);
+        return zp_err_set(e, ZP_EIO, "cannot move the report into %s: %s; the earlier report is left as it was", dest,
+                          strerror(err));
+    }
+    tmp[0] = '\0';
+    int left;
+    st = report_files(dfd, old, 1, &left, e);
+    close(dfd);
+    if (st == ZP_OK && rmdir(old) != 0)
+        st = zp_err_set(e, ZP_EIO, "the report is in %s; the earlier one, set aside in %s, now holds what zplan did "
+                        "not write, which is kept there: %s", dest, old, strerror(errno));
+    return st;
 }
 
 zp_status zp_report_write(const cJSON *result, long long run_id, const char *created, const zp_report_opts *o,
@@ -1103,6 +1311,9 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
         return zp_err_set(e, ZP_EINVAL, "run %lld: the stored result lacks the model or cluster", run_id);
     time_t tnow = time(NULL);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&tnow));
+    out_state os;
+    if ((st = check_out(dir, &os, e)))   /* refused before any work; publish checks again */
+        return st;
 
     charts = calloc((size_t)n, sizeof *charts);
     if (!charts)
@@ -1122,7 +1333,7 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
 
     if ((st = make_tmpdir(dir, tmp, sizeof tmp, e)))
         goto out;
-    char errlog[4200], marker[4200];
+    char errlog[4200];
     snprintf(errlog, sizeof errlog, "%s/.gnuplot-errors", tmp);
     for (int i = 0; i < n && st == ZP_OK; i++) {
         chart *c = &charts[i];
@@ -1150,18 +1361,13 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
     }
     if (st == ZP_OK) {
         unlink(errlog);
-        snprintf(marker, sizeof marker, "%s/.zplan-report", tmp);
-        FILE *mf = fopen(marker, "w");
-        if (mf) {
-            fprintf(mf, "zplan %s report of run %lld\n", PACKAGE_VERSION, run_id);
-            fclose(mf);
-        }
         if (!(st = write_index(tmp, &x, charts, n, run_id, created, now, e)) &&
-            !(st = write_md(tmp, &x, charts, n, run_id, created, now, e)))
+            !(st = write_md(tmp, &x, charts, n, run_id, created, now, e)) &&
+            !(st = write_marker(tmp, charts, n, o->fmt, run_id, e)))
             st = publish(tmp, dir, e);
     }
     if (st != ZP_OK)
-        remove_tree_flat(tmp);
+        remove_tmpdir(tmp);
 out:
     free(charts);
     return st;
