@@ -226,6 +226,134 @@ cd "$tmp" || exit 1
 run "$ZPLAN" report 1 --db "$DB" --out "$R"
 ok "$([ "$rc" -eq 0 ] && [ -s "$R/index.html" ]; echo $?)" "a report directory is replaced by a new report of it"
 
+# ---------------------------------------------------------------- names are data, never code
+
+# Names reach the charts' scripts and the pages from a --config file's name,
+# from a stored run (a shared database is untrusted: edited here with
+# sqlite3) and from GPU presets and executions.  gnuplot must run none of
+# them; the pages show them escaped; each is still drawn as text.
+mkdir "$tmp/evil" && cd "$tmp/evil" || exit 1
+EDB=$tmp/evil/evil.db
+evil='x";system "touch PWNED";y='
+cp "$ZPLAN_SRCDIR/tests/data/gpt2-config.json" "$evil\".json"
+run "$ZPLAN" --config "$evil\".json" --gpus 8 --db "$EDB"
+ok $rc "plan with --config '$evil\".json'" || show_run
+run "$ZPLAN" report 1 --db "$EDB" --out "$tmp/evil/rc" --format both
+ok $rc "report of that run exits 0" || show_run
+ok "$(find "$tmp" -name 'PWNED*' | grep -c . | grep -qx 0; echo $?)" \
+    "a config file named '$evil\".json' runs no command through gnuplot"
+ok "$(grep -qF "$evil\"" "$tmp/evil/rc/strategy.svg" && grep -qF "$evil\"" "$tmp/evil/rc/scaling.svg"; echo $?)" \
+    "the config's name is drawn as it is in the chart titles"
+ok "$(grep -qF 'x&quot;;system &quot;touch PWNED&quot;;y=&quot;' "$tmp/evil/rc/index.html" &&
+    ! grep -qF 'system "touch' "$tmp/evil/rc/index.html"; echo $?)" "index.html shows the name escaped, only"
+
+if [ "$have_sqlite" -eq 1 ]; then
+    # every string of the stored run that the report prints, edited
+    m="it's q';system('touch PWNED2');'x\";system \"touch PWNED3\";\`touch PWNED4\`@GPVAL_PWD \\ <script>alert(1)</script> a|b"
+    sqlite3 -batch "$EDB" "UPDATE runs SET created = '<i>then</i>|x', result_json = json_set(result_json,
+        '\$.model.name', '$(printf '%s' "$m" | sed "s/'/''/g")' || char(10) || 'next line',
+        '\$.model.source', '<b>src</b>|s',
+        '\$.cluster.gpu', 'G\"; system \"touch PWNED5\"; \"<b>gpu</b>|g'' ^_{x}@&',
+        '\$.classic[0].strategy', 'DP''s @GPVAL_PWD\";system \"touch PWNED6\";\"<u>',
+        '\$.chosen.ckpt', 'none\";system \"touch PWNED7\";\"',
+        '\$.plans[0].ckpt', 'none''.system(\"touch PWNED8\").''',
+        '\$.training.optimizer', '<script>opt</script>|o',
+        '\$.zplan_version', '<script>v</script>') WHERE id = 1;
+        INSERT INTO executions (run_id, plan_rank, status, backend, ranks, steps, scale, record_json) VALUES (1, 1, 'ok',
+        'cuda', 1, 3, '1', json('{\"exec_id\": 1, \"plan\": 1, \"status\": \"ok\", \"ranks\": 1,
+        \"gpu\": \"H \\\" <img src=x onerror=alert(1)>|x\", \"per_rank\": [{\"predicted_bytes\": {\"params\": 1048576},
+        \"measured_bytes\": {\"params\": 2097152}, \"runtime_bytes\": {\"predicted\": {\"context\": 1048576},
+        \"measured\": {\"context\": 1048576}}}]}'));"
+    run "$ZPLAN" report 1 --db "$EDB" --out "$tmp/evil/rs" --format both
+    ok $rc "report of a run whose names were edited in the database exits 0" || show_run
+    H=$tmp/evil/rs/index.html
+    ok "$(find "$tmp" -name 'PWNED*' | grep -c . | grep -qx 0; echo $?)" \
+        "no stored name (model, GPU, strategy, recompute) runs a command through gnuplot"
+    ok "$(grep -qF "system('touch PWNED2')" "$tmp/evil/rs/strategy.svg" &&
+        grep -qF '`touch PWNED4`@GPVAL_PWD \ &lt;script' "$tmp/evil/rs/strategy.svg" &&
+        grep -qF 'G&quot;; system &quot;touch PWNED5&quot;; &quot;&lt;b&gt;gpu&lt;/b&gt;|g&#39; ^_{x}@&amp;' "$H" &&
+        grep -qF 'system "touch PWNED5"' "$tmp/evil/rs/strategy.svg" &&
+        grep -qF "|g' ^_{x}@" "$tmp/evil/rs/strategy.svg" &&
+        grep -qF "DP's @GPVAL_PWD\";system \"touch PWNED6\"" "$tmp/evil/rs/strategy.svg"; echo $?)" \
+        "the edited names are drawn as text (quotes, backquotes, @, ^_{} and all)"
+    ok "$(! grep -Eqi '<(script|b|i|u)>|<img src=x' "$H" && grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' "$H" &&
+        grep -qF '&lt;i&gt;then&lt;/i&gt;' "$H" && grep -qF '&lt;img src=x onerror=alert(1)&gt;' "$H"; echo $?)" \
+        "index.html: no markup from the database, every name escaped"
+    M=$tmp/evil/rs/report.md
+    ok "$([ -s "$M" ] && ! grep -Eqi '<(script|b|i|u)>|<img src=x' "$M" && ! grep -q '^next line' "$M" && grep -q '^- model: ' "$M"; echo $?)" \
+        "report.md: no markup and no line break from the database"
+    # each Markdown table: every row has as many cell separators as its header
+    bad=$(awk '/^\|/ { s = $0; gsub(/\\\|/, "", s); n = gsub(/\|/, "", s); if (!intab) want = n; intab = 1;
+                      if (n != want) { print NR": "$0; exit } next } { intab = 0 }' "$M")
+    ok "$([ -s "$M" ] && [ -z "$bad" ]; echo $?)" "report.md: a '|' in a name does not add a table column" || diag "$bad"
+    # .dat text columns: a quote or blank in a name does not split a column
+    bad=$(awk '/^#/ { h = NF - 1; next } { n = 0; s = $0; while (match(s, /"[^"]*"|[^ "]+/)) { n++; s = substr(s, RSTART + RLENGTH) }
+                      if (n != h) { print FILENAME": "$0; exit } }' "$tmp"/evil/rs/*.dat 2>/dev/null)
+    ok "$([ -s "$tmp/evil/rs/measured.dat" ] && [ -z "$bad" ]; echo $?)" ".dat tables: names stay one column each" || diag "$bad"
+    ok "$([ -s "$tmp/evil/rs/measured.png" ]; echo $?)" "the execution with an edited GPU name is drawn"
+else
+    skip "sqlite3 shell not installed: names edited in the database"
+fi
+cd "$tmp" || exit 1
+
+# ---------------------------------------------------------------- replacing only what zplan wrote
+
+# snap DIR: every path under DIR with its type, and every file's checksum
+snap() {
+    (cd "$1" && find . -exec ls -ld {} + | awk '{ print $1, $NF }' | LC_ALL=C sort &&
+        find . -type f -exec cksum {} + | LC_ALL=C sort)
+}
+# refused MSG ARGS...: zplan exits 2 with one 'zplan: ' line, $P as it was, no sibling left
+refused() {
+    msg=$1
+    shift
+    before=$(snap "$P")
+    run "$@"
+    after=$(snap "$P")
+    ok "$([ "$rc" -eq 2 ] && [ "$(grep -c . "$errf")" -eq 1 ] && grep -q '^zplan: .*--out' "$errf" &&
+        [ "$before" = "$after" ] && [ -z "$(ls -d "$tmp"/rp.* 2>/dev/null)" ]; echo $?)" "$msg" ||
+        diag "rc=$rc stderr: $err"
+}
+P=$tmp/rp
+# fresh: a new report of run 1 in $P (each case starts from an intact report)
+fresh() {
+    rm -rf "$P"
+    run "$ZPLAN" report 1 --db "$DB" --out "$P"
+    [ "$rc" -eq 0 ] || diag "report 1 --out $P failed: $err"
+}
+fresh
+mkdir "$P/sub" && echo mine >"$P/sub/keep.txt"
+refused "--out a report holding a subdirectory: refused, nothing removed (exit 2)" "$ZPLAN" report 2 --db "$DB" --out "$P"
+fresh
+echo mine >"$P/notes.txt"
+refused "--out a report holding a file zplan did not write: refused, nothing removed (exit 2)" \
+    "$ZPLAN" report 2 --db "$DB" --out "$P"
+fresh
+echo outside >"$tmp/outside.png"
+rm "$P/strategy.png" && ln -s "$tmp/outside.png" "$P/strategy.png"
+refused "--out a report where one of zplan's names is a symbolic link: refused (exit 2)" \
+    "$ZPLAN" report 2 --db "$DB" --out "$P"
+ok "$([ "$(cat "$tmp/outside.png")" = outside ]; echo $?)" "the file that link points to is untouched"
+fresh
+ln -s "$P" "$tmp/rplink"
+refused "--out a symbolic link to a report: refused, the report behind it untouched (exit 2)" \
+    "$ZPLAN" report 2 --db "$DB" --out "$tmp/rplink"
+ok "$([ -L "$tmp/rplink" ]; echo $?)" "the link is still a link"
+printf '#!/bin/sh\necho "plot failed" >&2\nexit 1\n' >"$tmp/failplot" && chmod +x "$tmp/failplot"
+before=$(snap "$P")
+ZPLAN_GNUPLOT=$tmp/failplot run "$ZPLAN" report 2 --db "$DB" --out "$P"
+ok "$([ "$rc" -eq 1 ] && [ "$(grep -c . "$errf")" -eq 1 ] && [ "$before" = "$(snap "$P")" ] &&
+    [ -z "$(ls -d "$tmp"/rp.* 2>/dev/null)" ]; echo $?)" "gnuplot failing: exit 1, the old report byte for byte intact" ||
+    diag "rc=$rc stderr: $err"
+run "$ZPLAN" report 2 --db "$DB" --out "$P"
+ok "$([ "$rc" -eq 0 ] && grep -q '<title>zplan report, run 2</title>' "$P/index.html" &&
+    [ -z "$(ls -d "$tmp"/rp.* 2>/dev/null)" ]; echo $?)" "a report holding only zplan's files is replaced, no sibling left" ||
+    diag "rc=$rc stderr: $err"
+head -1 "$P/.zplan-report" >"$tmp/marker" && cp "$tmp/marker" "$P/.zplan-report"
+run "$ZPLAN" report 1 --db "$DB" --out "$P"
+ok "$([ "$rc" -eq 0 ] && grep -q '<title>zplan report, run 1</title>' "$P/index.html"; echo $?)" \
+    "a report of an earlier zplan (a marker without the file list) is replaced" || diag "rc=$rc stderr: $err"
+
 # ---------------------------------------------------------------- bad input
 
 # bad CODE DIR MSG ARGS...: exits CODE, one 'zplan: ' line, DIR not created

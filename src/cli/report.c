@@ -160,7 +160,9 @@ static const char report_usage[] =
     "step time and memory, communication by collective, memory per pipeline stage, and\n"
     "predicted vs measured once executions exist; each chart with its .dat and .gp, plus\n"
     "index.html and report.md with the same tables.  With several runs and --out, one\n"
-    "report-RUN_ID/ each inside DIR.  The directory appears only when complete.\n\n"
+    "report-RUN_ID/ each inside DIR.  The directory appears only when complete.  An\n"
+    "existing DIR is replaced only when it is an earlier report holding nothing but the\n"
+    "files its .zplan-report lists; a symbolic link or anything else there is refused.\n\n"
     "  --format F   png (default), svg or both\n"
     "  --top N      plans in the top-plans chart (default 10)\n"
     "Environment: ZPLAN_GNUPLOT names the gnuplot program (default: gnuplot in PATH).\n";

@@ -29,7 +29,79 @@ static const char *const class_colour[ZP_MEM_NCLASS] = {"#1f77b4", "#ff7f0e", "#
 static const char *const time_colour[4] = {"#4c72b0", "#dd8452", "#c44e52", "#8c8c8c"};
 static const char *const zero_colour[4] = {"#1b9e77", "#d95f02", "#7570b3", "#e7298a"};
 
-/* ------------------------------------------------------------ JSON reads */
+/* ------------------------------------------------------------ names */
+
+/* Every name a report prints (model, GPU, strategy, recompute mode, an
+ * execution's GPU) is untrusted input: a --config file's name, a GPU preset
+ * or profile, or a stored run, and a database may be shared and edited.
+ * Each is cleaned here once, then escaped for where it goes: quoted as data
+ * in the gnuplot scripts (gp_text), escaped in HTML (html_escape) and in
+ * Markdown (md_escape), kept to one column in the .dat tables (write_dat). */
+
+/* Bytes of the valid UTF-8 character at s, 0 when s does not start one. */
+static size_t utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    unsigned char lo = s[0] == 0xe0 ? 0xa0 : s[0] == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = s[0] == 0xed ? 0x9f : s[0] == 0xf4 ? 0x8f : 0xbf;
+    if (n == 0 || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Cut s (of length len) back to whole UTF-8 characters. */
+static void utf8_cut(char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t k = utf8_len((const unsigned char *)s + i);
+        if (k == 0 || i + k > len)
+            break;
+        i += k;
+    }
+    s[i] = '\0';
+}
+
+/* A name as one printable line of valid UTF-8, at most n - 1 bytes, cut
+ * between characters: control characters (C0, DEL, C1) become blanks and
+ * bytes that are not UTF-8 '?'.  Returns dst. */
+static const char *clean_name(char *dst, size_t n, const char *src)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    size_t o = 0;
+    while (*s) {
+        size_t k = utf8_len(s);
+        const unsigned char *from = s;
+        unsigned char one;
+        if (k == 0 || (k == 1 && (*s < 0x20 || *s == 0x7f)) || (k == 2 && s[0] == 0xc2 && s[1] < 0xa0)) {
+            one = k == 0 ? '?' : ' ';
+            from = &one;
+            s += k ? k : 1;
+            k = 1;
+        } else {
+            s += k;
+        }
+        if (o + k >= n)
+            break;
+        memcpy(dst + o, from, k);
+        o += k;
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+/* A name of object o, cleaned (see clean_name). */
+static const char *jname(char *dst, size_t n, const cJSON *o, const char *k)
+{
+    return clean_name(dst, n, zp_jstr(o, k));
+}
+
+#define NAME 100   /* bytes kept of a model or GPU name */
 
 /* ------------------------------------------------------------ tables */
 
@@ -81,8 +153,10 @@ static void cellf(tab *t, int row, int col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->cell[row][col], CELL, fmt, ap);
+    int k = vsnprintf(t->cell[row][col], CELL, fmt, ap);
     va_end(ap);
+    if (k >= CELL)
+        utf8_cut(t->cell[row][col], CELL - 1);
 }
 
 static int write_dat(const char *dir, const tab *t)
@@ -102,10 +176,11 @@ static int write_dat(const char *dir, const tab *t)
                 fprintf(f, "%s%s", c ? " " : "", t->cell[r][c]);
                 continue;
             }
-            /* labels without blanks, so that awk and gnuplot split alike */
+            /* labels without blanks or quotes, so that awk and gnuplot split
+             * alike and a name stays one column (cells are clean_name'd) */
             fputs(c ? " \"" : "\"", f);
             for (const char *p = t->cell[r][c]; *p; p++)
-                fputc(*p == ' ' ? '_' : *p, f);
+                fputc(*p == ' ' || *p == '\t' ? '_' : *p == '"' ? '\'' : *p, f);
             fputc('"', f);
         }
         fputc('\n', f);
@@ -121,8 +196,31 @@ static void html_escape(FILE *f, const char *s)
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
         default: fputc(*s, f);
         }
+    }
+}
+
+/* Text in Markdown (a list item or a table cell): one line, no markup, no
+ * cell separator.  Markup is written as HTML entities, which Markdown shows
+ * as the characters; Markdown's own punctuation is backslash-escaped. */
+static void md_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch < 0x20 || ch == 0x7f)
+            fputc(' ', f);
+        else if (ch == '<')
+            fputs("&lt;", f);
+        else if (ch == '>')
+            fputs("&gt;", f);
+        else if (ch == '&')
+            fputs("&amp;", f);
+        else if (strchr("\\`*_[]|#!", ch))
+            fprintf(f, "\\%c", ch);
+        else
+            fputc(ch, f);
     }
 }
 
@@ -163,8 +261,11 @@ static void md_table(FILE *f, const tab *t)
     fputc('\n', f);
     for (int r = 0; r < t->nrow; r++) {
         fputc('|', f);
-        for (int c = 0; c < t->ncol; c++)
-            fprintf(f, " %s |", t->cell[r][c]);
+        for (int c = 0; c < t->ncol; c++) {
+            fputc(' ', f);
+            md_escape(f, t->cell[r][c]);
+            fputs(" |", f);
+        }
         fputc('\n', f);
     }
 }
@@ -173,7 +274,9 @@ static void md_table(FILE *f, const tab *t)
 
 typedef struct chart {
     tab t;
-    char gp[16384];   /* the plot commands after the terminal lines */
+    char gp[65536];   /* the plot commands after the terminal lines */
+    size_t len;       /* bytes used in gp */
+    int overflow;     /* gp was too short: the script is not written */
     int omitted;      /* no chart, only the note */
 } chart;
 
@@ -190,28 +293,88 @@ typedef struct ctx {
 static void gpf(chart *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void gpf(chart *c, const char *fmt, ...)
 {
-    size_t used = strlen(c->gp);
+    if (c->overflow)
+        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->gp + used, sizeof c->gp - used, fmt, ap);
+    int k = vsnprintf(c->gp + c->len, sizeof c->gp - c->len, fmt, ap);
     va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof c->gp - c->len) {
+        c->overflow = 1;   /* a cut script could end inside a string */
+        c->gp[c->len] = '\0';
+        return;
+    }
+    c->len += (size_t)k;
+}
+
+/* Text as a gnuplot string expression that is data, never code: pieces in
+ * single quotes, inside which gnuplot expands nothing (no backslash escape,
+ * no `command`, no @macro; ';' and '#' are plain characters), joined by
+ * '.'; a ' is the piece "\047" and a newline the piece "\n" (a line break
+ * of the label).  No ' is ever written but as a piece's delimiter: gnuplot
+ * finds @macros by counting every ' on the line, inside "..." too (so "'"
+ * would let a name's @GPVAL_PWD expand), and its lexer splits a string
+ * that starts with its own '' escape.  Other control characters become
+ * blanks.  Every label that holds a name is also set noenhanced, so that
+ * ^ _ @ & { } ~ are drawn, not read as enhanced-text markup. */
+static void gp_text(chart *c, const char *s)
+{
+    int inq = 0, pieces = 0;
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '\'' || ch == '\n') {
+            gpf(c, "%s%s%s", inq ? "'" : "", pieces++ ? "." : "", ch == '\'' ? "\"\\047\"" : "\"\\n\"");
+            inq = 0;
+            continue;
+        }
+        if (!inq)
+            gpf(c, "%s'", pieces++ ? "." : "");
+        inq = 1;
+        gpf(c, "%c", ch < 0x20 || ch == 0x7f ? ' ' : (char)ch);
+    }
+    gpf(c, "%s", inq ? "'" : pieces ? "" : "''");
+}
+
+/* One command that takes a text: before, the text (gp_text), after. */
+static void gp_cmd(chart *c, const char *before, const char *text, const char *after)
+{
+    gpf(c, "%s", before);
+    gp_text(c, text);
+    gpf(c, "%s", after);
 }
 
 static void label_of(char *buf, size_t n, const cJSON *p)
 {
     const char *off = zp_jstr(p, "offload");
+    char ck[32];
     snprintf(buf, n, "%.0fx%.0fx%.0f z%.0f%s %s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "zero"),
              strcmp(off, "none") == 0 ? "" : strcmp(off, "optimizer") == 0 ? " +off(opt)" : " +off(opt+par)",
-             zp_jstr(p, "ckpt"), zp_jnum(p, "micro_batch"));
+             jname(ck, sizeof ck, p, "ckpt"), zp_jnum(p, "micro_batch"));
 }
 
-/* A short label for a bar's tic: "8x1x1 z3+opt+par\nnone mb1". */
+/* A short label for a bar's tic, two lines: "8x1x1 z3+opt+par", "none mb1". */
 static void tic_of(char *buf, size_t n, const cJSON *p)
 {
     const char *off = zp_jstr(p, "offload");
-    snprintf(buf, n, "%.0fx%.0fx%.0f z%.0f%s\\n%s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "zero"),
-             strcmp(off, "none") == 0 ? "" : strcmp(off, "optimizer") == 0 ? "+opt" : "+opt+par", zp_jstr(p, "ckpt"),
-             zp_jnum(p, "micro_batch"));
+    char ck[32];
+    snprintf(buf, n, "%.0fx%.0fx%.0f z%.0f%s\n%s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "zero"),
+             strcmp(off, "none") == 0 ? "" : strcmp(off, "optimizer") == 0 ? "+opt" : "+opt+par",
+             jname(ck, sizeof ck, p, "ckpt"), zp_jnum(p, "micro_batch"));
+}
+
+/* The tics of the strategy bars: strategy name over the layout, at x = 1..n;
+ * the names are cells of column 1 (clean). */
+static void strategy_tics(chart *c, const cJSON *const *list, int n)
+{
+    gpf(c, "set xtics (");
+    for (int i = 0; i < n; i++) {
+        char tic[96], lab[200];
+        tic_of(tic, sizeof tic, list[i]);
+        snprintf(lab, sizeof lab, "%s\n%s", c->t.cell[i][1], tic);
+        gp_cmd(c, i ? ", " : "", lab, "");
+        gpf(c, " %d", i + 1);
+    }
+    gpf(c, ") font ',10' nomirror noenhanced\n");
 }
 
 /* Largest value of a numeric table column. */
@@ -237,10 +400,11 @@ static void mem_yrange(chart *c, const ctx *x, double data_max)
 static void capacity(chart *c, const ctx *x)
 {
     double cap = zp_jnum(zp_jobj(x->r, "cluster"), "gpu_memory_bytes") / x->unit;
+    char gpu[NAME], lab[NAME + 64];
     gpf(c, "CAP = %.4f\n", cap);
     gpf(c, "set arrow 1 from graph 0, first CAP to graph 1, first CAP nohead lw 2 dt 2 lc rgb '#000000' front\n");
-    gpf(c, "set label 1 sprintf('%s capacity %%.1f %s', CAP) at graph 0.01, first CAP offset 0,0.8 front\n",
-        zp_jstr(zp_jobj(x->r, "cluster"), "gpu"), x->uname);
+    snprintf(lab, sizeof lab, "%s capacity %.1f %s", jname(gpu, sizeof gpu, zp_jobj(x->r, "cluster"), "gpu"), cap, x->uname);
+    gp_cmd(c, "set label 1 ", lab, " at graph 0.01, first CAP offset 0,0.8 front noenhanced\n");
 }
 
 /* The plans the strategy and communication charts compare: the classic
@@ -298,8 +462,9 @@ tab_cols(t, "x,strategy:t,layout:t,params[U],grads[U],optimizer[U],activations[U
         const cJSON *m = zp_jobj(list[i], "memory_bytes"), *h = zp_jobj(list[i], "host_bytes_per_rank");
         char lay[96];
         label_of(lay, sizeof lay, list[i]);
+        char name[CELL];
         cellf(t, i, 0, "%d", i + 1);
-        cellf(t, i, 1, "%s", names[i]);
+        cellf(t, i, 1, "%s", clean_name(name, sizeof name, names[i]));
         cellf(t, i, 2, "%s", lay);
         for (int k = 0; k < ZP_MEM_NCLASS; k++)
             cellf(t, i, 3 + k, "%.4f", zp_jnum(m, zp_mem_class_names[k]) / x->unit);
@@ -313,21 +478,18 @@ tab_cols(t, "x,strategy:t,layout:t,params[U],grads[U],optimizer[U],activations[U
     }
     t->nrow = row;
     const cJSON *m = zp_jobj(x->r, "model"), *cu = zp_jobj(x->r, "cluster");
-    gpf(c, "set title \"Per-GPU memory by strategy: %s (%.4g B parameters) on %.0f x %s\\n"
-           "solid: device memory of the worst rank; hatched: host RAM per rank (offload)\"\n",
-        zp_jstr(m, "name"), zp_jnum(m, "params") / 1e9, zp_jnum(cu, "gpus"), zp_jstr(cu, "gpu"));
+    char model[NAME], gpu[NAME], title[3 * NAME + 200];
+    snprintf(title, sizeof title, "Per-GPU memory by strategy: %s (%.4g B parameters) on %.0f x %s\n"
+             "solid: device memory of the worst rank; hatched: host RAM per rank (offload)",
+             jname(model, sizeof model, m, "name"), zp_jnum(m, "params") / 1e9, zp_jnum(cu, "gpus"),
+             jname(gpu, sizeof gpu, cu, "gpu"));
+    gp_cmd(c, "set title ", title, " noenhanced\n");
     gpf(c, "set ylabel 'memory per GPU (%s)'\nset xrange [0.4:%d.8]\n", x->uname, row);
     double dmax = col_max(t, 9), hmax = col_max(t, 14);
     mem_yrange(c, x, dmax > hmax ? dmax : hmax);
     gpf(c, "set style fill solid 0.9 border lc rgb '#333333'\nset boxwidth 0.36\nset grid ytics lc rgb '#dddddd'\n");
     gpf(c, "set key outside right top vertical Left reverse\nset bmargin 6\n");
-    gpf(c, "set xtics (");
-    for (int i = 0; i < row; i++) {
-        char tic[96];
-        tic_of(tic, sizeof tic, list[i]);
-        gpf(c, "%s\"%s\\n%s\" %d", i ? ", " : "", t->cell[i][1], tic, i + 1);
-    }
-    gpf(c, ") font ',10' nomirror\n");
+    strategy_tics(c, list, row);
     capacity(c, x);
     /* stacks: draw the tallest cumulative box first, the smaller in front */
     /* host columns 11..14: params, grads, optimizer, buffers */
@@ -376,9 +538,11 @@ tab_cols(t, "gpus,zero0_states[U],zero1_states[U],zero2_states[U],zero3_states[U
         }
     }
     t->nrow = row;
-    gpf(c, "set title \"Per-GPU memory vs data-parallel GPUs, %s: ZeRO stages 0-3\\n"
-           "solid: all device memory; dashed: model states only (params + grads + optimizer)\"\n",
-        zp_jstr(zp_jobj(x->r, "model"), "name"));
+    char model[NAME], title[NAME + 200];
+    snprintf(title, sizeof title, "Per-GPU memory vs data-parallel GPUs, %s: ZeRO stages 0-3\n"
+             "solid: all device memory; dashed: model states only (params + grads + optimizer)",
+             jname(model, sizeof model, zp_jobj(x->r, "model"), "name"));
+    gp_cmd(c, "set title ", title, " noenhanced\n");
     gpf(c, "set xlabel 'GPUs (data parallel; log scale)'\nset ylabel 'memory per GPU (%s, log scale)'\n", x->uname);
     gpf(c, "set logscale xy 2\nset xrange [1:1024]\nset xtics (1,2,4,8,16,32,64,128,256,512,1024)\n");
     gpf(c, "set format y '%%g'\nset grid xtics ytics lc rgb '#dddddd'\nset key outside right top vertical\n");
@@ -428,8 +592,10 @@ tab_cols(t, "rank,layout:t,compute[s],comm_exposed[s],bubble[s],optimizer[s],ste
         return;
     }
     static const char *const tnames[4] = {"compute", "exposed communication", "pipeline bubble", "optimizer"};
-    gpf(c, "set multiplot layout 1,2 title \"Top %d plans of %s on %.0f x %s\"\n", row,
-        zp_jstr(zp_jobj(x->r, "model"), "name"), zp_jnum(zp_jobj(x->r, "cluster"), "gpus"), zp_jstr(zp_jobj(x->r, "cluster"), "gpu"));
+    char model[NAME], gpu[NAME], title[2 * NAME + 100];
+    snprintf(title, sizeof title, "Top %d plans of %s on %.0f x %s", row, jname(model, sizeof model, zp_jobj(x->r, "model"), "name"),
+             zp_jnum(zp_jobj(x->r, "cluster"), "gpus"), jname(gpu, sizeof gpu, zp_jobj(x->r, "cluster"), "gpu"));
+    gp_cmd(c, "set multiplot layout 1,2 title ", title, " noenhanced\n");
     gpf(c, "set style fill solid 0.9 border lc rgb '#333333'\nset boxwidth 0.7\nset grid ytics lc rgb '#dddddd'\n");
     gpf(c, "set xrange [0.3:%d.7]\nset xtics 1 nomirror\nset xlabel 'plan (rank)'\nset key top left Left reverse\n",
         row);
@@ -488,27 +654,26 @@ tab_cols(t, "x,strategy:t,layout:t,dp_allreduce[U],dp_reducescatter[U],dp_allgat
             v[cc_of(&cm.c[k])] += b;
             tot += b;
         }
-        char lay[96];
+        char lay[96], name[CELL];
         label_of(lay, sizeof lay, list[i]);
         cellf(t, i, 0, "%d", i + 1);
-        cellf(t, i, 1, "%s", names[i]);
+        cellf(t, i, 1, "%s", clean_name(name, sizeof name, names[i]));
         cellf(t, i, 2, "%s", lay);
         for (int k = 0; k < CC_N; k++)
             cellf(t, i, 3 + k, "%.4f", v[k] / x->unit);
         cellf(t, i, 10, "%.4f", tot / x->unit);
     }
     t->nrow = row;
-    gpf(c, "set title \"Communication per step and GPU by collective and group: %s on %.0f x %s\"\n",
-        zp_jstr(zp_jobj(x->r, "model"), "name"), zp_jnum(zp_jobj(x->r, "cluster"), "gpus"), zp_jstr(zp_jobj(x->r, "cluster"), "gpu"));
+    char model[NAME], gpu[NAME], title[2 * NAME + 100];
+    snprintf(title, sizeof title, "Communication per step and GPU by collective and group: %s on %.0f x %s",
+             jname(model, sizeof model, zp_jobj(x->r, "model"), "name"), zp_jnum(zp_jobj(x->r, "cluster"), "gpus"),
+             jname(gpu, sizeof gpu, zp_jobj(x->r, "cluster"), "gpu"));
+    gp_cmd(c, "set title ", title, " noenhanced\n");
     gpf(c, "set ylabel 'sent per GPU per step (%s)'\nset yrange [0:*]\nset xrange [0.4:%d.6]\n", x->uname, row);
     gpf(c, "set style fill solid 0.9 border lc rgb '#333333'\nset boxwidth 0.6\nset grid ytics lc rgb '#dddddd'\n");
-    gpf(c, "set key outside right top vertical Left reverse\nset bmargin 6\nset xtics (");
-    for (int i = 0; i < row; i++) {
-        char tic[96];
-        tic_of(tic, sizeof tic, list[i]);
-        gpf(c, "%s\"%s\\n%s\" %d", i ? ", " : "", t->cell[i][1], tic, i + 1);
-    }
-    gpf(c, ") font ',10' nomirror\nset offsets 0, 0, graph 0.08, 0\nplot ");
+    gpf(c, "set key outside right top vertical Left reverse\nset bmargin 6\n");
+    strategy_tics(c, list, row);
+    gpf(c, "set offsets 0, 0, graph 0.08, 0\nplot ");
     stack(c, "comm.dat", "1", 4, CC_N, cc_colour, cc_names, "", 1);
     /* the total above each bar, so that small ones stay readable */
     gpf(c, "'comm.dat' using 1:11:(sprintf('%%.2f', $11)) with labels offset 0,0.8 font ',10' notitle\n");
@@ -543,11 +708,12 @@ tab_cols(t, "stage,params[U],grads[U],optimizer[U],activations[U],buffers[U],ove
         row++;
     }
     t->nrow = row;
-    char lay[96];
+    char lay[96], title[300];
     label_of(lay, sizeof lay, ch);
-    gpf(c, "set title \"Memory per pipeline stage, chosen plan %s (%d stage%s)\\n"
-           "the first stage holds the embedding and the most micro-batches in flight, the last the head and logits\"\n",
-        lay, row, row == 1 ? "" : "s");
+    snprintf(title, sizeof title, "Memory per pipeline stage, chosen plan %s (%d stage%s)\n"
+             "the first stage holds the embedding and the most micro-batches in flight, the last the head and logits",
+             lay, row, row == 1 ? "" : "s");
+    gp_cmd(c, "set title ", title, " noenhanced\n");
     gpf(c, "set xlabel 'pipeline stage'\nset ylabel 'memory per GPU (%s)'\n", x->uname);
     mem_yrange(c, x, col_max(t, 7));
     gpf(c, "set xrange [-0.6:%d.6]\nset xtics %s nomirror\n", row - 1 > 2 ? row - 1 : 2, row > 32 ? "4" : "1");
@@ -588,9 +754,10 @@ static void chart_measured(chart *c, const ctx *x)
         double pt = 0, mt = 0;
         cellf(t, row, 0, "%d", row + 1);
         cellf(t, row, 1, "exec %.0f (plan %.0f)", zp_jnum(e, "exec_id"), zp_jnum(e, "plan"));
+        char gpu[CELL];
         if (rt)
             cellf(t, row, 2, "%.0f rank%s, %s", zp_jnum(e, "ranks"), zp_jnum(e, "ranks") == 1 ? "" : "s",
-                  zp_jstr(e, "gpu"));
+                  jname(gpu, sizeof gpu, e, "gpu"));
         else
             cellf(t, row, 2, "%.0f CPU rank%s", zp_jnum(e, "ranks"), zp_jnum(e, "ranks") == 1 ? "" : "s");
         for (int k = 0; k < ZP_MEM_OVERHEAD; k++) {
@@ -717,44 +884,38 @@ static int run_gnuplot(const char *gnuplot, const char *dir, const char *script,
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-static void remove_tree_flat(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *de;
-        char p[4400];
-        while ((de = readdir(d))) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
-
 static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const char *created, const char *now)
 {
     const cJSON *m = zp_jobj(x->r, "model"), *c = zp_jobj(x->r, "cluster"), *t = zp_jobj(x->r, "training");
     fprintf(f, "<table class=\"inputs\">\n");
-    fprintf(f, "<tr><th>run</th><td>%lld, planned %s by zplan %s; report made %s by zplan %s</td></tr>\n", run_id,
-            created, zp_jstr(x->r, "zplan_version"), now, PACKAGE_VERSION);
+    fprintf(f, "<tr><th>run</th><td>%lld, planned ", run_id);
+    html_escape(f, created);
+    fputs(" by zplan ", f);
+    html_escape(f, zp_jstr(x->r, "zplan_version"));
+    fprintf(f, "; report made %s by zplan %s</td></tr>\n", now, PACKAGE_VERSION);
     fprintf(f, "<tr><th>model</th><td>");
     html_escape(f, zp_jstr(m, "name"));
     fprintf(f, " (");
     html_escape(f, zp_jstr(m, "source"));
-    fprintf(f, "): %.0f parameters, L=%.0f h=%.0f heads=%.0f kv=%.0f ffn=%.0f vocab=%.0f, %s, %s</td></tr>\n",
+    fprintf(f, "): %.0f parameters, L=%.0f h=%.0f heads=%.0f kv=%.0f ffn=%.0f vocab=%.0f, ",
             zp_jnum(m, "params"), zp_jnum(m, "layers"), zp_jnum(m, "hidden"), zp_jnum(m, "heads"), zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"),
-            zp_jnum(m, "vocab"), zp_jstr(m, "mlp"), zp_jstr(m, "norm"));
+            zp_jnum(m, "vocab"));
+    html_escape(f, zp_jstr(m, "mlp"));
+    fputs(", ", f);
+    html_escape(f, zp_jstr(m, "norm"));
+    fputs("</td></tr>\n", f);
     fprintf(f, "<tr><th>cluster</th><td>%.0f x ", zp_jnum(c, "gpus"));
     html_escape(f, zp_jstr(c, "gpu"));
     fprintf(f, " (%.2f %s each), %.0f per node, %.2f %s host RAM per node</td></tr>\n",
             zp_jnum(c, "gpu_memory_bytes") / x->unit, x->uname, zp_jnum(c, "gpus_per_node"),
             zp_jnum(c, "host_memory_bytes_per_node") / x->unit, x->uname);
-    fprintf(f, "<tr><th>training</th><td>seq %.0f, global batch %.0f, %s params, %s grads, %s, %s%s</td></tr>\n",
-            zp_jnum(t, "seq"), zp_jnum(t, "global_batch"), zp_jstr(t, "dtype"), zp_jstr(t, "grad_dtype"), zp_jstr(t, "optimizer"),
-            zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
+    fprintf(f, "<tr><th>training</th><td>seq %.0f, global batch %.0f, ", zp_jnum(t, "seq"), zp_jnum(t, "global_batch"));
+    html_escape(f, zp_jstr(t, "dtype"));
+    fputs(" params, ", f);
+    html_escape(f, zp_jstr(t, "grad_dtype"));
+    fputs(" grads, ", f);
+    html_escape(f, zp_jstr(t, "optimizer"));
+    fprintf(f, ", %s%s</td></tr>\n", zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
             zp_jflag(t, "flash_attention") ? ", flash attention" : "");
     fprintf(f, "<tr><th>result</th><td>%.0f candidate layouts, %.0f fit</td></tr>\n</table>\n",
             zp_jnum(x->r, "candidates_evaluated"), zp_jnum(x->r, "fitting"));
@@ -817,15 +978,29 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
     const cJSON *m = zp_jobj(x->r, "model"), *c = zp_jobj(x->r, "cluster"), *t = zp_jobj(x->r, "training");
     const char *ext = x->fmt & ZP_FMT_PNG ? "png" : "svg";
     fprintf(f, "# zplan report: run %lld\n\n", run_id);
-    fprintf(f, "- run: %lld, planned %s by zplan %s; report made %s by zplan %s\n", run_id, created,
-            zp_jstr(x->r, "zplan_version"), now, PACKAGE_VERSION);
-    fprintf(f, "- model: %s (%s): %.0f parameters, L=%.0f h=%.0f heads=%.0f kv=%.0f ffn=%.0f vocab=%.0f\n",
-            zp_jstr(m, "name"), zp_jstr(m, "source"), zp_jnum(m, "params"), zp_jnum(m, "layers"), zp_jnum(m, "hidden"), zp_jnum(m, "heads"),
-            zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"), zp_jnum(m, "vocab"));
-    fprintf(f, "- cluster: %.0f x %s (%.2f %s each), %.0f per node\n", zp_jnum(c, "gpus"), zp_jstr(c, "gpu"),
-            zp_jnum(c, "gpu_memory_bytes") / x->unit, x->uname, zp_jnum(c, "gpus_per_node"));
-    fprintf(f, "- training: seq %.0f, global batch %.0f, %s params, %s grads, %s\n", zp_jnum(t, "seq"),
-            zp_jnum(t, "global_batch"), zp_jstr(t, "dtype"), zp_jstr(t, "grad_dtype"), zp_jstr(t, "optimizer"));
+    fprintf(f, "- run: %lld, planned ", run_id);
+    md_escape(f, created);
+    fputs(" by zplan ", f);
+    md_escape(f, zp_jstr(x->r, "zplan_version"));
+    fprintf(f, "; report made %s by zplan %s\n", now, PACKAGE_VERSION);
+    fputs("- model: ", f);
+    md_escape(f, zp_jstr(m, "name"));
+    fputs(" (", f);
+    md_escape(f, zp_jstr(m, "source"));
+    fprintf(f, "): %.0f parameters, L=%.0f h=%.0f heads=%.0f kv=%.0f ffn=%.0f vocab=%.0f\n", zp_jnum(m, "params"),
+            zp_jnum(m, "layers"), zp_jnum(m, "hidden"), zp_jnum(m, "heads"), zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"),
+            zp_jnum(m, "vocab"));
+    fprintf(f, "- cluster: %.0f x ", zp_jnum(c, "gpus"));
+    md_escape(f, zp_jstr(c, "gpu"));
+    fprintf(f, " (%.2f %s each), %.0f per node\n", zp_jnum(c, "gpu_memory_bytes") / x->unit, x->uname,
+            zp_jnum(c, "gpus_per_node"));
+    fprintf(f, "- training: seq %.0f, global batch %.0f, ", zp_jnum(t, "seq"), zp_jnum(t, "global_batch"));
+    md_escape(f, zp_jstr(t, "dtype"));
+    fputs(" params, ", f);
+    md_escape(f, zp_jstr(t, "grad_dtype"));
+    fputs(" grads, ", f);
+    md_escape(f, zp_jstr(t, "optimizer"));
+    fputc('\n', f);
     fprintf(f, "- result: %.0f candidate layouts, %.0f fit\n", zp_jnum(x->r, "candidates_evaluated"),
             zp_jnum(x->r, "fitting"));
     for (int i = 0; i < n; i++) {
@@ -841,6 +1016,159 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
     return ZP_OK;
 }
 
+/* ------------------------------------------------------------ the output directory */
+
+/* A report directory holds only what zplan wrote there: .zplan-report
+ * marks it and lists those files after its first line, one name a line.
+ * Replacing a report removes the files its marker lists and nothing else,
+ * and only once the new report is in place; anything else there (a
+ * subdirectory, a file zplan did not write, a link) stops the replacement
+ * before anything is written, as does an --out that is a link.  Every
+ * check and removal works on the directory opened without following links
+ * (openat, unlinkat), so that nothing outside it is ever removed. */
+
+#define MARKER ".zplan-report"
+#define MARKER_MAX 65536
+
+/* The charts' file names, for the marker of a zplan that did not list its files. */
+static const char *const chart_names[] = {"strategy", "scaling", "top_plans", "comm", "stages", "measured", NULL};
+
+/* Whether the report whose marker reads `list` wrote `name`: one of the
+ * names after the marker's first line; a marker with only its first line
+ * (written before the list) owns the names zplan wrote then. */
+static int owned(const char *list, const char *name)
+{
+    if (!strcmp(name, MARKER))
+        return 1;
+    const char *p = strchr(list, '\n');
+    if (p && p[1]) {
+        size_t len = strlen(name);
+        for (p++; *p; p += strcspn(p, "\n"), p += *p == '\n')
+            if (strcspn(p, "\n") == len && !memcmp(p, name, len))
+                return 1;
+        return 0;
+    }
+    if (!strcmp(name, "index.html") || !strcmp(name, "report.md"))
+        return 1;
+    const char *dot = strrchr(name, '.');
+    if (!dot || (strcmp(dot, ".dat") && strcmp(dot, ".gp") && strcmp(dot, ".png") && strcmp(dot, ".svg")))
+        return 0;
+    for (int i = 0; chart_names[i]; i++)
+        if (strlen(chart_names[i]) == (size_t)(dot - name) && !memcmp(name, chart_names[i], (size_t)(dot - name)))
+            return 1;
+    return 0;
+}
+
+/* The marker of the directory open as dfd, into buf (n bytes); 0 when there
+ * is none, or it is not a regular file that a zplan report wrote. */
+static int read_marker(int dfd, char *buf, size_t n)
+{
+    struct stat st;
+    size_t k = 0;
+    ssize_t r;
+    int fd = openat(dfd, MARKER, O_RDONLY | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        while (k + 1 < n && (r = read(fd, buf + k, n - 1 - k)) > 0)
+            k += (size_t)r;
+    close(fd);
+    buf[k] = '\0';
+    return strncmp(buf, "zplan ", 6) == 0;
+}
+
+/* Go through the directory open as dfd, shown as `dir` in messages.
+ * remove == 0: check that it is empty or holds only files its marker owns
+ * (plain files, not links); *n receives the number of entries.  remove == 1:
+ * unlink the files the marker owns, the marker last, and leave anything
+ * else (*n: the entries left). */
+static zp_status report_files(int dfd, const char *dir, int remove, int *n, zp_err *e)
+{
+    zp_status st = ZP_OK;
+    char *list = malloc(MARKER_MAX);
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    *n = 0;
+    if (!list || !d) {
+        st = zp_err_set(e, list ? ZP_EIO : ZP_ENOMEM, "--out %s: %s", dir, strerror(errno));
+        goto out;
+    }
+    int has = read_marker(dfd, list, MARKER_MAX);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        struct stat s;
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        int mine = has && fstatat(dfd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(s.st_mode) &&
+                   owned(list, de->d_name);
+        if (remove) {
+            if (!mine || !strcmp(de->d_name, MARKER) || unlinkat(dfd, de->d_name, 0) != 0)
+                ++*n;
+            continue;
+        }
+        ++*n;
+        if (!has) {
+            st = zp_err_set(e, ZP_EINVAL, "--out %s exists and is not a zplan report (allowed: a new or empty "
+                            "directory, or an earlier report)", dir);
+            break;
+        }
+        if (!mine) {
+            char shown[80];
+            st = zp_err_set(e, ZP_EINVAL, "--out %s holds '%s', which zplan did not write, so it is not replaced "
+                            "(allowed: a new or empty directory, or an earlier report holding only its own files)",
+                            dir, clean_name(shown, sizeof shown, de->d_name));
+            break;
+        }
+    }
+    if (remove && has && *n == 1 && unlinkat(dfd, MARKER, 0) == 0)
+        *n = 0;
+out:
+    if (d)
+        closedir(d);
+    else if (fd >= 0)
+        close(fd);
+    free(list);
+    return st;
+}
+
+typedef struct out_state {
+    int exists, empty;   /* dest is a directory; it has no entries */
+    dev_t dev;           /* its identity when checked */
+    ino_t ino;
+} out_state;
+
+/* Whether dest may take the report: absent, an empty directory, or an
+ * earlier report holding only its own files; never a link.  ZP_EINVAL (a
+ * one-line message) when not. */
+static zp_status check_out(const char *dest, out_state *os, zp_err *e)
+{
+    struct stat st;
+    memset(os, 0, sizeof *os);
+    if (lstat(dest, &st) != 0) {
+        if (errno == ENOENT)
+            return ZP_OK;
+        return zp_err_set(e, ZP_EINVAL, "--out %s: %s (allowed: a new or empty directory, or an earlier report)", dest,
+                          strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode))
+        return zp_err_set(e, ZP_EINVAL, "--out %s is a symbolic link, which zplan does not write through (allowed: a new "
+                          "or empty directory, or an earlier report)", dest);
+    if (!S_ISDIR(st.st_mode))
+        return zp_err_set(e, ZP_EINVAL, "--out %s exists and is not a zplan report (allowed: a new or empty directory, "
+                          "or an earlier report)", dest);
+    int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (dfd < 0)
+        return zp_err_set(e, ZP_EINVAL, "--out %s: %s", dest, strerror(errno));
+    int n;
+    zp_status s = report_files(dfd, dest, 0, &n, e);
+    close(dfd);
+    os->exists = 1;
+    os->empty = n == 0;
+    os->dev = st.st_dev;
+    os->ino = st.st_ino;
+    return s;
+}
+
 /* Make the temporary directory beside the destination. */
 static zp_status make_tmpdir(const char *dest, char *tmp, size_t n, zp_err *e)
 {
@@ -850,35 +1178,107 @@ static zp_status make_tmpdir(const char *dest, char *tmp, size_t n, zp_err *e)
     return ZP_OK;
 }
 
-/* Move a finished report into place.  An existing destination is replaced
- * only when it is a previous zplan report (it has .zplan-report). */
-static zp_status publish(const char *tmp, const char *dest, zp_err *e)
+/* Remove the temporary directory (made by make_tmpdir) and the files in it. */
+static void remove_tmpdir(const char *tmp)
 {
-    struct stat st;
-    if (stat(dest, &st) == 0) {
-        char marker[4200];
-        snprintf(marker, sizeof marker, "%s/.zplan-report", dest);
-        if (!S_ISDIR(st.st_mode) || access(marker, F_OK) != 0) {
-            DIR *d = S_ISDIR(st.st_mode) ? opendir(dest) : NULL;
-            int empty = d != NULL;
-            struct dirent *de;
-            while (d && (de = readdir(d)))
-                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-                    empty = 0;
-            if (d)
-                closedir(d);
-            if (!empty)
-                return zp_err_set(e, ZP_EINVAL, "--out %s exists and is not a zplan report (allowed: a new or "
-                                  "empty directory, or an earlier report)", dest);
-        }
-        remove_tree_flat(dest);
+    if (!tmp[0])
+        return;
+    int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)))
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                unlinkat(dirfd(d), de->d_name, 0);
+        closedir(d);
+    } else if (dfd >= 0) {
+        close(dfd);
     }
+    rmdir(tmp);
+}
+
+/* The marker, written last: the report's identity, then every file the
+ * report wrote, one name a line (see owned). */
+static zp_status write_marker(const char *dir, const chart *charts, int n, zp_fmt fmt, long long run_id, zp_err *e)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" MARKER, dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return zp_err_set(e, ZP_EIO, "%s: %s", path, strerror(errno));
+    fprintf(f, "zplan %s report of run %lld\nindex.html\nreport.md\n", PACKAGE_VERSION, run_id);
+    for (int i = 0; i < n; i++) {
+        if (charts[i].omitted)
+            continue;
+        const char *c = charts[i].t.file;
+        fprintf(f, "%s.dat\n%s.gp\n", c, c);
+        if (fmt & ZP_FMT_PNG)
+            fprintf(f, "%s.png\n", c);
+        if (fmt & ZP_FMT_SVG)
+            fprintf(f, "%s.svg\n", c);
+    }
+    if (fclose(f) != 0)
+        return zp_err_set(e, ZP_EIO, "%s: %s", path, strerror(errno));
+    return ZP_OK;
+}
+
+/* Move a finished report into place: into a new or empty directory by one
+ * rename; over an earlier report by setting it aside (rename), moving the
+ * new one in, then removing the files the old one's marker lists and its
+ * directory.  When the new report cannot be moved in, the old one goes
+ * back where it was, as it was.  tmp is emptied ("") once moved. */
+static zp_status publish(char *tmp, const char *dest, zp_err *e)
+{
+    out_state os;
+    zp_status st = check_out(dest, &os, e);
+    if (st)
+        return st;
     mode_t mask = umask(0);
     umask(mask);
     chmod(tmp, 0777 & ~mask);
-    if (rename(tmp, dest) != 0)
-        return zp_err_set(e, ZP_EIO, "cannot move the report into %s: %s", dest, strerror(errno));
-    return ZP_OK;
+    if (!os.exists || os.empty) {
+        if (rename(tmp, dest) != 0)
+            return zp_err_set(e, ZP_EIO, "cannot move the report into %s: %s", dest, strerror(errno));
+        tmp[0] = '\0';   /* moved: no longer ours to remove */
+        return ZP_OK;
+    }
+    char old[4200];
+    struct stat was;
+    snprintf(old, sizeof old, "%s.old-XXXXXX", dest);
+    if (!mkdtemp(old))
+        return zp_err_set(e, ZP_EIO, "cannot set the earlier report in %s aside: %s", dest, strerror(errno));
+    if (rename(dest, old) != 0) {
+        int err = errno;
+        rmdir(old);
+        return zp_err_set(e, ZP_EIO, "cannot set the earlier report in %s aside: %s", dest, strerror(err));
+    }
+    int dfd = open(old, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (dfd < 0 || fstat(dfd, &was) != 0 || was.st_dev != os.dev || was.st_ino != os.ino) {
+        /* not the directory checked: it changed meanwhile; put it back */
+        if (dfd >= 0)
+            close(dfd);
+        if (rename(old, dest) != 0)
+            return zp_err_set(e, ZP_EIO, "--out %s changed while the report was made; what was there is now in %s",
+                              dest, old);
+        return zp_err_set(e, ZP_EIO, "--out %s changed while the report was made; nothing was replaced", dest);
+    }
+    if (rename(tmp, dest) != 0) {
+        int err = errno;
+        close(dfd);
+        if (rename(old, dest) != 0)
+            return zp_err_set(e, ZP_EIO, "cannot move the report into %s: %s; the earlier report is in %s", dest,
+                              strerror(err), old);
+        return zp_err_set(e, ZP_EIO, "cannot move the report into %s: %s; the earlier report is left as it was", dest,
+                          strerror(err));
+    }
+    tmp[0] = '\0';
+    int left;
+    st = report_files(dfd, old, 1, &left, e);
+    close(dfd);
+    if (st == ZP_OK && rmdir(old) != 0)
+        st = zp_err_set(e, ZP_EIO, "the report is in %s; the earlier one, set aside in %s, now holds what zplan did "
+                        "not write, which is kept there: %s", dest, old, strerror(errno));
+    return st;
 }
 
 zp_status zp_report_write(const cJSON *result, long long run_id, const char *created, const zp_report_opts *o,
@@ -911,6 +1311,9 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
         return zp_err_set(e, ZP_EINVAL, "run %lld: the stored result lacks the model or cluster", run_id);
     time_t tnow = time(NULL);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", gmtime(&tnow));
+    out_state os;
+    if ((st = check_out(dir, &os, e)))   /* refused before any work; publish checks again */
+        return st;
 
     charts = calloc((size_t)n, sizeof *charts);
     if (!charts)
@@ -921,10 +1324,16 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
     chart_comm(&charts[3], &x);
     chart_stages(&charts[4], &x);
     chart_measured(&charts[5], &x);
+    for (int i = 0; i < n; i++)
+        if (charts[i].overflow) {
+            st = zp_err_set(e, ZP_EIO, "chart %s: its gnuplot script needs more than %zu bytes", charts[i].t.file,
+                            sizeof charts[i].gp);
+            goto out;
+        }
 
     if ((st = make_tmpdir(dir, tmp, sizeof tmp, e)))
         goto out;
-    char errlog[4200], marker[4200];
+    char errlog[4200];
     snprintf(errlog, sizeof errlog, "%s/.gnuplot-errors", tmp);
     for (int i = 0; i < n && st == ZP_OK; i++) {
         chart *c = &charts[i];
@@ -938,34 +1347,27 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
         }
         int rc = run_gnuplot(gp, tmp, script, errlog);
         if (rc != 0) {
-            char msg[300] = "";
+            char raw[300] = "", msg[300];
             FILE *f = fopen(errlog, "r");
             if (f) {
-                size_t k = fread(msg, 1, sizeof msg - 1, f);
-                msg[k] = '\0';
+                size_t k = fread(raw, 1, sizeof raw - 1, f);
+                raw[k] = '\0';
                 fclose(f);
-                for (char *p = msg; *p; p++)
-                    if (*p == '\n')
-                        *p = ' ';
             }
+            clean_name(msg, sizeof msg, raw);   /* one line, no terminal control characters */
             st = zp_err_set(e, ZP_EIO, "gnuplot (%s) failed on %s with status %d%s%s", gp, script, rc,
                             msg[0] ? ": " : "", msg);
         }
     }
     if (st == ZP_OK) {
         unlink(errlog);
-        snprintf(marker, sizeof marker, "%s/.zplan-report", tmp);
-        FILE *mf = fopen(marker, "w");
-        if (mf) {
-            fprintf(mf, "zplan %s report of run %lld\n", PACKAGE_VERSION, run_id);
-            fclose(mf);
-        }
         if (!(st = write_index(tmp, &x, charts, n, run_id, created, now, e)) &&
-            !(st = write_md(tmp, &x, charts, n, run_id, created, now, e)))
+            !(st = write_md(tmp, &x, charts, n, run_id, created, now, e)) &&
+            !(st = write_marker(tmp, charts, n, o->fmt, run_id, e)))
             st = publish(tmp, dir, e);
     }
     if (st != ZP_OK)
-        remove_tree_flat(tmp);
+        remove_tmpdir(tmp);
 out:
     free(charts);
     return st;
