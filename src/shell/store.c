@@ -1,16 +1,26 @@
-/* store.c - SQLite persistence of planning runs. */
+/* store.c - SQLite persistence of planning runs and executions: opening
+ * only what it recognises, and waiting for locks. */
 #include "store.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 struct zp_store {
     sqlite3 *db;
-    char path[1024];
+    char path[1024];    /* as given, for messages */
+    int readonly;       /* opened for reads only */
+    int wait_s;         /* how long the busy handler waits for a lock */
+    double busy_start;  /* when the current wait began (monotonic s) */
+    double busy_report; /* when to print the next progress line */
+    double waited_s;    /* how long the last wait lasted */
 };
 
 /* Ordered migrations: migration i brings user_version from i to i + 1. */
@@ -84,19 +94,140 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
+/* The tables each schema version has: zplan_tables[0 .. ntables_at[v]). */
+static const char *const zplan_tables[] = {"runs", "plans", "plan_stages", "plan_comm", "rejections", "executions",
+                                           "profiles"};
+static const int ntables_at[NMIGRATIONS + 1] = {0, 5, 6, 7};
+
+/* How long a connection waits for a locked database: $ZPLAN_DB_WAIT_S, or
+ * 120 s.  10 s lost measurements when a long transaction of another process
+ * (a `sqlite3` shell, a backup) held the lock as a run ended. */
+#define WAIT_DEFAULT_S 120
+#define WAIT_MAX_S 86400
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static zp_status wait_limit(int *wait_s, zp_err *e)
+{
+    const char *v = getenv("ZPLAN_DB_WAIT_S");
+    *wait_s = WAIT_DEFAULT_S;
+    if (!v || !*v)
+        return ZP_OK;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 0 || n > WAIT_MAX_S || !isdigit((unsigned char)v[0]))
+        return zp_err_set(e, ZP_EINVAL, "ZPLAN_DB_WAIT_S='%s': allowed are whole seconds from 0 to %d (how long to "
+                          "wait for a database another process has locked; default %d)", v, WAIT_MAX_S,
+                          WAIT_DEFAULT_S);
+    *wait_s = (int)n;
+    return ZP_OK;
+}
+
+/* SQLite's busy handler: sleep and retry until the lock is free or the
+ * wait is over, saying on stderr what zplan is waiting for (after 1 s, then
+ * every 10 s).  Returning 0 makes the statement fail with SQLITE_BUSY. */
+static int on_busy(void *arg, int count)
+{
+    zp_store *s = arg;
+    double now = mono_s();
+    if (count == 0) {
+        s->busy_start = now;
+        s->busy_report = now + 1.0;
+    }
+    s->waited_s = now - s->busy_start;
+    if (s->waited_s >= s->wait_s)
+        return 0;
+    if (now >= s->busy_report) {
+        fprintf(stderr, "zplan: the database %s is locked by another process; waiting (%.0f s, at most %d s)\n",
+                s->path, s->waited_s, s->wait_s);
+        s->busy_report += 10.0;
+    }
+    double left_ms = (s->wait_s - s->waited_s) * 1000.0;
+    int ms = count < 10 ? 10 : 100;
+    sqlite3_sleep(left_ms < ms ? (int)left_ms + 1 : ms);
+    return 1;
+}
+
+/* The directory of path, for the messages about its side files. */
+static void dir_of(const char *path, char *dir, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, n, ".");
+    else if (slash == path)
+        snprintf(dir, n, "/");
+    else
+        snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+/* Why path cannot be written, in the OS's words; ZP_OK if the file and its
+ * directory look writable (then the caller uses SQLite's message).  SQLite's
+ * own errno is of no help here: it is that of the last file it tried (an
+ * -shm that was not there). */
+static zp_status why_unwritable(const char *path, zp_err *e)
+{
+    char dir[1024];
+    dir_of(path, dir, sizeof dir);
+    int exists = access(path, F_OK) == 0;
+    if (exists && access(path, W_OK) != 0)
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s (use another --db)", path, strerror(errno));
+    if (!exists && access(dir, W_OK) != 0)
+        return zp_err_set(e, ZP_EIO, "cannot create %s: its directory %s: %s (use another --db)", path, dir,
+                          strerror(errno));
+    if (access(dir, W_OK) != 0)
+        return zp_err_set(e, ZP_EIO, "cannot write %s: its directory %s: %s (SQLite keeps %s-wal and %s-shm "
+                          "beside the database; use another --db)", path, dir, strerror(errno), path, path);
+    return ZP_OK;
+}
+
+/* The one-line message for a failed SQLite call on s, by what went wrong. */
 static zp_status sql_err(zp_store *s, zp_err *e, const char *what)
 {
-    return zp_err_set(e, ZP_ESQL, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    int rc = sqlite3_extended_errcode(s->db);
+    const char *msg = sqlite3_errmsg(s->db);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: {
+        char after[32] = "";
+        if (s->waited_s >= 0.5)
+            snprintf(after, sizeof after, ": gave up after %.0f s", s->waited_s);
+        return zp_err_set(e, ZP_ESQL, "the database %s is locked by another process%s (ZPLAN_DB_WAIT_S sets how "
+                          "long to wait)%s", s->path, after, s->readonly ? "" : "; nothing was written to it");
+    }
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return zp_err_set(e, ZP_ESQL, "%s is damaged: %s (zplan changes nothing in it; use another --db, or "
+                          "restore a copy)", s->path, msg);
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH: {
+        zp_status st = s->readonly ? ZP_OK : why_unwritable(s->path, e);
+        if (st)
+            return st;
+        return zp_err_set(e, ZP_EIO, "cannot %s %s: %s", s->readonly ? "read" : "write", s->path, msg);
+    }
+    case SQLITE_FULL:
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s; nothing was written", s->path, msg);
+    case SQLITE_IOERR: {
+        int en = sqlite3_system_errno(s->db);
+        return zp_err_set(e, ZP_EIO, "%s: %s failed: %s (%s)", s->path, what, msg, en ? strerror(en) : "I/O error");
+    }
+    default:
+        return zp_err_set(e, ZP_ESQL, "%s: %s: %s", s->path, what, msg);
+    }
 }
 
 static zp_status exec(zp_store *s, const char *sql, zp_err *e)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        zp_status st = zp_err_set(e, ZP_ESQL, "%s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
-        sqlite3_free(msg);
-        return st;
-    }
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return sql_err(s, e, "write");
     return ZP_OK;
 }
 
@@ -112,18 +243,225 @@ int zp_store_schema_version(zp_store *s)
     return v;
 }
 
+/* What an SQLite file holds, as far as telling zplan's from others goes. */
+typedef struct db_contents {
+    int version;       /* PRAGMA user_version */
+    int ntables;       /* its tables, but SQLite's own */
+    int has_runs;      /* it has zplan's first table */
+    char names[256];   /* its tables, comma-separated (truncated to fit) */
+    char missing[128]; /* zplan's tables for its version that it lacks */
+} db_contents;
+
+/* Read what the file of s holds.  Reads only. */
+static zp_status contents(zp_store *s, db_contents *c, zp_err *e)
+{
+    sqlite3_stmt *q;
+    int rc;
+    memset(c, 0, sizeof *c);
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return sql_err(s, e, "read the schema version");
+    rc = sqlite3_step(q);
+    c->version = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW)
+        return sql_err(s, e, "read the schema version");
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
+                           "ORDER BY name", -1, &q, NULL) != SQLITE_OK)
+        return sql_err(s, e, "read the tables");
+    enum { NZT = sizeof zplan_tables / sizeof zplan_tables[0] };
+    int found[NZT] = {0};
+    size_t used = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        for (size_t i = 0; t && i < NZT; i++)
+            if (strcmp(t, zplan_tables[i]) == 0)
+                found[i] = 1;
+        if (used + 1 < sizeof c->names) {
+            int w = snprintf(c->names + used, sizeof c->names - used, "%s%s", c->ntables ? ", " : "", t ? t : "?");
+            used = w < 0 || (size_t)w >= sizeof c->names - used ? sizeof c->names - 1 : used + (size_t)w;
+        }
+        c->ntables++;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return sql_err(s, e, "read the tables");
+    c->has_runs = found[0];
+    used = 0;
+    for (int i = 0; c->version >= 0 && c->version <= NMIGRATIONS && i < ntables_at[c->version]; i++)
+        if (!found[i] && used + 1 < sizeof c->missing) {
+            int w = snprintf(c->missing + used, sizeof c->missing - used, "%s%s", used ? ", " : "", zplan_tables[i]);
+            used = w < 0 || (size_t)w >= sizeof c->missing - used ? sizeof c->missing - 1 : used + (size_t)w;
+        }
+    return ZP_OK;
+}
+
+/* Refuse what is not a zplan database of a version this zplan knows: a
+ * newer schema, or another program's SQLite file (tables but no user_version,
+ * or a user_version without zplan's runs table).  A zplan database that
+ * lacks some of its tables can be read (what is there), not written. */
+static zp_status recognise(const char *path, const db_contents *c, int for_write, zp_err *e)
+{
+    if (c->version > NMIGRATIONS)
+        return zp_err_set(e, ZP_ESQL, "%s has schema version %d, newer than this zplan's (%d): a newer zplan "
+                          "wrote it; use that zplan, or another --db (the file was not changed)", path, c->version,
+                          NMIGRATIONS);
+    if (c->version < 0 || (c->version == 0 && c->ntables > 0) || (c->version > 0 && !c->has_runs)) {
+        char ver[48] = "";
+        if (c->version != 0)
+            snprintf(ver, sizeof ver, ", user_version %d", c->version);
+        return zp_err_set(e, ZP_ESQL, "%s is an SQLite database but not zplan's (it has %s%s%s); use another --db "
+                          "(the file was not changed)", path, c->ntables ? "tables " : "no tables", c->names, ver);
+    }
+    if (for_write && c->missing[0])
+        return zp_err_set(e, ZP_ESQL, "%s is an incomplete zplan database (schema version %d without its tables "
+                          "%s): zplan writes nothing to it; use another --db", path, c->version, c->missing);
+    return ZP_OK;
+}
+
+/* A connection to path with the busy handler; s->readonly for reads. */
+static zp_status connect_db(const char *path, const char *uri, int flags, int wait_s, zp_store **out, zp_err *e)
+{
+    zp_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return zp_err_set(e, ZP_ENOMEM, "out of memory");
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->wait_s = wait_s;
+    s->readonly = !(flags & SQLITE_OPEN_READWRITE);
+    if (sqlite3_open_v2(uri ? uri : path, &s->db, flags | (uri ? SQLITE_OPEN_URI : 0), NULL) != SQLITE_OK) {
+        zp_status st = s->db ? sql_err(s, e, "open") : zp_err_set(e, ZP_ENOMEM, "out of memory");
+        zp_store_close(s);
+        return st;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_handler(s->db, on_busy, s);
+    *out = s;
+    return ZP_OK;
+}
+
+/* "file:PATH?immutable=1", PATH percent-encoded. */
+static void immutable_uri(const char *path, char *uri, size_t n)
+{
+    size_t k = (size_t)snprintf(uri, n, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && k + 4 < n; p++)
+        k += isalnum(*p) || strchr("/._-~", *p) ? (size_t)snprintf(uri + k, n - k, "%c", *p)
+                                                 : (size_t)snprintf(uri + k, n - k, "%%%02X", *p);
+    snprintf(uri + k, n - k, "?immutable=1");
+}
+
+enum { FILE_NEW, FILE_SQLITE };
+
+/* Look at path without changing it: FILE_NEW (no file, or an empty one), or
+ * FILE_SQLITE (it starts with SQLite's header).  Anything else is refused
+ * here, in the OS's words. */
+static zp_status look(const char *path, int *kind, zp_err *e)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT) {
+            *kind = FILE_NEW;
+            return ZP_OK;
+        }
+        return zp_err_set(e, ZP_EIO, "cannot read %s: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(sb.st_mode))
+        return zp_err_set(e, ZP_EINVAL, "%s is a directory: --db names a database file", path);
+    if (sb.st_size == 0) {
+        *kind = FILE_NEW;
+        return ZP_OK;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return zp_err_set(e, ZP_EIO, "cannot read %s: %s", path, strerror(errno));
+    char head[16];
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (got < sizeof head || memcmp(head, "SQLite format 3", 16) != 0)
+        return zp_err_set(e, ZP_ESQL, "%s is not an SQLite database (it does not begin with SQLite's header); use "
+                          "another --db (the file was not changed)", path);
+    *kind = FILE_SQLITE;
+    return ZP_OK;
+}
+
+/* A read-only connection to the SQLite file path that answers (reading its
+ * schema).  A WAL database needs its -shm file: where the directory is
+ * read-only and no -wal file holds pending changes, no writer can be there
+ * either, and the file is read as immutable. */
+static zp_status connect_ro(const char *path, int wait_s, zp_store **out, db_contents *c, zp_err *e)
+{
+    zp_store *s;
+    zp_status st = connect_db(path, NULL, SQLITE_OPEN_READONLY, wait_s, &s, e);
+    if (st == ZP_OK && (st = contents(s, c, e)) != ZP_OK) {
+        char dir[1024], wal_path[1100];
+        int rc = sqlite3_extended_errcode(s->db) & 0xff;
+        dir_of(path, dir, sizeof dir);
+        snprintf(wal_path, sizeof wal_path, "%s-wal", path);
+        zp_store_close(s);
+        s = NULL;
+        if ((rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY) && access(dir, W_OK) != 0 && access(wal_path, F_OK) != 0 &&
+            access(path, R_OK) == 0) {
+            char uri[3200];
+            immutable_uri(path, uri, sizeof uri);
+            if ((st = connect_db(path, uri, SQLITE_OPEN_READONLY, wait_s, &s, e)) == ZP_OK &&
+                (st = contents(s, c, e)) != ZP_OK) {
+                zp_store_close(s);
+                s = NULL;
+            }
+        } else if (rc == SQLITE_CANTOPEN && access(path, R_OK) != 0)
+            st = zp_err_set(e, ZP_EIO, "cannot read %s: %s", path, strerror(errno));
+    }
+    if (st)
+        return st;
+    *out = s;
+    return ZP_OK;
+}
+
+/* PRAGMA quick_check: a damaged file is not written to. */
+static zp_status check_intact(zp_store *s, zp_err *e)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &q, NULL) != SQLITE_OK)
+        return sql_err(s, e, "check");
+    int rc = sqlite3_step(q);
+    zp_status st = ZP_OK;
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(q, 0);
+        if (!r || strcmp(r, "ok") != 0) {
+            /* its first problem, on one line: "*** in database main ***\nPage 2: ..." */
+            char what[256];
+            size_t k = 0;
+            if (r && strncmp(r, "*** in database main ***", 24) == 0)
+                r += 24;
+            for (; r && *r && k + 1 < sizeof what; r++)
+                if (!isspace((unsigned char)*r) || (k > 0 && what[k - 1] != ' '))
+                    what[k++] = isspace((unsigned char)*r) ? ' ' : *r;
+            while (k > 0 && what[k - 1] == ' ')
+                k--;
+            what[k] = '\0';
+            st = zp_err_set(e, ZP_ESQL, "%s is damaged: %s (zplan changes nothing in it; use another --db, or "
+                            "restore a copy)", s->path, k ? what : "quick_check failed");
+        }
+    } else
+        st = sql_err(s, e, "check");
+    sqlite3_finalize(q);
+    return st;
+}
+
+/* Bring the schema to NMIGRATIONS under the write lock (none is taken when
+ * it is there already), refusing what recognise() refuses: the file may have
+ * changed since it was looked at. */
 static zp_status migrate(zp_store *s, zp_err *e)
 {
     zp_status st;
+    if (zp_store_schema_version(s) == NMIGRATIONS)
+        return ZP_OK;
     if ((st = exec(s, "BEGIN IMMEDIATE", e)))
         return st;
-    int v = zp_store_schema_version(s);
-    if (v < 0 || v > NMIGRATIONS) {
+    db_contents c;
+    if ((st = contents(s, &c, e)) || (st = recognise(s->path, &c, 1, e))) {
         zp_store_rollback(s);
-        return zp_err_set(e, ZP_ESQL, "%s: schema version %d is not one this zplan knows (0 to %d): "
-                          "a newer zplan wrote it, or it is not a zplan database", s->path, v, NMIGRATIONS);
+        return st;
     }
-    for (; v < NMIGRATIONS; v++) {
+    for (int v = c.version; v < NMIGRATIONS; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
         if ((st = exec(s, migrations[v], e)) || (st = exec(s, pragma, e))) {
@@ -134,30 +472,14 @@ static zp_status migrate(zp_store *s, zp_err *e)
     return exec(s, "COMMIT", e);
 }
 
-static zp_status open_db(const char *path, int flags, zp_store **out, zp_err *e)
-{
-    zp_store *s = calloc(1, sizeof *s);
-    if (!s)
-        return zp_err_set(e, ZP_ENOMEM, "out of memory");
-    snprintf(s->path, sizeof s->path, "%s", path);
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        zp_status st = zp_err_set(e, ZP_EIO, "%s: cannot open the database: %s", path,
-                                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        zp_store_close(s);
-        return st;
-    }
-    sqlite3_busy_timeout(s->db, 10000);
-    *out = s;
-    return ZP_OK;
-}
-
 /* Switch to WAL (persistent, so once per file).  The switch needs the file
  * to itself; when several zplan processes create the same database at once
  * SQLite answers SQLITE_BUSY without calling the busy handler, so retry for
- * as long as the busy timeout would have waited. */
+ * as long as the busy handler would have waited. */
 static zp_status wal(zp_store *s, zp_err *e)
 {
-    for (int waited_ms = 0;; waited_ms += 20) {
+    double start = mono_s();
+    for (;;) {
         sqlite3_stmt *q;
         int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &q, NULL);
         if (rc == SQLITE_OK) {
@@ -166,18 +488,48 @@ static zp_status wal(zp_store *s, zp_err *e)
             if (rc == SQLITE_ROW || rc == SQLITE_DONE)
                 return ZP_OK;
         }
-        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited_ms >= 10000)
+        s->waited_s = mono_s() - start;
+        if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) || s->waited_s >= s->wait_s)
             return sql_err(s, e, "set WAL mode");
         sqlite3_sleep(20);
     }
 }
 
-zp_status zp_store_open(const char *path, zp_store **out, zp_err *e)
+/* Open path for writing.  Whatever is there is looked at read-only first,
+ * and only a new path, an empty file, an empty SQLite database or a zplan
+ * database of a known version is opened for writing: a file zplan does not
+ * recognise is refused unchanged (no WAL switch, no tables). */
+static zp_status open_rw(const char *path, int create, zp_store **out, zp_err *e)
 {
-    zp_store *s;
-    zp_status st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s, e);
-    if (st)
+    int wait_s, kind;
+    zp_status st;
+    if ((st = wait_limit(&wait_s, e)) || (st = look(path, &kind, e)))
         return st;
+    if (kind == FILE_NEW && !create)
+        return zp_err_set(e, ZP_ENOTFOUND, "%s: no zplan database here (pass --db PATH)", path);
+    if (kind == FILE_SQLITE) {
+        zp_store *ro;
+        db_contents c;
+        if ((st = connect_ro(path, wait_s, &ro, &c, e)))
+            return st;
+        if ((st = recognise(path, &c, 1, e)) == ZP_OK)
+            st = check_intact(ro, e);
+        zp_store_close(ro);
+        if (st)
+            return st;
+    }
+    zp_store *s;
+    if ((st = connect_db(path, NULL, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), wait_s, &s, e))) {
+        zp_err why;
+        return why_unwritable(path, &why) ? zp_err_set(e, why.code, "%s", why.msg) : st;
+    }
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        /* SQLite opens a file it may not write read-only, silently */
+        if ((st = why_unwritable(path, e)) == ZP_OK)
+            st = zp_err_set(e, ZP_EIO, "cannot write %s: SQLite opened it read-only", path);
+        zp_store_close(s);
+        return st;
+    }
     if ((st = wal(s, e)) || (st = exec(s, "PRAGMA foreign_keys=ON", e)) || (st = migrate(s, e))) {
         zp_store_close(s);
         return st;
@@ -186,19 +538,26 @@ zp_status zp_store_open(const char *path, zp_store **out, zp_err *e)
     return ZP_OK;
 }
 
+zp_status zp_store_open(const char *path, zp_store **out, zp_err *e) { return open_rw(path, 1, out, e); }
+
 zp_status zp_store_open_existing(const char *path, zp_store **out, zp_err *e)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return zp_err_set(e, ZP_ENOTFOUND, "%s: no zplan database here (plan something first, or pass --db PATH)",
-                          path);
-    zp_store *s;
-    zp_status st = open_db(path, SQLITE_OPEN_READONLY, &s, e);
-    if (st)
+    int wait_s, kind;
+    db_contents c;
+    zp_status st;
+    if ((st = wait_limit(&wait_s, e)) || (st = look(path, &kind, e)))
         return st;
-    int v = zp_store_schema_version(s);
-    if (v < 1 || v > NMIGRATIONS) {
-        st = zp_err_set(e, v == 0 ? ZP_ENOTFOUND : ZP_ESQL, "%s: not a zplan database (schema version %d)", path, v);
+    if (kind == FILE_NEW)
+        return zp_err_set(e, ZP_ENOTFOUND, access(path, F_OK) == 0 ? "%s holds no runs yet (plan something first)"
+                          : "%s: no zplan database here (plan something first, or pass --db PATH)", path);
+    zp_store *s;
+    if ((st = connect_ro(path, wait_s, &s, &c, e)))
+        return st;
+    if (c.version == 0 && c.ntables == 0)
+        st = zp_err_set(e, ZP_ENOTFOUND, "%s holds no runs yet (plan something first)", path);
+    else if ((st = recognise(path, &c, 0, e)) == ZP_OK)
+        st = check_intact(s, e);
+    if (st) {
         zp_store_close(s);
         return st;
     }
@@ -311,9 +670,12 @@ zp_status zp_store_add_comm(zp_store *s, int64_t runid, int64_t stage, const zp_
         return sql_err(s, e, "prepare");
     sqlite3_bind_int64(q, 1, runid);
     sqlite3_bind_int64(q, 2, stage);
-    if (sqlite3_step(q) == SQLITE_ROW)
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
         seq = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
+    if (rc != SQLITE_ROW)
+        return sql_err(s, e, "read");
     return run(s, e,
         "INSERT INTO plan_comm (run_id, stage, seq, collective, grp, what, group_size, inter_node, bytes, count,"
         " bus_bytes_per_step, time_s, overlap) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -393,11 +755,14 @@ zp_status zp_store_latest(zp_store *s, int64_t *id, zp_err *e)
     zp_status st;
     if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM runs", -1, &q, NULL) != SQLITE_OK)
         return sql_err(s, e, "prepare");
-    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
         *id = sqlite3_column_int64(q, 0);
         st = ZP_OK;
-    } else
+    } else if (rc == SQLITE_ROW)
         st = zp_err_set(e, ZP_ENOTFOUND, "%s holds no runs yet", s->path);
+    else
+        st = sql_err(s, e, "read");
     sqlite3_finalize(q);
     return st;
 }

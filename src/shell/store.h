@@ -28,9 +28,20 @@ typedef struct zp_run_row {
     int64_t params, gpus, candidates, fitting;
 } zp_run_row;
 
-/* Open (creating and migrating) the store at path. */
+/* Open (creating and migrating) the store at path.  Whatever is at path is
+ * looked at read-only first; only a new path, an empty file or database, or
+ * a zplan database of a known schema is opened for writing (and switched to
+ * WAL).  Anything else is refused with one line and left byte-identical: a
+ * file that is not SQLite, another program's SQLite database, a newer
+ * schema, a damaged file (PRAGMA quick_check), a file or directory this
+ * process may not write (in the OS's words).  Every connection waits for a
+ * locked database up to $ZPLAN_DB_WAIT_S seconds (default 120), printing a
+ * progress line on stderr after 1 s and every 10 s. */
 zp_status zp_store_open(const char *path, zp_store **out, zp_err *e);
-/* Open an existing store read-only; ZP_ENOTFOUND when there is none. */
+/* Open an existing store read-only (never changing the file's mode; in a
+ * read-only directory an unwritten WAL database is read as immutable);
+ * ZP_ENOTFOUND when there is none or it holds nothing yet; the same refusals
+ * as zp_store_open. */
 zp_status zp_store_open_existing(const char *path, zp_store **out, zp_err *e);
 void zp_store_close(zp_store *s);
 int zp_store_schema_version(zp_store *s);
@@ -63,10 +74,10 @@ zp_status zp_store_add_exec(zp_store *s, int64_t run, int plan_rank, const char 
 zp_status zp_store_finish_exec(zp_store *s, int64_t id, const char *status, const char *record_json, zp_err *e);
 /* Every execution of a run, oldest first: cb(arg, id, status, record_json);
  * a non-zero return stops. */
+zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t, const char *, const char *),
+                         void *arg, zp_err *e);
 /* Hardware profiles (zplan calibrate): the GPU preset JSON under a name. */
 zp_status zp_store_put_profile(zp_store *s, const char *name, const char *json, zp_err *e);
 zp_status zp_store_profile(zp_store *s, const char *name, char **json, zp_err *e);
-zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t, const char *, const char *),
-                         void *arg, zp_err *e);
 
 #endif
