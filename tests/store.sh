@@ -320,4 +320,66 @@ else
     for i in $(seq 8); do skip "sqlite3 shell not installed"; done
 fi
 
+# ---------------------------------------------------------------- zplan import
+# A saved execution (the format zp_store_finish_exec_or_save writes; the C
+# test test_store makes a real one under a lock) is added once, and again
+# is a no-op; a bad file is refused with one line naming the field.
+
+I=$tmp/import.db
+"$ZPLAN" --params 1e9 --gpus 1 --db "$I" >/dev/null 2>&1
+X=$tmp/saved.json
+printf '%s\n' '{"format": "zplan-execution", "format_version": 1, "database": "'"$I"'",' \
+    '"saved": "2026-01-31T12:00:00Z", "reason": "the database was locked", "exec_id": 4, "run_id": 1, "plan": 1,' \
+    '"backend": "cpu", "ranks": 2, "steps": 3, "scale": "none", "status": "interrupted",' \
+    '"record": {"exec_id": 4, "run_id": 1, "plan": 1, "status": "interrupted", "step_time_s": 0.5}}' >"$X"
+zp import "$X"
+ok "$(test $rc -eq 0 && grep -q '^Execution 4 of run 1 (interrupted) is now recorded in .*import.db' "$outf"; echo $?)" \
+    "import: exit 0, execution 4 added to the database the file names" || show_run
+zp show 1 --db "$I" --json
+jok "$outf" '.executions | length == 1 and .[0].exec_id == 4 and .[0].status == "interrupted" and .[0].step_time_s == 0.5' \
+    "import: show lists execution 4 with its record"
+zp import "$X" --json
+ok "$(test $rc -eq 0 && jtrue "$outf" '.import == "already" and .exec_id == 4'; echo $?)" \
+    "import again: exit 0, nothing to do (idempotent)" || show_run
+jq '.record.step_time_s = 9' "$X" >"$tmp/other.json"
+zp import "$tmp/other.json"
+is "$rc" 2 "import of another record for a finished execution: exit 2"
+one_line "import of another record: refused, one line" "execution 4 in .*import.db already finished as 'interrupted'"
+zp show 1 --db "$I" --json
+jok "$outf" '.executions | length == 1 and .[0].step_time_s == 0.5' "import of another record: the row is unchanged"
+
+# badcase JQ-EDIT FIELD MSG: the edited file is refused with one line naming FIELD
+badcase() {
+    jq "$1" "$X" >"$tmp/bad.json"
+    zp import "$tmp/bad.json" --db "$I"
+    ok "$(test $rc -eq 2 && test ! -s "$outf" && test "$(wc -l <"$errf")" -eq 1 &&
+        grep -q "^zplan: .*bad.json: field '$2'" "$errf"; echo $?)" "import, $3: exit 2, one line naming '$2'" ||
+        show_run
+}
+badcase '.format = "other"' format "not a saved execution"
+badcase '.format_version = 2' format_version "a newer format"
+badcase '.exec_id = "4"' exec_id "exec_id a string"
+badcase '.run_id = 1.5' run_id "run_id fractional"
+badcase '.plan = 0' plan "plan 0"
+badcase 'del(.backend)' backend "no backend"
+badcase '.ranks = -2' ranks "negative ranks"
+badcase '.status = "running"' status "status running"
+badcase '.record = [1]' record "record an array"
+badcase '.saved = "yesterday"' saved "saved not a time"
+badcase '.database = "rel.db"' database "database a relative path"
+printf '{"format": "zplan-execution",\n "exec_id": }\n' >"$tmp/bad.json"
+zp import "$tmp/bad.json"
+ok "$(test $rc -eq 2 && grep -q '^zplan: .*bad.json: not JSON (at line 2)' "$errf"; echo $?)" \
+    "import, not JSON: exit 2, its line" || show_run
+zp import "$tmp/none.json"
+ok "$(test $rc -eq 2 && grep -q '^zplan: cannot read .*none.json: No such file' "$errf"; echo $?)" \
+    "import, no such file: exit 2" || show_run
+jq '.exec_id = 5 | .run_id = 9' "$X" >"$tmp/run9.json"
+zp import "$tmp/run9.json"
+ok "$(test $rc -eq 2 && grep -q 'run 9, which is not in .*import.db' "$errf"; echo $?)" \
+    "import of a run the database lacks: exit 2, the record is another database's" || show_run
+zp import "$X" --db "$tmp/nowhere.db"
+ok "$(test $rc -eq 2 && test ! -e "$tmp/nowhere.db"; echo $?)" "import --db to no database: exit 2, none created" ||
+    show_run
+
 finish

@@ -1,9 +1,13 @@
 /* store.c - SQLite persistence of planning runs and executions: opening
- * only what it recognises, and waiting for locks. */
+ * only what it recognises, waiting for locks, and an execution saved to a
+ * file when the database cannot take it. */
 #include "store.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -825,4 +829,441 @@ zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sql_err(s, e, "read");
     return ZP_OK;
+}
+
+/* ------------------------------------------------------------ executions saved to a file
+ *
+ * When the end of an execution cannot be written to the store, its row
+ * goes to a JSON file that says what it is, and `zplan import FILE` writes
+ * it later.  The file's format (format_version 1):
+ *   format "zplan-execution", format_version 1, about (a sentence),
+ *   database (absolute path), saved (UTC), reason (why the store refused),
+ *   exec_id, run_id, plan, backend, ranks, steps, scale, status, record. */
+
+#define SAVED_FORMAT "zplan-execution"
+#define SAVED_VERSION 1
+#define JSON_INT_MAX 9007199254740992.0 /* 2^53: a JSON number holds every integer up to it */
+
+static const char *const finished_statuses[] = {"ok", "oom", "failed", "interrupted", NULL};
+
+static int is_finished(const char *status)
+{
+    for (int i = 0; status && finished_statuses[i]; i++)
+        if (strcmp(status, finished_statuses[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* One transaction: finish execution id (status, record), or add its row
+ * when it is missing.  import: a row finished otherwise is refused. */
+static zp_status put_exec(zp_store *s, int64_t id, const zp_exec_info *xi, const char *status, const char *record,
+                          const char *created, int import, zp_import_how *how, zp_err *e)
+{
+    sqlite3_stmt *q = NULL;
+    zp_status st;
+    if ((st = zp_store_begin(s, e)))
+        return st;
+    if (sqlite3_prepare_v2(s->db, "SELECT run_id, plan_rank, backend, ranks, steps, scale, status, record_json "
+                           "FROM executions WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+        st = sql_err(s, e, "read");
+        goto fail;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        int64_t run_id = sqlite3_column_int64(q, 0), plan = sqlite3_column_int64(q, 1);
+        int64_t ranks = sqlite3_column_int64(q, 3), steps = sqlite3_column_int64(q, 4);
+        const char *backend = (const char *)sqlite3_column_text(q, 2), *scale = (const char *)sqlite3_column_text(q, 5);
+        const char *was = (const char *)sqlite3_column_text(q, 6), *rec = (const char *)sqlite3_column_text(q, 7);
+        if (run_id != xi->run_id || plan != xi->plan_rank || ranks != xi->ranks || steps != xi->steps ||
+            strcmp(backend ? backend : "", xi->backend) || strcmp(scale ? scale : "", xi->scale)) {
+            st = zp_err_set(e, ZP_EINVAL, "execution %lld in %s is of run %lld plan %lld (%s, %lld ranks, %lld "
+                            "steps, scale %s), not of run %lld plan %lld (%s, %lld ranks, %lld steps, scale %s): the "
+                            "record belongs to another database; nothing was changed", (long long)id, s->path,
+                            (long long)run_id, (long long)plan, backend ? backend : "?", (long long)ranks,
+                            (long long)steps, scale ? scale : "?", (long long)xi->run_id, (long long)xi->plan_rank,
+                            xi->backend, (long long)xi->ranks, (long long)xi->steps, xi->scale);
+            goto fail;
+        }
+        if (was && rec && strcmp(was, status) == 0 && strcmp(rec, record) == 0) {
+            *how = ZP_IMPORT_ALREADY;
+            sqlite3_finalize(q);
+            zp_store_rollback(s);
+            return ZP_OK;
+        }
+        if (import && was && strcmp(was, "running") != 0) {
+            st = zp_err_set(e, ZP_EINVAL, "execution %lld in %s already finished as '%s' with another record; "
+                            "nothing was changed", (long long)id, s->path, was);
+            goto fail;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        *how = ZP_IMPORT_FINISHED;
+        st = run(s, e, "UPDATE executions SET status = ?, record_json = ? WHERE id = ?", "tti", status, record, id);
+    } else if (rc == SQLITE_DONE) {
+        sqlite3_finalize(q);
+        q = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM runs WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+            st = sql_err(s, e, "read");
+            goto fail;
+        }
+        sqlite3_bind_int64(q, 1, xi->run_id);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_DONE) {
+            st = zp_err_set(e, ZP_EINVAL, "execution %lld is of run %lld, which is not in %s: the record belongs to "
+                            "another database; nothing was changed", (long long)id, (long long)xi->run_id, s->path);
+            goto fail;
+        }
+        if (rc != SQLITE_ROW) {
+            st = sql_err(s, e, "read");
+            goto fail;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        *how = ZP_IMPORT_ADDED;
+        st = run(s, e, "INSERT INTO executions (id, run_id, plan_rank, created, status, backend, ranks, steps, scale,"
+                 " record_json) VALUES (?, ?, ?, COALESCE(?, strftime('%Y-%m-%dT%H:%M:%SZ','now')), ?, ?, ?, ?, ?, ?)",
+                 "iiitttiitt", id, xi->run_id, (int64_t)xi->plan_rank, created, status, xi->backend, xi->ranks,
+                 xi->steps, xi->scale, record);
+    } else {
+        st = sql_err(s, e, "read");
+        goto fail;
+    }
+    if (st == ZP_OK && (st = zp_store_commit(s, e)) == ZP_OK)
+        return ZP_OK;
+fail:
+    sqlite3_finalize(q);
+    zp_store_rollback(s);
+    return st;
+}
+
+/* The record as compact JSON (malloc'd), or NULL if it is not an object. */
+static char *compact_object(const char *json)
+{
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    char *t = cJSON_IsObject(o) ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return t;
+}
+
+/* Write text to a new file dir/name (dir NULL: the current directory), or
+ * name-2, -3, ... when taken: a temporary file, synced, then linked to its
+ * name, so the name holds all of it or does not exist. */
+static zp_status write_new_file(const char *dir, const char *name, const char *text, char *path, size_t n, zp_err *e)
+{
+    char tmp[1200];
+    char base[1100];
+    snprintf(base, sizeof base, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", base, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s", base, strerror(errno));
+    size_t len = strlen(text), done = 0;
+    errno = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    int err = done < len ? (errno ? errno : EIO) : 0;
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (err) {
+        unlink(tmp);
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s", base, strerror(err));
+    }
+    /* base.exec-7.json, base.exec-7-2.json, ... */
+    const char *ext = strrchr(base, '.');
+    size_t stem = ext ? (size_t)(ext - base) : strlen(base);
+    for (int k = 1; k < 100; k++) {
+        if (k == 1)
+            snprintf(path, n, "%s", base);
+        else
+            snprintf(path, n, "%.*s-%d%s", (int)stem, base, k, ext ? ext : "");
+        if (link(tmp, path) == 0) {
+            unlink(tmp);
+            return ZP_OK;
+        }
+        if (errno == EEXIST)
+            continue;
+        /* a file system without hard links: rename, where nothing is */
+        if (access(path, F_OK) != 0 && rename(tmp, path) == 0)
+            return ZP_OK;
+        err = errno;
+        unlink(tmp);
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s", path, strerror(err));
+    }
+    unlink(tmp);
+    return zp_err_set(e, ZP_EIO, "cannot write %s: 99 files of that name are there already", base);
+}
+
+/* path in single quotes if a shell would split or expand it. */
+static const char *shell_word(const char *path, char *buf, size_t n)
+{
+    if (!strpbrk(path, " \t\n'\"$`\\;&|<>()*?[]#~!{}"))
+        return path;
+    snprintf(buf, n, "'%s'", path);
+    return buf;
+}
+
+static zp_status save_exec(const char *dbpath, int64_t id, const zp_exec_info *xi, const char *status,
+                           const char *record, const char *reason, char *path, size_t n, zp_err *e)
+{
+    char abs[PATH_MAX + 1], cwd[PATH_MAX], when[32], name[1100], dir[1024];
+    if (!realpath(dbpath, abs)) {
+        if (dbpath[0] != '/' && getcwd(cwd, sizeof cwd))
+            snprintf(abs, sizeof abs, "%s/%s", cwd, dbpath);
+        else
+            snprintf(abs, sizeof abs, "%s", dbpath);
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    cJSON *o = cJSON_CreateObject(), *rec = cJSON_Parse(record);
+    cJSON_AddStringToObject(o, "format", SAVED_FORMAT);
+    cJSON_AddNumberToObject(o, "format_version", SAVED_VERSION);
+    cJSON_AddStringToObject(o, "about", "an execution zplan could not record in its database; "
+                                        "zplan import FILE adds it there");
+    cJSON_AddStringToObject(o, "database", abs);
+    cJSON_AddStringToObject(o, "saved", when);
+    cJSON_AddStringToObject(o, "reason", reason);
+    cJSON_AddNumberToObject(o, "exec_id", (double)id);
+    cJSON_AddNumberToObject(o, "run_id", (double)xi->run_id);
+    cJSON_AddNumberToObject(o, "plan", xi->plan_rank);
+    cJSON_AddStringToObject(o, "backend", xi->backend);
+    cJSON_AddNumberToObject(o, "ranks", (double)xi->ranks);
+    cJSON_AddNumberToObject(o, "steps", (double)xi->steps);
+    cJSON_AddStringToObject(o, "scale", xi->scale);
+    cJSON_AddStringToObject(o, "status", status);
+    cJSON_AddItemToObject(o, "record", rec ? rec : cJSON_CreateObject());
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text)
+        return zp_err_set(e, ZP_ENOMEM, "out of memory");
+    size_t tl = strlen(text);
+    char *t2 = realloc(text, tl + 2);
+    if (!t2) {
+        free(text);
+        return zp_err_set(e, ZP_ENOMEM, "out of memory");
+    }
+    text = t2;
+    memcpy(text + tl, "\n", 2);
+    const char *slash = strrchr(dbpath, '/');
+    snprintf(name, sizeof name, "%s.exec-%lld.json", slash ? slash + 1 : dbpath, (long long)id);
+    dir_of(dbpath, dir, sizeof dir);
+    zp_err e1, e2;
+    zp_status st = write_new_file(slash ? dir : NULL, name, text, path, n, &e1);
+    if (st && slash)   /* beside the database failed: the current directory */
+        st = write_new_file(NULL, name, text, path, n, &e2);
+    free(text);
+    if (st)
+        return zp_err_set(e, st, "%s%s%s", e1.msg, slash ? "; nor " : "", slash ? e2.msg : "");
+    return ZP_OK;
+}
+
+zp_status zp_store_finish_exec_or_save(const char *dbpath, int64_t exec_id, const zp_exec_info *xi,
+                                       const char *status, const char *record_json, char *saved_path,
+                                       size_t saved_n, zp_err *e)
+{
+    if (saved_path && saved_n)
+        saved_path[0] = '\0';
+    if (!dbpath || !*dbpath || !xi || exec_id < 1 || xi->run_id < 1 || xi->plan_rank < 1 || !xi->backend ||
+        !*xi->backend || xi->ranks < 1 || xi->steps < 1 || !xi->scale || !saved_path || saved_n < 2)
+        return zp_err_set(e, ZP_EINVAL, "zp_store_finish_exec_or_save: execution %lld: a database, ids from 1, "
+                          "a backend, ranks and steps from 1, a scale and a buffer for the file's name are needed",
+                          (long long)exec_id);
+    if (!is_finished(status))
+        return zp_err_set(e, ZP_EINVAL, "execution %lld: status '%s' is not one an execution ends with (allowed: "
+                          "ok, oom, failed, interrupted)", (long long)exec_id, status ? status : "(null)");
+    char *rec = compact_object(record_json);
+    if (!rec)
+        return zp_err_set(e, ZP_EINVAL, "execution %lld: the record is not a JSON object", (long long)exec_id);
+    zp_err se;
+    zp_store *s;
+    zp_import_how how;
+    zp_status st = open_rw(dbpath, 0, &s, &se);
+    if (st == ZP_OK) {
+        st = put_exec(s, exec_id, xi, status, rec, NULL, 0, &how, &se);
+        zp_store_close(s);
+    }
+    if (st == ZP_OK) {
+        free(rec);
+        return ZP_OK;
+    }
+    char file[1200], word[1300];
+    zp_err fe;
+    zp_status fs = save_exec(dbpath, exec_id, xi, status, rec, se.msg, file, sizeof file, &fe);
+    free(rec);
+    if (fs)
+        return zp_err_set(e, st, "%s; nor could execution %lld be saved to a file: %s", se.msg, (long long)exec_id,
+                          fe.msg);
+    snprintf(saved_path, saved_n, "%s", file);
+    return zp_err_set(e, ZP_EIO, "%s; the execution's record is in %s: zplan import %s adds it", se.msg, file,
+                      shell_word(file, word, sizeof word));
+}
+
+/* Reading a saved execution back: each field checked, the error naming it. */
+
+static zp_status bad_field(const char *file, const char *field, const char *allowed, const cJSON *got, zp_err *e)
+{
+    if (!got)
+        return zp_err_set(e, ZP_EINVAL, "%s: field '%s' is missing (%s)", file, field, allowed);
+    char *t = cJSON_PrintUnformatted(got);
+    zp_status st = zp_err_set(e, ZP_EINVAL, "%s: field '%s' is %.60s%s: %s", file, field, t ? t : "?",
+                              t && strlen(t) > 60 ? "..." : "", allowed);
+    free(t);
+    return st;
+}
+
+static zp_status get_int(const char *file, const cJSON *o, const char *field, int64_t lo, int64_t hi, int64_t *v,
+                         zp_err *e)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, field);
+    char allowed[96];
+    snprintf(allowed, sizeof allowed, "allowed: a whole number from %lld to %lld", (long long)lo, (long long)hi);
+    if (!cJSON_IsNumber(x) || x->valuedouble != x->valuedouble || x->valuedouble < (double)lo ||
+        x->valuedouble > (double)hi || x->valuedouble != (double)(int64_t)x->valuedouble)
+        return bad_field(file, field, allowed, x, e);
+    *v = (int64_t)x->valuedouble;
+    return ZP_OK;
+}
+
+static zp_status get_str(const char *file, const cJSON *o, const char *field, size_t max, char *out, size_t n,
+                         zp_err *e)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, field);
+    char allowed[64];
+    snprintf(allowed, sizeof allowed, "allowed: a string of 1 to %zu characters", max);
+    if (!cJSON_IsString(x) || !x->valuestring[0] || strlen(x->valuestring) > max || strlen(x->valuestring) >= n)
+        return bad_field(file, field, allowed, x, e);
+    snprintf(out, n, "%s", x->valuestring);
+    return ZP_OK;
+}
+
+static zp_status load_saved(const char *file, zp_saved_exec *x, zp_err *e)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return zp_err_set(e, errno == ENOENT ? ZP_ENOTFOUND : ZP_EIO, "cannot read %s: %s", file, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    for (size_t got; text && (got = fread(text + len, 1, cap - len - 1, f)) > 0;) {
+        len += got;
+        if (len + 1 == cap) {
+            char *t = cap < ((size_t)1 << 30) ? realloc(text, cap *= 2) : NULL;
+            if (!t) {
+                free(text);
+                text = NULL;
+            }
+            text = t;
+        }
+    }
+    int rerr = ferror(f) ? errno : 0;
+    fclose(f);
+    if (!text)
+        return zp_err_set(e, ZP_ENOMEM, "%s: out of memory (is it a saved execution?)", file);
+    if (rerr) {
+        free(text);
+        return zp_err_set(e, ZP_EIO, "cannot read %s: %s", file, strerror(rerr));
+    }
+    text[len] = '\0';
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithOpts(text, &end, 1);
+    if (!o) {
+        const char *at = end ? end : cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *p = text; at && p < at && *p; p++)
+            line += *p == '\n';
+        free(text);
+        return zp_err_set(e, ZP_EINVAL, "%s: not JSON (at line %d): not an execution saved by zplan", file, line);
+    }
+    free(text);
+    zp_status st = ZP_OK;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "format");
+    int64_t ver = 0;
+    if (!cJSON_IsObject(o))
+        st = zp_err_set(e, ZP_EINVAL, "%s: not a JSON object: not an execution saved by zplan", file);
+    else if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SAVED_FORMAT) != 0)
+        st = bad_field(file, "format", "allowed: \"" SAVED_FORMAT "\", the mark of an execution saved by zplan", fmt,
+                       e);
+    else if ((st = get_int(file, o, "format_version", 1, 1000000, &ver, e)))
+        ;
+    else if (ver != SAVED_VERSION)
+        st = zp_err_set(e, ZP_EINVAL, "%s: field 'format_version' is %lld: this zplan reads %d (a newer zplan saved "
+                        "it; import it with that one)", file, (long long)ver, SAVED_VERSION);
+    else if ((st = get_str(file, o, "database", sizeof x->database - 1, x->database, sizeof x->database, e)))
+        ;
+    else if (x->database[0] != '/')
+        st = bad_field(file, "database", "allowed: an absolute path", cJSON_GetObjectItemCaseSensitive(o, "database"),
+                       e);
+    if (st)
+        goto out;
+    const cJSON *saved = cJSON_GetObjectItemCaseSensitive(o, "saved");
+    if (saved) {
+        static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+        int okay = cJSON_IsString(saved) && strlen(saved->valuestring) == sizeof pat - 1;
+        for (size_t i = 0; okay && i < sizeof pat - 1; i++)
+            okay = pat[i] == 'd' ? isdigit((unsigned char)saved->valuestring[i]) != 0 : saved->valuestring[i] == pat[i];
+        if (!okay) {
+            st = bad_field(file, "saved", "allowed: a UTC time as 2026-01-31T12:00:00Z", saved, e);
+            goto out;
+        }
+        snprintf(x->saved, sizeof x->saved, "%s", saved->valuestring);
+    }
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(o, "status");
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(o, "record");
+    if ((st = get_int(file, o, "exec_id", 1, (int64_t)JSON_INT_MAX, &x->exec_id, e)) ||
+        (st = get_int(file, o, "run_id", 1, (int64_t)JSON_INT_MAX, &x->run_id, e)) ||
+        (st = get_int(file, o, "plan", 1, 1000000, &x->plan_rank, e)) ||
+        (st = get_str(file, o, "backend", sizeof x->backend - 1, x->backend, sizeof x->backend, e)) ||
+        (st = get_int(file, o, "ranks", 1, 1000000, &x->ranks, e)) ||
+        (st = get_int(file, o, "steps", 1, 1000000000, &x->steps, e)) ||
+        (st = get_str(file, o, "scale", sizeof x->scale - 1, x->scale, sizeof x->scale, e)))
+        goto out;
+    if (!cJSON_IsString(status) || !is_finished(status->valuestring)) {
+        st = bad_field(file, "status", "allowed: \"ok\", \"oom\", \"failed\", \"interrupted\"", status, e);
+        goto out;
+    }
+    snprintf(x->status, sizeof x->status, "%s", status->valuestring);
+    if (!cJSON_IsObject(rec)) {
+        st = bad_field(file, "record", "allowed: a JSON object, the execution's record", rec, e);
+        goto out;
+    }
+    if (!(x->record_json = cJSON_PrintUnformatted(rec)))
+        st = zp_err_set(e, ZP_ENOMEM, "out of memory");
+out:
+    cJSON_Delete(o);
+    return st;
+}
+
+void zp_saved_exec_fini(zp_saved_exec *x)
+{
+    if (!x)
+        return;
+    free(x->record_json);
+    x->record_json = NULL;
+}
+
+zp_status zp_store_import_exec(const char *file, const char *dbpath, zp_saved_exec *x, const char **db_used,
+                               zp_import_how *how, zp_err *e)
+{
+    memset(x, 0, sizeof *x);
+    *db_used = dbpath;
+    zp_status st = load_saved(file, x, e);
+    if (st)
+        return st;
+    const char *db = dbpath ? dbpath : x->database;
+    *db_used = db;
+    zp_store *s;
+    if ((st = open_rw(db, 0, &s, e)))
+        return st;
+    zp_exec_info xi = {x->run_id, (int)x->plan_rank, x->backend, x->ranks, x->steps, x->scale};
+    st = put_exec(s, x->exec_id, &xi, x->status, x->record_json, x->saved[0] ? x->saved : NULL, 1, how, e);
+    zp_store_close(s);
+    return st;
 }

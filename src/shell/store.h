@@ -80,4 +80,64 @@ zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t,
 zp_status zp_store_put_profile(zp_store *s, const char *name, const char *json, zp_err *e);
 zp_status zp_store_profile(zp_store *s, const char *name, char **json, zp_err *e);
 
+/* What an execution row holds besides its status and record: what
+ * zp_store_add_exec was given. */
+typedef struct zp_exec_info {
+    int64_t run_id;      /* the planning run */
+    int plan_rank;       /* which of its plans, 1.. */
+    const char *backend; /* "cpu", "cuda" */
+    int64_t ranks;       /* MPI ranks */
+    int64_t steps;       /* training steps asked for */
+    const char *scale;   /* the --scale spec, or "none" */
+} zp_exec_info;
+
+/* The end of an execution, when its measurement must not be lost: open the
+ * store at dbpath (which must exist), finish execution exec_id (xi says
+ * which run, plan, backend, ranks, steps, scale it is; the row is added if
+ * it is missing) with status ("ok", "oom", "failed", "interrupted") and
+ * record_json (a JSON object), in one transaction, and close the store.
+ *
+ * ZP_OK: recorded; saved_path is "".
+ * When the store cannot be written (locked past $ZPLAN_DB_WAIT_S, read-only,
+ * damaged, full, gone), the execution is written to a new file
+ * <dbpath>.exec-<id>.json beside the database (else ./<name>.exec-<id>.json,
+ * -2, -3... if taken; complete or absent, never half-written) and
+ * ZP_EIO is returned with saved_path holding the file's name and e->msg
+ * the line to print after "zplan: ", e.g. "the database zplan.db is locked
+ * by another process: gave up after 120 s; the execution's record is in
+ * zplan.db.exec-7.json: zplan import zplan.db.exec-7.json adds it".
+ * Any other status: neither was possible (saved_path "", e says both
+ * reasons); ZP_EINVAL for a bad argument (status, record_json, xi). */
+zp_status zp_store_finish_exec_or_save(const char *dbpath, int64_t exec_id, const zp_exec_info *xi,
+                                       const char *status, const char *record_json, char *saved_path,
+                                       size_t saved_n, zp_err *e);
+
+/* An execution saved by zp_store_finish_exec_or_save, as read back. */
+typedef struct zp_saved_exec {
+    char database[1024]; /* the database it belongs to (absolute path) */
+    char saved[32];      /* when it was saved (UTC, ISO 8601) */
+    int64_t exec_id;
+    int64_t run_id, plan_rank, ranks, steps;
+    char backend[32], scale[256], status[16];
+    char *record_json;   /* malloc'd, compact JSON */
+} zp_saved_exec;
+
+typedef enum zp_import_how {
+    ZP_IMPORT_FINISHED, /* the row was 'running': now finished */
+    ZP_IMPORT_ADDED,    /* there was no row: added with its id */
+    ZP_IMPORT_ALREADY,  /* the row already holds this status and record */
+} zp_import_how;
+
+/* zplan import: read file (validated, one line naming the field at fault,
+ * ZP_EINVAL), open the store at dbpath (NULL: the database the file names;
+ * it must exist) and, in one transaction, finish the execution's row, or add
+ * it when it is missing (its run must be there).  Importing again changes
+ * nothing and answers ZP_IMPORT_ALREADY; a row that is another execution
+ * (other run, plan, backend, ranks, steps or scale) or that finished with
+ * another status or record is refused (ZP_EINVAL), unchanged.  x is filled
+ * (zp_saved_exec_fini frees it) and *db_used names the database. */
+zp_status zp_store_import_exec(const char *file, const char *dbpath, zp_saved_exec *x, const char **db_used,
+                               zp_import_how *how, zp_err *e);
+void zp_saved_exec_fini(zp_saved_exec *x);
+
 #endif
