@@ -161,4 +161,225 @@ ok "$(test $rc -eq 1 && cmp -s "$G" "$tmp/garbage.orig"; echo $?)" "garbage --db
 zp show 1 --db "$G"
 ok "$(test $rc -eq 1 && cmp -s "$G" "$tmp/garbage.orig"; echo $?)" "garbage --db: show exits 1, file unchanged"
 
+
+# ---------------------------------------------------------------- files zplan does not recognise
+# Each is refused with one true line, and its bytes are left as they were.
+
+# one_line MSG PATTERN: nothing on stdout, one 'zplan:' line matching PATTERN
+one_line() {
+    ok "$(test ! -s "$outf" && test "$(wc -l <"$errf")" -eq 1 && grep -q "^zplan: $2" "$errf"; echo $?)" "$1" ||
+        show_run
+}
+sha() {
+    cksum <"$1"
+}
+
+if [ $have_sqlite = 1 ]; then
+    # another program's SQLite database (rollback journal, as sqlite3 makes it)
+    F=$tmp/foreign.db
+    sqlite3 "$F" 'CREATE TABLE t1 (a); CREATE TABLE t2 (b); INSERT INTO t1 VALUES (1)'
+    before=$(sha "$F")
+    zp --params 1e9 --gpus 1 --db "$F"
+    is "$rc" 1 "foreign database: planning into it exits 1"
+    one_line "foreign database: one line naming its tables" \
+        ".*foreign.db is an SQLite database but not zplan's (it has tables t1, t2); use another --db"
+    zp list --db "$F"
+    ok "$(test $rc -eq 1 && grep -q "not zplan's (it has tables t1, t2)" "$errf"; echo $?)" \
+        "foreign database: list exits 1 with the same line" || show_run
+    ok "$(test "$(sha "$F")" = "$before" && test ! -e "$F-wal" && test "$(sq "$F" 'PRAGMA journal_mode')" = delete &&
+        test "$(sq "$F" "SELECT count(*) FROM sqlite_master")" = 2; echo $?)" \
+        "foreign database: byte-identical, no WAL, no tables added"
+
+    # user_version 1 and a runs table only: read (nothing there), not written to
+    P=$tmp/partial.db
+    sqlite3 "$P" 'PRAGMA user_version = 1; CREATE TABLE runs (id INTEGER PRIMARY KEY, result_json TEXT)'
+    before=$(sha "$P")
+    zp show --db "$P"
+    ok "$(test $rc -eq 2 && grep -q 'partial.db holds no runs yet' "$errf"; echo $?)" \
+        "runs table only: show reads it: no runs yet, exit 2" || show_run
+    zp --params 1e9 --gpus 1 --db "$P"
+    is "$rc" 1 "runs table only: planning into it exits 1"
+    one_line "runs table only: one line naming the missing tables" \
+        ".*partial.db is an incomplete zplan database (schema version 1 without its tables plans, plan_stages, plan_comm, rejections)"
+    ok "$(test "$(sha "$P")" = "$before" && test "$(sq "$P" 'PRAGMA journal_mode')" = delete; echo $?)" \
+        "runs table only: byte-identical, not switched to WAL"
+
+    # a newer schema in a rollback-journal file: refused before the WAL switch
+    N=$tmp/newer.db
+    "$ZPLAN" --params 1e9 --gpus 1 --db "$N" >/dev/null 2>&1
+    sqlite3 "$N" 'PRAGMA journal_mode = DELETE; PRAGMA user_version = 7' >/dev/null
+    before=$(sha "$N")
+    zp --params 2e9 --gpus 1 --db "$N"
+    is "$rc" 1 "schema 7 (journal_mode delete): planning into it exits 1"
+    one_line "schema 7: one line saying it is newer than this zplan's" \
+        ".*newer.db has schema version 7, newer than this zplan's (3)"
+    ok "$(test "$(sha "$N")" = "$before" && test "$(sq "$N" 'PRAGMA journal_mode')" = delete; echo $?)" \
+        "schema 7: byte-identical, still journal_mode delete (not switched to WAL)"
+
+    # a zplan database with a page overwritten: damaged, not empty
+    C=$tmp/damaged.db
+    "$ZPLAN" --params 1e9 --gpus 1 --db "$C" >/dev/null 2>&1
+    page=$(sq "$C" "SELECT rootpage FROM sqlite_master WHERE name = 'runs'")
+    psize=$(sq "$C" 'PRAGMA page_size')
+    awk -v n="$psize" 'BEGIN {for (i = 0; i < n; i++) printf "%c", 65 + i % 26}' |
+        dd of="$C" bs="$psize" seek=$((page - 1)) count=1 conv=notrunc 2>/dev/null
+    before=$(sha "$C")
+    zp show --db "$C"
+    is "$rc" 1 "damaged database: show exits 1"
+    one_line "damaged database: show says it is damaged, in SQLite's words" ".*damaged.db is damaged: .*Page $page"
+    zp list --db "$C"
+    ok "$(test $rc -eq 1 && test ! -s "$outf" && grep -q 'damaged.db is damaged' "$errf"; echo $?)" \
+        "damaged database: list exits 1, prints no table, says it is damaged" || show_run
+    zp --params 2e9 --gpus 1 --db "$C"
+    is "$rc" 1 "damaged database: planning into it exits 1"
+    one_line "damaged database: planning says it is damaged" ".*damaged.db is damaged"
+    ok "$(test "$(sha "$C")" = "$before"; echo $?)" "damaged database: byte-identical"
+else
+    for i in $(seq 20); do skip "sqlite3 shell not installed"; done
+fi
+
+# an empty file is a new database, as before
+: >"$tmp/empty.db"
+zp list --db "$tmp/empty.db"
+ok "$(test $rc -eq 2 && grep -q 'empty.db holds no runs yet' "$errf"; echo $?)" "empty file: list says it holds no runs yet"
+zp --params 1e9 --gpus 1 --db "$tmp/empty.db" --json
+ok "$(test $rc -eq 0 && jtrue "$outf" '.run_id == 1'; echo $?)" "empty file: planning into it records run 1"
+
+# ---------------------------------------------------------------- files zplan may not write
+# Root passes permission bits: as root the directory is made immutable
+# (chattr +i, where the file system has it); otherwise read-only (chmod).
+
+RO=$tmp/ro
+mkdir "$RO"
+"$ZPLAN" --params 1e9 --gpus 1 --db "$RO/a.db" >/dev/null 2>&1
+how=
+if [ "$(id -u)" -ne 0 ]; then
+    chmod 555 "$RO" && how=chmod
+elif command -v chattr >/dev/null 2>&1 && chattr +i "$RO" 2>/dev/null; then
+    how=chattr
+    trap 'chattr -i "$RO" 2>/dev/null; rm -rf "$tmp"' 0
+fi
+if [ -n "$how" ]; then
+    before=$(sha "$RO/a.db")
+    zp list --db "$RO/a.db" --json
+    ok "$(test $rc -eq 0 && jtrue "$outf" 'length == 1'; echo $?)" \
+        "read-only directory ($how): list reads the database" || show_run
+    zp show 1 --db "$RO/a.db" --json
+    ok "$(test $rc -eq 0 && jtrue "$outf" '.run_id == 1'; echo $?)" "read-only directory: show reads run 1" || show_run
+    zp --params 2e9 --gpus 1 --db "$RO/a.db"
+    is "$rc" 1 "read-only directory: planning into it exits 1"
+    one_line "read-only directory: one line with the OS's reason" \
+        ".*cannot write .*ro/a.db: its directory .*ro: \\(Permission denied\\|Operation not permitted\\)"
+    zp --params 2e9 --gpus 1 --db "$RO/new.db"
+    ok "$(test $rc -eq 1 && grep -q 'cannot create .*ro/new.db: its directory' "$errf"; echo $?)" \
+        "read-only directory: a new database there: 'cannot create', exit 1" || show_run
+    ok "$(test "$(sha "$RO/a.db")" = "$before" && test "$(ls "$RO")" = a.db; echo $?)" \
+        "read-only directory: the database is byte-identical, nothing added beside it"
+    if [ $how = chattr ]; then chattr -i "$RO"; else chmod 755 "$RO"; fi
+else
+    for i in 1 2 3 4 5 6; do skip "no way to make a read-only directory here (root, and no chattr +i)"; done
+fi
+
+# ---------------------------------------------------------------- a locked database
+# Another process holds BEGIN IMMEDIATE (a sqlite3 shell, as a backup or a
+# long transaction would): a run waits, saying so, then gives up with one
+# line and writes nothing.  The lock holder answers through a FIFO once it
+# has the lock; closing its input ends it and frees the lock.
+
+if [ $have_sqlite = 1 ]; then
+    L=$tmp/locked.db
+    "$ZPLAN" --params 1e9 --gpus 1 --db "$L" >/dev/null 2>&1
+    mkfifo "$tmp/lock.in" "$tmp/lock.out"
+    sqlite3 "$L" <"$tmp/lock.in" >"$tmp/lock.out" 2>&1 &
+    lockpid=$!
+    exec 3>"$tmp/lock.in" 4<"$tmp/lock.out"
+    echo "BEGIN IMMEDIATE; SELECT 'locked';" >&3
+    read -r got <&4
+    is "$got" locked "locked: a sqlite3 shell holds BEGIN IMMEDIATE"
+    start=$(date +%s)
+    ZPLAN_DB_WAIT_S=3 zp --params 2e9 --gpus 1 --db "$L"
+    took=$(($(date +%s) - start))
+    is "$rc" 1 "locked: planning exits 1"
+    ok "$(test $took -ge 2 && test $took -le 8; echo $?)" "locked: it waited ZPLAN_DB_WAIT_S=3 s ($took s)"
+    ok "$(grep -q '^zplan: the database .*locked.db is locked by another process; waiting (1 s, at most 3 s)$' "$errf"
+        echo $?)" "locked: a progress line on stderr while waiting" || show_run
+    ok "$(test ! -s "$outf" && test "$(grep -vc 'locked by another process; waiting' "$errf")" -eq 1 &&
+        tail -n 1 "$errf" | grep -q '^zplan: the database .*locked.db is locked by another process: gave up after 3 s'
+        echo $?)" "locked: then one line saying it gave up, nothing on stdout" || show_run
+    ZPLAN_DB_WAIT_S=1.5 zp list --db "$L"
+    ok "$(test $rc -eq 2 && grep -q "ZPLAN_DB_WAIT_S='1.5': allowed are whole seconds" "$errf"; echo $?)" \
+        "ZPLAN_DB_WAIT_S=1.5: refused, exit 2" || show_run
+    exec 3>&-
+    wait $lockpid
+    exec 4<&-
+    is "$(sq "$L" 'SELECT count(*) FROM runs') $(sq "$L" 'SELECT count(*) FROM plans WHERE run_id > 1')" "1 0" \
+        "locked: nothing was written (1 run, no plans of a second)"
+    zp --params 2e9 --gpus 1 --db "$L" --json
+    ok "$(test $rc -eq 0 && jtrue "$outf" '.run_id == 2'; echo $?)" "lock released: the next run is recorded as run 2"
+else
+    for i in $(seq 8); do skip "sqlite3 shell not installed"; done
+fi
+
+# ---------------------------------------------------------------- zplan import
+# A saved execution (the format zp_store_finish_exec_or_save writes; the C
+# test test_store makes a real one under a lock) is added once, and again
+# is a no-op; a bad file is refused with one line naming the field.
+
+I=$tmp/import.db
+"$ZPLAN" --params 1e9 --gpus 1 --db "$I" >/dev/null 2>&1
+X=$tmp/saved.json
+printf '%s\n' '{"format": "zplan-execution", "format_version": 1, "database": "'"$I"'",' \
+    '"saved": "2026-01-31T12:00:00Z", "reason": "the database was locked", "exec_id": 4, "run_id": 1, "plan": 1,' \
+    '"backend": "cpu", "ranks": 2, "steps": 3, "scale": "none", "status": "interrupted",' \
+    '"record": {"exec_id": 4, "run_id": 1, "plan": 1, "status": "interrupted", "step_time_s": 0.5}}' >"$X"
+zp import "$X"
+ok "$(test $rc -eq 0 && grep -q '^Execution 4 of run 1 (interrupted) is now recorded in .*import.db' "$outf"; echo $?)" \
+    "import: exit 0, execution 4 added to the database the file names" || show_run
+zp show 1 --db "$I" --json
+jok "$outf" '.executions | length == 1 and .[0].exec_id == 4 and .[0].status == "interrupted" and .[0].step_time_s == 0.5' \
+    "import: show lists execution 4 with its record"
+zp import "$X" --json
+ok "$(test $rc -eq 0 && jtrue "$outf" '.import == "already" and .exec_id == 4'; echo $?)" \
+    "import again: exit 0, nothing to do (idempotent)" || show_run
+jq '.record.step_time_s = 9' "$X" >"$tmp/other.json"
+zp import "$tmp/other.json"
+is "$rc" 2 "import of another record for a finished execution: exit 2"
+one_line "import of another record: refused, one line" "execution 4 in .*import.db already finished as 'interrupted'"
+zp show 1 --db "$I" --json
+jok "$outf" '.executions | length == 1 and .[0].step_time_s == 0.5' "import of another record: the row is unchanged"
+
+# badcase JQ-EDIT FIELD MSG: the edited file is refused with one line naming FIELD
+badcase() {
+    jq "$1" "$X" >"$tmp/bad.json"
+    zp import "$tmp/bad.json" --db "$I"
+    ok "$(test $rc -eq 2 && test ! -s "$outf" && test "$(wc -l <"$errf")" -eq 1 &&
+        grep -q "^zplan: .*bad.json: field '$2'" "$errf"; echo $?)" "import, $3: exit 2, one line naming '$2'" ||
+        show_run
+}
+badcase '.format = "other"' format "not a saved execution"
+badcase '.format_version = 2' format_version "a newer format"
+badcase '.exec_id = "4"' exec_id "exec_id a string"
+badcase '.run_id = 1.5' run_id "run_id fractional"
+badcase '.plan = 0' plan "plan 0"
+badcase 'del(.backend)' backend "no backend"
+badcase '.ranks = -2' ranks "negative ranks"
+badcase '.status = "running"' status "status running"
+badcase '.record = [1]' record "record an array"
+badcase '.saved = "yesterday"' saved "saved not a time"
+badcase '.database = "rel.db"' database "database a relative path"
+printf '{"format": "zplan-execution",\n "exec_id": }\n' >"$tmp/bad.json"
+zp import "$tmp/bad.json"
+ok "$(test $rc -eq 2 && grep -q '^zplan: .*bad.json: not JSON (at line 2)' "$errf"; echo $?)" \
+    "import, not JSON: exit 2, its line" || show_run
+zp import "$tmp/none.json"
+ok "$(test $rc -eq 2 && grep -q '^zplan: cannot read .*none.json: No such file' "$errf"; echo $?)" \
+    "import, no such file: exit 2" || show_run
+jq '.exec_id = 5 | .run_id = 9' "$X" >"$tmp/run9.json"
+zp import "$tmp/run9.json"
+ok "$(test $rc -eq 2 && grep -q 'run 9, which is not in .*import.db' "$errf"; echo $?)" \
+    "import of a run the database lacks: exit 2, the record is another database's" || show_run
+zp import "$X" --db "$tmp/nowhere.db"
+ok "$(test $rc -eq 2 && test ! -e "$tmp/nowhere.db"; echo $?)" "import --db to no database: exit 2, none created" ||
+    show_run
+
 finish

@@ -20,7 +20,7 @@ typedef struct zp_cmd {
 } zp_cmd;
 
 extern const zp_cmd zp_plan_cmd, zp_models_cmd, zp_gpus_cmd, zp_list_cmd, zp_show_cmd, zp_report_cmd, zp_exec_cmd,
-    zp_calibrate_cmd;
+    zp_calibrate_cmd, zp_import_cmd;
 
 /* Print the command's usage on stdout; returns 0 (the exit status). */
 int zp_usage(const zp_cmd *c);

@@ -12,7 +12,8 @@ static int zp_cmd_help(zp_cli *cli, int argc, char **argv);
 static const zp_cmd help_cmd = {"help", zp_cmd_help, "show help for a command", help_usage};
 /* The command table: each row is defined in its command's file. */
 static const zp_cmd *const commands[] = {&zp_plan_cmd, &zp_models_cmd, &zp_gpus_cmd, &zp_list_cmd, &zp_show_cmd,
-                                         &zp_report_cmd, &zp_exec_cmd, &zp_calibrate_cmd, &help_cmd, NULL};
+                                         &zp_report_cmd, &zp_exec_cmd, &zp_calibrate_cmd, &zp_import_cmd, &help_cmd,
+                                         NULL};
 
 static const zp_cmd *zp_cmd_find(const char *name)
 {
@@ -85,7 +86,7 @@ int main(int argc, char **argv)
     const zp_cmd *c = zp_cmd_find(argv[1]);
     if (!c) {
         snprintf(cli.err.msg, sizeof cli.err.msg,
-                 "'%s' is not a zplan command (allowed: plan, models, gpus, list, show, report, exec, calibrate, help; see zplan --help)",
+                 "'%s' is not a zplan command (allowed: plan, models, gpus, list, show, report, exec, calibrate, import, help; see zplan --help)",
                  argv[1]);
         return zp_fail(&cli, ZP_EINVAL);
     }

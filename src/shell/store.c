@@ -1,16 +1,30 @@
-/* store.c - SQLite persistence of planning runs. */
+/* store.c - SQLite persistence of planning runs and executions: opening
+ * only what it recognises, waiting for locks, and an execution saved to a
+ * file when the database cannot take it. */
 #include "store.h"
 
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 struct zp_store {
     sqlite3 *db;
-    char path[1024];
+    char path[1024];    /* as given, for messages */
+    int readonly;       /* opened for reads only */
+    int wait_s;         /* how long the busy handler waits for a lock */
+    double busy_start;  /* when the current wait began (monotonic s) */
+    double busy_report; /* when to print the next progress line */
+    double waited_s;    /* how long the last wait lasted */
 };
 
 /* Ordered migrations: migration i brings user_version from i to i + 1. */
@@ -84,19 +98,140 @@ static const char *const migrations[] = {
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
+/* The tables each schema version has: zplan_tables[0 .. ntables_at[v]). */
+static const char *const zplan_tables[] = {"runs", "plans", "plan_stages", "plan_comm", "rejections", "executions",
+                                           "profiles"};
+static const int ntables_at[NMIGRATIONS + 1] = {0, 5, 6, 7};
+
+/* How long a connection waits for a locked database: $ZPLAN_DB_WAIT_S, or
+ * 120 s.  10 s lost measurements when a long transaction of another process
+ * (a `sqlite3` shell, a backup) held the lock as a run ended. */
+#define WAIT_DEFAULT_S 120
+#define WAIT_MAX_S 86400
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static zp_status wait_limit(int *wait_s, zp_err *e)
+{
+    const char *v = getenv("ZPLAN_DB_WAIT_S");
+    *wait_s = WAIT_DEFAULT_S;
+    if (!v || !*v)
+        return ZP_OK;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 0 || n > WAIT_MAX_S || !isdigit((unsigned char)v[0]))
+        return zp_err_set(e, ZP_EINVAL, "ZPLAN_DB_WAIT_S='%s': allowed are whole seconds from 0 to %d (how long to "
+                          "wait for a database another process has locked; default %d)", v, WAIT_MAX_S,
+                          WAIT_DEFAULT_S);
+    *wait_s = (int)n;
+    return ZP_OK;
+}
+
+/* SQLite's busy handler: sleep and retry until the lock is free or the
+ * wait is over, saying on stderr what zplan is waiting for (after 1 s, then
+ * every 10 s).  Returning 0 makes the statement fail with SQLITE_BUSY. */
+static int on_busy(void *arg, int count)
+{
+    zp_store *s = arg;
+    double now = mono_s();
+    if (count == 0) {
+        s->busy_start = now;
+        s->busy_report = now + 1.0;
+    }
+    s->waited_s = now - s->busy_start;
+    if (s->waited_s >= s->wait_s)
+        return 0;
+    if (now >= s->busy_report) {
+        fprintf(stderr, "zplan: the database %s is locked by another process; waiting (%.0f s, at most %d s)\n",
+                s->path, s->waited_s, s->wait_s);
+        s->busy_report += 10.0;
+    }
+    double left_ms = (s->wait_s - s->waited_s) * 1000.0;
+    int ms = count < 10 ? 10 : 100;
+    sqlite3_sleep(left_ms < ms ? (int)left_ms + 1 : ms);
+    return 1;
+}
+
+/* The directory of path, for the messages about its side files. */
+static void dir_of(const char *path, char *dir, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, n, ".");
+    else if (slash == path)
+        snprintf(dir, n, "/");
+    else
+        snprintf(dir, n, "%.*s", (int)(slash - path), path);
+}
+
+/* Why path cannot be written, in the OS's words; ZP_OK if the file and its
+ * directory look writable (then the caller uses SQLite's message).  SQLite's
+ * own errno is of no help here: it is that of the last file it tried (an
+ * -shm that was not there). */
+static zp_status why_unwritable(const char *path, zp_err *e)
+{
+    char dir[1024];
+    dir_of(path, dir, sizeof dir);
+    int exists = access(path, F_OK) == 0;
+    if (exists && access(path, W_OK) != 0)
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s (use another --db)", path, strerror(errno));
+    if (!exists && access(dir, W_OK) != 0)
+        return zp_err_set(e, ZP_EIO, "cannot create %s: its directory %s: %s (use another --db)", path, dir,
+                          strerror(errno));
+    if (access(dir, W_OK) != 0)
+        return zp_err_set(e, ZP_EIO, "cannot write %s: its directory %s: %s (SQLite keeps %s-wal and %s-shm "
+                          "beside the database; use another --db)", path, dir, strerror(errno), path, path);
+    return ZP_OK;
+}
+
+/* The one-line message for a failed SQLite call on s, by what went wrong. */
 static zp_status sql_err(zp_store *s, zp_err *e, const char *what)
 {
-    return zp_err_set(e, ZP_ESQL, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    int rc = sqlite3_extended_errcode(s->db);
+    const char *msg = sqlite3_errmsg(s->db);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: {
+        char after[32] = "";
+        if (s->waited_s >= 0.5)
+            snprintf(after, sizeof after, ": gave up after %.0f s", s->waited_s);
+        return zp_err_set(e, ZP_ESQL, "the database %s is locked by another process%s (ZPLAN_DB_WAIT_S sets how "
+                          "long to wait)%s", s->path, after, s->readonly ? "" : "; nothing was written to it");
+    }
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return zp_err_set(e, ZP_ESQL, "%s is damaged: %s (zplan changes nothing in it; use another --db, or "
+                          "restore a copy)", s->path, msg);
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH: {
+        zp_status st = s->readonly ? ZP_OK : why_unwritable(s->path, e);
+        if (st)
+            return st;
+        return zp_err_set(e, ZP_EIO, "cannot %s %s: %s", s->readonly ? "read" : "write", s->path, msg);
+    }
+    case SQLITE_FULL:
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s; nothing was written", s->path, msg);
+    case SQLITE_IOERR: {
+        int en = sqlite3_system_errno(s->db);
+        return zp_err_set(e, ZP_EIO, "%s: %s failed: %s (%s)", s->path, what, msg, en ? strerror(en) : "I/O error");
+    }
+    default:
+        return zp_err_set(e, ZP_ESQL, "%s: %s: %s", s->path, what, msg);
+    }
 }
 
 static zp_status exec(zp_store *s, const char *sql, zp_err *e)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        zp_status st = zp_err_set(e, ZP_ESQL, "%s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
-        sqlite3_free(msg);
-        return st;
-    }
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return sql_err(s, e, "write");
     return ZP_OK;
 }
 
@@ -112,18 +247,225 @@ int zp_store_schema_version(zp_store *s)
     return v;
 }
 
+/* What an SQLite file holds, as far as telling zplan's from others goes. */
+typedef struct db_contents {
+    int version;       /* PRAGMA user_version */
+    int ntables;       /* its tables, but SQLite's own */
+    int has_runs;      /* it has zplan's first table */
+    char names[256];   /* its tables, comma-separated (truncated to fit) */
+    char missing[128]; /* zplan's tables for its version that it lacks */
+} db_contents;
+
+/* Read what the file of s holds.  Reads only. */
+static zp_status contents(zp_store *s, db_contents *c, zp_err *e)
+{
+    sqlite3_stmt *q;
+    int rc;
+    memset(c, 0, sizeof *c);
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return sql_err(s, e, "read the schema version");
+    rc = sqlite3_step(q);
+    c->version = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW)
+        return sql_err(s, e, "read the schema version");
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' "
+                           "ORDER BY name", -1, &q, NULL) != SQLITE_OK)
+        return sql_err(s, e, "read the tables");
+    enum { NZT = sizeof zplan_tables / sizeof zplan_tables[0] };
+    int found[NZT] = {0};
+    size_t used = 0;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(q, 0);
+        for (size_t i = 0; t && i < NZT; i++)
+            if (strcmp(t, zplan_tables[i]) == 0)
+                found[i] = 1;
+        if (used + 1 < sizeof c->names) {
+            int w = snprintf(c->names + used, sizeof c->names - used, "%s%s", c->ntables ? ", " : "", t ? t : "?");
+            used = w < 0 || (size_t)w >= sizeof c->names - used ? sizeof c->names - 1 : used + (size_t)w;
+        }
+        c->ntables++;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return sql_err(s, e, "read the tables");
+    c->has_runs = found[0];
+    used = 0;
+    for (int i = 0; c->version >= 0 && c->version <= NMIGRATIONS && i < ntables_at[c->version]; i++)
+        if (!found[i] && used + 1 < sizeof c->missing) {
+            int w = snprintf(c->missing + used, sizeof c->missing - used, "%s%s", used ? ", " : "", zplan_tables[i]);
+            used = w < 0 || (size_t)w >= sizeof c->missing - used ? sizeof c->missing - 1 : used + (size_t)w;
+        }
+    return ZP_OK;
+}
+
+/* Refuse what is not a zplan database of a version this zplan knows: a
+ * newer schema, or another program's SQLite file (tables but no user_version,
+ * or a user_version without zplan's runs table).  A zplan database that
+ * lacks some of its tables can be read (what is there), not written. */
+static zp_status recognise(const char *path, const db_contents *c, int for_write, zp_err *e)
+{
+    if (c->version > NMIGRATIONS)
+        return zp_err_set(e, ZP_ESQL, "%s has schema version %d, newer than this zplan's (%d): a newer zplan "
+                          "wrote it; use that zplan, or another --db (the file was not changed)", path, c->version,
+                          NMIGRATIONS);
+    if (c->version < 0 || (c->version == 0 && c->ntables > 0) || (c->version > 0 && !c->has_runs)) {
+        char ver[48] = "";
+        if (c->version != 0)
+            snprintf(ver, sizeof ver, ", user_version %d", c->version);
+        return zp_err_set(e, ZP_ESQL, "%s is an SQLite database but not zplan's (it has %s%s%s); use another --db "
+                          "(the file was not changed)", path, c->ntables ? "tables " : "no tables", c->names, ver);
+    }
+    if (for_write && c->missing[0])
+        return zp_err_set(e, ZP_ESQL, "%s is an incomplete zplan database (schema version %d without its tables "
+                          "%s): zplan writes nothing to it; use another --db", path, c->version, c->missing);
+    return ZP_OK;
+}
+
+/* A connection to path with the busy handler; s->readonly for reads. */
+static zp_status connect_db(const char *path, const char *uri, int flags, int wait_s, zp_store **out, zp_err *e)
+{
+    zp_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return zp_err_set(e, ZP_ENOMEM, "out of memory");
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->wait_s = wait_s;
+    s->readonly = !(flags & SQLITE_OPEN_READWRITE);
+    if (sqlite3_open_v2(uri ? uri : path, &s->db, flags | (uri ? SQLITE_OPEN_URI : 0), NULL) != SQLITE_OK) {
+        zp_status st = s->db ? sql_err(s, e, "open") : zp_err_set(e, ZP_ENOMEM, "out of memory");
+        zp_store_close(s);
+        return st;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_handler(s->db, on_busy, s);
+    *out = s;
+    return ZP_OK;
+}
+
+/* "file:PATH?immutable=1", PATH percent-encoded. */
+static void immutable_uri(const char *path, char *uri, size_t n)
+{
+    size_t k = (size_t)snprintf(uri, n, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && k + 4 < n; p++)
+        k += isalnum(*p) || strchr("/._-~", *p) ? (size_t)snprintf(uri + k, n - k, "%c", *p)
+                                                 : (size_t)snprintf(uri + k, n - k, "%%%02X", *p);
+    snprintf(uri + k, n - k, "?immutable=1");
+}
+
+enum { FILE_NEW, FILE_SQLITE };
+
+/* Look at path without changing it: FILE_NEW (no file, or an empty one), or
+ * FILE_SQLITE (it starts with SQLite's header).  Anything else is refused
+ * here, in the OS's words. */
+static zp_status look(const char *path, int *kind, zp_err *e)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT) {
+            *kind = FILE_NEW;
+            return ZP_OK;
+        }
+        return zp_err_set(e, ZP_EIO, "cannot read %s: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(sb.st_mode))
+        return zp_err_set(e, ZP_EINVAL, "%s is a directory: --db names a database file", path);
+    if (sb.st_size == 0) {
+        *kind = FILE_NEW;
+        return ZP_OK;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return zp_err_set(e, ZP_EIO, "cannot read %s: %s", path, strerror(errno));
+    char head[16];
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (got < sizeof head || memcmp(head, "SQLite format 3", 16) != 0)
+        return zp_err_set(e, ZP_ESQL, "%s is not an SQLite database (it does not begin with SQLite's header); use "
+                          "another --db (the file was not changed)", path);
+    *kind = FILE_SQLITE;
+    return ZP_OK;
+}
+
+/* A read-only connection to the SQLite file path that answers (reading its
+ * schema).  A WAL database needs its -shm file: where the directory is
+ * read-only and no -wal file holds pending changes, no writer can be there
+ * either, and the file is read as immutable. */
+static zp_status connect_ro(const char *path, int wait_s, zp_store **out, db_contents *c, zp_err *e)
+{
+    zp_store *s;
+    zp_status st = connect_db(path, NULL, SQLITE_OPEN_READONLY, wait_s, &s, e);
+    if (st == ZP_OK && (st = contents(s, c, e)) != ZP_OK) {
+        char dir[1024], wal_path[1100];
+        int rc = sqlite3_extended_errcode(s->db) & 0xff;
+        dir_of(path, dir, sizeof dir);
+        snprintf(wal_path, sizeof wal_path, "%s-wal", path);
+        zp_store_close(s);
+        s = NULL;
+        if ((rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY) && access(dir, W_OK) != 0 && access(wal_path, F_OK) != 0 &&
+            access(path, R_OK) == 0) {
+            char uri[3200];
+            immutable_uri(path, uri, sizeof uri);
+            if ((st = connect_db(path, uri, SQLITE_OPEN_READONLY, wait_s, &s, e)) == ZP_OK &&
+                (st = contents(s, c, e)) != ZP_OK) {
+                zp_store_close(s);
+                s = NULL;
+            }
+        } else if (rc == SQLITE_CANTOPEN && access(path, R_OK) != 0)
+            st = zp_err_set(e, ZP_EIO, "cannot read %s: %s", path, strerror(errno));
+    }
+    if (st)
+        return st;
+    *out = s;
+    return ZP_OK;
+}
+
+/* PRAGMA quick_check: a damaged file is not written to. */
+static zp_status check_intact(zp_store *s, zp_err *e)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &q, NULL) != SQLITE_OK)
+        return sql_err(s, e, "check");
+    int rc = sqlite3_step(q);
+    zp_status st = ZP_OK;
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(q, 0);
+        if (!r || strcmp(r, "ok") != 0) {
+            /* its first problem, on one line: "*** in database main ***\nPage 2: ..." */
+            char what[256];
+            size_t k = 0;
+            if (r && strncmp(r, "*** in database main ***", 24) == 0)
+                r += 24;
+            for (; r && *r && k + 1 < sizeof what; r++)
+                if (!isspace((unsigned char)*r) || (k > 0 && what[k - 1] != ' '))
+                    what[k++] = isspace((unsigned char)*r) ? ' ' : *r;
+            while (k > 0 && what[k - 1] == ' ')
+                k--;
+            what[k] = '\0';
+            st = zp_err_set(e, ZP_ESQL, "%s is damaged: %s (zplan changes nothing in it; use another --db, or "
+                            "restore a copy)", s->path, k ? what : "quick_check failed");
+        }
+    } else
+        st = sql_err(s, e, "check");
+    sqlite3_finalize(q);
+    return st;
+}
+
+/* Bring the schema to NMIGRATIONS under the write lock (none is taken when
+ * it is there already), refusing what recognise() refuses: the file may have
+ * changed since it was looked at. */
 static zp_status migrate(zp_store *s, zp_err *e)
 {
     zp_status st;
+    if (zp_store_schema_version(s) == NMIGRATIONS)
+        return ZP_OK;
     if ((st = exec(s, "BEGIN IMMEDIATE", e)))
         return st;
-    int v = zp_store_schema_version(s);
-    if (v < 0 || v > NMIGRATIONS) {
+    db_contents c;
+    if ((st = contents(s, &c, e)) || (st = recognise(s->path, &c, 1, e))) {
         zp_store_rollback(s);
-        return zp_err_set(e, ZP_ESQL, "%s: schema version %d is not one this zplan knows (0 to %d): "
-                          "a newer zplan wrote it, or it is not a zplan database", s->path, v, NMIGRATIONS);
+        return st;
     }
-    for (; v < NMIGRATIONS; v++) {
+    for (int v = c.version; v < NMIGRATIONS; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
         if ((st = exec(s, migrations[v], e)) || (st = exec(s, pragma, e))) {
@@ -134,30 +476,14 @@ static zp_status migrate(zp_store *s, zp_err *e)
     return exec(s, "COMMIT", e);
 }
 
-static zp_status open_db(const char *path, int flags, zp_store **out, zp_err *e)
-{
-    zp_store *s = calloc(1, sizeof *s);
-    if (!s)
-        return zp_err_set(e, ZP_ENOMEM, "out of memory");
-    snprintf(s->path, sizeof s->path, "%s", path);
-    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
-        zp_status st = zp_err_set(e, ZP_EIO, "%s: cannot open the database: %s", path,
-                                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        zp_store_close(s);
-        return st;
-    }
-    sqlite3_busy_timeout(s->db, 10000);
-    *out = s;
-    return ZP_OK;
-}
-
 /* Switch to WAL (persistent, so once per file).  The switch needs the file
  * to itself; when several zplan processes create the same database at once
  * SQLite answers SQLITE_BUSY without calling the busy handler, so retry for
- * as long as the busy timeout would have waited. */
+ * as long as the busy handler would have waited. */
 static zp_status wal(zp_store *s, zp_err *e)
 {
-    for (int waited_ms = 0;; waited_ms += 20) {
+    double start = mono_s();
+    for (;;) {
         sqlite3_stmt *q;
         int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &q, NULL);
         if (rc == SQLITE_OK) {
@@ -166,18 +492,48 @@ static zp_status wal(zp_store *s, zp_err *e)
             if (rc == SQLITE_ROW || rc == SQLITE_DONE)
                 return ZP_OK;
         }
-        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited_ms >= 10000)
+        s->waited_s = mono_s() - start;
+        if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) || s->waited_s >= s->wait_s)
             return sql_err(s, e, "set WAL mode");
         sqlite3_sleep(20);
     }
 }
 
-zp_status zp_store_open(const char *path, zp_store **out, zp_err *e)
+/* Open path for writing.  Whatever is there is looked at read-only first,
+ * and only a new path, an empty file, an empty SQLite database or a zplan
+ * database of a known version is opened for writing: a file zplan does not
+ * recognise is refused unchanged (no WAL switch, no tables). */
+static zp_status open_rw(const char *path, int create, zp_store **out, zp_err *e)
 {
-    zp_store *s;
-    zp_status st = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s, e);
-    if (st)
+    int wait_s, kind;
+    zp_status st;
+    if ((st = wait_limit(&wait_s, e)) || (st = look(path, &kind, e)))
         return st;
+    if (kind == FILE_NEW && !create)
+        return zp_err_set(e, ZP_ENOTFOUND, "%s: no zplan database here (pass --db PATH)", path);
+    if (kind == FILE_SQLITE) {
+        zp_store *ro;
+        db_contents c;
+        if ((st = connect_ro(path, wait_s, &ro, &c, e)))
+            return st;
+        if ((st = recognise(path, &c, 1, e)) == ZP_OK)
+            st = check_intact(ro, e);
+        zp_store_close(ro);
+        if (st)
+            return st;
+    }
+    zp_store *s;
+    if ((st = connect_db(path, NULL, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), wait_s, &s, e))) {
+        zp_err why;
+        return why_unwritable(path, &why) ? zp_err_set(e, why.code, "%s", why.msg) : st;
+    }
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        /* SQLite opens a file it may not write read-only, silently */
+        if ((st = why_unwritable(path, e)) == ZP_OK)
+            st = zp_err_set(e, ZP_EIO, "cannot write %s: SQLite opened it read-only", path);
+        zp_store_close(s);
+        return st;
+    }
     if ((st = wal(s, e)) || (st = exec(s, "PRAGMA foreign_keys=ON", e)) || (st = migrate(s, e))) {
         zp_store_close(s);
         return st;
@@ -186,19 +542,26 @@ zp_status zp_store_open(const char *path, zp_store **out, zp_err *e)
     return ZP_OK;
 }
 
+zp_status zp_store_open(const char *path, zp_store **out, zp_err *e) { return open_rw(path, 1, out, e); }
+
 zp_status zp_store_open_existing(const char *path, zp_store **out, zp_err *e)
 {
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return zp_err_set(e, ZP_ENOTFOUND, "%s: no zplan database here (plan something first, or pass --db PATH)",
-                          path);
-    zp_store *s;
-    zp_status st = open_db(path, SQLITE_OPEN_READONLY, &s, e);
-    if (st)
+    int wait_s, kind;
+    db_contents c;
+    zp_status st;
+    if ((st = wait_limit(&wait_s, e)) || (st = look(path, &kind, e)))
         return st;
-    int v = zp_store_schema_version(s);
-    if (v < 1 || v > NMIGRATIONS) {
-        st = zp_err_set(e, v == 0 ? ZP_ENOTFOUND : ZP_ESQL, "%s: not a zplan database (schema version %d)", path, v);
+    if (kind == FILE_NEW)
+        return zp_err_set(e, ZP_ENOTFOUND, access(path, F_OK) == 0 ? "%s holds no runs yet (plan something first)"
+                          : "%s: no zplan database here (plan something first, or pass --db PATH)", path);
+    zp_store *s;
+    if ((st = connect_ro(path, wait_s, &s, &c, e)))
+        return st;
+    if (c.version == 0 && c.ntables == 0)
+        st = zp_err_set(e, ZP_ENOTFOUND, "%s holds no runs yet (plan something first)", path);
+    else if ((st = recognise(path, &c, 0, e)) == ZP_OK)
+        st = check_intact(s, e);
+    if (st) {
         zp_store_close(s);
         return st;
     }
@@ -311,9 +674,12 @@ zp_status zp_store_add_comm(zp_store *s, int64_t runid, int64_t stage, const zp_
         return sql_err(s, e, "prepare");
     sqlite3_bind_int64(q, 1, runid);
     sqlite3_bind_int64(q, 2, stage);
-    if (sqlite3_step(q) == SQLITE_ROW)
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
         seq = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
+    if (rc != SQLITE_ROW)
+        return sql_err(s, e, "read");
     return run(s, e,
         "INSERT INTO plan_comm (run_id, stage, seq, collective, grp, what, group_size, inter_node, bytes, count,"
         " bus_bytes_per_step, time_s, overlap) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -393,11 +759,14 @@ zp_status zp_store_latest(zp_store *s, int64_t *id, zp_err *e)
     zp_status st;
     if (sqlite3_prepare_v2(s->db, "SELECT max(id) FROM runs", -1, &q, NULL) != SQLITE_OK)
         return sql_err(s, e, "prepare");
-    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
         *id = sqlite3_column_int64(q, 0);
         st = ZP_OK;
-    } else
+    } else if (rc == SQLITE_ROW)
         st = zp_err_set(e, ZP_ENOTFOUND, "%s holds no runs yet", s->path);
+    else
+        st = sql_err(s, e, "read");
     sqlite3_finalize(q);
     return st;
 }
@@ -460,4 +829,441 @@ zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return sql_err(s, e, "read");
     return ZP_OK;
+}
+
+/* ------------------------------------------------------------ executions saved to a file
+ *
+ * When the end of an execution cannot be written to the store, its row
+ * goes to a JSON file that says what it is, and `zplan import FILE` writes
+ * it later.  The file's format (format_version 1):
+ *   format "zplan-execution", format_version 1, about (a sentence),
+ *   database (absolute path), saved (UTC), reason (why the store refused),
+ *   exec_id, run_id, plan, backend, ranks, steps, scale, status, record. */
+
+#define SAVED_FORMAT "zplan-execution"
+#define SAVED_VERSION 1
+#define JSON_INT_MAX 9007199254740992.0 /* 2^53: a JSON number holds every integer up to it */
+
+static const char *const finished_statuses[] = {"ok", "oom", "failed", "interrupted", NULL};
+
+static int is_finished(const char *status)
+{
+    for (int i = 0; status && finished_statuses[i]; i++)
+        if (strcmp(status, finished_statuses[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* One transaction: finish execution id (status, record), or add its row
+ * when it is missing.  import: a row finished otherwise is refused. */
+static zp_status put_exec(zp_store *s, int64_t id, const zp_exec_info *xi, const char *status, const char *record,
+                          const char *created, int import, zp_import_how *how, zp_err *e)
+{
+    sqlite3_stmt *q = NULL;
+    zp_status st;
+    if ((st = zp_store_begin(s, e)))
+        return st;
+    if (sqlite3_prepare_v2(s->db, "SELECT run_id, plan_rank, backend, ranks, steps, scale, status, record_json "
+                           "FROM executions WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+        st = sql_err(s, e, "read");
+        goto fail;
+    }
+    sqlite3_bind_int64(q, 1, id);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        int64_t run_id = sqlite3_column_int64(q, 0), plan = sqlite3_column_int64(q, 1);
+        int64_t ranks = sqlite3_column_int64(q, 3), steps = sqlite3_column_int64(q, 4);
+        const char *backend = (const char *)sqlite3_column_text(q, 2), *scale = (const char *)sqlite3_column_text(q, 5);
+        const char *was = (const char *)sqlite3_column_text(q, 6), *rec = (const char *)sqlite3_column_text(q, 7);
+        if (run_id != xi->run_id || plan != xi->plan_rank || ranks != xi->ranks || steps != xi->steps ||
+            strcmp(backend ? backend : "", xi->backend) || strcmp(scale ? scale : "", xi->scale)) {
+            st = zp_err_set(e, ZP_EINVAL, "execution %lld in %s is of run %lld plan %lld (%s, %lld ranks, %lld "
+                            "steps, scale %s), not of run %lld plan %lld (%s, %lld ranks, %lld steps, scale %s): the "
+                            "record belongs to another database; nothing was changed", (long long)id, s->path,
+                            (long long)run_id, (long long)plan, backend ? backend : "?", (long long)ranks,
+                            (long long)steps, scale ? scale : "?", (long long)xi->run_id, (long long)xi->plan_rank,
+                            xi->backend, (long long)xi->ranks, (long long)xi->steps, xi->scale);
+            goto fail;
+        }
+        if (was && rec && strcmp(was, status) == 0 && strcmp(rec, record) == 0) {
+            *how = ZP_IMPORT_ALREADY;
+            sqlite3_finalize(q);
+            zp_store_rollback(s);
+            return ZP_OK;
+        }
+        if (import && was && strcmp(was, "running") != 0) {
+            st = zp_err_set(e, ZP_EINVAL, "execution %lld in %s already finished as '%s' with another record; "
+                            "nothing was changed", (long long)id, s->path, was);
+            goto fail;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        *how = ZP_IMPORT_FINISHED;
+        st = run(s, e, "UPDATE executions SET status = ?, record_json = ? WHERE id = ?", "tti", status, record, id);
+    } else if (rc == SQLITE_DONE) {
+        sqlite3_finalize(q);
+        q = NULL;
+        if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM runs WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+            st = sql_err(s, e, "read");
+            goto fail;
+        }
+        sqlite3_bind_int64(q, 1, xi->run_id);
+        rc = sqlite3_step(q);
+        if (rc == SQLITE_DONE) {
+            st = zp_err_set(e, ZP_EINVAL, "execution %lld is of run %lld, which is not in %s: the record belongs to "
+                            "another database; nothing was changed", (long long)id, (long long)xi->run_id, s->path);
+            goto fail;
+        }
+        if (rc != SQLITE_ROW) {
+            st = sql_err(s, e, "read");
+            goto fail;
+        }
+        sqlite3_finalize(q);
+        q = NULL;
+        *how = ZP_IMPORT_ADDED;
+        st = run(s, e, "INSERT INTO executions (id, run_id, plan_rank, created, status, backend, ranks, steps, scale,"
+                 " record_json) VALUES (?, ?, ?, COALESCE(?, strftime('%Y-%m-%dT%H:%M:%SZ','now')), ?, ?, ?, ?, ?, ?)",
+                 "iiitttiitt", id, xi->run_id, (int64_t)xi->plan_rank, created, status, xi->backend, xi->ranks,
+                 xi->steps, xi->scale, record);
+    } else {
+        st = sql_err(s, e, "read");
+        goto fail;
+    }
+    if (st == ZP_OK && (st = zp_store_commit(s, e)) == ZP_OK)
+        return ZP_OK;
+fail:
+    sqlite3_finalize(q);
+    zp_store_rollback(s);
+    return st;
+}
+
+/* The record as compact JSON (malloc'd), or NULL if it is not an object. */
+static char *compact_object(const char *json)
+{
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    char *t = cJSON_IsObject(o) ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return t;
+}
+
+/* Write text to a new file dir/name (dir NULL: the current directory), or
+ * name-2, -3, ... when taken: a temporary file, synced, then linked to its
+ * name, so the name holds all of it or does not exist. */
+static zp_status write_new_file(const char *dir, const char *name, const char *text, char *path, size_t n, zp_err *e)
+{
+    char tmp[1200];
+    char base[1100];
+    snprintf(base, sizeof base, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", base, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s", base, strerror(errno));
+    size_t len = strlen(text), done = 0;
+    errno = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    int err = done < len ? (errno ? errno : EIO) : 0;
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && !err)
+        err = errno;
+    if (err) {
+        unlink(tmp);
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s", base, strerror(err));
+    }
+    /* base.exec-7.json, base.exec-7-2.json, ... */
+    const char *ext = strrchr(base, '.');
+    size_t stem = ext ? (size_t)(ext - base) : strlen(base);
+    for (int k = 1; k < 100; k++) {
+        if (k == 1)
+            snprintf(path, n, "%s", base);
+        else
+            snprintf(path, n, "%.*s-%d%s", (int)stem, base, k, ext ? ext : "");
+        if (link(tmp, path) == 0) {
+            unlink(tmp);
+            return ZP_OK;
+        }
+        if (errno == EEXIST)
+            continue;
+        /* a file system without hard links: rename, where nothing is */
+        if (access(path, F_OK) != 0 && rename(tmp, path) == 0)
+            return ZP_OK;
+        err = errno;
+        unlink(tmp);
+        return zp_err_set(e, ZP_EIO, "cannot write %s: %s", path, strerror(err));
+    }
+    unlink(tmp);
+    return zp_err_set(e, ZP_EIO, "cannot write %s: 99 files of that name are there already", base);
+}
+
+/* path in single quotes if a shell would split or expand it. */
+static const char *shell_word(const char *path, char *buf, size_t n)
+{
+    if (!strpbrk(path, " \t\n'\"$`\\;&|<>()*?[]#~!{}"))
+        return path;
+    snprintf(buf, n, "'%s'", path);
+    return buf;
+}
+
+static zp_status save_exec(const char *dbpath, int64_t id, const zp_exec_info *xi, const char *status,
+                           const char *record, const char *reason, char *path, size_t n, zp_err *e)
+{
+    char abs[PATH_MAX + 1], cwd[PATH_MAX], when[32], name[1100], dir[1024];
+    if (!realpath(dbpath, abs)) {
+        if (dbpath[0] != '/' && getcwd(cwd, sizeof cwd))
+            snprintf(abs, sizeof abs, "%s/%s", cwd, dbpath);
+        else
+            snprintf(abs, sizeof abs, "%s", dbpath);
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    cJSON *o = cJSON_CreateObject(), *rec = cJSON_Parse(record);
+    cJSON_AddStringToObject(o, "format", SAVED_FORMAT);
+    cJSON_AddNumberToObject(o, "format_version", SAVED_VERSION);
+    cJSON_AddStringToObject(o, "about", "an execution zplan could not record in its database; "
+                                        "zplan import FILE adds it there");
+    cJSON_AddStringToObject(o, "database", abs);
+    cJSON_AddStringToObject(o, "saved", when);
+    cJSON_AddStringToObject(o, "reason", reason);
+    cJSON_AddNumberToObject(o, "exec_id", (double)id);
+    cJSON_AddNumberToObject(o, "run_id", (double)xi->run_id);
+    cJSON_AddNumberToObject(o, "plan", xi->plan_rank);
+    cJSON_AddStringToObject(o, "backend", xi->backend);
+    cJSON_AddNumberToObject(o, "ranks", (double)xi->ranks);
+    cJSON_AddNumberToObject(o, "steps", (double)xi->steps);
+    cJSON_AddStringToObject(o, "scale", xi->scale);
+    cJSON_AddStringToObject(o, "status", status);
+    cJSON_AddItemToObject(o, "record", rec ? rec : cJSON_CreateObject());
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text)
+        return zp_err_set(e, ZP_ENOMEM, "out of memory");
+    size_t tl = strlen(text);
+    char *t2 = realloc(text, tl + 2);
+    if (!t2) {
+        free(text);
+        return zp_err_set(e, ZP_ENOMEM, "out of memory");
+    }
+    text = t2;
+    memcpy(text + tl, "\n", 2);
+    const char *slash = strrchr(dbpath, '/');
+    snprintf(name, sizeof name, "%s.exec-%lld.json", slash ? slash + 1 : dbpath, (long long)id);
+    dir_of(dbpath, dir, sizeof dir);
+    zp_err e1, e2;
+    zp_status st = write_new_file(slash ? dir : NULL, name, text, path, n, &e1);
+    if (st && slash)   /* beside the database failed: the current directory */
+        st = write_new_file(NULL, name, text, path, n, &e2);
+    free(text);
+    if (st)
+        return zp_err_set(e, st, "%s%s%s", e1.msg, slash ? "; nor " : "", slash ? e2.msg : "");
+    return ZP_OK;
+}
+
+zp_status zp_store_finish_exec_or_save(const char *dbpath, int64_t exec_id, const zp_exec_info *xi,
+                                       const char *status, const char *record_json, char *saved_path,
+                                       size_t saved_n, zp_err *e)
+{
+    if (saved_path && saved_n)
+        saved_path[0] = '\0';
+    if (!dbpath || !*dbpath || !xi || exec_id < 1 || xi->run_id < 1 || xi->plan_rank < 1 || !xi->backend ||
+        !*xi->backend || xi->ranks < 1 || xi->steps < 1 || !xi->scale || !saved_path || saved_n < 2)
+        return zp_err_set(e, ZP_EINVAL, "zp_store_finish_exec_or_save: execution %lld: a database, ids from 1, "
+                          "a backend, ranks and steps from 1, a scale and a buffer for the file's name are needed",
+                          (long long)exec_id);
+    if (!is_finished(status))
+        return zp_err_set(e, ZP_EINVAL, "execution %lld: status '%s' is not one an execution ends with (allowed: "
+                          "ok, oom, failed, interrupted)", (long long)exec_id, status ? status : "(null)");
+    char *rec = compact_object(record_json);
+    if (!rec)
+        return zp_err_set(e, ZP_EINVAL, "execution %lld: the record is not a JSON object", (long long)exec_id);
+    zp_err se;
+    zp_store *s;
+    zp_import_how how;
+    zp_status st = open_rw(dbpath, 0, &s, &se);
+    if (st == ZP_OK) {
+        st = put_exec(s, exec_id, xi, status, rec, NULL, 0, &how, &se);
+        zp_store_close(s);
+    }
+    if (st == ZP_OK) {
+        free(rec);
+        return ZP_OK;
+    }
+    char file[1200], word[1300];
+    zp_err fe;
+    zp_status fs = save_exec(dbpath, exec_id, xi, status, rec, se.msg, file, sizeof file, &fe);
+    free(rec);
+    if (fs)
+        return zp_err_set(e, st, "%s; nor could execution %lld be saved to a file: %s", se.msg, (long long)exec_id,
+                          fe.msg);
+    snprintf(saved_path, saved_n, "%s", file);
+    return zp_err_set(e, ZP_EIO, "%s; the execution's record is in %s: zplan import %s adds it", se.msg, file,
+                      shell_word(file, word, sizeof word));
+}
+
+/* Reading a saved execution back: each field checked, the error naming it. */
+
+static zp_status bad_field(const char *file, const char *field, const char *allowed, const cJSON *got, zp_err *e)
+{
+    if (!got)
+        return zp_err_set(e, ZP_EINVAL, "%s: field '%s' is missing (%s)", file, field, allowed);
+    char *t = cJSON_PrintUnformatted(got);
+    zp_status st = zp_err_set(e, ZP_EINVAL, "%s: field '%s' is %.60s%s: %s", file, field, t ? t : "?",
+                              t && strlen(t) > 60 ? "..." : "", allowed);
+    free(t);
+    return st;
+}
+
+static zp_status get_int(const char *file, const cJSON *o, const char *field, int64_t lo, int64_t hi, int64_t *v,
+                         zp_err *e)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, field);
+    char allowed[96];
+    snprintf(allowed, sizeof allowed, "allowed: a whole number from %lld to %lld", (long long)lo, (long long)hi);
+    if (!cJSON_IsNumber(x) || x->valuedouble != x->valuedouble || x->valuedouble < (double)lo ||
+        x->valuedouble > (double)hi || x->valuedouble != (double)(int64_t)x->valuedouble)
+        return bad_field(file, field, allowed, x, e);
+    *v = (int64_t)x->valuedouble;
+    return ZP_OK;
+}
+
+static zp_status get_str(const char *file, const cJSON *o, const char *field, size_t max, char *out, size_t n,
+                         zp_err *e)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, field);
+    char allowed[64];
+    snprintf(allowed, sizeof allowed, "allowed: a string of 1 to %zu characters", max);
+    if (!cJSON_IsString(x) || !x->valuestring[0] || strlen(x->valuestring) > max || strlen(x->valuestring) >= n)
+        return bad_field(file, field, allowed, x, e);
+    snprintf(out, n, "%s", x->valuestring);
+    return ZP_OK;
+}
+
+static zp_status load_saved(const char *file, zp_saved_exec *x, zp_err *e)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return zp_err_set(e, errno == ENOENT ? ZP_ENOTFOUND : ZP_EIO, "cannot read %s: %s", file, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    for (size_t got; text && (got = fread(text + len, 1, cap - len - 1, f)) > 0;) {
+        len += got;
+        if (len + 1 == cap) {
+            char *t = cap < ((size_t)1 << 30) ? realloc(text, cap *= 2) : NULL;
+            if (!t) {
+                free(text);
+                text = NULL;
+            }
+            text = t;
+        }
+    }
+    int rerr = ferror(f) ? errno : 0;
+    fclose(f);
+    if (!text)
+        return zp_err_set(e, ZP_ENOMEM, "%s: out of memory (is it a saved execution?)", file);
+    if (rerr) {
+        free(text);
+        return zp_err_set(e, ZP_EIO, "cannot read %s: %s", file, strerror(rerr));
+    }
+    text[len] = '\0';
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithOpts(text, &end, 1);
+    if (!o) {
+        const char *at = end ? end : cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *p = text; at && p < at && *p; p++)
+            line += *p == '\n';
+        free(text);
+        return zp_err_set(e, ZP_EINVAL, "%s: not JSON (at line %d): not an execution saved by zplan", file, line);
+    }
+    free(text);
+    zp_status st = ZP_OK;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "format");
+    int64_t ver = 0;
+    if (!cJSON_IsObject(o))
+        st = zp_err_set(e, ZP_EINVAL, "%s: not a JSON object: not an execution saved by zplan", file);
+    else if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, SAVED_FORMAT) != 0)
+        st = bad_field(file, "format", "allowed: \"" SAVED_FORMAT "\", the mark of an execution saved by zplan", fmt,
+                       e);
+    else if ((st = get_int(file, o, "format_version", 1, 1000000, &ver, e)))
+        ;
+    else if (ver != SAVED_VERSION)
+        st = zp_err_set(e, ZP_EINVAL, "%s: field 'format_version' is %lld: this zplan reads %d (a newer zplan saved "
+                        "it; import it with that one)", file, (long long)ver, SAVED_VERSION);
+    else if ((st = get_str(file, o, "database", sizeof x->database - 1, x->database, sizeof x->database, e)))
+        ;
+    else if (x->database[0] != '/')
+        st = bad_field(file, "database", "allowed: an absolute path", cJSON_GetObjectItemCaseSensitive(o, "database"),
+                       e);
+    if (st)
+        goto out;
+    const cJSON *saved = cJSON_GetObjectItemCaseSensitive(o, "saved");
+    if (saved) {
+        static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+        int okay = cJSON_IsString(saved) && strlen(saved->valuestring) == sizeof pat - 1;
+        for (size_t i = 0; okay && i < sizeof pat - 1; i++)
+            okay = pat[i] == 'd' ? isdigit((unsigned char)saved->valuestring[i]) != 0 : saved->valuestring[i] == pat[i];
+        if (!okay) {
+            st = bad_field(file, "saved", "allowed: a UTC time as 2026-01-31T12:00:00Z", saved, e);
+            goto out;
+        }
+        snprintf(x->saved, sizeof x->saved, "%s", saved->valuestring);
+    }
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(o, "status");
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(o, "record");
+    if ((st = get_int(file, o, "exec_id", 1, (int64_t)JSON_INT_MAX, &x->exec_id, e)) ||
+        (st = get_int(file, o, "run_id", 1, (int64_t)JSON_INT_MAX, &x->run_id, e)) ||
+        (st = get_int(file, o, "plan", 1, 1000000, &x->plan_rank, e)) ||
+        (st = get_str(file, o, "backend", sizeof x->backend - 1, x->backend, sizeof x->backend, e)) ||
+        (st = get_int(file, o, "ranks", 1, 1000000, &x->ranks, e)) ||
+        (st = get_int(file, o, "steps", 1, 1000000000, &x->steps, e)) ||
+        (st = get_str(file, o, "scale", sizeof x->scale - 1, x->scale, sizeof x->scale, e)))
+        goto out;
+    if (!cJSON_IsString(status) || !is_finished(status->valuestring)) {
+        st = bad_field(file, "status", "allowed: \"ok\", \"oom\", \"failed\", \"interrupted\"", status, e);
+        goto out;
+    }
+    snprintf(x->status, sizeof x->status, "%s", status->valuestring);
+    if (!cJSON_IsObject(rec)) {
+        st = bad_field(file, "record", "allowed: a JSON object, the execution's record", rec, e);
+        goto out;
+    }
+    if (!(x->record_json = cJSON_PrintUnformatted(rec)))
+        st = zp_err_set(e, ZP_ENOMEM, "out of memory");
+out:
+    cJSON_Delete(o);
+    return st;
+}
+
+void zp_saved_exec_fini(zp_saved_exec *x)
+{
+    if (!x)
+        return;
+    free(x->record_json);
+    x->record_json = NULL;
+}
+
+zp_status zp_store_import_exec(const char *file, const char *dbpath, zp_saved_exec *x, const char **db_used,
+                               zp_import_how *how, zp_err *e)
+{
+    memset(x, 0, sizeof *x);
+    *db_used = dbpath;
+    zp_status st = load_saved(file, x, e);
+    if (st)
+        return st;
+    const char *db = dbpath ? dbpath : x->database;
+    *db_used = db;
+    zp_store *s;
+    if ((st = open_rw(db, 0, &s, e)))
+        return st;
+    zp_exec_info xi = {x->run_id, (int)x->plan_rank, x->backend, x->ranks, x->steps, x->scale};
+    st = put_exec(s, x->exec_id, &xi, x->status, x->record_json, x->saved[0] ? x->saved : NULL, 1, how, e);
+    zp_store_close(s);
+    return st;
 }
