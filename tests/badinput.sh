@@ -119,6 +119,9 @@ array.json object              | --config "$C/array.json" --db "$DB"
 neg.json num_hidden_layers     | --config "$C/neg.json" --db "$DB"
 heads.json heads               | --config "$C/heads.json" --db "$DB"
 frac.json num_hidden_layers    | --config "$C/frac.json" --db "$DB"
+# published config.json files of models zplan does not model: named field
+mixtral-8x7b-v0.1.json num_local_experts | --config "$ZPLAN_SRCDIR/tests/data/hf/mixtral-8x7b-v0.1.json" --db "$DB"
+t5-11b.json is_encoder_decoder | --config "$ZPLAN_SRCDIR/tests/data/hf/t5-11b.json" --db "$DB"
 # ---- the command line itself
 --params --model --config      | --gpus 8 --db "$DB"
 --params --model               | --params 11e9 --model gpt2-small --db "$DB"

@@ -224,6 +224,37 @@ jok "$outf" '.model.params == 124439808' "--config GPT-2 small: 124439808 parame
 jok "$outf" '.model | .ffn == 4 * .hidden and .layers == 12 and .hidden == 768 and .tied_embeddings == true' \
     "--config GPT-2: n_inner null means 4h, tied embeddings"
 
+# published config.json files (tests/data/hf; test_preset.c holds each one's
+# published count and source): the counts derived there by hand from each
+# model's module shapes, through the command line and its JSON answer
+for pair in falcon-7b:6921720704 gemma-7b:8537680896 qwen2-7b:7615616512 gpt-j-6b:6050882784 \
+    gpt-neox-20b:20554567680 phi-2:2779683840 opt-6.7b:6658473984 bloom-7b1:7069016064 \
+    mistral-7b-v0.1:7241732096; do
+    zp --config "$D/hf/${pair%%:*}.json" --json --no-store
+    ok $rc "--config ${pair%%:*} exits 0" || show_run
+    jok "$outf" ".model.params == ${pair#*:}" "--config ${pair%%:*}: ${pair#*:} parameters (hand count of the published shapes)"
+done
+zp --config "$D/hf/falcon-7b.json" --json --no-store
+jok "$outf" '.model | .kv_heads == 1 and .block == "parallel" and .position == "rotary" and .qkv_bias == false' \
+    "--config falcon-7b: multi-query (1 KV head), parallel attention+MLP, rotary, no biases"
+zp --config "$D/hf/gemma-7b.json" --no-store
+grep -q 'head_dim 256' "$outf"
+ok $? "--config gemma-7b: the model line shows head_dim 256" || show_run
+# Mistral's 4096-token window without flash attention: each layer keeps
+# B a s w b softmax bytes instead of B a s^2 b; at s = 8192, bf16 (B = 2),
+# a = 32, b = 1 the 32 layers save 32 x 2 x 32 x 8192 x (8192 - 4096)
+# = 68,719,476,736 bytes (no dropout: no mask, no dropout output)
+pin="--json --no-store --gpu h200 --seq 8192 --no-flash-attn --dp 8 --tp 1 --pp 1 --zero 3 --ckpt none --micro-batch 1"
+jq 'del(.sliding_window)' "$D/hf/mistral-7b-v0.1.json" >"$tmp/mistral-nowindow.json"
+zp --config "$D/hf/mistral-7b-v0.1.json" $pin
+cp "$outf" "$tmp/window.json"
+jok "$tmp/window.json" '.model.sliding_window == 4096' "--config mistral-7b-v0.1: sliding_window 4096 in the answer"
+zp --config "$tmp/mistral-nowindow.json" $pin
+ok "$(jq -n --slurpfile a "$tmp/window.json" --slurpfile b "$outf" \
+    '(($b[0].chosen // $b[0].closest).memory_bytes.activations - ($a[0].chosen // $a[0].closest).memory_bytes.activations)
+     == 68719476736' | grep -qx true; echo $?)" \
+    "mistral-7b-v0.1 at s=8192 without flash attention: the window saves 32 x 2 a s (s - w) b = 68719476736 bytes"
+
 # ---------------------------------------------------------------- nothing fits
 
 zp --model gpt3-175b --gpus 8 --gpu v100-16g --no-store

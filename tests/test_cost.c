@@ -113,6 +113,39 @@ static void test_flops_per_token(void)
         is_dbl(zp_flops_fwd_per_token(&m, 4096), 2 * psi + 4 * L * s * h, 0.01,
                "LLaMA-2 70B: forward ~ 2 Psi + 4 L s h within 1%%");
     }
+    /* head_dim: Gemma 7B's 16 heads of 256 make the attention 4096 wide on
+     * h = 3072: 2 x [L (3 h q + q h + 3 h f) + V h] + 4 L s q, q = a d */
+    {
+        zp_model m = gpt(28, 3072, 16, 256000);
+        m.head_dim = 256; m.ffn = 24576; m.mlp = ZP_MLP_SWIGLU; m.norm = ZP_NORM_RMSNORM; m.bias = 0;
+        double L = 28, h = 3072, q = 4096, f = 24576, V = 256000, s = 8192;
+        double want = 2 * (L * (3 * h * q + q * h + 3 * h * f) + V * h) + 4 * L * s * q;
+        is_dbl(zp_flops_fwd_per_token(&m, 8192), want, 1e-12, "forward FLOPs/token Gemma 7B (head_dim 256) s=8192");
+    }
+    /* a sliding window of w keys: the scores and values of 4 L w h instead
+     * of 4 L s h (Mistral 7B, w = 4096, at s = 16384 and at s = 2048 < w) */
+    {
+        zp_model m = gpt(32, 4096, 32, 32000);
+        m.kv_heads = 8; m.ffn = 14336; m.mlp = ZP_MLP_SWIGLU; m.norm = ZP_NORM_RMSNORM; m.bias = 0; m.tied = 0;
+        m.window = 4096;
+        double L = 32, h = 4096, g = 8, hd = 128, f = 14336, V = 32000;
+        double mm = 2 * (L * (2 * h * h + 2 * h * g * hd + 3 * h * f) + V * h);
+        is_dbl(zp_flops_fwd_per_token(&m, 16384), mm + 4 * L * 4096 * h, 1e-12,
+               "forward FLOPs/token Mistral 7B s=16384: the window's 4 L w h");
+        is_dbl(zp_flops_fwd_per_token(&m, 2048), mm + 4 * L * 2048 * h, 1e-12,
+               "forward FLOPs/token Mistral 7B s=2048 < w: 4 L s h");
+        /* selective recompute repeats the capped core: B s L 4 w h */
+        zp_train tr = train(16384, 8);
+        zp_cluster c = cluster(1);
+        zp_conv cv = conv();
+        zp_layout l = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 1, 8);
+        zp_cost none, sel;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &none);
+        l.ckpt = ZP_CKPT_SELECTIVE;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &sel);
+        is_dbl(sel.hw_flops - none.hw_flops, 8.0 * 16384 * L * 4 * 4096 * h, 1e-9,
+               "Mistral 7B s=16384: selective recompute adds B s L 4 w h");
+    }
 }
 
 static void test_model_flops_mfu(void)
@@ -344,6 +377,16 @@ static void test_elementwise(void)
     tr.flash = 1;
     is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (3 * L * (10.0 * h + 8.0 * h) + 3 * head), 1e-12,
            "flash attention fuses the softmax away");
+    /* a parallel block with one shared LayerNorm reads and writes h once less */
+    m.block = ZP_BLOCK_PARALLEL;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (3 * L * (8.0 * h + 8.0 * h) + 3 * head), 1e-12,
+           "parallel block, one norm: 8h + 2f a token and layer");
+    /* a window caps the softmax rows at w values: 1.5 a w */
+    m.block = ZP_BLOCK_SERIAL;
+    m.window = 32;
+    tr.flash = 0;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (3 * L * (10.0 * h + 8.0 * h + 1.5 * a * 32) + 3 * head),
+           1e-12, "window 32 < s = 128: softmax 1.5 a w");
 }
 
 int main(void)

@@ -355,6 +355,89 @@ static void test_act_variants(void)
     }
 }
 
+/* Head width, parallel blocks and sliding windows in the saved activations
+ * (Korthikanti et al.'s terms, as listed in test_act_variants). */
+static void test_act_beyond(void)
+{
+    /* Gemma 7B's attention: h = 3072, a = g = 16 heads of d = 256 (4096
+     * wide), GeGLU f = 24576; bf16, flash, no dropout, t = 2 with sp, b = 1:
+     *   replicated: 2 LN inputs + QKV input + gate/up input, 4 x 2 sbh / r
+     *   Q, K, V 2 s b d (a + 2g) / t; o input 2 s b d a / t (4096 wide, not h)
+     *   gate, up, product 3 x 2 s b f / t; softmax stats 4 a s b / t */
+    {
+        const uint64_t s = 4096, b = 1, h = 3072, a = 16, g = 16, d = 256, f = 24576, t = 2;
+        zp_model m = llama(28, (int64_t)h, (int64_t)a, (int64_t)g, (int64_t)f, 256000);
+        m.head_dim = (int64_t)d;
+        zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
+        tr.flash = 1;
+        tr.dropout = 0;
+        zp_layout l = lay(1, (int64_t)t, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 1, (int64_t)b, 1);
+        uint64_t sbh = s * b * h;
+        uint64_t want = 8 * sbh / t + 2 * s * b * d * (a + 2 * g) / t + 2 * s * b * d * a / t + 3 * 2 * s * b * f / t +
+                        4 * a * s * b / t;
+        is_u64(zp_act_layer_bytes(&m, &tr, &l), want, "Gemma 7B head_dim 256, t=2 sp flash: %llu bytes",
+               (unsigned long long)want);
+    }
+    /* Parallel blocks on the GPT-3 175B shape (s = 2048, h = 12288, a = 96,
+     * bf16, dropout, no flash): attention and MLP read one input.  With one
+     * shared LayerNorm the block keeps that input and the norm's output
+     * (2 sbh of 16-bit values, 4 sbh bytes, instead of the serial 4 values,
+     * 8 sbh bytes): sbh (6 + 24/t) + 5 a s^2 b / t; with two norms of it
+     * (GPT-NeoX) the input once and both outputs: sbh (8 + 24/t) + ... */
+    {
+        const uint64_t s = 2048, h = 12288, a = 96;
+        zp_model m = gpt(96, (int64_t)h, (int64_t)a, 51200, 2048);
+        zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
+        static const uint64_t ts[] = {1, 8};
+        for (int it = 0; it < N_(ts); it++) {
+            uint64_t t = ts[it], sbh = s * h;
+            zp_layout l = lay(1, (int64_t)t, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+            m.block = ZP_BLOCK_PARALLEL;
+            is_u64(zp_act_layer_bytes(&m, &tr, &l), 6 * sbh + 24 * sbh / t + 5 * a * s * s / t,
+                   "parallel block, one norm, t=%llu: sbh (6 + 24/t) + 5as^2b/t", (unsigned long long)t);
+            m.block = ZP_BLOCK_PARALLEL_2NORM;
+            is_u64(zp_act_layer_bytes(&m, &tr, &l), 8 * sbh + 24 * sbh / t + 5 * a * s * s / t,
+                   "parallel block, two norms, t=%llu: sbh (8 + 24/t) + 5as^2b/t", (unsigned long long)t);
+            l.ckpt = ZP_CKPT_FULL;
+            m.block = ZP_BLOCK_PARALLEL;
+            is_u64(zp_act_layer_bytes(&m, &tr, &l), 2 * sbh, "parallel block, full recompute: the input, 2 sbh");
+            m.block = ZP_BLOCK_SERIAL;
+        }
+    }
+    /* A sliding window of w keys caps each row of scores: without flash
+     * attention the softmax output, its mask and the dropout output are
+     * 5 a s w b / t bytes instead of 5 a s^2 b / t (GPT-3 175B shape,
+     * s = 2048, w = 512); a window of at least s changes nothing. */
+    {
+        const uint64_t s = 2048, h = 12288, a = 96, w = 512;
+        zp_model m = gpt(96, (int64_t)h, (int64_t)a, 51200, 2048);
+        zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
+        zp_layout l = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 2, 1);
+        uint64_t sbh = s * 2 * h;
+        m.window = (int64_t)w;
+        is_u64(zp_act_layer_bytes(&m, &tr, &l), 10 * sbh + 24 * sbh / 8 + 5 * a * s * w * 2 / 8,
+               "window 512, s=2048 b=2 t=8: sbh (10 + 24/t) + 5 a s w b / t");
+        m.window = 4096;
+        is_u64(zp_act_layer_bytes(&m, &tr, &l), 10 * sbh + 24 * sbh / 8 + 5 * a * s * s * 2 / 8,
+               "window 4096 >= s = 2048: the full 5 a s^2 b / t");
+        /* flash attention keeps no score rows: the window changes nothing */
+        tr.flash = 1;
+        m.window = (int64_t)w;
+        is_u64(zp_act_layer_bytes(&m, &tr, &l), 10 * sbh + 24 * sbh / 8 + 4 * a * s * 2 / 8,
+               "window with flash attention: sbh (10 + 24/t) + 4asb/t as without");
+        /* selective recompute rebuilds the core in backward: its working
+         * set is the capped core, 5 a s w b / t */
+        tr.flash = 0;
+        l.ckpt = ZP_CKPT_SELECTIVE;
+        zp_lcache lc;
+        zp_lcache_init(&m, &tr, &l, &lc);
+        is_u64(lc.recompute, 5 * a * s * w * 2 / 8, "selective recompute working set with the window: 5 a s w b / t");
+        m.window = 0;
+        zp_lcache_init(&m, &tr, &l, &lc);
+        is_u64(lc.recompute, 5 * a * s * s * 2 / 8, "and without: 5 a s^2 b / t");
+    }
+}
+
 /* --------------------------------------------------- pipeline in flight */
 
 static void test_inflight(void)
@@ -865,6 +948,7 @@ int main(void)
     test_megatron();
     test_act_korthikanti();
     test_act_variants();
+    test_act_beyond();
     test_inflight();
     test_stage_act();
     test_buffers();

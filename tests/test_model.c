@@ -182,6 +182,107 @@ static void test_check(void)
     ok(strstr(e.msg, "5") && strstr(e.msg, "12"), "KV heads message names 5 and 12: '%s'", e.msg);
 }
 
+/* The fields beyond a GPT-2 / LLaMA block, each counted by hand from the
+ * published module shapes of a model that has it. */
+static void test_beyond(void)
+{
+    /* Gemma 7B: head_dim 256 on h = 3072 with 16 heads (Q, K, V 4096 wide,
+     * o 4096 -> 3072), GeGLU f = 24576, RMSNorm, tied, V = 256000.
+     * Block: 3 x 3072 x 4096 + 4096 x 3072 + 3 x 3072 x 24576 + 2 x 3072 = 276,830,208;
+     * total 28 x block + 256000 x 3072 + 3072 = 8,537,680,896 (Gemma report, Table 2:
+     * 786,432,000 embedding + 7,751,248,896 non-embedding) */
+    {
+        zp_model m = llama2(28, 3072, 16, 16, 24576);
+        m.head_dim = 256; m.vocab = 256000; m.tied = 1;
+        int64_t h = 3072, q = 4096, f = 24576;
+        is_u64(zp_model_head_dim(&m), 256, "Gemma 7B: head width 256, not h / a = 192");
+        is_u64(zp_model_layer_params(&m, 1), 276830208, "Gemma 7B block = 276,830,208");
+        is_u64(zp_model_params(&m), INT64_C(8537680896), "Gemma 7B total = the published 8,537,680,896");
+        for (int64_t t = 2; t <= 16; t *= 2)
+            is_u64(zp_model_layer_params(&m, t), (3 * h * q + q * h) / t + 3 * h * ((f + t - 1) / t) + 2 * h,
+                   "Gemma 7B block at t=%lld: (3 h q + q h) / t + 3 h f / t + 2h", (long long)t);
+        is_u64(zp_model_matmul_params(&m), 28 * (3 * h * q + q * h + 3 * h * f) + INT64_C(256000) * h,
+               "Gemma 7B matmul params use the 4096-wide attention");
+        m.head_dim = 0;
+        is_u64(zp_model_layer_params(&m, 1), 4 * h * h + 3 * h * f + 2 * h, "head_dim 0 means h / a as before");
+    }
+    /* Falcon-7B: multi-query (g = 1), parallel attention + MLP behind one
+     * LayerNorm, no biases, GELU 4h, tied, V = 65024, h = 4544, a = 71 (d = 64).
+     * Block: 4544 x 4672 + 4544^2 + 2 x 4544 x 18176 + 2 x 4544 = 207,070,080 */
+    {
+        zp_model m = gpt2_small();
+        m.layers = 32; m.hidden = 4544; m.heads = 71; m.kv_heads = 1; m.ffn = 4 * 4544; m.vocab = 65024;
+        m.bias = 0; m.pos = ZP_POS_ROTARY; m.max_pos = 0; m.block = ZP_BLOCK_PARALLEL;
+        is_u64(zp_model_layer_params(&m, 1), 207070080, "Falcon-7B block = 207,070,080 (MQA, one shared norm)");
+        is_u64(zp_model_params(&m), INT64_C(6921720704), "Falcon-7B total = 32 blocks + 65024 x 4544 + 2 x 4544");
+        m.block = ZP_BLOCK_PARALLEL_2NORM;
+        is_u64(zp_model_layer_params(&m, 1), 207070080 + 2 * 4544, "two norms of the same input: one more LayerNorm");
+    }
+    /* Qwen2-7B: biases on Q, K, V only (3584 + 2 x 512 a layer), GQA g = 4.
+     * Block: 3584 (3584 + 1024) + 4608 + 3584^2 + 3 x 3584 x 18944 + 2 x 3584 = 233,057,792 */
+    {
+        zp_model m = llama2(28, 3584, 28, 4, 18944);
+        m.vocab = 152064; m.qkv_bias = 1;
+        int64_t h = 3584, qkv = 3584 + 1024, f = 18944;
+        is_u64(zp_model_layer_params(&m, 1), 233057792, "Qwen2-7B block = 233,057,792 (q/k/v biases)");
+        is_u64(zp_model_params(&m), INT64_C(7615616512), "Qwen2-7B total = 28 blocks + 2 x 152064 x 3584 + 3584");
+        is_u64(zp_model_layer_params(&m, 4), (h * qkv + h * h + qkv) / 4 + 3 * h * (f / 4) + 2 * h,
+               "Qwen2-7B block at t=4: the q/k/v biases split with their columns");
+        m.out_bias = 1;
+        is_u64(zp_model_layer_params(&m, 4), (h * qkv + h * h + qkv) / 4 + 3 * h * (f / 4) + 2 * h + h,
+               "an output-projection bias is row-parallel: replicated");
+    }
+    /* GPT-J-6B: no attention biases, MLP biases, lm_head with a bias,
+     * parallel block behind one LayerNorm, untied, V = 50400.
+     * Block: 4 x 4096^2 + 2 x 4096 x 16384 + 16384 + 4096 + 2 x 4096 = 201,355,264 */
+    {
+        zp_model m = gpt2_small();
+        m.layers = 28; m.hidden = 4096; m.heads = 16; m.kv_heads = 16; m.ffn = 16384; m.vocab = 50400;
+        m.bias = 0; m.mlp_bias = 1; m.head_bias = 1; m.tied = 0; m.pos = ZP_POS_ROTARY; m.max_pos = 0;
+        m.block = ZP_BLOCK_PARALLEL;
+        is_u64(zp_model_layer_params(&m, 1), 201355264, "GPT-J block = 201,355,264");
+        is_u64(zp_model_head_params(&m, 1), INT64_C(50400) * 4096 + 50400, "GPT-J head = V h + V (its bias)");
+        is_u64(zp_model_head_params(&m, 8), INT64_C(6300) * 4096 + 6300, "GPT-J head at t=8: V/8 rows and biases");
+        is_u64(zp_model_params(&m), INT64_C(6050882784), "GPT-J total = 28 blocks + wte + ln_f + lm_head with bias");
+        is_u64(zp_model_layer_params(&m, 2), (4 * INT64_C(4096) * 4096) / 2 + 2 * 4096 * 8192 + 8192 + 4096 + 2 * 4096,
+               "GPT-J block at t=2: fc_in bias split, fc_out bias replicated");
+    }
+    /* BLOOM-560m: LayerNorm after the word embedding, ALiBi, tied;
+     * 24 (12 h^2 + 13 h) + 250880 h + 2 x 2h = 559,214,592 (model card) */
+    {
+        zp_model m = gpt2_small();
+        m.layers = 24; m.hidden = 1024; m.heads = 16; m.kv_heads = 16; m.ffn = 4096; m.vocab = 250880;
+        m.pos = ZP_POS_ALIBI; m.max_pos = 0; m.embed_norm = 1;
+        is_u64(zp_model_embed_params(&m, 1), INT64_C(250880) * 1024 + 2 * 1024, "BLOOM embedding = V h + its LayerNorm 2h");
+        is_u64(zp_model_embed_params(&m, 4), INT64_C(62720) * 1024 + 2 * 1024, "BLOOM embedding at t=4: norm replicated");
+        is_u64(zp_model_params(&m), 559214592, "BLOOM-560m total = the published 559,214,592");
+    }
+    /* what zp_model_check says of the new fields */
+    {
+        zp_model m = llama2(2, 3072, 16, 16, 256);
+        zp_err e = {0};
+        m.head_dim = 256;
+        m.hidden = 3000;   /* 16 does not divide 3000, but the heads are 256 wide */
+        ok(zp_model_check(&m, &e) == ZP_OK, "heads need not divide hidden when head_dim is given (%s)", e.msg);
+        m.head_dim = -1;
+        ok(zp_model_check(&m, &e) == ZP_EINVAL && strstr(e.msg, "head_dim"), "negative head_dim refused: '%s'", e.msg);
+        m.head_dim = 0;
+        ok(zp_model_check(&m, &e) == ZP_EINVAL && strstr(e.msg, "divide hidden"),
+           "without head_dim heads must divide hidden: '%s'", e.msg);
+        m = llama2(2, 64, 8, 8, 256);
+        m.window = -4;
+        ok(zp_model_check(&m, &e) == ZP_EINVAL && strstr(e.msg, "window"), "negative window refused: '%s'", e.msg);
+        m.window = 0;
+        m.tied = 1; m.head_bias = 1;
+        ok(zp_model_check(&m, &e) == ZP_EINVAL && strstr(e.msg, "tied"), "a tied head with a bias refused: '%s'",
+           e.msg);
+        m = llama2(2, 64, 8, 8, 256);
+        m.head_dim = 65536; m.heads = 1024; m.kv_heads = 1024; m.hidden = 65536;
+        ok(zp_model_check(&m, &e) == ZP_EINVAL && strstr(e.msg, "head_dim"),
+           "an attention width beyond 4194304 is out of range: '%s'", e.msg);
+    }
+}
+
 static void test_derive(void)
 {
     static const double targets[] = {350e6, 1.3e9, 11e9, 175e9, 1e12};
@@ -227,6 +328,7 @@ int main(void)
     test_params();
     test_tp_split();
     test_check();
+    test_beyond();
     test_derive();
     return tap_exit();
 }

@@ -2,9 +2,14 @@
  * Expected parameter counts are the published ones (model cards, papers),
  * not zplan's output. */
 #include "preset.h"
+#include "result.h"
 #include "tap.h"
 
 #include <stdlib.h>
+
+#ifndef ZP_SRCDATADIR
+#define ZP_SRCDATADIR "data"
+#endif
 
 static void config_cases(void)
 {
@@ -73,6 +78,309 @@ static void config_cases(void)
            (long long)m.hidden, (long long)m.heads, (long long)m.kv_heads, (long long)m.ffn, (long long)m.vocab);
         is_u64(zp_model_params(&m), cases[i].P, "%s: published parameter count", cases[i].name);
     }
+}
+
+/* ------------------------------------------------ published config.json files
+ *
+ * tests/data/hf/NAME.json are the config.json files the models were
+ * published with on the Hugging Face Hub.  Each is either counted, within
+ * a tolerance of its published total (or, where a model card publishes it
+ * exactly, its non-embedding count), or refused in one line that names
+ * the field zplan does not model.
+ *
+ * Why a tolerance: most totals are published rounded ("7B", "7.6B");
+ * the tolerance is then half a unit of the last digit given, i.e. the
+ * interval the published figure stands for.  Where a card states an
+ * exact figure the tolerance is 0, except where that figure differs from
+ * the tensors of the published checkpoint (the comment says by how much).
+ * Each count that a rounded figure cannot pin down is also derived by hand
+ * from the published module shapes, in the `hand` column, and must be met
+ * exactly. */
+#define B_ INT64_C(1000000000)
+enum { TOTAL = 0, NONEMB = 1 };
+static const struct hf_case {
+    const char *file;      /* tests/data/hf/<file>.json */
+    const char *refused;   /* NULL, or the field a one-line refusal must name */
+    int what;              /* TOTAL or NONEMB (total less the embedding and an untied head) */
+    double published;
+    double tol;            /* relative */
+    int64_t hand;          /* 0, or the count derived by hand (exact) */
+    const char *source;
+} hf_cases[] = {
+    /* Mixtral 8x7B: 8 experts per layer; a dense count would be the 7.2B of its attention + one expert */
+    {"mixtral-8x7b-v0.1", "num_local_experts", TOTAL, 46.7e9, 0, 0, "Mistral AI, Mixtral of experts (2023): 46.7B"},
+    /* T5-11B: encoder + decoder + cross-attention */
+    {"t5-11b", "is_encoder_decoder", TOTAL, 11e9, 0, 0, "Raffel et al. 2020, T5, Table 14: 11B"},
+    /* Mistral 7B: GQA 8 KV heads of 128; the sliding window changes memory, not the count.
+     * hand: 32 (4096 (4096 + 2 x 1024) [q, k, v] + 4096^2 [o] + 3 x 4096 x 14336 + 2 x 4096)
+     *       + 2 x 32000 x 4096 [embed, untied lm_head] + 4096 [norm] */
+    {"mistral-7b-v0.1", NULL, TOTAL, 7.24e9, 0.005 / 7.24, 32 * (INT64_C(4096) * (4096 + 2 * 1024) + INT64_C(4096) * 4096 +
+     3 * INT64_C(4096) * 14336 + 2 * 4096) + 2 * INT64_C(32000) * 4096 + 4096,
+     "Hugging Face model page mistralai/Mistral-7B-v0.1: 7.24B (3 digits)"},
+    /* Gemma 7B: head_dim 256 (16 heads x 256 = 4096 wide attention on h = 3072), GeGLU, tied */
+    {"gemma-7b", NULL, TOTAL, 8537680896.0, 0, 0,
+     "Gemma report (2024), Table 2: 786,432,000 embedding + 7,751,248,896 non-embedding"},
+    {"gemma-7b", NULL, NONEMB, 7751248896.0, 0, 0, "Gemma report (2024), Table 2: 7,751,248,896 non-embedding"},
+    /* Falcon-7B: multi-query (one K and one V head of 64), parallel attention + MLP behind one LayerNorm,
+     * no biases, rotary, tied head.
+     * hand: 32 (4544 x 4672 [query_key_value: 71 + 2 heads of 64] + 4544^2 [dense] + 2 x 4544 x 18176 [MLP]
+     *       + 2 x 4544 [input_layernorm]) + 65024 x 4544 [word_embeddings = lm_head] + 2 x 4544 [ln_f] */
+    {"falcon-7b", NULL, TOTAL, 7e9, 0.5 / 7, 32 * (INT64_C(4544) * 4672 + INT64_C(4544) * 4544 + 2 * INT64_C(4544) * 18176 +
+     2 * 4544) + INT64_C(65024) * 4544 + 2 * 4544, "TII model card tiiuae/falcon-7b: 7B"},
+    /* Qwen2-7B: GQA 4 KV heads of 128, biases on q, k, v only, untied.
+     * hand: 28 (3584 x 3584 + 3584 [q] + 2 (3584 x 512 + 512) [k, v] + 3584^2 [o] + 3 x 3584 x 18944 + 2 x 3584)
+     *       + 2 x 152064 x 3584 + 3584 */
+    {"qwen2-7b", NULL, TOTAL, 7.6e9, 0.05 / 7.6, 28 * (INT64_C(3584) * 3584 + 3584 + 2 * (INT64_C(3584) * 512 + 512) +
+     INT64_C(3584) * 3584 + 3 * INT64_C(3584) * 18944 + 2 * 3584) + 2 * INT64_C(152064) * 3584 + 3584,
+     "Qwen2 technical report (2024), Table 1: 7.6B"},
+    {"qwen2-7b", NULL, NONEMB, 6.5e9, 0.05 / 6.5, 0, "Qwen2 technical report (2024), Table 1: 6.5B non-embedding"},
+    /* GPT-NeoX-20B: rotary (no position table), parallel residual with two LayerNorms, biases, untied.
+     * The card's 20,556,201,984 is 1,634,304 (0.008 %) above the checkpoint's tensors; 0.01 % keeps
+     * apart a learned 2048-row position table (12.6M, 0.06 %).
+     * hand: 44 (12 x 6144^2 + 13 x 6144) + 2 x 50432 x 6144 + 2 x 6144 */
+    {"gpt-neox-20b", NULL, TOTAL, 20556201984.0, 1e-4, 44 * (12 * INT64_C(6144) * 6144 + 13 * 6144) +
+     2 * INT64_C(50432) * 6144 + 2 * 6144, "EleutherAI model card EleutherAI/gpt-neox-20b: 20,556,201,984"},
+    /* Pythia (GPT-NeoX architecture): the cards state the non-embedding counts exactly */
+    {"pythia-160m", NULL, NONEMB, 85056000.0, 0, 0, "EleutherAI Pythia model card, table: 85,056,000"},
+    {"pythia-1.4b", NULL, NONEMB, 1208602624.0, 0, 0, "EleutherAI Pythia model card, table: 1,208,602,624"},
+    {"pythia-2.8b", NULL, NONEMB, 2517652480.0, 0, 0, "EleutherAI Pythia model card, table: 2,517,652,480"},
+    /* GPT-J-6B: parallel attention + MLP behind one LayerNorm, no attention biases, MLP biases, lm_head
+     * with a bias, rotary, untied.  The card's 6,053,381,344 is 2,498,560 (0.04 %) above the
+     * checkpoint's tensors; 0.05 % keeps apart a learned position table (8.4M, 0.14 %).
+     * hand: 28 (4 x 4096^2 [q, k, v, out] + 2 x 4096 x 16384 + 16384 + 4096 [fc_in, fc_out] + 2 x 4096 [ln_1])
+     *       + 50400 x 4096 [wte] + 2 x 4096 [ln_f] + 50400 x 4096 + 50400 [lm_head] */
+    {"gpt-j-6b", NULL, TOTAL, 6053381344.0, 5e-4, 28 * (4 * INT64_C(4096) * 4096 + 2 * INT64_C(4096) * 16384 + 16384 + 4096 +
+     2 * 4096) + INT64_C(50400) * 4096 + 2 * 4096 + INT64_C(50400) * 4096 + 50400,
+     "EleutherAI model card EleutherAI/gpt-j-6b: 6,053,381,344"},
+    /* LLaMA: the exact counts as test_model.c derives them by hand */
+    {"llama-2-7b", NULL, TOTAL, 6738415616.0, 0, 0, "Touvron et al. 2023; HF meta-llama/Llama-2-7b-hf: 6,738,415,616"},
+    {"llama-2-13b", NULL, TOTAL, 13015864320.0, 0, 0, "Touvron et al. 2023; HF meta-llama/Llama-2-13b-hf: 13,015,864,320"},
+    {"llama-2-70b", NULL, TOTAL, 68976648192.0, 0, 0, "Touvron et al. 2023; HF meta-llama/Llama-2-70b-hf: 68,976,648,192"},
+    {"llama-3-8b", NULL, TOTAL, 8030261248.0, 0, 0, "Meta Llama 3; HF meta-llama/Meta-Llama-3-8B: 8,030,261,248"},
+    /* Phi-2: parallel attention + MLP behind one LayerNorm, all biases, lm_head bias, partial rotary, untied.
+     * hand: 32 (4 (2560^2 + 2560) + 2 x 2560 x 10240 + 10240 + 2560 + 2 x 2560)
+     *       + 51200 x 2560 + 2 x 2560 + 51200 x 2560 + 51200 */
+    {"phi-2", NULL, TOTAL, 2.78e9, 0.005 / 2.78, 32 * (4 * (INT64_C(2560) * 2560 + 2560) + 2 * INT64_C(2560) * 10240 + 10240 +
+     2560 + 2 * 2560) + INT64_C(51200) * 2560 + 2 * 2560 + INT64_C(51200) * 2560 + 51200,
+     "Hugging Face model page microsoft/phi-2: 2.78B (3 digits)"},
+    /* OPT-6.7B: learned positions with OPT's offset of 2 rows, ReLU MLP (two matrices), biases, tied.
+     * hand: 32 (12 x 4096^2 + 13 x 4096) + 50272 x 4096 + 2050 x 4096 + 2 x 4096 */
+    {"opt-6.7b", NULL, TOTAL, 6.7e9, 0.05 / 6.7, 32 * (12 * INT64_C(4096) * 4096 + 13 * 4096) + INT64_C(50272) * 4096 +
+     INT64_C(2050) * 4096 + 2 * 4096, "Zhang et al. 2022, OPT, Table 1: 6.7B"},
+    /* BLOOM: ALiBi (no position table), LayerNorm after the word embedding, tied */
+    {"bloom-560m", NULL, TOTAL, 559214592.0, 0, 0, "BigScience model card bigscience/bloom-560m: 559,214,592"},
+    {"bloom-7b1", NULL, TOTAL, 7069016064.0, 0, 0, "BigScience model card bigscience/bloom-7b1: 7,069,016,064"},
+};
+
+static void hf_configs(void)
+{
+    const char *src = getenv("ZPLAN_SRCDIR");
+    char path[4096];
+    int files = 0, refused = 0;
+    const char *last = "";
+    for (size_t i = 0; i < sizeof hf_cases / sizeof hf_cases[0]; i++) {
+        const struct hf_case *c = &hf_cases[i];
+        if (src && *src)
+            snprintf(path, sizeof path, "%s/tests/data/hf/%s.json", src, c->file);
+        else
+            snprintf(path, sizeof path, "%s/../tests/data/hf/%s.json", ZP_SRCDATADIR, c->file);
+        files += strcmp(last, c->file) != 0;
+        last = c->file;
+        zp_model m;
+        zp_err e = {0};
+        zp_status st = zp_model_from_file(path, &m, &e);
+        if (c->refused) {
+            char quoted[80];
+            snprintf(quoted, sizeof quoted, "\"%s\"", c->refused);
+            ok(st == ZP_EINVAL && strstr(e.msg, quoted) && strstr(e.msg, c->file) && !strchr(e.msg, '\n'),
+               "%s (published %.4g, %s): refused in one line naming %s (got %d '%s')", c->file, c->published,
+               c->source, quoted, st, e.msg);
+            refused++;
+            continue;
+        }
+        if (!ok(st == ZP_OK, "%s parses%s%s", c->file, st ? ": " : "", st ? e.msg : "")) {
+            skip(c->hand ? 2 : 1, "parse failed");
+            continue;
+        }
+        int64_t n = zp_model_params(&m);
+        if (c->what == NONEMB)
+            n -= zp_model_embed_params(&m, 1) + (m.tied ? 0 : zp_model_head_params(&m, 1));
+        is_dbl((double)n, c->published, c->tol, "%s: %s %lld vs published %.10g within %.3g %% (%s)", c->file,
+               c->what == NONEMB ? "non-embedding" : "total", (long long)n, c->published, 100 * c->tol, c->source);
+        if (c->hand)
+            is_u64(n, c->hand, "%s: %s equals the count derived by hand from the module shapes", c->file,
+                   c->what == NONEMB ? "non-embedding" : "total");
+    }
+    ok(files >= 12 && refused >= 2, "%d published config.json files, %d of them refused", files, refused);
+
+    /* what each file must have been read as: the fields the defect ignored */
+    static const struct {
+        const char *file;
+        int64_t kv, head_dim, window, max_pos;
+        zp_block block;
+        zp_pos pos;
+        int tied, qkv_bias, head_bias, embed_norm;
+    } shapes[] = {
+        {"mistral-7b-v0.1", 8, 128, 4096, 0, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 0, 0, 0, 0},
+        {"gemma-7b", 16, 256, 0, 0, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 1, 0, 0, 0},
+        {"falcon-7b", 1, 64, 0, 0, ZP_BLOCK_PARALLEL, ZP_POS_ROTARY, 1, 0, 0, 0},
+        {"qwen2-7b", 4, 128, 0, 0, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 0, 1, 0, 0},   /* use_sliding_window false */
+        {"gpt-neox-20b", 64, 96, 0, 0, ZP_BLOCK_PARALLEL_2NORM, ZP_POS_ROTARY, 0, 0, 0, 0},
+        {"gpt-j-6b", 16, 256, 0, 0, ZP_BLOCK_PARALLEL, ZP_POS_ROTARY, 0, 0, 1, 0},
+        {"phi-2", 32, 80, 0, 0, ZP_BLOCK_PARALLEL, ZP_POS_ROTARY, 0, 0, 1, 0},
+        {"opt-6.7b", 32, 128, 0, 2050, ZP_BLOCK_SERIAL, ZP_POS_LEARNED, 1, 0, 0, 0},
+        {"bloom-7b1", 32, 128, 0, 0, ZP_BLOCK_SERIAL, ZP_POS_ALIBI, 1, 0, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        if (src && *src)
+            snprintf(path, sizeof path, "%s/tests/data/hf/%s.json", src, shapes[i].file);
+        else
+            snprintf(path, sizeof path, "%s/../tests/data/hf/%s.json", ZP_SRCDATADIR, shapes[i].file);
+        zp_model m;
+        zp_err e = {0};
+        if (!ok(zp_model_from_file(path, &m, &e) == ZP_OK, "%s parses (%s)", shapes[i].file, e.msg))
+            continue;
+        ok(m.kv_heads == shapes[i].kv && zp_model_head_dim(&m) == shapes[i].head_dim && m.window == shapes[i].window &&
+               m.max_pos == shapes[i].max_pos && m.block == shapes[i].block && m.pos == shapes[i].pos &&
+               m.tied == shapes[i].tied && m.qkv_bias == shapes[i].qkv_bias && m.head_bias == shapes[i].head_bias &&
+               m.embed_norm == shapes[i].embed_norm,
+           "%s read as kv=%lld head_dim=%lld window=%lld positions=%lld block=%s pos=%d tied=%d qkv_bias=%d "
+           "head_bias=%d embed_norm=%d", shapes[i].file, (long long)m.kv_heads, (long long)zp_model_head_dim(&m),
+           (long long)m.window, (long long)m.max_pos, zp_block_names[m.block], (int)m.pos, m.tied, m.qkv_bias,
+           m.head_bias, m.embed_norm);
+    }
+}
+
+/* The fields a config.json may carry that change the count or the memory:
+ * each modelled (the count moves by the hand-derived amount) or refused in
+ * one line naming it. */
+static void hf_fields(void)
+{
+    /* a small LLaMA: L = 2, h = 64, a = 8, g = 2 (d = 8), f = 128, V = 100, untied */
+#define SHAPE_ "\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":8," \
+               "\"num_key_value_heads\":2,\"intermediate_size\":128,\"vocab_size\":100"
+#define LLAMA_ "\"model_type\":\"llama\"," SHAPE_
+    const int64_t L = 2, h = 64, q = 64, kv = 16, f = 128, V = 100;
+    const int64_t base = L * (h * (q + 2 * kv) + q * h + 3 * h * f + 2 * h) + 2 * V * h + h;
+    static const struct {
+        const char *name, *json;
+        const char *refused;   /* NULL: counted */
+        int64_t delta;         /* count minus the small LLaMA's (hand) */
+    } cases[] = {
+        {"plain", "{" LLAMA_ "}", NULL, 0},
+        /* attention_bias: q, k, v and o biases (q + 2 kv + h a layer) */
+        {"attention_bias", "{" LLAMA_ ",\"attention_bias\":true}", NULL, 2 * (64 + 2 * 16 + 64)},
+        /* mlp_bias: gate and up (2f) and down (h) */
+        {"mlp_bias", "{" LLAMA_ ",\"mlp_bias\":true}", NULL, 2 * (2 * 128 + 64)},
+        /* head_dim 16: Q 8 x 16 = 128 wide, K and V 2 x 16 = 32 each, o 128 -> 64 */
+        {"head_dim", "{" LLAMA_ ",\"head_dim\":16}", NULL, 2 * (64 * (128 + 64) + 128 * 64 - (64 * 96 + 64 * 64))},
+        /* a window does not change the count */
+        {"mistral sliding_window", "{\"model_type\":\"mistral\"," SHAPE_ ",\"sliding_window\":32}", NULL, 0},
+        {"qwen2 q/k/v biases", "{\"model_type\":\"qwen2\"," SHAPE_ "}", NULL, 2 * (64 + 2 * 16)},
+        {"MoE experts", "{\"model_type\":\"mixtral\"," SHAPE_ ",\"num_local_experts\":4}", "num_local_experts", 0},
+        {"Qwen2-MoE experts", "{" LLAMA_ ",\"num_experts\":60}", "num_experts", 0},
+        {"DeepSeek experts", "{" LLAMA_ ",\"n_routed_experts\":64}", "n_routed_experts", 0},
+        {"one expert is dense", "{" LLAMA_ ",\"num_local_experts\":1}", NULL, 0},
+        {"encoder-decoder layers", "{" LLAMA_ ",\"num_decoder_layers\":2}", "num_decoder_layers", 0},
+        {"cross-attention", "{" LLAMA_ ",\"add_cross_attention\":true}", "add_cross_attention", 0},
+        {"latent attention", "{" LLAMA_ ",\"kv_lora_rank\":512}", "kv_lora_rank", 0},
+        {"Q/K norms", "{" LLAMA_ ",\"qk_layernorm\":true}", "qk_layernorm", 0},
+        {"projected embedding", "{" LLAMA_ ",\"word_embed_proj_dim\":32}", "word_embed_proj_dim", 0},
+        {"post-norm OPT", "{" LLAMA_ ",\"do_layer_norm_before\":false}", "do_layer_norm_before", 0},
+        {"quantized", "{" LLAMA_ ",\"quantization_config\":{\"load_in_4bit\":true}}", "quantization_config", 0},
+        {"window on some layers", "{\"model_type\":\"qwen2\"," SHAPE_ ",\"sliding_window\":32,"
+         "\"use_sliding_window\":true,\"max_window_layers\":1}", "max_window_layers", 0},
+        {"layer kinds differ", "{\"model_type\":\"mistral\"," SHAPE_ ",\"sliding_window\":32,"
+         "\"layer_types\":[\"sliding_attention\",\"full_attention\"]}", "layer_types", 0},
+        {"unknown model_type", "{\"model_type\":\"gpt_bigcode\"," SHAPE_ "}", "model_type", 0},
+        {"model_type not a string", "{\"model_type\":7," SHAPE_ "}", "model_type", 0},
+        {"bad head_dim", "{" LLAMA_ ",\"head_dim\":0}", "head_dim", 0},
+        {"bad sliding_window", "{\"model_type\":\"mistral\"," SHAPE_ ",\"sliding_window\":-1}", "sliding_window", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        zp_model m;
+        zp_err e = {0};
+        zp_status st = zp_model_from_json(cases[i].json, "cfg.json", &m, &e);
+        if (cases[i].refused) {
+            char quoted[80];
+            snprintf(quoted, sizeof quoted, "\"%s\"", cases[i].refused);
+            ok(st == ZP_EINVAL && strstr(e.msg, quoted) && strstr(e.msg, "cfg.json") && !strchr(e.msg, '\n'),
+               "%s: refused in one line naming %s ('%s')", cases[i].name, quoted, e.msg);
+            continue;
+        }
+        if (!ok(st == ZP_OK, "%s: parses%s%s", cases[i].name, st ? ": " : "", st ? e.msg : ""))
+            continue;
+        is_u64(zp_model_params(&m), base + cases[i].delta, "%s: count = small LLaMA %lld %+lld", cases[i].name,
+               (long long)base, (long long)cases[i].delta);
+    }
+#undef SHAPE_
+#undef LLAMA_
+    /* Falcon's variants: multi_query false gives every head its K and V;
+     * the new decoder architecture reads num_kv_heads and keeps two norms */
+    {
+#define FALCON_ "\"model_type\":\"falcon\",\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":8," \
+                "\"vocab_size\":100"
+        zp_model m;
+        zp_err e = {0};
+        ok(zp_model_from_json("{" FALCON_ "}", "cfg.json", &m, &e) == ZP_OK && m.kv_heads == 1 &&
+               m.block == ZP_BLOCK_PARALLEL && !m.bias && m.tied && m.pos == ZP_POS_ROTARY,
+           "falcon defaults: multi-query, parallel with one norm, no biases, tied, rotary (%s)", e.msg);
+        ok(zp_model_from_json("{" FALCON_ ",\"multi_query\":false,\"parallel_attn\":false,\"bias\":true,"
+                              "\"alibi\":true}", "cfg.json", &m, &e) == ZP_OK && m.kv_heads == 8 &&
+               m.block == ZP_BLOCK_SERIAL && m.bias && m.pos == ZP_POS_ALIBI,
+           "falcon multi_query false, parallel_attn false, bias, alibi (%s)", e.msg);
+        ok(zp_model_from_json("{" FALCON_ ",\"new_decoder_architecture\":true,\"num_kv_heads\":2}", "cfg.json", &m,
+                              &e) == ZP_OK && m.kv_heads == 2 && m.block == ZP_BLOCK_PARALLEL_2NORM,
+           "falcon new_decoder_architecture: num_kv_heads 2, parallel with two norms (%s)", e.msg);
+#undef FALCON_
+    }
+    /* without model_type: multi_query and parallel_attn are read too */
+    {
+        zp_model m;
+        zp_err e = {0};
+        ok(zp_model_from_json("{\"n_layer\":2,\"n_embd\":64,\"n_head\":8,\"vocab_size\":100,\"multi_query\":true,"
+                              "\"parallel_attn\":true}", "cfg.json", &m, &e) == ZP_OK &&
+               m.kv_heads == 1 && m.block == ZP_BLOCK_PARALLEL,
+           "no model_type: multi_query gives one KV head, parallel_attn one shared norm (%s)", e.msg);
+        ok(zp_model_from_json("{\"n_layer\":2,\"n_embd\":64,\"n_head\":8,\"vocab_size\":100,\"zplan_bias\":false}",
+                              "cfg.json", &m, &e) == ZP_OK && !m.bias && !m.qkv_bias && !m.mlp_bias,
+           "zplan_bias false: no biases at all (%s)", e.msg);
+    }
+}
+
+/* A stored run's model object reads back with the new fields, and one
+ * stored before they existed reads as it meant then. */
+static void stored_model(void)
+{
+    const char *old = "{\"model\":{\"name\":\"old\",\"layers\":2,\"hidden\":64,\"heads\":8,\"kv_heads\":8,\"ffn\":256,"
+                      "\"vocab\":100,\"max_positions\":64,\"tied_embeddings\":true,\"bias\":true,\"mlp\":\"gelu\","
+                      "\"norm\":\"layernorm\",\"position\":\"learned\"}}";
+    const char *now = "{\"model\":{\"name\":\"new\",\"layers\":2,\"hidden\":64,\"heads\":8,\"kv_heads\":1,\"ffn\":256,"
+                      "\"vocab\":100,\"max_positions\":0,\"tied_embeddings\":false,\"bias\":false,\"mlp\":\"gelu\","
+                      "\"norm\":\"layernorm\",\"position\":\"rotary\",\"head_dim\":16,\"qkv_bias\":true,"
+                      "\"out_bias\":false,\"mlp_bias\":true,\"head_bias\":true,\"embed_norm\":true,"
+                      "\"block\":\"parallel\",\"sliding_window\":32}}";
+    cJSON *j = cJSON_Parse(old);
+    zp_problem pb;
+    zp_result_problem(j, &pb);
+    cJSON_Delete(j);
+    /* GPT-2 style, 2 x (12 h^2 + 13 h) + (V + P) h + 2h = 2 x 49984 + 10496 + 128 */
+    ok(pb.model.head_dim == 0 && !pb.model.qkv_bias && !pb.model.head_bias && !pb.model.embed_norm &&
+           pb.model.block == ZP_BLOCK_SERIAL && pb.model.window == 0,
+       "a run stored before head_dim, partial biases, blocks and windows reads them as absent");
+    is_u64(zp_model_params(&pb.model), 2 * (12 * 64 * 64 + 13 * 64) + (100 + 64) * 64 + 2 * 64,
+           "and counts as it did: 2 (12 h^2 + 13 h) + (V + P) h + 2h");
+    j = cJSON_Parse(now);
+    zp_result_problem(j, &pb);
+    cJSON_Delete(j);
+    ok(pb.model.head_dim == 16 && pb.model.qkv_bias && !pb.model.out_bias && pb.model.mlp_bias &&
+           pb.model.head_bias && pb.model.embed_norm && pb.model.block == ZP_BLOCK_PARALLEL && pb.model.window == 32,
+       "a run stored now reads back head_dim, biases, head bias, embedding norm, block and window");
+    /* Q 8 x 16 = 128 wide, K and V 16 each; q/k/v biases 160; MLP biases f + h; one norm 2h;
+     * embedding V h + its norm 2h; final norm 2h; head V h + V */
+    is_u64(zp_model_params(&pb.model), 2 * (64 * 160 + 160 + 128 * 64 + 2 * 64 * 256 + 256 + 64 + 2 * 64) +
+                                           100 * 64 + 2 * 64 + 2 * 64 + 100 * 64 + 100,
+           "and counts by them");
 }
 
 /* Every preset loads; its count is within 1.5 % of the published one
@@ -157,6 +465,9 @@ int main(void)
 {
     tap_plan(0);
     config_cases();
+    hf_configs();
+    hf_fields();
+    stored_model();
     model_presets();
     gpu_presets();
     return tap_exit();

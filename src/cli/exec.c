@@ -444,6 +444,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (scale && (st = apply_scale(scale, m, &pb.train, &l, &cli->err)))
         return zp_fail(cli, st);
     m->kv_heads = m->heads;
+    m->head_dim = 0;
     m->ffn = 4 * m->hidden;
     m->mlp = ZP_MLP_GELU;
     m->norm = ZP_NORM_LAYERNORM;
@@ -451,6 +452,9 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     m->max_pos = pb.train.seq;
     m->tied = 1;
     m->bias = 1;
+    m->qkv_bias = m->out_bias = m->mlp_bias = m->head_bias = m->embed_norm = 0;
+    m->block = ZP_BLOCK_SERIAL;
+    m->window = 0;
     if ((st = zp_model_check(m, &cli->err)))
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--scale: %s", cli->err.msg));
     pb.train.global_batch = l.dp * l.micro_batch * l.grad_accum;

@@ -691,6 +691,16 @@ static cJSON *answer_json(const answer *a, int64_t run_id, const zp_mem *stages,
     cJSON_AddStringToObject(mo, "mlp", mlp[m->mlp]);
     cJSON_AddStringToObject(mo, "norm", norm[m->norm]);
     cJSON_AddStringToObject(mo, "position", pos[m->pos]);
+    /* added with head_dim, parallel blocks, partial biases and sliding
+     * windows; a stored run without them reads back as before (result.c) */
+    cJSON_AddNumberToObject(mo, "head_dim", (double)zp_model_head_dim(m));
+    cJSON_AddBoolToObject(mo, "qkv_bias", m->bias || m->qkv_bias);
+    cJSON_AddBoolToObject(mo, "out_bias", m->bias || m->out_bias);
+    cJSON_AddBoolToObject(mo, "mlp_bias", m->bias || m->mlp_bias);
+    cJSON_AddBoolToObject(mo, "head_bias", m->head_bias);
+    cJSON_AddBoolToObject(mo, "embed_norm", m->embed_norm);
+    cJSON_AddStringToObject(mo, "block", zp_block_names[m->block]);
+    cJSON_AddNumberToObject(mo, "sliding_window", (double)m->window);
 
     const zp_cluster *c = &pb->cluster;
     cJSON *co = cJSON_AddObjectToObject(o, "cluster");

@@ -22,32 +22,62 @@
 typedef enum zp_mlp { ZP_MLP_GELU = 0, ZP_MLP_SWIGLU } zp_mlp;
 typedef enum zp_norm { ZP_NORM_LAYERNORM = 0, ZP_NORM_RMSNORM } zp_norm;
 typedef enum zp_pos { ZP_POS_LEARNED = 0, ZP_POS_ROTARY, ZP_POS_ALIBI } zp_pos;
+/* How attention and MLP sit in a block: one after the other, each behind
+ * its own norm (GPT-2, LLaMA); side by side on the same input, their outputs
+ * summed into the residual, behind one shared norm (GPT-J, Falcon-7B, Phi-2)
+ * or behind two norms of that same input (GPT-NeoX, Pythia, Falcon-40B). */
+typedef enum zp_block { ZP_BLOCK_SERIAL = 0, ZP_BLOCK_PARALLEL, ZP_BLOCK_PARALLEL_2NORM } zp_block;
+extern const char *const zp_block_names[]; /* serial, parallel, parallel-2norm */
 
-/* A decoder-only transformer. */
+/* A decoder-only transformer.  Every field that is zero has the meaning it
+ * had before the field existed (head_dim 0: h / a; the bias flags 0: what
+ * `bias` says; block 0: serial; window 0: none), so that shapes built
+ * field by field and runs stored before stay what they were. */
 typedef struct zp_model {
     char name[64];      /* preset or file name, or "derived" */
     int64_t layers;     /* L */
     int64_t hidden;     /* h */
-    int64_t heads;      /* a (query heads); head_dim = h / a */
-    int64_t kv_heads;   /* g (= a without grouped-query attention) */
+    int64_t heads;      /* a (query heads) */
+    int64_t kv_heads;   /* g (= a without grouped-query attention, 1 with multi-query) */
+    int64_t head_dim;   /* d: width of one query or KV head; 0: h / a.  Q is a d wide, K and V g d each,
+                         * the output projection a d -> h (Gemma: d = 256 with h / a = 192) */
     int64_t ffn;        /* f: MLP inner width */
     int64_t vocab;      /* V */
     int64_t max_pos;    /* rows of a learned position table (0 if none) */
     int tied;           /* output head shares the word embedding */
-    int bias;           /* linear layers carry biases */
+    int bias;           /* every linear layer of a block carries a bias (GPT-2) */
+    int qkv_bias;       /* Q, K and V carry biases even when `bias` is 0 (Qwen2) */
+    int out_bias;       /* the attention output projection carries one even when `bias` is 0 */
+    int mlp_bias;       /* the MLP's layers carry biases even when `bias` is 0 (GPT-J) */
+    int head_bias;      /* the output head carries a bias, V (GPT-J, Phi-2; untied heads only) */
+    int embed_norm;     /* a norm right after the word embedding (BLOOM) */
     zp_mlp mlp;         /* GELU: 2 matrices h x f; SwiGLU: 3 */
     zp_norm norm;       /* LayerNorm: 2h params; RMSNorm: h */
     zp_pos pos;
+    zp_block block;     /* serial or parallel attention and MLP */
+    int64_t window;     /* sliding-window attention: each query sees at most this many keys (0: all) */
 } zp_model;
+
+/* d, the width of one attention head (head_dim, or h / a). */
+int64_t zp_model_head_dim(const zp_model *m);
+/* Keys one query attends to in a sequence of s: s, or the window when
+ * smaller (the "s" of the s^2 attention terms and of the score FLOPs). */
+int64_t zp_model_attn_span(const zp_model *m, int64_t seq);
+/* Norms in one block: 2, or 1 when parallel attention and MLP share one. */
+int zp_model_block_norms(const zp_model *m);
+/* Matrix weights of one whole block (QKV, output projection, MLP). */
+int64_t zp_model_block_matmul_params(const zp_model *m);
 
 /* Parameters of one transformer block held by one of t tensor-parallel
  * ranks (t = 1: the whole block).  Column-parallel weights and biases are
  * split by t; row-parallel biases and norms are replicated (Megatron). */
 int64_t zp_model_layer_params(const zp_model *m, int64_t t);
-/* Word embedding (vocab-parallel, ceil(V/t) rows) + learned positions. */
+/* Word embedding (vocab-parallel, ceil(V/t) rows) + learned positions +
+ * the embedding norm (BLOOM; replicated). */
 int64_t zp_model_embed_params(const zp_model *m, int64_t t);
-/* Output head rows held by one tp rank: ceil(V/t) * h.  When tied, this is
- * the copy of the embedding that the last pipeline stage keeps (p > 1). */
+/* Output head rows held by one tp rank: ceil(V/t) * h, and their ceil(V/t)
+ * biases when the head has them.  When tied, this is the copy of the
+ * embedding that the last pipeline stage keeps (p > 1). */
 int64_t zp_model_head_params(const zp_model *m, int64_t t);
 /* Final norm (replicated). */
 int64_t zp_model_final_norm_params(const zp_model *m);
@@ -56,7 +86,8 @@ int64_t zp_model_params(const zp_model *m);
 /* Parameters in matrix multiplies per token (for FLOPs): all block weights
  * and the head; no norms, biases or embedding lookups. */
 int64_t zp_model_matmul_params(const zp_model *m);
-/* Validate a shape: all positive, a divides h, g divides a. */
+/* Validate a shape: all positive, a divides h (unless head_dim is given),
+ * g divides a, no bias on a tied head. */
 zp_status zp_model_check(const zp_model *m, zp_err *e);
 /* Derive a GPT-3-family shape for a parameter target (rule in model.c). */
 zp_status zp_model_derive(double params, zp_model *out, zp_err *e);

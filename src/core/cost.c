@@ -2,13 +2,15 @@
  * throughput and MFU of a plan (pure).
  *
  * FLOPs count matrix multiplies at 2 per multiply-add (README "Cost"):
- *   forward per token  2 x (block matmul weights) per layer + 4 s h per layer
- *                      (scores Q K^T and values, no causal halving) + 2 V h
- *                      for the head; backward twice the forward.
+ *   forward per token  2 x (block matmul weights) per layer + 4 s' a d per
+ *                      layer (scores Q K^T and values over the s' = min(s,
+ *                      window) keys a query sees, no causal halving; a d = h
+ *                      unless head_dim says otherwise) + 2 V h for the head;
+ *                      backward twice the forward.
  *   recompute          full: one more forward of the blocks (not the head);
- *                      selective: the attention core again, 4 s h per layer
- *                      per token; flash attention recomputes Q K^T in its
- *                      backward, 2 s h per layer per token.
+ *                      selective: the attention core again, 4 s' a d per
+ *                      layer per token; flash attention recomputes Q K^T in
+ *                      its backward, 2 s' a d per layer per token.
  * With 12 h^2 weights per block this is Narayanan et al.'s
  * 72 B s L h^2 (1 + s/(6h) + V/(12 h L)) per step without recompute.
  * Model FLOPs (for MFU) exclude recomputation; MFU divides by the dense peak
@@ -19,20 +21,22 @@
 #include "core.h"
 
 /* Values the non-matmul kernels touch per token, forward, for one layer
- * (*layer) and for the last stage's head (*head): two LayerNorms (read and
- * write h: 4h), two residual adds (read 2h, write h: 6h), the activation
- * function (read and write f: 2f; SwiGLU's gate, up and product 3f), the
- * softmax over the causal half of each head's row (a s / 2 values, three
- * passes: 1.5 a s) unless flash attention fuses it; the head: the final
+ * (*layer) and for the last stage's head (*head): two LayerNorms (each
+ * reads and writes h: 4h; 2h when a parallel block shares one), two residual adds
+ * (read 2h, write h: 6h), the activation function (read and write f: 2f;
+ * SwiGLU's gate, up and product 3f), the softmax over the causal half of
+ * each head's row (a s' / 2 values, s' = min(s, window), three passes:
+ * 1.5 a s') unless flash attention fuses it; the head: the final
  * norm (4h) and the cross-entropy (max, exponentials, gradient: 3V).
  * Backward touches twice the forward; full recompute adds the layer's
  * forward again, selective its softmax. */
 static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_layout *l, double *fwd,
                                double *rc, double *head)
 {
-    double h = (double)m->hidden, s = (double)tr->seq, t = (double)l->tp;
-    double f = (double)m->ffn / t, sm = tr->flash ? 0.0 : 1.5 * (double)m->heads / t * s;
-    *fwd = 10.0 * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f + sm;
+    double h = (double)m->hidden, t = (double)l->tp;
+    double f = (double)m->ffn / t, span = (double)zp_model_attn_span(m, tr->seq);
+    double sm = tr->flash ? 0.0 : 1.5 * (double)m->heads / t * span;
+    *fwd = 2.0 * zp_model_block_norms(m) * h + 6.0 * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f + sm;
     *rc = l->ckpt == ZP_CKPT_FULL ? *fwd : l->ckpt == ZP_CKPT_SELECTIVE ? sm : 0.0;
     *head = 4.0 * h + 3.0 * (double)m->vocab / t;
 }
@@ -48,7 +52,7 @@ double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layo
 double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
 {
     return 2.0 * (double)zp_model_matmul_params(m) +
-           4.0 * (double)m->layers * (double)seq * (double)m->hidden;
+           4.0 * (double)m->layers * (double)zp_model_attn_span(m, seq) * (double)(m->heads * zp_model_head_dim(m));
 }
 
 /* Exposed time of a stage's communication after the overlap its strategy
@@ -90,16 +94,17 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
      * head on the last, backward twice forward, and the recomputation */
     double s = (double)tr->seq, h = (double)m->hidden;
     double per_rank = s * (double)l->micro_batch / (double)l->tp;   /* tokens / t */
-    double qkv = h + 2.0 * (double)m->kv_heads * (h / (double)m->heads);
-    double block = 2.0 * (h * qkv + h * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * h * (double)m->ffn) + 4.0 * s * h;
+    /* the attention core's s' a d per token: keys seen x attention width */
+    double core = (double)zp_model_attn_span(m, tr->seq) * (double)(m->heads * zp_model_head_dim(m));
+    double block = 2.0 * (double)zp_model_block_matmul_params(m) + 4.0 * core;
     double Ls = (double)(m->layers / l->pp);
     double r = 0.0;
     if (l->ckpt == ZP_CKPT_FULL)
         r = Ls * block;
     else if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash)
-        r = Ls * 4.0 * s * h;
+        r = Ls * 4.0 * core;
     if (tr->flash)
-        r += Ls * 2.0 * s * h;
+        r += Ls * 2.0 * core;
     double rc = per_rank * r, blocks = per_rank * Ls * block, head = per_rank * 2.0 * (double)m->vocab * h;
 
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */

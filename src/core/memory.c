@@ -45,40 +45,49 @@ int64_t zp_stage_params(const zp_model *m, const zp_layout *l, int64_t k)
 /* Bytes of one layer's saved activations for one micro-batch.
  * B = activation bytes (2 for fp16/bf16, 4 for fp32), masks 1 byte,
  * r = t with sequence parallelism (else 1) for the tensors that tensor
- * parallelism leaves whole.  Attention: LN input B sbh/r, QKV input B sbh/r,
- * Q and K B sbh (a+g)/(a t), V B sbh g/(a t), projection input B sbh/t,
- * dropout mask sbh/r; core without flash attention and without selective
- * recompute: softmax output B a s^2 b / t, with dropout also its mask
- * a s^2 b / t and output B a s^2 b / t; flash attention keeps the fp32
- * log-sum-exp per row and head, 4 a s b / t.  MLP: LN input B sbh/r, fc1
- * input B sbh/r, GELU: fc1 output and GELU output 2 B s b f / t, SwiGLU:
- * gate, up and product 3 B s b f / t, dropout mask sbh/r.
- * At B = 2, g = a, f = 4h, dropout, no flash: sbh (10 + 24/t) + 5 a s^2 b / t
- * without sp, sbh 34/t + 5 a s^2 b / t with sp.  Full recompute keeps the
- * layer input only: B sbh / r. */
+ * parallelism leaves whole, d the head width (h / a unless head_dim says
+ * otherwise), s' = min(s, window) the keys a query attends to.
+ * Attention: LN input B sbh/r, QKV input B sbh/r, Q and K B sb d (a+g)/t,
+ * V B sb d g/t, projection input B sb a d/t, dropout mask sbh/r; core
+ * without flash attention and without selective recompute: softmax output
+ * B a s s' b / t, with dropout also its mask a s s' b / t and output
+ * B a s s' b / t (a sliding window keeps s' of each row's scores); flash
+ * attention keeps the fp32 log-sum-exp per row and head, 4 a s b / t.
+ * MLP: LN input B sbh/r, fc1 input B sbh/r, GELU: fc1 output and GELU
+ * output 2 B s b f / t, SwiGLU: gate, up and product 3 B s b f / t,
+ * dropout mask sbh/r.
+ * A parallel block feeds attention and MLP the same input: with one shared
+ * norm (GPT-J, Falcon-7B) the block keeps that input and the norm's output,
+ * which both QKV and fc1 read (2 B sbh/r instead of 4); with two norms of
+ * it (GPT-NeoX) the input once and the two outputs (3 B sbh/r).  Their two
+ * output dropout masks stay.
+ * At B = 2, g = a, f = 4h, d = h/a, serial, dropout, no flash, no window:
+ * sbh (10 + 24/t) + 5 a s^2 b / t without sp, sbh 34/t + 5 a s^2 b / t with
+ * sp.  Full recompute keeps the layer input only: B sbh / r. */
 uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
     uint64_t B = zp_act_bytes(tr);
     uint64_t t = (uint64_t)l->tp, r = l->sp ? t : 1;
-    uint64_t s = (uint64_t)tr->seq, b = (uint64_t)l->micro_batch;
+    uint64_t s = (uint64_t)tr->seq, b = (uint64_t)l->micro_batch, span = (uint64_t)zp_model_attn_span(m, tr->seq);
     uint64_t h = (uint64_t)m->hidden, a = (uint64_t)m->heads, g = (uint64_t)m->kv_heads;
     uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp);   /* per tp rank */
-    uint64_t sb = s * b, sbh = sb * h, hd = h / a;
+    uint64_t sb = s * b, sbh = sb * h, hd = (uint64_t)zp_model_head_dim(m);
     if (l->ckpt == ZP_CKPT_FULL)
         return B * sbh / r;
     /* each term is a whole number of bytes after its division (t divides
-     * a and g, hence h); terms are summed by divisor to divide once:
-     * whole/r + split/t + per-rank */
-    uint64_t whole = 4 * B * sbh;              /* two LN inputs, QKV input, fc1 input */
+     * a and g, hence h when d = h / a); terms are summed by divisor to
+     * divide once: whole/r + split/t + per-rank */
+    uint64_t norm_io = m->block == ZP_BLOCK_PARALLEL ? 2 : m->block == ZP_BLOCK_PARALLEL_2NORM ? 3 : 4;
+    uint64_t whole = norm_io * B * sbh;        /* LN inputs and outputs (the QKV and fc1 inputs) */
     uint64_t split = B * sb * hd * (a + 2 * g) /* Q, K, V */
-                     + B * sbh;                /* projection input */
+                     + B * sb * hd * a;        /* projection input */
     uint64_t rank = (m->mlp == ZP_MLP_GELU ? 2 : 3) * B * sb * f; /* fc1 + GELU out, or gate, up, product */
     if (tr->dropout)
         whole += 2 * sbh;                      /* attention and MLP dropout masks */
     if (tr->flash)
         split += 4 * a * sb;                   /* softmax statistics (fp32) */
     else if (l->ckpt != ZP_CKPT_SELECTIVE)
-        split += (tr->dropout ? 2 * B + 1 : B) * a * s * sb; /* softmax output (+ mask, dropout output) */
+        split += (tr->dropout ? 2 * B + 1 : B) * a * span * sb; /* softmax output (+ mask, dropout output) */
     return whole / r + split / t + rank;
 }
 
@@ -97,7 +106,7 @@ int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
 
 /* Working set of the recomputation in backward: a whole layer's activations
  * for one micro-batch, with its output in place of its input (full), or the
- * attention core's s^2 tensors (selective without flash attention). */
+ * attention core's s s' tensors (selective without flash attention). */
 static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
     if (l->ckpt == ZP_CKPT_FULL) {   /* the layer rebuilt: its tensors but the input (the checkpoint,
@@ -108,7 +117,7 @@ static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_
     }
     if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash) {
         uint64_t B = zp_act_bytes(tr);
-        uint64_t core = (uint64_t)m->heads * (uint64_t)tr->seq * (uint64_t)tr->seq *
+        uint64_t core = (uint64_t)m->heads * (uint64_t)tr->seq * (uint64_t)zp_model_attn_span(m, tr->seq) *
                         (uint64_t)l->micro_batch / (uint64_t)l->tp;
         return (tr->dropout ? 2 * B + 1 : B) * core;
     }
@@ -195,18 +204,18 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
 /* The backward workspace: while one block's backward runs, the gradients
  * of its activations for one micro-batch are live: the residual-stream
  * gradient (B sbh/r), one h-wide activation gradient (B sbh), the Q, K, V
- * gradients (B s b d_head (a + 2g)/t), the MLP inner gradients (2 or 3 x
+ * gradients (B s b d (a + 2g)/t), the MLP inner gradients (2 or 3 x
  * B s b f/t) and, without flash attention, the score gradients of one head
- * and sequence (B s^2). */
+ * and sequence (B s s', s' = min(s, window)). */
 static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_lcache *lc)
 {
     uint64_t B = zp_act_bytes(tr), t = (uint64_t)l->tp;
     uint64_t s = (uint64_t)tr->seq, b = (uint64_t)l->micro_batch, h = (uint64_t)m->hidden;
-    uint64_t hd = h / (uint64_t)m->heads, f = (uint64_t)zp_ceil_div(m->ffn, l->tp);
+    uint64_t hd = (uint64_t)zp_model_head_dim(m), f = (uint64_t)zp_ceil_div(m->ffn, l->tp);
     uint64_t ws = lc->sbh_r + s * b * h + s * b * hd * ((uint64_t)m->heads + 2 * (uint64_t)m->kv_heads) / t +
                   (m->mlp == ZP_MLP_GELU ? 2 : 3) * s * b * f;
     if (!tr->flash)
-        ws += s * s;
+        ws += s * (uint64_t)zp_model_attn_span(m, tr->seq);
     return B * ws;
 }
 

@@ -12,20 +12,44 @@ static int64_t norm_params(const zp_model *m)
     return m->norm == ZP_NORM_LAYERNORM ? 2 * m->hidden : m->hidden;
 }
 
+int64_t zp_model_head_dim(const zp_model *m)
+{
+    return m->head_dim > 0 ? m->head_dim : m->hidden / m->heads;
+}
+
+int64_t zp_model_attn_span(const zp_model *m, int64_t seq)
+{
+    return m->window > 0 && m->window < seq ? m->window : seq;
+}
+
+int zp_model_block_norms(const zp_model *m)
+{
+    return m->block == ZP_BLOCK_PARALLEL ? 1 : 2;
+}
+
+int64_t zp_model_block_matmul_params(const zp_model *m)
+{
+    int64_t h = m->hidden, d = zp_model_head_dim(m);
+    int64_t q = m->heads * d, qkv = q + 2 * m->kv_heads * d;   /* Q, K, V output widths */
+    return h * qkv + q * h + (m->mlp == ZP_MLP_GELU ? 2 : 3) * h * m->ffn;
+}
+
 int64_t zp_model_layer_params(const zp_model *m, int64_t t)
 {
-    int64_t h = m->hidden, hd = m->hidden / m->heads;
-    int64_t qkv = h + 2 * m->kv_heads * hd;     /* Q, K, V output widths */
+    int64_t h = m->hidden, d = zp_model_head_dim(m);
+    int64_t q = m->heads * d, qkv = q + 2 * m->kv_heads * d;   /* Q, K, V output widths */
     int64_t f = t == 1 ? m->ffn : zp_ceil_div(m->ffn, t);
     int gelu = m->mlp == ZP_MLP_GELU;
+    int qkv_b = m->bias || m->qkv_bias, out_b = m->bias || m->out_bias, mlp_b = m->bias || m->mlp_bias;
     /* attention: QKV column-parallel (weights and bias split by t), output
-     * projection row-parallel (weight split, bias replicated); MLP: GELU
-     * fc1 (column) + fc2 (row), SwiGLU gate + up (column) + down (row),
-     * whose column-parallel widths are f = ceil(ffn / t) per rank */
-    int64_t split = h * qkv + h * h + (m->bias ? qkv : 0);
-    int64_t per_rank = (gelu ? 2 : 3) * h * f + (m->bias ? (gelu ? 1 : 2) * f : 0);
-    int64_t whole = (m->bias ? 2 * h : 0)       /* row-parallel biases */
-                    + 2 * norm_params(m);       /* two norms */
+     * projection a d -> h row-parallel (weight split, bias replicated); MLP:
+     * GELU fc1 (column) + fc2 (row), SwiGLU gate + up (column) + down (row),
+     * whose column-parallel widths are f = ceil(ffn / t) per rank; t divides
+     * a and g, so the attention part splits exactly */
+    int64_t split = h * qkv + q * h + (qkv_b ? qkv : 0);
+    int64_t per_rank = (gelu ? 2 : 3) * h * f + (mlp_b ? (gelu ? 1 : 2) * f : 0);
+    int64_t whole = (out_b ? h : 0) + (mlp_b ? h : 0)          /* row-parallel biases */
+                    + zp_model_block_norms(m) * norm_params(m); /* two norms, or one shared */
     return (t == 1 ? split : split / t) + per_rank + whole;
 }
 
@@ -34,12 +58,15 @@ int64_t zp_model_embed_params(const zp_model *m, int64_t t)
     int64_t n = zp_ceil_div(m->vocab, t) * m->hidden;
     if (m->pos == ZP_POS_LEARNED)
         n += m->max_pos * m->hidden;            /* replicated across tp */
+    if (m->embed_norm)
+        n += norm_params(m);                    /* replicated across tp */
     return n;
 }
 
 int64_t zp_model_head_params(const zp_model *m, int64_t t)
 {
-    return zp_ceil_div(m->vocab, t) * m->hidden;
+    int64_t rows = zp_ceil_div(m->vocab, t);
+    return rows * m->hidden + (m->head_bias ? rows : 0);
 }
 
 int64_t zp_model_final_norm_params(const zp_model *m)
@@ -55,10 +82,7 @@ int64_t zp_model_params(const zp_model *m)
 
 int64_t zp_model_matmul_params(const zp_model *m)
 {
-    int64_t h = m->hidden, hd = m->hidden / m->heads;
-    int64_t qkv = h + 2 * m->kv_heads * hd;
-    int64_t mlp = (m->mlp == ZP_MLP_GELU ? 2 : 3) * h * m->ffn;
-    return m->layers * (h * qkv + h * h + mlp) + m->vocab * h;
+    return m->layers * zp_model_block_matmul_params(m) + m->vocab * m->hidden;
 }
 
 zp_status zp_model_check(const zp_model *m, zp_err *e)
@@ -71,20 +95,33 @@ zp_status zp_model_check(const zp_model *m, zp_err *e)
                           (long long)m->ffn, (long long)m->vocab);
     if (m->max_pos < 0)
         return zp_err_set(e, ZP_EINVAL, "%s: max positions %lld must not be negative", n, (long long)m->max_pos);
-    if (m->hidden % m->heads)
-        return zp_err_set(e, ZP_EINVAL, "%s: heads %lld do not divide hidden %lld (allowed: a divisor of hidden)",
-                          n, (long long)m->heads, (long long)m->hidden);
+    if (m->head_dim < 0 || m->head_dim > 1 << 16)
+        return zp_err_set(e, ZP_EINVAL, "%s: head_dim %lld is out of range (allowed: 1 to 65536, or 0 for hidden / heads)",
+                          n, (long long)m->head_dim);
+    if (m->head_dim == 0 && m->hidden % m->heads)
+        return zp_err_set(e, ZP_EINVAL, "%s: heads %lld do not divide hidden %lld (allowed: a divisor of hidden, "
+                          "or a head_dim given)", n, (long long)m->heads, (long long)m->hidden);
     if (m->heads % m->kv_heads)
         return zp_err_set(e, ZP_EINVAL, "%s: KV heads %lld do not divide heads %lld (allowed: a divisor of heads)",
                           n, (long long)m->kv_heads, (long long)m->heads);
+    if (m->window < 0)
+        return zp_err_set(e, ZP_EINVAL, "%s: sliding window %lld must not be negative (0: none)", n,
+                          (long long)m->window);
+    if (m->tied && m->head_bias)
+        return zp_err_set(e, ZP_EINVAL, "%s: a tied output head with a bias of its own is not modelled "
+                          "(allowed: a head bias on an untied head)", n);
+    if ((int)m->block < ZP_BLOCK_SERIAL || (int)m->block > ZP_BLOCK_PARALLEL_2NORM)
+        return zp_err_set(e, ZP_EINVAL, "%s: unknown block arrangement %d", n, (int)m->block);
     /* keep every byte count well inside 64 bits: the shape within these
-     * limits, and at most 1e15 parameters (as --params) */
-    if (m->layers <= 100000 && m->hidden <= 1 << 20 && m->ffn <= 1 << 23 && m->vocab <= 1 << 24 &&
-        (double)zp_model_params(m) > 1e15)
+     * limits (the attention width a d too), and at most 1e15 parameters
+     * (as --params) */
+    int in_range = m->layers <= 100000 && m->hidden <= 1 << 20 && m->ffn <= 1 << 23 && m->vocab <= 1 << 24 &&
+                   m->max_pos <= 1 << 24 && m->heads <= 1 << 20 && m->heads * zp_model_head_dim(m) <= 1 << 22;
+    if (in_range && (double)zp_model_params(m) > 1e15)
         return zp_err_set(e, ZP_EINVAL, "%s: %.3g parameters (allowed: at most 1e15)", n, (double)zp_model_params(m));
-    if (m->layers > 100000 || m->hidden > 1 << 20 || m->ffn > 1 << 23 || m->vocab > 1 << 24 || m->max_pos > 1 << 24)
+    if (!in_range)
         return zp_err_set(e, ZP_EINVAL, "%s: shape out of range (allowed: L <= 100000, h <= 1048576, f <= 8388608, "
-                          "V and positions <= 16777216)", n);
+                          "V and positions <= 16777216, heads x head_dim <= 4194304)", n);
     return ZP_OK;
 }
 
@@ -148,6 +185,7 @@ zp_status zp_model_derive(double params, zp_model *out, zp_err *e)
     return ZP_OK;
 }
 
+const char *const zp_block_names[] = {"serial", "parallel", "parallel-2norm", NULL};
 const char *const zp_dtype_names[] = {"fp32", "fp16", "bf16", NULL};
 const char *const zp_optim_names[] = {"adam", "sgd", NULL};
 const char *const zp_offload_names[] = {"none", "optimizer", "optimizer+params", NULL};

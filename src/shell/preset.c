@@ -175,18 +175,209 @@ static int str_in(const char *s, const char *const *list)
     return 0;
 }
 
+/* ------------------------------------------------- Hugging Face config.json
+ *
+ * A config.json is read by its model_type: each architecture zplan models
+ * is a row below with the defaults its Hugging Face class has and the keys
+ * it reads.  A field that changes the parameter count or the memory is
+ * either modelled (head_dim, multi-query / grouped KV heads, partial
+ * biases, rotary or ALiBi positions, parallel attention + MLP blocks, the
+ * embedding norm, the sliding window) or refused in one line naming it
+ * (mixture of experts, encoder-decoders, cross-attention, Q/K norms,
+ * low-rank attention, projected embeddings, quantized weights, windows on
+ * some layers only, an unknown model_type): never ignored.  A config
+ * without model_type is read with GPT-2 or (hidden_act silu) LLaMA
+ * defaults and the zplan_* keys. */
+
+/* An architecture: its model_type and the defaults of its HF class. */
+typedef struct hf_arch {
+    const char *type;
+    zp_mlp mlp;
+    zp_norm norm;
+    zp_pos pos;
+    int bias;           /* every linear layer of a block */
+    int qkv_bias;       /* Q, K, V only (Qwen2) */
+    int mlp_bias;       /* the MLP only (GPT-J) */
+    int head_bias;      /* lm_head (GPT-J, Phi) */
+    int embed_norm;     /* word_embeddings_layernorm (BLOOM) */
+    int tied;           /* tie_word_embeddings default */
+    zp_block block;
+    int64_t pos_extra;  /* learned position rows beyond max_position_embeddings (OPT's offset 2) */
+    int64_t head_dim;   /* head_dim default (GemmaConfig: 256); 0: h / a */
+    int window_keys;    /* reads sliding_window (Mistral, Qwen2) */
+    int attn_bias_key;  /* reads attention_bias (and mlp_bias: LLaMA family, GPT-NeoX) */
+} hf_arch;
+
+#define GELU ZP_MLP_GELU
+#define GLU ZP_MLP_SWIGLU   /* SwiGLU and GeGLU: gate, up and down */
+#define LN ZP_NORM_LAYERNORM
+#define RMS ZP_NORM_RMSNORM
+static const hf_arch hf_archs[] = {
+    /* type        mlp   norm pos              bias qkv mlp head emb tied block                   +pos d   win attn */
+    {"gpt2",      GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0},
+    {"llama",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1},
+    {"mistral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1},
+    {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1},
+    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0},
+    {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1},
+    {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0},
+    {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1},
+    {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0},
+    {"phi",       GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0},
+    {"opt",       GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         2,   0,  0,  0},
+    {"bloom",     GELU, LN,  ZP_POS_ALIBI,    1,   0,  0,  0,   1,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0},
+};
+/* no model_type: GPT-2 defaults, or LLaMA's when hidden_act is silu */
+static const hf_arch hf_plain = {NULL, GELU, LN, ZP_POS_LEARNED, 1, 0, 0, 0, 0, 1, ZP_BLOCK_SERIAL, 0, 0, 1, 1};
+static const hf_arch hf_plain_gated = {NULL, GLU, RMS, ZP_POS_ROTARY, 0, 0, 0, 0, 0, 0, ZP_BLOCK_SERIAL, 0, 0, 1, 1};
+#undef GELU
+#undef GLU
+#undef LN
+#undef RMS
+
+/* Fields that change the count or the memory in ways zplan does not
+ * model, and when they do. */
+enum { UNM_PRESENT, UNM_TRUE, UNM_FALSE, UNM_ABOVE_1, UNM_NOT_HIDDEN };
+static const struct {
+    const char *key;
+    int when;
+    const char *what, *allowed;
+} hf_unmodelled[] = {
+    {"num_local_experts", UNM_ABOVE_1, "mixture-of-experts layers are not modelled", "a dense model: absent, null or 1"},
+    {"num_experts", UNM_ABOVE_1, "mixture-of-experts layers are not modelled", "a dense model: absent, null or 1"},
+    {"n_routed_experts", UNM_ABOVE_1, "mixture-of-experts layers are not modelled", "a dense model: absent, null or 1"},
+    {"moe_num_experts", UNM_ABOVE_1, "mixture-of-experts layers are not modelled", "a dense model: absent, null or 1"},
+    {"is_encoder_decoder", UNM_TRUE, "an encoder-decoder (encoder stack, decoder stack, cross-attention) is not "
+     "modelled", "a decoder-only model: false or absent"},
+    {"num_decoder_layers", UNM_PRESENT, "an encoder-decoder (encoder stack, decoder stack, cross-attention) is not "
+     "modelled", "a decoder-only model: absent"},
+    {"decoder_layers", UNM_PRESENT, "an encoder-decoder (encoder stack, decoder stack, cross-attention) is not "
+     "modelled", "a decoder-only model: absent"},
+    {"encoder_layers", UNM_PRESENT, "an encoder-decoder (encoder stack, decoder stack, cross-attention) is not "
+     "modelled", "a decoder-only model: absent"},
+    {"add_cross_attention", UNM_TRUE, "cross-attention layers are not modelled", "false or absent"},
+    {"kv_lora_rank", UNM_PRESENT, "low-rank (latent) attention projections are not modelled", "absent or null"},
+    {"q_lora_rank", UNM_PRESENT, "low-rank (latent) attention projections are not modelled", "absent or null"},
+    {"qk_layernorm", UNM_TRUE, "norms on Q and K are not modelled", "false or absent"},
+    {"use_qk_norm", UNM_TRUE, "norms on Q and K are not modelled", "false or absent"},
+    {"qk_norm", UNM_TRUE, "norms on Q and K are not modelled", "false or absent"},
+    {"word_embed_proj_dim", UNM_NOT_HIDDEN, "an embedding of another width than hidden_size, projected in and out, "
+     "is not modelled", "the hidden size"},
+    {"embedding_size", UNM_NOT_HIDDEN, "an embedding of another width than hidden_size, projected in and out, is not "
+     "modelled", "the hidden size"},
+    {"do_layer_norm_before", UNM_FALSE, "post-norm blocks without a final norm are not modelled", "true or absent"},
+    {"_remove_final_layer_norm", UNM_TRUE, "a model without its final norm is not modelled", "false or absent"},
+    {"layer_norm_elementwise_affine", UNM_FALSE, "norms without parameters are not modelled", "true or absent"},
+    {"sliding_window_pattern", UNM_PRESENT, "a sliding window on some layers only is not modelled", "absent"},
+    {"quantization_config", UNM_PRESENT, "quantized weights are not modelled (zplan plans 16- and 32-bit "
+     "training)", "absent"},
+};
+
+static const cJSON *present(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+/* The first field that zplan does not model, refused in one line. */
+static zp_status refuse_unmodelled(const cJSON *j, const char *where, const char *const *k_hidden, zp_err *e)
+{
+    for (size_t i = 0; i < sizeof hf_unmodelled / sizeof hf_unmodelled[0]; i++) {
+        const cJSON *v = present(j, hf_unmodelled[i].key);
+        if (!v)
+            continue;
+        int hit = 0;
+        switch (hf_unmodelled[i].when) {
+        case UNM_PRESENT: hit = 1; break;
+        case UNM_TRUE: hit = cJSON_IsTrue(v); break;
+        case UNM_FALSE: hit = cJSON_IsFalse(v); break;
+        case UNM_ABOVE_1: hit = !cJSON_IsNumber(v) || v->valuedouble > 1; break;
+        case UNM_NOT_HIDDEN: {
+            const cJSON *h = any(j, k_hidden, NULL);
+            hit = !cJSON_IsNumber(v) || !cJSON_IsNumber(h) || v->valuedouble != h->valuedouble;
+            break;
+        }
+        }
+        if (!hit)
+            continue;
+        char val[48];
+        if (cJSON_IsNumber(v))
+            snprintf(val, sizeof val, "%.17g", v->valuedouble);
+        else if (cJSON_IsBool(v))
+            snprintf(val, sizeof val, "%s", cJSON_IsTrue(v) ? "true" : "false");
+        else
+            snprintf(val, sizeof val, "%s", cJSON_IsObject(v) ? "{...}" : cJSON_IsArray(v) ? "[...]" : "given");
+        return zp_err_set(e, ZP_EINVAL, "%s: \"%s\" = %s: %s (allowed: %s)", where, hf_unmodelled[i].key, val,
+                          hf_unmodelled[i].what, hf_unmodelled[i].allowed);
+    }
+    return ZP_OK;
+}
+
+/* The sliding window: sliding_window (null: none); Qwen2 only with
+ * use_sliding_window, and on the layers from max_window_layers up, so a
+ * window on some layers only is refused; layer_types, where given, must
+ * name one kind for every layer. */
+static zp_status window_field(const cJSON *j, const char *where, const hf_arch *ar, int64_t layers, int64_t *out,
+                              zp_err *e)
+{
+    static const char *const k_win[] = {"sliding_window", NULL};
+    zp_status st;
+    int use = 1;
+    *out = 0;
+    if (!ar->window_keys)
+        return ZP_OK;
+    if ((st = int_field(j, where, k_win, 1, INT64_C(1) << 40, 0, out, e)) ||
+        (st = bool_field(j, where, "use_sliding_window", 1, &use, e)))
+        return st;
+    if (!use)
+        *out = 0;
+    if (*out > 0 && present(j, "max_window_layers")) {
+        static const char *const k_mwl[] = {"max_window_layers", NULL};
+        int64_t mwl;
+        if ((st = int_field(j, where, k_mwl, 0, 100000, 0, &mwl, e)))
+            return st;
+        if (mwl >= layers)
+            *out = 0;                   /* no layer is windowed */
+        else if (mwl > 0)
+            return zp_err_set(e, ZP_EINVAL, "%s: \"max_window_layers\" = %lld with %lld layers: a sliding window on "
+                              "some layers only is not modelled (allowed: 0, or at least the layers)", where,
+                              (long long)mwl, (long long)layers);
+    }
+    const cJSON *lt = present(j, "layer_types");
+    if (lt) {
+        const cJSON *x;
+        int full = 0, sliding = 0, other = !cJSON_IsArray(lt);
+        cJSON_ArrayForEach(x, lt) {
+            if (cJSON_IsString(x) && !strcmp(x->valuestring, "full_attention"))
+                full++;
+            else if (cJSON_IsString(x) && !strcmp(x->valuestring, "sliding_attention"))
+                sliding++;
+            else
+                other++;
+        }
+        if (other || (full && sliding) || (sliding && *out == 0))
+            return zp_err_set(e, ZP_EINVAL, "%s: \"layer_types\": attention kinds that differ by layer are not "
+                              "modelled (allowed: \"full_attention\" for every layer, or \"sliding_attention\" for "
+                              "every layer with a sliding_window)", where);
+        if (full)
+            *out = 0;
+    }
+    return ZP_OK;
+}
+
 zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, zp_err *e)
 {
     static const char *const k_layers[] = {"num_hidden_layers", "n_layer", "num_layers", "n_layers", NULL};
-    static const char *const k_hidden[] = {"hidden_size", "n_embd", "d_model", NULL};
+    static const char *const k_hidden[] = {"hidden_size", "n_embd", "n_embed", "d_model", NULL};
     static const char *const k_heads[] = {"num_attention_heads", "n_head", "num_heads", NULL};
     static const char *const k_kv[] = {"num_key_value_heads", "multi_query_group_num", NULL};
+    static const char *const k_falcon_kv[] = {"num_kv_heads", "n_head_kv", NULL};
+    static const char *const k_hd[] = {"head_dim", "d_kv", NULL};
     static const char *const k_ffn[] = {"intermediate_size", "n_inner", "ffn_dim", "inner_hidden_size",
-                                        "ffn_hidden_size", NULL};
+                                        "ffn_hidden_size", "d_ff", NULL};
     static const char *const k_vocab[] = {"vocab_size", "padded_vocab_size", NULL};
     static const char *const k_pos[] = {"max_position_embeddings", "n_positions", "n_ctx", NULL};
-    static const char *const gated_types[] = {"llama", "mistral", "mixtral", "qwen2", "gemma", "internlm",
-                                              "baichuan", "yi", NULL};
+    static const char *const k_nln[] = {"num_ln_in_parallel_attn", NULL};
     static const char *const gated_acts[] = {"silu", "swiglu", "swish", NULL};
     static const char *const mlp_names[] = {"gelu", "swiglu", NULL};
     static const char *const norm_names[] = {"layernorm", "rmsnorm", NULL};
@@ -196,35 +387,119 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
     if (!j)
         return ZP_EINVAL;
     memset(m, 0, sizeof *m);
-    cJSON *mt = cJSON_GetObjectItemCaseSensitive(j, "model_type");
-    cJSON *act = cJSON_GetObjectItemCaseSensitive(j, "hidden_act");
-    const char *mts = cJSON_IsString(mt) ? mt->valuestring : NULL;
-    const char *acts = cJSON_IsString(act) ? act->valuestring : NULL;
-    int gated = str_in(mts, gated_types) || str_in(acts, gated_acts);
-    int mlp = gated ? ZP_MLP_SWIGLU : ZP_MLP_GELU;
-    int norm = gated ? ZP_NORM_RMSNORM : ZP_NORM_LAYERNORM;
-    int pos = gated ? ZP_POS_ROTARY : ZP_POS_LEARNED;
+    if ((st = refuse_unmodelled(j, where, k_hidden, e)))
+        goto out;
+    const cJSON *mt = present(j, "model_type"), *act = cJSON_GetObjectItemCaseSensitive(j, "hidden_act");
+    const hf_arch *ar = NULL;
+    if (mt && !cJSON_IsString(mt)) {
+        st = zp_err_set(e, ZP_EINVAL, "%s: \"model_type\" must be a string", where);
+        goto out;
+    }
+    if (mt) {
+        char list[256] = "";
+        for (size_t i = 0; i < sizeof hf_archs / sizeof hf_archs[0]; i++) {
+            if (!strcmp(mt->valuestring, hf_archs[i].type))
+                ar = &hf_archs[i];
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", hf_archs[i].type);
+        }
+        if (!ar) {
+            st = zp_err_set(e, ZP_EINVAL, "%s: \"model_type\" = \"%.64s\" is not an architecture zplan models "
+                            "(allowed: %s; or no model_type, with the zplan_* keys)", where, mt->valuestring, list);
+            goto out;
+        }
+    } else
+        ar = str_in(cJSON_IsString(act) ? act->valuestring : NULL, gated_acts) ? &hf_plain_gated : &hf_plain;
+    int is_falcon = ar->type && !strcmp(ar->type, "falcon"), is_neox = ar->type && !strcmp(ar->type, "gpt_neox");
+    int gated = ar->mlp == ZP_MLP_SWIGLU;
+    int mlp = ar->mlp, norm = ar->norm, pos = ar->pos, alibi = 0, zbias = -1;
+    m->bias = ar->bias, m->qkv_bias = ar->qkv_bias, m->mlp_bias = ar->mlp_bias;
+    m->head_bias = ar->head_bias, m->embed_norm = ar->embed_norm, m->block = ar->block;
     if ((st = int_field(j, where, k_layers, 1, 100000, -1, &m->layers, e)) ||
         (st = int_field(j, where, k_hidden, 1, 1 << 20, -1, &m->hidden, e)) ||
         (st = int_field(j, where, k_heads, 1, 1 << 20, -1, &m->heads, e)) ||
-        (st = int_field(j, where, k_kv, 1, 1 << 20, m->heads, &m->kv_heads, e)) ||
+        (st = int_field(j, where, k_hd, 1, 1 << 16, ar->head_dim, &m->head_dim, e)) ||
         (st = int_field(j, where, k_ffn, 1, 1 << 23, gated ? -1 : 4 * m->hidden, &m->ffn, e)) ||
         (st = int_field(j, where, k_vocab, 1, 1 << 24, -1, &m->vocab, e)) ||
         (st = int_field(j, where, k_pos, 0, 1 << 24, 0, &m->max_pos, e)) ||
-        (st = bool_field(j, where, "tie_word_embeddings", !gated, &m->tied, e)) ||
-        (st = bool_field(j, where, "zplan_bias", !gated, &m->bias, e)) ||
-        (st = enum_field(j, where, "zplan_mlp", mlp_names, &mlp, e)) ||
+        (st = bool_field(j, where, "tie_word_embeddings", ar->tied, &m->tied, e)))
+        goto out;
+    /* KV heads: num_key_value_heads; Falcon: one (multi_query, its
+     * default) or, with the new decoder architecture, num_kv_heads */
+    if (is_falcon) {
+        int newdec, mq, par;
+        int64_t nln = 2;
+        if ((st = bool_field(j, where, "new_decoder_architecture", 0, &newdec, e)) ||
+            (st = bool_field(j, where, "multi_query", 1, &mq, e)) ||
+            (st = bool_field(j, where, "parallel_attn", 1, &par, e)) ||
+            (st = int_field(j, where, k_falcon_kv, 1, 1 << 20, m->heads, &m->kv_heads, e)) ||
+            (st = int_field(j, where, k_nln, 1, 2, 2, &nln, e)) ||
+            (st = bool_field(j, where, "alibi", 0, &alibi, e)) ||
+            (st = bool_field(j, where, "bias", 0, &m->bias, e)))
+            goto out;
+        if (!newdec)
+            m->kv_heads = mq ? 1 : m->heads;
+        m->block = newdec ? (nln == 1 ? ZP_BLOCK_PARALLEL : ZP_BLOCK_PARALLEL_2NORM)
+                          : par ? ZP_BLOCK_PARALLEL : ZP_BLOCK_SERIAL;
+        if (alibi)
+            pos = ZP_POS_ALIBI;
+    } else {
+        int mq = 0;
+        if (!ar->type && (st = bool_field(j, where, "multi_query", 0, &mq, e)))
+            goto out;
+        if ((st = int_field(j, where, k_kv, 1, 1 << 20, mq ? 1 : m->heads, &m->kv_heads, e)))
+            goto out;
+    }
+    /* biases beyond the architecture's: attention_bias (Q, K, V and the
+     * output projection) and mlp_bias in the LLaMA family; GPT-NeoX's
+     * attention_bias takes them from attention only; OPT's enable_bias */
+    if (ar->attn_bias_key) {
+        int ab, mb;
+        if ((st = bool_field(j, where, "attention_bias", is_neox, &ab, e)) ||
+            (st = bool_field(j, where, "mlp_bias", 0, &mb, e)))
+            goto out;
+        if (is_neox) {
+            m->bias = ab;
+            m->mlp_bias = 1;
+        } else {
+            m->qkv_bias = m->out_bias = ab;
+            m->mlp_bias = mb;
+        }
+    }
+    if (ar->type && !strcmp(ar->type, "opt") && (st = bool_field(j, where, "enable_bias", 1, &m->bias, e)))
+        goto out;
+    /* parallel attention + MLP: GPT-NeoX's use_parallel_residual (two
+     * norms); without model_type, also Falcon's parallel_attn (one) */
+    if (is_neox || !ar->type) {
+        int upr, pa = 0;
+        if ((st = bool_field(j, where, "use_parallel_residual", is_neox, &upr, e)) ||
+            (!ar->type && (st = bool_field(j, where, "parallel_attn", 0, &pa, e))))
+            goto out;
+        m->block = upr ? ZP_BLOCK_PARALLEL_2NORM : pa ? ZP_BLOCK_PARALLEL : ZP_BLOCK_SERIAL;
+    }
+    if ((st = window_field(j, where, ar, m->layers, &m->window, e)))
+        goto out;
+    {
+        const cJSON *zb = present(j, "zplan_bias");
+        if (zb && (st = bool_field(j, where, "zplan_bias", 0, &zbias, e)))
+            goto out;
+    }
+    if ((st = enum_field(j, where, "zplan_mlp", mlp_names, &mlp, e)) ||
         (st = enum_field(j, where, "zplan_norm", norm_names, &norm, e)) ||
-        (st = enum_field(j, where, "zplan_position", pos_names, &pos, e))) {
-        cJSON_Delete(j);
-        return st;
+        (st = enum_field(j, where, "zplan_position", pos_names, &pos, e)))
+        goto out;
+    if (zbias >= 0) {   /* zplan_bias states every block bias */
+        m->bias = zbias;
+        m->qkv_bias = m->out_bias = m->mlp_bias = 0;
     }
     m->mlp = (zp_mlp)mlp;
     m->norm = (zp_norm)norm;
     m->pos = (zp_pos)pos;
     if (m->pos != ZP_POS_LEARNED)
         m->max_pos = 0;
+    else if (m->max_pos > 0)
+        m->max_pos += ar->pos_extra;
     cJSON_Delete(j);
+    j = NULL;
     zp_err ce = {0};
     snprintf(m->name, sizeof m->name, "shape");
     if (zp_model_check(m, &ce) != ZP_OK)
@@ -235,6 +510,9 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
     if (dot && strcmp(dot, ".json") == 0)
         *dot = '\0';
     return ZP_OK;
+out:
+    cJSON_Delete(j);
+    return st;
 }
 
 zp_status zp_model_from_file(const char *path, zp_model *m, zp_err *e)

@@ -58,19 +58,48 @@ static void memory_table(FILE *out, const cJSON *p, double cap, zp_units u)
             bytes(cp, sizeof cp, cap, u), cap > 0 ? 100.0 * zp_jnum(m, "total") / cap : 0.0);
 }
 
+/* What a model has beyond the line's fixed fields, each only when it is
+ * there: ", head_dim 256, parallel attention+MLP (one norm), ...". */
+static const char *model_extras(char *buf, size_t n, const cJSON *m)
+{
+    size_t k = 0;
+    double hd = zp_jnum(m, "head_dim"), window = zp_jnum(m, "sliding_window");
+    const char *block = zp_jstr(m, "block");
+    int all = zp_jflag(m, "bias"), qkv = zp_jflag(m, "qkv_bias"), outb = zp_jflag(m, "out_bias"),
+        mlp = zp_jflag(m, "mlp_bias");
+    buf[0] = '\0';
+#define ADD(...) do { int w_ = snprintf(buf + k, n - k, __VA_ARGS__); if (w_ > 0 && (size_t)w_ < n - k) k += (size_t)w_; } while (0)
+    if (hd > 0 && hd * zp_jnum(m, "heads") != zp_jnum(m, "hidden"))
+        ADD(", head_dim %.0f", hd);
+    if (!strcmp(block, "parallel"))
+        ADD(", parallel attention+MLP (one norm)");
+    else if (!strcmp(block, "parallel-2norm"))
+        ADD(", parallel attention+MLP (two norms)");
+    if (!all && (qkv || outb || mlp))
+        ADD(", biases on%s%s%s", qkv ? " Q/K/V" : "", outb ? " attention output" : "", mlp ? " MLP" : "");
+    if (zp_jflag(m, "head_bias"))
+        ADD(", head bias");
+    if (zp_jflag(m, "embed_norm"))
+        ADD(", embedding norm");
+    if (window > 0)
+        ADD(", sliding window %.0f", window);
+#undef ADD
+    return buf;
+}
+
 void zp_render_result(FILE *out, const cJSON *r, zp_units u)
 {
     const cJSON *m = zp_jobj(r, "model"), *c = zp_jobj(r, "cluster"), *t = zp_jobj(r, "training");
-    char a[48], b[48], d[48], e1[48], e2[48];
+    char a[48], b[48], d[48], e1[48], e2[48], extras[256];
     double cap = zp_jnum(c, "gpu_memory_bytes");
     double params = zp_jnum(m, "params");
 
     fprintf(out, "Model    %s: %s\n", zp_jstr(m, "name"), zp_jstr(m, "source"));
-    fprintf(out, "         L=%.0f h=%.0f heads=%.0f kv_heads=%.0f ffn=%.0f vocab=%.0f, %s, %s, %s positions, %s "
+    fprintf(out, "         L=%.0f h=%.0f heads=%.0f kv_heads=%.0f ffn=%.0f vocab=%.0f, %s, %s, %s positions, %s%s "
                  "-> %s parameters (%.0f)\n", zp_jnum(m, "layers"), zp_jnum(m, "hidden"), zp_jnum(m, "heads"),
             zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"), zp_jnum(m, "vocab"), zp_jstr(m, "mlp"), zp_jstr(m, "norm"), zp_jstr(m, "position"),
-            zp_jflag(m, "tied_embeddings") ? "tied embeddings" : "untied head", zp_fmt_count(a, sizeof a, params),
-            params);
+            zp_jflag(m, "tied_embeddings") ? "tied embeddings" : "untied head", model_extras(extras, sizeof extras, m),
+            zp_fmt_count(a, sizeof a, params), params);
     fprintf(out, "Cluster  %.0f x %s (%s), %.0f node%s of %.0f, %s each; host RAM %s per node\n", zp_jnum(c, "gpus"),
             zp_jstr(c, "gpu"), zp_jstr(c, "gpu_description"), zp_jnum(c, "nodes"), zp_jnum(c, "nodes") == 1 ? "" : "s",
             zp_jnum(c, "gpus_per_node"), bytes(a, sizeof a, cap, u),

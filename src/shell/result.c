@@ -342,6 +342,17 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->model.mlp = (zp_mlp)zp_name_index(zp_jstr(m, "mlp"), mlp);
     pb->model.norm = (zp_norm)zp_name_index(zp_jstr(m, "norm"), norm);
     pb->model.pos = (zp_pos)zp_name_index(zp_jstr(m, "position"), pos);
+    /* absent in runs stored before they existed: 0, which means what those
+     * runs meant (head width h / a, biases as "bias" says, serial blocks,
+     * no embedding norm, no window) */
+    pb->model.head_dim = (int64_t)zp_jnum(m, "head_dim");
+    pb->model.qkv_bias = zp_jflag(m, "qkv_bias");
+    pb->model.out_bias = zp_jflag(m, "out_bias");
+    pb->model.mlp_bias = zp_jflag(m, "mlp_bias");
+    pb->model.head_bias = zp_jflag(m, "head_bias");
+    pb->model.embed_norm = zp_jflag(m, "embed_norm");
+    pb->model.block = (zp_block)zp_name_index(zp_jstr(m, "block"), zp_block_names);
+    pb->model.window = (int64_t)zp_jnum(m, "sliding_window");
     pb->train.seq = (int64_t)zp_jnum(t, "seq");
     pb->train.global_batch = (int64_t)zp_jnum(t, "global_batch");
     pb->train.dtype = (zp_dtype)zp_name_index(zp_jstr(t, "dtype"), zp_dtype_names);
