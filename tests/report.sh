@@ -255,13 +255,10 @@ if [ "$have_sqlite" -eq 1 ]; then
         '\$.model.source', '<b>src</b>|s',
         '\$.cluster.gpu', 'G\"; system \"touch PWNED5\"; \"<b>gpu</b>|g'' ^_{x}@&',
         '\$.classic[0].strategy', 'DP''s @GPVAL_PWD\";system \"touch PWNED6\";\"<u>',
-        '\$.chosen.ckpt', 'none\";system \"touch PWNED7\";\"',
-        '\$.plans[0].ckpt', 'none''.system(\"touch PWNED8\").''',
-        '\$.training.optimizer', '<script>opt</script>|o',
         '\$.zplan_version', '<script>v</script>') WHERE id = 1;
         INSERT INTO executions (run_id, plan_rank, status, backend, ranks, steps, scale, record_json) VALUES (1, 1, 'ok',
         'cuda', 1, 3, '1', json('{\"exec_id\": 1, \"plan\": 1, \"status\": \"ok\", \"ranks\": 1,
-        \"gpu\": \"H \\\" <img src=x onerror=alert(1)>|x\", \"per_rank\": [{\"predicted_bytes\": {\"params\": 1048576},
+        \"gpu\": \"H \\\" <img src=x onerror=alert(1)>|x\", \"per_rank\": [{\"rank\": 0, \"predicted_bytes\": {\"params\": 1048576},
         \"measured_bytes\": {\"params\": 2097152}, \"runtime_bytes\": {\"predicted\": {\"context\": 1048576},
         \"measured\": {\"context\": 1048576}}}]}'));"
     run "$ZPLAN" report 1 --db "$EDB" --out "$tmp/evil/rs" --format both
@@ -291,6 +288,17 @@ if [ "$have_sqlite" -eq 1 ]; then
                       if (n != h) { print FILENAME": "$0; exit } }' "$tmp"/evil/rs/*.dat 2>/dev/null)
     ok "$([ -s "$tmp/evil/rs/measured.dat" ] && [ -z "$bad" ]; echo $?)" ".dat tables: names stay one column each" || diag "$bad"
     ok "$([ -s "$tmp/evil/rs/measured.png" ]; echo $?)" "the execution with an edited GPU name is drawn"
+    # a name from a fixed list (recompute, optimizer) edited: the run is
+    # refused as not zplan's, and nothing runs
+    for path in chosen.ckpt 'plans[0].ckpt' training.optimizer; do
+        cp "$EDB" "$tmp/enum.db"
+        sqlite3 -batch "$tmp/enum.db" "UPDATE runs SET result_json = json_set(result_json, '\$.$path',
+            'none\";system \"touch PWNED7\";\"<script>') WHERE id = 1"
+        run "$ZPLAN" report 1 --db "$tmp/enum.db" --out "$tmp/evil/enum"
+        ok "$([ "$rc" -eq 1 ] && grep -qF "$path" "$errf" && [ ! -e "$tmp/evil/enum" ] &&
+              [ "$(find "$tmp" -name 'PWNED*' | grep -c .)" -eq 0 ]; echo $?)" \
+            "an edited $path: the run is refused naming it (exit 1), nothing drawn or run" || show_run
+    done
 else
     skip "sqlite3 shell not installed: names edited in the database"
 fi

@@ -48,6 +48,16 @@ static const zp_field model_f[] = {
     {"mlp", ZP_F_STR, 0, 0, mlp_n, NULL, 0, 0},
     {"norm", ZP_F_STR, 0, 0, norm_n, NULL, 0, 0},
     {"position", ZP_F_STR, 0, 0, pos_n, NULL, 0, 0},
+    /* added with head_dim, partial biases, parallel blocks, sliding windows
+     * (absent in older runs: the older meaning) */
+    {"head_dim", ZP_F_INT, 1, P2(16), NULL, NULL, 1, 0},
+    {"qkv_bias", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
+    {"out_bias", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
+    {"mlp_bias", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
+    {"head_bias", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
+    {"embed_norm", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
+    {"block", ZP_F_STR, 0, 0, zp_block_names, NULL, 1, 0},
+    {"sliding_window", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 static const zp_field cluster_f[] = {
