@@ -57,7 +57,7 @@ ok "$(test $rc -eq 0 && head -n 1 "$outf" | grep -q '^Run 2 ' && grep -q '^Chose
 # ---------------------------------------------------------------- the tables
 
 if [ $have_sqlite = 1 ]; then
-    is "$(sq "$S" 'PRAGMA user_version')" 3 "schema: PRAGMA user_version is 3 (runs and plans; executions; profiles)"
+    is "$(sq "$S" 'PRAGMA user_version')" 4 "schema: PRAGMA user_version is 4 (runs and plans; executions; profiles; launchers)"
     is "$(sq "$S" 'PRAGMA journal_mode')" wal "schema: journal_mode is wal"
     for r in 1 2; do
         f=$tmp/r$r.json
@@ -212,7 +212,7 @@ if [ $have_sqlite = 1 ]; then
     zp --params 2e9 --gpus 1 --db "$N"
     is "$rc" 1 "schema 7 (journal_mode delete): planning into it exits 1"
     one_line "schema 7: one line saying it is newer than this zplan's" \
-        ".*newer.db has schema version 7, newer than this zplan's (3)"
+        ".*newer.db has schema version 7, newer than this zplan's (4)"
     ok "$(test "$(sha "$N")" = "$before" && test "$(sq "$N" 'PRAGMA journal_mode')" = delete; echo $?)" \
         "schema 7: byte-identical, still journal_mode delete (not switched to WAL)"
 

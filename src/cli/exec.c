@@ -784,7 +784,13 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     double granule = zp_jnum(eo, "granule_bytes"), gpu_mem = zp_jnum(eo, "device_memory_bytes");
     cJSON_Delete(eo);
     char *txt = cJSON_PrintUnformatted(rec);
-    st = zp_store_finish_exec(s, exec_id, status, txt ? txt : "{}", &cli->err);
+    /* the end of the execution, recorded (waiting on a locked database
+     * with progress); when the store still cannot be written the record
+     * goes to a file that zplan import adds later */
+    zp_exec_info xi = {run_id, (int)rank, o.backend, o.np, o.steps, scale ? scale : "none"};
+    char saved[4200] = "";
+    st = zp_store_finish_exec_or_save(dbpath, exec_id, &xi, status, txt ? txt : "{}", saved, sizeof saved,
+                                      &cli->err);
     free(txt);
     /* a GPU's runtime memory, kept as the stored profile <gpu>-cuda: the
      * planner uses it with --gpu <gpu>-cuda, and the next execution on this
@@ -817,7 +823,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         cJSON_Delete(pj);
     }
     zp_store_close(s);
-    if (st) {
+    if (st && !saved[0]) {
         cJSON_Delete(rec);
         return zp_fail(cli, st);
     }
@@ -828,6 +834,8 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     } else
         zp_render_exec(stdout, rec);
     cJSON_Delete(rec);
+    if (saved[0])   /* measured, kept in a file: say where and how to add it */
+        return zp_fail(cli, st);
     if (rc == 127 || rc < 0)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the launch failed (%s exit %d); execution %lld is "
                                        "recorded as failed", lname, rc, (long long)exec_id));

@@ -52,6 +52,7 @@ static int zp_cmd_list(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, st);
     if (o.help)
         return zp_usage(&zp_list_cmd);
+    zp_store_mark_lost(zp_db_path(o.db));   /* executions whose launcher is gone */
     if ((st = zp_store_open_existing(zp_db_path(o.db), &s, &cli->err)))
         return zp_fail(cli, st);
     list_ctx x = {o.json ? cJSON_CreateArray() : NULL, 0};

@@ -241,6 +241,12 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f CPU ranks, %.0f steps\n", zp_jnum(rec, "exec_id"),
                 zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), zp_jstr(rec, "status"), zp_jnum(rec, "ranks"),
                 zp_jnum(rec, "steps"));
+    if (!strcmp(zp_jstr(rec, "status"), "running") || !strcmp(zp_jstr(rec, "status"), "lost")) {
+        /* nothing measured is recorded: the state, and why */
+        fprintf(out, "  %s%s%s\n", zp_jstr(rec, "status"), *zp_jstr(rec, "reason") ? ": " : "",
+                zp_jstr(rec, "reason"));
+        return;
+    }
     fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f "
            "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
            zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),

@@ -95,13 +95,30 @@ static const char *const migrations[] = {
     "  name TEXT PRIMARY KEY,"
     "  created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
     "  json TEXT NOT NULL);",
+    /* 4: an execution knows its launcher (the zplan exec process: host,
+     * boot, pid, start time), so that a run whose launcher is gone (killed,
+     * the machine restarted) is marked 'lost' instead of 'running' for ever */
+    "CREATE TABLE executions_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    "  plan_rank INTEGER NOT NULL,"
+    "  created TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),"
+    "  status TEXT NOT NULL CHECK (status IN ('running','ok','oom','failed','interrupted','lost')),"
+    "  backend TEXT NOT NULL, ranks INTEGER NOT NULL, steps INTEGER NOT NULL, scale TEXT NOT NULL,"
+    "  record_json TEXT NOT NULL DEFAULT '{}',"
+    "  launcher_host TEXT, launcher_boot TEXT, launcher_pid INTEGER, launcher_start INTEGER);"
+    "INSERT INTO executions_v4 (id, run_id, plan_rank, created, status, backend, ranks, steps, scale, record_json)"
+    "  SELECT id, run_id, plan_rank, created, status, backend, ranks, steps, scale, record_json FROM executions;"
+    "DROP TABLE executions;"
+    "ALTER TABLE executions_v4 RENAME TO executions;"
+    "CREATE INDEX executions_run ON executions(run_id);",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* The tables each schema version has: zplan_tables[0 .. ntables_at[v]). */
 static const char *const zplan_tables[] = {"runs", "plans", "plan_stages", "plan_comm", "rejections", "executions",
                                            "profiles"};
-static const int ntables_at[NMIGRATIONS + 1] = {0, 5, 6, 7};
+static const int ntables_at[NMIGRATIONS + 1] = {0, 5, 6, 7, 7};
 
 /* How long a connection waits for a locked database: $ZPLAN_DB_WAIT_S, or
  * 120 s.  10 s lost measurements when a long transaction of another process
@@ -771,15 +788,109 @@ zp_status zp_store_latest(zp_store *s, int64_t *id, zp_err *e)
     return st;
 }
 
+/* A process as this machine knows it: the host, this boot of it
+ * (/proc/sys/kernel/random/boot_id), the pid and its start time in clock
+ * ticks since the boot (/proc/PID/stat, field 22), which a reused pid does
+ * not share.  0 when pid is not running. */
+static int proc_start(long pid, long long *start)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');   /* the name may hold blanks and parentheses */
+    if (!p)
+        return 0;
+    /* after ") ": state is field 3; starttime is field 22 */
+    long long v = 0;
+    int field = 2;
+    for (char *save = NULL, *t = strtok_r(p + 1, " ", &save); t; t = strtok_r(NULL, " ", &save))
+        if (++field == 22) {
+            v = atoll(t);
+            break;
+        }
+    *start = v;
+    return field == 22;
+}
+
+static void host_boot(char *host, size_t hn, char *boot, size_t bn)
+{
+    if (gethostname(host, hn) != 0)
+        snprintf(host, hn, "?");
+    host[hn - 1] = '\0';
+    boot[0] = '\0';
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f) {
+        if (fgets(boot, (int)bn, f))
+            boot[strcspn(boot, "\n")] = '\0';
+        fclose(f);
+    }
+}
+
 zp_status zp_store_add_exec(zp_store *s, int64_t run_id, int plan_rank, const char *backend, int64_t ranks,
                             int64_t steps, const char *scale, int64_t *id, zp_err *e)
 {
+    char host[256], boot[64];
+    long long start = 0;
+    host_boot(host, sizeof host, boot, sizeof boot);
+    proc_start((long)getpid(), &start);
     zp_status st = run(s, e,
-        "INSERT INTO executions (run_id, plan_rank, status, backend, ranks, steps, scale) VALUES (?,?,?,?,?,?,?)",
-        "iittiit", run_id, (int64_t)plan_rank, "running", backend, ranks, steps, scale);
+        "INSERT INTO executions (run_id, plan_rank, status, backend, ranks, steps, scale, launcher_host, launcher_boot,"
+        " launcher_pid, launcher_start) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "iittiitttii", run_id, (int64_t)plan_rank, "running", backend, ranks, steps, scale, host, boot,
+        (int64_t)getpid(), (int64_t)start);
     if (st == ZP_OK)
         *id = sqlite3_last_insert_rowid(s->db);
     return st;
+}
+
+int zp_store_mark_lost(const char *path)
+{
+    if (access(path, F_OK) != 0)
+        return 0;
+    sqlite3 *db = NULL;
+    int marked = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return 0;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    sqlite3_stmt *q = NULL, *u = NULL;
+    char host[256], boot[64];
+    host_boot(host, sizeof host, boot, sizeof boot);
+    /* a database of schema 4 on: only then are launchers known */
+    if (sqlite3_prepare_v2(db, "SELECT id, launcher_pid, launcher_start FROM executions WHERE status = 'running' AND "
+                               "launcher_host = ? AND launcher_boot = ?", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE executions SET status = 'lost', record_json = json_object('exec_id', id, "
+                               "'run_id', run_id, 'plan', plan_rank, 'status', 'lost', 'backend', backend, 'ranks', "
+                               "ranks, 'steps', steps, 'reason', ?) WHERE id = ? AND status = 'running'",
+                           -1, &u, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_text(q, 1, host, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, boot, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        long pid = (long)sqlite3_column_int64(q, 1);
+        long long start = sqlite3_column_int64(q, 2), now = -1;
+        if (pid > 0 && proc_start(pid, &now) && now == start)
+            continue;   /* its launcher is still there */
+        char why[160];
+        snprintf(why, sizeof why, "its launcher (zplan exec, pid %ld) is gone without recording the end "
+                 "(killed, or the machine restarted)", pid);
+        sqlite3_bind_text(u, 1, why, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(u, 2, sqlite3_column_int64(q, 0));
+        if (sqlite3_step(u) == SQLITE_DONE && sqlite3_changes(db) > 0)
+            marked++;
+        sqlite3_reset(u);
+    }
+out:
+    sqlite3_finalize(q);
+    sqlite3_finalize(u);
+    sqlite3_close(db);
+    return marked;
 }
 
 zp_status zp_store_finish_exec(zp_store *s, int64_t id, const char *status, const char *record_json, zp_err *e)

@@ -72,6 +72,11 @@ zp_status zp_store_latest(zp_store *s, int64_t *id, zp_err *e);
 zp_status zp_store_add_exec(zp_store *s, int64_t run, int plan_rank, const char *backend, int64_t ranks,
                             int64_t steps, const char *scale, int64_t *id, zp_err *e);
 zp_status zp_store_finish_exec(zp_store *s, int64_t id, const char *status, const char *record_json, zp_err *e);
+/* Executions still 'running' whose launcher (zplan exec, on this machine
+ * and boot: pid and start time recorded) is gone are marked 'lost', with a
+ * reason.  Best effort, for list and show: a database that cannot be
+ * written is left as it is.  Returns how many were marked. */
+int zp_store_mark_lost(const char *path);
 /* Every execution of a run, oldest first: cb(arg, id, status, record_json);
  * a non-zero return stops. */
 zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t, const char *, const char *),
