@@ -39,11 +39,13 @@
  * the same global batch and computes the same losses. */
 #include "engine.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static double now_s(void) { return ze_now_s(); }
@@ -519,8 +521,153 @@ typedef struct step_ctx {
     float *lnf, *meanf, *rstdf;
     int *tok, *tgt;    /* B*T on the device (untracked) */
     int *tok_h, *tgt_h, *seq_h;   /* made on the host: B*T, B*T, T+1 */
+    FILE *dump;        /* cfg->dump on rank 0: DIR/batches.i32, else NULL */
     double fwd_s, bwd_s;
 } step_ctx;
+
+/* ------------------------------------------------------------ dump
+ *
+ * cfg->dump = DIR: rank 0 writes what the run trains on, for a reference
+ * written apart from the engine (tests/reference.py) to train the same
+ * model on.  Nothing else changes: no tracked allocation, no collective,
+ * nothing the step computes (without dump=DIR the losses are the same bit
+ * for bit: tests/reference.sh).  Three files, raw values in the host's byte order
+ * (config.json's "byte_order"; little-endian on the machines zplan runs on):
+ *
+ *   DIR/config.json  one JSON object: the shape (layers hidden heads vocab
+ *                    seq micro_batch accum steps ranks seed), the layout
+ *                    (zero offload ckpt dtype grad_dtype), and every
+ *                    hyper-parameter the step uses: optimizer ("adamw" or
+ *                    "sgd"), lr (the peak, as a float), beta1 beta2 eps
+ *                    (AdamW), momentum (SGD), weight_decay, clip (<= 0:
+ *                    none), warmup_steps, loss_scale (0: none) and
+ *                    scale_window, params_from ("device" or "init", below)
+ *   DIR/params.f32   the initial parameters, float32, unit after unit
+ *                    (ze_param_count values in all): the embedding (wte
+ *                    V*C, then wpe T*C); each block in the order of the
+ *                    B_* offsets (ln1 w C, ln1 b C, qkv w 3C*C, qkv b 3C,
+ *                    proj w C*C, proj b C, ln2 w C, ln2 b C, fc w 4C*C,
+ *                    fc b 4C, fc proj w C*4C, fc proj b C; a weight is
+ *                    [out][in], row-major); the final norm (w C, b C)
+ *   DIR/batches.i32  int32: for each step, each of this rank's accum
+ *                    micro-batches, its token ids (B*T, [b][t]) then its
+ *                    targets (B*T); at more than one rank, rank 0's share
+ *                    of the global batch only
+ *
+ * The parameters are read through the device table before the first
+ * step: the resident fp32 parameters, or the fp32 master weights of 16-bit
+ * ones ("params_from": "device"); where rank 0 does not hold a unit whole
+ * in fp32 (ZeRO-3, 16-bit parameters at ZeRO 1-2), the generator's values
+ * that every shard was made from (init.h; "init"). */
+
+static int dump_fail(model *m, const char *what)
+{
+    if (!m->failed) {
+        m->failed = 1;
+        snprintf(m->err, sizeof m->err, "dump: %.180s: %s", what, strerror(errno));
+    }
+    return -1;
+}
+
+/* DIR/name into buf */
+static const char *dump_path(const ze_cfg *c, const char *name, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s", c->dump, name);
+    return buf;
+}
+
+/* Where the initial parameters come from (see above). */
+static int dump_from_device(const model *m)
+{
+    return m->pdt == ZE_F32 ? m->zero <= 2 : m->zero == 0;
+}
+
+static int dump_config(model *m)
+{
+    const ze_cfg *c = m->c;
+    char path[4096];
+    FILE *f = fopen(dump_path(c, "config.json", path, sizeof path), "w");
+    if (!f)
+        return dump_fail(m, path);
+    const uint16_t one = 1;
+    unsigned char lo;
+    memcpy(&lo, &one, 1);
+    fprintf(f, "{\"format\":1,\"byte_order\":\"%s\",\"files\":{\"params\":\"params.f32\",\"batches\":\"batches.i32\"},\n",
+            lo ? "little" : "big");
+    fprintf(f, " \"layers\":%d,\"hidden\":%d,\"heads\":%d,\"vocab\":%d,\"seq\":%d,\"micro_batch\":%d,\"accum\":%d,"
+               "\"steps\":%d,\"ranks\":%d,\"seed\":%lu,\n",
+            c->L, c->C, c->NH, c->V, c->T, c->B, c->M, c->steps, m->g->size, (unsigned long)c->seed);
+    fprintf(f, " \"zero\":%d,\"offload\":%d,\"ckpt\":%d,\"dtype\":\"%s\",\"grad_dtype\":\"%s\",\"params_from\":\"%s\",\n",
+            c->zero, c->offload, (int)c->ckpt, ze_dt_names[c->pdt], ze_dt_names[c->gdt],
+            dump_from_device(m) ? "device" : "init");
+    fprintf(f, " \"optimizer\":\"%s\",\"lr\":%.9g,\"beta1\":%.9g,\"beta2\":%.9g,\"eps\":%.9g,\"momentum\":%.9g,"
+               "\"weight_decay\":%.9g,\"clip\":%.9g,\"warmup_steps\":%d,\"loss_scale\":%.9g,\"scale_window\":%d}\n",
+            c->sgd ? "sgd" : "adamw", (double)c->lr, (double)ZE_ADAM_BETA1, (double)ZE_ADAM_BETA2,
+            (double)ZE_ADAM_EPS, (double)ZE_SGD_MOMENTUM, (double)c->weight_decay, (double)c->clip, ZE_WARMUP,
+            (double)c->loss_scale, c->scale_window);
+    if (fclose(f))
+        return dump_fail(m, path);
+    return 0;
+}
+
+/* config.json and params.f32, before the first step; opens batches.i32
+ * into *batches. */
+static int dump_start(model *m, FILE **batches)
+{
+    const ze_cfg *c = m->c;
+    char path[4096];
+    if (mkdir(c->dump, 0777) != 0 && errno != EEXIST)
+        return dump_fail(m, c->dump);
+    if (dump_config(m))
+        return -1;
+    FILE *f = fopen(dump_path(c, "params.f32", path, sizeof path), "wb");
+    if (!f)
+        return dump_fail(m, path);
+    size_t most = 0;
+    for (int k = 0; k < m->nunits; k++)
+        most = m->u[k].n > most ? m->u[k].n : most;
+    float *buf = malloc(most * sizeof(float));   /* a host buffer of the dump, not a tensor */
+    if (!buf) {
+        fclose(f);
+        return dump_fail(m, "a host buffer for the parameters");
+    }
+    for (int k = 0; k < m->nunits; k++) {
+        unit *u = &m->u[k];
+        if (dump_from_device(m))   /* fp32 parameters, or the master weights (whole at ZeRO-0) */
+            m->op->copy(m->d, buf, ZE_HOST, m->pdt == ZE_F32 ? u->p : (void *)u->master, ZE_DEVICE,
+                        u->n * sizeof(float));
+        else
+            init_range(m, k, buf, ZE_HOST, ZE_F32, 0, u->n);
+        if (fwrite(buf, sizeof(float), u->n, f) != u->n) {
+            free(buf);
+            fclose(f);
+            return dump_fail(m, path);
+        }
+    }
+    free(buf);
+    if (fclose(f))
+        return dump_fail(m, path);
+    if (!(*batches = fopen(dump_path(c, "batches.i32", path, sizeof path), "wb")))
+        return dump_fail(m, path);
+    return 0;
+}
+
+/* One micro-batch's token ids and targets, as made on the host. */
+static int dump_batch(step_ctx *x, size_t N)
+{
+    if (fwrite(x->tok_h, sizeof(int), N, x->dump) != N || fwrite(x->tgt_h, sizeof(int), N, x->dump) != N)
+        return dump_fail(x->m, "batches.i32");
+    return 0;
+}
+
+static int dump_end(model *m, FILE **batches)
+{
+    int rc = 0;
+    if (*batches && fclose(*batches) && !m->failed)
+        rc = dump_fail(m, "batches.i32");
+    *batches = NULL;
+    return rc;
+}
 
 /* Forward and backward of one micro-batch; returns the loss, or sets
  * x->failed when an allocation is refused. */
@@ -542,6 +689,8 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
             x->tgt_h[(size_t)b * (size_t)c->T + (size_t)t] = seq[t + 1];
         }
     }
+    if (x->dump && dump_batch(x, (size_t)N))
+        return x->failed = 1, 0.0;
     op->copy(d, x->tok, ZE_DEVICE, x->tok_h, ZE_HOST, sizeof(int) * (size_t)N);
     op->copy(d, x->tgt, ZE_DEVICE, x->tgt_h, ZE_HOST, sizeof(int) * (size_t)N);
     op->mark(d, ZE_MARK_FWD0);
@@ -760,9 +909,9 @@ static int optimize(model *m)
     float scale = c->clip > 0 && norm > c->clip ? (float)(c->clip / norm) : 1.0f;
     if (m->scale != 1.0)   /* unscale with the clipping */
         scale = (float)((double)scale / m->scale);
-    /* linear warm-up over the first 5 updates */
+    /* linear warm-up over the first ZE_WARMUP updates */
     int step = m->applied + 1;
-    float lr = c->lr * (step < 5 ? (float)step / 5.0f : 1.0f);
+    float lr = c->lr * (step < ZE_WARMUP ? (float)step / (float)ZE_WARMUP : 1.0f);
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
         ze_dt dt;
@@ -773,10 +922,10 @@ static int optimize(model *m)
         float *p = u->master ? u->master : dev;   /* fp32 here, in the optimizer's pool */
         if (!skip) {
             if (c->sgd)
-                op->sgd(m->d, opool, p, g, dt, scale, u->m, n, lr, 0.9f, c->weight_decay);
+                op->sgd(m->d, opool, p, g, dt, scale, u->m, n, lr, ZE_SGD_MOMENTUM, c->weight_decay);
             else
-                op->adamw(m->d, opool, p, g, dt, scale, u->m, u->v, n, lr, 0.9f, 0.95f, 1e-8f, c->weight_decay,
-                          step);
+                op->adamw(m->d, opool, p, g, dt, scale, u->m, u->v, n, lr, ZE_ADAM_BETA1, ZE_ADAM_BETA2, ZE_ADAM_EPS,
+                          c->weight_decay, step);
         }
         if (u->master && !skip) {   /* the updated master, in the parameter type, to where the parameters are */
             op->convert(m->d, dev, dpool, m->pdt, u->master, opool, ZE_F32, n, 0);
@@ -861,6 +1010,10 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
         goto out;
     }
     x.m = &m;
+    if (c->dump && g->rank == 0 && dump_start(&m, &x.dump)) {
+        rc = 1;
+        goto out;
+    }
     uint64_t per_step = (uint64_t)g->size * (uint64_t)c->B * (uint64_t)c->M;
     for (int s = 0; s < c->steps; s++) {
         double t0 = now_s(), loss = 0.0;
@@ -942,7 +1095,11 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
     res->steady_comm_s = (g->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
     res->steady_compute_s = (x.fwd_s + x.bwd_s - (c->steps > 1 ? compute0 : 0.0)) / counted;
     res->gemm_flops = (gemm1_f - gemm0_f) / counted;
+    if (dump_end(&m, &x.dump))
+        rc = 1;
 out:
+    if (x.dump)
+        dump_end(&m, &x.dump);
     res->skipped = m.skipped;
     res->loss_scale = m.scale;
     if (rc == 1) {

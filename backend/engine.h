@@ -20,6 +20,16 @@
 #include "group.h"
 #include "init.h"
 
+/* The optimizer's constants (engine.c uses these; the dump records them):
+ * AdamW's betas and epsilon, SGD's momentum, and the linear warm-up of the
+ * learning rate over the first ZE_WARMUP applied steps (step t < ZE_WARMUP
+ * uses lr t / ZE_WARMUP). */
+#define ZE_ADAM_BETA1 0.9f
+#define ZE_ADAM_BETA2 0.95f
+#define ZE_ADAM_EPS 1e-8f
+#define ZE_SGD_MOMENTUM 0.9f
+#define ZE_WARMUP 5
+
 typedef enum ze_ckpt { ZE_CKPT_NONE = 0, ZE_CKPT_SELECTIVE, ZE_CKPT_FULL } ze_ckpt;
 
 typedef struct ze_cfg {
@@ -32,8 +42,12 @@ typedef struct ze_cfg {
     float loss_scale;          /* > 0: dynamic loss scaling from this scale (fp16) */
     int scale_window;          /* steps without overflow before the scale doubles */
     int sgd;                   /* 0: AdamW, 1: SGD with momentum */
-    float lr, weight_decay, clip;
+    float lr, weight_decay, clip;   /* clip: the global gradient norm's bound (<= 0: no clipping) */
     uint32_t seed;
+    /* non-NULL (rank 0 only): write what the step trains on into this
+     * directory for an independent reference (tests/reference.py), as
+     * engine.c's ze_dump says; NULL: nothing written, nothing else changes */
+    const char *dump;
     uint64_t device_cap;       /* 0: none */
     double first_step_delay_s; /* tests: the first step made this much slower (0: no delay) */
     /* called on every rank after each step (the loss is the ranks' mean;

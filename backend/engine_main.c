@@ -10,6 +10,11 @@
  *       [first_step_delay_ms=N]                (tests: the first step made N ms slower)
  *       [progress=1]                           (rank 0 also prints a line per step before the result:
  *                                               {"progress":{"step":S,"steps":N,"loss":X,"time_s":T,"applied":A}})
+ *       [sgd=1] [seed=N]                       (SGD with momentum instead of AdamW; the seed of weights and data)
+ *       [weight_decay=X] [clip=X]              (decoupled weight decay, default 0; the gradient norm's bound,
+ *                                               default 1, 0 for none)
+ *       [dump=DIR]                             (rank 0 writes the initial parameters, the batches and the
+ *                                               hyper-parameters into DIR for tests/reference.py: engine.c)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  */
 #include "config.h"
@@ -98,6 +103,26 @@ static int arg(int argc, char **argv, const char *key, long long lo, long long h
             long long v = strtoll(argv[i] + kl + 1, &end, 10);
             if (*end || end == argv[i] + kl + 1 || v < lo || v > hi) {
                 snprintf(msg, mn, "%s=%s is not an integer in %lld..%lld", key, argv[i] + kl + 1, lo, hi);
+                return -1;
+            }
+            *out = v;
+        }
+    }
+    return 0;
+}
+
+/* key=X: a finite number in [lo, hi] */
+static int farg(int argc, char **argv, const char *key, double lo, double hi, double dflt, double *out, char *msg,
+                size_t mn)
+{
+    size_t kl = strlen(key);
+    *out = dflt;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], key, kl) == 0 && argv[i][kl] == '=') {
+            char *end;
+            double v = strtod(argv[i] + kl + 1, &end);
+            if (*end || end == argv[i] + kl + 1 || !(v >= lo && v <= hi)) {
+                snprintf(msg, mn, "%s=%s is not a number in %g..%g", key, argv[i] + kl + 1, lo, hi);
                 return -1;
             }
             *out = v;
@@ -285,6 +310,7 @@ int main(int argc, char **argv)
     ze_cfg c;
     memset(&c, 0, sizeof c);
     long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY;
+    double WD, CLIP;
     char msg[256] = "";
     if (arg(argc, argv, "layers", 1, 1000, 2, &L, msg, sizeof msg) ||
         arg(argc, argv, "hidden", 1, 1 << 16, 64, &C, msg, sizeof msg) ||
@@ -305,7 +331,9 @@ int main(int argc, char **argv)
         arg(argc, argv, "loss_scale", 0, 1LL << 40, 0, &LS, msg, sizeof msg) ||
         arg(argc, argv, "scale_window", 1, 1 << 30, 1000, &SW, msg, sizeof msg) ||
         arg(argc, argv, "progress", 0, 1, 0, &PR, msg, sizeof msg) ||
-        arg(argc, argv, "first_step_delay_ms", 0, 600000, 0, &DLY, msg, sizeof msg)) {
+        arg(argc, argv, "first_step_delay_ms", 0, 600000, 0, &DLY, msg, sizeof msg) ||
+        farg(argc, argv, "weight_decay", 0.0, 1e3, 0.0, &WD, msg, sizeof msg) ||
+        farg(argc, argv, "clip", 0.0, 1e30, 1.0, &CLIP, msg, sizeof msg)) {
         if (g.rank == 0)
             fprintf(stderr, "zplan-engine: %s\n", msg);
         MPI_Finalize();
@@ -320,8 +348,11 @@ int main(int argc, char **argv)
     /* the learning rate shrinks with the width, as GPT-2's 6e-4 at 768:
      * 0.64 / hidden for Adam (1e-2 at most), 5x that for SGD */
     c.lr = (float)(c.C <= 64 ? 1e-2 : 0.64 / (double)c.C) * (c.sgd ? 5.0f : 1.0f);
-    c.weight_decay = 0.0f;
-    c.clip = 1.0f;
+    c.weight_decay = (float)WD;   /* decoupled (AdamW), or added to the gradient (SGD) */
+    c.clip = (float)CLIP;         /* 0: no clipping */
+    for (int i = 1; i < argc; i++)   /* dump=DIR: rank 0 only */
+        if (strncmp(argv[i], "dump=", 5) == 0 && g.rank == 0 && argv[i][5])
+            c.dump = argv[i] + 5;
     c.seed = (uint32_t)seed;
     c.device_cap = (uint64_t)cap;
     c.first_step_delay_s = (double)DLY / 1000.0;   /* tests: a slow first step */

@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""reference.py - zplan-engine's training step written a second time, apart.
+
+Reads the directory a 1-rank `zplan-engine ... dump=DIR` run wrote (engine.c
+says what is in it: config.json, params.f32, batches.i32), trains the same
+GPT on the same batches with the same hyper-parameters, and prints one JSON
+object on stdout:
+
+  {"losses": [...], "grad_norms": [...], "clipped": N, "skipped": N,
+   "loss_scale": S, "init_matches": true, "data_matches": true,
+   "mutations": [...]}
+
+Nothing here comes from the engine's code: the forward and backward of every
+layer are derived by hand from the model's definition (no autograd library),
+in NumPy float32 where the engine computes in fp32 (float64 where the C code
+accumulates in double: the loss's mean, the gradient's sum of squares).  The
+model: token + position embeddings; L pre-LayerNorm blocks (LN1, QKV with
+bias, causal attention scaled 1/sqrt(head size), output projection,
+residual; LN2, fc to 4C, GELU tanh form, projection back, residual); final
+LN; output head tied to the token embedding; cross-entropy averaged over the
+tokens.  The step: gradients accumulated over the micro-batches, each scaled
+by loss_scale / accum (the mean); gradient clipping to the global norm
+`clip` after unscaling; AdamW (bias-corrected, decoupled weight decay) or
+SGD with momentum; linear warm-up of the learning rate over the first
+`warmup_steps` applied steps; with loss scaling (loss_scale > 0) a step whose
+gradients overflow is skipped and halves the scale (not below 1), and
+`scale_window` good steps double it.  16-bit storage (dtype, grad_dtype) is
+emulated by rounding to nearest even.
+
+Two checks of the dump itself, from the engine's documented rules rather
+than its code: the initial parameters are the seeded generator's values
+(init_matches) and the batches are the seeded Markov chain's sequences
+(data_matches).
+
+--mutate NAME (repeatable) breaks the reference on purpose, so that a test
+can show that the comparison with the engine notices each kind of bug:
+  beta2           AdamW's beta2 0.95 -> 0.5
+  no-clip         no gradient clipping
+  no-weight-decay weight decay not applied
+  no-warmup       the learning rate warm-up removed
+  no-accum-mean   the accumulated gradient not averaged over the micro-batches
+  no-unscale      the loss scale not divided out of the gradients
+  no-skip         an overflowing step applied instead of skipped
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+f32 = np.float32
+MUTATIONS = ("beta2", "no-clip", "no-weight-decay", "no-warmup", "no-accum-mean", "no-unscale", "no-skip")
+LN_EPS = f32(1e-5)
+GELU_K = f32(math.sqrt(2.0 / math.pi))
+GELU_A = f32(0.044715)
+M64 = (1 << 64) - 1
+
+
+# ------------------------------------------------------------------ storage
+
+def round16(x, dt):
+    """float32 values rounded to a 16-bit type (nearest even) and back."""
+    if dt == "fp32":
+        return x
+    if dt == "fp16":
+        with np.errstate(over="ignore"):
+            return x.astype(np.float16).astype(f32)
+    u = np.ascontiguousarray(x, dtype=f32).view(np.uint32)
+    r = (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    nan = (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+    r = np.where(nan, (u | np.uint32(0x00400000)) & np.uint32(0xFFFF0000), r)
+    return r.astype(np.uint32).view(f32)
+
+
+# ---------------------------------------------- the engine's documented rules
+
+def mix(x):
+    """splitmix-style finaliser on uint64 arrays (init.h's ze_mix)."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xFF51AFD7ED558CCD)
+    x = x ^ (x >> np.uint64(33))
+    x = x * np.uint64(0xC4CEB9FE1A85EC53)
+    return x ^ (x >> np.uint64(33))
+
+
+def gauss(seed, unit, n):
+    """N(0, 1) values 0..n-1 of a unit: Box-Muller in double, as float32."""
+    i = np.arange(n, dtype=np.uint64)
+    a = mix(np.uint64((seed << 40) & M64) ^ np.uint64(unit << 32) ^ (np.uint64(2) * i + np.uint64(1)))
+    b = mix(a ^ np.uint64(0x9E3779B97F4A7C15))
+    u1 = ((a >> np.uint64(11)).astype(np.float64) + 0.5) / 9007199254740992.0
+    u2 = (b >> np.uint64(11)).astype(np.float64) / 9007199254740992.0
+    return (np.sqrt(-2.0 * np.log(u1)) * np.cos(6.283185307179586 * u2)).astype(f32)
+
+
+def expected_init(cfg, shapes):
+    """The initial parameters as the engine documents them: N(0, 0.02) for
+    the embeddings, QKV and fc weights, 0.02/sqrt(2L) for the two residual
+    projections, LayerNorm weights 1, every bias 0."""
+    L = cfg["layers"]
+    out = []
+    for k, unit in enumerate(shapes):
+        n = sum(int(np.prod(s)) for _, s in unit)
+        g = gauss(cfg["seed"], k, n)
+        vals = np.empty(n, dtype=f32)
+        o = 0
+        for name, s in unit:
+            m = int(np.prod(s))
+            if name in ("wte", "wpe", "qkvw", "fcw"):
+                vals[o:o + m] = f32(0.02) * g[o:o + m]
+            elif name in ("projw", "fcpw"):
+                vals[o:o + m] = (f32(0.02) / np.sqrt(f32(2.0) * f32(L))) * g[o:o + m]
+            elif name in ("ln1w", "ln2w", "lnfw"):
+                vals[o:o + m] = 1.0
+            else:
+                vals[o:o + m] = 0.0
+            o += m
+        out.append(vals)
+    return np.concatenate(out)
+
+
+def expected_sequence(cfg, n):
+    """Sequence n (T + 1 tokens) of the seeded Markov chain: each token
+    goes to one of 4 likely successors, or to any token 1/8 of the time."""
+    V, T = cfg["vocab"], cfg["seq"]
+
+    def mx(x):
+        x ^= x >> 33
+        x = (x * 0xFF51AFD7ED558CCD) & M64
+        x ^= x >> 33
+        x = (x * 0xC4CEB9FE1A85EC53) & M64
+        return x ^ (x >> 33)
+
+    st = mx(((cfg["seed"] << 32) ^ ((n * 2654435761 + 1) & M64)) & M64)
+    tok = st % V
+    seq = []
+    for _ in range(T + 1):
+        seq.append(tok)
+        st = mx((st + 0x9E3779B97F4A7C15) & M64)
+        k = st % 4
+        tok = (st >> 16) % V if (st >> 8) % 8 == 0 else (tok * 7 + 3 + k * 13) % V
+    return seq
+
+
+# ------------------------------------------------------------------ layers
+
+def layernorm_fwd(x, w, b):
+    C = x.shape[-1]
+    mu = x.sum(-1, keepdims=True, dtype=f32) / f32(C)
+    d = x - mu
+    rs = f32(1.0) / np.sqrt((d * d).sum(-1, keepdims=True, dtype=f32) / f32(C) + LN_EPS)
+    return d * rs * w + b, (d, rs)
+
+
+def layernorm_bwd(dout, cache, w):
+    """d(out)/d(x, w, b) of y = (x - mu) rstd w + b, by hand:
+    dx = rstd (g - mean(g) - n mean(g n)), g = dout w, n = (x - mu) rstd."""
+    d, rs = cache
+    C = d.shape[-1]
+    n = d * rs
+    g = dout * w
+    gmean = g.sum(-1, keepdims=True, dtype=f32) / f32(C)
+    gnmean = (g * d).sum(-1, keepdims=True, dtype=f32) * rs / f32(C)
+    dx = rs * (g - gmean - n * gnmean)
+    return dx, (dout * n).sum(0, dtype=f32), dout.sum(0, dtype=f32)
+
+
+def linear_fwd(x, w, b=None):
+    """x [N][in], w [out][in] -> [N][out]"""
+    y = x @ w.T
+    return y + b if b is not None else y
+
+
+def linear_bwd(dy, x, w):
+    return dy @ w, dy.T @ x, dy.sum(0, dtype=f32)
+
+
+def gelu_fwd(x):
+    """0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), written as
+    x sigmoid(2u)"""
+    return x / (f32(1.0) + np.exp(f32(-2.0) * GELU_K * (x + GELU_A * x * x * x)))
+
+
+def gelu_grad(x):
+    """d/dx [x s(2u)] = s + 2 x s (1 - s) u', u' = sqrt(2/pi) (1 + 3 0.044715 x^2)"""
+    x2 = x * x
+    s = f32(1.0) / (f32(1.0) + np.exp(f32(-2.0) * GELU_K * x * (f32(1.0) + GELU_A * x2)))
+    return s + f32(2.0) * x * s * (f32(1.0) - s) * GELU_K * (f32(1.0) + f32(3.0) * GELU_A * x2)
+
+
+def attention_fwd(qkv, B, T, C, NH):
+    """causal multi-head attention; qkv [B*T][3C] (q, k, v, heads side by
+    side in each) -> y [B*T][C], and what backward needs"""
+    hs = C // NH
+    q, k, v = (qkv.reshape(B, T, 3, NH, hs)[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+    scale = f32(1.0) / np.sqrt(f32(hs))
+    s = (q @ k.transpose(0, 1, 3, 2)) * scale
+    mask = np.triu(np.ones((T, T), dtype=bool), 1)
+    s = np.where(mask, f32(-np.inf), s)
+    e = np.exp(s - s.max(-1, keepdims=True))
+    p = e * (f32(1.0) / e.sum(-1, keepdims=True, dtype=f32))
+    y = p @ v
+    return y.transpose(0, 2, 1, 3).reshape(B * T, C), (q, k, v, p, scale)
+
+
+def attention_bwd(dy, cache, B, T, C, NH):
+    """P = softmax(S), S = scale Q K^T, Y = P V:
+    dP = dY V^T, dV = P^T dY, dS = P (dP - rowsum(P dP)), dQ = scale dS K,
+    dK = scale dS^T Q"""
+    q, k, v, p, scale = cache
+    hs = C // NH
+    dy = dy.reshape(B, T, NH, hs).transpose(0, 2, 1, 3)
+    dp = dy @ v.transpose(0, 1, 3, 2)
+    dv = p.transpose(0, 1, 3, 2) @ dy
+    ds = scale * p * (dp - (p * dp).sum(-1, keepdims=True, dtype=f32))
+    dq = ds @ k
+    dk = ds.transpose(0, 1, 3, 2) @ q
+    dqkv = np.stack([dq, dk, dv], axis=2)   # B, NH, 3, T, hs
+    return dqkv.transpose(0, 3, 2, 1, 4).reshape(B * T, 3 * C)
+
+
+# ------------------------------------------------------------------ model
+
+def unit_shapes(cfg):
+    V, T, C, L = cfg["vocab"], cfg["seq"], cfg["hidden"], cfg["layers"]
+    F = 4 * C
+    block = [("ln1w", (C,)), ("ln1b", (C,)), ("qkvw", (3 * C, C)), ("qkvb", (3 * C,)), ("projw", (C, C)),
+             ("projb", (C,)), ("ln2w", (C,)), ("ln2b", (C,)), ("fcw", (F, C)), ("fcb", (F,)), ("fcpw", (C, F)),
+             ("fcpb", (C,))]
+    return [[("wte", (V, C)), ("wpe", (T, C))]] + [block] * L + [[("lnfw", (C,)), ("lnfb", (C,))]]
+
+
+def views(flat, shapes):
+    """[unit][name] -> views into the flat array, in the dump's order"""
+    out, o = [], 0
+    for unit in shapes:
+        d = {}
+        for name, s in unit:
+            m = int(np.prod(s))
+            d[name] = flat[o:o + m].reshape(s)
+            o += m
+        out.append(d)
+    return out
+
+
+def micro_batch(cfg, W, G, tok, tgt, dscale):
+    """forward and backward of one micro-batch with the parameters W (views);
+    adds d(loss * dscale)/d(parameters) into G (views); returns the loss"""
+    B, T, C, NH, L = cfg["micro_batch"], cfg["seq"], cfg["hidden"], cfg["heads"], cfg["layers"]
+    N = B * T
+    emb, fin = W[0], W[L + 1]
+    tok = tok.reshape(-1)
+    tgt = tgt.reshape(-1)
+    x = (emb["wte"][tok].reshape(B, T, C) + emb["wpe"][None, :T]).reshape(N, C)
+    caches = []
+    for l in range(L):
+        w = W[1 + l]
+        ln1, c1 = layernorm_fwd(x, w["ln1w"], w["ln1b"])
+        qkv = linear_fwd(ln1, w["qkvw"], w["qkvb"])
+        y, ca = attention_fwd(qkv, B, T, C, NH)
+        xmid = linear_fwd(y, w["projw"], w["projb"]) + x
+        ln2, c2 = layernorm_fwd(xmid, w["ln2w"], w["ln2b"])
+        h = linear_fwd(ln2, w["fcw"], w["fcb"])
+        a = gelu_fwd(h)
+        xout = linear_fwd(a, w["fcpw"], w["fcpb"]) + xmid
+        caches.append((ln1, c1, ca, y, c2, ln2, h, a))
+        x = xout
+    lnf, cf = layernorm_fwd(x, fin["lnfw"], fin["lnfb"])
+    logits = linear_fwd(lnf, emb["wte"])
+    # cross-entropy: mean over the tokens of log sum e^z - z[target]
+    mx = logits.max(-1, keepdims=True)
+    e = np.exp(logits - mx)
+    s = e.sum(-1, keepdims=True, dtype=f32)
+    rows = np.arange(N)
+    loss = float(np.mean(np.log(s[:, 0].astype(np.float64)) + mx[:, 0].astype(np.float64) -
+                         logits[rows, tgt].astype(np.float64)))
+    dn = f32(dscale) / f32(N)
+    dlogits = e * (dn / s)
+    dlogits[rows, tgt] -= dn
+    # backward
+    ge, gf = G[0], G[L + 1]
+    dlnf, dwte, _ = linear_bwd(dlogits, lnf, emb["wte"])
+    ge["wte"] += dwte
+    dx, dw, db = layernorm_bwd(dlnf, cf, fin["lnfw"])
+    gf["lnfw"] += dw
+    gf["lnfb"] += db
+    for l in reversed(range(L)):
+        w, g = W[1 + l], G[1 + l]
+        ln1, c1, ca, y, c2, ln2, h, a = caches[l]
+        da, dw, db = linear_bwd(dx, a, w["fcpw"])
+        g["fcpw"] += dw
+        g["fcpb"] += db
+        dh = gelu_grad(h) * da
+        dln2, dw, db = linear_bwd(dh, ln2, w["fcw"])
+        g["fcw"] += dw
+        g["fcb"] += db
+        dxm, dw, db = layernorm_bwd(dln2, c2, w["ln2w"])
+        g["ln2w"] += dw
+        g["ln2b"] += db
+        dxmid = dx + dxm
+        dy, dw, db = linear_bwd(dxmid, y, w["projw"])
+        g["projw"] += dw
+        g["projb"] += db
+        dqkv = attention_bwd(dy, ca, B, T, C, NH)
+        dln1, dw, db = linear_bwd(dqkv, ln1, w["qkvw"])
+        g["qkvw"] += dw
+        g["qkvb"] += db
+        dx1, dw, db = layernorm_bwd(dln1, c1, w["ln1w"])
+        g["ln1w"] += dw
+        g["ln1b"] += db
+        dx = dxmid + dx1
+    np.add.at(ge["wte"], tok, dx)
+    ge["wpe"][:T] += dx.reshape(B, T, C).sum(0, dtype=f32)
+    return loss
+
+
+# ------------------------------------------------------------------ training
+
+def train(cfg, params, batches, mutations):
+    M = cfg["accum"]
+    shapes = unit_shapes(cfg)
+    pdt, gdt = cfg["dtype"], cfg["grad_dtype"]
+    master = params.copy()                  # what the optimizer updates (fp32)
+    work = round16(master, pdt)             # what the step computes with
+    grads = np.zeros_like(master)           # the stored gradients (values of gdt)
+    mom = np.zeros_like(master)
+    var = np.zeros_like(master)
+    sgd = cfg["optimizer"] == "sgd"
+    beta1, beta2, eps = f32(cfg["beta1"]), f32(cfg["beta2"]), f32(cfg["eps"])
+    momentum = f32(cfg["momentum"])
+    wd = f32(0.0 if "no-weight-decay" in mutations else cfg["weight_decay"])
+    clip = 0.0 if "no-clip" in mutations else float(f32(cfg["clip"]))
+    if "beta2" in mutations:
+        beta2 = f32(0.5)
+    lr0, warm = f32(cfg["lr"]), cfg["warmup_steps"]
+    scaling = cfg["loss_scale"] > 0
+    scale = float(cfg["loss_scale"]) if scaling else 1.0
+    good = applied = skipped = clipped = 0
+    losses, norms = [], []
+    for s in range(cfg["steps"]):
+        W = views(work, shapes)
+        loss = 0.0
+        dscale = f32(scale) / f32(1 if "no-accum-mean" in mutations else M)
+        for j in range(M):
+            tok, tgt = batches[s, j, 0], batches[s, j, 1]
+            mb = np.zeros_like(master)
+            loss += micro_batch(cfg, W, views(mb, shapes), tok, tgt, dscale)
+            with np.errstate(invalid="ignore", over="ignore"):   # an overflow stays inf: the step is skipped
+                if gdt == "fp32":
+                    grads += mb
+                elif cfg["zero"] <= 1:     # the sum in fp32, rounded into gdt
+                    grads = round16(grads + mb, gdt)
+                elif cfg["offload"]:       # reduce-scattered in gdt, summed into the host's fp32 shard
+                    grads = grads + round16(mb, gdt)
+                else:                      # reduce-scattered in gdt, summed into the gdt shard
+                    grads = round16(grads + round16(mb, gdt), gdt)
+        losses.append(loss / M)
+        ss = float(np.sum(np.square(grads.astype(np.float64))))
+        skip = scaling and not math.isfinite(ss) and "no-skip" not in mutations
+        norm = math.sqrt(ss) / scale
+        norms.append(norm if math.isfinite(norm) else None)
+        gscale = f32(clip / norm) if clip > 0 and norm > clip else f32(1.0)
+        if not skip and gscale != f32(1.0):
+            clipped += 1
+        if scale != 1.0 and "no-unscale" not in mutations:
+            gscale = f32(float(gscale) / scale)
+        t = applied + 1
+        lr = lr0 * (f32(t) / f32(warm) if t < warm and "no-warmup" not in mutations else f32(1.0))
+        if not skip:
+            with np.errstate(invalid="ignore", over="ignore"):   # (no-skip applies inf)
+                g = grads * gscale if gscale != f32(1.0) else grads
+                if sgd:
+                    u = momentum * mom + g + wd * master
+                    mom = u
+                    master = master - lr * u
+                else:
+                    bc1 = f32(1.0 - float(beta1) ** t)
+                    bc2 = f32(1.0 - float(beta2) ** t)
+                    step = lr / bc1
+                    inv_sqrt_bc2 = f32(1.0) / np.sqrt(bc2)
+                    decay = f32(1.0) - lr * wd
+                    mom = beta1 * mom + (f32(1.0) - beta1) * g
+                    var = beta2 * var + (f32(1.0) - beta2) * g * g
+                    master = master * decay - step * mom / (np.sqrt(var) * inv_sqrt_bc2 + eps)
+            work = round16(master, pdt)
+        grads = np.zeros_like(master)
+        if skip:
+            scale = scale / 2.0 if scale > 2.0 else 1.0
+            good = 0
+            skipped += 1
+            continue
+        applied += 1
+        if scaling:
+            good += 1
+            if good >= cfg["scale_window"]:
+                scale *= 2.0
+                good = 0
+    return losses, norms, clipped, skipped, scale
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dump", help="the directory of a zplan-engine dump=DIR run")
+    ap.add_argument("--mutate", action="append", default=[], choices=MUTATIONS,
+                    help="break the reference on purpose (see the module's doc)")
+    a = ap.parse_args()
+    with open(os.path.join(a.dump, "config.json")) as f:
+        cfg = json.load(f)
+    if cfg.get("format") != 1:
+        sys.exit("reference.py: unknown dump format %r" % cfg.get("format"))
+    if cfg["ranks"] != 1:
+        sys.exit("reference.py: the dump of a %d-rank run holds rank 0's batches only; dump a 1-rank run"
+                 % cfg["ranks"])
+    bo = "<" if cfg["byte_order"] == "little" else ">"
+    shapes = unit_shapes(cfg)
+    n = sum(int(np.prod(s)) for unit in shapes for _, s in unit)
+    params = np.fromfile(os.path.join(a.dump, cfg["files"]["params"]), dtype=bo + "f4").astype(f32)
+    if params.size != n:
+        sys.exit("reference.py: params.f32 holds %d values, the shape needs %d" % (params.size, n))
+    S, M, B, T = cfg["steps"], cfg["accum"], cfg["micro_batch"], cfg["seq"]
+    batches = np.fromfile(os.path.join(a.dump, cfg["files"]["batches"]), dtype=bo + "i4").astype(np.int64)
+    if batches.size != S * M * 2 * B * T:
+        sys.exit("reference.py: batches.i32 holds %d values, %d steps need %d" % (batches.size, S, S * M * 2 * B * T))
+    batches = batches.reshape(S, M, 2, B, T)
+    init = expected_init(cfg, shapes)
+    init_ok = bool(np.allclose(params, init, rtol=1e-6, atol=1e-9))
+    data_ok = True
+    for s in range(S):
+        for j in range(M):
+            for b in range(B):
+                seq = expected_sequence(cfg, (s * M + j) * B + b)
+                data_ok &= batches[s, j, 0, b].tolist() == seq[:T] and batches[s, j, 1, b].tolist() == seq[1:]
+    losses, norms, clipped, skipped, scale = train(cfg, params, batches, set(a.mutate))
+    out = {"losses": [x if math.isfinite(x) else None for x in losses], "grad_norms": norms, "clipped": clipped,
+           "skipped": skipped, "loss_scale": scale, "init_matches": init_ok, "data_matches": bool(data_ok),
+           "mutations": a.mutate}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+#!/bin/sh
+# reference.sh - the engine against a reference written apart from it.
+#
+# tests/engine.sh compares every layout with the same binary at 1 rank, so
+# a bug in the step they share is invisible there.  Here zplan-engine at 1
+# rank dumps what it trains on (dump=DIR: initial parameters, batches,
+# hyper-parameters; engine.c) and tests/reference.py, the same GPT step
+# written separately in NumPy (forward and backward by hand), trains on it;
+# the two 20-step fp32 loss curves agree within 1e-4 relative per step:
+#   AdamW with weight decay and clipping active (clip 1: every step clipped)
+#   SGD with weight decay (clip 1: some steps clipped, some not)
+#   fp16 storage with dynamic loss scaling (skipped steps, halved and
+#   doubled scales)
+# Then the mutations: the reference broken on purpose in one way at a time
+# must differ from the engine by more than 1e-4, so each bug named in the
+# test's title could not hide from this comparison; two of them (no
+# clipping, no weight decay) are also made in the engine through its
+# arguments.
+#
+# Needs zplan-engine, mpirun and python3 with NumPy (Debian: python3-numpy);
+# without one of them the script is skipped, except under CI=true, where a
+# missing dependency is a failure (the CI machine has them all).
+if [ "${CI:-}" = true ] && ! command -v jq >/dev/null 2>&1; then
+    echo "Bail out! jq is missing (CI=true: the CI machine must have it)"
+    exit 1
+fi
+. "$(dirname "$0")/lib.sh"
+
+# missing REASON: skip the script, or fail it under CI=true
+missing() {
+    if [ "${CI:-}" = true ]; then
+        echo "not ok 1 - $1 (CI=true: the CI machine must have it)"
+        echo "Bail out! $1"
+        exit 1
+    fi
+    echo "1..0 # SKIP $1"
+    exit 0
+}
+
+: "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
+[ -x "$ZPLAN_ENGINE" ] || missing "zplan-engine is not built (configure found no MPI or OpenBLAS)"
+command -v mpirun >/dev/null 2>&1 || missing "mpirun is not installed (Debian: openmpi-bin)"
+# a python3 with NumPy: $PYTHON when set, else python3 on PATH if it has
+# NumPy, else Debian's own (a python3 of pyenv or a venv may lack it)
+py=
+for p in ${PYTHON:-python3 /usr/bin/python3}; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import numpy' >/dev/null 2>&1; then
+        py=$p
+        break
+    fi
+done
+[ -n "$py" ] || missing "no python3 with NumPy (Debian: python3-numpy)"
+REF=$ZPLAN_SRCDIR/tests/reference.py
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+
+# a small model with gradient accumulation: 2 micro-batches of 2 sequences
+MODEL="layers=2 hidden=32 heads=4 vocab=64 seq=16 micro_batch=2 accum=2 steps=20 seed=7"
+TOL=1e-4
+
+# eng NAME [key=value...]: the engine at 1 rank; its JSON in $tmp/NAME.json
+eng() {
+    _n=$1
+    shift
+    # shellcheck disable=SC2086
+    run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" $MODEL "$@"
+    cp "$outf" "$tmp/$_n.json"
+}
+
+# ref NAME OUT [--mutate M]: the reference on the dump $tmp/NAME.d, its JSON in $tmp/OUT.json
+ref() {
+    _d=$1 _o=$2
+    shift 2
+    run "$py" "$REF" "$tmp/$_d.d" "$@"
+    cp "$outf" "$tmp/$_o.json"
+    [ "$rc" -eq 0 ] || diag "reference.py: $(head -c 1000 "$errf")"
+}
+
+# maxrel A B: the largest relative difference per step between the loss
+# curves of two JSON files (a missing or non-finite loss counts as 1e300)
+maxrel() {
+    jq -n --slurpfile a "$tmp/$1.json" --slurpfile b "$tmp/$2.json" \
+        '[$a[0].losses, $b[0].losses] | if (.[0] | length) != (.[1] | length) or (.[0] | length) == 0 then 1e300
+         else transpose | map(if .[0] == null or .[1] == null then 1e300 else (.[0] - .[1]) / .[1] | fabs end) | max
+         end' 2>/dev/null || echo 1e300
+}
+
+# within A B MSG: the curves agree within $TOL per step
+within() {
+    _e=$(maxrel "$1" "$2")
+    ok "$(awk -v e="$_e" -v t="$TOL" 'BEGIN { exit !(e <= t) }'; echo $?)" "$3 (max relative difference $_e)"
+}
+
+# caught A B MSG: the curves differ by more than $TOL at some step
+caught() {
+    _e=$(maxrel "$1" "$2")
+    ok "$(awk -v e="$_e" -v t="$TOL" 'BEGIN { exit !(e > t) }'; echo $?)" "$3 (max relative difference $_e)"
+}
+
+# ---- AdamW with decoupled weight decay, clipping at norm 1
+eng adamw weight_decay=0.1 clip=1 dump="$tmp/adamw.d"
+ok "$rc" "AdamW run with dump=DIR: trains" || diag "$err"
+jok "$tmp/adamw.json" '.status == "ok" and (.losses | length) == 20' "AdamW: 20 steps, status ok"
+jok "$tmp/adamw.d/config.json" '.optimizer == "adamw" and .beta1 == 0.899999976 and .beta2 == 0.949999988 and
+    .eps == 9.99999994e-09 and .weight_decay == 0.100000001 and .clip == 1 and .warmup_steps == 5 and
+    .lr == 0.00999999978 and .accum == 2 and .micro_batch == 2 and .ranks == 1 and .params_from == "device"' \
+    "the dump's hyper-parameters (the reference's) are the documented ones: AdamW 0.9/0.95/1e-8, weight decay 0.1, clip 1, warm-up 5, lr 1e-2"
+ok "$([ "$(wc -c <"$tmp/adamw.d/params.f32")" -eq $((4 * $(jq .params "$tmp/adamw.json"))) ] &&
+    [ "$(wc -c <"$tmp/adamw.d/batches.i32")" -eq $((4 * 20 * 2 * 2 * 2 * 16)) ]; echo $?)" \
+    "the dump's sizes: 4 bytes per parameter; 20 steps x 2 micro-batches x (tokens + targets) x 2 x 16 int32"
+eng adamw-nodump weight_decay=0.1 clip=1
+jok "$tmp/adamw-nodump.json" '.losses == $d[0].losses' "without dump=DIR the losses are the same, bit for bit" \
+    --slurpfile d "$tmp/adamw.json"
+ref adamw adamw-ref
+jok "$tmp/adamw-ref.json" '.init_matches and .data_matches' \
+    "the dumped parameters are the documented initialisation and the batches the seeded chain's sequences"
+jok "$tmp/adamw-ref.json" '.clipped == 20 and (.grad_norms | min) > 1' \
+    "AdamW: clipping triggers (the gradient norm exceeds 1 at every step)"
+within adamw adamw-ref "AdamW + weight decay + clipping: the engine's 20 losses match the NumPy reference within 1e-4"
+diag "per step relative differences: $(jq -n -c --slurpfile a "$tmp/adamw.json" --slurpfile b "$tmp/adamw-ref.json" \
+    '[$a[0].losses, $b[0].losses] | transpose | map((.[0] - .[1]) / .[1] | fabs | . * 1e10 | round / 1e10)')"
+
+ref adamw m-beta2 --mutate beta2
+caught adamw m-beta2 "mutation: AdamW beta2 0.95 -> 0.5 is caught"
+ref adamw m-noclip --mutate no-clip
+caught adamw m-noclip "mutation: no gradient clipping is caught"
+ref adamw m-nowd --mutate no-weight-decay
+caught adamw m-nowd "mutation: weight decay not applied (AdamW, decoupled) is caught"
+ref adamw m-nowarm --mutate no-warmup
+caught adamw m-nowarm "mutation: warm-up removed is caught"
+# the engine itself mutated through its arguments, against the reference
+# of the correct run
+eng adamw-clip0 weight_decay=0.1 clip=0
+caught adamw-clip0 adamw-ref "mutation in the engine: clipping disabled (clip=0) is caught by the reference"
+eng adamw-wd0 weight_decay=0 clip=1
+caught adamw-wd0 adamw-ref "mutation in the engine: weight decay not applied (weight_decay=0) is caught by the reference"
+
+# ---- SGD with momentum and weight decay: the update scales with the
+# gradient, so an unaveraged accumulation shows (AdamW's update does not
+# see a constant factor on the gradient, and clipping hides it on a
+# clipped step)
+eng sgd sgd=1 weight_decay=0.1 clip=1 dump="$tmp/sgd.d"
+ok "$rc" "SGD run with dump=DIR: trains" || diag "$err"
+jok "$tmp/sgd.d/config.json" '.optimizer == "sgd" and .momentum == 0.899999976 and .lr == 0.049999997 and
+    .weight_decay == 0.100000001 and .clip == 1 and .warmup_steps == 5' \
+    "the SGD dump's hyper-parameters are the documented ones: momentum 0.9, lr 5 x 1e-2 (in float32), weight decay 0.1, clip 1, warm-up 5"
+ref sgd sgd-ref
+jok "$tmp/sgd-ref.json" '.init_matches and .data_matches and .clipped > 0 and .clipped < 20' \
+    "SGD: some steps clipped, some not"
+within sgd sgd-ref "SGD + weight decay + clipping: the engine's 20 losses match the NumPy reference within 1e-4"
+ref sgd m-noavg --mutate no-accum-mean
+caught sgd m-noavg "mutation: accumulation not averaged (gradient summed over the micro-batches) is caught"
+ref sgd m-sgd-nowd --mutate no-weight-decay
+caught sgd m-sgd-nowd "mutation: weight decay not applied (SGD) is caught"
+ref sgd m-sgd-nowarm --mutate no-warmup
+caught sgd m-sgd-nowarm "mutation: warm-up removed (SGD) is caught"
+
+# ---- fp16 parameters and gradients with dynamic loss scaling from 2^24:
+# overflowing steps skipped (the scale halved), 4 good steps double it
+eng fp16 dtype=2 loss_scale=16777216 scale_window=4 weight_decay=0.1 clip=1 dump="$tmp/fp16.d"
+ok "$rc" "fp16 loss-scaled run with dump=DIR: trains" || diag "$err"
+jok "$tmp/fp16.d/config.json" '.dtype == "fp16" and .grad_dtype == "fp16" and .loss_scale == 16777216 and
+    .scale_window == 4 and .params_from == "device"' "the fp16 dump: fp16 storage, loss scale 2^24, window 4"
+ref fp16 fp16-ref
+jok "$tmp/fp16-ref.json" '.skipped > 0 and .skipped == $e[0].skipped_steps and .loss_scale == $e[0].loss_scale and
+    .loss_scale > 1 and .loss_scale < 16777216' \
+    "fp16: the reference skips the engine's number of steps and ends at its loss scale" --slurpfile e "$tmp/fp16.json"
+within fp16 fp16-ref "fp16 + loss scaling: the engine's 20 losses match the NumPy reference within 1e-4"
+ref fp16 m-unscale --mutate no-unscale
+caught fp16 m-unscale "mutation: the loss scale not divided out of the gradients is caught"
+ref fp16 m-noskip --mutate no-skip
+caught fp16 m-noskip "mutation: an overflowing step applied instead of skipped is caught"
+
+# ---- the new arguments
+eng bad weight_decay=x
+ok "$([ "$rc" -eq 2 ] && grep -q 'weight_decay=x' "$errf"; echo $?)" "weight_decay=x is refused (exit 2) naming it"
+eng bad clip=-1
+ok "$([ "$rc" -eq 2 ] && grep -q 'clip=-1' "$errf"; echo $?)" "clip=-1 is refused (exit 2) naming it"
+: >"$tmp/afile"
+eng bad steps=1 dump="$tmp/afile/d"
+ok "$([ "$rc" -ne 0 ] && jq -e '.status == "failed" and (.error | test("^dump: "))' "$outf" >/dev/null; echo $?)" \
+    "a dump directory that cannot be made: status failed, the error says dump"
+
+finish
