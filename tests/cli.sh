@@ -295,7 +295,7 @@ if [ -w /dev/full ] && command -v sqlite3 >/dev/null 2>&1; then
             diag "rc=$rc $(cat "$errf")"
     done
 else
-    skip "no writable /dev/full or no sqlite3 here"
+    skip_dep "no writable /dev/full or no sqlite3 here"
 fi
 # --report without gnuplot is refused before anything is recorded
 ZPLAN_GNUPLOT=/nonexistent "$ZPLAN" --params 1e9 --report --db "$tmp/nognuplot.db" >/dev/null 2>"$errf"

@@ -8,14 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 
 : "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
-if [ ! -x "$ZPLAN_ENGINE" ]; then
-    echo "1..0 # SKIP zplan-engine is not built (configure found no MPI or OpenBLAS)"
-    exit 0
-fi
-if ! command -v mpirun >/dev/null 2>&1; then
-    echo "1..0 # SKIP mpirun is not installed (Debian: openmpi-bin)"
-    exit 0
-fi
+[ -x "$ZPLAN_ENGINE" ] || missing "zplan-engine is not built (configure found no MPI or OpenBLAS)"
+command -v mpirun >/dev/null 2>&1 || missing "mpirun is not installed (Debian: openmpi-bin)"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 

@@ -74,7 +74,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     ok "$(grep -q 'predicted vs measured memory per class, per execution' "$tmp/rep/index.html"; echo $?)" \
         "index.html has the chart's table"
 else
-    skip "gnuplot is not installed"
+    skip_dep "gnuplot is not installed"
 fi
 
 # --scale by parameter count: a GPT of 64-wide heads, byte-level vocabulary

@@ -8,7 +8,11 @@
 #   is GOT WANT MSG     passes when the strings are equal (diagnoses if not)
 #   jok FILE FILTER MSG passes when `jq FILTER FILE` prints exactly "true"
 #   run CMD...          runs CMD: $out, $err (text), $outf, $errf (files), $rc
-#   skip REASON         a skipped test
+#   skip REASON         a skipped test (a limit of this machine: no GPU, root)
+#   skip_dep REASON     a test skipped for a missing dependency: under
+#                       CI=true a failure (the CI machine has them all)
+#   missing REASON      the whole script skipped for a missing dependency
+#                       (1..0 # SKIP), or failed under CI=true
 #   diag TEXT...        a '#' comment
 #   finish              prints the plan 1..N; exits 1 if anything failed
 #
@@ -33,10 +37,16 @@ case $ZPLAN_DATADIR in
 esac
 export ZPLAN ZPLAN_SRCDIR ZPLAN_DATADIR
 
-if ! command -v jq >/dev/null 2>&1; then
-    echo "1..0 # SKIP jq is not installed"
+missing() {
+    if [ "${CI:-}" = true ]; then
+        echo "not ok 1 - $1 (CI=true: the CI machine must have it; scripts/setup installs it)"
+        echo "Bail out! $1"
+        exit 1
+    fi
+    echo "1..0 # SKIP $1"
     exit 0
-fi
+}
+command -v jq >/dev/null 2>&1 || missing "jq is not installed"
 if [ ! -x "$ZPLAN" ]; then
     echo "Bail out! $ZPLAN is not an executable (build it, or set ZPLAN)"
     exit 1
@@ -61,8 +71,7 @@ need_engine() {
     : "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
     export ZPLAN_ENGINE
     if [ ! -x "$ZPLAN_ENGINE" ] || ! command -v mpirun >/dev/null 2>&1 || ! command -v sqlite3 >/dev/null 2>&1; then
-        echo "1..0 # SKIP zplan-engine, mpirun or sqlite3 is missing (needs MPI and OpenBLAS)"
-        exit 0
+        missing "zplan-engine, mpirun or sqlite3 is missing (needs MPI and OpenBLAS)"
     fi
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
     export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
@@ -123,6 +132,14 @@ jok() {
 skip() {
     tap_n=$((tap_n + 1))
     printf 'ok %d # SKIP %s\n' "$tap_n" "$1"
+}
+
+skip_dep() {
+    if [ "${CI:-}" = true ]; then
+        ok 1 "$1 (CI=true: a missing dependency is a failure)"
+    else
+        skip "$1"
+    fi
 }
 
 # run CMD...: stdout in $outf/$out, stderr in $errf/$err, status in $rc.

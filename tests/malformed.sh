@@ -6,11 +6,7 @@
 # 136, at zplan exec and zplan report).
 . "$(dirname "$0")/lib.sh"
 
-if ! command -v sqlite3 >/dev/null 2>&1; then
-    if [ "${CI:-}" = true ]; then echo "Bail out! sqlite3 is missing (scripts/setup installs it)"; exit 1; fi
-    echo "1..0 # SKIP sqlite3 is not installed"
-    exit 0
-fi
+command -v sqlite3 >/dev/null 2>&1 || missing "sqlite3 is not installed"
 DB=$tmp/m.db
 "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --micro-batch 2 --global-batch 8 --db "$DB" \
     >/dev/null 2>&1
@@ -81,6 +77,6 @@ if command -v mpirun >/dev/null 2>&1; then
           echo $?)" "an engine printing ranks 0: recorded as failed, the record says which field" ||
         diag "rc=$rc $(jq -c '{status, reason}' "$outf" 2>/dev/null) $(head -c 300 "$errf")"
 else
-    skip "mpirun is not installed"
+    skip_dep "mpirun is not installed"
 fi
 finish

@@ -7,8 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v gnuplot >/dev/null 2>&1; then
-    echo "1..0 # SKIP gnuplot is not installed (scripts/setup installs gnuplot-nox)"
-    exit 0
+    missing "gnuplot is not installed (scripts/setup installs gnuplot-nox)"
 fi
 have_sqlite=0
 command -v sqlite3 >/dev/null 2>&1 && have_sqlite=1
@@ -108,7 +107,7 @@ if [ "$have_sqlite" -eq 1 ]; then
     done
     ok $bad "top_plans.dat: step time split and memory equal the store, rank by rank"
 else
-    skip "sqlite3 shell not installed: .dat vs store"
+    skip_dep "sqlite3 shell not installed: .dat vs store"
 fi
 
 # scaling.dat against the ZeRO paper (Rajbhandari et al.): bf16 params and
@@ -208,8 +207,8 @@ if [ -n "$browser" ]; then
     ok "$([ "$bs" -gt 0 ] && [ "$rs" -gt $((bs * 10)) ]; echo $?)" \
         "the screenshot is not blank ($rs bytes vs $bs for an empty page)"
 else
-    skip "no headless browser (Debian: apt-get install chromium)"
-    skip "no headless browser (Debian: apt-get install chromium)"
+    skip_dep "no headless browser (Debian: apt-get install chromium)"
+    skip_dep "no headless browser (Debian: apt-get install chromium)"
 fi
 
 # ---------------------------------------------------------------- one step, and replacing
@@ -300,7 +299,7 @@ if [ "$have_sqlite" -eq 1 ]; then
             "an edited $path: the run is refused naming it (exit 1), nothing drawn or run" || show_run
     done
 else
-    skip "sqlite3 shell not installed: names edited in the database"
+    skip_dep "sqlite3 shell not installed: names edited in the database"
 fi
 cd "$tmp" || exit 1
 
@@ -383,7 +382,7 @@ if [ "$have_sqlite" -eq 1 ]; then
     sqlite3 "$tmp/empty.db" 'PRAGMA user_version = 1; CREATE TABLE runs (id INTEGER PRIMARY KEY, result_json TEXT, created TEXT);'
     bad_case 2 "$tmp/b4" "a database without runs" "$ZPLAN" report --db "$tmp/empty.db" --out "$tmp/b4"
 else
-    skip "sqlite3 shell not installed: empty database"
+    skip_dep "sqlite3 shell not installed: empty database"
 fi
 : >"$tmp/afile"
 bad_case 2 "$tmp/afile/out" "an unwritable output directory (below a file)" "$ZPLAN" report 1 --db "$DB" --out "$tmp/afile/out"

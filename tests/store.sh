@@ -84,7 +84,7 @@ if [ $have_sqlite = 1 ]; then
                     params_bytes + grads_bytes + optimizer_bytes + activations_bytes + buffers_bytes + overhead_bytes")" 2 \
         "run 2: each stage's total_bytes is the sum of its classes"
 else
-    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do skip "sqlite3 shell not installed"; done
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17; do skip_dep "sqlite3 shell not installed"; done
 fi
 
 # ---------------------------------------------------------------- where the database is
@@ -144,7 +144,7 @@ if [ $have_sqlite = 1 ]; then
     ok "$(test $rc -eq 1 && grep -q '^zplan: .*schema version' "$errf"; echo $?)" "schema 99: list exits 1 naming the schema version" ||
         show_run
 else
-    for i in 1 2 3 4 5 6; do skip "sqlite3 shell not installed"; done
+    for i in 1 2 3 4 5 6; do skip_dep "sqlite3 shell not installed"; done
 fi
 
 G=$tmp/garbage.db
@@ -235,7 +235,7 @@ if [ $have_sqlite = 1 ]; then
     one_line "damaged database: planning says it is damaged" ".*damaged.db is damaged"
     ok "$(test "$(sha "$C")" = "$before"; echo $?)" "damaged database: byte-identical"
 else
-    for i in $(seq 20); do skip "sqlite3 shell not installed"; done
+    for i in $(seq 20); do skip_dep "sqlite3 shell not installed"; done
 fi
 
 # an empty file is a new database, as before
@@ -317,7 +317,7 @@ if [ $have_sqlite = 1 ]; then
     zp --params 2e9 --gpus 1 --db "$L" --json
     ok "$(test $rc -eq 0 && jtrue "$outf" '.run_id == 2'; echo $?)" "lock released: the next run is recorded as run 2"
 else
-    for i in $(seq 8); do skip "sqlite3 shell not installed"; done
+    for i in $(seq 8); do skip_dep "sqlite3 shell not installed"; done
 fi
 
 # ---------------------------------------------------------------- zplan import
