@@ -9,10 +9,13 @@
 #
 #   sh scripts/exec-matrix.sh          the table
 #   sh scripts/exec-matrix.sh --tap    TAP: a row passes when the peak is
-#                                      within 3 %, every class within 5 %,
-#                                      host bytes within 5 % and the bytes
+#                                      within 1 %, every class within 1 %,
+#                                      host bytes within 1 % and the bytes
 #                                      sent exact, in total and per kind of
 #                                      collective and copy (tests/predict.sh)
+# The bounds fit the evidence: every row measures within 0.2 % (peak) and
+# 0.5 % (classes); with the issue's 3 % a mutation moving 8 rows to -3.1 ..
+# -3.6 % passed 40 of 48.
 # ZPLAN names the zplan binary (default: ./zplan of the tree this script is
 # in); ZPLAN_MATRIX_SHAPES, ZPLAN_MATRIX_RANKS and ZPLAN_MATRIX_DTYPES
 # (entries DTYPE[/GRAD_DTYPE][:RANK,RANK...]; the ranks default to
@@ -38,7 +41,7 @@ errors='
     e($r.predicted_bytes.peak; $r.measured_bytes.peak) as $pk |
     e($r.host_predicted_bytes; $r.host_measured_bytes) as $h |
     ($c.predicted == $c.measured and ($c.by_kind | type) == "object" and all(($c.by_kind // {})[]; .predicted == .measured)) as $cx |
-    (($pk | fabs) <= 0.03 and all($cl[]; fabs <= 0.05) and ($h | fabs) <= 0.05 and $cx
+    (($pk | fabs) <= 0.01 and all($cl[]; fabs <= 0.01) and ($h | fabs) <= 0.01 and $cx
      and all(.per_rank[]; .measured_bytes.peak == $r.measured_bytes.peak)
      and .dtype == $pdt and .grad_dtype == $gdt) as $good |
     ($cl + [$pk, $h] | map(pct(.)) | join(" ")) + " " +
@@ -83,7 +86,7 @@ for shape in $shapes; do
                         if [ "$9" = ok ]; then echo "ok $n - $what: peak $6, classes $1 $2 $3 $4 $5, host $7, comm $8"
                         else
                             bad=$((bad + 1))
-                            echo "not ok $n - $what: peak $6 (within 3%), classes $1 $2 $3 $4 $5 (5%), host $7, comm $8"
+                            echo "not ok $n - $what: peak $6 (within 1%), classes $1 $2 $3 $4 $5 (1%), host $7, comm $8"
                         fi
                     else
                         printf '  %-46s %-9s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s\n' "$shape" "$dt" \
@@ -98,6 +101,6 @@ done
 if [ $tap -eq 1 ]; then
     echo "1..$n"
 else
-    printf '# %d executions, %d outside the bounds (peak 3%%, classes and host 5%%, comm exact)\n' "$n" "$bad"
+    printf '# %d executions, %d outside the bounds (peak, classes and host 1%%, comm exact)\n' "$n" "$bad"
 fi
 [ $bad -eq 0 ]

@@ -3,8 +3,8 @@
 # every data-parallel / ZeRO layout, with and without offload, each
 # recompute mode, on 1, 2, 4 and 8 ranks and two model shapes, with fp32,
 # bf16 and fp16 storage (the ranks of each: scripts/exec-matrix.sh), the predicted
-# peak device memory per rank is within 3 % of the measured peak, every
-# class within 5 %, the host bytes within 5 %, and the bytes sent per step
+# peak device memory per rank is within 1 % of the measured peak, every
+# class within 1 %, the host bytes within 1 %, and the bytes sent per step
 # exactly as predicted.  The rows are scripts/exec-matrix.sh's (which
 # prints the same matrix as a table).
 . "$(dirname "$0")/lib.sh"

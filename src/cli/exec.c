@@ -847,15 +847,18 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 }
 
 static const char exec_usage[] =
-    "Usage: zplan exec ID[/N]|FILE.plan [--np N] [--steps K] [--scale SPEC] [--device-mem SIZE]\n"
-    "                  [--hostfile F] [--timeout S] [--profile NAME] [--backend cpu|cuda]\n"
+    "Usage: zplan exec ID[/N]|FILE.plan [--np N] [--oversubscribe] [--steps K] [--scale SPEC]\n"
+    "                  [--device-mem SIZE]"
+    " [--hostfile F] [--timeout S] [--profile NAME] [--backend cpu|cuda]\n"
     "                  [--db PATH] [--json]\n\n"
     "Run plan N (default 1, the best) of planning run ID, or the best plan of a plan file\n"
     "(planned and recorded first, as zplan --from FILE), for real: MPI ranks (mpirun) of\n"
     "zplan-engine train a GPT-style decoder in the plan's data-parallel / ZeRO layout, and\n"
     "the measured memory per class, bytes per collective, losses and step time are\n"
     "recorded beside the planner's prediction for the same scaled model.\n\n"
-    "  --np N          ranks (default: the plan's dp; each rank is one replica)\n"
+    "  --np N          ranks (default: the plan's dp, at most 64 without --np; each rank is\n"
+    "                  one replica)\n"
+    "  --oversubscribe more ranks than this machine's cores (refused otherwise)\n"
     "  --steps K       training steps (default 10)\n"
     "  --scale SPEC    shrink the model, keeping the layout: key=value,... with layers,\n"
     "                  hidden, heads, vocab, seq, micro_batch, accum; or a parameter count\n"

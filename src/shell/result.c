@@ -1,6 +1,11 @@
-/* result.c - the planning problem and layouts back from a stored result
- * object (the --json answer), for the commands that work on recorded runs
- * (report, exec). */
+/* result.c - the documents zplan stores and reads back, each in one place
+ * (the contracts): the plan result (its writer zp_result_to_json, its
+ * schema and check zp_result_check, its readers zp_result_problem and
+ * zp_result_layout), the execution record's schema (zp_exec_record_check)
+ * and the engine's output's (zp_engine_output_check).  Every reader of a
+ * stored document checks it first, so that a field missing or out of range
+ * is one line naming it, never a crash further on. */
+#include "config.h"
 #include "result.h"
 #include "schema.h"
 #include "jsonget.h"
@@ -226,6 +231,208 @@ zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
             return st;
     }
     return ZP_OK;
+}
+
+/* ------------------------------------------------------------ the writer
+ * The plan result (zplan --json, the runs table's result_json): written
+ * here, read back by zp_result_problem and zp_result_layout below, and
+ * checked by result_f above, one place for its keys. */
+static cJSON *mem_json(const uint64_t *cls, uint64_t total, int host)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < ZP_MEM_NCLASS; i++)
+        if (!host || i < ZP_MEM_ACT || i == ZP_MEM_BUF)
+            cJSON_AddNumberToObject(o, zp_mem_class_names[i], (double)cls[i]);
+    cJSON_AddNumberToObject(o, "total", (double)total);
+    return o;
+}
+
+static cJSON *plan_json(const zp_plan *p)
+{
+    const zp_layout *l = &p->lay;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "dp", (double)l->dp);
+    cJSON_AddNumberToObject(o, "tp", (double)l->tp);
+    cJSON_AddNumberToObject(o, "pp", (double)l->pp);
+    cJSON_AddNumberToObject(o, "vp", (double)l->vp);
+    cJSON_AddNumberToObject(o, "zero", l->zero);
+    cJSON_AddStringToObject(o, "offload", zp_offload_names[l->offload]);
+    cJSON_AddStringToObject(o, "ckpt", zp_ckpt_names[l->ckpt]);
+    cJSON_AddBoolToObject(o, "sp", l->sp);
+    cJSON_AddNumberToObject(o, "micro_batch", (double)l->micro_batch);
+    cJSON_AddNumberToObject(o, "grad_accum", (double)l->grad_accum);
+    cJSON_AddBoolToObject(o, "fits", p->reject == ZP_REJ_NONE);
+    if (p->reject == ZP_REJ_NONE)
+        cJSON_AddNullToObject(o, "reject");
+    else
+        cJSON_AddStringToObject(o, "reject", zp_reject_names[p->reject]);
+    cJSON_AddNumberToObject(o, "worst_stage", (double)p->worst_stage);
+    cJSON_AddItemToObject(o, "memory_bytes", mem_json(p->mem.dev, p->mem.dev_total, 0));
+    cJSON_AddStringToObject(o, "peak_phase", zp_phase_names[p->mem.phase]);
+    cJSON_AddNumberToObject(o, "host_memory_bytes", (double)p->host_per_node);
+    cJSON_AddItemToObject(o, "host_bytes_per_rank", mem_json(p->mem.host, p->mem.host_total, 1));
+    cJSON_AddNumberToObject(o, "comm_bytes_per_step", (double)p->comm_bytes);
+    cJSON *t = cJSON_AddObjectToObject(o, "time_s");
+    cJSON_AddNumberToObject(t, "compute", p->cost.compute_s);
+    cJSON_AddNumberToObject(t, "comm_exposed", p->cost.comm_exposed_s);
+    cJSON_AddNumberToObject(t, "bubble", p->cost.bubble_s);
+    cJSON_AddNumberToObject(t, "optimizer", p->cost.optimizer_s);
+    cJSON_AddNumberToObject(o, "step_time_s", p->cost.step_s);
+    cJSON_AddNumberToObject(o, "tokens_per_s", p->cost.tokens_per_s);
+    cJSON_AddNumberToObject(o, "mfu", p->cost.mfu);
+    cJSON_AddNumberToObject(o, "model_flops_per_step", p->cost.model_flops);
+    return o;
+}
+
+static cJSON *comm_json(const zp_comm *cm)
+{
+    static const char *const ovl[] = {"none", "backward", "forward+backward"};
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < cm->n; i++) {
+        const zp_coll *c = &cm->c[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "collective", zp_coll_kind_names[c->kind]);
+        cJSON_AddStringToObject(o, "group", zp_group_names[c->group]);
+        cJSON_AddStringToObject(o, "what", c->what);
+        cJSON_AddNumberToObject(o, "group_size", (double)c->group_size);
+        cJSON_AddBoolToObject(o, "inter_node", c->inter_node);
+        cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
+        cJSON_AddNumberToObject(o, "count", (double)c->count);
+        cJSON_AddNumberToObject(o, "bus_factor", c->bus_factor);
+        cJSON_AddNumberToObject(o, "bus_bytes_per_step", (double)c->bus_bytes);
+        cJSON_AddNumberToObject(o, "time_s", c->time_s);
+        cJSON_AddStringToObject(o, "overlap", ovl[c->overlap]);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stages, const zp_comm *comm)
+{
+    const zp_problem *pb = &a->pb;
+    const zp_model *m = &pb->model;
+    static const char *const mlp[] = {"gelu", "swiglu"}, *const norm[] = {"layernorm", "rmsnorm"},
+                             *const pos[] = {"learned", "rotary", "alibi"};
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "zplan_version", PACKAGE_VERSION);
+    if (run_id > 0)
+        cJSON_AddNumberToObject(o, "run_id", (double)run_id);
+    else
+        cJSON_AddNullToObject(o, "run_id");
+    cJSON *mo = cJSON_AddObjectToObject(o, "model");
+    cJSON_AddStringToObject(mo, "name", m->name);
+    cJSON_AddStringToObject(mo, "source", a->source);
+    cJSON_AddNumberToObject(mo, "params", (double)zp_model_params(m));
+    cJSON_AddNumberToObject(mo, "layers", (double)m->layers);
+    cJSON_AddNumberToObject(mo, "hidden", (double)m->hidden);
+    cJSON_AddNumberToObject(mo, "heads", (double)m->heads);
+    cJSON_AddNumberToObject(mo, "kv_heads", (double)m->kv_heads);
+    cJSON_AddNumberToObject(mo, "ffn", (double)m->ffn);
+    cJSON_AddNumberToObject(mo, "vocab", (double)m->vocab);
+    cJSON_AddNumberToObject(mo, "seq", (double)pb->train.seq);
+    cJSON_AddNumberToObject(mo, "max_positions", (double)m->max_pos);
+    cJSON_AddBoolToObject(mo, "tied_embeddings", m->tied);
+    cJSON_AddBoolToObject(mo, "bias", m->bias);
+    cJSON_AddStringToObject(mo, "mlp", mlp[m->mlp]);
+    cJSON_AddStringToObject(mo, "norm", norm[m->norm]);
+    cJSON_AddStringToObject(mo, "position", pos[m->pos]);
+    /* added with head_dim, parallel blocks, partial biases and sliding
+     * windows; a stored run without them reads back as before (result.c) */
+    cJSON_AddNumberToObject(mo, "head_dim", (double)zp_model_head_dim(m));
+    cJSON_AddBoolToObject(mo, "qkv_bias", m->bias || m->qkv_bias);
+    cJSON_AddBoolToObject(mo, "out_bias", m->bias || m->out_bias);
+    cJSON_AddBoolToObject(mo, "mlp_bias", m->bias || m->mlp_bias);
+    cJSON_AddBoolToObject(mo, "head_bias", m->head_bias);
+    cJSON_AddBoolToObject(mo, "embed_norm", m->embed_norm);
+    cJSON_AddStringToObject(mo, "block", zp_block_names[m->block]);
+    cJSON_AddNumberToObject(mo, "sliding_window", (double)m->window);
+
+    const zp_cluster *c = &pb->cluster;
+    cJSON *co = cJSON_AddObjectToObject(o, "cluster");
+    cJSON_AddStringToObject(co, "gpu", c->gpu.name);
+    cJSON_AddStringToObject(co, "gpu_description", c->gpu.desc);
+    cJSON_AddNumberToObject(co, "gpus", (double)c->gpus);
+    cJSON_AddNumberToObject(co, "gpus_per_node", (double)c->gpus_per_node);
+    cJSON_AddNumberToObject(co, "nodes", (double)zp_ceil_div(c->gpus, c->gpus_per_node));
+    cJSON_AddNumberToObject(co, "gpu_memory_bytes", (double)c->gpu.mem_bytes);
+    cJSON_AddNumberToObject(co, "host_memory_bytes_per_node", (double)c->host_mem_bytes);
+    cJSON_AddNumberToObject(co, "peak_flops", c->gpu.peak_flops[pb->train.dtype]);
+    cJSON_AddNumberToObject(co, "nvlink_gbps", c->gpu.nvlink_gbps);
+    cJSON_AddNumberToObject(co, "inter_node_gbps", c->inter_node_gbps);
+    cJSON_AddNumberToObject(co, "pcie_gbps", c->gpu.pcie_gbps);
+
+    const zp_train *t = &pb->train;
+    cJSON *to = cJSON_AddObjectToObject(o, "training");
+    cJSON_AddNumberToObject(to, "seq", (double)t->seq);
+    cJSON_AddNumberToObject(to, "global_batch", (double)t->global_batch);
+    cJSON_AddNumberToObject(to, "tokens_per_step", (double)t->global_batch * (double)t->seq);
+    cJSON_AddStringToObject(to, "dtype", zp_dtype_names[t->dtype]);
+    cJSON_AddStringToObject(to, "grad_dtype", zp_dtype_names[t->grad_dtype]);
+    cJSON_AddBoolToObject(to, "master_weights", t->master && t->dtype != ZP_DT_FP32);
+    cJSON_AddStringToObject(to, "optimizer", zp_optim_names[t->optim]);
+    cJSON_AddBoolToObject(to, "flash_attention", t->flash);
+    cJSON_AddBoolToObject(to, "dropout", t->dropout);
+
+    const zp_conv *cv = &pb->conv;
+    cJSON *cvo = cJSON_AddObjectToObject(o, "conventions");
+    cJSON_AddStringToObject(cvo, "zero3_buffer", z3_n[cv->zero3_buffer]);
+    cJSON_AddStringToObject(cvo, "zero3_regather", z3re_n[cv->zero3_regather_all != 0]);
+    cJSON_AddNumberToObject(cvo, "bucket_elems", (double)cv->bucket_elems);
+    cJSON_AddNumberToObject(cvo, "cuda_context_bytes", (double)cv->cuda_ctx_bytes);
+    cJSON_AddNumberToObject(cvo, "nccl_comm_bytes", (double)cv->nccl_comm_bytes);
+    cJSON_AddNumberToObject(cvo, "cublas_bytes", (double)cv->cublas_bytes);
+    cJSON_AddNumberToObject(cvo, "fragmentation", cv->frag);
+    cJSON_AddNumberToObject(cvo, "alloc_granule_bytes", (double)cv->alloc_granule_bytes);
+    cJSON_AddNumberToObject(cvo, "gemm_efficiency", cv->gemm_eff);
+    cJSON_AddNumberToObject(cvo, "link_efficiency", cv->link_eff);
+    cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);
+    cJSON_AddNumberToObject(cvo, "elementwise_gbps", cv->elementwise_bps / 1e9);
+    cJSON_AddBoolToObject(cvo, "backward_workspace", cv->bwd_workspace);
+    cJSON_AddStringToObject(cvo, "units", units_n[a->units]);
+
+    cJSON_AddNumberToObject(o, "candidates_evaluated", (double)a->sr.evaluated);
+    cJSON_AddNumberToObject(o, "fitting", (double)a->sr.rejected[ZP_REJ_NONE]);
+    cJSON *rj = cJSON_AddObjectToObject(o, "rejected");
+    for (int i = 1; i < ZP_REJ_N; i++)
+        cJSON_AddNumberToObject(rj, zp_reject_names[i], (double)a->sr.rejected[i]);
+
+    cJSON *plans = cJSON_AddArrayToObject(o, "plans");
+    if (a->pinned_all) {
+        if (a->have_chosen)
+            cJSON_AddItemToArray(plans, plan_json(&a->chosen));
+    } else
+        for (int i = 0; i < a->sr.ntop; i++)
+            cJSON_AddItemToArray(plans, plan_json(&a->top[i]));
+
+    if (a->have_chosen) {
+        cJSON *ch = plan_json(&a->chosen);
+        cJSON *st = cJSON_AddArrayToObject(ch, "stages");
+        for (int64_t k = 0; k < a->chosen.lay.pp; k++) {
+            cJSON *so = cJSON_CreateObject();
+            cJSON_AddNumberToObject(so, "stage", (double)k);
+            cJSON_AddItemToObject(so, "memory_bytes", mem_json(stages[k].dev, stages[k].dev_total, 0));
+            cJSON_AddItemToObject(so, "host_bytes", mem_json(stages[k].host, stages[k].host_total, 1));
+            cJSON_AddItemToArray(st, so);
+        }
+        cJSON_AddItemToObject(ch, "comm", comm_json(comm));
+        cJSON_AddItemToObject(o, "chosen", ch);
+    } else
+        cJSON_AddNullToObject(o, "chosen");
+    if (a->sr.have_closest && !a->have_chosen)
+        cJSON_AddItemToObject(o, "closest", plan_json(&a->sr.closest));
+
+    cJSON *cl = cJSON_AddArrayToObject(o, "classic");
+    for (int i = 0; i < 7; i++) {
+        cJSON *x = a->classic[i].have ? plan_json(&a->classic[i].plan) : cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "strategy", a->classic[i].name);
+        if (!a->classic[i].have)
+            cJSON_AddStringToObject(x, "invalid", "no valid layout for this strategy on this cluster");
+        cJSON_AddItemToArray(cl, x);
+    }
+    cJSON *sg = cJSON_AddArrayToObject(o, "suggestions");
+    for (int i = 0; i < a->nsugg; i++)
+        cJSON_AddItemToArray(sg, cJSON_CreateString(a->sugg[i]));
+    return o;
 }
 
 /* ------------------------------------------------------------ executions

@@ -1,9 +1,31 @@
-/* result.h - reading a stored planning result back into the core's structs. */
+/* result.h - the stored documents, written, checked and read back in one
+ * place (result.c). */
 #ifndef ZP_RESULT_H
 #define ZP_RESULT_H
 
 #include <cjson/cJSON.h>
 #include "core.h"
+
+/* Everything the plan command computes: what the result document holds. */
+typedef struct zp_answer {
+    zp_problem pb;
+    char source[300];
+    zp_units units;
+    int top_n;
+    zp_plan *top;
+    zp_search_result sr;
+    int pinned_all;
+    int have_chosen;
+    zp_plan chosen;
+    struct { const char *name; int have; zp_plan plan; } classic[7];
+    char sugg[4][400];
+    int nsugg;
+} zp_answer;
+
+/* The plan result document (zplan --json; stored as the run's result_json)
+ * of an answer: run_id 0 for none (null), stages the chosen plan's pp
+ * stages, comm its collectives. */
+cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stages, const zp_comm *comm);
 
 /* Check a stored planning result before anything reads it: every field
  * the readers use, present and in the range the planner accepts, the
