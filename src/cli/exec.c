@@ -142,11 +142,6 @@ static int engine_dtype(zp_dtype d)
     return d == ZP_DT_BF16 ? 1 : d == ZP_DT_FP16 ? 2 : 0;
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* The engine's stdout, a JSON value per line: its progress lines (into
  * *progress, an array of their objects) and its result, the last other
@@ -171,24 +166,6 @@ static cJSON *engine_output(const char *out, cJSON **progress)
     return res;
 }
 
-/* The measured step time of progress lines alone (a run ended early), as
- * the engine reports a finished run's: the steps' times sorted, the one at
- * n / 2; 0 when there are none. */
-static double progress_step_s(const cJSON *progress)
-{
-    int all = cJSON_GetArraySize(progress), from = all > 1, n = all - from;
-    if (all < 1)
-        return 0.0;
-    double *t = malloc((size_t)n * sizeof *t);
-    if (!t)
-        return 0.0;
-    for (int i = 0; i < n; i++)   /* from the second step (the first warms up) */
-        t[i] = zp_jnum(cJSON_GetArrayItem(progress, from + i), "time_s");
-    qsort(t, (size_t)n, sizeof *t, cmp_dbl);
-    double m = t[n / 2];
-    free(t);
-    return m;
-}
 
 /* --backend cuda: ask the engine (zplan-engine devices, no MPI) whether it
  * was built with CUDA and which GPUs it sees, before anything is launched
@@ -238,14 +215,6 @@ static void slug(char *out, size_t n, const char *name)
     out[k] = '\0';
 }
 
-static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
-{
-    cJSON *o = cJSON_CreateObject();
-    for (int k = 0; k < ZP_MEM_OVERHEAD; k++)
-        cJSON_AddNumberToObject(o, zp_mem_class_names[k], (double)dev[k]);
-    cJSON_AddNumberToObject(o, "peak", (double)peak);
-    return o;
-}
 
 static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
@@ -635,152 +604,12 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                                  : strcmp(zp_jstr(eo, "status"), "oom") == 0 ? "oom" : "failed")
                               : "failed";
 
-    /* the record: prediction beside measurement */
-    cJSON *rec = cJSON_CreateObject();
-    cJSON_AddNumberToObject(rec, "exec_id", (double)exec_id);
-    cJSON_AddNumberToObject(rec, "run_id", (double)run_id);
-    cJSON_AddNumberToObject(rec, "plan", (double)rank);
-    cJSON_AddStringToObject(rec, "status", status);
-    cJSON_AddNumberToObject(rec, "launcher_exit", rc);
-    if (strcmp(status, "ok") != 0)
-        cJSON_AddStringToObject(rec, "reason", rc == 124 ? "timed out (--timeout)" : rc == 130 ? "interrupted"
-                                : strcmp(status, "oom") == 0 ? "the device pool cap (--device-mem) was exceeded"
-                                : eo ? "a rank failed" : malformed[0] ? malformed
-                                : "no result from the ranks (see the launcher's messages)");
-    cJSON_AddStringToObject(rec, "backend", o.backend);
-    if (cuda) {
-        cJSON_AddStringToObject(rec, "gpu", *zp_jstr(eo, "device") ? zp_jstr(eo, "device") : gpu_name);
-        if (*zp_jstr(eo, "group"))
-            cJSON_AddStringToObject(rec, "group", zp_jstr(eo, "group"));
-        /* ranks sharing a GPU: memory per rank is real, time is not that of
-         * separate GPUs */
-        cJSON_AddBoolToObject(rec, "shared_gpu", shared);
-        cJSON_AddNumberToObject(rec, "ranks_per_gpu", (double)ranks_per_gpu);
-        cJSON_AddStringToObject(rec, "overhead_source", ovh_source);
-    }
-    if (*zp_jstr(eo, "error"))
-        cJSON_AddStringToObject(rec, "error", zp_jstr(eo, "error"));
-    cJSON_AddNumberToObject(rec, "ranks", (double)o.np);
-    cJSON_AddNumberToObject(rec, "steps", (double)o.steps);
-    cJSON_AddStringToObject(rec, "scale", scale ? scale : "none");
-    cJSON_AddNumberToObject(rec, "dp", (double)l.dp);
-    cJSON_AddNumberToObject(rec, "tp", (double)l.tp);
-    cJSON_AddNumberToObject(rec, "pp", (double)l.pp);
-    cJSON_AddNumberToObject(rec, "zero", l.zero);
-    cJSON_AddStringToObject(rec, "offload", zp_offload_names[l.offload]);
-    cJSON_AddStringToObject(rec, "ckpt", zp_ckpt_names[l.ckpt]);
-    cJSON_AddNumberToObject(rec, "micro_batch", (double)l.micro_batch);
-    cJSON_AddNumberToObject(rec, "grad_accum", (double)l.grad_accum);
-    cJSON_AddNumberToObject(rec, "device_cap_bytes", (double)cap);
-    /* the storage types as the engine reports running them (the plan's,
-     * when it did not report) */
-    cJSON_AddStringToObject(rec, "dtype", eo && *zp_jstr(eo, "dtype") ? zp_jstr(eo, "dtype")
-                                          : zp_dtype_names[pb.train.dtype]);
-    cJSON_AddStringToObject(rec, "grad_dtype", eo && *zp_jstr(eo, "grad_dtype") ? zp_jstr(eo, "grad_dtype")
-                                               : zp_dtype_names[pb.train.grad_dtype]);
-    if (eo && zp_jobj(eo, "skipped_steps")) {
-        cJSON_AddNumberToObject(rec, "skipped_steps", zp_jnum(eo, "skipped_steps"));
-        cJSON_AddNumberToObject(rec, "loss_scale", zp_jnum(eo, "loss_scale"));
-    }
-    cJSON *mo = cJSON_AddObjectToObject(rec, "model");
-    cJSON_AddNumberToObject(mo, "params", (double)zp_model_params(m));
-    cJSON_AddNumberToObject(mo, "layers", (double)m->layers);
-    cJSON_AddNumberToObject(mo, "hidden", (double)m->hidden);
-    cJSON_AddNumberToObject(mo, "heads", (double)m->heads);
-    cJSON_AddNumberToObject(mo, "vocab", (double)m->vocab);
-    cJSON_AddNumberToObject(mo, "seq", (double)pb.train.seq);
-    /* the losses the engine reported; of a run ended early, those of the
-     * steps it finished (its progress lines) */
-    cJSON *ls = cJSON_AddArrayToObject(rec, "losses");
-    const cJSON *x;
-    if (zp_jobj(eo, "losses")) {
-        cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
-    } else
-        cJSON_ArrayForEach(x, prog) cJSON_AddItemToArray(ls, cJSON_IsNumber(zp_jobj(x, "loss"))
-                                                                 ? cJSON_CreateNumber(zp_jnum(x, "loss"))
-                                                                 : cJSON_CreateNull());   /* not finite */
-    cJSON_AddNumberToObject(rec, "steps_done", cJSON_GetArraySize(ls));
-    cJSON *sm = cJSON_AddObjectToObject(rec, "step_time_s");
-    if (have_profile) {
-        cJSON_AddNumberToObject(sm, "predicted", pcost.step_s);
-        cJSON_AddStringToObject(rec, "profile", o.profile);
-        cJSON *pp = cJSON_AddObjectToObject(rec, "predicted_time_s");
-        cJSON_AddNumberToObject(pp, "compute", pcost.compute_s);
-        cJSON_AddNumberToObject(pp, "comm_exposed", pcost.comm_exposed_s);
-        cJSON_AddNumberToObject(pp, "optimizer", pcost.optimizer_s);
-    } else
-        cJSON_AddNullToObject(sm, "predicted");
-    if (zp_jobj(eo, "phase_time_s"))
-        cJSON_AddItemToObject(rec, "measured_time_s", cJSON_Duplicate(zp_jobj(eo, "phase_time_s"), 1));
-    cJSON_AddNumberToObject(sm, "measured", zp_jobj(eo, "step_time_s") ? zp_jnum(eo, "step_time_s")
-                                            : progress_step_s(prog));
+    /* the record: prediction beside measurement (shell/result.c) */
+    zp_exec_view xv = {exec_id, run_id, (int)rank, status, rc, malformed, o.backend, o.np, o.steps, scale, &l, cap,
+                       m, &pb.train, eo, prog, have_profile ? o.profile : NULL, &pcost, &pc, &pm, cuda, gpu_name,
+                       shared, ranks_per_gpu, ovh_source, pr_ctx, pr_blas, pr_comm, pr_round};
+    cJSON *rec = zp_exec_record_json(&xv);
     cJSON_Delete(prog);
-    cJSON *cb = cJSON_AddObjectToObject(rec, "comm_bytes_per_step");
-    cJSON_AddNumberToObject(cb, "predicted", (double)pc.bytes_per_step);
-    cJSON_AddNumberToObject(cb, "measured", zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), "total"));
-    {   /* per kind of collective (and pool-to-pool copy), each as the total */
-        uint64_t pk[ZP_COLL_NKIND] = {0};
-        for (int i = 0; i < pc.n; i++)
-            pk[pc.c[i].kind] += pc.c[i].bus_bytes;
-        cJSON *bk = cJSON_AddObjectToObject(cb, "by_kind");
-        for (int kk = 0; kk < ZP_COLL_NKIND; kk++) {
-            double mk = zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), zp_coll_kind_names[kk]);
-            if (!pk[kk] && mk == 0.0)
-                continue;
-            cJSON *o1 = cJSON_AddObjectToObject(bk, zp_coll_kind_names[kk]);
-            cJSON_AddNumberToObject(o1, "predicted", (double)pk[kk]);
-            cJSON_AddNumberToObject(o1, "measured", mk);
-        }
-    }
-    cJSON *pr = cJSON_AddArrayToObject(rec, "per_rank");
-    cJSON_ArrayForEach(x, zp_jobj(eo, "per_rank"))
-    {
-        cJSON *r = cJSON_CreateObject();
-        const cJSON *cp = zp_jobj(x, "device_class_peaks"), *hp = zp_jobj(x, "host_class_peaks");
-        cJSON_AddNumberToObject(r, "rank", zp_jnum(x, "rank"));
-        cJSON_AddNumberToObject(r, "stage", 0);
-        cJSON_AddItemToObject(r, "predicted_bytes", classes_json(pm.dev, pm.dev_total - pm.dev[ZP_MEM_OVERHEAD]));
-        /* the classes as they stood at the measured peak of the phase the
-         * planner puts the peak in (like for like), and the overall peak */
-        const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[pm.phase]);
-        cJSON *mb = cJSON_CreateObject(), *mc = cJSON_CreateObject();
-        for (int c = 0; c < ZP_MEM_OVERHEAD; c++) {
-            cJSON_AddNumberToObject(mb, zp_mem_class_names[c], zp_jnum(at, zp_mem_class_names[c]));
-            cJSON_AddNumberToObject(mc, zp_mem_class_names[c], zp_jnum(cp, zp_mem_class_names[c]));
-        }
-        cJSON_AddNumberToObject(mb, "peak", zp_jnum(x, "device_peak"));
-        cJSON_AddItemToObject(r, "measured_bytes", mb);
-        cJSON_AddItemToObject(r, "measured_class_peaks", mc);
-        cJSON_AddStringToObject(r, "predicted_phase", zp_phase_names[pm.phase]);
-        cJSON_AddStringToObject(r, "peak_phase", zp_jstr(x, "peak_phase"));
-        cJSON_AddNumberToObject(r, "host_predicted_bytes", (double)pm.host_total);
-        cJSON_AddNumberToObject(r, "host_measured_bytes", zp_jnum(hp, "total"));
-        cJSON_AddNumberToObject(r, "rss_bytes", zp_jnum(x, "rss_bytes"));
-        if (cuda) {   /* the runtime's device memory: predicted beside measured */
-            const cJSON *rb = zp_jobj(x, "runtime_bytes");
-            uint64_t tensors = pm.dev_total - pm.dev[ZP_MEM_OVERHEAD];
-            cJSON *rt = cJSON_AddObjectToObject(r, "runtime_bytes"), *rp = cJSON_AddObjectToObject(rt, "predicted"),
-                  *rm = cJSON_AddObjectToObject(rt, "measured");
-            cJSON_AddNumberToObject(rp, "context", (double)pr_ctx);
-            cJSON_AddNumberToObject(rp, "blas", (double)pr_blas);
-            cJSON_AddNumberToObject(rp, "communicator", (double)pr_comm);
-            cJSON_AddNumberToObject(rp, "rounding", (double)pr_round);
-            cJSON_AddNumberToObject(rp, "device_total", (double)(tensors + pr_ctx + pr_blas + pr_comm + pr_round));
-            cJSON_AddNumberToObject(rp, "gpu_total", (double)(tensors + pr_ctx + pr_blas + pr_comm + pr_round) *
-                                                         (double)ranks_per_gpu);
-            double rounded = zp_jnum(rb, "tensors_rounded_at_peak"), peak = zp_jnum(x, "device_peak");
-            cJSON_AddNumberToObject(rm, "context", zp_jnum(rb, "context"));
-            cJSON_AddNumberToObject(rm, "blas", zp_jnum(rb, "blas"));
-            cJSON_AddNumberToObject(rm, "communicator", zp_jnum(rb, "communicator"));
-            cJSON_AddNumberToObject(rm, "rounding", rounded > peak ? rounded - peak : 0.0);
-            /* the device's used bytes (cudaMemGetInfo) when this rank's
-             * tensors peaked, less what the GPU used before its context:
-             * with ranks sharing the GPU, theirs too */
-            double used = zp_jnum(rb, "device_used_at_peak");
-            cJSON_AddNumberToObject(rm, "gpu_used_at_peak", used);
-        }
-        cJSON_AddItemToArray(pr, r);
-    }
     double granule = zp_jnum(eo, "granule_bytes"), gpu_mem = zp_jnum(eo, "device_memory_bytes");
     cJSON_Delete(eo);
     char *txt = cJSON_PrintUnformatted(rec);

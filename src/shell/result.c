@@ -11,6 +11,7 @@
 #include "jsonget.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int zp_name_index(const char *s, const char *const *names)
@@ -501,6 +502,189 @@ static const zp_field exec_f[] = {
 zp_status zp_exec_record_check(const cJSON *rec, const char *what, zp_err *e)
 {
     return zp_schema_check(rec, exec_f, what, e);
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The measured step time of progress lines alone (a run ended early), as
+ * the engine reports a finished run's: the steps' times sorted, the one at
+ * n / 2; 0 when there are none. */
+static double progress_step_s(const cJSON *progress)
+{
+    int all = cJSON_GetArraySize(progress), from = all > 1, n = all - from;
+    if (all < 1)
+        return 0.0;
+    double *t = malloc((size_t)n * sizeof *t);
+    if (!t)
+        return 0.0;
+    for (int i = 0; i < n; i++)   /* from the second step (the first warms up) */
+        t[i] = zp_jnum(cJSON_GetArrayItem(progress, from + i), "time_s");
+    qsort(t, (size_t)n, sizeof *t, cmp_dbl);
+    double m = t[n / 2];
+    free(t);
+    return m;
+}
+
+static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < ZP_MEM_OVERHEAD; k++)
+        cJSON_AddNumberToObject(o, zp_mem_class_names[k], (double)dev[k]);
+    cJSON_AddNumberToObject(o, "peak", (double)peak);
+    return o;
+}
+
+cJSON *zp_exec_record_json(const zp_exec_view *v)
+{
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddNumberToObject(rec, "exec_id", (double)v->exec_id);
+    cJSON_AddNumberToObject(rec, "run_id", (double)v->run_id);
+    cJSON_AddNumberToObject(rec, "plan", (double)v->plan);
+    cJSON_AddStringToObject(rec, "status", v->status);
+    cJSON_AddNumberToObject(rec, "launcher_exit", v->launcher_exit);
+    if (strcmp(v->status, "ok") != 0)
+        cJSON_AddStringToObject(rec, "reason", v->launcher_exit == 124 ? "timed out (--timeout)" : v->launcher_exit == 130 ? "interrupted"
+                                : strcmp(v->status, "oom") == 0 ? "the device pool cap (--device-mem) was exceeded"
+                                : v->engine ? "a rank failed" : v->malformed[0] ? v->malformed
+                                : "no result from the ranks (see the launcher's messages)");
+    cJSON_AddStringToObject(rec, "backend", v->backend);
+    if (v->cuda) {
+        cJSON_AddStringToObject(rec, "gpu", *zp_jstr(v->engine, "device") ? zp_jstr(v->engine, "device") : v->gpu);
+        if (*zp_jstr(v->engine, "group"))
+            cJSON_AddStringToObject(rec, "group", zp_jstr(v->engine, "group"));
+        /* ranks sharing a GPU: memory per rank is real, time is not that of
+         * separate GPUs */
+        cJSON_AddBoolToObject(rec, "shared_gpu", v->shared_gpu);
+        cJSON_AddNumberToObject(rec, "ranks_per_gpu", (double)v->ranks_per_gpu);
+        cJSON_AddStringToObject(rec, "overhead_source", v->overhead_source);
+    }
+    if (*zp_jstr(v->engine, "error"))
+        cJSON_AddStringToObject(rec, "error", zp_jstr(v->engine, "error"));
+    cJSON_AddNumberToObject(rec, "ranks", (double)v->ranks);
+    cJSON_AddNumberToObject(rec, "steps", (double)v->steps);
+    cJSON_AddStringToObject(rec, "scale", v->scale ? v->scale : "none");
+    cJSON_AddNumberToObject(rec, "dp", (double)v->lay->dp);
+    cJSON_AddNumberToObject(rec, "tp", (double)v->lay->tp);
+    cJSON_AddNumberToObject(rec, "pp", (double)v->lay->pp);
+    cJSON_AddNumberToObject(rec, "zero", v->lay->zero);
+    cJSON_AddStringToObject(rec, "offload", zp_offload_names[v->lay->offload]);
+    cJSON_AddStringToObject(rec, "ckpt", zp_ckpt_names[v->lay->ckpt]);
+    cJSON_AddNumberToObject(rec, "micro_batch", (double)v->lay->micro_batch);
+    cJSON_AddNumberToObject(rec, "grad_accum", (double)v->lay->grad_accum);
+    cJSON_AddNumberToObject(rec, "device_cap_bytes", (double)v->device_cap);
+    /* the storage types as the engine reports running them (the plan's,
+     * when it did not report) */
+    cJSON_AddStringToObject(rec, "dtype", v->engine && *zp_jstr(v->engine, "dtype") ? zp_jstr(v->engine, "dtype")
+                                          : zp_dtype_names[v->train->dtype]);
+    cJSON_AddStringToObject(rec, "grad_dtype", v->engine && *zp_jstr(v->engine, "grad_dtype") ? zp_jstr(v->engine, "grad_dtype")
+                                               : zp_dtype_names[v->train->grad_dtype]);
+    if (v->engine && zp_jobj(v->engine, "skipped_steps")) {
+        cJSON_AddNumberToObject(rec, "skipped_steps", zp_jnum(v->engine, "skipped_steps"));
+        cJSON_AddNumberToObject(rec, "loss_scale", zp_jnum(v->engine, "loss_scale"));
+    }
+    cJSON *mo = cJSON_AddObjectToObject(rec, "model");
+    cJSON_AddNumberToObject(mo, "params", (double)zp_model_params(v->model));
+    cJSON_AddNumberToObject(mo, "layers", (double)v->model->layers);
+    cJSON_AddNumberToObject(mo, "hidden", (double)v->model->hidden);
+    cJSON_AddNumberToObject(mo, "heads", (double)v->model->heads);
+    cJSON_AddNumberToObject(mo, "vocab", (double)v->model->vocab);
+    cJSON_AddNumberToObject(mo, "seq", (double)v->train->seq);
+    /* the losses the engine reported; of a run ended early, those of the
+     * steps it finished (its progress lines) */
+    cJSON *ls = cJSON_AddArrayToObject(rec, "losses");
+    const cJSON *x;
+    if (zp_jobj(v->engine, "losses")) {
+        cJSON_ArrayForEach(x, zp_jobj(v->engine, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
+    } else
+        cJSON_ArrayForEach(x, v->progress) cJSON_AddItemToArray(ls, cJSON_IsNumber(zp_jobj(x, "loss"))
+                                                                 ? cJSON_CreateNumber(zp_jnum(x, "loss"))
+                                                                 : cJSON_CreateNull());   /* not finite */
+    cJSON_AddNumberToObject(rec, "steps_done", cJSON_GetArraySize(ls));
+    cJSON *sm = cJSON_AddObjectToObject(rec, "step_time_s");
+    if (v->profile) {
+        cJSON_AddNumberToObject(sm, "predicted", v->cost->step_s);
+        cJSON_AddStringToObject(rec, "profile", v->profile);
+        cJSON *pp = cJSON_AddObjectToObject(rec, "predicted_time_s");
+        cJSON_AddNumberToObject(pp, "compute", v->cost->compute_s);
+        cJSON_AddNumberToObject(pp, "comm_exposed", v->cost->comm_exposed_s);
+        cJSON_AddNumberToObject(pp, "optimizer", v->cost->optimizer_s);
+    } else
+        cJSON_AddNullToObject(sm, "predicted");
+    if (zp_jobj(v->engine, "phase_time_s"))
+        cJSON_AddItemToObject(rec, "measured_time_s", cJSON_Duplicate(zp_jobj(v->engine, "phase_time_s"), 1));
+    cJSON_AddNumberToObject(sm, "measured", zp_jobj(v->engine, "step_time_s") ? zp_jnum(v->engine, "step_time_s")
+                                            : progress_step_s(v->progress));
+    cJSON *cb = cJSON_AddObjectToObject(rec, "comm_bytes_per_step");
+    cJSON_AddNumberToObject(cb, "predicted", (double)v->comm->bytes_per_step);
+    cJSON_AddNumberToObject(cb, "measured", zp_jnum(zp_jobj(v->engine, "bus_bytes_per_step"), "total"));
+    {   /* per kind of collective (and pool-to-pool copy), each as the total */
+        uint64_t pk[ZP_COLL_NKIND] = {0};
+        for (int i = 0; i < v->comm->n; i++)
+            pk[v->comm->c[i].kind] += v->comm->c[i].bus_bytes;
+        cJSON *bk = cJSON_AddObjectToObject(cb, "by_kind");
+        for (int kk = 0; kk < ZP_COLL_NKIND; kk++) {
+            double mk = zp_jnum(zp_jobj(v->engine, "bus_bytes_per_step"), zp_coll_kind_names[kk]);
+            if (!pk[kk] && mk == 0.0)
+                continue;
+            cJSON *o1 = cJSON_AddObjectToObject(bk, zp_coll_kind_names[kk]);
+            cJSON_AddNumberToObject(o1, "predicted", (double)pk[kk]);
+            cJSON_AddNumberToObject(o1, "measured", mk);
+        }
+    }
+    cJSON *pr = cJSON_AddArrayToObject(rec, "per_rank");
+    cJSON_ArrayForEach(x, zp_jobj(v->engine, "per_rank"))
+    {
+        cJSON *r = cJSON_CreateObject();
+        const cJSON *cp = zp_jobj(x, "device_class_peaks"), *hp = zp_jobj(x, "host_class_peaks");
+        cJSON_AddNumberToObject(r, "rank", zp_jnum(x, "rank"));
+        cJSON_AddNumberToObject(r, "stage", 0);
+        cJSON_AddItemToObject(r, "predicted_bytes", classes_json(v->mem->dev, v->mem->dev_total - v->mem->dev[ZP_MEM_OVERHEAD]));
+        /* the classes as they stood at the measured peak of the phase the
+         * planner puts the peak in (like for like), and the overall peak */
+        const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[v->mem->phase]);
+        cJSON *mb = cJSON_CreateObject(), *mc = cJSON_CreateObject();
+        for (int c = 0; c < ZP_MEM_OVERHEAD; c++) {
+            cJSON_AddNumberToObject(mb, zp_mem_class_names[c], zp_jnum(at, zp_mem_class_names[c]));
+            cJSON_AddNumberToObject(mc, zp_mem_class_names[c], zp_jnum(cp, zp_mem_class_names[c]));
+        }
+        cJSON_AddNumberToObject(mb, "peak", zp_jnum(x, "device_peak"));
+        cJSON_AddItemToObject(r, "measured_bytes", mb);
+        cJSON_AddItemToObject(r, "measured_class_peaks", mc);
+        cJSON_AddStringToObject(r, "predicted_phase", zp_phase_names[v->mem->phase]);
+        cJSON_AddStringToObject(r, "peak_phase", zp_jstr(x, "peak_phase"));
+        cJSON_AddNumberToObject(r, "host_predicted_bytes", (double)v->mem->host_total);
+        cJSON_AddNumberToObject(r, "host_measured_bytes", zp_jnum(hp, "total"));
+        cJSON_AddNumberToObject(r, "rss_bytes", zp_jnum(x, "rss_bytes"));
+        if (v->cuda) {   /* the runtime's device memory: predicted beside measured */
+            const cJSON *rb = zp_jobj(x, "runtime_bytes");
+            uint64_t tensors = v->mem->dev_total - v->mem->dev[ZP_MEM_OVERHEAD];
+            cJSON *rt = cJSON_AddObjectToObject(r, "runtime_bytes"), *rp = cJSON_AddObjectToObject(rt, "predicted"),
+                  *rm = cJSON_AddObjectToObject(rt, "measured");
+            cJSON_AddNumberToObject(rp, "context", (double)v->pr_ctx);
+            cJSON_AddNumberToObject(rp, "blas", (double)v->pr_blas);
+            cJSON_AddNumberToObject(rp, "communicator", (double)v->pr_comm);
+            cJSON_AddNumberToObject(rp, "rounding", (double)v->pr_round);
+            cJSON_AddNumberToObject(rp, "device_total", (double)(tensors + v->pr_ctx + v->pr_blas + v->pr_comm + v->pr_round));
+            cJSON_AddNumberToObject(rp, "gpu_total", (double)(tensors + v->pr_ctx + v->pr_blas + v->pr_comm + v->pr_round) *
+                                                         (double)v->ranks_per_gpu);
+            double rounded = zp_jnum(rb, "tensors_rounded_at_peak"), peak = zp_jnum(x, "device_peak");
+            cJSON_AddNumberToObject(rm, "context", zp_jnum(rb, "context"));
+            cJSON_AddNumberToObject(rm, "blas", zp_jnum(rb, "blas"));
+            cJSON_AddNumberToObject(rm, "communicator", zp_jnum(rb, "communicator"));
+            cJSON_AddNumberToObject(rm, "rounding", rounded > peak ? rounded - peak : 0.0);
+            /* the device's used bytes (cudaMemGetInfo) when this rank's
+             * tensors peaked, less what the GPU used before its context:
+             * with ranks sharing the GPU, theirs too */
+            double used = zp_jnum(rb, "device_used_at_peak");
+            cJSON_AddNumberToObject(rm, "gpu_used_at_peak", used);
+        }
+        cJSON_AddItemToArray(pr, r);
+    }
+    return rec;
 }
 
 /* ------------------------------------------------------------ the engine

@@ -32,6 +32,37 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
  * model's shape consistent, each plan's degrees using the cluster's GPUs.
  * ZP_EIO (exit 1) with e naming `what` ("run 5") and the field. */
 zp_status zp_result_check(const cJSON *result, const char *what, zp_err *e);
+/* What an execution record is made of (zplan exec): the run's outcome, the
+ * prediction for the scaled model, and the engine's output (checked). */
+typedef struct zp_exec_view {
+    int64_t exec_id, run_id;
+    int plan;                     /* its rank in the run */
+    const char *status;           /* ok oom failed interrupted */
+    int launcher_exit;            /* 124 timed out, 130 interrupted */
+    const char *malformed;        /* why the engine's output was not read ("" when it was) */
+    const char *backend;
+    int64_t ranks, steps;
+    const char *scale;            /* NULL: none */
+    const zp_layout *lay;
+    uint64_t device_cap;
+    const zp_model *model;        /* the scaled model */
+    const zp_train *train;
+    const cJSON *engine;          /* the engine's output, or NULL */
+    const cJSON *progress;        /* its progress lines (a run ended early) */
+    const char *profile;          /* the profile of the predicted step time, or NULL */
+    const zp_cost *cost;
+    const zp_comm *comm;
+    const zp_mem *mem;
+    int cuda;                     /* --backend cuda: the rest */
+    const char *gpu;
+    int shared_gpu;
+    int64_t ranks_per_gpu;
+    const char *overhead_source;
+    uint64_t pr_ctx, pr_blas, pr_comm, pr_round;   /* the runtime's memory, predicted */
+} zp_exec_view;
+/* The execution record (zplan exec --json, the executions table's
+ * record_json): written here, checked by zp_exec_record_check. */
+cJSON *zp_exec_record_json(const zp_exec_view *v);
 /* Check an execution record (the executions table) before show or report
  * read it; what: "execution 7". */
 zp_status zp_exec_record_check(const cJSON *rec, const char *what, zp_err *e);
