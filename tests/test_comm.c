@@ -85,13 +85,6 @@ static int count_group(const zp_comm *cm, zp_group g)
     return n;
 }
 
-/* nccl-tests: bus factor and ring steps */
-static double factor(zp_coll_kind k, double n)
-{
-    return k == ZP_COLL_ALLREDUCE ? 2 * (n - 1) / n
-         : (k == ZP_COLL_REDUCE_SCATTER || k == ZP_COLL_ALLGATHER) ? (n - 1) / n : 1.0;
-}
-
 /* ----------------------------------------------------------- coll_time */
 
 static void test_coll_time(void)
@@ -421,10 +414,20 @@ static void test_pp(void)
 
 /* --------------------------------------------------- inter-node groups */
 
+/* One GPT block on one of t tensor-parallel ranks (Megatron split, as in
+ * test_model.c): column-parallel QKV and fc1 with their biases / t,
+ * row-parallel proj and fc2 / t with replicated biases, 2 LayerNorms. */
+static int64_t gpt_layer(int64_t h, int64_t t)
+{
+    int64_t f = 4 * h;
+    return (3 * h * h + 3 * h) / t + h * h / t + h + (h * f + f) / t + f * h / t + h + 4 * h;
+}
+
 static void test_inter_node(void)
 {
-    zp_model m = gpt(32, 4096, 32, 50304, 2048);
-    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 2048);
+    const int64_t L = 32, h = 4096, V = 50304, Pos = 2048, s = 2048, M = 8;
+    zp_model m = gpt(L, h, 32, V, Pos);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, s);
     zp_conv cv = conv();
     /* Megatron rank order: tp fastest, then dp, then pp; a group of
      * consecutive-span tp, tp dp, tp dp pp crosses nodes when the span
@@ -438,39 +441,133 @@ static void test_inter_node(void)
         {8, 1, 4, 0, 0, 1},
     };
     for (int i = 0; i < N_(cases); i++) {
-        int64_t G = cases[i].tp * cases[i].dp * cases[i].pp;
+        int64_t t = cases[i].tp, d = cases[i].dp, p = cases[i].pp, G = t * d * p;
         zp_cluster c = cluster(G, 8);
-        zp_layout l = lay(cases[i].dp, cases[i].tp, cases[i].pp, 1, 1, ZP_OFF_NONE, ZP_CKPT_NONE, cases[i].tp > 1,
-                          1, 8);
+        zp_layout l = lay(d, t, p, 1, 1, ZP_OFF_NONE, ZP_CKPT_NONE, t > 1, 1, M);
         zp_comm cm;
         zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
         const int want[3] = {cases[i].tp_x, cases[i].dp_x, cases[i].pp_x};
         const zp_group grp[3] = {ZP_GRP_TP, ZP_GRP_DP, ZP_GRP_PP};
+        const int64_t size[3] = {t, d, p};
+        /* one collective per group whose S is known by hand, timed on the
+         * link the case expects (NIC 50 GB/s, alpha 20 us across nodes;
+         * NVLink 450 GB/s, alpha 5 us inside), both x 0.8:
+         *   TP sequence-parallel all-gather of a layer's output 2 s h =
+         *     16,777,216 bytes, 4 L/p M times, factor (t-1)/t, t-1 steps
+         *   DP updated-parameter all-gather of the first stage's bf16
+         *     parameters 2 P_0, P_0 = L/p block(t) + (ceil(V/t) + Pos) h,
+         *     + 2 h at p = 1 (the only stage also holds the final norm),
+         *     once, factor (d-1)/d, d-1 steps
+         *   PP activation send of 2 s h / t (sp) bytes, M times, factor 1 */
+        const char *what[3] = {"sequence-parallel all-gather", "updated-parameter", "activation"};
+        const zp_coll_kind kind[3] = {ZP_COLL_ALLGATHER, ZP_COLL_ALLGATHER, ZP_COLL_SENDRECV};
+        int64_t P0 = L / p * gpt_layer(h, t) + ((V + t - 1) / t + Pos) * h + (p == 1 ? 2 * h : 0);
+        const double S[3] = {2.0 * s * h, 2.0 * (double)P0, 2.0 * s * h / (double)t};
+        const double count[3] = {4.0 * (double)(L / p) * M, 1, M};
+        const double fac[3] = {(double)(t - 1) / (double)t, (double)(d - 1) / (double)d, 1};
+        const double steps[3] = {(double)(t - 1), (double)(d - 1), 1};
         for (int g = 0; g < 3; g++) {
             int seen = 0, bad = 0;
-            for (int j = 0; j < cm.n; j++) {
-                const zp_coll *cl = &cm.c[j];
-                if (cl->group != grp[g])
-                    continue;
-                seen++;
-                double B = (cl->inter_node ? NIC : NVLINK) * EFF * 1e9, a = cl->inter_node ? A_OUT : A_IN;
-                double n = (double)cl->group_size;
-                double steps = cl->kind == ZP_COLL_ALLREDUCE ? 2 * (n - 1)
-                             : (cl->kind == ZP_COLL_ALLGATHER || cl->kind == ZP_COLL_REDUCE_SCATTER) ? n - 1 : 1;
-                double want_t = (double)cl->count * (a * steps + (double)cl->bytes * factor(cl->kind, n) / B);
-                if (cl->inter_node != want[g] || fabs(cl->time_s - want_t) > 1e-12 * want_t)
-                    bad++;
-            }
-            const int64_t size[3] = {cases[i].tp, cases[i].dp, cases[i].pp};
+            for (int j = 0; j < cm.n; j++)
+                if (cm.c[j].group == grp[g]) {
+                    seen++;
+                    bad += cm.c[j].inter_node != want[g];
+                }
             ok((size[g] > 1 ? seen > 0 : seen == 0) && bad == 0,
-               "tp=%lld dp=%lld pp=%lld: %s group %s nodes, timed on %s (%d collectives)",
-               (long long)cases[i].tp, (long long)cases[i].dp, (long long)cases[i].pp, zp_group_names[grp[g]],
-               want[g] ? "crosses" : "stays inside", want[g] ? "the NIC" : "NVLink", seen);
+               "tp=%lld dp=%lld pp=%lld: all %d %s collectives %s nodes", (long long)t, (long long)d, (long long)p,
+               seen, zp_group_names[grp[g]], want[g] ? "cross" : "stay inside");
+            if (size[g] < 2)
+                continue;
+            const zp_coll *cl = find(&cm, grp[g], kind[g], what[g]);
+            double B = (want[g] ? NIC : NVLINK) * EFF * 1e9, a = want[g] ? A_OUT : A_IN;
+            double tw = count[g] * (a * steps[g] + S[g] * fac[g] / B);
+            ok(cl && (double)cl->bytes == S[g] && (double)cl->count == count[g],
+               "tp=%lld dp=%lld pp=%lld: %s '%s' of %.0f bytes x %.0f", (long long)t, (long long)d, (long long)p,
+               zp_group_names[grp[g]], what[g], S[g], count[g]);
+            if (cl)
+                is_dbl(cl->time_s, tw, 1e-12, "tp=%lld dp=%lld pp=%lld: %s '%s' timed on %s: %.6g s", (long long)t,
+                       (long long)d, (long long)p, zp_group_names[grp[g]], what[g], want[g] ? "the NIC" : "NVLink", tw);
         }
     }
 }
 
 /* ----------------------------------------------------------- totals */
+
+/* Every collective of one 3D layout, written out by hand: S, count, the
+ * nccl-tests bus factor (doc/PERFORMANCE.md: all-reduce 2(n-1)/n,
+ * reduce-scatter and all-gather (n-1)/n, send/recv and copies 1) and the
+ * bus bytes per step, as concrete numbers, never from the program's own
+ * fields.  GPT L = 32, h = 4096, a = 32, V = 50304, Pos = 2048, s = 2048,
+ * b = 1; t = 4 (sp), d = 4, p = 4, v = 2, M = 16; ZeRO-1 with the
+ * optimizer offloaded, full recompute; bf16 params, fp32 grads.
+ *   one block on a tp rank: (3h^2+3h)/4 + h^2/4 + h + (4h^2+4h)/4 + 4h^2/4
+ *     + h + 4h = 50,363,392; ceil(V/4) = 12576 embedding rows
+ *   P_0 = 8 x 50363392 + 12576 h + 2048 h = 462,807,040
+ *   P_1 = 8 x 50363392                    = 402,907,136  (a middle stage)
+ *   P_3 = 8 x 50363392 + 2h + 12576 h      = 454,426,624  (tied copy)
+ *   DP (span t d = 16 GPUs > 8: the NIC): gradient reduce-scatter
+ *     S = 4 P, factor 3/4; updated-parameter all-gather S = 2 P, 3/4
+ *   offload (PCIe, factor 1): gradient partition down 4 ceil(P/4), updated
+ *     parameters up 2 ceil(P/4), once each (ZeRO-1)
+ *   TP (NVLink): a layer's output 2 s b h = 16,777,216 bytes, all-gather +
+ *     reduce-scatter (4 + 2 with full recompute) x L/p x M = 6 x 8 x 16 =
+ *     768 times each, bus 3/4 x 16777216 = 12,582,912 a call; the first
+ *     stage's embedding output and the last's head input gradient once per
+ *     micro-batch (16); the last's cross-entropy 3 x 16 all-reduces of
+ *     4 s b = 8192 bytes, bus 3/2 x 8192 = 12,288
+ *   PP (span 64 GPUs: the NIC): messages 2 s b h / t = 4,194,304 bytes,
+ *     v M = 32 per direction, (v - 1) M = 16 where a stage has no
+ *     neighbour (the last forward, the first backward)
+ *   tied embedding (first and last, n = 2: factor 2 x 1/2 = 1): fp32
+ *     gradient of 12576 h rows, 4 x 12576 x 4096 = 206,045,184 bytes */
+enum { LNK_NIC, LNK_NVL, LNK_PCIE };
+struct hand_coll {
+    zp_coll_kind kind; zp_group group; const char *what; int64_t n; int link; uint64_t S; int64_t count;
+    double factor; int64_t steps; uint64_t bus;
+    const char *mutation;   /* a mutation of comm.c this row catches that no other test did */
+};
+
+static void check_stage(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
+                        const zp_conv *cv, int64_t k, const struct hand_coll *want, int nwant, uint64_t total)
+{
+    static const double bw[] = {NIC, NVLINK, PCIE}, alpha[] = {A_OUT, A_IN, A_IN};
+    zp_comm cm;
+    zp_comm_plan(m, tr, l, c, cv, k, &cm);
+    is_u64(cm.n, nwant, "3D stage %lld: %d collectives, no more", (long long)k, nwant);
+    double tsum = 0;
+    uint64_t bsum = 0;
+    for (int i = 0; i < nwant; i++) {
+        const struct hand_coll *w = &want[i];
+        double tw = (double)w->count * (alpha[w->link] * (double)w->steps +
+                                        (double)w->S * w->factor / (bw[w->link] * EFF * 1e9));
+        tsum += tw;
+        bsum += w->bus;
+        const zp_coll *cl = find(&cm, w->group, w->kind, w->what[0] ? w->what : NULL);
+        ok(cl != NULL, "3D stage %lld: %s %s '%s' present%s%s", (long long)k, zp_group_names[w->group],
+           zp_coll_kind_names[w->kind], w->what, w->mutation ? " (mutation: " : "", w->mutation ? w->mutation : "");
+        if (!cl)
+            continue;
+        ok(cl->bytes == w->S && cl->count == w->count && cl->group_size == w->n &&
+               cl->inter_node == (w->link == LNK_NIC),
+           "3D stage %lld: %s %s '%s': S = %llu bytes x %lld calls, group of %lld, %s%s%s (got %llu x %lld, %lld)",
+           (long long)k, zp_group_names[w->group], zp_coll_kind_names[w->kind], w->what,
+           (unsigned long long)w->S, (long long)w->count, (long long)w->n, w->link == LNK_NIC ? "across nodes" : "inside",
+           w->mutation ? " (mutation: " : "", w->mutation ? w->mutation : "",
+           (unsigned long long)cl->bytes, (long long)cl->count, (long long)cl->group_size);
+        is_dbl(cl->bus_factor, w->factor, 0, "3D stage %lld: %s %s '%s': bus factor %g", (long long)k,
+               zp_group_names[w->group], zp_coll_kind_names[w->kind], w->what, w->factor);
+        is_u64(cl->bus_bytes, w->bus, "3D stage %lld: %s %s '%s': bus bytes per step %llu", (long long)k,
+               zp_group_names[w->group], zp_coll_kind_names[w->kind], w->what, (unsigned long long)w->bus);
+        is_dbl(cl->time_s, tw, 1e-12, "3D stage %lld: %s %s '%s': %lld x (alpha x %lld + S x %g / B) = %.6g s",
+               (long long)k, zp_group_names[w->group], zp_coll_kind_names[w->kind], w->what, (long long)w->count,
+               (long long)w->steps, w->factor, tw);
+    }
+    is_u64(bsum, total, "3D stage %lld: the hand table adds up to %llu bus bytes (sanity of the table)",
+           (long long)k, (unsigned long long)total);
+    is_u64(cm.bytes_per_step, total, "3D stage %lld: bus bytes per step = %llu", (long long)k,
+           (unsigned long long)total);
+    is_dbl(cm.time_s, tsum, 1e-12, "3D stage %lld: time = the hand times' sum %.6g s", (long long)k, tsum);
+}
 
 static void test_totals(void)
 {
@@ -479,20 +576,49 @@ static void test_totals(void)
     zp_conv cv = conv();
     zp_cluster c = cluster(64, 8);
     zp_layout l = lay(4, 4, 4, 2, 1, ZP_OFF_OPT, ZP_CKPT_FULL, 1, 1, 16);
-    for (int64_t k = 0; k < 4; k++) {
-        zp_comm cm;
-        zp_comm_plan(&m, &tr, &l, &c, &cv, k, &cm);
-        uint64_t bytes = 0;
-        double tm = 0;
-        for (int j = 0; j < cm.n; j++) {
-            double bus = (double)cm.c[j].bytes * factor(cm.c[j].kind, (double)cm.c[j].group_size);
-            bytes += (uint64_t)(bus + 0.5) * (uint64_t)cm.c[j].count;
-            tm += cm.c[j].time_s;
-        }
-        ok(cm.n > 0 && cm.n <= ZP_COMM_MAX, "3D layout stage %lld: %d collectives", (long long)k, cm.n);
-        is_u64(cm.bytes_per_step, bytes, "3D layout stage %lld: bytes/step = sum of bus bytes x count", (long long)k);
-        is_dbl(cm.time_s, tm, 1e-12, "3D layout stage %lld: time = sum of the collectives", (long long)k);
-    }
+    const zp_coll_kind RS = ZP_COLL_REDUCE_SCATTER, AG = ZP_COLL_ALLGATHER, AR = ZP_COLL_ALLREDUCE,
+                       SR = ZP_COLL_SENDRECV;
+    const struct hand_coll s0[] = {
+        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1851228160, 1, 0.75, 3, 1388421120, NULL},
+        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 925614080, 1, 0.75, 3, 694210560, NULL},
+        {ZP_COLL_D2H, ZP_GRP_PCIE, "", 1, LNK_PCIE, 462807040, 1, 1, 1, 462807040,
+         "the offloaded gradient partition sent in the parameter dtype is caught)"},
+        {ZP_COLL_H2D, ZP_GRP_PCIE, "", 1, LNK_PCIE, 231403520, 1, 1, 1, 231403520, NULL},
+        {AG, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
+        {RS, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
+        {RS, ZP_GRP_TP, "embedding output", 4, LNK_NVL, 16777216, 16, 0.75, 3, 201326592,
+         "the embedding output's count 2M instead of M is caught)"},
+        {SR, ZP_GRP_PP, "activation", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
+        {SR, ZP_GRP_PP, "gradient send", 2, LNK_NIC, 4194304, 16, 1, 1, 67108864, NULL},
+        {AR, ZP_GRP_EMB, "", 2, LNK_NIC, 206045184, 1, 1, 2, 206045184, NULL},
+    };
+    const struct hand_coll s1[] = {
+        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1611628544, 1, 0.75, 3, 1208721408, NULL},
+        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 805814272, 1, 0.75, 3, 604360704, NULL},
+        {ZP_COLL_D2H, ZP_GRP_PCIE, "", 1, LNK_PCIE, 402907136, 1, 1, 1, 402907136, NULL},
+        {ZP_COLL_H2D, ZP_GRP_PCIE, "", 1, LNK_PCIE, 201453568, 1, 1, 1, 201453568, NULL},
+        {AG, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
+        {RS, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
+        {SR, ZP_GRP_PP, "activation", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
+        {SR, ZP_GRP_PP, "gradient send", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
+    };
+    const struct hand_coll s3[] = {
+        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1817706496, 1, 0.75, 3, 1363279872, NULL},
+        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 908853248, 1, 0.75, 3, 681639936, NULL},
+        {ZP_COLL_D2H, ZP_GRP_PCIE, "", 1, LNK_PCIE, 454426624, 1, 1, 1, 454426624, NULL},
+        {ZP_COLL_H2D, ZP_GRP_PCIE, "", 1, LNK_PCIE, 227213312, 1, 1, 1, 227213312, NULL},
+        {AG, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
+        {RS, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
+        {RS, ZP_GRP_TP, "head input", 4, LNK_NVL, 16777216, 16, 0.75, 3, 201326592,
+         "the head-input gradient as an all-reduce under sequence parallelism is caught)"},
+        {AR, ZP_GRP_TP, "cross-entropy", 4, LNK_NVL, 8192, 48, 1.5, 6, 589824, NULL},
+        {SR, ZP_GRP_PP, "activation", 2, LNK_NIC, 4194304, 16, 1, 1, 67108864, NULL},
+        {SR, ZP_GRP_PP, "gradient send", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
+        {AR, ZP_GRP_EMB, "", 2, LNK_NIC, 206045184, 1, 1, 2, 206045184, NULL},
+    };
+    check_stage(&m, &tr, &l, &c, &cv, 0, s0, N_(s0), 22712893440u);
+    check_stage(&m, &tr, &l, &c, &cv, 1, s1, N_(s1), 22013231104u);
+    check_stage(&m, &tr, &l, &c, &cv, 3, s3, N_(s3), 22663200768u);
 }
 
 int main(void)

@@ -148,30 +148,107 @@ static void test_flops_per_token(void)
     }
 }
 
+/* MFU, tokens/s and step time against values derived here from the shape,
+ * never from the output's own fields (a check that rebuilt MFU from
+ * o.model_flops and o.step_s let a wrong step time or a wrong model-FLOPs
+ * count through).  Model FLOPs per step, as cost.c documents: 3 x
+ * (forward per token) x tokens = 6 N tokens + 12 L s h tokens, with
+ * N = 12 L h^2 + V h the matmul weights (blocks and head, biases and norms
+ * excluded) and 12 L s h the attention scores and values (4 L s h forward,
+ * x 3).  Step time: the cases are built so that every component is known:
+ * no collectives given (nothing exposed), so step = compute + bubble +
+ * optimizer, each worked out below from the documented rules. */
 static void test_model_flops_mfu(void)
 {
-    /* GPT-3 175B on 1024 GPUs: t = 8, p = 8, d = 16, B = 1536, b = 1 */
-    const int64_t L = 96, h = 12288, V = 51200, s = 2048, GB = 1536;
-    zp_model m = gpt(L, h, 96, V);
-    zp_train tr = train(s, GB);
-    zp_cluster c = cluster(1024);
-    zp_conv cv = conv();
-    static const zp_ckpt cks[] = {ZP_CKPT_NONE, ZP_CKPT_SELECTIVE, ZP_CKPT_FULL};
-    for (int i = 0; i < N_(cks); i++) {
-        zp_layout l = lay(16, 8, 8, 1, 1, cks[i], 1, GB / 16);
+    /* One GPU, pp = 1: no bubble, no communication.  L = 4, h = 256, a = 4,
+     * V = 1024, positions 2048 (gpt()), s = 128, global batch 8 in M = 4
+     * micro-batches of b = 2; bf16, fp32 grads, Adam with master. */
+    {
+        const double L = 4, h = 256, V = 1024, Pos = 2048, s = 128, B = 8, b = 2, M = 4;
+        zp_model m = gpt(4, 256, 4, 1024);
+        zp_train tr = train(128, 8);
+        zp_cluster c = cluster(1);
+        zp_conv cv = conv();
+        zp_layout l = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 2, 4);
         zp_cost o;
         zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
-        double want = narayanan((double)GB, (double)s, (double)L, (double)h, (double)V, 0);
-        is_dbl(o.model_flops, want, 1e-12, "175B %s: model FLOPs = 72 B s L h^2 (...) = %.6g (recompute excluded)",
-               zp_ckpt_names[cks[i]], want);
-        is_dbl(o.mfu, o.model_flops / (o.step_s * 1024 * PEAK), 1e-12, "175B %s: MFU = model FLOPs / (step G peak)",
-               zp_ckpt_names[cks[i]]);
-        is_dbl(o.tokens_per_s, (double)(GB * s) / o.step_s, 1e-12, "175B %s: tokens/s = B s / step",
-               zp_ckpt_names[cks[i]]);
-        is_dbl(o.step_s, o.compute_s + o.bubble_s + o.comm_exposed_s + o.optimizer_s, 1e-12,
-               "175B %s: step = compute + bubble + exposed comm + optimizer", zp_ckpt_names[cks[i]]);
-        ok(o.mfu > 0 && o.mfu <= EFF + 1e-12, "175B %s: 0 < MFU %.3f <= gemm efficiency %.2f", zp_ckpt_names[cks[i]],
-           o.mfu, EFF);
+        /* N = 12 x 4 x 256^2 + 1024 x 256 = 3145728 + 262144 = 3407872 */
+        double N = 12 * L * h * h + V * h, tokens = B * s;
+        is_dbl(N, 3407872.0, 0, "1 GPU: hand N = 12 L h^2 + V h = 3,407,872");
+        double model = 6 * N * tokens + 12 * L * s * h * tokens;   /* 2.0938e10 + 1.6106e9 */
+        is_dbl(o.model_flops, model, 1e-12, "1 GPU: model FLOPs = 6 N tokens + 12 L s h tokens = %.6g", model);
+        /* one GPU runs every FLOP: M micro-batches of 3 b s (L (24 h^2 + 4 s h)
+         * + 2 V h), at peak x gemm efficiency (M b = B: the model FLOPs) */
+        double compute = M * 3 * b * s * (L * (24 * h * h + 4 * s * h) + 2 * V * h) / (PEAK * EFF);
+        is_dbl(compute, model / (PEAK * EFF), 1e-12, "1 GPU: M micro-batches of work = the model FLOPs");
+        /* optimizer: one pass over P = L (12 h^2 + 13 h) + (V + Pos) h + 2 h
+         * parameters, 32 bytes each (bf16 params read and written 2 x 2,
+         * fp32 grads read 4, master + m + v read and written 2 x 12) */
+        double P = L * (12 * h * h + 13 * h) + (V + Pos) * h + 2 * h;
+        is_dbl(P, 3945984.0, 0, "1 GPU: hand P = 4 x 789760 + 3072 x 256 + 512 = 3,945,984");
+        double opt = P * 32 / (HBM * 1e9);
+        double step = compute + opt;
+        is_dbl(o.compute_s, compute, 1e-12, "1 GPU: compute = M x 3 b s (L (24h^2 + 4sh) + 2Vh) / (peak x %.1f) = %.6g s", EFF, compute);
+        is_dbl(o.optimizer_s, opt, 1e-12, "1 GPU: optimizer = P x 32 B / HBM = %.6g s", opt);
+        is_dbl(o.step_s, step, 1e-12, "1 GPU: step = compute + optimizer = %.6g s", step);
+        is_dbl(o.mfu, model / (step * 1 * PEAK), 1e-12,
+               "1 GPU: MFU = model FLOPs / (hand step x 1 x peak) = %.6f "
+               "(mutation: MFU over the achieved peak x gemm efficiency is caught)", model / (step * PEAK));
+        is_dbl(o.tokens_per_s, tokens / step, 1e-12, "1 GPU: tokens/s = B s / hand step");
+    }
+    /* GPT-3 175B on 1024 GPUs: t = 8, p = 8, d = 16, B = 1536, b = 1,
+     * M = 96, ZeRO-1.  The last stage is the slowest (it also runs the
+     * head); one micro-batch on one of its tp ranks costs
+     *   F = 3 b s [L/p (24 h^2 + 4 s h) + 2 V h] / t   (forward + backward)
+     * plus the recomputation: selective b s L/p 4 s h / t, full
+     * b s L/p (24 h^2 + 4 s h) / t.  compute = M F / (peak eff), bubble =
+     * (p - 1) F / (peak eff).  Optimizer: the larger stage partition; the
+     * first stage (its (V/t + Pos) h embedding rows beat the last stage's
+     * V/t h + 2 h) with ceil(P_0 / d) parameters at 32 bytes. */
+    {
+        const double L = 96, h = 12288, V = 51200, Pos = 2048, s = 2048, B = 1536, b = 1, t = 8, p = 8, d = 16;
+        const double M = B / (d * b), G = 1024;
+        zp_model m = gpt(96, 12288, 96, 51200);
+        zp_train tr = train(2048, 1536);
+        zp_cluster c = cluster(1024);
+        zp_conv cv = conv();
+        /* N = 12 L h^2 + V h */
+        double N = 12 * L * h * h + V * h, tokens = B * s;
+        double model = 6 * N * tokens + 12 * L * s * h * tokens;
+        is_dbl(model, narayanan(B, s, L, h, V, 0), 1e-12, "175B: 6 N tokens + 12 L s h tokens = Narayanan eq. 3");
+        /* one tp rank's block: (3h^2+3h)/t + h^2/t + h + (4h^2+4h)/t + 4h^2/t + h + 4h */
+        double layer = (3 * h * h + 3 * h) / t + h * h / t + h + (4 * h * h + 4 * h) / t + 4 * h * h / t + h + 4 * h;
+        double P0 = L / p * layer + (V / t + Pos) * h, Plast = L / p * layer + V / t * h + 2 * h;
+        ok(P0 > Plast, "175B: the first stage holds more parameters (%.0f > %.0f)", P0, Plast);
+        double opt = ceil(P0 / d) * 32 / (HBM * 1e9);
+        double fwd_bwd = 3 * b * s * (L / p * (24 * h * h + 4 * s * h) + 2 * V * h) / t;
+        static const zp_ckpt cks[] = {ZP_CKPT_NONE, ZP_CKPT_SELECTIVE, ZP_CKPT_FULL};
+        const double rc[] = {0, b * s * L / p * 4 * s * h / t, b * s * L / p * (24 * h * h + 4 * s * h) / t};
+        for (int i = 0; i < N_(cks); i++) {
+            zp_layout l = lay(16, 8, 8, 1, 1, cks[i], 1, 96);
+            zp_cost o;
+            zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+            double F = fwd_bwd + rc[i];
+            double compute = M * F / (PEAK * EFF), bubble = (p - 1) * F / (PEAK * EFF);
+            double step = compute + bubble + opt, mfu = model / (step * G * PEAK);
+            is_dbl(o.model_flops, model, 1e-12, "175B %s: model FLOPs = 6 N tokens + 12 L s h tokens = %.6g "
+                   "(recompute excluded)", zp_ckpt_names[cks[i]], model);
+            is_dbl(o.compute_s, compute, 1e-12, "175B %s: compute = M x %.6g FLOPs / (peak eff) = %.6g s",
+                   zp_ckpt_names[cks[i]], F, compute);
+            is_dbl(o.bubble_s, bubble, 1e-12, "175B %s: bubble = (p-1) x one micro-batch = %.6g s",
+                   zp_ckpt_names[cks[i]], bubble);
+            is_dbl(o.optimizer_s, opt, 1e-12, "175B %s: optimizer = ceil(P_0/d) x 32 B / HBM = %.6g s",
+                   zp_ckpt_names[cks[i]], opt);
+            ok(o.comm_exposed_s == 0, "175B %s: no collectives, nothing exposed", zp_ckpt_names[cks[i]]);
+            is_dbl(o.step_s, step, 1e-12, "175B %s: step = compute + bubble + optimizer = %.6g s",
+                   zp_ckpt_names[cks[i]], step);
+            is_dbl(o.mfu, mfu, 1e-12, "175B %s: MFU = model FLOPs / (hand step x 1024 x dense peak) = %.6f "
+                   "(mutation: MFU from hardware FLOPs, recompute counted, is caught)", zp_ckpt_names[cks[i]], mfu);
+            is_dbl(o.tokens_per_s, tokens / step, 1e-12, "175B %s: tokens/s = B s / hand step = %.6g",
+                   zp_ckpt_names[cks[i]], tokens / step);
+            ok(o.mfu > 0 && o.mfu <= EFF + 1e-12, "175B %s: 0 < MFU %.3f <= gemm efficiency %.2f",
+               zp_ckpt_names[cks[i]], o.mfu, EFF);
+        }
     }
 }
 
@@ -336,6 +413,111 @@ static void test_optimizer_and_overlap(void)
     }
 }
 
+/* The last pipeline stage's exposed communication.  zp_cost_eval takes
+ * the first stage's collectives and the last's and keeps the larger
+ * exposed time: built here so that the last stage's alone is the maximum
+ * and changes the step time.  pp = 2, t = d = 1, M = 4, b = 1: GPT L = 8,
+ * h = 512, a = 8, V = 4096, s = 256.  Both stages run L/p = 4 blocks; the
+ * last also runs the head, so one of its micro-batches costs
+ *   F = 3 b s (L/p (24 h^2 + 4 s h) + 2 V h) (forward + backward),
+ * its backward alone 2 F / 3; compute = M F / (peak eff), bubble = F / (peak eff).
+ * Optimizer: the first stage's (V + Pos) h embedding rows (Pos = 2048)
+ * outweigh the last's V h tied copy + 2 h: P_0 = L/p (12 h^2 + 13 h) +
+ * (V + Pos) h at 32 bytes. */
+static void test_last_stage_exposed(void)
+{
+    const double L = 8, h = 512, V = 4096, Pos = 2048, s = 256, b = 1, p = 2, M = 4;
+    zp_model m = gpt(8, 512, 8, 4096);
+    zp_train tr = train(256, 4);
+    zp_cluster c = cluster(2);
+    zp_conv cv = conv();
+    zp_layout l = lay(1, 1, 2, 1, 0, ZP_CKPT_NONE, 1, 4);
+    double F = 3 * b * s * (L / p * (24 * h * h + 4 * s * h) + 2 * V * h);
+    double compute = M * F / (PEAK * EFF), bubble = (p - 1) * F / (PEAK * EFF);
+    double opt = (L / p * (12 * h * h + 13 * h) + (V + Pos) * h) * 32 / (HBM * 1e9);
+    double bwd_last = 2 * F / 3 / (PEAK * EFF);
+    /* two collectives on the critical path: 10 ms on the first stage, 50 ms
+     * on the last */
+    zp_comm first = {0}, last = {0};
+    first.n = 1;
+    first.c[0].overlap = ZP_OVL_NONE;
+    first.c[0].time_s = first.time_s = 0.010;
+    last.n = 1;
+    last.c[0].overlap = ZP_OVL_NONE;
+    last.c[0].time_s = last.time_s = 0.050;
+    zp_cost o;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &last, &o);
+    is_dbl(o.comm_exposed_s, 0.050, 1e-12,
+           "pp=2, only the last stage communicates (50 ms critical): exposed 50 ms "
+           "(mutation: first stage's exposed comm used for the last is caught)");
+    is_dbl(o.step_s, compute + bubble + 0.050 + opt, 1e-12,
+           "pp=2: step = compute + bubble + the last stage's 50 ms + optimizer = %.6g s", compute + bubble + 0.050 + opt);
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &first, &last, &o);
+    is_dbl(o.comm_exposed_s, 0.050, 1e-12, "pp=2, first 10 ms, last 50 ms: the larger, the last's 50 ms");
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &last, &first, &o);
+    is_dbl(o.comm_exposed_s, 0.050, 1e-12, "pp=2, first 50 ms, last 10 ms: the larger, the first's 50 ms "
+           "(mutation: the last stage's exposed comm always used is caught)");
+    /* an overlapped gradient reduction on the last stage hides behind the
+     * last stage's own backward (ZeRO-0: one backward pass, with the
+     * head): 5 ms more than that window shows, at overlap efficiency 1 */
+    last.c[0].overlap = ZP_OVL_BWD;
+    last.c[0].time_s = last.time_s = bwd_last + 0.005;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &last, &o);
+    is_dbl(o.comm_exposed_s, 0.005, 1e-9, "pp=2, last stage reduction = its backward (%.4g s) + 5 ms: 5 ms exposed",
+           bwd_last);
+    is_dbl(o.step_s, compute + bubble + 0.005 + opt, 1e-12, "pp=2: step = compute + bubble + 5 ms + optimizer");
+}
+
+/* The optimizer step runs on every stage at once; the step waits for the
+ * largest partition (cost.c: the larger of the first and last stage).
+ * pp = 2, GPT L = 8, h = 512, a = 8 (12 h^2 + 13 h per block), s = 256:
+ *   learned positions (Pos = 2048), tied: P_0 = 4 blocks + (V + Pos) h is
+ *     larger than P_1 = 4 blocks + 2 h + V h (the tied copy);
+ *   rotary, untied, head bias: P_0 = 4 blocks + V h is smaller than
+ *     P_1 = 4 blocks + 2 h + V h + V.
+ * The device pass moves 32 bytes a parameter (bf16 params 2 x 2, fp32
+ * grads 4, master + m + v 2 x 12); ZeRO-1 at d = 2 a ceil(P/2) shard;
+ * offloaded, the host optimizer's 1e9 parameters/s. */
+static void test_optimizer_max_stage(void)
+{
+    const int64_t L = 8, h = 512, V = 4096, Pos = 2048;
+    const int64_t blocks = L / 2 * (12 * h * h + 13 * h);
+    zp_train tr = train(256, 8);
+    zp_cluster c = cluster(4);
+    zp_conv cv = conv();
+    struct { const char *name; int rotary_untied; int64_t P0, P1; } cases[] = {
+        {"tied, learned positions: the first stage is larger", 0, blocks + (V + Pos) * h, blocks + 2 * h + V * h},
+        {"untied with a head bias, rotary: the last stage is larger", 1, blocks + V * h, blocks + 2 * h + V * h + V},
+    };
+    for (int i = 0; i < N_(cases); i++) {
+        zp_model m = gpt(L, h, 8, V);
+        if (cases[i].rotary_untied) {
+            m.pos = ZP_POS_ROTARY;
+            m.max_pos = 0;
+            m.tied = 0;
+            m.head_bias = 1;
+        }
+        int64_t P = cases[i].P0 > cases[i].P1 ? cases[i].P0 : cases[i].P1;
+        ok(cases[i].rotary_untied ? cases[i].P1 > cases[i].P0 : cases[i].P0 > cases[i].P1,
+           "%s: hand P_0 = %lld, P_1 = %lld", cases[i].name, (long long)cases[i].P0, (long long)cases[i].P1);
+        zp_layout l = lay(1, 1, 2, 1, 0, ZP_CKPT_NONE, 1, 8);
+        zp_cost o;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+        is_dbl(o.optimizer_s, (double)P * 32 / (HBM * 1e9), 1e-12,
+               "%s, ZeRO-0: optimizer = max(P_0, P_1) = %lld x 32 B / HBM (mutation: optimizer time of stage 0 "
+               "instead of the max is caught; of the last stage instead of the max is caught)",
+               cases[i].name, (long long)P);
+        l = lay(2, 1, 2, 1, 1, ZP_CKPT_NONE, 1, 4);
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+        is_dbl(o.optimizer_s, (double)((P + 1) / 2) * 32 / (HBM * 1e9), 1e-12,
+               "%s, ZeRO-1 d=2: optimizer = ceil(max / 2) = %lld x 32 B / HBM", cases[i].name, (long long)((P + 1) / 2));
+        l.offload = ZP_OFF_OPT;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+        is_dbl(o.optimizer_s, (double)((P + 1) / 2) / 1e9, 1e-12,
+               "%s, ZeRO-1 d=2 offloaded: ceil(max / 2) at 1e9 params/s", cases[i].name);
+    }
+}
+
 /* A measured profile times the non-matmul kernels as traffic at its rate:
  * per token and layer, forward, norms 4h + residual adds 6h + GELU 2f +
  * softmax 1.5 a s values (no flash attention); the head 4h + 3V; backward
@@ -398,5 +580,7 @@ int main(void)
     test_compute_bubble();
     test_recompute();
     test_optimizer_and_overlap();
+    test_last_stage_exposed();
+    test_optimizer_max_stage();
     return tap_exit();
 }

@@ -341,6 +341,158 @@ static void test_nothing_fits(void)
     ok(least, "175B: no valid layout is closer to fitting (max of device and host use over capacity) than the closest");
 }
 
+/* ----------------------------------------------------- ties in the ranking */
+
+/* Equal step times.  On one GPU (dp = 1) ZeRO 0-3 run the same step: no
+ * data-parallel collective (a group of one), the same FLOPs, and the
+ * optimizer pass over ceil(P / 1) = P parameters; the ranking then
+ * promises (search.c better(), README "Search"): less device memory
+ * first, then the layout in order (here the ZeRO stage).  Case A, the
+ * usual conventions: at dp = 1 a shard is the whole and no reduce bucket
+ * is allocated, so ZeRO-0, -1 and -2 hold the same bytes, and ZeRO-3 more
+ * (its current and prefetched blocks and the block's gradient, gathered
+ * at dp = 1 too: memory.c): order 0, 1, 2, 3. */
+static void test_ties(void)
+{
+    zp_err e = {0};
+    zp_search_result res;
+    zp_problem pb = problem(gpt(4, 256, 4), 1, 80 * GIB, 4);
+    pb.pins.micro_batch = 1;
+    pb.pins.ckpt = ZP_CKPT_NONE;
+    pb.pins.offload = ZP_OFF_NONE;
+    zp_search(&pb, top, KMAX, &res, &e);
+    ok(res.ntop == 4, "dp=1 ZeRO 0-3: 4 plans fit (got %d)", res.ntop);
+    if (res.ntop == 4) {
+        ok(top[0].cost.step_s == top[1].cost.step_s && top[1].cost.step_s == top[2].cost.step_s &&
+               top[2].cost.step_s == top[3].cost.step_s,
+           "dp=1: the four ZeRO stages have the same step time exactly (%.9g s)", top[0].cost.step_s);
+        ok(top[0].mem.dev_total == top[1].mem.dev_total && top[1].mem.dev_total == top[2].mem.dev_total &&
+               top[3].mem.dev_total > top[2].mem.dev_total,
+           "dp=1: ZeRO-0, -1, -2 hold the same %llu bytes, ZeRO-3 more (%llu)",
+           (unsigned long long)top[0].mem.dev_total, (unsigned long long)top[3].mem.dev_total);
+        ok(top[0].lay.zero == 0 && top[1].lay.zero == 1 && top[2].lay.zero == 2 && top[3].lay.zero == 3,
+           "dp=1 equal step times: ranked ZeRO-0, 1, 2, 3 (got %d %d %d %d) (mutation: tie-break reversed "
+           "is caught; memory compared the wrong way is caught; layout order reversed is caught)",
+           top[0].lay.zero, top[1].lay.zero, top[2].lay.zero, top[3].lay.zero);
+    }
+    zp_search(&pb, top5, 1, &res, &e);
+    ok(res.ntop == 1 && top5[0].lay.zero == 0, "dp=1, k = 1: the best is ZeRO-0 (got ZeRO-%d)", top5[0].lay.zero);
+
+    /* Case B, where memory and layout order disagree: a backend computing
+     * in fp32 (zplan's CPU engine) with bf16 parameters and gradients,
+     * gradients reduced in buckets, no fragmentation.  memory.c counts the
+     * unit's fp32 working copy of its parameters below ZeRO-3, and its fp32
+     * gradient at ZeRO 0-1 only.  With V = 50304 the peak is at the loss,
+     * where the unit is the head: with the tied embedding at pp = 1 that is
+     * (V + Pos) h = 52352 x 256 = 13,402,112 parameters, + the final norm
+     * 2h = 512.  ZeRO-2 therefore holds 4 x 13,402,624 = 53,610,496 bytes
+     * less than ZeRO-0 and -1: order 2, 0, 1 (and ZeRO-3 last: it widens
+     * both, as ZeRO-0 does, and holds its gathered blocks). */
+    pb.train.grad_dtype = ZP_DT_BF16;
+    pb.train.compute_fp32 = 1;
+    pb.conv.frag = 0;
+    zp_search(&pb, top, KMAX, &res, &e);
+    ok(res.ntop == 4, "fp32 compute, dp=1 ZeRO 0-3: 4 plans fit (got %d)", res.ntop);
+    if (res.ntop == 4) {
+        ok(top[0].cost.step_s == top[3].cost.step_s && top[1].cost.step_s == top[2].cost.step_s &&
+               top[0].cost.step_s == top[1].cost.step_s,
+           "fp32 compute, dp=1: equal step times (%.9g s)", top[0].cost.step_s);
+        zp_plan z0 = top[0], z2 = top[0];
+        for (int i = 0; i < 4; i++) {
+            if (top[i].lay.zero == 0)
+                z0 = top[i];
+            if (top[i].lay.zero == 2)
+                z2 = top[i];
+        }
+        is_u64(z0.mem.dev_total - z2.mem.dev_total, 4 * (52352ull * 256 + 512),
+               "fp32 compute, dp=1: ZeRO-2 holds 4 (V + Pos + 2) h = 53,610,496 bytes less than ZeRO-0");
+        ok(top[0].lay.zero == 2 && top[1].lay.zero == 0 && top[2].lay.zero == 1 && top[3].lay.zero == 3,
+           "fp32 compute, dp=1 equal step times: ranked ZeRO-2, 0, 1, 3 (got %d %d %d %d) (mutation: memory "
+           "tie-break dropped is caught)", top[0].lay.zero, top[1].lay.zero, top[2].lay.zero, top[3].lay.zero);
+    }
+}
+
+/* ------------------------------------------------------- the fit boundary */
+
+/* A plan whose total is exactly the capacity fits; one byte more does not.
+ * The total, by hand, for a GPT of L = 2, h = 64, a = 4, V = 128, 32
+ * learned positions, tied, on one GPU: fp32 parameters and gradients,
+ * Adam without a separate master, flash attention, no dropout, s = 32,
+ * b = 1, M = 1, no recompute, ZeRO-0; conventions: CUDA context 500 MiB,
+ * no communicator (one GPU), no fragmentation, no reduce bucket, no
+ * backward workspace.
+ *   P = 2 (12 h^2 + 13 h) + (V + 32) h + 2 h = 99968 + 10240 + 128 = 110,336
+ *   model states 4 P + 4 P + 8 P = 16 P                  = 1,765,376
+ *   a layer's activations, fp32 (Korthikanti, 4 bytes a value, no masks,
+ *     no s^2 terms): 64 sbh + 4 a s b (softmax statistics), sbh = 2048:
+ *     131,072 + 512 = 131,584; two layers                 =   263,168
+ *   the peak is at the loss: + final-norm and head inputs 2 x 4 sbh = 16,384
+ *     and the fp32 logits 4 s b V                         =    16,384
+ *   total = 1,765,376 + 263,168 + 16,384 + 16,384 + 500 MiB = 526,349,312
+ * With the optimizer offloaded at ZeRO-1 the host holds the fp32 gradient
+ * copy 4 P and master + m + v 12 P: 16 P = 1,765,376 bytes for the one
+ * rank on the node. */
+static void test_fit_boundary(void)
+{
+    zp_model m = gpt(2, 64, 4);
+    m.vocab = 128;
+    m.max_pos = 32;
+    zp_problem pb = problem(m, 1, 80 * GIB, 1);
+    pb.train.seq = 32;
+    pb.train.dtype = pb.train.grad_dtype = ZP_DT_FP32;
+    pb.train.master = 0;
+    pb.conv.cuda_ctx_bytes = 500 * MIB;
+    pb.conv.frag = 0;
+    pb.conv.bucket_elems = 0;
+    pb.conv.bwd_workspace = 0;
+    pb.pins.dp = pb.pins.tp = pb.pins.pp = pb.pins.vp = pb.pins.micro_batch = 1;
+    pb.pins.zero = 0;
+    pb.pins.offload = ZP_OFF_NONE;
+    pb.pins.ckpt = ZP_CKPT_NONE;
+    pb.pins.sp = 0;
+    const uint64_t total = 1765376 + 263168 + 16384 + 16384 + 500 * MIB;
+    is_u64(total, 526349312, "fit boundary: hand total 526,349,312 bytes");
+    zp_layout l = {.dp = 1, .tp = 1, .pp = 1, .vp = 1, .zero = 0, .offload = ZP_OFF_NONE, .ckpt = ZP_CKPT_NONE,
+                   .sp = 0, .micro_batch = 1, .grad_accum = 1};
+    zp_plan p;
+    zp_search_result res;
+    zp_err e = {0};
+
+    pb.cluster.gpu.mem_bytes = total;
+    zp_plan_eval(&pb, &l, &p);
+    is_u64(p.mem.dev_total, total, "fit boundary: the plan needs the hand total");
+    ok(p.reject == ZP_REJ_NONE, "GPU memory = total (%llu): the plan fits (got '%s') (mutation: a total equal "
+       "to the capacity refused is caught)", (unsigned long long)total, zp_reject_names[p.reject]);
+    zp_search(&pb, top, KMAX, &res, &e);
+    ok(res.ntop == 1 && res.rejected[ZP_REJ_NONE] == 1 && !res.have_closest,
+       "GPU memory = total: the search keeps it (ntop %d)", res.ntop);
+
+    pb.cluster.gpu.mem_bytes = total - 1;
+    zp_plan_eval(&pb, &l, &p);
+    ok(p.reject == ZP_REJ_DEVICE_MEM, "GPU memory = total - 1: exceeds device memory (got '%s') (mutation: fits "
+       "when total > capacity is caught)", zp_reject_names[p.reject]);
+    zp_search(&pb, top, KMAX, &res, &e);
+    ok(res.ntop == 0 && res.rejected[ZP_REJ_DEVICE_MEM] == 1 && res.have_closest &&
+           res.closest.reject == ZP_REJ_DEVICE_MEM,
+       "GPU memory = total - 1: the search keeps nothing, the plan is the closest misfit (ntop %d)", res.ntop);
+
+    /* host RAM, the same boundary */
+    pb.cluster.gpu.mem_bytes = 80 * GIB;
+    pb.pins.zero = 1;
+    pb.pins.offload = ZP_OFF_OPT;
+    l.zero = 1;
+    l.offload = ZP_OFF_OPT;
+    pb.cluster.host_mem_bytes = 1765376;
+    zp_plan_eval(&pb, &l, &p);
+    is_u64(p.host_per_node, 1765376, "optimizer offload: the node's host RAM 16 P = 1,765,376 by hand");
+    ok(p.reject == ZP_REJ_NONE, "host RAM = need: the plan fits (got '%s') (mutation: a host need equal to the "
+       "RAM refused is caught)", zp_reject_names[p.reject]);
+    pb.cluster.host_mem_bytes = 1765375;
+    zp_plan_eval(&pb, &l, &p);
+    ok(p.reject == ZP_REJ_HOST_MEM, "host RAM = need - 1: exceeds host RAM (got '%s') (mutation: fits when the "
+       "host need > RAM is caught)", zp_reject_names[p.reject]);
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -349,5 +501,7 @@ int main(void)
     test_layout_check();
     test_pins();
     test_nothing_fits();
+    test_ties();
+    test_fit_boundary();
     return tap_exit();
 }

@@ -7,7 +7,8 @@
  * global_batch / dp); gradient accumulation M = global_batch / (dp b).
  * Unpinned: vp = 1, sequence parallelism on when tp > 1 (same traffic,
  * less memory); with flash attention, selective recompute is the same plan
- * as none and is rejected as such.  A pinned dimension holds its value. */
+ * as none and is rejected as such.  A pinned dimension holds its value.
+ * Ranking: step time, then device memory, then the layout (see better()). */
 #include "core.h"
 
 #include <stdio.h>
@@ -55,7 +56,9 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
     return ZP_REJ_NONE;
 }
 
-/* Memory and fit only: what decides whether a candidate is kept. */
+/* Memory and fit only: what decides whether a candidate is kept.  A plan
+ * fits when its worst rank needs at most the device memory and its node at
+ * most the host RAM: a total equal to the capacity fits. */
 static void plan_memory(const zp_problem *pb, const zp_layout *l, const zp_lcache *lc, zp_plan *o)
 {
     o->lay = *l;
@@ -90,11 +93,34 @@ void zp_plan_eval(const zp_problem *pb, const zp_layout *l, zp_plan *o)
     plan_cost(pb, &lc, o);
 }
 
+/* The ranking, a strict total order on the candidates of one search:
+ * shorter step time first; at equal step time less device memory (the
+ * worst rank's); at equal memory too, the layout in enumeration order:
+ * smaller tp, then pp, ZeRO stage, offload, recompute, micro-batch (dp
+ * follows from tp and pp; vp and sp are fixed within a search, compared
+ * last for completeness).  At dp = 1, for instance, ZeRO-0, -1 and -2
+ * differ in nothing, and rank in that order, ZeRO-3 after them (its
+ * gathered-block buffers exist at dp = 1 too).  The order does not depend
+ * on k or on the order the loops visit the candidates. */
+static int cmp_i64(int64_t a, int64_t b) { return (a > b) - (a < b); }
+
 static int better(const zp_plan *a, const zp_plan *b)
 {
     if (a->cost.step_s != b->cost.step_s)
         return a->cost.step_s < b->cost.step_s;
-    return a->mem.dev_total < b->mem.dev_total;
+    if (a->mem.dev_total != b->mem.dev_total)
+        return a->mem.dev_total < b->mem.dev_total;
+    const zp_layout *x = &a->lay, *y = &b->lay;
+    const int64_t key[][2] = {
+        {x->tp, y->tp}, {x->pp, y->pp}, {x->zero, y->zero}, {x->offload, y->offload}, {x->ckpt, y->ckpt},
+        {x->micro_batch, y->micro_batch}, {x->dp, y->dp}, {x->vp, y->vp}, {x->sp, y->sp},
+    };
+    for (size_t i = 0; i < sizeof key / sizeof key[0]; i++) {
+        int c = cmp_i64(key[i][0], key[i][1]);
+        if (c)
+            return c < 0;
+    }
+    return 0;
 }
 
 static void keep_top(zp_plan *top, int k, int *n, const zp_plan *p)
