@@ -55,16 +55,15 @@ for shape in $shapes; do
 done | awk -v tap=$tap '
         $5 == "failed" { n++; bad++; if (tap) printf "not ok %d - %s ZeRO-%s offload %s ckpt %s: the execution failed\n", n, $1, $2, $3, $4
                          else print; next }
-        { e = $7 < 0 ? -$7 : $7; errs[n++] = e
+        { e = $7 < 0 ? -$7 : $7; errs[m++] = e; n++
           r = 1 + $7   # predicted / measured
           if (tap) printf "%s %d - %s ZeRO-%s offload %s ckpt %s: predicted %.4f s, measured %.4f s, %+.1f%% (ratio within 0.4 .. 2.5)\n",
-                          r >= 0.4 && r <= 2.5 ? "ok" : "not ok", n, $1, $2, $3, $4, $5, $6, 100 * $7
+                          (r >= 0.4 && r <= 2.5) ? "ok" : "not ok", n, $1, $2, $3, $4, $5, $6, 100 * $7
           else printf "  %-50s %4s %-9s %-9s %9.4fs %9.4fs %6.1f%%\n", $1, $2, $3, $4, $5, $6, 100 * $7 }
         END { if (!n) exit 1
-              m = n - bad
               for (i = 0; i < m; i++) w += errs[i] <= 0.25
               for (i = 0; i < m; i++) for (j = i + 1; j < m; j++) if (errs[j] < errs[i]) { t = errs[i]; errs[i] = errs[j]; errs[j] = t }
               med = m ? errs[int(m / 2)] : 1
-              if (tap) { printf "%s %d - median |error| %.1f%% over %d layouts (within 25%%)\n", med <= 0.25 ? "ok" : "not ok", n + 1, 100 * med, m
+              if (tap) { printf "%s %d - median |error| %.1f%% over %d layouts (within 25%%)\n", (med <= 0.25) ? "ok" : "not ok", n + 1, 100 * med, m
                          printf "1..%d\n", n + 1 }
               else printf "# %d layouts on 2 ranks: median |error| %.1f%%, largest %.1f%%, %d within 25%%\n", m, 100 * med, 100 * errs[m - 1], w }'
