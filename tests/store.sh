@@ -216,6 +216,23 @@ if [ $have_sqlite = 1 ]; then
     ok "$(test "$(sha "$N")" = "$before" && test "$(sq "$N" 'PRAGMA journal_mode')" = delete; echo $?)" \
         "schema 7: byte-identical, still journal_mode delete (not switched to WAL)"
 
+    # schema 3 (executions without the launcher's identity) is migrated to 4
+    # when next written; an execution row whose run was deleted by hand
+    # (schema 3 did not enforce the reference) is dropped, not a failure
+    M=$tmp/schema3.db
+    "$ZPLAN" --params 1e9 --gpus 1 --db "$M" >/dev/null 2>&1
+    sqlite3 "$M" "PRAGMA foreign_keys = OFF;
+        INSERT INTO executions (id, run_id, plan_rank, status, backend, ranks, steps, scale, record_json)
+          VALUES (1, 1, 1, 'ok', 'cpu', 1, 1, 'none', '{}'), (2, 99, 1, 'ok', 'cpu', 1, 1, 'none', '{}');
+        ALTER TABLE executions DROP COLUMN launcher_host; ALTER TABLE executions DROP COLUMN launcher_boot;
+        ALTER TABLE executions DROP COLUMN launcher_pid; ALTER TABLE executions DROP COLUMN launcher_start;
+        PRAGMA user_version = 3" >/dev/null
+    zp --params 2e9 --gpus 1 --db "$M" --json
+    ok "$(test $rc -eq 0 && jtrue "$outf" '.run_id == 2'; echo $?)" "schema 3 with an orphan execution: planning into it records run 2" ||
+        show_run
+    is "$(sq "$M" 'PRAGMA user_version') $(sq "$M" 'SELECT group_concat(id) FROM executions')" "4 1" \
+        "schema 3: migrated to 4, the execution of run 1 kept, the orphan (run 99) dropped"
+
     # a zplan database with a page overwritten: damaged, not empty
     C=$tmp/damaged.db
     "$ZPLAN" --params 1e9 --gpus 1 --db "$C" >/dev/null 2>&1
@@ -235,7 +252,7 @@ if [ $have_sqlite = 1 ]; then
     one_line "damaged database: planning says it is damaged" ".*damaged.db is damaged"
     ok "$(test "$(sha "$C")" = "$before"; echo $?)" "damaged database: byte-identical"
 else
-    for i in $(seq 20); do skip_dep "sqlite3 shell not installed"; done
+    for i in $(seq 22); do skip_dep "sqlite3 shell not installed"; done
 fi
 
 # an empty file is a new database, as before
@@ -347,6 +364,19 @@ is "$rc" 2 "import of another record for a finished execution: exit 2"
 one_line "import of another record: refused, one line" "execution 4 in .*import.db already finished as 'interrupted'"
 zp show 1 --db "$I" --json
 jok "$outf" '.executions | length == 1 and .[0].step_time_s == 0.5' "import of another record: the row is unchanged"
+
+# a row marked lost (list or show found its launcher gone while the record
+# waited in its file) is finished by the import
+if [ $have_sqlite = 1 ]; then
+    sq "$I" "INSERT INTO executions (id, run_id, plan_rank, status, backend, ranks, steps, scale, record_json)
+             VALUES (6, 1, 1, 'lost', 'cpu', 2, 3, 'none', '{\"reason\": \"its launcher is gone\"}')" >/dev/null
+    jq '.exec_id = 6 | .record.exec_id = 6' "$X" >"$tmp/lost.json"
+    zp import "$tmp/lost.json"
+    ok "$(test $rc -eq 0 && test "$(sq "$I" 'SELECT status FROM executions WHERE id = 6')" = interrupted; echo $?)" \
+        "import over a row marked lost: exit 0, the row now interrupted with its record" || show_run
+else
+    skip_dep "sqlite3 shell not installed"
+fi
 
 # badcase JQ-EDIT FIELD MSG: the edited file is refused with one line naming FIELD
 badcase() {

@@ -52,9 +52,10 @@ static int zp_cmd_list(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, st);
     if (o.help)
         return zp_usage(&zp_list_cmd);
-    zp_store_mark_lost(zp_db_path(o.db));   /* executions whose launcher is gone */
     if ((st = zp_store_open_existing(zp_db_path(o.db), &s, &cli->err)))
         return zp_fail(cli, st);
+    /* executions whose launcher is gone, in a database recognised above */
+    zp_store_mark_lost(zp_db_path(o.db));
     list_ctx x = {o.json ? cJSON_CreateArray() : NULL, 0};
     if (!o.json)
         printf("%5s  %-20s  %-16s %9s  %-18s %8s %7s  %s\n", "run", "created (UTC)", "model", "params", "cluster",

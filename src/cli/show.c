@@ -38,9 +38,10 @@ static int zp_cmd_show(zp_cli *cli, int argc, char **argv)
         return zp_usage(&zp_show_cmd);
     if (o.npos == 1 && (st = zp_parse_int("run id", o.pos[0], 1, INT64_MAX / 2, &id, &cli->err)))
         return zp_fail(cli, st);
-    zp_store_mark_lost(zp_db_path(o.db));   /* executions whose launcher is gone */
     if ((st = zp_store_open_existing(zp_db_path(o.db), &s, &cli->err)))
         return zp_fail(cli, st);
+    /* executions whose launcher is gone, in a database recognised above */
+    zp_store_mark_lost(zp_db_path(o.db));
     if ((o.npos == 0 && (st = zp_store_latest(s, &id, &cli->err))) || (st = zp_store_result(s, id, &json, NULL, 0, &cli->err))) {
         zp_store_close(s);
         return zp_fail(cli, st);

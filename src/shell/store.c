@@ -25,6 +25,7 @@ struct zp_store {
     double busy_start;  /* when the current wait began (monotonic s) */
     double busy_report; /* when to print the next progress line */
     double waited_s;    /* how long the last wait lasted */
+    int read_rc;        /* SQLite's extended code of contents()'s failure */
 };
 
 /* Ordered migrations: migration i brings user_version from i to i + 1. */
@@ -108,7 +109,8 @@ static const char *const migrations[] = {
     "  record_json TEXT NOT NULL DEFAULT '{}',"
     "  launcher_host TEXT, launcher_boot TEXT, launcher_pid INTEGER, launcher_start INTEGER);"
     "INSERT INTO executions_v4 (id, run_id, plan_rank, created, status, backend, ranks, steps, scale, record_json)"
-    "  SELECT id, run_id, plan_rank, created, status, backend, ranks, steps, scale, record_json FROM executions;"
+    "  SELECT id, run_id, plan_rank, created, status, backend, ranks, steps, scale, record_json FROM executions"
+    "  WHERE run_id IN (SELECT id FROM runs);"   /* rows of runs deleted by hand (no foreign keys then) go */
     "DROP TABLE executions;"
     "ALTER TABLE executions_v4 RENAME TO executions;"
     "CREATE INDEX executions_run ON executions(run_id);",
@@ -273,8 +275,26 @@ typedef struct db_contents {
     char missing[128]; /* zplan's tables for its version that it lacks */
 } db_contents;
 
-/* Read what the file of s holds.  Reads only. */
+static zp_status contents_now(zp_store *s, db_contents *c, zp_err *e);
+
+/* Read what the file of s holds.  Reads only, in one read transaction: the
+ * version and the tables are of one moment (read apart, another process
+ * creating the database in between showed version 0 with tables: "not
+ * zplan's"). */
 static zp_status contents(zp_store *s, db_contents *c, zp_err *e)
+{
+    if (!sqlite3_get_autocommit(s->db))   /* inside the caller's transaction */
+        return contents_now(s, c, e);
+    zp_status st = exec(s, "BEGIN", e);
+    if (st == ZP_OK)
+        st = contents_now(s, c, e);
+    s->read_rc = st ? sqlite3_extended_errcode(s->db) : SQLITE_OK;   /* (the ROLLBACK clears it) */
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, st ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    return st;
+}
+
+static zp_status contents_now(zp_store *s, db_contents *c, zp_err *e)
 {
     sqlite3_stmt *q;
     int rc;
@@ -413,7 +433,7 @@ static zp_status connect_ro(const char *path, int wait_s, zp_store **out, db_con
     zp_status st = connect_db(path, NULL, SQLITE_OPEN_READONLY, wait_s, &s, e);
     if (st == ZP_OK && (st = contents(s, c, e)) != ZP_OK) {
         char dir[1024], wal_path[1100];
-        int rc = sqlite3_extended_errcode(s->db) & 0xff;
+        int rc = s->read_rc & 0xff;
         dir_of(path, dir, sizeof dir);
         snprintf(wal_path, sizeof wal_path, "%s-wal", path);
         zp_store_close(s);
@@ -875,6 +895,8 @@ int zp_store_mark_lost(const char *path)
     while (sqlite3_step(q) == SQLITE_ROW) {
         long pid = (long)sqlite3_column_int64(q, 1);
         long long start = sqlite3_column_int64(q, 2), now = -1;
+        if (start <= 0)
+            continue;   /* recorded without /proc: its launcher cannot be told apart */
         if (pid > 0 && proc_start(pid, &now) && now == start)
             continue;   /* its launcher is still there */
         char why[160];
@@ -1002,7 +1024,9 @@ static zp_status put_exec(zp_store *s, int64_t id, const zp_exec_info *xi, const
             zp_store_rollback(s);
             return ZP_OK;
         }
-        if (import && was && strcmp(was, "running") != 0) {
+        /* a row still running, or marked lost by list or show while the
+         * record waited in its file, is finished by the import */
+        if (import && was && strcmp(was, "running") != 0 && strcmp(was, "lost") != 0) {
             st = zp_err_set(e, ZP_EINVAL, "execution %lld in %s already finished as '%s' with another record; "
                             "nothing was changed", (long long)id, s->path, was);
             goto fail;
@@ -1375,6 +1399,17 @@ zp_status zp_store_import_exec(const char *file, const char *dbpath, zp_saved_ex
         return st;
     zp_exec_info xi = {x->run_id, (int)x->plan_rank, x->backend, x->ranks, x->steps, x->scale};
     st = put_exec(s, x->exec_id, &xi, x->status, x->record_json, x->saved[0] ? x->saved : NULL, 1, how, e);
+    zp_store_close(s);
+    return st;
+}
+
+zp_status zp_store_delete_run(const char *path, int64_t id, zp_err *e)
+{
+    zp_store *s;
+    zp_status st = zp_store_open(path, &s, e);
+    if (st)
+        return st;
+    st = run(s, e, "DELETE FROM runs WHERE id = ?", "i", id);
     zp_store_close(s);
     return st;
 }

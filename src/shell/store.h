@@ -77,6 +77,9 @@ zp_status zp_store_finish_exec(zp_store *s, int64_t id, const char *status, cons
  * reason.  Best effort, for list and show: a database that cannot be
  * written is left as it is.  Returns how many were marked. */
 int zp_store_mark_lost(const char *path);
+/* Delete run id and its rows (plans, stages, executions...): a planning
+ * run whose answer could not be delivered. */
+zp_status zp_store_delete_run(const char *path, int64_t id, zp_err *e);
 /* Every execution of a run, oldest first: cb(arg, id, status, record_json);
  * a non-zero return stops. */
 zp_status zp_store_execs(zp_store *s, int64_t run_id, int (*cb)(void *, int64_t, const char *, const char *),
