@@ -298,6 +298,22 @@ if [ "$have_sqlite" -eq 1 ]; then
               [ "$(find "$tmp" -name 'PWNED*' | grep -c .)" -eq 0 ]; echo $?)" \
             "an edited $path: the run is refused naming it (exit 1), nothing drawn or run" || show_run
     done
+    # the text of show prints the edited names with their control
+    # characters made visible ('?'), so a name cannot forge a line
+    run "$ZPLAN" show 1 --db "$EDB"
+    ok "$([ "$rc" -eq 0 ] && ! grep -q '^next line' "$outf" && grep -q '?next line' "$outf"; echo $?)" \
+        "show: a line break in a stored name is printed as '?', no forged line" || show_run
+    # an execution still running (or lost) has nothing measured: the report
+    # leaves it out, show says so
+    n=$(grep -vc '^#' "$tmp/evil/rs/measured.dat")
+    sqlite3 -batch "$EDB" "INSERT INTO executions (run_id, plan_rank, status, backend, ranks, steps, scale)
+        VALUES (1, 1, 'running', 'cpu', 1, 3, 'none'), (1, 1, 'lost', 'cpu', 1, 3, 'none')"
+    run "$ZPLAN" report 1 --db "$EDB" --out "$tmp/evil/running"
+    ok "$([ "$rc" -eq 0 ] && [ "$(grep -vc '^#' "$tmp/evil/running/measured.dat")" = "$n" ]; echo $?)" \
+        "report: executions running or lost are not drawn as measurements" || show_run
+    run "$ZPLAN" show 1 --db "$EDB"
+    ok "$([ "$rc" -eq 0 ] && grep -q '^Execution 2: running (nothing recorded yet)' "$outf"; echo $?)" \
+        "show: a running execution is listed as such" || show_run
 else
     skip_dep "sqlite3 shell not installed: names edited in the database"
 fi

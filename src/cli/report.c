@@ -17,11 +17,18 @@ static const char *const fmt_names[] = {"png", "svg", "both", NULL};
 /* zp_store_execs callback: each finished record into an array */
 static int add_exec(void *arg, int64_t id, const char *status, const char *record)
 {
-    (void)id, (void)status;
+    /* only finished executions are drawn: a row still running (or lost)
+     * has no measurement */
+    if (!status || !strcmp(status, "running") || !strcmp(status, "lost"))
+        return 0;
     cJSON *r = record ? cJSON_Parse(record) : NULL;
-    if (cJSON_IsObject(r))
+    if (cJSON_IsObject(r)) {
+        if (!cJSON_GetObjectItem(r, "exec_id"))
+            cJSON_AddNumberToObject(r, "exec_id", (double)id);
+        cJSON_DeleteItemFromObject(r, "status");
+        cJSON_AddStringToObject(r, "status", status);
         cJSON_AddItemToArray(arg, r);
-    else
+    } else
         cJSON_Delete(r);
     return 0;
 }

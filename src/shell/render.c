@@ -4,6 +4,22 @@
 
 #include <string.h>
 
+/* A stored string as printed on a terminal: control characters (an escape
+ * sequence in a name edited in the database) shown as '?'.  Rotating
+ * buffers, so that one printf may take several. */
+static const char *S(const cJSON *o, const char *k)
+{
+    static char buf[16][512];
+    static int next;
+    char *b = buf[next++ % 16];
+    const char *v = zp_jstr(o, k);
+    size_t i = 0;
+    for (; v[i] && i + 1 < sizeof buf[0]; i++)
+        b[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+    b[i] = '\0';
+    return b;
+}
+
 static const char *bytes(char *buf, size_t n, double b, zp_units u)
 {
     return zp_fmt_bytes(buf, n, b < 0 ? 0 : (uint64_t)b, u);
@@ -30,8 +46,8 @@ static void plan_row(FILE *out, int i, const cJSON *p, zp_units u)
     char cm[32], st[32];
     const cJSON *m = zp_jobj(p, "memory_bytes");
     fprintf(out, "%3d %5.0f %3.0f %3.0f %2.0f %4.0f  %-16s %-9s %3.0f %5.0f  %8.2f %9.2f %10s %9s %9.0f %5.1f%%\n", i,
-            zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "vp"), zp_jnum(p, "zero"), zp_jstr(p, "offload"),
-            zp_jstr(p, "ckpt"), zp_jnum(p, "micro_batch"), zp_jnum(p, "grad_accum"), g(zp_jnum(m, "total"), u),
+            zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "vp"), zp_jnum(p, "zero"), S(p, "offload"),
+            S(p, "ckpt"), zp_jnum(p, "micro_batch"), zp_jnum(p, "grad_accum"), g(zp_jnum(m, "total"), u),
             g(zp_jnum(p, "host_memory_bytes"), u), bytes(cm, sizeof cm, zp_jnum(p, "comm_bytes_per_step"), u),
             secs(st, sizeof st, zp_jnum(p, "step_time_s")), zp_jnum(p, "tokens_per_s"), 100.0 * zp_jnum(p, "mfu"));
 }
@@ -64,7 +80,7 @@ static const char *model_extras(char *buf, size_t n, const cJSON *m)
 {
     size_t k = 0;
     double hd = zp_jnum(m, "head_dim"), window = zp_jnum(m, "sliding_window");
-    const char *block = zp_jstr(m, "block");
+    const char *block = S(m, "block");
     int all = zp_jflag(m, "bias"), qkv = zp_jflag(m, "qkv_bias"), outb = zp_jflag(m, "out_bias"),
         mlp = zp_jflag(m, "mlp_bias");
     buf[0] = '\0';
@@ -94,20 +110,20 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     double cap = zp_jnum(c, "gpu_memory_bytes");
     double params = zp_jnum(m, "params");
 
-    fprintf(out, "Model    %s: %s\n", zp_jstr(m, "name"), zp_jstr(m, "source"));
+    fprintf(out, "Model    %s: %s\n", S(m, "name"), S(m, "source"));
     fprintf(out, "         L=%.0f h=%.0f heads=%.0f kv_heads=%.0f ffn=%.0f vocab=%.0f, %s, %s, %s positions, %s%s "
                  "-> %s parameters (%.0f)\n", zp_jnum(m, "layers"), zp_jnum(m, "hidden"), zp_jnum(m, "heads"),
-            zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"), zp_jnum(m, "vocab"), zp_jstr(m, "mlp"), zp_jstr(m, "norm"), zp_jstr(m, "position"),
+            zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"), zp_jnum(m, "vocab"), S(m, "mlp"), S(m, "norm"), S(m, "position"),
             zp_jflag(m, "tied_embeddings") ? "tied embeddings" : "untied head", model_extras(extras, sizeof extras, m),
             zp_fmt_count(a, sizeof a, params), params);
     fprintf(out, "Cluster  %.0f x %s (%s), %.0f node%s of %.0f, %s each; host RAM %s per node\n", zp_jnum(c, "gpus"),
-            zp_jstr(c, "gpu"), zp_jstr(c, "gpu_description"), zp_jnum(c, "nodes"), zp_jnum(c, "nodes") == 1 ? "" : "s",
+            S(c, "gpu"), S(c, "gpu_description"), zp_jnum(c, "nodes"), zp_jnum(c, "nodes") == 1 ? "" : "s",
             zp_jnum(c, "gpus_per_node"), bytes(a, sizeof a, cap, u),
             bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u));
     fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s\n",
             zp_jnum(t, "seq"), zp_jnum(t, "global_batch"), zp_fmt_count(d, sizeof d, zp_jnum(t, "tokens_per_step")),
-            zp_jstr(t, "dtype"), zp_jstr(t, "grad_dtype"), zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
-            zp_jstr(t, "optimizer"), zp_jflag(t, "flash_attention") ? ", flash attention" : "",
+            S(t, "dtype"), S(t, "grad_dtype"), zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
+            S(t, "optimizer"), zp_jflag(t, "flash_attention") ? ", flash attention" : "",
             zp_jflag(t, "dropout") ? ", dropout masks" : "");
     fprintf(out, "Searched %.0f candidate layouts: %.0f fit.\n", zp_jnum(r, "candidates_evaluated"), zp_jnum(r, "fitting"));
 
@@ -123,11 +139,11 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     if (cJSON_IsObject(ch)) {
         fprintf(out, "\nChosen plan: dp=%.0f tp=%.0f pp=%.0f%s zero=%.0f offload=%s ckpt=%s%s, micro-batch %.0f x %.0f "
                      "accumulation steps%s\n", zp_jnum(ch, "dp"), zp_jnum(ch, "tp"), zp_jnum(ch, "pp"),
-                zp_jnum(ch, "vp") > 1 ? " (interleaved)" : "", zp_jnum(ch, "zero"), zp_jstr(ch, "offload"), zp_jstr(ch, "ckpt"),
+                zp_jnum(ch, "vp") > 1 ? " (interleaved)" : "", zp_jnum(ch, "zero"), S(ch, "offload"), S(ch, "ckpt"),
                 zp_jflag(ch, "sp") && zp_jnum(ch, "tp") > 1 ? " +sequence parallel" : "", zp_jnum(ch, "micro_batch"),
                 zp_jnum(ch, "grad_accum"), zp_jflag(ch, "fits") ? "" : "  -- DOES NOT FIT");
         if (!zp_jflag(ch, "fits"))
-            fprintf(out, "  rejected: %s\n", zp_jstr(ch, "reject"));
+            fprintf(out, "  rejected: %s\n", S(ch, "reject"));
         const cJSON *ts = zp_jobj(ch, "time_s");
         fprintf(out, "  step %s = compute %s + exposed communication %s + pipeline bubble %s + optimizer %s;"
                      " %.0f tokens/s, MFU %.1f%%\n", secs(a, sizeof a, zp_jnum(ch, "step_time_s")),
@@ -136,7 +152,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                 zp_jnum(ch, "tokens_per_s"), 100 * zp_jnum(ch, "mfu"));
         fprintf(out, "\nMemory per GPU (worst rank: pipeline stage %.0f, at its peak: %s):\n",
                 zp_jnum(ch, "worst_stage"),
-                strcmp(zp_jstr(ch, "peak_phase"), "loss") == 0 ? "the loss and head backward"
+                strcmp(S(ch, "peak_phase"), "loss") == 0 ? "the loss and head backward"
                                                               : "the first block's backward");
         memory_table(out, ch, cap, u);
         fprintf(out, "  host RAM per node: %s of %s\n", bytes(a, sizeof a, zp_jnum(ch, "host_memory_bytes"), u),
@@ -170,12 +186,12 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                     "link", "bytes/call", "calls", "sent/step", "time", "overlaps with");
         cJSON_ArrayForEach(x, cm)
         {
-            fprintf(out, "  %-38s %-14s %-6s %5.0f %-5s %11s %8.0f %12s %10s  %s\n", zp_jstr(x, "what"),
-                    zp_jstr(x, "collective"), zp_jstr(x, "group"), zp_jnum(x, "group_size"),
-                    strcmp(zp_jstr(x, "group"), "pcie") == 0 ? "pcie" : zp_jflag(x, "inter_node") ? "net" : "nvl",
+            fprintf(out, "  %-38s %-14s %-6s %5.0f %-5s %11s %8.0f %12s %10s  %s\n", S(x, "what"),
+                    S(x, "collective"), S(x, "group"), zp_jnum(x, "group_size"),
+                    strcmp(S(x, "group"), "pcie") == 0 ? "pcie" : zp_jflag(x, "inter_node") ? "net" : "nvl",
                     bytes(a, sizeof a, zp_jnum(x, "bytes"), u), zp_jnum(x, "count"),
                     bytes(b, sizeof b, zp_jnum(x, "bus_bytes_per_step"), u), secs(d, sizeof d, zp_jnum(x, "time_s")),
-                    zp_jstr(x, "overlap"));
+                    S(x, "overlap"));
         }
     } else {
         fprintf(out, "\nNothing fits.\n");
@@ -202,15 +218,15 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     cJSON_ArrayForEach(x, cls)
     {
         if (zp_jobj(x, "invalid")) {
-            fprintf(out, "  %-15s %s\n", zp_jstr(x, "strategy"), zp_jstr(x, "invalid"));
+            fprintf(out, "  %-15s %s\n", S(x, "strategy"), S(x, "invalid"));
             continue;
         }
         const cJSON *xm = zp_jobj(x, "memory_bytes");
         char lay[64];
         snprintf(lay, sizeof lay, "%.0fx%.0fx%.0f z%.0f%s %s", zp_jnum(x, "dp"), zp_jnum(x, "tp"), zp_jnum(x, "pp"),
-                 zp_jnum(x, "zero"), strcmp(zp_jstr(x, "offload"), "none") == 0 ? "" :
-                 strcmp(zp_jstr(x, "offload"), "optimizer") == 0 ? " +off(opt)" : " +off(opt+par)", zp_jstr(x, "ckpt"));
-        fprintf(out, "  %-15s %-30s %9.2f %9.2f %9.2f %9.2f %9.2f %10.2f %10s  %s\n", zp_jstr(x, "strategy"), lay,
+                 zp_jnum(x, "zero"), strcmp(S(x, "offload"), "none") == 0 ? "" :
+                 strcmp(S(x, "offload"), "optimizer") == 0 ? " +off(opt)" : " +off(opt+par)", S(x, "ckpt"));
+        fprintf(out, "  %-15s %-30s %9.2f %9.2f %9.2f %9.2f %9.2f %10.2f %10s  %s\n", S(x, "strategy"), lay,
                 g(zp_jnum(xm, "params"), u), g(zp_jnum(xm, "grads"), u), g(zp_jnum(xm, "optimizer"), u),
                 g(zp_jnum(xm, "activations"), u), g(zp_jnum(xm, "buffers") + zp_jnum(xm, "overhead"), u), g(zp_jnum(xm, "total"), u),
                 secs(a, sizeof a, zp_jnum(x, "step_time_s")), zp_jflag(x, "fits") ? "yes" : "no");
@@ -230,45 +246,50 @@ void zp_render_exec(FILE *out, const cJSON *rec)
 {
     const cJSON *sm = zp_jobj(rec, "step_time_s"), *cb = zp_jobj(rec, "comm_bytes_per_step");
     const cJSON *mo = zp_jobj(rec, "model");
-    int gpu = strcmp(zp_jstr(rec, "backend"), "cuda") == 0;
+    int gpu = strcmp(S(rec, "backend"), "cuda") == 0;
+    if (!zp_jobj(rec, "ranks")) {   /* a row with nothing recorded yet (running, or lost before schema 4) */
+        fprintf(out, "Execution %.0f: %s%s%s\n", zp_jnum(rec, "exec_id"), S(rec, "status"),
+                *S(rec, "reason") ? ": " : " (nothing recorded yet)", S(rec, "reason"));
+        return;
+    }
     if (gpu)
         fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f rank%s on %s (CUDA%s), %.0f steps\n",
-                zp_jnum(rec, "exec_id"), zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), zp_jstr(rec, "status"),
-                zp_jnum(rec, "ranks"), zp_jnum(rec, "ranks") == 1 ? "" : "s", zp_jstr(rec, "gpu"),
+                zp_jnum(rec, "exec_id"), zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), S(rec, "status"),
+                zp_jnum(rec, "ranks"), zp_jnum(rec, "ranks") == 1 ? "" : "s", S(rec, "gpu"),
                 zp_jflag(rec, "shared_gpu") ? ", ranks sharing the GPU: time not that of separate GPUs" : "",
                 zp_jnum(rec, "steps"));
     else
         fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f CPU ranks, %.0f steps\n", zp_jnum(rec, "exec_id"),
-                zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), zp_jstr(rec, "status"), zp_jnum(rec, "ranks"),
+                zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), S(rec, "status"), zp_jnum(rec, "ranks"),
                 zp_jnum(rec, "steps"));
-    if (!strcmp(zp_jstr(rec, "status"), "running") || !strcmp(zp_jstr(rec, "status"), "lost")) {
+    if (!strcmp(S(rec, "status"), "running") || !strcmp(S(rec, "status"), "lost")) {
         /* nothing measured is recorded: the state, and why */
-        fprintf(out, "  %s%s%s\n", zp_jstr(rec, "status"), *zp_jstr(rec, "reason") ? ": " : "",
-                zp_jstr(rec, "reason"));
+        fprintf(out, "  %s%s%s\n", S(rec, "status"), *S(rec, "reason") ? ": " : "",
+                S(rec, "reason"));
         return;
     }
     fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f "
            "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
            zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
-           zp_jnum(rec, "dp"), zp_jnum(rec, "zero"), zp_jstr(rec, "offload"), zp_jstr(rec, "ckpt"),
+           zp_jnum(rec, "dp"), zp_jnum(rec, "zero"), S(rec, "offload"), S(rec, "ckpt"),
            zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
-    if (*zp_jstr(rec, "reason")) {
-        fprintf(out, "  %s: %s", zp_jstr(rec, "status"), zp_jstr(rec, "reason"));
+    if (*S(rec, "reason")) {
+        fprintf(out, "  %s: %s", S(rec, "status"), S(rec, "reason"));
         if (zp_jobj(rec, "steps_done"))
             fprintf(out, "; %.0f of %.0f steps done", zp_jnum(rec, "steps_done"), zp_jnum(rec, "steps"));
         fputc('\n', out);
     }
-    if (*zp_jstr(rec, "dtype")) {   /* records from before 16-bit storage have no types */
-        fprintf(out, "  storage: %s parameters, %s gradients", zp_jstr(rec, "dtype"), zp_jstr(rec, "grad_dtype"));
-        if (strcmp(zp_jstr(rec, "dtype"), "fp32") != 0)
+    if (*S(rec, "dtype")) {   /* records from before 16-bit storage have no types */
+        fprintf(out, "  storage: %s parameters, %s gradients", S(rec, "dtype"), S(rec, "grad_dtype"));
+        if (strcmp(S(rec, "dtype"), "fp32") != 0)
             fprintf(out, ", fp32 master weights");
         if (zp_jobj(rec, "skipped_steps") && zp_jnum(rec, "loss_scale") > 1.0)
             fprintf(out, "; loss scale %.0f at the end, %.0f steps skipped", zp_jnum(rec, "loss_scale"),
                     zp_jnum(rec, "skipped_steps"));
         fprintf(out, "; computed in fp32\n");
     }
-    if (*zp_jstr(rec, "error"))
-        fprintf(out, "  error: %s\n", zp_jstr(rec, "error"));
+    if (*S(rec, "error"))
+        fprintf(out, "  error: %s\n", S(rec, "error"));
     const cJSON *ls = zp_jobj(rec, "losses");
     int n = cJSON_GetArraySize(ls);
     if (n > 0)
@@ -278,7 +299,7 @@ void zp_render_exec(FILE *out, const cJSON *rec)
     if (r0) {
         const cJSON *p = zp_jobj(r0, "predicted_bytes"), *m = zp_jobj(r0, "measured_bytes");
         fprintf(out, "  rank 0, device memory   %14s %14s %8s   (classes at the %s peak; peak: the highest)\n",
-                "predicted", "measured", "error", zp_jstr(r0, "predicted_phase"));
+                "predicted", "measured", "error", S(r0, "predicted_phase"));
         static const char *const rows[] = {"params", "grads", "optimizer", "activations", "buffers", "peak", NULL};
         for (int i = 0; rows[i]; i++) {
             double a = zp_jnum(p, rows[i]), b = zp_jnum(m, rows[i]);
@@ -307,7 +328,7 @@ void zp_render_exec(FILE *out, const cJSON *rec)
             if (b > 0)
                 snprintf(err, sizeof err, "%+.1f%%", 100.0 * (a - b) / b);
             fprintf(out, "  %-22s %14.0f %14.0f %8s   (cudaMemGetInfo at the peak; overheads from %s)\n",
-                    "GPU used", a, b, err, zp_jstr(rec, "overhead_source"));
+                    "GPU used", a, b, err, S(rec, "overhead_source"));
         }
     }
     fprintf(out, "  comm bytes per step      %14.0f %14.0f\n", zp_jnum(cb, "predicted"), zp_jnum(cb, "measured"));
@@ -317,7 +338,7 @@ void zp_render_exec(FILE *out, const cJSON *rec)
     if (cJSON_IsNumber(zp_jobj(sm, "predicted")) && zp_jnum(sm, "measured") > 0)
         fprintf(out, "  step time (s)            %14.4g %14.4g %+7.1f%%   (profile %s)\n", zp_jnum(sm, "predicted"),
                 zp_jnum(sm, "measured"), 100.0 * (zp_jnum(sm, "predicted") / zp_jnum(sm, "measured") - 1.0),
-                zp_jstr(rec, "profile"));
+                S(rec, "profile"));
     else
         fprintf(out, "  step time (s)            %14s %14.4g   (no hardware profile: run zplan calibrate)\n", "-",
                 zp_jnum(sm, "measured"));
