@@ -103,7 +103,8 @@ ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok"' "$outf" >/dev/null; echo $?)" "
     diag "rc=$rc $err"
 is "$(cut -d' ' -f1-2 "$tmp/srun.args" 2>/dev/null)" "-n 2" "inside a Slurm allocation: launched as srun -n 2"
 # several machines through an Open MPI hostfile (here one: this machine, 2 slots)
-printf 'localhost slots=2\n' >"$tmp/hosts"
+# (Open MPI's reader allows blanks around '=' and comments)
+printf '# this machine\nlocalhost slots = 2   # two ranks\n' >"$tmp/hosts"
 run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --hostfile "$tmp/hosts" --json
 ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok" and .ranks == 2 and (.losses | length) == 2' "$outf" >/dev/null; echo $?)" \
     "--hostfile: the ranks placed by the hostfile run" || diag "rc=$rc $err"
@@ -115,6 +116,19 @@ run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,voca
 ok "$([ "$rc" -eq 1 ] && jq -e '.status == "oom"' "$outf" >/dev/null; echo $?)" "a too small --device-mem: status oom, exit 1"
 is "$(sqlite3 -batch "$DB" "SELECT status FROM executions ORDER BY id DESC LIMIT 1" 2>/dev/null || echo oom)" "oom" \
     "the store keeps the out-of-memory execution"
+
+# a step whose loss is not finite (JSON has no NaN: the engine writes null)
+# is recorded as null, not as a loss of 0, and show reads the record back
+cat >"$tmp/nanwrap" <<EOS
+#!/bin/sh
+"$ZPLAN_ENGINE" "\$@" | sed 's/"losses":\\[\\([^],]*\\),[^],]*/"losses":[\\1,null/'
+EOS
+chmod +x "$tmp/nanwrap"
+ZPLAN_ENGINE=$tmp/nanwrap run "$ZPLAN" exec 1 --db "$DB" --steps 3 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+jok "$outf" '(.losses | length) == 3 and .losses[1] == null and .losses[0] > 0 and .losses[2] > 0' \
+    "a loss that is not finite: recorded as null, not 0" || diag "rc=$rc $(jq -c .losses "$outf") $err"
+run "$ZPLAN" show 1 --db "$DB" --json
+jok "$outf" '.executions[-1].losses[1] == null' "show reads the record with the null loss back" || diag "rc=$rc $err"
 
 # Runs ended before they finish.  The ranks are started through a wrapper
 # that notes each one's pid; ended(ARGS): the execution of plan 1 (tiny
@@ -128,10 +142,14 @@ echo \$\$ >>"$tmp/pids"
 exec "$ZPLAN_ENGINE" "\$@"
 EOS
 chmod +x "$tmp/engwrap"
+# (a job started with & from a script ignores SIGINT, and zplan exec keeps
+# a signal ignored at its start ignored, as nohup expects: the runs here get
+# SIGINT back with env --default-signal; $sigs: what else env is told)
 started() {   # $1: --timeout (a run that does not start is ended by it)
     : >"$tmp/pids"
     : >"$errf"   # now: the job below may open it only after the first look
-    ZPLAN_ENGINE=$tmp/engwrap "$ZPLAN" exec 1 --db "$DB" --steps 1000000 --device-mem 1GiB \
+    # shellcheck disable=SC2086
+    ZPLAN_ENGINE=$tmp/engwrap env --default-signal=INT ${sigs:-} "$ZPLAN" exec 1 --db "$DB" --steps 1000000 --device-mem 1GiB \
         --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --timeout "$1" --json >"$outf" 2>"$errf" &
     zpid=$!
     i=0
@@ -190,6 +208,25 @@ fi
 collect
 ended_ok interrupted interrupted "SIGHUP during a run"
 
+# under nohup (SIGHUP ignored when zplan starts) a closed terminal does not
+# end the run: SIGHUP stays ignored; SIGINT still ends it
+sigs=--ignore-signal=HUP
+if started 120; then
+    kill -HUP "$zpid"
+    s1=$(grep -c '^zplan: step' "$errf")
+    sleep 2
+    s2=$(grep -c '^zplan: step' "$errf")
+    ok "$(kill -0 "$zpid" 2>/dev/null && [ "$s2" -gt "$s1" ] && ! grep -q 'interrupted' "$errf"; echo $?)" \
+        "SIGHUP ignored at the start (nohup): the run goes on" || diag "$(tail -n 2 "$errf")"
+    kill -INT "$zpid"
+else
+    kill -INT "$zpid"
+    ok 1 "SIGHUP ignored at the start (nohup): the run goes on"
+fi
+sigs=
+collect
+ended_ok interrupted interrupted "nohup, then SIGINT"
+
 # zplan exec killed outright (SIGKILL: no handler runs): its ranks end
 # promptly anyway (the launcher is told when its parent dies)
 if started 120; then
@@ -225,8 +262,13 @@ ok "$([ "$rc" -eq 1 ] && grep -q locked "$tmp/lock.out" && [ -n "$saved" ] && [ 
       grep -q 'locked by another process; waiting' "$errf"; echo $?)" \
     "a database locked as a run ends: exit 1, the record kept in a file, zplan import named" ||
     diag "rc=$rc $(tail -n 3 "$errf") $(cat "$tmp/lock.out")"
+# (a list in between sees the row still running with its launcher gone and
+# marks it lost; the import still finishes it)
+"$ZPLAN" list --db "$DB" >/dev/null 2>&1
+is "$(sqlite3 -batch "$DB" 'SELECT status FROM executions ORDER BY id DESC LIMIT 1')" lost \
+    "list in between: the row whose launcher ended is marked lost"
 run "$ZPLAN" import "$saved" --db "$DB"
-ok $rc "zplan import adds the kept record once the lock is gone" || diag "$err"
+ok $rc "zplan import adds the kept record once the lock is gone (after list marked the row lost)" || diag "$err"
 run "$ZPLAN" show 1 --db "$DB" --json
 jok "$outf" '.executions[-1].status == "ok" and (.executions[-1].losses | length) == 3000' \
     "the imported execution is listed with its losses"
@@ -285,7 +327,8 @@ is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo
 
 # refused before anything is written, and in one line: a plan file is
 # planned without recording until all is checked (a wrong --np, tp/pp > 1,
-# a bad --scale recorded the planning run, then refused)
+# a bad --scale recorded the planning run, then refused; a shape outside
+# the engine's ranges, vocab 1, was launched and recorded as failed)
 runs_now() { sqlite3 -batch "$DB" 'SELECT count(*) FROM runs'; }
 execs_now() { sqlite3 -batch "$DB" 'SELECT count(*) FROM executions'; }
 printf 'model = gpt2-small\ngpus = 4\ntp = 2\ndp = 2\npp = 1\nglobal-batch = 8\n' >"$tmp/tp2.plan"
@@ -294,7 +337,8 @@ printf 'localhost slots=2\nthis is not a hostfile line\n' >"$tmp/garbage-hosts"
 : >"$tmp/empty-hosts"
 r0=$(runs_now) e0=$(execs_now)
 for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/tp2.plan" "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" \
-    "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts"; do
+    "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts" \
+    "1 --scale layers=1,hidden=32,heads=2,vocab=1,seq=16"; do
     # shellcheck disable=SC2086
     run "$ZPLAN" exec $args --db "$DB" --steps 1 --oversubscribe
     ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q '^zplan: ' "$errf"; echo $?)" \
@@ -311,6 +355,13 @@ chmod +x "$tmp/fakempi/mpirun"
 PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$big" --db "$DB" --steps 1
 ok "$([ "$rc" -eq 2 ] && [ ! -e "$tmp/launched" ] && grep -q 'reduced scale' "$errf" && grep -q -- '--np' "$errf"; echo $?)" \
     "a plan of dp=65536: refused before launch (exit 2), saying how to run it at reduced scale" || diag "rc=$rc $err"
+# the other forms an Open MPI hostfile takes reach mpirun unrefused
+printf 'ops@node1 count=4\nnode2 slots=2 max-slots = 4\n[fe80::1] cpu=2\n' >"$tmp/forms-hosts"
+rm -f "$tmp/launched"
+PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec 1 --db "$DB" --steps 1 --hostfile "$tmp/forms-hosts"
+ok "$([ -e "$tmp/launched" ]; echo $?)" "a hostfile with user@host, count=, max-slots = N, [v6]: passed to mpirun" ||
+    diag "rc=$rc $err"
+rm -f "$tmp/launched"; e0=$(execs_now)
 # more ranks than this machine's cores: only with --oversubscribe
 cores=$(getconf _NPROCESSORS_ONLN)   # (nproc honours OMP_NUM_THREADS, set to 1 here)
 n=$((cores + 1))

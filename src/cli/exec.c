@@ -9,6 +9,7 @@
  * gradient bucket (the engine reduces in place).  The engine never sees
  * the prediction: it sizes its tensors from the shape and the algorithm. */
 #include "config.h"
+#define _GNU_SOURCE 1   /* sched_getaffinity */
 #include "cli.h"
 #include "jsonget.h"
 #include "preset.h"
@@ -21,6 +22,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +218,39 @@ static void slug(char *out, size_t n, const char *name)
 }
 
 
+/* Catch sig with sa, unless it was ignored when zplan started (nohup, a
+ * background job): then it stays ignored.  *old: what to restore. */
+static void catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    sigaction(sig, NULL, old);
+    if (old->sa_handler != SIG_IGN)
+        sigaction(sig, sa, NULL);
+}
+
+static void restore_signals(const struct sigaction *i, const struct sigaction *t, const struct sigaction *h)
+{
+    sigaction(SIGINT, i, NULL);
+    sigaction(SIGTERM, t, NULL);
+    sigaction(SIGHUP, h, NULL);
+}
+
+/* What zplan-engine accepts (backend/engine_main.c's argument ranges),
+ * checked before anything is launched or recorded. */
+static zp_status engine_limits(const zp_model *m, const zp_train *t, const zp_layout *l, int64_t steps,
+                               const char *which, zp_err *e)
+{
+    static const struct { const char *what; int64_t lo, hi; } lim[] = {
+        {"layers", 1, 1000}, {"hidden", 1, 1 << 16}, {"heads", 1, 1 << 12}, {"vocab", 2, 1 << 20},
+        {"seq", 2, 1 << 14}, {"micro-batch", 1, 1 << 12}, {"accumulation", 1, 1 << 12}, {"steps", 1, 1 << 20}};
+    int64_t v[] = {m->layers, m->hidden, m->heads, m->vocab, t->seq, l->micro_batch, l->grad_accum, steps};
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
+        if (v[i] < lim[i].lo || v[i] > lim[i].hi)
+            return zp_err_set(e, ZP_EINVAL, "%s: the engine runs %s %lld..%lld, not %lld (shrink it with --scale, "
+                              "e.g. --scale %s)", which, lim[i].what, (long long)lim[i].lo, (long long)lim[i].hi,
+                              (long long)v[i], i < 5 ? "20M,seq=256" : "micro_batch=2,accum=2");
+    return ZP_OK;
+}
+
 static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
     exec_opts o = {NULL, NULL, NULL, NULL, NULL, "cpu", 0, 10, 600, 0, 0, 0};
@@ -303,13 +338,17 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         if (stat(o.target, &fst) != 0)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: %s (a plan file, or ID[/N] of zplan list)",
                                            o.target, strerror(errno)));
-        char *pargs[] = {self, "--from", (char *)o.target, "--no-store", "--json", NULL};
+        char *pargs[] = {self, "--from", (char *)o.target, "--db", (char *)dbpath, "--no-store", "--json", NULL};
         char *pout = NULL;
         int prc = zp_run_capture(pargs, o.timeout_s, NULL, &pout, &interrupted);
         res = prc == 0 && pout ? cJSON_Parse(pout) : NULL;
         free(pout);
-        if (prc != 0)   /* the planner said why, in its one line on stderr */
-            return prc == 2 ? 2 : 1;
+        if (prc == 1 || prc == 2)   /* the planner said why, in its one line on stderr */
+            return prc;
+        if (prc != 0)
+            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s could not be planned (the planner %s %d)",
+                                           o.target, prc == 124 ? "timed out, --timeout" : prc < 0 ? "did not start:"
+                                           : "ended with status", prc));
         if (!res)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s: the planner's answer is not JSON", o.target));
         plan_file = o.target;
@@ -394,7 +433,10 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (o.np != l.dp)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--np %lld does not match the dp=%lld of %s (each rank "
                                        "is one data-parallel replica)", (long long)o.np, (long long)l.dp, which));
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* the processors this process may run on (taskset, cpusets), else the
+     * machine's */
+    cpu_set_t cpus;
+    long cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? (long)CPU_COUNT(&cpus) : sysconf(_SC_NPROCESSORS_ONLN);
     if (!o.hostfile && !o.oversubscribe && !getenv("SLURM_JOB_ID") && cores > 0 && o.np > cores)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%lld ranks on this machine's %ld cores: add "
                                        "--oversubscribe to run them anyway (times are then not those of separate "
@@ -424,8 +466,14 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     m->qkv_bias = m->out_bias = m->mlp_bias = m->head_bias = m->embed_norm = 0;
     m->block = ZP_BLOCK_SERIAL;
     m->window = 0;
-    if ((st = zp_model_check(m, &cli->err)))
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--scale: %s", cli->err.msg));
+    if ((st = zp_model_check(m, &cli->err))) {
+        char why[sizeof cli->err.msg];
+        snprintf(why, sizeof why, "%s", cli->err.msg);
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: the engine's model %s: %s", which,
+                                       scale ? "scaled by --scale" : "(unscaled)", why));
+    }
+    if ((st = engine_limits(m, &pb.train, &l, o.steps, which, &cli->err)))
+        return zp_fail(cli, st);
     pb.train.global_batch = l.dp * l.micro_batch * l.grad_accum;
     /* the plan's storage types and master weights; the engine computes in
      * fp32 (activations, working copies) */
@@ -560,9 +608,9 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         free(pout);
         run_id = pj ? (int64_t)zp_jnum(pj, "run_id") : 0;
         cJSON_Delete(pj);
-        if (prc != 0)
-            return prc == 2 ? 2 : 1;
-        if (run_id < 1)
+        if (prc == 1 || prc == 2)
+            return prc;
+        if (prc != 0 || run_id < 1)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s: the planning run was not recorded", plan_file));
     }
     /* SIGINT, SIGTERM and SIGHUP (a closed terminal) end the ranks and mark
@@ -570,24 +618,27 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
-    if ((st = zp_store_open(dbpath, &s, &cli->err)))
+    /* (a signal ignored when zplan started, as under nohup or for a
+     * background job, stays ignored) */
+    catch_unless_ignored(SIGINT, &sa, &old_int);
+    catch_unless_ignored(SIGTERM, &sa, &old_term);
+    catch_unless_ignored(SIGHUP, &sa, &old_hup);
+    if ((st = zp_store_open(dbpath, &s, &cli->err))) {
+        restore_signals(&old_int, &old_term, &old_hup);
         return zp_fail(cli, st);
+    }
     int64_t exec_id;
     if ((st = zp_store_add_exec(s, run_id, (int)rank, o.backend, o.np, o.steps, scale ? scale : "none", &exec_id,
                                 &cli->err))) {
         zp_store_close(s);
+        restore_signals(&old_int, &old_term, &old_hup);
         return zp_fail(cli, st);
     }
     fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (steps %lld)\n", cli->prog, (long long)exec_id, lname,
             args[1], (long long)o.np, eng, (long long)o.steps);
     char *out = NULL;
-    int rc = zp_run_capture(args, o.timeout_s, cli->prog, &out, &interrupted);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
+    /* interrupted while the database was waited for: nothing is launched */
+    int rc = interrupted ? 130 : zp_run_capture(args, o.timeout_s, cli->prog, &out, &interrupted);
     cJSON *prog = NULL, *eo = engine_output(out, &prog);
     free(out);
     char malformed[sizeof cli->err.msg] = "";
@@ -620,6 +671,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     char saved[4200] = "";
     st = zp_store_finish_exec_or_save(dbpath, exec_id, &xi, status, txt ? txt : "{}", saved, sizeof saved,
                                       &cli->err);
+    restore_signals(&old_int, &old_term, &old_hup);   /* the record is written (or saved) */
     free(txt);
     /* a GPU's runtime memory, kept as the stored profile <gpu>-cuda: the
      * planner uses it with --gpu <gpu>-cuda, and the next execution on this

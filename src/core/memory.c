@@ -445,15 +445,18 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
 /* Byte counts are exact 64-bit integers: refuse a problem whose largest
  * terms could exceed 2^62 bytes on one rank, naming what makes them so.
  * Bounded in double with the largest micro-batch the search may take (the
- * pinned one, else the whole global batch on one replica): one layer's
- * activations without flash attention (34 s b h + 5 a s^2 b, 4-byte
- * values) times the layers, and the fp32 logits (4 s b V). */
+ * pinned one, else the whole global batch on one replica): every layer's
+ * activations without flash attention (4-byte values) and the fp32 logits
+ * (4 s b V).  A stored run is held to it too (zp_result_check). */
 zp_status zp_problem_range_check(const zp_problem *pb, zp_err *e)
 {
     const zp_model *m = &pb->model;
     double s = (double)pb->train.seq, h = (double)m->hidden, a = (double)m->heads, L = (double)m->layers;
+    double f = (double)m->ffn, ad = a * (double)zp_model_head_dim(m);
     double b = (double)(pb->pins.micro_batch > 0 ? pb->pins.micro_batch : pb->train.global_batch);
-    double act = 4.0 * L * b * s * (34.0 * h + 5.0 * a * s), logits = 4.0 * s * b * (double)m->vocab;
+    /* every saved tensor of a layer, generously: 16 of width h, 4 of the
+     * FFN width, 4 of the heads' width (Q, K, V, output), 5 of a s */
+    double act = 4.0 * L * b * s * (16.0 * h + 4.0 * f + 4.0 * ad + 5.0 * a * s), logits = 4.0 * s * b * (double)m->vocab;
     const double limit = 4611686018427387904.0;   /* 2^62 */
     if (act > limit || logits > limit)
         return zp_err_set(e, ZP_EINVAL, "--seq %lld with micro-batches of up to %.0f sequences: %s would need "

@@ -241,22 +241,52 @@ zp_status zp_hostfile_check(const char *path, zp_err *e)
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
-        char *save = NULL, *tok = strtok_r(line, " \t\r\n", &save);
-        if (!tok)
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '\r' || *p == '\n')
             continue;
-        for (const char *p = tok; *p && st == ZP_OK; p++)
-            if (!isalnum((unsigned char)*p) && !strchr(".-_:[]", *p))
-                st = zp_err_set(e, ZP_EINVAL, "--hostfile %s:%d: '%.40s' is not a host name (a line 'HOST slots=N' "
-                                "per machine)", path, lineno, tok);
-        while (st == ZP_OK && (tok = strtok_r(NULL, " \t\r\n", &save))) {
-            char *eq = strchr(tok, '=');
-            int key = eq && ((eq - tok == 5 && !strncmp(tok, "slots", 5)) ||
-                             (eq - tok == 9 && (!strncmp(tok, "max_slots", 9) || !strncmp(tok, "max-slots", 9))));
-            char *end = NULL;
-            long v = key ? strtol(eq + 1, &end, 10) : 0;
-            if (!key || end == eq + 1 || *end || v < 1 || v > 1000000)
-                st = zp_err_set(e, ZP_EINVAL, "--hostfile %s:%d: '%.40s' (allowed after the host: slots=N, "
-                                "max_slots=N, N >= 1)", path, lineno, tok);
+        char *host = p;
+        while (*p && !strchr(" \t\r\n", *p))
+            p++;
+        int hlen = (int)(p - host);
+        /* [user@]host: what Open MPI takes from a hostfile line's first field */
+        for (const char *q = host; q < p && st == ZP_OK; q++)
+            if (!isalnum((unsigned char)*q) && !strchr(".-_:[]@", *q))
+                st = zp_err_set(e, ZP_EINVAL, "--hostfile %s:%d: '%.*s' is not a host name (a line 'HOST slots=N' "
+                                "per machine)", path, lineno, hlen > 40 ? 40 : hlen, host);
+        /* then KEY=N pairs, blanks allowed around '=' as Open MPI's reader allows them */
+        static const char *const keys[] = {"slots", "slot", "count", "cpu", "cpus", "max_slots", "max-slots",
+                                           "max_slot", "max-slot"};
+        while (st == ZP_OK) {
+            while (*p && strchr(" \t\r\n", *p))
+                p++;
+            if (!*p)
+                break;
+            char *item = p;
+            while (isalpha((unsigned char)*p) || *p == '_' || *p == '-')
+                p++;
+            size_t klen = (size_t)(p - item);
+            int key = 0;
+            for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+                key |= klen == strlen(keys[k]) && !strncmp(item, keys[k], klen);
+            while (*p == ' ' || *p == '\t')
+                p++;
+            long v = 0;
+            char *end = p;
+            if (key && *p == '=') {
+                p++;
+                while (*p == ' ' || *p == '\t')
+                    p++;
+                v = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : 0;
+            }
+            if (!key || end == p || (*end && !strchr(" \t\r\n", *end)) || v < 1 || v > 1000000) {
+                int ilen = (int)strcspn(item, "\r\n");
+                st = zp_err_set(e, ZP_EINVAL, "--hostfile %s:%d: '%.*s' (allowed after the host: slots=N, "
+                                "max_slots=N, count=N, cpu=N, N >= 1)", path, lineno, ilen > 40 ? 40 : ilen, item);
+                break;
+            }
+            p = end;
         }
         hosts++;
     }

@@ -202,6 +202,19 @@ zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
     zp_err me = {0};
     if (zp_model_check(&pb.model, &me) != ZP_OK)
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: model: %s", what, me.msg);
+    /* the byte counts its readers recompute stay inside 64 bits, with the
+     * largest micro-batch any of its plans holds */
+    int64_t mb = 0;
+    const cJSON *pl;
+    cJSON_ArrayForEach(pl, zp_jobj(r, "plans")) if (zp_jnum(pl, "micro_batch") > mb) mb = (int64_t)zp_jnum(pl, "micro_batch");
+    const cJSON *lists[] = {zp_jobj(r, "chosen"), zp_jobj(r, "closest")};
+    for (int k = 0; k < 2; k++)
+        if (cJSON_IsObject(lists[k]) && zp_jnum(lists[k], "micro_batch") > mb)
+            mb = (int64_t)zp_jnum(lists[k], "micro_batch");
+    cJSON_ArrayForEach(pl, zp_jobj(r, "classic")) if (zp_jnum(pl, "micro_batch") > mb) mb = (int64_t)zp_jnum(pl, "micro_batch");
+    pb.pins.micro_batch = mb > 0 ? mb : -1;
+    if (zp_problem_range_check(&pb, &me) != ZP_OK)
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s", what, me.msg);
     int64_t gpus = pb.cluster.gpus;
     const cJSON *x;
     int i = 0;
@@ -598,7 +611,8 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
     cJSON *ls = cJSON_AddArrayToObject(rec, "losses");
     const cJSON *x;
     if (zp_jobj(v->engine, "losses")) {
-        cJSON_ArrayForEach(x, zp_jobj(v->engine, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
+        cJSON_ArrayForEach(x, zp_jobj(v->engine, "losses"))   /* null: not finite (a diverged step) */
+            cJSON_AddItemToArray(ls, cJSON_IsNumber(x) ? cJSON_CreateNumber(x->valuedouble) : cJSON_CreateNull());
     } else
         cJSON_ArrayForEach(x, v->progress) cJSON_AddItemToArray(ls, cJSON_IsNumber(zp_jobj(x, "loss"))
                                                                  ? cJSON_CreateNumber(zp_jnum(x, "loss"))
