@@ -287,7 +287,7 @@ if [ -w /dev/full ] && command -v sqlite3 >/dev/null 2>&1; then
         "zplan --params 1e9 --json > /dev/full: exit 1, one line" || diag "rc=$rc $(cat "$errf")"
     is "$(runs_in "$tmp/full.db")" 0 "the undelivered answer is not recorded"
     "$ZPLAN" --params 1e9 --db "$tmp/full.db" >/dev/null 2>&1
-    for cmd in "list" "show --json" "show" "models" "models --json" "gpus --json"; do
+    for cmd in "list" "show --json" "show" "models" "models --json" "gpus --json" "--version" "--help"; do
         # shellcheck disable=SC2086
         "$ZPLAN" $cmd --db "$tmp/full.db" >/dev/full 2>"$errf"
         rc=$?
@@ -296,6 +296,20 @@ if [ -w /dev/full ] && command -v sqlite3 >/dev/null 2>&1; then
     done
 else
     skip_dep "no writable /dev/full or no sqlite3 here"
+fi
+# a reader that has gone (a closed pipe) is a write error, exit 1 and one
+# line, not a silent death by SIGPIPE (exit 141), and nothing is recorded
+if command -v python3 >/dev/null 2>&1 && command -v sqlite3 >/dev/null 2>&1; then
+    rc=$(python3 -c 'import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+print(subprocess.call(sys.argv[1:], stdout=w, stderr=open(sys.argv[-1] + ".err", "w")))' \
+        "$ZPLAN" --params 1e9 --gpus 8 --db "$tmp/pipe.db")
+    ok "$([ "$rc" = 1 ] && [ "$(wc -l <"$tmp/pipe.db.err")" -eq 1 ] && grep -q '^zplan: cannot write' "$tmp/pipe.db.err"
+        echo $?)" "zplan --params 1e9 --gpus 8 into a closed pipe: exit 1, one line" || diag "rc=$rc $(cat "$tmp/pipe.db.err")"
+    is "$(runs_in "$tmp/pipe.db")" 0 "the answer no reader took is not recorded"
+else
+    skip_dep "no python3 or no sqlite3 here"
+    skip_dep "no python3 or no sqlite3 here"
 fi
 # --report without gnuplot is refused before anything is recorded
 ZPLAN_GNUPLOT=/nonexistent "$ZPLAN" --params 1e9 --report --db "$tmp/nognuplot.db" >/dev/null 2>"$errf"

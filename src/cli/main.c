@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,9 @@ static int delivered(zp_cli *cli, int rc)
 
 int main(int argc, char **argv)
 {
+    /* a closed pipe is a write error to report (exit 1), not a death by
+     * SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
     zp_cli cli = {"zplan", NULL, {ZP_OK, ""}};
     char cmdline[2048] = "zplan";
     size_t used = 5;
@@ -75,10 +79,10 @@ int main(int argc, char **argv)
     cli.cmdline = cmdline;
     if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
         printf("zplan %s\n", PACKAGE_VERSION);
-        return 0;
+        return delivered(&cli, 0);
     }
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-        return zp_cmd_help(&cli, 1, argv);
+        return delivered(&cli, zp_cmd_help(&cli, 1, argv));
     if (argc < 2)
         return zp_cmd_help(&cli, 1, argv), 2;
     if (argv[1][0] == '-')

@@ -580,14 +580,14 @@ static void suggest(zp_answer *a)
 
 /* ------------------------------------------------------------ store */
 
-/* The run and its plans, in a transaction left open in *sp: the caller
- * commits once the answer is delivered (printed and flushed), or rolls
- * back, so that an answer nobody received is not recorded. */
+/* The run and its plans, in one transaction, committed before the answer
+ * is printed (the write lock is not held while a reader drains the output,
+ * and the run id printed is the committed one); the caller deletes the run
+ * again when the answer cannot be delivered. */
 static zp_status record(const zp_answer *a, const char *dbpath, const char *cmdline, const zp_mem *stages,
-                        const zp_comm *comm, int64_t *run_id, char **json, zp_store **sp, zp_err *e)
+                        const zp_comm *comm, int64_t *run_id, char **json, zp_err *e)
 {
     zp_store *s;
-    *sp = NULL;
     zp_status st = zp_store_open(dbpath, &s, e);
     if (st)
         return st;
@@ -627,11 +627,10 @@ static zp_status record(const zp_answer *a, const char *dbpath, const char *cmdl
         st = zp_err_set(e, ZP_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((st = zp_store_set_result(s, id, *json, e)))
+    if ((st = zp_store_set_result(s, id, *json, e)) || (st = zp_store_commit(s, e)))
         goto fail;
     *run_id = id;
-    *sp = s;
-    return ZP_OK;
+    goto out;
 fail:
     zp_store_rollback(s);
     free(*json);
@@ -648,7 +647,6 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     zp_answer *a = calloc(1, sizeof *a);
     zp_mem *stages = NULL;
     zp_comm comm = {0};
-    zp_store *pending = NULL;   /* the run's transaction, committed once the answer is out */
     char *json = NULL;
     int rc = 1;
     zp_status st;
@@ -747,8 +745,7 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     }
     int64_t run_id = 0;
     if (!r.nostore) {
-        if ((st = record(a, zp_db_path(r.db), cli->cmdline, stages, &comm, &run_id, &json, &pending, &cli->err)) !=
-            ZP_OK) {
+        if ((st = record(a, zp_db_path(r.db), cli->cmdline, stages, &comm, &run_id, &json, &cli->err)) != ZP_OK) {
             rc = zp_fail(cli, st);
             goto out;
         }
@@ -774,20 +771,16 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
                    (long long)run_id);
     }
     cJSON_Delete(res);
-    /* delivered: the answer is written; only then is the run recorded */
+    /* delivered, or the run is taken back out: an answer nobody received
+     * is not recorded */
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        rc = zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "cannot write the output: %s%s", strerror(errno),
-                                     pending ? " (the run is not recorded)" : ""));
+        int err = errno;
+        zp_err de = {0};
+        int taken = run_id > 0 && zp_store_delete_run(zp_db_path(r.db), run_id, &de) == ZP_OK;
+        rc = zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "cannot write the output: %s%s", strerror(err),
+                                     run_id <= 0 ? "" : taken ? " (the run is not recorded)"
+                                                              : " (run recorded; it could not be taken back)"));
         goto out;
-    }
-    if (pending) {
-        st = zp_store_commit(pending, &cli->err);
-        zp_store_close(pending);
-        pending = NULL;
-        if (st) {
-            rc = zp_fail(cli, st);
-            goto out;
-        }
     }
     rc = 0;
     if (r.report) {
@@ -796,10 +789,6 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
                            r.json ? stderr : stdout);
     }
 out:
-    if (pending) {   /* not delivered: not recorded */
-        zp_store_rollback(pending);
-        zp_store_close(pending);
-    }
     argvec_free(&args);
     free(json);
     free(stages);
