@@ -247,6 +247,235 @@ static cJSON *classes_json(const uint64_t *dev, uint64_t peak)
     return o;
 }
 
+/* What zplan exec knows of an execution before its ranks report: the run
+ * and the launch, and the planner's prediction for the scaled model. */
+typedef struct exec_known {
+    int64_t exec_id, run_id, rank, np, steps;
+    const char *backend, *scale;   /* scale: "none" when the model is not scaled */
+    const char *profile;           /* the hardware profile of the predicted step time; NULL: none */
+    int cuda, shared;              /* on GPUs; more ranks than GPUs */
+    int64_t ranks_per_gpu;
+    const char *gpu_name, *ovh_source;   /* the GPU, and where its runtime's memory comes from (cuda) */
+    const zp_model *m;             /* the scaled model */
+    const zp_train *train;
+    const zp_layout *l;
+    uint64_t cap;                  /* the device pool's cap, bytes */
+    const zp_mem *pm;              /* predicted memory of a rank of stage 0 */
+    const zp_comm *pc;             /* predicted collectives */
+    const zp_cost *pcost;          /* predicted time (with a profile) */
+    uint64_t pr_ctx, pr_blas, pr_comm, pr_round;   /* predicted runtime memory (cuda) */
+} exec_known;
+
+/* The record of an execution (what zplan show and report read, checked by
+ * zp_exec_record_check): the prediction beside what the engine measured,
+ * from the launcher's exit status rc and the engine's stdout (out, NULL
+ * when it printed nothing), read only once zp_engine_output_check accepts
+ * it.  Its status is "ok", "oom", "failed" or "interrupted".  *granule and
+ * *gpu_mem receive the engine's allocation granule and device memory
+ * (bytes; 0 when not reported), for the profile a CUDA execution keeps. */
+static cJSON *exec_record(const exec_known *k, int rc, const char *out, double *granule, double *gpu_mem)
+{
+    cJSON *prog = NULL, *eo = engine_output(out, &prog);
+    char malformed[sizeof ((zp_err *)0)->msg] = "";
+    {   /* the engine's answer, checked before it is read */
+        zp_err ee = {0};
+        if (eo && zp_engine_output_check(eo, &ee)) {
+            snprintf(malformed, sizeof malformed, "%s", ee.msg);
+            cJSON_Delete(eo);
+            eo = NULL;
+        }
+    }
+    const char *status = rc == 130 ? "interrupted" : rc == 124 ? "failed"
+                         : eo ? (strcmp(zp_jstr(eo, "status"), "ok") == 0 ? "ok"
+                                 : strcmp(zp_jstr(eo, "status"), "oom") == 0 ? "oom" : "failed")
+                              : "failed";
+
+    /* the record: prediction beside measurement */
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddNumberToObject(rec, "exec_id", (double)k->exec_id);
+    cJSON_AddNumberToObject(rec, "run_id", (double)k->run_id);
+    cJSON_AddNumberToObject(rec, "plan", (double)k->rank);
+    cJSON_AddStringToObject(rec, "status", status);
+    cJSON_AddNumberToObject(rec, "launcher_exit", rc);
+    if (strcmp(status, "ok") != 0)
+        cJSON_AddStringToObject(rec, "reason", rc == 124 ? "timed out (--timeout)" : rc == 130 ? "interrupted"
+                                : strcmp(status, "oom") == 0 ? "the device pool cap (--device-mem) was exceeded"
+                                : eo ? "a rank failed" : malformed[0] ? malformed
+                                : "no result from the ranks (see the launcher's messages)");
+    cJSON_AddStringToObject(rec, "backend", k->backend);
+    if (k->cuda) {
+        cJSON_AddStringToObject(rec, "gpu", *zp_jstr(eo, "device") ? zp_jstr(eo, "device") : k->gpu_name);
+        if (*zp_jstr(eo, "group"))
+            cJSON_AddStringToObject(rec, "group", zp_jstr(eo, "group"));
+        /* ranks sharing a GPU: memory per rank is real, time is not that of
+         * separate GPUs */
+        cJSON_AddBoolToObject(rec, "shared_gpu", k->shared);
+        cJSON_AddNumberToObject(rec, "ranks_per_gpu", (double)k->ranks_per_gpu);
+        cJSON_AddStringToObject(rec, "overhead_source", k->ovh_source);
+    }
+    if (*zp_jstr(eo, "error"))
+        cJSON_AddStringToObject(rec, "error", zp_jstr(eo, "error"));
+    cJSON_AddNumberToObject(rec, "ranks", (double)k->np);
+    cJSON_AddNumberToObject(rec, "steps", (double)k->steps);
+    cJSON_AddStringToObject(rec, "scale", k->scale);
+    cJSON_AddNumberToObject(rec, "dp", (double)k->l->dp);
+    cJSON_AddNumberToObject(rec, "tp", (double)k->l->tp);
+    cJSON_AddNumberToObject(rec, "pp", (double)k->l->pp);
+    cJSON_AddNumberToObject(rec, "zero", k->l->zero);
+    cJSON_AddStringToObject(rec, "offload", zp_offload_names[k->l->offload]);
+    cJSON_AddStringToObject(rec, "ckpt", zp_ckpt_names[k->l->ckpt]);
+    cJSON_AddNumberToObject(rec, "micro_batch", (double)k->l->micro_batch);
+    cJSON_AddNumberToObject(rec, "grad_accum", (double)k->l->grad_accum);
+    cJSON_AddNumberToObject(rec, "device_cap_bytes", (double)k->cap);
+    /* the storage types as the engine reports running them (the plan's,
+     * when it did not report) */
+    cJSON_AddStringToObject(rec, "dtype", eo && *zp_jstr(eo, "dtype") ? zp_jstr(eo, "dtype")
+                                          : zp_dtype_names[k->train->dtype]);
+    cJSON_AddStringToObject(rec, "grad_dtype", eo && *zp_jstr(eo, "grad_dtype") ? zp_jstr(eo, "grad_dtype")
+                                               : zp_dtype_names[k->train->grad_dtype]);
+    if (eo && zp_jobj(eo, "skipped_steps")) {
+        cJSON_AddNumberToObject(rec, "skipped_steps", zp_jnum(eo, "skipped_steps"));
+        cJSON_AddNumberToObject(rec, "loss_scale", zp_jnum(eo, "loss_scale"));
+    }
+    cJSON *mo = cJSON_AddObjectToObject(rec, "model");
+    cJSON_AddNumberToObject(mo, "params", (double)zp_model_params(k->m));
+    cJSON_AddNumberToObject(mo, "layers", (double)k->m->layers);
+    cJSON_AddNumberToObject(mo, "hidden", (double)k->m->hidden);
+    cJSON_AddNumberToObject(mo, "heads", (double)k->m->heads);
+    cJSON_AddNumberToObject(mo, "vocab", (double)k->m->vocab);
+    cJSON_AddNumberToObject(mo, "seq", (double)k->train->seq);
+    /* the losses the engine reported; of a run ended early, those of the
+     * steps it finished (its progress lines) */
+    cJSON *ls = cJSON_AddArrayToObject(rec, "losses");
+    const cJSON *x;
+    if (zp_jobj(eo, "losses")) {
+        cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
+    } else
+        cJSON_ArrayForEach(x, prog) cJSON_AddItemToArray(ls, cJSON_IsNumber(zp_jobj(x, "loss"))
+                                                                 ? cJSON_CreateNumber(zp_jnum(x, "loss"))
+                                                                 : cJSON_CreateNull());   /* not finite */
+    cJSON_AddNumberToObject(rec, "steps_done", cJSON_GetArraySize(ls));
+    cJSON *sm = cJSON_AddObjectToObject(rec, "step_time_s");
+    if (k->profile) {
+        cJSON_AddNumberToObject(sm, "predicted", k->pcost->step_s);
+        cJSON_AddStringToObject(rec, "profile", k->profile);
+        cJSON *pp = cJSON_AddObjectToObject(rec, "predicted_time_s");
+        cJSON_AddNumberToObject(pp, "compute", k->pcost->compute_s);
+        cJSON_AddNumberToObject(pp, "comm_exposed", k->pcost->comm_exposed_s);
+        cJSON_AddNumberToObject(pp, "optimizer", k->pcost->optimizer_s);
+    } else
+        cJSON_AddNullToObject(sm, "predicted");
+    if (zp_jobj(eo, "phase_time_s"))
+        cJSON_AddItemToObject(rec, "measured_time_s", cJSON_Duplicate(zp_jobj(eo, "phase_time_s"), 1));
+    cJSON_AddNumberToObject(sm, "measured", zp_jobj(eo, "step_time_s") ? zp_jnum(eo, "step_time_s")
+                                            : progress_step_s(prog));
+    cJSON_Delete(prog);
+    cJSON *cb = cJSON_AddObjectToObject(rec, "comm_bytes_per_step");
+    cJSON_AddNumberToObject(cb, "predicted", (double)k->pc->bytes_per_step);
+    cJSON_AddNumberToObject(cb, "measured", zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), "total"));
+    {   /* per kind of collective (and pool-to-pool copy), each as the total */
+        uint64_t pk[ZP_COLL_NKIND] = {0};
+        for (int i = 0; i < k->pc->n; i++)
+            pk[k->pc->c[i].kind] += k->pc->c[i].bus_bytes;
+        cJSON *bk = cJSON_AddObjectToObject(cb, "by_kind");
+        for (int kk = 0; kk < ZP_COLL_NKIND; kk++) {
+            double mk = zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), zp_coll_kind_names[kk]);
+            if (!pk[kk] && mk == 0.0)
+                continue;
+            cJSON *o1 = cJSON_AddObjectToObject(bk, zp_coll_kind_names[kk]);
+            cJSON_AddNumberToObject(o1, "predicted", (double)pk[kk]);
+            cJSON_AddNumberToObject(o1, "measured", mk);
+        }
+    }
+    cJSON *pr = cJSON_AddArrayToObject(rec, "per_rank");
+    cJSON_ArrayForEach(x, zp_jobj(eo, "per_rank"))
+    {
+        cJSON *r = cJSON_CreateObject();
+        const cJSON *cp = zp_jobj(x, "device_class_peaks"), *hp = zp_jobj(x, "host_class_peaks");
+        cJSON_AddNumberToObject(r, "rank", zp_jnum(x, "rank"));
+        cJSON_AddNumberToObject(r, "stage", 0);
+        cJSON_AddItemToObject(r, "predicted_bytes", classes_json(k->pm->dev, k->pm->dev_total - k->pm->dev[ZP_MEM_OVERHEAD]));
+        /* the classes as they stood at the measured peak of the phase the
+         * planner puts the peak in (like for like), and the overall peak */
+        const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[k->pm->phase]);
+        cJSON *mb = cJSON_CreateObject(), *mc = cJSON_CreateObject();
+        for (int c = 0; c < ZP_MEM_OVERHEAD; c++) {
+            cJSON_AddNumberToObject(mb, zp_mem_class_names[c], zp_jnum(at, zp_mem_class_names[c]));
+            cJSON_AddNumberToObject(mc, zp_mem_class_names[c], zp_jnum(cp, zp_mem_class_names[c]));
+        }
+        cJSON_AddNumberToObject(mb, "peak", zp_jnum(x, "device_peak"));
+        cJSON_AddItemToObject(r, "measured_bytes", mb);
+        cJSON_AddItemToObject(r, "measured_class_peaks", mc);
+        cJSON_AddStringToObject(r, "predicted_phase", zp_phase_names[k->pm->phase]);
+        cJSON_AddStringToObject(r, "peak_phase", zp_jstr(x, "peak_phase"));
+        cJSON_AddNumberToObject(r, "host_predicted_bytes", (double)k->pm->host_total);
+        cJSON_AddNumberToObject(r, "host_measured_bytes", zp_jnum(hp, "total"));
+        cJSON_AddNumberToObject(r, "rss_bytes", zp_jnum(x, "rss_bytes"));
+        if (k->cuda) {   /* the runtime's device memory: predicted beside measured */
+            const cJSON *rb = zp_jobj(x, "runtime_bytes");
+            uint64_t tensors = k->pm->dev_total - k->pm->dev[ZP_MEM_OVERHEAD];
+            cJSON *rt = cJSON_AddObjectToObject(r, "runtime_bytes"), *rp = cJSON_AddObjectToObject(rt, "predicted"),
+                  *rm = cJSON_AddObjectToObject(rt, "measured");
+            cJSON_AddNumberToObject(rp, "context", (double)k->pr_ctx);
+            cJSON_AddNumberToObject(rp, "blas", (double)k->pr_blas);
+            cJSON_AddNumberToObject(rp, "communicator", (double)k->pr_comm);
+            cJSON_AddNumberToObject(rp, "rounding", (double)k->pr_round);
+            cJSON_AddNumberToObject(rp, "device_total", (double)(tensors + k->pr_ctx + k->pr_blas + k->pr_comm + k->pr_round));
+            cJSON_AddNumberToObject(rp, "gpu_total", (double)(tensors + k->pr_ctx + k->pr_blas + k->pr_comm + k->pr_round) *
+                                                         (double)k->ranks_per_gpu);
+            double rounded = zp_jnum(rb, "tensors_rounded_at_peak"), peak = zp_jnum(x, "device_peak");
+            cJSON_AddNumberToObject(rm, "context", zp_jnum(rb, "context"));
+            cJSON_AddNumberToObject(rm, "blas", zp_jnum(rb, "blas"));
+            cJSON_AddNumberToObject(rm, "communicator", zp_jnum(rb, "communicator"));
+            cJSON_AddNumberToObject(rm, "rounding", rounded > peak ? rounded - peak : 0.0);
+            /* the device's used bytes (cudaMemGetInfo) when this rank's
+             * tensors peaked, less what the GPU used before its context:
+             * with ranks sharing the GPU, theirs too */
+            double used = zp_jnum(rb, "device_used_at_peak");
+            cJSON_AddNumberToObject(rm, "gpu_used_at_peak", used);
+        }
+        cJSON_AddItemToArray(pr, r);
+    }
+    *granule = zp_jnum(eo, "granule_bytes");
+    *gpu_mem = zp_jnum(eo, "device_memory_bytes");
+    cJSON_Delete(eo);
+    return rec;
+}
+
+/* The runtime memory a CUDA execution measured (rank 0 of its record rec)
+ * as the stored profile <gpu>-cuda: base (this GPU's earlier profile or
+ * preset) with the measured context, cuBLAS, NCCL communicator, allocation
+ * granule and device memory.  The profile's text (malloc'd); NULL with e
+ * saying why, or with e->msg empty when rec measured nothing to keep. */
+static char *measured_profile(const cJSON *rec, const zp_gpu *base, const char *slug, const char *gpu_name,
+                              double granule, double gpu_mem, const char *ovh_source, zp_err *e)
+{
+    const cJSON *rm0 = zp_jobj(zp_jobj(cJSON_GetArrayItem(zp_jobj(rec, "per_rank"), 0), "runtime_bytes"), "measured");
+    e->msg[0] = '\0';
+    if (!rm0 || strcmp(zp_jstr(rec, "status"), "ok") != 0 || zp_jnum(rm0, "context") <= 0)
+        return NULL;
+    zp_gpu pg = *base;
+    char src[512];
+    snprintf(pg.name, sizeof pg.name, "%s", slug);
+    snprintf(pg.desc, sizeof pg.desc, "%.60s: runtime memory as measured", gpu_name);
+    pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rm0, "context");
+    pg.cublas_bytes = (uint64_t)zp_jnum(rm0, "blas");
+    if (zp_jnum(rm0, "communicator") > 0)
+        pg.nccl_comm_bytes = (uint64_t)zp_jnum(rm0, "communicator");
+    if (granule > 0)
+        pg.alloc_granule_bytes = (uint64_t)granule;
+    if (gpu_mem > 0)
+        pg.mem_bytes = (uint64_t)gpu_mem;
+    snprintf(src, sizeof src, "runtime memory (cudaMemGetInfo: context, cuBLAS, NCCL communicator) measured by "
+             "zplan exec, execution %.0f; rates from %s", zp_jnum(rec, "exec_id"), ovh_source);
+    cJSON *pj = zp_gpu_to_json(&pg, src);
+    char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
+    cJSON_Delete(pj);
+    if (!pt)
+        zp_err_set(e, ZP_ENOMEM, "out of memory");
+    return pt;
+}
+
 static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
     exec_opts o = {NULL, NULL, NULL, NULL, NULL, "cpu", 0, 10, 600, 0, 0, 0};
@@ -619,170 +848,14 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
-    cJSON *prog = NULL, *eo = engine_output(out, &prog);
+    exec_known known = {exec_id, run_id, rank, o.np, o.steps, o.backend, scale ? scale : "none",
+                    have_profile ? o.profile : NULL, cuda, shared, ranks_per_gpu, gpu_name, ovh_source, m, &pb.train,
+                    &l, cap, &pm, &pc, &pcost, pr_ctx, pr_blas, pr_comm, pr_round};
+    double granule, gpu_mem;
+    cJSON *rec = exec_record(&known, rc, out, &granule, &gpu_mem);
     free(out);
-    char malformed[sizeof cli->err.msg] = "";
-    {   /* the engine's answer, checked before it is read */
-        zp_err ee = {0};
-        if (eo && zp_engine_output_check(eo, &ee)) {
-            snprintf(malformed, sizeof malformed, "%s", ee.msg);
-            cJSON_Delete(eo);
-            eo = NULL;
-        }
-    }
-    const char *status = rc == 130 ? "interrupted" : rc == 124 ? "failed"
-                         : eo ? (strcmp(zp_jstr(eo, "status"), "ok") == 0 ? "ok"
-                                 : strcmp(zp_jstr(eo, "status"), "oom") == 0 ? "oom" : "failed")
-                              : "failed";
-
-    /* the record: prediction beside measurement */
-    cJSON *rec = cJSON_CreateObject();
-    cJSON_AddNumberToObject(rec, "exec_id", (double)exec_id);
-    cJSON_AddNumberToObject(rec, "run_id", (double)run_id);
-    cJSON_AddNumberToObject(rec, "plan", (double)rank);
-    cJSON_AddStringToObject(rec, "status", status);
-    cJSON_AddNumberToObject(rec, "launcher_exit", rc);
-    if (strcmp(status, "ok") != 0)
-        cJSON_AddStringToObject(rec, "reason", rc == 124 ? "timed out (--timeout)" : rc == 130 ? "interrupted"
-                                : strcmp(status, "oom") == 0 ? "the device pool cap (--device-mem) was exceeded"
-                                : eo ? "a rank failed" : malformed[0] ? malformed
-                                : "no result from the ranks (see the launcher's messages)");
-    cJSON_AddStringToObject(rec, "backend", o.backend);
-    if (cuda) {
-        cJSON_AddStringToObject(rec, "gpu", *zp_jstr(eo, "device") ? zp_jstr(eo, "device") : gpu_name);
-        if (*zp_jstr(eo, "group"))
-            cJSON_AddStringToObject(rec, "group", zp_jstr(eo, "group"));
-        /* ranks sharing a GPU: memory per rank is real, time is not that of
-         * separate GPUs */
-        cJSON_AddBoolToObject(rec, "shared_gpu", shared);
-        cJSON_AddNumberToObject(rec, "ranks_per_gpu", (double)ranks_per_gpu);
-        cJSON_AddStringToObject(rec, "overhead_source", ovh_source);
-    }
-    if (*zp_jstr(eo, "error"))
-        cJSON_AddStringToObject(rec, "error", zp_jstr(eo, "error"));
-    cJSON_AddNumberToObject(rec, "ranks", (double)o.np);
-    cJSON_AddNumberToObject(rec, "steps", (double)o.steps);
-    cJSON_AddStringToObject(rec, "scale", scale ? scale : "none");
-    cJSON_AddNumberToObject(rec, "dp", (double)l.dp);
-    cJSON_AddNumberToObject(rec, "tp", (double)l.tp);
-    cJSON_AddNumberToObject(rec, "pp", (double)l.pp);
-    cJSON_AddNumberToObject(rec, "zero", l.zero);
-    cJSON_AddStringToObject(rec, "offload", zp_offload_names[l.offload]);
-    cJSON_AddStringToObject(rec, "ckpt", zp_ckpt_names[l.ckpt]);
-    cJSON_AddNumberToObject(rec, "micro_batch", (double)l.micro_batch);
-    cJSON_AddNumberToObject(rec, "grad_accum", (double)l.grad_accum);
-    cJSON_AddNumberToObject(rec, "device_cap_bytes", (double)cap);
-    /* the storage types as the engine reports running them (the plan's,
-     * when it did not report) */
-    cJSON_AddStringToObject(rec, "dtype", eo && *zp_jstr(eo, "dtype") ? zp_jstr(eo, "dtype")
-                                          : zp_dtype_names[pb.train.dtype]);
-    cJSON_AddStringToObject(rec, "grad_dtype", eo && *zp_jstr(eo, "grad_dtype") ? zp_jstr(eo, "grad_dtype")
-                                               : zp_dtype_names[pb.train.grad_dtype]);
-    if (eo && zp_jobj(eo, "skipped_steps")) {
-        cJSON_AddNumberToObject(rec, "skipped_steps", zp_jnum(eo, "skipped_steps"));
-        cJSON_AddNumberToObject(rec, "loss_scale", zp_jnum(eo, "loss_scale"));
-    }
-    cJSON *mo = cJSON_AddObjectToObject(rec, "model");
-    cJSON_AddNumberToObject(mo, "params", (double)zp_model_params(m));
-    cJSON_AddNumberToObject(mo, "layers", (double)m->layers);
-    cJSON_AddNumberToObject(mo, "hidden", (double)m->hidden);
-    cJSON_AddNumberToObject(mo, "heads", (double)m->heads);
-    cJSON_AddNumberToObject(mo, "vocab", (double)m->vocab);
-    cJSON_AddNumberToObject(mo, "seq", (double)pb.train.seq);
-    /* the losses the engine reported; of a run ended early, those of the
-     * steps it finished (its progress lines) */
-    cJSON *ls = cJSON_AddArrayToObject(rec, "losses");
-    const cJSON *x;
-    if (zp_jobj(eo, "losses")) {
-        cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
-    } else
-        cJSON_ArrayForEach(x, prog) cJSON_AddItemToArray(ls, cJSON_IsNumber(zp_jobj(x, "loss"))
-                                                                 ? cJSON_CreateNumber(zp_jnum(x, "loss"))
-                                                                 : cJSON_CreateNull());   /* not finite */
-    cJSON_AddNumberToObject(rec, "steps_done", cJSON_GetArraySize(ls));
-    cJSON *sm = cJSON_AddObjectToObject(rec, "step_time_s");
-    if (have_profile) {
-        cJSON_AddNumberToObject(sm, "predicted", pcost.step_s);
-        cJSON_AddStringToObject(rec, "profile", o.profile);
-        cJSON *pp = cJSON_AddObjectToObject(rec, "predicted_time_s");
-        cJSON_AddNumberToObject(pp, "compute", pcost.compute_s);
-        cJSON_AddNumberToObject(pp, "comm_exposed", pcost.comm_exposed_s);
-        cJSON_AddNumberToObject(pp, "optimizer", pcost.optimizer_s);
-    } else
-        cJSON_AddNullToObject(sm, "predicted");
-    if (zp_jobj(eo, "phase_time_s"))
-        cJSON_AddItemToObject(rec, "measured_time_s", cJSON_Duplicate(zp_jobj(eo, "phase_time_s"), 1));
-    cJSON_AddNumberToObject(sm, "measured", zp_jobj(eo, "step_time_s") ? zp_jnum(eo, "step_time_s")
-                                            : progress_step_s(prog));
-    cJSON_Delete(prog);
-    cJSON *cb = cJSON_AddObjectToObject(rec, "comm_bytes_per_step");
-    cJSON_AddNumberToObject(cb, "predicted", (double)pc.bytes_per_step);
-    cJSON_AddNumberToObject(cb, "measured", zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), "total"));
-    {   /* per kind of collective (and pool-to-pool copy), each as the total */
-        uint64_t pk[ZP_COLL_NKIND] = {0};
-        for (int i = 0; i < pc.n; i++)
-            pk[pc.c[i].kind] += pc.c[i].bus_bytes;
-        cJSON *bk = cJSON_AddObjectToObject(cb, "by_kind");
-        for (int kk = 0; kk < ZP_COLL_NKIND; kk++) {
-            double mk = zp_jnum(zp_jobj(eo, "bus_bytes_per_step"), zp_coll_kind_names[kk]);
-            if (!pk[kk] && mk == 0.0)
-                continue;
-            cJSON *o1 = cJSON_AddObjectToObject(bk, zp_coll_kind_names[kk]);
-            cJSON_AddNumberToObject(o1, "predicted", (double)pk[kk]);
-            cJSON_AddNumberToObject(o1, "measured", mk);
-        }
-    }
-    cJSON *pr = cJSON_AddArrayToObject(rec, "per_rank");
-    cJSON_ArrayForEach(x, zp_jobj(eo, "per_rank"))
-    {
-        cJSON *r = cJSON_CreateObject();
-        const cJSON *cp = zp_jobj(x, "device_class_peaks"), *hp = zp_jobj(x, "host_class_peaks");
-        cJSON_AddNumberToObject(r, "rank", zp_jnum(x, "rank"));
-        cJSON_AddNumberToObject(r, "stage", 0);
-        cJSON_AddItemToObject(r, "predicted_bytes", classes_json(pm.dev, pm.dev_total - pm.dev[ZP_MEM_OVERHEAD]));
-        /* the classes as they stood at the measured peak of the phase the
-         * planner puts the peak in (like for like), and the overall peak */
-        const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[pm.phase]);
-        cJSON *mb = cJSON_CreateObject(), *mc = cJSON_CreateObject();
-        for (int c = 0; c < ZP_MEM_OVERHEAD; c++) {
-            cJSON_AddNumberToObject(mb, zp_mem_class_names[c], zp_jnum(at, zp_mem_class_names[c]));
-            cJSON_AddNumberToObject(mc, zp_mem_class_names[c], zp_jnum(cp, zp_mem_class_names[c]));
-        }
-        cJSON_AddNumberToObject(mb, "peak", zp_jnum(x, "device_peak"));
-        cJSON_AddItemToObject(r, "measured_bytes", mb);
-        cJSON_AddItemToObject(r, "measured_class_peaks", mc);
-        cJSON_AddStringToObject(r, "predicted_phase", zp_phase_names[pm.phase]);
-        cJSON_AddStringToObject(r, "peak_phase", zp_jstr(x, "peak_phase"));
-        cJSON_AddNumberToObject(r, "host_predicted_bytes", (double)pm.host_total);
-        cJSON_AddNumberToObject(r, "host_measured_bytes", zp_jnum(hp, "total"));
-        cJSON_AddNumberToObject(r, "rss_bytes", zp_jnum(x, "rss_bytes"));
-        if (cuda) {   /* the runtime's device memory: predicted beside measured */
-            const cJSON *rb = zp_jobj(x, "runtime_bytes");
-            uint64_t tensors = pm.dev_total - pm.dev[ZP_MEM_OVERHEAD];
-            cJSON *rt = cJSON_AddObjectToObject(r, "runtime_bytes"), *rp = cJSON_AddObjectToObject(rt, "predicted"),
-                  *rm = cJSON_AddObjectToObject(rt, "measured");
-            cJSON_AddNumberToObject(rp, "context", (double)pr_ctx);
-            cJSON_AddNumberToObject(rp, "blas", (double)pr_blas);
-            cJSON_AddNumberToObject(rp, "communicator", (double)pr_comm);
-            cJSON_AddNumberToObject(rp, "rounding", (double)pr_round);
-            cJSON_AddNumberToObject(rp, "device_total", (double)(tensors + pr_ctx + pr_blas + pr_comm + pr_round));
-            cJSON_AddNumberToObject(rp, "gpu_total", (double)(tensors + pr_ctx + pr_blas + pr_comm + pr_round) *
-                                                         (double)ranks_per_gpu);
-            double rounded = zp_jnum(rb, "tensors_rounded_at_peak"), peak = zp_jnum(x, "device_peak");
-            cJSON_AddNumberToObject(rm, "context", zp_jnum(rb, "context"));
-            cJSON_AddNumberToObject(rm, "blas", zp_jnum(rb, "blas"));
-            cJSON_AddNumberToObject(rm, "communicator", zp_jnum(rb, "communicator"));
-            cJSON_AddNumberToObject(rm, "rounding", rounded > peak ? rounded - peak : 0.0);
-            /* the device's used bytes (cudaMemGetInfo) when this rank's
-             * tensors peaked, less what the GPU used before its context:
-             * with ranks sharing the GPU, theirs too */
-            double used = zp_jnum(rb, "device_used_at_peak");
-            cJSON_AddNumberToObject(rm, "gpu_used_at_peak", used);
-        }
-        cJSON_AddItemToArray(pr, r);
-    }
-    double granule = zp_jnum(eo, "granule_bytes"), gpu_mem = zp_jnum(eo, "device_memory_bytes");
-    cJSON_Delete(eo);
+    char status[16];   /* the record's, kept past it */
+    snprintf(status, sizeof status, "%s", zp_jstr(rec, "status"));
     char *txt = cJSON_PrintUnformatted(rec);
     /* the end of the execution, recorded (waiting on a locked database
      * with progress); when the store still cannot be written the record
@@ -795,32 +868,14 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* a GPU's runtime memory, kept as the stored profile <gpu>-cuda: the
      * planner uses it with --gpu <gpu>-cuda, and the next execution on this
      * GPU predicts with it */
-    const cJSON *rm0 = zp_jobj(zp_jobj(cJSON_GetArrayItem(zp_jobj(rec, "per_rank"), 0), "runtime_bytes"), "measured");
-    if (!st && cuda && rm0 && strcmp(status, "ok") == 0 && zp_jnum(rm0, "context") > 0) {
-        zp_gpu pg = ovh_gpu;
-        char src[512];
-        snprintf(pg.name, sizeof pg.name, "%s", gpu_slug);
-        snprintf(pg.desc, sizeof pg.desc, "%.60s: runtime memory as measured", gpu_name);
-        pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rm0, "context");
-        pg.cublas_bytes = (uint64_t)zp_jnum(rm0, "blas");
-        if (zp_jnum(rm0, "communicator") > 0)
-            pg.nccl_comm_bytes = (uint64_t)zp_jnum(rm0, "communicator");
-        if (granule > 0)
-            pg.alloc_granule_bytes = (uint64_t)granule;
-        if (gpu_mem > 0)
-            pg.mem_bytes = (uint64_t)gpu_mem;
-        snprintf(src, sizeof src, "runtime memory (cudaMemGetInfo: context, cuBLAS, NCCL communicator) measured by "
-                 "zplan exec, execution %lld; rates from %s", (long long)exec_id, ovh_source);
-        cJSON *pj = zp_gpu_to_json(&pg, src);
-        char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
+    if (!st && cuda) {
         zp_err pe = {0};
-        if (!pt || zp_store_put_profile(s, gpu_slug, pt, &pe) != ZP_OK)
-            fprintf(stderr, "%s: warning: the measured profile %s was not kept: %s\n", cli->prog, gpu_slug,
-                    pt ? pe.msg : "out of memory");
-        else
+        char *pt = measured_profile(rec, &ovh_gpu, gpu_slug, gpu_name, granule, gpu_mem, ovh_source, &pe);
+        if (pt && zp_store_put_profile(s, gpu_slug, pt, &pe) == ZP_OK)
             cJSON_AddStringToObject(rec, "profile_kept", gpu_slug);
+        else if (pt || pe.msg[0])
+            fprintf(stderr, "%s: warning: the measured profile %s was not kept: %s\n", cli->prog, gpu_slug, pe.msg);
         free(pt);
-        cJSON_Delete(pj);
     }
     zp_store_close(s);
     if (st && !saved[0]) {
