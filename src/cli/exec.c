@@ -149,7 +149,8 @@ static int cmp_dbl(const void *a, const void *b)
 }
 
 /* The engine's stdout, a JSON value per line: its progress lines (into
- * *progress, an array of their objects) and its result, the last other
+ * *progress, an array of their objects, each as zp_engine_progress_check
+ * accepts it; a line that is not is no step) and its result, the last other
  * line (NULL when there is none: the run was ended before it reported). */
 static cJSON *engine_output(const char *out, cJSON **progress)
 {
@@ -158,9 +159,11 @@ static cJSON *engine_output(const char *out, cJSON **progress)
     for (const char *p = out; p && *p;) {
         size_t len = strcspn(p, "\n");
         cJSON *j = len ? cJSON_ParseWithLength(p, len) : NULL;
-        if (j && zp_jobj(j, "progress"))
-            cJSON_AddItemToArray(*progress, cJSON_DetachItemFromObject(j, "progress"));
-        else if (j && cJSON_IsObject(j)) {
+        zp_err pe;
+        if (j && zp_jobj(j, "progress")) {
+            if (zp_engine_progress_check(zp_jobj(j, "progress"), &pe) == ZP_OK)
+                cJSON_AddItemToArray(*progress, cJSON_DetachItemFromObject(j, "progress"));
+        } else if (j && cJSON_IsObject(j)) {
             cJSON_Delete(res);
             res = j;
             j = NULL;
@@ -349,7 +352,9 @@ static cJSON *exec_record(const exec_known *k, int rc, const char *out, double *
     cJSON *ls = cJSON_AddArrayToObject(rec, "losses");
     const cJSON *x;
     if (zp_jobj(eo, "losses")) {
-        cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_CreateNumber(x->valuedouble));
+        cJSON_ArrayForEach(x, zp_jobj(eo, "losses")) cJSON_AddItemToArray(ls, cJSON_IsNumber(x)
+                                                                            ? cJSON_CreateNumber(x->valuedouble)
+                                                                            : cJSON_CreateNull());   /* not finite */
     } else
         cJSON_ArrayForEach(x, prog) cJSON_AddItemToArray(ls, cJSON_IsNumber(zp_jobj(x, "loss"))
                                                                  ? cJSON_CreateNumber(zp_jnum(x, "loss"))
@@ -445,8 +450,10 @@ static cJSON *exec_record(const exec_known *k, int rc, const char *out, double *
 /* The runtime memory a CUDA execution measured (rank 0 of its record rec)
  * as the stored profile <gpu>-cuda: base (this GPU's earlier profile or
  * preset) with the measured context, cuBLAS, NCCL communicator, allocation
- * granule and device memory.  The profile's text (malloc'd); NULL with e
- * saying why, or with e->msg empty when rec measured nothing to keep. */
+ * granule and device memory.  The profile's text (malloc'd), only when the
+ * planner reads it back (zp_gpu_from_json, as --gpu <gpu>-cuda will); NULL
+ * otherwise, with e saying why, or with e->msg empty when rec measured
+ * nothing to keep. */
 static char *measured_profile(const cJSON *rec, const zp_gpu *base, const char *slug, const char *gpu_name,
                               double granule, double gpu_mem, const char *ovh_source, zp_err *e)
 {
@@ -454,7 +461,7 @@ static char *measured_profile(const cJSON *rec, const zp_gpu *base, const char *
     e->msg[0] = '\0';
     if (!rm0 || strcmp(zp_jstr(rec, "status"), "ok") != 0 || zp_jnum(rm0, "context") <= 0)
         return NULL;
-    zp_gpu pg = *base;
+    zp_gpu pg = *base, back;
     char src[512];
     snprintf(pg.name, sizeof pg.name, "%s", slug);
     snprintf(pg.desc, sizeof pg.desc, "%.60s: runtime memory as measured", gpu_name);
@@ -471,8 +478,16 @@ static char *measured_profile(const cJSON *rec, const zp_gpu *base, const char *
     cJSON *pj = zp_gpu_to_json(&pg, src);
     char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
     cJSON_Delete(pj);
-    if (!pt)
+    if (!pt) {
         zp_err_set(e, ZP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    /* a profile the planner would refuse is not kept (it would stand in the
+     * way of --gpu <gpu>-cuda and of the next execution's prediction) */
+    if (zp_gpu_from_json(pt, "the measured profile", &back, e) != ZP_OK) {
+        free(pt);
+        return NULL;
+    }
     return pt;
 }
 

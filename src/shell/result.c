@@ -301,6 +301,18 @@ zp_status zp_exec_record_check(const cJSON *rec, const char *what, zp_err *e)
  * separate program that never sees src/): the one object exec reads. */
 static const zp_field eclass_f[] = {MEMO("params"), MEMO("grads"), MEMO("optimizer"), MEMO("activations"),
                                     MEMO("buffers"), MEMO("total"), MEMO("peak"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+/* the phases exec compares with the planner's peak (zp_phase_names) */
+static const zp_field ephase_f[] = {{"backward", ZP_F_OBJ, 0, 0, NULL, eclass_f, 1, 0},
+                                    {"loss", ZP_F_OBJ, 0, 0, NULL, eclass_f, 1, 0},
+                                    {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+/* a GPU's own memory (backend/cuda/device_cuda.c) */
+static const zp_field eruntime_f[] = {MEMO("context"), MEMO("blas"), MEMO("communicator"),
+                                      MEMO("tensors_rounded_at_peak"), MEMO("device_used_at_peak"),
+                                      {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+/* bus bytes per step by kind (zp_coll_kind_names) and in all */
+static const zp_field ebus_f[] = {MEMO("all-reduce"), MEMO("reduce-scatter"), MEMO("all-gather"), MEMO("broadcast"),
+                                  MEMO("reduce"), MEMO("send/recv"), MEMO("host-to-device"), MEMO("device-to-host"),
+                                  MEMO("total"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field erank_f[] = {
     {"rank", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
     {"device_class_peaks", ZP_F_OBJ, 0, 0, NULL, eclass_f, 0, 0},
@@ -308,28 +320,49 @@ static const zp_field erank_f[] = {
     {"device_peak", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0},
     {"peak_phase", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"host_class_peaks", ZP_F_OBJ, 0, 0, NULL, eclass_f, 0, 0},
-    {"device_phases", ZP_F_OBJ, 0, 0, NULL, NULL, 0, 0},
+    {"device_phases", ZP_F_OBJ, 0, 0, NULL, ephase_f, 0, 0},
     {"rss_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
-    {"runtime_bytes", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
+    {"runtime_bytes", ZP_F_OBJ, 0, 0, NULL, eruntime_f, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
+/* Every field exec copies into the record, in the record's ranges (exec_f),
+ * so that what exec writes, show and report accept. */
 static const zp_field engine_f[] = {
     {"status", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
     {"ranks", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},
     {"error", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"device", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"group", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"losses", ZP_F_ARR, -BIG, BIG, NULL, NULL, 1, 1},
     {"step_time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
     {"dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"grad_dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"skipped_steps", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
+    {"loss_scale", ZP_F_NUM, 0, 1e40, NULL, NULL, 1, 0},
     {"phase_time_s", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
-    {"bus_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
+    {"bus_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, ebus_f, 1, 0},
+    {"granule_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
+    {"device_memory_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
     {"per_rank", ZP_F_ARR, 0, 0, NULL, erank_f, 1, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+/* A progress line's "progress" (a step finished: what a run ended early
+ * leaves in the record) */
+static const zp_field progress_f[] = {
+    {"step", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
+    {"loss", ZP_F_NUM, -BIG, BIG, NULL, NULL, 1, 1},
+    {"time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 
 zp_status zp_engine_output_check(const cJSON *out, zp_err *e)
 {
     return zp_schema_check(out, engine_f, "the engine's output", e);
+}
+
+zp_status zp_engine_progress_check(const cJSON *progress, zp_err *e)
+{
+    return zp_schema_check(progress, progress_f, "the engine's progress line", e);
 }
 
 void zp_result_problem(const cJSON *r, zp_problem *pb)

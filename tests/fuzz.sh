@@ -1,0 +1,114 @@
+#!/bin/sh
+# fuzz.sh - what the fuzzers found (scripts/fuzz, tests/fuzz/), replayed
+# through the real command line.  Every reproducer a harness kept,
+# tests/fuzz/HARNESS/crash-*, goes to the command that reads that kind of
+# input, and the command must answer as it does for any bad input: exit 0,
+# or 2 (bad input) or 1 (a stored document refused) with one line on
+# stderr; never a signal, a sanitizer report or a second line.  Then each
+# defect's own check: what the fix promises.
+. "$(dirname "$0")/lib.sh"
+
+F=$ZPLAN_SRCDIR/tests/fuzz
+
+# answered ALLOWED LABEL: the last command ($rc, $errf) exited with one of
+# ALLOWED (a list of statuses), and with one line on stderr if not 0
+answered() {
+    _problems=
+    case " $1 " in
+    *" $rc "*) ;;
+    *) _problems="exit status $rc, expected one of $1" ;;
+    esac
+    if [ "$rc" -ne 0 ]; then
+        _lines=$(wc -l <"$errf" | tr -d ' ')
+        [ "$_lines" -eq 1 ] || _problems="$_problems; $_lines lines on stderr, expected 1"
+        grep -q '^zplan: ' "$errf" || _problems="$_problems; stderr does not start with 'zplan: '"
+    fi
+    if [ -z "$_problems" ]; then
+        ok 0 "$2"
+    else
+        ok 1 "$2"
+        diag "$_problems"
+        diag "stderr: $(head -c 600 "$errf")"
+    fi
+}
+
+# exec_answered ALLOWED LABEL: as answered, for zplan exec, whose stderr
+# also carries the launch and progress lines: each line its own "zplan: ",
+# bar the launcher's (mpirun's) messages
+exec_answered() {
+    _problems=
+    case " $1 " in
+    *" $rc "*) ;;
+    *) _problems="exit status $rc, expected one of $1" ;;
+    esac
+    grep -q 'runtime error\|Sanitizer\|Segmentation' "$errf" && _problems="$_problems; a crash report on stderr"
+    tail -n 1 "$errf" | grep -q '^zplan: ' || [ ! -s "$errf" ] || _problems="$_problems; the last line is not zplan's"
+    if [ -z "$_problems" ]; then
+        ok 0 "$2"
+    else
+        ok 1 "$2"
+        diag "$_problems"
+        diag "stderr: $(tail -c 600 "$errf")"
+    fi
+}
+
+# ---- engine: zplan-engine's stdout, as zplan exec reads it.  A stand-in
+# engine prints the reproducer (rank 0; the devices probe answers as the
+# CUDA engine on one H200); whatever it printed, the record zplan exec
+# writes must be one that zplan show and report accept.
+if [ -x "${ZPLAN_ENGINE:-$(dirname "$ZPLAN")/zplan-engine}" ] && command -v mpirun >/dev/null 2>&1; then
+    : "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+    DB=$tmp/engine.db
+    "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --micro-batch 2 --global-batch 8 --db "$DB" \
+        >/dev/null 2>&1
+    ok $? "engine: a run to execute"
+    cat >"$tmp/engine" <<'EOS'
+#!/bin/sh
+if [ "$1" = devices ]; then
+    echo '{"cuda_built":1,"gpus":1,"names":["NVIDIA H200"]}'
+    exit 0
+fi
+[ "${OMPI_COMM_WORLD_RANK:-0}" = 0 ] || exit 0
+cat "$ZPLAN_FUZZ_OUTPUT"
+EOS
+    chmod +x "$tmp/engine"
+    n=0
+    for f in "$F"/engine/crash-*; do
+        [ -f "$f" ] || continue
+        for backend in cpu cuda; do
+            n=$((n + 1))
+            name=$(basename "$f" .txt)
+            ZPLAN_ENGINE=$tmp/engine ZPLAN_FUZZ_OUTPUT=$f run "$ZPLAN" exec 1 --db "$DB" --steps 2 --backend $backend \
+                --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+            cp "$outf" "$tmp/$name-$backend.json"
+            cp "$errf" "$tmp/$name-$backend.err"
+            exec_answered "0 1" "engine $name ($backend): zplan exec records the execution"
+            run "$ZPLAN" show 1 --db "$DB"
+            answered 0 "engine $name ($backend): zplan show accepts the record zplan exec wrote"
+        done
+    done
+    [ "$n" -gt 0 ] || skip "no engine reproducers in $F/engine"
+    # the defects themselves, in the records of the runs above
+    jok "$tmp/crash-bus-bytes-negative-cpu.json" '.status == "failed" and (.reason | test("bus_bytes_per_step.total"))' \
+        "a negative bus byte count is refused by the output check (named), not recorded"
+    jok "$tmp/crash-skipped-steps-cpu.json" '.status == "failed" and (.reason | test("skipped_steps"))' \
+        "skipped_steps 1.5 is refused by the output check (named), not recorded"
+    jok "$tmp/crash-progress-out-of-range-cpu.json" '.steps_done == 0 and .step_time_s.measured == 0' \
+        "progress lines with a negative time or a loss of 1e300 are not counted as steps"
+    ok "$(grep -q 'the measured profile nvidia-h200-cuda was not kept: .*alloc_granule_mib' "$tmp/crash-profile-granule-cuda.err"
+          echo $?)" "a 4 GiB allocation granule: the measured profile is not kept, and the warning says why" ||
+        diag "$(cat "$tmp/crash-profile-granule-cuda.err")"
+    run "$ZPLAN" --params 1e9 --gpus 1 --gpu nvidia-h200-cuda --db "$DB" --no-store
+    ok "$([ "$rc" -eq 2 ] && grep -q 'is not a preset' "$errf"; echo $?)" \
+        "no unreadable profile stands in the way of --gpu nvidia-h200-cuda" || diag "$err"
+    # losses the engine reports as null (not finite) stay null in the record
+    printf '{"status":"ok","ranks":2,"losses":[4.5,null,4.25]}\n' >"$tmp/null-loss.txt"
+    ZPLAN_ENGINE=$tmp/engine ZPLAN_FUZZ_OUTPUT=$tmp/null-loss.txt run "$ZPLAN" exec 1 --db "$DB" --steps 3 \
+        --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+    jok "$outf" '.losses == [4.5, null, 4.25]' "a loss the engine reports as null is recorded as null, not 0"
+else
+    skip "engine: zplan-engine or mpirun is missing"
+fi
+
+finish
