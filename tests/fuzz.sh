@@ -111,4 +111,40 @@ else
     skip "engine: zplan-engine or mpirun is missing"
 fi
 
+# ---- result: a stored run's result_json (a shared database, edited),
+# read by zplan show, report and exec.  Each reproducer replaces run 1's
+# document; every command answers in one line, 1 for a refused document
+# (exec: 2 once it gets past the document, the engine being absent here).
+if command -v sqlite3 >/dev/null 2>&1; then
+    RDB=$tmp/result.db
+    "$ZPLAN" --params 1e9 --gpus 8 --db "$RDB" >/dev/null 2>&1
+    ok $? "result: a run whose document to replace"
+    cp "$RDB" "$tmp/result-clean.db"
+    for f in "$F"/result/crash-*; do
+        [ -f "$f" ] || continue
+        name=$(basename "$f" .json)
+        cp "$tmp/result-clean.db" "$RDB"
+        sqlite3 "$RDB" "UPDATE runs SET result_json = readfile('$f') WHERE id = 1" || diag "sqlite3 failed on $f"
+        run "$ZPLAN" show 1 --db "$RDB"
+        answered "0 1" "result $name: zplan show"
+        cp "$errf" "$tmp/$name.show.err"
+        run "$ZPLAN" report 1 --out "$tmp/report-$name" --db "$RDB"
+        answered "0 1 2" "result $name: zplan report"
+        ZPLAN_ENGINE=$tmp/no-engine run "$ZPLAN" exec 1 --steps 1 --db "$RDB"
+        answered "1 2" "result $name: zplan exec"
+    done
+    # byte counts beyond 64 bits (report's scaling chart computed them again
+    # and they wrapped), and a micro-batch larger than the batch: refused
+    ok "$(grep -q 'run 1: the stored document is not valid: training: .*2^62' \
+        "$tmp/crash-activations-beyond-64-bits.show.err"; echo $?)" \
+        "a stored run whose activations leave 64 bits is refused, naming the training" ||
+        diag "$(cat "$tmp/crash-activations-beyond-64-bits.show.err")"
+    ok "$(grep -q 'run 1: the stored document is not valid: chosen has dp x micro_batch x grad_accum = .*global batch' \
+        "$tmp/crash-micro-batch-beyond-batch.show.err"; echo $?)" \
+        "a stored plan whose micro-batches do not make the global batch is refused, naming it" ||
+        diag "$(cat "$tmp/crash-micro-batch-beyond-batch.show.err")"
+else
+    skip "result: sqlite3 is not installed"
+fi
+
 finish

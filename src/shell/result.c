@@ -172,17 +172,26 @@ static const zp_field result_f[] = {
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 
-/* A plan's layout against the cluster: its degrees use the cluster's GPUs
- * and its worst stage is one of its stages. */
-static zp_status plan_fits_cluster(const cJSON *p, const char *path, int64_t gpus, const char *what, zp_err *e)
+/* A plan's layout against the problem: its degrees use the cluster's GPUs,
+ * its worst stage is one of its stages, and dp x micro-batch x
+ * accumulation steps is the global batch (so that no micro-batch is
+ * larger than the batch zp_problem_range_check bounds). */
+static zp_status plan_fits_cluster(const cJSON *p, const char *path, const zp_problem *pb, const char *what,
+                                   zp_err *e)
 {
     double dp = zp_jnum(p, "dp"), tp = zp_jnum(p, "tp"), pp = zp_jnum(p, "pp");
+    int64_t gpus = pb->cluster.gpus;
     if (dp * tp * pp != (double)gpus)
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s has dp x tp x pp = %.0f, not the "
                           "cluster's %lld GPUs (was the database edited?)", what, path, dp * tp * pp, (long long)gpus);
     if (zp_jnum(p, "worst_stage") >= pp)
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s.worst_stage is not one of its %.0f "
                           "stages (was the database edited?)", what, path, pp);
+    double batch = dp * zp_jnum(p, "micro_batch") * zp_jnum(p, "grad_accum");
+    if (batch != (double)pb->train.global_batch)
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s has dp x micro_batch x grad_accum = "
+                          "%.0f, not the global batch of %lld (was the database edited?)", what, path, batch,
+                          (long long)pb->train.global_batch);
     return ZP_OK;
 }
 
@@ -196,25 +205,28 @@ zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
     zp_err me = {0};
     if (zp_model_check(&pb.model, &me) != ZP_OK)
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: model: %s", what, me.msg);
-    int64_t gpus = pb.cluster.gpus;
+    /* the byte counts that report and exec compute again stay inside 64
+     * bits, as the planner made sure on input */
+    if (zp_problem_range_check(&pb, &me) != ZP_OK)
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: training: %s", what, me.msg);
     const cJSON *x;
     int i = 0;
     char path[64];
     cJSON_ArrayForEach(x, zp_jobj(r, "plans"))
     {
         snprintf(path, sizeof path, "plans[%d]", i++);
-        if ((st = plan_fits_cluster(x, path, gpus, what, e)))
+        if ((st = plan_fits_cluster(x, path, &pb, what, e)))
             return st;
     }
     const cJSON *ch = zp_jobj(r, "chosen");
     if (cJSON_IsObject(ch)) {
-        if ((st = plan_fits_cluster(ch, "chosen", gpus, what, e)))
+        if ((st = plan_fits_cluster(ch, "chosen", &pb, what, e)))
             return st;
         if (cJSON_GetArraySize(zp_jobj(ch, "stages")) != (int)zp_jnum(ch, "pp"))
             return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: chosen.stages does not hold its %.0f "
                               "stages (was the database edited?)", what, zp_jnum(ch, "pp"));
     }
-    if (cJSON_IsObject(zp_jobj(r, "closest")) && (st = plan_fits_cluster(zp_jobj(r, "closest"), "closest", gpus, what, e)))
+    if (cJSON_IsObject(zp_jobj(r, "closest")) && (st = plan_fits_cluster(zp_jobj(r, "closest"), "closest", &pb, what, e)))
         return st;
     i = 0;
     cJSON_ArrayForEach(x, zp_jobj(r, "classic"))
@@ -222,7 +234,7 @@ zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
         snprintf(path, sizeof path, "classic[%d]", i++);
         if (zp_jobj(x, "invalid"))
             continue;
-        if ((st = zp_schema_check(x, plan_f, what, e)) || (st = plan_fits_cluster(x, path, gpus, what, e)))
+        if ((st = zp_schema_check(x, plan_f, what, e)) || (st = plan_fits_cluster(x, path, &pb, what, e)))
             return st;
     }
     return ZP_OK;
