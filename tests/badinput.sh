@@ -136,6 +136,9 @@ t5-11b.json is_encoder_decoder | --config "$ZPLAN_SRCDIR/tests/data/hf/t5-11b.js
 extra                          | --params 11e9 extra --db "$DB"
 nosuchcmd                      | nosuchcmd --db "$DB"
 --bogus models                 | models --bogus
+# ---- zplan exec --scale: a shape the core refuses, named once and whole (the
+# message quoted itself and came out as "--scale: --scale: l: heads 3 ...")
+--scale: derived: heads 3      | exec 1 --scale layers=2,hidden=64,heads=3 --db "$RUNS"
 # ---- the store
 999                            | show 999 --db "$RUNS"
 abc                            | show abc --db "$DB"
