@@ -705,6 +705,12 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* the plan's storage types and master weights; the engine computes in
      * fp32 (activations, working copies) */
     pb.train.compute_fp32 = 1;
+    /* the scaled shape and micro-batch keep the prediction's byte counts
+     * inside 64 bits, as the planner's input must */
+    pb.pins.micro_batch = l.micro_batch;
+    if ((st = zp_problem_range_check(&pb, &cli->err)))
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--scale: %s", cli->err.msg));
+    pb.pins.micro_batch = -1;
     pb.train.flash = 0;
     pb.train.dropout = 0;
     pb.cluster.gpus = l.dp;
