@@ -34,7 +34,8 @@ void fuzz_fail(const char *file, int line, const char *fmt, ...) __attribute__((
 char *fuzz_str(const uint8_t *data, size_t size);
 
 /* The harness's private directory ($TMPDIR/zplan-fuzz.XXXXXX, made on the
- * first call; the process works inside it), and a path in it. */
+ * first call), and a path in it.  (A relative path in a fuzzed input is the
+ * current directory's: scripts/fuzz runs each harness in its own.) */
 const char *fuzz_dir(void);
 const char *fuzz_path(char *buf, size_t n, const char *name);
 
