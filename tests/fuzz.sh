@@ -52,6 +52,71 @@ exec_answered() {
     fi
 }
 
+# have HARNESS: whether tests/fuzz/HARNESS holds reproducers (a skip if not)
+have() {
+    for _f in "$F/$1"/crash-*; do
+        [ -f "$_f" ] && return 0
+    done
+    skip "$1: no reproducers in tests/fuzz/$1"
+    return 1
+}
+
+# ---- number: an option's value, as the options that take a count, an
+# integer, a fraction, a size and a name read it
+have number && for f in "$F"/number/crash-*; do
+    v=$(cat "$f")
+    for opt in --params --gpus --frag --host-mem --cuda-ctx --offload; do
+        case $opt in
+        --params) run "$ZPLAN" --params "$v" --gpus 1 --no-store ;;
+        *) run "$ZPLAN" --params 1e9 --gpus 1 "$opt" "$v" --no-store ;;
+        esac
+        answered "0 2" "number $(basename "$f"): $opt"
+    done
+done
+
+# ---- config: a config.json, as zplan --config reads it; what it plans is
+# recorded, and zplan show accepts the record
+have config && for f in "$F"/config/crash-*; do
+    run "$ZPLAN" --config "$f" --gpus 8 --db "$tmp/config.db"
+    answered "0 2" "config $(basename "$f"): zplan --config"
+    if [ "$rc" -eq 0 ]; then
+        run "$ZPLAN" show --db "$tmp/config.db"
+        answered 0 "config $(basename "$f"): zplan show of its run"
+    fi
+done
+
+# ---- plan: a plan file (or, after a first line #argv, a command line a
+# word a line), as zplan --from reads it
+have plan && for f in "$F"/plan/crash-*; do
+    if [ "$(head -n 1 "$f")" = "#argv" ]; then
+        _ifs=$IFS
+        IFS='
+'
+        set -f
+        # shellcheck disable=SC2046
+        set -- $(tail -n +2 "$f")
+        IFS=$_ifs
+        set +f
+        run "$ZPLAN" "$@" --no-store
+        answered "0 2" "plan $(basename "$f"): the command line"
+    else
+        run "$ZPLAN" --from "$f" --no-store
+        answered "0 2" "plan $(basename "$f"): zplan --from"
+    fi
+done
+
+# ---- gpu: a GPU preset (data/gpus/NAME.json) as zplan --gpu NAME reads it
+have gpu && for f in "$F"/gpu/crash-*; do
+    d=$tmp/data-$(basename "$f" .json)
+    mkdir -p "$d/gpus" && ln -s "$ZPLAN_DATADIR/models" "$d/models" && cp "$f" "$d/gpus/fuzz.json"
+    ZPLAN_DATADIR=$d run "$ZPLAN" --params 1e9 --gpu fuzz --db "$tmp/gpu.db"
+    answered "0 2" "gpu $(basename "$f"): zplan --gpu"
+    if [ "$rc" -eq 0 ]; then
+        run "$ZPLAN" show --db "$tmp/gpu.db"
+        answered 0 "gpu $(basename "$f"): zplan show of its run"
+    fi
+done
+
 # ---- engine: zplan-engine's stdout, as zplan exec reads it.  A stand-in
 # engine prints the reproducer (rank 0; the devices probe answers as the
 # CUDA engine on one H200); whatever it printed, the record zplan exec
@@ -109,6 +174,24 @@ EOS
     jok "$outf" '.losses == [4.5, null, 4.25]' "a loss the engine reports as null is recorded as null, not 0"
 else
     skip "engine: zplan-engine or mpirun is missing"
+fi
+
+# ---- execrecord: a stored execution record (the executions table),
+# as zplan show and report read it
+if command -v sqlite3 >/dev/null 2>&1; then
+    have execrecord && for f in "$F"/execrecord/crash-*; do
+        XDB=$tmp/execrecord.db
+        rm -f "$XDB"
+        "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --micro-batch 2 --global-batch 8 \
+            --db "$XDB" >/dev/null 2>&1
+        sqlite3 "$XDB" "INSERT INTO executions (run_id, plan_rank, created, status, backend, ranks, steps, scale,
+            record_json) VALUES (1, 1, '2026-01-01T00:00:00Z', 'ok', 'cpu', 2, 3, 'none', readfile('$f'))" ||
+            diag "sqlite3 failed on $f"
+        run "$ZPLAN" show 1 --db "$XDB"
+        answered "0 1" "execrecord $(basename "$f"): zplan show"
+        run "$ZPLAN" report 1 --out "$tmp/xreport" --db "$XDB"
+        answered "0 1 2" "execrecord $(basename "$f"): zplan report"
+    done
 fi
 
 # ---- result: a stored run's result_json (a shared database, edited),
