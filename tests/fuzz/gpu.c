@@ -44,6 +44,14 @@ static int near(double a, double b)
     return a == b || fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
 }
 
+/* The same byte count, to the precision a profile is written with (15
+ * significant digits): exactly, below 10^15 bytes. */
+static int same_bytes(uint64_t a, uint64_t b)
+{
+    uint64_t d = a > b ? a - b : b - a, m = a > b ? a : b;
+    return d <= (uint64_t)((double)m * 1e-15);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = fuzz_str(data, size), *json = NULL;
@@ -61,10 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     e = (zp_err){0};
     FUZZ_REQUIRE(zp_gpu_from_json(pt, "the stored profile", &back, &e) == ZP_OK,
                  "a GPU written as a profile is not read back: %s (%s)", e.msg, pt);
-    FUZZ_REQUIRE(back.mem_bytes == g.mem_bytes && back.host_mem_bytes == g.host_mem_bytes &&
-                     back.gpus_per_node == g.gpus_per_node && back.cuda_ctx_bytes == g.cuda_ctx_bytes &&
-                     back.nccl_comm_bytes == g.nccl_comm_bytes && back.cublas_bytes == g.cublas_bytes &&
-                     back.alloc_granule_bytes == g.alloc_granule_bytes && !strcmp(back.name, g.name),
+    FUZZ_REQUIRE(same_bytes(back.mem_bytes, g.mem_bytes) && same_bytes(back.host_mem_bytes, g.host_mem_bytes) &&
+                     back.gpus_per_node == g.gpus_per_node && same_bytes(back.cuda_ctx_bytes, g.cuda_ctx_bytes) &&
+                     same_bytes(back.nccl_comm_bytes, g.nccl_comm_bytes) &&
+                     same_bytes(back.cublas_bytes, g.cublas_bytes) &&
+                     same_bytes(back.alloc_granule_bytes, g.alloc_granule_bytes) && !strcmp(back.name, g.name),
                  "a GPU read back from its profile differs in its byte counts: %s", pt);
     for (int d = 0; d < ZP_DT_N; d++)
         FUZZ_REQUIRE(near(back.peak_flops[d], g.peak_flops[d]), "peak %s differs after the profile: %s",
