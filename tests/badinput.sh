@@ -136,6 +136,11 @@ t5-11b.json is_encoder_decoder | --config "$ZPLAN_SRCDIR/tests/data/hf/t5-11b.js
 extra                          | --params 11e9 extra --db "$DB"
 nosuchcmd                      | nosuchcmd --db "$DB"
 --bogus models                 | models --bogus
+# ---- zplan exec --scale: a shape the core refuses, named once and whole (the
+# message quoted itself and came out as "--scale: --scale: l: heads 3 ...");
+# byte counts beyond 64 bits (the prediction wrapped)
+--scale: derived: heads 3      | exec 1 --scale layers=2,hidden=64,heads=3 --db "$RUNS"
+--scale: 2^62 micro-batch      | exec 1 --scale layers=1000,hidden=65536,heads=4096,vocab=1048576,seq=16384,micro_batch=4096 --db "$RUNS"
 # ---- the store
 999                            | show 999 --db "$RUNS"
 abc                            | show abc --db "$DB"

@@ -321,4 +321,17 @@ ok "$([ $rc -eq 2 ] && grep -q gnuplot "$errf" && [ ! -e "$tmp/nognuplot.db" ]; 
 ok "$([ $? -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q '1e9\\nrm' "$errf"; echo $?)" \
     "a value holding a newline: one line on stderr, the newline shown as \\n" || diag "$(cat "$errf")"
 
+# plan files: a switch by its positive name (sp = no); --no-bwd-workspace,
+# which has none, by its own (it could not be written in a plan file)
+printf 'params = 1e9\ngpus = 8\nno-bwd-workspace = yes\n' >"$tmp/nobwd.plan"
+run "$ZPLAN" --from "$tmp/nobwd.plan" --no-store --json
+jok "$outf" '.conventions.backward_workspace == false' "plan file: no-bwd-workspace = yes is --no-bwd-workspace"
+printf 'params = 1e9\ngpus = 8\nno-bwd-workspace = no\n' >"$tmp/bwd.plan"
+run "$ZPLAN" --from "$tmp/bwd.plan" --no-store --json
+jok "$outf" '.conventions.backward_workspace == true' "plan file: no-bwd-workspace = no leaves the workspace in"
+printf 'params = 1e9\nno-sp = yes\n' >"$tmp/nosp.plan"
+run "$ZPLAN" --from "$tmp/nosp.plan" --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "nosp.plan:2: unknown key 'no-sp'" "$errf"; echo $?)" \
+    "plan file: no-sp is refused (sp = no says it)" || diag "rc=$rc $err"
+
 finish

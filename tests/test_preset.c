@@ -459,6 +459,36 @@ static void gpu_presets(void)
            strstr(e.msg, "memory_mib"), "GPU preset without memory_mib is refused (%s)", e.msg);
     ok(zp_gpu_from_json("{\"name\":\"x\",\"memory_mib\":-1}", "g.json", &g, &e) == ZP_EINVAL,
        "GPU preset with negative memory is refused (%s)", e.msg);
+
+    /* a stored profile (zp_gpu_to_json) reads back as the same bytes: 1.6 MiB
+     * is 1677721.6 bytes, written back as 1.59999942779541 MiB (15 digits),
+     * which read 1677720 when truncated, one byte less each rewrite (found
+     * by tests/fuzz/gpu.c) */
+    static const char fmt[] = "{\"name\":\"x\",\"memory_mib\":24576,\"peak_tflops\":{\"fp32\":35.6},"
+                              "\"hbm_gbps\":936,\"nvlink_gbps\":32,\"pcie_gbps\":32,\"nic_gbps\":3.125,"
+                              "\"gpus_per_node\":%s,\"host_mem_gib\":128,\"cuda_context_mib\":500,"
+                              "\"nccl_comm_mib\":1.6}";
+    char text[sizeof fmt + 16];
+    snprintf(text, sizeof text, fmt, "4");
+    e = (zp_err){0};
+    if (ok(zp_gpu_from_json(text, "g.json", &g, &e) == ZP_OK, "GPU preset with 1.6 MiB of NCCL memory loads (%s)",
+           e.msg)) {
+        is_u64(g.nccl_comm_bytes, 1677722, "1.6 MiB is 1677722 bytes, to the nearest byte");
+        zp_gpu back;
+        cJSON *pj = zp_gpu_to_json(&g, "test");
+        char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
+        ok(pt && zp_gpu_from_json(pt, "profile", &back, &e) == ZP_OK && back.nccl_comm_bytes == g.nccl_comm_bytes &&
+               back.mem_bytes == g.mem_bytes && back.host_mem_bytes == g.host_mem_bytes &&
+               back.cuda_ctx_bytes == g.cuda_ctx_bytes,
+           "a GPU written as a profile reads back as the same byte counts (%s)", pt ? pt : "no text");
+        free(pt);
+        cJSON_Delete(pj);
+    }
+    /* a node of 4.5 GPUs was read as 4 */
+    snprintf(text, sizeof text, fmt, "4.5");
+    e = (zp_err){0};
+    ok(zp_gpu_from_json(text, "g.json", &g, &e) == ZP_EINVAL && strstr(e.msg, "gpus_per_node"),
+       "GPU preset with 4.5 GPUs per node is refused, not read as 4 (%s)", e.msg);
 }
 
 int main(void)

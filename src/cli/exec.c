@@ -146,7 +146,8 @@ static int engine_dtype(zp_dtype d)
 
 
 /* The engine's stdout, a JSON value per line: its progress lines (into
- * *progress, an array of their objects) and its result, the last other
+ * *progress, an array of their objects, each as zp_engine_progress_check
+ * accepts it; a line that is not is no step) and its result, the last other
  * line (NULL when there is none: the run was ended before it reported). */
 static cJSON *engine_output(const char *out, cJSON **progress)
 {
@@ -155,9 +156,11 @@ static cJSON *engine_output(const char *out, cJSON **progress)
     for (const char *p = out; p && *p;) {
         size_t len = strcspn(p, "\n");
         cJSON *j = len ? cJSON_ParseWithLength(p, len) : NULL;
-        if (j && zp_jobj(j, "progress"))
-            cJSON_AddItemToArray(*progress, cJSON_DetachItemFromObject(j, "progress"));
-        else if (j && cJSON_IsObject(j)) {
+        zp_err pe;
+        if (j && zp_jobj(j, "progress")) {
+            if (zp_engine_progress_check(zp_jobj(j, "progress"), &pe) == ZP_OK)
+                cJSON_AddItemToArray(*progress, cJSON_DetachItemFromObject(j, "progress"));
+        } else if (j && cJSON_IsObject(j)) {
             cJSON_Delete(res);
             res = j;
             j = NULL;
@@ -249,6 +252,86 @@ static zp_status engine_limits(const zp_model *m, const zp_train *t, const zp_la
                               "e.g. --scale %s)", which, lim[i].what, (long long)lim[i].lo, (long long)lim[i].hi,
                               (long long)v[i], i < 5 ? "20M,seq=256" : "micro_batch=2,accum=2");
     return ZP_OK;
+}
+
+/* The record of an execution (what zplan show and report read, checked by
+ * zp_exec_record_check; written by zp_exec_record_json): v's run, launch
+ * and prediction beside what the engine measured, from the launcher's exit
+ * status rc and the engine's stdout (out; NULL when it printed nothing),
+ * read only once zp_engine_output_check accepts it.  Its status is "ok",
+ * "oom", "failed" or "interrupted".  *granule and *gpu_mem receive the
+ * engine's allocation granule and device memory (bytes; 0 when not
+ * reported), for the profile a CUDA execution keeps. */
+static cJSON *exec_record(zp_exec_view v, int rc, const char *out, double *granule, double *gpu_mem)
+{
+    cJSON *prog = NULL, *eo = engine_output(out, &prog);
+    char malformed[sizeof ((zp_err *)0)->msg] = "";
+    {   /* the engine's answer, checked before it is read */
+        zp_err ee = {0};
+        if (eo && zp_engine_output_check(eo, &ee)) {
+            snprintf(malformed, sizeof malformed, "%s", ee.msg);
+            cJSON_Delete(eo);
+            eo = NULL;
+        }
+    }
+    v.status = rc == 130 ? "interrupted" : rc == 124 ? "failed"
+               : eo ? (strcmp(zp_jstr(eo, "status"), "ok") == 0 ? "ok"
+                       : strcmp(zp_jstr(eo, "status"), "oom") == 0 ? "oom" : "failed")
+                    : "failed";
+    v.launcher_exit = rc;
+    v.malformed = malformed;
+    v.engine = eo;
+    v.progress = prog;
+    cJSON *rec = zp_exec_record_json(&v);
+    *granule = zp_jnum(eo, "granule_bytes");
+    *gpu_mem = zp_jnum(eo, "device_memory_bytes");
+    cJSON_Delete(prog);
+    cJSON_Delete(eo);
+    return rec;
+}
+
+/* The runtime memory a CUDA execution measured (rank 0 of its record rec)
+ * as the stored profile <gpu>-cuda: base (this GPU's earlier profile or
+ * preset) with the measured context, cuBLAS, NCCL communicator, allocation
+ * granule and device memory.  The profile's text (malloc'd), only when the
+ * planner reads it back (zp_gpu_from_json, as --gpu <gpu>-cuda will); NULL
+ * otherwise, with e saying why, or with e->msg empty when rec measured
+ * nothing to keep. */
+static char *measured_profile(const cJSON *rec, const zp_gpu *base, const char *slug, const char *gpu_name,
+                              double granule, double gpu_mem, const char *ovh_source, zp_err *e)
+{
+    const cJSON *rm0 = zp_jobj(zp_jobj(cJSON_GetArrayItem(zp_jobj(rec, "per_rank"), 0), "runtime_bytes"), "measured");
+    e->msg[0] = '\0';
+    if (!rm0 || strcmp(zp_jstr(rec, "status"), "ok") != 0 || zp_jnum(rm0, "context") <= 0)
+        return NULL;
+    zp_gpu pg = *base, back;
+    char src[512];
+    snprintf(pg.name, sizeof pg.name, "%s", slug);
+    snprintf(pg.desc, sizeof pg.desc, "%.60s: runtime memory as measured", gpu_name);
+    pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rm0, "context");
+    pg.cublas_bytes = (uint64_t)zp_jnum(rm0, "blas");
+    if (zp_jnum(rm0, "communicator") > 0)
+        pg.nccl_comm_bytes = (uint64_t)zp_jnum(rm0, "communicator");
+    if (granule > 0)
+        pg.alloc_granule_bytes = (uint64_t)granule;
+    if (gpu_mem > 0)
+        pg.mem_bytes = (uint64_t)gpu_mem;
+    snprintf(src, sizeof src, "runtime memory (cudaMemGetInfo: context, cuBLAS, NCCL communicator) measured by "
+             "zplan exec, execution %.0f; rates from %s", zp_jnum(rec, "exec_id"), ovh_source);
+    cJSON *pj = zp_gpu_to_json(&pg, src);
+    char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
+    cJSON_Delete(pj);
+    if (!pt) {
+        zp_err_set(e, ZP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    /* a profile the planner would refuse is not kept (it would stand in the
+     * way of --gpu <gpu>-cuda and of the next execution's prediction) */
+    if (zp_gpu_from_json(pt, "the measured profile", &back, e) != ZP_OK) {
+        free(pt);
+        return NULL;
+    }
+    return pt;
 }
 
 static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
@@ -478,6 +561,12 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* the plan's storage types and master weights; the engine computes in
      * fp32 (activations, working copies) */
     pb.train.compute_fp32 = 1;
+    /* the scaled shape and micro-batch keep the prediction's byte counts
+     * inside 64 bits, as the planner's input must */
+    pb.pins.micro_batch = l.micro_batch;
+    if ((st = zp_problem_range_check(&pb, &cli->err)))
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--scale: %s", cli->err.msg));
+    pb.pins.micro_batch = -1;
     pb.train.flash = 0;
     pb.train.dropout = 0;
     pb.cluster.gpus = l.dp;
@@ -639,30 +728,15 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     char *out = NULL;
     /* interrupted while the database was waited for: nothing is launched */
     int rc = interrupted ? 130 : zp_run_capture(args, o.timeout_s, cli->prog, &out, &interrupted);
-    cJSON *prog = NULL, *eo = engine_output(out, &prog);
-    free(out);
-    char malformed[sizeof cli->err.msg] = "";
-    {   /* the engine's answer, checked before it is read */
-        zp_err ee = {0};
-        if (eo && zp_engine_output_check(eo, &ee)) {
-            snprintf(malformed, sizeof malformed, "%s", ee.msg);
-            cJSON_Delete(eo);
-            eo = NULL;
-        }
-    }
-    const char *status = rc == 130 ? "interrupted" : rc == 124 ? "failed"
-                         : eo ? (strcmp(zp_jstr(eo, "status"), "ok") == 0 ? "ok"
-                                 : strcmp(zp_jstr(eo, "status"), "oom") == 0 ? "oom" : "failed")
-                              : "failed";
-
     /* the record: prediction beside measurement (shell/result.c) */
-    zp_exec_view xv = {exec_id, run_id, (int)rank, status, rc, malformed, o.backend, o.np, o.steps, scale, &l, cap,
-                       m, &pb.train, eo, prog, have_profile ? o.profile : NULL, &pcost, &pc, &pm, cuda, gpu_name,
+    zp_exec_view xv = {exec_id, run_id, (int)rank, NULL, 0, NULL, o.backend, o.np, o.steps, scale, &l, cap,
+                       m, &pb.train, NULL, NULL, have_profile ? o.profile : NULL, &pcost, &pc, &pm, cuda, gpu_name,
                        shared, ranks_per_gpu, ovh_source, pr_ctx, pr_blas, pr_comm, pr_round};
-    cJSON *rec = zp_exec_record_json(&xv);
-    cJSON_Delete(prog);
-    double granule = zp_jnum(eo, "granule_bytes"), gpu_mem = zp_jnum(eo, "device_memory_bytes");
-    cJSON_Delete(eo);
+    double granule, gpu_mem;
+    cJSON *rec = exec_record(xv, rc, out, &granule, &gpu_mem);
+    free(out);
+    char status[16];   /* the record's, kept past it */
+    snprintf(status, sizeof status, "%s", zp_jstr(rec, "status"));
     char *txt = cJSON_PrintUnformatted(rec);
     /* the end of the execution, recorded (waiting on a locked database
      * with progress); when the store still cannot be written the record
@@ -676,32 +750,14 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* a GPU's runtime memory, kept as the stored profile <gpu>-cuda: the
      * planner uses it with --gpu <gpu>-cuda, and the next execution on this
      * GPU predicts with it */
-    const cJSON *rm0 = zp_jobj(zp_jobj(cJSON_GetArrayItem(zp_jobj(rec, "per_rank"), 0), "runtime_bytes"), "measured");
-    if (!st && cuda && rm0 && strcmp(status, "ok") == 0 && zp_jnum(rm0, "context") > 0) {
-        zp_gpu pg = ovh_gpu;
-        char src[512];
-        snprintf(pg.name, sizeof pg.name, "%s", gpu_slug);
-        snprintf(pg.desc, sizeof pg.desc, "%.60s: runtime memory as measured", gpu_name);
-        pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rm0, "context");
-        pg.cublas_bytes = (uint64_t)zp_jnum(rm0, "blas");
-        if (zp_jnum(rm0, "communicator") > 0)
-            pg.nccl_comm_bytes = (uint64_t)zp_jnum(rm0, "communicator");
-        if (granule > 0)
-            pg.alloc_granule_bytes = (uint64_t)granule;
-        if (gpu_mem > 0)
-            pg.mem_bytes = (uint64_t)gpu_mem;
-        snprintf(src, sizeof src, "runtime memory (cudaMemGetInfo: context, cuBLAS, NCCL communicator) measured by "
-                 "zplan exec, execution %lld; rates from %s", (long long)exec_id, ovh_source);
-        cJSON *pj = zp_gpu_to_json(&pg, src);
-        char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
+    if (!st && cuda) {
         zp_err pe = {0};
-        if (!pt || zp_store_put_profile(s, gpu_slug, pt, &pe) != ZP_OK)
-            fprintf(stderr, "%s: warning: the measured profile %s was not kept: %s\n", cli->prog, gpu_slug,
-                    pt ? pe.msg : "out of memory");
-        else
+        char *pt = measured_profile(rec, &ovh_gpu, gpu_slug, gpu_name, granule, gpu_mem, ovh_source, &pe);
+        if (pt && zp_store_put_profile(s, gpu_slug, pt, &pe) == ZP_OK)
             cJSON_AddStringToObject(rec, "profile_kept", gpu_slug);
+        else if (pt || pe.msg[0])
+            fprintf(stderr, "%s: warning: the measured profile %s was not kept: %s\n", cli->prog, gpu_slug, pe.msg);
         free(pt);
-        cJSON_Delete(pj);
     }
     zp_store_close(s);
     if (st && !saved[0]) {

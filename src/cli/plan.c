@@ -139,8 +139,9 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
  *
  * A plan file (plans/ *.plan) holds the plan command's long options as
  * "key = value" lines: `params = 11e9`, `tp = 8`, `ckpt = full`; switches
- * take yes or no (`sp = no` is --no-sp); `#` starts a comment.  Its options
- * come first, so the command line overrides them. */
+ * take yes or no (`sp = no` is --no-sp; `no-bwd-workspace = yes`, the one
+ * switch without a positive form, is --no-bwd-workspace); `#` starts a
+ * comment.  Its options come first, so the command line overrides them. */
 
 typedef struct argvec {
     char **v;
@@ -208,12 +209,15 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
         }
         *eq = '\0';
         char *key = trim(l), *val = trim(eq + 1);
-        const struct option *o = plan_opts;
+        const struct option *o = plan_opts, *pos = plan_opts;
         while (o->name && strcmp(o->name, key) != 0)
             o++;
+        /* a switch goes by its positive name (sp = no); a "no-" option that
+         * has none (no-bwd-workspace) by its own */
+        while (pos->name && (strncmp(key, "no-", 3) != 0 || strcmp(pos->name, key + 3) != 0))
+            pos++;
         if (!o->name || o->val == O_FROM || o->val == O_HELP || o->val == O_JSON || o->val == O_NOSTORE ||
-            o->val == O_REPORT ||
-            strncmp(key, "no-", 3) == 0) {
+            o->val == O_REPORT || pos->name) {
             st = zp_err_set(e, ZP_EINVAL, "%s:%d: unknown key '%s' (allowed: the long options of zplan help plan, "
                             "without --)", path, line, key);
             break;
@@ -229,6 +233,12 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
             if (!yes && !no) {
                 st = zp_err_set(e, ZP_EINVAL, "%s:%d: '%s = %s' (allowed: yes or no)", path, line, key, val);
                 break;
+            }
+            if (strncmp(key, "no-", 3) == 0) {   /* no-bwd-workspace = yes: the option; = no: nothing */
+                snprintf(opt, sizeof opt, "--%s", key);
+                if (yes && (st = push(out, opt, e)))
+                    break;
+                continue;
             }
             snprintf(opt, sizeof opt, "--%s%s", no ? "no-" : "", key);
             if ((st = push(out, opt, e)))

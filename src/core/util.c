@@ -12,10 +12,15 @@
 zp_status zp_err_set(zp_err *e, zp_status code, const char *fmt, ...)
 {
     if (e) {
+        /* formatted aside first: an argument may be e->msg itself
+         * ("--scale: %s", e->msg), which vsnprintf must not write over
+         * while it reads it */
+        char msg[sizeof e->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        memcpy(e->msg, msg, sizeof msg);
         e->code = code;
     }
     return code;

@@ -24,7 +24,8 @@ typedef struct zp_err {
     char msg[512];
 } zp_err;
 
-/* Fill *e (may be NULL) and return code. printf-style message. */
+/* Fill *e (may be NULL) and return code. printf-style message; its
+ * arguments may include e->msg (a message prefixed: "--scale: %s"). */
 zp_status zp_err_set(zp_err *e, zp_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -2,6 +2,7 @@
  * under mpirun or srun, captured with a timeout and an interruption; see
  * launch.h. */
 #include "launch.h"
+#include "result.h"
 #include "jsonget.h"
 
 #include <cjson/cJSON.h>
@@ -100,7 +101,8 @@ zp_status zp_launcher(char **args, int *n_out, const char *npbuf, const char *ho
 }
 
 /* A progress line of the engine ({"progress":{...}}, progress=1), shown on
- * stderr as it arrives. */
+ * stderr as it arrives; not one that exec would not count as a step
+ * (zp_engine_progress_check). */
 static void show_progress(const char *prog, const char *line, size_t len)
 {
     static const char key[] = "{\"progress\":";
@@ -109,9 +111,10 @@ static void show_progress(const char *prog, const char *line, size_t len)
     cJSON *j = cJSON_ParseWithLength(line, len);
     const cJSON *p = zp_jobj(j, "progress");
     char loss[32] = "-";   /* null: not finite */
+    zp_err e;
     if (cJSON_IsNumber(zp_jobj(p, "loss")))
         snprintf(loss, sizeof loss, "%.4f", zp_jnum(p, "loss"));
-    if (p)
+    if (p && zp_engine_progress_check(p, &e) == ZP_OK)
         fprintf(stderr, "%s: step %.0f/%.0f  loss %s  %.3f s%s\n", prog, zp_jnum(p, "step"), zp_jnum(p, "steps"),
                 loss, zp_jnum(p, "time_s"), zp_jnum(p, "applied") ? "" : "  (skipped: overflow)");
     cJSON_Delete(j);

@@ -610,6 +610,14 @@ static zp_status num_field(const cJSON *j, const char *where, const char *key, d
     return ZP_OK;
 }
 
+/* Bytes of v units (MiB, GiB; v >= 0 and checked), to the nearest byte: a
+ * profile written as bytes / 2^20 with 15 significant digits (cJSON) reads
+ * back as the same bytes, not one less each time it is rewritten. */
+static uint64_t bytes_of(double v, double unit)
+{
+    return (uint64_t)llround(v * unit);
+}
+
 zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_err *e)
 {
     zp_status st = ZP_OK;
@@ -635,6 +643,8 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (st = num_field(j, where, "pcie_gbps", 1e-3, 1e6, &pcie, 0, e)) ||
         (st = num_field(j, where, "nic_gbps", 1e-3, 1e6, &nic, 0, e)) ||
         (st = num_field(j, where, "gpus_per_node", 1, 1024, &gpn, 0, e)) ||
+        (gpn != floor(gpn) && (st = zp_err_set(e, ZP_EINVAL, "%s: \"gpus_per_node\" = %g is not a whole number of "
+                                               "GPUs", where, gpn))) ||
         (st = num_field(j, where, "host_mem_gib", 1, 1e9, &host, 0, e)) ||
         (st = num_field(j, where, "cuda_context_mib", 0, 1e6, &ctx, 0, e)) ||
         (st = num_field(j, where, "nccl_comm_mib", 0, 1e6, &nccl, 0, e)))
@@ -655,7 +665,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     g->elementwise_bps *= 1e9;
     snprintf(g->name, sizeof g->name, "%s", name->valuestring);
     snprintf(g->desc, sizeof g->desc, "%s", cJSON_IsString(desc) ? desc->valuestring : "");
-    g->mem_bytes = (uint64_t)(mem * 1048576.0);
+    g->mem_bytes = bytes_of(mem, 1048576.0);
     for (int d = 0; d < ZP_DT_N; d++)
         g->peak_flops[d] = fl[d] * 1e12;
     g->hbm_gbps = hbm;
@@ -663,11 +673,11 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     g->pcie_gbps = pcie;
     g->nic_gbps = nic;
     g->gpus_per_node = (int64_t)gpn;
-    g->host_mem_bytes = (uint64_t)(host * 1073741824.0);
-    g->cuda_ctx_bytes = (uint64_t)(ctx * 1048576.0);
-    g->nccl_comm_bytes = (uint64_t)(nccl * 1048576.0);
-    g->cublas_bytes = (uint64_t)(cublas * 1048576.0);
-    g->alloc_granule_bytes = (uint64_t)(granule * 1048576.0);
+    g->host_mem_bytes = bytes_of(host, 1073741824.0);
+    g->cuda_ctx_bytes = bytes_of(ctx, 1048576.0);
+    g->nccl_comm_bytes = bytes_of(nccl, 1048576.0);
+    g->cublas_bytes = bytes_of(cublas, 1048576.0);
+    g->alloc_granule_bytes = bytes_of(granule, 1048576.0);
 out:
     cJSON_Delete(j);
     return st;

@@ -178,17 +178,26 @@ static const zp_field result_f[] = {
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 
-/* A plan's layout against the cluster: its degrees use the cluster's GPUs
- * and its worst stage is one of its stages. */
-static zp_status plan_fits_cluster(const cJSON *p, const char *path, int64_t gpus, const char *what, zp_err *e)
+/* A plan's layout against the problem: its degrees use the cluster's GPUs,
+ * its worst stage is one of its stages, and dp x micro-batch x
+ * accumulation steps is the global batch (so that no micro-batch is
+ * larger than the batch zp_problem_range_check bounds). */
+static zp_status plan_fits_cluster(const cJSON *p, const char *path, const zp_problem *pb, const char *what,
+                                   zp_err *e)
 {
     double dp = zp_jnum(p, "dp"), tp = zp_jnum(p, "tp"), pp = zp_jnum(p, "pp");
+    int64_t gpus = pb->cluster.gpus;
     if (dp * tp * pp != (double)gpus)
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s has dp x tp x pp = %.0f, not the "
                           "cluster's %lld GPUs (was the database edited?)", what, path, dp * tp * pp, (long long)gpus);
     if (zp_jnum(p, "worst_stage") >= pp)
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s.worst_stage is not one of its %.0f "
                           "stages (was the database edited?)", what, path, pp);
+    double batch = dp * zp_jnum(p, "micro_batch") * zp_jnum(p, "grad_accum");
+    if (batch != (double)pb->train.global_batch)
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s has dp x micro_batch x grad_accum = "
+                          "%.0f, not the global batch of %lld (was the database edited?)", what, path, batch,
+                          (long long)pb->train.global_batch);
     return ZP_OK;
 }
 
@@ -214,26 +223,25 @@ zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
     cJSON_ArrayForEach(pl, zp_jobj(r, "classic")) if (zp_jnum(pl, "micro_batch") > mb) mb = (int64_t)zp_jnum(pl, "micro_batch");
     pb.pins.micro_batch = mb > 0 ? mb : -1;
     if (zp_problem_range_check(&pb, &me) != ZP_OK)
-        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s", what, me.msg);
-    int64_t gpus = pb.cluster.gpus;
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: training: %s", what, me.msg);
     const cJSON *x;
     int i = 0;
     char path[64];
     cJSON_ArrayForEach(x, zp_jobj(r, "plans"))
     {
         snprintf(path, sizeof path, "plans[%d]", i++);
-        if ((st = plan_fits_cluster(x, path, gpus, what, e)))
+        if ((st = plan_fits_cluster(x, path, &pb, what, e)))
             return st;
     }
     const cJSON *ch = zp_jobj(r, "chosen");
     if (cJSON_IsObject(ch)) {
-        if ((st = plan_fits_cluster(ch, "chosen", gpus, what, e)))
+        if ((st = plan_fits_cluster(ch, "chosen", &pb, what, e)))
             return st;
         if (cJSON_GetArraySize(zp_jobj(ch, "stages")) != (int)zp_jnum(ch, "pp"))
             return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: chosen.stages does not hold its %.0f "
                               "stages (was the database edited?)", what, zp_jnum(ch, "pp"));
     }
-    if (cJSON_IsObject(zp_jobj(r, "closest")) && (st = plan_fits_cluster(zp_jobj(r, "closest"), "closest", gpus, what, e)))
+    if (cJSON_IsObject(zp_jobj(r, "closest")) && (st = plan_fits_cluster(zp_jobj(r, "closest"), "closest", &pb, what, e)))
         return st;
     i = 0;
     cJSON_ArrayForEach(x, zp_jobj(r, "classic"))
@@ -241,7 +249,7 @@ zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
         snprintf(path, sizeof path, "classic[%d]", i++);
         if (zp_jobj(x, "invalid"))
             continue;
-        if ((st = zp_schema_check(x, plan_f, what, e)) || (st = plan_fits_cluster(x, path, gpus, what, e)))
+        if ((st = zp_schema_check(x, plan_f, what, e)) || (st = plan_fits_cluster(x, path, &pb, what, e)))
             return st;
     }
     return ZP_OK;
@@ -706,6 +714,18 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
  * separate program that never sees src/): the one object exec reads. */
 static const zp_field eclass_f[] = {MEMO("params"), MEMO("grads"), MEMO("optimizer"), MEMO("activations"),
                                     MEMO("buffers"), MEMO("total"), MEMO("peak"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+/* the phases exec compares with the planner's peak (zp_phase_names) */
+static const zp_field ephase_f[] = {{"backward", ZP_F_OBJ, 0, 0, NULL, eclass_f, 1, 0},
+                                    {"loss", ZP_F_OBJ, 0, 0, NULL, eclass_f, 1, 0},
+                                    {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+/* a GPU's own memory (backend/cuda/device_cuda.c) */
+static const zp_field eruntime_f[] = {MEMO("context"), MEMO("blas"), MEMO("communicator"),
+                                      MEMO("tensors_rounded_at_peak"), MEMO("device_used_at_peak"),
+                                      {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+/* bus bytes per step by kind (zp_coll_kind_names) and in all */
+static const zp_field ebus_f[] = {MEMO("all-reduce"), MEMO("reduce-scatter"), MEMO("all-gather"), MEMO("broadcast"),
+                                  MEMO("reduce"), MEMO("send/recv"), MEMO("host-to-device"), MEMO("device-to-host"),
+                                  MEMO("total"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field erank_f[] = {
     {"rank", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
     {"device_class_peaks", ZP_F_OBJ, 0, 0, NULL, eclass_f, 0, 0},
@@ -713,28 +733,49 @@ static const zp_field erank_f[] = {
     {"device_peak", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0},
     {"peak_phase", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"host_class_peaks", ZP_F_OBJ, 0, 0, NULL, eclass_f, 0, 0},
-    {"device_phases", ZP_F_OBJ, 0, 0, NULL, NULL, 0, 0},
+    {"device_phases", ZP_F_OBJ, 0, 0, NULL, ephase_f, 0, 0},
     {"rss_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
-    {"runtime_bytes", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
+    {"runtime_bytes", ZP_F_OBJ, 0, 0, NULL, eruntime_f, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
+/* Every field exec copies into the record, in the record's ranges (exec_f),
+ * so that what exec writes, show and report accept. */
 static const zp_field engine_f[] = {
     {"status", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
     {"ranks", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},
     {"error", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"device", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"group", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"losses", ZP_F_ARR, -BIG, BIG, NULL, NULL, 1, 1},
     {"step_time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
     {"dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"grad_dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"skipped_steps", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
+    {"loss_scale", ZP_F_NUM, 0, 1e40, NULL, NULL, 1, 0},
     {"phase_time_s", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
-    {"bus_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
+    {"bus_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, ebus_f, 1, 0},
+    {"granule_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
+    {"device_memory_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
     {"per_rank", ZP_F_ARR, 0, 0, NULL, erank_f, 1, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
+/* A progress line's "progress" (a step finished: what a run ended early
+ * leaves in the record) */
+static const zp_field progress_f[] = {
+    {"step", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
+    {"loss", ZP_F_NUM, -BIG, BIG, NULL, NULL, 1, 1},
+    {"time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 
 zp_status zp_engine_output_check(const cJSON *out, zp_err *e)
 {
     return zp_schema_check(out, engine_f, "the engine's output", e);
+}
+
+zp_status zp_engine_progress_check(const cJSON *progress, zp_err *e)
+{
+    return zp_schema_check(progress, progress_f, "the engine's progress line", e);
 }
 
 void zp_result_problem(const cJSON *r, zp_problem *pb)

@@ -66,8 +66,13 @@ cJSON *zp_exec_record_json(const zp_exec_view *v);
 /* Check an execution record (the executions table) before show or report
  * read it; what: "execution 7". */
 zp_status zp_exec_record_check(const cJSON *rec, const char *what, zp_err *e);
-/* Check what zplan-engine printed before exec reads it. */
+/* Check what zplan-engine printed before exec reads it: every field exec
+ * copies into the execution's record, in the range zp_exec_record_check
+ * allows there. */
 zp_status zp_engine_output_check(const cJSON *out, zp_err *e);
+/* Check one progress line's "progress" object (step, loss, time_s): a line
+ * that fails is not a step exec counts. */
+zp_status zp_engine_progress_check(const cJSON *progress, zp_err *e);
 /* The problem (model, training, cluster, conventions; no pins) of a result
  * (checked by zp_result_check). */
 void zp_result_problem(const cJSON *result, zp_problem *pb);
