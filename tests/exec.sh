@@ -73,6 +73,14 @@ if command -v gnuplot >/dev/null 2>&1; then
         "measured.dat names the execution and where it ran"
     ok "$(grep -q 'predicted vs measured memory per class, per execution' "$tmp/rep/index.html"; echo $?)" \
         "index.html has the chart's table"
+    # a second ok execution of the run: both drawn, each its own rows (the
+    # chart once said no execution was recorded; mutation: only the first
+    # or the last execution drawn is caught)
+    run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --device-mem 1GiB
+    run "$ZPLAN" report 1 --db "$DB" --out "$tmp/rep2"
+    ok "$(test $rc -eq 0 && grep -q '"exec_1_(plan_1)"' "$tmp/rep2/measured.dat" &&
+          grep -q '"exec_2_(plan_1)"' "$tmp/rep2/measured.dat"; echo $?)" \
+        "two ok executions of run 1: measured.dat has rows of each" || diag "rc=$rc $err"
 else
     skip_dep "gnuplot is not installed"
 fi
@@ -355,6 +363,22 @@ chmod +x "$tmp/fakempi/mpirun"
 PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$big" --db "$DB" --steps 1
 ok "$([ "$rc" -eq 2 ] && [ ! -e "$tmp/launched" ] && grep -q 'reduced scale' "$errf" && grep -q -- '--np' "$errf"; echo $?)" \
     "a plan of dp=65536: refused before launch (exit 2), saying how to run it at reduced scale" || diag "rc=$rc $err"
+# the limit without --np at its edge: 64 ranks launched, 65 refused
+# (mutation: the limit off by one either way is caught)
+for n in 64 65; do
+    run "$ZPLAN" --model gpt2-small --gpus $n --gpus-per-node 1 --dp $n --tp 1 --pp 1 --zero 1 --micro-batch 1 \
+        --global-batch $n --db "$DB" --json
+    edge=$(jq .run_id "$outf")
+    rm -f "$tmp/launched"
+    PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$edge" --db "$DB" --steps 1 --oversubscribe
+    if [ $n -eq 64 ]; then
+        ok "$([ -e "$tmp/launched" ]; echo $?)" "a plan of dp=64 without --np: launched (the limit is 64)" ||
+            diag "rc=$rc $err"
+    else
+        ok "$([ "$rc" -eq 2 ] && [ ! -e "$tmp/launched" ] && grep -q -- '64' "$errf"; echo $?)" \
+            "a plan of dp=65 without --np: refused before launch (exit 2), naming the limit of 64" || diag "rc=$rc $err"
+    fi
+done
 # the other forms an Open MPI hostfile takes reach mpirun unrefused
 printf 'ops@node1 count=4\nnode2 slots=2 max-slots = 4\n[fe80::1] cpu=2\n' >"$tmp/forms-hosts"
 rm -f "$tmp/launched"

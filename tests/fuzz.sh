@@ -173,7 +173,7 @@ EOS
         --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
     jok "$outf" '.losses == [4.5, null, 4.25]' "a loss the engine reports as null is recorded as null, not 0"
 else
-    skip "engine: zplan-engine or mpirun is missing"
+    skip_dep "engine: zplan-engine or mpirun is missing"
 fi
 
 # ---- execrecord: a stored execution record (the executions table),
@@ -192,6 +192,8 @@ if command -v sqlite3 >/dev/null 2>&1; then
         run "$ZPLAN" report 1 --out "$tmp/xreport" --db "$XDB"
         answered "0 1 2" "execrecord $(basename "$f"): zplan report"
     done
+else
+    skip_dep "execrecord: sqlite3 is not installed"
 fi
 
 # ---- result: a stored run's result_json (a shared database, edited),
@@ -227,7 +229,7 @@ if command -v sqlite3 >/dev/null 2>&1; then
         "a stored plan whose micro-batches do not make the global batch is refused, naming it" ||
         diag "$(cat "$tmp/crash-micro-batch-beyond-batch.show.err")"
 else
-    skip "result: sqlite3 is not installed"
+    skip_dep "result: sqlite3 is not installed"
 fi
 
 finish
