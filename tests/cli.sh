@@ -334,4 +334,27 @@ run "$ZPLAN" --from "$tmp/nosp.plan" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q "nosp.plan:2: unknown key 'no-sp'" "$errf"; echo $?)" \
     "plan file: no-sp is refused (sp = no says it)" || diag "rc=$rc $err"
 
+# the network's units: 400 alone meant 400 Gb/s and was read as 400 GB/s
+# (more than NVLink), changing the plan; with a unit either is exact, a
+# bare number above any NIC (100 GB/s = 800 Gb/s) is refused, and the
+# Cluster line says the bandwidth in both units
+B="--params 70e9 --gpus 64 --no-store"
+run "$ZPLAN" $B --inter-node-gbps 400
+ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "^zplan: --inter-node-gbps 400: a bare number is GB/s per GPU.*400Gbps for gigabits, 400GB/s for gigabytes" "$errf"; echo $?)" \
+    "--inter-node-gbps 400: refused in one line, exit 2, naming both units" || diag "rc=$rc $err"
+run "$ZPLAN" $B --inter-node-gbps 400Gbps --json
+cp "$outf" "$tmp/bits.json"
+run "$ZPLAN" $B --inter-node-gbps 50 --json
+jok "$tmp/bits.json" '.cluster.inter_node_gbps == 50 and .chosen == $b[0].chosen' \
+    "--inter-node-gbps 400Gbps is 50 GB/s: the same plan as 50" --slurpfile b "$outf"
+run "$ZPLAN" $B --inter-node-gbps 400GB/s --json
+jok "$outf" '.cluster.inter_node_gbps == 400' "--inter-node-gbps 400GB/s: 400 GB/s, said so"
+run "$ZPLAN" $B --inter-node-gbps 400Gb/s
+ok "$([ "$rc" -eq 0 ] && grep -q '^Cluster .*; network 50 GB/s (400 Gb/s) per GPU$' "$outf"; echo $?)" \
+    "the Cluster line: network 50 GB/s (400 Gb/s) per GPU" || diag "$(grep '^Cluster' "$outf")"
+printf 'params = 70e9\ngpus = 64\ninter-node-gbps = 400\n' >"$tmp/bits.plan"
+run "$ZPLAN" --from "$tmp/bits.plan" --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "400Gbps for gigabits" "$errf"; echo $?)" \
+    "a plan file's inter-node-gbps = 400: refused the same way" || diag "rc=$rc $err"
+
 finish

@@ -169,6 +169,9 @@ ok "$([ "$rc" -eq 0 ] && [ -s "$tmp/rep3/comm.svg" ] && [ ! -e "$tmp/rep3/comm.p
 H=$R/index.html
 ok "$(head -1 "$H" | grep -qi '^<!DOCTYPE html>'; echo $?)" "index.html starts with a doctype"
 ok "$(grep -q '</html>' "$H" && grep -q '<title>zplan report, run 1</title>' "$H"; echo $?)" "index.html is complete, titled"
+# the header says the network in both units (A100-80G: 25 GB/s per GPU)
+ok "$(grep -q 'network 25 GB/s (200 Gb/s) per GPU' "$H" && grep -q 'network 25 GB/s (200 Gb/s) per GPU' "$R/report.md"; echo $?)" \
+    "index.html and report.md: the network per GPU, 25 GB/s (200 Gb/s)"
 is "$(grep -c '<img ' "$H")" "5" "index.html shows the five charts"
 bad=0
 for src in $(sed -n 's/.*<img src="\([^"]*\)".*/\1/p' "$H"); do

@@ -9,6 +9,7 @@
 #include "tap.h"
 
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #define N_(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -185,6 +186,57 @@ static void test_parse_double(void)
     }
 }
 
+/* ------------------------------------------------------ parse_bandwidth */
+
+/* GB/s expected, by hand: 1 Gb/s = 1/8 GB/s; a bare number is GB/s up to
+ * 100 (800 Gb/s, the fastest NIC per GPU); 400 alone is refused as the
+ * gigabits it most likely means (it was read as 400 GB/s). */
+static const struct {
+    const char *in;
+    zp_status st;
+    double want;
+    const char *says;   /* in the message of a refusal */
+} bw_cases[] = {
+    {"50", ZP_OK, 50, NULL},
+    {"100", ZP_OK, 100, NULL},
+    {"12.5", ZP_OK, 12.5, NULL},
+    {"400Gbps", ZP_OK, 50, NULL},
+    {"400Gb/s", ZP_OK, 50, NULL},
+    {"400 Gbit/s", ZP_OK, 50, NULL},
+    {"200Gbps", ZP_OK, 25, NULL},
+    {"50GB/s", ZP_OK, 50, NULL},
+    {"50GBps", ZP_OK, 50, NULL},
+    {"400GB/s", ZP_OK, 400, NULL},
+    {"1.6Tbps", ZP_OK, 200, NULL},
+    {"800Mbps", ZP_OK, 0.1, NULL},
+    {"100MB/s", ZP_OK, 0.1, NULL},
+    {"400", ZP_EINVAL, 0, "400Gbps for gigabits"},
+    {"101", ZP_EINVAL, 0, "more than any network card"},
+    {"400gbps", ZP_EINVAL, 0, "unknown unit 'gbps'"},
+    {"50GiB/s", ZP_EINVAL, 0, "unknown unit"},
+    {"0", ZP_EINVAL, 0, "out of range"},
+    {"-5Gbps", ZP_EINVAL, 0, "out of range"},
+    {"fast", ZP_EINVAL, 0, "not a bandwidth"},
+};
+
+static void test_parse_bandwidth(void)
+{
+    for (int i = 0; i < N_(bw_cases); i++) {
+        double out = -42.0;
+        zp_err e = {0};
+        zp_status st = zp_parse_bandwidth("--inter-node-gbps", bw_cases[i].in, &out, &e);
+        if (bw_cases[i].st == ZP_OK)
+            ok(st == ZP_OK && fabs(out - bw_cases[i].want) < 1e-12 * bw_cases[i].want,
+               "parse_bandwidth('%s') = %g GB/s (got %g, status %d: %s)", bw_cases[i].in, bw_cases[i].want, out,
+               (int)st, e.msg);
+        else
+            ok(st == ZP_EINVAL && out == -42.0 && strstr(e.msg, "--inter-node-gbps") &&
+                   strstr(e.msg, bw_cases[i].says),
+               "parse_bandwidth('%s') refused, saying '%s' (status %d, msg '%s')", bw_cases[i].in, bw_cases[i].says,
+               (int)st, e.msg);
+    }
+}
+
 /* ---------------------------------------------------------- parse_bytes */
 
 struct bytes_case {
@@ -347,6 +399,7 @@ int main(void)
     test_parse_count();
     test_parse_int();
     test_parse_double();
+    test_parse_bandwidth();
     test_parse_bytes();
     test_parse_bytes0();
     test_parse_enum();

@@ -348,7 +348,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                           "(allowed: a multiple of --gpus-per-node)", (long long)c->gpus,
                           (long long)c->gpus_per_node);
     c->inter_node_gbps = c->gpu.nic_gbps;
-    if (r->inter && (st = zp_parse_double("--inter-node-gbps", r->inter, 1e-3, 1e6, &c->inter_node_gbps, e)))
+    if (r->inter && (st = zp_parse_bandwidth("--inter-node-gbps", r->inter, &c->inter_node_gbps, e)))
         return st;
     c->host_mem_bytes = c->gpu.host_mem_bytes;
     if (r->hostmem && (st = zp_parse_bytes("--host-mem", r->hostmem, &c->host_mem_bytes, e)))
@@ -824,7 +824,8 @@ static const char plan_usage[] =
     "  --gpu NAME            GPU preset (zplan gpus; default a100-80g)\n"
     "  --gpus G              number of GPUs (default 8)\n"
     "  --gpus-per-node N     default: the preset's node size, at most G\n"
-    "  --inter-node-gbps X   per-GPU network bandwidth, GB/s (default: the preset's)\n"
+    "  --inter-node-gbps X   per-GPU network bandwidth: 400Gbps, 50GB/s; a bare number is\n"
+    "                        GB/s, at most 100 (default: the preset's)\n"
     "  --host-mem SIZE       host RAM per node, e.g. 2TiB (default: the preset's)\n"
     "Training:\n"
     "  --seq N               sequence length (default 2048, or the model's positions)\n"

@@ -147,6 +147,45 @@ zp_status zp_parse_double(const char *what, const char *s, double lo, double hi,
     return ZP_OK;
 }
 
+/* A network bandwidth per GPU in GB/s (10^9 bytes per second).  Bytes and
+ * bits are told apart by the unit's case, as NIC vendors write them:
+ * 50GB/s, 50GBps = 400Gb/s, 400Gbps, 400Gbit/s.  A bare number is GB/s,
+ * as --inter-node-gbps always read; above ZP_NIC_MAX_GBPS (no network card
+ * per GPU moves more: 800 Gb/s is 100 GB/s) it is refused, since it is
+ * most likely gigabits (400 meant 400 Gb/s and was read as 400 GB/s, more
+ * than NVLink). */
+zp_status zp_parse_bandwidth(const char *what, const char *s, double *gbytes_per_s, zp_err *e)
+{
+    static const struct { const char *suf; double gbytes; } units[] = {
+        {"", 1}, {"GB/s", 1}, {"GBps", 1}, {"MB/s", 1e-3}, {"MBps", 1e-3}, {"TB/s", 1e3}, {"TBps", 1e3},
+        {"Gb/s", 0.125}, {"Gbps", 0.125}, {"Gbit/s", 0.125}, {"Mb/s", 1.25e-4}, {"Mbps", 1.25e-4},
+        {"Mbit/s", 1.25e-4}, {"Tb/s", 125}, {"Tbps", 125}, {"Tbit/s", 125},
+    };
+    double v;
+    const char *end;
+    if (!s)
+        return zp_err_set(e, ZP_EINVAL, "%s needs a value (a bandwidth such as 400Gbps or 50GB/s)", what);
+    int r = parse_number_prefix(s, &v, &end);
+    if (r < 0)
+        return zp_err_set(e, ZP_EINVAL, "%s '%s' is not a bandwidth (allowed: e.g. 400Gbps, 400Gb/s, 50GB/s)", what, s);
+    end = skip_space(end);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].suf) != 0)
+            continue;
+        double g = v * units[i].gbytes;
+        if (!isfinite(g) || g < 1e-3 || g > 1e6)
+            return zp_err_set(e, ZP_EINVAL, "%s '%s' is out of range (allowed: 1 MB/s to 1e6 GB/s)", what, s);
+        if (i == 0 && g > ZP_NIC_MAX_GBPS)
+            return zp_err_set(e, ZP_EINVAL, "%s %s: a bare number is GB/s per GPU, and %g GB/s is more than any "
+                              "network card moves (800 Gb/s is %g GB/s); give the unit: %sGbps for gigabits, "
+                              "%sGB/s for gigabytes", what, s, g, (double)ZP_NIC_MAX_GBPS, s, s);
+        *gbytes_per_s = g;
+        return ZP_OK;
+    }
+    return zp_err_set(e, ZP_EINVAL, "%s '%s' has an unknown unit '%s' (allowed: Gbps Gb/s Gbit/s Mbps Tbps for bits, "
+                      "GB/s GBps MB/s TB/s for bytes; a bare number is GB/s)", what, s, end);
+}
+
 static zp_status parse_size(const char *what, const char *s, int zero_ok, uint64_t *out, zp_err *e)
 {
     static const struct { const char *suf; double mul; } units[] = {

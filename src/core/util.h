@@ -43,6 +43,12 @@ zp_status zp_parse_int(const char *what, const char *s, int64_t lo, int64_t hi,
                        int64_t *out, zp_err *e);
 
 /* Strict finite double in [lo, hi]. */
+/* The fastest network card per GPU in GB/s (800 Gb/s): a bare number above
+ * it is refused by zp_parse_bandwidth as most likely gigabits. */
+#define ZP_NIC_MAX_GBPS 100
+/* A network bandwidth per GPU (--inter-node-gbps) in GB/s: 400Gbps,
+ * 400Gb/s, 50GB/s, 50GBps, or a bare number of GB/s up to ZP_NIC_MAX_GBPS. */
+zp_status zp_parse_bandwidth(const char *what, const char *s, double *gbytes_per_s, zp_err *e);
 zp_status zp_parse_double(const char *what, const char *s, double lo, double hi,
                           double *out, zp_err *e);
 

@@ -116,10 +116,14 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"), zp_jnum(m, "vocab"), S(m, "mlp"), S(m, "norm"), S(m, "position"),
             zp_jflag(m, "tied_embeddings") ? "tied embeddings" : "untied head", model_extras(extras, sizeof extras, m),
             zp_fmt_count(a, sizeof a, params), params);
-    fprintf(out, "Cluster  %.0f x %s (%s), %.0f node%s of %.0f, %s each; host RAM %s per node\n", zp_jnum(c, "gpus"),
+    /* the network per GPU in both the units it is sold in (bits) and the
+     * planner's (bytes): 400 Gb/s read as 400 GB/s changed the plan */
+    fprintf(out, "Cluster  %.0f x %s (%s), %.0f node%s of %.0f, %s each; host RAM %s per node; network %g GB/s "
+                 "(%g Gb/s) per GPU\n", zp_jnum(c, "gpus"),
             S(c, "gpu"), S(c, "gpu_description"), zp_jnum(c, "nodes"), zp_jnum(c, "nodes") == 1 ? "" : "s",
             zp_jnum(c, "gpus_per_node"), bytes(a, sizeof a, cap, u),
-            bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u));
+            bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u), zp_jnum(c, "inter_node_gbps"),
+            8 * zp_jnum(c, "inter_node_gbps"));
     fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s\n",
             zp_jnum(t, "seq"), zp_jnum(t, "global_batch"), zp_fmt_count(d, sizeof d, zp_jnum(t, "tokens_per_step")),
             S(t, "dtype"), S(t, "grad_dtype"), zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",

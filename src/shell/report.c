@@ -906,9 +906,11 @@ static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const cha
     fputs("</td></tr>\n", f);
     fprintf(f, "<tr><th>cluster</th><td>%.0f x ", zp_jnum(c, "gpus"));
     html_escape(f, zp_jstr(c, "gpu"));
-    fprintf(f, " (%.2f %s each), %.0f per node, %.2f %s host RAM per node</td></tr>\n",
+    fprintf(f, " (%.2f %s each), %.0f per node, %.2f %s host RAM per node, network %g GB/s (%g Gb/s) per GPU"
+               "</td></tr>\n",
             zp_jnum(c, "gpu_memory_bytes") / x->unit, x->uname, zp_jnum(c, "gpus_per_node"),
-            zp_jnum(c, "host_memory_bytes_per_node") / x->unit, x->uname);
+            zp_jnum(c, "host_memory_bytes_per_node") / x->unit, x->uname, zp_jnum(c, "inter_node_gbps"),
+            8 * zp_jnum(c, "inter_node_gbps"));
     fprintf(f, "<tr><th>training</th><td>seq %.0f, global batch %.0f, ", zp_jnum(t, "seq"), zp_jnum(t, "global_batch"));
     html_escape(f, zp_jstr(t, "dtype"));
     fputs(" params, ", f);
@@ -992,8 +994,9 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
             zp_jnum(m, "vocab"));
     fprintf(f, "- cluster: %.0f x ", zp_jnum(c, "gpus"));
     md_escape(f, zp_jstr(c, "gpu"));
-    fprintf(f, " (%.2f %s each), %.0f per node\n", zp_jnum(c, "gpu_memory_bytes") / x->unit, x->uname,
-            zp_jnum(c, "gpus_per_node"));
+    fprintf(f, " (%.2f %s each), %.0f per node, network %g GB/s (%g Gb/s) per GPU\n",
+            zp_jnum(c, "gpu_memory_bytes") / x->unit, x->uname, zp_jnum(c, "gpus_per_node"),
+            zp_jnum(c, "inter_node_gbps"), 8 * zp_jnum(c, "inter_node_gbps"));
     fprintf(f, "- training: seq %.0f, global batch %.0f, ", zp_jnum(t, "seq"), zp_jnum(t, "global_batch"));
     md_escape(f, zp_jstr(t, "dtype"));
     fputs(" params, ", f);

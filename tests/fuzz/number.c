@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     static const struct { const char *what; double lo, hi; } dbls[] = {
-        {"--frag", 0, 1}, {"--gemm-eff", 1e-3, 1}, {"--inter-node-gbps", 1e-3, 1e6}, {"--any", -1e308, 1e308},
+        {"--frag", 0, 1}, {"--gemm-eff", 1e-3, 1}, {"--any", -1e308, 1e308},
     };
     for (size_t j = 0; j < sizeof dbls / sizeof dbls[0]; j++) {
         e = (zp_err){0};
@@ -56,6 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             message_ok(&e, dbls[j].what);
     }
+
+    /* a network bandwidth: 1 MB/s to 1e6 GB/s, a bare number at most a NIC's */
+    e = (zp_err){0};
+    if (zp_parse_bandwidth("--inter-node-gbps", s, &d, &e) == ZP_OK)
+        FUZZ_REQUIRE(isfinite(d) && d >= 1e-3 && d <= 1e6, "--inter-node-gbps '%s' gave %.17g", s, d);
+    else
+        message_ok(&e, "--inter-node-gbps");
 
     /* sizes: below 2^53 (8 PiB), so that sums of sizes stay inside 64 bits */
     e = (zp_err){0};
