@@ -57,6 +57,14 @@ searched=$(sed -n 's/^Searched \([0-9]*\) candidate layouts: \([0-9]*\) fit\.$/\
 rejected=$(sed -n '/^Rejected candidates:/,/^$/p' "$tmp/11b.txt" | awk '/^ +[0-9]+  [a-zA-Z]/ {s += $1; n++} END {print n + 0, s + 0}')
 ok "$(echo "$searched $rejected" | awk 'NF == 4 && $1 > 0 && $3 > 0 && $2 + $4 == $1 {ok = 1} END {exit !ok}'; echo $?)" \
     "text: rejected counts are printed and add up with the fitting ones to the searched ($searched / $rejected)"
+# the README's example is what zplan prints: its lines up to the plans'
+# table, word for word (the rest of it is summarised there)
+awk '/^\$ zplan --params 11e9 --gpus 8$/ { on = 1; next } on && /^Plans, fastest first/ { exit } on' \
+    "$ZPLAN_SRCDIR/README.md" >"$tmp/readme-11b.txt"
+sed -n "1,$(wc -l <"$tmp/readme-11b.txt")p" "$tmp/11b.txt" >"$tmp/head-11b.txt"
+ok "$(test -s "$tmp/readme-11b.txt" && cmp -s "$tmp/readme-11b.txt" "$tmp/head-11b.txt"; echo $?)" \
+    "README's example of zplan --params 11e9 --gpus 8 is what it prints (model, cluster, training, search)" ||
+    diag "$(diff "$tmp/readme-11b.txt" "$tmp/head-11b.txt" | head -20)"
 ok "$(test ! -e "$ZPLAN_DB"; echo $?)" "--no-store writes no database"
 
 zp --params 11e9 --gpus 8 --no-store --units gb
@@ -356,5 +364,15 @@ printf 'params = 70e9\ngpus = 64\ninter-node-gbps = 400\n' >"$tmp/bits.plan"
 run "$ZPLAN" --from "$tmp/bits.plan" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q "400Gbps for gigabits" "$errf"; echo $?)" \
     "a plan file's inter-node-gbps = 400: refused the same way" || diag "rc=$rc $err"
+
+# one candidate is "1 candidate layout"; a one-stage plan has no pipeline
+# bubble to print ("pipeline bubble 0.0 us"); a pipeline's is printed
+run "$ZPLAN" --params 1e9 --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --ckpt none --offload none --no-store
+ok "$([ "$rc" -eq 0 ] && grep -q '^Searched 1 candidate layout: 1 fit\.$' "$outf" && grep -q '^  step .* = compute' "$outf" &&
+      ! grep -q 'pipeline bubble' "$outf"; echo $?)" "one candidate, one stage: 'Searched 1 candidate layout', no bubble term" ||
+    diag "$(grep -e '^Searched' -e '^  step' "$outf")"
+run "$ZPLAN" --model llama2-7b --gpus 16 --pp 4 --no-store
+ok "$([ "$rc" -eq 0 ] && grep -q '^  step .* + pipeline bubble [0-9.]* [mu]*s + optimizer' "$outf"; echo $?)" \
+    "a 4-stage plan: its pipeline bubble is printed" || diag "$(grep '^  step' "$outf")"
 
 finish

@@ -129,7 +129,8 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             S(t, "dtype"), S(t, "grad_dtype"), zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
             S(t, "optimizer"), zp_jflag(t, "flash_attention") ? ", flash attention" : "",
             zp_jflag(t, "dropout") ? ", dropout masks" : "");
-    fprintf(out, "Searched %.0f candidate layouts: %.0f fit.\n", zp_jnum(r, "candidates_evaluated"), zp_jnum(r, "fitting"));
+    fprintf(out, "Searched %.0f candidate layout%s: %.0f fit.\n", zp_jnum(r, "candidates_evaluated"),
+            zp_jnum(r, "candidates_evaluated") == 1 ? "" : "s", zp_jnum(r, "fitting"));
 
     const cJSON *plans = zp_jobj(r, "plans"), *p;
     if (cJSON_GetArraySize(plans) > 0) {
@@ -149,10 +150,14 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         if (!zp_jflag(ch, "fits"))
             fprintf(out, "  rejected: %s\n", S(ch, "reject"));
         const cJSON *ts = zp_jobj(ch, "time_s");
-        fprintf(out, "  step %s = compute %s + exposed communication %s + pipeline bubble %s + optimizer %s;"
+        /* a pipeline's bubble; one stage has none to name */
+        char bubble[64] = "";
+        if (zp_jnum(ch, "pp") > 1)
+            snprintf(bubble, sizeof bubble, " + pipeline bubble %s", secs(e1, sizeof e1, zp_jnum(ts, "bubble")));
+        fprintf(out, "  step %s = compute %s + exposed communication %s%s + optimizer %s;"
                      " %.0f tokens/s, MFU %.1f%%\n", secs(a, sizeof a, zp_jnum(ch, "step_time_s")),
                 secs(b, sizeof b, zp_jnum(ts, "compute")), secs(d, sizeof d, zp_jnum(ts, "comm_exposed")),
-                secs(e1, sizeof e1, zp_jnum(ts, "bubble")), secs(e2, sizeof e2, zp_jnum(ts, "optimizer")),
+                bubble, secs(e2, sizeof e2, zp_jnum(ts, "optimizer")),
                 zp_jnum(ch, "tokens_per_s"), 100 * zp_jnum(ch, "mfu"));
         fprintf(out, "\nMemory per GPU (worst rank: pipeline stage %.0f, at its peak: %s):\n",
                 zp_jnum(ch, "worst_stage"),
