@@ -375,4 +375,25 @@ run "$ZPLAN" --model llama2-7b --gpus 16 --pp 4 --no-store
 ok "$([ "$rc" -eq 0 ] && grep -q '^  step .* + pipeline bubble [0-9.]* [mu]*s + optimizer' "$outf"; echo $?)" \
     "a 4-stage plan: its pipeline bubble is printed" || diag "$(grep '^  step' "$outf")"
 
+# zplan list: a shape derived from --params says so (not "derived"), the
+# best plan names its settings (not "none none"), a stored name is printed
+# without its control characters
+LDB=$tmp/list.db
+"$ZPLAN" --params 1e9 --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --ckpt none --offload none --db "$LDB" >/dev/null 2>&1
+run "$ZPLAN" list --db "$LDB"
+ok "$([ "$rc" -eq 0 ] && grep -q '^    1  .*  (from --params)  *1.014B .*  dp=8 tp=1 pp=1 zero=1 offload=none ckpt=none mb=1$' "$outf"; echo $?)" \
+    "list: '(from --params)' and the best plan as dp=8 tp=1 pp=1 zero=1 offload=none ckpt=none mb=1" || diag "$out"
+if command -v sqlite3 >/dev/null 2>&1; then
+    sqlite3 "$LDB" "UPDATE runs SET model = 'evil' || char(10) || 'x' || char(27) || '[2J' WHERE id = 1"
+    run "$ZPLAN" list --db "$LDB"
+    ok "$([ "$rc" -eq 0 ] && [ "$(wc -l <"$outf")" -eq 2 ] && grep -q '  evil?x?\[2J ' "$outf"; echo $?)" \
+        "list: a stored model name's newline and escape are shown as '?'" || diag "$out"
+else
+    skip_dep "sqlite3 is not installed"
+fi
+# --units gb: the table's headers read "dev GB/GPU" and "host GB/node"
+run "$ZPLAN" --params 1e9 --gpus 8 --no-store --units gb
+ok "$([ "$rc" -eq 0 ] && grep -q '  dev GB/GPU  host GB/node comm/step' "$outf"; echo $?)" \
+    "--units gb: headers 'dev GB/GPU' and 'host GB/node'" || diag "$(grep '^  #' "$outf")"
+
 finish

@@ -54,8 +54,12 @@ static void plan_row(FILE *out, int i, const cJSON *p, zp_units u)
 
 static void plan_header(FILE *out, zp_units u)
 {
-    fprintf(out, "  #    dp  tp  pp vp zero  offload          ckpt       mb    ga  dev %-3s/GPU host %-3s/node "
-                 "comm/step      step     tok/s   MFU\n", gunit(u), gunit(u));
+    /* "dev GiB/GPU", "dev GB/GPU" right-aligned over their columns */
+    char dev[24], host[24];
+    snprintf(dev, sizeof dev, "dev %s/GPU", gunit(u));
+    snprintf(host, sizeof host, "host %s/node", gunit(u));
+    fprintf(out, "  #    dp  tp  pp vp zero  offload          ckpt       mb    ga  %11s %13s "
+                 "comm/step      step     tok/s   MFU\n", dev, host);
 }
 
 static void memory_table(FILE *out, const cJSON *p, double cap, zp_units u)
