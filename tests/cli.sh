@@ -396,4 +396,13 @@ run "$ZPLAN" --params 1e9 --gpus 8 --no-store --units gb
 ok "$([ "$rc" -eq 0 ] && grep -q '  dev GB/GPU  host GB/node comm/step' "$outf"; echo $?)" \
     "--units gb: headers 'dev GB/GPU' and 'host GB/node'" || diag "$(grep '^  #' "$outf")"
 
+# nothing fits 1e12 on 8 GPUs: the recompute-and-offload suggestion says
+# that it still does not fit (offloaded, the optimizer states of 1e12
+# parameters, 12 bytes each over 8 GPUs, need ~1.4 TiB per GPU, ~11 TiB per
+# node of 2 TiB), instead of reading as a way out
+run "$ZPLAN" --params 1e12 --gpus 8 --no-store
+ok "$([ "$rc" -eq 0 ] && grep -q '^  - the closest plan .*with full recompute and offload: .* per node (still does not fit: offload exceeds host memory)$' "$outf"; echo $?)" \
+    "nothing fits: the recompute-and-offload suggestion says it still does not fit, and why" ||
+    diag "$(grep 'closest plan (' "$outf")"
+
 finish

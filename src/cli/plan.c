@@ -574,14 +574,16 @@ static void suggest(zp_answer *a)
             char m2[32], h1[32], h2[32], h3[32];
             snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0],
                      "the closest plan (%s) needs %s per GPU of %s and %s host RAM per node of %s; with full "
-                     "recompute%s: %s per GPU and %s per node",
+                     "recompute%s: %s per GPU and %s per node (%s%s)",
                      zp_reject_names[cl->reject], zp_fmt_bytes(mem, sizeof mem, cl->mem.dev_total, a->units),
                      zp_fmt_bytes(m2, sizeof m2, pb->cluster.gpu.mem_bytes, a->units),
                      zp_fmt_bytes(h1, sizeof h1, cl->host_per_node, a->units),
                      zp_fmt_bytes(h2, sizeof h2, pb->cluster.host_mem_bytes, a->units),
                      l.offload != cl->lay.offload ? " and offload" : "",
                      zp_fmt_bytes(lay, sizeof lay, q.mem.dev_total, a->units),
-                     zp_fmt_bytes(h3, sizeof h3, q.host_per_node, a->units));
+                     zp_fmt_bytes(h3, sizeof h3, q.host_per_node, a->units),
+                     q.reject == ZP_REJ_NONE ? "that fits" : "still does not fit: ",
+                     q.reject == ZP_REJ_NONE ? "" : zp_reject_names[q.reject]);
         }
     }
 }
