@@ -405,4 +405,19 @@ ok "$([ "$rc" -eq 0 ] && grep -q '^  - the closest plan .*with full recompute an
     "nothing fits: the recompute-and-offload suggestion says it still does not fit, and why" ||
     diag "$(grep 'closest plan (' "$outf")"
 
+# a V100 has no bf16 and no FlashAttention (sm_80 and up): the defaults
+# become fp16 and stored attention scores, said on stderr in one line; a
+# user's own choices stand, and an A100 plans bf16 with flash attention
+run "$ZPLAN" --params 1e9 --gpus 8 --gpu v100-32g --no-store --json
+ok "$([ "$rc" -eq 0 ] && [ "$(wc -l <"$errf")" -eq 1 ] &&
+      grep -q '^zplan: note: the V100-32G has no bf16 and no FlashAttention .*fp16 and attention that stores its scores' "$errf"; echo $?)" \
+    "V100: a one-line note says fp16 and no flash attention" || diag "rc=$rc $err"
+jok "$outf" '.training.dtype == "fp16" and .training.flash_attention == false' "V100: planned in fp16 without flash attention"
+run "$ZPLAN" --params 1e9 --gpus 8 --gpu v100-32g --dtype fp16 --flash-attn --no-store --json
+ok "$([ "$rc" -eq 0 ] && [ ! -s "$errf" ]; echo $?)" "V100 with --dtype fp16 --flash-attn: no note" || diag "$err"
+jok "$outf" '.training.flash_attention == true' "V100 with --flash-attn: the user's choice stands"
+run "$ZPLAN" --params 1e9 --gpus 8 --gpu a100-80g --no-store --json
+ok "$([ "$rc" -eq 0 ] && [ ! -s "$errf" ]; echo $?)" "A100: no note" || diag "$err"
+jok "$outf" '.training.dtype == "bf16" and .training.flash_attention == true' "A100: bf16 with flash attention"
+
 finish

@@ -377,15 +377,24 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return st;
     if (r->optim && (st = zp_parse_enum("--optimizer", r->optim, zp_optim_names, &opt, e)))
         return st;
-    if (!r->dtype && c->gpu.peak_flops[ZP_DT_BF16] <= 0 && c->gpu.peak_flops[ZP_DT_FP16] > 0)
-        dt = ZP_DT_FP16;   /* the default bf16 on a GPU without it (V100, Pascal): fp16 */
+    /* a GPU older than Ampere (V100, Turing, Pascal: no bf16) has no
+     * FlashAttention either (it needs sm_80): the defaults become fp16 and
+     * attention that stores its scores, and the user is told */
+    int pre_ampere = c->gpu.peak_flops[ZP_DT_BF16] <= 0;
+    if (!r->dtype && pre_ampere && c->gpu.peak_flops[ZP_DT_FP16] > 0)
+        dt = ZP_DT_FP16;
     if (!r->gdtype)
         gdt = dt;
     t->dtype = (zp_dtype)dt;
     t->grad_dtype = (zp_dtype)gdt;
     t->optim = (zp_optim)opt;
     t->master = r->master >= 0 ? r->master : 1;
-    t->flash = r->flash >= 0 ? r->flash : 1;
+    t->flash = r->flash >= 0 ? r->flash : !pre_ampere;
+    if (pre_ampere && (!r->dtype || r->flash < 0))
+        snprintf(a->note, sizeof a->note, "the %s has no bf16 and no FlashAttention (it needs Ampere or newer): "
+                 "planning with %s%s (--dtype, --flash-attn to choose)", c->gpu.name,
+                 !r->dtype ? zp_dtype_names[dt] : zp_dtype_names[t->dtype],
+                 r->flash < 0 ? " and attention that stores its scores" : "");
     t->dropout = r->dropout >= 0 ? r->dropout : 0;
     if (c->gpu.peak_flops[t->dtype] <= 0)
         return zp_err_set(e, ZP_EINVAL, "--dtype %s: the %s has no %s support (see zplan gpus)",
@@ -688,6 +697,8 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
         rc = zp_fail(cli, st);
         goto out;
     }
+    if (a->note[0])
+        fprintf(stderr, "%s: note: %s\n", cli->prog, a->note);
     a->top = calloc((size_t)a->top_n, sizeof *a->top);
     if (!a->top) {
         rc = zp_fail(cli, zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
@@ -837,7 +848,7 @@ static const char plan_usage[] =
     "  --grad-dtype T        gradient dtype (default: --dtype; fp32 = Megatron main grads)\n"
     "  --master-weights, --no-master-weights   fp32 master copy for 16-bit training (default on)\n"
     "  --optimizer O         adam (default) or sgd (momentum)\n"
-    "  --flash-attn, --no-flash-attn           flash attention (default on)\n"
+    "  --flash-attn, --no-flash-attn           flash attention (default on; off before Ampere)\n"
     "  --dropout, --no-dropout                 store dropout masks (default off)\n"
     "Layout (pin any; the rest is searched):\n"
     "  --dp N --tp N --pp N  data, tensor, pipeline parallel degrees\n"
