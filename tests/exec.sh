@@ -57,6 +57,12 @@ ok "$(echo "$out" | grep -q 'Execution 1 of run 1' && echo "$out" | grep -q 'pre
     "zplan show prints predicted vs measured"
 ok "$(echo "$out" | grep -q 'storage: bf16 parameters, bf16 gradients, fp32 master weights'; echo $?)" \
     "zplan show names the storage types the engine ran"
+# its table in binary units with an error column, never "-0.0%": the
+# parameters are exact (2 x 110336 bf16 bytes = 215.50 KiB on both sides)
+ok "$(echo "$out" | grep -q '^  params  *215.50 KiB  *215.50 KiB  *0.0%$' &&
+      echo "$out" | grep -q '^  comm bytes per step  *[0-9.]* [KMG]*i*B  *[0-9.]* [KMG]*i*B  *[-+0-9.]*%$' &&
+      ! echo "$out" | grep -q -- '-0\.0%'; echo $?)" \
+    "zplan show: bytes in KiB/MiB with their error, parameters 215.50 KiB exact, no -0.0%" || diag "$out"
 
 # the report draws predicted beside measured for the recorded execution
 if command -v gnuplot >/dev/null 2>&1; then

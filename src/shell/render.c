@@ -2,6 +2,7 @@
 #include "render.h"
 #include "jsonget.h"
 
+#include <math.h>
 #include <string.h>
 
 /* A stored string as printed on a terminal: control characters (an escape
@@ -23,6 +24,22 @@ static const char *S(const cJSON *o, const char *k)
 static const char *bytes(char *buf, size_t n, double b, zp_units u)
 {
     return zp_fmt_bytes(buf, n, b < 0 ? 0 : (uint64_t)b, u);
+}
+
+/* predicted a against measured b as a signed percentage of b, "-" when
+ * nothing was measured; an error that rounds to zero is "0.0%", not -0.0% */
+static const char *pct(char *buf, size_t n, double a, double b)
+{
+    if (!(b > 0)) {
+        snprintf(buf, n, "-");
+        return buf;
+    }
+    double v = 100.0 * (a - b) / b;
+    if (fabs(v) < 0.05)
+        snprintf(buf, n, "0.0%%");
+    else
+        snprintf(buf, n, "%+.1f%%", v);
+    return buf;
 }
 
 static const char *secs(char *buf, size_t n, double s)
@@ -309,6 +326,7 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         fprintf(out, "  loss %.4f -> %.4f over %d steps\n", cJSON_GetArrayItem(ls, 0)->valuedouble,
                cJSON_GetArrayItem(ls, n - 1)->valuedouble, n);
     const cJSON *pr = zp_jobj(rec, "per_rank"), *r0 = cJSON_GetArrayItem(pr, 0);
+    char pa[32], pb[32], err[32];
     if (r0) {
         const cJSON *p = zp_jobj(r0, "predicted_bytes"), *m = zp_jobj(r0, "measured_bytes");
         fprintf(out, "  rank 0, device memory   %14s %14s %8s   (classes at the %s peak; peak: the highest)\n",
@@ -316,13 +334,12 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         static const char *const rows[] = {"params", "grads", "optimizer", "activations", "buffers", "peak", NULL};
         for (int i = 0; rows[i]; i++) {
             double a = zp_jnum(p, rows[i]), b = zp_jnum(m, rows[i]);
-            char err[32] = "-";
-            if (b > 0)
-                snprintf(err, sizeof err, "%+.1f%%", 100.0 * (a - b) / b);
-            fprintf(out, "  %-22s %14.0f %14.0f %8s\n", rows[i], a, b, err);
+            fprintf(out, "  %-22s %14s %14s %8s\n", rows[i], bytes(pa, sizeof pa, a, ZP_UNITS_BINARY),
+                    bytes(pb, sizeof pb, b, ZP_UNITS_BINARY), pct(err, sizeof err, a, b));
         }
-        fprintf(out, "  %-22s %14.0f %14.0f\n", "host", zp_jnum(r0, "host_predicted_bytes"),
-                zp_jnum(r0, "host_measured_bytes"));
+        double ha = zp_jnum(r0, "host_predicted_bytes"), hb = zp_jnum(r0, "host_measured_bytes");
+        fprintf(out, "  %-22s %14s %14s %8s\n", "host", bytes(pa, sizeof pa, ha, ZP_UNITS_BINARY),
+                bytes(pb, sizeof pb, hb, ZP_UNITS_BINARY), pct(err, sizeof err, ha, hb));
         const cJSON *rt = zp_jobj(r0, "runtime_bytes");
         if (rt) {   /* a GPU's own memory: the overhead class */
             const cJSON *rp = zp_jobj(rt, "predicted"), *rm = zp_jobj(rt, "measured");
@@ -331,29 +348,30 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                                               "overhead: rounding"};
             for (int i = 0; ov[i]; i++) {
                 double a = zp_jnum(rp, ov[i]), b = zp_jnum(rm, ov[i]);
-                char err[32] = "-";
-                if (b > 0)
-                    snprintf(err, sizeof err, "%+.1f%%", 100.0 * (a - b) / b);
-                fprintf(out, "  %-22s %14.0f %14.0f %8s\n", ovn[i], a, b, err);
+                fprintf(out, "  %-22s %14s %14s %8s\n", ovn[i], bytes(pa, sizeof pa, a, ZP_UNITS_BINARY),
+                        bytes(pb, sizeof pb, b, ZP_UNITS_BINARY), pct(err, sizeof err, a, b));
             }
             double a = zp_jnum(rp, "gpu_total"), b = zp_jnum(rm, "gpu_used_at_peak");
-            char err[32] = "-";
-            if (b > 0)
-                snprintf(err, sizeof err, "%+.1f%%", 100.0 * (a - b) / b);
-            fprintf(out, "  %-22s %14.0f %14.0f %8s   (cudaMemGetInfo at the peak; overheads from %s)\n",
-                    "GPU used", a, b, err, S(rec, "overhead_source"));
+            fprintf(out, "  %-22s %14s %14s %8s   (cudaMemGetInfo at the peak; overheads from %s)\n", "GPU used",
+                    bytes(pa, sizeof pa, a, ZP_UNITS_BINARY), bytes(pb, sizeof pb, b, ZP_UNITS_BINARY),
+                    pct(err, sizeof err, a, b), S(rec, "overhead_source"));
         }
     }
-    fprintf(out, "  comm bytes per step      %14.0f %14.0f\n", zp_jnum(cb, "predicted"), zp_jnum(cb, "measured"));
+    double ca = zp_jnum(cb, "predicted"), cm = zp_jnum(cb, "measured");
+    fprintf(out, "  %-22s %14s %14s %8s\n", "comm bytes per step", bytes(pa, sizeof pa, ca, ZP_UNITS_BINARY),
+            bytes(pb, sizeof pb, cm, ZP_UNITS_BINARY), pct(err, sizeof err, ca, cm));
     const cJSON *kind;
     cJSON_ArrayForEach(kind, zp_jobj(cb, "by_kind"))
-        fprintf(out, "    %-20s %14.0f %14.0f\n", kind->string, zp_jnum(kind, "predicted"), zp_jnum(kind, "measured"));
+        fprintf(out, "    %-20s %14s %14s %8s\n", kind->string,
+                bytes(pa, sizeof pa, zp_jnum(kind, "predicted"), ZP_UNITS_BINARY),
+                bytes(pb, sizeof pb, zp_jnum(kind, "measured"), ZP_UNITS_BINARY),
+                pct(err, sizeof err, zp_jnum(kind, "predicted"), zp_jnum(kind, "measured")));
     if (cJSON_IsNumber(zp_jobj(sm, "predicted")) && zp_jnum(sm, "measured") > 0)
-        fprintf(out, "  step time (s)            %14.4g %14.4g %+7.1f%%   (profile %s)\n", zp_jnum(sm, "predicted"),
-                zp_jnum(sm, "measured"), 100.0 * (zp_jnum(sm, "predicted") / zp_jnum(sm, "measured") - 1.0),
+        fprintf(out, "  %-22s %14.4g %14.4g %8s   (profile %s)\n", "step time (s)", zp_jnum(sm, "predicted"),
+                zp_jnum(sm, "measured"), pct(err, sizeof err, zp_jnum(sm, "predicted"), zp_jnum(sm, "measured")),
                 S(rec, "profile"));
     else
-        fprintf(out, "  step time (s)            %14s %14.4g   (no hardware profile: run zplan calibrate)\n", "-",
+        fprintf(out, "  %-22s %14s %14.4g   (no hardware profile: run zplan calibrate)\n", "step time (s)", "-",
                 zp_jnum(sm, "measured"));
 }
 
