@@ -420,4 +420,10 @@ run "$ZPLAN" --params 1e9 --gpus 8 --gpu a100-80g --no-store --json
 ok "$([ "$rc" -eq 0 ] && [ ! -s "$errf" ]; echo $?)" "A100: no note" || diag "$err"
 jok "$outf" '.training.dtype == "bf16" and .training.flash_attention == true' "A100: bf16 with flash attention"
 
+# a rotary model's context is its preset's max_position_embeddings (4096
+# for llama2-7b), reported as such and counted as no parameters
+run "$ZPLAN" --model llama2-7b --gpus 8 --no-store --json
+jok "$outf" '.model.max_positions == 4096 and .model.position == "rotary" and .model.params == 6738415616' \
+    "llama2-7b: max_positions 4096 (was 0), still 6738415616 parameters"
+
 finish

@@ -213,7 +213,10 @@ static void hf_configs(void)
     }
     ok(files >= 12 && refused >= 2, "%d published config.json files, %d of them refused", files, refused);
 
-    /* what each file must have been read as: the fields the defect ignored */
+    /* what each file must have been read as: the fields the defect ignored;
+     * max_pos is the file's max_position_embeddings (n_positions for GPT-J;
+     * none in Falcon's and BLOOM's), a learned table's rows (OPT: 2048 and
+     * its offset of 2) or, for rotary models, the context only */
     static const struct {
         const char *file;
         int64_t kv, head_dim, window, max_pos;
@@ -221,13 +224,13 @@ static void hf_configs(void)
         zp_pos pos;
         int tied, qkv_bias, head_bias, embed_norm;
     } shapes[] = {
-        {"mistral-7b-v0.1", 8, 128, 4096, 0, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 0, 0, 0, 0},
-        {"gemma-7b", 16, 256, 0, 0, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 1, 0, 0, 0},
+        {"mistral-7b-v0.1", 8, 128, 4096, 32768, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 0, 0, 0, 0},
+        {"gemma-7b", 16, 256, 0, 8192, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 1, 0, 0, 0},
         {"falcon-7b", 1, 64, 0, 0, ZP_BLOCK_PARALLEL, ZP_POS_ROTARY, 1, 0, 0, 0},
-        {"qwen2-7b", 4, 128, 0, 0, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 0, 1, 0, 0},   /* use_sliding_window false */
-        {"gpt-neox-20b", 64, 96, 0, 0, ZP_BLOCK_PARALLEL_2NORM, ZP_POS_ROTARY, 0, 0, 0, 0},
-        {"gpt-j-6b", 16, 256, 0, 0, ZP_BLOCK_PARALLEL, ZP_POS_ROTARY, 0, 0, 1, 0},
-        {"phi-2", 32, 80, 0, 0, ZP_BLOCK_PARALLEL, ZP_POS_ROTARY, 0, 0, 1, 0},
+        {"qwen2-7b", 4, 128, 0, 131072, ZP_BLOCK_SERIAL, ZP_POS_ROTARY, 0, 1, 0, 0},   /* use_sliding_window false */
+        {"gpt-neox-20b", 64, 96, 0, 2048, ZP_BLOCK_PARALLEL_2NORM, ZP_POS_ROTARY, 0, 0, 0, 0},
+        {"gpt-j-6b", 16, 256, 0, 2048, ZP_BLOCK_PARALLEL, ZP_POS_ROTARY, 0, 0, 1, 0},
+        {"phi-2", 32, 80, 0, 2048, ZP_BLOCK_PARALLEL, ZP_POS_ROTARY, 0, 0, 1, 0},
         {"opt-6.7b", 32, 128, 0, 2050, ZP_BLOCK_SERIAL, ZP_POS_LEARNED, 1, 0, 0, 0},
         {"bloom-7b1", 32, 128, 0, 0, ZP_BLOCK_SERIAL, ZP_POS_ALIBI, 1, 0, 0, 1},
     };

@@ -43,7 +43,8 @@ typedef struct zp_model {
                          * the output projection a d -> h (Gemma: d = 256 with h / a = 192) */
     int64_t ffn;        /* f: MLP inner width */
     int64_t vocab;      /* V */
-    int64_t max_pos;    /* rows of a learned position table (0 if none) */
+    int64_t max_pos;    /* positions: rows of a learned table; with rotary/ALiBi the trained context
+                         * (no parameters); 0 if unknown */
     int tied;           /* output head shares the word embedding */
     int bias;           /* every linear layer of a block carries a bias (GPT-2) */
     int qkv_bias;       /* Q, K and V carry biases even when `bias` is 0 (Qwen2) */

@@ -494,9 +494,10 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
     m->mlp = (zp_mlp)mlp;
     m->norm = (zp_norm)norm;
     m->pos = (zp_pos)pos;
-    if (m->pos != ZP_POS_LEARNED)
-        m->max_pos = 0;
-    else if (m->max_pos > 0)
+    /* max_position_embeddings: the rows of a learned table, or for rotary
+     * and ALiBi positions the context the model was trained for (no
+     * parameters: zp_model_embed_params counts a table only when learned) */
+    if (m->pos == ZP_POS_LEARNED && m->max_pos > 0)
         m->max_pos += ar->pos_extra;
     cJSON_Delete(j);
     j = NULL;
