@@ -189,7 +189,7 @@ zp models
 ok $rc "models exits 0"
 missing=
 for m in gpt2-small gpt2-medium gpt2-large gpt2-xl gpt3-1.3b gpt3-6.7b gpt3-13b gpt3-175b opt-175b bloom-176b \
-    llama2-7b llama2-13b llama2-70b llama3-8b llama3-70b llama3-405b chatglm-6b t5-11b-decoder cpm2-11b; do
+    llama2-7b llama2-13b llama2-70b llama3-8b llama3-70b llama3-405b chatglm-6b t5-decoder-9.8b cpm2-decoder-7.4b; do
     grep -q "^$m " "$outf" || missing="$missing $m"
 done
 is "$missing" "" "models lists the 19 presets"
@@ -425,5 +425,13 @@ jok "$outf" '.training.dtype == "bf16" and .training.flash_attention == true' "A
 run "$ZPLAN" --model llama2-7b --gpus 8 --no-store --json
 jok "$outf" '.model.max_positions == 4096 and .model.position == "rotary" and .model.params == 6738415616' \
     "llama2-7b: max_positions 4096 (was 0), still 6738415616 parameters"
+
+# presets whose names promised 11B (7.36B and 9.8B stand-ins) are renamed;
+# the old names say what became of them
+run "$ZPLAN" --model cpm2-11b --gpus 8 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "^zplan: --model 'cpm2-11b' is now cpm2-decoder-7.4b (.*7.36B" "$errf"; echo $?)" \
+    "--model cpm2-11b: exit 2, naming cpm2-decoder-7.4b and its 7.36B" || diag "rc=$rc $err"
+run "$ZPLAN" --model t5-decoder-9.8b --gpus 8 --no-store --json
+jok "$outf" '.model.params == 9799933952' "t5-decoder-9.8b: 9.8B parameters, as its name says"
 
 finish

@@ -396,7 +396,7 @@ static void model_presets(void)
     static const char *const required[] = {"gpt2-small", "gpt2-medium", "gpt2-large", "gpt2-xl", "gpt3-1.3b",
                                            "gpt3-6.7b", "gpt3-13b", "gpt3-175b", "llama2-7b", "llama2-13b",
                                            "llama2-70b", "llama3-8b", "llama3-70b", "llama3-405b", "bloom-176b",
-                                           "opt-175b", "t5-11b-decoder", "chatglm-6b", "cpm2-11b", NULL};
+                                           "opt-175b", "t5-decoder-9.8b", "chatglm-6b", "cpm2-decoder-7.4b", NULL};
     for (int i = 0; required[i]; i++) {
         zp_model m;
         zp_err e = {0};

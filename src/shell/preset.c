@@ -558,6 +558,14 @@ static zp_status unknown(const char *kind, const char *what, const char *name, z
         if (w > 0 && (size_t)w < sizeof list - used)
             used += (size_t)w;
     }
+    /* presets renamed because their names promised a size they are not */
+    static const struct { const char *old, *now, *why; } renamed[] = {
+        {"cpm2-11b", "cpm2-decoder-7.4b", "a decoder-only stand-in of 7.36B parameters, not CPM-2's 11B"},
+        {"t5-11b-decoder", "t5-decoder-9.8b", "a decoder-only stand-in of 9.8B parameters, not T5's 11B"},
+    };
+    for (size_t i = 0; i < sizeof renamed / sizeof renamed[0]; i++)
+        if (strcmp(kind, "models") == 0 && strcmp(name, renamed[i].old) == 0)
+            return zp_err_set(e, ZP_ENOTFOUND, "%s '%s' is now %s (%s)", what, name, renamed[i].now, renamed[i].why);
     if (n == 0)
         return zp_err_set(e, ZP_ENOTFOUND, "%s '%s': no presets found in %s/%s (set ZPLAN_DATADIR)", what, name,
                           zp_data_dir(), kind);
