@@ -59,6 +59,18 @@ ok $rc "exec with a profile in the database" || diag "$err"
 cp "$outf" "$tmp/x.json"
 jok "$tmp/x.json" '.profile == "local-cpu" and .step_time_s.predicted > 0 and .step_time_s.measured > 0' \
     "the record: predicted and measured step time"
+ok "$(! grep -q 'warning' "$errf"; echo $?)" "2 ranks on the profile of 2: no warning" || diag "$err"
+# 4 ranks on a profile measured on 2: said before the launch (a stand-in
+# mpirun: only the warning matters), with how to calibrate for 4
+mkdir -p "$tmp/fakempi"
+printf '#!/bin/sh\nexit 0\n' >"$tmp/fakempi/mpirun"
+chmod +x "$tmp/fakempi/mpirun"
+"$ZPLAN" --model gpt2-small --gpus 4 --dp 4 --tp 1 --pp 1 --zero 1 --micro-batch 1 --global-batch 8 --dtype fp32 \
+    --db "$DB" >/dev/null 2>&1
+id4=$(sqlite3 -batch "$DB" 'SELECT max(id) FROM runs')
+PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$id4" --db "$DB" --steps 1 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=128,seq=32
+ok "$(grep -q '^zplan: warning: the profile local-cpu was measured on 2 ranks, this run has 4: .*zplan calibrate --np 4 --name local-cpu-4' "$errf"; echo $?)" \
+    "4 ranks on a profile of 2: a warning before the launch, saying how to calibrate for 4" || diag "$err"
 jok "$tmp/x.json" '.predicted_time_s as $p | (.step_time_s.predicted - ($p.compute + $p.comm_exposed + $p.optimizer)) | fabs < 1e-9' \
     "predicted step = compute + exposed communication + optimizer"
 # hand count: 2 ranks, micro-batch 2 x 2 accumulation x 32 tokens = 128 tokens

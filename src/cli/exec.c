@@ -50,6 +50,8 @@ typedef struct exec_opts {
 /* Ranks zplan exec starts without --np (a plan for 65,536 GPUs is run at
  * reduced scale, or with --np saying so). */
 #define ZP_EXEC_MAX_RANKS 64
+/* micro-batches per step a scaled run keeps at most (--scale accum= sets it) */
+#define ZP_SCALE_ACCUM 4
 
 /* The engine's GPT shape for `target` parameters with vocabulary V and
  * sequence T: hidden a multiple of 64 with 64-wide heads, for each the
@@ -83,7 +85,7 @@ static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_lay
 {
     char buf[512];
     double target = 0.0;
-    int shaped = 0, vocab_set = 0, seq_set = 0;
+    int shaped = 0, vocab_set = 0, seq_set = 0, accum_set = 0;
     snprintf(buf, sizeof buf, "%s", spec);
     for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
@@ -118,11 +120,17 @@ static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_lay
         else if (!strcmp(kv, "micro_batch"))
             l->micro_batch = v;
         else if (!strcmp(kv, "accum"))
-            l->grad_accum = v;
+            l->grad_accum = v, accum_set = 1;
         else
             return zp_err_set(e, ZP_EINVAL, "--scale: unknown key '%s' (allowed: layers, hidden, heads, vocab, seq, "
                               "micro_batch, accum)", kv);
     }
+    /* a scaled run is a small one: the plan's accumulation (128 micro-
+     * batches of a 1024-sequence batch on 8 ranks) would make each of its
+     * steps as long as the plan's, so it keeps at most ZP_SCALE_ACCUM unless
+     * accum= says */
+    if (!accum_set && l->grad_accum > ZP_SCALE_ACCUM)
+        l->grad_accum = ZP_SCALE_ACCUM;
     if (target > 0) {
         if (shaped)
             return zp_err_set(e, ZP_EINVAL, "--scale '%s': a parameter count chooses layers, hidden and heads; give "
@@ -723,8 +731,27 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         restore_signals(&old_int, &old_term, &old_hup);
         return zp_fail(cli, st);
     }
-    fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (steps %lld)\n", cli->prog, (long long)exec_id, lname,
-            args[1], (long long)o.np, eng, (long long)o.steps);
+    /* what makes its times not what they would be elsewhere: ranks taking
+     * turns on fewer cores, a profile measured at another rank count (its
+     * prediction was then off by -64 % and -94 %) */
+    if (!cuda && !o.hostfile && cores > 0 && o.np > cores)
+        fprintf(stderr, "%s: warning: %lld ranks on %ld cores (--oversubscribe): they take turns, so the measured "
+                "step time is not that of %lld separate processors\n", cli->prog, (long long)o.np, cores,
+                (long long)o.np);
+    if (have_profile && !cuda && pb.cluster.gpu.gpus_per_node != o.np)
+        fprintf(stderr, "%s: warning: the profile %s was measured on %lld ranks, this run has %lld: its predicted "
+                "step time assumes %lld (zplan calibrate --np %lld --name %s-%lld, then --profile %s-%lld)\n",
+                cli->prog, o.profile, (long long)pb.cluster.gpu.gpus_per_node, (long long)o.np,
+                (long long)pb.cluster.gpu.gpus_per_node, (long long)o.np, o.profile, (long long)o.np, o.profile,
+                (long long)o.np);
+    /* what to expect before it starts: the steps, the micro-batches each
+     * rank runs, and with a profile the time */
+    char expect[96] = "";
+    if (have_profile)
+        snprintf(expect, sizeof expect, "; about %.3g s predicted", pcost.step_s * (double)o.steps);
+    fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (%lld steps of %lld micro-batches of %lld sequences "
+            "per rank%s)\n", cli->prog, (long long)exec_id, lname, args[1], (long long)o.np, eng, (long long)o.steps,
+            (long long)l.grad_accum, (long long)l.micro_batch, expect);
     char *out = NULL;
     /* interrupted while the database was waited for: nothing is launched */
     int rc = interrupted ? 130 : zp_run_capture(args, o.timeout_s, cli->prog, &out, &interrupted);
@@ -802,7 +829,8 @@ static const char exec_usage[] =
     "                  (20M: a GPT-2-like shape within 10 %, 64-wide heads, vocabulary 256\n"
     "                  and sequence at most 256 unless given, e.g. 20M,seq=128); default\n"
     "                  for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
-    "                  seq=64,micro_batch=2,accum=2\n"
+    "                  seq=64,micro_batch=2,accum=2; a scaled run keeps at most 4 micro-\n"
+    "                  batches per step unless accum= says\n"
     "  --device-mem S  cap on the device pool (default: the GPU's memory scaled as the model)\n"
     "  --hostfile F    Open MPI hostfile for several machines\n"
     "  --timeout S     end a hung run after S seconds (default 600)\n"
