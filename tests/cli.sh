@@ -434,4 +434,19 @@ ok "$([ "$rc" -eq 2 ] && grep -q "^zplan: --model 'cpm2-11b' is now cpm2-decoder
 run "$ZPLAN" --model t5-decoder-9.8b --gpus 8 --no-store --json
 jok "$outf" '.model.params == 9799933952' "t5-decoder-9.8b: 9.8B parameters, as its name says"
 
+# the communication table in nccl-tests' words: "ranks" (not "size", which
+# is bytes there), algbw = bytes of a call / its time, busbw = algbw x the
+# bus factor (2(n-1)/n for all-reduce, (n-1)/n for all-gather), GB/s
+run "$ZPLAN" --model gpt3-175b --gpus 1024 --no-store --json
+cp "$outf" "$tmp/175b.json"
+run "$ZPLAN" --model gpt3-175b --gpus 1024 --no-store
+want=$(jq -r '.chosen.comm[] | select(.what == "sequence-parallel all-gather") |
+    "\(.bytes * .count / .time_s / 1e9) \(.bytes * .count / .time_s / 1e9 * (.group_size - 1) / .group_size)"' "$tmp/175b.json" |
+    awk '{ printf "%.1f %.1f", $1, $2 }')
+got=$(grep '^  sequence-parallel all-gather ' "$outf" | awk '{ print $(NF-2), $(NF-1) }')
+ok "$([ "$rc" -eq 0 ] && grep -q '^  what  *collective  *group  *ranks link .* algbw   busbw  overlaps with$' "$outf" &&
+      [ -n "$want" ] && [ "$got" = "$want" ]; echo $?)" \
+    "comm table: 'ranks', and algbw/busbw of the sequence-parallel all-gather as nccl-tests reckons them ($want GB/s)" ||
+    diag "got '$got' want '$want'"
+
 finish

@@ -212,16 +212,21 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         if (cJSON_GetArraySize(cm) == 0)
             fprintf(out, "  none (one GPU, no offload)\n");
         else
-            fprintf(out, "  %-38s %-14s %-6s %5s %-5s %11s %8s %12s %10s  %s\n", "what", "collective", "group", "size",
-                    "link", "bytes/call", "calls", "sent/step", "time", "overlaps with");
+            fprintf(out, "  %-40s %-14s %-9s %5s %-4s %11s %8s %12s %10s %7s %7s  %s\n", "what", "collective",
+                    "group", "ranks", "link", "bytes/call", "calls", "sent/step", "time", "algbw", "busbw",
+                    "overlaps with");
         cJSON_ArrayForEach(x, cm)
         {
-            fprintf(out, "  %-38s %-14s %-6s %5.0f %-5s %11s %8.0f %12s %10s  %s\n", S(x, "what"),
+            /* nccl-tests' two rates, GB/s: algbw = bytes of a call / its
+             * time, busbw = algbw x the collective's bus factor */
+            double tsec = zp_jnum(x, "time_s"), calls = zp_jnum(x, "count");
+            double alg = tsec > 0 ? zp_jnum(x, "bytes") * calls / tsec / 1e9 : 0.0;
+            fprintf(out, "  %-40s %-14s %-9s %5.0f %-4s %11s %8.0f %12s %10s %7.1f %7.1f  %s\n", S(x, "what"),
                     S(x, "collective"), S(x, "group"), zp_jnum(x, "group_size"),
                     strcmp(S(x, "group"), "pcie") == 0 ? "pcie" : zp_jflag(x, "inter_node") ? "net" : "nvl",
-                    bytes(a, sizeof a, zp_jnum(x, "bytes"), u), zp_jnum(x, "count"),
-                    bytes(b, sizeof b, zp_jnum(x, "bus_bytes_per_step"), u), secs(d, sizeof d, zp_jnum(x, "time_s")),
-                    S(x, "overlap"));
+                    bytes(a, sizeof a, zp_jnum(x, "bytes"), u), calls,
+                    bytes(b, sizeof b, zp_jnum(x, "bus_bytes_per_step"), u), secs(d, sizeof d, tsec), alg,
+                    alg * zp_jnum(x, "bus_factor"), S(x, "overlap"));
         }
     } else {
         fprintf(out, "\nNothing fits.\n");
