@@ -449,4 +449,29 @@ ok "$([ "$rc" -eq 0 ] && grep -q '^  what  *collective  *group  *ranks link .* a
     "comm table: 'ranks', and algbw/busbw of the sequence-parallel all-gather as nccl-tests reckons them ($want GB/s)" ||
     diag "got '$got' want '$want'"
 
+# the users' words: Megatron-LM's, DeepSpeed's, torchrun's and torch's
+# names give the same plan as zplan's own
+run "$ZPLAN" --params 7e9 --gpus 16 --gpus-per-node 8 --tp 2 --pp 2 --micro-batch 1 --global-batch 256 --seq 4096 --sp \
+    --ckpt selective --zero 1 --offload optimizer --dtype bf16 --no-store --json
+cp "$outf" "$tmp/own.json"
+run "$ZPLAN" --params 7e9 --nnodes 2 --nproc-per-node 8 --tensor-model-parallel-size 2 --pipeline-model-parallel-size 2 \
+    --micro-batch-size 1 --global-batch-size 256 --seq-length 4096 --sequence-parallel --recompute-granularity selective \
+    --zero-stage 1 --offload cpu --dtype bfloat16 --no-store --json
+jok "$outf" '.cluster == $o[0].cluster and .training == $o[0].training and .chosen == $o[0].chosen' \
+    "Megatron/DeepSpeed/torchrun/torch names: the same cluster, training and chosen plan as zplan's" --slurpfile o "$tmp/own.json"
+run "$ZPLAN" --params 7e9 --nnodes 2 --gpus 16 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q 'give one pair' "$errf"; echo $?)" "--nnodes with --gpus: refused, exit 2" || diag "$err"
+# suggestions: the nearest option, --gpus for a count given to --gpu, the
+# preset a Hugging Face spelling means
+run "$ZPLAN" --params 1e9 --micro-batchsize 2 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "^zplan: unknown option '--micro-batchsize' (did you mean --micro-batch-size?" "$errf"; echo $?)" \
+    "an unknown option names the nearest" || diag "$err"
+run "$ZPLAN" --params 1e9 --gpu 8 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "did you mean --gpus 8?" "$errf"; echo $?)" "--gpu 8: did you mean --gpus 8?" || diag "$err"
+for m in Llama-2-7b-hf meta-llama/Llama-2-7b llama-2-7b; do
+    run "$ZPLAN" --model "$m" --no-store
+    ok "$([ "$rc" -eq 2 ] && grep -q "did you mean llama2-7b?" "$errf"; echo $?)" "--model $m: did you mean llama2-7b?" ||
+        diag "$err"
+done
+
 finish

@@ -18,7 +18,8 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_ZERO, O_OFFLOAD, O_CKPT,
     O_SP, O_NOSP, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT
+    O_FRAG, O_GEMMEFF, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_NNODES, O_NPROC
 };
 
 static const struct option plan_opts[] = {
@@ -44,13 +45,54 @@ static const struct option plan_opts[] = {
     {"no-bwd-workspace", no_argument, 0, O_NOBWDWS}, {"units", required_argument, 0, O_UNITS},
     {"top", required_argument, 0, O_TOP}, {"json", no_argument, 0, O_JSON}, {"db", required_argument, 0, O_DB},
     {"no-store", no_argument, 0, O_NOSTORE}, {"help", no_argument, 0, O_HELP},
-    {"from", required_argument, 0, O_FROM}, {"report", no_argument, 0, O_REPORT}, {0, 0, 0, 0}};
+    {"from", required_argument, 0, O_FROM}, {"report", no_argument, 0, O_REPORT},
+    /* the users' words: Megatron-LM's, DeepSpeed's and torchrun's names for
+     * the same settings (their values as zplan's; --dtype float16 and
+     * --offload cpu as well, below) */
+    {"tensor-model-parallel-size", required_argument, 0, O_TP},
+    {"pipeline-model-parallel-size", required_argument, 0, O_PP},
+    {"micro-batch-size", required_argument, 0, O_MBATCH}, {"global-batch-size", required_argument, 0, O_GBATCH},
+    {"seq-length", required_argument, 0, O_SEQ}, {"sequence-parallel", no_argument, 0, O_SP},
+    {"recompute-granularity", required_argument, 0, O_CKPT}, {"zero-stage", required_argument, 0, O_ZERO},
+    {"nnodes", required_argument, 0, O_NNODES}, {"nproc-per-node", required_argument, 0, O_NPROC},
+    {0, 0, 0, 0}};
+
+/* The option nearest to an unknown one (edit distance at most 3, else
+ * NULL): --gpu-count for --gpus, --micro-batchsize for --micro-batch. */
+static const char *nearest_option(const char *w)
+{
+    const char *best = NULL;
+    size_t bd = 4, n = strlen(w);
+    if (n > 60)
+        return NULL;
+    for (const struct option *o = plan_opts; o->name; o++) {
+        size_t m = strlen(o->name), d[64];
+        if (m > 60)
+            continue;
+        for (size_t j = 0; j <= m; j++)
+            d[j] = j;
+        for (size_t i = 1; i <= n; i++) {
+            size_t prev = d[0];
+            d[0] = i;
+            for (size_t j = 1; j <= m; j++) {
+                size_t cur = d[j], sub = prev + (w[i - 1] != o->name[j - 1]);
+                d[j] = d[j] + 1 < d[j - 1] + 1 ? d[j] + 1 : d[j - 1] + 1;
+                if (sub < d[j])
+                    d[j] = sub;
+                prev = cur;
+            }
+        }
+        if (d[m] < bd)
+            bd = d[m], best = o->name;
+    }
+    return best;
+}
 
 /* The raw options, as given (NULL: not given). */
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *linkeff, *ovleff, *units, *top, *db;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws;
 } raw;
 
@@ -124,10 +166,22 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
         case O_HELP: r->help = 1; break;
         case O_FROM: break;   /* expanded by expand_plan_file */
         case O_REPORT: r->report = 1; break;
+        case O_NNODES: r->nnodes = optarg; break;
+        case O_NPROC: r->nproc = optarg; break;
         case ':':
             return zp_err_set(e, ZP_EINVAL, "%s needs a value (see zplan help plan)", argv[optind - 1]);
-        default:
-            return zp_err_set(e, ZP_EINVAL, "unknown option '%s' (see zplan help plan)", argv[optind - 1]);
+        default: {
+            const char *w = argv[optind - 1], *near = NULL;
+            char name[64];
+            if (strncmp(w, "--", 2) == 0) {
+                snprintf(name, sizeof name, "%.*s", (int)strcspn(w + 2, "="), w + 2);
+                near = nearest_option(name);
+            }
+            if (near)
+                return zp_err_set(e, ZP_EINVAL, "unknown option '%s' (did you mean --%s? see zplan help plan)", w,
+                                  near);
+            return zp_err_set(e, ZP_EINVAL, "unknown option '%s' (see zplan help plan)", w);
+        }
         }
     }
     if (optind < argc)
@@ -282,6 +336,12 @@ static zp_status expand_plan_file(int argc, char **argv, argvec *out, zp_err *e)
 }
 
 
+/* torch's names of the storage types (--dtype bfloat16) as zplan's */
+static const char *torch_dtype(const char *v)
+{
+    return !strcmp(v, "bfloat16") ? "bf16" : !strcmp(v, "float16") ? "fp16" : !strcmp(v, "float32") ? "fp32" : v;
+}
+
 static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out, zp_err *e)
 {
     return s ? zp_parse_int(what, s, lo, hi, out, e) : ZP_OK;
@@ -343,6 +403,19 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     c->gpus_per_node = c->gpu.gpus_per_node < c->gpus ? c->gpu.gpus_per_node : c->gpus;
     if ((st = opt_int("--gpus-per-node", r->gpn, 1, 1024, &c->gpus_per_node, e)))
         return st;
+    /* torchrun's shape of the cluster: --nnodes N --nproc-per-node M is
+     * --gpus N x M --gpus-per-node M */
+    if (r->nnodes || r->nproc) {
+        int64_t nn = 1, np = c->gpu.gpus_per_node;
+        if (r->gpus || r->gpn)
+            return zp_err_set(e, ZP_EINVAL, "--nnodes/--nproc-per-node and --gpus/--gpus-per-node say the same "
+                              "thing: give one pair");
+        if ((st = opt_int("--nnodes", r->nnodes, 1, 1 << 20, &nn, e)) ||
+            (st = opt_int("--nproc-per-node", r->nproc, 1, 1024, &np, e)))
+            return st;
+        c->gpus = nn * np;
+        c->gpus_per_node = np;
+    }
     if (c->gpus > c->gpus_per_node && c->gpus % c->gpus_per_node)
         return zp_err_set(e, ZP_EINVAL, "--gpus %lld is not a whole number of nodes of %lld GPUs "
                           "(allowed: a multiple of --gpus-per-node)", (long long)c->gpus,
@@ -370,10 +443,10 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     t->global_batch = zp_ceil_div(1024, c->gpus) * c->gpus;
     if ((st = opt_int("--global-batch", r->gbatch, 1, (int64_t)1 << 24, &t->global_batch, e)))
         return st;
-    if (r->dtype && (st = zp_parse_enum("--dtype", r->dtype, zp_dtype_names, &dt, e)))
+    if (r->dtype && (st = zp_parse_enum("--dtype", torch_dtype(r->dtype), zp_dtype_names, &dt, e)))
         return st;
     gdt = dt;
-    if (r->gdtype && (st = zp_parse_enum("--grad-dtype", r->gdtype, zp_dtype_names, &gdt, e)))
+    if (r->gdtype && (st = zp_parse_enum("--grad-dtype", torch_dtype(r->gdtype), zp_dtype_names, &gdt, e)))
         return st;
     if (r->optim && (st = zp_parse_enum("--optimizer", r->optim, zp_optim_names, &opt, e)))
         return st;
@@ -435,7 +508,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         (st = opt_int("--zero", r->zero, 0, 3, &z, e)))
         return st;
     p->zero = (int)z;
-    if (r->offload && (st = zp_parse_enum("--offload", r->offload, zp_offload_names, &p->offload, e)))
+    /* DeepSpeed's offload_optimizer device "cpu": the optimizer states */
+    if (r->offload && (st = zp_parse_enum("--offload", strcmp(r->offload, "cpu") == 0 ? "optimizer" : r->offload,
+                                          zp_offload_names, &p->offload, e)))
         return st;
     if (r->ckpt && (st = zp_parse_enum("--ckpt", r->ckpt, zp_ckpt_names, &p->ckpt, e)))
         return st;
@@ -879,6 +954,13 @@ static const char plan_usage[] =
     "  --report              also draw the run's report (zplan report) into report-RUN_ID/\n"
     "Plan files:\n"
     "  --from FILE.plan      read options from a plan file (key = value lines, see plans/);\n"
-    "                        options on the command line override it\n";
+    "                        options on the command line override it\n"
+    "Other names (Megatron-LM, DeepSpeed, torchrun, torch), the same settings:\n"
+    "  --tensor-model-parallel-size N = --tp N    --pipeline-model-parallel-size N = --pp N\n"
+    "  --micro-batch-size N = --micro-batch N     --global-batch-size N = --global-batch N\n"
+    "  --seq-length N = --seq N                   --sequence-parallel = --sp\n"
+    "  --recompute-granularity full|selective = --ckpt    --zero-stage S = --zero S\n"
+    "  --nnodes N --nproc-per-node M = --gpus NxM --gpus-per-node M\n"
+    "  --offload cpu = --offload optimizer        --dtype bfloat16|float16|float32 = bf16|fp16|fp32\n";
 
 const zp_cmd zp_plan_cmd = {"plan", zp_cmd_plan, "plan layouts for a model on a cluster (the default command)", plan_usage};

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #ifndef ZP_SRCDATADIR
@@ -548,6 +549,21 @@ static int valid_name(const char *s)
     return 1;
 }
 
+/* name in lower case without its organisation ("meta-llama/"), a "-hf"
+ * suffix and punctuation: how names that differ only in spelling compare */
+static void squash(char *out, size_t n, const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    const char *p = slash ? slash + 1 : name;
+    size_t len = strlen(p), k = 0;
+    if (len >= 3 && strcasecmp(p + len - 3, "-hf") == 0)
+        len -= 3;
+    for (size_t i = 0; i < len && k + 1 < n; i++)
+        if (isalnum((unsigned char)p[i]))
+            out[k++] = (char)tolower((unsigned char)p[i]);
+    out[k] = '\0';
+}
+
 static zp_status unknown(const char *kind, const char *what, const char *name, zp_err *e)
 {
     char names[64][64], list[1024] = "";
@@ -569,6 +585,19 @@ static zp_status unknown(const char *kind, const char *what, const char *name, z
     if (n == 0)
         return zp_err_set(e, ZP_ENOTFOUND, "%s '%s': no presets found in %s/%s (set ZPLAN_DATADIR)", what, name,
                           zp_data_dir(), kind);
+    /* a count given to --gpu (--gpu 8): --gpus was meant */
+    if (strcmp(kind, "gpus") == 0 && name[0] && strspn(name, "0123456789") == strlen(name))
+        return zp_err_set(e, ZP_ENOTFOUND, "%s '%s' is not a GPU preset: did you mean --gpus %s? (presets: %s)", what,
+                          name, name, list);
+    /* a Hugging Face repository's spelling of a preset (Llama-2-7b-hf,
+     * meta-llama/Llama-2-7b, llama-2-7b): the same letters and digits */
+    char want[64], have[64];
+    squash(want, sizeof want, name);
+    for (int i = 0; i < n && i < 64 && want[0]; i++) {
+        squash(have, sizeof have, names[i]);
+        if (strcmp(want, have) == 0)
+            return zp_err_set(e, ZP_ENOTFOUND, "%s '%s' is not a preset: did you mean %s?", what, name, names[i]);
+    }
     return zp_err_set(e, ZP_ENOTFOUND, "%s '%s' is not a preset (allowed: %s)", what, name, list);
 }
 
