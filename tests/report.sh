@@ -417,4 +417,18 @@ ok "$([ "$rc" -eq 2 ] && [ "$(cat "$tmp/mine/notes.txt")" = keep ] && [ ! -e "$t
 run "$ZPLAN" --params 11e9 --report --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q -- '--report' "$errf"; echo $?)" "--report with --no-store is refused"
 
+# nothing fits: the report keeps the closest plan and what would fit (it
+# dropped both), in index.html and report.md
+NF=$tmp/nothing.db
+run "$ZPLAN" --model gpt3-175b --gpus 8 --gpu v100-16g --db "$NF" --json
+nsugg=$(jq '.suggestions | length' "$outf")
+run "$ZPLAN" report 1 --db "$NF" --out "$tmp/rep-nf"
+ok "$([ "$rc" -eq 0 ] && grep -q '<h2>Nothing fits</h2>' "$tmp/rep-nf/index.html" &&
+      grep -q '<p>Closest plan: dp=[0-9]* tp=[0-9]* pp=[0-9]* zero=[0-3] .*exceeds device memory' "$tmp/rep-nf/index.html" &&
+      [ "$nsugg" -gt 0 ] && [ "$(grep -c '^<li>' "$tmp/rep-nf/index.html")" -eq "$nsugg" ]; echo $?)" \
+    "nothing fits: index.html shows the closest plan and the $nsugg suggestions" || diag "rc=$rc $err"
+ok "$(grep -q '^## Nothing fits' "$tmp/rep-nf/report.md" && grep -q '^Closest plan: dp=' "$tmp/rep-nf/report.md" &&
+      [ "$(sed -n '/^What would fit:/,/^## /p' "$tmp/rep-nf/report.md" | grep -c '^- ')" -eq "$nsugg" ]; echo $?)" \
+    "nothing fits: report.md shows the closest plan and the suggestions"
+
 finish

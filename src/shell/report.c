@@ -923,6 +923,44 @@ static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const cha
             zp_jnum(x->r, "candidates_evaluated"), zp_jnum(x->r, "fitting"));
 }
 
+/* When nothing fits: the closest plan (its layout, why it was rejected,
+ * its memory against the GPU's) and what would fit, as the plan command
+ * printed them; html selects index.html's markup, else Markdown. */
+static void nothing_fits(FILE *f, const ctx *x, int html)
+{
+    const cJSON *cl = zp_jobj(x->r, "closest"), *sg = zp_jobj(x->r, "suggestions"), *s;
+    if (cJSON_IsObject(zp_jobj(x->r, "chosen")))
+        return;
+    void (*esc)(FILE *, const char *) = html ? html_escape : md_escape;
+    fputs(html ? "<section id=\"nothing-fits\">\n<h2>Nothing fits</h2>\n" : "\n## Nothing fits\n\n", f);
+    if (cJSON_IsObject(cl)) {
+        fputs(html ? "<p>Closest plan: " : "Closest plan: ", f);
+        fprintf(f, "dp=%.0f tp=%.0f pp=%.0f zero=%.0f offload=", zp_jnum(cl, "dp"), zp_jnum(cl, "tp"),
+                zp_jnum(cl, "pp"), zp_jnum(cl, "zero"));
+        esc(f, zp_jstr(cl, "offload"));
+        fputs(" ckpt=", f);
+        esc(f, zp_jstr(cl, "ckpt"));
+        fprintf(f, " micro-batch %.0f: ", zp_jnum(cl, "micro_batch"));
+        esc(f, zp_jstr(cl, "reject"));
+        fprintf(f, "; %.2f %s per GPU of %.2f %s%s\n", zp_jnum(zp_jobj(cl, "memory_bytes"), "total") / x->unit,
+                x->uname, zp_jnum(zp_jobj(x->r, "cluster"), "gpu_memory_bytes") / x->unit, x->uname,
+                html ? "</p>" : "");
+    }
+    if (cJSON_GetArraySize(sg) > 0) {
+        fputs(html ? "<p>What would fit:</p>\n<ul>\n" : "\nWhat would fit:\n\n", f);
+        cJSON_ArrayForEach(s, sg)
+        {
+            fputs(html ? "<li>" : "- ", f);
+            esc(f, cJSON_IsString(s) ? s->valuestring : "");
+            fputs(html ? "</li>\n" : "\n", f);
+        }
+        if (html)
+            fputs("</ul>\n", f);
+    }
+    if (html)
+        fputs("</section>\n", f);
+}
+
 static zp_status write_index(const char *dir, const ctx *x, chart *charts, int n, long long run_id,
                              const char *created, const char *now, zp_err *e)
 {
@@ -944,6 +982,7 @@ static zp_status write_index(const char *dir, const ctx *x, chart *charts, int n
                ".note{color:#555;font-size:.9em}\n</style>\n</head>\n<body>\n", run_id);
     fprintf(f, "<h1>zplan report: run %lld</h1>\n", run_id);
     write_inputs_html(f, x, run_id, created, now);
+    nothing_fits(f, x, 1);
     for (int i = 0; i < n; i++) {
         chart *c = &charts[i];
         fprintf(f, "<section id=\"%s\">\n<h2>%d. ", c->t.file, i + 1);
@@ -1006,6 +1045,7 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
     fputc('\n', f);
     fprintf(f, "- result: %.0f candidate layouts, %.0f fit\n", zp_jnum(x->r, "candidates_evaluated"),
             zp_jnum(x->r, "fitting"));
+    nothing_fits(f, x, 0);
     for (int i = 0; i < n; i++) {
         fprintf(f, "\n## %d. %s\n\n%s\n\n", i + 1, charts[i].t.title, charts[i].t.note);
         if (!charts[i].omitted) {
