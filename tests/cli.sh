@@ -474,4 +474,16 @@ for m in Llama-2-7b-hf meta-llama/Llama-2-7b llama-2-7b; do
         diag "$err"
 done
 
+# Megatron's layers per virtual stage: 32 layers, pp 4, 2 layers each is
+# 32 / (4 x 2) = 4 virtual stages per rank (zplan's --vp), said so
+run "$ZPLAN" --model llama2-7b --gpus 16 --pp 4 --num-layers-per-virtual-pipeline-stage 2 --no-store --json
+ok "$([ "$rc" -eq 0 ] && grep -q 'num-layers-per-virtual-pipeline-stage 2 with 32 layers on 4 stages is --vp 4' "$errf"; echo $?)" \
+    "--num-layers-per-virtual-pipeline-stage 2, 32 layers, pp 4: --vp 4, said on stderr" || diag "$err"
+jok "$outf" '.chosen.pp == 4 and .chosen.vp == 4' "... and planned with vp 4"
+run "$ZPLAN" --model llama2-7b --gpus 16 --num-layers-per-virtual-pipeline-stage 2 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q 'needs --pp' "$errf"; echo $?)" "... without --pp: refused, exit 2" || diag "$err"
+run "$ZPLAN" --model llama2-7b --gpus 16 --pp 4 --num-layers-per-virtual-pipeline-stage 3 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q 'do not split' "$errf"; echo $?)" "... 3 layers each of 8 per stage: refused, exit 2" ||
+    diag "$err"
+
 finish

@@ -19,7 +19,7 @@ enum {
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_ZERO, O_OFFLOAD, O_CKPT,
     O_SP, O_NOSP, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
     O_FRAG, O_GEMMEFF, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
-    O_NNODES, O_NPROC
+    O_NNODES, O_NPROC, O_LPVS
 };
 
 static const struct option plan_opts[] = {
@@ -55,6 +55,7 @@ static const struct option plan_opts[] = {
     {"seq-length", required_argument, 0, O_SEQ}, {"sequence-parallel", no_argument, 0, O_SP},
     {"recompute-granularity", required_argument, 0, O_CKPT}, {"zero-stage", required_argument, 0, O_ZERO},
     {"nnodes", required_argument, 0, O_NNODES}, {"nproc-per-node", required_argument, 0, O_NPROC},
+    {"num-layers-per-virtual-pipeline-stage", required_argument, 0, O_LPVS},
     {0, 0, 0, 0}};
 
 /* The option nearest to an unknown one (edit distance at most 3, else
@@ -92,7 +93,7 @@ static const char *nearest_option(const char *w)
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws;
 } raw;
 
@@ -168,6 +169,7 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
         case O_REPORT: r->report = 1; break;
         case O_NNODES: r->nnodes = optarg; break;
         case O_NPROC: r->nproc = optarg; break;
+        case O_LPVS: r->lpvs = optarg; break;
         case ':':
             return zp_err_set(e, ZP_EINVAL, "%s needs a value (see zplan help plan)", argv[optind - 1]);
         default: {
@@ -508,6 +510,29 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         (st = opt_int("--zero", r->zero, 0, 3, &z, e)))
         return st;
     p->zero = (int)z;
+    /* Megatron's layers per virtual stage as zplan's virtual stages per
+     * pipeline rank: L / (pp x N), which needs the pipeline's size */
+    if (r->lpvs) {
+        int64_t per = 0, L = pb->model.layers;
+        if (r->vp)
+            return zp_err_set(e, ZP_EINVAL, "--num-layers-per-virtual-pipeline-stage and --vp say the same thing "
+                              "two ways: give one");
+        if ((st = opt_int("--num-layers-per-virtual-pipeline-stage", r->lpvs, 1, 1 << 20, &per, e)))
+            return st;
+        if (p->pp < 1)
+            return zp_err_set(e, ZP_EINVAL, "--num-layers-per-virtual-pipeline-stage %lld needs --pp (zplan's --vp "
+                              "counts virtual stages per pipeline rank: layers / (pp x layers per virtual stage))",
+                              (long long)per);
+        if (L % (p->pp * per))
+            return zp_err_set(e, ZP_EINVAL, "--num-layers-per-virtual-pipeline-stage %lld: %lld layers on %lld "
+                              "pipeline stages do not split into virtual stages of %lld layers", (long long)per,
+                              (long long)L, (long long)p->pp, (long long)per);
+        p->vp = L / (p->pp * per);
+        size_t used = strlen(a->note);
+        snprintf(a->note + used, sizeof a->note - used, "%s--num-layers-per-virtual-pipeline-stage %lld with %lld "
+                 "layers on %lld stages is --vp %lld (zplan counts virtual stages per pipeline rank)",
+                 used ? "; " : "", (long long)per, (long long)L, (long long)p->pp, (long long)p->vp);
+    }
     /* DeepSpeed's offload_optimizer device "cpu": the optimizer states */
     if (r->offload && (st = zp_parse_enum("--offload", strcmp(r->offload, "cpu") == 0 ? "optimizer" : r->offload,
                                           zp_offload_names, &p->offload, e)))
@@ -961,6 +986,7 @@ static const char plan_usage[] =
     "  --seq-length N = --seq N                   --sequence-parallel = --sp\n"
     "  --recompute-granularity full|selective = --ckpt    --zero-stage S = --zero S\n"
     "  --nnodes N --nproc-per-node M = --gpus NxM --gpus-per-node M\n"
+    "  --num-layers-per-virtual-pipeline-stage N = --vp layers/(pp x N) (needs --pp)\n"
     "  --offload cpu = --offload optimizer        --dtype bfloat16|float16|float32 = bf16|fp16|fp32\n";
 
 const zp_cmd zp_plan_cmd = {"plan", zp_cmd_plan, "plan layouts for a model on a cluster (the default command)", plan_usage};

@@ -20,7 +20,7 @@ typedef struct zp_answer {
     struct { const char *name; int have; zp_plan plan; } classic[7];
     char sugg[4][400];
     int nsugg;
-    char note[300];   /* a default zplan changed for this GPU, said on stderr ("" for none) */
+    char note[600];   /* what zplan changed or converted (a GPU's defaults, Megatron's vp), said on stderr */
 } zp_answer;
 
 /* The plan result document (zplan --json; stored as the run's result_json)
