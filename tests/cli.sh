@@ -486,4 +486,19 @@ run "$ZPLAN" --model llama2-7b --gpus 16 --pp 4 --num-layers-per-virtual-pipelin
 ok "$([ "$rc" -eq 2 ] && grep -q 'do not split' "$errf"; echo $?)" "... 3 layers each of 8 per stage: refused, exit 2" ||
     diag "$err"
 
+# the plans list shows distinct results: at dp = 1 ZeRO 0, 1 and 2 hold
+# and send the same bytes (nothing to shard over one rank) in the same
+# time, so they are one row naming the others; ZeRO-3's prefetch buffer
+# makes it a different result
+run "$ZPLAN" --params 1e9 --gpus 1 --micro-batch 1 --ckpt none --offload none --no-store --json
+jok "$outf" '[.plans[] | [.zero, .same_result_with]] == [[0, "zero=1, zero=2"], [3, null]]' \
+    "dp=1: ZeRO 0-2 one row (same_result_with zero=1, zero=2), ZeRO-3 its own"
+run "$ZPLAN" --params 1e9 --gpus 1 --micro-batch 1 --ckpt none --offload none --no-store
+ok "$([ "$rc" -eq 0 ] && grep -q '^        the same result with zero=1, zero=2$' "$outf"; echo $?)" \
+    "text: the row is followed by the settings of the same result" || diag "$out"
+# ten rows stay ten distinct results
+run "$ZPLAN" --params 1e9 --gpus 1 --no-store --json
+jok "$outf" '(.plans | length) == 10 and ([.plans[] | [.memory_bytes.total, .host_memory_bytes, .comm_bytes_per_step,
+    .step_time_s]] | unique | length) == 10' "--gpus 1: 10 rows, 10 distinct results"
+
 finish

@@ -761,6 +761,63 @@ out:
     return st;
 }
 
+/* The layout settings in which b differs from a ("zero=2", "zero=3 ckpt=full"). */
+static void differs(char *out, size_t n, const zp_layout *a, const zp_layout *b)
+{
+    size_t u = 0;
+    out[0] = '\0';
+#define DIFF(cond, ...)                                                                \
+    do {                                                                               \
+        if ((cond) && u < n) {                                                         \
+            int w = snprintf(out + u, n - u, u ? " " : "");                          \
+            u += w > 0 ? (size_t)w : 0;                                                \
+            w = u < n ? snprintf(out + u, n - u, __VA_ARGS__) : 0;                     \
+            u += w > 0 ? (size_t)w : 0;                                                \
+        }                                                                              \
+    } while (0)
+    DIFF(a->dp != b->dp, "dp=%lld", (long long)b->dp);
+    DIFF(a->tp != b->tp, "tp=%lld", (long long)b->tp);
+    DIFF(a->pp != b->pp, "pp=%lld", (long long)b->pp);
+    DIFF(a->vp != b->vp, "vp=%lld", (long long)b->vp);
+    DIFF(a->zero != b->zero, "zero=%d", b->zero);
+    DIFF(a->offload != b->offload, "offload=%s", zp_offload_names[b->offload]);
+    DIFF(a->ckpt != b->ckpt, "ckpt=%s", zp_ckpt_names[b->ckpt]);
+    DIFF(a->sp != b->sp, "sp=%s", b->sp ? "on" : "off");
+    DIFF(a->micro_batch != b->micro_batch, "micro-batch=%lld", (long long)b->micro_batch);
+#undef DIFF
+}
+
+/* The ranked plans down to top_n distinct results: a plan whose memory
+ * (device and host), traffic and step time equal an earlier one's to the
+ * byte and second is the same answer in other words (ZeRO 0-3 at dp = 1),
+ * named beside that one (same[]) instead of taking a row. */
+static void distinct(zp_answer *a)
+{
+    int kept = 0;
+    for (int i = 0; i < a->sr.ntop; i++) {
+        const zp_plan *p = &a->top[i];
+        int j = 0;
+        for (; j < kept; j++) {
+            const zp_plan *q = &a->top[j];
+            if (q->mem.dev_total == p->mem.dev_total && q->host_per_node == p->host_per_node &&
+                q->comm_bytes == p->comm_bytes && q->cost.step_s == p->cost.step_s)
+                break;
+        }
+        if (j < kept) {
+            char d[120];
+            size_t u = strlen(a->same[j]);
+            differs(d, sizeof d, &a->top[j].lay, &p->lay);
+            if (u + strlen(d) + 3 < sizeof a->same[j])
+                snprintf(a->same[j] + u, sizeof a->same[j] - u, "%s%s", u ? ", " : "", d);
+        } else if (kept < a->top_n) {
+            a->top[kept] = *p;
+            a->same[kept][0] = '\0';
+            kept++;
+        }
+    }
+    a->sr.ntop = kept;
+}
+
 static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
 {
     raw r;
@@ -799,15 +856,20 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     }
     if (a->note[0])
         fprintf(stderr, "%s: note: %s\n", cli->prog, a->note);
-    a->top = calloc((size_t)a->top_n, sizeof *a->top);
-    if (!a->top) {
+    /* four times the plans asked for, so that the list can show top_n
+     * distinct results (ZeRO 0-3 at dp = 1 are one result) */
+    int want = a->top_n * 4;
+    a->top = calloc((size_t)want, sizeof *a->top);
+    a->same = calloc((size_t)want, sizeof *a->same);
+    if (!a->top || !a->same) {
         rc = zp_fail(cli, zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
         goto out;
     }
-    if ((st = zp_search(&a->pb, a->top, a->top_n, &a->sr, &cli->err)) != ZP_OK) {
+    if ((st = zp_search(&a->pb, a->top, want, &a->sr, &cli->err)) != ZP_OK) {
         rc = zp_fail(cli, st);
         goto out;
     }
+    distinct(a);
     int64_t valid = a->sr.rejected[ZP_REJ_NONE] + a->sr.rejected[ZP_REJ_DEVICE_MEM] + a->sr.rejected[ZP_REJ_HOST_MEM];
     if (valid == 0) {
         /* the pins (or batch) leave no layout at all: a usage error */
@@ -915,8 +977,10 @@ out:
     argvec_free(&args);
     free(json);
     free(stages);
-    if (a)
+    if (a) {
         free(a->top);
+        free(a->same);
+    }
     free(a);
     return rc;
 }
@@ -972,7 +1036,7 @@ static const char plan_usage[] =
     "  --overlap-eff F       fraction of overlappable communication that hides (default 0.8)\n"
     "  --units U             gib (default) or gb for printed sizes\n"
     "Output:\n"
-    "  --top N               plans to list (default 10)\n"
+    "  --top N               plans to list, one per distinct result (default 10)\n"
     "  --json                print one JSON object (schema: README \"JSON output\")\n"
     "  --db PATH             database (default $ZPLAN_DB or ./zplan.db)\n"
     "  --no-store            do not record the run\n"

@@ -158,7 +158,12 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         fprintf(out, "\nPlans, fastest first (memory: the worst rank):\n");
         plan_header(out, u);
         int i = 1;
-        cJSON_ArrayForEach(p, plans) plan_row(out, i++, p, u);
+        cJSON_ArrayForEach(p, plans)
+        {
+            plan_row(out, i++, p, u);
+            if (*S(p, "same_result_with"))   /* the same memory, traffic and time in other settings */
+                fprintf(out, "        the same result with %s\n", S(p, "same_result_with"));
+        }
     }
 
     const cJSON *ch = zp_jobj(r, "chosen");

@@ -134,7 +134,9 @@ static const zp_field time_f[] = {
     {"comm_bytes_per_step", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0}, {"time_s", ZP_F_OBJ, 0, 0, NULL, time_f, 0, 0},      \
     {"step_time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0}, {"tokens_per_s", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},           \
     {"mfu", ZP_F_NUM, 0, 1e6, NULL, NULL, 0, 0}, {"model_flops_per_step", ZP_F_NUM, 0, 1e40, NULL, NULL, 0, 0}
-static const zp_field plan_f[] = {PLAN_FIELDS, {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+/* a listed plan may name the other settings that give the same result */
+static const zp_field plan_f[] = {PLAN_FIELDS, {"same_result_with", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+                                  {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field stage_f[] = {
     {"stage", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
     {"memory_bytes", ZP_F_OBJ, 0, 0, NULL, mem_f, 0, 0},
@@ -423,8 +425,12 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
         if (a->have_chosen)
             cJSON_AddItemToArray(plans, plan_json(&a->chosen));
     } else
-        for (int i = 0; i < a->sr.ntop; i++)
-            cJSON_AddItemToArray(plans, plan_json(&a->top[i]));
+        for (int i = 0; i < a->sr.ntop; i++) {
+            cJSON *pj = plan_json(&a->top[i]);
+            if (a->same && a->same[i][0])   /* the other settings of the same result */
+                cJSON_AddStringToObject(pj, "same_result_with", a->same[i]);
+            cJSON_AddItemToArray(plans, pj);
+        }
 
     if (a->have_chosen) {
         cJSON *ch = plan_json(&a->chosen);

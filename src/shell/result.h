@@ -13,6 +13,7 @@ typedef struct zp_answer {
     zp_units units;
     int top_n;
     zp_plan *top;
+    char (*same)[200];   /* per top plan: the settings that give it to the byte and second ("" for none) */
     zp_search_result sr;
     int pinned_all;
     int have_chosen;
