@@ -1,4 +1,4 @@
-/* cli_exec.c - `zplan exec`: run a recorded plan for real on MPI ranks
+/* exec.c - `zplan exec`: run a recorded plan for real on MPI ranks
  * (zplan-engine) and record what it measured beside what the planner
  * predicts for the same (scaled) model and layout.
  *
@@ -7,7 +7,11 @@
  * attention probabilities (no flash attention), no dropout, no CUDA
  * context, NCCL or fragmentation overheads (CPU ranks), no separate
  * gradient bucket (the engine reduces in place).  The engine never sees
- * the prediction: it sizes its tensors from the shape and the algorithm. */
+ * the prediction: it sizes its tensors from the shape and the algorithm.
+ *
+ * This file: the arguments, the plan file, the launch and its supervision
+ * (signals, the store's row); exec_scale.c shrinks the model, exec_record.c
+ * reads what the engine printed and builds the record. */
 #include "config.h"
 #define _GNU_SOURCE 1   /* sched_getaffinity */
 #include "cli.h"
@@ -17,6 +21,7 @@
 #include "result.h"
 #include "store.h"
 #include "launch.h"
+#include "exec.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -50,133 +55,11 @@ typedef struct exec_opts {
 /* Ranks zplan exec starts without --np (a plan for 65,536 GPUs is run at
  * reduced scale, or with --np saying so). */
 #define ZP_EXEC_MAX_RANKS 64
-/* micro-batches per step a scaled run keeps at most (--scale accum= sets it) */
-#define ZP_SCALE_ACCUM 4
-
-/* The engine's GPT shape for `target` parameters with vocabulary V and
- * sequence T: hidden a multiple of 64 with 64-wide heads, for each the
- * layers that bring the count closest; of those within 10 % the one with
- * the least |ln((hidden / layers) / 64)| + 10 x relative error (GPT-2's
- * proportions, 1 % of error weighing as 10 % of aspect).  0, or -1 when
- * none is within 10 %. */
-static int scale_to_params(double target, int64_t V, int64_t T, zp_model *m)
-{
-    double best = INFINITY;
-    for (int64_t h = 64; h <= 16384; h += 64) {
-        double block = 12.0 * (double)h * (double)h + 13.0 * (double)h, rest = (double)(V + T + 2) * (double)h;
-        double L = floor((target - rest) / block + 0.5);
-        if (L < 1 || L > 1000)
-            continue;
-        double n = L * block + rest, err = fabs(n - target) / target;
-        double score = err <= 0.10 ? fabs(log((double)h / L / 64.0)) + 10.0 * err : INFINITY;
-        if (score < best) {
-            best = score;
-            m->hidden = h;
-            m->layers = (int64_t)L;
-            m->heads = m->kv_heads = h / 64;
-        }
-    }
-    return isfinite(best) ? 0 : -1;
-}
-
-/* Apply "key=value,..." to the model and batch; an item without "=" is a
- * parameter count (e.g. 20M) that chooses layers, hidden and heads. */
-static zp_status apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_layout *l, zp_err *e)
-{
-    char buf[512];
-    double target = 0.0;
-    int shaped = 0, vocab_set = 0, seq_set = 0, accum_set = 0;
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        int64_t v;
-        if (!eq) {
-            zp_status st = zp_parse_count("--scale", kv, &target, e);
-            if (st)
-                return zp_err_set(e, ZP_EINVAL, "--scale '%s': expected a parameter count (20M, 1.5e7) or key=value "
-                                  "(keys: layers, hidden, heads, vocab, seq, micro_batch, accum)", kv);
-            if (target < 1e5 || target > 1e11)
-                return zp_err_set(e, ZP_EINVAL, "--scale %s: a parameter count from 100k to 100B is allowed", kv);
-            continue;
-        }
-        *eq = '\0';
-        char what[64];
-        snprintf(what, sizeof what, "--scale %s", kv);
-        int64_t hi = !strcmp(kv, "layers") ? 1000 : !strcmp(kv, "hidden") ? 65536 : !strcmp(kv, "heads") ? 4096
-                     : !strcmp(kv, "seq") ? 16384 : !strcmp(kv, "vocab") ? 1 << 20 : 4096;
-        zp_status st = zp_parse_int(what, eq + 1, 1, hi, &v, e);
-        if (st)
-            return st;
-        if (!strcmp(kv, "layers"))
-            m->layers = v, shaped = 1;
-        else if (!strcmp(kv, "hidden"))
-            m->hidden = v, shaped = 1;
-        else if (!strcmp(kv, "heads"))
-            m->heads = m->kv_heads = v, shaped = 1;
-        else if (!strcmp(kv, "vocab"))
-            m->vocab = v, vocab_set = 1;
-        else if (!strcmp(kv, "seq"))
-            tr->seq = v, seq_set = 1;
-        else if (!strcmp(kv, "micro_batch"))
-            l->micro_batch = v;
-        else if (!strcmp(kv, "accum"))
-            l->grad_accum = v, accum_set = 1;
-        else
-            return zp_err_set(e, ZP_EINVAL, "--scale: unknown key '%s' (allowed: layers, hidden, heads, vocab, seq, "
-                              "micro_batch, accum)", kv);
-    }
-    /* a scaled run is a small one: the plan's accumulation (128 micro-
-     * batches of a 1024-sequence batch on 8 ranks) would make each of its
-     * steps as long as the plan's, so it keeps at most ZP_SCALE_ACCUM unless
-     * accum= says */
-    if (!accum_set && l->grad_accum > ZP_SCALE_ACCUM)
-        l->grad_accum = ZP_SCALE_ACCUM;
-    if (target > 0) {
-        if (shaped)
-            return zp_err_set(e, ZP_EINVAL, "--scale '%s': a parameter count chooses layers, hidden and heads; give "
-                              "one or the other", spec);
-        if (!vocab_set)   /* byte-level tokens */
-            m->vocab = 256;
-        if (!seq_set && tr->seq > 256)
-            tr->seq = 256;
-        if (scale_to_params(target, m->vocab, tr->seq, m))
-            return zp_err_set(e, ZP_EINVAL, "--scale '%s': no GPT shape with vocabulary %lld and sequence %lld comes "
-                              "within 10%% of %.4g parameters", spec, (long long)m->vocab, (long long)tr->seq, target);
-    }
-    return ZP_OK;
-}
 
 /* The engine's code for a storage type: 0 fp32, 1 bf16, 2 fp16. */
 static int engine_dtype(zp_dtype d)
 {
     return d == ZP_DT_BF16 ? 1 : d == ZP_DT_FP16 ? 2 : 0;
-}
-
-
-/* The engine's stdout, a JSON value per line: its progress lines (into
- * *progress, an array of their objects, each as zp_engine_progress_check
- * accepts it; a line that is not is no step) and its result, the last other
- * line (NULL when there is none: the run was ended before it reported). */
-static cJSON *engine_output(const char *out, cJSON **progress)
-{
-    cJSON *res = NULL;
-    *progress = cJSON_CreateArray();
-    for (const char *p = out; p && *p;) {
-        size_t len = strcspn(p, "\n");
-        cJSON *j = len ? cJSON_ParseWithLength(p, len) : NULL;
-        zp_err pe;
-        if (j && zp_jobj(j, "progress")) {
-            if (zp_engine_progress_check(zp_jobj(j, "progress"), &pe) == ZP_OK)
-                cJSON_AddItemToArray(*progress, cJSON_DetachItemFromObject(j, "progress"));
-        } else if (j && cJSON_IsObject(j)) {
-            cJSON_Delete(res);
-            res = j;
-            j = NULL;
-        }
-        cJSON_Delete(j);
-        p += len + (p[len] == '\n');
-    }
-    return res;
 }
 
 
@@ -243,103 +126,6 @@ static void restore_signals(const struct sigaction *i, const struct sigaction *t
     sigaction(SIGINT, i, NULL);
     sigaction(SIGTERM, t, NULL);
     sigaction(SIGHUP, h, NULL);
-}
-
-/* What zplan-engine accepts (backend/engine_main.c's argument ranges),
- * checked before anything is launched or recorded. */
-static zp_status engine_limits(const zp_model *m, const zp_train *t, const zp_layout *l, int64_t steps,
-                               const char *which, zp_err *e)
-{
-    static const struct { const char *what; int64_t lo, hi; } lim[] = {
-        {"layers", 1, 1000}, {"hidden", 1, 1 << 16}, {"heads", 1, 1 << 12}, {"vocab", 2, 1 << 20},
-        {"seq", 2, 1 << 14}, {"micro-batch", 1, 1 << 12}, {"accumulation", 1, 1 << 12}, {"steps", 1, 1 << 20}};
-    int64_t v[] = {m->layers, m->hidden, m->heads, m->vocab, t->seq, l->micro_batch, l->grad_accum, steps};
-    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
-        if (v[i] < lim[i].lo || v[i] > lim[i].hi)
-            return zp_err_set(e, ZP_EINVAL, "%s: the engine runs %s %lld..%lld, not %lld (shrink it with --scale, "
-                              "e.g. --scale %s)", which, lim[i].what, (long long)lim[i].lo, (long long)lim[i].hi,
-                              (long long)v[i], i < 5 ? "20M,seq=256" : "micro_batch=2,accum=2");
-    return ZP_OK;
-}
-
-/* The record of an execution (what zplan show and report read, checked by
- * zp_exec_record_check; written by zp_exec_record_json): v's run, launch
- * and prediction beside what the engine measured, from the launcher's exit
- * status rc and the engine's stdout (out; NULL when it printed nothing),
- * read only once zp_engine_output_check accepts it.  Its status is "ok",
- * "oom", "failed" or "interrupted".  *granule and *gpu_mem receive the
- * engine's allocation granule and device memory (bytes; 0 when not
- * reported), for the profile a CUDA execution keeps. */
-static cJSON *exec_record(zp_exec_view v, int rc, const char *out, double *granule, double *gpu_mem)
-{
-    cJSON *prog = NULL, *eo = engine_output(out, &prog);
-    char malformed[sizeof ((zp_err *)0)->msg] = "";
-    {   /* the engine's answer, checked before it is read */
-        zp_err ee = {0};
-        if (eo && zp_engine_output_check(eo, &ee)) {
-            snprintf(malformed, sizeof malformed, "%s", ee.msg);
-            cJSON_Delete(eo);
-            eo = NULL;
-        }
-    }
-    v.status = rc == 130 ? "interrupted" : rc == 124 ? "failed"
-               : eo ? (strcmp(zp_jstr(eo, "status"), "ok") == 0 ? "ok"
-                       : strcmp(zp_jstr(eo, "status"), "oom") == 0 ? "oom" : "failed")
-                    : "failed";
-    v.launcher_exit = rc;
-    v.malformed = malformed;
-    v.engine = eo;
-    v.progress = prog;
-    cJSON *rec = zp_exec_record_json(&v);
-    *granule = zp_jnum(eo, "granule_bytes");
-    *gpu_mem = zp_jnum(eo, "device_memory_bytes");
-    cJSON_Delete(prog);
-    cJSON_Delete(eo);
-    return rec;
-}
-
-/* The runtime memory a CUDA execution measured (rank 0 of its record rec)
- * as the stored profile <gpu>-cuda: base (this GPU's earlier profile or
- * preset) with the measured context, cuBLAS, NCCL communicator, allocation
- * granule and device memory.  The profile's text (malloc'd), only when the
- * planner reads it back (zp_gpu_from_json, as --gpu <gpu>-cuda will); NULL
- * otherwise, with e saying why, or with e->msg empty when rec measured
- * nothing to keep. */
-static char *measured_profile(const cJSON *rec, const zp_gpu *base, const char *slug, const char *gpu_name,
-                              double granule, double gpu_mem, const char *ovh_source, zp_err *e)
-{
-    const cJSON *rm0 = zp_jobj(zp_jobj(cJSON_GetArrayItem(zp_jobj(rec, "per_rank"), 0), "runtime_bytes"), "measured");
-    e->msg[0] = '\0';
-    if (!rm0 || strcmp(zp_jstr(rec, "status"), "ok") != 0 || zp_jnum(rm0, "context") <= 0)
-        return NULL;
-    zp_gpu pg = *base, back;
-    char src[512];
-    snprintf(pg.name, sizeof pg.name, "%s", slug);
-    snprintf(pg.desc, sizeof pg.desc, "%.60s: runtime memory as measured", gpu_name);
-    pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rm0, "context");
-    pg.cublas_bytes = (uint64_t)zp_jnum(rm0, "blas");
-    if (zp_jnum(rm0, "communicator") > 0)
-        pg.nccl_comm_bytes = (uint64_t)zp_jnum(rm0, "communicator");
-    if (granule > 0)
-        pg.alloc_granule_bytes = (uint64_t)granule;
-    if (gpu_mem > 0)
-        pg.mem_bytes = (uint64_t)gpu_mem;
-    snprintf(src, sizeof src, "runtime memory (cudaMemGetInfo: context, cuBLAS, NCCL communicator) measured by "
-             "zplan exec, execution %.0f; rates from %s", zp_jnum(rec, "exec_id"), ovh_source);
-    cJSON *pj = zp_gpu_to_json(&pg, src);
-    char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
-    cJSON_Delete(pj);
-    if (!pt) {
-        zp_err_set(e, ZP_ENOMEM, "out of memory");
-        return NULL;
-    }
-    /* a profile the planner would refuse is not kept (it would stand in the
-     * way of --gpu <gpu>-cuda and of the next execution's prediction) */
-    if (zp_gpu_from_json(pt, "the measured profile", &back, e) != ZP_OK) {
-        free(pt);
-        return NULL;
-    }
-    return pt;
 }
 
 static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
@@ -543,7 +329,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     const char *scale = o.scale;
     if (!scale && zp_model_params(m) > 100000000)
         scale = "layers=2,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2";
-    if (scale && (st = apply_scale(scale, m, &pb.train, &l, &cli->err)))
+    if (scale && (st = zp_exec_apply_scale(scale, m, &pb.train, &l, &cli->err)))
         return zp_fail(cli, st);
     m->kv_heads = m->heads;
     m->head_dim = 0;
@@ -563,7 +349,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: the engine's model %s: %s", which,
                                        scale ? "scaled by --scale" : "(unscaled)", why));
     }
-    if ((st = engine_limits(m, &pb.train, &l, o.steps, which, &cli->err)))
+    if ((st = zp_exec_engine_limits(m, &pb.train, &l, o.steps, which, &cli->err)))
         return zp_fail(cli, st);
     pb.train.global_batch = l.dp * l.micro_batch * l.grad_accum;
     /* the plan's storage types and master weights; the engine computes in
@@ -760,7 +546,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                        m, &pb.train, NULL, NULL, have_profile ? o.profile : NULL, &pcost, &pc, &pm, cuda, gpu_name,
                        shared, ranks_per_gpu, ovh_source, pr_ctx, pr_blas, pr_comm, pr_round};
     double granule, gpu_mem;
-    cJSON *rec = exec_record(xv, rc, out, &granule, &gpu_mem);
+    cJSON *rec = zp_exec_record(xv, rc, out, &granule, &gpu_mem);
     free(out);
     char status[16];   /* the record's, kept past it */
     snprintf(status, sizeof status, "%s", zp_jstr(rec, "status"));
@@ -779,7 +565,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
      * GPU predicts with it */
     if (!st && cuda) {
         zp_err pe = {0};
-        char *pt = measured_profile(rec, &ovh_gpu, gpu_slug, gpu_name, granule, gpu_mem, ovh_source, &pe);
+        char *pt = zp_exec_measured_profile(rec, &ovh_gpu, gpu_slug, gpu_name, granule, gpu_mem, ovh_source, &pe);
         if (pt && zp_store_put_profile(s, gpu_slug, pt, &pe) == ZP_OK)
             cJSON_AddStringToObject(rec, "profile_kept", gpu_slug);
         else if (pt || pe.msg[0])

@@ -1,12 +1,13 @@
 /* engine.c - fuzz what zplan exec reads of zplan-engine's stdout (a
  * separate program, so untrusted): a JSON value a line, progress lines and
- * the result (src/cli/exec.c: engine_output), the result checked by
+ * the result (src/cli/exec_record.c: zp_exec_engine_output), the result checked by
  * zp_engine_output_check before it is read.  From it exec builds the
- * execution's record (exec_record), which zplan show and report read back
+ * execution's record (zp_exec_record), which zplan show and report read back
  * through zp_exec_record_check: every record exec writes must pass that
  * check and render, on CPU ranks and on GPUs; and the profile a GPU run
- * keeps (measured_profile) must be one the planner reads back. */
-#include "../../src/cli/exec.c"
+ * keeps (zp_exec_measured_profile) must be one the planner reads back. */
+#include "../../src/cli/exec_record.c"
+#include "render.h"
 
 #include "fuzz.h"
 
@@ -67,7 +68,7 @@ static void record_ok(const cJSON *rec, const char *backend)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *s = fuzz_str(data, size);   /* zp_run_capture's buffer, NUL-terminated */
-    cJSON *prog = NULL, *eo = engine_output(s, &prog);
+    cJSON *prog = NULL, *eo = zp_exec_engine_output(s, &prog);
     FUZZ_REQUIRE(cJSON_IsArray(prog), "engine_output gave no progress array");
     if (eo) {
         zp_err e = {0};
@@ -83,15 +84,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const int rcs[] = {0, 130, 1};
     for (size_t i = 0; i < sizeof rcs / sizeof rcs[0]; i++) {
         double granule, gpu_mem;
-        cJSON *rec = exec_record(cpu_run, rcs[i], s, &granule, &gpu_mem);
+        cJSON *rec = zp_exec_record(cpu_run, rcs[i], s, &granule, &gpu_mem);
         record_ok(rec, "cpu");
         cJSON_Delete(rec);
     }
     double granule, gpu_mem;
-    cJSON *rec = exec_record(gpu_run, 0, s, &granule, &gpu_mem);
+    cJSON *rec = zp_exec_record(gpu_run, 0, s, &granule, &gpu_mem);
     record_ok(rec, "cuda");
     zp_err e = {0};
-    char *pt = measured_profile(rec, &fgpu, "nvidia-h200-cuda", "NVIDIA H200", granule, gpu_mem,
+    char *pt = zp_exec_measured_profile(rec, &fgpu, "nvidia-h200-cuda", "NVIDIA H200", granule, gpu_mem,
                                 "the GPU preset h200", &e);
     if (pt) {
         zp_gpu back;
