@@ -15,14 +15,6 @@ typedef struct list_ctx {
     int n;
 } list_ctx;
 
-static void printable(char *b, size_t n, const char *v)
-{
-    size_t i = 0;
-    for (; v && v[i] && i + 1 < n; i++)
-        b[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
-    b[i] = '\0';
-}
-
 static int list_row(void *arg, const zp_run_row *r)
 {
     list_ctx *x = arg;
@@ -47,8 +39,8 @@ static int list_row(void *arg, const zp_run_row *r)
         /* names as stored (a shared database may hold anything): control
          * characters shown as '?'; a shape derived from --params says so */
         char mn[64], gn[64];
-        printable(mn, sizeof mn, r->model && strcmp(r->model, "derived") != 0 ? r->model : "(from --params)");
-        printable(gn, sizeof gn, r->gpu);
+        zp_printable(mn, sizeof mn, r->model && strcmp(r->model, "derived") != 0 ? r->model : "(from --params)");
+        zp_printable(gn, sizeof gn, r->gpu);
         printf("%5lld  %-20s  %-16s %9s  %5lld x %-10s %8lld %7lld  %s\n", (long long)r->id,
                r->created ? r->created : "", mn, zp_fmt_count(c, sizeof c, (double)r->params),
                (long long)r->gpus, gn, (long long)r->candidates, (long long)r->fitting,

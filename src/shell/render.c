@@ -8,17 +8,20 @@
 /* A stored string as printed on a terminal: control characters (an escape
  * sequence in a name edited in the database) shown as '?'.  Rotating
  * buffers, so that one printf may take several. */
+const char *zp_printable(char *b, size_t n, const char *v)
+{
+    size_t i = 0;
+    for (; v && v[i] && i + 1 < n; i++)
+        b[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+    b[i] = '\0';
+    return b;
+}
+
 static const char *S(const cJSON *o, const char *k)
 {
     static char buf[16][512];
     static int next;
-    char *b = buf[next++ % 16];
-    const char *v = zp_jstr(o, k);
-    size_t i = 0;
-    for (; v[i] && i + 1 < sizeof buf[0]; i++)
-        b[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
-    b[i] = '\0';
-    return b;
+    return zp_printable(buf[next++ % 16], sizeof buf[0], zp_jstr(o, k));
 }
 
 static const char *bytes(char *buf, size_t n, double b, zp_units u)

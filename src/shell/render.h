@@ -11,5 +11,8 @@
 void zp_render_result(FILE *out, const cJSON *result, zp_units units);
 /* One execution record (zplan exec): prediction beside measurement. */
 void zp_render_exec(FILE *out, const cJSON *rec);
+/* v (NULL: "") into b of n bytes with control characters shown as '?': a
+ * stored name printed to a terminal (a shared database holds anything). */
+const char *zp_printable(char *b, size_t n, const char *v);
 
 #endif
