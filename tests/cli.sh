@@ -500,6 +500,40 @@ run "$ZPLAN" --params 1e9 --gpus 1 --micro-batch 1 --ckpt none --offload none --
 ok "$([ "$rc" -eq 0 ] && grep -q '^        the same result with zero=1, zero=2$' "$outf"; echo $?)" \
     "text: the row is followed by the settings of the same result" || diag "$out"
 # ten rows stay ten distinct results
+# ---------------------------------------------------------------- matmul efficiency by shape
+
+# Llama-2-7B on 8 A100s, the layout pinned but the micro-batch: by shape,
+# a micro-batch of 1 runs smaller products and launches each kernel 4 times
+# as often as one of 4, so its step is slower; with one constant
+# efficiency (--gemm-eff) the two take the same time (FLOPs are linear in
+# tokens), which was the old answer (60.85 s at 1, 2 and 4).
+L7="--model llama2-7b --gpus 8 --no-store --json --dp 8 --tp 1 --pp 1 --zero 1 --offload none --ckpt full"
+zp $L7 --micro-batch 1; cp "$outf" "$tmp/mb1.json"
+zp $L7 --micro-batch 4; cp "$outf" "$tmp/mb4.json"
+jq -s . "$tmp/mb1.json" "$tmp/mb4.json" >"$tmp/mb14.json"
+jok "$tmp/mb14.json" '.[0].plans[0].step_time_s > .[1].plans[0].step_time_s * 1.01' \
+    "by shape: Llama-2-7B at micro-batch 1 is more than 1 % slower than at 4"
+zp $L7 --micro-batch 1 --gemm-eff 0.6; cp "$outf" "$tmp/mb1c.json"
+zp $L7 --micro-batch 4 --gemm-eff 0.6
+jq -s . "$tmp/mb1c.json" "$outf" >"$tmp/mb14c.json"
+jok "$tmp/mb14c.json" "$JQDEF"' rel(.[0].plans[0].time_s.compute; .[1].plans[0].time_s.compute) < 1e-9' \
+    "--gemm-eff 0.6: the same compute time at micro-batch 1 and 4"
+jok "$tmp/mb1.json" '.conventions.gemm_by_shape.sms == 108 and .conventions.gemm_efficiency == 0.89 and
+    .conventions.gemm_by_shape.attention_efficiency == 0.3 and .conventions.gemm_by_shape.hbm_efficiency == 0.3 and
+    .conventions.gemm_by_shape.kernel_us == 4.5' \
+    "JSON conventions: A100's curve (108 SMs, ceiling 0.89, attention 0.3), 30 % of HBM, 4.5 us a kernel"
+jok "$tmp/mb1c.json" '(.conventions | has("gemm_by_shape") | not) and .conventions.gemm_efficiency == 0.6' \
+    "JSON conventions with --gemm-eff 0.6: no curve, the constant"
+# a stored run keeps its curve: show prints the same answer
+zp --model llama2-7b --gpus 8 --db "$tmp/shape.db" --json --micro-batch 2; cp "$outf" "$tmp/shape.json"
+zp show "$(jq .run_id "$tmp/shape.json")" --db "$tmp/shape.db" --json
+jq -s . "$tmp/shape.json" "$outf" >"$tmp/shape2.json"
+jok "$tmp/shape2.json" '.[0].conventions == .[1].conventions and .[0].plans[0].step_time_s == .[1].plans[0].step_time_s' \
+    "zplan show: the stored run keeps gemm_by_shape and its step time"
+zp --model llama2-7b --gpus 8 --no-store --attn-eff 0
+is "$rc" 2 "--attn-eff 0: refused (exit 2)"
+is "$(head -c 11 "$errf")" "zplan: --at" "--attn-eff 0: the error names the option"
+
 run "$ZPLAN" --params 1e9 --gpus 1 --no-store --json
 jok "$outf" '(.plans | length) == 10 and ([.plans[] | [.memory_bytes.total, .host_memory_bytes, .comm_bytes_per_step,
     .step_time_s]] | unique | length) == 10' "--gpus 1: 10 rows, 10 distinct results"

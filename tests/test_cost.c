@@ -11,6 +11,7 @@
 #include "core.h"
 #include "tap.h"
 
+#include <math.h>
 #include <string.h>
 
 #define N_(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -571,6 +572,104 @@ static void test_elementwise(void)
            1e-12, "window 32 < s = 128: softmax 1.5 a w");
 }
 
+
+/* The matmul efficiency by shape (gemm.c), evaluated by hand: ceiling x
+ * the busy fraction of the waves with the best of the three tiles x the
+ * covered part of the tiles x K / (K + 64).  A100: 108 SMs, ceiling 0.89. */
+static void test_gemm_curve(void)
+{
+    zp_gemm_curve g = {0.89, 108, 64, 2039};
+    /* 8192^3: 256x128 tiles, 32 x 64 = 2048 in 19 waves of 108 */
+    is_dbl(zp_gemm_shape_eff(&g, 8192, 8192, 8192, 1), 0.89 * 2048.0 / 2052.0 * 8192.0 / 8256.0, 1e-12,
+           "8192^3: 0.89 x 2048/2052 x 8192/8256");
+    /* 4096^3: 512 large tiles in 5 waves (540 slots) */
+    is_dbl(zp_gemm_shape_eff(&g, 4096, 4096, 4096, 1), 0.89 * 512.0 / 540.0 * 4096.0 / 4160.0, 1e-12,
+           "4096^3: 0.89 x 512/540 x 4096/4160");
+    /* 2048^3: the 128x64 tile wins, 512 tiles in 5 waves, at 0.85 */
+    is_dbl(zp_gemm_shape_eff(&g, 2048, 2048, 2048, 1), 0.89 * 512.0 / 540.0 * 0.85 * 2048.0 / 2112.0, 1e-12,
+           "2048^3: the 128x64 tile, 0.89 x 512/540 x 0.85 x 2048/2112");
+    /* 1024^3: 128x128, 64 tiles in one wave of 108, at 0.95 */
+    is_dbl(zp_gemm_shape_eff(&g, 1024, 1024, 1024, 1), 0.89 * 64.0 / 108.0 * 0.95 * 1024.0 / 1088.0, 1e-12,
+           "1024^3: one wave of 64 tiles, 0.89 x 64/108 x 0.95 x 1024/1088");
+    /* NVIDIA's cuBLAS sweep on A100 (blog "CUDA 11 Features Revealed",
+     * Fig. 6, read off the plot): about 0.63, 0.83 and 0.87-0.93 of the
+     * peak at 2048, 4096, 8192 */
+    ok(fabs(zp_gemm_shape_eff(&g, 2048, 2048, 2048, 1) - 0.63) < 0.1 &&
+           fabs(zp_gemm_shape_eff(&g, 4096, 4096, 4096, 1) - 0.83) < 0.05 &&
+           fabs(zp_gemm_shape_eff(&g, 8192, 8192, 8192, 1) - 0.90) < 0.05,
+       "the curve follows NVIDIA's published A100 sweep at 2048, 4096, 8192");
+    /* a partly covered tile: 1000 x 128, 16 tiles of 128x64 covering
+     * 1000/1024 of their rows */
+    is_dbl(zp_gemm_shape_eff(&g, 1000, 128, 4096, 1), 0.89 * 16.0 / 108.0 * 0.85 * (1000.0 / 1024.0) * 4096.0 / 4160.0,
+           1e-12, "1000 x 128 from 4096: 16 tiles of 128x64, 1000/1024 covered");
+    /* a batch fills the waves: 108 products of 128^3, one 128x128 tile each */
+    is_dbl(zp_gemm_shape_eff(&g, 128, 128, 128, 108), 0.89 * 0.95 * 128.0 / 192.0, 1e-12,
+           "108 products of 128^3: one full wave of 128x128 tiles");
+    /* depth 8: memory bound, A, B and C at the HBM bandwidth */
+    is_dbl(zp_gemm_time(&g, 312e12, 2, 8192, 8192, 8, 1), 2.0 * (8192.0 * 8 * 2 + 8192.0 * 8192) / 2039e9, 1e-12,
+           "8192 x 8192 from depth 8: bound by its bytes over HBM");
+    /* a large product: compute bound */
+    double t = zp_gemm_time(&g, 312e12, 2, 8192, 8192, 8192, 1);
+    is_dbl(t, 2.0 * 8192.0 * 8192.0 * 8192.0 / (312e12 * zp_gemm_shape_eff(&g, 8192, 8192, 8192, 1)), 1e-12,
+           "8192^3: FLOPs over the peak at its efficiency");
+}
+
+/* Step time by shape, the products listed by hand for a 2-layer GPT
+ * (h 1024, 8 heads of 128, f 4h, V 4096, s 512, micro-batch 2, M 3, flash
+ * attention, bf16): per layer QKV (T x 3h from h), projection (T x h from
+ * h), fc1 (T x 4h from h), fc2 (T x h from 4h); backward dX (T x K from N)
+ * and dW (K x N from T) of each; the head T x V from h; the fused attention
+ * half of 2 s^2 d per product (causal), b a products, at 0.4 of the peak,
+ * forward twice, backward four times and the scores once more; 10 kernels
+ * per layer forward (4 products, attention, 2 norms, 2 adds, GELU), 20
+ * backward, 3 + 6 for the head; the non-matmul traffic 18h a token and
+ * layer forward, 4h + 3V for the head, twice backward, at 0.5 x HBM. */
+static void test_shape_step(void)
+{
+    zp_model m = gpt(2, 1024, 8, 4096);
+    zp_train tr = train(512, 6);
+    tr.flash = 1;
+    zp_layout l = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 2, 3);
+    zp_cluster c = cluster(1);
+    zp_conv cv = conv();
+    cv.gemm_eff = 0;
+    cv.gemm = (zp_gemm_curve){0.8, 132, 64, HBM};
+    cv.kernel_s = 5e-6;
+    cv.hbm_eff = 0.5;
+    cv.attn_eff = 0.4;
+    zp_cost out;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &out);
+
+    const zp_gemm_curve *g = &cv.gemm;
+    double T = 1024, h = 1024, V = 4096, s = 512, d = 128, k = 5e-6, L = 2;
+    double NK[4][2] = {{3 * h, h}, {h, h}, {4 * h, h}, {h, 4 * h}};
+    double lf = 0, lb = 0;
+    for (int i = 0; i < 4; i++) {
+        lf += zp_gemm_time(g, PEAK, 2, T, NK[i][0], NK[i][1], 1);
+        lb += zp_gemm_time(g, PEAK, 2, T, NK[i][1], NK[i][0], 1) + zp_gemm_time(g, PEAK, 2, NK[i][1], NK[i][0], T, 1);
+    }
+    double sc = 0.5 * 2 * s * s * d * (2 * 8) / (PEAK * 0.4);
+    double hf = zp_gemm_time(g, PEAK, 2, T, V, h, 1);
+    double hb = zp_gemm_time(g, PEAK, 2, T, h, V, 1) + zp_gemm_time(g, PEAK, 2, h, V, T, 1);
+    double ew = 2.0 * T * (L * 18 * h + 4 * h + 3 * V) / (0.5 * HBM * 1e9);
+    double fwd = L * (lf + 2 * sc + 10 * k) + hf + 3 * k + ew;
+    double bwd = L * (lb + 5 * sc + 20 * k) + hb + 6 * k + 2 * ew;
+    is_dbl(out.compute_s, 3 * (fwd + bwd), 1e-12, "by shape: compute = M x (products + attention + kernels + traffic), "
+           "listed by hand");
+    /* the same plan at a micro-batch of 1, twice the accumulation: slower
+     * (smaller products, the kernels' fixed time twice as often) */
+    zp_layout l1 = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 1, 6);
+    zp_cost o1;
+    zp_cost_eval(&m, &tr, &l1, &c, &cv, &empty_comm, &empty_comm, &o1);
+    ok(o1.compute_s > out.compute_s * 1.01, "by shape: micro-batch 1 x 6 is slower than 2 x 3 (%.4g s vs %.4g s)",
+       o1.compute_s, out.compute_s);
+    /* a constant efficiency ignores the micro-batch, as before */
+    cv.gemm_eff = 0.5;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &out);
+    zp_cost_eval(&m, &tr, &l1, &c, &cv, &empty_comm, &empty_comm, &o1);
+    is_dbl(o1.compute_s, out.compute_s, 1e-12, "a constant --gemm-eff: the same compute at micro-batch 1 and 2");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -582,5 +681,7 @@ int main(void)
     test_optimizer_and_overlap();
     test_last_stage_exposed();
     test_optimizer_max_stage();
+    test_gemm_curve();
+    test_shape_step();
     return tap_exit();
 }

@@ -18,7 +18,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_ZERO, O_OFFLOAD, O_CKPT,
     O_SP, O_NOSP, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -41,6 +41,8 @@ static const struct option plan_opts[] = {
     {"bucket-elems", required_argument, 0, O_BUCKET},
     {"cuda-ctx", required_argument, 0, O_CUDACTX}, {"nccl-mem", required_argument, 0, O_NCCLMEM},
     {"frag", required_argument, 0, O_FRAG}, {"gemm-eff", required_argument, 0, O_GEMMEFF},
+    {"gemm-max-eff", required_argument, 0, O_GEMMMAX}, {"attn-eff", required_argument, 0, O_ATTNEFF}, {"hbm-eff", required_argument, 0, O_HBMEFF},
+    {"kernel-us", required_argument, 0, O_KERNELUS},
     {"link-eff", required_argument, 0, O_LINKEFF}, {"overlap-eff", required_argument, 0, O_OVLEFF},
     {"no-bwd-workspace", no_argument, 0, O_NOBWDWS}, {"units", required_argument, 0, O_UNITS},
     {"top", required_argument, 0, O_TOP}, {"json", no_argument, 0, O_JSON}, {"db", required_argument, 0, O_DB},
@@ -93,7 +95,7 @@ static const char *nearest_option(const char *w)
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws;
 } raw;
 
@@ -156,6 +158,10 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
         case O_NCCLMEM: r->ncclmem = optarg; break;
         case O_FRAG: r->frag = optarg; break;
         case O_GEMMEFF: r->gemmeff = optarg; break;
+        case O_GEMMMAX: r->gemmmax = optarg; break;
+        case O_ATTNEFF: r->attneff = optarg; break;
+        case O_HBMEFF: r->hbmeff = optarg; break;
+        case O_KERNELUS: r->kernelus = optarg; break;
         case O_LINKEFF: r->linkeff = optarg; break;
         case O_OVLEFF: r->ovleff = optarg; break;
         case O_NOBWDWS: r->nobwdws = 1; break;
@@ -491,9 +497,15 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return st;
     if ((r->frag && (st = zp_parse_double("--frag", r->frag, 0, 1, &cv->frag, e))) ||
         (r->gemmeff && (st = zp_parse_double("--gemm-eff", r->gemmeff, 1e-3, 1, &cv->gemm_eff, e))) ||
+        (r->gemmmax && (st = zp_parse_double("--gemm-max-eff", r->gemmmax, 1e-3, 1, &cv->gemm.eff_max, e))) ||
+        (r->attneff && (st = zp_parse_double("--attn-eff", r->attneff, 1e-3, 1, &cv->attn_eff, e))) ||
+        (r->hbmeff && (st = zp_parse_double("--hbm-eff", r->hbmeff, 1e-3, 1, &cv->hbm_eff, e))) ||
+        (r->kernelus && (st = zp_parse_double("--kernel-us", r->kernelus, 0, 1e6, &cv->kernel_s, e))) ||
         (r->linkeff && (st = zp_parse_double("--link-eff", r->linkeff, 1e-3, 1, &cv->link_eff, e))) ||
         (r->ovleff && (st = zp_parse_double("--overlap-eff", r->ovleff, 0, 1, &cv->overlap_eff, e))))
         return st;
+    if (r->kernelus)
+        cv->kernel_s *= 1e-6;
     if (r->nobwdws)
         cv->bwd_workspace = 0;
     if (r->units && (st = zp_parse_enum("--units", r->units, units_names, &un, e)))
@@ -1031,7 +1043,12 @@ static const char plan_usage[] =
     "  --cuda-ctx SIZE       CUDA context per process (default: the preset's; 0 for none)\n"
     "  --nccl-mem SIZE       NCCL memory per communicator (default: the preset's; 0 for none)\n"
     "  --frag F              allocator fragmentation, fraction (default 0.05)\n"
-    "  --gemm-eff F          achieved fraction of dense peak (default 0.6)\n"
+    "  --gemm-eff F          one matmul efficiency for every shape, fraction of dense peak\n"
+    "                        (default: by shape, the preset's curve; 0.6 without one)\n"
+    "  --gemm-max-eff F      the curve's ceiling (default: the preset's)\n"
+    "  --attn-eff F          flash attention's fraction of peak (default: the preset's)\n"
+    "  --hbm-eff F           non-matmul kernels' fraction of HBM bandwidth (default 0.3)\n"
+    "  --kernel-us F         fixed time per kernel launched, microseconds (default 4.5)\n"
     "  --link-eff F          achieved fraction of link bandwidth (default 0.8)\n"
     "  --overlap-eff F       fraction of overlappable communication that hides (default 0.8)\n"
     "  --units U             gib (default) or gb for printed sizes\n"

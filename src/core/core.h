@@ -120,6 +120,10 @@ typedef struct zp_gpu {
     double link_eff;             /* achieved fraction of the link bandwidths given */
     double host_adam_params_per_s;
     double elementwise_bps;      /* measured rate of the non-matmul kernels' traffic (0: none given) */
+    /* the shape curve of the matmul efficiency (gemm.c; 0: none, a constant efficiency) */
+    int64_t sms;                 /* streaming multiprocessors */
+    double gemm_eff_max;         /* fraction of the dense peak a large, well-shaped product reaches */
+    double attn_eff;             /* flash attention's fraction of the peak on the FLOPs it does (0: 0.3) */
 } zp_gpu;
 
 typedef struct zp_cluster {
@@ -169,6 +173,21 @@ typedef struct zp_layout {
     int64_t grad_accum;   /* M = global_batch / (dp * b) */
 } zp_layout;
 
+/* The matmul efficiency as a function of shape (gemm.c, README "Cost"). */
+typedef struct zp_gemm_curve {
+    double eff_max;   /* fraction of the dense peak a large, well-shaped product reaches */
+    int64_t sms;      /* tiles one wave runs */
+    double k_half;    /* depth at which a tile's pipeline fill and drain halve its rate */
+    double hbm_gbps;  /* a product's bytes move at most this fast (GB/s) */
+} zp_gemm_curve;
+/* Achieved fraction of the dense peak of `batch` products C[M x N] =
+ * A[M x K] B[K x N] (compute bound; see gemm.c). */
+double zp_gemm_shape_eff(const zp_gemm_curve *g, double M, double N, double K, double batch);
+/* Seconds of those products: compute at that efficiency, or the traffic of
+ * A, B and C (elem_bytes each; 0: not memory bound) at hbm_gbps if longer. */
+double zp_gemm_time(const zp_gemm_curve *g, double peak_flops, double elem_bytes, double M, double N, double K,
+                    double batch);
+
 /* Conventions and overheads.  Every constant a peer disagrees on is here,
  * documented in README "Conventions", never hidden in a formula. */
 typedef enum zp_z3buf { ZP_Z3BUF_PREFETCH = 0, ZP_Z3BUF_DEEPSPEED } zp_z3buf;
@@ -182,7 +201,11 @@ typedef struct zp_conv {
     uint64_t cublas_bytes;      /* per process: cuBLAS handle and workspace */
     double frag;                /* allocator fragmentation, fraction of the rest */
     uint64_t alloc_granule_bytes; /* > 0: tensors rounded up to this instead of frag (half a granule each) */
-    double gemm_eff;            /* achieved fraction of dense peak in matmuls */
+    double gemm_eff;            /* achieved fraction of dense peak in matmuls; 0: by shape, from `gemm` */
+    zp_gemm_curve gemm;         /* the shape curve (used when gemm_eff is 0) */
+    double kernel_s;            /* by shape: fixed launch-and-ramp time of every kernel */
+    double hbm_eff;             /* by shape: the non-matmul kernels' fraction of HBM bandwidth */
+    double attn_eff;            /* by shape: flash attention's fraction of the peak on the FLOPs it does */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */
     int bwd_workspace;          /* count one block's activation gradients in backward */

@@ -87,6 +87,95 @@ void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
     zp_cost_eval_c(m, tr, l, c, cv, &lc, first, last, out);
 }
 
+/* Seconds of the products y = x W of one linear layer (x: T rows of K, W:
+ * K x N) forward, and backward (dx = dy W^T, T x K from depth N; dW =
+ * x^T dy, K x N from depth T). */
+static double linear_fwd(const zp_conv *cv, double pk, double eb, double T, double N, double K)
+{
+    return zp_gemm_time(&cv->gemm, pk, eb, T, N, K, 1.0);
+}
+static double linear_bwd(const zp_conv *cv, double pk, double eb, double T, double N, double K)
+{
+    return zp_gemm_time(&cv->gemm, pk, eb, T, K, N, 1.0) + zp_gemm_time(&cv->gemm, pk, eb, K, N, T, 1.0);
+}
+
+/* Matmul seconds of one micro-batch on one tp rank: one layer's forward
+ * (mm[0]), backward (mm[1]) and recompute (mm[2]); the head's forward
+ * (mm[3]) and backward (mm[4]); and the fixed kernel times of one layer's
+ * forward, backward and recompute, and of the head's forward (k[0..3]).
+ * With a constant efficiency: FLOPs / (peak x efficiency), no kernel
+ * times.  By shape, each product at its own efficiency (gemm.c):
+ *   linear layers per tp rank, T = s b rows: QKV (N = (a + 2g) d / t,
+ *   K = h), output projection (N = h, K = a d / t), the MLP's input
+ *   (N = f / t; SwiGLU's gate and up as one product of 2 f / t), and its
+ *   output (N = h, K = f / t); the head (N = V / t, K = h);
+ *   the attention core, b a / t products per micro-batch: scores
+ *   (s x s' from depth d) and values (s x d from depth s'); backward, four
+ *   of the same sizes, the scores written to and read from memory (s s'
+ *   values each); with flash attention one fused kernel instead, at
+ *   attn_eff of the peak on the FLOPs it does (causal: half the scores),
+ *   whose backward computes the scores again.
+ * Kernels of a layer's forward: the four linear products, the attention
+ * (one fused kernel, or scores + softmax + values), the norms, two
+ * residual adds, the activation function, and rotary positions when the
+ * model has them; backward twice as many; selective recompute three, full
+ * the forward's; the head: final norm, product, cross-entropy (backward
+ * twice). */
+static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, double pk,
+                         double mm[5], double k[4])
+{
+    double s = (double)tr->seq, b = (double)l->micro_batch, t = (double)l->tp, h = (double)m->hidden;
+    double T = s * b, d = (double)zp_model_head_dim(m), span = (double)zp_model_attn_span(m, tr->seq);
+    double core = span * (double)(m->heads * zp_model_head_dim(m));   /* s' a d per token */
+    double block = 2.0 * (double)zp_model_block_matmul_params(m) + 4.0 * core;
+    if (cv->gemm_eff > 0) {
+        double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff);
+        double r = l->ckpt == ZP_CKPT_FULL ? block : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 4.0 * core : 0.0;
+        mm[0] = tok * block * inv;
+        mm[1] = 2.0 * mm[0];
+        mm[2] = tok * (r + (tr->flash ? 2.0 * core : 0.0)) * inv;
+        mm[3] = tok * 2.0 * (double)m->vocab * h * inv;
+        mm[4] = 2.0 * mm[3];
+        k[0] = k[1] = k[2] = k[3] = 0.0;
+        return;
+    }
+    double eb = (double)zp_dtype_bytes(tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype);
+    double q = (double)(m->heads * zp_model_head_dim(m)), kv = (double)(m->kv_heads * zp_model_head_dim(m));
+    double f = (double)m->ffn / t, fin = m->mlp == ZP_MLP_GELU ? f : 2.0 * f, qkv = (q + 2.0 * kv) / t;
+    double lin_f = linear_fwd(cv, pk, eb, T, qkv, h) + linear_fwd(cv, pk, eb, T, h, q / t) +
+                   linear_fwd(cv, pk, eb, T, fin, h) + linear_fwd(cv, pk, eb, T, h, f);
+    double lin_b = linear_bwd(cv, pk, eb, T, qkv, h) + linear_bwd(cv, pk, eb, T, h, q / t) +
+                   linear_bwd(cv, pk, eb, T, fin, h) + linear_bwd(cv, pk, eb, T, h, f);
+    /* the attention core: b a / t products of each kind */
+    double nb = b * (double)m->heads / t, sc, att_f, att_b;
+    if (tr->flash) {
+        /* one fused kernel at attn_eff of the peak on the work it does: a
+         * causal mask skips the upper half of the scores (s' = s; a window
+         * already counts only the keys seen) */
+        double work = (span < s ? 1.0 : 0.5) * 2.0 * s * span * d * nb;   /* one product's FLOPs */
+        sc = work / (pk * cv->attn_eff);
+        att_f = 2.0 * sc, att_b = 4.0 * sc;
+    } else {
+        sc = zp_gemm_time(&cv->gemm, pk, eb, s, span, d, nb);                 /* Q K^T; dP = dO V^T */
+        double va = zp_gemm_time(&cv->gemm, pk, eb, s, d, span, nb);          /* P V; dQ = dS K */
+        double tv = zp_gemm_time(&cv->gemm, pk, eb, span, d, s, nb);          /* dV = P^T dO; dK = dS^T Q */
+        att_f = sc + va, att_b = sc + va + 2.0 * tv;
+    }
+    mm[0] = lin_f + att_f;
+    mm[1] = lin_b + att_b;
+    mm[2] = (l->ckpt == ZP_CKPT_FULL ? mm[0] : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? att_f : 0.0) +
+            (tr->flash ? sc : 0.0);
+    double V = (double)m->vocab / t;
+    mm[3] = linear_fwd(cv, pk, eb, T, V, h);
+    mm[4] = linear_bwd(cv, pk, eb, T, V, h);
+    double kf = 4.0 + (tr->flash ? 1.0 : 3.0) + zp_model_block_norms(m) + 2.0 + 1.0 +
+                (m->pos == ZP_POS_ROTARY ? 1.0 : 0.0);
+    k[0] = kf * cv->kernel_s;
+    k[1] = 2.0 * k[0];
+    k[2] = (l->ckpt == ZP_CKPT_FULL ? kf : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 3.0 : 0.0) * cv->kernel_s;
+    k[3] = 3.0 * cv->kernel_s;
+}
+
 void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
                     const zp_conv *cv, const zp_lcache *lc, const zp_comm *first, const zp_comm *last, zp_cost *out)
 {
@@ -109,13 +198,17 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
-    double inv_peak = 1.0 / (c->gpu.peak_flops[cdt] * cv->gemm_eff);
-    /* the non-matmul kernels, when their rate is given: forward, backward
-     * (twice the forward) and recompute traffic, per micro-batch */
+    double mm[5], kn[4];
+    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], mm, kn);
+    /* the non-matmul kernels, when their rate is given (a measured
+     * profile), or by shape at hbm_eff of the HBM bandwidth: forward,
+     * backward (twice the forward) and recompute traffic, per micro-batch */
     double ew_f = 0.0, ew_rc = 0.0, ew_head = 0.0;
-    if (cv->elementwise_bps > 0) {
-        double ef, er, eh, k = (double)zp_act_bytes(tr) * (double)tr->seq * (double)l->micro_batch /
-                               cv->elementwise_bps;
+    double ew_bps = cv->elementwise_bps > 0 ? cv->elementwise_bps
+                    : cv->gemm_eff > 0      ? 0.0
+                                            : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
+    if (ew_bps > 0) {
+        double ef, er, eh, k = (double)zp_act_bytes(tr) * (double)tr->seq * (double)l->micro_batch / ew_bps;
         elementwise_values(m, tr, l, &ef, &er, &eh);
         ew_f = k * Ls * ef, ew_rc = k * Ls * er, ew_head = k * eh;
     }
@@ -127,7 +220,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         int last_stage = which == 1 || l->pp == 1;
         double f = blocks + (last_stage ? head : 0.0), b = 2.0 * f;
         double ef = ew_f + (last_stage ? ew_head : 0.0);
-        double fwd_s = f * inv_peak + ef, bwd_s = (b + rc) * inv_peak + 2.0 * ef + ew_rc;
+        double fwd_s = Ls * (mm[0] + kn[0]) + (last_stage ? mm[3] + kn[3] : 0.0) + ef;
+        double bwd_s = Ls * (mm[1] + mm[2] + kn[1] + kn[2]) + (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef +
+                       ew_rc;
         double comp = M * (fwd_s + bwd_s);
         double ex = exposed(which == 0 ? first : last, l, fwd_s, bwd_s, cv->overlap_eff);
         if (comp > best_compute) {

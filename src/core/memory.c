@@ -413,7 +413,16 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->cublas_bytes = gpu->cublas_bytes;
     c->frag = 0.05;
     c->alloc_granule_bytes = 0;
-    c->gemm_eff = 0.6;
+    /* matmul efficiency: by shape where the preset gives the curve (its SM
+     * count and ceiling; README "GEMM efficiency by shape"), else a constant */
+    c->gemm_eff = gpu->sms > 0 && gpu->gemm_eff_max > 0 ? 0.0 : 0.6;
+    c->gemm.eff_max = gpu->gemm_eff_max;
+    c->gemm.sms = gpu->sms;
+    c->gemm.k_half = 64;
+    c->gemm.hbm_gbps = gpu->hbm_gbps;
+    c->kernel_s = 4.5e-6;
+    c->hbm_eff = 0.3;
+    c->attn_eff = gpu->attn_eff > 0 ? gpu->attn_eff : 0.3;
     c->link_eff = 0.8;
     c->overlap_eff = 0.8;
     c->bwd_workspace = 1;

@@ -659,7 +659,7 @@ static uint64_t bytes_of(double v, double unit)
 zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_err *e)
 {
     zp_status st = ZP_OK;
-    double mem, hbm, nvl, pcie, nic, gpn, host, ctx, nccl, cublas, granule, fl[ZP_DT_N];
+    double mem, hbm, nvl, pcie, nic, gpn, host, ctx, nccl, cublas, granule, sms, fl[ZP_DT_N];
     cJSON *j = parse(text, where, e);
     if (!j)
         return ZP_EINVAL;
@@ -697,8 +697,14 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (st = num_field(j, where, "host_adam_params_per_s", 0, 1e15, &g->host_adam_params_per_s, 1, e)) ||
         (st = num_field(j, where, "elementwise_gbps", 0, 1e6, &g->elementwise_bps, 1, e)) ||
         (st = num_field(j, where, "cublas_mib", 0, 1e6, &cublas, 1, e)) ||
-        (st = num_field(j, where, "alloc_granule_mib", 0, 1024, &granule, 1, e)))
+        (st = num_field(j, where, "alloc_granule_mib", 0, 1024, &granule, 1, e)) ||
+        (st = num_field(j, where, "sms", 0, 1e5, &sms, 1, e)) ||
+        (sms != floor(sms) && (st = zp_err_set(e, ZP_EINVAL, "%s: \"sms\" = %g is not a whole number of "
+                                               "multiprocessors", where, sms))) ||
+        (st = num_field(j, where, "gemm_max_efficiency", 0, 1, &g->gemm_eff_max, 1, e)) ||
+        (st = num_field(j, where, "attention_efficiency", 0, 1, &g->attn_eff, 1, e)))
         goto out;
+    g->sms = (int64_t)sms;
     g->alpha_s *= 1e-6;
     g->elementwise_bps *= 1e9;
     snprintf(g->name, sizeof g->name, "%s", name->valuestring);
@@ -785,6 +791,12 @@ cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
     cJSON_AddNumberToObject(p, "alloc_granule_mib", (double)g->alloc_granule_bytes / 1048576.0);
     if (g->gemm_eff > 0)
         cJSON_AddNumberToObject(p, "gemm_efficiency", g->gemm_eff);
+    if (g->sms > 0)
+        cJSON_AddNumberToObject(p, "sms", (double)g->sms);
+    if (g->gemm_eff_max > 0)
+        cJSON_AddNumberToObject(p, "gemm_max_efficiency", g->gemm_eff_max);
+    if (g->attn_eff > 0)
+        cJSON_AddNumberToObject(p, "attention_efficiency", g->attn_eff);
     if (g->alpha_s > 0)
         cJSON_AddNumberToObject(p, "latency_us", g->alpha_s * 1e6);
     if (g->link_eff > 0)

@@ -92,6 +92,16 @@ static const zp_field train_f[] = {
     {"dropout", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
+/* the matmul efficiency by shape (absent: the constant gemm_efficiency) */
+static const zp_field shape_f[] = {
+    {"sms", ZP_F_INT, 1, 1e5, NULL, NULL, 0, 0},
+    {"k_half", ZP_F_NUM, 0, 1e9, NULL, NULL, 0, 0},
+    {"hbm_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
+    {"kernel_us", ZP_F_NUM, 0, 1e6, NULL, NULL, 0, 0},
+    {"hbm_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
+    {"attention_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
+    {NULL, 0, 0, 0, NULL, NULL, 0, 0},
+};
 static const zp_field conv_f[] = {
     {"zero3_buffer", ZP_F_STR, 0, 0, z3_n, NULL, 0, 0},
     {"zero3_regather", ZP_F_STR, 0, 0, z3re_n, NULL, 0, 0},
@@ -102,6 +112,7 @@ static const zp_field conv_f[] = {
     {"fragmentation", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
     {"alloc_granule_bytes", ZP_F_INT, 0, P2(40), NULL, NULL, 1, 0},
     {"gemm_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
+    {"gemm_by_shape", ZP_F_OBJ, 0, 0, NULL, shape_f, 1, 0},
     {"link_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
     {"overlap_efficiency", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
     {"elementwise_gbps", ZP_F_NUM, 0, 1e6, NULL, NULL, 1, 0},
@@ -407,7 +418,17 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddNumberToObject(cvo, "cublas_bytes", (double)cv->cublas_bytes);
     cJSON_AddNumberToObject(cvo, "fragmentation", cv->frag);
     cJSON_AddNumberToObject(cvo, "alloc_granule_bytes", (double)cv->alloc_granule_bytes);
-    cJSON_AddNumberToObject(cvo, "gemm_efficiency", cv->gemm_eff);
+    /* by shape: the curve's ceiling, and the curve */
+    cJSON_AddNumberToObject(cvo, "gemm_efficiency", cv->gemm_eff > 0 ? cv->gemm_eff : cv->gemm.eff_max);
+    if (cv->gemm_eff <= 0) {
+        cJSON *gs = cJSON_AddObjectToObject(cvo, "gemm_by_shape");
+        cJSON_AddNumberToObject(gs, "sms", (double)cv->gemm.sms);
+        cJSON_AddNumberToObject(gs, "k_half", cv->gemm.k_half);
+        cJSON_AddNumberToObject(gs, "hbm_gbps", cv->gemm.hbm_gbps);
+        cJSON_AddNumberToObject(gs, "kernel_us", cv->kernel_s * 1e6);
+        cJSON_AddNumberToObject(gs, "hbm_efficiency", cv->hbm_eff);
+        cJSON_AddNumberToObject(gs, "attention_efficiency", cv->attn_eff);
+    }
     cJSON_AddNumberToObject(cvo, "link_efficiency", cv->link_eff);
     cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);
     cJSON_AddNumberToObject(cvo, "elementwise_gbps", cv->elementwise_bps / 1e9);
@@ -846,6 +867,17 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.frag = zp_jnum(cv, "fragmentation");
     pb->conv.alloc_granule_bytes = (uint64_t)zp_jnum(cv, "alloc_granule_bytes");
     pb->conv.gemm_eff = zp_jnum(cv, "gemm_efficiency");
+    const cJSON *gs = zp_jobj(cv, "gemm_by_shape");   /* absent before, and with a constant */
+    if (gs) {
+        pb->conv.gemm.eff_max = pb->conv.gemm_eff;
+        pb->conv.gemm_eff = 0;
+        pb->conv.gemm.sms = (int64_t)zp_jnum(gs, "sms");
+        pb->conv.gemm.k_half = zp_jnum(gs, "k_half");
+        pb->conv.gemm.hbm_gbps = g->hbm_gbps = zp_jnum(gs, "hbm_gbps");
+        pb->conv.kernel_s = zp_jnum(gs, "kernel_us") * 1e-6;
+        pb->conv.hbm_eff = zp_jnum(gs, "hbm_efficiency");
+        pb->conv.attn_eff = zp_jnum(gs, "attention_efficiency");
+    }
     pb->conv.link_eff = zp_jnum(cv, "link_efficiency");
     pb->conv.overlap_eff = zp_jnum(cv, "overlap_efficiency");
     pb->conv.elementwise_bps = zp_jnum(cv, "elementwise_gbps") * 1e9;   /* absent before: 0 */
