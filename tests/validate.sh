@@ -1,0 +1,19 @@
+#!/bin/sh
+# validate.sh - zplan's step time against published training runs
+# (data/validation/runs.csv, each row with its source), with zplan's
+# defaults and each run's own layout pinned: scripts/validate --tap holds
+# each set of runs to its bounds (median and worst |error|; see BOUNDS in
+# the script) and prints the summary over all 149 runs.
+: "${ZPLAN_SRCDIR:=.}"
+: "${ZPLAN:=./zplan}"
+export ZPLAN
+if ! command -v python3 >/dev/null 2>&1; then
+    if [ "${CI:-}" = true ]; then
+        echo "not ok 1 - python3 is missing (scripts/setup installs it)"
+        echo "1..1"
+        exit 1
+    fi
+    echo "1..0 # SKIP python3 is missing"
+    exit 0
+fi
+exec python3 "$ZPLAN_SRCDIR/scripts/validate" --tap
