@@ -481,6 +481,16 @@ static void test_inter_node(void)
             const zp_coll *cl = find(&cm, grp[g], kind[g], what[g]);
             double B = (want[g] ? NIC : NVLINK) * EFF * 1e9, a = want[g] ? A_OUT : A_IN;
             double tw = count[g] * (a * steps[g] + S[g] * fac[g] / B);
+            /* the dp all-gather across nodes with r = 8 / t > 1 ranks a
+             * node: NVLink inside the node, then N = d / r rings across
+             * nodes of S / r each (NCCL's hierarchical algorithm; the case
+             * tp=1 dp=16: r = 8, N = 2) */
+            int64_t r = 8 / t < d ? 8 / t : d;
+            if (g == 1 && want[g] && r > 1) {
+                double N = (double)d / (double)r;
+                tw = count[g] * ((r - 1.0) / r * S[g] / (NVLINK * EFF * 1e9) + A_IN * (r - 1.0) +
+                                 (N - 1.0) / N * S[g] / r / (NIC * EFF * 1e9) + A_OUT * (N - 1.0));
+            }
             ok(cl && (double)cl->bytes == S[g] && (double)cl->count == count[g],
                "tp=%lld dp=%lld pp=%lld: %s '%s' of %.0f bytes x %.0f", (long long)t, (long long)d, (long long)p,
                zp_group_names[grp[g]], what[g], S[g], count[g]);
@@ -505,8 +515,10 @@ static void test_inter_node(void)
  *   P_0 = 8 x 50363392 + 12576 h + 2048 h = 462,807,040
  *   P_1 = 8 x 50363392                    = 402,907,136  (a middle stage)
  *   P_3 = 8 x 50363392 + 2h + 12576 h      = 454,426,624  (tied copy)
- *   DP (span t d = 16 GPUs > 8: the NIC): gradient reduce-scatter
- *     S = 4 P, factor 3/4; updated-parameter all-gather S = 2 P, 3/4
+ *   DP (span t d = 16 GPUs > 8: across nodes, 2 of the 4 ranks in each
+ *     node, so hierarchical: (2-1)/2 S over NVLink, then 2 rings across
+ *     of S/2, (2-1)/2 of it each): gradient reduce-scatter S = 4 P,
+ *     factor 3/4; updated-parameter all-gather S = 2 P, 3/4
  *   offload (PCIe, factor 1): gradient partition down 4 ceil(P/4), updated
  *     parameters up 2 ceil(P/4), once each (ZeRO-1)
  *   TP (NVLink): a layer's output 2 s b h = 16,777,216 bytes, all-gather +
@@ -525,6 +537,8 @@ struct hand_coll {
     zp_coll_kind kind; zp_group group; const char *what; int64_t n; int link; uint64_t S; int64_t count;
     double factor; int64_t steps; uint64_t bus;
     const char *mutation;   /* a mutation of comm.c this row catches that no other test did */
+    int64_t per_node;       /* > 1: a collective across nodes with this many of its ranks in a node,
+                             * run hierarchically (NVLink inside, rings of S / per_node across) */
 };
 
 static void check_stage(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
@@ -540,6 +554,11 @@ static void check_stage(const zp_model *m, const zp_train *tr, const zp_layout *
         const struct hand_coll *w = &want[i];
         double tw = (double)w->count * (alpha[w->link] * (double)w->steps +
                                         (double)w->S * w->factor / (bw[w->link] * EFF * 1e9));
+        if (w->per_node > 1) {   /* reduce-scatter / all-gather: (r-1)/r inside, (N-1)/N of S/r across */
+            double r = (double)w->per_node, N = (double)w->n / r;
+            tw = (double)w->count * ((r - 1) / r * (double)w->S / (NVLINK * EFF * 1e9) + A_IN * (r - 1) +
+                                     (N - 1) / N * (double)w->S / r / (NIC * EFF * 1e9) + A_OUT * (N - 1));
+        }
         tsum += tw;
         bsum += w->bus;
         const zp_coll *cl = find(&cm, w->group, w->kind, w->what[0] ? w->what : NULL);
@@ -579,8 +598,8 @@ static void test_totals(void)
     const zp_coll_kind RS = ZP_COLL_REDUCE_SCATTER, AG = ZP_COLL_ALLGATHER, AR = ZP_COLL_ALLREDUCE,
                        SR = ZP_COLL_SENDRECV;
     const struct hand_coll s0[] = {
-        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1851228160, 1, 0.75, 3, 1388421120, NULL},
-        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 925614080, 1, 0.75, 3, 694210560, NULL},
+        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1851228160, 1, 0.75, 3, 1388421120, NULL, 2},
+        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 925614080, 1, 0.75, 3, 694210560, NULL, 2},
         {ZP_COLL_D2H, ZP_GRP_PCIE, "", 1, LNK_PCIE, 462807040, 1, 1, 1, 462807040,
          "the offloaded gradient partition sent in the parameter dtype is caught)"},
         {ZP_COLL_H2D, ZP_GRP_PCIE, "", 1, LNK_PCIE, 231403520, 1, 1, 1, 231403520, NULL},
@@ -593,8 +612,8 @@ static void test_totals(void)
         {AR, ZP_GRP_EMB, "", 2, LNK_NIC, 206045184, 1, 1, 2, 206045184, NULL},
     };
     const struct hand_coll s1[] = {
-        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1611628544, 1, 0.75, 3, 1208721408, NULL},
-        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 805814272, 1, 0.75, 3, 604360704, NULL},
+        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1611628544, 1, 0.75, 3, 1208721408, NULL, 2},
+        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 805814272, 1, 0.75, 3, 604360704, NULL, 2},
         {ZP_COLL_D2H, ZP_GRP_PCIE, "", 1, LNK_PCIE, 402907136, 1, 1, 1, 402907136, NULL},
         {ZP_COLL_H2D, ZP_GRP_PCIE, "", 1, LNK_PCIE, 201453568, 1, 1, 1, 201453568, NULL},
         {AG, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
@@ -603,8 +622,8 @@ static void test_totals(void)
         {SR, ZP_GRP_PP, "gradient send", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
     };
     const struct hand_coll s3[] = {
-        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1817706496, 1, 0.75, 3, 1363279872, NULL},
-        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 908853248, 1, 0.75, 3, 681639936, NULL},
+        {RS, ZP_GRP_DP, "gradient reduce-scatter", 4, LNK_NIC, 1817706496, 1, 0.75, 3, 1363279872, NULL, 2},
+        {AG, ZP_GRP_DP, "updated-parameter", 4, LNK_NIC, 908853248, 1, 0.75, 3, 681639936, NULL, 2},
         {ZP_COLL_D2H, ZP_GRP_PCIE, "", 1, LNK_PCIE, 454426624, 1, 1, 1, 454426624, NULL},
         {ZP_COLL_H2D, ZP_GRP_PCIE, "", 1, LNK_PCIE, 227213312, 1, 1, 1, 227213312, NULL},
         {AG, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},

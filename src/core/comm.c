@@ -8,7 +8,9 @@
  *     1); "comm bytes per step" sums bus bytes x count.
  *   - time of one call: alpha x ring steps + S x factor / B, with B the
  *     slowest link the ring crosses (NVLink inside a node, the per-GPU NIC
- *     across nodes, PCIe for offload) x the link efficiency.
+ *     across nodes, PCIe for offload) x the link efficiency; a group across
+ *     nodes with r > 1 ranks in each node runs hierarchically (NVLink
+ *     inside the node, then rings of S / r across nodes, one per GPU).
  *   - rank order: tp fastest, then dp, then pp (Megatron); a group spans
  *     tp, tp*dp and tp*dp*pp consecutive GPUs and crosses nodes when that
  *     span exceeds the GPUs per node.
@@ -91,7 +93,21 @@ static void add(ctx *x, zp_coll_kind kind, zp_group g, const char *what, int64_t
     cl->count = count;
     cl->bus_factor = f;
     cl->bus_bytes = (uint64_t)(int64_t)(bus + 0.5) * (uint64_t)count;
-    cl->time_s = (double)count * (lk->alpha * (double)steps + bus * lk->inv_bps);
+    /* a group across nodes with r > 1 of its ranks in each node runs
+     * hierarchically, as NCCL does on nodes with a NIC per GPU: the part
+     * inside the node over NVLink, then N = n / r rings across nodes, one
+     * per GPU of the node, each on its own NIC with 1/r of the array */
+    int64_t stride = span / n, per = stride < x->gpn ? x->gpn / stride : 1;
+    if (per > n)
+        per = n;
+    if (lk == &x->net && per > 1 &&
+        (kind == ZP_COLL_ALLREDUCE || kind == ZP_COLL_REDUCE_SCATTER || kind == ZP_COLL_ALLGATHER)) {
+        double k2 = kind == ZP_COLL_ALLREDUCE ? 2.0 : 1.0, r = (double)per, N = (double)n / r;
+        double intra = k2 * (r - 1.0) / r * (double)bytes * x->nvl.inv_bps + x->nvl.alpha * k2 * (r - 1.0);
+        double inter = k2 * (N - 1.0) / N * (double)bytes / r * lk->inv_bps + lk->alpha * k2 * (N - 1.0);
+        cl->time_s = (double)count * (intra + inter);
+    } else
+        cl->time_s = (double)count * (lk->alpha * (double)steps + bus * lk->inv_bps);
     cl->overlap = ov;
     o->bytes_per_step += cl->bus_bytes;
     o->time_s += cl->time_s;
