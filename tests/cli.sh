@@ -53,10 +53,14 @@ for s in DP TP PP ZeRO-1 ZeRO-2 ZeRO-3 ZeRO-3+offload; do
 done
 is "$missing" "" "text: a row for each classic strategy (DP TP PP ZeRO-1 ZeRO-2 ZeRO-3 ZeRO-3+offload)"
 # the rejected counts plus the fitting ones are the candidates searched
-searched=$(sed -n 's/^Searched \([0-9]*\) candidate layouts: \([0-9]*\) fit\.$/\1 \2/p' "$tmp/11b.txt")
+searched=$(sed -n 's/^Searched \([0-9]*\) candidate layouts: \([0-9]*\) rejected by rule, \([0-9]*\) evaluated, \([0-9]*\) fit\.$/\1 \4 \2 \3/p' "$tmp/11b.txt")
 rejected=$(sed -n '/^Rejected candidates:/,/^$/p' "$tmp/11b.txt" | awk '/^ +[0-9]+  [a-zA-Z]/ {s += $1; n++} END {print n + 0, s + 0}')
-ok "$(echo "$searched $rejected" | awk 'NF == 4 && $1 > 0 && $3 > 0 && $2 + $4 == $1 {ok = 1} END {exit !ok}'; echo $?)" \
-    "text: rejected counts are printed and add up with the fitting ones to the searched ($searched / $rejected)"
+ok "$(echo "$searched $rejected" | awk 'NF == 6 && $1 > 0 && $5 > 0 && $2 + $6 == $1 && $3 + $4 == $1 {ok = 1} END {exit !ok}'; echo $?)" \
+    "text: rejected counts are printed and add up with the fitting ones to the searched, and rejected by rule + evaluated = searched ($searched / $rejected)"
+# rejected by rule: every reason but memory, counted from the JSON's reasons
+zp --params 11e9 --gpus 8 --no-store --json
+jok "$outf" '.candidates_rule_rejected == ([.rejected | to_entries[] | select(.key | test("memory") | not) | .value] | add)' \
+    "JSON: candidates_rule_rejected = the rejections by every reason but device and host memory"
 # the README's example is what zplan prints: its lines up to the plans'
 # table, word for word (the rest of it is summarised there)
 awk '/^\$ zplan --params 11e9 --gpus 8$/ { on = 1; next } on && /^Plans, fastest first/ { exit } on' \
@@ -368,7 +372,7 @@ ok "$([ "$rc" -eq 2 ] && grep -q "400Gbps for gigabits" "$errf"; echo $?)" \
 # one candidate is "1 candidate layout"; a one-stage plan has no pipeline
 # bubble to print ("pipeline bubble 0.0 us"); a pipeline's is printed
 run "$ZPLAN" --params 1e9 --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --ckpt none --offload none --no-store
-ok "$([ "$rc" -eq 0 ] && grep -q '^Searched 1 candidate layout: 1 fit\.$' "$outf" && grep -q '^  step .* = compute' "$outf" &&
+ok "$([ "$rc" -eq 0 ] && grep -q '^Searched 1 candidate layout: 0 rejected by rule, 1 evaluated, 1 fit\.$' "$outf" && grep -q '^  step .* = compute' "$outf" &&
       ! grep -q 'pipeline bubble' "$outf"; echo $?)" "one candidate, one stage: 'Searched 1 candidate layout', no bubble term" ||
     diag "$(grep -e '^Searched' -e '^  step' "$outf")"
 run "$ZPLAN" --model llama2-7b --gpus 16 --pp 4 --no-store
@@ -500,6 +504,25 @@ run "$ZPLAN" --params 1e9 --gpus 1 --micro-batch 1 --ckpt none --offload none --
 ok "$([ "$rc" -eq 0 ] && grep -q '^        the same result with zero=1, zero=2$' "$outf"; echo $?)" \
     "text: the row is followed by the settings of the same result" || diag "$out"
 # ten rows stay ten distinct results
+# ---------------------------------------------------------------- the search held against Calculon
+
+# GPT-3 175B on 1024 A100s with a batch of 1536 (Calculon, Isaev et al.
+# 2023, chose tp 2, pp 16, dp 32, vp 6): interleaving is searched, and the
+# best plan is at least as fast, by zplan's own model, as that layout pinned
+zp --model gpt3-175b --gpus 1024 --global-batch 1536 --no-store --json; cp "$outf" "$tmp/175.json"
+zp --model gpt3-175b --gpus 1024 --global-batch 1536 --no-store --json --tp 2 --pp 16 --dp 32 --vp 6
+jq -s . "$tmp/175.json" "$outf" >"$tmp/175c.json"
+jok "$tmp/175c.json" '.[0].plans[0].vp > 1 and .[0].plans[0].step_time_s <= .[1].plans[0].step_time_s' \
+    "175B / 1024 GPUs / batch 1536: the best plan is interleaved and no slower than Calculon's tp2 pp16 dp32 vp6"
+# the classic strategies with dp 1024 say why they are empty: 1536 / 1024
+# is not whole; 1024 and 2048 are the multiples of 1024 around it
+jok "$tmp/175.json" '[.classic[] | select(.strategy == "DP" or (.strategy | startswith("ZeRO"))) | .invalid] |
+    length == 5 and all(. == "dp 1024 does not divide the global batch 1536 (nearest that it divides: 1024, 2048)")' \
+    "175B / 1024 GPUs: DP and the ZeRO rows say dp 1024 does not divide 1536, and name 1024 and 2048"
+zp --model gpt3-175b --gpus 1024 --global-batch 1536 --no-store
+ok "$(grep -q '^  DP  *dp 1024 does not divide the global batch 1536 (nearest that it divides: 1024, 2048)$' "$outf"; echo $?)" \
+    "text: the DP row gives the reason"
+
 # ---------------------------------------------------------------- matmul efficiency by shape
 
 # Llama-2-7B on 8 A100s, the layout pinned but the micro-batch: by shape,

@@ -87,31 +87,37 @@ static void test_small_problem(void)
     zp_err e = {0};
     zp_status st = zp_search(&pb, top, KMAX, &res, &e);
     ok(st == ZP_OK, "24L search ok (%s)", e.msg);
-    /* Hand count.  Factorisations (tp, pp, dp) of 8, all tp | 8, tp | 16 heads, pp | 24 layers:
-     *   dp = 8: (1,1,8): 12 % 8 != 0, rejected whole                   36
-     *   dp = 4: (2,1,4) (1,2,4): 12/4 = 3, divisors {1,3}       2 x 36 x 2 = 144
-     *   dp = 2: (4,1,2) (2,2,2) (1,4,2): 6, divisors {1,2,3,6}  3 x 36 x 4 = 432
-     *   dp = 1: (8,1,1) (4,2,1) (2,4,1) (1,8,1): 12, 6 divisors 4 x 36 x 6 = 864
-     * total 1476. */
-    is_u64(res.evaluated, 36 + 144 + 432 + 864, "24L: evaluated = hand count 1476");
+    /* Hand count.  Factorisations (tp, pp, dp) of 8, all tp | 8, tp | 16 heads, pp | 24 layers, each with
+     * every interleaving vp dividing the 24/pp layers of a stage (pp = 2: 1 2 3 4 6 12; pp = 4: 1 2 3 6;
+     * pp = 8: 1 3) and every micro-batch b | 12/dp; each such slot x 4 ZeRO x 3 offload x 3 recompute = 36:
+     *   dp = 8: (1,1,8): 12 % 8 != 0, rejected whole                                   36
+     *   dp = 4: (2,1,4): 2 b; (1,2,4): 6 vp x 2 b = 12                         14 x 36 = 504
+     *   dp = 2: (4,1,2): 4; (2,2,2): 6 x 4 = 24; (1,4,2): 4 x 4 = 16           44 x 36 = 1584
+     *   dp = 1: (8,1,1): 6; (4,2,1): 6 x 6 = 36; (2,4,1): 4 x 6 = 24; (1,8,1): 2 x 6 = 12
+     *                                                                          78 x 36 = 2808
+     * total 4932: 12 slots at pp = 1, 124 at pp > 1. */
+    is_u64(res.evaluated, 36 + 504 + 1584 + 2808, "24L: evaluated = hand count 4932");
     is_u64(sum_rejected(&res), res.evaluated, "24L: rejected counts (fits included) sum to evaluated");
     is_u64(res.rejected[ZP_REJ_DP_BATCH], 36, "24L: dp=8 does not divide batch 12: 36");
-    /* ZeRO-2/3 with pp > 1: (micro-batch slots of pp>1 factorisations: 2 + 4 + 4 + 6 + 6 + 6 = 28)
-     * x 2 ZeRO stages x 3 offload x 3 recompute */
-    is_u64(res.rejected[ZP_REJ_ZERO_PP], 28 * 2 * 3 * 3, "24L: ZeRO-2/3 with pp > 1: 504");
-    /* offload invalid: pp = 1 slots (2 + 4 + 6 = 12): ZeRO-0 x {opt, opt+params}, ZeRO-1, -2 x opt+params
-     * = 4 per recompute; pp > 1 slots (28): ZeRO-0 x 2 + ZeRO-1 x 1 = 3 per recompute */
-    is_u64(res.rejected[ZP_REJ_OFFLOAD], 12 * 4 * 3 + 28 * 3 * 3, "24L: offload without the ZeRO it needs: 396");
+    /* ZeRO-2/3 with pp > 1: 124 slots x 2 ZeRO stages x 3 offload x 3 recompute */
+    is_u64(res.rejected[ZP_REJ_ZERO_PP], 124 * 2 * 3 * 3, "24L: ZeRO-2/3 with pp > 1: 2232");
+    /* offload invalid: pp = 1 slots (12): ZeRO-0 x {opt, opt+params}, ZeRO-1, -2 x opt+params = 4 per
+     * recompute; pp > 1 slots (124): ZeRO-0 x 2 + ZeRO-1 x 1 = 3 per recompute */
+    is_u64(res.rejected[ZP_REJ_OFFLOAD], 12 * 4 * 3 + 124 * 3 * 3, "24L: offload without the ZeRO it needs: 1260");
+    /* interleaving (vp > 1) needs M = 12 / (dp b) divisible by pp; the vp > 1 slots where it is not:
+     * (1,2,4) M 3 1: 5 x 2; (2,2,2) M 3 1 of 6 3 2 1: 5 x 2; (1,4,2) all 4 of M 6 3 2 1: 3 x 4;
+     * (4,2,1) M 3 1 of 12 6 4 3 2 1: 5 x 2; (2,4,1) M 6 3 2 1: 3 x 4; (1,8,1) all 6: 1 x 6 = 60 slots,
+     * each with the 3 valid (ZeRO, offload) pairs x 3 recompute */
+    is_u64(res.rejected[ZP_REJ_VP], 60 * 3 * 3, "24L: interleaving whose micro-batches pp does not divide: 540");
     /* valid (zero, offload) pairs: pp = 1: 8, pp > 1: 3; with flash attention
      * the unpinned selective recompute is the same plan as none, so of the
      * 3 recompute modes 2 are evaluated and 1 is rejected as a duplicate */
-    int64_t valid = 8 * 2 * 12 + 3 * 2 * 28;
-    is_u64(res.rejected[ZP_REJ_SELECTIVE_FLASH], 8 * 12 + 3 * 28, "24L: selective = none under flash: 180");
+    int64_t valid = 8 * 2 * 12 + 3 * 2 * (124 - 60);
+    is_u64(res.rejected[ZP_REJ_SELECTIVE_FLASH], 8 * 12 + 3 * (124 - 60), "24L: selective = none under flash: 288");
     is_u64(res.rejected[ZP_REJ_NONE] + res.rejected[ZP_REJ_DEVICE_MEM] + res.rejected[ZP_REJ_HOST_MEM], valid,
            "24L: %lld valid layouts evaluated for fit", (long long)valid);
-    ok(res.rejected[ZP_REJ_TP_NODE] == 0 && res.rejected[ZP_REJ_TP_HEADS] == 0 && res.rejected[ZP_REJ_PP_LAYERS] == 0 &&
-           res.rejected[ZP_REJ_VP] == 0,
-       "24L: no tp/pp/vp structural rejects");
+    ok(res.rejected[ZP_REJ_TP_NODE] == 0 && res.rejected[ZP_REJ_TP_HEADS] == 0 && res.rejected[ZP_REJ_PP_LAYERS] == 0,
+       "24L: no tp/pp structural rejects (every vp searched divides a stage's layers)");
     ok(res.ntop > 0 && res.ntop == res.rejected[ZP_REJ_NONE], "24L: every fitting plan kept with k = %d (ntop %d)",
        KMAX, res.ntop);
 
@@ -146,11 +152,11 @@ static void test_small_problem(void)
     ok(match, "24L: k = 5 returns the first 5 of the full ranking (ntop %d)", r5.ntop);
     is_u64(r5.evaluated, res.evaluated, "24L: k does not change the enumeration");
 
-    /* pinning tp = 2: factorisations (2,1,4) (2,2,2) (2,4,1): 36 x (2 + 4 + 6) */
+    /* pinning tp = 2: factorisations (2,1,4) (2,2,2) (2,4,1), with their vp and b: 36 x (2 + 6 x 4 + 4 x 6) */
     zp_problem p2 = pb;
     p2.pins.tp = 2;
     zp_search(&p2, top, KMAX, &res, &e);
-    is_u64(res.evaluated, 36 * (2 + 4 + 6), "24L tp=2 pinned: 432 candidates");
+    is_u64(res.evaluated, 36 * (2 + 6 * 4 + 4 * 6), "24L tp=2 pinned: 1800 candidates");
     int all2 = 1;
     for (int i = 0; i < res.ntop; i++)
         all2 &= top[i].lay.tp == 2;
@@ -161,7 +167,7 @@ static void test_small_problem(void)
     p2.pins.zero = 3;
     p2.pins.ckpt = ZP_CKPT_FULL;
     zp_search(&p2, top, KMAX, &res, &e);
-    is_u64(res.evaluated, 3 * (1 + 2 * 2 + 3 * 4 + 4 * 6), "24L zero=3 ckpt=full pinned: 3 offloads x (1 invalid factorisation + 40 slots)");
+    is_u64(res.evaluated, 3 * (1 + 12 + 124), "24L zero=3 ckpt=full pinned: 3 offloads x (1 invalid factorisation + 136 slots)");
 
     /* every dimension pinned: exactly one candidate */
     p2 = pb;
@@ -185,12 +191,14 @@ static void test_structural(void)
      *   (1,1,8) dp 8 does not divide 12            DP_BATCH   36
      *   (8,1,1) tp 8 does not divide 12 heads      TP_HEADS   36
      *   (1,8,1) pp 8 does not divide 20 layers     PP_LAYERS  36
-     *   valid: dp 4 x2 (2 divisors), dp 2 x3 (4), dp 1 x2 (6): 36 x (4 + 12 + 12) */
+     *   valid, with vp | 20/pp (pp = 2: 1 2 5 10; pp = 4: 1 5) and b | 12/dp:
+     *   dp 4: (2,1,4) 2, (1,2,4) 4 x 2; dp 2: (4,1,2) 4, (2,2,2) 4 x 4, (1,4,2) 2 x 4;
+     *   dp 1: (4,2,1) 4 x 6, (2,4,1) 2 x 6: 36 x 74 */
     zp_problem pb = problem(gpt(20, 1536, 12), 8, 80 * GIB, 12);
     zp_search_result res;
     zp_err e = {0};
     zp_search(&pb, top, KMAX, &res, &e);
-    is_u64(res.evaluated, 3 * 36 + 36 * (2 * 2 + 3 * 4 + 2 * 6), "20L/12 heads: evaluated = 1116");
+    is_u64(res.evaluated, 3 * 36 + 36 * (2 + 8 + 4 + 16 + 8 + 24 + 12), "20L/12 heads: evaluated = 2772");
     is_u64(res.rejected[ZP_REJ_TP_HEADS], 36, "20L/12 heads: tp 8 rejected once, 36 combinations");
     is_u64(res.rejected[ZP_REJ_PP_LAYERS], 36, "20L/12 heads: pp 8 rejected once, 36 combinations");
     is_u64(res.rejected[ZP_REJ_DP_BATCH], 36, "20L/12 heads: dp 8 rejected once, 36 combinations");

@@ -597,6 +597,29 @@ static int best_with(const zp_problem *base, const zp_pins *pins, int64_t gpus, 
     return 0;
 }
 
+/* Why a classic strategy has no valid layout: the first rule its one
+ * factorisation breaks, with what would lift it (the nearest global
+ * batches that its dp divides). */
+static void classic_why(const zp_problem *pb, const zp_pins *p, char *why, size_t n)
+{
+    int64_t G = pb->cluster.gpus, GB = pb->train.global_batch, dp = G / (p->tp * p->pp);
+    if (GB % dp) {
+        int64_t lo = GB / dp * dp, hi = lo + dp;
+        if (lo > 0)
+            snprintf(why, n, "dp %lld does not divide the global batch %lld (nearest that it divides: %lld, %lld)",
+                     (long long)dp, (long long)GB, (long long)lo, (long long)hi);
+        else
+            snprintf(why, n, "dp %lld does not divide the global batch %lld (nearest that it divides: %lld)",
+                     (long long)dp, (long long)GB, (long long)hi);
+    } else if (p->tp > pb->cluster.gpus_per_node || pb->cluster.gpus_per_node % p->tp)
+        snprintf(why, n, "tp %lld does not divide the %lld GPUs of a node", (long long)p->tp,
+                 (long long)pb->cluster.gpus_per_node);
+    else if (pb->model.layers % p->pp)
+        snprintf(why, n, "pp %lld does not divide the %lld layers", (long long)p->pp, (long long)pb->model.layers);
+    else
+        snprintf(why, n, "no valid layout for this strategy on this cluster");
+}
+
 static void classic(zp_answer *a)
 {
     const zp_problem *pb = &a->pb;
@@ -631,6 +654,9 @@ static void classic(zp_answer *a)
         int fits = 0;
         a->classic[i].name = names[i];
         a->classic[i].have = best_with(pb, &p, 0, &a->classic[i].plan, &fits);
+        a->classic[i].why[0] = '\0';
+        if (!a->classic[i].have)
+            classic_why(pb, &p, a->classic[i].why, sizeof a->classic[i].why);
     }
 }
 

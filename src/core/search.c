@@ -5,7 +5,8 @@
  * x ZeRO stage 0..3 x offload (none, optimizer, optimizer+params) x
  * recompute (none, selective, full) x micro-batch (each divisor of
  * global_batch / dp); gradient accumulation M = global_batch / (dp b).
- * Unpinned: vp = 1, sequence parallelism on when tp > 1 (same traffic,
+ * x interleaving vp (each divisor of the layers a stage holds; 1 at
+ * pp = 1).  Unpinned: sequence parallelism on when tp > 1 (same traffic,
  * less memory); with flash attention, selective recompute is the same plan
  * as none and is rejected as such.  A pinned dimension holds its value.
  * Ranking: step time, then device memory, then the layout (see better()). */
@@ -257,11 +258,19 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
             int64_t dp = G / tp / pp;
             if (pin->dp > 0 && dp != pin->dp)
                 continue;
+            /* interleaving: each vp whose chunks divide the stage's layers
+             * (1 at pp = 1, or when the layers do not split into pp) */
+            int64_t vdiv[ZP_MAXDIV];
+            int nv = 1;
+            vdiv[0] = pin->vp > 0 ? pin->vp : 1;
+            if (pin->vp <= 0 && pp > 1 && pb->model.layers % pp == 0)
+                nv = divisors(pb->model.layers / pp, vdiv, ZP_MAXDIV);
+            for (int iv = 0; iv < nv; iv++) {
             zp_layout l = {0};
             l.dp = dp;
             l.tp = tp;
             l.pp = pp;
-            l.vp = pin->vp > 0 ? pin->vp : 1;
+            l.vp = vdiv[iv];
             l.sp = pin->sp >= 0 ? pin->sp : tp > 1;
             l.micro_batch = 1;
             l.grad_accum = GB / dp > 0 ? GB / dp : 1;
@@ -316,6 +325,7 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
                             }
                         }
                     }
+            }
         }
     }
     if (res->have_closest) {

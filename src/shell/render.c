@@ -153,8 +153,13 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             S(t, "dtype"), S(t, "grad_dtype"), zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
             S(t, "optimizer"), zp_jflag(t, "flash_attention") ? ", flash attention" : "",
             zp_jflag(t, "dropout") ? ", dropout masks" : "");
-    fprintf(out, "Searched %.0f candidate layout%s: %.0f fit.\n", zp_jnum(r, "candidates_evaluated"),
-            zp_jnum(r, "candidates_evaluated") == 1 ? "" : "s", zp_jnum(r, "fitting"));
+    double nc = zp_jnum(r, "candidates_evaluated");
+    if (zp_jobj(r, "candidates_rule_rejected"))   /* absent in runs stored before */
+        fprintf(out, "Searched %.0f candidate layout%s: %.0f rejected by rule, %.0f evaluated, %.0f fit.\n", nc,
+                nc == 1 ? "" : "s", zp_jnum(r, "candidates_rule_rejected"),
+                nc - zp_jnum(r, "candidates_rule_rejected"), zp_jnum(r, "fitting"));
+    else
+        fprintf(out, "Searched %.0f candidate layout%s: %.0f fit.\n", nc, nc == 1 ? "" : "s", zp_jnum(r, "fitting"));
 
     const cJSON *plans = zp_jobj(r, "plans"), *p;
     if (cJSON_GetArraySize(plans) > 0) {

@@ -919,8 +919,10 @@ static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const cha
     html_escape(f, zp_jstr(t, "optimizer"));
     fprintf(f, ", %s%s</td></tr>\n", zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
             zp_jflag(t, "flash_attention") ? ", flash attention" : "");
-    fprintf(f, "<tr><th>result</th><td>%.0f candidate layouts, %.0f fit</td></tr>\n</table>\n",
-            zp_jnum(x->r, "candidates_evaluated"), zp_jnum(x->r, "fitting"));
+    fprintf(f, "<tr><th>result</th><td>%.0f candidate layouts (%.0f rejected by rule, %.0f evaluated), %.0f fit"
+               "</td></tr>\n</table>\n", zp_jnum(x->r, "candidates_evaluated"),
+            zp_jnum(x->r, "candidates_rule_rejected"),
+            zp_jnum(x->r, "candidates_evaluated") - zp_jnum(x->r, "candidates_rule_rejected"), zp_jnum(x->r, "fitting"));
 }
 
 /* When nothing fits: the closest plan (its layout, why it was rejected,
@@ -1043,8 +1045,9 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
     fputs(" grads, ", f);
     md_escape(f, zp_jstr(t, "optimizer"));
     fputc('\n', f);
-    fprintf(f, "- result: %.0f candidate layouts, %.0f fit\n", zp_jnum(x->r, "candidates_evaluated"),
-            zp_jnum(x->r, "fitting"));
+    fprintf(f, "- result: %.0f candidate layouts (%.0f rejected by rule, %.0f evaluated), %.0f fit\n",
+            zp_jnum(x->r, "candidates_evaluated"), zp_jnum(x->r, "candidates_rule_rejected"),
+            zp_jnum(x->r, "candidates_evaluated") - zp_jnum(x->r, "candidates_rule_rejected"), zp_jnum(x->r, "fitting"));
     nothing_fits(f, x, 0);
     for (int i = 0; i < n; i++) {
         fprintf(f, "\n## %d. %s\n\n%s\n\n", i + 1, charts[i].t.title, charts[i].t.note);

@@ -181,6 +181,7 @@ static const zp_field result_f[] = {
     {"training", ZP_F_OBJ, 0, 0, NULL, train_f, 0, 0},
     {"conventions", ZP_F_OBJ, 0, 0, NULL, conv_f, 0, 0},
     {"candidates_evaluated", ZP_F_NUM, 0, 1e18, NULL, NULL, 0, 0},
+    {"candidates_rule_rejected", ZP_F_NUM, 0, 1e18, NULL, NULL, 1, 0},
     {"fitting", ZP_F_NUM, 0, 1e18, NULL, NULL, 0, 0},
     {"rejected", ZP_F_OBJ, 0, 0, NULL, NULL, 0, 0},
     {"plans", ZP_F_ARR, 0, 0, NULL, plan_f, 0, 0},
@@ -436,6 +437,12 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(cvo, "units", units_n[a->units]);
 
     cJSON_AddNumberToObject(o, "candidates_evaluated", (double)a->sr.evaluated);
+    /* of those, rejected by a rule before their memory was worked out */
+    double rule = 0;
+    for (int i = 1; i < ZP_REJ_N; i++)
+        if (i != ZP_REJ_DEVICE_MEM && i != ZP_REJ_HOST_MEM)
+            rule += (double)a->sr.rejected[i];
+    cJSON_AddNumberToObject(o, "candidates_rule_rejected", rule);
     cJSON_AddNumberToObject(o, "fitting", (double)a->sr.rejected[ZP_REJ_NONE]);
     cJSON *rj = cJSON_AddObjectToObject(o, "rejected");
     for (int i = 1; i < ZP_REJ_N; i++)
@@ -475,7 +482,8 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
         cJSON *x = a->classic[i].have ? plan_json(&a->classic[i].plan) : cJSON_CreateObject();
         cJSON_AddStringToObject(x, "strategy", a->classic[i].name);
         if (!a->classic[i].have)
-            cJSON_AddStringToObject(x, "invalid", "no valid layout for this strategy on this cluster");
+            cJSON_AddStringToObject(x, "invalid", a->classic[i].why[0] ? a->classic[i].why
+                                                                      : "no valid layout for this strategy on this cluster");
         cJSON_AddItemToArray(cl, x);
     }
     cJSON *sg = cJSON_AddArrayToObject(o, "suggestions");

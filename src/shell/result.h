@@ -18,7 +18,7 @@ typedef struct zp_answer {
     int pinned_all;
     int have_chosen;
     zp_plan chosen;
-    struct { const char *name; int have; zp_plan plan; } classic[7];
+    struct { const char *name; int have; zp_plan plan; char why[200]; } classic[7];   /* why: when !have */
     char sugg[4][400];
     int nsugg;
     char note[600];   /* what zplan changed or converted (a GPU's defaults, Megatron's vp), said on stderr */
