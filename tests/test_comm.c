@@ -323,6 +323,28 @@ static void test_tp(void)
                        rs->bus_factor * (double)rs->bytes * (double)rs->count,
                    layer_bus, 1e-12, "tp=8 sp %s: same bus bytes as the all-reduces", zp_ckpt_names[ck]);
     }
+    /* parallel attention + MLP (GPT-J, GPT-NeoX): their row-parallel outputs
+     * summed before one all-reduce forward, one backward; full recompute one
+     * more: 2, 2, 3 per layer per micro-batch (and as many all-gathers and
+     * reduce-scatters each with sequence parallelism) */
+    for (int nb = 0; nb < 2; nb++)
+        for (int ck = 0; ck < ZP_CKPT_N; ck++) {
+            zp_model mp = m;
+            mp.block = nb ? ZP_BLOCK_PARALLEL_2NORM : ZP_BLOCK_PARALLEL;
+            int64_t per = 2 + (ck == ZP_CKPT_FULL ? 1 : 0);
+            zp_layout l = lay(1, t, 1, 1, 0, ZP_OFF_NONE, (zp_ckpt)ck, 0, b, M);
+            zp_comm cm;
+            zp_comm_plan(&mp, &tr, &l, &c, &cv, 0, &cm);
+            const zp_coll *ar = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "tensor-parallel");
+            ok(ar && ar->bytes == S && ar->count == per * L * M,
+               "tp=8 %s block, %s: %lld all-reduces per layer per micro-batch", zp_block_names[mp.block],
+               zp_ckpt_names[ck], (long long)per);
+            l.sp = 1;
+            zp_comm_plan(&mp, &tr, &l, &c, &cv, 0, &cm);
+            const zp_coll *ag = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel");
+            ok(ag && ag->count == per * L * M, "tp=8 sp %s block, %s: %lld all-gathers per layer per micro-batch",
+               zp_block_names[mp.block], zp_ckpt_names[ck], (long long)per);
+        }
     /* vocab-parallel cross-entropy (Megatron): 3 fp32 all-reduces per token
      * per micro-batch (max, target logit, sum of exponentials) */
     {

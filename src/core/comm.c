@@ -18,7 +18,8 @@
  *     it) or per micro-batch (ZeRO-2/3 keep only their partition); ZeRO-1/2
  *     all-gather updated parameters once; ZeRO-3 gathers each layer in
  *     forward and again in backward; tp: 4 all-reduces per layer per
- *     micro-batch (2 forward, 2 backward), or with sequence parallelism the
+ *     micro-batch (2 forward, 2 backward; 2 for a parallel attention + MLP
+ *     block, which reduces their sum once each way), or with sequence parallelism the
  *     same bytes as all-gather + reduce-scatter, plus 2 more per layer when
  *     full recompute repeats the forward; pp: activations forward and
  *     gradients backward per micro-batch (per chunk when interleaved). */
@@ -191,7 +192,14 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
     /* tensor parallel */
     if (t > 1) {
-        int64_t per_layer = 4 + (l->ckpt == ZP_CKPT_FULL ? 2 : 0);
+        /* a serial block reduces the attention's and the MLP's row-parallel
+         * outputs apart, forward and backward: 4; a parallel block (GPT-J,
+         * NeoX) sums them first and reduces once each way: 2 (its input
+         * gradients too: the norms' backward is linear, so the two partial
+         * sums add before one reduction); full recompute repeats the
+         * forward's */
+        int64_t fwd = m->block == ZP_BLOCK_SERIAL ? 2 : 1;
+        int64_t per_layer = 2 * fwd + (l->ckpt == ZP_CKPT_FULL ? fwd : 0);
         if (l->sp) {
             add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather", t, span_tp, act,
                 per_layer * Ls * M, ZP_OVL_NONE);
