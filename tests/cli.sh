@@ -504,6 +504,33 @@ run "$ZPLAN" --params 1e9 --gpus 1 --micro-batch 1 --ckpt none --offload none --
 ok "$([ "$rc" -eq 0 ] && grep -q '^        the same result with zero=1, zero=2$' "$outf"; echo $?)" \
     "text: the row is followed by the settings of the same result" || diag "$out"
 # ten rows stay ten distinct results
+# ---------------------------------------------------------------- a GPU not in the presets
+
+# a file in the presets' format: 65536 MiB = 68719476736 bytes
+jq '.name = "MyGPU" | .description = "my card" | .memory_mib = 65536' "$ZPLAN_DATADIR/gpus/h100-sxm.json" >"$tmp/mygpu.json"
+zp --params 7e9 --gpu "$tmp/mygpu.json" --no-store --json
+jok "$outf" '.cluster.gpu == "MyGPU" and .cluster.gpu_memory_bytes == 68719476736 and .conventions.gemm_by_shape.sms == 132' \
+    "--gpu FILE.json: the file's name, 65536 MiB = 68719476736 bytes, its curve (132 SMs)"
+# overrides: 40 GiB = 42949672960 bytes, 800 TFLOP/s = 8e14 FLOP/s (bf16)
+zp --params 7e9 --gpu h100-sxm --gpu-mem 40GiB --gpu-tflops 800 --hbm-gbps 2000 --nvlink-gbps 300 --db "$tmp/over.db" --json
+cp "$outf" "$tmp/over.json"
+jok "$tmp/over.json" '.cluster.gpu_memory_bytes == 42949672960 and .cluster.peak_flops == 8e14 and .cluster.hbm_gbps == 2000 and
+    .cluster.nvlink_gbps == 300 and .conventions.gemm_by_shape.hbm_gbps == 2000 and
+    .cluster.gpu_overrides == "memory 40.00 GiB, 16-bit dense peak 800 TFLOP/s, HBM 2000 GB/s, NVLink 300 GB/s"' \
+    "--gpu-mem 40GiB --gpu-tflops 800 --hbm-gbps 2000 --nvlink-gbps 300: in the cluster, the curve and gpu_overrides"
+zp show "$(jq .run_id "$tmp/over.json")" --db "$tmp/over.db"
+ok "$(grep -q '^Cluster  8 x H100-SXM (NVIDIA H100 SXM5 80GB HBM3; overridden: memory 40.00 GiB, 16-bit dense peak 800 TFLOP/s, HBM 2000 GB/s, NVLink 300 GB/s), 1 node of 8, 40.00 GiB each' "$outf"; echo $?)" \
+    "zplan show: the Cluster line says what was overridden" || diag "$(grep '^Cluster' "$outf")"
+for bad in "--gpu $tmp/nosuch.json" "--gpu-mem lots" "--gpu-tflops 0" "--hbm-gbps -1" "--nvlink-gbps x"; do
+    zp --params 7e9 $bad --no-store
+    ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q '^zplan: --' "$errf"; echo $?)" \
+        "$bad: exit 2, one line naming the option" || diag "rc $rc: $(cat "$errf")"
+done
+echo '{"name": 3}' >"$tmp/badgpu.json"
+zp --params 7e9 --gpu "$tmp/badgpu.json" --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q 'badgpu.json: "name" must be a string' "$errf"; echo $?)" \
+    "--gpu FILE with a bad field: exit 2 naming the file and the field"
+
 # ---------------------------------------------------------------- the search held against Calculon
 
 # GPT-3 175B on 1024 A100s with a batch of 1536 (Calculon, Isaev et al.

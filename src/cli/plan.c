@@ -15,7 +15,7 @@
 #include <string.h>
 
 enum {
-    O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
+    O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_ZERO, O_OFFLOAD, O_CKPT,
     O_SP, O_NOSP, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
     O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
@@ -25,6 +25,8 @@ enum {
 static const struct option plan_opts[] = {
     {"params", required_argument, 0, O_PARAMS}, {"model", required_argument, 0, O_MODEL},
     {"config", required_argument, 0, O_CONFIG}, {"gpu", required_argument, 0, O_GPU},
+    {"gpu-mem", required_argument, 0, O_GPUMEM}, {"gpu-tflops", required_argument, 0, O_GPUTF},
+    {"hbm-gbps", required_argument, 0, O_HBMGBPS}, {"nvlink-gbps", required_argument, 0, O_NVLGBPS},
     {"gpus", required_argument, 0, O_GPUS}, {"gpus-per-node", required_argument, 0, O_GPN},
     {"inter-node-gbps", required_argument, 0, O_INTER}, {"host-mem", required_argument, 0, O_HOSTMEM},
     {"seq", required_argument, 0, O_SEQ}, {"global-batch", required_argument, 0, O_GBATCH},
@@ -94,6 +96,7 @@ static const char *nearest_option(const char *w)
 /* The raw options, as given (NULL: not given). */
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
+    const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws;
@@ -126,6 +129,10 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
         case O_MODEL: r->model = optarg; break;
         case O_CONFIG: r->config = optarg; break;
         case O_GPU: r->gpu = optarg; break;
+        case O_GPUMEM: r->gpumem = optarg; break;
+        case O_GPUTF: r->gputf = optarg; break;
+        case O_HBMGBPS: r->hbmgbps = optarg; break;
+        case O_NVLGBPS: r->nvlgbps = optarg; break;
         case O_GPUS: r->gpus = optarg; break;
         case O_GPN: r->gpn = optarg; break;
         case O_INTER: r->inter = optarg; break;
@@ -384,7 +391,17 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     /* cluster */
     zp_cluster *c = &pb->cluster;
     int64_t v;
-    if ((st = zp_gpu_preset(r->gpu ? r->gpu : "a100-80g", &c->gpu, e))) {
+    size_t gl = r->gpu ? strlen(r->gpu) : 0;
+    if (gl > 5 && (strcmp(r->gpu + gl - 5, ".json") == 0 || strchr(r->gpu, '/'))) {
+        /* a GPU described in a file of the preset format (zplan gpus NAME --json) */
+        char *text = NULL;
+        if ((st = zp_read_file(r->gpu, &text, e)))
+            return zp_err_set(e, ZP_EINVAL, "--gpu %s: %s", r->gpu, e->msg);
+        st = zp_gpu_from_json(text, r->gpu, &c->gpu, e);
+        free(text);
+        if (st)
+            return ZP_EINVAL;
+    } else if ((st = zp_gpu_preset(r->gpu ? r->gpu : "a100-80g", &c->gpu, e))) {
         /* not a preset: a profile measured by zplan calibrate, if the
          * database has one by that name */
         zp_err e2 = {0};
@@ -404,6 +421,36 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         free(json);
         if (ps)
             return ps;
+    }
+    /* the GPU's own values overridden one by one, said in the Cluster line */
+    a->gpu_over[0] = '\0';
+    {
+        double tf = 0, hb = 0, nv = 0;
+        uint64_t mem = 0;
+        if ((r->gpumem && (st = zp_parse_bytes("--gpu-mem", r->gpumem, &mem, e))) ||
+            (r->gputf && (st = zp_parse_double("--gpu-tflops", r->gputf, 1e-3, 1e6, &tf, e))) ||
+            (r->hbmgbps && (st = zp_parse_double("--hbm-gbps", r->hbmgbps, 1e-3, 1e6, &hb, e))) ||
+            (r->nvlgbps && (st = zp_parse_double("--nvlink-gbps", r->nvlgbps, 1e-3, 1e6, &nv, e))))
+            return st;
+        size_t u = 0;
+#define OVER(...) u += (size_t)snprintf(a->gpu_over + u, u < sizeof a->gpu_over ? sizeof a->gpu_over - u : 0, __VA_ARGS__)
+        if (r->gpumem) {
+            c->gpu.mem_bytes = mem;
+            OVER("%smemory %.2f GiB", u ? ", " : "", (double)mem / 1073741824.0);
+        }
+        if (r->gputf) {
+            c->gpu.peak_flops[ZP_DT_FP16] = c->gpu.peak_flops[ZP_DT_BF16] = tf * 1e12;
+            OVER("%s16-bit dense peak %g TFLOP/s", u ? ", " : "", tf);
+        }
+        if (r->hbmgbps) {
+            c->gpu.hbm_gbps = hb;
+            OVER("%sHBM %g GB/s", u ? ", " : "", hb);
+        }
+        if (r->nvlgbps) {
+            c->gpu.nvlink_gbps = nv;
+            OVER("%sNVLink %g GB/s", u ? ", " : "", nv);
+        }
+#undef OVER
     }
     c->gpus = 8;
     if ((st = opt_int("--gpus", r->gpus, 1, 1 << 24, &c->gpus, e)))
@@ -1036,7 +1083,11 @@ static const char plan_usage[] =
     "  --model NAME          a preset (zplan models)\n"
     "  --config FILE         a Hugging Face config.json (GPT-2 or LLaMA field names)\n"
     "Cluster:\n"
-    "  --gpu NAME            GPU preset (zplan gpus; default a100-80g)\n"
+    "  --gpu NAME|FILE.json  GPU preset (zplan gpus; default a100-80g), or a file in the\n"
+    "                        presets' format (data/gpus/*.json)\n"
+    "  --gpu-mem SIZE --gpu-tflops X --hbm-gbps X --nvlink-gbps X\n"
+    "                        override the GPU's memory, 16-bit dense peak (TFLOP/s), HBM and\n"
+    "                        NVLink bandwidth (GB/s); said in the Cluster line\n"
     "  --gpus G              number of GPUs (default 8)\n"
     "  --gpus-per-node N     default: the preset's node size, at most G\n"
     "  --inter-node-gbps X   per-GPU network bandwidth: 400Gbps, 50GB/s; a bare number is\n"

@@ -142,9 +142,10 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             zp_fmt_count(a, sizeof a, params), params);
     /* the network per GPU in both the units it is sold in (bits) and the
      * planner's (bytes): 400 Gb/s read as 400 GB/s changed the plan */
-    fprintf(out, "Cluster  %.0f x %s (%s), %.0f node%s of %.0f, %s each; host RAM %s per node; network %g GB/s "
+    fprintf(out, "Cluster  %.0f x %s (%s%s%s), %.0f node%s of %.0f, %s each; host RAM %s per node; network %g GB/s "
                  "(%g Gb/s) per GPU\n", zp_jnum(c, "gpus"),
-            S(c, "gpu"), S(c, "gpu_description"), zp_jnum(c, "nodes"), zp_jnum(c, "nodes") == 1 ? "" : "s",
+            S(c, "gpu"), S(c, "gpu_description"), zp_jobj(c, "gpu_overrides") ? "; overridden: " : "",
+            zp_jobj(c, "gpu_overrides") ? S(c, "gpu_overrides") : "", zp_jnum(c, "nodes"), zp_jnum(c, "nodes") == 1 ? "" : "s",
             zp_jnum(c, "gpus_per_node"), bytes(a, sizeof a, cap, u),
             bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u), zp_jnum(c, "inter_node_gbps"),
             8 * zp_jnum(c, "inter_node_gbps"));

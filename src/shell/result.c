@@ -78,6 +78,8 @@ static const zp_field cluster_f[] = {
     {"nvlink_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
     {"inter_node_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
     {"pcie_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
+    {"hbm_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 1, 0},
+    {"gpu_overrides", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 static const zp_field train_f[] = {
@@ -396,6 +398,9 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddNumberToObject(co, "nvlink_gbps", c->gpu.nvlink_gbps);
     cJSON_AddNumberToObject(co, "inter_node_gbps", c->inter_node_gbps);
     cJSON_AddNumberToObject(co, "pcie_gbps", c->gpu.pcie_gbps);
+    cJSON_AddNumberToObject(co, "hbm_gbps", c->gpu.hbm_gbps);
+    if (a->gpu_over[0])
+        cJSON_AddStringToObject(co, "gpu_overrides", a->gpu_over);
 
     const zp_train *t = &pb->train;
     cJSON *to = cJSON_AddObjectToObject(o, "training");
@@ -859,7 +864,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     g->nvlink_gbps = zp_jnum(c, "nvlink_gbps");
     g->pcie_gbps = zp_jnum(c, "pcie_gbps");
     g->nic_gbps = zp_jnum(c, "inter_node_gbps");
-    g->hbm_gbps = 1000.0;   /* not recorded; only the optimizer time would use it */
+    g->hbm_gbps = zp_jnum(c, "hbm_gbps") > 0 ? zp_jnum(c, "hbm_gbps") : 1000.0;   /* not recorded before */
     g->gpus_per_node = (int64_t)zp_jnum(c, "gpus_per_node");
     pb->cluster.gpus = (int64_t)zp_jnum(c, "gpus");
     pb->cluster.gpus_per_node = (int64_t)zp_jnum(c, "gpus_per_node");

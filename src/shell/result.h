@@ -22,6 +22,7 @@ typedef struct zp_answer {
     char sugg[4][400];
     int nsugg;
     char note[600];   /* what zplan changed or converted (a GPU's defaults, Megatron's vp), said on stderr */
+    char gpu_over[300];   /* the GPU's values the command line overrode ("" for none) */
 } zp_answer;
 
 /* The plan result document (zplan --json; stored as the run's result_json)
