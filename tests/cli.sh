@@ -504,6 +504,20 @@ run "$ZPLAN" --params 1e9 --gpus 1 --micro-batch 1 --ckpt none --offload none --
 ok "$([ "$rc" -eq 0 ] && grep -q '^        the same result with zero=1, zero=2$' "$outf"; echo $?)" \
     "text: the row is followed by the settings of the same result" || diag "$out"
 # ten rows stay ten distinct results
+# ---------------------------------------------------------------- uneven pipeline stages
+
+# Llama 3 405B: 126 layers on 16 stages (Dubey et al. 2024 ran 7, 8 x 14, 7):
+# planned, not refused; interleaving still needs equal chunks (126 % 32)
+zp --model llama3-405b --gpu h100-sxm --gpus 8192 --tp 8 --pp 16 --global-batch 2048 --seq 8192 --no-store --json
+jok "$outf" '(.plans | length) > 0 and .plans[0].pp == 16 and .plans[0].vp == 1' \
+    "Llama 3 405B, 126 layers on pp 16: planned with uneven stages"
+zp --model llama3-405b --gpu h100-sxm --gpus 8192 --tp 8 --pp 16 --vp 2 --global-batch 2048 --seq 8192 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q -e '--pp 16 x --vp 2 does not divide the model.s 126 layers' "$errf"; echo $?)" \
+    "--pp 16 --vp 2 on 126 layers: refused, interleaved chunks must be equal" || diag "$(cat "$errf")"
+zp --model gpt2-small --gpus 16 --pp 16 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q -e '--pp 16 exceeds the model.s 12 layers' "$errf"; echo $?)" \
+    "--pp 16 on 12 layers: refused, at most one stage a layer" || diag "$(cat "$errf")"
+
 # ---------------------------------------------------------------- a GPU not in the presets
 
 # a file in the presets' format: 65536 MiB = 68719476736 bytes

@@ -670,6 +670,27 @@ static void test_shape_step(void)
     is_dbl(o1.compute_s, out.compute_s, 1e-12, "a constant --gemm-eff: the same compute at micro-batch 1 and 2");
 }
 
+/* Uneven stages: 10 layers on pp 4 are 2, 3, 3, 2 blocks; the step's
+ * compute is M x the slowest stage's micro-batch, the second (3 blocks, no
+ * head): with a head of a tiny vocabulary that is 3/2 of the first stage,
+ * and the bubble (p - 1) of its micro-batches.  By hand at a constant
+ * efficiency: a block's forward 2 x 12 h^2 + 4 s h FLOPs a token, backward
+ * twice. */
+static void test_uneven_stages(void)
+{
+    zp_model m = gpt(10, 1024, 8, 64);
+    zp_train tr = train(512, 16);
+    zp_layout l = lay(1, 1, 4, 1, 0, ZP_CKPT_NONE, 1, 16);
+    zp_cluster c = cluster(4);
+    zp_conv cv = conv();
+    zp_cost out;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &out);
+    double h = 1024, s = 512, blk = 3.0 * s * (24 * h * h + 4 * s * h);   /* one block, forward + backward */
+    double mb = 3 * blk / (PEAK * EFF);                                   /* the second stage's micro-batch */
+    is_dbl(out.compute_s, 16 * mb, 1e-12, "10 layers on 4 stages (2 3 3 2): compute = M x 3 blocks");
+    is_dbl(out.bubble_s, 3 * mb, 1e-12, "10 layers on 4 stages: bubble = (p - 1) x the slowest micro-batch");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -683,5 +704,6 @@ int main(void)
     test_optimizer_max_stage();
     test_gemm_curve();
     test_shape_step();
+    test_uneven_stages();
     return tap_exit();
 }

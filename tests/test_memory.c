@@ -907,6 +907,43 @@ static void test_rounding(void)
  * Layer activations, 16-bit, flash, no dropout, g = a (Korthikanti et
  * al. without masks and s^2 terms): GELU f = 4h: 32 sbh + 4 a s b;
  * SwiGLU: 16 sbh + 6 s b f + 4 a s b. */
+/* Blocks per stage when pp does not divide the layers: floor(L/p) each,
+ * the remainder one each on stages 1 .. p-2, then 0, then p-1. */
+static void test_stage_layers(void)
+{
+    struct { int64_t L, p; int64_t want[16]; } cases[] = {
+        {126, 16, {7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 7}},   /* Llama 3 405B (Dubey et al. 2024) */
+        {70, 12, {5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5}},                /* BLOOM 176B on 12 stages */
+        {7, 4, {2, 2, 2, 1}},                                          /* the middle full, then the first */
+        {5, 2, {3, 2}},                                                /* no middle: the first */
+        {24, 4, {6, 6, 6, 6}},                                         /* even */
+    };
+    for (int i = 0; i < N_(cases); i++) {
+        int same = 1;
+        int64_t sum = 0;
+        for (int64_t k = 0; k < cases[i].p; k++) {
+            same &= zp_stage_layers(cases[i].L, cases[i].p, k) == cases[i].want[k];
+            sum += zp_stage_layers(cases[i].L, cases[i].p, k);
+        }
+        ok(same && sum == cases[i].L, "%lld layers on %lld stages: the blocks per stage by hand, %lld in all",
+           (long long)cases[i].L, (long long)cases[i].p, (long long)sum);
+    }
+    /* every split adds up and differs by at most one block */
+    int good = 1;
+    for (int64_t L = 1; L <= 64; L++)
+        for (int64_t p = 1; p <= L; p++) {
+            int64_t sum = 0, lo = L, hi = 0;
+            for (int64_t k = 0; k < p; k++) {
+                int64_t n = zp_stage_layers(L, p, k);
+                sum += n;
+                lo = n < lo ? n : lo;
+                hi = n > hi ? n : hi;
+            }
+            good &= sum == L && hi - lo <= 1 && lo >= 1;
+        }
+    ok(good, "L = 1..64, p = 1..L: the stages add up to L, at least one block each, at most one apart");
+}
+
 static void test_worst(void)
 {
     zp_conv cv = conv0();
@@ -940,6 +977,13 @@ static void test_worst(void)
         {"GPT 8L pp4 v2 M8: the first stage", gpt(8, 512, 8, 2048, 1024), 4, 2, 8, 2048,
          {2 * gpt_block + (2048 + 1024) * h, 2 * gpt_block, 2 * gpt_block, 2 * gpt_block + 2 * h + 2048 * h},
          gpt_act, 3, {11, 9, 7, 5}, 0},
+        /* uneven stages: 10 layers on 4 stages are 2, 3, 3, 2 (the remainder
+         * on the middle stages), M = 8: stage k keeps min(M, p - k) x its
+         * layers = 8, 9, 6, 2 layers in flight, so the second stage, with a
+         * block more than the first and not its embedding, is the largest */
+        {"GPT 10L pp4 M8: uneven stages 2 3 3 2, the second", gpt(10, 512, 8, 2048, 1024), 4, 1, 8, 2048,
+         {2 * gpt_block + (2048 + 1024) * h, 3 * gpt_block, 3 * gpt_block, 2 * gpt_block + 2 * h + 2048 * h},
+         gpt_act, 3, {8, 9, 6, 2}, 1},
         /* no pipeline: the only stage, first and last: all parameters,
          * 8 layers of one micro-batch, head inputs and logits, no p2p;
          * dp the only communicator */
@@ -994,6 +1038,7 @@ int main(void)
     test_offload();
     test_overhead();
     test_rounding();
+    test_stage_layers();
     test_worst();
     return tap_exit();
 }

@@ -190,17 +190,17 @@ static void test_structural(void)
     /* 20 layers, h = 1536, a = 12; 8 GPUs; batch 12:
      *   (1,1,8) dp 8 does not divide 12            DP_BATCH   36
      *   (8,1,1) tp 8 does not divide 12 heads      TP_HEADS   36
-     *   (1,8,1) pp 8 does not divide 20 layers     PP_LAYERS  36
-     *   valid, with vp | 20/pp (pp = 2: 1 2 5 10; pp = 4: 1 5) and b | 12/dp:
+     *   valid, with vp | 20/pp (pp = 2: 1 2 5 10; pp = 4: 1 5; pp = 8 does not divide 20: uneven
+     *   stages of 2 and 3 blocks, vp 1 only) and b | 12/dp:
      *   dp 4: (2,1,4) 2, (1,2,4) 4 x 2; dp 2: (4,1,2) 4, (2,2,2) 4 x 4, (1,4,2) 2 x 4;
-     *   dp 1: (4,2,1) 4 x 6, (2,4,1) 2 x 6: 36 x 74 */
+     *   dp 1: (4,2,1) 4 x 6, (2,4,1) 2 x 6, (1,8,1) 6: 36 x 80 */
     zp_problem pb = problem(gpt(20, 1536, 12), 8, 80 * GIB, 12);
     zp_search_result res;
     zp_err e = {0};
     zp_search(&pb, top, KMAX, &res, &e);
-    is_u64(res.evaluated, 3 * 36 + 36 * (2 + 8 + 4 + 16 + 8 + 24 + 12), "20L/12 heads: evaluated = 2772");
+    is_u64(res.evaluated, 2 * 36 + 36 * (2 + 8 + 4 + 16 + 8 + 24 + 12 + 6), "20L/12 heads: evaluated = 2952");
     is_u64(res.rejected[ZP_REJ_TP_HEADS], 36, "20L/12 heads: tp 8 rejected once, 36 combinations");
-    is_u64(res.rejected[ZP_REJ_PP_LAYERS], 36, "20L/12 heads: pp 8 rejected once, 36 combinations");
+    is_u64(res.rejected[ZP_REJ_PP_LAYERS], 0, "20L/12 heads: pp 8 on 20 layers is searched (uneven stages)");
     is_u64(res.rejected[ZP_REJ_DP_BATCH], 36, "20L/12 heads: dp 8 rejected once, 36 combinations");
     is_u64(sum_rejected(&res), res.evaluated, "20L/12 heads: outcomes sum to evaluated");
 
@@ -226,7 +226,10 @@ static void test_layout_check(void)
         {"tp 16 above the node", &pb, 1, 16, 1, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_TP_NODE},
         {"tp 3 does not divide the node", &pb, 1, 3, 1, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_TP_NODE},
         {"tp 8 does not divide 12 heads", &p12, 1, 8, 1, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_TP_HEADS},
-        {"pp 5 does not divide 24 layers", &pb, 1, 1, 5, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_PP_LAYERS},
+        {"pp 5 on 24 layers: uneven stages of 4 and 5 blocks", &pb, 1, 1, 5, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_NONE},
+        {"pp 32 exceeds 24 layers", &pb, 1, 1, 32, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_PP_LAYERS},
+        {"pp 5 x vp 2 does not divide 24 (interleaved chunks are equal)", &pb, 1, 1, 5, 2, 1, 0, ZP_OFF_NONE,
+         ZP_REJ_PP_LAYERS},
         {"pp 4 x vp 4 does not divide 24", &pb, 1, 1, 4, 4, 1, 0, ZP_OFF_NONE, ZP_REJ_PP_LAYERS},
         {"dp 8 x b 1 does not divide 12", &pb, 8, 1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_DP_BATCH},
         {"dp 2 x b 4 does not divide 12", &pb, 2, 1, 1, 1, 4, 0, ZP_OFF_NONE, ZP_REJ_DP_BATCH},
@@ -265,7 +268,8 @@ static void test_pins(void)
         {"zero 3 with pp 2", -1, -1, 2, -1, -1, 3, -1, ZP_EINVAL, "--pp"},
         {"zero 2 with pp 2", -1, -1, 2, -1, -1, 2, -1, ZP_EINVAL, "--zero"},
         {"dp x tp x pp != gpus", 2, 2, 1, -1, -1, -1, -1, ZP_EINVAL, "--gpus"},
-        {"pp 5 does not divide 24 layers", -1, -1, 5, -1, -1, -1, -1, ZP_EINVAL, "--pp"},
+        {"pp 5 does not divide 8 GPUs", -1, -1, 5, -1, -1, -1, -1, ZP_EINVAL, "--pp"},
+        {"pp 4 x vp 4 does not divide 24 layers", -1, -1, 4, 4, -1, -1, -1, ZP_EINVAL, "--vp"},
         {"vp 2 with pp 1", -1, -1, 1, 2, -1, -1, -1, ZP_EINVAL, "--vp"},
         {"dp 8 does not divide batch 12", 8, -1, -1, -1, -1, -1, -1, ZP_EINVAL, "--dp"},
         {"micro-batch 5 does not divide 12", -1, -1, -1, -1, 5, -1, -1, ZP_EINVAL, "--micro-batch"},

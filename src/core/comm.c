@@ -134,11 +134,11 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              {(double)(d - 1) / (double)d, (double)(t - 1) / (double)t, 0.5, 0.5, 0.0}};
     int64_t P = zp_lcache_stage_params(m, l, lc, k), Ps = zp_ceil_div(P, d);
     int64_t P2 = cv->zero3_regather_all ? P   /* ZeRO-3 backward gathers */
-                 : m->layers / p * lc->layer_params + (m->tied && p == 1 ? lc->embed_params : 0);
+                 : zp_stage_layers(m->layers, p, k) * lc->layer_params + (m->tied && p == 1 ? lc->embed_params : 0);
     uint64_t pb = (uint64_t)zp_dtype_bytes(tr->dtype), gb = (uint64_t)zp_dtype_bytes(tr->grad_dtype);
     uint64_t sbh = (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
     uint64_t act = zp_act_bytes(tr) * sbh;            /* one layer's output */
-    int64_t Ls = m->layers / p;
+    int64_t Ls = zp_stage_layers(m->layers, p, k);
     int64_t span_tp = t, span_dp = t * d, span_pp = t * d * p;
     int off_opt = l->offload != ZP_OFF_NONE, off_par = l->offload == ZP_OFF_OPT_PARAMS;
 

@@ -254,8 +254,20 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
  * min(M*v, 2(p-k-1) + (v-1)p + 1) chunks of L/(p v) layers, which is
  * L (1 + (p-1)/(p v)) on the first stage (Korthikanti et al.). */
 int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t stage);
-/* Parameters held by one rank of stage k before ZeRO sharding: its L/p
- * blocks, the embedding on the first stage, final norm and head (untied,
+/* Blocks on pipeline stage k of p for L layers: L / p when p divides L;
+ * else floor(L / p) each and the remainder one more each on the middle
+ * stages from the second on, then on the first, then on the last (the
+ * first and last hold the embedding and the head: Llama 3 405B's 126
+ * layers on 16 stages are 7, 8 x 14, 7).  Interleaving (vp > 1) needs
+ * pp x vp to divide L. */
+int64_t zp_stage_layers(int64_t layers, int64_t p, int64_t k);
+/* The middle stage with the most blocks when they are uneven (1), or 0. */
+static inline int64_t zp_stage_middle(int64_t layers, int64_t p)
+{
+    return p > 2 && layers % p ? 1 : 0;
+}
+/* Parameters held by one rank of stage k before ZeRO sharding: its
+ * zp_stage_layers blocks, the embedding on the first stage, final norm and head (untied,
  * or the tied copy when p > 1) on the last. */
 int64_t zp_stage_params(const zp_model *m, const zp_layout *l, int64_t stage);
 /* What the stage functions of one layout share, worked out once: a plan's
@@ -280,7 +292,7 @@ static inline int64_t zp_lcache_stage_params(const zp_model *m, const zp_layout 
         return lc->stage_params[1];
     if (stage == 0)
         return lc->stage_params[0];
-    return m->layers / l->pp * lc->layer_params;
+    return zp_stage_layers(m->layers, l->pp, stage) * lc->layer_params;
 }
 
 /* Memory of one rank of pipeline stage `stage` (0 .. pp-1). */

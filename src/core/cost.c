@@ -45,7 +45,8 @@ double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layo
 {
     double fwd, rc, head;
     elementwise_values(m, tr, l, &fwd, &rc, &head);
-    double tokens = (double)tr->seq * (double)l->micro_batch, Ls = (double)(m->layers / l->pp);
+    double tokens = (double)tr->seq * (double)l->micro_batch;
+    double Ls = (double)zp_stage_layers(m->layers, l->pp, last_stage ? l->pp - 1 : 0);
     return (double)zp_act_bytes(tr) * tokens * (Ls * (3.0 * fwd + rc) + (last_stage ? 3.0 * head : 0.0));
 }
 
@@ -186,15 +187,15 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     /* the attention core's s' a d per token: keys seen x attention width */
     double core = (double)zp_model_attn_span(m, tr->seq) * (double)(m->heads * zp_model_head_dim(m));
     double block = 2.0 * (double)zp_model_block_matmul_params(m) + 4.0 * core;
-    double Ls = (double)(m->layers / l->pp);
+    /* per layer of a stage: the recomputation's FLOPs */
     double r = 0.0;
     if (l->ckpt == ZP_CKPT_FULL)
-        r = Ls * block;
+        r = block;
     else if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash)
-        r = Ls * 4.0 * core;
+        r = 4.0 * core;
     if (tr->flash)
-        r += Ls * 2.0 * core;
-    double rc = per_rank * r, blocks = per_rank * Ls * block, head = per_rank * 2.0 * (double)m->vocab * h;
+        r += 2.0 * core;
+    double rc1 = per_rank * r, block1 = per_rank * block, head = per_rank * 2.0 * (double)m->vocab * h;
 
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
@@ -210,21 +211,25 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     if (ew_bps > 0) {
         double ef, er, eh, k = (double)zp_act_bytes(tr) * (double)tr->seq * (double)l->micro_batch / ew_bps;
         elementwise_values(m, tr, l, &ef, &er, &eh);
-        ew_f = k * Ls * ef, ew_rc = k * Ls * er, ew_head = k * eh;
+        ew_f = k * ef, ew_rc = k * er, ew_head = k * eh;   /* per layer, and the head */
     }
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
-    for (int which = 0; which < 2; which++) {
-        if (which == 1 && l->pp == 1)
-            break;
-        int last_stage = which == 1 || l->pp == 1;
-        double f = blocks + (last_stage ? head : 0.0), b = 2.0 * f;
-        double ef = ew_f + (last_stage ? ew_head : 0.0);
+    /* the first stage, with uneven stages the middle one with a block more
+     * (its communication taken as the first's), and the last */
+    int64_t stages[3] = {0, zp_stage_middle(m->layers, l->pp), l->pp - 1};
+    for (int which = 0; which < 3; which++) {
+        if ((which == 1 && !stages[1]) || (which == 2 && l->pp == 1))
+            continue;
+        int last_stage = which == 2 || l->pp == 1;
+        double Ls = (double)zp_stage_layers(m->layers, l->pp, stages[which]);
+        double rc = Ls * rc1, f = Ls * block1 + (last_stage ? head : 0.0), b = 2.0 * f;
+        double ef = Ls * ew_f + (last_stage ? ew_head : 0.0);
         double fwd_s = Ls * (mm[0] + kn[0]) + (last_stage ? mm[3] + kn[3] : 0.0) + ef;
         double bwd_s = Ls * (mm[1] + mm[2] + kn[1] + kn[2]) + (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef +
-                       ew_rc;
+                       Ls * ew_rc;
         double comp = M * (fwd_s + bwd_s);
-        double ex = exposed(which == 0 ? first : last, l, fwd_s, bwd_s, cv->overlap_eff);
+        double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, cv->overlap_eff);
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);

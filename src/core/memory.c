@@ -28,10 +28,26 @@
 
 static int64_t shard(int64_t x, int64_t d) { return zp_ceil_div(x, d); }
 
+int64_t zp_stage_layers(int64_t layers, int64_t p, int64_t k)
+{
+    int64_t base = layers / p, extra = layers % p;
+    if (!extra)
+        return base;
+    /* the remainder, one each: stages 1 .. p-2, then 0, then p-1 */
+    int64_t mid = p > 2 ? p - 2 : 0, rank;
+    if (k >= 1 && k <= p - 2)
+        rank = k - 1;
+    else if (k == 0)
+        rank = mid;
+    else
+        rank = mid + 1;
+    return base + (rank < extra ? 1 : 0);
+}
+
 int64_t zp_stage_params(const zp_model *m, const zp_layout *l, int64_t k)
 {
     int64_t t = l->tp, p = l->pp;
-    int64_t n = m->layers / p * zp_model_layer_params(m, t);
+    int64_t n = zp_stage_layers(m->layers, p, k) * zp_model_layer_params(m, t);
     if (k == 0)
         n += zp_model_embed_params(m, t);
     if (k == p - 1) {
@@ -96,7 +112,7 @@ int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
     int64_t p = l->pp, v = l->vp, M = l->grad_accum;
     if (v <= 1) {
         int64_t mb = p - k < M ? p - k : M;
-        return mb * (layers / p);
+        return mb * zp_stage_layers(layers, p, k);
     }
     int64_t chunks = 2 * (p - k - 1) + (v - 1) * p + 1;
     if (chunks > M * v)
@@ -163,7 +179,7 @@ static uint64_t rounding(const zp_model *m, const zp_train *tr, const zp_layout 
     uint64_t g = cv->alloc_granule_bytes;
     if (!g)
         return 0;
-    int64_t t = l->tp, layers = m->layers / l->pp;
+    int64_t t = l->tp, layers = zp_stage_layers(m->layers, l->pp, k);
     uint64_t w = (uint64_t)layers * unit_waste(zp_model_layer_params(m, t), tr, l, g);
     if (k == 0)
         w += unit_waste(zp_model_embed_params(m, t), tr, l, g);
@@ -190,8 +206,9 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
     lc->layer_params = zp_model_layer_params(m, t);
     lc->embed_params = zp_model_embed_params(m, t);
     lc->head_params = zp_model_head_params(m, t);
-    blocks = m->layers / p * lc->layer_params;
+    blocks = zp_stage_layers(m->layers, p, 0) * lc->layer_params;
     lc->stage_params[0] = blocks + lc->embed_params;
+    blocks = zp_stage_layers(m->layers, p, p - 1) * lc->layer_params;
     lc->stage_params[1] = blocks + zp_model_final_norm_params(m) + (!m->tied || p > 1 ? lc->head_params : 0);
     if (p == 1)
         lc->stage_params[0] = lc->stage_params[1] += lc->embed_params;
@@ -299,7 +316,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     int64_t fn = zp_model_final_norm_params(m);
     int64_t head = tied1 ? sh->embed_params : sh->head_params;   /* the unit that makes the logits */
     int64_t keep_embed = k == 0 && tied1 ? sh->embed_params : 0;
-    int64_t blocks = m->layers / l->pp;
+    int64_t blocks = zp_stage_layers(m->layers, l->pp, k);
     /* the gathered blocks and transient full gradients exist at dp = 1 too
      * (ZeRO-3 with parameter offload on one GPU fetches every block) */
     if (l->zero >= 3) {
@@ -372,7 +389,8 @@ void zp_mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
 
 /* Stages 1 .. p-2 hold the same blocks as stage 0 without its embedding,
  * fewer micro-batches in flight and no larger buffers, so the worst rank is
- * the first or the last stage. */
+ * the first or the last stage; with uneven stages the second holds one
+ * block more than the first, and is weighed too. */
 int64_t zp_mem_worst(const zp_model *m, const zp_train *tr, const zp_layout *l,
                      const zp_cluster *c, const zp_conv *cv, zp_mem *out)
 {
@@ -385,7 +403,16 @@ int64_t zp_mem_worst(const zp_model *m, const zp_train *tr, const zp_layout *l,
 int64_t zp_mem_worst_c(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
                        const zp_lcache *lc, zp_mem *out)
 {
+    int64_t worst = 0, mid = zp_stage_middle(m->layers, l->pp);
     mem_stage(m, tr, l, cv, 0, lc, out);
+    if (mid) {   /* uneven stages: a middle one holds a block more than the first */
+        zp_mem x;
+        mem_stage(m, tr, l, cv, mid, lc, &x);
+        if (x.dev_total > out->dev_total) {
+            *out = x;
+            worst = mid;
+        }
+    }
     if (l->pp > 1) {
         zp_mem last;
         mem_stage(m, tr, l, cv, l->pp - 1, lc, &last);
@@ -394,7 +421,7 @@ int64_t zp_mem_worst_c(const zp_model *m, const zp_train *tr, const zp_layout *l
             return l->pp - 1;
         }
     }
-    return 0;
+    return worst;
 }
 
 uint64_t zp_mem_host_per_node(const zp_cluster *c, const zp_mem *worst)

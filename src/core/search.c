@@ -1,7 +1,8 @@
 /* search.c - enumerate layouts, reject the invalid and the infeasible
  * (counting why), rank the rest by step time (pure).
  *
- * Candidates: every factorisation G = dp x tp x pp (tp fills a node first),
+ * Candidates: every factorisation G = dp x tp x pp (tp fills a node first;
+ * pp need not divide the layers: stages may differ by a block),
  * x ZeRO stage 0..3 x offload (none, optimizer, optimizer+params) x
  * recompute (none, selective, full) x micro-batch (each divisor of
  * global_batch / dp); gradient accumulation M = global_batch / (dp b).
@@ -31,7 +32,9 @@ zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l)
         return ZP_REJ_TP_NODE;
     if (m->heads % l->tp || m->kv_heads % l->tp)
         return ZP_REJ_TP_HEADS;
-    if (m->layers % (l->pp * l->vp))
+    /* stages may hold unequal numbers of blocks (zp_stage_layers), but at
+     * least one each; interleaved chunks must be equal */
+    if (l->vp > 1 ? m->layers % (l->pp * l->vp) != 0 : m->layers < l->pp)
         return ZP_REJ_PP_LAYERS;
     if (pb->train.global_batch % (l->dp * l->micro_batch))
         return ZP_REJ_DP_BATCH;
@@ -169,9 +172,13 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
     if (p->tp > 0 && (pb->model.heads % p->tp || pb->model.kv_heads % p->tp))
         return zp_err_set(e, ZP_EINVAL, "--tp %lld does not divide the model's %lld heads (%lld KV heads)",
                           (long long)p->tp, (long long)pb->model.heads, (long long)pb->model.kv_heads);
-    if (p->pp > 0 && pb->model.layers % (p->pp * (p->vp > 0 ? p->vp : 1)))
-        return zp_err_set(e, ZP_EINVAL, "--pp %lld x --vp %lld does not divide the model's %lld layers",
-                          (long long)p->pp, (long long)(p->vp > 0 ? p->vp : 1), (long long)pb->model.layers);
+    if (p->pp > 0 && p->vp > 1 && pb->model.layers % (p->pp * p->vp))
+        return zp_err_set(e, ZP_EINVAL, "--pp %lld x --vp %lld does not divide the model's %lld layers "
+                          "(interleaved chunks are equal; uneven stages need --vp 1)",
+                          (long long)p->pp, (long long)p->vp, (long long)pb->model.layers);
+    if (p->pp > pb->model.layers)
+        return zp_err_set(e, ZP_EINVAL, "--pp %lld exceeds the model's %lld layers (allowed: at most one stage a "
+                          "layer)", (long long)p->pp, (long long)pb->model.layers);
     if (p->vp > 1 && p->pp == 1)
         return zp_err_set(e, ZP_EINVAL, "--vp %lld needs --pp > 1 (interleaving splits pipeline stages)",
                           (long long)p->vp);
@@ -280,7 +287,7 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
                 r = ZP_REJ_TP_NODE;
             else if (pb->model.heads % tp || pb->model.kv_heads % tp)
                 r = ZP_REJ_TP_HEADS;
-            else if (pb->model.layers % (pp * l.vp))
+            else if (l.vp > 1 ? pb->model.layers % (pp * l.vp) != 0 : pb->model.layers < pp)
                 r = ZP_REJ_PP_LAYERS;
             else if (GB % dp)
                 r = ZP_REJ_DP_BATCH;
