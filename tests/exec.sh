@@ -339,6 +339,18 @@ done
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo "$n0")" "$n0" \
     "refused executions leave no row"
 
+# a model the engine does not build (its blocks are GPT-2's) is refused,
+# not run as another model: LLaMA-2's SwiGLU, RMSNorm, rotary positions,
+# untied head and bias-free layers are each named; nothing recorded
+"$ZPLAN" --model llama2-7b --gpus 2 --dp 2 --db "$DB" --json >"$tmp/llama.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/llama.json")" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q 'engine builds GPT-2 blocks' "$errf" &&
+      grep -q 'SwiGLU' "$errf" && grep -q 'RMSNorm' "$errf" && grep -q 'rotary' "$errf" && grep -q 'untied' "$errf" &&
+      grep -q 'without biases' "$errf"; echo $?)" \
+    "exec of a LLaMA-2 plan: refused (exit 2), naming SwiGLU, RMSNorm, rotary, untied head, no biases" || diag "rc=$rc $err"
+is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo "$n0")" "$n0" \
+    "the refused LLaMA-2 execution leaves no row"
+
 # refused before anything is written, and in one line: a plan file is
 # planned without recording until all is checked (a wrong --np, tp/pp > 1,
 # a bad --scale recorded the planning run, then refused; a shape outside

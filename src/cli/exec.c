@@ -323,7 +323,10 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (o.hostfile && (st = zp_hostfile_check(o.hostfile, &cli->err)))
         return zp_fail(cli, st);
 
-    /* the scaled model: the engine's architecture (GPT-2 style) */
+    /* the scaled model: the engine's architecture (GPT-2 style), which the
+     * plan's model must have: scaling changes its sizes, not its kind */
+    if ((st = zp_exec_engine_arch(&full.model, which, &cli->err)))
+        return zp_fail(cli, st);
     zp_problem pb = full;
     zp_model *m = &pb.model;
     const char *scale = o.scale;

@@ -19,6 +19,10 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
 zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_layout *l, int64_t steps,
                                 const char *which, zp_err *e);
 
+/* The plan's architecture is what zplan-engine builds (GPT-2 blocks), or
+ * ZP_EINVAL naming what differs. */
+zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e);
+
 /* The engine's stdout: its progress lines into *progress (an array) and
  * its result, the last other line (NULL when none). */
 cJSON *zp_exec_engine_output(const char *out, cJSON **progress);

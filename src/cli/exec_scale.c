@@ -117,3 +117,43 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
                               (long long)v[i], i < 5 ? "20M,seq=256" : "micro_batch=2,accum=2");
     return ZP_OK;
 }
+
+/* The blocks zplan-engine builds: GPT-2's (a GELU MLP of 4h, LayerNorm,
+ * learned positions, a head tied to the embedding, biases on every linear
+ * layer, attention then MLP, every head with its own K and V).  A plan of
+ * another architecture would run as a different model: refused, naming
+ * what differs. */
+zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
+{
+    char diff[400] = "";
+    size_t u = 0;
+#define DIFF(...) u += (size_t)snprintf(diff + u, u < sizeof diff ? sizeof diff - u : 0, __VA_ARGS__)
+    if (m->mlp != ZP_MLP_GELU)
+        DIFF("%sa gated (SwiGLU) MLP", u ? ", " : "");
+    else if (m->ffn != 4 * m->hidden)
+        DIFF("%san MLP of %lld, not 4 x %lld", u ? ", " : "", (long long)m->ffn, (long long)m->hidden);
+    if (m->norm != ZP_NORM_LAYERNORM)
+        DIFF("%sRMSNorm", u ? ", " : "");
+    if (m->pos != ZP_POS_LEARNED)
+        DIFF("%s%s positions", u ? ", " : "", m->pos == ZP_POS_ROTARY ? "rotary" : "ALiBi");
+    if (m->kv_heads != m->heads)
+        DIFF("%s%lld KV heads for %lld query heads", u ? ", " : "", (long long)m->kv_heads, (long long)m->heads);
+    if (m->head_dim && m->head_dim * m->heads != m->hidden)
+        DIFF("%sheads of %lld on a width of %lld", u ? ", " : "", (long long)m->head_dim, (long long)m->hidden);
+    if (!m->tied)
+        DIFF("%san untied output head", u ? ", " : "");
+    if (!m->bias || m->head_bias)
+        DIFF("%s%s", u ? ", " : "", m->head_bias ? "a biased output head" : "linear layers without biases");
+    if (m->block != ZP_BLOCK_SERIAL)
+        DIFF("%sparallel attention and MLP", u ? ", " : "");
+    if (m->window)
+        DIFF("%ssliding-window attention", u ? ", " : "");
+    if (m->embed_norm)
+        DIFF("%sa norm after the embedding", u ? ", " : "");
+#undef DIFF
+    if (!u)
+        return ZP_OK;
+    return zp_err_set(e, ZP_EINVAL, "%s: the engine builds GPT-2 blocks (GELU MLP of 4h, LayerNorm, learned "
+                      "positions, tied head, biases) and this model has %s: it would run as another model, so it is "
+                      "not run", which, diff);
+}
