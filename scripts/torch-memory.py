@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""torch-memory.py - what PyTorch allocates for one training step, measured.
+
+For each shape below (GPT-2 and LLaMA family, fp32 and bf16 autocast, eager
+and SDPA attention, about 125 M to 1.5 B parameters) this builds the
+Hugging Face model from its config (no download, random weights), trains it
+with AdamW (fused) for three steps on random tokens and records, for the
+third step (the first two allocate the optimizer state and warm the caching
+allocator):
+  peak_allocated   torch.cuda.max_memory_allocated() over the step
+  peak_reserved    torch.cuda.max_memory_reserved() over the step
+  after_forward    memory_allocated() when the forward (with the loss) ends
+  peak_forward     the peak up to then
+  after_backward   memory_allocated() when the backward ends
+  after_step       memory_allocated() after optimizer.step() and zero_grad()
+  device_used      total - free of torch.cuda.mem_get_info() at the end (the
+                   context, cuBLAS's workspace and the allocator's reserve)
+  params           the parameter count
+and the config it used, as one JSON object a line, into
+$OUT/torch-memory.jsonl (or ./torch-memory.jsonl).  It needs a GPU,
+PyTorch and transformers (the GPU test machine has PyTorch 2.11 and
+transformers 5.17, see ../shared/GPU.md) and about a minute.  The table it
+writes is what zplan's --framework torch memory model is to be held to
+(issue: real-framework memory); run it with scripts/gpu-check.
+
+  python3 scripts/torch-memory.py [--only NAME] [--out FILE]
+"""
+import json
+import os
+import sys
+import time
+
+
+def shapes():
+    gpt2 = {"model_type": "gpt2", "vocab_size": 50257, "n_positions": 1024, "resid_pdrop": 0.0, "embd_pdrop": 0.0,
+            "attn_pdrop": 0.0}
+    llama = {"model_type": "llama", "vocab_size": 32000, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
+             "tie_word_embeddings": False, "attention_bias": False, "mlp_bias": False}
+    out = []
+
+    def add(name, base, arch, dtype, attn, seq, mb):
+        cfg = dict(base)
+        cfg.update(arch)
+        out.append({"name": name, "config": cfg, "dtype": dtype, "attn": attn, "seq": seq, "micro_batch": mb})
+
+    g125 = {"n_layer": 12, "n_embd": 768, "n_head": 12}
+    g355 = {"n_layer": 24, "n_embd": 1024, "n_head": 16}
+    g1558 = {"n_layer": 48, "n_embd": 1600, "n_head": 25}
+    l125 = {"num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "num_key_value_heads": 4,
+            "intermediate_size": 2048}
+    l1b = {"num_hidden_layers": 16, "hidden_size": 2048, "num_attention_heads": 32, "num_key_value_heads": 8,
+           "intermediate_size": 5632}
+    add("gpt2-125m-fp32-eager", gpt2, g125, "fp32", "eager", 1024, 4)
+    add("gpt2-125m-bf16-eager", gpt2, g125, "bf16", "eager", 1024, 4)
+    add("gpt2-125m-bf16-sdpa", gpt2, g125, "bf16", "sdpa", 1024, 4)
+    add("gpt2-355m-bf16-sdpa", gpt2, g355, "bf16", "sdpa", 1024, 4)
+    add("gpt2-1.5b-bf16-sdpa", gpt2, g1558, "bf16", "sdpa", 1024, 2)
+    add("llama-125m-fp32-eager", llama, l125, "fp32", "eager", 1024, 4)
+    add("llama-125m-bf16-sdpa", llama, l125, "bf16", "sdpa", 1024, 4)
+    add("llama-1b-bf16-sdpa", llama, l1b, "bf16", "sdpa", 2048, 2)
+    add("llama-1b-bf16-eager", llama, l1b, "bf16", "eager", 2048, 1)
+    return out
+
+
+def measure(torch, transformers, s):
+    cfg = transformers.AutoConfig.for_model(**s["config"])
+    model = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation=s["attn"]).cuda()
+    model.train()
+    params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    V = s["config"]["vocab_size"]
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    x = torch.randint(0, V, (s["micro_batch"], s["seq"]), device="cuda", generator=gen)
+    rec = {}
+    for step in range(3):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        t0 = time.time()
+        if s["dtype"] == "bf16":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                loss = model(input_ids=x, labels=x).loss
+        else:
+            loss = model(input_ids=x, labels=x).loss
+        torch.cuda.synchronize()
+        after_fwd, peak_fwd = torch.cuda.memory_allocated(), torch.cuda.max_memory_allocated()
+        loss.backward()
+        torch.cuda.synchronize()
+        after_bwd = torch.cuda.memory_allocated()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        free, total = torch.cuda.mem_get_info()
+        rec = {"name": s["name"], "config": s["config"], "dtype": s["dtype"], "attn": s["attn"], "seq": s["seq"],
+               "micro_batch": s["micro_batch"], "params": params, "step": step + 1,
+               "peak_allocated": torch.cuda.max_memory_allocated(), "peak_reserved": torch.cuda.max_memory_reserved(),
+               "after_forward": after_fwd, "peak_forward": peak_fwd, "after_backward": after_bwd,
+               "after_step": torch.cuda.memory_allocated(), "device_used": total - free, "seconds": time.time() - t0,
+               "loss": float(loss)}
+    del model, opt, loss, x
+    torch.cuda.empty_cache()
+    return rec
+
+
+def main(argv):
+    only, out = None, os.path.join(os.environ.get("OUT", "."), "torch-memory.jsonl")
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--only" and i + 1 < len(argv):
+            only = argv[i + 1]; i += 2
+        elif argv[i] == "--out" and i + 1 < len(argv):
+            out = argv[i + 1]; i += 2
+        else:
+            sys.stderr.write("torch-memory: unknown argument %s (allowed: --only NAME, --out FILE)\n" % argv[i])
+            return 2
+    try:
+        import torch
+        import transformers
+    except ImportError as e:
+        sys.stderr.write("torch-memory: %s (needs PyTorch and transformers)\n" % e)
+        return 2
+    if not torch.cuda.is_available():
+        sys.stderr.write("torch-memory: no GPU\n")
+        return 2
+    meta = {"torch": torch.__version__, "transformers": transformers.__version__,
+            "gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda}
+    n = 0
+    with open(out, "w") as f:
+        for s in shapes():
+            if only and s["name"] != only:
+                continue
+            try:
+                rec = measure(torch, transformers, s)
+            except Exception as e:   # one shape failing (out of memory, an API change) must not lose the rest
+                rec = {"name": s["name"], "error": "%s: %s" % (type(e).__name__, e)}
+                torch.cuda.empty_cache()
+            rec.update(meta)
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            n += 1
+            print("torch-memory: %-24s %s" % (rec["name"], "peak %.1f MiB" % (rec["peak_allocated"] / 2**20)
+                                               if "peak_allocated" in rec else rec["error"]), flush=True)
+    print("torch-memory: %d shapes into %s" % (n, out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
