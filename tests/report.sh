@@ -184,10 +184,19 @@ is "$(grep -c '<table>' "$H")" "5" "each drawn chart has its table"
 ok "$(grep -q 'derived' "$H" && grep -q 'A100-80G' "$H" && grep -q 'zplan 0\.' "$H" && grep -Eq '20[0-9]{2}-[0-9]{2}-[0-9]{2}T' "$H"; echo $?)" \
     "index.html states the inputs: model, cluster, zplan version, date"
 is "$(grep -c '^## ' "$R/report.md")" "6" "report.md: a section per chart"
-is "$(grep -c '^| x | strategy | layout | params (GiB) |' "$R/report.md")" "1" "report.md: the strategy table"
-# the HTML table carries the same numbers as the .dat
+is "$(grep -c '^| strategy | layout | params (GiB) |' "$R/report.md")" "1" "report.md: the strategy table"
+ok "$(! grep -q '<th>x</th>' "$H" && ! grep -q '^| x |' "$R/report.md"; echo $?)" "no table has a column headed x"
+# the page's tables carry the .dat's numbers at 4 significant digits
 v=$(val "$R/strategy.dat" 2 ZeRO-3 device_total)
-ok "$(grep -q ">$v<" "$H" && grep -q "| $v |" "$R/report.md"; echo $?)" "ZeRO-3's total ($v) appears in the HTML and Markdown tables"
+v4=$(awk -v v="$v" 'BEGIN { printf "%.4g", v }')
+ok "$(grep -q ">$v4<" "$H" && grep -q "| $v4 |" "$R/report.md"; echo $?)" \
+    "ZeRO-3's total ($v in the .dat) appears as $v4 in the HTML and Markdown tables"
+ok "$(sed -n 's/.*<td>\([^<]*\)<\/td>.*/\1/p' "$H" | tr -d ' ' | grep -E '^[0-9.e+-]+$' |
+      awk '{ s = $0; sub(/e.*/, "", s); gsub(/[^0-9]/, "", s); sub(/^0+/, "", s); if (length(s) > 4) bad = 1 } END { exit bad }'; echo $?)" \
+    "the page's numbers have at most 4 significant digits"
+ok "$(grep -q '2.00 TiB host RAM per node' "$H" && grep -q '2.00 TiB host RAM per node' "$R/report.md" &&
+      grep -q 'derived: 10.97B parameters (10965790720); 34 layers, hidden 5120' "$H"; echo $?)" \
+    "the header: host RAM in the CLI's units (2.00 TiB, not 2048.00 GiB), the model in words"
 
 # a headless browser opens it without errors and draws something
 browser=
@@ -198,7 +207,7 @@ if [ -n "$browser" ]; then
     shot() {
         timeout 120 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
             --disable-background-networking --disable-component-update --disable-sync \
-            --user-data-dir="$tmp/browser" --window-size=1280,2000 --screenshot="$2" "file://$1" \
+            --user-data-dir="$tmp/browser" --window-size=1400,3000 --screenshot="$2" "file://$1" \
             >"$tmp/browser.log" 2>&1
     }
     printf '<!DOCTYPE html><html><head><title>blank</title></head><body></body></html>\n' >"$tmp/blank.html"
@@ -209,10 +218,81 @@ if [ -n "$browser" ]; then
     ok "$([ "$rs" -gt 0 ]; echo $?)" "$browser renders index.html to a screenshot"
     ok "$([ "$bs" -gt 0 ] && [ "$rs" -gt $((bs * 10)) ]; echo $?)" \
         "the screenshot is not blank ($rs bytes vs $bs for an empty page)"
+    # every tenth of the 1400 x 3000 screenshot has drawn pixels (not one
+    # chart and white below it): decoded here, with zlib only
+    regions=$(python3 - "$tmp/report.png" <<'PY'
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()
+pos, idat, w = 8, b"", 0
+while pos < len(d):
+    n, kind = struct.unpack(">I4s", d[pos:pos + 8])
+    body = d[pos + 8:pos + 8 + n]
+    if kind == b"IHDR":
+        w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+    elif kind == b"IDAT":
+        idat += body
+    pos += 12 + n
+bpp = {2: 3, 6: 4}[ctype]
+raw, stride, rows, prev = zlib.decompress(idat), w * bpp, [], bytearray(w * bpp)
+for y in range(h):
+    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - bpp] if i >= bpp else 0
+        b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+        p = a + b - c
+        pr = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c
+        line[i] = (line[i] + [0, a, b, (a + b) // 2, pr][f]) & 255
+    rows.append(bytes(line))
+    prev = line
+inked = [any(v < 200 for v in r[::bpp * 4]) for r in rows]
+print(sum(1 for k in range(10) if any(inked[k * h // 10:(k + 1) * h // 10])))
+PY
+)
+    is "$regions" 10 "each tenth of the 1400 x 3000 screenshot has something drawn in it"
+    # nothing overflows 1400 pixels: the page measured in the browser (a
+    # copy of it with a script that writes the widest overflow into the
+    # title, read back from the DOM); no table scrolls sideways
+    sed 's#</body>#<script>var o=document.documentElement.scrollWidth-document.documentElement.clientWidth;document.querySelectorAll(".wide,table").forEach(function(e){o=Math.max(o,e.scrollWidth-e.clientWidth)});document.title="overflow "+o;</script></body>#' \
+        "$H" >"$R/overflow-check.html"
+    timeout 120 "$browser" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+        --disable-component-update --disable-sync --user-data-dir="$tmp/browser" --window-size=1400,3000 \
+        --dump-dom "file://$R/overflow-check.html" >"$tmp/dom.html" 2>"$tmp/browser.log"
+    rm -f "$R/overflow-check.html"
+    is "$(sed -n 's#.*<title>\(overflow [0-9-]*\)</title>.*#\1#p' "$tmp/dom.html")" "overflow 0" \
+        "at 1400 pixels nothing overflows: no table scrolls sideways"
 else
     skip_dep "no headless browser (Debian: apt-get install chromium)"
     skip_dep "no headless browser (Debian: apt-get install chromium)"
+    skip_dep "no headless browser (Debian: apt-get install chromium)"
+    skip_dep "no headless browser (Debian: apt-get install chromium)"
 fi
+
+# the charts' scripts and data: what each shows, checked in their files
+CG=$R/comm.gp
+ok "$(grep -q "set title 'inside a node (NVLink)'" "$CG" && grep -q "set title 'across nodes (network)'" "$CG" &&
+      grep -q "set title 'to and from the host (PCIe, offload)'" "$CG"; echo $?)" \
+    "comm: network, NVLink and PCIe traffic in panels of their own"
+# on one node of 8, TP's 4.8 TiB beside PP's 21 GiB inside the node: a log
+# scale there; nothing crosses nodes: that panel says so
+ok "$(awk '/inside a node/ { on = 1 } on && /set logscale y/ { print; exit }' "$CG" | grep -q . &&
+      grep -q 'no traffic on this link' "$CG"; echo $?)" \
+    "comm: the NVLink panel (bars 228x apart) on a log scale, the empty network panel says so"
+# the TP row's bytes are the plan's own (zplan --json's classic TP row)
+tpb=$(jq '.classic[] | select(.strategy == "TP") | .comm_bytes_per_step' r1.json)
+ok "$(awk -v b="$tpb" '$2 == "\"TP\"" { v = $17 * 1073741824; d = v - b; if (d < 0) d = -d; exit !(d <= 1e-6 * b) }' \
+      "$R/comm.dat"; echo $?)" "comm.dat: TP's NVLink bytes = the plan's comm_bytes_per_step ($tpb)"
+TG=$R/top_plans.gp
+fast=$(jq '.plans[0].step_time_s' r1.json)
+ok "$(grep -q 'the axis starts at' "$TG" &&
+      awk -v f="$fast" '/set yrange/ && !done { split($3, r, /[\[:\]]/); done = 1; exit !(r[2] > 0 && r[2] < f) }' "$TG"; echo $?)" \
+    "top plans: steps 3 % apart drawn on an axis from just under the fastest ($fast s), not from 0"
+ok "$(grep -qF "set xtics ('#1'.\"\\n\".'8x1x1 z1'" "$TG" && ! grep -q 'plan (rank)' "$TG" && ! grep -q 'set key top left' "$TG"; echo $?)" \
+    "top plans: the x axis names each plan by its layout, the legend stands outside the bars"
+ok "$(grep -q 'set xrange \[-0.6:0.6\]' "$R/stages.gp"; echo $?)" "stages: a one-stage plan is one bar, no empty slots"
+ok "$(grep -q "title 'host RAM (offload)'" "$TG" && grep -q "title 'host RAM (offload)'" "$R/stages.gp" &&
+      awk 'NR > 1 && $0 !~ /^#/ { n++ } END { exit !(n > 0) }' "$R/top_plans.dat" &&
+      head -3 "$R/top_plans.dat" | grep -q 'host\[GiB\]'; echo $?)" \
+    "top plans and stages: an offloaded plan's host RAM drawn (hatched) beside its device memory"
 
 # ---------------------------------------------------------------- one step, and replacing
 

@@ -105,7 +105,7 @@ static const char *jname(char *dst, size_t n, const cJSON *o, const char *k)
 
 /* ------------------------------------------------------------ tables */
 
-#define TAB_COLS 20
+#define TAB_COLS 32
 #define TAB_ROWS 64
 #define CELL 64
 
@@ -117,14 +117,18 @@ typedef struct tab {
     char col[TAB_COLS][40];
     char unit[TAB_COLS][16];
     int text[TAB_COLS];         /* a label column (quoted in .dat) */
+    int hide[TAB_COLS];         /* in the .dat for the chart, not in the page's table */
+    char disp[TAB_COLS][40];    /* the page's header ("" : the name, '_' read as ' ') */
     char cell[TAB_ROWS][TAB_COLS][CELL];
 } tab;
 
-/* Columns from "name[unit]:t,name[unit],...": ":t" marks a text column and
+/* Columns from "name|Header[unit]:t,name[unit]:h,...": ":t" marks a text
+ * column, ":h" one the page's table leaves out (the chart's data only),
+ * "|Header" the page's header (else the name with '_' read as ' '), and
  * the unit "U" stands for the report's memory unit (GiB or GB). */
 static void tab_cols(tab *t, const char *spec, const char *U)
 {
-    char buf[1024];
+    char buf[2048];
     snprintf(buf, sizeof buf, "%s", spec);
     t->ncol = 0;
     for (char *save = NULL, *f = strtok_r(buf, ",", &save); f && t->ncol < TAB_COLS;
@@ -134,6 +138,18 @@ static void tab_cols(tab *t, const char *spec, const char *U)
         t->text[i] = colon != NULL;
         if (colon)
             *colon = '\0';
+        colon = strstr(f, ":h");
+        t->hide[i] = colon != NULL;
+        if (colon)
+            *colon = '\0';
+        char *bar = strchr(f, '|');
+        t->disp[i][0] = '\0';
+        if (bar) {
+            *bar = '\0';
+            int n = (int)strcspn(bar + 1, "[");
+            snprintf(t->disp[i], sizeof t->disp[i], "%.*s", n, bar + 1);
+            memmove(bar, bar + 1 + n, strlen(bar + 1 + n) + 1);   /* "name[unit]" again */
+        }
         char *br = strchr(f, '[');
         t->unit[i][0] = '\0';
         if (br) {
@@ -224,25 +240,52 @@ static void md_escape(FILE *f, const char *s)
     }
 }
 
+/* A column's header on the page: its display name, or its name with '_'
+ * read as ' ', and its unit in parentheses. */
+static void header_of(char *buf, size_t n, const tab *t, int c)
+{
+    char name[40];
+    snprintf(name, sizeof name, "%s", t->disp[c][0] ? t->disp[c] : t->col[c]);
+    for (char *p = name; *p; p++)
+        if (*p == '_')
+            *p = ' ';
+    snprintf(buf, n, "%s%s%s%s", name, t->unit[c][0] ? " (" : "", t->unit[c], t->unit[c][0] ? ")" : "");
+}
+
+/* A cell on the page: text as it is; a number with 4 significant digits
+ * (the .dat keeps what the chart needs), "0" for zero. */
+static const char *cell_of(char *buf, size_t n, const tab *t, int r, int c)
+{
+    const char *v = t->cell[r][c];
+    char *end;
+    double d = strtod(v, &end);
+    if (t->text[c] || end == v || *end)
+        snprintf(buf, n, "%s", v);
+    else
+        snprintf(buf, n, "%.4g", d);
+    return buf;
+}
+
 static void html_table(FILE *f, const tab *t)
 {
+    char buf[CELL + 64];
     fputs("<table>\n<thead><tr>", f);
     for (int c = 0; c < t->ncol; c++) {
+        if (t->hide[c])
+            continue;
         fputs("<th>", f);
-        html_escape(f, t->col[c]);
-        if (t->unit[c][0]) {
-            fputs(" (", f);
-            html_escape(f, t->unit[c]);
-            fputs(")", f);
-        }
+        header_of(buf, sizeof buf, t, c);
+        html_escape(f, buf);
         fputs("</th>", f);
     }
     fputs("</tr></thead>\n<tbody>\n", f);
     for (int r = 0; r < t->nrow; r++) {
         fputs("<tr>", f);
         for (int c = 0; c < t->ncol; c++) {
+            if (t->hide[c])
+                continue;
             fputs(t->text[c] ? "<td class=\"t\">" : "<td>", f);
-            html_escape(f, t->cell[r][c]);
+            html_escape(f, cell_of(buf, sizeof buf, t, r, c));
             fputs("</td>", f);
         }
         fputs("</tr>\n", f);
@@ -252,18 +295,25 @@ static void html_table(FILE *f, const tab *t)
 
 static void md_table(FILE *f, const tab *t)
 {
+    char buf[CELL + 64];
     fputc('|', f);
     for (int c = 0; c < t->ncol; c++)
-        fprintf(f, " %s%s%s%s |", t->col[c], t->unit[c][0] ? " (" : "", t->unit[c], t->unit[c][0] ? ")" : "");
+        if (!t->hide[c]) {
+            header_of(buf, sizeof buf, t, c);
+            fprintf(f, " %s |", buf);
+        }
     fputs("\n|", f);
     for (int c = 0; c < t->ncol; c++)
-        fputs(t->text[c] ? "---|" : "---:|", f);
+        if (!t->hide[c])
+            fputs(t->text[c] ? "---|" : "---:|", f);
     fputc('\n', f);
     for (int r = 0; r < t->nrow; r++) {
         fputc('|', f);
         for (int c = 0; c < t->ncol; c++) {
+            if (t->hide[c])
+                continue;
             fputc(' ', f);
-            md_escape(f, t->cell[r][c]);
+            md_escape(f, cell_of(buf, sizeof buf, t, r, c));
             fputs(" |", f);
         }
         fputc('\n', f);
@@ -278,6 +328,7 @@ typedef struct chart {
     size_t len;       /* bytes used in gp */
     int overflow;     /* gp was too short: the script is not written */
     int omitted;      /* no chart, only the note */
+    int height;       /* pixels (0: 700) */
 } chart;
 
 typedef struct ctx {
@@ -453,8 +504,9 @@ static void chart_strategy(chart *c, const ctx *x)
              "units %s (%s); device: the worst rank's device memory; host: one rank's host RAM "
              "(host RAM per node = ranks per node x host); each strategy with its best micro-batch and recompute",
              x->uname, x->units == ZP_UNITS_DECIMAL ? "1e9 bytes" : "2^30 bytes");
-tab_cols(t, "x,strategy:t,layout:t,params[U],grads[U],optimizer[U],activations[U],buffers[U],overhead[U],"
-             "device_total[U],host_params[U],host_grads[U],host_optimizer[U],host_buffers[U],host_total[U],fits:t", x->uname);
+    tab_cols(t, "x:h,strategy:t,layout:t,params[U],grads[U],optimizer[U],activations[U],buffers[U],overhead[U],"
+             "device_total[U],host_params[U]:h,host_grads[U]:h,host_optimizer[U]:h,host_buffers[U]:h,"
+             "host_total|host RAM[U],fits:t", x->uname);
     const cJSON *list[9];
     const char *names[9];
     int row = compared(x, list, names);
@@ -517,8 +569,9 @@ static void chart_scaling(chart *c, const ctx *x)
              "units %s; tp = pp = 1, dp = gpus, micro-batch %lld, recompute %s; states = params + grads + optimizer "
              "(the ZeRO paper's model states), total = every device class", x->uname,
              (long long)base.micro_batch, zp_ckpt_names[base.ckpt]);
-tab_cols(t, "gpus,zero0_states[U],zero1_states[U],zero2_states[U],zero3_states[U],zero0_total[U],"
-             "zero1_total[U],zero2_total[U],zero3_total[U]", x->uname);
+    tab_cols(t, "gpus,zero0_states|ZeRO-0 states[U],zero1_states|ZeRO-1 states[U],zero2_states|ZeRO-2 states[U],"
+             "zero3_states|ZeRO-3 states[U],zero0_total|ZeRO-0 total[U],zero1_total|ZeRO-1 total[U],"
+             "zero2_total|ZeRO-2 total[U],zero3_total|ZeRO-3 total[U]", x->uname);
     int row = 0;
     for (int64_t g = 1; g <= 1024; g *= 2, row++) {
         zp_problem pb = x->pb;
@@ -562,8 +615,9 @@ static void chart_top(chart *c, const ctx *x, int top_n)
     snprintf(t->title, sizeof t->title, "step time split and memory per GPU of the top plans");
     snprintf(t->note, sizeof t->note, "times in seconds per optimizer step; memory in %s (worst rank, device)",
              x->uname);
-tab_cols(t, "rank,layout:t,compute[s],comm_exposed[s],bubble[s],optimizer[s],step[s],params[U],grads[U],"
-             "optimizer_mem[U],activations[U],buffers[U],overhead[U],total[U]", x->uname);
+    tab_cols(t, "rank,layout:t,compute[s],comm_exposed|exposed comm[s],bubble[s],optimizer[s],step[s],params[U]:h,"
+             "grads[U]:h,optimizer_mem[U]:h,activations[U]:h,buffers[U]:h,overhead[U]:h,total|memory[U],"
+             "host|host RAM[U]", x->uname);
     const cJSON *p;
     int row = 0;
     cJSON_ArrayForEach(p, zp_jobj(x->r, "plans"))
@@ -583,6 +637,7 @@ tab_cols(t, "rank,layout:t,compute[s],comm_exposed[s],bubble[s],optimizer[s],ste
         for (int k = 0; k < ZP_MEM_NCLASS; k++)
             cellf(t, row, 7 + k, "%.4f", zp_jnum(m, zp_mem_class_names[k]) / x->unit);
         cellf(t, row, 13, "%.4f", zp_jnum(m, "total") / x->unit);
+        cellf(t, row, 14, "%.4f", zp_jnum(zp_jobj(p, "host_bytes_per_rank"), "total") / x->unit);
         row++;
     }
     t->nrow = row;
@@ -595,17 +650,51 @@ tab_cols(t, "rank,layout:t,compute[s],comm_exposed[s],bubble[s],optimizer[s],ste
     char model[NAME], gpu[NAME], title[2 * NAME + 100];
     snprintf(title, sizeof title, "Top %d plans of %s on %.0f x %s", row, jname(model, sizeof model, zp_jobj(x->r, "model"), "name"),
              zp_jnum(zp_jobj(x->r, "cluster"), "gpus"), jname(gpu, sizeof gpu, zp_jobj(x->r, "cluster"), "gpu"));
-    gp_cmd(c, "set multiplot layout 1,2 title ", title, " noenhanced\n");
+    c->height = 900;
+    gp_cmd(c, "set multiplot layout 2,1 title ", title, " noenhanced\n");
     gpf(c, "set style fill solid 0.9 border lc rgb '#333333'\nset boxwidth 0.7\nset grid ytics lc rgb '#dddddd'\n");
-    gpf(c, "set xrange [0.3:%d.7]\nset xtics 1 nomirror\nset xlabel 'plan (rank)'\nset key top left Left reverse\n",
-        row);
-    gpf(c, "set title 'step time (s)'\nset ylabel 'seconds per step'\nset yrange [0:*]\nplot ");
-    stack(c, "top_plans.dat", "1", 3, 4, time_colour, tnames, "", 0);
-    gpf(c, "set title 'memory per GPU (%s)'\nset ylabel '%s per GPU (worst rank)'\n", x->uname, x->uname);
+    gpf(c, "set xrange [0.3:%d.7]\nset lmargin 12\nset rmargin 26\nset bmargin 5.5\n"
+           "set key outside right top vertical Left reverse\n", row);
+    /* each plan named by its layout, not its rank */
+    gpf(c, "set xtics (");
+    const cJSON *q;
+    int i = 0;
+    cJSON_ArrayForEach(q, zp_jobj(x->r, "plans"))
+    {
+        if (i >= row)
+            break;
+        char tic[96], lab[120];
+        tic_of(tic, sizeof tic, q);
+        snprintf(lab, sizeof lab, "#%d\n%s", i + 1, tic);
+        gp_cmd(c, i ? ", " : "", lab, "");
+        gpf(c, " %d", ++i);
+    }
+    gpf(c, ") font ',%d' nomirror noenhanced\n", row > 8 ? 8 : 9);
+    /* step times a few per cent apart are invisible from 0: when they
+     * differ by less than a fifth, the axis starts near the fastest */
+    double smin = 0, smax = 0;
+    for (int r = 0; r < row; r++) {
+        double v = atof(t->cell[r][6]);
+        smin = r == 0 || v < smin ? v : smin;
+        smax = v > smax ? v : smax;
+    }
+    if (smax > 0 && smax - smin < 0.2 * smax) {
+        double span = smax - smin > 0 ? smax - smin : 0.01 * smax;
+        double y0 = smin - 0.5 * span;
+        gpf(c, "set title 'step time (s): the axis starts at %.4g s, not 0'\nset ylabel 'seconds per step (zoomed)'\n"
+               "set yrange [%.6g:%.6g]\nplot ", y0, y0, smax + 0.35 * span);
+    } else
+        gpf(c, "set title 'step time (s)'\nset ylabel 'seconds per step'\nset yrange [0:*]\nplot ");
+    stack(c, "top_plans.dat", "1", 3, 4, time_colour, tnames, "", 1);
+    gpf(c, "'top_plans.dat' using 1:7:(sprintf('%%.4g', $7)) with labels offset 0,0.7 font ',9' notitle\n");
+    gpf(c, "set title 'memory per GPU (%s), the worst rank'\nset ylabel '%s per GPU'\n", x->uname, x->uname);
     mem_yrange(c, x, col_max(t, 13));
     capacity(c, x);
-    gpf(c, "set key outside right top vertical\nplot ");
-    stack(c, "top_plans.dat", "1", 8, ZP_MEM_NCLASS, class_colour, zp_mem_class_names, "", 0);
+    /* an offloaded plan's host RAM (one rank's), hatched beside its device stack */
+    gpf(c, "set boxwidth 0.55\nplot ");
+    stack(c, "top_plans.dat", "($1-0.12)", 8, ZP_MEM_NCLASS, class_colour, zp_mem_class_names, "", 1);
+    gpf(c, "'top_plans.dat' using ($1+0.3):($15 > 0 ? $15 : 1/0):(0.25) with boxes fs pattern 2 lw 1 lc rgb '#2ca02c' "
+           "title 'host RAM (offload)'\n");
     gpf(c, "unset multiplot\n");
 }
 
@@ -629,29 +718,48 @@ static int cc_of(const zp_coll *cl)
     }
 }
 
+/* The links a collective's bytes cross: inside a node (NVLink), across
+ * nodes (the network), to and from the host (PCIe). */
+enum { LK_NVL, LK_NET, LK_PCIE, LK_N };
+static const char *const lk_title[LK_N] = {"inside a node (NVLink)", "across nodes (network)",
+                                           "to and from the host (PCIe, offload)"};
+
 static void chart_comm(chart *c, const ctx *x)
 {
     tab *t = &c->t;
     t->file = "comm";
-    snprintf(t->title, sizeof t->title, "bytes sent per step and rank by collective and process group");
+    snprintf(t->title, sizeof t->title, "bytes sent per step and rank by link, collective and process group");
     snprintf(t->note, sizeof t->note,
              "units %s per step, bus bytes (array size x nccl-tests bus factor x calls) sent by one rank of the "
-             "worst-memory stage", x->uname);
-tab_cols(t, "x,strategy:t,layout:t,dp_allreduce[U],dp_reducescatter[U],dp_allgather[U],tp[U],pp_sendrecv[U],"
-             "embedding[U],pcie[U],total[U]", x->uname);
+             "worst-memory stage; apart: inside a node (NVLink), across nodes (network), host (PCIe); a panel "
+             "whose bars span 100x or more has a log scale", x->uname);
+    /* columns: 0-2 labels; 3-8 NVLink and 9-14 network by collective
+     * (cc_names' first six), 15 PCIe; 16-18 the links' totals, 19 total;
+     * 20-25 by collective over the links (the page's table) */
+    tab_cols(t, "x:h,strategy:t,layout:t,nvl_dp_allreduce[U]:h,nvl_dp_reducescatter[U]:h,nvl_dp_allgather[U]:h,"
+                "nvl_tp[U]:h,nvl_pp[U]:h,nvl_embedding[U]:h,net_dp_allreduce[U]:h,net_dp_reducescatter[U]:h,"
+                "net_dp_allgather[U]:h,net_tp[U]:h,net_pp[U]:h,net_embedding[U]:h,pcie_offload[U]:h,"
+                "nvlink|NVLink[U],network[U],pcie|PCIe[U],total[U],dp_allreduce|dp all-reduce[U],"
+                "dp_reducescatter|dp reduce-scatter[U],dp_allgather|dp all-gather[U],tp[U],pp|pp send/recv[U],"
+                "embedding|embedding all-reduce[U]", x->uname);
     const cJSON *list[9];
     const char *names[9];
     int row = compared(x, list, names);
+    double lo[LK_N], hi[LK_N];
+    for (int k = 0; k < LK_N; k++)
+        lo[k] = 0, hi[k] = 0;
     for (int i = 0; i < row; i++) {
         zp_layout l;
         zp_result_layout(list[i], &l);
         zp_problem pb = x->pb;
         zp_comm cm;
         zp_comm_plan(&pb.model, &pb.train, &l, &pb.cluster, &pb.conv, (int64_t)zp_jnum(list[i], "worst_stage"), &cm);
-        double v[CC_N] = {0}, tot = 0;
+        double v[LK_N][CC_N] = {{0}}, lt[LK_N] = {0}, tot = 0;
         for (int k = 0; k < cm.n; k++) {
             double b = (double)cm.c[k].bus_bytes;
-            v[cc_of(&cm.c[k])] += b;
+            int lk = cm.c[k].group == ZP_GRP_PCIE ? LK_PCIE : cm.c[k].inter_node ? LK_NET : LK_NVL;
+            v[lk][cc_of(&cm.c[k])] += b;
+            lt[lk] += b;
             tot += b;
         }
         char lay[96], name[CELL];
@@ -659,24 +767,69 @@ tab_cols(t, "x,strategy:t,layout:t,dp_allreduce[U],dp_reducescatter[U],dp_allgat
         cellf(t, i, 0, "%d", i + 1);
         cellf(t, i, 1, "%s", clean_name(name, sizeof name, names[i]));
         cellf(t, i, 2, "%s", lay);
-        for (int k = 0; k < CC_N; k++)
-            cellf(t, i, 3 + k, "%.4f", v[k] / x->unit);
-        cellf(t, i, 10, "%.4f", tot / x->unit);
+        for (int k = 0; k < 6; k++) {
+            cellf(t, i, 3 + k, "%.6g", v[LK_NVL][k] / x->unit);
+            cellf(t, i, 9 + k, "%.6g", v[LK_NET][k] / x->unit);
+            cellf(t, i, 20 + k, "%.6g", (v[LK_NVL][k] + v[LK_NET][k]) / x->unit);
+        }
+        cellf(t, i, 15, "%.6g", v[LK_PCIE][CC_PCIE] / x->unit);
+        for (int k = 0; k < LK_N; k++) {
+            double u = lt[k] / x->unit;
+            cellf(t, i, 16 + k, "%.6g", u);
+            if (u > 0) {
+                if (lo[k] == 0 || u < lo[k])
+                    lo[k] = u;
+                if (u > hi[k])
+                    hi[k] = u;
+            }
+        }
+        cellf(t, i, 19, "%.6g", tot / x->unit);
     }
     t->nrow = row;
+    c->height = 1050;
     char model[NAME], gpu[NAME], title[2 * NAME + 100];
-    snprintf(title, sizeof title, "Communication per step and GPU by collective and group: %s on %.0f x %s",
+    snprintf(title, sizeof title, "Communication per step and GPU by link and collective: %s on %.0f x %s",
              jname(model, sizeof model, zp_jobj(x->r, "model"), "name"), zp_jnum(zp_jobj(x->r, "cluster"), "gpus"),
              jname(gpu, sizeof gpu, zp_jobj(x->r, "cluster"), "gpu"));
-    gp_cmd(c, "set title ", title, " noenhanced\n");
-    gpf(c, "set ylabel 'sent per GPU per step (%s)'\nset yrange [0:*]\nset xrange [0.4:%d.6]\n", x->uname, row);
-    gpf(c, "set style fill solid 0.9 border lc rgb '#333333'\nset boxwidth 0.6\nset grid ytics lc rgb '#dddddd'\n");
-    gpf(c, "set key outside right top vertical Left reverse\nset bmargin 6\n");
-    strategy_tics(c, list, row);
-    gpf(c, "set offsets 0, 0, graph 0.08, 0\nplot ");
-    stack(c, "comm.dat", "1", 4, CC_N, cc_colour, cc_names, "", 1);
-    /* the total above each bar, so that small ones stay readable */
-    gpf(c, "'comm.dat' using 1:11:(sprintf('%%.2f', $11)) with labels offset 0,0.8 font ',10' notitle\n");
+    gp_cmd(c, "set multiplot layout 3,1 title ", title, " noenhanced\n");
+    gpf(c, "set xrange [0.4:%d.6]\nset style fill solid 0.9 border lc rgb '#333333'\nset boxwidth 0.6\n", row);
+    gpf(c, "set grid ytics lc rgb '#dddddd'\nset key outside right top vertical Left reverse\n"
+           "set lmargin 12\nset rmargin 30\n");
+    for (int k = 0; k < LK_N; k++) {
+        if (k < LK_N - 1) {   /* the strategies' names above, their layouts under the last panel */
+            gpf(c, "set bmargin 2\nset xtics (");
+            for (int i = 0; i < row; i++) {
+                gp_cmd(c, i ? ", " : "", t->cell[i][1], "");
+                gpf(c, " %d", i + 1);
+            }
+            gpf(c, ") font ',10' nomirror noenhanced\n");
+        } else {
+            gpf(c, "set bmargin 5\n");
+            strategy_tics(c, list, row);
+        }
+        int lg = hi[k] > 0 && hi[k] >= 100 * lo[k];
+        gpf(c, "set title '%s'\nset ylabel '%s per GPU per step%s'\n", lk_title[k], x->uname, lg ? ", log scale" : "");
+        if (hi[k] <= 0) {   /* nothing on this link: an empty panel that says so */
+            gpf(c, "unset logscale y\nset yrange [0:1]\nset label 9 'no traffic on this link in any of these plans' "
+                   "at graph 0.5, graph 0.5 center\nplot NaN notitle\nunset label 9\n");
+            continue;
+        }
+        if (lg)   /* bars of 21 GiB beside one of 4.8 TiB: a log scale shows both */
+            gpf(c, "set logscale y 10\nset format y '%%g'\nset yrange [%.6g:%.6g]\n", lo[k] / 4, hi[k] * 4);
+        else
+            gpf(c, "unset logscale y\nset format y '%%g'\nset yrange [0:%.6g]\n", hi[k] * 1.2);
+        gpf(c, "plot ");
+        if (k == LK_PCIE) {
+            static const char *const pc[1] = {"#7f7f7f"};
+            static const char *const pt[1] = {"pcie offload"};
+            stack(c, "comm.dat", "1", 16, 1, pc, pt, "", 1);
+        } else
+            stack(c, "comm.dat", "1", k == LK_NVL ? 4 : 10, 6, cc_colour, cc_names, "", 1);
+        /* the link's total above each bar, so that small ones stay readable */
+        gpf(c, "'comm.dat' using 1:($%d > 0 ? $%d : 1/0):(sprintf('%%.4g', $%d)) with labels offset 0,0.7 "
+               "font ',9' notitle\n", 17 + k, 17 + k, 17 + k);
+    }
+    gpf(c, "unset multiplot\n");
 }
 
 /* 5. Memory per pipeline stage of the chosen plan. */
@@ -687,7 +840,7 @@ static void chart_stages(chart *c, const ctx *x)
     t->file = "stages";
     snprintf(t->title, sizeof t->title, "memory per pipeline stage of the chosen plan");
     snprintf(t->note, sizeof t->note, "units %s; one rank of each stage: device classes and host RAM", x->uname);
-tab_cols(t, "stage,params[U],grads[U],optimizer[U],activations[U],buffers[U],overhead[U],total[U],host[U]", x->uname);
+    tab_cols(t, "stage,params[U],grads[U],optimizer[U],activations[U],buffers[U],overhead[U],total[U],host[U]", x->uname);
     if (!cJSON_IsObject(ch)) {
         c->omitted = 1;
         snprintf(t->note, sizeof t->note, "no plan fits, so there is no chosen plan to show per stage");
@@ -716,12 +869,16 @@ tab_cols(t, "stage,params[U],grads[U],optimizer[U],activations[U],buffers[U],ove
     gp_cmd(c, "set title ", title, " noenhanced\n");
     gpf(c, "set xlabel 'pipeline stage'\nset ylabel 'memory per GPU (%s)'\n", x->uname);
     mem_yrange(c, x, col_max(t, 7));
-    gpf(c, "set xrange [-0.6:%d.6]\nset xtics %s nomirror\n", row - 1 > 2 ? row - 1 : 2, row > 32 ? "4" : "1");
-    gpf(c, "set style fill solid 0.9 border lc rgb '#333333'\nset boxwidth 0.7\nset grid ytics lc rgb '#dddddd'\n");
+    /* as many slots as stages (one stage: one bar, no empty places) */
+    gpf(c, "set xrange [-0.6:%d.6]\nset xtics %s nomirror\n", row - 1, row > 32 ? "4" : "1");
+    gpf(c, "set style fill solid 0.9 border lc rgb '#333333'\nset boxwidth %s\nset grid ytics lc rgb '#dddddd'\n",
+        row == 1 ? "0.4" : "0.55");
     gpf(c, "set key outside right top vertical\n");
     capacity(c, x);
     gpf(c, "plot ");
-    stack(c, "stages.dat", "1", 2, ZP_MEM_NCLASS, class_colour, zp_mem_class_names, "", 0);
+    stack(c, "stages.dat", "($1-0.12)", 2, ZP_MEM_NCLASS, class_colour, zp_mem_class_names, "", 1);
+    gpf(c, "'stages.dat' using ($1+0.3):($9 > 0 ? $9 : 1/0):(0.25) with boxes fs pattern 2 lw 1 lc rgb '#2ca02c' "
+           "title 'host RAM (offload)'\n");
 }
 
 /* 6. Predicted vs measured, per execution of this run's plans (zplan
@@ -738,9 +895,9 @@ static void chart_measured(chart *c, const ctx *x)
              "units MiB (2^20 bytes: executions run scaled models); rank 0's device memory, the classes as they "
              "stood at the moment the planner puts the peak; p_: predicted, m_: measured; overhead: the GPU "
              "runtime's (CUDA context, cuBLAS, NCCL, allocator rounding), none on CPU ranks");
-    tab_cols(t, "x,execution:t,run_on:t,p_params[MiB],p_grads[MiB],p_optimizer[MiB],p_activations[MiB],"
-                "p_buffers[MiB],p_overhead[MiB],m_params[MiB],m_grads[MiB],m_optimizer[MiB],m_activations[MiB],"
-                "m_buffers[MiB],m_overhead[MiB],p_total[MiB],m_total[MiB],error_total[%]", x->uname);
+    tab_cols(t, "x:h,execution:t,run_on|run on:t,p_params[MiB],p_grads[MiB],p_optimizer[MiB],p_activations|p_activ[MiB],"
+                "p_buffers[MiB],p_overhead[MiB],m_params[MiB],m_grads[MiB],m_optimizer[MiB],m_activations|m_activ[MiB],"
+                "m_buffers[MiB],m_overhead[MiB],p_total[MiB],m_total[MiB],error_total|error[%]", x->uname);
     const cJSON *e;
     int row = 0;
     const double MiB = 1048576.0;
@@ -816,17 +973,22 @@ static int write_gp(const char *dir, const chart *c, zp_fmt fmt)
         return -1;
     fprintf(f, "# zplan %s report chart: %s\n# data: %s.dat (columns and units in its header);"
                " regenerate with: gnuplot %s.gp\n", PACKAGE_VERSION, c->t.title, c->t.file, c->t.file);
-    if (fmt & ZP_FMT_PNG)
-        fprintf(f, "set terminal pngcairo size 1200,700 enhanced font 'DejaVu Sans,11'\nset output '%s.png'\n",
-                c->t.file);
-    else
-        fprintf(f, "set terminal svg size 1200,700 dynamic enhanced font 'DejaVu Sans,11'\nset output '%s.svg'\n",
-                c->t.file);
-    fputs("set encoding utf8\nset style data boxes\n", f);
-    fputs(c->gp, f);
-    if (fmt == ZP_FMT_BOTH)
-        fprintf(f, "set terminal svg size 1200,700 dynamic enhanced font 'DejaVu Sans,11'\nset output '%s.svg'\n"
-                   "replot\n", c->t.file);
+    int h = c->height > 0 ? c->height : 700;
+    /* the whole script once per format (replot would redo only the last
+     * panel of a multiplot) */
+    for (int pass = 0; pass < 2; pass++) {
+        int png = pass == 0;
+        if (!(fmt & (png ? ZP_FMT_PNG : ZP_FMT_SVG)))
+            continue;
+        if (png)
+            fprintf(f, "set terminal pngcairo size 1200,%d enhanced font 'DejaVu Sans,11'\nset output '%s.png'\n",
+                    h, c->t.file);
+        else
+            fprintf(f, "reset\nset terminal svg size 1200,%d dynamic enhanced font 'DejaVu Sans,11'\n"
+                       "set output '%s.svg'\n", h, c->t.file);
+        fputs("set encoding utf8\nset style data boxes\n", f);
+        fputs(c->gp, f);
+    }
     fputs("unset output\n", f);
     return fclose(f);
 }
@@ -884,6 +1046,22 @@ static int run_gnuplot(const char *gnuplot, const char *dir, const char *script,
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+/* The model in one readable line: "gpt2-small: 124.4M parameters (124439808);
+ * 12 layers, hidden 768, 12 heads (12 KV), FFN 3072, vocabulary 50257;
+ * gelu, layernorm, learned positions; from --model gpt2-small". */
+static const char *model_line(char *buf, size_t n, const cJSON *m)
+{
+    char name[300], cnt[32], mlp[32], norm[32], pos[32], src[300];
+    snprintf(buf, n, "%s: %s parameters (%.0f); %.0f layers, hidden %.0f, %.0f heads (%.0f KV), FFN %.0f, "
+             "vocabulary %.0f; %s, %s, %s positions, %s; from %s",
+             jname(name, sizeof name, m, "name"), zp_fmt_count(cnt, sizeof cnt, zp_jnum(m, "params")), zp_jnum(m, "params"),
+             zp_jnum(m, "layers"), zp_jnum(m, "hidden"), zp_jnum(m, "heads"), zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"),
+             zp_jnum(m, "vocab"), jname(mlp, sizeof mlp, m, "mlp"), jname(norm, sizeof norm, m, "norm"),
+             jname(pos, sizeof pos, m, "position"), zp_jflag(m, "tied_embeddings") ? "tied head" : "untied head",
+             clean_name(src, sizeof src, zp_jstr(m, "source")));
+    return buf;
+}
+
 static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const char *created, const char *now)
 {
     const cJSON *m = zp_jobj(x->r, "model"), *c = zp_jobj(x->r, "cluster"), *t = zp_jobj(x->r, "training");
@@ -893,24 +1071,16 @@ static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const cha
     fputs(" by zplan ", f);
     html_escape(f, zp_jstr(x->r, "zplan_version"));
     fprintf(f, "; report made %s by zplan %s</td></tr>\n", now, PACKAGE_VERSION);
+    char line[1000], gm[32], hm[32];
     fprintf(f, "<tr><th>model</th><td>");
-    html_escape(f, zp_jstr(m, "name"));
-    fprintf(f, " (");
-    html_escape(f, zp_jstr(m, "source"));
-    fprintf(f, "): %.0f parameters, L=%.0f h=%.0f heads=%.0f kv=%.0f ffn=%.0f vocab=%.0f, ",
-            zp_jnum(m, "params"), zp_jnum(m, "layers"), zp_jnum(m, "hidden"), zp_jnum(m, "heads"), zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"),
-            zp_jnum(m, "vocab"));
-    html_escape(f, zp_jstr(m, "mlp"));
-    fputs(", ", f);
-    html_escape(f, zp_jstr(m, "norm"));
+    html_escape(f, model_line(line, sizeof line, m));
     fputs("</td></tr>\n", f);
     fprintf(f, "<tr><th>cluster</th><td>%.0f x ", zp_jnum(c, "gpus"));
     html_escape(f, zp_jstr(c, "gpu"));
-    fprintf(f, " (%.2f %s each), %.0f per node, %.2f %s host RAM per node, network %g GB/s (%g Gb/s) per GPU"
-               "</td></tr>\n",
-            zp_jnum(c, "gpu_memory_bytes") / x->unit, x->uname, zp_jnum(c, "gpus_per_node"),
-            zp_jnum(c, "host_memory_bytes_per_node") / x->unit, x->uname, zp_jnum(c, "inter_node_gbps"),
-            8 * zp_jnum(c, "inter_node_gbps"));
+    fprintf(f, " (%s each), %.0f per node, %s host RAM per node, network %g GB/s (%g Gb/s) per GPU</td></tr>\n",
+            zp_fmt_bytes(gm, sizeof gm, (uint64_t)zp_jnum(c, "gpu_memory_bytes"), x->units), zp_jnum(c, "gpus_per_node"),
+            zp_fmt_bytes(hm, sizeof hm, (uint64_t)zp_jnum(c, "host_memory_bytes_per_node"), x->units),
+            zp_jnum(c, "inter_node_gbps"), 8 * zp_jnum(c, "inter_node_gbps"));
     fprintf(f, "<tr><th>training</th><td>seq %.0f, global batch %.0f, ", zp_jnum(t, "seq"), zp_jnum(t, "global_batch"));
     html_escape(f, zp_jstr(t, "dtype"));
     fputs(" params, ", f);
@@ -993,7 +1163,8 @@ static zp_status write_index(const char *dir, const ctx *x, chart *charts, int n
         html_escape(f, c->t.note);
         fprintf(f, "</p>\n");
         if (!c->omitted) {
-            fprintf(f, "<p><img src=\"%s.%s\" width=\"1200\" height=\"700\" alt=\"", c->t.file, ext);
+            fprintf(f, "<p><img src=\"%s.%s\" width=\"1200\" height=\"%d\" alt=\"", c->t.file, ext,
+                    c->height > 0 ? c->height : 700);
             html_escape(f, c->t.title);
             fprintf(f, "\"></p>\n");
             fputs("<div class=\"wide\">\n", f);
@@ -1026,17 +1197,14 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
     fputs(" by zplan ", f);
     md_escape(f, zp_jstr(x->r, "zplan_version"));
     fprintf(f, "; report made %s by zplan %s\n", now, PACKAGE_VERSION);
+    char line[1000], gm[32], hm[32];
     fputs("- model: ", f);
-    md_escape(f, zp_jstr(m, "name"));
-    fputs(" (", f);
-    md_escape(f, zp_jstr(m, "source"));
-    fprintf(f, "): %.0f parameters, L=%.0f h=%.0f heads=%.0f kv=%.0f ffn=%.0f vocab=%.0f\n", zp_jnum(m, "params"),
-            zp_jnum(m, "layers"), zp_jnum(m, "hidden"), zp_jnum(m, "heads"), zp_jnum(m, "kv_heads"), zp_jnum(m, "ffn"),
-            zp_jnum(m, "vocab"));
-    fprintf(f, "- cluster: %.0f x ", zp_jnum(c, "gpus"));
+    md_escape(f, model_line(line, sizeof line, m));
+    fprintf(f, "\n- cluster: %.0f x ", zp_jnum(c, "gpus"));
     md_escape(f, zp_jstr(c, "gpu"));
-    fprintf(f, " (%.2f %s each), %.0f per node, network %g GB/s (%g Gb/s) per GPU\n",
-            zp_jnum(c, "gpu_memory_bytes") / x->unit, x->uname, zp_jnum(c, "gpus_per_node"),
+    fprintf(f, " (%s each), %.0f per node, %s host RAM per node, network %g GB/s (%g Gb/s) per GPU\n",
+            zp_fmt_bytes(gm, sizeof gm, (uint64_t)zp_jnum(c, "gpu_memory_bytes"), x->units), zp_jnum(c, "gpus_per_node"),
+            zp_fmt_bytes(hm, sizeof hm, (uint64_t)zp_jnum(c, "host_memory_bytes_per_node"), x->units),
             zp_jnum(c, "inter_node_gbps"), 8 * zp_jnum(c, "inter_node_gbps"));
     fprintf(f, "- training: seq %.0f, global batch %.0f, ", zp_jnum(t, "seq"), zp_jnum(t, "global_batch"));
     md_escape(f, zp_jstr(t, "dtype"));
