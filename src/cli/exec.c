@@ -9,15 +9,16 @@
  * gradient bucket (the engine reduces in place).  The engine never sees
  * the prediction: it sizes its tensors from the shape and the algorithm.
  *
- * This file: the arguments, the plan file, the launch and its supervision
- * (signals, the store's row); exec_scale.c shrinks the model, exec_record.c
- * reads what the engine printed and builds the record. */
+ * This file: the arguments and what is checked before a launch; exec_plan.c
+ * finds the plan (a recorded run's, or a plan file's, planned by running
+ * zplan on it), exec_scale.c shrinks the model, exec_run.c launches the
+ * ranks and supervises them (signals, the store's row), exec_record.c reads
+ * what the engine printed and builds the record. */
 #include "config.h"
 #define _GNU_SOURCE 1   /* sched_getaffinity */
 #include "cli.h"
 #include "jsonget.h"
 #include "preset.h"
-#include "render.h"
 #include "result.h"
 #include "store.h"
 #include "launch.h"
@@ -25,25 +26,14 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The CUDA row's allocator rounding (backend/cuda/device_cuda.c): each
  * tensor's cudaMalloc takes whole 2 MiB pages. */
 #define ZP_CUDA_ROW_GRANULE ((uint64_t)2 << 20)
-
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { interrupted = sig; }
 
 typedef struct exec_opts {
     const char *target, *db, *scale, *hostfile, *profile, *backend;
@@ -56,20 +46,13 @@ typedef struct exec_opts {
  * reduced scale, or with --np saying so). */
 #define ZP_EXEC_MAX_RANKS 64
 
-/* The engine's code for a storage type: 0 fp32, 1 bf16, 2 fp16. */
-static int engine_dtype(zp_dtype d)
-{
-    return d == ZP_DT_BF16 ? 1 : d == ZP_DT_FP16 ? 2 : 0;
-}
-
-
 /* --backend cuda: ask the engine (zplan-engine devices, no MPI) whether it
  * was built with CUDA and which GPUs it sees, before anything is launched
  * or recorded.  The first GPU's name in gpu. */
 static zp_status cuda_probe(const char *eng, char *gpu, size_t gn, int *ngpus, zp_err *e)
 {
     char *args[] = {(char *)eng, "devices", NULL}, *out = NULL;
-    int rc = zp_run_capture(args, 60, NULL, &out, &interrupted);
+    int rc = zp_run_capture(args, 60, NULL, &out, &zp_exec_interrupted);
     cJSON *j = out ? cJSON_Parse(out) : NULL;
     free(out);
     zp_status st = ZP_OK;
@@ -111,22 +94,6 @@ static void slug(char *out, size_t n, const char *name)
     out[k] = '\0';
 }
 
-
-/* Catch sig with sa, unless it was ignored when zplan started (nohup, a
- * background job): then it stays ignored.  *old: what to restore. */
-static void catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
-{
-    sigaction(sig, NULL, old);
-    if (old->sa_handler != SIG_IGN)
-        sigaction(sig, sa, NULL);
-}
-
-static void restore_signals(const struct sigaction *i, const struct sigaction *t, const struct sigaction *h)
-{
-    sigaction(SIGINT, i, NULL);
-    sigaction(SIGTERM, t, NULL);
-    sigaction(SIGHUP, h, NULL);
-}
 
 static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
@@ -195,97 +162,17 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (!o.profile && !cuda)
         o.profile = "local-cpu";
 
-    /* a plan file: planned first without recording (zplan --from FILE
-     * --no-store), its best plan taken; the planning run is recorded only
-     * once everything below has been checked */
-    char idbuf[64], self[4096] = "";
-    const char *plan_file = NULL;
-    struct stat fst;
-    size_t tl = strlen(o.target);
-    int64_t run_id = 0, rank = 1;
+    /* the plan: a recorded run's, or a plan file's best, planned first
+     * without recording (recorded only once everything below is checked) */
     const char *dbpath = zp_db_path(o.db);
-    zp_store *s;
-    cJSON *res = NULL;
-    if ((tl > 5 && strcmp(o.target + tl - 5, ".plan") == 0) ||
-        (strspn(o.target, "0123456789/") != tl && stat(o.target, &fst) == 0 && S_ISREG(fst.st_mode))) {
-        ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (k <= 0)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "cannot find the zplan program to plan %s", o.target));
-        self[k] = '\0';
-        if (stat(o.target, &fst) != 0)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: %s (a plan file, or ID[/N] of zplan list)",
-                                           o.target, strerror(errno)));
-        char *pargs[] = {self, "--from", (char *)o.target, "--db", (char *)dbpath, "--no-store", "--json", NULL};
-        char *pout = NULL;
-        int prc = zp_run_capture(pargs, o.timeout_s, NULL, &pout, &interrupted);
-        res = prc == 0 && pout ? cJSON_Parse(pout) : NULL;
-        free(pout);
-        if (prc == 1 || prc == 2)   /* the planner said why, in its one line on stderr */
-            return prc;
-        if (prc != 0)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s could not be planned (the planner %s %d)",
-                                           o.target, prc == 124 ? "timed out, --timeout" : prc < 0 ? "did not start:"
-                                           : "ended with status", prc));
-        if (!res)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s: the planner's answer is not JSON", o.target));
-        plan_file = o.target;
-    } else {
-        /* the plan */
-        snprintf(idbuf, sizeof idbuf, "%s", o.target);
-        char *slash = strchr(idbuf, '/');
-        if (slash) {
-            *slash = '\0';
-            if ((st = zp_parse_int("plan number", slash + 1, 1, 1000, &rank, &cli->err)))
-                return zp_fail(cli, st);
-        }
-        if ((st = zp_parse_int("run id", idbuf, 1, INT64_MAX / 2, &run_id, &cli->err)))
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "'%s' is not a run (allowed: ID or ID/N of zplan "
-                                           "list)", o.target));
-        char *json = NULL;
-        if ((st = zp_store_open_existing(dbpath, &s, &cli->err)))
-            return zp_fail(cli, st);
-        st = zp_store_result(s, run_id, &json, NULL, 0, &cli->err);
-        zp_store_close(s);
-        if (st)
-            return zp_fail(cli, st);
-        res = cJSON_Parse(json);
-        free(json);
-        if (!res)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON",
-                                           (long long)run_id));
-    }
-    /* the stored (or just planned) result, checked before it is read */
-    char what[4200];
-    if (plan_file)
-        snprintf(what, sizeof what, "%s", plan_file);
-    else
-        snprintf(what, sizeof what, "run %lld", (long long)run_id);
-    if ((st = zp_result_check(res, what, &cli->err))) {
-        cJSON_Delete(res);
-        return zp_fail(cli, st);
-    }
-    /* what the plan is called in messages */
-    char which[4200];
-    if (plan_file)
-        snprintf(which, sizeof which, "the best plan of %s", plan_file);
-    else
-        snprintf(which, sizeof which, "plan %lld/%lld", (long long)run_id, (long long)rank);
-    const cJSON *plan = cJSON_GetArrayItem(zp_jobj(res, "plans"), (int)rank - 1);
-    if (!plan) {
-        int nplans = cJSON_GetArraySize(zp_jobj(res, "plans"));
-        cJSON_Delete(res);
-        if (plan_file)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: no layout fits, so there is no plan to run",
-                                           plan_file));
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "run %lld has no plan %lld (it lists %d)",
-                                       (long long)run_id, (long long)rank, nplans));
-    }
-    zp_problem full;
-    zp_layout l;
-    zp_result_problem(res, &full);
-    zp_result_layout(plan, &l);
-    uint64_t full_total = (uint64_t)zp_jnum(zp_jobj(plan, "memory_bytes"), "total");
-    cJSON_Delete(res);
+    zp_exec_target tg;
+    int prc;
+    if ((st = zp_exec_load(o.target, dbpath, o.timeout_s, &tg, &prc, &cli->err)))
+        return prc ? prc : zp_fail(cli, st);
+    const char *which = tg.which;
+    zp_problem full = tg.full;
+    zp_layout l = tg.l;
+    uint64_t full_total = tg.full_total;
 
     /* refuse before any launch what the engine does not run */
     if (l.tp > 1 || l.pp > 1)
@@ -459,144 +346,17 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if ((st = zp_launcher(args, &n, npbuf, o.hostfile, eng, &lname, &cli->err)))
         return zp_fail(cli, st);
     args[n++] = (char *)eng;
-    int k = 0;
-    snprintf(a[k], 64, "layers=%lld", (long long)m->layers), args[n++] = a[k++];
-    snprintf(a[k], 64, "hidden=%lld", (long long)m->hidden), args[n++] = a[k++];
-    snprintf(a[k], 64, "heads=%lld", (long long)m->heads), args[n++] = a[k++];
-    snprintf(a[k], 64, "vocab=%lld", (long long)m->vocab), args[n++] = a[k++];
-    snprintf(a[k], 64, "seq=%lld", (long long)pb.train.seq), args[n++] = a[k++];
-    snprintf(a[k], 64, "micro_batch=%lld", (long long)l.micro_batch), args[n++] = a[k++];
-    snprintf(a[k], 64, "accum=%lld", (long long)l.grad_accum), args[n++] = a[k++];
-    snprintf(a[k], 64, "steps=%lld", (long long)o.steps), args[n++] = a[k++];
-    snprintf(a[k], 64, "zero=%d", l.zero), args[n++] = a[k++];
-    snprintf(a[k], 64, "ckpt=%d", (int)l.ckpt), args[n++] = a[k++];
-    snprintf(a[k], 64, "offload=%d", (int)l.offload), args[n++] = a[k++];
-    snprintf(a[k], 64, "sgd=%d", pb.train.optim == ZP_OPT_SGD), args[n++] = a[k++];
-    snprintf(a[k], 64, "device_cap=%llu", (unsigned long long)cap), args[n++] = a[k++];
-    snprintf(a[k], 64, "dtype=%d", engine_dtype(pb.train.dtype)), args[n++] = a[k++];
-    snprintf(a[k], 64, "grad_dtype=%d", engine_dtype(pb.train.grad_dtype)), args[n++] = a[k++];
-    if (pb.train.dtype == ZP_DT_FP16 || pb.train.grad_dtype == ZP_DT_FP16) {
-        /* dynamic loss scaling as DeepSpeed's fp16 defaults: from 2^16, halved
-         * on overflow (the step skipped), doubled after 1000 good steps */
-        snprintf(a[k], 64, "loss_scale=65536"), args[n++] = a[k++];
-        snprintf(a[k], 64, "scale_window=1000"), args[n++] = a[k++];
-    }
-    snprintf(a[k], 64, "progress=1"), args[n++] = a[k++];
-    if (cuda)
-        snprintf(a[k], 64, "backend=cuda"), args[n++] = a[k++];
-    args[n] = NULL;
+    zp_exec_engine_args(a, args, n, m, &pb.train, &l, o.steps, cap, cuda);
 
     /* a plan file's planning run: recorded now that all is checked */
-    if (plan_file) {
-        char *pargs[] = {self, "--from", (char *)plan_file, "--db", (char *)dbpath, "--json", NULL}, *pout = NULL;
-        int prc = zp_run_capture(pargs, o.timeout_s, NULL, &pout, &interrupted);
-        cJSON *pj = prc == 0 && pout ? cJSON_Parse(pout) : NULL;
-        free(pout);
-        run_id = pj ? (int64_t)zp_jnum(pj, "run_id") : 0;
-        cJSON_Delete(pj);
-        if (prc == 1 || prc == 2)
-            return prc;
-        if (prc != 0 || run_id < 1)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "%s: the planning run was not recorded", plan_file));
-    }
-    /* SIGINT, SIGTERM and SIGHUP (a closed terminal) end the ranks and mark
-     * the execution interrupted */
-    struct sigaction sa, old_int, old_term, old_hup;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    /* (a signal ignored when zplan started, as under nohup or for a
-     * background job, stays ignored) */
-    catch_unless_ignored(SIGINT, &sa, &old_int);
-    catch_unless_ignored(SIGTERM, &sa, &old_term);
-    catch_unless_ignored(SIGHUP, &sa, &old_hup);
-    if ((st = zp_store_open(dbpath, &s, &cli->err))) {
-        restore_signals(&old_int, &old_term, &old_hup);
-        return zp_fail(cli, st);
-    }
-    int64_t exec_id;
-    if ((st = zp_store_add_exec(s, run_id, (int)rank, o.backend, o.np, o.steps, scale ? scale : "none", &exec_id,
-                                &cli->err))) {
-        zp_store_close(s);
-        restore_signals(&old_int, &old_term, &old_hup);
-        return zp_fail(cli, st);
-    }
-    /* what makes its times not what they would be elsewhere: ranks taking
-     * turns on fewer cores, a profile measured at another rank count (its
-     * prediction was then off by -64 % and -94 %) */
-    if (!cuda && !o.hostfile && cores > 0 && o.np > cores)
-        fprintf(stderr, "%s: warning: %lld ranks on %ld cores (--oversubscribe): they take turns, so the measured "
-                "step time is not that of %lld separate processors\n", cli->prog, (long long)o.np, cores,
-                (long long)o.np);
-    if (have_profile && !cuda && pb.cluster.gpu.gpus_per_node != o.np)
-        fprintf(stderr, "%s: warning: the profile %s was measured on %lld ranks, this run has %lld: its predicted "
-                "step time assumes %lld (zplan calibrate --np %lld --name %s-%lld, then --profile %s-%lld)\n",
-                cli->prog, o.profile, (long long)pb.cluster.gpu.gpus_per_node, (long long)o.np,
-                (long long)pb.cluster.gpu.gpus_per_node, (long long)o.np, o.profile, (long long)o.np, o.profile,
-                (long long)o.np);
-    /* what to expect before it starts: the steps, the micro-batches each
-     * rank runs, and with a profile the time */
-    char expect[96] = "";
-    if (have_profile)
-        snprintf(expect, sizeof expect, "; about %.3g s predicted", pcost.step_s * (double)o.steps);
-    fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (%lld steps of %lld micro-batches of %lld sequences "
-            "per rank%s)\n", cli->prog, (long long)exec_id, lname, args[1], (long long)o.np, eng, (long long)o.steps,
-            (long long)l.grad_accum, (long long)l.micro_batch, expect);
-    char *out = NULL;
-    /* interrupted while the database was waited for: nothing is launched */
-    int rc = interrupted ? 130 : zp_run_capture(args, o.timeout_s, cli->prog, &out, &interrupted);
-    /* the record: prediction beside measurement (shell/result.c) */
-    zp_exec_view xv = {exec_id, run_id, (int)rank, NULL, 0, NULL, o.backend, o.np, o.steps, scale, &l, cap,
-                       m, &pb.train, NULL, NULL, have_profile ? o.profile : NULL, &pcost, &pc, &pm, cuda, gpu_name,
-                       shared, ranks_per_gpu, ovh_source, pr_ctx, pr_blas, pr_comm, pr_round};
-    double granule, gpu_mem;
-    cJSON *rec = zp_exec_record(xv, rc, out, &granule, &gpu_mem);
-    free(out);
-    char status[16];   /* the record's, kept past it */
-    snprintf(status, sizeof status, "%s", zp_jstr(rec, "status"));
-    char *txt = cJSON_PrintUnformatted(rec);
-    /* the end of the execution, recorded (waiting on a locked database
-     * with progress); when the store still cannot be written the record
-     * goes to a file that zplan import adds later */
-    zp_exec_info xi = {run_id, (int)rank, o.backend, o.np, o.steps, scale ? scale : "none"};
-    char saved[4200] = "";
-    st = zp_store_finish_exec_or_save(dbpath, exec_id, &xi, status, txt ? txt : "{}", saved, sizeof saved,
-                                      &cli->err);
-    restore_signals(&old_int, &old_term, &old_hup);   /* the record is written (or saved) */
-    free(txt);
-    /* a GPU's runtime memory, kept as the stored profile <gpu>-cuda: the
-     * planner uses it with --gpu <gpu>-cuda, and the next execution on this
-     * GPU predicts with it */
-    if (!st && cuda) {
-        zp_err pe = {0};
-        char *pt = zp_exec_measured_profile(rec, &ovh_gpu, gpu_slug, gpu_name, granule, gpu_mem, ovh_source, &pe);
-        if (pt && zp_store_put_profile(s, gpu_slug, pt, &pe) == ZP_OK)
-            cJSON_AddStringToObject(rec, "profile_kept", gpu_slug);
-        else if (pt || pe.msg[0])
-            fprintf(stderr, "%s: warning: the measured profile %s was not kept: %s\n", cli->prog, gpu_slug, pe.msg);
-        free(pt);
-    }
-    zp_store_close(s);
-    if (st && !saved[0]) {
-        cJSON_Delete(rec);
-        return zp_fail(cli, st);
-    }
-    if (o.json) {
-        char *t = cJSON_Print(rec);
-        puts(t ? t : "{}");
-        free(t);
-    } else
-        zp_render_exec(stdout, rec);
-    cJSON_Delete(rec);
-    if (saved[0])   /* measured, kept in a file: say where and how to add it */
-        return zp_fail(cli, st);
-    if (rc == 127 || rc < 0)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the launch failed (%s exit %d); execution %lld is "
-                                       "recorded as failed", lname, rc, (long long)exec_id));
-    if (strcmp(status, "ok") != 0) {
-        fprintf(stderr, "%s: execution %lld: %s\n", cli->prog, (long long)exec_id, status);
-        return 1;
-    }
-    return 0;
+    if (tg.plan_file && (st = zp_exec_record_planning(&tg, dbpath, o.timeout_s, &prc, &cli->err)))
+        return prc ? prc : zp_fail(cli, st);
+    zp_exec_launch x = {args, lname, eng, dbpath, o.timeout_s, o.json, o.hostfile != NULL, cores,
+                        pb.cluster.gpu.gpus_per_node, &ovh_gpu, gpu_slug,
+                        {0, tg.run_id, (int)tg.rank, NULL, 0, NULL, o.backend, o.np, o.steps, scale, &l, cap, m,
+                         &pb.train, NULL, NULL, have_profile ? o.profile : NULL, &pcost, &pc, &pm, cuda, gpu_name,
+                         shared, ranks_per_gpu, ovh_source, pr_ctx, pr_blas, pr_comm, pr_round}};
+    return zp_exec_run(cli, &x);
 }
 
 static const char exec_usage[] =

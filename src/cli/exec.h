@@ -8,6 +8,51 @@
 #include "core.h"
 #include "result.h"
 
+#include <signal.h>
+#include "cli.h"
+
+/* SIGINT, SIGTERM or SIGHUP during `zplan exec` (exec_run.c): the signal's
+ * number, which ends what runs (the planner of a plan file, the ranks). */
+extern volatile sig_atomic_t zp_exec_interrupted;
+
+/* The plan exec runs (exec_plan.c). */
+typedef struct zp_exec_target {
+    const char *plan_file;   /* a plan file, or NULL: a recorded run */
+    int64_t run_id, rank;    /* the run (a plan file's: once recorded) and the plan's rank in it */
+    char self[4096];         /* this program, which plans the file */
+    char which[4200];        /* the plan in messages: "plan 3/1", "the best plan of F" */
+    zp_problem full;         /* the plan's problem and layout, unscaled */
+    zp_layout l;
+    uint64_t full_total;     /* its predicted device total */
+} zp_exec_target;
+/* The plan of target (ID, ID/N or a plan file, planned without recording);
+ * ZP_OK, or an error in e, or *rc the planner's own exit status when it
+ * refused the file (it said why on stderr). */
+zp_status zp_exec_load(const char *target, const char *dbpath, int64_t timeout_s, zp_exec_target *t, int *rc,
+                       zp_err *e);
+/* A plan file's planning run, recorded now (t->run_id set); as above. */
+zp_status zp_exec_record_planning(zp_exec_target *t, const char *dbpath, int64_t timeout_s, int *rc, zp_err *e);
+
+/* The launch and its supervision (exec_run.c). */
+typedef struct zp_exec_launch {
+    char **args;             /* the launcher's command line (mpirun ... zplan-engine key=value ...) */
+    const char *lname, *eng; /* the launcher's name, the engine's path */
+    const char *dbpath;
+    int64_t timeout_s;
+    int json, hostfile;      /* --json; a hostfile given */
+    long cores;              /* this machine's */
+    int64_t profile_ranks;   /* the ranks the profile was measured on */
+    const zp_gpu *ovh_gpu;   /* on a GPU: the runtime's memory as predicted from */
+    const char *gpu_slug;    /* the profile <gpu>-cuda to keep */
+    zp_exec_view view;       /* the record's inputs (its exec_id set by zp_exec_run) */
+} zp_exec_launch;
+/* The engine's arguments after args[n] (a: their storage); returns the new n. */
+int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, const zp_train *tr, const zp_layout *l,
+                        int64_t steps, uint64_t cap, int cuda);
+/* Add the execution's row, launch and supervise the ranks, build and keep
+ * the record, print it; returns the command's exit status. */
+int zp_exec_run(zp_cli *cli, zp_exec_launch *x);
+
 /* micro-batches per step a scaled run keeps at most (--scale accum= sets it) */
 #define ZP_SCALE_ACCUM 4
 
