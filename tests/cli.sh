@@ -564,6 +564,46 @@ zp --model gpt3-175b --gpus 1024 --global-batch 1536 --no-store
 ok "$(grep -q '^  DP  *dp 1024 does not divide the global batch 1536 (nearest that it divides: 1024, 2048)$' "$outf"; echo $?)" \
     "text: the DP row gives the reason"
 
+# ---------------------------------------------------------------- one option table
+
+# zplan help plan (its left column, from the command's option table), the
+# man page's plan options and README's list name the same options
+zp help plan
+awk '/^  --/ { l = length($0) >= 24 && substr($0, 23, 2) == "  " ? substr($0, 1, 24) : $0; print l }' "$outf" |
+    grep -o -- '--[a-z0-9][a-z0-9-]*' | sort -u >"$tmp/opt-help"
+sed -n '/^\.SH MODEL OPTIONS/,/^\.SH ENVIRONMENT/p' "$ZPLAN_SRCDIR/zplan.1" | grep -E '^\.(B|BI|BR)' |
+    grep -o -- '\\-\\-[a-z0-9\\-]*' | sed 's/\\//g' | sort -u >"$tmp/opt-man"
+sed -n '/^### Every option of `zplan plan`/,/^## /p' "$ZPLAN_SRCDIR/README.md" | grep -o -- '`--[a-z0-9][a-z0-9-]*' |
+    tr -d '`' | sort -u >"$tmp/opt-readme"
+ok "$([ "$(wc -l <"$tmp/opt-help")" -gt 60 ] && cmp -s "$tmp/opt-help" "$tmp/opt-man" &&
+      cmp -s "$tmp/opt-help" "$tmp/opt-readme"; echo $?)" \
+    "zplan help plan, the man page and README list the same $(wc -l <"$tmp/opt-help") options" ||
+    diag "help/man: $(diff "$tmp/opt-help" "$tmp/opt-man" | tr '\n' ' ') help/README: $(diff "$tmp/opt-help" "$tmp/opt-readme" | tr '\n' ' ')"
+# every option the help lists is one the command takes (an unknown one would
+# fail with exit 2 before planning: given with --help, each answers 0)
+bad=
+for o in $(cat "$tmp/opt-help"); do
+    zp $o x --help --no-store >/dev/null 2>&1
+    if [ "$rc" -eq 2 ] && grep -q "unknown option '$o" "$errf"; then bad="$bad $o"; fi
+done
+is "$bad" "" "every option in the help parses (the table is the parser)"
+# the other commands' helps come from their tables too: each option there
+# is accepted by the command
+for c in exec report calibrate list show models gpus import; do
+    zp help "$c"
+    for o in $(grep -o -- '^  --[a-z0-9-]*' "$outf" | tr -d ' '); do
+        zp "$c" "$o" x --help >/dev/null 2>&1
+        if [ "$rc" -eq 2 ] && grep -q "unknown option '$o" "$errf"; then bad="$bad $c$o"; fi
+    done
+done
+is "$bad" "" "exec, report, calibrate, list, show, models, gpus, import: each option in their help is theirs"
+zp exec 1 --stepz 3 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "unknown option '--stepz' (did you mean --steps?" "$errf"; echo $?)" \
+    "exec: an unknown option names the nearest from its table" || diag "$err"
+zp report --tops 3
+ok "$([ "$rc" -eq 2 ] && grep -q "unknown option '--tops' (did you mean --top?" "$errf"; echo $?)" \
+    "report: an unknown option names the nearest from its table" || diag "$err"
+
 # ---------------------------------------------------------------- matmul efficiency by shape
 
 # Llama-2-7B on 8 A100s, the layout pinned but the micro-batch: by shape,

@@ -156,52 +156,67 @@ static cJSON *profile_json(const cJSON *m, const char *name, int64_t np, double 
     return p;
 }
 
+typedef struct calib_opts {
+    const char *db, *name, *hostfile;
+    int64_t np, timeout_s;
+    int json, help;
+} calib_opts;
+
+enum { C_NP = 1, C_NAME, C_HOSTFILE, C_TIMEOUT, C_BACKEND, C_DB, C_JSON, C_HELP };
+
+static const zp_opt calib_opts_table[] = {
+    {"np", C_NP, "N", NULL, "ranks (default 2)", "Options:"},
+    {"name", C_NAME, "NAME", NULL, "the profile's name (default local-cpu): 1 to 31 of a-z, 0-9, - _ .", NULL},
+    {"hostfile", C_HOSTFILE, "F", NULL, "Open MPI hostfile for several machines", NULL},
+    {"timeout", C_TIMEOUT, "S", NULL, "end a hung calibration after S seconds (default 600)", NULL},
+    {"backend", C_BACKEND, "B", NULL, "cpu (the only one calibrated here)", NULL},
+    {"db", C_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", NULL},
+    {"json", C_JSON, NULL, NULL, "print the profile as JSON", NULL},
+    {"help", C_HELP, NULL, NULL, "this help", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
+static zp_status calib_set(void *ctx, int id, const char *v, zp_err *e)
+{
+    calib_opts *o = ctx;
+    switch (id) {
+    case C_DB: o->db = v; break;
+    case C_HOSTFILE: o->hostfile = v; break;
+    case C_JSON: o->json = 1; break;
+    case C_HELP: o->help = 1; break;
+    case C_NAME: {
+        int good = *v && strlen(v) <= 31;
+        for (const char *c = v; *c; c++)
+            good &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
+        if (!good)
+            return zp_err_set(e, ZP_EINVAL, "--name '%s': allowed are 1 to 31 of a-z, 0-9, '-', '_', '.'", v);
+        o->name = v;
+        break;
+    }
+    case C_NP: return zp_parse_int("--np", v, 1, 4096, &o->np, e);
+    case C_TIMEOUT: return zp_parse_int("--timeout", v, 1, 86400, &o->timeout_s, e);
+    case C_BACKEND:
+        if (strcmp(v, "cpu"))
+            return zp_err_set(e, ZP_EINVAL, "--backend '%s' is not available (allowed: cpu; the CUDA backend is not "
+                              "built yet)", v);
+        break;
+    default: break;
+    }
+    return ZP_OK;
+}
+
 static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
 {
     const char *db = NULL, *name = "local-cpu", *hostfile = NULL;
     int64_t np = 2, timeout_s = 600;
     int json = 0;
     zp_status st;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(zp_calibrate_cmd.usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (a[0] != '-' || i + 1 >= argc)
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, a[0] == '-' ? "%s needs a value (see zplan help "
-                                           "calibrate)" : "unexpected argument '%s' (see zplan help calibrate)", a));
-        const char *v = argv[++i];
-        if (!strcmp(a, "--db"))
-            db = v;
-        else if (!strcmp(a, "--hostfile"))
-            hostfile = v;
-        else if (!strcmp(a, "--name")) {
-            name = v;
-            int good = *v && strlen(v) <= 31;
-            for (const char *c = v; *c; c++)
-                good &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
-            if (!good)
-                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--name '%s': allowed are 1 to 31 of a-z, 0-9, "
-                                               "'-', '_', '.'", v));
-        } else if (!strcmp(a, "--np")) {
-            if ((st = zp_parse_int("--np", v, 1, 4096, &np, &cli->err)))
-                return zp_fail(cli, st);
-        } else if (!strcmp(a, "--timeout")) {
-            if ((st = zp_parse_int("--timeout", v, 1, 86400, &timeout_s, &cli->err)))
-                return zp_fail(cli, st);
-        } else if (!strcmp(a, "--backend")) {
-            if (strcmp(v, "cpu"))
-                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--backend '%s' is not available (allowed: cpu; "
-                                               "the CUDA backend is not built yet)", v));
-        } else
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "unknown option '%s' for zplan calibrate (see zplan "
-                                           "help calibrate)", a));
-    }
+    calib_opts co = {NULL, "local-cpu", NULL, 2, 600, 0, 0};
+    int npos;
+    if ((st = zp_opts_parse("calibrate", calib_opts_table, argc, argv, calib_set, &co, NULL, 0, &npos, &cli->err)))
+        return zp_fail(cli, st);
+    if (co.help)
+        return zp_usage(&zp_calibrate_cmd);
+    db = co.db, name = co.name, hostfile = co.hostfile, np = co.np, timeout_s = co.timeout_s, json = co.json;
     char engbuf[4096], npbuf[32];
     const char *eng = zp_engine_path(engbuf, sizeof engbuf), *lname;
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)np);
@@ -287,9 +302,7 @@ static const char calibrate_usage[] =
     "reduce-scatter and all-gather at several sizes, fitted as latency per ring step +\n"
     "bus bytes / bandwidth.  The result is stored in the database as a hardware profile\n"
     "in the GPU preset format: plan with --gpu NAME, and zplan exec predicts step times\n"
-    "with it.\n\n"
-    "  --np N        ranks (default 2)\n"
-    "  --name NAME   the profile's name (default local-cpu)\n"
-    "  --json        print the profile as JSON\n";
+    "with it.\n";
 
-const zp_cmd zp_calibrate_cmd = {"calibrate", zp_cmd_calibrate, "measure this machine's CPU ranks as a hardware profile", calibrate_usage};
+const zp_cmd zp_calibrate_cmd = {"calibrate", zp_cmd_calibrate, "measure this machine's CPU ranks as a hardware profile",
+                                 calibrate_usage, calib_opts_table, NULL};

@@ -39,8 +39,63 @@ typedef struct exec_opts {
     const char *target, *db, *scale, *hostfile, *profile, *backend;
     int64_t np, steps, timeout_s;
     uint64_t device_mem;
-    int json, oversubscribe;
+    int json, oversubscribe, help;
 } exec_opts;
+
+enum { X_JSON = 1, X_OVERSUB, X_DB, X_SCALE, X_HOSTFILE, X_PROFILE, X_NP, X_STEPS, X_TIMEOUT, X_DEVMEM, X_BACKEND,
+       X_HELP };
+
+static const zp_opt exec_opts_table[] = {
+    {"np", X_NP, "N", NULL, "ranks (default: the plan's dp, at most 64 without --np; each rank is\none replica)",
+     "Options:"},
+    {"oversubscribe", X_OVERSUB, NULL, NULL, "more ranks than this machine's cores (refused otherwise)", NULL},
+    {"steps", X_STEPS, "K", NULL, "training steps (default 10)", NULL},
+    {"scale", X_SCALE, "SPEC", NULL, "shrink the model, keeping the layout: key=value,... with layers,\n"
+     "hidden, heads, vocab, seq, micro_batch, accum; or a parameter count\n"
+     "(20M: a GPT-2-like shape within 10 %, 64-wide heads, vocabulary 256\n"
+     "and sequence at most 256 unless given, e.g. 20M,seq=128); default\n"
+     "for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
+     "seq=64,micro_batch=2,accum=2; a scaled run keeps at most 4 micro-\n"
+     "batches per step unless accum= says", NULL},
+    {"device-mem", X_DEVMEM, "SIZE", NULL, "cap on the device pool (default: the GPU's memory scaled as the model)", NULL},
+    {"hostfile", X_HOSTFILE, "F", NULL, "Open MPI hostfile for several machines", NULL},
+    {"timeout", X_TIMEOUT, "S", NULL, "end a hung run after S seconds (default 600)", NULL},
+    {"profile", X_PROFILE, "NAME", NULL, "the hardware profile of zplan calibrate for the predicted step time\n"
+     "(default local-cpu; without one, no step time is predicted)", NULL},
+    {"backend", X_BACKEND, "B", NULL, "cpu (default: MPI ranks on CPUs, OpenBLAS) or cuda (ranks on the\n"
+     "visible GPUs: cuBLAS, NCCL; more ranks than GPUs share them, their\n"
+     "collectives staged through host memory); on a GPU the runtime's\n"
+     "memory (context, cuBLAS, NCCL) is measured and kept as the profile\n"
+     "<gpu>-cuda, which the planner takes with --gpu <gpu>-cuda", NULL},
+    {"db", X_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", NULL},
+    {"json", X_JSON, NULL, NULL, "print the execution's record as JSON", NULL},
+    {"help", X_HELP, NULL, NULL, "this help", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
+static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
+{
+    exec_opts *o = ctx;
+    switch (id) {
+    case X_JSON: o->json = 1; break;
+    case X_OVERSUB: o->oversubscribe = 1; break;
+    case X_HELP: o->help = 1; break;
+    case X_DB: o->db = v; break;
+    case X_SCALE: o->scale = v; break;
+    case X_HOSTFILE: o->hostfile = v; break;
+    case X_PROFILE: o->profile = v; break;
+    case X_NP: return zp_parse_int("--np", v, 1, 4096, &o->np, e);
+    case X_STEPS: return zp_parse_int("--steps", v, 1, 1000000, &o->steps, e);
+    case X_TIMEOUT: return zp_parse_int("--timeout", v, 1, 86400, &o->timeout_s, e);
+    case X_DEVMEM: return zp_parse_bytes("--device-mem", v, &o->device_mem, e);
+    case X_BACKEND:
+        if (strcmp(v, "cpu") && strcmp(v, "cuda"))
+            return zp_err_set(e, ZP_EINVAL, "--backend '%s' is not a backend (allowed: cpu, cuda)", v);
+        o->backend = v;
+        break;
+    default: break;
+    }
+    return ZP_OK;
+}
 
 /* Ranks zplan exec starts without --np (a plan for 65,536 GPUs is run at
  * reduced scale, or with --np saying so). */
@@ -97,55 +152,15 @@ static void slug(char *out, size_t n, const char *name)
 
 static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 {
-    exec_opts o = {NULL, NULL, NULL, NULL, NULL, "cpu", 0, 10, 600, 0, 0, 0};
+    exec_opts o = {NULL, NULL, NULL, NULL, NULL, "cpu", 0, 10, 600, 0, 0, 0, 0};
     zp_status st;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(zp_exec_cmd.usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--json") || !strcmp(a, "--oversubscribe")) {
-            *(a[2] == 'j' ? &o.json : &o.oversubscribe) = 1;
-            continue;
-        }
-        if (a[0] == '-' && a[1]) {
-            if (i + 1 >= argc)
-                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s needs a value (see zplan help exec)", a));
-            const char *v = argv[++i];
-            if (!strcmp(a, "--db"))
-                o.db = v;
-            else if (!strcmp(a, "--scale"))
-                o.scale = v;
-            else if (!strcmp(a, "--hostfile"))
-                o.hostfile = v;
-            else if (!strcmp(a, "--profile"))
-                o.profile = v;
-            else if (!strcmp(a, "--np")) {
-                if ((st = zp_parse_int("--np", v, 1, 4096, &o.np, &cli->err)))
-                    return zp_fail(cli, st);
-            } else if (!strcmp(a, "--steps")) {
-                if ((st = zp_parse_int("--steps", v, 1, 1000000, &o.steps, &cli->err)))
-                    return zp_fail(cli, st);
-            } else if (!strcmp(a, "--timeout")) {
-                if ((st = zp_parse_int("--timeout", v, 1, 86400, &o.timeout_s, &cli->err)))
-                    return zp_fail(cli, st);
-            } else if (!strcmp(a, "--device-mem")) {
-                if ((st = zp_parse_bytes("--device-mem", v, &o.device_mem, &cli->err)))
-                    return zp_fail(cli, st);
-            } else if (!strcmp(a, "--backend")) {
-                if (strcmp(v, "cpu") && strcmp(v, "cuda"))
-                    return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--backend '%s' is not a backend "
-                                                   "(allowed: cpu, cuda)", v));
-                o.backend = v;
-            } else
-                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "unknown option '%s' for zplan exec (see zplan "
-                                               "help exec)", a));
-        } else if (!o.target)
-            o.target = a;
-        else
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "unexpected argument '%s' (one run: ID or ID/N)", a));
-    }
+    const char *pos[1];
+    int npos;
+    if ((st = zp_opts_parse("exec", exec_opts_table, argc, argv, exec_set, &o, pos, 1, &npos, &cli->err)))
+        return zp_fail(cli, st);
+    if (o.help)
+        return zp_usage(&zp_exec_cmd);
+    o.target = npos ? pos[0] : NULL;
     if (!o.target)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "say which plan: zplan exec ID (a planning run's best "
                                        "plan) or ID/N (its N-th)"));
@@ -368,31 +383,12 @@ static const char exec_usage[] =
     "(planned and recorded first, as zplan --from FILE), for real: MPI ranks (mpirun) of\n"
     "zplan-engine train a GPT-style decoder in the plan's data-parallel / ZeRO layout, and\n"
     "the measured memory per class, bytes per collective, losses and step time are\n"
-    "recorded beside the planner's prediction for the same scaled model.\n\n"
-    "  --np N          ranks (default: the plan's dp, at most 64 without --np; each rank is\n"
-    "                  one replica)\n"
-    "  --oversubscribe more ranks than this machine's cores (refused otherwise)\n"
-    "  --steps K       training steps (default 10)\n"
-    "  --scale SPEC    shrink the model, keeping the layout: key=value,... with layers,\n"
-    "                  hidden, heads, vocab, seq, micro_batch, accum; or a parameter count\n"
-    "                  (20M: a GPT-2-like shape within 10 %, 64-wide heads, vocabulary 256\n"
-    "                  and sequence at most 256 unless given, e.g. 20M,seq=128); default\n"
-    "                  for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
-    "                  seq=64,micro_batch=2,accum=2; a scaled run keeps at most 4 micro-\n"
-    "                  batches per step unless accum= says\n"
-    "  --device-mem S  cap on the device pool (default: the GPU's memory scaled as the model)\n"
-    "  --hostfile F    Open MPI hostfile for several machines\n"
-    "  --timeout S     end a hung run after S seconds (default 600)\n"
-    "  --profile NAME  the hardware profile of zplan calibrate for the predicted step time\n"
-    "                  (default local-cpu; without one, no step time is predicted)\n"
-    "  --backend B     cpu (default: MPI ranks on CPUs, OpenBLAS) or cuda (ranks on the\n"
-    "                  visible GPUs: cuBLAS, NCCL; more ranks than GPUs share them, their\n"
-    "                  collectives staged through host memory); on a GPU the runtime's\n"
-    "                  memory (context, cuBLAS, NCCL) is measured and kept as the profile\n"
-    "                  <gpu>-cuda, which the planner takes with --gpu <gpu>-cuda\n"
+    "recorded beside the planner's prediction for the same scaled model.\n\n";
+static const char exec_tail[] =
     "Progress (step, loss, time) goes to stderr.  A run ended early - Ctrl-C, a rank that\n"
     "died, a hung one after --timeout - is recorded (interrupted / failed) with the losses\n"
     "and step time of the steps it finished.\n"
-    "Not yet: tensor and pipeline layouts.\n";
+    "Not yet: tensor and pipeline layouts, and models other than GPT-2 blocks.\n";
 
-const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage};
+const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage,
+                            exec_opts_table, exec_tail};

@@ -10,10 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const zp_opt gpus_opts[] = {
+    {"db", ZP_SO_DB, "PATH", NULL, "accepted as every command takes it (the presets are files, not in it)", "\nOptions:"},
+    {"json", ZP_SO_JSON, NULL, NULL, "print the presets as JSON", NULL},
+    {"units", ZP_SO_UNITS, "U", NULL, "gib (default) or gb for printed sizes", NULL},
+    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
 static int zp_cmd_gpus(zp_cli *cli, int argc, char **argv)
 {
     zp_small_opts o;
-    zp_status st = zp_small_parse(cli, "gpus", argc, argv, &o, 0);
+    zp_status st = zp_small_parse(cli, "gpus", gpus_opts, argc, argv, &o, 0);
     if (st)
         return zp_fail(cli, st);
     if (o.help)
@@ -69,4 +76,4 @@ static const char gpus_usage[] =
     "Usage: zplan gpus [--json] [--units gib|gb]\n\nList the GPU presets of data/gpus: memory, dense peak FLOP/s per "
     "dtype,\nmemory, NVLink and network bandwidth, node size and host RAM.\n";
 
-const zp_cmd zp_gpus_cmd = {"gpus", zp_cmd_gpus, "list GPU presets", gpus_usage};
+const zp_cmd zp_gpus_cmd = {"gpus", zp_cmd_gpus, "list GPU presets", gpus_usage, gpus_opts, NULL};

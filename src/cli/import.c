@@ -10,13 +10,19 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 
+static const zp_opt import_opts[] = {
+    {"db", ZP_SO_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", "\nOptions:"},
+    {"json", ZP_SO_JSON, NULL, NULL, "print the imported record as JSON", NULL},
+    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
 static int zp_cmd_import(zp_cli *cli, int argc, char **argv)
 {
     zp_small_opts o;
     zp_saved_exec x;
     zp_import_how how;
     const char *db = NULL;
-    zp_status st = zp_small_parse(cli, "import", argc, argv, &o, 1);
+    zp_status st = zp_small_parse(cli, "import", import_opts, argc, argv, &o, 1);
     if (st)
         return zp_fail(cli, st);
     if (o.help)
@@ -62,4 +68,4 @@ static const char import_usage[] =
     "nothing (exit 0); a row that is another execution, or one that finished with\n"
     "another record, is refused (exit 2).\n";
 
-const zp_cmd zp_import_cmd = {"import", zp_cmd_import, "add an execution saved to a file", import_usage};
+const zp_cmd zp_import_cmd = {"import", zp_cmd_import, "add an execution saved to a file", import_usage, import_opts, NULL};

@@ -49,11 +49,18 @@ static int list_row(void *arg, const zp_run_row *r)
     return 0;
 }
 
+static const zp_opt list_opts[] = {
+    {"db", ZP_SO_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", "\nOptions:"},
+    {"json", ZP_SO_JSON, NULL, NULL, "print the runs as JSON", NULL},
+    {"units", ZP_SO_UNITS, "U", NULL, "gib (default) or gb for printed sizes", NULL},
+    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
 static int zp_cmd_list(zp_cli *cli, int argc, char **argv)
 {
     zp_small_opts o;
     zp_store *s;
-    zp_status st = zp_small_parse(cli, "list", argc, argv, &o, 0);
+    zp_status st = zp_small_parse(cli, "list", list_opts, argc, argv, &o, 0);
     if (st)
         return zp_fail(cli, st);
     if (o.help)
@@ -86,4 +93,4 @@ static int zp_cmd_list(zp_cli *cli, int argc, char **argv)
 static const char list_usage[] =
     "Usage: zplan list [--db PATH] [--json]\n\nList the recorded planning runs, newest first.\n";
 
-const zp_cmd zp_list_cmd = {"list", zp_cmd_list, "list recorded runs", list_usage};
+const zp_cmd zp_list_cmd = {"list", zp_cmd_list, "list recorded runs", list_usage, list_opts, NULL};

@@ -10,7 +10,7 @@
 static const char help_usage[] = "Usage: zplan help [COMMAND]\n\nShow general help, or a command's options.\n";
 
 static int zp_cmd_help(zp_cli *cli, int argc, char **argv);
-static const zp_cmd help_cmd = {"help", zp_cmd_help, "show help for a command", help_usage};
+static const zp_cmd help_cmd = {"help", zp_cmd_help, "show help for a command", help_usage, NULL, NULL};
 /* The command table: each row is defined in its command's file. */
 static const zp_cmd *const commands[] = {&zp_plan_cmd, &zp_models_cmd, &zp_gpus_cmd, &zp_list_cmd, &zp_show_cmd,
                                          &zp_report_cmd, &zp_exec_cmd, &zp_calibrate_cmd, &zp_import_cmd, &help_cmd,
@@ -51,7 +51,7 @@ static int zp_cmd_help(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "help: unknown command '%s' (allowed: %s)", argv[1],
                                        list));
     }
-    fputs(c->usage, stdout);
+    zp_usage(c);
     return 0;
 }
 

@@ -10,10 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const zp_opt models_opts[] = {
+    {"db", ZP_SO_DB, "PATH", NULL, "accepted as every command takes it (the presets are files, not in it)", "\nOptions:"},
+    {"json", ZP_SO_JSON, NULL, NULL, "print the presets as JSON", NULL},
+    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
 static int zp_cmd_models(zp_cli *cli, int argc, char **argv)
 {
     zp_small_opts o;
-    zp_status st = zp_small_parse(cli, "models", argc, argv, &o, 0);
+    zp_status st = zp_small_parse(cli, "models", models_opts, argc, argv, &o, 0);
     if (st)
         return zp_fail(cli, st);
     if (o.help)
@@ -65,4 +71,4 @@ static int zp_cmd_models(zp_cli *cli, int argc, char **argv)
 static const char models_usage[] =
     "Usage: zplan models [--json]\n\nList the model presets of data/models with their shapes and parameter counts.\n";
 
-const zp_cmd zp_models_cmd = {"models", zp_cmd_models, "list model presets", models_usage};
+const zp_cmd zp_models_cmd = {"models", zp_cmd_models, "list model presets", models_usage, models_opts, NULL};

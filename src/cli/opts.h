@@ -13,7 +13,11 @@ typedef struct zp_small_opts {
     int npos;
 } zp_small_opts;
 
-/* Parse argv[1..] of command `cmd`, at most max_pos positional arguments. */
-zp_status zp_small_parse(zp_cli *cli, const char *cmd, int argc, char **argv, zp_small_opts *o, int max_pos);
+/* The small commands' options (ids for their tables). */
+enum { ZP_SO_JSON = 1, ZP_SO_DB, ZP_SO_UNITS, ZP_SO_HELP };
+/* Parse argv[1..] of command `cmd` with its table t (rows of the ids
+ * above), at most max_pos positional arguments. */
+zp_status zp_small_parse(zp_cli *cli, const char *cmd, const zp_opt *t, int argc, char **argv, zp_small_opts *o,
+                         int max_pos);
 
 #endif

@@ -9,7 +9,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,76 +21,80 @@ enum {
     O_NNODES, O_NPROC, O_LPVS
 };
 
-static const struct option plan_opts[] = {
-    {"params", required_argument, 0, O_PARAMS}, {"model", required_argument, 0, O_MODEL},
-    {"config", required_argument, 0, O_CONFIG}, {"gpu", required_argument, 0, O_GPU},
-    {"gpu-mem", required_argument, 0, O_GPUMEM}, {"gpu-tflops", required_argument, 0, O_GPUTF},
-    {"hbm-gbps", required_argument, 0, O_HBMGBPS}, {"nvlink-gbps", required_argument, 0, O_NVLGBPS},
-    {"gpus", required_argument, 0, O_GPUS}, {"gpus-per-node", required_argument, 0, O_GPN},
-    {"inter-node-gbps", required_argument, 0, O_INTER}, {"host-mem", required_argument, 0, O_HOSTMEM},
-    {"seq", required_argument, 0, O_SEQ}, {"global-batch", required_argument, 0, O_GBATCH},
-    {"micro-batch", required_argument, 0, O_MBATCH}, {"dtype", required_argument, 0, O_DTYPE},
-    {"grad-dtype", required_argument, 0, O_GDTYPE}, {"master-weights", no_argument, 0, O_MASTER},
-    {"no-master-weights", no_argument, 0, O_NOMASTER}, {"optimizer", required_argument, 0, O_OPTIM},
-    {"dp", required_argument, 0, O_DP}, {"tp", required_argument, 0, O_TP}, {"pp", required_argument, 0, O_PP},
-    {"vp", required_argument, 0, O_VP}, {"zero", required_argument, 0, O_ZERO},
-    {"offload", required_argument, 0, O_OFFLOAD}, {"ckpt", required_argument, 0, O_CKPT},
-    {"sp", no_argument, 0, O_SP}, {"no-sp", no_argument, 0, O_NOSP},
-    {"flash-attn", no_argument, 0, O_FLASH}, {"no-flash-attn", no_argument, 0, O_NOFLASH},
-    {"dropout", no_argument, 0, O_DROPOUT}, {"no-dropout", no_argument, 0, O_NODROPOUT},
-    {"zero3-buffer", required_argument, 0, O_Z3BUF}, {"zero3-regather", required_argument, 0, O_Z3RE},
-    {"bucket-elems", required_argument, 0, O_BUCKET},
-    {"cuda-ctx", required_argument, 0, O_CUDACTX}, {"nccl-mem", required_argument, 0, O_NCCLMEM},
-    {"frag", required_argument, 0, O_FRAG}, {"gemm-eff", required_argument, 0, O_GEMMEFF},
-    {"gemm-max-eff", required_argument, 0, O_GEMMMAX}, {"attn-eff", required_argument, 0, O_ATTNEFF}, {"hbm-eff", required_argument, 0, O_HBMEFF},
-    {"kernel-us", required_argument, 0, O_KERNELUS},
-    {"link-eff", required_argument, 0, O_LINKEFF}, {"overlap-eff", required_argument, 0, O_OVLEFF},
-    {"no-bwd-workspace", no_argument, 0, O_NOBWDWS}, {"units", required_argument, 0, O_UNITS},
-    {"top", required_argument, 0, O_TOP}, {"json", no_argument, 0, O_JSON}, {"db", required_argument, 0, O_DB},
-    {"no-store", no_argument, 0, O_NOSTORE}, {"help", no_argument, 0, O_HELP},
-    {"from", required_argument, 0, O_FROM}, {"report", no_argument, 0, O_REPORT},
+/* The plan command's options: parsing, --help, the plan files' keys and
+ * the suggestions all come from this table (tests/cli.sh checks that the
+ * help, the man page and README list the same options). */
+static const zp_opt plan_opts[] = {
+    {"params", O_PARAMS, "N", NULL, "parameter count (11e9, 11B, 175b, 7.5e9, 350M): a GPT-3-family\nshape is derived and printed", "Model (exactly one):"},
+    {"model", O_MODEL, "NAME", NULL, "a preset (zplan models)", NULL},
+    {"config", O_CONFIG, "FILE", NULL, "a Hugging Face config.json (GPT-2 or LLaMA field names)", NULL},
+    {"gpu", O_GPU, "NAME", "--gpu NAME|FILE.json", "GPU preset (zplan gpus; default a100-80g), or a file in the\npresets' format (data/gpus/*.json)", "Cluster:"},
+    {"gpu-mem", O_GPUMEM, "SIZE", NULL, "override the GPU's memory (said in the Cluster line)", NULL},
+    {"gpu-tflops", O_GPUTF, "X", NULL, "override its 16-bit dense peak, TFLOP/s", NULL},
+    {"hbm-gbps", O_HBMGBPS, "X", NULL, "override its HBM bandwidth, GB/s", NULL},
+    {"nvlink-gbps", O_NVLGBPS, "X", NULL, "override its NVLink bandwidth per GPU, GB/s", NULL},
+    {"gpus", O_GPUS, "G", NULL, "number of GPUs (default 8)", NULL},
+    {"gpus-per-node", O_GPN, "N", NULL, "default: the preset's node size, at most G", NULL},
+    {"inter-node-gbps", O_INTER, "X", NULL, "per-GPU network bandwidth: 400Gbps, 50GB/s; a bare number is\nGB/s, at most 100 (default: the preset's)", NULL},
+    {"host-mem", O_HOSTMEM, "SIZE", NULL, "host RAM per node, e.g. 2TiB (default: the preset's)", NULL},
+    {"seq", O_SEQ, "N", NULL, "sequence length (default 2048, or the model's positions)", "Training:"},
+    {"global-batch", O_GBATCH, "N", NULL, "sequences per optimizer step (default: 1024 rounded up to a\nmultiple of G)", NULL},
+    {"micro-batch", O_MBATCH, "N", NULL, "pin the micro-batch (otherwise searched)", NULL},
+    {"dtype", O_DTYPE, "T", NULL, "bf16 (default), fp16 or fp32: parameters and activations", NULL},
+    {"grad-dtype", O_GDTYPE, "T", NULL, "gradient dtype (default: --dtype; fp32 = Megatron main grads)", NULL},
+    {"master-weights", O_MASTER, NULL, "--master-weights, --no-master-weights", "fp32 master copy for 16-bit training (default on)", NULL},
+    {"no-master-weights", O_NOMASTER, NULL, "", NULL, NULL},
+    {"optimizer", O_OPTIM, "O", NULL, "adam (default) or sgd (momentum)", NULL},
+    {"flash-attn", O_FLASH, NULL, "--flash-attn, --no-flash-attn", "flash attention (default on; off before Ampere)", NULL},
+    {"no-flash-attn", O_NOFLASH, NULL, "", NULL, NULL},
+    {"dropout", O_DROPOUT, NULL, "--dropout, --no-dropout", "store dropout masks (default off)", NULL},
+    {"no-dropout", O_NODROPOUT, NULL, "", NULL, NULL},
+    {"dp", O_DP, "N", NULL, "data-parallel degree", "Layout (pin any; the rest is searched):"},
+    {"tp", O_TP, "N", NULL, "tensor-parallel degree (inside a node)", NULL},
+    {"pp", O_PP, "N", NULL, "pipeline stages (need not divide the layers)", NULL},
+    {"vp", O_VP, "N", NULL, "interleaved virtual stages per pipeline rank (1: none)", NULL},
+    {"zero", O_ZERO, "S", NULL, "ZeRO stage 0..3", NULL},
+    {"offload", O_OFFLOAD, "W", NULL, "none, optimizer, optimizer+params", NULL},
+    {"ckpt", O_CKPT, "C", NULL, "activation recompute: none, selective, full", NULL},
+    {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
+    {"no-sp", O_NOSP, NULL, "", NULL, NULL},
+    {"zero3-buffer", O_Z3BUF, "K", NULL, "prefetch (default) or deepspeed (4 x largest layer)", "Conventions (README \"Conventions\"):"},
+    {"zero3-regather", O_Z3RE, "R", NULL, "what ZeRO-3 gathers again for the backward: all (default, the\nZeRO paper's 3 Psi) or blocks (the head's backward follows its forward)", NULL},
+    {"bucket-elems", O_BUCKET, "N", NULL, "gradient reduce bucket, elements (default 13107200 = 25 MiB of\n16-bit; 0: per-layer reduction, as FSDP and zplan's engine)", NULL},
+    {"no-bwd-workspace", O_NOBWDWS, NULL, NULL, "leave out the backward workspace (one block's activation\ngradients)", NULL},
+    {"cuda-ctx", O_CUDACTX, "SIZE", NULL, "CUDA context per process (default: the preset's; 0 for none)", NULL},
+    {"nccl-mem", O_NCCLMEM, "SIZE", NULL, "NCCL memory per communicator (default: the preset's; 0 for none)", NULL},
+    {"frag", O_FRAG, "F", NULL, "allocator fragmentation, fraction (default 0.05)", NULL},
+    {"gemm-eff", O_GEMMEFF, "F", NULL, "one matmul efficiency for every shape, fraction of dense peak\n(default: by shape, the preset's curve; 0.6 without one)", NULL},
+    {"gemm-max-eff", O_GEMMMAX, "F", NULL, "the curve's ceiling (default: the preset's)", NULL},
+    {"attn-eff", O_ATTNEFF, "F", NULL, "flash attention's fraction of peak (default: the preset's)", NULL},
+    {"hbm-eff", O_HBMEFF, "F", NULL, "non-matmul kernels' fraction of HBM bandwidth (default 0.3)", NULL},
+    {"kernel-us", O_KERNELUS, "F", NULL, "fixed time per kernel launched, microseconds (default 4.5)", NULL},
+    {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
+    {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
+    {"units", O_UNITS, "U", NULL, "gib (default) or gb for printed sizes", NULL},
+    {"top", O_TOP, "N", NULL, "plans to list, one per distinct result (default 10)", "Output:"},
+    {"json", O_JSON, NULL, NULL, "print one JSON object (schema: README \"JSON output\")", NULL},
+    {"db", O_DB, "PATH", NULL, "database (default $ZPLAN_DB or ./zplan.db)", NULL},
+    {"no-store", O_NOSTORE, NULL, NULL, "do not record the run", NULL},
+    {"report", O_REPORT, NULL, NULL, "also draw the run's report (zplan report) into report-RUN_ID/", NULL},
+    {"help", O_HELP, NULL, NULL, "this help", NULL},
+    {"from", O_FROM, "FILE.plan", NULL, "read options from a plan file (key = value lines, see plans/);\noptions on the command line override it", "Plan files:"},
     /* the users' words: Megatron-LM's, DeepSpeed's and torchrun's names for
      * the same settings (their values as zplan's; --dtype float16 and
-     * --offload cpu as well, below) */
-    {"tensor-model-parallel-size", required_argument, 0, O_TP},
-    {"pipeline-model-parallel-size", required_argument, 0, O_PP},
-    {"micro-batch-size", required_argument, 0, O_MBATCH}, {"global-batch-size", required_argument, 0, O_GBATCH},
-    {"seq-length", required_argument, 0, O_SEQ}, {"sequence-parallel", no_argument, 0, O_SP},
-    {"recompute-granularity", required_argument, 0, O_CKPT}, {"zero-stage", required_argument, 0, O_ZERO},
-    {"nnodes", required_argument, 0, O_NNODES}, {"nproc-per-node", required_argument, 0, O_NPROC},
-    {"num-layers-per-virtual-pipeline-stage", required_argument, 0, O_LPVS},
-    {0, 0, 0, 0}};
-
-/* The option nearest to an unknown one (edit distance at most 3, else
- * NULL): --gpu-count for --gpus, --micro-batchsize for --micro-batch. */
-static const char *nearest_option(const char *w)
-{
-    const char *best = NULL;
-    size_t bd = 4, n = strlen(w);
-    if (n > 60)
-        return NULL;
-    for (const struct option *o = plan_opts; o->name; o++) {
-        size_t m = strlen(o->name), d[64];
-        if (m > 60)
-            continue;
-        for (size_t j = 0; j <= m; j++)
-            d[j] = j;
-        for (size_t i = 1; i <= n; i++) {
-            size_t prev = d[0];
-            d[0] = i;
-            for (size_t j = 1; j <= m; j++) {
-                size_t cur = d[j], sub = prev + (w[i - 1] != o->name[j - 1]);
-                d[j] = d[j] + 1 < d[j - 1] + 1 ? d[j] + 1 : d[j - 1] + 1;
-                if (sub < d[j])
-                    d[j] = sub;
-                prev = cur;
-            }
-        }
-        if (d[m] < bd)
-            bd = d[m], best = o->name;
-    }
-    return best;
-}
+     * --offload cpu as well) */
+    {"tensor-model-parallel-size", O_TP, "N", NULL, "= --tp N", "Other names (Megatron-LM, DeepSpeed, torchrun, torch), the same settings:"},
+    {"pipeline-model-parallel-size", O_PP, "N", NULL, "= --pp N", NULL},
+    {"micro-batch-size", O_MBATCH, "N", NULL, "= --micro-batch N", NULL},
+    {"global-batch-size", O_GBATCH, "N", NULL, "= --global-batch N", NULL},
+    {"seq-length", O_SEQ, "N", NULL, "= --seq N", NULL},
+    {"sequence-parallel", O_SP, NULL, NULL, "= --sp", NULL},
+    {"recompute-granularity", O_CKPT, "C", "--recompute-granularity full|selective", "= --ckpt", NULL},
+    {"zero-stage", O_ZERO, "S", NULL, "= --zero S", NULL},
+    {"nnodes", O_NNODES, "N", "--nnodes N --nproc-per-node M", "= --gpus NxM --gpus-per-node M", NULL},
+    {"nproc-per-node", O_NPROC, "M", "", NULL, NULL},
+    {"num-layers-per-virtual-pipeline-stage", O_LPVS, "N", NULL, "= --vp layers/(pp x N) (needs --pp)", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
 
 /* The raw options, as given (NULL: not given). */
 typedef struct raw {
@@ -106,102 +109,80 @@ static const char *const units_names[] = {"gib", "gb", NULL};
 static const char *const z3buf_names[] = {"prefetch", "deepspeed", NULL};
 static const char *const z3re_names[] = {"blocks", "all", NULL};   /* as result.c writes them */
 
+static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
+{
+    raw *r = ctx;
+    (void)e;
+    switch (id) {
+    case O_PARAMS: r->params = v; break;
+    case O_MODEL: r->model = v; break;
+    case O_CONFIG: r->config = v; break;
+    case O_GPU: r->gpu = v; break;
+    case O_GPUMEM: r->gpumem = v; break;
+    case O_GPUTF: r->gputf = v; break;
+    case O_HBMGBPS: r->hbmgbps = v; break;
+    case O_NVLGBPS: r->nvlgbps = v; break;
+    case O_GPUS: r->gpus = v; break;
+    case O_GPN: r->gpn = v; break;
+    case O_INTER: r->inter = v; break;
+    case O_HOSTMEM: r->hostmem = v; break;
+    case O_SEQ: r->seq = v; break;
+    case O_GBATCH: r->gbatch = v; break;
+    case O_MBATCH: r->mbatch = v; break;
+    case O_DTYPE: r->dtype = v; break;
+    case O_GDTYPE: r->gdtype = v; break;
+    case O_MASTER: r->master = 1; break;
+    case O_NOMASTER: r->master = 0; break;
+    case O_OPTIM: r->optim = v; break;
+    case O_DP: r->dp = v; break;
+    case O_TP: r->tp = v; break;
+    case O_PP: r->pp = v; break;
+    case O_VP: r->vp = v; break;
+    case O_ZERO: r->zero = v; break;
+    case O_OFFLOAD: r->offload = v; break;
+    case O_CKPT: r->ckpt = v; break;
+    case O_SP: r->sp = 1; break;
+    case O_NOSP: r->sp = 0; break;
+    case O_FLASH: r->flash = 1; break;
+    case O_NOFLASH: r->flash = 0; break;
+    case O_DROPOUT: r->dropout = 1; break;
+    case O_NODROPOUT: r->dropout = 0; break;
+    case O_Z3BUF: r->z3buf = v; break;
+    case O_Z3RE: r->z3re = v; break;
+    case O_BUCKET: r->bucket = v; break;
+    case O_CUDACTX: r->cudactx = v; break;
+    case O_NCCLMEM: r->ncclmem = v; break;
+    case O_FRAG: r->frag = v; break;
+    case O_GEMMEFF: r->gemmeff = v; break;
+    case O_GEMMMAX: r->gemmmax = v; break;
+    case O_ATTNEFF: r->attneff = v; break;
+    case O_HBMEFF: r->hbmeff = v; break;
+    case O_KERNELUS: r->kernelus = v; break;
+    case O_LINKEFF: r->linkeff = v; break;
+    case O_OVLEFF: r->ovleff = v; break;
+    case O_NOBWDWS: r->nobwdws = 1; break;
+    case O_UNITS: r->units = v; break;
+    case O_TOP: r->top = v; break;
+    case O_JSON: r->json = 1; break;
+    case O_DB: r->db = v; break;
+    case O_NOSTORE: r->nostore = 1; break;
+    case O_HELP: r->help = 1; break;
+    case O_FROM: break;   /* expanded by expand_plan_file */
+    case O_REPORT: r->report = 1; break;
+    case O_NNODES: r->nnodes = v; break;
+    case O_NPROC: r->nproc = v; break;
+    case O_LPVS: r->lpvs = v; break;
+    default: break;
+    }
+    return ZP_OK;
+}
+
 static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
 {
+    int npos;
     memset(r, 0, sizeof *r);
     r->master = r->sp = r->flash = r->dropout = -1;
-    opterr = 0;
-    optind = 1;
-    int c, idx, before;
-    /* "+": no reordering, so that argv[before] is the option's own word */
-    while ((before = optind, idx = -1, c = getopt_long(argc, argv, "+:", plan_opts, &idx)) != -1) {
-        /* getopt_long takes any unambiguous prefix (--fro for --from): a
-         * long option must be spelled out */
-        if (idx >= 0 && before < argc) {
-            const char *w = argv[before];
-            size_t n = strcspn(w + 2, "=");
-            if (strncmp(w, "--", 2) != 0 || strlen(plan_opts[idx].name) != n || strncmp(w + 2, plan_opts[idx].name, n))
-                return zp_err_set(e, ZP_EINVAL, "unknown option '%.*s' (options are not abbreviated: did you mean "
-                                  "--%s?)", (int)(n + 2 < 64 ? n + 2 : 64), w, plan_opts[idx].name);
-        }
-        switch (c) {
-        case O_PARAMS: r->params = optarg; break;
-        case O_MODEL: r->model = optarg; break;
-        case O_CONFIG: r->config = optarg; break;
-        case O_GPU: r->gpu = optarg; break;
-        case O_GPUMEM: r->gpumem = optarg; break;
-        case O_GPUTF: r->gputf = optarg; break;
-        case O_HBMGBPS: r->hbmgbps = optarg; break;
-        case O_NVLGBPS: r->nvlgbps = optarg; break;
-        case O_GPUS: r->gpus = optarg; break;
-        case O_GPN: r->gpn = optarg; break;
-        case O_INTER: r->inter = optarg; break;
-        case O_HOSTMEM: r->hostmem = optarg; break;
-        case O_SEQ: r->seq = optarg; break;
-        case O_GBATCH: r->gbatch = optarg; break;
-        case O_MBATCH: r->mbatch = optarg; break;
-        case O_DTYPE: r->dtype = optarg; break;
-        case O_GDTYPE: r->gdtype = optarg; break;
-        case O_MASTER: r->master = 1; break;
-        case O_NOMASTER: r->master = 0; break;
-        case O_OPTIM: r->optim = optarg; break;
-        case O_DP: r->dp = optarg; break;
-        case O_TP: r->tp = optarg; break;
-        case O_PP: r->pp = optarg; break;
-        case O_VP: r->vp = optarg; break;
-        case O_ZERO: r->zero = optarg; break;
-        case O_OFFLOAD: r->offload = optarg; break;
-        case O_CKPT: r->ckpt = optarg; break;
-        case O_SP: r->sp = 1; break;
-        case O_NOSP: r->sp = 0; break;
-        case O_FLASH: r->flash = 1; break;
-        case O_NOFLASH: r->flash = 0; break;
-        case O_DROPOUT: r->dropout = 1; break;
-        case O_NODROPOUT: r->dropout = 0; break;
-        case O_Z3BUF: r->z3buf = optarg; break;
-        case O_Z3RE: r->z3re = optarg; break;
-        case O_BUCKET: r->bucket = optarg; break;
-        case O_CUDACTX: r->cudactx = optarg; break;
-        case O_NCCLMEM: r->ncclmem = optarg; break;
-        case O_FRAG: r->frag = optarg; break;
-        case O_GEMMEFF: r->gemmeff = optarg; break;
-        case O_GEMMMAX: r->gemmmax = optarg; break;
-        case O_ATTNEFF: r->attneff = optarg; break;
-        case O_HBMEFF: r->hbmeff = optarg; break;
-        case O_KERNELUS: r->kernelus = optarg; break;
-        case O_LINKEFF: r->linkeff = optarg; break;
-        case O_OVLEFF: r->ovleff = optarg; break;
-        case O_NOBWDWS: r->nobwdws = 1; break;
-        case O_UNITS: r->units = optarg; break;
-        case O_TOP: r->top = optarg; break;
-        case O_JSON: r->json = 1; break;
-        case O_DB: r->db = optarg; break;
-        case O_NOSTORE: r->nostore = 1; break;
-        case O_HELP: r->help = 1; break;
-        case O_FROM: break;   /* expanded by expand_plan_file */
-        case O_REPORT: r->report = 1; break;
-        case O_NNODES: r->nnodes = optarg; break;
-        case O_NPROC: r->nproc = optarg; break;
-        case O_LPVS: r->lpvs = optarg; break;
-        case ':':
-            return zp_err_set(e, ZP_EINVAL, "%s needs a value (see zplan help plan)", argv[optind - 1]);
-        default: {
-            const char *w = argv[optind - 1], *near = NULL;
-            char name[64];
-            if (strncmp(w, "--", 2) == 0) {
-                snprintf(name, sizeof name, "%.*s", (int)strcspn(w + 2, "="), w + 2);
-                near = nearest_option(name);
-            }
-            if (near)
-                return zp_err_set(e, ZP_EINVAL, "unknown option '%s' (did you mean --%s? see zplan help plan)", w,
-                                  near);
-            return zp_err_set(e, ZP_EINVAL, "unknown option '%s' (see zplan help plan)", w);
-        }
-        }
-    }
-    if (optind < argc)
-        return zp_err_set(e, ZP_EINVAL, "unexpected argument '%s' (see zplan help plan)", argv[optind]);
-    return ZP_OK;
+    return zp_opts_parse("plan", plan_opts, argc, argv, set_opt, r, NULL, 0, &npos, e);
 }
 
 /* ------------------------------------------------------------ plan files
@@ -278,15 +259,19 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
         }
         *eq = '\0';
         char *key = trim(l), *val = trim(eq + 1);
-        const struct option *o = plan_opts, *pos = plan_opts;
-        while (o->name && strcmp(o->name, key) != 0)
-            o++;
+        char word[80];
+        const char *inl;
+        snprintf(word, sizeof word, "--%s", key);
+        const zp_opt *o = strchr(key, '=') ? NULL : zp_opts_find(plan_opts, word, &inl);
         /* a switch goes by its positive name (sp = no); a "no-" option that
          * has none (no-bwd-workspace) by its own */
-        while (pos->name && (strncmp(key, "no-", 3) != 0 || strcmp(pos->name, key + 3) != 0))
-            pos++;
-        if (!o->name || o->val == O_FROM || o->val == O_HELP || o->val == O_JSON || o->val == O_NOSTORE ||
-            o->val == O_REPORT || pos->name) {
+        const zp_opt *pos = NULL;
+        if (strncmp(key, "no-", 3) == 0) {
+            snprintf(word, sizeof word, "--%s", key + 3);
+            pos = zp_opts_find(plan_opts, word, &inl);
+        }
+        if (!o || o->id == O_FROM || o->id == O_HELP || o->id == O_JSON || o->id == O_NOSTORE ||
+            o->id == O_REPORT || pos) {
             st = zp_err_set(e, ZP_EINVAL, "%s:%d: unknown key '%s' (allowed: the long options of zplan help plan, "
                             "without --)", path, line, key);
             break;
@@ -296,7 +281,7 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
             break;
         }
         char opt[80];
-        if (o->has_arg == no_argument) {
+        if (!o->meta) {
             int yes = !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "on");
             int no = !strcmp(val, "no") || !strcmp(val, "false") || !strcmp(val, "off");
             if (!yes && !no) {
@@ -921,7 +906,7 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
         goto out;
     }
     if (r.help) {
-        fputs(zp_plan_cmd.usage, stdout);
+        zp_usage(&zp_plan_cmd);
         rc = 0;
         goto out;
     }
@@ -1076,75 +1061,11 @@ static const char plan_usage[] =
     "Search the parallel layouts of a training job, rank those that fit by step time,\n"
     "print the best, its memory per class and its communication, compare the classic\n"
     "strategies, explain what was rejected, and record the run in the database.\n"
-    "\n"
-    "Model (exactly one):\n"
-    "  --params N            parameter count (11e9, 11B, 175b, 7.5e9, 350M): a GPT-3-family\n"
-    "                        shape is derived and printed\n"
-    "  --model NAME          a preset (zplan models)\n"
-    "  --config FILE         a Hugging Face config.json (GPT-2 or LLaMA field names)\n"
-    "Cluster:\n"
-    "  --gpu NAME|FILE.json  GPU preset (zplan gpus; default a100-80g), or a file in the\n"
-    "                        presets' format (data/gpus/*.json)\n"
-    "  --gpu-mem SIZE --gpu-tflops X --hbm-gbps X --nvlink-gbps X\n"
-    "                        override the GPU's memory, 16-bit dense peak (TFLOP/s), HBM and\n"
-    "                        NVLink bandwidth (GB/s); said in the Cluster line\n"
-    "  --gpus G              number of GPUs (default 8)\n"
-    "  --gpus-per-node N     default: the preset's node size, at most G\n"
-    "  --inter-node-gbps X   per-GPU network bandwidth: 400Gbps, 50GB/s; a bare number is\n"
-    "                        GB/s, at most 100 (default: the preset's)\n"
-    "  --host-mem SIZE       host RAM per node, e.g. 2TiB (default: the preset's)\n"
-    "Training:\n"
-    "  --seq N               sequence length (default 2048, or the model's positions)\n"
-    "  --global-batch N      sequences per optimizer step (default: 1024 rounded up to a multiple of G)\n"
-    "  --micro-batch N       pin the micro-batch (otherwise searched)\n"
-    "  --dtype T             bf16 (default), fp16 or fp32: parameters and activations\n"
-    "  --grad-dtype T        gradient dtype (default: --dtype; fp32 = Megatron main grads)\n"
-    "  --master-weights, --no-master-weights   fp32 master copy for 16-bit training (default on)\n"
-    "  --optimizer O         adam (default) or sgd (momentum)\n"
-    "  --flash-attn, --no-flash-attn           flash attention (default on; off before Ampere)\n"
-    "  --dropout, --no-dropout                 store dropout masks (default off)\n"
-    "Layout (pin any; the rest is searched):\n"
-    "  --dp N --tp N --pp N  data, tensor, pipeline parallel degrees\n"
-    "  --vp N                interleaved virtual stages per pipeline rank (1: none)\n"
-    "  --zero S              ZeRO stage 0..3\n"
-    "  --offload W           none, optimizer, optimizer+params\n"
-    "  --ckpt C              activation recompute: none, selective, full\n"
-    "  --sp, --no-sp         sequence parallelism (default: on when tp > 1)\n"
-    "Conventions (README \"Conventions\"):\n"
-    "  --zero3-buffer K      prefetch (default) or deepspeed (4 x largest layer)\n"
-    "  --zero3-regather R    what ZeRO-3 gathers again for the backward: all (default, the ZeRO\n"
-    "                        paper's 3 Psi) or blocks (the head's backward follows its forward)\n"
-    "  --bucket-elems N      gradient reduce bucket, elements (default 13107200 = 25 MiB of 16-bit;\n"
-    "                        0: per-layer reduction, as FSDP and zplan's engine)\n"
-    "  --no-bwd-workspace    leave out the backward workspace (one block's activation gradients)\n"
-    "  --cuda-ctx SIZE       CUDA context per process (default: the preset's; 0 for none)\n"
-    "  --nccl-mem SIZE       NCCL memory per communicator (default: the preset's; 0 for none)\n"
-    "  --frag F              allocator fragmentation, fraction (default 0.05)\n"
-    "  --gemm-eff F          one matmul efficiency for every shape, fraction of dense peak\n"
-    "                        (default: by shape, the preset's curve; 0.6 without one)\n"
-    "  --gemm-max-eff F      the curve's ceiling (default: the preset's)\n"
-    "  --attn-eff F          flash attention's fraction of peak (default: the preset's)\n"
-    "  --hbm-eff F           non-matmul kernels' fraction of HBM bandwidth (default 0.3)\n"
-    "  --kernel-us F         fixed time per kernel launched, microseconds (default 4.5)\n"
-    "  --link-eff F          achieved fraction of link bandwidth (default 0.8)\n"
-    "  --overlap-eff F       fraction of overlappable communication that hides (default 0.8)\n"
-    "  --units U             gib (default) or gb for printed sizes\n"
-    "Output:\n"
-    "  --top N               plans to list, one per distinct result (default 10)\n"
-    "  --json                print one JSON object (schema: README \"JSON output\")\n"
-    "  --db PATH             database (default $ZPLAN_DB or ./zplan.db)\n"
-    "  --no-store            do not record the run\n"
-    "  --report              also draw the run's report (zplan report) into report-RUN_ID/\n"
-    "Plan files:\n"
-    "  --from FILE.plan      read options from a plan file (key = value lines, see plans/);\n"
-    "                        options on the command line override it\n"
-    "Other names (Megatron-LM, DeepSpeed, torchrun, torch), the same settings:\n"
-    "  --tensor-model-parallel-size N = --tp N    --pipeline-model-parallel-size N = --pp N\n"
-    "  --micro-batch-size N = --micro-batch N     --global-batch-size N = --global-batch N\n"
-    "  --seq-length N = --seq N                   --sequence-parallel = --sp\n"
-    "  --recompute-granularity full|selective = --ckpt    --zero-stage S = --zero S\n"
-    "  --nnodes N --nproc-per-node M = --gpus NxM --gpus-per-node M\n"
-    "  --num-layers-per-virtual-pipeline-stage N = --vp layers/(pp x N) (needs --pp)\n"
-    "  --offload cpu = --offload optimizer        --dtype bfloat16|float16|float32 = bf16|fp16|fp32\n";
+    "\n";
+static const char plan_tail[] =
+    "  (Megatron's --num-layers-per-virtual-pipeline-stage counts layers per chunk, zplan's --vp\n"
+    "  chunks per stage; --offload cpu = --offload optimizer; --dtype bfloat16|float16|float32\n"
+    "  = bf16|fp16|fp32)\n";
 
-const zp_cmd zp_plan_cmd = {"plan", zp_cmd_plan, "plan layouts for a model on a cluster (the default command)", plan_usage};
+const zp_cmd zp_plan_cmd = {"plan", zp_cmd_plan, "plan layouts for a model on a cluster (the default command)", plan_usage,
+                            plan_opts, plan_tail};

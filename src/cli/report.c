@@ -82,46 +82,62 @@ int zp_report_run(zp_cli *cli, const char *dbpath, long long id, const char *out
     return 0;
 }
 
+typedef struct report_opts {
+    const char *db, *out;
+    int fmt, top_n, help;
+} report_opts;
+
+enum { R_OUT = 1, R_FORMAT, R_TOP, R_DB, R_HELP };
+
+static const zp_opt report_opts_table[] = {
+    {"out", R_OUT, "DIR", NULL, "the report's directory (default report-RUN_ID/)", "Options:"},
+    {"format", R_FORMAT, "F", NULL, "png (default), svg or both", NULL},
+    {"top", R_TOP, "N", NULL, "plans in the top-plans chart (default 10)", NULL},
+    {"db", R_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", NULL},
+    {"help", R_HELP, NULL, NULL, "this help", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
+static zp_status report_set(void *ctx, int id, const char *v, zp_err *e)
+{
+    report_opts *o = ctx;
+    int64_t n;
+    zp_status st;
+    switch (id) {
+    case R_OUT: o->out = v; break;
+    case R_DB: o->db = v; break;
+    case R_HELP: o->help = 1; break;
+    case R_FORMAT: return zp_parse_enum("--format", v, fmt_names, &o->fmt, e);
+    case R_TOP:
+        if ((st = zp_parse_int("--top", v, 1, 64, &n, e)))
+            return st;
+        o->top_n = (int)n;
+        break;
+    default: break;
+    }
+    return ZP_OK;
+}
+
 static int zp_cmd_report(zp_cli *cli, int argc, char **argv)
 {
     const char *db = NULL, *out = NULL;
     long long ids[64];
     int nid = 0, fmt = 0, top_n = 10;
     zp_status st;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(zp_report_cmd.usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--db") || !strcmp(a, "--out") || !strcmp(a, "--format") || !strcmp(a, "--top")) {
-            if (i + 1 >= argc)
-                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s needs a value (see zplan help report)", a));
-            v = argv[++i];
-        }
-        if (!strcmp(a, "--db"))
-            db = v;
-        else if (!strcmp(a, "--out"))
-            out = v;
-        else if (!strcmp(a, "--format")) {
-            if ((st = zp_parse_enum("--format", v, fmt_names, &fmt, &cli->err)))
-                return zp_fail(cli, st);
-        } else if (!strcmp(a, "--top")) {
-            int64_t n;
-            if ((st = zp_parse_int("--top", v, 1, 64, &n, &cli->err)))
-                return zp_fail(cli, st);
-            top_n = (int)n;
-        } else if (a[0] == '-' && a[1])
-            return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "unknown option '%s' for zplan report (see zplan "
-                                           "help report)", a));
-        else {
-            int64_t id;
-            if ((st = zp_parse_int("run id", a, 1, INT64_MAX / 2, &id, &cli->err)))
-                return zp_fail(cli, st);
-            if (nid >= 64)
-                return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "at most 64 run ids at once"));
-            ids[nid++] = id;
-        }
+    report_opts ro = {NULL, NULL, 0, 10, 0};
+    const char *pos[64];
+    int npos;
+    if ((st = zp_opts_parse("report", report_opts_table, argc, argv, report_set, &ro, pos, 64, &npos, &cli->err)))
+        return zp_fail(cli, npos >= 64 && strncmp(cli->err.msg, "unexpected", 10) == 0
+                                ? zp_err_set(&cli->err, ZP_EINVAL, "at most 64 run ids at once")
+                                : st);
+    if (ro.help)
+        return zp_usage(&zp_report_cmd);
+    db = ro.db, out = ro.out, fmt = ro.fmt, top_n = ro.top_n;
+    for (int i = 0; i < npos; i++) {
+        int64_t id;
+        if ((st = zp_parse_int("run id", pos[i], 1, INT64_MAX / 2, &id, &cli->err)))
+            return zp_fail(cli, st);
+        ids[nid++] = id;
     }
     if (out && !*out)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--out needs a directory"));
@@ -169,9 +185,8 @@ static const char report_usage[] =
     "index.html and report.md with the same tables.  With several runs and --out, one\n"
     "report-RUN_ID/ each inside DIR.  The directory appears only when complete.  An\n"
     "existing DIR is replaced only when it is an earlier report holding nothing but the\n"
-    "files its .zplan-report lists; a symbolic link or anything else there is refused.\n\n"
-    "  --format F   png (default), svg or both\n"
-    "  --top N      plans in the top-plans chart (default 10)\n"
-    "Environment: ZPLAN_GNUPLOT names the gnuplot program (default: gnuplot in PATH).\n";
+    "files its .zplan-report lists; a symbolic link or anything else there is refused.\n";
+static const char report_tail[] = "Environment: ZPLAN_GNUPLOT names the gnuplot program (default: gnuplot in PATH).\n";
 
-const zp_cmd zp_report_cmd = {"report", zp_cmd_report, "draw a recorded run's charts and tables (gnuplot)", report_usage};
+const zp_cmd zp_report_cmd = {"report", zp_cmd_report, "draw a recorded run's charts and tables (gnuplot)", report_usage,
+                              report_opts_table, report_tail};

@@ -25,13 +25,20 @@ static int add_exec(void *arg, int64_t id, const char *status, const char *recor
     return 0;
 }
 
+static const zp_opt show_opts[] = {
+    {"db", ZP_SO_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", "\nOptions:"},
+    {"json", ZP_SO_JSON, NULL, NULL, "print the stored result object", NULL},
+    {"units", ZP_SO_UNITS, "U", NULL, "gib (default) or gb for printed sizes", NULL},
+    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
+    {NULL, 0, NULL, NULL, NULL, NULL}};
+
 static int zp_cmd_show(zp_cli *cli, int argc, char **argv)
 {
     zp_small_opts o;
     zp_store *s;
     int64_t id = 0;
     char *json = NULL;
-    zp_status st = zp_small_parse(cli, "show", argc, argv, &o, 1);
+    zp_status st = zp_small_parse(cli, "show", show_opts, argc, argv, &o, 1);
     if (st)
         return zp_fail(cli, st);
     if (o.help)
@@ -103,4 +110,4 @@ static const char show_usage[] =
     "Usage: zplan show [ID] [--db PATH] [--json] [--units gib|gb]\n\nPrint a recorded run (default: the latest) as "
     "it was answered; --json prints\nthe stored result object.\n";
 
-const zp_cmd zp_show_cmd = {"show", zp_cmd_show, "show a recorded run", show_usage};
+const zp_cmd zp_show_cmd = {"show", zp_cmd_show, "show a recorded run", show_usage, show_opts, NULL};

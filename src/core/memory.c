@@ -383,6 +383,7 @@ void zp_mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
                   const zp_cluster *c, const zp_conv *cv, int64_t k, zp_mem *out)
 {
     zp_lcache sh;
+    (void)c;   /* one rank's memory does not depend on the cluster */
     zp_lcache_init(m, tr, l, &sh);
     mem_stage(m, tr, l, cv, k, &sh, out);
 }
