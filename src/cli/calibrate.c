@@ -170,10 +170,10 @@ static const zp_opt calib_opts_table[] = {
     {"hostfile", C_HOSTFILE, "F", NULL, "Open MPI hostfile for several machines", NULL},
     {"timeout", C_TIMEOUT, "S", NULL, "end a hung calibration after S seconds (default 600)", NULL},
     {"backend", C_BACKEND, "B", NULL, "cpu (the only one calibrated here)", NULL},
-    {"db", C_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", NULL},
+    ZP_OPT_DB(C_DB, NULL),
     {"json", C_JSON, NULL, NULL, "print the profile as JSON", NULL},
-    {"help", C_HELP, NULL, NULL, "this help", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_HELP(C_HELP),
+    ZP_OPT_END};
 
 static zp_status calib_set(void *ctx, int id, const char *v, zp_err *e)
 {

@@ -24,6 +24,12 @@ typedef struct zp_opt {
     const char *section;   /* a heading the help prints before this option */
 } zp_opt;
 
+/* Rows many commands' tables share. */
+#define ZP_OPT_DB(id, section) {"db", id, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", section}
+#define ZP_OPT_UNITS(id) {"units", id, "U", NULL, "gib (default) or gb for printed sizes", NULL}
+#define ZP_OPT_HELP(id) {"help", id, NULL, NULL, "this help", NULL}
+#define ZP_OPT_END {NULL, 0, NULL, NULL, NULL, NULL}
+
 typedef struct zp_cmd {
     const char *name;
     zp_cmd_fn fn;

@@ -67,10 +67,10 @@ static const zp_opt exec_opts_table[] = {
      "collectives staged through host memory); on a GPU the runtime's\n"
      "memory (context, cuBLAS, NCCL) is measured and kept as the profile\n"
      "<gpu>-cuda, which the planner takes with --gpu <gpu>-cuda", NULL},
-    {"db", X_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", NULL},
+    ZP_OPT_DB(X_DB, NULL),
     {"json", X_JSON, NULL, NULL, "print the execution's record as JSON", NULL},
-    {"help", X_HELP, NULL, NULL, "this help", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_HELP(X_HELP),
+    ZP_OPT_END};
 
 static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
 {

@@ -13,9 +13,9 @@
 static const zp_opt gpus_opts[] = {
     {"db", ZP_SO_DB, "PATH", NULL, "accepted as every command takes it (the presets are files, not in it)", "\nOptions:"},
     {"json", ZP_SO_JSON, NULL, NULL, "print the presets as JSON", NULL},
-    {"units", ZP_SO_UNITS, "U", NULL, "gib (default) or gb for printed sizes", NULL},
-    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_UNITS(ZP_SO_UNITS),
+    ZP_OPT_HELP(ZP_SO_HELP),
+    ZP_OPT_END};
 
 static int zp_cmd_gpus(zp_cli *cli, int argc, char **argv)
 {

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 
 static const zp_opt import_opts[] = {
-    {"db", ZP_SO_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", "\nOptions:"},
+    ZP_OPT_DB(ZP_SO_DB, "\nOptions:"),
     {"json", ZP_SO_JSON, NULL, NULL, "print the imported record as JSON", NULL},
-    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_HELP(ZP_SO_HELP),
+    ZP_OPT_END};
 
 static int zp_cmd_import(zp_cli *cli, int argc, char **argv)
 {

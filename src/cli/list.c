@@ -50,11 +50,11 @@ static int list_row(void *arg, const zp_run_row *r)
 }
 
 static const zp_opt list_opts[] = {
-    {"db", ZP_SO_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", "\nOptions:"},
+    ZP_OPT_DB(ZP_SO_DB, "\nOptions:"),
     {"json", ZP_SO_JSON, NULL, NULL, "print the runs as JSON", NULL},
-    {"units", ZP_SO_UNITS, "U", NULL, "gib (default) or gb for printed sizes", NULL},
-    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_UNITS(ZP_SO_UNITS),
+    ZP_OPT_HELP(ZP_SO_HELP),
+    ZP_OPT_END};
 
 static int zp_cmd_list(zp_cli *cli, int argc, char **argv)
 {

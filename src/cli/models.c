@@ -13,8 +13,8 @@
 static const zp_opt models_opts[] = {
     {"db", ZP_SO_DB, "PATH", NULL, "accepted as every command takes it (the presets are files, not in it)", "\nOptions:"},
     {"json", ZP_SO_JSON, NULL, NULL, "print the presets as JSON", NULL},
-    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_HELP(ZP_SO_HELP),
+    ZP_OPT_END};
 
 static int zp_cmd_models(zp_cli *cli, int argc, char **argv)
 {

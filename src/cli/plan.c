@@ -72,13 +72,13 @@ static const zp_opt plan_opts[] = {
     {"kernel-us", O_KERNELUS, "F", NULL, "fixed time per kernel launched, microseconds (default 4.5)", NULL},
     {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
     {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
-    {"units", O_UNITS, "U", NULL, "gib (default) or gb for printed sizes", NULL},
+    ZP_OPT_UNITS(O_UNITS),
     {"top", O_TOP, "N", NULL, "plans to list, one per distinct result (default 10)", "Output:"},
     {"json", O_JSON, NULL, NULL, "print one JSON object (schema: README \"JSON output\")", NULL},
     {"db", O_DB, "PATH", NULL, "database (default $ZPLAN_DB or ./zplan.db)", NULL},
     {"no-store", O_NOSTORE, NULL, NULL, "do not record the run", NULL},
     {"report", O_REPORT, NULL, NULL, "also draw the run's report (zplan report) into report-RUN_ID/", NULL},
-    {"help", O_HELP, NULL, NULL, "this help", NULL},
+    ZP_OPT_HELP(O_HELP),
     {"from", O_FROM, "FILE.plan", NULL, "read options from a plan file (key = value lines, see plans/);\noptions on the command line override it", "Plan files:"},
     /* the users' words: Megatron-LM's, DeepSpeed's and torchrun's names for
      * the same settings (their values as zplan's; --dtype float16 and
@@ -94,7 +94,7 @@ static const zp_opt plan_opts[] = {
     {"nnodes", O_NNODES, "N", "--nnodes N --nproc-per-node M", "= --gpus NxM --gpus-per-node M", NULL},
     {"nproc-per-node", O_NPROC, "M", "", NULL, NULL},
     {"num-layers-per-virtual-pipeline-stage", O_LPVS, "N", NULL, "= --vp layers/(pp x N) (needs --pp)", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_END};
 
 /* The raw options, as given (NULL: not given). */
 typedef struct raw {

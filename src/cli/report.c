@@ -93,9 +93,9 @@ static const zp_opt report_opts_table[] = {
     {"out", R_OUT, "DIR", NULL, "the report's directory (default report-RUN_ID/)", "Options:"},
     {"format", R_FORMAT, "F", NULL, "png (default), svg or both", NULL},
     {"top", R_TOP, "N", NULL, "plans in the top-plans chart (default 10)", NULL},
-    {"db", R_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", NULL},
-    {"help", R_HELP, NULL, NULL, "this help", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_DB(R_DB, NULL),
+    ZP_OPT_HELP(R_HELP),
+    ZP_OPT_END};
 
 static zp_status report_set(void *ctx, int id, const char *v, zp_err *e)
 {

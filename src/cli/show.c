@@ -26,11 +26,11 @@ static int add_exec(void *arg, int64_t id, const char *status, const char *recor
 }
 
 static const zp_opt show_opts[] = {
-    {"db", ZP_SO_DB, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", "\nOptions:"},
+    ZP_OPT_DB(ZP_SO_DB, "\nOptions:"),
     {"json", ZP_SO_JSON, NULL, NULL, "print the stored result object", NULL},
-    {"units", ZP_SO_UNITS, "U", NULL, "gib (default) or gb for printed sizes", NULL},
-    {"help", ZP_SO_HELP, NULL, NULL, "this help", NULL},
-    {NULL, 0, NULL, NULL, NULL, NULL}};
+    ZP_OPT_UNITS(ZP_SO_UNITS),
+    ZP_OPT_HELP(ZP_SO_HELP),
+    ZP_OPT_END};
 
 static int zp_cmd_show(zp_cli *cli, int argc, char **argv)
 {
