@@ -614,6 +614,20 @@ static void test_gemm_curve(void)
            "8192^3: FLOPs over the peak at its efficiency");
 }
 
+/* Conventions by shape: a curve of 132 SMs and ceiling 0.8, the
+ * non-matmul kernels at half the HBM bandwidth, flash attention at 0.4 of
+ * the peak, kernel_s per kernel. */
+static zp_conv shape_conv(double kernel_s)
+{
+    zp_conv cv = conv();
+    cv.gemm_eff = 0;
+    cv.gemm = (zp_gemm_curve){0.8, 132, 64, HBM};
+    cv.kernel_s = kernel_s;
+    cv.hbm_eff = 0.5;
+    cv.attn_eff = 0.4;
+    return cv;
+}
+
 /* Step time by shape, the products listed by hand for a 2-layer GPT
  * (h 1024, 8 heads of 128, f 4h, V 4096, s 512, micro-batch 2, M 3, flash
  * attention, bf16): per layer QKV (T x 3h from h), projection (T x h from
@@ -631,12 +645,7 @@ static void test_shape_step(void)
     tr.flash = 1;
     zp_layout l = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 2, 3);
     zp_cluster c = cluster(1);
-    zp_conv cv = conv();
-    cv.gemm_eff = 0;
-    cv.gemm = (zp_gemm_curve){0.8, 132, 64, HBM};
-    cv.kernel_s = 5e-6;
-    cv.hbm_eff = 0.5;
-    cv.attn_eff = 0.4;
+    zp_conv cv = shape_conv(5e-6);
     zp_cost out;
     zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &out);
 
@@ -691,6 +700,52 @@ static void test_uneven_stages(void)
     is_dbl(out.bubble_s, 3 * mb, 1e-12, "10 layers on 4 stages: bubble = (p - 1) x the slowest micro-batch");
 }
 
+/* FP8 linear layers: their products at the FP8 peak (here twice the
+ * 16-bit one), the attention core and the head at the dtype's; by hand at
+ * a constant efficiency E: per token and layer forward 24 h^2 / (2 P E) +
+ * 4 s h / (P E), the head 2 V h / (P E), backward twice; MFU against the
+ * FP8 peak. */
+static void test_fp8(void)
+{
+    zp_model m = gpt(2, 1024, 8, 64);
+    zp_train tr = train(512, 4);
+    tr.fp8 = 1;
+    zp_layout l = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 2, 2);
+    zp_cluster c = cluster(1);
+    c.gpu.peak_fp8 = 2 * PEAK;
+    zp_conv cv = conv();
+    zp_cost out;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &out);
+    double h = 1024, s = 512, V = 64, T = 1024, E = EFF;
+    double per_tok = 2 * 3 * (24 * h * h / (2 * PEAK * E) + 4 * s * h / (PEAK * E)) + 3 * 2 * V * h / (PEAK * E);
+    is_dbl(out.compute_s, 2 * T * per_tok, 1e-12, "FP8 at a constant efficiency: the linear layers at twice the peak");
+    is_dbl(out.mfu, out.model_flops / out.step_s / (2 * PEAK), 1e-12, "FP8: MFU against the FP8 peak");
+    /* by shape: the linear products on the FP8 curve (its own ceiling),
+     * 1-byte operands; the attention and the head as before */
+    cv = shape_conv(0);
+    cv.gemm_eff_max_fp8 = 0.7;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &out);
+    zp_gemm_curve g8 = cv.gemm;
+    g8.eff_max = 0.7;
+    double NK[4][2] = {{3 * h, h}, {h, h}, {4 * h, h}, {h, 4 * h}}, lf = 0, lb = 0;
+    for (int i = 0; i < 4; i++) {
+        lf += zp_gemm_time(&g8, 2 * PEAK, 1, T, NK[i][0], NK[i][1], 1);
+        lb += zp_gemm_time(&g8, 2 * PEAK, 1, T, NK[i][1], NK[i][0], 1) +
+              zp_gemm_time(&g8, 2 * PEAK, 1, NK[i][1], NK[i][0], T, 1);
+    }
+    /* no flash: scores and values as 16-bit products with their s s' traffic */
+    const zp_gemm_curve *g = &cv.gemm;
+    double d = 128, nb = 2 * 8;
+    double sc = zp_gemm_time(g, PEAK, 2, s, s, d, nb), va = zp_gemm_time(g, PEAK, 2, s, d, s, nb),
+           tv = zp_gemm_time(g, PEAK, 2, s, d, s, nb);
+    double hf = zp_gemm_time(g, PEAK, 2, T, V, h, 1), hb = zp_gemm_time(g, PEAK, 2, T, h, V, 1) +
+                                                         zp_gemm_time(g, PEAK, 2, h, V, T, 1);
+    /* traffic: norms 4h + adds 6h + GELU 2f + softmax 1.5 a s a token and layer, the head 4h + 3V; x3 */
+    double ew = 3 * 2.0 * T * (2 * (4 * h + 6 * h + 8 * h + 1.5 * 8 * s) + 4 * h + 3 * V) / (0.5 * HBM * 1e9);
+    double want = 2 * (2 * (lf + sc + va) + 2 * (lb + sc + va + 2 * tv) + hf + hb + ew);
+    is_dbl(out.compute_s, want, 1e-12, "FP8 by shape: the linear products on the FP8 curve, listed by hand");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -705,5 +760,6 @@ int main(void)
     test_gemm_curve();
     test_shape_step();
     test_uneven_stages();
+    test_fp8();
     return tap_exit();
 }

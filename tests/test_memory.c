@@ -321,6 +321,27 @@ static void test_act_variants(void)
             tr.flash = 1;
             is_u64(zp_act_layer_bytes(&m, &tr, &l), 8 * sbh / r + 24 * sbh / t + 4 * a * s * b / t,
                    "flash, no dropout t=%llu sp=%d: sbh(8/r + 24/t) + 4asb/t", (unsigned long long)t, sp);
+            /* FP8 linear layers (Transformer Engine) save their inputs in
+             * 1 byte: the two norm outputs (2 sbh/r of the 8), the
+             * projection's input (1 of 2 sbh/t) and fc2's, the GELU
+             * output (4 of 8 sbh/t): sbh(6/r + 19/t) + 4asb/t */
+            tr.fp8 = 1;
+            is_u64(zp_act_layer_bytes(&m, &tr, &l), 6 * sbh / r + 19 * sbh / t + 4 * a * s * b / t,
+                   "FP8 linear layers, flash, no dropout t=%llu sp=%d: sbh(6/r + 19/t) + 4asb/t",
+                   (unsigned long long)t, sp);
+            /* and their weights in FP8 too, kept through the step: 1 byte
+             * a matmul weight, 96 blocks of 12 h^2 / t */
+            {
+                zp_cluster c = cluster((int64_t)t, 8);
+                zp_conv cv = conv0();
+                zp_mem with, without;
+                zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &with);
+                tr.fp8 = 0;
+                zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &without);
+                is_u64(with.dev[ZP_MEM_PARAMS] - without.dev[ZP_MEM_PARAMS], 96 * 12 * h * h / t,
+                       "FP8 t=%llu sp=%d: the weights' FP8 copies, 96 x 12 h^2 / t bytes", (unsigned long long)t, sp);
+            }
+            tr.fp8 = 0;
             /* fp32 activations, B = 4, 1-byte masks: the 34 splits as
              * 2 LN inputs + QKV input + fc1 input (4B) + 2 masks replicated,
              * Q K (2B) + V (B) + proj input (B) + fc1 out (4B) + GELU out (4B) split,

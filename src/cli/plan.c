@@ -16,7 +16,7 @@
 enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_ZERO, O_OFFLOAD, O_CKPT,
-    O_SP, O_NOSP, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
+    O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
     O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
@@ -45,6 +45,7 @@ static const zp_opt plan_opts[] = {
     {"master-weights", O_MASTER, NULL, "--master-weights, --no-master-weights", "fp32 master copy for 16-bit training (default on)", NULL},
     {"no-master-weights", O_NOMASTER, NULL, "", NULL, NULL},
     {"optimizer", O_OPTIM, "O", NULL, "adam (default) or sgd (momentum)", NULL},
+    {"fp8", O_FP8, NULL, NULL, "the linear layers in FP8 (Transformer Engine: at the FP8 peak, their\ninputs saved in 1 byte, an FP8 copy of the weights; Hopper and newer)", NULL},
     {"flash-attn", O_FLASH, NULL, "--flash-attn, --no-flash-attn", "flash attention (default on; off before Ampere)", NULL},
     {"no-flash-attn", O_NOFLASH, NULL, "", NULL, NULL},
     {"dropout", O_DROPOUT, NULL, "--dropout, --no-dropout", "store dropout masks (default off)", NULL},
@@ -94,6 +95,7 @@ static const zp_opt plan_opts[] = {
     {"nnodes", O_NNODES, "N", "--nnodes N --nproc-per-node M", "= --gpus NxM --gpus-per-node M", NULL},
     {"nproc-per-node", O_NPROC, "M", "", NULL, NULL},
     {"num-layers-per-virtual-pipeline-stage", O_LPVS, "N", NULL, "= --vp layers/(pp x N) (needs --pp)", NULL},
+    {"fp8-format", O_FP8FMT, "F", "--fp8-format hybrid|e4m3", "= --fp8", NULL},
     ZP_OPT_END};
 
 /* The raw options, as given (NULL: not given). */
@@ -102,7 +104,7 @@ typedef struct raw {
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
-    int master, sp, flash, dropout, json, nostore, help, report, nobwdws;
+    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8;
 } raw;
 
 static const char *const units_names[] = {"gib", "gb", NULL};
@@ -112,7 +114,6 @@ static const char *const z3re_names[] = {"blocks", "all", NULL};   /* as result.
 static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
 {
     raw *r = ctx;
-    (void)e;
     switch (id) {
     case O_PARAMS: r->params = v; break;
     case O_MODEL: r->model = v; break;
@@ -143,6 +144,13 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_CKPT: r->ckpt = v; break;
     case O_SP: r->sp = 1; break;
     case O_NOSP: r->sp = 0; break;
+    case O_FP8: r->fp8 = 1; break;
+    case O_FP8FMT:
+        if (strcmp(v, "hybrid") && strcmp(v, "e4m3"))
+            return zp_err_set(e, ZP_EINVAL, "--fp8-format '%s' is not a format (allowed: hybrid, e4m3; both plan as "
+                              "--fp8)", v);
+        r->fp8 = 1;
+        break;
     case O_FLASH: r->flash = 1; break;
     case O_NOFLASH: r->flash = 0; break;
     case O_DROPOUT: r->dropout = 1; break;
@@ -512,6 +520,10 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     if (c->gpu.peak_flops[t->dtype] <= 0)
         return zp_err_set(e, ZP_EINVAL, "--dtype %s: the %s has no %s support (see zplan gpus)",
                           zp_dtype_names[t->dtype], c->gpu.name, zp_dtype_names[t->dtype]);
+    t->fp8 = r->fp8;
+    if (t->fp8 && c->gpu.peak_fp8 <= 0)
+        return zp_err_set(e, ZP_EINVAL, "--fp8: the %s has no FP8 tensor cores (Hopper, Ada and newer have: "
+                          "h100-sxm, h200, b200, l40s, rtx4090)", c->gpu.name);
 
     /* conventions */
     zp_conv *cv = &pb->conv;

@@ -124,6 +124,8 @@ typedef struct zp_gpu {
     int64_t sms;                 /* streaming multiprocessors */
     double gemm_eff_max;         /* fraction of the dense peak a large, well-shaped product reaches */
     double attn_eff;             /* flash attention's fraction of the peak on the FLOPs it does (0: 0.3) */
+    double peak_fp8;             /* dense FP8 tensor peak, FLOP/s (0: no FP8 tensor cores) */
+    double gemm_eff_max_fp8;     /* the curve's ceiling for FP8 products (0: 0.88 x the 16-bit one) */
 } zp_gpu;
 
 typedef struct zp_cluster {
@@ -152,6 +154,9 @@ typedef struct zp_train {
     zp_optim optim;
     int flash;            /* flash attention: no s^2 activations */
     int dropout;          /* dropout masks stored (Korthikanti et al.) */
+    int fp8;              /* the linear layers' products in FP8 (Transformer Engine): at the FP8 peak,
+                           * their inputs saved in 1 byte, an FP8 copy of their weights kept through the
+                           * step; attention, the head and the norms stay in the dtype (cost.c, memory.c) */
     int compute_fp32;     /* the backend computes in fp32 (zplan's CPU engine): activations and
                            * workspaces in fp32, and fp32 working copies of 16-bit parameters and
                            * gradients for the unit being computed (see memory.c) */
@@ -206,6 +211,7 @@ typedef struct zp_conv {
     double kernel_s;            /* by shape: fixed launch-and-ramp time of every kernel */
     double hbm_eff;             /* by shape: the non-matmul kernels' fraction of HBM bandwidth */
     double attn_eff;            /* by shape: flash attention's fraction of the peak on the FLOPs it does */
+    double gemm_eff_max_fp8;    /* by shape: the ceiling of FP8 products */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */
     int bwd_workspace;          /* count one block's activation gradients in backward */

@@ -28,8 +28,12 @@
  * each head's row (a s' / 2 values, s' = min(s, window), three passes:
  * 1.5 a s') unless flash attention fuses it; the head: the final
  * norm (4h) and the cross-entropy (max, exponentials, gradient: 3V).
- * Backward touches twice the forward; full recompute adds the layer's
- * forward again, selective its softmax. */
+ * FP8 linear layers add no traffic of their own: Transformer Engine casts
+ * their inputs to FP8 inside the norm and the activation kernels that
+ * write them (LayerNormLinear, LayerNormMLP), and the MPT FP8 runs of
+ * data/validation agree within 6 % without a separate cast.  Backward
+ * touches twice the forward; full recompute adds the layer's forward
+ * again, selective its softmax. */
 static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_layout *l, double *fwd,
                                double *rc, double *head)
 {
@@ -37,6 +41,7 @@ static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_l
     double f = (double)m->ffn / t, span = (double)zp_model_attn_span(m, tr->seq);
     double sm = tr->flash ? 0.0 : 1.5 * (double)m->heads / t * span;
     *fwd = 2.0 * zp_model_block_norms(m) * h + 6.0 * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f + sm;
+
     *rc = l->ckpt == ZP_CKPT_FULL ? *fwd : l->ckpt == ZP_CKPT_SELECTIVE ? sm : 0.0;
     *head = 4.0 * h + 3.0 * (double)m->vocab / t;
 }
@@ -91,13 +96,13 @@ void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
 /* Seconds of the products y = x W of one linear layer (x: T rows of K, W:
  * K x N) forward, and backward (dx = dy W^T, T x K from depth N; dW =
  * x^T dy, K x N from depth T). */
-static double linear_fwd(const zp_conv *cv, double pk, double eb, double T, double N, double K)
+static double linear_fwd(const zp_gemm_curve *g, double pk, double eb, double T, double N, double K)
 {
-    return zp_gemm_time(&cv->gemm, pk, eb, T, N, K, 1.0);
+    return zp_gemm_time(g, pk, eb, T, N, K, 1.0);
 }
-static double linear_bwd(const zp_conv *cv, double pk, double eb, double T, double N, double K)
+static double linear_bwd(const zp_gemm_curve *g, double pk, double eb, double T, double N, double K)
 {
-    return zp_gemm_time(&cv->gemm, pk, eb, T, K, N, 1.0) + zp_gemm_time(&cv->gemm, pk, eb, K, N, T, 1.0);
+    return zp_gemm_time(g, pk, eb, T, K, N, 1.0) + zp_gemm_time(g, pk, eb, K, N, T, 1.0);
 }
 
 /* Matmul seconds of one micro-batch on one tp rank: one layer's forward
@@ -123,16 +128,18 @@ static double linear_bwd(const zp_conv *cv, double pk, double eb, double T, doub
  * the forward's; the head: final norm, product, cross-entropy (backward
  * twice). */
 static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, double pk,
-                         double mm[5], double k[4])
+                         double pk8, double mm[5], double k[4])
 {
     double s = (double)tr->seq, b = (double)l->micro_batch, t = (double)l->tp, h = (double)m->hidden;
     double T = s * b, d = (double)zp_model_head_dim(m), span = (double)zp_model_attn_span(m, tr->seq);
     double core = span * (double)(m->heads * zp_model_head_dim(m));   /* s' a d per token */
     double block = 2.0 * (double)zp_model_block_matmul_params(m) + 4.0 * core;
     if (cv->gemm_eff > 0) {
-        double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff);
-        double r = l->ckpt == ZP_CKPT_FULL ? block : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 4.0 * core : 0.0;
-        mm[0] = tok * block * inv;
+        /* FP8: the linear layers' FLOPs at the FP8 peak, the attention core's at the dtype's */
+        double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff), lin = 2.0 * (double)zp_model_block_matmul_params(m);
+        double blk = tr->fp8 ? lin * pk / pk8 + 4.0 * core : block;   /* FLOPs at the dtype's rate */
+        double r = l->ckpt == ZP_CKPT_FULL ? blk : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 4.0 * core : 0.0;
+        mm[0] = tok * blk * inv;
         mm[1] = 2.0 * mm[0];
         mm[2] = tok * (r + (tr->flash ? 2.0 * core : 0.0)) * inv;
         mm[3] = tok * 2.0 * (double)m->vocab * h * inv;
@@ -143,10 +150,18 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     double eb = (double)zp_dtype_bytes(tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype);
     double q = (double)(m->heads * zp_model_head_dim(m)), kv = (double)(m->kv_heads * zp_model_head_dim(m));
     double f = (double)m->ffn / t, fin = m->mlp == ZP_MLP_GELU ? f : 2.0 * f, qkv = (q + 2.0 * kv) / t;
-    double lin_f = linear_fwd(cv, pk, eb, T, qkv, h) + linear_fwd(cv, pk, eb, T, h, q / t) +
-                   linear_fwd(cv, pk, eb, T, fin, h) + linear_fwd(cv, pk, eb, T, h, f);
-    double lin_b = linear_bwd(cv, pk, eb, T, qkv, h) + linear_bwd(cv, pk, eb, T, h, q / t) +
-                   linear_bwd(cv, pk, eb, T, fin, h) + linear_bwd(cv, pk, eb, T, h, f);
+    /* the linear layers: in FP8 at its peak and ceiling, 1-byte operands */
+    zp_gemm_curve g8 = cv->gemm;
+    const zp_gemm_curve *gl = &cv->gemm;
+    double lpk = pk, leb = eb;
+    if (tr->fp8) {
+        g8.eff_max = cv->gemm_eff_max_fp8;
+        gl = &g8, lpk = pk8, leb = 1.0;
+    }
+    double lin_f = linear_fwd(gl, lpk, leb, T, qkv, h) + linear_fwd(gl, lpk, leb, T, h, q / t) +
+                   linear_fwd(gl, lpk, leb, T, fin, h) + linear_fwd(gl, lpk, leb, T, h, f);
+    double lin_b = linear_bwd(gl, lpk, leb, T, qkv, h) + linear_bwd(gl, lpk, leb, T, h, q / t) +
+                   linear_bwd(gl, lpk, leb, T, fin, h) + linear_bwd(gl, lpk, leb, T, h, f);
     /* the attention core: b a / t products of each kind */
     double nb = b * (double)m->heads / t, sc, att_f, att_b;
     if (tr->flash) {
@@ -167,8 +182,8 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     mm[2] = (l->ckpt == ZP_CKPT_FULL ? mm[0] : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? att_f : 0.0) +
             (tr->flash ? sc : 0.0);
     double V = (double)m->vocab / t;
-    mm[3] = linear_fwd(cv, pk, eb, T, V, h);
-    mm[4] = linear_bwd(cv, pk, eb, T, V, h);
+    mm[3] = linear_fwd(&cv->gemm, pk, eb, T, V, h);   /* the head stays in the dtype */
+    mm[4] = linear_bwd(&cv->gemm, pk, eb, T, V, h);
     double kf = 4.0 + (tr->flash ? 1.0 : 3.0) + zp_model_block_norms(m) + 2.0 + 1.0 +
                 (m->pos == ZP_POS_ROTARY ? 1.0 : 0.0);
     k[0] = kf * cv->kernel_s;
@@ -200,7 +215,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
     double mm[5], kn[4];
-    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], mm, kn);
+    double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
+    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn);
     /* the non-matmul kernels, when their rate is given (a measured
      * profile), or by shape at hbm_eff of the HBM bandwidth: forward,
      * backward (twice the forward) and recompute traffic, per micro-batch */
@@ -261,5 +277,6 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     out->model_flops = 3.0 * tokens * zp_flops_fwd_per_token(m, tr->seq);
     double inv_step = 1.0 / out->step_s;
     out->tokens_per_s = tokens * inv_step;
-    out->mfu = out->model_flops * inv_step / ((double)c->gpus * c->gpu.peak_flops[cdt]);
+    /* against the peak the linear layers run at: FP8's with FP8 (as Transformer Engine's and MPT's tables) */
+    out->mfu = out->model_flops * inv_step / ((double)c->gpus * pk8);
 }

@@ -690,6 +690,9 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     for (int d = 0; d < ZP_DT_N; d++)
         if ((st = num_field(peak, where, zp_dtype_names[d], 0, 1e9, &fl[d], 1, e)))
             goto out;
+    if ((st = num_field(peak, where, "fp8", 0, 1e9, &g->peak_fp8, 1, e)))
+        goto out;
+    g->peak_fp8 *= 1e12;
     /* optional, as measured profiles have them */
     if ((st = num_field(j, where, "gemm_efficiency", 0, 1, &g->gemm_eff, 1, e)) ||
         (st = num_field(j, where, "latency_us", 0, 1e6, &g->alpha_s, 1, e)) ||
@@ -702,7 +705,8 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (sms != floor(sms) && (st = zp_err_set(e, ZP_EINVAL, "%s: \"sms\" = %g is not a whole number of "
                                                "multiprocessors", where, sms))) ||
         (st = num_field(j, where, "gemm_max_efficiency", 0, 1, &g->gemm_eff_max, 1, e)) ||
-        (st = num_field(j, where, "attention_efficiency", 0, 1, &g->attn_eff, 1, e)))
+        (st = num_field(j, where, "attention_efficiency", 0, 1, &g->attn_eff, 1, e)) ||
+        (st = num_field(j, where, "gemm_max_efficiency_fp8", 0, 1, &g->gemm_eff_max_fp8, 1, e)))
         goto out;
     g->sms = (int64_t)sms;
     g->alpha_s *= 1e-6;
@@ -779,6 +783,10 @@ cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
             cJSON_AddNumberToObject(pk, zp_dtype_names[d], g->peak_flops[d] / 1e12);
         else
             cJSON_AddNullToObject(pk, zp_dtype_names[d]);
+    if (g->peak_fp8 > 0)
+        cJSON_AddNumberToObject(pk, "fp8", g->peak_fp8 / 1e12);
+    else
+        cJSON_AddNullToObject(pk, "fp8");
     cJSON_AddNumberToObject(p, "hbm_gbps", g->hbm_gbps);
     cJSON_AddNumberToObject(p, "nvlink_gbps", g->nvlink_gbps);
     cJSON_AddNumberToObject(p, "pcie_gbps", g->pcie_gbps);

@@ -79,6 +79,7 @@ static const zp_field cluster_f[] = {
     {"inter_node_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
     {"pcie_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 0, 0},
     {"hbm_gbps", ZP_F_NUM, 1e-3, 1e6, NULL, NULL, 1, 0},
+    {"peak_fp8_flops", ZP_F_NUM, 1, 1e21, NULL, NULL, 1, 0},
     {"gpu_overrides", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
@@ -92,6 +93,7 @@ static const zp_field train_f[] = {
     {"optimizer", ZP_F_STR, 0, 0, zp_optim_names, NULL, 0, 0},
     {"flash_attention", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
     {"dropout", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {"fp8", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 /* the matmul efficiency by shape (absent: the constant gemm_efficiency) */
@@ -102,6 +104,7 @@ static const zp_field shape_f[] = {
     {"kernel_us", ZP_F_NUM, 0, 1e6, NULL, NULL, 0, 0},
     {"hbm_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
     {"attention_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
+    {"fp8_max_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 static const zp_field conv_f[] = {
@@ -399,6 +402,8 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddNumberToObject(co, "inter_node_gbps", c->inter_node_gbps);
     cJSON_AddNumberToObject(co, "pcie_gbps", c->gpu.pcie_gbps);
     cJSON_AddNumberToObject(co, "hbm_gbps", c->gpu.hbm_gbps);
+    if (pb->train.fp8)
+        cJSON_AddNumberToObject(co, "peak_fp8_flops", c->gpu.peak_fp8);
     if (a->gpu_over[0])
         cJSON_AddStringToObject(co, "gpu_overrides", a->gpu_over);
 
@@ -413,6 +418,8 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(to, "optimizer", zp_optim_names[t->optim]);
     cJSON_AddBoolToObject(to, "flash_attention", t->flash);
     cJSON_AddBoolToObject(to, "dropout", t->dropout);
+    if (t->fp8)
+        cJSON_AddBoolToObject(to, "fp8", 1);
 
     const zp_conv *cv = &pb->conv;
     cJSON *cvo = cJSON_AddObjectToObject(o, "conventions");
@@ -434,6 +441,8 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
         cJSON_AddNumberToObject(gs, "kernel_us", cv->kernel_s * 1e6);
         cJSON_AddNumberToObject(gs, "hbm_efficiency", cv->hbm_eff);
         cJSON_AddNumberToObject(gs, "attention_efficiency", cv->attn_eff);
+        if (pb->train.fp8)
+            cJSON_AddNumberToObject(gs, "fp8_max_efficiency", cv->gemm_eff_max_fp8);
     }
     cJSON_AddNumberToObject(cvo, "link_efficiency", cv->link_eff);
     cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);
@@ -857,10 +866,12 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->train.optim = (zp_optim)zp_name_index(zp_jstr(t, "optimizer"), zp_optim_names);
     pb->train.flash = zp_jflag(t, "flash_attention");
     pb->train.dropout = zp_jflag(t, "dropout");
+    pb->train.fp8 = zp_jflag(t, "fp8");   /* absent before, and without FP8 */
     zp_gpu *g = &pb->cluster.gpu;
     snprintf(g->name, sizeof g->name, "%s", zp_jstr(c, "gpu"));
     g->mem_bytes = (uint64_t)zp_jnum(c, "gpu_memory_bytes");
     g->peak_flops[pb->train.dtype] = zp_jnum(c, "peak_flops");
+    g->peak_fp8 = zp_jnum(c, "peak_fp8_flops");   /* 0 when absent */
     g->nvlink_gbps = zp_jnum(c, "nvlink_gbps");
     g->pcie_gbps = zp_jnum(c, "pcie_gbps");
     g->nic_gbps = zp_jnum(c, "inter_node_gbps");
@@ -890,6 +901,8 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
         pb->conv.kernel_s = zp_jnum(gs, "kernel_us") * 1e-6;
         pb->conv.hbm_eff = zp_jnum(gs, "hbm_efficiency");
         pb->conv.attn_eff = zp_jnum(gs, "attention_efficiency");
+        if (zp_jnum(gs, "fp8_max_efficiency") > 0)
+            pb->conv.gemm_eff_max_fp8 = zp_jnum(gs, "fp8_max_efficiency");
     }
     pb->conv.link_eff = zp_jnum(cv, "link_efficiency");
     pb->conv.overlap_eff = zp_jnum(cv, "overlap_efficiency");
