@@ -14,10 +14,13 @@
  * With 12 h^2 weights per block this is Narayanan et al.'s
  * 72 B s L h^2 (1 + s/(6h) + V/(12 h L)) per step without recompute.
  * Model FLOPs (for MFU) exclude recomputation; MFU divides by the dense peak
- * of the compute dtype.
- * A profile measured by zplan calibrate also times the non-matmul kernels
- * as traffic at a measured rate (zp_elementwise_bytes / elementwise_bps);
- * GPU presets fold them into the matmul efficiency (rate 0: not timed). */
+ * the linear layers run at (the dtype's, FP8's with --fp8).
+ * Time: by shape (a GPU preset's curve), each product of a layer at the
+ * efficiency of its M, N, K (gemm.c), the non-matmul kernels' traffic at
+ * hbm_eff of the HBM bandwidth and kernel_s per kernel; with a constant
+ * efficiency (--gemm-eff, or a profile of zplan calibrate) FLOPs / (peak x
+ * efficiency), the non-matmul kernels timed only at a profile's measured
+ * rate (zp_elementwise_bytes / elementwise_bps), else folded in. */
 #include "core.h"
 
 /* Values the non-matmul kernels touch per token, forward, for one layer
