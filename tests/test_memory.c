@@ -488,6 +488,11 @@ static void test_inflight(void)
         {"interleaved p=4 v=2 last stage", 4, 2, 8, 3, 32, ((2 - 1) * 4 + 1) * 32 / 8},
         /* few micro-batches cap the chunks at M v */
         {"interleaved p=4 v=2 M=4 stage 0: M v = 8 chunks", 4, 2, 4, 0, 32, 4 * 2 * 32 / (4 * 2)},
+        /* uneven stages, interleaved: 126 layers on 16 stages of 7 or 8
+         * blocks in 4 chunks of at most 2: stage 0 (7 blocks) keeps
+         * 2 x 15 + 3 x 16 + 1 = 79 chunks of 2, stage 1 (8) 77 of 2 */
+        {"uneven interleaved 126/16 v=4 stage 0", 16, 4, 32, 0, 126, 79 * 2},
+        {"uneven interleaved 126/16 v=4 stage 1", 16, 4, 32, 1, 126, 77 * 2},
     };
     for (int i = 0; i < N_(cases); i++) {
         zp_layout l = lay(1, 1, cases[i].p, cases[i].v, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, cases[i].M);

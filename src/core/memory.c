@@ -121,7 +121,8 @@ int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
     int64_t chunks = 2 * (p - k - 1) + (v - 1) * p + 1;
     if (chunks > M * v)
         chunks = M * v;
-    return chunks * (layers / (p * v));
+    int64_t n = zp_stage_layers(layers, p, k);   /* its chunks of ceil(n / v) blocks (uneven: the larger) */
+    return chunks * ((n + v - 1) / v);
 }
 
 /* Working set of the recomputation in backward: a whole layer's activations

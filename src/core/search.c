@@ -6,8 +6,8 @@
  * x ZeRO stage 0..3 x offload (none, optimizer, optimizer+params) x
  * recompute (none, selective, full) x micro-batch (each divisor of
  * global_batch / dp); gradient accumulation M = global_batch / (dp b).
- * x interleaving vp (each divisor of the layers a stage holds; 1 at
- * pp = 1).  Unpinned: sequence parallelism on when tp > 1 (same traffic,
+ * x interleaving vp (each divisor of the blocks a stage holds that makes
+ * chunks, see stages_ok; 1 at pp = 1).  Unpinned: sequence parallelism on when tp > 1 (same traffic,
  * less memory); with flash attention, selective recompute is the same plan
  * as none and is rejected as such.  A pinned dimension holds its value.
  * Ranking: step time, then device memory, then the layout (see better()). */
@@ -24,6 +24,19 @@ void zp_pins_none(zp_pins *p)
 
 static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l);
 
+/* Whether L layers go on p stages of v chunks each: v = 1, one block a
+ * stage at least; interleaved, v chunks on every stage: p dividing L and v
+ * the L/p, or uneven stages (zp_stage_layers) of floor(L/p) or one more
+ * with v dividing the larger and at most the smaller (Llama 3 405B's 126
+ * layers on 16 stages: 7 and 8 blocks, in 2 or 4 chunks). */
+static int stages_ok(int64_t L, int64_t p, int64_t v)
+{
+    int64_t base = L / p;
+    if (v <= 1)
+        return L >= p;
+    return L % p == 0 ? base % v == 0 : (base + 1) % v == 0 && base >= v;
+}
+
 zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l)
 {
     const zp_model *m = &pb->model;
@@ -34,7 +47,7 @@ zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l)
         return ZP_REJ_TP_HEADS;
     /* stages may hold unequal numbers of blocks (zp_stage_layers), but at
      * least one each; interleaved chunks must be equal */
-    if (l->vp > 1 ? m->layers % (l->pp * l->vp) != 0 : m->layers < l->pp)
+    if (!stages_ok(m->layers, l->pp, l->vp))
         return ZP_REJ_PP_LAYERS;
     if (pb->train.global_batch % (l->dp * l->micro_batch))
         return ZP_REJ_DP_BATCH;
@@ -172,10 +185,11 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
     if (p->tp > 0 && (pb->model.heads % p->tp || pb->model.kv_heads % p->tp))
         return zp_err_set(e, ZP_EINVAL, "--tp %lld does not divide the model's %lld heads (%lld KV heads)",
                           (long long)p->tp, (long long)pb->model.heads, (long long)pb->model.kv_heads);
-    if (p->pp > 0 && p->vp > 1 && pb->model.layers % (p->pp * p->vp))
-        return zp_err_set(e, ZP_EINVAL, "--pp %lld x --vp %lld does not divide the model's %lld layers "
-                          "(interleaved chunks are equal; uneven stages need --vp 1)",
-                          (long long)p->pp, (long long)p->vp, (long long)pb->model.layers);
+    if (p->pp > 0 && p->vp > 1 && p->pp <= pb->model.layers && !stages_ok(pb->model.layers, p->pp, p->vp))
+        return zp_err_set(e, ZP_EINVAL, "--pp %lld x --vp %lld does not fit the model's %lld layers (allowed: --vp "
+                          "dividing each stage's %lld blocks, or with uneven stages the larger count and at most the "
+                          "smaller)", (long long)p->pp, (long long)p->vp, (long long)pb->model.layers,
+                          (long long)(pb->model.layers / p->pp));
     if (p->pp > pb->model.layers)
         return zp_err_set(e, ZP_EINVAL, "--pp %lld exceeds the model's %lld layers (allowed: at most one stage a "
                           "layer)", (long long)p->pp, (long long)pb->model.layers);
@@ -270,8 +284,15 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
             int64_t vdiv[ZP_MAXDIV];
             int nv = 1;
             vdiv[0] = pin->vp > 0 ? pin->vp : 1;
-            if (pin->vp <= 0 && pp > 1 && pb->model.layers % pp == 0)
-                nv = divisors(pb->model.layers / pp, vdiv, ZP_MAXDIV);
+            if (pin->vp <= 0 && pp > 1 && pb->model.layers >= pp) {
+                /* the divisors of a stage's (larger) block count that make stages */
+                int64_t all[ZP_MAXDIV], most = pb->model.layers / pp + (pb->model.layers % pp != 0);
+                int na = divisors(most, all, ZP_MAXDIV);
+                nv = 0;
+                for (int i = 0; i < na; i++)
+                    if (stages_ok(pb->model.layers, pp, all[i]))
+                        vdiv[nv++] = all[i];
+            }
             for (int iv = 0; iv < nv; iv++) {
             zp_layout l = {0};
             l.dp = dp;
@@ -287,7 +308,7 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
                 r = ZP_REJ_TP_NODE;
             else if (pb->model.heads % tp || pb->model.kv_heads % tp)
                 r = ZP_REJ_TP_HEADS;
-            else if (l.vp > 1 ? pb->model.layers % (pp * l.vp) != 0 : pb->model.layers < pp)
+            else if (!stages_ok(pb->model.layers, pp, l.vp))
                 r = ZP_REJ_PP_LAYERS;
             else if (GB % dp)
                 r = ZP_REJ_DP_BATCH;
