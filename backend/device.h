@@ -89,12 +89,22 @@ typedef struct ze_dev_ops {
      * and stored in fp32; ta, tb 'N' or 'T'. */
     void (*gemm)(ze_dev *d, char ta, char tb, int M, int N, int K, const void *A, const void *B, ze_dt dt,
                  float beta, float *C);
-    void (*attention_fwd)(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+    /* KV: the K and V heads (grouped-query attention; NH: one per head) */
+    void (*attention_fwd)(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV);
     /* scratch: T*T floats (a row may use it or not) */
     void (*attention_bwd)(ze_dev *d, float *dqkv, float *scratch, const float *dout, const float *att,
-                          const float *qkv, int B, int T, int C, int NH);
+                          const float *qkv, int B, int T, int C, int NH, int KV);
     void (*gelu_fwd)(ze_dev *d, float *out, const float *inp, size_t n);
     void (*gelu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n);
+    /* the LLaMA family's: RMSNorm, rotary positions on Q and K (in place),
+     * the SwiGLU gate */
+    void (*rmsnorm_fwd)(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C);
+    void (*rmsnorm_bwd)(ze_dev *d, float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                        const float *rstd, int N, int C);
+    void (*rope_fwd)(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta);
+    void (*rope_bwd)(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta);
+    void (*swiglu_fwd)(ze_dev *d, float *out, const float *inp, int N, int F);
+    void (*swiglu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F);
     /* y += x */
     void (*acc)(ze_dev *d, float *y, const float *x, size_t n);
     /* the mean loss; logits become d(loss)/d(logits) * dscale */

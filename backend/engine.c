@@ -2,8 +2,15 @@
  *
  * The model: token and position embeddings, L pre-LayerNorm blocks (causal
  * multi-head attention, GELU MLP, residuals), final LayerNorm, output head
- * tied to the token embedding, cross-entropy.  Parameters live in units
- * (the embedding, each block, the final norm); ZeRO shards each unit over
+ * tied to the token embedding, cross-entropy: GPT-2's.  The LLaMA family's
+ * variations, each on its own (ze_cfg): RMSNorm for every norm, a SwiGLU
+ * MLP (one matrix makes the gate and the up projection, F wide each, a
+ * second takes silu(gate) up back to C), rotary positions on Q and K
+ * after the QKV projection (no position table), K and V heads shared by
+ * groups of query heads, an output head of its own (in the last unit,
+ * after the final norm), no biases; and any MLP width F.  Parameters live
+ * in units (the embedding, each block, the final norm and an untied head);
+ * ZeRO shards each unit over
  * the data-parallel ranks (padded to a multiple of dp), so that a block is
  * gathered, reduced or updated on its own:
  *   ZeRO-0  full parameters, gradients, optimizer; gradients all-reduced
@@ -79,8 +86,9 @@ typedef struct model {
     const ze_cfg *c;
     ze_dev *d;               /* where the tensors live and the kernels run */
     const ze_dev_ops *op;
-    int F, nunits;
-    unit *u;                 /* 0: embedding, 1..L blocks, L+1: final norm */
+    int F, KV, nunits;       /* MLP width, KV heads */
+    float theta;             /* the rotary base */
+    unit *u;                 /* 0: embedding, 1..L blocks, L+1: final norm (and an untied head) */
     size_t boff[B_N];        /* tensor offsets in a block */
     ze_alloc *a;
     ze_group *g;
@@ -94,10 +102,25 @@ typedef struct model {
     char err[256];
 } model;
 
+/* The architecture's sizes: KV heads, MLP width, the width of the QKV
+ * projection's output (Q, then K and V of KV heads), the first MLP
+ * matrix's (2F with the SwiGLU gate), a norm's parameters. */
+static int kv_heads(const ze_cfg *c) { return c->KV > 0 ? c->KV : c->NH; }
+static size_t ffn(const ze_cfg *c) { return c->F > 0 ? (size_t)c->F : 4 * (size_t)c->C; }
+static size_t qkv_width(const ze_cfg *c)
+{
+    return (size_t)c->C + 2 * (size_t)kv_heads(c) * (size_t)(c->C / c->NH);
+}
+static size_t fc_width(const ze_cfg *c) { return (c->swiglu ? 2 : 1) * ffn(c); }
+static size_t norm_params(const ze_cfg *c) { return (c->rms ? 1 : 2) * (size_t)c->C; }
+
+/* A block's tensors in this order; those the architecture lacks (the norms'
+ * biases with RMSNorm, every bias without biases) take no room. */
 static void block_offsets(const ze_cfg *c, size_t *off, size_t *n)
 {
-    size_t C = (size_t)c->C, F = 4 * C, o = 0;
-    size_t sz[B_N] = {C, C, 3 * C * C, 3 * C, C * C, C, C, C, F * C, F, C * F, C};
+    size_t C = (size_t)c->C, F = ffn(c), Q = qkv_width(c), G = fc_width(c), o = 0;
+    size_t lb = c->rms ? 0 : C, bias = c->nobias ? 0 : 1;
+    size_t sz[B_N] = {C, lb, Q * C, bias * Q, C * C, bias * C, C, lb, G * C, bias * G, C * F, bias * C};
     for (int i = 0; i < B_N; i++) {
         off[i] = o;
         o += sz[i];
@@ -105,12 +128,22 @@ static void block_offsets(const ze_cfg *c, size_t *off, size_t *n)
     *n = o;
 }
 
+/* The embedding unit (token table, then the position table when learned)
+ * and the last (final norm, then an untied head). */
+static size_t embed_unit(const ze_cfg *c)
+{
+    return (size_t)c->V * (size_t)c->C + (c->rope ? 0 : (size_t)c->T * (size_t)c->C);
+}
+static size_t last_unit(const ze_cfg *c)
+{
+    return norm_params(c) + (c->untied ? (size_t)c->V * (size_t)c->C : 0);
+}
+
 uint64_t ze_param_count(const ze_cfg *c)
 {
     size_t off[B_N], nb;
     block_offsets(c, off, &nb);
-    return (uint64_t)c->V * (uint64_t)c->C + (uint64_t)c->T * (uint64_t)c->C + (uint64_t)c->L * nb +
-           2 * (uint64_t)c->C;
+    return (uint64_t)embed_unit(c) + (uint64_t)c->L * nb + (uint64_t)last_unit(c);
 }
 
 int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
@@ -124,8 +157,20 @@ int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
         snprintf(msg, n, "heads %d do not divide hidden %d", c->NH, c->C);
         return -1;
     }
-    if ((uint64_t)(c->V + c->T) * (uint64_t)c->C > (uint64_t)INT_MAX / 2 ||
-        16ull * (uint64_t)c->C * (uint64_t)c->C > (uint64_t)INT_MAX / 2) {
+    if (c->KV < 0 || c->NH % kv_heads(c)) {
+        snprintf(msg, n, "KV heads %d do not divide the %d query heads", c->KV, c->NH);
+        return -1;
+    }
+    if (c->F < 0 || (c->rope && (c->C / c->NH) % 2) || !(c->rope_theta >= 0.0f)) {
+        snprintf(msg, n, "MLP width %d, rotary positions on heads of %d, base %g: the width is >= 1 (0: 4 x hidden), "
+                 "rotary heads are even, the base positive (0: 10000)", c->F, c->C / c->NH, (double)c->rope_theta);
+        return -1;
+    }
+    size_t boff[B_N], nb;
+    block_offsets(c, boff, &nb);
+    if ((uint64_t)(c->V + c->T) * (uint64_t)c->C > (uint64_t)INT_MAX / 2 || (uint64_t)nb > (uint64_t)INT_MAX / 2 ||
+        (uint64_t)last_unit(c) > (uint64_t)INT_MAX / 2 ||
+        (uint64_t)c->B * (uint64_t)c->T * (uint64_t)fc_width(c) > (uint64_t)INT_MAX) {
         snprintf(msg, n, "a parameter unit would exceed the %d elements one MPI call can move", INT_MAX / 2);
         return -1;
     }
@@ -210,10 +255,11 @@ static void init_desc(const model *m, int k, ze_init_desc *d)
     if (k == 0) {   /* the embedding: token then position table, one normal */
         d->nseg = 1;
         d->seg[0] = (ze_init_seg){m->u[k].n, 0.0f, 0.02f};
-    } else if (k == m->nunits - 1) {   /* final norm: weight then bias */
-        d->nseg = 2;
+    } else if (k == m->nunits - 1) {   /* final norm: weight then bias (LayerNorm); an untied head */
+        d->nseg = 3;
         d->seg[0] = (ze_init_seg){(uint64_t)c->C, 1.0f, 0.0f};
-        d->seg[1] = (ze_init_seg){2 * (uint64_t)c->C, 0.0f, 0.0f};
+        d->seg[1] = (ze_init_seg){(uint64_t)norm_params(c), 0.0f, 0.0f};
+        d->seg[2] = (ze_init_seg){m->u[k].n, 0.0f, 0.02f};
     } else {
         float resid = 0.02f / sqrtf(2.0f * (float)c->L);
         d->nseg = B_N;
@@ -251,7 +297,9 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g)
     m->pes = ze_dt_size(c->pdt);
     m->ges = ze_dt_size(c->gdt);
     m->scale = c->loss_scale > 0.0f ? (double)c->loss_scale : 1.0;
-    m->F = 4 * c->C;
+    m->F = (int)ffn(c);
+    m->KV = kv_heads(c);
+    m->theta = c->rope_theta > 0.0f ? c->rope_theta : 10000.0f;
     m->nunits = c->L + 2;
     block_offsets(c, m->boff, &nb);
     m->u = calloc((size_t)m->nunits, sizeof *m->u);
@@ -260,8 +308,7 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g)
     int nstate = c->sgd ? 1 : 2;
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
-        u->n = k == 0 ? (size_t)c->V * (size_t)c->C + (size_t)c->T * (size_t)c->C
-               : k == m->nunits - 1 ? 2 * (size_t)c->C : nb;
+        u->n = k == 0 ? embed_unit(c) : k == m->nunits - 1 ? last_unit(c) : nb;
         u->shard = (u->n + d - 1) / d;
         u->np = m->zero == 0 ? u->n : u->shard * d;   /* ZeRO pads each unit to a multiple of dp */
         size_t nopt = m->zero >= 1 ? u->shard : u->np, first = m->zero >= 1 ? r * u->shard : 0;
@@ -406,24 +453,27 @@ typedef struct lact {
     float *mem;          /* the allocation holding the fields after x */
 } lact;
 
+/* (mean and rstd: N each, the mean unused by RMSNorm; qkv: Q, K, V, with
+ * rotary positions Q and K rotated; fc: the first MLP matrix's output, the
+ * gate and up with SwiGLU; gelu: the activation, F wide) */
 static size_t lact_floats(const ze_cfg *c, int with_att)
 {
-    size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C, F = 4 * C;
+    size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C, F = ffn(c);
     size_t att = (size_t)c->B * (size_t)c->NH * (size_t)c->T * (size_t)c->T;
-    return N * C /* ln1 */ + 2 * N + 3 * N * C + (with_att ? att : 0) + N * C /* atty */ + N * C /* xmid */ +
-           N * C /* ln2 */ + 2 * N + 2 * N * F;
+    return N * C /* ln1 */ + 2 * N + N * qkv_width(c) + (with_att ? att : 0) + N * C /* atty */ + N * C /* xmid */ +
+           N * C /* ln2 */ + 2 * N + N * fc_width(c) + N * F;
 }
 
 static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
 {
     const ze_cfg *c = m->c;
-    size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C, F = 4 * C;
+    size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C;
     float *p = la->mem = alloc_u(m, cls, lact_floats(c, with_att));
     CHECK(p);
     la->ln1 = p, p += N * C;
     la->mean1 = p, p += N;
     la->rstd1 = p, p += N;
-    la->qkv = p, p += 3 * N * C;
+    la->qkv = p, p += N * qkv_width(c);
     if (with_att)
         la->att = p, p += (size_t)c->B * (size_t)c->NH * (size_t)c->T * (size_t)c->T;
     else
@@ -433,34 +483,69 @@ static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
     la->ln2 = p, p += N * C;
     la->mean2 = p, p += N;
     la->rstd2 = p, p += N;
-    la->fc = p, p += N * F;
+    la->fc = p, p += N * fc_width(c);
     la->gelu = p;
     return 0;
+}
+
+/* A bias of the block, or NULL without biases. */
+static const float *bias_of(const model *m, const float *w, int t)
+{
+    return m->c->nobias ? NULL : w + m->boff[t];
+}
+
+static float *dbias_of(const model *m, float *dw, int t)
+{
+    return m->c->nobias ? NULL : dw + m->boff[t];
+}
+
+/* The norm (LayerNorm or RMSNorm) forward, its weight at w[wt] (the bias
+ * after it for LayerNorm), and its backward accumulating into dinp. */
+static void norm_fwd(model *m, float *out, float *mean, float *rstd, const float *inp, const float *w, int N)
+{
+    if (m->c->rms)
+        m->op->rmsnorm_fwd(m->d, out, rstd, inp, w, N, m->c->C);
+    else
+        m->op->layernorm_fwd(m->d, out, mean, rstd, inp, w, w + m->c->C, N, m->c->C);
+}
+
+static void norm_bwd(model *m, float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                     const float *mean, const float *rstd, int N)
+{
+    if (m->c->rms)
+        m->op->rmsnorm_bwd(m->d, dinp, dw, dout, inp, w, rstd, N, m->c->C);
+    else
+        m->op->layernorm_bwd(m->d, dinp, dw, dw + m->c->C, dout, inp, w, mean, rstd, N, m->c->C);
 }
 
 /* One block forward from la->x into xout (the next block's input). */
 static void block_fwd(model *m, const float *w, lact *la, float *att, float *xout)
 {
     const ze_cfg *c = m->c;
-    int N = c->B * c->T, C = c->C, F = m->F;
+    int N = c->B * c->T, C = c->C, F = m->F, Q = (int)qkv_width(c), G = (int)fc_width(c);
     const size_t *o = m->boff;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
-    op->layernorm_fwd(d, la->ln1, la->mean1, la->rstd1, la->x, w + o[B_LN1W], w + o[B_LN1B], N, C);
-    op->matmul_fwd(d, la->qkv, la->ln1, w + o[B_QKVW], w + o[B_QKVB], N, C, 3 * C);
-    op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, C, c->NH);
-    op->matmul_fwd(d, la->xmid, la->atty, w + o[B_PROJW], w + o[B_PROJB], N, C, C);
+    norm_fwd(m, la->ln1, la->mean1, la->rstd1, la->x, w + o[B_LN1W], N);
+    op->matmul_fwd(d, la->qkv, la->ln1, w + o[B_QKVW], bias_of(m, w, B_QKVB), N, C, Q);
+    if (c->rope)
+        op->rope_fwd(d, la->qkv, c->B, c->T, C, c->NH, m->KV, m->theta);
+    op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, C, c->NH, m->KV);
+    op->matmul_fwd(d, la->xmid, la->atty, w + o[B_PROJW], bias_of(m, w, B_PROJB), N, C, C);
     op->acc(d, la->xmid, la->x, (size_t)N * (size_t)C);
-    op->layernorm_fwd(d, la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], w + o[B_LN2B], N, C);
-    op->matmul_fwd(d, la->fc, la->ln2, w + o[B_FCW], w + o[B_FCB], N, C, F);
-    op->gelu_fwd(d, la->gelu, la->fc, (size_t)N * (size_t)F);
-    op->matmul_fwd(d, xout, la->gelu, w + o[B_FCPW], w + o[B_FCPB], N, F, C);
+    norm_fwd(m, la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], N);
+    op->matmul_fwd(d, la->fc, la->ln2, w + o[B_FCW], bias_of(m, w, B_FCB), N, C, G);
+    if (c->swiglu)
+        op->swiglu_fwd(d, la->gelu, la->fc, N, F);
+    else
+        op->gelu_fwd(d, la->gelu, la->fc, (size_t)N * (size_t)F);
+    op->matmul_fwd(d, xout, la->gelu, w + o[B_FCPW], bias_of(m, w, B_FCPB), N, F, C);
     op->acc(d, xout, la->xmid, (size_t)N * (size_t)C);
 }
 
 /* Backward scratch: one block's activation gradients. */
 typedef struct bscratch {
-    float *d1, *d3, *datt, *dF1, *dF2;   /* N*C, 3*N*C, T*T, N*F, N*F */
+    float *d1, *d3, *datt, *dF1, *dF2;   /* N*C, N*Q (QKV), T*T, N*F, N*G (first MLP matrix) */
 } bscratch;
 
 /* One block backward: dres holds dL/dxout on entry and dL/dx on return. */
@@ -468,27 +553,30 @@ static void block_bwd(model *m, const float *w, float *dw, const lact *la, const
                       bscratch *s)
 {
     const ze_cfg *c = m->c;
-    int N = c->B * c->T, C = c->C, F = m->F;
+    int N = c->B * c->T, C = c->C, F = m->F, Q = (int)qkv_width(c), G = (int)fc_width(c);
     size_t NC = (size_t)N * (size_t)C, NF = (size_t)N * (size_t)F;
     const size_t *o = m->boff;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
     op->zero(d, s->dF1, ZE_DEVICE, NF * sizeof(float));
-    op->matmul_bwd(d, s->dF1, dw + o[B_FCPW], dw + o[B_FCPB], dres, la->gelu, w + o[B_FCPW], N, F, C);
-    op->zero(d, s->dF2, ZE_DEVICE, NF * sizeof(float));
-    op->gelu_bwd(d, s->dF2, la->fc, s->dF1, NF);
+    op->matmul_bwd(d, s->dF1, dw + o[B_FCPW], dbias_of(m, dw, B_FCPB), dres, la->gelu, w + o[B_FCPW], N, F, C);
+    op->zero(d, s->dF2, ZE_DEVICE, (size_t)N * (size_t)G * sizeof(float));
+    if (c->swiglu)
+        op->swiglu_bwd(d, s->dF2, la->fc, s->dF1, N, F);
+    else
+        op->gelu_bwd(d, s->dF2, la->fc, s->dF1, NF);
     op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s->d1, dw + o[B_FCW], dw + o[B_FCB], s->dF2, la->ln2, w + o[B_FCW], N, C, F);
-    op->layernorm_bwd(d, dres, dw + o[B_LN2W], dw + o[B_LN2B], s->d1, la->xmid, w + o[B_LN2W], la->mean2,
-                      la->rstd2, N, C);
+    op->matmul_bwd(d, s->d1, dw + o[B_FCW], dbias_of(m, dw, B_FCB), s->dF2, la->ln2, w + o[B_FCW], N, C, G);
+    norm_bwd(m, dres, dw + o[B_LN2W], s->d1, la->xmid, w + o[B_LN2W], la->mean2, la->rstd2, N);
     op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dw + o[B_PROJB], dres, la->atty, w + o[B_PROJW], N, C, C);
-    op->zero(d, s->d3, ZE_DEVICE, 3 * NC * sizeof(float));
-    op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, C, c->NH);
+    op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), dres, la->atty, w + o[B_PROJW], N, C, C);
+    op->zero(d, s->d3, ZE_DEVICE, (size_t)N * (size_t)Q * sizeof(float));
+    op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, C, c->NH, m->KV);
+    if (c->rope)   /* the gradient of the unrotated Q and K */
+        op->rope_bwd(d, s->d3, c->B, c->T, C, c->NH, m->KV, m->theta);
     op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s->d1, dw + o[B_QKVW], dw + o[B_QKVB], s->d3, la->ln1, w + o[B_QKVW], N, C, 3 * C);
-    op->layernorm_bwd(d, dres, dw + o[B_LN1W], dw + o[B_LN1B], s->d1, la->x, w + o[B_LN1W], la->mean1, la->rstd1,
-                      N, C);
+    op->matmul_bwd(d, s->d1, dw + o[B_QKVW], dbias_of(m, dw, B_QKVB), s->d3, la->ln1, w + o[B_QKVW], N, C, Q);
+    norm_bwd(m, dres, dw + o[B_LN1W], s->d1, la->x, w + o[B_LN1W], la->mean1, la->rstd1, N);
 }
 
 /* ------------------------------------------------------------ data */
@@ -535,7 +623,10 @@ typedef struct step_ctx {
  * (config.json's "byte_order"; little-endian on the machines zplan runs on):
  *
  *   DIR/config.json  one JSON object: the shape (layers hidden heads vocab
- *                    seq micro_batch accum steps ranks seed), the layout
+ *                    seq micro_batch accum steps ranks seed), the
+ *                    architecture (kv_heads ffn, norm "layernorm" or
+ *                    "rmsnorm", mlp "gelu" or "swiglu", pos "learned" or
+ *                    "rotary", rope_theta, tied, bias), the layout
  *                    (zero offload ckpt dtype grad_dtype), and every
  *                    hyper-parameter the step uses: optimizer ("adamw" or
  *                    "sgd"), lr (the peak, as a float), beta1 beta2 eps
@@ -544,11 +635,16 @@ typedef struct step_ctx {
  *                    scale_window, params_from ("device" or "init", below)
  *   DIR/params.f32   the initial parameters, float32, unit after unit
  *                    (ze_param_count values in all): the embedding (wte
- *                    V*C, then wpe T*C); each block in the order of the
- *                    B_* offsets (ln1 w C, ln1 b C, qkv w 3C*C, qkv b 3C,
- *                    proj w C*C, proj b C, ln2 w C, ln2 b C, fc w 4C*C,
- *                    fc b 4C, fc proj w C*4C, fc proj b C; a weight is
- *                    [out][in], row-major); the final norm (w C, b C)
+ *                    V*C, then wpe T*C when positions are learned); each
+ *                    block in the order of the B_* offsets (ln1 w C, ln1
+ *                    b C, qkv w Q*C, qkv b Q, proj w C*C, proj b C, ln2 w
+ *                    C, ln2 b C, fc w G*C, fc b G, fc proj w C*F, fc proj
+ *                    b C; a weight is [out][in], row-major; Q = C + 2 KV
+ *                    C/NH: Q, K, V; G = F, or 2F with SwiGLU: the gate's
+ *                    rows then the up projection's; the norms' biases
+ *                    only with LayerNorm, the linear biases only with
+ *                    biases); the final norm (w C, b C with LayerNorm),
+ *                    then an untied head (V*C)
  *   DIR/batches.i32  int32: for each step, each of this rank's accum
  *                    micro-batches, its token ids (B*T, [b][t]) then its
  *                    targets (B*T); at more than one rank, rank 0's share
@@ -597,6 +693,10 @@ static int dump_config(model *m)
     fprintf(f, " \"layers\":%d,\"hidden\":%d,\"heads\":%d,\"vocab\":%d,\"seq\":%d,\"micro_batch\":%d,\"accum\":%d,"
                "\"steps\":%d,\"ranks\":%d,\"seed\":%lu,\n",
             c->L, c->C, c->NH, c->V, c->T, c->B, c->M, c->steps, m->g->size, (unsigned long)c->seed);
+    fprintf(f, " \"kv_heads\":%d,\"ffn\":%d,\"norm\":\"%s\",\"mlp\":\"%s\",\"pos\":\"%s\",\"rope_theta\":%.9g,"
+               "\"tied\":%s,\"bias\":%s,\n",
+            m->KV, m->F, c->rms ? "rmsnorm" : "layernorm", c->swiglu ? "swiglu" : "gelu", c->rope ? "rotary" : "learned",
+            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true");
     fprintf(f, " \"zero\":%d,\"offload\":%d,\"ckpt\":%d,\"dtype\":\"%s\",\"grad_dtype\":\"%s\",\"params_from\":\"%s\",\n",
             c->zero, c->offload, (int)c->ckpt, ze_dt_names[c->pdt], ze_dt_names[c->gdt],
             dump_from_device(m) ? "device" : "init");
@@ -703,7 +803,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         return x->failed = 1, 0.0;
     if (!(x->acts[0].x = alloc_u(m, ZE_ACT, NC)))
         return x->failed = 1, 0.0;
-    op->embed_fwd(d, x->acts[0].x, x->tok, emb, emb + (size_t)V * (size_t)C, c->B, c->T, C);
+    op->embed_fwd(d, x->acts[0].x, x->tok, emb, c->rope ? NULL : emb + (size_t)V * (size_t)C, c->B, c->T, C);
     release(m, &gath);
     float *att_tmp = NULL;
     size_t att_n = (size_t)c->B * (size_t)c->NH * (size_t)c->T * (size_t)c->T;
@@ -737,18 +837,20 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     release_t(m, att_tmp);
     att_tmp = NULL;
 
-    /* head: final norm, tied output projection, cross-entropy, and its
+    /* head: final norm, output projection (the tied embedding, or the
+     * last unit's own head after the norm), cross-entropy, and its
      * backward straight away */
     float *gf = NULL, *ge = NULL;
+    size_t nf = norm_params(c);
     const float *wf = params_of(m, L + 1, &gf);
-    const float *we = params_of(m, 0, &ge);
+    const float *we = !wf ? NULL : c->untied ? wf + nf : params_of(m, 0, &ge);
     if (!wf || !we)
         return x->failed = 1, 0.0;
     if (!(x->lnf = alloc_u(m, ZE_ACT, NC + 2 * (size_t)N)))
         return x->failed = 1, 0.0;
     x->meanf = x->lnf + NC;
     x->rstdf = x->meanf + N;
-    op->layernorm_fwd(d, x->lnf, x->meanf, x->rstdf, x->xfin, wf, wf + C, N, C);
+    norm_fwd(m, x->lnf, x->meanf, x->rstdf, x->xfin, wf, N);
     a->phase = ZE_LOSS;   /* until the logits are freed */
     float *logits = alloc_u(m, ZE_BUF, (size_t)N * (size_t)V);
     if (!logits)
@@ -759,23 +861,27 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
 
     bscratch s;
     size_t TT = (size_t)c->T * (size_t)c->T;   /* attention backward scratch */
-    float *sbuf = alloc_u(m, ZE_BUF, 4 * NC + TT + 2 * NC * 4);   /* each part zeroed where it must be */
+    size_t NQ = (size_t)N * qkv_width(c), NF = (size_t)N * (size_t)m->F, NG = (size_t)N * fc_width(c);
+    float *sbuf = alloc_u(m, ZE_BUF, NC + NQ + TT + NF + NG);   /* each part zeroed where it must be */
     float *dres = alloc_f(m, ZE_BUF, NC);
     if (!sbuf || !dres)
         return x->failed = 1, 0.0;
     s.d1 = sbuf;
     s.d3 = s.d1 + NC;
-    s.datt = s.d3 + 3 * NC;
+    s.datt = s.d3 + NQ;
     s.dF1 = s.datt + TT;
-    s.dF2 = s.dF1 + 4 * NC;
-    float *dwe = grads_of(m, 0), *dwf = grads_of(m, L + 1);
-    if (!dwe || !dwf)
+    s.dF2 = s.dF1 + NF;
+    /* the tied embedding's gradient is made here and kept through the
+     * backward (the lookup adds to it at the end); an untied head's is the
+     * last unit's */
+    float *dwf = grads_of(m, L + 1), *dwe = c->untied ? NULL : grads_of(m, 0);
+    if (!dwf || (!c->untied && !dwe))
         return x->failed = 1, 0.0;
     op->zero(d, s.d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s.d1, dwe, NULL, logits, x->lnf, we, N, C, V);
+    op->matmul_bwd(d, s.d1, c->untied ? dwf + nf : dwe, NULL, logits, x->lnf, we, N, C, V);
     release_t(m, logits);
     a->phase = ZE_BWD;
-    op->layernorm_bwd(d, dres, dwf, dwf + C, s.d1, x->xfin, wf, x->meanf, x->rstdf, N, C);
+    norm_bwd(m, dres, dwf, s.d1, x->xfin, wf, x->meanf, x->rstdf, N);
     release(m, &gf);
     release(m, &ge);
     if (grads_done(m, L + 1))
@@ -811,7 +917,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
             if (!att)
                 return x->failed = 1, 0.0;
             /* the output rewritten with the values it already holds */
-            op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, C, c->NH);
+            op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, C, c->NH, m->KV);
             block_bwd(m, w, dw, la, att, dres, &s);
             release_t(m, att);
             release_t(m, la->mem);
@@ -828,7 +934,9 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         if (grads_done(m, 1 + l))
             return x->failed = 1, 0.0;
     }
-    op->embed_bwd(d, dwe, dwe + (size_t)V * (size_t)C, dres, x->tok, c->B, c->T, C);
+    if (!dwe && !(dwe = grads_of(m, 0)))   /* untied: the embedding's gradient made now */
+        return x->failed = 1, 0.0;
+    op->embed_bwd(d, dwe, c->rope ? NULL : dwe + (size_t)V * (size_t)C, dres, x->tok, c->B, c->T, C);
     if (grads_done(m, 0))
         return x->failed = 1, 0.0;
     release_t(m, sbuf);

@@ -1,4 +1,6 @@
-/* engine.h - the execution engine: a GPT-style decoder trained for real,
+/* engine.h - the execution engine: a GPT-style decoder (GPT-2's blocks, or
+ * the LLaMA family's: RMSNorm, SwiGLU, rotary positions, grouped-query
+ * attention, untied head, no biases) trained for real,
  * in a data-parallel / ZeRO layout, above the device table (device.h) and
  * the collective group (group.h).
  *
@@ -34,6 +36,15 @@ typedef enum ze_ckpt { ZE_CKPT_NONE = 0, ZE_CKPT_SELECTIVE, ZE_CKPT_FULL } ze_ck
 
 typedef struct ze_cfg {
     int L, C, NH, V, T;        /* layers, hidden, heads, vocabulary, sequence */
+    /* the architecture (all 0: GPT-2's): KV heads (grouped-query attention;
+     * 0: NH), the MLP's inner width (0: 4C), RMSNorm instead of LayerNorm,
+     * a SwiGLU MLP (gate and up, F wide each) instead of GELU, rotary
+     * positions instead of a learned table, an output head of its own
+     * instead of the tied embedding, no biases on the linear layers; the
+     * rotary base (0: 10000) */
+    int KV, F;
+    int rms, swiglu, rope, untied, nobias;
+    float rope_theta;
     int B, M, steps;           /* micro-batch, micro-batches per step, steps */
     int zero;                  /* 0..3 */
     int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */

@@ -15,6 +15,10 @@
  *                                               default 1, 0 for none)
  *       [dump=DIR]                             (rank 0 writes the initial parameters, the batches and the
  *                                               hyper-parameters into DIR for tests/reference.py: engine.c)
+ *       [kv_heads=N] [ffn=N]                   (grouped-query attention; the MLP's width; 0: heads, 4 x hidden)
+ *       [norm=layernorm|rmsnorm] [mlp=gelu|swiglu] [pos=learned|rotary] [rope_theta=X]
+ *       [tied=0|1] [bias=0|1]                  (the architecture: GPT-2's by default; LLaMA's is
+ *                                               norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  */
 #include "config.h"
@@ -126,6 +130,27 @@ static int farg(int argc, char **argv, const char *key, double lo, double hi, do
                 return -1;
             }
             *out = v;
+        }
+    }
+    return 0;
+}
+
+/* key=NAME: which of the n names (default dflt) */
+static int sarg(int argc, char **argv, const char *key, const char *const *names, int n, int dflt, int *out,
+                char *msg, size_t mn)
+{
+    size_t kl = strlen(key);
+    *out = dflt;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], key, kl) == 0 && argv[i][kl] == '=') {
+            int k = 0;
+            while (k < n && strcmp(argv[i] + kl + 1, names[k]))
+                k++;
+            if (k == n) {
+                snprintf(msg, mn, "%s=%s is not %s or %s", key, argv[i] + kl + 1, names[0], names[1]);
+                return -1;
+            }
+            *out = k;
         }
     }
     return 0;
@@ -309,8 +334,11 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY;
-    double WD, CLIP;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS;
+    double WD, CLIP, THETA;
+    int NORM, MLP, POS;
+    static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
+                             *const poss[] = {"learned", "rotary"};
     char msg[256] = "";
     if (arg(argc, argv, "layers", 1, 1000, 2, &L, msg, sizeof msg) ||
         arg(argc, argv, "hidden", 1, 1 << 16, 64, &C, msg, sizeof msg) ||
@@ -333,13 +361,23 @@ int main(int argc, char **argv)
         arg(argc, argv, "progress", 0, 1, 0, &PR, msg, sizeof msg) ||
         arg(argc, argv, "first_step_delay_ms", 0, 600000, 0, &DLY, msg, sizeof msg) ||
         farg(argc, argv, "weight_decay", 0.0, 1e3, 0.0, &WD, msg, sizeof msg) ||
-        farg(argc, argv, "clip", 0.0, 1e30, 1.0, &CLIP, msg, sizeof msg)) {
+        farg(argc, argv, "clip", 0.0, 1e30, 1.0, &CLIP, msg, sizeof msg) ||
+        arg(argc, argv, "kv_heads", 0, 1 << 12, 0, &KVH, msg, sizeof msg) ||
+        arg(argc, argv, "ffn", 0, 1 << 20, 0, &FF, msg, sizeof msg) ||
+        arg(argc, argv, "tied", 0, 1, 1, &TIED, msg, sizeof msg) ||
+        arg(argc, argv, "bias", 0, 1, 1, &BIAS, msg, sizeof msg) ||
+        farg(argc, argv, "rope_theta", 0.0, 1e12, 0.0, &THETA, msg, sizeof msg) ||
+        sarg(argc, argv, "norm", norms, 2, 0, &NORM, msg, sizeof msg) ||
+        sarg(argc, argv, "mlp", mlps, 2, 0, &MLP, msg, sizeof msg) ||
+        sarg(argc, argv, "pos", poss, 2, 0, &POS, msg, sizeof msg)) {
         if (g.rank == 0)
             fprintf(stderr, "zplan-engine: %s\n", msg);
         MPI_Finalize();
         return 2;
     }
     c.L = (int)L, c.C = (int)C, c.NH = (int)NH, c.V = (int)V, c.T = (int)T;
+    c.KV = (int)KVH, c.F = (int)FF, c.rms = NORM, c.swiglu = MLP, c.rope = POS, c.untied = !TIED, c.nobias = !BIAS;
+    c.rope_theta = (float)THETA;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.offload = (int)OFF;
     c.pdt = (ze_dt)PDT, c.gdt = (ze_dt)GDT;   /* 0 fp32, 1 bf16, 2 fp16 */

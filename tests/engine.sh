@@ -1,5 +1,6 @@
 #!/bin/sh
-# engine.sh - the execution engine trains a GPT for real on MPI ranks:
+# engine.sh - the execution engine trains a GPT (GPT-2's blocks, and the
+# LLaMA family's) for real on MPI ranks:
 # the oracle (every data-parallel / ZeRO layout, with and without offload,
 # and every recompute mode computes
 # the same loss curve for the same model, seed and global batch, on 1, 2, 4
@@ -57,6 +58,52 @@ for np in 1 2 4 8; do
         done
     done
 done
+
+# the LLaMA family's blocks (RMSNorm, SwiGLU of width 48, rotary positions,
+# 2 KV heads for 4 query heads, an untied head, no biases): the same oracle
+# over every layout against their own 1-rank curve (tests/reference.sh
+# holds that curve against NumPy); and a mix (RMSNorm, rotary, one KV head,
+# tied, biased GELU of width 40) over a layout per ZeRO stage
+LLAMA="kv_heads=2 ffn=48 norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0"
+MIX="kv_heads=1 ffn=40 norm=rmsnorm mlp=gelu pos=rotary tied=1 bias=1"
+# shellcheck disable=SC2086
+eng 1 2 4 0 0 $LLAMA
+cp "$outf" "$tmp/llama.json"
+jok "$tmp/llama.json" '.status == "ok" and (.losses | length) == 20 and .losses[19] < .losses[0] * 0.9 and
+    .params == 2048 + 2 * (32 + 64 * 32 + 32 * 32 + 32 + 96 * 32 + 32 * 48) + 32 + 64 * 32'     "LLaMA blocks, 1 rank: 20 steps, the loss falls by more than 10%, parameters as counted by hand (19,616)"
+jok "$tmp/llama.json" '[.losses, $ref[0].losses] | transpose | map((.[0] - .[1]) / .[1] | fabs) | max > 1e-3'     "LLaMA blocks: a curve of their own, not GPT-2's" --slurpfile ref "$tmp/ref.json"
+for np in 2 4 8; do
+    case $np in 2) mb=2 acc=2 ;; 4) mb=2 acc=1 ;; 8) mb=1 acc=1 ;; esac
+    for z in 0 1 2 3; do
+        for off in 0 1 2; do
+            [ "$off" -ge 1 ] && [ "$z" -lt 1 ] && continue
+            [ "$off" -eq 2 ] && [ "$z" -lt 3 ] && continue
+            for k in 0 1 2; do
+                # shellcheck disable=SC2086
+                eng "$np" "$mb" "$acc" "$z" "$k" offload="$off" $LLAMA
+                jok "$outf" '(.losses | length) == 20 and ([.losses, $ref[0].losses] | transpose |
+                    map((.[0] - .[1]) / .[1] | fabs) | max <= 1e-4)' \
+                    "LLaMA blocks, $np ranks, ZeRO-$z, offload $off, recompute $k: the loss curve of 1 rank (<= 1e-4)" \
+                    --slurpfile ref "$tmp/llama.json"
+            done
+        done
+    done
+done
+# shellcheck disable=SC2086
+eng 1 2 4 0 0 $MIX
+cp "$outf" "$tmp/mix.json"
+for z in 0 1 2 3; do
+    # shellcheck disable=SC2086
+    eng 4 2 1 "$z" $((z % 3)) offload=$((z == 3 ? 2 : z > 0)) $MIX
+    jok "$outf" '(.losses | length) == 20 and ([.losses, $ref[0].losses] | transpose |
+        map((.[0] - .[1]) / .[1] | fabs) | max <= 1e-4)' \
+        "RMSNorm + rotary + 1 KV head + tied GELU, 4 ranks, ZeRO-$z: the loss curve of 1 rank (<= 1e-4)" \
+        --slurpfile ref "$tmp/mix.json"
+done
+eng 1 2 1 0 0 kv_heads=3
+ok "$([ "$rc" -eq 2 ] && grep -q 'KV heads 3' "$errf"; echo $?)" "3 KV heads for 4 query heads are refused (exit 2)"
+eng 1 2 1 0 0 norm=batchnorm
+ok "$([ "$rc" -eq 2 ] && grep -q 'norm=batchnorm' "$errf"; echo $?)" "an unknown norm is refused (exit 2) naming it"
 
 # 16-bit storage: bf16 / fp16 parameters and gradients with fp32 master
 # weights (fp16 with dynamic loss scaling), every ZeRO stage with and

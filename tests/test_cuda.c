@@ -5,7 +5,10 @@
  *   - the model's kernels, forward and backward (backward with gradients
  *     that start non-zero, since they accumulate), on a few shapes whose
  *     sizes are not multiples of 32, as max|cuda - cpu| / max|cpu| (the
- *     summation orders differ: 1e-5);
+ *     summation orders differ: 1e-5): GPT-2's (embedding with and without
+ *     learned positions, LayerNorm, matmul, GELU) and the LLaMA family's
+ *     (RMSNorm, rotary positions, SwiGLU), attention with one K/V head a
+ *     query head and grouped (KV < NH, KV <= 0 meaning NH);
  *   - cross-entropy's mean loss (relative 1e-5) and its gradient;
  *   - AdamW and SGD on device and host arrays with fp32, bf16 and fp16
  *     gradients and a gradient scale, sums of squares (and inf, NaN);
@@ -180,6 +183,13 @@ static void test_model(const shape *s)
         gpu.ops->embed_bwd(&gpu, dwte, dwpe, dg, dtok, B, T, C);
         check("embed_bwd dwte", sh, dwte, wte, (size_t)V * C);
         check("embed_bwd dwpe", sh, dwpe, wpe, (size_t)T * C);
+        /* no learned positions: wpe NULL, dwpe NULL */
+        cpu.ops->embed_fwd(&cpu, out, tok, wte, NULL, B, T, C);
+        gpu.ops->embed_fwd(&gpu, dout, dtok, dwte, NULL, B, T, C);
+        check("embed_fwd out (wpe NULL)", sh, dout, out, NC);
+        cpu.ops->embed_bwd(&cpu, wte, NULL, g, tok, B, T, C);
+        gpu.ops->embed_bwd(&gpu, dwte, NULL, dg, dtok, B, T, C);
+        check("embed_bwd dwte (dwpe NULL)", sh, dwte, wte, (size_t)V * C);
         free(wte), free(wpe), free(out), free(g);
         dfree(dwte), dfree(dwpe), dfree(dout), dfree(dg);
     }
@@ -212,6 +222,28 @@ static void test_model(const shape *s)
         dfree(dgi), dfree(dgw), dfree(dgb), dfree(dgo);
     }
 
+    /* RMSNorm */
+    {
+        float *inp = hrand(NC, -2, 3), *w = hrand((size_t)C, 0.5f, 1.5f);
+        float *out = hrand(NC, -1, 1), *rstd = hrand((size_t)N, -1, 1);
+        float *dinp = up(inp, NC * fs), *dw = up(w, (size_t)C * fs);
+        float *dout = up(out, NC * fs), *drstd = up(rstd, (size_t)N * fs);
+        cpu.ops->rmsnorm_fwd(&cpu, out, rstd, inp, w, N, C);
+        gpu.ops->rmsnorm_fwd(&gpu, dout, drstd, dinp, dw, N, C);
+        check("rmsnorm_fwd out", sh, dout, out, NC);
+        check("rmsnorm_fwd rstd", sh, drstd, rstd, (size_t)N);
+        /* backward from the CPU's saved rstd */
+        float *gi = hrand(NC, -1, 1), *gw = hrand((size_t)C, -1, 1), *go = hrand(NC, -1, 1);
+        float *dgi = up(gi, NC * fs), *dgw = up(gw, (size_t)C * fs), *dgo = up(go, NC * fs);
+        gpu.ops->copy(&gpu, drstd, ZE_DEVICE, rstd, ZE_HOST, (size_t)N * fs);
+        cpu.ops->rmsnorm_bwd(&cpu, gi, gw, go, inp, w, rstd, N, C);
+        gpu.ops->rmsnorm_bwd(&gpu, dgi, dgw, dgo, dinp, dw, drstd, N, C);
+        check("rmsnorm_bwd dinp", sh, dgi, gi, NC);
+        check("rmsnorm_bwd dw", sh, dgw, gw, (size_t)C);
+        free(inp), free(w), free(out), free(rstd), free(gi), free(gw), free(go);
+        dfree(dinp), dfree(dw), dfree(dout), dfree(drstd), dfree(dgi), dfree(dgw), dfree(dgo);
+    }
+
     /* matmul: (IC, OC) = (C, 3C) with bias and dinp, dbias; (F, C) without */
     for (int k = 0; k < 2; k++) {
         int IC = k == 0 ? C : F, OC = k == 0 ? 3 * C : C;
@@ -239,22 +271,34 @@ static void test_model(const shape *s)
         dfree(dinp), dfree(dw), dfree(dbias), dfree(dout), dfree(dgi), dfree(dgw), dfree(dgb), dfree(dgo);
     }
 
-    /* attention */
-    {
-        size_t n3 = 3 * NC, na = (size_t)B * NH * T * T;
+    /* attention and rotary positions: one K/V head a query head (KV = NH);
+     * then grouped (KV = NH/2) where NH is even, else KV = 0 (meaning NH) */
+    for (int k = 0; k < 2; k++) {
+        int KV = k == 0 ? NH : NH % 2 == 0 ? NH / 2 : 0, kv = KV > 0 ? KV : NH, hs = C / NH;
+        size_t n3 = (size_t)N * ((size_t)C + 2 * (size_t)kv * (size_t)hs), na = (size_t)B * NH * T * T;
+        char ska[128];
+        snprintf(ska, sizeof ska, "%s KV=%d", sh, KV);
         float *qkv = hrand(n3, -1, 1), *out = hrand(NC, -1, 1), *att = hrand(na, -1, 1);
         float *dqkv = up(qkv, n3 * fs), *dout = up(out, NC * fs), *datt = up(att, na * fs);   /* garbage att */
-        cpu.ops->attention_fwd(&cpu, out, att, qkv, B, T, C, NH);
-        gpu.ops->attention_fwd(&gpu, dout, datt, dqkv, B, T, C, NH);
-        check("attention_fwd out", sh, dout, out, NC);
-        check("attention_fwd att", sh, datt, att, na);
+        cpu.ops->attention_fwd(&cpu, out, att, qkv, B, T, C, NH, KV);
+        gpu.ops->attention_fwd(&gpu, dout, datt, dqkv, B, T, C, NH, KV);
+        check("attention_fwd out", ska, dout, out, NC);
+        check("attention_fwd att", ska, datt, att, na);
         /* backward from the CPU's probabilities */
         float *g = hrand(n3, -1, 1), *go = hrand(NC, -1, 1), *scratch = xmalloc((size_t)T * T * fs);
         float *dg = up(g, n3 * fs), *dgo = up(go, NC * fs), *dscratch = dalloc((size_t)T * T * fs);
         gpu.ops->copy(&gpu, datt, ZE_DEVICE, att, ZE_HOST, na * fs);
-        cpu.ops->attention_bwd(&cpu, g, scratch, go, att, qkv, B, T, C, NH);
-        gpu.ops->attention_bwd(&gpu, dg, dscratch, dgo, datt, dqkv, B, T, C, NH);
-        check("attention_bwd dqkv", sh, dg, g, n3);
+        cpu.ops->attention_bwd(&cpu, g, scratch, go, att, qkv, B, T, C, NH, KV);
+        gpu.ops->attention_bwd(&gpu, dg, dscratch, dgo, datt, dqkv, B, T, C, NH, KV);
+        check("attention_bwd dqkv", ska, dg, g, n3);
+        /* rotary positions, in place on qkv (V untouched), then backward on
+         * the gradient; positions up to T - 1 with theta 10000 */
+        cpu.ops->rope_fwd(&cpu, qkv, B, T, C, NH, KV, 10000.0f);
+        gpu.ops->rope_fwd(&gpu, dqkv, B, T, C, NH, KV, 10000.0f);
+        check("rope_fwd qkv", ska, dqkv, qkv, n3);
+        cpu.ops->rope_bwd(&cpu, g, B, T, C, NH, KV, 10000.0f);
+        gpu.ops->rope_bwd(&gpu, dg, B, T, C, NH, KV, 10000.0f);
+        check("rope_bwd dqkv", ska, dg, g, n3);
         free(qkv), free(out), free(att), free(g), free(go), free(scratch);
         dfree(dqkv), dfree(dout), dfree(datt), dfree(dg), dfree(dgo), dfree(dscratch);
     }
@@ -274,6 +318,22 @@ static void test_model(const shape *s)
         cpu.ops->acc(&cpu, gi, go, NF);
         gpu.ops->acc(&gpu, dgi, dgo, NF);
         check("acc y", sh, dgi, gi, NF);
+        free(inp), free(out), free(gi), free(go);
+        dfree(dinp), dfree(dout), dfree(dgi), dfree(dgo);
+    }
+
+    /* SwiGLU: inp[N][2F] (gate, up), out[N][F] */
+    {
+        float *inp = hrand(2 * NF, -5, 5), *out = hrand(NF, -1, 1);
+        float *dinp = up(inp, 2 * NF * fs), *dout = up(out, NF * fs);
+        cpu.ops->swiglu_fwd(&cpu, out, inp, N, F);
+        gpu.ops->swiglu_fwd(&gpu, dout, dinp, N, F);
+        check("swiglu_fwd out", sh, dout, out, NF);
+        float *gi = hrand(2 * NF, -1, 1), *go = hrand(NF, -1, 1);
+        float *dgi = up(gi, 2 * NF * fs), *dgo = up(go, NF * fs);
+        cpu.ops->swiglu_bwd(&cpu, gi, inp, go, N, F);
+        gpu.ops->swiglu_bwd(&gpu, dgi, dinp, dgo, N, F);
+        check("swiglu_bwd dinp", sh, dgi, gi, 2 * NF);
         free(inp), free(out), free(gi), free(go);
         dfree(dinp), dfree(dout), dfree(dgi), dfree(dgo);
     }

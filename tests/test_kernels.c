@@ -169,18 +169,24 @@ static void ref_matmul(double *out, const double *inp, const double *w, const do
         }
 }
 
-/* causal attention, one query at a time; att may be NULL */
-static void ref_attention(double *out, double *att, const double *qkv, int B, int T, int C, int NH)
+/* causal attention, one query at a time; att may be NULL.  KV key/value
+ * heads (KV <= 0: NH), rows of C + 2 KV hs: query head h reads K, V head
+ * h / (NH / KV). */
+static void ref_attention(double *out, double *att, const double *qkv, int B, int T, int C, int NH, int KV)
 {
-    int hs = C / NH;
+    if (KV <= 0)
+        KV = NH;
+    int hs = C / NH, g = NH / KV;
+    size_t ld = (size_t)C + 2 * (size_t)KV * hs;
     double sc = 1.0 / sqrt((double)hs), *p = dnew((size_t)T);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++)
             for (int t = 0; t < T; t++) {
-                const double *q = qkv + ((size_t)b * T + t) * 3 * C + (size_t)h * hs;
+                size_t ko = (size_t)C + (size_t)(h / g) * hs, vo = ko + (size_t)KV * hs;
+                const double *q = qkv + ((size_t)b * T + t) * ld + (size_t)h * hs;
                 double mx = -INFINITY, sum = 0;
                 for (int j = 0; j <= t; j++) {
-                    const double *k = qkv + ((size_t)b * T + j) * 3 * C + C + (size_t)h * hs;
+                    const double *k = qkv + ((size_t)b * T + j) * ld + ko;
                     p[j] = dot_d(q, k, (size_t)hs) * sc;
                     if (p[j] > mx)
                         mx = p[j];
@@ -192,7 +198,7 @@ static void ref_attention(double *out, double *att, const double *qkv, int B, in
                 for (int d = 0; d < hs; d++) {
                     double o = 0;
                     for (int j = 0; j <= t; j++)
-                        o += p[j] * qkv[((size_t)b * T + j) * 3 * C + 2 * C + (size_t)h * hs + d];
+                        o += p[j] * qkv[((size_t)b * T + j) * ld + vo + d];
                     out[((size_t)b * T + t) * C + (size_t)h * hs + d] = o;
                 }
                 if (att)
@@ -200,6 +206,57 @@ static void ref_attention(double *out, double *att, const double *qkv, int B, in
                         att[(((size_t)b * NH + h) * T + t) * T + j] = j <= t ? p[j] : 0.0;
             }
     free(p);
+}
+
+/* RMSNorm: x / sqrt(mean(x^2) + 1e-5) * w, no mean subtracted, no bias;
+ * rstd may be NULL */
+static void ref_rmsnorm(double *out, double *rstd, const double *inp, const double *w, int N, int C)
+{
+    for (int r = 0; r < N; r++) {
+        const double *x = inp + (size_t)r * C;
+        double ms = 0;
+        for (int i = 0; i < C; i++)
+            ms += x[i] * x[i];
+        ms /= C;
+        double rs = 1.0 / sqrt(ms + 1e-5);
+        for (int i = 0; i < C; i++)
+            out[(size_t)r * C + i] = x[i] * rs * w[i];
+        if (rstd)
+            rstd[r] = rs;
+    }
+}
+
+/* Rotary positions from the formula, in place: every Q head (the first C
+ * values of a row) and every K head (the KV hs after them) of token t has
+ * the complex number x[i] + j x[i + hs/2] multiplied by exp(j a),
+ * a = t theta^(-2i/hs); V (the last KV hs) untouched. */
+static void ref_rope(double *qkv, int B, int T, int C, int NH, int KV, double theta)
+{
+    if (KV <= 0)
+        KV = NH;
+    int hs = C / NH, half = hs / 2;
+    size_t ld = (size_t)C + 2 * (size_t)KV * hs;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < NH + KV; h++) {
+                size_t off = h < NH ? (size_t)h * hs : (size_t)C + (size_t)(h - NH) * hs;
+                double *x = qkv + ((size_t)b * T + t) * ld + off;
+                for (int i = 0; i < half; i++) {
+                    double a = t * pow(theta, -2.0 * i / hs), re = x[i], im = x[i + half];
+                    x[i] = re * cos(a) - im * sin(a);
+                    x[i + half] = re * sin(a) + im * cos(a);
+                }
+            }
+}
+
+/* SwiGLU: per row the gate g (first F) and up u (next F); out = g u / (1 + e^-g) */
+static void ref_swiglu(double *out, const double *inp, int N, int F)
+{
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < F; i++) {
+            double g = inp[(size_t)r * 2 * F + i], u = inp[(size_t)r * 2 * F + F + i];
+            out[(size_t)r * F + i] = g / (1.0 + exp(-g)) * u;
+        }
 }
 
 /* GPT-2's tanh form, written independently of the kernel's sigmoid form */
@@ -258,13 +315,41 @@ static double mm_loss(void *vp)
     return dot_d(c->out, c->R, (size_t)TN * TF);
 }
 
-struct att_ctx { double *qkv, *R, *out; int B, T, C, NH; };
+struct att_ctx { double *qkv, *R, *out; int B, T, C, NH, KV; };
 
 static double att_loss(void *vp)
 {
     struct att_ctx *c = vp;
-    ref_attention(c->out, NULL, c->qkv, c->B, c->T, c->C, c->NH);
+    ref_attention(c->out, NULL, c->qkv, c->B, c->T, c->C, c->NH, c->KV);
     return dot_d(c->out, c->R, (size_t)c->B * c->T * c->C);
+}
+
+struct rms_ctx { double *inp, *w, *R, *out; int N, C; };
+
+static double rms_loss(void *vp)
+{
+    struct rms_ctx *c = vp;
+    ref_rmsnorm(c->out, NULL, c->inp, c->w, c->N, c->C);
+    return dot_d(c->out, c->R, (size_t)c->N * c->C);
+}
+
+struct rope_ctx { double *qkv, *R, *tmp; size_t n; int B, T, C, NH, KV; double theta; };
+
+static double rope_loss(void *vp)
+{
+    struct rope_ctx *c = vp;
+    memcpy(c->tmp, c->qkv, c->n * sizeof *c->tmp);
+    ref_rope(c->tmp, c->B, c->T, c->C, c->NH, c->KV, c->theta);
+    return dot_d(c->tmp, c->R, c->n);
+}
+
+struct swiglu_ctx { double *inp, *R, *out; int N, F; };
+
+static double swiglu_loss(void *vp)
+{
+    struct swiglu_ctx *c = vp;
+    ref_swiglu(c->out, c->inp, c->N, c->F);
+    return dot_d(c->out, c->R, (size_t)c->N * c->F);
 }
 
 struct gelu_ctx { double *x, *R; size_t n; };
@@ -318,6 +403,35 @@ static void test_embedding(uint64_t *s)
     check_doubled("embed_bwd dwte", dwte, once, (size_t)TV * TC);
     free(wte); free(wpe); free(R); free(out); free(want); free(c.wte); free(c.wpe); free(c.R);
     free(fte); free(fpe); free(dwte); free(dwpe); free(once);
+}
+
+/* wpe NULL: no learned positions.  fwd copies the wte rows; bwd with dwpe
+ * NULL adds the dout rows into dwte only. */
+static void test_embedding_nopos(uint64_t *s)
+{
+    int tok[TN] = {4, 4, 9, 0, 10, 2, 4, 9, 1, 6};
+    float *wte = frandn(s, (size_t)TV * TC, -1, 1), *R = frandn(s, (size_t)TN * TC, -1, 1);
+    float *out = fnew((size_t)TN * TC);
+    fill_nan(out, (size_t)TN * TC);
+    zk_embed_fwd(out, tok, wte, NULL, TB, TT, TC);
+    double *want = dnew((size_t)TN * TC);
+    for (int r = 0; r < TN; r++)
+        for (int i = 0; i < TC; i++)
+            want[(size_t)r * TC + i] = wte[(size_t)tok[r] * TC + i];
+    check_close("embed_fwd with wpe NULL: out rows are the wte rows", out, want, (size_t)TN * TC, 0);
+
+    /* dwte[v] = sum of the dout rows whose token is v, added by hand */
+    double *wd = dnew((size_t)TV * TC);
+    for (int r = 0; r < TN; r++)
+        for (int i = 0; i < TC; i++)
+            wd[(size_t)tok[r] * TC + i] += R[(size_t)r * TC + i];
+    float *dwte = fnew((size_t)TV * TC), *once = fnew((size_t)TV * TC);
+    zk_embed_bwd(dwte, NULL, R, tok, TB, TT, TC);
+    check_close("embed_bwd with dwpe NULL: dwte = per-token sums of dout", dwte, wd, (size_t)TV * TC, 1e-6);
+    memcpy(once, dwte, (size_t)TV * TC * sizeof *once);
+    zk_embed_bwd(dwte, NULL, R, tok, TB, TT, TC);
+    check_doubled("embed_bwd dwte with dwpe NULL", dwte, once, (size_t)TV * TC);
+    free(wte); free(R); free(out); free(want); free(wd); free(dwte); free(once);
 }
 
 static void test_layernorm(uint64_t *s)
@@ -376,6 +490,47 @@ static void test_layernorm(uint64_t *s)
     free(inp); free(w); free(b); free(R); free(out); free(mean); free(rstd);
     free(c.inp); free(c.w); free(c.b); free(c.R); free(c.out);
     free(fi); free(fw); free(fb); free(dinp); free(dw); free(db); free(o1);
+}
+
+static void rmsnorm_case(uint64_t *s, int N, int C)
+{
+    size_t nc = (size_t)N * C;
+    char nm[96];
+#define RMS_NAME(what) (snprintf(nm, sizeof nm, "%s, C=%d", what, C), nm)
+    float *inp = frandn(s, nc, -2, 3), *w = frandn(s, (size_t)C, 0.5f, 1.5f), *R = frandn(s, nc, -1, 1);
+    float *out = fnew(nc), *rstd = fnew((size_t)N);
+    fill_nan(out, nc);
+    fill_nan(rstd, (size_t)N);
+    zk_rmsnorm_fwd(out, rstd, inp, w, N, C);
+    struct rms_ctx c = {to_double(inp, nc), to_double(w, (size_t)C), to_double(R, nc), dnew(nc), N, C};
+    double *wr = dnew((size_t)N);
+    ref_rmsnorm(c.out, wr, c.inp, c.w, N, C);
+    check_close(RMS_NAME("rmsnorm_fwd out vs double reference"), out, c.out, nc, FWD_TOL);
+    check_close(RMS_NAME("rmsnorm_fwd rstd vs double reference"), rstd, wr, (size_t)N, FWD_TOL);
+
+    double *fi = dnew(nc), *fw = dnew((size_t)C);
+    fd_grad(c.inp, nc, rms_loss, &c, fi);
+    fd_grad(c.w, (size_t)C, rms_loss, &c, fw);
+    float *dinp = fnew(nc), *dw = fnew((size_t)C);
+    zk_rmsnorm_bwd(dinp, dw, R, inp, w, rstd, N, C);
+    check_close(RMS_NAME("rmsnorm_bwd dinp vs finite differences"), dinp, fi, nc, GRAD_TOL);
+    check_close(RMS_NAME("rmsnorm_bwd dw vs finite differences"), dw, fw, (size_t)C, GRAD_TOL);
+    float *o1 = fnew(nc), *o2 = fnew((size_t)C);
+    memcpy(o1, dinp, nc * sizeof *o1);
+    memcpy(o2, dw, (size_t)C * sizeof *o2);
+    zk_rmsnorm_bwd(dinp, dw, R, inp, w, rstd, N, C);
+    check_doubled(RMS_NAME("rmsnorm_bwd dinp"), dinp, o1, nc);
+    check_doubled(RMS_NAME("rmsnorm_bwd dw"), dw, o2, (size_t)C);
+    free(inp); free(w); free(R); free(out); free(rstd); free(c.inp); free(c.w); free(c.R); free(c.out);
+    free(wr); free(fi); free(fw); free(dinp); free(dw); free(o1); free(o2);
+#undef RMS_NAME
+}
+
+/* the small shape, and C = 100 for the kernel's 16-float chunks and tail */
+static void test_rmsnorm(uint64_t *s)
+{
+    rmsnorm_case(s, TN, TC);
+    rmsnorm_case(s, 3, 100);
 }
 
 static void test_matmul(uint64_t *s)
@@ -447,16 +602,17 @@ static void test_matmul(uint64_t *s)
 
 /* out rows at positions <= t (every batch, head) must not move when the
  * inputs at positions > t change. */
-static void check_causal(uint64_t *s, int B, int T, int C, int NH, int t)
+static void check_causal(uint64_t *s, int B, int T, int C, int NH, int KV, int t)
 {
-    size_t nq = (size_t)B * T * 3 * C, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
+    size_t ld = (size_t)C + 2 * (size_t)KV * (C / NH);
+    size_t nq = (size_t)B * T * ld, no = (size_t)B * T * C, na = (size_t)B * NH * T * T;
     float *qkv = frandn(s, nq, -2, 2), *out1 = fnew(no), *out2 = fnew(no), *att = fnew(na);
-    zk_attention_fwd(out1, att, qkv, B, T, C, NH);
+    zk_attention_fwd(out1, att, qkv, B, T, C, NH, KV);
     for (int b = 0; b < B; b++)
         for (int p = t + 1; p < T; p++)
-            for (int i = 0; i < 3 * C; i++)
-                qkv[((size_t)b * T + p) * 3 * C + i] += frand(s, 5, 50);
-    zk_attention_fwd(out2, att, qkv, B, T, C, NH);
+            for (size_t i = 0; i < ld; i++)
+                qkv[((size_t)b * T + p) * ld + i] += frand(s, 5, 50);
+    zk_attention_fwd(out2, att, qkv, B, T, C, NH, KV);
     int same = 1, moved = 0;
     for (int b = 0; b < B; b++)
         for (int p = 0; p < T; p++)
@@ -468,7 +624,8 @@ static void check_causal(uint64_t *s, int B, int T, int C, int NH, int t)
                     moved = 1;
             }
     ok(same && (t == T - 1 || moved),
-       "attention T=%d is causal: out[<=%d] unchanged when inputs at positions > %d change", T, t, t);
+       "attention T=%d NH=%d KV=%d is causal: out[<=%d] unchanged when inputs at positions > %d change", T, NH,
+       KV, t, t);
     free(qkv); free(out1); free(out2); free(att);
 }
 
@@ -501,10 +658,10 @@ static void test_attention(uint64_t *s)
     float *out = fnew(no), *att = fnew(na), *scratch = fnew(na);
     fill_nan(out, no);
     fill_nan(att, na);
-    zk_attention_fwd(out, att, qkv, TB, TT, TC, TNH);
-    struct att_ctx c = {to_double(qkv, nq), to_double(R, no), dnew(no), TB, TT, TC, TNH};
+    zk_attention_fwd(out, att, qkv, TB, TT, TC, TNH, TNH);
+    struct att_ctx c = {to_double(qkv, nq), to_double(R, no), dnew(no), TB, TT, TC, TNH, TNH};
     double *watt = dnew(na);
-    ref_attention(c.out, watt, c.qkv, TB, TT, TC, TNH);
+    ref_attention(c.out, watt, c.qkv, TB, TT, TC, TNH, TNH);
     check_close("attention_fwd out vs double reference", out, c.out, no, FWD_TOL);
     check_close("attention_fwd att vs double reference", att, watt, na, FWD_TOL);
     check_att_shape(att, TB, TNH, TT);
@@ -513,15 +670,15 @@ static void test_attention(uint64_t *s)
     fd_grad(c.qkv, nq, att_loss, &c, fq);
     float *dqkv = fnew(nq), *once = fnew(nq);
     fill_nan(scratch, na); /* scratch is output-only */
-    zk_attention_bwd(dqkv, scratch, R, att, qkv, TB, TT, TC, TNH);
+    zk_attention_bwd(dqkv, scratch, R, att, qkv, TB, TT, TC, TNH, TNH);
     check_close("attention_bwd dqkv vs finite differences", dqkv, fq, nq, GRAD_TOL);
     memcpy(once, dqkv, nq * sizeof *once);
     fill_nan(scratch, na);
-    zk_attention_bwd(dqkv, scratch, R, att, qkv, TB, TT, TC, TNH);
+    zk_attention_bwd(dqkv, scratch, R, att, qkv, TB, TT, TC, TNH, TNH);
     check_doubled("attention_bwd dqkv", dqkv, once, nq);
 
     for (int t = 0; t < TT; t++)
-        check_causal(s, TB, TT, TC, TNH, t);
+        check_causal(s, TB, TT, TC, TNH, TNH, t);
     free(qkv); free(R); free(out); free(att); free(scratch); free(c.qkv); free(c.R); free(c.out); free(watt);
     free(fq); free(dqkv); free(once);
 }
@@ -536,16 +693,16 @@ static void test_attention_long(uint64_t *s)
     float *out = fnew(no), *att = fnew(na), *scratch = fnew(na), *dqkv = fnew(nq);
     fill_nan(out, no);
     fill_nan(att, na);
-    zk_attention_fwd(out, att, qkv, LB, LT, LC, LNH);
-    struct att_ctx c = {to_double(qkv, nq), to_double(R, no), dnew(no), LB, LT, LC, LNH};
+    zk_attention_fwd(out, att, qkv, LB, LT, LC, LNH, LNH);
+    struct att_ctx c = {to_double(qkv, nq), to_double(R, no), dnew(no), LB, LT, LC, LNH, LNH};
     double *watt = dnew(na);
-    ref_attention(c.out, watt, c.qkv, LB, LT, LC, LNH);
+    ref_attention(c.out, watt, c.qkv, LB, LT, LC, LNH, LNH);
     check_close("attention_fwd T=300 out vs double reference", out, c.out, no, FWD_TOL);
     check_close("attention_fwd T=300 att vs double reference", att, watt, na, FWD_TOL);
     check_att_shape(att, LB, LNH, LT);
 
     fill_nan(scratch, na);
-    zk_attention_bwd(dqkv, scratch, R, att, qkv, LB, LT, LC, LNH);
+    zk_attention_bwd(dqkv, scratch, R, att, qkv, LB, LT, LC, LNH, LNH);
     float got[NS];
     double fd[NS];
     for (int k = 0; k < NS; k++) {
@@ -558,11 +715,92 @@ static void test_attention_long(uint64_t *s)
         got[k] = dqkv[i];
     }
     check_close("attention_bwd T=300 dqkv vs finite differences (60 samples)", got, fd, NS, GRAD_TOL);
-    check_causal(s, LB, LT, LC, LNH, 150);
-    check_causal(s, LB, LT, LC, LNH, 127);
-    check_causal(s, LB, LT, LC, LNH, 128);
+    check_causal(s, LB, LT, LC, LNH, LNH, 150);
+    check_causal(s, LB, LT, LC, LNH, LNH, 127);
+    check_causal(s, LB, LT, LC, LNH, LNH, 128);
     free(qkv); free(R); free(out); free(att); free(scratch); free(dqkv); free(c.qkv); free(c.R); free(c.out);
     free(watt);
+}
+
+/* Grouped-query attention: NH = 4 query heads of hs = 4 over KV key/value
+ * heads (rows of C + 2 KV hs).  Besides the reference and finite
+ * differences, the output must equal plain multi-head attention (the
+ * reference with KV = NH) on rows where every query head gets its own copy
+ * of its group's K and V. */
+static void test_attention_gqa(uint64_t *s, int KV)
+{
+    enum { GB = 2, GT = 6, GC = 16, GNH = 4, GHS = GC / GNH };
+    size_t ld = (size_t)GC + 2 * (size_t)KV * GHS;
+    size_t nq = (size_t)GB * GT * ld, no = (size_t)GB * GT * GC, na = (size_t)GB * GNH * GT * GT;
+    char nm[128];
+#define GQA_NAME(what) (snprintf(nm, sizeof nm, "%s, NH=%d KV=%d", what, GNH, KV), nm)
+    float *qkv = frandn(s, nq, -1.5f, 1.5f), *R = frandn(s, no, -1, 1);
+    float *out = fnew(no), *att = fnew(na), *scratch = fnew((size_t)GT * GT);
+    fill_nan(out, no);
+    fill_nan(att, na);
+    zk_attention_fwd(out, att, qkv, GB, GT, GC, GNH, KV);
+    struct att_ctx c = {to_double(qkv, nq), to_double(R, no), dnew(no), GB, GT, GC, GNH, KV};
+    double *watt = dnew(na);
+    ref_attention(c.out, watt, c.qkv, GB, GT, GC, GNH, KV);
+    check_close(GQA_NAME("attention_fwd GQA out vs double reference"), out, c.out, no, FWD_TOL);
+    check_close(GQA_NAME("attention_fwd GQA att vs double reference"), att, watt, na, FWD_TOL);
+    check_att_shape(att, GB, GNH, GT);
+
+    /* K, V of head h / (NH/KV) copied into head h of a multi-head row */
+    {
+        size_t ld3 = 3 * (size_t)GC;
+        double *mha = dnew((size_t)GB * GT * ld3), *mout = dnew(no);
+        for (size_t r = 0; r < (size_t)GB * GT; r++) {
+            const double *src = c.qkv + r * ld;
+            double *dst = mha + r * ld3;
+            for (int i = 0; i < GC; i++)
+                dst[i] = src[i];
+            for (int h = 0; h < GNH; h++)
+                for (int d = 0; d < GHS; d++) {
+                    int kvh = h / (GNH / KV);
+                    dst[GC + h * GHS + d] = src[GC + kvh * GHS + d];
+                    dst[2 * GC + h * GHS + d] = src[GC + KV * GHS + kvh * GHS + d];
+                }
+        }
+        ref_attention(mout, NULL, mha, GB, GT, GC, GNH, GNH);
+        check_close(GQA_NAME("attention_fwd GQA equals MHA with K, V repeated per group"), out, mout, no, FWD_TOL);
+        free(mha); free(mout);
+    }
+
+    double *fq = dnew(nq);
+    fd_grad(c.qkv, nq, att_loss, &c, fq);
+    float *dqkv = fnew(nq), *once = fnew(nq);
+    fill_nan(scratch, (size_t)GT * GT);
+    zk_attention_bwd(dqkv, scratch, R, att, qkv, GB, GT, GC, GNH, KV);
+    check_close(GQA_NAME("attention_bwd GQA dqkv vs finite differences"), dqkv, fq, nq, GRAD_TOL);
+    memcpy(once, dqkv, nq * sizeof *once);
+    fill_nan(scratch, (size_t)GT * GT);
+    zk_attention_bwd(dqkv, scratch, R, att, qkv, GB, GT, GC, GNH, KV);
+    check_doubled(GQA_NAME("attention_bwd GQA dqkv"), dqkv, once, nq);
+
+    check_causal(s, GB, GT, GC, GNH, KV, 2);
+    free(qkv); free(R); free(out); free(att); free(scratch); free(c.qkv); free(c.R); free(c.out); free(watt);
+    free(fq); free(dqkv); free(once);
+#undef GQA_NAME
+}
+
+/* KV <= 0 means KV = NH (multi-head) */
+static void test_attention_kv0(uint64_t *s)
+{
+    size_t nq = (size_t)TB * TT * 3 * TC, no = (size_t)TN * TC, na = (size_t)TB * TNH * TT * TT;
+    float *qkv = frandn(s, nq, -1.5f, 1.5f), *R = frandn(s, no, -1, 1);
+    float *out = fnew(no), *att = fnew(na), *scratch = fnew(na), *dqkv = fnew(nq);
+    struct att_ctx c = {to_double(qkv, nq), to_double(R, no), dnew(no), TB, TT, TC, TNH, TNH};
+    double *fq = dnew(nq);
+    ref_attention(c.out, NULL, c.qkv, TB, TT, TC, TNH, TNH);
+    fill_nan(out, no);
+    zk_attention_fwd(out, att, qkv, TB, TT, TC, TNH, 0);
+    check_close("attention_fwd KV=0 is multi-head (reference with KV=NH)", out, c.out, no, FWD_TOL);
+    fd_grad(c.qkv, nq, att_loss, &c, fq);
+    zk_attention_bwd(dqkv, scratch, R, att, qkv, TB, TT, TC, TNH, 0);
+    check_close("attention_bwd KV=0 dqkv vs finite differences of multi-head", dqkv, fq, nq, GRAD_TOL);
+    free(qkv); free(R); free(out); free(att); free(scratch); free(dqkv); free(c.qkv); free(c.R); free(c.out);
+    free(fq);
 }
 
 static void test_gelu(uint64_t *s)
@@ -600,6 +838,135 @@ static void test_gelu(uint64_t *s)
     }
     ok(good, "gelu_fwd pointwise to 1e-6 relative, |x| from 0 to 1e30");
     free(x); free(R); free(out); free(c.x); free(c.R); free(want); free(fd); free(dinp); free(once);
+}
+
+/* Rotary positions on qkv rows of C + 2 KV hs: forward vs the formula in
+ * double, V untouched, t = 0 the identity, each pair's norm kept; rope_bwd
+ * is the adjoint (<rope_fwd(x), y> = <x, rope_bwd(y)>), undoes rope_fwd,
+ * and is the gradient of <R, rope(x)> by finite differences. */
+static void rope_case(uint64_t *s, int B, int T, int C, int NH, int KV, float theta)
+{
+    int kv = KV > 0 ? KV : NH, hs = C / NH, half = hs / 2;
+    size_t ld = (size_t)C + 2 * (size_t)kv * hs, n = (size_t)B * T * ld;
+    char nm[160];
+#define ROPE_NAME(what) \
+    (snprintf(nm, sizeof nm, "%s, B=%d T=%d C=%d NH=%d KV=%d theta=%g", what, B, T, C, NH, KV, (double)theta), nm)
+    float *x = frandn(s, n, -2, 2), *y = fnew(n);
+    memcpy(y, x, n * sizeof *y);
+    zk_rope_fwd(y, B, T, C, NH, KV, theta);
+    double *want = to_double(x, n);
+    ref_rope(want, B, T, C, NH, kv, theta);
+    check_close(ROPE_NAME("rope_fwd vs the formula in double"), y, want, n, FWD_TOL);
+
+    int vsame = 1, t0 = 1;
+    double worst = 0;
+    for (size_t r = 0; r < (size_t)B * T; r++) {
+        const float *a = x + r * ld, *b = y + r * ld;
+        if (memcmp(a + C + (size_t)kv * hs, b + C + (size_t)kv * hs, (size_t)kv * hs * sizeof *a) != 0)
+            vsame = 0;
+        if (r % (size_t)T == 0 && memcmp(a, b, ld * sizeof *a) != 0)
+            t0 = 0;
+        for (size_t h = 0; h < (size_t)(NH + kv); h++)
+            for (int i = 0; i < half; i++) {
+                size_t k = h * hs + i; /* Q then K heads: the first (NH + KV) hs values */
+                double n0 = (double)a[k] * a[k] + (double)a[k + half] * a[k + half];
+                double n1 = (double)b[k] * b[k] + (double)b[k + half] * b[k + half];
+                double e = fabs(n1 - n0) / n0;
+                if (!(e <= worst))
+                    worst = e;
+            }
+    }
+    ok(vsame, "%s", ROPE_NAME("rope_fwd leaves V bit-identical"));
+    ok(t0, "%s", ROPE_NAME("rope_fwd at t=0 is the identity (bit-identical rows)"));
+    ok(worst <= 1e-5, "%s (worst %.1e)", ROPE_NAME("rope_fwd keeps every pair's norm"), worst);
+
+    /* adjoint: <rope_fwd(x), z> = <x, rope_bwd(z)> */
+    float *z = frandn(s, n, -2, 2), *bz = fnew(n);
+    memcpy(bz, z, n * sizeof *bz);
+    zk_rope_bwd(bz, B, T, C, NH, KV, theta);
+    double lhs = 0, rhs = 0, mag = 0;
+    for (size_t i = 0; i < n; i++) {
+        lhs += (double)y[i] * z[i];
+        rhs += (double)x[i] * bz[i];
+        mag += fabs((double)x[i] * z[i]);
+    }
+    ok(fabs(lhs - rhs) <= 1e-6 * mag, "%s (|diff| %.1e, scale %.1e)",
+       ROPE_NAME("rope_bwd is the adjoint: <rope_fwd(x), z> = <x, rope_bwd(z)>"), fabs(lhs - rhs), mag);
+
+    /* inverse: rope_bwd(rope_fwd(x)) = x */
+    double *xd = to_double(x, n);
+    zk_rope_bwd(y, B, T, C, NH, KV, theta);
+    check_close(ROPE_NAME("rope_bwd(rope_fwd(x)) = x"), y, xd, n, FWD_TOL);
+
+    /* gradient of L = <R, rope(x)> (V passes R through unchanged); sampled
+     * entries when the shape is large */
+    if (n <= 2000) {
+        struct rope_ctx c = {xd, to_double(z, n), dnew(n), n, B, T, C, NH, kv, theta};
+        double *fd = dnew(n);
+        fd_grad(c.qkv, n, rope_loss, &c, fd);
+        check_close(ROPE_NAME("rope_bwd vs finite differences of <R, rope(x)>"), bz, fd, n, GRAD_TOL);
+        free(c.R); free(c.tmp); free(fd);
+    }
+    free(x); free(y); free(want); free(z); free(bz); free(xd);
+#undef ROPE_NAME
+}
+
+static void test_rope(uint64_t *s)
+{
+    rope_case(s, 2, 7, 32, 4, 2, 10000.0f);   /* hs = 8, GQA */
+    rope_case(s, 2, 5, 16, 4, 1, 10000.0f);   /* hs = 4, one K head */
+    rope_case(s, 2, 5, 8, 2, 2, 100.0f);      /* multi-head */
+    rope_case(s, 1, 4, 8, 2, 0, 10000.0f);    /* KV = 0 means NH */
+    rope_case(s, 1, 300, 16, 2, 1, 500000.0f); /* angles up to 299 rad */
+}
+
+static void swiglu_case(uint64_t *s, int N, int F)
+{
+    size_t ni = (size_t)N * 2 * F, no = (size_t)N * F;
+    char nm[96];
+#define SWIGLU_NAME(what) (snprintf(nm, sizeof nm, "%s, N=%d F=%d", what, N, F), nm)
+    float *inp = frandn(s, ni, -5, 5), *R = frandn(s, no, -1, 1), *out = fnew(no);
+    fill_nan(out, no);
+    zk_swiglu_fwd(out, inp, N, F);
+    struct swiglu_ctx c = {to_double(inp, ni), to_double(R, no), dnew(no), N, F};
+    ref_swiglu(c.out, c.inp, N, F);
+    check_close(SWIGLU_NAME("swiglu_fwd vs double reference"), out, c.out, no, FWD_TOL);
+    double *fd = dnew(ni);
+    fd_grad(c.inp, ni, swiglu_loss, &c, fd);
+    float *dinp = fnew(ni), *once = fnew(ni);
+    zk_swiglu_bwd(dinp, inp, R, N, F);
+    check_close(SWIGLU_NAME("swiglu_bwd vs finite differences"), dinp, fd, ni, GRAD_TOL);
+    memcpy(once, dinp, ni * sizeof *once);
+    zk_swiglu_bwd(dinp, inp, R, N, F);
+    check_doubled(SWIGLU_NAME("swiglu_bwd"), dinp, once, ni);
+    free(inp); free(R); free(out); free(c.inp); free(c.R); free(c.out); free(fd); free(dinp); free(once);
+#undef SWIGLU_NAME
+}
+
+static void test_swiglu(uint64_t *s)
+{
+    swiglu_case(s, TN, TF);
+    swiglu_case(s, 3, 37); /* chunks of 16 and a tail */
+
+    /* pointwise, gate over a wide range (u = 1.5) */
+    float gs[] = {0.0f, -0.0f, 1e-6f, -1e-6f, 0.5f, -0.5f, 3.0f, -3.0f, 10.0f, -10.0f, 20.0f, -20.0f, 50.0f, -50.0f};
+    enum { NG = sizeof gs / sizeof gs[0] };
+    float in[2 * NG], o[NG];
+    for (int i = 0; i < NG; i++) {
+        in[i] = gs[i];
+        in[NG + i] = 1.5f;
+    }
+    zk_swiglu_fwd(o, in, 1, NG);
+    int good = 1;
+    for (int i = 0; i < NG; i++) {
+        double w = (double)gs[i] / (1.0 + exp(-(double)gs[i])) * 1.5;
+        /* absolute floor: silu(-50) = -1e-20 */
+        if (!(fabs(o[i] - w) <= 1e-6 * fabs(w) + 1e-18)) {
+            good = 0;
+            diag("swiglu(g=%g, u=1.5) = %.9g, want %.9g", (double)gs[i], (double)o[i], w);
+        }
+    }
+    ok(good, "swiglu_fwd pointwise to 1e-6 relative, gate from -50 to 50");
 }
 
 static void test_crossentropy(uint64_t *s)
@@ -960,11 +1327,18 @@ int main(void)
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
     tap_plan(0);
     test_embedding(&seed);
+    test_embedding_nopos(&seed);
     test_layernorm(&seed);
+    test_rmsnorm(&seed);
     test_matmul(&seed);
     test_attention(&seed);
     test_attention_long(&seed);
+    test_attention_kv0(&seed);
+    test_attention_gqa(&seed, 2);
+    test_attention_gqa(&seed, 1);
     test_gelu(&seed);
+    test_swiglu(&seed);
+    test_rope(&seed);
     test_crossentropy(&seed);
     test_optimizers();
     test_arith(&seed);

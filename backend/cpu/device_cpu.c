@@ -215,17 +215,55 @@ static void c_gemm(ze_dev *d, char ta, char tb, int M, int N, int K, const void 
         free(a), free(b);
 }
 
-static void c_attention_fwd(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+static void c_attention_fwd(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
+                            int KV)
 {
     (void)d;
-    zk_attention_fwd(out, att, qkv, B, T, C, NH);
+    zk_attention_fwd(out, att, qkv, B, T, C, NH, KV);
 }
 
 static void c_attention_bwd(ze_dev *d, float *dqkv, float *scratch, const float *dout, const float *att,
-                            const float *qkv, int B, int T, int C, int NH)
+                            const float *qkv, int B, int T, int C, int NH, int KV)
 {
     (void)d;
-    zk_attention_bwd(dqkv, scratch, dout, att, qkv, B, T, C, NH);
+    zk_attention_bwd(dqkv, scratch, dout, att, qkv, B, T, C, NH, KV);
+}
+
+static void c_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
+{
+    (void)d;
+    zk_rmsnorm_fwd(out, rstd, inp, w, N, C);
+}
+
+static void c_rmsnorm_bwd(ze_dev *d, float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                          const float *rstd, int N, int C)
+{
+    (void)d;
+    zk_rmsnorm_bwd(dinp, dw, dout, inp, w, rstd, N, C);
+}
+
+static void c_rope_fwd(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta)
+{
+    (void)d;
+    zk_rope_fwd(qkv, B, T, C, NH, KV, theta);
+}
+
+static void c_rope_bwd(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta)
+{
+    (void)d;
+    zk_rope_bwd(dqkv, B, T, C, NH, KV, theta);
+}
+
+static void c_swiglu_fwd(ze_dev *d, float *out, const float *inp, int N, int F)
+{
+    (void)d;
+    zk_swiglu_fwd(out, inp, N, F);
+}
+
+static void c_swiglu_bwd(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F)
+{
+    (void)d;
+    zk_swiglu_bwd(dinp, inp, dout, N, F);
 }
 
 static void c_gelu_fwd(ze_dev *d, float *out, const float *inp, size_t n)
@@ -348,6 +386,12 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .attention_bwd = c_attention_bwd,
     .gelu_fwd = c_gelu_fwd,
     .gelu_bwd = c_gelu_bwd,
+    .rmsnorm_fwd = c_rmsnorm_fwd,
+    .rmsnorm_bwd = c_rmsnorm_bwd,
+    .rope_fwd = c_rope_fwd,
+    .rope_bwd = c_rope_bwd,
+    .swiglu_fwd = c_swiglu_fwd,
+    .swiglu_bwd = c_swiglu_bwd,
     .acc = c_acc,
     .crossentropy = c_crossentropy,
     .adamw = c_adamw,

@@ -232,8 +232,12 @@ ZK_HOT void zk_embed_fwd(float *restrict out, const int *restrict tok, const flo
         for (int t = 0; t < T; t++) {
             size_t bt = (size_t)b * (size_t)T + (size_t)t;
             float *o = out + bt * c;
-            const float *e = wte + (size_t)tok[bt] * c, *p = wpe + (size_t)t * c;
-            ZK_MAP(o, c, i, e[i] + p[i]);
+            const float *e = wte + (size_t)tok[bt] * c;
+            if (wpe) {
+                const float *p = wpe + (size_t)t * c;
+                ZK_MAP(o, c, i, e[i] + p[i]);
+            } else
+                memcpy(o, e, c * sizeof *o);
         }
 }
 
@@ -245,9 +249,12 @@ ZK_HOT void zk_embed_bwd(float *restrict dwte, float *restrict dwpe, const float
         for (int t = 0; t < T; t++) {
             size_t bt = (size_t)b * (size_t)T + (size_t)t;
             const float *d = dout + bt * c;
-            float *e = dwte + (size_t)tok[bt] * c, *p = dwpe + (size_t)t * c;
+            float *e = dwte + (size_t)tok[bt] * c;
             ZK_MAP(e, c, i, e[i] + d[i]);
-            ZK_MAP(p, c, i, p[i] + d[i]);
+            if (dwpe) {
+                float *p = dwpe + (size_t)t * c;
+                ZK_MAP(p, c, i, p[i] + d[i]);
+            }
         }
 }
 
@@ -315,6 +322,48 @@ ZK_HOT void zk_layernorm_bwd(float *restrict dinp, float *restrict dw, float *re
     }
 }
 
+/* -------------------------------------------------------------- RMSNorm */
+
+ZK_HOT void zk_rmsnorm_fwd(float *restrict out, float *restrict rstd, const float *restrict inp,
+                           const float *restrict w, int N, int C)
+{
+    size_t c = (size_t)C;
+    for (size_t r = 0; r < (size_t)N; r++) {
+        const float *x = inp + r * c;
+        float *o = out + r * c;
+        float rs = 1.0f / sqrtf(zk_row_dot(x, x, c) / (float)C + ZK_LN_EPS);
+        ZK_MAP(o, c, i, x[i] * rs * w[i]);
+        rstd[r] = rs;
+    }
+}
+
+/* With n = x rstd and g = dout w: dx = rstd (g - n mean(g n)), dw += dout n. */
+ZK_HOT void zk_rmsnorm_bwd(float *restrict dinp, float *restrict dw, const float *restrict dout,
+                           const float *restrict inp, const float *restrict w, const float *restrict rstd, int N, int C)
+{
+    size_t c = (size_t)C;
+    for (size_t r = 0; r < (size_t)N; r++) {
+        const float *x = inp + r * c, *d = dout + r * c;
+        float *dx = dinp + r * c;
+        float rs = rstd[r];
+        float agx[ZK_VL] = {0}, sgx = 0.0f;
+        size_t i = 0;
+        for (; i + ZK_VL <= c; i += ZK_VL)
+            for (size_t k = 0; k < ZK_VL; k++)
+                agx[k] += d[i + k] * w[i + k] * x[i + k];
+        for (; i < c; i++)
+            sgx += d[i] * w[i] * x[i];
+        for (size_t k = 0; k < ZK_VL; k++)
+            sgx += agx[k];
+        float gnmean = sgx * rs / (float)C;
+        for (i = 0; i < c; i++) {
+            float n = x[i] * rs;
+            dx[i] += rs * (d[i] * w[i] - n * gnmean);
+            dw[i] += d[i] * n;
+        }
+    }
+}
+
 /* --------------------------------------------------------------- matmul */
 
 void zk_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC)
@@ -362,17 +411,20 @@ static inline int zk_blk_end(int r0, int T)
     return r0 + ZK_ATT_BLOCK < T ? r0 + ZK_ATT_BLOCK : T;
 }
 
-ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV)
 {
     if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
         return;
-    int hs = C / NH, ld = 3 * C;
+    if (KV <= 0)
+        KV = NH;
+    int hs = C / NH, kvc = KV * hs, ld = C + 2 * kvc, grp = NH / KV;
     float scale = 1.0f / sqrtf((float)hs);
     size_t tt = (size_t)T * (size_t)T;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            const float *q = qkv + (size_t)b * (size_t)T * (size_t)ld + (size_t)h * (size_t)hs;
-            const float *k = q + C, *v = q + 2 * C;
+            const float *row0 = qkv + (size_t)b * (size_t)T * (size_t)ld;
+            const float *q = row0 + (size_t)h * (size_t)hs;
+            const float *k = row0 + C + (size_t)(h / grp) * (size_t)hs, *v = k + kvc;
             float *a = att + ((size_t)b * (size_t)NH + (size_t)h) * tt;
             float *o = out + (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hs;
             for (int r0 = 0; r0 < T; r0 += ZK_ATT_BLOCK) {
@@ -401,18 +453,21 @@ ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, in
  * Products involving P or dS skip the zero upper triangle block-wise.
  * Only the first T*T floats of scratch are used (dS of one head at a time). */
 ZK_HOT void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
-                      int T, int C, int NH)
+                      int T, int C, int NH, int KV)
 {
     if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
         return;
-    int hs = C / NH, ld = 3 * C;
+    if (KV <= 0)
+        KV = NH;
+    int hs = C / NH, kvc = KV * hs, ld = C + 2 * kvc, grp = NH / KV;
     float scale = 1.0f / sqrtf((float)hs);
     size_t tt = (size_t)T * (size_t)T;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            size_t base = (size_t)b * (size_t)T * (size_t)ld + (size_t)h * (size_t)hs;
-            const float *q = qkv + base, *k = q + C, *v = q + 2 * C;
-            float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
+            size_t row0 = (size_t)b * (size_t)T * (size_t)ld, qo = row0 + (size_t)h * (size_t)hs;
+            size_t ko = row0 + (size_t)C + (size_t)(h / grp) * (size_t)hs;
+            const float *q = qkv + qo, *k = qkv + ko, *v = k + kvc;
+            float *dq = dqkv + qo, *dk = dqkv + ko, *dv = dk + kvc;
             const float *p = att + ((size_t)b * (size_t)NH + (size_t)h) * tt;
             float *ds = scratch; /* T*T floats, reused by every (b, h) */
             const float *dO = dout + (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hs;
@@ -468,6 +523,71 @@ static inline float zk_gelu_grad(float x)
 ZK_HOT void zk_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
 {
     ZK_MAP(dinp, n, i, dinp[i] + zk_gelu_grad(inp[i]) * dout[i]);
+}
+
+/* -------------------------------------------------------- rotary, SwiGLU */
+
+/* Rotate each (i, i + hs/2) pair of every Q and K head of token t by angle
+ * sgn t theta^(-2i/hs) (the "rotate half" pairing of GPT-NeoX and Hugging
+ * Face's LLaMA); V untouched.  cos and sin in double, once per (t, i). */
+static void zk_rope(float *qkv, int B, int T, int C, int NH, int KV, float theta, double sgn)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return;
+    if (KV <= 0)
+        KV = NH;
+    int hs = C / NH, half = hs / 2, heads = NH + KV;
+    size_t ld = (size_t)C + 2 * (size_t)KV * (size_t)hs;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < half; i++) {
+            double a = sgn * (double)t * pow((double)theta, -2.0 * (double)i / (double)hs);
+            float cs = (float)cos(a), sn = (float)sin(a);
+            for (int b = 0; b < B; b++) {
+                float *row = qkv + ((size_t)b * (size_t)T + (size_t)t) * ld;
+                for (int h = 0; h < heads; h++) {   /* Q heads, then K heads: contiguous */
+                    float *x = row + (size_t)h * (size_t)hs;
+                    float x1 = x[i], x2 = x[i + half];
+                    x[i] = x1 * cs - x2 * sn;
+                    x[i + half] = x2 * cs + x1 * sn;
+                }
+            }
+        }
+}
+
+void zk_rope_fwd(float *qkv, int B, int T, int C, int NH, int KV, float theta)
+{
+    zk_rope(qkv, B, T, C, NH, KV, theta, 1.0);
+}
+
+void zk_rope_bwd(float *dqkv, int B, int T, int C, int NH, int KV, float theta)
+{
+    zk_rope(dqkv, B, T, C, NH, KV, theta, -1.0);   /* the transpose of a rotation: the opposite angle */
+}
+
+/* silu(g) = g sigmoid(g) */
+ZK_HOT void zk_swiglu_fwd(float *restrict out, const float *restrict inp, int N, int F)
+{
+    size_t f = (size_t)F;
+    for (size_t r = 0; r < (size_t)N; r++) {
+        const float *g = inp + 2 * r * f, *u = g + f;
+        float *o = out + r * f;
+        ZK_MAP(o, f, i, g[i] / (1.0f + zk_expf(-g[i])) * u[i]);
+    }
+}
+
+/* d/dg silu(g) = s (1 + g (1 - s)), s = sigmoid(g) */
+ZK_HOT void zk_swiglu_bwd(float *restrict dinp, const float *restrict inp, const float *restrict dout, int N, int F)
+{
+    size_t f = (size_t)F;
+    for (size_t r = 0; r < (size_t)N; r++) {
+        const float *g = inp + 2 * r * f, *u = g + f, *d = dout + r * f;
+        float *dg = dinp + 2 * r * f, *du = dg + f;
+        for (size_t i = 0; i < f; i++) {
+            float s = 1.0f / (1.0f + zk_expf(-g[i]));
+            dg[i] += d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+            du[i] += d[i] * g[i] * s;
+        }
+    }
 }
 
 /* ----------------------------------------------------------- arithmetic */

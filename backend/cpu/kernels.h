@@ -47,7 +47,8 @@ typedef struct zk_gemm_log {
 extern zk_gemm_log zk_gemm_calls;
 void zk_gemm_log_clear(void);
 
-/* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:] */
+/* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:] (wpe NULL: no learned positions,
+ * and dwpe NULL in backward) */
 void zk_embed_fwd(float *out, const int *tok, const float *wte, const float *wpe, int B, int T, int C);
 /* dwte[tok] += dout, dwpe[t] += dout */
 void zk_embed_bwd(float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T, int C);
@@ -58,6 +59,12 @@ void zk_layernorm_fwd(float *out, float *mean, float *rstd, const float *inp, co
 void zk_layernorm_bwd(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                       const float *mean, const float *rstd, int N, int C);
 
+/* RMSNorm over the last dim (eps 1e-5, no mean subtracted, no bias):
+ * out = inp rstd w, rstd = 1 / sqrt(mean(inp^2) + eps), saved per row. */
+void zk_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, int N, int C);
+void zk_rmsnorm_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w, const float *rstd,
+                    int N, int C);
+
 /* out[N][OC] = inp[N][IC] . w[OC][IC]^T + bias[OC] (bias may be NULL) */
 void zk_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC);
 /* dinp += dout . w ; dw += dout^T . inp ; dbias += sum over rows of dout
@@ -65,14 +72,30 @@ void zk_matmul_fwd(float *out, const float *inp, const float *w, const float *bi
 void zk_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                    int N, int IC, int OC);
 
-/* Causal multi-head self-attention.  qkv[B][T][3C] holds Q, K, V (head h
- * at columns h*hs .. of each third, hs = C/NH); out[B][T][C]; att[B][NH][T][T]
- * receives the softmax probabilities (scale 1/sqrt(hs), zero above the
- * diagonal), saved for backward. */
-void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+/* Causal multi-head self-attention with KV heads shared by groups of
+ * queries (grouped-query attention; KV = NH is multi-head, KV <= 0 means
+ * NH).  qkv[B][T][C + 2 KV hs] holds, per token, Q (NH heads of hs = C/NH),
+ * K (KV heads) then V (KV heads); query head h reads K and V head
+ * h / (NH/KV).  out[B][T][C]; att[B][NH][T][T] receives the softmax
+ * probabilities (scale 1/sqrt(hs), zero above the diagonal), saved for
+ * backward. */
+void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV);
 /* dqkv += ...; scratch is T*T floats (reused for every batch and head). */
 void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
-                      int T, int C, int NH);
+                      int T, int C, int NH, int KV);
+
+/* Rotary positions, in place on qkv laid out as above: every Q and K head
+ * of token t has its pairs (i, i + hs/2) rotated by t theta^(-2i/hs)
+ * ("rotate half", GPT-NeoX and Hugging Face LLaMA; hs even).  rope_bwd
+ * turns the gradient of the rotated Q, K into that of the unrotated ones
+ * (the opposite rotation), in place. */
+void zk_rope_fwd(float *qkv, int B, int T, int C, int NH, int KV, float theta);
+void zk_rope_bwd(float *dqkv, int B, int T, int C, int NH, int KV, float theta);
+
+/* SwiGLU: inp[N][2F] holds, per row, the gate g then the up projection u;
+ * out[N][F] = silu(g) u, silu(g) = g sigmoid(g).  bwd: dinp += ... */
+void zk_swiglu_fwd(float *out, const float *inp, int N, int F);
+void zk_swiglu_bwd(float *dinp, const float *inp, const float *dout, int N, int F);
 
 /* GELU, tanh approximation (as GPT-2). */
 void zk_gelu_fwd(float *out, const float *inp, size_t n);

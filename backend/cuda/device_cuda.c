@@ -319,16 +319,48 @@ static void cu_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const
         CU(d, "bias_grad kernel", zc_bias_grad(row(d)->st, dbias, dout, N, OC));
 }
 
-static void cu_attention_fwd(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+static void cu_attention_fwd(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
+                             int KV)
 {
-    CU(d, "attention_fwd kernel", zc_attention_fwd(row(d)->st, out, att, qkv, B, T, C, NH));
+    CU(d, "attention_fwd kernel", zc_attention_fwd(row(d)->st, out, att, qkv, B, T, C, NH, KV));
 }
 
 static void cu_attention_bwd(ze_dev *d, float *dqkv, float *scratch, const float *dout, const float *att,
-                             const float *qkv, int B, int T, int C, int NH)
+                             const float *qkv, int B, int T, int C, int NH, int KV)
 {
     (void)scratch;   /* datt is recomputed, never stored */
-    CU(d, "attention_bwd kernel", zc_attention_bwd(row(d)->st, dqkv, dout, att, qkv, B, T, C, NH));
+    CU(d, "attention_bwd kernel", zc_attention_bwd(row(d)->st, dqkv, dout, att, qkv, B, T, C, NH, KV));
+}
+
+static void cu_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
+{
+    CU(d, "rmsnorm_fwd kernel", zc_rmsnorm_fwd(row(d)->st, out, rstd, inp, w, N, C));
+}
+
+static void cu_rmsnorm_bwd(ze_dev *d, float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                           const float *rstd, int N, int C)
+{
+    CU(d, "rmsnorm_bwd kernels", zc_rmsnorm_bwd(row(d)->st, dinp, dw, dout, inp, w, rstd, N, C));
+}
+
+static void cu_rope_fwd(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta)
+{
+    CU(d, "rope_fwd kernel", zc_rope_fwd(row(d)->st, qkv, B, T, C, NH, KV, theta));
+}
+
+static void cu_rope_bwd(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta)
+{
+    CU(d, "rope_bwd kernel", zc_rope_bwd(row(d)->st, dqkv, B, T, C, NH, KV, theta));
+}
+
+static void cu_swiglu_fwd(ze_dev *d, float *out, const float *inp, int N, int F)
+{
+    CU(d, "swiglu_fwd kernel", zc_swiglu_fwd(row(d)->st, out, inp, N, F));
+}
+
+static void cu_swiglu_bwd(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F)
+{
+    CU(d, "swiglu_bwd kernel", zc_swiglu_bwd(row(d)->st, dinp, inp, dout, N, F));
 }
 
 static void cu_gelu_fwd(ze_dev *d, float *out, const float *inp, size_t n)
@@ -505,6 +537,12 @@ static const ze_dev_ops cuda_ops = {
     .attention_bwd = cu_attention_bwd,
     .gelu_fwd = cu_gelu_fwd,
     .gelu_bwd = cu_gelu_bwd,
+    .rmsnorm_fwd = cu_rmsnorm_fwd,
+    .rmsnorm_bwd = cu_rmsnorm_bwd,
+    .rope_fwd = cu_rope_fwd,
+    .rope_bwd = cu_rope_bwd,
+    .swiglu_fwd = cu_swiglu_fwd,
+    .swiglu_bwd = cu_swiglu_bwd,
     .acc = cu_acc,
     .crossentropy = cu_crossentropy,
     .adamw = cu_adamw,

@@ -3,11 +3,13 @@
  * Simple and obviously correct first (speed is a later issue):
  *  - elementwise kernels: grid-stride loops in size_t over at most
  *    MAX_BLOCKS blocks of TPB threads;
- *  - row kernels (LayerNorm, cross-entropy, attention): one block per row,
- *    a grid-stride loop over rows, block reductions through warp shuffles;
- *  - column sums (LayerNorm's dw and db, the bias gradient): one thread per
- *    column over a chunk of rows, one atomicAdd per chunk;
- *  - scatter-adds (embedding backward, attention's dK and dV): atomicAdd.
+ *  - row kernels (LayerNorm, RMSNorm, cross-entropy, attention, rotary
+ *    positions): one block per row, a grid-stride loop over rows, block
+ *    reductions through warp shuffles;
+ *  - column sums (LayerNorm's dw and db, RMSNorm's dw, the bias gradient):
+ *    one thread per column over a chunk of rows, one atomicAdd per chunk;
+ *  - scatter-adds (embedding backward, attention's dK and dV, which the
+ *    query heads of a group share): atomicAdd.
  * Sums are therefore taken in another order than the CPU's (results agree
  * to rounding, not bit for bit), except where no sum is involved: the 16-bit
  * conversions are the CPU's bit manipulations (bit-identical), and the
@@ -149,7 +151,10 @@ __global__ void k_embed_fwd(float *out, const int *tok, const float *wte, const 
     size_t c = (size_t)C;
     GSTRIDE(i, n) {
         size_t bt = i / c, k = i % c, t = bt % (size_t)T;
-        out[i] = wte[(size_t)tok[bt] * c + k] + wpe[t * c + k];
+        float v = wte[(size_t)tok[bt] * c + k];
+        if (wpe) /* NULL: no learned positions */
+            v += wpe[t * c + k];
+        out[i] = v;
     }
 }
 
@@ -160,7 +165,8 @@ __global__ void k_embed_bwd(float *dwte, float *dwpe, const float *dout, const i
         size_t bt = i / c, k = i % c, t = bt % (size_t)T;
         float g = dout[i];
         atomicAdd(dwte + (size_t)tok[bt] * c + k, g);
-        atomicAdd(dwpe + t * c + k, g);
+        if (dwpe)
+            atomicAdd(dwpe + t * c + k, g);
     }
 }
 
@@ -240,6 +246,64 @@ __global__ void k_layernorm_bwd_dwdb(float *dw, float *db, const float *dout, co
     }
 }
 
+/* ---------------------------------------------------------------- RMSNorm */
+
+/* out = x rstd w, rstd = 1 / sqrt(mean(x^2) + eps) */
+__global__ void k_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, int N, int C)
+{
+    __shared__ float sh[32];
+    size_t c = (size_t)C;
+    for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
+        const float *x = inp + r * c;
+        float *o = out + r * c;
+        float q = 0.0f;
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x)
+            q += x[i] * x[i];
+        float rs = 1.0f / sqrtf(block_sum(q, sh) / (float)C + 1e-5f);
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x)
+            o[i] = x[i] * rs * w[i];
+        if (threadIdx.x == 0)
+            rstd[r] = rs;
+    }
+}
+
+/* dx += rstd (g - n mean(g n)), g = dout w, n = x rstd */
+__global__ void k_rmsnorm_bwd_dx(float *dinp, const float *dout, const float *inp, const float *w, const float *rstd,
+                                 int N, int C)
+{
+    __shared__ float sh[32];
+    size_t c = (size_t)C;
+    for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
+        const float *x = inp + r * c, *d = dout + r * c;
+        float *dx = dinp + r * c;
+        float rs = rstd[r];
+        float sgx = 0.0f;
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x)
+            sgx += d[i] * w[i] * x[i];
+        float gnmean = block_sum(sgx, sh) * rs / (float)C;
+        for (size_t i = threadIdx.x; i < c; i += blockDim.x) {
+            float n = x[i] * rs;
+            dx[i] += rs * (d[i] * w[i] - n * gnmean);
+        }
+    }
+}
+
+/* dw[k] += sum_r dout[r][k] x[r][k] rstd[r]: thread k of block (x, y) over
+ * rows [y rows_per, (y+1) rows_per) */
+__global__ void k_rmsnorm_bwd_dw(float *dw, const float *dout, const float *inp, const float *rstd, int N, int C,
+                                 size_t rows_per)
+{
+    size_t k = (size_t)blockIdx.x * blockDim.x + threadIdx.x, c = (size_t)C;
+    if (k >= c)
+        return;
+    size_t r0 = (size_t)blockIdx.y * rows_per, r1 = r0 + rows_per < (size_t)N ? r0 + rows_per : (size_t)N;
+    float sw = 0.0f;
+    for (size_t r = r0; r < r1; r++)
+        sw += dout[r * c + k] * (inp[r * c + k] * rstd[r]);
+    if (r1 > r0)
+        atomicAdd(dw + k, sw);
+}
+
 /* ------------------------------------------------------------------- bias */
 
 __global__ void k_bias_rows(float *out, const float *bias, int OC, size_t n)
@@ -262,22 +326,27 @@ __global__ void k_colsum(float *dbias, const float *dout, int N, int OC, size_t 
 
 /* -------------------------------------------------------------- attention */
 
+/* qkv[B][T][C + 2 KV hs]: per token Q (NH heads), K (KV heads), V (KV
+ * heads); query head h reads K and V head h / (NH / KV) (the launchers make
+ * KV a divisor of NH). */
+
 /* One block (ATT_TPB threads, nw warps) per query row: (b, h, t) = row r.
  * Shared: q (hs), the warps' partial outputs (nw * hs). */
-__global__ void k_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, float scale)
+__global__ void k_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV,
+                                float scale)
 {
     extern __shared__ float sm[];
     __shared__ float red[32];
     const int hs = C / NH, nw = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const size_t ld3 = 3 * (size_t)C, tt = (size_t)T;
+    const size_t kvc = (size_t)KV * (size_t)hs, ld3 = (size_t)C + 2 * kvc, tt = (size_t)T, grp = (size_t)(NH / KV);
     float *sq = sm, *sacc = sm + hs;
     const size_t rows = (size_t)B * (size_t)NH * tt;
     for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
         const int t = (int)(r % tt);
         const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
         const float *q = qkv + (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
-        const float *kb = qkv + b * tt * ld3 + (size_t)C + h * (size_t)hs; /* key j at kb + j*3C */
-        const float *vb = kb + C;
+        const float *kb = qkv + b * tt * ld3 + (size_t)C + (h / grp) * (size_t)hs; /* key j at kb + j*ld3 */
+        const float *vb = kb + kvc;
         float *arow = att + r * tt; /* att[b][h][t][:] */
         __syncthreads(); /* the previous row's readers of sq, sacc are done */
         for (int i = threadIdx.x; i < hs; i += blockDim.x)
@@ -334,25 +403,26 @@ __global__ void k_attention_fwd(float *out, float *att, const float *qkv, int B,
  *   datt_j = dout_t . v_j,  dot = sum_j att_j datt_j,
  *   dpre_j = att_j (datt_j - dot),
  *   dq_t += scale sum_j dpre_j k_j,  dk_j += scale dpre_j q_t,  dv_j += att_j dout_t
- * (j <= t; dk, dv by atomicAdd: other rows add to the same keys).  datt is
+ * (j <= t; dk, dv by atomicAdd: other rows, and the other query heads of the
+ * group, add to the same keys).  datt is
  * computed twice (for dot, then per key) instead of being stored.
  * Shared: q (hs), dout (hs), the warps' partial dq (nw * hs). */
 __global__ void k_attention_bwd(float *dqkv, const float *dout, const float *att, const float *qkv, int B, int T,
-                                int C, int NH, float scale)
+                                int C, int NH, int KV, float scale)
 {
     extern __shared__ float sm[];
     __shared__ float red[32];
     const int hs = C / NH, nw = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const size_t ld3 = 3 * (size_t)C, tt = (size_t)T;
+    const size_t kvc = (size_t)KV * (size_t)hs, ld3 = (size_t)C + 2 * kvc, tt = (size_t)T, grp = (size_t)(NH / KV);
     float *sq = sm, *sdo = sm + hs, *sacc = sm + 2 * hs;
     const size_t rows = (size_t)B * (size_t)NH * tt;
     for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
         const int t = (int)(r % tt);
         const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
         const size_t qoff = (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
-        const size_t kboff = b * tt * ld3 + (size_t)C + h * (size_t)hs; /* key j at kboff + j*3C */
-        const float *kb = qkv + kboff, *vb = kb + C;
-        float *dkb = dqkv + kboff, *dvb = dkb + C;
+        const size_t kboff = b * tt * ld3 + (size_t)C + (h / grp) * (size_t)hs; /* key j at kboff + j*ld3 */
+        const float *kb = qkv + kboff, *vb = kb + kvc;
+        float *dkb = dqkv + kboff, *dvb = dkb + kvc;
         const float *arow = att + r * tt;
         const float *dO = dout + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs;
         __syncthreads();
@@ -400,6 +470,39 @@ __global__ void k_attention_bwd(float *dqkv, const float *dout, const float *att
     }
 }
 
+/* ---------------------------------------------------------------- rotary */
+
+/* One block per token row (b, t) of qkv (ld floats a row): the pairs
+ * (i, i + half) of its heads heads (NH Q heads then KV K heads, contiguous
+ * from the row's start) rotated by sgn t theta^(-2i/hs), as zk_rope: the
+ * angle, cos and sin in double (once per i, into shared memory: 2 half
+ * floats), the rotation in fp32 without FMA contraction.  V untouched. */
+__global__ void k_rope(float *qkv, int T, int hs, int heads, size_t ld, size_t rows, float theta, double sgn)
+{
+    extern __shared__ float sm[];
+    const int half = hs / 2;
+    float *scs = sm, *ssn = sm + half;
+    const size_t pairs = (size_t)heads * (size_t)half;
+    for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const int t = (int)(r % (size_t)T);
+        __syncthreads(); /* the previous row's readers of scs, ssn are done */
+        for (int i = threadIdx.x; i < half; i += blockDim.x) {
+            double a = sgn * (double)t * pow((double)theta, -2.0 * (double)i / (double)hs);
+            scs[i] = (float)cos(a);
+            ssn[i] = (float)sin(a);
+        }
+        __syncthreads();
+        float *row = qkv + r * ld;
+        for (size_t p = threadIdx.x; p < pairs; p += blockDim.x) {
+            const int i = (int)(p % (size_t)half);
+            float *x = row + (p / (size_t)half) * (size_t)hs;
+            const float x1 = x[i], x2 = x[i + half], cs = scs[i], sn = ssn[i];
+            x[i] = __fsub_rn(__fmul_rn(x1, cs), __fmul_rn(x2, sn));
+            x[i + half] = __fadd_rn(__fmul_rn(x2, cs), __fmul_rn(x1, sn));
+        }
+    }
+}
+
 /* ------------------------------------------------------------------- GELU */
 
 #define GELU_K 0.7978845608028654f
@@ -420,6 +523,33 @@ __global__ void k_gelu_bwd(float *dinp, const float *inp, const float *dout, siz
         float s = 1.0f / (1.0f + expf(-2.0f * GELU_K * x * (1.0f + GELU_A * x2)));
         float g = s + 2.0f * x * s * (1.0f - s) * GELU_K * (1.0f + 3.0f * GELU_A * x2);
         dinp[i] += g * dout[i];
+    }
+}
+
+/* ----------------------------------------------------------------- SwiGLU */
+
+/* inp[N][2F]: per row the gate g then the up projection u; out[N][F] =
+ * silu(g) u, silu(g) = g sigmoid(g) */
+__global__ void k_swiglu_fwd(float *out, const float *inp, int F, size_t n)
+{
+    size_t f = (size_t)F;
+    GSTRIDE(i, n) {
+        size_t r = i / f, k = i % f;
+        float g = inp[2 * r * f + k], u = inp[2 * r * f + f + k];
+        out[i] = g / (1.0f + expf(-g)) * u;
+    }
+}
+
+/* dg += dout u s (1 + g (1 - s)), du += dout g s, s = sigmoid(g) */
+__global__ void k_swiglu_bwd(float *dinp, const float *inp, const float *dout, int F, size_t n)
+{
+    size_t f = (size_t)F;
+    GSTRIDE(i, n) {
+        size_t r = i / f, k = i % f, gi = 2 * r * f + k, ui = gi + f;
+        float g = inp[gi], u = inp[ui], d = dout[i];
+        float s = 1.0f / (1.0f + expf(-g));
+        dinp[gi] += d * u * s * (1.0f + g * (1.0f - s));
+        dinp[ui] += d * g * s;
     }
 }
 
@@ -607,6 +737,26 @@ cudaError_t zc_layernorm_bwd(cudaStream_t s, float *dinp, float *dw, float *db, 
     return cudaGetLastError();
 }
 
+cudaError_t zc_rmsnorm_fwd(cudaStream_t s, float *out, float *rstd, const float *inp, const float *w, int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return cudaSuccess;
+    k_rmsnorm_fwd<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(out, rstd, inp, w, N, C);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_rmsnorm_bwd(cudaStream_t s, float *dinp, float *dw, const float *dout, const float *inp,
+                           const float *w, const float *rstd, int N, int C)
+{
+    if (N <= 0 || C <= 0)
+        return cudaSuccess;
+    k_rmsnorm_bwd_dx<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(dinp, dout, inp, w, rstd, N, C);
+    size_t per = col_rows(N);
+    dim3 grid((unsigned)(((size_t)C + TPB - 1) / TPB), (unsigned)(((size_t)N + per - 1) / per));
+    k_rmsnorm_bwd_dw<<<grid, TPB, 0, s>>>(dw, dout, inp, rstd, N, C, per);
+    return cudaGetLastError();
+}
+
 cudaError_t zc_bias_rows(cudaStream_t s, float *out, const float *bias, int N, int OC)
 {
     if (N <= 0 || OC <= 0)
@@ -626,10 +776,23 @@ cudaError_t zc_bias_grad(cudaStream_t s, float *dbias, const float *dout, int N,
     return cudaGetLastError();
 }
 
-cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+/* KV <= 0: NH; KV must divide NH (else no head of the group would map to a
+ * K/V head inside the row: refused) */
+static cudaError_t kv_heads(int NH, int *KV)
+{
+    if (*KV <= 0)
+        *KV = NH;
+    return *KV > NH || NH % *KV != 0 ? cudaErrorInvalidValue : cudaSuccess;
+}
+
+cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
+                             int KV)
 {
     if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
         return cudaSuccess;
+    cudaError_t ek = kv_heads(NH, &KV);
+    if (ek != cudaSuccess)
+        return ek;
     int hs = C / NH;
     size_t shm = (size_t)(1 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
     if (shm > 47 * 1024) {   /* beyond the default 48 KiB: opt in (up to 227 KiB on Hopper) */
@@ -639,15 +802,18 @@ cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float
     }
     float scale = 1.0f / sqrtf((float)hs);
     size_t rows = (size_t)B * (size_t)NH * (size_t)T;
-    k_attention_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, att, qkv, B, T, C, NH, scale);
+    k_attention_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, att, qkv, B, T, C, NH, KV, scale);
     return cudaGetLastError();
 }
 
 cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *att, const float *qkv,
-                             int B, int T, int C, int NH)
+                             int B, int T, int C, int NH, int KV)
 {
     if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
         return cudaSuccess;
+    cudaError_t ek = kv_heads(NH, &KV);
+    if (ek != cudaSuccess)
+        return ek;
     int hs = C / NH;
     size_t shm = (size_t)(2 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
     if (shm > 47 * 1024) {
@@ -657,9 +823,39 @@ cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, con
     }
     float scale = 1.0f / sqrtf((float)hs);
     size_t rows = (size_t)B * (size_t)NH * (size_t)T;
-    k_attention_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, att, qkv, B, T, C, NH,
+    k_attention_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, att, qkv, B, T, C, NH, KV,
                                                                            scale);
     return cudaGetLastError();
+}
+
+static cudaError_t rope(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta, double sgn)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return cudaSuccess;
+    if (KV <= 0)
+        KV = NH;
+    int hs = C / NH;
+    if (hs < 2)
+        return cudaSuccess; /* no pair to rotate */
+    size_t shm = 2 * (size_t)(hs / 2) * sizeof(float);
+    if (shm > 47 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(k_rope, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
+        if (e != cudaSuccess)
+            return e;
+    }
+    size_t ld = (size_t)C + 2 * (size_t)KV * (size_t)hs, rows = (size_t)B * (size_t)T;
+    k_rope<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ROW_TPB, shm, s>>>(qkv, T, hs, NH + KV, ld, rows, theta, sgn);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_rope_fwd(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta)
+{
+    return rope(s, qkv, B, T, C, NH, KV, theta, 1.0);
+}
+
+cudaError_t zc_rope_bwd(cudaStream_t s, float *dqkv, int B, int T, int C, int NH, int KV, float theta)
+{
+    return rope(s, dqkv, B, T, C, NH, KV, theta, -1.0); /* the transpose of a rotation: the opposite angle */
 }
 
 cudaError_t zc_gelu_fwd(cudaStream_t s, float *out, const float *inp, size_t n)
@@ -675,6 +871,24 @@ cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const flo
     if (n == 0)
         return cudaSuccess;
     k_gelu_bwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dinp, inp, dout, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_swiglu_fwd(cudaStream_t s, float *out, const float *inp, int N, int F)
+{
+    if (N <= 0 || F <= 0)
+        return cudaSuccess;
+    size_t n = (size_t)N * (size_t)F;
+    k_swiglu_fwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(out, inp, F, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_swiglu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, int N, int F)
+{
+    if (N <= 0 || F <= 0)
+        return cudaSuccess;
+    size_t n = (size_t)N * (size_t)F;
+    k_swiglu_bwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dinp, inp, dout, F, n);
     return cudaGetLastError();
 }
 

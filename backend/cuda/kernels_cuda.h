@@ -43,6 +43,7 @@ cudaError_t zc_widen(cudaStream_t s, void *buf, int dt, size_t n);
 cudaError_t zc_init(cudaStream_t s, void *dst, int dt, const ze_init_desc *desc, size_t first, size_t n);
 
 /* ---- the model's kernels */
+/* wpe NULL: no learned positions (out = wte[tok]); dwpe NULL: skipped */
 cudaError_t zc_embed_fwd(cudaStream_t s, float *out, const int *tok, const float *wte, const float *wpe, int B,
                          int T, int C);
 cudaError_t zc_embed_bwd(cudaStream_t s, float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T,
@@ -51,13 +52,31 @@ cudaError_t zc_layernorm_fwd(cudaStream_t s, float *out, float *mean, float *rst
                              const float *w, const float *b, int N, int C);
 cudaError_t zc_layernorm_bwd(cudaStream_t s, float *dinp, float *dw, float *db, const float *dout,
                              const float *inp, const float *w, const float *mean, const float *rstd, int N, int C);
+/* RMSNorm (eps 1e-5): out = inp rstd w, rstd saved per row; bwd: dinp +=,
+ * dw += (a column sum, as LayerNorm's dw) */
+cudaError_t zc_rmsnorm_fwd(cudaStream_t s, float *out, float *rstd, const float *inp, const float *w, int N, int C);
+cudaError_t zc_rmsnorm_bwd(cudaStream_t s, float *dinp, float *dw, const float *dout, const float *inp,
+                           const float *w, const float *rstd, int N, int C);
 /* out[r][o] = bias[o] for every row r < N (before a GEMM with beta 1) */
 cudaError_t zc_bias_rows(cudaStream_t s, float *out, const float *bias, int N, int OC);
 /* dbias[o] += sum over rows r < N of dout[r][o] */
 cudaError_t zc_bias_grad(cudaStream_t s, float *dbias, const float *dout, int N, int OC);
-cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+/* Grouped-query attention: qkv[B][T][C + 2 KV hs], hs = C/NH; KV <= 0
+ * means NH; KV must divide NH (cudaErrorInvalidValue otherwise).  bwd:
+ * dqkv += (dK, dV of a shared head summed over its group by atomicAdd) */
+cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
+                             int KV);
 cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *att, const float *qkv,
-                             int B, int T, int C, int NH);
+                             int B, int T, int C, int NH, int KV);
+/* Rotary positions in place on the NH Q and KV K heads of qkv (layout as
+ * attention's): pairs (i, i + hs/2) rotated by t theta^(-2i/hs), the angle,
+ * cos and sin in double; bwd: the opposite angle, on the gradient */
+cudaError_t zc_rope_fwd(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta);
+cudaError_t zc_rope_bwd(cudaStream_t s, float *dqkv, int B, int T, int C, int NH, int KV, float theta);
+/* SwiGLU: inp[N][2F] (gate, then up), out[N][F] = silu(gate) up; bwd:
+ * dinp += */
+cudaError_t zc_swiglu_fwd(cudaStream_t s, float *out, const float *inp, int N, int F);
+cudaError_t zc_swiglu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, int N, int F);
 cudaError_t zc_gelu_fwd(cudaStream_t s, float *out, const float *inp, size_t n);
 cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, size_t n);
 /* y += x */
