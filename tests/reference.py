@@ -14,11 +14,24 @@ Nothing here comes from the engine's code: the forward and backward of every
 layer are derived by hand from the model's definition (no autograd library),
 in NumPy float32 where the engine computes in fp32 (float64 where the C code
 accumulates in double: the loss's mean, the gradient's sum of squares).  The
-model: token + position embeddings; L pre-LayerNorm blocks (LN1, QKV with
-bias, causal attention scaled 1/sqrt(head size), output projection,
-residual; LN2, fc to 4C, GELU tanh form, projection back, residual); final
-LN; output head tied to the token embedding; cross-entropy averaged over the
-tokens.  The step: gradients accumulated over the micro-batches, each scaled
+model, GPT-2 by default: token + position embeddings; L pre-LayerNorm blocks
+(LN1, QKV with bias, causal attention scaled 1/sqrt(head size), output
+projection, residual; LN2, fc to 4C, GELU tanh form, projection back,
+residual); final LN; output head tied to the token embedding; cross-entropy
+averaged over the tokens.  config.json's architecture keys turn it into the
+LLaMA family (an absent key is the GPT-2 value in parentheses):
+  kv_heads KV (heads)    grouped-query attention: query head h reads K/V
+                         head h // (heads / KV); qkv is Q (C) | K | V (KV hs)
+  ffn F (4 hidden)       the MLP's width
+  norm (layernorm)       rmsnorm: x / sqrt(mean(x^2) + 1e-5) w, no bias
+  mlp (gelu)             swiglu: fc gives gate | up (2F), silu(gate) up
+  pos (learned)          rotary: no wpe; the (i, i + hs/2) pairs of every Q
+                         and K head of token t rotated by t theta^(-2i/hs)
+  rope_theta (10000)     theta
+  tied (true)            false: an own output head [V][C] in the last unit
+  bias (true)            false: no bias in any linear layer
+
+The step: gradients accumulated over the micro-batches, each scaled
 by loss_scale / accum (the mean); gradient clipping to the global norm
 `clip` after unscaling; AdamW (bias-corrected, decoupled weight decay) or
 SGD with momentum; linear warm-up of the learning rate over the first
@@ -41,6 +54,10 @@ can show that the comparison with the engine notices each kind of bug:
   no-accum-mean   the accumulated gradient not averaged over the micro-batches
   no-unscale      the loss scale not divided out of the gradients
   no-skip         an overflowing step applied instead of skipped
+  rope-sign       rotary positions rotated by the opposite angle, -t theta^(-2i/hs)
+                  (its backward consistent with it; pos rotary only)
+  gqa-share       query head h reads K/V head h % KV instead of h // (heads / KV)
+                  (matters only when 1 < kv_heads < heads)
 """
 import argparse
 import json
@@ -51,7 +68,8 @@ import sys
 import numpy as np
 
 f32 = np.float32
-MUTATIONS = ("beta2", "no-clip", "no-weight-decay", "no-warmup", "no-accum-mean", "no-unscale", "no-skip")
+MUTATIONS = ("beta2", "no-clip", "no-weight-decay", "no-warmup", "no-accum-mean", "no-unscale", "no-skip",
+             "rope-sign", "gqa-share")
 LN_EPS = f32(1e-5)
 GELU_K = f32(math.sqrt(2.0 / math.pi))
 GELU_A = f32(0.044715)
@@ -97,8 +115,10 @@ def gauss(seed, unit, n):
 
 def expected_init(cfg, shapes):
     """The initial parameters as the engine documents them: N(0, 0.02) for
-    the embeddings, QKV and fc weights, 0.02/sqrt(2L) for the two residual
-    projections, LayerNorm weights 1, every bias 0."""
+    the embeddings, QKV, fc and untied head weights, 0.02/sqrt(2L) for the
+    two residual projections, norm weights 1, every bias 0; unit k's
+    segments (those the architecture has) take the generator's values of
+    unit k in order."""
     L = cfg["layers"]
     out = []
     for k, unit in enumerate(shapes):
@@ -108,7 +128,7 @@ def expected_init(cfg, shapes):
         o = 0
         for name, s in unit:
             m = int(np.prod(s))
-            if name in ("wte", "wpe", "qkvw", "fcw"):
+            if name in ("wte", "wpe", "qkvw", "fcw", "headw"):
                 vals[o:o + m] = f32(0.02) * g[o:o + m]
             elif name in ("projw", "fcpw"):
                 vals[o:o + m] = (f32(0.02) / np.sqrt(f32(2.0) * f32(L))) * g[o:o + m]
@@ -167,6 +187,32 @@ def layernorm_bwd(dout, cache, w):
     return dx, (dout * n).sum(0, dtype=f32), dout.sum(0, dtype=f32)
 
 
+def rmsnorm_fwd(x, w):
+    """y = x rstd w, rstd = 1 / sqrt(mean(x^2) + eps): no centring, no bias"""
+    C = x.shape[-1]
+    rs = f32(1.0) / np.sqrt((x * x).sum(-1, keepdims=True, dtype=f32) / f32(C) + LN_EPS)
+    return x * rs * w, (x, rs)
+
+
+def rmsnorm_bwd(dout, cache, w):
+    """with n = x rstd, g = dout w: d rstd / dx = -rstd^3 x / C, so
+    dx = rstd g - x rstd^3 sum(g x) / C = rstd (g - n mean(g n)); dw = sum dout n"""
+    x, rs = cache
+    C = x.shape[-1]
+    n = x * rs
+    g = dout * w
+    gnmean = (g * x).sum(-1, keepdims=True, dtype=f32) * rs / f32(C)
+    return rs * (g - n * gnmean), (dout * n).sum(0, dtype=f32), None
+
+
+def norm_fwd(A, x, w, b):
+    return layernorm_fwd(x, w, b) if A.layernorm else rmsnorm_fwd(x, w)
+
+
+def norm_bwd(A, dout, cache, w):
+    return layernorm_bwd(dout, cache, w) if A.layernorm else rmsnorm_bwd(dout, cache, w)
+
+
 def linear_fwd(x, w, b=None):
     """x [N][in], w [out][in] -> [N][out]"""
     y = x @ w.T
@@ -190,46 +236,129 @@ def gelu_grad(x):
     return s + f32(2.0) * x * s * (f32(1.0) - s) * GELU_K * (f32(1.0) + f32(3.0) * GELU_A * x2)
 
 
-def attention_fwd(qkv, B, T, C, NH):
-    """causal multi-head attention; qkv [B*T][3C] (q, k, v, heads side by
-    side in each) -> y [B*T][C], and what backward needs"""
-    hs = C // NH
-    q, k, v = (qkv.reshape(B, T, 3, NH, hs)[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+def sigmoid(x):
+    with np.errstate(over="ignore"):     # exp(-x) = inf for a very negative x: sigmoid 0, as it should
+        return f32(1.0) / (f32(1.0) + np.exp(-x))
+
+
+def swiglu_fwd(h, F):
+    """h [N][2F] = gate | up -> silu(gate) up, silu(g) = g sigmoid(g)"""
+    g, u = h[:, :F], h[:, F:]
+    return g * sigmoid(g) * u
+
+
+def swiglu_bwd(da, h, F):
+    """d silu(g)/dg = s + g s (1 - s) = s (1 + g (1 - s)), s = sigmoid(g);
+    d(silu(g) u)/du = silu(g)"""
+    g, u = h[:, :F], h[:, F:]
+    s = sigmoid(g)
+    return np.concatenate([da * u * s * (f32(1.0) + g * (f32(1.0) - s)), da * g * s], axis=1)
+
+
+def rope_tables(A, T, sign):
+    """cos and sin [T][hs/2] of the angles sign t theta^(-2i/hs), computed in
+    double and stored as float32"""
+    hs = A.hs
+    i = np.arange(hs // 2, dtype=np.float64)
+    ang = sign * np.arange(T, dtype=np.float64)[:, None] * np.power(A.theta, -2.0 * i / hs)[None, :]
+    return np.cos(ang).astype(f32), np.sin(ang).astype(f32)
+
+
+def rope_apply(A, qkv, B, T, cs, sn):
+    """rotate the (i, i + hs/2) pairs of every Q and K head of each token by
+    the angle of its position (the tables' row t): x1' = x1 cos - x2 sin,
+    x2' = x2 cos + x1 sin; V untouched.  Returns a new array."""
+    hs, half, nqk = A.hs, A.hs // 2, A.NH + A.KV
+    out = qkv.copy()
+    qk = out[:, :nqk * hs].reshape(B, T, nqk, hs)
+    x1, x2 = qk[..., :half].copy(), qk[..., half:].copy()
+    c, s = cs[None, :, None, :], sn[None, :, None, :]
+    qk[..., :half] = x1 * c - x2 * s
+    qk[..., half:] = x2 * c + x1 * s
+    return out
+
+
+def attention_fwd(A, qkv, B, T):
+    """causal attention with grouped K/V heads; qkv [B*T][C + 2 KV hs]
+    (Q heads, then K heads, then V heads, side by side in each row) ->
+    y [B*T][C], and what backward needs"""
+    hs, NH, KV, C = A.hs, A.NH, A.KV, A.C
+    r = qkv.reshape(B, T, -1)
+    q = r[:, :, :C].reshape(B, T, NH, hs).transpose(0, 2, 1, 3)
+    k = r[:, :, C:C + KV * hs].reshape(B, T, KV, hs).transpose(0, 2, 1, 3)
+    v = r[:, :, C + KV * hs:].reshape(B, T, KV, hs).transpose(0, 2, 1, 3)
+    ke, ve = k[:, A.kvmap], v[:, A.kvmap]           # [B][NH][T][hs]: each query head's K and V
     scale = f32(1.0) / np.sqrt(f32(hs))
-    s = (q @ k.transpose(0, 1, 3, 2)) * scale
+    s = (q @ ke.transpose(0, 1, 3, 2)) * scale
     mask = np.triu(np.ones((T, T), dtype=bool), 1)
     s = np.where(mask, f32(-np.inf), s)
     e = np.exp(s - s.max(-1, keepdims=True))
     p = e * (f32(1.0) / e.sum(-1, keepdims=True, dtype=f32))
-    y = p @ v
-    return y.transpose(0, 2, 1, 3).reshape(B * T, C), (q, k, v, p, scale)
+    y = p @ ve
+    return y.transpose(0, 2, 1, 3).reshape(B * T, C), (q, ke, ve, p, scale)
 
 
-def attention_bwd(dy, cache, B, T, C, NH):
+def attention_bwd(A, dy, cache, B, T):
     """P = softmax(S), S = scale Q K^T, Y = P V:
     dP = dY V^T, dV = P^T dY, dS = P (dP - rowsum(P dP)), dQ = scale dS K,
-    dK = scale dS^T Q"""
-    q, k, v, p, scale = cache
-    hs = C // NH
+    dK = scale dS^T Q; a K/V head shared by several query heads gets the sum
+    of their dK, dV"""
+    q, ke, ve, p, scale = cache
+    hs, NH, KV = A.hs, A.NH, A.KV
     dy = dy.reshape(B, T, NH, hs).transpose(0, 2, 1, 3)
-    dp = dy @ v.transpose(0, 1, 3, 2)
-    dv = p.transpose(0, 1, 3, 2) @ dy
+    dp = dy @ ve.transpose(0, 1, 3, 2)
+    dve = p.transpose(0, 1, 3, 2) @ dy
     ds = scale * p * (dp - (p * dp).sum(-1, keepdims=True, dtype=f32))
-    dq = ds @ k
-    dk = ds.transpose(0, 1, 3, 2) @ q
-    dqkv = np.stack([dq, dk, dv], axis=2)   # B, NH, 3, T, hs
-    return dqkv.transpose(0, 3, 2, 1, 4).reshape(B * T, 3 * C)
+    dq = ds @ ke
+    dke = ds.transpose(0, 1, 3, 2) @ q
+    dk = np.zeros((B, KV, T, hs), dtype=dq.dtype)
+    dv = np.zeros((B, KV, T, hs), dtype=dq.dtype)
+    for h in range(NH):
+        dk[:, A.kvmap[h]] += dke[:, h]
+        dv[:, A.kvmap[h]] += dve[:, h]
+    return np.concatenate([x.transpose(0, 2, 1, 3).reshape(B * T, -1) for x in (dq, dk, dv)], axis=1)
 
 
 # ------------------------------------------------------------------ model
 
+class Arch:
+    """config.json's architecture keys, absent ones the GPT-2 defaults"""
+
+    def __init__(self, cfg, mutations=()):
+        self.C, self.NH, self.V, self.T, self.L = cfg["hidden"], cfg["heads"], cfg["vocab"], cfg["seq"], cfg["layers"]
+        self.KV = int(cfg.get("kv_heads", self.NH))
+        self.F = int(cfg.get("ffn", 4 * self.C))
+        norm, mlp, pos = cfg.get("norm", "layernorm"), cfg.get("mlp", "gelu"), cfg.get("pos", "learned")
+        for key, val, ok in (("norm", norm, ("layernorm", "rmsnorm")), ("mlp", mlp, ("gelu", "swiglu")),
+                             ("pos", pos, ("learned", "rotary"))):
+            if val not in ok:
+                sys.exit("reference.py: unknown %s %r in config.json" % (key, val))
+        self.layernorm, self.swiglu, self.rotary = norm == "layernorm", mlp == "swiglu", pos == "rotary"
+        self.theta = float(f32(cfg.get("rope_theta", 10000.0)))   # a float in the engine
+        self.tied, self.bias = bool(cfg.get("tied", True)), bool(cfg.get("bias", True))
+        if self.NH <= 0 or self.C % self.NH or self.KV <= 0 or self.NH % self.KV or self.F <= 0:
+            sys.exit("reference.py: hidden %d, heads %d, kv_heads %d, ffn %d do not make a model"
+                     % (self.C, self.NH, self.KV, self.F))
+        self.hs = self.C // self.NH
+        if self.rotary and self.hs % 2:
+            sys.exit("reference.py: rotary positions need an even head size, not %d" % self.hs)
+        grp = self.NH // self.KV
+        self.kvmap = np.array([h % self.KV if "gqa-share" in mutations else h // grp for h in range(self.NH)])
+        self.rope_sign = -1.0 if "rope-sign" in mutations else 1.0
+
+
 def unit_shapes(cfg):
-    V, T, C, L = cfg["vocab"], cfg["seq"], cfg["hidden"], cfg["layers"]
-    F = 4 * C
-    block = [("ln1w", (C,)), ("ln1b", (C,)), ("qkvw", (3 * C, C)), ("qkvb", (3 * C,)), ("projw", (C, C)),
-             ("projb", (C,)), ("ln2w", (C,)), ("ln2b", (C,)), ("fcw", (F, C)), ("fcb", (F,)), ("fcpw", (C, F)),
-             ("fcpb", (C,))]
-    return [[("wte", (V, C)), ("wpe", (T, C))]] + [block] * L + [[("lnfw", (C,)), ("lnfb", (C,))]]
+    A = Arch(cfg)
+    V, T, C, L, F, hs, KV = A.V, A.T, A.C, A.L, A.F, A.hs, A.KV
+    Fm = 2 * F if A.swiglu else F
+    QKV = C + 2 * KV * hs
+    ln, bias = A.layernorm, A.bias
+    block = [("ln1w", (C,))] + [("ln1b", (C,))] * ln + [("qkvw", (QKV, C))] + [("qkvb", (QKV,))] * bias + \
+        [("projw", (C, C))] + [("projb", (C,))] * bias + [("ln2w", (C,))] + [("ln2b", (C,))] * ln + \
+        [("fcw", (Fm, C))] + [("fcb", (Fm,))] * bias + [("fcpw", (C, F))] + [("fcpb", (C,))] * bias
+    emb = [("wte", (V, C))] + [("wpe", (T, C))] * (not A.rotary)
+    last = [("lnfw", (C,))] + [("lnfb", (C,))] * ln + [("headw", (V, C))] * (not A.tied)
+    return [emb] + [block] * L + [last]
 
 
 def views(flat, shapes):
@@ -245,30 +374,38 @@ def views(flat, shapes):
     return out
 
 
-def micro_batch(cfg, W, G, tok, tgt, dscale):
+def micro_batch(cfg, W, G, tok, tgt, dscale, mutations=()):
     """forward and backward of one micro-batch with the parameters W (views);
     adds d(loss * dscale)/d(parameters) into G (views); returns the loss"""
-    B, T, C, NH, L = cfg["micro_batch"], cfg["seq"], cfg["hidden"], cfg["heads"], cfg["layers"]
+    A = Arch(cfg, mutations)
+    B, T, C, L, F = cfg["micro_batch"], cfg["seq"], A.C, A.L, A.F
     N = B * T
     emb, fin = W[0], W[L + 1]
     tok = tok.reshape(-1)
     tgt = tgt.reshape(-1)
-    x = (emb["wte"][tok].reshape(B, T, C) + emb["wpe"][None, :T]).reshape(N, C)
+    x = emb["wte"][tok]
+    if not A.rotary:
+        x = (x.reshape(B, T, C) + emb["wpe"][None, :T]).reshape(N, C)
+    if A.rotary:
+        cs, sn = rope_tables(A, T, A.rope_sign)
     caches = []
     for l in range(L):
         w = W[1 + l]
-        ln1, c1 = layernorm_fwd(x, w["ln1w"], w["ln1b"])
-        qkv = linear_fwd(ln1, w["qkvw"], w["qkvb"])
-        y, ca = attention_fwd(qkv, B, T, C, NH)
-        xmid = linear_fwd(y, w["projw"], w["projb"]) + x
-        ln2, c2 = layernorm_fwd(xmid, w["ln2w"], w["ln2b"])
-        h = linear_fwd(ln2, w["fcw"], w["fcb"])
-        a = gelu_fwd(h)
-        xout = linear_fwd(a, w["fcpw"], w["fcpb"]) + xmid
+        ln1, c1 = norm_fwd(A, x, w["ln1w"], w.get("ln1b"))
+        qkv = linear_fwd(ln1, w["qkvw"], w.get("qkvb"))
+        if A.rotary:
+            qkv = rope_apply(A, qkv, B, T, cs, sn)
+        y, ca = attention_fwd(A, qkv, B, T)
+        xmid = linear_fwd(y, w["projw"], w.get("projb")) + x
+        ln2, c2 = norm_fwd(A, xmid, w["ln2w"], w.get("ln2b"))
+        h = linear_fwd(ln2, w["fcw"], w.get("fcb"))
+        a = swiglu_fwd(h, F) if A.swiglu else gelu_fwd(h)
+        xout = linear_fwd(a, w["fcpw"], w.get("fcpb")) + xmid
         caches.append((ln1, c1, ca, y, c2, ln2, h, a))
         x = xout
-    lnf, cf = layernorm_fwd(x, fin["lnfw"], fin["lnfb"])
-    logits = linear_fwd(lnf, emb["wte"])
+    lnf, cf = norm_fwd(A, x, fin["lnfw"], fin.get("lnfb"))
+    head = emb["wte"] if A.tied else fin["headw"]
+    logits = linear_fwd(lnf, head)
     # cross-entropy: mean over the tokens of log sum e^z - z[target]
     mx = logits.max(-1, keepdims=True)
     e = np.exp(logits - mx)
@@ -281,38 +418,48 @@ def micro_batch(cfg, W, G, tok, tgt, dscale):
     dlogits[rows, tgt] -= dn
     # backward
     ge, gf = G[0], G[L + 1]
-    dlnf, dwte, _ = linear_bwd(dlogits, lnf, emb["wte"])
-    ge["wte"] += dwte
-    dx, dw, db = layernorm_bwd(dlnf, cf, fin["lnfw"])
+
+    def acc(g, name, d):
+        if name in g:       # a bias the architecture lacks has no gradient
+            g[name] += d
+
+    dlnf, dhead, _ = linear_bwd(dlogits, lnf, head)
+    acc(ge if A.tied else gf, "wte" if A.tied else "headw", dhead)
+    dx, dw, db = norm_bwd(A, dlnf, cf, fin["lnfw"])
     gf["lnfw"] += dw
-    gf["lnfb"] += db
+    acc(gf, "lnfb", db)
+    if A.rotary:
+        cb, sb = rope_tables(A, T, -A.rope_sign)   # the transpose of a rotation: the opposite angle
     for l in reversed(range(L)):
         w, g = W[1 + l], G[1 + l]
         ln1, c1, ca, y, c2, ln2, h, a = caches[l]
         da, dw, db = linear_bwd(dx, a, w["fcpw"])
         g["fcpw"] += dw
-        g["fcpb"] += db
-        dh = gelu_grad(h) * da
+        acc(g, "fcpb", db)
+        dh = swiglu_bwd(da, h, F) if A.swiglu else gelu_grad(h) * da
         dln2, dw, db = linear_bwd(dh, ln2, w["fcw"])
         g["fcw"] += dw
-        g["fcb"] += db
-        dxm, dw, db = layernorm_bwd(dln2, c2, w["ln2w"])
+        acc(g, "fcb", db)
+        dxm, dw, db = norm_bwd(A, dln2, c2, w["ln2w"])
         g["ln2w"] += dw
-        g["ln2b"] += db
+        acc(g, "ln2b", db)
         dxmid = dx + dxm
         dy, dw, db = linear_bwd(dxmid, y, w["projw"])
         g["projw"] += dw
-        g["projb"] += db
-        dqkv = attention_bwd(dy, ca, B, T, C, NH)
+        acc(g, "projb", db)
+        dqkv = attention_bwd(A, dy, ca, B, T)
+        if A.rotary:
+            dqkv = rope_apply(A, dqkv, B, T, cb, sb)
         dln1, dw, db = linear_bwd(dqkv, ln1, w["qkvw"])
         g["qkvw"] += dw
-        g["qkvb"] += db
-        dx1, dw, db = layernorm_bwd(dln1, c1, w["ln1w"])
+        acc(g, "qkvb", db)
+        dx1, dw, db = norm_bwd(A, dln1, c1, w["ln1w"])
         g["ln1w"] += dw
-        g["ln1b"] += db
+        acc(g, "ln1b", db)
         dx = dxmid + dx1
     np.add.at(ge["wte"], tok, dx)
-    ge["wpe"][:T] += dx.reshape(B, T, C).sum(0, dtype=f32)
+    if not A.rotary:
+        ge["wpe"][:T] += dx.reshape(B, T, C).sum(0, dtype=f32)
     return loss
 
 
@@ -346,7 +493,7 @@ def train(cfg, params, batches, mutations):
         for j in range(M):
             tok, tgt = batches[s, j, 0], batches[s, j, 1]
             mb = np.zeros_like(master)
-            loss += micro_batch(cfg, W, views(mb, shapes), tok, tgt, dscale)
+            loss += micro_batch(cfg, W, views(mb, shapes), tok, tgt, dscale, mutations)
             with np.errstate(invalid="ignore", over="ignore"):   # an overflow stays inf: the step is skipped
                 if gdt == "fp32":
                     grads += mb

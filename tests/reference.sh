@@ -11,6 +11,8 @@
 #   SGD with weight decay (clip 1: some steps clipped, some not)
 #   fp16 storage with dynamic loss scaling (skipped steps, halved and
 #   doubled scales)
+#   the LLaMA family's blocks (RMSNorm, SwiGLU, rotary, grouped-query
+#   attention, untied head, no biases), and each of those alone
 # Then the mutations: the reference broken on purpose in one way at a time
 # must differ from the engine by more than 1e-4, so each bug named in the
 # test's title could not hide from this comparison; two of them (no
@@ -159,6 +161,33 @@ ref fp16 m-unscale --mutate no-unscale
 caught fp16 m-unscale "mutation: the loss scale not divided out of the gradients is caught"
 ref fp16 m-noskip --mutate no-skip
 caught fp16 m-noskip "mutation: an overflowing step applied instead of skipped is caught"
+
+# ---- the LLaMA family's blocks: RMSNorm, SwiGLU of width 48, rotary
+# positions, 2 KV heads for 4 query heads, an untied head, no biases
+# (AdamW as above); and a rotary-sign or KV-head-mapping bug in the
+# reference is caught
+LLAMA="kv_heads=2 ffn=48 norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0"
+# shellcheck disable=SC2086
+eng llama weight_decay=0.1 clip=1 $LLAMA dump="$tmp/llama.d"
+ok "$rc" "LLaMA-family run with dump=DIR: trains" || diag "$err"
+jok "$tmp/llama.d/config.json" '.kv_heads == 2 and .ffn == 48 and .norm == "rmsnorm" and .mlp == "swiglu" and
+    .pos == "rotary" and .rope_theta == 10000 and .tied == false and .bias == false' \
+    "the LLaMA dump records the architecture: 2 KV heads, SwiGLU 48, RMSNorm, rotary (base 10000), untied, no biases"
+ref llama llama-ref
+jok "$tmp/llama-ref.json" '.init_matches and .data_matches' "LLaMA: the dumped parameters are the documented initialisation"
+within llama llama-ref "LLaMA blocks + AdamW: the engine's 20 losses match the NumPy reference within 1e-4"
+ref llama m-rope --mutate rope-sign
+caught llama m-rope "mutation: rotary positions turned the other way is caught"
+ref llama m-gqa --mutate gqa-share
+caught llama m-gqa "mutation: query head h reading KV head h mod 2 instead of h / 2 is caught"
+# one feature at a time on GPT-2: each against the reference
+for f in "norm=rmsnorm" "mlp=swiglu ffn=40" "pos=rotary" "kv_heads=1" "tied=0" "bias=0"; do
+    n=$(echo "$f" | tr -c 'a-z0-9\n' _)
+    # shellcheck disable=SC2086
+    eng "f$n" weight_decay=0.1 clip=1 $f dump="$tmp/f$n.d"
+    ref "f$n" "f$n-ref"
+    within "f$n" "f$n-ref" "GPT-2 with only $f: the engine's 20 losses match the NumPy reference within 1e-4"
+done
 
 # ---- the new arguments
 eng bad weight_decay=x
