@@ -91,6 +91,17 @@ else
     skip_dep "gnuplot is not installed"
 fi
 
+# --scale by parameter count keeps a LLaMA a LLaMA: Llama-3-8B's 4 query
+# heads per KV head and its MLP of 3.5 h, 64-wide heads, within 10 % of 1M
+"$ZPLAN" --model llama3-8b --gpus 2 --dp 2 --zero 1 --db "$DB" --json >"$tmp/l8.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/l8.json")" --db "$DB" --steps 2 --scale 1M,seq=32 --json
+jok "$outf" '.model as $m | .status == "ok" and $m.mlp == "swiglu" and $m.norm == "rmsnorm" and
+    $m.position == "rotary" and $m.tied_embeddings == false and $m.heads == $m.hidden / 64 and
+    $m.kv_heads == ([1, ($m.heads / 4 | floor)] | max) and $m.ffn == ($m.hidden * 3.5 | round) and
+    (($m.params - 1000000) / 1000000 | fabs) <= 0.10' \
+    "--scale 1M of Llama-3-8B: SwiGLU 3.5 h, RMSNorm, rotary, untied, KV heads heads/4, within 10% of 1e6" ||
+    diag "rc=$rc $(jq -c .model "$outf" 2>/dev/null) $err"
+
 # --scale by parameter count: a GPT of 64-wide heads, byte-level vocabulary
 run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale 2M,seq=32 --json
 ok $rc "exec --scale 2M,seq=32 runs" || diag "$err"
@@ -325,11 +336,11 @@ jok "$outf" '[.executions[].status] | index("interrupted") != null and index("fa
 
 # refused before any launch (exit 2), nothing recorded
 n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo 2)
-"$ZPLAN" --model gpt2-small --gpus 4 --tp 2 --dp 2 --pp 1 --zero 0 --offload none --ckpt none --micro-batch 1 \
-    --global-batch 8 --db "$DB" >/dev/null 2>&1
-"$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
-    --global-batch 8 --dtype bf16 --no-master-weights --db "$DB" >/dev/null 2>&1
-for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "2" "3" "1 --scale layers=0" "1 --scale depth=3" \
+r_tp=$("$ZPLAN" --model gpt2-small --gpus 4 --tp 2 --dp 2 --pp 1 --zero 0 --offload none --ckpt none --micro-batch 1 \
+    --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
+r_nm=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
+    --global-batch 8 --dtype bf16 --no-master-weights --db "$DB" --json 2>/dev/null | jq .run_id)
+for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "$r_tp" "$r_nm" "1 --scale layers=0" "1 --scale depth=3" \
     "1 --scale 5M,layers=3" "1 --scale 20Q" "1 --scale 10" "1 --hostfile $tmp/no-such-hosts"; do
     # shellcheck disable=SC2086
     run "$ZPLAN" exec $args --db "$DB" --steps 1
@@ -339,17 +350,47 @@ done
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo "$n0")" "$n0" \
     "refused executions leave no row"
 
-# a model the engine does not build (its blocks are GPT-2's) is refused,
-# not run as another model: LLaMA-2's SwiGLU, RMSNorm, rotary positions,
-# untied head and bias-free layers are each named; nothing recorded
-"$ZPLAN" --model llama2-7b --gpus 2 --dp 2 --db "$DB" --json >"$tmp/llama.json" 2>/dev/null
-run "$ZPLAN" exec "$(jq .run_id "$tmp/llama.json")" --db "$DB" --steps 1
-ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q 'engine builds GPT-2 blocks' "$errf" &&
-      grep -q 'SwiGLU' "$errf" && grep -q 'RMSNorm' "$errf" && grep -q 'rotary' "$errf" && grep -q 'untied' "$errf" &&
-      grep -q 'without biases' "$errf"; echo $?)" \
-    "exec of a LLaMA-2 plan: refused (exit 2), naming SwiGLU, RMSNorm, rotary, untied head, no biases" || diag "rc=$rc $err"
+# the LLaMA family runs as itself: Llama-3-8B (SwiGLU, RMSNorm, rotary, 8 KV
+# heads of 32, untied head, no biases) scaled to L=2, h=64, 4 heads keeps
+# its proportions: 1 KV head (32/8 = 4 query heads each), an MLP of
+# 14336/4096 x 64 = 224.  Hand count: embedding V h = 8192; a block: norm
+# 64, QKV (64 + 2 x 16) x 64 = 6144, projection 4096, norm 64, gate and up
+# 2 x 224 x 64 = 28672, down 64 x 224 = 14336, 53376; the final norm and
+# the untied head 64 + 8192: 8192 + 2 x 53376 + 8256 = 123200
+LP=123200
+for lay in "--zero 1 --ckpt none" "--zero 3 --ckpt full"; do
+    # shellcheck disable=SC2086
+    "$ZPLAN" --model llama3-8b --gpus 2 --dp 2 $lay --db "$DB" --json >"$tmp/llama.json" 2>/dev/null
+    run "$ZPLAN" exec "$(jq .run_id "$tmp/llama.json")" --db "$DB" --steps 4 --json \
+        --scale layers=2,hidden=64,heads=4,vocab=128,seq=32,micro_batch=2,accum=2
+    ok "$rc" "exec of a Llama-3-8B plan ($lay) runs" || diag "rc=$rc $err"
+    jok "$outf" ".status == \"ok\" and .model.params == $LP and .model.kv_heads == 1 and .model.ffn == 224 and
+        .model.mlp == \"swiglu\" and .model.norm == \"rmsnorm\" and .model.position == \"rotary\" and
+        .model.tied_embeddings == false and .model.bias == false" \
+        "Llama-3-8B ($lay) runs as a LLaMA: $LP parameters (hand count), 1 KV head, SwiGLU 224, RMSNorm, rotary, untied"
+    jok "$outf" 'all(.per_rank[]; .measured_bytes.params == .predicted_bytes.params and
+        .measured_bytes.grads == .predicted_bytes.grads and .measured_bytes.optimizer == .predicted_bytes.optimizer) and
+        .comm_bytes_per_step.predicted == .comm_bytes_per_step.measured' \
+        "Llama-3-8B ($lay): model states and bytes per step predicted = measured"
+    jok "$outf" 'all(.per_rank[]; (.measured_bytes.activations - .predicted_bytes.activations | fabs) <=
+        0.01 * .measured_bytes.activations and (.measured_bytes.peak - .predicted_bytes.peak | fabs) <=
+        0.01 * .measured_bytes.peak)' \
+        "Llama-3-8B ($lay): activations and peak within 1 % of the prediction" ||
+        diag "$(jq -c '.per_rank[0] | [.predicted_bytes, .measured_bytes]' "$outf")"
+    jok "$outf" '.losses[3] < .losses[0]' "Llama-3-8B ($lay): the loss falls"
+done
+
+# a model the engine does not build is refused, not run as another model:
+# BLOOM's ALiBi positions are named (its 176B given 8 TiB GPUs to make a
+# plan on 2); nothing recorded
+n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions")
+"$ZPLAN" --model bloom-176b --gpus 2 --dp 2 --gpu-mem 8TiB --db "$DB" --json >"$tmp/bloom.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/bloom.json")" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q 'engine builds GPT-2 and LLaMA-family blocks' "$errf" &&
+      grep -q 'ALiBi positions' "$errf"; echo $?)" \
+    "exec of a BLOOM plan: refused (exit 2), naming ALiBi" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo "$n0")" "$n0" \
-    "the refused LLaMA-2 execution leaves no row"
+    "the refused BLOOM execution leaves no row"
 
 # refused before anything is written, and in one line: a plan file is
 # planned without recording until all is checked (a wrong --np, tp/pp > 1,

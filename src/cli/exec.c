@@ -225,8 +225,9 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (o.hostfile && (st = zp_hostfile_check(o.hostfile, &cli->err)))
         return zp_fail(cli, st);
 
-    /* the scaled model: the engine's architecture (GPT-2 style), which the
-     * plan's model must have: scaling changes its sizes, not its kind */
+    /* the scaled model: an architecture the engine builds (GPT-2's or the
+     * LLaMA family's blocks), which the plan's model must have: scaling
+     * changes its sizes, not its kind */
     if ((st = zp_exec_engine_arch(&full.model, which, &cli->err)))
         return zp_fail(cli, st);
     zp_problem pb = full;
@@ -236,18 +237,11 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         scale = "layers=2,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2";
     if (scale && (st = zp_exec_apply_scale(scale, m, &pb.train, &l, &cli->err)))
         return zp_fail(cli, st);
-    m->kv_heads = m->heads;
     m->head_dim = 0;
-    m->ffn = 4 * m->hidden;
-    m->mlp = ZP_MLP_GELU;
-    m->norm = ZP_NORM_LAYERNORM;
-    m->pos = ZP_POS_LEARNED;
-    m->max_pos = pb.train.seq;
-    m->tied = 1;
-    m->bias = 1;
-    m->qkv_bias = m->out_bias = m->mlp_bias = m->head_bias = m->embed_norm = 0;
-    m->block = ZP_BLOCK_SERIAL;
-    m->window = 0;
+    if (m->pos == ZP_POS_LEARNED)   /* the engine's table: one row per position of the sequence */
+        m->max_pos = pb.train.seq;
+    if (m->bias)   /* a biased model's every linear layer of a block has one */
+        m->qkv_bias = m->out_bias = m->mlp_bias = 0;
     if ((st = zp_model_check(m, &cli->err))) {
         char why[sizeof cli->err.msg];
         snprintf(why, sizeof why, "%s", cli->err.msg);
@@ -355,7 +349,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* launch */
     char engbuf[4096], npbuf[32];
     const char *eng = zp_engine_path(engbuf, sizeof engbuf), *lname;
-    char a[24][64], *args[40];
+    char a[32][64], *args[48];
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)o.np);
     int n;
     if ((st = zp_launcher(args, &n, npbuf, o.hostfile, eng, &lname, &cli->err)))
@@ -388,7 +382,9 @@ static const char exec_tail[] =
     "Progress (step, loss, time) goes to stderr.  A run ended early - Ctrl-C, a rank that\n"
     "died, a hung one after --timeout - is recorded (interrupted / failed) with the losses\n"
     "and step time of the steps it finished.\n"
-    "Not yet: tensor and pipeline layouts, and models other than GPT-2 blocks.\n";
+    "The engine builds GPT-2's blocks and the LLaMA family's (RMSNorm, SwiGLU, rotary\n"
+    "positions, grouped-query attention, untied head, no biases); a plan of another\n"
+    "architecture is refused.  Not yet: tensor and pipeline layouts.\n";
 
 const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage,
                             exec_opts_table, exec_tail};

@@ -36,6 +36,14 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
     snprintf(a[k], 64, "heads=%lld", (long long)m->heads), args[n++] = a[k++];
     snprintf(a[k], 64, "vocab=%lld", (long long)m->vocab), args[n++] = a[k++];
     snprintf(a[k], 64, "seq=%lld", (long long)tr->seq), args[n++] = a[k++];
+    /* the architecture (the engine's defaults are GPT-2's) */
+    snprintf(a[k], 64, "kv_heads=%lld", (long long)m->kv_heads), args[n++] = a[k++];
+    snprintf(a[k], 64, "ffn=%lld", (long long)m->ffn), args[n++] = a[k++];
+    snprintf(a[k], 64, "norm=%s", m->norm == ZP_NORM_RMSNORM ? "rmsnorm" : "layernorm"), args[n++] = a[k++];
+    snprintf(a[k], 64, "mlp=%s", m->mlp == ZP_MLP_SWIGLU ? "swiglu" : "gelu"), args[n++] = a[k++];
+    snprintf(a[k], 64, "pos=%s", m->pos == ZP_POS_ROTARY ? "rotary" : "learned"), args[n++] = a[k++];
+    snprintf(a[k], 64, "tied=%d", m->tied ? 1 : 0), args[n++] = a[k++];
+    snprintf(a[k], 64, "bias=%d", m->bias ? 1 : 0), args[n++] = a[k++];
     snprintf(a[k], 64, "micro_batch=%lld", (long long)l->micro_batch), args[n++] = a[k++];
     snprintf(a[k], 64, "accum=%lld", (long long)l->grad_accum), args[n++] = a[k++];
     snprintf(a[k], 64, "steps=%lld", (long long)steps), args[n++] = a[k++];

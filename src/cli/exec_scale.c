@@ -8,17 +8,54 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The engine's GPT shape for `target` parameters with vocabulary V and
- * sequence T: hidden a multiple of 64 with 64-wide heads, for each the
- * layers that bring the count closest; of those within 10 % the one with
- * the least |ln((hidden / layers) / 64)| + 10 x relative error (GPT-2's
- * proportions, 1 % of error weighing as 10 % of aspect).  0, or -1 when
- * none is within 10 %. */
+/* KV heads for `heads` query heads keeping the model's group size g (query
+ * heads per KV head): heads / g, or the largest divisor of heads below it
+ * (at least 1). */
+static int64_t kv_for(int64_t heads, int64_t g)
+{
+    int64_t kv = g > 0 ? heads / g : heads;
+    if (kv < 1)
+        kv = 1;
+    while (heads % kv)
+        kv--;
+    return kv;
+}
+
+/* The model at hidden h with 64-wide heads and L layers, its architecture
+ * and proportions kept: the MLP as wide relative to hidden as the model's
+ * (ffn_ratio), the query heads per KV head (group). */
+static void reshape(zp_model *m, int64_t h, int64_t L, double ffn_ratio, int64_t group)
+{
+    m->hidden = h;
+    m->layers = L;
+    m->heads = h / 64;
+    m->kv_heads = kv_for(m->heads, group);
+    m->head_dim = 0;
+    m->ffn = (int64_t)floor(ffn_ratio * (double)h + 0.5);
+    if (m->ffn < 1)
+        m->ffn = 1;
+}
+
+/* The engine's shape for `target` parameters with vocabulary V and
+ * sequence T, of the model's architecture: hidden a multiple of 64 with
+ * 64-wide heads (the KV heads and MLP width in the model's proportions),
+ * for each the layers that bring the count closest; of those within 10 %
+ * the one with the least |ln((hidden / layers) / 64)| + 10 x relative
+ * error (GPT-2's proportions, 1 % of error weighing as 10 % of aspect).
+ * 0, or -1 when none is within 10 %. */
 static int scale_to_params(double target, int64_t V, int64_t T, zp_model *m)
 {
-    double best = INFINITY;
+    double best = INFINITY, ratio = m->hidden > 0 ? (double)m->ffn / (double)m->hidden : 4.0;
+    int64_t group = m->kv_heads > 0 ? m->heads / m->kv_heads : 1;
+    zp_model c = *m, pick = *m;
+    c.vocab = V;
+    if (c.pos == ZP_POS_LEARNED)
+        c.max_pos = T;
     for (int64_t h = 64; h <= 16384; h += 64) {
-        double block = 12.0 * (double)h * (double)h + 13.0 * (double)h, rest = (double)(V + T + 2) * (double)h;
+        reshape(&c, h, 1, ratio, group);
+        double one = (double)zp_model_params(&c);
+        c.layers = 2;
+        double block = (double)zp_model_params(&c) - one, rest = one - block;
         double L = floor((target - rest) / block + 0.5);
         if (L < 1 || L > 1000)
             continue;
@@ -26,12 +63,16 @@ static int scale_to_params(double target, int64_t V, int64_t T, zp_model *m)
         double score = err <= 0.10 ? fabs(log((double)h / L / 64.0)) + 10.0 * err : INFINITY;
         if (score < best) {
             best = score;
-            m->hidden = h;
-            m->layers = (int64_t)L;
-            m->heads = m->kv_heads = h / 64;
+            pick = c;
+            pick.layers = (int64_t)L;
         }
     }
-    return isfinite(best) ? 0 : -1;
+    if (!isfinite(best))
+        return -1;
+    pick.vocab = m->vocab;
+    pick.max_pos = m->max_pos;
+    *m = pick;
+    return 0;
 }
 
 /* Apply "key=value,..." to the model and batch; an item without "=" is a
@@ -40,7 +81,8 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
 {
     char buf[512];
     double target = 0.0;
-    int shaped = 0, vocab_set = 0, seq_set = 0, accum_set = 0;
+    int shaped = 0, vocab_set = 0, seq_set = 0, accum_set = 0, kv_set = 0, ffn_set = 0;
+    const zp_model m0 = *m;   /* the proportions scaling keeps */
     snprintf(buf, sizeof buf, "%s", spec);
     for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
@@ -49,7 +91,7 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
             zp_status st = zp_parse_count("--scale", kv, &target, e);
             if (st)
                 return zp_err_set(e, ZP_EINVAL, "--scale '%s': expected a parameter count (20M, 1.5e7) or key=value "
-                                  "(keys: layers, hidden, heads, vocab, seq, micro_batch, accum)", kv);
+                                  "(keys: layers, hidden, heads, kv_heads, ffn, vocab, seq, micro_batch, accum)", kv);
             if (target < 1e5 || target > 1e11)
                 return zp_err_set(e, ZP_EINVAL, "--scale %s: a parameter count from 100k to 100B is allowed", kv);
             continue;
@@ -57,8 +99,9 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
         *eq = '\0';
         char what[64];
         snprintf(what, sizeof what, "--scale %s", kv);
-        int64_t hi = !strcmp(kv, "layers") ? 1000 : !strcmp(kv, "hidden") ? 65536 : !strcmp(kv, "heads") ? 4096
-                     : !strcmp(kv, "seq") ? 16384 : !strcmp(kv, "vocab") ? 1 << 20 : 4096;
+        int64_t hi = !strcmp(kv, "layers") ? 1000 : !strcmp(kv, "hidden") ? 65536
+                     : !strcmp(kv, "heads") || !strcmp(kv, "kv_heads") ? 4096
+                     : !strcmp(kv, "seq") ? 16384 : !strcmp(kv, "vocab") || !strcmp(kv, "ffn") ? 1 << 20 : 4096;
         zp_status st = zp_parse_int(what, eq + 1, 1, hi, &v, e);
         if (st)
             return st;
@@ -67,7 +110,11 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
         else if (!strcmp(kv, "hidden"))
             m->hidden = v, shaped = 1;
         else if (!strcmp(kv, "heads"))
-            m->heads = m->kv_heads = v, shaped = 1;
+            m->heads = v, shaped = 1;
+        else if (!strcmp(kv, "kv_heads"))
+            m->kv_heads = v, kv_set = shaped = 1;
+        else if (!strcmp(kv, "ffn"))
+            m->ffn = v, ffn_set = shaped = 1;
         else if (!strcmp(kv, "vocab"))
             m->vocab = v, vocab_set = 1;
         else if (!strcmp(kv, "seq"))
@@ -77,8 +124,8 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
         else if (!strcmp(kv, "accum"))
             l->grad_accum = v, accum_set = 1;
         else
-            return zp_err_set(e, ZP_EINVAL, "--scale: unknown key '%s' (allowed: layers, hidden, heads, vocab, seq, "
-                              "micro_batch, accum)", kv);
+            return zp_err_set(e, ZP_EINVAL, "--scale: unknown key '%s' (allowed: layers, hidden, heads, kv_heads, ffn, "
+                              "vocab, seq, micro_batch, accum)", kv);
     }
     /* a scaled run is a small one: the plan's accumulation (128 micro-
      * batches of a 1024-sequence batch on 8 ranks) would make each of its
@@ -95,9 +142,20 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
         if (!seq_set && tr->seq > 256)
             tr->seq = 256;
         if (scale_to_params(target, m->vocab, tr->seq, m))
-            return zp_err_set(e, ZP_EINVAL, "--scale '%s': no GPT shape with vocabulary %lld and sequence %lld comes "
-                              "within 10%% of %.4g parameters", spec, (long long)m->vocab, (long long)tr->seq, target);
+            return zp_err_set(e, ZP_EINVAL, "--scale '%s': no shape of this architecture with vocabulary %lld and "
+                              "sequence %lld comes within 10%% of %.4g parameters", spec, (long long)m->vocab,
+                              (long long)tr->seq, target);
+        return ZP_OK;
     }
+    /* keys that reshape keep the model's proportions where not given: the
+     * MLP's width relative to hidden, the query heads per KV head */
+    if (!ffn_set && m->hidden != m0.hidden)
+        m->ffn = m0.ffn * m->hidden % m0.hidden == 0 ? m0.ffn * m->hidden / m0.hidden
+                 : (int64_t)floor((double)m0.ffn * (double)m->hidden / (double)m0.hidden + 0.5);
+    if (!kv_set && m->heads != m0.heads)
+        m->kv_heads = kv_for(m->heads, m0.kv_heads > 0 ? m0.heads / m0.kv_heads : 1);
+    if (m->ffn < 1)
+        m->ffn = 1;
     return ZP_OK;
 }
 
@@ -118,32 +176,29 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
     return ZP_OK;
 }
 
-/* The blocks zplan-engine builds: GPT-2's (a GELU MLP of 4h, LayerNorm,
- * learned positions, a head tied to the embedding, biases on every linear
- * layer, attention then MLP, every head with its own K and V).  A plan of
- * another architecture would run as a different model: refused, naming
- * what differs. */
+/* The blocks zplan-engine builds: GPT-2's (a GELU MLP, LayerNorm, learned
+ * positions, a head tied to the embedding, biases on every linear layer)
+ * and the LLaMA family's variations of them, each on its own (RMSNorm, a
+ * SwiGLU MLP, rotary positions, K and V heads shared by groups of query
+ * heads, an untied head, no biases), any MLP width; attention then MLP,
+ * heads of hidden / heads.  A plan of another architecture would run as a
+ * different model: refused, naming what differs. */
 zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
 {
     char diff[400] = "";
     size_t u = 0;
 #define DIFF(...) u += (size_t)snprintf(diff + u, u < sizeof diff ? sizeof diff - u : 0, __VA_ARGS__)
-    if (m->mlp != ZP_MLP_GELU)
-        DIFF("%sa gated (SwiGLU) MLP", u ? ", " : "");
-    else if (m->ffn != 4 * m->hidden)
-        DIFF("%san MLP of %lld, not 4 x %lld", u ? ", " : "", (long long)m->ffn, (long long)m->hidden);
-    if (m->norm != ZP_NORM_LAYERNORM)
-        DIFF("%sRMSNorm", u ? ", " : "");
-    if (m->pos != ZP_POS_LEARNED)
-        DIFF("%s%s positions", u ? ", " : "", m->pos == ZP_POS_ROTARY ? "rotary" : "ALiBi");
-    if (m->kv_heads != m->heads)
-        DIFF("%s%lld KV heads for %lld query heads", u ? ", " : "", (long long)m->kv_heads, (long long)m->heads);
+    if (m->pos == ZP_POS_ALIBI)
+        DIFF("%sALiBi positions", u ? ", " : "");
+    if (m->kv_heads < 1 || m->heads % m->kv_heads)
+        DIFF("%s%lld KV heads that do not divide %lld query heads", u ? ", " : "", (long long)m->kv_heads,
+             (long long)m->heads);
     if (m->head_dim && m->head_dim * m->heads != m->hidden)
         DIFF("%sheads of %lld on a width of %lld", u ? ", " : "", (long long)m->head_dim, (long long)m->hidden);
-    if (!m->tied)
-        DIFF("%san untied output head", u ? ", " : "");
-    if (!m->bias || m->head_bias)
-        DIFF("%s%s", u ? ", " : "", m->head_bias ? "a biased output head" : "linear layers without biases");
+    if (m->head_bias)
+        DIFF("%sa biased output head", u ? ", " : "");
+    if (!m->bias && (m->qkv_bias || m->out_bias || m->mlp_bias))
+        DIFF("%sbiases on some linear layers only", u ? ", " : "");
     if (m->block != ZP_BLOCK_SERIAL)
         DIFF("%sparallel attention and MLP", u ? ", " : "");
     if (m->window)
@@ -153,7 +208,8 @@ zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
 #undef DIFF
     if (!u)
         return ZP_OK;
-    return zp_err_set(e, ZP_EINVAL, "%s: the engine builds GPT-2 blocks (GELU MLP of 4h, LayerNorm, learned "
-                      "positions, tied head, biases) and this model has %s: it would run as another model, so it is "
-                      "not run", which, diff);
+    return zp_err_set(e, ZP_EINVAL, "%s: the engine builds GPT-2 and LLaMA-family blocks (LayerNorm or RMSNorm, GELU "
+                      "or SwiGLU MLP, learned or rotary positions, grouped-query attention, tied or untied head, "
+                      "biases on every linear layer or none) and this model has %s: it would run as another model, "
+                      "so it is not run", which, diff);
 }

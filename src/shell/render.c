@@ -317,9 +317,18 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                 S(rec, "reason"));
         return;
     }
-    fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f "
+    /* the architecture, when recorded and not GPT-2's */
+    char arch[160] = "";
+    if (zp_jobj(mo, "mlp") && (strcmp(S(mo, "mlp"), "gelu") || strcmp(S(mo, "norm"), "layernorm") ||
+                               strcmp(S(mo, "position"), "learned") || !zp_jflag(mo, "tied_embeddings") ||
+                               !zp_jflag(mo, "bias") || zp_jnum(mo, "kv_heads") != zp_jnum(mo, "heads") ||
+                               zp_jnum(mo, "ffn") != 4 * zp_jnum(mo, "hidden")))
+        snprintf(arch, sizeof arch, " kv_heads=%.0f ffn=%.0f, %s, %s, %s positions, %s%s", zp_jnum(mo, "kv_heads"),
+                 zp_jnum(mo, "ffn"), S(mo, "mlp"), S(mo, "norm"), S(mo, "position"),
+                 zp_jflag(mo, "tied_embeddings") ? "tied" : "untied head", zp_jflag(mo, "bias") ? "" : ", no biases");
+    fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f%s vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f "
            "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
-           zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
+           zp_jnum(mo, "heads"), arch, zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
            zp_jnum(rec, "dp"), zp_jnum(rec, "zero"), S(rec, "offload"), S(rec, "ckpt"),
            zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
     if (*S(rec, "reason")) {

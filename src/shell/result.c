@@ -533,6 +533,12 @@ static const zp_field exmodel_f[] = {
     {"params", ZP_F_NUM, 0, 1e16, NULL, NULL, 1, 0},   {"layers", ZP_F_INT, 1, 100000, NULL, NULL, 1, 0},
     {"hidden", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0}, {"heads", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},
     {"vocab", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},  {"seq", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},
+    /* the architecture (absent before the engine built the LLaMA family's
+     * blocks: GPT-2's) */
+    {"kv_heads", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0}, {"ffn", ZP_F_INT, 1, P2(23), NULL, NULL, 1, 0},
+    {"mlp", ZP_F_STR, 0, 0, mlp_n, NULL, 1, 0},          {"norm", ZP_F_STR, 0, 0, norm_n, NULL, 1, 0},
+    {"position", ZP_F_STR, 0, 0, pos_n, NULL, 1, 0},     {"tied_embeddings", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
+    {"bias", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 static const zp_field pm_f[] = {{"predicted", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 1},
@@ -663,6 +669,13 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
     cJSON_AddNumberToObject(mo, "heads", (double)v->model->heads);
     cJSON_AddNumberToObject(mo, "vocab", (double)v->model->vocab);
     cJSON_AddNumberToObject(mo, "seq", (double)v->train->seq);
+    cJSON_AddNumberToObject(mo, "kv_heads", (double)v->model->kv_heads);
+    cJSON_AddNumberToObject(mo, "ffn", (double)v->model->ffn);
+    cJSON_AddStringToObject(mo, "mlp", mlp_n[v->model->mlp]);
+    cJSON_AddStringToObject(mo, "norm", norm_n[v->model->norm]);
+    cJSON_AddStringToObject(mo, "position", pos_n[v->model->pos]);
+    cJSON_AddBoolToObject(mo, "tied_embeddings", v->model->tied);
+    cJSON_AddBoolToObject(mo, "bias", v->model->bias);
     /* the losses the engine reported; of a run ended early, those of the
      * steps it finished (its progress lines) */
     cJSON *ls = cJSON_AddArrayToObject(rec, "losses");
