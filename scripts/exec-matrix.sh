@@ -3,7 +3,8 @@
 # data-parallel / ZeRO layout (with and without offload) and recompute mode
 # on two model shapes and storage types: fp32 on 1, 2, 4 and 8 ranks, bf16
 # (fp32 master weights) on 2 and 8, fp16 (loss scaling) on 4, bf16
-# parameters with fp32 gradients on 2.  Plans a pinned layout, runs it with
+# parameters with fp32 gradients on 2; and a LLaMA-family model (Llama-3-8B
+# scaled) in fp32 on 2 ranks and bf16 on 4.  Plans a pinned layout, runs it with
 # zplan exec, and prints per class and for the peak the planner's error
 # against the engine, the host bytes and the bytes sent per step.
 #
@@ -19,7 +20,8 @@
 # ZPLAN names the zplan binary (default: ./zplan of the tree this script is
 # in); ZPLAN_MATRIX_SHAPES, ZPLAN_MATRIX_RANKS and ZPLAN_MATRIX_DTYPES
 # (entries DTYPE[/GRAD_DTYPE][:RANK,RANK...]; the ranks default to
-# ZPLAN_MATRIX_RANKS) narrow it.  Writes nothing but a temporary database.
+# ZPLAN_MATRIX_RANKS) narrow the GPT-2 rows, ZPLAN_MATRIX_LLAMA names the
+# LLaMA rows' preset (empty: none).  Writes nothing but a temporary database.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 ZPLAN=${ZPLAN:-$here/zplan}
@@ -30,6 +32,7 @@ trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json"' EXIT
 shapes=${ZPLAN_MATRIX_SHAPES:-"layers=2,hidden=64,heads=4,vocab=256,seq=64 layers=4,hidden=128,heads=8,vocab=512,seq=128"}
 ranks=${ZPLAN_MATRIX_RANKS:-"1 2 4 8"}
 dtypes=${ZPLAN_MATRIX_DTYPES:-"fp32 bf16:2,8 fp16:4 bf16/fp32:2"}
+llama=${ZPLAN_MATRIX_LLAMA-llama3-8b}
 
 # the errors of one execution record: one line of fields
 #   params grads optimizer activations buffers peak host comm verdict
@@ -54,6 +57,9 @@ if [ $tap -eq 0 ]; then
     printf '# %-46s %-9s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s\n' shape dtype ranks zero offload \
         ckpt params grads optim activ buffers peak host comm
 fi
+# matrix MODEL SHAPES DTYPES: the rows of one model preset
+matrix() {
+model=$1 shapes=$2 dtypes=$3
 for shape in $shapes; do
   for dts in $dtypes; do
     dt=${dts%%:*}
@@ -68,8 +74,8 @@ for shape in $shapes; do
                 [ "$off" = optimizer+params ] && [ "$z" -lt 3 ] && continue
                 for k in none selective full; do
                     n=$((n + 1))
-                    what="$shape $dt $np ranks ZeRO-$z offload $off ckpt $k"
-                    "$ZPLAN" --model gpt2-small --gpus "$np" --dp "$np" --tp 1 --pp 1 --zero "$z" --offload "$off" \
+                    what="$model $shape $dt $np ranks ZeRO-$z offload $off ckpt $k"
+                    "$ZPLAN" --model "$model" --gpus "$np" --dp "$np" --tp 1 --pp 1 --zero "$z" --offload "$off" \
                         --ckpt "$k" --micro-batch 2 --global-batch $((np * 4)) --db "$db" --no-flash-attn \
                         --dtype "$pdt" --grad-dtype "$gdt" --json >/dev/null
                     id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
@@ -77,7 +83,7 @@ for shape in $shapes; do
                         --device-mem 8GiB --json >"$db.json" 2>/dev/null; then
                         bad=$((bad + 1))
                         if [ $tap -eq 1 ]; then echo "not ok $n - $what: the execution failed"; else
-                            printf '  %-46s %-9s %5s %4s %-16s %-9s failed\n' "$shape" "$dt" "$np" "$z" "$off" "$k"; fi
+                            printf '  %-46s %-9s %5s %4s %-16s %-9s failed\n' "${model%%-*} $shape" "$dt" "$np" "$z" "$off" "$k"; fi
                         continue
                     fi
                     # shellcheck disable=SC2046
@@ -89,7 +95,7 @@ for shape in $shapes; do
                             echo "not ok $n - $what: peak $6 (within 1%), classes $1 $2 $3 $4 $5 (1%), host $7, comm $8"
                         fi
                     else
-                        printf '  %-46s %-9s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s\n' "$shape" "$dt" \
+                        printf '  %-46s %-9s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s\n' "${model%%-*} $shape" "$dt" \
                             "$np" "$z" "$off" "$k" "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8"
                     fi
                 done
@@ -98,6 +104,11 @@ for shape in $shapes; do
     done
   done
 done
+}
+matrix gpt2-small "$shapes" "$dtypes"
+# the LLaMA family (Llama-3-8B scaled: SwiGLU, RMSNorm, rotary, 2 KV heads
+# of 8, untied head, no biases), fp32 on 2 ranks and bf16 on 4
+[ -n "$llama" ] && matrix "$llama" "layers=2,hidden=128,heads=8,vocab=256,seq=64" "fp32:2 bf16:4"
 if [ $tap -eq 1 ]; then
     echo "1..$n"
 else
