@@ -279,7 +279,7 @@ ok "$(awk '/inside a node/ { on = 1 } on && /set logscale y/ { print; exit }' "$
     "comm: the NVLink panel (bars 228x apart) on a log scale, the empty network panel says so"
 # the TP row's bytes are the plan's own (zplan --json's classic TP row)
 tpb=$(jq '.classic[] | select(.strategy == "TP") | .comm_bytes_per_step' r1.json)
-ok "$(awk -v b="$tpb" '$2 == "\"TP\"" { v = $17 * 1073741824; d = v - b; if (d < 0) d = -d; exit !(d <= 1e-6 * b) }' \
+ok "$(awk -v b="$tpb" '$2 == "\"TP\"" { v = $19 * 1073741824; d = v - b; if (d < 0) d = -d; exit !(d <= 1e-6 * b) }' \
       "$R/comm.dat"; echo $?)" "comm.dat: TP's NVLink bytes = the plan's comm_bytes_per_step ($tpb)"
 TG=$R/top_plans.gp
 fast=$(jq '.plans[0].step_time_s' r1.json)

@@ -57,7 +57,7 @@ ok "$(test $rc -eq 0 && head -n 1 "$outf" | grep -q '^Run 2 ' && grep -q '^Chose
 # ---------------------------------------------------------------- the tables
 
 if [ $have_sqlite = 1 ]; then
-    is "$(sq "$S" 'PRAGMA user_version')" 4 "schema: PRAGMA user_version is 4 (runs and plans; executions; profiles; launchers)"
+    is "$(sq "$S" 'PRAGMA user_version')" 5 "schema: PRAGMA user_version is 5 (runs and plans; executions; profiles; launchers; cp)"
     is "$(sq "$S" 'PRAGMA journal_mode')" wal "schema: journal_mode is wal"
     for r in 1 2; do
         f=$tmp/r$r.json
@@ -212,7 +212,7 @@ if [ $have_sqlite = 1 ]; then
     zp --params 2e9 --gpus 1 --db "$N"
     is "$rc" 1 "schema 7 (journal_mode delete): planning into it exits 1"
     one_line "schema 7: one line saying it is newer than this zplan's" \
-        ".*newer.db has schema version 7, newer than this zplan's (4)"
+        ".*newer.db has schema version 7, newer than this zplan's (5)"
     ok "$(test "$(sha "$N")" = "$before" && test "$(sq "$N" 'PRAGMA journal_mode')" = delete; echo $?)" \
         "schema 7: byte-identical, still journal_mode delete (not switched to WAL)"
 
@@ -226,12 +226,15 @@ if [ $have_sqlite = 1 ]; then
           VALUES (1, 1, 1, 'ok', 'cpu', 1, 1, 'none', '{}'), (2, 99, 1, 'ok', 'cpu', 1, 1, 'none', '{}');
         ALTER TABLE executions DROP COLUMN launcher_host; ALTER TABLE executions DROP COLUMN launcher_boot;
         ALTER TABLE executions DROP COLUMN launcher_pid; ALTER TABLE executions DROP COLUMN launcher_start;
+        ALTER TABLE plans DROP COLUMN cp;
         PRAGMA user_version = 3" >/dev/null
     zp --params 2e9 --gpus 1 --db "$M" --json
     ok "$(test $rc -eq 0 && jtrue "$outf" '.run_id == 2'; echo $?)" "schema 3 with an orphan execution: planning into it records run 2" ||
         show_run
-    is "$(sq "$M" 'PRAGMA user_version') $(sq "$M" 'SELECT group_concat(id) FROM executions')" "4 1" \
-        "schema 3: migrated to 4, the execution of run 1 kept, the orphan (run 99) dropped"
+    is "$(sq "$M" 'PRAGMA user_version') $(sq "$M" 'SELECT group_concat(id) FROM executions')" "5 1" \
+        "schema 3: migrated to 5, the execution of run 1 kept, the orphan (run 99) dropped"
+    is "$(sq "$M" 'SELECT group_concat(DISTINCT cp) FROM plans')" "1" \
+        "schema 3 migrated: the plans recorded before --cp read cp 1"
 
     # a zplan database with a page overwritten: damaged, not empty
     C=$tmp/damaged.db

@@ -4,7 +4,8 @@
  * Megatron's tensor parallelism (Shoeybi et al.: 2 all-reduces forward and
  * 2 backward per layer; Korthikanti et al.: sequence parallelism replaces
  * each by an all-gather + reduce-scatter of the same bus bytes) and
- * pipeline point-to-point traffic (Narayanan et al. 2021). */
+ * pipeline point-to-point traffic (Narayanan et al. 2021), and context
+ * parallelism's K, V ring (Megatron-LM's CP, ring attention). */
 #include "core.h"
 #include "tap.h"
 
@@ -662,6 +663,68 @@ static void test_totals(void)
     check_stage(&m, &tr, &l, &c, &cv, 3, s3, N_(s3), 22663200768u);
 }
 
+/* ---------------------------------------------------- context parallel */
+
+/* Context parallelism (cp ranks of s / cp tokens each): the ring passes a
+ * rank's K and V chunk, 2 b (s / cp) g d / t values of 2 bytes, to its
+ * neighbour cp - 1 times per layer and micro-batch forward and 2 (cp - 1)
+ * times backward (K, V again, and their gradients), once more forward with
+ * full recompute; the gradients are reduced over the dp x cp ranks that
+ * hold the same parameters; a tp all-reduce moves s / cp tokens. */
+static void test_cp(void)
+{
+    const int64_t L = 4, h = 1024, a = 16, g = 4, s = 8192, b = 2, M = 3, V = 32000;
+    zp_model m = gpt(L, h, a, V, 0);
+    m.kv_heads = g;
+    m.pos = ZP_POS_ROTARY;
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, s);
+    zp_conv cv = conv();
+    int64_t d = h / a;   /* 64 */
+    struct { int64_t dp, tp, cp; zp_ckpt ck; } cases[] = {
+        {2, 1, 2, ZP_CKPT_NONE}, {1, 2, 4, ZP_CKPT_NONE}, {2, 2, 2, ZP_CKPT_FULL}, {1, 1, 8, ZP_CKPT_NONE},
+    };
+    for (int i = 0; i < N_(cases); i++) {
+        int64_t dp = cases[i].dp, t = cases[i].tp, cp = cases[i].cp;
+        zp_layout l = lay(dp, t, 1, 1, 1, ZP_OFF_NONE, cases[i].ck, 0, b, M);
+        l.cp = cp;
+        zp_cluster c = cluster(dp * t * cp, 8);
+        zp_comm cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        uint64_t kv = (uint64_t)(2 * b * (s / cp) * g * d / t * 2);   /* K and V chunk, bf16 */
+        int64_t rounds = (cp - 1) * L * M, rc = cases[i].ck == ZP_CKPT_FULL ? 2 : 1;
+        const zp_coll *f = find(&cm, ZP_GRP_CP, ZP_COLL_SENDRECV, "forward");
+        const zp_coll *bk = find(&cm, ZP_GRP_CP, ZP_COLL_SENDRECV, "backward");
+        ok(f && bk && f->bytes == kv && bk->bytes == kv && f->count == rounds * rc && bk->count == 2 * rounds &&
+           f->group_size == cp && f->overlap == ZP_OVL_ATTN,
+           "dp %lld tp %lld cp %lld%s: ring of %llu-byte K, V chunks, %lld sends forward, %lld backward, "
+           "behind the attention", (long long)dp, (long long)t, (long long)cp,
+           cases[i].ck == ZP_CKPT_FULL ? " full recompute" : "", (unsigned long long)kv, (long long)(rounds * rc),
+           (long long)(2 * rounds));
+        /* the ring spans t cp GPUs: inside a node up to 8 */
+        int x = t * cp > 8;
+        if (f)
+            is_dbl(f->time_s, (double)f->count * ((x ? A_OUT : A_IN) + (double)kv / ((x ? NIC : NVLINK) * EFF * 1e9)),
+                   1e-12, "cp %lld tp %lld: each ring send alpha + S / B on %s", (long long)cp, (long long)t,
+                   x ? "the NIC" : "NVLink");
+        const zp_coll *rs = find(&cm, ZP_GRP_DP, ZP_COLL_REDUCE_SCATTER, "gradient");
+        ok(rs && rs->group_size == dp * cp, "dp %lld cp %lld: gradients reduce-scattered over dp x cp = %lld ranks",
+           (long long)dp, (long long)cp, (long long)(dp * cp));
+        if (t > 1) {
+            /* sequence parallelism off: one layer output of s / cp tokens, bf16 */
+            const zp_coll *ar = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "tensor-parallel");
+            ok(ar && ar->bytes == (uint64_t)((s / cp) * b * h * 2),
+               "tp %lld cp %lld: the tensor-parallel all-reduce moves s/cp b h x 2 = %lld bytes", (long long)t,
+               (long long)cp, (long long)((s / cp) * b * h * 2));
+        }
+    }
+    /* cp = 1 (or unset): no ring */
+    zp_layout l = lay(2, 1, 1, 1, 1, ZP_OFF_NONE, ZP_CKPT_NONE, 0, b, M);
+    zp_cluster c = cluster(2, 8);
+    zp_comm cm;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    ok(count_group(&cm, ZP_GRP_CP) == 0, "cp unset: no context-parallel traffic");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -671,6 +734,7 @@ int main(void)
     test_tp();
     test_pp();
     test_inter_node();
+    test_cp();
     test_totals();
     return tap_exit();
 }

@@ -746,6 +746,43 @@ static void test_fp8(void)
     is_dbl(out.compute_s, want, 1e-12, "FP8 by shape: the linear products on the FP8 curve, listed by hand");
 }
 
+/* Context parallelism at a constant efficiency: a rank computes its s / cp
+ * tokens of each sequence, and its queries still see the keys of the whole
+ * sequence, so per token the FLOPs stay: L (3 (24 h^2 + 4 s h) + 2 s h)
+ * (forward, backward twice, flash attention's recomputed Q K^T) + 6 V h
+ * (the head); compute = (GB / dp) (s / cp) x that / (peak x eff).  The
+ * model FLOPs (for MFU) count the global tokens, the same at every cp. */
+static void test_cp(void)
+{
+    const int64_t L = 8, h = 2048, a = 16, V = 32000, s = 16384, GB = 16;
+    zp_model m = gpt(L, h, a, V);
+    zp_train tr = train(s, GB);
+    tr.flash = 1;
+    tr.dropout = 0;
+    zp_conv cv = conv();
+    double mflops = 0;
+    for (int64_t cp = 1; cp <= 4; cp *= 2) {
+        int64_t dp = 2;
+        zp_layout l = lay(dp, 1, 1, 1, 1, ZP_CKPT_NONE, 1, GB / dp);
+        l.cp = cp;
+        zp_cluster c = cluster(dp * cp);
+        zp_comm cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        zp_cost out;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &out);
+        double H = (double)h, S = (double)s;
+        double per_tok = (double)L * (3.0 * (24.0 * H * H + 4.0 * S * H) + 2.0 * S * H) + 6.0 * (double)V * H;
+        double want = (double)(GB / dp) * S / (double)cp * per_tok / (PEAK * EFF);
+        is_dbl(out.compute_s, want, 1e-12, "cp %lld: compute = (GB/dp) (s/cp) x FLOPs per token / (peak eff) = %.4g s",
+               (long long)cp, want);
+        if (cp == 1)
+            mflops = out.model_flops;
+        else
+            is_dbl(out.model_flops, mflops, 1e-15, "cp %lld: model FLOPs count the global tokens (as at cp 1)",
+                   (long long)cp);
+    }
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -761,5 +798,6 @@ int main(void)
     test_shape_step();
     test_uneven_stages();
     test_fp8();
+    test_cp();
     return tap_exit();
 }

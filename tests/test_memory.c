@@ -1047,6 +1047,50 @@ static void test_worst(void)
     }
 }
 
+/* ---------------------------------------------------- context parallel */
+
+/* Context parallelism: each of cp ranks keeps s / cp tokens of every
+ * sequence.  Flash attention, no dropout, bf16 (B = 2), a LLaMA block
+ * (RMSNorm, SwiGLU f, g KV heads of d = h / a): per layer the two norm
+ * inputs and outputs 4 B sbh/r, Q, K, V B sb d (a + 2g)/t, the projection
+ * input B sb a d/t, gate, up and product 3 B sbf/t, the softmax statistics
+ * 4 a sb/t, with s the rank's s / cp.  The model states are sharded over
+ * dp x cp (ZeRO-1: the optimizer's 12 bytes a parameter / (dp cp)), and
+ * the last stage's fp32 logits are 4 (s / cp) b V / t. */
+static void test_cp(void)
+{
+    const uint64_t S = 32768, h = 4096, a = 32, g = 8, f = 14336, V = 128256, d = h / a, B = 2;
+    zp_model m = llama(32, (int64_t)h, (int64_t)a, (int64_t)g, (int64_t)f, (int64_t)V);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 1, (int64_t)S);
+    tr.flash = 1;
+    tr.dropout = 0;
+    static const struct { uint64_t cp, t; int sp; } cases[] = {{1, 1, 0}, {2, 1, 0}, {4, 2, 1}, {8, 8, 1}};
+    for (int i = 0; i < N_(cases); i++) {
+        uint64_t cp = cases[i].cp, t = cases[i].t, r = cases[i].sp ? t : 1, s = S / cp, b = 1, sb = s * b;
+        zp_layout l = lay(2, (int64_t)t, 1, 1, 1, ZP_OFF_NONE, ZP_CKPT_NONE, cases[i].sp, 1, 4);
+        l.cp = (int64_t)cp;
+        uint64_t want = 4 * B * sb * h / r + B * sb * d * (a + 2 * g) / t + B * sb * a * d / t + 3 * B * sb * f / t +
+                        4 * a * sb / t;
+        is_u64(zp_act_layer_bytes(&m, &tr, &l), want,
+               "LLaMA-8B layer, s=32768 cp=%llu t=%llu sp=%d: every term of s/cp = %llu tokens",
+               (unsigned long long)cp, (unsigned long long)t, cases[i].sp, (unsigned long long)s);
+        zp_layout f1 = l;
+        f1.ckpt = ZP_CKPT_FULL;
+        is_u64(zp_act_layer_bytes(&m, &tr, &f1), B * sb * h / r, "full recompute cp=%llu: the input, B (s/cp) b h / r",
+               (unsigned long long)cp);
+        zp_mem mem;
+        zp_conv cv = conv0();
+        zp_cluster cl = cluster((int64_t)(2 * t * cp), 8);
+        zp_mem_stage(&m, &tr, &l, &cl, &cv, 0, &mem);
+        uint64_t P = (uint64_t)zp_model_layer_params(&m, (int64_t)t) * 32 + (uint64_t)zp_model_embed_params(&m, (int64_t)t) +
+                     (uint64_t)zp_model_final_norm_params(&m) + (uint64_t)zp_model_head_params(&m, (int64_t)t);
+        is_u64(mem.dev[ZP_MEM_OPTIM], ceil_div(P, 2 * cp) * 12,
+               "ZeRO-1 dp=2 cp=%llu t=%llu: optimizer 12 bytes x P / (dp cp) = %llu", (unsigned long long)cp,
+               (unsigned long long)t, (unsigned long long)(ceil_div(P, 2 * cp) * 12));
+        is_u64(mem.dev[ZP_MEM_PARAMS], P * 2, "ZeRO-1 cp=%llu: the parameters stay whole (2P)", (unsigned long long)cp);
+    }
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1066,5 +1110,6 @@ int main(void)
     test_rounding();
     test_stage_layers();
     test_worst();
+    test_cp();
     return tap_exit();
 }

@@ -509,6 +509,60 @@ static void test_fit_boundary(void)
        "host need > RAM is caught)", zp_reject_names[p.reject]);
 }
 
+/* ---------------------------------------------------- context parallel */
+
+/* cp is searched (powers of 2 up to 32 dividing the GPUs) from a sequence
+ * of 16384 on, and stays 1 below unless pinned; every plan uses its GPUs
+ * as dp x tp x pp x cp; cp needs flash attention and 2 cp chunks of the
+ * sequence; a pinned cp holds. */
+static void test_cp(void)
+{
+    zp_problem pb = problem(gpt(24, 2048, 16), 8, 80 * GIB, 8);
+    zp_search_result res;
+    zp_err e = {0};
+    int any = 0, shape = 1;
+    ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK, "seq 2048: search runs");
+    for (int i = 0; i < res.ntop; i++)
+        any |= zp_cp(&top[i].lay) > 1;
+    ok(!any, "seq 2048: no plan with cp > 1 (not searched below 16384)");
+    int64_t short_n = res.evaluated;
+    pb.train.seq = 32768;
+    ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK && res.ntop > 0, "seq 32768: search runs and finds plans");
+    any = 0;
+    for (int i = 0; i < res.ntop; i++) {
+        any |= zp_cp(&top[i].lay) > 1;
+        shape &= top[i].lay.dp * top[i].lay.tp * top[i].lay.pp * zp_cp(&top[i].lay) == 8;
+    }
+    ok(any && shape, "seq 32768: cp > 1 among the best, every plan dp x tp x pp x cp = 8");
+    ok(res.evaluated > short_n, "seq 32768: more candidates than at 2048 (%lld > %lld): cp 2, 4, 8 enumerated",
+       (long long)res.evaluated, (long long)short_n);
+    /* without flash attention, cp > 1 is rejected by rule */
+    pb.train.flash = 0;
+    zp_status st = zp_search(&pb, top, KMAX, &res, &e);
+    ok(st == ZP_OK && res.rejected[ZP_REJ_CP] > 0, "no flash: cp > 1 rejected by rule (%lld)",
+       (long long)res.rejected[ZP_REJ_CP]);
+    any = 0;
+    for (int i = 0; i < res.ntop; i++)
+        any |= zp_cp(&top[i].lay) > 1;
+    ok(!any, "no flash: no plan with cp > 1");
+    pb.pins.cp = 2;
+    ok(zp_pins_check(&pb, &e) == ZP_EINVAL && strstr(e.msg, "--cp"), "--cp 2 without flash: refused naming --cp: '%s'",
+       e.msg);
+    pb.train.flash = 1;
+    pb.train.seq = 2050;   /* 2050 is not 4 equal chunks */
+    ok(zp_pins_check(&pb, &e) == ZP_EINVAL && strstr(e.msg, "--cp"), "--cp 2 with seq 2050: refused: '%s'", e.msg);
+    pb.train.seq = 2048;   /* pinned, it holds below 16384 too */
+    ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK && res.ntop > 0, "--cp 2 at seq 2048: search runs");
+    shape = 1;
+    for (int i = 0; i < res.ntop; i++)
+        shape &= top[i].lay.cp == 2 && top[i].lay.dp * top[i].lay.tp * top[i].lay.pp == 4;
+    ok(shape, "--cp 2: every plan has cp 2 and dp x tp x pp = 4");
+    pb.pins.cp = 3;
+    pb.train.seq = 3072;   /* 6 equal chunks: what is refused is the 8 GPUs */
+    ok(zp_pins_check(&pb, &e) == ZP_EINVAL && strstr(e.msg, "--cp 3") && strstr(e.msg, "--gpus 8"),
+       "--cp 3 on 8 GPUs: refused: '%s'", e.msg);
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -519,5 +573,6 @@ int main(void)
     test_nothing_fits();
     test_ties();
     test_fit_boundary();
+    test_cp();
     return tap_exit();
 }

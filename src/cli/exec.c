@@ -190,10 +190,10 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     uint64_t full_total = tg.full_total;
 
     /* refuse before any launch what the engine does not run */
-    if (l.tp > 1 || l.pp > 1)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has tp=%lld pp=%lld: zplan exec runs "
-                                       "data-parallel and ZeRO layouts (tp = pp = 1) for now", which,
-                                       (long long)l.tp, (long long)l.pp));
+    if (l.tp > 1 || l.pp > 1 || zp_cp(&l) > 1)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has tp=%lld pp=%lld cp=%lld: zplan exec runs "
+                                       "data-parallel and ZeRO layouts (tp = pp = cp = 1) for now", which,
+                                       (long long)l.tp, (long long)l.pp, (long long)zp_cp(&l)));
     if (full.train.dtype != ZP_DT_FP32 && !full.train.master)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s stores %s parameters without fp32 master "
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "

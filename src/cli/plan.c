@@ -15,7 +15,7 @@
 
 enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
-    O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_ZERO, O_OFFLOAD, O_CKPT,
+    O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
     O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
@@ -54,6 +54,7 @@ static const zp_opt plan_opts[] = {
     {"tp", O_TP, "N", NULL, "tensor-parallel degree (inside a node)", NULL},
     {"pp", O_PP, "N", NULL, "pipeline stages (need not divide the layers)", NULL},
     {"vp", O_VP, "N", NULL, "interleaved virtual stages per pipeline rank (1: none)", NULL},
+    {"cp", O_CP, "N", NULL, "context-parallel degree: each sequence split over N ranks, K and V\nin a ring (searched up to 32 from --seq 16384; needs flash attention)", NULL},
     {"zero", O_ZERO, "S", NULL, "ZeRO stage 0..3", NULL},
     {"offload", O_OFFLOAD, "W", NULL, "none, optimizer, optimizer+params", NULL},
     {"ckpt", O_CKPT, "C", NULL, "activation recompute: none, selective, full", NULL},
@@ -86,6 +87,7 @@ static const zp_opt plan_opts[] = {
      * --offload cpu as well) */
     {"tensor-model-parallel-size", O_TP, "N", NULL, "= --tp N", "Other names (Megatron-LM, DeepSpeed, torchrun, torch), the same settings:"},
     {"pipeline-model-parallel-size", O_PP, "N", NULL, "= --pp N", NULL},
+    {"context-parallel-size", O_CP, "N", NULL, "= --cp N", NULL},
     {"micro-batch-size", O_MBATCH, "N", NULL, "= --micro-batch N", NULL},
     {"global-batch-size", O_GBATCH, "N", NULL, "= --global-batch N", NULL},
     {"seq-length", O_SEQ, "N", NULL, "= --seq N", NULL},
@@ -102,7 +104,7 @@ static const zp_opt plan_opts[] = {
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
-    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
+    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8;
 } raw;
@@ -139,6 +141,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_TP: r->tp = v; break;
     case O_PP: r->pp = v; break;
     case O_VP: r->vp = v; break;
+    case O_CP: r->cp = v; break;
     case O_ZERO: r->zero = v; break;
     case O_OFFLOAD: r->offload = v; break;
     case O_CKPT: r->ckpt = v; break;
@@ -562,6 +565,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     int64_t z = -1;
     if ((st = opt_int("--dp", r->dp, 1, c->gpus, &p->dp, e)) || (st = opt_int("--tp", r->tp, 1, c->gpus, &p->tp, e)) ||
         (st = opt_int("--pp", r->pp, 1, c->gpus, &p->pp, e)) || (st = opt_int("--vp", r->vp, 1, 1024, &p->vp, e)) ||
+        (st = opt_int("--cp", r->cp, 1, c->gpus, &p->cp, e)) ||
         (st = opt_int("--micro-batch", r->mbatch, 1, t->global_batch, &p->micro_batch, e)) ||
         (st = opt_int("--zero", r->zero, 0, 3, &z, e)))
         return st;
@@ -597,9 +601,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return st;
     p->sp = r->sp;
     a->pinned_all = p->dp > 0 && p->tp > 0 && p->pp > 0 && p->micro_batch > 0 && p->zero >= 0 && p->offload >= 0 &&
-                    p->ckpt >= 0;
+                    p->ckpt >= 0 && (p->cp > 0 || p->dp * p->tp * p->pp == c->gpus);
     if (p->dp < 0 && p->tp > 0 && p->pp > 0 && p->micro_batch > 0 && p->zero >= 0 && p->offload >= 0 &&
-        p->ckpt >= 0 && c->gpus % (p->tp * p->pp) == 0)
+        p->ckpt >= 0 && (p->cp > 0 || t->seq < 16384) && c->gpus % (p->tp * p->pp * (p->cp > 0 ? p->cp : 1)) == 0)
         a->pinned_all = 1;   /* dp follows from the others */
 
     a->top_n = 10;
@@ -672,6 +676,7 @@ static void classic(zp_answer *a)
     zp_pins_none(&base);
     base.sp = pb->pins.sp;
     base.vp = 1;
+    base.cp = 1;   /* the classic strategies split no sequence */
     /* the largest tp inside a node that divides the heads; the largest pp
      * that divides both the GPUs and the layers */
     int64_t tp = 1, pp = 1;
@@ -706,8 +711,11 @@ static void classic(zp_answer *a)
 
 static void layout_text(char *buf, size_t n, const zp_layout *l)
 {
-    snprintf(buf, n, "dp=%lld tp=%lld pp=%lld%s zero=%d offload=%s ckpt=%s micro-batch=%lld", (long long)l->dp,
-             (long long)l->tp, (long long)l->pp, l->vp > 1 ? " (interleaved)" : "", l->zero,
+    char cp[24] = "";
+    if (zp_cp(l) > 1)
+        snprintf(cp, sizeof cp, " cp=%lld", (long long)zp_cp(l));
+    snprintf(buf, n, "dp=%lld tp=%lld pp=%lld%s%s zero=%d offload=%s ckpt=%s micro-batch=%lld", (long long)l->dp,
+             (long long)l->tp, (long long)l->pp, l->vp > 1 ? " (interleaved)" : "", cp, l->zero,
              zp_offload_names[l->offload], zp_ckpt_names[l->ckpt], (long long)l->micro_batch);
 }
 
@@ -725,7 +733,7 @@ static void suggest(zp_answer *a)
     zp_pins none;
     zp_pins_none(&none);
     none.sp = pin->sp;
-    int pinned = pin->dp > 0 || pin->tp > 0 || pin->pp > 0 || pin->vp > 0 || pin->micro_batch > 0 ||
+    int pinned = pin->dp > 0 || pin->tp > 0 || pin->pp > 0 || pin->vp > 0 || pin->cp > 0 || pin->micro_batch > 0 ||
                  pin->zero >= 0 || pin->offload >= 0 || pin->ckpt >= 0;
     if (pinned && best_with(pb, &none, 0, &p, &fits) && fits) {
         layout_text(lay, sizeof lay, &p.lay);
@@ -861,6 +869,7 @@ static void differs(char *out, size_t n, const zp_layout *a, const zp_layout *b)
     DIFF(a->tp != b->tp, "tp=%lld", (long long)b->tp);
     DIFF(a->pp != b->pp, "pp=%lld", (long long)b->pp);
     DIFF(a->vp != b->vp, "vp=%lld", (long long)b->vp);
+    DIFF(zp_cp(a) != zp_cp(b), "cp=%lld", (long long)zp_cp(b));
     DIFF(a->zero != b->zero, "zero=%d", b->zero);
     DIFF(a->offload != b->offload, "offload=%s", zp_offload_names[b->offload]);
     DIFF(a->ckpt != b->ckpt, "ckpt=%s", zp_ckpt_names[b->ckpt]);
@@ -963,7 +972,8 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
         char pinned[160] = "";
         size_t used = 0;
         const struct { const char *flag; int64_t v; } dims[] = {
-            {"--dp", p->dp}, {"--tp", p->tp}, {"--pp", p->pp}, {"--vp", p->vp}, {"--micro-batch", p->micro_batch},
+            {"--dp", p->dp}, {"--tp", p->tp}, {"--pp", p->pp}, {"--vp", p->vp}, {"--cp", p->cp},
+            {"--micro-batch", p->micro_batch},
             {"--zero", p->zero}};
         for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
             if (dims[i].v >= 0) {

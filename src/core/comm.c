@@ -11,9 +11,11 @@
  *     across nodes, PCIe for offload) x the link efficiency; a group across
  *     nodes with r > 1 ranks in each node runs hierarchically (NVLink
  *     inside the node, then rings of S / r across nodes, one per GPU).
- *   - rank order: tp fastest, then dp, then pp (Megatron); a group spans
- *     tp, tp*dp and tp*dp*pp consecutive GPUs and crosses nodes when that
- *     span exceeds the GPUs per node.
+ *   - rank order: tp fastest, then cp, dp, pp (Megatron); a group spans
+ *     tp, tp*cp, tp*cp*dp and tp*cp*dp*pp consecutive GPUs and crosses
+ *     nodes when that span exceeds the GPUs per node; the data-parallel
+ *     collectives (gradients, ZeRO) run over the dp x cp ranks that hold
+ *     the same parameters.
  *   - per step: gradient sync once (ZeRO-0/1; gradient accumulation defers
  *     it) or per micro-batch (ZeRO-2/3 keep only their partition); ZeRO-1/2
  *     all-gather updated parameters once; ZeRO-3 gathers each layer in
@@ -22,7 +24,12 @@
  *     block, which reduces their sum once each way), or with sequence parallelism the
  *     same bytes as all-gather + reduce-scatter, plus 2 more per layer when
  *     full recompute repeats the forward; pp: activations forward and
- *     gradients backward per micro-batch (per chunk when interleaved). */
+ *     gradients backward per micro-batch (per chunk when interleaved);
+ *     cp: per layer and micro-batch the ring passes each rank's K and V
+ *     chunk (2 b (s/cp) g d / t values) cp - 1 times forward, and K, V
+ *     and their gradients 2 (cp - 1) times backward (once more forward with
+ *     full recompute), point to point, overlapped with the attention of
+ *     the chunk in hand (hidden behind forward and backward). */
 #include "core.h"
 
 #include <stddef.h>
@@ -125,21 +132,22 @@ void zp_comm_plan(const zp_model *m, const zp_train *tr, const zp_layout *l,
 void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
                     const zp_conv *cv, int64_t k, const zp_lcache *lc, zp_comm *out)
 {
-    int64_t t = l->tp, d = l->dp, p = l->pp, v = l->vp < 1 ? 1 : l->vp, M = l->grad_accum;
+    int64_t t = l->tp, cp = zp_cp(l), d = zp_shard_ranks(l), p = l->pp, v = l->vp < 1 ? 1 : l->vp, M = l->grad_accum;
     ctx x = {out,
              {1, 1.0 / (c->inter_node_gbps * 1e9 * cv->link_eff), cv->alpha_inter_s},
              {0, 1.0 / (c->gpu.nvlink_gbps * 1e9 * cv->link_eff), cv->alpha_intra_s},
              {0, 1.0 / (c->gpu.pcie_gbps * 1e9 * cv->link_eff), cv->alpha_intra_s},
              c->gpus_per_node,
-             {(double)(d - 1) / (double)d, (double)(t - 1) / (double)t, 0.5, 0.5, 0.0}};
+             {(double)(d - 1) / (double)d, (double)(t - 1) / (double)t, 0.5, 0.5, 0.0, 1.0}};
     int64_t P = zp_lcache_stage_params(m, l, lc, k), Ps = zp_ceil_div(P, d);
     int64_t P2 = cv->zero3_regather_all ? P   /* ZeRO-3 backward gathers */
                  : zp_stage_layers(m->layers, p, k) * lc->layer_params + (m->tied && p == 1 ? lc->embed_params : 0);
     uint64_t pb = (uint64_t)zp_dtype_bytes(tr->dtype), gb = (uint64_t)zp_dtype_bytes(tr->grad_dtype);
-    uint64_t sbh = (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
+    uint64_t sl = (uint64_t)(tr->seq / cp);   /* this rank's tokens of a sequence */
+    uint64_t sbh = sl * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
     uint64_t act = zp_act_bytes(tr) * sbh;            /* one layer's output */
     int64_t Ls = zp_stage_layers(m->layers, p, k);
-    int64_t span_tp = t, span_dp = t * d, span_pp = t * d * p;
+    int64_t span_tp = t, span_cp = t * cp, span_dp = t * d, span_pp = t * d * p;
     int off_opt = l->offload != ZP_OFF_NONE, off_par = l->offload == ZP_OFF_OPT_PARAMS;
 
     out->n = 0;
@@ -218,8 +226,19 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             /* cross-entropy over vocab shards: max, sum of exponentials and
              * the target logit, one fp32 value per token each */
             add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "vocab-parallel cross-entropy", t, span_tp,
-                4 * (uint64_t)tr->seq * (uint64_t)l->micro_batch, 3 * M, ZP_OVL_NONE);
+                4 * sl * (uint64_t)l->micro_batch, 3 * M, ZP_OVL_NONE);
         }
+    }
+
+    /* context parallel: the K and V chunks around the ring */
+    if (cp > 1) {
+        uint64_t kv = zp_act_bytes(tr) * 2 * sl * (uint64_t)l->micro_batch * (uint64_t)m->kv_heads *
+                      (uint64_t)zp_model_head_dim(m) / (uint64_t)t;
+        int64_t rounds = (cp - 1) * Ls * M;
+        add(&x, ZP_COLL_SENDRECV, ZP_GRP_CP, "context-parallel K/V ring, forward", cp, span_cp, kv,
+            rounds * (l->ckpt == ZP_CKPT_FULL ? 2 : 1), ZP_OVL_ATTN);
+        add(&x, ZP_COLL_SENDRECV, ZP_GRP_CP, "context-parallel K/V+grad ring, backward", cp, span_cp, kv,
+            2 * rounds, ZP_OVL_ATTN);
     }
 
     /* pipeline parallel: point-to-point per micro-batch and chunk */

@@ -170,6 +170,11 @@ static inline uint64_t zp_act_bytes(const zp_train *tr)
 
 typedef struct zp_layout {
     int64_t dp, tp, pp, vp;
+    /* context parallelism (Megatron CP, ring attention): each of cp ranks
+     * holds s / cp tokens of every sequence, K and V passed around a ring
+     * per layer; ranks dp x tp x pp x cp; the model states are sharded and
+     * reduced over dp x cp (zp_cp: 0 reads as 1) */
+    int64_t cp;
     int zero;             /* 0..3 */
     zp_offload offload;
     zp_ckpt ckpt;
@@ -177,6 +182,11 @@ typedef struct zp_layout {
     int64_t micro_batch;  /* b */
     int64_t grad_accum;   /* M = global_batch / (dp * b) */
 } zp_layout;
+
+/* The context-parallel degree (1 when unset) and the ranks that share a
+ * model state replica's reduction and ZeRO sharding: dp x cp. */
+static inline int64_t zp_cp(const zp_layout *l) { return l->cp > 1 ? l->cp : 1; }
+static inline int64_t zp_shard_ranks(const zp_layout *l) { return l->dp * zp_cp(l); }
 
 /* The matmul efficiency as a function of shape (gemm.c, README "Cost"). */
 typedef struct zp_gemm_curve {
@@ -321,13 +331,14 @@ typedef enum zp_coll_kind {
 } zp_coll_kind;
 extern const char *const zp_coll_kind_names[];
 
-typedef enum zp_group { ZP_GRP_DP = 0, ZP_GRP_TP, ZP_GRP_PP, ZP_GRP_EMB, ZP_GRP_PCIE, ZP_GRP_N } zp_group;
+typedef enum zp_group { ZP_GRP_DP = 0, ZP_GRP_TP, ZP_GRP_PP, ZP_GRP_EMB, ZP_GRP_PCIE, ZP_GRP_CP, ZP_GRP_N } zp_group;
 extern const char *const zp_group_names[];
 
 typedef enum zp_overlap {
     ZP_OVL_NONE = 0,  /* on the critical path */
     ZP_OVL_BWD,       /* hidden behind backward compute (gradient reduction) */
     ZP_OVL_FWD_BWD,   /* hidden behind forward+backward (ZeRO-3 prefetch) */
+    ZP_OVL_ATTN,      /* hidden behind the attention it feeds (context-parallel ring), every micro-batch */
 } zp_overlap;
 
 /* One collective of one training step, as seen by one rank. */
@@ -401,6 +412,7 @@ typedef enum zp_reject {
     ZP_REJ_OFFLOAD,      /* offload needs ZeRO >= 1 (params: ZeRO-3) */
     ZP_REJ_VP,           /* interleaving needs pp > 1 and M divisible by pp */
     ZP_REJ_SELECTIVE_FLASH, /* unpinned selective recompute under flash attention: same as none */
+    ZP_REJ_CP,           /* cp > 1 without flash attention, or not splitting the sequence in 2 cp chunks */
     ZP_REJ_DEVICE_MEM,   /* does not fit in device memory */
     ZP_REJ_HOST_MEM,     /* offload does not fit in host RAM */
     ZP_REJ_N
@@ -409,7 +421,7 @@ extern const char *const zp_reject_names[];
 
 /* A pinned dimension holds its value; -1 means "search it". */
 typedef struct zp_pins {
-    int64_t dp, tp, pp, vp, micro_batch;
+    int64_t dp, tp, pp, vp, micro_batch, cp;
     int zero, offload, ckpt, sp;
 } zp_pins;
 void zp_pins_none(zp_pins *p);

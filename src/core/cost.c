@@ -53,7 +53,7 @@ double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layo
 {
     double fwd, rc, head;
     elementwise_values(m, tr, l, &fwd, &rc, &head);
-    double tokens = (double)tr->seq * (double)l->micro_batch;
+    double tokens = (double)(tr->seq / zp_cp(l)) * (double)l->micro_batch;
     double Ls = (double)zp_stage_layers(m->layers, l->pp, last_stage ? l->pp - 1 : 0);
     return (double)zp_act_bytes(tr) * tokens * (Ls * (3.0 * fwd + rc) + (last_stage ? 3.0 * head : 0.0));
 }
@@ -70,21 +70,26 @@ double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
  * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
  * the rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
-static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double eff)
+static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double eff)
 {
-    double crit = 0.0, ovl = 0.0;
+    double crit = 0.0, ovl = 0.0, ring = 0.0;
     double M = (double)l->grad_accum;
     for (int i = 0; i < cm->n; i++) {
         if (cm->c[i].overlap == ZP_OVL_NONE)
             crit += cm->c[i].time_s;
+        else if (cm->c[i].overlap == ZP_OVL_ATTN)
+            ring += cm->c[i].time_s;
         else
             ovl += cm->c[i].time_s;
     }
     double window = l->zero >= 3 ? M * (fwd_s + bwd_s) : (l->zero >= 2 ? M : 1.0) * bwd_s;
     double hidden = ovl < window ? ovl : window;
+    /* the context-parallel ring hides behind the attention of the chunk in
+     * hand, every micro-batch (attn_s: one micro-batch's, the stage's layers) */
+    double rwin = M * attn_s, rhid = ring < rwin ? ring : rwin;
     /* overlap is imperfect (shared SMs and memory bandwidth): only
      * overlap_eff of what fits in the window hides */
-    return crit + (ovl - hidden) + (1.0 - eff) * hidden;
+    return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid;
 }
 
 void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
@@ -131,9 +136,11 @@ static double linear_bwd(const zp_gemm_curve *g, double pk, double eb, double T,
  * the forward's; the head: final norm, product, cross-entropy (backward
  * twice). */
 static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, double pk,
-                         double pk8, double mm[5], double k[4])
+                         double pk8, double mm[5], double k[4], double *attn)
 {
-    double s = (double)tr->seq, b = (double)l->micro_batch, t = (double)l->tp, h = (double)m->hidden;
+    /* s: this rank's tokens of a sequence (s / cp); span: the keys of the
+     * whole sequence a query sees */
+    double s = (double)(tr->seq / zp_cp(l)), b = (double)l->micro_batch, t = (double)l->tp, h = (double)m->hidden;
     double T = s * b, d = (double)zp_model_head_dim(m), span = (double)zp_model_attn_span(m, tr->seq);
     double core = span * (double)(m->heads * zp_model_head_dim(m));   /* s' a d per token */
     double block = 2.0 * (double)zp_model_block_matmul_params(m) + 4.0 * core;
@@ -148,6 +155,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
         mm[3] = tok * 2.0 * (double)m->vocab * h * inv;
         mm[4] = 2.0 * mm[3];
         k[0] = k[1] = k[2] = k[3] = 0.0;
+        *attn = tok * 4.0 * core * (3.0 + (tr->flash ? 0.5 : 0.0)) * inv;
         return;
     }
     double eb = (double)zp_dtype_bytes(tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype);
@@ -171,7 +179,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
         /* one fused kernel at attn_eff of the peak on the work it does: a
          * causal mask skips the upper half of the scores (s' = s; a window
          * already counts only the keys seen) */
-        double work = (span < s ? 1.0 : 0.5) * 2.0 * s * span * d * nb;   /* one product's FLOPs */
+        double work = (span < (double)tr->seq ? 1.0 : 0.5) * 2.0 * s * span * d * nb;   /* one product's FLOPs */
         sc = work / (pk * cv->attn_eff);
         att_f = 2.0 * sc, att_b = 4.0 * sc;
     } else {
@@ -182,6 +190,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     }
     mm[0] = lin_f + att_f;
     mm[1] = lin_b + att_b;
+    *attn = att_f + att_b + (tr->flash ? sc : 0.0);
     mm[2] = (l->ckpt == ZP_CKPT_FULL ? mm[0] : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? att_f : 0.0) +
             (tr->flash ? sc : 0.0);
     double V = (double)m->vocab / t;
@@ -200,8 +209,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 {
     /* FLOPs of one micro-batch on one tp rank: the blocks of a stage, the
      * head on the last, backward twice forward, and the recomputation */
-    double s = (double)tr->seq, h = (double)m->hidden;
-    double per_rank = s * (double)l->micro_batch / (double)l->tp;   /* tokens / t */
+    double s = (double)tr->seq, h = (double)m->hidden, sl = (double)(tr->seq / zp_cp(l));
+    double per_rank = sl * (double)l->micro_batch / (double)l->tp;   /* tokens / (cp t) */
     /* the attention core's s' a d per token: keys seen x attention width */
     double core = (double)zp_model_attn_span(m, tr->seq) * (double)(m->heads * zp_model_head_dim(m));
     double block = 2.0 * (double)zp_model_block_matmul_params(m) + 4.0 * core;
@@ -217,9 +226,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
-    double mm[5], kn[4];
+    double mm[5], kn[4], attn;
     double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
-    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn);
+    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn);
     /* the non-matmul kernels, when their rate is given (a measured
      * profile), or by shape at hbm_eff of the HBM bandwidth: forward,
      * backward (twice the forward) and recompute traffic, per micro-batch */
@@ -228,7 +237,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                     : cv->gemm_eff > 0      ? 0.0
                                             : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
     if (ew_bps > 0) {
-        double ef, er, eh, k = (double)zp_act_bytes(tr) * (double)tr->seq * (double)l->micro_batch / ew_bps;
+        double ef, er, eh, k = (double)zp_act_bytes(tr) * sl * (double)l->micro_batch / ew_bps;
         elementwise_values(m, tr, l, &ef, &er, &eh);
         ew_f = k * ef, ew_rc = k * er, ew_head = k * eh;   /* per layer, and the head */
     }
@@ -248,7 +257,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         double bwd_s = Ls * (mm[1] + mm[2] + kn[1] + kn[2]) + (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef +
                        Ls * ew_rc;
         double comp = M * (fwd_s + bwd_s);
-        double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, cv->overlap_eff);
+        double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, Ls * attn, cv->overlap_eff);
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);
@@ -267,7 +276,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
      * optimizer at its throughput when offloaded */
     int64_t P = lc->stage_params[0] > lc->stage_params[1] ? lc->stage_params[0] : lc->stage_params[1];
     /* the larger of the first and last stage */
-    double Ps = l->zero >= 1 ? (double)zp_ceil_div(P, l->dp) : (double)P;
+    double Ps = l->zero >= 1 ? (double)zp_ceil_div(P, zp_shard_ranks(l)) : (double)P;
     if (l->offload != ZP_OFF_NONE)
         out->optimizer_s = Ps / cv->cpu_adam_params_per_s;
     else {

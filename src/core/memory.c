@@ -80,12 +80,17 @@ int64_t zp_stage_params(const zp_model *m, const zp_layout *l, int64_t k)
  * output dropout masks stay.
  * At B = 2, g = a, f = 4h, d = h/a, serial, dropout, no flash, no window:
  * sbh (10 + 24/t) + 5 a s^2 b / t without sp, sbh 34/t + 5 a s^2 b / t with
- * sp.  Full recompute keeps the layer input only: B sbh / r. */
+ * sp.  Full recompute keeps the layer input only: B sbh / r.
+ * Context parallelism: s is the rank's s / cp tokens (every term), s' the
+ * keys of the whole sequence. */
 uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
     uint64_t B = zp_act_bytes(tr);
     uint64_t t = (uint64_t)l->tp, r = l->sp ? t : 1;
-    uint64_t s = (uint64_t)tr->seq, b = (uint64_t)l->micro_batch, span = (uint64_t)zp_model_attn_span(m, tr->seq);
+    /* s: this rank's tokens of a sequence (s / cp with context parallelism;
+     * a query still sees the span of the whole sequence) */
+    uint64_t s = (uint64_t)(tr->seq / zp_cp(l)), b = (uint64_t)l->micro_batch;
+    uint64_t span = (uint64_t)zp_model_attn_span(m, tr->seq);
     uint64_t h = (uint64_t)m->hidden, a = (uint64_t)m->heads, g = (uint64_t)m->kv_heads;
     uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp);   /* per tp rank */
     uint64_t sb = s * b, sbh = sb * h, hd = (uint64_t)zp_model_head_dim(m);
@@ -138,7 +143,7 @@ static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_
     }
     if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash) {
         uint64_t B = zp_act_bytes(tr);
-        uint64_t core = (uint64_t)m->heads * (uint64_t)tr->seq * (uint64_t)zp_model_attn_span(m, tr->seq) *
+        uint64_t core = (uint64_t)m->heads * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_attn_span(m, tr->seq) *
                         (uint64_t)l->micro_batch / (uint64_t)l->tp;
         return (tr->dropout ? 2 * B + 1 : B) * core;
     }
@@ -163,7 +168,7 @@ static uint64_t waste(uint64_t bytes, uint64_t g)
 
 static uint64_t unit_waste(int64_t n, const zp_train *tr, const zp_layout *l, uint64_t g)
 {
-    uint64_t d = (uint64_t)l->dp, sh = ((uint64_t)n + d - 1) / d, padded = l->zero ? sh * d : (uint64_t)n;
+    uint64_t d = (uint64_t)zp_shard_ranks(l), sh = ((uint64_t)n + d - 1) / d, padded = l->zero ? sh * d : (uint64_t)n;
     int off_opt = l->offload != ZP_OFF_NONE, off_par = l->offload == ZP_OFF_OPT_PARAMS;
     uint64_t pb = (uint64_t)zp_dtype_bytes(tr->dtype), gb = (uint64_t)zp_dtype_bytes(tr->grad_dtype), w = 0;
     uint64_t nopt = l->zero >= 1 ? sh : padded;
@@ -202,7 +207,7 @@ static int64_t nccl_communicators(const zp_model *m, const zp_layout *l)
 {
     /* one communicator per parallel group of size > 1, plus the embedding
      * group that ties the first and last stage */
-    return (l->dp > 1) + (l->tp > 1) + (l->pp > 1) + (l->pp > 1 && m->tied);
+    return (zp_shard_ranks(l) > 1) + (l->tp > 1) + (l->pp > 1) + (l->pp > 1 && m->tied) + (zp_cp(l) > 1);
 }
 
 void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, zp_lcache *lc)
@@ -218,7 +223,8 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
     if (p == 1)
         lc->stage_params[0] = lc->stage_params[1] += lc->embed_params;
     lc->vocab_t = zp_ceil_div(m->vocab, t);
-    lc->sbh_r = (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)m->hidden / (l->sp ? (uint64_t)t : 1);
+    lc->sbh_r = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden /
+                (l->sp ? (uint64_t)t : 1);
     lc->act_layer = zp_act_layer_bytes(m, tr, l);
     lc->recompute = recompute_bytes(m, tr, l);
 }
@@ -232,7 +238,7 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
 static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_lcache *lc)
 {
     uint64_t B = zp_act_bytes(tr), t = (uint64_t)l->tp;
-    uint64_t s = (uint64_t)tr->seq, b = (uint64_t)l->micro_batch, h = (uint64_t)m->hidden;
+    uint64_t s = (uint64_t)(tr->seq / zp_cp(l)), b = (uint64_t)l->micro_batch, h = (uint64_t)m->hidden;
     uint64_t hd = (uint64_t)zp_model_head_dim(m), f = (uint64_t)zp_ceil_div(m->ffn, l->tp);
     uint64_t ws = lc->sbh_r + s * b * h + s * b * hd * ((uint64_t)m->heads + 2 * (uint64_t)m->kv_heads) / t +
                   (m->mlp == ZP_MLP_GELU ? 2 : 3) * s * b * f;
@@ -252,7 +258,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * fp32 before it is reduced or added to the stored one) */
     uint64_t wpb = tr->compute_fp32 ? 4 : pb, wgb = tr->compute_fp32 ? 4 : gb;
     uint64_t K = (tr->optim == ZP_OPT_ADAM ? 8 : 4) + (tr->master && tr->dtype != ZP_DT_FP32 ? 4 : 0);
-    int64_t d = l->dp, P = zp_lcache_stage_params(m, l, sh, k);
+    int64_t d = zp_shard_ranks(l), P = zp_lcache_stage_params(m, l, sh, k);
     uint64_t Ps = (uint64_t)shard(P, d), Pf = (uint64_t)P;
     int off_opt = l->offload != ZP_OFF_NONE, off_par = l->offload == ZP_OFF_OPT_PARAMS;
     int last = k == l->pp - 1;
@@ -367,7 +373,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     }
     uint64_t t_bwd = act + both + bwd, t_loss = 0;
     if (last) {
-        loss += 4 * (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
+        loss += 4 * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
         t_loss = act + 2 * ab * sh->sbh_r + both + loss;   /* + final norm input, head input */
     }
     if (last && t_loss >= t_bwd) {

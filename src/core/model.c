@@ -194,7 +194,7 @@ const char *const zp_phase_names[] = {"backward", "loss", NULL};
 const char *const zp_mem_class_names[] = {"params", "grads", "optimizer", "activations", "buffers", "overhead", NULL};
 const char *const zp_coll_kind_names[] = {"all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce",
                                           "send/recv", "host-to-device", "device-to-host", NULL};
-const char *const zp_group_names[] = {"dp", "tp", "pp", "embedding", "pcie", NULL};
+const char *const zp_group_names[] = {"dp", "tp", "pp", "embedding", "pcie", "cp", NULL};
 const char *const zp_reject_names[] = {
     "fits",
     "tp exceeds or does not divide the GPUs per node",
@@ -205,6 +205,7 @@ const char *const zp_reject_names[] = {
     "offload needs ZeRO >= 1 (parameter offload: ZeRO-3)",
     "interleaving needs pp > 1 and micro-batches divisible by pp",
     "selective recompute saves nothing under flash attention (same plan as none)",
+    "context parallelism needs flash attention and 2 cp chunks of the sequence",
     "exceeds device memory",
     "offload exceeds host memory",
     NULL};

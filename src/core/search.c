@@ -1,8 +1,12 @@
 /* search.c - enumerate layouts, reject the invalid and the infeasible
  * (counting why), rank the rest by step time (pure).
  *
- * Candidates: every factorisation G = dp x tp x pp (tp fills a node first;
- * pp need not divide the layers: stages may differ by a block),
+ * Candidates: every factorisation G = dp x tp x pp x cp (tp fills a node
+ * first; pp need not divide the layers: stages may differ by a block; cp,
+ * context parallelism, a power of 2 up to 32, searched from a sequence of
+ * 16384 tokens on and otherwise 1 unless pinned: shorter sequences are
+ * trained without it, and the model of its ring (comm.c) is checked
+ * against no run below that),
  * x ZeRO stage 0..3 x offload (none, optimizer, optimizer+params) x
  * recompute (none, selective, full) x micro-batch (each divisor of
  * global_batch / dp); gradient accumulation M = global_batch / (dp b).
@@ -18,7 +22,7 @@
 
 void zp_pins_none(zp_pins *p)
 {
-    p->dp = p->tp = p->pp = p->vp = p->micro_batch = -1;
+    p->dp = p->tp = p->pp = p->vp = p->micro_batch = p->cp = -1;
     p->zero = p->offload = p->ckpt = p->sp = -1;
 }
 
@@ -70,6 +74,11 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
      * two, unless the user asked for it */
     if (l->ckpt == ZP_CKPT_SELECTIVE && pb->train.flash && pb->pins.ckpt != ZP_CKPT_SELECTIVE)
         return ZP_REJ_SELECTIVE_FLASH;
+    /* context parallelism splits each sequence into 2 cp chunks (a rank
+     * takes one from each end, so that causal work balances) and runs
+     * its attention as ring attention over flash kernels */
+    if (zp_cp(l) > 1 && (!pb->train.flash || pb->train.seq % (2 * zp_cp(l))))
+        return ZP_REJ_CP;
     return ZP_REJ_NONE;
 }
 
@@ -129,8 +138,8 @@ static int better(const zp_plan *a, const zp_plan *b)
         return a->mem.dev_total < b->mem.dev_total;
     const zp_layout *x = &a->lay, *y = &b->lay;
     const int64_t key[][2] = {
-        {x->tp, y->tp}, {x->pp, y->pp}, {x->zero, y->zero}, {x->offload, y->offload}, {x->ckpt, y->ckpt},
-        {x->micro_batch, y->micro_batch}, {x->dp, y->dp}, {x->vp, y->vp}, {x->sp, y->sp},
+        {x->tp, y->tp}, {x->pp, y->pp}, {zp_cp(x), zp_cp(y)}, {x->zero, y->zero}, {x->offload, y->offload},
+        {x->ckpt, y->ckpt}, {x->micro_batch, y->micro_batch}, {x->dp, y->dp}, {x->vp, y->vp}, {x->sp, y->sp},
     };
     for (size_t i = 0; i < sizeof key / sizeof key[0]; i++) {
         int c = cmp_i64(key[i][0], key[i][1]);
@@ -159,16 +168,23 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
 {
     const zp_pins *p = &pb->pins;
     int64_t G = pb->cluster.gpus;
-    int64_t prod = (p->dp > 0 ? p->dp : 1) * (p->tp > 0 ? p->tp : 1) * (p->pp > 0 ? p->pp : 1);
+    int64_t prod = (p->dp > 0 ? p->dp : 1) * (p->tp > 0 ? p->tp : 1) * (p->pp > 0 ? p->pp : 1) *
+                   (p->cp > 0 ? p->cp : 1);
     if (p->dp > 0 && p->tp > 0 && p->pp > 0 && prod != G)
-        return zp_err_set(e, ZP_EINVAL, "--dp %lld x --tp %lld x --pp %lld = %lld does not equal --gpus %lld",
-                          (long long)p->dp, (long long)p->tp, (long long)p->pp, (long long)prod, (long long)G);
+        return zp_err_set(e, ZP_EINVAL, "--dp %lld x --tp %lld x --pp %lld%s = %lld does not equal --gpus %lld",
+                          (long long)p->dp, (long long)p->tp, (long long)p->pp, p->cp > 1 ? " x --cp" : "",
+                          (long long)prod, (long long)G);
+    if (p->cp > 0 && (!pb->train.flash || pb->train.seq % (2 * p->cp)))
+        return zp_err_set(e, ZP_EINVAL, "--cp %lld with %s and --seq %lld: context parallelism needs flash attention "
+                          "and a sequence of 2 x cp equal chunks", (long long)p->cp,
+                          pb->train.flash ? "flash attention" : "--no-flash-attn", (long long)pb->train.seq);
     if (G % prod) {
         /* name the pinned flags: "--tp 3", "--dp 2 x --pp 3" */
-        const struct { const char *flag; int64_t v; } dims[] = {{"--dp", p->dp}, {"--tp", p->tp}, {"--pp", p->pp}};
+        const struct { const char *flag; int64_t v; } dims[] = {
+            {"--dp", p->dp}, {"--tp", p->tp}, {"--pp", p->pp}, {"--cp", p->cp}};
         char pinned[128] = "";
         size_t used = 0;
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             if (dims[i].v <= 0)
                 continue;
             int w = snprintf(pinned + used, sizeof pinned - used, "%s%s %lld", used ? " x " : "", dims[i].flag,
@@ -177,7 +193,7 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
                 used += (size_t)w;
         }
         return zp_err_set(e, ZP_EINVAL, "%s (product %lld) does not divide --gpus %lld "
-                          "(allowed: dp x tp x pp = gpus)", pinned, (long long)prod, (long long)G);
+                          "(allowed: dp x tp x pp x cp = gpus)", pinned, (long long)prod, (long long)G);
     }
     if (p->tp > 0 && (p->tp > pb->cluster.gpus_per_node || pb->cluster.gpus_per_node % p->tp))
         return zp_err_set(e, ZP_EINVAL, "--tp %lld must divide the GPUs per node (%lld): tensor parallelism stays "
@@ -267,6 +283,15 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
     range_of(pin->ckpt, 0, ZP_CKPT_N - 1, &c0, &c1);
     int64_t per_fact = (int64_t)(z1 - z0 + 1) * (o1 - o0 + 1) * (c1 - c0 + 1);
     int ng = divisors(G, gdiv, ZP_MAXDIV);
+    /* the context-parallel degrees: the pinned one, or 1 and (from a
+     * sequence of 16384 on) the powers of 2 up to 32 */
+    int64_t cps[6] = {1};
+    int ncp = 1;
+    if (pin->cp > 0)
+        cps[0] = pin->cp;
+    else if (pb->train.seq >= 16384)
+        for (int64_t c = 2; c <= 32; c *= 2)
+            cps[ncp++] = c;
 
     for (int it = 0; it < ng; it++) {
         int64_t tp = gdiv[it];
@@ -276,7 +301,11 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
             int64_t pp = gdiv[ip];
             if ((G / tp) % pp || (pin->pp > 0 && pp != pin->pp))
                 continue;
-            int64_t dp = G / tp / pp;
+            for (int ic = 0; ic < ncp; ic++) {
+            int64_t cp = cps[ic];
+            if ((G / tp / pp) % cp)
+                continue;
+            int64_t dp = G / tp / pp / cp;
             if (pin->dp > 0 && dp != pin->dp)
                 continue;
             /* interleaving: each vp whose chunks divide the stage's layers
@@ -299,6 +328,7 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
             l.tp = tp;
             l.pp = pp;
             l.vp = vdiv[iv];
+            l.cp = cp;
             l.sp = pin->sp >= 0 ? pin->sp : tp > 1;
             l.micro_batch = 1;
             l.grad_accum = GB / dp > 0 ? GB / dp : 1;
@@ -353,6 +383,7 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
                             }
                         }
                     }
+            }
             }
         }
     }

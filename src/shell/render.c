@@ -65,8 +65,9 @@ static void plan_row(FILE *out, int i, const cJSON *p, zp_units u)
 {
     char cm[32], st[32];
     const cJSON *m = zp_jobj(p, "memory_bytes");
-    fprintf(out, "%3d %5.0f %3.0f %3.0f %2.0f %4.0f  %-16s %-9s %3.0f %5.0f  %8.2f %9.2f %10s %9s %9.0f %5.1f%%\n", i,
-            zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "vp"), zp_jnum(p, "zero"), S(p, "offload"),
+    double cp = zp_jnum(p, "cp") > 1 ? zp_jnum(p, "cp") : 1;   /* absent before --cp: 1 */
+    fprintf(out, "%3d %5.0f %3.0f %3.0f %2.0f %2.0f %4.0f  %-16s %-9s %3.0f %5.0f  %8.2f %9.2f %10s %9s %9.0f %5.1f%%\n", i,
+            zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "vp"), cp, zp_jnum(p, "zero"), S(p, "offload"),
             S(p, "ckpt"), zp_jnum(p, "micro_batch"), zp_jnum(p, "grad_accum"), g(zp_jnum(m, "total"), u),
             g(zp_jnum(p, "host_memory_bytes"), u), bytes(cm, sizeof cm, zp_jnum(p, "comm_bytes_per_step"), u),
             secs(st, sizeof st, zp_jnum(p, "step_time_s")), zp_jnum(p, "tokens_per_s"), 100.0 * zp_jnum(p, "mfu"));
@@ -78,7 +79,7 @@ static void plan_header(FILE *out, zp_units u)
     char dev[24], host[24];
     snprintf(dev, sizeof dev, "dev %s/GPU", gunit(u));
     snprintf(host, sizeof host, "host %s/node", gunit(u));
-    fprintf(out, "  #    dp  tp  pp vp zero  offload          ckpt       mb    ga  %11s %13s "
+    fprintf(out, "  #    dp  tp  pp vp cp zero  offload          ckpt       mb    ga  %11s %13s "
                  "comm/step      step     tok/s   MFU\n", dev, host);
 }
 
@@ -177,9 +178,12 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
 
     const cJSON *ch = zp_jobj(r, "chosen");
     if (cJSON_IsObject(ch)) {
-        fprintf(out, "\nChosen plan: dp=%.0f tp=%.0f pp=%.0f%s zero=%.0f offload=%s ckpt=%s%s, micro-batch %.0f x %.0f "
+        char cps[24] = "";
+        if (zp_jnum(ch, "cp") > 1)
+            snprintf(cps, sizeof cps, " cp=%.0f", zp_jnum(ch, "cp"));
+        fprintf(out, "\nChosen plan: dp=%.0f tp=%.0f pp=%.0f%s%s zero=%.0f offload=%s ckpt=%s%s, micro-batch %.0f x %.0f "
                      "accumulation steps%s\n", zp_jnum(ch, "dp"), zp_jnum(ch, "tp"), zp_jnum(ch, "pp"),
-                zp_jnum(ch, "vp") > 1 ? " (interleaved)" : "", zp_jnum(ch, "zero"), S(ch, "offload"), S(ch, "ckpt"),
+                zp_jnum(ch, "vp") > 1 ? " (interleaved)" : "", cps, zp_jnum(ch, "zero"), S(ch, "offload"), S(ch, "ckpt"),
                 zp_jflag(ch, "sp") && zp_jnum(ch, "tp") > 1 ? " +sequence parallel" : "", zp_jnum(ch, "micro_batch"),
                 zp_jnum(ch, "grad_accum"), zp_jflag(ch, "fits") ? "" : "  -- DOES NOT FIT");
         if (!zp_jflag(ch, "fits"))

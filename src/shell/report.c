@@ -398,7 +398,11 @@ static void label_of(char *buf, size_t n, const cJSON *p)
 {
     const char *off = zp_jstr(p, "offload");
     char ck[32];
-    snprintf(buf, n, "%.0fx%.0fx%.0f z%.0f%s %s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "zero"),
+    char cp[16] = "";
+    if (zp_jnum(p, "cp") > 1)
+        snprintf(cp, sizeof cp, " cp%.0f", zp_jnum(p, "cp"));
+    snprintf(buf, n, "%.0fx%.0fx%.0f%s z%.0f%s %s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), cp,
+             zp_jnum(p, "zero"),
              strcmp(off, "none") == 0 ? "" : strcmp(off, "optimizer") == 0 ? " +off(opt)" : " +off(opt+par)",
              jname(ck, sizeof ck, p, "ckpt"), zp_jnum(p, "micro_batch"));
 }
@@ -408,7 +412,11 @@ static void tic_of(char *buf, size_t n, const cJSON *p)
 {
     const char *off = zp_jstr(p, "offload");
     char ck[32];
-    snprintf(buf, n, "%.0fx%.0fx%.0f z%.0f%s\n%s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "zero"),
+    char cp[16] = "";
+    if (zp_jnum(p, "cp") > 1)
+        snprintf(cp, sizeof cp, " cp%.0f", zp_jnum(p, "cp"));
+    snprintf(buf, n, "%.0fx%.0fx%.0f%s z%.0f%s\n%s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), cp,
+             zp_jnum(p, "zero"),
              strcmp(off, "none") == 0 ? "" : strcmp(off, "optimizer") == 0 ? "+opt" : "+opt+par",
              jname(ck, sizeof ck, p, "ckpt"), zp_jnum(p, "micro_batch"));
 }
@@ -699,12 +707,12 @@ static void chart_top(chart *c, const ctx *x, int top_n)
 }
 
 /* 4. Communication per step by collective and group for the strategies. */
-enum { CC_DP_AR, CC_DP_RS, CC_DP_AG, CC_TP, CC_PP, CC_EMB, CC_PCIE, CC_N };
+enum { CC_DP_AR, CC_DP_RS, CC_DP_AG, CC_TP, CC_PP, CC_EMB, CC_CP, CC_PCIE, CC_N };
 static const char *const cc_names[CC_N] = {"dp all-reduce", "dp reduce-scatter", "dp all-gather",
                                             "tp collectives", "pp send/recv", "embedding all-reduce",
-                                            "pcie offload"};
+                                            "cp K/V ring", "pcie offload"};
 static const char *const cc_colour[CC_N] = {"#1f77b4", "#17becf", "#2ca02c", "#ff7f0e", "#d62728", "#8c564b",
-                                            "#7f7f7f"};
+                                            "#e377c2", "#7f7f7f"};
 
 static int cc_of(const zp_coll *cl)
 {
@@ -714,6 +722,7 @@ static int cc_of(const zp_coll *cl)
     case ZP_GRP_TP: return CC_TP;
     case ZP_GRP_PP: return CC_PP;
     case ZP_GRP_EMB: return CC_EMB;
+    case ZP_GRP_CP: return CC_CP;
     default: return CC_PCIE;
     }
 }
@@ -733,15 +742,15 @@ static void chart_comm(chart *c, const ctx *x)
              "units %s per step, bus bytes (array size x nccl-tests bus factor x calls) sent by one rank of the "
              "worst-memory stage; apart: inside a node (NVLink), across nodes (network), host (PCIe); a panel "
              "whose bars span 100x or more has a log scale", x->uname);
-    /* columns: 0-2 labels; 3-8 NVLink and 9-14 network by collective
-     * (cc_names' first six), 15 PCIe; 16-18 the links' totals, 19 total;
-     * 20-25 by collective over the links (the page's table) */
+    /* columns: 0-2 labels; 3-9 NVLink and 10-16 network by collective
+     * (cc_names' first seven), 17 PCIe; 18-20 the links' totals, 21 total;
+     * 22-28 by collective over the links (the page's table) */
     tab_cols(t, "x:h,strategy:t,layout:t,nvl_dp_allreduce[U]:h,nvl_dp_reducescatter[U]:h,nvl_dp_allgather[U]:h,"
-                "nvl_tp[U]:h,nvl_pp[U]:h,nvl_embedding[U]:h,net_dp_allreduce[U]:h,net_dp_reducescatter[U]:h,"
-                "net_dp_allgather[U]:h,net_tp[U]:h,net_pp[U]:h,net_embedding[U]:h,pcie_offload[U]:h,"
-                "nvlink|NVLink[U],network[U],pcie|PCIe[U],total[U],dp_allreduce|dp all-reduce[U],"
-                "dp_reducescatter|dp reduce-scatter[U],dp_allgather|dp all-gather[U],tp[U],pp|pp send/recv[U],"
-                "embedding|embedding all-reduce[U]", x->uname);
+                "nvl_tp[U]:h,nvl_pp[U]:h,nvl_embedding[U]:h,nvl_cp[U]:h,net_dp_allreduce[U]:h,"
+                "net_dp_reducescatter[U]:h,net_dp_allgather[U]:h,net_tp[U]:h,net_pp[U]:h,net_embedding[U]:h,"
+                "net_cp[U]:h,pcie_offload[U]:h,nvlink|NVLink[U],network[U],pcie|PCIe[U],total[U],"
+                "dp_allreduce|dp all-reduce[U],dp_reducescatter|dp reduce-scatter[U],dp_allgather|dp all-gather[U],"
+                "tp[U],pp|pp send/recv[U],embedding|embedding all-reduce[U],cp|cp K/V ring[U]", x->uname);
     const cJSON *list[9];
     const char *names[9];
     int row = compared(x, list, names);
@@ -767,15 +776,15 @@ static void chart_comm(chart *c, const ctx *x)
         cellf(t, i, 0, "%d", i + 1);
         cellf(t, i, 1, "%s", clean_name(name, sizeof name, names[i]));
         cellf(t, i, 2, "%s", lay);
-        for (int k = 0; k < 6; k++) {
+        for (int k = 0; k < CC_PCIE; k++) {
             cellf(t, i, 3 + k, "%.6g", v[LK_NVL][k] / x->unit);
-            cellf(t, i, 9 + k, "%.6g", v[LK_NET][k] / x->unit);
-            cellf(t, i, 20 + k, "%.6g", (v[LK_NVL][k] + v[LK_NET][k]) / x->unit);
+            cellf(t, i, 10 + k, "%.6g", v[LK_NET][k] / x->unit);
+            cellf(t, i, 22 + k, "%.6g", (v[LK_NVL][k] + v[LK_NET][k]) / x->unit);
         }
-        cellf(t, i, 15, "%.6g", v[LK_PCIE][CC_PCIE] / x->unit);
+        cellf(t, i, 17, "%.6g", v[LK_PCIE][CC_PCIE] / x->unit);
         for (int k = 0; k < LK_N; k++) {
             double u = lt[k] / x->unit;
-            cellf(t, i, 16 + k, "%.6g", u);
+            cellf(t, i, 18 + k, "%.6g", u);
             if (u > 0) {
                 if (lo[k] == 0 || u < lo[k])
                     lo[k] = u;
@@ -783,7 +792,7 @@ static void chart_comm(chart *c, const ctx *x)
                     hi[k] = u;
             }
         }
-        cellf(t, i, 19, "%.6g", tot / x->unit);
+        cellf(t, i, 21, "%.6g", tot / x->unit);
     }
     t->nrow = row;
     c->height = 1050;
@@ -822,12 +831,12 @@ static void chart_comm(chart *c, const ctx *x)
         if (k == LK_PCIE) {
             static const char *const pc[1] = {"#7f7f7f"};
             static const char *const pt[1] = {"pcie offload"};
-            stack(c, "comm.dat", "1", 16, 1, pc, pt, "", 1);
+            stack(c, "comm.dat", "1", 18, 1, pc, pt, "", 1);
         } else
-            stack(c, "comm.dat", "1", k == LK_NVL ? 4 : 10, 6, cc_colour, cc_names, "", 1);
+            stack(c, "comm.dat", "1", k == LK_NVL ? 4 : 11, CC_PCIE, cc_colour, cc_names, "", 1);
         /* the link's total above each bar, so that small ones stay readable */
         gpf(c, "'comm.dat' using 1:($%d > 0 ? $%d : 1/0):(sprintf('%%.4g', $%d)) with labels offset 0,0.7 "
-               "font ',9' notitle\n", 17 + k, 17 + k, 17 + k);
+               "font ',9' notitle\n", 19 + k, 19 + k, 19 + k);
     }
     gpf(c, "unset multiplot\n");
 }

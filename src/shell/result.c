@@ -139,6 +139,7 @@ static const zp_field time_f[] = {
 #define PLAN_FIELDS                                                                                                    \
     {"dp", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0}, {"tp", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},                        \
     {"pp", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0}, {"vp", ZP_F_INT, 1, P2(20), NULL, NULL, 0, 0},                        \
+    {"cp", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},                                                                     \
     {"zero", ZP_F_INT, 0, 3, NULL, NULL, 0, 0}, {"offload", ZP_F_STR, 0, 0, zp_offload_names, NULL, 0, 0},               \
     {"ckpt", ZP_F_STR, 0, 0, zp_ckpt_names, NULL, 0, 0}, {"sp", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},                      \
     {"micro_batch", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0}, {"grad_accum", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},       \
@@ -206,9 +207,11 @@ static zp_status plan_fits_cluster(const cJSON *p, const char *path, const zp_pr
 {
     double dp = zp_jnum(p, "dp"), tp = zp_jnum(p, "tp"), pp = zp_jnum(p, "pp");
     int64_t gpus = pb->cluster.gpus;
-    if (dp * tp * pp != (double)gpus)
-        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s has dp x tp x pp = %.0f, not the "
-                          "cluster's %lld GPUs (was the database edited?)", what, path, dp * tp * pp, (long long)gpus);
+    double cpd = zp_jobj(p, "cp") ? zp_jnum(p, "cp") : 1;
+    if (dp * tp * pp * cpd != (double)gpus)
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s has dp x tp x pp x cp = %.0f, not the "
+                          "cluster's %lld GPUs (was the database edited?)", what, path, dp * tp * pp * cpd,
+                          (long long)gpus);
     if (zp_jnum(p, "worst_stage") >= pp)
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s.worst_stage is not one of its %.0f "
                           "stages (was the database edited?)", what, path, pp);
@@ -296,6 +299,7 @@ static cJSON *plan_json(const zp_plan *p)
     cJSON_AddNumberToObject(o, "tp", (double)l->tp);
     cJSON_AddNumberToObject(o, "pp", (double)l->pp);
     cJSON_AddNumberToObject(o, "vp", (double)l->vp);
+    cJSON_AddNumberToObject(o, "cp", (double)zp_cp(l));
     cJSON_AddNumberToObject(o, "zero", l->zero);
     cJSON_AddStringToObject(o, "offload", zp_offload_names[l->offload]);
     cJSON_AddStringToObject(o, "ckpt", zp_ckpt_names[l->ckpt]);
@@ -327,7 +331,7 @@ static cJSON *plan_json(const zp_plan *p)
 
 static cJSON *comm_json(const zp_comm *cm)
 {
-    static const char *const ovl[] = {"none", "backward", "forward+backward"};
+    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention"};
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < cm->n; i++) {
         const zp_coll *c = &cm->c[i];
@@ -931,6 +935,7 @@ void zp_result_layout(const cJSON *p, zp_layout *l)
     l->tp = (int64_t)zp_jnum(p, "tp");
     l->pp = (int64_t)zp_jnum(p, "pp");
     l->vp = (int64_t)zp_jnum(p, "vp");
+    l->cp = zp_jobj(p, "cp") ? (int64_t)zp_jnum(p, "cp") : 1;   /* absent in runs before --cp */
     l->zero = (int)zp_jnum(p, "zero");
     l->offload = (zp_offload)zp_name_index(zp_jstr(p, "offload"), zp_offload_names);
     l->ckpt = (zp_ckpt)zp_name_index(zp_jstr(p, "ckpt"), zp_ckpt_names);

@@ -114,13 +114,15 @@ static const char *const migrations[] = {
     "DROP TABLE executions;"
     "ALTER TABLE executions_v4 RENAME TO executions;"
     "CREATE INDEX executions_run ON executions(run_id);",
+    /* 5: context parallelism, a plan's cp (1 for the plans before it) */
+    "ALTER TABLE plans ADD COLUMN cp INTEGER NOT NULL DEFAULT 1;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* The tables each schema version has: zplan_tables[0 .. ntables_at[v]). */
 static const char *const zplan_tables[] = {"runs", "plans", "plan_stages", "plan_comm", "rejections", "executions",
                                            "profiles"};
-static const int ntables_at[NMIGRATIONS + 1] = {0, 5, 6, 7, 7};
+static const int ntables_at[NMIGRATIONS + 1] = {0, 5, 6, 7, 7, 7};
 
 /* How long a connection waits for a locked database: $ZPLAN_DB_WAIT_S, or
  * 120 s.  10 s lost measurements when a long transaction of another process
@@ -675,13 +677,13 @@ zp_status zp_store_add_plan(zp_store *s, int64_t runid, const char *kind, int ra
     const zp_layout *l = &p->lay;
     const zp_mem *m = &p->mem;
     return run(s, e,
-        "INSERT INTO plans (run_id, kind, rank, name, dp, tp, pp, vp, zero, offload, ckpt, sp, micro_batch,"
+        "INSERT INTO plans (run_id, kind, rank, name, dp, tp, pp, vp, cp, zero, offload, ckpt, sp, micro_batch,"
         " grad_accum, fits, reject, worst_stage, params_bytes, grads_bytes, optimizer_bytes, activations_bytes,"
         " buffers_bytes, overhead_bytes, total_bytes, host_bytes, host_bytes_per_node, comm_bytes_per_step,"
         " compute_s, comm_exposed_s, bubble_s, optimizer_s, step_time_s, tokens_per_s, mfu)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        "ititiiiiittiiiiti" "iiiiiiiiii" "ddddddd",
-        runid, kind, (int64_t)rank, name, l->dp, l->tp, l->pp, l->vp, (int64_t)l->zero,
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "ititiiiiiittiiiiti" "iiiiiiiiii" "ddddddd",
+        runid, kind, (int64_t)rank, name, l->dp, l->tp, l->pp, l->vp, zp_cp(l), (int64_t)l->zero,
         zp_offload_names[l->offload], zp_ckpt_names[l->ckpt], (int64_t)l->sp, l->micro_batch, l->grad_accum,
         (int64_t)(p->reject == ZP_REJ_NONE), p->reject == ZP_REJ_NONE ? NULL : zp_reject_names[p->reject],
         p->worst_stage, (int64_t)m->dev[ZP_MEM_PARAMS], (int64_t)m->dev[ZP_MEM_GRADS],
@@ -703,7 +705,7 @@ zp_status zp_store_add_stage(zp_store *s, int64_t runid, int64_t stage, const zp
 
 zp_status zp_store_add_comm(zp_store *s, int64_t runid, int64_t stage, const zp_coll *c, zp_err *e)
 {
-    static const char *const ovl[] = {"none", "backward", "forward+backward"};
+    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention"};
     sqlite3_stmt *q;
     int64_t seq = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM plan_comm WHERE run_id = ? AND stage = ?", -1, &q,
