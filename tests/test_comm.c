@@ -295,7 +295,7 @@ static void test_tp(void)
     zp_conv cv = conv();
     const uint64_t S = (uint64_t)(s * b * h * 2); /* one layer's bf16 output */
     const double ft = 2.0 * (t - 1) / t;
-    for (int ck = 0; ck < ZP_CKPT_N; ck++) {
+    for (int ck = 0; ck <= ZP_CKPT_FULL; ck++)   /* op: test_ckpt_op */ {
         int64_t per = 4 + (ck == ZP_CKPT_FULL ? 2 : 0);
         zp_layout l = lay(1, t, 1, 1, 0, ZP_OFF_NONE, (zp_ckpt)ck, 0, b, M);
         zp_comm cm;
@@ -329,7 +329,7 @@ static void test_tp(void)
      * more: 2, 2, 3 per layer per micro-batch (and as many all-gathers and
      * reduce-scatters each with sequence parallelism) */
     for (int nb = 0; nb < 2; nb++)
-        for (int ck = 0; ck < ZP_CKPT_N; ck++) {
+        for (int ck = 0; ck <= ZP_CKPT_FULL; ck++)   /* op: test_ckpt_op */ {
             zp_model mp = m;
             mp.block = nb ? ZP_BLOCK_PARALLEL_2NORM : ZP_BLOCK_PARALLEL;
             int64_t per = 2 + (ck == ZP_CKPT_FULL ? 1 : 0);
@@ -725,6 +725,35 @@ static void test_cp(void)
     ok(count_group(&cm, ZP_GRP_CP) == 0, "cp unset: no context-parallel traffic");
 }
 
+/* Per-op checkpointing with tensor parallelism: with sequence parallelism
+ * the column-parallel inputs are gathered again (2 all-gathers more per
+ * layer and micro-batch, as full recompute), the reduce-scatters' outputs
+ * are kept (none more); without it the two all-reduces of the forward
+ * again. */
+static void test_ckpt_op(void)
+{
+    const int64_t L = 4, M = 3;
+    zp_model m = gpt(L, 2048, 16, 32000, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 2048);
+    zp_conv cv = conv();
+    zp_cluster c = cluster(4, 8);
+    for (int sp = 0; sp <= 1; sp++) {
+        zp_layout l = lay(1, 4, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_OP, sp, 1, M);
+        zp_comm cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        if (sp) {
+            const zp_coll *ag = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel");
+            const zp_coll *rs = find(&cm, ZP_GRP_TP, ZP_COLL_REDUCE_SCATTER, "sequence-parallel");
+            ok(ag && rs && ag->count == 6 * L * M && rs->count == 4 * L * M,
+               "op + sp: %lld all-gathers (6 a layer) and %lld reduce-scatters (4 a layer)", (long long)(6 * L * M),
+               (long long)(4 * L * M));
+        } else {
+            const zp_coll *ar = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "tensor-parallel");
+            ok(ar && ar->count == 6 * L * M, "op without sp: %lld all-reduces (6 a layer)", (long long)(6 * L * M));
+        }
+    }
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -735,6 +764,7 @@ int main(void)
     test_pp();
     test_inter_node();
     test_cp();
+    test_ckpt_op();
     test_totals();
     return tap_exit();
 }

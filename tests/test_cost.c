@@ -783,6 +783,40 @@ static void test_cp(void)
     }
 }
 
+/* Per-op checkpointing at a constant efficiency: the backward recomputes
+ * k, o and up of a gated block (2 (h g d + a d h + h f) FLOPs per token
+ * per layer) or o and fc2 of a GPT block (2 (h^2 + 4 h^2)), besides flash
+ * attention's Q K^T; hardware FLOPs per step grow by exactly that over
+ * none, model FLOPs not at all. */
+static void test_ckpt_op(void)
+{
+    const int64_t L = 4, h = 1024, a = 16, g = 4, f = 3584, V = 32000, s = 4096, GB = 8;
+    zp_model m = gpt(L, h, a, V);
+    m.kv_heads = g;
+    m.ffn = f;
+    m.mlp = ZP_MLP_SWIGLU;
+    zp_train tr = train(s, GB);
+    tr.flash = 1;
+    tr.dropout = 0;
+    zp_conv cv = conv();
+    zp_cluster c = cluster(2);
+    zp_cost none, op;
+    zp_layout ln = lay(2, 1, 1, 1, 1, ZP_CKPT_NONE, 1, GB / 2), lo = ln;
+    lo.ckpt = ZP_CKPT_OP;
+    zp_cost_eval(&m, &tr, &ln, &c, &cv, &empty_comm, &empty_comm, &none);
+    zp_cost_eval(&m, &tr, &lo, &c, &cv, &empty_comm, &empty_comm, &op);
+    double d = (double)(h / a), tokens = (double)(GB / 2) * (double)s;
+    double extra = tokens * (double)L * 2.0 * ((double)h * (double)g * d + (double)a * d * (double)h + (double)h * (double)f);
+    is_dbl(op.hw_flops - none.hw_flops, extra, 1e-12, "gated block: op adds 2 (h g d + a d h + h f) per token and layer");
+    is_dbl(op.model_flops, none.model_flops, 1e-15, "op: model FLOPs unchanged");
+    is_dbl(op.compute_s - none.compute_s, extra / (PEAK * EFF), 1e-9, "op: the extra FLOPs at peak x eff");
+    zp_model gm = gpt(L, h, a, V);
+    zp_cost_eval(&gm, &tr, &ln, &c, &cv, &empty_comm, &empty_comm, &none);
+    zp_cost_eval(&gm, &tr, &lo, &c, &cv, &empty_comm, &empty_comm, &op);
+    extra = tokens * (double)L * 2.0 * (double)(h * h + 4 * h * h);
+    is_dbl(op.hw_flops - none.hw_flops, extra, 1e-12, "GPT block: op adds 2 (h^2 + 4 h^2) per token and layer");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -799,5 +833,6 @@ int main(void)
     test_uneven_stages();
     test_fp8();
     test_cp();
+    test_ckpt_op();
     return tap_exit();
 }

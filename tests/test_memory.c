@@ -1091,6 +1091,51 @@ static void test_cp(void)
     }
 }
 
+/* Per-op checkpointing (--ckpt op, torchtitan's policy): bf16, flash, no
+ * dropout.  A LLaMA block (q k v o gate up down) keeps its input B sbh/r,
+ * the attention output B sb a d/t and log-sum-exp 4 a sb/t, q and v
+ * B sb d (a + g)/t, the gate B sb f/t and down's output B sbh; a GPT block
+ * (qkv o fc1 fc2) its input, the attention output and lse, QKV
+ * B sb d (a + 2g)/t and fc1 B sb f/t.  Its recompute working set is the
+ * rest of the layer: none's bytes minus those. */
+static void test_ckpt_op(void)
+{
+    const uint64_t s = 8192, b = 2, h = 4096, a = 32, g = 8, f = 14336, B = 2, d = h / a, sb = s * b, sbh = sb * h;
+    zp_model m = llama(32, (int64_t)h, (int64_t)a, (int64_t)g, (int64_t)f, 128256);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
+    tr.flash = 1;
+    tr.dropout = 0;
+    zp_layout l = lay(8, 1, 1, 1, 3, ZP_OFF_NONE, ZP_CKPT_OP, 0, (int64_t)b, 1);
+    uint64_t keep = B * sbh + B * sb * d * a + 4 * a * sb + B * sb * d * (a + g) + B * sb * f + B * sbh;
+    is_u64(zp_act_layer_bytes(&m, &tr, &l), keep,
+           "op, Llama-3-8B s=8192 b=2: input, attention out + lse, q, v, gate, down out = %llu bytes",
+           (unsigned long long)keep);
+    zp_layout none = l;
+    none.ckpt = ZP_CKPT_NONE;
+    uint64_t all = 4 * B * sbh + B * sb * d * (a + 2 * g) + B * sb * d * a + 3 * B * sb * f + 4 * a * sb;
+    is_u64(zp_act_layer_bytes(&m, &tr, &none), all, "none, the same block: %llu bytes (the LLaMA terms)",
+           (unsigned long long)all);
+    ok(keep * 100 < all * 50, "op keeps under half of none's bytes (%.1f %%)", 100.0 * (double)keep / (double)all);
+    zp_mem mo, mn;
+    zp_conv cv = conv0();
+    cv.bwd_workspace = 0;
+    zp_cluster c = cluster(8, 8);
+    zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mo);
+    zp_mem_stage(&m, &tr, &none, &c, &cv, 0, &mn);
+    /* at the loss (one stage: the last) the final norm's and head's inputs too, 2 B sbh */
+    is_u64(mo.dev[ZP_MEM_ACT], 32 * keep + (mo.phase == ZP_PHASE_LOSS ? 2 * B * sbh : 0),
+           "op: 32 layers' kept bytes (and at the loss the head's two inputs) are the activations at the peak");
+    ok(mo.dev_total < mn.dev_total, "op: the device total is below none's (%.1f vs %.1f GiB)",
+       (double)mo.dev_total / (double)GIB, (double)mn.dev_total / (double)GIB);
+    /* a GPT block: QKV and fc1 kept */
+    zp_model gm = gpt(24, 2048, 16, 50257, 2048);
+    uint64_t H = 2048, A = 16, F = 4 * H, D = H / A;
+    uint64_t gk = B * sb * H + B * sb * D * A + 4 * A * sb + B * sb * D * (3 * A) + B * sb * F;
+    zp_layout gl = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_OP, 0, (int64_t)b, 1);
+    is_u64(zp_act_layer_bytes(&gm, &tr, &gl), gk, "op, GPT block: input, attention out + lse, QKV, fc1 = %llu bytes",
+           (unsigned long long)gk);
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1111,5 +1156,6 @@ int main(void)
     test_stage_layers();
     test_worst();
     test_cp();
+    test_ckpt_op();
     return tap_exit();
 }

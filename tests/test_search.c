@@ -335,7 +335,7 @@ static void test_nothing_fits(void)
         for (int64_t pp = 1; pp <= 8 / tp; pp *= 2)
             for (int z = 0; z <= 3; z++)
                 for (int o = 0; o < ZP_OFF_N; o++)
-                    for (int c = 0; c < ZP_CKPT_N; c++)
+                    for (int c = 0; c <= ZP_CKPT_FULL; c++)   /* op: only when pinned */
                         for (int64_t b = 1; b <= 8; b *= 2) {
                             l.dp = 8 / tp / pp; l.tp = tp; l.pp = pp; l.vp = 1; l.zero = z;
                             l.offload = (zp_offload)o; l.ckpt = (zp_ckpt)c; l.sp = tp > 1; l.micro_batch = b;
@@ -563,6 +563,24 @@ static void test_cp(void)
        "--cp 3 on 8 GPUs: refused: '%s'", e.msg);
 }
 
+/* --ckpt op is searched only when pinned */
+static void test_ckpt_op(void)
+{
+    zp_problem pb = problem(gpt(24, 2048, 16), 8, 80 * GIB, 8);
+    zp_search_result res;
+    zp_err e = {0};
+    int any = 0, all = 1;
+    zp_search(&pb, top, KMAX, &res, &e);
+    for (int i = 0; i < res.ntop; i++)
+        any |= top[i].lay.ckpt == ZP_CKPT_OP;
+    ok(res.ntop > 0 && !any, "unpinned: no plan recomputes per op");
+    pb.pins.ckpt = ZP_CKPT_OP;
+    zp_search(&pb, top, KMAX, &res, &e);
+    for (int i = 0; i < res.ntop; i++)
+        all &= top[i].lay.ckpt == ZP_CKPT_OP;
+    ok(res.ntop > 0 && all, "--ckpt op: every plan recomputes per op");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -574,5 +592,6 @@ int main(void)
     test_ties();
     test_fit_boundary();
     test_cp();
+    test_ckpt_op();
     return tap_exit();
 }

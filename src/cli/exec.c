@@ -190,6 +190,9 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     uint64_t full_total = tg.full_total;
 
     /* refuse before any launch what the engine does not run */
+    if (l.ckpt == ZP_CKPT_OP)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s recomputes per op (--ckpt op): the engine's "
+                                       "recompute is none, selective or full", which));
     if (l.tp > 1 || l.pp > 1 || zp_cp(&l) > 1)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has tp=%lld pp=%lld cp=%lld: zplan exec runs "
                                        "data-parallel and ZeRO layouts (tp = pp = cp = 1) for now", which,

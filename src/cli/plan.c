@@ -57,7 +57,7 @@ static const zp_opt plan_opts[] = {
     {"cp", O_CP, "N", NULL, "context-parallel degree: each sequence split over N ranks, K and V\nin a ring (searched up to 32 from --seq 16384; needs flash attention)", NULL},
     {"zero", O_ZERO, "S", NULL, "ZeRO stage 0..3", NULL},
     {"offload", O_OFFLOAD, "W", NULL, "none, optimizer, optimizer+params", NULL},
-    {"ckpt", O_CKPT, "C", NULL, "activation recompute: none, selective, full", NULL},
+    {"ckpt", O_CKPT, "C", NULL, "activation recompute: none, selective, full, or op (per-op, torchtitan's:\nevery other matmul output and the attention kept; only when given)", NULL},
     {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
     {"no-sp", O_NOSP, NULL, "", NULL, NULL},
     {"zero3-buffer", O_Z3BUF, "K", NULL, "prefetch (default) or deepspeed (4 x largest layer)", "Conventions (README \"Conventions\"):"},

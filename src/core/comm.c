@@ -23,7 +23,8 @@
  *     micro-batch (2 forward, 2 backward; 2 for a parallel attention + MLP
  *     block, which reduces their sum once each way), or with sequence parallelism the
  *     same bytes as all-gather + reduce-scatter, plus 2 more per layer when
- *     full recompute repeats the forward; pp: activations forward and
+ *     full recompute repeats the forward (per-op checkpointing: the
+ *     all-reduces, or the all-gathers only, again); pp: activations forward and
  *     gradients backward per micro-batch (per chunk when interleaved);
  *     cp: per layer and micro-batch the ring passes each rank's K and V
  *     chunk (2 b (s/cp) g d / t values) cp - 1 times forward, and K, V
@@ -207,12 +208,15 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
          * sums add before one reduction); full recompute repeats the
          * forward's */
         int64_t fwd = m->block == ZP_BLOCK_SERIAL ? 2 : 1;
-        int64_t per_layer = 2 * fwd + (l->ckpt == ZP_CKPT_FULL ? fwd : 0);
+        int64_t per_layer = 2 * fwd + (l->ckpt == ZP_CKPT_FULL || l->ckpt == ZP_CKPT_OP ? fwd : 0);
         if (l->sp) {
+            /* per-op checkpointing keeps the reduce-scatters' outputs (the
+             * row-parallel products') but gathers the column-parallel
+             * inputs again */
             add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather", t, span_tp, act,
                 per_layer * Ls * M, ZP_OVL_NONE);
             add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
-                per_layer * Ls * M, ZP_OVL_NONE);
+                (per_layer - (l->ckpt == ZP_CKPT_OP ? fwd : 0)) * Ls * M, ZP_OVL_NONE);
         } else {
             add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act,
                 per_layer * Ls * M, ZP_OVL_NONE);

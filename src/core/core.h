@@ -140,10 +140,13 @@ typedef struct zp_cluster {
 
 typedef enum zp_optim { ZP_OPT_ADAM = 0, ZP_OPT_SGD, ZP_OPT_N } zp_optim;
 typedef enum zp_offload { ZP_OFF_NONE = 0, ZP_OFF_OPT, ZP_OFF_OPT_PARAMS, ZP_OFF_N } zp_offload;
-typedef enum zp_ckpt { ZP_CKPT_NONE = 0, ZP_CKPT_SELECTIVE, ZP_CKPT_FULL, ZP_CKPT_N } zp_ckpt;
+/* op: PyTorch's per-op selective checkpointing with torchtitan's policy
+ * (every other matmul output and the attention output kept, the rest
+ * recomputed; memory.c); searched only when pinned */
+typedef enum zp_ckpt { ZP_CKPT_NONE = 0, ZP_CKPT_SELECTIVE, ZP_CKPT_FULL, ZP_CKPT_OP, ZP_CKPT_N } zp_ckpt;
 extern const char *const zp_optim_names[];   /* adam, sgd */
 extern const char *const zp_offload_names[]; /* none, optimizer, optimizer+params */
-extern const char *const zp_ckpt_names[];    /* none, selective, full */
+extern const char *const zp_ckpt_names[];    /* none, selective, full, op */
 
 typedef struct zp_train {
     int64_t seq;          /* s */

@@ -45,7 +45,9 @@ static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_l
     double sm = tr->flash ? 0.0 : 1.5 * (double)m->heads / t * span;
     *fwd = 2.0 * zp_model_block_norms(m) * h + 6.0 * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f + sm;
 
-    *rc = l->ckpt == ZP_CKPT_FULL ? *fwd : l->ckpt == ZP_CKPT_SELECTIVE ? sm : 0.0;
+    /* op recomputes every elementwise kernel of the layer, not its (flash)
+     * attention's */
+    *rc = l->ckpt == ZP_CKPT_FULL ? *fwd : l->ckpt == ZP_CKPT_SELECTIVE ? sm : l->ckpt == ZP_CKPT_OP ? *fwd - sm : 0.0;
     *head = 4.0 * h + 3.0 * (double)m->vocab / t;
 }
 
@@ -56,6 +58,17 @@ double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     double tokens = (double)(tr->seq / zp_cp(l)) * (double)l->micro_batch;
     double Ls = (double)zp_stage_layers(m->layers, l->pp, last_stage ? l->pp - 1 : 0);
     return (double)zp_act_bytes(tr) * tokens * (Ls * (3.0 * fwd + rc) + (last_stage ? 3.0 * head : 0.0));
+}
+
+/* The matmul weights per layer whose products per-op selective
+ * checkpointing recomputes (the even ones in forward order, memory.c): k,
+ * o and up of a gated block (h g d + a d h + h f), else o and fc2
+ * (a d h + f h). */
+static double op_recompute_weights(const zp_model *m)
+{
+    double h = (double)m->hidden, d = (double)zp_model_head_dim(m), f = (double)m->ffn;
+    double o = (double)m->heads * d * h;
+    return m->mlp == ZP_MLP_SWIGLU ? h * (double)m->kv_heads * d + o + h * f : o + f * h;
 }
 
 double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
@@ -148,7 +161,10 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
         /* FP8: the linear layers' FLOPs at the FP8 peak, the attention core's at the dtype's */
         double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff), lin = 2.0 * (double)zp_model_block_matmul_params(m);
         double blk = tr->fp8 ? lin * pk / pk8 + 4.0 * core : block;   /* FLOPs at the dtype's rate */
-        double r = l->ckpt == ZP_CKPT_FULL ? blk : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 4.0 * core : 0.0;
+        double r = l->ckpt == ZP_CKPT_FULL ? blk : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 4.0 * core
+                   : l->ckpt == ZP_CKPT_OP ? 2.0 * op_recompute_weights(m) * (tr->fp8 ? pk / pk8 : 1.0) +
+                                                (tr->flash ? 0.0 : 4.0 * core)
+                                           : 0.0;
         mm[0] = tok * blk * inv;
         mm[1] = 2.0 * mm[0];
         mm[2] = tok * (r + (tr->flash ? 2.0 * core : 0.0)) * inv;
@@ -191,7 +207,15 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     mm[0] = lin_f + att_f;
     mm[1] = lin_b + att_b;
     *attn = att_f + att_b + (tr->flash ? sc : 0.0);
-    mm[2] = (l->ckpt == ZP_CKPT_FULL ? mm[0] : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? att_f : 0.0) +
+    /* op: k, o and up (gated) or o and fc2 again, and without flash the attention */
+    double op_f = m->mlp == ZP_MLP_SWIGLU
+                      ? linear_fwd(gl, lpk, leb, T, kv / t, h) + linear_fwd(gl, lpk, leb, T, h, q / t) +
+                            linear_fwd(gl, lpk, leb, T, f, h)
+                      : linear_fwd(gl, lpk, leb, T, h, q / t) + linear_fwd(gl, lpk, leb, T, h, f);
+    mm[2] = (l->ckpt == ZP_CKPT_FULL                        ? mm[0]
+             : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? att_f
+             : l->ckpt == ZP_CKPT_OP                       ? op_f + (tr->flash ? 0.0 : att_f)
+                                                           : 0.0) +
             (tr->flash ? sc : 0.0);
     double V = (double)m->vocab / t;
     mm[3] = linear_fwd(&cv->gemm, pk, eb, T, V, h);   /* the head stays in the dtype */
@@ -200,7 +224,11 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
                 (m->pos == ZP_POS_ROTARY ? 1.0 : 0.0);
     k[0] = kf * cv->kernel_s;
     k[1] = 2.0 * k[0];
-    k[2] = (l->ckpt == ZP_CKPT_FULL ? kf : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 3.0 : 0.0) * cv->kernel_s;
+    k[2] = (l->ckpt == ZP_CKPT_FULL                        ? kf
+            : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 3.0
+            : l->ckpt == ZP_CKPT_OP                       ? kf - 2.0 - (tr->flash ? 1.0 : 0.0)
+                                                          : 0.0) *
+           cv->kernel_s;
     k[3] = 3.0 * cv->kernel_s;
 }
 
@@ -220,6 +248,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         r = block;
     else if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash)
         r = 4.0 * core;
+    else if (l->ckpt == ZP_CKPT_OP)
+        r = 2.0 * op_recompute_weights(m) + (tr->flash ? 0.0 : 4.0 * core);
     if (tr->flash)
         r += 2.0 * core;
     double rc1 = per_rank * r, block1 = per_rank * block, head = per_rank * 2.0 * (double)m->vocab * h;

@@ -96,6 +96,23 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     uint64_t sb = s * b, sbh = sb * h, hd = (uint64_t)zp_model_head_dim(m);
     if (l->ckpt == ZP_CKPT_FULL)
         return B * sbh / r;
+    if (l->ckpt == ZP_CKPT_OP) {
+        /* per-op selective checkpointing (torch.utils.checkpoint's policy
+         * functions, torchtitan's "op" mode): the block input, the outputs
+         * of every other matmul in forward order and the flash attention's
+         * output with its fp32 log-sum-exp are kept; the rest is recomputed
+         * from them in backward.  A block with separate Q, K, V products
+         * and a gated MLP (the LLaMA family: q, k, v, o, gate, up, down)
+         * keeps q, v, gate and down's output (B sbh, before its reduction);
+         * a fused QKV and a two-matrix MLP (q k v, o, fc1, fc2) keep QKV and
+         * fc1.  Without flash attention its scores are recomputed too. */
+        uint64_t keep = B * sbh / r + (tr->flash ? B * sb * hd * a / t + 4 * a * sb / t : 0);
+        if (m->mlp == ZP_MLP_SWIGLU)
+            keep += B * sb * hd * (a + g) / t + B * sb * f + B * sbh;
+        else
+            keep += B * sb * hd * (a + 2 * g) / t + B * sb * f;
+        return keep;
+    }
     /* each term is a whole number of bytes after its division (t divides
      * a and g, hence h when d = h / a); terms are summed by divisor to
      * divide once: whole/r + split/t + per-rank */
@@ -140,6 +157,12 @@ static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_
         zp_layout nl = *l;
         nl.ckpt = ZP_CKPT_NONE;
         return zp_act_layer_bytes(m, tr, &nl);
+    }
+    if (l->ckpt == ZP_CKPT_OP) {   /* the tensors of the layer op did not keep, rebuilt */
+        zp_layout nl = *l;
+        nl.ckpt = ZP_CKPT_NONE;
+        uint64_t all = zp_act_layer_bytes(m, tr, &nl), kept = zp_act_layer_bytes(m, tr, l);
+        return all > kept ? all - kept : 0;
     }
     if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash) {
         uint64_t B = zp_act_bytes(tr);

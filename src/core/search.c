@@ -280,7 +280,8 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
     int z0, z1, o0, o1, c0, c1;
     range_of(pin->zero, 0, 3, &z0, &z1);
     range_of(pin->offload, 0, ZP_OFF_N - 1, &o0, &o1);
-    range_of(pin->ckpt, 0, ZP_CKPT_N - 1, &c0, &c1);
+    /* per-op checkpointing (a framework's policy) only when pinned */
+    range_of(pin->ckpt, 0, ZP_CKPT_FULL, &c0, &c1);
     int64_t per_fact = (int64_t)(z1 - z0 + 1) * (o1 - o0 + 1) * (c1 - c0 + 1);
     int ng = divisors(G, gdiv, ZP_MAXDIV);
     /* the context-parallel degrees: the pinned one, or 1 and (from a
