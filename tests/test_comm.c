@@ -754,6 +754,28 @@ static void test_ckpt_op(void)
     }
 }
 
+/* ZeRO-3 with pp > 1 (FSDP with pipelining): one all-gather of the stage's
+ * P bf16 parameters a step, behind the compute, and one reduce-scatter of
+ * its P gradients after the last micro-batch; no per-micro-batch gathers. */
+static void test_fsdp_pp(void)
+{
+    const int64_t M = 8;
+    zp_model m = gpt(24, 2048, 16, 50257, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 2048);
+    zp_conv cv = conv();
+    zp_cluster c = cluster(8, 8);
+    zp_layout l = lay(4, 1, 2, 1, 3, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, M);
+    zp_comm cm;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    uint64_t P = (uint64_t)(12 * gpt_layer(2048, 1)) + (uint64_t)zp_model_embed_params(&m, 1);
+    const zp_coll *ag = find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "FSDP + PP");
+    const zp_coll *rs = find(&cm, ZP_GRP_DP, ZP_COLL_REDUCE_SCATTER, "gradient");
+    ok(ag && ag->bytes == P * 2 && ag->count == 1 && ag->overlap == ZP_OVL_FWD_BWD,
+       "FSDP + PP: one all-gather of P x 2 bytes a step, behind the compute");
+    ok(rs && rs->bytes == P * 4 && rs->count == 1, "FSDP + PP: one reduce-scatter of P x 4 bytes a step");
+    ok(!find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "ZeRO-3 forward"), "FSDP + PP: no per-micro-batch gathers");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -765,6 +787,7 @@ int main(void)
     test_inter_node();
     test_cp();
     test_ckpt_op();
+    test_fsdp_pp();
     test_totals();
     return tap_exit();
 }

@@ -1136,6 +1136,31 @@ static void test_ckpt_op(void)
            (unsigned long long)gk);
 }
 
+/* ZeRO-3 with pipeline parallelism, FSDP's with pipelining (torchtitan):
+ * the stage's parameters and gradients are sharded at rest (params and
+ * grads ceil(P/d) x their bytes, the optimizer ceil(P/d) x 12) and whole
+ * through the step: buffers hold P x (2 + 4) bytes more than ZeRO-1's
+ * (bf16 parameters, fp32 gradients), everything else alike. */
+static void test_fsdp_pp(void)
+{
+    zp_model m = gpt(24, 2048, 16, 50257, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, 2048);
+    zp_conv cv = conv0();
+    zp_cluster c = cluster(8, 8);
+    zp_layout l3 = lay(4, 1, 2, 1, 3, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 8), l1 = l3;
+    l1.zero = 1;
+    zp_mem m3, m1;
+    zp_mem_stage(&m, &tr, &l3, &c, &cv, 0, &m3);
+    zp_mem_stage(&m, &tr, &l1, &c, &cv, 0, &m1);
+    uint64_t P = (uint64_t)(12 * gpt_layer(2048, 1)) + (uint64_t)zp_model_embed_params(&m, 1), Ps = ceil_div(P, 4);
+    is_u64(m3.dev[ZP_MEM_PARAMS], Ps * 2, "FSDP + PP: parameters sharded, ceil(P/4) x 2 bytes");
+    is_u64(m3.dev[ZP_MEM_GRADS], Ps * 4, "FSDP + PP: fp32 gradients sharded, ceil(P/4) x 4 bytes");
+    is_u64(m3.dev[ZP_MEM_OPTIM], Ps * 12, "FSDP + PP: optimizer ceil(P/4) x 12 bytes");
+    is_u64(m3.dev[ZP_MEM_BUF] - m1.dev[ZP_MEM_BUF], P * 6,
+           "FSDP + PP: buffers P x (2 + 4) more than ZeRO-1's (the stage whole through the step)");
+    is_u64(m3.dev[ZP_MEM_ACT], m1.dev[ZP_MEM_ACT], "FSDP + PP: the same activations as ZeRO-1");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1157,5 +1182,6 @@ int main(void)
     test_worst();
     test_cp();
     test_ckpt_op();
+    test_fsdp_pp();
     return tap_exit();
 }

@@ -269,7 +269,8 @@ static void test_pins(void)
         {"zero 3 alone", -1, -1, -1, -1, -1, 3, 2, ZP_OK, NULL},
         {"tp 3", -1, 3, -1, -1, -1, -1, -1, ZP_EINVAL, "--tp"},
         {"tp 16 beyond the GPUs", -1, 16, -1, -1, -1, -1, -1, ZP_EINVAL, "--tp"},
-        {"zero 3 with pp 2", -1, -1, 2, -1, -1, 3, -1, ZP_EINVAL, "--pp"},
+        {"zero 3 with pp 2 (FSDP with pipelining)", -1, -1, 2, -1, -1, 3, -1, ZP_OK, NULL},
+        {"zero 3 with pp 2 and parameter offload", -1, -1, 2, -1, -1, 3, 2, ZP_EINVAL, "--offload"},
         {"zero 2 with pp 2", -1, -1, 2, -1, -1, 2, -1, ZP_EINVAL, "--zero"},
         {"dp x tp x pp != gpus", 2, 2, 1, -1, -1, -1, -1, ZP_EINVAL, "--gpus"},
         {"pp 5 does not divide 8 GPUs", -1, -1, 5, -1, -1, -1, -1, ZP_EINVAL, "--pp"},
@@ -298,13 +299,13 @@ static void test_pins(void)
                "search %s: refuses with the same message", cases[i].name);
         }
     }
-    /* zero 3 and pp 2 together: the message names both */
+    /* zero 2 and pp 2 together: the message names both */
     zp_problem pb = base;
-    pb.pins.zero = 3;
+    pb.pins.zero = 2;
     pb.pins.pp = 2;
     zp_err e = {0};
     zp_pins_check(&pb, &e);
-    ok(strstr(e.msg, "--zero") && strstr(e.msg, "--pp"), "zero 3 + pp 2: names --zero and --pp: '%s'", e.msg);
+    ok(strstr(e.msg, "--zero") && strstr(e.msg, "--pp"), "zero 2 + pp 2: names --zero and --pp: '%s'", e.msg);
 }
 
 /* ------------------------------------------------------- nothing fits */
@@ -563,22 +564,37 @@ static void test_cp(void)
        "--cp 3 on 8 GPUs: refused: '%s'", e.msg);
 }
 
-/* --ckpt op is searched only when pinned */
-static void test_ckpt_op(void)
+/* Search pb; how many of its best plans satisfy pred (-1: none found). */
+static int matching(const zp_problem *pb, int (*pred)(const zp_layout *))
 {
-    zp_problem pb = problem(gpt(24, 2048, 16), 8, 80 * GIB, 8);
     zp_search_result res;
     zp_err e = {0};
-    int any = 0, all = 1;
-    zp_search(&pb, top, KMAX, &res, &e);
+    if (zp_search(pb, top, KMAX, &res, &e) != ZP_OK || res.ntop == 0)
+        return -1;
+    int n = 0;
     for (int i = 0; i < res.ntop; i++)
-        any |= top[i].lay.ckpt == ZP_CKPT_OP;
-    ok(res.ntop > 0 && !any, "unpinned: no plan recomputes per op");
-    pb.pins.ckpt = ZP_CKPT_OP;
-    zp_search(&pb, top, KMAX, &res, &e);
-    for (int i = 0; i < res.ntop; i++)
-        all &= top[i].lay.ckpt == ZP_CKPT_OP;
-    ok(res.ntop > 0 && all, "--ckpt op: every plan recomputes per op");
+        n += pred(&top[i].lay);
+    return n == res.ntop ? KMAX + 1 : n;   /* KMAX + 1: every one */
+}
+
+static int is_op(const zp_layout *l) { return l->ckpt == ZP_CKPT_OP; }
+static int is_fsdp_pp(const zp_layout *l) { return l->zero == 3 && l->pp > 1; }
+static int is_fsdp_pp_kept(const zp_layout *l) { return is_fsdp_pp(l) && l->offload != ZP_OFF_OPT_PARAMS; }
+
+/* --ckpt op is searched only when pinned; ZeRO-3 with pp > 1 (FSDP with
+ * pipelining) evaluated only when --zero 3 is given, and then never with
+ * parameter offload */
+static void test_pinned_only(void)
+{
+    zp_problem pb = problem(gpt(24, 2048, 16), 8, 80 * GIB, 8);
+    ok(matching(&pb, is_op) == 0, "unpinned: no plan recomputes per op");
+    ok(matching(&pb, is_fsdp_pp) == 0, "unpinned: no ZeRO-3 plan with pp > 1");
+    zp_problem po = pb;
+    po.pins.ckpt = ZP_CKPT_OP;
+    ok(matching(&po, is_op) == KMAX + 1, "--ckpt op: every plan recomputes per op");
+    pb.pins.zero = 3;
+    pb.pins.pp = 2;
+    ok(matching(&pb, is_fsdp_pp_kept) == KMAX + 1, "--zero 3 --pp 2: every plan FSDP + PP, none offloading parameters");
 }
 
 int main(void)
@@ -592,6 +608,6 @@ int main(void)
     test_ties();
     test_fit_boundary();
     test_cp();
-    test_ckpt_op();
+    test_pinned_only();
     return tap_exit();
 }

@@ -168,6 +168,17 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             ZP_OVL_NONE);
         break;
     default:
+        if (p > 1) {
+            /* FSDP with pipelining (torchtitan): the stage gathered once a
+             * step (its layers prefetched behind the compute), kept whole
+             * through the micro-batches, its gradients reduce-scattered
+             * once after the last */
+            add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "stage parameter all-gather (FSDP + PP)", d, span_dp,
+                (uint64_t)P * pb, 1, ZP_OVL_FWD_BWD);
+            add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_DP, "gradient reduce-scatter", d, span_dp, (uint64_t)P * gb, 1,
+                ZP_OVL_BWD);
+            break;
+        }
         /* every unit gathered for its forward, and for its backward again
          * (the ZeRO paper's 3 Psi with the reduce-scatter); or, with
          * --zero3-regather blocks, again only the blocks: the head (final

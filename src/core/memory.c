@@ -353,7 +353,14 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     int64_t blocks = zp_stage_layers(m->layers, l->pp, k);
     /* the gathered blocks and transient full gradients exist at dp = 1 too
      * (ZeRO-3 with parameter offload on one GPU fetches every block) */
-    if (l->zero >= 3) {
+    if (l->zero >= 3 && l->pp > 1) {
+        /* FSDP with pipelining (torchtitan): the stage is gathered for the
+         * first micro-batch and stays whole through the step, its
+         * gradients accumulate whole and are reduce-scattered after the
+         * last: the stage's parameters and gradients in full, beside the
+         * shards */
+        both += (uint64_t)P * (wpb + wgb);
+    } else if (l->zero >= 3) {
         if (cv->zero3_buffer == ZP_Z3BUF_DEEPSPEED) {
             int64_t big = sh->layer_params;          /* largest layer's params + grads */
             if (k == 0 && sh->embed_params > big)

@@ -63,7 +63,10 @@ zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l)
  * divisors of global_batch / dp by construction). */
 static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
 {
-    if (l->zero >= 2 && l->pp > 1)
+    /* ZeRO-2 partitions gradients per micro-batch, against a pipeline's
+     * accumulation; ZeRO-3 with pp > 1 is FSDP with pipelining (comm.c),
+     * evaluated when --zero 3 is given, without parameter offload */
+    if (l->pp > 1 && (l->zero == 2 || (l->zero == 3 && (pb->pins.zero != 3 || l->offload == ZP_OFF_OPT_PARAMS))))
         return ZP_REJ_ZERO_PP;
     if ((l->offload != ZP_OFF_NONE && l->zero < 1) || (l->offload == ZP_OFF_OPT_PARAMS && l->zero < 3))
         return ZP_REJ_OFFLOAD;
@@ -221,9 +224,14 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
     if (p->dp > 0 && p->micro_batch > 0 && pb->train.global_batch % (p->dp * p->micro_batch))
         return zp_err_set(e, ZP_EINVAL, "--dp %lld x --micro-batch %lld does not divide --global-batch %lld",
                           (long long)p->dp, (long long)p->micro_batch, (long long)pb->train.global_batch);
-    if (p->zero >= 2 && p->pp > 1)
-        return zp_err_set(e, ZP_EINVAL, "--zero %d cannot be combined with --pp %lld (ZeRO-2/3 partition gradients "
-                          "per micro-batch; allowed with pp > 1: --zero 0 or 1)", p->zero, (long long)p->pp);
+    if (p->zero == 2 && p->pp > 1)
+        return zp_err_set(e, ZP_EINVAL, "--zero %d cannot be combined with --pp %lld (ZeRO-2 partitions gradients "
+                          "per micro-batch; allowed with pp > 1: --zero 0, 1, or 3 as FSDP with pipelining)", p->zero,
+                          (long long)p->pp);
+    if (p->zero == 3 && p->pp > 1 && p->offload == ZP_OFF_OPT_PARAMS)
+        return zp_err_set(e, ZP_EINVAL, "--zero 3 --pp %lld --offload optimizer+params: FSDP with pipelining keeps "
+                          "each stage whole through the step, so its parameters are not offloaded (allowed: "
+                          "--offload none or optimizer)", (long long)p->pp);
     if (p->offload > 0 && p->zero == 0)
         return zp_err_set(e, ZP_EINVAL, "--offload %s needs --zero 1, 2 or 3", zp_offload_names[p->offload]);
     if (p->offload == ZP_OFF_OPT_PARAMS && p->zero >= 0 && p->zero < 3)
