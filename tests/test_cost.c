@@ -817,6 +817,49 @@ static void test_ckpt_op(void)
     is_dbl(op.hw_flops - none.hw_flops, extra, 1e-12, "GPT block: op adds 2 (h^2 + 4 h^2) per token and layer");
 }
 
+/* --tp-overlap: with sequence parallelism a layer's all-gathers and
+ * reduce-scatters hide behind its linear products (perfect overlap here:
+ * overlap_eff 1), so the exposed time drops by exactly their time while
+ * it fits; the vocab-parallel collectives stay exposed. */
+static void test_tp_overlap(void)
+{
+    const int64_t M = 4;
+    zp_model m = gpt(8, 4096, 32, 32000);
+    zp_train tr = train(2048, 4 * M);
+    tr.flash = 1;
+    tr.dropout = 0;
+    zp_cluster c = cluster(8);
+    zp_layout l = lay(1, 8, 1, 1, 0, ZP_CKPT_NONE, 4, M);
+    zp_conv cv = conv(), co = conv();
+    co.tp_overlap = 1;
+    zp_comm c0, c1;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &c0);
+    zp_comm_plan(&m, &tr, &l, &c, &co, 0, &c1);
+    double layer_tp = 0.0;
+    int tagged = 1;
+    for (int i = 0; i < c1.n; i++)
+        if (c1.c[i].group == ZP_GRP_TP && strstr(c1.c[i].what, "sequence-parallel")) {
+            layer_tp += c1.c[i].time_s;
+            tagged &= c1.c[i].overlap == ZP_OVL_GEMM;
+        }
+    ok(tagged && layer_tp > 0, "--tp-overlap: the layers' all-gathers and reduce-scatters hide behind the matmuls");
+    zp_cost k0, k1;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &c0, &c0, &k0);
+    zp_cost_eval(&m, &tr, &l, &c, &co, &c1, &c1, &k1);
+    is_dbl(k0.comm_exposed_s - k1.comm_exposed_s, layer_tp, 1e-9,
+           "--tp-overlap: exposed time drops by the layers' TP time (%.4g s), the vocab-parallel ones still show",
+           layer_tp);
+    ok(k1.comm_exposed_s > 0, "--tp-overlap: the vocab-parallel collectives stay exposed (%.4g s)", k1.comm_exposed_s);
+    is_dbl(k1.compute_s, k0.compute_s, 1e-15, "--tp-overlap: compute unchanged");
+    /* without sequence parallelism the all-reduces stay on the critical path */
+    l.sp = 0;
+    zp_comm_plan(&m, &tr, &l, &c, &co, 0, &c1);
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &c0);
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &c0, &c0, &k0);
+    zp_cost_eval(&m, &tr, &l, &c, &co, &c1, &c1, &k1);
+    is_dbl(k1.comm_exposed_s, k0.comm_exposed_s, 1e-15, "--tp-overlap without sp: the all-reduces still show");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -834,5 +877,6 @@ int main(void)
     test_fp8();
     test_cp();
     test_ckpt_op();
+    test_tp_overlap();
     return tap_exit();
 }

@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -74,6 +74,7 @@ static const zp_opt plan_opts[] = {
     {"kernel-us", O_KERNELUS, "F", NULL, "fixed time per kernel launched, microseconds (default 4.5)", NULL},
     {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
     {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
+    {"tp-overlap", O_TPOVL, NULL, NULL, "a layer's tensor-parallel collectives overlap its matmuls (Megatron's\n--tp-comm-overlap, torchtitan's async TP; with sequence parallelism)", NULL},
     ZP_OPT_UNITS(O_UNITS),
     {"top", O_TOP, "N", NULL, "plans to list, one per distinct result (default 10)", "Output:"},
     {"json", O_JSON, NULL, NULL, "print one JSON object (schema: README \"JSON output\")", NULL},
@@ -88,6 +89,7 @@ static const zp_opt plan_opts[] = {
     {"tensor-model-parallel-size", O_TP, "N", NULL, "= --tp N", "Other names (Megatron-LM, DeepSpeed, torchrun, torch), the same settings:"},
     {"pipeline-model-parallel-size", O_PP, "N", NULL, "= --pp N", NULL},
     {"context-parallel-size", O_CP, "N", NULL, "= --cp N", NULL},
+    {"tp-comm-overlap", O_TPOVL, NULL, NULL, "= --tp-overlap", NULL},
     {"micro-batch-size", O_MBATCH, "N", NULL, "= --micro-batch N", NULL},
     {"global-batch-size", O_GBATCH, "N", NULL, "= --global-batch N", NULL},
     {"seq-length", O_SEQ, "N", NULL, "= --seq N", NULL},
@@ -106,7 +108,7 @@ typedef struct raw {
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
-    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8;
+    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl;
 } raw;
 
 static const char *const units_names[] = {"gib", "gb", NULL};
@@ -172,6 +174,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_LINKEFF: r->linkeff = v; break;
     case O_OVLEFF: r->ovleff = v; break;
     case O_NOBWDWS: r->nobwdws = 1; break;
+    case O_TPOVL: r->tpovl = 1; break;
     case O_UNITS: r->units = v; break;
     case O_TOP: r->top = v; break;
     case O_JSON: r->json = 1; break;
@@ -553,6 +556,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return st;
     if (r->kernelus)
         cv->kernel_s *= 1e-6;
+    if (r->tpovl)
+        cv->tp_overlap = 1;
     if (r->nobwdws)
         cv->bwd_workspace = 0;
     if (r->units && (st = zp_parse_enum("--units", r->units, units_names, &un, e)))

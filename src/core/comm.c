@@ -223,11 +223,13 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (l->sp) {
             /* per-op checkpointing keeps the reduce-scatters' outputs (the
              * row-parallel products') but gathers the column-parallel
-             * inputs again */
+             * inputs again; overlapped (--tp-overlap), each hides behind
+             * the product it feeds or follows */
+            zp_overlap ov = cv->tp_overlap ? ZP_OVL_GEMM : ZP_OVL_NONE;
             add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather", t, span_tp, act,
-                per_layer * Ls * M, ZP_OVL_NONE);
+                per_layer * Ls * M, ov);
             add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
-                (per_layer - (l->ckpt == ZP_CKPT_OP ? fwd : 0)) * Ls * M, ZP_OVL_NONE);
+                (per_layer - (l->ckpt == ZP_CKPT_OP ? fwd : 0)) * Ls * M, ov);
         } else {
             add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act,
                 per_layer * Ls * M, ZP_OVL_NONE);

@@ -227,6 +227,9 @@ typedef struct zp_conv {
     double gemm_eff_max_fp8;    /* by shape: the ceiling of FP8 products */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */
+    int tp_overlap;             /* a layer's tensor-parallel all-gathers and reduce-scatters overlap the GEMMs
+                                 * they feed and follow (Megatron's --tp-comm-overlap, torchtitan's async TP;
+                                 * needs sequence parallelism) */
     int bwd_workspace;          /* count one block's activation gradients in backward */
     double alpha_intra_s;       /* per ring step latency, inside a node */
     double alpha_inter_s;       /* per ring step latency, across nodes */
@@ -342,6 +345,7 @@ typedef enum zp_overlap {
     ZP_OVL_BWD,       /* hidden behind backward compute (gradient reduction) */
     ZP_OVL_FWD_BWD,   /* hidden behind forward+backward (ZeRO-3 prefetch) */
     ZP_OVL_ATTN,      /* hidden behind the attention it feeds (context-parallel ring), every micro-batch */
+    ZP_OVL_GEMM,      /* hidden behind the layer's linear products (tensor parallelism overlapped), every micro-batch */
 } zp_overlap;
 
 /* One collective of one training step, as seen by one rank. */

@@ -83,15 +83,18 @@ double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
  * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
  * the rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
-static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double eff)
+static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
+                      double eff)
 {
-    double crit = 0.0, ovl = 0.0, ring = 0.0;
+    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0;
     double M = (double)l->grad_accum;
     for (int i = 0; i < cm->n; i++) {
         if (cm->c[i].overlap == ZP_OVL_NONE)
             crit += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_ATTN)
             ring += cm->c[i].time_s;
+        else if (cm->c[i].overlap == ZP_OVL_GEMM)
+            tp += cm->c[i].time_s;
         else
             ovl += cm->c[i].time_s;
     }
@@ -100,9 +103,13 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
     /* the context-parallel ring hides behind the attention of the chunk in
      * hand, every micro-batch (attn_s: one micro-batch's, the stage's layers) */
     double rwin = M * attn_s, rhid = ring < rwin ? ring : rwin;
+    /* overlapped tensor parallelism behind the layers' linear products
+     * (lin_s: one micro-batch's, the stage's layers) */
+    double twin = M * lin_s, thid = tp < twin ? tp : twin;
     /* overlap is imperfect (shared SMs and memory bandwidth): only
      * overlap_eff of what fits in the window hides */
-    return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid;
+    return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid + (tp - thid) +
+           (1.0 - eff) * thid;
 }
 
 void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
@@ -149,7 +156,7 @@ static double linear_bwd(const zp_gemm_curve *g, double pk, double eb, double T,
  * the forward's; the head: final norm, product, cross-entropy (backward
  * twice). */
 static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, double pk,
-                         double pk8, double mm[5], double k[4], double *attn)
+                         double pk8, double mm[5], double k[4], double *attn, double *lin)
 {
     /* s: this rank's tokens of a sequence (s / cp); span: the keys of the
      * whole sequence a query sees */
@@ -159,8 +166,8 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     double block = 2.0 * (double)zp_model_block_matmul_params(m) + 4.0 * core;
     if (cv->gemm_eff > 0) {
         /* FP8: the linear layers' FLOPs at the FP8 peak, the attention core's at the dtype's */
-        double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff), lin = 2.0 * (double)zp_model_block_matmul_params(m);
-        double blk = tr->fp8 ? lin * pk / pk8 + 4.0 * core : block;   /* FLOPs at the dtype's rate */
+        double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff), lw = 2.0 * (double)zp_model_block_matmul_params(m);
+        double blk = tr->fp8 ? lw * pk / pk8 + 4.0 * core : block;   /* FLOPs at the dtype's rate */
         double r = l->ckpt == ZP_CKPT_FULL ? blk : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 4.0 * core
                    : l->ckpt == ZP_CKPT_OP ? 2.0 * op_recompute_weights(m) * (tr->fp8 ? pk / pk8 : 1.0) +
                                                 (tr->flash ? 0.0 : 4.0 * core)
@@ -172,6 +179,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
         mm[4] = 2.0 * mm[3];
         k[0] = k[1] = k[2] = k[3] = 0.0;
         *attn = tok * 4.0 * core * (3.0 + (tr->flash ? 0.5 : 0.0)) * inv;
+        *lin = mm[0] + mm[1] + mm[2] - *attn;
         return;
     }
     double eb = (double)zp_dtype_bytes(tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype);
@@ -212,6 +220,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
                       ? linear_fwd(gl, lpk, leb, T, kv / t, h) + linear_fwd(gl, lpk, leb, T, h, q / t) +
                             linear_fwd(gl, lpk, leb, T, f, h)
                       : linear_fwd(gl, lpk, leb, T, h, q / t) + linear_fwd(gl, lpk, leb, T, h, f);
+    *lin = lin_f + lin_b + (l->ckpt == ZP_CKPT_FULL ? lin_f : l->ckpt == ZP_CKPT_OP ? op_f : 0.0);
     mm[2] = (l->ckpt == ZP_CKPT_FULL                        ? mm[0]
              : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? att_f
              : l->ckpt == ZP_CKPT_OP                       ? op_f + (tr->flash ? 0.0 : att_f)
@@ -256,9 +265,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
-    double mm[5], kn[4], attn;
+    double mm[5], kn[4], attn, lin;
     double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
-    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn);
+    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn, &lin);
     /* the non-matmul kernels, when their rate is given (a measured
      * profile), or by shape at hbm_eff of the HBM bandwidth: forward,
      * backward (twice the forward) and recompute traffic, per micro-batch */
@@ -287,7 +296,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         double bwd_s = Ls * (mm[1] + mm[2] + kn[1] + kn[2]) + (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef +
                        Ls * ew_rc;
         double comp = M * (fwd_s + bwd_s);
-        double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, Ls * attn, cv->overlap_eff);
+        double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, Ls * attn, Ls * lin, cv->overlap_eff);
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);

@@ -122,6 +122,7 @@ static const zp_field conv_f[] = {
     {"overlap_efficiency", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
     {"elementwise_gbps", ZP_F_NUM, 0, 1e6, NULL, NULL, 1, 0},
     {"backward_workspace", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
+    {"tp_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before --tp-overlap: off */
     {"units", ZP_F_STR, 0, 0, units_n, NULL, 0, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
@@ -331,7 +332,7 @@ static cJSON *plan_json(const zp_plan *p)
 
 static cJSON *comm_json(const zp_comm *cm)
 {
-    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention"};
+    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention", "matmuls"};
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < cm->n; i++) {
         const zp_coll *c = &cm->c[i];
@@ -452,6 +453,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);
     cJSON_AddNumberToObject(cvo, "elementwise_gbps", cv->elementwise_bps / 1e9);
     cJSON_AddBoolToObject(cvo, "backward_workspace", cv->bwd_workspace);
+    cJSON_AddBoolToObject(cvo, "tp_overlap", cv->tp_overlap);
     cJSON_AddStringToObject(cvo, "units", units_n[a->units]);
 
     cJSON_AddNumberToObject(o, "candidates_evaluated", (double)a->sr.evaluated);
@@ -925,6 +927,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.overlap_eff = zp_jnum(cv, "overlap_efficiency");
     pb->conv.elementwise_bps = zp_jnum(cv, "elementwise_gbps") * 1e9;   /* absent before: 0 */
     pb->conv.bwd_workspace = zp_jflag(cv, "backward_workspace");
+    pb->conv.tp_overlap = zp_jflag(cv, "tp_overlap");
     zp_pins_none(&pb->pins);
 }
 
