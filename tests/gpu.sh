@@ -5,8 +5,9 @@
 #            same seed within 1e-4 relative per step over 20 steps: one rank
 #            for offload none / optimizer / optimizer+params and recompute
 #            none / selective / full, and 2 and 4 ranks sharing the GPU
-#            (host-staged collectives) for ZeRO 0-3; bf16 storage within
-#            1e-2 of the fp32 run on the GPU
+#            (host-staged collectives) for ZeRO 0-3; the LLaMA family's
+#            blocks likewise (1 rank per recompute mode, 2 ranks at ZeRO
+#            0-3); bf16 storage within 1e-2 of the fp32 run on the GPU
 #   memory   zplan exec --backend cuda at two shapes, one of over 1 B
 #            parameters: each tensor class predicted within 1 % of the
 #            allocator's measure, and the predicted device total (tensors +
@@ -76,6 +77,30 @@ for np in 2 4; do
         jok "$outf" '.group == "staged" and .shared == true' "$what: collectives staged through the host"
         within "$outf" "$tmp/cpu1.json" 1e-4 "$what: the CPU engine's losses within 1e-4 per step"
     done
+done
+
+# ---- the LLaMA family's blocks on the GPU (the CUDA RMSNorm, SwiGLU,
+# rotary and grouped-query kernels end to end): the CPU engine's losses
+# within 1e-4 per step, one rank in each recompute mode and ranks sharing
+# the GPU at ZeRO 0-3
+LLAMA="kv_heads=2 ffn=176 norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0"
+for k in 0 1 2; do
+    # shellcheck disable=SC2086
+    eng 1 2 4 0 "$k" $LLAMA
+    cp "$outf" "$tmp/llama-cpu.json"
+    # shellcheck disable=SC2086
+    eng 1 2 4 0 "$k" $LLAMA backend=cuda
+    ok $rc "LLaMA blocks, 1 rank, recompute $k: runs on the GPU" || { diag "$err"; continue; }
+    within "$outf" "$tmp/llama-cpu.json" 1e-4 "LLaMA blocks, 1 rank, recompute $k: the CPU engine's losses within 1e-4"
+done
+# shellcheck disable=SC2086
+eng 1 2 4 0 0 $LLAMA
+cp "$outf" "$tmp/llama-cpu1.json"
+for z in 0 1 2 3; do
+    # shellcheck disable=SC2086
+    eng 2 2 2 "$z" 0 $LLAMA backend=cuda
+    ok $rc "LLaMA blocks, 2 ranks sharing the GPU, ZeRO-$z: runs" || { diag "$err"; continue; }
+    within "$outf" "$tmp/llama-cpu1.json" 1e-4 "LLaMA blocks, 2 ranks sharing the GPU, ZeRO-$z: the CPU engine's losses within 1e-4"
 done
 
 # ---- bf16 storage (fp32 master weights) on the GPU
