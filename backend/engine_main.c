@@ -20,6 +20,7 @@
  *       [tied=0|1] [bias=0|1]                  (the architecture: GPT-2's by default; LLaMA's is
  *                                               norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
+ *   mpirun -np 8 zplan-engine groups tp=2 cp=1 pp=2   (the layout's process groups, checked)
  */
 #include "config.h"
 #define ZE_WITH_MPI 1
@@ -133,6 +134,144 @@ static int farg(int argc, char **argv, const char *key, double lo, double hi, do
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------------ groups
+ *
+ * zplan-engine groups tp=T cp=C pp=P: the process groups of a (tp, cp, dp,
+ * pp) layout over the world's ranks (dp = world / (T C P)), each checked
+ * against the layout's coordinates: its size and this rank's place in it,
+ * the sum of its members' world ranks (an fp32 all-reduce) against the
+ * members found by scanning every world rank's coordinates, a broadcast
+ * from its first rank, the byte counts of broadcast and send; and along
+ * pp, each stage's world rank sent point to point to the next stage.  Rank
+ * 0 prints {"world", "tp", "cp", "dp", "pp", "ranks": [{"rank", "tp", "cp",
+ * "dp", "pp"}...], "checks", "failed", "errors": [...]}; exit 0 when none
+ * failed, 1 when one did, 2 for a layout that is not one. */
+static int groups_check(int argc, char **argv, int rank, int world)
+{
+    long long T, C, P;
+    char msg[256] = "";
+    if (arg(argc, argv, "tp", 1, 4096, 1, &T, msg, sizeof msg) || arg(argc, argv, "cp", 1, 4096, 1, &C, msg, sizeof msg) ||
+        arg(argc, argv, "pp", 1, 4096, 1, &P, msg, sizeof msg) || world % (int)(T * C * P)) {
+        if (rank == 0)
+            fprintf(stderr, "zplan-engine: groups: %s\n", msg[0] ? msg : "tp x cp x pp must divide the ranks");
+        return 2;
+    }
+    ze_layout l;
+    ze_layout_of(rank, world, (int)T, (int)C, world / (int)(T * C * P), (int)P, &l);
+    ze_group w;
+    if (ze_group_mpi(&w, MPI_COMM_WORLD))
+        return 1;
+    int checks = 0, failed = 0;
+    char errs[4][400];
+#define CHECK_G(cond, ...)                                                                                          \
+    do {                                                                                                           \
+        checks++;                                                                                                  \
+        if (!(cond)) {                                                                                             \
+            if (failed < 4)                                                                                        \
+                snprintf(errs[failed], sizeof errs[0], __VA_ARGS__);                                               \
+            failed++;                                                                                              \
+        }                                                                                                          \
+    } while (0)
+    ze_group g[ZE_NDIM];
+    for (int d = 0; d < ZE_NDIM; d++) {
+        int rc = w.split(&w, ze_layout_color(&l, d), l.coord[d], &g[d]);
+        CHECK_G(rc == 0, "rank %d: split %s: %s", rank, ze_dim_names[d], w.err);
+        if (rc) {
+            ze_group_single(&g[d]);
+            continue;
+        }
+        CHECK_G(g[d].size == l.size[d] && g[d].rank == l.coord[d], "rank %d: %s group of %d, rank %d (want %d, %d)",
+                rank, ze_dim_names[d], g[d].size, g[d].rank, l.size[d], l.coord[d]);
+        /* the members: every world rank whose other coordinates are this one's */
+        double want = 0.0;
+        int first = -1;
+        for (int r = 0; r < world; r++) {
+            ze_layout o;
+            ze_layout_of(r, world, l.size[ZE_TP], l.size[ZE_CP], l.size[ZE_DP], l.size[ZE_PP], &o);
+            int same = 1;
+            for (int e = 0; e < ZE_NDIM; e++)
+                same &= e == d || o.coord[e] == l.coord[e];
+            if (same) {
+                want += r;
+                if (o.coord[d] == 0)
+                    first = r;
+            }
+        }
+        float v = (float)rank;
+        rc = g[d].allreduce(&g[d], &v, 1, ZE_F32);
+        CHECK_G(rc == 0 && (double)v == want, "rank %d: %s all-reduce of world ranks %g, members sum to %g", rank,
+                ze_dim_names[d], (double)v, want);
+        float b[4] = {(float)rank, (float)rank, (float)rank, (float)rank};
+        rc = g[d].broadcast(&g[d], b, 4, ZE_F32, 0);
+        uint64_t bb = l.size[d] > 1 ? 16 : 0;   /* S once, nothing in a group of one */
+        CHECK_G(rc == 0 && (int)b[0] == first && (int)b[3] == first && g[d].bus_bytes[ZE_BROADCAST] == bb,
+                "rank %d: %s broadcast from its first rank: %g (want %d), %llu bytes (want %llu)", rank,
+                ze_dim_names[d], (double)b[0], first, (unsigned long long)g[d].bus_bytes[ZE_BROADCAST],
+                (unsigned long long)bb);
+    }
+    /* along the pipeline: each stage's world rank to the next */
+    ze_group *pp = &g[ZE_PP];
+    float in = -1.0f, out = (float)rank;
+    int s = l.coord[ZE_PP], n = l.size[ZE_PP];
+    if (s % 2 == 0) {   /* even stages send first, odd ones receive first */
+        if (s + 1 < n)
+            CHECK_G(pp->send(pp, &out, 1, ZE_F32, s + 1) == 0, "rank %d: send to stage %d: %s", rank, s + 1, pp->err);
+        if (s > 0)
+            CHECK_G(pp->recv(pp, &in, 1, ZE_F32, s - 1) == 0, "rank %d: receive from stage %d: %s", rank, s - 1, pp->err);
+    } else {
+        CHECK_G(pp->recv(pp, &in, 1, ZE_F32, s - 1) == 0, "rank %d: receive from stage %d: %s", rank, s - 1, pp->err);
+        if (s + 1 < n)
+            CHECK_G(pp->send(pp, &out, 1, ZE_F32, s + 1) == 0, "rank %d: send to stage %d: %s", rank, s + 1, pp->err);
+    }
+    if (s > 0) {
+        int c[ZE_NDIM];
+        memcpy(c, l.coord, sizeof c);
+        c[ZE_PP] = s - 1;
+        CHECK_G((int)in == ze_layout_rank(&l, c), "rank %d: stage %d received %g from the stage before (want %d)", rank,
+                s, (double)in, ze_layout_rank(&l, c));
+    }
+    CHECK_G(pp->bus_bytes[ZE_SENDRECV] == (uint64_t)(s + 1 < n ? 4 : 0), "rank %d: %llu bytes sent (want %d)", rank,
+            (unsigned long long)pp->bus_bytes[ZE_SENDRECV], s + 1 < n ? 4 : 0);
+#undef CHECK_G
+    for (int d = 0; d < ZE_NDIM; d++)
+        ze_group_fini(&g[d]);
+    /* rank 0 reports: every rank's coordinates, the counts, a few errors */
+    int mine[6] = {rank, l.coord[ZE_TP], l.coord[ZE_CP], l.coord[ZE_DP], l.coord[ZE_PP], failed};
+    int *all = rank == 0 ? malloc(sizeof(int) * 6 * (size_t)world) : NULL;
+    int tot[2] = {checks, failed}, sum[2] = {0, 0};
+    MPI_Gather(mine, 6, MPI_INT, all, 6, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Reduce(tot, sum, 2, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (rank == 0) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "world", world);
+        for (int d = 0; d < ZE_NDIM; d++)
+            cJSON_AddNumberToObject(o, ze_dim_names[d], l.size[d]);
+        cJSON *ra = cJSON_AddArrayToObject(o, "ranks");
+        for (int r = 0; all && r < world; r++) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "rank", all[6 * r]);
+            for (int d = 0; d < ZE_NDIM; d++)
+                cJSON_AddNumberToObject(x, ze_dim_names[d], all[6 * r + 1 + d]);
+            cJSON_AddItemToArray(ra, x);
+        }
+        cJSON_AddNumberToObject(o, "checks", sum[0]);
+        cJSON_AddNumberToObject(o, "failed", sum[1]);
+        cJSON *ea = cJSON_AddArrayToObject(o, "errors");
+        for (int i = 0; i < failed && i < 4; i++)
+            cJSON_AddItemToArray(ea, cJSON_CreateString(errs[i]));
+        char *t = cJSON_PrintUnformatted(o);
+        if (t)
+            puts(t);
+        free(t);
+        cJSON_Delete(o);
+        sum[1] = sum[1] > 0;
+    }
+    free(all);
+    MPI_Bcast(&sum[1], 1, MPI_INT, 0, MPI_COMM_WORLD);
+    ze_group_fini(&w);
+    return sum[1] ? 1 : 0;
 }
 
 /* key=NAME: which of the n names (default dflt) */
@@ -320,6 +459,12 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &wrank);
     MPI_Comm_size(MPI_COMM_WORLD, &wsize);
 
+    /* zplan-engine groups: the process groups of a layout, checked */
+    if (argc > 1 && strcmp(argv[1], "groups") == 0) {
+        int grc = groups_check(argc, argv, wrank, wsize);
+        MPI_Finalize();
+        return grc;
+    }
     /* zplan-engine calibrate: measure the ranks instead of training */
     if (argc > 1 && strcmp(argv[1], "calibrate") == 0) {
         int crc = ze_calibrate(MPI_COMM_WORLD, wrank, wsize);

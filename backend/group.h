@@ -25,8 +25,8 @@
 #include <stdint.h>
 #include "device.h"
 
-typedef enum ze_coll { ZE_ALLREDUCE = 0, ZE_REDUCE_SCATTER, ZE_ALLGATHER, ZE_NCOLL } ze_coll;
-extern const char *const ze_coll_names[];   /* all-reduce reduce-scatter all-gather */
+typedef enum ze_coll { ZE_ALLREDUCE = 0, ZE_REDUCE_SCATTER, ZE_ALLGATHER, ZE_BROADCAST, ZE_SENDRECV, ZE_NCOLL } ze_coll;
+extern const char *const ze_coll_names[];   /* all-reduce reduce-scatter all-gather broadcast send/recv */
 
 enum { ZE_GOK = 0, ZE_GERR_MPI = 1, ZE_GERR_NCCL = 2, ZE_GERR_CUDA = 3, ZE_GERR_NOMEM = 4 };
 
@@ -44,6 +44,17 @@ struct ze_group {
     /* sum of a few doubles in host memory over the group (losses, norms:
      * not counted as traffic, timed as communication) */
     int (*sum_doubles)(ze_group *g, double *v, int n);
+    /* buf (n values of dt) from the group's rank root to every rank;
+     * counted as S on every rank, nccl-tests' bus bytes of a broadcast */
+    int (*broadcast)(ze_group *g, void *buf, size_t n, ze_dt dt, int root);
+    /* point to point, blocking: n values of dt to / from the group's rank
+     * peer; the sender counts S */
+    int (*send)(ze_group *g, const void *buf, size_t n, ze_dt dt, int peer);
+    int (*recv)(ze_group *g, void *buf, size_t n, ze_dt dt, int peer);
+    /* a sub-group of the ranks calling it with the same color, ranked by
+     * key; every rank of g calls it (a row without sub-groups yet returns
+     * an error code with g->err) */
+    int (*split)(ze_group *g, int color, int key, ze_group *out);
     void (*fini)(ze_group *g);
     uint64_t bus_bytes[ZE_NCOLL];
     uint64_t calls[ZE_NCOLL];
@@ -53,6 +64,27 @@ struct ze_group {
 
 /* One rank alone (dp = 1). */
 void ze_group_single(ze_group *g);
+/* For a row without broadcast, point to point and sub-groups yet: each
+ * returns an error code saying so. */
+void ze_group_no_p2p(ze_group *g);
+
+/* The layout of world ranks over the parallel dimensions, Megatron's order:
+ * tp fastest, then cp, dp, pp (tp inside a node).  A rank's coordinates,
+ * and for each dimension the color of its group (the ranks that differ
+ * only in that coordinate) and its key (its place in the group). */
+typedef enum ze_dim { ZE_TP = 0, ZE_CP, ZE_DP, ZE_PP, ZE_NDIM } ze_dim;
+extern const char *const ze_dim_names[];   /* tp cp dp pp */
+typedef struct ze_layout {
+    int size[ZE_NDIM];    /* tp, cp, dp, pp degrees: their product is the world */
+    int coord[ZE_NDIM];   /* this rank's */
+} ze_layout;
+/* 0, or -1 when the degrees do not multiply to world or rank is outside. */
+int ze_layout_of(int rank, int world, int tp, int cp, int dp, int pp, ze_layout *l);
+/* The world rank at coordinates c (ZE_NDIM of them). */
+int ze_layout_rank(const ze_layout *l, const int *c);
+/* The group of dimension d through this rank: its color, and the rank's
+ * key in it (its coordinate along d). */
+int ze_layout_color(const ze_layout *l, ze_dim d);
 /* Count one collective of n values of dt that took `seconds`. */
 void ze_group_count(ze_group *g, ze_coll k, size_t n, ze_dt dt, double seconds);
 void ze_group_fini(ze_group *g);

@@ -10,6 +10,7 @@
 
 typedef struct mpi_group {
     MPI_Comm comm;
+    int owned;   /* made by split: freed with the group */
 } mpi_group;
 
 /* Sums of 16-bit values: each pair added in fp32 and rounded back, as a
@@ -90,10 +91,57 @@ static int m_sum(ze_group *g, double *v, int n)
     return 0;
 }
 
+static int m_broadcast(ze_group *g, void *buf, size_t n, ze_dt dt, int root)
+{
+    double t = ze_now_s();
+    int rc = MPI_Bcast(buf, (int)n, mtype(dt), root, comm_of(g));
+    if (rc != MPI_SUCCESS)
+        return failed(g, "broadcast", rc);
+    ze_group_count(g, ZE_BROADCAST, n, dt, ze_now_s() - t);
+    return 0;
+}
+
+static int m_send(ze_group *g, const void *buf, size_t n, ze_dt dt, int peer)
+{
+    double t = ze_now_s();
+    int rc = MPI_Send(buf, (int)n, mtype(dt), peer, 0, comm_of(g));
+    if (rc != MPI_SUCCESS)
+        return failed(g, "send", rc);
+    ze_group_count(g, ZE_SENDRECV, n, dt, ze_now_s() - t);
+    return 0;
+}
+
+static int m_recv(ze_group *g, void *buf, size_t n, ze_dt dt, int peer)
+{
+    double t = ze_now_s();
+    int rc = MPI_Recv(buf, (int)n, mtype(dt), peer, 0, comm_of(g), MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS)
+        return failed(g, "receive", rc);
+    g->comm_s += ze_now_s() - t;   /* the sender counts the bytes */
+    return 0;
+}
+
 static void m_fini(ze_group *g)
 {
+    mpi_group *mg = g->impl;
+    if (mg && mg->owned)
+        MPI_Comm_free(&mg->comm);
     free(g->impl);
     g->impl = NULL;
+}
+
+static int m_split(ze_group *g, int color, int key, ze_group *out)
+{
+    MPI_Comm c;
+    int rc = MPI_Comm_split(comm_of(g), color, key, &c);
+    if (rc != MPI_SUCCESS)
+        return failed(g, "communicator split", rc);
+    if ((rc = ze_group_mpi(out, c))) {
+        MPI_Comm_free(&c);
+        return rc;
+    }
+    ((mpi_group *)out->impl)->owned = 1;
+    return 0;
 }
 
 int ze_group_mpi(ze_group *g, MPI_Comm comm)
@@ -105,6 +153,7 @@ int ze_group_mpi(ze_group *g, MPI_Comm comm)
         return ZE_GERR_NOMEM;
     }
     mg->comm = comm;
+    mg->owned = 0;
     if (op16[0] == MPI_OP_NULL) {
         MPI_Op_create(sum_bf16, 1, &op16[0]);
         MPI_Op_create(sum_f16, 1, &op16[1]);
@@ -119,6 +168,10 @@ int ze_group_mpi(ze_group *g, MPI_Comm comm)
     g->reduce_scatter = m_reduce_scatter;
     g->allgather = m_allgather;
     g->sum_doubles = m_sum;
+    g->broadcast = m_broadcast;
+    g->send = m_send;
+    g->recv = m_recv;
+    g->split = m_split;
     g->fini = m_fini;
     return 0;
 }

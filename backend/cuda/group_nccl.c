@@ -205,6 +205,7 @@ int ze_group_nccl(ze_group *g, MPI_Comm comm, ze_dev *d)
     g->reduce_scatter = n_reduce_scatter;
     g->allgather = n_allgather;
     g->sum_doubles = n_sum;
+    ze_group_no_p2p(g);   /* tensor and pipeline groups: the TP/PP issue */
     n->mpi = comm;
     n->d = d;
     const char *to = getenv("ZPLAN_COLL_TIMEOUT");

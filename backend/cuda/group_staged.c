@@ -139,6 +139,7 @@ int ze_group_staged(ze_group *g, MPI_Comm comm, ze_dev *d)
     g->reduce_scatter = s_reduce_scatter;
     g->allgather = s_allgather;
     g->sum_doubles = s_sum;
+    ze_group_no_p2p(g);   /* tensor and pipeline groups: the TP/PP issue */
     g->fini = s_fini;
     return 0;
 }
