@@ -72,20 +72,24 @@ cp "$outf" "$tmp/llama.json"
 jok "$tmp/llama.json" '.status == "ok" and (.losses | length) == 20 and .losses[19] < .losses[0] * 0.9 and
     .params == 2048 + 2 * (32 + 64 * 32 + 32 * 32 + 32 + 96 * 32 + 32 * 48) + 32 + 64 * 32'     "LLaMA blocks, 1 rank: 20 steps, the loss falls by more than 10%, parameters as counted by hand (19,616)"
 jok "$tmp/llama.json" '[.losses, $ref[0].losses] | transpose | map((.[0] - .[1]) / .[1] | fabs) | max > 1e-3'     "LLaMA blocks: a curve of their own, not GPT-2's" --slurpfile ref "$tmp/ref.json"
+# (every ZeRO stage and offload on 2, 4 and 8 ranks; the recompute modes
+# taken in turn, each of them on every rank count: the whole product
+# would add two minutes to CI for what the GPT-2 loop above already covers)
 for np in 2 4 8; do
     case $np in 2) mb=2 acc=2 ;; 4) mb=2 acc=1 ;; 8) mb=1 acc=1 ;; esac
+    i=0
     for z in 0 1 2 3; do
         for off in 0 1 2; do
             [ "$off" -ge 1 ] && [ "$z" -lt 1 ] && continue
             [ "$off" -eq 2 ] && [ "$z" -lt 3 ] && continue
-            for k in 0 1 2; do
-                # shellcheck disable=SC2086
-                eng "$np" "$mb" "$acc" "$z" "$k" offload="$off" $LLAMA
-                jok "$outf" '(.losses | length) == 20 and ([.losses, $ref[0].losses] | transpose |
-                    map((.[0] - .[1]) / .[1] | fabs) | max <= 1e-4)' \
-                    "LLaMA blocks, $np ranks, ZeRO-$z, offload $off, recompute $k: the loss curve of 1 rank (<= 1e-4)" \
-                    --slurpfile ref "$tmp/llama.json"
-            done
+            k=$(( (i + np) % 3 ))
+            i=$((i + 1))
+            # shellcheck disable=SC2086
+            eng "$np" "$mb" "$acc" "$z" "$k" offload="$off" $LLAMA
+            jok "$outf" '(.losses | length) == 20 and ([.losses, $ref[0].losses] | transpose |
+                map((.[0] - .[1]) / .[1] | fabs) | max <= 1e-4)' \
+                "LLaMA blocks, $np ranks, ZeRO-$z, offload $off, recompute $k: the loss curve of 1 rank (<= 1e-4)" \
+                --slurpfile ref "$tmp/llama.json"
         done
     done
 done
