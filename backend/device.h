@@ -109,6 +109,13 @@ typedef struct ze_dev_ops {
     void (*acc)(ze_dev *d, float *y, const float *x, size_t n);
     /* the mean loss; logits become d(loss)/d(logits) * dscale */
     double (*crossentropy)(ze_dev *d, float *logits, const int *targets, int N, int V, float dscale);
+    /* the same over a vocabulary shard, in the three steps of
+     * zk_xent_max, zk_xent_sums, zk_xent_grad (mx, se, tl: N each, on
+     * the device); NULL in a row without them (no tensor parallelism) */
+    void (*xent_max)(ze_dev *d, const float *logits, int N, int V, float *mx);
+    void (*xent_sums)(ze_dev *d, float *logits, const int *targets, int N, int V, const float *mx, float *se,
+                      float *tl);
+    void (*xent_grad)(ze_dev *d, float *logits, const int *targets, int N, int V, const float *se, float dscale);
 
     /* ---- the optimizer's kernels, on arrays of `pool`; g of type gdt is
      * multiplied by gscale (unscaling and clipping) as it is read */

@@ -80,6 +80,8 @@ typedef struct unit {
     float *master;   /* fp32 master of what this rank updates: with 16-bit parameters, and on the
                       * host with optimizer offload */
     float *hgrad;    /* ZeRO-1 with offload: the host's gradient shard */
+    size_t nrep;     /* tensor parallelism: the first nrep parameters are the same on every tp rank (norms,
+                      * row-parallel biases, position table), the rest this rank's slices */
 } unit;
 
 typedef struct model {
@@ -89,9 +91,20 @@ typedef struct model {
     int F, KV, nunits;       /* MLP width, KV heads */
     float theta;             /* the rotary base */
     unit *u;                 /* 0: embedding, 1..L blocks, L+1: final norm (and an untied head) */
-    size_t boff[B_N];        /* tensor offsets in a block */
+    size_t boff[B_N];        /* tensor offsets in a block (this rank's slices) */
+    size_t lsz[B_N];         /* and their sizes */
+    size_t gboff[B_N];       /* the offsets in the whole block (the generator numbers values by them) */
+    size_t wte_off, wpe_off; /* the token and position tables in the embedding unit */
+    /* tensor parallelism (Megatron's): this rank's heads, KV heads,
+     * attention width (its heads' share of the hidden), MLP width and
+     * vocabulary rows; its QKV and first MLP matrix widths (all the whole
+     * model's with tp = 1) */
+    int tp, tr;
+    int NHl, KVl, Cl, Fl, Vl;
+    size_t Ql, Gl;
     ze_alloc *a;
-    ze_group *g;
+    ze_group *g;             /* data parallel: ZeRO shards and gradient reductions */
+    ze_group *tg;            /* tensor parallel (a group of one without) */
     int zero, off;
     ze_dt pdt, gdt;
     size_t pes, ges;         /* their sizes */
@@ -115,18 +128,35 @@ static size_t fc_width(const ze_cfg *c) { return (c->swiglu ? 2 : 1) * ffn(c); }
 static size_t norm_params(const ze_cfg *c) { return (c->rms ? 1 : 2) * (size_t)c->C; }
 
 /* A block's tensors in this order; those the architecture lacks (the norms'
- * biases with RMSNorm, every bias without biases) take no room. */
-static void block_offsets(const ze_cfg *c, size_t *off, size_t *n)
+ * biases with RMSNorm, every bias without biases) take no room.  With
+ * tensor parallelism (tp > 1) a rank holds its slices: QKV's rows of its
+ * heads (its Q rows, then its K, then its V), the output projection's
+ * columns of its heads, the first MLP matrix's rows of its F/tp (the
+ * gate's, then the up projection's with SwiGLU) and the second's columns;
+ * the norms and the row-parallel matrices' biases whole, and these
+ * replicated tensors first (LN1, the projection's bias, LN2, the second
+ * MLP matrix's bias), then the slices in the order above. */
+static void block_layout(const ze_cfg *c, int tp, size_t *off, size_t *sz, size_t *n)
 {
-    size_t C = (size_t)c->C, F = ffn(c), Q = qkv_width(c), G = fc_width(c), o = 0;
+    size_t C = (size_t)c->C, F = ffn(c), Q = qkv_width(c), G = fc_width(c), o = 0, t = (size_t)tp;
     size_t lb = c->rms ? 0 : C, bias = c->nobias ? 0 : 1;
-    size_t sz[B_N] = {C, lb, Q * C, bias * Q, C * C, bias * C, C, lb, G * C, bias * G, C * F, bias * C};
+    size_t s[B_N] = {C, lb, Q / t * C, bias * Q / t, C * C / t, bias * C,
+                     C, lb, G / t * C, bias * G / t, C * F / t, bias * C};
+    static const int canon[B_N] = {B_LN1W, B_LN1B, B_QKVW, B_QKVB, B_PROJW, B_PROJB,
+                                   B_LN2W, B_LN2B, B_FCW, B_FCB, B_FCPW, B_FCPB};
+    static const int repl[B_N] = {B_LN1W, B_LN1B, B_PROJB, B_LN2W, B_LN2B, B_FCPB,
+                                  B_QKVW, B_QKVB, B_PROJW, B_FCW, B_FCB, B_FCPW};
+    const int *order = tp > 1 ? repl : canon;
     for (int i = 0; i < B_N; i++) {
-        off[i] = o;
-        o += sz[i];
+        off[order[i]] = o;
+        o += s[order[i]];
     }
+    if (sz)
+        memcpy(sz, s, sizeof s);
     *n = o;
 }
+
+static void block_offsets(const ze_cfg *c, size_t *off, size_t *n) { block_layout(c, 1, off, NULL, n); }
 
 /* The embedding unit (token table, then the position table when learned)
  * and the last (final norm, then an untied head). */
@@ -146,8 +176,9 @@ uint64_t ze_param_count(const ze_cfg *c)
     return (uint64_t)embed_unit(c) + (uint64_t)c->L * nb + (uint64_t)last_unit(c);
 }
 
-int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
+int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
 {
+    int tp = c->tp > 1 ? c->tp : 1;
     if (c->L < 1 || c->C < 1 || c->NH < 1 || c->V < 2 || c->T < 2 || c->B < 1 || c->M < 1 || c->steps < 1) {
         snprintf(msg, n, "layers, hidden, heads, vocabulary (>= 2), sequence (>= 2), micro-batch, "
                          "accumulation and steps must be positive");
@@ -174,7 +205,17 @@ int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n)
         snprintf(msg, n, "a parameter unit would exceed the %d elements one MPI call can move", INT_MAX / 2);
         return -1;
     }
-    if (c->zero < 0 || c->zero > 3 || dp < 1) {
+    if (c->tp < 0 || ranks < 1 || ranks % tp || c->NH % tp || kv_heads(c) % tp || (int)(ffn(c) % (size_t)tp) ||
+        c->V % tp) {
+        snprintf(msg, n, "tensor parallelism %d over %d ranks: tp divides the ranks, the heads (%d), the KV heads "
+                 "(%d), the MLP width (%zu) and the vocabulary (%d)", c->tp, ranks, c->NH, kv_heads(c), ffn(c), c->V);
+        return -1;
+    }
+    if (tp > 1 && c->dump) {
+        snprintf(msg, n, "dump=DIR writes one rank's whole model: it needs tp = 1");
+        return -1;
+    }
+    if (c->zero < 0 || c->zero > 3) {
         snprintf(msg, n, "ZeRO stage %d is not 0..3", c->zero);
         return -1;
     }
@@ -228,14 +269,24 @@ static void release_t(model *m, void *p)
     ze_dev_free(m->d, p);
 }
 
-/* A collective's failure stops the step (the record says why). */
-static int coll(model *m, int rc)
+/* A collective's failure stops the step (the record says why): of the dp
+ * group, of the tp group. */
+static int coll_of(model *m, const ze_group *g, int rc)
 {
     if (rc && !m->failed) {
         m->failed = 1;
-        snprintf(m->err, sizeof m->err, "%s", m->g->err);
+        snprintf(m->err, sizeof m->err, "%s", g->err);
     }
     return rc;
+}
+static int coll(model *m, int rc) { return coll_of(m, m->g, rc); }
+static int tcoll(model *m, int rc) { return coll_of(m, m->tg, rc); }
+
+/* Tensor parallelism: the sum over the tp ranks of n fp32 values (the
+ * row-parallel products, the column-parallel inputs' gradients) */
+static int tp_sum(model *m, float *buf, size_t n)
+{
+    return m->tp > 1 ? tcoll(m, m->tg->allreduce(m->tg, buf, n, ZE_F32)) : 0;
 }
 
 /* ------------------------------------------------------------ storage */
@@ -245,13 +296,26 @@ static void *at(const void *base, ze_dt dt, size_t i) { return ze_at(base, dt, i
  * generator (value i of unit u is the same whatever the layout or device),
  * LayerNorm weights 1, biases 0, the residual projections' std scaled by
  * 1/sqrt(2L) as GPT-2's.  The segments of unit k: */
+/* the whole unit k's parameters (every tp rank's slices) */
+static size_t whole_unit(const model *m, int k)
+{
+    size_t off[B_N], nb;
+    if (k == 0)
+        return embed_unit(m->c);
+    if (k == m->nunits - 1)
+        return last_unit(m->c);
+    block_offsets(m->c, off, &nb);
+    return nb;
+}
+
 static void init_desc(const model *m, int k, ze_init_desc *d)
 {
     const ze_cfg *c = m->c;
+    size_t whole = whole_unit(m, k);
     memset(d, 0, sizeof *d);
     d->seed = c->seed;
     d->unit = (uint32_t)k;
-    d->valid = m->u[k].n;
+    d->valid = whole;
     if (k == 0) {   /* the embedding: token then position table, one normal */
         d->nseg = 1;
         d->seg[0] = (ze_init_seg){m->u[k].n, 0.0f, 0.02f};
@@ -259,12 +323,12 @@ static void init_desc(const model *m, int k, ze_init_desc *d)
         d->nseg = 3;
         d->seg[0] = (ze_init_seg){(uint64_t)c->C, 1.0f, 0.0f};
         d->seg[1] = (ze_init_seg){(uint64_t)norm_params(c), 0.0f, 0.0f};
-        d->seg[2] = (ze_init_seg){m->u[k].n, 0.0f, 0.02f};
+        d->seg[2] = (ze_init_seg){whole, 0.0f, 0.02f};
     } else {
         float resid = 0.02f / sqrtf(2.0f * (float)c->L);
         d->nseg = B_N;
         for (int t = 0; t < B_N; t++) {
-            uint64_t end = t + 1 < B_N ? m->boff[t + 1] : m->u[k].n;
+            uint64_t end = t + 1 < B_N ? m->gboff[t + 1] : whole;
             float v = t == B_LN1W || t == B_LN2W ? 1.0f : 0.0f;
             float sd = t == B_QKVW || t == B_FCW ? 0.02f : t == B_PROJW || t == B_FCPW ? resid : 0.0f;
             d->seg[t] = (ze_init_seg){end, v, sd};
@@ -272,16 +336,86 @@ static void init_desc(const model *m, int k, ze_init_desc *d)
     }
 }
 
+/* Tensor parallelism: where this rank's value i of unit k is in the whole
+ * unit (block_layout's slices), and in *run how many values from there on
+ * are consecutive in both. */
+static size_t to_whole(const model *m, int k, size_t i, size_t *run)
+{
+    const ze_cfg *c = m->c;
+    size_t C = (size_t)c->C, tr = (size_t)m->tr, row, col, end, grow, w;
+    if (k == 0) {   /* the position table (whole), then this rank's rows of the token table */
+        size_t npe = c->rope ? 0 : (size_t)c->T * C, nte = (size_t)m->Vl * C;
+        if (i < npe)
+            return *run = npe - i, (size_t)c->V * C + i;
+        return *run = npe + nte - i, tr * nte + (i - npe);
+    }
+    if (k == m->nunits - 1) {   /* the final norm (whole), then this rank's rows of an untied head */
+        size_t nf = norm_params(c);
+        if (i < nf)
+            return *run = nf - i, i;
+        return *run = m->u[k].n - i, nf + tr * (size_t)m->Vl * C + (i - nf);
+    }
+    int t = 0;
+    while (t < B_N && !(i >= m->boff[t] && i < m->boff[t] + m->lsz[t]))
+        t++;
+    size_t j = i - m->boff[t], g0 = m->gboff[t];
+    switch (t) {
+    case B_QKVW:
+    case B_QKVB: {   /* rows: this rank's Q, K, V heads */
+        size_t hs = C / (size_t)c->NH, qn = (size_t)m->Cl, kn = (size_t)m->KVl * hs, kw = (size_t)m->KV * hs;
+        w = t == B_QKVW ? C : 1, row = j / w, col = j % w;
+        if (row < qn)
+            end = qn, grow = tr * qn + row;
+        else if (row < qn + kn)
+            end = qn + kn, grow = C + tr * kn + (row - qn);
+        else
+            end = qn + 2 * kn, grow = C + kw + tr * kn + (row - qn - kn);
+        return *run = (end - row) * w - col, g0 + grow * w + col;
+    }
+    case B_FCW:
+    case B_FCB: {   /* rows: this rank's F/tp (of the gate, then of the up projection) */
+        size_t fl = (size_t)m->Fl, F = (size_t)m->F;
+        w = t == B_FCW ? C : 1, row = j / w, col = j % w;
+        if (row < fl)
+            end = fl, grow = tr * fl + row;
+        else
+            end = 2 * fl, grow = F + tr * fl + (row - fl);
+        return *run = (end - row) * w - col, g0 + grow * w + col;
+    }
+    case B_PROJW:
+    case B_FCPW: {   /* columns: each row's this rank's part */
+        size_t in = t == B_PROJW ? C : (size_t)m->F, il = t == B_PROJW ? (size_t)m->Cl : (size_t)m->Fl;
+        row = j / il, col = j % il;
+        return *run = il - col, g0 + row * in + tr * il + col;
+    }
+    default:   /* replicated */
+        return *run = m->lsz[t] - j, g0 + j;
+    }
+}
+
 /* dst (dt, in pool) = the initial values of unit k's parameters first ..
- * first+n-1 (0 past the unit's end: the padding), made where dst is */
+ * first+n-1 (0 past the unit's end: the padding), made where dst is; with
+ * tensor parallelism this rank's slices of the whole unit's values (dst
+ * comes zeroed: the padding is left) */
 static void init_range(const model *m, int k, void *dst, ze_pool pool, ze_dt dt, size_t first, size_t n)
 {
     ze_init_desc d;
     init_desc(m, k, &d);
-    m->op->init(m->d, dst, pool, dt, &d, first, n);
+    if (m->tp == 1) {
+        m->op->init(m->d, dst, pool, dt, &d, first, n);
+        return;
+    }
+    size_t es = ze_dt_size(dt), end = first + n;
+    for (size_t i = first; i < end && i < m->u[k].n;) {
+        size_t run, g = to_whole(m, k, i, &run);
+        if (run > end - i)
+            run = end - i;
+        m->op->init(m->d, (char *)dst + (i - first) * es, pool, dt, &d, g, run);
+        i += run;
+    }
 }
 
-static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g)
+static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_group *tg)
 {
     size_t nb;
     memset(m, 0, sizeof *m);
@@ -290,6 +424,9 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g)
     m->op = dev->ops;
     m->a = dev->a;
     m->g = g;
+    m->tg = tg;
+    m->tp = tg->size;
+    m->tr = tg->rank;
     m->zero = c->zero;
     m->off = c->offload;
     m->pdt = c->pdt;
@@ -301,14 +438,30 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g)
     m->KV = kv_heads(c);
     m->theta = c->rope_theta > 0.0f ? c->rope_theta : 10000.0f;
     m->nunits = c->L + 2;
-    block_offsets(c, m->boff, &nb);
+    m->NHl = c->NH / m->tp;
+    m->KVl = m->KV / m->tp;
+    m->Cl = c->C / m->tp;
+    m->Fl = m->F / m->tp;
+    m->Vl = c->V / m->tp;
+    m->Ql = qkv_width(c) / (size_t)m->tp;
+    m->Gl = fc_width(c) / (size_t)m->tp;
+    block_offsets(c, m->gboff, &nb);
+    block_layout(c, m->tp, m->boff, m->lsz, &nb);
+    /* the embedding: the token table then the position table; with tp the
+     * (replicated) position table first */
+    size_t npe = c->rope ? 0 : (size_t)c->T * (size_t)c->C, nte = (size_t)m->Vl * (size_t)c->C;
+    m->wte_off = m->tp > 1 ? npe : 0;
+    m->wpe_off = m->tp > 1 ? 0 : nte;
     m->u = calloc((size_t)m->nunits, sizeof *m->u);
     CHECK(m->u);
     size_t d = (size_t)g->size, r = (size_t)g->rank;
     int nstate = c->sgd ? 1 : 2;
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
-        u->n = k == 0 ? embed_unit(c) : k == m->nunits - 1 ? last_unit(c) : nb;
+        u->n = k == 0 ? npe + nte : k == m->nunits - 1 ? norm_params(c) + (c->untied ? nte : 0) : nb;
+        if (m->tp > 1)
+            u->nrep = k == 0 ? npe : k == m->nunits - 1 ? norm_params(c) : m->lsz[B_LN1W] + m->lsz[B_LN1B] +
+                      m->lsz[B_PROJB] + m->lsz[B_LN2W] + m->lsz[B_LN2B] + m->lsz[B_FCPB];
         u->shard = (u->n + d - 1) / d;
         u->np = m->zero == 0 ? u->n : u->shard * d;   /* ZeRO pads each unit to a multiple of dp */
         size_t nopt = m->zero >= 1 ? u->shard : u->np, first = m->zero >= 1 ? r * u->shard : 0;
@@ -455,35 +608,42 @@ typedef struct lact {
 
 /* (mean and rstd: N each, the mean unused by RMSNorm; qkv: Q, K, V, with
  * rotary positions Q and K rotated; fc: the first MLP matrix's output, the
- * gate and up with SwiGLU; gelu: the activation, F wide) */
-static size_t lact_floats(const ze_cfg *c, int with_att)
+ * gate and up with SwiGLU; gelu: the activation, F wide; with tensor
+ * parallelism qkv, att, atty, fc and gelu are this rank's heads' and
+ * columns', the rest whole) */
+static size_t att_floats(const model *m)
 {
-    size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C, F = ffn(c);
-    size_t att = (size_t)c->B * (size_t)c->NH * (size_t)c->T * (size_t)c->T;
-    return N * C /* ln1 */ + 2 * N + N * qkv_width(c) + (with_att ? att : 0) + N * C /* atty */ + N * C /* xmid */ +
-           N * C /* ln2 */ + 2 * N + N * fc_width(c) + N * F;
+    return (size_t)m->c->B * (size_t)m->NHl * (size_t)m->c->T * (size_t)m->c->T;
+}
+
+static size_t lact_floats(const model *m, int with_att)
+{
+    const ze_cfg *c = m->c;
+    size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C;
+    return N * C /* ln1 */ + 2 * N + N * m->Ql + (with_att ? att_floats(m) : 0) + N * (size_t)m->Cl /* atty */ +
+           N * C /* xmid */ + N * C /* ln2 */ + 2 * N + N * m->Gl + N * (size_t)m->Fl;
 }
 
 static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
 {
     const ze_cfg *c = m->c;
     size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C;
-    float *p = la->mem = alloc_u(m, cls, lact_floats(c, with_att));
+    float *p = la->mem = alloc_u(m, cls, lact_floats(m, with_att));
     CHECK(p);
     la->ln1 = p, p += N * C;
     la->mean1 = p, p += N;
     la->rstd1 = p, p += N;
-    la->qkv = p, p += N * qkv_width(c);
+    la->qkv = p, p += N * m->Ql;
     if (with_att)
-        la->att = p, p += (size_t)c->B * (size_t)c->NH * (size_t)c->T * (size_t)c->T;
+        la->att = p, p += att_floats(m);
     else
         la->att = NULL;
-    la->atty = p, p += N * C;
+    la->atty = p, p += N * (size_t)m->Cl;
     la->xmid = p, p += N * C;
     la->ln2 = p, p += N * C;
     la->mean2 = p, p += N;
     la->rstd2 = p, p += N;
-    la->fc = p, p += N * fc_width(c);
+    la->fc = p, p += N * m->Gl;
     la->gelu = p;
     return 0;
 }
@@ -497,6 +657,14 @@ static const float *bias_of(const model *m, const float *w, int t)
 static float *dbias_of(const model *m, float *dw, int t)
 {
     return m->c->nobias ? NULL : dw + m->boff[t];
+}
+
+/* A row-parallel product's bias in forward: added by tp rank 0 alone,
+ * before the sum over the ranks (its gradient, the output gradient's
+ * column sums, is the same on every rank) */
+static const float *rowpar_bias(const model *m, const float *w, int t)
+{
+    return m->tr == 0 ? bias_of(m, w, t) : NULL;
 }
 
 /* The norm (LayerNorm or RMSNorm) forward, its weight at w[wt] (the bias
@@ -518,29 +686,39 @@ static void norm_bwd(model *m, float *dinp, float *dw, const float *dout, const 
         m->op->layernorm_bwd(m->d, dinp, dw, dw + m->c->C, dout, inp, w, mean, rstd, N, m->c->C);
 }
 
-/* One block forward from la->x into xout (the next block's input). */
-static void block_fwd(model *m, const float *w, lact *la, float *att, float *xout)
+/* One block forward from la->x into xout (the next block's input).  With
+ * tensor parallelism QKV and the first MLP matrix are column-parallel (this
+ * rank's heads, its F/tp), the output projection and the second MLP matrix
+ * row-parallel, their partial products summed over the tp ranks (Megatron's
+ * two forward all-reduces).  0, or -1 when a collective failed. */
+static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout)
 {
     const ze_cfg *c = m->c;
-    int N = c->B * c->T, C = c->C, F = m->F, Q = (int)qkv_width(c), G = (int)fc_width(c);
+    int N = c->B * c->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl;
+    size_t NC = (size_t)N * (size_t)C;
     const size_t *o = m->boff;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
     norm_fwd(m, la->ln1, la->mean1, la->rstd1, la->x, w + o[B_LN1W], N);
     op->matmul_fwd(d, la->qkv, la->ln1, w + o[B_QKVW], bias_of(m, w, B_QKVB), N, C, Q);
     if (c->rope)
-        op->rope_fwd(d, la->qkv, c->B, c->T, C, c->NH, m->KV, m->theta);
-    op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, C, c->NH, m->KV);
-    op->matmul_fwd(d, la->xmid, la->atty, w + o[B_PROJW], bias_of(m, w, B_PROJB), N, C, C);
-    op->acc(d, la->xmid, la->x, (size_t)N * (size_t)C);
+        op->rope_fwd(d, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
+    op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+    op->matmul_fwd(d, la->xmid, la->atty, w + o[B_PROJW], rowpar_bias(m, w, B_PROJB), N, Cl, C);
+    if (tp_sum(m, la->xmid, NC))
+        return -1;
+    op->acc(d, la->xmid, la->x, NC);
     norm_fwd(m, la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], N);
     op->matmul_fwd(d, la->fc, la->ln2, w + o[B_FCW], bias_of(m, w, B_FCB), N, C, G);
     if (c->swiglu)
         op->swiglu_fwd(d, la->gelu, la->fc, N, F);
     else
         op->gelu_fwd(d, la->gelu, la->fc, (size_t)N * (size_t)F);
-    op->matmul_fwd(d, xout, la->gelu, w + o[B_FCPW], bias_of(m, w, B_FCPB), N, F, C);
-    op->acc(d, xout, la->xmid, (size_t)N * (size_t)C);
+    op->matmul_fwd(d, xout, la->gelu, w + o[B_FCPW], rowpar_bias(m, w, B_FCPB), N, F, C);
+    if (tp_sum(m, xout, NC))
+        return -1;
+    op->acc(d, xout, la->xmid, NC);
+    return 0;
 }
 
 /* Backward scratch: one block's activation gradients. */
@@ -548,12 +726,16 @@ typedef struct bscratch {
     float *d1, *d3, *datt, *dF1, *dF2;   /* N*C, N*Q (QKV), T*T, N*F, N*G (first MLP matrix) */
 } bscratch;
 
-/* One block backward: dres holds dL/dxout on entry and dL/dx on return. */
-static void block_bwd(model *m, const float *w, float *dw, const lact *la, const float *att, float *dres,
-                      bscratch *s)
+/* One block backward: dres holds dL/dxout on entry and dL/dx on return.
+ * With tensor parallelism the column-parallel products' input gradients
+ * are partial sums, summed over the tp ranks before their norm's backward
+ * (Megatron's two backward all-reduces).  0, or -1 when a collective
+ * failed. */
+static int block_bwd(model *m, const float *w, float *dw, const lact *la, const float *att, float *dres,
+                     bscratch *s)
 {
     const ze_cfg *c = m->c;
-    int N = c->B * c->T, C = c->C, F = m->F, Q = (int)qkv_width(c), G = (int)fc_width(c);
+    int N = c->B * c->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl;
     size_t NC = (size_t)N * (size_t)C, NF = (size_t)N * (size_t)F;
     const size_t *o = m->boff;
     const ze_dev_ops *op = m->op;
@@ -567,16 +749,21 @@ static void block_bwd(model *m, const float *w, float *dw, const lact *la, const
         op->gelu_bwd(d, s->dF2, la->fc, s->dF1, NF);
     op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
     op->matmul_bwd(d, s->d1, dw + o[B_FCW], dbias_of(m, dw, B_FCB), s->dF2, la->ln2, w + o[B_FCW], N, C, G);
+    if (tp_sum(m, s->d1, NC))
+        return -1;
     norm_bwd(m, dres, dw + o[B_LN2W], s->d1, la->xmid, w + o[B_LN2W], la->mean2, la->rstd2, N);
-    op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), dres, la->atty, w + o[B_PROJW], N, C, C);
+    op->zero(d, s->d1, ZE_DEVICE, (size_t)N * (size_t)Cl * sizeof(float));
+    op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), dres, la->atty, w + o[B_PROJW], N, Cl, C);
     op->zero(d, s->d3, ZE_DEVICE, (size_t)N * (size_t)Q * sizeof(float));
-    op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, C, c->NH, m->KV);
+    op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
     if (c->rope)   /* the gradient of the unrotated Q and K */
-        op->rope_bwd(d, s->d3, c->B, c->T, C, c->NH, m->KV, m->theta);
+        op->rope_bwd(d, s->d3, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
     op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
     op->matmul_bwd(d, s->d1, dw + o[B_QKVW], dbias_of(m, dw, B_QKVB), s->d3, la->ln1, w + o[B_QKVW], N, C, Q);
+    if (tp_sum(m, s->d1, NC))
+        return -1;
     norm_bwd(m, dres, dw + o[B_LN1W], s->d1, la->x, w + o[B_LN1W], la->mean1, la->rstd1, N);
+    return 0;
 }
 
 /* ------------------------------------------------------------ data */
@@ -609,6 +796,11 @@ typedef struct step_ctx {
     float *lnf, *meanf, *rstdf;
     int *tok, *tgt;    /* B*T on the device (untracked) */
     int *tok_h, *tgt_h, *seq_h;   /* made on the host: B*T, B*T, T+1 */
+    /* tensor parallelism: the ids in this rank's vocabulary rows (-1: another
+     * rank's), on the device and the host; the cross-entropy's row
+     * statistics on the host (3 B*T) */
+    int *tokl, *tgtl, *tokl_h, *tgtl_h;
+    float *xent_h;
     FILE *dump;        /* cfg->dump on rank 0: DIR/batches.i32, else NULL */
     double fwd_s, bwd_s;
 } step_ctx;
@@ -769,6 +961,39 @@ static int dump_end(model *m, FILE **batches)
     return rc;
 }
 
+/* The cross-entropy over vocabulary shards (tensor parallelism): each
+ * rank's row maxima, then the maximum over the ranks; the sums of
+ * exponentials and the target's logit (on the rank holding it, 0 on the
+ * others), each summed over the ranks: three all-reduces of a value per
+ * token, Megatron's.  The loss (*loss, the same on every rank) is the
+ * mean of log se + max - target logit; the logits become their gradient.
+ * 0, or -1 when an allocation or a collective failed. */
+static int xent_vp(step_ctx *x, float *logits, float dscale, double *loss)
+{
+    model *m = x->m;
+    const ze_dev_ops *op = m->op;
+    int N = m->c->B * m->c->T;
+    size_t n = (size_t)N;
+    float *st = alloc_u(m, ZE_BUF, 3 * n);
+    if (!st)
+        return -1;
+    float *mx = st, *se = st + n, *tl = st + 2 * n;
+    op->xent_max(m->d, logits, N, m->Vl, mx);
+    if (tcoll(m, m->tg->allreduce_max(m->tg, mx, n)))
+        return -1;
+    op->xent_sums(m->d, logits, x->tgtl, N, m->Vl, mx, se, tl);
+    if (tp_sum(m, se, n) || tp_sum(m, tl, n))
+        return -1;
+    op->copy(m->d, x->xent_h, ZE_HOST, st, ZE_DEVICE, 3 * n * sizeof(float));
+    double l = 0.0;
+    for (size_t r = 0; r < n; r++)
+        l += log((double)x->xent_h[n + r]) + (double)x->xent_h[r] - (double)x->xent_h[2 * n + r];
+    *loss = l / (double)N;
+    op->xent_grad(m->d, logits, x->tgtl, N, m->Vl, se, dscale);
+    release_t(m, st);
+    return 0;
+}
+
 /* Forward and backward of one micro-batch; returns the loss, or sets
  * x->failed when an allocation is refused. */
 static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
@@ -793,6 +1018,16 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         return x->failed = 1, 0.0;
     op->copy(d, x->tok, ZE_DEVICE, x->tok_h, ZE_HOST, sizeof(int) * (size_t)N);
     op->copy(d, x->tgt, ZE_DEVICE, x->tgt_h, ZE_HOST, sizeof(int) * (size_t)N);
+    if (m->tp > 1) {   /* the ids in this rank's vocabulary rows */
+        int v0 = m->tr * m->Vl;
+        for (int i = 0; i < N; i++) {
+            x->tokl_h[i] = x->tok_h[i] >= v0 && x->tok_h[i] < v0 + m->Vl ? x->tok_h[i] - v0 : -1;
+            x->tgtl_h[i] = x->tgt_h[i] >= v0 && x->tgt_h[i] < v0 + m->Vl ? x->tgt_h[i] - v0 : -1;
+        }
+        op->copy(d, x->tokl, ZE_DEVICE, x->tokl_h, ZE_HOST, sizeof(int) * (size_t)N);
+        op->copy(d, x->tgtl, ZE_DEVICE, x->tgtl_h, ZE_HOST, sizeof(int) * (size_t)N);
+    }
+    const int *tok = m->tp > 1 ? x->tokl : x->tok;
     op->mark(d, ZE_MARK_FWD0);
     a->phase = ZE_FWD;
 
@@ -803,10 +1038,15 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         return x->failed = 1, 0.0;
     if (!(x->acts[0].x = alloc_u(m, ZE_ACT, NC)))
         return x->failed = 1, 0.0;
-    op->embed_fwd(d, x->acts[0].x, x->tok, emb, c->rope ? NULL : emb + (size_t)V * (size_t)C, c->B, c->T, C);
+    /* vocabulary-parallel: each rank looks up its rows (tp rank 0 adds the
+     * positions), the sum over the ranks is the embedding */
+    op->embed_fwd(d, x->acts[0].x, tok, emb + m->wte_off, c->rope || m->tr ? NULL : emb + m->wpe_off, c->B, c->T,
+                  C);
     release(m, &gath);
+    if (tp_sum(m, x->acts[0].x, NC))
+        return x->failed = 1, 0.0;
     float *att_tmp = NULL;
-    size_t att_n = (size_t)c->B * (size_t)c->NH * (size_t)c->T * (size_t)c->T;
+    size_t att_n = att_floats(m);
     if (c->ckpt == ZE_CKPT_SELECTIVE && !(att_tmp = alloc_u(m, ZE_BUF, att_n)))
         return x->failed = 1, 0.0;
     for (int l = 0; l < L; l++) {
@@ -823,12 +1063,14 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
             lact tmp = *la;
             if (lact_alloc(m, &tmp, ZE_BUF, 1))
                 return x->failed = 1, 0.0;
-            block_fwd(m, w, &tmp, tmp.att, xout);
+            if (block_fwd(m, w, &tmp, tmp.att, xout))
+                return x->failed = 1, 0.0;
             release_t(m, tmp.mem);
         } else {
             if (lact_alloc(m, la, ZE_ACT, with_att))
                 return x->failed = 1, 0.0;
-            block_fwd(m, w, la, with_att ? la->att : att_tmp, xout);
+            if (block_fwd(m, w, la, with_att ? la->att : att_tmp, xout))
+                return x->failed = 1, 0.0;
         }
         release(m, &gath);
         gath = gnext;
@@ -844,6 +1086,8 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     size_t nf = norm_params(c);
     const float *wf = params_of(m, L + 1, &gf);
     const float *we = !wf ? NULL : c->untied ? wf + nf : params_of(m, 0, &ge);
+    if (we && !c->untied)
+        we += m->wte_off;
     if (!wf || !we)
         return x->failed = 1, 0.0;
     if (!(x->lnf = alloc_u(m, ZE_ACT, NC + 2 * (size_t)N)))
@@ -852,16 +1096,22 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     x->rstdf = x->meanf + N;
     norm_fwd(m, x->lnf, x->meanf, x->rstdf, x->xfin, wf, N);
     a->phase = ZE_LOSS;   /* until the logits are freed */
-    float *logits = alloc_u(m, ZE_BUF, (size_t)N * (size_t)V);
+    /* vocabulary-parallel with tp: this rank's V/tp logits */
+    int Vl = m->Vl;
+    float *logits = alloc_u(m, ZE_BUF, (size_t)N * (size_t)Vl);
     if (!logits)
         return x->failed = 1, 0.0;
-    op->matmul_fwd(d, logits, x->lnf, we, NULL, N, C, V);
-    double loss = op->crossentropy(d, logits, x->tgt, N, V, dscale);
+    op->matmul_fwd(d, logits, x->lnf, we, NULL, N, C, Vl);
+    double loss = 0.0;
+    if (m->tp == 1)
+        loss = op->crossentropy(d, logits, x->tgt, N, V, dscale);
+    else if (xent_vp(x, logits, dscale, &loss))
+        return x->failed = 1, 0.0;
     op->mark(d, ZE_MARK_FWD1);
 
     bscratch s;
     size_t TT = (size_t)c->T * (size_t)c->T;   /* attention backward scratch */
-    size_t NQ = (size_t)N * qkv_width(c), NF = (size_t)N * (size_t)m->F, NG = (size_t)N * fc_width(c);
+    size_t NQ = (size_t)N * m->Ql, NF = (size_t)N * (size_t)m->Fl, NG = (size_t)N * m->Gl;
     float *sbuf = alloc_u(m, ZE_BUF, NC + NQ + TT + NF + NG);   /* each part zeroed where it must be */
     float *dres = alloc_f(m, ZE_BUF, NC);
     if (!sbuf || !dres)
@@ -878,8 +1128,10 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     if (!dwf || (!c->untied && !dwe))
         return x->failed = 1, 0.0;
     op->zero(d, s.d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s.d1, c->untied ? dwf + nf : dwe, NULL, logits, x->lnf, we, N, C, V);
+    op->matmul_bwd(d, s.d1, c->untied ? dwf + nf : dwe + m->wte_off, NULL, logits, x->lnf, we, N, C, Vl);
     release_t(m, logits);
+    if (tp_sum(m, s.d1, NC))   /* each rank's vocabulary rows' share */
+        return x->failed = 1, 0.0;
     a->phase = ZE_BWD;
     norm_bwd(m, dres, dwf, s.d1, x->xfin, wf, x->meanf, x->rstdf, N);
     release(m, &gf);
@@ -907,9 +1159,11 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
             float *xout = alloc_u(m, ZE_BUF, NC);
             if (!xout || lact_alloc(m, &tmp, ZE_BUF, 1))
                 return x->failed = 1, 0.0;
-            block_fwd(m, w, &tmp, tmp.att, xout);
+            if (block_fwd(m, w, &tmp, tmp.att, xout))
+                return x->failed = 1, 0.0;
             release_t(m, xout);
-            block_bwd(m, w, dw, &tmp, tmp.att, dres, &s);
+            if (block_bwd(m, w, dw, &tmp, tmp.att, dres, &s))
+                return x->failed = 1, 0.0;
             release_t(m, tmp.mem);
         } else if (c->ckpt == ZE_CKPT_SELECTIVE) {
             /* recompute the attention probabilities from Q, K, V */
@@ -917,12 +1171,14 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
             if (!att)
                 return x->failed = 1, 0.0;
             /* the output rewritten with the values it already holds */
-            op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, C, c->NH, m->KV);
-            block_bwd(m, w, dw, la, att, dres, &s);
+            op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, m->Cl, m->NHl, m->KVl);
+            if (block_bwd(m, w, dw, la, att, dres, &s))
+                return x->failed = 1, 0.0;
             release_t(m, att);
             release_t(m, la->mem);
         } else {
-            block_bwd(m, w, dw, la, la->att, dres, &s);
+            if (block_bwd(m, w, dw, la, la->att, dres, &s))
+                return x->failed = 1, 0.0;
             release_t(m, la->mem);
         }
         release_t(m, la->x);
@@ -936,7 +1192,7 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     }
     if (!dwe && !(dwe = grads_of(m, 0)))   /* untied: the embedding's gradient made now */
         return x->failed = 1, 0.0;
-    op->embed_bwd(d, dwe, c->rope ? NULL : dwe + (size_t)V * (size_t)C, dres, x->tok, c->B, c->T, C);
+    op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off, dres, tok, c->B, c->T, C);
     if (grads_done(m, 0))
         return x->failed = 1, 0.0;
     release_t(m, sbuf);
@@ -1004,13 +1260,24 @@ static int optimize(model *m)
     size_t r = (size_t)m->g->rank;
     double ss = 0.0;
     for (int k = 0; k < m->nunits; k++) {
+        unit *u = &m->u[k];
         ze_dt dt;
         size_t n;
-        const void *g = opt_grad(m, &m->u[k], &dt, &n);
+        const void *g = opt_grad(m, u, &dt, &n);
         ss += op->sumsq(m->d, opool, g, dt, n);
+        /* tensor parallelism: the replicated tensors (the unit's first
+         * nrep values, the same on every tp rank) count once in the sum
+         * over the tp ranks */
+        size_t s0 = m->zero == 0 ? 0 : r * u->shard;
+        if (m->tp > 1 && s0 < u->nrep) {
+            size_t nr = u->nrep - s0 < n ? u->nrep - s0 : n;
+            ss -= (1.0 - 1.0 / (double)m->tp) * op->sumsq(m->d, opool, g, dt, nr);
+        }
     }
     double sum[1] = {ss};
     if (m->zero >= 1 && coll(m, m->g->sum_doubles(m->g, sum, 1)))
+        return -1;
+    if (m->tp > 1 && tcoll(m, m->tg->sum_doubles(m->tg, sum, 1)))
         return -1;
     int scaling = c->loss_scale > 0.0f, skip = scaling && !isfinite(sum[0]);
     double norm = sqrt(sum[0]) / m->scale;
@@ -1069,14 +1336,48 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
+/* The world's dp and tp groups (group.h's layout, tp fastest): with tp = 1
+ * the world is the dp group (no split: a row without sub-groups runs),
+ * and the tp group a group of one.  0, or -1 with res->err. */
+static int make_groups(const ze_cfg *c, ze_group *world, ze_group *dp, ze_group *tp, int *split, ze_result *res)
+{
+    int t = c->tp > 1 ? c->tp : 1;
+    *split = 0;
+    if (t == 1) {
+        *dp = *world;
+        ze_group_single(tp);
+        return 0;
+    }
+    ze_layout l;
+    if (ze_layout_of(world->rank, world->size, t, 1, world->size / t, 1, &l)) {
+        snprintf(res->err, sizeof res->err, "tp %d does not divide the %d ranks", t, world->size);
+        return -1;
+    }
+    if (world->split(world, ze_layout_color(&l, ZE_DP), l.coord[ZE_DP], dp)) {
+        snprintf(res->err, sizeof res->err, "the data-parallel group: %.200s", world->err);
+        return -1;
+    }
+    if (world->split(world, ze_layout_color(&l, ZE_TP), l.coord[ZE_TP], tp)) {
+        snprintf(res->err, sizeof res->err, "the tensor-parallel group: %.200s", world->err);
+        ze_group_fini(dp);
+        return -1;
+    }
+    *split = 1;
+    return 0;
+}
+
+int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
 {
     model m;
     step_ctx x;
-    int rc = 0;
+    int rc = 0, split = 0;
+    /* g: the data-parallel group (the world without tp), tg: the
+     * tensor-parallel group */
+    ze_group gdp, gtp, *g = &gdp, *tg = &gtp;
     double opt_total = 0.0, steady_t0 = 0.0, comm0 = 0.0, compute0 = 0.0;
     /* bytes moved per step, summed over the steady steps (from the second
      * on) that were applied, and over all steady steps */
+    uint64_t tbus_ok[ZE_NCOLL] = {0}, tbus_all[ZE_NCOLL] = {0};
     uint64_t bus_ok[ZE_NCOLL] = {0}, bus_all[ZE_NCOLL] = {0}, h2d_ok = 0, d2h_ok = 0, h2d_all = 0, d2h_all = 0;
     int n_ok = 0, n_all = 0;
     const ze_dev_ops *op = d->ops;
@@ -1087,6 +1388,11 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
     memset(&m, 0, sizeof m);
     memset(res, 0, sizeof *res);
     memset(&x, 0, sizeof x);
+    if (make_groups(c, world, g, tg, &split, res)) {
+        res->status = 2;
+        return -1;
+    }
+    res->tp = tg->size, res->dp = g->size, res->tp_rank = tg->rank, res->dp_rank = g->rank;
     ze_alloc_init(&res->mem, c->device_cap, 0);
     for (int p = 0; p < ZE_NPOOL; p++)
         res->mem.granule[p] = d->granule[p];
@@ -1101,19 +1407,28 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
     x.seq_h = malloc(sizeof(int) * ((size_t)c->T + 1));
     x.tok = ze_dev_raw(d, sizeof(int) * ntok);
     x.tgt = ze_dev_raw(d, sizeof(int) * ntok);
-    if (!res->losses || !step_times || !x.acts || !x.tok_h || !x.tgt_h || !x.seq_h || !x.tok || !x.tgt) {
-        free(step_times);
-        free(x.acts);
-        free(x.tok_h);
-        free(x.tgt_h);
-        free(x.seq_h);
-        ze_dev_raw_free(d, x.tok);
-        ze_dev_raw_free(d, x.tgt);
+    int tpn = tg->size > 1;
+    if (tpn) {
+        x.tokl_h = malloc(sizeof(int) * ntok);
+        x.tgtl_h = malloc(sizeof(int) * ntok);
+        x.xent_h = malloc(sizeof(float) * 3 * ntok);
+        x.tokl = ze_dev_raw(d, sizeof(int) * ntok);
+        x.tgtl = ze_dev_raw(d, sizeof(int) * ntok);
+    }
+    if (!res->losses || !step_times || !x.acts || !x.tok_h || !x.tgt_h || !x.seq_h || !x.tok || !x.tgt ||
+        (tpn && (!x.tokl_h || !x.tgtl_h || !x.xent_h || !x.tokl || !x.tgtl))) {
         snprintf(res->err, sizeof res->err, "no memory for the step's bookkeeping");
-        return -1;
+        rc = -1;
+        goto bookkeeping;
+    }
+    if (tpn && (!d->ops->xent_max || !d->ops->xent_sums || !d->ops->xent_grad)) {
+        snprintf(res->err, sizeof res->err, "the %s row has no vocabulary-parallel cross-entropy yet (tp > 1)",
+                 d->ops->name);
+        rc = -1;
+        goto bookkeeping;
     }
     res->mem.phase = ZE_SETUP;
-    if (model_init(&m, c, d, g) != 0) {
+    if (model_init(&m, c, d, g, tg) != 0) {
         rc = 1;
         goto out;
     }
@@ -1130,14 +1445,15 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
                                   (long)((c->first_step_delay_s - (double)(time_t)c->first_step_delay_s) * 1e9)};
             nanosleep(&ts, NULL);
         }
-        uint64_t b0[ZE_NCOLL], h0 = m.h2d, d0 = m.d2h;
+        uint64_t b0[ZE_NCOLL], t0b[ZE_NCOLL], h0 = m.h2d, d0 = m.d2h;
         memcpy(b0, g->bus_bytes, sizeof b0);
+        memcpy(t0b, tg->bus_bytes, sizeof t0b);
         if (s == 1) {
             op->gemm_stats(d, &gemm0_s, &gemm0_f);
             if (op->gemm_log_clear)
                 op->gemm_log_clear(d);   /* the shapes of the steady steps */
             steady_t0 = t0;
-            comm0 = g->comm_s;
+            comm0 = g->comm_s + tg->comm_s;
             compute0 = x.fwd_s + x.bwd_s;
         }
         for (int j = 0; j < c->M; j++) {
@@ -1169,6 +1485,8 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
             for (int k = 0; k < ZE_NCOLL; k++) {
                 bus_all[k] += g->bus_bytes[k] - b0[k];
                 bus_ok[k] += applied ? g->bus_bytes[k] - b0[k] : 0;
+                tbus_all[k] += tg->bus_bytes[k] - t0b[k];
+                tbus_ok[k] += applied ? tg->bus_bytes[k] - t0b[k] : 0;
             }
             h2d_all += m.h2d - h0, d2h_all += m.d2h - d0, n_all++;
             if (applied)
@@ -1190,17 +1508,19 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res)
      * step (loss scaling) gathers no updated parameters; over all steady
      * steps when every one was skipped */
     int counted = c->steps > 1 ? c->steps - 1 : 1;
-    const uint64_t *bb = n_ok ? bus_ok : bus_all;
+    const uint64_t *bb = n_ok ? bus_ok : bus_all, *tb = n_ok ? tbus_ok : tbus_all;
     uint64_t nb = (uint64_t)(n_ok ? n_ok : n_all);
-    for (int k = 0; k < ZE_NCOLL; k++)
+    for (int k = 0; k < ZE_NCOLL; k++) {
         res->bus_bytes_per_step[k] = bb[k] / nb;
+        res->tp_bus_bytes_per_step[k] = tb[k] / nb;
+    }
     res->h2d_per_step = (n_ok ? h2d_ok : h2d_all) / nb;
     res->d2h_per_step = (n_ok ? d2h_ok : d2h_all) / nb;
     double gemm1_s, gemm1_f;
     op->gemm_stats(d, &gemm1_s, &gemm1_f);
     res->gemm_s = (gemm1_s - gemm0_s) / counted;
     res->steady_step_s = c->steps > 1 ? (now_s() - steady_t0) / counted : step_times[0];
-    res->steady_comm_s = (g->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
+    res->steady_comm_s = (g->comm_s + tg->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
     res->steady_compute_s = (x.fwd_s + x.bwd_s - (c->steps > 1 ? compute0 : 0.0)) / counted;
     res->gemm_flops = (gemm1_f - gemm0_f) / counted;
     if (dump_end(&m, &x.dump))
@@ -1229,15 +1549,25 @@ out:
         res->fwd_s = x.fwd_s / res->steps_done;
         res->bwd_s = x.bwd_s / res->steps_done;
         res->opt_s = opt_total / res->steps_done;
-        res->comm_s = g->comm_s / res->steps_done;
+        res->comm_s = (g->comm_s + tg->comm_s) / res->steps_done;
     }
     model_free(&m);
+bookkeeping:
     free(step_times);
     free(x.acts);
     free(x.tok_h);
     free(x.tgt_h);
     free(x.seq_h);
+    free(x.tokl_h);
+    free(x.tgtl_h);
+    free(x.xent_h);
     ze_dev_raw_free(d, x.tok);
     ze_dev_raw_free(d, x.tgt);
+    ze_dev_raw_free(d, x.tokl);
+    ze_dev_raw_free(d, x.tgtl);
+    if (split) {
+        ze_group_fini(g);
+        ze_group_fini(tg);
+    }
     return rc;
 }

@@ -46,6 +46,11 @@ typedef struct ze_cfg {
     int rms, swiglu, rope, untied, nobias;
     float rope_theta;
     int B, M, steps;           /* micro-batch, micro-batches per step, steps */
+    /* tensor-parallel degree (0 or 1: none): Megatron's column- and
+     * row-parallel blocks, vocabulary-parallel embedding and cross-entropy
+     * over tp consecutive ranks (group.h's layout: tp fastest); the rest of
+     * the ranks' factor is data parallel */
+    int tp;
     int zero;                  /* 0..3 */
     int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */
     ze_ckpt ckpt;
@@ -74,7 +79,9 @@ typedef struct ze_result {
     double step_s, fwd_s, bwd_s, opt_s;   /* step: the median from the 2nd step; the rest: means per step */
     double comm_s;
     ze_alloc mem;              /* the rank's allocator at the end */
-    uint64_t bus_bytes_per_step[ZE_NCOLL];   /* per applied step from the second on (engine.c) */
+    uint64_t bus_bytes_per_step[ZE_NCOLL];   /* per applied step from the second on (engine.c): the dp group's */
+    uint64_t tp_bus_bytes_per_step[ZE_NCOLL];   /* likewise, the tp group's */
+    int tp, dp, tp_rank, dp_rank;          /* the layout and this rank's coordinates */
     uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload), likewise */
     double gemm_s, gemm_flops;             /* per step: time and FLOPs in matrix multiplies */
     double steady_step_s, steady_comm_s;   /* per step, means from step 2 on */
@@ -85,10 +92,12 @@ typedef struct ze_result {
     char err[256];             /* why it failed (status != 0) */
 } ze_result;
 
-/* Check the configuration (bad shapes, layouts): 0 or -1 with msg. */
-int ze_cfg_check(const ze_cfg *c, int dp, char *msg, size_t n);
+/* Check the configuration (bad shapes, layouts) for `ranks` ranks: 0 or -1
+ * with msg. */
+int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n);
 /* Train on device d (its tensors counted in res->mem: d->a is pointed
- * there); every rank of the group calls it.  Returns 0, or 1 on a refused
+ * there); every rank of the group calls it (the world: with tensor
+ * parallelism ze_train splits it into the tp and dp groups).  Returns 0, or 1 on a refused
  * allocation (out of memory: res->status = 1, what was measured kept) or a
  * failed collective (res->status = 2, res->err says which). */
 int ze_train(const ze_cfg *c, ze_dev *d, ze_group *g, ze_result *res);

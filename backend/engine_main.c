@@ -19,6 +19,8 @@
  *       [norm=layernorm|rmsnorm] [mlp=gelu|swiglu] [pos=learned|rotary] [rope_theta=X]
  *       [tied=0|1] [bias=0|1]                  (the architecture: GPT-2's by default; LLaMA's is
  *                                               norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0)
+ *       [tp=N]                                 (tensor parallelism over N consecutive ranks, Megatron's;
+ *                                               data parallel over the ranks / N; engine.h)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  *   mpirun -np 8 zplan-engine groups tp=2 cp=1 pp=2   (the layout's process groups, checked)
  */
@@ -479,7 +481,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP;
     double WD, CLIP, THETA;
     int NORM, MLP, POS;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
@@ -511,6 +513,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "ffn", 0, 1 << 20, 0, &FF, msg, sizeof msg) ||
         arg(argc, argv, "tied", 0, 1, 1, &TIED, msg, sizeof msg) ||
         arg(argc, argv, "bias", 0, 1, 1, &BIAS, msg, sizeof msg) ||
+        arg(argc, argv, "tp", 1, 4096, 1, &TP, msg, sizeof msg) ||
         farg(argc, argv, "rope_theta", 0.0, 1e12, 0.0, &THETA, msg, sizeof msg) ||
         sarg(argc, argv, "norm", norms, 2, 0, &NORM, msg, sizeof msg) ||
         sarg(argc, argv, "mlp", mlps, 2, 0, &MLP, msg, sizeof msg) ||
@@ -524,6 +527,7 @@ int main(int argc, char **argv)
     c.KV = (int)KVH, c.F = (int)FF, c.rms = NORM, c.swiglu = MLP, c.rope = POS, c.untied = !TIED, c.nobias = !BIAS;
     c.rope_theta = (float)THETA;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
+    c.tp = (int)TP;
     c.offload = (int)OFF;
     c.pdt = (ze_dt)PDT, c.gdt = (ze_dt)GDT;   /* 0 fp32, 1 bf16, 2 fp16 */
     c.loss_scale = (float)LS;
@@ -534,8 +538,16 @@ int main(int argc, char **argv)
     c.weight_decay = (float)WD;   /* decoupled (AdamW), or added to the gradient (SGD) */
     c.clip = (float)CLIP;         /* 0: no clipping */
     for (int i = 1; i < argc; i++)   /* dump=DIR: rank 0 only */
-        if (strncmp(argv[i], "dump=", 5) == 0 && g.rank == 0 && argv[i][5])
-            c.dump = argv[i] + 5;
+        if (strncmp(argv[i], "dump=", 5) == 0 && argv[i][5]) {
+            if (TP > 1) {   /* refused on every rank, not on rank 0 alone */
+                if (g.rank == 0)
+                    fprintf(stderr, "zplan-engine: dump=DIR writes one rank's whole model: it needs tp = 1\n");
+                MPI_Finalize();
+                return 2;
+            }
+            if (g.rank == 0)
+                c.dump = argv[i] + 5;
+        }
     c.seed = (uint32_t)seed;
     c.device_cap = (uint64_t)cap;
     c.first_step_delay_s = (double)DLY / 1000.0;   /* tests: a slow first step */
@@ -674,6 +686,8 @@ int main(int argc, char **argv)
         if (rc != 0 && r.err[0])
             cJSON_AddStringToObject(o, "error", r.err);
         cJSON_AddNumberToObject(o, "ranks", g.size);
+        cJSON_AddNumberToObject(o, "tp", c.tp > 1 ? c.tp : 1);
+        cJSON_AddNumberToObject(o, "dp", g.size / (c.tp > 1 ? c.tp : 1));
         cJSON_AddStringToObject(o, "backend", d.ops->name);
         cJSON_AddStringToObject(o, "device", d.desc);
         cJSON_AddStringToObject(o, "group", g.kind);
@@ -711,11 +725,19 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(o, "steady_compute_s", r.steady_compute_s);   /* forward + backward */
         cJSON_AddNumberToObject(o, "overhead_fraction", r.steady_step_s > 0 ?
                                 (r.steady_step_s - r.gemm_s - r.steady_comm_s) / r.steady_step_s : 0.0);
+        /* rank 0's bytes per collective kind, over its groups, and per
+         * group (with tp = 1 the dp group is the world) */
         cJSON *cb = cJSON_AddObjectToObject(o, "bus_bytes_per_step");
         uint64_t tot = 0;
         for (int k = 0; k < ZE_NCOLL; k++) {
-            cJSON_AddNumberToObject(cb, ze_coll_names[k], (double)r.bus_bytes_per_step[k]);
-            tot += r.bus_bytes_per_step[k];
+            cJSON_AddNumberToObject(cb, ze_coll_names[k], (double)(r.bus_bytes_per_step[k] + r.tp_bus_bytes_per_step[k]));
+            tot += r.bus_bytes_per_step[k] + r.tp_bus_bytes_per_step[k];
+        }
+        cJSON *pg = cJSON_AddObjectToObject(o, "bus_bytes_per_group");
+        cJSON *pgd = cJSON_AddObjectToObject(pg, "dp"), *pgt = cJSON_AddObjectToObject(pg, "tp");
+        for (int k = 0; k < ZE_NCOLL; k++) {
+            cJSON_AddNumberToObject(pgd, ze_coll_names[k], (double)r.bus_bytes_per_step[k]);
+            cJSON_AddNumberToObject(pgt, ze_coll_names[k], (double)r.tp_bus_bytes_per_step[k]);
         }
         /* offload: copies between the pools, as the planner's PCIe transfers */
         cJSON_AddNumberToObject(cb, "host-to-device", (double)r.h2d_per_step);
@@ -733,6 +755,11 @@ int main(int argc, char **argv)
             }
             cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "rank", i);
+            ze_layout lay;   /* its coordinates (group.h's order: tp fastest) */
+            if (ze_layout_of(i, g.size, c.tp > 1 ? c.tp : 1, 1, g.size / (c.tp > 1 ? c.tp : 1), 1, &lay) == 0) {
+                cJSON_AddNumberToObject(x, "tp_rank", lay.coord[ZE_TP]);
+                cJSON_AddNumberToObject(x, "dp_rank", lay.coord[ZE_DP]);
+            }
             cJSON_AddItemToObject(x, "device_class_peaks", classes(a));
             cJSON_AddItemToObject(x, "device_at_peak", classes(b));
             cJSON_AddNumberToObject(x, "device_peak", v[3 * ZE_NCLASS]);

@@ -71,6 +71,12 @@ static int single_noop(ze_group *g, void *buf, size_t n, ze_dt dt)
     return 0;
 }
 
+static int single_max(ze_group *g, float *buf, size_t n)
+{
+    (void)g, (void)buf, (void)n;
+    return 0;
+}
+
 static int single_sum(ze_group *g, double *v, int n)
 {
     (void)g, (void)v, (void)n;
@@ -128,6 +134,13 @@ static int none_recv(ze_group *g, void *buf, size_t n, ze_dt dt, int peer)
     return ZE_GERR_MPI;
 }
 
+static int none_max(ze_group *g, float *buf, size_t n)
+{
+    (void)buf, (void)n;
+    snprintf(g->err, sizeof g->err, "the %s group has no maximum all-reduce yet", g->kind);
+    return ZE_GERR_MPI;
+}
+
 static int none_split(ze_group *g, int color, int key, ze_group *out)
 {
     (void)color, (void)key, (void)out;
@@ -141,6 +154,7 @@ void ze_group_no_p2p(ze_group *g)
     g->send = none_send;
     g->recv = none_recv;
     g->split = none_split;
+    g->allreduce_max = none_max;
 }
 
 void ze_group_single(ze_group *g)
@@ -156,6 +170,7 @@ void ze_group_single(ze_group *g)
     g->allreduce = single_noop;
     g->reduce_scatter = single_noop;
     g->allgather = single_noop;
+    g->allreduce_max = single_max;
     g->sum_doubles = single_sum;
 }
 

@@ -44,6 +44,10 @@ struct ze_group {
     /* sum of a few doubles in host memory over the group (losses, norms:
      * not counted as traffic, timed as communication) */
     int (*sum_doubles)(ze_group *g, double *v, int n);
+    /* the element-wise maximum of n fp32 values over the group, in place
+     * (the vocabulary-parallel cross-entropy's row maxima); counted as an
+     * all-reduce of n fp32 values */
+    int (*allreduce_max)(ze_group *g, float *buf, size_t n);
     /* buf (n values of dt) from the group's rank root to every rank;
      * counted as S on every rank, nccl-tests' bus bytes of a broadcast */
     int (*broadcast)(ze_group *g, void *buf, size_t n, ze_dt dt, int root);
@@ -64,8 +68,8 @@ struct ze_group {
 
 /* One rank alone (dp = 1). */
 void ze_group_single(ze_group *g);
-/* For a row without broadcast, point to point and sub-groups yet: each
- * returns an error code saying so. */
+/* For a row without broadcast, point to point, the maximum all-reduce and
+ * sub-groups yet: each returns an error code saying so. */
 void ze_group_no_p2p(ze_group *g);
 
 /* The layout of world ranks over the parallel dimensions, Megatron's order:

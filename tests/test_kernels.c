@@ -1322,12 +1322,118 @@ static void test_pack16(uint64_t *s)
     free(x); free(y); free(r); free(h);
 }
 
+/* A vocabulary in two shards (rows [0, 5) and [5, 11): tensor
+ * parallelism), the ids outside a shard -1: each shard's lookup (the
+ * first adds the positions) sums to wte[tok] + wpe[t], written out by
+ * hand; in backward each shard's rows get the per-token sums of dout of
+ * its own tokens, and dwpe the column sums of dout (once per shard that
+ * passes it). */
+static void test_embedding_shards(uint64_t *s)
+{
+    int tok[TN] = {3, 0, 10, 3, 7, 1, 5, 10, 4, 6};
+    const int V0 = 5, sv[2] = {0, V0}, sn[2] = {V0, TV - V0};
+    float *wte = frandn(s, (size_t)TV * TC, -1, 1), *wpe = frandn(s, (size_t)TT * TC, -1, 1);
+    float *R = frandn(s, (size_t)TN * TC, -1, 1), *out = fnew((size_t)TN * TC), *part = fnew((size_t)TN * TC);
+    double *want = dnew((size_t)TN * TC), *wd = dnew((size_t)TV * TC), *wp = dnew((size_t)TT * TC);
+    float *dwte = fnew((size_t)TV * TC), *dwpe = fnew((size_t)TT * TC);
+    for (int r = 0; r < TN; r++)
+        for (int i = 0; i < TC; i++) {
+            want[(size_t)r * TC + i] = (double)wte[(size_t)tok[r] * TC + i] + wpe[(size_t)(r % TT) * TC + i];
+            wd[(size_t)tok[r] * TC + i] += R[(size_t)r * TC + i];
+            wp[(size_t)(r % TT) * TC + i] += R[(size_t)r * TC + i];
+        }
+    for (int k = 0; k < 2; k++) {
+        int lt[TN];
+        for (int r = 0; r < TN; r++)
+            lt[r] = tok[r] >= sv[k] && tok[r] < sv[k] + sn[k] ? tok[r] - sv[k] : -1;
+        fill_nan(part, (size_t)TN * TC);
+        zk_embed_fwd(part, lt, wte + (size_t)sv[k] * TC, k == 0 ? wpe : NULL, TB, TT, TC);
+        for (size_t i = 0; i < (size_t)TN * TC; i++)
+            out[i] = k == 0 ? part[i] : out[i] + part[i];
+        zk_embed_bwd(dwte + (size_t)sv[k] * TC, dwpe, R, lt, TB, TT, TC);
+    }
+    check_close("embed_fwd over two vocabulary shards (ids outside -1): their sum is wte[tok] + wpe", out, want,
+                (size_t)TN * TC, FWD_TOL);
+    check_close("embed_bwd over two vocabulary shards: each row the per-token sum of dout", dwte, wd,
+                (size_t)TV * TC, 1e-6);
+    for (size_t i = 0; i < (size_t)TT * TC; i++)
+        wp[i] *= 2.0;
+    check_close("embed_bwd over two shards: dwpe the column sums of dout, once per shard", dwpe, wp,
+                (size_t)TT * TC, 1e-6);
+    free(wte); free(wpe); free(R); free(out); free(part); free(want); free(wd); free(wp); free(dwte); free(dwpe);
+}
+
+/* The cross-entropy over two vocabulary shards of 4 and 7 columns, the
+ * reductions between the steps done here by hand (the maximum, the sums):
+ * the loss of the double reference, dlogits of its finite differences,
+ * dscale scaling them; and logits 1000 apart across the shards stay
+ * finite. */
+static void test_xent_shards(uint64_t *s)
+{
+    const int V0 = 4, sv[2] = {0, V0}, sn[2] = {V0, TV - V0};
+    int tgt[TN] = {0, 10, 3, 4, 7, 1, 9, 2, 5, 10};
+    size_t n = (size_t)TN * TV;
+    float *lg = frandn(s, n, -3, 3), *g = fnew(n);
+    struct ce_ctx c = {to_double(lg, n), tgt};
+    double want = ref_crossentropy(c.logits, tgt, TN, TV), *fd = dnew(n);
+    fd_grad(c.logits, n, ce_loss, &c, fd);
+    for (int pass = 0; pass < 3; pass++) {
+        float dscale = pass == 1 ? 0.25f : 1.0f;
+        float *sh[2], mx[2][TN], se[2][TN], tl[2][TN], M[TN], S[TN];
+        int lt[2][TN];
+        if (pass == 2)   /* logits 1000 apart, the largest in the second shard */
+            for (size_t i = 0; i < n; i++)
+                lg[i] = i % TV == 6 ? 1000.0f : 0.0f;
+        for (int k = 0; k < 2; k++) {
+            sh[k] = fnew((size_t)TN * (size_t)sn[k]);
+            for (int r = 0; r < TN; r++) {
+                memcpy(sh[k] + (size_t)r * sn[k], lg + (size_t)r * TV + sv[k], (size_t)sn[k] * sizeof(float));
+                lt[k][r] = tgt[r] >= sv[k] && tgt[r] < sv[k] + sn[k] ? tgt[r] - sv[k] : -1;
+            }
+            zk_xent_max(sh[k], TN, sn[k], mx[k]);
+        }
+        for (int r = 0; r < TN; r++)
+            M[r] = mx[0][r] > mx[1][r] ? mx[0][r] : mx[1][r];
+        for (int k = 0; k < 2; k++)
+            zk_xent_sums(sh[k], lt[k], TN, sn[k], M, se[k], tl[k]);
+        double loss = 0.0;
+        for (int r = 0; r < TN; r++) {
+            S[r] = se[0][r] + se[1][r];
+            loss += log((double)S[r]) + M[r] - (double)(tl[0][r] + tl[1][r]);
+        }
+        loss /= TN;
+        for (int k = 0; k < 2; k++) {
+            zk_xent_grad(sh[k], lt[k], TN, sn[k], S, dscale);
+            for (int r = 0; r < TN; r++)
+                memcpy(g + (size_t)r * TV + sv[k], sh[k] + (size_t)r * sn[k], (size_t)sn[k] * sizeof(float));
+            free(sh[k]);
+        }
+        if (pass == 0) {
+            is_dbl(loss, want, 1e-6, "crossentropy over two vocabulary shards: the double reference's mean loss");
+            check_close("crossentropy over two shards: dlogits vs finite differences", g, fd, n, GRAD_TOL);
+        } else if (pass == 1) {
+            for (size_t i = 0; i < n; i++)
+                fd[i] *= 0.25;
+            check_close("crossentropy over two shards: dscale = 1/4 scales dlogits", g, fd, n, 1e-5);
+        } else {
+            /* a target on the 1000 (column 6) loses ~0, the rest ~1000 */
+            double w = 0.0;
+            for (int r = 0; r < TN; r++)
+                w += tgt[r] == 6 ? 0.0 : 1000.0;
+            is_dbl(loss, w / TN, 1e-6, "crossentropy over two shards, logits 1000 apart: finite, the mean by hand");
+            ok(zk_all_finite(g, n), "crossentropy over two shards, logits 1000 apart: finite gradients");
+        }
+    }
+    free(lg); free(g); free(c.logits); free(fd);
+}
+
 int main(void)
 {
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
     tap_plan(0);
     test_embedding(&seed);
     test_embedding_nopos(&seed);
+    test_embedding_shards(&seed);
     test_layernorm(&seed);
     test_rmsnorm(&seed);
     test_matmul(&seed);
@@ -1340,6 +1446,7 @@ int main(void)
     test_swiglu(&seed);
     test_rope(&seed);
     test_crossentropy(&seed);
+    test_xent_shards(&seed);
     test_optimizers();
     test_arith(&seed);
     test_bf16(&seed);

@@ -290,6 +290,25 @@ static double c_crossentropy(ze_dev *d, float *logits, const int *targets, int N
     return zk_crossentropy(logits, targets, N, V, dscale);
 }
 
+static void c_xent_max(ze_dev *d, const float *logits, int N, int V, float *mx)
+{
+    (void)d;
+    zk_xent_max(logits, N, V, mx);
+}
+
+static void c_xent_sums(ze_dev *d, float *logits, const int *targets, int N, int V, const float *mx, float *se,
+                        float *tl)
+{
+    (void)d;
+    zk_xent_sums(logits, targets, N, V, mx, se, tl);
+}
+
+static void c_xent_grad(ze_dev *d, float *logits, const int *targets, int N, int V, const float *se, float dscale)
+{
+    (void)d;
+    zk_xent_grad(logits, targets, N, V, se, dscale);
+}
+
 /* The gradient chunk i .. i+len as fp32, scaled: in buf (a copy: the
  * stored gradient is left as it is). */
 static const float *grad_chunk(float *buf, const void *g, ze_dt gdt, float gscale, size_t i, size_t len)
@@ -394,6 +413,9 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .swiglu_bwd = c_swiglu_bwd,
     .acc = c_acc,
     .crossentropy = c_crossentropy,
+    .xent_max = c_xent_max,
+    .xent_sums = c_xent_sums,
+    .xent_grad = c_xent_grad,
     .adamw = c_adamw,
     .sgd = c_sgd,
     .sumsq = c_sumsq,

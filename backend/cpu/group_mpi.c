@@ -54,6 +54,16 @@ static int m_allreduce(ze_group *g, void *buf, size_t n, ze_dt dt)
     return 0;
 }
 
+static int m_allreduce_max(ze_group *g, float *buf, size_t n)
+{
+    double t = ze_now_s();
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_MAX, comm_of(g));
+    if (rc != MPI_SUCCESS)
+        return failed(g, "all-reduce (max)", rc);
+    ze_group_count(g, ZE_ALLREDUCE, n, ZE_F32, ze_now_s() - t);
+    return 0;
+}
+
 static int m_reduce_scatter(ze_group *g, void *buf, size_t n, ze_dt dt)
 {
     double t = ze_now_s();
@@ -165,6 +175,7 @@ int ze_group_mpi(ze_group *g, MPI_Comm comm)
     g->kind = "mpi";
     g->impl = mg;
     g->allreduce = m_allreduce;
+    g->allreduce_max = m_allreduce_max;
     g->reduce_scatter = m_reduce_scatter;
     g->allgather = m_allgather;
     g->sum_doubles = m_sum;

@@ -232,6 +232,13 @@ ZK_HOT void zk_embed_fwd(float *restrict out, const int *restrict tok, const flo
         for (int t = 0; t < T; t++) {
             size_t bt = (size_t)b * (size_t)T + (size_t)t;
             float *o = out + bt * c;
+            if (tok[bt] < 0) {   /* another shard's token */
+                if (wpe)
+                    memcpy(o, wpe + (size_t)t * c, c * sizeof *o);
+                else
+                    memset(o, 0, c * sizeof *o);
+                continue;
+            }
             const float *e = wte + (size_t)tok[bt] * c;
             if (wpe) {
                 const float *p = wpe + (size_t)t * c;
@@ -249,8 +256,10 @@ ZK_HOT void zk_embed_bwd(float *restrict dwte, float *restrict dwpe, const float
         for (int t = 0; t < T; t++) {
             size_t bt = (size_t)b * (size_t)T + (size_t)t;
             const float *d = dout + bt * c;
-            float *e = dwte + (size_t)tok[bt] * c;
-            ZK_MAP(e, c, i, e[i] + d[i]);
+            if (tok[bt] >= 0) {
+                float *e = dwte + (size_t)tok[bt] * c;
+                ZK_MAP(e, c, i, e[i] + d[i]);
+            }
             if (dwpe) {
                 float *p = dwpe + (size_t)t * c;
                 ZK_MAP(p, c, i, p[i] + d[i]);
@@ -696,6 +705,36 @@ ZK_HOT double zk_crossentropy(float *logits, const int *targets, int N, int V, f
         x[tgt] -= dn;
     }
     return loss / (double)N;
+}
+
+ZK_HOT void zk_xent_max(const float *restrict logits, int N, int V, float *restrict mx)
+{
+    for (size_t r = 0; r < (size_t)N; r++)
+        mx[r] = V > 0 ? zk_row_max(logits + r * (size_t)V, (size_t)V) : -INFINITY;
+}
+
+ZK_HOT void zk_xent_sums(float *restrict logits, const int *restrict targets, int N, int V, const float *restrict mx,
+                         float *restrict se, float *restrict tl)
+{
+    size_t vv = (size_t)V;
+    for (size_t r = 0; r < (size_t)N; r++) {
+        float *x = logits + r * vv;
+        tl[r] = targets[r] >= 0 ? x[targets[r]] : 0.0f;
+        se[r] = zk_row_exp_sum(x, vv, mx[r]);
+    }
+}
+
+ZK_HOT void zk_xent_grad(float *restrict logits, const int *restrict targets, int N, int V, const float *restrict se,
+                         float dscale)
+{
+    size_t vv = (size_t)V;
+    float dn = dscale / (float)N;
+    for (size_t r = 0; r < (size_t)N; r++) {
+        float *x = logits + r * vv;
+        zk_scale(x, vv, dn / se[r]);
+        if (targets[r] >= 0)
+            x[targets[r]] -= dn;
+    }
 }
 
 /* ---------------------------------------------------------- 16-bit floats */

@@ -48,9 +48,10 @@ extern zk_gemm_log zk_gemm_calls;
 void zk_gemm_log_clear(void);
 
 /* out[b,t,:] = wte[tok[b,t],:] + wpe[t,:] (wpe NULL: no learned positions,
- * and dwpe NULL in backward) */
+ * and dwpe NULL in backward); a negative token has no row here (a
+ * vocabulary shard: another rank's), its wte term is 0 */
 void zk_embed_fwd(float *out, const int *tok, const float *wte, const float *wpe, int B, int T, int C);
-/* dwte[tok] += dout, dwpe[t] += dout */
+/* dwte[tok] += dout (not for a negative token), dwpe[t] += dout */
 void zk_embed_bwd(float *dwte, float *dwpe, const float *dout, const int *tok, int B, int T, int C);
 
 /* LayerNorm over the last dim (eps 1e-5); saves mean and 1/std per row. */
@@ -111,6 +112,16 @@ void zk_acc(float *y, const float *x, size_t n);
  * d(logits) = (softmax - onehot) / N, scaled by `dscale` (loss scaling,
  * gradient accumulation: pass 1/M to average over M micro-batches). */
 double zk_crossentropy(float *logits, const int *targets, int N, int V, float dscale);
+/* The same over a vocabulary shard (tensor parallelism): logits[N][V] are
+ * this rank's V columns, a target outside them is negative.  In three
+ * steps around the group's reductions: max: mx[r] = the row's maximum
+ * (then the maximum over the shards); sums: logits become exp(x - mx[r]),
+ * se[r] their sum (then summed), tl[r] the target's logit or 0 (then
+ * summed); the loss is the mean of log se + mx - tl; grad: logits become
+ * (softmax - onehot) * dscale / N as zk_crossentropy leaves them. */
+void zk_xent_max(const float *logits, int N, int V, float *mx);
+void zk_xent_sums(float *logits, const int *targets, int N, int V, const float *mx, float *se, float *tl);
+void zk_xent_grad(float *logits, const int *targets, int N, int V, const float *se, float dscale);
 
 /* AdamW step t (1-based) with bias correction; decoupled weight decay. */
 void zk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, float eps,

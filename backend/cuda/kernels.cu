@@ -151,7 +151,7 @@ __global__ void k_embed_fwd(float *out, const int *tok, const float *wte, const 
     size_t c = (size_t)C;
     GSTRIDE(i, n) {
         size_t bt = i / c, k = i % c, t = bt % (size_t)T;
-        float v = wte[(size_t)tok[bt] * c + k];
+        float v = tok[bt] >= 0 ? wte[(size_t)tok[bt] * c + k] : 0.0f;   /* negative: another shard's */
         if (wpe) /* NULL: no learned positions */
             v += wpe[t * c + k];
         out[i] = v;
@@ -164,7 +164,8 @@ __global__ void k_embed_bwd(float *dwte, float *dwpe, const float *dout, const i
     GSTRIDE(i, n) {
         size_t bt = i / c, k = i % c, t = bt % (size_t)T;
         float g = dout[i];
-        atomicAdd(dwte + (size_t)tok[bt] * c + k, g);
+        if (tok[bt] >= 0)
+            atomicAdd(dwte + (size_t)tok[bt] * c + k, g);
         if (dwpe)
             atomicAdd(dwpe + t * c + k, g);
     }
