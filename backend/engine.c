@@ -82,6 +82,9 @@ typedef struct unit {
     float *hgrad;    /* ZeRO-1 with offload: the host's gradient shard */
     size_t nrep;     /* tensor parallelism: the first nrep parameters are the same on every tp rank (norms,
                       * row-parallel biases, position table), the rest this rank's slices */
+    size_t dup0, dup1;   /* pipeline parallelism: [dup0, dup1) is the tied head's copy on the last stage (its
+                          * gradient norm counted on the first stage's embedding) */
+    int own;         /* on this rank's stage */
 } unit;
 
 typedef struct model {
@@ -105,6 +108,12 @@ typedef struct model {
     ze_alloc *a;
     ze_group *g;             /* data parallel: ZeRO shards and gradient reductions */
     ze_group *tg;            /* tensor parallel (a group of one without) */
+    ze_group *pg;            /* pipeline parallel: the stages of this (tp, dp) place */
+    ze_group *eg;            /* the first and last stages (a tied embedding's copies), or a group of one */
+    int pp, pk, first, last; /* stages, this rank's, whether it is the first, the last */
+    int l0, nl;              /* its layers: l0 .. l0 + nl - 1 */
+    int own_head;            /* the last unit holds an output head (untied, or the tied one's copy with pp) */
+    int gpipe;
     int zero, off;
     ze_dt pdt, gdt;
     size_t pes, ges;         /* their sizes */
@@ -211,8 +220,19 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
                  "(%d), the MLP width (%zu) and the vocabulary (%d)", c->tp, ranks, c->NH, kv_heads(c), ffn(c), c->V);
         return -1;
     }
-    if (tp > 1 && c->dump) {
-        snprintf(msg, n, "dump=DIR writes one rank's whole model: it needs tp = 1");
+    int pp = c->pp > 1 ? c->pp : 1;
+    if (c->pp < 0 || ranks % (tp * pp) || c->L < pp) {
+        snprintf(msg, n, "pipeline parallelism %d with tp %d over %d ranks and %d layers: tp x pp divides the ranks, "
+                 "every stage has a layer", c->pp, tp, ranks, c->L);
+        return -1;
+    }
+    if (pp > 1 && c->zero > 1) {
+        snprintf(msg, n, "ZeRO-%d with pipeline parallelism: the engine pipelines ZeRO 0-1 (DeepSpeed's and "
+                 "Megatron's distributed optimizer's rule)", c->zero);
+        return -1;
+    }
+    if ((tp > 1 || pp > 1) && c->dump) {
+        snprintf(msg, n, "dump=DIR writes one rank's whole model: it needs tp = 1 and pp = 1");
         return -1;
     }
     if (c->zero < 0 || c->zero > 3) {
@@ -296,6 +316,32 @@ static void *at(const void *base, ze_dt dt, size_t i) { return ze_at(base, dt, i
  * generator (value i of unit u is the same whatever the layout or device),
  * LayerNorm weights 1, biases 0, the residual projections' std scaled by
  * 1/sqrt(2L) as GPT-2's.  The segments of unit k: */
+/* Layers of stage k of p: L / p each, the remainder one each to the
+ * middle stages (1 .. p-2), then the first, then the last: the ends carry
+ * the embedding and the head (the planner's placement, zp_stage_layers). */
+static int stage_layers(int L, int p, int k)
+{
+    int base = L / p, extra = L % p, order;
+    if (!extra)
+        return base;
+    int mid = p > 2 ? p - 2 : 0;
+    if (k >= 1 && k <= p - 2)
+        order = k - 1;
+    else if (k == 0)
+        order = mid;
+    else
+        order = mid + 1;
+    return base + (order < extra);
+}
+
+static int stage_first_layer(int L, int p, int k)
+{
+    int l0 = 0;
+    for (int i = 0; i < k; i++)
+        l0 += stage_layers(L, p, i);
+    return l0;
+}
+
 /* the whole unit k's parameters (every tp rank's slices) */
 static size_t whole_unit(const model *m, int k)
 {
@@ -339,9 +385,10 @@ static void init_desc(const model *m, int k, ze_init_desc *d)
 /* Tensor parallelism: where this rank's value i of unit k is in the whole
  * unit (block_layout's slices), and in *run how many values from there on
  * are consecutive in both. */
-static size_t to_whole(const model *m, int k, size_t i, size_t *run)
+static size_t to_whole(const model *m, int k, size_t i, size_t *run, int *gen)
 {
     const ze_cfg *c = m->c;
+    *gen = k;
     size_t C = (size_t)c->C, tr = (size_t)m->tr, row, col, end, grow, w;
     if (k == 0) {   /* the position table (whole), then this rank's rows of the token table */
         size_t npe = c->rope ? 0 : (size_t)c->T * C, nte = (size_t)m->Vl * C;
@@ -353,7 +400,10 @@ static size_t to_whole(const model *m, int k, size_t i, size_t *run)
         size_t nf = norm_params(c);
         if (i < nf)
             return *run = nf - i, i;
-        return *run = m->u[k].n - i, nf + tr * (size_t)m->Vl * C + (i - nf);
+        *run = m->u[k].n - i;
+        if (!c->untied)   /* the tied head's copy (pp): the token table's values, unit 0's */
+            return *gen = 0, tr * (size_t)m->Vl * C + (i - nf);
+        return nf + tr * (size_t)m->Vl * C + (i - nf);
     }
     int t = 0;
     while (t < B_N && !(i >= m->boff[t] && i < m->boff[t] + m->lsz[t]))
@@ -399,23 +449,26 @@ static size_t to_whole(const model *m, int k, size_t i, size_t *run)
  * comes zeroed: the padding is left) */
 static void init_range(const model *m, int k, void *dst, ze_pool pool, ze_dt dt, size_t first, size_t n)
 {
-    ze_init_desc d;
+    ze_init_desc d, d0;
     init_desc(m, k, &d);
-    if (m->tp == 1) {
+    if (m->tp == 1 && !(k == m->nunits - 1 && m->own_head && !m->c->untied)) {
         m->op->init(m->d, dst, pool, dt, &d, first, n);
         return;
     }
+    init_desc(m, 0, &d0);
     size_t es = ze_dt_size(dt), end = first + n;
     for (size_t i = first; i < end && i < m->u[k].n;) {
-        size_t run, g = to_whole(m, k, i, &run);
+        int gen;
+        size_t run, g = to_whole(m, k, i, &run, &gen);
         if (run > end - i)
             run = end - i;
-        m->op->init(m->d, (char *)dst + (i - first) * es, pool, dt, &d, g, run);
+        m->op->init(m->d, (char *)dst + (i - first) * es, pool, dt, gen == k ? &d : &d0, g, run);
         i += run;
     }
 }
 
-static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_group *tg)
+static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_group *tg, ze_group *pg,
+                      ze_group *eg)
 {
     size_t nb;
     memset(m, 0, sizeof *m);
@@ -427,6 +480,16 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
     m->tg = tg;
     m->tp = tg->size;
     m->tr = tg->rank;
+    m->pg = pg;
+    m->eg = eg;
+    m->pp = pg->size;
+    m->pk = pg->rank;
+    m->first = m->pk == 0;
+    m->last = m->pk == m->pp - 1;
+    m->l0 = stage_first_layer(c->L, m->pp, m->pk);
+    m->nl = stage_layers(c->L, m->pp, m->pk);
+    m->own_head = c->untied || m->pp > 1;
+    m->gpipe = c->gpipe && m->pp > 1;
     m->zero = c->zero;
     m->off = c->offload;
     m->pdt = c->pdt;
@@ -458,7 +521,12 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
     int nstate = c->sgd ? 1 : 2;
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
-        u->n = k == 0 ? npe + nte : k == m->nunits - 1 ? norm_params(c) + (c->untied ? nte : 0) : nb;
+        u->own = k == 0 ? m->first : k == m->nunits - 1 ? m->last : k - 1 >= m->l0 && k - 1 < m->l0 + m->nl;
+        if (!u->own)
+            continue;
+        u->n = k == 0 ? npe + nte : k == m->nunits - 1 ? norm_params(c) + (m->own_head ? nte : 0) : nb;
+        if (k == m->nunits - 1 && !c->untied && m->own_head)
+            u->dup0 = norm_params(c), u->dup1 = u->n;
         if (m->tp > 1)
             u->nrep = k == 0 ? npe : k == m->nunits - 1 ? norm_params(c) : m->lsz[B_LN1W] + m->lsz[B_LN1B] +
                       m->lsz[B_PROJB] + m->lsz[B_LN2W] + m->lsz[B_LN2B] + m->lsz[B_FCPB];
@@ -789,12 +857,18 @@ static void sequence(const ze_cfg *c, uint64_t n, int *out)
 /* ------------------------------------------------------------ one step */
 
 typedef struct step_ctx {
-    int failed;        /* an allocation was refused (or failed) */
     model *m;
-    lact *acts;        /* L blocks' saved activations (per micro-batch) */
+    /* micro-batches in flight (1 without a pipeline; 1F1B: up to p - k on
+     * stage k; GPipe: M), each in a slot: its stage's blocks' saved
+     * activations (acts[slot * nl + i]), its tokens (tok + slot * B*T ...),
+     * the gradient of the stage's output (dres) and the backward's scratch
+     * (sbuf) */
+    int slots;
+    lact *acts;
+    float **dres, **sbuf;
     float *xfin;       /* final-norm input (block L's output) */
     float *lnf, *meanf, *rstdf;
-    int *tok, *tgt;    /* B*T on the device (untracked) */
+    int *tok, *tgt;    /* slots x B*T on the device (untracked) */
     int *tok_h, *tgt_h, *seq_h;   /* made on the host: B*T, B*T, T+1 */
     /* tensor parallelism: the ids in this rank's vocabulary rows (-1: another
      * rank's), on the device and the host; the cross-entropy's row
@@ -968,12 +1042,13 @@ static int dump_end(model *m, FILE **batches)
  * token, Megatron's.  The loss (*loss, the same on every rank) is the
  * mean of log se + max - target logit; the logits become their gradient.
  * 0, or -1 when an allocation or a collective failed. */
-static int xent_vp(step_ctx *x, float *logits, float dscale, double *loss)
+static int xent_vp(step_ctx *x, int slot, float *logits, float dscale, double *loss)
 {
     model *m = x->m;
     const ze_dev_ops *op = m->op;
     int N = m->c->B * m->c->T;
     size_t n = (size_t)N;
+    const int *tgtl = x->tgtl + (size_t)slot * n;
     float *st = alloc_u(m, ZE_BUF, 3 * n);
     if (!st)
         return -1;
@@ -981,7 +1056,7 @@ static int xent_vp(step_ctx *x, float *logits, float dscale, double *loss)
     op->xent_max(m->d, logits, N, m->Vl, mx);
     if (tcoll(m, m->tg->allreduce_max(m->tg, mx, n)))
         return -1;
-    op->xent_sums(m->d, logits, x->tgtl, N, m->Vl, mx, se, tl);
+    op->xent_sums(m->d, logits, tgtl, N, m->Vl, mx, se, tl);
     if (tp_sum(m, se, n) || tp_sum(m, tl, n))
         return -1;
     op->copy(m->d, x->xent_h, ZE_HOST, st, ZE_DEVICE, 3 * n * sizeof(float));
@@ -989,23 +1064,22 @@ static int xent_vp(step_ctx *x, float *logits, float dscale, double *loss)
     for (size_t r = 0; r < n; r++)
         l += log((double)x->xent_h[n + r]) + (double)x->xent_h[r] - (double)x->xent_h[2 * n + r];
     *loss = l / (double)N;
-    op->xent_grad(m->d, logits, x->tgtl, N, m->Vl, se, dscale);
+    op->xent_grad(m->d, logits, tgtl, N, m->Vl, se, dscale);
     release_t(m, st);
     return 0;
 }
 
-/* Forward and backward of one micro-batch; returns the loss, or sets
- * x->failed when an allocation is refused. */
-static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
+/* Micro-batch tokens and targets (the B sequences from first_seq) into
+ * slot s: made on the host, copied to the device (with tp also the ids in
+ * this rank's vocabulary rows).  0, or -1 when the dump failed. */
+static int load_batch(step_ctx *x, int s, uint64_t first_seq)
 {
     model *m = x->m;
     const ze_cfg *c = m->c;
-    ze_alloc *a = m->a;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
-    int N = c->B * c->T, C = c->C, L = c->L, V = c->V;
-    size_t NC = (size_t)N * (size_t)C;
-    int with_att = c->ckpt == ZE_CKPT_NONE;
+    int N = c->B * c->T;
+    size_t off = (size_t)s * (size_t)N;
     for (int b = 0; b < c->B; b++) {
         int *seq = x->seq_h;
         sequence(c, first_seq + (uint64_t)b, seq);
@@ -1015,83 +1089,135 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         }
     }
     if (x->dump && dump_batch(x, (size_t)N))
-        return x->failed = 1, 0.0;
-    op->copy(d, x->tok, ZE_DEVICE, x->tok_h, ZE_HOST, sizeof(int) * (size_t)N);
-    op->copy(d, x->tgt, ZE_DEVICE, x->tgt_h, ZE_HOST, sizeof(int) * (size_t)N);
+        return -1;
+    op->copy(d, x->tok + off, ZE_DEVICE, x->tok_h, ZE_HOST, sizeof(int) * (size_t)N);
+    op->copy(d, x->tgt + off, ZE_DEVICE, x->tgt_h, ZE_HOST, sizeof(int) * (size_t)N);
     if (m->tp > 1) {   /* the ids in this rank's vocabulary rows */
         int v0 = m->tr * m->Vl;
         for (int i = 0; i < N; i++) {
             x->tokl_h[i] = x->tok_h[i] >= v0 && x->tok_h[i] < v0 + m->Vl ? x->tok_h[i] - v0 : -1;
             x->tgtl_h[i] = x->tgt_h[i] >= v0 && x->tgt_h[i] < v0 + m->Vl ? x->tgt_h[i] - v0 : -1;
         }
-        op->copy(d, x->tokl, ZE_DEVICE, x->tokl_h, ZE_HOST, sizeof(int) * (size_t)N);
-        op->copy(d, x->tgtl, ZE_DEVICE, x->tgtl_h, ZE_HOST, sizeof(int) * (size_t)N);
+        op->copy(d, x->tokl + off, ZE_DEVICE, x->tokl_h, ZE_HOST, sizeof(int) * (size_t)N);
+        op->copy(d, x->tgtl + off, ZE_DEVICE, x->tgtl_h, ZE_HOST, sizeof(int) * (size_t)N);
     }
-    const int *tok = m->tp > 1 ? x->tokl : x->tok;
+    return 0;
+}
+
+/* floats of the backward scratch (bscratch) */
+static size_t scratch_floats(const model *m)
+{
+    const ze_cfg *c = m->c;
+    size_t N = (size_t)c->B * (size_t)c->T, TT = (size_t)c->T * (size_t)c->T;
+    return N * (size_t)c->C + N * m->Ql + TT + N * (size_t)m->Fl + N * m->Gl;
+}
+
+static void scratch_of(const model *m, float *sbuf, bscratch *s)
+{
+    const ze_cfg *c = m->c;
+    size_t N = (size_t)c->B * (size_t)c->T;
+    s->d1 = sbuf;
+    s->d3 = s->d1 + N * (size_t)c->C;
+    s->datt = s->d3 + N * m->Ql;
+    s->dF1 = s->datt + (size_t)c->T * (size_t)c->T;
+    s->dF2 = s->dF1 + N * (size_t)m->Fl;
+}
+
+/* The forward of this rank's stage for the micro-batch in slot s (its
+ * tokens loaded): the embedding on the first stage (the others find their
+ * input, received from the stage before, in the slot's first block's x),
+ * the stage's blocks keeping what backward needs, and then either the
+ * output to send on (*y, an activation the caller frees once sent) or, on
+ * the last stage, the head: final norm, output projection, cross-entropy
+ * (*loss) and their backward straight away, into the slot's dres, the
+ * gradient of the stage's output (its scratch kept for the stage's
+ * backward when keep_scratch).  0, or -1 when an allocation or a
+ * collective failed. */
+static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double *loss, float **y)
+{
+    model *m = x->m;
+    const ze_cfg *c = m->c;
+    ze_alloc *a = m->a;
+    const ze_dev_ops *op = m->op;
+    ze_dev *d = m->d;
+    int N = c->B * c->T, C = c->C, L = c->L, V = c->V, nl = m->nl;
+    size_t NC = (size_t)N * (size_t)C;
+    int with_att = c->ckpt == ZE_CKPT_NONE;
+    const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
+    lact *acts = x->acts + (size_t)s * (size_t)nl;
+    *y = NULL;
+    *loss = 0.0;
     op->mark(d, ZE_MARK_FWD0);
     a->phase = ZE_FWD;
 
     /* forward: activations for backward, per block */
     float *gath = NULL, *gnext = NULL;
-    const float *emb = params_of(m, 0, &gath);
-    if (!emb)
-        return x->failed = 1, 0.0;
-    if (!(x->acts[0].x = alloc_u(m, ZE_ACT, NC)))
-        return x->failed = 1, 0.0;
-    /* vocabulary-parallel: each rank looks up its rows (tp rank 0 adds the
-     * positions), the sum over the ranks is the embedding */
-    op->embed_fwd(d, x->acts[0].x, tok, emb + m->wte_off, c->rope || m->tr ? NULL : emb + m->wpe_off, c->B, c->T,
-                  C);
-    release(m, &gath);
-    if (tp_sum(m, x->acts[0].x, NC))
-        return x->failed = 1, 0.0;
+    if (m->first) {
+        const float *emb = params_of(m, 0, &gath);
+        if (!emb)
+            return -1;
+        CHECK(acts[0].x = alloc_u(m, ZE_ACT, NC));
+        /* vocabulary-parallel: each rank looks up its rows (tp rank 0
+         * adds the positions), the sum over the ranks is the embedding */
+        op->embed_fwd(d, acts[0].x, tok, emb + m->wte_off, c->rope || m->tr ? NULL : emb + m->wpe_off, c->B, c->T,
+                      C);
+        release(m, &gath);
+        if (tp_sum(m, acts[0].x, NC))
+            return -1;
+    }
     float *att_tmp = NULL;
     size_t att_n = att_floats(m);
-    if (c->ckpt == ZE_CKPT_SELECTIVE && !(att_tmp = alloc_u(m, ZE_BUF, att_n)))
-        return x->failed = 1, 0.0;
-    for (int l = 0; l < L; l++) {
-        lact *la = &x->acts[l];
+    if (c->ckpt == ZE_CKPT_SELECTIVE)
+        CHECK(att_tmp = alloc_u(m, ZE_BUF, att_n));
+    for (int i = 0; i < nl; i++) {
+        int l = m->l0 + i;
+        lact *la = &acts[i];
         const float *w = params_of(m, 1 + l, &gath);
         if (!w)
-            return x->failed = 1, 0.0;
-        if (l + 1 < L && m->zero == 3 && !params_of(m, 2 + l, &gnext))   /* prefetch the next block */
-            return x->failed = 1, 0.0;
-        float *xout = l + 1 < L ? (x->acts[l + 1].x = alloc_u(m, ZE_ACT, NC)) : (x->xfin = alloc_u(m, ZE_ACT, NC));
-        if (!xout)
-            return x->failed = 1, 0.0;
+            return -1;
+        if (i + 1 < nl && m->zero == 3 && !params_of(m, 2 + l, &gnext))   /* prefetch the next block */
+            return -1;
+        /* the next block's input (saved for its backward); the stage's
+         * output: the final norm's input on the last stage, else a send
+         * buffer, freed once sent */
+        float *xout = i + 1 < nl ? (acts[i + 1].x = alloc_u(m, ZE_ACT, NC))
+                                 : (*y = alloc_u(m, m->last ? ZE_ACT : ZE_BUF, NC));
+        CHECK(xout);
         if (c->ckpt == ZE_CKPT_FULL) {
             lact tmp = *la;
-            if (lact_alloc(m, &tmp, ZE_BUF, 1))
-                return x->failed = 1, 0.0;
-            if (block_fwd(m, w, &tmp, tmp.att, xout))
-                return x->failed = 1, 0.0;
+            CHECK(lact_alloc(m, &tmp, ZE_BUF, 1) == 0);
+            CHECK(block_fwd(m, w, &tmp, tmp.att, xout) == 0);
             release_t(m, tmp.mem);
         } else {
-            if (lact_alloc(m, la, ZE_ACT, with_att))
-                return x->failed = 1, 0.0;
-            if (block_fwd(m, w, la, with_att ? la->att : att_tmp, xout))
-                return x->failed = 1, 0.0;
+            CHECK(lact_alloc(m, la, ZE_ACT, with_att) == 0);
+            CHECK(block_fwd(m, w, la, with_att ? la->att : att_tmp, xout) == 0);
         }
         release(m, &gath);
         gath = gnext;
         gnext = NULL;
     }
     release_t(m, att_tmp);
-    att_tmp = NULL;
+    if (!m->last) {
+        op->mark(d, ZE_MARK_FWD1);
+        x->fwd_s += op->elapsed(d, ZE_MARK_FWD0, ZE_MARK_FWD1);
+        return 0;
+    }
+    x->xfin = *y;   /* the last stage: the final norm's input */
+    *y = NULL;
 
     /* head: final norm, output projection (the tied embedding, or the
-     * last unit's own head after the norm), cross-entropy, and its
-     * backward straight away */
+     * last unit's own head after the norm: untied, or the tied one's copy
+     * on the last stage of a pipeline), cross-entropy, and its backward
+     * straight away */
     float *gf = NULL, *ge = NULL;
     size_t nf = norm_params(c);
     const float *wf = params_of(m, L + 1, &gf);
-    const float *we = !wf ? NULL : c->untied ? wf + nf : params_of(m, 0, &ge);
-    if (we && !c->untied)
-        we += m->wte_off;
+    const float *we = !wf ? NULL : m->own_head ? wf + nf : params_of(m, 0, &ge);
     if (!wf || !we)
-        return x->failed = 1, 0.0;
-    if (!(x->lnf = alloc_u(m, ZE_ACT, NC + 2 * (size_t)N)))
-        return x->failed = 1, 0.0;
+        return -1;
+    if (!m->own_head)
+        we += m->wte_off;
+    CHECK(x->lnf = alloc_u(m, ZE_ACT, NC + 2 * (size_t)N));
     x->meanf = x->lnf + NC;
     x->rstdf = x->meanf + N;
     norm_fwd(m, x->lnf, x->meanf, x->rstdf, x->xfin, wf, N);
@@ -1099,86 +1225,104 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
     /* vocabulary-parallel with tp: this rank's V/tp logits */
     int Vl = m->Vl;
     float *logits = alloc_u(m, ZE_BUF, (size_t)N * (size_t)Vl);
-    if (!logits)
-        return x->failed = 1, 0.0;
+    CHECK(logits);
     op->matmul_fwd(d, logits, x->lnf, we, NULL, N, C, Vl);
-    double loss = 0.0;
     if (m->tp == 1)
-        loss = op->crossentropy(d, logits, x->tgt, N, V, dscale);
-    else if (xent_vp(x, logits, dscale, &loss))
-        return x->failed = 1, 0.0;
+        *loss = op->crossentropy(d, logits, x->tgt + (size_t)s * (size_t)N, N, V, dscale);
+    else if (xent_vp(x, s, logits, dscale, loss))
+        return -1;
     op->mark(d, ZE_MARK_FWD1);
 
-    bscratch s;
-    size_t TT = (size_t)c->T * (size_t)c->T;   /* attention backward scratch */
-    size_t NQ = (size_t)N * m->Ql, NF = (size_t)N * (size_t)m->Fl, NG = (size_t)N * m->Gl;
-    float *sbuf = alloc_u(m, ZE_BUF, NC + NQ + TT + NF + NG);   /* each part zeroed where it must be */
+    bscratch sc;
+    float *sbuf = alloc_u(m, ZE_BUF, scratch_floats(m));   /* each part zeroed where it must be */
     float *dres = alloc_f(m, ZE_BUF, NC);
-    if (!sbuf || !dres)
-        return x->failed = 1, 0.0;
-    s.d1 = sbuf;
-    s.d3 = s.d1 + NC;
-    s.datt = s.d3 + NQ;
-    s.dF1 = s.datt + TT;
-    s.dF2 = s.dF1 + NF;
+    CHECK(sbuf && dres);
+    x->sbuf[s] = sbuf;
+    x->dres[s] = dres;
+    scratch_of(m, sbuf, &sc);
     /* the tied embedding's gradient is made here and kept through the
-     * backward (the lookup adds to it at the end); an untied head's is the
+     * backward (the lookup adds to it at the end); a head's own is the
      * last unit's */
-    float *dwf = grads_of(m, L + 1), *dwe = c->untied ? NULL : grads_of(m, 0);
-    if (!dwf || (!c->untied && !dwe))
-        return x->failed = 1, 0.0;
-    op->zero(d, s.d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s.d1, c->untied ? dwf + nf : dwe + m->wte_off, NULL, logits, x->lnf, we, N, C, Vl);
+    float *dwf = grads_of(m, L + 1), *dwe = m->own_head ? NULL : grads_of(m, 0);
+    CHECK(dwf && (m->own_head || dwe));
+    op->zero(d, sc.d1, ZE_DEVICE, NC * sizeof(float));
+    op->matmul_bwd(d, sc.d1, m->own_head ? dwf + nf : dwe + m->wte_off, NULL, logits, x->lnf, we, N, C, Vl);
     release_t(m, logits);
-    if (tp_sum(m, s.d1, NC))   /* each rank's vocabulary rows' share */
-        return x->failed = 1, 0.0;
+    if (tp_sum(m, sc.d1, NC))   /* each rank's vocabulary rows' share */
+        return -1;
     a->phase = ZE_BWD;
-    norm_bwd(m, dres, dwf, s.d1, x->xfin, wf, x->meanf, x->rstdf, N);
+    norm_bwd(m, dres, dwf, sc.d1, x->xfin, wf, x->meanf, x->rstdf, N);
     release(m, &gf);
     release(m, &ge);
     if (grads_done(m, L + 1))
-        return x->failed = 1, 0.0;
+        return -1;
     release_t(m, x->lnf);
     release_t(m, x->xfin);
     x->lnf = x->xfin = NULL;
+    if (!keep_scratch) {   /* another micro-batch's forward comes first (GPipe) */
+        release_t(m, sbuf);
+        x->sbuf[s] = NULL;
+    }
+    x->fwd_s += op->elapsed(d, ZE_MARK_FWD0, ZE_MARK_FWD1);
+    return 0;
+}
 
-    for (int l = L - 1; l >= 0; l--) {
-        lact *la = &x->acts[l];
+/* The backward of this rank's stage for slot s: the slot's dres holds the
+ * gradient of the stage's output (made by the head on the last stage,
+ * received on the others) and leaves with the gradient of its input; on
+ * the first stage the embedding's gradient is made from it.  The caller
+ * frees the slot's dres and scratch.  0, or -1. */
+static int stage_bwd(step_ctx *x, int s)
+{
+    model *m = x->m;
+    const ze_cfg *c = m->c;
+    const ze_dev_ops *op = m->op;
+    ze_dev *d = m->d;
+    int N = c->B * c->T, C = c->C, nl = m->nl;
+    size_t NC = (size_t)N * (size_t)C;
+    const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
+    lact *acts = x->acts + (size_t)s * (size_t)nl;
+    float *dres = x->dres[s];
+    if (!m->last || !x->sbuf[s])   /* the backward starts here (the last stage's began with the loss) */
+        op->mark(d, ZE_MARK_FWD1);
+    m->a->phase = ZE_BWD;
+    if (!x->sbuf[s])
+        CHECK(x->sbuf[s] = alloc_u(m, ZE_BUF, scratch_floats(m)));
+    bscratch sc;
+    scratch_of(m, x->sbuf[s], &sc);
+    size_t att_n = att_floats(m);
+    float *gath = NULL, *gnext = NULL;
+    for (int i = nl - 1; i >= 0; i--) {
+        int l = m->l0 + i;
+        lact *la = &acts[i];
         const float *w = params_of(m, 1 + l, &gath);
         if (!w)
-            return x->failed = 1, 0.0;
-        if (l > 0 && m->zero == 3 && !params_of(m, l, &gnext))   /* prefetch the block below */
-            return x->failed = 1, 0.0;
+            return -1;
+        if (i > 0 && m->zero == 3 && !params_of(m, l, &gnext))   /* prefetch the block below */
+            return -1;
         float *dw = grads_of(m, 1 + l);
-        if (!dw)
-            return x->failed = 1, 0.0;
+        CHECK(dw);
         if (c->ckpt == ZE_CKPT_FULL) {
             /* recompute the block from its input (the checkpoint): the whole
              * forward again, as activation checkpointing reruns it */
             lact tmp = *la;
             float *xout = alloc_u(m, ZE_BUF, NC);
-            if (!xout || lact_alloc(m, &tmp, ZE_BUF, 1))
-                return x->failed = 1, 0.0;
-            if (block_fwd(m, w, &tmp, tmp.att, xout))
-                return x->failed = 1, 0.0;
+            CHECK(xout && lact_alloc(m, &tmp, ZE_BUF, 1) == 0);
+            CHECK(block_fwd(m, w, &tmp, tmp.att, xout) == 0);
             release_t(m, xout);
-            if (block_bwd(m, w, dw, &tmp, tmp.att, dres, &s))
-                return x->failed = 1, 0.0;
+            CHECK(block_bwd(m, w, dw, &tmp, tmp.att, dres, &sc) == 0);
             release_t(m, tmp.mem);
         } else if (c->ckpt == ZE_CKPT_SELECTIVE) {
             /* recompute the attention probabilities from Q, K, V */
             float *att = alloc_u(m, ZE_BUF, att_n);
-            if (!att)
-                return x->failed = 1, 0.0;
+            CHECK(att);
             /* the output rewritten with the values it already holds */
             op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, m->Cl, m->NHl, m->KVl);
-            if (block_bwd(m, w, dw, la, att, dres, &s))
-                return x->failed = 1, 0.0;
+            CHECK(block_bwd(m, w, dw, la, att, dres, &sc) == 0);
             release_t(m, att);
             release_t(m, la->mem);
         } else {
-            if (block_bwd(m, w, dw, la, la->att, dres, &s))
-                return x->failed = 1, 0.0;
+            CHECK(block_bwd(m, w, dw, la, la->att, dres, &sc) == 0);
             release_t(m, la->mem);
         }
         release_t(m, la->x);
@@ -1188,19 +1332,123 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
         gath = gnext;
         gnext = NULL;
         if (grads_done(m, 1 + l))
-            return x->failed = 1, 0.0;
+            return -1;
     }
-    if (!dwe && !(dwe = grads_of(m, 0)))   /* untied: the embedding's gradient made now */
-        return x->failed = 1, 0.0;
-    op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off, dres, tok, c->B, c->T, C);
-    if (grads_done(m, 0))
-        return x->failed = 1, 0.0;
-    release_t(m, sbuf);
-    release_t(m, dres);
+    if (m->first) {
+        float *dwe = grads_of(m, 0);   /* with a tied head, the one the head began */
+        CHECK(dwe);
+        op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off, dres, tok, c->B, c->T, C);
+        if (grads_done(m, 0))
+            return -1;
+    }
     op->mark(d, ZE_MARK_BWD1);
-    x->fwd_s += op->elapsed(d, ZE_MARK_FWD0, ZE_MARK_FWD1);
     x->bwd_s += op->elapsed(d, ZE_MARK_FWD1, ZE_MARK_BWD1);
-    return loss;
+    return 0;
+}
+
+/* A slot's backward buffers, once its gradient is sent on. */
+static void slot_done(step_ctx *x, int s)
+{
+    release_t(x->m, x->sbuf[s]);
+    release_t(x->m, x->dres[s]);
+    x->sbuf[s] = x->dres[s] = NULL;
+}
+
+/* The pipeline's point to point: its failure stops the step. */
+static int pcoll(model *m, int rc) { return coll_of(m, m->pg, rc); }
+
+/* Micro-batch j's input, from the stage before, into its slot. */
+static int recv_input(step_ctx *x, int j)
+{
+    model *m = x->m;
+    size_t NC = (size_t)m->c->B * (size_t)m->c->T * (size_t)m->c->C;
+    lact *la = &x->acts[(size_t)(j % x->slots) * (size_t)m->nl];
+    CHECK(la->x = alloc_u(m, ZE_ACT, NC));
+    return pcoll(m, m->pg->recv(m->pg, la->x, NC, ZE_F32, m->pk - 1));
+}
+
+/* Micro-batch j of step `step` through this stage's forward: its tokens
+ * (sequence (step, dp rank, j)), the forward, and the loss added. */
+static int forward_mb(step_ctx *x, int step, int j, float dscale, int keep_scratch, double *loss, float **y)
+{
+    model *m = x->m;
+    const ze_cfg *c = m->c;
+    uint64_t per_step = (uint64_t)m->g->size * (uint64_t)c->B * (uint64_t)c->M;
+    uint64_t first = (uint64_t)step * per_step + ((uint64_t)m->g->rank * (uint64_t)c->M + (uint64_t)j) * (uint64_t)c->B;
+    double l = 0.0;
+    if (load_batch(x, j % x->slots, first) || stage_fwd(x, j % x->slots, dscale, keep_scratch, &l, y))
+        return -1;
+    *loss += l;
+    return 0;
+}
+
+/* One step's M micro-batches through this rank's stage.  1F1B
+ * (PipeDream-flush, Megatron's default): stage k of p runs
+ * w = min(p - k - 1, M) forwards (warm-up), then M - w times a forward and
+ * a backward, then the w backwards left (cool-down), so that it holds at
+ * most w + 1 micro-batches' activations; the steady state's sends and
+ * receives paired (send-receive) so that neighbours never wait on each
+ * other's send.  GPipe: every forward, then every backward (M in
+ * flight).  With one stage: each micro-batch's forward and backward in
+ * turn, nothing sent.  *loss: the sum of the micro-batches' losses on the
+ * last stage, 0 on the others.  0, or -1 with the failure recorded. */
+static int run_stage(step_ctx *x, int step, float dscale, double *loss)
+{
+    model *m = x->m;
+    ze_group *pg = m->pg;
+    int M = m->c->M, p = m->pp, k = m->pk;
+    int w = m->gpipe ? M : (p - k - 1 < M ? p - k - 1 : M), rem = M - w, S = x->slots;
+    size_t NC = (size_t)m->c->B * (size_t)m->c->T * (size_t)m->c->C;
+    float *y = NULL;
+    *loss = 0.0;
+    for (int j = 0; j < w; j++) {   /* warm-up: forwards */
+        if ((!m->first && recv_input(x, j)) || forward_mb(x, step, j, dscale, 0, loss, &y))
+            return -1;
+        if (y) {
+            if (pcoll(m, pg->send(pg, y, NC, ZE_F32, k + 1)))
+                return -1;
+            release_t(m, y);
+        }
+    }
+    if (rem > 0 && !m->first && recv_input(x, w))
+        return -1;
+    for (int i = 0; i < rem; i++) {   /* steady: a forward, a backward */
+        int j = i + w, s = i % S;
+        if (forward_mb(x, step, j, dscale, 1, loss, &y))
+            return -1;
+        if (!m->last) {   /* the output on, micro-batch i's gradient back */
+            CHECK(x->dres[s] = alloc_f(m, ZE_BUF, NC));
+            if (pcoll(m, pg->sendrecv(pg, y, NC, k + 1, x->dres[s], NC, k + 1, ZE_F32)))
+                return -1;
+            release_t(m, y);
+        }
+        if (stage_bwd(x, s))
+            return -1;
+        if (!m->first) {   /* the input's gradient back, the next input in */
+            if (i + 1 < rem) {
+                lact *la = &x->acts[(size_t)((j + 1) % S) * (size_t)m->nl];
+                CHECK(la->x = alloc_u(m, ZE_ACT, NC));
+                if (pcoll(m, pg->sendrecv(pg, x->dres[s], NC, k - 1, la->x, NC, k - 1, ZE_F32)))
+                    return -1;
+            } else if (pcoll(m, pg->send(pg, x->dres[s], NC, ZE_F32, k - 1)))
+                return -1;
+        }
+        slot_done(x, s);
+    }
+    for (int i = rem; i < M; i++) {   /* cool-down: backwards */
+        int s = i % S;
+        if (!m->last) {
+            CHECK(x->dres[s] = alloc_f(m, ZE_BUF, NC));
+            if (pcoll(m, pg->recv(pg, x->dres[s], NC, ZE_F32, k + 1)))
+                return -1;
+        }
+        if (stage_bwd(x, s))
+            return -1;
+        if (!m->first && pcoll(m, pg->send(pg, x->dres[s], NC, ZE_F32, k - 1)))
+            return -1;
+        slot_done(x, s);
+    }
+    return 0;
 }
 
 /* After the last micro-batch: reduce what is still local (ZeRO-0: all-reduce
@@ -1208,9 +1456,20 @@ static double micro_batch(step_ctx *x, uint64_t first_seq, float dscale)
  * type. */
 static int reduce_grads(model *m)
 {
+    /* a tied embedding across the pipeline: the lookup's gradient on the
+     * first stage and the head copy's on the last, summed over the two
+     * (Megatron's embedding group) before the data-parallel reduction */
+    if (m->pp > 1 && !m->c->untied && (m->first || m->last)) {
+        size_t nte = (size_t)m->Vl * (size_t)m->c->C;
+        void *gr = m->first ? at(m->u[0].g, m->gdt, m->wte_off) : at(m->u[m->nunits - 1].g, m->gdt, m->u[m->nunits - 1].dup0);
+        if (coll_of(m, m->eg, m->eg->allreduce(m->eg, gr, nte, m->gdt)))
+            return -1;
+    }
     if (m->zero == 1) {
         for (int k = m->nunits - 1; k >= 0; k--) {
             unit *u = &m->u[k];
+            if (!u->own)
+                continue;
             if (coll(m, m->g->reduce_scatter(m->g, u->g, u->np, m->gdt)))
                 return -1;
             if (m->off) {   /* the reduced shard to the host optimizer (fp32 there) */
@@ -1225,7 +1484,7 @@ static int reduce_grads(model *m)
         return 0;
     /* per unit, last first, in place (no copy into a separate bucket) */
     for (int k = m->nunits - 1; k >= 0; k--)
-        if (coll(m, m->g->allreduce(m->g, m->u[k].g, m->u[k].n, m->gdt)))
+        if (m->u[k].own && coll(m, m->g->allreduce(m->g, m->u[k].g, m->u[k].n, m->gdt)))
             return -1;
     return 0;
 }
@@ -1263,6 +1522,8 @@ static int optimize(model *m)
         unit *u = &m->u[k];
         ze_dt dt;
         size_t n;
+        if (!u->own)
+            continue;
         const void *g = opt_grad(m, u, &dt, &n);
         ss += op->sumsq(m->d, opool, g, dt, n);
         /* tensor parallelism: the replicated tensors (the unit's first
@@ -1273,11 +1534,17 @@ static int optimize(model *m)
             size_t nr = u->nrep - s0 < n ? u->nrep - s0 : n;
             ss -= (1.0 - 1.0 / (double)m->tp) * op->sumsq(m->d, opool, g, dt, nr);
         }
+        /* the tied head's copy on the last stage: counted on the first */
+        size_t lo = u->dup0 > s0 ? u->dup0 : s0, hi = u->dup1 < s0 + n ? u->dup1 : s0 + n;
+        if (lo < hi)
+            ss -= op->sumsq(m->d, opool, at(g, dt, lo - s0), dt, hi - lo);
     }
     double sum[1] = {ss};
     if (m->zero >= 1 && coll(m, m->g->sum_doubles(m->g, sum, 1)))
         return -1;
     if (m->tp > 1 && tcoll(m, m->tg->sum_doubles(m->tg, sum, 1)))
+        return -1;
+    if (m->pp > 1 && coll_of(m, m->pg, m->pg->sum_doubles(m->pg, sum, 1)))
         return -1;
     int scaling = c->loss_scale > 0.0f, skip = scaling && !isfinite(sum[0]);
     double norm = sqrt(sum[0]) / m->scale;
@@ -1291,6 +1558,8 @@ static int optimize(model *m)
         unit *u = &m->u[k];
         ze_dt dt;
         size_t n;
+        if (!u->own)
+            continue;
         void *g = opt_grad(m, u, &dt, &n);
         void *dev = m->zero == 0 ? u->p : m->zero <= 2 ? at(u->p, m->pdt, r * u->shard) : u->pshard;
         ze_pool dpool = m->zero == 3 && m->off == 2 ? ZE_HOST : ZE_DEVICE;
@@ -1336,32 +1605,40 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The world's dp and tp groups (group.h's layout, tp fastest): with tp = 1
- * the world is the dp group (no split: a row without sub-groups runs),
- * and the tp group a group of one.  0, or -1 with res->err. */
-static int make_groups(const ze_cfg *c, ze_group *world, ze_group *dp, ze_group *tp, int *split, ze_result *res)
+/* The world's groups (group.h's layout: tp fastest, then dp, then pp):
+ * dp, tp, pp, and the embedding group (the first and last stages of a
+ * pipeline with a tied embedding; a group of one elsewhere).  With tp = pp
+ * = 1 the world is the dp group (no split: a row without sub-groups runs)
+ * and the others are groups of one.  0, or -1 with res->err. */
+enum { GR_DP, GR_TP, GR_PP, GR_EMB, GR_N };
+static const char *const gr_names[GR_N] = {"data-parallel", "tensor-parallel", "pipeline", "embedding"};
+static int make_groups(const ze_cfg *c, ze_group *world, ze_group *gr, int *split, ze_result *res)
 {
-    int t = c->tp > 1 ? c->tp : 1;
+    int t = c->tp > 1 ? c->tp : 1, p = c->pp > 1 ? c->pp : 1;
     *split = 0;
-    if (t == 1) {
-        *dp = *world;
-        ze_group_single(tp);
+    if (t == 1 && p == 1) {
+        gr[GR_DP] = *world;
+        for (int i = GR_TP; i < GR_N; i++)
+            ze_group_single(&gr[i]);
         return 0;
     }
     ze_layout l;
-    if (ze_layout_of(world->rank, world->size, t, 1, world->size / t, 1, &l)) {
-        snprintf(res->err, sizeof res->err, "tp %d does not divide the %d ranks", t, world->size);
+    int d = world->size / (t * p);
+    if (ze_layout_of(world->rank, world->size, t, 1, d, p, &l)) {
+        snprintf(res->err, sizeof res->err, "tp %d x pp %d does not divide the %d ranks", t, p, world->size);
         return -1;
     }
-    if (world->split(world, ze_layout_color(&l, ZE_DP), l.coord[ZE_DP], dp)) {
-        snprintf(res->err, sizeof res->err, "the data-parallel group: %.200s", world->err);
-        return -1;
-    }
-    if (world->split(world, ze_layout_color(&l, ZE_TP), l.coord[ZE_TP], tp)) {
-        snprintf(res->err, sizeof res->err, "the tensor-parallel group: %.200s", world->err);
-        ze_group_fini(dp);
-        return -1;
-    }
+    int tied_ends = p > 1 && !c->untied && (l.coord[ZE_PP] == 0 || l.coord[ZE_PP] == p - 1);
+    int color[GR_N] = {ze_layout_color(&l, ZE_DP), ze_layout_color(&l, ZE_TP), ze_layout_color(&l, ZE_PP),
+                       tied_ends ? l.coord[ZE_TP] + t * l.coord[ZE_DP] : t * d + world->rank};
+    int key[GR_N] = {l.coord[ZE_DP], l.coord[ZE_TP], l.coord[ZE_PP], l.coord[ZE_PP]};
+    for (int i = 0; i < GR_N; i++)
+        if (world->split(world, color[i], key[i], &gr[i])) {
+            snprintf(res->err, sizeof res->err, "the %s group: %.200s", gr_names[i], world->err);
+            while (i-- > 0)
+                ze_group_fini(&gr[i]);
+            return -1;
+        }
     *split = 1;
     return 0;
 }
@@ -1371,14 +1648,15 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     model m;
     step_ctx x;
     int rc = 0, split = 0;
-    /* g: the data-parallel group (the world without tp), tg: the
-     * tensor-parallel group */
-    ze_group gdp, gtp, *g = &gdp, *tg = &gtp;
+    /* g: the data-parallel group (the world without tp and pp), tg: the
+     * tensor-parallel group, pg: the pipeline's, eg: the embedding group */
+    ze_group gr[GR_N], *g = &gr[GR_DP], *tg = &gr[GR_TP], *pg = &gr[GR_PP], *eg = &gr[GR_EMB];
     double opt_total = 0.0, steady_t0 = 0.0, comm0 = 0.0, compute0 = 0.0;
     /* bytes moved per step, summed over the steady steps (from the second
      * on) that were applied, and over all steady steps */
-    uint64_t tbus_ok[ZE_NCOLL] = {0}, tbus_all[ZE_NCOLL] = {0};
-    uint64_t bus_ok[ZE_NCOLL] = {0}, bus_all[ZE_NCOLL] = {0}, h2d_ok = 0, d2h_ok = 0, h2d_all = 0, d2h_all = 0;
+    uint64_t gbus_ok[GR_N][ZE_NCOLL] = {{0}}, gbus_all[GR_N][ZE_NCOLL] = {{0}};
+    double pp0 = 0.0;
+    uint64_t h2d_ok = 0, d2h_ok = 0, h2d_all = 0, d2h_all = 0;
     int n_ok = 0, n_all = 0;
     const ze_dev_ops *op = d->ops;
     double gemm0_s, gemm0_f;
@@ -1388,11 +1666,17 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     memset(&m, 0, sizeof m);
     memset(res, 0, sizeof *res);
     memset(&x, 0, sizeof x);
-    if (make_groups(c, world, g, tg, &split, res)) {
+    if (make_groups(c, world, gr, &split, res)) {
         res->status = 2;
         return -1;
     }
-    res->tp = tg->size, res->dp = g->size, res->tp_rank = tg->rank, res->dp_rank = g->rank;
+    res->tp = tg->size, res->dp = g->size, res->pp = pg->size;
+    res->tp_rank = tg->rank, res->dp_rank = g->rank, res->pp_rank = pg->rank;
+    res->layer0 = stage_first_layer(c->L, pg->size, pg->rank);
+    res->layers = stage_layers(c->L, pg->size, pg->rank);
+    /* micro-batches in flight on this stage (run_stage) */
+    int np = pg->size, stage = pg->rank;
+    x.slots = np == 1 ? 1 : c->gpipe ? c->M : np - stage < c->M ? np - stage : c->M;
     ze_alloc_init(&res->mem, c->device_cap, 0);
     for (int p = 0; p < ZE_NPOOL; p++)
         res->mem.granule[p] = d->granule[p];
@@ -1401,21 +1685,24 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     res->losses = calloc((size_t)c->steps, sizeof(double));
     double *step_times = calloc((size_t)c->steps, sizeof(double));
     size_t ntok = (size_t)c->B * (size_t)c->T;
-    x.acts = calloc((size_t)c->L, sizeof(lact));
+    size_t sl = (size_t)x.slots;
+    x.acts = calloc(sl * (size_t)res->layers, sizeof(lact));
+    x.dres = calloc(sl, sizeof(float *));
+    x.sbuf = calloc(sl, sizeof(float *));
     x.tok_h = malloc(sizeof(int) * ntok);
     x.tgt_h = malloc(sizeof(int) * ntok);
     x.seq_h = malloc(sizeof(int) * ((size_t)c->T + 1));
-    x.tok = ze_dev_raw(d, sizeof(int) * ntok);
-    x.tgt = ze_dev_raw(d, sizeof(int) * ntok);
+    x.tok = ze_dev_raw(d, sizeof(int) * ntok * sl);
+    x.tgt = ze_dev_raw(d, sizeof(int) * ntok * sl);
     int tpn = tg->size > 1;
     if (tpn) {
         x.tokl_h = malloc(sizeof(int) * ntok);
         x.tgtl_h = malloc(sizeof(int) * ntok);
         x.xent_h = malloc(sizeof(float) * 3 * ntok);
-        x.tokl = ze_dev_raw(d, sizeof(int) * ntok);
-        x.tgtl = ze_dev_raw(d, sizeof(int) * ntok);
+        x.tokl = ze_dev_raw(d, sizeof(int) * ntok * sl);
+        x.tgtl = ze_dev_raw(d, sizeof(int) * ntok * sl);
     }
-    if (!res->losses || !step_times || !x.acts || !x.tok_h || !x.tgt_h || !x.seq_h || !x.tok || !x.tgt ||
+    if (!res->losses || !step_times || !x.acts || !x.dres || !x.sbuf || !x.tok_h || !x.tgt_h || !x.seq_h || !x.tok || !x.tgt ||
         (tpn && (!x.tokl_h || !x.tgtl_h || !x.xent_h || !x.tokl || !x.tgtl))) {
         snprintf(res->err, sizeof res->err, "no memory for the step's bookkeeping");
         rc = -1;
@@ -1428,7 +1715,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         goto bookkeeping;
     }
     res->mem.phase = ZE_SETUP;
-    if (model_init(&m, c, d, g, tg) != 0) {
+    if (model_init(&m, c, d, g, tg, pg, eg) != 0) {
         rc = 1;
         goto out;
     }
@@ -1437,7 +1724,6 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         rc = 1;
         goto out;
     }
-    uint64_t per_step = (uint64_t)g->size * (uint64_t)c->B * (uint64_t)c->M;
     for (int s = 0; s < c->steps; s++) {
         double t0 = now_s(), loss = 0.0;
         if (s == 0 && c->first_step_delay_s > 0) {   /* fault injection for tests: a slow first step */
@@ -1445,26 +1731,21 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
                                   (long)((c->first_step_delay_s - (double)(time_t)c->first_step_delay_s) * 1e9)};
             nanosleep(&ts, NULL);
         }
-        uint64_t b0[ZE_NCOLL], t0b[ZE_NCOLL], h0 = m.h2d, d0 = m.d2h;
-        memcpy(b0, g->bus_bytes, sizeof b0);
-        memcpy(t0b, tg->bus_bytes, sizeof t0b);
+        uint64_t b0[GR_N][ZE_NCOLL], h0 = m.h2d, d0 = m.d2h;
+        for (int i = 0; i < GR_N; i++)
+            memcpy(b0[i], gr[i].bus_bytes, sizeof b0[i]);
         if (s == 1) {
             op->gemm_stats(d, &gemm0_s, &gemm0_f);
             if (op->gemm_log_clear)
                 op->gemm_log_clear(d);   /* the shapes of the steady steps */
             steady_t0 = t0;
-            comm0 = g->comm_s + tg->comm_s;
+            comm0 = g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s;
+            pp0 = pg->comm_s;
             compute0 = x.fwd_s + x.bwd_s;
         }
-        for (int j = 0; j < c->M; j++) {
-            uint64_t first = (uint64_t)s * per_step + ((uint64_t)g->rank * (uint64_t)c->M + (uint64_t)j) *
-                                                          (uint64_t)c->B;
-            double l = micro_batch(&x, first, (float)m.scale / (float)(c->M * g->size));
-            if (x.failed) {
-                rc = 1;
-                goto out;
-            }
-            loss += l;
+        if (run_stage(&x, s, (float)m.scale / (float)(c->M * g->size), &loss)) {
+            rc = 1;
+            goto out;
         }
         res->mem.phase = ZE_BWD;
         if (reduce_grads(&m)) {
@@ -1482,18 +1763,19 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         op->sync(d);
         opt_total += now_s() - t1;
         if (s >= 1 || c->steps == 1) {
-            for (int k = 0; k < ZE_NCOLL; k++) {
-                bus_all[k] += g->bus_bytes[k] - b0[k];
-                bus_ok[k] += applied ? g->bus_bytes[k] - b0[k] : 0;
-                tbus_all[k] += tg->bus_bytes[k] - t0b[k];
-                tbus_ok[k] += applied ? tg->bus_bytes[k] - t0b[k] : 0;
-            }
+            for (int i = 0; i < GR_N; i++)
+                for (int k = 0; k < ZE_NCOLL; k++) {
+                    gbus_all[i][k] += gr[i].bus_bytes[k] - b0[i][k];
+                    gbus_ok[i][k] += applied ? gr[i].bus_bytes[k] - b0[i][k] : 0;
+                }
             h2d_all += m.h2d - h0, d2h_all += m.d2h - d0, n_all++;
             if (applied)
                 h2d_ok += m.h2d - h0, d2h_ok += m.d2h - d0, n_ok++;
         }
+        /* the last stage's loss (0 on the others), summed over the stages
+         * and the data-parallel ranks */
         double sum[1] = {loss / (double)c->M};
-        if (coll(&m, g->sum_doubles(g, sum, 1))) {
+        if (coll(&m, g->sum_doubles(g, sum, 1)) || (np > 1 && coll_of(&m, pg, pg->sum_doubles(pg, sum, 1)))) {
             rc = 1;
             goto out;
         }
@@ -1508,19 +1790,20 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
      * step (loss scaling) gathers no updated parameters; over all steady
      * steps when every one was skipped */
     int counted = c->steps > 1 ? c->steps - 1 : 1;
-    const uint64_t *bb = n_ok ? bus_ok : bus_all, *tb = n_ok ? tbus_ok : tbus_all;
     uint64_t nb = (uint64_t)(n_ok ? n_ok : n_all);
-    for (int k = 0; k < ZE_NCOLL; k++) {
-        res->bus_bytes_per_step[k] = bb[k] / nb;
-        res->tp_bus_bytes_per_step[k] = tb[k] / nb;
-    }
+    uint64_t *per[GR_N] = {res->bus_bytes_per_step, res->tp_bus_bytes_per_step, res->pp_bus_bytes_per_step,
+                           res->emb_bus_bytes_per_step};
+    for (int i = 0; i < GR_N; i++)
+        for (int k = 0; k < ZE_NCOLL; k++)
+            per[i][k] = (n_ok ? gbus_ok[i][k] : gbus_all[i][k]) / nb;
+    res->pp_wait_s = (pg->comm_s - (c->steps > 1 ? pp0 : 0.0)) / counted;
     res->h2d_per_step = (n_ok ? h2d_ok : h2d_all) / nb;
     res->d2h_per_step = (n_ok ? d2h_ok : d2h_all) / nb;
     double gemm1_s, gemm1_f;
     op->gemm_stats(d, &gemm1_s, &gemm1_f);
     res->gemm_s = (gemm1_s - gemm0_s) / counted;
     res->steady_step_s = c->steps > 1 ? (now_s() - steady_t0) / counted : step_times[0];
-    res->steady_comm_s = (g->comm_s + tg->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
+    res->steady_comm_s = (g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
     res->steady_compute_s = (x.fwd_s + x.bwd_s - (c->steps > 1 ? compute0 : 0.0)) / counted;
     res->gemm_flops = (gemm1_f - gemm0_f) / counted;
     if (dump_end(&m, &x.dump))
@@ -1549,7 +1832,7 @@ out:
         res->fwd_s = x.fwd_s / res->steps_done;
         res->bwd_s = x.bwd_s / res->steps_done;
         res->opt_s = opt_total / res->steps_done;
-        res->comm_s = (g->comm_s + tg->comm_s) / res->steps_done;
+        res->comm_s = (g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s) / res->steps_done;
     }
     model_free(&m);
 bookkeeping:
@@ -1565,9 +1848,10 @@ bookkeeping:
     ze_dev_raw_free(d, x.tgt);
     ze_dev_raw_free(d, x.tokl);
     ze_dev_raw_free(d, x.tgtl);
-    if (split) {
-        ze_group_fini(g);
-        ze_group_fini(tg);
-    }
+    free(x.dres);
+    free(x.sbuf);
+    if (split)
+        for (int i = 0; i < GR_N; i++)
+            ze_group_fini(&gr[i]);
     return rc;
 }

@@ -51,6 +51,15 @@ typedef struct ze_cfg {
      * over tp consecutive ranks (group.h's layout: tp fastest); the rest of
      * the ranks' factor is data parallel */
     int tp;
+    /* pipeline-parallel stages (0 or 1: none): the layers split as the
+     * planner splits them (the remainder one each to the middle stages,
+     * then the first, then the last), the embedding on the first stage, the
+     * final norm and the head on the last (a tied head keeps its own copy
+     * there, its gradient summed with the embedding's over the two);
+     * activations and their gradients sent point to point; ZeRO 0-1.
+     * Stages are the slowest coordinate (tp, then dp, then pp).
+     * gpipe: all forwards then all backwards (GPipe) instead of 1F1B */
+    int pp, gpipe;
     int zero;                  /* 0..3 */
     int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */
     ze_ckpt ckpt;
@@ -81,7 +90,11 @@ typedef struct ze_result {
     ze_alloc mem;              /* the rank's allocator at the end */
     uint64_t bus_bytes_per_step[ZE_NCOLL];   /* per applied step from the second on (engine.c): the dp group's */
     uint64_t tp_bus_bytes_per_step[ZE_NCOLL];   /* likewise, the tp group's */
-    int tp, dp, tp_rank, dp_rank;          /* the layout and this rank's coordinates */
+    uint64_t pp_bus_bytes_per_step[ZE_NCOLL];   /* the pp group's (send/receive between stages) */
+    uint64_t emb_bus_bytes_per_step[ZE_NCOLL];  /* the first and last stages' (a tied embedding's gradient) */
+    int tp, dp, pp, tp_rank, dp_rank, pp_rank;  /* the layout and this rank's coordinates */
+    int layer0, layers;                         /* this rank's stage: its first layer and how many */
+    double pp_wait_s;          /* per step from step 2 on: time inside the pipeline's sends and receives */
     uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload), likewise */
     double gemm_s, gemm_flops;             /* per step: time and FLOPs in matrix multiplies */
     double steady_step_s, steady_comm_s;   /* per step, means from step 2 on */

@@ -11,6 +11,8 @@
  *       [progress=1]                           (rank 0 also prints a line per step before the result:
  *                                               {"progress":{"step":S,"steps":N,"loss":X,"time_s":T,"applied":A}})
  *       [sgd=1] [seed=N]                       (SGD with momentum instead of AdamW; the seed of weights and data)
+ *       [lr=X]                                 (the peak learning rate; default 1e-2 up to hidden 64, then
+ *                                               0.64 / hidden, 5x for SGD)
  *       [weight_decay=X] [clip=X]              (decoupled weight decay, default 0; the gradient norm's bound,
  *                                               default 1, 0 for none)
  *       [dump=DIR]                             (rank 0 writes the initial parameters, the batches and the
@@ -19,8 +21,9 @@
  *       [norm=layernorm|rmsnorm] [mlp=gelu|swiglu] [pos=learned|rotary] [rope_theta=X]
  *       [tied=0|1] [bias=0|1]                  (the architecture: GPT-2's by default; LLaMA's is
  *                                               norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0)
- *       [tp=N]                                 (tensor parallelism over N consecutive ranks, Megatron's;
- *                                               data parallel over the ranks / N; engine.h)
+ *       [tp=N] [pp=N] [schedule=1f1b|gpipe]    (tensor parallelism over N consecutive ranks, Megatron's;
+ *                                               N pipeline stages; data parallel over the ranks / (tp pp);
+ *                                               engine.h)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  *   mpirun -np 8 zplan-engine groups tp=2 cp=1 pp=2   (the layout's process groups, checked)
  */
@@ -481,11 +484,11 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP;
-    double WD, CLIP, THETA;
-    int NORM, MLP, POS;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP;
+    double WD, CLIP, THETA, LR;
+    int NORM, MLP, POS, SCHED;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
-                             *const poss[] = {"learned", "rotary"};
+                             *const poss[] = {"learned", "rotary"}, *const scheds[] = {"1f1b", "gpipe"};
     char msg[256] = "";
     if (arg(argc, argv, "layers", 1, 1000, 2, &L, msg, sizeof msg) ||
         arg(argc, argv, "hidden", 1, 1 << 16, 64, &C, msg, sizeof msg) ||
@@ -514,7 +517,10 @@ int main(int argc, char **argv)
         arg(argc, argv, "tied", 0, 1, 1, &TIED, msg, sizeof msg) ||
         arg(argc, argv, "bias", 0, 1, 1, &BIAS, msg, sizeof msg) ||
         arg(argc, argv, "tp", 1, 4096, 1, &TP, msg, sizeof msg) ||
+        arg(argc, argv, "pp", 1, 4096, 1, &PP, msg, sizeof msg) ||
+        sarg(argc, argv, "schedule", scheds, 2, 0, &SCHED, msg, sizeof msg) ||
         farg(argc, argv, "rope_theta", 0.0, 1e12, 0.0, &THETA, msg, sizeof msg) ||
+        farg(argc, argv, "lr", 0.0, 10.0, 0.0, &LR, msg, sizeof msg) ||
         sarg(argc, argv, "norm", norms, 2, 0, &NORM, msg, sizeof msg) ||
         sarg(argc, argv, "mlp", mlps, 2, 0, &MLP, msg, sizeof msg) ||
         sarg(argc, argv, "pos", poss, 2, 0, &POS, msg, sizeof msg)) {
@@ -528,6 +534,8 @@ int main(int argc, char **argv)
     c.rope_theta = (float)THETA;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.tp = (int)TP;
+    c.pp = (int)PP;
+    c.gpipe = SCHED;
     c.offload = (int)OFF;
     c.pdt = (ze_dt)PDT, c.gdt = (ze_dt)GDT;   /* 0 fp32, 1 bf16, 2 fp16 */
     c.loss_scale = (float)LS;
@@ -535,13 +543,16 @@ int main(int argc, char **argv)
     /* the learning rate shrinks with the width, as GPT-2's 6e-4 at 768:
      * 0.64 / hidden for Adam (1e-2 at most), 5x that for SGD */
     c.lr = (float)(c.C <= 64 ? 1e-2 : 0.64 / (double)c.C) * (c.sgd ? 5.0f : 1.0f);
+    if (LR > 0.0)   /* lr=X: the peak learning rate itself */
+        c.lr = (float)LR;
     c.weight_decay = (float)WD;   /* decoupled (AdamW), or added to the gradient (SGD) */
     c.clip = (float)CLIP;         /* 0: no clipping */
     for (int i = 1; i < argc; i++)   /* dump=DIR: rank 0 only */
         if (strncmp(argv[i], "dump=", 5) == 0 && argv[i][5]) {
-            if (TP > 1) {   /* refused on every rank, not on rank 0 alone */
+            if (TP > 1 || PP > 1) {   /* refused on every rank, not on rank 0 alone */
                 if (g.rank == 0)
-                    fprintf(stderr, "zplan-engine: dump=DIR writes one rank's whole model: it needs tp = 1\n");
+                    fprintf(stderr, "zplan-engine: dump=DIR writes one rank's whole model: it needs tp = 1 and "
+                                    "pp = 1\n");
                 MPI_Finalize();
                 return 2;
             }
@@ -649,7 +660,7 @@ int main(int argc, char **argv)
     }
 
     /* gather every rank's measurements on rank 0 */
-    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 + 7 };
+    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 + 7 + 4 * ZE_NCOLL + 5 };
     const int PH = 3 * ZE_NCLASS + 4;   /* per phase: its peak, then its breakdown */
     double mine[NV], *all = NULL;
     for (int k = 0; k < ZE_NCLASS; k++) {
@@ -668,6 +679,15 @@ int main(int argc, char **argv)
     mine[OV] = (double)d.ovh.context, mine[OV + 1] = (double)d.ovh.blas, mine[OV + 2] = (double)d.ovh.comm;
     mine[OV + 3] = (double)d.ovh.used_at_peak, mine[OV + 4] = (double)d.ovh.staging;
     mine[OV + 5] = (double)r.mem.rounded_at_peak[ZE_DEVICE], mine[OV + 6] = (double)d.ovh.used_base;
+    const int GB = OV + 7;   /* the rank's bytes per group and kind, its stage, its pipeline wait */
+    const uint64_t *per[4] = {r.bus_bytes_per_step, r.tp_bus_bytes_per_step, r.pp_bus_bytes_per_step,
+                              r.emb_bus_bytes_per_step};
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < ZE_NCOLL; k++)
+            mine[GB + i * ZE_NCOLL + k] = (double)per[i][k];
+    const int ST = GB + 4 * ZE_NCOLL;
+    mine[ST] = r.pp_rank, mine[ST + 1] = r.layer0, mine[ST + 2] = r.layers, mine[ST + 3] = r.pp_wait_s;
+    mine[ST + 4] = r.steady_step_s;
     for (int p = 0; p < ZE_NPHASE; p++) {
         mine[PH + p * (ZE_NCLASS + 1)] = (double)r.mem.phase_peak[ZE_DEVICE][p];
         for (int k = 0; k < ZE_NCLASS; k++)
@@ -686,8 +706,10 @@ int main(int argc, char **argv)
         if (rc != 0 && r.err[0])
             cJSON_AddStringToObject(o, "error", r.err);
         cJSON_AddNumberToObject(o, "ranks", g.size);
-        cJSON_AddNumberToObject(o, "tp", c.tp > 1 ? c.tp : 1);
-        cJSON_AddNumberToObject(o, "dp", g.size / (c.tp > 1 ? c.tp : 1));
+        cJSON_AddNumberToObject(o, "tp", r.tp);
+        cJSON_AddNumberToObject(o, "dp", r.dp);
+        cJSON_AddNumberToObject(o, "pp", r.pp);
+        cJSON_AddStringToObject(o, "schedule", r.pp > 1 ? scheds[SCHED] : "none");
         cJSON_AddStringToObject(o, "backend", d.ops->name);
         cJSON_AddStringToObject(o, "device", d.desc);
         cJSON_AddStringToObject(o, "group", g.kind);
@@ -730,14 +752,17 @@ int main(int argc, char **argv)
         cJSON *cb = cJSON_AddObjectToObject(o, "bus_bytes_per_step");
         uint64_t tot = 0;
         for (int k = 0; k < ZE_NCOLL; k++) {
-            cJSON_AddNumberToObject(cb, ze_coll_names[k], (double)(r.bus_bytes_per_step[k] + r.tp_bus_bytes_per_step[k]));
-            tot += r.bus_bytes_per_step[k] + r.tp_bus_bytes_per_step[k];
+            uint64_t b = r.bus_bytes_per_step[k] + r.tp_bus_bytes_per_step[k] + r.pp_bus_bytes_per_step[k] +
+                         r.emb_bus_bytes_per_step[k];
+            cJSON_AddNumberToObject(cb, ze_coll_names[k], (double)b);
+            tot += b;
         }
         cJSON *pg = cJSON_AddObjectToObject(o, "bus_bytes_per_group");
-        cJSON *pgd = cJSON_AddObjectToObject(pg, "dp"), *pgt = cJSON_AddObjectToObject(pg, "tp");
-        for (int k = 0; k < ZE_NCOLL; k++) {
-            cJSON_AddNumberToObject(pgd, ze_coll_names[k], (double)r.bus_bytes_per_step[k]);
-            cJSON_AddNumberToObject(pgt, ze_coll_names[k], (double)r.tp_bus_bytes_per_step[k]);
+        static const char *const gname[4] = {"dp", "tp", "pp", "embedding"};
+        for (int i = 0; i < 4; i++) {
+            cJSON *gi = cJSON_AddObjectToObject(pg, gname[i]);
+            for (int k = 0; k < ZE_NCOLL; k++)
+                cJSON_AddNumberToObject(gi, ze_coll_names[k], (double)per[i][k]);
         }
         /* offload: copies between the pools, as the planner's PCIe transfers */
         cJSON_AddNumberToObject(cb, "host-to-device", (double)r.h2d_per_step);
@@ -755,11 +780,26 @@ int main(int argc, char **argv)
             }
             cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "rank", i);
-            ze_layout lay;   /* its coordinates (group.h's order: tp fastest) */
-            if (ze_layout_of(i, g.size, c.tp > 1 ? c.tp : 1, 1, g.size / (c.tp > 1 ? c.tp : 1), 1, &lay) == 0) {
+            ze_layout lay;   /* its coordinates (group.h's order: tp fastest, then dp, then pp) */
+            if (ze_layout_of(i, g.size, r.tp, 1, r.dp, r.pp, &lay) == 0) {
                 cJSON_AddNumberToObject(x, "tp_rank", lay.coord[ZE_TP]);
                 cJSON_AddNumberToObject(x, "dp_rank", lay.coord[ZE_DP]);
+                cJSON_AddNumberToObject(x, "pp_rank", lay.coord[ZE_PP]);
             }
+            /* its stage's layers, its bytes per group, and the time it
+             * spent in the pipeline's sends and receives per step (waiting
+             * for its neighbours: the schedule's idle time, and the
+             * transfers) against its step */
+            cJSON_AddNumberToObject(x, "first_layer", v[ST + 1]);
+            cJSON_AddNumberToObject(x, "layers", v[ST + 2]);
+            cJSON *rg = cJSON_AddObjectToObject(x, "bus_bytes_per_group");
+            for (int q = 0; q < 4; q++) {
+                cJSON *gi = cJSON_AddObjectToObject(rg, gname[q]);
+                for (int k = 0; k < ZE_NCOLL; k++)
+                    cJSON_AddNumberToObject(gi, ze_coll_names[k], v[GB + q * ZE_NCOLL + k]);
+            }
+            cJSON_AddNumberToObject(x, "pipeline_wait_s", v[ST + 3]);
+            cJSON_AddNumberToObject(x, "steady_step_s", v[ST + 4]);
             cJSON_AddItemToObject(x, "device_class_peaks", classes(a));
             cJSON_AddItemToObject(x, "device_at_peak", classes(b));
             cJSON_AddNumberToObject(x, "device_peak", v[3 * ZE_NCLASS]);

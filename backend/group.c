@@ -104,6 +104,14 @@ static int single_recv(ze_group *g, void *buf, size_t n, ze_dt dt, int peer)
     return ZE_GERR_MPI;
 }
 
+static int single_sendrecv(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, size_t rn, int from,
+                           ze_dt dt)
+{
+    (void)sbuf, (void)sn, (void)rbuf, (void)rn, (void)from, (void)dt;
+    snprintf(g->err, sizeof g->err, "send-receive with rank %d of a one-rank group", to);
+    return ZE_GERR_MPI;
+}
+
 static int single_split(ze_group *g, int color, int key, ze_group *out)
 {
     (void)g, (void)color, (void)key;
@@ -134,6 +142,14 @@ static int none_recv(ze_group *g, void *buf, size_t n, ze_dt dt, int peer)
     return ZE_GERR_MPI;
 }
 
+static int none_sendrecv(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, size_t rn, int from,
+                         ze_dt dt)
+{
+    (void)sbuf, (void)sn, (void)to, (void)rbuf, (void)rn, (void)from, (void)dt;
+    snprintf(g->err, sizeof g->err, "the %s group has no send-receive yet", g->kind);
+    return ZE_GERR_MPI;
+}
+
 static int none_max(ze_group *g, float *buf, size_t n)
 {
     (void)buf, (void)n;
@@ -154,6 +170,7 @@ void ze_group_no_p2p(ze_group *g)
     g->send = none_send;
     g->recv = none_recv;
     g->split = none_split;
+    g->sendrecv = none_sendrecv;
     g->allreduce_max = none_max;
 }
 
@@ -166,6 +183,7 @@ void ze_group_single(ze_group *g)
     g->broadcast = single_bcast;
     g->send = single_send;
     g->recv = single_recv;
+    g->sendrecv = single_sendrecv;
     g->split = single_split;
     g->allreduce = single_noop;
     g->reduce_scatter = single_noop;

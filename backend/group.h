@@ -55,6 +55,10 @@ struct ze_group {
      * peer; the sender counts S */
     int (*send)(ze_group *g, const void *buf, size_t n, ze_dt dt, int peer);
     int (*recv)(ze_group *g, void *buf, size_t n, ze_dt dt, int peer);
+    /* both at once (MPI_Sendrecv: neither side waits for the other to
+     * post first, as a pipeline's steady state needs): sn values to rank
+     * to, rn values from rank from; the sender counts its S */
+    int (*sendrecv)(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, size_t rn, int from, ze_dt dt);
     /* a sub-group of the ranks calling it with the same color, ranked by
      * key; every rank of g calls it (a row without sub-groups yet returns
      * an error code with g->err) */

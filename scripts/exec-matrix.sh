@@ -4,7 +4,8 @@
 # on two model shapes and storage types: fp32 on 1, 2, 4 and 8 ranks, bf16
 # (fp32 master weights) on 2 and 8, fp16 (loss scaling) on 4, bf16
 # parameters with fp32 gradients on 2; and a LLaMA-family model (Llama-3-8B
-# scaled) in fp32 on 2 ranks and bf16 on 4.  Plans a pinned layout, runs it with
+# scaled) in fp32 on 2 ranks and bf16 on 4; and the 3D layouts (tensor and
+# pipeline parallel: every factorisation of 4 and 8 ranks, below).  Plans a pinned layout, runs it with
 # zplan exec, and prints per class and for the peak the planner's error
 # against the engine, the host bytes and the bytes sent per step.
 #
@@ -21,7 +22,9 @@
 # in); ZPLAN_MATRIX_SHAPES, ZPLAN_MATRIX_RANKS and ZPLAN_MATRIX_DTYPES
 # (entries DTYPE[/GRAD_DTYPE][:RANK,RANK...]; the ranks default to
 # ZPLAN_MATRIX_RANKS) narrow the GPT-2 rows, ZPLAN_MATRIX_LLAMA names the
-# LLaMA rows' preset (empty: none).  Writes nothing but a temporary database.
+# LLaMA rows' preset (empty: none); ZPLAN_MATRIX_2D=0 leaves out the data-
+# parallel rows, ZPLAN_MATRIX_3D=0 the 3D ones (ZPLAN_MATRIX_3D_PEAK and
+# ZPLAN_MATRIX_3D_CLASS: their bounds, fractions).  Writes nothing but a temporary database.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 ZPLAN=${ZPLAN:-$here/zplan}
@@ -105,10 +108,79 @@ for shape in $shapes; do
   done
 done
 }
+if [ "${ZPLAN_MATRIX_2D-1}" = 1 ]; then
 matrix gpt2-small "$shapes" "$dtypes"
 # the LLaMA family (Llama-3-8B scaled: SwiGLU, RMSNorm, rotary, 2 KV heads
 # of 8, untied head, no biases), fp32 on 2 ranks and bf16 on 4
 [ -n "$llama" ] && matrix "$llama" "layers=2,hidden=128,heads=8,vocab=256,seq=64" "fp32:2 bf16:4"
+fi
+
+# the 3D layouts: every factorisation of 4 and 8 ranks into dp x tp x pp
+# with tp or pp above 1, GPT-2 blocks at one shape (GPT-2 medium's 16
+# heads: the planner's tp divides the unscaled model's) and the LLaMA family's
+# (16 heads, 8 KV heads: every tp up to 8 divides both) at another, fp32;
+# ZeRO 0-3 taken in turn (0-1 with a pipeline, which the engine runs at
+# ZeRO 0-1), the recompute modes likewise.  Every rank against its own
+# stage's prediction: the peak and every class, and the bytes sent per
+# step exact per kind and per group (rank 0's).
+errors3d='
+    def e(a; b): if b == 0 then (if a == 0 then 0 else 1e9 end) else (a - b) / b end;
+    def pct(x): if x >= 1e9 then "inf" else ((x * 1000 | round) / 10 | tostring) + "%" end;
+    def worst(xs): xs | map(fabs) | max;
+    [.per_rank[] | . as $r | [ "params", "grads", "optimizer", "activations", "buffers" ] |
+        map(e($r.predicted_bytes[.]; $r.measured_bytes[.]))] as $cls |
+    [.per_rank[] | e(.predicted_bytes.peak; .measured_bytes.peak)] as $pks |
+    .comm_bytes_per_step as $c |
+    ($c.predicted == $c.measured and all(($c.by_kind // {})[]; .predicted == .measured) and
+     ($c.by_group | type) == "object" and all($c.by_group[]; .predicted == .measured)) as $cx |
+    worst($pks) as $pk | worst([$cls[][]]) as $cl |
+    ([.per_rank[] | .stage] | unique | length) as $stages |
+    (.status == "ok" and $stages == .pp and $pk <= $pkb and $cl <= $clb and $cx) as $good |
+    "\(pct($pk)) \(pct($cl)) \($stages) " + (if $cx then "exact" else "\($c.predicted)/\($c.measured)" end) + " " +
+    (if $good then "ok" else "FAIL" end)'
+matrix3d() {
+model=$1 shape=$2 extra=$3
+i=0
+for lay in 1:4:1 2:2:1 1:2:2 1:1:4 2:1:2 1:8:1 2:4:1 4:2:1 1:4:2 2:2:2 1:2:4 4:1:2 2:1:4 1:1:8; do
+    dp=${lay%%:*} rest=${lay#*:}
+    tp=${rest%:*} pp=${rest#*:}
+    np=$((dp * tp * pp))
+    if [ "$pp" -gt 1 ]; then z=$((i % 2)); else z=$((i % 4)); fi
+    k=$(echo "none selective full" | cut -d' ' -f$((i % 3 + 1)))
+    i=$((i + 1)) n=$((n + 1))
+    what="$model $shape tp $tp x dp $dp x pp $pp ZeRO-$z ckpt $k"
+    # shellcheck disable=SC2086
+    "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 --no-sp --zero "$z" \
+        --offload none --ckpt "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --no-flash-attn \
+        --dtype fp32 --json >/dev/null
+    id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
+    if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=4$extra" --oversubscribe \
+        --device-mem 8GiB --json >"$db.json" 2>/dev/null; then
+        bad=$((bad + 1))
+        if [ $tap -eq 1 ]; then echo "not ok $n - $what: the execution failed"; else
+            printf '  %-56s failed\n' "$what"; fi
+        continue
+    fi
+    # shellcheck disable=SC2046
+    set -- $(jq -r --argjson pkb "$pk3" --argjson clb "$cl3" "$errors3d" "$db.json")
+    if [ $tap -eq 1 ]; then
+        if [ "$5" = ok ]; then echo "ok $n - $what: every rank's peak within $1, classes $2, $3 stages, comm $4"
+        else
+            bad=$((bad + 1))
+            echo "not ok $n - $what: worst peak $1 (bound $pk3), worst class $2 (bound $cl3), $3 stages, comm $4"
+        fi
+    else
+        printf '  %-56s peak %6s class %6s stages %s comm %s\n' "$what" "$1" "$2" "$3" "$4"
+    fi
+done
+}
+pk3=${ZPLAN_MATRIX_3D_PEAK:-0.01} cl3=${ZPLAN_MATRIX_3D_CLASS:-0.01}
+if [ "${ZPLAN_MATRIX_3D-1}" = 1 ]; then
+    [ $tap -eq 0 ] && printf '# 3D layouts: the worst rank (each against its stage), error = (predicted - measured) / measured\n'
+    matrix3d gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64" ""
+    matrix3d llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64" ""
+fi
+
 if [ $tap -eq 1 ]; then
     echo "1..$n"
 else

@@ -396,17 +396,20 @@ is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo
     "the refused BLOOM execution leaves no row"
 
 # refused before anything is written, and in one line: a plan file is
-# planned without recording until all is checked (a wrong --np, tp/pp > 1,
-# a bad --scale recorded the planning run, then refused; a shape outside
+# planned without recording until all is checked (a wrong --np, cp > 1,
+# ZeRO-2 in a pipeline, a bad --scale recorded the planning run, then refused; a shape outside
 # the engine's ranges, vocab 1, was launched and recorded as failed)
 runs_now() { sqlite3 -batch "$DB" 'SELECT count(*) FROM runs'; }
 execs_now() { sqlite3 -batch "$DB" 'SELECT count(*) FROM executions'; }
 printf 'model = gpt2-small\ngpus = 4\ntp = 2\ndp = 2\npp = 1\nglobal-batch = 8\n' >"$tmp/tp2.plan"
+printf 'model = gpt2-small\ngpus = 4\ntp = 1\ncp = 2\ndp = 2\npp = 1\nglobal-batch = 8\n' >"$tmp/cp2.plan"
+printf 'model = gpt2-small\ngpus = 4\ntp = 1\ndp = 2\npp = 2\nzero = 2\nglobal-batch = 8\n' >"$tmp/pp2z2.plan"
 printf 'model = gpt2-small\ngpus = 2\nlayers = 3\n' >"$tmp/bad.plan"
 printf 'localhost slots=2\nthis is not a hostfile line\n' >"$tmp/garbage-hosts"
 : >"$tmp/empty-hosts"
 r0=$(runs_now) e0=$(execs_now)
-for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/tp2.plan" "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" \
+for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan" "$tmp/pp2z2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
+    "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" \
     "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts" \
     "1 --scale layers=1,hidden=32,heads=2,vocab=1,seq=16"; do
     # shellcheck disable=SC2086
@@ -415,6 +418,15 @@ for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/tp2.plan" "$ZPLAN_S
         "refused in one line, exit 2: exec $(echo "$args" | sed "s|$tmp/||; s|$ZPLAN_SRCDIR/||")" || diag "rc=$rc $err"
 done
 is "$(runs_now) $(execs_now)" "$r0 $e0" "those refusals recorded no planning run and no execution"
+# a tensor-parallel plan runs (its sequence parallelism left out, said on
+# stderr): 4 ranks, tp 2 x dp 2, the record's coordinates and bytes per group
+run "$ZPLAN" exec "$tmp/tp2.plan" --db "$DB" --steps 2 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=256,seq=64 --json
+ok "$([ "$rc" -eq 0 ] && grep -q 'splits the sequence (sp); the engine runs it without' "$errf"; echo $?)" \
+    "exec of a tp 2 x dp 2 plan runs, saying that its sequence parallelism is left out" || diag "rc=$rc $err"
+jok "$outf" '.status == "ok" and .tp == 2 and .dp == 2 and .ranks == 4 and
+    ([.per_rank[] | [.tp_rank, .dp_rank, .stage]] == [[0,0,0],[1,0,0],[0,1,0],[1,1,0]]) and
+    all(.comm_bytes_per_step.by_group[]; .predicted == .measured) and .comm_bytes_per_step.by_group.tp.measured > 0' \
+    "the tp 2 x dp 2 record: each rank's coordinates, the bytes of the dp and tp groups as predicted"
 # a plan for 65,536 GPUs is not launched as 65,536 ranks
 "$ZPLAN" --params 1e9 --gpus 65536 --dp 65536 --tp 1 --pp 1 --zero 3 --micro-batch 1 --global-batch 65536 \
     --db "$DB" >/dev/null 2>&1

@@ -1,11 +1,14 @@
 #!/bin/sh
-# parallel.sh - tensor parallelism in the engine (Megatron's: column- and
-# row-parallel blocks, vocabulary-parallel embedding and cross-entropy),
-# with data parallelism and ZeRO over the rest of the ranks:
-# the oracle (every (dp, tp) factorisation of 2, 4 and 8 ranks with tp > 1,
-# ZeRO 0-3, for GPT-2's blocks and the LLaMA family's, computes the loss
-# curve of one rank within 1e-4 relative per step over 20 fp32 steps), the
-# tensor-parallel bytes by hand, and the layouts refused.
+# parallel.sh - tensor and pipeline parallelism in the engine (Megatron's
+# tensor parallelism: column- and row-parallel blocks, vocabulary-parallel
+# embedding and cross-entropy; pipeline stages with 1F1B or GPipe), with
+# data parallelism and ZeRO over the rest of the ranks:
+# the oracle (every (dp, tp) factorisation of 2, 4 and 8 ranks with tp > 1
+# at ZeRO 0-3, and every (dp, tp, pp) one with pp > 1 at ZeRO 0-1, for
+# GPT-2's blocks and the LLaMA family's, computes the loss curve of one
+# rank within 1e-4 relative per step over 20 fp32 steps), the stages'
+# layers and micro-batches in flight, the bytes of each group by hand, and
+# the layouts refused.
 . "$(dirname "$0")/lib.sh"
 need_engine
 
@@ -92,6 +95,84 @@ jok "$outf" ".bus_bytes_per_group.dp[\"reduce-scatter\"] == 4 * $units / 2 and .
 jok "$outf" '[.per_rank[] | [.tp_rank, .dp_rank]] == [[0,0],[1,0],[2,0],[3,0],[0,1],[1,1],[2,1],[3,1]]' \
     "the ranks' coordinates: tp fastest, then dp"
 
+# ---------------------------------------------------------------- pipeline
+# 8 layers (pp up to 8), at a learning rate that lets them learn smoothly
+# (at 1e-2 these 8 layers do not learn in 20 steps, and their curve
+# amplifies rounding: then a layout differs from 1 rank by the reduction
+# order alone)
+PMODEL="layers=8 hidden=64 heads=16 vocab=128 seq=16 steps=20 seed=7 lr=3e-3"
+# peng NP TP PP ZERO CKPT [key=value...]
+peng() {
+    np=$1 t=$2 p=$3 z=$4 k=$5
+    shift 5
+    dp=$((np / t / p))
+    if [ "$dp" -le 4 ]; then mb=2 acc=$((4 / dp)); else mb=1 acc=1; fi
+    # shellcheck disable=SC2086
+    run timeout 300 mpirun -np "$np" "$ZPLAN_ENGINE" $PMODEL micro_batch="$mb" accum="$acc" zero="$z" ckpt="$k" \
+        tp="$t" pp="$p" "$@"
+}
+for arch in gpt2 llama; do
+    extra=
+    [ "$arch" = llama ] && extra=$LLAMA
+    # shellcheck disable=SC2086
+    peng 1 1 1 0 0 $extra
+    cp "$outf" "$tmp/p$arch.json"
+    jok "$tmp/p$arch.json" '.status == "ok" and .losses[19] < .losses[0] * 0.97' "$arch, 8 layers, 1 rank: the loss falls"
+    i=0
+    # (np:tp:pp) every factorisation of 2, 4, 8 ranks with pp > 1
+    for layout in 2:1:2 4:1:4 4:2:2 4:1:2 8:1:8 8:2:4 8:4:2 8:1:4 8:1:2 8:2:2; do
+        np=${layout%%:*} rest=${layout#*:}
+        t=${rest%:*} p=${rest#*:}
+        for z in 0 1; do
+            k=$(( (i + z) % 3 ))
+            sched=1f1b
+            [ $(( (i + z) % 4 )) -eq 3 ] && sched=gpipe
+            off=0
+            [ "$z" -eq 1 ] && [ $(( i % 3 )) -eq 1 ] && off=1
+            # shellcheck disable=SC2086
+            peng "$np" "$t" "$p" "$z" "$k" schedule="$sched" offload="$off" $extra
+            what="$arch, tp $t x dp $((np / t / p)) x pp $p, ZeRO-$z, offload $off, recompute $k, $sched"
+            if [ "$rc" -ne 0 ]; then
+                ok 1 "$what: trains"
+                diag "$err"
+                continue
+            fi
+            jok "$outf" ".pp == $p and .schedule == \"$sched\" and ($close)" \
+                "$what: the loss curve of 1 rank (<= 1e-4 relative per step)" --slurpfile ref "$tmp/p$arch.json"
+        done
+        i=$((i + 1))
+    done
+done
+
+# the planner's placement: 6 layers on 4 stages are 1, 2, 2, 1 (the
+# remainder to the middle stages first); stage k sends its output forward
+# (not the last) and its input's gradient back (not the first), each N x
+# hidden fp32 values per micro-batch (N = 2 x 16): 4 micro-batches x 8192
+# bytes each way; the tied embedding's gradient (vocab x hidden fp32) is
+# summed over the first and last stages, S x 2 (2 - 1) / 2 = 32768 bytes
+run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" layers=6 hidden=64 heads=16 vocab=128 seq=16 steps=3 seed=7 \
+    micro_batch=2 accum=4 pp=4
+jok "$outf" '[.per_rank[] | [.pp_rank, .first_layer, .layers]] == [[0,0,1],[1,1,2],[2,3,2],[3,5,1]]' \
+    "6 layers on 4 stages: 1, 2, 2, 1 (the remainder to the middle stages)"
+jok "$outf" '[.per_rank[] | .bus_bytes_per_group.pp["send/recv"]] == [32768, 65536, 65536, 32768] and
+    [.per_rank[] | .bus_bytes_per_group.embedding["all-reduce"]] == [32768, 0, 0, 32768]' \
+    "pp 4: 4 micro-batches x 8192 bytes sent each way a stage has a neighbour; the tied embedding's 32768 over the ends"
+
+# micro-batches in flight: 1F1B holds min(p - k, M) on stage k (one
+# micro-batch's activations more per stage towards the first), GPipe all M
+# on every stage (8 micro-batches of one sequence, 2 layers a stage)
+for sched in 1f1b gpipe; do
+    run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" $PMODEL steps=3 micro_batch=1 accum=8 pp=4 schedule="$sched"
+    cp "$outf" "$tmp/$sched.json"
+done
+jok "$tmp/1f1b.json" '[.per_rank[] | .device_class_peaks.activations] as $a | ($a[0] - $a[1]) as $d |
+    $d > 0 and $a[1] - $a[2] == $d and $a[0] - 4 * $d == $a[1] - 3 * $d and $a[1] - 3 * $d == $a[2] - 2 * $d' \
+    "1F1B on 4 stages, 8 micro-batches: stages 0, 1, 2 hold 4, 3, 2 micro-batches' activations (equal steps, the same rest)"
+jok "$tmp/gpipe.json" '[.per_rank[] | .device_class_peaks.activations] as $g |
+    [$f[0].per_rank[] | .device_class_peaks.activations] as $a | ($a[0] - $a[1]) as $d |
+    $g[0] == $g[1] and $g[1] == $g[2] and $g[0] - 8 * $d == $a[0] - 4 * $d' \
+    "GPipe: every stage holds all 8 micro-batches' activations" --slurpfile f "$tmp/1f1b.json"
+
 # refused: tp not dividing the ranks, the heads, the KV heads; dump=DIR
 eng 2 2 0 0 heads=4 kv_heads=1
 ok "$([ "$rc" -eq 2 ] && grep -q 'tensor parallelism 2' "$errf"; echo $?)" "tp 2 over 1 KV head is refused (exit 2)"
@@ -99,5 +180,9 @@ run timeout 60 mpirun -np 3 "$ZPLAN_ENGINE" $MODEL tp=2
 ok "$([ "$rc" -eq 2 ] && grep -q 'tp divides the ranks' "$errf"; echo $?)" "tp 2 over 3 ranks is refused (exit 2)"
 eng 2 2 0 0 dump="$tmp/dump"
 ok "$([ "$rc" -eq 2 ] && grep -q 'needs tp = 1' "$errf"; echo $?)" "dump=DIR with tp 2 is refused on every rank (exit 2)"
+peng 2 1 2 2 0
+ok "$([ "$rc" -eq 2 ] && grep -q 'ZeRO-2 with pipeline' "$errf"; echo $?)" "ZeRO-2 with pp 2 is refused (exit 2)"
+run timeout 60 mpirun -np 4 "$ZPLAN_ENGINE" $MODEL pp=4
+ok "$([ "$rc" -eq 2 ] && grep -q 'every stage has a layer' "$errf"; echo $?)" "2 layers on 4 stages are refused (exit 2)"
 
 finish

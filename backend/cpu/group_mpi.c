@@ -131,6 +131,17 @@ static int m_recv(ze_group *g, void *buf, size_t n, ze_dt dt, int peer)
     return 0;
 }
 
+static int m_sendrecv(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, size_t rn, int from, ze_dt dt)
+{
+    double t = ze_now_s();
+    int rc = MPI_Sendrecv(sbuf, (int)sn, mtype(dt), to, 0, rbuf, (int)rn, mtype(dt), from, 0, comm_of(g),
+                          MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS)
+        return failed(g, "send-receive", rc);
+    ze_group_count(g, ZE_SENDRECV, sn, dt, ze_now_s() - t);
+    return 0;
+}
+
 static void m_fini(ze_group *g)
 {
     mpi_group *mg = g->impl;
@@ -182,6 +193,7 @@ int ze_group_mpi(ze_group *g, MPI_Comm comm)
     g->broadcast = m_broadcast;
     g->send = m_send;
     g->recv = m_recv;
+    g->sendrecv = m_sendrecv;
     g->split = m_split;
     g->fini = m_fini;
     return 0;

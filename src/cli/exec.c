@@ -56,7 +56,8 @@ static const zp_opt exec_opts_table[] = {
      "and sequence at most 256 unless given, e.g. 20M,seq=128); default\n"
      "for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
      "seq=64,micro_batch=2,accum=2; a scaled run keeps at most 4 micro-\n"
-     "batches per step unless accum= says", NULL},
+     "batches per step unless accum= says; dp=, tp=, pp= shrink the\n"
+     "layout's degrees (its ZeRO stage and recompute kept)", NULL},
     {"device-mem", X_DEVMEM, "SIZE", NULL, "cap on the device pool (default: the GPU's memory scaled as the model)", NULL},
     {"hostfile", X_HOSTFILE, "F", NULL, "Open MPI hostfile for several machines", NULL},
     {"timeout", X_TIMEOUT, "S", NULL, "end a hung run after S seconds (default 600)", NULL},
@@ -100,6 +101,8 @@ static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
 /* Ranks zplan exec starts without --np (a plan for 65,536 GPUs is run at
  * reduced scale, or with --np saying so). */
 #define ZP_EXEC_MAX_RANKS 64
+/* Pipeline stages exec predicts one by one */
+#define ZP_EXEC_MAX_STAGES 256
 
 /* --backend cuda: ask the engine (zplan-engine devices, no MPI) whether it
  * was built with CUDA and which GPUs it sees, before anything is launched
@@ -193,28 +196,41 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (l.ckpt == ZP_CKPT_OP)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s recomputes per op (--ckpt op): the engine's "
                                        "recompute is none, selective or full", which));
-    if (l.tp > 1 || l.pp > 1 || zp_cp(&l) > 1)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has tp=%lld pp=%lld cp=%lld: zplan exec runs "
-                                       "data-parallel and ZeRO layouts (tp = pp = cp = 1) for now", which,
-                                       (long long)l.tp, (long long)l.pp, (long long)zp_cp(&l)));
+    if (zp_cp(&l) > 1)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld: zplan exec runs data-, tensor- and "
+                                       "pipeline-parallel layouts (cp = 1) for now", which, (long long)zp_cp(&l)));
     if (full.train.dtype != ZP_DT_FP32 && !full.train.master)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s stores %s parameters without fp32 master "
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "
                                        "--master, the default, or --dtype fp32)", which,
                                        zp_dtype_names[full.train.dtype]));
-    /* how many ranks: the plan's dp, at most ZP_EXEC_MAX_RANKS unless --np
+    /* the scaled model and layout (--scale may shrink the layout's
+     * degrees too: dp=, tp=, pp=) */
+    if ((st = zp_exec_engine_arch(&full.model, which, &cli->err)))
+        return zp_fail(cli, st);
+    zp_problem pb = full;
+    zp_model *m = &pb.model;
+    const char *scale = o.scale;
+    if (!scale && zp_model_params(m) > 100000000)
+        scale = "layers=2,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2";
+    if (scale && (st = zp_exec_apply_scale(scale, m, &pb.train, &l, &cli->err)))
+        return zp_fail(cli, st);
+    /* how many ranks: dp x tp x pp, at most ZP_EXEC_MAX_RANKS unless --np
      * says so; more than this machine's cores only with --oversubscribe
      * (one machine: no hostfile, no Slurm) */
-    if (!o.np && l.dp > ZP_EXEC_MAX_RANKS)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has dp=%lld: that is %lld ranks, more than the %d "
-                                       "zplan exec starts without --np; run it at reduced scale (plan the same model "
-                                       "for fewer GPUs, e.g. --gpus 8 --dp 8, and exec that), or say --np %lld",
-                                       which, (long long)l.dp, (long long)l.dp, ZP_EXEC_MAX_RANKS, (long long)l.dp));
+    int64_t ranks = l.dp * l.tp * l.pp;
+    if (!o.np && ranks > ZP_EXEC_MAX_RANKS)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has dp=%lld tp=%lld pp=%lld: that is %lld ranks, "
+                                       "more than the %d zplan exec starts without --np; run it at reduced scale "
+                                       "(--scale with dp=, tp=, pp= shrinks the layout, e.g. --scale 20M,dp=2,tp=2,"
+                                       "pp=2), or say --np %lld", which, (long long)l.dp, (long long)l.tp,
+                                       (long long)l.pp, (long long)ranks, ZP_EXEC_MAX_RANKS, (long long)ranks));
     if (!o.np)
-        o.np = l.dp;
-    if (o.np != l.dp)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--np %lld does not match the dp=%lld of %s (each rank "
-                                       "is one data-parallel replica)", (long long)o.np, (long long)l.dp, which));
+        o.np = ranks;
+    if (o.np != ranks)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--np %lld does not match %s's dp x tp x pp = %lld x "
+                                       "%lld x %lld = %lld ranks", (long long)o.np, which, (long long)l.dp,
+                                       (long long)l.tp, (long long)l.pp, (long long)ranks));
     /* the processors this process may run on (taskset, cpusets), else the
      * machine's */
     cpu_set_t cpus;
@@ -230,16 +246,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
 
     /* the scaled model: an architecture the engine builds (GPT-2's or the
      * LLaMA family's blocks), which the plan's model must have: scaling
-     * changes its sizes, not its kind */
-    if ((st = zp_exec_engine_arch(&full.model, which, &cli->err)))
-        return zp_fail(cli, st);
-    zp_problem pb = full;
-    zp_model *m = &pb.model;
-    const char *scale = o.scale;
-    if (!scale && zp_model_params(m) > 100000000)
-        scale = "layers=2,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2";
-    if (scale && (st = zp_exec_apply_scale(scale, m, &pb.train, &l, &cli->err)))
-        return zp_fail(cli, st);
+     * changes its sizes, not its kind (checked above) */
     m->head_dim = 0;
     if (m->pos == ZP_POS_LEARNED)   /* the engine's table: one row per position of the sequence */
         m->max_pos = pb.train.seq;
@@ -265,8 +272,8 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.pins.micro_batch = -1;
     pb.train.flash = 0;
     pb.train.dropout = 0;
-    pb.cluster.gpus = l.dp;
-    pb.cluster.gpus_per_node = l.dp;
+    pb.cluster.gpus = o.np;
+    pb.cluster.gpus_per_node = o.np;
     /* this machine's ranks as zplan calibrate measured them, for the step
      * time; without a profile there is no predicted step time */
     int have_profile = 0;
@@ -311,12 +318,26 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.alloc_granule_bytes = 0;
     pb.conv.bucket_elems = 0;   /* the engine reduces per layer, in place */
     pb.conv.bwd_workspace = 1;
+    pb.conv.p2p_in_place = 1;   /* its pipeline sends and receives the tensors themselves */
     pb.conv.zero3_regather_all = 0;   /* the engine gathers the blocks again, not the head */
+    /* the engine's tensor parallelism has no sequence parallelism and its
+     * pipeline no interleaving yet: such a plan runs (and is predicted)
+     * without them, and says so */
+    if (l.sp || l.vp > 1)
+        fprintf(stderr, "zplan: note: %s %s%s%s; the engine runs it without (sp = 0, vp = 1), and the prediction "
+                "beside it is for that layout\n", which, l.sp ? "splits the sequence (sp)" : "",
+                l.sp && l.vp > 1 ? " and " : "", l.vp > 1 ? "interleaves its pipeline (vp > 1)" : "");
     l.sp = 0;
     l.vp = 1;
-    zp_mem pm;
+    zp_mem pm, pms[ZP_EXEC_MAX_STAGES];
     zp_comm pc;
-    zp_mem_stage(m, &pb.train, &l, &pb.cluster, &pb.conv, 0, &pm);
+    if (l.pp > ZP_EXEC_MAX_STAGES)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has pp=%lld: zplan exec runs at most %d stages "
+                                       "(shrink the layout: --scale pp=N)", which, (long long)l.pp,
+                                       ZP_EXEC_MAX_STAGES));
+    for (int64_t k = 0; k < l.pp; k++)   /* each stage's, for its ranks */
+        zp_mem_stage(m, &pb.train, &l, &pb.cluster, &pb.conv, k, &pms[k]);
+    pm = pms[0];
     zp_comm_plan(m, &pb.train, &l, &pb.cluster, &pb.conv, 0, &pc);
     zp_cost pcost;
     zp_cost_eval(m, &pb.train, &l, &pb.cluster, &pb.conv, &pc, &pc, &pcost);
@@ -345,9 +366,11 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     }
     /* the device cap: the plan's GPU memory scaled as the model is (on a
      * GPU: the GPU's own memory, unless --device-mem says) */
-    uint64_t cap = o.device_mem;
+    uint64_t cap = o.device_mem, most = 0;
+    for (int64_t k = 0; k < l.pp; k++)   /* the stage that needs most */
+        most = pms[k].dev_total > most ? pms[k].dev_total : most;
     if (!cap && full_total > 0 && !cuda)
-        cap = (uint64_t)((double)full.cluster.gpu.mem_bytes * (double)pm.dev_total / (double)full_total);
+        cap = (uint64_t)((double)full.cluster.gpu.mem_bytes * (double)most / (double)full_total);
 
     /* launch */
     char engbuf[4096], npbuf[32];
@@ -366,7 +389,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     zp_exec_launch x = {args, lname, eng, dbpath, o.timeout_s, o.json, o.hostfile != NULL, cores,
                         pb.cluster.gpu.gpus_per_node, &ovh_gpu, gpu_slug,
                         {0, tg.run_id, (int)tg.rank, NULL, 0, NULL, o.backend, o.np, o.steps, scale, &l, cap, m,
-                         &pb.train, NULL, NULL, have_profile ? o.profile : NULL, &pcost, &pc, &pm, cuda, gpu_name,
+                         &pb.train, NULL, NULL, have_profile ? o.profile : NULL, &pcost, &pc, &pm, pms, l.pp, cuda, gpu_name,
                          shared, ranks_per_gpu, ovh_source, pr_ctx, pr_blas, pr_comm, pr_round}};
     return zp_exec_run(cli, &x);
 }
@@ -387,7 +410,9 @@ static const char exec_tail[] =
     "and step time of the steps it finished.\n"
     "The engine builds GPT-2's blocks and the LLaMA family's (RMSNorm, SwiGLU, rotary\n"
     "positions, grouped-query attention, untied head, no biases); a plan of another\n"
-    "architecture is refused.  Not yet: tensor and pipeline layouts.\n";
+    "architecture is refused.  Tensor parallelism runs without sequence parallelism and\n"
+    "pipelines run 1F1B without interleaving (such plans are run and predicted without);\n"
+    "context parallelism is not run.\n";
 
 const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage,
                             exec_opts_table, exec_tail};

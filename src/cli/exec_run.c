@@ -60,6 +60,10 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
         snprintf(a[k], 64, "loss_scale=65536"), args[n++] = a[k++];
         snprintf(a[k], 64, "scale_window=1000"), args[n++] = a[k++];
     }
+    if (l->tp > 1)
+        snprintf(a[k], 64, "tp=%lld", (long long)l->tp), args[n++] = a[k++];
+    if (l->pp > 1)
+        snprintf(a[k], 64, "pp=%lld", (long long)l->pp), args[n++] = a[k++];
     snprintf(a[k], 64, "progress=1"), args[n++] = a[k++];
     if (cuda)
         snprintf(a[k], 64, "backend=cuda"), args[n++] = a[k++];

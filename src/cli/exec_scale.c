@@ -91,7 +91,7 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
             zp_status st = zp_parse_count("--scale", kv, &target, e);
             if (st)
                 return zp_err_set(e, ZP_EINVAL, "--scale '%s': expected a parameter count (20M, 1.5e7) or key=value "
-                                  "(keys: layers, hidden, heads, kv_heads, ffn, vocab, seq, micro_batch, accum)", kv);
+                                  "(keys: layers, hidden, heads, kv_heads, ffn, vocab, seq, micro_batch, accum, dp, tp, pp)", kv);
             if (target < 1e5 || target > 1e11)
                 return zp_err_set(e, ZP_EINVAL, "--scale %s: a parameter count from 100k to 100B is allowed", kv);
             continue;
@@ -123,9 +123,15 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
             l->micro_batch = v;
         else if (!strcmp(kv, "accum"))
             l->grad_accum = v, accum_set = 1;
+        else if (!strcmp(kv, "dp"))   /* the layout's degrees: its kind (ZeRO, recompute) kept */
+            l->dp = v;
+        else if (!strcmp(kv, "tp"))
+            l->tp = v;
+        else if (!strcmp(kv, "pp"))
+            l->pp = v;
         else
             return zp_err_set(e, ZP_EINVAL, "--scale: unknown key '%s' (allowed: layers, hidden, heads, kv_heads, ffn, "
-                              "vocab, seq, micro_batch, accum)", kv);
+                              "vocab, seq, micro_batch, accum, dp, tp, pp)", kv);
     }
     /* a scaled run is a small one: the plan's accumulation (128 micro-
      * batches of a 1024-sequence batch on 8 ranks) would make each of its
@@ -173,6 +179,21 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
             return zp_err_set(e, ZP_EINVAL, "%s: the engine runs %s %lld..%lld, not %lld (shrink it with --scale, "
                               "e.g. --scale %s)", which, lim[i].what, (long long)lim[i].lo, (long long)lim[i].hi,
                               (long long)v[i], i < 5 ? "20M,seq=256" : "micro_batch=2,accum=2");
+    /* tensor parallelism splits the heads, the KV heads, the MLP and the
+     * vocabulary; a pipeline gives each stage a layer; the engine
+     * pipelines ZeRO 0-1 */
+    int64_t kv = m->kv_heads > 0 ? m->kv_heads : m->heads, f = m->ffn > 0 ? m->ffn : 4 * m->hidden;
+    if (l->tp > 1 && (m->heads % l->tp || kv % l->tp || f % l->tp || m->vocab % l->tp))
+        return zp_err_set(e, ZP_EINVAL, "%s: tp=%lld must divide the heads (%lld), the KV heads (%lld), the MLP width "
+                          "(%lld) and the vocabulary (%lld) of the engine's model (choose them with --scale, e.g. "
+                          "--scale layers=4,hidden=128,heads=8,vocab=256,seq=64)", which, (long long)l->tp,
+                          (long long)m->heads, (long long)kv, (long long)f, (long long)m->vocab);
+    if (l->pp > m->layers)
+        return zp_err_set(e, ZP_EINVAL, "%s: pp=%lld stages need as many layers, the engine's model has %lld (--scale "
+                          "layers=%lld)", which, (long long)l->pp, (long long)m->layers, (long long)l->pp);
+    if (l->pp > 1 && l->zero > 1)
+        return zp_err_set(e, ZP_EINVAL, "%s: ZeRO-%d with pp=%lld: the engine pipelines ZeRO 0-1 (plan with --zero 1, "
+                          "or --pp 1)", which, l->zero, (long long)l->pp);
     return ZP_OK;
 }
 

@@ -231,6 +231,11 @@ typedef struct zp_conv {
                                  * they feed and follow (Megatron's --tp-comm-overlap, torchtitan's async TP;
                                  * needs sequence parallelism) */
     int bwd_workspace;          /* count one block's activation gradients in backward */
+    int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the
+                                 * received input is the first block's saved input, the output is sent and
+                                 * freed before the backward, the received gradient is the backward's own
+                                 * buffer: zplan's engine) instead of separate send and receive buffers
+                                 * (2 x s b h beside the workspace, the default) */
     double alpha_intra_s;       /* per ring step latency, inside a node */
     double alpha_inter_s;       /* per ring step latency, across nodes */
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */

@@ -341,7 +341,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     uint64_t both = 0, bwd = sh->recompute, loss = 0;
     if (cv->bwd_workspace)
         both += bwd_workspace(m, tr, l, sh);
-    if (l->pp > 1)
+    if (l->pp > 1 && !cv->p2p_in_place)
         both += 2 * ab * sh->sbh_r;                  /* send and receive buffers */
     /* bucket_elems 0 means reduction per layer (FSDP, zplan's engine): no
      * bucket, each block's gradient is its own message */

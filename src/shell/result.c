@@ -525,8 +525,23 @@ static const zp_field rt_f[] = {MEMO("context"), MEMO("blas"), MEMO("communicato
 static const zp_field rts_f[] = {{"predicted", ZP_F_OBJ, 0, 0, NULL, rt_f, 1, 0},
                                  {"measured", ZP_F_OBJ, 0, 0, NULL, rt_f, 1, 0},
                                  {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+/* bytes per step of a rank's groups (tensor and pipeline layouts) */
+static const zp_field rbus_f[] = {MEMO("all-reduce"), MEMO("reduce-scatter"), MEMO("all-gather"), MEMO("broadcast"),
+                                  MEMO("send/recv"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field rgroups_f[] = {{"dp", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
+                                     {"tp", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
+                                     {"pp", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
+                                     {"embedding", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
+                                     {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field rank_f[] = {
     {"rank", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
+    /* its coordinates and stage (absent before tensor and pipeline layouts
+     * ran: all 0) */
+    {"tp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
+    {"dp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
+    {"pp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
+    {"bus_bytes_per_group", ZP_F_OBJ, 0, 0, NULL, rgroups_f, 1, 0},
+    {"pipeline_wait_s", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
     {"predicted_bytes", ZP_F_OBJ, 0, 0, NULL, cls_f, 1, 0},
     {"measured_bytes", ZP_F_OBJ, 0, 0, NULL, cls_f, 1, 0},
     {"predicted_phase", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
@@ -725,17 +740,48 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
             cJSON_AddNumberToObject(o1, "measured", mk);
         }
     }
+    {   /* per group of ranks (rank 0's: the first stage's), where the
+         * engine reports them: the data-, tensor- and pipeline-parallel
+         * groups and the tied embedding's */
+        static const struct { zp_group g; const char *name; } gn[] = {
+            {ZP_GRP_DP, "dp"}, {ZP_GRP_TP, "tp"}, {ZP_GRP_PP, "pp"}, {ZP_GRP_EMB, "embedding"}};
+        const cJSON *eg = zp_jobj(v->engine, "bus_bytes_per_group");
+        if (eg) {
+            cJSON *bg = cJSON_AddObjectToObject(cb, "by_group");
+            for (size_t gi = 0; gi < sizeof gn / sizeof gn[0]; gi++) {
+                uint64_t pg = 0;
+                double mg = 0.0;
+                for (int i = 0; i < v->comm->n; i++)
+                    pg += v->comm->c[i].group == gn[gi].g ? v->comm->c[i].bus_bytes : 0;
+                const cJSON *e1 = zp_jobj(eg, gn[gi].name), *it;
+                cJSON_ArrayForEach(it, e1)
+                    mg += cJSON_IsNumber(it) ? it->valuedouble : 0.0;
+                cJSON *o1 = cJSON_AddObjectToObject(bg, gn[gi].name);
+                cJSON_AddNumberToObject(o1, "predicted", (double)pg);
+                cJSON_AddNumberToObject(o1, "measured", mg);
+            }
+        }
+    }
     cJSON *pr = cJSON_AddArrayToObject(rec, "per_rank");
     cJSON_ArrayForEach(x, zp_jobj(v->engine, "per_rank"))
     {
         cJSON *r = cJSON_CreateObject();
         const cJSON *cp = zp_jobj(x, "device_class_peaks"), *hp = zp_jobj(x, "host_class_peaks");
+        /* the rank's stage's prediction (pipelines: each stage its own) */
+        int64_t stage = (int64_t)zp_jnum(x, "pp_rank");
+        const zp_mem *mem = v->stage_mem && stage >= 0 && stage < v->nstages ? &v->stage_mem[stage] : v->mem;
         cJSON_AddNumberToObject(r, "rank", zp_jnum(x, "rank"));
-        cJSON_AddNumberToObject(r, "stage", 0);
-        cJSON_AddItemToObject(r, "predicted_bytes", classes_json(v->mem->dev, v->mem->dev_total - v->mem->dev[ZP_MEM_OVERHEAD]));
+        cJSON_AddNumberToObject(r, "stage", (double)stage);
+        cJSON_AddNumberToObject(r, "tp_rank", zp_jnum(x, "tp_rank"));
+        cJSON_AddNumberToObject(r, "dp_rank", zp_jnum(x, "dp_rank"));
+        cJSON_AddNumberToObject(r, "pp_rank", (double)stage);
+        if (zp_jobj(x, "bus_bytes_per_group"))
+            cJSON_AddItemToObject(r, "bus_bytes_per_group", cJSON_Duplicate(zp_jobj(x, "bus_bytes_per_group"), 1));
+        cJSON_AddNumberToObject(r, "pipeline_wait_s", zp_jnum(x, "pipeline_wait_s"));
+        cJSON_AddItemToObject(r, "predicted_bytes", classes_json(mem->dev, mem->dev_total - mem->dev[ZP_MEM_OVERHEAD]));
         /* the classes as they stood at the measured peak of the phase the
          * planner puts the peak in (like for like), and the overall peak */
-        const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[v->mem->phase]);
+        const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[mem->phase]);
         cJSON *mb = cJSON_CreateObject(), *mc = cJSON_CreateObject();
         for (int c = 0; c < ZP_MEM_OVERHEAD; c++) {
             cJSON_AddNumberToObject(mb, zp_mem_class_names[c], zp_jnum(at, zp_mem_class_names[c]));
@@ -744,14 +790,14 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
         cJSON_AddNumberToObject(mb, "peak", zp_jnum(x, "device_peak"));
         cJSON_AddItemToObject(r, "measured_bytes", mb);
         cJSON_AddItemToObject(r, "measured_class_peaks", mc);
-        cJSON_AddStringToObject(r, "predicted_phase", zp_phase_names[v->mem->phase]);
+        cJSON_AddStringToObject(r, "predicted_phase", zp_phase_names[mem->phase]);
         cJSON_AddStringToObject(r, "peak_phase", zp_jstr(x, "peak_phase"));
-        cJSON_AddNumberToObject(r, "host_predicted_bytes", (double)v->mem->host_total);
+        cJSON_AddNumberToObject(r, "host_predicted_bytes", (double)mem->host_total);
         cJSON_AddNumberToObject(r, "host_measured_bytes", zp_jnum(hp, "total"));
         cJSON_AddNumberToObject(r, "rss_bytes", zp_jnum(x, "rss_bytes"));
         if (v->cuda) {   /* the runtime's device memory: predicted beside measured */
             const cJSON *rb = zp_jobj(x, "runtime_bytes");
-            uint64_t tensors = v->mem->dev_total - v->mem->dev[ZP_MEM_OVERHEAD];
+            uint64_t tensors = mem->dev_total - mem->dev[ZP_MEM_OVERHEAD];
             cJSON *rt = cJSON_AddObjectToObject(r, "runtime_bytes"), *rp = cJSON_AddObjectToObject(rt, "predicted"),
                   *rm = cJSON_AddObjectToObject(rt, "measured");
             cJSON_AddNumberToObject(rp, "context", (double)v->pr_ctx);
@@ -796,6 +842,11 @@ static const zp_field ebus_f[] = {MEMO("all-reduce"), MEMO("reduce-scatter"), ME
                                   MEMO("total"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field erank_f[] = {
     {"rank", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
+    {"tp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
+    {"dp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
+    {"pp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
+    {"bus_bytes_per_group", ZP_F_OBJ, 0, 0, NULL, rgroups_f, 1, 0},
+    {"pipeline_wait_s", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
     {"device_class_peaks", ZP_F_OBJ, 0, 0, NULL, eclass_f, 0, 0},
     {"device_at_peak", ZP_F_OBJ, 0, 0, NULL, eclass_f, 1, 0},
     {"device_peak", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0},
@@ -822,6 +873,7 @@ static const zp_field engine_f[] = {
     {"loss_scale", ZP_F_NUM, 0, 1e40, NULL, NULL, 1, 0},
     {"phase_time_s", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
     {"bus_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, ebus_f, 1, 0},
+    {"bus_bytes_per_group", ZP_F_OBJ, 0, 0, NULL, rgroups_f, 1, 0},
     {"granule_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
     {"device_memory_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0},
     {"per_rank", ZP_F_ARR, 0, 0, NULL, erank_f, 1, 0},

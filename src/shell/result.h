@@ -56,6 +56,8 @@ typedef struct zp_exec_view {
     const zp_cost *cost;
     const zp_comm *comm;
     const zp_mem *mem;
+    const zp_mem *stage_mem;      /* per stage (nstages of them, a pipeline's), or NULL: mem for every rank */
+    int64_t nstages;
     int cuda;                     /* --backend cuda: the rest */
     const char *gpu;
     int shared_gpu;
