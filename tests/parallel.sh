@@ -173,6 +173,61 @@ jok "$tmp/gpipe.json" '[.per_rank[] | .device_class_peaks.activations] as $g |
     $g[0] == $g[1] and $g[1] == $g[2] and $g[0] - 8 * $d == $a[0] - 4 * $d' \
     "GPipe: every stage holds all 8 micro-batches' activations" --slurpfile f "$tmp/1f1b.json"
 
+# ---------------------------------------------------------------- machines
+# two machines: the Open MPI host entries node-a and node-b (2 slots each)
+# reached through a stand-in for ssh that runs the command here (and notes
+# the host it was asked for), the ranks talking TCP over the loopback (the
+# shared-memory transport is for ranks of one machine): mpirun starts a
+# daemon per "machine" as it would over ssh.  tp 2 inside each machine,
+# pp 2 across them, as the layout puts tp innermost.
+printf '#!/bin/sh\necho "$1" >>"%s"\nshift\nexec sh -c "$*"\n' "$tmp/hosts-used" >"$tmp/fake-ssh"
+chmod +x "$tmp/fake-ssh"
+printf 'node-a slots=2\nnode-b slots=2\n' >"$tmp/hosts"
+two_machines() {
+    OMPI_MCA_plm_rsh_agent="$tmp/fake-ssh" OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo \
+        OMPI_MCA_oob_tcp_if_include=lo OMPI_MCA_rmaps_base_oversubscribe=0 "$@"
+}
+peng 1 1 1 0 0 layers=4 steps=10
+cp "$outf" "$tmp/m1.json"
+: >"$tmp/hosts-used"
+# shellcheck disable=SC2086
+two_machines run timeout 300 mpirun --hostfile "$tmp/hosts" -np 4 "$ZPLAN_ENGINE" $PMODEL layers=4 steps=10 \
+    micro_batch=2 accum=4 tp=2 pp=2
+jok "$outf" ".status == \"ok\" and .tp == 2 and .pp == 2 and ($close)" \
+    "two machines (a hostfile of 2 x 2 slots), tp 2 in each, pp 2 across: the loss curve of 1 rank" \
+    --slurpfile ref "$tmp/m1.json"
+is "$(sort -u "$tmp/hosts-used" | tr '\n' ' ')" "node-a node-b " "mpirun reached both machines through the launch agent"
+# zplan exec --hostfile: the same two machines for a tp 2 x pp 2 plan
+printf 'model = gpt2-medium\ngpus = 4\ntp = 2\npp = 2\ndp = 1\nzero = 1\nsp = no\nvp = 1\nglobal-batch = 8\nmicro-batch = 2\n' \
+    >"$tmp/3d.plan"
+: >"$tmp/hosts-used"
+two_machines run "$ZPLAN" exec "$tmp/3d.plan" --db "$tmp/x.db" --steps 3 --hostfile "$tmp/hosts" \
+    --scale layers=4,hidden=64,heads=8,vocab=256,seq=64,accum=4 --json
+jok "$outf" '.status == "ok" and .ranks == 4 and ([.per_rank[] | .stage] == [0,0,1,1]) and
+    all(.comm_bytes_per_step.by_group[]; .predicted == .measured) and
+    all(.per_rank[]; (.measured_bytes.peak - .predicted_bytes.peak) / .predicted_bytes.peak | fabs < 0.01)' \
+    "zplan exec --hostfile on the two machines: 4 ranks, 2 stages, each within 1% of its stage's peak, bytes as predicted"
+is "$(sort -u "$tmp/hosts-used" | tr '\n' ' ')" "node-a node-b " "zplan exec --hostfile reached both machines"
+
+# the 3D example plans run at reduced scale on 8 ranks: the model and the
+# layout's degrees shrunk by --scale, its kind kept (ZeRO-1, recompute; the
+# sequence parallelism and interleaving the engine has not are left out,
+# said on stderr); every rank within 1 % of its stage's predicted peak
+for spec in "gpt3-175b-3d.plan:layers=8,hidden=64,heads=8,vocab=256,seq=64,dp=2,tp=2,pp=2:2" \
+    "llama3-70b-64gpu.plan:layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64,dp=1,tp=2,pp=4:4"; do
+    plan=${spec%%:*} rest=${spec#*:}
+    sc=${rest%:*} stages=${rest#*:}
+    run "$ZPLAN" exec "$ZPLAN_SRCDIR/plans/$plan" --db "$tmp/x.db" --steps 3 --oversubscribe --scale "$sc,accum=4" --json
+    jok "$outf" ".status == \"ok\" and .ranks == 8 and ([.per_rank[] | .stage] | unique | length) == $stages and
+        all(.comm_bytes_per_step.by_group[]; .predicted == .measured) and
+        all(.per_rank[]; (.measured_bytes.peak - .predicted_bytes.peak) / .predicted_bytes.peak | fabs < 0.01)" \
+        "plans/$plan at reduced scale on 8 ranks ($sc): $stages stages, each rank within 1% of its stage's peak" ||
+        diag "$err"
+done
+run "$ZPLAN" exec "$ZPLAN_SRCDIR/plans/gpt3-175b-3d.plan" --db "$tmp/x.db" --steps 1
+ok "$([ "$rc" -eq 2 ] && grep -q '1024 ranks.*dp=, tp=, pp= shrinks the layout' "$errf"; echo $?)" \
+    "plans/gpt3-175b-3d.plan unscaled: 1024 ranks refused (exit 2), saying how to shrink the layout"
+
 # refused: tp not dividing the ranks, the heads, the KV heads; dump=DIR
 eng 2 2 0 0 heads=4 kv_heads=1
 ok "$([ "$rc" -eq 2 ] && grep -q 'tensor parallelism 2' "$errf"; echo $?)" "tp 2 over 1 KV head is refused (exit 2)"
