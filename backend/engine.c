@@ -82,6 +82,7 @@ typedef struct unit {
     float *hgrad;    /* ZeRO-1 with offload: the host's gradient shard */
     size_t nrep;     /* tensor parallelism: the first nrep parameters are the same on every tp rank (norms,
                       * row-parallel biases, position table), the rest this rank's slices */
+    size_t nnorm;    /* of which the first nnorm are norms (their gradients summed over tp with sp) */
     size_t dup0, dup1;   /* pipeline parallelism: [dup0, dup1) is the tied head's copy on the last stage (its
                           * gradient norm counted on the first stage's embedding) */
     int own;         /* on this rank's stage */
@@ -103,6 +104,9 @@ typedef struct model {
      * vocabulary rows; its QKV and first MLP matrix widths (all the whole
      * model's with tp = 1) */
     int tp, tr;
+    int sp;                  /* sequence parallelism: the residual stream, the norms and the stage's messages
+                              * hold this rank's R = B T / tp token rows */
+    int R;                   /* the token rows a rank holds of a micro-batch (B T, or B T / tp with sp) */
     int NHl, KVl, Cl, Fl, Vl;
     size_t Ql, Gl;
     ze_alloc *a;
@@ -143,8 +147,9 @@ static size_t norm_params(const ze_cfg *c) { return (c->rms ? 1 : 2) * (size_t)c
  * columns of its heads, the first MLP matrix's rows of its F/tp (the
  * gate's, then the up projection's with SwiGLU) and the second's columns;
  * the norms and the row-parallel matrices' biases whole, and these
- * replicated tensors first (LN1, the projection's bias, LN2, the second
- * MLP matrix's bias), then the slices in the order above. */
+ * replicated tensors first (the norms LN1 and LN2, whose gradients
+ * sequence parallelism sums over the tp ranks, then the projection's and
+ * the second MLP matrix's biases), then the slices in the order above. */
 static void block_layout(const ze_cfg *c, int tp, size_t *off, size_t *sz, size_t *n)
 {
     size_t C = (size_t)c->C, F = ffn(c), Q = qkv_width(c), G = fc_width(c), o = 0, t = (size_t)tp;
@@ -153,7 +158,7 @@ static void block_layout(const ze_cfg *c, int tp, size_t *off, size_t *sz, size_
                      C, lb, G / t * C, bias * G / t, C * F / t, bias * C};
     static const int canon[B_N] = {B_LN1W, B_LN1B, B_QKVW, B_QKVB, B_PROJW, B_PROJB,
                                    B_LN2W, B_LN2B, B_FCW, B_FCB, B_FCPW, B_FCPB};
-    static const int repl[B_N] = {B_LN1W, B_LN1B, B_PROJB, B_LN2W, B_LN2B, B_FCPB,
+    static const int repl[B_N] = {B_LN1W, B_LN1B, B_LN2W, B_LN2B, B_PROJB, B_FCPB,
                                   B_QKVW, B_QKVB, B_PROJW, B_FCW, B_FCB, B_FCPW};
     const int *order = tp > 1 ? repl : canon;
     for (int i = 0; i < B_N; i++) {
@@ -229,6 +234,11 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
     if (pp > 1 && c->zero > 1) {
         snprintf(msg, n, "ZeRO-%d with pipeline parallelism: the engine pipelines ZeRO 0-1 (DeepSpeed's and "
                  "Megatron's distributed optimizer's rule)", c->zero);
+        return -1;
+    }
+    if (c->sp < 0 || c->sp > 1 || (c->sp && tp > 1 && (c->B * c->T) % tp)) {
+        snprintf(msg, n, "sequence parallelism %d over tp %d: 0 or 1, and the micro-batch's %d token rows split "
+                 "evenly", c->sp, tp, c->B * c->T);
         return -1;
     }
     if ((tp > 1 || pp > 1) && c->dump) {
@@ -307,6 +317,39 @@ static int tcoll(model *m, int rc) { return coll_of(m, m->tg, rc); }
 static int tp_sum(model *m, float *buf, size_t n)
 {
     return m->tp > 1 ? tcoll(m, m->tg->allreduce(m->tg, buf, n, ZE_F32)) : 0;
+}
+
+/* Sequence parallelism: a micro-batch's B T token rows (of width C) in tp
+ * blocks of R rows, rank r holding the r-th.  sp_gather: the whole (full,
+ * B T C values) from every rank's block (local), an all-gather. */
+static int sp_gather(model *m, float *full, const float *local)
+{
+    size_t RC = (size_t)m->R * (size_t)m->c->C;
+    m->op->copy(m->d, full + (size_t)m->tr * RC, ZE_DEVICE, local, ZE_DEVICE, RC * sizeof(float));
+    return tcoll(m, m->tg->allgather(m->tg, full, RC * (size_t)m->tp, ZE_F32));
+}
+
+/* sp_scatter: the sum over the tp ranks of full's partial values, this
+ * rank's block of it copied into local (when not NULL): a reduce-scatter
+ * (the block stays in full at its place too) */
+static int sp_scatter(model *m, float *full, float *local)
+{
+    size_t RC = (size_t)m->R * (size_t)m->c->C;
+    if (tcoll(m, m->tg->reduce_scatter(m->tg, full, RC * (size_t)m->tp, ZE_F32)))
+        return -1;
+    if (local)
+        m->op->copy(m->d, local, ZE_DEVICE, full + (size_t)m->tr * RC, ZE_DEVICE, RC * sizeof(float));
+    return 0;
+}
+
+/* A row-parallel product's partial output (full rows) made whole: summed
+ * over the tp ranks in place, or with sp reduce-scattered into out (this
+ * rank's rows) */
+static int rowpar_done(model *m, float *partial, float *out)
+{
+    if (m->sp)
+        return sp_scatter(m, partial, out);
+    return tp_sum(m, partial, (size_t)m->c->B * (size_t)m->c->T * (size_t)m->c->C);
 }
 
 /* ------------------------------------------------------------ storage */
@@ -480,6 +523,8 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
     m->tg = tg;
     m->tp = tg->size;
     m->tr = tg->rank;
+    m->sp = c->sp && m->tp > 1;
+    m->R = c->B * c->T / (m->sp ? m->tp : 1);
     m->pg = pg;
     m->eg = eg;
     m->pp = pg->size;
@@ -527,9 +572,10 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
         u->n = k == 0 ? npe + nte : k == m->nunits - 1 ? norm_params(c) + (m->own_head ? nte : 0) : nb;
         if (k == m->nunits - 1 && !c->untied && m->own_head)
             u->dup0 = norm_params(c), u->dup1 = u->n;
-        if (m->tp > 1)
-            u->nrep = k == 0 ? npe : k == m->nunits - 1 ? norm_params(c) : m->lsz[B_LN1W] + m->lsz[B_LN1B] +
-                      m->lsz[B_PROJB] + m->lsz[B_LN2W] + m->lsz[B_LN2B] + m->lsz[B_FCPB];
+        if (m->tp > 1) {
+            u->nnorm = k == 0 ? 0 : k == m->nunits - 1 ? norm_params(c) : 2 * norm_params(c);
+            u->nrep = k == 0 ? npe : k == m->nunits - 1 ? norm_params(c) : u->nnorm + m->lsz[B_PROJB] + m->lsz[B_FCPB];
+        }
         u->shard = (u->n + d - 1) / d;
         u->np = m->zero == 0 ? u->n : u->shard * d;   /* ZeRO pads each unit to a multiple of dp */
         size_t nopt = m->zero >= 1 ? u->shard : u->np, first = m->zero >= 1 ? r * u->shard : 0;
@@ -651,6 +697,14 @@ static int grads_done(model *m, int k)
         m->op->convert(m->d, u->g, ZE_DEVICE, m->gdt, u->gtmp, ZE_DEVICE, ZE_F32, u->n, 1);
     else {
         m->op->narrow(m->d, u->gtmp, m->gdt, u->np);
+        /* sequence parallelism: the norms' gradients came from this rank's
+         * rows, summed over the tp ranks (per micro-batch: the shards keep
+         * no whole unit to sum later) */
+        if (m->sp && u->nnorm && (rc = tcoll(m, m->tg->allreduce(m->tg, u->gtmp, u->nnorm, m->gdt)))) {
+            release_t(m, u->gtmp);
+            u->gtmp = NULL;
+            return rc;
+        }
         if (!(rc = coll(m, m->g->reduce_scatter(m->g, u->gtmp, u->np, m->gdt)))) {
             const void *blk = at(u->gtmp, m->gdt, (size_t)m->g->rank * u->shard);
             if (m->off) {   /* accumulated into the host's fp32 shard */
@@ -687,30 +741,34 @@ static size_t att_floats(const model *m)
 static size_t lact_floats(const model *m, int with_att)
 {
     const ze_cfg *c = m->c;
-    size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C;
-    return N * C /* ln1 */ + 2 * N + N * m->Ql + (with_att ? att_floats(m) : 0) + N * (size_t)m->Cl /* atty */ +
-           N * C /* xmid */ + N * C /* ln2 */ + 2 * N + N * m->Gl + N * (size_t)m->Fl;
+    size_t N = (size_t)c->B * (size_t)c->T, R = (size_t)m->R, C = (size_t)c->C;
+    return R * C /* ln1 */ + 2 * R + N * m->Ql + (with_att ? att_floats(m) : 0) + N * (size_t)m->Cl /* atty */ +
+           R * C /* xmid */ + R * C /* ln2 */ + 2 * R + N * m->Gl + N * (size_t)m->Fl;
 }
 
+/* (with sequence parallelism the norms' inputs and outputs, ln1, xmid,
+ * ln2 and their statistics, are this rank's R rows, as the block's input
+ * x is: the column-parallel products gather their inputs, in forward and
+ * again in backward, as Megatron keeps them) */
 static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
 {
     const ze_cfg *c = m->c;
-    size_t N = (size_t)c->B * (size_t)c->T, C = (size_t)c->C;
+    size_t N = (size_t)c->B * (size_t)c->T, R = (size_t)m->R, C = (size_t)c->C;
     float *p = la->mem = alloc_u(m, cls, lact_floats(m, with_att));
     CHECK(p);
-    la->ln1 = p, p += N * C;
-    la->mean1 = p, p += N;
-    la->rstd1 = p, p += N;
+    la->ln1 = p, p += R * C;
+    la->mean1 = p, p += R;
+    la->rstd1 = p, p += R;
     la->qkv = p, p += N * m->Ql;
     if (with_att)
         la->att = p, p += att_floats(m);
     else
         la->att = NULL;
     la->atty = p, p += N * (size_t)m->Cl;
-    la->xmid = p, p += N * C;
-    la->ln2 = p, p += N * C;
-    la->mean2 = p, p += N;
-    la->rstd2 = p, p += N;
+    la->xmid = p, p += R * C;
+    la->ln2 = p, p += R * C;
+    la->mean2 = p, p += R;
+    la->rstd2 = p, p += R;
     la->fc = p, p += N * m->Gl;
     la->gelu = p;
     return 0;
@@ -759,78 +817,110 @@ static void norm_bwd(model *m, float *dinp, float *dw, const float *dout, const 
  * rank's heads, its F/tp), the output projection and the second MLP matrix
  * row-parallel, their partial products summed over the tp ranks (Megatron's
  * two forward all-reduces).  0, or -1 when a collective failed. */
-static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout)
+static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout, float *gbuf)
 {
     const ze_cfg *c = m->c;
-    int N = c->B * c->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl;
-    size_t NC = (size_t)N * (size_t)C;
+    int N = c->B * c->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl, R = m->R;
+    size_t NC = (size_t)N * (size_t)C, RC = (size_t)R * (size_t)C;
     const size_t *o = m->boff;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
-    norm_fwd(m, la->ln1, la->mean1, la->rstd1, la->x, w + o[B_LN1W], N);
-    op->matmul_fwd(d, la->qkv, la->ln1, w + o[B_QKVW], bias_of(m, w, B_QKVB), N, C, Q);
+    /* sequence parallelism: the gathered input of a column-parallel
+     * product, then the partial output of a row-parallel one (whole rows):
+     * gbuf, the backward's own gather buffer when the block is recomputed
+     * there, else a buffer of its own */
+    float *whole = gbuf;
+    if (m->sp && !whole)
+        CHECK(whole = alloc_u(m, ZE_BUF, NC));
+    norm_fwd(m, la->ln1, la->mean1, la->rstd1, la->x, w + o[B_LN1W], R);
+    if (m->sp && sp_gather(m, whole, la->ln1))
+        return -1;
+    op->matmul_fwd(d, la->qkv, m->sp ? whole : la->ln1, w + o[B_QKVW], bias_of(m, w, B_QKVB), N, C, Q);
     if (c->rope)
         op->rope_fwd(d, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
     op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
-    op->matmul_fwd(d, la->xmid, la->atty, w + o[B_PROJW], rowpar_bias(m, w, B_PROJB), N, Cl, C);
-    if (tp_sum(m, la->xmid, NC))
+    float *proj = m->sp ? whole : la->xmid;
+    op->matmul_fwd(d, proj, la->atty, w + o[B_PROJW], rowpar_bias(m, w, B_PROJB), N, Cl, C);
+    if (rowpar_done(m, proj, la->xmid))
         return -1;
-    op->acc(d, la->xmid, la->x, NC);
-    norm_fwd(m, la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], N);
-    op->matmul_fwd(d, la->fc, la->ln2, w + o[B_FCW], bias_of(m, w, B_FCB), N, C, G);
+    op->acc(d, la->xmid, la->x, RC);
+    norm_fwd(m, la->ln2, la->mean2, la->rstd2, la->xmid, w + o[B_LN2W], R);
+    if (m->sp && sp_gather(m, whole, la->ln2))
+        return -1;
+    op->matmul_fwd(d, la->fc, m->sp ? whole : la->ln2, w + o[B_FCW], bias_of(m, w, B_FCB), N, C, G);
     if (c->swiglu)
         op->swiglu_fwd(d, la->gelu, la->fc, N, F);
     else
         op->gelu_fwd(d, la->gelu, la->fc, (size_t)N * (size_t)F);
-    op->matmul_fwd(d, xout, la->gelu, w + o[B_FCPW], rowpar_bias(m, w, B_FCPB), N, F, C);
-    if (tp_sum(m, xout, NC))
+    float *out = m->sp ? whole : xout;
+    op->matmul_fwd(d, out, la->gelu, w + o[B_FCPW], rowpar_bias(m, w, B_FCPB), N, F, C);
+    if (rowpar_done(m, out, xout))
         return -1;
-    op->acc(d, xout, la->xmid, NC);
+    op->acc(d, xout, la->xmid, RC);
+    if (whole != gbuf)
+        release_t(m, whole);
     return 0;
 }
 
 /* Backward scratch: one block's activation gradients. */
 typedef struct bscratch {
     float *d1, *d3, *datt, *dF1, *dF2;   /* N*C, N*Q (QKV), T*T, N*F, N*G (first MLP matrix) */
+    float *g;                            /* sequence parallelism: N*C, a gathered operand */
 } bscratch;
 
 /* One block backward: dres holds dL/dxout on entry and dL/dx on return.
  * With tensor parallelism the column-parallel products' input gradients
  * are partial sums, summed over the tp ranks before their norm's backward
- * (Megatron's two backward all-reduces).  0, or -1 when a collective
- * failed. */
+ * (Megatron's two backward all-reduces).  With sequence parallelism dres
+ * is this rank's rows: gathered whole for each row-parallel product's
+ * backward, and the column-parallel inputs' partial gradients reduce-
+ * scattered back to rows; the saved norm outputs (rows) are gathered again
+ * for the weights' gradients.  0, or -1 when a collective failed. */
 static int block_bwd(model *m, const float *w, float *dw, const lact *la, const float *att, float *dres,
                      bscratch *s)
 {
     const ze_cfg *c = m->c;
-    int N = c->B * c->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl;
-    size_t NC = (size_t)N * (size_t)C, NF = (size_t)N * (size_t)F;
+    int N = c->B * c->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl, R = m->R;
+    size_t NC = (size_t)N * (size_t)C, NF = (size_t)N * (size_t)F, RC = (size_t)R * (size_t)C;
     const size_t *o = m->boff;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
+    const float *blk = m->sp ? s->d1 + (size_t)m->tr * RC : s->d1;   /* this rank's rows of d1 */
+    if (m->sp && sp_gather(m, s->g, dres))
+        return -1;
     op->zero(d, s->dF1, ZE_DEVICE, NF * sizeof(float));
-    op->matmul_bwd(d, s->dF1, dw + o[B_FCPW], dbias_of(m, dw, B_FCPB), dres, la->gelu, w + o[B_FCPW], N, F, C);
+    op->matmul_bwd(d, s->dF1, dw + o[B_FCPW], dbias_of(m, dw, B_FCPB), m->sp ? s->g : dres, la->gelu, w + o[B_FCPW],
+                   N, F, C);
     op->zero(d, s->dF2, ZE_DEVICE, (size_t)N * (size_t)G * sizeof(float));
     if (c->swiglu)
         op->swiglu_bwd(d, s->dF2, la->fc, s->dF1, N, F);
     else
         op->gelu_bwd(d, s->dF2, la->fc, s->dF1, NF);
-    op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s->d1, dw + o[B_FCW], dbias_of(m, dw, B_FCB), s->dF2, la->ln2, w + o[B_FCW], N, C, G);
-    if (tp_sum(m, s->d1, NC))
+    if (m->sp && sp_gather(m, s->g, la->ln2))
         return -1;
-    norm_bwd(m, dres, dw + o[B_LN2W], s->d1, la->xmid, w + o[B_LN2W], la->mean2, la->rstd2, N);
+    op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
+    op->matmul_bwd(d, s->d1, dw + o[B_FCW], dbias_of(m, dw, B_FCB), s->dF2, m->sp ? s->g : la->ln2, w + o[B_FCW],
+                   N, C, G);
+    if (m->sp ? sp_scatter(m, s->d1, NULL) : tp_sum(m, s->d1, NC))
+        return -1;
+    norm_bwd(m, dres, dw + o[B_LN2W], blk, la->xmid, w + o[B_LN2W], la->mean2, la->rstd2, R);
+    if (m->sp && sp_gather(m, s->g, dres))
+        return -1;
     op->zero(d, s->d1, ZE_DEVICE, (size_t)N * (size_t)Cl * sizeof(float));
-    op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), dres, la->atty, w + o[B_PROJW], N, Cl, C);
+    op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), m->sp ? s->g : dres, la->atty,
+                   w + o[B_PROJW], N, Cl, C);
     op->zero(d, s->d3, ZE_DEVICE, (size_t)N * (size_t)Q * sizeof(float));
     op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
     if (c->rope)   /* the gradient of the unrotated Q and K */
         op->rope_bwd(d, s->d3, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
-    op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, s->d1, dw + o[B_QKVW], dbias_of(m, dw, B_QKVB), s->d3, la->ln1, w + o[B_QKVW], N, C, Q);
-    if (tp_sum(m, s->d1, NC))
+    if (m->sp && sp_gather(m, s->g, la->ln1))
         return -1;
-    norm_bwd(m, dres, dw + o[B_LN1W], s->d1, la->x, w + o[B_LN1W], la->mean1, la->rstd1, N);
+    op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
+    op->matmul_bwd(d, s->d1, dw + o[B_QKVW], dbias_of(m, dw, B_QKVB), s->d3, m->sp ? s->g : la->ln1, w + o[B_QKVW],
+                   N, C, Q);
+    if (m->sp ? sp_scatter(m, s->d1, NULL) : tp_sum(m, s->d1, NC))
+        return -1;
+    norm_bwd(m, dres, dw + o[B_LN1W], blk, la->x, w + o[B_LN1W], la->mean1, la->rstd1, R);
     return 0;
 }
 
@@ -1109,7 +1199,7 @@ static size_t scratch_floats(const model *m)
 {
     const ze_cfg *c = m->c;
     size_t N = (size_t)c->B * (size_t)c->T, TT = (size_t)c->T * (size_t)c->T;
-    return N * (size_t)c->C + N * m->Ql + TT + N * (size_t)m->Fl + N * m->Gl;
+    return N * (size_t)c->C * (m->sp ? 2 : 1) + N * m->Ql + TT + N * (size_t)m->Fl + N * m->Gl;
 }
 
 static void scratch_of(const model *m, float *sbuf, bscratch *s)
@@ -1121,6 +1211,7 @@ static void scratch_of(const model *m, float *sbuf, bscratch *s)
     s->datt = s->d3 + N * m->Ql;
     s->dF1 = s->datt + (size_t)c->T * (size_t)c->T;
     s->dF2 = s->dF1 + N * (size_t)m->Fl;
+    s->g = m->sp ? s->dF2 + N * m->Gl : NULL;
 }
 
 /* The forward of this rank's stage for the micro-batch in slot s (its
@@ -1140,8 +1231,8 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     ze_alloc *a = m->a;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
-    int N = c->B * c->T, C = c->C, L = c->L, V = c->V, nl = m->nl;
-    size_t NC = (size_t)N * (size_t)C;
+    int N = c->B * c->T, C = c->C, L = c->L, V = c->V, nl = m->nl, R = m->R;
+    size_t NC = (size_t)N * (size_t)C, RC = (size_t)R * (size_t)C;
     int with_att = c->ckpt == ZE_CKPT_NONE;
     const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
     lact *acts = x->acts + (size_t)s * (size_t)nl;
@@ -1156,14 +1247,19 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
         const float *emb = params_of(m, 0, &gath);
         if (!emb)
             return -1;
-        CHECK(acts[0].x = alloc_u(m, ZE_ACT, NC));
+        CHECK(acts[0].x = alloc_u(m, ZE_ACT, RC));
         /* vocabulary-parallel: each rank looks up its rows (tp rank 0
-         * adds the positions), the sum over the ranks is the embedding */
-        op->embed_fwd(d, acts[0].x, tok, emb + m->wte_off, c->rope || m->tr ? NULL : emb + m->wpe_off, c->B, c->T,
-                      C);
+         * adds the positions), the sum over the ranks is the embedding
+         * (with sp reduce-scattered: this rank's token rows) */
+        float *e = acts[0].x;
+        if (m->sp)
+            CHECK(e = alloc_u(m, ZE_BUF, NC));
+        op->embed_fwd(d, e, tok, emb + m->wte_off, c->rope || m->tr ? NULL : emb + m->wpe_off, c->B, c->T, C);
         release(m, &gath);
-        if (tp_sum(m, acts[0].x, NC))
+        if (rowpar_done(m, e, acts[0].x))
             return -1;
+        if (m->sp)
+            release_t(m, e);
     }
     float *att_tmp = NULL;
     size_t att_n = att_floats(m);
@@ -1180,17 +1276,17 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
         /* the next block's input (saved for its backward); the stage's
          * output: the final norm's input on the last stage, else a send
          * buffer, freed once sent */
-        float *xout = i + 1 < nl ? (acts[i + 1].x = alloc_u(m, ZE_ACT, NC))
-                                 : (*y = alloc_u(m, m->last ? ZE_ACT : ZE_BUF, NC));
+        float *xout = i + 1 < nl ? (acts[i + 1].x = alloc_u(m, ZE_ACT, RC))
+                                 : (*y = alloc_u(m, m->last ? ZE_ACT : ZE_BUF, RC));
         CHECK(xout);
         if (c->ckpt == ZE_CKPT_FULL) {
             lact tmp = *la;
             CHECK(lact_alloc(m, &tmp, ZE_BUF, 1) == 0);
-            CHECK(block_fwd(m, w, &tmp, tmp.att, xout) == 0);
+            CHECK(block_fwd(m, w, &tmp, tmp.att, xout, NULL) == 0);
             release_t(m, tmp.mem);
         } else {
             CHECK(lact_alloc(m, la, ZE_ACT, with_att) == 0);
-            CHECK(block_fwd(m, w, la, with_att ? la->att : att_tmp, xout) == 0);
+            CHECK(block_fwd(m, w, la, with_att ? la->att : att_tmp, xout, NULL) == 0);
         }
         release(m, &gath);
         gath = gnext;
@@ -1217,16 +1313,24 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
         return -1;
     if (!m->own_head)
         we += m->wte_off;
-    CHECK(x->lnf = alloc_u(m, ZE_ACT, NC + 2 * (size_t)N));
-    x->meanf = x->lnf + NC;
-    x->rstdf = x->meanf + N;
-    norm_fwd(m, x->lnf, x->meanf, x->rstdf, x->xfin, wf, N);
+    CHECK(x->lnf = alloc_u(m, ZE_ACT, RC + 2 * (size_t)R));
+    x->meanf = x->lnf + RC;
+    x->rstdf = x->meanf + R;
+    norm_fwd(m, x->lnf, x->meanf, x->rstdf, x->xfin, wf, R);
+    /* the head's input: with sp gathered whole (kept for the head's
+     * backward, right below) */
+    float *hin = x->lnf;
+    if (m->sp) {
+        CHECK(hin = alloc_u(m, ZE_BUF, NC));
+        if (sp_gather(m, hin, x->lnf))
+            return -1;
+    }
     a->phase = ZE_LOSS;   /* until the logits are freed */
     /* vocabulary-parallel with tp: this rank's V/tp logits */
     int Vl = m->Vl;
     float *logits = alloc_u(m, ZE_BUF, (size_t)N * (size_t)Vl);
     CHECK(logits);
-    op->matmul_fwd(d, logits, x->lnf, we, NULL, N, C, Vl);
+    op->matmul_fwd(d, logits, hin, we, NULL, N, C, Vl);
     if (m->tp == 1)
         *loss = op->crossentropy(d, logits, x->tgt + (size_t)s * (size_t)N, N, V, dscale);
     else if (xent_vp(x, s, logits, dscale, loss))
@@ -1235,7 +1339,7 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
 
     bscratch sc;
     float *sbuf = alloc_u(m, ZE_BUF, scratch_floats(m));   /* each part zeroed where it must be */
-    float *dres = alloc_f(m, ZE_BUF, NC);
+    float *dres = alloc_f(m, ZE_BUF, RC);
     CHECK(sbuf && dres);
     x->sbuf[s] = sbuf;
     x->dres[s] = dres;
@@ -1246,12 +1350,15 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     float *dwf = grads_of(m, L + 1), *dwe = m->own_head ? NULL : grads_of(m, 0);
     CHECK(dwf && (m->own_head || dwe));
     op->zero(d, sc.d1, ZE_DEVICE, NC * sizeof(float));
-    op->matmul_bwd(d, sc.d1, m->own_head ? dwf + nf : dwe + m->wte_off, NULL, logits, x->lnf, we, N, C, Vl);
+    op->matmul_bwd(d, sc.d1, m->own_head ? dwf + nf : dwe + m->wte_off, NULL, logits, hin, we, N, C, Vl);
     release_t(m, logits);
-    if (tp_sum(m, sc.d1, NC))   /* each rank's vocabulary rows' share */
+    if (m->sp)
+        release_t(m, hin);
+    /* each rank's vocabulary rows' share, summed (with sp: to its rows) */
+    if (m->sp ? sp_scatter(m, sc.d1, NULL) : tp_sum(m, sc.d1, NC))
         return -1;
     a->phase = ZE_BWD;
-    norm_bwd(m, dres, dwf, sc.d1, x->xfin, wf, x->meanf, x->rstdf, N);
+    norm_bwd(m, dres, dwf, m->sp ? sc.d1 + (size_t)m->tr * RC : sc.d1, x->xfin, wf, x->meanf, x->rstdf, R);
     release(m, &gf);
     release(m, &ge);
     if (grads_done(m, L + 1))
@@ -1279,7 +1386,6 @@ static int stage_bwd(step_ctx *x, int s)
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
     int N = c->B * c->T, C = c->C, nl = m->nl;
-    size_t NC = (size_t)N * (size_t)C;
     const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
     lact *acts = x->acts + (size_t)s * (size_t)nl;
     float *dres = x->dres[s];
@@ -1306,9 +1412,9 @@ static int stage_bwd(step_ctx *x, int s)
             /* recompute the block from its input (the checkpoint): the whole
              * forward again, as activation checkpointing reruns it */
             lact tmp = *la;
-            float *xout = alloc_u(m, ZE_BUF, NC);
+            float *xout = alloc_u(m, ZE_BUF, (size_t)m->R * (size_t)C);
             CHECK(xout && lact_alloc(m, &tmp, ZE_BUF, 1) == 0);
-            CHECK(block_fwd(m, w, &tmp, tmp.att, xout) == 0);
+            CHECK(block_fwd(m, w, &tmp, tmp.att, xout, sc.g) == 0);
             release_t(m, xout);
             CHECK(block_bwd(m, w, dw, &tmp, tmp.att, dres, &sc) == 0);
             release_t(m, tmp.mem);
@@ -1337,7 +1443,9 @@ static int stage_bwd(step_ctx *x, int s)
     if (m->first) {
         float *dwe = grads_of(m, 0);   /* with a tied head, the one the head began */
         CHECK(dwe);
-        op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off, dres, tok, c->B, c->T, C);
+        if (m->sp && sp_gather(m, sc.g, dres))   /* the lookup's gradient: every token row */
+            return -1;
+        op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off, m->sp ? sc.g : dres, tok, c->B, c->T, C);
         if (grads_done(m, 0))
             return -1;
     }
@@ -1361,7 +1469,7 @@ static int pcoll(model *m, int rc) { return coll_of(m, m->pg, rc); }
 static int recv_input(step_ctx *x, int j)
 {
     model *m = x->m;
-    size_t NC = (size_t)m->c->B * (size_t)m->c->T * (size_t)m->c->C;
+    size_t NC = (size_t)m->R * (size_t)m->c->C;   /* a message: the token rows a rank holds */
     lact *la = &x->acts[(size_t)(j % x->slots) * (size_t)m->nl];
     CHECK(la->x = alloc_u(m, ZE_ACT, NC));
     return pcoll(m, m->pg->recv(m->pg, la->x, NC, ZE_F32, m->pk - 1));
@@ -1398,7 +1506,7 @@ static int run_stage(step_ctx *x, int step, float dscale, double *loss)
     ze_group *pg = m->pg;
     int M = m->c->M, p = m->pp, k = m->pk;
     int w = m->gpipe ? M : (p - k - 1 < M ? p - k - 1 : M), rem = M - w, S = x->slots;
-    size_t NC = (size_t)m->c->B * (size_t)m->c->T * (size_t)m->c->C;
+    size_t NC = (size_t)m->R * (size_t)m->c->C;   /* a message: the token rows a rank holds */
     float *y = NULL;
     *loss = 0.0;
     for (int j = 0; j < w; j++) {   /* warm-up: forwards */
@@ -1465,6 +1573,13 @@ static int reduce_grads(model *m)
         if (coll_of(m, m->eg, m->eg->allreduce(m->eg, gr, nte, m->gdt)))
             return -1;
     }
+    /* sequence parallelism: the norms' gradients came from each rank's
+     * rows, summed over the tp ranks once a step (Megatron's) */
+    if (m->sp && m->zero <= 1)
+        for (int k = m->nunits - 1; k >= 0; k--)
+            if (m->u[k].own && m->u[k].nnorm &&
+                tcoll(m, m->tg->allreduce(m->tg, m->u[k].g, m->u[k].nnorm, m->gdt)))
+                return -1;
     if (m->zero == 1) {
         for (int k = m->nunits - 1; k >= 0; k--) {
             unit *u = &m->u[k];

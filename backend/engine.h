@@ -51,6 +51,11 @@ typedef struct ze_cfg {
      * over tp consecutive ranks (group.h's layout: tp fastest); the rest of
      * the ranks' factor is data parallel */
     int tp;
+    /* sequence parallelism (with tp > 1): the residual stream, the norms
+     * and the pipeline's messages on B T / tp token rows per rank, the
+     * row-parallel outputs reduce-scattered and the column-parallel inputs
+     * all-gathered (Megatron's), the norms' gradients summed over tp */
+    int sp;
     /* pipeline-parallel stages (0 or 1: none): the layers split as the
      * planner splits them (the remainder one each to the middle stages,
      * then the first, then the last), the embedding on the first stage, the

@@ -120,7 +120,8 @@ fi
 # heads: the planner's tp divides the unscaled model's) and the LLaMA family's
 # (16 heads, 8 KV heads: every tp up to 8 divides both) at another, fp32;
 # ZeRO 0-3 taken in turn (0-1 with a pipeline, which the engine runs at
-# ZeRO 0-1), the recompute modes likewise.  Every rank against its own
+# ZeRO 0-1), the recompute modes likewise, sequence parallelism on half of
+# the rows with tp.  Every rank against its own
 # stage's prediction: the peak and every class, and the bytes sent per
 # step exact per kind and per group (rank 0's).
 errors3d='
@@ -147,10 +148,13 @@ for lay in 1:4:1 2:2:1 1:2:2 1:1:4 2:1:2 1:8:1 2:4:1 4:2:1 1:4:2 2:2:2 1:2:4 4:1
     np=$((dp * tp * pp))
     if [ "$pp" -gt 1 ]; then z=$((i % 2)); else z=$((i % 4)); fi
     k=$(echo "none selective full" | cut -d' ' -f$((i % 3 + 1)))
+    sp=--no-sp
+    spn=
+    if [ "$tp" -gt 1 ] && [ $((i % 2)) -eq 0 ]; then sp=--sp spn=" sp"; fi   # sequence parallelism on half the tp rows
     i=$((i + 1)) n=$((n + 1))
-    what="$model $shape tp $tp x dp $dp x pp $pp ZeRO-$z ckpt $k"
+    what="$model $shape tp $tp$spn x dp $dp x pp $pp ZeRO-$z ckpt $k"
     # shellcheck disable=SC2086
-    "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 --no-sp --zero "$z" \
+    "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 "$sp" --zero "$z" \
         --offload none --ckpt "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --no-flash-attn \
         --dtype fp32 --json >/dev/null
     id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')

@@ -45,15 +45,16 @@ for arch in gpt2 llama; do
             off=0
             [ "$z" -ge 1 ] && [ $(( (i + z) % 4 )) -eq 0 ] && off=1   # optimizer offload, some of the time
             [ "$z" -eq 3 ] && [ $(( i % 3 )) -eq 2 ] && off=2          # and the parameters too
+            sp=$(( (i + z) % 2 ))                                      # sequence parallelism on and off
             # shellcheck disable=SC2086
-            eng "$np" "$t" "$z" "$k" offload="$off" $extra
+            eng "$np" "$t" "$z" "$k" offload="$off" sp="$sp" $extra
             if [ "$rc" -ne 0 ]; then
-                ok 1 "$arch, tp $t x dp $((np / t)), ZeRO-$z, offload $off, recompute $k: trains"
+                ok 1 "$arch, tp $t x dp $((np / t)), sp $sp, ZeRO-$z, offload $off, recompute $k: trains"
                 diag "$err"
                 continue
             fi
-            jok "$outf" ".tp == $t and .dp == $((np / t)) and ($close)" \
-                "$arch, tp $t x dp $((np / t)), ZeRO-$z, offload $off, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+            jok "$outf" ".tp == $t and .dp == $((np / t)) and .sp == ($sp == 1) and ($close)" \
+                "$arch, tp $t x dp $((np / t)), sp $sp, ZeRO-$z, offload $off, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
                 --slurpfile ref "$tmp/$arch.json"
         done
         i=$((i + 1))
@@ -80,6 +81,25 @@ for spec in 8:4:0 8:4:2 8:8:0 8:8:2; do
     jok "$outf" ".bus_bytes_per_group.tp[\"all-reduce\"] == $s and .bus_bytes_per_group.tp[\"reduce-scatter\"] == 0 and
         .bus_bytes_per_group.tp[\"all-gather\"] == 0" \
         "tp $t x dp $dp, recompute $k: the tensor-parallel group's all-reduces send $s bytes a step, by hand"
+done
+# with sequence parallelism (tp 4 x dp 2, N = 32 rows, 8 a rank): per
+# layer and micro-batch the row-parallel outputs reduce-scattered (2) and
+# the column-parallel inputs gathered (2) in forward, in backward the
+# output gradients gathered (2), the kept inputs gathered again (2) and the
+# input gradients reduce-scattered (2), full recompute the forward's again;
+# per micro-batch the embedding's output reduce-scattered and its gradient
+# gathered, the head's input gathered and its gradient reduce-scattered;
+# each of S = 32 x 64 fp32 = 8192 bytes, bus S (t - 1) / t = 6144.  The
+# all-reduces: the cross-entropy's 3 x 2 of 32 fp32 values, and once a
+# step the norms' gradients (5 LayerNorms of 128 fp32), bus x 1.5.
+for k in 0 2; do
+    eng 8 4 1 "$k" sp=1
+    ag=$(( 6144 * ((k == 2 ? 8 : 6) * 2 * 2 + 2 + 2) ))
+    rs=$(( 6144 * ((k == 2 ? 6 : 4) * 2 * 2 + 2 + 2) ))
+    ar=$(( (3 * 2 * 32 * 4 + 5 * 128 * 4) * 3 / 2 ))
+    jok "$outf" ".sp and .bus_bytes_per_group.tp[\"all-gather\"] == $ag and .bus_bytes_per_group.tp[\"reduce-scatter\"] == $rs and
+        .bus_bytes_per_group.tp[\"all-reduce\"] == $ar" \
+        "tp 4 x dp 2 with sp, recompute $k: all-gathers $ag, reduce-scatters $rs, all-reduces $ar bytes a step, by hand"
 done
 # the data-parallel group's: ZeRO-1 over dp 2 with tp 4 reduce-scatters and
 # gathers each rank's quarter of the model (P / 4 fp32 values, the norms
@@ -129,9 +149,11 @@ for arch in gpt2 llama; do
             [ $(( (i + z) % 4 )) -eq 3 ] && sched=gpipe
             off=0
             [ "$z" -eq 1 ] && [ $(( i % 3 )) -eq 1 ] && off=1
+            sp=0
+            [ "$t" -gt 1 ] && sp=$(( (i + z + 1) % 2 ))
             # shellcheck disable=SC2086
-            peng "$np" "$t" "$p" "$z" "$k" schedule="$sched" offload="$off" $extra
-            what="$arch, tp $t x dp $((np / t / p)) x pp $p, ZeRO-$z, offload $off, recompute $k, $sched"
+            peng "$np" "$t" "$p" "$z" "$k" schedule="$sched" offload="$off" sp="$sp" $extra
+            what="$arch, tp $t x dp $((np / t / p)) x pp $p, sp $sp, ZeRO-$z, offload $off, recompute $k, $sched"
             if [ "$rc" -ne 0 ]; then
                 ok 1 "$what: trains"
                 diag "$err"
@@ -198,7 +220,7 @@ jok "$outf" ".status == \"ok\" and .tp == 2 and .pp == 2 and ($close)" \
     --slurpfile ref "$tmp/m1.json"
 is "$(sort -u "$tmp/hosts-used" | tr '\n' ' ')" "node-a node-b " "mpirun reached both machines through the launch agent"
 # zplan exec --hostfile: the same two machines for a tp 2 x pp 2 plan
-printf 'model = gpt2-medium\ngpus = 4\ntp = 2\npp = 2\ndp = 1\nzero = 1\nsp = no\nvp = 1\nglobal-batch = 8\nmicro-batch = 2\n' \
+printf 'model = gpt2-medium\ngpus = 4\ntp = 2\npp = 2\ndp = 1\nzero = 1\nsp = yes\nvp = 1\nglobal-batch = 8\nmicro-batch = 2\n' \
     >"$tmp/3d.plan"
 : >"$tmp/hosts-used"
 two_machines run "$ZPLAN" exec "$tmp/3d.plan" --db "$tmp/x.db" --steps 3 --hostfile "$tmp/hosts" \

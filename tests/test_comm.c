@@ -630,6 +630,13 @@ static void test_totals(void)
         {RS, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
         {RS, ZP_GRP_TP, "embedding output", 4, LNK_NVL, 16777216, 16, 0.75, 3, 201326592,
          "the embedding output's count 2M instead of M is caught)"},
+        /* sequence parallelism's: the kept inputs of the 2 column-parallel
+         * products per layer gathered again (8 layers x 16 micro-batches),
+         * the lookup's gradient gathered per micro-batch, the norms'
+         * gradients (2 per layer of 2h = 8192 fp32 values) summed once */
+        {AG, ZP_GRP_TP, "re-gather", 4, LNK_NVL, 16777216, 256, 0.75, 3, 3221225472, NULL},
+        {AG, ZP_GRP_TP, "embedding gradient", 4, LNK_NVL, 16777216, 16, 0.75, 3, 201326592, NULL},
+        {AR, ZP_GRP_TP, "norm gradient", 4, LNK_NVL, 524288, 1, 1.5, 6, 786432, NULL},
         {SR, ZP_GRP_PP, "activation", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
         {SR, ZP_GRP_PP, "gradient send", 2, LNK_NIC, 4194304, 16, 1, 1, 67108864, NULL},
         {AR, ZP_GRP_EMB, "", 2, LNK_NIC, 206045184, 1, 1, 2, 206045184, NULL},
@@ -641,6 +648,8 @@ static void test_totals(void)
         {ZP_COLL_H2D, ZP_GRP_PCIE, "", 1, LNK_PCIE, 201453568, 1, 1, 1, 201453568, NULL},
         {AG, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
         {RS, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
+        {AG, ZP_GRP_TP, "re-gather", 4, LNK_NVL, 16777216, 256, 0.75, 3, 3221225472, NULL},
+        {AR, ZP_GRP_TP, "norm gradient", 4, LNK_NVL, 524288, 1, 1.5, 6, 786432, NULL},
         {SR, ZP_GRP_PP, "activation", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
         {SR, ZP_GRP_PP, "gradient send", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
     };
@@ -653,14 +662,19 @@ static void test_totals(void)
         {RS, ZP_GRP_TP, "sequence-parallel", 4, LNK_NVL, 16777216, 768, 0.75, 3, 9663676416, NULL},
         {RS, ZP_GRP_TP, "head input", 4, LNK_NVL, 16777216, 16, 0.75, 3, 201326592,
          "the head-input gradient as an all-reduce under sequence parallelism is caught)"},
+        /* the head's input gathered per micro-batch; the norms: 17 (the
+         * final one too) */
+        {AG, ZP_GRP_TP, "re-gather", 4, LNK_NVL, 16777216, 256, 0.75, 3, 3221225472, NULL},
+        {AG, ZP_GRP_TP, "head input", 4, LNK_NVL, 16777216, 16, 0.75, 3, 201326592, NULL},
+        {AR, ZP_GRP_TP, "norm gradient", 4, LNK_NVL, 557056, 1, 1.5, 6, 835584, NULL},
         {AR, ZP_GRP_TP, "cross-entropy", 4, LNK_NVL, 8192, 48, 1.5, 6, 589824, NULL},
         {SR, ZP_GRP_PP, "activation", 2, LNK_NIC, 4194304, 16, 1, 1, 67108864, NULL},
         {SR, ZP_GRP_PP, "gradient send", 2, LNK_NIC, 4194304, 32, 1, 1, 134217728, NULL},
         {AR, ZP_GRP_EMB, "", 2, LNK_NIC, 206045184, 1, 1, 2, 206045184, NULL},
     };
-    check_stage(&m, &tr, &l, &c, &cv, 0, s0, N_(s0), 22712893440u);
-    check_stage(&m, &tr, &l, &c, &cv, 1, s1, N_(s1), 22013231104u);
-    check_stage(&m, &tr, &l, &c, &cv, 3, s3, N_(s3), 22663200768u);
+    check_stage(&m, &tr, &l, &c, &cv, 0, s0, N_(s0), 26136231936u);
+    check_stage(&m, &tr, &l, &c, &cv, 1, s1, N_(s1), 25235243008u);
+    check_stage(&m, &tr, &l, &c, &cv, 3, s3, N_(s3), 26086588416u);
 }
 
 /* ---------------------------------------------------- context parallel */

@@ -320,14 +320,12 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.bwd_workspace = 1;
     pb.conv.p2p_in_place = 1;   /* its pipeline sends and receives the tensors themselves */
     pb.conv.zero3_regather_all = 0;   /* the engine gathers the blocks again, not the head */
-    /* the engine's tensor parallelism has no sequence parallelism and its
-     * pipeline no interleaving yet: such a plan runs (and is predicted)
-     * without them, and says so */
-    if (l.sp || l.vp > 1)
-        fprintf(stderr, "zplan: note: %s %s%s%s; the engine runs it without (sp = 0, vp = 1), and the prediction "
-                "beside it is for that layout\n", which, l.sp ? "splits the sequence (sp)" : "",
-                l.sp && l.vp > 1 ? " and " : "", l.vp > 1 ? "interleaves its pipeline (vp > 1)" : "");
-    l.sp = 0;
+    /* the engine's pipeline has no interleaving yet: such a plan runs (and
+     * is predicted) without, and says so */
+    if (l.vp > 1)
+        fprintf(stderr, "zplan: note: %s interleaves its pipeline (vp = %lld); the engine runs it with vp = 1 (1F1B), "
+                "and the prediction beside it is for that layout\n", which, (long long)l.vp);
+    l.sp = l.sp && l.tp > 1;
     l.vp = 1;
     zp_mem pm, pms[ZP_EXEC_MAX_STAGES];
     zp_comm pc;
@@ -410,9 +408,8 @@ static const char exec_tail[] =
     "and step time of the steps it finished.\n"
     "The engine builds GPT-2's blocks and the LLaMA family's (RMSNorm, SwiGLU, rotary\n"
     "positions, grouped-query attention, untied head, no biases); a plan of another\n"
-    "architecture is refused.  Tensor parallelism runs without sequence parallelism and\n"
-    "pipelines run 1F1B without interleaving (such plans are run and predicted without);\n"
-    "context parallelism is not run.\n";
+    "architecture is refused.  Pipelines run 1F1B without interleaving (a plan with vp > 1\n"
+    "is run and predicted with vp = 1); context parallelism is not run.\n";
 
 const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage,
                             exec_opts_table, exec_tail};

@@ -62,6 +62,8 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
     }
     if (l->tp > 1)
         snprintf(a[k], 64, "tp=%lld", (long long)l->tp), args[n++] = a[k++];
+    if (l->tp > 1 && l->sp)
+        snprintf(a[k], 64, "sp=1"), args[n++] = a[k++];
     if (l->pp > 1)
         snprintf(a[k], 64, "pp=%lld", (long long)l->pp), args[n++] = a[k++];
     snprintf(a[k], 64, "progress=1"), args[n++] = a[k++];

@@ -188,6 +188,10 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
                           "(%lld) and the vocabulary (%lld) of the engine's model (choose them with --scale, e.g. "
                           "--scale layers=4,hidden=128,heads=8,vocab=256,seq=64)", which, (long long)l->tp,
                           (long long)m->heads, (long long)kv, (long long)f, (long long)m->vocab);
+    if (l->tp > 1 && l->sp && (l->micro_batch * t->seq) % l->tp)
+        return zp_err_set(e, ZP_EINVAL, "%s: sequence parallelism over tp=%lld splits the micro-batch's %lld token rows "
+                          "evenly (--scale seq= or micro_batch=)", which, (long long)l->tp,
+                          (long long)(l->micro_batch * t->seq));
     if (l->pp > m->layers)
         return zp_err_set(e, ZP_EINVAL, "%s: pp=%lld stages need as many layers, the engine's model has %lld (--scale "
                           "layers=%lld)", which, (long long)l->pp, (long long)m->layers, (long long)l->pp);

@@ -230,6 +230,28 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                 per_layer * Ls * M, ov);
             add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
                 (per_layer - (l->ckpt == ZP_CKPT_OP ? fwd : 0)) * Ls * M, ov);
+            /* the column-parallel products' inputs are kept as each rank's
+             * rows (the activation memory's whole / t) and gathered again
+             * in backward for their weights' gradients, behind the input
+             * gradient's product (Megatron's asynchronous all-gather;
+             * per-op checkpointing's gathers above are these) */
+            if (l->ckpt != ZP_CKPT_OP)
+                add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "input re-gather for weight gradients (sequence parallel)", t,
+                    span_tp, act, fwd * Ls * M, ZP_OVL_GEMM);
+            /* the norms' gradients come from each rank's rows: summed over
+             * tp once a step (per micro-batch where ZeRO-2/3 keep no whole
+             * gradient) */
+            int64_t norms = (m->block == ZP_BLOCK_SERIAL ? 2 : 1) * Ls + (k == p - 1 ? 1 : 0);
+            add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "norm gradient all-reduce (sequence parallel)", t, span_tp,
+                (uint64_t)(norms * zp_model_final_norm_params(m)) * gb, l->zero >= 2 ? M : 1, ZP_OVL_NONE);
+            /* the lookup's gradient needs every token row, the head's
+             * input too */
+            if (k == 0)
+                add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "embedding gradient all-gather (sequence parallel)", t, span_tp,
+                    act, M, ZP_OVL_NONE);
+            if (k == p - 1)
+                add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "head input all-gather (sequence parallel)", t, span_tp, act, M,
+                    ZP_OVL_NONE);
         } else {
             add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act,
                 per_layer * Ls * M, ZP_OVL_NONE);

@@ -230,7 +230,8 @@ typedef struct zp_conv {
     int tp_overlap;             /* a layer's tensor-parallel all-gathers and reduce-scatters overlap the GEMMs
                                  * they feed and follow (Megatron's --tp-comm-overlap, torchtitan's async TP;
                                  * needs sequence parallelism) */
-    int bwd_workspace;          /* count one block's activation gradients in backward */
+    int bwd_workspace;          /* count one block's activation gradients in backward (and with sequence
+                                 * parallelism the operand gathered whole: in backward, and the head's input) */
     int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the
                                  * received input is the first block's saved input, the output is sent and
                                  * freed before the backward, the received gradient is the backward's own
@@ -368,7 +369,7 @@ typedef struct zp_coll {
     zp_overlap overlap;
 } zp_coll;
 
-#define ZP_COMM_MAX 16
+#define ZP_COMM_MAX 24
 typedef struct zp_comm {
     int n;
     zp_coll c[ZP_COMM_MAX];

@@ -267,6 +267,8 @@ static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_la
                   (m->mlp == ZP_MLP_GELU ? 2 : 3) * s * b * f;
     if (!tr->flash)
         ws += s * (uint64_t)zp_model_attn_span(m, tr->seq);
+    if (l->sp && l->tp > 1)   /* the gathered operand: the output gradient, then a saved input, whole */
+        ws += s * b * h;
     return B * ws;
 }
 
@@ -404,6 +406,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     uint64_t t_bwd = act + both + bwd, t_loss = 0;
     if (last) {
         loss += 4 * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
+        if (l->sp && l->tp > 1 && cv->bwd_workspace)   /* the head's input gathered whole (a working buffer) */
+            loss += ab * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
         t_loss = act + 2 * ab * sh->sbh_r + both + loss;   /* + final norm input, head input */
     }
     if (last && t_loss >= t_bwd) {
