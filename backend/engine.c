@@ -1454,6 +1454,16 @@ static int stage_bwd(step_ctx *x, int s)
     return 0;
 }
 
+/* tests: a micro-batch's emulated compute (cfg mb_delay_s) */
+static void mb_delay(const ze_cfg *c, double times)
+{
+    double t = c->mb_delay_s * times;
+    if (t > 0) {
+        struct timespec ts = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* A slot's backward buffers, once its gradient is sent on. */
 static void slot_done(step_ctx *x, int s)
 {
@@ -1486,6 +1496,7 @@ static int forward_mb(step_ctx *x, int step, int j, float dscale, int keep_scrat
     double l = 0.0;
     if (load_batch(x, j % x->slots, first) || stage_fwd(x, j % x->slots, dscale, keep_scratch, &l, y))
         return -1;
+    mb_delay(c, 1.0);
     *loss += l;
     return 0;
 }
@@ -1530,7 +1541,7 @@ static int run_stage(step_ctx *x, int step, float dscale, double *loss)
                 return -1;
             release_t(m, y);
         }
-        if (stage_bwd(x, s))
+        if (stage_bwd(x, s) || (mb_delay(m->c, 2.0), 0))
             return -1;
         if (!m->first) {   /* the input's gradient back, the next input in */
             if (i + 1 < rem) {
@@ -1550,7 +1561,7 @@ static int run_stage(step_ctx *x, int step, float dscale, double *loss)
             if (pcoll(m, pg->recv(pg, x->dres[s], NC, ZE_F32, k + 1)))
                 return -1;
         }
-        if (stage_bwd(x, s))
+        if (stage_bwd(x, s) || (mb_delay(m->c, 2.0), 0))
             return -1;
         if (!m->first && pcoll(m, pg->send(pg, x->dres[s], NC, ZE_F32, k - 1)))
             return -1;
@@ -1855,7 +1866,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
                 op->gemm_log_clear(d);   /* the shapes of the steady steps */
             steady_t0 = t0;
             comm0 = g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s;
-            pp0 = pg->comm_s;
+            pp0 = pg->comm_s + eg->comm_s;
             compute0 = x.fwd_s + x.bwd_s;
         }
         if (run_stage(&x, s, (float)m.scale / (float)(c->M * g->size), &loss)) {
@@ -1911,7 +1922,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     for (int i = 0; i < GR_N; i++)
         for (int k = 0; k < ZE_NCOLL; k++)
             per[i][k] = (n_ok ? gbus_ok[i][k] : gbus_all[i][k]) / nb;
-    res->pp_wait_s = (pg->comm_s - (c->steps > 1 ? pp0 : 0.0)) / counted;
+    res->pp_wait_s = (pg->comm_s + eg->comm_s - (c->steps > 1 ? pp0 : 0.0)) / counted;
     res->h2d_per_step = (n_ok ? h2d_ok : h2d_all) / nb;
     res->d2h_per_step = (n_ok ? d2h_ok : d2h_all) / nb;
     double gemm1_s, gemm1_f;

@@ -80,6 +80,11 @@ typedef struct ze_cfg {
     const char *dump;
     uint64_t device_cap;       /* 0: none */
     double first_step_delay_s; /* tests: the first step made this much slower (0: no delay) */
+    /* tests: each stage's forward of a micro-batch made this much longer,
+     * its backward twice that (a sleep: with compute this small, stages
+     * sharing a few cores still run side by side, so that a pipeline's
+     * schedule is timed as on separate processors); 0: none */
+    double mb_delay_s;
     /* called on every rank after each step (the loss is the ranks' mean;
      * applied 0 for a step skipped by loss scaling); NULL: none */
     void (*on_step)(void *ctx, int step, int steps, double loss, double step_s, int applied);
@@ -99,7 +104,8 @@ typedef struct ze_result {
     uint64_t emb_bus_bytes_per_step[ZE_NCOLL];  /* the first and last stages' (a tied embedding's gradient) */
     int tp, dp, pp, tp_rank, dp_rank, pp_rank;  /* the layout and this rank's coordinates */
     int layer0, layers;                         /* this rank's stage: its first layer and how many */
-    double pp_wait_s;          /* per step from step 2 on: time inside the pipeline's sends and receives */
+    double pp_wait_s;          /* per step from step 2 on: time inside the pipeline's sends and receives and the
+                                * tied embedding's reduction (waiting for the other stages, and the transfers) */
     uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload), likewise */
     double gemm_s, gemm_flops;             /* per step: time and FLOPs in matrix multiplies */
     double steady_step_s, steady_comm_s;   /* per step, means from step 2 on */

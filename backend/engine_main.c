@@ -8,6 +8,8 @@
  *       [dtype=0|1|2] [grad_dtype=0|1|2]       (fp32, bf16, fp16; gradients default to dtype)
  *       [loss_scale=S scale_window=W]          (dynamic loss scaling from S, doubling after W good steps)
  *       [first_step_delay_ms=N]                (tests: the first step made N ms slower)
+ *       [mb_delay_ms=N]                        (tests: each stage's forward of a micro-batch N ms longer, its
+ *                                               backward 2N: a pipeline timed as on separate processors)
  *       [progress=1]                           (rank 0 also prints a line per step before the result:
  *                                               {"progress":{"step":S,"steps":N,"loss":X,"time_s":T,"applied":A}})
  *       [sgd=1] [seed=N]                       (SGD with momentum instead of AdamW; the seed of weights and data)
@@ -486,7 +488,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD;
     double WD, CLIP, THETA, LR;
     int NORM, MLP, POS, SCHED;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
@@ -512,6 +514,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "scale_window", 1, 1 << 30, 1000, &SW, msg, sizeof msg) ||
         arg(argc, argv, "progress", 0, 1, 0, &PR, msg, sizeof msg) ||
         arg(argc, argv, "first_step_delay_ms", 0, 600000, 0, &DLY, msg, sizeof msg) ||
+        arg(argc, argv, "mb_delay_ms", 0, 600000, 0, &MBD, msg, sizeof msg) ||
         farg(argc, argv, "weight_decay", 0.0, 1e3, 0.0, &WD, msg, sizeof msg) ||
         farg(argc, argv, "clip", 0.0, 1e30, 1.0, &CLIP, msg, sizeof msg) ||
         arg(argc, argv, "kv_heads", 0, 1 << 12, 0, &KVH, msg, sizeof msg) ||
@@ -566,6 +569,7 @@ int main(int argc, char **argv)
     c.seed = (uint32_t)seed;
     c.device_cap = (uint64_t)cap;
     c.first_step_delay_s = (double)DLY / 1000.0;   /* tests: a slow first step */
+    c.mb_delay_s = (double)MBD / 1000.0;            /* tests: emulated compute per micro-batch */
     if (PR) {
         c.on_step = print_step;
         c.on_step_ctx = &g.rank;
