@@ -114,8 +114,11 @@ typedef struct model {
     ze_group *tg;            /* tensor parallel (a group of one without) */
     ze_group *pg;            /* pipeline parallel: the stages of this (tp, dp) place */
     ze_group *eg;            /* the first and last stages (a tied embedding's copies), or a group of one */
-    int pp, pk, first, last; /* stages, this rank's, whether it is the first, the last */
-    int l0, nl;              /* its layers: l0 .. l0 + nl - 1 */
+    int pp, pk, first, last; /* stages, this rank's, whether the chunk in hand is the first, the last */
+    int l0, nl;              /* the chunk in hand's layers: l0 .. l0 + nl - 1 */
+    int v;                   /* model chunks per rank (interleaved pipeline; 1: none): chunk c of rank k is
+                              * virtual stage c pp + k, of L / (pp v) layers */
+    int holds_first, holds_last;   /* the rank holds the embedding, the head */
     int own_head;            /* the last unit holds an output head (untied, or the tied one's copy with pp) */
     int gpipe;
     int zero, off;
@@ -229,6 +232,11 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
     if (c->pp < 0 || ranks % (tp * pp) || c->L < pp) {
         snprintf(msg, n, "pipeline parallelism %d with tp %d over %d ranks and %d layers: tp x pp divides the ranks, "
                  "every stage has a layer", c->pp, tp, ranks, c->L);
+        return -1;
+    }
+    if (c->vp < 0 || (c->vp > 1 && (pp < 2 || c->L % (pp * c->vp) || c->M % pp || c->gpipe))) {
+        snprintf(msg, n, "interleaving %d chunks per rank over %d stages: needs pp >= 2, layers (%d) divisible by pp x "
+                 "vp, micro-batches (%d) by pp, and the 1F1B schedule (Megatron's rules)", c->vp, pp, c->L, c->M);
         return -1;
     }
     if (pp > 1 && c->zero > 1) {
@@ -510,6 +518,34 @@ static void init_range(const model *m, int k, void *dst, ze_pool pool, ze_dt dt,
     }
 }
 
+/* The chunk in hand: its layers, whether it is the first virtual stage
+ * (the embedding's) or the last (the head's).  Without interleaving the
+ * one chunk is the rank's stage, split as the planner splits layers. */
+static void set_chunk(model *m, int c)
+{
+    const ze_cfg *cf = m->c;
+    if (m->v == 1) {
+        m->l0 = stage_first_layer(cf->L, m->pp, m->pk);
+        m->nl = stage_layers(cf->L, m->pp, m->pk);
+    } else {   /* virtual stage c pp + k of L / (pp v) layers each (Megatron's) */
+        m->nl = cf->L / (m->pp * m->v);
+        m->l0 = (c * m->pp + m->pk) * m->nl;
+    }
+    m->first = m->holds_first && c == 0;
+    m->last = m->holds_last && c == m->v - 1;
+}
+
+static int owns_layer(model *m, int l)
+{
+    int own = 0;
+    for (int c = 0; c < m->v; c++) {
+        set_chunk(m, c);
+        own |= l >= m->l0 && l < m->l0 + m->nl;
+    }
+    set_chunk(m, 0);
+    return own;
+}
+
 static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_group *tg, ze_group *pg,
                       ze_group *eg)
 {
@@ -529,10 +565,10 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
     m->eg = eg;
     m->pp = pg->size;
     m->pk = pg->rank;
-    m->first = m->pk == 0;
-    m->last = m->pk == m->pp - 1;
-    m->l0 = stage_first_layer(c->L, m->pp, m->pk);
-    m->nl = stage_layers(c->L, m->pp, m->pk);
+    m->v = c->vp > 1 && m->pp > 1 ? c->vp : 1;
+    m->holds_first = m->pk == 0;
+    m->holds_last = m->pk == m->pp - 1;
+    set_chunk(m, 0);
     m->own_head = c->untied || m->pp > 1;
     m->gpipe = c->gpipe && m->pp > 1;
     m->zero = c->zero;
@@ -566,7 +602,7 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
     int nstate = c->sgd ? 1 : 2;
     for (int k = 0; k < m->nunits; k++) {
         unit *u = &m->u[k];
-        u->own = k == 0 ? m->first : k == m->nunits - 1 ? m->last : k - 1 >= m->l0 && k - 1 < m->l0 + m->nl;
+        u->own = k == 0 ? m->holds_first : k == m->nunits - 1 ? m->holds_last : owns_layer(m, k - 1);
         if (!u->own)
             continue;
         u->n = k == 0 ? npe + nte : k == m->nunits - 1 ? norm_params(c) + (m->own_head ? nte : 0) : nb;
@@ -954,6 +990,7 @@ typedef struct step_ctx {
      * the gradient of the stage's output (dres) and the backward's scratch
      * (sbuf) */
     int slots;
+    int v, chunk;      /* interleaved: the rank's chunks and the one in hand (a unit's slot: slot v + chunk) */
     lact *acts;
     float **dres, **sbuf;
     float *xfin;       /* final-norm input (block L's output) */
@@ -1235,7 +1272,8 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     size_t NC = (size_t)N * (size_t)C, RC = (size_t)R * (size_t)C;
     int with_att = c->ckpt == ZE_CKPT_NONE;
     const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
-    lact *acts = x->acts + (size_t)s * (size_t)nl;
+    int u = s * x->v + x->chunk;   /* the unit's slot */
+    lact *acts = x->acts + (size_t)u * (size_t)nl;
     *y = NULL;
     *loss = 0.0;
     op->mark(d, ZE_MARK_FWD0);
@@ -1341,8 +1379,8 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     float *sbuf = alloc_u(m, ZE_BUF, scratch_floats(m));   /* each part zeroed where it must be */
     float *dres = alloc_f(m, ZE_BUF, RC);
     CHECK(sbuf && dres);
-    x->sbuf[s] = sbuf;
-    x->dres[s] = dres;
+    x->sbuf[u] = sbuf;
+    x->dres[u] = dres;
     scratch_of(m, sbuf, &sc);
     /* the tied embedding's gradient is made here and kept through the
      * backward (the lookup adds to it at the end); a head's own is the
@@ -1368,7 +1406,7 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     x->lnf = x->xfin = NULL;
     if (!keep_scratch) {   /* another micro-batch's forward comes first (GPipe) */
         release_t(m, sbuf);
-        x->sbuf[s] = NULL;
+        x->sbuf[u] = NULL;
     }
     x->fwd_s += op->elapsed(d, ZE_MARK_FWD0, ZE_MARK_FWD1);
     return 0;
@@ -1387,6 +1425,7 @@ static int stage_bwd(step_ctx *x, int s)
     ze_dev *d = m->d;
     int N = c->B * c->T, C = c->C, nl = m->nl;
     const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
+    s = s * x->v + x->chunk;   /* the unit's slot */
     lact *acts = x->acts + (size_t)s * (size_t)nl;
     float *dres = x->dres[s];
     if (!m->last || !x->sbuf[s])   /* the backward starts here (the last stage's began with the loss) */
@@ -1496,7 +1535,7 @@ static int forward_mb(step_ctx *x, int step, int j, float dscale, int keep_scrat
     double l = 0.0;
     if (load_batch(x, j % x->slots, first) || stage_fwd(x, j % x->slots, dscale, keep_scratch, &l, y))
         return -1;
-    mb_delay(c, 1.0);
+    mb_delay(c, 1.0 / x->v);
     *loss += l;
     return 0;
 }
@@ -1570,6 +1609,122 @@ static int run_stage(step_ctx *x, int step, float dscale, double *loss)
     return 0;
 }
 
+/* tags of the interleaved schedule's messages: micro-batch mb's input of
+ * virtual stage j (forward) and the gradient of its output (backward) */
+static int tag_of(const model *m, int mb, int j, int bwd) { return (mb * m->pp * m->v + j) * 2 + bwd; }
+
+/* Sends in flight (the interleaved schedule does not wait for its
+ * receiver): each one's request and the buffer to free once it is done. */
+typedef struct pend {
+    void *req;
+    float *buf;
+} pend;
+
+/* Finish what has finished (all of them when block). */
+static int pend_reap(model *m, pend *p, int *n, int block)
+{
+    int k = 0;
+    for (int i = 0; i < *n; i++) {
+        int fin = 0;
+        if (pcoll(m, m->pg->done(m->pg, p[i].req, block, &fin)))
+            return -1;
+        if (fin)
+            release_t(m, p[i].buf);
+        else
+            p[k++] = p[i];
+    }
+    *n = k;
+    return 0;
+}
+
+/* One step's micro-batches through this rank's v chunks, Megatron's
+ * interleaved 1F1B: the rank runs its M v chunk-units in the order
+ * forward unit u = chunk (u / pp) mod v of micro-batch (u / (pp v)) pp +
+ * u mod pp (backward: chunk v - 1 - that), first w = min(2 (pp - k - 1) +
+ * (v - 1) pp, M v) forwards, then a forward and a backward at a time, then
+ * the backwards left: at most w + 1 units in flight, and a bubble v times
+ * smaller than 1F1B's.  A unit's input comes from the virtual stage before
+ * (rank k - 1, or the last rank's previous chunk), its output goes to the
+ * one after, by tag, the sends not waited for (so that ranks never wait on
+ * each other's sends).  *loss: the last virtual stage's sum, 0 elsewhere. */
+static int run_interleaved(step_ctx *x, int step, float dscale, double *loss)
+{
+    model *m = x->m;
+    ze_group *pg = m->pg;
+    int p = m->pp, k = m->pk, v = m->v, M = m->c->M, T = M * v, S = p * v;
+    int w = 2 * (p - k - 1) + (v - 1) * p;
+    if (w > T)
+        w = T;
+    size_t NC = (size_t)m->R * (size_t)m->c->C;   /* a message: the token rows a rank holds */
+    pend *pd = calloc((size_t)(2 * T), sizeof *pd);
+    int npd = 0, rc = -1;
+    if (!pd) {
+        m->failed = 1;
+        snprintf(m->err, sizeof m->err, "no memory for the pipeline's send list");
+        return -1;
+    }
+    *loss = 0.0;
+    for (int n = 0; n < 2 * T; n++) {
+        /* the n-th unit: w forwards, T - w (forward, backward) pairs, w backwards */
+        int fwd, u;
+        if (n < w)
+            fwd = 1, u = n;
+        else if (n < w + 2 * (T - w))
+            fwd = (n - w) % 2 == 0, u = fwd ? w + (n - w) / 2 : (n - w) / 2;
+        else
+            fwd = 0, u = n - w - (T - w);
+        int c = (u / p) % v, mb = (u / S) * p + u % p;
+        if (!fwd)
+            c = v - 1 - c;
+        int j = c * p + k, slot = mb * v + c;
+        set_chunk(m, c);
+        x->chunk = c;
+        if (fwd) {
+            float *y = NULL;
+            if (j > 0) {   /* its input, from the virtual stage before */
+                lact *la = &x->acts[(size_t)slot * (size_t)m->nl];
+                if (!(la->x = alloc_u(m, ZE_ACT, NC)) ||
+                    pcoll(m, pg->recv_tag(pg, la->x, NC, ZE_F32, (k + p - 1) % p, tag_of(m, mb, j, 0))))
+                    goto out;
+            }
+            if (forward_mb(x, step, mb, dscale, 0, loss, &y))
+                goto out;
+            if (y) {   /* on to the next virtual stage */
+                if (pcoll(m, pg->isend(pg, y, NC, ZE_F32, (k + 1) % p, tag_of(m, mb, j + 1, 0), &pd[npd].req)))
+                    goto out;
+                pd[npd++].buf = y;
+            }
+        } else {
+            if (j < S - 1) {   /* the gradient of its output, from the virtual stage after */
+                if (!(x->dres[slot] = alloc_f(m, ZE_BUF, NC)) ||
+                    pcoll(m, pg->recv_tag(pg, x->dres[slot], NC, ZE_F32, (k + 1) % p, tag_of(m, mb, j, 1))))
+                    goto out;
+            }
+            if (stage_bwd(x, mb))
+                goto out;
+            mb_delay(m->c, 2.0 / v);
+            release_t(m, x->sbuf[slot]);
+            x->sbuf[slot] = NULL;
+            if (j > 0) {   /* its input's gradient, back */
+                if (pcoll(m, pg->isend(pg, x->dres[slot], NC, ZE_F32, (k + p - 1) % p, tag_of(m, mb, j - 1, 1),
+                                       &pd[npd].req)))
+                    goto out;
+                pd[npd++].buf = x->dres[slot];
+            } else
+                release_t(m, x->dres[slot]);
+            x->dres[slot] = NULL;
+        }
+        if (pend_reap(m, pd, &npd, 0))
+            goto out;
+    }
+    rc = pend_reap(m, pd, &npd, 1);
+out:
+    free(pd);
+    set_chunk(m, 0);
+    x->chunk = 0;
+    return rc;
+}
+
 /* After the last micro-batch: reduce what is still local (ZeRO-0: all-reduce
  * in buckets of units; ZeRO-1: reduce-scatter each unit), in the gradient
  * type. */
@@ -1578,9 +1733,9 @@ static int reduce_grads(model *m)
     /* a tied embedding across the pipeline: the lookup's gradient on the
      * first stage and the head copy's on the last, summed over the two
      * (Megatron's embedding group) before the data-parallel reduction */
-    if (m->pp > 1 && !m->c->untied && (m->first || m->last)) {
+    if (m->pp > 1 && !m->c->untied && (m->holds_first || m->holds_last)) {
         size_t nte = (size_t)m->Vl * (size_t)m->c->C;
-        void *gr = m->first ? at(m->u[0].g, m->gdt, m->wte_off) : at(m->u[m->nunits - 1].g, m->gdt, m->u[m->nunits - 1].dup0);
+        void *gr = m->holds_first ? at(m->u[0].g, m->gdt, m->wte_off) : at(m->u[m->nunits - 1].g, m->gdt, m->u[m->nunits - 1].dup0);
         if (coll_of(m, m->eg, m->eg->allreduce(m->eg, gr, nte, m->gdt)))
             return -1;
     }
@@ -1802,7 +1957,13 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     res->layers = stage_layers(c->L, pg->size, pg->rank);
     /* micro-batches in flight on this stage (run_stage) */
     int np = pg->size, stage = pg->rank;
-    x.slots = np == 1 ? 1 : c->gpipe ? c->M : np - stage < c->M ? np - stage : c->M;
+    x.v = c->vp > 1 && np > 1 ? c->vp : 1;
+    x.slots = np == 1 ? 1 : c->gpipe || x.v > 1 ? c->M : np - stage < c->M ? np - stage : c->M;
+    if (x.v > 1) {   /* the rank's chunks */
+        res->layers = c->L / np;
+        res->layer0 = stage * (c->L / (np * x.v));
+    }
+    int chunk_layers = x.v > 1 ? c->L / (np * x.v) : res->layers;
     ze_alloc_init(&res->mem, c->device_cap, 0);
     for (int p = 0; p < ZE_NPOOL; p++)
         res->mem.granule[p] = d->granule[p];
@@ -1812,9 +1973,9 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     double *step_times = calloc((size_t)c->steps, sizeof(double));
     size_t ntok = (size_t)c->B * (size_t)c->T;
     size_t sl = (size_t)x.slots;
-    x.acts = calloc(sl * (size_t)res->layers, sizeof(lact));
-    x.dres = calloc(sl, sizeof(float *));
-    x.sbuf = calloc(sl, sizeof(float *));
+    x.acts = calloc(sl * (size_t)x.v * (size_t)chunk_layers, sizeof(lact));
+    x.dres = calloc(sl * (size_t)x.v, sizeof(float *));
+    x.sbuf = calloc(sl * (size_t)x.v, sizeof(float *));
     x.tok_h = malloc(sizeof(int) * ntok);
     x.tgt_h = malloc(sizeof(int) * ntok);
     x.seq_h = malloc(sizeof(int) * ((size_t)c->T + 1));
@@ -1869,7 +2030,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
             pp0 = pg->comm_s + eg->comm_s;
             compute0 = x.fwd_s + x.bwd_s;
         }
-        if (run_stage(&x, s, (float)m.scale / (float)(c->M * g->size), &loss)) {
+        if ((x.v > 1 ? run_interleaved : run_stage)(&x, s, (float)m.scale / (float)(c->M * g->size), &loss)) {
             rc = 1;
             goto out;
         }

@@ -65,6 +65,10 @@ typedef struct ze_cfg {
      * Stages are the slowest coordinate (tp, then dp, then pp).
      * gpipe: all forwards then all backwards (GPipe) instead of 1F1B */
     int pp, gpipe;
+    /* interleaved pipeline (0 or 1: none): vp model chunks per rank, chunk c
+     * of stage k the virtual stage c pp + k of L / (pp vp) layers
+     * (Megatron's), run in its interleaved 1F1B order */
+    int vp;
     int zero;                  /* 0..3 */
     int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */
     ze_ckpt ckpt;

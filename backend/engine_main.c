@@ -24,10 +24,10 @@
  *       [tied=0|1] [bias=0|1]                  (the architecture: GPT-2's by default; LLaMA's is
  *                                               norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0)
  *       [tp=N] [sp=0|1] [pp=N]                 (tensor parallelism over N consecutive ranks, Megatron's, with
- *                                               sequence parallelism or not;
- *       [schedule=1f1b|gpipe]
- *                                               N pipeline stages; data parallel over the ranks / (tp pp);
- *                                               engine.h)
+ *                                               sequence parallelism or not; N pipeline stages; data parallel
+ *                                               over the ranks / (tp pp); engine.h)
+ *       [schedule=1f1b|gpipe] [vp=N]           (GPipe instead of 1F1B; N model chunks per stage, Megatron's
+ *                                               interleaved 1F1B)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  *   mpirun -np 8 zplan-engine groups tp=2 cp=1 pp=2   (the layout's process groups, checked)
  */
@@ -488,7 +488,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD, VP;
     double WD, CLIP, THETA, LR;
     int NORM, MLP, POS, SCHED;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
@@ -523,6 +523,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "bias", 0, 1, 1, &BIAS, msg, sizeof msg) ||
         arg(argc, argv, "tp", 1, 4096, 1, &TP, msg, sizeof msg) ||
         arg(argc, argv, "pp", 1, 4096, 1, &PP, msg, sizeof msg) ||
+        arg(argc, argv, "vp", 1, 4096, 1, &VP, msg, sizeof msg) ||
         arg(argc, argv, "sp", 0, 1, 0, &SPP, msg, sizeof msg) ||
         sarg(argc, argv, "schedule", scheds, 2, 0, &SCHED, msg, sizeof msg) ||
         farg(argc, argv, "rope_theta", 0.0, 1e12, 0.0, &THETA, msg, sizeof msg) ||
@@ -541,6 +542,7 @@ int main(int argc, char **argv)
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.tp = (int)TP;
     c.pp = (int)PP;
+    c.vp = (int)VP;
     c.sp = (int)SPP;
     c.gpipe = SCHED;
     c.offload = (int)OFF;
@@ -718,7 +720,8 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(o, "dp", r.dp);
         cJSON_AddNumberToObject(o, "pp", r.pp);
         cJSON_AddBoolToObject(o, "sp", c.sp && r.tp > 1);
-        cJSON_AddStringToObject(o, "schedule", r.pp > 1 ? scheds[SCHED] : "none");
+        cJSON_AddStringToObject(o, "schedule", r.pp > 1 ? c.vp > 1 ? "interleaved" : scheds[SCHED] : "none");
+        cJSON_AddNumberToObject(o, "vp", r.pp > 1 && c.vp > 1 ? c.vp : 1);
         cJSON_AddStringToObject(o, "backend", d.ops->name);
         cJSON_AddStringToObject(o, "device", d.desc);
         cJSON_AddStringToObject(o, "group", g.kind);

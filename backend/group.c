@@ -150,6 +150,27 @@ static int none_sendrecv(ze_group *g, const void *sbuf, size_t sn, int to, void 
     return ZE_GERR_MPI;
 }
 
+static int none_isend(ze_group *g, const void *buf, size_t n, ze_dt dt, int peer, int tag, void **req)
+{
+    (void)buf, (void)n, (void)dt, (void)peer, (void)tag, (void)req;
+    snprintf(g->err, sizeof g->err, "the %s group has no tagged point to point yet", g->kind);
+    return ZE_GERR_MPI;
+}
+
+static int none_done(ze_group *g, void *req, int block, int *finished)
+{
+    (void)req, (void)block, (void)finished;
+    snprintf(g->err, sizeof g->err, "the %s group has no tagged point to point yet", g->kind);
+    return ZE_GERR_MPI;
+}
+
+static int none_recv_tag(ze_group *g, void *buf, size_t n, ze_dt dt, int peer, int tag)
+{
+    (void)buf, (void)n, (void)dt, (void)peer, (void)tag;
+    snprintf(g->err, sizeof g->err, "the %s group has no tagged point to point yet", g->kind);
+    return ZE_GERR_MPI;
+}
+
 static int none_max(ze_group *g, float *buf, size_t n)
 {
     (void)buf, (void)n;
@@ -171,6 +192,9 @@ void ze_group_no_p2p(ze_group *g)
     g->recv = none_recv;
     g->split = none_split;
     g->sendrecv = none_sendrecv;
+    g->isend = none_isend;
+    g->done = none_done;
+    g->recv_tag = none_recv_tag;
     g->allreduce_max = none_max;
 }
 
@@ -184,6 +208,9 @@ void ze_group_single(ze_group *g)
     g->send = single_send;
     g->recv = single_recv;
     g->sendrecv = single_sendrecv;
+    g->isend = none_isend;
+    g->done = none_done;
+    g->recv_tag = none_recv_tag;
     g->split = single_split;
     g->allreduce = single_noop;
     g->reduce_scatter = single_noop;

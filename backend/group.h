@@ -59,6 +59,15 @@ struct ze_group {
      * post first, as a pipeline's steady state needs): sn values to rank
      * to, rn values from rank from; the sender counts its S */
     int (*sendrecv)(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, size_t rn, int from, ze_dt dt);
+    /* point to point by tag, for schedules whose messages may arrive in
+     * another order than they are taken (the interleaved pipeline): isend
+     * starts sending and returns at once (*req: to finish with done, buf
+     * left alone until then; the sender counts S); done finishes it
+     * (block: wait; else *finished says whether it has, and the request
+     * is freed when it has); recv_tag waits for the message of that tag */
+    int (*isend)(ze_group *g, const void *buf, size_t n, ze_dt dt, int peer, int tag, void **req);
+    int (*done)(ze_group *g, void *req, int block, int *finished);
+    int (*recv_tag)(ze_group *g, void *buf, size_t n, ze_dt dt, int peer, int tag);
     /* a sub-group of the ranks calling it with the same color, ranked by
      * key; every rank of g calls it (a row without sub-groups yet returns
      * an error code with g->err) */

@@ -166,6 +166,40 @@ for arch in gpt2 llama; do
     done
 done
 
+# the interleaved schedule (Megatron's: vp chunks per stage, chunk c of
+# stage k the virtual stage c pp + k): every factorisation with pp > 1
+# whose micro-batches divide by pp, vp 2 (and 4 on 2 stages), on the 1-rank
+# curve within 1e-4, sp on and off (8 stages of 2 chunks: 16 layers, 8
+# micro-batches, against their own 1-rank curve)
+# shellcheck disable=SC2086
+peng 1 1 1 0 0 layers=16 accum=8
+cp "$outf" "$tmp/r16gpt2.json"
+# shellcheck disable=SC2086
+peng 1 1 1 0 0 layers=16 accum=8 $LLAMA
+cp "$outf" "$tmp/r16llama.json"
+i=0
+for layout in 2:1:2:2 4:1:4:2 4:2:2:2 4:1:2:4 8:2:2:2 8:4:2:2 8:2:4:2 8:1:8:2; do
+    np=${layout%%:*} rest=${layout#*:}
+    t=${rest%%:*} rest=${rest#*:}
+    p=${rest%:*} v=${rest#*:}
+    for arch in gpt2 llama; do
+        extra=
+        [ "$arch" = llama ] && extra=$LLAMA
+        z=$((i % 2)) k=$((i % 3)) sp=0
+        [ "$t" -gt 1 ] && sp=$(( (i + 1) % 2 ))
+        layers=8 acc=
+        [ "$p" -eq 8 ] && layers=16 acc=accum=8
+        # shellcheck disable=SC2086
+        peng "$np" "$t" "$p" "$z" "$k" vp="$v" sp="$sp" layers="$layers" $acc $extra
+        what="$arch, tp $t x dp $((np / t / p)) x pp $p, vp $v, sp $sp, ZeRO-$z, recompute $k"
+        ref=$tmp/p$arch.json
+        [ "$p" -eq 8 ] && ref=$tmp/r16$arch.json
+        jok "$outf" ".schedule == \"interleaved\" and .vp == $v and ($close)" \
+            "$what: the loss curve of 1 rank (<= 1e-4 relative per step)" --slurpfile ref "$ref"
+        i=$((i + 1))
+    done
+done
+
 # the planner's placement: 6 layers on 4 stages are 1, 2, 2, 1 (the
 # remainder to the middle stages first); stage k sends its output forward
 # (not the last) and its input's gradient back (not the first), each N x
@@ -206,6 +240,14 @@ for M in 4 8 16; do
         seq=16 micro_batch=1 accum="$M" steps=3 pp=4 mb_delay_ms=10
     jok "$outf" "(3 / ($M + 3)) as \$w | all(.per_rank[]; (.pipeline_wait_s / .steady_step_s - \$w) / \$w | fabs <= 0.2)" \
         "1F1B, 4 stages, M = $M: every stage idles (p - 1) / (M + p - 1) = $(echo "$M" | awk '{printf "%.3f", 3 / ($1 + 3)}') of its step, within 20 %: $(jq -c '[.per_rank[] | .pipeline_wait_s / .steady_step_s * 1000 | round / 1000]' "$outf")"
+done
+
+# interleaved (vp 2): the bubble v times smaller, (p - 1) / (v M + p - 1)
+for M in 4 8 16; do
+    OMPI_MCA_mpi_yield_when_idle=1 run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" layers=8 hidden=32 heads=4 vocab=64 \
+        seq=16 micro_batch=1 accum="$M" steps=3 pp=4 vp=2 mb_delay_ms=10
+    jok "$outf" "(3 / (2 * $M + 3)) as \$w | all(.per_rank[]; (.pipeline_wait_s / .steady_step_s - \$w) / \$w | fabs <= 0.2)" \
+        "interleaved vp 2, 4 stages, M = $M: every stage idles (p - 1) / (v M + p - 1) = $(echo "$M" | awk '{printf "%.3f", 3 / (2 * $1 + 3)}'), within 20 %: $(jq -c '[.per_rank[] | .pipeline_wait_s / .steady_step_s * 1000 | round / 1000]' "$outf")"
 done
 
 # ---------------------------------------------------------------- machines

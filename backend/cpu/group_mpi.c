@@ -142,6 +142,49 @@ static int m_sendrecv(ze_group *g, const void *sbuf, size_t sn, int to, void *rb
     return 0;
 }
 
+static int m_isend(ze_group *g, const void *buf, size_t n, ze_dt dt, int peer, int tag, void **req)
+{
+    double t = ze_now_s();
+    MPI_Request *r = malloc(sizeof *r);
+    if (!r) {
+        snprintf(g->err, sizeof g->err, "no memory for a send request");
+        return ZE_GERR_NOMEM;
+    }
+    int rc = MPI_Isend(buf, (int)n, mtype(dt), peer, tag, comm_of(g), r);
+    if (rc != MPI_SUCCESS) {
+        free(r);
+        return failed(g, "send (non-blocking)", rc);
+    }
+    *req = r;
+    ze_group_count(g, ZE_SENDRECV, n, dt, ze_now_s() - t);
+    return 0;
+}
+
+static int m_done(ze_group *g, void *req, int block, int *finished)
+{
+    double t = ze_now_s();
+    MPI_Request *r = req;
+    int flag = 1, rc = block ? MPI_Wait(r, MPI_STATUS_IGNORE) : MPI_Test(r, &flag, MPI_STATUS_IGNORE);
+    g->comm_s += ze_now_s() - t;
+    if (rc != MPI_SUCCESS)
+        return failed(g, "send completion", rc);
+    if (finished)
+        *finished = flag;
+    if (flag)
+        free(r);
+    return 0;
+}
+
+static int m_recv_tag(ze_group *g, void *buf, size_t n, ze_dt dt, int peer, int tag)
+{
+    double t = ze_now_s();
+    int rc = MPI_Recv(buf, (int)n, mtype(dt), peer, tag, comm_of(g), MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS)
+        return failed(g, "receive", rc);
+    g->comm_s += ze_now_s() - t;
+    return 0;
+}
+
 static void m_fini(ze_group *g)
 {
     mpi_group *mg = g->impl;
@@ -194,6 +237,9 @@ int ze_group_mpi(ze_group *g, MPI_Comm comm)
     g->send = m_send;
     g->recv = m_recv;
     g->sendrecv = m_sendrecv;
+    g->isend = m_isend;
+    g->done = m_done;
+    g->recv_tag = m_recv_tag;
     g->split = m_split;
     g->fini = m_fini;
     return 0;
