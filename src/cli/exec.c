@@ -320,13 +320,17 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.bwd_workspace = 1;
     pb.conv.p2p_in_place = 1;   /* its pipeline sends and receives the tensors themselves */
     pb.conv.zero3_regather_all = 0;   /* the engine gathers the blocks again, not the head */
-    /* the engine's pipeline has no interleaving yet: such a plan runs (and
-     * is predicted) without, and says so */
-    if (l.vp > 1)
-        fprintf(stderr, "zplan: note: %s interleaves its pipeline (vp = %lld); the engine runs it with vp = 1 (1F1B), "
-                "and the prediction beside it is for that layout\n", which, (long long)l.vp);
+    /* the engine interleaves a pipeline as Megatron does: L / (pp vp)
+     * layers a chunk, micro-batches a multiple of pp; a scaled plan that
+     * breaks those runs (and is predicted) with vp = 1, and says so */
+    if (l.vp > 1 && (l.pp < 2 || m->layers % (l.pp * l.vp) || l.grad_accum % l.pp)) {
+        fprintf(stderr, "zplan: note: %s interleaves its pipeline (vp = %lld), which the engine runs when the layers "
+                "(%lld) divide by pp x vp and the micro-batches (%lld) by pp; it runs 1F1B (vp = 1) instead, and the "
+                "prediction beside it is for that layout\n", which, (long long)l.vp, (long long)m->layers,
+                (long long)l.grad_accum);
+        l.vp = 1;
+    }
     l.sp = l.sp && l.tp > 1;
-    l.vp = 1;
     zp_mem pm, pms[ZP_EXEC_MAX_STAGES];
     zp_comm pc;
     if (l.pp > ZP_EXEC_MAX_STAGES)
@@ -408,8 +412,9 @@ static const char exec_tail[] =
     "and step time of the steps it finished.\n"
     "The engine builds GPT-2's blocks and the LLaMA family's (RMSNorm, SwiGLU, rotary\n"
     "positions, grouped-query attention, untied head, no biases); a plan of another\n"
-    "architecture is refused.  Pipelines run 1F1B without interleaving (a plan with vp > 1\n"
-    "is run and predicted with vp = 1); context parallelism is not run.\n";
+    "architecture is refused.  An interleaved plan whose scaled layers do not divide by\n"
+    "pp x vp (or micro-batches by pp) is run and predicted with vp = 1; context\n"
+    "parallelism is not run.\n";
 
 const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage,
                             exec_opts_table, exec_tail};
