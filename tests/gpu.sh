@@ -5,7 +5,10 @@
 #            same seed within 1e-4 relative per step over 20 steps: one rank
 #            for offload none / optimizer / optimizer+params and recompute
 #            none / selective / full, and 2 and 4 ranks sharing the GPU
-#            (host-staged collectives) for ZeRO 0-3; the LLaMA family's
+#            (host-staged collectives) for ZeRO 0-3; tensor and pipeline
+#            parallelism on 4 ranks sharing it (every factorisation, sp and
+#            the interleaved schedule once each), and their per-rank memory
+#            through zplan exec --backend cuda; the LLaMA family's
 #            blocks likewise (1 rank per recompute mode, 2 ranks at ZeRO
 #            0-3); bf16 storage within 1e-2 of the fp32 run on the GPU
 #   memory   zplan exec --backend cuda at two shapes, one of over 1 B
@@ -47,6 +50,18 @@ within() {
     jok "$1" "[.losses, \$ref[0].losses] | (.[0] | length) == 20 and (transpose |
         map((.[0] - .[1]) / .[1] | fabs) | max) <= $3" "$4" --slurpfile ref "$2" ||
         diag "$(jq -c '.losses[0:4]' "$1") vs $(jq -c '.losses[0:4]' "$2"); $(jq -r '.error // ""' "$1")"
+}
+
+# plan_id ARGS: plan 1.3e9 parameters on H200s (fp32, no flash attention,
+# micro-batch 2) with ARGS, the run's id in $id; else a failed test ($what)
+plan_id() {
+    "$ZPLAN" --params 1.3e9 --gpu h200 --micro-batch 2 --dtype fp32 --no-flash-attn --db "$tmp/mem.db" --json "$@" \
+        >"$tmp/plan.json" 2>"$tmp/plan.err" || true
+    id=$(jq -r '.run_id // empty' "$tmp/plan.json" 2>/dev/null)
+    [ -n "$id" ] && return 0
+    ok 1 "$what: planned"
+    diag "$(cat "$tmp/plan.err")"
+    return 1
 }
 
 # ---- oracle, one rank: each offload and recompute mode
@@ -103,6 +118,46 @@ for z in 0 1 2 3; do
     within "$outf" "$tmp/llama-cpu1.json" 1e-4 "LLaMA blocks, 2 ranks sharing the GPU, ZeRO-$z: the CPU engine's losses within 1e-4"
 done
 
+# ---- tensor and pipeline parallelism on the GPU: 4 ranks sharing it (the
+# host-staged groups split into tp, dp and pp groups), every factorisation
+# of 4 ranks with tp or pp above 1, GPT-2 blocks, sequence parallelism and
+# the interleaved schedule once each: the CPU engine's 1-rank curve within
+# 1e-4 per step
+TPM="layers=4 hidden=64 heads=4 vocab=128 seq=32 steps=20 seed=7 lr=3e-3 micro_batch=2"
+run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" $TPM accum=4
+cp "$outf" "$tmp/tp-cpu.json"
+for lay in "tp=4" "tp=2 accum=2" "tp=2 pp=2" "tp=2 pp=2 sp=1" "pp=2 accum=2" "pp=4" "pp=2 vp=2 tp=2" "tp=4 sp=1 zero=1"; do
+    acc=accum=4
+    case $lay in *accum=*) acc= ;; esac
+    # shellcheck disable=SC2086
+    run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" $TPM $acc $lay backend=cuda
+    ok $rc "4 ranks sharing the GPU, $lay: runs" || { diag "$err"; continue; }
+    within "$outf" "$tmp/tp-cpu.json" 1e-4 "4 ranks sharing the GPU, $lay: the CPU engine's 1-rank losses within 1e-4"
+done
+
+# ---- and their memory: zplan exec --backend cuda of every 4-rank
+# factorisation with tp or pp above 1, each rank against its own stage's
+# prediction: every tensor class within 5 %, the tensors' peak within 3 %
+mem3d() {
+    what="memory, 4 ranks sharing the GPU, dp $1 x tp $2 x pp $3"
+    plan_id --gpus 4 --dp "$1" --tp "$2" --pp "$3" --vp 1 --zero 1 --offload none --ckpt selective \
+        --global-batch $(($1 * 8)) || return
+    run "$ZPLAN" exec "$id" --db "$tmp/mem.db" --backend cuda --steps 2 \
+        --scale "layers=8,hidden=1024,heads=16,vocab=8192,seq=256,micro_batch=2,accum=4" --json
+    ok $rc "$what: runs" || { diag "$err"; return; }
+    jok "$outf" 'def e(a; b): if b == 0 then (if a == 0 then 0 else 1e9 end) else (a - b) / b | fabs end;
+        all(.per_rank[]; . as $r | ([ "params", "grads", "optimizer", "activations", "buffers" ] |
+            map(e($r.predicted_bytes[.]; $r.measured_bytes[.])) | max) <= 0.05 and
+            e($r.predicted_bytes.peak; $r.measured_bytes.peak) <= 0.03) and
+        all(.comm_bytes_per_step.by_group[]; .predicted == .measured)' \
+        "$what: every rank's tensor classes within 5 % and peak within 3 % of its stage's prediction, bytes per group exact" ||
+        diag "$(jq -c '[.per_rank[] | {stage, p: .predicted_bytes.peak, m: .measured_bytes.peak}]' "$outf")"
+}
+for lay in "1 4 1" "2 2 1" "1 2 2" "1 1 4" "2 1 2"; do
+    # shellcheck disable=SC2086
+    mem3d $lay
+done
+
 # ---- bf16 storage (fp32 master weights) on the GPU
 eng 1 2 4 0 0 dtype=1 backend=cuda
 ok $rc "bf16 storage on the GPU: runs" || diag "$err"
@@ -123,15 +178,8 @@ memcheck='
 # mem SHAPE NAME NP ZERO OFFLOAD CKPT
 mem() {
     what="memory, $2, $3 rank(s), ZeRO-$4, offload $5, recompute $6"
-    "$ZPLAN" --params 1.3e9 --gpu h200 --gpus "$3" --dp "$3" --tp 1 --pp 1 --zero "$4" --offload "$5" \
-        --ckpt "$6" --micro-batch 2 --global-batch $(($3 * 2)) --dtype fp32 --no-flash-attn \
-        --db "$tmp/mem.db" --json >"$tmp/plan.json" 2>"$tmp/plan.err" || true
-    id=$(jq -r '.run_id // empty' "$tmp/plan.json" 2>/dev/null)
-    if [ -z "$id" ]; then
-        ok 1 "$what: planned"
-        diag "$(cat "$tmp/plan.err")"
+    plan_id --gpus "$3" --dp "$3" --tp 1 --pp 1 --zero "$4" --offload "$5" --ckpt "$6" --global-batch $(($3 * 2)) ||
         return
-    fi
     run "$ZPLAN" exec "$id" --db "$tmp/mem.db" --backend cuda --steps 2 --scale "$1" --json
     ok $rc "$what: runs" || { diag "$err"; return; }
     # shellcheck disable=SC2046

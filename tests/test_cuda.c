@@ -350,6 +350,41 @@ static void test_model(const shape *s)
         dfree(dl);
     }
 
+    /* the vocabulary-parallel cross-entropy's three steps on a shard of
+     * V / 2 columns (the targets outside it -1), and the embedding lookup
+     * with ids outside its shard (-1) */
+    {
+        int Vh = V / 2, *lt = xmalloc((size_t)N * sizeof *lt), *ltk = xmalloc((size_t)N * sizeof *ltk);
+        for (int r = 0; r < N; r++) {
+            lt[r] = tgt[r] < Vh ? tgt[r] : -1;
+            ltk[r] = tok[r] < Vh ? tok[r] : -1;
+        }
+        int *dlt = up(lt, (size_t)N * sizeof *lt), *dltk = up(ltk, (size_t)N * sizeof *ltk);
+        size_t nl = (size_t)N * (size_t)Vh;
+        float *logits = hrand(nl, -4, 4), *dl = up(logits, nl * fs);
+        float *st = hrand(3 * (size_t)N, 0, 1), *dst = up(st, 3 * (size_t)N * fs);
+        cpu.ops->xent_max(&cpu, logits, N, Vh, st);
+        gpu.ops->xent_max(&gpu, dl, N, Vh, dst);
+        check("xent_max row maxima", sh, dst, st, (size_t)N);
+        cpu.ops->xent_sums(&cpu, logits, lt, N, Vh, st, st + N, st + 2 * N);
+        gpu.ops->xent_sums(&gpu, dl, dlt, N, Vh, dst, dst + N, dst + 2 * N);
+        check("xent_sums exponentials", sh, dl, logits, nl);
+        check("xent_sums sums and target logits", sh, dst + N, st + N, 2 * (size_t)N);
+        cpu.ops->xent_grad(&cpu, logits, lt, N, Vh, st + N, 0.5f);
+        gpu.ops->xent_grad(&gpu, dl, dlt, N, Vh, dst + N, 0.5f);
+        check("xent_grad dlogits", sh, dl, logits, nl);
+        size_t ne = (size_t)Vh * (size_t)C, no = (size_t)N * (size_t)C;
+        float *wte = hrand(ne, -1, 1), *out = hrand(no, -1, 1), *dwte = up(wte, ne * fs), *dout = up(out, no * fs);
+        cpu.ops->embed_fwd(&cpu, out, ltk, wte, NULL, B, T, C);
+        gpu.ops->embed_fwd(&gpu, dout, dltk, dwte, NULL, B, T, C);
+        check("embed_fwd with ids outside the shard (0 rows)", sh, dout, out, no);
+        cpu.ops->embed_bwd(&cpu, wte, NULL, out, ltk, B, T, C);
+        gpu.ops->embed_bwd(&gpu, dwte, NULL, dout, dltk, B, T, C);
+        check("embed_bwd with ids outside the shard (skipped)", sh, dwte, wte, ne);
+        free(lt), free(ltk), free(logits), free(st), free(wte), free(out);
+        dfree(dlt), dfree(dltk), dfree(dl), dfree(dst), dfree(dwte), dfree(dout);
+    }
+
     free(tok), free(tgt);
     dfree(dtok), dfree(dtgt);
 }

@@ -403,6 +403,22 @@ static double cu_crossentropy(ze_dev *d, float *logits, const int *targets, int 
     return scalar_read(d) / (double)N;
 }
 
+static void cu_xent_max(ze_dev *d, const float *logits, int N, int V, float *mx)
+{
+    CU(d, "xent_max kernel", zc_xent_max(row(d)->st, logits, N, V, mx));
+}
+
+static void cu_xent_sums(ze_dev *d, float *logits, const int *targets, int N, int V, const float *mx, float *se,
+                         float *tl)
+{
+    CU(d, "xent_sums kernel", zc_xent_sums(row(d)->st, logits, targets, N, V, mx, se, tl));
+}
+
+static void cu_xent_grad(ze_dev *d, float *logits, const int *targets, int N, int V, const float *se, float dscale)
+{
+    CU(d, "xent_grad kernel", zc_xent_grad(row(d)->st, logits, targets, N, V, se, N > 0 ? dscale / (float)N : 0.0f));
+}
+
 /* ------------------------------------------------------------ optimizer */
 
 static void cu_adamw(ze_dev *d, ze_pool pool, float *p, const void *g, ze_dt gdt, float gscale, float *m, float *v,
@@ -545,6 +561,9 @@ static const ze_dev_ops cuda_ops = {
     .swiglu_bwd = cu_swiglu_bwd,
     .acc = cu_acc,
     .crossentropy = cu_crossentropy,
+    .xent_max = cu_xent_max,
+    .xent_sums = cu_xent_sums,
+    .xent_grad = cu_xent_grad,
     .adamw = cu_adamw,
     .sgd = cu_sgd,
     .sumsq = cu_sumsq,

@@ -5,7 +5,10 @@
  * copies the result back.  Bytes are counted as any group counts them (the
  * planner's bus bytes); the time includes the copies, and is the time of
  * ranks sharing one GPU, not of separate GPUs.  The pinned buffer grows to
- * the largest collective and is reported in d->ovh.staging. */
+ * the largest collective and is reported in d->ovh.staging.  Sub-groups
+ * (tensor and pipeline parallelism) split the MPI communicator and stage
+ * the same way; point to point goes through the pinned buffer, a send not
+ * waited for (the interleaved pipeline) through a host copy of its own. */
 #define ZE_WITH_MPI 1
 #include "group.h"
 
@@ -104,6 +107,150 @@ static int s_sum(ze_group *g, double *v, int n)
     return rc;
 }
 
+static int s_allreduce_max(ze_group *g, float *buf, size_t n)
+{
+    staged_group *s = impl(g);
+    size_t bytes = n * sizeof(float);
+    int rc = stage(g, bytes);
+    double t = ze_now_s();
+    if (rc || (rc = copy(g, s->buf, buf, bytes, cudaMemcpyDeviceToHost)) ||
+        (rc = inner(g, s->host.allreduce_max(&s->host, s->buf, n))) ||
+        (rc = copy(g, buf, s->buf, bytes, cudaMemcpyHostToDevice)))
+        return rc;
+    ze_group_count(g, ZE_ALLREDUCE, n, ZE_F32, ze_now_s() - t);
+    return 0;
+}
+
+static int s_broadcast(ze_group *g, void *buf, size_t n, ze_dt dt, int root)
+{
+    staged_group *s = impl(g);
+    size_t bytes = n * ze_dt_size(dt);
+    int rc = stage(g, bytes);
+    double t = ze_now_s();
+    if (rc || (g->rank == root && (rc = copy(g, s->buf, buf, bytes, cudaMemcpyDeviceToHost))) ||
+        (rc = inner(g, s->host.broadcast(&s->host, s->buf, n, dt, root))) ||
+        (g->rank != root && (rc = copy(g, buf, s->buf, bytes, cudaMemcpyHostToDevice))))
+        return rc;
+    ze_group_count(g, ZE_BROADCAST, n, dt, ze_now_s() - t);
+    return 0;
+}
+
+static int s_send(ze_group *g, const void *buf, size_t n, ze_dt dt, int peer)
+{
+    staged_group *s = impl(g);
+    size_t bytes = n * ze_dt_size(dt);
+    int rc = stage(g, bytes);
+    double t = ze_now_s();
+    if (rc || (rc = copy(g, s->buf, buf, bytes, cudaMemcpyDeviceToHost)) ||
+        (rc = inner(g, s->host.send(&s->host, s->buf, n, dt, peer))))
+        return rc;
+    ze_group_count(g, ZE_SENDRECV, n, dt, ze_now_s() - t);
+    return 0;
+}
+
+/* a receive into the pinned buffer, then up (tag < 0: the untagged one) */
+static int s_recv_tag(ze_group *g, void *buf, size_t n, ze_dt dt, int peer, int tag)
+{
+    staged_group *s = impl(g);
+    ze_group *h = &s->host;
+    size_t bytes = n * ze_dt_size(dt);
+    int rc = stage(g, bytes);
+    double t = ze_now_s();
+    if (rc || (rc = inner(g, tag < 0 ? h->recv(h, s->buf, n, dt, peer) : h->recv_tag(h, s->buf, n, dt, peer, tag))) ||
+        (rc = copy(g, buf, s->buf, bytes, cudaMemcpyHostToDevice)))
+        return rc;
+    g->comm_s += ze_now_s() - t;
+    return 0;
+}
+
+static int s_recv(ze_group *g, void *buf, size_t n, ze_dt dt, int peer) { return s_recv_tag(g, buf, n, dt, peer, -1); }
+
+/* both at once: the send's half and the receive's half of the pinned
+ * buffer */
+static int s_sendrecv(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, size_t rn, int from, ze_dt dt)
+{
+    staged_group *s = impl(g);
+    size_t es = ze_dt_size(dt), sb = sn * es, rb = rn * es;
+    int rc = stage(g, sb + rb);
+    double t = ze_now_s();
+    char *hs = s->buf, *hr = hs + sb;
+    if (rc || (rc = copy(g, hs, sbuf, sb, cudaMemcpyDeviceToHost)) ||
+        (rc = inner(g, s->host.sendrecv(&s->host, hs, sn, to, hr, rn, from, dt))) ||
+        (rc = copy(g, rbuf, hr, rb, cudaMemcpyHostToDevice)))
+        return rc;
+    ze_group_count(g, ZE_SENDRECV, sn, dt, ze_now_s() - t);
+    return 0;
+}
+
+/* a send not waited for: the message copied into host memory of its own
+ * (freed when done) */
+typedef struct staged_req {
+    void *inner;
+    void *host;
+} staged_req;
+
+static int s_isend(ze_group *g, const void *buf, size_t n, ze_dt dt, int peer, int tag, void **req)
+{
+    staged_group *s = impl(g);
+    size_t bytes = n * ze_dt_size(dt);
+    staged_req *r = calloc(1, sizeof *r);
+    if (!r || !(r->host = malloc(bytes ? bytes : 1))) {
+        free(r);
+        snprintf(g->err, sizeof g->err, "no host memory for a staged send");
+        return ZE_GERR_NOMEM;
+    }
+    s->d->ops->sync(s->d);
+    double t = ze_now_s();
+    int rc = copy(g, r->host, buf, bytes, cudaMemcpyDeviceToHost);
+    if (!rc)
+        rc = inner(g, s->host.isend(&s->host, r->host, n, dt, peer, tag, &r->inner));
+    if (rc) {
+        free(r->host);
+        free(r);
+        return rc;
+    }
+    *req = r;
+    ze_group_count(g, ZE_SENDRECV, n, dt, ze_now_s() - t);
+    return 0;
+}
+
+static int s_done(ze_group *g, void *req, int block, int *finished)
+{
+    staged_group *s = impl(g);
+    staged_req *r = req;
+    int fin = 0;
+    double t = ze_now_s();
+    int rc = inner(g, s->host.done(&s->host, r->inner, block, &fin));
+    g->comm_s += ze_now_s() - t;
+    if (rc)
+        return rc;
+    if (finished)
+        *finished = fin;
+    if (fin) {
+        free(r->host);
+        free(r);
+    }
+    return 0;
+}
+
+static int staged_wrap(ze_group *g, ze_group *host, ze_dev *d);
+
+/* a sub-group: the MPI communicator split, staged through a pinned buffer
+ * of its own */
+static int s_split(ze_group *g, int color, int key, ze_group *out)
+{
+    staged_group *s = impl(g);
+    ze_group sub;
+    int rc = inner(g, s->host.split(&s->host, color, key, &sub));
+    if (rc)
+        return rc;
+    if ((rc = staged_wrap(out, &sub, s->d))) {
+        snprintf(g->err, sizeof g->err, "%s", out->err);
+        ze_group_fini(&sub);
+    }
+    return rc;
+}
+
 static void s_fini(ze_group *g)
 {
     staged_group *s = impl(g);
@@ -116,7 +263,8 @@ static void s_fini(ze_group *g)
     g->impl = NULL;
 }
 
-int ze_group_staged(ze_group *g, MPI_Comm comm, ze_dev *d)
+/* g staged over host (an MPI group, taken over: finished with g) */
+static int staged_wrap(ze_group *g, ze_group *host, ze_dev *d)
 {
     memset(g, 0, sizeof *g);
     staged_group *s = calloc(1, sizeof *s);
@@ -124,12 +272,7 @@ int ze_group_staged(ze_group *g, MPI_Comm comm, ze_dev *d)
         snprintf(g->err, sizeof g->err, "no memory for the host-staged group");
         return ZE_GERR_NOMEM;
     }
-    int rc = ze_group_mpi(&s->host, comm);
-    if (rc) {
-        snprintf(g->err, sizeof g->err, "%s", s->host.err);
-        free(s);
-        return rc;
-    }
+    s->host = *host;
     s->d = d;
     g->impl = s;
     g->kind = "staged";
@@ -139,7 +282,29 @@ int ze_group_staged(ze_group *g, MPI_Comm comm, ze_dev *d)
     g->reduce_scatter = s_reduce_scatter;
     g->allgather = s_allgather;
     g->sum_doubles = s_sum;
-    ze_group_no_p2p(g);   /* tensor and pipeline groups: the TP/PP issue */
+    g->allreduce_max = s_allreduce_max;
+    g->broadcast = s_broadcast;
+    g->send = s_send;
+    g->recv = s_recv;
+    g->sendrecv = s_sendrecv;
+    g->isend = s_isend;
+    g->done = s_done;
+    g->recv_tag = s_recv_tag;
+    g->split = s_split;
     g->fini = s_fini;
     return 0;
+}
+
+int ze_group_staged(ze_group *g, MPI_Comm comm, ze_dev *d)
+{
+    ze_group host;
+    int rc = ze_group_mpi(&host, comm);
+    if (rc) {
+        memset(g, 0, sizeof *g);
+        snprintf(g->err, sizeof g->err, "%s", host.err);
+        return rc;
+    }
+    if ((rc = staged_wrap(g, &host, d)))
+        ze_group_fini(&host);
+    return rc;
 }

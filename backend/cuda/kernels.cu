@@ -587,6 +587,59 @@ __global__ void k_crossentropy(float *logits, const int *targets, int N, int V, 
     }
 }
 
+/* the same over a vocabulary shard (zk_xent_max, zk_xent_sums,
+ * zk_xent_grad): a block per row */
+__global__ void k_xent_max(const float *logits, int N, int V, float *mx)
+{
+    __shared__ float red[32];
+    size_t vv = (size_t)V;
+    for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
+        const float *x = logits + r * vv;
+        float m = -INFINITY;
+        for (size_t i = threadIdx.x; i < vv; i += blockDim.x)
+            m = x[i] > m ? x[i] : m;
+        m = block_max(m, red);
+        if (threadIdx.x == 0)
+            mx[r] = m;
+    }
+}
+
+__global__ void k_xent_sums(float *logits, const int *targets, int N, int V, const float *mx, float *se, float *tl)
+{
+    __shared__ float red[32];
+    size_t vv = (size_t)V;
+    for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
+        float *x = logits + r * vv;
+        int tg = targets[r];
+        float xt = tg >= 0 ? x[tg] : 0.0f; /* before the writes below */
+        float s = 0.0f;
+        for (size_t i = threadIdx.x; i < vv; i += blockDim.x) {
+            float e = expf(x[i] - mx[r]);
+            x[i] = e;
+            s += e;
+        }
+        s = block_sum(s, red);
+        if (threadIdx.x == 0) {
+            se[r] = s;
+            tl[r] = xt;
+        }
+    }
+}
+
+__global__ void k_xent_grad(float *logits, const int *targets, int N, int V, const float *se, float dn)
+{
+    size_t vv = (size_t)V;
+    for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
+        float *x = logits + r * vv;
+        float f = dn / se[r];
+        int tg = targets[r];
+        for (size_t i = threadIdx.x; i < vv; i += blockDim.x) {
+            float g = __fmul_rn(x[i], f);
+            x[i] = (int)i == tg ? __fsub_rn(g, dn) : g;
+        }
+    }
+}
+
 /* -------------------------------------------------------------- optimizer */
 
 /* as zk_adamw, operation for operation (no FMA contraction) */
@@ -907,6 +960,31 @@ cudaError_t zc_crossentropy(cudaStream_t s, float *logits, const int *targets, i
     if (N <= 0 || V <= 0)
         return cudaSuccess;
     k_crossentropy<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(logits, targets, N, V, dn, loss);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_xent_max(cudaStream_t s, const float *logits, int N, int V, float *mx)
+{
+    if (N <= 0)
+        return cudaSuccess;
+    k_xent_max<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(logits, N, V, mx);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_xent_sums(cudaStream_t s, float *logits, const int *targets, int N, int V, const float *mx, float *se,
+                         float *tl)
+{
+    if (N <= 0)
+        return cudaSuccess;
+    k_xent_sums<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(logits, targets, N, V, mx, se, tl);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_xent_grad(cudaStream_t s, float *logits, const int *targets, int N, int V, const float *se, float dn)
+{
+    if (N <= 0)
+        return cudaSuccess;
+    k_xent_grad<<<grid_for((size_t)N, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(logits, targets, N, V, se, dn);
     return cudaGetLastError();
 }
 

@@ -85,6 +85,11 @@ cudaError_t zc_acc(cudaStream_t s, float *y, const float *x, size_t n);
  * logits become (softmax - onehot) * dn (dn = dscale / N, as the CPU) */
 cudaError_t zc_crossentropy(cudaStream_t s, float *logits, const int *targets, int N, int V, float dn,
                             double *loss);
+/* zk_xent_max, zk_xent_sums, zk_xent_grad (dn: dscale / N) */
+cudaError_t zc_xent_max(cudaStream_t s, const float *logits, int N, int V, float *mx);
+cudaError_t zc_xent_sums(cudaStream_t s, float *logits, const int *targets, int N, int V, const float *mx, float *se,
+                         float *tl);
+cudaError_t zc_xent_grad(cudaStream_t s, float *logits, const int *targets, int N, int V, const float *se, float dn);
 
 /* ---- the optimizer's kernels; g (type gdt) is multiplied by gscale as it
  * is read (unless gscale is 1).  adamw's step constants are computed by the
