@@ -418,12 +418,11 @@ for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan" "$tmp/pp2
         "refused in one line, exit 2: exec $(echo "$args" | sed "s|$tmp/||; s|$ZPLAN_SRCDIR/||")" || diag "rc=$rc $err"
 done
 is "$(runs_now) $(execs_now)" "$r0 $e0" "those refusals recorded no planning run and no execution"
-# a tensor-parallel plan runs (its sequence parallelism left out, said on
-# stderr): 4 ranks, tp 2 x dp 2, the record's coordinates and bytes per group
+# a tensor-parallel plan runs (with its sequence parallelism): 4 ranks,
+# tp 2 x dp 2, the record's coordinates and bytes per group
 run "$ZPLAN" exec "$tmp/tp2.plan" --db "$DB" --steps 2 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=256,seq=64 --json
-ok "$([ "$rc" -eq 0 ] && grep -q 'splits the sequence (sp); the engine runs it without' "$errf"; echo $?)" \
-    "exec of a tp 2 x dp 2 plan runs, saying that its sequence parallelism is left out" || diag "rc=$rc $err"
-jok "$outf" '.status == "ok" and .tp == 2 and .dp == 2 and .ranks == 4 and
+ok "$rc" "exec of a tp 2 x dp 2 plan runs" || diag "rc=$rc $err"
+jok "$outf" '.status == "ok" and .tp == 2 and .dp == 2 and .sp == true and .ranks == 4 and
     ([.per_rank[] | [.tp_rank, .dp_rank, .stage]] == [[0,0,0],[1,0,0],[0,1,0],[1,1,0]]) and
     all(.comm_bytes_per_step.by_group[]; .predicted == .measured) and .comm_bytes_per_step.by_group.tp.measured > 0' \
     "the tp 2 x dp 2 record: each rank's coordinates, the bytes of the dp and tp groups as predicted"

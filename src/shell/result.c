@@ -667,6 +667,8 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
     cJSON_AddNumberToObject(rec, "dp", (double)v->lay->dp);
     cJSON_AddNumberToObject(rec, "tp", (double)v->lay->tp);
     cJSON_AddNumberToObject(rec, "pp", (double)v->lay->pp);
+    cJSON_AddNumberToObject(rec, "vp", (double)(v->lay->vp > 1 ? v->lay->vp : 1));
+    cJSON_AddBoolToObject(rec, "sp", v->lay->sp && v->lay->tp > 1);
     cJSON_AddNumberToObject(rec, "zero", v->lay->zero);
     cJSON_AddStringToObject(rec, "offload", zp_offload_names[v->lay->offload]);
     cJSON_AddStringToObject(rec, "ckpt", zp_ckpt_names[v->lay->ckpt]);
