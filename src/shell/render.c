@@ -330,10 +330,15 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         snprintf(arch, sizeof arch, " kv_heads=%.0f ffn=%.0f, %s, %s, %s positions, %s%s", zp_jnum(mo, "kv_heads"),
                  zp_jnum(mo, "ffn"), S(mo, "mlp"), S(mo, "norm"), S(mo, "position"),
                  zp_jflag(mo, "tied_embeddings") ? "tied" : "untied head", zp_jflag(mo, "bias") ? "" : ", no biases");
-    fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f%s vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f "
+    /* tensor and pipeline degrees (absent in records before them: 1) */
+    char tpp[96] = "";
+    if (zp_jnum(rec, "tp") > 1 || zp_jnum(rec, "pp") > 1)
+        snprintf(tpp, sizeof tpp, " tp=%.0f%s pp=%.0f%s", zp_jnum(rec, "tp"), zp_jflag(rec, "sp") ? " (sp)" : "",
+                 zp_jnum(rec, "pp"), zp_jnum(rec, "vp") > 1 ? " (interleaved)" : "");
+    fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f%s vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f%s "
            "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
            zp_jnum(mo, "heads"), arch, zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
-           zp_jnum(rec, "dp"), zp_jnum(rec, "zero"), S(rec, "offload"), S(rec, "ckpt"),
+           zp_jnum(rec, "dp"), tpp, zp_jnum(rec, "zero"), S(rec, "offload"), S(rec, "ckpt"),
            zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
     if (*S(rec, "reason")) {
         fprintf(out, "  %s: %s", S(rec, "status"), S(rec, "reason"));
@@ -389,6 +394,25 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                     pct(err, sizeof err, a, b), S(rec, "overhead_source"));
         }
     }
+    /* a pipeline: each stage's peak (its worst rank against its own
+     * prediction) */
+    if (zp_jnum(rec, "pp") > 1) {
+        for (int k = 0; k < (int)zp_jnum(rec, "pp"); k++) {
+            double a = 0.0, b = 0.0, pw = 0.0;
+            const cJSON *x;
+            cJSON_ArrayForEach(x, pr)
+                if ((int)zp_jnum(x, "stage") == k && zp_jnum(zp_jobj(x, "measured_bytes"), "peak") >= b) {
+                    a = zp_jnum(zp_jobj(x, "predicted_bytes"), "peak");
+                    b = zp_jnum(zp_jobj(x, "measured_bytes"), "peak");
+                    pw = zp_jnum(x, "pipeline_wait_s");
+                }
+            char what[48];
+            snprintf(what, sizeof what, "stage %d peak", k);
+            fprintf(out, "  %-22s %14s %14s %8s   (pipeline wait %.3g s a step)\n", what,
+                    bytes(pa, sizeof pa, a, ZP_UNITS_BINARY), bytes(pb, sizeof pb, b, ZP_UNITS_BINARY),
+                    pct(err, sizeof err, a, b), pw);
+        }
+    }
     double ca = zp_jnum(cb, "predicted"), cm = zp_jnum(cb, "measured");
     fprintf(out, "  %-22s %14s %14s %8s\n", "comm bytes per step", bytes(pa, sizeof pa, ca, ZP_UNITS_BINARY),
             bytes(pb, sizeof pb, cm, ZP_UNITS_BINARY), pct(err, sizeof err, ca, cm));
@@ -398,6 +422,16 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                 bytes(pa, sizeof pa, zp_jnum(kind, "predicted"), ZP_UNITS_BINARY),
                 bytes(pb, sizeof pb, zp_jnum(kind, "measured"), ZP_UNITS_BINARY),
                 pct(err, sizeof err, zp_jnum(kind, "predicted"), zp_jnum(kind, "measured")));
+    if (zp_jnum(rec, "tp") > 1 || zp_jnum(rec, "pp") > 1)   /* rank 0's groups */
+        cJSON_ArrayForEach(kind, zp_jobj(cb, "by_group"))
+            if (zp_jnum(kind, "predicted") > 0 || zp_jnum(kind, "measured") > 0) {
+                char gw[48];
+                snprintf(gw, sizeof gw, "%s group", kind->string);
+                fprintf(out, "    %-20s %14s %14s %8s\n", gw,
+                        bytes(pa, sizeof pa, zp_jnum(kind, "predicted"), ZP_UNITS_BINARY),
+                        bytes(pb, sizeof pb, zp_jnum(kind, "measured"), ZP_UNITS_BINARY),
+                        pct(err, sizeof err, zp_jnum(kind, "predicted"), zp_jnum(kind, "measured")));
+            }
     if (cJSON_IsNumber(zp_jobj(sm, "predicted")) && zp_jnum(sm, "measured") > 0)
         fprintf(out, "  %-22s %14.4g %14.4g %8s   (profile %s)\n", "step time (s)", zp_jnum(sm, "predicted"),
                 zp_jnum(sm, "measured"), pct(err, sizeof err, zp_jnum(sm, "predicted"), zp_jnum(sm, "measured")),
