@@ -1,7 +1,8 @@
 #!/bin/sh
 # scripts/exec-matrix.sh - predicted vs measured device memory for every
 # data-parallel / ZeRO layout (with and without offload) and recompute mode
-# on two model shapes and storage types: fp32 on 1, 2, 4 and 8 ranks, bf16
+# on two model shapes (every mode at the first, one per layout in turn at
+# the second) and storage types: fp32 on 1, 2, 4 and 8 ranks, bf16
 # (fp32 master weights) on 2 and 8, fp16 (loss scaling) on 4, bf16
 # parameters with fp32 gradients on 2; and a LLaMA-family model (Llama-3-8B
 # scaled) in fp32 on 2 ranks and bf16 on 4; and the 3D layouts (tensor and
@@ -24,7 +25,10 @@
 # ZPLAN_MATRIX_RANKS) narrow the GPT-2 rows, ZPLAN_MATRIX_LLAMA names the
 # LLaMA rows' preset (empty: none); ZPLAN_MATRIX_2D=0 leaves out the data-
 # parallel rows, ZPLAN_MATRIX_3D=0 the 3D ones (ZPLAN_MATRIX_3D_PEAK and
-# ZPLAN_MATRIX_3D_CLASS: their bounds, fractions).  Writes nothing but a temporary database.
+# ZPLAN_MATRIX_3D_CLASS: their bounds, fractions).  Each recompute mode
+# meets every layout at the first shape; the second shape takes one mode per
+# layout in turn (ZPLAN_MATRIX_ALL_CKPT=1: all three there too, the full
+# product of 432 data-parallel rows, about 4 minutes more).  Writes nothing but a temporary database.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 ZPLAN=${ZPLAN:-$here/zplan}
@@ -63,7 +67,9 @@ fi
 # matrix MODEL SHAPES DTYPES: the rows of one model preset
 matrix() {
 model=$1 shapes=$2 dtypes=$3
+si=0
 for shape in $shapes; do
+  si=$((si + 1))
   for dts in $dtypes; do
     dt=${dts%%:*}
     nps=$ranks
@@ -75,7 +81,13 @@ for shape in $shapes; do
             for off in none optimizer optimizer+params; do
                 [ "$off" != none ] && [ "$z" -lt 1 ] && continue
                 [ "$off" = optimizer+params ] && [ "$z" -lt 3 ] && continue
+                ri=0
                 for k in none selective full; do
+                    # after the first shape, one recompute mode per layout, in turn
+                    # (every mode still meets every layout at the first)
+                    ri=$((ri + 1))
+                    [ "$si" -gt 1 ] && [ "${ZPLAN_MATRIX_ALL_CKPT:-0}" != 1 ] &&
+                        [ $(( (np + z + ${#off}) % 3 + 1 )) -ne "$ri" ] && continue
                     n=$((n + 1))
                     what="$model $shape $dt $np ranks ZeRO-$z offload $off ckpt $k"
                     "$ZPLAN" --model "$model" --gpus "$np" --dp "$np" --tp 1 --pp 1 --zero "$z" --offload "$off" \

@@ -1,7 +1,8 @@
 #!/bin/sh
 # predict.sh - the planner's memory against the engine's measurement: for
 # every data-parallel / ZeRO layout, with and without offload, each
-# recompute mode, on 1, 2, 4 and 8 ranks and two model shapes, with fp32,
+# recompute mode (all three at the first shape, one per layout in turn at
+# the second), on 1, 2, 4 and 8 ranks and two model shapes, with fp32,
 # bf16 and fp16 storage (the ranks of each: scripts/exec-matrix.sh), the predicted
 # peak device memory per rank is within 1 % of the measured peak, every
 # class within 1 %, the host bytes within 1 %, and the bytes sent per step
