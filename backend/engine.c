@@ -518,32 +518,38 @@ static void init_range(const model *m, int k, void *dst, ze_pool pool, ze_dt dt,
     }
 }
 
+/* Chunk c of stage k of p (v chunks a stage): its layers (the count; the
+ * first in *l0).  Without interleaving (v = 1) the one chunk is the stage,
+ * split as the planner splits layers; with it, the virtual stage c p + k
+ * of L / (p v) layers (Megatron's). */
+static int chunk_layers(int L, int p, int k, int v, int c, int *l0)
+{
+    if (v == 1) {
+        *l0 = stage_first_layer(L, p, k);
+        return stage_layers(L, p, k);
+    }
+    int n = L / (p * v);
+    *l0 = (c * p + k) * n;
+    return n;
+}
+
 /* The chunk in hand: its layers, whether it is the first virtual stage
- * (the embedding's) or the last (the head's).  Without interleaving the
- * one chunk is the rank's stage, split as the planner splits layers. */
+ * (the embedding's) or the last (the head's). */
 static void set_chunk(model *m, int c)
 {
-    const ze_cfg *cf = m->c;
-    if (m->v == 1) {
-        m->l0 = stage_first_layer(cf->L, m->pp, m->pk);
-        m->nl = stage_layers(cf->L, m->pp, m->pk);
-    } else {   /* virtual stage c pp + k of L / (pp v) layers each (Megatron's) */
-        m->nl = cf->L / (m->pp * m->v);
-        m->l0 = (c * m->pp + m->pk) * m->nl;
-    }
+    m->nl = chunk_layers(m->c->L, m->pp, m->pk, m->v, c, &m->l0);
     m->first = m->holds_first && c == 0;
     m->last = m->holds_last && c == m->v - 1;
 }
 
-static int owns_layer(model *m, int l)
+static int owns_layer(const model *m, int l)
 {
-    int own = 0;
     for (int c = 0; c < m->v; c++) {
-        set_chunk(m, c);
-        own |= l >= m->l0 && l < m->l0 + m->nl;
+        int l0, n = chunk_layers(m->c->L, m->pp, m->pk, m->v, c, &l0);
+        if (l >= l0 && l < l0 + n)
+            return 1;
     }
-    set_chunk(m, 0);
-    return own;
+    return 0;
 }
 
 static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_group *tg, ze_group *pg,
@@ -1953,17 +1959,13 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     }
     res->tp = tg->size, res->dp = g->size, res->pp = pg->size;
     res->tp_rank = tg->rank, res->dp_rank = g->rank, res->pp_rank = pg->rank;
-    res->layer0 = stage_first_layer(c->L, pg->size, pg->rank);
-    res->layers = stage_layers(c->L, pg->size, pg->rank);
-    /* micro-batches in flight on this stage (run_stage) */
+    /* micro-batches in flight on this stage (run_stage); its layers (the
+     * first chunk's first, all its chunks') */
     int np = pg->size, stage = pg->rank;
     x.v = c->vp > 1 && np > 1 ? c->vp : 1;
     x.slots = np == 1 ? 1 : c->gpipe || x.v > 1 ? c->M : np - stage < c->M ? np - stage : c->M;
-    if (x.v > 1) {   /* the rank's chunks */
-        res->layers = c->L / np;
-        res->layer0 = stage * (c->L / (np * x.v));
-    }
-    int chunk_layers = x.v > 1 ? c->L / (np * x.v) : res->layers;
+    int per_chunk = chunk_layers(c->L, np, stage, x.v, 0, &res->layer0);
+    res->layers = per_chunk * x.v;
     ze_alloc_init(&res->mem, c->device_cap, 0);
     for (int p = 0; p < ZE_NPOOL; p++)
         res->mem.granule[p] = d->granule[p];
@@ -1973,7 +1975,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     double *step_times = calloc((size_t)c->steps, sizeof(double));
     size_t ntok = (size_t)c->B * (size_t)c->T;
     size_t sl = (size_t)x.slots;
-    x.acts = calloc(sl * (size_t)x.v * (size_t)chunk_layers, sizeof(lact));
+    x.acts = calloc(sl * (size_t)x.v * (size_t)per_chunk, sizeof(lact));
     x.dres = calloc(sl * (size_t)x.v, sizeof(float *));
     x.sbuf = calloc(sl * (size_t)x.v, sizeof(float *));
     x.tok_h = malloc(sizeof(int) * ntok);

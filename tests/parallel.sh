@@ -260,9 +260,12 @@ done
 printf '#!/bin/sh\necho "$1" >>"%s"\nshift\nexec sh -c "$*"\n' "$tmp/hosts-used" >"$tmp/fake-ssh"
 chmod +x "$tmp/fake-ssh"
 printf 'node-a slots=2\nnode-b slots=2\n' >"$tmp/hosts"
+# (two daemons on one host both write hwloc's shared topology at one address
+# and one of them crashes now and then, 2 runs in 10 here: rtc ^hwloc,
+# which only binds processes, leaves that out; 20 runs in 20 then passed)
 two_machines() {
     OMPI_MCA_plm_rsh_agent="$tmp/fake-ssh" OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=lo \
-        OMPI_MCA_oob_tcp_if_include=lo OMPI_MCA_rmaps_base_oversubscribe=0 "$@"
+        OMPI_MCA_oob_tcp_if_include=lo OMPI_MCA_rmaps_base_oversubscribe=0 OMPI_MCA_rtc='^hwloc' "$@"
 }
 peng 1 1 1 0 0 layers=4 steps=10
 cp "$outf" "$tmp/m1.json"
