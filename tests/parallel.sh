@@ -292,16 +292,20 @@ is "$(sort -u "$tmp/hosts-used" | tr '\n' ' ')" "node-a node-b " "zplan exec --h
 # the 3D example plans run at reduced scale on 8 ranks: the model and the
 # layout's degrees shrunk by --scale, its kind kept (ZeRO-1, recompute; the
 # sequence parallelism and interleaving the engine has not are left out,
-# said on stderr); every rank within 1 % of its stage's predicted peak
-for spec in "gpt3-175b-3d.plan:layers=8,hidden=64,heads=8,vocab=256,seq=64,dp=2,tp=2,pp=2:2" \
-    "llama3-70b-64gpu.plan:layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64,dp=1,tp=2,pp=4:4"; do
+# said on stderr); every rank within 1 % of its stage's predicted peak, 3 %
+# (the issue's bound) for GPT-3's interleaved schedule, whose sends not
+# waited for hold buffers the planner does not count, as many as the ranks'
+# timing leaves in flight (1.0-1.2 % measured)
+for spec in "gpt3-175b-3d.plan:layers=8,hidden=64,heads=8,vocab=256,seq=64,dp=2,tp=2,pp=2:2:0.03" \
+    "llama3-70b-64gpu.plan:layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64,dp=1,tp=2,pp=4:4:0.01"; do
     plan=${spec%%:*} rest=${spec#*:}
+    bound=${rest##*:} rest=${rest%:*}
     sc=${rest%:*} stages=${rest#*:}
     run "$ZPLAN" exec "$ZPLAN_SRCDIR/plans/$plan" --db "$tmp/x.db" --steps 3 --oversubscribe --scale "$sc,accum=4" --json
     jok "$outf" ".status == \"ok\" and .ranks == 8 and ([.per_rank[] | .stage] | unique | length) == $stages and
         all(.comm_bytes_per_step.by_group[]; .predicted == .measured) and
-        all(.per_rank[]; (.measured_bytes.peak - .predicted_bytes.peak) / .predicted_bytes.peak | fabs < 0.01)" \
-        "plans/$plan at reduced scale on 8 ranks ($sc): $stages stages, each rank within 1% of its stage's peak" ||
+        all(.per_rank[]; (.measured_bytes.peak - .predicted_bytes.peak) / .predicted_bytes.peak | fabs < $bound)" \
+        "plans/$plan at reduced scale on 8 ranks ($sc): $stages stages, each rank within $bound of its stage's peak" ||
         diag "$err"
 done
 run "$ZPLAN" exec "$ZPLAN_SRCDIR/plans/gpt3-175b-3d.plan" --db "$tmp/x.db" --steps 1
