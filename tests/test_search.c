@@ -546,6 +546,20 @@ static void test_cp(void)
     for (int i = 0; i < res.ntop; i++)
         any |= zp_cp(&top[i].lay) > 1;
     ok(!any, "no flash: no plan with cp > 1");
+    pb.pins.cp = 1;   /* no context parallelism: valid whatever the attention (a run's own layout pinned) */
+    ok(zp_pins_check(&pb, &e) == ZP_OK, "--cp 1 without flash: accepted (cp 1 splits nothing)");
+    any = 0;
+    ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK && res.ntop > 0, "--cp 1 without flash: search runs");
+    for (int i = 0; i < res.ntop; i++)
+        any |= zp_cp(&top[i].lay) != 1;
+    ok(!any, "--cp 1: every plan has cp 1");
+    pb.train.flash = 1;   /* pinned to 1, cp is not searched at 32768 either */
+    ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK && res.ntop > 0, "--cp 1 at seq 32768: search runs");
+    any = 0;
+    for (int i = 0; i < res.ntop; i++)
+        any |= zp_cp(&top[i].lay) != 1;
+    ok(!any, "--cp 1 at seq 32768: every plan has cp 1 (the searched cp > 1 held off)");
+    pb.train.flash = 0;
     pb.pins.cp = 2;
     ok(zp_pins_check(&pb, &e) == ZP_EINVAL && strstr(e.msg, "--cp"), "--cp 2 without flash: refused naming --cp: '%s'",
        e.msg);

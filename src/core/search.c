@@ -177,7 +177,7 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
         return zp_err_set(e, ZP_EINVAL, "--dp %lld x --tp %lld x --pp %lld%s = %lld does not equal --gpus %lld",
                           (long long)p->dp, (long long)p->tp, (long long)p->pp, p->cp > 1 ? " x --cp" : "",
                           (long long)prod, (long long)G);
-    if (p->cp > 0 && (!pb->train.flash || pb->train.seq % (2 * p->cp)))
+    if (p->cp > 1 && (!pb->train.flash || pb->train.seq % (2 * p->cp)))
         return zp_err_set(e, ZP_EINVAL, "--cp %lld with %s and --seq %lld: context parallelism needs flash attention "
                           "and a sequence of 2 x cp equal chunks", (long long)p->cp,
                           pb->train.flash ? "flash attention" : "--no-flash-attn", (long long)pb->train.seq);
