@@ -790,6 +790,51 @@ static void test_fsdp_pp(void)
     ok(!find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "ZeRO-3 forward"), "FSDP + PP: no per-micro-batch gathers");
 }
 
+/* FP8 linear layers with sequence parallelism (Transformer Engine, torchao's
+ * float8 tensor parallelism): the gathers that feed a product move the FP8
+ * input, 1 byte a value; the backward's gradient gathers and every
+ * reduce-scatter stay in bf16.  Serial block, per layer and micro-batch:
+ * forward 2 gathers (QKV's and fc1's inputs), backward 2 gradient gathers,
+ * full recompute 2 more forward gathers, and (not per-op) 2 re-gathers of
+ * the saved inputs for the weights' gradients. */
+static void test_fp8_sp(void)
+{
+    const int64_t L = 4, M = 3, s = 2048, b = 2, h = 2048;
+    zp_model m = gpt(L, h, 16, 32000, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, s);
+    zp_conv cv = conv();
+    zp_cluster c = cluster(4, 8);
+    const uint64_t S16 = (uint64_t)(s * b * h * 2), S8 = (uint64_t)(s * b * h);
+    const zp_ckpt cks[3] = {ZP_CKPT_NONE, ZP_CKPT_FULL, ZP_CKPT_OP};
+    const int64_t fwd8[3] = {2, 4, 4}, regather[3] = {2, 2, 0};
+    for (int i = 0; i < 3; i++) {
+        zp_layout l = lay(1, 4, 1, 1, 0, ZP_OFF_NONE, cks[i], 1, b, M);
+        zp_comm base, cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &base);
+        tr.fp8 = 1;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        tr.fp8 = 0;
+        const zp_coll *a8 = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "(FP8 inputs)");
+        const zp_coll *ag = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "(gradients)");
+        const zp_coll *rg = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "re-gather");
+        const zp_coll *rs = find(&cm, ZP_GRP_TP, ZP_COLL_REDUCE_SCATTER, "sequence-parallel");
+        const zp_coll *rs0 = find(&base, ZP_GRP_TP, ZP_COLL_REDUCE_SCATTER, "sequence-parallel");
+        const zp_coll *ag0 = find(&base, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel");
+        ok(a8 && a8->bytes == S8 && a8->count == fwd8[i] * L * M, "fp8 sp %s: %lld FP8 gathers of s b h = %llu bytes",
+           zp_ckpt_names[cks[i]], (long long)(fwd8[i] * L * M), (unsigned long long)S8);
+        ok(ag && ag->bytes == S16 && ag->count == 2 * L * M, "fp8 sp %s: %lld gradient gathers of 2 s b h bytes",
+           zp_ckpt_names[cks[i]], (long long)(2 * L * M));
+        ok(regather[i] ? rg && rg->bytes == S8 && rg->count == regather[i] * L * M : rg == NULL,
+           "fp8 sp %s: the weight gradients' re-gathers (%lld) in FP8", zp_ckpt_names[cks[i]],
+           (long long)(regather[i] * L * M));
+        ok(rs && rs0 && rs->bytes == S16 && rs->count == rs0->count, "fp8 sp %s: the reduce-scatters unchanged (bf16)",
+           zp_ckpt_names[cks[i]]);
+        ok(ag0 && ag0->bytes == S16 && a8 && ag && ag0->count == a8->count + ag->count,
+           "fp8 sp %s: as many gathers as in bf16 (%lld), split by what they carry", zp_ckpt_names[cks[i]],
+           ag0 ? (long long)ag0->count : -1LL);
+    }
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -797,6 +842,7 @@ int main(void)
     test_dp();
     test_offload();
     test_tp();
+    test_fp8_sp();
     test_pp();
     test_inter_node();
     test_cp();

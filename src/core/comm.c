@@ -147,6 +147,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     uint64_t sl = (uint64_t)(tr->seq / cp);   /* this rank's tokens of a sequence */
     uint64_t sbh = sl * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
     uint64_t act = zp_act_bytes(tr) * sbh;            /* one layer's output */
+    uint64_t act8 = sbh;                              /* the same in FP8 */
     int64_t Ls = zp_stage_layers(m->layers, p, k);
     int64_t span_tp = t, span_cp = t * cp, span_dp = t * d, span_pp = t * d * p;
     int off_opt = l->offload != ZP_OFF_NONE, off_par = l->offload == ZP_OFF_OPT_PARAMS;
@@ -226,8 +227,22 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * inputs again; overlapped (--tp-overlap), each hides behind
              * the product it feeds or follows */
             zp_overlap ov = cv->tp_overlap ? ZP_OVL_GEMM : ZP_OVL_NONE;
-            add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather", t, span_tp, act,
-                per_layer * Ls * M, ov);
+            /* with FP8 linear layers the column-parallel inputs are cast
+             * before they are gathered, so the gathers that feed a product
+             * (forward, recompute, and the weight gradients' re-gather
+             * below) move 1 byte a value (Transformer Engine's FP8
+             * all-gather of the norm's output; torchao's float8 tensor
+             * parallelism and torchtitan's PrepareFloat8ModuleInput); the
+             * backward's gradient gathers and every reduce-scatter stay in
+             * the dtype */
+            if (tr->fp8) {
+                add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather (FP8 inputs)", t, span_tp, act8,
+                    (per_layer - fwd) * Ls * M, ov);
+                add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather (gradients)", t, span_tp, act,
+                    fwd * Ls * M, ov);
+            } else
+                add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather", t, span_tp, act,
+                    per_layer * Ls * M, ov);
             add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
                 (per_layer - (l->ckpt == ZP_CKPT_OP ? fwd : 0)) * Ls * M, ov);
             /* the column-parallel products' inputs are kept as each rank's
@@ -237,7 +252,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * per-op checkpointing's gathers above are these) */
             if (l->ckpt != ZP_CKPT_OP)
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "input re-gather for weight gradients (sequence parallel)", t,
-                    span_tp, act, fwd * Ls * M, ZP_OVL_GEMM);
+                    span_tp, tr->fp8 ? act8 : act, fwd * Ls * M, ZP_OVL_GEMM);
             /* the norms' gradients come from each rank's rows: summed over
              * tp once a step (per micro-batch where ZeRO-2/3 keep no whole
              * gradient) */
