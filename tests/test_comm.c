@@ -835,6 +835,39 @@ static void test_fp8_sp(void)
     }
 }
 
+/* Full recompute of every k-th block: only the R = floor(L / k) rebuilt
+ * blocks repeat their forward collectives.  Serial block, per micro-batch:
+ * 4 all-reduces a layer (2 forward, 2 backward) + 2 per rebuilt block; with
+ * sp as many all-gathers and reduce-scatters; the context-parallel ring
+ * goes round once more per rebuilt block. */
+static void test_ckpt_every(void)
+{
+    const int64_t L = 5, M = 3;
+    zp_model m = gpt(L, 2048, 16, 32000, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 4096);
+    zp_conv cv = conv();
+    zp_cluster c = cluster(8, 8);
+    tr.ckpt_every = 2;   /* blocks 2 and 4 of 5 */
+    zp_layout l = lay(1, 4, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, M);
+    zp_comm cm;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    const zp_coll *ar = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "tensor-parallel");
+    ok(ar && ar->count == (4 * L + 2 * 2) * M, "every 2nd of 5: (4 x 5 + 2 x 2) x M = %lld all-reduces",
+       (long long)((4 * L + 2 * 2) * M));
+    l.sp = 1;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    const zp_coll *ag = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel all-gather");
+    const zp_coll *rs = find(&cm, ZP_GRP_TP, ZP_COLL_REDUCE_SCATTER, "sequence-parallel");
+    ok(ag && rs && ag->count == (4 * L + 4) * M && rs->count == (4 * L + 4) * M,
+       "every 2nd of 5, sp: %lld all-gathers and reduce-scatters", (long long)((4 * L + 4) * M));
+    zp_layout lc = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, M);
+    lc.cp = 4;
+    zp_comm_plan(&m, &tr, &lc, &c, &cv, 0, &cm);
+    const zp_coll *f = find(&cm, ZP_GRP_CP, ZP_COLL_SENDRECV, "forward");
+    ok(f && f->count == 3 * M * (L + 2), "every 2nd of 5, cp 4: the forward ring (cp - 1) M (L + 2) = %lld times",
+       (long long)(3 * M * (L + 2)));
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -843,6 +876,7 @@ int main(void)
     test_offload();
     test_tp();
     test_fp8_sp();
+    test_ckpt_every();
     test_pp();
     test_inter_node();
     test_cp();

@@ -860,6 +860,50 @@ static void test_tp_overlap(void)
     is_dbl(k1.comm_exposed_s, k0.comm_exposed_s, 1e-15, "--tp-overlap without sp: the all-reduces still show");
 }
 
+/* Full recompute of every k-th block: floor(L / k) = R blocks run their
+ * forward again.  FLOPs by hand: the 72 rule plus 24 B s R h^2 (1 + s/(6h))
+ * (full recompute's 96 rule adds that for all L blocks; the head is never
+ * recomputed).  Time by shape: R of L blocks at full recompute's backward,
+ * the rest at no recompute's, so 2 blocks with k = 2 take the mean of the
+ * two. */
+static void test_ckpt_every(void)
+{
+    zp_model m = gpt(96, 12288, 96, 51200);
+    zp_train tr = train(2048, 8);
+    zp_cluster c = cluster(1);
+    zp_conv cv = conv();
+    double B = 8, s = 2048, h = 12288, V = 51200, L = 96;
+    zp_layout l = lay(1, 1, 1, 1, 0, ZP_CKPT_FULL, 1, 8);
+    zp_cost o;
+    tr.ckpt_every = 5;   /* 19 of 96 blocks */
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+    is_dbl(o.hw_flops, narayanan(B, s, L, h, V, 0) + 24 * B * s * 19 * h * h * (1 + s / (6 * h)), 1e-12,
+           "every 5th of 96 blocks: hw FLOPs = 72 rule + 24 B s 19 h^2 (1 + s/6h)");
+    tr.ckpt_every = 97;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+    is_dbl(o.hw_flops, narayanan(B, s, L, h, V, 0), 1e-12, "every 97th of 96 blocks: none rebuilt, the 72 rule");
+    tr.ckpt_every = 1;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+    is_dbl(o.hw_flops, narayanan(B, s, L, h, V, 1), 1e-12, "every block: full recompute's 96 rule");
+
+    zp_model m2 = gpt(2, 1024, 8, 4096);
+    zp_train t2 = train(512, 6);
+    t2.flash = 1;
+    zp_conv sc = shape_conv(5e-6);
+    zp_layout ln = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 2, 3), lf = ln;
+    lf.ckpt = ZP_CKPT_FULL;
+    zp_cost none, full, half;
+    zp_cost_eval(&m2, &t2, &ln, &c, &sc, &empty_comm, &empty_comm, &none);
+    zp_cost_eval(&m2, &t2, &lf, &c, &sc, &empty_comm, &empty_comm, &full);
+    t2.ckpt_every = 2;
+    zp_cost_eval(&m2, &t2, &lf, &c, &sc, &empty_comm, &empty_comm, &half);
+    ok(full.compute_s > none.compute_s * 1.1, "by shape: full recompute costs time (%.4g s vs %.4g s)", full.compute_s,
+       none.compute_s);
+    is_dbl(half.compute_s, 0.5 * (none.compute_s + full.compute_s), 1e-12,
+           "by shape: every 2nd of 2 blocks = the mean of none and full");
+    is_dbl(half.hw_flops, 0.5 * (none.hw_flops + full.hw_flops), 1e-12, "every 2nd of 2 blocks: FLOPs the mean too");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -877,6 +921,7 @@ int main(void)
     test_fp8();
     test_cp();
     test_ckpt_op();
+    test_ckpt_every();
     test_tp_overlap();
     return tap_exit();
 }

@@ -570,6 +570,54 @@ static void test_stage_act(void)
     }
 }
 
+/* Full recompute of every k-th block only (torchtitan's layer-level AC):
+ * a stage of Ls blocks rebuilds floor(Ls / k) of them, whose activations
+ * are their inputs (2 sbh/t with sp), and keeps the rest whole (34 sbh/t +
+ * 5 a s^2 b / t each), in every micro-batch in flight. */
+static void test_ckpt_every(void)
+{
+    const uint64_t s = 2048, b = 1, h = 12288, a = 96, V = 51200, L = 96, t = 8, p = 4;
+    const uint64_t sbh = s * b * h;
+    zp_model m = gpt((int64_t)L, (int64_t)h, (int64_t)a, (int64_t)V, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
+    zp_cluster c32 = cluster(32, 8), c = cluster(8, 8);
+    zp_conv cv = conv0();
+    uint64_t whole = sbh * 34 / t + 5 * a * s * s * b / t, in = 2 * sbh / t;
+    zp_layout l = lay(1, 8, 4, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 1, 1, 8);
+    zp_mem mem, ref;
+    /* 24 blocks a stage, every 5th rebuilt: 4 of them; stage 0 holds 4
+     * micro-batches, stage 1 three */
+    tr.ckpt_every = 5;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 4 * (4 * in + 20 * whole) + sbh * p / t,
+           "every 5th of 24 blocks, stage 0: 4 micro-batches x (4 inputs + 20 whole blocks) + sbh p/t masks");
+    is_u64(mem.dev[ZP_MEM_BUF], whole + 2 * 2 * sbh / t,
+           "every 5th: one block rebuilt in backward + the send and receive buffers 2 x 2 sbh/t");
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 1, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 3 * (4 * in + 20 * whole), "every 5th, stage 1: 3 x (4 inputs + 20 whole blocks)");
+    /* k = 1 is full recompute, k beyond the stage's blocks none at all */
+    tr.ckpt_every = 1;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
+    tr.ckpt_every = 0;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &ref);
+    ok(mem.dev_total == ref.dev_total && mem.dev[ZP_MEM_ACT] == 4 * 24 * in + sbh * p / t,
+       "every 1st block: full recompute (%llu)", (unsigned long long)mem.dev_total);
+    tr.ckpt_every = 25;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
+    zp_layout n = l;
+    n.ckpt = ZP_CKPT_NONE;
+    tr.ckpt_every = 0;
+    zp_mem_stage(&m, &tr, &n, &c32, &cv, 0, &ref);
+    ok(mem.dev_total == ref.dev_total && mem.dev[ZP_MEM_ACT] == 4 * 24 * whole + sbh * p / t &&
+           mem.dev[ZP_MEM_BUF] == ref.dev[ZP_MEM_BUF],
+       "every 25th of 24 blocks: nothing rebuilt, the memory of no recompute (%llu)", (unsigned long long)mem.dev_total);
+    /* pp = 1, every 2nd of 96: 48 inputs + 48 whole blocks + sbh/t masks */
+    zp_layout one = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 1, 1, 4);
+    tr.ckpt_every = 2;
+    zp_mem_stage(&m, &tr, &one, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 48 * in + 48 * whole + sbh / t, "pp=1 every 2nd: 48 inputs + 48 whole blocks + masks");
+}
+
 /* ---------------------------------------------- ZeRO-3 and bucket buffers */
 
 static void test_buffers(void)
@@ -1176,6 +1224,7 @@ int main(void)
     test_act_beyond();
     test_inflight();
     test_stage_act();
+    test_ckpt_every();
     test_buffers();
     test_workspace();
     test_compute_fp32();

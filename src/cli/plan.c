@@ -15,7 +15,7 @@
 
 enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
-    O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT,
+    O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
     O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
@@ -58,6 +58,7 @@ static const zp_opt plan_opts[] = {
     {"zero", O_ZERO, "S", NULL, "ZeRO stage 0..3", NULL},
     {"offload", O_OFFLOAD, "W", NULL, "none, optimizer, optimizer+params", NULL},
     {"ckpt", O_CKPT, "C", NULL, "activation recompute: none, selective, full, or op (per-op, torchtitan's:\nevery other matmul output and the attention kept; only when given)", NULL},
+    {"ckpt-every", O_CKPTEVERY, "K", NULL, "full recompute of every K-th block of a stage only, the others keep their\nactivations (torchtitan's layer-level AC frequency; implies --ckpt full)", NULL},
     {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
     {"no-sp", O_NOSP, NULL, "", NULL, NULL},
     {"zero3-buffer", O_Z3BUF, "K", NULL, "prefetch (default) or deepspeed (4 x largest layer)", "Conventions (README \"Conventions\"):"},
@@ -106,7 +107,7 @@ static const zp_opt plan_opts[] = {
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
-    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *z3buf, *z3re, *bucket;
+    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl;
 } raw;
@@ -147,6 +148,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_ZERO: r->zero = v; break;
     case O_OFFLOAD: r->offload = v; break;
     case O_CKPT: r->ckpt = v; break;
+    case O_CKPTEVERY: r->ckptevery = v; break;
     case O_SP: r->sp = 1; break;
     case O_NOSP: r->sp = 0; break;
     case O_FP8: r->fp8 = 1; break;
@@ -604,6 +606,14 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return st;
     if (r->ckpt && (st = zp_parse_enum("--ckpt", r->ckpt, zp_ckpt_names, &p->ckpt, e)))
         return st;
+    if (r->ckptevery) {
+        if ((st = opt_int("--ckpt-every", r->ckptevery, 1, 100000, &t->ckpt_every, e)))
+            return st;
+        if (p->ckpt >= 0 && p->ckpt != ZP_CKPT_FULL)
+            return zp_err_set(e, ZP_EINVAL, "--ckpt-every %s with --ckpt %s: every k-th block is rebuilt by full "
+                              "recompute (allowed: --ckpt full, or no --ckpt)", r->ckptevery, zp_ckpt_names[p->ckpt]);
+        p->ckpt = ZP_CKPT_FULL;
+    }
     p->sp = r->sp;
     a->pinned_all = p->dp > 0 && p->tp > 0 && p->pp > 0 && p->micro_batch > 0 && p->zero >= 0 && p->offload >= 0 &&
                     p->ckpt >= 0 && (p->cp > 0 || p->dp * p->tp * p->pp == c->gpus);

@@ -220,7 +220,10 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
          * sums add before one reduction); full recompute repeats the
          * forward's */
         int64_t fwd = m->block == ZP_BLOCK_SERIAL ? 2 : 1;
-        int64_t per_layer = 2 * fwd + (l->ckpt == ZP_CKPT_FULL || l->ckpt == ZP_CKPT_OP ? fwd : 0);
+        /* the blocks whose forward runs again: all with per-op recompute,
+         * the rebuilt ones with full (every block, or every k-th) */
+        int64_t again = l->ckpt == ZP_CKPT_OP ? Ls : zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls);
+        int64_t n_fwd = 2 * fwd * Ls + fwd * again;   /* a micro-batch's, the stage's layers */
         if (l->sp) {
             /* per-op checkpointing keeps the reduce-scatters' outputs (the
              * row-parallel products') but gathers the column-parallel
@@ -237,14 +240,13 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * the dtype */
             if (tr->fp8) {
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather (FP8 inputs)", t, span_tp, act8,
-                    (per_layer - fwd) * Ls * M, ov);
+                    (n_fwd - fwd * Ls) * M, ov);
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather (gradients)", t, span_tp, act,
                     fwd * Ls * M, ov);
             } else
-                add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather", t, span_tp, act,
-                    per_layer * Ls * M, ov);
+                add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather", t, span_tp, act, n_fwd * M, ov);
             add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
-                (per_layer - (l->ckpt == ZP_CKPT_OP ? fwd : 0)) * Ls * M, ov);
+                (n_fwd - (l->ckpt == ZP_CKPT_OP ? fwd * Ls : 0)) * M, ov);
             /* the column-parallel products' inputs are kept as each rank's
              * rows (the activation memory's whole / t) and gathered again
              * in backward for their weights' gradients, behind the input
@@ -268,8 +270,8 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "head input all-gather (sequence parallel)", t, span_tp, act, M,
                     ZP_OVL_NONE);
         } else {
-            add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act,
-                per_layer * Ls * M, ZP_OVL_NONE);
+            add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act, n_fwd * M,
+                ZP_OVL_NONE);
         }
         if (k == 0)
             add(&x, l->sp ? ZP_COLL_REDUCE_SCATTER : ZP_COLL_ALLREDUCE, ZP_GRP_TP,
@@ -290,7 +292,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                       (uint64_t)zp_model_head_dim(m) / (uint64_t)t;
         int64_t rounds = (cp - 1) * Ls * M;
         add(&x, ZP_COLL_SENDRECV, ZP_GRP_CP, "context-parallel K/V ring, forward", cp, span_cp, kv,
-            rounds * (l->ckpt == ZP_CKPT_FULL ? 2 : 1), ZP_OVL_ATTN);
+            (cp - 1) * M * (Ls + zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls)), ZP_OVL_ATTN);
         add(&x, ZP_COLL_SENDRECV, ZP_GRP_CP, "context-parallel K/V+grad ring, backward", cp, span_cp, kv,
             2 * rounds, ZP_OVL_ATTN);
     }

@@ -160,10 +160,26 @@ typedef struct zp_train {
     int fp8;              /* the linear layers' products in FP8 (Transformer Engine): at the FP8 peak,
                            * their inputs saved in 1 byte, an FP8 copy of their weights kept through the
                            * step; attention, the head and the norms stay in the dtype (cost.c, memory.c) */
+    int64_t ckpt_every;   /* with full recompute, only every k-th block of a stage is rebuilt, the
+                           * others keep all their activations (torchtitan's layer-level AC frequency;
+                           * 0 or 1: every block); see zp_ckpt_blocks */
     int compute_fp32;     /* the backend computes in fp32 (zplan's CPU engine): activations and
                            * workspaces in fp32, and fp32 working copies of 16-bit parameters and
                            * gradients for the unit being computed (see memory.c) */
 } zp_train;
+
+/* Blocks of a stage of Ls blocks that recompute rebuilds in backward: with
+ * full recompute all of them, or with ckpt_every k > 1 the k-th, 2k-th, ...
+ * of the stage (torchtitan's layer-level activation checkpointing: a block
+ * counter per process, every k-th block wrapped), floor(Ls / k); the rest
+ * keep their activations as without recompute.  0 for the other modes
+ * (selective and op rebuild part of every block). */
+static inline int64_t zp_ckpt_blocks(const zp_train *tr, int ckpt_full, int64_t Ls)
+{
+    if (!ckpt_full)
+        return 0;
+    return tr->ckpt_every > 1 ? Ls / tr->ckpt_every : Ls;
+}
 
 /* Bytes of a saved activation value: the dtype's, or 4 computing in fp32. */
 static inline uint64_t zp_act_bytes(const zp_train *tr)
@@ -309,6 +325,8 @@ typedef struct zp_lcache {
     int64_t vocab_t;         /* ceil(V / t) */
     uint64_t sbh_r;          /* s b h / r, r = t with sequence parallelism, else 1 */
     uint64_t act_layer;      /* zp_act_layer_bytes */
+    uint64_t act_kept;       /* a block full recompute leaves alone (ckpt_every > 1): zp_act_layer_bytes
+                              * without recompute */
     uint64_t recompute;      /* the recompute working set */
 } zp_lcache;
 void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, zp_lcache *lc);

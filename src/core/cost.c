@@ -56,8 +56,11 @@ double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     double fwd, rc, head;
     elementwise_values(m, tr, l, &fwd, &rc, &head);
     double tokens = (double)(tr->seq / zp_cp(l)) * (double)l->micro_batch;
-    double Ls = (double)zp_stage_layers(m->layers, l->pp, last_stage ? l->pp - 1 : 0);
-    return (double)zp_act_bytes(tr) * tokens * (Ls * (3.0 * fwd + rc) + (last_stage ? 3.0 * head : 0.0));
+    int64_t nLs = zp_stage_layers(m->layers, l->pp, last_stage ? l->pp - 1 : 0);
+    double Ls = (double)nLs;
+    /* with ckpt_every, only the rebuilt blocks add their forward again */
+    double R = l->ckpt == ZP_CKPT_FULL ? (double)zp_ckpt_blocks(tr, 1, nLs) : Ls;
+    return (double)zp_act_bytes(tr) * tokens * (Ls * 3.0 * fwd + R * rc + (last_stage ? 3.0 * head : 0.0));
 }
 
 /* The matmul weights per layer whose products per-op selective
@@ -262,16 +265,34 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     if (tr->flash)
         r += 2.0 * core;
     double rc1 = per_rank * r, block1 = per_rank * block, head = per_rank * 2.0 * (double)m->vocab * h;
+    /* a block full recompute leaves alone (ckpt_every > 1) costs as without
+     * recompute: flash attention's own score recompute only */
+    double rc1_kept = per_rank * (tr->flash ? 2.0 * core : 0.0);
 
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
     double mm[5], kn[4], attn, lin;
     double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
     matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn, &lin);
+    /* the same for a block kept whole (ckpt_every > 1): its recompute
+     * terms (mm[2], kn[2], and in lin and attn) as without recompute */
+    zp_layout nl = *l;
+    nl.ckpt = ZP_CKPT_NONE;
+    double mmk[5], knk[4], attnk, link;
+    int partial = l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1;
+    if (partial)
+        matmul_times(m, tr, &nl, cv, c->gpu.peak_flops[cdt], pk8, mmk, knk, &attnk, &link);
+    else {
+        for (int i = 0; i < 5; i++)
+            mmk[i] = mm[i];
+        for (int i = 0; i < 4; i++)
+            knk[i] = kn[i];
+        attnk = attn, link = lin;
+    }
     /* the non-matmul kernels, when their rate is given (a measured
      * profile), or by shape at hbm_eff of the HBM bandwidth: forward,
      * backward (twice the forward) and recompute traffic, per micro-batch */
-    double ew_f = 0.0, ew_rc = 0.0, ew_head = 0.0;
+    double ew_f = 0.0, ew_rc = 0.0, ew_head = 0.0, ew_rck = 0.0;
     double ew_bps = cv->elementwise_bps > 0 ? cv->elementwise_bps
                     : cv->gemm_eff > 0      ? 0.0
                                             : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
@@ -279,6 +300,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         double ef, er, eh, k = (double)zp_act_bytes(tr) * sl * (double)l->micro_batch / ew_bps;
         elementwise_values(m, tr, l, &ef, &er, &eh);
         ew_f = k * ef, ew_rc = k * er, ew_head = k * eh;   /* per layer, and the head */
+        elementwise_values(m, tr, partial ? &nl : l, &ef, &er, &eh);
+        ew_rck = k * er;                                   /* a block kept whole */
     }
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
@@ -289,14 +312,20 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if ((which == 1 && !stages[1]) || (which == 2 && l->pp == 1))
             continue;
         int last_stage = which == 2 || l->pp == 1;
-        double Ls = (double)zp_stage_layers(m->layers, l->pp, stages[which]);
-        double rc = Ls * rc1, f = Ls * block1 + (last_stage ? head : 0.0), b = 2.0 * f;
+        int64_t nLs = zp_stage_layers(m->layers, l->pp, stages[which]);
+        double Ls = (double)nLs;
+        /* R blocks rebuilt, Ls - R kept whole (R = Ls but with ckpt_every) */
+        double R = (double)zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, nLs), K = Ls - R;
+        if (l->ckpt != ZP_CKPT_FULL)
+            R = Ls, K = 0.0;   /* selective and op: every block alike */
+        double rc = R * rc1 + K * rc1_kept, f = Ls * block1 + (last_stage ? head : 0.0), b = 2.0 * f;
         double ef = Ls * ew_f + (last_stage ? ew_head : 0.0);
         double fwd_s = Ls * (mm[0] + kn[0]) + (last_stage ? mm[3] + kn[3] : 0.0) + ef;
-        double bwd_s = Ls * (mm[1] + mm[2] + kn[1] + kn[2]) + (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef +
-                       Ls * ew_rc;
+        double bwd_s = Ls * (mm[1] + kn[1]) + R * (mm[2] + kn[2]) + K * (mmk[2] + knk[2]) +
+                       (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef + R * ew_rc + K * ew_rck;
         double comp = M * (fwd_s + bwd_s);
-        double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, Ls * attn, Ls * lin, cv->overlap_eff);
+        double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
+                            cv->overlap_eff);
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);

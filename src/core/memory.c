@@ -222,8 +222,9 @@ static uint64_t rounding(const zp_model *m, const zp_train *tr, const zp_layout 
     }
     /* a layer in flight keeps its input and (without full recompute) one
      * tensor of the rest */
-    int64_t per_layer = l->ckpt == ZP_CKPT_FULL ? 1 : 2;
-    return w + (uint64_t)(zp_act_inflight(l, m->layers, k) * per_layer + 4) * (g / 2);
+    int64_t n_in = zp_act_inflight(l, m->layers, k);
+    int64_t n_rc = layers ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, layers) / layers : 0;
+    return w + (uint64_t)(n_rc + 2 * (n_in - n_rc) + 4) * (g / 2);
 }
 
 static int64_t nccl_communicators(const zp_model *m, const zp_layout *l)
@@ -249,6 +250,12 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
     lc->sbh_r = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden /
                 (l->sp ? (uint64_t)t : 1);
     lc->act_layer = zp_act_layer_bytes(m, tr, l);
+    lc->act_kept = lc->act_layer;
+    if (l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1) {
+        zp_layout nl = *l;
+        nl.ckpt = ZP_CKPT_NONE;
+        lc->act_kept = zp_act_layer_bytes(m, tr, &nl);
+    }
     lc->recompute = recompute_bytes(m, tr, l);
 }
 
@@ -335,12 +342,18 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * parameters for the unit in use (the block; the head and final norm
      * at the loss) and, with 16-bit gradients at ZeRO 0-1, the unit's fp32
      * gradient (the embedding's kept through the backward, as above). */
-    uint64_t act = sh->act_layer * (uint64_t)zp_act_inflight(l, m->layers, k);
+    /* in flight: n layer-micro-batches, of which the rebuilt blocks' share
+     * keeps only its input (all with full recompute; with ckpt_every k the
+     * stage's floor(Ls / k) of its Ls blocks in every micro-batch) */
+    int64_t n_in = zp_act_inflight(l, m->layers, k), Ls = zp_stage_layers(m->layers, l->pp, k);
+    int64_t n_rc = Ls ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls) / Ls : 0;
+    uint64_t act = sh->act_layer * (uint64_t)n_rc + sh->act_kept * (uint64_t)(n_in - n_rc);
     if (k == 0 && tr->dropout) {
         int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
         act += sh->sbh_r * (uint64_t)mb;             /* embedding dropout masks, 1 byte */
     }
-    uint64_t both = 0, bwd = sh->recompute, loss = 0;
+    /* the recompute working set, unless full recompute rebuilds none of this stage's blocks */
+    uint64_t both = 0, bwd = l->ckpt != ZP_CKPT_FULL || zp_ckpt_blocks(tr, 1, Ls) ? sh->recompute : 0, loss = 0;
     if (cv->bwd_workspace)
         both += bwd_workspace(m, tr, l, sh);
     if (l->pp > 1 && !cv->p2p_in_place)

@@ -17,6 +17,15 @@ const char *zp_printable(char *b, size_t n, const char *v)
     return b;
 }
 
+/* "st", "nd", "rd" or "th" after n (2nd, 11th, 23rd) */
+static const char *ordinal(double n)
+{
+    long k = (long)n;
+    if (k % 100 >= 11 && k % 100 <= 13)
+        return "th";
+    return k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
+}
+
 static const char *S(const cJSON *o, const char *k)
 {
     static char buf[16][512];
@@ -150,11 +159,15 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             zp_jnum(c, "gpus_per_node"), bytes(a, sizeof a, cap, u),
             bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u), zp_jnum(c, "inter_node_gbps"),
             8 * zp_jnum(c, "inter_node_gbps"));
-    fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s\n",
+    char every[64] = "";
+    if (zp_jnum(t, "ckpt_every") > 1)
+        snprintf(every, sizeof every, ", full recompute of every %.0f%s block", zp_jnum(t, "ckpt_every"),
+                 ordinal(zp_jnum(t, "ckpt_every")));
+    fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s%s\n",
             zp_jnum(t, "seq"), zp_jnum(t, "global_batch"), zp_fmt_count(d, sizeof d, zp_jnum(t, "tokens_per_step")),
             S(t, "dtype"), S(t, "grad_dtype"), zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
             S(t, "optimizer"), zp_jflag(t, "flash_attention") ? ", flash attention" : "",
-            zp_jflag(t, "dropout") ? ", dropout masks" : "");
+            zp_jflag(t, "dropout") ? ", dropout masks" : "", every);
     double nc = zp_jnum(r, "candidates_evaluated");
     if (zp_jobj(r, "candidates_rule_rejected"))   /* absent in runs stored before */
         fprintf(out, "Searched %.0f candidate layout%s: %.0f rejected by rule, %.0f evaluated, %.0f fit.\n", nc,
