@@ -1267,6 +1267,17 @@ static void scratch_of(const model *m, float *sbuf, bscratch *s)
  * gradient of the stage's output (its scratch kept for the stage's
  * backward when keep_scratch).  0, or -1 when an allocation or a
  * collective failed. */
+/* Whether block i of the chunk in hand is rebuilt in backward: every block
+ * with full recompute, or with ckpt_every k the k-th, 2k-th, ... of the
+ * stage (chunks in order, each of nl blocks). */
+static int rebuilt(const model *m, int chunk, int i)
+{
+    const ze_cfg *c = m->c;
+    if (c->ckpt != ZE_CKPT_FULL)
+        return 0;
+    return c->ckpt_every <= 1 || (chunk * m->nl + i + 1) % c->ckpt_every == 0;
+}
+
 static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double *loss, float **y)
 {
     model *m = x->m;
@@ -1276,7 +1287,8 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     ze_dev *d = m->d;
     int N = c->B * c->T, C = c->C, L = c->L, V = c->V, nl = m->nl, R = m->R;
     size_t NC = (size_t)N * (size_t)C, RC = (size_t)R * (size_t)C;
-    int with_att = c->ckpt == ZE_CKPT_NONE;
+    /* a block kept whole (no recompute, or one full recompute skips) keeps its attention probabilities */
+    int with_att = c->ckpt == ZE_CKPT_NONE || c->ckpt == ZE_CKPT_FULL;
     const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
     int u = s * x->v + x->chunk;   /* the unit's slot */
     lact *acts = x->acts + (size_t)u * (size_t)nl;
@@ -1323,7 +1335,7 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
         float *xout = i + 1 < nl ? (acts[i + 1].x = alloc_u(m, ZE_ACT, RC))
                                  : (*y = alloc_u(m, m->last ? ZE_ACT : ZE_BUF, RC));
         CHECK(xout);
-        if (c->ckpt == ZE_CKPT_FULL) {
+        if (rebuilt(m, x->chunk, i)) {
             lact tmp = *la;
             CHECK(lact_alloc(m, &tmp, ZE_BUF, 1) == 0);
             CHECK(block_fwd(m, w, &tmp, tmp.att, xout, NULL) == 0);
@@ -1453,7 +1465,7 @@ static int stage_bwd(step_ctx *x, int s)
             return -1;
         float *dw = grads_of(m, 1 + l);
         CHECK(dw);
-        if (c->ckpt == ZE_CKPT_FULL) {
+        if (rebuilt(m, x->chunk, i)) {
             /* recompute the block from its input (the checkpoint): the whole
              * forward again, as activation checkpointing reruns it */
             lact tmp = *la;

@@ -72,6 +72,11 @@ typedef struct ze_cfg {
     int zero;                  /* 0..3 */
     int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */
     ze_ckpt ckpt;
+    /* with full recompute, only every k-th block of a stage (its position
+     * among the stage's blocks, chunk by chunk, counted from 1) is rebuilt,
+     * the others keep their activations as without recompute (torchtitan's
+     * layer-level checkpointing frequency); 0 or 1: every block */
+    int ckpt_every;
     ze_dt pdt, gdt;            /* parameter and gradient storage; 16-bit parameters keep fp32 master weights */
     float loss_scale;          /* > 0: dynamic loss scaling from this scale (fp16) */
     int scale_window;          /* steps without overflow before the scale doubles */

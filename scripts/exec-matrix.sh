@@ -25,7 +25,8 @@
 # ZPLAN_MATRIX_RANKS) narrow the GPT-2 rows, ZPLAN_MATRIX_LLAMA names the
 # LLaMA rows' preset (empty: none); ZPLAN_MATRIX_2D=0 leaves out the data-
 # parallel rows, ZPLAN_MATRIX_3D=0 the 3D ones (ZPLAN_MATRIX_3D_PEAK and
-# ZPLAN_MATRIX_3D_CLASS: their bounds, fractions).  Each recompute mode
+# ZPLAN_MATRIX_3D_CLASS: their bounds, fractions), ZPLAN_MATRIX_EVERY=0 the
+# rows of full recompute of every k-th block.  Each recompute mode
 # meets every layout at the first shape; the second shape takes one mode per
 # layout in turn (ZPLAN_MATRIX_ALL_CKPT=1: all three there too, the full
 # product of 432 data-parallel rows, about 4 minutes more).  Writes nothing but a temporary database.
@@ -195,6 +196,47 @@ if [ "${ZPLAN_MATRIX_3D-1}" = 1 ]; then
     [ $tap -eq 0 ] && printf '# 3D layouts: the worst rank (each against its stage), error = (predicted - measured) / measured\n'
     matrix3d gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64" ""
     matrix3d llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64" ""
+fi
+
+# full recompute of every k-th block of a stage (--ckpt-every): 8 layers,
+# k = 2 and 3, alone, with dp (ZeRO-1), tp (sp), pp and tp x pp; every
+# rank against its stage's prediction, as the 3D rows
+every() {
+model=$1 shape=$2
+for row in 2:2:1:1:1 3:1:2:1:0 3:1:1:2:0 2:1:2:2:0 3:2:1:2:1; do
+    k=${row%%:*} rest=${row#*:}
+    dp=${rest%%:*} rest=${rest#*:}
+    tp=${rest%%:*} rest=${rest#*:}
+    pp=${rest%%:*} z=${rest#*:}
+    np=$((dp * tp * pp)) n=$((n + 1))
+    what="$model $shape every ${k}$( [ "$k" = 2 ] && echo nd || echo rd) block, tp $tp x dp $dp x pp $pp ZeRO-$z"
+    "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 --zero "$z" --offload none \
+        --ckpt full --ckpt-every "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --no-flash-attn \
+        --dtype fp32 --json >/dev/null
+    id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
+    if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=4" --oversubscribe \
+        --device-mem 8GiB --json >"$db.json" 2>/dev/null; then
+        bad=$((bad + 1))
+        if [ $tap -eq 1 ]; then echo "not ok $n - $what: the execution failed"; else
+            printf '  %-56s failed\n' "$what"; fi
+        continue
+    fi
+    # shellcheck disable=SC2046
+    set -- $(jq -r --argjson pkb "$pk3" --argjson clb "$cl3" "$errors3d" "$db.json")
+    if [ $tap -eq 1 ]; then
+        if [ "$5" = ok ]; then echo "ok $n - $what: every rank's peak within $1, classes $2, $3 stages, comm $4"
+        else
+            bad=$((bad + 1))
+            echo "not ok $n - $what: worst peak $1 (bound $pk3), worst class $2 (bound $cl3), $3 stages, comm $4"
+        fi
+    else
+        printf '  %-56s peak %6s class %6s stages %s comm %s\n' "$what" "$1" "$2" "$3" "$4"
+    fi
+done
+}
+if [ "${ZPLAN_MATRIX_EVERY-1}" = 1 ]; then
+    [ $tap -eq 0 ] && printf '# full recompute of every k-th block: the worst rank, error as above\n'
+    every gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64"
 fi
 
 if [ $tap -eq 1 ]; then

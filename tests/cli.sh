@@ -675,4 +675,27 @@ run "$ZPLAN" --params 1e9 --gpus 1 --no-store --json
 jok "$outf" '(.plans | length) == 10 and ([.plans[] | [.memory_bytes.total, .host_memory_bytes, .comm_bytes_per_step,
     .step_time_s]] | unique | length) == 10' "--gpus 1: 10 rows, 10 distinct results"
 
+# full recompute of every k-th block: pins --ckpt full, said on the
+# Training line, kept in the JSON and the store; between none and full in
+# memory and time
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --db "$tmp/every.db" --json --ckpt-every 4
+cp "$outf" "$tmp/every.json"
+jok "$tmp/every.json" '.training.ckpt_every == 4 and all(.plans[]; .ckpt == "full")' \
+    "--ckpt-every 4: training.ckpt_every 4, every plan full recompute"
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --no-store --json --ckpt full
+cp "$outf" "$tmp/full.json"
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --no-store --json --ckpt none
+jq -s . "$tmp/every.json" "$tmp/full.json" "$outf" >"$tmp/e3.json"
+jok "$tmp/e3.json" '.[1].plans[0].memory_bytes.activations < .[0].plans[0].memory_bytes.activations and
+    .[0].plans[0].memory_bytes.activations < .[2].plans[0].memory_bytes.activations and
+    .[2].plans[0].step_time_s < .[0].plans[0].step_time_s and .[0].plans[0].step_time_s < .[1].plans[0].step_time_s' \
+    "every 4th block: activations and step time between full recompute and none"
+zp show "$(jq .run_id "$tmp/every.json")" --db "$tmp/every.db"
+ok "$(grep -q '^Training .*full recompute of every 4th block' "$outf"; echo $?)" "zplan show: the Training line says every 4th block"
+zp --model llama2-7b --gpus 8 --no-store --ckpt-every 2 --ckpt selective
+is "$rc" 2 "--ckpt-every with --ckpt selective: refused (exit 2)"
+ok "$(grep -q '^zplan: --ckpt-every 2 with --ckpt selective' "$errf"; echo $?)" "the refusal names both options"
+zp --model llama2-7b --gpus 8 --no-store --ckpt-every 0
+is "$rc" 2 "--ckpt-every 0: refused (exit 2)"
+
 finish

@@ -104,6 +104,17 @@ for z in 0 1 2 3; do
         "RMSNorm + rotary + 1 KV head + tied GELU, 4 ranks, ZeRO-$z: the loss curve of 1 rank (<= 1e-4)" \
         --slurpfile ref "$tmp/mix.json"
 done
+# full recompute of every 2nd block only (ckpt_every=2: the other block
+# keeps its activations): the same curve, on 1 rank and on 4 at ZeRO-3
+for np in 1 4; do
+    case $np in 1) mb=2 acc=4 z=0 ;; 4) mb=2 acc=1 z=3 ;; esac
+    eng "$np" "$mb" "$acc" "$z" 2 ckpt_every=2
+    jok "$outf" '.status == "ok" and ([.losses, $ref[0].losses] | transpose | map((.[0] - .[1]) / .[1] | fabs) | max <= 1e-4)' \
+        "$np rank(s), ZeRO-$z, full recompute of every 2nd block: the loss curve of 1 rank (<= 1e-4)" \
+        --slurpfile ref "$tmp/ref.json"
+done
+eng 1 2 4 0 2 ckpt_every=-1
+ok "$([ "$rc" -eq 2 ] && grep -q 'ckpt_every' "$errf"; echo $?)" "ckpt_every=-1 is refused (exit 2) naming it"
 eng 1 2 1 0 0 kv_heads=3
 ok "$([ "$rc" -eq 2 ] && grep -q 'KV heads 3' "$errf"; echo $?)" "3 KV heads for 4 query heads are refused (exit 2)"
 eng 1 2 1 0 0 norm=batchnorm

@@ -591,8 +591,16 @@ static void test_ckpt_every(void)
     zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
     is_u64(mem.dev[ZP_MEM_ACT], 4 * (4 * in + 20 * whole) + sbh * p / t,
            "every 5th of 24 blocks, stage 0: 4 micro-batches x (4 inputs + 20 whole blocks) + sbh p/t masks");
+    is_u64(mem.dev[ZP_MEM_BUF], 2 * 2 * sbh / t,
+           "every 5th of 24: the last rebuilt block (the 20th) runs after 4 kept ones freed theirs: the buffers are "
+           "the send and receive buffers 2 x 2 sbh/t only");
+    tr.ckpt_every = 4;   /* 6 of 24, the 24th among them: backward starts with a rebuilt block */
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 4 * (6 * in + 18 * whole) + sbh * p / t, "every 4th of 24, stage 0: 4 x (6 + 18)");
     is_u64(mem.dev[ZP_MEM_BUF], whole + 2 * 2 * sbh / t,
-           "every 5th: one block rebuilt in backward + the send and receive buffers 2 x 2 sbh/t");
+           "every 4th of 24: the stage's last block rebuilt first in backward, with every block's activations kept: "
+           "+ one whole block");
+    tr.ckpt_every = 5;
     zp_mem_stage(&m, &tr, &l, &c32, &cv, 1, &mem);
     is_u64(mem.dev[ZP_MEM_ACT], 3 * (4 * in + 20 * whole), "every 5th, stage 1: 3 x (4 inputs + 20 whole blocks)");
     /* k = 1 is full recompute, k beyond the stage's blocks none at all */

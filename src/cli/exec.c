@@ -377,7 +377,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* launch */
     char engbuf[4096], npbuf[32];
     const char *eng = zp_engine_path(engbuf, sizeof engbuf), *lname;
-    char a[32][64], *args[48];
+    char a[40][64], *args[56];
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)o.np);
     int n;
     if ((st = zp_launcher(args, &n, npbuf, o.hostfile, eng, &lname, &cli->err)))

@@ -352,8 +352,16 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
         act += sh->sbh_r * (uint64_t)mb;             /* embedding dropout masks, 1 byte */
     }
-    /* the recompute working set, unless full recompute rebuilds none of this stage's blocks */
-    uint64_t both = 0, bwd = l->ckpt != ZP_CKPT_FULL || zp_ckpt_blocks(tr, 1, Ls) ? sh->recompute : 0, loss = 0;
+    /* the recompute working set.  With ckpt_every k the stage rebuilds its
+     * blocks k-1, 2k-1, ..., Rk-1 (from 0); the backward reaches the last
+     * of them after the Ls - Rk blocks above it, kept whole, have freed
+     * their activations, at least one block's, which is what the rebuilt
+     * block needs (recompute_bytes): it raises the peak only when it is the
+     * stage's last block (k divides Ls), and the peak is otherwise the
+     * backward's start */
+    uint64_t both = 0, bwd = sh->recompute, loss = 0;
+    if (l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1 && Ls % tr->ckpt_every)
+        bwd = 0;
     if (cv->bwd_workspace)
         both += bwd_workspace(m, tr, l, sh);
     if (l->pp > 1 && !cv->p2p_in_place)
