@@ -698,4 +698,36 @@ ok "$(grep -q '^zplan: --ckpt-every 2 with --ckpt selective' "$errf"; echo $?)" 
 zp --model llama2-7b --gpus 8 --no-store --ckpt-every 0
 is "$rc" 2 "--ckpt-every 0: refused (exit 2)"
 
+# --framework: a framework's defaults, each overridable
+zp --model llama2-7b --gpus 16 --no-store --json --framework megatron
+jok "$outf" '.conventions.framework == "megatron" and .conventions.grad_reduce == "after" and
+    .conventions.bucket_elems == 0 and .training.grad_dtype == "fp32"' \
+    "--framework megatron: fp32 main gradients, reduced after the backward, no bucket beside the gradient buffer"
+zp --model llama2-7b --gpus 16 --no-store --json --framework megatron --overlap-grad-reduce --grad-dtype bf16
+jok "$outf" '.conventions.grad_reduce == "backward" and .training.grad_dtype == "bf16"' \
+    "--framework megatron --overlap-grad-reduce --grad-dtype bf16: the options override the framework"
+zp --model llama2-7b --gpus 16 --no-store --json --framework deepspeed
+jok "$outf" '.conventions.grad_reduce == "zero3" and .conventions.bucket_elems == 500000000 and
+    .conventions.zero3_buffer == "deepspeed" and .training.grad_dtype == "bf16"' \
+    "--framework deepspeed: 5e8-element buckets, overlap_comm at ZeRO-3 only, its ZeRO-3 buffers"
+zp --model llama2-7b --gpus 16 --no-store --json --framework fsdp
+jok "$outf" '.conventions.grad_reduce == "backward" and .conventions.bucket_elems == 0' "--framework fsdp: per-unit reduction behind the backward"
+# the same pinned ZeRO-1 layout: Megatron's reduction after the backward costs time
+zp --model llama2-7b --gpus 16 --dp 16 --tp 1 --pp 1 --zero 1 --micro-batch 4 --no-store --json --framework megatron --grad-dtype bf16
+cp "$outf" "$tmp/fw-after.json"
+zp --model llama2-7b --gpus 16 --dp 16 --tp 1 --pp 1 --zero 1 --micro-batch 4 --no-store --json --grad-dtype bf16
+jq -s . "$tmp/fw-after.json" "$outf" >"$tmp/fw2.json"
+jok "$tmp/fw2.json" '.[0].plans[0].time_s.comm_exposed > .[1].plans[0].time_s.comm_exposed and
+    .[0].plans[0].time_s.compute == .[1].plans[0].time_s.compute' \
+    "gradients reduced after the backward: more exposed communication, the same compute"
+zp --model llama2-7b --gpus 16 --framework megatron --db "$tmp/fw.db" --json
+zp show "$(jq .run_id "$outf")" --db "$tmp/fw.db"
+ok "$(grep -q "^Training .*megatron's defaults, gradients reduced after the backward" "$outf"; echo $?)" \
+    "zplan show: the Training line names the framework and when gradients are reduced"
+zp --model llama2-7b --no-store --framework jax
+is "$rc" 2 "--framework jax: refused (exit 2)"
+ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "the refusal lists the frameworks"
+zp --model llama2-7b --no-store --grad-reduce never
+is "$rc" 2 "--grad-reduce never: refused (exit 2)"
+
 finish

@@ -392,6 +392,32 @@ static void test_optimizer_and_overlap(void)
         is_dbl(o.comm_exposed_s, cases[i].want, 1e-9, "ZeRO-%d overlap %.3g s + critical %.3g s: exposed %.4g s",
                cases[i].zero, cases[i].ovl, cases[i].crit, cases[i].want);
     }
+    /* gradient reductions after the backward (Megatron-LM without
+     * --overlap-grad-reduce): the dp group's backward-overlapped
+     * collective shows whole, as a critical-path one; at "zero3" only
+     * below ZeRO-3; another group's (a pcie copy) still hides */
+    for (int w = 0; w < 3; w++) {
+        const zp_grad_overlap gos[3] = {ZP_GOVL_ALL, ZP_GOVL_NONE, ZP_GOVL_ZERO3};
+        for (int z = 1; z <= 3; z += 2) {
+            zp_layout l = lay(d, 1, 1, 1, z, ZP_CKPT_NONE, 1, M);
+            zp_comm cm = {0};
+            cm.n = 2;
+            cm.c[0].overlap = ZP_OVL_BWD;
+            cm.c[0].group = ZP_GRP_DP;
+            cm.c[0].time_s = 0.5 * bwd_s;
+            cm.c[1].overlap = ZP_OVL_BWD;
+            cm.c[1].group = ZP_GRP_PCIE;
+            cm.c[1].time_s = 0.25 * bwd_s;
+            zp_conv cg = cv;
+            cg.grad_overlap = gos[w];
+            zp_cost o;
+            zp_cost_eval(&m, &tr, &l, &c, &cg, &cm, &cm, &o);
+            int shows = gos[w] == ZP_GOVL_NONE || (gos[w] == ZP_GOVL_ZERO3 && z < 3);
+            is_dbl(o.comm_exposed_s, shows ? 0.5 * bwd_s : 0.0, 1e-9,
+                   "ZeRO-%d, gradients reduced %s: the dp reduction %s, the copy hides", z,
+                   zp_grad_overlap_names[gos[w]], shows ? "shows whole" : "hides");
+        }
+    }
     /* imperfect overlap, efficiency 0.8: of what fits in the window 20 %
      * still shows; what does not fit shows whole */
     struct { int zero; double ovl, want; } imp[] = {

@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -61,7 +61,8 @@ static const zp_opt plan_opts[] = {
     {"ckpt-every", O_CKPTEVERY, "K", NULL, "full recompute of every K-th block of a stage only, the others keep their\nactivations (torchtitan's layer-level AC frequency; implies --ckpt full)", NULL},
     {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
     {"no-sp", O_NOSP, NULL, "", NULL, NULL},
-    {"zero3-buffer", O_Z3BUF, "K", NULL, "prefetch (default) or deepspeed (4 x largest layer)", "Conventions (README \"Conventions\"):"},
+    {"framework", O_FRAMEWORK, "F", NULL, "the defaults of torch (DDP, the default), fsdp, megatron or deepspeed\n(README \"Frameworks\"): gradient bucket, when gradients are reduced, ZeRO-3\nbuffers, Megatron's fp32 main gradients; the options below override them", "Conventions (README \"Conventions\"):"},
+    {"zero3-buffer", O_Z3BUF, "K", NULL, "prefetch (default) or deepspeed (4 x largest layer)", NULL},
     {"zero3-regather", O_Z3RE, "R", NULL, "what ZeRO-3 gathers again for the backward: all (default, the\nZeRO paper's 3 Psi) or blocks (the head's backward follows its forward)", NULL},
     {"bucket-elems", O_BUCKET, "N", NULL, "gradient reduce bucket, elements (default 13107200 = 25 MiB of\n16-bit; 0: per-layer reduction, as FSDP and zplan's engine)", NULL},
     {"no-bwd-workspace", O_NOBWDWS, NULL, NULL, "leave out the backward workspace (one block's activation\ngradients)", NULL},
@@ -75,6 +76,7 @@ static const zp_opt plan_opts[] = {
     {"kernel-us", O_KERNELUS, "F", NULL, "fixed time per kernel launched, microseconds (default 4.5)", NULL},
     {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
     {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
+    {"grad-reduce", O_GRADRED, "W", NULL, "when data-parallel gradients are reduced: backward (behind it, bucket by\nbucket: the default), after (once it ends) or zero3 (behind it at ZeRO-3 only)", NULL},
     {"tp-overlap", O_TPOVL, NULL, NULL, "a layer's tensor-parallel collectives overlap its matmuls (Megatron's\n--tp-comm-overlap, torchtitan's async TP; with sequence parallelism)", NULL},
     ZP_OPT_UNITS(O_UNITS),
     {"top", O_TOP, "N", NULL, "plans to list, one per distinct result (default 10)", "Output:"},
@@ -91,6 +93,7 @@ static const zp_opt plan_opts[] = {
     {"pipeline-model-parallel-size", O_PP, "N", NULL, "= --pp N", NULL},
     {"context-parallel-size", O_CP, "N", NULL, "= --cp N", NULL},
     {"tp-comm-overlap", O_TPOVL, NULL, NULL, "= --tp-overlap", NULL},
+    {"overlap-grad-reduce", O_OVLGRAD, NULL, NULL, "= --grad-reduce backward", NULL},
     {"micro-batch-size", O_MBATCH, "N", NULL, "= --micro-batch N", NULL},
     {"global-batch-size", O_GBATCH, "N", NULL, "= --global-batch N", NULL},
     {"seq-length", O_SEQ, "N", NULL, "= --seq N", NULL},
@@ -108,7 +111,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl;
 } raw;
 
@@ -177,6 +180,9 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_OVLEFF: r->ovleff = v; break;
     case O_NOBWDWS: r->nobwdws = 1; break;
     case O_TPOVL: r->tpovl = 1; break;
+    case O_FRAMEWORK: r->framework = v; break;
+    case O_GRADRED: r->gradred = v; break;
+    case O_OVLGRAD: r->gradred = "backward"; break;
     case O_UNITS: r->units = v; break;
     case O_TOP: r->top = v; break;
     case O_JSON: r->json = 1; break;
@@ -363,6 +369,38 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
     return s ? zp_parse_int(what, s, lo, hi, out, e) : ZP_OK;
 }
 
+/* A framework's defaults where they differ from zplan's (PyTorch DDP's),
+ * each from the framework's own documentation or code (README
+ * "Frameworks"):
+ *   torch     DistributedDataParallel: 25 MiB buckets (bucket_cap_mb), each
+ *             all-reduced as the backward fills it.
+ *   fsdp      FullyShardedDataParallel (1 and 2; torchtitan, llm-foundry):
+ *             each unit's gradients reduce-scattered as its backward ends
+ *             (no bucket), the next unit's gather prefetched.
+ *   megatron  Megatron-LM: the gradients live in one contiguous buffer whose
+ *             buckets are views of it (no memory of their own), reduced
+ *             after the backward unless --overlap-grad-reduce (off by
+ *             default), and with bf16 accumulated and reduced in fp32
+ *             (main grads: accumulate_allreduce_grads_in_fp32 set for bf16).
+ *   deepspeed ZeRO: 5e8-element reduce buckets (reduce_bucket_size),
+ *             overlap_comm off below stage 3 and on at stage 3 (its default),
+ *             stage 3's buffers as its prefetch and live-parameter limits
+ *             (--zero3-buffer deepspeed). */
+typedef struct framework {
+    const char *name;
+    int64_t bucket_elems;
+    zp_grad_overlap grad;
+    zp_z3buf z3buf;
+    int fp32_grads_bf16;
+} framework;
+static const framework frameworks[] = {
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0},
+};
+static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
+
 static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
 {
     zp_problem *pb = &a->pb;
@@ -512,8 +550,11 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     int pre_ampere = c->gpu.peak_flops[ZP_DT_BF16] <= 0;
     if (!r->dtype && pre_ampere && c->gpu.peak_flops[ZP_DT_FP16] > 0)
         dt = ZP_DT_FP16;
-    if (!r->gdtype)
-        gdt = dt;
+    int fw = -1;
+    if (r->framework && (st = zp_parse_enum("--framework", r->framework, framework_names, &fw, e)))
+        return st;
+    if (!r->gdtype)   /* Megatron's fp32 main gradients with bf16 */
+        gdt = fw >= 0 && frameworks[fw].fp32_grads_bf16 && dt == ZP_DT_BF16 ? ZP_DT_FP32 : dt;
     t->dtype = (zp_dtype)dt;
     t->grad_dtype = (zp_dtype)gdt;
     t->optim = (zp_optim)opt;
@@ -537,9 +578,19 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     zp_conv *cv = &pb->conv;
     int z3 = 0, un = 0;
     zp_conv_defaults(cv, &c->gpu);
+    if (fw >= 0) {
+        snprintf(cv->framework, sizeof cv->framework, "%s", frameworks[fw].name);
+        cv->bucket_elems = frameworks[fw].bucket_elems;
+        cv->grad_overlap = frameworks[fw].grad;
+        z3 = (int)frameworks[fw].z3buf;
+    }
     if (r->z3buf && (st = zp_parse_enum("--zero3-buffer", r->z3buf, z3buf_names, &z3, e)))
         return st;
     cv->zero3_buffer = (zp_z3buf)z3;
+    int go = (int)cv->grad_overlap;
+    if (r->gradred && (st = zp_parse_enum("--grad-reduce", r->gradred, zp_grad_overlap_names, &go, e)))
+        return st;
+    cv->grad_overlap = (zp_grad_overlap)go;
     if (r->z3re && (st = zp_parse_enum("--zero3-regather", r->z3re, z3re_names, &cv->zero3_regather_all, e)))
         return st;
     if ((st = opt_int("--bucket-elems", r->bucket, 0, (int64_t)1 << 40, &cv->bucket_elems, e)))

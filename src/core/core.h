@@ -226,6 +226,15 @@ double zp_gemm_time(const zp_gemm_curve *g, double peak_flops, double elem_bytes
  * documented in README "Conventions", never hidden in a formula. */
 typedef enum zp_z3buf { ZP_Z3BUF_PREFETCH = 0, ZP_Z3BUF_DEEPSPEED } zp_z3buf;
 
+/* When the data-parallel gradient reductions (all-reduce, reduce-scatter)
+ * run: behind the backward, bucket by bucket (PyTorch DDP and FSDP,
+ * Megatron's --overlap-grad-reduce), after it (Megatron-LM without
+ * --overlap-grad-reduce, DeepSpeed ZeRO-1/2 without overlap_comm), or
+ * behind it only at ZeRO-3 (DeepSpeed's overlap_comm default: on for
+ * stage 3, off below). */
+typedef enum zp_grad_overlap { ZP_GOVL_ALL = 0, ZP_GOVL_NONE, ZP_GOVL_ZERO3, ZP_GOVL_N } zp_grad_overlap;
+extern const char *const zp_grad_overlap_names[];   /* backward, after, zero3 */
+
 typedef struct zp_conv {
     zp_z3buf zero3_buffer;      /* ZeRO-3 transient accounting */
     int zero3_regather_all;     /* ZeRO-3 backward gathers every unit again (ZeRO paper), or the blocks only */
@@ -243,6 +252,9 @@ typedef struct zp_conv {
     double gemm_eff_max_fp8;    /* by shape: the ceiling of FP8 products */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */
+    zp_grad_overlap grad_overlap; /* whether the data-parallel gradient reductions overlap the backward */
+    char framework[16];         /* the framework whose defaults these are (--framework; "" none): a name kept
+                                 * with the run, the values above are what counts */
     int tp_overlap;             /* a layer's tensor-parallel all-gathers and reduce-scatters overlap the GEMMs
                                  * they feed and follow (Megatron's --tp-comm-overlap, torchtitan's async TP;
                                  * needs sequence parallelism) */

@@ -87,12 +87,16 @@ double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
  * the rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
-                      double eff)
+                      double eff, zp_grad_overlap go)
 {
     double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0;
     double M = (double)l->grad_accum;
+    /* gradient reductions run after the backward where the framework
+     * does not overlap them (zp_grad_overlap) */
+    int after = go == ZP_GOVL_NONE || (go == ZP_GOVL_ZERO3 && l->zero < 3);
     for (int i = 0; i < cm->n; i++) {
-        if (cm->c[i].overlap == ZP_OVL_NONE)
+        if (cm->c[i].overlap == ZP_OVL_NONE ||
+            (after && cm->c[i].overlap == ZP_OVL_BWD && cm->c[i].group == ZP_GRP_DP))
             crit += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_ATTN)
             ring += cm->c[i].time_s;
@@ -325,7 +329,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                        (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef + R * ew_rc + K * ew_rck;
         double comp = M * (fwd_s + bwd_s);
         double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
-                            cv->overlap_eff);
+                            cv->overlap_eff, cv->grad_overlap);
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);

@@ -534,6 +534,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->gemm_eff_max_fp8 = gpu->gemm_eff_max_fp8 > 0 ? gpu->gemm_eff_max_fp8 : 0.88 * gpu->gemm_eff_max;
     c->link_eff = 0.8;
     c->overlap_eff = 0.8;
+    c->grad_overlap = ZP_GOVL_ALL;
     c->bwd_workspace = 1;
     c->alpha_intra_s = 5e-6;
     c->alpha_inter_s = 20e-6;

@@ -159,15 +159,23 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             zp_jnum(c, "gpus_per_node"), bytes(a, sizeof a, cap, u),
             bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u), zp_jnum(c, "inter_node_gbps"),
             8 * zp_jnum(c, "inter_node_gbps"));
-    char every[64] = "";
+    char every[64] = "", fw[128] = "";
+    const cJSON *cvj = zp_jobj(r, "conventions");
+    if (cvj && zp_jobj(cvj, "framework"))
+        snprintf(fw, sizeof fw, "; %s's defaults", S(cvj, "framework"));
+    if (cvj && zp_jobj(cvj, "grad_reduce") && strcmp(S(cvj, "grad_reduce"), "backward")) {
+        size_t n = strlen(fw);
+        snprintf(fw + n, sizeof fw - n, "%sgradients reduced after the backward%s", n ? ", " : "; ",
+                 strcmp(S(cvj, "grad_reduce"), "zero3") ? "" : " below ZeRO-3");
+    }
     if (zp_jnum(t, "ckpt_every") > 1)
         snprintf(every, sizeof every, ", full recompute of every %.0f%s block", zp_jnum(t, "ckpt_every"),
                  ordinal(zp_jnum(t, "ckpt_every")));
-    fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s%s\n",
+    fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s%s%s\n",
             zp_jnum(t, "seq"), zp_jnum(t, "global_batch"), zp_fmt_count(d, sizeof d, zp_jnum(t, "tokens_per_step")),
             S(t, "dtype"), S(t, "grad_dtype"), zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
             S(t, "optimizer"), zp_jflag(t, "flash_attention") ? ", flash attention" : "",
-            zp_jflag(t, "dropout") ? ", dropout masks" : "", every);
+            zp_jflag(t, "dropout") ? ", dropout masks" : "", every, fw);
     double nc = zp_jnum(r, "candidates_evaluated");
     if (zp_jobj(r, "candidates_rule_rejected"))   /* absent in runs stored before */
         fprintf(out, "Searched %.0f candidate layout%s: %.0f rejected by rule, %.0f evaluated, %.0f fit.\n", nc,
