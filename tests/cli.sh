@@ -724,6 +724,16 @@ zp --model llama2-7b --gpus 16 --framework megatron --db "$tmp/fw.db" --json
 zp show "$(jq .run_id "$outf")" --db "$tmp/fw.db"
 ok "$(grep -q "^Training .*megatron's defaults, gradients reduced after the backward" "$outf"; echo $?)" \
     "zplan show: the Training line names the framework and when gradients are reduced"
+# Megatron's asynchronous input-gradient all-reduce: at tp 8 without sp, less exposed; its flag turns it off
+zp --model llama2-7b --gpus 8 --dp 1 --tp 8 --pp 1 --no-sp --micro-batch 2 --no-store --json --framework megatron
+cp "$outf" "$tmp/tpgo.json"
+zp --model llama2-7b --gpus 8 --dp 1 --tp 8 --pp 1 --no-sp --micro-batch 2 --no-store --json --framework megatron \
+    --no-async-tensor-model-parallel-allreduce
+jq -s . "$tmp/tpgo.json" "$outf" >"$tmp/tpgo2.json"
+jok "$tmp/tpgo2.json" '.[0].conventions.tp_grad_overlap and (.[1].conventions.tp_grad_overlap | not) and
+    .[0].plans[0].time_s.comm_exposed < .[1].plans[0].time_s.comm_exposed and
+    .[0].plans[0].comm_bytes_per_step == .[1].plans[0].comm_bytes_per_step' \
+    "--framework megatron: input-gradient all-reduces behind the weight gradients (less exposed, the same bytes); --no-async-tensor-model-parallel-allreduce turns it off"
 zp --model llama2-7b --no-store --framework jax
 is "$rc" 2 "--framework jax: refused (exit 2)"
 ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "the refusal lists the frameworks"

@@ -868,6 +868,43 @@ static void test_ckpt_every(void)
        (long long)(3 * M * (L + 2)));
 }
 
+/* Megatron's asynchronous input-gradient reduction (tp_grad_overlap): of
+ * a serial block's 4 all-reduces a layer and micro-batch (2 forward, 2
+ * backward) the backward's 2 run behind the weight-gradient products
+ * (ZP_OVL_GEMM), the forward's stay on the critical path; full recompute's
+ * 2 more are forward ones.  With sequence parallelism the same split of
+ * the reduce-scatters; the all-gathers do not change.  The bytes in all
+ * are those without it. */
+static void test_tp_grad_overlap(void)
+{
+    const int64_t L = 3, M = 2;
+    zp_model m = gpt(L, 2048, 16, 32000, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 2048);
+    zp_cluster c = cluster(4, 8);
+    zp_conv cv = conv();
+    for (int ck = 0; ck < 2; ck++)
+        for (int sp = 0; sp < 2; sp++) {
+            zp_layout l = lay(1, 4, 1, 1, 0, ZP_OFF_NONE, ck ? ZP_CKPT_FULL : ZP_CKPT_NONE, sp, 1, M);
+            zp_comm base, cm;
+            cv.tp_grad_overlap = 0;
+            zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &base);
+            cv.tp_grad_overlap = 1;
+            zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+            zp_coll_kind k = sp ? ZP_COLL_REDUCE_SCATTER : ZP_COLL_ALLREDUCE;
+            const char *crit_what = sp ? "sequence-parallel reduce-scatter" : "tensor-parallel all-reduce";
+            const zp_coll *crit = find(&cm, ZP_GRP_TP, k, crit_what);
+            const zp_coll *bg = find(&cm, ZP_GRP_TP, k, "of input gradients");
+            int64_t fwd = (2 + (ck ? 2 : 0)) * L * M, bwd = 2 * L * M;
+            ok(crit && bg && crit->count == fwd && crit->overlap == ZP_OVL_NONE &&
+                   bg->count == bwd && bg->overlap == ZP_OVL_GEMM,
+               "%s, %s: %lld forward %ss on the critical path, %lld backward behind the weight gradients",
+               sp ? "sp" : "no sp", ck ? "full recompute" : "no recompute", (long long)fwd, zp_coll_kind_names[k],
+               (long long)bwd);
+            ok(cm.bytes_per_step == base.bytes_per_step, "%s, %s: the same bytes as without (%llu)", sp ? "sp" : "no sp",
+               ck ? "full" : "none", (unsigned long long)base.bytes_per_step);
+        }
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -877,6 +914,7 @@ int main(void)
     test_tp();
     test_fp8_sp();
     test_ckpt_every();
+    test_tp_grad_overlap();
     test_pp();
     test_inter_node();
     test_cp();

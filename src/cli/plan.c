@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -77,6 +77,8 @@ static const zp_opt plan_opts[] = {
     {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
     {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
     {"grad-reduce", O_GRADRED, "W", NULL, "when data-parallel gradients are reduced: backward (behind it, bucket by\nbucket: the default), after (once it ends) or zero3 (behind it at ZeRO-3 only)", NULL},
+    {"tp-grad-overlap", O_TPGO, NULL, "--tp-grad-overlap, --no-tp-grad-overlap", "the column-parallel products' input-gradient all-reduce (reduce-\nscatter with sp) behind their weight gradients (Megatron's asynchronous\nall-reduce; default: off, on with --framework megatron)", NULL},
+    {"no-tp-grad-overlap", O_NOTPGO, NULL, "", NULL, NULL},
     {"tp-overlap", O_TPOVL, NULL, NULL, "a layer's tensor-parallel collectives overlap its matmuls (Megatron's\n--tp-comm-overlap, torchtitan's async TP; with sequence parallelism)", NULL},
     ZP_OPT_UNITS(O_UNITS),
     {"top", O_TOP, "N", NULL, "plans to list, one per distinct result (default 10)", "Output:"},
@@ -94,6 +96,7 @@ static const zp_opt plan_opts[] = {
     {"context-parallel-size", O_CP, "N", NULL, "= --cp N", NULL},
     {"tp-comm-overlap", O_TPOVL, NULL, NULL, "= --tp-overlap", NULL},
     {"overlap-grad-reduce", O_OVLGRAD, NULL, NULL, "= --grad-reduce backward", NULL},
+    {"no-async-tensor-model-parallel-allreduce", O_NOTPGO, NULL, NULL, "= --no-tp-grad-overlap", NULL},
     {"micro-batch-size", O_MBATCH, "N", NULL, "= --micro-batch N", NULL},
     {"global-batch-size", O_GBATCH, "N", NULL, "= --global-batch N", NULL},
     {"seq-length", O_SEQ, "N", NULL, "= --seq N", NULL},
@@ -112,7 +115,7 @@ typedef struct raw {
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *units, *top, *db, *nnodes, *nproc, *lpvs;
-    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl;
+    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo;
 } raw;
 
 static const char *const units_names[] = {"gib", "gb", NULL};
@@ -183,6 +186,8 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_FRAMEWORK: r->framework = v; break;
     case O_GRADRED: r->gradred = v; break;
     case O_OVLGRAD: r->gradred = "backward"; break;
+    case O_TPGO: r->tpgo = 1; break;
+    case O_NOTPGO: r->tpgo = 0; break;
     case O_UNITS: r->units = v; break;
     case O_TOP: r->top = v; break;
     case O_JSON: r->json = 1; break;
@@ -203,7 +208,7 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
 {
     int npos;
     memset(r, 0, sizeof *r);
-    r->master = r->sp = r->flash = r->dropout = -1;
+    r->master = r->sp = r->flash = r->dropout = r->tpgo = -1;
     return zp_opts_parse("plan", plan_opts, argc, argv, set_opt, r, NULL, 0, &npos, e);
 }
 
@@ -381,7 +386,11 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             buckets are views of it (no memory of their own), reduced
  *             after the backward unless --overlap-grad-reduce (off by
  *             default), and with bf16 accumulated and reduced in fp32
- *             (main grads: accumulate_allreduce_grads_in_fp32 set for bf16).
+ *             (main grads: accumulate_allreduce_grads_in_fp32 set for bf16);
+ *             the column-parallel products' input-gradient all-reduce (or
+ *             reduce-scatter) launched asynchronously behind their
+ *             weight-gradient products (async_tensor_model_parallel_allreduce,
+ *             on unless --no-async-tensor-model-parallel-allreduce).
  *   deepspeed ZeRO: 5e8-element reduce buckets (reduce_bucket_size),
  *             overlap_comm off below stage 3 and on at stage 3 (its default),
  *             stage 3's buffers as its prefetch and live-parameter limits
@@ -392,12 +401,13 @@ typedef struct framework {
     zp_grad_overlap grad;
     zp_z3buf z3buf;
     int fp32_grads_bf16;
+    int tp_grad_overlap;
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -582,6 +592,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         snprintf(cv->framework, sizeof cv->framework, "%s", frameworks[fw].name);
         cv->bucket_elems = frameworks[fw].bucket_elems;
         cv->grad_overlap = frameworks[fw].grad;
+        cv->tp_grad_overlap = frameworks[fw].tp_grad_overlap;
         z3 = (int)frameworks[fw].z3buf;
     }
     if (r->z3buf && (st = zp_parse_enum("--zero3-buffer", r->z3buf, z3buf_names, &z3, e)))
@@ -611,6 +622,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->kernel_s *= 1e-6;
     if (r->tpovl)
         cv->tp_overlap = 1;
+    if (r->tpgo >= 0)
+        cv->tp_grad_overlap = r->tpgo;
     if (r->nobwdws)
         cv->bwd_workspace = 0;
     if (r->units && (st = zp_parse_enum("--units", r->units, units_names, &un, e)))

@@ -245,8 +245,20 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                     fwd * Ls * M, ov);
             } else
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "sequence-parallel all-gather", t, span_tp, act, n_fwd * M, ov);
-            add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
-                (n_fwd - (l->ckpt == ZP_CKPT_OP ? fwd * Ls : 0)) * M, ov);
+            /* the backward's reduce-scatters of the column-parallel
+             * products' input gradients (fwd a layer), behind their
+             * weight-gradient products where the framework runs them
+             * asynchronously (tp_grad_overlap) */
+            int64_t n_rs = n_fwd - (l->ckpt == ZP_CKPT_OP ? fwd * Ls : 0);
+            if (cv->tp_grad_overlap) {
+                add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
+                    (n_rs - fwd * Ls) * M, ov);
+                add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP,
+                    "sequence-parallel reduce-scatter of input gradients (behind the weight gradients)", t, span_tp,
+                    act, fwd * Ls * M, ZP_OVL_GEMM);
+            } else
+                add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
+                    n_rs * M, ov);
             /* the column-parallel products' inputs are kept as each rank's
              * rows (the activation memory's whole / t) and gathered again
              * in backward for their weights' gradients, behind the input
@@ -270,8 +282,15 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "head input all-gather (sequence parallel)", t, span_tp, act, M,
                     ZP_OVL_NONE);
         } else {
-            add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act, n_fwd * M,
-                ZP_OVL_NONE);
+            if (cv->tp_grad_overlap) {   /* the input gradients' all-reduces behind the weight gradients */
+                add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act,
+                    (n_fwd - fwd * Ls) * M, ZP_OVL_NONE);
+                add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP,
+                    "tensor-parallel all-reduce of input gradients (behind the weight gradients)", t, span_tp, act,
+                    fwd * Ls * M, ZP_OVL_GEMM);
+            } else
+                add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act, n_fwd * M,
+                    ZP_OVL_NONE);
         }
         if (k == 0)
             add(&x, l->sp ? ZP_COLL_REDUCE_SCATTER : ZP_COLL_ALLREDUCE, ZP_GRP_TP,

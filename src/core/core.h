@@ -258,6 +258,9 @@ typedef struct zp_conv {
     int tp_overlap;             /* a layer's tensor-parallel all-gathers and reduce-scatters overlap the GEMMs
                                  * they feed and follow (Megatron's --tp-comm-overlap, torchtitan's async TP;
                                  * needs sequence parallelism) */
+    int tp_grad_overlap;        /* the column-parallel products' input-gradient all-reduce (reduce-scatter
+                                 * with sequence parallelism) runs behind their weight-gradient products
+                                 * (Megatron-LM's asynchronous tensor-parallel all-reduce, on by default) */
     int bwd_workspace;          /* count one block's activation gradients in backward (and with sequence
                                  * parallelism the operand gathered whole: in backward, and the head's input) */
     int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the
