@@ -1268,13 +1268,16 @@ static void scratch_of(const model *m, float *sbuf, bscratch *s)
  * backward when keep_scratch).  0, or -1 when an allocation or a
  * collective failed. */
 /* Whether block i of the chunk in hand is rebuilt in backward: every block
- * with full recompute, or with ckpt_every k the k-th, 2k-th, ... of the
- * stage (chunks in order, each of nl blocks). */
+ * with full recompute, with ckpt_layers N the chunk's first N, or with
+ * ckpt_every k the k-th, 2k-th, ... of the stage (chunks in order, each of
+ * nl blocks). */
 static int rebuilt(const model *m, int chunk, int i)
 {
     const ze_cfg *c = m->c;
     if (c->ckpt != ZE_CKPT_FULL)
         return 0;
+    if (c->ckpt_layers > 0)   /* the first N of the chunk */
+        return i < c->ckpt_layers;
     return c->ckpt_every <= 1 || (chunk * m->nl + i + 1) % c->ckpt_every == 0;
 }
 

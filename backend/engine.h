@@ -77,6 +77,9 @@ typedef struct ze_cfg {
      * the others keep their activations as without recompute (torchtitan's
      * layer-level checkpointing frequency); 0 or 1: every block */
     int ckpt_every;
+    /* with full recompute, only the first N blocks of each chunk of the
+     * stage are rebuilt (Megatron-LM's block method); 0: see ckpt_every */
+    int ckpt_layers;
     ze_dt pdt, gdt;            /* parameter and gradient storage; 16-bit parameters keep fp32 master weights */
     float loss_scale;          /* > 0: dynamic loss scaling from this scale (fp16) */
     int scale_window;          /* steps without overflow before the scale doubles */

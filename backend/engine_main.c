@@ -4,7 +4,7 @@
  * memory.
  *
  *   mpirun -np 4 zplan-engine layers=2 hidden=64 heads=4 vocab=128 seq=32 \
- *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=0 [ckpt_every=K] [offload=0|1|2] [device_cap=BYTES]
+ *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=0 [ckpt_every=K|ckpt_layers=N] [offload=0|1|2] [device_cap=BYTES]
  *       [dtype=0|1|2] [grad_dtype=0|1|2]       (fp32, bf16, fp16; gradients default to dtype)
  *       [loss_scale=S scale_window=W]          (dynamic loss scaling from S, doubling after W good steps)
  *       [first_step_delay_ms=N]                (tests: the first step made N ms slower)
@@ -488,7 +488,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD, VP, CKE;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD, VP, CKE, CKL;
     double WD, CLIP, THETA, LR;
     int NORM, MLP, POS, SCHED;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
@@ -505,6 +505,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "zero", 0, 3, 0, &Z, msg, sizeof msg) ||
         arg(argc, argv, "ckpt", 0, 2, 0, &K, msg, sizeof msg) ||
         arg(argc, argv, "ckpt_every", 0, 100000, 0, &CKE, msg, sizeof msg) ||
+        arg(argc, argv, "ckpt_layers", 0, 100000, 0, &CKL, msg, sizeof msg) ||
         arg(argc, argv, "offload", 0, 2, 0, &OFF, msg, sizeof msg) ||
         arg(argc, argv, "sgd", 0, 1, 0, &O, msg, sizeof msg) ||
         arg(argc, argv, "seed", 0, UINT_MAX, 1234, &seed, msg, sizeof msg) ||
@@ -542,6 +543,7 @@ int main(int argc, char **argv)
     c.rope_theta = (float)THETA;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.ckpt_every = (int)CKE;
+    c.ckpt_layers = (int)CKL;
     c.tp = (int)TP;
     c.pp = (int)PP;
     c.vp = (int)VP;

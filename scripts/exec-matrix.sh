@@ -199,19 +199,22 @@ if [ "${ZPLAN_MATRIX_3D-1}" = 1 ]; then
 fi
 
 # full recompute of every k-th block of a stage (--ckpt-every): 8 layers,
-# k = 2 and 3, alone, with dp (ZeRO-1), tp (sp), pp and tp x pp; every
-# rank against its stage's prediction, as the 3D rows
+# k = 2 and 3, alone, with dp (ZeRO-1), tp (sp), pp and tp x pp; and of
+# its first N blocks (--ckpt-layers, Megatron's block method); every rank
+# against its stage's prediction, as the 3D rows
 every() {
 model=$1 shape=$2
-for row in 2:2:1:1:1 3:1:2:1:0 3:1:1:2:0 2:1:2:2:0 3:2:1:2:1; do
+for row in 2:2:1:1:1 3:1:2:1:0 3:1:1:2:0 2:1:2:2:0 3:2:1:2:1 b3:2:1:1:1 b1:1:2:2:0; do
     k=${row%%:*} rest=${row#*:}
+    how="--ckpt-every $k" which="every $k$( [ "$k" = 2 ] && echo nd || echo rd) block"
+    case $k in b*) how="--ckpt-layers ${k#b}" which="the first ${k#b} blocks" ;; esac
     dp=${rest%%:*} rest=${rest#*:}
     tp=${rest%%:*} rest=${rest#*:}
     pp=${rest%%:*} z=${rest#*:}
     np=$((dp * tp * pp)) n=$((n + 1))
-    what="$model $shape every ${k}$( [ "$k" = 2 ] && echo nd || echo rd) block, tp $tp x dp $dp x pp $pp ZeRO-$z"
+    what="$model $shape $which, tp $tp x dp $dp x pp $pp ZeRO-$z"
     "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 --zero "$z" --offload none \
-        --ckpt full --ckpt-every "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --no-flash-attn \
+        --ckpt full $how --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --no-flash-attn \
         --dtype fp32 --json >/dev/null
     id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
     if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=4" --oversubscribe \

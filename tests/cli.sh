@@ -697,6 +697,24 @@ is "$rc" 2 "--ckpt-every with --ckpt selective: refused (exit 2)"
 ok "$(grep -q '^zplan: --ckpt-every 2 with --ckpt selective' "$errf"; echo $?)" "the refusal names both options"
 zp --model llama2-7b --gpus 8 --no-store --ckpt-every 0
 is "$rc" 2 "--ckpt-every 0: refused (exit 2)"
+# Megatron's block method: --recompute-method block --recompute-num-layers N = --ckpt-layers N
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --no-store --json --recompute-method block \
+    --recompute-num-layers 8
+cp "$outf" "$tmp/blk.json"
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --no-store --json --ckpt-layers 8
+jq -s . "$tmp/blk.json" "$outf" "$tmp/full.json" >"$tmp/blk2.json"
+jok "$tmp/blk2.json" '.[0].training.ckpt_layers == 8 and .[0].plans[0] == .[1].plans[0] and all(.[0].plans[]; .ckpt == "full") and
+    .[0].plans[0].step_time_s < .[2].plans[0].step_time_s' \
+    "--recompute-method block --recompute-num-layers 8 = --ckpt-layers 8: faster than full recompute of all 32"
+zp --model llama2-7b --gpus 8 --no-store --recompute-method uniform --recompute-num-layers 2
+is "$rc" 2 "--recompute-method uniform --recompute-num-layers 2: refused (exit 2)"
+ok "$(grep -q 'groups of 2 blocks under one checkpoint are not modelled' "$errf"; echo $?)" "the refusal says what is not modelled"
+zp --model llama2-7b --gpus 8 --no-store --json --recompute-method uniform
+jok "$outf" '(.training | has("ckpt_layers") | not) and all(.plans[]; .ckpt == "full")' "--recompute-method uniform: full recompute"
+zp --model llama2-7b --gpus 8 --no-store --ckpt-layers 2 --ckpt-every 2
+is "$rc" 2 "--ckpt-layers with --ckpt-every: refused (exit 2)"
+zp --model llama2-7b --gpus 8 --no-store --recompute-num-layers 2
+is "$rc" 2 "--recompute-num-layers without --recompute-method: refused (exit 2)"
 
 # --framework: a framework's defaults, each overridable
 zp --model llama2-7b --gpus 16 --no-store --json --framework megatron

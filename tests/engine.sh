@@ -113,6 +113,10 @@ for np in 1 4; do
         "$np rank(s), ZeRO-$z, full recompute of every 2nd block: the loss curve of 1 rank (<= 1e-4)" \
         --slurpfile ref "$tmp/ref.json"
 done
+eng 4 2 1 1 2 ckpt_layers=1
+jok "$outf" '.status == "ok" and ([.losses, $ref[0].losses] | transpose | map((.[0] - .[1]) / .[1] | fabs) | max <= 1e-4)' \
+    "4 ranks, ZeRO-1, full recompute of the first block only: the loss curve of 1 rank (<= 1e-4)" \
+    --slurpfile ref "$tmp/ref.json"
 eng 1 2 4 0 2 ckpt_every=-1
 ok "$([ "$rc" -eq 2 ] && grep -q 'ckpt_every' "$errf"; echo $?)" "ckpt_every=-1 is refused (exit 2) naming it"
 eng 1 2 1 0 0 kv_heads=3

@@ -854,6 +854,14 @@ static void test_ckpt_every(void)
     const zp_coll *ar = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "tensor-parallel");
     ok(ar && ar->count == (4 * L + 2 * 2) * M, "every 2nd of 5: (4 x 5 + 2 x 2) x M = %lld all-reduces",
        (long long)((4 * L + 2 * 2) * M));
+    tr.ckpt_every = 0;
+    tr.ckpt_block = 3;   /* the first 3 of 5 */
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    ar = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "tensor-parallel");
+    ok(ar && ar->count == (4 * L + 2 * 3) * M, "block 3 of 5: (4 x 5 + 2 x 3) x M = %lld all-reduces",
+       (long long)((4 * L + 2 * 3) * M));
+    tr.ckpt_block = 0;
+    tr.ckpt_every = 2;
     l.sp = 1;
     zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
     const zp_coll *ag = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel all-gather");

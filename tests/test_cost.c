@@ -911,6 +911,12 @@ static void test_ckpt_every(void)
     tr.ckpt_every = 1;
     zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
     is_dbl(o.hw_flops, narayanan(B, s, L, h, V, 1), 1e-12, "every block: full recompute's 96 rule");
+    tr.ckpt_every = 0;
+    tr.ckpt_block = 30;   /* Megatron's block method: the first 30 of 96 */
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+    is_dbl(o.hw_flops, narayanan(B, s, L, h, V, 0) + 24 * B * s * 30 * h * h * (1 + s / (6 * h)), 1e-12,
+           "the first 30 of 96 blocks: 72 rule + 24 B s 30 h^2 (1 + s/6h)");
+    tr.ckpt_block = 0;
 
     zp_model m2 = gpt(2, 1024, 8, 4096);
     zp_train t2 = train(512, 6);

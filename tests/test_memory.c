@@ -619,6 +619,30 @@ static void test_ckpt_every(void)
     ok(mem.dev_total == ref.dev_total && mem.dev[ZP_MEM_ACT] == 4 * 24 * whole + sbh * p / t &&
            mem.dev[ZP_MEM_BUF] == ref.dev[ZP_MEM_BUF],
        "every 25th of 24 blocks: nothing rebuilt, the memory of no recompute (%llu)", (unsigned long long)mem.dev_total);
+    /* Megatron's block method: the first 10 of 24 blocks rebuilt, 14 kept;
+     * the rebuilt ones come last in backward, after the kept ones freed
+     * theirs: no rebuilt block at the peak; the first 24 (all): full */
+    tr.ckpt_every = 0;
+    tr.ckpt_block = 10;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 4 * (10 * in + 14 * whole) + sbh * p / t, "block 10 of 24, stage 0: 4 x (10 + 14)");
+    is_u64(mem.dev[ZP_MEM_BUF], 2 * 2 * sbh / t, "block 10 of 24: the rebuilt blocks come last, nothing rebuilt at the peak");
+    tr.ckpt_block = 24;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
+    tr.ckpt_block = 0;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &ref);
+    ok(mem.dev_total == ref.dev_total, "block 24 of 24: full recompute (%llu)", (unsigned long long)ref.dev_total);
+    /* interleaved v = 2: the first 3 of each chunk of 12: 6 of 24 rebuilt;
+     * stage 0 holds 2(p - 1) + (v - 1)p + 1 = 11 chunks of 12 blocks in
+     * flight (132, test_stage_act's L(1 + (p-1)/(pv))), a quarter of them
+     * rebuilt: 33 */
+    zp_layout lv = l;
+    lv.vp = 2;
+    tr.ckpt_block = 3;
+    zp_mem_stage(&m, &tr, &lv, &c32, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 33 * in + 99 * whole + sbh * p / t,
+           "block 3, v = 2: 6 of 24 rebuilt, that share of the 132 blocks in flight: 33 inputs + 99 whole");
+    tr.ckpt_block = 0;
     /* pp = 1, every 2nd of 96: 48 inputs + 48 whole blocks + sbh/t masks */
     zp_layout one = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 1, 1, 4);
     tr.ckpt_every = 2;

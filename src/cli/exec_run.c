@@ -49,7 +49,9 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
     snprintf(a[k], 64, "steps=%lld", (long long)steps), args[n++] = a[k++];
     snprintf(a[k], 64, "zero=%d", l->zero), args[n++] = a[k++];
     snprintf(a[k], 64, "ckpt=%d", (int)l->ckpt), args[n++] = a[k++];
-    if (l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1)
+    if (l->ckpt == ZP_CKPT_FULL && tr->ckpt_block > 0)
+        snprintf(a[k], 64, "ckpt_layers=%lld", (long long)tr->ckpt_block), args[n++] = a[k++];
+    else if (l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1)
         snprintf(a[k], 64, "ckpt_every=%lld", (long long)tr->ckpt_every), args[n++] = a[k++];
     snprintf(a[k], 64, "offload=%d", (int)l->offload), args[n++] = a[k++];
     snprintf(a[k], 64, "sgd=%d", tr->optim == ZP_OPT_SGD), args[n++] = a[k++];

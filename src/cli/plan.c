@@ -15,7 +15,7 @@
 
 enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
-    O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY,
+    O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
     O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
@@ -58,6 +58,7 @@ static const zp_opt plan_opts[] = {
     {"zero", O_ZERO, "S", NULL, "ZeRO stage 0..3", NULL},
     {"offload", O_OFFLOAD, "W", NULL, "none, optimizer, optimizer+params", NULL},
     {"ckpt", O_CKPT, "C", NULL, "activation recompute: none, selective, full, or op (per-op, torchtitan's:\nevery other matmul output and the attention kept; only when given)", NULL},
+    {"ckpt-layers", O_CKPTLAYERS, "N", NULL, "full recompute of the first N blocks of each stage (chunk) only, the others\nkeep their activations (Megatron's block method; implies --ckpt full)", NULL},
     {"ckpt-every", O_CKPTEVERY, "K", NULL, "full recompute of every K-th block of a stage only, the others keep their\nactivations (torchtitan's layer-level AC frequency; implies --ckpt full)", NULL},
     {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
     {"no-sp", O_NOSP, NULL, "", NULL, NULL},
@@ -102,6 +103,8 @@ static const zp_opt plan_opts[] = {
     {"seq-length", O_SEQ, "N", NULL, "= --seq N", NULL},
     {"sequence-parallel", O_SP, NULL, NULL, "= --sp", NULL},
     {"recompute-granularity", O_CKPT, "C", "--recompute-granularity full|selective", "= --ckpt", NULL},
+    {"recompute-method", O_RCMETHOD, "M", "--recompute-method block|uniform --recompute-num-layers N", "= --ckpt-layers N (block), --ckpt full (uniform, N = 1)", NULL},
+    {"recompute-num-layers", O_RCNUM, "N", "", NULL, NULL},
     {"zero-stage", O_ZERO, "S", NULL, "= --zero S", NULL},
     {"nnodes", O_NNODES, "N", "--nnodes N --nproc-per-node M", "= --gpus NxM --gpus-per-node M", NULL},
     {"nproc-per-node", O_NPROC, "M", "", NULL, NULL},
@@ -113,7 +116,7 @@ static const zp_opt plan_opts[] = {
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
-    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *z3buf, *z3re, *bucket;
+    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo;
 } raw;
@@ -155,6 +158,9 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_OFFLOAD: r->offload = v; break;
     case O_CKPT: r->ckpt = v; break;
     case O_CKPTEVERY: r->ckptevery = v; break;
+    case O_CKPTLAYERS: r->ckptlayers = v; break;
+    case O_RCMETHOD: r->rcmethod = v; break;
+    case O_RCNUM: r->rcnum = v; break;
     case O_SP: r->sp = 1; break;
     case O_NOSP: r->sp = 0; break;
     case O_FP8: r->fp8 = 1; break;
@@ -670,6 +676,43 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return st;
     if (r->ckpt && (st = zp_parse_enum("--ckpt", r->ckpt, zp_ckpt_names, &p->ckpt, e)))
         return st;
+    /* Megatron's recompute method: block N is --ckpt-layers N; uniform
+     * checkpoints groups of N blocks, of which zplan models N = 1 (full) */
+    const char *ckptlayers = r->ckptlayers;
+    if (r->rcmethod || r->rcnum) {
+        int64_t n = 1;
+        if (!r->rcmethod)
+            return zp_err_set(e, ZP_EINVAL, "--recompute-num-layers %s needs --recompute-method block|uniform (as "
+                              "Megatron-LM)", r->rcnum);
+        if (strcmp(r->rcmethod, "block") && strcmp(r->rcmethod, "uniform"))
+            return zp_err_set(e, ZP_EINVAL, "--recompute-method '%s' is not a method (allowed: block, uniform)",
+                              r->rcmethod);
+        if (r->rcnum && (st = opt_int("--recompute-num-layers", r->rcnum, 1, 100000, &n, e)))
+            return st;
+        if (!strcmp(r->rcmethod, "uniform") && n > 1)
+            return zp_err_set(e, ZP_EINVAL, "--recompute-method uniform --recompute-num-layers %lld: groups of %lld "
+                              "blocks under one checkpoint are not modelled (allowed: uniform with 1, which is "
+                              "--ckpt full, or block N, the first N blocks of each stage)", (long long)n, (long long)n);
+        if (ckptlayers)
+            return zp_err_set(e, ZP_EINVAL, "--recompute-method and --ckpt-layers say the same thing two ways: give one");
+        if (p->ckpt >= 0 && p->ckpt != ZP_CKPT_FULL)
+            return zp_err_set(e, ZP_EINVAL, "--recompute-method with --ckpt %s: the methods choose the blocks full "
+                              "recompute rebuilds (allowed: --ckpt full, or no --ckpt)", zp_ckpt_names[p->ckpt]);
+        p->ckpt = ZP_CKPT_FULL;
+        if (!strcmp(r->rcmethod, "block"))
+            ckptlayers = r->rcnum ? r->rcnum : "1";
+    }
+    if (ckptlayers) {
+        if ((st = opt_int("--ckpt-layers", ckptlayers, 1, 100000, &t->ckpt_block, e)))
+            return st;
+        if (r->ckptevery)
+            return zp_err_set(e, ZP_EINVAL, "--ckpt-layers %s with --ckpt-every %s: one way to choose the rebuilt "
+                              "blocks (allowed: either)", ckptlayers, r->ckptevery);
+        if (p->ckpt >= 0 && p->ckpt != ZP_CKPT_FULL)
+            return zp_err_set(e, ZP_EINVAL, "--ckpt-layers %s with --ckpt %s: the first N blocks are rebuilt by full "
+                              "recompute (allowed: --ckpt full, or no --ckpt)", ckptlayers, zp_ckpt_names[p->ckpt]);
+        p->ckpt = ZP_CKPT_FULL;
+    }
     if (r->ckptevery) {
         if ((st = opt_int("--ckpt-every", r->ckptevery, 1, 100000, &t->ckpt_every, e)))
             return st;

@@ -222,7 +222,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         int64_t fwd = m->block == ZP_BLOCK_SERIAL ? 2 : 1;
         /* the blocks whose forward runs again: all with per-op recompute,
          * the rebuilt ones with full (every block, or every k-th) */
-        int64_t again = l->ckpt == ZP_CKPT_OP ? Ls : zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls);
+        int64_t again = l->ckpt == ZP_CKPT_OP ? Ls : zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp);
         int64_t n_fwd = 2 * fwd * Ls + fwd * again;   /* a micro-batch's, the stage's layers */
         if (l->sp) {
             /* per-op checkpointing keeps the reduce-scatters' outputs (the
@@ -311,7 +311,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                       (uint64_t)zp_model_head_dim(m) / (uint64_t)t;
         int64_t rounds = (cp - 1) * Ls * M;
         add(&x, ZP_COLL_SENDRECV, ZP_GRP_CP, "context-parallel K/V ring, forward", cp, span_cp, kv,
-            (cp - 1) * M * (Ls + zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls)), ZP_OVL_ATTN);
+            (cp - 1) * M * (Ls + zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp)), ZP_OVL_ATTN);
         add(&x, ZP_COLL_SENDRECV, ZP_GRP_CP, "context-parallel K/V+grad ring, backward", cp, span_cp, kv,
             2 * rounds, ZP_OVL_ATTN);
     }

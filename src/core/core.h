@@ -163,22 +163,41 @@ typedef struct zp_train {
     int64_t ckpt_every;   /* with full recompute, only every k-th block of a stage is rebuilt, the
                            * others keep all their activations (torchtitan's layer-level AC frequency;
                            * 0 or 1: every block); see zp_ckpt_blocks */
+    int64_t ckpt_block;   /* with full recompute, only the first N blocks of each stage (chunk) are
+                           * rebuilt (Megatron-LM's block method; 0: every block) */
     int compute_fp32;     /* the backend computes in fp32 (zplan's CPU engine): activations and
                            * workspaces in fp32, and fp32 working copies of 16-bit parameters and
                            * gradients for the unit being computed (see memory.c) */
 } zp_train;
 
-/* Blocks of a stage of Ls blocks that recompute rebuilds in backward: with
- * full recompute all of them, or with ckpt_every k > 1 the k-th, 2k-th, ...
- * of the stage (torchtitan's layer-level activation checkpointing: a block
- * counter per process, every k-th block wrapped), floor(Ls / k); the rest
- * keep their activations as without recompute.  0 for the other modes
- * (selective and op rebuild part of every block). */
-static inline int64_t zp_ckpt_blocks(const zp_train *tr, int ckpt_full, int64_t Ls)
+/* Blocks of a stage of Ls blocks (v chunks of it with interleaving) that
+ * full recompute rebuilds in backward: all of them; with ckpt_every k > 1
+ * the k-th, 2k-th, ... of the stage (torchtitan's layer-level activation
+ * checkpointing: a block counter per process, every k-th block wrapped),
+ * floor(Ls / k); with ckpt_block N the first N of each chunk (Megatron-LM's
+ * --recompute-method block --recompute-num-layers N), v min(N, Ls / v).
+ * The rest keep their activations as without recompute.  0 for the other
+ * modes (selective and op rebuild part of every block). */
+static inline int64_t zp_ckpt_blocks(const zp_train *tr, int ckpt_full, int64_t Ls, int64_t v)
 {
     if (!ckpt_full)
         return 0;
+    if (tr->ckpt_block > 0) {
+        int64_t per = v > 1 ? Ls / v : Ls;
+        return (v > 1 ? v : 1) * (tr->ckpt_block < per ? tr->ckpt_block : per);
+    }
     return tr->ckpt_every > 1 ? Ls / tr->ckpt_every : Ls;
+}
+
+/* Whether the backward of a stage of Ls blocks starts with a rebuilt block
+ * (its last block is one), so that the rebuilt block's working set adds to
+ * every block's activations; otherwise the kept blocks above the last
+ * rebuilt one have freed at least as much by the time it runs. */
+static inline int zp_ckpt_last_rebuilt(const zp_train *tr, int64_t Ls, int64_t v)
+{
+    if (tr->ckpt_block > 0)
+        return tr->ckpt_block >= (v > 1 ? Ls / v : Ls);
+    return tr->ckpt_every <= 1 || Ls % tr->ckpt_every == 0;
 }
 
 /* Bytes of a saved activation value: the dtype's, or 4 computing in fp32. */

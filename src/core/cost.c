@@ -59,7 +59,7 @@ double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     int64_t nLs = zp_stage_layers(m->layers, l->pp, last_stage ? l->pp - 1 : 0);
     double Ls = (double)nLs;
     /* with ckpt_every, only the rebuilt blocks add their forward again */
-    double R = l->ckpt == ZP_CKPT_FULL ? (double)zp_ckpt_blocks(tr, 1, nLs) : Ls;
+    double R = l->ckpt == ZP_CKPT_FULL ? (double)zp_ckpt_blocks(tr, 1, nLs, l->vp) : Ls;
     return (double)zp_act_bytes(tr) * tokens * (Ls * 3.0 * fwd + R * rc + (last_stage ? 3.0 * head : 0.0));
 }
 
@@ -283,7 +283,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     zp_layout nl = *l;
     nl.ckpt = ZP_CKPT_NONE;
     double mmk[5], knk[4], attnk, link;
-    int partial = l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1;
+    int partial = l->ckpt == ZP_CKPT_FULL && (tr->ckpt_every > 1 || tr->ckpt_block > 0);
     if (partial)
         matmul_times(m, tr, &nl, cv, c->gpu.peak_flops[cdt], pk8, mmk, knk, &attnk, &link);
     else {
@@ -319,7 +319,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         int64_t nLs = zp_stage_layers(m->layers, l->pp, stages[which]);
         double Ls = (double)nLs;
         /* R blocks rebuilt, Ls - R kept whole (R = Ls but with ckpt_every) */
-        double R = (double)zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, nLs), K = Ls - R;
+        double R = (double)zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, nLs, l->vp), K = Ls - R;
         if (l->ckpt != ZP_CKPT_FULL)
             R = Ls, K = 0.0;   /* selective and op: every block alike */
         double rc = R * rc1 + K * rc1_kept, f = Ls * block1 + (last_stage ? head : 0.0), b = 2.0 * f;

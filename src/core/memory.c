@@ -223,7 +223,7 @@ static uint64_t rounding(const zp_model *m, const zp_train *tr, const zp_layout 
     /* a layer in flight keeps its input and (without full recompute) one
      * tensor of the rest */
     int64_t n_in = zp_act_inflight(l, m->layers, k);
-    int64_t n_rc = layers ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, layers) / layers : 0;
+    int64_t n_rc = layers ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, layers, l->vp) / layers : 0;
     return w + (uint64_t)(n_rc + 2 * (n_in - n_rc) + 4) * (g / 2);
 }
 
@@ -251,7 +251,7 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
                 (l->sp ? (uint64_t)t : 1);
     lc->act_layer = zp_act_layer_bytes(m, tr, l);
     lc->act_kept = lc->act_layer;
-    if (l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1) {
+    if (l->ckpt == ZP_CKPT_FULL && (tr->ckpt_every > 1 || tr->ckpt_block > 0)) {
         zp_layout nl = *l;
         nl.ckpt = ZP_CKPT_NONE;
         lc->act_kept = zp_act_layer_bytes(m, tr, &nl);
@@ -346,7 +346,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * keeps only its input (all with full recompute; with ckpt_every k the
      * stage's floor(Ls / k) of its Ls blocks in every micro-batch) */
     int64_t n_in = zp_act_inflight(l, m->layers, k), Ls = zp_stage_layers(m->layers, l->pp, k);
-    int64_t n_rc = Ls ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls) / Ls : 0;
+    int64_t n_rc = Ls ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp) / Ls : 0;
     uint64_t act = sh->act_layer * (uint64_t)n_rc + sh->act_kept * (uint64_t)(n_in - n_rc);
     if (k == 0 && tr->dropout) {
         int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
@@ -360,7 +360,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * stage's last block (k divides Ls), and the peak is otherwise the
      * backward's start */
     uint64_t both = 0, bwd = sh->recompute, loss = 0;
-    if (l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1 && Ls % tr->ckpt_every)
+    if (l->ckpt == ZP_CKPT_FULL && !zp_ckpt_last_rebuilt(tr, Ls, l->vp))
         bwd = 0;
     if (cv->bwd_workspace)
         both += bwd_workspace(m, tr, l, sh);

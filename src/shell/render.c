@@ -168,7 +168,10 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         snprintf(fw + n, sizeof fw - n, "%sgradients reduced after the backward%s", n ? ", " : "; ",
                  strcmp(S(cvj, "grad_reduce"), "zero3") ? "" : " below ZeRO-3");
     }
-    if (zp_jnum(t, "ckpt_every") > 1)
+    if (zp_jnum(t, "ckpt_layers") > 0)
+        snprintf(every, sizeof every, ", full recompute of the first %.0f block%s of each stage", zp_jnum(t, "ckpt_layers"),
+                 zp_jnum(t, "ckpt_layers") == 1 ? "" : "s");
+    else if (zp_jnum(t, "ckpt_every") > 1)
         snprintf(every, sizeof every, ", full recompute of every %.0f%s block", zp_jnum(t, "ckpt_every"),
                  ordinal(zp_jnum(t, "ckpt_every")));
     fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s%s%s\n",

@@ -95,6 +95,7 @@ static const zp_field train_f[] = {
     {"dropout", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
     {"fp8", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
     {"ckpt_every", ZP_F_INT, 2, P2(20), NULL, NULL, 1, 0},
+    {"ckpt_layers", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 /* the matmul efficiency by shape (absent: the constant gemm_efficiency) */
@@ -431,6 +432,8 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
         cJSON_AddBoolToObject(to, "fp8", 1);
     if (t->ckpt_every > 1)   /* full recompute of every k-th block of a stage */
         cJSON_AddNumberToObject(to, "ckpt_every", (double)t->ckpt_every);
+    if (t->ckpt_block > 0)   /* full recompute of the first N blocks of each stage */
+        cJSON_AddNumberToObject(to, "ckpt_layers", (double)t->ckpt_block);
 
     const zp_conv *cv = &pb->conv;
     cJSON *cvo = cJSON_AddObjectToObject(o, "conventions");
@@ -951,6 +954,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->train.dropout = zp_jflag(t, "dropout");
     pb->train.fp8 = zp_jflag(t, "fp8");   /* absent before, and without FP8 */
     pb->train.ckpt_every = (int64_t)zp_jnum(t, "ckpt_every");   /* absent: every block */
+    pb->train.ckpt_block = (int64_t)zp_jnum(t, "ckpt_layers");   /* absent: every block */
     zp_gpu *g = &pb->cluster.gpu;
     snprintf(g->name, sizeof g->name, "%s", zp_jstr(c, "gpu"));
     g->mem_bytes = (uint64_t)zp_jnum(c, "gpu_memory_bytes");
