@@ -713,6 +713,20 @@ zp --model llama2-7b --gpus 8 --no-store --json --recompute-method uniform
 jok "$outf" '(.training | has("ckpt_layers") | not) and all(.plans[]; .ckpt == "full")' "--recompute-method uniform: full recompute"
 zp --model llama2-7b --gpus 8 --no-store --ckpt-layers 2 --ckpt-every 2
 is "$rc" 2 "--ckpt-layers with --ckpt-every: refused (exit 2)"
+# Megatron's --recompute-modules: selective recompute means something under flash attention
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --no-store --json --recompute-modules mlp,layernorm
+cp "$outf" "$tmp/mods.json"
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --no-store --json --ckpt selective
+jq -s . "$tmp/mods.json" "$outf" >"$tmp/mods2.json"
+jok "$tmp/mods2.json" '.[0].training.recompute_modules == "mlp,layernorm" and all(.[0].plans[]; .ckpt == "selective") and
+    .[0].plans[0].memory_bytes.activations < .[1].plans[0].memory_bytes.activations and
+    .[0].plans[0].step_time_s > .[1].plans[0].step_time_s' \
+    "--recompute-modules mlp,layernorm under flash attention: less activation memory and more time than the attention core's"
+zp --model llama2-7b --gpus 8 --no-store --recompute-modules mlp,softmax
+is "$rc" 2 "--recompute-modules mlp,softmax: refused (exit 2)"
+ok "$(grep -q "softmax" "$errf" && grep -q "core_attn" "$errf"; echo $?)" "the refusal names the module and the allowed ones"
+zp --model llama2-7b --gpus 8 --no-store --recompute-modules mlp --ckpt full
+is "$rc" 2 "--recompute-modules with --ckpt full: refused (exit 2)"
 zp --model llama2-7b --gpus 8 --no-store --recompute-num-layers 2
 is "$rc" 2 "--recompute-num-layers without --recompute-method: refused (exit 2)"
 

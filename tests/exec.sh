@@ -343,7 +343,8 @@ r_nm=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offl
 # per-op recompute and context parallelism: the engine has neither
 r_op=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --ckpt op --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
 r_cp=$("$ZPLAN" --model gpt2-small --gpus 2 --cp 2 --seq 1024 --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
-for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "$r_tp" "$r_nm" "$r_op" "$r_cp" "1 --scale layers=0" "1 --scale depth=3" \
+r_mlp=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --recompute-modules mlp --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
+for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "$r_tp" "$r_nm" "$r_op" "$r_cp" "$r_mlp" "1 --scale layers=0" "1 --scale depth=3" \
     "1 --scale 5M,layers=3" "1 --scale 20Q" "1 --scale 10" "1 --hostfile $tmp/no-such-hosts"; do
     # shellcheck disable=SC2086
     run "$ZPLAN" exec $args --db "$DB" --steps 1

@@ -883,6 +883,37 @@ static void test_ckpt_every(void)
  * 2 more are forward ones.  With sequence parallelism the same split of
  * the reduce-scatters; the all-gathers do not change.  The bytes in all
  * are those without it. */
+/* Selective recompute of the MLP (--recompute-modules mlp) repeats its
+ * forward collective: without sp 4 + 1 all-reduces a layer; with sp 5
+ * all-gathers and reduce-scatters, and fc1's input, gathered again for the
+ * recompute, needs no re-gather for its weight gradient: 1 a layer. */
+static void test_rc_mlp(void)
+{
+    const int64_t L = 3, M = 2;
+    zp_model m = gpt(L, 2048, 16, 32000, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 2048);
+    zp_cluster c = cluster(4, 8);
+    zp_conv cv = conv();
+    tr.rc_modules = ZP_RC_MLP;
+    zp_layout l = lay(1, 4, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_SELECTIVE, 0, 1, M);
+    zp_comm cm;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    const zp_coll *ar = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "tensor-parallel");
+    ok(ar && ar->count == 5 * L * M, "selective mlp, no sp: 5 all-reduces a layer (%lld)", (long long)(5 * L * M));
+    l.sp = 1;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    const zp_coll *ag = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel all-gather");
+    const zp_coll *rs = find(&cm, ZP_GRP_TP, ZP_COLL_REDUCE_SCATTER, "sequence-parallel");
+    const zp_coll *rg = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "re-gather");
+    ok(ag && rs && rg && ag->count == 5 * L * M && rs->count == 5 * L * M && rg->count == L * M,
+       "selective mlp, sp: 5 all-gathers and reduce-scatters a layer, 1 re-gather");
+    tr.rc_modules = ZP_RC_CORE_ATTN;   /* Korthikanti's: no collective again */
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    ag = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel all-gather");
+    rg = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "re-gather");
+    ok(ag && rg && ag->count == 4 * L * M && rg->count == 2 * L * M, "selective core_attn, sp: 4 and 2 a layer");
+}
+
 static void test_tp_grad_overlap(void)
 {
     const int64_t L = 3, M = 2;
@@ -923,6 +954,7 @@ int main(void)
     test_fp8_sp();
     test_ckpt_every();
     test_tp_grad_overlap();
+    test_rc_mlp();
     test_pp();
     test_inter_node();
     test_cp();

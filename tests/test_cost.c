@@ -327,6 +327,15 @@ static void test_recompute(void)
         /* selective: the attention core again, Q K^T and scores x V, 4 s h per layer per token */
         is_dbl(sel.hw_flops - none.hw_flops, B * s * L * 4 * s * h, 1e-9, "%s: selective adds B s L 4sh",
                cases[i].name);
+        /* the MLP too (--recompute-modules core_attn,mlp): its products
+         * again, 2 (h 4h + 4h h) = 16 h^2 per layer per token */
+        tr.rc_modules = ZP_RC_CORE_ATTN | ZP_RC_MLP;
+        l.ckpt = ZP_CKPT_SELECTIVE;
+        zp_cost selm;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &selm);
+        is_dbl(selm.hw_flops - none.hw_flops, B * s * L * (4 * s * h + 16 * h * h), 1e-9,
+               "%s: selective core_attn,mlp adds B s L (4sh + 16h^2)", cases[i].name);
+        tr.rc_modules = 0;
         ok(full.model_flops == none.model_flops && sel.model_flops == none.model_flops,
            "%s: model FLOPs ignore recompute", cases[i].name);
         ok(full.mfu < none.mfu, "%s: recompute lowers MFU (%.3f < %.3f)", cases[i].name, full.mfu, none.mfu);

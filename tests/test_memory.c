@@ -286,6 +286,25 @@ static void test_act_korthikanti(void)
                        "Korthikanti no parallelism sbh(34 + 5as/h), b=%llu", (unsigned long long)b);
             }
         }
+    /* selective recompute of more modules (Megatron's --recompute-modules),
+     * t = 8 with sp, b = 1: the MLP rebuilds fc1's output and GELU's (B + B)
+     * s b 4h / t = 16 sbh/t; the norms their two outputs 2 B sbh / t =
+     * 4 sbh/t; the attention core its 5 a s^2 b / t */
+    {
+        const uint64_t t = 8, sbh = s * h, core = 5 * a * s * s / t;
+        struct { int mods; uint64_t want; const char *what; } sel[] = {
+            {ZP_RC_MLP, 34 * sbh / t + core - 16 * sbh / t, "mlp: 34 sbh/t + core - 16 sbh/t"},
+            {ZP_RC_CORE_ATTN | ZP_RC_MLP, 18 * sbh / t, "core_attn,mlp: 18 sbh/t"},
+            {ZP_RC_ALL, 14 * sbh / t, "core_attn,mlp,layernorm: 14 sbh/t"},
+            {ZP_RC_NORM, 30 * sbh / t + core, "layernorm: 30 sbh/t + core"},
+        };
+        for (int i = 0; i < N_(sel); i++) {
+            zp_layout l = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_SELECTIVE, 1, 1, 1);
+            tr.rc_modules = sel[i].mods;
+            is_u64(zp_act_layer_bytes(&m, &tr, &l), sel[i].want, "175B t=8 sp, selective %s", sel[i].what);
+        }
+        tr.rc_modules = 0;
+    }
     /* the paper's 175B example (Sec. 5): t = 8, sp + selective, 34/t sbh per layer */
     {
         zp_layout l = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_SELECTIVE, 1, 1, 1);

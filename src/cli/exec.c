@@ -196,6 +196,9 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (l.ckpt == ZP_CKPT_OP)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s recomputes per op (--ckpt op): the engine's "
                                        "recompute is none, selective or full", which));
+    if (l.ckpt == ZP_CKPT_SELECTIVE && full.train.rc_modules && full.train.rc_modules != ZP_RC_CORE_ATTN)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s recomputes the MLP or the norms (--recompute-modules): "
+                                       "the engine's selective recompute is the attention core's", which));
     if (zp_cp(&l) > 1)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld: zplan exec runs data-, tensor- and "
                                        "pipeline-parallel layouts (cp = 1) for now", which, (long long)zp_cp(&l)));

@@ -15,7 +15,7 @@
 
 enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
-    O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM,
+    O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
     O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
@@ -59,6 +59,7 @@ static const zp_opt plan_opts[] = {
     {"offload", O_OFFLOAD, "W", NULL, "none, optimizer, optimizer+params", NULL},
     {"ckpt", O_CKPT, "C", NULL, "activation recompute: none, selective, full, or op (per-op, torchtitan's:\nevery other matmul output and the attention kept; only when given)", NULL},
     {"ckpt-layers", O_CKPTLAYERS, "N", NULL, "full recompute of the first N blocks of each stage (chunk) only, the others\nkeep their activations (Megatron's block method; implies --ckpt full)", NULL},
+    {"recompute-modules", O_RCMODS, "LIST", NULL, "what selective recompute rebuilds, comma-separated: core_attn (the\nattention core: nothing under flash attention), mlp, layernorm (Megatron's\n--recompute-modules; default core_attn; implies --ckpt selective)", NULL},
     {"ckpt-every", O_CKPTEVERY, "K", NULL, "full recompute of every K-th block of a stage only, the others keep their\nactivations (torchtitan's layer-level AC frequency; implies --ckpt full)", NULL},
     {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
     {"no-sp", O_NOSP, NULL, "", NULL, NULL},
@@ -116,7 +117,7 @@ static const zp_opt plan_opts[] = {
 typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
-    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *z3buf, *z3re, *bucket;
+    const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo;
 } raw;
@@ -161,6 +162,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_CKPTLAYERS: r->ckptlayers = v; break;
     case O_RCMETHOD: r->rcmethod = v; break;
     case O_RCNUM: r->rcnum = v; break;
+    case O_RCMODS: r->rcmods = v; break;
     case O_SP: r->sp = 1; break;
     case O_NOSP: r->sp = 0; break;
     case O_FP8: r->fp8 = 1; break;
@@ -676,6 +678,26 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return st;
     if (r->ckpt && (st = zp_parse_enum("--ckpt", r->ckpt, zp_ckpt_names, &p->ckpt, e)))
         return st;
+    if (r->rcmods) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", r->rcmods);
+        int mods = 0;
+        for (char *save = NULL, *w = strtok_r(buf, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
+            int i = 0;
+            if ((st = zp_parse_enum("--recompute-modules", w, zp_rc_module_names, &i, e)))
+                return st;
+            mods |= 1 << i;
+        }
+        if (!mods)
+            return zp_err_set(e, ZP_EINVAL, "--recompute-modules '%s' names no module (allowed: core_attn, mlp, "
+                              "layernorm, comma-separated)", r->rcmods);
+        if (p->ckpt >= 0 && p->ckpt != ZP_CKPT_SELECTIVE)
+            return zp_err_set(e, ZP_EINVAL, "--recompute-modules %s with --ckpt %s: the modules are what selective "
+                              "recompute rebuilds (allowed: --ckpt selective, or no --ckpt)", r->rcmods,
+                              zp_ckpt_names[p->ckpt]);
+        t->rc_modules = mods;
+        p->ckpt = ZP_CKPT_SELECTIVE;
+    }
     /* Megatron's recompute method: block N is --ckpt-layers N; uniform
      * checkpoints groups of N blocks, of which zplan models N = 1 (full) */
     const char *ckptlayers = r->ckptlayers;

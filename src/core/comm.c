@@ -223,7 +223,12 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         /* the blocks whose forward runs again: all with per-op recompute,
          * the rebuilt ones with full (every block, or every k-th) */
         int64_t again = l->ckpt == ZP_CKPT_OP ? Ls : zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp);
-        int64_t n_fwd = 2 * fwd * Ls + fwd * again;   /* a micro-batch's, the stage's layers */
+        /* selective recompute of the MLP runs its forward collective again
+         * (the all-reduce after fc2; with sp the gather before fc1 and the
+         * reduce-scatter after fc2), whose gathered fc1 input then serves
+         * fc1's weight gradient */
+        int64_t mlp_again = (zp_rc_modules(tr, l->ckpt == ZP_CKPT_SELECTIVE) & ZP_RC_MLP) ? Ls : 0;
+        int64_t n_fwd = 2 * fwd * Ls + fwd * again + mlp_again;   /* a micro-batch's, the stage's layers */
         if (l->sp) {
             /* per-op checkpointing keeps the reduce-scatters' outputs (the
              * row-parallel products') but gathers the column-parallel
@@ -264,9 +269,9 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * in backward for their weights' gradients, behind the input
              * gradient's product (Megatron's asynchronous all-gather;
              * per-op checkpointing's gathers above are these) */
-            if (l->ckpt != ZP_CKPT_OP)
+            if (l->ckpt != ZP_CKPT_OP && fwd * Ls - mlp_again > 0)
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "input re-gather for weight gradients (sequence parallel)", t,
-                    span_tp, tr->fp8 ? act8 : act, fwd * Ls * M, ZP_OVL_GEMM);
+                    span_tp, tr->fp8 ? act8 : act, (fwd * Ls - mlp_again) * M, ZP_OVL_GEMM);
             /* the norms' gradients come from each rank's rows: summed over
              * tp once a step (per micro-batch where ZeRO-2/3 keep no whole
              * gradient) */

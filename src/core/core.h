@@ -165,6 +165,8 @@ typedef struct zp_train {
                            * 0 or 1: every block); see zp_ckpt_blocks */
     int64_t ckpt_block;   /* with full recompute, only the first N blocks of each stage (chunk) are
                            * rebuilt (Megatron-LM's block method; 0: every block) */
+    int rc_modules;       /* selective recompute's parts of a block (ZP_RC_* bits; 0: the attention
+                           * core only, Korthikanti's): see zp_rc_modules */
     int compute_fp32;     /* the backend computes in fp32 (zplan's CPU engine): activations and
                            * workspaces in fp32, and fp32 working copies of 16-bit parameters and
                            * gradients for the unit being computed (see memory.c) */
@@ -187,6 +189,18 @@ static inline int64_t zp_ckpt_blocks(const zp_train *tr, int ckpt_full, int64_t 
         return (v > 1 ? v : 1) * (tr->ckpt_block < per ? tr->ckpt_block : per);
     }
     return tr->ckpt_every > 1 ? Ls / tr->ckpt_every : Ls;
+}
+
+/* The parts of a block selective recompute rebuilds (Megatron-LM's
+ * --recompute-modules): the attention core (its s x s' scores and softmax;
+ * nothing to rebuild under flash attention, which keeps none), the MLP (its
+ * products' and activation's outputs, from the MLP's input), and the norms
+ * (their outputs, from their inputs). */
+enum { ZP_RC_CORE_ATTN = 1, ZP_RC_MLP = 2, ZP_RC_NORM = 4, ZP_RC_ALL = 7 };
+extern const char *const zp_rc_module_names[];   /* core_attn mlp layernorm */
+static inline int zp_rc_modules(const zp_train *tr, int ckpt_selective)
+{
+    return ckpt_selective ? (tr->rc_modules ? tr->rc_modules : ZP_RC_CORE_ATTN) : 0;
 }
 
 /* Whether the backward of a stage of Ls blocks starts with a rebuilt block

@@ -47,7 +47,12 @@ static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_l
 
     /* op recomputes every elementwise kernel of the layer, not its (flash)
      * attention's */
-    *rc = l->ckpt == ZP_CKPT_FULL ? *fwd : l->ckpt == ZP_CKPT_SELECTIVE ? sm : l->ckpt == ZP_CKPT_OP ? *fwd - sm : 0.0;
+    /* selective: the parts it rebuilds (the softmax, the MLP's activation,
+     * the norms) */
+    int mods = zp_rc_modules(tr, l->ckpt == ZP_CKPT_SELECTIVE);
+    double sel = ((mods & ZP_RC_CORE_ATTN) ? sm : 0.0) + ((mods & ZP_RC_MLP) ? (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f : 0.0) +
+                 ((mods & ZP_RC_NORM) ? 2.0 * zp_model_block_norms(m) * h : 0.0);
+    *rc = l->ckpt == ZP_CKPT_FULL ? *fwd : l->ckpt == ZP_CKPT_SELECTIVE ? sel : l->ckpt == ZP_CKPT_OP ? *fwd - sm : 0.0;
     *head = 4.0 * h + 3.0 * (double)m->vocab / t;
 }
 
@@ -128,6 +133,23 @@ void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
     zp_cost_eval_c(m, tr, l, c, cv, &lc, first, last, out);
 }
 
+/* The MLP's matmul weights per layer: h f (fc1, or SwiGLU's gate and up
+ * twice that) + f h (fc2). */
+static double mlp_weights(const zp_model *m)
+{
+    double h = (double)m->hidden, f = (double)m->ffn;
+    return (m->mlp == ZP_MLP_GELU ? 1.0 : 2.0) * h * f + f * h;
+}
+
+/* FLOPs per token and layer that selective recompute adds: the attention
+ * core's 4 s' a d without flash attention, the MLP's products 2 x its
+ * weights (the norms: no matmul). */
+static double sel_flops(const zp_model *m, const zp_train *tr, const zp_layout *l, double core)
+{
+    int mods = zp_rc_modules(tr, l->ckpt == ZP_CKPT_SELECTIVE);
+    return ((mods & ZP_RC_CORE_ATTN) && !tr->flash ? 4.0 * core : 0.0) + ((mods & ZP_RC_MLP) ? 2.0 * mlp_weights(m) : 0.0);
+}
+
 /* Seconds of the products y = x W of one linear layer (x: T rows of K, W:
  * K x N) forward, and backward (dx = dy W^T, T x K from depth N; dW =
  * x^T dy, K x N from depth T). */
@@ -175,7 +197,11 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
         /* FP8: the linear layers' FLOPs at the FP8 peak, the attention core's at the dtype's */
         double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff), lw = 2.0 * (double)zp_model_block_matmul_params(m);
         double blk = tr->fp8 ? lw * pk / pk8 + 4.0 * core : block;   /* FLOPs at the dtype's rate */
-        double r = l->ckpt == ZP_CKPT_FULL ? blk : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 4.0 * core
+        double r = l->ckpt == ZP_CKPT_FULL        ? blk
+                   /* an FP8 MLP's products at the FP8 peak */
+                   : l->ckpt == ZP_CKPT_SELECTIVE
+                       ? sel_flops(m, tr, l, core) -
+                             ((zp_rc_modules(tr, 1) & ZP_RC_MLP) && tr->fp8 ? 2.0 * mlp_weights(m) * (1.0 - pk / pk8) : 0.0)
                    : l->ckpt == ZP_CKPT_OP ? 2.0 * op_recompute_weights(m) * (tr->fp8 ? pk / pk8 : 1.0) +
                                                 (tr->flash ? 0.0 : 4.0 * core)
                                            : 0.0;
@@ -227,11 +253,15 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
                       ? linear_fwd(gl, lpk, leb, T, kv / t, h) + linear_fwd(gl, lpk, leb, T, h, q / t) +
                             linear_fwd(gl, lpk, leb, T, f, h)
                       : linear_fwd(gl, lpk, leb, T, h, q / t) + linear_fwd(gl, lpk, leb, T, h, f);
-    *lin = lin_f + lin_b + (l->ckpt == ZP_CKPT_FULL ? lin_f : l->ckpt == ZP_CKPT_OP ? op_f : 0.0);
-    mm[2] = (l->ckpt == ZP_CKPT_FULL                        ? mm[0]
-             : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? att_f
-             : l->ckpt == ZP_CKPT_OP                       ? op_f + (tr->flash ? 0.0 : att_f)
-                                                           : 0.0) +
+    /* selective: the attention core without flash, the MLP's products */
+    int mods = zp_rc_modules(tr, l->ckpt == ZP_CKPT_SELECTIVE);
+    double mlp_f = (mods & ZP_RC_MLP) ? linear_fwd(gl, lpk, leb, T, fin, h) + linear_fwd(gl, lpk, leb, T, h, f) : 0.0;
+    double sel_f = ((mods & ZP_RC_CORE_ATTN) && !tr->flash ? att_f : 0.0) + mlp_f;
+    *lin = lin_f + lin_b + (l->ckpt == ZP_CKPT_FULL ? lin_f : l->ckpt == ZP_CKPT_OP ? op_f : mlp_f);
+    mm[2] = (l->ckpt == ZP_CKPT_FULL        ? mm[0]
+             : l->ckpt == ZP_CKPT_SELECTIVE ? sel_f
+             : l->ckpt == ZP_CKPT_OP        ? op_f + (tr->flash ? 0.0 : att_f)
+                                            : 0.0) +
             (tr->flash ? sc : 0.0);
     double V = (double)m->vocab / t;
     mm[3] = linear_fwd(&cv->gemm, pk, eb, T, V, h);   /* the head stays in the dtype */
@@ -240,10 +270,14 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
                 (m->pos == ZP_POS_ROTARY ? 1.0 : 0.0);
     k[0] = kf * cv->kernel_s;
     k[1] = 2.0 * k[0];
-    k[2] = (l->ckpt == ZP_CKPT_FULL                        ? kf
-            : l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash ? 3.0
-            : l->ckpt == ZP_CKPT_OP                       ? kf - 2.0 - (tr->flash ? 1.0 : 0.0)
-                                                          : 0.0) *
+    /* selective: scores, softmax, values without flash; the MLP's two
+     * products and activation; each norm */
+    double sel_k = ((mods & ZP_RC_CORE_ATTN) && !tr->flash ? 3.0 : 0.0) + ((mods & ZP_RC_MLP) ? 3.0 : 0.0) +
+                   ((mods & ZP_RC_NORM) ? (double)zp_model_block_norms(m) : 0.0);
+    k[2] = (l->ckpt == ZP_CKPT_FULL        ? kf
+            : l->ckpt == ZP_CKPT_SELECTIVE ? sel_k
+            : l->ckpt == ZP_CKPT_OP        ? kf - 2.0 - (tr->flash ? 1.0 : 0.0)
+                                           : 0.0) *
            cv->kernel_s;
     k[3] = 3.0 * cv->kernel_s;
 }
@@ -262,8 +296,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     double r = 0.0;
     if (l->ckpt == ZP_CKPT_FULL)
         r = block;
-    else if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash)
-        r = 4.0 * core;
+    else if (l->ckpt == ZP_CKPT_SELECTIVE)
+        r = sel_flops(m, tr, l, core);
     else if (l->ckpt == ZP_CKPT_OP)
         r = 2.0 * op_recompute_weights(m) + (tr->flash ? 0.0 : 4.0 * core);
     if (tr->flash)

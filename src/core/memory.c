@@ -119,16 +119,21 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     /* a linear layer's input is saved in the FP8 it was computed in (1
      * byte): the norms' outputs, the projection's and fc2's inputs */
     uint64_t L8 = tr->fp8 ? 1 : B;
+    /* selective recompute drops what the parts it rebuilds made: the
+     * attention core's scores, the MLP's inner tensors, the norms' outputs */
+    int mods = zp_rc_modules(tr, l->ckpt == ZP_CKPT_SELECTIVE);
     uint64_t norm_in = m->block == ZP_BLOCK_SERIAL ? 2 : 1, norm_out = m->block == ZP_BLOCK_PARALLEL ? 1 : 2;
+    if (mods & ZP_RC_NORM)
+        norm_out = 0;
     uint64_t whole = norm_in * B * sbh + norm_out * L8 * sbh;   /* LN inputs and outputs (the QKV and fc1 inputs) */
     uint64_t split = B * sb * hd * (a + 2 * g) /* Q, K, V */
                      + L8 * sb * hd * a;       /* projection input */
-    uint64_t rank = ((m->mlp == ZP_MLP_GELU ? 1 : 2) * B + L8) * sb * f; /* fc1 + GELU out, or gate, up, product */
+    uint64_t rank = (mods & ZP_RC_MLP) ? 0 : ((m->mlp == ZP_MLP_GELU ? 1 : 2) * B + L8) * sb * f; /* fc1 + GELU out, or gate, up, product */
     if (tr->dropout)
         whole += 2 * sbh;                      /* attention and MLP dropout masks */
     if (tr->flash)
         split += 4 * a * sb;                   /* softmax statistics (fp32) */
-    else if (l->ckpt != ZP_CKPT_SELECTIVE)
+    else if (!(mods & ZP_RC_CORE_ATTN))
         split += (tr->dropout ? 2 * B + 1 : B) * a * span * sb; /* softmax output (+ mask, dropout output) */
     return whole / r + split / t + rank;
 }
@@ -164,11 +169,21 @@ static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_
         uint64_t all = zp_act_layer_bytes(m, tr, &nl), kept = zp_act_layer_bytes(m, tr, l);
         return all > kept ? all - kept : 0;
     }
-    if (l->ckpt == ZP_CKPT_SELECTIVE && !tr->flash) {
-        uint64_t B = zp_act_bytes(tr);
-        uint64_t core = (uint64_t)m->heads * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_attn_span(m, tr->seq) *
-                        (uint64_t)l->micro_batch / (uint64_t)l->tp;
-        return (tr->dropout ? 2 * B + 1 : B) * core;
+    if (l->ckpt == ZP_CKPT_SELECTIVE) {
+        /* one part at a time: the MLP's inner tensors (its backward comes
+         * first), then the attention core's scores; the norms' outputs
+         * beside them */
+        int mods = zp_rc_modules(tr, 1);
+        uint64_t B = zp_act_bytes(tr), L8 = tr->fp8 ? 1 : B, sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch;
+        uint64_t core = 0, mlp = 0, norm = 0;
+        if ((mods & ZP_RC_CORE_ATTN) && !tr->flash)
+            core = (tr->dropout ? 2 * B + 1 : B) * (uint64_t)m->heads * sb * (uint64_t)zp_model_attn_span(m, tr->seq) /
+                   (uint64_t)l->tp;
+        if (mods & ZP_RC_MLP)
+            mlp = ((m->mlp == ZP_MLP_GELU ? 1 : 2) * B + L8) * sb * (uint64_t)zp_ceil_div(m->ffn, l->tp);
+        if (mods & ZP_RC_NORM)
+            norm = L8 * sb * (uint64_t)m->hidden / (l->sp ? (uint64_t)l->tp : 1);
+        return (core > mlp ? core : mlp) + norm;
     }
     return 0;
 }

@@ -191,6 +191,7 @@ const char *const zp_optim_names[] = {"adam", "sgd", NULL};
 const char *const zp_offload_names[] = {"none", "optimizer", "optimizer+params", NULL};
 const char *const zp_ckpt_names[] = {"none", "selective", "full", "op", NULL};
 const char *const zp_grad_overlap_names[] = {"backward", "after", "zero3", NULL};
+const char *const zp_rc_module_names[] = {"core_attn", "mlp", "layernorm", NULL};
 const char *const zp_phase_names[] = {"backward", "loss", NULL};
 const char *const zp_mem_class_names[] = {"params", "grads", "optimizer", "activations", "buffers", "overhead", NULL};
 const char *const zp_coll_kind_names[] = {"all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce",

@@ -72,10 +72,11 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
         return ZP_REJ_OFFLOAD;
     if (l->vp > 1 && (l->pp < 2 || l->grad_accum % l->pp))
         return ZP_REJ_VP;
-    /* flash attention keeps no s^2 tensors, so selective recompute (of the
-     * attention core) changes neither memory nor time: one candidate, not
-     * two, unless the user asked for it */
-    if (l->ckpt == ZP_CKPT_SELECTIVE && pb->train.flash && pb->pins.ckpt != ZP_CKPT_SELECTIVE)
+    /* flash attention keeps no s^2 tensors, so selective recompute of the
+     * attention core alone changes neither memory nor time: one candidate,
+     * not two, unless the user asked for it (or for other modules) */
+    if (l->ckpt == ZP_CKPT_SELECTIVE && pb->train.flash && pb->pins.ckpt != ZP_CKPT_SELECTIVE &&
+        zp_rc_modules(&pb->train, 1) == ZP_RC_CORE_ATTN)
         return ZP_REJ_SELECTIVE_FLASH;
     /* context parallelism splits each sequence into 2 cp chunks (a rank
      * takes one from each end, so that causal work balances) and runs

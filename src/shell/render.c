@@ -171,6 +171,8 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     if (zp_jnum(t, "ckpt_layers") > 0)
         snprintf(every, sizeof every, ", full recompute of the first %.0f block%s of each stage", zp_jnum(t, "ckpt_layers"),
                  zp_jnum(t, "ckpt_layers") == 1 ? "" : "s");
+    else if (zp_jobj(t, "recompute_modules"))
+        snprintf(every, sizeof every, ", selective recompute of %s", S(t, "recompute_modules"));
     else if (zp_jnum(t, "ckpt_every") > 1)
         snprintf(every, sizeof every, ", full recompute of every %.0f%s block", zp_jnum(t, "ckpt_every"),
                  ordinal(zp_jnum(t, "ckpt_every")));

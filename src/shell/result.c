@@ -96,6 +96,7 @@ static const zp_field train_f[] = {
     {"fp8", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
     {"ckpt_every", ZP_F_INT, 2, P2(20), NULL, NULL, 1, 0},
     {"ckpt_layers", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},
+    {"recompute_modules", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 /* the matmul efficiency by shape (absent: the constant gemm_efficiency) */
@@ -434,6 +435,14 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
         cJSON_AddNumberToObject(to, "ckpt_every", (double)t->ckpt_every);
     if (t->ckpt_block > 0)   /* full recompute of the first N blocks of each stage */
         cJSON_AddNumberToObject(to, "ckpt_layers", (double)t->ckpt_block);
+    if (t->rc_modules) {   /* what selective recompute rebuilds: "mlp,layernorm" */
+        char mods[64] = "";
+        for (int i = 0; zp_rc_module_names[i]; i++)
+            if (t->rc_modules & (1 << i))
+                snprintf(mods + strlen(mods), sizeof mods - strlen(mods), "%s%s", mods[0] ? "," : "",
+                         zp_rc_module_names[i]);
+        cJSON_AddStringToObject(to, "recompute_modules", mods);
+    }
 
     const zp_conv *cv = &pb->conv;
     cJSON *cvo = cJSON_AddObjectToObject(o, "conventions");
@@ -955,6 +964,16 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->train.fp8 = zp_jflag(t, "fp8");   /* absent before, and without FP8 */
     pb->train.ckpt_every = (int64_t)zp_jnum(t, "ckpt_every");   /* absent: every block */
     pb->train.ckpt_block = (int64_t)zp_jnum(t, "ckpt_layers");   /* absent: every block */
+    pb->train.rc_modules = 0;   /* absent: the attention core */
+    if (zp_jobj(t, "recompute_modules")) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", zp_jstr(t, "recompute_modules"));
+        for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            int i = zp_name_index(w, zp_rc_module_names);
+            if (i >= 0)
+                pb->train.rc_modules |= 1 << i;
+        }
+    }
     zp_gpu *g = &pb->cluster.gpu;
     snprintf(g->name, sizeof g->name, "%s", zp_jstr(c, "gpu"));
     g->mem_bytes = (uint64_t)zp_jnum(c, "gpu_memory_bytes");
