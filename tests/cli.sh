@@ -727,6 +727,9 @@ is "$rc" 2 "--recompute-modules mlp,softmax: refused (exit 2)"
 ok "$(grep -q "softmax" "$errf" && grep -q "core_attn" "$errf"; echo $?)" "the refusal names the module and the allowed ones"
 zp --model llama2-7b --gpus 8 --no-store --recompute-modules mlp --ckpt full
 is "$rc" 2 "--recompute-modules with --ckpt full: refused (exit 2)"
+zp --model llama2-7b --gpus 8 --no-store --recompute-modules mlp --ckpt-every 2
+ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: --recompute-modules with --ckpt-every' "$errf"; echo $?)" \
+    "--recompute-modules with --ckpt-every: refused (exit 2), naming both"
 zp --model llama2-7b --gpus 8 --no-store --recompute-num-layers 2
 is "$rc" 2 "--recompute-num-layers without --recompute-method: refused (exit 2)"
 

@@ -678,6 +678,10 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return st;
     if (r->ckpt && (st = zp_parse_enum("--ckpt", r->ckpt, zp_ckpt_names, &p->ckpt, e)))
         return st;
+    if (r->rcmods && (r->ckptevery || r->ckptlayers || r->rcmethod))
+        return zp_err_set(e, ZP_EINVAL, "--recompute-modules with %s: the modules are selective recompute's, the "
+                          "blocks full recompute's (allowed: one of them)",
+                          r->ckptevery ? "--ckpt-every" : r->ckptlayers ? "--ckpt-layers" : "--recompute-method");
     if (r->rcmods) {
         char buf[128];
         snprintf(buf, sizeof buf, "%s", r->rcmods);
