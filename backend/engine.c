@@ -1257,16 +1257,6 @@ static void scratch_of(const model *m, float *sbuf, bscratch *s)
     s->g = m->sp ? s->dF2 + N * m->Gl : NULL;
 }
 
-/* The forward of this rank's stage for the micro-batch in slot s (its
- * tokens loaded): the embedding on the first stage (the others find their
- * input, received from the stage before, in the slot's first block's x),
- * the stage's blocks keeping what backward needs, and then either the
- * output to send on (*y, an activation the caller frees once sent) or, on
- * the last stage, the head: final norm, output projection, cross-entropy
- * (*loss) and their backward straight away, into the slot's dres, the
- * gradient of the stage's output (its scratch kept for the stage's
- * backward when keep_scratch).  0, or -1 when an allocation or a
- * collective failed. */
 /* Whether block i of the chunk in hand is rebuilt in backward: every block
  * with full recompute, with ckpt_layers N the chunk's first N, or with
  * ckpt_every k the k-th, 2k-th, ... of the stage (chunks in order, each of
@@ -1281,6 +1271,16 @@ static int rebuilt(const model *m, int chunk, int i)
     return c->ckpt_every <= 1 || (chunk * m->nl + i + 1) % c->ckpt_every == 0;
 }
 
+/* The forward of this rank's stage for the micro-batch in slot s (its
+ * tokens loaded): the embedding on the first stage (the others find their
+ * input, received from the stage before, in the slot's first block's x),
+ * the stage's blocks keeping what backward needs, and then either the
+ * output to send on (*y, an activation the caller frees once sent) or, on
+ * the last stage, the head: final norm, output projection, cross-entropy
+ * (*loss) and their backward straight away, into the slot's dres, the
+ * gradient of the stage's output (its scratch kept for the stage's
+ * backward when keep_scratch).  0, or -1 when an allocation or a
+ * collective failed. */
 static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double *loss, float **y)
 {
     model *m = x->m;

@@ -713,6 +713,9 @@ zp --model llama2-7b --gpus 8 --no-store --json --recompute-method uniform
 jok "$outf" '(.training | has("ckpt_layers") | not) and all(.plans[]; .ckpt == "full")' "--recompute-method uniform: full recompute"
 zp --model llama2-7b --gpus 8 --no-store --ckpt-layers 2 --ckpt-every 2
 is "$rc" 2 "--ckpt-layers with --ckpt-every: refused (exit 2)"
+zp --model llama2-7b --gpus 8 --no-store --recompute-method block --recompute-num-layers 2 --ckpt-every 2
+ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: --recompute-method with --ckpt-every' "$errf"; echo $?)" \
+    "--recompute-method with --ckpt-every: refused (exit 2), naming both"
 # Megatron's --recompute-modules: selective recompute means something under flash attention
 zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --no-store --json --recompute-modules mlp,layernorm
 cp "$outf" "$tmp/mods.json"

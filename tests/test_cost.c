@@ -427,6 +427,25 @@ static void test_optimizer_and_overlap(void)
                    zp_grad_overlap_names[gos[w]], shows ? "shows whole" : "hides");
         }
     }
+    /* an input gradient's reduction behind the weight-gradient products
+     * (ZP_OVL_WGRAD): the window is M micro-batches of the L layers' dW
+     * products, the forward's linear FLOPs, 24 h^2 a token: by hand */
+    {
+        double wwin = (double)M * (double)L * tok * 24 * H * H / (PEAK * EFF);
+        const double extra[2] = {-0.5 * wwin, 0.01};
+        for (int i = 0; i < 2; i++) {
+            zp_layout l = lay(d, 1, 1, 1, 0, ZP_CKPT_NONE, 1, M);
+            zp_comm cm = {0};
+            cm.n = 1;
+            cm.c[0].overlap = ZP_OVL_WGRAD;
+            cm.c[0].group = ZP_GRP_TP;
+            cm.c[0].time_s = wwin + extra[i];
+            zp_cost o;
+            zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
+            is_dbl(o.comm_exposed_s, i ? 0.01 : 0.0, 1e-9, "input-gradient reduction of %.4g s behind %.4g s of weight "
+                   "gradients: %s", wwin + extra[i], wwin, i ? "0.01 s shows" : "hidden");
+        }
+    }
     /* imperfect overlap, efficiency 0.8: of what fits in the window 20 %
      * still shows; what does not fit shows whole */
     struct { int zero; double ovl, want; } imp[] = {

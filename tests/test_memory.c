@@ -662,6 +662,18 @@ static void test_ckpt_every(void)
     is_u64(mem.dev[ZP_MEM_ACT], 33 * in + 99 * whole + sbh * p / t,
            "block 3, v = 2: 6 of 24 rebuilt, that share of the 132 blocks in flight: 33 inputs + 99 whole");
     tr.ckpt_block = 0;
+    /* interleaved v = 3, chunks of 8, every 16th: the 16th block is chunk
+     * 1's last, whose backward starts with it: one whole block rebuilt at
+     * the peak though 16 does not divide 24; every 5th (no chunk's last:
+     * 8, 16, 24): none */
+    lv.vp = 3;
+    tr.ckpt_every = 16;
+    zp_mem_stage(&m, &tr, &lv, &c32, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_BUF], whole + 2 * 2 * sbh / t, "v = 3, every 16th: a chunk's last block rebuilt, + one whole block");
+    tr.ckpt_every = 5;
+    zp_mem_stage(&m, &tr, &lv, &c32, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_BUF], 2 * 2 * sbh / t, "v = 3, every 5th: no chunk's last block rebuilt, nothing at the peak");
+    tr.ckpt_every = 0;
     /* pp = 1, every 2nd of 96: 48 inputs + 48 whole blocks + sbh/t masks */
     zp_layout one = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 1, 1, 4);
     tr.ckpt_every = 2;

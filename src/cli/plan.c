@@ -719,8 +719,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
             return zp_err_set(e, ZP_EINVAL, "--recompute-method uniform --recompute-num-layers %lld: groups of %lld "
                               "blocks under one checkpoint are not modelled (allowed: uniform with 1, which is "
                               "--ckpt full, or block N, the first N blocks of each stage)", (long long)n, (long long)n);
-        if (ckptlayers)
-            return zp_err_set(e, ZP_EINVAL, "--recompute-method and --ckpt-layers say the same thing two ways: give one");
+        if (ckptlayers || r->ckptevery)
+            return zp_err_set(e, ZP_EINVAL, "--recompute-method with %s: one way to choose the rebuilt blocks "
+                              "(allowed: either)", ckptlayers ? "--ckpt-layers" : "--ckpt-every");
         if (p->ckpt >= 0 && p->ckpt != ZP_CKPT_FULL)
             return zp_err_set(e, ZP_EINVAL, "--recompute-method with --ckpt %s: the methods choose the blocks full "
                               "recompute rebuilds (allowed: --ckpt full, or no --ckpt)", zp_ckpt_names[p->ckpt]);

@@ -225,8 +225,8 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         int64_t again = l->ckpt == ZP_CKPT_OP ? Ls : zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp);
         /* selective recompute of the MLP runs its forward collective again
          * (the all-reduce after fc2; with sp the gather before fc1 and the
-         * reduce-scatter after fc2), whose gathered fc1 input then serves
-         * fc1's weight gradient */
+         * reduce-scatter after fc2); fc1 still keeps its input as the
+         * rank's rows and gathers it again for its weight gradient */
         int64_t mlp_again = (zp_rc_modules(tr, l->ckpt == ZP_CKPT_SELECTIVE) & ZP_RC_MLP) ? Ls : 0;
         int64_t n_fwd = 2 * fwd * Ls + fwd * again + mlp_again;   /* a micro-batch's, the stage's layers */
         if (l->sp) {
@@ -260,7 +260,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                     (n_rs - fwd * Ls) * M, ov);
                 add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP,
                     "sequence-parallel reduce-scatter of input gradients (behind the weight gradients)", t, span_tp,
-                    act, fwd * Ls * M, ZP_OVL_GEMM);
+                    act, fwd * Ls * M, ZP_OVL_WGRAD);
             } else
                 add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_TP, "sequence-parallel reduce-scatter", t, span_tp, act,
                     n_rs * M, ov);
@@ -269,9 +269,9 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * in backward for their weights' gradients, behind the input
              * gradient's product (Megatron's asynchronous all-gather;
              * per-op checkpointing's gathers above are these) */
-            if (l->ckpt != ZP_CKPT_OP && fwd * Ls - mlp_again > 0)
+            if (l->ckpt != ZP_CKPT_OP)
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "input re-gather for weight gradients (sequence parallel)", t,
-                    span_tp, tr->fp8 ? act8 : act, (fwd * Ls - mlp_again) * M, ZP_OVL_GEMM);
+                    span_tp, tr->fp8 ? act8 : act, fwd * Ls * M, ZP_OVL_GEMM);
             /* the norms' gradients come from each rank's rows: summed over
              * tp once a step (per micro-batch where ZeRO-2/3 keep no whole
              * gradient) */
@@ -292,7 +292,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                     (n_fwd - fwd * Ls) * M, ZP_OVL_NONE);
                 add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP,
                     "tensor-parallel all-reduce of input gradients (behind the weight gradients)", t, span_tp, act,
-                    fwd * Ls * M, ZP_OVL_GEMM);
+                    fwd * Ls * M, ZP_OVL_WGRAD);
             } else
                 add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act, n_fwd * M,
                     ZP_OVL_NONE);

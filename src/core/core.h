@@ -184,9 +184,9 @@ static inline int64_t zp_ckpt_blocks(const zp_train *tr, int ckpt_full, int64_t 
 {
     if (!ckpt_full)
         return 0;
-    if (tr->ckpt_block > 0) {
-        int64_t per = v > 1 ? Ls / v : Ls;
-        return (v > 1 ? v : 1) * (tr->ckpt_block < per ? tr->ckpt_block : per);
+    if (tr->ckpt_block > 0) {   /* chunks of Ls / v blocks, the first Ls % v of them one more */
+        int64_t n = tr->ckpt_block, vv = v > 1 ? v : 1, base = Ls / vv, rem = Ls % vv;
+        return rem * (n < base + 1 ? n : base + 1) + (vv - rem) * (n < base ? n : base);
     }
     return tr->ckpt_every > 1 ? Ls / tr->ckpt_every : Ls;
 }
@@ -204,14 +204,23 @@ static inline int zp_rc_modules(const zp_train *tr, int ckpt_selective)
 }
 
 /* Whether the backward of a stage of Ls blocks starts with a rebuilt block
- * (its last block is one), so that the rebuilt block's working set adds to
- * every block's activations; otherwise the kept blocks above the last
- * rebuilt one have freed at least as much by the time it runs. */
+ * (its last block is one; with interleaving, a chunk's last), so that the
+ * rebuilt block's working set adds to every block's activations; otherwise
+ * the kept blocks above the last rebuilt one have freed at least as much
+ * by the time it runs. */
 static inline int zp_ckpt_last_rebuilt(const zp_train *tr, int64_t Ls, int64_t v)
 {
     if (tr->ckpt_block > 0)
         return tr->ckpt_block >= (v > 1 ? Ls / v : Ls);
-    return tr->ckpt_every <= 1 || Ls % tr->ckpt_every == 0;
+    if (tr->ckpt_every <= 1)
+        return 1;
+    /* with interleaving each chunk's backward starts with its own last
+     * block, the (c nl)-th of the stage */
+    int64_t vv = v > 1 ? v : 1, nl = Ls / vv;
+    for (int64_t c = 1; c <= vv; c++)
+        if ((c * nl) % tr->ckpt_every == 0)
+            return 1;
+    return 0;
 }
 
 /* Bytes of a saved activation value: the dtype's, or 4 computing in fp32. */
@@ -418,6 +427,8 @@ typedef enum zp_overlap {
     ZP_OVL_FWD_BWD,   /* hidden behind forward+backward (ZeRO-3 prefetch) */
     ZP_OVL_ATTN,      /* hidden behind the attention it feeds (context-parallel ring), every micro-batch */
     ZP_OVL_GEMM,      /* hidden behind the layer's linear products (tensor parallelism overlapped), every micro-batch */
+    ZP_OVL_WGRAD,     /* hidden behind the layer's weight-gradient products (an input gradient's reduction,
+                       * Megatron's asynchronous all-reduce), every micro-batch */
 } zp_overlap;
 
 /* One collective of one training step, as seen by one rank. */

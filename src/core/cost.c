@@ -92,9 +92,9 @@ double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
  * the rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
-                      double eff, zp_grad_overlap go)
+                      double wg_s, double eff, zp_grad_overlap go)
 {
-    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0;
+    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0;
     double M = (double)l->grad_accum;
     /* gradient reductions run after the backward where the framework
      * does not overlap them (zp_grad_overlap) */
@@ -107,6 +107,8 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
             ring += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_GEMM)
             tp += cm->c[i].time_s;
+        else if (cm->c[i].overlap == ZP_OVL_WGRAD)
+            wgc += cm->c[i].time_s;
         else
             ovl += cm->c[i].time_s;
     }
@@ -118,10 +120,13 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
     /* overlapped tensor parallelism behind the layers' linear products
      * (lin_s: one micro-batch's, the stage's layers) */
     double twin = M * lin_s, thid = tp < twin ? tp : twin;
+    /* input gradients' reductions behind the weight-gradient products
+     * (wg_s: one micro-batch's, the stage's layers) */
+    double wwin = M * wg_s, whid = wgc < wwin ? wgc : wwin;
     /* overlap is imperfect (shared SMs and memory bandwidth): only
      * overlap_eff of what fits in the window hides */
     return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid + (tp - thid) +
-           (1.0 - eff) * thid;
+           (1.0 - eff) * thid + (wgc - whid) + (1.0 - eff) * whid;
 }
 
 void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
@@ -185,7 +190,7 @@ static double linear_bwd(const zp_gemm_curve *g, double pk, double eb, double T,
  * the forward's; the head: final norm, product, cross-entropy (backward
  * twice). */
 static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, double pk,
-                         double pk8, double mm[5], double k[4], double *attn, double *lin)
+                         double pk8, double mm[5], double k[4], double *attn, double *lin, double *wg)
 {
     /* s: this rank's tokens of a sequence (s / cp); span: the keys of the
      * whole sequence a query sees */
@@ -213,6 +218,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
         k[0] = k[1] = k[2] = k[3] = 0.0;
         *attn = tok * 4.0 * core * (3.0 + (tr->flash ? 0.5 : 0.0)) * inv;
         *lin = mm[0] + mm[1] + mm[2] - *attn;
+        *wg = tok * (tr->fp8 ? lw * pk / pk8 : lw) * inv;   /* dW: the forward's FLOPs */
         return;
     }
     double eb = (double)zp_dtype_bytes(tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype);
@@ -230,6 +236,9 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
                    linear_fwd(gl, lpk, leb, T, fin, h) + linear_fwd(gl, lpk, leb, T, h, f);
     double lin_b = linear_bwd(gl, lpk, leb, T, qkv, h) + linear_bwd(gl, lpk, leb, T, h, q / t) +
                    linear_bwd(gl, lpk, leb, T, fin, h) + linear_bwd(gl, lpk, leb, T, h, f);
+    /* the weight gradients alone (dW = x^T dy: K x N from depth T) */
+    *wg = zp_gemm_time(gl, lpk, leb, h, qkv, T, 1.0) + zp_gemm_time(gl, lpk, leb, q / t, h, T, 1.0) +
+          zp_gemm_time(gl, lpk, leb, h, fin, T, 1.0) + zp_gemm_time(gl, lpk, leb, f, h, T, 1.0);
     /* the attention core: b a / t products of each kind */
     double nb = b * (double)m->heads / t, sc, att_f, att_b;
     if (tr->flash) {
@@ -309,17 +318,17 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
-    double mm[5], kn[4], attn, lin;
+    double mm[5], kn[4], attn, lin, wg;
     double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
-    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn, &lin);
+    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn, &lin, &wg);
     /* the same for a block kept whole (ckpt_every > 1): its recompute
      * terms (mm[2], kn[2], and in lin and attn) as without recompute */
     zp_layout nl = *l;
     nl.ckpt = ZP_CKPT_NONE;
-    double mmk[5], knk[4], attnk, link;
+    double mmk[5], knk[4], attnk, link, wgk;
     int partial = l->ckpt == ZP_CKPT_FULL && (tr->ckpt_every > 1 || tr->ckpt_block > 0);
     if (partial)
-        matmul_times(m, tr, &nl, cv, c->gpu.peak_flops[cdt], pk8, mmk, knk, &attnk, &link);
+        matmul_times(m, tr, &nl, cv, c->gpu.peak_flops[cdt], pk8, mmk, knk, &attnk, &link, &wgk);
     else {
         for (int i = 0; i < 5; i++)
             mmk[i] = mm[i];
@@ -363,7 +372,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                        (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef + R * ew_rc + K * ew_rck;
         double comp = M * (fwd_s + bwd_s);
         double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
-                            cv->overlap_eff, cv->grad_overlap);
+                            Ls * wg, cv->overlap_eff, cv->grad_overlap);
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);

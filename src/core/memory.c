@@ -550,6 +550,8 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->link_eff = 0.8;
     c->overlap_eff = 0.8;
     c->grad_overlap = ZP_GOVL_ALL;
+    c->tp_grad_overlap = 0;
+    c->framework[0] = 0;
     c->bwd_workspace = 1;
     c->alpha_intra_s = 5e-6;
     c->alpha_inter_s = 20e-6;

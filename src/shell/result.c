@@ -338,7 +338,8 @@ static cJSON *plan_json(const zp_plan *p)
 
 static cJSON *comm_json(const zp_comm *cm)
 {
-    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention", "matmuls"};
+    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention", "matmuls",
+                                             "weight gradients"};
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < cm->n; i++) {
         const zp_coll *c = &cm->c[i];

@@ -705,7 +705,8 @@ zp_status zp_store_add_stage(zp_store *s, int64_t runid, int64_t stage, const zp
 
 zp_status zp_store_add_comm(zp_store *s, int64_t runid, int64_t stage, const zp_coll *c, zp_err *e)
 {
-    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention", "matmuls"};
+    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention", "matmuls",
+                                             "weight gradients"};
     sqlite3_stmt *q;
     int64_t seq = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM plan_comm WHERE run_id = ? AND stage = ?", -1, &q,
