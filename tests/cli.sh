@@ -716,6 +716,27 @@ is "$rc" 2 "--ckpt-layers with --ckpt-every: refused (exit 2)"
 zp --model llama2-7b --gpus 8 --no-store --recompute-method block --recompute-num-layers 2 --ckpt-every 2
 ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: --recompute-method with --ckpt-every' "$errf"; echo $?)" \
     "--recompute-method with --ckpt-every: refused (exit 2), naming both"
+# full recompute chosen: the fewest blocks the block method could rebuild and still fit, checked
+# against the same layout pinned with --ckpt-layers N (the same step and memory) and N - 1 (does not fit)
+L7="--model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --offload none --micro-batch 4 --seq 4096 --no-store --json"
+# shellcheck disable=SC2086
+zp $L7 --ckpt full
+cp "$outf" "$tmp/pr.json"
+n=$(jq '.chosen.partial_recompute.ckpt_layers' "$tmp/pr.json")
+jok "$tmp/pr.json" '.chosen.partial_recompute.ckpt_layers > 1 and .chosen.partial_recompute.blocks == 32 and
+    .chosen.partial_recompute.step_time_s < .chosen.step_time_s' "full recompute: a partial rebuild (N = $n of 32) fits, faster"
+# shellcheck disable=SC2086
+zp $L7 --ckpt-layers "$n"
+jq -s . "$tmp/pr.json" "$outf" >"$tmp/pr2.json"
+jok "$tmp/pr2.json" '.[1].chosen.fits and .[1].chosen.step_time_s == .[0].chosen.partial_recompute.step_time_s and
+    .[1].chosen.memory_bytes.total == .[0].chosen.partial_recompute.memory_bytes and
+    (.[1].chosen | has("partial_recompute") | not)' "--ckpt-layers $n pinned: the same step and memory, fits"
+# shellcheck disable=SC2086
+zp $L7 --ckpt-layers "$((n - 1))"
+jok "$outf" '.chosen.fits | not' "--ckpt-layers $((n - 1)): does not fit (N = $n is the fewest)"
+# shellcheck disable=SC2086
+zp $L7 --ckpt full --micro-batch 2
+jok "$outf" '.chosen.partial_recompute.ckpt_layers == 0' "where the layout fits without recompute, that is said instead (ckpt_layers 0)"
 # Megatron's --recompute-modules: selective recompute means something under flash attention
 zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-batch 1 --no-store --json --recompute-modules mlp,layernorm
 cp "$outf" "$tmp/mods.json"

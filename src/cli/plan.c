@@ -868,6 +868,57 @@ static void layout_text(char *buf, size_t n, const zp_layout *l)
              zp_offload_names[l->offload], zp_ckpt_names[l->ckpt], (long long)l->micro_batch);
 }
 
+/* When the chosen plan recomputes every block (full recompute, neither
+ * --ckpt-every nor --ckpt-layers), the fewest blocks of each stage (chunk
+ * with interleaving) that Megatron's block method could rebuild instead and
+ * still fit: none at all (the layout without recompute), or, as fewer
+ * rebuilt blocks need more memory (each kept block holds all its
+ * activations), the smallest fitting N by bisection over 1 .. n - 1 (n the
+ * largest chunk's blocks; N = n is full recompute). */
+static void partial_recompute(zp_answer *a)
+{
+    a->have_partial = 0;
+    if (!a->have_chosen || a->chosen.reject != ZP_REJ_NONE || a->chosen.lay.ckpt != ZP_CKPT_FULL ||
+        a->pb.train.ckpt_every > 1 || a->pb.train.ckpt_block > 0)
+        return;
+    const zp_layout *l = &a->chosen.lay;
+    int64_t v = l->vp > 1 ? l->vp : 1, most = 0;
+    for (int64_t k = 0; k < l->pp; k++) {
+        int64_t n = zp_stage_layers(a->pb.model.layers, l->pp, k);
+        n = (n + v - 1) / v;
+        most = n > most ? n : most;
+    }
+    zp_problem q = a->pb;
+    zp_plan p, best;
+    zp_layout none = *l;   /* N = 0: no recompute at all */
+    none.ckpt = ZP_CKPT_NONE;
+    zp_plan_eval(&q, &none, &p);
+    if (p.reject == ZP_REJ_NONE) {
+        a->have_partial = 1;
+        a->partial_n = 0;
+        a->partial_of = most;
+        a->partial = p;
+        return;
+    }
+    int64_t lo = 1, hi = most - 1, found = 0;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        q.train.ckpt_block = mid;
+        zp_plan_eval(&q, l, &p);
+        if (p.reject == ZP_REJ_NONE) {
+            found = mid, best = p;
+            hi = mid - 1;
+        } else
+            lo = mid + 1;
+    }
+    if (found) {
+        a->have_partial = 1;
+        a->partial_n = found;
+        a->partial_of = most;
+        a->partial = best;
+    }
+}
+
 static void suggest(zp_answer *a)
 {
     const zp_problem *pb = &a->pb;
@@ -1158,6 +1209,7 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     }
     classic(a);
     suggest(a);
+    partial_recompute(a);
     if (a->have_chosen) {
         stages = calloc((size_t)a->chosen.lay.pp, sizeof *stages);
         if (!stages) {

@@ -224,6 +224,15 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                 secs(b, sizeof b, zp_jnum(ts, "compute")), secs(d, sizeof d, zp_jnum(ts, "comm_exposed")),
                 bubble, secs(e2, sizeof e2, zp_jnum(ts, "optimizer")),
                 zp_jnum(ch, "tokens_per_s"), 100 * zp_jnum(ch, "mfu"));
+        const cJSON *pr = zp_jobj(ch, "partial_recompute");
+        if (cJSON_IsObject(pr) && zp_jnum(pr, "ckpt_layers") == 0)
+            fprintf(out, "  without recompute it also fits (--ckpt none): %s per GPU, step %s\n",
+                    bytes(a, sizeof a, zp_jnum(pr, "memory_bytes"), u), secs(b, sizeof b, zp_jnum(pr, "step_time_s")));
+        else if (cJSON_IsObject(pr))
+            fprintf(out, "  rebuilding only the first %.0f of each stage's %.0f blocks also fits (--ckpt-layers %.0f): "
+                         "%s per GPU, step %s\n", zp_jnum(pr, "ckpt_layers"), zp_jnum(pr, "blocks"),
+                    zp_jnum(pr, "ckpt_layers"), bytes(a, sizeof a, zp_jnum(pr, "memory_bytes"), u),
+                    secs(b, sizeof b, zp_jnum(pr, "step_time_s")));
         fprintf(out, "\nMemory per GPU (worst rank: pipeline stage %.0f, at its peak: %s):\n",
                 zp_jnum(ch, "worst_stage"),
                 strcmp(S(ch, "peak_phase"), "loss") == 0 ? "the loss and head backward"

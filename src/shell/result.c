@@ -181,8 +181,16 @@ static const zp_field coll_f[] = {
     {"overlap", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
+/* the fewest blocks full recompute could rebuild and still fit (optional) */
+static const zp_field partial_f[] = {{"ckpt_layers", ZP_F_INT, 0, P2(20), NULL, NULL, 0, 0},   /* 0: none */
+                                     {"blocks", ZP_F_INT, 1, P2(20), NULL, NULL, 0, 0},
+                                     {"memory_bytes", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0},
+                                     {"step_time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},
+                                     {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field chosen_f[] = {PLAN_FIELDS, {"stages", ZP_F_ARR, 0, 0, NULL, stage_f, 0, 0},
-                                    {"comm", ZP_F_ARR, 0, 0, NULL, coll_f, 0, 0}, {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+                                    {"comm", ZP_F_ARR, 0, 0, NULL, coll_f, 0, 0},
+                                    {"partial_recompute", ZP_F_OBJ, 0, 0, NULL, partial_f, 1, 0},
+                                    {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field classic_f[] = {{"strategy", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
                                      {"invalid", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
                                      {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
@@ -514,6 +522,13 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
             cJSON_AddItemToArray(st, so);
         }
         cJSON_AddItemToObject(ch, "comm", comm_json(comm));
+        if (a->have_partial) {
+            cJSON *pr = cJSON_AddObjectToObject(ch, "partial_recompute");
+            cJSON_AddNumberToObject(pr, "ckpt_layers", (double)a->partial_n);
+            cJSON_AddNumberToObject(pr, "blocks", (double)a->partial_of);
+            cJSON_AddNumberToObject(pr, "memory_bytes", (double)a->partial.mem.dev_total);
+            cJSON_AddNumberToObject(pr, "step_time_s", a->partial.cost.step_s);
+        }
         cJSON_AddItemToObject(o, "chosen", ch);
     } else
         cJSON_AddNullToObject(o, "chosen");

@@ -18,6 +18,12 @@ typedef struct zp_answer {
     int pinned_all;
     int have_chosen;
     zp_plan chosen;
+    /* the chosen plan rebuilds every block (full recompute): the fewest
+     * blocks of a stage (chunk) full recompute could rebuild instead and
+     * still fit (--ckpt-layers N), with that plan; have_partial 0: none */
+    int have_partial;
+    int64_t partial_n, partial_of;
+    zp_plan partial;
     struct { const char *name; int have; zp_plan plan; char why[200]; } classic[7];   /* why: when !have */
     char sugg[4][400];
     int nsugg;
