@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (next)
                 *next++ = '\0';
             /* what would leave the harness: another file's options, help text, a report */
-            if (!strncmp(w, "--from", 6) || !strncmp(w, "--help", 6) || !strncmp(w, "--report", 8))
+            if (!strncmp(w, "--from", 6) || !strncmp(w, "--help", 6) || !strcmp(w, "-h") || !strncmp(w, "--report", 8))
                 continue;
             argv[argc++] = w;
         }
