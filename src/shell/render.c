@@ -35,7 +35,9 @@ static const char *S(const cJSON *o, const char *k)
 
 static const char *bytes(char *buf, size_t n, double b, zp_units u)
 {
-    return zp_fmt_bytes(buf, n, b < 0 ? 0 : (uint64_t)b, u);
+    /* a stored number past what 64 bits hold (a damaged record) prints as
+     * the largest, not as whatever the conversion makes of it */
+    return zp_fmt_bytes(buf, n, !(b > 0) ? 0 : b >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)b, u);
 }
 
 /* predicted a against measured b as a signed percentage of b, "-" when
