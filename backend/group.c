@@ -119,8 +119,9 @@ static int single_split(ze_group *g, int color, int key, ze_group *out)
     return 0;
 }
 
-/* A row without broadcast, point to point or sub-groups yet (NCCL,
- * host-staged): each says so instead of running. */
+/* What a row has not (yet): broadcast, point to point, sub-groups, the
+ * maximum all-reduce, tagged messages (NCCL has none of the last): each
+ * says so instead of running. */
 static int none_bcast(ze_group *g, void *buf, size_t n, ze_dt dt, int root)
 {
     (void)buf, (void)n, (void)dt, (void)root;

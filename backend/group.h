@@ -6,6 +6,8 @@
  *   mpi     (cpu/group_mpi.c)      MPI on host memory: CPU ranks
  *   nccl    (cuda/group_nccl.c)    NCCL on device memory, one rank per GPU,
  *                                  the communicator bootstrapped over MPI
+ *                                  (a sub-group's over the split MPI
+ *                                  communicator; no tagged messages)
  *   staged  (cuda/group_staged.c)  MPI through pinned host memory, for ranks
  *                                  sharing a GPU (NCCL refuses two ranks of
  *                                  a communicator on one GPU)

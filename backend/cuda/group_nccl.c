@@ -22,6 +22,7 @@ typedef struct nccl_group {
     ncclComm_t comm;
     cudaStream_t stream;
     MPI_Comm mpi;
+    int own_mpi;        /* a sub-group's split communicator, freed with it */
     ze_dev *d;
     double timeout_s;   /* a collective waiting longer has a peer gone or hung */
 } nccl_group;
@@ -131,6 +132,111 @@ static int n_reduce_scatter(ze_group *g, void *buf, size_t cnt, ze_dt dt)
 
 static int n_allgather(ze_group *g, void *buf, size_t cnt, ze_dt dt) { return n_coll(g, ZE_ALLGATHER, buf, cnt, dt); }
 
+/* The element-wise maximum of fp32 values (the vocabulary-parallel
+ * cross-entropy's row maxima), counted as an all-reduce. */
+static int n_allreduce_max(ze_group *g, float *buf, size_t cnt)
+{
+    int rc = begin(g, "maximum all-reduce");
+    if (rc)
+        return rc;
+    double t = ze_now_s();
+    ncclResult_t r = ncclAllReduce(buf, buf, cnt, ncclFloat32, ncclMax, impl(g)->comm, impl(g)->stream);
+    if (r != ncclSuccess && r != ncclInProgress)
+        return give_up(g, nccl_failed(g, "maximum all-reduce", r));
+    if ((rc = wait_done(g, "maximum all-reduce")))
+        return rc;
+    ze_group_count(g, ZE_ALLREDUCE, cnt, ZE_F32, ze_now_s() - t);
+    return 0;
+}
+
+static int n_broadcast(ze_group *g, void *buf, size_t cnt, ze_dt dt, int root)
+{
+    int rc = begin(g, "broadcast");
+    if (rc)
+        return rc;
+    double t = ze_now_s();
+    ncclResult_t r = ncclBroadcast(buf, buf, cnt, ntype(dt), root, impl(g)->comm, impl(g)->stream);
+    if (r != ncclSuccess && r != ncclInProgress)
+        return give_up(g, nccl_failed(g, "broadcast", r));
+    if ((rc = wait_done(g, "broadcast")))
+        return rc;
+    ze_group_count(g, ZE_BROADCAST, cnt, dt, ze_now_s() - t);
+    return 0;
+}
+
+/* Point to point: a send of sn values to `to` and a receive of rn from
+ * `from` (either count 0: none) fused in one NCCL group, so that neither
+ * side waits for the other to post first; the sender counts its S. */
+static int n_p2p(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, size_t rn, int from, ze_dt dt)
+{
+    int rc = begin(g, "send/receive");
+    if (rc)
+        return rc;
+    nccl_group *n = impl(g);
+    double t = ze_now_s();
+    ncclResult_t r = ncclGroupStart();
+    if (r == ncclSuccess && sn)
+        r = ncclSend(sbuf, sn, ntype(dt), to, n->comm, n->stream);
+    if ((r == ncclSuccess || r == ncclInProgress) && rn)
+        r = ncclRecv(rbuf, rn, ntype(dt), from, n->comm, n->stream);
+    ncclResult_t e = ncclGroupEnd();
+    if (r == ncclSuccess || r == ncclInProgress)
+        r = e;
+    if (r != ncclSuccess && r != ncclInProgress)
+        return give_up(g, nccl_failed(g, "send/receive", r));
+    if ((rc = wait_done(g, "send/receive")))
+        return rc;
+    if (sn)
+        ze_group_count(g, ZE_SENDRECV, sn, dt, ze_now_s() - t);
+    else
+        g->comm_s += ze_now_s() - t;
+    return 0;
+}
+
+static int n_send(ze_group *g, const void *buf, size_t cnt, ze_dt dt, int peer)
+{
+    return n_p2p(g, buf, cnt, peer, NULL, 0, -1, dt);
+}
+
+static int n_recv(ze_group *g, void *buf, size_t cnt, ze_dt dt, int peer)
+{
+    return n_p2p(g, NULL, 0, -1, buf, cnt, peer, dt);
+}
+
+static int n_sendrecv(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, size_t rn, int from, ze_dt dt)
+{
+    return n_p2p(g, sbuf, sn, to, rbuf, rn, from, dt);
+}
+
+/* A sub-group: the MPI communicator split by color and key, and a NCCL
+ * communicator of its own bootstrapped over it (its device memory counted
+ * as the first's); a group of one rank is the identity.  Every rank of g
+ * calls it.  Written and compiled; not yet run on GPUs of their own. */
+static int n_split(ze_group *g, int color, int key, ze_group *out)
+{
+    nccl_group *n = impl(g);
+    MPI_Comm sub = MPI_COMM_NULL;
+    int rc = MPI_Comm_split(n->mpi, color, key, &sub);
+    if (rc != MPI_SUCCESS) {
+        snprintf(g->err, sizeof g->err, "MPI split for a NCCL sub-group failed");
+        return ZE_GERR_MPI;
+    }
+    int size = 0;
+    MPI_Comm_size(sub, &size);
+    if (size == 1) {   /* a group of one: the identity, no communicator (and no memory) for it */
+        MPI_Comm_free(&sub);
+        ze_group_single(out);
+        return 0;
+    }
+    if ((rc = ze_group_nccl(out, sub, n->d))) {
+        snprintf(g->err, sizeof g->err, "%s", out->err);
+        MPI_Comm_free(&sub);
+        return rc;
+    }
+    impl(out)->own_mpi = 1;
+    return 0;
+}
+
 /* A few host doubles: over MPI, as on the CPU ranks. */
 static int n_sum(ze_group *g, double *v, int cnt)
 {
@@ -166,6 +272,8 @@ static void n_fini(ze_group *g)
     }
     if (n->stream)
         cudaStreamDestroy(n->stream);
+    if (n->own_mpi)
+        MPI_Comm_free(&n->mpi);
     free(n);
     g->impl = NULL;
 }
@@ -205,7 +313,17 @@ int ze_group_nccl(ze_group *g, MPI_Comm comm, ze_dev *d)
     g->reduce_scatter = n_reduce_scatter;
     g->allgather = n_allgather;
     g->sum_doubles = n_sum;
-    ze_group_no_p2p(g);   /* tensor and pipeline groups: the TP/PP issue */
+    /* tensor and pipeline groups: sub-groups, broadcast, the maximum
+     * all-reduce and point to point; the interleaved schedule's tagged
+     * messages (isend, done, recv_tag) NCCL has no tags for: refused with
+     * the reason (ze_group_no_p2p's) */
+    ze_group_no_p2p(g);
+    g->allreduce_max = n_allreduce_max;
+    g->broadcast = n_broadcast;
+    g->send = n_send;
+    g->recv = n_recv;
+    g->sendrecv = n_sendrecv;
+    g->split = n_split;
     n->mpi = comm;
     n->d = d;
     const char *to = getenv("ZPLAN_COLL_TIMEOUT");

@@ -366,8 +366,14 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         zp_mem_stage(m, &pb.train, &l, &pb.cluster, &oc, 0, &om);
         pr_ctx = oc.cuda_ctx_bytes;
         pr_blas = oc.cublas_bytes;
-        pr_comm = l.dp > 1 ? oc.nccl_comm_bytes : 0;
-        pr_round = om.dev[ZP_MEM_OVERHEAD] - pr_ctx - pr_blas - pr_comm;
+        /* the planner's communicators (one per group of more than one
+         * rank) and the engine's: with tp or pp the world's too, which the
+         * groups are split from */
+        int tied_pp = l.pp > 1 && m->tied;
+        uint64_t n_plan = (uint64_t)((l.dp > 1) + (l.tp > 1) + (l.pp > 1) + tied_pp);
+        uint64_t n_eng = l.tp > 1 || l.pp > 1 ? n_plan + 1 : (uint64_t)(l.dp > 1);
+        pr_comm = n_eng * oc.nccl_comm_bytes;
+        pr_round = om.dev[ZP_MEM_OVERHEAD] - pr_ctx - pr_blas - n_plan * oc.nccl_comm_bytes;
     }
     /* the device cap: the plan's GPU memory scaled as the model is (on a
      * GPU: the GPU's own memory, unless --device-mem says) */
