@@ -152,6 +152,30 @@ errors3d='
     (.status == "ok" and $stages == .pp and $pk <= $pkb and $cl <= $clb and $cx) as $good |
     "\(pct($pk)) \(pct($cl)) \($stages) " + (if $cx then "exact" else "\($c.predicted)/\($c.measured)" end) + " " +
     (if $good then "ok" else "FAIL" end)'
+# check3d WHAT SCALE: run the newest plan scaled, every rank against its
+# stage's prediction; one TAP line (or table row), bad counted
+check3d() {
+    what=$1
+    id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
+    if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$2" --oversubscribe --device-mem 8GiB --json \
+        >"$db.json" 2>/dev/null; then
+        bad=$((bad + 1))
+        if [ $tap -eq 1 ]; then echo "not ok $n - $what: the execution failed"; else
+            printf '  %-56s failed\n' "$what"; fi
+        return
+    fi
+    # shellcheck disable=SC2046
+    set -- $(jq -r --argjson pkb "$pk3" --argjson clb "$cl3" "$errors3d" "$db.json")
+    if [ $tap -eq 1 ]; then
+        if [ "$5" = ok ]; then echo "ok $n - $what: every rank's peak within $1, classes $2, $3 stages, comm $4"
+        else
+            bad=$((bad + 1))
+            echo "not ok $n - $what: worst peak $1 (bound $pk3), worst class $2 (bound $cl3), $3 stages, comm $4"
+        fi
+    else
+        printf '  %-56s peak %6s class %6s stages %s comm %s\n' "$what" "$1" "$2" "$3" "$4"
+    fi
+}
 matrix3d() {
 model=$1 shape=$2 extra=$3
 i=0
@@ -170,25 +194,7 @@ for lay in 1:4:1 2:2:1 1:2:2 1:1:4 2:1:2 1:8:1 2:4:1 4:2:1 1:4:2 2:2:2 1:2:4 4:1
     "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 "$sp" --zero "$z" \
         --offload none --ckpt "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --no-flash-attn \
         --dtype fp32 --json >/dev/null
-    id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
-    if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=4$extra" --oversubscribe \
-        --device-mem 8GiB --json >"$db.json" 2>/dev/null; then
-        bad=$((bad + 1))
-        if [ $tap -eq 1 ]; then echo "not ok $n - $what: the execution failed"; else
-            printf '  %-56s failed\n' "$what"; fi
-        continue
-    fi
-    # shellcheck disable=SC2046
-    set -- $(jq -r --argjson pkb "$pk3" --argjson clb "$cl3" "$errors3d" "$db.json")
-    if [ $tap -eq 1 ]; then
-        if [ "$5" = ok ]; then echo "ok $n - $what: every rank's peak within $1, classes $2, $3 stages, comm $4"
-        else
-            bad=$((bad + 1))
-            echo "not ok $n - $what: worst peak $1 (bound $pk3), worst class $2 (bound $cl3), $3 stages, comm $4"
-        fi
-    else
-        printf '  %-56s peak %6s class %6s stages %s comm %s\n' "$what" "$1" "$2" "$3" "$4"
-    fi
+    check3d "$what" "$shape,micro_batch=2,accum=4$extra"
 done
 }
 pk3=${ZPLAN_MATRIX_3D_PEAK:-0.01} cl3=${ZPLAN_MATRIX_3D_CLASS:-0.01}
@@ -216,25 +222,7 @@ for row in 2:2:1:1:1 3:1:2:1:0 3:1:1:2:0 2:1:2:2:0 3:2:1:2:1 b3:2:1:1:1 b1:1:2:2
     "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 --zero "$z" --offload none \
         --ckpt full $how --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --no-flash-attn \
         --dtype fp32 --json >/dev/null
-    id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
-    if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=4" --oversubscribe \
-        --device-mem 8GiB --json >"$db.json" 2>/dev/null; then
-        bad=$((bad + 1))
-        if [ $tap -eq 1 ]; then echo "not ok $n - $what: the execution failed"; else
-            printf '  %-56s failed\n' "$what"; fi
-        continue
-    fi
-    # shellcheck disable=SC2046
-    set -- $(jq -r --argjson pkb "$pk3" --argjson clb "$cl3" "$errors3d" "$db.json")
-    if [ $tap -eq 1 ]; then
-        if [ "$5" = ok ]; then echo "ok $n - $what: every rank's peak within $1, classes $2, $3 stages, comm $4"
-        else
-            bad=$((bad + 1))
-            echo "not ok $n - $what: worst peak $1 (bound $pk3), worst class $2 (bound $cl3), $3 stages, comm $4"
-        fi
-    else
-        printf '  %-56s peak %6s class %6s stages %s comm %s\n' "$what" "$1" "$2" "$3" "$4"
-    fi
+    check3d "$what" "$shape,micro_batch=2,accum=4"
 done
 }
 if [ "${ZPLAN_MATRIX_EVERY-1}" = 1 ]; then

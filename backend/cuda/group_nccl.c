@@ -99,6 +99,24 @@ static int begin(ze_group *g, const char *what)
     return 0;
 }
 
+/* After a call queued on the group's stream (r: its result): wait for it
+ * and count k of cnt values of dt from t (a receive alone, a send/receive
+ * of 0 values: its time only, as the other rows), or give the
+ * communicator up. */
+static int finish(ze_group *g, const char *what, ncclResult_t r, ze_coll k, size_t cnt, ze_dt dt, double t)
+{
+    int rc;
+    if (r != ncclSuccess && r != ncclInProgress)   /* non-blocking: queued, or going */
+        return give_up(g, nccl_failed(g, what, r));
+    if ((rc = wait_done(g, what)))
+        return rc;
+    if (k == ZE_SENDRECV && !cnt)
+        g->comm_s += ze_now_s() - t;
+    else
+        ze_group_count(g, k, cnt, dt, ze_now_s() - t);
+    return 0;
+}
+
 /* One collective in place, as the engine's convention and NCCL's agree:
  * rank r's block of reduce-scatter is received at r * cnt/size, and
  * all-gather sends from there. */
@@ -115,12 +133,7 @@ static int n_coll(ze_group *g, ze_coll k, void *buf, size_t cnt, ze_dt dt)
                      : k == ZE_REDUCE_SCATTER
                          ? ncclReduceScatter(buf, mine, blk, ntype(dt), ncclSum, n->comm, n->stream)
                          : ncclAllGather(mine, buf, blk, ntype(dt), n->comm, n->stream);
-    if (r != ncclSuccess && r != ncclInProgress)   /* non-blocking: queued, or going */
-        return give_up(g, nccl_failed(g, ze_coll_names[k], r));
-    if ((rc = wait_done(g, ze_coll_names[k])))
-        return rc;
-    ze_group_count(g, k, cnt, dt, ze_now_s() - t);
-    return 0;
+    return finish(g, ze_coll_names[k], r, k, cnt, dt, t);
 }
 
 static int n_allreduce(ze_group *g, void *buf, size_t cnt, ze_dt dt) { return n_coll(g, ZE_ALLREDUCE, buf, cnt, dt); }
@@ -141,12 +154,7 @@ static int n_allreduce_max(ze_group *g, float *buf, size_t cnt)
         return rc;
     double t = ze_now_s();
     ncclResult_t r = ncclAllReduce(buf, buf, cnt, ncclFloat32, ncclMax, impl(g)->comm, impl(g)->stream);
-    if (r != ncclSuccess && r != ncclInProgress)
-        return give_up(g, nccl_failed(g, "maximum all-reduce", r));
-    if ((rc = wait_done(g, "maximum all-reduce")))
-        return rc;
-    ze_group_count(g, ZE_ALLREDUCE, cnt, ZE_F32, ze_now_s() - t);
-    return 0;
+    return finish(g, "maximum all-reduce", r, ZE_ALLREDUCE, cnt, ZE_F32, t);
 }
 
 static int n_broadcast(ze_group *g, void *buf, size_t cnt, ze_dt dt, int root)
@@ -156,12 +164,7 @@ static int n_broadcast(ze_group *g, void *buf, size_t cnt, ze_dt dt, int root)
         return rc;
     double t = ze_now_s();
     ncclResult_t r = ncclBroadcast(buf, buf, cnt, ntype(dt), root, impl(g)->comm, impl(g)->stream);
-    if (r != ncclSuccess && r != ncclInProgress)
-        return give_up(g, nccl_failed(g, "broadcast", r));
-    if ((rc = wait_done(g, "broadcast")))
-        return rc;
-    ze_group_count(g, ZE_BROADCAST, cnt, dt, ze_now_s() - t);
-    return 0;
+    return finish(g, "broadcast", r, ZE_BROADCAST, cnt, dt, t);
 }
 
 /* Point to point: a send of sn values to `to` and a receive of rn from
@@ -182,15 +185,7 @@ static int n_p2p(ze_group *g, const void *sbuf, size_t sn, int to, void *rbuf, s
     ncclResult_t e = ncclGroupEnd();
     if (r == ncclSuccess || r == ncclInProgress)
         r = e;
-    if (r != ncclSuccess && r != ncclInProgress)
-        return give_up(g, nccl_failed(g, "send/receive", r));
-    if ((rc = wait_done(g, "send/receive")))
-        return rc;
-    if (sn)
-        ze_group_count(g, ZE_SENDRECV, sn, dt, ze_now_s() - t);
-    else
-        g->comm_s += ze_now_s() - t;
-    return 0;
+    return finish(g, "send/receive", r, ZE_SENDRECV, sn, dt, t);
 }
 
 static int n_send(ze_group *g, const void *buf, size_t cnt, ze_dt dt, int peer)

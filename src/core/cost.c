@@ -148,11 +148,13 @@ static double mlp_weights(const zp_model *m)
 
 /* FLOPs per token and layer that selective recompute adds: the attention
  * core's 4 s' a d without flash attention, the MLP's products 2 x its
- * weights (the norms: no matmul). */
-static double sel_flops(const zp_model *m, const zp_train *tr, const zp_layout *l, double core)
+ * weights (the norms: no matmul), these weighted by mlp_w (an FP8 MLP's
+ * FLOPs at the dtype's rate: peak / FP8 peak; 1 to count them). */
+static double sel_flops(const zp_model *m, const zp_train *tr, const zp_layout *l, double core, double mlp_w)
 {
     int mods = zp_rc_modules(tr, l->ckpt == ZP_CKPT_SELECTIVE);
-    return ((mods & ZP_RC_CORE_ATTN) && !tr->flash ? 4.0 * core : 0.0) + ((mods & ZP_RC_MLP) ? 2.0 * mlp_weights(m) : 0.0);
+    return ((mods & ZP_RC_CORE_ATTN) && !tr->flash ? 4.0 * core : 0.0) +
+           ((mods & ZP_RC_MLP) ? 2.0 * mlp_weights(m) * mlp_w : 0.0);
 }
 
 /* Seconds of the products y = x W of one linear layer (x: T rows of K, W:
@@ -205,8 +207,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
         double r = l->ckpt == ZP_CKPT_FULL        ? blk
                    /* an FP8 MLP's products at the FP8 peak */
                    : l->ckpt == ZP_CKPT_SELECTIVE
-                       ? sel_flops(m, tr, l, core) -
-                             ((zp_rc_modules(tr, 1) & ZP_RC_MLP) && tr->fp8 ? 2.0 * mlp_weights(m) * (1.0 - pk / pk8) : 0.0)
+                       ? sel_flops(m, tr, l, core, tr->fp8 ? pk / pk8 : 1.0)
                    : l->ckpt == ZP_CKPT_OP ? 2.0 * op_recompute_weights(m) * (tr->fp8 ? pk / pk8 : 1.0) +
                                                 (tr->flash ? 0.0 : 4.0 * core)
                                            : 0.0;
@@ -306,7 +307,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     if (l->ckpt == ZP_CKPT_FULL)
         r = block;
     else if (l->ckpt == ZP_CKPT_SELECTIVE)
-        r = sel_flops(m, tr, l, core);
+        r = sel_flops(m, tr, l, core, 1.0);
     else if (l->ckpt == ZP_CKPT_OP)
         r = 2.0 * op_recompute_weights(m) + (tr->flash ? 0.0 : 4.0 * core);
     if (tr->flash)
