@@ -793,6 +793,19 @@ jok "$tmp/tpgo2.json" '.[0].conventions.tp_grad_overlap and (.[1].conventions.tp
     .[0].plans[0].time_s.comm_exposed < .[1].plans[0].time_s.comm_exposed and
     .[0].plans[0].comm_bytes_per_step == .[1].plans[0].comm_bytes_per_step' \
     "--framework megatron: input-gradient all-reduces behind the weight gradients (less exposed, the same bytes); --no-async-tensor-model-parallel-allreduce turns it off"
+# DeepSpeed's pipeline engine: blocking, paired sends and receives at every step, 4M + 2(p - 4)
+# transfers on the critical path (p 4, M 16: 64) in place of the first stage's 16 activation sends
+zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --json --framework deepspeed
+cp "$outf" "$tmp/p2pb.json"
+zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --json --framework deepspeed \
+    --no-p2p-blocking
+jq -s . "$tmp/p2pb.json" "$outf" >"$tmp/p2pb2.json"
+jok "$tmp/p2pb2.json" '.[0].conventions.p2p_blocking and (.[1].conventions.p2p_blocking | not) and
+    ([.[1].chosen.comm[] | select(.what == "pipeline activation send")][0]) as $s |
+    $s.count == 16 and
+    ((.[0].chosen.time_s.comm_exposed - .[1].chosen.time_s.comm_exposed) / ((64 - 16) * $s.time_s / $s.count) - 1 | fabs) < 1e-9 and
+    .[0].chosen.comm_bytes_per_step == .[1].chosen.comm_bytes_per_step' \
+    "--framework deepspeed: blocking pipeline transfers, 64 - 16 = 48 more of the first stage's send time exposed, the same bytes; --no-p2p-blocking turns it off"
 zp --model llama2-7b --no-store --framework jax
 is "$rc" 2 "--framework jax: refused (exit 2)"
 ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "the refusal lists the frameworks"

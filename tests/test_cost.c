@@ -964,6 +964,138 @@ static void test_ckpt_every(void)
     is_dbl(half.hw_flops, 0.5 * (none.hw_flops + full.hw_flops), 1e-12, "every 2nd of 2 blocks: FLOPs the mean too");
 }
 
+/* DeepSpeed's pipeline engine (--p2p-blocking, --framework deepspeed): the
+ * closed form zp_p2p_blocking_transfers against an event simulation of its
+ * TrainSchedule written here from deepspeed/runtime/pipe/schedule.py: 2 (M
+ * + p - 1) steps; at step n an even stage runs a forward when n is even, an
+ * odd stage when n is odd, the backward otherwise (micro-batch n/2 - k/2
+ * forward, n/2 - p + (k+1)/2 backward, and for odd n (n-1)/2 - k/2 and
+ * (n-1)/2 - p + 1 + k/2); a forward step first receives its activation
+ * and sends the previous step's gradient, a backward step sends the
+ * previous step's activation and receives its gradient; a transfer starts
+ * when both ends reach it and holds both for d.  The transfers on the
+ * critical path are (T(d) - T(0)) / d. */
+enum { DS_RA, DS_SG, DS_SA, DS_RG, DS_F, DS_B };
+#define DS_MAXOPS 512
+typedef struct { int op, mb; } ds_ins;
+
+static int ds_program(int k, int p, int M, ds_ins *out)
+{
+    int n = 0, prev = -1;
+    for (int st = 0; st < 2 * (M + p - 1); st++) {
+        int fwd = (st % 2) == (k % 2), mb;
+        if (fwd)
+            mb = (st % 2 == 0 ? st / 2 : (st - 1) / 2) - k / 2;
+        else
+            mb = st % 2 == 0 ? st / 2 - p + (k + 1) / 2 : (st - 1) / 2 - p + 1 + k / 2;
+        int ok = mb >= 0 && mb < M, okp = prev >= 0 && prev < M;
+        if (fwd) {
+            if (ok && k > 0) out[n++] = (ds_ins){DS_RA, mb};
+            if (okp && k > 0) out[n++] = (ds_ins){DS_SG, prev};
+        } else {
+            if (okp && k < p - 1) out[n++] = (ds_ins){DS_SA, prev};
+            if (ok && k < p - 1) out[n++] = (ds_ins){DS_RG, mb};
+        }
+        if (ok) out[n++] = (ds_ins){fwd ? DS_F : DS_B, mb};
+        prev = mb;
+    }
+    return n;
+}
+
+static double ds_simulate(int p, int M, double tf, double tb, double d)
+{
+    static ds_ins prog[8][DS_MAXOPS];
+    int len[8], pc[8] = {0};
+    double t[8] = {0};
+    for (int k = 0; k < p; k++)
+        len[k] = ds_program(k, p, M, prog[k]);
+    for (;;) {
+        int moved = 0, left = 0;
+        for (int k = 0; k < p; k++) {
+            while (pc[k] < len[k]) {
+                ds_ins in = prog[k][pc[k]];
+                if (in.op == DS_F || in.op == DS_B) {
+                    t[k] += in.op == DS_F ? tf : tb;
+                    pc[k]++, moved = 1;
+                    continue;
+                }
+                /* the partner: SA with the next stage's RA, SG with the previous stage's RG */
+                int j = in.op == DS_SA || in.op == DS_RG ? k + 1 : k - 1;
+                int want = in.op == DS_SA ? DS_RA : in.op == DS_RA ? DS_SA : in.op == DS_SG ? DS_RG : DS_SG;
+                if (pc[j] < len[j] && prog[j][pc[j]].op == want && prog[j][pc[j]].mb == in.mb) {
+                    double start = t[k] > t[j] ? t[k] : t[j];
+                    t[k] = t[j] = start + d;
+                    pc[k]++, pc[j]++, moved = 1;
+                    continue;
+                }
+                break;
+            }
+            left += pc[k] < len[k];
+        }
+        if (!left || !moved)
+            break;
+    }
+    double end = 0.0;
+    for (int k = 0; k < p; k++)
+        end = t[k] > end ? t[k] : end;
+    return end;
+}
+
+static void test_p2p_blocking(void)
+{
+    /* a full recompute's proportions: backward (with the rebuild) three
+     * forwards; transfers short beside them */
+    const double tf = 1.0, tb = 3.0, d = 1e-3;
+    int bad = 0, checked = 0;
+    for (int p = 2; p <= 8; p++)
+        for (int M = 1; M <= 16; M++) {
+            double base = ds_simulate(p, M, tf, tb, 0.0), with = ds_simulate(p, M, tf, tb, d);
+            double n = (with - base) / d;
+            if (fabs(base - (double)(M + p - 1) * (tf + tb)) > 1e-9 ||
+                fabs(n - (double)zp_p2p_blocking_transfers(p, M)) > 1e-6) {
+                if (!bad)
+                    diag("p %d M %d: simulated %.3f s and %.3f transfers, closed form %lld", p, M, base, n,
+                         (long long)zp_p2p_blocking_transfers(p, M));
+                bad++;
+            }
+            checked++;
+        }
+    ok(bad == 0, "DeepSpeed's TrainSchedule simulated for p 2..8, M 1..16 (%d cases): without transfer time "
+       "it takes 1F1B's (M + p - 1)(t_f + t_b), and its critical path holds zp_p2p_blocking_transfers(p, M) "
+       "transfers (4M + 2(p - 4), 2M at p = 2, at least 2(p - 1))", checked);
+    is_u64((uint64_t)zp_p2p_blocking_transfers(4, 8), 32, "p 4, M 8: 4 x 8 + 2 x 0 = 32");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(35, 240), 4 * 240 + 2 * 31, "p 35, M 240 (MT-NLG): 4 x 240 + 2 x 31 = 1022");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(2, 5), 10, "p 2, M 5: 2 x 5");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(1, 5), 0, "p 1: no pipeline, no transfers");
+
+    /* in the step: pp = 4, M = 8, the first stage's 8 activation sends of
+     * 2 ms each on the critical path: 16 ms counted per send (Megatron's
+     * batched send-and-receive), 32 x 2 ms = 64 ms blocking */
+    zp_model m = gpt(8, 512, 8, 4096);
+    zp_train tr = train(256, 8);
+    zp_cluster c = cluster(4);
+    zp_conv cv = conv();
+    zp_layout l = lay(1, 1, 4, 1, 0, ZP_CKPT_NONE, 1, 8);
+    zp_comm first = {0};
+    first.n = 1;
+    first.c[0].kind = ZP_COLL_SENDRECV;
+    first.c[0].group = ZP_GRP_PP;
+    first.c[0].overlap = ZP_OVL_NONE;
+    first.c[0].count = 8;
+    first.c[0].time_s = first.time_s = 8 * 0.002;
+    zp_cost o, ob;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &first, &empty_comm, &o);
+    is_dbl(o.comm_exposed_s, 0.016, 1e-12, "pp 4, M 8, batched: the first stage's 8 sends of 2 ms, 16 ms exposed");
+    cv.p2p_blocking = 1;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &first, &empty_comm, &ob);
+    is_dbl(ob.comm_exposed_s, 0.064, 1e-12, "pp 4, M 8, blocking: 32 transfers of 2 ms, 64 ms exposed");
+    is_dbl(ob.step_s - o.step_s, 0.048, 1e-12, "blocking adds 48 ms to the step and nothing else");
+    l.pp = 1;
+    zp_comm none = {0};
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &none, &empty_comm, &ob);
+    ok(ob.comm_exposed_s == 0.0, "pp 1: blocking changes nothing (exposed %g s)", ob.comm_exposed_s);
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -983,5 +1115,6 @@ int main(void)
     test_ckpt_op();
     test_ckpt_every();
     test_tp_overlap();
+    test_p2p_blocking();
     return tap_exit();
 }

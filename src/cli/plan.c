@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -81,6 +81,8 @@ static const zp_opt plan_opts[] = {
     {"grad-reduce", O_GRADRED, "W", NULL, "when data-parallel gradients are reduced: backward (behind it, bucket by\nbucket: the default), after (once it ends) or zero3 (behind it at ZeRO-3 only)", NULL},
     {"tp-grad-overlap", O_TPGO, NULL, "--tp-grad-overlap, --no-tp-grad-overlap", "the column-parallel products' input-gradient all-reduce (reduce-\nscatter with sp) behind their weight gradients (Megatron's asynchronous\nall-reduce; default: off, on with --framework megatron)", NULL},
     {"no-tp-grad-overlap", O_NOTPGO, NULL, "", NULL, NULL},
+    {"p2p-blocking", O_P2PB, NULL, "--p2p-blocking, --no-p2p-blocking", "pipelines: each step's sends and receives block, one after another\n(DeepSpeed's pipeline engine: 4 transfers a micro-batch on the critical\npath; default: off, on with --framework deepspeed)", NULL},
+    {"no-p2p-blocking", O_NOP2PB, NULL, "", NULL, NULL},
     {"tp-overlap", O_TPOVL, NULL, NULL, "a layer's tensor-parallel collectives overlap its matmuls (Megatron's\n--tp-comm-overlap, torchtitan's async TP; with sequence parallelism)", NULL},
     ZP_OPT_UNITS(O_UNITS),
     {"top", O_TOP, "N", NULL, "plans to list, one per distinct result (default 10)", "Output:"},
@@ -119,7 +121,7 @@ typedef struct raw {
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *units, *top, *db, *nnodes, *nproc, *lpvs;
-    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo;
+    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb;
 } raw;
 
 static const char *const units_names[] = {"gib", "gb", NULL};
@@ -196,6 +198,8 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_OVLGRAD: r->gradred = "backward"; break;
     case O_TPGO: r->tpgo = 1; break;
     case O_NOTPGO: r->tpgo = 0; break;
+    case O_P2PB: r->p2pb = 1; break;
+    case O_NOP2PB: r->p2pb = 0; break;
     case O_UNITS: r->units = v; break;
     case O_TOP: r->top = v; break;
     case O_JSON: r->json = 1; break;
@@ -216,7 +220,7 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
 {
     int npos;
     memset(r, 0, sizeof *r);
-    r->master = r->sp = r->flash = r->dropout = r->tpgo = -1;
+    r->master = r->sp = r->flash = r->dropout = r->tpgo = r->p2pb = -1;
     return zp_opts_parse("plan", plan_opts, argc, argv, set_opt, r, NULL, 0, &npos, e);
 }
 
@@ -402,7 +406,9 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *   deepspeed ZeRO: 5e8-element reduce buckets (reduce_bucket_size),
  *             overlap_comm off below stage 3 and on at stage 3 (its default),
  *             stage 3's buffers as its prefetch and live-parameter limits
- *             (--zero3-buffer deepspeed). */
+ *             (--zero3-buffer deepspeed); its PipelineEngine's blocking,
+ *             paired sends and receives at the start of every step of its
+ *             TrainSchedule (deepspeed/runtime/pipe/schedule.py; --p2p-blocking). */
 typedef struct framework {
     const char *name;
     int64_t bucket_elems;
@@ -410,12 +416,13 @@ typedef struct framework {
     zp_z3buf z3buf;
     int fp32_grads_bf16;
     int tp_grad_overlap;
+    int p2p_blocking;
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -601,6 +608,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->bucket_elems = frameworks[fw].bucket_elems;
         cv->grad_overlap = frameworks[fw].grad;
         cv->tp_grad_overlap = frameworks[fw].tp_grad_overlap;
+        cv->p2p_blocking = frameworks[fw].p2p_blocking;
         z3 = (int)frameworks[fw].z3buf;
     }
     if (r->z3buf && (st = zp_parse_enum("--zero3-buffer", r->z3buf, z3buf_names, &z3, e)))
@@ -632,6 +640,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->tp_overlap = 1;
     if (r->tpgo >= 0)
         cv->tp_grad_overlap = r->tpgo;
+    if (r->p2pb >= 0)
+        cv->p2p_blocking = r->p2pb;
     if (r->nobwdws)
         cv->bwd_workspace = 0;
     if (r->units && (st = zp_parse_enum("--units", r->units, units_names, &un, e)))

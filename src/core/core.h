@@ -303,6 +303,11 @@ typedef struct zp_conv {
     int tp_grad_overlap;        /* the column-parallel products' input-gradient all-reduce (reduce-scatter
                                  * with sequence parallelism) runs behind their weight-gradient products
                                  * (Megatron-LM's asynchronous tensor-parallel all-reduce, on by default) */
+    int p2p_blocking;           /* pipelines: every schedule step starts with the stage's paired, blocking
+                                 * sends and receives, one after another (DeepSpeed's PipelineEngine and its
+                                 * TrainSchedule), so a micro-batch pays four transfers on the critical path
+                                 * (zp_p2p_blocking_transfers) instead of the stage's sends; 0: Megatron's
+                                 * batched send-and-receive, counted as the stage's sends */
     int bwd_workspace;          /* count one block's activation gradients in backward (and with sequence
                                  * parallelism the operand gathered whole: in backward, and the head's input) */
     int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the
@@ -315,6 +320,18 @@ typedef struct zp_conv {
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */
     double elementwise_bps;     /* non-matmul kernels' traffic rate; 0: folded into gemm_eff (GPU presets) */
 } zp_conv;
+
+/* Transfers on the critical path of one step of DeepSpeed's 1F1B
+ * TrainSchedule (2 (M + p - 1) lock-stepped steps, each beginning with
+ * the stage's blocking, paired receive and send, p2p_blocking) with p
+ * stages and M micro-batches, when a transfer is short beside a
+ * micro-batch's compute: a middle stage receives the activation and sends
+ * the gradient before each forward and sends the activation and receives
+ * the gradient before each backward, 4 M, and the warm-up adds 2 per
+ * stage beyond the fourth; 2 M with two stages (each talks to one
+ * neighbour), 2 (p - 1) at the least (one micro-batch there and back).
+ * tests/test_cost.c checks it against an event simulation of the schedule. */
+int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M);
 
 /* Defaults: see README "Conventions"; overheads taken from the GPU preset. */
 void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu);

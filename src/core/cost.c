@@ -91,15 +91,32 @@ double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
  * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
  * the rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
-static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
-                      double wg_s, double eff, zp_grad_overlap go)
+int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M)
 {
-    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0;
+    if (p < 2 || M < 1)
+        return 0;
+    if (p == 2)
+        return 2 * M;
+    int64_t n = 4 * M + 2 * (p - 4), least = 2 * (p - 1);
+    return n > least ? n : least;
+}
+
+static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
+                      double wg_s, double eff, zp_grad_overlap go, int p2p_blocking)
+{
+    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, msg = 0.0;
     double M = (double)l->grad_accum;
     /* gradient reductions run after the backward where the framework
      * does not overlap them (zp_grad_overlap) */
     int after = go == ZP_GOVL_NONE || (go == ZP_GOVL_ZERO3 && l->zero < 3);
     for (int i = 0; i < cm->n; i++) {
+        /* blocking pipeline transfers: counted below, per transfer on the
+         * critical path rather than per send (zp_p2p_blocking_transfers) */
+        if (p2p_blocking && cm->c[i].group == ZP_GRP_PP && cm->c[i].kind == ZP_COLL_SENDRECV) {
+            if (cm->c[i].count > 0 && cm->c[i].time_s / (double)cm->c[i].count > msg)
+                msg = cm->c[i].time_s / (double)cm->c[i].count;
+            continue;
+        }
         if (cm->c[i].overlap == ZP_OVL_NONE ||
             (after && cm->c[i].overlap == ZP_OVL_BWD && cm->c[i].group == ZP_GRP_DP))
             crit += cm->c[i].time_s;
@@ -123,6 +140,8 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
     /* input gradients' reductions behind the weight-gradient products
      * (wg_s: one micro-batch's, the stage's layers) */
     double wwin = M * wg_s, whid = wgc < wwin ? wgc : wwin;
+    if (msg > 0.0)
+        crit += (double)zp_p2p_blocking_transfers(l->pp, l->grad_accum * (l->vp < 1 ? 1 : l->vp)) * msg;
     /* overlap is imperfect (shared SMs and memory bandwidth): only
      * overlap_eff of what fits in the window hides */
     return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid + (tp - thid) +
@@ -373,7 +392,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                        (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef + R * ew_rc + K * ew_rck;
         double comp = M * (fwd_s + bwd_s);
         double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
-                            Ls * wg, cv->overlap_eff, cv->grad_overlap);
+                            Ls * wg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking);
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);

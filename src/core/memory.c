@@ -551,6 +551,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->overlap_eff = 0.8;
     c->grad_overlap = ZP_GOVL_ALL;
     c->tp_grad_overlap = 0;
+    c->p2p_blocking = 0;
     c->framework[0] = 0;
     c->bwd_workspace = 1;
     c->alpha_intra_s = 5e-6;
