@@ -806,6 +806,12 @@ jok "$tmp/p2pb2.json" '.[0].conventions.p2p_blocking and (.[1].conventions.p2p_b
     ((.[0].chosen.time_s.comm_exposed - .[1].chosen.time_s.comm_exposed) / ((64 - 16) * $s.time_s / $s.count) - 1 | fabs) < 1e-9 and
     .[0].chosen.comm_bytes_per_step == .[1].chosen.comm_bytes_per_step' \
     "--framework deepspeed: blocking pipeline transfers, 64 - 16 = 48 more of the first stage's send time exposed, the same bytes; --no-p2p-blocking turns it off"
+zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --framework deepspeed
+ok "$(grep -q "pipeline transfers block (--p2p-blocking): 64 of them" "$outf"; echo $?)" \
+    "--framework deepspeed, p 4, M 16: the text says 4 x 16 + 2 x 0 = 64 blocking transfers are on the critical path"
+zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --framework deepspeed \
+    --no-p2p-blocking
+ok "$(grep -q "transfers block" "$outf"; echo $? | grep -qx 1; echo $?)" "--no-p2p-blocking: no such line"
 zp --model llama2-7b --no-store --framework jax
 is "$rc" 2 "--framework jax: refused (exit 2)"
 ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "the refusal lists the frameworks"
