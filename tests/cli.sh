@@ -803,12 +803,18 @@ jq -s . "$tmp/p2pb.json" "$outf" >"$tmp/p2pb2.json"
 jok "$tmp/p2pb2.json" '.[0].conventions.p2p_blocking and (.[1].conventions.p2p_blocking | not) and
     ([.[1].chosen.comm[] | select(.what == "pipeline activation send")][0]) as $s |
     $s.count == 16 and
-    ((.[0].chosen.time_s.comm_exposed - .[1].chosen.time_s.comm_exposed) / ((64 - 16) * $s.time_s / $s.count) - 1 | fabs) < 1e-9 and
+    ((.[0].chosen.time_s.comm_exposed - .[1].chosen.time_s.comm_exposed) / ($s.time_s / $s.count)) as $n |
+    $n > (2 * 16 + 2 * 2 - 16) - 1e-6 and $n < (4 * 16 + 2 * 0 - 16) + 1e-6 and
     .[0].chosen.comm_bytes_per_step == .[1].chosen.comm_bytes_per_step' \
-    "--framework deepspeed: blocking pipeline transfers, 64 - 16 = 48 more of the first stage's send time exposed, the same bytes; --no-p2p-blocking turns it off"
+    "--framework deepspeed, p 4, M 16: blocking pipeline transfers expose between the last stage's 36 and a middle stage's 64 transfers in place of the first stage's 16 sends (test_cost derives which), the same bytes; --no-p2p-blocking turns it off"
 zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --framework deepspeed
-ok "$(grep -q "pipeline transfers block (--p2p-blocking): 64 of them" "$outf"; echo $?)" \
-    "--framework deepspeed, p 4, M 16: the text says 4 x 16 + 2 x 0 = 64 blocking transfers are on the critical path"
+ok "$(grep -q "pipeline transfers block (--p2p-blocking): those of the stage that paces" "$outf"; echo $?)" \
+    "--framework deepspeed, pp 4: the text says the pacing stage's blocking transfers are on the critical path"
+zp --model llama2-7b --gpus 8 --tp 2 --pp 4 --vp 2 --no-store --framework deepspeed
+is "$rc" 2 "--framework deepspeed --vp 2: refused (exit 2): DeepSpeed's pipeline engine has no interleaving"
+ok "$(grep -q "no interleaved schedule (allowed: --vp 1, or --no-p2p-blocking)" "$errf"; echo $?)" "the refusal says why and what is allowed"
+zp --model llama2-7b --gpus 16 --pp 4 --global-batch 64 --no-store --json --framework deepspeed
+jok "$outf" '[.plans[].vp] | all(. == 1)' "--framework deepspeed: only vp 1 is searched"
 zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --framework deepspeed \
     --no-p2p-blocking
 ok "$(grep -q "transfers block" "$outf"; echo $? | grep -qx 1; echo $?)" "--no-p2p-blocking: no such line"

@@ -965,7 +965,7 @@ static void test_ckpt_every(void)
 }
 
 /* DeepSpeed's pipeline engine (--p2p-blocking, --framework deepspeed): the
- * closed form zp_p2p_blocking_transfers against an event simulation of its
+ * closed forms zp_p2p_blocking_transfers against an event simulation of its
  * TrainSchedule written here from deepspeed/runtime/pipe/schedule.py: 2 (M
  * + p - 1) steps; at step n an even stage runs a forward when n is even, an
  * odd stage when n is odd, the backward otherwise (micro-batch n/2 - k/2
@@ -976,6 +976,7 @@ static void test_ckpt_every(void)
  * when both ends reach it and holds both for d.  The transfers on the
  * critical path are (T(d) - T(0)) / d. */
 enum { DS_RA, DS_SG, DS_SA, DS_RG, DS_F, DS_B };
+#define DS_MAXP 8
 #define DS_MAXOPS 512
 typedef struct { int op, mb; } ds_ins;
 
@@ -989,6 +990,8 @@ static int ds_program(int k, int p, int M, ds_ins *out)
         else
             mb = st % 2 == 0 ? st / 2 - p + (k + 1) / 2 : (st - 1) / 2 - p + 1 + k / 2;
         int ok = mb >= 0 && mb < M, okp = prev >= 0 && prev < M;
+        if (n + 3 > DS_MAXOPS)
+            return -1;
         if (fwd) {
             if (ok && k > 0) out[n++] = (ds_ins){DS_RA, mb};
             if (okp && k > 0) out[n++] = (ds_ins){DS_SG, prev};
@@ -1002,20 +1005,25 @@ static int ds_program(int k, int p, int M, ds_ins *out)
     return n;
 }
 
-static double ds_simulate(int p, int M, double tf, double tb, double d)
+/* the step's time, stage k computing a forward in tf[k] and a backward in
+ * tb[k]; -1 when the programs do not fit or do not finish (a deadlock) */
+static double ds_simulate(int p, int M, const double *tf, const double *tb, double d)
 {
-    static ds_ins prog[8][DS_MAXOPS];
-    int len[8], pc[8] = {0};
-    double t[8] = {0};
+    static ds_ins prog[DS_MAXP][DS_MAXOPS];
+    int len[DS_MAXP], pc[DS_MAXP] = {0};
+    double t[DS_MAXP] = {0};
+    if (p > DS_MAXP)
+        return -1.0;
     for (int k = 0; k < p; k++)
-        len[k] = ds_program(k, p, M, prog[k]);
+        if ((len[k] = ds_program(k, p, M, prog[k])) < 0)
+            return -1.0;
     for (;;) {
         int moved = 0, left = 0;
         for (int k = 0; k < p; k++) {
             while (pc[k] < len[k]) {
                 ds_ins in = prog[k][pc[k]];
                 if (in.op == DS_F || in.op == DS_B) {
-                    t[k] += in.op == DS_F ? tf : tb;
+                    t[k] += in.op == DS_F ? tf[k] : tb[k];
                     pc[k]++, moved = 1;
                     continue;
                 }
@@ -1032,8 +1040,10 @@ static double ds_simulate(int p, int M, double tf, double tb, double d)
             }
             left += pc[k] < len[k];
         }
-        if (!left || !moved)
+        if (!left)
             break;
+        if (!moved)
+            return -1.0;
     }
     double end = 0.0;
     for (int k = 0; k < p; k++)
@@ -1044,38 +1054,71 @@ static double ds_simulate(int p, int M, double tf, double tb, double d)
 static void test_p2p_blocking(void)
 {
     /* a full recompute's proportions: backward (with the rebuild) three
-     * forwards; transfers short beside them */
-    const double tf = 1.0, tb = 3.0, d = 1e-3;
-    int bad = 0, checked = 0;
-    for (int p = 2; p <= 8; p++)
-        for (int M = 1; M <= 16; M++) {
-            double base = ds_simulate(p, M, tf, tb, 0.0), with = ds_simulate(p, M, tf, tb, d);
-            double n = (with - base) / d;
-            if (fabs(base - (double)(M + p - 1) * (tf + tb)) > 1e-9 ||
-                fabs(n - (double)zp_p2p_blocking_transfers(p, M)) > 1e-6) {
-                if (!bad)
-                    diag("p %d M %d: simulated %.3f s and %.3f transfers, closed form %lld", p, M, base, n,
-                         (long long)zp_p2p_blocking_transfers(p, M));
-                bad++;
+     * forwards; transfers short beside them.  Equal stages, then one
+     * stage (first, a middle one, last) 5 % heavier, which paces. */
+    const double d = 1e-3;
+    const char *kind_name[4] = {"equal stages", "first heaviest", "a middle stage heaviest", "last heaviest"};
+    for (int kind = 0; kind < 4; kind++) {
+        int bad = 0, checked = 0, fail = 0;
+        for (int p = 2; p <= DS_MAXP; p++)
+            for (int M = 1; M <= 16; M++) {
+                double tf[DS_MAXP], tb[DS_MAXP];
+                for (int k = 0; k < p; k++)
+                    tf[k] = 1.0, tb[k] = 3.0;
+                int heavy = kind == 1 ? 0 : kind == 2 ? p / 2 : kind == 3 ? p - 1 : -1;
+                if (kind == 2 && p < 3)
+                    continue;
+                if (heavy >= 0)
+                    tf[heavy] *= 1.05, tb[heavy] *= 1.05;
+                double base = ds_simulate(p, M, tf, tb, 0.0), with = ds_simulate(p, M, tf, tb, d);
+                if (base < 0 || with < 0) {
+                    fail++;
+                    continue;
+                }
+                zp_stage_kind sk = kind == 1 ? ZP_STAGE_FIRST : kind == 3 ? ZP_STAGE_LAST : ZP_STAGE_MIDDLE;
+                double n = (with - base) / d, want = (double)zp_p2p_blocking_transfers(p, M, sk);
+                /* without transfer time, equal stages take 1F1B's (M + p - 1) (t_f + t_b) */
+                double t1f1b = (M + p - 1) * 4.0;
+                if ((heavy < 0 && fabs(base - t1f1b) > 1e-9) || fabs(n - want) > 1e-6) {
+                    if (!bad)
+                        diag("%s, p %d M %d: simulated %.4f s and %.3f transfers; 1F1B %.4f s, closed form %.0f",
+                             kind_name[kind], p, M, base, n, t1f1b, want);
+                    bad++;
+                }
+                checked++;
             }
-            checked++;
-        }
-    ok(bad == 0, "DeepSpeed's TrainSchedule simulated for p 2..8, M 1..16 (%d cases): without transfer time "
-       "it takes 1F1B's (M + p - 1)(t_f + t_b), and its critical path holds zp_p2p_blocking_transfers(p, M) "
-       "transfers (4M + 2(p - 4), 2M at p = 2, at least 2(p - 1))", checked);
-    is_u64((uint64_t)zp_p2p_blocking_transfers(4, 8), 32, "p 4, M 8: 4 x 8 + 2 x 0 = 32");
-    is_u64((uint64_t)zp_p2p_blocking_transfers(35, 240), 4 * 240 + 2 * 31, "p 35, M 240 (MT-NLG): 4 x 240 + 2 x 31 = 1022");
-    is_u64((uint64_t)zp_p2p_blocking_transfers(2, 5), 10, "p 2, M 5: 2 x 5");
-    is_u64((uint64_t)zp_p2p_blocking_transfers(1, 5), 0, "p 1: no pipeline, no transfers");
+        ok(bad == 0 && fail == 0 && checked > 80,
+           "DeepSpeed's TrainSchedule simulated, %s, p 2..8, M 1..16 (%d cases, %d unfinished): "
+           "zp_p2p_blocking_transfers of the pacing stage's kind on the critical path (and with equal stages, "
+           "without transfer time, 1F1B's (M + p - 1)(t_f + t_b))", kind_name[kind], checked, fail);
+    }
+    is_u64((uint64_t)zp_p2p_blocking_transfers(4, 8, ZP_STAGE_MIDDLE), 32, "p 4, M 8, middle: 4 x 8 + 2 x 0 = 32");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(35, 240, ZP_STAGE_MIDDLE), 4 * 240 + 2 * 31,
+           "p 35, M 240, middle: 4 x 240 + 2 x 31 = 1022");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(35, 240, ZP_STAGE_LAST), 2 * 240 + 2 * 33,
+           "p 35, M 240, last: 2 x 240 + 2 x 33 = 546");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(35, 240, ZP_STAGE_FIRST), 2 * 240 + 4 * 33,
+           "p 35, M 240, first: 2 x 240 + 4 x 33 = 612");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(8, 4, ZP_STAGE_FIRST), 4 * 4 + 2 * 4,
+           "p 8, M 4 < p, first: the middle's 4 x 4 + 2 x 4 = 24");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(2, 5, ZP_STAGE_MIDDLE), 10, "p 2, M 5: 2 x 5");
+    is_u64((uint64_t)zp_p2p_blocking_transfers(1, 5, ZP_STAGE_MIDDLE), 0, "p 1: no pipeline, no transfers");
 
-    /* in the step: pp = 4, M = 8, the first stage's 8 activation sends of
-     * 2 ms each on the critical path: 16 ms counted per send (Megatron's
-     * batched send-and-receive), 32 x 2 ms = 64 ms blocking */
+    /* in the step: GPT L = 8 on pp = 4 (2 blocks a stage), M = 8, the
+     * first stage's 8 activation sends of 2 ms each on the critical path:
+     * batched (Megatron), 16 ms exposed; blocking, the stages compute alike
+     * but the last with the head, so the last stage paces: c_last M + (2 x
+     * 8 + 2 x 2) 2 ms against the middle's c_mid M + 32 x 2 ms */
     zp_model m = gpt(8, 512, 8, 4096);
     zp_train tr = train(256, 8);
     zp_cluster c = cluster(4);
     zp_conv cv = conv();
     zp_layout l = lay(1, 1, 4, 1, 0, ZP_CKPT_NONE, 1, 8);
+    const double L = 8, h = 512, V = 4096, s = 256, b = 1, p = 4, M = 8;
+    double Fmid = 3 * b * s * (L / p * (24 * h * h + 4 * s * h)), Flast = Fmid + 3 * b * s * 2 * V * h;
+    double cmid = M * Fmid / (PEAK * EFF), clast = M * Flast / (PEAK * EFF);
+    double pace_mid = cmid + 32 * 0.002, pace_last = clast + 20 * 0.002;
+    double want = (pace_mid > pace_last ? pace_mid : pace_last) - clast;
     zp_comm first = {0};
     first.n = 1;
     first.c[0].kind = ZP_COLL_SENDRECV;
@@ -1086,10 +1129,23 @@ static void test_p2p_blocking(void)
     zp_cost o, ob;
     zp_cost_eval(&m, &tr, &l, &c, &cv, &first, &empty_comm, &o);
     is_dbl(o.comm_exposed_s, 0.016, 1e-12, "pp 4, M 8, batched: the first stage's 8 sends of 2 ms, 16 ms exposed");
+    is_dbl(o.compute_s, clast, 1e-9, "pp 4, M 8: compute is the last stage's (with the head), %.6g s", clast);
     cv.p2p_blocking = 1;
     zp_cost_eval(&m, &tr, &l, &c, &cv, &first, &empty_comm, &ob);
-    is_dbl(ob.comm_exposed_s, 0.064, 1e-12, "pp 4, M 8, blocking: 32 transfers of 2 ms, 64 ms exposed");
-    is_dbl(ob.step_s - o.step_s, 0.048, 1e-12, "blocking adds 48 ms to the step and nothing else");
+    is_dbl(ob.comm_exposed_s, want, 1e-9,
+           "pp 4, M 8, blocking: the slower of the middle stage with 32 transfers (%.6g s) and the last with 20 "
+           "(%.6g s), less the last's compute: %.6g s exposed", pace_mid, pace_last, want);
+    is_dbl(ob.step_s - o.step_s, want - 0.016, 1e-9, "blocking changes the step by that less the 16 ms, nothing else");
+    /* transfers of 2 us: the head's extra compute on the last stage (8 x
+     * 3 b s 2 V h FLOPs) outweighs the middle's 12 more transfers, and the
+     * last paces (mutation: the last stage left out of the pace is caught) */
+    first.c[0].time_s = first.time_s = 8 * 2e-6;
+    pace_mid = cmid + 32 * 2e-6, pace_last = clast + 20 * 2e-6;
+    ok(pace_last > pace_mid, "2 us transfers: the last stage paces (%.6g s against the middle's %.6g s)", pace_last,
+       pace_mid);
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &first, &empty_comm, &ob);
+    is_dbl(ob.comm_exposed_s, 20 * 2e-6, 1e-9, "pp 4, M 8, blocking, 2 us transfers: the last stage's 2 x 8 + 2 x 2 "
+           "= 20 transfers exposed, 40 us");
     l.pp = 1;
     zp_comm none = {0};
     zp_cost_eval(&m, &tr, &l, &c, &cv, &none, &empty_comm, &ob);

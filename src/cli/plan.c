@@ -81,7 +81,7 @@ static const zp_opt plan_opts[] = {
     {"grad-reduce", O_GRADRED, "W", NULL, "when data-parallel gradients are reduced: backward (behind it, bucket by\nbucket: the default), after (once it ends) or zero3 (behind it at ZeRO-3 only)", NULL},
     {"tp-grad-overlap", O_TPGO, NULL, "--tp-grad-overlap, --no-tp-grad-overlap", "the column-parallel products' input-gradient all-reduce (reduce-\nscatter with sp) behind their weight gradients (Megatron's asynchronous\nall-reduce; default: off, on with --framework megatron)", NULL},
     {"no-tp-grad-overlap", O_NOTPGO, NULL, "", NULL, NULL},
-    {"p2p-blocking", O_P2PB, NULL, "--p2p-blocking, --no-p2p-blocking", "pipelines: each step's sends and receives block, one after another\n(DeepSpeed's pipeline engine: 4 transfers a micro-batch on the critical\npath; default: off, on with --framework deepspeed)", NULL},
+    {"p2p-blocking", O_P2PB, NULL, "--p2p-blocking, --no-p2p-blocking", "pipelines: each step's sends and receives block, one after another\n(DeepSpeed's pipeline engine: the pacing stage's transfers, 4 a micro-\nbatch in the middle, 2 at the ends, on the critical path; no --vp;\ndefault: off, on with --framework deepspeed)", NULL},
     {"no-p2p-blocking", O_NOP2PB, NULL, "", NULL, NULL},
     {"tp-overlap", O_TPOVL, NULL, NULL, "a layer's tensor-parallel collectives overlap its matmuls (Megatron's\n--tp-comm-overlap, torchtitan's async TP; with sequence parallelism)", NULL},
     ZP_OPT_UNITS(O_UNITS),
@@ -682,6 +682,10 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                  "layers on %lld stages is --vp %lld (zplan counts virtual stages per pipeline rank)",
                  used ? "; " : "", (long long)per, (long long)L, (long long)p->pp, (long long)p->vp);
     }
+    if (cv->p2p_blocking && p->vp > 1)
+        return zp_err_set(e, ZP_EINVAL, "--vp %lld with blocking pipeline transfers (--p2p-blocking, %s): DeepSpeed's "
+                          "pipeline engine has no interleaved schedule (allowed: --vp 1, or --no-p2p-blocking)",
+                          (long long)p->vp, cv->framework[0] ? "on with --framework deepspeed" : "given");
     /* DeepSpeed's offload_optimizer device "cpu": the optimizer states */
     if (r->offload && (st = zp_parse_enum("--offload", strcmp(r->offload, "cpu") == 0 ? "optimizer" : r->offload,
                                           zp_offload_names, &p->offload, e)))

@@ -305,9 +305,11 @@ typedef struct zp_conv {
                                  * (Megatron-LM's asynchronous tensor-parallel all-reduce, on by default) */
     int p2p_blocking;           /* pipelines: every schedule step starts with the stage's paired, blocking
                                  * sends and receives, one after another (DeepSpeed's PipelineEngine and its
-                                 * TrainSchedule), so a micro-batch pays four transfers on the critical path
-                                 * (zp_p2p_blocking_transfers) instead of the stage's sends; 0: Megatron's
-                                 * batched send-and-receive, counted as the stage's sends */
+                                 * TrainSchedule), so the stage that paces the pipeline pays its transfers on
+                                 * the critical path, four a micro-batch in the middle, two at the ends
+                                 * (zp_p2p_blocking_transfers), instead of the stage's sends; no interleaving
+                                 * (DeepSpeed has none); 0: Megatron's batched send-and-receive, counted as
+                                 * the stage's sends */
     int bwd_workspace;          /* count one block's activation gradients in backward (and with sequence
                                  * parallelism the operand gathered whole: in backward, and the head's input) */
     int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the
@@ -324,14 +326,17 @@ typedef struct zp_conv {
 /* Transfers on the critical path of one step of DeepSpeed's 1F1B
  * TrainSchedule (2 (M + p - 1) lock-stepped steps, each beginning with
  * the stage's blocking, paired receive and send, p2p_blocking) with p
- * stages and M micro-batches, when a transfer is short beside a
- * micro-batch's compute: a middle stage receives the activation and sends
- * the gradient before each forward and sends the activation and receives
- * the gradient before each backward, 4 M, and the warm-up adds 2 per
- * stage beyond the fourth; 2 M with two stages (each talks to one
- * neighbour), 2 (p - 1) at the least (one micro-batch there and back).
- * tests/test_cost.c checks it against an event simulation of the schedule. */
-int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M);
+ * stages and M micro-batches, transfers short beside a micro-batch's
+ * compute, when the stage that paces the pipeline is of the kind given: a
+ * middle stage receives the activation and sends the gradient before each
+ * forward and sends the activation and receives the gradient before each
+ * backward, 4 M + 2 (p - 4) in all (and at least 2 (p - 1)): this is also
+ * the count when every stage computes alike; the first stage (heaviest)
+ * talks only to its successor, 2 M + 4 (p - 2) (from M = p on; the
+ * middle's count before); the last, 2 M + 2 (p - 2); with two stages 2 M.  tests/test_cost.c checks each against an event
+ * simulation of the schedule. */
+typedef enum zp_stage_kind { ZP_STAGE_FIRST = 0, ZP_STAGE_MIDDLE, ZP_STAGE_LAST } zp_stage_kind;
+int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M, zp_stage_kind pacing);
 
 /* Defaults: see README "Conventions"; overheads taken from the GPU preset. */
 void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu);

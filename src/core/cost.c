@@ -85,24 +85,31 @@ double zp_flops_fwd_per_token(const zp_model *m, int64_t seq)
            4.0 * (double)m->layers * (double)zp_model_attn_span(m, seq) * (double)(m->heads * zp_model_head_dim(m));
 }
 
+int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M, zp_stage_kind pacing)
+{
+    if (p < 2 || M < 1)
+        return 0;
+    if (p == 2)
+        return 2 * M;
+    if (pacing == ZP_STAGE_LAST)
+        return 2 * M + 2 * (p - 2);
+    int64_t n = 4 * M + 2 * (p - 4), least = 2 * (p - 1);
+    if (n < least)
+        n = least;
+    /* a heavier first stage: its own two a micro-batch once M >= p, fewer micro-batches keep the middle's */
+    if (pacing == ZP_STAGE_FIRST && 2 * M + 4 * (p - 2) < n)
+        n = 2 * M + 4 * (p - 2);
+    return n;
+}
+
 /* Exposed time of a stage's communication after the overlap its strategy
  * allows: collectives marked BWD hide behind the backward passes they run
  * during (the last micro-batch for a once-per-step reduction, every
  * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
  * the rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
-int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M)
-{
-    if (p < 2 || M < 1)
-        return 0;
-    if (p == 2)
-        return 2 * M;
-    int64_t n = 4 * M + 2 * (p - 4), least = 2 * (p - 1);
-    return n > least ? n : least;
-}
-
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
-                      double wg_s, double eff, zp_grad_overlap go, int p2p_blocking)
+                      double wg_s, double eff, zp_grad_overlap go, int p2p_blocking, double *msg_s)
 {
     double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, msg = 0.0;
     double M = (double)l->grad_accum;
@@ -110,8 +117,9 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
      * does not overlap them (zp_grad_overlap) */
     int after = go == ZP_GOVL_NONE || (go == ZP_GOVL_ZERO3 && l->zero < 3);
     for (int i = 0; i < cm->n; i++) {
-        /* blocking pipeline transfers: counted below, per transfer on the
-         * critical path rather than per send (zp_p2p_blocking_transfers) */
+        /* blocking pipeline transfers: left to the caller, per transfer on
+         * the pacing stage's critical path rather than per send
+         * (zp_p2p_blocking_transfers); *msg_s the time of one */
         if (p2p_blocking && cm->c[i].group == ZP_GRP_PP && cm->c[i].kind == ZP_COLL_SENDRECV) {
             if (cm->c[i].count > 0 && cm->c[i].time_s / (double)cm->c[i].count > msg)
                 msg = cm->c[i].time_s / (double)cm->c[i].count;
@@ -140,8 +148,8 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
     /* input gradients' reductions behind the weight-gradient products
      * (wg_s: one micro-batch's, the stage's layers) */
     double wwin = M * wg_s, whid = wgc < wwin ? wgc : wwin;
-    if (msg > 0.0)
-        crit += (double)zp_p2p_blocking_transfers(l->pp, l->grad_accum * (l->vp < 1 ? 1 : l->vp)) * msg;
+    if (msg > *msg_s)
+        *msg_s = msg;
     /* overlap is imperfect (shared SMs and memory bandwidth): only
      * overlap_eff of what fits in the window hides */
     return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid + (tp - thid) +
@@ -372,6 +380,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     }
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
+    double msg = 0.0, comp_kind[3] = {0.0, 0.0, 0.0};   /* blocking transfers: one's time; compute by kind */
     /* the first stage, with uneven stages the middle one with a block more
      * (its communication taken as the first's), and the last */
     int64_t stages[3] = {0, zp_stage_middle(m->layers, l->pp), l->pp - 1};
@@ -392,7 +401,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                        (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef + R * ew_rc + K * ew_rck;
         double comp = M * (fwd_s + bwd_s);
         double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
-                            Ls * wg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking);
+                            Ls * wg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking, &msg);
+        comp_kind[which] = comp;
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);
@@ -400,6 +410,27 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         }
         if (ex > worst_exposed)
             worst_exposed = ex;
+    }
+    /* DeepSpeed's blocking pipeline transfers: the stage that paces the
+     * pipeline, its compute and its own transfers (zp_p2p_blocking_transfers
+     * by kind), less the compute already counted; the middle stages compute
+     * as the first when the layers split evenly, and the first or the last
+     * paces only when it computes more than they do */
+    if (cv->p2p_blocking && l->pp > 1 && msg > 0.0) {
+        int64_t p = l->pp, Mi = l->grad_accum;
+        double mid = stages[1] ? comp_kind[1] : comp_kind[0], pace;
+        if (p == 2)
+            pace = best_compute + (double)zp_p2p_blocking_transfers(p, Mi, ZP_STAGE_LAST) * msg;
+        else {
+            pace = mid + (double)zp_p2p_blocking_transfers(p, Mi, ZP_STAGE_MIDDLE) * msg;
+            double f = comp_kind[0] + (double)zp_p2p_blocking_transfers(p, Mi, ZP_STAGE_FIRST) * msg;
+            double la = comp_kind[2] + (double)zp_p2p_blocking_transfers(p, Mi, ZP_STAGE_LAST) * msg;
+            if (comp_kind[0] > mid && f > pace)
+                pace = f;
+            if (comp_kind[2] > mid && la > pace)
+                pace = la;
+        }
+        worst_exposed += pace - best_compute;
     }
     out->compute_s = best_compute;
     out->hw_flops = hw;

@@ -323,7 +323,8 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
             int64_t vdiv[ZP_MAXDIV];
             int nv = 1;
             vdiv[0] = pin->vp > 0 ? pin->vp : 1;
-            if (pin->vp <= 0 && pp > 1 && pb->model.layers >= pp) {
+            /* not with DeepSpeed's blocking pipeline, which has no interleaving */
+            if (pin->vp <= 0 && pp > 1 && pb->model.layers >= pp && !pb->conv.p2p_blocking) {
                 /* the divisors of a stage's (larger) block count that make stages */
                 int64_t all[ZP_MAXDIV], most = pb->model.layers / pp + (pb->model.layers % pp != 0);
                 int na = divisors(most, all, ZP_MAXDIV);

@@ -1,7 +1,6 @@
 /* render.c - the human-readable answer, printed from the result JSON. */
 #include "render.h"
 #include "jsonget.h"
-#include "core.h"
 
 #include <math.h>
 #include <string.h>
@@ -285,12 +284,10 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                     alg * zp_jnum(x, "bus_factor"), S(x, "overlap"));
         }
         /* DeepSpeed's blocking pipeline transfers: the step counts them per
-         * transfer on the critical path, not per send (cost.c) */
-        double pp = zp_jnum(ch, "pp"), M = zp_jnum(ch, "grad_accum") * (zp_jnum(ch, "vp") > 1 ? zp_jnum(ch, "vp") : 1);
-        if (pp > 1 && zp_jflag(zp_jobj(r, "conventions"), "p2p_blocking"))
-            fprintf(out, "  pipeline transfers block (--p2p-blocking): %lld of them, each as long as one send above, "
-                         "on the critical path (4M + 2(p - 4))\n",
-                    (long long)zp_p2p_blocking_transfers((int64_t)pp, (int64_t)M));
+         * transfer on the pacing stage's critical path, not per send (cost.c) */
+        if (zp_jnum(ch, "pp") > 1 && zp_jflag(zp_jobj(r, "conventions"), "p2p_blocking"))
+            fprintf(out, "  pipeline transfers block (--p2p-blocking): those of the stage that paces the pipeline, "
+                         "each as long as one send above, are on the critical path (README \"Conventions\")\n");
     } else {
         fprintf(out, "\nNothing fits.\n");
         const cJSON *cl = zp_jobj(r, "closest");
