@@ -818,6 +818,15 @@ jok "$outf" '[.plans[].vp] | all(. == 1)' "--framework deepspeed: only vp 1 is s
 zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --framework deepspeed \
     --no-p2p-blocking
 ok "$(grep -q "transfers block" "$outf"; echo $? | grep -qx 1; echo $?)" "--no-p2p-blocking: no such line"
+# DeepSpeed's bf16 optimizer: the bf16 gradients stay beside the fp32 ones, grads grow by the bf16 params' bytes
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --zero 1 --dtype bf16 --grad-dtype fp32 --no-store --json --framework deepspeed
+cp "$outf" "$tmp/lpg.json"
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --zero 1 --dtype bf16 --grad-dtype fp32 --no-store --json --framework deepspeed --no-lp-grads
+jq -s . "$tmp/lpg.json" "$outf" >"$tmp/lpg2.json"
+jok "$tmp/lpg2.json" '.[0].conventions.lp_grads and (.[1].conventions.lp_grads | not) and
+    .[0].chosen.memory_bytes.grads - .[1].chosen.memory_bytes.grads == .[0].chosen.memory_bytes.params and
+    .[1].chosen.memory_bytes.grads == 2 * .[0].chosen.memory_bytes.params' \
+    "--framework deepspeed, bf16 with fp32 gradients, ZeRO-1: grads = 4 + 2 bytes a parameter (the bf16 copy: the params' bytes again); --no-lp-grads: 4"
 zp --model llama2-7b --no-store --framework jax
 is "$rc" 2 "--framework jax: refused (exit 2)"
 ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "the refusal lists the frameworks"

@@ -1276,6 +1276,38 @@ static void test_fsdp_pp(void)
     is_u64(m3.dev[ZP_MEM_ACT], m1.dev[ZP_MEM_ACT], "FSDP + PP: the same activations as ZeRO-1");
 }
 
+/* DeepSpeed's bf16 optimizer (lp_grads, --framework deepspeed): with bf16
+ * parameters and fp32 accumulated gradients each parameter keeps its bf16
+ * gradient beside the fp32 one (runtime/bf16_optimizer.py adds it in after
+ * every micro-batch and zeroes it in place), so grads are Psi (4 + 2) at
+ * ZeRO 0 and 1; nothing changes at ZeRO 2 (partitioned reduction), with
+ * 16-bit gradients (nothing wider to add into) or with the flag off.
+ * Psi of the 7.46B shape above, d = 8. */
+static void test_lp_grads(void)
+{
+    int64_t L = 36, h = 4096, V = 50304, P = 2048;
+    zp_model m = gpt(L, h, 32, V, P);
+    uint64_t psi = (uint64_t)(L * (12 * h * h + 13 * h) + (V + P) * h + 2 * h);
+    zp_cluster c = cluster(8, 8);
+    zp_conv cv = conv0();
+    cv.lp_grads = 1;
+    zp_train wide = train(ZP_DT_BF16, ZP_DT_FP32, 1, 2048), narrow = train(ZP_DT_BF16, ZP_DT_BF16, 1, 2048);
+    zp_mem mem;
+    for (int z = 0; z <= 2; z++) {
+        zp_layout l = lay(8, 1, 1, 1, z, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+        zp_mem_stage(&m, &wide, &l, &c, &cv, 0, &mem);
+        uint64_t want = z < 2 ? psi * (4 + 2) : (uint64_t)zp_ceil_div((int64_t)psi, 8) * 4;
+        is_u64(mem.dev[ZP_MEM_GRADS], want, "lp_grads, bf16 with fp32 gradients, ZeRO-%d: grads %s = %llu", z,
+               z < 2 ? "Psi (4 + 2)" : "Psi/8 x 4 (ZeRO-2: unchanged)", (unsigned long long)want);
+    }
+    zp_layout l1 = lay(8, 1, 1, 1, 1, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+    zp_mem_stage(&m, &narrow, &l1, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_GRADS], psi * 2, "lp_grads with bf16 gradients: nothing wider, grads Psi x 2");
+    cv.lp_grads = 0;
+    zp_mem_stage(&m, &wide, &l1, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "lp_grads off (Megatron's main_grad): grads Psi x 4");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1299,5 +1331,6 @@ int main(void)
     test_cp();
     test_ckpt_op();
     test_fsdp_pp();
+    test_lp_grads();
     return tap_exit();
 }

@@ -303,6 +303,11 @@ typedef struct zp_conv {
     int tp_grad_overlap;        /* the column-parallel products' input-gradient all-reduce (reduce-scatter
                                  * with sequence parallelism) runs behind their weight-gradient products
                                  * (Megatron-LM's asynchronous tensor-parallel all-reduce, on by default) */
+    int lp_grads;               /* with gradients wider than the dtype (fp32 accumulation of 16-bit training)
+                                 * and ZeRO below 2, each parameter's 16-bit gradient stays allocated beside
+                                 * the wide one (DeepSpeed's bf16 optimizer adds it in after every micro-batch
+                                 * and zeroes it in place): + Ψ_k x bytes(dtype) in grads; 0: the 16-bit
+                                 * gradient is freed once added (Megatron's main_grad hooks) */
     int p2p_blocking;           /* pipelines: every schedule step starts with the stage's paired, blocking
                                  * sends and receives, one after another (DeepSpeed's PipelineEngine and its
                                  * TrainSchedule), so the stage that paces the pipeline pays its transfers on

@@ -5,7 +5,9 @@
  * data-parallel degree, shard(x) = ceil(x / d):
  *   params      Ψ_k * bytes(dtype); ZeRO-3: shard(Ψ_k); param offload: host
  *   grads       Ψ_k * bytes(grad dtype); ZeRO-2/3: shard(Ψ_k); with optimizer
- *               offload at ZeRO-2/3 the partition lives on the host (fp32)
+ *               offload at ZeRO-2/3 the partition lives on the host (fp32);
+ *               lp_grads (DeepSpeed's bf16 optimizer): + Ψ_k * bytes(dtype)
+ *               for the 16-bit gradients kept beside fp32 ones, ZeRO 0-1
  *   optimizer   Ψ_k * K, K = 4 (fp32 master, when dtype != fp32 and master
  *               weights are on) + 8 (Adam m, v) or 4 (SGD momentum);
  *               ZeRO >= 1: shard(Ψ_k); offload: on the host, plus the fp32
@@ -322,6 +324,9 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         hs[ZP_MEM_GRADS] = Ps * 4;
     else {
         dv[ZP_MEM_GRADS] = (l->zero >= 2 ? Ps : Pf) * gb;
+        /* the 16-bit gradients kept beside wider accumulated ones (lp_grads) */
+        if (cv->lp_grads && gb > pb && l->zero < 2)
+            dv[ZP_MEM_GRADS] += Pf * pb;
         if (off_opt)
             hs[ZP_MEM_GRADS] = Ps * 4;
     }
@@ -552,6 +557,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->grad_overlap = ZP_GOVL_ALL;
     c->tp_grad_overlap = 0;
     c->p2p_blocking = 0;
+    c->lp_grads = 0;
     c->framework[0] = 0;
     c->bwd_workspace = 1;
     c->alpha_intra_s = 5e-6;
