@@ -819,9 +819,9 @@ zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --glob
     --no-p2p-blocking
 ok "$(grep -q "transfers block" "$outf"; echo $? | grep -qx 1; echo $?)" "--no-p2p-blocking: no such line"
 # DeepSpeed's bf16 optimizer: the bf16 gradients stay beside the fp32 ones, grads grow by the bf16 params' bytes
-zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --zero 1 --dtype bf16 --grad-dtype fp32 --no-store --json --framework deepspeed
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --zero 1 --offload none --dtype bf16 --grad-dtype fp32 --no-store --json --framework deepspeed
 cp "$outf" "$tmp/lpg.json"
-zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --zero 1 --dtype bf16 --grad-dtype fp32 --no-store --json --framework deepspeed --no-lp-grads
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --zero 1 --offload none --dtype bf16 --grad-dtype fp32 --no-store --json --framework deepspeed --no-lp-grads
 jq -s . "$tmp/lpg.json" "$outf" >"$tmp/lpg2.json"
 jok "$tmp/lpg2.json" '.[0].conventions.lp_grads and (.[1].conventions.lp_grads | not) and
     .[0].chosen.memory_bytes.grads - .[1].chosen.memory_bytes.grads == .[0].chosen.memory_bytes.params and

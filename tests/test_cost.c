@@ -1152,6 +1152,45 @@ static void test_p2p_blocking(void)
     ok(ob.comm_exposed_s == 0.0, "pp 1: blocking changes nothing (exposed %g s)", ob.comm_exposed_s);
 }
 
+/* DeepSpeed's bf16 optimizer (lp_grads): after every micro-batch each bf16
+ * gradient is added into its fp32 one and zeroed, 12 bytes a parameter
+ * (read 2, read and write 4 each, write 2) at the non-matmul rate, hbm_eff
+ * of the HBM bandwidth.  pp = 1, M = 4, GPT L = 8, h = 512, V = 4096,
+ * learned positions 2048, tied: Psi = 8 (12 h^2 + 13 h) + (V + 2048) h + 2 h;
+ * hbm_eff 0.5: the step grows by 4 Psi 12 / (0.5 HBM); not with fp32
+ * gradients off, ZeRO-2, fp16, or offload. */
+static void test_lp_grads_time(void)
+{
+    const double L = 8, h = 512, V = 4096, Pos = 2048, M = 4;
+    zp_model m = gpt(8, 512, 8, 4096);
+    zp_train tr = train(256, 4);
+    zp_cluster c = cluster(1);
+    zp_conv cv = conv();
+    cv.hbm_eff = 0.5;
+    zp_layout l = lay(1, 1, 1, 1, 1, ZP_CKPT_NONE, 1, 4);
+    double psi = L * (12 * h * h + 13 * h) + (V + Pos) * h + 2 * h;
+    double add = M * psi * 12 / (0.5 * HBM * 1e9);
+    zp_cost o, on;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+    cv.lp_grads = 1;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &on);
+    is_dbl(on.step_s - o.step_s, add, 1e-9, "lp_grads, bf16 with fp32 gradients, ZeRO-1: + M Psi 12 / (0.5 HBM) = %.6g s",
+           add);
+    is_dbl(on.compute_s - o.compute_s, add, 1e-9, "... counted in the stage's compute (it runs after each backward)");
+    zp_train t16 = tr;
+    t16.grad_dtype = ZP_DT_BF16;
+    zp_cost_eval(&m, &t16, &l, &c, &cv, &empty_comm, &empty_comm, &on);
+    zp_cost_eval(&m, &t16, &l, &c, &(zp_conv){.gemm_eff = EFF, .link_eff = 0.8, .overlap_eff = 1.0,
+                                              .alpha_intra_s = 5e-6, .alpha_inter_s = 2e-5,
+                                              .cpu_adam_params_per_s = 1e9, .hbm_eff = 0.5}, &empty_comm, &empty_comm, &o);
+    is_dbl(on.step_s, o.step_s, 1e-12, "lp_grads with bf16 gradients: nothing to add into, no time");
+    l.zero = 2;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &on);
+    cv.lp_grads = 0;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+    is_dbl(on.step_s, o.step_s, 1e-12, "lp_grads at ZeRO-2: DeepSpeed's ZeRO optimizer instead, no time");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1172,5 +1211,6 @@ int main(void)
     test_ckpt_every();
     test_tp_overlap();
     test_p2p_blocking();
+    test_lp_grads_time();
     return tap_exit();
 }

@@ -1303,7 +1303,18 @@ static void test_lp_grads(void)
     zp_layout l1 = lay(8, 1, 1, 1, 1, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
     zp_mem_stage(&m, &narrow, &l1, &c, &cv, 0, &mem);
     is_u64(mem.dev[ZP_MEM_GRADS], psi * 2, "lp_grads with bf16 gradients: nothing wider, grads Psi x 2");
+    /* where DeepSpeed takes another optimizer: fp16 with fp32 gradients
+     * (its ZeRO optimizer), and optimizer offload */
+    zp_train fp16w = train(ZP_DT_FP16, ZP_DT_FP32, 1, 2048);
+    zp_mem_stage(&m, &fp16w, &l1, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "lp_grads with fp16 and fp32 gradients (DeepSpeed's ZeRO optimizer): Psi x 4");
+    zp_layout lo = lay(8, 1, 1, 1, 1, ZP_OFF_OPT, ZP_CKPT_NONE, 0, 1, 1);
+    zp_mem_stage(&m, &wide, &lo, &c, &cv, 0, &mem);
+    uint64_t with_off = mem.dev[ZP_MEM_GRADS];
     cv.lp_grads = 0;
+    zp_mem_stage(&m, &wide, &lo, &c, &cv, 0, &mem);
+    is_u64(with_off, mem.dev[ZP_MEM_GRADS], "lp_grads with optimizer offload: as without (%llu bytes)",
+           (unsigned long long)with_off);
     zp_mem_stage(&m, &wide, &l1, &c, &cv, 0, &mem);
     is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "lp_grads off (Megatron's main_grad): grads Psi x 4");
 }

@@ -322,6 +322,8 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.bucket_elems = 0;   /* the engine reduces per layer, in place */
     pb.conv.bwd_workspace = 1;
     pb.conv.p2p_in_place = 1;   /* its pipeline sends and receives the tensors themselves */
+    pb.conv.p2p_blocking = 0;   /* paired send-receives, not DeepSpeed's engine */
+    pb.conv.lp_grads = 0;       /* nor its bf16 optimizer's gradient copies */
     pb.conv.zero3_regather_all = 0;   /* the engine gathers the blocks again, not the head */
     /* the engine interleaves a pipeline as Megatron does: L / (pp vp)
      * layers a chunk, micro-batches a multiple of pp; a scaled plan that

@@ -83,7 +83,7 @@ static const zp_opt plan_opts[] = {
     {"no-tp-grad-overlap", O_NOTPGO, NULL, "", NULL, NULL},
     {"p2p-blocking", O_P2PB, NULL, "--p2p-blocking, --no-p2p-blocking", "pipelines: each step's sends and receives block, one after another\n(DeepSpeed's pipeline engine: the pacing stage's transfers, 4 a micro-\nbatch in the middle, 2 at the ends, on the critical path; no --vp;\ndefault: off, on with --framework deepspeed)", NULL},
     {"no-p2p-blocking", O_NOP2PB, NULL, "", NULL, NULL},
-    {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "with fp32 gradients of 16-bit training, ZeRO 0-1: the 16-bit gradients\nstay allocated beside them (DeepSpeed's bf16 optimizer; default: off, on\nwith --framework deepspeed)", NULL},
+    {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
     {"tp-overlap", O_TPOVL, NULL, NULL, "a layer's tensor-parallel collectives overlap its matmuls (Megatron's\n--tp-comm-overlap, torchtitan's async TP; with sequence parallelism)", NULL},
     ZP_OPT_UNITS(O_UNITS),

@@ -303,11 +303,11 @@ typedef struct zp_conv {
     int tp_grad_overlap;        /* the column-parallel products' input-gradient all-reduce (reduce-scatter
                                  * with sequence parallelism) runs behind their weight-gradient products
                                  * (Megatron-LM's asynchronous tensor-parallel all-reduce, on by default) */
-    int lp_grads;               /* with gradients wider than the dtype (fp32 accumulation of 16-bit training)
-                                 * and ZeRO below 2, each parameter's 16-bit gradient stays allocated beside
-                                 * the wide one (DeepSpeed's bf16 optimizer adds it in after every micro-batch
-                                 * and zeroes it in place): + Ψ_k x bytes(dtype) in grads; 0: the 16-bit
-                                 * gradient is freed once added (Megatron's main_grad hooks) */
+    int lp_grads;               /* DeepSpeed's bf16 optimizer (bf16 with fp32 gradients, ZeRO 0-1, no offload:
+                                 * zp_lp_grads_apply): each parameter's bf16 gradient stays allocated beside the
+                                 * fp32 one, + Ψ_k x 2 in grads, and is added into it and zeroed after every
+                                 * micro-batch, ZP_LP_GRADS_ADD_BYTES a parameter at the non-matmul rate;
+                                 * 0: the 16-bit gradient is freed once added (Megatron's main_grad hooks) */
     int p2p_blocking;           /* pipelines: every schedule step starts with the stage's paired, blocking
                                  * sends and receives, one after another (DeepSpeed's PipelineEngine and its
                                  * TrainSchedule), so the stage that paces the pipeline pays its transfers on
@@ -327,6 +327,20 @@ typedef struct zp_conv {
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */
     double elementwise_bps;     /* non-matmul kernels' traffic rate; 0: folded into gemm_eff (GPU presets) */
 } zp_conv;
+
+/* Whether lp_grads applies: DeepSpeed's bf16 optimizer, which DeepSpeed
+ * takes for bf16 parameters with fp32 gradient accumulation at ZeRO 0-1
+ * without offload (its engine's optimizer choice); fp16 with fp32 gradients
+ * goes to its ZeRO optimizer instead. */
+static inline int zp_lp_grads_apply(const zp_train *tr, const zp_layout *l, const zp_conv *cv)
+{
+    return cv->lp_grads && tr->dtype == ZP_DT_BF16 && tr->grad_dtype == ZP_DT_FP32 && l->zero < 2 &&
+           l->offload == ZP_OFF_NONE;
+}
+/* Bytes a parameter its bf16 optimizer moves after every micro-batch to add
+ * the bf16 gradient into the fp32 one and zero it: read 2, read and write 4
+ * each, write 2 (runtime/bf16_optimizer.py, update_hp_grads). */
+#define ZP_LP_GRADS_ADD_BYTES 12
 
 /* Transfers on the critical path of one step of DeepSpeed's 1F1B
  * TrainSchedule (2 (M + p - 1) lock-stepped steps, each beginning with

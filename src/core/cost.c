@@ -399,6 +399,12 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         double fwd_s = Ls * (mm[0] + kn[0]) + (last_stage ? mm[3] + kn[3] : 0.0) + ef;
         double bwd_s = Ls * (mm[1] + kn[1]) + R * (mm[2] + kn[2]) + K * (mmk[2] + knk[2]) +
                        (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef + R * ew_rc + K * ew_rck;
+        /* DeepSpeed's bf16 optimizer adds each bf16 gradient into its fp32
+         * one after every micro-batch (lp_grads): the stage's parameters at
+         * the non-matmul rate */
+        double lp_bps = ew_bps > 0 ? ew_bps : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
+        if (zp_lp_grads_apply(tr, l, cv) && lp_bps > 0)
+            bwd_s += (double)zp_lcache_stage_params(m, l, lc, stages[which]) * ZP_LP_GRADS_ADD_BYTES / lp_bps;
         double comp = M * (fwd_s + bwd_s);
         double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
                             Ls * wg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking, &msg);

@@ -6,8 +6,9 @@
  *   params      Ψ_k * bytes(dtype); ZeRO-3: shard(Ψ_k); param offload: host
  *   grads       Ψ_k * bytes(grad dtype); ZeRO-2/3: shard(Ψ_k); with optimizer
  *               offload at ZeRO-2/3 the partition lives on the host (fp32);
- *               lp_grads (DeepSpeed's bf16 optimizer): + Ψ_k * bytes(dtype)
- *               for the 16-bit gradients kept beside fp32 ones, ZeRO 0-1
+ *               lp_grads (DeepSpeed's bf16 optimizer: bf16 with fp32 grads,
+ *               ZeRO 0-1, no offload): + Ψ_k * 2 for the bf16 gradients
+ *               kept beside the fp32 ones
  *   optimizer   Ψ_k * K, K = 4 (fp32 master, when dtype != fp32 and master
  *               weights are on) + 8 (Adam m, v) or 4 (SGD momentum);
  *               ZeRO >= 1: shard(Ψ_k); offload: on the host, plus the fp32
@@ -324,8 +325,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         hs[ZP_MEM_GRADS] = Ps * 4;
     else {
         dv[ZP_MEM_GRADS] = (l->zero >= 2 ? Ps : Pf) * gb;
-        /* the 16-bit gradients kept beside wider accumulated ones (lp_grads) */
-        if (cv->lp_grads && gb > pb && l->zero < 2)
+        /* the bf16 gradients kept beside the fp32 ones (lp_grads) */
+        if (zp_lp_grads_apply(tr, l, cv))
             dv[ZP_MEM_GRADS] += Pf * pb;
         if (off_opt)
             hs[ZP_MEM_GRADS] = Ps * 4;
