@@ -876,13 +876,6 @@ static void test_ckpt_every(void)
        (long long)(3 * M * (L + 2)));
 }
 
-/* Megatron's asynchronous input-gradient reduction (tp_grad_overlap): of
- * a serial block's 4 all-reduces a layer and micro-batch (2 forward, 2
- * backward) the backward's 2 run behind the weight-gradient products
- * (ZP_OVL_GEMM), the forward's stay on the critical path; full recompute's
- * 2 more are forward ones.  With sequence parallelism the same split of
- * the reduce-scatters; the all-gathers do not change.  The bytes in all
- * are those without it. */
 /* Selective recompute of the MLP (--recompute-modules mlp) repeats its
  * forward collective: without sp 4 + 1 all-reduces a layer; with sp 5
  * all-gathers and reduce-scatters, and the weight gradients' re-gathers
@@ -915,6 +908,13 @@ static void test_rc_mlp(void)
     ok(ag && rg && ag->count == 4 * L * M && rg->count == 2 * L * M, "selective core_attn, sp: 4 and 2 a layer");
 }
 
+/* Megatron's asynchronous input-gradient reduction (tp_grad_overlap): of
+ * a serial block's 4 all-reduces a layer and micro-batch (2 forward, 2
+ * backward) the backward's 2 run behind the weight-gradient products
+ * (ZP_OVL_WGRAD), the forward's stay on the critical path; full recompute's
+ * 2 more are forward ones.  With sequence parallelism the same split of
+ * the reduce-scatters; the all-gathers do not change.  The bytes in all
+ * are those without it. */
 static void test_tp_grad_overlap(void)
 {
     const int64_t L = 3, M = 2;

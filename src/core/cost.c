@@ -108,23 +108,32 @@ int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M, zp_stage_kind pacing)
  * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
  * the rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
-static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
-                      double wg_s, double eff, zp_grad_overlap go, int p2p_blocking, double *msg_s)
+/* The time of one pipeline transfer of a stage's communication (its
+ * sends are all of one size): what DeepSpeed's blocking transfers count
+ * per transfer (zp_p2p_blocking_transfers); 0 without any. */
+static double p2p_msg_time(const zp_comm *cm)
 {
-    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, msg = 0.0;
+    double msg = 0.0;
+    for (int i = 0; i < cm->n; i++)
+        if (cm->c[i].group == ZP_GRP_PP && cm->c[i].kind == ZP_COLL_SENDRECV && cm->c[i].count > 0 &&
+            cm->c[i].time_s / (double)cm->c[i].count > msg)
+            msg = cm->c[i].time_s / (double)cm->c[i].count;
+    return msg;
+}
+
+static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
+                      double wg_s, double eff, zp_grad_overlap go, int p2p_blocking)
+{
+    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0;
     double M = (double)l->grad_accum;
     /* gradient reductions run after the backward where the framework
      * does not overlap them (zp_grad_overlap) */
     int after = go == ZP_GOVL_NONE || (go == ZP_GOVL_ZERO3 && l->zero < 3);
     for (int i = 0; i < cm->n; i++) {
         /* blocking pipeline transfers: left to the caller, per transfer on
-         * the pacing stage's critical path rather than per send
-         * (zp_p2p_blocking_transfers); *msg_s the time of one */
-        if (p2p_blocking && cm->c[i].group == ZP_GRP_PP && cm->c[i].kind == ZP_COLL_SENDRECV) {
-            if (cm->c[i].count > 0 && cm->c[i].time_s / (double)cm->c[i].count > msg)
-                msg = cm->c[i].time_s / (double)cm->c[i].count;
+         * the pacing stage's critical path rather than per send */
+        if (p2p_blocking && cm->c[i].group == ZP_GRP_PP && cm->c[i].kind == ZP_COLL_SENDRECV)
             continue;
-        }
         if (cm->c[i].overlap == ZP_OVL_NONE ||
             (after && cm->c[i].overlap == ZP_OVL_BWD && cm->c[i].group == ZP_GRP_DP))
             crit += cm->c[i].time_s;
@@ -148,8 +157,6 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
     /* input gradients' reductions behind the weight-gradient products
      * (wg_s: one micro-batch's, the stage's layers) */
     double wwin = M * wg_s, whid = wgc < wwin ? wgc : wwin;
-    if (msg > *msg_s)
-        *msg_s = msg;
     /* overlap is imperfect (shared SMs and memory bandwidth): only
      * overlap_eff of what fits in the window hides */
     return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid + (tp - thid) +
@@ -380,7 +387,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     }
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
-    double msg = 0.0, comp_kind[3] = {0.0, 0.0, 0.0};   /* blocking transfers: one's time; compute by kind */
+    double comp_kind[3] = {0.0, 0.0, 0.0};   /* compute by stage kind, for blocking transfers */
+    /* DeepSpeed's bf16 optimizer's per-micro-batch gradient add (lp_grads) runs at the non-matmul rate */
+    double lp_bps = ew_bps > 0 ? ew_bps : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
     /* the first stage, with uneven stages the middle one with a block more
      * (its communication taken as the first's), and the last */
     int64_t stages[3] = {0, zp_stage_middle(m->layers, l->pp), l->pp - 1};
@@ -402,12 +411,11 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         /* DeepSpeed's bf16 optimizer adds each bf16 gradient into its fp32
          * one after every micro-batch (lp_grads): the stage's parameters at
          * the non-matmul rate */
-        double lp_bps = ew_bps > 0 ? ew_bps : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
         if (zp_lp_grads_apply(tr, l, cv) && lp_bps > 0)
             bwd_s += (double)zp_lcache_stage_params(m, l, lc, stages[which]) * ZP_LP_GRADS_ADD_BYTES / lp_bps;
         double comp = M * (fwd_s + bwd_s);
         double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
-                            Ls * wg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking, &msg);
+                            Ls * wg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking);
         comp_kind[which] = comp;
         if (comp > best_compute) {
             best_compute = comp;
@@ -422,7 +430,12 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
      * by kind), less the compute already counted; the middle stages compute
      * as the first when the layers split evenly, and the first or the last
      * paces only when it computes more than they do */
-    if (cv->p2p_blocking && l->pp > 1 && msg > 0.0) {
+    double msg = 0.0;
+    if (cv->p2p_blocking && l->pp > 1) {
+        double mf = p2p_msg_time(first), ml = p2p_msg_time(last);
+        msg = mf > ml ? mf : ml;
+    }
+    if (msg > 0.0) {
         int64_t p = l->pp, Mi = l->grad_accum;
         double mid = stages[1] ? comp_kind[1] : comp_kind[0], pace;
         if (p == 2)
