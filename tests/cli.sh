@@ -827,6 +827,21 @@ jok "$tmp/lpg2.json" '.[0].conventions.lp_grads and (.[1].conventions.lp_grads |
     .[0].chosen.memory_bytes.grads - .[1].chosen.memory_bytes.grads == .[0].chosen.memory_bytes.params and
     .[1].chosen.memory_bytes.grads == 2 * .[0].chosen.memory_bytes.params' \
     "--framework deepspeed, bf16 with fp32 gradients, ZeRO-1: grads = 4 + 2 bytes a parameter (the bf16 copy: the params' bytes again); --no-lp-grads: 4"
+# PyTorch eager (--framework torch): autocast's fp32 states, the loss's fp32 b s V tensors, no gradients before the backward
+zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --tp 1 --pp 1 --zero 0 --ckpt none --seq 1024 --micro-batch 4 --global-batch 4 \
+    --dtype bf16 --flash-attn --no-store --json --framework torch
+cp "$outf" "$tmp/eg.json"
+zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --tp 1 --pp 1 --zero 0 --ckpt none --seq 1024 --micro-batch 4 --global-batch 4 \
+    --dtype bf16 --flash-attn --no-store --json --framework torch --no-eager
+jq -s . "$tmp/eg.json" "$outf" >"$tmp/eg2.json"
+jok "$tmp/eg2.json" '.[0].conventions.eager and (.[1].conventions.eager | not) and .[0].model.params as $p |
+    .[0].chosen.peak_phase == "loss" and .[0].chosen.memory_bytes.grads == 0 and
+    .[0].chosen.memory_bytes.optimizer == 8 * $p and .[1].chosen.memory_bytes.optimizer == 12 * $p and
+    .[0].chosen.memory_bytes.params == 4 * $p + 2 * (12 * 12 * 768 * 768 + 50257 * 768) and
+    .[0].chosen.memory_bytes.buffers == 12 * 4096 * 50257' \
+    "--framework torch, GPT-2 small, bf16 on one GPU: autocast's 4 + 8 bytes a parameter and the bf16 copies of the products' weights, no gradients at the loss, 12 b s V bytes of fp32 loss tensors; --no-eager: zplan's own (12 bytes a parameter of optimizer)"
+zp --model gpt2-small --gpus 1 --no-store --json --dp 1 --zero 0 --micro-batch 4 --global-batch 4
+jok "$outf" '.conventions.eager | not' "no --framework: zplan's own accounting (eager off)"
 zp --model llama2-7b --no-store --framework jax
 is "$rc" 2 "--framework jax: refused (exit 2)"
 ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "the refusal lists the frameworks"

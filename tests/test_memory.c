@@ -1319,6 +1319,124 @@ static void test_lp_grads(void)
     is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "lp_grads off (Megatron's main_grad): grads Psi x 4");
 }
 
+/* PyTorch eager with Hugging Face transformers' modules (cv.eager,
+ * --framework torch): what autograd keeps, op by op, derived here per token
+ * and layer from the modules' code (GPT2Attention/Conv1D/NewGELUActivation,
+ * LlamaRMSNorm/LlamaAttention/LlamaMLP) and the ops' saved tensors
+ * (tests/eager.sh holds the same against PyTorch itself on CPU).  Autocast:
+ * the stream fp32 (4 bytes), each product's 16-bit inputs its own copies. */
+static void test_eager(void)
+{
+    zp_conv cv = conv0();
+    cv.eager = 1;
+    zp_cluster c = cluster(1, 1);
+    zp_mem mem;
+    /* GPT-2 small, micro-batch 4 x 1024 */
+    int64_t L = 12, h = 768, a = 12, V = 50257, s = 1024, b = 4, n = s * b, f = 4 * h;
+    zp_model g2 = gpt(L, h, a, V, 1024);
+    zp_train ac = train(ZP_DT_BF16, ZP_DT_BF16, 1, s), f32 = train(ZP_DT_FP32, ZP_DT_FP32, 1, s);
+    ac.dropout = f32.dropout = 0;
+    ac.flash = 1;
+    zp_layout l1 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, b, 1);
+    /* autocast, SDPA: each LayerNorm its fp32 input and mean, rstd; c_attn's
+     * bf16 copy of its input, its output (q, k, v); SDPA's output (c_proj's
+     * input) and fp32 log-sum-exp; c_fc's copy of its input; gelu_new: pow's
+     * fp32 copy of x, tanh's output, the fp32 factor (1 + tanh) and the bf16
+     * 0.5 x that the last product keeps, c_proj's bf16 copy of the result */
+    uint64_t ln = 4 * h + 4 + 4, want = (uint64_t)n * (2 * ln + 2 * h + 2 * 3 * h + 2 * h + 4 * a + 2 * h +
+                                                         (4 + 4 + 4 + 2 + 2) * f);
+    is_u64(zp_eager_layer_bytes(&g2, &ac, &l1), want, "eager GPT-2, autocast, SDPA: %llu bytes a layer",
+           (unsigned long long)want);
+    /* eager attention instead: the softmax's fp32 output and its bf16 copy
+     * (a s s per sequence), the heads merged for c_proj (2 h) */
+    ac.flash = 0;
+    uint64_t eager_attn = want - (uint64_t)n * (2 * h + 4 * a) + (uint64_t)b * a * s * s * (4 + 2) + (uint64_t)n * 2 * h;
+    is_u64(zp_eager_layer_bytes(&g2, &ac, &l1), eager_attn, "eager GPT-2, autocast, eager attention: + 6 a s^2 b");
+    /* fp32: no copies, the LayerNorms' outputs saved by their products;
+     * scores once (4 a s^2 b); gelu_new keeps x, tanh, the factor, 0.5 x and
+     * the result, 4 bytes each */
+    uint64_t w32 = (uint64_t)n * (2 * ln + 4 * h + 4 * 3 * h + 4 * h + 4 * h + 5 * 4 * f) + (uint64_t)b * a * s * s * 4;
+    is_u64(zp_eager_layer_bytes(&g2, &f32, &l1), w32, "eager GPT-2, fp32, eager attention: %llu bytes a layer",
+           (unsigned long long)w32);
+    zp_layout lf = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, b, 1);
+    is_u64(zp_eager_layer_bytes(&g2, &ac, &lf), (uint64_t)n * h * 4, "eager, full recompute: the fp32 layer input");
+
+    /* the whole rank at one micro-batch on one GPU, autocast SDPA: fp32
+     * parameters (4 Psi) and their bf16 copies for every product and the
+     * head (2 (L 12 h^2 + V h)), no gradients yet at the loss's backward,
+     * Adam 8 Psi; the activations and the final norm's and head's saved
+     * inputs; three fp32 b s V tensors (log-softmax, its gradient, the
+     * logits' gradient) */
+    ac.flash = 1;
+    uint64_t psi = (uint64_t)(L * gpt_layer(h, 1) + (V + 1024) * h + 2 * h);
+    zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &mem);
+    is_u64((uint64_t)mem.phase, ZP_PHASE_LOSS, "eager GPT-2 one GPU: the peak is the loss's backward");
+    is_u64(mem.dev[ZP_MEM_PARAMS], psi * 4 + 2 * (uint64_t)(L * 12 * h * h + V * h),
+           "eager autocast: params 4 Psi + the products' bf16 weight copies");
+    is_u64(mem.dev[ZP_MEM_GRADS], 0, "eager, one micro-batch, one GPU: no gradients at the loss (set_to_none)");
+    is_u64(mem.dev[ZP_MEM_OPTIM], psi * 8, "eager autocast: Adam's 8 Psi, no master copy");
+    is_u64(mem.dev[ZP_MEM_ACT], (uint64_t)L * want + (uint64_t)n * (ln + 2 * h),
+           "eager: the layers' and the final norm's and head's saved tensors");
+    is_u64(mem.dev[ZP_MEM_BUF], 12 * (uint64_t)n * V, "eager: the loss's three fp32 b s V tensors");
+    /* two data-parallel ranks (DDP's buckets are there all along): the
+     * gradients count */
+    zp_layout l2 = lay(2, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, b, 1);
+    zp_cluster c2 = cluster(2, 2);
+    zp_mem_stage(&g2, &ac, &l2, &c2, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "eager, dp 2: fp32 gradients 4 Psi at the loss");
+    /* a short sequence: the peak is the first block's backward, with every
+     * gradient (4 Psi, counted whole), the first block's activations and
+     * its bf16 weight copy and, beside them, the block's activation
+     * gradients (the workspace); the other blocks' copies and activations
+     * freed by their backwards */
+    zp_train sh = ac;
+    sh.seq = 16;
+    zp_layout l3 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+    zp_mem_stage(&g2, &sh, &l3, &c, &cv, 0, &mem);
+    is_u64((uint64_t)mem.phase, ZP_PHASE_BACKWARD, "eager, 16 tokens: the peak is the first block's backward");
+    is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "eager, 16 tokens: all the gradients by then, 4 Psi");
+    is_u64(mem.dev[ZP_MEM_PARAMS], psi * 4 + 2 * (uint64_t)(12 * h * h), "eager, 16 tokens: one block's weight copy");
+    is_u64(mem.dev[ZP_MEM_ACT], zp_eager_layer_bytes(&g2, &sh, &l3), "eager, 16 tokens: one block's activations");
+    /* LLaMA 1B-like, autocast, SDPA, micro-batch 2 x 2048: RMSNorm keeps its
+     * fp32 input and normalised x (and rsqrt, 4 a token); q, k, v each their
+     * own bf16 copy of the norm's output; SDPA its q and k (rotated, fp32,
+     * cast again), v, output, log-sum-exp; gate and up their copies; SiLU's
+     * input, its output, up's output, the product */
+    int64_t lh = 2048, la = 32, lg = 8, lfn = 5632, d = lh / la;
+    zp_model ll = llama(16, lh, la, lg, lfn, 32000);
+    zp_train lt = train(ZP_DT_BF16, ZP_DT_BF16, 1, 2048);
+    lt.dropout = 0;
+    lt.flash = 1;
+    zp_layout ll1 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 2, 1);
+    uint64_t rms = 4 * lh + 4 * lh + 4, ln_ = 2 * 2048;
+    uint64_t lw = ln_ * (2 * rms + 3 * 2 * lh + 2 * (la * d) + 2 * (lg * d) + 2 * (lg * d) + 2 * (la * d) + 4 * la +
+                         2 * 2 * lh + 4 * 2 * lfn);
+    is_u64(zp_eager_layer_bytes(&ll, &lt, &ll1), lw, "eager LLaMA, autocast, SDPA: %llu bytes a layer",
+           (unsigned long long)lw);
+    /* a bf16 model (no master weights, no autocast): RMSNorm's fp32 copy and
+     * bf16 normalised x; the norm's output once for q, k, v and once for
+     * gate, up; eager attention: q, the repeated keys and values, the fp32
+     * softmax and its bf16 copy, the merged heads */
+    zp_train pb = lt;
+    pb.master = 0;
+    pb.flash = 0;
+    uint64_t S = (uint64_t)la * 2048 * 2048 * 2;
+    uint64_t pw = ln_ * (2 * (4 * lh + 2 * lh + 4) + 2 * lh + 2 * (la * d) * 2 + 2 * (la * d) + 2 * (la * d) + 2 * lh +
+                         4 * 2 * lfn) + S * (4 + 2);
+    is_u64(zp_eager_layer_bytes(&ll, &pb, &ll1), pw, "eager LLaMA, bf16 model, eager attention: %llu bytes a layer",
+           (unsigned long long)pw);
+    /* rotary positions: cos and sin (fp32 with autocast) on the first stage */
+    zp_mem_stage(&ll, &lt, &ll1, &c, &cv, 0, &mem);
+    uint64_t head = ln_ * (rms + 2 * lh);
+    is_u64(mem.dev[ZP_MEM_ACT], 16 * lw + 2 * 4 * ln_ * (uint64_t)d + head,
+           "eager LLaMA: layers, cos and sin, the final norm and the head's input");
+    /* eager off: zplan's own accounting, unchanged */
+    cv.eager = 0;
+    zp_mem off;
+    zp_mem_stage(&ll, &lt, &ll1, &c, &cv, 0, &off);
+    is_u64(off.dev[ZP_MEM_PARAMS], (uint64_t)zp_stage_params(&ll, &ll1, 0) * 2, "eager off: bf16 parameters, 2 Psi");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1343,5 +1461,6 @@ int main(void)
     test_ckpt_op();
     test_fsdp_pp();
     test_lp_grads();
+    test_eager();
     return tap_exit();
 }

@@ -315,6 +315,13 @@ typedef struct zp_conv {
                                  * (zp_p2p_blocking_transfers), instead of the stage's sends; no interleaving
                                  * (DeepSpeed has none); 0: Megatron's batched send-and-receive, counted as
                                  * the stage's sends */
+    int eager;                  /* PyTorch eager with Hugging Face transformers' modules (--framework torch):
+                                 * activations as autograd saves them op by op (zp_eager_layer_bytes), 16-bit
+                                 * dtypes with master weights by autocast (fp32 parameters and gradients, a
+                                 * 16-bit copy of each matmul weight saved for its backward, no separate
+                                 * master), the loss's fp32 logits, log-softmax and their gradients at its
+                                 * backward, and with one micro-batch on one GPU no gradients before the
+                                 * backward (set_to_none) (memory.c) */
     int bwd_workspace;          /* count one block's activation gradients in backward (and with sequence
                                  * parallelism the operand gathered whole: in backward, and the head's input) */
     int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the
@@ -390,6 +397,7 @@ typedef struct zp_mem {
  * micro-batch on one tp rank (Korthikanti et al. 2022, generalised: GQA,
  * SwiGLU, FFN width, dtype, flash attention, dropout switch). */
 uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l);
+uint64_t zp_eager_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l);
 /* Layer-activations in flight on pipeline stage k, in units of one layer's
  * activations for one micro-batch: 1F1B keeps min(M, p - k) micro-batches of
  * L/p layers; the interleaved schedule (vp > 1) keeps

@@ -141,6 +141,86 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     return whole / r + split / t + rank;
 }
 
+/* PyTorch eager (cv->eager): whether 16-bit training runs by autocast,
+ * the way PyTorch users train in 16 bits: fp32 weights, gradients and
+ * optimizer, the products in 16 bits on copies the autocast makes.  zplan's
+ * 16-bit dtype with master weights is that; without master weights it is a
+ * model kept in 16 bits (model.to(bfloat16)), no autocast. */
+static int eager_autocast(const zp_train *tr) { return tr->dtype != ZP_DT_FP32 && tr->master; }
+
+/* Bytes of one layer's forward that PyTorch eager keeps for the backward
+ * (autograd's saved tensors) with Hugging Face transformers' modules, one
+ * micro-batch, one tp rank.  GELU models are its GPT-2 (a LayerNorm, one
+ * fused QKV product, "gelu_new" written out in elementwise ops), SwiGLU
+ * models its LLaMA (RMSNorm written out, separate q, k, v, gate and up
+ * products, SiLU, rotary positions); serial blocks.  n = s b tokens (s / cp),
+ * h whole (no sequence parallelism), a, g, f per tp rank, d the head width,
+ * q = n a d, kv = n g d, S = n a s' (scores), all in elements.
+ * c: the products' dtype bytes (2 with autocast or a 16-bit model, 4 in
+ * fp32); r: the residual stream's (4 with autocast: the embeddings are
+ * fp32, and a 16-bit product added to it stays fp32; else c).
+ *   norm        LayerNorm (native_layer_norm): its input r nh, mean and
+ *               rstd 8 n.  RMSNorm (x.to(fp32), x.pow(2).mean, x * rsqrt,
+ *               weight * x.to(dtype)): with an fp32 stream its input r nh
+ *               and the normalised x 4 nh; a 16-bit model, the fp32 copy
+ *               4 nh and the 16-bit normalised c nh; rsqrt 4 n
+ *   inputs      of the products that read a norm's output: with autocast
+ *               each product casts it to 16 bits itself (the cast cache
+ *               keeps only leaf tensors, the weights) and saves its copy,
+ *               2 nh each (QKV 1 or q, k, v 3; fc1 1 or gate, up 2); else
+ *               the output itself, once, c nh
+ *   QKV         GPT-2: the fused output c (q + 2 kv) (its views are what
+ *               attention saves).  LLaMA: q and k rotated (q cos +
+ *               rotate_half(q) sin saves only cos and sin, and with autocast
+ *               the result is fp32, cast again for attention)
+ *   attention   SDPA (flash): its q, k, v and output c (2 q + 2 kv) for
+ *               LLaMA (GPT-2's q, k, v are the QKV output above: c q more),
+ *               the fp32 log-sum-exp 4 n a; the output is the projection's
+ *               input.  Eager: the softmax output S (fp32 with autocast:
+ *               4; LLaMA's softmax(dtype=fp32) always 4) and its 16-bit
+ *               copy the values product reads (2, with autocast and, in
+ *               LLaMA, a 16-bit model); LLaMA's product operands q and the
+ *               keys, and the values, repeated to a heads (repeat_kv), c q
+ *               each; the heads merged (contiguous) c q, the projection's
+ *               input
+ *   MLP         gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))):
+ *               pow saves x (fp32 with autocast: pow runs in fp32, and so
+ *               does the rest), tanh its output, the last product both its
+ *               factors, fc2 its input: 16 nf with autocast (4 + 4 + 4 +
+ *               2 + 2), 5 c nf without.  SwiGLU: gate's output (SiLU's
+ *               input), SiLU's output and up's (the product's factors), the
+ *               product (down's input): 4 c nf
+ *   dropout     (tr->dropout) the masks, 1 byte: the attention probabilities
+ *               S and the two residual branches 2 nh
+ * The residual stream after attention is the second norm's input; a
+ * layer's output, the next layer's.  Full recompute
+ * (torch.utils.checkpoint) keeps the layer input, r nh. */
+uint64_t zp_eager_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
+{
+    uint64_t t = (uint64_t)l->tp, s = (uint64_t)(tr->seq / zp_cp(l)), b = (uint64_t)l->micro_batch;
+    uint64_t n = s * b, h = (uint64_t)m->hidden, d = (uint64_t)zp_model_head_dim(m);
+    uint64_t a = (uint64_t)zp_ceil_div(m->heads, l->tp), g = (uint64_t)zp_ceil_div(m->kv_heads, l->tp);
+    uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp), span = (uint64_t)zp_model_attn_span(m, tr->seq);
+    uint64_t nh = n * h, q = n * a * d, kv = n * g * d, nf = n * f, S = n * a * span;
+    int ac = eager_autocast(tr), llama = m->mlp == ZP_MLP_SWIGLU;
+    uint64_t c = ac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype), r = ac ? 4 : c;
+    (void)t;
+    if (l->ckpt == ZP_CKPT_FULL)
+        return r * nh;
+    uint64_t norm = m->norm == ZP_NORM_RMSNORM ? (r == 4 ? (r + 4) * nh : (4 + c) * nh) + 4 * n : r * nh + 8 * n;
+    uint64_t in_qkv = ac ? (llama ? 3 : 1) * 2 * nh : c * nh, in_mlp = ac ? (llama ? 2 : 1) * 2 * nh : c * nh;
+    uint64_t attn;
+    if (tr->flash)
+        attn = (llama ? c * (2 * q + 2 * kv) : c * (q + 2 * kv) + c * q) + 4 * n * a;
+    else if (llama)
+        attn = 2 * c * q + 4 * S + (c == 2 ? 2 * S : 0) + c * q + c * q;
+    else
+        attn = c * (q + 2 * kv) + (ac ? 4 + 2 : c) * S + c * q;
+    uint64_t mlp = llama ? 4 * c * nf : (ac ? 16 : 5 * c) * nf;
+    uint64_t drop = tr->dropout ? S + 2 * nh : 0;
+    return 2 * norm + in_qkv + attn + in_mlp + mlp + drop;
+}
+
 int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
 {
     int64_t p = l->pp, v = l->vp, M = l->grad_accum;
@@ -306,8 +386,16 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * and gradients: their dtypes, or fp32 where the backend computes in
      * fp32 (it widens what it gathers, and a unit's gradient is built in
      * fp32 before it is reduced or added to the stored one) */
-    uint64_t wpb = tr->compute_fp32 ? 4 : pb, wgb = tr->compute_fp32 ? 4 : gb;
     uint64_t K = (tr->optim == ZP_OPT_ADAM ? 8 : 4) + (tr->master && tr->dtype != ZP_DT_FP32 ? 4 : 0);
+    /* PyTorch eager's autocast: fp32 parameters and gradients, whose
+     * optimizer needs no master copy (the 16-bit copies are the products'
+     * own, counted with the activations' peak below) */
+    int eg = cv->eager, eac = eg && eager_autocast(tr);
+    if (eac) {
+        pb = gb = 4;
+        K = tr->optim == ZP_OPT_ADAM ? 8 : 4;
+    }
+    uint64_t wpb = tr->compute_fp32 ? 4 : pb, wgb = tr->compute_fp32 ? 4 : gb;
     int64_t d = zp_shard_ranks(l), P = zp_lcache_stage_params(m, l, sh, k);
     uint64_t Ps = (uint64_t)shard(P, d), Pf = (uint64_t)P;
     int off_opt = l->offload != ZP_OFF_NONE, off_par = l->offload == ZP_OFF_OPT_PARAMS;
@@ -369,6 +457,33 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     int64_t n_in = zp_act_inflight(l, m->layers, k), Ls = zp_stage_layers(m->layers, l->pp, k);
     int64_t n_rc = Ls ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp) / Ls : 0;
     uint64_t act = sh->act_layer * (uint64_t)n_rc + sh->act_kept * (uint64_t)(n_in - n_rc);
+    /* PyTorch eager: what autograd keeps (zp_eager_layer_bytes; its
+     * selective and per-op policies are counted as zplan's own) */
+    int eg_act = eg && (l->ckpt == ZP_CKPT_NONE || l->ckpt == ZP_CKPT_FULL);
+    uint64_t eg_whole = 0, eg_first = 0;   /* one block's, kept whole; what the other blocks free */
+    if (eg_act) {
+        zp_layout nl = *l;
+        nl.ckpt = ZP_CKPT_NONE;
+        eg_whole = zp_eager_layer_bytes(m, tr, &nl);
+        uint64_t per = zp_eager_layer_bytes(m, tr, l);
+        act = per * (uint64_t)n_rc + eg_whole * (uint64_t)(n_in - n_rc);
+        /* one micro-batch in flight: by the first block's backward the
+         * other blocks' backwards have freed theirs (the rebuilt ones' kept
+         * inputs, or their whole activations) */
+        if (n_in == Ls && Ls > 1)
+            eg_first = (n_rc == Ls ? per : eg_whole) * (uint64_t)(Ls - 1);
+        if (k == 0) {   /* shared by every block of a micro-batch in flight */
+            uint64_t er = eac ? 4 : (uint64_t)zp_dtype_bytes(tr->dtype);
+            uint64_t sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch;
+            int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
+            /* rotary positions' cos and sin, in the stream's dtype, which
+             * every block's q cos and rotate_half(q) sin save (the causal
+             * mask of eager attention is the model forward's local, freed
+             * before the loss's backward) */
+            if (m->pos == ZP_POS_ROTARY)
+                act += 2 * er * sb * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
+        }
+    }
     if (k == 0 && tr->dropout) {
         int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
         act += sh->sbh_r * (uint64_t)mb;             /* embedding dropout masks, 1 byte */
@@ -380,11 +495,11 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * block needs (recompute_bytes): it raises the peak only when it is the
      * stage's last block (k divides Ls), and the peak is otherwise the
      * backward's start */
-    uint64_t both = 0, bwd = sh->recompute, loss = 0;
+    uint64_t both = 0, bwd = eg_act && l->ckpt == ZP_CKPT_FULL ? eg_whole : sh->recompute, loss = 0, ws = 0;
     if (l->ckpt == ZP_CKPT_FULL && !zp_ckpt_last_rebuilt(tr, Ls, l->vp))
         bwd = 0;
     if (cv->bwd_workspace)
-        both += bwd_workspace(m, tr, l, sh);
+        both += ws = bwd_workspace(m, tr, l, sh);
     if (l->pp > 1 && !cv->p2p_in_place)
         both += 2 * ab * sh->sbh_r;                  /* send and receive buffers */
     /* bucket_elems 0 means reduction per layer (FSDP, zplan's engine): no
@@ -445,21 +560,55 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         else
             dv[ZP_MEM_PARAMS] += (uint64_t)blocks * lin;
     }
-    uint64_t t_bwd = act + both + bwd, t_loss = 0;
-    if (last) {
+    uint64_t t_bwd = act + both + bwd, t_loss = 0, head_act = 2 * ab * sh->sbh_r;   /* final norm input, head input */
+    if (last && eg_act) {
+        /* PyTorch eager at the loss's backward (log_softmax's): the final
+         * norm's saved tensors and the head's input (its 16-bit copy with
+         * autocast), and three fp32 s b V tensors: the log-softmax output
+         * (saved), the gradient nll_loss hands it and the one it makes for
+         * the logits (the model's .float() copy is freed with the forward,
+         * the 16-bit logits with the output the loop drops); no block
+         * gradient is live yet, so no workspace */
+        uint64_t sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch, nh = sb * (uint64_t)m->hidden;
+        uint64_t c = eac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype), r = eac ? 4 : c;
+        head_act = (m->norm == ZP_NORM_RMSNORM ? (r == 4 ? 8 * nh : (4 + c) * nh) + 4 * sb : r * nh + 8 * sb) + c * nh;
+        loss += 12 * sb * (uint64_t)sh->vocab_t;
+        t_loss = act + head_act + both - ws + loss;
+    } else if (last) {
         loss += 4 * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
         if (l->sp && l->tp > 1 && cv->bwd_workspace)   /* the head's input gathered whole (a working buffer) */
             loss += ab * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
-        t_loss = act + 2 * ab * sh->sbh_r + both + loss;   /* + final norm input, head input */
+        t_loss = act + head_act + both + loss;
     }
-    if (last && t_loss >= t_bwd) {
+    /* PyTorch eager: the 16-bit weight copies autocast made for the
+     * products, each saved until its product's backward: every block's and
+     * the head's at the loss, the first block's at its backward; and at one
+     * micro-batch on one GPU (no DDP buckets, no accumulation) gradients
+     * exist only from the backward on (zero_grad(set_to_none=True)): none
+     * at the loss; by the first block's backward all but its own are there
+     * (counted whole), which also covers the optimizer step's moment
+     * (parameters, gradients and optimizer state, nothing else) */
+    uint64_t wc_loss = 0, wc_bwd = 0, g_loss = dv[ZP_MEM_GRADS];
+    if (eac) {
+        uint64_t lin = (uint64_t)(zp_model_block_matmul_params(m) / l->tp);
+        wc_bwd = 2 * lin;
+        wc_loss = 2 * ((uint64_t)blocks * lin + (last ? (uint64_t)sh->vocab_t * (uint64_t)m->hidden : 0));
+    }
+    int eg_nograd = eg && d == 1 && l->grad_accum == 1 && l->zero == 0 && !off_opt && !off_par;
+    if (eg_nograd)
+        g_loss = 0;
+    uint64_t tl = t_loss + wc_loss + g_loss, tb = t_bwd - eg_first + wc_bwd + dv[ZP_MEM_GRADS];
+    if (last && tl >= tb) {
         out->phase = ZP_PHASE_LOSS;
-        dv[ZP_MEM_ACT] = act + 2 * ab * sh->sbh_r;
-        dv[ZP_MEM_BUF] = both + loss;
+        dv[ZP_MEM_ACT] = act + head_act;
+        dv[ZP_MEM_BUF] = eg_act ? both - ws + loss : both + loss;
+        dv[ZP_MEM_PARAMS] += wc_loss;
+        dv[ZP_MEM_GRADS] = g_loss;
     } else {
         out->phase = ZP_PHASE_BACKWARD;
-        dv[ZP_MEM_ACT] = act;
+        dv[ZP_MEM_ACT] = act - eg_first;
         dv[ZP_MEM_BUF] = both + bwd;
+        dv[ZP_MEM_PARAMS] += wc_bwd;
     }
 
     /* overhead */
@@ -558,6 +707,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->grad_overlap = ZP_GOVL_ALL;
     c->tp_grad_overlap = 0;
     c->p2p_blocking = 0;
+    c->eager = 0;
     c->lp_grads = 0;
     c->framework[0] = 0;
     c->bwd_workspace = 1;
