@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""eager-check.py - zplan's PyTorch-eager memory model (--framework torch,
+--eager; memory.c, zp_eager_layer_bytes) held against PyTorch itself, on CPU.
+
+A GPT-2 and a LLaMA model, small, are written here op for op as Hugging Face
+transformers writes them (GPT2Attention's eager path with its causal mask,
+Conv1D's addmm, NewGELUActivation written out; LlamaRMSNorm, rotary
+positions, repeat_kv, the SiLU MLP; ForCausalLMLoss's .float() and
+cross_entropy), in three precisions: fp32, a bf16 model (model.to(bfloat16)),
+and CUDA's autocast, whose casts are written out as its lists say (the
+matmuls in bf16 on copies, the weights' copies cached for the forward;
+pow, rsqrt, layer_norm and softmax in fp32): CPU autocast has other lists.
+One forward and backward run and two things are measured:
+  saved   the bytes autograd keeps for the backward at the forward's end
+          (saved_tensors_hooks, by storage, the parameters left out)
+  peak    the most bytes PyTorch's CPU allocator held during the forward and
+          backward above what it held before (an LD_PRELOAD shim counts
+          c10's posix_memalign and free: built here from the C below)
+and set beside zplan's prediction for the same model and layout (its JSON:
+the activations, the buffers and, with autocast, the weight copies booked
+with the parameters).  The attention is eager (SDPA's fused kernels need a
+GPU).  Where the numbers agree, zplan's formula is what PyTorch's autograd
+does with these modules; it does not show CUDA's kernels or the real
+transformers code, which scripts/torch-memory.py measures on the GPU.
+
+  scripts/eager-check.py [--zplan PATH] [--tap]
+
+--tap prints TAP instead (tests/eager.sh): two lines per case, the saved
+bytes and the peak, each within 1 % of zplan's.
+
+Needs PyTorch (Debian: apt-get install python3-torch; run with the Python
+it installs into, /usr/bin/python3) and a C compiler.  Prints one line per
+case and exits 1 if a case is off by more than 1 %.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+SHIM = r"""
+#define _GNU_SOURCE
+#include <stddef.h>
+#include <stdint.h>
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+#define TB (1u << 22)
+static void *keys[TB];
+static size_t vals[TB], cur, peak;
+static int lk;
+static void lock(void) { while (__atomic_test_and_set(&lk, __ATOMIC_ACQUIRE)) ; }
+static void unlock(void) { __atomic_clear(&lk, __ATOMIC_RELEASE); }
+static size_t home(void *p) { return ((uintptr_t)p >> 4) * 2654435761u % TB; }
+int posix_memalign(void **out, size_t al, size_t sz)
+{
+    void *p = __libc_memalign(al, sz);
+    if (!p) return 12;
+    *out = p;
+    lock();
+    size_t i = home(p);
+    while (keys[i]) i = (i + 1) % TB;
+    keys[i] = p, vals[i] = sz, cur += sz;
+    if (cur > peak) peak = cur;
+    unlock();
+    return 0;
+}
+void free(void *p)
+{
+    if (!p) return;
+    lock();
+    size_t i = home(p);
+    while (keys[i] && keys[i] != p) i = (i + 1) % TB;
+    if (keys[i] == p) {   /* remove, shifting the run after it back */
+        cur -= vals[i];
+        keys[i] = 0;
+        for (size_t j = (i + 1) % TB; keys[j]; j = (j + 1) % TB) {
+            size_t k = home(keys[j]);
+            if (i < j ? (k <= i || k > j) : (k <= i && k > j)) {
+                keys[i] = keys[j], vals[i] = vals[j], keys[j] = 0, i = j;
+            }
+        }
+    }
+    unlock();
+    __libc_free(p);
+}
+size_t shim_cur(void) { return cur; }
+void shim_reset(void) { peak = cur; }
+size_t shim_peak(void) { return peak; }
+"""
+
+# the two models: (kind, layers, hidden, heads, kv heads, ffn, vocab); b x s tokens
+MODELS = [("gpt2", 2, 64, 4, 4, 256, 1000), ("llama", 2, 64, 4, 2, 176, 1000)]
+BATCH, SEQ = 4, 128
+MODES = ["fp32", "bf16", "autocast"]
+
+
+def build(torch, F):
+    f32, bf16 = torch.float32, torch.bfloat16
+
+    class Cast:
+        """CUDA autocast's casts, written out (or none)"""
+        def __init__(self, on):
+            self.on, self.cache = on, {}
+
+        def low(self, x):   # an argument of a lower-precision op
+            if not self.on or x.dtype != f32:
+                return x
+            if x.is_leaf and x.requires_grad:   # its cache keeps leaf tensors needing grad: the weights
+                return self.cache.setdefault(id(x), x.to(bf16))
+            return x.to(bf16)
+
+        def full(self, x):   # an argument of an fp32-list op
+            return x.float() if self.on else x
+
+        def linear(self, x, w):
+            return F.linear(self.low(x), self.low(w))
+
+        def conv1d(self, x, w, b):   # transformers' Conv1D
+            out = torch.addmm(self.low(b), self.low(x).view(-1, x.shape[-1]), self.low(w))
+            return out.view(x.shape[:-1] + (w.shape[1],))
+
+        def matmul(self, a, b):
+            return torch.matmul(self.low(a), self.low(b))
+
+    def causal(s, dt):
+        return torch.full((s, s), torch.finfo(dt).min, dtype=dt).triu(1)[None, None]
+
+    def gpt2(cs, P, ids, h, a):
+        b, s = ids.shape
+        d = h // a
+        x = P["wte"][ids] + P["wpe"][torch.arange(s)]
+        mask = causal(s, x.dtype)
+        for L in P["layers"]:
+            y = F.layer_norm(cs.full(x), (h,), L["ln1w"], L["ln1b"])
+            q, k, v = (t.view(b, s, a, d).transpose(1, 2) for t in cs.conv1d(y, L["wqkv"], L["bqkv"]).split(h, 2))
+            w = cs.matmul(q, k.transpose(-1, -2)) * d ** -0.5 + mask
+            w = F.softmax(w, dim=-1, dtype=f32 if cs.on else None).type(v.dtype)
+            o = torch.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
+            x = cs.conv1d(o, L["wo"], L["bo"]) + x
+            y = cs.conv1d(F.layer_norm(cs.full(x), (h,), L["ln2w"], L["ln2b"]), L["wfc"], L["bfc"])
+            y = 0.5 * y * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * torch.pow(cs.full(y), 3.0))))
+            x = cs.conv1d(y, L["wfc2"], L["bfc2"]) + x
+        return cs.linear(F.layer_norm(cs.full(x), (h,), P["lnfw"], P["lnfb"]), P["wte"])
+
+    def rms(x, w):
+        dt = x.dtype
+        x = x.to(f32)
+        var = x.pow(2).sum(-1, keepdim=True) / x.shape[-1]   # PyTorch 2's mean saves no input; 1.13's does
+        return w * (x * torch.rsqrt(var + 1e-5)).to(dt)
+
+    def rotate(x, cos, sin):
+        half = x.shape[-1] // 2
+        return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
+
+    def llama(cs, P, ids, h, a, g):
+        b, s = ids.shape
+        d = h // a
+        x = P["emb"][ids]
+        inv = 1.0 / 10000 ** (torch.arange(0, d, 2, dtype=f32) / d)
+        ang = torch.outer(torch.arange(s, dtype=f32), inv)
+        ang = torch.cat((ang, ang), -1)[None].expand(b, s, d)
+        cos, sin = ang.cos().to(x.dtype)[:, None], ang.sin().to(x.dtype)[:, None]
+        mask = causal(s, x.dtype)
+        for L in P["layers"]:
+            y = rms(x, L["n1"])
+            q = rotate(cs.linear(y, L["wq"]).view(b, s, a, d).transpose(1, 2), cos, sin)
+            k = rotate(cs.linear(y, L["wk"]).view(b, s, g, d).transpose(1, 2), cos, sin)
+            v = cs.linear(y, L["wv"]).view(b, s, g, d).transpose(1, 2)
+            if a != g:   # repeat_kv
+                k = k[:, :, None].expand(b, g, a // g, s, d).reshape(b, a, s, d)
+                v = v[:, :, None].expand(b, g, a // g, s, d).reshape(b, a, s, d)
+            w = cs.matmul(q, k.transpose(2, 3)) * d ** -0.5 + mask
+            w = F.softmax(w, dim=-1, dtype=f32).to(q.dtype)
+            o = cs.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
+            x = x + cs.linear(o, L["wo"])
+            y = rms(x, L["n2"])
+            x = x + cs.linear(F.silu(cs.linear(y, L["wg"])) * cs.linear(y, L["wu"]), L["wd"])
+        return cs.linear(rms(x, P["nf"]), P["head"])
+
+    def params(kind, layers, h, a, g, f, V, dt):
+        gen = torch.Generator().manual_seed(1)
+
+        def r(*shape):
+            return (torch.randn(*shape, generator=gen) * 0.02).to(dt).requires_grad_()
+
+        def one(n):
+            return torch.ones(n, dtype=dt, requires_grad=True)
+        if kind == "gpt2":
+            return {"wte": r(V, h), "wpe": r(SEQ, h), "lnfw": one(h), "lnfb": one(h),
+                    "layers": [{"ln1w": one(h), "ln1b": one(h), "wqkv": r(h, 3 * h), "bqkv": r(3 * h), "wo": r(h, h),
+                                "bo": r(h), "ln2w": one(h), "ln2b": one(h), "wfc": r(h, f), "bfc": r(f),
+                                "wfc2": r(f, h), "bfc2": r(h)} for _ in range(layers)]}
+        kv = g * (h // a)
+        return {"emb": r(V, h), "nf": one(h), "head": r(V, h),
+                "layers": [{"n1": one(h), "wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h), "n2": one(h),
+                            "wg": r(f, h), "wu": r(f, h), "wd": r(h, f)} for _ in range(layers)]}
+
+    def measure(lib, kind, layers, h, a, g, f, V, mode):
+        cs = Cast(mode == "autocast")
+        P = params(kind, layers, h, a, g, f, V, torch.bfloat16 if mode == "bf16" else f32)
+        leaves = [t for k, t in P.items() if k != "layers"] + [t for L in P["layers"] for t in L.values()]
+        own = {t.data_ptr() for t in leaves}
+        ids = torch.randint(0, V, (BATCH, SEQ), generator=torch.Generator().manual_seed(2))
+        labels = torch.nn.functional.pad(ids, (0, 1), value=-100)[..., 1:].contiguous().view(-1)
+        saved = {}
+
+        def pack(t):   # the weights' autocast copies are booked apart, as zplan books them
+            st = t.storage()
+            if st.data_ptr() not in own and not any(c.data_ptr() == st.data_ptr() for c in cs.cache.values()):
+                saved[st.data_ptr()] = st.size() * t.element_size()
+            return t
+        lib.shim_reset()
+        base = lib.shim_cur()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            logits = gpt2(cs, P, ids, h, a) if kind == "gpt2" else llama(cs, P, ids, h, a, g)
+            cs.cache.clear()   # autocast's exit
+            loss = F.cross_entropy(logits.float().view(-1, V), labels, ignore_index=-100)
+            del logits
+        loss.backward()
+        return sum(saved.values()), lib.shim_peak() - base
+    return measure
+
+
+def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp):
+    cfg = ({"model_type": "gpt2", "n_layer": layers, "n_embd": h, "n_head": a, "n_inner": f, "vocab_size": V,
+            "n_positions": SEQ} if kind == "gpt2" else
+           {"model_type": "llama", "num_hidden_layers": layers, "hidden_size": h, "num_attention_heads": a,
+            "num_key_value_heads": g, "intermediate_size": f, "vocab_size": V, "max_position_embeddings": SEQ,
+            "tie_word_embeddings": False, "hidden_act": "silu"})
+    path = os.path.join(tmp, kind + ".json")
+    with open(path, "w") as fh:
+        json.dump(cfg, fh)
+    args = [zp, "--config", path, "--gpus", "1", "--gpu", "h200", "--seq", str(SEQ), "--micro-batch", str(BATCH),
+            "--global-batch", str(BATCH), "--tp", "1", "--pp", "1", "--zero", "0", "--ckpt", "none", "--no-flash-attn",
+            "--framework", "torch", "--dtype", "fp32" if mode == "fp32" else "bf16", "--json", "--no-store"]
+    if mode == "bf16":
+        args.append("--no-master-weights")
+    j = json.loads(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
+    mem, psi = j["chosen"]["memory_bytes"], j["model"]["params"]
+    # what the run allocates above its parameters: the activations, the
+    # loss's buffers, and with autocast the weight copies (params above 4 psi)
+    copies = mem["params"] - psi * (2 if mode == "bf16" else 4)
+    return mem["activations"], mem["activations"] + mem["buffers"] + copies
+
+
+def main(argv):
+    zp = os.environ.get("ZPLAN", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zplan"))
+    tap, i = False, 0
+    while i < len(argv):
+        if argv[i] == "--zplan" and i + 1 < len(argv):
+            zp = os.path.abspath(argv[i + 1]); i += 2
+        elif argv[i] == "--tap":
+            tap = True; i += 1
+        else:
+            sys.stderr.write("eager-check: unknown argument %s (allowed: --zplan PATH, --tap)\n" % argv[i])
+            return 2
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError as e:
+        sys.stderr.write("eager-check: %s (needs PyTorch: apt-get install python3-torch)\n" % e)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        if "eager-check-shim" not in os.environ.get("LD_PRELOAD", ""):
+            so = os.path.join(tmp, "eager-check-shim.so")
+            src = os.path.join(tmp, "shim.c")
+            with open(src, "w") as fh:
+                fh.write(SHIM)
+            subprocess.run([os.environ.get("CC", "cc"), "-O2", "-shared", "-fPIC", "-o", so, src], check=True)
+            env = dict(os.environ, LD_PRELOAD=so)
+            return subprocess.run([sys.executable, os.path.abspath(__file__)] + argv, env=env).returncode
+        import ctypes
+        lib = ctypes.CDLL(None)
+        lib.shim_cur.restype = lib.shim_peak.restype = ctypes.c_size_t
+        measure = build(torch, F)
+        bad, k = 0, 0
+        if tap:
+            print("1..%d" % (2 * len(MODELS) * len(MODES)))
+        else:
+            print("%-6s %-9s %12s %12s %7s %12s %12s %7s" % ("model", "precision", "saved", "zplan act", "error",
+                                                              "peak", "zplan peak", "error"))
+        for model in MODELS:
+            for mode in MODES:
+                measure(lib, *model, mode)   # the first products of a kind allocate caches once for good
+                saved, peak = measure(lib, *model, mode)
+                act, pk = zplan_predict(zp, *model, mode, tmp)
+                # saved counts the loss's log-softmax (4 b s V), which zplan books with the buffers
+                saved_act = saved - 4 * BATCH * SEQ * model[6]
+                e1, e2 = act / saved_act - 1, pk / peak - 1
+                bad += abs(e1) > 0.01 or abs(e2) > 0.01
+                if tap:
+                    for what, got, want, e in (("saved activations", act, saved_act, e1), ("peak", pk, peak, e2)):
+                        k += 1
+                        print("%s %d - %s %s, %s: zplan %d B, PyTorch %d B (%+.2f %%, within 1 %%)" %
+                              ("ok" if abs(e) <= 0.01 else "not ok", k, model[0], mode, what, got, want, 100 * e))
+                else:
+                    print("%-6s %-9s %12d %12d %+6.2f%% %12d %12d %+6.2f%%" % (model[0], mode, saved_act, act,
+                                                                             100 * e1, peak, pk, 100 * e2))
+        if not tap:
+            print("eager-check: %s" % ("all within 1 %" if not bad else "%d cases off by more than 1 %%" % bad))
+        return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

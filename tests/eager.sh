@@ -1,0 +1,24 @@
+#!/bin/sh
+# eager.sh - zplan's PyTorch-eager memory model (--framework torch) against
+# PyTorch's own autograd and allocator on CPU: scripts/eager-check.py runs a
+# GPT-2 and a LLaMA model written op for op as Hugging Face transformers
+# writes them, in fp32, as a bf16 model and under CUDA autocast's casts, and
+# holds zplan's predicted activations (what autograd saves) and peak (at the
+# loss's backward) within 1 % of what PyTorch kept and allocated.
+#
+# Needs python3 with PyTorch (Debian: python3-torch) and a C compiler;
+# without them the script is skipped, except under CI=true, where a missing
+# dependency is a failure (scripts/setup installs them).
+. "$(dirname "$0")/lib.sh"
+
+py=
+for p in ${PYTHON:-python3 /usr/bin/python3}; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' >/dev/null 2>&1; then
+        py=$p
+        break
+    fi
+done
+[ -n "$py" ] || missing "no python3 with PyTorch (Debian: python3-torch)"
+command -v "${CC:-cc}" >/dev/null 2>&1 || missing "no C compiler for the allocator shim (${CC:-cc})"
+export OMP_NUM_THREADS=1
+exec "$py" "$ZPLAN_SRCDIR/scripts/eager-check.py" --zplan "$ZPLAN" --tap
