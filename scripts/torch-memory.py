@@ -24,6 +24,14 @@ writes is what zplan's --framework torch memory model is to be held to
 (issue: real-framework memory); run it with scripts/gpu-check.
 
   python3 scripts/torch-memory.py [--only NAME] [--out FILE]
+  python3 scripts/torch-memory.py --compare FILE [--zplan PATH]
+
+--compare needs neither a GPU nor PyTorch: for each shape measured in FILE
+it asks zplan (--framework torch, the shape's layout pinned, --gpu h200) and
+prints the measured and predicted tensor peak (max_memory_allocated against
+zplan's classes without the overhead) and device total (the device's used
+memory at the end, the context and the allocator's reserve included,
+against zplan's total), with the errors, and a last line with the worst.
 """
 import json
 import os
@@ -101,17 +109,65 @@ def measure(torch, transformers, s):
     return rec
 
 
+def zplan_args(rec, cfg_path):
+    """zplan's question for one measured shape: its model, one H200, the
+    shape's micro-batch and sequence, PyTorch eager (--framework torch)"""
+    mb = str(rec["micro_batch"])
+    return ["--config", cfg_path, "--gpus", "1", "--gpu", "h200", "--seq", str(rec["seq"]), "--micro-batch", mb,
+            "--global-batch", mb, "--dp", "1", "--tp", "1", "--pp", "1", "--zero", "0", "--offload", "none",
+            "--ckpt", "none", "--dtype", rec["dtype"], "--flash-attn" if rec["attn"] == "sdpa" else "--no-flash-attn",
+            "--framework", "torch", "--json", "--no-store"]
+
+
+def compare(path, zp):
+    import subprocess
+    import tempfile
+    worst = [0.0, 0.0]
+    print("%-24s %11s %11s %7s %11s %11s %7s" % ("shape", "allocated", "zplan", "error", "device", "zplan", "error"))
+    with tempfile.TemporaryDirectory() as tmp, open(path) as f:
+        for line in f:
+            rec = json.loads(line)
+            if "peak_allocated" not in rec:
+                print("%-24s %s" % (rec.get("name", "?"), rec.get("error", "not measured")))
+                continue
+            cfg = os.path.join(tmp, rec["name"] + ".json")
+            with open(cfg, "w") as c:
+                json.dump(rec["config"], c)
+            o = subprocess.run([zp] + zplan_args(rec, cfg), capture_output=True, text=True)
+            if o.returncode != 0:
+                print("%-24s zplan: %s" % (rec["name"], o.stderr.strip()))
+                continue
+            mem = json.loads(o.stdout)["chosen"]["memory_bytes"]
+            tensors = mem["total"] - mem["overhead"]
+            e1 = tensors / rec["peak_allocated"] - 1
+            e2 = mem["total"] / rec["device_used"] - 1
+            worst = [max(worst[0], abs(e1)), max(worst[1], abs(e2))]
+            print("%-24s %8.1f MiB %8.1f MiB %+6.1f%% %8.1f MiB %8.1f MiB %+6.1f%%" % (
+                rec["name"], rec["peak_allocated"] / 2**20, tensors / 2**20, 100 * e1, rec["device_used"] / 2**20,
+                mem["total"] / 2**20, 100 * e2))
+    print("torch-memory: worst |error| %.1f %% (tensor peak), %.1f %% (device total)" % (100 * worst[0], 100 * worst[1]))
+    return 0
+
+
 def main(argv):
     only, out = None, os.path.join(os.environ.get("OUT", "."), "torch-memory.jsonl")
+    cmp, zp = None, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zplan")
     i = 0
     while i < len(argv):
         if argv[i] == "--only" and i + 1 < len(argv):
             only = argv[i + 1]; i += 2
         elif argv[i] == "--out" and i + 1 < len(argv):
             out = argv[i + 1]; i += 2
+        elif argv[i] == "--compare" and i + 1 < len(argv):
+            cmp = argv[i + 1]; i += 2
+        elif argv[i] == "--zplan" and i + 1 < len(argv):
+            zp = argv[i + 1]; i += 2
         else:
-            sys.stderr.write("torch-memory: unknown argument %s (allowed: --only NAME, --out FILE)\n" % argv[i])
+            sys.stderr.write("torch-memory: unknown argument %s (allowed: --only NAME, --out FILE, "
+                             "--compare FILE, --zplan PATH)\n" % argv[i])
             return 2
+    if cmp:
+        return compare(cmp, zp)
     try:
         import torch
         import transformers
