@@ -159,7 +159,7 @@ def build(torch, F):
         x = P["emb"][ids]
         inv = 1.0 / 10000 ** (torch.arange(0, d, 2, dtype=f32) / d)
         ang = torch.outer(torch.arange(s, dtype=f32), inv)
-        ang = torch.cat((ang, ang), -1)[None].expand(b, s, d)
+        ang = torch.cat((ang, ang), -1)[None]   # one row of positions for the batch (position_ids: 1 x s)
         cos, sin = ang.cos().to(x.dtype)[:, None], ang.sin().to(x.dtype)[:, None]
         mask = causal(s, x.dtype)
         for L in P["layers"]:

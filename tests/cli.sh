@@ -842,6 +842,13 @@ jok "$tmp/eg2.json" '.[0].conventions.eager and (.[1].conventions.eager | not) a
     "--framework torch, GPT-2 small, bf16 on one GPU: autocast's 4 + 8 bytes a parameter and the bf16 copies of the products' weights, no gradients at the loss, 12 b s V bytes of fp32 loss tensors; --no-eager: zplan's own (12 bytes a parameter of optimizer)"
 zp --model gpt2-small --gpus 1 --no-store --json --dp 1 --zero 0 --micro-batch 4 --global-batch 4
 jok "$outf" '.conventions.eager | not' "no --framework: zplan's own accounting (eager off)"
+zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --micro-batch 4 --global-batch 4 --dtype bf16 --no-store --framework torch
+ok "$(grep -q "bf16 autocast: fp32 params, fp32 grads, no master copy" "$outf"; echo $?)" \
+    "--framework torch, bf16: the Training line says autocast's fp32 parameters and gradients"
+zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --offload none --micro-batch 4 --global-batch 4 --ckpt selective --no-store --framework torch
+is "$rc" 2 "--framework torch --ckpt selective: no valid layout (exit 2)"
+ok "$(grep -q "PyTorch eager (--eager) rebuilds whole blocks only" "$outf" "$errf"; echo $?)" \
+    "the answer says PyTorch eager rebuilds whole blocks only"
 zp --model llama2-7b --no-store --framework jax
 is "$rc" 2 "--framework jax: refused (exit 2)"
 ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "the refusal lists the frameworks"

@@ -1384,19 +1384,56 @@ static void test_eager(void)
     zp_cluster c2 = cluster(2, 2);
     zp_mem_stage(&g2, &ac, &l2, &c2, &cv, 0, &mem);
     is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "eager, dp 2: fp32 gradients 4 Psi at the loss");
-    /* a short sequence: the peak is the first block's backward, with every
-     * gradient (4 Psi, counted whole), the first block's activations and
-     * its bf16 weight copy and, beside them, the block's activation
-     * gradients (the workspace); the other blocks' copies and activations
-     * freed by their backwards */
+    /* two data-parallel ranks: DDP's reducer holds every gradient in its
+     * buckets beside the parameters' .grad (gradient_as_bucket_view off) */
+    cv.bucket_elems = 25 * 1024 * 1024 / 2;
+    zp_mem_stage(&g2, &ac, &l2, &c2, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_BUF], 12 * (uint64_t)n * V + psi * 4, "eager, dp 2, DDP: + every gradient in its buckets, 4 Psi");
+    cv.bucket_elems = 0;
+    /* a short sequence (16 tokens, per token: the GPT-2 layer above): the
+     * peak is the first block's backward, with every gradient (4 Psi,
+     * counted whole), the first block's activations and bf16 weight copy
+     * and, beside them, the block's activation gradients (the workspace);
+     * the other blocks' copies and activations freed by their backwards */
     zp_train sh = ac;
     sh.seq = 16;
     zp_layout l3 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
     zp_mem_stage(&g2, &sh, &l3, &c, &cv, 0, &mem);
+    uint64_t tok = want / (uint64_t)n;
     is_u64((uint64_t)mem.phase, ZP_PHASE_BACKWARD, "eager, 16 tokens: the peak is the first block's backward");
     is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "eager, 16 tokens: all the gradients by then, 4 Psi");
     is_u64(mem.dev[ZP_MEM_PARAMS], psi * 4 + 2 * (uint64_t)(12 * h * h), "eager, 16 tokens: one block's weight copy");
-    is_u64(mem.dev[ZP_MEM_ACT], zp_eager_layer_bytes(&g2, &sh, &l3), "eager, 16 tokens: one block's activations");
+    is_u64(mem.dev[ZP_MEM_ACT], 16 * tok, "eager, 16 tokens: one block's activations (16 x %llu bytes)",
+           (unsigned long long)tok);
+    /* full recompute of every 2nd block (ckpt_every 2: blocks 1, 3, ...):
+     * the first block keeps all of its activations, and at its backward
+     * nothing is rebuilt */
+    sh.ckpt_every = 2;
+    zp_layout l4 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 1);
+    zp_mem_stage(&g2, &sh, &l4, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 16 * tok, "eager, every 2nd block rebuilt: the first block's own at its backward");
+    sh.ckpt_every = 0;
+    zp_mem_stage(&g2, &sh, &l4, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 16 * (uint64_t)h * 4, "eager, every block rebuilt: the first block's fp32 input");
+    /* dropout (GPT-2, autocast, eager attention): the probabilities' mask,
+     * 1 byte (the values product reads the bf16 copy's dropout output in
+     * place of the copy), and the two residual branches' masks */
+    zp_train dr = ac;
+    dr.flash = 0;
+    dr.dropout = 1;
+    is_u64(zp_eager_layer_bytes(&g2, &dr, &l1), eager_attn + (uint64_t)b * a * s * s + 2 * (uint64_t)n * h,
+           "eager GPT-2 with dropout: + the probabilities' mask and two residual masks, 1 byte each");
+    dr.flash = 1;
+    is_u64(zp_eager_layer_bytes(&g2, &dr, &l1), want + 2 * (uint64_t)n * h,
+           "eager GPT-2 with dropout under SDPA: only the residual masks (the kernel keeps a seed)");
+    /* pipeline stages: the first stage's peak is its backward's start,
+     * every block's activations and weight copies (nothing freed yet) */
+    zp_layout lp = lay(1, 1, 2, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, b, 1);
+    zp_cluster cp2 = cluster(2, 2);
+    zp_mem_stage(&g2, &ac, &lp, &cp2, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_ACT], 6 * want, "eager, pp 2, stage 0: its 6 blocks' activations at its backward");
+    is_u64(mem.dev[ZP_MEM_PARAMS] - (uint64_t)zp_stage_params(&g2, &lp, 0) * 4, 2 * 6 * (uint64_t)(12 * h * h),
+           "eager, pp 2, stage 0: its 6 blocks' weight copies");
     /* LLaMA 1B-like, autocast, SDPA, micro-batch 2 x 2048: RMSNorm keeps its
      * fp32 input and normalised x (and rsqrt, 4 a token); q, k, v each their
      * own bf16 copy of the norm's output; SDPA its q and k (rotated, fp32,
@@ -1428,13 +1465,29 @@ static void test_eager(void)
     /* rotary positions: cos and sin (fp32 with autocast) on the first stage */
     zp_mem_stage(&ll, &lt, &ll1, &c, &cv, 0, &mem);
     uint64_t head = ln_ * (rms + 2 * lh);
-    is_u64(mem.dev[ZP_MEM_ACT], 16 * lw + 2 * 4 * ln_ * (uint64_t)d + head,
-           "eager LLaMA: layers, cos and sin, the final norm and the head's input");
-    /* eager off: zplan's own accounting, unchanged */
+    is_u64(mem.dev[ZP_MEM_ACT], 16 * lw + 2 * 4 * 2048 * (uint64_t)d + head,
+           "eager LLaMA: layers, cos and sin (fp32, s x d each), the final norm and the head's input");
+    /* eager off: zplan's own accounting (16-bit parameters and gradients,
+     * Adam with its fp32 master, gradients at the loss, the fp32 logits) */
     cv.eager = 0;
     zp_mem off;
     zp_mem_stage(&ll, &lt, &ll1, &c, &cv, 0, &off);
-    is_u64(off.dev[ZP_MEM_PARAMS], (uint64_t)zp_stage_params(&ll, &ll1, 0) * 2, "eager off: bf16 parameters, 2 Psi");
+    uint64_t lpsi = (uint64_t)zp_stage_params(&ll, &ll1, 0);
+    is_u64(off.dev[ZP_MEM_PARAMS], lpsi * 2, "eager off: bf16 parameters, 2 Psi");
+    is_u64(off.dev[ZP_MEM_GRADS], lpsi * 2, "eager off: bf16 gradients, 2 Psi");
+    is_u64(off.dev[ZP_MEM_OPTIM], lpsi * 12, "eager off: Adam and the fp32 master, 12 Psi");
+    /* selective and per-op recompute are not PyTorch eager's */
+    zp_problem prob = {0};
+    prob.model = ll;
+    prob.train = lt;
+    prob.conv = cv;
+    prob.conv.eager = 1;
+    prob.cluster = c;
+    prob.pins.ckpt = ZP_CKPT_SELECTIVE;   /* asked for (unasked, flash rejects it first) */
+    zp_layout ls = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_SELECTIVE, 0, 2, 1);
+    is_u64((uint64_t)zp_layout_check(&prob, &ls), ZP_REJ_EAGER_CKPT, "eager: selective recompute rejected by rule");
+    ls.ckpt = ZP_CKPT_FULL;
+    is_u64((uint64_t)zp_layout_check(&prob, &ls), ZP_REJ_NONE, "eager: full recompute allowed");
 }
 
 int main(void)

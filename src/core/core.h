@@ -320,8 +320,8 @@ typedef struct zp_conv {
                                  * dtypes with master weights by autocast (fp32 parameters and gradients, a
                                  * 16-bit copy of each matmul weight saved for its backward, no separate
                                  * master), the loss's fp32 logits, log-softmax and their gradients at its
-                                 * backward, and with one micro-batch on one GPU no gradients before the
-                                 * backward (set_to_none) (memory.c) */
+                                 * backward, and with one micro-batch without data parallelism no gradients
+                                 * before the backward (set_to_none) (memory.c) */
     int bwd_workspace;          /* count one block's activation gradients in backward (and with sequence
                                  * parallelism the operand gathered whole: in backward, and the head's input) */
     int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the
@@ -334,6 +334,15 @@ typedef struct zp_conv {
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */
     double elementwise_bps;     /* non-matmul kernels' traffic rate; 0: folded into gemm_eff (GPU presets) */
 } zp_conv;
+
+/* PyTorch eager (cv->eager) trains a 16-bit dtype with master weights the
+ * way PyTorch users do, by autocast: fp32 parameters, gradients and
+ * optimizer, the products in 16 bits on copies autocast makes (memory.c);
+ * without master weights it is a model kept in 16 bits, no autocast. */
+static inline int zp_eager_autocast(const zp_train *tr, const zp_conv *cv)
+{
+    return cv->eager && tr->dtype != ZP_DT_FP32 && tr->master;
+}
 
 /* Whether lp_grads applies: DeepSpeed's bf16 optimizer, which DeepSpeed
  * takes for bf16 parameters with fp32 gradient accumulation at ZeRO 0-1
@@ -552,6 +561,7 @@ typedef enum zp_reject {
     ZP_REJ_VP,           /* interleaving needs pp > 1 and M divisible by pp */
     ZP_REJ_SELECTIVE_FLASH, /* unpinned selective recompute under flash attention: same as none */
     ZP_REJ_CP,           /* cp > 1 without flash attention, or not splitting the sequence in 2 cp chunks */
+    ZP_REJ_EAGER_CKPT,   /* PyTorch eager (cv.eager) with selective or per-op recompute: its modules rebuild whole blocks */
     ZP_REJ_DEVICE_MEM,   /* does not fit in device memory */
     ZP_REJ_HOST_MEM,     /* offload does not fit in host RAM */
     ZP_REJ_N

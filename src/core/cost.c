@@ -466,7 +466,12 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         out->optimizer_s = Ps / cv->cpu_adam_params_per_s;
     else {
         double K = (tr->optim == ZP_OPT_ADAM ? 8.0 : 4.0) + (tr->master && tr->dtype != ZP_DT_FP32 ? 4.0 : 0.0);
-        double bytes = Ps * (2.0 * zp_dtype_bytes(tr->dtype) + zp_dtype_bytes(tr->grad_dtype) + 2.0 * K);
+        double pbt = zp_dtype_bytes(tr->dtype), gbt = zp_dtype_bytes(tr->grad_dtype);
+        if (zp_eager_autocast(tr, cv)) {   /* fp32 parameters and gradients, no master copy */
+            pbt = gbt = 4.0;
+            K = tr->optim == ZP_OPT_ADAM ? 8.0 : 4.0;
+        }
+        double bytes = Ps * (2.0 * pbt + gbt + 2.0 * K);
         out->optimizer_s = bytes / (c->gpu.hbm_gbps * 1e9);
     }
     out->step_s = out->compute_s + out->bubble_s + out->comm_exposed_s + out->optimizer_s;

@@ -190,8 +190,12 @@ static int eager_autocast(const zp_train *tr) { return tr->dtype != ZP_DT_FP32 &
  *               2 + 2), 5 c nf without.  SwiGLU: gate's output (SiLU's
  *               input), SiLU's output and up's (the product's factors), the
  *               product (down's input): 4 c nf
- *   dropout     (tr->dropout) the masks, 1 byte: the attention probabilities
- *               S and the two residual branches 2 nh
+ *   dropout     (tr->dropout) the masks, 1 byte: eager attention's
+ *               probabilities S (SDPA's kernels keep a random seed), and
+ *               GPT-2's two residual branches 2 nh (LLaMA has none); where
+ *               the values product read the softmax output itself (no
+ *               16-bit copy between them: GPT-2 in fp32 or as a bf16 model,
+ *               LLaMA in fp32) it now reads the dropout's output, c S more
  * The residual stream after attention is the second norm's input; a
  * layer's output, the next layer's.  Full recompute
  * (torch.utils.checkpoint) keeps the layer input, r nh. */
@@ -217,7 +221,11 @@ uint64_t zp_eager_layer_bytes(const zp_model *m, const zp_train *tr, const zp_la
     else
         attn = c * (q + 2 * kv) + (ac ? 4 + 2 : c) * S + c * q;
     uint64_t mlp = llama ? 4 * c * nf : (ac ? 16 : 5 * c) * nf;
-    uint64_t drop = tr->dropout ? S + 2 * nh : 0;
+    uint64_t drop = 0;
+    if (tr->dropout) {
+        int copy = llama ? c == 2 : ac;   /* a 16-bit copy between the softmax and the values product */
+        drop = (tr->flash ? 0 : S + (copy ? 0 : c * S)) + (llama ? 0 : 2 * nh);
+    }
     return 2 * norm + in_qkv + attn + in_mlp + mlp + drop;
 }
 
@@ -461,27 +469,32 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * selective and per-op policies are counted as zplan's own) */
     int eg_act = eg && (l->ckpt == ZP_CKPT_NONE || l->ckpt == ZP_CKPT_FULL);
     uint64_t eg_whole = 0, eg_first = 0;   /* one block's, kept whole; what the other blocks free */
+    int eg_b0_rebuilt = 0;
     if (eg_act) {
         zp_layout nl = *l;
         nl.ckpt = ZP_CKPT_NONE;
         eg_whole = zp_eager_layer_bytes(m, tr, &nl);
         uint64_t per = zp_eager_layer_bytes(m, tr, l);
         act = per * (uint64_t)n_rc + eg_whole * (uint64_t)(n_in - n_rc);
-        /* one micro-batch in flight: by the first block's backward the
-         * other blocks' backwards have freed theirs (the rebuilt ones' kept
-         * inputs, or their whole activations) */
-        if (n_in == Ls && Ls > 1)
-            eg_first = (n_rc == Ls ? per : eg_whole) * (uint64_t)(Ls - 1);
-        if (k == 0) {   /* shared by every block of a micro-batch in flight */
+        /* one stage and one micro-batch: by the first block's backward the
+         * other blocks' backwards have freed theirs, and the first keeps
+         * its own (its input if it is rebuilt: full recompute of every
+         * block, or of the first N of a stage; every k-th from the k-th
+         * leaves it whole) */
+        if (l->pp == 1 && n_in == Ls) {
+            eg_b0_rebuilt = l->ckpt == ZP_CKPT_FULL && (tr->ckpt_block > 0 || tr->ckpt_every <= 1);
+            eg_first = act - (eg_b0_rebuilt ? per : eg_whole);
+        }
+        if (k == 0 && m->pos == ZP_POS_ROTARY) {
+            /* rotary positions' cos and sin, s x d each (one position row
+             * for the whole batch) in the stream's dtype, which every
+             * block's q cos and rotate_half(q) sin save, one pair a
+             * micro-batch in flight (the causal mask of eager attention
+             * is the model forward's local, freed before the loss's
+             * backward) */
             uint64_t er = eac ? 4 : (uint64_t)zp_dtype_bytes(tr->dtype);
-            uint64_t sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch;
             int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
-            /* rotary positions' cos and sin, in the stream's dtype, which
-             * every block's q cos and rotate_half(q) sin save (the causal
-             * mask of eager attention is the model forward's local, freed
-             * before the loss's backward) */
-            if (m->pos == ZP_POS_ROTARY)
-                act += 2 * er * sb * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
+            act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
         }
     }
     if (k == 0 && tr->dropout) {
@@ -498,6 +511,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     uint64_t both = 0, bwd = eg_act && l->ckpt == ZP_CKPT_FULL ? eg_whole : sh->recompute, loss = 0, ws = 0;
     if (l->ckpt == ZP_CKPT_FULL && !zp_ckpt_last_rebuilt(tr, Ls, l->vp))
         bwd = 0;
+    if (eg_first)   /* PyTorch eager's moment is the first block's backward: its rebuild, if it is rebuilt */
+        bwd = eg_b0_rebuilt ? eg_whole : 0;
     if (cv->bwd_workspace)
         both += ws = bwd_workspace(m, tr, l, sh);
     if (l->pp > 1 && !cv->p2p_in_place)
@@ -538,6 +553,11 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             loss += (uint64_t)(head + fn) * wgb;
         } else if (d > 1 && !per_layer) {
             int64_t e = cv->bucket_elems < P ? cv->bucket_elems : P;
+            /* PyTorch DDP (eager): its reducer's buckets hold every
+             * gradient, beside the parameters' own .grad
+             * (gradient_as_bucket_view off, its default) */
+            if (eg && l->zero == 0)
+                e = P;
             both += (uint64_t)e * gb;                /* gradient reduce bucket */
         }
         if (tr->compute_fp32 && pb < 4) {            /* fp32 working copy of the unit's parameters */
@@ -572,7 +592,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         uint64_t sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch, nh = sb * (uint64_t)m->hidden;
         uint64_t c = eac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype), r = eac ? 4 : c;
         head_act = (m->norm == ZP_NORM_RMSNORM ? (r == 4 ? 8 * nh : (4 + c) * nh) + 4 * sb : r * nh + 8 * sb) + c * nh;
-        loss += 12 * sb * (uint64_t)sh->vocab_t;
+        loss += 12 * sb * (uint64_t)(l->tp > 1 ? m->vocab : sh->vocab_t);   /* transformers gathers tp's logits */
         t_loss = act + head_act + both - ws + loss;
     } else if (last) {
         loss += 4 * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
@@ -591,7 +611,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     uint64_t wc_loss = 0, wc_bwd = 0, g_loss = dv[ZP_MEM_GRADS];
     if (eac) {
         uint64_t lin = (uint64_t)(zp_model_block_matmul_params(m) / l->tp);
-        wc_bwd = 2 * lin;
+        wc_bwd = 2 * lin * (eg_first ? 1 : (uint64_t)blocks);   /* one stage: the first block's; else every block's */
         wc_loss = 2 * ((uint64_t)blocks * lin + (last ? (uint64_t)sh->vocab_t * (uint64_t)m->hidden : 0));
     }
     int eg_nograd = eg && d == 1 && l->grad_accum == 1 && l->zero == 0 && !off_opt && !off_par;

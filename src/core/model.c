@@ -208,6 +208,7 @@ const char *const zp_reject_names[] = {
     "interleaving needs pp > 1 and micro-batches divisible by pp",
     "selective recompute saves nothing under flash attention (same plan as none)",
     "context parallelism needs flash attention and 2 cp chunks of the sequence",
+    "PyTorch eager (--eager) rebuilds whole blocks only (torch.utils.checkpoint): --ckpt none or full",
     "exceeds device memory",
     "offload exceeds host memory",
     NULL};

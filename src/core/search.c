@@ -83,6 +83,11 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
      * its attention as ring attention over flash kernels */
     if (zp_cp(l) > 1 && (!pb->train.flash || pb->train.seq % (2 * zp_cp(l))))
         return ZP_REJ_CP;
+    /* Hugging Face's modules checkpoint whole blocks (gradient
+     * checkpointing): PyTorch eager has no selective or per-op policy of
+     * Megatron's kind to count */
+    if (pb->conv.eager && (l->ckpt == ZP_CKPT_SELECTIVE || l->ckpt == ZP_CKPT_OP))
+        return ZP_REJ_EAGER_CKPT;
     return ZP_REJ_NONE;
 }
 

@@ -178,9 +178,16 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     else if (zp_jnum(t, "ckpt_every") > 1)
         snprintf(every, sizeof every, ", full recompute of every %.0f%s block", zp_jnum(t, "ckpt_every"),
                  ordinal(zp_jnum(t, "ckpt_every")));
+    /* PyTorch eager's autocast (conventions.eager, a 16-bit dtype with
+     * master weights): fp32 parameters and gradients, 16-bit products */
+    int autocast = cvj && zp_jflag(cvj, "eager") && strcmp(S(t, "dtype"), "fp32") && zp_jflag(t, "master_weights");
+    char ac[48] = "";
+    if (autocast)
+        snprintf(ac, sizeof ac, "%s autocast: fp32", S(t, "dtype"));
     fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s%s%s\n",
             zp_jnum(t, "seq"), zp_jnum(t, "global_batch"), zp_fmt_count(d, sizeof d, zp_jnum(t, "tokens_per_step")),
-            S(t, "dtype"), S(t, "grad_dtype"), zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
+            autocast ? ac : S(t, "dtype"), autocast ? "fp32" : S(t, "grad_dtype"),
+            autocast ? "no master copy" : zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
             S(t, "optimizer"), zp_jflag(t, "flash_attention") ? ", flash attention" : "",
             zp_jflag(t, "dropout") ? ", dropout masks" : "", every, fw);
     double nc = zp_jnum(r, "candidates_evaluated");
