@@ -841,7 +841,16 @@ jok "$tmp/eg2.json" '.[0].conventions.eager and (.[1].conventions.eager | not) a
     .[0].chosen.memory_bytes.buffers == 12 * 4096 * 50257' \
     "--framework torch, GPT-2 small, bf16 on one GPU: autocast's 4 + 8 bytes a parameter and the bf16 copies of the products' weights, no gradients at the loss, 12 b s V bytes of fp32 loss tensors; --no-eager: zplan's own (12 bytes a parameter of optimizer)"
 zp --model gpt2-small --gpus 1 --no-store --json --dp 1 --zero 0 --micro-batch 4 --global-batch 4
-jok "$outf" '.conventions.eager | not' "no --framework: zplan's own accounting (eager off)"
+jok "$outf" '(.conventions.eager | not) and (.conventions.ce_unfused | not)' "no --framework: zplan's own accounting (eager off, a fused loss)"
+zp --model llama3-8b --gpus 8 --gpu h100-sxm --dp 8 --zero 3 --tp 1 --pp 1 --ckpt full --seq 8192 --micro-batch 1 --global-batch 8 \
+    --no-store --json --framework fsdp
+cp "$outf" "$tmp/ce.json"
+zp --model llama3-8b --gpus 8 --gpu h100-sxm --dp 8 --zero 3 --tp 1 --pp 1 --ckpt full --seq 8192 --micro-batch 1 --global-batch 8 \
+    --no-store --json --framework fsdp --ce-unfused
+jq -s . "$tmp/ce.json" "$outf" >"$tmp/ce2.json"
+jok "$tmp/ce2.json" '(.[0].conventions.ce_unfused | not) and .[1].conventions.ce_unfused and .[1].chosen.peak_phase == "loss" and
+    .[1].chosen.memory_bytes.buffers - .[0].chosen.memory_bytes.buffers == 8 * 8192 * 128256' \
+    "--ce-unfused (fsdp, Llama 3 8B, 8192 tokens): the loss holds 12 bytes a logit instead of 4, 8 x 8192 x 128256 more"
 zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --micro-batch 4 --global-batch 4 --dtype bf16 --no-store --framework torch
 ok "$(grep -q "bf16 autocast: fp32 params, fp32 grads, no master copy" "$outf"; echo $?)" \
     "--framework torch, bf16: the Training line says autocast's fp32 parameters and gradients"

@@ -1328,7 +1328,7 @@ static void test_lp_grads(void)
 static void test_eager(void)
 {
     zp_conv cv = conv0();
-    cv.eager = 1;
+    cv.eager = cv.ce_unfused = 1;   /* --framework torch */
     zp_cluster c = cluster(1, 1);
     zp_mem mem;
     /* GPT-2 small, micro-batch 4 x 1024 */
@@ -1378,6 +1378,20 @@ static void test_eager(void)
     is_u64(mem.dev[ZP_MEM_ACT], (uint64_t)L * want + (uint64_t)n * (ln + 2 * h),
            "eager: the layers' and the final norm's and head's saved tensors");
     is_u64(mem.dev[ZP_MEM_BUF], 12 * (uint64_t)n * V, "eager: the loss's three fp32 b s V tensors");
+    /* a fused (compiled) loss instead: the fp32 logits alone; and without
+     * eager, zplan's own: the fp32 logits, or with an uncompiled PyTorch
+     * cross_entropy (torchtitan's in 2024) the same three tensors */
+    cv.ce_unfused = 0;
+    zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_BUF], 4 * (uint64_t)n * V, "eager, fused loss (--no-ce-unfused): the fp32 logits, 4 b s V");
+    cv.eager = 0;
+    zp_mem lo, hi;
+    zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &lo);
+    cv.ce_unfused = 1;
+    zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &hi);
+    is_u64(hi.dev[ZP_MEM_BUF] - lo.dev[ZP_MEM_BUF], 8 * (uint64_t)n * V,
+           "zplan's own with an uncompiled cross_entropy (--ce-unfused): 12 b s V in place of 4");
+    cv.eager = 1;
     /* two data-parallel ranks (DDP's buckets are there all along): the
      * gradients count */
     zp_layout l2 = lay(2, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, b, 1);

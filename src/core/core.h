@@ -322,6 +322,10 @@ typedef struct zp_conv {
                                  * master), the loss's fp32 logits, log-softmax and their gradients at its
                                  * backward, and with one micro-batch without data parallelism no gradients
                                  * before the backward (set_to_none) (memory.c) */
+    int ce_unfused;             /* the loss is PyTorch's cross_entropy on fp32 logits, uncompiled: at its backward
+                                 * the log-softmax output (saved), the gradient nll_loss hands it and the logits'
+                                 * gradient, 12 bytes a logit, instead of the fp32 logits of a fused cross-entropy
+                                 * (Megatron's vocab-parallel one, a compiled loss), 4 */
     int bwd_workspace;          /* count one block's activation gradients in backward (and with sequence
                                  * parallelism the operand gathered whole: in backward, and the head's input) */
     int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the

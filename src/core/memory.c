@@ -586,16 +586,23 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
          * norm's saved tensors and the head's input (its 16-bit copy with
          * autocast), and three fp32 s b V tensors: the log-softmax output
          * (saved), the gradient nll_loss hands it and the one it makes for
-         * the logits (the model's .float() copy is freed with the forward,
+         * the logits (ce_unfused, transformers' ForCausalLMLoss; a fused or
+         * compiled loss: the fp32 logits, 4) (the model's .float() copy is
+         * freed with the forward,
          * the 16-bit logits with the output the loop drops); no block
          * gradient is live yet, so no workspace */
         uint64_t sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch, nh = sb * (uint64_t)m->hidden;
         uint64_t c = eac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype), r = eac ? 4 : c;
         head_act = (m->norm == ZP_NORM_RMSNORM ? (r == 4 ? 8 * nh : (4 + c) * nh) + 4 * sb : r * nh + 8 * sb) + c * nh;
-        loss += 12 * sb * (uint64_t)(l->tp > 1 ? m->vocab : sh->vocab_t);   /* transformers gathers tp's logits */
+        loss += (cv->ce_unfused ? 12 : 4) * sb *
+                (uint64_t)(l->tp > 1 ? m->vocab : sh->vocab_t);   /* transformers gathers tp's logits */
         t_loss = act + head_act + both - ws + loss;
     } else if (last) {
-        loss += 4 * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t; /* fp32 logits */
+        /* fp32 logits; PyTorch's uncompiled cross_entropy on them (ce_unfused)
+         * holds three such tensors at its backward: the log-softmax output,
+         * its gradient, the logits' gradient */
+        loss += (cv->ce_unfused ? 12 : 4) * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch *
+                (uint64_t)sh->vocab_t;
         if (l->sp && l->tp > 1 && cv->bwd_workspace)   /* the head's input gathered whole (a working buffer) */
             loss += ab * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
         t_loss = act + head_act + both + loss;
@@ -728,6 +735,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->tp_grad_overlap = 0;
     c->p2p_blocking = 0;
     c->eager = 0;
+    c->ce_unfused = 0;
     c->lp_grads = 0;
     c->framework[0] = 0;
     c->bwd_workspace = 1;

@@ -131,6 +131,7 @@ static const zp_field conv_f[] = {
     {"p2p_blocking", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},      /* absent before: off */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
     {"eager", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},             /* absent before: off */
+    {"ce_unfused", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},        /* absent before: off */
     {"framework", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},   /* the --framework its defaults came from */
     {"units", ZP_F_STR, 0, 0, units_n, NULL, 0, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
@@ -489,6 +490,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddBoolToObject(cvo, "p2p_blocking", cv->p2p_blocking);
     cJSON_AddBoolToObject(cvo, "lp_grads", cv->lp_grads);
     cJSON_AddBoolToObject(cvo, "eager", cv->eager);
+    cJSON_AddBoolToObject(cvo, "ce_unfused", cv->ce_unfused);
     if (cv->framework[0])
         cJSON_AddStringToObject(cvo, "framework", cv->framework);
     cJSON_AddStringToObject(cvo, "units", units_n[a->units]);
@@ -1042,6 +1044,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.p2p_blocking = zp_jflag(cv, "p2p_blocking");
     pb->conv.lp_grads = zp_jflag(cv, "lp_grads");
     pb->conv.eager = zp_jflag(cv, "eager");
+    pb->conv.ce_unfused = zp_jflag(cv, "ce_unfused");
     if (zp_jobj(cv, "grad_reduce"))
         pb->conv.grad_overlap = (zp_grad_overlap)zp_name_index(zp_jstr(cv, "grad_reduce"), zp_grad_overlap_names);
     snprintf(pb->conv.framework, sizeof pb->conv.framework, "%s", zp_jobj(cv, "framework") ? zp_jstr(cv, "framework") : "");
