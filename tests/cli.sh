@@ -854,6 +854,10 @@ jok "$tmp/ce2.json" '(.[0].conventions.ce_unfused | not) and .[1].conventions.ce
 zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --micro-batch 4 --global-batch 4 --dtype bf16 --no-store --framework torch
 ok "$(grep -q "bf16 autocast: fp32 params, fp32 grads, no master copy" "$outf"; echo $?)" \
     "--framework torch, bf16: the Training line says autocast's fp32 parameters and gradients"
+zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --micro-batch 4 --global-batch 4 --dtype bf16 --framework torch --db "$tmp/ac.db"
+zp report --db "$tmp/ac.db" --out "$tmp/acrep"
+ok "$(grep -q "bf16 autocast: fp32 params, fp32 grads" "$tmp/acrep/report.md" && grep -q "bf16 autocast: fp32 params, fp32 grads" "$tmp/acrep/index.html"; echo $?)" \
+    "the report's training row (markdown and HTML) says autocast's fp32 parameters and gradients too"
 zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --offload none --micro-batch 4 --global-batch 4 --ckpt selective --no-store --framework torch
 is "$rc" 2 "--framework torch --ckpt selective: no valid layout (exit 2)"
 ok "$(grep -q "PyTorch eager (--eager) rebuilds whole blocks only" "$outf" "$errf"; echo $?)" \

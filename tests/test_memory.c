@@ -1392,17 +1392,26 @@ static void test_eager(void)
     is_u64(hi.dev[ZP_MEM_BUF] - lo.dev[ZP_MEM_BUF], 8 * (uint64_t)n * V,
            "zplan's own with an uncompiled cross_entropy (--ce-unfused): 12 b s V in place of 4");
     cv.eager = 1;
-    /* two data-parallel ranks (DDP's buckets are there all along): the
-     * gradients count */
+    /* two data-parallel ranks: the parameters' .grad are still unset at
+     * the loss (DDP's buckets, below, are apart); with two micro-batches
+     * the first's gradients are there */
     zp_layout l2 = lay(2, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, b, 1);
     zp_cluster c2 = cluster(2, 2);
     zp_mem_stage(&g2, &ac, &l2, &c2, &cv, 0, &mem);
-    is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "eager, dp 2: fp32 gradients 4 Psi at the loss");
+    is_u64(mem.dev[ZP_MEM_GRADS], 0, "eager, dp 2, one micro-batch: no .grad at the loss");
+    zp_layout l2m = lay(2, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, b, 2);
+    zp_mem_stage(&g2, &ac, &l2m, &c2, &cv, 0, &mem);
+    is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "eager, dp 2, two micro-batches: fp32 gradients 4 Psi at the second's loss");
     /* two data-parallel ranks: DDP's reducer holds every gradient in its
-     * buckets beside the parameters' .grad (gradient_as_bucket_view off) */
+     * buckets beside the parameters' .grad (gradient_as_bucket_view off),
+     * at ZeRO-1 too (ZeroRedundancyOptimizer over DDP) */
     cv.bucket_elems = 25 * 1024 * 1024 / 2;
-    zp_mem_stage(&g2, &ac, &l2, &c2, &cv, 0, &mem);
-    is_u64(mem.dev[ZP_MEM_BUF], 12 * (uint64_t)n * V + psi * 4, "eager, dp 2, DDP: + every gradient in its buckets, 4 Psi");
+    for (int z = 0; z <= 1; z++) {
+        zp_layout lz = lay(2, 1, 1, 1, z, ZP_OFF_NONE, ZP_CKPT_NONE, 0, b, 1);
+        zp_mem_stage(&g2, &ac, &lz, &c2, &cv, 0, &mem);
+        is_u64(mem.dev[ZP_MEM_BUF], 12 * (uint64_t)n * V + psi * 4,
+               "eager, dp 2, ZeRO-%d, DDP: + every gradient in its buckets, 4 Psi", z);
+    }
     cv.bucket_elems = 0;
     /* a short sequence (16 tokens, per token: the GPT-2 layer above): the
      * peak is the first block's backward, with every gradient (4 Psi,

@@ -85,7 +85,7 @@ static const zp_opt plan_opts[] = {
     {"no-p2p-blocking", O_NOP2PB, NULL, "", NULL, NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
-    {"eager", O_EAGER, NULL, "--eager, --no-eager", "memory as PyTorch eager keeps it with Hugging Face transformers' modules:\nwhat autograd saves op by op, autocast for 16-bit (fp32 weights and\ngradients, 16-bit weight copies), the loss's fp32 log-softmax; at one\nmicro-batch without data parallelism no gradients before the backward\n(default: off, on with --framework torch)", NULL},
+    {"eager", O_EAGER, NULL, "--eager, --no-eager", "memory as PyTorch eager keeps it with Hugging Face transformers' modules:\nwhat autograd saves op by op, autocast for 16-bit (fp32 weights and\ngradients, 16-bit weight copies), the loss's fp32 log-softmax; at one\nmicro-batch, ZeRO 0 or 1, no gradients before the backward (default:\noff, on with --framework torch)", NULL},
     {"no-eager", O_NOEAGER, NULL, "", NULL, NULL},
     {"ce-unfused", O_CEU, NULL, "--ce-unfused, --no-ce-unfused", "the loss is PyTorch's cross_entropy on fp32 logits, uncompiled: at its\nbackward 12 bytes a logit (the log-softmax, its gradient, the logits'\ngradient) instead of 4 (default: off, a fused cross-entropy; on with\n--framework torch)", NULL},
     {"no-ce-unfused", O_NOCEU, NULL, "", NULL, NULL},

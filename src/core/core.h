@@ -320,8 +320,8 @@ typedef struct zp_conv {
                                  * dtypes with master weights by autocast (fp32 parameters and gradients, a
                                  * 16-bit copy of each matmul weight saved for its backward, no separate
                                  * master), the loss's fp32 logits, log-softmax and their gradients at its
-                                 * backward, and with one micro-batch without data parallelism no gradients
-                                 * before the backward (set_to_none) (memory.c) */
+                                 * backward, and with one micro-batch at ZeRO 0 or 1 no gradients before the
+                                 * backward (set_to_none) (memory.c) */
     int ce_unfused;             /* the loss is PyTorch's cross_entropy on fp32 logits, uncompiled: at its backward
                                  * the log-softmax output (saved), the gradient nll_loss hands it and the logits'
                                  * gradient, 12 bytes a logit, instead of the fp32 logits of a fused cross-entropy

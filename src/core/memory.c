@@ -497,7 +497,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
         }
     }
-    if (k == 0 && tr->dropout) {
+    if (k == 0 && tr->dropout && !(eg_act && m->mlp == ZP_MLP_SWIGLU)) {   /* (transformers' LLaMA has none) */
         int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
         act += sh->sbh_r * (uint64_t)mb;             /* embedding dropout masks, 1 byte */
     }
@@ -553,10 +553,11 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             loss += (uint64_t)(head + fn) * wgb;
         } else if (d > 1 && !per_layer) {
             int64_t e = cv->bucket_elems < P ? cv->bucket_elems : P;
-            /* PyTorch DDP (eager): its reducer's buckets hold every
-             * gradient, beside the parameters' own .grad
-             * (gradient_as_bucket_view off, its default) */
-            if (eg && l->zero == 0)
+            /* PyTorch DDP (eager; ZeRO-1 as ZeroRedundancyOptimizer over
+             * it): its reducer's buckets hold every gradient, beside the
+             * parameters' own .grad (gradient_as_bucket_view off, its
+             * default), all along */
+            if (eg && l->zero <= 1)
                 e = P;
             both += (uint64_t)e * gb;                /* gradient reduce bucket */
         }
@@ -610,18 +611,19 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     /* PyTorch eager: the 16-bit weight copies autocast made for the
      * products, each saved until its product's backward: every block's and
      * the head's at the loss, the first block's at its backward; and at one
-     * micro-batch on one GPU (no DDP buckets, no accumulation) gradients
-     * exist only from the backward on (zero_grad(set_to_none=True)): none
-     * at the loss; by the first block's backward all but its own are there
-     * (counted whole), which also covers the optimizer step's moment
-     * (parameters, gradients and optimizer state, nothing else) */
+     * micro-batch (no accumulation) the parameters' .grad exist only from
+     * the backward on (zero_grad(set_to_none=True); DDP's buckets, in
+     * buffers, are apart): none at the loss; by the first block's backward
+     * all but its own are there (counted whole), which also covers the
+     * optimizer step's moment with fused AdamW (parameters, gradients and
+     * optimizer state, nothing else) */
     uint64_t wc_loss = 0, wc_bwd = 0, g_loss = dv[ZP_MEM_GRADS];
     if (eac) {
         uint64_t lin = (uint64_t)(zp_model_block_matmul_params(m) / l->tp);
         wc_bwd = 2 * lin * (eg_first ? 1 : (uint64_t)blocks);   /* one stage: the first block's; else every block's */
         wc_loss = 2 * ((uint64_t)blocks * lin + (last ? (uint64_t)sh->vocab_t * (uint64_t)m->hidden : 0));
     }
-    int eg_nograd = eg && d == 1 && l->grad_accum == 1 && l->zero == 0 && !off_opt && !off_par;
+    int eg_nograd = eg && l->grad_accum == 1 && l->zero <= 1 && !off_opt && !off_par;
     if (eg_nograd)
         g_loss = 0;
     uint64_t tl = t_loss + wc_loss + g_loss, tb = t_bwd - eg_first + wc_bwd + dv[ZP_MEM_GRADS];

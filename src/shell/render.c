@@ -139,6 +139,15 @@ static const char *model_extras(char *buf, size_t n, const cJSON *m)
     return buf;
 }
 
+int zp_render_autocast(const cJSON *result)
+{
+    /* PyTorch eager's autocast (conventions.eager, a 16-bit dtype with
+     * master weights): fp32 parameters and gradients, 16-bit products */
+    const cJSON *t = zp_jobj(result, "training"), *cv = zp_jobj(result, "conventions");
+    const char *dt = zp_jobj(t, "dtype") ? zp_jstr(t, "dtype") : "fp32";
+    return cv && zp_jflag(cv, "eager") && strcmp(dt, "fp32") && zp_jflag(t, "master_weights");
+}
+
 void zp_render_result(FILE *out, const cJSON *r, zp_units u)
 {
     const cJSON *m = zp_jobj(r, "model"), *c = zp_jobj(r, "cluster"), *t = zp_jobj(r, "training");
@@ -178,9 +187,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     else if (zp_jnum(t, "ckpt_every") > 1)
         snprintf(every, sizeof every, ", full recompute of every %.0f%s block", zp_jnum(t, "ckpt_every"),
                  ordinal(zp_jnum(t, "ckpt_every")));
-    /* PyTorch eager's autocast (conventions.eager, a 16-bit dtype with
-     * master weights): fp32 parameters and gradients, 16-bit products */
-    int autocast = cvj && zp_jflag(cvj, "eager") && strcmp(S(t, "dtype"), "fp32") && zp_jflag(t, "master_weights");
+    int autocast = zp_render_autocast(r);
     char ac[48] = "";
     if (autocast)
         snprintf(ac, sizeof ac, "%s autocast: fp32", S(t, "dtype"));

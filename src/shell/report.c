@@ -7,6 +7,7 @@
  * Colours per memory class are one table (class_colour) for all charts. */
 #include "config.h"
 #include "report.h"
+#include "render.h"
 #include "jsonget.h"
 #include "result.h"
 #include "core.h"
@@ -1090,13 +1091,15 @@ static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const cha
             zp_fmt_bytes(gm, sizeof gm, (uint64_t)zp_jnum(c, "gpu_memory_bytes"), x->units), zp_jnum(c, "gpus_per_node"),
             zp_fmt_bytes(hm, sizeof hm, (uint64_t)zp_jnum(c, "host_memory_bytes_per_node"), x->units),
             zp_jnum(c, "inter_node_gbps"), 8 * zp_jnum(c, "inter_node_gbps"));
+    int ac = zp_render_autocast(x->r);   /* PyTorch's autocast: fp32 storage */
     fprintf(f, "<tr><th>training</th><td>seq %.0f, global batch %.0f, ", zp_jnum(t, "seq"), zp_jnum(t, "global_batch"));
     html_escape(f, zp_jstr(t, "dtype"));
-    fputs(" params, ", f);
-    html_escape(f, zp_jstr(t, "grad_dtype"));
+    fputs(ac ? " autocast: fp32 params, fp32" : " params, ", f);
+    if (!ac)
+        html_escape(f, zp_jstr(t, "grad_dtype"));
     fputs(" grads, ", f);
     html_escape(f, zp_jstr(t, "optimizer"));
-    fprintf(f, ", %s%s</td></tr>\n", zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
+    fprintf(f, ", %s%s</td></tr>\n", zp_jflag(t, "master_weights") && !ac ? "fp32 master weights" : "no master copy",
             zp_jflag(t, "flash_attention") ? ", flash attention" : "");
     fprintf(f, "<tr><th>result</th><td>%.0f candidate layouts (%.0f rejected by rule, %.0f evaluated), %.0f fit"
                "</td></tr>\n</table>\n", zp_jnum(x->r, "candidates_evaluated"),
@@ -1215,10 +1218,12 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
             zp_fmt_bytes(gm, sizeof gm, (uint64_t)zp_jnum(c, "gpu_memory_bytes"), x->units), zp_jnum(c, "gpus_per_node"),
             zp_fmt_bytes(hm, sizeof hm, (uint64_t)zp_jnum(c, "host_memory_bytes_per_node"), x->units),
             zp_jnum(c, "inter_node_gbps"), 8 * zp_jnum(c, "inter_node_gbps"));
+    int ac = zp_render_autocast(x->r);   /* PyTorch's autocast: fp32 storage */
     fprintf(f, "- training: seq %.0f, global batch %.0f, ", zp_jnum(t, "seq"), zp_jnum(t, "global_batch"));
     md_escape(f, zp_jstr(t, "dtype"));
-    fputs(" params, ", f);
-    md_escape(f, zp_jstr(t, "grad_dtype"));
+    fputs(ac ? " autocast: fp32 params, fp32" : " params, ", f);
+    if (!ac)
+        md_escape(f, zp_jstr(t, "grad_dtype"));
     fputs(" grads, ", f);
     md_escape(f, zp_jstr(t, "optimizer"));
     fputc('\n', f);
