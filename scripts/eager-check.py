@@ -236,7 +236,8 @@ def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp):
             "--framework", "torch", "--dtype", "fp32" if mode == "fp32" else "bf16", "--json", "--no-store"]
     if mode == "bf16":
         args.append("--no-master-weights")
-    j = json.loads(subprocess.run(args, capture_output=True, text=True, check=True).stdout)
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}   # the shim is PyTorch's, not zplan's
+    j = json.loads(subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout)
     mem, psi = j["chosen"]["memory_bytes"], j["model"]["params"]
     # what the run allocates above its parameters: the activations, the
     # loss's buffers, and with autocast the weight copies (params above 4 psi)
