@@ -854,6 +854,9 @@ jok "$tmp/ce2.json" '(.[0].conventions.ce_unfused | not) and .[1].conventions.ce
 zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --micro-batch 4 --global-batch 4 --dtype bf16 --no-store --framework torch
 ok "$(grep -q "bf16 autocast: fp32 params, fp32 grads, no master copy" "$outf"; echo $?)" \
     "--framework torch, bf16: the Training line says autocast's fp32 parameters and gradients"
+zp --model gpt2-small --gpus 2 --gpu h200 --dp 2 --zero 1 --micro-batch 4 --global-batch 8 --dtype bf16 --no-store --json --framework torch
+jok "$outf" '[.chosen.comm[] | select(.group == "dp") | .what] == ["gradient all-reduce", "updated-parameter all-gather (shard broadcasts)"]' \
+    "--framework torch, ZeRO-1: ZeroRedundancyOptimizer over DDP, a gradient all-reduce and the updated shards' broadcasts"
 zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --micro-batch 4 --global-batch 4 --dtype bf16 --framework torch --db "$tmp/ac.db"
 zp report --db "$tmp/ac.db" --out "$tmp/acrep"
 ok "$(grep -q "bf16 autocast: fp32 params, fp32 grads" "$tmp/acrep/report.md" && grep -q "bf16 autocast: fp32 params, fp32 grads" "$tmp/acrep/index.html"; echo $?)" \

@@ -1457,6 +1457,7 @@ static void test_eager(void)
     is_u64(mem.dev[ZP_MEM_ACT], 6 * want, "eager, pp 2, stage 0: its 6 blocks' activations at its backward");
     is_u64(mem.dev[ZP_MEM_PARAMS] - (uint64_t)zp_stage_params(&g2, &lp, 0) * 4, 2 * 6 * (uint64_t)(12 * h * h),
            "eager, pp 2, stage 0: its 6 blocks' weight copies");
+    is_u64(mem.dev[ZP_MEM_GRADS], 0, "eager, pp 2, stage 0, one micro-batch: no gradient at its backward's start");
     /* LLaMA 1B-like, autocast, SDPA, micro-batch 2 x 2048: RMSNorm keeps its
      * fp32 input and normalised x (and rsqrt, 4 a token); q, k, v each their
      * own bf16 copy of the norm's output; SDPA its q and k (rotated, fp32,

@@ -165,6 +165,15 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         break;
     case 1:
     case 2:
+        if (l->zero == 1 && cv->eager) {
+            /* PyTorch: ZeroRedundancyOptimizer over DDP, which all-reduces
+             * every gradient; each rank then broadcasts its updated shard
+             * (the same bytes as an all-gather) */
+            add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_DP, "gradient all-reduce", d, span_dp, (uint64_t)P * gb, 1, ZP_OVL_BWD);
+            add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "updated-parameter all-gather (shard broadcasts)", d, span_dp,
+                (uint64_t)P * pb, 1, ZP_OVL_NONE);
+            break;
+        }
         add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_DP, "gradient reduce-scatter", d, span_dp, (uint64_t)P * gb,
             l->zero == 1 ? 1 : M, ZP_OVL_BWD);
         add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "updated-parameter all-gather", d, span_dp, (uint64_t)P * pb, 1,

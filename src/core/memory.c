@@ -476,12 +476,12 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         eg_whole = zp_eager_layer_bytes(m, tr, &nl);
         uint64_t per = zp_eager_layer_bytes(m, tr, l);
         act = per * (uint64_t)n_rc + eg_whole * (uint64_t)(n_in - n_rc);
-        /* one stage and one micro-batch: by the first block's backward the
+        /* one micro-batch in flight: by the first block's backward the
          * other blocks' backwards have freed theirs, and the first keeps
          * its own (its input if it is rebuilt: full recompute of every
          * block, or of the first N of a stage; every k-th from the k-th
          * leaves it whole) */
-        if (l->pp == 1 && n_in == Ls) {
+        if (n_in == Ls) {
             eg_b0_rebuilt = l->ckpt == ZP_CKPT_FULL && (tr->ckpt_block > 0 || tr->ckpt_every <= 1);
             eg_first = act - (eg_b0_rebuilt ? per : eg_whole);
         }
@@ -620,14 +620,31 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     uint64_t wc_loss = 0, wc_bwd = 0, g_loss = dv[ZP_MEM_GRADS];
     if (eac) {
         uint64_t lin = (uint64_t)(zp_model_block_matmul_params(m) / l->tp);
-        wc_bwd = 2 * lin * (eg_first ? 1 : (uint64_t)blocks);   /* one stage: the first block's; else every block's */
+        wc_bwd = 2 * lin * (eg_first ? 1 : (uint64_t)blocks);   /* the first block's, or every block's */
         wc_loss = 2 * ((uint64_t)blocks * lin + (last ? (uint64_t)sh->vocab_t * (uint64_t)m->hidden : 0));
     }
-    int eg_nograd = eg && l->grad_accum == 1 && l->zero <= 1 && !off_opt && !off_par;
+    int eg_nograd = eg && l->grad_accum == 1 && l->zero <= 1 && !off_opt && !off_par && !zp_lp_grads_apply(tr, l, cv);
     if (eg_nograd)
         g_loss = 0;
     uint64_t tl = t_loss + wc_loss + g_loss, tb = t_bwd - eg_first + wc_bwd + dv[ZP_MEM_GRADS];
-    if (last && tl >= tb) {
+    /* a stage before the last (pipelines, PyTorch eager, one micro-batch):
+     * its backward's start, every block's activations and weight copies
+     * and no gradient yet, against its first block's backward above */
+    int eg_start = 0;
+    if (!last && eg_nograd && eg_first) {
+        uint64_t ts = t_bwd - bwd + wc_loss;   /* no rebuild yet, every block's copies */
+        if (ts > tb) {
+            eg_start = 1;
+            tb = ts;
+        }
+    }
+    if (eg_start) {
+        out->phase = ZP_PHASE_BACKWARD;
+        dv[ZP_MEM_ACT] = act;
+        dv[ZP_MEM_BUF] = both;
+        dv[ZP_MEM_PARAMS] += wc_loss;
+        dv[ZP_MEM_GRADS] = 0;
+    } else if (last && tl >= tb) {
         out->phase = ZP_PHASE_LOSS;
         dv[ZP_MEM_ACT] = act + head_act;
         dv[ZP_MEM_BUF] = eg_act ? both - ws + loss : both + loss;
