@@ -11,14 +11,7 @@
 # dependency is a failure (scripts/setup installs them).
 . "$(dirname "$0")/lib.sh"
 
-py=
-for p in ${PYTHON:-python3 /usr/bin/python3}; do
-    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' >/dev/null 2>&1; then
-        py=$p
-        break
-    fi
-done
-[ -n "$py" ] || missing "no python3 with PyTorch (Debian: python3-torch)"
+py=$(python_with torch) || missing "no python3 with PyTorch (Debian: python3-torch)"
 command -v "${CC:-cc}" >/dev/null 2>&1 || missing "no C compiler for the allocator shim (${CC:-cc})"
 export OMP_NUM_THREADS=1
 exec "$py" "$ZPLAN_SRCDIR/scripts/eager-check.py" --zplan "$ZPLAN" --tap

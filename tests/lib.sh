@@ -13,6 +13,9 @@
 #                       CI=true a failure (the CI machine has them all)
 #   missing REASON      the whole script skipped for a missing dependency
 #                       (1..0 # SKIP), or failed under CI=true
+#   python_with MODULE  prints a python3 that imports MODULE: $PYTHON when
+#                       set, else python3 on PATH, else Debian's own (a
+#                       python3 of pyenv or a venv may lack Debian's modules)
 #   diag TEXT...        a '#' comment
 #   finish              prints the plan 1..N; exits 1 if anything failed
 #
@@ -36,6 +39,16 @@ case $ZPLAN_DATADIR in
 *) ZPLAN_DATADIR=$(cd "$ZPLAN_DATADIR" && pwd) ;;
 esac
 export ZPLAN ZPLAN_SRCDIR ZPLAN_DATADIR
+
+python_with() {
+    for _p in ${PYTHON:-python3 /usr/bin/python3}; do
+        if command -v "$_p" >/dev/null 2>&1 && "$_p" -c "import $1" >/dev/null 2>&1; then
+            echo "$_p"
+            return 0
+        fi
+    done
+    return 1
+}
 
 missing() {
     if [ "${CI:-}" = true ]; then

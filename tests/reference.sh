@@ -31,16 +31,7 @@ fi
 : "${ZPLAN_ENGINE:=$(dirname "$ZPLAN")/zplan-engine}"
 [ -x "$ZPLAN_ENGINE" ] || missing "zplan-engine is not built (configure found no MPI or OpenBLAS)"
 command -v mpirun >/dev/null 2>&1 || missing "mpirun is not installed (Debian: openmpi-bin)"
-# a python3 with NumPy: $PYTHON when set, else python3 on PATH if it has
-# NumPy, else Debian's own (a python3 of pyenv or a venv may lack it)
-py=
-for p in ${PYTHON:-python3 /usr/bin/python3}; do
-    if command -v "$p" >/dev/null 2>&1 && "$p" -c 'import numpy' >/dev/null 2>&1; then
-        py=$p
-        break
-    fi
-done
-[ -n "$py" ] || missing "no python3 with NumPy (Debian: python3-numpy)"
+py=$(python_with numpy) || missing "no python3 with NumPy (Debian: python3-numpy)"
 REF=$ZPLAN_SRCDIR/tests/reference.py
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1

@@ -143,9 +143,8 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     int64_t P = zp_lcache_stage_params(m, l, lc, k), Ps = zp_ceil_div(P, d);
     int64_t P2 = cv->zero3_regather_all ? P   /* ZeRO-3 backward gathers */
                  : zp_stage_layers(m->layers, p, k) * lc->layer_params + (m->tied && p == 1 ? lc->embed_params : 0);
-    uint64_t pb = (uint64_t)zp_dtype_bytes(tr->dtype), gb = (uint64_t)zp_dtype_bytes(tr->grad_dtype);
-    if (zp_eager_autocast(tr, cv))   /* autocast: fp32 parameters and gradients, as they are reduced and gathered */
-        pb = gb = 4;
+    uint64_t pb, gb, kopt;   /* as stored, and so reduced and gathered */
+    zp_state_bytes(tr, cv, &pb, &gb, &kopt);
     uint64_t sl = (uint64_t)(tr->seq / cp);   /* this rank's tokens of a sequence */
     uint64_t sbh = sl * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
     uint64_t act = zp_act_bytes(tr) * sbh;            /* one layer's output */

@@ -343,9 +343,21 @@ typedef struct zp_conv {
  * way PyTorch users do, by autocast: fp32 parameters, gradients and
  * optimizer, the products in 16 bits on copies autocast makes (memory.c);
  * without master weights it is a model kept in 16 bits, no autocast. */
+static inline int zp_autocast_dtype(const zp_train *tr) { return tr->dtype != ZP_DT_FP32 && tr->master; }
 static inline int zp_eager_autocast(const zp_train *tr, const zp_conv *cv)
 {
-    return cv->eager && tr->dtype != ZP_DT_FP32 && tr->master;
+    return cv->eager && zp_autocast_dtype(tr);
+}
+/* Bytes a parameter of the model states as stored: its value (*pb), its
+ * gradient (*gb) and the optimizer's (*K: Adam's two moments or SGD's one,
+ * and the fp32 master of a 16-bit dtype); under PyTorch's autocast fp32
+ * values and gradients, which need no master. */
+static inline void zp_state_bytes(const zp_train *tr, const zp_conv *cv, uint64_t *pb, uint64_t *gb, uint64_t *K)
+{
+    int ac = zp_eager_autocast(tr, cv);
+    *pb = ac ? 4 : (uint64_t)zp_dtype_bytes(tr->dtype);
+    *gb = ac ? 4 : (uint64_t)zp_dtype_bytes(tr->grad_dtype);
+    *K = (tr->optim == ZP_OPT_ADAM ? 8 : 4) + (tr->master && tr->dtype != ZP_DT_FP32 && !ac ? 4 : 0);
 }
 
 /* Whether lp_grads applies: DeepSpeed's bf16 optimizer, which DeepSpeed

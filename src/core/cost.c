@@ -465,13 +465,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     if (l->offload != ZP_OFF_NONE)
         out->optimizer_s = Ps / cv->cpu_adam_params_per_s;
     else {
-        double K = (tr->optim == ZP_OPT_ADAM ? 8.0 : 4.0) + (tr->master && tr->dtype != ZP_DT_FP32 ? 4.0 : 0.0);
-        double pbt = zp_dtype_bytes(tr->dtype), gbt = zp_dtype_bytes(tr->grad_dtype);
-        if (zp_eager_autocast(tr, cv)) {   /* fp32 parameters and gradients, no master copy */
-            pbt = gbt = 4.0;
-            K = tr->optim == ZP_OPT_ADAM ? 8.0 : 4.0;
-        }
-        double bytes = Ps * (2.0 * pbt + gbt + 2.0 * K);
+        uint64_t pb, gb, K;
+        zp_state_bytes(tr, cv, &pb, &gb, &K);
+        double bytes = Ps * (2.0 * (double)pb + (double)gb + 2.0 * (double)K);
         out->optimizer_s = bytes / (c->gpu.hbm_gbps * 1e9);
     }
     out->step_s = out->compute_s + out->bubble_s + out->comm_exposed_s + out->optimizer_s;

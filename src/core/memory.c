@@ -141,12 +141,26 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     return whole / r + split / t + rank;
 }
 
-/* PyTorch eager (cv->eager): whether 16-bit training runs by autocast,
- * the way PyTorch users train in 16 bits: fp32 weights, gradients and
- * optimizer, the products in 16 bits on copies the autocast makes.  zplan's
- * 16-bit dtype with master weights is that; without master weights it is a
- * model kept in 16 bits (model.to(bfloat16)), no autocast. */
-static int eager_autocast(const zp_train *tr) { return tr->dtype != ZP_DT_FP32 && tr->master; }
+/* PyTorch eager's dtypes (zp_autocast_dtype): *c the products' bytes (2
+ * with autocast or a 16-bit model, 4 in fp32), *r the residual stream's (4
+ * with autocast: the embeddings are fp32, and a 16-bit product added to it
+ * stays fp32; else c). */
+static void eager_bytes(const zp_train *tr, uint64_t *c, uint64_t *r)
+{
+    int ac = zp_autocast_dtype(tr);
+    *c = ac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype);
+    *r = ac ? 4 : *c;
+}
+
+/* What one norm of n tokens keeps under PyTorch eager (see below). */
+static uint64_t eager_norm_bytes(const zp_model *m, const zp_train *tr, uint64_t n)
+{
+    uint64_t c, r, nh = n * (uint64_t)m->hidden;
+    eager_bytes(tr, &c, &r);
+    if (m->norm == ZP_NORM_RMSNORM)
+        return (r == 4 ? 8 * nh : (4 + c) * nh) + 4 * n;
+    return r * nh + 8 * n;
+}
 
 /* Bytes of one layer's forward that PyTorch eager keeps for the backward
  * (autograd's saved tensors) with Hugging Face transformers' modules, one
@@ -155,10 +169,8 @@ static int eager_autocast(const zp_train *tr) { return tr->dtype != ZP_DT_FP32 &
  * models its LLaMA (RMSNorm written out, separate q, k, v, gate and up
  * products, SiLU, rotary positions); serial blocks.  n = s b tokens (s / cp),
  * h whole (no sequence parallelism), a, g, f per tp rank, d the head width,
- * q = n a d, kv = n g d, S = n a s' (scores), all in elements.
- * c: the products' dtype bytes (2 with autocast or a 16-bit model, 4 in
- * fp32); r: the residual stream's (4 with autocast: the embeddings are
- * fp32, and a 16-bit product added to it stays fp32; else c).
+ * q = n a d, kv = n g d, S = n a s' (scores), all in elements; c and r
+ * the products' and the residual stream's bytes (eager_bytes).
  *   norm        LayerNorm (native_layer_norm): its input r nh, mean and
  *               rstd 8 n.  RMSNorm (x.to(fp32), x.pow(2).mean, x * rsqrt,
  *               weight * x.to(dtype)): with an fp32 stream its input r nh
@@ -201,17 +213,17 @@ static int eager_autocast(const zp_train *tr) { return tr->dtype != ZP_DT_FP32 &
  * (torch.utils.checkpoint) keeps the layer input, r nh. */
 uint64_t zp_eager_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
-    uint64_t t = (uint64_t)l->tp, s = (uint64_t)(tr->seq / zp_cp(l)), b = (uint64_t)l->micro_batch;
+    uint64_t s = (uint64_t)(tr->seq / zp_cp(l)), b = (uint64_t)l->micro_batch;
     uint64_t n = s * b, h = (uint64_t)m->hidden, d = (uint64_t)zp_model_head_dim(m);
     uint64_t a = (uint64_t)zp_ceil_div(m->heads, l->tp), g = (uint64_t)zp_ceil_div(m->kv_heads, l->tp);
     uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp), span = (uint64_t)zp_model_attn_span(m, tr->seq);
     uint64_t nh = n * h, q = n * a * d, kv = n * g * d, nf = n * f, S = n * a * span;
-    int ac = eager_autocast(tr), llama = m->mlp == ZP_MLP_SWIGLU;
-    uint64_t c = ac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype), r = ac ? 4 : c;
-    (void)t;
+    int ac = zp_autocast_dtype(tr), llama = m->mlp == ZP_MLP_SWIGLU;
+    uint64_t c, r;
+    eager_bytes(tr, &c, &r);
     if (l->ckpt == ZP_CKPT_FULL)
         return r * nh;
-    uint64_t norm = m->norm == ZP_NORM_RMSNORM ? (r == 4 ? (r + 4) * nh : (4 + c) * nh) + 4 * n : r * nh + 8 * n;
+    uint64_t norm = eager_norm_bytes(m, tr, n);
     uint64_t in_qkv = ac ? (llama ? 3 : 1) * 2 * nh : c * nh, in_mlp = ac ? (llama ? 2 : 1) * 2 * nh : c * nh;
     uint64_t attn;
     if (tr->flash)
@@ -388,21 +400,17 @@ static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_la
 static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
                       int64_t k, const zp_lcache *sh, zp_mem *out)
 {
-    uint64_t pb = (uint64_t)zp_dtype_bytes(tr->dtype), gb = (uint64_t)zp_dtype_bytes(tr->grad_dtype);
+    /* the states as stored (PyTorch eager's autocast: fp32 parameters and
+     * gradients, no master; its 16-bit copies are the products' own,
+     * counted at the activations' peak below) */
+    uint64_t pb, gb, K;
+    zp_state_bytes(tr, cv, &pb, &gb, &K);
     uint64_t ab = zp_act_bytes(tr);
+    int eg = cv->eager, eac = zp_eager_autocast(tr, cv);
     /* bytes per value of a unit's transient parameters (ZeRO-3 gathered)
      * and gradients: their dtypes, or fp32 where the backend computes in
      * fp32 (it widens what it gathers, and a unit's gradient is built in
      * fp32 before it is reduced or added to the stored one) */
-    uint64_t K = (tr->optim == ZP_OPT_ADAM ? 8 : 4) + (tr->master && tr->dtype != ZP_DT_FP32 ? 4 : 0);
-    /* PyTorch eager's autocast: fp32 parameters and gradients, whose
-     * optimizer needs no master copy (the 16-bit copies are the products'
-     * own, counted with the activations' peak below) */
-    int eg = cv->eager, eac = eg && eager_autocast(tr);
-    if (eac) {
-        pb = gb = 4;
-        K = tr->optim == ZP_OPT_ADAM ? 8 : 4;
-    }
     uint64_t wpb = tr->compute_fp32 ? 4 : pb, wgb = tr->compute_fp32 ? 4 : gb;
     int64_t d = zp_shard_ranks(l), P = zp_lcache_stage_params(m, l, sh, k);
     uint64_t Ps = (uint64_t)shard(P, d), Pf = (uint64_t)P;
@@ -492,7 +500,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
              * micro-batch in flight (the causal mask of eager attention
              * is the model forward's local, freed before the loss's
              * backward) */
-            uint64_t er = eac ? 4 : (uint64_t)zp_dtype_bytes(tr->dtype);
+            uint64_t ec, er;
+            eager_bytes(tr, &ec, &er);
             int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
             act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
         }
@@ -592,9 +601,9 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
          * freed with the forward,
          * the 16-bit logits with the output the loop drops); no block
          * gradient is live yet, so no workspace */
-        uint64_t sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch, nh = sb * (uint64_t)m->hidden;
-        uint64_t c = eac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype), r = eac ? 4 : c;
-        head_act = (m->norm == ZP_NORM_RMSNORM ? (r == 4 ? 8 * nh : (4 + c) * nh) + 4 * sb : r * nh + 8 * sb) + c * nh;
+        uint64_t sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch, c, r;
+        eager_bytes(tr, &c, &r);
+        head_act = eager_norm_bytes(m, tr, sb) + c * sb * (uint64_t)m->hidden;
         loss += (cv->ce_unfused ? 12 : 4) * sb *
                 (uint64_t)(l->tp > 1 ? m->vocab : sh->vocab_t);   /* transformers gathers tp's logits */
         t_loss = act + head_act + both - ws + loss;
