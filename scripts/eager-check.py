@@ -16,6 +16,10 @@ One forward and backward run and two things are measured:
   peak    the most bytes PyTorch's CPU allocator held during the forward and
           backward above what it held before (an LD_PRELOAD shim counts
           c10's posix_memalign and free: built here from the C below)
+  traffic the bytes the non-product kernels of one forward and backward read
+          and write, counted at dispatch (TorchDispatchMode) as a GPU runs
+          them, with eager attention and with SDPA (a stand-in kernel,
+          uncounted, as the products are)
 and set beside zplan's prediction for the same model and layout (its JSON:
 the activations, the buffers and, with autocast, the weight copies booked
 with the parameters).  The attention is eager (SDPA's fused kernels need a
@@ -26,11 +30,13 @@ transformers code, which scripts/torch-memory.py measures on the GPU.
   scripts/eager-check.py [--zplan PATH] [--tap]
 
 --tap prints TAP instead (tests/eager.sh): two lines per case, the saved
-bytes and the peak, each within 1 % of zplan's.
+bytes and the peak, each within 1 % of zplan's, then one per case and
+attention for the traffic, within 2 % (elementwise_bytes_per_micro_batch:
+what zplan's eager time reads at --eager-hbm-eff of the HBM bandwidth).
 
 Needs PyTorch (Debian: apt-get install python3-torch; run with the Python
 it installs into, /usr/bin/python3) and a C compiler.  Prints one line per
-case and exits 1 if a case is off by more than 1 %.
+case and exits 1 if a case is out of its bound.
 """
 import json
 import math
@@ -97,6 +103,7 @@ MODES = ["fp32", "bf16", "autocast"]
 
 def build(torch, F):
     f32, bf16 = torch.float32, torch.bfloat16
+    PAUSE = [False]
 
     class Cast:
         """CUDA autocast's casts, written out (or none)"""
@@ -126,34 +133,60 @@ def build(torch, F):
     def causal(s, dt):
         return torch.full((s, s), torch.finfo(dt).min, dtype=dt).triu(1)[None, None]
 
-    def gpt2(cs, P, ids, h, a):
+    class Sdpa(torch.autograd.Function):
+        """SDPA's fused kernel, for the traffic count: one product-class
+        kernel, its work not counted (PAUSE), its output in the layout
+        (b, s, a, d) the flash kernel writes"""
+        @staticmethod
+        def forward(ctx, q, k, v):
+            PAUSE[0] = True
+            ctx.save_for_backward(q, k, v)
+            o = torch.empty(q.shape[0], q.shape[2], q.shape[1], q.shape[3], dtype=q.dtype).transpose(1, 2)
+            PAUSE[0] = False
+            return o
+
+        @staticmethod
+        def backward(ctx, go):
+            PAUSE[0] = True
+            q, k, v = ctx.saved_tensors
+            g = tuple(torch.empty(t.shape[0], t.shape[2], t.shape[1], t.shape[3], dtype=t.dtype).transpose(1, 2)
+                      for t in (q, k, v))
+            PAUSE[0] = False
+            return g
+
+    def gpt2(cs, P, ids, h, a, flash=False):
         b, s = ids.shape
         d = h // a
         x = P["wte"][ids] + P["wpe"][torch.arange(s)]
-        mask = causal(s, x.dtype)
+        mask = None if flash else causal(s, x.dtype)   # SDPA: is_causal, no mask
         for L in P["layers"]:
             y = F.layer_norm(cs.full(x), (h,), L["ln1w"], L["ln1b"])
             q, k, v = (t.view(b, s, a, d).transpose(1, 2) for t in cs.conv1d(y, L["wqkv"], L["bqkv"]).split(h, 2))
-            w = cs.matmul(q, k.transpose(-1, -2)) * d ** -0.5 + mask
-            w = F.softmax(w, dim=-1, dtype=f32 if cs.on else None).type(v.dtype)
-            o = torch.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
+            if flash:
+                o = Sdpa.apply(q, k, v).transpose(1, 2).contiguous().reshape(b, s, h)
+            else:
+                w = cs.matmul(q, k.transpose(-1, -2)) * d ** -0.5 + mask
+                w = F.softmax(w, dim=-1, dtype=f32 if cs.on else None).type(v.dtype)
+                o = torch.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
             x = cs.conv1d(o, L["wo"], L["bo"]) + x
             y = cs.conv1d(F.layer_norm(cs.full(x), (h,), L["ln2w"], L["ln2b"]), L["wfc"], L["bfc"])
             y = 0.5 * y * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * torch.pow(cs.full(y), 3.0))))
             x = cs.conv1d(y, L["wfc2"], L["bfc2"]) + x
         return cs.linear(F.layer_norm(cs.full(x), (h,), P["lnfw"], P["lnfb"]), P["wte"])
 
+    MEAN = [False]   # the traffic count runs LlamaRMSNorm's mean; the memory count sum / h (1.13's mean saves its input)
+
     def rms(x, w):
         dt = x.dtype
         x = x.to(f32)
-        var = x.pow(2).sum(-1, keepdim=True) / x.shape[-1]   # PyTorch 2's mean saves no input; 1.13's does
+        var = x.pow(2).mean(-1, keepdim=True) if MEAN[0] else x.pow(2).sum(-1, keepdim=True) / x.shape[-1]
         return w * (x * torch.rsqrt(var + 1e-5)).to(dt)
 
     def rotate(x, cos, sin):
         half = x.shape[-1] // 2
         return x * cos + torch.cat((-x[..., half:], x[..., :half]), -1) * sin
 
-    def llama(cs, P, ids, h, a, g):
+    def llama(cs, P, ids, h, a, g, flash=False):
         b, s = ids.shape
         d = h // a
         x = P["emb"][ids]
@@ -161,18 +194,21 @@ def build(torch, F):
         ang = torch.outer(torch.arange(s, dtype=f32), inv)
         ang = torch.cat((ang, ang), -1)[None]   # one row of positions for the batch (position_ids: 1 x s)
         cos, sin = ang.cos().to(x.dtype)[:, None], ang.sin().to(x.dtype)[:, None]
-        mask = causal(s, x.dtype)
+        mask = None if flash else causal(s, x.dtype)
         for L in P["layers"]:
             y = rms(x, L["n1"])
             q = rotate(cs.linear(y, L["wq"]).view(b, s, a, d).transpose(1, 2), cos, sin)
             k = rotate(cs.linear(y, L["wk"]).view(b, s, g, d).transpose(1, 2), cos, sin)
             v = cs.linear(y, L["wv"]).view(b, s, g, d).transpose(1, 2)
-            if a != g:   # repeat_kv
-                k = k[:, :, None].expand(b, g, a // g, s, d).reshape(b, a, s, d)
-                v = v[:, :, None].expand(b, g, a // g, s, d).reshape(b, a, s, d)
-            w = cs.matmul(q, k.transpose(2, 3)) * d ** -0.5 + mask
-            w = F.softmax(w, dim=-1, dtype=f32).to(q.dtype)
-            o = cs.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
+            if flash:   # SDPA: autocast's casts, grouped heads in the kernel (enable_gqa)
+                o = Sdpa.apply(cs.low(q), cs.low(k), cs.low(v)).transpose(1, 2).contiguous().reshape(b, s, h)
+            else:
+                if a != g:   # repeat_kv
+                    k = k[:, :, None].expand(b, g, a // g, s, d).reshape(b, a, s, d)
+                    v = v[:, :, None].expand(b, g, a // g, s, d).reshape(b, a, s, d)
+                w = cs.matmul(q, k.transpose(2, 3)) * d ** -0.5 + mask
+                w = F.softmax(w, dim=-1, dtype=f32).to(q.dtype)
+                o = cs.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
             x = x + cs.linear(o, L["wo"])
             y = rms(x, L["n2"])
             x = x + cs.linear(F.silu(cs.linear(y, L["wg"])) * cs.linear(y, L["wu"]), L["wd"])
@@ -195,6 +231,67 @@ def build(torch, F):
         return {"emb": r(V, h), "nf": one(h), "head": r(V, h),
                 "layers": [{"n1": one(h), "wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h), "n2": one(h),
                             "wg": r(f, h), "wu": r(f, h), "wd": r(h, f)} for _ in range(layers)]}
+
+    VIEWS = {"view", "_unsafe_view", "transpose", "t", "expand", "split", "split_with_sizes", "slice", "select",
+             "unsqueeze", "squeeze", "permute", "alias", "detach", "as_strided", "unbind", "_reshape_alias", "lift_fresh"}
+    PRODUCTS = {"mm", "addmm", "bmm", "baddbmm", "addbmm"}
+    MAKERS = {"new_zeros", "zeros", "zeros_like", "empty", "new_empty", "empty_like", "full", "ones_like", "arange",
+              "scalar_tensor", "ones"}
+
+    def traffic(kind, layers, h, a, g, f, V, mode, flash):
+        """the bytes PyTorch's non-product kernels read and write in one
+        forward and backward, counted at dispatch as a GPU runs them: a
+        view moves nothing, a broadcast input is read once (its storage), a
+        gather reads the rows it takes, a scatter-add (the embedding's
+        backward) reads and writes the rows it adds to, nll_loss reads one
+        value a token and its backward writes its output"""
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_flatten
+
+        def nb(t):
+            try:
+                st = t.storage().nbytes()
+            except Exception:
+                st = t.numel() * t.element_size()
+            return min(t.numel() * t.element_size(), st)
+
+        class Count(TorchDispatchMode):
+            total = 0
+
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                name = func.overloadpacket.__name__
+                if PAUSE[0] or name in VIEWS or name in PRODUCTS:
+                    return out
+                ins = [t for t in tree_flatten((args, kwargs or {}))[0] if isinstance(t, torch.Tensor)]
+                outs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+                rd, wr = sum(nb(t) for t in ins), sum(nb(t) for t in outs)
+                if name in MAKERS:
+                    rd = 0
+                elif name == "index":
+                    rd = wr + sum(nb(t) for t in ins[1:])
+                elif name in ("index_put", "index_put_"):
+                    rows = nb(ins[-1])
+                    rd, wr = 2 * rows + sum(nb(t) for t in ins[1:-1]), rows
+                elif name == "nll_loss_forward":
+                    rd = (ins[1].numel()) * (ins[0].element_size() + ins[1].element_size())
+                elif name == "nll_loss_backward":
+                    rd = nb(ins[2])
+                Count.total += rd + wr
+                return out
+        cs = Cast(mode == "autocast")
+        P = params(kind, layers, h, a, g, f, V, torch.bfloat16 if mode == "bf16" else f32)
+        ids = torch.randint(0, V, (BATCH, SEQ), generator=torch.Generator().manual_seed(2))
+        labels = torch.nn.functional.pad(ids, (0, 1), value=-100)[..., 1:].contiguous().view(-1)
+        MEAN[0] = True
+        with Count():
+            logits = gpt2(cs, P, ids, h, a, flash) if kind == "gpt2" else llama(cs, P, ids, h, a, g, flash)
+            cs.cache.clear()
+            loss = F.cross_entropy(logits.float().view(-1, V), labels, ignore_index=-100)
+            del logits
+            loss.backward()
+        MEAN[0] = False
+        return Count.total
 
     def measure(lib, kind, layers, h, a, g, f, V, mode):
         cs = Cast(mode == "autocast")
@@ -219,10 +316,11 @@ def build(torch, F):
             del logits
         loss.backward()
         return sum(saved.values()), lib.shim_peak() - base
-    return measure
+    return measure, traffic
 
 
-def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp):
+def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False):
+    """zplan's JSON for the model, one micro-batch on one GPU, PyTorch eager"""
     cfg = ({"model_type": "gpt2", "n_layer": layers, "n_embd": h, "n_head": a, "n_inner": f, "vocab_size": V,
             "n_positions": SEQ} if kind == "gpt2" else
            {"model_type": "llama", "num_hidden_layers": layers, "hidden_size": h, "num_attention_heads": a,
@@ -232,17 +330,28 @@ def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp):
     with open(path, "w") as fh:
         json.dump(cfg, fh)
     args = [zp, "--config", path, "--gpus", "1", "--gpu", "h200", "--seq", str(SEQ), "--micro-batch", str(BATCH),
-            "--global-batch", str(BATCH), "--tp", "1", "--pp", "1", "--zero", "0", "--ckpt", "none", "--no-flash-attn",
-            "--framework", "torch", "--dtype", "fp32" if mode == "fp32" else "bf16", "--json", "--no-store"]
+            "--global-batch", str(BATCH), "--tp", "1", "--pp", "1", "--zero", "0", "--ckpt", "none",
+            "--flash-attn" if flash else "--no-flash-attn", "--framework", "torch",
+            "--dtype", "fp32" if mode == "fp32" else "bf16", "--json", "--no-store"]
     if mode == "bf16":
         args.append("--no-master-weights")
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}   # the shim is PyTorch's, not zplan's
-    j = json.loads(subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout)
+    return json.loads(subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout)
+
+
+def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp):
+    j = zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp)
     mem, psi = j["chosen"]["memory_bytes"], j["model"]["params"]
     # what the run allocates above its parameters: the activations, the
     # loss's buffers, and with autocast the weight copies (params above 4 psi)
     copies = mem["params"] - psi * (2 if mode == "bf16" else 4)
     return mem["activations"], mem["activations"] + mem["buffers"] + copies
+
+
+def zplan_traffic(zp, kind, layers, h, a, g, f, V, mode, flash, tmp):
+    """zplan's non-matmul traffic of one micro-batch"""
+    j = zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash)
+    return j["chosen"]["elementwise_bytes_per_micro_batch"]
 
 
 def main(argv):
@@ -274,10 +383,10 @@ def main(argv):
         import ctypes
         lib = ctypes.CDLL(None)
         lib.shim_cur.restype = lib.shim_peak.restype = ctypes.c_size_t
-        measure = build(torch, F)
+        measure, traffic = build(torch, F)
         bad, k = 0, 0
         if tap:
-            print("1..%d" % (2 * len(MODELS) * len(MODES)))
+            print("1..%d" % (4 * len(MODELS) * len(MODES)))
         else:
             print("%-6s %-9s %12s %12s %7s %12s %12s %7s" % ("model", "precision", "saved", "zplan act", "error",
                                                               "peak", "zplan peak", "error"))
@@ -298,8 +407,27 @@ def main(argv):
                 else:
                     print("%-6s %-9s %12d %12d %+6.2f%% %12d %12d %+6.2f%%" % (model[0], mode, saved_act, act,
                                                                              100 * e1, peak, pk, 100 * e2))
+        # the traffic of the non-product kernels (cost.c, zp_eager_traffic_eval),
+        # eager attention and SDPA, against what PyTorch dispatches
         if not tap:
-            print("eager-check: %s" % ("all within 1 %" if not bad else "%d cases off by more than 1 %%" % bad))
+            print("%-6s %-9s %-5s %14s %14s %7s" % ("model", "precision", "attn", "traffic", "zplan", "error"))
+        for model in MODELS:
+            for mode in MODES:
+                for flash in (False, True):
+                    got = traffic(*model, mode, flash)
+                    want = zplan_traffic(zp, *model, mode, flash, tmp)
+                    e = want / got - 1
+                    bad += abs(e) > 0.02
+                    attn = "sdpa" if flash else "eager"
+                    if tap:
+                        k += 1
+                        print("%s %d - %s %s %s, non-matmul traffic: zplan %d B, PyTorch's kernels %d B "
+                              "(%+.2f %%, within 2 %%)" % ("ok" if abs(e) <= 0.02 else "not ok", k, model[0], mode,
+                                                          attn, want, got, 100 * e))
+                    else:
+                        print("%-6s %-9s %-5s %14d %14d %+6.2f%%" % (model[0], mode, attn, got, want, 100 * e))
+        if not tap:
+            print("eager-check: %s" % ("all within bounds" if not bad else "%d cases out of bounds" % bad))
         return 1 if bad else 0
 
 

@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -75,6 +75,7 @@ static const zp_opt plan_opts[] = {
     {"gemm-max-eff", O_GEMMMAX, "F", NULL, "the curve's ceiling (default: the preset's)", NULL},
     {"attn-eff", O_ATTNEFF, "F", NULL, "flash attention's fraction of peak (default: the preset's)", NULL},
     {"hbm-eff", O_HBMEFF, "F", NULL, "non-matmul kernels' fraction of HBM bandwidth (default 0.3)", NULL},
+    {"eager-hbm-eff", O_EGHBMEFF, "F", NULL, "PyTorch eager's kernels' fraction of HBM bandwidth (default 0.8)", NULL},
     {"kernel-us", O_KERNELUS, "F", NULL, "fixed time per kernel launched, microseconds (default 4.5)", NULL},
     {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
     {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
@@ -126,7 +127,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, lpg, eager, ceu;
 } raw;
 
@@ -194,6 +195,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_GEMMMAX: r->gemmmax = v; break;
     case O_ATTNEFF: r->attneff = v; break;
     case O_HBMEFF: r->hbmeff = v; break;
+    case O_EGHBMEFF: r->eghbmeff = v; break;
     case O_KERNELUS: r->kernelus = v; break;
     case O_LINKEFF: r->linkeff = v; break;
     case O_OVLEFF: r->ovleff = v; break;
@@ -655,6 +657,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         (r->gemmmax && (st = zp_parse_double("--gemm-max-eff", r->gemmmax, 1e-3, 1, &cv->gemm.eff_max, e))) ||
         (r->attneff && (st = zp_parse_double("--attn-eff", r->attneff, 1e-3, 1, &cv->attn_eff, e))) ||
         (r->hbmeff && (st = zp_parse_double("--hbm-eff", r->hbmeff, 1e-3, 1, &cv->hbm_eff, e))) ||
+        (r->eghbmeff && (st = zp_parse_double("--eager-hbm-eff", r->eghbmeff, 1e-3, 1, &cv->eager_hbm_eff, e))) ||
         (r->kernelus && (st = zp_parse_double("--kernel-us", r->kernelus, 0, 1e6, &cv->kernel_s, e))) ||
         (r->linkeff && (st = zp_parse_double("--link-eff", r->linkeff, 1e-3, 1, &cv->link_eff, e))) ||
         (r->ovleff && (st = zp_parse_double("--overlap-eff", r->ovleff, 0, 1, &cv->overlap_eff, e))))

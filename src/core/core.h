@@ -337,6 +337,8 @@ typedef struct zp_conv {
     double alpha_inter_s;       /* per ring step latency, across nodes */
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */
     double elementwise_bps;     /* non-matmul kernels' traffic rate; 0: folded into gemm_eff (GPU presets) */
+    double eager_hbm_eff;       /* PyTorch eager's kernels (zp_eager_traffic_eval): their fraction of the HBM
+                                 * bandwidth */
 } zp_conv;
 
 /* PyTorch eager (cv->eager) trains a 16-bit dtype with master weights the
@@ -347,6 +349,16 @@ static inline int zp_autocast_dtype(const zp_train *tr) { return tr->dtype != ZP
 static inline int zp_eager_autocast(const zp_train *tr, const zp_conv *cv)
 {
     return cv->eager && zp_autocast_dtype(tr);
+}
+/* PyTorch eager's dtypes (zp_autocast_dtype): *c the products' bytes (2
+ * with autocast or a 16-bit model, 4 in fp32), *r the residual stream's (4
+ * with autocast: the embeddings are fp32, and a 16-bit product added to it
+ * stays fp32; else c). */
+static inline void zp_eager_bytes(const zp_train *tr, uint64_t *c, uint64_t *r)
+{
+    int ac = zp_autocast_dtype(tr);
+    *c = ac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype);
+    *r = ac ? 4 : *c;
 }
 /* Bytes a parameter of the model states as stored: its value (*pb), its
  * gradient (*gb) and the optimizer's (*K: Adam's two moments or SGD's one,
@@ -548,6 +560,8 @@ typedef struct zp_cost {
     double step_s;
     double tokens_per_s;
     double mfu;            /* model FLOPs / (step time * G * dense peak) */
+    double ew_bytes;       /* the non-matmul kernels' traffic of a micro-batch on the slowest stage (forward,
+                            * backward, recompute) */
 } zp_cost;
 
 /* Forward FLOPs per token of the whole model (matmuls + attention scores). */
@@ -557,6 +571,14 @@ double zp_flops_fwd_per_token(const zp_model *m, int64_t seq);
  * of stage k, forward + backward + recompute (cost.c); timed only when
  * the conventions give their rate (elementwise_bps, from zplan calibrate). */
 double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l, int last_stage);
+/* PyTorch eager's non-matmul traffic, kernel by kernel (cost.c), per
+ * micro-batch and tp rank, bytes: a layer's forward (f) and backward (b),
+ * of which the autocast weight casts (pf, pb); the head, loss and
+ * embedding (hf, hb); and the kernels of each (k*). */
+typedef struct {
+    double f, b, kf, kb, pf, pb, hf, hb, khf, khb;
+} zp_eager_traffic;
+void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layout *l, zp_eager_traffic *o);
 /* Cost of a plan from its first- and last-stage communication. */
 void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
                   const zp_cluster *c, const zp_conv *cv, const zp_comm *first,

@@ -23,6 +23,8 @@
  * rate (zp_elementwise_bytes / elementwise_bps), else folded in. */
 #include "core.h"
 
+#include <string.h>
+
 /* Values the non-matmul kernels touch per token, forward, for one layer
  * (*layer) and for the last stage's head (*head): two LayerNorms (each
  * reads and writes h: 4h; 2h when a parallel block shares one), two residual adds
@@ -54,6 +56,381 @@ static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_l
                  ((mods & ZP_RC_NORM) ? 2.0 * zp_model_block_norms(m) * h : 0.0);
     *rc = l->ckpt == ZP_CKPT_FULL ? *fwd : l->ckpt == ZP_CKPT_SELECTIVE ? sel : l->ckpt == ZP_CKPT_OP ? *fwd - sm : 0.0;
     *head = 4.0 * h + 3.0 * (double)m->vocab / t;
+}
+
+/* PyTorch eager runs every elementwise op of a module as its own kernel,
+ * which reads its inputs from memory and writes its output there; the
+ * traffic of one layer is the sum over the kernels autograd runs.  These
+ * are the kernels of Hugging Face transformers' GPT-2 and LLaMA modules (the
+ * same ones zp_eager_layer_bytes counts the saved tensors of), forward and
+ * backward, per micro-batch and tp rank, in bytes; the products (mm, addmm,
+ * bmm, SDPA) are timed as matmuls and left out, and so are views.  n = s b
+ * tokens, h, a, g, f, d as there; q = n a d, kv = n g d, S = n a s' (eager
+ * attention's scores); c and r the products' and the residual stream's
+ * bytes (eager_bytes), p = 4 with autocast (the ops on its fp32 list and
+ * what they promote), else c.  A kernel K(read, write):
+ * GPT-2, forward
+ *   LayerNorm K(r nh, r nh + 8n); autocast casts each product's input,
+ *   K(4 nh, 2 nh), and GELU's output for fc2, K(4 nf, 2 nf); eager
+ *   attention: q and k^T made contiguous for the batched product K(c q, c
+ *   q) K(c kv, c kv), the scale K(c S, c S), the causal mask added (of the
+ *   stream's dtype, s s' values: promoted to r) K(c S + r s s', r S),
+ *   softmax K(r S, r S), with autocast the copy to 16 bits K(4 S, 2 S), v
+ *   made contiguous K(c kv, c kv), the heads merged K(c q, c q) (SDPA reads
+ *   the QKV output's views and writes the merged layout itself: none);
+ *   residual adds K((c + r) nh, r nh); gelu_new 0.5 x (1 + tanh(k (x +
+ *   0.044715 x^3))) in nine kernels (0.5 x; the fp32 copy for pow; pow, two
+ *   scalings, the add of x, tanh, 1 +, the product)
+ * GPT-2, backward: each op's derivative as autograd computes it (casts
+ *   back to each input's dtype, the bias sums, the three gradients of the
+ *   QKV split concatenated, LayerNorm's backward K(2 r nh + 8n, r nh), the
+ *   residual's gradients added)
+ * LLaMA, forward: RMSNorm written out (to fp32, pow, mean, + eps, rsqrt,
+ *   the product, back to the stream's dtype, the weight's product); q and k
+ *   rotated (x cos + rotate_half(x) sin: neg, cat, two products, an add;
+ *   cos and sin of the stream's dtype promote the result to r); eager
+ *   attention repeats k and v to a heads (repeat_kv) and, with autocast,
+ *   casts q and k to 16 bits, then as GPT-2 with softmax in fp32; SDPA with
+ *   autocast casts the rotated q and k; SiLU K(c nf, c nf) and the gate
+ *   product K(2c nf, c nf)
+ * LLaMA, backward: likewise
+ * Weights: with autocast every weight is cast to 16 bits once a forward
+ * (6 bytes a parameter) and its gradient back to fp32 (6 more): pf, pb.
+ * Dropout (GPT-2, tr->dropout): each residual branch's and, with eager
+ * attention, the probabilities' native_dropout K(c x, c x + x) and its
+ * backward K(c x + x, c x).  Not counted: bias and norm-weight reads (h or
+ * f values), the loss's scalars. */
+typedef struct {
+    double *bytes, *kern;
+} ktally;
+
+static void K(ktally t, double rd, double wr)
+{
+    *t.bytes += rd + wr;
+    *t.kern += 1.0;
+}
+
+/* RMSNorm as LlamaRMSNorm writes it, on n tokens of width h, the stream r
+ * bytes (weights of r bytes too), forward and backward */
+static void rms_fwd(ktally t, double n, double h, double r)
+{
+    double nh = n * h;
+    if (r != 4.0)
+        K(t, r * nh, 4.0 * nh);                  /* x.to(fp32) */
+    K(t, 4.0 * nh, 4.0 * nh);                    /* pow(2) */
+    K(t, 4.0 * nh, 4.0 * n);                     /* mean */
+    K(t, 4.0 * n, 4.0 * n);                      /* + eps */
+    K(t, 4.0 * n, 4.0 * n);                      /* rsqrt */
+    K(t, 4.0 * nh + 4.0 * n, 4.0 * nh);          /* x * rsqrt */
+    if (r != 4.0)
+        K(t, 4.0 * nh, r * nh);                  /* .to(dtype) */
+    K(t, r * nh, r * nh);                        /* weight * x */
+}
+
+static void rms_bwd(ktally t, double n, double h, double r)
+{
+    double nh = n * h;
+    K(t, r * nh, r * nh);                        /* d x_norm = g weight */
+    K(t, 2.0 * r * nh, r * nh);                  /* g x_norm, */
+    K(t, r * nh, 0.0);                           /* summed to the weight's */
+    if (r != 4.0)
+        K(t, r * nh, 4.0 * nh);                  /* .to's backward */
+    K(t, 4.0 * nh + 4.0 * n, 4.0 * nh);          /* g rsqrt */
+    K(t, 8.0 * nh, 4.0 * nh);                    /* g x, */
+    K(t, 4.0 * nh, 4.0 * n);                     /* summed per token */
+    K(t, 4.0 * n, 4.0 * n);                      /* rsqrt's derivative: */
+    K(t, 4.0 * n, 4.0 * n);
+    K(t, 8.0 * n, 4.0 * n);
+    K(t, 4.0 * n, 4.0 * nh);                     /* mean's: expanded / h */
+    K(t, 4.0 * nh, 4.0 * nh);                    /* pow's: x^1, */
+    K(t, 4.0 * nh, 4.0 * nh);                    /* x 2, */
+    K(t, 8.0 * nh, 4.0 * nh);                    /* x g */
+    K(t, 8.0 * nh, 4.0 * nh);                    /* the two paths added */
+    if (r != 4.0)
+        K(t, 4.0 * nh, r * nh);                  /* x.to(fp32)'s backward */
+}
+
+/* rotary positions on x (e elements of c bytes, cos and sin of sd values
+ * and r bytes): forward and backward */
+static void rope_fwd(ktally t, double e, double sd, double c, double r)
+{
+    K(t, c * e + r * sd, r * e);                 /* x cos */
+    K(t, c * e / 2.0, c * e / 2.0);              /* -x2 */
+    K(t, c * e, c * e);                          /* cat(-x2, x1) */
+    K(t, c * e + r * sd, r * e);                 /* rotate_half(x) sin */
+    K(t, 2.0 * r * e, r * e);                    /* the sum */
+}
+
+static void rope_bwd(ktally t, double e, double sd, double c, double r)
+{
+    K(t, r * e + r * sd, r * e);                 /* g sin */
+    if (r != c)
+        K(t, r * e, c * e);                      /* to cat's dtype */
+    K(t, c * e / 2.0, c * e);                    /* slice_backward (x1's), */
+    K(t, c * e / 2.0, c * e / 2.0);              /* neg */
+    K(t, c * e / 2.0, c * e);                    /* slice_backward (x2's) */
+    K(t, 2.0 * c * e, c * e);                    /* added */
+    K(t, r * e + r * sd, r * e);                 /* g cos */
+    if (r != c)
+        K(t, r * e, c * e);                      /* to x's dtype */
+    K(t, 2.0 * c * e, c * e);                    /* the two paths added */
+}
+
+void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layout *l, zp_eager_traffic *o)
+{
+    memset(o, 0, sizeof *o);
+    double s = (double)(tr->seq / zp_cp(l)), n = s * (double)l->micro_batch, h = (double)m->hidden;
+    double d = (double)zp_model_head_dim(m), span = (double)zp_model_attn_span(m, tr->seq);
+    double a = (double)zp_ceil_div(m->heads, l->tp), g = (double)zp_ceil_div(m->kv_heads, l->tp);
+    double f = (double)zp_ceil_div(m->ffn, l->tp), V = (double)m->vocab / (double)l->tp;
+    double nh = n * h, nf = n * f, q = n * a * d, kv = n * g * d, S = n * a * span, ss = s * span;
+    int ac = zp_autocast_dtype(tr), llama = m->mlp == ZP_MLP_SWIGLU, eager_attn = !tr->flash;
+    uint64_t cu, ru;
+    zp_eager_bytes(tr, &cu, &ru);
+    double c = (double)cu, r = (double)ru, p = ac ? 4.0 : c;
+    ktally F = {&o->f, &o->kf}, B = {&o->b, &o->kb}, HF = {&o->hf, &o->khf}, HB = {&o->hb, &o->khb};
+    int drop = tr->dropout && !llama;
+    if (!llama) {
+        double qkv = q + 2.0 * kv;
+        /* forward */
+        K(F, r * nh, r * nh + 8.0 * n);                         /* ln_1 */
+        if (ac)
+            K(F, 4.0 * nh, 2.0 * nh);                           /* c_attn's input cast */
+        if (eager_attn) {
+            K(F, c * q, c * q);
+            K(F, c * kv, c * kv);
+            K(F, c * S, c * S);                                 /* scale */
+            K(F, c * S + r * ss, r * S);                        /* + mask */
+            K(F, r * S, r * S);                                 /* softmax */
+            if (r != c)
+                K(F, r * S, c * S);
+            if (drop)
+                K(F, c * S, c * S + S);
+            K(F, c * kv, c * kv);
+            K(F, c * q, c * q);                                 /* heads merged */
+        }
+        if (drop)
+            K(F, c * nh, c * nh + nh);
+        K(F, (c + r) * nh, r * nh);                             /* residual */
+        K(F, r * nh, r * nh + 8.0 * n);                         /* ln_2 */
+        if (ac)
+            K(F, 4.0 * nh, 2.0 * nh);
+        K(F, c * nf, c * nf);                                   /* 0.5 x */
+        if (ac)
+            K(F, 2.0 * nf, 4.0 * nf);                           /* fp32 copy for pow */
+        K(F, p * nf, p * nf);                                   /* pow */
+        K(F, p * nf, p * nf);                                   /* 0.044715 x^3 */
+        K(F, (c + p) * nf, p * nf);                             /* x + */
+        K(F, p * nf, p * nf);                                   /* sqrt(2/pi) */
+        K(F, p * nf, p * nf);                                   /* tanh */
+        K(F, p * nf, p * nf);                                   /* 1 + */
+        K(F, (c + p) * nf, p * nf);                             /* 0.5 x (...) */
+        if (ac)
+            K(F, 4.0 * nf, 2.0 * nf);                           /* fc2's input cast */
+        if (drop)
+            K(F, c * nh, c * nh + nh);
+        K(F, (c + r) * nh, r * nh);                             /* residual */
+        /* backward */
+        if (r != c)
+            K(B, r * nh, c * nh);                               /* to fc2's output dtype */
+        if (drop)
+            K(B, c * nh + nh, c * nh);
+        K(B, c * nh, 0.0);                                      /* fc2's bias */
+        if (ac)
+            K(B, 2.0 * nf, 4.0 * nf);                           /* the input cast's */
+        K(B, (p + c) * nf, p * nf);                             /* d tanh-part = g 0.5x */
+        K(B, 2.0 * p * nf, p * nf);                             /* d 0.5x = g (...) */
+        if (c != p)
+            K(B, p * nf, c * nf);
+        K(B, 2.0 * p * nf, p * nf);                             /* tanh_backward */
+        K(B, p * nf, p * nf);                                   /* sqrt(2/pi) */
+        if (c != p)
+            K(B, p * nf, c * nf);                               /* the add's, to x */
+        K(B, p * nf, p * nf);                                   /* 0.044715 */
+        K(B, p * nf, p * nf);                                   /* pow's: x^2, */
+        K(B, p * nf, p * nf);                                   /* x 3, */
+        K(B, 2.0 * p * nf, p * nf);                             /* x g */
+        if (ac)
+            K(B, p * nf, c * nf);                               /* the fp32 copy's */
+        K(B, 2.0 * c * nf, c * nf);                             /* x's gradients added */
+        K(B, c * nf, c * nf);                                   /* 0.5 */
+        K(B, 2.0 * c * nf, c * nf);
+        K(B, c * nf, 0.0);                                      /* c_fc's bias */
+        if (ac)
+            K(B, 2.0 * nh, 4.0 * nh);
+        K(B, 2.0 * r * nh + 8.0 * n, r * nh);                   /* ln_2 */
+        K(B, 2.0 * r * nh, r * nh);                             /* residual's added */
+        if (r != c)
+            K(B, r * nh, c * nh);
+        if (drop)
+            K(B, c * nh + nh, c * nh);
+        K(B, c * nh, 0.0);                                      /* c_proj's bias */
+        if (eager_attn) {
+            K(B, c * q, c * q);                                 /* d out made contiguous */
+            if (r != c)
+                K(B, c * S, r * S);
+            if (drop)
+                K(B, c * S + S, c * S);
+            K(B, 2.0 * r * S, r * S);                           /* softmax */
+            if (r != c)
+                K(B, r * S, c * S);                             /* the mask add's, to the scores */
+            K(B, c * S, c * S);                                 /* scale */
+            K(B, c * q, c * q);
+            K(B, c * kv, c * kv);
+        }
+        K(B, c * qkv, c * qkv);                                 /* d q, k, v concatenated */
+        K(B, c * qkv, 0.0);                                     /* c_attn's bias */
+        if (ac)
+            K(B, 2.0 * nh, 4.0 * nh);
+        K(B, 2.0 * r * nh + 8.0 * n, r * nh);                   /* ln_1 */
+        K(B, 2.0 * r * nh, r * nh);
+    } else {
+        double sd = s * d;
+        /* forward */
+        rms_fwd(F, n, h, r);
+        if (ac)
+            for (int i = 0; i < 3; i++)
+                K(F, 4.0 * nh, 2.0 * nh);                       /* q, k, v's input casts */
+        rope_fwd(F, q, sd, c, r);
+        rope_fwd(F, kv, sd, c, r);
+        if (eager_attn) {
+            if (a != g) {   /* repeat_kv */
+                K(F, r * kv, r * q);
+                K(F, c * kv, c * q);
+            }
+            if (r != c) {   /* autocast: q and k to 16 bits */
+                K(F, r * q, c * q);
+                K(F, r * q, c * q);
+            }
+            K(F, c * q, c * q);                                 /* k^T contiguous */
+            K(F, c * S, c * S);                                 /* scale */
+            K(F, c * S + r * ss, r * S);                        /* + mask */
+            if (r != 4.0)
+                K(F, r * S, 4.0 * S);                           /* softmax's dtype=fp32: a copy, */
+            K(F, 4.0 * S, 4.0 * S);                             /* then softmax */
+            if (c != 4.0)
+                K(F, 4.0 * S, c * S);
+            K(F, c * q, c * q);                                 /* heads merged */
+        } else if (r != c) {
+            K(F, r * q, c * q);                                 /* SDPA's casts */
+            K(F, r * kv, c * kv);
+        }
+        K(F, (c + r) * nh, r * nh);                             /* residual */
+        rms_fwd(F, n, h, r);
+        if (ac)
+            for (int i = 0; i < 2; i++)
+                K(F, 4.0 * nh, 2.0 * nh);                       /* gate, up's input casts */
+        K(F, c * nf, c * nf);                                   /* SiLU */
+        K(F, 2.0 * c * nf, c * nf);                             /* x up */
+        K(F, (c + r) * nh, r * nh);                             /* residual */
+        /* backward */
+        if (r != c)
+            K(B, r * nh, c * nh);                               /* to down's output dtype */
+        K(B, 2.0 * c * nf, c * nf);                             /* the gate product's two */
+        K(B, 2.0 * c * nf, c * nf);
+        K(B, 2.0 * c * nf, c * nf);                             /* silu_backward */
+        if (ac)
+            for (int i = 0; i < 2; i++)
+                K(B, 2.0 * nh, 4.0 * nh);
+        K(B, 2.0 * r * nh, r * nh);                             /* gate's and up's d x added */
+        rms_bwd(B, n, h, r);
+        K(B, 2.0 * r * nh, r * nh);                             /* the residual's */
+        if (r != c)
+            K(B, r * nh, c * nh);
+        if (eager_attn) {
+            K(B, c * q, c * q);                                 /* d out contiguous */
+            if (c != 4.0)
+                K(B, c * S, 4.0 * S);
+            K(B, 8.0 * S, 4.0 * S);                             /* softmax */
+            if (r != 4.0 || c != 4.0)
+                K(B, 4.0 * S, r == 4.0 ? c * S : r * S);       /* the mask add's, to the scores */
+            K(B, c * S, c * S);                                 /* scale */
+            if (r != c) {
+                K(B, c * q, r * q);                             /* the casts of q and k */
+                K(B, c * q, r * q);
+            }
+            if (a != g) {   /* repeat_kv's: summed over the copies */
+                K(B, r * q, r * kv);
+                K(B, c * q, c * kv);
+            }
+        } else if (r != c) {
+            K(B, c * q, r * q);
+            K(B, c * kv, r * kv);
+        }
+        /* the heads' gradients back to (b, s, heads, d): v's copied, and
+         * without autocast's casts k's (and in fp32 q's) */
+        K(B, c * kv, c * kv);
+        if (r == c)
+            K(B, c * kv, c * kv);
+        if (c == 4.0)
+            K(B, c * q, c * q);
+        rope_bwd(B, q, sd, c, r);
+        rope_bwd(B, kv, sd, c, r);
+        if (ac)
+            for (int i = 0; i < 3; i++)
+                K(B, 2.0 * nh, 4.0 * nh);
+        for (int i = 0; i < 2; i++)
+            K(B, 2.0 * r * nh, r * nh);                         /* q's, k's and v's d x added */
+        rms_bwd(B, n, h, r);
+        K(B, 2.0 * r * nh, r * nh);
+    }
+    if (ac) {   /* the weights' 16-bit copies, and their gradients back to fp32 */
+        double w = (double)zp_model_layer_params(m, l->tp) - zp_model_block_norms(m) * h * (llama ? 1.0 : 2.0);
+        o->pf = 6.0 * w, o->pb = 6.0 * w;
+        o->f += o->pf, o->b += o->pb;
+    }
+    /* the head: the final norm, the logits (to fp32 unless they are), the
+     * loss (log_softmax and the gathered nll; its backward writes the
+     * gradient, then log_softmax's), the embedding's gather and its
+     * backward (the table zeroed, the rows added) */
+    double nV = n * V, wb = (double)zp_dtype_bytes(ac ? ZP_DT_FP32 : tr->dtype);
+    if (llama)
+        rms_fwd(HF, n, h, r);
+    else
+        K(HF, r * nh, r * nh + 8.0 * n);
+    if (ac)
+        K(HF, 4.0 * nh, 2.0 * nh);
+    if (c != 4.0)
+        K(HF, c * nV, 4.0 * nV);                                /* .float() */
+    K(HF, 4.0 * nV, 4.0 * nV);                                  /* log_softmax */
+    K(HF, 4.0 * n + 8.0 * n, 0.0);                              /* nll */
+    K(HF, wb * nh + 8.0 * n, r * nh);                           /* token embedding */
+    if (!llama) {
+        K(HF, wb * s * h + 8.0 * s, wb * s * h);                /* positions */
+        K(HF, wb * s * h + r * nh, r * nh);                     /* added */
+    }
+    if (eager_attn) {   /* the causal mask, of the stream's dtype */
+        K(HF, 0.0, r * ss);
+        K(HF, r * ss, r * ss);
+    }
+    if (drop)
+        K(HF, r * nh, r * nh + nh);
+    K(HB, 0.0, 4.0 * nV);                                       /* nll's */
+    K(HB, 8.0 * nV, 4.0 * nV);                                  /* log_softmax's */
+    if (c != 4.0)
+        K(HB, 4.0 * nV, c * nV);
+    if (ac)
+        K(HB, 2.0 * nh, 4.0 * nh);
+    if (llama)
+        rms_bwd(HB, n, h, r);
+    else
+        K(HB, 2.0 * r * nh + 8.0 * n, r * nh);
+    if (drop)
+        K(HB, r * nh + nh, r * nh);
+    double Vf = (double)m->vocab;   /* the whole table, zeroed */
+    K(HB, 0.0, wb * Vf * h);
+    K(HB, r * nh + 8.0 * n + wb * nh, wb * nh);
+    if (m->tied)
+        K(HB, 2.0 * wb * Vf * h, wb * Vf * h);                  /* the tied table's two gradients added */
+    if (!llama) {
+        K(HB, r * nh, wb * s * h);                              /* positions: summed over the batch */
+        K(HB, 0.0, wb * (double)m->max_pos * h);
+        K(HB, wb * s * h + 8.0 * s + wb * s * h, wb * s * h);
+    }
+    if (ac) {   /* the head's weight (tied: the embedding's) cast and its gradient */
+        o->hf += 6.0 * Vf * h / (double)l->tp;
+        o->hb += 6.0 * Vf * h / (double)l->tp;
+    }
 }
 
 double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l, int last_stage)
@@ -329,6 +706,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
 void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
                     const zp_conv *cv, const zp_lcache *lc, const zp_comm *first, const zp_comm *last, zp_cost *out)
 {
+    out->ew_bytes = 0.0;
     /* FLOPs of one micro-batch on one tp rank: the blocks of a stage, the
      * head on the last, backward twice forward, and the recomputation */
     double s = (double)tr->seq, h = (double)m->hidden, sl = (double)(tr->seq / zp_cp(l));
@@ -385,6 +763,24 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         elementwise_values(m, tr, partial ? &nl : l, &ef, &er, &eh);
         ew_rck = k * er;                                   /* a block kept whole */
     }
+    double ew_b = 2.0 * ew_f, ew_head_b = 2.0 * ew_head, kn_head_b = 2.0 * kn[3];
+    /* PyTorch eager: its kernels one by one (zp_eager_traffic_eval), their
+     * whole traffic at eager_hbm_eff of the HBM bandwidth (a streaming
+     * kernel's rate: what they move is counted, not a minimum), plus
+     * kernel_s each; full recompute (torch.utils.checkpoint) runs a block's
+     * forward again */
+    double eg_bytes[2] = {0.0, 0.0};   /* a layer's and the head's, per micro-batch */
+    if (cv->eager) {
+        zp_eager_traffic et;
+        zp_eager_traffic_eval(m, tr, l, &et);
+        double bps = cv->eager_hbm_eff * c->gpu.hbm_gbps * 1e9;
+        ew_f = et.f / bps, ew_b = et.b / bps, ew_head = et.hf / bps, ew_head_b = et.hb / bps;
+        ew_rc = l->ckpt == ZP_CKPT_FULL ? ew_f : 0.0, ew_rck = 0.0;
+        kn[0] = et.kf * cv->kernel_s, kn[1] = et.kb * cv->kernel_s, kn[3] = et.khf * cv->kernel_s;
+        kn[2] = l->ckpt == ZP_CKPT_FULL ? kn[0] : 0.0, knk[2] = 0.0, kn_head_b = et.khb * cv->kernel_s;
+        eg_bytes[0] = et.f + et.b, eg_bytes[1] = et.hf + et.hb;
+        eg_bytes[0] += l->ckpt == ZP_CKPT_FULL ? et.f : 0.0;
+    }
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
     double comp_kind[3] = {0.0, 0.0, 0.0};   /* compute by stage kind, for blocking transfers */
@@ -404,10 +800,10 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (l->ckpt != ZP_CKPT_FULL)
             R = Ls, K = 0.0;   /* selective and op: every block alike */
         double rc = R * rc1 + K * rc1_kept, f = Ls * block1 + (last_stage ? head : 0.0), b = 2.0 * f;
-        double ef = Ls * ew_f + (last_stage ? ew_head : 0.0);
+        double ef = Ls * ew_f + (last_stage ? ew_head : 0.0), eb = Ls * ew_b + (last_stage ? ew_head_b : 0.0);
         double fwd_s = Ls * (mm[0] + kn[0]) + (last_stage ? mm[3] + kn[3] : 0.0) + ef;
         double bwd_s = Ls * (mm[1] + kn[1]) + R * (mm[2] + kn[2]) + K * (mmk[2] + knk[2]) +
-                       (last_stage ? mm[4] + 2.0 * kn[3] : 0.0) + 2.0 * ef + R * ew_rc + K * ew_rck;
+                       (last_stage ? mm[4] + kn_head_b : 0.0) + eb + R * ew_rc + K * ew_rck;
         /* DeepSpeed's bf16 optimizer adds each bf16 gradient into its fp32
          * one after every micro-batch (lp_grads): the stage's parameters at
          * the non-matmul rate */
@@ -421,6 +817,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             best_compute = comp;
             hw = M * (f + b + rc);
             mb_s = fwd_s + bwd_s;
+            out->ew_bytes = cv->eager ? Ls * eg_bytes[0] + (last_stage ? eg_bytes[1] : 0.0)
+                                      : zp_elementwise_bytes(m, tr, l, last_stage);
         }
         if (ex > worst_exposed)
             worst_exposed = ex;

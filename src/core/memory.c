@@ -141,22 +141,11 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     return whole / r + split / t + rank;
 }
 
-/* PyTorch eager's dtypes (zp_autocast_dtype): *c the products' bytes (2
- * with autocast or a 16-bit model, 4 in fp32), *r the residual stream's (4
- * with autocast: the embeddings are fp32, and a 16-bit product added to it
- * stays fp32; else c). */
-static void eager_bytes(const zp_train *tr, uint64_t *c, uint64_t *r)
-{
-    int ac = zp_autocast_dtype(tr);
-    *c = ac ? 2 : (uint64_t)zp_dtype_bytes(tr->dtype);
-    *r = ac ? 4 : *c;
-}
-
 /* What one norm of n tokens keeps under PyTorch eager (see below). */
 static uint64_t eager_norm_bytes(const zp_model *m, const zp_train *tr, uint64_t n)
 {
     uint64_t c, r, nh = n * (uint64_t)m->hidden;
-    eager_bytes(tr, &c, &r);
+    zp_eager_bytes(tr, &c, &r);
     if (m->norm == ZP_NORM_RMSNORM)
         return (r == 4 ? 8 * nh : (4 + c) * nh) + 4 * n;
     return r * nh + 8 * n;
@@ -170,7 +159,7 @@ static uint64_t eager_norm_bytes(const zp_model *m, const zp_train *tr, uint64_t
  * products, SiLU, rotary positions); serial blocks.  n = s b tokens (s / cp),
  * h whole (no sequence parallelism), a, g, f per tp rank, d the head width,
  * q = n a d, kv = n g d, S = n a s' (scores), all in elements; c and r
- * the products' and the residual stream's bytes (eager_bytes).
+ * the products' and the residual stream's bytes (zp_eager_bytes).
  *   norm        LayerNorm (native_layer_norm): its input r nh, mean and
  *               rstd 8 n.  RMSNorm (x.to(fp32), x.pow(2).mean, x * rsqrt,
  *               weight * x.to(dtype)): with an fp32 stream its input r nh
@@ -220,7 +209,7 @@ uint64_t zp_eager_layer_bytes(const zp_model *m, const zp_train *tr, const zp_la
     uint64_t nh = n * h, q = n * a * d, kv = n * g * d, nf = n * f, S = n * a * span;
     int ac = zp_autocast_dtype(tr), llama = m->mlp == ZP_MLP_SWIGLU;
     uint64_t c, r;
-    eager_bytes(tr, &c, &r);
+    zp_eager_bytes(tr, &c, &r);
     if (l->ckpt == ZP_CKPT_FULL)
         return r * nh;
     uint64_t norm = eager_norm_bytes(m, tr, n);
@@ -501,7 +490,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
              * is the model forward's local, freed before the loss's
              * backward) */
             uint64_t ec, er;
-            eager_bytes(tr, &ec, &er);
+            zp_eager_bytes(tr, &ec, &er);
             int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
             act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
         }
@@ -602,7 +591,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
          * the 16-bit logits with the output the loop drops); no block
          * gradient is live yet, so no workspace */
         uint64_t sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch, c, r;
-        eager_bytes(tr, &c, &r);
+        zp_eager_bytes(tr, &c, &r);
         head_act = eager_norm_bytes(m, tr, sb) + c * sb * (uint64_t)m->hidden;
         loss += (cv->ce_unfused ? 12 : 4) * sb *
                 (uint64_t)(l->tp > 1 ? m->vocab : sh->vocab_t);   /* transformers gathers tp's logits */
@@ -752,6 +741,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->gemm.hbm_gbps = gpu->hbm_gbps;
     c->kernel_s = 4.5e-6;
     c->hbm_eff = 0.3;
+    c->eager_hbm_eff = 0.8;
     c->attn_eff = gpu->attn_eff > 0 ? gpu->attn_eff : 0.3;
     /* FP8 products reach less of their peak than 16-bit ones: 1402.6 of
      * 1979 TFLOP/s against 794.5 of 989 on the H100 SXM (ml-engineering's

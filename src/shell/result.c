@@ -124,6 +124,7 @@ static const zp_field conv_f[] = {
     {"link_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
     {"overlap_efficiency", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
     {"elementwise_gbps", ZP_F_NUM, 0, 1e6, NULL, NULL, 1, 0},
+    {"eager_hbm_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 1, 0},
     {"backward_workspace", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},
     {"tp_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before --tp-overlap: off */
     {"grad_reduce", ZP_F_STR, 0, 0, zp_grad_overlap_names, NULL, 1, 0},   /* absent before: backward */
@@ -161,7 +162,8 @@ static const zp_field time_f[] = {
     {"host_bytes_per_rank", ZP_F_OBJ, 0, 0, NULL, host_f, 0, 0},                                                        \
     {"comm_bytes_per_step", ZP_F_NUM, 0, BYTES, NULL, NULL, 0, 0}, {"time_s", ZP_F_OBJ, 0, 0, NULL, time_f, 0, 0},      \
     {"step_time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0}, {"tokens_per_s", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},           \
-    {"mfu", ZP_F_NUM, 0, 1e6, NULL, NULL, 0, 0}, {"model_flops_per_step", ZP_F_NUM, 0, 1e40, NULL, NULL, 0, 0}
+    {"mfu", ZP_F_NUM, 0, 1e6, NULL, NULL, 0, 0}, {"model_flops_per_step", ZP_F_NUM, 0, 1e40, NULL, NULL, 0, 0},      \
+    {"elementwise_bytes_per_micro_batch", ZP_F_NUM, 0, 1e40, NULL, NULL, 1, 0}   /* absent before: 0 */
 /* a listed plan may name the other settings that give the same result */
 static const zp_field plan_f[] = {PLAN_FIELDS, {"same_result_with", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
                                   {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
@@ -345,6 +347,7 @@ static cJSON *plan_json(const zp_plan *p)
     cJSON_AddNumberToObject(o, "tokens_per_s", p->cost.tokens_per_s);
     cJSON_AddNumberToObject(o, "mfu", p->cost.mfu);
     cJSON_AddNumberToObject(o, "model_flops_per_step", p->cost.model_flops);
+    cJSON_AddNumberToObject(o, "elementwise_bytes_per_micro_batch", p->cost.ew_bytes);
     return o;
 }
 
@@ -483,6 +486,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddNumberToObject(cvo, "link_efficiency", cv->link_eff);
     cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);
     cJSON_AddNumberToObject(cvo, "elementwise_gbps", cv->elementwise_bps / 1e9);
+    cJSON_AddNumberToObject(cvo, "eager_hbm_efficiency", cv->eager_hbm_eff);
     cJSON_AddBoolToObject(cvo, "backward_workspace", cv->bwd_workspace);
     cJSON_AddBoolToObject(cvo, "tp_overlap", cv->tp_overlap);
     cJSON_AddStringToObject(cvo, "grad_reduce", zp_grad_overlap_names[cv->grad_overlap]);
@@ -1038,6 +1042,8 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.link_eff = zp_jnum(cv, "link_efficiency");
     pb->conv.overlap_eff = zp_jnum(cv, "overlap_efficiency");
     pb->conv.elementwise_bps = zp_jnum(cv, "elementwise_gbps") * 1e9;   /* absent before: 0 */
+    if (zp_jnum(cv, "eager_hbm_efficiency") > 0)   /* absent before: the default */
+        pb->conv.eager_hbm_eff = zp_jnum(cv, "eager_hbm_efficiency");
     pb->conv.bwd_workspace = zp_jflag(cv, "backward_workspace");
     pb->conv.tp_overlap = zp_jflag(cv, "tp_overlap");
     pb->conv.tp_grad_overlap = zp_jflag(cv, "tp_grad_overlap");
