@@ -627,6 +627,64 @@ static void test_elementwise(void)
 }
 
 
+/* PyTorch eager's kernels (zp_eager_traffic_eval), by hand for GPT-2 in
+ * fp32 with SDPA and no dropout (every tensor 4 bytes; n tokens, q = kv =
+ * n h): each kernel reads its inputs and writes its output.
+ *   forward: LayerNorm reads x and writes y, mean, rstd: 8 nh + 8 n, twice;
+ *   each residual add reads two and writes one, 12 nh, twice; gelu_new's
+ *   eight kernels: 0.5 x (8 nf), pow, x 0.044715 (8 each), x + (12), x
+ *   sqrt(2/pi), tanh, 1 + (8 each), the product (12): 72 nf
+ *   backward: the biases' sums read their gradients (fc2 and c_proj nh,
+ *   c_fc nf, c_attn 3 nh); gelu_new's eleven: the last product's two (12,
+ *   12), tanh's (12), the scalings by sqrt(2/pi), 0.044715 and 0.5 (8
+ *   each), pow's x^2 and x 3 (8 each), x g (12), x's three gradients
+ *   added (12, 12): 112 nf; each
+ *   LayerNorm's reads the gradient, x, mean and rstd and writes dx: 12 nh +
+ *   8 n; the residual's added, 12 nh, twice; the QKV gradients
+ *   concatenated, read 3 nh and written 3 nh: 24 nh
+ * so a layer moves 40 nh + 72 nf + 16 n forward and 92 nh + 116 nf + 16 n
+ * backward, in 12 and 20 (4 + 11 + 2 + 2 + 1) kernels. */
+static void test_eager_traffic(void)
+{
+    const int64_t L = 2, h = 64, a = 4, V = 500, s = 128, b = 2;
+    zp_model m = gpt(L, h, a, V);
+    zp_train tr = train(s, b);
+    tr.dtype = tr.grad_dtype = ZP_DT_FP32, tr.flash = 1, tr.dropout = 0;
+    zp_layout l = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, b, 1);
+    double n = (double)(s * b), nh = n * h, nf = 4.0 * nh;
+    zp_eager_traffic t;
+    zp_eager_traffic_eval(&m, &tr, &l, &t);
+    is_dbl(t.f, 40 * nh + 72 * nf + 16 * n, 1e-12, "eager GPT-2, fp32, SDPA: a layer's forward 40 nh + 72 nf + 16 n");
+    is_dbl(t.b, 92 * nh + 116 * nf + 16 * n, 1e-12, "its backward 92 nh + 116 nf + 16 n");
+    is_dbl(t.kf, 12, 0, "12 kernels forward");
+    is_dbl(t.kb, 20, 0, "20 backward");
+    is_dbl(t.pf + t.pb, 0, 0, "fp32: no weight casts");
+    /* autocast: every weight cast to 16 bits a forward and its gradient back, 6 bytes a parameter each way */
+    tr.dtype = ZP_DT_BF16, tr.master = 1;
+    zp_eager_traffic_eval(&m, &tr, &l, &t);
+    double w = (double)zp_model_layer_params(&m, 1) - 4.0 * h;   /* the two LayerNorms are not cast */
+    is_dbl(t.pf, 6 * w, 1e-12, "autocast: the layer's weights and biases cast, 6 bytes a parameter");
+    is_dbl(t.pb, 6 * w, 1e-12, "and their gradients cast back");
+    /* the time: that traffic at eager_hbm_eff of the HBM bandwidth, kernel_s a kernel */
+    zp_cluster c = cluster(1);
+    zp_conv cv = conv();
+    cv.gemm_eff = 0.0, cv.gemm.eff_max = 0.5, cv.gemm.sms = 132, cv.gemm.hbm_gbps = HBM;
+    cv.hbm_eff = 0.3, cv.kernel_s = 4.5e-6, cv.attn_eff = 0.3, cv.eager_hbm_eff = 0.8;
+    zp_cost plain, eager;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &plain);
+    cv.eager = 1;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &eager);
+    zp_eager_traffic_eval(&m, &tr, &l, &t);
+    is_dbl(eager.ew_bytes, L * (t.f + t.b) + t.hf + t.hb, 1e-12, "ew_bytes: the layers' and the head's traffic");
+    ok(eager.compute_s > plain.compute_s + eager.ew_bytes / (0.8 * HBM * 1e9) - plain.ew_bytes / (0.3 * HBM * 1e9),
+       "eager: the traffic at 80 %% of the bandwidth, more than the fused kernels' minimum at 30 %%");
+    is_dbl(eager.hw_flops, plain.hw_flops, 1e-15, "the FLOPs do not change");
+    zp_cost rc;
+    l.ckpt = ZP_CKPT_FULL;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &rc);
+    is_dbl(rc.ew_bytes - eager.ew_bytes, L * t.f, 1e-12, "full recompute: every layer's forward kernels again");
+}
+
 /* The matmul efficiency by shape (gemm.c), evaluated by hand: ceiling x
  * the busy fraction of the waves with the best of the three tiles x the
  * covered part of the tiles x K / (K + 64).  A100: 108 SMs, ceiling 0.89. */
@@ -1212,5 +1270,6 @@ int main(void)
     test_tp_overlap();
     test_p2p_blocking();
     test_lp_grads_time();
+    test_eager_traffic();
     return tap_exit();
 }

@@ -302,7 +302,11 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
                 K(F, r * q, c * q);
                 K(F, r * q, c * q);
             }
-            K(F, c * q, c * q);                                 /* k^T contiguous */
+            K(F, c * q, c * q);                                 /* q contiguous for the batched product */
+            if (a == g) {                                       /* and, not repeated, k^T and v */
+                K(F, c * kv, c * kv);
+                K(F, c * kv, c * kv);
+            }
             K(F, c * S, c * S);                                 /* scale */
             K(F, c * S + r * ss, r * S);                        /* + mask */
             if (r != 4.0)
@@ -357,15 +361,16 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
             K(B, c * q, r * q);
             K(B, c * kv, r * kv);
         }
-        /* the heads' gradients back to (b, s, heads, d): v's copied, and
-         * without autocast's casts k's (and in fp32 q's) */
-        K(B, c * kv, c * kv);
-        if (r == c)
+        /* the heads' gradients copied back to the (b, s, heads, d) layout
+         * of the products' outputs: eager attention's v (from its batched
+         * product), and q and k after the rotation, whose slices' backward
+         * writes the heads' order */
+        if (eager_attn)
             K(B, c * kv, c * kv);
-        if (c == 4.0)
-            K(B, c * q, c * q);
         rope_bwd(B, q, sd, c, r);
         rope_bwd(B, kv, sd, c, r);
+        K(B, c * q, c * q);
+        K(B, c * kv, c * kv);
         if (ac)
             for (int i = 0; i < 3; i++)
                 K(B, 2.0 * nh, 4.0 * nh);
