@@ -675,7 +675,17 @@ static void test_eager_traffic(void)
     cv.eager = 1;
     zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &eager);
     zp_eager_traffic_eval(&m, &tr, &l, &t);
-    is_dbl(eager.ew_bytes, L * (t.f + t.b) + t.hf + t.hb, 1e-12, "ew_bytes: the layers' and the head's traffic");
+    is_dbl(eager.ew_bytes, L * (t.f + t.b) + t.hf + t.hb + t.ef + t.eb, 1e-12,
+           "ew_bytes: the layers', the head's and the embedding's traffic");
+    /* with a constant efficiency the non-matmul kernels are folded in, eager or not */
+    cv.gemm_eff = 0.5;
+    zp_cost flat, flat_eager;
+    cv.eager = 0;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &flat);
+    cv.eager = 1;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &flat_eager);
+    is_dbl(flat_eager.compute_s, flat.compute_s, 1e-15, "--gemm-eff: eager adds no kernels of its own");
+    cv.gemm_eff = 0.0;
     ok(eager.compute_s > plain.compute_s + eager.ew_bytes / (0.8 * HBM * 1e9) - plain.ew_bytes / (0.3 * HBM * 1e9),
        "eager: the traffic at 80 %% of the bandwidth, more than the fused kernels' minimum at 30 %%");
     is_dbl(eager.hw_flops, plain.hw_flops, 1e-15, "the FLOPs do not change");

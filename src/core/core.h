@@ -573,10 +573,11 @@ double zp_flops_fwd_per_token(const zp_model *m, int64_t seq);
 double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l, int last_stage);
 /* PyTorch eager's non-matmul traffic, kernel by kernel (cost.c), per
  * micro-batch and tp rank, bytes: a layer's forward (f) and backward (b),
- * of which the autocast weight casts (pf, pb); the head, loss and
- * embedding (hf, hb); and the kernels of each (k*). */
+ * of which the autocast weight casts (pf, pb); the head and loss on the
+ * last stage (hf, hb); the embedding on the first (ef, eb); and the
+ * kernels of each (k*). */
 typedef struct {
-    double f, b, kf, kb, pf, pb, hf, hb, khf, khb;
+    double f, b, kf, kb, pf, pb, hf, hb, khf, khb, ef, eb, kef, keb;
 } zp_eager_traffic;
 void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layout *l, zp_eager_traffic *o);
 /* Cost of a plan from its first- and last-stage communication. */

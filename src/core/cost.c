@@ -150,6 +150,25 @@ static void rms_bwd(ktally t, double n, double h, double r)
         K(t, 4.0 * nh, r * nh);                  /* x.to(fp32)'s backward */
 }
 
+/* a block's norm: LayerNorm's one kernel (it reads x and writes y, mean and
+ * rstd; its backward reads the gradient, x, mean and rstd), or RMSNorm
+ * written out */
+static void norm_fwd(ktally t, const zp_model *m, double n, double h, double r)
+{
+    if (m->norm == ZP_NORM_RMSNORM)
+        rms_fwd(t, n, h, r);
+    else
+        K(t, r * n * h, r * n * h + 8.0 * n);
+}
+
+static void norm_bwd(ktally t, const zp_model *m, double n, double h, double r)
+{
+    if (m->norm == ZP_NORM_RMSNORM)
+        rms_bwd(t, n, h, r);
+    else
+        K(t, 2.0 * r * n * h + 8.0 * n, r * n * h);
+}
+
 /* rotary positions on x (e elements of c bytes, cos and sin of sd values
  * and r bytes): forward and backward */
 static void rope_fwd(ktally t, double e, double sd, double c, double r)
@@ -182,20 +201,32 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
     double s = (double)(tr->seq / zp_cp(l)), n = s * (double)l->micro_batch, h = (double)m->hidden;
     double d = (double)zp_model_head_dim(m), span = (double)zp_model_attn_span(m, tr->seq);
     double a = (double)zp_ceil_div(m->heads, l->tp), g = (double)zp_ceil_div(m->kv_heads, l->tp);
-    double f = (double)zp_ceil_div(m->ffn, l->tp), V = (double)m->vocab / (double)l->tp;
-    double nh = n * h, nf = n * f, q = n * a * d, kv = n * g * d, S = n * a * span, ss = s * span;
+    double f = (double)zp_ceil_div(m->ffn, l->tp);
+    double nh = n * h, nf = n * f, q = n * a * d, kv = n * g * d, S = n * a * span, ss = s * span, sd = s * d;
     int ac = zp_autocast_dtype(tr), llama = m->mlp == ZP_MLP_SWIGLU, eager_attn = !tr->flash;
+    int rot = m->pos == ZP_POS_ROTARY;
     uint64_t cu, ru;
     zp_eager_bytes(tr, &cu, &ru);
-    double c = (double)cu, r = (double)ru, p = ac ? 4.0 : c;
+    /* qr: q's and k's bytes after the rotation (cos and sin of the stream's
+     * dtype promote them to r), c without one */
+    double c = (double)cu, r = (double)ru, p = ac ? 4.0 : c, qr = rot ? r : c;
     ktally F = {&o->f, &o->kf}, B = {&o->b, &o->kb}, HF = {&o->hf, &o->khf}, HB = {&o->hb, &o->khb};
+    ktally EF = {&o->ef, &o->kef}, EB = {&o->eb, &o->keb};
     int drop = tr->dropout && !llama;
     if (!llama) {
         double qkv = q + 2.0 * kv;
         /* forward */
-        K(F, r * nh, r * nh + 8.0 * n);                         /* ln_1 */
+        norm_fwd(F, m, n, h, r);                                /* ln_1 */
         if (ac)
             K(F, 4.0 * nh, 2.0 * nh);                           /* c_attn's input cast */
+        if (rot) {   /* GELU models with rotary positions: q and k rotated, back to 16 bits */
+            rope_fwd(F, q, sd, c, r);
+            rope_fwd(F, kv, sd, c, r);
+            if (r != c) {
+                K(F, r * q, c * q);
+                K(F, r * kv, c * kv);
+            }
+        }
         if (eager_attn) {
             K(F, c * q, c * q);
             K(F, c * kv, c * kv);
@@ -212,7 +243,7 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
         if (drop)
             K(F, c * nh, c * nh + nh);
         K(F, (c + r) * nh, r * nh);                             /* residual */
-        K(F, r * nh, r * nh + 8.0 * n);                         /* ln_2 */
+        norm_fwd(F, m, n, h, r);                                /* ln_2 */
         if (ac)
             K(F, 4.0 * nh, 2.0 * nh);
         K(F, c * nf, c * nf);                                   /* 0.5 x */
@@ -258,7 +289,7 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
         K(B, c * nf, 0.0);                                      /* c_fc's bias */
         if (ac)
             K(B, 2.0 * nh, 4.0 * nh);
-        K(B, 2.0 * r * nh + 8.0 * n, r * nh);                   /* ln_2 */
+        norm_bwd(B, m, n, h, r);                                /* ln_2 */
         K(B, 2.0 * r * nh, r * nh);                             /* residual's added */
         if (r != c)
             K(B, r * nh, c * nh);
@@ -278,29 +309,38 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
             K(B, c * q, c * q);
             K(B, c * kv, c * kv);
         }
+        if (rot) {
+            if (r != c) {
+                K(B, c * q, r * q);
+                K(B, c * kv, r * kv);
+            }
+            rope_bwd(B, q, sd, c, r);
+            rope_bwd(B, kv, sd, c, r);
+        }
         K(B, c * qkv, c * qkv);                                 /* d q, k, v concatenated */
         K(B, c * qkv, 0.0);                                     /* c_attn's bias */
         if (ac)
             K(B, 2.0 * nh, 4.0 * nh);
-        K(B, 2.0 * r * nh + 8.0 * n, r * nh);                   /* ln_1 */
+        norm_bwd(B, m, n, h, r);                                /* ln_1 */
         K(B, 2.0 * r * nh, r * nh);
     } else {
-        double sd = s * d;
         /* forward */
-        rms_fwd(F, n, h, r);
+        norm_fwd(F, m, n, h, r);
         if (ac)
             for (int i = 0; i < 3; i++)
                 K(F, 4.0 * nh, 2.0 * nh);                       /* q, k, v's input casts */
-        rope_fwd(F, q, sd, c, r);
-        rope_fwd(F, kv, sd, c, r);
+        if (rot) {
+            rope_fwd(F, q, sd, c, r);
+            rope_fwd(F, kv, sd, c, r);
+        }
         if (eager_attn) {
             if (a != g) {   /* repeat_kv */
-                K(F, r * kv, r * q);
+                K(F, qr * kv, qr * q);
                 K(F, c * kv, c * q);
             }
-            if (r != c) {   /* autocast: q and k to 16 bits */
-                K(F, r * q, c * q);
-                K(F, r * q, c * q);
+            if (qr != c) {   /* autocast: q and k to 16 bits */
+                K(F, qr * q, c * q);
+                K(F, qr * q, c * q);
             }
             K(F, c * q, c * q);                                 /* q contiguous for the batched product */
             if (a == g) {                                       /* and, not repeated, k^T and v */
@@ -315,12 +355,12 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
             if (c != 4.0)
                 K(F, 4.0 * S, c * S);
             K(F, c * q, c * q);                                 /* heads merged */
-        } else if (r != c) {
-            K(F, r * q, c * q);                                 /* SDPA's casts */
-            K(F, r * kv, c * kv);
+        } else if (qr != c) {
+            K(F, qr * q, c * q);                                /* SDPA's casts */
+            K(F, qr * kv, c * kv);
         }
         K(F, (c + r) * nh, r * nh);                             /* residual */
-        rms_fwd(F, n, h, r);
+        norm_fwd(F, m, n, h, r);
         if (ac)
             for (int i = 0; i < 2; i++)
                 K(F, 4.0 * nh, 2.0 * nh);                       /* gate, up's input casts */
@@ -337,7 +377,7 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
             for (int i = 0; i < 2; i++)
                 K(B, 2.0 * nh, 4.0 * nh);
         K(B, 2.0 * r * nh, r * nh);                             /* gate's and up's d x added */
-        rms_bwd(B, n, h, r);
+        norm_bwd(B, m, n, h, r);
         K(B, 2.0 * r * nh, r * nh);                             /* the residual's */
         if (r != c)
             K(B, r * nh, c * nh);
@@ -349,17 +389,17 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
             if (r != 4.0 || c != 4.0)
                 K(B, 4.0 * S, r == 4.0 ? c * S : r * S);       /* the mask add's, to the scores */
             K(B, c * S, c * S);                                 /* scale */
-            if (r != c) {
-                K(B, c * q, r * q);                             /* the casts of q and k */
-                K(B, c * q, r * q);
+            if (qr != c) {
+                K(B, c * q, qr * q);                            /* the casts of q and k */
+                K(B, c * q, qr * q);
             }
             if (a != g) {   /* repeat_kv's: summed over the copies */
-                K(B, r * q, r * kv);
+                K(B, qr * q, qr * kv);
                 K(B, c * q, c * kv);
             }
-        } else if (r != c) {
-            K(B, c * q, r * q);
-            K(B, c * kv, r * kv);
+        } else if (qr != c) {
+            K(B, c * q, qr * q);
+            K(B, c * kv, qr * kv);
         }
         /* the heads' gradients copied back to the (b, s, heads, d) layout
          * of the products' outputs: eager attention's v (from its batched
@@ -367,74 +407,74 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
          * writes the heads' order */
         if (eager_attn)
             K(B, c * kv, c * kv);
-        rope_bwd(B, q, sd, c, r);
-        rope_bwd(B, kv, sd, c, r);
-        K(B, c * q, c * q);
-        K(B, c * kv, c * kv);
+        if (rot) {
+            rope_bwd(B, q, sd, c, r);
+            rope_bwd(B, kv, sd, c, r);
+            K(B, c * q, c * q);
+            K(B, c * kv, c * kv);
+        }
         if (ac)
             for (int i = 0; i < 3; i++)
                 K(B, 2.0 * nh, 4.0 * nh);
         for (int i = 0; i < 2; i++)
             K(B, 2.0 * r * nh, r * nh);                         /* q's, k's and v's d x added */
-        rms_bwd(B, n, h, r);
+        norm_bwd(B, m, n, h, r);
         K(B, 2.0 * r * nh, r * nh);
     }
     if (ac) {   /* the weights' 16-bit copies, and their gradients back to fp32 */
-        double w = (double)zp_model_layer_params(m, l->tp) - zp_model_block_norms(m) * h * (llama ? 1.0 : 2.0);
+        double w = (double)zp_model_layer_params(m, l->tp) -
+                   (double)zp_model_block_norms(m) * h * (m->norm == ZP_NORM_RMSNORM ? 1.0 : 2.0);
         o->pf = 6.0 * w, o->pb = 6.0 * w;
         o->f += o->pf, o->b += o->pb;
     }
-    /* the head: the final norm, the logits (to fp32 unless they are), the
+    /* the head (the last stage): the final norm, the logits (to fp32
+     * unless they are: with tp gathered whole, as transformers does), the
      * loss (log_softmax and the gathered nll; its backward writes the
-     * gradient, then log_softmax's), the embedding's gather and its
-     * backward (the table zeroed, the rows added) */
-    double nV = n * V, wb = (double)zp_dtype_bytes(ac ? ZP_DT_FP32 : tr->dtype);
-    if (llama)
-        rms_fwd(HF, n, h, r);
-    else
-        K(HF, r * nh, r * nh + 8.0 * n);
+     * gradient, then log_softmax's); the embedding (the first stage): its
+     * gather, a learned position table's, the causal mask of eager
+     * attention, and backward the table zeroed and the rows added (a tied
+     * table's two gradients added where one stage holds both) */
+    double Vf = (double)m->vocab, nV = n * Vf, wb = (double)zp_dtype_bytes(ac ? ZP_DT_FP32 : tr->dtype);
+    norm_fwd(HF, m, n, h, r);
     if (ac)
         K(HF, 4.0 * nh, 2.0 * nh);
     if (c != 4.0)
         K(HF, c * nV, 4.0 * nV);                                /* .float() */
     K(HF, 4.0 * nV, 4.0 * nV);                                  /* log_softmax */
     K(HF, 4.0 * n + 8.0 * n, 0.0);                              /* nll */
-    K(HF, wb * nh + 8.0 * n, r * nh);                           /* token embedding */
-    if (!llama) {
-        K(HF, wb * s * h + 8.0 * s, wb * s * h);                /* positions */
-        K(HF, wb * s * h + r * nh, r * nh);                     /* added */
-    }
-    if (eager_attn) {   /* the causal mask, of the stream's dtype */
-        K(HF, 0.0, r * ss);
-        K(HF, r * ss, r * ss);
-    }
-    if (drop)
-        K(HF, r * nh, r * nh + nh);
     K(HB, 0.0, 4.0 * nV);                                       /* nll's */
     K(HB, 8.0 * nV, 4.0 * nV);                                  /* log_softmax's */
     if (c != 4.0)
         K(HB, 4.0 * nV, c * nV);
     if (ac)
         K(HB, 2.0 * nh, 4.0 * nh);
-    if (llama)
-        rms_bwd(HB, n, h, r);
-    else
-        K(HB, 2.0 * r * nh + 8.0 * n, r * nh);
-    if (drop)
-        K(HB, r * nh + nh, r * nh);
-    double Vf = (double)m->vocab;   /* the whole table, zeroed */
-    K(HB, 0.0, wb * Vf * h);
-    K(HB, r * nh + 8.0 * n + wb * nh, wb * nh);
-    if (m->tied)
-        K(HB, 2.0 * wb * Vf * h, wb * Vf * h);                  /* the tied table's two gradients added */
-    if (!llama) {
-        K(HB, r * nh, wb * s * h);                              /* positions: summed over the batch */
-        K(HB, 0.0, wb * (double)m->max_pos * h);
-        K(HB, wb * s * h + 8.0 * s + wb * s * h, wb * s * h);
-    }
+    norm_bwd(HB, m, n, h, r);
     if (ac) {   /* the head's weight (tied: the embedding's) cast and its gradient */
         o->hf += 6.0 * Vf * h / (double)l->tp;
         o->hb += 6.0 * Vf * h / (double)l->tp;
+    }
+    K(EF, wb * nh + 8.0 * n, r * nh);                           /* token embedding */
+    int learned = m->pos == ZP_POS_LEARNED;
+    if (learned) {
+        K(EF, wb * s * h + 8.0 * s, wb * s * h);                /* positions */
+        K(EF, wb * s * h + r * nh, r * nh);                     /* added */
+    }
+    if (eager_attn) {   /* the causal mask, of the stream's dtype */
+        K(EF, 0.0, r * ss);
+        K(EF, r * ss, r * ss);
+    }
+    if (drop) {
+        K(EF, r * nh, r * nh + nh);
+        K(EB, r * nh + nh, r * nh);
+    }
+    K(EB, 0.0, wb * Vf * h);                                    /* the whole table, zeroed */
+    K(EB, r * nh + 8.0 * n + wb * nh, wb * nh);
+    if (m->tied && l->pp == 1)
+        K(EB, 2.0 * wb * Vf * h, wb * Vf * h);
+    if (learned) {
+        K(EB, r * nh, wb * s * h);                              /* positions: summed over the batch */
+        K(EB, 0.0, wb * (double)m->max_pos * h);
+        K(EB, wb * s * h + 8.0 * s + wb * s * h, wb * s * h);
     }
 }
 
@@ -761,30 +801,36 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     double ew_bps = cv->elementwise_bps > 0 ? cv->elementwise_bps
                     : cv->gemm_eff > 0      ? 0.0
                                             : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
+    /* the traffic (values a token: a layer's forward, its recompute, the
+     * head's forward, a block kept whole's recompute), and its bytes a
+     * micro-batch (vb) */
+    double ev_f, ev_rc, ev_head, ev_rck, kf_, kh_, vb = (double)zp_act_bytes(tr) * sl * (double)l->micro_batch;
+    elementwise_values(m, tr, l, &ev_f, &ev_rc, &ev_head);
+    elementwise_values(m, tr, partial ? &nl : l, &kf_, &ev_rck, &kh_);
     if (ew_bps > 0) {
-        double ef, er, eh, k = (double)zp_act_bytes(tr) * sl * (double)l->micro_batch / ew_bps;
-        elementwise_values(m, tr, l, &ef, &er, &eh);
-        ew_f = k * ef, ew_rc = k * er, ew_head = k * eh;   /* per layer, and the head */
-        elementwise_values(m, tr, partial ? &nl : l, &ef, &er, &eh);
-        ew_rck = k * er;                                   /* a block kept whole */
+        double k = vb / ew_bps;
+        ew_f = k * ev_f, ew_rc = k * ev_rc, ew_head = k * ev_head;   /* per layer, and the head */
+        ew_rck = k * ev_rck;                                           /* a block kept whole */
     }
     double ew_b = 2.0 * ew_f, ew_head_b = 2.0 * ew_head, kn_head_b = 2.0 * kn[3];
+    double ew_emb_f = 0.0, ew_emb_b = 0.0, kn_emb = 0.0;   /* the embedding's (eager: counted apart) */
     /* PyTorch eager: its kernels one by one (zp_eager_traffic_eval), their
      * whole traffic at eager_hbm_eff of the HBM bandwidth (a streaming
      * kernel's rate: what they move is counted, not a minimum), plus
      * kernel_s each; full recompute (torch.utils.checkpoint) runs a block's
-     * forward again */
-    double eg_bytes[2] = {0.0, 0.0};   /* a layer's and the head's, per micro-batch */
-    if (cv->eager) {
-        zp_eager_traffic et;
+     * forward again.  A constant efficiency (--gemm-eff) already holds the
+     * non-matmul kernels, as it does without --eager. */
+    int eg = cv->eager && cv->gemm_eff <= 0;
+    zp_eager_traffic et;
+    memset(&et, 0, sizeof et);
+    if (eg) {
         zp_eager_traffic_eval(m, tr, l, &et);
         double bps = cv->eager_hbm_eff * c->gpu.hbm_gbps * 1e9;
         ew_f = et.f / bps, ew_b = et.b / bps, ew_head = et.hf / bps, ew_head_b = et.hb / bps;
+        ew_emb_f = et.ef / bps, ew_emb_b = et.eb / bps, kn_emb = (et.kef + et.keb) * cv->kernel_s;
         ew_rc = l->ckpt == ZP_CKPT_FULL ? ew_f : 0.0, ew_rck = 0.0;
         kn[0] = et.kf * cv->kernel_s, kn[1] = et.kb * cv->kernel_s, kn[3] = et.khf * cv->kernel_s;
         kn[2] = l->ckpt == ZP_CKPT_FULL ? kn[0] : 0.0, knk[2] = 0.0, kn_head_b = et.khb * cv->kernel_s;
-        eg_bytes[0] = et.f + et.b, eg_bytes[1] = et.hf + et.hb;
-        eg_bytes[0] += l->ckpt == ZP_CKPT_FULL ? et.f : 0.0;
     }
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
@@ -797,7 +843,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     for (int which = 0; which < 3; which++) {
         if ((which == 1 && !stages[1]) || (which == 2 && l->pp == 1))
             continue;
-        int last_stage = which == 2 || l->pp == 1;
+        int last_stage = which == 2 || l->pp == 1, first_stage = which == 0;
         int64_t nLs = zp_stage_layers(m->layers, l->pp, stages[which]);
         double Ls = (double)nLs;
         /* R blocks rebuilt, Ls - R kept whole (R = Ls but with ckpt_every) */
@@ -805,7 +851,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (l->ckpt != ZP_CKPT_FULL)
             R = Ls, K = 0.0;   /* selective and op: every block alike */
         double rc = R * rc1 + K * rc1_kept, f = Ls * block1 + (last_stage ? head : 0.0), b = 2.0 * f;
-        double ef = Ls * ew_f + (last_stage ? ew_head : 0.0), eb = Ls * ew_b + (last_stage ? ew_head_b : 0.0);
+        double ef = Ls * ew_f + (last_stage ? ew_head : 0.0) + (first_stage ? ew_emb_f + kn_emb : 0.0);
+        double eb = Ls * ew_b + (last_stage ? ew_head_b : 0.0) + (first_stage ? ew_emb_b : 0.0);
         double fwd_s = Ls * (mm[0] + kn[0]) + (last_stage ? mm[3] + kn[3] : 0.0) + ef;
         double bwd_s = Ls * (mm[1] + kn[1]) + R * (mm[2] + kn[2]) + K * (mmk[2] + knk[2]) +
                        (last_stage ? mm[4] + kn_head_b : 0.0) + eb + R * ew_rc + K * ew_rck;
@@ -822,8 +869,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             best_compute = comp;
             hw = M * (f + b + rc);
             mb_s = fwd_s + bwd_s;
-            out->ew_bytes = cv->eager ? Ls * eg_bytes[0] + (last_stage ? eg_bytes[1] : 0.0)
-                                      : zp_elementwise_bytes(m, tr, l, last_stage);
+            out->ew_bytes = eg ? Ls * (et.f + et.b) + (l->ckpt == ZP_CKPT_FULL ? R * et.f : 0.0) +
+                                     (last_stage ? et.hf + et.hb : 0.0) + (first_stage ? et.ef + et.eb : 0.0)
+                               : vb * (Ls * 3.0 * ev_f + R * ev_rc + K * ev_rck + (last_stage ? 3.0 * ev_head : 0.0));
         }
         if (ex > worst_exposed)
             worst_exposed = ex;
