@@ -23,6 +23,7 @@
  * rate (zp_elementwise_bytes / elementwise_bps), else folded in. */
 #include "core.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Values the non-matmul kernels touch per token, forward, for one layer
@@ -467,10 +468,11 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
         K(EF, r * nh, r * nh + nh);
         K(EB, r * nh + nh, r * nh);
     }
-    K(EB, 0.0, wb * Vf * h);                                    /* the whole table, zeroed */
+    double Vt = Vf / (double)l->tp;   /* the table's rows on a tp rank (vocabulary-parallel) */
+    K(EB, 0.0, wb * Vt * h);                                    /* the whole table, zeroed */
     K(EB, r * nh + 8.0 * n + wb * nh, wb * nh);
     if (m->tied && l->pp == 1)
-        K(EB, 2.0 * wb * Vf * h, wb * Vf * h);
+        K(EB, 2.0 * wb * Vt * h, wb * Vt * h);
     if (learned) {
         K(EB, r * nh, wb * s * h);                              /* positions: summed over the batch */
         K(EB, 0.0, wb * (double)m->max_pos * h);
@@ -813,21 +815,24 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         ew_rck = k * ev_rck;                                           /* a block kept whole */
     }
     double ew_b = 2.0 * ew_f, ew_head_b = 2.0 * ew_head, kn_head_b = 2.0 * kn[3];
-    double ew_emb_f = 0.0, ew_emb_b = 0.0, kn_emb = 0.0;   /* the embedding's (eager: counted apart) */
+    double ew_emb_f = 0.0, ew_emb_b = 0.0;   /* the embedding's, with its kernels (eager: counted apart) */
     /* PyTorch eager: its kernels one by one (zp_eager_traffic_eval), their
      * whole traffic at eager_hbm_eff of the HBM bandwidth (a streaming
      * kernel's rate: what they move is counted, not a minimum), plus
      * kernel_s each; full recompute (torch.utils.checkpoint) runs a block's
-     * forward again.  A constant efficiency (--gemm-eff) already holds the
-     * non-matmul kernels, as it does without --eager. */
+     * forward again; never faster than the fused kernels' time above (in
+     * fp32 eager's traffic is little more than theirs at 30 %).  A constant
+     * efficiency (--gemm-eff) already holds the non-matmul kernels, as it
+     * does without --eager. */
     int eg = cv->eager && cv->gemm_eff <= 0;
     zp_eager_traffic et;
     memset(&et, 0, sizeof et);
     if (eg) {
         zp_eager_traffic_eval(m, tr, l, &et);
         double bps = cv->eager_hbm_eff * c->gpu.hbm_gbps * 1e9;
-        ew_f = et.f / bps, ew_b = et.b / bps, ew_head = et.hf / bps, ew_head_b = et.hb / bps;
-        ew_emb_f = et.ef / bps, ew_emb_b = et.eb / bps, kn_emb = (et.kef + et.keb) * cv->kernel_s;
+        ew_f = fmax(et.f / bps, ew_f), ew_b = fmax(et.b / bps, ew_b);
+        ew_head = fmax(et.hf / bps, ew_head), ew_head_b = fmax(et.hb / bps, ew_head_b);
+        ew_emb_f = et.ef / bps + et.kef * cv->kernel_s, ew_emb_b = et.eb / bps + et.keb * cv->kernel_s;
         ew_rc = l->ckpt == ZP_CKPT_FULL ? ew_f : 0.0, ew_rck = 0.0;
         kn[0] = et.kf * cv->kernel_s, kn[1] = et.kb * cv->kernel_s, kn[3] = et.khf * cv->kernel_s;
         kn[2] = l->ckpt == ZP_CKPT_FULL ? kn[0] : 0.0, knk[2] = 0.0, kn_head_b = et.khb * cv->kernel_s;
@@ -851,7 +856,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (l->ckpt != ZP_CKPT_FULL)
             R = Ls, K = 0.0;   /* selective and op: every block alike */
         double rc = R * rc1 + K * rc1_kept, f = Ls * block1 + (last_stage ? head : 0.0), b = 2.0 * f;
-        double ef = Ls * ew_f + (last_stage ? ew_head : 0.0) + (first_stage ? ew_emb_f + kn_emb : 0.0);
+        double ef = Ls * ew_f + (last_stage ? ew_head : 0.0) + (first_stage ? ew_emb_f : 0.0);
         double eb = Ls * ew_b + (last_stage ? ew_head_b : 0.0) + (first_stage ? ew_emb_b : 0.0);
         double fwd_s = Ls * (mm[0] + kn[0]) + (last_stage ? mm[3] + kn[3] : 0.0) + ef;
         double bwd_s = Ls * (mm[1] + kn[1]) + R * (mm[2] + kn[2]) + K * (mmk[2] + knk[2]) +
