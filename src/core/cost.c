@@ -68,7 +68,7 @@ static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_l
  * bmm, SDPA) are timed as matmuls and left out, and so are views.  n = s b
  * tokens, h, a, g, f, d as there; q = n a d, kv = n g d, S = n a s' (eager
  * attention's scores); c and r the products' and the residual stream's
- * bytes (eager_bytes), p = 4 with autocast (the ops on its fp32 list and
+ * bytes (zp_eager_bytes), p = 4 with autocast (the ops on its fp32 list and
  * what they promote), else c.  A kernel K(read, write):
  * GPT-2, forward
  *   LayerNorm K(r nh, r nh + 8n); autocast casts each product's input,
@@ -95,6 +95,9 @@ static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_l
  *   autocast casts the rotated q and k; SiLU K(c nf, c nf) and the gate
  *   product K(2c nf, c nf)
  * LLaMA, backward: likewise
+ * Other models: the block of their MLP, with their own norm (LayerNorm's
+ * kernel or RMSNorm's seven, norm_fwd) and positions (rotary: q and k
+ * rotated as LLaMA's; learned: the table's gather).
  * Weights: with autocast every weight is cast to 16 bits once a forward
  * (6 bytes a parameter) and its gradient back to fp32 (6 more): pf, pb.
  * Dropout (GPT-2, tr->dropout): each residual branch's and, with eager
@@ -480,16 +483,30 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
     }
 }
 
-double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l, int last_stage)
+/* The fused kernels' traffic of a micro-batch on a stage of nLs blocks
+ * (the head on the last): forward, backward and recompute.  With
+ * ckpt_every only the rebuilt blocks add their forward again; a block
+ * kept whole adds what it recomputes without it (flash attention's). */
+static double stage_ew_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l, int64_t nLs, int last_stage)
 {
     double fwd, rc, head;
     elementwise_values(m, tr, l, &fwd, &rc, &head);
     double tokens = (double)(tr->seq / zp_cp(l)) * (double)l->micro_batch;
-    int64_t nLs = zp_stage_layers(m->layers, l->pp, last_stage ? l->pp - 1 : 0);
     double Ls = (double)nLs;
-    /* with ckpt_every, only the rebuilt blocks add their forward again */
-    double R = l->ckpt == ZP_CKPT_FULL ? (double)zp_ckpt_blocks(tr, 1, nLs, l->vp) : Ls;
-    return (double)zp_act_bytes(tr) * tokens * (Ls * 3.0 * fwd + R * rc + (last_stage ? 3.0 * head : 0.0));
+    double R = l->ckpt == ZP_CKPT_FULL ? (double)zp_ckpt_blocks(tr, 1, nLs, l->vp) : Ls, kept = 0.0;
+    if (R < Ls) {
+        zp_layout nl = *l;
+        double kf, krc, kh;
+        nl.ckpt = ZP_CKPT_NONE;
+        elementwise_values(m, tr, &nl, &kf, &krc, &kh);
+        kept = (Ls - R) * krc;
+    }
+    return (double)zp_act_bytes(tr) * tokens * (Ls * 3.0 * fwd + R * rc + kept + (last_stage ? 3.0 * head : 0.0));
+}
+
+double zp_elementwise_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l, int last_stage)
+{
+    return stage_ew_bytes(m, tr, l, zp_stage_layers(m->layers, l->pp, last_stage ? l->pp - 1 : 0), last_stage);
 }
 
 /* The matmul weights per layer whose products per-op selective
@@ -803,16 +820,12 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     double ew_bps = cv->elementwise_bps > 0 ? cv->elementwise_bps
                     : cv->gemm_eff > 0      ? 0.0
                                             : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
-    /* the traffic (values a token: a layer's forward, its recompute, the
-     * head's forward, a block kept whole's recompute), and its bytes a
-     * micro-batch (vb) */
-    double ev_f, ev_rc, ev_head, ev_rck, kf_, kh_, vb = (double)zp_act_bytes(tr) * sl * (double)l->micro_batch;
-    elementwise_values(m, tr, l, &ev_f, &ev_rc, &ev_head);
-    elementwise_values(m, tr, partial ? &nl : l, &kf_, &ev_rck, &kh_);
     if (ew_bps > 0) {
-        double k = vb / ew_bps;
-        ew_f = k * ev_f, ew_rc = k * ev_rc, ew_head = k * ev_head;   /* per layer, and the head */
-        ew_rck = k * ev_rck;                                           /* a block kept whole */
+        double ef, er, eh, k = (double)zp_act_bytes(tr) * sl * (double)l->micro_batch / ew_bps;
+        elementwise_values(m, tr, l, &ef, &er, &eh);
+        ew_f = k * ef, ew_rc = k * er, ew_head = k * eh;   /* per layer, and the head */
+        elementwise_values(m, tr, partial ? &nl : l, &ef, &er, &eh);
+        ew_rck = k * er;                                   /* a block kept whole */
     }
     double ew_b = 2.0 * ew_f, ew_head_b = 2.0 * ew_head, kn_head_b = 2.0 * kn[3];
     double ew_emb_f = 0.0, ew_emb_b = 0.0;   /* the embedding's, with its kernels (eager: counted apart) */
@@ -876,7 +889,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             mb_s = fwd_s + bwd_s;
             out->ew_bytes = eg ? Ls * (et.f + et.b) + (l->ckpt == ZP_CKPT_FULL ? R * et.f : 0.0) +
                                      (last_stage ? et.hf + et.hb : 0.0) + (first_stage ? et.ef + et.eb : 0.0)
-                               : vb * (Ls * 3.0 * ev_f + R * ev_rc + K * ev_rck + (last_stage ? 3.0 * ev_head : 0.0));
+                               : stage_ew_bytes(m, tr, l, nLs, last_stage);
         }
         if (ex > worst_exposed)
             worst_exposed = ex;
