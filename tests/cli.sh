@@ -818,6 +818,67 @@ jok "$outf" '[.plans[].vp] | all(. == 1)' "--framework deepspeed: only vp 1 is s
 zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --framework deepspeed \
     --no-p2p-blocking
 ok "$(grep -q "transfers block" "$outf"; echo $? | grep -qx 1; echo $?)" "--no-p2p-blocking: no such line"
+# Megatron-LM's interleaved schedule overlaps its pipeline transfers (overlap_p2p_comm, on by
+# default, --no-overlap-p2p-communication turns it off); only with interleaving
+zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 2 --micro-batch 1 --global-batch 16 --no-store --json --framework megatron
+cp "$outf" "$tmp/p2po.json"
+zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 2 --micro-batch 1 --global-batch 16 --no-store --json --framework megatron \
+    --no-overlap-p2p-communication
+jq -s . "$tmp/p2po.json" "$outf" >"$tmp/p2po2.json"
+jok "$tmp/p2po2.json" '.[0].conventions.p2p_overlap and (.[1].conventions.p2p_overlap | not) and
+    ([.[0].chosen.comm[] | select(.group == "pp") | .overlap] | length > 0 and all(. == "other chunks")) and
+    ([.[1].chosen.comm[] | select(.group == "pp") | .overlap] | all(. == "none")) and
+    .[0].chosen.time_s.comm_exposed < .[1].chosen.time_s.comm_exposed and
+    .[0].chosen.time_s.compute == .[1].chosen.time_s.compute' \
+    "--framework megatron, vp 2: the pipeline sends behind the other chunks (less exposed, the same compute); --no-overlap-p2p-communication: on the critical path"
+zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --global-batch 16 --no-store --json --framework megatron
+jok "$outf" '.conventions.p2p_overlap and ([.chosen.comm[] | select(.group == "pp") | .overlap] | length > 0 and all(. == "none"))' \
+    "--framework megatron without interleaving: the sends block (Megatron forces the overlap off)"
+# the distributed optimizer's all-gather behind the next forward (--overlap-param-gather)
+zp --model llama2-7b --gpus 16 --dp 16 --tp 1 --pp 1 --micro-batch 1 --global-batch 16 --zero 1 --no-store --json --framework megatron
+cp "$outf" "$tmp/pgo.json"
+zp --model llama2-7b --gpus 16 --dp 16 --tp 1 --pp 1 --micro-batch 1 --global-batch 16 --zero 1 --no-store --json --framework megatron \
+    --overlap-param-gather
+jq -s . "$tmp/pgo.json" "$outf" >"$tmp/pgo2.json"
+jok "$tmp/pgo2.json" '(.[0].conventions.param_gather_overlap | not) and .[1].conventions.param_gather_overlap and
+    ([.[0].chosen.comm[] | select(.what == "updated-parameter all-gather")][0]) as $a |
+    ([.[1].chosen.comm[] | select(.what == "updated-parameter all-gather")][0]) as $b |
+    $a.overlap == "none" and $b.overlap == "forward" and $a.bytes == $b.bytes and
+    .[1].chosen.time_s.comm_exposed < .[0].chosen.time_s.comm_exposed' \
+    "ZeRO-1, --overlap-param-gather: the updated parameters' all-gather behind the forward, less exposed, the same bytes"
+# the attention kernel's rate: Megatron's Transformer Engine takes cuDNN's on Hopper; each
+# kernel reads its own number from the preset file, a preset without it keeps the fitted one
+H=$ZPLAN_SRCDIR/data/gpus/h100-sxm.json
+A=$ZPLAN_SRCDIR/data/gpus/a100-80g.json
+for k in default preset fa2 cudnn; do
+    case $k in
+    default) zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --global-batch 8 --seq 4096 --zero 1 --ckpt none \
+        --gpu h100-sxm --no-store --json --framework megatron ;;
+    *) zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --global-batch 8 --seq 4096 --zero 1 --ckpt none \
+        --gpu h100-sxm --no-store --json --framework megatron --attn-kernel $k ;;
+    esac
+    cp "$outf" "$tmp/ak-$k.json"
+done
+jok "$tmp/ak-default.json" '.conventions.attention_kernel == "cudnn" and
+    .conventions.gemm_by_shape.attention_efficiency == $h[0].attention_efficiency_cudnn' \
+    "--framework megatron on an H100: cuDNN's attention, the preset's attention_efficiency_cudnn" --slurpfile h "$H"
+jq -s . "$tmp/ak-preset.json" "$tmp/ak-fa2.json" "$tmp/ak-cudnn.json" >"$tmp/ak3.json"
+# llama2-7b, s 4096, one micro-batch of 1 on a rank: 32 layers x 7 fused products (2 forward, 4
+# backward, the scores again) of half of 2 s^2 d x 32 heads (causal), at the preset's rate of 989.4 TFLOP/s
+jok "$tmp/ak3.json" '(32 * 7 * 0.5 * 2 * 4096 * 4096 * 128 * 32 / ($h[0].peak_tflops.bf16 * 1e12)) as $w |
+    [.[].conventions.gemm_by_shape.attention_efficiency] == [$h[0].attention_efficiency, $h[0].attention_efficiency_fa2,
+        $h[0].attention_efficiency_cudnn] and
+    ((.[0].chosen.time_s.compute - .[1].chosen.time_s.compute) - $w * (1 / $h[0].attention_efficiency - 1 / $h[0].attention_efficiency_fa2) | fabs) < 1e-9 and
+    ((.[1].chosen.time_s.compute - .[2].chosen.time_s.compute) - $w * (1 / $h[0].attention_efficiency_fa2 - 1 / $h[0].attention_efficiency_cudnn) | fabs) < 1e-9' \
+    "--attn-kernel preset, fa2, cudnn: each the preset file's rate; compute differs by the attention alone, 32 layers x 7 causal products by hand" --slurpfile h "$H"
+zp --model llama2-7b --gpus 8 --gpu a100-80g --no-store --json --framework megatron --attn-kernel fa2
+jok "$outf" '.conventions.attention_kernel == "fa2" and ($a[0].attention_efficiency_fa2 == null) and
+    .conventions.gemm_by_shape.attention_efficiency == $a[0].attention_efficiency' \
+    "an A100 preset without a FlashAttention-2 rate: --attn-kernel fa2 keeps the fitted attention_efficiency" --slurpfile a "$A"
+zp --model llama2-7b --gpus 8 --gpu h100-sxm --no-store --json --framework megatron --attn-eff 0.5
+jok "$outf" '.conventions.gemm_by_shape.attention_efficiency == 0.5' "--attn-eff overrides the kernel's rate"
+zp --model llama2-7b --gpus 8 --no-store --attn-kernel triton
+is "$rc" 2 "--attn-kernel triton: refused (exit 2)"
 # DeepSpeed's bf16 optimizer: the bf16 gradients stay beside the fp32 ones, grads grow by the bf16 params' bytes
 zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --zero 1 --offload none --dtype bf16 --grad-dtype fp32 --no-store --json --framework deepspeed
 cp "$outf" "$tmp/lpg.json"

@@ -945,6 +945,52 @@ static void test_tp_grad_overlap(void)
         }
 }
 
+/* Megatron's interleaved schedule with overlap_p2p_comm (p2p_overlap):
+ * the pipeline sends of a stage run behind its other chunks' compute
+ * (ZP_OVL_P2P) only with interleaving (vp > 1); without it they block (the
+ * schedule forces the overlap off), as they do with the option off.  The
+ * distributed optimizer's --overlap-param-gather (param_gather_overlap):
+ * ZeRO-1 and 2's updated-parameter all-gather behind the next forward
+ * (ZP_OVL_FWD), the reduce-scatter unchanged; the bytes the same. */
+static void test_p2p_param_overlap(void)
+{
+    const int64_t L = 8, M = 4;
+    zp_model m = gpt(L, 2048, 16, 32000, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 2048);
+    zp_cluster c = cluster(4, 8);
+    zp_conv cv = conv();
+    for (int v = 1; v <= 2; v++)
+        for (int on = 0; on < 2; on++) {
+            zp_layout l = lay(1, 1, 4, v, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, M);
+            cv.p2p_overlap = on;
+            zp_comm cm;
+            zp_comm_plan(&m, &tr, &l, &c, &cv, 1, &cm);
+            const zp_coll *a = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "activation send");
+            const zp_coll *g = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "gradient send");
+            zp_overlap want = on && v > 1 ? ZP_OVL_P2P : ZP_OVL_NONE;
+            ok(a && g && a->overlap == want && g->overlap == want && a->count == v * M && g->count == v * M,
+               "pp 4, vp %d, p2p overlap %s: a middle stage's %d sends each way %s", v, on ? "on" : "off",
+               (int)(v * M), want == ZP_OVL_P2P ? "behind the other chunks" : "on the critical path");
+        }
+    cv.p2p_overlap = 0;
+    for (int z = 1; z <= 2; z++) {
+        zp_layout l = lay(8, 1, 1, 1, z, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, M);
+        zp_comm base, cm;
+        cv.param_gather_overlap = 0;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &base);
+        cv.param_gather_overlap = 1;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        const zp_coll *b0 = find(&base, ZP_GRP_DP, ZP_COLL_ALLGATHER, "updated-parameter");
+        const zp_coll *b1 = find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "updated-parameter");
+        const zp_coll *rs = find(&cm, ZP_GRP_DP, ZP_COLL_REDUCE_SCATTER, "gradient reduce-scatter");
+        ok(b0 && b1 && rs && b0->overlap == ZP_OVL_NONE && b1->overlap == ZP_OVL_FWD && rs->overlap == ZP_OVL_BWD &&
+               b0->bytes == b1->bytes && cm.bytes_per_step == base.bytes_per_step,
+           "ZeRO-%d: the updated parameters' all-gather behind the forward with --param-gather-overlap, after the "
+           "step without; the same bytes", z);
+    }
+    cv.param_gather_overlap = 0;
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -955,6 +1001,7 @@ int main(void)
     test_fp8_sp();
     test_ckpt_every();
     test_tp_grad_overlap();
+    test_p2p_param_overlap();
     test_rc_mlp();
     test_pp();
     test_inter_node();

@@ -446,6 +446,29 @@ static void test_optimizer_and_overlap(void)
                    "gradients: %s", wwin + extra[i], wwin, i ? "0.01 s shows" : "hidden");
         }
     }
+    /* the distributed optimizer's all-gather behind the next step's first
+     * forward (ZP_OVL_FWD): the window is one micro-batch's forward of the L
+     * layers and the head, fwd_s by hand above; interleaved pipeline
+     * transfers behind the stage's other chunks (ZP_OVL_P2P): the window is
+     * the whole step's compute, M (fwd_s + bwd_s) */
+    {
+        const zp_overlap kinds[2] = {ZP_OVL_FWD, ZP_OVL_P2P};
+        const double wins[2] = {fwd_s, (double)M * (fwd_s + bwd_s)};
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < 2; i++) {
+                zp_layout l = lay(d, 1, 1, 1, 1, ZP_CKPT_NONE, 1, M);
+                zp_comm cm = {0};
+                cm.n = 1;
+                cm.c[0].overlap = kinds[k];
+                cm.c[0].group = k ? ZP_GRP_PP : ZP_GRP_DP;
+                cm.c[0].time_s = i ? wins[k] + 0.02 : 0.5 * wins[k];
+                zp_cost o;
+                zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
+                is_dbl(o.comm_exposed_s, i ? 0.02 : 0.0, 1e-9, "%s of %.4g s behind a window of %.4g s: %s",
+                       k ? "interleaved pipeline transfers" : "the updated parameters' all-gather",
+                       cm.c[0].time_s, wins[k], i ? "0.02 s shows" : "hidden");
+            }
+    }
     /* imperfect overlap, efficiency 0.8: of what fits in the window 20 %
      * still shows; what does not fit shows whole */
     struct { int zero; double ovl, want; } imp[] = {

@@ -323,6 +323,8 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.bwd_workspace = 1;
     pb.conv.p2p_in_place = 1;   /* its pipeline sends and receives the tensors themselves */
     pb.conv.p2p_blocking = 0;   /* paired send-receives, not DeepSpeed's engine */
+    pb.conv.p2p_overlap = 0;    /* which block: nothing behind them */
+    pb.conv.param_gather_overlap = 0;
     pb.conv.lp_grads = 0;       /* nor its bf16 optimizer's gradient copies */
     pb.conv.eager = 0;          /* nor PyTorch eager's saved tensors: the engine's own */
     pb.conv.ce_unfused = 0;     /* and its own loss */

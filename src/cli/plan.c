@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -84,6 +84,11 @@ static const zp_opt plan_opts[] = {
     {"no-tp-grad-overlap", O_NOTPGO, NULL, "", NULL, NULL},
     {"p2p-blocking", O_P2PB, NULL, "--p2p-blocking, --no-p2p-blocking", "pipelines: each step's sends and receives block, one after another\n(DeepSpeed's pipeline engine: the pacing stage's transfers, 4 a micro-\nbatch in the middle, 2 at the ends, on the critical path; no --vp;\ndefault: off, on with --framework deepspeed)", NULL},
     {"no-p2p-blocking", O_NOP2PB, NULL, "", NULL, NULL},
+    {"p2p-overlap", O_P2POVL, NULL, "--p2p-overlap, --no-p2p-overlap", "interleaved pipelines (vp > 1): each chunk's sends and receives behind\nthe other chunks' compute (Megatron-LM's overlap_p2p_comm; default: off,\non with --framework megatron)", NULL},
+    {"no-p2p-overlap", O_NOP2POVL, NULL, "", NULL, NULL},
+    {"param-gather-overlap", O_PGOVL, NULL, "--param-gather-overlap, --no-param-gather-overlap", "ZeRO 1-2: the updated parameters' all-gather behind the next step's\nfirst forward (Megatron's --overlap-param-gather, NeMo's\noverlap_param_sync; default off)", NULL},
+    {"no-param-gather-overlap", O_NOPGOVL, NULL, "", NULL, NULL},
+    {"attn-kernel", O_ATTNK, "K", NULL, "the fused attention kernel's rate: preset (the preset's fitted\nattention_efficiency; the default), fa2 (FlashAttention-2, the flash-attn\npackage: attention_efficiency_fa2) or cudnn (cuDNN's, as Transformer\nEngine runs it on Hopper: attention_efficiency_cudnn; the default with\n--framework megatron)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
     {"eager", O_EAGER, NULL, "--eager, --no-eager", "memory as PyTorch eager keeps it with Hugging Face transformers' modules:\nwhat autograd saves op by op, autocast for 16-bit (fp32 weights and\ngradients, 16-bit weight copies), the loss's fp32 log-softmax; at one\nmicro-batch, ZeRO 0 or 1, no gradients before the backward (default:\noff, on with --framework torch)", NULL},
@@ -108,6 +113,8 @@ static const zp_opt plan_opts[] = {
     {"tp-comm-overlap", O_TPOVL, NULL, NULL, "= --tp-overlap", NULL},
     {"overlap-grad-reduce", O_OVLGRAD, NULL, NULL, "= --grad-reduce backward", NULL},
     {"no-async-tensor-model-parallel-allreduce", O_NOTPGO, NULL, NULL, "= --no-tp-grad-overlap", NULL},
+    {"overlap-param-gather", O_PGOVL, NULL, NULL, "= --param-gather-overlap", NULL},
+    {"no-overlap-p2p-communication", O_NOP2POVL, NULL, NULL, "= --no-p2p-overlap", NULL},
     {"micro-batch-size", O_MBATCH, "N", NULL, "= --micro-batch N", NULL},
     {"global-batch-size", O_GBATCH, "N", NULL, "= --global-batch N", NULL},
     {"seq-length", O_SEQ, "N", NULL, "= --seq N", NULL},
@@ -127,8 +134,8 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *units, *top, *db, *nnodes, *nproc, *lpvs;
-    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, lpg, eager, ceu;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *attnk, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, eager, ceu;
 } raw;
 
 static const char *const units_names[] = {"gib", "gb", NULL};
@@ -208,6 +215,11 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_NOTPGO: r->tpgo = 0; break;
     case O_P2PB: r->p2pb = 1; break;
     case O_NOP2PB: r->p2pb = 0; break;
+    case O_P2POVL: r->p2povl = 1; break;
+    case O_NOP2POVL: r->p2povl = 0; break;
+    case O_PGOVL: r->pgovl = 1; break;
+    case O_NOPGOVL: r->pgovl = 0; break;
+    case O_ATTNK: r->attnk = v; break;
     case O_LPG: r->lpg = 1; break;
     case O_NOLPG: r->lpg = 0; break;
     case O_EAGER: r->eager = 1; break;
@@ -234,7 +246,7 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
 {
     int npos;
     memset(r, 0, sizeof *r);
-    r->master = r->sp = r->flash = r->dropout = r->tpgo = r->p2pb = r->lpg = r->eager = r->ceu = -1;
+    r->master = r->sp = r->flash = r->dropout = r->tpgo = r->p2pb = r->p2povl = r->pgovl = r->lpg = r->eager = r->ceu = -1;
     return zp_opts_parse("plan", plan_opts, argc, argv, set_opt, r, NULL, 0, &npos, e);
 }
 
@@ -441,12 +453,14 @@ typedef struct framework {
     int lp_grads;
     int eager;
     int ce_unfused;
+    int p2p_overlap;
+    int attn_cudnn;
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -636,8 +650,20 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->lp_grads = frameworks[fw].lp_grads;
         cv->eager = frameworks[fw].eager;
         cv->ce_unfused = frameworks[fw].ce_unfused;
+        cv->p2p_overlap = frameworks[fw].p2p_overlap;
         z3 = (int)frameworks[fw].z3buf;
     }
+    /* the attention kernel's rate: the preset's fitted one
+     * (attention_efficiency), FlashAttention-2's or cuDNN's (where the
+     * preset gives them), before --attn-eff */
+    int ak = fw >= 0 && frameworks[fw].attn_cudnn ? 2 : 0;
+    if (r->attnk && (st = zp_parse_enum("--attn-kernel", r->attnk, zp_attn_kernel_names, &ak, e)))
+        return st;
+    cv->attn_kernel = ak;
+    if (ak == 1 && c->gpu.attn_eff_fa2 > 0)
+        cv->attn_eff = c->gpu.attn_eff_fa2;
+    if (ak == 2 && c->gpu.attn_eff_cudnn > 0)
+        cv->attn_eff = c->gpu.attn_eff_cudnn;
     if (r->z3buf && (st = zp_parse_enum("--zero3-buffer", r->z3buf, z3buf_names, &z3, e)))
         return st;
     cv->zero3_buffer = (zp_z3buf)z3;
@@ -670,6 +696,10 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->tp_grad_overlap = r->tpgo;
     if (r->p2pb >= 0)
         cv->p2p_blocking = r->p2pb;
+    if (r->p2povl >= 0)
+        cv->p2p_overlap = r->p2povl;
+    if (r->pgovl >= 0)
+        cv->param_gather_overlap = r->pgovl;
     if (r->lpg >= 0)
         cv->lp_grads = r->lpg;
     if (r->eager >= 0)

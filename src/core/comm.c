@@ -176,7 +176,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_DP, "gradient reduce-scatter", d, span_dp, (uint64_t)P * gb,
             l->zero == 1 ? 1 : M, ZP_OVL_BWD);
         add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "updated-parameter all-gather", d, span_dp, (uint64_t)P * pb, 1,
-            ZP_OVL_NONE);
+            cv->param_gather_overlap ? ZP_OVL_FWD : ZP_OVL_NONE);
         break;
     default:
         if (p > 1) {
@@ -336,8 +336,10 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         uint64_t msg = act / (l->sp ? (uint64_t)t : 1);
         int64_t fwd = k < p - 1 ? v * M : (v - 1) * M;
         int64_t bwd = k > 0 ? v * M : (v - 1) * M;
-        add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline activation send", 2, span_pp, msg, fwd, ZP_OVL_NONE);
-        add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline gradient send", 2, span_pp, msg, bwd, ZP_OVL_NONE);
+        /* interleaved with overlap_p2p_comm: behind other chunks' compute */
+        zp_overlap ov = cv->p2p_overlap && v > 1 ? ZP_OVL_P2P : ZP_OVL_NONE;
+        add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline activation send", 2, span_pp, msg, fwd, ov);
+        add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline gradient send", 2, span_pp, msg, bwd, ov);
         if (m->tied && (k == 0 || k == p - 1))
             add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_EMB, "tied-embedding gradient all-reduce", 2, span_pp,
                 (uint64_t)lc->head_params * gb, 1, ZP_OVL_NONE);

@@ -124,6 +124,8 @@ typedef struct zp_gpu {
     int64_t sms;                 /* streaming multiprocessors */
     double gemm_eff_max;         /* fraction of the dense peak a large, well-shaped product reaches */
     double attn_eff;             /* flash attention's fraction of the peak on the FLOPs it does (0: 0.3) */
+    double attn_eff_fa2;         /* the same for FlashAttention-2 (the flash-attn package; 0: attn_eff) */
+    double attn_eff_cudnn;       /* the same for cuDNN's fused attention (Transformer Engine's; 0: attn_eff) */
     double peak_fp8;             /* dense FP8 tensor peak, FLOP/s (0: no FP8 tensor cores) */
     double gemm_eff_max_fp8;     /* the curve's ceiling for FP8 products (0: 0.88 x the 16-bit one) */
 } zp_gpu;
@@ -276,6 +278,7 @@ typedef enum zp_z3buf { ZP_Z3BUF_PREFETCH = 0, ZP_Z3BUF_DEEPSPEED } zp_z3buf;
  * stage 3, off below). */
 typedef enum zp_grad_overlap { ZP_GOVL_ALL = 0, ZP_GOVL_NONE, ZP_GOVL_ZERO3, ZP_GOVL_N } zp_grad_overlap;
 extern const char *const zp_grad_overlap_names[];   /* backward, after, zero3 */
+extern const char *const zp_attn_kernel_names[];    /* preset, fa2, cudnn */
 
 typedef struct zp_conv {
     zp_z3buf zero3_buffer;      /* ZeRO-3 transient accounting */
@@ -291,6 +294,9 @@ typedef struct zp_conv {
     double kernel_s;            /* by shape: fixed launch-and-ramp time of every kernel */
     double hbm_eff;             /* by shape: the non-matmul kernels' fraction of HBM bandwidth */
     double attn_eff;            /* by shape: flash attention's fraction of the peak on the FLOPs it does */
+    int attn_kernel;            /* whose fused attention that rate is (zp_attn_kernel_names): 0 the preset's fitted
+                                 * attention_efficiency, 1 FlashAttention-2's (attention_efficiency_fa2), 2 cuDNN's
+                                 * (attention_efficiency_cudnn) */
     double gemm_eff_max_fp8;    /* by shape: the ceiling of FP8 products */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */
@@ -328,6 +334,14 @@ typedef struct zp_conv {
                                  * (Megatron's vocab-parallel one, a compiled loss), 4 */
     int bwd_workspace;          /* count one block's activation gradients in backward (and with sequence
                                  * parallelism the operand gathered whole: in backward, and the head's input) */
+    int p2p_overlap;            /* pipelines with interleaving (vp > 1): each chunk's sends and receives run
+                                 * behind the compute of other chunks (Megatron-LM's interleaved schedule with
+                                 * overlap_p2p_comm, on unless --no-overlap-p2p-communication; it is forced
+                                 * off without interleaving) instead of on the critical path */
+    int param_gather_overlap;   /* ZeRO 1-2 (the distributed optimizer): the updated-parameter all-gather runs
+                                 * behind the next step's first forward, bucket by bucket (Megatron's
+                                 * --overlap-param-gather, NeMo's overlap_param_sync) instead of after the
+                                 * optimizer step */
     int p2p_in_place;           /* pipelines: the stages' sends and receives use the tensors themselves (the
                                  * received input is the first block's saved input, the output is sent and
                                  * freed before the backward, the received gradient is the backward's own
@@ -515,7 +529,14 @@ typedef enum zp_overlap {
     ZP_OVL_GEMM,      /* hidden behind the layer's linear products (tensor parallelism overlapped), every micro-batch */
     ZP_OVL_WGRAD,     /* hidden behind the layer's weight-gradient products (an input gradient's reduction,
                        * Megatron's asynchronous all-reduce), every micro-batch */
+    ZP_OVL_FWD,       /* hidden behind one micro-batch's forward (the distributed optimizer's updated-parameter
+                       * all-gather, Megatron's --overlap-param-gather: each bucket waited for as the next
+                       * step's first forward reaches it) */
+    ZP_OVL_P2P,       /* hidden behind the stage's compute of other chunks (pipeline sends and receives in
+                       * Megatron's interleaved schedule, overlap_p2p_comm) */
+    ZP_OVL_N
 } zp_overlap;
+extern const char *const zp_overlap_names[];   /* none, backward, ..., forward, other chunks */
 
 /* One collective of one training step, as seen by one rank. */
 typedef struct zp_coll {

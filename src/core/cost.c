@@ -543,12 +543,6 @@ int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M, zp_stage_kind pacing)
     return n;
 }
 
-/* Exposed time of a stage's communication after the overlap its strategy
- * allows: collectives marked BWD hide behind the backward passes they run
- * during (the last micro-batch for a once-per-step reduction, every
- * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
- * the rest is on the critical path.  Of what fits in the window only the
- * overlap efficiency hides; the remainder shows. */
 /* The time of one pipeline transfer of a stage's communication (its
  * sends are all of one size): what DeepSpeed's blocking transfers count
  * per transfer (zp_p2p_blocking_transfers); 0 without any. */
@@ -562,10 +556,18 @@ static double p2p_msg_time(const zp_comm *cm)
     return msg;
 }
 
+/* Exposed time of a stage's communication after the overlap its strategy
+ * allows: collectives marked BWD hide behind the backward passes they run
+ * during (the last micro-batch for a once-per-step reduction, every
+ * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
+ * the distributed optimizer's overlapped all-gather behind one forward,
+ * interleaved pipeline transfers behind the stage's other chunks; the
+ * rest is on the critical path.  Of what fits in the window only the
+ * overlap efficiency hides; the remainder shows. */
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
                       double wg_s, double eff, zp_grad_overlap go, int p2p_blocking)
 {
-    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0;
+    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, pg = 0.0, p2p = 0.0;
     double M = (double)l->grad_accum;
     /* gradient reductions run after the backward where the framework
      * does not overlap them (zp_grad_overlap) */
@@ -584,6 +586,10 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
             tp += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_WGRAD)
             wgc += cm->c[i].time_s;
+        else if (cm->c[i].overlap == ZP_OVL_FWD)
+            pg += cm->c[i].time_s;
+        else if (cm->c[i].overlap == ZP_OVL_P2P)
+            p2p += cm->c[i].time_s;
         else
             ovl += cm->c[i].time_s;
     }
@@ -598,10 +604,17 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
     /* input gradients' reductions behind the weight-gradient products
      * (wg_s: one micro-batch's, the stage's layers) */
     double wwin = M * wg_s, whid = wgc < wwin ? wgc : wwin;
+    /* the updated parameters' all-gather behind the next step's first
+     * forward (fwd_s: one micro-batch's, the stage's layers) */
+    double phid = pg < fwd_s ? pg : fwd_s;
+    /* interleaved pipeline transfers behind the other chunks' compute:
+     * the stage's whole step */
+    double xwin = M * (fwd_s + bwd_s), xhid = p2p < xwin ? p2p : xwin;
     /* overlap is imperfect (shared SMs and memory bandwidth): only
      * overlap_eff of what fits in the window hides */
     return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid + (tp - thid) +
-           (1.0 - eff) * thid + (wgc - whid) + (1.0 - eff) * whid;
+           (1.0 - eff) * thid + (wgc - whid) + (1.0 - eff) * whid + (pg - phid) + (1.0 - eff) * phid + (p2p - xhid) +
+           (1.0 - eff) * xhid;
 }
 
 void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,

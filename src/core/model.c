@@ -191,12 +191,15 @@ const char *const zp_optim_names[] = {"adam", "sgd", NULL};
 const char *const zp_offload_names[] = {"none", "optimizer", "optimizer+params", NULL};
 const char *const zp_ckpt_names[] = {"none", "selective", "full", "op", NULL};
 const char *const zp_grad_overlap_names[] = {"backward", "after", "zero3", NULL};
+const char *const zp_attn_kernel_names[] = {"preset", "fa2", "cudnn", NULL};
 const char *const zp_rc_module_names[] = {"core_attn", "mlp", "layernorm", NULL};
 const char *const zp_phase_names[] = {"backward", "loss", NULL};
 const char *const zp_mem_class_names[] = {"params", "grads", "optimizer", "activations", "buffers", "overhead", NULL};
 const char *const zp_coll_kind_names[] = {"all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce",
                                           "send/recv", "host-to-device", "device-to-host", NULL};
 const char *const zp_group_names[] = {"dp", "tp", "pp", "embedding", "pcie", "cp", NULL};
+const char *const zp_overlap_names[] = {"none", "backward", "forward+backward", "attention", "matmuls",
+                                        "weight gradients", "forward", "other chunks", NULL};
 const char *const zp_reject_names[] = {
     "fits",
     "tp exceeds or does not divide the GPUs per node",

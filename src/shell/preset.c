@@ -706,6 +706,8 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
                                                "multiprocessors", where, sms))) ||
         (st = num_field(j, where, "gemm_max_efficiency", 0, 1, &g->gemm_eff_max, 1, e)) ||
         (st = num_field(j, where, "attention_efficiency", 0, 1, &g->attn_eff, 1, e)) ||
+        (st = num_field(j, where, "attention_efficiency_fa2", 0, 1, &g->attn_eff_fa2, 1, e)) ||
+        (st = num_field(j, where, "attention_efficiency_cudnn", 0, 1, &g->attn_eff_cudnn, 1, e)) ||
         (st = num_field(j, where, "gemm_max_efficiency_fp8", 0, 1, &g->gemm_eff_max_fp8, 1, e)))
         goto out;
     g->sms = (int64_t)sms;
@@ -805,6 +807,10 @@ cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
         cJSON_AddNumberToObject(p, "gemm_max_efficiency", g->gemm_eff_max);
     if (g->attn_eff > 0)
         cJSON_AddNumberToObject(p, "attention_efficiency", g->attn_eff);
+    if (g->attn_eff_fa2 > 0)
+        cJSON_AddNumberToObject(p, "attention_efficiency_fa2", g->attn_eff_fa2);
+    if (g->attn_eff_cudnn > 0)
+        cJSON_AddNumberToObject(p, "attention_efficiency_cudnn", g->attn_eff_cudnn);
     if (g->alpha_s > 0)
         cJSON_AddNumberToObject(p, "latency_us", g->alpha_s * 1e6);
     if (g->link_eff > 0)

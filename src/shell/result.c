@@ -130,6 +130,9 @@ static const zp_field conv_f[] = {
     {"grad_reduce", ZP_F_STR, 0, 0, zp_grad_overlap_names, NULL, 1, 0},   /* absent before: backward */
     {"tp_grad_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before: off */
     {"p2p_blocking", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},      /* absent before: off */
+    {"p2p_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},       /* absent before: off */
+    {"param_gather_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before: off */
+    {"attention_kernel", ZP_F_STR, 0, 0, zp_attn_kernel_names, NULL, 1, 0},   /* absent before: flash */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
     {"eager", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},             /* absent before: off */
     {"ce_unfused", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},        /* absent before: off */
@@ -353,8 +356,6 @@ static cJSON *plan_json(const zp_plan *p)
 
 static cJSON *comm_json(const zp_comm *cm)
 {
-    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention", "matmuls",
-                                             "weight gradients"};
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < cm->n; i++) {
         const zp_coll *c = &cm->c[i];
@@ -369,7 +370,7 @@ static cJSON *comm_json(const zp_comm *cm)
         cJSON_AddNumberToObject(o, "bus_factor", c->bus_factor);
         cJSON_AddNumberToObject(o, "bus_bytes_per_step", (double)c->bus_bytes);
         cJSON_AddNumberToObject(o, "time_s", c->time_s);
-        cJSON_AddStringToObject(o, "overlap", ovl[c->overlap]);
+        cJSON_AddStringToObject(o, "overlap", zp_overlap_names[c->overlap]);
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
@@ -492,6 +493,9 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(cvo, "grad_reduce", zp_grad_overlap_names[cv->grad_overlap]);
     cJSON_AddBoolToObject(cvo, "tp_grad_overlap", cv->tp_grad_overlap);
     cJSON_AddBoolToObject(cvo, "p2p_blocking", cv->p2p_blocking);
+    cJSON_AddBoolToObject(cvo, "p2p_overlap", cv->p2p_overlap);
+    cJSON_AddBoolToObject(cvo, "param_gather_overlap", cv->param_gather_overlap);
+    cJSON_AddStringToObject(cvo, "attention_kernel", zp_attn_kernel_names[cv->attn_kernel]);
     cJSON_AddBoolToObject(cvo, "lp_grads", cv->lp_grads);
     cJSON_AddBoolToObject(cvo, "eager", cv->eager);
     cJSON_AddBoolToObject(cvo, "ce_unfused", cv->ce_unfused);
@@ -1048,6 +1052,10 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.tp_overlap = zp_jflag(cv, "tp_overlap");
     pb->conv.tp_grad_overlap = zp_jflag(cv, "tp_grad_overlap");
     pb->conv.p2p_blocking = zp_jflag(cv, "p2p_blocking");
+    pb->conv.p2p_overlap = zp_jflag(cv, "p2p_overlap");
+    pb->conv.param_gather_overlap = zp_jflag(cv, "param_gather_overlap");
+    if (zp_jobj(cv, "attention_kernel"))   /* the rate itself is gemm_by_shape's attention_efficiency */
+        pb->conv.attn_kernel = zp_name_index(zp_jstr(cv, "attention_kernel"), zp_attn_kernel_names);
     pb->conv.lp_grads = zp_jflag(cv, "lp_grads");
     pb->conv.eager = zp_jflag(cv, "eager");
     pb->conv.ce_unfused = zp_jflag(cv, "ce_unfused");

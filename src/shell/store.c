@@ -705,8 +705,6 @@ zp_status zp_store_add_stage(zp_store *s, int64_t runid, int64_t stage, const zp
 
 zp_status zp_store_add_comm(zp_store *s, int64_t runid, int64_t stage, const zp_coll *c, zp_err *e)
 {
-    static const char *const ovl[] = {"none", "backward", "forward+backward", "attention", "matmuls",
-                                             "weight gradients"};
     sqlite3_stmt *q;
     int64_t seq = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM plan_comm WHERE run_id = ? AND stage = ?", -1, &q,
@@ -725,7 +723,7 @@ zp_status zp_store_add_comm(zp_store *s, int64_t runid, int64_t stage, const zp_
         " bus_bytes_per_step, time_s, overlap) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         "iiitttiiiiidt", runid, stage, seq, zp_coll_kind_names[c->kind], zp_group_names[c->group], c->what,
         c->group_size, (int64_t)c->inter_node, (int64_t)c->bytes, c->count,
-        (int64_t)c->bus_bytes, c->time_s, ovl[c->overlap]);
+        (int64_t)c->bus_bytes, c->time_s, zp_overlap_names[c->overlap]);
 }
 
 zp_status zp_store_add_reject(zp_store *s, int64_t runid, const char *reason, int64_t count, zp_err *e)
