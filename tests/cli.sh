@@ -835,10 +835,11 @@ zp --model llama2-7b --gpus 8 --dp 1 --tp 2 --pp 4 --vp 1 --micro-batch 1 --glob
 jok "$outf" '.conventions.p2p_overlap and ([.chosen.comm[] | select(.group == "pp") | .overlap] | length > 0 and all(. == "none"))' \
     "--framework megatron without interleaving: the sends block (Megatron forces the overlap off)"
 # the distributed optimizer's all-gather behind the next forward (--overlap-param-gather)
-zp --model llama2-7b --gpus 16 --dp 16 --tp 1 --pp 1 --micro-batch 1 --global-batch 16 --zero 1 --no-store --json --framework megatron
+zp --model llama2-7b --gpus 16 --dp 16 --tp 1 --pp 1 --micro-batch 1 --global-batch 16 --zero 1 --no-store --json --framework megatron \
+    --overlap-grad-reduce
 cp "$outf" "$tmp/pgo.json"
 zp --model llama2-7b --gpus 16 --dp 16 --tp 1 --pp 1 --micro-batch 1 --global-batch 16 --zero 1 --no-store --json --framework megatron \
-    --overlap-param-gather
+    --overlap-grad-reduce --overlap-param-gather
 jq -s . "$tmp/pgo.json" "$outf" >"$tmp/pgo2.json"
 jok "$tmp/pgo2.json" '(.[0].conventions.param_gather_overlap | not) and .[1].conventions.param_gather_overlap and
     ([.[0].chosen.comm[] | select(.what == "updated-parameter all-gather")][0]) as $a |
@@ -846,6 +847,9 @@ jok "$tmp/pgo2.json" '(.[0].conventions.param_gather_overlap | not) and .[1].con
     $a.overlap == "none" and $b.overlap == "forward" and $a.bytes == $b.bytes and
     .[1].chosen.time_s.comm_exposed < .[0].chosen.time_s.comm_exposed' \
     "ZeRO-1, --overlap-param-gather: the updated parameters' all-gather behind the forward, less exposed, the same bytes"
+zp --model llama2-7b --gpus 16 --no-store --framework megatron --overlap-param-gather
+is "$rc" 2 "--framework megatron --overlap-param-gather without --overlap-grad-reduce: refused (exit 2), as Megatron refuses it"
+ok "$(grep -q "allowed: add --grad-reduce backward" "$errf"; echo $?)" "the refusal says what is allowed"
 # the attention kernel's rate: Megatron's Transformer Engine takes cuDNN's on Hopper; each
 # kernel reads its own number from the preset file, a preset without it keeps the fitted one
 H=$ZPLAN_SRCDIR/data/gpus/h100-sxm.json
@@ -872,9 +876,9 @@ jok "$tmp/ak3.json" '(32 * 7 * 0.5 * 2 * 4096 * 4096 * 128 * 32 / ($h[0].peak_tf
     ((.[1].chosen.time_s.compute - .[2].chosen.time_s.compute) - $w * (1 / $h[0].attention_efficiency_fa2 - 1 / $h[0].attention_efficiency_cudnn) | fabs) < 1e-9' \
     "--attn-kernel preset, fa2, cudnn: each the preset file's rate; compute differs by the attention alone, 32 layers x 7 causal products by hand" --slurpfile h "$H"
 zp --model llama2-7b --gpus 8 --gpu a100-80g --no-store --json --framework megatron --attn-kernel fa2
-jok "$outf" '.conventions.attention_kernel == "fa2" and ($a[0].attention_efficiency_fa2 == null) and
+jok "$outf" '.conventions.attention_kernel == "preset" and ($a[0].attention_efficiency_fa2 == null) and
     .conventions.gemm_by_shape.attention_efficiency == $a[0].attention_efficiency' \
-    "an A100 preset without a FlashAttention-2 rate: --attn-kernel fa2 keeps the fitted attention_efficiency" --slurpfile a "$A"
+    "an A100 preset without a FlashAttention-2 rate: --attn-kernel fa2 keeps the fitted attention_efficiency, and records it as the preset's" --slurpfile a "$A"
 zp --model llama2-7b --gpus 8 --gpu h100-sxm --no-store --json --framework megatron --attn-eff 0.5
 jok "$outf" '.conventions.gemm_by_shape.attention_efficiency == 0.5' "--attn-eff overrides the kernel's rate"
 zp --model llama2-7b --gpus 8 --no-store --attn-kernel triton

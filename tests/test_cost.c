@@ -448,26 +448,42 @@ static void test_optimizer_and_overlap(void)
     }
     /* the distributed optimizer's all-gather behind the next step's first
      * forward (ZP_OVL_FWD): the window is one micro-batch's forward of the L
-     * layers and the head, fwd_s by hand above; interleaved pipeline
-     * transfers behind the stage's other chunks (ZP_OVL_P2P): the window is
-     * the whole step's compute, M (fwd_s + bwd_s) */
+     * layers and the head, fwd_s by hand above */
+    for (int i = 0; i < 2; i++) {
+        zp_layout l = lay(d, 1, 1, 1, 1, ZP_CKPT_NONE, 1, M);
+        zp_comm cm = {0};
+        cm.n = 1;
+        cm.c[0].overlap = ZP_OVL_FWD;
+        cm.c[0].group = ZP_GRP_DP;
+        cm.c[0].count = 1;
+        cm.c[0].time_s = i ? fwd_s + 0.02 : 0.5 * fwd_s;
+        zp_cost o;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
+        is_dbl(o.comm_exposed_s, i ? 0.02 : 0.0, 1e-9, "the updated parameters' all-gather of %.4g s behind a "
+               "forward of %.4g s: %s", cm.c[0].time_s, fwd_s, i ? "0.02 s shows" : "hidden");
+    }
+    /* interleaved pipeline transfers behind the stage's other chunks
+     * (ZP_OVL_P2P): each behind one chunk's forward at most (fwd_s / vp,
+     * vp 2 here), all of them behind the step's compute, M (fwd_s +
+     * bwd_s) = 12 fwd_s at M = 4: 8 transfers of a quarter chunk hide; of
+     * 8 of 1.5 chunks, 0.5 chunk each shows (4 chunks = 2 fwd_s), the 8
+     * chunks' worth that fit hide; 16 of a whole chunk (8 fwd_s) hide, 32
+     * (16 fwd_s) overflow the step by 4 fwd_s */
     {
-        const zp_overlap kinds[2] = {ZP_OVL_FWD, ZP_OVL_P2P};
-        const double wins[2] = {fwd_s, (double)M * (fwd_s + bwd_s)};
-        for (int k = 0; k < 2; k++)
-            for (int i = 0; i < 2; i++) {
-                zp_layout l = lay(d, 1, 1, 1, 1, ZP_CKPT_NONE, 1, M);
-                zp_comm cm = {0};
-                cm.n = 1;
-                cm.c[0].overlap = kinds[k];
-                cm.c[0].group = k ? ZP_GRP_PP : ZP_GRP_DP;
-                cm.c[0].time_s = i ? wins[k] + 0.02 : 0.5 * wins[k];
-                zp_cost o;
-                zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
-                is_dbl(o.comm_exposed_s, i ? 0.02 : 0.0, 1e-9, "%s of %.4g s behind a window of %.4g s: %s",
-                       k ? "interleaved pipeline transfers" : "the updated parameters' all-gather",
-                       cm.c[0].time_s, wins[k], i ? "0.02 s shows" : "hidden");
-            }
+        const struct { int64_t n; double per, shows; } pc[] = {{8, 0.25, 0.0}, {8, 1.5, 2.0}, {16, 1.0, 0.0}, {32, 1.0, 4.0}};
+        for (int i = 0; i < N_(pc); i++) {
+            zp_layout l = lay(d, 1, 1, 2, 1, ZP_CKPT_NONE, 1, M);
+            zp_comm cm = {0};
+            cm.n = 1;
+            cm.c[0].overlap = ZP_OVL_P2P;
+            cm.c[0].group = ZP_GRP_PP;
+            cm.c[0].count = pc[i].n;
+            cm.c[0].time_s = (double)pc[i].n * pc[i].per * fwd_s / 2;
+            zp_cost o;
+            zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
+            is_dbl(o.comm_exposed_s, pc[i].shows * fwd_s, 1e-9, "vp 2, %lld pipeline transfers of %.2g of a chunk's "
+                   "forward: %.2g forward passes show", (long long)pc[i].n, pc[i].per, pc[i].shows);
+        }
     }
     /* imperfect overlap, efficiency 0.8: of what fits in the window 20 %
      * still shows; what does not fit shows whole */

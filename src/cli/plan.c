@@ -428,7 +428,11 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             the column-parallel products' input-gradient all-reduce (or
  *             reduce-scatter) launched asynchronously behind their
  *             weight-gradient products (async_tensor_model_parallel_allreduce,
- *             on unless --no-async-tensor-model-parallel-allreduce).
+ *             on unless --no-async-tensor-model-parallel-allreduce); the
+ *             interleaved schedule's transfers behind the other chunks
+ *             (overlap_p2p_comm, on unless --no-overlap-p2p-communication);
+ *             attention through Transformer Engine, which takes cuDNN's
+ *             fused kernel on Hopper (--attn-kernel cudnn).
  *   deepspeed ZeRO: 5e8-element reduce buckets (reduce_bucket_size),
  *             overlap_comm off below stage 3 and on at stage 3 (its default),
  *             stage 3's buffers as its prefetch and live-parameter limits
@@ -659,11 +663,12 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     int ak = fw >= 0 && frameworks[fw].attn_cudnn ? 2 : 0;
     if (r->attnk && (st = zp_parse_enum("--attn-kernel", r->attnk, zp_attn_kernel_names, &ak, e)))
         return st;
-    cv->attn_kernel = ak;
-    if (ak == 1 && c->gpu.attn_eff_fa2 > 0)
-        cv->attn_eff = c->gpu.attn_eff_fa2;
-    if (ak == 2 && c->gpu.attn_eff_cudnn > 0)
-        cv->attn_eff = c->gpu.attn_eff_cudnn;
+    /* recorded as the kernel whose rate applies: a preset without the
+     * kernel's own keeps its fitted rate, and says so ("preset") */
+    double krate = ak == 1 ? c->gpu.attn_eff_fa2 : ak == 2 ? c->gpu.attn_eff_cudnn : 0.0;
+    cv->attn_kernel = krate > 0 ? ak : 0;
+    if (krate > 0)
+        cv->attn_eff = krate;
     if (r->z3buf && (st = zp_parse_enum("--zero3-buffer", r->z3buf, z3buf_names, &z3, e)))
         return st;
     cv->zero3_buffer = (zp_z3buf)z3;
@@ -700,6 +705,14 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->p2p_overlap = r->p2povl;
     if (r->pgovl >= 0)
         cv->param_gather_overlap = r->pgovl;
+    /* Megatron refuses --overlap-param-gather unless its gradients are
+     * reduced behind the backward (--overlap-grad-reduce) */
+    if (cv->param_gather_overlap && cv->grad_overlap != ZP_GOVL_ALL)
+        return zp_err_set(e, ZP_EINVAL, "--param-gather-overlap with the gradients reduced after the backward "
+                          "(--grad-reduce %s%s%s): the all-gather's overlap needs them reduced behind it, as Megatron "
+                          "requires (allowed: add --grad-reduce backward, Megatron's --overlap-grad-reduce)",
+                          zp_grad_overlap_names[cv->grad_overlap], r->gradred ? "" : " by --framework ",
+                          r->gradred ? "" : cv->framework);
     if (r->lpg >= 0)
         cv->lp_grads = r->lpg;
     if (r->eager >= 0)

@@ -561,7 +561,8 @@ static double p2p_msg_time(const zp_comm *cm)
  * during (the last micro-batch for a once-per-step reduction, every
  * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
  * the distributed optimizer's overlapped all-gather behind one forward,
- * interleaved pipeline transfers behind the stage's other chunks; the
+ * interleaved pipeline transfers behind the stage's other chunks (each
+ * behind one chunk's forward at most); the
  * rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
@@ -588,8 +589,14 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
             wgc += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_FWD)
             pg += cm->c[i].time_s;
-        else if (cm->c[i].overlap == ZP_OVL_P2P)
-            p2p += cm->c[i].time_s;
+        else if (cm->c[i].overlap == ZP_OVL_P2P) {
+            /* each transfer hides behind one chunk's forward at most (the
+             * shorter pass: fwd_s / vp); what a transfer takes beyond it shows */
+            double n = cm->c[i].count > 0 ? (double)cm->c[i].count : 1.0, per = cm->c[i].time_s / n;
+            double cap = fwd_s / (double)(l->vp > 1 ? l->vp : 1);
+            p2p += n * (per < cap ? per : cap);
+            crit += n * (per > cap ? per - cap : 0.0);
+        }
         else
             ovl += cm->c[i].time_s;
     }
