@@ -859,13 +859,31 @@ for k in default preset fa2 cudnn; do
     default) zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --global-batch 8 --seq 4096 --zero 1 --ckpt none \
         --gpu h100-sxm --no-store --json --framework megatron ;;
     *) zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --global-batch 8 --seq 4096 --zero 1 --ckpt none \
-        --gpu h100-sxm --no-store --json --framework megatron --attn-kernel $k ;;
+        --gpu h100-sxm --no-store --json --framework megatron --gemm-ceiling sustained --attn-kernel $k ;;
     esac
     cp "$outf" "$tmp/ak-$k.json"
 done
-jok "$tmp/ak-default.json" '.conventions.attention_kernel == "cudnn" and
-    .conventions.gemm_by_shape.attention_efficiency == $h[0].attention_efficiency_cudnn' \
-    "--framework megatron on an H100: cuDNN's attention, the preset's attention_efficiency_cudnn" --slurpfile h "$H"
+# --framework megatron on an H100: cuDNN's attention, and the short benchmark's matmul ceiling, which
+# Megatron sustains: the 16-bit ceiling the preset's gemm_max_efficiency_benchmark, the FP8 one 0.88 of
+# it (the preset gives no FP8 ceiling of its own), cuDNN's rate in the ratio benchmark / sustained
+jok "$tmp/ak-default.json" '.conventions.attention_kernel == "cudnn" and .conventions.gemm_ceiling == "benchmark" and
+    .conventions.gemm_efficiency == $h[0].gemm_max_efficiency_benchmark and
+    ((.conventions.gemm_by_shape.attention_efficiency - $h[0].attention_efficiency_cudnn * $h[0].gemm_max_efficiency_benchmark /
+      $h[0].gemm_max_efficiency) | fabs) < 1e-12' \
+    "--framework megatron on an H100: cuDNN's attention and the benchmark ceiling, the preset's numbers in the benchmark / sustained ratio" --slurpfile h "$H"
+zp --model llama2-7b --gpus 8 --gpu h100-sxm --fp8 --no-store --json --framework megatron
+jok "$outf" '$h[0].gemm_max_efficiency_fp8 == null and
+    ((.conventions.gemm_by_shape.fp8_max_efficiency - 0.88 * $h[0].gemm_max_efficiency_benchmark) | fabs) < 1e-12' \
+    "--framework megatron --fp8 on an H100: the FP8 ceiling 0.88 of the benchmark one" --slurpfile h "$H"
+zp --model llama2-7b --gpus 8 --gpu h100-sxm --fp8 --no-store --json
+jok "$outf" '.conventions.gemm_ceiling == "sustained" and .conventions.gemm_efficiency == $h[0].gemm_max_efficiency and
+    ((.conventions.gemm_by_shape.fp8_max_efficiency - 0.88 * $h[0].gemm_max_efficiency) | fabs) < 1e-12 and
+    .conventions.gemm_by_shape.attention_efficiency == $h[0].attention_efficiency' \
+    "no framework: the sustained ceilings fitted to training runs and the fitted attention rate" --slurpfile h "$H"
+zp --model llama2-7b --gpus 8 --gpu a100-80g --no-store --json --framework megatron
+jok "$outf" '.conventions.gemm_ceiling == "sustained" and $a[0].gemm_max_efficiency_benchmark == null and
+    .conventions.gemm_efficiency == $a[0].gemm_max_efficiency' \
+    "--framework megatron on an A100, whose preset ceiling is a benchmark's already: that one, recorded as sustained" --slurpfile a "$A"
 jq -s . "$tmp/ak-preset.json" "$tmp/ak-fa2.json" "$tmp/ak-cudnn.json" >"$tmp/ak3.json"
 # llama2-7b, s 4096, one micro-batch of 1 on a rank: 32 layers x 7 fused products (2 forward, 4
 # backward, the scores again) of half of 2 s^2 d x 32 heads (causal), at the preset's rate of 989.4 TFLOP/s

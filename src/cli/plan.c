@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -88,6 +88,7 @@ static const zp_opt plan_opts[] = {
     {"no-p2p-overlap", O_NOP2POVL, NULL, "", NULL, NULL},
     {"param-gather-overlap", O_PGOVL, NULL, "--param-gather-overlap, --no-param-gather-overlap", "ZeRO 1-2: the updated parameters' all-gather behind the next step's\nfirst forward (Megatron's --overlap-param-gather, NeMo's\noverlap_param_sync; default off)", NULL},
     {"no-param-gather-overlap", O_NOPGOVL, NULL, "", NULL, NULL},
+    {"gemm-ceiling", O_GCEIL, "C", NULL, "the matmul ceiling: sustained (the preset's gemm_max_efficiency, fitted to\ntraining runs; the default) or benchmark (a short benchmark's,\ngemm_max_efficiency_benchmark, where the preset gives one: the FP8 ceiling\nand the fa2 and cudnn attention rates in the same ratio; the default with\n--framework megatron)", NULL},
     {"attn-kernel", O_ATTNK, "K", NULL, "the fused attention kernel's rate: preset (the preset's fitted\nattention_efficiency; the default), fa2 (FlashAttention-2, the flash-attn\npackage: attention_efficiency_fa2) or cudnn (cuDNN's, as Transformer\nEngine runs it on Hopper: attention_efficiency_cudnn; the default with\n--framework megatron)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
@@ -134,7 +135,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *attnk, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *attnk, *gceil, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, eager, ceu;
 } raw;
 
@@ -220,6 +221,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_PGOVL: r->pgovl = 1; break;
     case O_NOPGOVL: r->pgovl = 0; break;
     case O_ATTNK: r->attnk = v; break;
+    case O_GCEIL: r->gceil = v; break;
     case O_LPG: r->lpg = 1; break;
     case O_NOLPG: r->lpg = 0; break;
     case O_EAGER: r->eager = 1; break;
@@ -459,12 +461,13 @@ typedef struct framework {
     int ce_unfused;
     int p2p_overlap;
     int attn_cudnn;
+    int gemm_bench;
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -669,6 +672,21 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     cv->attn_kernel = krate > 0 ? ak : 0;
     if (krate > 0)
         cv->attn_eff = krate;
+    /* the matmul ceiling: the preset's sustained one (fitted to training
+     * runs) or a short benchmark's; the FP8 ceiling and the derived
+     * kernels' attention rates (each a benchmark's times the sustained
+     * share) move in the same ratio; the fitted attention rate does not */
+    int gc = fw >= 0 ? frameworks[fw].gemm_bench : 0;
+    if (r->gceil && (st = zp_parse_enum("--gemm-ceiling", r->gceil, zp_gemm_ceiling_names, &gc, e)))
+        return st;
+    cv->gemm_bench = gc && c->gpu.gemm_eff_max_bench > 0 && c->gpu.gemm_eff_max > 0;
+    if (cv->gemm_bench) {
+        double k = c->gpu.gemm_eff_max_bench / c->gpu.gemm_eff_max;
+        cv->gemm.eff_max = c->gpu.gemm_eff_max_bench;
+        cv->gemm_eff_max_fp8 = fmin(1.0, cv->gemm_eff_max_fp8 * k);
+        if (cv->attn_kernel)
+            cv->attn_eff = fmin(1.0, cv->attn_eff * k);
+    }
     if (r->z3buf && (st = zp_parse_enum("--zero3-buffer", r->z3buf, z3buf_names, &z3, e)))
         return st;
     cv->zero3_buffer = (zp_z3buf)z3;

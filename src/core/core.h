@@ -128,6 +128,8 @@ typedef struct zp_gpu {
     double attn_eff_cudnn;       /* the same for cuDNN's fused attention (Transformer Engine's; 0: attn_eff) */
     double peak_fp8;             /* dense FP8 tensor peak, FLOP/s (0: no FP8 tensor cores) */
     double gemm_eff_max_fp8;     /* the curve's ceiling for FP8 products (0: 0.88 x the 16-bit one) */
+    double gemm_eff_max_bench;   /* a short benchmark's ceiling, where training was fitted below it (0: none):
+                                  * what a framework that sustains it reaches (--gemm-ceiling benchmark) */
 } zp_gpu;
 
 typedef struct zp_cluster {
@@ -279,6 +281,7 @@ typedef enum zp_z3buf { ZP_Z3BUF_PREFETCH = 0, ZP_Z3BUF_DEEPSPEED } zp_z3buf;
 typedef enum zp_grad_overlap { ZP_GOVL_ALL = 0, ZP_GOVL_NONE, ZP_GOVL_ZERO3, ZP_GOVL_N } zp_grad_overlap;
 extern const char *const zp_grad_overlap_names[];   /* backward, after, zero3 */
 extern const char *const zp_attn_kernel_names[];    /* preset, fa2, cudnn */
+extern const char *const zp_gemm_ceiling_names[];   /* sustained, benchmark */
 
 typedef struct zp_conv {
     zp_z3buf zero3_buffer;      /* ZeRO-3 transient accounting */
@@ -298,6 +301,9 @@ typedef struct zp_conv {
                                  * attention_efficiency, 1 FlashAttention-2's (attention_efficiency_fa2), 2 cuDNN's
                                  * (attention_efficiency_cudnn) */
     double gemm_eff_max_fp8;    /* by shape: the ceiling of FP8 products */
+    int gemm_bench;             /* the ceilings are a short benchmark's (zp_gpu.gemm_eff_max_bench; the FP8 one and
+                                 * the derived attention kernels' rates in the same ratio) rather than the
+                                 * sustained ones fitted to training runs (zp_gemm_ceiling_names) */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */
     zp_grad_overlap grad_overlap; /* whether the data-parallel gradient reductions overlap the backward */

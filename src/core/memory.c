@@ -744,6 +744,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->eager_hbm_eff = 0.8;
     c->attn_eff = gpu->attn_eff > 0 ? gpu->attn_eff : 0.3;
     c->attn_kernel = 0;
+    c->gemm_bench = 0;
     /* FP8 products reach less of their peak than 16-bit ones: 1402.6 of
      * 1979 TFLOP/s against 794.5 of 989 on the H100 SXM (ml-engineering's
      * MAMF tables), 0.88 of the 16-bit fraction */

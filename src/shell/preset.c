@@ -705,6 +705,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (sms != floor(sms) && (st = zp_err_set(e, ZP_EINVAL, "%s: \"sms\" = %g is not a whole number of "
                                                "multiprocessors", where, sms))) ||
         (st = num_field(j, where, "gemm_max_efficiency", 0, 1, &g->gemm_eff_max, 1, e)) ||
+        (st = num_field(j, where, "gemm_max_efficiency_benchmark", 0, 1, &g->gemm_eff_max_bench, 1, e)) ||
         (st = num_field(j, where, "attention_efficiency", 0, 1, &g->attn_eff, 1, e)) ||
         (st = num_field(j, where, "attention_efficiency_fa2", 0, 1, &g->attn_eff_fa2, 1, e)) ||
         (st = num_field(j, where, "attention_efficiency_cudnn", 0, 1, &g->attn_eff_cudnn, 1, e)) ||
@@ -805,6 +806,8 @@ cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
         cJSON_AddNumberToObject(p, "sms", (double)g->sms);
     if (g->gemm_eff_max > 0)
         cJSON_AddNumberToObject(p, "gemm_max_efficiency", g->gemm_eff_max);
+    if (g->gemm_eff_max_bench > 0)
+        cJSON_AddNumberToObject(p, "gemm_max_efficiency_benchmark", g->gemm_eff_max_bench);
     if (g->attn_eff > 0)
         cJSON_AddNumberToObject(p, "attention_efficiency", g->attn_eff);
     if (g->attn_eff_fa2 > 0)

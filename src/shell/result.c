@@ -133,6 +133,7 @@ static const zp_field conv_f[] = {
     {"p2p_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},       /* absent before: off */
     {"param_gather_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before: off */
     {"attention_kernel", ZP_F_STR, 0, 0, zp_attn_kernel_names, NULL, 1, 0},   /* absent before: preset */
+    {"gemm_ceiling", ZP_F_STR, 0, 0, zp_gemm_ceiling_names, NULL, 1, 0},      /* absent before: sustained */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
     {"eager", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},             /* absent before: off */
     {"ce_unfused", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},        /* absent before: off */
@@ -496,6 +497,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddBoolToObject(cvo, "p2p_overlap", cv->p2p_overlap);
     cJSON_AddBoolToObject(cvo, "param_gather_overlap", cv->param_gather_overlap);
     cJSON_AddStringToObject(cvo, "attention_kernel", zp_attn_kernel_names[cv->attn_kernel]);
+    cJSON_AddStringToObject(cvo, "gemm_ceiling", zp_gemm_ceiling_names[cv->gemm_bench]);
     cJSON_AddBoolToObject(cvo, "lp_grads", cv->lp_grads);
     cJSON_AddBoolToObject(cvo, "eager", cv->eager);
     cJSON_AddBoolToObject(cvo, "ce_unfused", cv->ce_unfused);
@@ -1056,6 +1058,8 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.param_gather_overlap = zp_jflag(cv, "param_gather_overlap");
     if (zp_jobj(cv, "attention_kernel"))   /* the rate itself is gemm_by_shape's attention_efficiency */
         pb->conv.attn_kernel = zp_name_index(zp_jstr(cv, "attention_kernel"), zp_attn_kernel_names);
+    if (zp_jobj(cv, "gemm_ceiling"))   /* the ceilings themselves: gemm_efficiency, fp8_max_efficiency */
+        pb->conv.gemm_bench = zp_name_index(zp_jstr(cv, "gemm_ceiling"), zp_gemm_ceiling_names);
     pb->conv.lp_grads = zp_jflag(cv, "lp_grads");
     pb->conv.eager = zp_jflag(cv, "eager");
     pb->conv.ce_unfused = zp_jflag(cv, "ce_unfused");
