@@ -859,7 +859,7 @@ for k in default preset fa2 cudnn; do
     default) zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --global-batch 8 --seq 4096 --zero 1 --ckpt none \
         --gpu h100-sxm --no-store --json --framework megatron ;;
     *) zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --micro-batch 1 --global-batch 8 --seq 4096 --zero 1 --ckpt none \
-        --gpu h100-sxm --no-store --json --framework megatron --gemm-ceiling sustained --attn-kernel $k ;;
+        --gpu h100-sxm --no-store --json --framework megatron --gemm-ceiling preset --attn-kernel $k ;;
     esac
     cp "$outf" "$tmp/ak-$k.json"
 done
@@ -876,14 +876,35 @@ jok "$outf" '$h[0].gemm_max_efficiency_fp8 == null and
     ((.conventions.gemm_by_shape.fp8_max_efficiency - 0.88 * $h[0].gemm_max_efficiency_benchmark) | fabs) < 1e-12' \
     "--framework megatron --fp8 on an H100: the FP8 ceiling 0.88 of the benchmark one" --slurpfile h "$H"
 zp --model llama2-7b --gpus 8 --gpu h100-sxm --fp8 --no-store --json
-jok "$outf" '.conventions.gemm_ceiling == "sustained" and .conventions.gemm_efficiency == $h[0].gemm_max_efficiency and
+jok "$outf" '.conventions.gemm_ceiling == "preset" and .conventions.gemm_efficiency == $h[0].gemm_max_efficiency and
     ((.conventions.gemm_by_shape.fp8_max_efficiency - 0.88 * $h[0].gemm_max_efficiency) | fabs) < 1e-12 and
     .conventions.gemm_by_shape.attention_efficiency == $h[0].attention_efficiency' \
     "no framework: the sustained ceilings fitted to training runs and the fitted attention rate" --slurpfile h "$H"
 zp --model llama2-7b --gpus 8 --gpu a100-80g --no-store --json --framework megatron
-jok "$outf" '.conventions.gemm_ceiling == "sustained" and $a[0].gemm_max_efficiency_benchmark == null and
+jok "$outf" '.conventions.gemm_ceiling == "preset" and $a[0].gemm_max_efficiency_benchmark == null and
     .conventions.gemm_efficiency == $a[0].gemm_max_efficiency' \
-    "--framework megatron on an A100, whose preset ceiling is a benchmark's already: that one, recorded as sustained" --slurpfile a "$A"
+    "--framework megatron on an A100, whose preset ceiling is a benchmark's already: that one, recorded as the preset's" --slurpfile a "$A"
+# a ceiling the user gives is the user's: nothing scaled, recorded as the preset's
+zp --model llama2-7b --gpus 8 --gpu h100-sxm --fp8 --no-store --json --framework megatron --gemm-max-eff 0.7
+jok "$outf" '.conventions.gemm_ceiling == "preset" and .conventions.gemm_efficiency == 0.7 and
+    ((.conventions.gemm_by_shape.fp8_max_efficiency - 0.88 * $h[0].gemm_max_efficiency) | fabs) < 1e-12 and
+    .conventions.gemm_by_shape.attention_efficiency == $h[0].attention_efficiency_cudnn' \
+    "--framework megatron --gemm-max-eff 0.7: that ceiling, the FP8 ceiling and cuDNN's rate unscaled" --slurpfile h "$H"
+zp --model llama2-7b --gpus 8 --no-store --gemm-ceiling benchmark --gemm-max-eff 0.7
+is "$rc" 2 "--gemm-ceiling with --gemm-max-eff: refused (exit 2), both set the ceiling"
+zp --model llama2-7b --gpus 8 --no-store --gemm-ceiling fastest
+is "$rc" 2 "--gemm-ceiling fastest: refused (exit 2)"
+# FlashAttention-2's rate under the benchmark ceiling, and a stored run read back with its numbers
+zp --model llama2-7b --gpus 8 --gpu h100-sxm --fp8 --json --db "$tmp/gc.db" --framework megatron --attn-kernel fa2
+cp "$outf" "$tmp/gc1.json"
+zp show "$(jq .run_id "$tmp/gc1.json")" --db "$tmp/gc.db" --json
+jq -s . "$tmp/gc1.json" "$outf" >"$tmp/gc2.json"
+jok "$tmp/gc2.json" '.[0].conventions.gemm_ceiling == "benchmark" and
+    ((.[0].conventions.gemm_by_shape.attention_efficiency - $h[0].attention_efficiency_fa2 * $h[0].gemm_max_efficiency_benchmark /
+      $h[0].gemm_max_efficiency) | fabs) < 1e-12 and
+    .[1].conventions.gemm_ceiling == "benchmark" and .[1].conventions.gemm_efficiency == .[0].conventions.gemm_efficiency and
+    .[1].conventions.gemm_by_shape == .[0].conventions.gemm_by_shape and .[1].chosen.step_time_s == .[0].chosen.step_time_s' \
+    "--attn-kernel fa2 under the benchmark ceiling: the preset's rate x benchmark / sustained; zplan show reads the run back with the same ceilings, rates and step time" --slurpfile h "$H"
 jq -s . "$tmp/ak-preset.json" "$tmp/ak-fa2.json" "$tmp/ak-cudnn.json" >"$tmp/ak3.json"
 # llama2-7b, s 4096, one micro-batch of 1 on a rank: 32 layers x 7 fused products (2 forward, 4
 # backward, the scores again) of half of 2 s^2 d x 32 heads (causal), at the preset's rate of 989.4 TFLOP/s

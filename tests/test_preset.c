@@ -462,6 +462,12 @@ static void gpu_presets(void)
            strstr(e.msg, "memory_mib"), "GPU preset without memory_mib is refused (%s)", e.msg);
     ok(zp_gpu_from_json("{\"name\":\"x\",\"memory_mib\":-1}", "g.json", &g, &e) == ZP_EINVAL,
        "GPU preset with negative memory is refused (%s)", e.msg);
+    ok(zp_gpu_from_json("{\"name\":\"x\",\"memory_mib\":24576,\"peak_tflops\":{\"bf16\":100},\"hbm_gbps\":936,"
+                        "\"nvlink_gbps\":32,\"pcie_gbps\":32,\"nic_gbps\":3.125,\"gpus_per_node\":4,\"host_mem_gib\":128,"
+                        "\"cuda_context_mib\":500,\"nccl_comm_mib\":1.6,\"gemm_max_efficiency\":0.8,"
+                        "\"gemm_max_efficiency_benchmark\":0.7}", "g.json", &g, &e) == ZP_EINVAL &&
+           strstr(e.msg, "gemm_max_efficiency_benchmark"),
+       "GPU preset whose benchmark ceiling is below its sustained one is refused (%s)", e.msg);
 
     /* a stored profile (zp_gpu_to_json) reads back as the same bytes: 1.6 MiB
      * is 1677721.6 bytes, written back as 1.59999942779541 MiB (15 digits),

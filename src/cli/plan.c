@@ -88,7 +88,7 @@ static const zp_opt plan_opts[] = {
     {"no-p2p-overlap", O_NOP2POVL, NULL, "", NULL, NULL},
     {"param-gather-overlap", O_PGOVL, NULL, "--param-gather-overlap, --no-param-gather-overlap", "ZeRO 1-2: the updated parameters' all-gather behind the next step's\nfirst forward (Megatron's --overlap-param-gather, NeMo's\noverlap_param_sync; default off)", NULL},
     {"no-param-gather-overlap", O_NOPGOVL, NULL, "", NULL, NULL},
-    {"gemm-ceiling", O_GCEIL, "C", NULL, "the matmul ceiling: sustained (the preset's gemm_max_efficiency, fitted to\ntraining runs; the default) or benchmark (a short benchmark's,\ngemm_max_efficiency_benchmark, where the preset gives one: the FP8 ceiling\nand the fa2 and cudnn attention rates in the same ratio; the default with\n--framework megatron)", NULL},
+    {"gemm-ceiling", O_GCEIL, "C", NULL, "the matmul ceiling: preset (gemm_max_efficiency; on Hopper the one sustained\nin training, fitted to llm-foundry's runs; the default) or benchmark (a short\nbenchmark's, gemm_max_efficiency_benchmark, where the preset gives one: the\nFP8 ceiling and the fa2 and cudnn attention rates in the same ratio; the\ndefault with --framework megatron)", NULL},
     {"attn-kernel", O_ATTNK, "K", NULL, "the fused attention kernel's rate: preset (the preset's fitted\nattention_efficiency; the default), fa2 (FlashAttention-2, the flash-attn\npackage: attention_efficiency_fa2) or cudnn (cuDNN's, as Transformer\nEngine runs it on Hopper: attention_efficiency_cudnn; the default with\n--framework megatron)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
@@ -672,14 +672,20 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     cv->attn_kernel = krate > 0 ? ak : 0;
     if (krate > 0)
         cv->attn_eff = krate;
-    /* the matmul ceiling: the preset's sustained one (fitted to training
-     * runs) or a short benchmark's; the FP8 ceiling and the derived
+    /* the matmul ceiling: the preset's (on Hopper the one sustained in
+     * training, fitted to published runs) or a short benchmark's; the FP8 ceiling and the derived
      * kernels' attention rates (each a benchmark's times the sustained
      * share) move in the same ratio; the fitted attention rate does not */
     int gc = fw >= 0 ? frameworks[fw].gemm_bench : 0;
     if (r->gceil && (st = zp_parse_enum("--gemm-ceiling", r->gceil, zp_gemm_ceiling_names, &gc, e)))
         return st;
-    cv->gemm_bench = gc && c->gpu.gemm_eff_max_bench > 0 && c->gpu.gemm_eff_max > 0;
+    if (r->gceil && (r->gemmmax || r->gemmeff))
+        return zp_err_set(e, ZP_EINVAL, "--gemm-ceiling with %s: both set the matmul ceiling (allowed: one of them)",
+                          r->gemmmax ? "--gemm-max-eff" : "--gemm-eff");
+    /* a ceiling or a constant efficiency given is the user's, unscaled;
+     * so is a profile's constant */
+    cv->gemm_bench = gc && !r->gemmmax && !r->gemmeff && cv->gemm_eff <= 0 && c->gpu.gemm_eff_max_bench > 0 &&
+                     c->gpu.gemm_eff_max > 0;
     if (cv->gemm_bench) {
         double k = c->gpu.gemm_eff_max_bench / c->gpu.gemm_eff_max;
         cv->gemm.eff_max = c->gpu.gemm_eff_max_bench;

@@ -281,7 +281,7 @@ typedef enum zp_z3buf { ZP_Z3BUF_PREFETCH = 0, ZP_Z3BUF_DEEPSPEED } zp_z3buf;
 typedef enum zp_grad_overlap { ZP_GOVL_ALL = 0, ZP_GOVL_NONE, ZP_GOVL_ZERO3, ZP_GOVL_N } zp_grad_overlap;
 extern const char *const zp_grad_overlap_names[];   /* backward, after, zero3 */
 extern const char *const zp_attn_kernel_names[];    /* preset, fa2, cudnn */
-extern const char *const zp_gemm_ceiling_names[];   /* sustained, benchmark */
+extern const char *const zp_gemm_ceiling_names[];   /* preset, benchmark */
 
 typedef struct zp_conv {
     zp_z3buf zero3_buffer;      /* ZeRO-3 transient accounting */
@@ -303,7 +303,8 @@ typedef struct zp_conv {
     double gemm_eff_max_fp8;    /* by shape: the ceiling of FP8 products */
     int gemm_bench;             /* the ceilings are a short benchmark's (zp_gpu.gemm_eff_max_bench; the FP8 one and
                                  * the derived attention kernels' rates in the same ratio) rather than the
-                                 * sustained ones fitted to training runs (zp_gemm_ceiling_names) */
+                                 * preset's gemm_max_efficiency, on Hopper the sustained one fitted to training
+                                 * runs (zp_gemm_ceiling_names) */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */
     zp_grad_overlap grad_overlap; /* whether the data-parallel gradient reductions overlap the backward */

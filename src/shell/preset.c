@@ -711,6 +711,12 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (st = num_field(j, where, "attention_efficiency_cudnn", 0, 1, &g->attn_eff_cudnn, 1, e)) ||
         (st = num_field(j, where, "gemm_max_efficiency_fp8", 0, 1, &g->gemm_eff_max_fp8, 1, e)))
         goto out;
+    if (g->gemm_eff_max_bench > 0 && g->gemm_eff_max_bench < g->gemm_eff_max) {
+        st = zp_err_set(e, ZP_EINVAL, "%s: \"gemm_max_efficiency_benchmark\" = %g is below \"gemm_max_efficiency\" = %g "
+                        "(a short benchmark reaches at least what training sustains)", where, g->gemm_eff_max_bench,
+                        g->gemm_eff_max);
+        goto out;
+    }
     g->sms = (int64_t)sms;
     g->alpha_s *= 1e-6;
     g->elementwise_bps *= 1e9;

@@ -133,7 +133,7 @@ static const zp_field conv_f[] = {
     {"p2p_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},       /* absent before: off */
     {"param_gather_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before: off */
     {"attention_kernel", ZP_F_STR, 0, 0, zp_attn_kernel_names, NULL, 1, 0},   /* absent before: preset */
-    {"gemm_ceiling", ZP_F_STR, 0, 0, zp_gemm_ceiling_names, NULL, 1, 0},      /* absent before: sustained */
+    {"gemm_ceiling", ZP_F_STR, 0, 0, zp_gemm_ceiling_names, NULL, 1, 0},      /* absent before: preset */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
     {"eager", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},             /* absent before: off */
     {"ce_unfused", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},        /* absent before: off */
