@@ -427,40 +427,33 @@ static void test_optimizer_and_overlap(void)
                    zp_grad_overlap_names[gos[w]], shows ? "shows whole" : "hides");
         }
     }
-    /* an input gradient's reduction behind the weight-gradient products
-     * (ZP_OVL_WGRAD): the window is M micro-batches of the L layers' dW
-     * products, the forward's linear FLOPs, 24 h^2 a token: by hand */
+    /* one collective behind one window, by hand: an input gradient's
+     * reduction behind the weight-gradient products (ZP_OVL_WGRAD), M
+     * micro-batches of the L layers' dW products, the forward's linear
+     * FLOPs, 24 h^2 a token; the distributed optimizer's all-gather behind
+     * the next step's first forward (ZP_OVL_FWD), one micro-batch's forward
+     * of the L layers and the head, fwd_s above.  Half the window hides;
+     * 0.01 s more than it shows */
     {
-        double wwin = (double)M * (double)L * tok * 24 * H * H / (PEAK * EFF);
-        const double extra[2] = {-0.5 * wwin, 0.01};
-        for (int i = 0; i < 2; i++) {
-            zp_layout l = lay(d, 1, 1, 1, 0, ZP_CKPT_NONE, 1, M);
-            zp_comm cm = {0};
-            cm.n = 1;
-            cm.c[0].overlap = ZP_OVL_WGRAD;
-            cm.c[0].group = ZP_GRP_TP;
-            cm.c[0].time_s = wwin + extra[i];
-            zp_cost o;
-            zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
-            is_dbl(o.comm_exposed_s, i ? 0.01 : 0.0, 1e-9, "input-gradient reduction of %.4g s behind %.4g s of weight "
-                   "gradients: %s", wwin + extra[i], wwin, i ? "0.01 s shows" : "hidden");
-        }
-    }
-    /* the distributed optimizer's all-gather behind the next step's first
-     * forward (ZP_OVL_FWD): the window is one micro-batch's forward of the L
-     * layers and the head, fwd_s by hand above */
-    for (int i = 0; i < 2; i++) {
-        zp_layout l = lay(d, 1, 1, 1, 1, ZP_CKPT_NONE, 1, M);
-        zp_comm cm = {0};
-        cm.n = 1;
-        cm.c[0].overlap = ZP_OVL_FWD;
-        cm.c[0].group = ZP_GRP_DP;
-        cm.c[0].count = 1;
-        cm.c[0].time_s = i ? fwd_s + 0.02 : 0.5 * fwd_s;
-        zp_cost o;
-        zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
-        is_dbl(o.comm_exposed_s, i ? 0.02 : 0.0, 1e-9, "the updated parameters' all-gather of %.4g s behind a "
-               "forward of %.4g s: %s", cm.c[0].time_s, fwd_s, i ? "0.02 s shows" : "hidden");
+        const struct { zp_overlap ov; zp_group g; int zero; double win; const char *what; } wc[] = {
+            {ZP_OVL_WGRAD, ZP_GRP_TP, 0, (double)M * (double)L * tok * 24 * H * H / (PEAK * EFF),
+             "an input-gradient reduction behind the weight gradients"},
+            {ZP_OVL_FWD, ZP_GRP_DP, 1, fwd_s, "the updated parameters' all-gather behind a forward"},
+        };
+        for (int k = 0; k < N_(wc); k++)
+            for (int i = 0; i < 2; i++) {
+                zp_layout l = lay(d, 1, 1, 1, wc[k].zero, ZP_CKPT_NONE, 1, M);
+                zp_comm cm = {0};
+                cm.n = 1;
+                cm.c[0].overlap = wc[k].ov;
+                cm.c[0].group = wc[k].g;
+                cm.c[0].count = 1;
+                cm.c[0].time_s = i ? wc[k].win + 0.01 : 0.5 * wc[k].win;
+                zp_cost o;
+                zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
+                is_dbl(o.comm_exposed_s, i ? 0.01 : 0.0, 1e-9, "%s: %.4g s in a window of %.4g s, %s", wc[k].what,
+                       cm.c[0].time_s, wc[k].win, i ? "0.01 s shows" : "hidden");
+            }
     }
     /* interleaved pipeline transfers behind the stage's other chunks
      * (ZP_OVL_P2P): each behind one chunk's forward at most (fwd_s / vp,

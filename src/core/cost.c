@@ -556,6 +556,16 @@ static double p2p_msg_time(const zp_comm *cm)
     return msg;
 }
 
+/* What shows of `busy` seconds of communication overlapped with a window
+ * of `win` seconds of compute: what does not fit, and of what fits the
+ * part imperfect overlap (shared SMs and memory bandwidth) leaves exposed,
+ * 1 - eff. */
+static double shows(double busy, double win, double eff)
+{
+    double hid = busy < win ? busy : win;
+    return (busy - hid) + (1.0 - eff) * hid;
+}
+
 /* Exposed time of a stage's communication after the overlap its strategy
  * allows: collectives marked BWD hide behind the backward passes they run
  * during (the last micro-batch for a once-per-step reduction, every
@@ -601,27 +611,23 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
             ovl += cm->c[i].time_s;
     }
     double window = l->zero >= 3 ? M * (fwd_s + bwd_s) : (l->zero >= 2 ? M : 1.0) * bwd_s;
-    double hidden = ovl < window ? ovl : window;
-    /* the context-parallel ring hides behind the attention of the chunk in
-     * hand, every micro-batch (attn_s: one micro-batch's, the stage's layers) */
-    double rwin = M * attn_s, rhid = ring < rwin ? ring : rwin;
-    /* overlapped tensor parallelism behind the layers' linear products
-     * (lin_s: one micro-batch's, the stage's layers) */
-    double twin = M * lin_s, thid = tp < twin ? tp : twin;
-    /* input gradients' reductions behind the weight-gradient products
-     * (wg_s: one micro-batch's, the stage's layers) */
-    double wwin = M * wg_s, whid = wgc < wwin ? wgc : wwin;
-    /* the updated parameters' all-gather behind the next step's first
-     * forward (fwd_s: one micro-batch's, the stage's layers) */
-    double phid = pg < fwd_s ? pg : fwd_s;
-    /* interleaved pipeline transfers behind the other chunks' compute:
-     * the stage's whole step */
-    double xwin = M * (fwd_s + bwd_s), xhid = p2p < xwin ? p2p : xwin;
-    /* overlap is imperfect (shared SMs and memory bandwidth): only
-     * overlap_eff of what fits in the window hides */
-    return crit + (ovl - hidden) + (1.0 - eff) * hidden + (ring - rhid) + (1.0 - eff) * rhid + (tp - thid) +
-           (1.0 - eff) * thid + (wgc - whid) + (1.0 - eff) * whid + (pg - phid) + (1.0 - eff) * phid + (p2p - xhid) +
-           (1.0 - eff) * xhid;
+    return crit + shows(ovl, window, eff) +
+           /* the context-parallel ring behind the attention of the chunk in
+            * hand, every micro-batch (attn_s: one micro-batch's, the stage's
+            * layers) */
+           shows(ring, M * attn_s, eff) +
+           /* overlapped tensor parallelism behind the layers' linear products
+            * (lin_s: one micro-batch's, the stage's layers) */
+           shows(tp, M * lin_s, eff) +
+           /* input gradients' reductions behind the weight-gradient products
+            * (wg_s: one micro-batch's, the stage's layers) */
+           shows(wgc, M * wg_s, eff) +
+           /* the updated parameters' all-gather behind the next step's first
+            * forward (fwd_s: one micro-batch's, the stage's layers) */
+           shows(pg, fwd_s, eff) +
+           /* interleaved pipeline transfers behind the other chunks' compute:
+            * the stage's whole step */
+           shows(p2p, M * (fwd_s + bwd_s), eff);
 }
 
 void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
