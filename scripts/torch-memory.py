@@ -4,7 +4,7 @@
 For each shape below (GPT-2 and LLaMA family, fp32 and bf16 autocast, eager
 and SDPA attention, about 125 M to 1.5 B parameters) this builds the
 Hugging Face model from its config (no download, random weights), trains it
-with AdamW (fused) for three steps on random tokens and records, for the
+with AdamW (fused, or foreach where the shape says so) for three steps on random tokens and records, for the
 third step (the first two allocate the optimizer state and warm the caching
 allocator):
   peak_allocated   torch.cuda.max_memory_allocated() over the step
@@ -48,10 +48,11 @@ def shapes():
              "tie_word_embeddings": False, "attention_bias": False, "mlp_bias": False}
     out = []
 
-    def add(name, base, arch, dtype, attn, seq, mb):
+    def add(name, base, arch, dtype, attn, seq, mb, optimizer="fused"):
         cfg = dict(base)
         cfg.update(arch)
-        out.append({"name": name, "config": cfg, "dtype": dtype, "attn": attn, "seq": seq, "micro_batch": mb})
+        out.append({"name": name, "config": cfg, "dtype": dtype, "attn": attn, "seq": seq, "micro_batch": mb,
+                    "optimizer": optimizer})
 
     g125 = {"n_layer": 12, "n_embd": 768, "n_head": 12}
     g355 = {"n_layer": 24, "n_embd": 1024, "n_head": 16}
@@ -69,6 +70,10 @@ def shapes():
     add("llama-125m-bf16-sdpa", llama, l125, "bf16", "sdpa", 1024, 4)
     add("llama-1b-bf16-sdpa", llama, l1b, "bf16", "sdpa", 2048, 2)
     add("llama-1b-bf16-eager", llama, l1b, "bf16", "eager", 2048, 1)
+    # torch.optim's default AdamW (foreach): sqrt(v) made at the step; with
+    # few tokens the step is the peak (zplan's "step" moment)
+    add("gpt2-355m-fp32-eager-foreach", gpt2, g355, "fp32", "eager", 256, 1, "foreach")
+    add("llama-1b-bf16-sdpa-foreach", llama, l1b, "bf16", "sdpa", 512, 1, "foreach")
     return out
 
 
@@ -77,7 +82,8 @@ def measure(torch, transformers, s):
     model = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation=s["attn"]).cuda()
     model.train()
     params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    foreach = s.get("optimizer") == "foreach"
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=not foreach, foreach=foreach)
     V = s["config"]["vocab_size"]
     gen = torch.Generator(device="cuda").manual_seed(1)
     x = torch.randint(0, V, (s["micro_batch"], s["seq"]), device="cuda", generator=gen)
@@ -101,7 +107,8 @@ def measure(torch, transformers, s):
         torch.cuda.synchronize()
         free, total = torch.cuda.mem_get_info()
         rec = {"name": s["name"], "config": s["config"], "dtype": s["dtype"], "attn": s["attn"], "seq": s["seq"],
-               "micro_batch": s["micro_batch"], "params": params, "step": step + 1,
+               "micro_batch": s["micro_batch"], "optimizer": s.get("optimizer", "fused"), "params": params,
+               "step": step + 1,
                "peak_allocated": torch.cuda.max_memory_allocated(), "peak_reserved": torch.cuda.max_memory_reserved(),
                "after_forward": after_fwd, "peak_forward": peak_fwd, "after_backward": after_bwd,
                "after_step": torch.cuda.memory_allocated(), "device_used": total - free, "seconds": time.time() - t0,
@@ -118,27 +125,27 @@ def zplan_args(rec, cfg_path):
     return ["--config", cfg_path, "--gpus", "1", "--gpu", "h200", "--seq", str(rec["seq"]), "--micro-batch", mb,
             "--global-batch", mb, "--dp", "1", "--tp", "1", "--pp", "1", "--zero", "0", "--offload", "none",
             "--ckpt", "none", "--dtype", rec["dtype"], "--flash-attn" if rec["attn"] == "sdpa" else "--no-flash-attn",
-            "--framework", "torch", "--json", "--no-store"]
+            "--framework", "torch", "--adam-impl", rec.get("optimizer", "fused"), "--json", "--no-store"]
 
 
 def compare(path, zp):
     import subprocess
     import tempfile
     worst = [0.0, 0.0, 0.0]
-    print("%-24s %11s %11s %7s %11s %11s %7s %9s %9s %7s" % ("shape", "allocated", "zplan", "error", "device", "zplan",
+    print("%-30s %11s %11s %7s %11s %11s %7s %9s %9s %7s" % ("shape", "allocated", "zplan", "error", "device", "zplan",
                                                            "error", "step", "zplan", "error"))
     with tempfile.TemporaryDirectory() as tmp, open(path) as f:
         for line in f:
             rec = json.loads(line)
             if "peak_allocated" not in rec:
-                print("%-24s %s" % (rec.get("name", "?"), rec.get("error", "not measured")))
+                print("%-30s %s" % (rec.get("name", "?"), rec.get("error", "not measured")))
                 continue
             cfg = os.path.join(tmp, rec["name"] + ".json")
             with open(cfg, "w") as c:
                 json.dump(rec["config"], c)
             o = subprocess.run([zp] + zplan_args(rec, cfg), capture_output=True, text=True)
             if o.returncode != 0:
-                print("%-24s zplan: %s" % (rec["name"], o.stderr.strip()))
+                print("%-30s zplan: %s" % (rec["name"], o.stderr.strip()))
                 continue
             ch = json.loads(o.stdout)["chosen"]
             mem = ch["memory_bytes"]
@@ -148,7 +155,7 @@ def compare(path, zp):
             # the step's time (the third step: forward, backward, AdamW, each synchronised)
             e3 = ch["step_time_s"] / rec["seconds"] - 1
             worst = [max(worst[0], abs(e1)), max(worst[1], abs(e2)), max(worst[2], abs(e3))]
-            print("%-24s %8.1f MiB %8.1f MiB %+6.1f%% %8.1f MiB %8.1f MiB %+6.1f%% %7.1f ms %7.1f ms %+6.1f%%" % (
+            print("%-30s %8.1f MiB %8.1f MiB %+6.1f%% %8.1f MiB %8.1f MiB %+6.1f%% %7.1f ms %7.1f ms %+6.1f%%" % (
                 rec["name"], rec["peak_allocated"] / 2**20, tensors / 2**20, 100 * e1, rec["device_used"] / 2**20,
                 mem["total"] / 2**20, 100 * e2, 1e3 * rec["seconds"], 1e3 * ch["step_time_s"], 100 * e3))
     print("torch-memory: worst |error| %.1f %% (tensor peak), %.1f %% (device total), %.1f %% (step time)" %
@@ -200,7 +207,7 @@ def main(argv):
             f.write(json.dumps(rec) + "\n")
             f.flush()
             n += 1
-            print("torch-memory: %-24s %s" % (rec["name"], "peak %.1f MiB" % (rec["peak_allocated"] / 2**20)
+            print("torch-memory: %-30s %s" % (rec["name"], "peak %.1f MiB" % (rec["peak_allocated"] / 2**20)
                                                if "peak_allocated" in rec else rec["error"]), flush=True)
     print("torch-memory: %d shapes into %s" % (n, out))
     return 0

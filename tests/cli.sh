@@ -850,6 +850,34 @@ jok "$tmp/pgo2.json" '(.[0].conventions.param_gather_overlap | not) and .[1].con
 zp --model llama2-7b --gpus 16 --no-store --framework megatron --overlap-param-gather
 is "$rc" 2 "--framework megatron --overlap-param-gather without --overlap-grad-reduce: refused (exit 2), as Megatron refuses it"
 ok "$(grep -q "allowed: add --grad-reduce backward" "$errf"; echo $?)" "the refusal says what is allowed"
+# Adam's implementation: torch.optim's foreach (--framework torch, fsdp) makes sqrt(v) at the step,
+# 4 bytes a parameter; with 128 tokens on one GPU (GPT-2 medium, fp32) that step is the peak: the
+# parameters, every gradient and the moments, 4 + 4 + 8 bytes a parameter, + sqrt(v) in buffers
+for i in fused foreach; do
+    zp --model gpt2-medium --gpus 1 --gpu h200 --seq 128 --micro-batch 1 --global-batch 1 --dtype fp32 --ckpt none \
+        --framework torch --adam-impl $i --json --db "$tmp/adam.db"
+    cp "$outf" "$tmp/adam-$i.json"
+done
+jok "$tmp/adam-foreach.json" '.conventions.adam_impl == "foreach" and .chosen.peak_phase == "step" and
+    .chosen.memory_bytes.activations == 0 and
+    .chosen.memory_bytes.params + .chosen.memory_bytes.grads + .chosen.memory_bytes.optimizer == 16 * .model.params and
+    .chosen.memory_bytes.buffers == 4 * .model.params' \
+    "--adam-impl foreach: the peak is the step, 16 bytes a parameter of states and sqrt(v)'s 4 in buffers"
+jq -s . "$tmp/adam-fused.json" "$tmp/adam-foreach.json" >"$tmp/adam2.json"
+jok "$tmp/adam2.json" '.[0].conventions.adam_impl == "fused" and .[0].chosen.peak_phase != "step" and
+    ((.[1].chosen.time_s.optimizer - .[0].chosen.time_s.optimizer * 80 / 28) | fabs) < 1e-9 * .[0].chosen.time_s.optimizer' \
+    "--adam-impl fused: no step peak; foreach moves 80 bytes a parameter where fused moves 28 (fp32)"
+zp show "$(jq .run_id "$tmp/adam-foreach.json")" --db "$tmp/adam.db" --json
+jok "$outf" '.conventions.adam_impl == "foreach" and .chosen.peak_phase == "step"' "a stored foreach run reads back as foreach"
+zp show "$(jq .run_id "$tmp/adam-foreach.json")" --db "$tmp/adam.db"
+ok "$(grep -q "at its peak: the optimizer step" "$outf"; echo $?)" "the text names the optimizer step as the peak"
+for f in torch fsdp megatron deepspeed; do
+    zp --model llama2-7b --gpus 8 --no-store --json --framework $f
+    case $f in torch|fsdp) want=foreach ;; *) want=fused ;; esac
+    jok "$outf" ".conventions.adam_impl == \"$want\"" "--framework $f: Adam $want"
+done
+zp --model llama2-7b --gpus 8 --no-store --adam-impl apex
+is "$rc" 2 "--adam-impl apex: refused (exit 2)"
 # the attention kernel's rate: Megatron's Transformer Engine takes cuDNN's on Hopper; each
 # kernel reads its own number from the preset file, a preset without it keeps the fitted one
 H=$ZPLAN_SRCDIR/data/gpus/h100-sxm.json

@@ -196,6 +196,15 @@ static void test_model_flops_mfu(void)
                "1 GPU: MFU = model FLOPs / (hand step x 1 x peak) = %.6f "
                "(mutation: MFU over the achieved peak x gemm efficiency is caught)", model / (step * PEAK));
         is_dbl(o.tokens_per_s, tokens / step, 1e-12, "1 GPU: tokens/s = B s / hand step");
+        /* foreach Adam: its eight kernels (decay, lerp, scale, addcmul,
+         * sqrt, div, add, addcdiv) move, all fp32, 8 + 12 + 8 + 12 + 8 + 8 +
+         * 8 + 16 = 80 bytes a parameter where the fused pass moves 28 of
+         * them: 52 more than the 32 above */
+        cv.adam_foreach = 1;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+        is_dbl(o.optimizer_s, P * (32 + 80 - 28) / (HBM * 1e9), 1e-12,
+               "1 GPU, foreach Adam: optimizer = P x (32 + 52) B / HBM");
+        cv.adam_foreach = 0;
     }
     /* GPT-3 175B on 1024 GPUs: t = 8, p = 8, d = 16, B = 1536, b = 1,
      * M = 96, ZeRO-1.  The last stage is the slowest (it also runs the

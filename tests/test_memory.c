@@ -1428,6 +1428,37 @@ static void test_eager(void)
     is_u64(mem.dev[ZP_MEM_PARAMS], psi * 4 + 2 * (uint64_t)(12 * h * h), "eager, 16 tokens: one block's weight copy");
     is_u64(mem.dev[ZP_MEM_ACT], 16 * tok, "eager, 16 tokens: one block's activations (16 x %llu bytes)",
            (unsigned long long)tok);
+    /* foreach Adam (torch.optim's default): at the step nothing of the
+     * backward is left, and beside the fp32 parameters, gradients and
+     * moments (4 + 4 + 8 bytes a parameter) it makes sqrt(v), 4 more: 20 Psi
+     * against the backward's 16 Psi + one block's copy and activations */
+    cv.adam_foreach = 1;
+    zp_mem_stage(&g2, &sh, &l3, &c, &cv, 0, &mem);
+    is_u64((uint64_t)mem.phase, ZP_PHASE_STEP, "eager, 16 tokens, foreach Adam: the peak is the optimizer step");
+    is_u64(mem.dev[ZP_MEM_PARAMS] + mem.dev[ZP_MEM_GRADS] + mem.dev[ZP_MEM_OPTIM], psi * 16,
+           "foreach Adam's step: parameters, every gradient and the moments, 16 Psi (no weight copies)");
+    is_u64(mem.dev[ZP_MEM_ACT], 0, "foreach Adam's step: no activations");
+    is_u64(mem.dev[ZP_MEM_BUF], psi * 4, "foreach Adam's step: sqrt(v), 4 Psi, in buffers");
+    /* two ranks, ZeRO-1 over DDP: its buckets (every gradient, 4 Psi) live
+     * on, and the optimizer updates and makes sqrt(v) for its half only */
+    cv.bucket_elems = 25 * 1024 * 1024 / 2;
+    zp_layout l5 = lay(2, 1, 1, 1, 1, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+    zp_mem_stage(&g2, &sh, &l5, &c2, &cv, 0, &mem);
+    uint64_t half = (psi + 1) / 2;
+    is_u64((uint64_t)mem.phase, ZP_PHASE_STEP, "foreach Adam, ZeRO-1 on 2: the peak is the step");
+    is_u64(mem.dev[ZP_MEM_OPTIM], half * 8, "foreach Adam, ZeRO-1 on 2: the moments of half the parameters");
+    is_u64(mem.dev[ZP_MEM_BUF], psi * 4 + half * 4, "foreach Adam, ZeRO-1 on 2: DDP's buckets, 4 Psi, + sqrt(v) of the half");
+    cv.bucket_elems = 0;
+    /* SGD keeps no second moment, and an offloaded optimizer steps on the
+     * host: the backward stays the peak */
+    zp_train sg = sh;
+    sg.optim = ZP_OPT_SGD;
+    zp_mem_stage(&g2, &sg, &l3, &c, &cv, 0, &mem);
+    is_u64((uint64_t)mem.phase, ZP_PHASE_BACKWARD, "foreach, SGD: no sqrt(v), the backward is the peak");
+    zp_layout lo1 = lay(1, 1, 1, 1, 1, ZP_OFF_OPT, ZP_CKPT_NONE, 0, 1, 1);
+    zp_mem_stage(&g2, &sh, &lo1, &c, &cv, 0, &mem);
+    is_u64((uint64_t)mem.phase == ZP_PHASE_STEP, 0, "foreach Adam offloaded: the host steps, no device sqrt(v)");
+    cv.adam_foreach = 0;
     /* full recompute of every 2nd block (ckpt_every 2: blocks 1, 3, ...):
      * the first block keeps all of its activations, and at its backward
      * nothing is rebuilt */

@@ -282,6 +282,7 @@ typedef enum zp_grad_overlap { ZP_GOVL_ALL = 0, ZP_GOVL_NONE, ZP_GOVL_ZERO3, ZP_
 extern const char *const zp_grad_overlap_names[];   /* backward, after, zero3 */
 extern const char *const zp_attn_kernel_names[];    /* preset, fa2, cudnn */
 extern const char *const zp_gemm_ceiling_names[];   /* preset, benchmark */
+extern const char *const zp_adam_impl_names[];      /* fused, foreach */
 
 typedef struct zp_conv {
     zp_z3buf zero3_buffer;      /* ZeRO-3 transient accounting */
@@ -354,6 +355,14 @@ typedef struct zp_conv {
                                  * freed before the backward, the received gradient is the backward's own
                                  * buffer: zplan's engine) instead of separate send and receive buffers
                                  * (2 x s b h beside the workspace, the default) */
+    int adam_foreach;           /* Adam as torch.optim runs it by default (foreach; zp_adam_impl_names): its step
+                                 * makes the update's denominator sqrt(v) as a new tensor beside every moment
+                                 * it reads (torch/optim/adam.py, _multi_tensor_adam: exp_avg_sq_sqrt), 4 bytes
+                                 * a parameter of the partition it updates, live with parameters, gradients
+                                 * and moments at the step (memory.c's "step" moment), and moves
+                                 * ZP_ADAM_FOREACH_EXTRA_BYTES more a parameter than one fused pass;
+                                 * 0: fused, in place (torch's fused=True, apex's and DeepSpeed's
+                                 * multi-tensor Adam, zplan's engine) */
     double alpha_intra_s;       /* per ring step latency, inside a node */
     double alpha_inter_s;       /* per ring step latency, across nodes */
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */
@@ -406,6 +415,14 @@ static inline int zp_lp_grads_apply(const zp_train *tr, const zp_layout *l, cons
  * the bf16 gradient into the fp32 one and zero it: read 2, read and write 4
  * each, write 2 (runtime/bf16_optimizer.py, update_hp_grads). */
 #define ZP_LP_GRADS_ADD_BYTES 12
+/* Bytes a parameter foreach Adam (adam_foreach) moves beyond one fused
+ * pass, all fp32 (the moments' dtype): AdamW's weight decay as its own
+ * pass over the parameters, read and write 8; the first moment's lerp and
+ * the second's scaling and addcmul as separate kernels, the gradient read
+ * again 4 and v read and written again 8; sqrt(v) made, 4 + 4 (v read),
+ * divided and shifted by eps in place, 8 + 8, and read by the final
+ * addcdiv with m again, 4 + 4: 52. */
+#define ZP_ADAM_FOREACH_EXTRA_BYTES 52
 
 /* Transfers on the critical path of one step of DeepSpeed's 1F1B
  * TrainSchedule (2 (M + p - 1) lock-stepped steps, each beginning with
@@ -437,8 +454,8 @@ typedef enum zp_mem_class {
 extern const char *const zp_mem_class_names[]; /* params grads optimizer activations buffers overhead */
 
 /* The moment of the step at which the device memory peaks (memory.c). */
-typedef enum zp_phase { ZP_PHASE_BACKWARD = 0, ZP_PHASE_LOSS } zp_phase;
-extern const char *const zp_phase_names[];   /* backward loss */
+typedef enum zp_phase { ZP_PHASE_BACKWARD = 0, ZP_PHASE_LOSS, ZP_PHASE_STEP } zp_phase;
+extern const char *const zp_phase_names[];   /* backward loss step */
 
 /* One rank's memory, bytes per class, on the device and in host RAM.  The
  * device classes are those live at the peak (phase), so that they add up to

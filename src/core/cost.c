@@ -952,8 +952,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     out->bubble_s = (double)(l->pp - 1) * mb_s / (double)(l->vp < 1 ? 1 : l->vp);
 
     /* optimizer: a memory-bound pass over the partition on the device
-     * (params, grads, master and moments read and written), or the host
-     * optimizer at its throughput when offloaded */
+     * (params, grads, master and moments read and written; foreach Adam's
+     * separate kernels move ZP_ADAM_FOREACH_EXTRA_BYTES a parameter more),
+     * or the host optimizer at its throughput when offloaded */
     int64_t P = lc->stage_params[0] > lc->stage_params[1] ? lc->stage_params[0] : lc->stage_params[1];
     /* the larger of the first and last stage */
     double Ps = l->zero >= 1 ? (double)zp_ceil_div(P, zp_shard_ranks(l)) : (double)P;
@@ -962,7 +963,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     else {
         uint64_t pb, gb, K;
         zp_state_bytes(tr, cv, &pb, &gb, &K);
-        double bytes = Ps * (2.0 * (double)pb + (double)gb + 2.0 * (double)K);
+        double bytes = Ps * (2.0 * (double)pb + (double)gb + 2.0 * (double)K +
+                             (cv->adam_foreach && tr->optim == ZP_OPT_ADAM ? ZP_ADAM_FOREACH_EXTRA_BYTES : 0.0));
         out->optimizer_s = bytes / (c->gpu.hbm_gbps * 1e9);
     }
     out->step_s = out->compute_s + out->bubble_s + out->comm_exposed_s + out->optimizer_s;

@@ -506,7 +506,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * block needs (recompute_bytes): it raises the peak only when it is the
      * stage's last block (k divides Ls), and the peak is otherwise the
      * backward's start */
-    uint64_t both = 0, bwd = eg_act && l->ckpt == ZP_CKPT_FULL ? eg_whole : sh->recompute, loss = 0, ws = 0;
+    uint64_t both = 0, bwd = eg_act && l->ckpt == ZP_CKPT_FULL ? eg_whole : sh->recompute, loss = 0, ws = 0,
+             bucket = 0;
     if (l->ckpt == ZP_CKPT_FULL && !zp_ckpt_last_rebuilt(tr, Ls, l->vp))
         bwd = 0;
     if (eg_first)   /* PyTorch eager's moment is the first block's backward: its rebuild, if it is rebuilt */
@@ -557,7 +558,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
              * default), all along */
             if (eg && l->zero <= 1)
                 e = P;
-            both += (uint64_t)e * gb;                /* gradient reduce bucket */
+            bucket = (uint64_t)e * gb;               /* gradient reduce bucket */
+            both += bucket;
         }
         if (tr->compute_fp32 && pb < 4) {            /* fp32 working copy of the unit's parameters */
             bwd += (uint64_t)sh->layer_params * 4;
@@ -615,7 +617,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * all but its own are there (counted whole), which also covers the
      * optimizer step's moment with fused AdamW (parameters, gradients and
      * optimizer state, nothing else) */
-    uint64_t wc_loss = 0, wc_bwd = 0, g_loss = dv[ZP_MEM_GRADS];
+    uint64_t wc_loss = 0, wc_bwd = 0, g_loss = dv[ZP_MEM_GRADS], p_all = dv[ZP_MEM_PARAMS], g_all = dv[ZP_MEM_GRADS];
     if (eac) {
         uint64_t lin = (uint64_t)(zp_model_block_matmul_params(m) / l->tp);
         wc_bwd = 2 * lin * (eg_first ? 1 : (uint64_t)blocks);   /* the first block's, or every block's */
@@ -653,6 +655,24 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         dv[ZP_MEM_ACT] = act - eg_first;
         dv[ZP_MEM_BUF] = both + bwd;
         dv[ZP_MEM_PARAMS] += wc_bwd;
+    }
+    /* foreach Adam (adam_foreach): at the optimizer step every activation
+     * and working buffer is gone, and beside the parameters, all the
+     * gradients, the moments and a gradient bucket that lives all along
+     * (DDP's) the step makes sqrt(v) for the partition it updates, 4 bytes
+     * a parameter: the peak when that outweighs what the backward or the
+     * loss held beyond the states */
+    if (cv->adam_foreach && tr->optim == ZP_OPT_ADAM && !off_opt) {
+        uint64_t tmp = (l->zero >= 1 ? Ps : Pf) * 4, now = 0, step = p_all + g_all + dv[ZP_MEM_OPTIM] + bucket + tmp;
+        for (int i = 0; i < ZP_MEM_OVERHEAD; i++)
+            now += dv[i];
+        if (step > now) {
+            out->phase = ZP_PHASE_STEP;
+            dv[ZP_MEM_PARAMS] = p_all;
+            dv[ZP_MEM_GRADS] = g_all;
+            dv[ZP_MEM_ACT] = 0;
+            dv[ZP_MEM_BUF] = bucket + tmp;
+        }
     }
 
     /* overhead */
@@ -758,6 +778,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->param_gather_overlap = 0;
     c->eager = 0;
     c->ce_unfused = 0;
+    c->adam_foreach = 0;
     c->lp_grads = 0;
     c->framework[0] = 0;
     c->bwd_workspace = 1;

@@ -134,6 +134,7 @@ static const zp_field conv_f[] = {
     {"param_gather_overlap", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before: off */
     {"attention_kernel", ZP_F_STR, 0, 0, zp_attn_kernel_names, NULL, 1, 0},   /* absent before: preset */
     {"gemm_ceiling", ZP_F_STR, 0, 0, zp_gemm_ceiling_names, NULL, 1, 0},      /* absent before: preset */
+    {"adam_impl", ZP_F_STR, 0, 0, zp_adam_impl_names, NULL, 1, 0},            /* absent before: fused */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
     {"eager", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},             /* absent before: off */
     {"ce_unfused", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},        /* absent before: off */
@@ -498,6 +499,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddBoolToObject(cvo, "param_gather_overlap", cv->param_gather_overlap);
     cJSON_AddStringToObject(cvo, "attention_kernel", zp_attn_kernel_names[cv->attn_kernel]);
     cJSON_AddStringToObject(cvo, "gemm_ceiling", zp_gemm_ceiling_names[cv->gemm_bench]);
+    cJSON_AddStringToObject(cvo, "adam_impl", zp_adam_impl_names[cv->adam_foreach]);
     cJSON_AddBoolToObject(cvo, "lp_grads", cv->lp_grads);
     cJSON_AddBoolToObject(cvo, "eager", cv->eager);
     cJSON_AddBoolToObject(cvo, "ce_unfused", cv->ce_unfused);
@@ -1060,6 +1062,8 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
         pb->conv.attn_kernel = zp_name_index(zp_jstr(cv, "attention_kernel"), zp_attn_kernel_names);
     if (zp_jobj(cv, "gemm_ceiling"))   /* the ceilings themselves: gemm_efficiency, fp8_max_efficiency */
         pb->conv.gemm_bench = zp_name_index(zp_jstr(cv, "gemm_ceiling"), zp_gemm_ceiling_names);
+    if (zp_jobj(cv, "adam_impl"))
+        pb->conv.adam_foreach = zp_name_index(zp_jstr(cv, "adam_impl"), zp_adam_impl_names);
     pb->conv.lp_grads = zp_jflag(cv, "lp_grads");
     pb->conv.eager = zp_jflag(cv, "eager");
     pb->conv.ce_unfused = zp_jflag(cv, "ce_unfused");
