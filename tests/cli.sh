@@ -850,7 +850,7 @@ jok "$tmp/pgo2.json" '(.[0].conventions.param_gather_overlap | not) and .[1].con
 zp --model llama2-7b --gpus 16 --no-store --framework megatron --overlap-param-gather
 is "$rc" 2 "--framework megatron --overlap-param-gather without --overlap-grad-reduce: refused (exit 2), as Megatron refuses it"
 ok "$(grep -q "allowed: add --grad-reduce backward" "$errf"; echo $?)" "the refusal says what is allowed"
-# Adam's implementation: torch.optim's foreach (--framework torch, fsdp) makes sqrt(v) at the step,
+# Adam's implementation: torch.optim's foreach (--framework torch) makes sqrt(v) at the step,
 # 4 bytes a parameter; with 128 tokens on one GPU (GPT-2 medium, fp32) that step is the peak: the
 # parameters, every gradient and the moments, 4 + 4 + 8 bytes a parameter, + sqrt(v) in buffers
 for i in fused foreach; do
@@ -873,7 +873,7 @@ zp show "$(jq .run_id "$tmp/adam-foreach.json")" --db "$tmp/adam.db"
 ok "$(grep -q "at its peak: the optimizer step" "$outf"; echo $?)" "the text names the optimizer step as the peak"
 for f in torch fsdp megatron deepspeed; do
     zp --model llama2-7b --gpus 8 --no-store --json --framework $f
-    case $f in torch|fsdp) want=foreach ;; *) want=fused ;; esac
+    case $f in torch) want=foreach ;; *) want=fused ;; esac
     jok "$outf" ".conventions.adam_impl == \"$want\"" "--framework $f: Adam $want"
 done
 zp --model llama2-7b --gpus 8 --no-store --adam-impl apex

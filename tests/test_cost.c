@@ -607,7 +607,20 @@ static void test_optimizer_max_stage(void)
         zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
         is_dbl(o.optimizer_s, (double)((P + 1) / 2) * 32 / (HBM * 1e9), 1e-12,
                "%s, ZeRO-1 d=2: optimizer = ceil(max / 2) = %lld x 32 B / HBM", cases[i].name, (long long)((P + 1) / 2));
+        /* foreach Adam on the same shard, bf16 gradients: the fused pass
+         * moves 2 x 2 + 2 + 2 x 12 = 30 bytes a parameter, the foreach
+         * kernels 48 more in fp32 and the gradient read again, 2 */
+        cv.adam_foreach = 1;
+        tr.grad_dtype = ZP_DT_BF16;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+        is_dbl(o.optimizer_s, (double)((P + 1) / 2) * (30 + 48 + 2) / (HBM * 1e9), 1e-12,
+               "%s, ZeRO-1 d=2, bf16 gradients, foreach Adam: ceil(max / 2) x (30 + 50) B / HBM", cases[i].name);
+        tr.grad_dtype = ZP_DT_FP32;
         l.offload = ZP_OFF_OPT;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
+        is_dbl(o.optimizer_s, (double)((P + 1) / 2) / 1e9, 1e-12,
+               "%s, ZeRO-1 d=2 offloaded, foreach Adam: the host's, ceil(max / 2) at 1e9 params/s", cases[i].name);
+        cv.adam_foreach = 0;
         zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &o);
         is_dbl(o.optimizer_s, (double)((P + 1) / 2) / 1e9, 1e-12,
                "%s, ZeRO-1 d=2 offloaded: ceil(max / 2) at 1e9 params/s", cases[i].name);

@@ -1449,6 +1449,48 @@ static void test_eager(void)
     is_u64(mem.dev[ZP_MEM_OPTIM], half * 8, "foreach Adam, ZeRO-1 on 2: the moments of half the parameters");
     is_u64(mem.dev[ZP_MEM_BUF], psi * 4 + half * 4, "foreach Adam, ZeRO-1 on 2: DDP's buckets, 4 Psi, + sqrt(v) of the half");
     cv.bucket_elems = 0;
+    /* ZeRO-3 on 2: at GPT-2's loss the tied embedding is gathered whole
+     * with its gradient, 8 V h = 309 MB, more than sqrt(v) of the half,
+     * 4 Psi / 2 = 249 MB: the loss stays the peak.  In fp32 (no autocast
+     * copies, which at the loss hold 2 bytes of every matmul weight, about
+     * sqrt(v) of the half again) with a vocabulary of 1024 (8 V h = 6 MB)
+     * the step is: every class a half, sqrt(v) too, no gathered block left */
+    zp_layout l6 = lay(2, 1, 1, 1, 3, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+    zp_mem_stage(&g2, &sh, &l6, &c2, &cv, 0, &mem);
+    ok(8 * (uint64_t)V * h > 2 * psi && mem.phase == ZP_PHASE_LOSS,
+       "foreach Adam, ZeRO-3 on 2: the gathered tied embedding and its gradient outweigh sqrt(v) of the half, "
+       "the loss stays the peak");
+    zp_model gs = gpt(L, h, a, 1024, 1024);
+    uint64_t hs = (uint64_t)(L * gpt_layer(h, 1) + (1024 + 1024) * h + 2 * h + 1) / 2;
+    zp_train s32 = f32;
+    s32.seq = 16;
+    zp_mem_stage(&gs, &s32, &l6, &c2, &cv, 0, &mem);
+    is_u64((uint64_t)mem.phase, ZP_PHASE_STEP, "foreach Adam, ZeRO-3 on 2, vocabulary 1024: the peak is the step");
+    is_u64(mem.dev[ZP_MEM_PARAMS] + mem.dev[ZP_MEM_GRADS] + mem.dev[ZP_MEM_OPTIM] + mem.dev[ZP_MEM_BUF], hs * 20,
+           "foreach Adam, ZeRO-3 on 2: (4 + 4 + 8 + 4) bytes a parameter of the half, no gathered block left");
+    /* one of two pipeline stages: the stage's own parameters, sqrt(v) half
+     * its moments (4 of 8 bytes a parameter) */
+    zp_layout l7 = lay(1, 1, 2, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 2);
+    for (int k = 0; k < 2; k++) {
+        zp_mem_stage(&g2, &sh, &l7, &c2, &cv, k, &mem);
+        is_u64((uint64_t)mem.phase, ZP_PHASE_STEP, "foreach Adam, stage %d of 2: the peak is the step", k);
+        ok(mem.dev[ZP_MEM_BUF] * 2 == mem.dev[ZP_MEM_OPTIM] && mem.dev[ZP_MEM_GRADS] == mem.dev[ZP_MEM_BUF] &&
+               mem.dev[ZP_MEM_ACT] == 0,
+           "foreach Adam, stage %d of 2: sqrt(v) of the stage's own parameters, 4 bytes a parameter against the "
+           "moments' 8 and the gradients' 4",
+           k);
+    }
+    /* many tokens (4 x 1024, above): the loss's three fp32 b s V tensors
+     * (12 x 4096 x 50257 bytes) outweigh sqrt(v) (4 Psi): the peak and
+     * its classes are the fused implementation's */
+    zp_mem fu;
+    zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &mem);
+    cv.adam_foreach = 0;
+    zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &fu);
+    cv.adam_foreach = 1;
+    is_u64((uint64_t)mem.phase, ZP_PHASE_LOSS, "foreach Adam, 4096 tokens: the loss stays the peak");
+    ok(memcmp(mem.dev, fu.dev, sizeof mem.dev) == 0 && mem.dev_total == fu.dev_total,
+       "foreach Adam, 4096 tokens: every class as with fused Adam");
     /* SGD keeps no second moment, and an offloaded optimizer steps on the
      * host: the backward stays the peak */
     zp_train sg = sh;

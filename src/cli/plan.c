@@ -90,7 +90,7 @@ static const zp_opt plan_opts[] = {
     {"no-param-gather-overlap", O_NOPGOVL, NULL, "", NULL, NULL},
     {"gemm-ceiling", O_GCEIL, "C", NULL, "the matmul ceiling: preset (gemm_max_efficiency; on Hopper the one sustained\nin training, fitted to llm-foundry's runs; the default) or benchmark (a short\nbenchmark's, gemm_max_efficiency_benchmark, where the preset gives one: the\nFP8 ceiling and the fa2 and cudnn attention rates in the same ratio; the\ndefault with --framework megatron)", NULL},
     {"attn-kernel", O_ATTNK, "K", NULL, "the fused attention kernel's rate: preset (the preset's fitted\nattention_efficiency; the default), fa2 (FlashAttention-2, the flash-attn\npackage: attention_efficiency_fa2) or cudnn (cuDNN's, as Transformer\nEngine runs it on Hopper: attention_efficiency_cudnn; the default with\n--framework megatron)", NULL},
-    {"adam-impl", O_ADAMI, "I", NULL, "Adam's implementation: fused (one in-place pass: torch's fused=True, apex's,\nDeepSpeed's; the default) or foreach (torch.optim's default: sqrt(v) made\nas a new tensor, 4 bytes a parameter at the step, and 52 more bytes a\nparameter moved; the default with --framework torch and fsdp)", NULL},
+    {"adam-impl", O_ADAMI, "I", NULL, "Adam's implementation: fused (one in-place pass: torch's fused=True, apex's,\nDeepSpeed's; the default) or foreach (torch.optim's default: sqrt(v) made\nas a new tensor, 4 bytes a parameter at the step, and about 52 more bytes\na parameter moved; the default with --framework torch)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
     {"eager", O_EAGER, NULL, "--eager, --no-eager", "memory as PyTorch eager keeps it with Hugging Face transformers' modules:\nwhat autograd saves op by op, autocast for 16-bit (fp32 weights and\ngradients, 16-bit weight copies), the loss's fp32 log-softmax; at one\nmicro-batch, ZeRO 0 or 1, no gradients before the backward (default:\noff, on with --framework torch)", NULL},
@@ -424,10 +424,10 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             runs unless fused=True is asked for, foreach (--adam-impl).
  *   fsdp      FullyShardedDataParallel (1 and 2; torchtitan, llm-foundry):
  *             each unit's gradients reduce-scattered as its backward ends
- *             (no bucket), the next unit's gather prefetched; torch.optim's
- *             AdamW, foreach (torchtitan's default, optimizer.fused off;
- *             llm-foundry's DecoupledAdamW loops over the parameters with
- *             the same separate kernels, its temporaries one parameter's).
+ *             (no bucket), the next unit's gather prefetched; Adam fused
+ *             (torchtitan's default since 6e49885, 2025-02; before it,
+ *             foreach: --adam-impl foreach; llm-foundry's DecoupledAdamW
+ *             loops over the parameters, one parameter's temporaries).
  *   megatron  Megatron-LM: the gradients live in one contiguous buffer whose
  *             buckets are views of it (no memory of their own), reduced
  *             after the backward unless --overlap-grad-reduce (off by
@@ -472,7 +472,7 @@ typedef struct framework {
 } framework;
 static const framework frameworks[] = {
     {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
     {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0},
     {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0},
 };

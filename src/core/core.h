@@ -360,7 +360,7 @@ typedef struct zp_conv {
                                  * it reads (torch/optim/adam.py, _multi_tensor_adam: exp_avg_sq_sqrt), 4 bytes
                                  * a parameter of the partition it updates, live with parameters, gradients
                                  * and moments at the step (memory.c's "step" moment), and moves
-                                 * ZP_ADAM_FOREACH_EXTRA_BYTES more a parameter than one fused pass;
+                                 * ZP_ADAM_FOREACH_EXTRA_BYTES(gb) more a parameter than one fused pass;
                                  * 0: fused, in place (torch's fused=True, apex's and DeepSpeed's
                                  * multi-tensor Adam, zplan's engine) */
     double alpha_intra_s;       /* per ring step latency, inside a node */
@@ -416,13 +416,14 @@ static inline int zp_lp_grads_apply(const zp_train *tr, const zp_layout *l, cons
  * each, write 2 (runtime/bf16_optimizer.py, update_hp_grads). */
 #define ZP_LP_GRADS_ADD_BYTES 12
 /* Bytes a parameter foreach Adam (adam_foreach) moves beyond one fused
- * pass, all fp32 (the moments' dtype): AdamW's weight decay as its own
- * pass over the parameters, read and write 8; the first moment's lerp and
- * the second's scaling and addcmul as separate kernels, the gradient read
- * again 4 and v read and written again 8; sqrt(v) made, 4 + 4 (v read),
- * divided and shifted by eps in place, 8 + 8, and read by the final
- * addcdiv with m again, 4 + 4: 52. */
-#define ZP_ADAM_FOREACH_EXTRA_BYTES 52
+ * pass, the parameters and moments fp32 (the optimizer's dtype) and the
+ * gradient gb bytes: AdamW's weight decay as its own pass over the
+ * parameters, read and write 8; the first moment's lerp and the second's
+ * scaling and addcmul as separate kernels, the gradient read again gb and
+ * v read and written again 8; sqrt(v) made, 4 + 4 (v read), divided and
+ * shifted by eps in place, 8 + 8, and read by the final addcdiv with m
+ * again, 4 + 4: 48 + gb (52 with fp32 gradients). */
+#define ZP_ADAM_FOREACH_EXTRA_BYTES(gb) (48 + (gb))
 
 /* Transfers on the critical path of one step of DeepSpeed's 1F1B
  * TrainSchedule (2 (M + p - 1) lock-stepped steps, each beginning with

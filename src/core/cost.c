@@ -964,7 +964,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         uint64_t pb, gb, K;
         zp_state_bytes(tr, cv, &pb, &gb, &K);
         double bytes = Ps * (2.0 * (double)pb + (double)gb + 2.0 * (double)K +
-                             (cv->adam_foreach && tr->optim == ZP_OPT_ADAM ? ZP_ADAM_FOREACH_EXTRA_BYTES : 0.0));
+                             (cv->adam_foreach && tr->optim == ZP_OPT_ADAM ? (double)ZP_ADAM_FOREACH_EXTRA_BYTES(gb) : 0.0));
         out->optimizer_s = bytes / (c->gpu.hbm_gbps * 1e9);
     }
     out->step_s = out->compute_s + out->bubble_s + out->comm_exposed_s + out->optimizer_s;

@@ -20,9 +20,11 @@
  *               head inputs (last stage)
  *   buffers     gradient reduce bucket; ZeRO-3 gathered layers; fp32 logits
  *               (last stage); pipeline send/recv; the recompute working set;
- *               the backward workspace; transient full gradients
+ *               the backward workspace; transient full gradients; foreach
+ *               Adam's sqrt(v) at the optimizer step
  *   activations and buffers are counted at the moment of the peak, the
- *   loss or the first block's backward (see mem_stage)
+ *   loss, the first block's backward or (foreach Adam) the optimizer step
+ *   (see mem_stage)
  *   overhead    CUDA context + NCCL communicators + fragmentation
  * With ZeRO paper conventions (fp16 params and grads, Adam with master,
  * overheads, buffers and activations set to zero) params+grads+optimizer are
@@ -436,7 +438,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         dv[ZP_MEM_OPTIM] = (l->zero >= 1 ? Ps : Pf) * K;
 
     /* activations and buffers: the device peaks at one of two moments of
-     * the step, and both classes are reported as they stand at that moment
+     * the step (three with foreach Adam: the optimizer step, below), and both classes are reported as they stand at that moment
      * (so that the classes add up to the peak):
      *   loss      (last stage only) the loss and the head's backward: every
      *             layer's saved activations, the final-norm and head inputs,

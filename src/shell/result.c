@@ -840,7 +840,10 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
         cJSON_AddNumberToObject(r, "pipeline_wait_s", zp_jnum(x, "pipeline_wait_s"));
         cJSON_AddItemToObject(r, "predicted_bytes", classes_json(mem->dev, mem->dev_total - mem->dev[ZP_MEM_OVERHEAD]));
         /* the classes as they stood at the measured peak of the phase the
-         * planner puts the peak in (like for like), and the overall peak */
+         * planner puts the peak in (like for like), and the overall peak;
+         * the engine measures "backward" and "loss": its AdamW is fused
+         * (exec.c sets adam_foreach 0), so the planner's peak for it is
+         * never the foreach step */
         const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[mem->phase]);
         cJSON *mb = cJSON_CreateObject(), *mc = cJSON_CreateObject();
         for (int c = 0; c < ZP_MEM_OVERHEAD; c++) {
