@@ -1019,6 +1019,20 @@ static void test_rounding(void)
         is_u64(mem.dev[ZP_MEM_OVERHEAD], cases[i].want, "rounding, %s: %llu bytes by hand", cases[i].name,
                (unsigned long long)cases[i].want);
     }
+    /* foreach Adam, 32 tokens: the step is the peak (sqrt(v), 4 Psi, above
+     * the few activations): a fifth fp32 tensor a unit, no layer in flight */
+    {
+        zp_conv cv = conv0();
+        cv.alloc_granule_bytes = G;
+        cv.adam_foreach = 1;
+        zp_layout l = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+        zp_mem mem;
+        zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
+        uint64_t want = 5 * (2 * (G - 4 * blk) + (G - 4 * emb) + (G - 4 * fin)) + 4 * (G / 2);
+        ok(mem.phase == ZP_PHASE_STEP && mem.dev[ZP_MEM_OVERHEAD] == want,
+           "rounding at foreach Adam's step: 5 state tensors a unit + 4 transients, %llu bytes by hand (got %llu)",
+           (unsigned long long)want, (unsigned long long)mem.dev[ZP_MEM_OVERHEAD]);
+    }
     /* with a cuBLAS workspace the overhead grows by it, and no granule means no rounding */
     zp_conv cv = conv0();
     cv.cublas_bytes = 8 * MIB;

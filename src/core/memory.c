@@ -298,7 +298,10 @@ static uint64_t waste(uint64_t bytes, uint64_t g)
     return (bytes + g - 1) / g * g - bytes;
 }
 
-static uint64_t unit_waste(int64_t n, const zp_train *tr, const zp_layout *l, uint64_t g)
+/* The allocator's rounding of one unit's model states (n parameters): its
+ * parameters, gradients and optimizer tensors, and at foreach Adam's step
+ * (sqrt_v) one more fp32 tensor of its partition. */
+static uint64_t unit_waste(int64_t n, const zp_train *tr, const zp_layout *l, uint64_t g, int sqrt_v)
 {
     uint64_t d = (uint64_t)zp_shard_ranks(l), sh = ((uint64_t)n + d - 1) / d, padded = l->zero ? sh * d : (uint64_t)n;
     int off_opt = l->offload != ZP_OFF_NONE, off_par = l->offload == ZP_OFF_OPT_PARAMS;
@@ -311,24 +314,29 @@ static uint64_t unit_waste(int64_t n, const zp_train *tr, const zp_layout *l, ui
     else if (!off_opt)
         w += waste(sh * gb, g);
     if (!off_opt)
-        w += (uint64_t)((tr->optim == ZP_OPT_ADAM ? 2 : 1) + (tr->master && tr->dtype != ZP_DT_FP32)) *
+        w += (uint64_t)((tr->optim == ZP_OPT_ADAM ? 2 : 1) + (tr->master && tr->dtype != ZP_DT_FP32) + !!sqrt_v) *
              waste(nopt * 4, g);
     return w;
 }
 
-static uint64_t rounding(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, int64_t k)
+/* at the peak's moment: at foreach Adam's step (step) no activation is
+ * left, and sqrt(v) is rounded like a moment */
+static uint64_t rounding(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, int64_t k,
+                         int step)
 {
     uint64_t g = cv->alloc_granule_bytes;
     if (!g)
         return 0;
     int64_t t = l->tp, layers = zp_stage_layers(m->layers, l->pp, k);
-    uint64_t w = (uint64_t)layers * unit_waste(zp_model_layer_params(m, t), tr, l, g);
+    uint64_t w = (uint64_t)layers * unit_waste(zp_model_layer_params(m, t), tr, l, g, step);
     if (k == 0)
-        w += unit_waste(zp_model_embed_params(m, t), tr, l, g);
+        w += unit_waste(zp_model_embed_params(m, t), tr, l, g, step);
     if (k == l->pp - 1) {
         int64_t last = zp_model_final_norm_params(m) + (!m->tied || l->pp > 1 ? zp_model_head_params(m, t) : 0);
-        w += unit_waste(last, tr, l, g);
+        w += unit_waste(last, tr, l, g, step);
     }
+    if (step)
+        return w + 4 * (g / 2);
     /* a layer in flight keeps its input and (without full recompute) one
      * tensor of the rest */
     int64_t n_in = zp_act_inflight(l, m->layers, k);
@@ -681,7 +689,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     uint64_t rest = dv[0] + dv[1] + dv[2] + dv[3] + dv[4];
     dv[ZP_MEM_OVERHEAD] = cv->cuda_ctx_bytes + cv->cublas_bytes +
                           (uint64_t)nccl_communicators(m, l) * cv->nccl_comm_bytes +
-                          (uint64_t)(cv->frag * (double)rest) + rounding(m, tr, l, cv, k);
+                          (uint64_t)(cv->frag * (double)rest) + rounding(m, tr, l, cv, k, out->phase == ZP_PHASE_STEP);
 
     out->dev_total = out->host_total = 0;
     for (int i = 0; i < ZP_MEM_NCLASS; i++) {
