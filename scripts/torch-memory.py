@@ -24,7 +24,7 @@ writes is what zplan's --framework torch memory model is to be held to
 (issue: real-framework memory); run it with scripts/gpu-check.
 
   python3 scripts/torch-memory.py [--only NAME] [--out FILE]
-  python3 scripts/torch-memory.py --compare FILE [--zplan PATH]
+  python3 scripts/torch-memory.py --compare FILE [--zplan PATH] [--tap]
 
 --compare needs neither a GPU nor PyTorch: for each shape measured in FILE
 it asks zplan (--framework torch, the shape's layout pinned, --gpu h200) and
@@ -33,7 +33,9 @@ zplan's classes without the overhead), device total (the device's used
 memory at the end, the context and the allocator's reserve included,
 against zplan's total) and step time (the third step's, against zplan's
 with PyTorch eager's kernels), with the errors, and a last line with the
-worst.
+worst.  With --tap it prints TAP instead, a line a shape, holding the tensor
+peak and the device total each within 5 % (the issue's bound; the time is
+shown, not held): tests/torch-memory.sh runs it on the committed table.
 """
 import json
 import os
@@ -128,24 +130,38 @@ def zplan_args(rec, cfg_path):
             "--framework", "torch", "--adam-impl", rec.get("optimizer", "fused"), "--json", "--no-store"]
 
 
-def compare(path, zp):
+def compare(path, zp, tap=False, bound=0.05):
     import subprocess
     import tempfile
     worst = [0.0, 0.0, 0.0]
-    print("%-30s %11s %11s %7s %11s %11s %7s %9s %9s %7s" % ("shape", "allocated", "zplan", "error", "device", "zplan",
-                                                           "error", "step", "zplan", "error"))
+    n = 0
+
+    def verdict(good, what):
+        nonlocal n
+        n += 1
+        print("%s %d - %s" % ("ok" if good else "not ok", n, what))
+
+    if not tap:
+        print("%-30s %11s %11s %7s %11s %11s %7s %9s %9s %7s" % ("shape", "allocated", "zplan", "error", "device",
+                                                               "zplan", "error", "step", "zplan", "error"))
     with tempfile.TemporaryDirectory() as tmp, open(path) as f:
         for line in f:
             rec = json.loads(line)
             if "peak_allocated" not in rec:
-                print("%-30s %s" % (rec.get("name", "?"), rec.get("error", "not measured")))
+                if tap:
+                    verdict(False, "%s: not measured (%s)" % (rec.get("name", "?"), rec.get("error", "no peak")))
+                else:
+                    print("%-30s %s" % (rec.get("name", "?"), rec.get("error", "not measured")))
                 continue
             cfg = os.path.join(tmp, rec["name"] + ".json")
             with open(cfg, "w") as c:
                 json.dump(rec["config"], c)
             o = subprocess.run([zp] + zplan_args(rec, cfg), capture_output=True, text=True)
             if o.returncode != 0:
-                print("%-30s zplan: %s" % (rec["name"], o.stderr.strip()))
+                if tap:
+                    verdict(False, "%s: zplan: %s" % (rec["name"], o.stderr.strip()))
+                else:
+                    print("%-30s zplan: %s" % (rec["name"], o.stderr.strip()))
                 continue
             ch = json.loads(o.stdout)["chosen"]
             mem = ch["memory_bytes"]
@@ -155,9 +171,21 @@ def compare(path, zp):
             # the step's time (the third step: forward, backward, AdamW, each synchronised)
             e3 = ch["step_time_s"] / rec["seconds"] - 1
             worst = [max(worst[0], abs(e1)), max(worst[1], abs(e2)), max(worst[2], abs(e3))]
+            if tap:
+                verdict(abs(e1) <= bound and abs(e2) <= bound,
+                        "%s: tensor peak %.1f MiB measured, zplan %+.1f %%; device total %.1f MiB, zplan %+.1f %% "
+                        "(bound %.0f %%); step %.1f ms, zplan %+.1f %% (not held)" % (
+                            rec["name"], rec["peak_allocated"] / 2**20, 100 * e1, rec["device_used"] / 2**20,
+                            100 * e2, 100 * bound, 1e3 * rec["seconds"], 100 * e3))
+                continue
             print("%-30s %8.1f MiB %8.1f MiB %+6.1f%% %8.1f MiB %8.1f MiB %+6.1f%% %7.1f ms %7.1f ms %+6.1f%%" % (
                 rec["name"], rec["peak_allocated"] / 2**20, tensors / 2**20, 100 * e1, rec["device_used"] / 2**20,
                 mem["total"] / 2**20, 100 * e2, 1e3 * rec["seconds"], 1e3 * ch["step_time_s"], 100 * e3))
+    if tap:
+        print("1..%d" % n)
+        print("# worst |error| %.1f %% (tensor peak), %.1f %% (device total), %.1f %% (step time)" %
+              (100 * worst[0], 100 * worst[1], 100 * worst[2]))
+        return 0
     print("torch-memory: worst |error| %.1f %% (tensor peak), %.1f %% (device total), %.1f %% (step time)" %
           (100 * worst[0], 100 * worst[1], 100 * worst[2]))
     return 0
@@ -165,7 +193,7 @@ def compare(path, zp):
 
 def main(argv):
     only, out = None, os.path.join(os.environ.get("OUT", "."), "torch-memory.jsonl")
-    cmp, zp = None, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zplan")
+    cmp, zp, tap = None, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zplan"), False
     i = 0
     while i < len(argv):
         if argv[i] == "--only" and i + 1 < len(argv):
@@ -176,12 +204,17 @@ def main(argv):
             cmp = argv[i + 1]; i += 2
         elif argv[i] == "--zplan" and i + 1 < len(argv):
             zp = argv[i + 1]; i += 2
+        elif argv[i] == "--tap":
+            tap = True; i += 1
         else:
             sys.stderr.write("torch-memory: unknown argument %s (allowed: --only NAME, --out FILE, "
-                             "--compare FILE, --zplan PATH)\n" % argv[i])
+                             "--compare FILE, --zplan PATH, --tap)\n" % argv[i])
             return 2
+    if tap and not cmp:
+        sys.stderr.write("torch-memory: --tap goes with --compare FILE\n")
+        return 2
     if cmp:
-        return compare(cmp, zp)
+        return compare(cmp, zp, tap)
     try:
         import torch
         import transformers
