@@ -953,7 +953,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
     /* optimizer: a memory-bound pass over the partition on the device
      * (params, grads, master and moments read and written; foreach Adam's
-     * separate kernels move ZP_ADAM_FOREACH_EXTRA_BYTES a parameter more),
+     * separate kernels move ZP_ADAM_FOREACH_EXTRA_BYTES(gb) a parameter more),
      * or the host optimizer at its throughput when offloaded */
     int64_t P = lc->stage_params[0] > lc->stage_params[1] ? lc->stage_params[0] : lc->stage_params[1];
     /* the larger of the first and last stage */
@@ -963,8 +963,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     else {
         uint64_t pb, gb, K;
         zp_state_bytes(tr, cv, &pb, &gb, &K);
-        double bytes = Ps * (2.0 * (double)pb + (double)gb + 2.0 * (double)K +
-                             (cv->adam_foreach && tr->optim == ZP_OPT_ADAM ? (double)ZP_ADAM_FOREACH_EXTRA_BYTES(gb) : 0.0));
+        double extra = cv->adam_foreach && tr->optim == ZP_OPT_ADAM ? (double)ZP_ADAM_FOREACH_EXTRA_BYTES(gb) : 0.0;
+        double bytes = Ps * (2.0 * (double)pb + (double)gb + 2.0 * (double)K + extra);
         out->optimizer_s = bytes / (c->gpu.hbm_gbps * 1e9);
     }
     out->step_s = out->compute_s + out->bubble_s + out->comm_exposed_s + out->optimizer_s;

@@ -446,8 +446,9 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         dv[ZP_MEM_OPTIM] = (l->zero >= 1 ? Ps : Pf) * K;
 
     /* activations and buffers: the device peaks at one of two moments of
-     * the step (three with foreach Adam: the optimizer step, below), and both classes are reported as they stand at that moment
-     * (so that the classes add up to the peak):
+     * the step (three with foreach Adam: the optimizer step, below), and
+     * both classes are reported as they stand at that moment (so that the
+     * classes add up to the peak):
      *   loss      (last stage only) the loss and the head's backward: every
      *             layer's saved activations, the final-norm and head inputs,
      *             fp32 logits, the backward workspace, and at ZeRO-3 the
