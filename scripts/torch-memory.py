@@ -4,9 +4,10 @@
 For each shape below (GPT-2 and LLaMA family, fp32 and bf16 autocast, eager
 and SDPA attention, about 125 M to 1.5 B parameters) this builds the
 Hugging Face model from its config (no download, random weights), trains it
-with AdamW (fused, or foreach where the shape says so) for three steps on random tokens and records, for the
-third step (the first two allocate the optimizer state and warm the caching
-allocator):
+with AdamW (fused, or foreach where the shape says so) for three steps on
+random tokens (use_cache=False: a training step keeps no KV cache) and
+records, for the third step (the first two allocate the optimizer state and
+warm the caching allocator):
   peak_allocated   torch.cuda.max_memory_allocated() over the step
   peak_reserved    torch.cuda.max_memory_reserved() over the step
   after_forward    memory_allocated() when the forward (with the loss) ends
@@ -37,6 +38,7 @@ worst.  With --tap it prints TAP instead, a line a shape, holding the tensor
 peak and the device total each within 5 % (the issue's bound; the time is
 shown, not held): tests/torch-memory.sh runs it on the committed table.
 """
+import gc
 import json
 import os
 import sys
@@ -96,9 +98,9 @@ def measure(torch, transformers, s):
         t0 = time.time()
         if s["dtype"] == "bf16":
             with torch.autocast("cuda", dtype=torch.bfloat16):
-                loss = model(input_ids=x, labels=x).loss
+                loss = model(input_ids=x, labels=x, use_cache=False).loss
         else:
-            loss = model(input_ids=x, labels=x).loss
+            loss = model(input_ids=x, labels=x, use_cache=False).loss
         torch.cuda.synchronize()
         after_fwd, peak_fwd = torch.cuda.memory_allocated(), torch.cuda.max_memory_allocated()
         loss.backward()
@@ -116,6 +118,7 @@ def measure(torch, transformers, s):
                "after_step": torch.cuda.memory_allocated(), "device_used": total - free, "seconds": time.time() - t0,
                "loss": float(loss)}
     del model, opt, loss, x
+    gc.collect()
     torch.cuda.empty_cache()
     return rec
 
@@ -159,7 +162,7 @@ def compare(path, zp, tap=False, bound=0.05):
             o = subprocess.run([zp] + zplan_args(rec, cfg), capture_output=True, text=True)
             if o.returncode != 0:
                 if tap:
-                    verdict(False, "%s: zplan: %s" % (rec["name"], o.stderr.strip()))
+                    verdict(False, "%s: %s" % (rec["name"], " | ".join(o.stderr.strip().splitlines())))
                 else:
                     print("%-30s zplan: %s" % (rec["name"], o.stderr.strip()))
                 continue
@@ -235,7 +238,9 @@ def main(argv):
                 rec = measure(torch, transformers, s)
             except Exception as e:   # one shape failing (out of memory, an API change) must not lose the rest
                 rec = {"name": s["name"], "error": "%s: %s" % (type(e).__name__, e)}
-                torch.cuda.empty_cache()
+            # what a failed shape held (its traceback's frames) goes before the next is measured
+            gc.collect()
+            torch.cuda.empty_cache()
             rec.update(meta)
             f.write(json.dumps(rec) + "\n")
             f.flush()
