@@ -415,6 +415,12 @@ static inline int zp_lp_grads_apply(const zp_train *tr, const zp_layout *l, cons
  * the bf16 gradient into the fp32 one and zero it: read 2, read and write 4
  * each, write 2 (runtime/bf16_optimizer.py, update_hp_grads). */
 #define ZP_LP_GRADS_ADD_BYTES 12
+/* Whether foreach Adam's temporaries and traffic apply: Adam, stepped on
+ * the device (an offloaded optimizer steps on the host). */
+static inline int zp_adam_foreach_apply(const zp_train *tr, const zp_layout *l, const zp_conv *cv)
+{
+    return cv->adam_foreach && tr->optim == ZP_OPT_ADAM && l->offload == ZP_OFF_NONE;
+}
 /* Bytes a parameter foreach Adam (adam_foreach) moves beyond one fused
  * pass, the parameters and moments fp32 (the optimizer's dtype) and the
  * gradient gb bytes: AdamW's weight decay as its own pass over the

@@ -963,7 +963,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     else {
         uint64_t pb, gb, K;
         zp_state_bytes(tr, cv, &pb, &gb, &K);
-        double extra = cv->adam_foreach && tr->optim == ZP_OPT_ADAM ? (double)ZP_ADAM_FOREACH_EXTRA_BYTES(gb) : 0.0;
+        double extra = zp_adam_foreach_apply(tr, l, cv) ? (double)ZP_ADAM_FOREACH_EXTRA_BYTES(gb) : 0.0;
         double bytes = Ps * (2.0 * (double)pb + (double)gb + 2.0 * (double)K + extra);
         out->optimizer_s = bytes / (c->gpu.hbm_gbps * 1e9);
     }

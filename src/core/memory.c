@@ -673,7 +673,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * (DDP's) the step makes sqrt(v) for the partition it updates, 4 bytes
      * a parameter: the peak when that outweighs what the backward or the
      * loss held beyond the states */
-    if (cv->adam_foreach && tr->optim == ZP_OPT_ADAM && !off_opt) {
+    if (zp_adam_foreach_apply(tr, l, cv)) {
         uint64_t tmp = (l->zero >= 1 ? Ps : Pf) * 4, now = 0, step = p_all + g_all + dv[ZP_MEM_OPTIM] + bucket + tmp;
         for (int i = 0; i < ZP_MEM_OVERHEAD; i++)
             now += dv[i];
