@@ -878,6 +878,30 @@ for f in torch fsdp megatron deepspeed; do
 done
 zp --model llama2-7b --gpus 8 --no-store --adam-impl apex
 is "$rc" 2 "--adam-impl apex: refused (exit 2)"
+# pipeline stage outputs: stage 1 of 4 (GPT-2 medium, s 1024, b 1, h 1024, tp 2, no sp, bf16) has
+# min(p - 1, M) = 3 micro-batches in flight; kept holds each one's output whole, 2 s b h bytes,
+# sliced its tp slice, 2 s b h / 2; freed nothing
+for po in freed kept sliced; do
+    zp --model gpt2-medium --gpus 8 --tp 2 --pp 4 --dp 1 --micro-batch 1 --global-batch 8 --seq 1024 --ckpt full \
+        --no-sp --framework deepspeed --pp-outputs $po --json --db "$tmp/ppo.db"
+    cp "$outf" "$tmp/ppo-$po.json"
+done
+jq -s . "$tmp/ppo-freed.json" "$tmp/ppo-kept.json" "$tmp/ppo-sliced.json" >"$tmp/ppo3.json"
+jok "$tmp/ppo3.json" '[.[] | .chosen.stages[1].memory_bytes.activations] as $a |
+    $a[1] - $a[0] == 3 * 2 * 1024 * 1024 and $a[2] - $a[0] == 3 * 2 * 1024 * 1024 / 2 and
+    ([.[] | .chosen.stages[3].memory_bytes.activations] | unique | length) == 1' \
+    "--pp-outputs: stage 1 keeps 3 outputs, 2 s b h each (kept) or half (sliced, tp 2); the last stage none"
+zp show "$(jq .run_id "$tmp/ppo-sliced.json")" --db "$tmp/ppo.db" --json
+jok "$outf" '.conventions.pp_outputs == "sliced"' "a stored run reads --pp-outputs back"
+for f in torch fsdp megatron deepspeed; do
+    zp --model llama2-7b --gpus 8 --no-store --json --framework $f
+    case $f in torch|fsdp) want=kept ;; megatron) want=freed ;; *) want=sliced ;; esac
+    jok "$outf" ".conventions.pp_outputs == \"$want\"" "--framework $f: pipeline outputs $want"
+done
+zp --model llama2-7b --gpus 8 --no-store --json
+jok "$outf" '.conventions.pp_outputs == "freed"' "no framework: pipeline outputs freed once sent"
+zp --model llama2-7b --gpus 8 --no-store --pp-outputs partial
+is "$rc" 2 "--pp-outputs partial: refused (exit 2)"
 # the attention kernel's rate: Megatron's Transformer Engine takes cuDNN's on Hopper; each
 # kernel reads its own number from the preset file, a preset without it keeps the fitted one
 H=$ZPLAN_SRCDIR/data/gpus/h100-sxm.json

@@ -589,6 +589,66 @@ static void test_stage_act(void)
     }
 }
 
+/* What a pipeline keeps outside its blocks (GPT-3 175B's shape as above,
+ * p = 4, M = 8; 2-byte activations):
+ *   - an embedding norm (BLOOM's word_embeddings_layernorm) keeps its
+ *     input, B sbh/r, in every micro-batch in flight on stage 0 (p of them):
+ *     outside every block, so full recompute keeps it too;
+ *   - --pp-outputs: a stage k < p-1 keeps each in-flight micro-batch's
+ *     output (min(p-k, M) of them; interleaved, one per chunk in flight,
+ *     2(p-k-1) + (v-1)p + 1 on stage k): kept B sbh/r each, sliced
+ *     B ceil(sbh/t), freed nothing; the last stage sends no output. */
+static void test_stage_io(void)
+{
+    const uint64_t s = 2048, b = 1, h = 12288, a = 96, V = 51200, L = 96, t = 8, p = 4, B = 2;
+    const uint64_t sbh = s * b * h;
+    zp_model m = gpt((int64_t)L, (int64_t)h, (int64_t)a, (int64_t)V, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
+    zp_cluster c = cluster(32, 8);
+    zp_conv cv = conv0();
+    zp_mem base, mem;
+    for (int ck = 0; ck < 2; ck++) {
+        zp_layout l = lay(1, 8, 4, 1, 0, ZP_OFF_NONE, ck ? ZP_CKPT_FULL : ZP_CKPT_NONE, 1, 1, 8);
+        zp_model n = m;
+        n.embed_norm = 1;
+        zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &base);
+        zp_mem_stage(&n, &tr, &l, &c, &cv, 0, &mem);
+        is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], p * B * sbh / t,
+               ck ? "embedding norm, full recompute: stage 0 keeps p inputs B sbh/t too"
+                  : "embedding norm: stage 0 keeps its input B sbh/t for each of p micro-batches");
+        zp_mem_stage(&m, &tr, &l, &c, &cv, 1, &base);
+        zp_mem_stage(&n, &tr, &l, &c, &cv, 1, &mem);
+        is_u64(mem.dev[ZP_MEM_ACT], base.dev[ZP_MEM_ACT], "embedding norm: nothing on stage 1");
+    }
+    for (int sp = 0; sp < 2; sp++) {
+        zp_layout l = lay(1, 8, 4, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, sp, 1, 8);
+        uint64_t r = sp ? t : 1;
+        for (int64_t k = 0; k < 4; k++) {
+            uint64_t outs = (uint64_t)(k == 3 ? 0 : (int64_t)p - k);   /* min(p - k, M) before the last */
+            cv.pp_out = ZP_PPOUT_FREED;
+            zp_mem_stage(&m, &tr, &l, &c, &cv, k, &base);
+            cv.pp_out = ZP_PPOUT_KEPT;
+            zp_mem_stage(&m, &tr, &l, &c, &cv, k, &mem);
+            is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], outs * B * sbh / r,
+                   sp ? "pp outputs kept, sp: min(p-k, M) x B sbh/t on stage k < p-1, none on the last"
+                      : "pp outputs kept: min(p-k, M) x B sbh on stage k < p-1, none on the last");
+            cv.pp_out = ZP_PPOUT_SLICED;
+            zp_mem_stage(&m, &tr, &l, &c, &cv, k, &mem);
+            is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], outs * B * ceil_div(sbh, t),
+                   "pp outputs sliced: min(p-k, M) x B ceil(sbh/t), whatever sp");
+        }
+    }
+    {   /* interleaved v = 2, stage 0: 2(p-1) + (v-1)p + 1 = 11 chunk outputs (<= M v = 16) */
+        zp_layout l = lay(1, 8, 4, 2, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 1, 1, 8);
+        cv.pp_out = ZP_PPOUT_FREED;
+        zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &base);
+        cv.pp_out = ZP_PPOUT_KEPT;
+        zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
+        is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], (2 * (p - 1) + p + 1) * B * sbh / t,
+               "pp outputs kept, v=2: one a chunk in flight, 11 on stage 0");
+    }
+}
+
 /* Full recompute of every k-th block only (torchtitan's layer-level AC):
  * a stage of Ls blocks rebuilds floor(Ls / k) of them, whose activations
  * are their inputs (2 sbh/t with sp), and keeps the rest whole (34 sbh/t +
@@ -1612,6 +1672,7 @@ int main(void)
     test_act_beyond();
     test_inflight();
     test_stage_act();
+    test_stage_io();
     test_ckpt_every();
     test_buffers();
     test_workspace();

@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -91,6 +91,7 @@ static const zp_opt plan_opts[] = {
     {"gemm-ceiling", O_GCEIL, "C", NULL, "the matmul ceiling: preset (gemm_max_efficiency; on Hopper the one sustained\nin training, fitted to llm-foundry's runs; the default) or benchmark (a short\nbenchmark's, gemm_max_efficiency_benchmark, where the preset gives one: the\nFP8 ceiling and the fa2 and cudnn attention rates in the same ratio; the\ndefault with --framework megatron)", NULL},
     {"attn-kernel", O_ATTNK, "K", NULL, "the fused attention kernel's rate: preset (the preset's fitted\nattention_efficiency; the default), fa2 (FlashAttention-2, the flash-attn\npackage: attention_efficiency_fa2) or cudnn (cuDNN's, as Transformer\nEngine runs it on Hopper: attention_efficiency_cudnn; the default with\n--framework megatron)", NULL},
     {"adam-impl", O_ADAMI, "I", NULL, "Adam's implementation: fused (one in-place pass: torch's fused=True, apex's,\nDeepSpeed's; the default) or foreach (torch.optim's default: sqrt(v) made\nas a new tensor, 4 bytes a parameter at the step, and about 52 more bytes\na parameter moved; the default with --framework torch)", NULL},
+    {"pp-outputs", O_PPOUT, "O", NULL, "pipelines: what a stage keeps of each in-flight micro-batch's output until\nits backward: freed (Megatron-LM frees it once sent; the default), kept\n(whole: torch.distributed.pipelining; the default with --framework torch\nand fsdp) or sliced (1/tp of it: DeepSpeed's pipeline engine; the default\nwith --framework deepspeed)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
     {"eager", O_EAGER, NULL, "--eager, --no-eager", "memory as PyTorch eager keeps it with Hugging Face transformers' modules:\nwhat autograd saves op by op, autocast for 16-bit (fp32 weights and\ngradients, 16-bit weight copies), the loss's fp32 log-softmax; at one\nmicro-batch, ZeRO 0 or 1, no gradients before the backward (default:\noff, on with --framework torch)", NULL},
@@ -136,7 +137,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *attnk, *gceil, *adami, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, eager, ceu;
 } raw;
 
@@ -224,6 +225,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_ATTNK: r->attnk = v; break;
     case O_GCEIL: r->gceil = v; break;
     case O_ADAMI: r->adami = v; break;
+    case O_PPOUT: r->ppout = v; break;
     case O_LPG: r->lpg = 1; break;
     case O_NOLPG: r->lpg = 0; break;
     case O_EAGER: r->eager = 1; break;
@@ -421,13 +423,18 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  * "Frameworks"):
  *   torch     DistributedDataParallel: 25 MiB buckets (bucket_cap_mb), each
  *             all-reduced as the backward fills it; torch.optim.AdamW as it
- *             runs unless fused=True is asked for, foreach (--adam-impl).
+ *             runs unless fused=True is asked for, foreach (--adam-impl);
+ *             pipelines as torch.distributed.pipelining runs them, each
+ *             in-flight micro-batch's stage output kept for its backward
+ *             in the stage's forward cache (--pp-outputs kept).
  *   fsdp      FullyShardedDataParallel (1 and 2; torchtitan, llm-foundry):
  *             each unit's gradients reduce-scattered as its backward ends
  *             (no bucket), the next unit's gather prefetched; Adam fused
  *             (torchtitan's default since 6e49885, 2025-02; before it,
  *             foreach: --adam-impl foreach; llm-foundry's DecoupledAdamW
- *             loops over the parameters, one parameter's temporaries).
+ *             loops over the parameters, one parameter's temporaries);
+ *             torchtitan pipelines with torch.distributed.pipelining
+ *             (--pp-outputs kept).
  *   megatron  Megatron-LM: the gradients live in one contiguous buffer whose
  *             buckets are views of it (no memory of their own), reduced
  *             after the backward unless --overlap-grad-reduce (off by
@@ -440,7 +447,9 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             interleaved schedule's transfers behind the other chunks
  *             (overlap_p2p_comm, on unless --no-overlap-p2p-communication);
  *             attention through Transformer Engine, which takes cuDNN's
- *             fused kernel on Hopper (--attn-kernel cudnn).
+ *             fused kernel on Hopper (--attn-kernel cudnn); a stage's
+ *             output freed once sent (deallocate_pipeline_outputs, set by
+ *             its training: --pp-outputs freed).
  *   deepspeed ZeRO: 5e8-element reduce buckets (reduce_bucket_size),
  *             overlap_comm off below stage 3 and on at stage 3 (its default),
  *             stage 3's buffers as its prefetch and live-parameter limits
@@ -449,7 +458,11 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             TrainSchedule (deepspeed/runtime/pipe/schedule.py; --p2p-blocking);
  *             with bf16 and fp32 gradient accumulation its bf16 optimizer
  *             (runtime/bf16_optimizer.py), whose 16-bit gradients stay
- *             allocated beside the fp32 ones (--lp-grads).
+ *             allocated beside the fp32 ones (--lp-grads); with tensor
+ *             parallelism the engine partitions each stage output over the
+ *             tensor-parallel group and keeps its slice until the backward
+ *             (runtime/pipe/engine.py, _exec_forward_pass; --pp-outputs
+ *             sliced).
  *   torch     (the eager side of it) PyTorch eager with Hugging Face
  *             transformers' modules: memory as autograd saves it op by op,
  *             autocast for 16-bit dtypes, the loss's fp32 log-softmax
@@ -469,12 +482,13 @@ typedef struct framework {
     int attn_cudnn;
     int gemm_bench;
     int adam_foreach;
+    zp_pp_out pp_out;
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -666,10 +680,15 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->ce_unfused = frameworks[fw].ce_unfused;
         cv->p2p_overlap = frameworks[fw].p2p_overlap;
         cv->adam_foreach = frameworks[fw].adam_foreach;
+        cv->pp_out = frameworks[fw].pp_out;
         z3 = (int)frameworks[fw].z3buf;
     }
     if (r->adami && (st = zp_parse_enum("--adam-impl", r->adami, zp_adam_impl_names, &cv->adam_foreach, e)))
         return st;
+    int ppo = (int)cv->pp_out;
+    if (r->ppout && (st = zp_parse_enum("--pp-outputs", r->ppout, zp_pp_out_names, &ppo, e)))
+        return st;
+    cv->pp_out = (zp_pp_out)ppo;
     /* the attention kernel's rate: the preset's fitted one
      * (attention_efficiency), FlashAttention-2's or cuDNN's (where the
      * preset gives them), before --attn-eff */

@@ -283,6 +283,16 @@ extern const char *const zp_grad_overlap_names[];   /* backward, after, zero3 */
 extern const char *const zp_attn_kernel_names[];    /* preset, fa2, cudnn */
 extern const char *const zp_gemm_ceiling_names[];   /* preset, benchmark */
 extern const char *const zp_adam_impl_names[];      /* fused, foreach */
+extern const char *const zp_pp_out_names[];         /* freed, kept, sliced */
+/* What a pipeline stage before the last keeps of each in-flight micro-
+ * batch's output until that micro-batch's backward: nothing (Megatron-LM
+ * frees the data once it is sent, deallocate_pipeline_outputs, which its
+ * training sets; zplan's engine sends the tensor itself and frees it), the
+ * whole local output (torch.distributed.pipelining holds it in the stage's
+ * forward cache for autograd), or its 1/t slice (DeepSpeed's PipelineEngine
+ * with tensor parallelism partitions the output over the tensor-parallel
+ * group, keeps its own part and frees the rest; at t = 1 the whole). */
+typedef enum zp_pp_out { ZP_PPOUT_FREED = 0, ZP_PPOUT_KEPT, ZP_PPOUT_SLICED } zp_pp_out;
 
 typedef struct zp_conv {
     zp_z3buf zero3_buffer;      /* ZeRO-3 transient accounting */
@@ -363,6 +373,8 @@ typedef struct zp_conv {
                                  * ZP_ADAM_FOREACH_EXTRA_BYTES(gb) more a parameter than one fused pass;
                                  * 0: fused, in place (torch's fused=True, apex's and DeepSpeed's
                                  * multi-tensor Adam, zplan's engine) */
+    int pp_out;                 /* pipelines: what a stage before the last keeps of each in-flight micro-batch's
+                                 * output until its backward (zp_pp_out, zp_pp_out_names) */
     double alpha_intra_s;       /* per ring step latency, inside a node */
     double alpha_inter_s;       /* per ring step latency, across nodes */
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */

@@ -16,8 +16,10 @@
  *               the host always keeps a copy of the partition to update
  *               (fp32 master, also with fp32 storage: see mem_stage)
  *   activations Korthikanti et al. per layer x layers in flight, plus the
- *               embedding-dropout mask (first stage) and the final-norm and
- *               head inputs (last stage)
+ *               embedding-dropout mask and an embedding norm's input (first
+ *               stage), the final-norm and head inputs (last stage) and, as
+ *               the framework holds them (zp_pp_out), each in-flight micro-
+ *               batch's output (stages before the last)
  *   buffers     gradient reduce bucket; ZeRO-3 gathered layers; fp32 logits
  *               (last stage); pipeline send/recv; the recompute working set;
  *               the backward workspace; transient full gradients; foreach
@@ -506,9 +508,24 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
         }
     }
-    if (k == 0 && tr->dropout && !(eg_act && m->mlp == ZP_MLP_SWIGLU)) {   /* (transformers' LLaMA has none) */
-        int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
-        act += sh->sbh_r * (uint64_t)mb;             /* embedding dropout masks, 1 byte */
+    int64_t mb0 = l->pp < l->grad_accum ? l->pp : l->grad_accum;   /* micro-batches in flight on stage 0 */
+    if (k == 0 && tr->dropout && !(eg_act && m->mlp == ZP_MLP_SWIGLU))   /* (transformers' LLaMA has none) */
+        act += sh->sbh_r * (uint64_t)mb0;            /* embedding dropout masks, 1 byte */
+    if (k == 0 && m->embed_norm)   /* the embedding norm's input (BLOOM), outside every rebuilt block */
+        act += (uint64_t)mb0 * (eg_act ? eager_norm_bytes(m, tr, (uint64_t)(tr->seq / zp_cp(l)) *
+                                                                   (uint64_t)l->micro_batch)
+                                       : ab * sh->sbh_r);
+    /* a stage before the last keeps each in-flight micro-batch's output
+     * until its backward where the framework holds it for autograd
+     * (zp_pp_out): whole (torch.distributed.pipelining) or its 1/t slice
+     * (DeepSpeed's PipelineEngine partitions it over the tensor-parallel
+     * group) */
+    if (!last && Ls > 0 && cv->pp_out != ZP_PPOUT_FREED) {
+        /* one output a micro-batch (a chunk's, interleaved) in flight */
+        int64_t outs = zp_act_inflight(l, m->layers, k) / (l->vp > 1 ? (Ls + l->vp - 1) / l->vp : Ls);
+        uint64_t sbh = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
+        act += (uint64_t)outs * ab * (cv->pp_out == ZP_PPOUT_SLICED ? (uint64_t)zp_ceil_div((int64_t)sbh, l->tp)
+                                                                    : sh->sbh_r);
     }
     /* the recompute working set.  With ckpt_every k the stage rebuilds its
      * blocks k-1, 2k-1, ..., Rk-1 (from 0); the backward reaches the last
@@ -790,6 +807,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->eager = 0;
     c->ce_unfused = 0;
     c->adam_foreach = 0;
+    c->pp_out = ZP_PPOUT_FREED;
     c->lp_grads = 0;
     c->framework[0] = 0;
     c->bwd_workspace = 1;

@@ -135,6 +135,7 @@ static const zp_field conv_f[] = {
     {"attention_kernel", ZP_F_STR, 0, 0, zp_attn_kernel_names, NULL, 1, 0},   /* absent before: preset */
     {"gemm_ceiling", ZP_F_STR, 0, 0, zp_gemm_ceiling_names, NULL, 1, 0},      /* absent before: preset */
     {"adam_impl", ZP_F_STR, 0, 0, zp_adam_impl_names, NULL, 1, 0},            /* absent before: fused */
+    {"pp_outputs", ZP_F_STR, 0, 0, zp_pp_out_names, NULL, 1, 0},              /* absent before: freed */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
     {"eager", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},             /* absent before: off */
     {"ce_unfused", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},        /* absent before: off */
@@ -500,6 +501,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(cvo, "attention_kernel", zp_attn_kernel_names[cv->attn_kernel]);
     cJSON_AddStringToObject(cvo, "gemm_ceiling", zp_gemm_ceiling_names[cv->gemm_bench]);
     cJSON_AddStringToObject(cvo, "adam_impl", zp_adam_impl_names[cv->adam_foreach]);
+    cJSON_AddStringToObject(cvo, "pp_outputs", zp_pp_out_names[cv->pp_out]);
     cJSON_AddBoolToObject(cvo, "lp_grads", cv->lp_grads);
     cJSON_AddBoolToObject(cvo, "eager", cv->eager);
     cJSON_AddBoolToObject(cvo, "ce_unfused", cv->ce_unfused);
@@ -1067,6 +1069,8 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
         pb->conv.gemm_bench = zp_name_index(zp_jstr(cv, "gemm_ceiling"), zp_gemm_ceiling_names);
     if (zp_jobj(cv, "adam_impl"))
         pb->conv.adam_foreach = zp_name_index(zp_jstr(cv, "adam_impl"), zp_adam_impl_names);
+    if (zp_jobj(cv, "pp_outputs"))
+        pb->conv.pp_out = (zp_pp_out)zp_name_index(zp_jstr(cv, "pp_outputs"), zp_pp_out_names);
     pb->conv.lp_grads = zp_jflag(cv, "lp_grads");
     pb->conv.eager = zp_jflag(cv, "eager");
     pb->conv.ce_unfused = zp_jflag(cv, "ce_unfused");
