@@ -882,7 +882,7 @@ is "$rc" 2 "--adam-impl apex: refused (exit 2)"
 # min(p - 1, M) = 3 micro-batches in flight; kept holds each one's output whole, 2 s b h bytes,
 # sliced its tp slice, 2 s b h / 2; freed nothing
 for po in freed kept sliced; do
-    zp --model gpt2-medium --gpus 8 --tp 2 --pp 4 --dp 1 --micro-batch 1 --global-batch 8 --seq 1024 --ckpt full \
+    zp --model gpt2-medium --gpus 8 --tp 2 --pp 4 --vp 1 --dp 1 --micro-batch 1 --global-batch 8 --seq 1024 --ckpt full \
         --no-sp --framework deepspeed --pp-outputs $po --json --db "$tmp/ppo.db"
     cp "$outf" "$tmp/ppo-$po.json"
 done
@@ -891,6 +891,21 @@ jok "$tmp/ppo3.json" '[.[] | .chosen.stages[1].memory_bytes.activations] as $a |
     $a[1] - $a[0] == 3 * 2 * 1024 * 1024 and $a[2] - $a[0] == 3 * 2 * 1024 * 1024 / 2 and
     ([.[] | .chosen.stages[3].memory_bytes.activations] | unique | length) == 1' \
     "--pp-outputs: stage 1 keeps 3 outputs, 2 s b h each (kept) or half (sliced, tp 2); the last stage none"
+# BLOOM's embedding LayerNorm: stage 0 of 2 keeps its input, 2 s b h bytes (no sp), for each of the
+# min(p, M) = 2 micro-batches in flight, beside what the same shape with GPT-2's blocks keeps
+cat >"$tmp/bloom-gpt2.json" <<'EOF'
+{"model_type": "gpt2", "n_layer": 70, "n_embd": 14336, "n_head": 112, "vocab_size": 250880, "n_positions": 2048}
+EOF
+for mo in "--model bloom-176b" "--config $tmp/bloom-gpt2.json"; do
+    zp $mo --gpus 16 --tp 8 --pp 2 --vp 1 --dp 1 --no-sp --micro-batch 1 --global-batch 16 --seq 2048 --ckpt full \
+        --gpu-mem 1TiB --no-store --json
+    cp "$outf" "$tmp/en-$(echo "$mo" | cut -c3-7).json"
+done
+jq -s . "$tmp/en-model.json" "$tmp/en-confi.json" >"$tmp/en2.json"
+jok "$tmp/en2.json" '.[0].model.embed_norm and (.[1].model.embed_norm | not) and
+    .[0].chosen.stages[0].memory_bytes.activations - .[1].chosen.stages[0].memory_bytes.activations == 2 * 2 * 2048 * 14336 and
+    .[0].chosen.stages[1].memory_bytes.activations == .[1].chosen.stages[1].memory_bytes.activations' \
+    "BLOOM's embedding norm: stage 0 keeps 2 x 2 s b h more than GPT-2's blocks, stage 1 the same"
 zp show "$(jq .run_id "$tmp/ppo-sliced.json")" --db "$tmp/ppo.db" --json
 jok "$outf" '.conventions.pp_outputs == "sliced"' "a stored run reads --pp-outputs back"
 for f in torch fsdp megatron deepspeed; do

@@ -562,11 +562,14 @@ static void test_stage_act(void)
         is_u64(mem.dev[ZP_MEM_ACT], L / p * layer + 4 * sbh / t, "pp=4 last stage: L/p layers + 4sbh/t");
         zp_mem_stage(&m, &tr, &l, &c32, &cv, 1, &mem);
         is_u64(mem.dev[ZP_MEM_ACT], 3 * L / p * layer, "pp=4 stage 1: 3 micro-batches of L/p layers");
-        /* interleaved v = 2: first stage L (1 + (p-1)/(pv)) */
+        /* interleaved v = 2: first stage L (1 + (p-1)/(pv)); the paper
+         * keeps sbh p/t of masks, but when those layers are all in flight
+         * (the warm-up's (v+1)p - 1 forwards, chunk by chunk p at a time)
+         * the first chunk holds p + (p - 1) micro-batches: sbh (2p - 1)/t */
         l.vp = 2;
         zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
-        is_u64(mem.dev[ZP_MEM_ACT], (L + L * (p - 1) / (p * 2)) * layer + sbh * p / t,
-               "pp=4 v=2 stage 0: L(1 + (p-1)/(pv)) layers + sbh p/t");
+        is_u64(mem.dev[ZP_MEM_ACT], (L + L * (p - 1) / (p * 2)) * layer + sbh * (2 * p - 1) / t,
+               "pp=4 v=2 stage 0: L(1 + (p-1)/(pv)) layers + sbh (2p-1)/t");
     }
     /* full recompute, pp = 1: the peak is the first block's backward, not
      * the loss.  At the loss: L layer inputs 2sbh/t (sp) + masks sbh/t +
@@ -595,9 +598,11 @@ static void test_stage_act(void)
  *     input, B sbh/r, in every micro-batch in flight on stage 0 (p of them):
  *     outside every block, so full recompute keeps it too;
  *   - --pp-outputs: a stage k < p-1 keeps each in-flight micro-batch's
- *     output (min(p-k, M) of them; interleaved, one per chunk in flight,
- *     2(p-k-1) + (v-1)p + 1 on stage k): kept B sbh/r each, sliced
- *     B ceil(sbh/t), freed nothing; the last stage sends no output. */
+ *     output (min(p-k, M) of them): kept B sbh/r each (PyTorch eager: the
+ *     residual stream's 4 bytes under autocast), sliced B ceil(sbh/t),
+ *     freed nothing; the last stage sends none.  Interleaved, one per
+ *     chunk in flight, 2(p-k-1) + (v-1)p + 1 on stage k, and the last
+ *     stage sends all but its final chunk's: (v-1)p. */
 static void test_stage_io(void)
 {
     const uint64_t s = 2048, b = 1, h = 12288, a = 96, V = 51200, L = 96, t = 8, p = 4, B = 2;
@@ -607,15 +612,17 @@ static void test_stage_io(void)
     zp_cluster c = cluster(32, 8);
     zp_conv cv = conv0();
     zp_mem base, mem;
-    for (int ck = 0; ck < 2; ck++) {
-        zp_layout l = lay(1, 8, 4, 1, 0, ZP_OFF_NONE, ck ? ZP_CKPT_FULL : ZP_CKPT_NONE, 1, 1, 8);
+    for (int ck = 0; ck < 3; ck++) {   /* no recompute with sp, full recompute with sp, without sp */
+        zp_layout l = lay(1, 8, 4, 1, 0, ZP_OFF_NONE, ck ? ZP_CKPT_FULL : ZP_CKPT_NONE, ck < 2, 1, 8);
+        uint64_t r = ck < 2 ? t : 1;
         zp_model n = m;
         n.embed_norm = 1;
         zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &base);
         zp_mem_stage(&n, &tr, &l, &c, &cv, 0, &mem);
-        is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], p * B * sbh / t,
-               ck ? "embedding norm, full recompute: stage 0 keeps p inputs B sbh/t too"
-                  : "embedding norm: stage 0 keeps its input B sbh/t for each of p micro-batches");
+        is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], p * B * sbh / r,
+               ck == 2 ? "embedding norm, no sp: stage 0 keeps p inputs B sbh, whole"
+               : ck ? "embedding norm, full recompute: stage 0 keeps p inputs B sbh/t too"
+                    : "embedding norm: stage 0 keeps its input B sbh/t for each of p micro-batches");
         zp_mem_stage(&m, &tr, &l, &c, &cv, 1, &base);
         zp_mem_stage(&n, &tr, &l, &c, &cv, 1, &mem);
         is_u64(mem.dev[ZP_MEM_ACT], base.dev[ZP_MEM_ACT], "embedding norm: nothing on stage 1");
@@ -630,8 +637,8 @@ static void test_stage_io(void)
             cv.pp_out = ZP_PPOUT_KEPT;
             zp_mem_stage(&m, &tr, &l, &c, &cv, k, &mem);
             is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], outs * B * sbh / r,
-                   sp ? "pp outputs kept, sp: min(p-k, M) x B sbh/t on stage k < p-1, none on the last"
-                      : "pp outputs kept: min(p-k, M) x B sbh on stage k < p-1, none on the last");
+                   sp ? "pp outputs kept, sp: min(p-k, M) x B sbh/t on stage k < p-1, none on the last (v = 1)"
+                      : "pp outputs kept: min(p-k, M) x B sbh on stage k < p-1, none on the last (v = 1)");
             cv.pp_out = ZP_PPOUT_SLICED;
             zp_mem_stage(&m, &tr, &l, &c, &cv, k, &mem);
             is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], outs * B * ceil_div(sbh, t),
@@ -646,6 +653,23 @@ static void test_stage_io(void)
         zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
         is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], (2 * (p - 1) + p + 1) * B * sbh / t,
                "pp outputs kept, v=2: one a chunk in flight, 11 on stage 0");
+        cv.pp_out = ZP_PPOUT_FREED;
+        zp_mem_stage(&m, &tr, &l, &c, &cv, 3, &base);
+        cv.pp_out = ZP_PPOUT_KEPT;
+        zp_mem_stage(&m, &tr, &l, &c, &cv, 3, &mem);
+        is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], p * B * sbh / t,
+               "pp outputs kept, v=2: the last stage sends its first chunk's, (v-1)p = 4 in flight");
+    }
+    {   /* PyTorch eager, bf16 autocast (r = 4), t = 1, p = 4, M = 8, stage 1: 3 outputs of 4 s b h */
+        zp_layout l = lay(1, 1, 4, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 8);
+        zp_conv ce = cv;
+        ce.eager = 1;
+        ce.pp_out = ZP_PPOUT_FREED;
+        zp_mem_stage(&m, &tr, &l, &c, &ce, 1, &base);
+        ce.pp_out = ZP_PPOUT_KEPT;
+        zp_mem_stage(&m, &tr, &l, &c, &ce, 1, &mem);
+        is_u64(mem.dev[ZP_MEM_ACT] - base.dev[ZP_MEM_ACT], 3 * 4 * sbh,
+               "pp outputs kept, PyTorch eager with autocast: 3 x 4 sbh (the fp32 stream) on stage 1");
     }
 }
 
@@ -714,12 +738,13 @@ static void test_ckpt_every(void)
     /* interleaved v = 2: the first 3 of each chunk of 12: 6 of 24 rebuilt;
      * stage 0 holds 2(p - 1) + (v - 1)p + 1 = 11 chunks of 12 blocks in
      * flight (132, test_stage_act's L(1 + (p-1)/(pv))), a quarter of them
-     * rebuilt: 33 */
+     * rebuilt: 33; the first chunk 2p - 1 micro-batches of them, as many
+     * dropout masks */
     zp_layout lv = l;
     lv.vp = 2;
     tr.ckpt_block = 3;
     zp_mem_stage(&m, &tr, &lv, &c32, &cv, 0, &mem);
-    is_u64(mem.dev[ZP_MEM_ACT], 33 * in + 99 * whole + sbh * p / t,
+    is_u64(mem.dev[ZP_MEM_ACT], 33 * in + 99 * whole + sbh * (2 * p - 1) / t,
            "block 3, v = 2: 6 of 24 rebuilt, that share of the 132 blocks in flight: 33 inputs + 99 whole");
     tr.ckpt_block = 0;
     /* interleaved v = 3, chunks of 8, every 16th: the 16th block is chunk

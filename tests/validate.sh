@@ -3,7 +3,8 @@
 # (data/validation/runs.csv, each row with its source), with zplan's
 # defaults and each run's own layout pinned: scripts/validate --tap holds
 # each set of runs to its bounds (median and worst |error|; see BOUNDS in
-# the script) and prints the summary over all of them.
+# the script), the peak memory per GPU of the runs that published one to
+# MEM_BOUNDS, and prints the summary over all of them.
 : "${ZPLAN_SRCDIR:=.}"
 : "${ZPLAN:=./zplan}"
 export ZPLAN

@@ -508,24 +508,36 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
         }
     }
-    int64_t mb0 = l->pp < l->grad_accum ? l->pp : l->grad_accum;   /* micro-batches in flight on stage 0 */
+    /* micro-batches in flight on the model's first chunk (stage 0): p
+     * (1F1B); interleaved, the warm-up's (v + 1) p - 1 forwards run p at a
+     * time through chunks 0 .. v-1 and then p - 1 more through chunk 0,
+     * 2p - 1 (Korthikanti et al.'s s b h p / t counts p); at most M */
+    int64_t mb0 = l->vp > 1 ? 2 * l->pp - 1 : l->pp;
+    if (mb0 > l->grad_accum)
+        mb0 = l->grad_accum;
     if (k == 0 && tr->dropout && !(eg_act && m->mlp == ZP_MLP_SWIGLU))   /* (transformers' LLaMA has none) */
         act += sh->sbh_r * (uint64_t)mb0;            /* embedding dropout masks, 1 byte */
-    if (k == 0 && m->embed_norm)   /* the embedding norm's input (BLOOM), outside every rebuilt block */
+    /* the embedding norm's input (BLOOM's word_embeddings_layernorm, on the
+     * all-reduced embedding, whole; with sequence parallelism taken as the
+     * rank's 1/t of the sequence, which no framework runs), outside every
+     * rebuilt block */
+    if (k == 0 && m->embed_norm)
         act += (uint64_t)mb0 * (eg_act ? eager_norm_bytes(m, tr, (uint64_t)(tr->seq / zp_cp(l)) *
                                                                    (uint64_t)l->micro_batch)
                                        : ab * sh->sbh_r);
-    /* a stage before the last keeps each in-flight micro-batch's output
-     * until its backward where the framework holds it for autograd
-     * (zp_pp_out): whole (torch.distributed.pipelining) or its 1/t slice
-     * (DeepSpeed's PipelineEngine partitions it over the tensor-parallel
-     * group) */
-    if (!last && Ls > 0 && cv->pp_out != ZP_PPOUT_FREED) {
-        /* one output a micro-batch (a chunk's, interleaved) in flight */
-        int64_t outs = zp_act_inflight(l, m->layers, k) / (l->vp > 1 ? (Ls + l->vp - 1) / l->vp : Ls);
-        uint64_t sbh = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
-        act += (uint64_t)outs * ab * (cv->pp_out == ZP_PPOUT_SLICED ? (uint64_t)zp_ceil_div((int64_t)sbh, l->tp)
-                                                                    : sh->sbh_r);
+    /* each in-flight micro-batch's output kept until its backward where the
+     * framework holds it for autograd (zp_pp_out): whole (torch's
+     * pipelining; in PyTorch eager the residual stream's dtype) or its 1/t
+     * slice (DeepSpeed's PipelineEngine partitions it over the tensor-
+     * parallel group; with sequence parallelism the output is one already).
+     * One a micro-batch in flight before the last stage; interleaved, one a
+     * chunk in flight, on the last stage too but for its final chunk's */
+    if ((!last || l->vp > 1) && Ls > 0 && cv->pp_out != ZP_PPOUT_FREED) {
+        int64_t outs = zp_act_inflight(l, m->layers, k) / (l->vp > 1 ? (Ls + l->vp - 1) / l->vp : Ls) - (last ? 1 : 0);
+        uint64_t sbh = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden, er, ec;
+        zp_eager_bytes(tr, &ec, &er);
+        act += (uint64_t)outs * (cv->pp_out == ZP_PPOUT_SLICED ? ab * (uint64_t)zp_ceil_div((int64_t)sbh, l->tp)
+                                                               : (eg ? er : ab) * sh->sbh_r);
     }
     /* the recompute working set.  With ckpt_every k the stage rebuilds its
      * blocks k-1, 2k-1, ..., Rk-1 (from 0); the backward reaches the last
