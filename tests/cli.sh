@@ -891,6 +891,23 @@ jok "$tmp/ppo3.json" '[.[] | .chosen.stages[1].memory_bytes.activations] as $a |
     $a[1] - $a[0] == 3 * 2 * 1024 * 1024 and $a[2] - $a[0] == 3 * 2 * 1024 * 1024 / 2 and
     ([.[] | .chosen.stages[3].memory_bytes.activations] | unique | length) == 1' \
     "--pp-outputs: stage 1 keeps 3 outputs, 2 s b h each (kept) or half (sliced, tp 2); the last stage none"
+# the scores' gradients without flash attention (GPT-2 medium, 16 heads, s 1024, b 4, bf16, no
+# dropout): every head's at once, 2 b a s^2 bytes, against one head's of one sequence, 2 s^2
+for g in all head; do
+    zp --model gpt2-medium --gpus 1 --seq 1024 --micro-batch 4 --global-batch 4 --ckpt full --no-flash-attn \
+        --score-grads $g --json --db "$tmp/sg.db"
+    cp "$outf" "$tmp/sg-$g.json"
+done
+jq -s . "$tmp/sg-all.json" "$tmp/sg-head.json" >"$tmp/sg2.json"
+jok "$tmp/sg2.json" '.[0].conventions.score_grads == "all" and .[1].conventions.score_grads == "head" and
+    .[0].chosen.memory_bytes.buffers - .[1].chosen.memory_bytes.buffers == 2 * (4 * 16 - 1) * 1024 * 1024' \
+    "--score-grads all: 2 (b a - 1) s^2 bytes more in buffers than one head's"
+zp show "$(jq .run_id "$tmp/sg-head.json")" --db "$tmp/sg.db" --json
+jok "$outf" '.conventions.score_grads == "head"' "a stored run reads --score-grads back"
+zp --model gpt2-medium --gpus 1 --no-store --json
+jok "$outf" '.conventions.score_grads == "all"' "--score-grads: all by default"
+zp --model gpt2-medium --gpus 1 --no-store --score-grads some
+is "$rc" 2 "--score-grads some: refused (exit 2)"
 # BLOOM's embedding LayerNorm: stage 0 of 2 keeps its input, 2 s b h bytes (no sp), for each of the
 # min(p, M) = 2 micro-batches in flight, beside what the same shape with GPT-2's blocks keeps
 cat >"$tmp/bloom-gpt2.json" <<'EOF'

@@ -832,10 +832,33 @@ static void test_workspace(void)
     cv.bwd_workspace = 0;
     zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &without);
     /* fp32 (4 bytes), t = 1, g = a, f = 4h: residual sbh + one sbh + QKV 3 sbh
-     * + MLP 2 x 4 sbh = 13 sbh, and one head's scores s^2 (no flash) */
-    uint64_t ws = 4 * (13 * s * b * h + s * s);
-    is_u64(with.dev[ZP_MEM_BUF] - without.dev[ZP_MEM_BUF], ws, "workspace: 4 (13 sbh + s^2) bytes = %llu",
+     * + MLP 2 x 4 sbh = 13 sbh, and (no flash) the scores' gradients of
+     * every head and sequence, b a s^2, twice with dropout (the batched
+     * products of the frameworks, the default), or of one head and sequence,
+     * s^2 (zplan's engine, --score-grads head) */
+    uint64_t ws = 4 * (13 * s * b * h + b * a * s * s);
+    is_u64(with.dev[ZP_MEM_BUF] - without.dev[ZP_MEM_BUF], ws, "workspace: 4 (13 sbh + b a s^2) bytes = %llu",
            (unsigned long long)ws);
+    {
+        zp_mem hw, hwo, dw, dwo;
+        cv.bwd_workspace = 1;
+        zp_conv ch = cv;
+        zp_train td = tr;
+        td.dropout = 1;
+        zp_mem_stage(&m, &td, &l, &c, &cv, 0, &dw);
+        cv.bwd_workspace = 0;
+        zp_mem_stage(&m, &td, &l, &c, &cv, 0, &dwo);
+        cv.bwd_workspace = 1;
+        is_u64(dw.dev[ZP_MEM_BUF] - dwo.dev[ZP_MEM_BUF], 4 * (13 * s * b * h + 2 * b * a * s * s),
+               "workspace with dropout: 4 (13 sbh + 2 b a s^2), the dropout's backward beside its input");
+        ch.score_grads = ZP_SGRAD_HEAD;
+        zp_mem_stage(&m, &tr, &l, &c, &ch, 0, &hw);
+        ch.bwd_workspace = 0;
+        zp_mem_stage(&m, &tr, &l, &c, &ch, 0, &hwo);
+        is_u64(hw.dev[ZP_MEM_BUF] - hwo.dev[ZP_MEM_BUF], 4 * (13 * s * b * h + s * s),
+               "workspace, one head at a time (the engine): 4 (13 sbh + s^2)");
+    }
+    cv.bwd_workspace = 0;   /* as the checks below expect */
     /* the rest, at the first block's backward: the block's full fp32
      * gradient and the tied embedding's, 4 (49984 + 20480) = 281856; at the
      * loss it would be head inputs 2 x 4 sbh + logits 4 s b V + embedding

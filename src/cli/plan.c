@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SGRAD, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -91,6 +91,7 @@ static const zp_opt plan_opts[] = {
     {"gemm-ceiling", O_GCEIL, "C", NULL, "the matmul ceiling: preset (gemm_max_efficiency; on Hopper the one sustained\nin training, fitted to llm-foundry's runs; the default) or benchmark (a short\nbenchmark's, gemm_max_efficiency_benchmark, where the preset gives one: the\nFP8 ceiling and the fa2 and cudnn attention rates in the same ratio; the\ndefault with --framework megatron)", NULL},
     {"attn-kernel", O_ATTNK, "K", NULL, "the fused attention kernel's rate: preset (the preset's fitted\nattention_efficiency; the default), fa2 (FlashAttention-2, the flash-attn\npackage: attention_efficiency_fa2) or cudnn (cuDNN's, as Transformer\nEngine runs it on Hopper: attention_efficiency_cudnn; the default with\n--framework megatron)", NULL},
     {"adam-impl", O_ADAMI, "I", NULL, "Adam's implementation: fused (one in-place pass: torch's fused=True, apex's,\nDeepSpeed's; the default) or foreach (torch.optim's default: sqrt(v) made\nas a new tensor, 4 bytes a parameter at the step, and about 52 more bytes\na parameter moved; the default with --framework torch)", NULL},
+    {"score-grads", O_SGRAD, "G", NULL, "without flash attention, the scores' gradients a block's backward holds:\nall (every head's at once, twice with dropout: Megatron's, DeepSpeed's and\nPyTorch's batched products; the default) or head (one head's of one sequence\nat a time: zplan's engine)", NULL},
     {"pp-outputs", O_PPOUT, "O", NULL, "pipelines: what a stage keeps of each in-flight micro-batch's output until\nits backward: freed (Megatron-LM frees it once sent; the default), kept\n(whole: torch.distributed.pipelining; the default with --framework torch\nand fsdp) or sliced (its 1/tp slice: DeepSpeed's pipeline engine partitions\nit over the tensor-parallel group; the default with --framework deepspeed)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
@@ -137,7 +138,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, eager, ceu;
 } raw;
 
@@ -226,6 +227,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_GCEIL: r->gceil = v; break;
     case O_ADAMI: r->adami = v; break;
     case O_PPOUT: r->ppout = v; break;
+    case O_SGRAD: r->sgrad = v; break;
     case O_LPG: r->lpg = 1; break;
     case O_NOLPG: r->lpg = 0; break;
     case O_EAGER: r->eager = 1; break;
@@ -689,6 +691,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     if (r->ppout && (st = zp_parse_enum("--pp-outputs", r->ppout, zp_pp_out_names, &ppo, e)))
         return st;
     cv->pp_out = (zp_pp_out)ppo;
+    if (r->sgrad && (st = zp_parse_enum("--score-grads", r->sgrad, zp_score_grads_names, &cv->score_grads, e)))
+        return st;
     /* the attention kernel's rate: the preset's fitted one
      * (attention_efficiency), FlashAttention-2's or cuDNN's (where the
      * preset gives them), before --attn-eff */

@@ -284,6 +284,7 @@ extern const char *const zp_attn_kernel_names[];    /* preset, fa2, cudnn */
 extern const char *const zp_gemm_ceiling_names[];   /* preset, benchmark */
 extern const char *const zp_adam_impl_names[];      /* fused, foreach */
 extern const char *const zp_pp_out_names[];         /* freed, kept, sliced */
+extern const char *const zp_score_grads_names[];    /* all, head */
 /* What a pipeline stage before the last keeps of each in-flight micro-
  * batch's output until that micro-batch's backward: nothing (Megatron-LM
  * frees the data once it is sent, deallocate_pipeline_outputs, which its
@@ -293,6 +294,11 @@ extern const char *const zp_pp_out_names[];         /* freed, kept, sliced */
  * with tensor parallelism partitions the output over the tensor-parallel
  * group, keeps its own part and frees the rest; at t = 1 the whole). */
 typedef enum zp_pp_out { ZP_PPOUT_FREED = 0, ZP_PPOUT_KEPT, ZP_PPOUT_SLICED } zp_pp_out;
+/* Without flash attention, the attention scores' gradients live at a
+ * block's backward: every head's of the micro-batch at once (the batched
+ * products of Megatron's, DeepSpeed's and PyTorch's attention) or one
+ * head's of one sequence at a time (zplan's engine). */
+typedef enum zp_score_grads { ZP_SGRAD_ALL = 0, ZP_SGRAD_HEAD } zp_score_grads;
 
 typedef struct zp_conv {
     zp_z3buf zero3_buffer;      /* ZeRO-3 transient accounting */
@@ -375,6 +381,8 @@ typedef struct zp_conv {
                                  * multi-tensor Adam, zplan's engine) */
     int pp_out;                 /* pipelines: what a stage before the last keeps of each in-flight micro-batch's
                                  * output until its backward (zp_pp_out, zp_pp_out_names) */
+    int score_grads;            /* without flash attention, whose score gradients a block's backward holds
+                                 * (zp_score_grads, zp_score_grads_names) */
     double alpha_intra_s;       /* per ring step latency, inside a node */
     double alpha_inter_s;       /* per ring step latency, across nodes */
     double cpu_adam_params_per_s; /* host optimizer throughput per rank */

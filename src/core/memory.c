@@ -382,9 +382,15 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
  * of its activations for one micro-batch are live: the residual-stream
  * gradient (B sbh/r), one h-wide activation gradient (B sbh), the Q, K, V
  * gradients (B s b d (a + 2g)/t), the MLP inner gradients (2 or 3 x
- * B s b f/t) and, without flash attention, the score gradients of one head
- * and sequence (B s s', s' = min(s, window)). */
-static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_lcache *lc)
+ * B s b f/t) and, without flash attention, the scores' gradients
+ * (zp_score_grads): those of every head and sequence at once, B b ceil(a/t)
+ * s s' (s' = min(s, window)), twice with dropout (the probabilities'
+ * gradient and the dropout's backward of it are live together; a fused
+ * softmax backward then works in place), as the batched products of
+ * Megatron's, DeepSpeed's and PyTorch's attention make them; or one head's
+ * of one sequence, B s s' (zplan's engine). */
+static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
+                              const zp_lcache *lc)
 {
     uint64_t B = zp_act_bytes(tr), t = (uint64_t)l->tp;
     uint64_t s = (uint64_t)(tr->seq / zp_cp(l)), b = (uint64_t)l->micro_batch, h = (uint64_t)m->hidden;
@@ -392,7 +398,8 @@ static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_la
     uint64_t ws = lc->sbh_r + s * b * h + s * b * hd * ((uint64_t)m->heads + 2 * (uint64_t)m->kv_heads) / t +
                   (m->mlp == ZP_MLP_GELU ? 2 : 3) * s * b * f;
     if (!tr->flash)
-        ws += s * (uint64_t)zp_model_attn_span(m, tr->seq);
+        ws += s * (uint64_t)zp_model_attn_span(m, tr->seq) *
+              (cv->score_grads == ZP_SGRAD_HEAD ? 1 : b * (uint64_t)zp_ceil_div(m->heads, l->tp) * (tr->dropout ? 2 : 1));
     if (l->sp && l->tp > 1)   /* the gathered operand: the output gradient, then a saved input, whole */
         ws += s * b * h;
     return B * ws;
@@ -553,7 +560,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     if (eg_first)   /* PyTorch eager's moment is the first block's backward: its rebuild, if it is rebuilt */
         bwd = eg_b0_rebuilt ? eg_whole : 0;
     if (cv->bwd_workspace)
-        both += ws = bwd_workspace(m, tr, l, sh);
+        both += ws = bwd_workspace(m, tr, l, cv, sh);
     if (l->pp > 1 && !cv->p2p_in_place)
         both += 2 * ab * sh->sbh_r;                  /* send and receive buffers */
     /* bucket_elems 0 means reduction per layer (FSDP, zplan's engine): no
@@ -820,6 +827,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->ce_unfused = 0;
     c->adam_foreach = 0;
     c->pp_out = ZP_PPOUT_FREED;
+    c->score_grads = ZP_SGRAD_ALL;
     c->lp_grads = 0;
     c->framework[0] = 0;
     c->bwd_workspace = 1;
