@@ -687,10 +687,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     }
     if (r->adami && (st = zp_parse_enum("--adam-impl", r->adami, zp_adam_impl_names, &cv->adam_foreach, e)))
         return st;
-    int ppo = (int)cv->pp_out;
-    if (r->ppout && (st = zp_parse_enum("--pp-outputs", r->ppout, zp_pp_out_names, &ppo, e)))
+    if (r->ppout && (st = zp_parse_enum("--pp-outputs", r->ppout, zp_pp_out_names, &cv->pp_out, e)))
         return st;
-    cv->pp_out = (zp_pp_out)ppo;
     if (r->sgrad && (st = zp_parse_enum("--score-grads", r->sgrad, zp_score_grads_names, &cv->score_grads, e)))
         return st;
     /* the attention kernel's rate: the preset's fitted one

@@ -285,8 +285,9 @@ extern const char *const zp_gemm_ceiling_names[];   /* preset, benchmark */
 extern const char *const zp_adam_impl_names[];      /* fused, foreach */
 extern const char *const zp_pp_out_names[];         /* freed, kept, sliced */
 extern const char *const zp_score_grads_names[];    /* all, head */
-/* What a pipeline stage before the last keeps of each in-flight micro-
- * batch's output until that micro-batch's backward: nothing (Megatron-LM
+/* What a pipeline stage keeps of each in-flight micro-batch's output
+ * until that micro-batch's backward (a stage before the last; interleaved,
+ * the last stage's chunks but its final one too): nothing (Megatron-LM
  * frees the data once it is sent, deallocate_pipeline_outputs, which its
  * training sets; zplan's engine sends the tensor itself and frees it), the
  * whole local output (torch.distributed.pipelining holds it in the stage's

@@ -1072,7 +1072,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     if (zp_jobj(cv, "adam_impl"))
         pb->conv.adam_foreach = zp_name_index(zp_jstr(cv, "adam_impl"), zp_adam_impl_names);
     if (zp_jobj(cv, "pp_outputs"))
-        pb->conv.pp_out = (zp_pp_out)zp_name_index(zp_jstr(cv, "pp_outputs"), zp_pp_out_names);
+        pb->conv.pp_out = zp_name_index(zp_jstr(cv, "pp_outputs"), zp_pp_out_names);
     /* runs stored before score_grads counted one head's */
     pb->conv.score_grads = zp_jobj(cv, "score_grads") ?
                            zp_name_index(zp_jstr(cv, "score_grads"), zp_score_grads_names) : ZP_SGRAD_HEAD;
