@@ -1039,6 +1039,17 @@ jq -s . "$tmp/ce.json" "$outf" >"$tmp/ce2.json"
 jok "$tmp/ce2.json" '(.[0].conventions.ce_unfused | not) and .[1].conventions.ce_unfused and .[1].chosen.peak_phase == "loss" and
     .[1].chosen.memory_bytes.buffers - .[0].chosen.memory_bytes.buffers == 8 * 8192 * 128256' \
     "--ce-unfused (fsdp, Llama 3 8B, 8192 tokens): the loss holds 12 bytes a logit instead of 4, 8 x 8192 x 128256 more"
+# with tp 2 torch's loss_parallel holds four fp32 tensors a logit of its vocabulary half at the
+# backward: 16 bytes against the fused loss's 4, 12 x 8192 x 128256/2 more
+for ce in --no-ce-unfused --ce-unfused; do
+    zp --model llama3-8b --gpus 8 --gpu h100-sxm --dp 4 --zero 3 --tp 2 --pp 1 --ckpt full --seq 8192 --micro-batch 1 \
+        --global-batch 4 --no-store --json --framework fsdp $ce
+    cp "$outf" "$tmp/ce$ce.json"
+done
+jq -s . "$tmp/ce--no-ce-unfused.json" "$tmp/ce--ce-unfused.json" >"$tmp/ce2tp.json"
+jok "$tmp/ce2tp.json" '.[1].chosen.peak_phase == "loss" and
+    .[1].chosen.memory_bytes.buffers - .[0].chosen.memory_bytes.buffers == 12 * 8192 * 128256 / 2' \
+    "--ce-unfused with tp 2 (torch's loss_parallel): 16 bytes a logit of the rank's half instead of 4"
 zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --micro-batch 4 --global-batch 4 --dtype bf16 --no-store --framework torch
 ok "$(grep -q "bf16 autocast: fp32 params, fp32 grads, no master copy" "$outf"; echo $?)" \
     "--framework torch, bf16: the Training line says autocast's fp32 parameters and gradients"

@@ -1513,6 +1513,19 @@ static void test_eager(void)
     zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &hi);
     is_u64(hi.dev[ZP_MEM_BUF] - lo.dev[ZP_MEM_BUF], 8 * (uint64_t)n * V,
            "zplan's own with an uncompiled cross_entropy (--ce-unfused): 12 b s V in place of 4");
+    {   /* tp = 2: torch's loss_parallel on the rank's ceil(V/2) logits holds
+         * the log-softmax, a zeroed gradient, its exp and their sum, 16
+         * bytes a logit against the fused loss's 4 */
+        zp_layout l1t = l1;
+        zp_mem lt, ht;
+        l1t.tp = 2;
+        cv.ce_unfused = 0;
+        zp_mem_stage(&g2, &ac, &l1t, &c, &cv, 0, &lt);
+        cv.ce_unfused = 1;
+        zp_mem_stage(&g2, &ac, &l1t, &c, &cv, 0, &ht);
+        is_u64(ht.dev[ZP_MEM_BUF] - lt.dev[ZP_MEM_BUF], 12 * (uint64_t)n * ceil_div(V, 2),
+               "--ce-unfused with tp 2 (loss_parallel): 16 b s ceil(V/2) in place of 4");
+    }
     cv.eager = 1;
     /* two data-parallel ranks: the parameters' .grad are still unset at
      * the loss (DDP's buckets, below, are apart); with two micro-batches

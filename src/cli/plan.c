@@ -97,7 +97,7 @@ static const zp_opt plan_opts[] = {
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
     {"eager", O_EAGER, NULL, "--eager, --no-eager", "memory as PyTorch eager keeps it with Hugging Face transformers' modules:\nwhat autograd saves op by op, autocast for 16-bit (fp32 weights and\ngradients, 16-bit weight copies), the loss's fp32 log-softmax; at one\nmicro-batch, ZeRO 0 or 1, no gradients before the backward (default:\noff, on with --framework torch)", NULL},
     {"no-eager", O_NOEAGER, NULL, "", NULL, NULL},
-    {"ce-unfused", O_CEU, NULL, "--ce-unfused, --no-ce-unfused", "the loss is PyTorch's cross_entropy on fp32 logits, uncompiled: at its\nbackward 12 bytes a logit (the log-softmax, its gradient, the logits'\ngradient) instead of 4 (default: off, a fused cross-entropy; on with\n--framework torch)", NULL},
+    {"ce-unfused", O_CEU, NULL, "--ce-unfused, --no-ce-unfused", "the loss is PyTorch's cross_entropy on fp32 logits, uncompiled: at its\nbackward 12 bytes a logit (the log-softmax, its gradient, the logits'\ngradient; 16 with tp > 1, torch's loss_parallel) instead of 4 (default:\noff, a fused cross-entropy; on with --framework torch)", NULL},
     {"no-ce-unfused", O_NOCEU, NULL, "", NULL, NULL},
     {"tp-overlap", O_TPOVL, NULL, NULL, "a layer's tensor-parallel collectives overlap its matmuls (Megatron's\n--tp-comm-overlap, torchtitan's async TP; with sequence parallelism)", NULL},
     ZP_OPT_UNITS(O_UNITS),

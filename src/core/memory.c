@@ -648,9 +648,14 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     } else if (last) {
         /* fp32 logits; PyTorch's uncompiled cross_entropy on them (ce_unfused)
          * holds three such tensors at its backward: the log-softmax output,
-         * its gradient, the logits' gradient */
-        loss += (cv->ce_unfused ? 12 : 4) * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch *
-                (uint64_t)sh->vocab_t;
+         * its gradient, the logits' gradient; with tensor parallelism, four:
+         * torch's loss_parallel (DTensor, the logits sharded on the vocab)
+         * runs nll_loss's backward and log_softmax's as one function that
+         * makes a zeroed gradient, exp of the saved log-softmax and their
+         * sum beside it (torch/distributed/tensor/parallel/loss.py,
+         * _nll_loss_and_log_softmax_backward) */
+        uint64_t ce = cv->ce_unfused ? (l->tp > 1 ? 16 : 12) : 4;
+        loss += ce * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)sh->vocab_t;
         if (l->sp && l->tp > 1 && cv->bwd_workspace)   /* the head's input gathered whole (a working buffer) */
             loss += ab * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
         t_loss = act + head_act + both + loss;
