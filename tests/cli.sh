@@ -891,17 +891,36 @@ jok "$tmp/ppo3.json" '[.[] | .chosen.stages[1].memory_bytes.activations] as $a |
     $a[1] - $a[0] == 3 * 2 * 1024 * 1024 and $a[2] - $a[0] == 3 * 2 * 1024 * 1024 / 2 and
     ([.[] | .chosen.stages[3].memory_bytes.activations] | unique | length) == 1' \
     "--pp-outputs: stage 1 keeps 3 outputs, 2 s b h each (kept) or half (sliced, tp 2); the last stage none"
-# the scores' gradients without flash attention (GPT-2 medium, 16 heads, s 1024, b 4, bf16, no
-# dropout): every head's at once, 2 b a s^2 bytes, against one head's of one sequence, 2 s^2
+# the scores' gradients without flash attention (Llama 2 7B, 32 heads, s 4096, b 1, bf16, one GPU,
+# full recompute): at the block's backward every head's, 2 a s^2 = 1073741824 bytes, beyond what the
+# MLP's backward freed, its gate, up and product outputs and three gradients, 2 x 6 s f = 541065216;
+# the engine's one head counts 2 s^2 instead
 for g in all head; do
-    zp --model gpt2-medium --gpus 1 --seq 1024 --micro-batch 4 --global-batch 4 --ckpt full --no-flash-attn \
-        --score-grads $g --json --db "$tmp/sg.db"
+    zp --model llama2-7b --gpus 1 --gpu-mem 1TiB --seq 4096 --micro-batch 1 --global-batch 1 --ckpt full \
+        --no-flash-attn --score-grads $g --json --db "$tmp/sg.db"
     cp "$outf" "$tmp/sg-$g.json"
 done
 jq -s . "$tmp/sg-all.json" "$tmp/sg-head.json" >"$tmp/sg2.json"
 jok "$tmp/sg2.json" '.[0].conventions.score_grads == "all" and .[1].conventions.score_grads == "head" and
-    .[0].chosen.memory_bytes.buffers - .[1].chosen.memory_bytes.buffers == 2 * (4 * 16 - 1) * 1024 * 1024' \
-    "--score-grads all: 2 (b a - 1) s^2 bytes more in buffers than one head's"
+    ([.[] | .chosen.peak_phase] | unique) == ["backward"] and
+    .[0].chosen.memory_bytes.buffers - .[1].chosen.memory_bytes.buffers ==
+        2 * 32 * 4096 * 4096 - 2 * 6 * 4096 * 11008 - 2 * 4096 * 4096' \
+    "--score-grads all: every head's 2 a s^2 beyond the MLP's 12 s f, against the engine's 2 s^2"
+# a stored run read back for its report plans with its own score_grads, and one stored before the
+# key (removed here) with the one head zplan counted then: the report's dp-1 total differs by the
+# same 499122176 bytes and the 5 % fragmentation on them
+if command -v sqlite3 >/dev/null 2>&1; then
+    sid=$(jq .run_id "$tmp/sg-all.json")
+    (cd "$tmp" && "$ZPLAN" report "$sid" --db "$tmp/sg.db" --out "$tmp/sg-r1" >/dev/null 2>&1)
+    sqlite3 -batch "$tmp/sg.db" "UPDATE runs SET result_json = json_remove(result_json, '\$.conventions.score_grads') WHERE id = $sid"
+    (cd "$tmp" && "$ZPLAN" report "$sid" --db "$tmp/sg.db" --out "$tmp/sg-r2" >/dev/null 2>&1)
+    d=$(awk 'FNR == 1 { f++ } $1 == 1 { t[f] = $6 } END { printf "%.4f", t[1] - t[2] }' \
+        "$tmp/sg-r1/scaling.dat" "$tmp/sg-r2/scaling.dat" 2>/dev/null)
+    is "$d" "$(awk 'BEGIN { printf "%.4f", 499122176 * 1.05 / 1073741824 }')" \
+        "a stored run's score_grads read back (all; absent before the key: head) for its report's plans"
+else
+    skip_dep "no sqlite3 here"
+fi
 zp show "$(jq .run_id "$tmp/sg-head.json")" --db "$tmp/sg.db" --json
 jok "$outf" '.conventions.score_grads == "head"' "a stored run reads --score-grads back"
 zp --model gpt2-medium --gpus 1 --no-store --json

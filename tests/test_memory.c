@@ -832,31 +832,54 @@ static void test_workspace(void)
     cv.bwd_workspace = 0;
     zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &without);
     /* fp32 (4 bytes), t = 1, g = a, f = 4h: residual sbh + one sbh + QKV 3 sbh
-     * + MLP 2 x 4 sbh = 13 sbh, and (no flash) the scores' gradients of
-     * every head and sequence, b a s^2, twice with dropout (the batched
-     * products of the frameworks, the default), or of one head and sequence,
-     * s^2 (zplan's engine, --score-grads head) */
-    uint64_t ws = 4 * (13 * s * b * h + b * a * s * s);
-    is_u64(with.dev[ZP_MEM_BUF] - without.dev[ZP_MEM_BUF], ws, "workspace: 4 (13 sbh + b a s^2) bytes = %llu",
-           (unsigned long long)ws);
-    {
-        zp_mem hw, hwo, dw, dwo;
-        cv.bwd_workspace = 1;
+     * + MLP 2 x 4 sbh = 13 sbh.  No flash: the frameworks' score gradients
+     * (--score-grads all) come when the MLP's backward is over, its inner
+     * saved tensors (fc1 and GELU outputs, 2 x 4 sbh) and gradients (2 x 4
+     * sbh) freed: here E = b a s^2 = 32768 values (131072 bytes) is less
+     * than those 16 sbh x 4 = 524288 bytes, and adds nothing */
+    uint64_t ws = 4 * 13 * s * b * h;
+    is_u64(with.dev[ZP_MEM_BUF] - without.dev[ZP_MEM_BUF], ws, "workspace: 4 x 13 sbh bytes = %llu (the scores' "
+           "gradients within what the MLP's backward freed)", (unsigned long long)ws);
+    {   /* zplan's engine (--score-grads head): its T x T scratch of one
+         * head and sequence beside the rest, 4 (13 sbh + s^2) */
+        zp_mem hw, hwo;
         zp_conv ch = cv;
-        zp_train td = tr;
-        td.dropout = 1;
-        zp_mem_stage(&m, &td, &l, &c, &cv, 0, &dw);
-        cv.bwd_workspace = 0;
-        zp_mem_stage(&m, &td, &l, &c, &cv, 0, &dwo);
-        cv.bwd_workspace = 1;
-        is_u64(dw.dev[ZP_MEM_BUF] - dwo.dev[ZP_MEM_BUF], 4 * (13 * s * b * h + 2 * b * a * s * s),
-               "workspace with dropout: 4 (13 sbh + 2 b a s^2), the dropout's backward beside its input");
         ch.score_grads = ZP_SGRAD_HEAD;
+        ch.bwd_workspace = 1;
         zp_mem_stage(&m, &tr, &l, &c, &ch, 0, &hw);
         ch.bwd_workspace = 0;
         zp_mem_stage(&m, &tr, &l, &c, &ch, 0, &hwo);
         is_u64(hw.dev[ZP_MEM_BUF] - hwo.dev[ZP_MEM_BUF], 4 * (13 * s * b * h + s * s),
                "workspace, one head at a time (the engine): 4 (13 sbh + s^2)");
+    }
+    {   /* s = 1024, b = 1, one GPU, no dropout: E = a s^2 = 4194304 values,
+         * 4 E = 16777216 bytes against the MLP's 4 x 4 s b f = 4194304: the
+         * block's backward holds 12582912 more than the workspace, at the
+         * backward only (the loss holds the workspace alone) */
+        const uint64_t S = 1024;
+        zp_model ml = gpt(2, (int64_t)h, (int64_t)a, (int64_t)V, (int64_t)S);
+        zp_train tl = train(ZP_DT_FP32, ZP_DT_FP32, 0, (int64_t)S);
+        tl.dropout = 0;
+        zp_layout l1 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+        zp_conv ca = cv;
+        zp_mem aw, awo, hw;
+        ca.bwd_workspace = 1;
+        zp_mem_stage(&ml, &tl, &l1, &c, &ca, 0, &aw);
+        zp_conv ch = ca;
+        ch.score_grads = ZP_SGRAD_HEAD;
+        zp_mem_stage(&ml, &tl, &l1, &c, &ch, 0, &hw);
+        ca.bwd_workspace = 0;
+        zp_mem_stage(&ml, &tl, &l1, &c, &ca, 0, &awo);
+        uint64_t sbh1 = S * h, extra = 4 * a * S * S - 4 * 4 * S * 4 * h;
+        ok(aw.phase == ZP_PHASE_BACKWARD, "s = 1024 without flash: the peak is the block's backward");
+        is_u64(aw.dev[ZP_MEM_BUF], 4 * 13 * sbh1 + extra,
+               "s = 1024, at the block's backward: workspace 4 x 13 sbh + the scores' 4 a s^2 beyond the MLP's "
+               "16 s f bytes (dp 1: no bucket; nothing rebuilt)");
+        /* without them, and with the engine's one head, the peak is the
+         * loss: the fp32 logits 4 s V and the workspace (+ 4 s^2) */
+        ok(awo.phase == ZP_PHASE_LOSS && hw.phase == ZP_PHASE_LOSS, "s = 1024: the engine's and no workspace peak at the loss");
+        is_u64(hw.dev[ZP_MEM_BUF], 4 * S * V + 4 * (13 * sbh1 + S * S),
+               "s = 1024, the engine: logits + workspace with one head's s^2 at the loss");
     }
     cv.bwd_workspace = 0;   /* as the checks below expect */
     /* the rest, at the first block's backward: the block's full fp32

@@ -382,13 +382,9 @@ void zp_lcache_init(const zp_model *m, const zp_train *tr, const zp_layout *l, z
  * of its activations for one micro-batch are live: the residual-stream
  * gradient (B sbh/r), one h-wide activation gradient (B sbh), the Q, K, V
  * gradients (B s b d (a + 2g)/t), the MLP inner gradients (2 or 3 x
- * B s b f/t) and, without flash attention, the scores' gradients
- * (zp_score_grads): those of every head and sequence at once, B b ceil(a/t)
- * s s' (s' = min(s, window)), twice with dropout (the probabilities'
- * gradient and the dropout's backward of it are live together; a fused
- * softmax backward then works in place), as the batched products of
- * Megatron's, DeepSpeed's and PyTorch's attention make them; or one head's
- * of one sequence, B s s' (zplan's engine). */
+ * B s b f/t) and, without flash attention and with zplan's engine
+ * (zp_score_grads head), the score gradients of one head and sequence
+ * (B s s', s' = min(s, window)); the frameworks' are score_grads_extra's. */
 static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
                               const zp_lcache *lc)
 {
@@ -397,12 +393,35 @@ static uint64_t bwd_workspace(const zp_model *m, const zp_train *tr, const zp_la
     uint64_t hd = (uint64_t)zp_model_head_dim(m), f = (uint64_t)zp_ceil_div(m->ffn, l->tp);
     uint64_t ws = lc->sbh_r + s * b * h + s * b * hd * ((uint64_t)m->heads + 2 * (uint64_t)m->kv_heads) / t +
                   (m->mlp == ZP_MLP_GELU ? 2 : 3) * s * b * f;
-    if (!tr->flash)
-        ws += s * (uint64_t)zp_model_attn_span(m, tr->seq) *
-              (cv->score_grads == ZP_SGRAD_HEAD ? 1 : b * (uint64_t)zp_ceil_div(m->heads, l->tp) * (tr->dropout ? 2 : 1));
+    if (!tr->flash && cv->score_grads == ZP_SGRAD_HEAD)
+        ws += s * (uint64_t)zp_model_attn_span(m, tr->seq);
     if (l->sp && l->tp > 1)   /* the gathered operand: the output gradient, then a saved input, whole */
         ws += s * b * h;
     return B * ws;
+}
+
+/* Without flash attention, in the frameworks (zp_score_grads all): by the
+ * time a block's attention core runs its backward, the MLP's backward is
+ * over, its inner saved tensors ((1 or 2) B + B) s b f/t and gradients (2 or
+ * 3) B s b f/t freed, and the probabilities' gradient of every head of the
+ * micro-batch is live, E = b ceil(a/t) s s' values: one such tensor in
+ * Megatron's and DeepSpeed's attention (the fused softmax's backward works
+ * in place; with dropout the values product's backward frees the dropout's
+ * saved output before the dropout's backward makes its own), two under
+ * PyTorch eager without dropout (softmax's backward makes a new one beside
+ * its input; under autocast in fp32).  That moment raises the block's
+ * backward only by what it holds beyond what the MLP's did (the workspace
+ * counts the MLP's gradients); at the loss no attention runs. */
+static uint64_t score_grads_extra(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv)
+{
+    if (tr->flash || cv->score_grads == ZP_SGRAD_HEAD || !cv->bwd_workspace)
+        return 0;
+    uint64_t B = zp_act_bytes(tr), sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch;
+    uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp), gelu = m->mlp == ZP_MLP_GELU;
+    uint64_t E = sb * (uint64_t)zp_ceil_div(m->heads, l->tp) * (uint64_t)zp_model_attn_span(m, tr->seq);
+    uint64_t score = (cv->eager && !tr->dropout ? 2 : 1) * (cv->eager && zp_autocast_dtype(tr) ? 4 : B) * E;
+    uint64_t mlp = ((gelu ? 2 : 3) * B + (gelu ? 1 : 2) * B + B) * sb * f;
+    return score > mlp ? score - mlp : 0;
 }
 
 static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
@@ -559,6 +578,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         bwd = 0;
     if (eg_first)   /* PyTorch eager's moment is the first block's backward: its rebuild, if it is rebuilt */
         bwd = eg_b0_rebuilt ? eg_whole : 0;
+    bwd += score_grads_extra(m, tr, l, cv);
     if (cv->bwd_workspace)
         both += ws = bwd_workspace(m, tr, l, cv, sh);
     if (l->pp > 1 && !cv->p2p_in_place)
