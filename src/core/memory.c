@@ -503,6 +503,15 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     uint64_t act = sh->act_layer * (uint64_t)n_rc + sh->act_kept * (uint64_t)(n_in - n_rc);
     /* PyTorch eager: what autograd keeps (zp_eager_layer_bytes; its
      * selective and per-op policies are counted as zplan's own) */
+    /* micro-batches in flight on the model's first chunk (stage 0): p
+     * (1F1B); interleaved, the warm-up's (v + 1) p - 1 forwards run p at a
+     * time through chunks 0 .. v-1 and then p - 1 more through chunk 0,
+     * 2p - 1 (Korthikanti et al.'s s b h p / t counts p); at most M.
+     * A micro-batch leaves stage 0 with chunk 0's backward, its last
+     * there, so this counts every micro-batch in flight on stage 0 */
+    int64_t mb0 = l->vp > 1 ? 2 * l->pp - 1 : l->pp;
+    if (mb0 > l->grad_accum)
+        mb0 = l->grad_accum;
     int eg_act = eg && (l->ckpt == ZP_CKPT_NONE || l->ckpt == ZP_CKPT_FULL);
     uint64_t eg_whole = 0, eg_first = 0;   /* one block's, kept whole; what the other blocks free */
     int eg_b0_rebuilt = 0;
@@ -530,17 +539,9 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
              * backward) */
             uint64_t ec, er;
             zp_eager_bytes(tr, &ec, &er);
-            int64_t mb = l->pp < l->grad_accum ? l->pp : l->grad_accum;
-            act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb;
+            act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb0;
         }
     }
-    /* micro-batches in flight on the model's first chunk (stage 0): p
-     * (1F1B); interleaved, the warm-up's (v + 1) p - 1 forwards run p at a
-     * time through chunks 0 .. v-1 and then p - 1 more through chunk 0,
-     * 2p - 1 (Korthikanti et al.'s s b h p / t counts p); at most M */
-    int64_t mb0 = l->vp > 1 ? 2 * l->pp - 1 : l->pp;
-    if (mb0 > l->grad_accum)
-        mb0 = l->grad_accum;
     if (k == 0 && tr->dropout && !(eg_act && m->mlp == ZP_MLP_SWIGLU))   /* (transformers' LLaMA has none) */
         act += sh->sbh_r * (uint64_t)mb0;            /* embedding dropout masks, 1 byte */
     /* the embedding norm's input (BLOOM's word_embeddings_layernorm, on the
