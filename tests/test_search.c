@@ -611,6 +611,61 @@ static void test_pinned_only(void)
     ok(matching(&pb, is_fsdp_pp_kept) == KMAX + 1, "--zero 3 --pp 2: every plan FSDP + PP, none offloading parameters");
 }
 
+/* Uneven stages (10 blocks on 4: 2 3 3 2) with a small vocabulary: the
+ * second stage, a block more than the first and more micro-batches in
+ * flight (3 x 3 blocks against 4 x 2), is the worst rank.  Its plan
+ * reports that rank's communication, exposes its tensor-parallel
+ * all-reduces (3 blocks x 4 a micro-batch, none overlapped: 1.5 times the
+ * first stage's), and its optimizer pass covers its 3 blocks: by hand
+ * 3 (12 h^2 + 13 h) / t parameters and the whole biases and norms. */
+static void test_uneven_stages(void)
+{
+    zp_model m = gpt(10, 2048, 16);
+    m.vocab = 1024;
+    zp_problem pb = problem(m, 8, 80 * GIB, 8);
+    zp_layout l = {.dp = 1, .tp = 2, .pp = 4, .vp = 1, .cp = 1, .zero = 1, .offload = ZP_OFF_NONE,
+                   .ckpt = ZP_CKPT_NONE, .micro_batch = 1, .grad_accum = 8};
+    zp_plan pl;
+    zp_plan_eval(&pb, &l, &pl);
+    is_u64((uint64_t)pl.worst_stage, 1, "2 3 3 2 blocks, vocabulary 1024: the second stage is the worst rank");
+    zp_comm c0, c1, c3;
+    zp_comm_plan(&pb.model, &pb.train, &l, &pb.cluster, &pb.conv, 0, &c0);
+    zp_comm_plan(&pb.model, &pb.train, &l, &pb.cluster, &pb.conv, 1, &c1);
+    zp_comm_plan(&pb.model, &pb.train, &l, &pb.cluster, &pb.conv, 3, &c3);
+    double tp0 = 0, tp1 = 0;
+    uint64_t tpb1 = 0;
+    for (int i = 0; i < c0.n; i++)
+        tp0 += c0.c[i].group == ZP_GRP_TP ? c0.c[i].time_s : 0.0;
+    for (int i = 0; i < c1.n; i++)
+        if (c1.c[i].group == ZP_GRP_TP)
+            tp1 += c1.c[i].time_s, tpb1 += c1.c[i].bytes * (uint64_t)c1.c[i].count;
+    double h = 2048, s = 2048, M = 8;
+    is_u64(tpb1, (uint64_t)(3 * 4 * M * s * h * 2), "the second stage: 3 blocks x 4 all-reduces of s h bf16 a micro-batch");
+    ok(c1.bytes_per_step != c3.bytes_per_step, "its bytes differ from the last stage's (%llu, %llu)",
+       (unsigned long long)c1.bytes_per_step, (unsigned long long)c3.bytes_per_step);
+    is_u64(pl.comm_bytes, c1.bytes_per_step, "the plan reports the worst rank's bytes, the second stage's");
+    /* the same cost with the middle stage given the first stage's collectives (2 blocks, and the embedding's) */
+    zp_lcache lc;
+    zp_cost as_first;
+    zp_lcache_init(&pb.model, &pb.train, &l, &lc);
+    zp_cost_eval_c(&pb.model, &pb.train, &l, &pb.cluster, &pb.conv, &lc, &c0, &c3, NULL, &as_first);
+    ok(tp1 > tp0 && pl.cost.comm_exposed_s >= tp1 && pl.cost.comm_exposed_s > as_first.comm_exposed_s,
+       "its exposed communication holds its own all-reduces (%g s >= %g s; %g s with the first stage's %g s)",
+       pl.cost.comm_exposed_s, tp1, as_first.comm_exposed_s, tp0);
+    uint64_t pbytes, gbytes, K;
+    zp_state_bytes(&pb.train, &pb.conv, &pbytes, &gbytes, &K);
+    /* one block on one of 2 tp ranks: QKV and fc1 column-parallel (3 h^2 / 2
+     * + 3 h / 2, 4 h^2 / 2 + 4 h / 2), the output projection and fc2
+     * row-parallel with whole biases (h^2 / 2 + h, 4 h^2 / 2 + h), two
+     * norms whole (4 h): 6 h^2 + 9.5 h; dp 1, so ZeRO-1 shards nothing */
+    int64_t P1 = zp_stage_params(&pb.model, &l, 1);
+    is_u64((uint64_t)P1, (uint64_t)(3 * (6 * h * h + 9.5 * h)), "the second stage: 3 blocks of 6 h^2 + 9.5 h on a tp rank");
+    double want = (double)P1 * (2.0 * (double)pbytes + (double)gbytes + 2.0 * (double)K) / (pb.cluster.gpu.hbm_gbps * 1e9);
+    ok(P1 > zp_stage_params(&pb.model, &l, 0) && P1 > zp_stage_params(&pb.model, &l, 3),
+       "the second stage holds the most parameters");
+    is_dbl(pl.cost.optimizer_s, want, 1e-12, "the optimizer pass covers the second stage's parameters");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -623,5 +678,6 @@ int main(void)
     test_fit_boundary();
     test_cp();
     test_pinned_only();
+    test_uneven_stages();
     return tap_exit();
 }

@@ -653,12 +653,15 @@ typedef struct {
     double f, b, kf, kb, pf, pb, hf, hb, khf, khb, ef, eb, kef, keb;
 } zp_eager_traffic;
 void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layout *l, zp_eager_traffic *o);
-/* Cost of a plan from its first- and last-stage communication. */
+/* Cost of a plan from its first- and last-stage communication (and, with
+ * uneven stages, that of the middle stage with a block more: zp_cost_eval_c's
+ * midc; NULL takes the first stage's). */
 void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
                   const zp_cluster *c, const zp_conv *cv, const zp_comm *first,
                   const zp_comm *last, zp_cost *out);
 void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
-                    const zp_conv *cv, const zp_lcache *lc, const zp_comm *first, const zp_comm *last, zp_cost *out);
+                    const zp_conv *cv, const zp_lcache *lc, const zp_comm *first, const zp_comm *last,
+                    const zp_comm *midc, zp_cost *out);
 
 /* ---------------------------------------------------------------- search */
 

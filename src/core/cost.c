@@ -636,7 +636,7 @@ void zp_cost_eval(const zp_model *m, const zp_train *tr, const zp_layout *l,
 {
     zp_lcache lc;
     zp_lcache_init(m, tr, l, &lc);
-    zp_cost_eval_c(m, tr, l, c, cv, &lc, first, last, out);
+    zp_cost_eval_c(m, tr, l, c, cv, &lc, first, last, NULL, out);
 }
 
 /* The MLP's matmul weights per layer: h f (fc1, or SwiGLU's gate and up
@@ -794,7 +794,8 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
 }
 
 void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
-                    const zp_conv *cv, const zp_lcache *lc, const zp_comm *first, const zp_comm *last, zp_cost *out)
+                    const zp_conv *cv, const zp_lcache *lc, const zp_comm *first, const zp_comm *last,
+                    const zp_comm *midc, zp_cost *out)
 {
     out->ew_bytes = 0.0;
     /* FLOPs of one micro-batch on one tp rank: the blocks of a stage, the
@@ -906,7 +907,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (zp_lp_grads_apply(tr, l, cv) && lp_bps > 0)
             bwd_s += (double)zp_lcache_stage_params(m, l, lc, stages[which]) * ZP_LP_GRADS_ADD_BYTES / lp_bps;
         double comp = M * (fwd_s + bwd_s);
-        double ex = exposed(which == 2 ? last : first, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
+        const zp_comm *cm = which == 2 ? last : which == 1 && midc ? midc : first;
+        double ex = exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
                             Ls * wg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking);
         comp_kind[which] = comp;
         if (comp > best_compute) {
@@ -955,8 +957,11 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
      * (params, grads, master and moments read and written; foreach Adam's
      * separate kernels move ZP_ADAM_FOREACH_EXTRA_BYTES(gb) a parameter more),
      * or the host optimizer at its throughput when offloaded */
+    /* the largest stage: the first, the last, or with uneven stages the
+     * middle one with a block more */
     int64_t P = lc->stage_params[0] > lc->stage_params[1] ? lc->stage_params[0] : lc->stage_params[1];
-    /* the larger of the first and last stage */
+    if (stages[1] && zp_lcache_stage_params(m, l, lc, stages[1]) > P)
+        P = zp_lcache_stage_params(m, l, lc, stages[1]);
     double Ps = l->zero >= 1 ? (double)zp_ceil_div(P, zp_shard_ranks(l)) : (double)P;
     if (l->offload != ZP_OFF_NONE)
         out->optimizer_s = Ps / cv->cpu_adam_params_per_s;

@@ -110,14 +110,25 @@ static void plan_memory(const zp_problem *pb, const zp_layout *l, const zp_lcach
 /* Communication and cost of a plan whose memory is known. */
 static void plan_cost(const zp_problem *pb, const zp_lcache *lc, zp_plan *o)
 {
-    zp_comm first, last;
+    zp_comm first, last, mid;
     const zp_layout *l = &o->lay;
     zp_comm_plan_c(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, 0, lc, &first);
     if (l->pp > 1)
         zp_comm_plan_c(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, l->pp - 1, lc, &last);
-    const zp_comm *lp = l->pp > 1 ? &last : &first;
-    o->comm_bytes = o->worst_stage == 0 ? first.bytes_per_step : lp->bytes_per_step;
-    zp_cost_eval_c(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, lc, &first, lp, &o->cost);
+    const zp_comm *lp = l->pp > 1 ? &last : &first, *mp = NULL;
+    /* uneven stages: the middle stage with a block more has its own (more
+     * tensor-parallel collectives, no embedding or head) */
+    int64_t ms = zp_stage_middle(pb->model.layers, l->pp);
+    if (ms) {
+        zp_comm_plan_c(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, ms, lc, &mid);
+        mp = &mid;
+    }
+    /* the bytes of the rank whose memory is reported (the worst) */
+    o->comm_bytes = o->worst_stage == 0             ? first.bytes_per_step
+                    : o->worst_stage == l->pp - 1   ? lp->bytes_per_step
+                    : mp && o->worst_stage == ms    ? mid.bytes_per_step
+                                                    : lp->bytes_per_step;
+    zp_cost_eval_c(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, lc, &first, lp, mp, &o->cost);
 }
 
 void zp_plan_eval(const zp_problem *pb, const zp_layout *l, zp_plan *o)
