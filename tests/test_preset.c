@@ -33,6 +33,27 @@ static void config_cases(void)
          "\"num_key_value_heads\":8,\"intermediate_size\":14336,\"vocab_size\":128256,"
          "\"tie_word_embeddings\":false,\"hidden_act\":\"silu\"}",
          ZP_OK, NULL, 32, 4096, 32, 8, 14336, 128256, 8030261248},
+        /* no position-table size: the class's default rows, as transformers builds it (GPT2Config
+         * n_positions 1024: the same 124439808; OPTConfig max_position_embeddings 2048, plus OPT's 2:
+         * 12 (12 h^2 + 13 h) + V h + 2050 h + 2 h = 85054464 + 38608896 + 1574400 + 1536) */
+        {"GPT-2 small without n_positions (GPT2Config's 1024)",
+         "{\"model_type\":\"gpt2\",\"n_layer\":12,\"n_embd\":768,\"n_head\":12,\"vocab_size\":50257}",
+         ZP_OK, NULL, 12, 768, 12, 12, 3072, 50257, 124439808},
+        {"GPT-2 small, no model_type, without n_positions",
+         "{\"n_layer\":12,\"n_embd\":768,\"n_head\":12,\"vocab_size\":50257}",
+         ZP_OK, NULL, 12, 768, 12, 12, 3072, 50257, 124439808},
+        {"OPT-125m without max_position_embeddings (OPTConfig's 2048)",
+         "{\"model_type\":\"opt\",\"hidden_size\":768,\"num_hidden_layers\":12,\"num_attention_heads\":12,"
+         "\"ffn_dim\":3072,\"vocab_size\":50272}",
+         ZP_OK, NULL, 12, 768, 12, 12, 3072, 50272, 125239296},
+        {"a key twice (Python's json would read the last, cJSON the first)",
+         "{\"n_layer\":12,\"n_embd\":768,\"n_head\":12,\"vocab_size\":50257,\"n_embd\":1024}", ZP_EINVAL,
+         "\"n_embd\" appears twice", 0, 0, 0, 0, 0, 0, 0},
+        {"a key twice in a nested object",
+         "{\"n_layer\":12,\"n_embd\":768,\"n_head\":12,\"vocab_size\":50257,"
+         "\"rope_scaling\":{\"factor\":2,\"factor\":4}}", ZP_EINVAL, "\"factor\" appears twice", 0, 0, 0, 0, 0, 0, 0},
+        {"missing layers, GPT-2's name among those allowed", "{\"model_type\":\"gpt2\"}", ZP_EINVAL, "\"n_layer\"",
+         0, 0, 0, 0, 0, 0, 0},
         {"malformed JSON", "{\"n_layer\": 12,\n \"n_embd\": }", ZP_EINVAL, ":2:", 0, 0, 0, 0, 0, 0, 0},
         {"not an object", "[1, 2]", ZP_EINVAL, "JSON object", 0, 0, 0, 0, 0, 0, 0},
         {"missing layers", "{\"n_embd\":768,\"n_head\":12,\"vocab_size\":100}", ZP_EINVAL, "num_hidden_layers",

@@ -88,6 +88,23 @@ static void where_in(const char *text, const char *pos, int *line, int *col)
     }
 }
 
+/* A key that appears twice in one object, at any depth, or NULL. */
+static const char *dup_key(const cJSON *o)
+{
+    for (const cJSON *a = o->child; a; a = a->next) {
+        if (cJSON_IsObject(a) || cJSON_IsArray(a)) {
+            const char *d = dup_key(a);
+            if (d)
+                return d;
+        }
+        if (cJSON_IsObject(o))
+            for (const cJSON *b = a->next; b; b = b->next)
+                if (a->string && b->string && !strcmp(a->string, b->string))
+                    return a->string;
+    }
+    return NULL;
+}
+
 static cJSON *parse(const char *text, const char *where, zp_err *e)
 {
     const char *end = NULL;
@@ -101,6 +118,13 @@ static cJSON *parse(const char *text, const char *where, zp_err *e)
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         zp_err_set(e, ZP_EINVAL, "%s: expected a JSON object at the top level", where);
+        return NULL;
+    }
+    const char *dup = dup_key(j);
+    if (dup) {
+        zp_err_set(e, ZP_EINVAL, "%s: the key \"%.64s\" appears twice in one object (cJSON would read the first, "
+                   "Python's json, which transformers uses, the last; allowed: each key once)", where, dup);
+        cJSON_Delete(j);
         return NULL;
     }
     return j;
@@ -128,8 +152,13 @@ static zp_status int_field(const cJSON *j, const char *where, const char *const 
     const char *k = keys[0];
     cJSON *v = any(j, keys, &k);
     if (!v) {
-        if (dflt < 0)
-            return zp_err_set(e, ZP_EINVAL, "%s: missing \"%s\" (a positive integer)", where, keys[0]);
+        if (dflt < 0) {
+            char alt[160] = "";
+            for (int i = 1; keys[i]; i++)
+                snprintf(alt + strlen(alt), sizeof alt - strlen(alt), "%s\"%s\"", i > 1 ? ", " : " (or ", keys[i]);
+            return zp_err_set(e, ZP_EINVAL, "%s: missing \"%s\"%s%s: a positive integer", where, keys[0], alt,
+                              keys[1] ? ")" : "");
+        }
         *out = dflt;
         return ZP_OK;
     }
@@ -207,6 +236,8 @@ typedef struct hf_arch {
     int64_t head_dim;   /* head_dim default (GemmaConfig: 256); 0: h / a */
     int window_keys;    /* reads sliding_window (Mistral, Qwen2) */
     int attn_bias_key;  /* reads attention_bias (and mlp_bias: LLaMA family, GPT-NeoX) */
+    int64_t pos_rows;   /* a learned table's rows when the config gives none: the class's default
+                         * (GPT2Config n_positions 1024, OPTConfig max_position_embeddings 2048) */
 } hf_arch;
 
 #define GELU ZP_MLP_GELU
@@ -214,23 +245,23 @@ typedef struct hf_arch {
 #define LN ZP_NORM_LAYERNORM
 #define RMS ZP_NORM_RMSNORM
 static const hf_arch hf_archs[] = {
-    /* type        mlp   norm pos              bias qkv mlp head emb tied block                   +pos d   win attn */
-    {"gpt2",      GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0},
-    {"llama",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1},
-    {"mistral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1},
-    {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1},
-    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0},
-    {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1},
-    {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0},
-    {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1},
-    {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0},
-    {"phi",       GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0},
-    {"opt",       GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         2,   0,  0,  0},
-    {"bloom",     GELU, LN,  ZP_POS_ALIBI,    1,   0,  0,  0,   1,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0},
+    /* type        mlp   norm pos              bias qkv mlp head emb tied block                   +pos d   win attn rows */
+    {"gpt2",      GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 1024},
+    {"llama",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1, 0},
+    {"mistral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0},
+    {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0},
+    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0},
+    {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1, 0},
+    {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0},
+    {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1, 0},
+    {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0},
+    {"phi",       GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0},
+    {"opt",       GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         2,   0,  0,  0, 2048},
+    {"bloom",     GELU, LN,  ZP_POS_ALIBI,    1,   0,  0,  0,   1,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 0},
 };
 /* no model_type: GPT-2 defaults, or LLaMA's when hidden_act is silu */
-static const hf_arch hf_plain = {NULL, GELU, LN, ZP_POS_LEARNED, 1, 0, 0, 0, 0, 1, ZP_BLOCK_SERIAL, 0, 0, 1, 1};
-static const hf_arch hf_plain_gated = {NULL, GLU, RMS, ZP_POS_ROTARY, 0, 0, 0, 0, 0, 0, ZP_BLOCK_SERIAL, 0, 0, 1, 1};
+static const hf_arch hf_plain = {NULL, GELU, LN, ZP_POS_LEARNED, 1, 0, 0, 0, 0, 1, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 1024};
+static const hf_arch hf_plain_gated = {NULL, GLU, RMS, ZP_POS_ROTARY, 0, 0, 0, 0, 0, 0, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 0};
 #undef GELU
 #undef GLU
 #undef LN
@@ -498,6 +529,8 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
     /* max_position_embeddings: the rows of a learned table, or for rotary
      * and ALiBi positions the context the model was trained for (no
      * parameters: zp_model_embed_params counts a table only when learned) */
+    if (m->pos == ZP_POS_LEARNED && m->max_pos == 0 && !any(j, k_pos, NULL))
+        m->max_pos = ar->pos_rows;   /* absent: the class's default (zplan_position learned: none) */
     if (m->pos == ZP_POS_LEARNED && m->max_pos > 0)
         m->max_pos += ar->pos_extra;
     cJSON_Delete(j);
