@@ -387,6 +387,23 @@ LDB=$tmp/list.db
 run "$ZPLAN" list --db "$LDB"
 ok "$([ "$rc" -eq 0 ] && grep -q '^    1  .*  (from --params)  *1.014B .*  dp=8 tp=1 pp=1 zero=1 offload=none ckpt=none mb=1$' "$outf"; echo $?)" \
     "list: '(from --params)' and the best plan as dp=8 tp=1 pp=1 zero=1 offload=none ckpt=none mb=1" || diag "$out"
+# an interleaved and a context-parallel plan: list and the Chosen line name
+# vp and cp (dp x tp x pp alone would read as fewer GPUs), and a partial
+# full recompute says which blocks
+LDB2=$tmp/list2.db
+run "$ZPLAN" --model gpt3-175b --gpus 1024 --global-batch 1536 --tp 2 --pp 16 --vp 6 --zero 1 --micro-batch 1 \
+    --ckpt none --db "$LDB2"
+ok "$([ "$rc" -eq 0 ] && grep -q '^Chosen plan: dp=32 tp=2 pp=16 vp=6 zero=1 ' "$outf"; echo $?)" \
+    "Chosen line: vp=6 for an interleaved plan" || diag "$(grep '^Chosen' "$outf")"
+"$ZPLAN" --model llama3-8b --gpus 8 --seq 65536 --tp 1 --pp 1 --cp 2 --zero 3 --micro-batch 1 --ckpt full \
+    --db "$LDB2" >/dev/null 2>&1
+run "$ZPLAN" list --db "$LDB2"
+ok "$([ "$rc" -eq 0 ] && grep -q '  dp=4 tp=1 pp=1 cp=2 zero=3 offload=none ckpt=full mb=1$' "$outf" &&
+      grep -q '  dp=32 tp=2 pp=16 vp=6 zero=1 offload=none ckpt=none mb=1$' "$outf"; echo $?)" \
+    "list: the best plans name cp=2 and vp=6" || diag "$out"
+run "$ZPLAN" --model gpt3-1.3b --gpus 8 --ckpt-layers 13 --no-store
+ok "$([ "$rc" -eq 0 ] && grep -q '^Chosen plan: .* ckpt=full (the first 13 blocks of a stage), ' "$outf"; echo $?)" \
+    "Chosen line: --ckpt-layers 13 says which blocks are rebuilt" || diag "$(grep '^Chosen' "$outf")"
 if command -v sqlite3 >/dev/null 2>&1; then
     sqlite3 "$LDB" "UPDATE runs SET model = 'evil' || char(10) || 'x' || char(27) || '[2J' WHERE id = 1"
     run "$ZPLAN" list --db "$LDB"

@@ -1006,12 +1006,14 @@ static void classic(zp_answer *a)
 
 static void layout_text(char *buf, size_t n, const zp_layout *l)
 {
-    char cp[24] = "";
+    char cp[24] = "", vp[24] = "";
     if (zp_cp(l) > 1)
         snprintf(cp, sizeof cp, " cp=%lld", (long long)zp_cp(l));
+    if (l->vp > 1)
+        snprintf(vp, sizeof vp, " vp=%lld", (long long)l->vp);
     snprintf(buf, n, "dp=%lld tp=%lld pp=%lld%s%s zero=%d offload=%s ckpt=%s micro-batch=%lld", (long long)l->dp,
-             (long long)l->tp, (long long)l->pp, l->vp > 1 ? " (interleaved)" : "", cp, l->zero,
-             zp_offload_names[l->offload], zp_ckpt_names[l->ckpt], (long long)l->micro_batch);
+             (long long)l->tp, (long long)l->pp, vp, cp, l->zero, zp_offload_names[l->offload],
+             zp_ckpt_names[l->ckpt], (long long)l->micro_batch);
 }
 
 /* When the chosen plan recomputes every block (full recompute, neither

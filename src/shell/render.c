@@ -220,12 +220,20 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
 
     const cJSON *ch = zp_jobj(r, "chosen");
     if (cJSON_IsObject(ch)) {
-        char cps[24] = "";
+        char cps[24] = "", vps[24] = "", part[64] = "";
         if (zp_jnum(ch, "cp") > 1)
             snprintf(cps, sizeof cps, " cp=%.0f", zp_jnum(ch, "cp"));
-        fprintf(out, "\nChosen plan: dp=%.0f tp=%.0f pp=%.0f%s%s zero=%.0f offload=%s ckpt=%s%s, micro-batch %.0f x %.0f "
+        if (zp_jnum(ch, "vp") > 1)
+            snprintf(vps, sizeof vps, " vp=%.0f", zp_jnum(ch, "vp"));
+        /* full recompute of some blocks only (--ckpt-every, --ckpt-layers) */
+        const cJSON *tr = zp_jobj(r, "training");
+        if (!strcmp(S(ch, "ckpt"), "full") && zp_jnum(tr, "ckpt_every") > 1)
+            snprintf(part, sizeof part, " (one block in %.0f)", zp_jnum(tr, "ckpt_every"));
+        else if (!strcmp(S(ch, "ckpt"), "full") && zp_jnum(tr, "ckpt_layers") > 0)
+            snprintf(part, sizeof part, " (the first %.0f blocks of a stage)", zp_jnum(tr, "ckpt_layers"));
+        fprintf(out, "\nChosen plan: dp=%.0f tp=%.0f pp=%.0f%s%s zero=%.0f offload=%s ckpt=%s%s%s, micro-batch %.0f x %.0f "
                      "accumulation steps%s\n", zp_jnum(ch, "dp"), zp_jnum(ch, "tp"), zp_jnum(ch, "pp"),
-                zp_jnum(ch, "vp") > 1 ? " (interleaved)" : "", cps, zp_jnum(ch, "zero"), S(ch, "offload"), S(ch, "ckpt"),
+                vps, cps, zp_jnum(ch, "zero"), S(ch, "offload"), S(ch, "ckpt"), part,
                 zp_jflag(ch, "sp") && zp_jnum(ch, "tp") > 1 ? " +sequence parallel" : "", zp_jnum(ch, "micro_batch"),
                 zp_jnum(ch, "grad_accum"), zp_jflag(ch, "fits") ? "" : "  -- DOES NOT FIT");
         if (!zp_jflag(ch, "fits"))
@@ -388,13 +396,16 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                  zp_jnum(mo, "ffn"), S(mo, "mlp"), S(mo, "norm"), S(mo, "position"),
                  zp_jflag(mo, "tied_embeddings") ? "tied" : "untied head", zp_jflag(mo, "bias") ? "" : ", no biases");
     /* tensor and pipeline degrees (absent in records before them: 1) */
-    char tpp[96] = "";
+    char tpp[96] = "", vps[24] = "";
+    if (zp_jnum(rec, "vp") > 1)
+        snprintf(vps, sizeof vps, " vp=%.0f", zp_jnum(rec, "vp"));
     if (zp_jnum(rec, "tp") > 1 || zp_jnum(rec, "pp") > 1)
         snprintf(tpp, sizeof tpp, " tp=%.0f%s pp=%.0f%s", zp_jnum(rec, "tp"), zp_jflag(rec, "sp") ? " (sp)" : "",
-                 zp_jnum(rec, "pp"), zp_jnum(rec, "vp") > 1 ? " (interleaved)" : "");
-    fprintf(out, "  model (scaled): L=%.0f h=%.0f heads=%.0f%s vocab=%.0f seq=%.0f, %.0f parameters; layout dp=%.0f%s "
+                 zp_jnum(rec, "pp"), vps);
+    /* the model the ranks ran (exec --scale shrinks it; unscaled, the plan's) */
+    fprintf(out, "  model run: L=%.0f h=%.0f heads=%.0f vocab=%.0f seq=%.0f%s; %.0f parameters; layout dp=%.0f%s "
            "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
-           zp_jnum(mo, "heads"), arch, zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), zp_jnum(mo, "params"),
+           zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), arch, zp_jnum(mo, "params"),
            zp_jnum(rec, "dp"), tpp, zp_jnum(rec, "zero"), S(rec, "offload"), S(rec, "ckpt"),
            zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
     if (*S(rec, "reason")) {

@@ -1119,8 +1119,12 @@ static void nothing_fits(FILE *f, const ctx *x, int html)
     fputs(html ? "<section id=\"nothing-fits\">\n<h2>Nothing fits</h2>\n" : "\n## Nothing fits\n\n", f);
     if (cJSON_IsObject(cl)) {
         fputs(html ? "<p>Closest plan: " : "Closest plan: ", f);
-        fprintf(f, "dp=%.0f tp=%.0f pp=%.0f zero=%.0f offload=", zp_jnum(cl, "dp"), zp_jnum(cl, "tp"),
-                zp_jnum(cl, "pp"), zp_jnum(cl, "zero"));
+        fprintf(f, "dp=%.0f tp=%.0f pp=%.0f", zp_jnum(cl, "dp"), zp_jnum(cl, "tp"), zp_jnum(cl, "pp"));
+        if (zp_jnum(cl, "vp") > 1)
+            fprintf(f, " vp=%.0f", zp_jnum(cl, "vp"));
+        if (zp_jnum(cl, "cp") > 1)
+            fprintf(f, " cp=%.0f", zp_jnum(cl, "cp"));
+        fprintf(f, " zero=%.0f offload=", zp_jnum(cl, "zero"));
         esc(f, zp_jstr(cl, "offload"));
         fputs(" ckpt=", f);
         esc(f, zp_jstr(cl, "ckpt"));

@@ -741,7 +741,9 @@ zp_status zp_store_runs(zp_store *s, int limit, int (*cb)(void *, const zp_run_r
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db,
             "SELECT r.id, r.created, r.model, r.params, r.gpu, r.gpus, r.candidates, r.fitting,"
-            " (SELECT printf('dp=%d tp=%d pp=%d zero=%d offload=%s ckpt=%s mb=%d', dp, tp, pp, zero, offload, ckpt, micro_batch)"
+            " (SELECT printf('dp=%d tp=%d pp=%d', dp, tp, pp) || CASE WHEN vp > 1 THEN printf(' vp=%d', vp) ELSE '' END"
+            "   || CASE WHEN cp > 1 THEN printf(' cp=%d', cp) ELSE '' END"
+            "   || printf(' zero=%d offload=%s ckpt=%s mb=%d', zero, offload, ckpt, micro_batch)"
             "    FROM plans p WHERE p.run_id = r.id AND p.kind = 'top' ORDER BY rank LIMIT 1)"
             " FROM runs r ORDER BY r.id DESC LIMIT ?", -1, &q, NULL) != SQLITE_OK)
         return sql_err(s, e, "prepare");
