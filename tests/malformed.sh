@@ -65,6 +65,23 @@ for c in "show 1" "report 1 --out $tmp/rep"; do
         diag "rc=$rc $(head -c 300 "$errf")"
 done
 
+# a truncated execution record (not a JSON object at all): refused the same
+# way, not shown as a record with nothing in it; --json shows it as stored
+cp "$tmp/clean.db" "$DB"
+sqlite3 "$DB" "INSERT INTO executions (run_id, plan_rank, created, status, backend, ranks, steps, scale, record_json)
+    VALUES (1, 1, '2026-12-04T00:00:00Z', 'ok', 'cpu', 2, 3, 'none', '{\"exec_id\": 1, \"status\": \"ok\", \"per_ra')" \
+    2>"$errf" || diag "$(cat "$errf")"
+for c in "show 1" "report 1 --out $tmp/rep-trunc"; do
+    run "$ZPLAN" $c --db "$DB"
+    ok "$([ "$rc" -eq 1 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "execution 1 of run 1: the stored document is not valid" "$errf" &&
+          [ ! -e "$tmp/rep-trunc" ]; echo $?)" \
+        "a truncated execution record: zplan $c exits 1 naming the execution, nothing written" ||
+        diag "rc=$rc $(head -c 300 "$errf")"
+done
+run "$ZPLAN" show 1 --json --db "$DB"
+ok "$([ "$rc" -eq 0 ] && jq -e '.executions[0].stored_record | startswith("{\"exec_id\": 1")' "$outf" >/dev/null; echo $?)" \
+    "zplan show 1 --json shows the truncated record's text as stored" || diag "rc=$rc $(head -c 300 "$outf")"
+
 # an engine whose output is not what zplan-engine prints: recorded as
 # failed, saying why, not read
 if command -v mpirun >/dev/null 2>&1; then

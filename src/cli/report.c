@@ -22,14 +22,16 @@ static int add_exec(void *arg, int64_t id, const char *status, const char *recor
     if (!status || !strcmp(status, "running") || !strcmp(status, "lost"))
         return 0;
     cJSON *r = record ? cJSON_Parse(record) : NULL;
-    if (cJSON_IsObject(r)) {
-        if (!cJSON_GetObjectItem(r, "exec_id"))
-            cJSON_AddNumberToObject(r, "exec_id", (double)id);
-        cJSON_DeleteItemFromObject(r, "status");
-        cJSON_AddStringToObject(r, "status", status);
-        cJSON_AddItemToArray(arg, r);
-    } else
+    if (!cJSON_IsObject(r)) {   /* truncated or edited: zp_exec_record_check refuses it */
         cJSON_Delete(r);
+        r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "stored_record", record ? record : "");
+    }
+    if (!cJSON_GetObjectItem(r, "exec_id"))
+        cJSON_AddNumberToObject(r, "exec_id", (double)id);
+    cJSON_DeleteItemFromObject(r, "status");
+    cJSON_AddStringToObject(r, "status", status);
+    cJSON_AddItemToArray(arg, r);
     return 0;
 }
 

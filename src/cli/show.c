@@ -12,11 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An execution's stored record, its status from the row.  A record that
+ * is not a JSON object (truncated, edited) is kept as its text under
+ * "stored_record", which zp_exec_record_check refuses (show's text view
+ * fails; --json shows it as stored). */
 static int add_exec(void *arg, int64_t id, const char *status, const char *record)
 {
     cJSON *rec = cJSON_Parse(record ? record : "{}");
-    if (!rec)
+    if (rec && !cJSON_IsObject(rec)) {
+        cJSON_Delete(rec);
+        rec = NULL;
+    }
+    if (!rec) {
         rec = cJSON_CreateObject();
+        cJSON_AddStringToObject(rec, "stored_record", record ? record : "");
+    }
     if (!cJSON_GetObjectItem(rec, "exec_id"))
         cJSON_AddNumberToObject(rec, "exec_id", (double)id);
     cJSON_DeleteItemFromObject(rec, "status");

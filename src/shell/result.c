@@ -660,6 +660,10 @@ static const zp_field exec_f[] = {
 
 zp_status zp_exec_record_check(const cJSON *rec, const char *what, zp_err *e)
 {
+    /* a stored record that did not parse as an object (show.c keeps its text) */
+    if (cJSON_GetObjectItemCaseSensitive(rec, "stored_record"))
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: not a JSON object (truncated or edited?)",
+                          what);
     return zp_schema_check(rec, exec_f, what, e);
 }
 
