@@ -36,6 +36,45 @@ cJSON *zp_exec_engine_output(const char *out, cJSON **progress)
     return res;
 }
 
+/* What the schema cannot say of the engine's output: that it answers for
+ * the ranks launched (each once, every one when it finished) and for no
+ * more steps than were asked.  Writes why not into why; 0 when it does. */
+static int engine_mismatch(const cJSON *eo, int64_t ranks, int64_t steps, char *why, size_t n)
+{
+    if ((int64_t)zp_jnum(eo, "ranks") != ranks) {
+        snprintf(why, n, "the engine's output is not valid: ranks %.0f, but %lld were launched", zp_jnum(eo, "ranks"),
+                 (long long)ranks);
+        return 1;
+    }
+    const cJSON *ls = zp_jobj(eo, "losses"), *pr = zp_jobj(eo, "per_rank"), *x;
+    if (cJSON_GetArraySize(ls) > steps) {
+        snprintf(why, n, "the engine's output is not valid: losses holds %d values for %lld steps",
+                 cJSON_GetArraySize(ls), (long long)steps);
+        return 1;
+    }
+    unsigned char *seen = calloc((size_t)ranks, 1);
+    int bad = !seen, count = 0;
+    cJSON_ArrayForEach(x, pr)
+    {
+        int64_t r = (int64_t)zp_jnum(x, "rank");
+        if (bad || r < 0 || r >= ranks || seen[r]) {
+            snprintf(why, n, "the engine's output is not valid: per_rank[%d].rank %lld is %s", count, (long long)r,
+                     bad ? "unreadable" : r < 0 || r >= ranks ? "not a rank launched" : "given twice");
+            free(seen);
+            return 1;
+        }
+        seen[r] = 1;
+        count++;
+    }
+    free(seen);
+    if (!strcmp(zp_jstr(eo, "status"), "ok") && count != ranks) {
+        snprintf(why, n, "the engine's output is not valid: per_rank has %d of the %lld ranks of a finished run", count,
+                 (long long)ranks);
+        return 1;
+    }
+    return 0;
+}
+
 /* The record of an execution (what zplan show and report read, checked by
  * zp_exec_record_check; written by zp_exec_record_json): v's run, launch
  * and prediction beside what the engine measured, from the launcher's exit
@@ -52,6 +91,9 @@ cJSON *zp_exec_record(zp_exec_view v, int rc, const char *out, double *granule, 
         zp_err ee = {0};
         if (eo && zp_engine_output_check(eo, &ee)) {
             snprintf(malformed, sizeof malformed, "%s", ee.msg);
+            cJSON_Delete(eo);
+            eo = NULL;
+        } else if (eo && engine_mismatch(eo, v.ranks, v.steps, malformed, sizeof malformed)) {
             cJSON_Delete(eo);
             eo = NULL;
         }
