@@ -99,6 +99,8 @@ check_cases <<'EOF'
 --zero --pp                    | --params 11e9 --gpus 8 --zero 2 --pp 2 --db "$DB"
 --zero 3 --pp --offload        | --params 11e9 --gpus 8 --zero 3 --pp 2 --offload optimizer+params --db "$DB"
 --offload --zero               | --params 11e9 --offload optimizer --zero 0 --db "$DB"
+--ckpt selective --eager none full | --model llama3-8b --gpus 8 --eager --ckpt selective --db "$DB"
+--ckpt op --eager none full    | --model llama3-8b --gpus 8 --framework torch --ckpt op --db "$DB"
 --offload bogus                | --params 11e9 --offload bogus --db "$DB"
 --ckpt bogus                   | --params 11e9 --ckpt bogus --db "$DB"
 --dtype int8                   | --params 11e9 --dtype int8 --db "$DB"

@@ -1097,9 +1097,9 @@ zp report --db "$tmp/ac.db" --out "$tmp/acrep"
 ok "$(grep -q "bf16 autocast: fp32 params, fp32 grads" "$tmp/acrep/report.md" && grep -q "bf16 autocast: fp32 params, fp32 grads" "$tmp/acrep/index.html"; echo $?)" \
     "the report's training row (markdown and HTML) says autocast's fp32 parameters and gradients too"
 zp --model gpt2-small --gpus 1 --gpu h200 --dp 1 --zero 0 --offload none --micro-batch 4 --global-batch 4 --ckpt selective --no-store --framework torch
-is "$rc" 2 "--framework torch --ckpt selective: no valid layout (exit 2)"
-ok "$(grep -q "PyTorch eager (--eager) rebuilds whole blocks only" "$outf" "$errf"; echo $?)" \
-    "the answer says PyTorch eager rebuilds whole blocks only"
+is "$rc" 2 "--framework torch --ckpt selective: refused (exit 2)"
+ok "$(grep -q "\-\-ckpt selective with --eager: Hugging Face's modules checkpoint whole blocks" "$errf"; echo $?)" \
+    "the answer says PyTorch eager rebuilds whole blocks only, naming both options"
 zp --model llama2-7b --no-store --framework jax
 is "$rc" 2 "--framework jax: refused (exit 2)"
 ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "the refusal lists the frameworks"

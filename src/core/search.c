@@ -249,6 +249,9 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
         return zp_err_set(e, ZP_EINVAL, "--zero 3 --pp %lld --offload optimizer+params: FSDP with pipelining keeps "
                           "each stage whole through the step, so its parameters are not offloaded (allowed: "
                           "--offload none or optimizer)", (long long)p->pp);
+    if (pb->conv.eager && (p->ckpt == ZP_CKPT_SELECTIVE || p->ckpt == ZP_CKPT_OP))
+        return zp_err_set(e, ZP_EINVAL, "--ckpt %s with --eager: Hugging Face's modules checkpoint whole blocks "
+                          "(allowed with --eager: --ckpt none or full)", zp_ckpt_names[p->ckpt]);
     if (p->offload > 0 && p->zero == 0)
         return zp_err_set(e, ZP_EINVAL, "--offload %s needs --zero 1, 2 or 3", zp_offload_names[p->offload]);
     if (p->offload == ZP_OFF_OPT_PARAMS && p->zero >= 0 && p->zero < 3)
