@@ -437,6 +437,14 @@ jok "$outf" '.training.dtype == "fp16" and .training.flash_attention == false' "
 run "$ZPLAN" --params 1e9 --gpus 8 --gpu v100-32g --dtype fp16 --flash-attn --no-store --json
 ok "$([ "$rc" -eq 0 ] && [ ! -s "$errf" ]; echo $?)" "V100 with --dtype fp16 --flash-attn: no note" || diag "$err"
 jok "$outf" '.training.flash_attention == true' "V100 with --flash-attn: the user's choice stands"
+run "$ZPLAN" --params 1e9 --gpus 8 --gpu v100-32g --flash-attn --no-store --json
+ok "$([ "$rc" -eq 0 ] && grep -q '^zplan: note: the V100-32G has no bf16 (bf16 needs Ampere or newer): planning with fp16 (--dtype to choose)$' "$errf"; echo $?)" \
+    "V100 with --flash-attn: the note speaks of the dtype only" || diag "rc=$rc $err"
+# Pascal's GTX 1060 runs fp16 at 1/64 of fp32 (its preset: 0.1 against 4.4 TFLOP/s): fp32 by default
+run "$ZPLAN" --model gpt2-small --gpus 1 --gpu gtx1060-6g --no-store --json
+jok "$outf" '.training.dtype == "fp32"' "GTX 1060: planned in fp32, not its slow fp16"
+ok "$(grep -q 'planning with fp32 and attention that stores its scores' "$errf"; echo $?)" "GTX 1060: the note says fp32" ||
+    diag "$err"
 run "$ZPLAN" --params 1e9 --gpus 8 --gpu a100-80g --no-store --json
 ok "$([ "$rc" -eq 0 ] && [ ! -s "$errf" ]; echo $?)" "A100: no note" || diag "$err"
 jok "$outf" '.training.dtype == "bf16" and .training.flash_attention == true' "A100: bf16 with flash attention"

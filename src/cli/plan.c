@@ -40,7 +40,7 @@ static const zp_opt plan_opts[] = {
     {"seq", O_SEQ, "N", NULL, "sequence length (default 2048, or the model's positions)", "Training:"},
     {"global-batch", O_GBATCH, "N", NULL, "sequences per optimizer step (default: 1024 rounded up to a\nmultiple of G)", NULL},
     {"micro-batch", O_MBATCH, "N", NULL, "pin the micro-batch (otherwise searched)", NULL},
-    {"dtype", O_DTYPE, "T", NULL, "bf16 (default), fp16 or fp32: parameters and activations", NULL},
+    {"dtype", O_DTYPE, "T", NULL, "bf16 (default; before Ampere fp16, or fp32 where fp16 is slower), fp16 or fp32:\nparameters and activations", NULL},
     {"grad-dtype", O_GDTYPE, "T", NULL, "gradient dtype (default: --dtype; fp32 = Megatron main grads)", NULL},
     {"master-weights", O_MASTER, NULL, "--master-weights, --no-master-weights", "fp32 master copy for 16-bit training (default on)", NULL},
     {"no-master-weights", O_NOMASTER, NULL, "", NULL, NULL},
@@ -641,8 +641,10 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
      * FlashAttention either (it needs sm_80): the defaults become fp16 and
      * attention that stores its scores, and the user is told */
     int pre_ampere = c->gpu.peak_flops[ZP_DT_BF16] <= 0;
+    /* fp16 where its tensor cores are (V100, Turing); not on a card whose
+     * fp16 runs slower than fp32 (Pascal's GP10x: 1/64 rate) */
     if (!r->dtype && pre_ampere && c->gpu.peak_flops[ZP_DT_FP16] > 0)
-        dt = ZP_DT_FP16;
+        dt = c->gpu.peak_flops[ZP_DT_FP16] >= c->gpu.peak_flops[ZP_DT_FP32] ? ZP_DT_FP16 : ZP_DT_FP32;
     int fw = -1;
     if (r->framework && (st = zp_parse_enum("--framework", r->framework, framework_names, &fw, e)))
         return st;
@@ -653,11 +655,13 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     t->optim = (zp_optim)opt;
     t->master = r->master >= 0 ? r->master : 1;
     t->flash = r->flash >= 0 ? r->flash : !pre_ampere;
+    /* say only what was chosen for the user: the dtype, FlashAttention, or both */
     if (pre_ampere && (!r->dtype || r->flash < 0))
-        snprintf(a->note, sizeof a->note, "the %s has no bf16 and no FlashAttention (it needs Ampere or newer): "
-                 "planning with %s%s (--dtype, --flash-attn to choose)", c->gpu.name,
-                 !r->dtype ? zp_dtype_names[dt] : zp_dtype_names[t->dtype],
-                 r->flash < 0 ? " and attention that stores its scores" : "");
+        snprintf(a->note, sizeof a->note, "the %s has no bf16%s (%s): planning with %s%s (%s to choose)", c->gpu.name,
+                 r->flash < 0 ? " and no FlashAttention" : "", r->flash < 0 ? "both need Ampere or newer"
+                 : "bf16 needs Ampere or newer", !r->dtype ? zp_dtype_names[dt] : zp_dtype_names[t->dtype],
+                 r->flash < 0 ? " and attention that stores its scores" : "",
+                 !r->dtype && r->flash < 0 ? "--dtype, --flash-attn" : !r->dtype ? "--dtype" : "--flash-attn");
     t->dropout = r->dropout >= 0 ? r->dropout : 0;
     if (c->gpu.peak_flops[t->dtype] <= 0)
         return zp_err_set(e, ZP_EINVAL, "--dtype %s: the %s has no %s support (see zplan gpus)",
