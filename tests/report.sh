@@ -473,6 +473,7 @@ bad_case() {
         diag "rc=$rc stderr: $err"
 }
 bad_case 2 "$tmp/b1" "unknown run id" "$ZPLAN" report 99 --db "$DB" --out "$tmp/b1"
+bad_case 2 "$tmp/b1m" "a known and an unknown run id: no report of either" "$ZPLAN" report 1 99 --db "$DB" --out "$tmp/b1m"
 bad_case 2 "$tmp/b2" "run id not a number" "$ZPLAN" report abc --db "$DB" --out "$tmp/b2"
 bad_case 2 "$tmp/b3" "no database" "$ZPLAN" report --db "$tmp/none.db" --out "$tmp/b3"
 ok "$([ ! -e "$tmp/none.db" ]; echo $?)" "a missing database is not created by zplan report"

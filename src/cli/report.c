@@ -160,7 +160,22 @@ static int zp_cmd_report(zp_cli *cli, int argc, char **argv)
             return zp_fail(cli, st);
         ids[nid++] = id;
     }
-    /* several runs: one report each, inside --out when given */
+    /* several runs: every one there before any report is written (an
+     * unknown id leaves nothing behind), then one report each, inside
+     * --out when given */
+    if (nid > 1) {
+        zp_store *s;
+        if ((st = zp_store_open_existing(dbpath, &s, &cli->err)))
+            return zp_fail(cli, st);
+        for (int i = 0; i < nid && !st; i++) {
+            char *json = NULL;
+            st = zp_store_result(s, ids[i], &json, NULL, 0, &cli->err);
+            free(json);
+        }
+        zp_store_close(s);
+        if (st)
+            return zp_fail(cli, st);
+    }
     if (nid > 1 && out && mkdir(out, 0777) != 0 && errno != EEXIST)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--out %s: %s", out, strerror(errno)));
     for (int i = 0; i < nid; i++) {
