@@ -460,6 +460,21 @@ run "$ZPLAN" report 1 --db "$DB" --out "$P"
 ok "$([ "$rc" -eq 0 ] && grep -q '<title>zplan report, run 1</title>' "$P/index.html"; echo $?)" \
     "a report of an earlier zplan (a marker without the file list) is replaced" || diag "rc=$rc stderr: $err"
 
+# stopped while gnuplot draws (SIGTERM; a gnuplot that never returns): no
+# directory, no partial one, no gnuplot left running
+printf '#!/bin/sh\necho $$ >"%s"\nexec sleep 300\n' "$tmp/gp.pid" >"$tmp/hang-gnuplot"
+chmod +x "$tmp/hang-gnuplot"
+ZPLAN_GNUPLOT=$tmp/hang-gnuplot "$ZPLAN" report 1 --db "$DB" --out "$tmp/stopped" >"$outf" 2>"$errf" &
+zpid=$!
+sleep 1
+kill -TERM "$zpid"
+wait "$zpid"
+rc=$?
+ok "$([ "$rc" -eq 1 ] && grep -q '^zplan: interrupted: the report was not written$' "$errf" && [ ! -e "$tmp/stopped" ] &&
+      [ -z "$(ls -d "$tmp"/stopped.partial-* 2>/dev/null)" ] && [ -s "$tmp/gp.pid" ] &&
+      ! kill -0 "$(cat "$tmp/gp.pid")" 2>/dev/null; echo $?)" \
+    "SIGTERM while gnuplot draws: exit 1, nothing left behind, gnuplot stopped" || diag "rc=$rc $(cat "$errf")"
+
 # ---------------------------------------------------------------- bad input
 
 # bad CODE DIR MSG ARGS...: exits CODE, one 'zplan: ' line, DIR not created

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1026,13 +1027,30 @@ const char *zp_report_gnuplot(char *buf, size_t n)
     return NULL;
 }
 
-/* Run gnuplot on one script inside dir; its messages go to errlog. */
+/* Set by SIGINT, SIGTERM or SIGHUP while a report is written: the chart
+ * being drawn is stopped and the partial directory removed. */
+static volatile sig_atomic_t report_stop;
+static void on_stop(int sig)
+{
+    (void)sig;
+    report_stop = 1;
+}
+
+/* The longest one chart may take gnuplot (a chart takes well under a second). */
+#define GNUPLOT_TIMEOUT_S 120
+#define GP_STOPPED (-2)
+#define GP_TIMED_OUT (-3)
+
+/* Run gnuplot on one script inside dir; its messages go to errlog.  Its
+ * exit status; GP_STOPPED when a signal asked zplan to stop, GP_TIMED_OUT
+ * after GNUPLOT_TIMEOUT_S (the process killed either way). */
 static int run_gnuplot(const char *gnuplot, const char *dir, const char *script, const char *errlog)
 {
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        setpgid(0, 0);   /* its own group: stopped whole (a wrapper script and its children) */
         int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 2);
@@ -1049,10 +1067,27 @@ static int run_gnuplot(const char *gnuplot, const char *dir, const char *script,
         execl(gnuplot, gnuplot, script, (char *)NULL);
         _exit(127);
     }
+    setpgid(pid, pid);   /* as the child does: whichever runs first */
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
+    struct timespec t0, now, nap = {0, 20 * 1000 * 1000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid)
+            break;
+        if (w < 0 && errno != EINTR)
             return -1;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int late = now.tv_sec - t0.tv_sec >= GNUPLOT_TIMEOUT_S;
+        if (report_stop || late) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            return report_stop ? GP_STOPPED : GP_TIMED_OUT;
+        }
+        nanosleep(&nap, NULL);
+    }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
@@ -1563,8 +1598,18 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
             goto out;
         }
 
+    /* a signal from here on stops the chart being drawn and removes the
+     * partial directory; the handlers before are restored at the end */
+    struct sigaction sa, old_int, old_term, old_hup;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    report_stop = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGHUP, &sa, &old_hup);
     if ((st = make_tmpdir(dir, tmp, sizeof tmp, e)))
-        goto out;
+        goto restore;
     char errlog[4200];
     snprintf(errlog, sizeof errlog, "%s/.gnuplot-errors", tmp);
     for (int i = 0; i < n && st == ZP_OK; i++) {
@@ -1578,7 +1623,12 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
             break;
         }
         int rc = run_gnuplot(gp, tmp, script, errlog);
-        if (rc != 0) {
+        if (rc == GP_STOPPED || report_stop)
+            st = zp_err_set(e, ZP_EIO, "interrupted: the report was not written");
+        else if (rc == GP_TIMED_OUT)
+            st = zp_err_set(e, ZP_EIO, "gnuplot (%s) took more than %d s on %s: stopped", gp, GNUPLOT_TIMEOUT_S,
+                            script);
+        else if (rc != 0) {
             char raw[300] = "", msg[300];
             FILE *f = fopen(errlog, "r");
             if (f) {
@@ -1591,6 +1641,8 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
                             msg[0] ? ": " : "", msg);
         }
     }
+    if (st == ZP_OK && report_stop)
+        st = zp_err_set(e, ZP_EIO, "interrupted: the report was not written");
     if (st == ZP_OK) {
         unlink(errlog);
         if (!(st = write_index(tmp, &x, charts, n, run_id, created, now, e)) &&
@@ -1600,6 +1652,10 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
     }
     if (st != ZP_OK)
         remove_tmpdir(tmp);
+restore:
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
 out:
     free(charts);
     return st;
