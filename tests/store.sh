@@ -407,10 +407,18 @@ ok "$(test $rc -eq 2 && grep -q '^zplan: .*bad.json: not JSON (at line 2)' "$err
 zp import "$tmp/none.json"
 ok "$(test $rc -eq 2 && grep -q '^zplan: cannot read .*none.json: No such file' "$errf"; echo $?)" \
     "import, no such file: exit 2" || show_run
-jq '.exec_id = 5 | .run_id = 9' "$X" >"$tmp/run9.json"
+jq '.exec_id = 5 | .run_id = 9 | .record.exec_id = 5 | .record.run_id = 9' "$X" >"$tmp/run9.json"
 zp import "$tmp/run9.json"
 ok "$(test $rc -eq 2 && grep -q 'run 9, which is not in .*import.db' "$errf"; echo $?)" \
     "import of a run the database lacks: exit 2, the record is another database's" || show_run
+jq '.exec_id = 5 | .record.exec_id = 5 | .plan = 99 | .record.plan = 99' "$X" >"$tmp/plan99.json"
+zp import "$tmp/plan99.json"
+ok "$(test $rc -eq 2 && grep -q 'plan 99, which run [0-9]* of .*import.db does not have' "$errf"; echo $?)" \
+    "import of a plan the run lacks: exit 2" || show_run
+jq '.exec_id = 998' "$X" >"$tmp/otherid.json"
+zp import "$tmp/otherid.json"
+ok "$(test $rc -eq 2 && grep -q "field 'record.exec_id' is [0-9]*: allowed: 998, the file's own 'exec_id'" "$errf"; echo $?)" \
+    "import of a file whose header and record name different executions: exit 2" || show_run
 zp import "$X" --db "$tmp/nowhere.db"
 ok "$(test $rc -eq 2 && test ! -e "$tmp/nowhere.db"; echo $?)" "import --db to no database: exit 2, none created" ||
     show_run

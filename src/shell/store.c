@@ -1041,15 +1041,23 @@ static zp_status put_exec(zp_store *s, int64_t id, const zp_exec_info *xi, const
     } else if (rc == SQLITE_DONE) {
         sqlite3_finalize(q);
         q = NULL;
-        if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM runs WHERE id = ?", -1, &q, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(s->db, "SELECT EXISTS (SELECT 1 FROM plans WHERE run_id = r.id AND kind = 'top' "
+                               "AND rank = ?) FROM runs r WHERE r.id = ?", -1, &q, NULL) != SQLITE_OK) {
             st = sql_err(s, e, "read");
             goto fail;
         }
-        sqlite3_bind_int64(q, 1, xi->run_id);
+        sqlite3_bind_int64(q, 1, (int64_t)xi->plan_rank);
+        sqlite3_bind_int64(q, 2, xi->run_id);
         rc = sqlite3_step(q);
         if (rc == SQLITE_DONE) {
             st = zp_err_set(e, ZP_EINVAL, "execution %lld is of run %lld, which is not in %s: the record belongs to "
                             "another database; nothing was changed", (long long)id, (long long)xi->run_id, s->path);
+            goto fail;
+        }
+        if (rc == SQLITE_ROW && !sqlite3_column_int(q, 0)) {
+            st = zp_err_set(e, ZP_EINVAL, "execution %lld is of run %lld plan %lld, which run %lld of %s does not "
+                            "have: the record belongs to another database; nothing was changed", (long long)id,
+                            (long long)xi->run_id, (long long)xi->plan_rank, (long long)xi->run_id, s->path);
             goto fail;
         }
         if (rc != SQLITE_ROW) {
@@ -1371,6 +1379,28 @@ static zp_status load_saved(const char *file, zp_saved_exec *x, zp_err *e)
     if (!cJSON_IsObject(rec)) {
         st = bad_field(file, "record", "allowed: a JSON object, the execution's record", rec, e);
         goto out;
+    }
+    /* the record says which execution it is: the same as the file's header */
+    {
+        const struct { const char *key; int64_t v; } same[] = {
+            {"exec_id", x->exec_id}, {"run_id", x->run_id}, {"plan", x->plan_rank}, {"ranks", x->ranks},
+            {"steps", x->steps}};
+        for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, same[i].key);
+            if (v && (!cJSON_IsNumber(v) || v->valuedouble != (double)same[i].v)) {
+                char want[96];
+                snprintf(want, sizeof want, "allowed: %lld, the file's own '%s'", (long long)same[i].v, same[i].key);
+                char key[48];
+                snprintf(key, sizeof key, "record.%s", same[i].key);
+                st = bad_field(file, key, want, v, e);
+                goto out;
+            }
+        }
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(rec, "status");
+        if (rs && (!cJSON_IsString(rs) || strcmp(rs->valuestring, x->status))) {
+            st = bad_field(file, "record.status", "allowed: the file's own 'status'", rs, e);
+            goto out;
+        }
     }
     if (!(x->record_json = cJSON_PrintUnformatted(rec)))
         st = zp_err_set(e, ZP_ENOMEM, "out of memory");
