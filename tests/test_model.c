@@ -320,6 +320,18 @@ static void test_derive(void)
         ok(zp_model_derive(bad[i], &m, &e) == ZP_EINVAL && strstr(e.msg, "--params"),
            "derive(%g) rejected with EINVAL naming --params: '%s'", bad[i], e.msg);
     }
+    /* the least count derived: one block of h = 128 (12 h^2 + 13 h = 198272)
+     * rounds from half of it over the rest (embedding 50304 h, 2048
+     * positions, final norm 2 h: 6701312), 6701312 + 99136 = 6800448 */
+    {
+        zp_model m;
+        zp_err e = {0};
+        ok(zp_model_derive(6800448, &m, &e) == ZP_OK && m.layers == 1 && m.hidden == 128,
+           "derive(6800448): one block of 128, the least count derived");
+        ok(zp_model_derive(6800447, &m, &e) == ZP_EINVAL && strstr(e.msg, "--params 6800447 ") &&
+               strstr(e.msg, "at least 6800448 "),
+           "derive(6800447) refused, the message naming the least count, 6800448: '%s'", e.msg);
+    }
 }
 
 int main(void)

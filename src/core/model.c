@@ -176,10 +176,13 @@ zp_status zp_model_derive(double params, zp_model *out, zp_err *e)
         }
     }
     if (!have) {
+        /* the least count that rounds to one block of the narrowest shape:
+         * the rest and half a block (the layer count rounds to nearest) */
         m.hidden = 128; m.heads = 2; m.kv_heads = 2; m.ffn = 512; m.layers = 1;
-        return zp_err_set(e, ZP_EINVAL, "--params %.4g is too small for a derived GPT shape (allowed: at least %lld "
+        double block = (double)zp_model_layer_params(&m, 1), rest = (double)zp_model_params(&m) - block;
+        return zp_err_set(e, ZP_EINVAL, "--params %.0f is too small for a derived GPT shape (allowed: at least %.0f "
                           "with the 50304-token vocabulary; use --model or --config for smaller models)",
-                          params, (long long)zp_model_params(&m));
+                          params, rest + ceil(block / 2));
     }
     *out = best;
     return ZP_OK;
