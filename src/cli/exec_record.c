@@ -37,7 +37,8 @@ cJSON *zp_exec_engine_output(const char *out, cJSON **progress)
 }
 
 /* What the schema cannot say of the engine's output: that it answers for
- * the ranks launched (each once, every one when it finished) and for no
+ * the ranks launched (each once; every one, where it lists them, when it
+ * finished) and for no
  * more steps than were asked.  Writes why not into why; 0 when it does. */
 static int engine_mismatch(const cJSON *eo, int64_t ranks, int64_t steps, char *why, size_t n)
 {
@@ -67,7 +68,7 @@ static int engine_mismatch(const cJSON *eo, int64_t ranks, int64_t steps, char *
         count++;
     }
     free(seen);
-    if (!strcmp(zp_jstr(eo, "status"), "ok") && count != ranks) {
+    if (!strcmp(zp_jstr(eo, "status"), "ok") && cJSON_IsArray(pr) && count != ranks) {
         snprintf(why, n, "the engine's output is not valid: per_rank has %d of the %lld ranks of a finished run", count,
                  (long long)ranks);
         return 1;
