@@ -489,6 +489,18 @@ static void gpu_presets(void)
                         "\"gemm_max_efficiency_benchmark\":0.7}", "g.json", &g, &e) == ZP_EINVAL &&
            strstr(e.msg, "gemm_max_efficiency_benchmark"),
        "GPU preset whose benchmark ceiling is below its sustained one is refused (%s)", e.msg);
+    /* an optional rate of 0 would read as absent: refused, naming it */
+    static const char *const zero_keys[] = {"attention_efficiency", "sms", "gemm_efficiency"};
+    for (int i = 0; i < 3; i++) {
+        char zt[512];
+        snprintf(zt, sizeof zt, "{\"name\":\"x\",\"memory_mib\":24576,\"peak_tflops\":{\"bf16\":100},\"hbm_gbps\":936,"
+                 "\"nvlink_gbps\":32,\"pcie_gbps\":32,\"nic_gbps\":3.125,\"gpus_per_node\":4,\"host_mem_gib\":128,"
+                 "\"cuda_context_mib\":500,\"nccl_comm_mib\":1.6,\"%s\":0}", zero_keys[i]);
+        e = (zp_err){0};
+        ok(zp_gpu_from_json(zt, "g.json", &g, &e) == ZP_EINVAL && strstr(e.msg, zero_keys[i]) &&
+               strstr(e.msg, "would mean the default"),
+           "GPU preset with \"%s\": 0 is refused, not read as the default (%s)", zero_keys[i], e.msg);
+    }
 
     /* a stored profile (zp_gpu_to_json) reads back as the same bytes: 1.6 MiB
      * is 1677721.6 bytes, written back as 1.59999942779541 MiB (15 digits),

@@ -744,6 +744,22 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (st = num_field(j, where, "attention_efficiency_cudnn", 0, 1, &g->attn_eff_cudnn, 1, e)) ||
         (st = num_field(j, where, "gemm_max_efficiency_fp8", 0, 1, &g->gemm_eff_max_fp8, 1, e)))
         goto out;
+    /* an optional rate or count of 0 would read as absent (the default):
+     * refused rather than silently replaced */
+    {
+        static const char *const pos_keys[] = {
+            "gemm_efficiency", "link_efficiency", "host_adam_params_per_s", "elementwise_gbps", "sms",
+            "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency",
+            "attention_efficiency_fa2", "attention_efficiency_cudnn", "gemm_max_efficiency_fp8", NULL};
+        for (int i = 0; pos_keys[i]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, pos_keys[i]);
+            if (cJSON_IsNumber(v) && v->valuedouble == 0.0) {
+                st = zp_err_set(e, ZP_EINVAL, "%s: \"%s\" = 0 would mean the default (allowed: above 0, or absent "
+                                "or null for the default)", where, pos_keys[i]);
+                goto out;
+            }
+        }
+    }
     if (g->gemm_eff_max_bench > 0 && g->gemm_eff_max_bench < g->gemm_eff_max) {
         st = zp_err_set(e, ZP_EINVAL, "%s: \"gemm_max_efficiency_benchmark\" = %g is below \"gemm_max_efficiency\" = %g "
                         "(a short benchmark reaches at least what training sustains)", where, g->gemm_eff_max_bench,
