@@ -465,13 +465,13 @@ run "$ZPLAN" --model gpt2-small --gpus 8 --dp 8 --tp 1 --pp 1 --zero 1 --micro-b
 acc=$(jq .run_id "$outf")
 rm -f "$tmp/launched"
 PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$acc" --db "$DB" --steps 3 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=128,seq=32
-ok "$([ -e "$tmp/launched" ] && grep -q '^zplan: execution [0-9]*: .*(3 steps of 4 micro-batches of 1 sequences per rank' "$errf"; echo $?)" \
+ok "$([ -e "$tmp/launched" ] && grep -q '^zplan: execution [0-9]*: .*(3 steps of 4 micro-batches of 1 sequence per rank' "$errf"; echo $?)" \
     "--scale: a plan's 128 micro-batches per step become 4, said before the launch" || diag "rc=$rc $err"
 ok "$(grep -q '^zplan: warning: 8 ranks on [0-9]* cores (--oversubscribe): they take turns' "$errf" ||
       [ "$(getconf _NPROCESSORS_ONLN)" -ge 8 ]; echo $?)" "8 ranks on fewer cores: a warning that they take turns" || diag "$err"
 rm -f "$tmp/launched"
 PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$acc" --db "$DB" --steps 3 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=128,seq=32,accum=16
-ok "$(grep -q '(3 steps of 16 micro-batches of 1 sequences per rank' "$errf"; echo $?)" \
+ok "$(grep -q '(3 steps of 16 micro-batches of 1 sequence per rank' "$errf"; echo $?)" \
     "--scale accum=16: the accumulation asked for" || diag "rc=$rc $err"
 # the other forms an Open MPI hostfile takes reach mpirun unrefused
 printf 'ops@node1 count=4\nnode2 slots=2 max-slots = 4\n[fe80::1] cpu=2\n' >"$tmp/forms-hosts"

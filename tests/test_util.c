@@ -375,6 +375,7 @@ static void test_fmt(void)
     is_dbl(zp_bytes_to_g(UINT64_C(80000000000), ZP_UNITS_DECIMAL), 80.0, 1e-15, "bytes_to_g(80e9, decimal) = 80");
     static const struct { double c; const char *want; } counts[] = {
         {10.96e9, "10.96B"}, {124439808.0, "124.4M"}, {1.5e12, "1.5T"}, {125e3, "125k"}, {999, "999"},
+        {1e15, "1000T"}, {2.5e15, "2500T"}, {1.0123e12, "1.012T"},   /* 1000T, not 1e+03T */
     };
     for (int i = 0; i < N_(counts); i++)
         is_str(zp_fmt_count(buf, sizeof buf, counts[i].c), counts[i].want, "fmt_count(%.10g) = '%s'", counts[i].c,

@@ -46,13 +46,13 @@ enum { X_JSON = 1, X_OVERSUB, X_DB, X_SCALE, X_HOSTFILE, X_PROFILE, X_NP, X_STEP
        X_HELP };
 
 static const zp_opt exec_opts_table[] = {
-    {"np", X_NP, "N", NULL, "ranks (default: the plan's dp, at most 64 without --np; each rank is\none replica)",
+    {"np", X_NP, "N", NULL, "ranks (default: the plan's dp x tp x pp, at most 64 without --np); it must\nequal that product",
      "Options:"},
     {"oversubscribe", X_OVERSUB, NULL, NULL, "more ranks than this machine's cores (refused otherwise)", NULL},
     {"steps", X_STEPS, "K", NULL, "training steps (default 10)", NULL},
     {"scale", X_SCALE, "SPEC", NULL, "shrink the model, keeping the layout: key=value,... with layers,\n"
-     "hidden, heads, vocab, seq, micro_batch, accum; or a parameter count\n"
-     "(20M: a GPT-2-like shape within 10 %, 64-wide heads, vocabulary 256\n"
+     "hidden, heads, kv_heads, ffn, vocab, seq, micro_batch, accum; or a parameter\n"
+     "count (20M: a GPT-2-like shape within 10 %, 64-wide heads, vocabulary 256\n"
      "and sequence at most 256 unless given, e.g. 20M,seq=128); default\n"
      "for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
      "seq=64,micro_batch=2,accum=2; a scaled run keeps at most 4 micro-\n"
@@ -421,9 +421,10 @@ static const char exec_usage[] =
     "                  [--db PATH] [--json]\n\n"
     "Run plan N (default 1, the best) of planning run ID, or the best plan of a plan file\n"
     "(planned and recorded first, as zplan --from FILE), for real: MPI ranks (mpirun) of\n"
-    "zplan-engine train a GPT-style decoder in the plan's data-parallel / ZeRO layout, and\n"
-    "the measured memory per class, bytes per collective, losses and step time are\n"
-    "recorded beside the planner's prediction for the same scaled model.\n\n";
+    "zplan-engine train a GPT-style decoder in the plan's layout (data, tensor and pipeline\n"
+    "parallel, ZeRO, offload, recompute), and the measured memory per class, bytes per\n"
+    "collective, losses and step time are recorded beside the planner's prediction for the\n"
+    "same scaled model.\n\n";
 static const char exec_tail[] =
     "Progress (step, loss, time) goes to stderr.  A run ended early - Ctrl-C, a rank that\n"
     "died, a hung one after --timeout - is recorded (interrupted / failed) with the losses\n"

@@ -139,9 +139,10 @@ int zp_exec_run(zp_cli *cli, zp_exec_launch *x)
     char expect[96] = "";
     if (xv->profile)
         snprintf(expect, sizeof expect, "; about %.3g s predicted", xv->cost->step_s * (double)xv->steps);
-    fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (%lld steps of %lld micro-batches of %lld sequences "
+    fprintf(stderr, "%s: execution %lld: %s %s %lld %s ... (%lld step%s of %lld micro-batch%s of %lld sequence%s "
             "per rank%s)\n", cli->prog, (long long)exec_id, x->lname, x->args[1], np, x->eng, (long long)xv->steps,
-            (long long)xv->lay->grad_accum, (long long)xv->lay->micro_batch, expect);
+            xv->steps == 1 ? "" : "s", (long long)xv->lay->grad_accum, xv->lay->grad_accum == 1 ? "" : "es",
+            (long long)xv->lay->micro_batch, xv->lay->micro_batch == 1 ? "" : "s", expect);
     char *out = NULL;
     /* interrupted while the database was waited for: nothing is launched */
     int rc = zp_exec_interrupted ? 130 : zp_run_capture(x->args, x->timeout_s, cli->prog, &out, &zp_exec_interrupted);

@@ -91,6 +91,6 @@ static int zp_cmd_list(zp_cli *cli, int argc, char **argv)
 /* Collect execution records (each its stored JSON) into an array. */
 
 static const char list_usage[] =
-    "Usage: zplan list [--db PATH] [--json]\n\nList the recorded planning runs, newest first.\n";
+    "Usage: zplan list [--db PATH] [--json] [--units gib|gb]\n\nList the recorded planning runs, newest first.\n";
 
 const zp_cmd zp_list_cmd = {"list", zp_cmd_list, "list recorded runs", list_usage, list_opts, NULL};

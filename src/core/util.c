@@ -284,7 +284,7 @@ double zp_bytes_to_g(uint64_t bytes, zp_units u)
 const char *zp_fmt_count(char *buf, size_t n, double c)
 {
     if (c >= 1e12)
-        snprintf(buf, n, "%.3gT", c / 1e12);
+        snprintf(buf, n, c < 1e15 ? "%.4gT" : "%.0fT", c / 1e12);   /* 1000T, not 1e+03T */
     else if (c >= 1e9)
         snprintf(buf, n, "%.4gB", c / 1e9);
     else if (c >= 1e6)

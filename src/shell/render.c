@@ -163,11 +163,17 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             zp_fmt_count(a, sizeof a, params), params);
     /* the network per GPU in both the units it is sold in (bits) and the
      * planner's (bytes): 400 Gb/s read as 400 GB/s changed the plan */
-    fprintf(out, "Cluster  %.0f x %s (%s%s%s), %.0f node%s of %.0f, %s each; host RAM %s per node; network %g GB/s "
+    /* a part of one node: "1 node (8 of its 16 GPUs)" */
+    char nodes[96];
+    if (zp_jnum(c, "gpus") < zp_jnum(c, "gpus_per_node"))
+        snprintf(nodes, sizeof nodes, "1 node (%.0f of its %.0f GPUs)", zp_jnum(c, "gpus"), zp_jnum(c, "gpus_per_node"));
+    else
+        snprintf(nodes, sizeof nodes, "%.0f node%s of %.0f", zp_jnum(c, "nodes"), zp_jnum(c, "nodes") == 1 ? "" : "s",
+                 zp_jnum(c, "gpus_per_node"));
+    fprintf(out, "Cluster  %.0f x %s (%s%s%s), %s, %s each; host RAM %s per node; network %g GB/s "
                  "(%g Gb/s) per GPU\n", zp_jnum(c, "gpus"),
             S(c, "gpu"), S(c, "gpu_description"), zp_jobj(c, "gpu_overrides") ? "; overridden: " : "",
-            zp_jobj(c, "gpu_overrides") ? S(c, "gpu_overrides") : "", zp_jnum(c, "nodes"), zp_jnum(c, "nodes") == 1 ? "" : "s",
-            zp_jnum(c, "gpus_per_node"), bytes(a, sizeof a, cap, u),
+            zp_jobj(c, "gpu_overrides") ? S(c, "gpu_overrides") : "", nodes, bytes(a, sizeof a, cap, u),
             bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u), zp_jnum(c, "inter_node_gbps"),
             8 * zp_jnum(c, "inter_node_gbps"));
     char every[64] = "", fw[128] = "";
@@ -371,15 +377,16 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         return;
     }
     if (gpu)
-        fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f rank%s on %s (CUDA%s), %.0f steps\n",
+        fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f rank%s on %s (CUDA%s), %.0f step%s\n",
                 zp_jnum(rec, "exec_id"), zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), S(rec, "status"),
                 zp_jnum(rec, "ranks"), zp_jnum(rec, "ranks") == 1 ? "" : "s", S(rec, "gpu"),
                 zp_jflag(rec, "shared_gpu") ? ", ranks sharing the GPU: time not that of separate GPUs" : "",
-                zp_jnum(rec, "steps"));
+                zp_jnum(rec, "steps"), zp_jnum(rec, "steps") == 1 ? "" : "s");
     else
-        fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f CPU ranks, %.0f steps\n", zp_jnum(rec, "exec_id"),
-                zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), S(rec, "status"), zp_jnum(rec, "ranks"),
-                zp_jnum(rec, "steps"));
+        fprintf(out, "Execution %.0f of run %.0f plan %.0f: %s on %.0f CPU rank%s, %.0f step%s\n",
+                zp_jnum(rec, "exec_id"), zp_jnum(rec, "run_id"), zp_jnum(rec, "plan"), S(rec, "status"),
+                zp_jnum(rec, "ranks"), zp_jnum(rec, "ranks") == 1 ? "" : "s", zp_jnum(rec, "steps"),
+                zp_jnum(rec, "steps") == 1 ? "" : "s");
     if (!strcmp(S(rec, "status"), "running") || !strcmp(S(rec, "status"), "lost")) {
         /* nothing measured is recorded: the state, and why */
         fprintf(out, "  %s%s%s\n", S(rec, "status"), *S(rec, "reason") ? ": " : "",
@@ -409,7 +416,10 @@ void zp_render_exec(FILE *out, const cJSON *rec)
            zp_jnum(rec, "dp"), tpp, zp_jnum(rec, "zero"), S(rec, "offload"), S(rec, "ckpt"),
            zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
     if (*S(rec, "reason")) {
-        fprintf(out, "  %s: %s", S(rec, "status"), S(rec, "reason"));
+        if (strcmp(S(rec, "reason"), S(rec, "status")))   /* not "interrupted: interrupted" */
+            fprintf(out, "  %s: %s", S(rec, "status"), S(rec, "reason"));
+        else
+            fprintf(out, "  %s", S(rec, "status"));
         if (zp_jobj(rec, "steps_done"))
             fprintf(out, "; %.0f of %.0f steps done", zp_jnum(rec, "steps_done"), zp_jnum(rec, "steps"));
         fputc('\n', out);
