@@ -414,7 +414,7 @@ printf 'localhost slots=2\nthis is not a hostfile line\n' >"$tmp/garbage-hosts"
 : >"$tmp/empty-hosts"
 r0=$(runs_now) e0=$(execs_now)
 for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan" "$tmp/pp2z2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
-    "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" \
+    "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" "1 --scale layers=2,,hidden=64" "1 --scale layers=2,layers=3" \
     "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts" \
     "1 --scale layers=1,hidden=32,heads=2,vocab=1,seq=16"; do
     # shellcheck disable=SC2086
@@ -422,6 +422,9 @@ for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan" "$tmp/pp2
     ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q '^zplan: ' "$errf"; echo $?)" \
         "refused in one line, exit 2: exec $(echo "$args" | sed "s|$tmp/||; s|$ZPLAN_SRCDIR/||")" || diag "rc=$rc $err"
 done
+run "$ZPLAN" exec 1 --scale "" --db "$DB" --steps 1 --oversubscribe
+ok "$([ "$rc" -eq 2 ] && grep -q "^zplan: --scale '': an empty item" "$errf"; echo $?)" \
+    "--scale '' is refused (it read as no scaling: a full-size model on the CPU ranks)" || diag "rc=$rc $err"
 is "$(runs_now) $(execs_now)" "$r0 $e0" "those refusals recorded no planning run and no execution"
 # a tensor-parallel plan runs (with its sequence parallelism): 4 ranks,
 # tp 2 x dp 2, the record's coordinates and bytes per group

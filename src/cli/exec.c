@@ -55,9 +55,10 @@ static const zp_opt exec_opts_table[] = {
      "count (20M: a GPT-2-like shape within 10 %, 64-wide heads, vocabulary 256\n"
      "and sequence at most 256 unless given, e.g. 20M,seq=128); default\n"
      "for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
-     "seq=64,micro_batch=2,accum=2; a scaled run keeps at most 4 micro-\n"
-     "batches per step unless accum= says; dp=, tp=, pp= shrink the\n"
-     "layout's degrees (its ZeRO stage and recompute kept)", NULL},
+     "seq=64,micro_batch=2,accum=2 (none: the plan's own model, unscaled); a\n"
+     "scaled run keeps at most 4 micro-batches per step unless accum= says;\n"
+     "dp=, tp=, pp= shrink the layout's degrees (its ZeRO stage and recompute\n"
+     "kept); each key once", NULL},
     {"device-mem", X_DEVMEM, "SIZE", NULL, "cap on the device pool (default: the GPU's memory scaled as the model)", NULL},
     {"hostfile", X_HOSTFILE, "F", NULL, "Open MPI hostfile for several machines", NULL},
     {"timeout", X_TIMEOUT, "S", NULL, "end a hung run after S seconds (default 600)", NULL},
@@ -214,7 +215,10 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     zp_problem pb = full;
     zp_model *m = &pb.model;
     const char *scale = o.scale;
-    if (!scale && zp_model_params(m) > 100000000)
+    int unscaled = scale && !strcmp(scale, "none");   /* --scale none: the plan's own model */
+    if (unscaled)
+        scale = NULL;
+    else if (!scale && zp_model_params(m) > 100000000)
         scale = "layers=2,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2";
     if (scale && (st = zp_exec_apply_scale(scale, m, &pb.train, &l, &cli->err)))
         return zp_fail(cli, st);

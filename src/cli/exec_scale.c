@@ -83,7 +83,15 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
     double target = 0.0;
     int shaped = 0, vocab_set = 0, seq_set = 0, accum_set = 0, kv_set = 0, ffn_set = 0;
     const zp_model m0 = *m;   /* the proportions scaling keeps */
+    size_t sl = strlen(spec);
+    if (!sl || spec[0] == ',' || spec[sl - 1] == ',' || strstr(spec, ",,"))
+        return zp_err_set(e, ZP_EINVAL, "--scale '%.64s': an empty item (allowed: a parameter count and key=value "
+                          "items separated by single commas, or none for the plan's own model)", spec);
+    if (sl >= sizeof buf)
+        return zp_err_set(e, ZP_EINVAL, "--scale: longer than %zu characters", sizeof buf - 1);
     snprintf(buf, sizeof buf, "%s", spec);
+    char seen[16][16];
+    int nseen = 0;
     for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         int64_t v;
@@ -97,6 +105,11 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
             continue;
         }
         *eq = '\0';
+        for (int i = 0; i < nseen; i++)
+            if (!strcmp(seen[i], kv))
+                return zp_err_set(e, ZP_EINVAL, "--scale: the key '%s' is given twice (allowed: each key once)", kv);
+        if (nseen < 16 && strlen(kv) < sizeof seen[0])
+            snprintf(seen[nseen++], sizeof seen[0], "%s", kv);
         char what[64];
         snprintf(what, sizeof what, "--scale %s", kv);
         int64_t hi = !strcmp(kv, "layers") ? 1000 : !strcmp(kv, "hidden") ? 65536
