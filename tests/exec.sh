@@ -543,4 +543,12 @@ ZPLAN_ENGINE=$tmp/slow-first run "$ZPLAN" exec 1 --db "$DB" --steps 10 --scale l
 jok "$outf" '.status == "failed" and .steps_done == 6 and .step_time_s.measured == 6.43' \
     "a run ended after 6 steps: step time 6.43 s, the median from the 2nd step (not 7.13 with the first)"
 
+# an engine path that is a file, not a program: said so, not 'not found'
+# (a command, not run: dash keeps an assignment before a function)
+: >"$tmp/not-a-program"
+ZPLAN_ENGINE=$tmp/not-a-program "$ZPLAN" exec 1 --db "$DB" --steps 1 >"$outf" 2>"$errf"
+rc=$?
+ok "$([ "$rc" -eq 1 ] && grep -q 'not-a-program is not an executable program' "$errf"; echo $?)" \
+    "ZPLAN_ENGINE naming a file that is not a program: exit 1, said so" || diag "rc=$rc $(cat "$errf")"
+
 finish

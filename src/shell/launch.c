@@ -17,6 +17,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* The engine binary: $ZPLAN_ENGINE, else beside this program. */
@@ -77,9 +78,14 @@ zp_status zp_launcher(char **args, int *n_out, const char *npbuf, const char *ho
     if (!srun && !zp_in_path("mpirun"))
         return zp_err_set(e, ZP_EIO, "mpirun not found: install Open MPI (Debian: apt-get install openmpi-bin, or "
                           "sh scripts/setup) or put mpirun on PATH");
-    if (!zp_in_path(eng))
+    if (!zp_in_path(eng)) {
+        struct stat sb;
+        if (strchr(eng, '/') && stat(eng, &sb) == 0)
+            return zp_err_set(e, ZP_EIO, "%s is not an executable program (ZPLAN_ENGINE names zplan-engine, built "
+                              "with MPI and OpenBLAS)", eng);
         return zp_err_set(e, ZP_EIO, "%s not found: build it (needs MPI and OpenBLAS at configure time) or set "
                           "ZPLAN_ENGINE", eng);
+    }
     int n = 0;
     *name = srun ? "srun" : "mpirun";
     args[n++] = (char *)*name;
