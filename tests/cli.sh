@@ -343,8 +343,16 @@ run "$ZPLAN" --from "$tmp/bwd.plan" --no-store --json
 jok "$outf" '.conventions.backward_workspace == true' "plan file: no-bwd-workspace = no leaves the workspace in"
 printf 'params = 1e9\nno-sp = yes\n' >"$tmp/nosp.plan"
 run "$ZPLAN" --from "$tmp/nosp.plan" --no-store
-ok "$([ "$rc" -eq 2 ] && grep -q "nosp.plan:2: unknown key 'no-sp'" "$errf"; echo $?)" \
-    "plan file: no-sp is refused (sp = no says it)" || diag "rc=$rc $err"
+ok "$([ "$rc" -eq 2 ] && grep -q "nosp.plan:2: 'no-sp' (allowed: a switch by its own name: sp = no)" "$errf"; echo $?)" \
+    "plan file: no-sp is refused, saying sp = no" || diag "rc=$rc $err"
+printf 'params = 1e9\nsp = 1\n' >"$tmp/sp1.plan"
+run "$ZPLAN" --from "$tmp/sp1.plan" --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "sp1.plan:2: 'sp = 1' (allowed: yes, true or on; no, false or off)" "$errf"; echo $?)" \
+    "plan file: sp = 1 refused, naming every accepted word" || diag "rc=$rc $err"
+printf 'params = 1e9\ngpus = 8\n\000\000\000' >"$tmp/nul.plan"
+run "$ZPLAN" --from "$tmp/nul.plan" --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "nul.plan:3: a NUL byte" "$errf"; echo $?)" \
+    "plan file with NUL bytes: refused naming the file and line (it read as if it ended there)" || diag "rc=$rc $err"
 
 # the network's units: 400 alone meant 400 Gb/s and was read as 400 GB/s
 # (more than NVLink), changing the plan; with a unit either is exact, a

@@ -313,6 +313,24 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
         e->code = ZP_EINVAL;
         return ZP_EINVAL;
     }
+    /* a text file: a NUL byte would end every line there (a binary file read as empty) */
+    size_t tn = strlen(text);
+    {
+        FILE *f = fopen(path, "rb");
+        long sz = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0)
+            sz = ftell(f);
+        if (f)
+            fclose(f);
+        if (sz > (long)tn) {
+            int nl = 1;
+            for (size_t i = 0; i < tn; i++)
+                nl += text[i] == '\n';
+            free(text);
+            return zp_err_set(e, ZP_EINVAL, "%s:%d: a NUL byte (allowed: a text file of 'key = value' lines)", path,
+                              nl);
+        }
+    }
     int line = 0;
     for (char *ln = text, *next; ln; ln = next) {
         next = strchr(ln, '\n');
@@ -343,6 +361,13 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
             snprintf(word, sizeof word, "--%s", key + 3);
             pos = zp_opts_find(plan_opts, word, &inl);
         }
+        if (pos && !(!o || o->id == O_FROM || o->id == O_HELP || o->id == O_JSON || o->id == O_NOSTORE ||
+                     o->id == O_REPORT)) {
+            /* the negative of a switch: said by its positive name */
+            st = zp_err_set(e, ZP_EINVAL, "%s:%d: '%s' (allowed: a switch by its own name: %s = no)", path, line, key,
+                            key + 3);
+            break;
+        }
         if (!o || o->id == O_FROM || o->id == O_HELP || o->id == O_JSON || o->id == O_NOSTORE ||
             o->id == O_REPORT || pos) {
             st = zp_err_set(e, ZP_EINVAL, "%s:%d: unknown key '%s' (allowed: the long options of zplan help plan, "
@@ -358,7 +383,8 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
             int yes = !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "on");
             int no = !strcmp(val, "no") || !strcmp(val, "false") || !strcmp(val, "off");
             if (!yes && !no) {
-                st = zp_err_set(e, ZP_EINVAL, "%s:%d: '%s = %s' (allowed: yes or no)", path, line, key, val);
+                st = zp_err_set(e, ZP_EINVAL, "%s:%d: '%s = %s' (allowed: yes, true or on; no, false or off)", path,
+                                line, key, val);
                 break;
             }
             if (strncmp(key, "no-", 3) == 0) {   /* no-bwd-workspace = yes: the option; = no: nothing */
