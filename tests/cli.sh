@@ -434,6 +434,16 @@ ok "$([ "$rc" -eq 0 ] && grep -q '^  - the closest plan .*with full recompute an
     "nothing fits: the recompute-and-offload suggestion says it still does not fit, and why" ||
     diag "$(grep 'closest plan (' "$outf")"
 
+# the offloaded optimizer's host rate is an option, recorded with the run:
+# ZeRO-3 on 8 ranks with the optimizer offloaded, its step = ceil(P / 8) / rate
+run "$ZPLAN" --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 3 --offload optimizer --micro-batch 1 --ckpt full \
+    --host-adam-rate 2e8 --json --db "$tmp/hostadam.db"
+jok "$outf" '.conventions.host_adam_params_per_s == 2e8 and
+    (.chosen.time_s.optimizer - ((.model.params / 8 | ceil) / 2e8) | fabs) < 1e-9 * .chosen.time_s.optimizer' \
+    "--host-adam-rate 2e8: the offloaded step is ceil(P / 8) / 2e8 s, the rate recorded"
+run "$ZPLAN" show --db "$tmp/hostadam.db" --json
+jok "$outf" '.conventions.host_adam_params_per_s == 2e8' "the stored run reads the rate back"
+
 # a V100 has no bf16 and no FlashAttention (sm_80 and up): the defaults
 # become fp16 and stored attention scores, said on stderr in one line; a
 # user's own choices stand, and an A100 plans bf16 with flash attention
