@@ -473,8 +473,9 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         }
     }
     /* a pipeline: each stage's peak (its worst rank against its own
-     * prediction) */
-    if (zp_jnum(rec, "pp") > 1) {
+     * prediction), when the ranks' measurements were recorded (not for a
+     * run ended early) */
+    if (zp_jnum(rec, "pp") > 1 && r0) {
         for (int k = 0; k < (int)zp_jnum(rec, "pp"); k++) {
             double a = 0.0, b = 0.0, pw = 0.0;
             const cJSON *x;
