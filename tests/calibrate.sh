@@ -92,6 +92,10 @@ for args in "--np 0" "--name Bad/Name" "--backend cuda" "--frobnicate 1" "--np";
     ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: ' "$errf"; echo $?)" "calibrate $args: exit 2 with a zplan: line" ||
         diag "rc=$rc $err"
 done
+# a database that cannot be written is refused before the measurement
+run "$ZPLAN" calibrate --db "$tmp/no-such-dir/p.db"
+ok "$([ "$rc" -eq 1 ] && grep -q '^zplan: cannot create .*no-such-dir/p.db' "$errf" && ! grep -q 'calibrating' "$errf"; echo $?)" \
+    "calibrate into a database it cannot create: refused before measuring" || diag "rc=$rc $err"
 run "$ZPLAN" help calibrate
 ok "$([ "$rc" -eq 0 ] && echo "$out" | grep -q 'Usage: zplan calibrate'; echo $?)" "zplan help calibrate"
 finish

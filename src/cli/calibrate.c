@@ -224,6 +224,11 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     int n, nl;
     if ((st = zp_launcher(args, &n, npbuf, hostfile, eng, &lname, &cli->err)))
         return zp_fail(cli, st);
+    /* the database that keeps the profile, opened for writing before the
+     * measurement (one it cannot write is refused before the minutes it takes) */
+    zp_store *s;
+    if ((st = zp_store_open(zp_db_path(db), &s, &cli->err)))
+        return zp_fail(cli, st);
     nl = n;
     args[n++] = (char *)eng, args[n++] = "calibrate", args[n] = NULL;
     fprintf(stderr, "%s: calibrating %lld CPU ranks (sgemm, AdamW, memcpy, collectives)...\n", cli->prog,
@@ -234,6 +239,7 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     free(out);
     if (rc != 0 || !m || zp_jnum(m, "sgemm_peak_flops_per_s") <= 0) {
         cJSON_Delete(m);
+        zp_store_close(s);
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration run failed (%s exit %d)%s", lname, rc,
                                        rc == 124 ? ": timed out (--timeout)" : ""));
     }
@@ -245,17 +251,17 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     cJSON *p = profile_json(m, name, np, eff, ew_bps, step);
     cJSON_Delete(m);
     char *txt = cJSON_PrintUnformatted(p);
-    zp_store *s;
     zp_gpu check;
     if (txt && zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
         free(txt);
         cJSON_Delete(p);   /* a measurement out of range: a runtime failure, not bad input */
+        zp_store_close(s);
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration measured nonsense: %s", cli->err.msg));
     }
-    if (!txt || (st = zp_store_open(zp_db_path(db), &s, &cli->err))) {
-        free(txt);
+    if (!txt) {
         cJSON_Delete(p);
-        return zp_fail(cli, txt ? st : zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
+        zp_store_close(s);
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
     }
     st = zp_store_put_profile(s, name, txt, &cli->err);
     zp_store_close(s);
