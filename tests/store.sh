@@ -407,6 +407,10 @@ ok "$(test $rc -eq 2 && grep -q '^zplan: .*bad.json: not JSON (at line 2)' "$err
 zp import "$tmp/none.json"
 ok "$(test $rc -eq 2 && grep -q '^zplan: cannot read .*none.json: No such file' "$errf"; echo $?)" \
     "import, no such file: exit 2" || show_run
+mkdir -p "$tmp/adir"
+zp import "$tmp/adir"
+ok "$(test $rc -eq 2 && grep -q '^zplan: cannot read .*adir: Is a directory' "$errf"; echo $?)" \
+    "import of a directory: exit 2, as a missing file" || show_run
 jq '.exec_id = 5 | .run_id = 9 | .record.exec_id = 5 | .record.run_id = 9' "$X" >"$tmp/run9.json"
 zp import "$tmp/run9.json"
 ok "$(test $rc -eq 2 && grep -q 'run 9, which is not in .*import.db' "$errf"; echo $?)" \

@@ -1315,7 +1315,9 @@ static zp_status load_saved(const char *file, zp_saved_exec *x, zp_err *e)
         return zp_err_set(e, ZP_ENOMEM, "%s: out of memory (is it a saved execution?)", file);
     if (rerr) {
         free(text);
-        return zp_err_set(e, ZP_EIO, "cannot read %s: %s", file, strerror(rerr));
+        /* a directory is the user's mistake (exit 2, as a missing file), a read error the machine's */
+        return zp_err_set(e, rerr == EISDIR ? ZP_EINVAL : ZP_EIO, "cannot read %s: %s%s", file, strerror(rerr),
+                          rerr == EISDIR ? " (allowed: a saved execution, DB.exec-ID.json)" : "");
     }
     text[len] = '\0';
     const char *end = NULL;
