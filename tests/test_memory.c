@@ -780,10 +780,26 @@ static void test_buffers(void)
     zp_conv cv = conv0();
     zp_mem mem;
     zp_layout l = lay(8, 1, 1, 1, 3, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 4);
-    /* DeepSpeed's estimator: 4 x largest layer (its fp16 params and grads gathered) */
+    /* DeepSpeed's estimator: 4 x largest layer (its fp16 params and grads
+     * gathered), the module with the most parameters of its own
+     * (model_to_params): the embedding or the untied head, 32000 x 4096,
+     * not a block (the largest of whose modules, gate, up or down, is
+     * 4096 x 11008) */
     cv.zero3_buffer = ZP_Z3BUF_DEEPSPEED;
     zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
-    is_u64(mem.dev[ZP_MEM_BUF], 4 * layer + logits, "ZeRO-3 DeepSpeed buffer: 4 x largest layer + logits");
+    is_u64(mem.dev[ZP_MEM_BUF], 4 * 32000ull * 4096 + logits, "ZeRO-3 DeepSpeed buffer: 4 x the embedding + logits");
+    {   /* a vocabulary of 1024: the MLP's matrices are the largest modules, 4 x 4096 x 11008 */
+        zp_model sv = llama(32, 4096, 32, 32, 11008, 1024);
+        zp_mem_stage(&sv, &tr, &l, &c, &cv, 0, &mem);
+        is_u64(mem.dev[ZP_MEM_BUF], 4 * 4096ull * 11008 + 4ull * 2048 * 1024,
+               "ZeRO-3 DeepSpeed buffer, vocabulary 1024: 4 x an MLP matrix + logits");
+        /* fp32 gradients: DeepSpeed's estimate stays 4 bytes a parameter (its 16-bit gathered copies) */
+        zp_train t32 = train(ZP_DT_FP16, ZP_DT_FP32, 1, 2048);
+        t32.flash = 1;
+        zp_mem_stage(&sv, &t32, &l, &c, &cv, 0, &mem);
+        is_u64(mem.dev[ZP_MEM_BUF], 4 * 4096ull * 11008 + 4ull * 2048 * 1024,
+               "ZeRO-3 DeepSpeed buffer with fp32 gradients: still 4 bytes a parameter of the largest module");
+    }
     /* prefetch: at the block's backward the current and next blocks'
      * fp16 params + the block's fp16 grads = 6 x layer (1.21 GB); at the
      * loss (LLaMA is untied) the head's params and grads and the final

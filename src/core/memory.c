@@ -603,12 +603,24 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         both += (uint64_t)P * (wpb + wgb);
     } else if (l->zero >= 3) {
         if (cv->zero3_buffer == ZP_Z3BUF_DEEPSPEED) {
-            int64_t big = sh->layer_params;          /* largest layer's params + grads */
-            if (k == 0 && sh->embed_params > big)
-                big = sh->embed_params;
+            /* DeepSpeed's estimator: 4 bytes (16-bit parameters and
+             * gradients) x its largest layer, the module holding the most
+             * parameters of its own (model_to_params: parameters(recurse=
+             * False)), as Hugging Face's modules split a model on one tp
+             * rank: an MLP matrix (GELU's fc or proj; SwiGLU's gate, up or
+             * down, separate modules in transformers: h x f/t and the bias;
+             * the attention's are smaller), the word embedding (V/t x h), a
+             * learned position table, an untied head */
+            int64_t ft = zp_ceil_div(m->ffn, l->tp), h = m->hidden;
+            int mb = m->bias || m->mlp_bias;
+            int64_t big = h * ft + (mb ? (ft > h ? ft : h) : 0);   /* (a fused QKV, 3 h^2, is smaller: f = 4 h) */
+            if (k == 0 && sh->vocab_t * h > big)
+                big = sh->vocab_t * h;
+            if (k == 0 && m->pos == ZP_POS_LEARNED && m->max_pos * h > big)
+                big = m->max_pos * h;
             if (last && !tied1 && sh->head_params > big)
                 big = sh->head_params;
-            both += (uint64_t)big * (wpb + wgb);
+            both += (uint64_t)big * 2 * wpb;
         } else {
             bwd += (uint64_t)(blocks > 1 ? 2 : 1) * (uint64_t)sh->layer_params * wpb   /* current + prefetched */
                    + (uint64_t)(sh->layer_params + keep_embed) * wgb;
