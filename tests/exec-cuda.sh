@@ -56,7 +56,7 @@ per='{"rank":0,"device_class_peaks":'\$cls',"device_at_peak":'\$cls',"device_pea
  "pinned_staging":0,"tensors_rounded_at_peak":8594432,"device_used_before":0}}'
 ranks=\$per
 i=1
-while [ \$i -lt \$n ]; do ranks="\$ranks,\$per"; i=\$((i + 1)); done
+while [ \$i -lt \$n ]; do ranks="\$ranks,\$(printf '%s' "\$per" | sed "s/\"rank\":0/\"rank\":\$i/")"; i=\$((i + 1)); done
 group=single; shared=false
 [ \$n -gt 1 ] && group=staged && shared=true
 echo '{"progress":{"step":1,"steps":2,"loss":4.8,"time_s":0.1,"applied":1}}'
