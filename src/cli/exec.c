@@ -206,8 +206,11 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (full.train.dtype != ZP_DT_FP32 && !full.train.master)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s stores %s parameters without fp32 master "
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "
-                                       "--master, the default, or --dtype fp32)", which,
+                                       "--master-weights, the default, or --dtype fp32)", which,
                                        zp_dtype_names[full.train.dtype]));
+    if (full.train.fp8)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s computes its linear layers in FP8 (--fp8): the "
+                                       "engine has no FP8 (plan without --fp8 to run the layout)", which));
     /* the scaled model and layout (--scale may shrink the layout's
      * degrees too: dp=, tp=, pp=) */
     if ((st = zp_exec_engine_arch(&full.model, which, &cli->err)))

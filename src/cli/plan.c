@@ -27,7 +27,7 @@ enum {
 static const zp_opt plan_opts[] = {
     {"params", O_PARAMS, "N", NULL, "parameter count (11e9, 11B, 175b, 7.5e9, 350M): a GPT-3-family\nshape is derived and printed", "Model (exactly one):"},
     {"model", O_MODEL, "NAME", NULL, "a preset (zplan models)", NULL},
-    {"config", O_CONFIG, "FILE", NULL, "a Hugging Face config.json (GPT-2 or LLaMA field names)", NULL},
+    {"config", O_CONFIG, "FILE", NULL, "a Hugging Face config.json, read by its model_type (README: gpt2, llama,\nmistral, qwen2, gemma, falcon, gpt_neox, gptj, phi, opt, bloom, ...)", NULL},
     {"gpu", O_GPU, "NAME", "--gpu NAME|FILE.json", "GPU preset (zplan gpus; default a100-80g), or a file in the\npresets' format (data/gpus/*.json)", "Cluster:"},
     {"gpu-mem", O_GPUMEM, "SIZE", NULL, "override the GPU's memory (said in the Cluster line)", NULL},
     {"gpu-tflops", O_GPUTF, "X", NULL, "override its 16-bit dense peak, TFLOP/s", NULL},
@@ -63,7 +63,7 @@ static const zp_opt plan_opts[] = {
     {"ckpt-every", O_CKPTEVERY, "K", NULL, "full recompute of every K-th block of a stage only, the others keep their\nactivations (torchtitan's layer-level AC frequency; implies --ckpt full)", NULL},
     {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
     {"no-sp", O_NOSP, NULL, "", NULL, NULL},
-    {"framework", O_FRAMEWORK, "F", NULL, "the defaults of torch (DDP, the default), fsdp, megatron or deepspeed\n(README \"Frameworks\"): gradient bucket, when gradients are reduced, ZeRO-3\nbuffers, Megatron's fp32 main gradients; the options below override them", "Conventions (README \"Conventions\"):"},
+    {"framework", O_FRAMEWORK, "F", NULL, "the defaults of torch (DDP), fsdp, megatron or deepspeed (README\n\"Frameworks\"; without it zplan's own): gradient bucket, when gradients are\nreduced, ZeRO-3 buffers, Megatron's fp32 main gradients; the options below\noverride them", "Conventions (README \"Conventions\"):"},
     {"zero3-buffer", O_Z3BUF, "K", NULL, "prefetch (default) or deepspeed (4 x largest layer)", NULL},
     {"zero3-regather", O_Z3RE, "R", NULL, "what ZeRO-3 gathers again for the backward: all (default, the\nZeRO paper's 3 Psi) or blocks (the head's backward follows its forward)", NULL},
     {"bucket-elems", O_BUCKET, "N", NULL, "gradient reduce bucket, elements (default 13107200 = 25 MiB of\n16-bit; 0: per-layer reduction, as FSDP and zplan's engine)", NULL},
