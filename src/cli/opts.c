@@ -163,6 +163,17 @@ zp_status zp_opts_parse(const char *cmd, const zp_opt *t, int argc, char **argv,
         if (o->meta && !val) {
             if (i + 1 >= argc)
                 return zp_err_set(e, ZP_EINVAL, "--%s needs a value (see zplan help %s)", o->name, cmd);
+            /* the next word another option ("--gpus --tp 2"): the value was left out */
+            const char *nx = argv[i + 1];
+            if (nx[0] == '-' && nx[1] == '-' && nx[2]) {
+                char nm[64];
+                size_t k = strcspn(nx + 2, "=");
+                snprintf(nm, sizeof nm, "%.*s", (int)(k < sizeof nm ? k : sizeof nm - 1), nx + 2);
+                for (const zp_opt *p = t; p->name; p++)
+                    if (!strcmp(p->name, nm))
+                        return zp_err_set(e, ZP_EINVAL, "--%s needs a value (got the option %s; see zplan help %s)",
+                                          o->name, nx, cmd);
+            }
             val = argv[++i];
         }
         if ((st = set(ctx, o->id, val, e)))
