@@ -190,6 +190,18 @@ if [ $have_sqlite = 1 ]; then
         test "$(sq "$F" "SELECT count(*) FROM sqlite_master")" = 2; echo $?)" \
         "foreign database: byte-identical, no WAL, no tables added"
 
+    # the same in WAL mode: a read-only look makes -wal and -shm beside it,
+    # removed again when the file is refused (nothing left in its directory)
+    W=$tmp/foreign-wal.db
+    sqlite3 "$W" 'PRAGMA journal_mode = WAL; CREATE TABLE t1 (a); INSERT INTO t1 VALUES (1)' >/dev/null
+    rm -f "$W-wal" "$W-shm"
+    before=$(sha "$W")
+    zp list --db "$W"
+    zp --params 1e9 --gpus 1 --db "$W"
+    ok "$(test $rc -eq 1 && test "$(sha "$W")" = "$before" && test ! -e "$W-wal" && test ! -e "$W-shm"; echo $?)" \
+        "foreign WAL database: refused by list and plan, byte-identical, no -wal or -shm left" ||
+        diag "rc=$rc $(ls "$W"* 2>&1)"
+
     # user_version 1 and a runs table only: read (nothing there), not written to
     P=$tmp/partial.db
     sqlite3 "$P" 'PRAGMA user_version = 1; CREATE TABLE runs (id INTEGER PRIMARY KEY, result_json TEXT)'

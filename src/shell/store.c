@@ -425,6 +425,36 @@ static zp_status look(const char *path, int *kind, zp_err *e)
     return ZP_OK;
 }
 
+/* Which of a WAL database's -wal and -shm files were there before a
+ * read-only look (bit 1: -wal, bit 2: -shm). */
+static int side_files(const char *path)
+{
+    char f[1100];
+    int had = 0;
+    snprintf(f, sizeof f, "%s-wal", path);
+    had |= access(f, F_OK) == 0 ? 1 : 0;
+    snprintf(f, sizeof f, "%s-shm", path);
+    had |= access(f, F_OK) == 0 ? 2 : 0;
+    return had;
+}
+
+/* After refusing a file: the -wal and -shm files a read-only connection to
+ * a WAL database made beside it, which were not there before, are removed
+ * (an empty -wal only; no other process had the database open, or its
+ * -shm would have been there), so that the refused file's directory is as
+ * it was. */
+static void side_files_restore(const char *path, int had)
+{
+    char f[1100];
+    struct stat sb;
+    snprintf(f, sizeof f, "%s-wal", path);
+    if (!(had & 1) && stat(f, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+        unlink(f);
+    snprintf(f, sizeof f, "%s-shm", path);
+    if (!(had & 2) && !(had & 1) && access(f, F_OK) == 0 && stat(f, &sb) == 0 && S_ISREG(sb.st_mode))
+        unlink(f);
+}
+
 /* A read-only connection to the SQLite file path that answers (reading its
  * schema).  A WAL database needs its -shm file: where the directory is
  * read-only and no -wal file holds pending changes, no writer can be there
@@ -553,13 +583,18 @@ static zp_status open_rw(const char *path, int create, zp_store **out, zp_err *e
     if (kind == FILE_SQLITE) {
         zp_store *ro;
         db_contents c;
-        if ((st = connect_ro(path, wait_s, &ro, &c, e)))
+        int had = side_files(path);
+        if ((st = connect_ro(path, wait_s, &ro, &c, e))) {
+            side_files_restore(path, had);
             return st;
+        }
         if ((st = recognise(path, &c, 1, e)) == ZP_OK)
             st = check_intact(ro, e);
         zp_store_close(ro);
-        if (st)
+        if (st) {
+            side_files_restore(path, had);
             return st;
+        }
     }
     zp_store *s;
     if ((st = connect_db(path, NULL, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), wait_s, &s, e))) {
@@ -594,14 +629,18 @@ zp_status zp_store_open_existing(const char *path, zp_store **out, zp_err *e)
         return zp_err_set(e, ZP_ENOTFOUND, access(path, F_OK) == 0 ? "%s holds no runs yet (plan something first)"
                           : "%s: no zplan database here (plan something first, or pass --db PATH)", path);
     zp_store *s;
-    if ((st = connect_ro(path, wait_s, &s, &c, e)))
+    int had = side_files(path);
+    if ((st = connect_ro(path, wait_s, &s, &c, e))) {
+        side_files_restore(path, had);
         return st;
+    }
     if (c.version == 0 && c.ntables == 0)
         st = zp_err_set(e, ZP_ENOTFOUND, "%s holds no runs yet (plan something first)", path);
     else if ((st = recognise(path, &c, 0, e)) == ZP_OK)
         st = check_intact(s, e);
     if (st) {
         zp_store_close(s);
+        side_files_restore(path, had);
         return st;
     }
     *out = s;
