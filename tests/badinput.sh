@@ -100,6 +100,7 @@ check_cases <<'EOF'
 --zero 3 --pp --offload        | --params 11e9 --gpus 8 --zero 3 --pp 2 --offload optimizer+params --db "$DB"
 --offload --zero               | --params 11e9 --offload optimizer --zero 0 --db "$DB"
 --gpus needs a value --tp      | --params 11e9 --gpus --tp 2 --db "$DB"
+valid.layout 36.candidates,.36:.dp.x.micro-batch | --params 11e9 --gpus 8 --global-batch 3 --tp 1 --pp 1 --db "$DB"
 --ckpt selective --eager none full | --model llama3-8b --gpus 8 --eager --ckpt selective --db "$DB"
 --ckpt op --eager none full    | --model llama3-8b --gpus 8 --framework torch --ckpt op --db "$DB"
 --offload bogus                | --params 11e9 --offload bogus --db "$DB"

@@ -1345,11 +1345,28 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     distinct(a);
     int64_t valid = a->sr.rejected[ZP_REJ_NONE] + a->sr.rejected[ZP_REJ_DEVICE_MEM] + a->sr.rejected[ZP_REJ_HOST_MEM];
     if (valid == 0) {
-        /* the pins (or batch) leave no layout at all: a usage error */
-        int why = 1;
-        for (int i = 2; i < ZP_REJ_DEVICE_MEM; i++)
-            if (a->sr.rejected[i] > a->sr.rejected[why])
-                why = i;
+        /* the pins (or batch) leave no layout at all: a usage error, with
+         * the rules that rejected the most candidates, most first (up to 3) */
+        int order[ZP_REJ_N], no = 0;
+        for (int i = 1; i < ZP_REJ_DEVICE_MEM; i++)
+            if (a->sr.rejected[i] > 0)
+                order[no++] = i;
+        for (int i = 1; i < no; i++)
+            for (int j = i; j > 0 && a->sr.rejected[order[j]] > a->sr.rejected[order[j - 1]]; j--) {
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        char rules[1024] = "";
+        size_t ru = 0;
+        for (int i = 0; i < no && i < 3; i++) {
+            int w = snprintf(rules + ru, sizeof rules - ru, "%s%lld: %s", i ? "; " : "",
+                             (long long)a->sr.rejected[order[i]], zp_reject_names[order[i]]);
+            if (w > 0 && (size_t)w < sizeof rules - ru)
+                ru += (size_t)w;
+        }
+        if (!no)
+            snprintf(rules, sizeof rules, "no candidate");
         const zp_pins *p = &a->pb.pins;
         char pinned[160] = "";
         size_t used = 0;
@@ -1363,10 +1380,9 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
                 if (w > 0 && (size_t)w < sizeof pinned - used)
                     used += (size_t)w;
             }
-        rc = zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "no valid layout for --gpus %lld%s%s: %s (in %lld of %lld "
-                                     "candidates; see zplan help plan)", (long long)a->pb.cluster.gpus,
-                                     used ? " with" : "", pinned, zp_reject_names[why],
-                                     (long long)a->sr.rejected[why], (long long)a->sr.evaluated));
+        rc = zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "no valid layout for --gpus %lld%s%s: of %lld "
+                                     "candidates, %s (see zplan help plan)", (long long)a->pb.cluster.gpus,
+                                     used ? " with" : "", pinned, (long long)a->sr.evaluated, rules));
         goto out;
     }
     if (a->pinned_all) {
