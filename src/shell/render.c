@@ -293,10 +293,18 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         const cJSON *cm = zp_jobj(ch, "comm"), *x;
         fprintf(out, "\nCommunication per step (a rank of stage %.0f): %s sent\n", zp_jnum(ch, "worst_stage"),
                 bytes(a, sizeof a, zp_jnum(ch, "comm_bytes_per_step"), u));
+        /* the "what" column as wide as its longest name (40 at least) */
+        int ww = 40;
+        cJSON_ArrayForEach(x, cm)
+        {
+            int l = (int)strlen(S(x, "what"));
+            if (l > ww)
+                ww = l < 90 ? l : 90;
+        }
         if (cJSON_GetArraySize(cm) == 0)
             fprintf(out, "  none (one GPU, no offload)\n");
         else
-            fprintf(out, "  %-40s %-14s %-9s %5s %-4s %11s %8s %12s %10s %7s %7s  %s\n", "what", "collective",
+            fprintf(out, "  %-*s %-14s %-9s %5s %-4s %11s %8s %12s %10s %7s %7s  %s\n", ww, "what", "collective",
                     "group", "ranks", "link", "bytes/call", "calls", "sent/step", "time", "algbw", "busbw",
                     "overlaps with");
         cJSON_ArrayForEach(x, cm)
@@ -305,7 +313,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
              * time, busbw = algbw x the collective's bus factor */
             double tsec = zp_jnum(x, "time_s"), calls = zp_jnum(x, "count");
             double alg = tsec > 0 ? zp_jnum(x, "bytes") * calls / tsec / 1e9 : 0.0;
-            fprintf(out, "  %-40s %-14s %-9s %5.0f %-4s %11s %8.0f %12s %10s %7.1f %7.1f  %s\n", S(x, "what"),
+            fprintf(out, "  %-*s %-14s %-9s %5.0f %-4s %11s %8.0f %12s %10s %7.1f %7.1f  %s\n", ww, S(x, "what"),
                     S(x, "collective"), S(x, "group"), zp_jnum(x, "group_size"),
                     strcmp(S(x, "group"), "pcie") == 0 ? "pcie" : zp_jflag(x, "inter_node") ? "net" : "nvl",
                     bytes(a, sizeof a, zp_jnum(x, "bytes"), u), calls,
