@@ -217,6 +217,10 @@ for pair in gpt2-small:124439808 gpt2-medium:354823168 gpt2-large:774030080 gpt2
     jok "$tmp/models.json" "any(.[]; .name == \"${pair%%:*}\" and .params == ${pair#*:})" \
         "models --json: ${pair%%:*} has the published ${pair#*:} parameters"
 done
+jok "$tmp/models.json" 'any(.[]; .name == "llama2-7b" and .mlp == "swiglu" and .norm == "rmsnorm" and .position == "rotary" and
+    (.tied_embeddings | not) and .max_positions == 4096) and any(.[]; .name == "gpt2-small" and .mlp == "gelu" and
+    .position == "learned" and .tied_embeddings and .max_positions == 1024)' \
+    "models --json: the kind the text shows (MLP, norm, positions, tied) and the context"
 
 zp --model llama2-7b --json --no-store
 jok "$outf" '.model.params == 6738415616' "--model llama2-7b: 6738415616 parameters (published)"

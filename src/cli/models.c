@@ -31,7 +31,7 @@ static int zp_cmd_models(zp_cli *cli, int argc, char **argv)
                                        zp_data_dir()));
     cJSON *arr = o.json ? cJSON_CreateArray() : NULL;
     if (!o.json)
-        printf("%-16s %6s %7s %6s %5s %7s %8s %10s  %s\n", "name", "layers", "hidden", "heads", "kv", "ffn", "vocab",
+        printf("%-18s %6s %7s %6s %5s %7s %8s %10s  %s\n", "name", "layers", "hidden", "heads", "kv", "ffn", "vocab",
                "params", "kind");
     for (int i = 0; i < n; i++) {
         zp_model m;
@@ -51,9 +51,16 @@ static int zp_cmd_models(zp_cli *cli, int argc, char **argv)
             cJSON_AddNumberToObject(x, "kv_heads", (double)m.kv_heads);
             cJSON_AddNumberToObject(x, "ffn", (double)m.ffn);
             cJSON_AddNumberToObject(x, "vocab", (double)m.vocab);
+            /* what the text's kind column says, and the positions */
+            cJSON_AddStringToObject(x, "mlp", m.mlp == ZP_MLP_GELU ? "gelu" : "swiglu");
+            cJSON_AddStringToObject(x, "norm", m.norm == ZP_NORM_LAYERNORM ? "layernorm" : "rmsnorm");
+            cJSON_AddStringToObject(x, "position", m.pos == ZP_POS_LEARNED ? "learned" : m.pos == ZP_POS_ROTARY ? "rotary"
+                                                                                                                : "alibi");
+            cJSON_AddBoolToObject(x, "tied_embeddings", m.tied);
+            cJSON_AddNumberToObject(x, "max_positions", (double)m.max_pos);
             cJSON_AddItemToArray(arr, x);
         } else
-            printf("%-16s %6lld %7lld %6lld %5lld %7lld %8lld %10s  %s %s%s\n", m.name, (long long)m.layers,
+            printf("%-18s %6lld %7lld %6lld %5lld %7lld %8lld %10s  %s %s%s\n", m.name, (long long)m.layers,
                    (long long)m.hidden, (long long)m.heads, (long long)m.kv_heads, (long long)m.ffn,
                    (long long)m.vocab, zp_fmt_count(c, sizeof c, (double)zp_model_params(&m)),
                    m.mlp == ZP_MLP_GELU ? "GELU" : "SwiGLU", m.norm == ZP_NORM_LAYERNORM ? "LayerNorm" : "RMSNorm",
