@@ -613,6 +613,7 @@ int main(int argc, char **argv)
                 char *t = cJSON_PrintUnformatted(o);
                 if (t)
                     puts(t);
+                fflush(stdout);
                 free(t);
                 cJSON_Delete(o);
                 fprintf(stderr, "zplan-engine: %s\n", msg);
@@ -851,6 +852,7 @@ int main(int argc, char **argv)
         char *t = cJSON_PrintUnformatted(o);
         if (t)
             puts(t);
+        fflush(stdout);   /* out now: stdout may be a pipe, and the process may end abnormally after this */
         free(t);
         cJSON_Delete(o);
         free(all);
