@@ -34,7 +34,12 @@ set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 ZPLAN=${ZPLAN:-$here/zplan}
 tap=0
-[ "${1:-}" = "--tap" ] && tap=1
+case ${1:-} in
+--tap) tap=1 ;;
+"") ;;
+-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+*) echo "exec-matrix.sh: unknown argument '$1' (allowed: --tap, --help)" >&2; exit 2 ;;
+esac
 db=$(mktemp "${TMPDIR:-/tmp}/zplan-matrix.XXXXXX")
 trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json"' EXIT
 shapes=${ZPLAN_MATRIX_SHAPES:-"layers=2,hidden=64,heads=4,vocab=256,seq=64 layers=4,hidden=128,heads=8,vocab=512,seq=128"}

@@ -17,7 +17,12 @@
 #           within 25 % (a cost formula off by a factor of 2 fails it)
 set -eu
 tap=0
-[ "${1:-}" = "--tap" ] && tap=1
+case ${1:-} in
+--tap) tap=1 ;;
+"") ;;
+-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+*) echo "step-matrix.sh: unknown argument '$1' (allowed: --tap, --help)" >&2; exit 2 ;;
+esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 ZPLAN=${ZPLAN:-$here/zplan}
 db=$(mktemp "${TMPDIR:-/tmp}/zplan-steps.XXXXXX")
@@ -33,7 +38,8 @@ for shape in $shapes; do
             [ "$off" != none ] && [ "$z" -lt 1 ] && continue
             for k in none full; do
                 "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero "$z" --offload "$off" --ckpt "$k" \
-                    --micro-batch 4 --global-batch 16 --db "$db" --no-flash-attn --dtype fp32 --json >/dev/null
+                    --micro-batch 4 --global-batch 16 --db "$db" --no-flash-attn --dtype fp32 --json >/dev/null ||
+                    { printf '  %-50s %4s %-9s %-9s failed\n' "$shape" "$z" "$off" "$k"; continue; }
                 id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
                 : >"$db.json"
                 r=0 bad=0
@@ -48,7 +54,8 @@ for shape in $shapes; do
                 fi
                 jq -rs --arg s "$shape" --arg z "$z" --arg o "$off" --arg k "$k" '
                     (map(.step_time_s.measured) | min) as $m | .[0].step_time_s.predicted as $p |
-                    "  \($s) \($z) \($o) \($k) \($p) \($m) \(($p - $m) / $m)"' "$db.json"
+                    "  \($s) \($z) \($o) \($k) \($p) \($m) \(($p - $m) / $m)"' "$db.json" ||
+                    printf '  %-50s %4s %-9s %-9s failed\n' "$shape" "$z" "$off" "$k"
             done
         done
     done
