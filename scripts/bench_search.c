@@ -50,7 +50,12 @@ static void problem(zp_problem *pb, double params, int64_t gpus)
 
 int main(int argc, char **argv)
 {
-    double round_s = argc > 1 ? atof(argv[1]) : 0.3;
+    double round_s = 0.3;
+    if (argc > 2 || (argc == 2 && (sscanf(argv[1], "%lf", &round_s) != 1 || !(round_s > 0.0 && round_s <= 60.0)))) {
+        fprintf(stderr, "usage: %s [ROUND_SECONDS] (one round's length, above 0 and at most 60; default 0.3)\n",
+                argv[0]);
+        return 2;
+    }
     struct { double params; int64_t gpus; } cases[] = {{11e9, 8}, {175e9, 1024}, {1e12, 16384}};
     printf("# zplan planner core benchmark: one core, median of 7 rounds of %.2f s\n", round_s);
     printf("# %-8s %7s %11s %16s %16s %16s %10s\n", "params", "gpus", "candidates", "eval plans/s", "search cand/s",
