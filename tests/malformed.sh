@@ -115,7 +115,9 @@ if command -v mpirun >/dev/null 2>&1; then
                 diag "rc=$rc $(jq -c '{status, reason}' "$outf" 2>/dev/null) $(head -c 300 "$errf")"
         done
     else
-        skip 3 "zplan-engine or jq is missing"
+        for m in no-ranks rank-twice many-losses; do
+            skip_dep "an engine's output with $m: zplan-engine or jq is missing"
+        done
     fi
 else
     skip_dep "mpirun is not installed"

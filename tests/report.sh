@@ -466,7 +466,12 @@ printf '#!/bin/sh\necho $$ >"%s"\nexec sleep 300\n' "$tmp/gp.pid" >"$tmp/hang-gn
 chmod +x "$tmp/hang-gnuplot"
 ZPLAN_GNUPLOT=$tmp/hang-gnuplot "$ZPLAN" report 1 --db "$DB" --out "$tmp/stopped" >"$outf" 2>"$errf" &
 zpid=$!
-sleep 1
+# the signal once gnuplot runs (zplan's handlers are set before it starts), at most 30 s on
+w=0
+while [ ! -s "$tmp/gp.pid" ] && [ "$w" -lt 300 ]; do
+    sleep 0.1
+    w=$((w + 1))
+done
 kill -TERM "$zpid"
 wait "$zpid"
 rc=$?

@@ -197,8 +197,10 @@ if [ $have_sqlite = 1 ]; then
     rm -f "$W-wal" "$W-shm"
     before=$(sha "$W")
     zp list --db "$W"
+    lrc=$rc
     zp --params 1e9 --gpus 1 --db "$W"
-    ok "$(test $rc -eq 1 && test "$(sha "$W")" = "$before" && test ! -e "$W-wal" && test ! -e "$W-shm"; echo $?)" \
+    ok "$(test $lrc -eq 1 && test $rc -eq 1 && test "$(sha "$W")" = "$before" && test ! -e "$W-wal" &&
+          test ! -e "$W-shm"; echo $?)" \
         "foreign WAL database: refused by list and plan, byte-identical, no -wal or -shm left" ||
         diag "rc=$rc $(ls "$W"* 2>&1)"
 

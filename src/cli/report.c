@@ -169,7 +169,15 @@ static int zp_cmd_report(zp_cli *cli, int argc, char **argv)
             return zp_fail(cli, st);
         for (int i = 0; i < nid && !st; i++) {
             char *json = NULL;
-            st = zp_store_result(s, ids[i], &json, NULL, 0, &cli->err);
+            if ((st = zp_store_result(s, ids[i], &json, NULL, 0, &cli->err)) == ZP_OK) {
+                /* and readable as zplan writes it (zp_report_run checks it again) */
+                cJSON *r = cJSON_Parse(json);
+                char what[64];
+                snprintf(what, sizeof what, "run %lld", ids[i]);
+                st = r ? zp_result_check(r, what, &cli->err)
+                       : zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON", ids[i]);
+                cJSON_Delete(r);
+            }
             free(json);
         }
         zp_store_close(s);

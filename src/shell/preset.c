@@ -730,7 +730,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     if ((st = num_field(j, where, "gemm_efficiency", 0, 1, &g->gemm_eff, 1, e)) ||
         (st = num_field(j, where, "latency_us", 0, 1e6, &g->alpha_s, 1, e)) ||
         (st = num_field(j, where, "link_efficiency", 0, 1, &g->link_eff, 1, e)) ||
-        (st = num_field(j, where, "host_adam_params_per_s", 0, 1e15, &g->host_adam_params_per_s, 1, e)) ||
+        (st = num_field(j, where, "host_adam_params_per_s", 1e3, 1e15, &g->host_adam_params_per_s, 1, e)) ||
         (st = num_field(j, where, "elementwise_gbps", 0, 1e6, &g->elementwise_bps, 1, e)) ||
         (st = num_field(j, where, "cublas_mib", 0, 1e6, &cublas, 1, e)) ||
         (st = num_field(j, where, "alloc_granule_mib", 0, 1024, &granule, 1, e)) ||

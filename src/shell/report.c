@@ -1029,11 +1029,19 @@ const char *zp_report_gnuplot(char *buf, size_t n)
 
 /* Set by SIGINT, SIGTERM or SIGHUP while a report is written: the chart
  * being drawn is stopped and the partial directory removed. */
-static volatile sig_atomic_t report_stop;
+static volatile sig_atomic_t report_stop;   /* the signal that asked to stop, or 0 */
 static void on_stop(int sig)
 {
-    (void)sig;
-    report_stop = 1;
+    report_stop = sig;
+}
+
+/* The handler for sig, unless it was ignored when zplan started (nohup, a
+ * background job of a script): the old action in *old. */
+static void catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
+{
+    sigaction(sig, NULL, old);
+    if (old->sa_handler != SIG_IGN)
+        sigaction(sig, sa, NULL);
 }
 
 /* The longest one chart may take gnuplot (a chart takes well under a second). */
@@ -1046,6 +1054,8 @@ static void on_stop(int sig)
  * after GNUPLOT_TIMEOUT_S (the process killed either way). */
 static int run_gnuplot(const char *gnuplot, const char *dir, const char *script, const char *errlog)
 {
+    if (report_stop)   /* asked to stop before this chart began */
+        return GP_STOPPED;
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -1605,9 +1615,9 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
     report_stop = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
+    catch_unless_ignored(SIGINT, &sa, &old_int);
+    catch_unless_ignored(SIGTERM, &sa, &old_term);
+    catch_unless_ignored(SIGHUP, &sa, &old_hup);
     if ((st = make_tmpdir(dir, tmp, sizeof tmp, e)))
         goto restore;
     char errlog[4200];
@@ -1656,6 +1666,10 @@ restore:
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
+    /* a signal that came after the last check (the report then finished):
+     * delivered now, as it would have been without the handlers */
+    if (st == ZP_OK && report_stop)
+        raise((int)report_stop);
 out:
     free(charts);
     return st;

@@ -439,20 +439,34 @@ static int side_files(const char *path)
 }
 
 /* After refusing a file: the -wal and -shm files a read-only connection to
- * a WAL database made beside it, which were not there before, are removed
- * (an empty -wal only; no other process had the database open, or its
- * -shm would have been there), so that the refused file's directory is as
- * it was. */
+ * a WAL database made beside it, which were not there before, are removed,
+ * so that the refused file's directory is as it was; only while no other
+ * connection has the database open (SQLite's unix VFS holds a shared lock
+ * on byte 128 of the -shm file, its "DMS" byte, while it has it mapped: a
+ * write lock there is refused to us then), and a -wal only when empty. */
 static void side_files_restore(const char *path, int had)
 {
-    char f[1100];
+    char shm[1100], walf[1100];
     struct stat sb;
-    snprintf(f, sizeof f, "%s-wal", path);
-    if (!(had & 1) && stat(f, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
-        unlink(f);
-    snprintf(f, sizeof f, "%s-shm", path);
-    if (!(had & 2) && !(had & 1) && access(f, F_OK) == 0 && stat(f, &sb) == 0 && S_ISREG(sb.st_mode))
-        unlink(f);
+    if (had & 3)   /* they were there: not ours */
+        return;
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    snprintf(walf, sizeof walf, "%s-wal", path);
+    int fd = open(shm, O_RDWR | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 128;
+    fl.l_len = 1;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fcntl(fd, F_SETLK, &fl) == 0) {
+        if (stat(walf, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+            unlink(walf);
+        unlink(shm);
+    }
+    close(fd);   /* the lock goes with it */
 }
 
 /* A read-only connection to the SQLite file path that answers (reading its
