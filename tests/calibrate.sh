@@ -92,6 +92,15 @@ for args in "--np 0" "--name Bad/Name" "--backend cuda" "--frobnicate 1" "--np";
     ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: ' "$errf"; echo $?)" "calibrate $args: exit 2 with a zplan: line" ||
         diag "rc=$rc $err"
 done
+# a calibration that fails leaves no database it created
+printf '#!/bin/sh\nexit 3\n' >"$tmp/failing-engine"
+chmod +x "$tmp/failing-engine"
+ZPLAN_ENGINE=$tmp/failing-engine "$ZPLAN" calibrate --db "$tmp/new-cal.db" >"$outf" 2>"$errf"
+rc=$?
+ok "$([ "$rc" -eq 1 ] && grep -q 'the calibration run failed' "$errf" && [ ! -e "$tmp/new-cal.db" ] &&
+      [ ! -e "$tmp/new-cal.db-wal" ]; echo $?)" "a failed calibration removes the database it created" ||
+    diag "rc=$rc $(cat "$errf") $(ls "$tmp"/new-cal* 2>&1)"
+
 # a database that cannot be written is refused before the measurement
 run "$ZPLAN" calibrate --db "$tmp/no-such-dir/p.db"
 ok "$([ "$rc" -eq 1 ] && grep -q '^zplan: cannot create .*no-such-dir/p.db' "$errf" && ! grep -q 'calibrating' "$errf"; echo $?)" \

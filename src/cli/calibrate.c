@@ -204,6 +204,21 @@ static zp_status calib_set(void *ctx, int id, const char *v, zp_err *e)
     return ZP_OK;
 }
 
+/* Close the store after a failed calibration; a database this run
+ * created (empty but for zplan's tables) is removed, as if never made. */
+static void close_store(zp_store *s, const char *path, int existed)
+{
+    zp_store_close(s);
+    if (existed)
+        return;
+    char f[4200];
+    unlink(path);
+    snprintf(f, sizeof f, "%s-wal", path);
+    unlink(f);
+    snprintf(f, sizeof f, "%s-shm", path);
+    unlink(f);
+}
+
 static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
 {
     const char *db = NULL, *name = "local-cpu", *hostfile = NULL;
@@ -227,7 +242,9 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     /* the database that keeps the profile, opened for writing before the
      * measurement (one it cannot write is refused before the minutes it takes) */
     zp_store *s;
-    if ((st = zp_store_open(zp_db_path(db), &s, &cli->err)))
+    const char *dbp = zp_db_path(db);
+    int existed = access(dbp, F_OK) == 0;
+    if ((st = zp_store_open(dbp, &s, &cli->err)))
         return zp_fail(cli, st);
     nl = n;
     args[n++] = (char *)eng, args[n++] = "calibrate", args[n] = NULL;
@@ -239,7 +256,7 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     free(out);
     if (rc != 0 || !m || zp_jnum(m, "sgemm_peak_flops_per_s") <= 0) {
         cJSON_Delete(m);
-        zp_store_close(s);
+        close_store(s, dbp, existed);
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration run failed (%s exit %d)%s", lname, rc,
                                        rc == 124 ? ": timed out (--timeout)" : ""));
     }
@@ -255,12 +272,12 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
     if (txt && zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
         free(txt);
         cJSON_Delete(p);   /* a measurement out of range: a runtime failure, not bad input */
-        zp_store_close(s);
+        close_store(s, dbp, existed);
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration measured nonsense: %s", cli->err.msg));
     }
     if (!txt) {
         cJSON_Delete(p);
-        zp_store_close(s);
+        close_store(s, dbp, existed);
         return zp_fail(cli, zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
     }
     st = zp_store_put_profile(s, name, txt, &cli->err);
