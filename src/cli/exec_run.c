@@ -79,22 +79,6 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
     return n;
 }
 
-/* Catch sig with sa, unless it was ignored when zplan started (nohup, a
- * background job): then it stays ignored.  *old: what to restore. */
-static void catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
-{
-    sigaction(sig, NULL, old);
-    if (old->sa_handler != SIG_IGN)
-        sigaction(sig, sa, NULL);
-}
-
-static void restore_signals(const struct sigaction *i, const struct sigaction *t, const struct sigaction *h)
-{
-    sigaction(SIGINT, i, NULL);
-    sigaction(SIGTERM, t, NULL);
-    sigaction(SIGHUP, h, NULL);
-}
-
 int zp_exec_run(zp_cli *cli, zp_exec_launch *x)
 {
     zp_status st;
@@ -102,23 +86,17 @@ int zp_exec_run(zp_cli *cli, zp_exec_launch *x)
     zp_exec_view *xv = &x->view;
     /* SIGINT, SIGTERM and SIGHUP (a closed terminal) end the ranks and mark
      * the execution interrupted */
-    struct sigaction sa, old_int, old_term, old_hup;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    /* (a signal ignored when zplan started, as under nohup or for a
-     * background job, stays ignored) */
-    catch_unless_ignored(SIGINT, &sa, &old_int);
-    catch_unless_ignored(SIGTERM, &sa, &old_term);
-    catch_unless_ignored(SIGHUP, &sa, &old_hup);
+    struct sigaction old_sig[3];
+    zp_stop_signals_catch(on_signal, old_sig);   /* (one ignored at start stays ignored) */
     if ((st = zp_store_open(x->dbpath, &s, &cli->err))) {
-        restore_signals(&old_int, &old_term, &old_hup);
+        zp_stop_signals_restore(old_sig);
         return zp_fail(cli, st);
     }
     int64_t exec_id;
     if ((st = zp_store_add_exec(s, xv->run_id, xv->plan, xv->backend, xv->ranks, xv->steps,
                                 xv->scale ? xv->scale : "none", &exec_id, &cli->err))) {
         zp_store_close(s);
-        restore_signals(&old_int, &old_term, &old_hup);
+        zp_stop_signals_restore(old_sig);
         return zp_fail(cli, st);
     }
     xv->exec_id = exec_id;
@@ -160,7 +138,7 @@ int zp_exec_run(zp_cli *cli, zp_exec_launch *x)
     char saved[4200] = "";
     st = zp_store_finish_exec_or_save(x->dbpath, exec_id, &xi, status, txt ? txt : "{}", saved, sizeof saved,
                                       &cli->err);
-    restore_signals(&old_int, &old_term, &old_hup);   /* the record is written (or saved) */
+    zp_stop_signals_restore(old_sig);   /* the record is written (or saved) */
     free(txt);
     /* a GPU's runtime memory, kept as the stored profile <gpu>-cuda: the
      * planner uses it with --gpu <gpu>-cuda, and the next execution on this

@@ -30,3 +30,24 @@ const char *zp_db_path(const char *opt)
     const char *env = getenv("ZPLAN_DB");
     return opt ? opt : (env && *env ? env : "zplan.db");
 }
+
+static const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+
+void zp_stop_signals_catch(void (*handler)(int), struct sigaction old[3])
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++) {
+        sigaction(stop_signals[i], NULL, &old[i]);
+        if (old[i].sa_handler != SIG_IGN)
+            sigaction(stop_signals[i], &sa, NULL);
+    }
+}
+
+void zp_stop_signals_restore(const struct sigaction old[3])
+{
+    for (int i = 0; i < 3; i++)
+        sigaction(stop_signals[i], &old[i], NULL);
+}

@@ -6,6 +6,8 @@
 
 #include "core.h"
 
+#include <signal.h>
+
 /* Common context of one invocation. */
 typedef struct zp_cli {
     const char *prog;      /* "zplan" */
@@ -18,5 +20,12 @@ int zp_fail(zp_cli *cli, zp_status st);
 
 /* The database path: --db, else $ZPLAN_DB, else ./zplan.db. */
 const char *zp_db_path(const char *opt);
+
+/* The signals that stop a long command (SIGINT, SIGTERM, SIGHUP: a closed
+ * terminal) sent to handler, each unless it was ignored when zplan started
+ * (nohup, a background job), which stays ignored; old[3] keeps what
+ * zp_stop_signals_restore puts back. */
+void zp_stop_signals_catch(void (*handler)(int), struct sigaction old[3]);
+void zp_stop_signals_restore(const struct sigaction old[3]);
 
 #endif

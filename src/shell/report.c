@@ -11,6 +11,7 @@
 #include "jsonget.h"
 #include "result.h"
 #include "core.h"
+#include "common.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1035,15 +1036,6 @@ static void on_stop(int sig)
     report_stop = sig;
 }
 
-/* The handler for sig, unless it was ignored when zplan started (nohup, a
- * background job of a script): the old action in *old. */
-static void catch_unless_ignored(int sig, const struct sigaction *sa, struct sigaction *old)
-{
-    sigaction(sig, NULL, old);
-    if (old->sa_handler != SIG_IGN)
-        sigaction(sig, sa, NULL);
-}
-
 /* The longest one chart may take gnuplot (a chart takes well under a second). */
 #define GNUPLOT_TIMEOUT_S 120
 #define GP_STOPPED (-2)
@@ -1610,14 +1602,9 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
 
     /* a signal from here on stops the chart being drawn and removes the
      * partial directory; the handlers before are restored at the end */
-    struct sigaction sa, old_int, old_term, old_hup;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
+    struct sigaction old_sig[3];
     report_stop = 0;
-    catch_unless_ignored(SIGINT, &sa, &old_int);
-    catch_unless_ignored(SIGTERM, &sa, &old_term);
-    catch_unless_ignored(SIGHUP, &sa, &old_hup);
+    zp_stop_signals_catch(on_stop, old_sig);
     if ((st = make_tmpdir(dir, tmp, sizeof tmp, e)))
         goto restore;
     char errlog[4200];
@@ -1663,9 +1650,7 @@ zp_status zp_report_write(const cJSON *result, long long run_id, const char *cre
     if (st != ZP_OK)
         remove_tmpdir(tmp);
 restore:
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
+    zp_stop_signals_restore(old_sig);
     /* a signal that came after the last check (the report then finished):
      * delivered now, as it would have been without the handlers */
     if (st == ZP_OK && report_stop)
