@@ -16,6 +16,7 @@ printf '[{"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "
 printf '{"num_hidden_layers": -4, "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 100}\n' >"$C/neg.json"
 printf '{"num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 6, "vocab_size": 100}\n' >"$C/heads.json"
 printf '{"num_hidden_layers": 1.5, "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 100}\n' >"$C/frac.json"
+printf '{"num_hidden_layers": 2,\n\000 "hidden_size": 64}\n' >"$C/nul.json"
 # a well-formed one, to show the fixtures are refused for their defect only
 printf '{"num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 100}\n' >"$C/good.json"
 "$ZPLAN" --config "$C/good.json" --gpus 1 --no-store >/dev/null 2>&1
@@ -100,6 +101,7 @@ check_cases <<'EOF'
 --zero 3 --pp --offload        | --params 11e9 --gpus 8 --zero 3 --pp 2 --offload optimizer+params --db "$DB"
 --offload --zero               | --params 11e9 --offload optimizer --zero 0 --db "$DB"
 --gpus needs a value --tp      | --params 11e9 --gpus --tp 2 --db "$DB"
+nul.json:2:.a.NUL.byte         | --config "$C/nul.json" --db "$DB"
 valid.layout 36.candidates,.36:.dp.x.micro-batch | --params 11e9 --gpus 8 --global-batch 3 --tp 1 --pp 1 --db "$DB"
 --ckpt selective --eager none full | --model llama3-8b --gpus 8 --eager --ckpt selective --db "$DB"
 --ckpt op --eager none full    | --model llama3-8b --gpus 8 --framework torch --ckpt op --db "$DB"

@@ -316,24 +316,6 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
         e->code = ZP_EINVAL;
         return ZP_EINVAL;
     }
-    /* a text file: a NUL byte would end every line there (a binary file read as empty) */
-    size_t tn = strlen(text);
-    {
-        FILE *f = fopen(path, "rb");
-        long sz = -1;
-        if (f && fseek(f, 0, SEEK_END) == 0)
-            sz = ftell(f);
-        if (f)
-            fclose(f);
-        if (sz > (long)tn) {
-            int nl = 1;
-            for (size_t i = 0; i < tn; i++)
-                nl += text[i] == '\n';
-            free(text);
-            return zp_err_set(e, ZP_EINVAL, "%s:%d: a NUL byte (allowed: a text file of 'key = value' lines)", path,
-                              nl);
-        }
-    }
     int line = 0;
     for (char *ln = text, *next; ln; ln = next) {
         next = strchr(ln, '\n');

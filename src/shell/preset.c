@@ -70,6 +70,16 @@ zp_status zp_read_file(const char *path, char **text, zp_err *e)
         return zp_err_set(e, ZP_EIO, "%s: read error", path);
     }
     buf[len] = '\0';
+    /* every file read here is text (a config, a preset, a plan file): a NUL
+     * byte would end it early for every reader, so it is refused here */
+    const char *nul = memchr(buf, '\0', len);
+    if (nul) {
+        int line = 1;
+        for (const char *c = buf; c < nul; c++)
+            line += *c == '\n';
+        free(buf);
+        return zp_err_set(e, ZP_EINVAL, "%s:%d: a NUL byte (allowed: a text file)", path, line);
+    }
     *text = buf;
     return ZP_OK;
 }
