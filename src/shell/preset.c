@@ -758,7 +758,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
      * refused rather than silently replaced */
     {
         static const char *const pos_keys[] = {
-            "gemm_efficiency", "link_efficiency", "host_adam_params_per_s", "elementwise_gbps", "sms",
+            "gemm_efficiency", "link_efficiency", "elementwise_gbps", "sms",
             "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency",
             "attention_efficiency_fa2", "attention_efficiency_cudnn", "gemm_max_efficiency_fp8", NULL};
         for (int i = 0; pos_keys[i]; i++) {
