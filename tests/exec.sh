@@ -124,22 +124,22 @@ EOS
 chmod +x "$tmp/slurm/srun"
 SLURM_JOB_ID=42 PATH="$tmp/slurm:$PATH" run "$ZPLAN" exec 1 --db "$DB" --steps 2 \
     --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
-ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok"' "$outf" >/dev/null; echo $?)" "inside a Slurm allocation: runs" ||
+ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.status == "ok"'; echo $?)" "inside a Slurm allocation: runs" ||
     diag "rc=$rc $err"
 is "$(cut -d' ' -f1-2 "$tmp/srun.args" 2>/dev/null)" "-n 2" "inside a Slurm allocation: launched as srun -n 2"
 # several machines through an Open MPI hostfile (here one: this machine, 2 slots)
 # (Open MPI's reader allows blanks around '=' and comments)
 printf '# this machine\nlocalhost slots = 2   # two ranks\n' >"$tmp/hosts"
 run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --hostfile "$tmp/hosts" --json
-ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok" and .ranks == 2 and (.losses | length) == 2' "$outf" >/dev/null; echo $?)" \
+ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.status == "ok" and .ranks == 2 and (.losses | length) == 2'; echo $?)" \
     "--hostfile: the ranks placed by the hostfile run" || diag "rc=$rc $err"
 ZPLAN_LAUNCHER=qsub run "$ZPLAN" exec 1 --db "$DB" --steps 1
 ok "$([ "$rc" -eq 2 ] && grep -q 'ZPLAN_LAUNCHER' "$errf"; echo $?)" "an unknown ZPLAN_LAUNCHER: exit 2"
 
 # a device cap below the parameters: a recorded out-of-memory outcome
 run "$ZPLAN" exec 1 --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --device-mem 100KiB --json
-ok "$([ "$rc" -eq 1 ] && jq -e '.status == "oom"' "$outf" >/dev/null; echo $?)" "a too small --device-mem: status oom, exit 1"
-is "$(sqlite3 -batch "$DB" "SELECT status FROM executions ORDER BY id DESC LIMIT 1" 2>/dev/null || echo oom)" "oom" \
+ok "$([ "$rc" -eq 1 ] && jtrue "$outf" '.status == "oom"'; echo $?)" "a too small --device-mem: status oom, exit 1"
+is "$(sqlite3 -batch "$DB" "SELECT status FROM executions ORDER BY id DESC LIMIT 1" 2>&1)" "oom" \
     "the store keeps the out-of-memory execution"
 
 # a step whose loss is not finite (JSON has no NaN: the engine writes null)
@@ -202,7 +202,7 @@ collect() {
     done
 }
 ended_ok() {   # $1 the status expected, $2 the reason's words, $3 what was done
-    ok "$([ "$rc" -eq 1 ] && jq -e --arg s "$1" '.status == $s' "$outf" >/dev/null; echo $?)" "$3: exit 1, status $1" ||
+    ok "$([ "$rc" -eq 1 ] && jtrue "$outf" '.status == $s' --arg s "$1"; echo $?)" "$3: exit 1, status $1" ||
         diag "rc=$rc $err"
     jok "$outf" '.reason | test($r)' "$3: the record says why" --arg r "$2" ||
         diag "$(jq -c '{reason, launcher_exit, steps_done}' "$outf") $(tail -n 5 "$errf")"
@@ -339,7 +339,8 @@ jok "$outf" '[.executions[].status] | index("interrupted") != null and index("fa
     "zplan show --json lists the ended executions"
 
 # refused before any launch (exit 2), nothing recorded
-n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo 2)
+n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)
+ok "$(case $n0 in '' | *[!0-9]*) echo 1 ;; *) echo 0 ;; esac)" "the store counts its executions: $n0"
 r_tp=$("$ZPLAN" --model gpt2-small --gpus 4 --tp 2 --dp 2 --pp 1 --zero 0 --offload none --ckpt none --micro-batch 1 \
     --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
 r_nm=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
@@ -355,7 +356,7 @@ for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "$r_tp" "$r_nm" "$r_o
     ok "$([ "$rc" -eq 2 ] && grep -q '^zplan: ' "$errf"; echo $?)" "refused before launching: exec $args (exit 2)" ||
         diag "rc=$rc $err"
 done
-is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo "$n0")" "$n0" \
+is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
     "refused executions leave no row"
 
 # the LLaMA family runs as itself: Llama-3-8B (SwiGLU, RMSNorm, rotary, 8 KV
@@ -397,7 +398,7 @@ run "$ZPLAN" exec "$(jq .run_id "$tmp/bloom.json")" --db "$DB" --steps 1
 ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q 'engine builds GPT-2 and LLaMA-family blocks' "$errf" &&
       grep -q 'ALiBi positions' "$errf"; echo $?)" \
     "exec of a BLOOM plan: refused (exit 2), naming ALiBi" || diag "rc=$rc $err"
-is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>/dev/null || echo "$n0")" "$n0" \
+is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
     "the refused BLOOM execution leaves no row"
 
 # refused before anything is written, and in one line: a plan file is
@@ -513,7 +514,7 @@ dtype = fp32
 EOP
 runs0=$(sqlite3 -batch "$DB" 'SELECT count(*) FROM runs')
 run "$ZPLAN" exec "$tmp/two.plan" --db "$DB" --steps 2 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
-ok "$([ "$rc" -eq 0 ] && jq -e '.status == "ok" and .zero == 3 and .ckpt == "selective" and .ranks == 2' "$outf" >/dev/null
+ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.status == "ok" and .zero == 3 and .ckpt == "selective" and .ranks == 2'
       echo $?)" "exec FILE.plan: plans the file and runs its plan" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" 'SELECT count(*) FROM runs')" $((runs0 + 1)) "exec FILE.plan: the planning is recorded as a run"
 run "$ZPLAN" exec "$tmp/none.plan" --db "$DB" --steps 1

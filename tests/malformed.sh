@@ -48,7 +48,7 @@ refused "show 1" "object" "a result that is an array"
 # show --json prints the stored document as it is (to inspect it)
 spoil "json_remove(result_json, '\$.model.heads')"
 run "$ZPLAN" show 1 --json --db "$DB"
-ok "$([ "$rc" -eq 0 ] && jq -e '.model.heads == null' "$outf" >/dev/null; echo $?)" \
+ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.model.heads == null'; echo $?)" \
     "zplan show 1 --json still prints the spoiled document as stored"
 
 # an execution record edited by hand
@@ -79,7 +79,7 @@ for c in "show 1" "report 1 --out $tmp/rep-trunc"; do
         diag "rc=$rc $(head -c 300 "$errf")"
 done
 run "$ZPLAN" show 1 --json --db "$DB"
-ok "$([ "$rc" -eq 0 ] && jq -e '.executions[0].stored_record | startswith("{\"exec_id\": 1")' "$outf" >/dev/null; echo $?)" \
+ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.executions[0].stored_record | startswith("{\"exec_id\": 1")'; echo $?)" \
     "zplan show 1 --json shows the truncated record's text as stored" || diag "rc=$rc $(head -c 300 "$outf")"
 
 # an engine whose output is not what zplan-engine prints: recorded as
@@ -92,7 +92,7 @@ if command -v mpirun >/dev/null 2>&1; then
         "'{\"status\":\"ok\",\"ranks\":0,\"per_rank\":[{\"rank\":0}]}'" >"$tmp/bad-engine"
     chmod +x "$tmp/bad-engine"
     ZPLAN_ENGINE=$tmp/bad-engine run "$ZPLAN" exec 1 --db "$DB" --steps 1 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
-    ok "$([ "$rc" -eq 1 ] && jq -e '.status == "failed" and (.reason | test("engine.s output.*ranks"))' "$outf" >/dev/null
+    ok "$([ "$rc" -eq 1 ] && jtrue "$outf" '.status == "failed" and (.reason | test("engine.s output.*ranks"))'
           echo $?)" "an engine printing ranks 0: recorded as failed, the record says which field" ||
         diag "rc=$rc $(jq -c '{status, reason}' "$outf" 2>/dev/null) $(head -c 300 "$errf")"
     # the real engine's output with one thing changed (jq -M: Open MPI gives
@@ -110,8 +110,8 @@ if command -v mpirun >/dev/null 2>&1; then
             cp "$tmp/clean.db" "$DB"
             OPENBLAS_NUM_THREADS=1 ZPLAN_ENGINE=$tmp/eng-$name run "$ZPLAN" exec 1 --db "$DB" --steps 2 \
                 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
-            ok "$([ "$rc" -eq 1 ] && jq -e --arg w "$want" '.status == "failed" and (.reason | test("engine.s output is not valid: " + $w))' \
-                  "$outf" >/dev/null; echo $?)" "an engine's output with $name: recorded as failed, saying so" ||
+            ok "$([ "$rc" -eq 1 ] && jtrue "$outf" '.status == "failed" and (.reason | test("engine.s output is not valid: " + $w))' \
+                  --arg w "$want"; echo $?)" "an engine's output with $name: recorded as failed, saying so" ||
                 diag "rc=$rc $(jq -c '{status, reason}' "$outf" 2>/dev/null) $(head -c 300 "$errf")"
         done
     else

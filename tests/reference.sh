@@ -187,7 +187,7 @@ eng bad clip=-1
 ok "$([ "$rc" -eq 2 ] && grep -q 'clip=-1' "$errf"; echo $?)" "clip=-1 is refused (exit 2) naming it"
 : >"$tmp/afile"
 eng bad steps=1 dump="$tmp/afile/d"
-ok "$([ "$rc" -ne 0 ] && jq -e '.status == "failed" and (.error | test("^dump: "))' "$outf" >/dev/null; echo $?)" \
+ok "$([ "$rc" -ne 0 ] && jtrue "$outf" '.status == "failed" and (.error | test("^dump: "))'; echo $?)" \
     "a dump directory that cannot be made: status failed, the error says dump"
 
 finish
