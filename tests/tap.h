@@ -6,6 +6,7 @@
  *   is_u64(got, want, "msg"), is_dbl(got, want, reltol, "msg"), is_str(...)
  *   skip(n, "reason");      "ok N # SKIP reason"
  *   diag("fmt", ...);       "# ..."
+ *   hand_check(cond, "fmt", ...);  the test's own arithmetic: no test, a bail-out when false
  *   return tap_exit();      non-zero when any test failed or the plan differs
  */
 #ifndef ZP_TAP_H
@@ -15,6 +16,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_n, tap_fail, tap_planned = -1;
@@ -56,6 +58,22 @@ static int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 }
 
 #define ok(cond, ...) tap_ok(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+
+/* hand_check(cond, "fmt", ...): a check of the test's own derivation (a
+ * hand count against a published number, an ordering the test's setup
+ * relies on), not of the program: it counts no test and, when false, bails
+ * out, since every expected value derived from it would be wrong. */
+#define hand_check(cond, ...)                                                               \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            printf("Bail out! the test's own derivation is wrong at %s:%d: ", __FILE__,     \
+                   __LINE__);                                                               \
+            printf(__VA_ARGS__);                                                            \
+            putchar('\n');                                                                  \
+            fflush(stdout);                                                                 \
+            exit(1);                                                                        \
+        }                                                                                   \
+    } while (0)
 
 #define is_u64(got, want, ...)                                                              \
     do {                                                                                    \

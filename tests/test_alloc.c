@@ -118,8 +118,12 @@ static void tensors(void)
         if (a.live[ZE_DEVICE][k] || a.live[ZE_HOST][k])
             ok(0, "class %d still live", k);
     is_u64(d.nblocks, 0, "the table is empty");
+    void *one = ze_dev_alloc(&d, ZE_DEVICE, ZE_GRADS, 4096, 1);
+    uint64_t live1 = a.live_total[ZE_DEVICE];
     ze_dev_free(&d, NULL);
-    ok(1, "freeing NULL does nothing");
+    ok(one && d.nblocks == 1 && a.live_total[ZE_DEVICE] == live1 && a.live[ZE_DEVICE][ZE_GRADS] == live1,
+       "freeing NULL does nothing: the one live block stays, %llu bytes", (unsigned long long)live1);
+    ze_dev_free(&d, one);
 
     /* the row refuses: out of memory, as the cap's, nothing counted */
     cpu_alloc = d.ops->mem_alloc;

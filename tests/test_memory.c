@@ -145,8 +145,8 @@ static void test_zero_paper(void)
     zp_train tr = train(ZP_DT_FP16, ZP_DT_FP16, 1, 2048);
     zp_cluster c = cluster(64, 8);
     zp_conv cv = conv0();
-    is_u64(psi, UINT64_C(7464116224), "ZeRO table shape: hand Psi = 7,464,116,224");
-    ok(psi % Nd == 0, "ZeRO table shape: Psi divisible by Nd = 64");
+    hand_check(psi == UINT64_C(7464116224), "ZeRO table shape: hand Psi = 7,464,116,224");
+    hand_check(psi % Nd == 0, "ZeRO table shape: Psi divisible by Nd = 64");
     {
         zp_layout l = lay(64, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
         is_u64(zp_stage_params(&m, &l, 0), psi, "stage_params of the 7.46B shape at pp = 1 equals hand Psi");
@@ -277,7 +277,7 @@ static void test_act_korthikanti(void)
                        (unsigned long long)b, (unsigned long long)t);
                 /* the breakdown helper agrees with the table row (sanity of the test itself) */
                 if (rows[r].ck != ZP_CKPT_FULL && r == 0)
-                    ok(korth(s, b, h, a, t, 0, 0) == rows[r].want, "table row and breakdown agree at t=%llu",
+                    hand_check(korth(s, b, h, a, t, 0, 0) == rows[r].want, "table row and breakdown agree at t=%llu",
                        (unsigned long long)t);
             }
             if (t == 1) {
@@ -581,7 +581,7 @@ static void test_stage_act(void)
         zp_layout l = lay(1, 8, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 1, 1, 4);
         zp_mem mem;
         uint64_t rebuilt = layer;
-        ok(rebuilt > 4 * sbh / t + 4 * s * b * V / t, "full recompute: the rebuilt layer outweighs head inputs + logits");
+        hand_check(rebuilt > 4 * sbh / t + 4 * s * b * V / t, "full recompute: the rebuilt layer outweighs head inputs + logits");
         zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
         is_u64(mem.dev[ZP_MEM_ACT], L * 2 * sbh / t + sbh / t, "pp=1 full recompute activations at the block's backward");
         is_u64(mem.dev[ZP_MEM_BUF], rebuilt, "pp=1 full recompute: one layer rebuilt");
@@ -809,7 +809,7 @@ static void test_buffers(void)
     zp_mem_stage(&m, &tr, &l, &c, &cv, 0, &mem);
     {
         uint64_t at_loss = 4 * (32000ull * 4096 + 4096) + 4 * 2048ull * 4096 + logits;
-        ok(6 * layer > at_loss, "ZeRO-3 prefetch: 6 x layer > head params + grads + head inputs + logits");
+        hand_check(6 * layer > at_loss, "ZeRO-3 prefetch: 6 x layer > head params + grads + head inputs + logits");
         is_u64(mem.dev[ZP_MEM_BUF], 6 * layer, "ZeRO-3 prefetch buffer: (2 + 2 + 2) x largest layer");
         ok(mem.phase == ZP_PHASE_BACKWARD, "ZeRO-3 prefetch: peak in backward");
         /* a huge vocabulary moves the peak to the loss */
@@ -903,7 +903,7 @@ static void test_workspace(void)
      * loss it would be head inputs 2 x 4 sbh + logits 4 s b V + embedding
      * and final-norm gradients 4 (20480 + 128) = 279040 */
     uint64_t layer = (uint64_t)gpt_layer((int64_t)h, 1), embed = (V + T) * h;
-    ok(4 * (layer + embed) > 8 * s * b * h + 4 * s * b * V + 4 * (embed + 2 * h),
+    hand_check(4 * (layer + embed) > 8 * s * b * h + 4 * s * b * V + 4 * (embed + 2 * h),
        "ZeRO-2 per-layer: the block's backward outweighs the loss (281856 > 279040)");
     is_u64(without.dev[ZP_MEM_BUF], 4 * (layer + embed),
            "ZeRO-2 per-layer: (block + tied embedding) fp32 gradients");
@@ -969,7 +969,7 @@ static void test_compute_fp32(void)
      * fp32 gradients of the block and of the tied embedding, 4 (2 layer +
      * embed) = 481792; the loss holds 4 (embed + 2h) twice + logits 4 s b V +
      * head inputs 8 sbh = 361472 */
-    ok(4 * (2 * layer + embed) > 8 * (embed + 2 * h) + 4 * s * b * V + 8 * sbh, "the block's backward is the peak");
+    hand_check(4 * (2 * layer + embed) > 8 * (embed + 2 * h) + 4 * s * b * V + 8 * sbh, "the block's backward is the peak");
     is_u64(mem.dev[ZP_MEM_BUF], 4 * (2 * layer + embed), "ZeRO-0 bf16: fp32 block copy + block and embedding fp32 gradients");
     ok(mem.phase == ZP_PHASE_BACKWARD, "ZeRO-0 bf16 computed in fp32: peak in backward");
     tr.grad_dtype = ZP_DT_FP32;
@@ -977,7 +977,7 @@ static void test_compute_fp32(void)
     /* no fp32 gradient copies: the block's backward holds 4 layer = 199936,
      * the loss the head's and final norm's fp32 copies 4 (embed + 2h) +
      * logits 4 s b V + head inputs 8 sbh = 279040: the loss is the peak */
-    ok(4 * layer < 4 * (embed + 2 * h) + 4 * s * b * V + 8 * sbh, "fp32 gradients: the loss outweighs the block");
+    hand_check(4 * layer < 4 * (embed + 2 * h) + 4 * s * b * V + 8 * sbh, "fp32 gradients: the loss outweighs the block");
     is_u64(mem.dev[ZP_MEM_BUF], 4 * (embed + 2 * h) + 4 * s * b * V,
            "bf16 parameters, fp32 gradients: at the loss the head's fp32 copy and the logits");
     ok(mem.phase == ZP_PHASE_LOSS && mem.dev[ZP_MEM_ACT] == act + 8 * sbh, "... with the head inputs, at the loss");
@@ -1391,7 +1391,7 @@ static void test_ckpt_op(void)
     uint64_t all = 4 * B * sbh + B * sb * d * (a + 2 * g) + B * sb * d * a + 3 * B * sb * f + 4 * a * sb;
     is_u64(zp_act_layer_bytes(&m, &tr, &none), all, "none, the same block: %llu bytes (the LLaMA terms)",
            (unsigned long long)all);
-    ok(keep * 100 < all * 50, "op keeps under half of none's bytes (%.1f %%)", 100.0 * (double)keep / (double)all);
+    hand_check(keep * 100 < all * 50, "op keeps under half of none's bytes (%.1f %%)", 100.0 * (double)keep / (double)all);
     zp_mem mo, mn;
     zp_conv cv = conv0();
     cv.bwd_workspace = 0;

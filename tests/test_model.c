@@ -63,8 +63,8 @@ static void test_params(void)
         int64_t L = 12, h = 768, f = 3072, V = 50257, P = 1024;
         int64_t layer = gpt2_layer(h, f, 1);          /* = 7,087,872 */
         int64_t want = L * layer + V * h + P * h + 2 * h; /* blocks + wte + wpe + ln_f */
-        is_u64(layer, 7087872, "GPT-2 small: hand block count is 7,087,872");
-        is_u64(want, 124439808, "GPT-2 small: hand total equals the published 124,439,808");
+        hand_check(layer == 7087872, "GPT-2 small: hand block count is 7,087,872");
+        hand_check(want == 124439808, "GPT-2 small: hand total equals the published 124,439,808");
         is_u64(zp_model_layer_params(&m, 1), layer, "GPT-2 small layer params = %lld", (long long)layer);
         is_u64(zp_model_embed_params(&m, 1), V * h + P * h, "GPT-2 small embedding = wte + wpe");
         is_u64(zp_model_head_params(&m, 1), V * h, "GPT-2 small head rows = V h");
@@ -86,8 +86,8 @@ static void test_params(void)
         int64_t L = 32, h = 4096, f = 11008, V = 32000;
         int64_t layer = 4 * h * h + 3 * h * f + 2 * h; /* = 202,383,360 */
         int64_t want = L * layer + 2 * V * h + h;      /* blocks + embedding + head + final norm */
-        is_u64(llama_layer(h, 32, 32, f, 1), layer, "LLaMA-2 7B: GQA formula at g=a gives 4h^2+3hf+2h");
-        is_u64(want, INT64_C(6738415616), "LLaMA-2 7B: hand total equals the published 6,738,415,616");
+        hand_check(llama_layer(h, 32, 32, f, 1) == layer, "LLaMA-2 7B: GQA formula at g=a gives 4h^2+3hf+2h");
+        hand_check(want == INT64_C(6738415616), "LLaMA-2 7B: hand total equals the published 6,738,415,616");
         is_u64(zp_model_layer_params(&m, 1), layer, "LLaMA-2 7B layer params = %lld", (long long)layer);
         is_u64(zp_model_embed_params(&m, 1), V * h, "LLaMA-2 7B embedding = V h (rotary: no table)");
         is_u64(zp_model_final_norm_params(&m), h, "LLaMA-2 7B final RMSNorm = h");
@@ -102,8 +102,8 @@ static void test_params(void)
         int64_t hd = h / a;                                            /* 128 */
         int64_t layer = h * h + 2 * h * g * hd + h * h + 3 * h * f + 2 * h; /* = 855,654,400 */
         int64_t want = L * layer + 2 * V * h + h;
-        is_u64(layer, 855654400, "LLaMA-2 70B: hand block count is 855,654,400");
-        is_u64(want, INT64_C(68976648192), "LLaMA-2 70B: hand total equals the published 68,976,648,192");
+        hand_check(layer == 855654400, "LLaMA-2 70B: hand block count is 855,654,400");
+        hand_check(want == INT64_C(68976648192), "LLaMA-2 70B: hand total equals the published 68,976,648,192");
         is_u64(zp_model_layer_params(&m, 1), layer, "LLaMA-2 70B layer params (GQA g=8)");
         is_u64(zp_model_params(&m), want, "LLaMA-2 70B total = %lld", (long long)want);
         is_u64(zp_model_matmul_params(&m), L * (2 * h * h + 2 * h * g * hd + 3 * h * f) + V * h,

@@ -468,7 +468,7 @@ static void test_fit_boundary(void)
     pb.pins.ckpt = ZP_CKPT_NONE;
     pb.pins.sp = 0;
     const uint64_t total = 1765376 + 263168 + 16384 + 16384 + 500 * MIB;
-    is_u64(total, 526349312, "fit boundary: hand total 526,349,312 bytes");
+    hand_check(total == 526349312, "fit boundary: hand total 526,349,312 bytes");
     zp_layout l = {.dp = 1, .tp = 1, .pp = 1, .vp = 1, .zero = 0, .offload = ZP_OFF_NONE, .ckpt = ZP_CKPT_NONE,
                    .sp = 0, .micro_batch = 1, .grad_accum = 1};
     zp_plan p;
