@@ -33,6 +33,7 @@ jok "$tmp/p.json" ".measured.calibration_step as \$c | \$c.elementwise_bytes == 
     (\$c.elementwise_bytes / (\$c.forward_backward_s - \$c.gemm_s) / 1e9 / .elementwise_gbps - 1 | fabs) < 1e-9" \
     "elementwise rate = $EW bytes (hand count) / the step's forward + backward outside sgemm"
 jok "$tmp/p.json" '(.measured.sgemm_peak_flops_per_s / 1e12 / .peak_tflops.fp32 - 1 | fabs) < 1e-12 and
+    .measured.sgemm_peak_flops_per_s == ([.measured.sgemm[] | .flops_per_s] | max) and
     (.measured.sgemm | length) >= 3 and (.measured.collectives | length) >= 3' \
     "the profile keeps what was measured; the peak is the best sgemm rate"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM profiles WHERE name = 'local-cpu'")" 1 "stored in the database"

@@ -22,6 +22,7 @@ SCALE=layers=2,hidden=64,heads=4,vocab=128,seq=32
 # ---- the real engine here: no GPU (or no CUDA backend): one line, exit 2
 count_execs() { "$ZPLAN" show 1 --db "$DB" --json | jq '.executions | length'; }
 before=$(count_execs)
+ok "$(case $before in '' | *[!0-9]*) echo 1 ;; *) echo 0 ;; esac)" "zplan show counts the executions: $before"
 run "$ZPLAN" exec 1 --db "$DB" --backend cuda --scale "$SCALE" --steps 2
 is "$rc" 2 "exec --backend cuda without a GPU: exit 2"
 is "$(wc -l <"$errf" | tr -d ' ')" 1 "one line on stderr"

@@ -185,8 +185,8 @@ if command -v sqlite3 >/dev/null 2>&1; then
         "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --micro-batch 2 --global-batch 8 \
             --db "$XDB" >/dev/null 2>&1
         sqlite3 "$XDB" "INSERT INTO executions (run_id, plan_rank, created, status, backend, ranks, steps, scale,
-            record_json) VALUES (1, 1, '2026-01-01T00:00:00Z', 'ok', 'cpu', 2, 3, 'none', readfile('$f'))" ||
-            diag "sqlite3 failed on $f"
+            record_json) VALUES (1, 1, '2026-01-01T00:00:00Z', 'ok', 'cpu', 2, 3, 'none', readfile('$f'))"
+        ok $? "execrecord $(basename "$f"): the reproducer is stored" || continue
         run "$ZPLAN" show 1 --db "$XDB"
         answered "0 1" "execrecord $(basename "$f"): zplan show"
         run "$ZPLAN" report 1 --out "$tmp/xreport" --db "$XDB"
@@ -209,7 +209,8 @@ if command -v sqlite3 >/dev/null 2>&1; then
         [ -f "$f" ] || continue
         name=$(basename "$f" .json)
         cp "$tmp/result-clean.db" "$RDB"
-        sqlite3 "$RDB" "UPDATE runs SET result_json = readfile('$f') WHERE id = 1" || diag "sqlite3 failed on $f"
+        sqlite3 "$RDB" "UPDATE runs SET result_json = readfile('$f') WHERE id = 1"
+        ok $? "result $name: the reproducer replaces the document" || continue
         run "$ZPLAN" show 1 --db "$RDB"
         answered "0 1" "result $name: zplan show"
         cp "$errf" "$tmp/$name.show.err"
