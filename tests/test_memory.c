@@ -563,13 +563,18 @@ static void test_stage_act(void)
         zp_mem_stage(&m, &tr, &l, &c32, &cv, 1, &mem);
         is_u64(mem.dev[ZP_MEM_ACT], 3 * L / p * layer, "pp=4 stage 1: 3 micro-batches of L/p layers");
         /* interleaved v = 2: first stage L (1 + (p-1)/(pv)); the paper
-         * keeps sbh p/t of masks, but when those layers are all in flight
-         * (the warm-up's (v+1)p - 1 forwards, chunk by chunk p at a time)
-         * the first chunk holds p + (p - 1) micro-batches: sbh (2p - 1)/t */
+         * keeps sbh p/t of masks, but Megatron's schedule has more of the
+         * first chunk in flight.  Stage 0's forwards in order: chunk
+         * (k mod vp) div p; its backwards: chunk v-1 - (j mod vp) div p.
+         * Warm-up 2(p-1) + (v-1)p = 10 forwards (chunks 0000 1111 00),
+         * then forward 10 + j before backward j: backwards 0-3 are chunk
+         * 1's, and before backward 4, the first of chunk 0, forwards 0-14
+         * have run: chunk 0 at 0-3 and 8-11, 8 = 2p micro-batches (the
+         * most at any time, with M = 8 every one): sbh 2p/t */
         l.vp = 2;
         zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &mem);
-        is_u64(mem.dev[ZP_MEM_ACT], (L + L * (p - 1) / (p * 2)) * layer + sbh * (2 * p - 1) / t,
-               "pp=4 v=2 stage 0: L(1 + (p-1)/(pv)) layers + sbh (2p-1)/t");
+        is_u64(mem.dev[ZP_MEM_ACT], (L + L * (p - 1) / (p * 2)) * layer + sbh * (2 * p) / t,
+               "pp=4 v=2 stage 0: L(1 + (p-1)/(pv)) layers + sbh 2p/t");
     }
     /* full recompute, pp = 1: the peak is the first block's backward, not
      * the loss.  At the loss: L layer inputs 2sbh/t (sp) + masks sbh/t +
@@ -738,13 +743,13 @@ static void test_ckpt_every(void)
     /* interleaved v = 2: the first 3 of each chunk of 12: 6 of 24 rebuilt;
      * stage 0 holds 2(p - 1) + (v - 1)p + 1 = 11 chunks of 12 blocks in
      * flight (132, test_stage_act's L(1 + (p-1)/(pv))), a quarter of them
-     * rebuilt: 33; the first chunk 2p - 1 micro-batches of them, as many
-     * dropout masks */
+     * rebuilt: 33; the first chunk 2p micro-batches of them (test_stage_act),
+     * as many dropout masks */
     zp_layout lv = l;
     lv.vp = 2;
     tr.ckpt_block = 3;
     zp_mem_stage(&m, &tr, &lv, &c32, &cv, 0, &mem);
-    is_u64(mem.dev[ZP_MEM_ACT], 33 * in + 99 * whole + sbh * (2 * p - 1) / t,
+    is_u64(mem.dev[ZP_MEM_ACT], 33 * in + 99 * whole + sbh * (2 * p) / t,
            "block 3, v = 2: 6 of 24 rebuilt, that share of the 132 blocks in flight: 33 inputs + 99 whole");
     tr.ckpt_block = 0;
     /* interleaved v = 3, chunks of 8, every 16th: the 16th block is chunk

@@ -504,12 +504,15 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     /* PyTorch eager: what autograd keeps (zp_eager_layer_bytes; its
      * selective and per-op policies are counted as zplan's own) */
     /* micro-batches in flight on the model's first chunk (stage 0): p
-     * (1F1B); interleaved, the warm-up's (v + 1) p - 1 forwards run p at a
-     * time through chunks 0 .. v-1 and then p - 1 more through chunk 0,
-     * 2p - 1 (Korthikanti et al.'s s b h p / t counts p); at most M.
-     * A micro-batch leaves stage 0 with chunk 0's backward, its last
-     * there, so this counts every micro-batch in flight on stage 0 */
-    int64_t mb0 = l->vp > 1 ? 2 * l->pp - 1 : l->pp;
+     * (1F1B); interleaved, 2p (Korthikanti et al.'s s b h p / t counts p);
+     * at most M.  Interleaved, stage 0 runs W = 2(p - 1) + (v - 1)p
+     * warm-up forwards, p at a time through chunks 0 .. v-1, then forward
+     * W + j before backward j; the backwards start with chunk v-1, so the
+     * first of chunk 0 is j = (v - 1)p, after forwards 0 .. 2vp - 2: p of
+     * chunk 0 in the first vp, p more in the next vp - 1.  A micro-batch
+     * leaves stage 0 with chunk 0's backward, its last there, so this
+     * counts every micro-batch in flight on stage 0 */
+    int64_t mb0 = l->vp > 1 ? 2 * l->pp : l->pp;
     if (mb0 > l->grad_accum)
         mb0 = l->grad_accum;
     int eg_act = eg && (l->ckpt == ZP_CKPT_NONE || l->ckpt == ZP_CKPT_FULL);
