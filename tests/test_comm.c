@@ -345,6 +345,14 @@ static void test_tp(void)
             const zp_coll *ag = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel");
             ok(ag && ag->count == per * L * M, "tp=8 sp %s block, %s: %lld all-gathers per layer per micro-batch",
                zp_block_names[mp.block], zp_ckpt_names[ck], (long long)per);
+            /* the norms' gradients: GPT-J's one LayerNorm a block, NeoX's
+             * two (parallel-2norm), and the final one, 2h fp32 values each
+             * (weight and bias; the fp32 gradient dtype) */
+            int64_t norms = (nb ? 2 : 1) * L + 1;
+            const zp_coll *nr = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "norm gradient");
+            ok(nr && nr->bytes == (uint64_t)(norms * 2 * h * 4) && nr->count == 1,
+               "tp=8 sp %s block, %s: the norm-gradient all-reduce sums %lld norms of 2h fp32 (%llu bytes)",
+               zp_block_names[mp.block], zp_ckpt_names[ck], (long long)norms, (unsigned long long)(norms * 2 * h * 4));
         }
     /* vocab-parallel cross-entropy (Megatron): 3 fp32 all-reduces per token
      * per micro-batch (max, target logit, sum of exponentials) */

@@ -284,8 +284,12 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                     span_tp, tr->fp8 ? act8 : act, fwd * Ls * M, ZP_OVL_GEMM);
             /* the norms' gradients come from each rank's rows: summed over
              * tp once a step (per micro-batch where ZeRO-2/3 keep no whole
-             * gradient) */
-            int64_t norms = (m->block == ZP_BLOCK_SERIAL ? 2 : 1) * Ls + (k == p - 1 ? 1 : 0);
+             * gradient).  The row-parallel products' biases are not summed:
+             * their gradients are taken from the output gradient gathered
+             * for the product's backward, whole on every rank (zplan's
+             * engine; Megatron adds them to each rank's rows and all-reduces
+             * their 2h values a layer with the norms', a few kB) */
+            int64_t norms = zp_model_block_norms(m) * Ls + (k == p - 1 ? 1 : 0);
             add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "norm gradient all-reduce (sequence parallel)", t, span_tp,
                 (uint64_t)(norms * zp_model_final_norm_params(m)) * gb, l->zero >= 2 ? M : 1, ZP_OVL_NONE);
             /* the lookup's gradient needs every token row, the head's
