@@ -109,6 +109,8 @@ valid.layout 36.candidates,.36:.dp.x.micro-batch | --params 11e9 --gpus 8 --glob
 --ckpt bogus                   | --params 11e9 --ckpt bogus --db "$DB"
 --dtype int8                   | --params 11e9 --dtype int8 --db "$DB"
 --vp                           | --params 11e9 --gpus 8 --vp 2 --db "$DB"
+stages.hold.8.and.9.blocks.*--vp.dividing.9.and.at.most.8 | --params 7e9 --gpus 8 --pp 4 --vp 2 --db "$DB"
+--vp.dividing.each.stage.s.17.blocks | --params 7e9 --gpus 8 --pp 2 --vp 3 --db "$DB"
 --gpus --gpus-per-node         | --params 11e9 --gpus 12 --gpus-per-node 8 --db "$DB"
 --dtype bf16 V100              | --params 11e9 --dtype bf16 --gpu v100-16g --db "$DB"
 # ---- sizes and fractions

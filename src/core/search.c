@@ -221,11 +221,17 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
     if (p->tp > 0 && (pb->model.heads % p->tp || pb->model.kv_heads % p->tp))
         return zp_err_set(e, ZP_EINVAL, "--tp %lld does not divide the model's %lld heads (%lld KV heads)",
                           (long long)p->tp, (long long)pb->model.heads, (long long)pb->model.kv_heads);
-    if (p->pp > 0 && p->vp > 1 && p->pp <= pb->model.layers && !stages_ok(pb->model.layers, p->pp, p->vp))
-        return zp_err_set(e, ZP_EINVAL, "--pp %lld x --vp %lld does not fit the model's %lld layers (allowed: --vp "
-                          "dividing each stage's %lld blocks, or with uneven stages the larger count and at most the "
-                          "smaller)", (long long)p->pp, (long long)p->vp, (long long)pb->model.layers,
-                          (long long)(pb->model.layers / p->pp));
+    if (p->pp > 0 && p->vp > 1 && p->pp <= pb->model.layers && !stages_ok(pb->model.layers, p->pp, p->vp)) {
+        int64_t base = pb->model.layers / p->pp;
+        if (pb->model.layers % p->pp == 0)
+            return zp_err_set(e, ZP_EINVAL, "--pp %lld x --vp %lld does not fit the model's %lld layers (allowed: "
+                              "--vp dividing each stage's %lld blocks)", (long long)p->pp, (long long)p->vp,
+                              (long long)pb->model.layers, (long long)base);
+        return zp_err_set(e, ZP_EINVAL, "--pp %lld x --vp %lld does not fit the model's %lld layers: its stages hold "
+                          "%lld and %lld blocks (allowed: --vp dividing %lld and at most %lld)", (long long)p->pp,
+                          (long long)p->vp, (long long)pb->model.layers, (long long)base, (long long)(base + 1),
+                          (long long)(base + 1), (long long)base);
+    }
     if (p->pp > pb->model.layers)
         return zp_err_set(e, ZP_EINVAL, "--pp %lld exceeds the model's %lld layers (allowed: at most one stage a "
                           "layer)", (long long)p->pp, (long long)pb->model.layers);
