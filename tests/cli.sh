@@ -462,6 +462,10 @@ jok "$outf" '.training.flash_attention == true' "V100 with --flash-attn: the use
 run "$ZPLAN" --params 1e9 --gpus 8 --gpu v100-32g --flash-attn --no-store --json
 ok "$([ "$rc" -eq 0 ] && grep -q '^zplan: note: the V100-32G has no bf16 (bf16 needs Ampere or newer): planning with fp16 (--dtype to choose)$' "$errf"; echo $?)" \
     "V100 with --flash-attn: the note speaks of the dtype only" || diag "rc=$rc $err"
+# --gpu-tflops overrides the 16-bit peak the card has: it gives a V100 no bf16
+run "$ZPLAN" --params 1e9 --gpus 8 --gpu v100-32g --gpu-tflops 125 --no-store --json
+jok "$outf" '.training.dtype == "fp16" and .training.flash_attention == false and .cluster.peak_flops == 125e12' \
+    "V100 with --gpu-tflops 125: still fp16 without flash attention, at the overridden peak"
 # Pascal's GTX 1060 runs fp16 at 1/64 of fp32 (its preset: 0.1 against 4.4 TFLOP/s): fp32 by default
 run "$ZPLAN" --model gpt2-small --gpus 1 --gpu gtx1060-6g --no-store --json
 jok "$outf" '.training.dtype == "fp32"' "GTX 1060: planned in fp32, not its slow fp16"

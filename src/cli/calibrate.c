@@ -179,7 +179,7 @@ static zp_status calib_set(void *ctx, int id, const char *v, zp_err *e)
 {
     calib_opts *o = ctx;
     switch (id) {
-    case C_DB: o->db = v; break;
+    case C_DB: return zp_opt_db(v, &o->db, e);
     case C_HOSTFILE: o->hostfile = v; break;
     case C_JSON: o->json = 1; break;
     case C_HELP: o->help = 1; break;

@@ -26,6 +26,9 @@ typedef struct zp_opt {
 
 /* Rows many commands' tables share. */
 #define ZP_OPT_DB(id, section) {"db", id, "PATH", NULL, "the database (default $ZPLAN_DB or ./zplan.db)", section}
+/* --db's value into *db; an empty path is refused (SQLite would open a
+ * temporary database and drop what is recorded in it) */
+zp_status zp_opt_db(const char *v, const char **db, zp_err *e);
 #define ZP_OPT_UNITS(id) {"units", id, "U", NULL, "gib (default) or gb for printed sizes", NULL}
 #define ZP_OPT_HELP(id) {"help", id, NULL, NULL, "this help", NULL}
 #define ZP_OPT_END {NULL, 0, NULL, NULL, NULL, NULL}

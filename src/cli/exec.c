@@ -81,7 +81,7 @@ static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
     case X_JSON: o->json = 1; break;
     case X_OVERSUB: o->oversubscribe = 1; break;
     case X_HELP: o->help = 1; break;
-    case X_DB: o->db = v; break;
+    case X_DB: return zp_opt_db(v, &o->db, e);
     case X_SCALE: o->scale = v; break;
     case X_HOSTFILE: o->hostfile = v; break;
     case X_PROFILE: o->profile = v; break;

@@ -15,11 +15,7 @@ static zp_status small_set(void *ctx, int id, const char *v, zp_err *e)
     switch (id) {
     case ZP_SO_JSON: o->json = 1; break;
     case ZP_SO_HELP: o->help = 1; break;
-    case ZP_SO_DB:
-        if (!*v)
-            return zp_err_set(e, ZP_EINVAL, "--db needs a path");
-        o->db = v;
-        break;
+    case ZP_SO_DB: return zp_opt_db(v, &o->db, e);
     case ZP_SO_UNITS:
         if ((st = zp_parse_enum("--units", v, un, &u, e)))
             return st;
@@ -179,5 +175,13 @@ zp_status zp_opts_parse(const char *cmd, const zp_opt *t, int argc, char **argv,
         if ((st = set(ctx, o->id, val, e)))
             return st;
     }
+    return ZP_OK;
+}
+
+zp_status zp_opt_db(const char *v, const char **db, zp_err *e)
+{
+    if (!*v)
+        return zp_err_set(e, ZP_EINVAL, "--db needs a path (allowed: a file to create or open; not empty)");
+    *db = v;
     return ZP_OK;
 }

@@ -240,7 +240,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_UNITS: r->units = v; break;
     case O_TOP: r->top = v; break;
     case O_JSON: r->json = 1; break;
-    case O_DB: r->db = v; break;
+    case O_DB: return zp_opt_db(v, &r->db, e);
     case O_NOSTORE: r->nostore = 1; break;
     case O_HELP: r->help = 1; break;
     case O_FROM: break;   /* expanded by expand_plan_file */
@@ -582,7 +582,11 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
             OVER("%smemory %.2f GiB", u ? ", " : "", (double)mem / 1073741824.0);
         }
         if (r->gputf) {
-            c->gpu.peak_flops[ZP_DT_FP16] = c->gpu.peak_flops[ZP_DT_BF16] = tf * 1e12;
+            /* the 16-bit peak of the dtypes the card has: no bf16 (and so
+             * no FlashAttention below) on a card without it */
+            c->gpu.peak_flops[ZP_DT_FP16] = tf * 1e12;
+            if (c->gpu.peak_flops[ZP_DT_BF16] > 0)
+                c->gpu.peak_flops[ZP_DT_BF16] = tf * 1e12;
             OVER("%s16-bit dense peak %g TFLOP/s", u ? ", " : "", tf);
         }
         if (r->hbmgbps) {

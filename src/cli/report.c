@@ -106,7 +106,7 @@ static zp_status report_set(void *ctx, int id, const char *v, zp_err *e)
     zp_status st;
     switch (id) {
     case R_OUT: o->out = v; break;
-    case R_DB: o->db = v; break;
+    case R_DB: return zp_opt_db(v, &o->db, e);
     case R_HELP: o->help = 1; break;
     case R_FORMAT: return zp_parse_enum("--format", v, fmt_names, &o->fmt, e);
     case R_TOP:
