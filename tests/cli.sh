@@ -285,6 +285,16 @@ jok "$outf" '.plans == [] and .chosen == null and .fitting == 0' "nothing fits (
 jok "$outf" '(.suggestions | length) > 0 and any(.suggestions[]; test("[0-9]+ GPUs"))' \
     "nothing fits (fp16): a suggestion names a GPU count"
 jok "$outf" '(.closest | type) == "object" and .closest.fits == false' "nothing fits (fp16): the closest plan is shown"
+# the GPU count suggested is the fewest whole nodes that fit: the search
+# itself at that count finds a plan, at one node fewer none
+zp --model llama3-405b --gpus 8 --no-store --json
+n=$(jq -r '[.suggestions[] | capture("^(?<n>[0-9]+) GPUs would fit") | .n][0] // empty' "$outf")
+zp --model llama3-405b --gpus "${n:-0}" --global-batch 1024 --no-store --json
+f1=$(jq .fitting "$outf")
+zp --model llama3-405b --gpus "$((${n:-8} - 8))" --global-batch 1024 --no-store --json
+f0=$(jq .fitting "$outf")
+ok "$([ -n "$n" ] && [ "$n" -gt 8 ] && [ "$f1" -gt 0 ] && [ "$f0" -eq 0 ]; echo $?)" \
+    "llama3-405b on 8 GPUs: '$n GPUs would fit it', the fewest nodes ($f1 plans fit on $n, $f0 on $((${n:-8} - 8)))"
 
 # zero overheads in any unit (--cuda-ctx 0B, 0MiB, 0.0 were refused as "must be positive")
 for z in 0 0B 0MiB 0.0; do

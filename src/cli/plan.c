@@ -1114,17 +1114,29 @@ static void suggest(zp_answer *a)
     /* no layout uses more GPUs than dp <= global batch, tp <= a node and
      * pp <= layers allow */
     int64_t gmax = pb->train.global_batch * pb->cluster.gpu.gpus_per_node * pb->model.layers;
+    zp_pins qg = none;
+    qg.zero = pin->zero;
+    qg.offload = pin->offload;
+    qg.ckpt = pin->ckpt;
     for (int64_t g = pb->cluster.gpus * 2; g <= gmax && g <= ((int64_t)1 << 22); g *= 2) {
-        zp_pins q = none;
-        q.zero = pin->zero;
-        q.offload = pin->offload;
-        q.ckpt = pin->ckpt;
-        if (best_with(pb, &q, g, &p, &fits) && fits) {
-            layout_text(lay, sizeof lay, &p.lay);
-            snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0], "%lld GPUs would fit it: %s (%s per GPU, %.3g s/step)",
-                     (long long)g, lay, zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units), p.cost.step_s);
-            break;
-        }
+        if (!best_with(pb, &qg, g, &p, &fits) || !fits)
+            continue;
+        /* the fewest between the last count that did not fit and g: GPUs
+         * one at a time up to a node, whole nodes beyond (a search takes
+         * milliseconds; at most 256 of them, coarser steps past that) */
+        int64_t lo = g / 2, gpn = pb->cluster.gpus_per_node, step = lo < gpn ? 1 : gpn;
+        while ((g - lo) / step > 256)
+            step *= 2;
+        zp_plan pn;
+        for (int64_t n = lo + step; n < g; n += step)
+            if (best_with(pb, &qg, n, &pn, &fits) && fits) {
+                g = n, p = pn;
+                break;
+            }
+        layout_text(lay, sizeof lay, &p.lay);
+        snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0], "%lld GPUs would fit it: %s (%s per GPU, %.3g s/step)",
+                 (long long)g, lay, zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units), p.cost.step_s);
+        break;
     }
     /* what recompute and offload would save, on the closest plan */
     const zp_plan *cl = a->have_chosen ? &a->chosen : (a->sr.have_closest ? &a->sr.closest : NULL);
