@@ -30,7 +30,7 @@ static int cmp(const void *a, const void *b)
 static void problem(zp_problem *pb, double params, int64_t gpus)
 {
     zp_err e;
-    zp_model_derive(params, &pb->model, &e);
+    zp_model_derive(params, 2048, &pb->model, &e);
     zp_gpu *g = &pb->cluster.gpu;
     /* an A100-80G-like device; the numbers only steer which plans fit */
     *g = (zp_gpu){.name = "bench", .mem_bytes = 80ull << 30, .hbm_gbps = 2039, .nvlink_gbps = 300,

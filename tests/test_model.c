@@ -290,7 +290,7 @@ static void test_derive(void)
         double P = targets[i];
         zp_model m;
         zp_err e = {0};
-        zp_status st = zp_model_derive(P, &m, &e);
+        zp_status st = zp_model_derive(P, 0, &m, &e);
         ok(st == ZP_OK, "derive(%.4g) ok (%s)", P, e.msg);
         if (st != ZP_OK)
             continue;
@@ -313,11 +313,29 @@ static void test_derive(void)
             is_u64(m.heads, 96, "derive(175e9) has 96 heads");
         }
     }
+    /* a long sequence's position table is part of N: 350M at 131072
+     * positions.  By hand: at h = 1024 the block is 12h^2 + 13h =
+     * 12,596,224 and the rest (50304 + 131072) h + 2h = 185,731,072, so
+     * L = round((350e6 - rest) / block) = round(13.04) = 13 and the count
+     * 13 x 12,596,224 + 185,731,072 = 349,481,984 (0.15 % short of N, h/L
+     * = 79); h = 1536 (the 2048-position choice) has 278.6M outside its
+     * blocks and L = round(2.52) = 3, 363.6M (+3.9 %) but h/L = 512.  Its
+     * 2048-position shape, L = 10, would come to 561.9M with the
+     * sequence's table added. */
+    {
+        zp_model m = {0};
+        zp_err e = {0};
+        zp_status st = zp_model_derive(350e6, 131072, &m, &e);
+        ok(st == ZP_OK && m.max_pos == 131072 && m.hidden == 1024 && m.layers == 13 &&
+               zp_model_params(&m) == 349481984,
+           "derive(350e6, 131072 positions): L=13 h=1024, 349,481,984 parameters with the table (got L=%lld h=%lld)",
+           (long long)m.layers, (long long)m.hidden);
+    }
     static const double bad[] = {1e6, 0.0, -1.0, NAN, INFINITY};
     for (int i = 0; i < N_(bad); i++) {
         zp_model m;
         zp_err e = {0};
-        ok(zp_model_derive(bad[i], &m, &e) == ZP_EINVAL && strstr(e.msg, "--params"),
+        ok(zp_model_derive(bad[i], 0, &m, &e) == ZP_EINVAL && strstr(e.msg, "--params"),
            "derive(%g) rejected with EINVAL naming --params: '%s'", bad[i], e.msg);
     }
     /* the least count derived: one block of h = 128 (12 h^2 + 13 h = 198272)
@@ -326,9 +344,9 @@ static void test_derive(void)
     {
         zp_model m;
         zp_err e = {0};
-        ok(zp_model_derive(6800448, &m, &e) == ZP_OK && m.layers == 1 && m.hidden == 128,
+        ok(zp_model_derive(6800448, 0, &m, &e) == ZP_OK && m.layers == 1 && m.hidden == 128,
            "derive(6800448): one block of 128, the least count derived");
-        ok(zp_model_derive(6800447, &m, &e) == ZP_EINVAL && strstr(e.msg, "--params 6800447 ") &&
+        ok(zp_model_derive(6800447, 0, &m, &e) == ZP_EINVAL && strstr(e.msg, "--params 6800447 ") &&
                strstr(e.msg, "at least 6800448 "),
            "derive(6800447) refused, the message naming the least count, 6800448: '%s'", e.msg);
     }

@@ -516,9 +516,10 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                           "or --config config.json");
     if (n_src > 1)
         return zp_err_set(e, ZP_EINVAL, "--params, --model and --config are alternatives: give exactly one");
+    double nparams = 0;
     if (r->params) {
-        double n;
-        if ((st = zp_parse_count("--params", r->params, &n, e)) || (st = zp_model_derive(n, &pb->model, e)))
+        if ((st = zp_parse_count("--params", r->params, &nparams, e)) ||
+            (st = zp_model_derive(nparams, 0, &pb->model, e)))
             return st;
         snprintf(a->source, sizeof a->source, "--params %s (derived GPT-3-family shape)", r->params);
     } else if (r->model) {
@@ -636,8 +637,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                  ? pb->model.max_pos : 2048;
     if ((st = opt_int("--seq", r->seq, 1, 1 << 20, &t->seq, e)))
         return st;
-    if (r->params)
-        pb->model.max_pos = t->seq;   /* a derived shape's position table fits the sequence */
+    /* a derived shape's position table fits the sequence, and counts in N */
+    if (r->params && t->seq != pb->model.max_pos && (st = zp_model_derive(nparams, t->seq, &pb->model, e)))
+        return st;
     else if (pb->model.pos == ZP_POS_LEARNED && pb->model.max_pos > 0 && t->seq > pb->model.max_pos)
         return zp_err_set(e, ZP_EINVAL, "--seq %lld exceeds %s's %lld learned positions (allowed: up to %lld)",
                           (long long)t->seq, pb->model.name, (long long)pb->model.max_pos,

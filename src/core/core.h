@@ -91,7 +91,7 @@ int64_t zp_model_matmul_params(const zp_model *m);
  * g divides a, no bias on a tied head. */
 zp_status zp_model_check(const zp_model *m, zp_err *e);
 /* Derive a GPT-3-family shape for a parameter target (rule in model.c). */
-zp_status zp_model_derive(double params, zp_model *out, zp_err *e);
+zp_status zp_model_derive(double params, int64_t positions, zp_model *out, zp_err *e);
 
 /* -------------------------------------------------------------- hardware */
 

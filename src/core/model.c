@@ -129,7 +129,8 @@ zp_status zp_model_check(const zp_model *m, zp_err *e)
  * (Brown et al. 2020, Table 2.1), whose large members and LLaMA keep the
  * aspect ratio h/L near 128:
  *   - GPT-3 architecture: LayerNorm, GELU MLP f = 4h, biases, tied
- *     embeddings, learned positions (2048 rows), vocabulary 50304 (the GPT-2
+ *     embeddings, learned positions (`positions` rows: the sequence,
+ *     2048 by default), vocabulary 50304 (the GPT-2
  *     BPE's 50257 padded to a multiple of 128);
  *   - head size 128 when h >= 2048 (h a multiple of 1024, so heads are a
  *     multiple of 8 and tp = 1..8 divides them), else 64 (h a multiple of
@@ -138,7 +139,7 @@ zp_status zp_model_check(const zp_model *m, zp_err *e)
  *     whose count is within 5 % of P, and pick the one whose h/L is closest
  *     to 128 on a log scale (ties: the smaller h); if none is within 5 %,
  *     the closest count. */
-zp_status zp_model_derive(double params, zp_model *out, zp_err *e)
+zp_status zp_model_derive(double params, int64_t positions, zp_model *out, zp_err *e)
 {
     zp_model best = {0}, m = {0};
     double best_score = INFINITY;
@@ -147,7 +148,7 @@ zp_status zp_model_derive(double params, zp_model *out, zp_err *e)
         return zp_err_set(e, ZP_EINVAL, "--params must be positive");
     snprintf(m.name, sizeof m.name, "derived");
     m.vocab = 50304;
-    m.max_pos = 2048;
+    m.max_pos = positions > 0 ? positions : 2048;
     m.tied = 1;
     m.bias = 1;
     m.mlp = ZP_MLP_GELU;
