@@ -1,4 +1,6 @@
-/* engine.c - a GPT-style decoder trained in a data-parallel / ZeRO layout.
+/* engine.c - a GPT-style decoder trained in a data-parallel / ZeRO layout,
+ * with tensor (and sequence) parallelism and a pipeline (1F1B, GPipe,
+ * interleaved) across ranks.
  *
  * The model: token and position embeddings, L pre-LayerNorm blocks (causal
  * multi-head attention, GELU MLP, residuals), final LayerNorm, output head
@@ -217,9 +219,14 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
     size_t boff[B_N], nb;
     block_offsets(c, boff, &nb);
     if ((uint64_t)(c->V + c->T) * (uint64_t)c->C > (uint64_t)INT_MAX / 2 || (uint64_t)nb > (uint64_t)INT_MAX / 2 ||
-        (uint64_t)last_unit(c) > (uint64_t)INT_MAX / 2 ||
-        (uint64_t)c->B * (uint64_t)c->T * (uint64_t)fc_width(c) > (uint64_t)INT_MAX) {
+        (uint64_t)last_unit(c) > (uint64_t)INT_MAX / 2) {
         snprintf(msg, n, "a parameter unit would exceed the %d elements one MPI call can move", INT_MAX / 2);
+        return -1;
+    }
+    if ((uint64_t)c->B * (uint64_t)c->T * (uint64_t)fc_width(c) > (uint64_t)INT_MAX) {
+        snprintf(msg, n, "a micro-batch's MLP activations (micro_batch x seq x width = %llu values) would exceed the "
+                 "%d one index reaches", (unsigned long long)c->B * (unsigned long long)c->T *
+                 (unsigned long long)fc_width(c), INT_MAX);
         return -1;
     }
     if (c->tp < 0 || ranks < 1 || ranks % tp || c->NH % tp || kv_heads(c) % tp || (int)(ffn(c) % (size_t)tp) ||

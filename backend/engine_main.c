@@ -538,6 +538,27 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
+    /* every argument is one of the keys above (or backend=, dump=): a
+     * misspelt key would otherwise leave its default in place unsaid */
+    static const char *const keys[] = {
+        "layers", "hidden", "heads", "vocab", "seq", "micro_batch", "accum", "steps", "zero", "ckpt", "ckpt_every",
+        "ckpt_layers", "offload", "sgd", "seed", "device_cap", "dtype", "grad_dtype", "loss_scale", "scale_window",
+        "progress", "first_step_delay_ms", "mb_delay_ms", "weight_decay", "clip", "kv_heads", "ffn", "tied", "bias",
+        "tp", "pp", "vp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "dump"};
+    for (int i = 1; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        size_t k = 0, nk = sizeof keys / sizeof keys[0];
+        while (eq && k < nk && (strlen(keys[k]) != (size_t)(eq - argv[i]) || strncmp(argv[i], keys[k], strlen(keys[k]))))
+            k++;
+        if (!eq || k == nk) {
+            if (g.rank == 0)
+                fprintf(stderr, "zplan-engine: '%s' is not a key=value argument it knows (allowed: the keys backend/README.md "
+                                "lists, as key=value; devices, groups and calibrate as the first word)\n",
+                        argv[i]);
+            MPI_Finalize();
+            return 2;
+        }
+    }
     c.L = (int)L, c.C = (int)C, c.NH = (int)NH, c.V = (int)V, c.T = (int)T;
     c.KV = (int)KVH, c.F = (int)FF, c.rms = NORM, c.swiglu = MLP, c.rope = POS, c.untied = !TIED, c.nobias = !BIAS;
     c.rope_theta = (float)THETA;

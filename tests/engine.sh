@@ -200,6 +200,10 @@ ok "$([ "$rc" -ne 0 ] && jtrue "$outf" '.status == "oom"'; echo $?)" \
     "a device cap below the parameters: status oom, not a crash"
 eng 1 2 1 0 9
 ok "$([ "$rc" -eq 2 ] && grep -q 'ckpt=9' "$errf"; echo $?)" "a bad argument is refused (exit 2) naming it"
+# a misspelt key (accum) would leave its default unsaid: refused, named
+run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" layers=2 hidden=32 heads=4 vocab=64 seq=16 steps=1 acum=4
+ok "$([ "$rc" -eq 2 ] && grep -q "'acum=4' is not a key=value argument" "$errf" && [ ! -s "$outf" ]; echo $?)" \
+    "an unknown key is refused (exit 2) naming it, nothing run" || diag "rc=$rc $(head -c 300 "$errf")"
 
 # the step time is the median of the steps from the second: a first step
 # made 1.5 s slower (the engine's first_step_delay_ms, for tests) is left

@@ -4,6 +4,7 @@
 #include "exec.h"
 #include "jsonget.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -205,6 +206,28 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
         return zp_err_set(e, ZP_EINVAL, "%s: sequence parallelism over tp=%lld splits the micro-batch's %lld token rows "
                           "evenly (--scale seq= or micro_batch=)", which, (long long)l->tp,
                           (long long)(l->micro_batch * t->seq));
+    /* rotary positions rotate pairs of a head's dimensions */
+    if (m->pos == ZP_POS_ROTARY && m->heads > 0 && (m->hidden % m->heads || (m->hidden / m->heads) % 2))
+        return zp_err_set(e, ZP_EINVAL, "%s: rotary positions need an even head width, the engine's model has "
+                          "hidden %lld over %lld heads (choose them with --scale, e.g. hidden=64,heads=4)", which,
+                          (long long)m->hidden, (long long)m->heads);
+    /* what one MPI call moves and one index reaches (engine.c,
+     * ze_cfg_check): each parameter unit (the embedding with the position
+     * rows, a block, the final norm with an untied head) at most
+     * INT_MAX / 2 elements, a micro-batch's MLP activations INT_MAX */
+    double C = (double)m->hidden, big = (double)INT_MAX / 2;
+    double units[3] = {((double)m->vocab + (double)t->seq) * C, (double)zp_model_layer_params(m, 1),
+                       (double)zp_model_final_norm_params(m) + (m->tied ? 0.0 : (double)m->vocab * C)};
+    static const char *const unit_names[3] = {"the embedding", "a block", "the final norm and head"};
+    for (int i = 0; i < 3; i++)
+        if (units[i] > big)
+            return zp_err_set(e, ZP_EINVAL, "%s: %s of the engine's model would hold %.4g parameters, beyond the "
+                              "%d one MPI call moves (shrink it with --scale, e.g. --scale 20M,seq=256)", which,
+                              unit_names[i], units[i], INT_MAX / 2);
+    double act = (double)l->micro_batch * (double)t->seq * (m->mlp == ZP_MLP_SWIGLU ? 2.0 : 1.0) * (double)f;
+    if (act > (double)INT_MAX)
+        return zp_err_set(e, ZP_EINVAL, "%s: a micro-batch's MLP activations would be %.4g values, beyond the %d the "
+                          "engine indexes (a smaller --scale micro_batch= or seq=)", which, act, INT_MAX);
     if (l->pp > m->layers)
         return zp_err_set(e, ZP_EINVAL, "%s: pp=%lld stages need as many layers, the engine's model has %lld (--scale "
                           "layers=%lld)", which, (long long)l->pp, (long long)m->layers, (long long)l->pp);
