@@ -268,8 +268,6 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: the engine's model %s: %s", which,
                                        scale ? "scaled by --scale" : "(unscaled)", why));
     }
-    if ((st = zp_exec_engine_limits(m, &pb.train, &l, o.steps, which, &cli->err)))
-        return zp_fail(cli, st);
     pb.train.global_batch = l.dp * l.micro_batch * l.grad_accum;
     /* the plan's storage types and master weights; the engine computes in
      * fp32 (activations, working copies) */
@@ -280,6 +278,8 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if ((st = zp_problem_range_check(&pb, &cli->err)))
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--scale: %s", cli->err.msg));
     pb.pins.micro_batch = -1;
+    if ((st = zp_exec_engine_limits(m, &pb.train, &l, o.steps, which, &cli->err)))
+        return zp_fail(cli, st);
     pb.train.flash = 0;
     pb.train.dropout = 0;
     pb.cluster.gpus = o.np;

@@ -727,5 +727,8 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e);
 /* The problem's largest byte counts stay inside 64 bits (memory.c): ZP_EINVAL
  * naming --seq and the micro-batch otherwise. */
 zp_status zp_problem_range_check(const zp_problem *pb, zp_err *e);
+/* Whether micro-batches of b sequences keep a rank's byte counts below 2^62
+ * (the search counts those beyond as not fitting the device). */
+int zp_micro_batch_in_range(const zp_problem *pb, int64_t b);
 
 #endif

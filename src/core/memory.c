@@ -897,27 +897,43 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
     }
 }
 
-/* Byte counts are exact 64-bit integers: refuse a problem whose largest
- * terms could exceed 2^62 bytes on one rank, naming what makes them so.
- * Bounded in double with the largest micro-batch the search may take (the
- * pinned one, else the whole global batch on one replica): every layer's
+/* Byte counts are exact 64-bit integers: the largest terms of a rank
+ * with micro-batches of b sequences, bounded in double: every layer's
  * activations without flash attention (4-byte values) and the fp32 logits
- * (4 s b V).  A stored run is held to it too (zp_result_check). */
-zp_status zp_problem_range_check(const zp_problem *pb, zp_err *e)
+ * (4 s b V).  Every saved tensor of a layer, generously: 16 of width h, 4
+ * of the FFN width, 4 of the heads' width (Q, K, V, output), 5 of a s. */
+static void range_terms(const zp_problem *pb, double b, double *act, double *logits)
 {
     const zp_model *m = &pb->model;
     double s = (double)pb->train.seq, h = (double)m->hidden, a = (double)m->heads, L = (double)m->layers;
     double f = (double)m->ffn, ad = a * (double)zp_model_head_dim(m);
-    double b = (double)(pb->pins.micro_batch > 0 ? pb->pins.micro_batch : pb->train.global_batch);
-    /* every saved tensor of a layer, generously: 16 of width h, 4 of the
-     * FFN width, 4 of the heads' width (Q, K, V, output), 5 of a s */
-    double act = 4.0 * L * b * s * (16.0 * h + 4.0 * f + 4.0 * ad + 5.0 * a * s), logits = 4.0 * s * b * (double)m->vocab;
-    const double limit = 4611686018427387904.0;   /* 2^62 */
+    *act = 4.0 * L * b * s * (16.0 * h + 4.0 * f + 4.0 * ad + 5.0 * a * s);
+    *logits = 4.0 * s * b * (double)m->vocab;
+}
+
+#define ZP_RANGE_LIMIT 4611686018427387904.0   /* 2^62 */
+
+int zp_micro_batch_in_range(const zp_problem *pb, int64_t b)
+{
+    double act, logits;
+    range_terms(pb, (double)b, &act, &logits);
+    return act <= ZP_RANGE_LIMIT && logits <= ZP_RANGE_LIMIT;
+}
+
+/* Refuse a problem whose smallest layout already exceeds 2^62 bytes on one
+ * rank, naming what makes it so: with the pinned micro-batch, else with
+ * one sequence (the search leaves out, as not fitting, the micro-batches
+ * beyond it: zp_micro_batch_in_range).  A stored run is held to it too
+ * (zp_result_check), and each of its plans' micro-batches. */
+zp_status zp_problem_range_check(const zp_problem *pb, zp_err *e)
+{
+    double b = (double)(pb->pins.micro_batch > 0 ? pb->pins.micro_batch : 1), act, logits;
+    range_terms(pb, b, &act, &logits);
+    const double limit = ZP_RANGE_LIMIT;
     if (act > limit || logits > limit)
-        return zp_err_set(e, ZP_EINVAL, "--seq %lld with micro-batches of up to %.0f sequences: %s would need "
-                          "%.3g bytes, beyond the 2^62 zplan counts exactly (allowed: a smaller %s or --seq)",
-                          (long long)pb->train.seq, b, act > limit ? "the activations" : "the logits",
-                          act > limit ? act : logits, pb->pins.micro_batch > 0 ? "--micro-batch" : "--global-batch "
-                          "or a pinned --micro-batch");
+        return zp_err_set(e, ZP_EINVAL, "--seq %lld with micro-batches of %.0f sequence%s: %s would need "
+                          "%.3g bytes, beyond the 2^62 zplan counts exactly (allowed: a smaller %s)",
+                          (long long)pb->train.seq, b, b == 1 ? "" : "s", act > limit ? "the activations" : "the logits",
+                          act > limit ? act : logits, pb->pins.micro_batch > 0 ? "--micro-batch or --seq" : "--seq");
     return ZP_OK;
 }

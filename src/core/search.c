@@ -397,6 +397,10 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
                             l.micro_batch = b;
                             l.grad_accum = GB / (dp * b);
                             res->evaluated++;
+                            if (!zp_micro_batch_in_range(pb, b)) {   /* beyond 2^62 bytes: no device holds it */
+                                res->rejected[ZP_REJ_DEVICE_MEM]++;
+                                continue;
+                            }
                             r = zp_layout_check_inner(pb, &l);
                             if (r != ZP_REJ_NONE) {
                                 res->rejected[r]++;

@@ -229,8 +229,8 @@ static const zp_field result_f[] = {
 
 /* A plan's layout against the problem: its degrees use the cluster's GPUs,
  * its worst stage is one of its stages, and dp x micro-batch x
- * accumulation steps is the global batch (so that no micro-batch is
- * larger than the batch zp_problem_range_check bounds). */
+ * accumulation steps is the global batch, and its micro-batch keeps the
+ * byte counts below 2^62 (zp_micro_batch_in_range). */
 static zp_status plan_fits_cluster(const cJSON *p, const char *path, const zp_problem *pb, const char *what,
                                    zp_err *e)
 {
@@ -249,6 +249,10 @@ static zp_status plan_fits_cluster(const cJSON *p, const char *path, const zp_pr
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s has dp x micro_batch x grad_accum = "
                           "%.0f, not the global batch of %lld (was the database edited?)", what, path, batch,
                           (long long)pb->train.global_batch);
+    if (!zp_micro_batch_in_range(pb, (int64_t)zp_jnum(p, "micro_batch")))
+        return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: %s.micro_batch %.0f would take a rank "
+                          "beyond the 2^62 bytes zplan counts exactly (was the database edited?)", what, path,
+                          zp_jnum(p, "micro_batch"));
     return ZP_OK;
 }
 
