@@ -113,6 +113,7 @@ valid.layout 36.candidates,.36:.dp.x.micro-batch | --params 11e9 --gpus 8 --glob
 --db.needs.a.path              | report 1 --db ""
 --db.needs.a.path              | exec 1 --db ""
 --db.needs.a.path              | calibrate --db ""
+--name.*preset                 | calibrate --name a100-80g --db "$DB"
 stages.hold.8.and.9.blocks.*--vp.dividing.9.and.at.most.8 | --params 7e9 --gpus 8 --pp 4 --vp 2 --db "$DB"
 --vp.dividing.each.stage.s.17.blocks | --params 7e9 --gpus 8 --pp 2 --vp 3 --db "$DB"
 --gpus --gpus-per-node         | --params 11e9 --gpus 12 --gpus-per-node 8 --db "$DB"

@@ -481,6 +481,11 @@ jok "$outf" '.training.flash_attention == true' "V100 with --flash-attn: the use
 run "$ZPLAN" --params 1e9 --gpus 8 --gpu v100-32g --flash-attn --no-store --json
 ok "$([ "$rc" -eq 0 ] && grep -q '^zplan: note: the V100-32G has no bf16 (bf16 needs Ampere or newer): planning with fp16 (--dtype to choose)$' "$errf"; echo $?)" \
     "V100 with --flash-attn: the note speaks of the dtype only" || diag "rc=$rc $err"
+# a GPU file named by a short path with a directory in it ("./g"), not
+# by its .json ending, is read as a file, not looked up as a preset
+mkdir -p "$tmp/gdir" && cp "$ZPLAN_SRCDIR/data/gpus/h100-sxm.json" "$tmp/gdir/g"
+(cd "$tmp/gdir" && "$ZPLAN" --params 1e9 --gpus 8 --gpu ./g --no-store --json) >"$outf" 2>"$errf"
+jok "$outf" '.cluster.gpu == "H100-SXM"' "--gpu ./g: a file by its path" || diag "$(cat "$errf")"
 # --gpu-tflops overrides the 16-bit peak the card has: it gives a V100 no bf16
 run "$ZPLAN" --params 1e9 --gpus 8 --gpu v100-32g --gpu-tflops 125 --no-store --json
 jok "$outf" '.training.dtype == "fp16" and .training.flash_attention == false and .cluster.peak_flops == 125e12' \

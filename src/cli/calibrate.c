@@ -189,6 +189,13 @@ static zp_status calib_set(void *ctx, int id, const char *v, zp_err *e)
             good &= (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.';
         if (!good)
             return zp_err_set(e, ZP_EINVAL, "--name '%s': allowed are 1 to 31 of a-z, 0-9, '-', '_', '.'", v);
+        /* --gpu NAME finds a preset before a profile: one by a preset's
+         * name could never be used */
+        zp_gpu g;
+        zp_err pe = {0};
+        if (zp_gpu_preset(v, &g, &pe) == ZP_OK)
+            return zp_err_set(e, ZP_EINVAL, "--name '%s' is a GPU preset's (zplan gpus), which --gpu %s would find "
+                              "first (allowed: a name no preset has, e.g. local-cpu)", v, v);
         o->name = v;
         break;
     }

@@ -536,8 +536,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     zp_cluster *c = &pb->cluster;
     int64_t v;
     size_t gl = r->gpu ? strlen(r->gpu) : 0;
-    if (gl > 5 && (strcmp(r->gpu + gl - 5, ".json") == 0 || strchr(r->gpu, '/'))) {
-        /* a GPU described in a file of the preset format (zplan gpus NAME --json) */
+    if ((gl > 5 && strcmp(r->gpu + gl - 5, ".json") == 0) || (r->gpu && strchr(r->gpu, '/'))) {
+        /* a GPU described in a file of the preset format (data/gpus/ NAME.json), named
+         * by its .json ending or by a path with a directory in it */
         char *text = NULL;
         if ((st = zp_read_file(r->gpu, &text, e)))
             return zp_err_set(e, ZP_EINVAL, "--gpu %s: %s", r->gpu, e->msg);
