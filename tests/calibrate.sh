@@ -46,8 +46,14 @@ jok "$outf" '.cluster.gpu == "local-cpu" and (.cluster.peak_flops / ($p[0].peak_
     (.conventions.elementwise_gbps / $p[0].elementwise_gbps - 1 | fabs) < 1e-12' \
     "the plan uses the profile's peak, efficiency, elementwise rate and measured (achieved) link bandwidths" \
     --slurpfile p "$tmp/p.json"
-run "$ZPLAN" --gpu local-cpu --gpus 2 --model gpt2-small --db "$DB"
-ok "$([ "$rc" -eq 2 ] && grep -q 'no bf16 support' "$errf"; echo $?)" "the profile has no bf16: refused (exit 2)"
+# without --dtype a profile with no 16-bit type plans fp32 and says so;
+# --dtype bf16 is refused
+run "$ZPLAN" --gpu local-cpu --gpus 2 --model gpt2-small --no-store --db "$DB" --json
+ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.training.dtype == "fp32"' &&
+      grep -q '^zplan: note: the local-cpu has neither bf16 nor fp16: planning with fp32' "$errf"; echo $?)" \
+    "the profile has no 16-bit type: fp32 without --dtype, said in a note" || diag "rc=$rc $err"
+run "$ZPLAN" --gpu local-cpu --gpus 2 --model gpt2-small --dtype bf16 --db "$DB"
+ok "$([ "$rc" -eq 2 ] && grep -q 'no bf16 support' "$errf"; echo $?)" "--dtype bf16 on the profile: refused (exit 2)"
 run "$ZPLAN" --gpu no-such-cpu --gpus 2 --model gpt2-small --db "$DB"
 ok "$([ "$rc" -eq 2 ] && grep -q "no-such-cpu" "$errf"; echo $?)" "neither preset nor profile: exit 2"
 

@@ -661,8 +661,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     int pre_ampere = c->gpu.peak_flops[ZP_DT_BF16] <= 0;
     /* fp16 where its tensor cores are (V100, Turing); not on a card whose
      * fp16 runs slower than fp32 (Pascal's GP10x: 1/64 rate) */
-    if (!r->dtype && pre_ampere && c->gpu.peak_flops[ZP_DT_FP16] > 0)
-        dt = c->gpu.peak_flops[ZP_DT_FP16] >= c->gpu.peak_flops[ZP_DT_FP32] ? ZP_DT_FP16 : ZP_DT_FP32;
+    if (!r->dtype && pre_ampere)   /* (a measured CPU profile has neither 16-bit type: fp32) */
+        dt = c->gpu.peak_flops[ZP_DT_FP16] > 0 && c->gpu.peak_flops[ZP_DT_FP16] >= c->gpu.peak_flops[ZP_DT_FP32]
+                 ? ZP_DT_FP16 : ZP_DT_FP32;
     int fw = -1;
     if (r->framework && (st = zp_parse_enum("--framework", r->framework, framework_names, &fw, e)))
         return st;
@@ -674,7 +675,12 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     t->master = r->master >= 0 ? r->master : 1;
     t->flash = r->flash >= 0 ? r->flash : !pre_ampere;
     /* say only what was chosen for the user: the dtype, FlashAttention, or both */
-    if (pre_ampere && (!r->dtype || r->flash < 0))
+    if (pre_ampere && (!r->dtype || r->flash < 0) && c->gpu.peak_flops[ZP_DT_FP16] <= 0)
+        snprintf(a->note, sizeof a->note, "the %s has neither bf16 nor fp16: planning with %s%s (%s to choose)",
+                 c->gpu.name, !r->dtype ? zp_dtype_names[dt] : zp_dtype_names[t->dtype],
+                 r->flash < 0 ? " and attention that stores its scores" : "",
+                 !r->dtype && r->flash < 0 ? "--dtype, --flash-attn" : !r->dtype ? "--dtype" : "--flash-attn");
+    else if (pre_ampere && (!r->dtype || r->flash < 0))
         snprintf(a->note, sizeof a->note, "the %s has no bf16%s (%s): planning with %s%s (%s to choose)", c->gpu.name,
                  r->flash < 0 ? " and no FlashAttention" : "", r->flash < 0 ? "both need Ampere or newer"
                  : "bf16 needs Ampere or newer", !r->dtype ? zp_dtype_names[dt] : zp_dtype_names[t->dtype],
