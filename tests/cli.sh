@@ -294,6 +294,11 @@ jok "$outf" '(.closest | type) == "object" and .closest.fits == false' "nothing 
 zp --model llama3-405b --gpu h100-sxm --gpus 2048 --seq 131072 --no-store --json
 ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.fitting > 0 and all(.plans[]; .micro_batch < 827)'; echo $?)" \
     "llama3-405b, s 131072, 2048 GPUs, micro-batch unpinned: planned, every plan's micro-batch below 827" || show_run
+# everything pinned but --vp: the search's interleaving choices are listed
+# (34 layers on 2 stages: vp 1 or 17), as many as the header counts
+zp --params 11e9 --dp 4 --tp 1 --pp 2 --zero 1 --offload none --ckpt none --micro-batch 2 --no-store --json
+jok "$outf" '.fitting == 2 and (.plans | length) == 2 and ([.plans[].vp] | sort) == [1, 17]' \
+    "all pinned but --vp: both interleavings listed, as the header counts"
 # the GPU count suggested is the fewest whole nodes that fit: the search
 # itself at that count finds a plan, at one node fewer none
 zp --model llama3-405b --gpus 8 --no-store --json

@@ -924,9 +924,14 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         p->ckpt = ZP_CKPT_FULL;
     }
     p->sp = r->sp;
-    a->pinned_all = p->dp > 0 && p->tp > 0 && p->pp > 0 && p->micro_batch > 0 && p->zero >= 0 && p->offload >= 0 &&
-                    p->ckpt >= 0 && (p->cp > 0 || p->dp * p->tp * p->pp == c->gpus);
-    if (p->dp < 0 && p->tp > 0 && p->pp > 0 && p->micro_batch > 0 && p->zero >= 0 && p->offload >= 0 &&
+    /* every searched dimension pinned or left a single choice: vp is 1
+     * without a pipeline, cp 1 when dp x tp x pp already uses every GPU
+     * (or, dp following from the others, below the 16384 tokens the
+     * search starts cp at) */
+    int vp_one = p->vp > 0 || p->pp == 1;
+    a->pinned_all = p->dp > 0 && p->tp > 0 && p->pp > 0 && vp_one && p->micro_batch > 0 && p->zero >= 0 &&
+                    p->offload >= 0 && p->ckpt >= 0 && (p->cp > 0 || p->dp * p->tp * p->pp == c->gpus);
+    if (p->dp < 0 && p->tp > 0 && p->pp > 0 && vp_one && p->micro_batch > 0 && p->zero >= 0 && p->offload >= 0 &&
         p->ckpt >= 0 && (p->cp > 0 || t->seq < 16384) && c->gpus % (p->tp * p->pp * (p->cp > 0 ? p->cp : 1)) == 0)
         a->pinned_all = 1;   /* dp follows from the others */
 
