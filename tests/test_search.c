@@ -187,9 +187,12 @@ static void test_small_problem(void)
 
 static void test_structural(void)
 {
-    /* 20 layers, h = 1536, a = 12; 8 GPUs; batch 12:
+    /* 20 layers, h = 1536, a = 12; 8 GPUs; batch 12 (each rejected
+     * factorisation counts its 36 ZeRO x offload x recompute choices times
+     * the micro-batches the inner loop would try, one when dp does not
+     * divide the batch):
      *   (1,1,8) dp 8 does not divide 12            DP_BATCH   36
-     *   (8,1,1) tp 8 does not divide 12 heads      TP_HEADS   36
+     *   (8,1,1) tp 8 does not divide 12 heads      TP_HEADS   36 x 6 (b | 12: 1 2 3 4 6 12)
      *   valid, with vp | 20/pp (pp = 2: 1 2 5 10; pp = 4: 1 5; pp = 8 does not divide 20: uneven
      *   stages of 2 and 3 blocks, vp 1 only) and b | 12/dp:
      *   dp 4: (2,1,4) 2, (1,2,4) 4 x 2; dp 2: (4,1,2) 4, (2,2,2) 4 x 4, (1,4,2) 2 x 4;
@@ -198,8 +201,8 @@ static void test_structural(void)
     zp_search_result res;
     zp_err e = {0};
     zp_search(&pb, top, KMAX, &res, &e);
-    is_u64(res.evaluated, 2 * 36 + 36 * (2 + 8 + 4 + 16 + 8 + 24 + 12 + 6), "20L/12 heads: evaluated = 2952");
-    is_u64(res.rejected[ZP_REJ_TP_HEADS], 36, "20L/12 heads: tp 8 rejected once, 36 combinations");
+    is_u64(res.evaluated, 36 + 36 * 6 + 36 * (2 + 8 + 4 + 16 + 8 + 24 + 12 + 6), "20L/12 heads: evaluated = 3132");
+    is_u64(res.rejected[ZP_REJ_TP_HEADS], 216, "20L/12 heads: tp 8 rejected, 36 combinations x 6 micro-batches");
     is_u64(res.rejected[ZP_REJ_PP_LAYERS], 0, "20L/12 heads: pp 8 on 20 layers is searched (uneven stages)");
     is_u64(res.rejected[ZP_REJ_DP_BATCH], 36, "20L/12 heads: dp 8 rejected once, 36 combinations");
     is_u64(sum_rejected(&res), res.evaluated, "20L/12 heads: outcomes sum to evaluated");
@@ -208,8 +211,8 @@ static void test_structural(void)
     zp_problem p4 = problem(gpt(24, 2048, 16), 8, 80 * GIB, 16);
     p4.cluster.gpus_per_node = 4;
     zp_search(&p4, top, KMAX, &res, &e);
-    /* (8,1,1) only: 36 */
-    is_u64(res.rejected[ZP_REJ_TP_NODE], 36, "4 GPUs per node: tp 8 rejected (36)");
+    /* (8,1,1) only: 36 x 5 micro-batches (b | 16: 1 2 4 8 16) */
+    is_u64(res.rejected[ZP_REJ_TP_NODE], 180, "4 GPUs per node: tp 8 rejected (36 x 5)");
 }
 
 /* -------------------------------------------------------- layout_check */

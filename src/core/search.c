@@ -379,8 +379,13 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
             else if (GB % dp)
                 r = ZP_REJ_DP_BATCH;
             if (r != ZP_REJ_NONE) {
-                res->evaluated += per_fact;
-                res->rejected[r] += per_fact;
+                /* as many candidates as the inner loops would have tried:
+                 * each ZeRO stage, offload and recompute with each
+                 * micro-batch (one where the batch does not split over dp,
+                 * or the micro-batch is pinned) */
+                int64_t nmb = GB % dp || pin->micro_batch > 0 ? 1 : divisors(GB / dp, bdiv, ZP_MAXDIV);
+                res->evaluated += per_fact * nmb;
+                res->rejected[r] += per_fact * nmb;
                 continue;
             }
             int nb = divisors(GB / dp, bdiv, ZP_MAXDIV);
