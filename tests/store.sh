@@ -278,6 +278,17 @@ zp list --db "$tmp/empty.db"
 ok "$(test $rc -eq 2 && grep -q 'empty.db holds no runs yet' "$errf"; echo $?)" "empty file: list says it holds no runs yet"
 zp --params 1e9 --gpus 1 --db "$tmp/empty.db" --json
 ok "$(test $rc -eq 0 && jtrue "$outf" '.run_id == 1'; echo $?)" "empty file: planning into it records run 1"
+# a zplan database whose runs are gone (its profiles alone, say) lists
+# nothing either: exit 2, as show says
+if command -v sqlite3 >/dev/null 2>&1; then
+    cp "$tmp/empty.db" "$tmp/noruns.db"
+    sqlite3 "$tmp/noruns.db" 'PRAGMA foreign_keys = OFF; DELETE FROM runs'
+    zp list --db "$tmp/noruns.db"
+    ok "$(test $rc -eq 2 && grep -q 'noruns.db holds no runs yet' "$errf" && [ ! -s "$outf" ]; echo $?)" \
+        "a zplan database without runs: list says it holds none (exit 2), no table head" || show_run
+else
+    skip_dep "sqlite3 shell not installed"
+fi
 
 # ---------------------------------------------------------------- files zplan may not write
 # Root passes permission bits: as root the directory is made immutable

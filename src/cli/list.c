@@ -67,6 +67,15 @@ static int zp_cmd_list(zp_cli *cli, int argc, char **argv)
         return zp_usage(&zp_list_cmd);
     if ((st = zp_store_open_existing(zp_db_path(o.db), &s, &cli->err)))
         return zp_fail(cli, st);
+    /* a zplan database without runs (its profiles only, or a run whose
+     * recording failed) answers as an empty file does: nothing to list */
+    int64_t last;
+    if ((st = zp_store_latest(s, &last, &cli->err))) {
+        zp_store_close(s);
+        if (st == ZP_ENOTFOUND)
+            zp_err_set(&cli->err, st, "%s holds no runs yet (plan something first)", zp_db_path(o.db));
+        return zp_fail(cli, st);
+    }
     /* executions whose launcher is gone, in a database recognised above */
     zp_store_mark_lost(zp_db_path(o.db));
     list_ctx x = {o.json ? cJSON_CreateArray() : NULL, 0};
