@@ -110,6 +110,7 @@ valid.layout 36.candidates,.36:.dp.x.micro-batch | --params 11e9 --gpus 8 --glob
 --dtype int8                   | --params 11e9 --dtype int8 --db "$DB"
 --vp                           | --params 11e9 --gpus 8 --vp 2 --db "$DB"
 --db.needs.a.path              | --params 11e9 --db ""
+is.a.directory                 | --config "$C" --db "$DB"
 --db.needs.a.path              | report 1 --db ""
 --db.needs.a.path              | exec 1 --db ""
 --db.needs.a.path              | calibrate --db ""

@@ -628,6 +628,10 @@ echo '{"name": 3}' >"$tmp/badgpu.json"
 zp --params 7e9 --gpu "$tmp/badgpu.json" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q 'badgpu.json: "name" must be a string' "$errf"; echo $?)" \
     "--gpu FILE with a bad field: exit 2 naming the file and the field"
+jq '.name = ""' "$ZPLAN_SRCDIR/data/gpus/a100-80g.json" >"$tmp/noname.json"
+zp --params 7e9 --gpu "$tmp/noname.json" --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q 'noname.json: "name" must be a string, not empty' "$errf"; echo $?)" \
+    "--gpu FILE with an empty name: exit 2 (it printed '8 x  (...)')"
 
 # ---------------------------------------------------------------- the search held against Calculon
 

@@ -581,7 +581,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
 #define OVER(...) u += (size_t)snprintf(a->gpu_over + u, u < sizeof a->gpu_over ? sizeof a->gpu_over - u : 0, __VA_ARGS__)
         if (r->gpumem) {
             c->gpu.mem_bytes = mem;
-            OVER("%smemory %.2f GiB", u ? ", " : "", (double)mem / 1073741824.0);
+            char mb[32];
+            OVER("%smemory %s", u ? ", " : "", zp_fmt_bytes(mb, sizeof mb, mem, ZP_UNITS_BINARY));
         }
         if (r->gputf) {
             /* the 16-bit peak of the dtypes the card has: no bf16 (and so

@@ -239,14 +239,18 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
         return zp_err_set(e, ZP_EINVAL, "--vp %lld needs --pp > 1 (interleaving splits pipeline stages)",
                           (long long)p->vp);
     if (p->dp > 0 && pb->train.global_batch % p->dp)
-        return zp_err_set(e, ZP_EINVAL, "--dp %lld does not divide --global-batch %lld", (long long)p->dp,
-                          (long long)pb->train.global_batch);
+        return zp_err_set(e, ZP_EINVAL, "--dp %lld does not divide --global-batch %lld (allowed: a --dp dividing "
+                          "it, or a --global-batch that is a multiple of %lld)", (long long)p->dp,
+                          (long long)pb->train.global_batch, (long long)p->dp);
     if (p->micro_batch > 0 && pb->train.global_batch % p->micro_batch)
-        return zp_err_set(e, ZP_EINVAL, "--micro-batch %lld does not divide --global-batch %lld",
-                          (long long)p->micro_batch, (long long)pb->train.global_batch);
+        return zp_err_set(e, ZP_EINVAL, "--micro-batch %lld does not divide --global-batch %lld (allowed: a "
+                          "--micro-batch dividing it, or a --global-batch that is a multiple of %lld)",
+                          (long long)p->micro_batch, (long long)pb->train.global_batch, (long long)p->micro_batch);
     if (p->dp > 0 && p->micro_batch > 0 && pb->train.global_batch % (p->dp * p->micro_batch))
-        return zp_err_set(e, ZP_EINVAL, "--dp %lld x --micro-batch %lld does not divide --global-batch %lld",
-                          (long long)p->dp, (long long)p->micro_batch, (long long)pb->train.global_batch);
+        return zp_err_set(e, ZP_EINVAL, "--dp %lld x --micro-batch %lld does not divide --global-batch %lld "
+                          "(allowed: a --global-batch that is a multiple of %lld)", (long long)p->dp,
+                          (long long)p->micro_batch, (long long)pb->train.global_batch,
+                          (long long)(p->dp * p->micro_batch));
     if (p->zero == 2 && p->pp > 1)
         return zp_err_set(e, ZP_EINVAL, "--zero %d cannot be combined with --pp %lld (ZeRO-2 partitions gradients "
                           "per micro-batch; allowed with pp > 1: --zero 0, 1, or 3 as FSDP with pipelining)", p->zero,

@@ -63,11 +63,13 @@ zp_status zp_read_file(const char *path, char **text, zp_err *e)
         if (n == 0)
             break;
     }
-    int bad = ferror(f);
+    int bad = ferror(f), err = errno;
     fclose(f);
     if (bad) {
         free(buf);
-        return zp_err_set(e, ZP_EIO, "%s: read error", path);
+        if (err == EISDIR)   /* the user's mistake, not the machine's */
+            return zp_err_set(e, ZP_EINVAL, "%s is a directory (allowed: a file)", path);
+        return zp_err_set(e, ZP_EIO, "%s: read error: %s", path, strerror(err));
     }
     buf[len] = '\0';
     /* every file read here is text (a config, a preset, a plan file): a NUL
@@ -710,8 +712,8 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
     cJSON *desc = cJSON_GetObjectItemCaseSensitive(j, "description");
     cJSON *peak = cJSON_GetObjectItemCaseSensitive(j, "peak_tflops");
-    if (!cJSON_IsString(name)) {
-        st = zp_err_set(e, ZP_EINVAL, "%s: \"name\" must be a string", where);
+    if (!cJSON_IsString(name) || !*name->valuestring) {
+        st = zp_err_set(e, ZP_EINVAL, "%s: \"name\" must be a string, not empty", where);
         goto out;
     }
     if (!cJSON_IsObject(peak)) {
