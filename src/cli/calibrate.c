@@ -255,8 +255,11 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, st);
     nl = n;
     args[n++] = (char *)eng, args[n++] = "calibrate", args[n] = NULL;
-    fprintf(stderr, "%s: calibrating %lld CPU ranks (sgemm, AdamW, memcpy, collectives)...\n", cli->prog,
-            (long long)np);
+    fprintf(stderr, "%s: calibrating %lld CPU rank%s (sgemm, AdamW, memcpy%s)...\n", cli->prog, (long long)np,
+            np == 1 ? "" : "s", np == 1 ? "" : ", collectives");
+    if (np == 1)   /* no collective to time: the profile's links are a placeholder */
+        fprintf(stderr, "%s: note: one rank times no collective, so the profile's links are set to 1 GB/s; plans "
+                "across ranks need --np 2 or more\n", cli->prog);
     char *out = NULL;
     int rc = zp_run_capture(args, timeout_s, NULL, &out, NULL);
     cJSON *m = out ? cJSON_Parse(out) : NULL;
