@@ -505,12 +505,13 @@ static size_t to_whole(const model *m, int k, size_t i, size_t *run, int *gen)
  * first+n-1 (0 past the unit's end: the padding), made where dst is; with
  * tensor parallelism this rank's slices of the whole unit's values (dst
  * comes zeroed: the padding is left) */
-static void init_range(const model *m, int k, void *dst, ze_pool pool, ze_dt dt, size_t first, size_t n)
+static void init_range_by(const model *m, const ze_dev_ops *op, ze_dev *dv, int k, void *dst, ze_pool pool, ze_dt dt,
+                          size_t first, size_t n)
 {
     ze_init_desc d, d0;
     init_desc(m, k, &d);
     if (m->tp == 1 && !(k == m->nunits - 1 && m->own_head && !m->c->untied)) {
-        m->op->init(m->d, dst, pool, dt, &d, first, n);
+        op->init(dv, dst, pool, dt, &d, first, n);
         return;
     }
     init_desc(m, 0, &d0);
@@ -520,9 +521,14 @@ static void init_range(const model *m, int k, void *dst, ze_pool pool, ze_dt dt,
         size_t run, g = to_whole(m, k, i, &run, &gen);
         if (run > end - i)
             run = end - i;
-        m->op->init(m->d, (char *)dst + (i - first) * es, pool, dt, gen == k ? &d : &d0, g, run);
+        op->init(dv, (char *)dst + (i - first) * es, pool, dt, gen == k ? &d : &d0, g, run);
         i += run;
     }
+}
+
+static void init_range(const model *m, int k, void *dst, ze_pool pool, ze_dt dt, size_t first, size_t n)
+{
+    init_range_by(m, m->op, m->d, k, dst, pool, dt, first, n);
 }
 
 /* Chunk c of stage k of p (v chunks a stage): its layers (the count; the
@@ -1142,8 +1148,8 @@ static int dump_start(model *m, FILE **batches)
         if (dump_from_device(m))   /* fp32 parameters, or the master weights (whole at ZeRO-0) */
             m->op->copy(m->d, buf, ZE_HOST, m->pdt == ZE_F32 ? u->p : (void *)u->master, ZE_DEVICE,
                         u->n * sizeof(float));
-        else
-            init_range(m, k, buf, ZE_HOST, ZE_F32, 0, u->n);
+        else   /* computed here: buf is ordinary memory, which a GPU kernel cannot write */
+            init_range_by(m, &ze_dev_cpu_ops, NULL, k, buf, ZE_HOST, ZE_F32, 0, u->n);
         if (fwrite(buf, sizeof(float), u->n, f) != u->n) {
             free(buf);
             fclose(f);

@@ -54,24 +54,33 @@ static int give_up(ze_group *g, int rc)
     return rc;
 }
 
-/* Wait for the stream, polling the communicator's asynchronous error,
- * until the timeout. */
+/* Wait for the work just called to be done, until the timeout.  The
+ * communicator is non-blocking: a call that returned ncclInProgress may
+ * not be on the stream yet (NCCL's group launch goes on in a thread of its
+ * own), so the stream is looked at only once the communicator's state has
+ * left ncclInProgress (NCCL: poll ncclCommGetAsyncError before anything
+ * else); an asynchronous error ends the wait at any time. */
 static int wait_done(ze_group *g, const char *what)
 {
     nccl_group *n = impl(g);
     double t0 = ze_now_s();
+    int queued = 0;
     for (;;) {
-        cudaError_t e = cudaStreamQuery(n->stream);
-        if (e == cudaSuccess)
-            return 0;
-        if (e != cudaErrorNotReady)
-            return give_up(g, cuda_failed(g, what, e));
         ncclResult_t ae = ncclSuccess;
         ncclResult_t r = ncclCommGetAsyncError(n->comm, &ae);
         if (r != ncclSuccess)
             return give_up(g, nccl_failed(g, what, r));
         if (ae != ncclSuccess && ae != ncclInProgress)
             return give_up(g, nccl_failed(g, what, ae));
+        if (ae == ncclSuccess)
+            queued = 1;
+        if (queued) {
+            cudaError_t e = cudaStreamQuery(n->stream);
+            if (e == cudaSuccess)
+                return 0;
+            if (e != cudaErrorNotReady)
+                return give_up(g, cuda_failed(g, what, e));
+        }
         if (ze_now_s() - t0 > n->timeout_s) {
             snprintf(g->err, sizeof g->err, "NCCL %s: no progress in %.0f s (a peer is gone or hung)", what,
                      n->timeout_s);
@@ -377,8 +386,9 @@ int ze_group_nccl(ze_group *g, MPI_Comm comm, ze_dev *d)
         cudaFree(one);
         return rc ? rc : ZE_GERR_NCCL;
     }
-    /* a first collective on a few bytes (with blocking = 0 calls may return
-     * ncclInProgress: the stream holds the work either way) */
+    /* a first collective on a few bytes (with blocking = 0 a call may
+     * return ncclInProgress before its work is on the stream: wait_done
+     * waits for both, so `one` is freed after the collective used it) */
     r = ncclAllReduce(one, one, 1, ncclFloat32, ncclSum, n->comm, n->stream);
     rc = r != ncclSuccess && r != ncclInProgress ? give_up(g, nccl_failed(g, "warm-up", r)) : wait_done(g, "warm-up");
     cudaFree(one);

@@ -611,7 +611,10 @@ __global__ void k_xent_sums(float *logits, const int *targets, int N, int V, con
     for (size_t r = blockIdx.x; r < (size_t)N; r += gridDim.x) {
         float *x = logits + r * vv;
         int tg = targets[r];
-        float xt = tg >= 0 ? x[tg] : 0.0f; /* before the writes below */
+        float xt = tg >= 0 ? x[tg] : 0.0f;
+        /* every thread has read the target's logit before any writes its
+         * exponential over it (the thread owning tg may be in another warp) */
+        __syncthreads();
         float s = 0.0f;
         for (size_t i = threadIdx.x; i < vv; i += blockDim.x) {
             float e = expf(x[i] - mx[r]);
