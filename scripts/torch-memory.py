@@ -16,19 +16,34 @@ warm the caching allocator):
   after_step       memory_allocated() after optimizer.step() and zero_grad()
   device_used      total - free of torch.cuda.mem_get_info() at the end (the
                    context, cuBLAS's workspace and the allocator's reserve)
+  reserved_end     torch.cuda.memory_reserved() at the end (device_used less
+                   it: the context and what lives outside the allocator)
+  base_allocated   memory_allocated() as the step starts (parameters and
+                   AdamW's moments; more: a workspace or buffers the model
+                   keeps)
   params           the parameter count
+  param_dtype, attn_implementation, mlp_act
+                   the code paths measured (the parameters' dtype, the
+                   attention transformers chose, the MLP's activation module)
 and the config it used, as one JSON object a line, into
 $OUT/torch-memory.jsonl (or ./torch-memory.jsonl).  It needs a GPU,
 PyTorch and transformers (the GPU test machine has PyTorch 2.11 and
-transformers 5.17, see ../shared/GPU.md) and about a minute.  The table it
+transformers 5.17, see ../shared/GPU.md) and a few minutes.  Each shape
+runs in a process of its own (what one user's step sees: kernels loaded
+and cuBLAS handles made for an earlier shape would count in its device
+total); --same-process runs them all in this one.  The 16-bit SDPA shapes
+run under sdpa_kernel(FLASH_ATTENTION), so that a fallback to another
+kernel fails instead of measuring something else; an fp32 SDPA shape runs
+what PyTorch picks (with grouped KV heads its math path).  The table it
 writes is what zplan's --framework torch memory model is to be held to
 (issue: real-framework memory); run it with scripts/gpu-check.
 
-  python3 scripts/torch-memory.py [--only NAME] [--out FILE]
+  python3 scripts/torch-memory.py [--only NAME] [--out FILE] [--same-process]
   python3 scripts/torch-memory.py --compare FILE [--zplan PATH] [--tap]
 
 --compare needs neither a GPU nor PyTorch: for each shape measured in FILE
-it asks zplan (--framework torch, the shape's layout pinned, --gpu h200) and
+it asks zplan (--framework torch, the shape's layout pinned, --gpu the
+preset of the GPU measured: h100-sxm for an H100, else h200) and
 prints the measured and predicted tensor peak (max_memory_allocated against
 zplan's classes without the overhead), device total (the device's used
 memory at the end, the context and the allocator's reserve included,
@@ -71,6 +86,8 @@ def shapes():
     add("gpt2-355m-bf16-sdpa", gpt2, g355, "bf16", "sdpa", 1024, 4)
     add("gpt2-1.5b-bf16-sdpa", gpt2, g1558, "bf16", "sdpa", 1024, 2)
     add("llama-125m-fp32-eager", llama, l125, "fp32", "eager", 1024, 4)
+    # fp32 SDPA with grouped KV heads: PyTorch's math path, not a fused kernel
+    add("llama-125m-fp32-sdpa", llama, l125, "fp32", "sdpa", 1024, 4)
     add("llama-125m-bf16-sdpa", llama, l125, "bf16", "sdpa", 1024, 4)
     add("llama-1b-bf16-sdpa", llama, l1b, "bf16", "sdpa", 2048, 2)
     add("llama-1b-bf16-eager", llama, l1b, "bf16", "eager", 2048, 1)
@@ -92,18 +109,30 @@ def measure(torch, transformers, s):
     gen = torch.Generator(device="cuda").manual_seed(1)
     x = torch.randint(0, V, (s["micro_batch"], s["seq"]), device="cuda", generator=gen)
     rec = {}
+    import contextlib
+    only_flash = contextlib.nullcontext
+    if s["attn"] == "sdpa" and s["dtype"] == "bf16":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        def only_flash():
+            return sdpa_kernel([SDPBackend.FLASH_ATTENTION])
+    mlp = [m for n, m in model.named_modules() if n.endswith(".mlp")]
+    act = getattr(mlp[0], "act", None) or getattr(mlp[0], "act_fn", None) if mlp else None
     for step in range(3):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
         t0 = time.time()
-        if s["dtype"] == "bf16":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
+        with only_flash():
+            if s["dtype"] == "bf16":
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    loss = model(input_ids=x, labels=x, use_cache=False).loss
+            else:
                 loss = model(input_ids=x, labels=x, use_cache=False).loss
-        else:
-            loss = model(input_ids=x, labels=x, use_cache=False).loss
         torch.cuda.synchronize()
         after_fwd, peak_fwd = torch.cuda.memory_allocated(), torch.cuda.max_memory_allocated()
-        loss.backward()
+        with only_flash():
+            loss.backward()
         torch.cuda.synchronize()
         after_bwd = torch.cuda.memory_allocated()
         opt.step()
@@ -116,7 +145,10 @@ def measure(torch, transformers, s):
                "peak_allocated": torch.cuda.max_memory_allocated(), "peak_reserved": torch.cuda.max_memory_reserved(),
                "after_forward": after_fwd, "peak_forward": peak_fwd, "after_backward": after_bwd,
                "after_step": torch.cuda.memory_allocated(), "device_used": total - free, "seconds": time.time() - t0,
-               "loss": float(loss)}
+               "reserved_end": torch.cuda.memory_reserved(), "base_allocated": base, "loss": float(loss),
+               "param_dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+               "attn_implementation": getattr(model.config, "_attn_implementation", None),
+               "mlp_act": type(act).__name__ if act is not None else None}
     del model, opt, loss, x
     gc.collect()
     torch.cuda.empty_cache()
@@ -127,7 +159,8 @@ def zplan_args(rec, cfg_path):
     """zplan's question for one measured shape: its model, one H200, the
     shape's micro-batch and sequence, PyTorch eager (--framework torch)"""
     mb = str(rec["micro_batch"])
-    return ["--config", cfg_path, "--gpus", "1", "--gpu", "h200", "--seq", str(rec["seq"]), "--micro-batch", mb,
+    gpu = "h100-sxm" if "H100" in rec.get("gpu", "") else "h200"
+    return ["--config", cfg_path, "--gpus", "1", "--gpu", gpu, "--seq", str(rec["seq"]), "--micro-batch", mb,
             "--global-batch", mb, "--dp", "1", "--tp", "1", "--pp", "1", "--zero", "0", "--offload", "none",
             "--ckpt", "none", "--dtype", rec["dtype"], "--flash-attn" if rec["attn"] == "sdpa" else "--no-flash-attn",
             "--framework", "torch", "--adam-impl", rec.get("optimizer", "fused"), "--json", "--no-store"]
@@ -194,9 +227,34 @@ def compare(path, zp, tap=False, bound=0.05):
     return 0
 
 
+def isolated(out):
+    """each shape in a python3 of its own (--only NAME), its line appended
+    to out as it ends; a shape whose process fails gets a line saying so"""
+    import subprocess
+    import tempfile
+    n = 0
+    with open(out, "w") as f, tempfile.TemporaryDirectory() as tmp:
+        for s in shapes():
+            one = os.path.join(tmp, s["name"] + ".jsonl")
+            o = subprocess.run([sys.executable, os.path.abspath(__file__), "--only", s["name"], "--out", one],
+                               capture_output=True, text=True)
+            sys.stdout.write(o.stdout)
+            lines = open(one).read().splitlines() if os.path.exists(one) else []
+            if o.returncode != 0 or len(lines) != 1:
+                err = (o.stderr.strip().splitlines() or ["exit %d" % o.returncode])[-1]
+                lines = [json.dumps({"name": s["name"], "error": "its process: %s" % err})]
+                print("torch-memory: %-30s %s" % (s["name"], err), flush=True)
+            f.write(lines[0] + "\n")
+            f.flush()
+            n += 1
+    print("torch-memory: %d shapes into %s" % (n, out))
+    return 0
+
+
 def main(argv):
     only, out = None, os.path.join(os.environ.get("OUT", "."), "torch-memory.jsonl")
     cmp, zp, tap = None, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zplan"), False
+    same = False
     i = 0
     while i < len(argv):
         if argv[i] == "--only" and i + 1 < len(argv):
@@ -209,15 +267,19 @@ def main(argv):
             zp = argv[i + 1]; i += 2
         elif argv[i] == "--tap":
             tap = True; i += 1
+        elif argv[i] == "--same-process":
+            same = True; i += 1
         else:
             sys.stderr.write("torch-memory: unknown argument %s (allowed: --only NAME, --out FILE, "
-                             "--compare FILE, --zplan PATH, --tap)\n" % argv[i])
+                             "--same-process, --compare FILE, --zplan PATH, --tap)\n" % argv[i])
             return 2
     if tap and not cmp:
         sys.stderr.write("torch-memory: --tap goes with --compare FILE\n")
         return 2
     if cmp:
         return compare(cmp, zp, tap)
+    if only is None and not same:
+        return isolated(out)
     try:
         import torch
         import transformers

@@ -299,6 +299,22 @@ ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.fitting > 0 and all(.plans[]; .micro_ba
 zp --params 11e9 --dp 4 --tp 1 --pp 2 --zero 1 --offload none --ckpt none --micro-batch 2 --no-store --json
 jok "$outf" '.fitting == 2 and (.plans | length) == 2 and ([.plans[].vp] | sort) == [1, 17]' \
     "all pinned but --vp: both interleavings listed, as the header counts"
+# PyTorch's SDPA in fp32 with grouped KV heads runs the math path (flash and
+# cuDNN take 16-bit inputs, the memory-efficient kernel no grouped heads):
+# planned as eager attention, said in a note; with as many KV heads as
+# query heads the memory-efficient kernel keeps flash's tensors
+printf '{"model_type": "llama", "vocab_size": 32000, "num_hidden_layers": 12, "hidden_size": 768, "num_attention_heads": 12, "num_key_value_heads": %s, "intermediate_size": 2048, "max_position_embeddings": 4096}\n' 4 >"$tmp/l125g.json"
+sed 's/"num_key_value_heads": 4/"num_key_value_heads": 12/' "$tmp/l125g.json" >"$tmp/l125m.json"
+tq() { "$ZPLAN" --config "$1" --gpus 1 --gpu h200 --seq 1024 --micro-batch 4 --global-batch 4 --dp 1 --tp 1 --pp 1 \
+    --zero 0 --offload none --ckpt none --dtype fp32 "$2" --framework torch --json --no-store 2>"$tmp/tq.err" |
+    jq -c '[.chosen.memory_bytes.total, .training.flash_attention]'; }
+g_sdpa=$(tq "$tmp/l125g.json" --flash-attn)
+g_eager=$(tq "$tmp/l125g.json" --no-flash-attn)
+m_sdpa=$(tq "$tmp/l125m.json" --flash-attn)
+tq "$tmp/l125g.json" --flash-attn >/dev/null
+ok "$([ -n "$g_sdpa" ] && [ "$g_sdpa" = "$g_eager" ] && grep -q 'runs its math attention' "$tmp/tq.err" &&
+      [ "$(echo "$m_sdpa" | jq '.[1]')" = true ]; echo $?)" \
+    "--framework torch, fp32 SDPA with 4 KV heads of 12: planned as eager attention ($g_sdpa = $g_eager), a note; 12 KV heads: fused ($m_sdpa)"
 # the GPU count suggested is the fewest whole nodes that fit: the search
 # itself at that count finds a plan, at one node fewer none
 zp --model llama3-405b --gpus 8 --no-store --json

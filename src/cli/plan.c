@@ -802,6 +802,18 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->lp_grads = r->lpg;
     if (r->eager >= 0)
         cv->eager = r->eager;
+    /* PyTorch's SDPA in fp32 with grouped KV heads: the flash and cuDNN
+     * kernels take 16-bit inputs only and the memory-efficient one no
+     * grouped heads (sdp_utils' dense check), so SDPA runs its math path,
+     * which saves the probabilities as eager attention does */
+    if (cv->eager && t->flash && t->dtype == ZP_DT_FP32 && pb->model.kv_heads < pb->model.heads) {
+        t->flash = 0;
+        size_t used = strlen(a->note);
+        snprintf(a->note + used, sizeof a->note - used, "%sPyTorch's SDPA in fp32 with %lld KV heads for %lld query "
+                 "heads runs its math attention (its fused kernels take 16-bit inputs or no grouped heads): planned "
+                 "as attention that stores its scores", used ? "; " : "", (long long)pb->model.kv_heads,
+                 (long long)pb->model.heads);
+    }
     if (r->ceu >= 0)
         cv->ce_unfused = r->ceu;
     if (r->nobwdws)
