@@ -17,6 +17,9 @@ printf '{"num_hidden_layers": -4, "hidden_size": 64, "num_attention_heads": 4, "
 printf '{"num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 6, "vocab_size": 100}\n' >"$C/heads.json"
 printf '{"num_hidden_layers": 1.5, "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 100}\n' >"$C/frac.json"
 printf '{"num_hidden_layers": 2,\n\000 "hidden_size": 64}\n' >"$C/nul.json"
+# well-formed but nested past cJSON's 1000 levels: said so, not "malformed"
+awk 'BEGIN { printf "{\"a\": "; for (i = 0; i < 1200; i++) printf "["; for (i = 0; i < 1200; i++) printf "]"; print "}" }' \
+    >"$C/deep.json"
 # a well-formed one, to show the fixtures are refused for their defect only
 printf '{"num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 100}\n' >"$C/good.json"
 "$ZPLAN" --config "$C/good.json" --gpus 1 --no-store >/dev/null 2>&1
@@ -111,6 +114,7 @@ valid.layout 36.candidates,.36:.dp.x.micro-batch | --params 11e9 --gpus 8 --glob
 --vp                           | --params 11e9 --gpus 8 --vp 2 --db "$DB"
 --db.needs.a.path              | --params 11e9 --db ""
 is.a.directory                 | --config "$C" --db "$DB"
+deep.json:1:.*nested.deeper.than.1000 | --config "$C/deep.json" --db "$DB"
 --db.needs.a.path              | report 1 --db ""
 --db.needs.a.path              | exec 1 --db ""
 --db.needs.a.path              | calibrate --db ""

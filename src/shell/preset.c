@@ -117,14 +117,39 @@ static const char *dup_key(const cJSON *o)
     return NULL;
 }
 
+/* How deeply arrays and objects are open at p (strings skipped). */
+static int depth_at(const char *text, const char *p)
+{
+    int d = 0, in = 0;
+    for (const char *c = text; *c && c < p; c++) {
+        if (in) {
+            if (*c == '\\' && c[1])
+                c++;
+            else if (*c == '"')
+                in = 0;
+        } else if (*c == '"')
+            in = 1;
+        else if (*c == '[' || *c == '{')
+            d++;
+        else if (*c == ']' || *c == '}')
+            d--;
+    }
+    return d;
+}
+
 static cJSON *parse(const char *text, const char *where, zp_err *e)
 {
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithOpts(text, &end, 1);
     if (!j) {
         int line, col;
-        where_in(text, end ? end : cJSON_GetErrorPtr(), &line, &col);
-        zp_err_set(e, ZP_EINVAL, "%s:%d:%d: malformed JSON", where, line, col);
+        const char *at = end ? end : cJSON_GetErrorPtr();
+        where_in(text, at, &line, &col);
+        if (at && depth_at(text, at) >= CJSON_NESTING_LIMIT)
+            zp_err_set(e, ZP_EINVAL, "%s:%d:%d: JSON nested deeper than %d levels (allowed: at most %d)", where, line,
+                       col, CJSON_NESTING_LIMIT, CJSON_NESTING_LIMIT);
+        else
+            zp_err_set(e, ZP_EINVAL, "%s:%d:%d: malformed JSON", where, line, col);
         return NULL;
     }
     if (!cJSON_IsObject(j)) {
