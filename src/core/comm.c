@@ -277,11 +277,11 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             /* the column-parallel products' inputs are kept as each rank's
              * rows (the activation memory's whole / t) and gathered again
              * in backward for their weights' gradients, behind the input
-             * gradient's product (Megatron's asynchronous all-gather;
+             * gradients' products (Megatron's asynchronous all-gather;
              * per-op checkpointing's gathers above are these) */
             if (l->ckpt != ZP_CKPT_OP)
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "input re-gather for weight gradients (sequence parallel)", t,
-                    span_tp, tr->fp8 ? act8 : act, fwd * Ls * M, ZP_OVL_GEMM);
+                    span_tp, tr->fp8 ? act8 : act, fwd * Ls * M, ZP_OVL_DGRAD);
             /* the norms' gradients come from each rank's rows: summed over
              * tp once a step (per micro-batch where ZeRO-2/3 keep no whole
              * gradient).  The row-parallel products' biases are not summed:

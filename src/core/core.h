@@ -519,6 +519,13 @@ static inline int64_t zp_stage_middle(int64_t layers, int64_t p)
 {
     return p > 2 && layers % p ? 1 : 0;
 }
+/* A middle stage whose time to evaluate (1: it sends activations and
+ * gradients both, and with uneven stages holds the most blocks), or 0
+ * without one (p <= 2). */
+static inline int64_t zp_stage_middle_comm(int64_t p)
+{
+    return p > 2 ? 1 : 0;
+}
 /* Parameters held by one rank of stage k before ZeRO sharding: its
  * zp_stage_layers blocks, the embedding on the first stage, final norm and head (untied,
  * or the tied copy when p > 1) on the last. */
@@ -586,6 +593,8 @@ typedef enum zp_overlap {
                        * step's first forward reaches it) */
     ZP_OVL_P2P,       /* hidden behind the stage's compute of other chunks (pipeline sends and receives in
                        * Megatron's interleaved schedule, overlap_p2p_comm) */
+    ZP_OVL_DGRAD,     /* hidden behind the layer's input-gradient products (sequence parallelism's re-gather of
+                       * a product's input for its weight gradient), every micro-batch */
     ZP_OVL_N
 } zp_overlap;
 extern const char *const zp_overlap_names[];   /* none, backward, ..., forward, other chunks */

@@ -43,7 +43,16 @@
 static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_layout *l, double *fwd,
                                double *rc, double *head)
 {
-    double h = (double)m->hidden, t = (double)l->tp;
+    double t = (double)l->tp;
+    /* The norms and residual adds run on each rank's s/t tokens under
+     * sequence parallelism, but are counted here on every token, as
+     * without it: the 30 % rate (hbm_eff) was fitted with them so, and at
+     * that rate s/t would make sequence parallelism save about three times
+     * what Korthikanti et al. measured (Table 4: 0.5 ms of a 22B layer's
+     * 7.7 ms forward, 0.1 ms of its backward), moving every run of
+     * data/validation that uses it 8-25 % fast.  Counting them at s/t
+     * needs the rate and the matmul ceilings refitted together. */
+    double h = (double)m->hidden;
     double f = (double)m->ffn / t, span = (double)zp_model_attn_span(m, tr->seq);
     double sm = tr->flash ? 0.0 : 1.5 * (double)m->heads / t * span;
     *fwd = 2.0 * zp_model_block_norms(m) * h + 6.0 * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f + sm;
@@ -576,10 +585,15 @@ static double shows(double busy, double win, double eff)
  * rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides; the remainder shows. */
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
-                      double wg_s, double eff, zp_grad_overlap go, int p2p_blocking)
+                      double wg_s, double dg_s, double eff, zp_grad_overlap go, int p2p_blocking, int per_mb)
 {
-    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, pg = 0.0, p2p = 0.0;
+    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, dgc = 0.0, pg = 0.0, p2p = 0.0, once_f = 0.0,
+           once_b = 0.0;
     double M = (double)l->grad_accum;
+    /* FSDP with a pipeline gathers the stage once a step and reduces its
+     * gradients once: the gather hides behind the first micro-batch's
+     * forward alone, the reduction behind the last one's backward */
+    int once = l->zero >= 3 && l->pp > 1;
     /* gradient reductions run after the backward where the framework
      * does not overlap them (zp_grad_overlap) */
     int after = go == ZP_GOVL_NONE || (go == ZP_GOVL_ZERO3 && l->zero < 3);
@@ -588,15 +602,28 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
          * the pacing stage's critical path rather than per send */
         if (p2p_blocking && cm->c[i].group == ZP_GRP_PP && cm->c[i].kind == ZP_COLL_SENDRECV)
             continue;
+        /* per_mb: only what every micro-batch runs (tensor and context
+         * parallelism, pipeline transfers), not the step's once-a-step or
+         * data-parallel collectives */
+        if (per_mb && cm->c[i].group != ZP_GRP_TP && cm->c[i].group != ZP_GRP_CP && cm->c[i].group != ZP_GRP_PP)
+            continue;
+        /* gradients reduced after the backward: their copy to an offloaded
+         * optimizer follows the reduction, after the backward too */
         if (cm->c[i].overlap == ZP_OVL_NONE ||
-            (after && cm->c[i].overlap == ZP_OVL_BWD && cm->c[i].group == ZP_GRP_DP))
+            (after && cm->c[i].overlap == ZP_OVL_BWD && (cm->c[i].group == ZP_GRP_DP || cm->c[i].group == ZP_GRP_PCIE)))
             crit += cm->c[i].time_s;
+        else if (once && cm->c[i].group == ZP_GRP_DP && cm->c[i].overlap == ZP_OVL_FWD_BWD)
+            once_f += cm->c[i].time_s;
+        else if (once && cm->c[i].group == ZP_GRP_DP && cm->c[i].overlap == ZP_OVL_BWD)
+            once_b += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_ATTN)
             ring += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_GEMM)
             tp += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_WGRAD)
             wgc += cm->c[i].time_s;
+        else if (cm->c[i].overlap == ZP_OVL_DGRAD)
+            dgc += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_FWD)
             pg += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_P2P) {
@@ -611,17 +638,19 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
             ovl += cm->c[i].time_s;
     }
     double window = l->zero >= 3 ? M * (fwd_s + bwd_s) : (l->zero >= 2 ? M : 1.0) * bwd_s;
-    return crit + shows(ovl, window, eff) +
+    return crit + shows(ovl, window, eff) + shows(once_f, fwd_s, eff) + shows(once_b, bwd_s, eff) +
            /* the context-parallel ring behind the attention of the chunk in
             * hand, every micro-batch (attn_s: one micro-batch's, the stage's
             * layers) */
            shows(ring, M * attn_s, eff) +
-           /* overlapped tensor parallelism behind the layers' linear products
-            * (lin_s: one micro-batch's, the stage's layers) */
-           shows(tp, M * lin_s, eff) +
            /* input gradients' reductions behind the weight-gradient products
-            * (wg_s: one micro-batch's, the stage's layers) */
-           shows(wgc, M * wg_s, eff) +
+            * (wg_s: one micro-batch's, the stage's layers), the re-gathered
+            * inputs behind the input-gradient products (dg_s), and the
+            * overlapped tensor parallelism behind the linear products those
+            * two leave free (lin_s: all of them, one micro-batch's): no
+            * product hides two collectives */
+           shows(wgc, M * wg_s, eff) + shows(dgc, M * dg_s, eff) +
+           shows(tp, fmax(0.0, M * lin_s - fmin(wgc, M * wg_s) - fmin(dgc, M * dg_s)), eff) +
            /* the updated parameters' all-gather behind the next step's first
             * forward (fwd_s: one micro-batch's, the stage's layers) */
            shows(pg, fwd_s, eff) +
@@ -693,7 +722,7 @@ static double linear_bwd(const zp_gemm_curve *g, double pk, double eb, double T,
  * the forward's; the head: final norm, product, cross-entropy (backward
  * twice). */
 static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, double pk,
-                         double pk8, double mm[5], double k[4], double *attn, double *lin, double *wg)
+                         double pk8, double mm[5], double k[4], double *attn, double *lin, double *wg, double *dg)
 {
     /* s: this rank's tokens of a sequence (s / cp); span: the keys of the
      * whole sequence a query sees */
@@ -718,9 +747,11 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
         mm[3] = tok * 2.0 * (double)m->vocab * h * inv;
         mm[4] = 2.0 * mm[3];
         k[0] = k[1] = k[2] = k[3] = 0.0;
-        *attn = tok * 4.0 * core * (3.0 + (tr->flash ? 0.5 : 0.0)) * inv;
+        /* forward, backward, flash's rebuilt scores, full recompute's forward again */
+        *attn = tok * 4.0 * core * (3.0 + (tr->flash ? 0.5 : 0.0) + (l->ckpt == ZP_CKPT_FULL ? 1.0 : 0.0)) * inv;
         *lin = mm[0] + mm[1] + mm[2] - *attn;
         *wg = tok * (tr->fp8 ? lw * pk / pk8 : lw) * inv;   /* dW: the forward's FLOPs */
+        *dg = *wg;                                          /* dX: the same */
         return;
     }
     double eb = (double)zp_dtype_bytes(tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype);
@@ -741,6 +772,8 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     /* the weight gradients alone (dW = x^T dy: K x N from depth T) */
     *wg = zp_gemm_time(gl, lpk, leb, h, qkv, T, 1.0) + zp_gemm_time(gl, lpk, leb, q / t, h, T, 1.0) +
           zp_gemm_time(gl, lpk, leb, h, fin, T, 1.0) + zp_gemm_time(gl, lpk, leb, f, h, T, 1.0);
+    /* the input gradients alone (dx = dy W^T), the rest of the backward's */
+    *dg = lin_b - *wg;
     /* the attention core: b a / t products of each kind */
     double nb = b * (double)m->heads / t, sc, att_f, att_b;
     if (tr->flash) {
@@ -758,7 +791,8 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     }
     mm[0] = lin_f + att_f;
     mm[1] = lin_b + att_b;
-    *attn = att_f + att_b + (tr->flash ? sc : 0.0);
+    /* forward, backward, flash's rebuilt scores, and full recompute's forward again */
+    *attn = att_f + att_b + (tr->flash ? sc : 0.0) + (l->ckpt == ZP_CKPT_FULL ? att_f : 0.0);
     /* op: k, o and up (gated) or o and fc2 again, and without flash the attention */
     double op_f = m->mlp == ZP_MLP_SWIGLU
                       ? linear_fwd(gl, lpk, leb, T, kv / t, h) + linear_fwd(gl, lpk, leb, T, h, q / t) +
@@ -822,17 +856,17 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
     /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
     zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
-    double mm[5], kn[4], attn, lin, wg;
+    double mm[5], kn[4], attn, lin, wg, dg;
     double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
-    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn, &lin, &wg);
+    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn, &lin, &wg, &dg);
     /* the same for a block kept whole (ckpt_every > 1): its recompute
      * terms (mm[2], kn[2], and in lin and attn) as without recompute */
     zp_layout nl = *l;
     nl.ckpt = ZP_CKPT_NONE;
-    double mmk[5], knk[4], attnk, link, wgk;
+    double mmk[5], knk[4], attnk, link, wgk, dgk;
     int partial = l->ckpt == ZP_CKPT_FULL && (tr->ckpt_every > 1 || tr->ckpt_block > 0);
     if (partial)
-        matmul_times(m, tr, &nl, cv, c->gpu.peak_flops[cdt], pk8, mmk, knk, &attnk, &link, &wgk);
+        matmul_times(m, tr, &nl, cv, c->gpu.peak_flops[cdt], pk8, mmk, knk, &attnk, &link, &wgk, &dgk);
     else {
         for (int i = 0; i < 5; i++)
             mmk[i] = mm[i];
@@ -874,17 +908,26 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         ew_head = fmax(et.hf / bps, ew_head), ew_head_b = fmax(et.hb / bps, ew_head_b);
         ew_emb_f = et.ef / bps + et.kef * cv->kernel_s, ew_emb_b = et.eb / bps + et.keb * cv->kernel_s;
         ew_rc = l->ckpt == ZP_CKPT_FULL ? ew_f : 0.0, ew_rck = 0.0;
-        kn[0] = et.kf * cv->kernel_s, kn[1] = et.kb * cv->kernel_s, kn[3] = et.khf * cv->kernel_s;
-        kn[2] = l->ckpt == ZP_CKPT_FULL ? kn[0] : 0.0, knk[2] = 0.0, kn_head_b = et.khb * cv->kernel_s;
+        /* and the products' own launches, which zp_eager_traffic_eval
+         * leaves out: a layer's linear layers (GPT-2's fused QKV, c_proj,
+         * c_fc, c_proj: 4; LLaMA's q, k, v, o, gate, up, down: 7), each
+         * once forward and twice backward (dx, dW), the attention's
+         * products (SDPA one kernel forward, two backward; eager two
+         * batched products forward, four backward), the head's product */
+        double npr = m->mlp == ZP_MLP_SWIGLU ? 7.0 : 4.0, af = tr->flash ? 1.0 : 2.0, ab = tr->flash ? 2.0 : 4.0;
+        kn[0] = (et.kf + npr + af) * cv->kernel_s, kn[1] = (et.kb + 2.0 * npr + ab) * cv->kernel_s;
+        kn[3] = (et.khf + 1.0) * cv->kernel_s;
+        kn[2] = l->ckpt == ZP_CKPT_FULL ? kn[0] : 0.0, knk[2] = 0.0, kn_head_b = (et.khb + 2.0) * cv->kernel_s;
     }
     double M = (double)l->grad_accum;
     double best_compute = 0.0, worst_exposed = 0.0, hw = 0.0, mb_s = 0.0;
     double comp_kind[3] = {0.0, 0.0, 0.0};   /* compute by stage kind, for blocking transfers */
     /* DeepSpeed's bf16 optimizer's per-micro-batch gradient add (lp_grads) runs at the non-matmul rate */
     double lp_bps = ew_bps > 0 ? ew_bps : cv->hbm_eff * c->gpu.hbm_gbps * 1e9;
-    /* the first stage, with uneven stages the middle one with a block more
-     * (its communication taken as the first's), and the last */
-    int64_t stages[3] = {0, zp_stage_middle(m->layers, l->pp), l->pp - 1};
+    /* the first stage, a middle one (with uneven stages the one with a
+     * block more; either way the one that sends both ways; its
+     * communication taken as the first's without midc), and the last */
+    int64_t stages[3] = {0, zp_stage_middle_comm(l->pp), l->pp - 1};
     for (int which = 0; which < 3; which++) {
         if ((which == 1 && !stages[1]) || (which == 2 && l->pp == 1))
             continue;
@@ -909,12 +952,19 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         double comp = M * (fwd_s + bwd_s);
         const zp_comm *cm = which == 2 ? last : which == 1 && midc ? midc : first;
         double ex = exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
-                            Ls * wg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking);
+                            Ls * wg, Ls * dg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking, 0);
         comp_kind[which] = comp;
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);
-            mb_s = fwd_s + bwd_s;
+            /* a micro-batch's time on the stage that paces the pipeline:
+             * its compute and the communication every micro-batch exposes
+             * there (the fill and drain of the pipeline take p - 1 of them,
+             * communication included: 1F1B's (M + p - 1) x (t_f + t_b)) */
+            mb_s = fwd_s + bwd_s +
+                   (l->pp > 1 ? exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link, Ls * wg,
+                                        Ls * dg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking, 1) / M
+                              : 0.0);
             out->ew_bytes = eg ? Ls * (et.f + et.b) + (l->ckpt == ZP_CKPT_FULL ? R * et.f : 0.0) +
                                      (last_stage ? et.hf + et.hb : 0.0) + (first_stage ? et.ef + et.eb : 0.0)
                                : stage_ew_bytes(m, tr, l, nLs, last_stage);

@@ -207,7 +207,7 @@ const char *const zp_coll_kind_names[] = {"all-reduce", "reduce-scatter", "all-g
                                           "send/recv", "host-to-device", "device-to-host", NULL};
 const char *const zp_group_names[] = {"dp", "tp", "pp", "embedding", "pcie", "cp", NULL};
 const char *const zp_overlap_names[] = {"none", "backward", "forward+backward", "attention", "matmuls",
-                                        "weight gradients", "forward", "other chunks", NULL};
+                                        "weight gradients", "forward", "other chunks", "input gradients", NULL};
 _Static_assert(sizeof zp_overlap_names / sizeof zp_overlap_names[0] == ZP_OVL_N + 1, "a name for every overlap");
 const char *const zp_reject_names[] = {
     "fits",

@@ -116,9 +116,10 @@ static void plan_cost(const zp_problem *pb, const zp_lcache *lc, zp_plan *o)
     if (l->pp > 1)
         zp_comm_plan_c(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, l->pp - 1, lc, &last);
     const zp_comm *lp = l->pp > 1 ? &last : &first, *mp = NULL;
-    /* uneven stages: the middle stage with a block more has its own (more
-     * tensor-parallel collectives, no embedding or head) */
-    int64_t ms = zp_stage_middle(pb->model.layers, l->pp);
+    /* a middle stage has its own: it sends activations and gradients both,
+     * holds no embedding or head, and with uneven stages a block more (more
+     * tensor-parallel collectives) */
+    int64_t ms = zp_stage_middle_comm(l->pp);
     if (ms) {
         zp_comm_plan_c(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, ms, lc, &mid);
         mp = &mid;
