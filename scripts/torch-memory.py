@@ -232,7 +232,7 @@ def isolated(out):
     to out as it ends; a shape whose process fails gets a line saying so"""
     import subprocess
     import tempfile
-    n = 0
+    n = measured = 0
     with open(out, "w") as f, tempfile.TemporaryDirectory() as tmp:
         for s in shapes():
             one = os.path.join(tmp, s["name"] + ".jsonl")
@@ -247,8 +247,10 @@ def isolated(out):
             f.write(lines[0] + "\n")
             f.flush()
             n += 1
+            measured += "peak_allocated" in lines[0]
     print("torch-memory: %d shapes into %s" % (n, out))
-    return 0
+    # none measured (no GPU, no PyTorch): a failure, as --only says it
+    return 0 if measured else 1
 
 
 def main(argv):

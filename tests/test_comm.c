@@ -9,6 +9,9 @@
 #include "core.h"
 #include "tap.h"
 
+/* the hand tables leave their optional last fields out */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #include <string.h>
 
 #define N_(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -792,8 +795,8 @@ static void test_fsdp_pp(void)
     uint64_t P = (uint64_t)(12 * gpt_layer(2048, 1)) + (uint64_t)zp_model_embed_params(&m, 1);
     const zp_coll *ag = find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "FSDP + PP");
     const zp_coll *rs = find(&cm, ZP_GRP_DP, ZP_COLL_REDUCE_SCATTER, "gradient");
-    ok(ag && ag->bytes == P * 2 && ag->count == 1 && ag->overlap == ZP_OVL_FWD_BWD,
-       "FSDP + PP: one all-gather of P x 2 bytes a step, behind the compute");
+    ok(ag && ag->bytes == P * 2 && ag->count == 1 && ag->overlap == ZP_OVL_FWD,
+       "FSDP + PP: one all-gather of P x 2 bytes a step, behind the first micro-batch's forward");
     ok(rs && rs->bytes == P * 4 && rs->count == 1, "FSDP + PP: one reduce-scatter of P x 4 bytes a step");
     ok(!find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "ZeRO-3 forward"), "FSDP + PP: no per-micro-batch gathers");
 }

@@ -166,7 +166,7 @@ enum { C_NP = 1, C_NAME, C_HOSTFILE, C_TIMEOUT, C_BACKEND, C_DB, C_JSON, C_HELP 
 
 static const zp_opt calib_opts_table[] = {
     {"np", C_NP, "N", NULL, "ranks (default 2)", "Options:"},
-    {"name", C_NAME, "NAME", NULL, "the profile's name (default local-cpu): 1 to 31 of a-z, 0-9, - _ .", NULL},
+    {"name", C_NAME, "NAME", NULL, "the profile's name (default local-cpu): 1 to 31 of a-z, 0-9, - _ .;\nnot a preset's, which --gpu finds first", NULL},
     {"hostfile", C_HOSTFILE, "F", NULL, "Open MPI hostfile for several machines", NULL},
     {"timeout", C_TIMEOUT, "S", NULL, "end a hung calibration after S seconds (default 600)", NULL},
     {"backend", C_BACKEND, "B", NULL, "cpu (the only one calibrated here)", NULL},

@@ -28,7 +28,7 @@ static const zp_opt plan_opts[] = {
     {"params", O_PARAMS, "N", NULL, "parameter count (11e9, 11B, 175b, 7.5e9, 350M): a GPT-3-family\nshape is derived and printed", "Model (exactly one):"},
     {"model", O_MODEL, "NAME", NULL, "a preset (zplan models)", NULL},
     {"config", O_CONFIG, "FILE", NULL, "a Hugging Face config.json, read by its model_type (README: gpt2, llama,\nmistral, qwen2, gemma, falcon, gpt_neox, gptj, phi, opt, bloom, ...)", NULL},
-    {"gpu", O_GPU, "NAME", "--gpu NAME|FILE.json", "GPU preset (zplan gpus; default a100-80g), or a file in the\npresets' format (data/gpus/*.json)", "Cluster:"},
+    {"gpu", O_GPU, "NAME", "--gpu NAME|FILE.json", "GPU preset (zplan gpus; default a100-80g), or a file in the\npresets' format (data/gpus/*.json): a .json name or a path with /", "Cluster:"},
     {"gpu-mem", O_GPUMEM, "SIZE", NULL, "override the GPU's memory (said in the Cluster line)", NULL},
     {"gpu-tflops", O_GPUTF, "X", NULL, "override its 16-bit dense peak, TFLOP/s", NULL},
     {"hbm-gbps", O_HBMGBPS, "X", NULL, "override its HBM bandwidth, GB/s", NULL},
@@ -586,7 +586,12 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         }
         if (r->gputf) {
             /* the 16-bit peak of the dtypes the card has: no bf16 (and so
-             * no FlashAttention below) on a card without it */
+             * no FlashAttention below) on a card without it, none on one
+             * with neither (a CPU profile) */
+            if (c->gpu.peak_flops[ZP_DT_FP16] <= 0 && c->gpu.peak_flops[ZP_DT_BF16] <= 0)
+                return zp_err_set(e, ZP_EINVAL, "--gpu-tflops %s: the %s has no 16-bit type whose peak it would set "
+                                  "(allowed: a GPU with fp16 or bf16; its fp32 peak is its profile's or file's)",
+                                  r->gputf, c->gpu.name);
             c->gpu.peak_flops[ZP_DT_FP16] = tf * 1e12;
             if (c->gpu.peak_flops[ZP_DT_BF16] > 0)
                 c->gpu.peak_flops[ZP_DT_BF16] = tf * 1e12;

@@ -181,11 +181,12 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     default:
         if (p > 1) {
             /* FSDP with pipelining (torchtitan): the stage gathered once a
-             * step (its layers prefetched behind the compute), kept whole
+             * step (its layers prefetched behind the first micro-batch's
+             * forward), kept whole
              * through the micro-batches, its gradients reduce-scattered
              * once after the last */
             add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "stage parameter all-gather (FSDP + PP)", d, span_dp,
-                (uint64_t)P * pb, 1, ZP_OVL_FWD_BWD);
+                (uint64_t)P * pb, 1, ZP_OVL_FWD);
             add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_DP, "gradient reduce-scatter", d, span_dp, (uint64_t)P * gb, 1,
                 ZP_OVL_BWD);
             break;
