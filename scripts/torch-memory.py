@@ -39,7 +39,7 @@ writes is what zplan's --framework torch memory model is to be held to
 (issue: real-framework memory); run it with scripts/gpu-check.
 
   python3 scripts/torch-memory.py [--only NAME] [--out FILE] [--same-process]
-  python3 scripts/torch-memory.py --compare FILE [--zplan PATH] [--tap]
+  python3 scripts/torch-memory.py --compare FILE [--zplan PATH] [--tap] [--all]
 
 --compare needs neither a GPU nor PyTorch: for each shape measured in FILE
 it asks zplan (--framework torch, the shape's layout pinned, --gpu the
@@ -52,6 +52,8 @@ with PyTorch eager's kernels), with the errors, and a last line with the
 worst.  With --tap it prints TAP instead, a line a shape, holding the tensor
 peak and the device total each within 5 % (the issue's bound; the time is
 shown, not held): tests/torch-memory.sh runs it on the committed table.
+With --all every shape of this script missing from FILE is a failure too
+(scripts/gpu-check: a run cut short).
 """
 import gc
 import json
@@ -166,7 +168,7 @@ def zplan_args(rec, cfg_path):
             "--framework", "torch", "--adam-impl", rec.get("optimizer", "fused"), "--json", "--no-store"]
 
 
-def compare(path, zp, tap=False, bound=0.05):
+def compare(path, zp, tap=False, bound=0.05, every=False):
     import subprocess
     import tempfile
     worst = [0.0, 0.0, 0.0]
@@ -217,6 +219,15 @@ def compare(path, zp, tap=False, bound=0.05):
             print("%-30s %8.1f MiB %8.1f MiB %+6.1f%% %8.1f MiB %8.1f MiB %+6.1f%% %7.1f ms %7.1f ms %+6.1f%%" % (
                 rec["name"], rec["peak_allocated"] / 2**20, tensors / 2**20, 100 * e1, rec["device_used"] / 2**20,
                 mem["total"] / 2**20, 100 * e2, 1e3 * rec["seconds"], 1e3 * ch["step_time_s"], 100 * e3))
+    if every:   # the shapes the table should hold and does not (a run cut short)
+        with open(path) as f:
+            have = {json.loads(line).get("name") for line in f if line.strip()}
+        for s in shapes():
+            if s["name"] not in have:
+                if tap:
+                    verdict(False, "%s: not measured (not in the table: the run ended before it)" % s["name"])
+                else:
+                    print("%-30s not in the table" % s["name"])
     if tap:
         print("1..%d" % n)
         print("# worst |error| %.1f %% (tensor peak), %.1f %% (device total), %.1f %% (step time)" %
@@ -227,36 +238,91 @@ def compare(path, zp, tap=False, bound=0.05):
     return 0
 
 
-def isolated(out):
-    """each shape in a python3 of its own (--only NAME), its line appended
-    to out as it ends; a shape whose process fails gets a line saying so"""
-    import subprocess
+def isolated(out, per_shape_s=90):
+    """each shape in a process of its own, forked from this one after
+    PyTorch and transformers are imported (once; CUDA is first touched in
+    the child), its line appended to out as it ends; a shape whose process
+    fails or outlasts per_shape_s gets a line saying so"""
+    import signal
     import tempfile
+    import traceback
+    try:
+        import torch
+        import transformers
+    except ImportError as e:
+        sys.stderr.write("torch-memory: %s (needs PyTorch and transformers)\n" % e)
+        return 2
     n = measured = 0
     with open(out, "w") as f, tempfile.TemporaryDirectory() as tmp:
         for s in shapes():
             one = os.path.join(tmp, s["name"] + ".jsonl")
-            o = subprocess.run([sys.executable, os.path.abspath(__file__), "--only", s["name"], "--out", one],
-                               capture_output=True, text=True)
-            sys.stdout.write(o.stdout)
+            t0 = time.time()
+            pid = os.fork()
+            if pid == 0:   # the child: one shape, its line in `one`, then gone
+                code = 0
+                try:
+                    rc = main_one(torch, transformers, s["name"], one)
+                    code = rc if isinstance(rc, int) else 0
+                except BaseException:
+                    traceback.print_exc()
+                    code = 1
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+            status = None
+            while time.time() - t0 < per_shape_s:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                time.sleep(0.2)
+            else:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                status = "timed out after %d s" % per_shape_s
             lines = open(one).read().splitlines() if os.path.exists(one) else []
-            if o.returncode != 0 or len(lines) != 1:
-                err = (o.stderr.strip().splitlines() or ["exit %d" % o.returncode])[-1]
-                lines = [json.dumps({"name": s["name"], "error": "its process: %s" % err})]
-                print("torch-memory: %-30s %s" % (s["name"], err), flush=True)
+            if status != 0 or len(lines) != 1:
+                why = (status if isinstance(status, str) else "exit %d" % os.WEXITSTATUS(status)
+                       if os.WIFEXITED(status) else "killed by signal %d" % os.WTERMSIG(status))
+                lines = [json.dumps({"name": s["name"], "error": "its process: %s" % why})] if len(lines) != 1 else lines
+                print("torch-memory: %-30s %s" % (s["name"], why), flush=True)
             f.write(lines[0] + "\n")
             f.flush()
             n += 1
             measured += "peak_allocated" in lines[0]
-    print("torch-memory: %d shapes into %s" % (n, out))
-    # none measured (no GPU, no PyTorch): a failure, as --only says it
+            print("torch-memory: %-30s %.1f s" % (s["name"], time.time() - t0), flush=True)
+    print("torch-memory: %d shapes into %s" % (n, out), flush=True)
+    # none measured (no GPU): a failure, as --only says it
     return 0 if measured else 1
+
+
+def main_one(torch, transformers, only, out):
+    """the shape `only` measured into out (a line), in this process"""
+    import traceback
+    if not torch.cuda.is_available():
+        sys.stderr.write("torch-memory: no GPU\n")
+        return 2
+    meta = {"torch": torch.__version__, "transformers": transformers.__version__,
+            "gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda}
+    with open(out, "w") as f:
+        for s in shapes():
+            if s["name"] != only:
+                continue
+            try:
+                rec = measure(torch, transformers, s)
+            except Exception as e:   # the traceback's last frames, to find the line without another GPU run
+                tb = traceback.format_exc().strip().splitlines()
+                rec = {"name": s["name"], "error": "%s: %s" % (type(e).__name__, e), "traceback": tb[-8:]}
+            rec.update(meta)
+            f.write(json.dumps(rec) + "\n")
+            print("torch-memory: %-30s %s" % (rec["name"], "peak %.1f MiB" % (rec["peak_allocated"] / 2**20)
+                                               if "peak_allocated" in rec else rec["error"]), flush=True)
+    return 0
 
 
 def main(argv):
     only, out = None, os.path.join(os.environ.get("OUT", "."), "torch-memory.jsonl")
     cmp, zp, tap = None, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zplan"), False
-    same = False
+    same = every = False
     i = 0
     while i < len(argv):
         if argv[i] == "--only" and i + 1 < len(argv):
@@ -271,15 +337,17 @@ def main(argv):
             tap = True; i += 1
         elif argv[i] == "--same-process":
             same = True; i += 1
+        elif argv[i] == "--all":
+            every = True; i += 1
         else:
             sys.stderr.write("torch-memory: unknown argument %s (allowed: --only NAME, --out FILE, "
-                             "--same-process, --compare FILE, --zplan PATH, --tap)\n" % argv[i])
+                             "--same-process, --compare FILE, --zplan PATH, --tap, --all)\n" % argv[i])
             return 2
     if tap and not cmp:
         sys.stderr.write("torch-memory: --tap goes with --compare FILE\n")
         return 2
     if cmp:
-        return compare(cmp, zp, tap)
+        return compare(cmp, zp, tap, every=every)
     if only is None and not same:
         return isolated(out)
     try:
@@ -288,29 +356,23 @@ def main(argv):
     except ImportError as e:
         sys.stderr.write("torch-memory: %s (needs PyTorch and transformers)\n" % e)
         return 2
+    if only is not None:
+        return main_one(torch, transformers, only, out)
+    # --same-process: every shape in this one
     if not torch.cuda.is_available():
         sys.stderr.write("torch-memory: no GPU\n")
         return 2
-    meta = {"torch": torch.__version__, "transformers": transformers.__version__,
-            "gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda}
     n = 0
     with open(out, "w") as f:
         for s in shapes():
-            if only and s["name"] != only:
-                continue
-            try:
-                rec = measure(torch, transformers, s)
-            except Exception as e:   # one shape failing (out of memory, an API change) must not lose the rest
-                rec = {"name": s["name"], "error": "%s: %s" % (type(e).__name__, e)}
-            # what a failed shape held (its traceback's frames) goes before the next is measured
+            one = out + "." + s["name"]
+            main_one(torch, transformers, s["name"], one)
             gc.collect()
             torch.cuda.empty_cache()
-            rec.update(meta)
-            f.write(json.dumps(rec) + "\n")
+            f.write(open(one).read())
+            os.remove(one)
             f.flush()
             n += 1
-            print("torch-memory: %-30s %s" % (rec["name"], "peak %.1f MiB" % (rec["peak_allocated"] / 2**20)
-                                               if "peak_allocated" in rec else rec["error"]), flush=True)
     print("torch-memory: %d shapes into %s" % (n, out))
     return 0
 
