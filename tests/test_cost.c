@@ -1371,7 +1371,7 @@ static void test_windows(void)
         double f0 = 4 * blk, b0 = 2 * f0;
         zp_comm cm = {0};
         cm.n = 2;
-        cm.c[0].group = ZP_GRP_DP, cm.c[0].overlap = ZP_OVL_FWD_BWD, cm.c[0].count = 1, cm.c[0].time_s = 2 * f0;
+        cm.c[0].group = ZP_GRP_DP, cm.c[0].overlap = ZP_OVL_FWD, cm.c[0].count = 1, cm.c[0].time_s = 2 * f0;
         cm.c[1].group = ZP_GRP_DP, cm.c[1].overlap = ZP_OVL_BWD, cm.c[1].count = 1, cm.c[1].time_s = 3 * b0;
         zp_cost o;
         zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);

@@ -681,17 +681,15 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     t->master = r->master >= 0 ? r->master : 1;
     t->flash = r->flash >= 0 ? r->flash : !pre_ampere;
     /* say only what was chosen for the user: the dtype, FlashAttention, or both */
-    if (pre_ampere && (!r->dtype || r->flash < 0) && c->gpu.peak_flops[ZP_DT_FP16] <= 0)
-        snprintf(a->note, sizeof a->note, "the %s has neither bf16 nor fp16: planning with %s%s (%s to choose)",
-                 c->gpu.name, !r->dtype ? zp_dtype_names[dt] : zp_dtype_names[t->dtype],
+    if (pre_ampere && (!r->dtype || r->flash < 0)) {
+        const char *lacks = c->gpu.peak_flops[ZP_DT_FP16] <= 0 ? "neither bf16 nor fp16"   /* a CPU profile */
+                            : r->flash < 0 ? "no bf16 and no FlashAttention (both need Ampere or newer)"
+                                           : "no bf16 (bf16 needs Ampere or newer)";
+        snprintf(a->note, sizeof a->note, "the %s has %s: planning with %s%s (%s to choose)", c->gpu.name, lacks,
+                 !r->dtype ? zp_dtype_names[dt] : zp_dtype_names[t->dtype],
                  r->flash < 0 ? " and attention that stores its scores" : "",
                  !r->dtype && r->flash < 0 ? "--dtype, --flash-attn" : !r->dtype ? "--dtype" : "--flash-attn");
-    else if (pre_ampere && (!r->dtype || r->flash < 0))
-        snprintf(a->note, sizeof a->note, "the %s has no bf16%s (%s): planning with %s%s (%s to choose)", c->gpu.name,
-                 r->flash < 0 ? " and no FlashAttention" : "", r->flash < 0 ? "both need Ampere or newer"
-                 : "bf16 needs Ampere or newer", !r->dtype ? zp_dtype_names[dt] : zp_dtype_names[t->dtype],
-                 r->flash < 0 ? " and attention that stores its scores" : "",
-                 !r->dtype && r->flash < 0 ? "--dtype, --flash-attn" : !r->dtype ? "--dtype" : "--flash-attn");
+    }
     t->dropout = r->dropout >= 0 ? r->dropout : 0;
     if (c->gpu.peak_flops[t->dtype] <= 0)
         return zp_err_set(e, ZP_EINVAL, "--dtype %s: the %s has no %s support (see zplan gpus)",

@@ -587,12 +587,11 @@ static double shows(double busy, double win, double eff)
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
                       double wg_s, double dg_s, double eff, zp_grad_overlap go, int p2p_blocking, int per_mb)
 {
-    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, dgc = 0.0, pg = 0.0, p2p = 0.0, once_f = 0.0,
-           once_b = 0.0;
+    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, dgc = 0.0, pg = 0.0, p2p = 0.0, once_b = 0.0;
     double M = (double)l->grad_accum;
-    /* FSDP with a pipeline gathers the stage once a step and reduces its
-     * gradients once: the gather hides behind the first micro-batch's
-     * forward alone, the reduction behind the last one's backward */
+    /* FSDP with a pipeline reduces the stage's gradients once a step,
+     * behind the last micro-batch's backward alone (its once-a-step gather
+     * is ZP_OVL_FWD: behind the first one's forward) */
     int once = l->zero >= 3 && l->pp > 1;
     /* gradient reductions run after the backward where the framework
      * does not overlap them (zp_grad_overlap) */
@@ -612,8 +611,6 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
         if (cm->c[i].overlap == ZP_OVL_NONE ||
             (after && cm->c[i].overlap == ZP_OVL_BWD && (cm->c[i].group == ZP_GRP_DP || cm->c[i].group == ZP_GRP_PCIE)))
             crit += cm->c[i].time_s;
-        else if (once && cm->c[i].group == ZP_GRP_DP && cm->c[i].overlap == ZP_OVL_FWD_BWD)
-            once_f += cm->c[i].time_s;
         else if (once && cm->c[i].group == ZP_GRP_DP && cm->c[i].overlap == ZP_OVL_BWD)
             once_b += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_ATTN)
@@ -638,7 +635,7 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
             ovl += cm->c[i].time_s;
     }
     double window = l->zero >= 3 ? M * (fwd_s + bwd_s) : (l->zero >= 2 ? M : 1.0) * bwd_s;
-    return crit + shows(ovl, window, eff) + shows(once_f, fwd_s, eff) + shows(once_b, bwd_s, eff) +
+    return crit + shows(ovl, window, eff) + shows(once_b, bwd_s, eff) +
            /* the context-parallel ring behind the attention of the chunk in
             * hand, every micro-batch (attn_s: one micro-batch's, the stage's
             * layers) */
