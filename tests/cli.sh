@@ -871,6 +871,27 @@ jok "$outf" '.conventions.grad_reduce == "zero3" and .conventions.bucket_elems =
     "--framework deepspeed: 5e8-element buckets, overlap_comm at ZeRO-3 only, its ZeRO-3 buffers"
 zp --model llama2-7b --gpus 16 --no-store --json --framework fsdp
 jok "$outf" '.conventions.grad_reduce == "backward" and .conventions.bucket_elems == 0' "--framework fsdp: per-unit reduction behind the backward"
+jok "$outf" '.conventions.dp_overlap_efficiency == 0.5 and .conventions.overlap_efficiency == 0.8' \
+    "--framework fsdp: half of the data-parallel group's hidden collectives hide, the others' 0.8"
+zp --model llama2-7b --gpus 16 --no-store --json --framework fsdp --overlap-eff 0.7
+jok "$outf" '.conventions.dp_overlap_efficiency == 0.7 and .conventions.overlap_efficiency == 0.7' \
+    "--framework fsdp --overlap-eff 0.7: an explicit overlap efficiency applies to every group"
+zp --model llama2-7b --gpus 16 --no-store --json --framework megatron --dp-overlap-eff 0.9
+jok "$outf" '.conventions.dp_overlap_efficiency == 0.9 and .conventions.overlap_efficiency == 0.8' \
+    "--dp-overlap-eff 0.9: the data-parallel group's alone"
+# a pinned ZeRO-3 layout whose gathers and reduce-scatters all fit behind
+# its compute: 0.2 of their time shows at 0.8, 0.5 under fsdp's default
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 3 --micro-batch 4 --ckpt full --no-store --json \
+    --framework fsdp --dp-overlap-eff 0.8
+cp "$outf" "$tmp/fsdp-08.json"
+zp --model llama2-7b --gpus 8 --dp 8 --tp 1 --pp 1 --zero 3 --micro-batch 4 --ckpt full --no-store --json --framework fsdp
+jq -s . "$tmp/fsdp-08.json" "$outf" >"$tmp/fsdp2.json"
+jok "$tmp/fsdp2.json" '([.[0].chosen.comm[] | select(.group == "dp") | .time_s] | add) as $t |
+    ([.[0].chosen.comm[] | select(.group != "dp")] | length) == 0 and $t > 0 and
+    (.[0].chosen.time_s.comm_exposed - 0.2 * $t | fabs) < 1e-9 * $t and
+    (.[1].chosen.time_s.comm_exposed - 0.5 * $t | fabs) < 1e-9 * $t and
+    .[0].chosen.time_s.compute == .[1].chosen.time_s.compute' \
+    "--framework fsdp: ZeRO-3's collectives, all behind compute, show 0.5 of their time (0.2 at --dp-overlap-eff 0.8)"
 # the same pinned ZeRO-1 layout: Megatron's reduction after the backward costs time
 zp --model llama2-7b --gpus 16 --dp 16 --tp 1 --pp 1 --zero 1 --micro-batch 4 --no-store --json --framework megatron --grad-dtype bf16
 cp "$outf" "$tmp/fw-after.json"

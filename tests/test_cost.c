@@ -509,6 +509,47 @@ static void test_optimizer_and_overlap(void)
         is_dbl(o.comm_exposed_s, imp[i].want, 1e-9, "ZeRO-%d overlap %.3g s at efficiency 0.8: exposed %.4g s",
                imp[i].zero, imp[i].ovl, imp[i].want);
     }
+    /* the data-parallel group at its own efficiency (0.5, FSDP's) beside
+     * a host copy at 0.8, both behind one backward (ZeRO-1): inside the
+     * window 0.5 of the reduction and 0.2 of the copy show; past it, the
+     * excess shows whole and the window's share of each (in proportion to
+     * its time) at its own rate: 1.5 + 0.5 busy, window 1: 1 + (0.5 x 1.5
+     * + 0.2 x 0.5) / 2.  Unset, the reduction follows --overlap-eff.  The
+     * updated parameters' gather behind one forward (ZP_OVL_FWD) and, with
+     * FSDP and a pipeline, the reduction behind the last backward alone are
+     * the group's too. */
+    struct { double dp, host, eff_dp; int set; double want; } two[] = {
+        {0.3 * bwd_s, 0.2 * bwd_s, 0.5, 1, 0.5 * 0.3 * bwd_s + 0.2 * 0.2 * bwd_s},
+        {1.5 * bwd_s, 0.5 * bwd_s, 0.5, 1, 1.0 * bwd_s + 1.0 * bwd_s * (0.5 * 1.5 + 0.2 * 0.5) / 2.0},
+        {0.3 * bwd_s, 0.2 * bwd_s, 0.5, 0, 0.2 * 0.5 * bwd_s},
+        {0.3 * bwd_s, 0.0, 0.0, 1, 0.3 * bwd_s},
+    };
+    for (int i = 0; i < N_(two); i++) {
+        zp_layout l = lay(d, 1, 1, 1, 1, ZP_CKPT_NONE, 1, M);
+        zp_comm cm = {0};
+        cm.n = 2;
+        cm.c[0].group = ZP_GRP_DP, cm.c[0].overlap = ZP_OVL_BWD, cm.c[0].time_s = two[i].dp;
+        cm.c[1].group = ZP_GRP_PCIE, cm.c[1].overlap = ZP_OVL_BWD, cm.c[1].time_s = two[i].host;
+        zp_conv cd = cv8;
+        cd.dp_overlap_set = two[i].set, cd.dp_overlap_eff = two[i].eff_dp;
+        zp_cost o;
+        zp_cost_eval(&m, &tr, &l, &c, &cd, &cm, &cm, &o);
+        is_dbl(o.comm_exposed_s, two[i].want, 1e-9,
+               "reduction %.3g s (dp efficiency %.1f%s) + host copy %.3g s (0.8) behind one backward: exposed %.4g s",
+               two[i].dp, two[i].eff_dp, two[i].set ? "" : ", unset: 0.8", two[i].host, two[i].want);
+    }
+    {
+        zp_layout l = lay(d, 1, 1, 1, 1, ZP_CKPT_NONE, 1, M);
+        zp_comm cm = {0};
+        cm.n = 1;
+        cm.c[0].group = ZP_GRP_DP, cm.c[0].overlap = ZP_OVL_FWD, cm.c[0].time_s = 0.5 * fwd_s;
+        zp_conv cd = cv8;
+        cd.dp_overlap_set = 1, cd.dp_overlap_eff = 0.5;
+        zp_cost o;
+        zp_cost_eval(&m, &tr, &l, &c, &cd, &cm, &cm, &o);
+        is_dbl(o.comm_exposed_s, 0.5 * 0.5 * fwd_s, 1e-9,
+               "updated-parameter gather of half a forward at dp efficiency 0.5: a quarter of a forward shows");
+    }
 }
 
 /* The last pipeline stage's exposed communication.  zp_cost_eval takes

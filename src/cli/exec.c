@@ -323,6 +323,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     }
     pb.conv.zero3_buffer = ZP_Z3BUF_PREFETCH;   /* the engine gathers the current and the next block */
     pb.conv.overlap_eff = 0;   /* the engine's collectives block: nothing hides */
+    pb.conv.dp_overlap_set = 0;   /* the data-parallel group's neither */
     pb.conv.cuda_ctx_bytes = pb.conv.nccl_comm_bytes = pb.conv.cublas_bytes = 0;
     pb.conv.frag = 0;
     pb.conv.alloc_granule_bytes = 0;

@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SGRAD, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SGRAD, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -79,6 +79,7 @@ static const zp_opt plan_opts[] = {
     {"kernel-us", O_KERNELUS, "F", NULL, "fixed time per kernel launched, microseconds (default 4.5)", NULL},
     {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
     {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
+    {"dp-overlap-eff", O_DPOVLEFF, "F", NULL, "the same for the data-parallel group's collectives (gradient\nreductions, ZeRO/FSDP gathers; default: --overlap-eff's, 0.5 with\n--framework fsdp)", NULL},
     {"host-adam-rate", O_HOSTADAM, "X", NULL, "the offloaded optimizer's rate on the host, parameters per second per\n"
      "rank (default 1e9, or the profile's as zplan calibrate measured it)", NULL},
     {"grad-reduce", O_GRADRED, "W", NULL, "when data-parallel gradients are reduced: backward (behind it, bucket by\nbucket: the default), after (once it ends) or zero3 (behind it at ZeRO-3 only)", NULL},
@@ -140,7 +141,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, eager, ceu;
 } raw;
 
@@ -212,6 +213,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_KERNELUS: r->kernelus = v; break;
     case O_LINKEFF: r->linkeff = v; break;
     case O_OVLEFF: r->ovleff = v; break;
+    case O_DPOVLEFF: r->dpovleff = v; break;
     case O_HOSTADAM: r->hostadam = v; break;
     case O_NOBWDWS: r->nobwdws = 1; break;
     case O_TPOVL: r->tpovl = 1; break;
@@ -496,12 +498,13 @@ typedef struct framework {
     int gemm_bench;
     int adam_foreach;
     zp_pp_out pp_out;
+    double dp_overlap;   /* the data-parallel group's overlap efficiency (0: --overlap-eff's) */
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT, 0},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT, 0.5},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED, 0},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED, 0},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -779,10 +782,19 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         (r->kernelus && (st = zp_parse_double("--kernel-us", r->kernelus, 0, 1e6, &cv->kernel_s, e))) ||
         (r->linkeff && (st = zp_parse_double("--link-eff", r->linkeff, 1e-3, 1, &cv->link_eff, e))) ||
         (r->ovleff && (st = zp_parse_double("--overlap-eff", r->ovleff, 0, 1, &cv->overlap_eff, e))) ||
+        (r->dpovleff && (st = zp_parse_double("--dp-overlap-eff", r->dpovleff, 0, 1, &cv->dp_overlap_eff, e))) ||
         (r->hostadam && (st = zp_parse_double("--host-adam-rate", r->hostadam, 1e3, 1e15, &cv->cpu_adam_params_per_s, e))))
         return st;
     if (r->kernelus)
         cv->kernel_s *= 1e-6;
+    /* the data-parallel group's overlap: given, or the framework's unless
+     * --overlap-eff was given (then it applies to every collective) */
+    if (r->dpovleff)
+        cv->dp_overlap_set = 1;
+    else if (!r->ovleff && fw >= 0 && frameworks[fw].dp_overlap > 0) {
+        cv->dp_overlap_set = 1;
+        cv->dp_overlap_eff = frameworks[fw].dp_overlap;
+    }
     if (r->tpovl)
         cv->tp_overlap = 1;
     if (r->tpgo >= 0)

@@ -325,6 +325,10 @@ typedef struct zp_conv {
                                  * runs (zp_gemm_ceiling_names) */
     double link_eff;            /* achieved fraction of link bandwidth */
     double overlap_eff;         /* fraction of overlappable communication that hides */
+    int dp_overlap_set;         /* dp_overlap_eff holds (else the data-parallel group's follows overlap_eff) */
+    double dp_overlap_eff;      /* the same for the data-parallel group's collectives (gradient reductions,
+                                 * ZeRO/FSDP gathers and reduce-scatters): FSDP's run with NCCL's default
+                                 * channels beside the compute (zp_conv_dp_overlap) */
     zp_grad_overlap grad_overlap; /* whether the data-parallel gradient reductions overlap the backward */
     char framework[16];         /* the framework whose defaults these are (--framework; "" none): a name kept
                                  * with the run, the values above are what counts */
@@ -469,6 +473,12 @@ int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M, zp_stage_kind pacing);
 
 /* Defaults: see README "Conventions"; overheads taken from the GPU preset. */
 void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu);
+/* The overlap efficiency of the data-parallel group's collectives:
+ * dp_overlap_eff where set, otherwise overlap_eff. */
+static inline double zp_conv_dp_overlap(const zp_conv *c)
+{
+    return c->dp_overlap_set ? c->dp_overlap_eff : c->overlap_eff;
+}
 /* The rates a measured profile (zplan calibrate) brings: efficiency,
  * latency, link efficiency, host optimizer throughput; the rest kept. */
 void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu);

@@ -583,11 +583,14 @@ static double shows(double busy, double win, double eff)
  * interleaved pipeline transfers behind the stage's other chunks (each
  * behind one chunk's forward at most); the
  * rest is on the critical path.  Of what fits in the window only the
- * overlap efficiency hides; the remainder shows. */
+ * overlap efficiency hides (eff; eff_dp for the data-parallel group's
+ * collectives); the remainder shows. */
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
-                      double wg_s, double dg_s, double eff, zp_grad_overlap go, int p2p_blocking, int per_mb)
+                      double wg_s, double dg_s, double eff, double eff_dp, zp_grad_overlap go, int p2p_blocking,
+                      int per_mb)
 {
-    double crit = 0.0, ovl = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, dgc = 0.0, pg = 0.0, p2p = 0.0, once_b = 0.0;
+    double crit = 0.0, ovl = 0.0, ovl_dp = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, dgc = 0.0, pg = 0.0, p2p = 0.0,
+           once_b = 0.0;
     double M = (double)l->grad_accum;
     /* FSDP with a pipeline reduces the stage's gradients once a step,
      * behind the last micro-batch's backward alone (its once-a-step gather
@@ -631,11 +634,18 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
             p2p += n * (per < cap ? per : cap);
             crit += n * (per > cap ? per - cap : 0.0);
         }
+        else if (cm->c[i].group == ZP_GRP_DP)
+            ovl_dp += cm->c[i].time_s;
         else
             ovl += cm->c[i].time_s;
     }
     double window = l->zero >= 3 ? M * (fwd_s + bwd_s) : (l->zero >= 2 ? M : 1.0) * bwd_s;
-    return crit + shows(ovl, window, eff) + shows(once_b, bwd_s, eff) +
+    /* the data-parallel group's collectives hide at their own efficiency
+     * (eff_dp); sharing a window with others, each kind hides in
+     * proportion to its time */
+    double busy = ovl + ovl_dp, hid = busy < window ? busy : window;
+    double ovl_shows = busy > 0.0 ? (busy - hid) + hid * ((1.0 - eff) * ovl + (1.0 - eff_dp) * ovl_dp) / busy : 0.0;
+    return crit + ovl_shows + shows(once_b, bwd_s, eff_dp) +
            /* the context-parallel ring behind the attention of the chunk in
             * hand, every micro-batch (attn_s: one micro-batch's, the stage's
             * layers) */
@@ -650,7 +660,7 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
            shows(tp, fmax(0.0, M * lin_s - fmin(wgc, M * wg_s) - fmin(dgc, M * dg_s)), eff) +
            /* the updated parameters' all-gather behind the next step's first
             * forward (fwd_s: one micro-batch's, the stage's layers) */
-           shows(pg, fwd_s, eff) +
+           shows(pg, fwd_s, eff_dp) +
            /* interleaved pipeline transfers behind the other chunks' compute:
             * the stage's whole step */
            shows(p2p, M * (fwd_s + bwd_s), eff);
@@ -949,7 +959,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         double comp = M * (fwd_s + bwd_s);
         const zp_comm *cm = which == 2 ? last : which == 1 && midc ? midc : first;
         double ex = exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
-                            Ls * wg, Ls * dg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking, 0);
+                            Ls * wg, Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv), cv->grad_overlap,
+                            cv->p2p_blocking, 0);
         comp_kind[which] = comp;
         if (comp > best_compute) {
             best_compute = comp;
@@ -960,7 +971,8 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * communication included: 1F1B's (M + p - 1) x (t_f + t_b)) */
             mb_s = fwd_s + bwd_s +
                    (l->pp > 1 ? exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link, Ls * wg,
-                                        Ls * dg, cv->overlap_eff, cv->grad_overlap, cv->p2p_blocking, 1) / M
+                                        Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv), cv->grad_overlap,
+                                        cv->p2p_blocking, 1) / M
                               : 0.0);
             out->ew_bytes = eg ? Ls * (et.f + et.b) + (l->ckpt == ZP_CKPT_FULL ? R * et.f : 0.0) +
                                      (last_stage ? et.hf + et.hb : 0.0) + (first_stage ? et.ef + et.eb : 0.0)

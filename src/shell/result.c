@@ -123,6 +123,7 @@ static const zp_field conv_f[] = {
     {"gemm_by_shape", ZP_F_OBJ, 0, 0, NULL, shape_f, 1, 0},
     {"link_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
     {"overlap_efficiency", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
+    {"dp_overlap_efficiency", ZP_F_NUM, 0, 1, NULL, NULL, 1, 0},   /* absent before: overlap_efficiency */
     {"host_adam_params_per_s", ZP_F_NUM, 1e3, 1e15, NULL, NULL, 1, 0},   /* absent before: the default */
     {"elementwise_gbps", ZP_F_NUM, 0, 1e6, NULL, NULL, 1, 0},
     {"eager_hbm_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 1, 0},
@@ -495,6 +496,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     }
     cJSON_AddNumberToObject(cvo, "link_efficiency", cv->link_eff);
     cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);
+    cJSON_AddNumberToObject(cvo, "dp_overlap_efficiency", zp_conv_dp_overlap(cv));
     cJSON_AddNumberToObject(cvo, "host_adam_params_per_s", cv->cpu_adam_params_per_s);
     cJSON_AddNumberToObject(cvo, "elementwise_gbps", cv->elementwise_bps / 1e9);
     cJSON_AddNumberToObject(cvo, "eager_hbm_efficiency", cv->eager_hbm_eff);
@@ -1066,6 +1068,10 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     }
     pb->conv.link_eff = zp_jnum(cv, "link_efficiency");
     pb->conv.overlap_eff = zp_jnum(cv, "overlap_efficiency");
+    if (cJSON_GetObjectItemCaseSensitive(cv, "dp_overlap_efficiency")) {   /* absent before: overlap_efficiency's */
+        pb->conv.dp_overlap_set = 1;
+        pb->conv.dp_overlap_eff = zp_jnum(cv, "dp_overlap_efficiency");
+    }
     if (zp_jnum(cv, "host_adam_params_per_s") > 0)   /* absent before: the default */
         pb->conv.cpu_adam_params_per_s = zp_jnum(cv, "host_adam_params_per_s");
     pb->conv.elementwise_bps = zp_jnum(cv, "elementwise_gbps") * 1e9;   /* absent before: 0 */
