@@ -550,6 +550,21 @@ static void test_optimizer_and_overlap(void)
         is_dbl(o.comm_exposed_s, 0.5 * 0.5 * fwd_s, 1e-9,
                "updated-parameter gather of half a forward at dp efficiency 0.5: a quarter of a forward shows");
     }
+    {
+        /* FSDP with a pipeline (ZeRO-3, pp 2): the once-a-step reduction
+         * behind the last micro-batch's backward, 10 us (well inside it):
+         * half shows at dp efficiency 0.5, whatever --overlap-eff (1 here) */
+        zp_layout l = lay(d / 2, 1, 2, 1, 3, ZP_CKPT_NONE, 1, M);
+        zp_comm cm = {0};
+        cm.n = 1;
+        cm.c[0].group = ZP_GRP_DP, cm.c[0].overlap = ZP_OVL_BWD, cm.c[0].time_s = 1e-5;
+        zp_conv cd = cv;
+        cd.overlap_eff = 1.0, cd.dp_overlap_set = 1, cd.dp_overlap_eff = 0.5;
+        zp_cost o;
+        zp_cost_eval(&m, &tr, &l, &c, &cd, &cm, &cm, &o);
+        is_dbl(o.comm_exposed_s, 0.5e-5, 1e-9,
+               "FSDP + pp 2: the once-a-step reduction (10 us) at dp efficiency 0.5: 5 us shows");
+    }
 }
 
 /* The last pipeline stage's exposed communication.  zp_cost_eval takes

@@ -79,7 +79,7 @@ static const zp_opt plan_opts[] = {
     {"kernel-us", O_KERNELUS, "F", NULL, "fixed time per kernel launched, microseconds (default 4.5)", NULL},
     {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
     {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
-    {"dp-overlap-eff", O_DPOVLEFF, "F", NULL, "the same for the data-parallel group's collectives (gradient\nreductions, ZeRO/FSDP gathers; default: --overlap-eff's, 0.5 with\n--framework fsdp)", NULL},
+    {"dp-overlap-eff", O_DPOVLEFF, "F", NULL, "the same for the data-parallel group's collectives (gradient\nreductions, ZeRO/FSDP gathers; default: --overlap-eff's, 0.5 with\n--framework fsdp unless --overlap-eff is given)", NULL},
     {"host-adam-rate", O_HOSTADAM, "X", NULL, "the offloaded optimizer's rate on the host, parameters per second per\n"
      "rank (default 1e9, or the profile's as zplan calibrate measured it)", NULL},
     {"grad-reduce", O_GRADRED, "W", NULL, "when data-parallel gradients are reduced: backward (behind it, bucket by\nbucket: the default), after (once it ends) or zero3 (behind it at ZeRO-3 only)", NULL},

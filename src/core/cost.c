@@ -644,7 +644,9 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
      * (eff_dp); sharing a window with others, each kind hides in
      * proportion to its time */
     double busy = ovl + ovl_dp, hid = busy < window ? busy : window;
-    double ovl_shows = busy > 0.0 ? (busy - hid) + hid * ((1.0 - eff) * ovl + (1.0 - eff_dp) * ovl_dp) / busy : 0.0;
+    double ovl_shows = eff_dp == eff || ovl_dp == 0.0   /* one efficiency: as before, to the bit */
+                           ? shows(busy, window, eff)
+                           : (busy - hid) + hid * ((1.0 - eff) * ovl + (1.0 - eff_dp) * ovl_dp) / busy;
     return crit + ovl_shows + shows(once_b, bwd_s, eff_dp) +
            /* the context-parallel ring behind the attention of the chunk in
             * hand, every micro-batch (attn_s: one micro-batch's, the stage's

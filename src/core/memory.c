@@ -859,6 +859,10 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->gemm_eff_max_fp8 = gpu->gemm_eff_max_fp8 > 0 ? gpu->gemm_eff_max_fp8 : 0.88 * gpu->gemm_eff_max;
     c->link_eff = 0.8;
     c->overlap_eff = 0.8;
+    c->dp_overlap_set = 0;   /* the data-parallel group's follows overlap_eff */
+    c->dp_overlap_eff = 0.0;
+    c->tp_overlap = 0;
+    c->p2p_in_place = 0;
     c->grad_overlap = ZP_GOVL_ALL;
     c->tp_grad_overlap = 0;
     c->p2p_blocking = 0;
