@@ -488,6 +488,15 @@ rm -f "$tmp/launched"
 PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec 1 --db "$DB" --steps 1 --hostfile "$tmp/forms-hosts"
 ok "$([ -e "$tmp/launched" ]; echo $?)" "a hostfile with user@host, count=, max-slots = N, [v6]: passed to mpirun" ||
     diag "rc=$rc $err"
+# README's cluster example: a parameter count with tp 4 picks a shape whose
+# heads, KV heads (Llama's groups of 8) and MLP split over 4 ranks
+printf 'node1 slots=8\nnode2 slots=8\n' >"$tmp/two-hosts"
+rm -f "$tmp/launched"
+PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$ZPLAN_SRCDIR/plans/llama3-70b-64gpu.plan" --db "$DB" --steps 1 \
+    --hostfile "$tmp/two-hosts" --scale 1B,dp=4,tp=4,pp=1
+ok "$([ -e "$tmp/launched" ] && grep -q 'mpirun -np 16 ' "$errf"; echo $?)" \
+    "README's cluster example (llama3-70b-64gpu.plan --scale 1B,dp=4,tp=4,pp=1): a 1B shape tp 4 splits, 16 ranks launched" ||
+    diag "rc=$rc $err"
 rm -f "$tmp/launched"; e0=$(execs_now)
 # more ranks than this machine's cores: only with --oversubscribe
 cores=$(getconf _NPROCESSORS_ONLN)   # (nproc honours OMP_NUM_THREADS, set to 1 here)

@@ -24,17 +24,26 @@ static int64_t kv_for(int64_t heads, int64_t g)
 
 /* The model at hidden h with 64-wide heads and L layers, its architecture
  * and proportions kept: the MLP as wide relative to hidden as the model's
- * (ffn_ratio), the query heads per KV head (group). */
-static void reshape(zp_model *m, int64_t h, int64_t L, double ffn_ratio, int64_t group)
+ * (ffn_ratio), the query heads per KV head (group).  For tensor
+ * parallelism over tp ranks the MLP width is rounded to a multiple of tp
+ * and the KV heads raised to the fewest that tp divides and that divide
+ * the heads (a smaller group than the model's where it must be); 0 when
+ * tp does not divide the heads. */
+static int reshape(zp_model *m, int64_t h, int64_t L, double ffn_ratio, int64_t group, int64_t tp)
 {
     m->hidden = h;
     m->layers = L;
     m->heads = h / 64;
     m->kv_heads = kv_for(m->heads, group);
     m->head_dim = 0;
-    m->ffn = (int64_t)floor(ffn_ratio * (double)h + 0.5);
-    if (m->ffn < 1)
-        m->ffn = 1;
+    m->ffn = (int64_t)floor(ffn_ratio * (double)h / (double)tp + 0.5) * tp;
+    if (m->ffn < tp)
+        m->ffn = tp;
+    if (m->heads % tp)
+        return 0;
+    while (m->kv_heads % tp || m->heads % m->kv_heads)
+        m->kv_heads++;
+    return 1;
 }
 
 /* The engine's shape for `target` parameters with vocabulary V and
@@ -44,7 +53,7 @@ static void reshape(zp_model *m, int64_t h, int64_t L, double ffn_ratio, int64_t
  * the one with the least |ln((hidden / layers) / 64)| + 10 x relative
  * error (GPT-2's proportions, 1 % of error weighing as 10 % of aspect).
  * 0, or -1 when none is within 10 %. */
-static int scale_to_params(double target, int64_t V, int64_t T, zp_model *m)
+static int scale_to_params(double target, int64_t V, int64_t T, int64_t tp, zp_model *m)
 {
     double best = INFINITY, ratio = m->hidden > 0 ? (double)m->ffn / (double)m->hidden : 4.0;
     int64_t group = m->kv_heads > 0 ? m->heads / m->kv_heads : 1;
@@ -53,7 +62,8 @@ static int scale_to_params(double target, int64_t V, int64_t T, zp_model *m)
     if (c.pos == ZP_POS_LEARNED)
         c.max_pos = T;
     for (int64_t h = 64; h <= 16384; h += 64) {
-        reshape(&c, h, 1, ratio, group);
+        if (!reshape(&c, h, 1, ratio, group, tp))
+            continue;
         double one = (double)zp_model_params(&c);
         c.layers = 2;
         double block = (double)zp_model_params(&c) - one, rest = one - block;
@@ -161,10 +171,11 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
             m->vocab = 256;
         if (!seq_set && tr->seq > 256)
             tr->seq = 256;
-        if (scale_to_params(target, m->vocab, tr->seq, m))
+        if (scale_to_params(target, m->vocab, tr->seq, l->tp > 1 ? l->tp : 1, m))
             return zp_err_set(e, ZP_EINVAL, "--scale '%s': no shape of this architecture with vocabulary %lld and "
-                              "sequence %lld comes within 10%% of %.4g parameters", spec, (long long)m->vocab,
-                              (long long)tr->seq, target);
+                              "sequence %lld%s comes within 10%% of %.4g parameters (or give the shape: layers=, "
+                              "hidden=, heads=, kv_heads=, ffn=)", spec, (long long)m->vocab, (long long)tr->seq,
+                              l->tp > 1 ? " whose heads, KV heads and MLP split over tp" : "", target);
         return ZP_OK;
     }
     /* keys that reshape keep the model's proportions where not given: the
@@ -197,11 +208,19 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
      * vocabulary; a pipeline gives each stage a layer; the engine
      * pipelines ZeRO 0-1 */
     int64_t kv = m->kv_heads > 0 ? m->kv_heads : m->heads, f = m->ffn > 0 ? m->ffn : 4 * m->hidden;
-    if (l->tp > 1 && (m->heads % l->tp || kv % l->tp || f % l->tp || m->vocab % l->tp))
+    if (l->tp > 1 && (m->heads % l->tp || kv % l->tp || f % l->tp || m->vocab % l->tp)) {
+        /* a shape that splits: 16-wide heads, at least 8 of them, grouped
+         * KV heads (where the model groups them) one a tp rank */
+        int64_t hd = l->tp > 8 ? l->tp : 8;
+        char kvs[32] = "";
+        if (kv < m->heads)
+            snprintf(kvs, sizeof kvs, ",kv_heads=%lld", (long long)l->tp);
         return zp_err_set(e, ZP_EINVAL, "%s: tp=%lld must divide the heads (%lld), the KV heads (%lld), the MLP width "
                           "(%lld) and the vocabulary (%lld) of the engine's model (choose them with --scale, e.g. "
-                          "--scale layers=4,hidden=128,heads=8,vocab=256,seq=64)", which, (long long)l->tp,
-                          (long long)m->heads, (long long)kv, (long long)f, (long long)m->vocab);
+                          "--scale layers=4,hidden=%lld,heads=%lld%s,ffn=%lld,vocab=256,seq=64)", which,
+                          (long long)l->tp, (long long)m->heads, (long long)kv, (long long)f, (long long)m->vocab,
+                          (long long)(16 * hd), (long long)hd, kvs, (long long)(64 * hd));
+    }
     if (l->tp > 1 && l->sp && (l->micro_batch * t->seq) % l->tp)
         return zp_err_set(e, ZP_EINVAL, "%s: sequence parallelism over tp=%lld splits the micro-batch's %lld token rows "
                           "evenly (--scale seq= or micro_batch=)", which, (long long)l->tp,
