@@ -5,6 +5,11 @@
 #      `zplan --params 1e12 --gpus 16384 --no-store`, median of RUNS runs.
 # Run from a built tree (sh scripts/setup first).  RUNS (default 21).
 set -eu
+case ${1:-} in
+"") ;;
+-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+*) echo "bench.sh: unknown argument '$1' (it takes none; RUNS= in the environment)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 runs=${RUNS:-21}
 make scripts/bench_search >/dev/null   # rebuilt when the core changed
@@ -14,6 +19,7 @@ echo "# whole process: zplan --params 1e12 --gpus 16384 --no-store (text output)
 i=0
 times=$(mktemp "${TMPDIR:-/tmp}/zplan-bench.XXXXXX")   # not into the tree
 trap 'rm -f "$times"' EXIT
+trap 'exit 1' HUP INT TERM
 : >"$times"
 while [ "$i" -lt "$runs" ]; do
     s=$(date +%s%N)

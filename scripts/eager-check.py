@@ -367,12 +367,16 @@ def main(argv):
     zp = os.environ.get("ZPLAN", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "zplan"))
     tap, i = False, 0
     while i < len(argv):
+        if argv[i] in ("-h", "--help"):
+            print(__doc__.strip())
+            return 0
         if argv[i] == "--zplan" and i + 1 < len(argv):
             zp = os.path.abspath(argv[i + 1]); i += 2
         elif argv[i] == "--tap":
             tap = True; i += 1
         else:
-            sys.stderr.write("eager-check: unknown argument %s (allowed: --zplan PATH, --tap)\n" % argv[i])
+            sys.stderr.write("eager-check: %s (allowed: --zplan PATH, --tap, --help)\n" % (
+                "%s needs a value" % argv[i] if argv[i] == "--zplan" else "unknown argument %s" % argv[i]))
             return 2
     try:
         import torch

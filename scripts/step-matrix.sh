@@ -26,11 +26,17 @@ esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 ZPLAN=${ZPLAN:-$here/zplan}
 db=$(mktemp "${TMPDIR:-/tmp}/zplan-steps.XXXXXX")
-trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json" "$db.err"' EXIT
+trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json" "$db.err" "$db.cal"' EXIT
+trap 'exit 1' HUP INT TERM   # dash runs the EXIT trap on exit, not on a signal
 shapes=${ZPLAN_STEP_SHAPES:-"layers=4,hidden=256,heads=4,vocab=512,seq=128 layers=4,hidden=512,heads=8,vocab=1024,seq=128 layers=2,hidden=384,heads=6,vocab=512,seq=256"}
 steps=${ZPLAN_STEP_STEPS:-8}
 runs=${ZPLAN_STEP_RUNS:-3}
-"$ZPLAN" calibrate --np 2 --db "$db" | sed 's/^/# /'
+if ! "$ZPLAN" calibrate --np 2 --db "$db" >"$db.cal" 2>&1; then
+    sed 's/^/# /' "$db.cal" >&2
+    echo "step-matrix.sh: zplan calibrate failed: no profile to predict step times with" >&2
+    exit 1
+fi
+sed 's/^/# /' "$db.cal"
 [ $tap -eq 1 ] || printf '# %-50s %4s %-9s %-9s %10s %10s %7s\n' shape zero offload ckpt predicted measured error
 for shape in $shapes; do
     for z in ${ZPLAN_STEP_ZERO:-0 1 2 3}; do
@@ -49,7 +55,7 @@ for shape in $shapes; do
                     r=$((r + 1))
                 done
                 if [ $bad -eq 1 ]; then
-                    printf '  %-50s %4s %-9s %-9s failed\n' "$shape" "$z" "$off" "$k"
+                    printf '  %-50s %4s %-9s %-9s failed: %s\n' "$shape" "$z" "$off" "$k" "$(tail -n 1 "$db.err")"
                     continue
                 fi
                 jq -rs --arg s "$shape" --arg z "$z" --arg o "$off" --arg k "$k" '
@@ -68,9 +74,11 @@ done | awk -v tap=$tap '
                           (r >= 0.4 && r <= 2.5) ? "ok" : "not ok", n, $1, $2, $3, $4, $5, $6, 100 * $7
           else printf "  %-50s %4s %-9s %-9s %9.4fs %9.4fs %6.1f%%\n", $1, $2, $3, $4, $5, $6, 100 * $7 }
         END { if (!n) exit 1
+              if (!m) { if (tap) printf "1..%d\n", n; else print "# no layout measured"; exit 1 }
               for (i = 0; i < m; i++) w += errs[i] <= 0.25
               for (i = 0; i < m; i++) for (j = i + 1; j < m; j++) if (errs[j] < errs[i]) { t = errs[i]; errs[i] = errs[j]; errs[j] = t }
               med = m ? errs[int(m / 2)] : 1
               if (tap) { printf "%s %d - median |error| %.1f%% over %d layouts (within 25%%)\n", (med <= 0.25) ? "ok" : "not ok", n + 1, 100 * med, m
                          printf "1..%d\n", n + 1 }
-              else printf "# %d layouts on 2 ranks: median |error| %.1f%%, largest %.1f%%, %d within 25%%\n", m, 100 * med, 100 * errs[m - 1], w }'
+              else { printf "# %d layouts on 2 ranks: median |error| %.1f%%, largest %.1f%%, %d within 25%%; %d failed\n", m, 100 * med, 100 * errs[m - 1], w, bad
+                     exit bad > 0 } }'

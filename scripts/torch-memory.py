@@ -179,12 +179,23 @@ def compare(path, zp, tap=False, bound=0.05, every=False):
         n += 1
         print("%s %d - %s" % ("ok" if good else "not ok", n, what))
 
+    try:
+        f = open(path)
+    except OSError as e:
+        sys.stderr.write("torch-memory: cannot read %s: %s\n" % (path, e.strerror))
+        return 2
     if not tap:
         print("%-30s %11s %11s %7s %11s %11s %7s %9s %9s %7s" % ("shape", "allocated", "zplan", "error", "device",
                                                                "zplan", "error", "step", "zplan", "error"))
-    with tempfile.TemporaryDirectory() as tmp, open(path) as f:
+    with tempfile.TemporaryDirectory() as tmp, f:
         for line in f:
-            rec = json.loads(line)
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError as e:
+                sys.stderr.write("torch-memory: %s: a line that is not JSON (%s)\n" % (path, e))
+                return 2
             if "peak_allocated" not in rec:
                 if tap:
                     verdict(False, "%s: not measured (%s)" % (rec.get("name", "?"), rec.get("error", "no peak")))
@@ -194,7 +205,11 @@ def compare(path, zp, tap=False, bound=0.05, every=False):
             cfg = os.path.join(tmp, rec["name"] + ".json")
             with open(cfg, "w") as c:
                 json.dump(rec["config"], c)
-            o = subprocess.run([zp] + zplan_args(rec, cfg), capture_output=True, text=True)
+            try:
+                o = subprocess.run([zp] + zplan_args(rec, cfg), capture_output=True, text=True)
+            except OSError as e:
+                sys.stderr.write("torch-memory: cannot run %s: %s\n" % (zp, e.strerror))
+                return 2
             if o.returncode != 0:
                 if tap:
                     verdict(False, "%s: %s" % (rec["name"], " | ".join(o.stderr.strip().splitlines())))
@@ -325,6 +340,12 @@ def main(argv):
     same = every = False
     i = 0
     while i < len(argv):
+        if argv[i] in ("-h", "--help"):
+            print(__doc__.strip())
+            return 0
+        if argv[i] in ("--only", "--out", "--compare", "--zplan") and i + 1 >= len(argv):
+            sys.stderr.write("torch-memory: %s needs a value\n" % argv[i])
+            return 2
         if argv[i] == "--only" and i + 1 < len(argv):
             only = argv[i + 1]; i += 2
         elif argv[i] == "--out" and i + 1 < len(argv):
@@ -341,8 +362,12 @@ def main(argv):
             every = True; i += 1
         else:
             sys.stderr.write("torch-memory: unknown argument %s (allowed: --only NAME, --out FILE, "
-                             "--same-process, --compare FILE, --zplan PATH, --tap, --all)\n" % argv[i])
+                             "--same-process, --compare FILE, --zplan PATH, --tap, --all, --help)\n" % argv[i])
             return 2
+    if only is not None and only not in [s["name"] for s in shapes()]:
+        sys.stderr.write("torch-memory: --only %s: no such shape (allowed: %s)\n" % (
+            only, ", ".join(s["name"] for s in shapes())))
+        return 2
     if tap and not cmp:
         sys.stderr.write("torch-memory: --tap goes with --compare FILE\n")
         return 2

@@ -397,6 +397,17 @@ printf 'params = 1e9\ngpus = 8\n\000\000\000' >"$tmp/nul.plan"
 run "$ZPLAN" --from "$tmp/nul.plan" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q "nul.plan:3: a NUL byte" "$errf"; echo $?)" \
     "plan file with NUL bytes: refused naming the file and line (it read as if it ended there)" || diag "rc=$rc $err"
+# the command line overrides the file, the model too: any of --params,
+# --model, --config replaces the file's model, whichever key it used
+printf 'model = gpt2-small\ngpus = 8\n' >"$tmp/m.plan"
+run "$ZPLAN" --from "$tmp/m.plan" --params 1e9 --no-store --json
+jok "$outf" '.model.name == "derived" and .cluster.gpus == 8' "plan file with model = gpt2-small, --params 1e9 given: the 1e9 model"
+run "$ZPLAN" --from "$tmp/nobwd.plan" --model=gpt2-small --no-store --json
+jok "$outf" '.model.name == "gpt2-small" and .conventions.backward_workspace == false' \
+    "plan file with params = 1e9, --model=gpt2-small given: gpt2-small, the file's other keys kept"
+run "$ZPLAN" --from "$tmp/m.plan" --params 1e9 --model gpt2-small --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q 'alternatives: give exactly one' "$errf"; echo $?)" \
+    "two models on the command line are still refused" || diag "rc=$rc $err"
 
 # the network's units: 400 alone meant 400 Gb/s and was read as 400 GB/s
 # (more than NVLink), changing the plan; with a unit either is exact, a

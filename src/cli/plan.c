@@ -310,7 +310,7 @@ static char *trim(char *s)
     return s;
 }
 
-static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
+static zp_status plan_file_args(const char *path, int model_given, argvec *out, zp_err *e)
 {
     char *text;
     zp_status st = zp_read_file(path, &text, e);
@@ -365,6 +365,10 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
             st = zp_err_set(e, ZP_EINVAL, "%s:%d: '%s' needs a value", path, line, key);
             break;
         }
+        /* the command line's model (--params, --model or --config, one of
+         * three alternatives) replaces the file's, whichever it names */
+        if (model_given && (o->id == O_PARAMS || o->id == O_MODEL || o->id == O_CONFIG))
+            continue;
         char opt[80];
         if (!o->meta) {
             int yes = !strcmp(val, "yes") || !strcmp(val, "true") || !strcmp(val, "on");
@@ -397,8 +401,15 @@ static zp_status plan_file_args(const char *path, argvec *out, zp_err *e)
 static zp_status expand_plan_file(int argc, char **argv, argvec *out, zp_err *e)
 {
     const char *from = NULL;
+    int model_given = 0;
     zp_status st = push(out, argv[0], e);
     for (int i = 1; i < argc && st == ZP_OK; i++) {
+        static const char *const src[] = {"--params", "--model", "--config"};
+        for (int k = 0; k < 3; k++) {
+            size_t n = strlen(src[k]);
+            if (!strncmp(argv[i], src[k], n) && (argv[i][n] == '\0' || argv[i][n] == '='))
+                model_given = 1;
+        }
         if (strcmp(argv[i], "--from") == 0 || strncmp(argv[i], "--from=", 7) == 0) {
             if (from)
                 return zp_err_set(e, ZP_EINVAL, "--from may be given once");
@@ -408,7 +419,7 @@ static zp_status expand_plan_file(int argc, char **argv, argvec *out, zp_err *e)
         }
     }
     if (st == ZP_OK && from)
-        st = plan_file_args(from, out, e);
+        st = plan_file_args(from, model_given, out, e);
     for (int i = 1; i < argc && st == ZP_OK; i++) {
         if (strcmp(argv[i], "--from") == 0) {
             i++;
