@@ -884,6 +884,19 @@ zp --model llama2-7b --gpus 16 --no-store --json --framework fsdp
 jok "$outf" '.conventions.grad_reduce == "backward" and .conventions.bucket_elems == 0' "--framework fsdp: per-unit reduction behind the backward"
 jok "$outf" '.conventions.dp_overlap_efficiency == 0.5 and .conventions.overlap_efficiency == 0.8' \
     "--framework fsdp: half of the data-parallel group's hidden collectives hide, the others' 0.8"
+jok "$outf" '([.plans[] | select(.zero == 1 or .offload == "optimizer")] | length) == 0 and
+    ([.rejected | to_entries[] | select(.key | startswith("not a layout the framework runs")) | .value] | .[0] > 0)' \
+    "--framework fsdp: no ZeRO-1 and no optimizer-only offload among the plans, counted as rejected by rule"
+zp --model llama2-7b --gpus 8 --no-store --json --framework torch
+jok "$outf" '([.plans[] | select(.zero >= 2 or .offload != "none")] | length) == 0 and (.plans | length) > 0' \
+    "--framework torch (DDP): ZeRO 0-1 and no offload among the plans"
+run "$ZPLAN" --model llama2-7b --gpus 8 --framework deepspeed --zero 3 --pp 2 --tp 1 --dp 4 --micro-batch 1 --ckpt full \
+    --offload none --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q 'not a layout the framework runs (.*deepspeed: ZeRO 0-1 with pipelines' "$errf"; echo $?)" \
+    "--framework deepspeed with ZeRO-3 and pp 2 pinned: refused, its pipeline engine has no ZeRO-2/3" || diag "rc=$rc $err"
+zp --model llama3-8b --gpus 16 --seq 8192 --global-batch 64 --pp 2 --framework fsdp --no-store --json
+jok "$outf" 'any(.plans[]; .zero == 3) and all(.plans[]; .zero == 3 or .zero == 0)' \
+    "--framework fsdp, pp 2 pinned: FSDP (ZeRO-3) with pipelining searched unpinned, or DDP"
 zp --model llama2-7b --gpus 16 --no-store --json --framework fsdp --overlap-eff 0.7
 jok "$outf" '.conventions.dp_overlap_efficiency == 0.7 and .conventions.overlap_efficiency == 0.7' \
     "--framework fsdp --overlap-eff 0.7: an explicit overlap efficiency applies to every group"

@@ -259,6 +259,41 @@ static void test_layout_check(void)
         ok(got == cases[i].want, "layout_check %s: '%s' (got '%s')", cases[i].name, zp_reject_names[cases[i].want],
            zp_reject_names[got]);
     }
+    /* what each framework runs: FSDP has no ZeRO-1 and no optimizer-only
+     * offload, and pipelines with FULL_SHARD unpinned (torchtitan's 3D);
+     * DeepSpeed's pipeline engine refuses ZeRO-2/3, pinned or not; DDP
+     * (torch) has ZeroRedundancyOptimizer (ZeRO-1), no ZeRO-2/3, no
+     * offload; zplan's own and Megatron's conventions restrict nothing */
+    struct { const char *fw; int64_t dp, pp; int zero, pin_zero; zp_offload off; zp_reject want; } fw[] = {
+        {"fsdp", 4, 1, 1, -1, ZP_OFF_NONE, ZP_REJ_FRAMEWORK},
+        {"fsdp", 4, 1, 2, -1, ZP_OFF_OPT, ZP_REJ_FRAMEWORK},
+        {"fsdp", 4, 1, 3, -1, ZP_OFF_OPT_PARAMS, ZP_REJ_NONE},
+        {"fsdp", 4, 1, 2, -1, ZP_OFF_NONE, ZP_REJ_NONE},
+        {"fsdp", 4, 1, 0, -1, ZP_OFF_NONE, ZP_REJ_NONE},
+        {"fsdp", 2, 2, 3, -1, ZP_OFF_NONE, ZP_REJ_NONE},
+        {"fsdp", 2, 2, 2, -1, ZP_OFF_NONE, ZP_REJ_ZERO_PP},
+        {"deepspeed", 2, 2, 3, 3, ZP_OFF_NONE, ZP_REJ_FRAMEWORK},
+        {"deepspeed", 2, 2, 1, -1, ZP_OFF_NONE, ZP_REJ_NONE},
+        {"deepspeed", 4, 1, 3, -1, ZP_OFF_OPT_PARAMS, ZP_REJ_NONE},
+        {"torch", 4, 1, 1, -1, ZP_OFF_NONE, ZP_REJ_NONE},
+        {"torch", 4, 1, 2, -1, ZP_OFF_NONE, ZP_REJ_FRAMEWORK},
+        {"torch", 4, 1, 1, -1, ZP_OFF_OPT, ZP_REJ_FRAMEWORK},
+        {"megatron", 4, 1, 3, -1, ZP_OFF_OPT_PARAMS, ZP_REJ_NONE},
+        {"", 2, 2, 3, -1, ZP_OFF_NONE, ZP_REJ_ZERO_PP},
+        {"", 2, 2, 3, 3, ZP_OFF_NONE, ZP_REJ_NONE},
+    };
+    for (int i = 0; i < N_(fw); i++) {
+        zp_problem q = pb;
+        snprintf(q.conv.framework, sizeof q.conv.framework, "%s", fw[i].fw);
+        q.pins.zero = fw[i].pin_zero;
+        zp_layout l = {0};
+        l.dp = fw[i].dp, l.tp = 1, l.pp = fw[i].pp, l.vp = 1, l.micro_batch = 1, l.zero = fw[i].zero;
+        l.offload = fw[i].off, l.ckpt = ZP_CKPT_NONE, l.grad_accum = q.train.global_batch / l.dp;
+        zp_reject got = zp_layout_check(&q, &l);
+        ok(got == fw[i].want, "layout_check, framework '%s': ZeRO-%d%s, pp %lld, offload %d: '%s' (got '%s')",
+           fw[i].fw, fw[i].zero, fw[i].pin_zero >= 0 ? " pinned" : "", (long long)fw[i].pp, (int)fw[i].off,
+           zp_reject_names[fw[i].want], zp_reject_names[got]);
+    }
 }
 
 /* ----------------------------------------------------------- pins_check */
@@ -516,7 +551,7 @@ static void test_fit_boundary(void)
 /* ---------------------------------------------------- context parallel */
 
 /* cp is searched (powers of 2 up to 32 dividing the GPUs) from a sequence
- * of 16384 on, and stays 1 below unless pinned; every plan uses its GPUs
+ * of 8192 on, and stays 1 below unless pinned; every plan uses its GPUs
  * as dp x tp x pp x cp; cp needs flash attention and 2 cp chunks of the
  * sequence; a pinned cp holds. */
 static void test_cp(void)
@@ -528,8 +563,21 @@ static void test_cp(void)
     ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK, "seq 2048: search runs");
     for (int i = 0; i < res.ntop; i++)
         any |= zp_cp(&top[i].lay) > 1;
-    ok(!any, "seq 2048: no plan with cp > 1 (not searched below 16384)");
+    ok(!any, "seq 2048: no plan with cp > 1 (not searched below 8192)");
     int64_t short_n = res.evaluated;
+    /* from 8192 tokens on (NeMo's Llama 3 runs at 8192 use cp 2) cp 2, 4,
+     * 8 join the candidates, 4096 has none */
+    pb.train.seq = 4096;
+    ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK, "seq 4096: search runs");
+    int64_t n4k = res.evaluated;
+    for (int i = 1; i < ZP_REJ_N; i++)
+        n4k += res.rejected[i];
+    pb.train.seq = 8192;
+    ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK, "seq 8192: search runs");
+    int64_t n8k = res.evaluated;
+    for (int i = 1; i < ZP_REJ_N; i++)
+        n8k += res.rejected[i];
+    ok(n8k > n4k, "seq 8192: cp enumerated (%lld candidates against %lld at 4096)", (long long)n8k, (long long)n4k);
     pb.train.seq = 32768;
     ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK && res.ntop > 0, "seq 32768: search runs and finds plans");
     any = 0;

@@ -54,7 +54,7 @@ static const zp_opt plan_opts[] = {
     {"tp", O_TP, "N", NULL, "tensor-parallel degree (inside a node)", NULL},
     {"pp", O_PP, "N", NULL, "pipeline stages (need not divide the layers)", NULL},
     {"vp", O_VP, "N", NULL, "interleaved virtual stages per pipeline rank (1: none)", NULL},
-    {"cp", O_CP, "N", NULL, "context-parallel degree: each sequence split over N ranks, K and V\nin a ring (searched up to 32 from --seq 16384; needs flash attention)", NULL},
+    {"cp", O_CP, "N", NULL, "context-parallel degree: each sequence split over N ranks, K and V\nin a ring (searched up to 32 from --seq 8192; needs flash attention)", NULL},
     {"zero", O_ZERO, "S", NULL, "ZeRO stage 0..3", NULL},
     {"offload", O_OFFLOAD, "W", NULL, "none, optimizer, optimizer+params", NULL},
     {"ckpt", O_CKPT, "C", NULL, "activation recompute: none, selective, full, or op (per-op, torchtitan's:\nevery other matmul output and the attention kept; only when given)", NULL},
@@ -63,7 +63,7 @@ static const zp_opt plan_opts[] = {
     {"ckpt-every", O_CKPTEVERY, "K", NULL, "full recompute of every K-th block of a stage only, the others keep their\nactivations (torchtitan's layer-level AC frequency; implies --ckpt full)", NULL},
     {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
     {"no-sp", O_NOSP, NULL, "", NULL, NULL},
-    {"framework", O_FRAMEWORK, "F", NULL, "the defaults of torch (DDP), fsdp, megatron or deepspeed (README\n\"Frameworks\"; without it zplan's own): gradient bucket, when gradients are\nreduced, ZeRO-3 buffers, Megatron's fp32 main gradients; the options below\noverride them", "Conventions (README \"Conventions\"):"},
+    {"framework", O_FRAMEWORK, "F", NULL, "the defaults of torch (DDP), fsdp, megatron or deepspeed (README\n\"Frameworks\"; without it zplan's own): gradient bucket, when gradients are\nreduced, ZeRO-3 buffers, Megatron's fp32 main gradients; the options below\noverride them; the search keeps to the shardings and offloads the\nframework has", "Conventions (README \"Conventions\"):"},
     {"zero3-buffer", O_Z3BUF, "K", NULL, "prefetch (default) or deepspeed (4 x largest layer)", NULL},
     {"zero3-regather", O_Z3RE, "R", NULL, "what ZeRO-3 gathers again for the backward: all (default, the\nZeRO paper's 3 Psi) or blocks (the head's backward follows its forward)", NULL},
     {"bucket-elems", O_BUCKET, "N", NULL, "gradient reduce bucket, elements (default 13107200 = 25 MiB of\n16-bit; 0: per-layer reduction, as FSDP and zplan's engine)", NULL},
@@ -965,13 +965,13 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     p->sp = r->sp;
     /* every searched dimension pinned or left a single choice: vp is 1
      * without a pipeline, cp 1 when dp x tp x pp already uses every GPU
-     * (or, dp following from the others, below the 16384 tokens the
-     * search starts cp at) */
+     * (or, dp following from the others, below the ZP_CP_SEARCH_MIN_SEQ
+     * tokens the search starts cp at) */
     int vp_one = p->vp > 0 || p->pp == 1;
     a->pinned_all = p->dp > 0 && p->tp > 0 && p->pp > 0 && vp_one && p->micro_batch > 0 && p->zero >= 0 &&
                     p->offload >= 0 && p->ckpt >= 0 && (p->cp > 0 || p->dp * p->tp * p->pp == c->gpus);
     if (p->dp < 0 && p->tp > 0 && p->pp > 0 && vp_one && p->micro_batch > 0 && p->zero >= 0 && p->offload >= 0 &&
-        p->ckpt >= 0 && (p->cp > 0 || t->seq < 16384) && c->gpus % (p->tp * p->pp * (p->cp > 0 ? p->cp : 1)) == 0)
+        p->ckpt >= 0 && (p->cp > 0 || t->seq < ZP_CP_SEARCH_MIN_SEQ) && c->gpus % (p->tp * p->pp * (p->cp > 0 ? p->cp : 1)) == 0)
         a->pinned_all = 1;   /* dp follows from the others */
 
     a->top_n = 10;

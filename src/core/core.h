@@ -696,6 +696,7 @@ typedef enum zp_reject {
     ZP_REJ_SELECTIVE_FLASH, /* unpinned selective recompute under flash attention: same as none */
     ZP_REJ_CP,           /* cp > 1 without flash attention, or not splitting the sequence in 2 cp chunks */
     ZP_REJ_EAGER_CKPT,   /* PyTorch eager (cv.eager) with selective or per-op recompute: its modules rebuild whole blocks */
+    ZP_REJ_FRAMEWORK,    /* a sharding or offload the framework (cv.framework) does not have */
     ZP_REJ_DEVICE_MEM,   /* does not fit in device memory */
     ZP_REJ_HOST_MEM,     /* offload does not fit in host RAM */
     ZP_REJ_N
@@ -737,6 +738,9 @@ typedef struct zp_search_result {
 
 /* Check a layout is valid for the problem; ZP_REJ_NONE if so. */
 zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l);
+/* The search tries context parallelism (cp > 1) from this sequence length
+ * on; NeMo's Llama 3 runs at 8192 tokens use cp 2 (data/validation). */
+#define ZP_CP_SEARCH_MIN_SEQ 8192
 /* Evaluate one valid layout: memory, comm, cost, fit. */
 void zp_plan_eval(const zp_problem *pb, const zp_layout *l, zp_plan *out);
 /* Enumerate, evaluate and rank; the k fastest fitting plans go to top[]. */

@@ -221,6 +221,8 @@ const char *const zp_reject_names[] = {
     "selective recompute saves nothing under flash attention (same plan as none)",
     "context parallelism needs flash attention and 2 cp chunks of the sequence",
     "PyTorch eager (--eager) rebuilds whole blocks only (torch.utils.checkpoint): --ckpt none or full",
+    "not a layout the framework runs (fsdp: ZeRO 0, 2, 3, offload of parameters and optimizer together; "
+    "deepspeed: ZeRO 0-1 with pipelines; torch (DDP): ZeRO 0-1, no offload)",
     "exceeds device memory",
     "offload exceeds host memory",
     NULL};

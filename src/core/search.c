@@ -4,9 +4,8 @@
  * Candidates: every factorisation G = dp x tp x pp x cp (tp fills a node
  * first; pp need not divide the layers: stages may differ by a block; cp,
  * context parallelism, a power of 2 up to 32, searched from a sequence of
- * 16384 tokens on and otherwise 1 unless pinned: shorter sequences are
- * trained without it, and the model of its ring (comm.c) is checked
- * against no run below that),
+ * 8192 tokens on (ZP_CP_SEARCH_MIN_SEQ: NeMo's Llama 3 runs there use cp 2,
+ * data/validation) and otherwise 1 unless pinned),
  * x ZeRO stage 0..3 x offload (none, optimizer, optimizer+params) x
  * recompute (none, selective, full) x micro-batch (each divisor of
  * global_batch / dp); gradient accumulation M = global_batch / (dp b).
@@ -66,7 +65,8 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
     /* ZeRO-2 partitions gradients per micro-batch, against a pipeline's
      * accumulation; ZeRO-3 with pp > 1 is FSDP with pipelining (comm.c),
      * evaluated when --zero 3 is given, without parameter offload */
-    if (l->pp > 1 && (l->zero == 2 || (l->zero == 3 && (pb->pins.zero != 3 || l->offload == ZP_OFF_OPT_PARAMS))))
+    int fsdp = !strcmp(pb->conv.framework, "fsdp");
+    if (l->pp > 1 && (l->zero == 2 || (l->zero == 3 && ((pb->pins.zero != 3 && !fsdp) || l->offload == ZP_OFF_OPT_PARAMS))))
         return ZP_REJ_ZERO_PP;
     if ((l->offload != ZP_OFF_NONE && l->zero < 1) || (l->offload == ZP_OFF_OPT_PARAMS && l->zero < 3))
         return ZP_REJ_OFFLOAD;
@@ -88,6 +88,16 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
      * Megatron's kind to count */
     if (pb->conv.eager && (l->ckpt == ZP_CKPT_SELECTIVE || l->ckpt == ZP_CKPT_OP))
         return ZP_REJ_EAGER_CKPT;
+    /* what each framework has (README "Frameworks"): FSDP shards nothing
+     * (NO_SHARD), gradients and optimizer (SHARD_GRAD_OP) or everything
+     * (FULL_SHARD), and its CPUOffload moves the parameters with the
+     * optimizer step; DeepSpeed's pipeline engine refuses ZeRO-2 and 3;
+     * DistributedDataParallel replicates, ZeroRedundancyOptimizer shards
+     * the optimizer (ZeRO-2/3: --framework fsdp) */
+    if ((fsdp && (l->zero == 1 || l->offload == ZP_OFF_OPT)) ||
+        (!strcmp(pb->conv.framework, "deepspeed") && l->pp > 1 && l->zero >= 2) ||
+        (!strcmp(pb->conv.framework, "torch") && (l->zero >= 2 || l->offload != ZP_OFF_NONE)))
+        return ZP_REJ_FRAMEWORK;
     return ZP_REJ_NONE;
 }
 
@@ -324,12 +334,12 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
     int64_t per_fact = (int64_t)(z1 - z0 + 1) * (o1 - o0 + 1) * (c1 - c0 + 1);
     int ng = divisors(G, gdiv, ZP_MAXDIV);
     /* the context-parallel degrees: the pinned one, or 1 and (from a
-     * sequence of 16384 on) the powers of 2 up to 32 */
+     * sequence of ZP_CP_SEARCH_MIN_SEQ on) the powers of 2 up to 32 */
     int64_t cps[6] = {1};
     int ncp = 1;
     if (pin->cp > 0)
         cps[0] = pin->cp;
-    else if (pb->train.seq >= 16384)
+    else if (pb->train.seq >= ZP_CP_SEARCH_MIN_SEQ)
         for (int64_t c = 2; c <= 32; c *= 2)
             cps[ncp++] = c;
 
