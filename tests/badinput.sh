@@ -126,6 +126,8 @@ stages.hold.8.and.9.blocks.*--vp.dividing.9.and.at.most.8 | --params 7e9 --gpus 
 # ---- sizes and fractions
 --host-mem                     | --params 11e9 --host-mem 0 --db "$DB"
 --host-mem 12XB                | --params 11e9 --host-mem 12XB --db "$DB"
+--gpu-mem.'80'.is.80.bytes.*80GiB | --params 11e9 --gpu-mem 80 --db "$DB"
+--host-mem.'512'.is.512.bytes  | --params 11e9 --host-mem 512 --db "$DB"
 --frag                         | --params 11e9 --frag 2 --db "$DB"
 --seq                          | --model gpt2-small --seq 4096 --db "$DB"
 --nccl-mem                     | --params 1e9 --nccl-mem 9000TiB --db "$DB"

@@ -439,6 +439,17 @@ static const char *torch_dtype(const char *v)
     return !strcmp(v, "bfloat16") ? "bf16" : !strcmp(v, "float16") ? "fp16" : !strcmp(v, "float32") ? "fp32" : v;
 }
 
+/* A memory size: below a MiB it is a bare number meant in GiB or GB
+ * (--gpu-mem 80 was read as 80 bytes, and nothing fit) */
+static zp_status mem_size(const char *what, const char *s, uint64_t *out, zp_err *e)
+{
+    zp_status st = zp_parse_bytes(what, s, out, e);
+    if (st == ZP_OK && *out < ((uint64_t)1 << 20))
+        return zp_err_set(e, ZP_EINVAL, "%s '%s' is %llu bytes, less than a MiB: give the unit (e.g. %sGiB or %sGB)",
+                          what, s, (unsigned long long)*out, s, s);
+    return st;
+}
+
 static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out, zp_err *e)
 {
     return s ? zp_parse_int(what, s, lo, hi, out, e) : ZP_OK;
@@ -586,7 +597,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     {
         double tf = 0, hb = 0, nv = 0;
         uint64_t mem = 0;
-        if ((r->gpumem && (st = zp_parse_bytes("--gpu-mem", r->gpumem, &mem, e))) ||
+        if ((r->gpumem && (st = mem_size("--gpu-mem", r->gpumem, &mem, e))) ||
             (r->gputf && (st = zp_parse_double("--gpu-tflops", r->gputf, 1e-3, 1e6, &tf, e))) ||
             (r->hbmgbps && (st = zp_parse_double("--hbm-gbps", r->hbmgbps, 1e-3, 1e6, &hb, e))) ||
             (r->nvlgbps && (st = zp_parse_double("--nvlink-gbps", r->nvlgbps, 1e-3, 1e6, &nv, e))))
@@ -648,7 +659,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     if (r->inter && (st = zp_parse_bandwidth("--inter-node-gbps", r->inter, &c->inter_node_gbps, e)))
         return st;
     c->host_mem_bytes = c->gpu.host_mem_bytes;
-    if (r->hostmem && (st = zp_parse_bytes("--host-mem", r->hostmem, &c->host_mem_bytes, e)))
+    if (r->hostmem && (st = mem_size("--host-mem", r->hostmem, &c->host_mem_bytes, e)))
         return st;
 
     /* training */
