@@ -659,6 +659,23 @@ jq '.name = ""' "$ZPLAN_SRCDIR/data/gpus/a100-80g.json" >"$tmp/noname.json"
 zp --params 7e9 --gpu "$tmp/noname.json" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q 'noname.json: "name" must be a string, not empty' "$errf"; echo $?)" \
     "--gpu FILE with an empty name: exit 2 (it printed '8 x  (...)')"
+jq 'del(.pcie_gbps, .host_mem_gib)' "$ZPLAN_SRCDIR/data/gpus/a100-80g.json" >"$tmp/missing.json"
+zp --params 7e9 --gpu "$tmp/missing.json" --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q 'missing.json: missing "pcie_gbps", "host_mem_gib" (a GPU file needs each of' "$errf"; echo $?)" \
+    "--gpu FILE without two required fields: both named at once as missing" || diag "rc=$rc $(cat "$errf")"
+# a GPU file without the efficiency curve plans at a flat 0.6 and says so
+# (an H800 written from the H100's datasheet numbers came out 23 % faster
+# than the H100 preset); every preset has the curve, --gemm-eff chooses
+jq 'del(.sms, .gemm_max_efficiency) | .name = "H800"' "$ZPLAN_SRCDIR/data/gpus/h100-sxm.json" >"$tmp/nocurve.json"
+zp --model llama3-8b --gpus 8 --gpu "$tmp/nocurve.json" --no-store --json
+jok "$outf" '.conventions.gemm_efficiency == 0.6' "--gpu FILE without sms and gemm_max_efficiency: a flat 0.6"
+ok "$([ "$rc" -eq 0 ] && grep -q '^zplan: note: .*the H800 gives no efficiency curve .*flat 0.6' "$errf"; echo $?)" \
+    "--gpu FILE without the curve: a note says so" || diag "$(cat "$errf")"
+zp --model llama3-8b --gpus 8 --gpu "$tmp/nocurve.json" --gemm-eff 0.5 --no-store
+ok "$(grep -q 'no efficiency curve' "$errf"; [ $? -eq 1 ] && [ "$rc" -eq 0 ]; echo $?)" "--gemm-eff given: no note"
+ok "$(for g in "$ZPLAN_SRCDIR"/data/gpus/*.json; do
+          "$ZPLAN" --params 1e8 --gpus 1 --gpu "$(basename "$g" .json)" --no-store 2>&1 >/dev/null
+      done | grep -c 'no efficiency curve')" "every GPU preset has the curve: no note"
 
 # ---------------------------------------------------------------- the search held against Calculon
 

@@ -851,6 +851,15 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                  "as attention that stores its scores", used ? "; " : "", (long long)pb->model.kv_heads,
                  (long long)pb->model.heads);
     }
+    /* a GPU file without the efficiency curve: one constant for every
+     * product, which a preset's curve (fitted or measured) would not give */
+    if (!r->gemmeff && cv->gemm_eff > 0 && c->gpu.gemm_eff <= 0 && (c->gpu.sms <= 0 || c->gpu.gemm_eff_max <= 0)) {
+        size_t used = strlen(a->note);
+        snprintf(a->note + used, sizeof a->note - used, "%sthe %s gives no efficiency curve (sms and "
+                 "gemm_max_efficiency, as the presets have): every product at a flat %.2g of its peak, which "
+                 "overrates the fast GPUs (--gemm-eff to choose, or the curve's fields from a preset)", used ? "; " : "",
+                 c->gpu.name, cv->gemm_eff);
+    }
     if (r->ceu >= 0)
         cv->ce_unfused = r->ceu;
     if (r->nobwdws)

@@ -745,6 +745,22 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         st = zp_err_set(e, ZP_EINVAL, "%s: \"peak_tflops\" must be an object", where);
         goto out;
     }
+    {   /* the required numbers: every missing one named at once */
+        static const char *const req[] = {"memory_mib", "hbm_gbps", "nvlink_gbps", "pcie_gbps", "nic_gbps",
+                                          "gpus_per_node", "host_mem_gib", "cuda_context_mib", "nccl_comm_mib", NULL};
+        char miss[256] = "";
+        size_t u = 0;
+        for (int i = 0; req[i]; i++)
+            if (!cJSON_GetObjectItemCaseSensitive(j, req[i]))
+                u += (size_t)snprintf(miss + u, u < sizeof miss ? sizeof miss - u : 0, "%s\"%s\"", u ? ", " : "",
+                                      req[i]);
+        if (u) {
+            st = zp_err_set(e, ZP_EINVAL, "%s: missing %s (a GPU file needs each of memory_mib, hbm_gbps, "
+                            "nvlink_gbps, pcie_gbps, nic_gbps, gpus_per_node, host_mem_gib, cuda_context_mib, "
+                            "nccl_comm_mib; see data/gpus/)", where, miss);
+            goto out;
+        }
+    }
     if ((st = num_field(j, where, "memory_mib", 1, 1e9, &mem, 0, e)) ||
         (st = num_field(j, where, "hbm_gbps", 1e-3, 1e6, &hbm, 0, e)) ||
         (st = num_field(j, where, "nvlink_gbps", 1e-3, 1e6, &nvl, 0, e)) ||
