@@ -663,6 +663,14 @@ jq 'del(.pcie_gbps, .host_mem_gib)' "$ZPLAN_SRCDIR/data/gpus/a100-80g.json" >"$t
 zp --params 7e9 --gpu "$tmp/missing.json" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q 'missing.json: missing "pcie_gbps", "host_mem_gib" (a GPU file needs each of' "$errf"; echo $?)" \
     "--gpu FILE without two required fields: both named at once as missing" || diag "rc=$rc $(cat "$errf")"
+# the Training line gives the fused attention kernel's rate, which long
+# sequences hang on: the preset's fitted one, or the kernel asked for
+zp --model llama3-8b --gpu h100-sxm --gpus 8 --no-store
+ok "$(grep -q '^Training .*, flash attention at 18 % of peak$' "$outf"; echo $?)" \
+    "the Training line: flash attention at the H100 preset's 18 % of peak" || diag "$(grep '^Training' "$outf")"
+zp --model llama3-8b --gpu h100-sxm --gpus 8 --attn-kernel cudnn --no-store
+ok "$(grep -q '^Training .*, flash attention at 44 % of peak (cuDNN)$' "$outf"; echo $?)" \
+    "the Training line with --attn-kernel cudnn: 44 % of peak (cuDNN)" || diag "$(grep '^Training' "$outf")"
 # a GPU file without the efficiency curve plans at a flat 0.6 and says so
 # (an H800 written from the H100's datasheet numbers came out 23 % faster
 # than the H100 preset); every preset has the curve, --gemm-eff chooses

@@ -194,14 +194,26 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         snprintf(every, sizeof every, ", full recompute of every %.0f%s block", zp_jnum(t, "ckpt_every"),
                  ordinal(zp_jnum(t, "ckpt_every")));
     int autocast = zp_render_autocast(r);
-    char ac[48] = "";
+    char ac[48] = "", fa[96] = "";
+    /* the fused attention kernel's rate, which long sequences hang on */
+    const cJSON *gs = cvj ? zp_jobj(cvj, "gemm_by_shape") : NULL;
+    if (zp_jflag(t, "flash_attention")) {
+        const char *k = cvj && zp_jobj(cvj, "attention_kernel") ? S(cvj, "attention_kernel") : "preset";
+        if (gs && zp_jnum(gs, "attention_efficiency") > 0)
+            snprintf(fa, sizeof fa, ", flash attention at %.0f %% of peak%s", 100 * zp_jnum(gs, "attention_efficiency"),
+                     !strcmp(k, "fa2") ? " (FlashAttention-2)" : !strcmp(k, "cudnn") ? " (cuDNN)" : "");
+        else if (cvj && zp_jnum(cvj, "gemm_efficiency") > 0)   /* a constant efficiency: the products' */
+            snprintf(fa, sizeof fa, ", flash attention at %.0f %% of peak", 100 * zp_jnum(cvj, "gemm_efficiency"));
+        else
+            snprintf(fa, sizeof fa, ", flash attention");
+    }
     if (autocast)
         snprintf(ac, sizeof ac, "%s autocast: fp32", S(t, "dtype"));
     fprintf(out, "Training seq %.0f, global batch %.0f sequences (%s tokens/step), %s params, %s grads, %s, %s%s%s%s%s\n",
             zp_jnum(t, "seq"), zp_jnum(t, "global_batch"), zp_fmt_count(d, sizeof d, zp_jnum(t, "tokens_per_step")),
             autocast ? ac : S(t, "dtype"), autocast ? "fp32" : S(t, "grad_dtype"),
             autocast ? "no master copy" : zp_jflag(t, "master_weights") ? "fp32 master weights" : "no master copy",
-            S(t, "optimizer"), zp_jflag(t, "flash_attention") ? ", flash attention" : "",
+            S(t, "optimizer"), fa,
             zp_jflag(t, "dropout") ? ", dropout masks" : "", every, fw);
     double nc = zp_jnum(r, "candidates_evaluated");
     if (zp_jobj(r, "candidates_rule_rejected"))   /* absent in runs stored before */
