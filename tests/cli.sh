@@ -663,6 +663,18 @@ jq 'del(.pcie_gbps, .host_mem_gib)' "$ZPLAN_SRCDIR/data/gpus/a100-80g.json" >"$t
 zp --params 7e9 --gpu "$tmp/missing.json" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q 'missing.json: missing "pcie_gbps", "host_mem_gib" (a GPU file needs each of' "$errf"; echo $?)" \
     "--gpu FILE without two required fields: both named at once as missing" || diag "rc=$rc $(cat "$errf")"
+# names as people write them: AdamW (Adam's state), Hugging Face's and
+# Meta's model names, a GPU family without its variant
+zp --params 1e9 --optimizer adamw --no-store --json
+jok "$outf" '.training.optimizer == "adam"' "--optimizer adamw: Adam's state and pass"
+for pair in "meta-llama/Meta-Llama-3-8B:llama3-8b?" "meta-llama/Llama-3.1-70B:llama3-70b?"; do
+    zp --model "${pair%%:*}" --no-store
+    ok "$([ "$rc" -eq 2 ] && grep -q "did you mean ${pair#*:}" "$errf"; echo $?)" "--model ${pair%%:*}: did you mean ${pair#*:}" ||
+        diag "$(cat "$errf")"
+done
+zp --params 1e9 --gpu H100 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "did you mean h100-pcie or h100-sxm?" "$errf"; echo $?)" "--gpu H100: did you mean h100-pcie or h100-sxm?" ||
+    diag "$(cat "$errf")"
 # the Training line gives the fused attention kernel's rate, which long
 # sequences hang on: the preset's fitted one, or the kernel asked for
 zp --model llama3-8b --gpu h100-sxm --gpus 8 --no-store

@@ -44,7 +44,7 @@ static const zp_opt plan_opts[] = {
     {"grad-dtype", O_GDTYPE, "T", NULL, "gradient dtype (default: --dtype; fp32 = Megatron main grads)", NULL},
     {"master-weights", O_MASTER, NULL, "--master-weights, --no-master-weights", "fp32 master copy for 16-bit training (default on)", NULL},
     {"no-master-weights", O_NOMASTER, NULL, "", NULL, NULL},
-    {"optimizer", O_OPTIM, "O", NULL, "adam (default) or sgd (momentum)", NULL},
+    {"optimizer", O_OPTIM, "O", NULL, "adam (default; adamw: the same state and pass) or sgd (momentum)", NULL},
     {"fp8", O_FP8, NULL, NULL, "the linear layers in FP8 (Transformer Engine: at the FP8 peak, their\ninputs saved in 1 byte, an FP8 copy of the weights; Hopper and newer)", NULL},
     {"flash-attn", O_FLASH, NULL, "--flash-attn, --no-flash-attn", "flash attention (default on; off before Ampere)", NULL},
     {"no-flash-attn", O_NOFLASH, NULL, "", NULL, NULL},
@@ -684,7 +684,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     gdt = dt;
     if (r->gdtype && (st = zp_parse_enum("--grad-dtype", torch_dtype(r->gdtype), zp_dtype_names, &gdt, e)))
         return st;
-    if (r->optim && (st = zp_parse_enum("--optimizer", r->optim, zp_optim_names, &opt, e)))
+    /* AdamW keeps Adam's state and does its pass: the same plan */
+    if (r->optim && (st = zp_parse_enum("--optimizer", !strcmp(r->optim, "adamw") ? "adam" : r->optim, zp_optim_names,
+                                        &opt, e)))
         return st;
     /* a GPU older than Ampere (V100, Turing, Pascal: no bf16) has no
      * FlashAttention either (it needs sm_80): the defaults become fp16 and

@@ -663,11 +663,32 @@ static zp_status unknown(const char *kind, const char *what, const char *name, z
      * meta-llama/Llama-2-7b, llama-2-7b): the same letters and digits */
     char want[64], have[64];
     squash(want, sizeof want, name);
-    for (int i = 0; i < n && i < 64 && want[0]; i++) {
+    /* Meta's own spelling (Meta-Llama-3-8B) and Llama 3's point releases
+     * (3.1, 3.2, 3.3: Llama 3's blocks, longer context) */
+    char *w = want;
+    if (!strncmp(w, "meta", 4) && !strncmp(w + 4, "llama", 5))
+        w += 4;
+    if (!strncmp(w, "llama3", 6) && w[6] >= '1' && w[6] <= '3' && isdigit((unsigned char)w[7]))
+        memmove(w + 6, w + 7, strlen(w + 7) + 1);
+    for (int i = 0; i < n && i < 64 && w[0]; i++) {
         squash(have, sizeof have, names[i]);
-        if (strcmp(want, have) == 0)
+        if (strcmp(w, have) == 0)
             return zp_err_set(e, ZP_ENOTFOUND, "%s '%s' is not a preset: did you mean %s?", what, name, names[i]);
     }
+    /* a family without its variant (--gpu H100, --gpu a100): its presets */
+    char near[256] = "";
+    size_t nu = 0;
+    int nn = 0;
+    for (int i = 0; i < n && i < 64 && strlen(w) >= 3; i++) {
+        squash(have, sizeof have, names[i]);
+        if (!strncmp(have, w, strlen(w))) {
+            nu += (size_t)snprintf(near + nu, nu < sizeof near ? sizeof near - nu : 0, "%s%s", nn ? " or " : "",
+                                   names[i]);
+            nn++;
+        }
+    }
+    if (nn > 0 && nu < sizeof near)
+        return zp_err_set(e, ZP_ENOTFOUND, "%s '%s' is not a preset: did you mean %s?", what, name, near);
     return zp_err_set(e, ZP_ENOTFOUND, "%s '%s' is not a preset (allowed: %s)", what, name, list);
 }
 
