@@ -663,6 +663,12 @@ jq 'del(.pcie_gbps, .host_mem_gib)' "$ZPLAN_SRCDIR/data/gpus/a100-80g.json" >"$t
 zp --params 7e9 --gpu "$tmp/missing.json" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q 'missing.json: missing "pcie_gbps", "host_mem_gib" (a GPU file needs each of' "$errf"; echo $?)" \
     "--gpu FILE without two required fields: both named at once as missing" || diag "rc=$rc $(cat "$errf")"
+# the default batch is 2^21 tokens whatever the sequence (1024 sequences
+# of 131072 tokens were 134M tokens a step), rounded up to the GPUs
+zp --model llama3-8b --gpus 8 --seq 8192 --no-store --json
+jok "$outf" '.training.global_batch == 256 and .training.tokens_per_step == 2097152' "default batch at 8192 tokens: 256 sequences, 2^21 tokens"
+zp --model llama3-8b --gpus 24 --seq 131072 --no-store --json
+jok "$outf" '.training.global_batch == 24' "default batch at 131072 tokens on 24 GPUs: 16 sequences rounded up to 24"
 # names as people write them: AdamW (Adam's state), Hugging Face's and
 # Meta's model names, a GPU family without its variant
 zp --params 1e9 --optimizer adamw --no-store --json

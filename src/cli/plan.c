@@ -38,7 +38,7 @@ static const zp_opt plan_opts[] = {
     {"inter-node-gbps", O_INTER, "X", NULL, "per-GPU network bandwidth: 400Gbps, 50GB/s; a bare number is\nGB/s, at most 100 (default: the preset's)", NULL},
     {"host-mem", O_HOSTMEM, "SIZE", NULL, "host RAM per node, e.g. 2TiB (default: the preset's)", NULL},
     {"seq", O_SEQ, "N", NULL, "sequence length (default 2048, or the model's positions)", "Training:"},
-    {"global-batch", O_GBATCH, "N", NULL, "sequences per optimizer step (default: 1024 rounded up to a\nmultiple of G)", NULL},
+    {"global-batch", O_GBATCH, "N", NULL, "sequences per optimizer step (default: 2^21 tokens, 1024 sequences of\n2048, rounded up to a multiple of G)", NULL},
     {"micro-batch", O_MBATCH, "N", NULL, "pin the micro-batch (otherwise searched)", NULL},
     {"dtype", O_DTYPE, "T", NULL, "bf16 (default; before Ampere fp16, or fp32 where fp16 is slower), fp16 or fp32:\nparameters and activations", NULL},
     {"grad-dtype", O_GDTYPE, "T", NULL, "gradient dtype (default: --dtype; fp32 = Megatron main grads)", NULL},
@@ -676,7 +676,11 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         return zp_err_set(e, ZP_EINVAL, "--seq %lld exceeds %s's %lld learned positions (allowed: up to %lld)",
                           (long long)t->seq, pb->model.name, (long long)pb->model.max_pos,
                           (long long)pb->model.max_pos);
-    t->global_batch = zp_ceil_div(1024, c->gpus) * c->gpus;
+    /* by default 2^21 tokens a step (1024 sequences of 2048, GPT-3's
+     * batch at its smaller sizes), whatever the sequence: 1024 sequences
+     * of 131072 tokens were 134M tokens a step */
+    int64_t seqs = ((int64_t)1 << 21) / t->seq;
+    t->global_batch = zp_ceil_div(seqs > 1 ? seqs : 1, c->gpus) * c->gpus;
     if ((st = opt_int("--global-batch", r->gbatch, 1, (int64_t)1 << 24, &t->global_batch, e)))
         return st;
     if (r->dtype && (st = zp_parse_enum("--dtype", torch_dtype(r->dtype), zp_dtype_names, &dt, e)))
@@ -1181,8 +1185,8 @@ static void suggest(zp_answer *a)
     if (pinned && best_with(pb, &none, 0, &p, &fits) && fits) {
         layout_text(lay, sizeof lay, &p.lay);
         snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0],
-                 "without the pinned layout options, %lld GPUs fit it: %s (%s per GPU, %.3g s/step)",
-                 (long long)pb->cluster.gpus, lay, zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units),
+                 "without the pinned layout options, %lld GPU%s fit%s it: %s (%s per GPU, %.3g s/step)",
+                 (long long)pb->cluster.gpus, pb->cluster.gpus == 1 ? "" : "s", pb->cluster.gpus == 1 ? "s" : "", lay, zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units),
                  p.cost.step_s);
         return;
     }

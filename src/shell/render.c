@@ -325,8 +325,11 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
              * time, busbw = algbw x the collective's bus factor */
             double tsec = zp_jnum(x, "time_s"), calls = zp_jnum(x, "count");
             double alg = tsec > 0 ? zp_jnum(x, "bytes") * calls / tsec / 1e9 : 0.0;
+            /* the data-parallel collectives run over the dp x cp ranks that
+             * hold the same parameters: said so where cp > 1 */
+            int dpcp = !strcmp(S(x, "group"), "dp") && zp_jnum(ch, "cp") > 1;
             fprintf(out, "  %-*s %-14s %-9s %5.0f %-4s %11s %8.0f %12s %10s %7.1f %7.1f  %s\n", ww, S(x, "what"),
-                    S(x, "collective"), S(x, "group"), zp_jnum(x, "group_size"),
+                    S(x, "collective"), dpcp ? "dp x cp" : S(x, "group"), zp_jnum(x, "group_size"),
                     strcmp(S(x, "group"), "pcie") == 0 ? "pcie" : zp_jflag(x, "inter_node") ? "net" : "nvl",
                     bytes(a, sizeof a, zp_jnum(x, "bytes"), u), calls,
                     bytes(b, sizeof b, zp_jnum(x, "bus_bytes_per_step"), u), secs(d, sizeof d, tsec), alg,
