@@ -663,6 +663,14 @@ jq 'del(.pcie_gbps, .host_mem_gib)' "$ZPLAN_SRCDIR/data/gpus/a100-80g.json" >"$t
 zp --params 7e9 --gpu "$tmp/missing.json" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q 'missing.json: missing "pcie_gbps", "host_mem_gib" (a GPU file needs each of' "$errf"; echo $?)" \
     "--gpu FILE without two required fields: both named at once as missing" || diag "rc=$rc $(cat "$errf")"
+# a chosen plan within 5 % of the memory says it has little headroom and
+# how to keep some; at 90 % (the README's 11B) nothing is said
+zp --model gpt3-175b --gpus 1024 --global-batch 1536 --framework megatron --no-store
+ok "$(grep -q '^  total .*(device capacity 80.00 GiB, 98% used)$' "$outf" &&
+      grep -q '^  little headroom: .*--gpu-mem 72GiB plans with a tenth kept free$' "$outf"; echo $?)" \
+    "a plan at 98 % of the memory: little headroom, --gpu-mem 72GiB to keep a tenth free" || diag "$(grep -A1 '^  total' "$outf")"
+zp --params 11e9 --gpus 8 --no-store
+ok "$(grep -q 'little headroom' "$outf"; [ $? -eq 1 ]; echo $?)" "the README's 11B at 90 %: no headroom line"
 # the default batch is 2^21 tokens whatever the sequence (1024 sequences
 # of 131072 tokens were 134M tokens a step), rounded up to the GPUs
 zp --model llama3-8b --gpus 8 --seq 8192 --no-store --json
