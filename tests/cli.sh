@@ -941,6 +941,9 @@ jok "$outf" '([.plans[] | select(.zero == 1 or .offload == "optimizer")] | lengt
 zp --model llama2-7b --gpus 8 --no-store --json --framework torch
 jok "$outf" '([.plans[] | select(.zero >= 2 or .offload != "none")] | length) == 0 and (.plans | length) > 0' \
     "--framework torch (DDP): ZeRO 0-1 and no offload among the plans"
+jok "$outf" '[.classic[] | select(.strategy | startswith("ZeRO-2") or startswith("ZeRO-3")) | .invalid] |
+    length == 3 and all(. == "not a layout torch runs (--framework torch)")' \
+    "--framework torch: the classic ZeRO-2/3 rows say the framework does not run them"
 run "$ZPLAN" --model llama2-7b --gpus 8 --framework deepspeed --zero 3 --pp 2 --tp 1 --dp 4 --micro-batch 1 --ckpt full \
     --offload none --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q 'not a layout the framework runs (.*deepspeed: ZeRO 0-1 with pipelines' "$errf"; echo $?)" \

@@ -1058,8 +1058,16 @@ static void classic_why(const zp_problem *pb, const zp_pins *p, char *why, size_
                  (long long)pb->cluster.gpus_per_node);
     else if (pb->model.layers % p->pp)
         snprintf(why, n, "pp %lld does not divide the %lld layers", (long long)p->pp, (long long)pb->model.layers);
-    else
-        snprintf(why, n, "no valid layout for this strategy on this cluster");
+    else {
+        /* a sharding or offload the framework does not have */
+        zp_layout l = {0};
+        l.dp = dp, l.tp = p->tp, l.pp = p->pp, l.vp = 1, l.micro_batch = 1, l.grad_accum = GB / dp;
+        l.zero = p->zero, l.offload = (zp_offload)p->offload, l.ckpt = ZP_CKPT_NONE;
+        if (pb->conv.framework[0] && zp_layout_check(pb, &l) == ZP_REJ_FRAMEWORK)
+            snprintf(why, n, "not a layout %s runs (--framework %s)", pb->conv.framework, pb->conv.framework);
+        else
+            snprintf(why, n, "no valid layout for this strategy on this cluster");
+    }
 }
 
 static void classic(zp_answer *a)
