@@ -663,6 +663,10 @@ jq 'del(.pcie_gbps, .host_mem_gib)' "$ZPLAN_SRCDIR/data/gpus/a100-80g.json" >"$t
 zp --params 7e9 --gpu "$tmp/missing.json" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q 'missing.json: missing "pcie_gbps", "host_mem_gib" (a GPU file needs each of' "$errf"; echo $?)" \
     "--gpu FILE without two required fields: both named at once as missing" || diag "rc=$rc $(cat "$errf")"
+# on one GPU the classic TP and PP rows would repeat DP: they say so
+zp --model gpt2-xl --gpus 1 --no-store --json
+jok "$outf" '[.classic[] | select(.strategy == "TP" or .strategy == "PP") | .invalid | endswith(": the DP row")] == [true, true]' \
+    "one GPU: the classic TP and PP rows say they would be the DP row"
 # a chosen plan within 5 % of the memory says it has little headroom and
 # how to keep some; at 90 % (the README's 11B) nothing is said
 zp --model gpt3-175b --gpus 1024 --global-batch 1536 --framework megatron --no-store

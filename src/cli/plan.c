@@ -1104,8 +1104,16 @@ static void classic(zp_answer *a)
         }
         int fits = 0;
         a->classic[i].name = names[i];
-        a->classic[i].have = best_with(pb, &p, 0, &a->classic[i].plan, &fits);
         a->classic[i].why[0] = '\0';
+        /* tensor or pipeline parallelism of degree 1 is the DP row again */
+        if ((i == 1 && tp == 1) || (i == 2 && pp == 1)) {
+            a->classic[i].have = 0;
+            snprintf(a->classic[i].why, sizeof a->classic[i].why, i == 1
+                     ? "no tp above 1 divides the GPUs of a node and the heads: the DP row"
+                     : "no pp above 1 divides the GPUs and the layers: the DP row");
+            continue;
+        }
+        a->classic[i].have = best_with(pb, &p, 0, &a->classic[i].plan, &fits);
         if (!a->classic[i].have)
             classic_why(pb, &p, a->classic[i].why, sizeof a->classic[i].why);
     }

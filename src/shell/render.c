@@ -366,8 +366,8 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     }
 
     const cJSON *cls = zp_jobj(r, "classic");
-    fprintf(out, "\nClassic strategies on the same %.0f GPUs (best micro-batch and recompute for each):\n",
-            zp_jnum(c, "gpus"));
+    fprintf(out, "\nClassic strategies on the same %.0f GPU%s (best micro-batch and recompute for each):\n",
+            zp_jnum(c, "gpus"), zp_jnum(c, "gpus") == 1 ? "" : "s");
     fprintf(out, "  %-15s %-30s %9s %9s %9s %9s %9s %10s %10s  %s\n", "strategy", "layout", "params", "grads", "optim",
             "activ", "other", "total", "step", "fits");
     cJSON_ArrayForEach(x, cls)
