@@ -26,7 +26,7 @@ esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 ZPLAN=${ZPLAN:-$here/zplan}
 db=$(mktemp "${TMPDIR:-/tmp}/zplan-steps.XXXXXX")
-trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json" "$db.err" "$db.cal"' EXIT
+trap 'rm -f "$db" "$db-wal" "$db-shm" "$db.json" "$db.err" "$db.cal" "$db.fail"' EXIT
 trap 'exit 1' HUP INT TERM   # dash runs the EXIT trap on exit, not on a signal
 shapes=${ZPLAN_STEP_SHAPES:-"layers=4,hidden=256,heads=4,vocab=512,seq=128 layers=4,hidden=512,heads=8,vocab=1024,seq=128 layers=2,hidden=384,heads=6,vocab=512,seq=256"}
 steps=${ZPLAN_STEP_STEPS:-8}
@@ -49,13 +49,15 @@ for shape in $shapes; do
                 id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
                 : >"$db.json"
                 r=0 bad=0
+                : >"$db.fail"
                 while [ $r -lt "$runs" ]; do
+                    # a failed run's last line of stderr kept (a later run overwrites $db.err)
                     "$ZPLAN" exec "$id" --db "$db" --steps "$steps" --scale "$shape" --device-mem 8GiB \
-                        --json >>"$db.json" 2>"$db.err" || bad=1
+                        --json >>"$db.json" 2>"$db.err" || { bad=1; tail -n 1 "$db.err" >"$db.fail"; }
                     r=$((r + 1))
                 done
                 if [ $bad -eq 1 ]; then
-                    printf '  %-50s %4s %-9s %-9s failed: %s\n' "$shape" "$z" "$off" "$k" "$(tail -n 1 "$db.err")"
+                    printf '  %-50s %4s %-9s %-9s failed (%s)\n' "$shape" "$z" "$off" "$k" "$(cat "$db.fail")"
                     continue
                 fi
                 jq -rs --arg s "$shape" --arg z "$z" --arg o "$off" --arg k "$k" '

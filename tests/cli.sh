@@ -673,8 +673,12 @@ zp --model gpt3-175b --gpus 1024 --global-batch 1536 --framework megatron --no-s
 ok "$(grep -q '^  total .*(device capacity 80.00 GiB, 98% used)$' "$outf" &&
       grep -q '^  little headroom: .*--gpu-mem 72GiB plans with a tenth kept free$' "$outf"; echo $?)" \
     "a plan at 98 % of the memory: little headroom, --gpu-mem 72GiB to keep a tenth free" || diag "$(grep -A1 '^  total' "$outf")"
+zp --params 5e7 --gpus 1 --gpu-mem 1GiB --cuda-ctx 0 --nccl-mem 0 --micro-batch 2 --no-store
+ok "$(grep -q '^  little headroom: .*--gpu-mem 921MiB plans with a tenth kept free$' "$outf"; echo $?)" \
+    "a 1 GiB GPU nearly full: the headroom line in MiB (0.9 GiB)" || diag "$(grep -A1 '^  total' "$outf")"
 zp --params 11e9 --gpus 8 --no-store
-ok "$(grep -q 'little headroom' "$outf"; [ $? -eq 1 ]; echo $?)" "the README's 11B at 90 %: no headroom line"
+ok "$([ "$rc" -eq 0 ] && grep -q '^  total .*90% used)$' "$outf" && ! grep -q 'little headroom' "$outf"; echo $?)" \
+    "the README's 11B at 90 %: no headroom line"
 # the default batch is 2^21 tokens whatever the sequence (1024 sequences
 # of 131072 tokens were 134M tokens a step), rounded up to the GPUs
 zp --model llama3-8b --gpus 8 --seq 8192 --no-store --json
@@ -690,6 +694,9 @@ for pair in "meta-llama/Meta-Llama-3-8B:llama3-8b?" "meta-llama/Llama-3.1-70B:ll
     ok "$([ "$rc" -eq 2 ] && grep -q "did you mean ${pair#*:}" "$errf"; echo $?)" "--model ${pair%%:*}: did you mean ${pair#*:}" ||
         diag "$(cat "$errf")"
 done
+zp --params 1e9 --gpu H20 --no-store
+ok "$([ "$rc" -eq 2 ] && ! grep -q 'did you mean' "$errf"; echo $?)" "--gpu H20: not taken for the H200 (a model number ends at a digit)" ||
+    diag "$(cat "$errf")"
 zp --params 1e9 --gpu H100 --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q "did you mean h100-pcie or h100-sxm?" "$errf"; echo $?)" "--gpu H100: did you mean h100-pcie or h100-sxm?" ||
     diag "$(cat "$errf")"
@@ -712,8 +719,9 @@ ok "$([ "$rc" -eq 0 ] && grep -q '^zplan: note: .*the H800 gives no efficiency c
 zp --model llama3-8b --gpus 8 --gpu "$tmp/nocurve.json" --gemm-eff 0.5 --no-store
 ok "$(grep -q 'no efficiency curve' "$errf"; [ $? -eq 1 ] && [ "$rc" -eq 0 ]; echo $?)" "--gemm-eff given: no note"
 ok "$(for g in "$ZPLAN_SRCDIR"/data/gpus/*.json; do
-          "$ZPLAN" --params 1e8 --gpus 1 --gpu "$(basename "$g" .json)" --no-store 2>&1 >/dev/null
-      done | grep -c 'no efficiency curve')" "every GPU preset has the curve: no note"
+          "$ZPLAN" --params 1e8 --gpus 1 --gpu "$(basename "$g" .json)" --no-store --json 2>&1 >/dev/null ||
+              echo "zplan failed on $g"
+      done | grep -c 'no efficiency curve\|zplan failed')" "every GPU preset has the curve: no note (and each plans)"
 
 # ---------------------------------------------------------------- the search held against Calculon
 
@@ -950,8 +958,15 @@ jok "$outf" '[.classic[] | select(.strategy | startswith("ZeRO-2") or startswith
     "--framework torch: the classic ZeRO-2/3 rows say the framework does not run them"
 run "$ZPLAN" --model llama2-7b --gpus 8 --framework deepspeed --zero 3 --pp 2 --tp 1 --dp 4 --micro-batch 1 --ckpt full \
     --offload none --no-store
-ok "$([ "$rc" -eq 2 ] && grep -q 'not a layout the framework runs (.*deepspeed: ZeRO 0-1 with pipelines' "$errf"; echo $?)" \
+ok "$([ "$rc" -eq 2 ] && grep -q "^zplan: --zero 3 with --pp 2 and --framework deepspeed: DeepSpeed's pipeline engine runs ZeRO 0-1 only" "$errf"; echo $?)" \
     "--framework deepspeed with ZeRO-3 and pp 2 pinned: refused, its pipeline engine has no ZeRO-2/3" || diag "rc=$rc $err"
+for pin in "fsdp --zero 1:--zero 1 with --framework fsdp" "fsdp --offload optimizer:--offload optimizer with --framework fsdp" \
+    "torch --zero 2:--zero 2/3 with --framework torch" "torch --offload optimizer:--offload with --framework torch"; do
+    # shellcheck disable=SC2086
+    run "$ZPLAN" --model llama2-7b --gpus 8 --no-store --framework ${pin%%:*}
+    ok "$([ "$rc" -eq 2 ] && grep -q "^zplan: ${pin#*:}: .*(allowed: " "$errf"; echo $?)" \
+        "--framework ${pin%%:*} pinned: refused before the search, naming what the framework allows" || diag "rc=$rc $err"
+done
 zp --model llama3-8b --gpus 16 --seq 8192 --global-batch 64 --pp 2 --framework fsdp --no-store --json
 jok "$outf" 'any(.plans[]; .zero == 3) and all(.plans[]; .zero == 3 or .zero == 0)' \
     "--framework fsdp, pp 2 pinned: FSDP (ZeRO-3) with pipelining searched unpinned, or DDP"

@@ -350,7 +350,7 @@ r_op=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --ckpt op --global-batch 8 --
 r_cp=$("$ZPLAN" --model gpt2-small --gpus 2 --cp 2 --seq 1024 --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
 r_mlp=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --recompute-modules mlp --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
 for args in "99" "1/5" "abc" "1 --np 3" "1 --backend cuda" "$r_tp" "$r_nm" "$r_op" "$r_cp" "$r_mlp" "1 --scale layers=0" "1 --scale depth=3" \
-    "1 --scale 5M,layers=3" "1 --scale 20Q" "1 --scale 10" "1 --hostfile $tmp/no-such-hosts" \
+    "1 --scale 5M,layers=3" "1 --scale 20Q" "1 --scale 10" "1 --hostfile $tmp/no-such-hosts" "1 --device-mem 8" \
     "$(jq .run_id "$tmp/l8.json") --scale layers=2,hidden=60,heads=4,kv_heads=2,vocab=128,seq=32,ffn=160" \
     "1 --scale layers=1,hidden=4096,heads=64,vocab=1048576,seq=64" \
     "1 --scale layers=2,hidden=64,heads=4,vocab=128,seq=16384,micro_batch=4096,accum=1"; do

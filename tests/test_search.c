@@ -617,7 +617,7 @@ static void test_cp(void)
     pb.train.flash = 1;
     pb.train.seq = 2050;   /* 2050 is not 4 equal chunks */
     ok(zp_pins_check(&pb, &e) == ZP_EINVAL && strstr(e.msg, "--cp"), "--cp 2 with seq 2050: refused: '%s'", e.msg);
-    pb.train.seq = 2048;   /* pinned, it holds below 16384 too */
+    pb.train.seq = 2048;   /* pinned, it holds below 8192 too */
     ok(zp_search(&pb, top, KMAX, &res, &e) == ZP_OK && res.ntop > 0, "--cp 2 at seq 2048: search runs");
     shape = 1;
     for (int i = 0; i < res.ntop; i++)

@@ -53,7 +53,8 @@ static const zp_opt exec_opts_table[] = {
     {"scale", X_SCALE, "SPEC", NULL, "shrink the model, keeping the layout: key=value,... with layers,\n"
      "hidden, heads, kv_heads, ffn, vocab, seq, micro_batch, accum; or a parameter\n"
      "count (20M: a GPT-2-like shape within 10 %, 64-wide heads, vocabulary 256\n"
-     "and sequence at most 256 unless given, e.g. 20M,seq=128); default\n"
+     "and sequence at most 256 unless given, e.g. 20M,seq=128; with tp, heads,\n"
+     "KV heads, MLP and vocabulary that tp divides); default\n"
      "for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
      "seq=64,micro_batch=2,accum=2 (none: the plan's own model, unscaled); a\n"
      "scaled run keeps at most 4 micro-batches per step unless accum= says;\n"
@@ -88,7 +89,16 @@ static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
     case X_NP: return zp_parse_int("--np", v, 1, 4096, &o->np, e);
     case X_STEPS: return zp_parse_int("--steps", v, 1, 1000000, &o->steps, e);
     case X_TIMEOUT: return zp_parse_int("--timeout", v, 1, 86400, &o->timeout_s, e);
-    case X_DEVMEM: return zp_parse_bytes("--device-mem", v, &o->device_mem, e);
+    case X_DEVMEM: {   /* a bare number under a MiB meant GiB (--device-mem 8 was 8 bytes); with a unit,
+                        * a small cap is a scaled model's (100KiB) */
+        zp_status st = zp_parse_bytes("--device-mem", v, &o->device_mem, e);
+        size_t n = strlen(v);
+        if (st == ZP_OK && o->device_mem < ((uint64_t)1 << 20) && n > 0 && (isdigit((unsigned char)v[n - 1]) ||
+                                                                         v[n - 1] == '.'))
+            return zp_err_set(e, ZP_EINVAL, "--device-mem '%s' is %llu bytes: give the unit (e.g. %sGiB, or %sKiB "
+                              "for a scaled model's cap)", v, (unsigned long long)o->device_mem, v, v);
+        return st;
+    }
     case X_BACKEND:
         if (strcmp(v, "cpu") && strcmp(v, "cuda"))
             return zp_err_set(e, ZP_EINVAL, "--backend '%s' is not a backend (allowed: cpu, cuda)", v);

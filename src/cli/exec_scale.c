@@ -167,8 +167,8 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
         if (shaped)
             return zp_err_set(e, ZP_EINVAL, "--scale '%s': a parameter count chooses layers, hidden and heads; give "
                               "one or the other", spec);
-        if (!vocab_set)   /* byte-level tokens */
-            m->vocab = 256;
+        if (!vocab_set)   /* byte-level tokens, as many rows as tp splits */
+            m->vocab = l->tp > 1 ? (256 + l->tp - 1) / l->tp * l->tp : 256;
         if (!seq_set && tr->seq > 256)
             tr->seq = 256;
         if (scale_to_params(target, m->vocab, tr->seq, l->tp > 1 ? l->tp : 1, m))
@@ -209,17 +209,23 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
      * pipelines ZeRO 0-1 */
     int64_t kv = m->kv_heads > 0 ? m->kv_heads : m->heads, f = m->ffn > 0 ? m->ffn : 4 * m->hidden;
     if (l->tp > 1 && (m->heads % l->tp || kv % l->tp || f % l->tp || m->vocab % l->tp)) {
-        /* a shape that splits: 16-wide heads, at least 8 of them, grouped
-         * KV heads (where the model groups them) one a tp rank */
-        int64_t hd = l->tp > 8 ? l->tp : 8;
+        /* a shape that splits: 16-wide heads, a common multiple of 8 and
+         * tp of them, grouped KV heads (where the model groups them) one a
+         * tp rank, a vocabulary of 256 rows or the next multiple of tp */
+        int64_t a = 8, b = l->tp;
+        while (b) {
+            int64_t r = a % b;
+            a = b, b = r;
+        }
+        int64_t hd = 8 / a * l->tp, voc = (256 + l->tp - 1) / l->tp * l->tp;
         char kvs[32] = "";
         if (kv < m->heads)
             snprintf(kvs, sizeof kvs, ",kv_heads=%lld", (long long)l->tp);
         return zp_err_set(e, ZP_EINVAL, "%s: tp=%lld must divide the heads (%lld), the KV heads (%lld), the MLP width "
                           "(%lld) and the vocabulary (%lld) of the engine's model (choose them with --scale, e.g. "
-                          "--scale layers=4,hidden=%lld,heads=%lld%s,ffn=%lld,vocab=256,seq=64)", which,
+                          "--scale layers=4,hidden=%lld,heads=%lld%s,ffn=%lld,vocab=%lld,seq=64)", which,
                           (long long)l->tp, (long long)m->heads, (long long)kv, (long long)f, (long long)m->vocab,
-                          (long long)(16 * hd), (long long)hd, kvs, (long long)(64 * hd));
+                          (long long)(16 * hd), (long long)hd, kvs, (long long)(64 * hd), (long long)voc);
     }
     if (l->tp > 1 && l->sp && (l->micro_batch * t->seq) % l->tp)
         return zp_err_set(e, ZP_EINVAL, "%s: sequence parallelism over tp=%lld splits the micro-batch's %lld token rows "

@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -444,9 +445,14 @@ static const char *torch_dtype(const char *v)
 static zp_status mem_size(const char *what, const char *s, uint64_t *out, zp_err *e)
 {
     zp_status st = zp_parse_bytes(what, s, out, e);
-    if (st == ZP_OK && *out < ((uint64_t)1 << 20))
-        return zp_err_set(e, ZP_EINVAL, "%s '%s' is %llu bytes, less than a MiB: give the unit (e.g. %sGiB or %sGB)",
-                          what, s, (unsigned long long)*out, s, s);
+    size_t n = strlen(s);
+    int bare = n > 0 && (isdigit((unsigned char)s[n - 1]) || s[n - 1] == '.');
+    if (st == ZP_OK && *out < ((uint64_t)1 << 20)) {
+        if (bare)
+            return zp_err_set(e, ZP_EINVAL, "%s '%s' is %llu bytes, less than a MiB: give the unit (e.g. %sGiB or "
+                              "%sGB)", what, s, (unsigned long long)*out, s, s);
+        return zp_err_set(e, ZP_EINVAL, "%s '%s' is less than a MiB (allowed: at least 1MiB)", what, s);
+    }
     return st;
 }
 
@@ -1007,6 +1013,22 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         a->top_n = (int)v;
     if ((st = zp_problem_range_check(pb, e)))
         return st;
+    /* a pinned sharding or offload the framework does not have, named */
+    const char *fwn = cv->framework;
+    if (!strcmp(fwn, "fsdp") && p->zero == 1)
+        return zp_err_set(e, ZP_EINVAL, "--zero 1 with --framework fsdp: FSDP shards nothing (NO_SHARD), gradients "
+                          "and optimizer (SHARD_GRAD_OP) or everything (FULL_SHARD) (allowed: --zero 0, 2 or 3)");
+    if (!strcmp(fwn, "fsdp") && p->offload == ZP_OFF_OPT)
+        return zp_err_set(e, ZP_EINVAL, "--offload optimizer with --framework fsdp: FSDP's CPU offload moves the "
+                          "parameters with the optimizer step (allowed: --offload none, or optimizer+params at "
+                          "ZeRO-3)");
+    if (!strcmp(fwn, "deepspeed") && p->zero >= 2 && p->pp > 1)
+        return zp_err_set(e, ZP_EINVAL, "--zero %d with --pp %lld and --framework deepspeed: DeepSpeed's pipeline "
+                          "engine runs ZeRO 0-1 only (allowed: --zero 0 or 1, or --pp 1)", p->zero, (long long)p->pp);
+    if (!strcmp(fwn, "torch") && (p->zero >= 2 || p->offload > ZP_OFF_NONE))
+        return zp_err_set(e, ZP_EINVAL, "%s with --framework torch: DistributedDataParallel replicates, with "
+                          "ZeroRedundancyOptimizer for ZeRO-1, and offloads nothing (allowed: --zero 0 or 1, --offload "
+                          "none; --framework fsdp for ZeRO-2/3 and offload)", p->zero >= 2 ? "--zero 2/3" : "--offload");
     return zp_pins_check(pb, e);
 }
 
@@ -1243,6 +1265,9 @@ static void suggest(zp_answer *a)
             l.offload = ZP_OFF_OPT;
         if (l.zero == 3)
             l.offload = ZP_OFF_OPT_PARAMS;
+        /* an offload the framework does not have: full recompute alone */
+        if (zp_layout_check(pb, &l) == ZP_REJ_FRAMEWORK)
+            l.offload = cl->lay.offload;
         if ((l.ckpt != cl->lay.ckpt || l.offload != cl->lay.offload) && zp_layout_check(pb, &l) == ZP_REJ_NONE) {
             zp_plan_eval(pb, &l, &q);
             char m2[32], h1[32], h2[32], h3[32];
@@ -1473,6 +1498,13 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
                 if (w > 0 && (size_t)w < sizeof pinned - used)
                     used += (size_t)w;
             }
+        if (p->offload >= 0 || p->ckpt >= 0) {   /* the kinds pinned too */
+            int w = snprintf(pinned + used, sizeof pinned - used, "%s%s%s%s", p->offload >= 0 ? " --offload " : "",
+                             p->offload >= 0 ? zp_offload_names[p->offload] : "", p->ckpt >= 0 ? " --ckpt " : "",
+                             p->ckpt >= 0 ? zp_ckpt_names[p->ckpt] : "");
+            if (w > 0 && (size_t)w < sizeof pinned - used)
+                used += (size_t)w;
+        }
         rc = zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "no valid layout for --gpus %lld%s%s: of %lld "
                                      "candidates, %s (see zplan help plan)", (long long)a->pb.cluster.gpus,
                                      used ? " with" : "", pinned, (long long)a->sr.evaluated, rules));

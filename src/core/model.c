@@ -215,7 +215,7 @@ const char *const zp_reject_names[] = {
     "tp does not divide the attention (or KV) heads",
     "pp x vp does not divide the layers",
     "dp x micro-batch does not divide the global batch",
-    "ZeRO-2 cannot be combined with pipeline parallelism (ZeRO-3: only when given, as FSDP with pipelining)",
+    "ZeRO-2 cannot be combined with pipeline parallelism (ZeRO-3: only when given or with --framework fsdp, as FSDP with pipelining)",
     "offload needs ZeRO >= 1 (parameter offload: ZeRO-3)",
     "interleaving needs pp > 1 and micro-batches divisible by pp",
     "selective recompute saves nothing under flash attention (same plan as none)",

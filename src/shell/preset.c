@@ -679,11 +679,18 @@ static zp_status unknown(const char *kind, const char *what, const char *name, z
     char near[256] = "";
     size_t nu = 0;
     int nn = 0;
-    for (int i = 0; i < n && i < 64 && strlen(w) >= 3; i++) {
+    size_t wl = strlen(w);
+    for (int i = 0; i < n && i < 64 && wl >= 3 && nu < sizeof near; i++) {
         squash(have, sizeof have, names[i]);
-        if (!strncmp(have, w, strlen(w))) {
-            nu += (size_t)snprintf(near + nu, nu < sizeof near ? sizeof near - nu : 0, "%s%s", nn ? " or " : "",
-                                   names[i]);
+        /* a model number ends where a digit meets a non-digit: H20 is not
+         * the H200, nor A10 the A100 */
+        /* the character of the name that follows the wl letters and
+         * digits matched (a100-40g: '-' after "a100") */
+        const char *q = names[i];
+        for (size_t k = 0; *q && k < wl; q++)
+            k += isalnum((unsigned char)*q) ? 1 : 0;
+        if (!strncmp(have, w, wl) && !(isdigit((unsigned char)w[wl - 1]) && isdigit((unsigned char)*q))) {
+            nu += (size_t)snprintf(near + nu, sizeof near - nu, "%s%s", nn ? " or " : "", names[i]);
             nn++;
         }
     }

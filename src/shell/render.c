@@ -94,7 +94,7 @@ static void plan_header(FILE *out, zp_units u)
                  "comm/step      step     tok/s   MFU\n", dev, host);
 }
 
-static void memory_table(FILE *out, const cJSON *p, double cap, zp_units u)
+static void memory_table(FILE *out, const cJSON *p, double cap, zp_units u, int chosen)
 {
     static const char *const cls[] = {"params", "grads", "optimizer", "activations", "buffers", "overhead"};
     const cJSON *m = zp_jobj(p, "memory_bytes"), *h = zp_jobj(p, "host_bytes_per_rank");
@@ -111,11 +111,14 @@ static void memory_table(FILE *out, const cJSON *p, double cap, zp_units u)
     /* a plan that fits with under 5 % to spare: the planner's peaks are
      * within 13 % of published ones (README "Validation"), not to the byte */
     double f = cap > 0 ? zp_jnum(m, "total") / cap : 0.0;
-    if (f > 0.95 && f <= 1.0)
+    if (chosen && f > 0.95 && f <= 1.0) {
+        /* the size a tenth below, in whole GiB (GB), or MiB (MB) under one */
+        double gib = u == ZP_UNITS_BINARY ? 1073741824.0 : 1e9, mib = u == ZP_UNITS_BINARY ? 1048576.0 : 1e6;
+        int small = 0.9 * cap < gib;
         fprintf(out, "  little headroom: predicted peaks come within 13 %% of measured ones (README \"Validation\"); "
-                     "--gpu-mem %.0f%s plans with a tenth kept free\n",
-                u == ZP_UNITS_BINARY ? floor(0.9 * cap / 1073741824.0) : floor(0.9 * cap / 1e9),
-                u == ZP_UNITS_BINARY ? "GiB" : "GB");
+                     "--gpu-mem %.0f%s plans with a tenth kept free\n", floor(0.9 * cap / (small ? mib : gib)),
+                small ? (u == ZP_UNITS_BINARY ? "MiB" : "MB") : (u == ZP_UNITS_BINARY ? "GiB" : "GB"));
+    }
 }
 
 /* What a model has beyond the line's fixed fields, each only when it is
@@ -288,7 +291,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                 strcmp(S(ch, "peak_phase"), "loss") == 0   ? "the loss and head backward"
                 : strcmp(S(ch, "peak_phase"), "step") == 0 ? "the optimizer step"
                                                              : "the first block's backward");
-        memory_table(out, ch, cap, u);
+        memory_table(out, ch, cap, u, 1);
         fprintf(out, "  host RAM per node: %s of %s\n", bytes(a, sizeof a, zp_jnum(ch, "host_memory_bytes"), u),
                 bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u));
         const cJSON *stages = zp_jobj(ch, "stages"), *s;
@@ -355,7 +358,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             fprintf(out, "Closest plan (nearest to fitting, device or host):\n");
             plan_header(out, u);
             plan_row(out, 1, cl, u);
-            memory_table(out, cl, cap, u);
+            memory_table(out, cl, cap, u, 0);
         }
     }
 
