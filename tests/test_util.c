@@ -324,6 +324,11 @@ static void test_parse_bytes0(void)
     zp_err e = {0};
     ok(zp_parse_bytes("--host-mem", "0B", &out, &e) == ZP_EINVAL && out == 42,
        "parse_bytes('0B') (a size that must be positive) still refused");
+    /* a size without its unit: the digits alone (what --gpu-mem 80 meant) */
+    struct { const char *in; int want; } ul[] = {{"80", 1}, {"1e9", 1}, {"80.", 1}, {"80 ", 1}, {"80GiB", 0},
+                                                 {"512KiB", 0}, {"80B", 0}, {"", 0}};
+    for (size_t i = 0; i < sizeof ul / sizeof ul[0]; i++)
+        ok(zp_size_unitless(ul[i].in) == ul[i].want, "size_unitless('%s') = %d", ul[i].in, ul[i].want);
 }
 
 /* ----------------------------------------------------------- parse_enum */

@@ -92,9 +92,7 @@ static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
     case X_DEVMEM: {   /* a bare number under a MiB meant GiB (--device-mem 8 was 8 bytes); with a unit,
                         * a small cap is a scaled model's (100KiB) */
         zp_status st = zp_parse_bytes("--device-mem", v, &o->device_mem, e);
-        size_t n = strlen(v);
-        if (st == ZP_OK && o->device_mem < ((uint64_t)1 << 20) && n > 0 && (isdigit((unsigned char)v[n - 1]) ||
-                                                                         v[n - 1] == '.'))
+        if (st == ZP_OK && o->device_mem < ((uint64_t)1 << 20) && zp_size_unitless(v))
             return zp_err_set(e, ZP_EINVAL, "--device-mem '%s' is %llu bytes: give the unit (e.g. %sGiB, or %sKiB "
                               "for a scaled model's cap)", v, (unsigned long long)o->device_mem, v, v);
         return st;

@@ -8,7 +8,6 @@
 #include "store.h"
 
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -445,10 +444,8 @@ static const char *torch_dtype(const char *v)
 static zp_status mem_size(const char *what, const char *s, uint64_t *out, zp_err *e)
 {
     zp_status st = zp_parse_bytes(what, s, out, e);
-    size_t n = strlen(s);
-    int bare = n > 0 && (isdigit((unsigned char)s[n - 1]) || s[n - 1] == '.');
     if (st == ZP_OK && *out < ((uint64_t)1 << 20)) {
-        if (bare)
+        if (zp_size_unitless(s))
             return zp_err_set(e, ZP_EINVAL, "%s '%s' is %llu bytes, less than a MiB: give the unit (e.g. %sGiB or "
                               "%sGB)", what, s, (unsigned long long)*out, s, s);
         return zp_err_set(e, ZP_EINVAL, "%s '%s' is less than a MiB (allowed: at least 1MiB)", what, s);
@@ -1013,22 +1010,19 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         a->top_n = (int)v;
     if ((st = zp_problem_range_check(pb, e)))
         return st;
-    /* a pinned sharding or offload the framework does not have, named */
-    const char *fwn = cv->framework;
-    if (!strcmp(fwn, "fsdp") && p->zero == 1)
-        return zp_err_set(e, ZP_EINVAL, "--zero 1 with --framework fsdp: FSDP shards nothing (NO_SHARD), gradients "
-                          "and optimizer (SHARD_GRAD_OP) or everything (FULL_SHARD) (allowed: --zero 0, 2 or 3)");
-    if (!strcmp(fwn, "fsdp") && p->offload == ZP_OFF_OPT)
-        return zp_err_set(e, ZP_EINVAL, "--offload optimizer with --framework fsdp: FSDP's CPU offload moves the "
-                          "parameters with the optimizer step (allowed: --offload none, or optimizer+params at "
-                          "ZeRO-3)");
-    if (!strcmp(fwn, "deepspeed") && p->zero >= 2 && p->pp > 1)
-        return zp_err_set(e, ZP_EINVAL, "--zero %d with --pp %lld and --framework deepspeed: DeepSpeed's pipeline "
-                          "engine runs ZeRO 0-1 only (allowed: --zero 0 or 1, or --pp 1)", p->zero, (long long)p->pp);
-    if (!strcmp(fwn, "torch") && (p->zero >= 2 || p->offload > ZP_OFF_NONE))
-        return zp_err_set(e, ZP_EINVAL, "%s with --framework torch: DistributedDataParallel replicates, with "
-                          "ZeroRedundancyOptimizer for ZeRO-1, and offloads nothing (allowed: --zero 0 or 1, --offload "
-                          "none; --framework fsdp for ZeRO-2/3 and offload)", p->zero >= 2 ? "--zero 2/3" : "--offload");
+    /* a pinned sharding or offload the framework does not have: refused
+     * before the search, with what it lacks (the search's rule) */
+    const char *lacks = zp_framework_lacks(cv->framework, p->zero, p->offload, p->pp);
+    if (lacks) {
+        char pinned[80];
+        snprintf(pinned, sizeof pinned, "--zero %d%s%s", p->zero, p->offload >= 0 ? " --offload " : "",
+                 p->offload >= 0 ? zp_offload_names[p->offload] : "");
+        if (p->zero < 0)   /* the offload alone */
+            snprintf(pinned, sizeof pinned, "--offload %s", zp_offload_names[p->offload]);
+        if (p->pp > 1)
+            snprintf(pinned + strlen(pinned), sizeof pinned - strlen(pinned), " --pp %lld", (long long)p->pp);
+        return zp_err_set(e, ZP_EINVAL, "%s with --framework %s: %s", pinned, cv->framework, lacks);
+    }
     return zp_pins_check(pb, e);
 }
 
@@ -1080,16 +1074,10 @@ static void classic_why(const zp_problem *pb, const zp_pins *p, char *why, size_
                  (long long)pb->cluster.gpus_per_node);
     else if (pb->model.layers % p->pp)
         snprintf(why, n, "pp %lld does not divide the %lld layers", (long long)p->pp, (long long)pb->model.layers);
-    else {
-        /* a sharding or offload the framework does not have */
-        zp_layout l = {0};
-        l.dp = dp, l.tp = p->tp, l.pp = p->pp, l.vp = 1, l.micro_batch = 1, l.grad_accum = GB / dp;
-        l.zero = p->zero, l.offload = (zp_offload)p->offload, l.ckpt = ZP_CKPT_NONE;
-        if (pb->conv.framework[0] && zp_layout_check(pb, &l) == ZP_REJ_FRAMEWORK)
-            snprintf(why, n, "not a layout %s runs (--framework %s)", pb->conv.framework, pb->conv.framework);
-        else
-            snprintf(why, n, "no valid layout for this strategy on this cluster");
-    }
+    else if (zp_framework_lacks(pb->conv.framework, p->zero, p->offload, p->pp))
+        snprintf(why, n, "not a layout %s runs (--framework %s)", pb->conv.framework, pb->conv.framework);
+    else
+        snprintf(why, n, "no valid layout for this strategy on this cluster");
 }
 
 static void classic(zp_answer *a)
@@ -1266,7 +1254,7 @@ static void suggest(zp_answer *a)
         if (l.zero == 3)
             l.offload = ZP_OFF_OPT_PARAMS;
         /* an offload the framework does not have: full recompute alone */
-        if (zp_layout_check(pb, &l) == ZP_REJ_FRAMEWORK)
+        if (zp_framework_lacks(pb->conv.framework, l.zero, (int)l.offload, l.pp))
             l.offload = cl->lay.offload;
         if ((l.ckpt != cl->lay.ckpt || l.offload != cl->lay.offload) && zp_layout_check(pb, &l) == ZP_REJ_NONE) {
             zp_plan_eval(pb, &l, &q);

@@ -738,6 +738,10 @@ typedef struct zp_search_result {
 
 /* Check a layout is valid for the problem; ZP_REJ_NONE if so. */
 zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l);
+/* What a framework (zp_conv.framework) lacks of a ZeRO stage, an offload
+ * (zp_offload) and a pipeline degree, each -1 where not known: why it does
+ * not run them (README "Frameworks"), or NULL when it does. */
+const char *zp_framework_lacks(const char *framework, int zero, int offload, int64_t pp);
 /* The search tries context parallelism (cp > 1) from this sequence length
  * on; NeMo's Llama 3 runs at 8192 tokens use cp 2 (data/validation). */
 #define ZP_CP_SEARCH_MIN_SEQ 8192

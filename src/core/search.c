@@ -88,17 +88,25 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
      * Megatron's kind to count */
     if (pb->conv.eager && (l->ckpt == ZP_CKPT_SELECTIVE || l->ckpt == ZP_CKPT_OP))
         return ZP_REJ_EAGER_CKPT;
-    /* what each framework has (README "Frameworks"): FSDP shards nothing
-     * (NO_SHARD), gradients and optimizer (SHARD_GRAD_OP) or everything
-     * (FULL_SHARD), and its CPUOffload moves the parameters with the
-     * optimizer step; DeepSpeed's pipeline engine refuses ZeRO-2 and 3;
-     * DistributedDataParallel replicates, ZeroRedundancyOptimizer shards
-     * the optimizer (ZeRO-2/3: --framework fsdp) */
-    if ((fsdp && (l->zero == 1 || l->offload == ZP_OFF_OPT)) ||
-        (!strcmp(pb->conv.framework, "deepspeed") && l->pp > 1 && l->zero >= 2) ||
-        (!strcmp(pb->conv.framework, "torch") && (l->zero >= 2 || l->offload != ZP_OFF_NONE)))
+    if (zp_framework_lacks(pb->conv.framework, l->zero, (int)l->offload, l->pp))
         return ZP_REJ_FRAMEWORK;
     return ZP_REJ_NONE;
+}
+
+const char *zp_framework_lacks(const char *framework, int zero, int offload, int64_t pp)
+{
+    if (!strcmp(framework, "fsdp") && zero == 1)
+        return "FSDP shards nothing (NO_SHARD), gradients and optimizer (SHARD_GRAD_OP) or everything (FULL_SHARD) "
+               "(allowed: ZeRO 0, 2 or 3)";
+    if (!strcmp(framework, "fsdp") && offload == ZP_OFF_OPT)
+        return "FSDP's CPU offload moves the parameters with the optimizer step (allowed: offload none, or "
+               "optimizer+params at ZeRO-3)";
+    if (!strcmp(framework, "deepspeed") && zero >= 2 && pp > 1)
+        return "DeepSpeed's pipeline engine runs ZeRO 0-1 only (allowed: ZeRO 0 or 1, or pp 1)";
+    if (!strcmp(framework, "torch") && (zero >= 2 || offload > ZP_OFF_NONE))
+        return "DistributedDataParallel replicates, with ZeroRedundancyOptimizer for ZeRO-1, and offloads nothing "
+               "(allowed: ZeRO 0 or 1, no offload; --framework fsdp for ZeRO-2/3 and offload)";
+    return NULL;
 }
 
 /* Memory and fit only: what decides whether a candidate is kept.  A plan

@@ -230,6 +230,14 @@ static zp_status parse_size(const char *what, const char *s, int zero_ok, uint64
     return zp_err_set(e, ZP_EINVAL, "%s '%s' has an unknown unit '%s' (allowed: KiB MiB GiB TiB, KB MB GB TB)", what, s, suf);
 }
 
+int zp_size_unitless(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    return n > 0 && (isdigit((unsigned char)s[n - 1]) || s[n - 1] == '.');
+}
+
 zp_status zp_parse_bytes(const char *what, const char *s, uint64_t *out, zp_err *e)
 {
     return parse_size(what, s, 0, out, e);

@@ -56,6 +56,9 @@ zp_status zp_parse_double(const char *what, const char *s, double lo, double hi,
  * KB MB GB TB (decimal); a bare K/M/G/T is binary, as in ulimit and
  * nvidia-smi.  Rejects negative, zero, NaN and overflow. */
 zp_status zp_parse_bytes(const char *what, const char *s, uint64_t *out, zp_err *e);
+/* Whether a size was given without a unit (a bare number of bytes: "80"
+ * meant 80 GiB more often than 80 bytes). */
+int zp_size_unitless(const char *s);
 /* The same, zero allowed (in any unit: 0, 0B, 0MiB, 0.0). */
 zp_status zp_parse_bytes0(const char *what, const char *s, uint64_t *out, zp_err *e);
 

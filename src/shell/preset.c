@@ -682,10 +682,9 @@ static zp_status unknown(const char *kind, const char *what, const char *name, z
     size_t wl = strlen(w);
     for (int i = 0; i < n && i < 64 && wl >= 3 && nu < sizeof near; i++) {
         squash(have, sizeof have, names[i]);
-        /* a model number ends where a digit meets a non-digit: H20 is not
-         * the H200, nor A10 the A100 */
-        /* the character of the name that follows the wl letters and
-         * digits matched (a100-40g: '-' after "a100") */
+        /* a model number ends where a digit meets a non-digit (H20 is
+         * not the H200, nor A10 the A100): the name's character after the
+         * wl letters and digits matched (a100-40g: '-' after "a100") */
         const char *q = names[i];
         for (size_t k = 0; *q && k < wl; q++)
             k += isalnum((unsigned char)*q) ? 1 : 0;
