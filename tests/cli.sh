@@ -1171,6 +1171,32 @@ zp --model llama2-7b --gpus 8 --no-store --json
 jok "$outf" '.conventions.pp_outputs == "freed"' "no framework: pipeline outputs freed once sent"
 zp --model llama2-7b --gpus 8 --no-store --pp-outputs partial
 is "$rc" 2 "--pp-outputs partial: refused (exit 2)"
+# --sp-inputs: DTensor's column-parallel products keep the input the sequence-parallel
+# all-gather made (whole), Megatron's keep each rank's rows and gather them again.  By
+# hand, LLaMA-2 7B (32 blocks, h 4096) at 2048 tokens, tp 2, no recompute: the QKV and
+# gate/up inputs, 2 x 2 s b h bytes a block, kept whole instead of halved: 32 x 2 x 2 x
+# 2048 x 4096 / 2 = 536870912 bytes more, and no re-gather collective
+for sp in local gathered; do
+    zp --model llama2-7b --gpus 8 --tp 2 --pp 1 --dp 4 --zero 1 --ckpt none --micro-batch 1 --seq 2048 --sp \
+        --sp-inputs $sp --gpu-mem 1TiB --no-store --json
+    cp "$outf" "$tmp/spin-$sp.json"
+done
+jq -s . "$tmp/spin-local.json" "$tmp/spin-gathered.json" >"$tmp/spin.json"
+jok "$tmp/spin.json" '.[1].chosen.memory_bytes.activations - .[0].chosen.memory_bytes.activations == 32 * 2 * 2 * 2048 * 4096 / 2 and
+    ([.[0].chosen.comm[] | select(.what | test("re-gather"))] | length) == 1 and
+    ([.[1].chosen.comm[] | select(.what | test("re-gather"))] | length) == 0 and
+    .[0].conventions.sp_inputs == "local" and .[1].conventions.sp_inputs == "gathered"' \
+    "--sp-inputs gathered: 2 x 2 s b h (1 - 1/t) more a block, no re-gather for the weight gradients"
+for f in torch fsdp megatron deepspeed; do
+    zp --model llama2-7b --gpus 8 --no-store --json --framework $f
+    case $f in torch|fsdp) want=gathered ;; *) want=local ;; esac
+    jok "$outf" ".conventions.sp_inputs == \"$want\"" "--framework $f: sequence-parallel inputs $want"
+done
+zp --model llama2-7b --gpus 8 --no-store --sp-inputs whole
+is "$rc" 2 "--sp-inputs whole: refused (exit 2)"
+zp --model llama2-7b --gpus 8 --tp 2 --sp --sp-inputs gathered --json --db "$tmp/spin.db"
+zp show "$(jq .run_id "$outf")" --db "$tmp/spin.db" --json
+jok "$outf" '.conventions.sp_inputs == "gathered"' "a stored run reads --sp-inputs back"
 # the attention kernel's rate: Megatron's Transformer Engine takes cuDNN's on Hopper; each
 # kernel reads its own number from the preset file, a preset without it keeps the fitted one
 H=$ZPLAN_SRCDIR/data/gpus/h100-sxm.json

@@ -843,6 +843,19 @@ static void test_fp8_sp(void)
         ok(ag0 && ag0->bytes == S16 && a8 && ag && ag0->count == a8->count + ag->count,
            "fp8 sp %s: as many gathers as in bf16 (%lld), split by what they carry", zp_ckpt_names[cks[i]],
            ag0 ? (long long)ag0->count : -1LL);
+        /* DTensor (--sp-inputs gathered): the products keep the gathered
+         * input, so no re-gather; per-op checkpointing, which keeps none,
+         * gathers again in its recompute (the fwd8 count above) */
+        zp_comm dt;
+        tr.sp_gathered = 1;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &dt);
+        tr.sp_gathered = 0;
+        const zp_coll *rgd = find(&dt, ZP_GRP_TP, ZP_COLL_ALLGATHER, "re-gather");
+        const zp_coll *agd = find(&dt, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel all-gather");
+        const zp_coll *rsd = find(&dt, ZP_GRP_TP, ZP_COLL_REDUCE_SCATTER, "sequence-parallel");
+        ok(rgd == NULL && agd && ag0 && agd->count == ag0->count && rsd && rs0 && rsd->count == rs0->count &&
+               dt.n == base.n - (regather[i] ? 1 : 0),
+           "sp %s, gathered inputs kept: no re-gather, the other collectives as before", zp_ckpt_names[cks[i]]);
     }
 }
 

@@ -392,6 +392,26 @@ static void test_act_variants(void)
                         3 * 2 * ss * b * f / t + 4 * aa * ss * b / t;
         is_u64(zp_act_layer_bytes(&l70, &tr, &l), want, "LLaMA-2 70B GQA+SwiGLU t=8 sp flash: %llu bytes",
                (unsigned long long)want);
+        /* PyTorch DTensor (--sp-inputs gathered): the two norms' outputs
+         * are all-gathered and the QKV and gate/up products keep what the
+         * gather made, 2 sbh each whole; the norms' inputs stay 2 x 2sbh / t */
+        tr.sp_gathered = 1;
+        uint64_t want_g = 4 * sbh / t + 2 * 2 * sbh + 2 * ss * b * hd * (aa + g) / t + 2 * ss * b * hd * g / t +
+                          2 * sbh / t + 3 * 2 * ss * b * f / t + 4 * aa * ss * b / t;
+        is_u64(zp_act_layer_bytes(&l70, &tr, &l), want_g,
+               "the same with the gathered inputs kept (DTensor): 4 sbh more x (1 - 1/t), %llu bytes",
+               (unsigned long long)want_g);
+        /* without sequence parallelism nothing is gathered: as before */
+        zp_layout nsp = l;
+        nsp.sp = 0;
+        uint64_t want_nsp = 8 * sbh + 2 * ss * b * hd * (aa + g) / t + 2 * ss * b * hd * g / t + 2 * sbh / t +
+                            3 * 2 * ss * b * f / t + 4 * aa * ss * b / t;
+        is_u64(zp_act_layer_bytes(&l70, &tr, &nsp), want_nsp, "no sp: the gathered-input convention changes nothing");
+        /* full recompute keeps the block input, each rank's rows */
+        zp_layout fl = l;
+        fl.ckpt = ZP_CKPT_FULL;
+        is_u64(zp_act_layer_bytes(&l70, &tr, &fl), 2 * sbh / t, "full recompute with DTensor: the input, 2 sbh / t");
+        tr.sp_gathered = 0;
     }
 }
 

@@ -290,6 +290,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, st);
     pb.train.flash = 0;
     pb.train.dropout = 0;
+    pb.train.sp_gathered = 0;   /* its sequence parallelism keeps each rank's rows and gathers them again */
     pb.cluster.gpus = o.np;
     pb.cluster.gpus_per_node = o.np;
     /* this machine's ranks as zplan calibrate measured them, for the step

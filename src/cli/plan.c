@@ -17,7 +17,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SGRAD, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -96,6 +96,7 @@ static const zp_opt plan_opts[] = {
     {"adam-impl", O_ADAMI, "I", NULL, "Adam's implementation: fused (one in-place pass: torch's fused=True, apex's,\nDeepSpeed's; the default) or foreach (torch.optim's default: sqrt(v) made\nas a new tensor, 4 bytes a parameter at the step, and about 52 more bytes\na parameter moved; the default with --framework torch)", NULL},
     {"score-grads", O_SGRAD, "G", NULL, "without flash attention, the scores' gradients a block's backward holds:\nall (every head's at once, beyond what its MLP's backward freed: Megatron's,\nDeepSpeed's and PyTorch's batched products; the default) or head (one\nhead's of one sequence at a time: zplan's engine)", NULL},
     {"pp-outputs", O_PPOUT, "O", NULL, "pipelines: what a stage keeps of each in-flight micro-batch's output until\nits backward: freed (Megatron-LM frees it once sent; the default), kept\n(whole: torch.distributed.pipelining; the default with --framework torch\nand fsdp) or sliced (its 1/tp slice: DeepSpeed's pipeline engine partitions\nit over the tensor-parallel group; the default with --framework deepspeed)", NULL},
+    {"sp-inputs", O_SPIN, "S", NULL, "sequence parallelism: what a column-parallel product keeps of its gathered\ninput for its weight gradient: local (each rank's rows, gathered again in\nbackward: Megatron-LM; the default) or gathered (the gathered input, whole:\nPyTorch DTensor's tensor parallelism, torchtitan; the default with\n--framework torch and fsdp)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
     {"eager", O_EAGER, NULL, "--eager, --no-eager", "memory as PyTorch eager keeps it with Hugging Face transformers' modules:\nwhat autograd saves op by op, autocast for 16-bit (fp32 weights and\ngradients, 16-bit weight copies), the loss's fp32 log-softmax; at one\nmicro-batch, ZeRO 0 or 1, no gradients before the backward (default:\noff, on with --framework torch)", NULL},
@@ -141,7 +142,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, eager, ceu;
 } raw;
 
@@ -232,6 +233,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_GCEIL: r->gceil = v; break;
     case O_ADAMI: r->adami = v; break;
     case O_PPOUT: r->ppout = v; break;
+    case O_SPIN: r->spin = v; break;
     case O_SGRAD: r->sgrad = v; break;
     case O_LPG: r->lpg = 1; break;
     case O_NOLPG: r->lpg = 0; break;
@@ -466,7 +468,10 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             runs unless fused=True is asked for, foreach (--adam-impl);
  *             pipelines as torch.distributed.pipelining runs them, each
  *             in-flight micro-batch's stage output kept for its backward
- *             in the stage's forward cache (--pp-outputs kept).
+ *             in the stage's forward cache (--pp-outputs kept); tensor
+ *             parallelism as DTensor runs it (ColwiseParallel's matmul
+ *             saves the input the sequence-parallel all-gather made:
+ *             --sp-inputs gathered).
  *   fsdp      FullyShardedDataParallel (1 and 2; torchtitan, llm-foundry):
  *             each unit's gradients reduce-scattered as its backward ends
  *             (no bucket), the next unit's gather prefetched; Adam fused
@@ -474,7 +479,8 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             foreach: --adam-impl foreach; llm-foundry's DecoupledAdamW
  *             loops over the parameters, one parameter's temporaries);
  *             torchtitan pipelines with torch.distributed.pipelining
- *             (--pp-outputs kept).
+ *             (--pp-outputs kept) and runs tensor parallelism with DTensor
+ *             (--sp-inputs gathered, above).
  *   megatron  Megatron-LM: the gradients live in one contiguous buffer whose
  *             buckets are views of it (no memory of their own), reduced
  *             after the backward unless --overlap-grad-reduce (off by
@@ -523,13 +529,14 @@ typedef struct framework {
     int gemm_bench;
     int adam_foreach;
     zp_pp_out pp_out;
+    int sp_gathered;     /* DTensor's tensor parallelism keeps the gathered inputs (--sp-inputs) */
     double dp_overlap;   /* the data-parallel group's overlap efficiency (0: --overlap-eff's) */
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT, 0},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT, 0.5},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED, 0},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED, 0},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT, 1, 0},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT, 1, 0.5},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED, 0, 0},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED, 0, 0},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -749,11 +756,14 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->p2p_overlap = frameworks[fw].p2p_overlap;
         cv->adam_foreach = frameworks[fw].adam_foreach;
         cv->pp_out = frameworks[fw].pp_out;
+        t->sp_gathered = frameworks[fw].sp_gathered;
         z3 = (int)frameworks[fw].z3buf;
     }
     if (r->adami && (st = zp_parse_enum("--adam-impl", r->adami, zp_adam_impl_names, &cv->adam_foreach, e)))
         return st;
     if (r->ppout && (st = zp_parse_enum("--pp-outputs", r->ppout, zp_pp_out_names, &cv->pp_out, e)))
+        return st;
+    if (r->spin && (st = zp_parse_enum("--sp-inputs", r->spin, zp_sp_in_names, &t->sp_gathered, e)))
         return st;
     if (r->sgrad && (st = zp_parse_enum("--score-grads", r->sgrad, zp_score_grads_names, &cv->score_grads, e)))
         return st;

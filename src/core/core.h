@@ -171,6 +171,10 @@ typedef struct zp_train {
                            * rebuilt (Megatron-LM's block method; 0: every block) */
     int rc_modules;       /* selective recompute's parts of a block (ZP_RC_* bits; 0: the attention
                            * core only, Korthikanti's): see zp_rc_modules */
+    int sp_gathered;      /* with sequence parallelism, a column-parallel product keeps the input it
+                           * gathered, whole, for its weight gradient (PyTorch DTensor's tensor
+                           * parallelism, torchtitan: --sp-inputs gathered) instead of each rank's
+                           * rows gathered again in backward (Megatron-LM: local); memory.c, comm.c */
     int compute_fp32;     /* the backend computes in fp32 (zplan's CPU engine): activations and
                            * workspaces in fp32, and fp32 working copies of 16-bit parameters and
                            * gradients for the unit being computed (see memory.c) */
@@ -284,6 +288,7 @@ extern const char *const zp_attn_kernel_names[];    /* preset, fa2, cudnn */
 extern const char *const zp_gemm_ceiling_names[];   /* preset, benchmark */
 extern const char *const zp_adam_impl_names[];      /* fused, foreach */
 extern const char *const zp_pp_out_names[];         /* freed, kept, sliced */
+extern const char *const zp_sp_in_names[];          /* local, gathered (zp_train.sp_gathered) */
 extern const char *const zp_score_grads_names[];    /* all, head */
 /* What a pipeline stage keeps of each in-flight micro-batch's output
  * until that micro-batch's backward (a stage before the last; interleaved,

@@ -87,7 +87,9 @@ int64_t zp_stage_params(const zp_model *m, const zp_layout *l, int64_t k)
  * output dropout masks stay.
  * At B = 2, g = a, f = 4h, d = h/a, serial, dropout, no flash, no window:
  * sbh (10 + 24/t) + 5 a s^2 b / t without sp, sbh 34/t + 5 a s^2 b / t with
- * sp.  Full recompute keeps the layer input only: B sbh / r.
+ * sp.  Full recompute keeps the layer input only: B sbh / r.  Where the
+ * products keep their gathered input (tr->sp_gathered, PyTorch DTensor) the
+ * QKV and fc1 inputs are B sbh each, whole, under sp too.
  * Context parallelism: s is the rank's s / cp tokens (every term), s' the
  * keys of the whole sequence. */
 uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
@@ -132,7 +134,15 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     uint64_t norm_in = m->block == ZP_BLOCK_SERIAL ? 2 : 1, norm_out = m->block == ZP_BLOCK_PARALLEL ? 1 : 2;
     if (mods & ZP_RC_NORM)
         norm_out = 0;
-    uint64_t whole = norm_in * B * sbh + norm_out * L8 * sbh;   /* LN inputs and outputs (the QKV and fc1 inputs) */
+    uint64_t whole = norm_in * B * sbh;   /* the norms' inputs */
+    /* their outputs, the QKV and fc1 inputs: each rank's rows under
+     * sequence parallelism (gathered again for the weight gradients), or
+     * what the all-gather made, whole on every rank, where the products
+     * keep it (sp_gathered: DTensor's ColwiseParallel saves its gathered
+     * input) */
+    uint64_t gathered = norm_out * L8 * sbh, rank_whole = l->sp && tr->sp_gathered ? gathered : 0;
+    if (!rank_whole)
+        whole += gathered;
     uint64_t split = B * sb * hd * (a + 2 * g) /* Q, K, V */
                      + L8 * sb * hd * a;       /* projection input */
     uint64_t rank = (mods & ZP_RC_MLP) ? 0 : ((m->mlp == ZP_MLP_GELU ? 1 : 2) * B + L8) * sb * f; /* fc1 + GELU out, or gate, up, product */
@@ -142,7 +152,7 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
         split += 4 * a * sb;                   /* softmax statistics (fp32) */
     else if (!(mods & ZP_RC_CORE_ATTN))
         split += (tr->dropout ? 2 * B + 1 : B) * a * span * sb; /* softmax output (+ mask, dropout output) */
-    return whole / r + split / t + rank;
+    return whole / r + split / t + rank + rank_whole;
 }
 
 /* What one norm of n tokens keeps under PyTorch eager (see below). */

@@ -199,6 +199,7 @@ const char *const zp_attn_kernel_names[] = {"preset", "fa2", "cudnn", NULL};
 const char *const zp_gemm_ceiling_names[] = {"preset", "benchmark", NULL};
 const char *const zp_adam_impl_names[] = {"fused", "foreach", NULL};
 const char *const zp_pp_out_names[] = {"freed", "kept", "sliced", NULL};
+const char *const zp_sp_in_names[] = {"local", "gathered", NULL};
 const char *const zp_score_grads_names[] = {"all", "head", NULL};
 const char *const zp_rc_module_names[] = {"core_attn", "mlp", "layernorm", NULL};
 const char *const zp_phase_names[] = {"backward", "loss", "step", NULL};

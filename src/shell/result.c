@@ -138,6 +138,7 @@ static const zp_field conv_f[] = {
     {"gemm_ceiling", ZP_F_STR, 0, 0, zp_gemm_ceiling_names, NULL, 1, 0},      /* absent before: preset */
     {"adam_impl", ZP_F_STR, 0, 0, zp_adam_impl_names, NULL, 1, 0},            /* absent before: fused */
     {"pp_outputs", ZP_F_STR, 0, 0, zp_pp_out_names, NULL, 1, 0},              /* absent before: freed */
+    {"sp_inputs", ZP_F_STR, 0, 0, zp_sp_in_names, NULL, 1, 0},                /* absent before: local */
     {"score_grads", ZP_F_STR, 0, 0, zp_score_grads_names, NULL, 1, 0},        /* absent before: head */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
     {"eager", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},             /* absent before: off */
@@ -511,6 +512,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(cvo, "gemm_ceiling", zp_gemm_ceiling_names[cv->gemm_bench]);
     cJSON_AddStringToObject(cvo, "adam_impl", zp_adam_impl_names[cv->adam_foreach]);
     cJSON_AddStringToObject(cvo, "pp_outputs", zp_pp_out_names[cv->pp_out]);
+    cJSON_AddStringToObject(cvo, "sp_inputs", zp_sp_in_names[pb->train.sp_gathered ? 1 : 0]);
     cJSON_AddStringToObject(cvo, "score_grads", zp_score_grads_names[cv->score_grads]);
     cJSON_AddBoolToObject(cvo, "lp_grads", cv->lp_grads);
     cJSON_AddBoolToObject(cvo, "eager", cv->eager);
@@ -1091,6 +1093,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
         pb->conv.adam_foreach = zp_name_index(zp_jstr(cv, "adam_impl"), zp_adam_impl_names);
     if (zp_jobj(cv, "pp_outputs"))
         pb->conv.pp_out = zp_name_index(zp_jstr(cv, "pp_outputs"), zp_pp_out_names);
+    pb->train.sp_gathered = zp_jobj(cv, "sp_inputs") && zp_name_index(zp_jstr(cv, "sp_inputs"), zp_sp_in_names) == 1;
     /* runs stored before score_grads counted one head's */
     pb->conv.score_grads = zp_jobj(cv, "score_grads") ?
                            zp_name_index(zp_jstr(cv, "score_grads"), zp_score_grads_names) : ZP_SGRAD_HEAD;
