@@ -376,22 +376,23 @@ X=$tmp/saved.json
 printf '%s\n' '{"format": "zplan-execution", "format_version": 1, "database": "'"$I"'",' \
     '"saved": "2026-01-31T12:00:00Z", "reason": "the database was locked", "exec_id": 4, "run_id": 1, "plan": 1,' \
     '"backend": "cpu", "ranks": 2, "steps": 3, "scale": "none", "status": "interrupted",' \
-    '"record": {"exec_id": 4, "run_id": 1, "plan": 1, "status": "interrupted", "step_time_s": 0.5}}' >"$X"
+    '"record": {"exec_id": 4, "run_id": 1, "plan": 1, "status": "interrupted",' \
+    '"step_time_s": {"predicted": 0.4, "measured": 0.5}}}' >"$X"
 zp import "$X"
 ok "$(test $rc -eq 0 && grep -q '^Execution 4 of run 1 (interrupted) is now recorded in .*import.db' "$outf"; echo $?)" \
     "import: exit 0, execution 4 added to the database the file names" || show_run
 zp show 1 --db "$I" --json
-jok "$outf" '.executions | length == 1 and .[0].exec_id == 4 and .[0].status == "interrupted" and .[0].step_time_s == 0.5' \
+jok "$outf" '.executions | length == 1 and .[0].exec_id == 4 and .[0].status == "interrupted" and .[0].step_time_s.measured == 0.5' \
     "import: show lists execution 4 with its record"
 zp import "$X" --json
 ok "$(test $rc -eq 0 && jtrue "$outf" '.import == "already" and .exec_id == 4'; echo $?)" \
     "import again: exit 0, nothing to do (idempotent)" || show_run
-jq '.record.step_time_s = 9' "$X" >"$tmp/other.json"
+jq '.record.step_time_s.measured = 9' "$X" >"$tmp/other.json"
 zp import "$tmp/other.json"
 is "$rc" 2 "import of another record for a finished execution: exit 2"
 one_line "import of another record: refused, one line" "execution 4 in .*import.db already finished as 'interrupted'"
 zp show 1 --db "$I" --json
-jok "$outf" '.executions | length == 1 and .[0].step_time_s == 0.5' "import of another record: the row is unchanged"
+jok "$outf" '.executions | length == 1 and .[0].step_time_s.measured == 0.5' "import of another record: the row is unchanged"
 
 # a row marked lost (list or show found its launcher gone while the record
 # waited in its file) is finished by the import
@@ -425,6 +426,28 @@ badcase '.status = "running"' status "status running"
 badcase '.record = [1]' record "record an array"
 badcase '.saved = "yesterday"' saved "saved not a time"
 badcase '.database = "rel.db"' database "database a relative path"
+# the record itself as show and report read it (their schema), so that no
+# row goes in that they would then refuse: a negative time or peak, losses
+# that are not the steps done, a key given twice
+for edit in '.record.step_time_s.measured = -1|step_time_s.measured = -1 is out of range' \
+    '.record.per_rank = [{"rank": 0, "measured_bytes": {"peak": -5}}]|per_rank\[0\].measured_bytes.peak = -5 is out of range' \
+    '.record.status = 3|record.status'; do
+    jq "${edit%%|*}" "$X" >"$tmp/bad.json"
+    zp import "$tmp/bad.json" --db "$I"
+    ok "$(test $rc -eq 2 && test "$(wc -l <"$errf")" -eq 1 && grep -q "${edit#*|}" "$errf"; echo $?)" \
+        "import of a record show would refuse (${edit%%|*}): exit 2, the field named" || show_run
+done
+jq '.record.losses = [3.5, 3.4] | .record.steps_done = 3' "$X" >"$tmp/bad.json"
+zp import "$tmp/bad.json" --db "$I"
+ok "$(test $rc -eq 2 && grep -q "field 'record.steps_done' is 3: allowed: 2, the number of record.losses" "$errf"; echo $?)" \
+    "import of a record whose losses are not its steps done: exit 2" || show_run
+sed 's/"exec_id": 4,/"exec_id": 4, "exec_id": 5,/' "$X" >"$tmp/bad.json"
+zp import "$tmp/bad.json" --db "$I"
+ok "$(test $rc -eq 2 && grep -q 'the key "exec_id" appears twice' "$errf"; echo $?)" \
+    "import of a file with a key given twice: exit 2" || show_run
+zp show 1 --db "$I" --json
+jok "$outf" '[.executions[].exec_id] - [4, 6] == [] and ([.executions[] | select(.exec_id == 4) | .step_time_s.measured] == [0.5])' \
+    "none of the refused files left a row or changed execution 4"
 printf '{"format": "zplan-execution",\n "exec_id": }\n' >"$tmp/bad.json"
 zp import "$tmp/bad.json"
 ok "$(test $rc -eq 2 && grep -q '^zplan: .*bad.json: not JSON (at line 2)' "$errf"; echo $?)" \

@@ -145,6 +145,20 @@ static void test_dp(void)
         ok(ar && ar->bytes == (uint64_t)psi * 2 && ar->count == 1 && ar->group_size == ds[i] &&
                ar->overlap == ZP_OVL_BWD && !ar->inter_node,
            "DP d=%lld: all-reduce of S = 2 Psi once, overlapped with backward, inside the node", (long long)ds[i]);
+        /* reduced after the backward (Megatron's default; DeepSpeed's below
+         * ZeRO-3): the same all-reduce, overlapping nothing */
+        zp_conv after = cv;
+        after.grad_overlap = ZP_GOVL_NONE;
+        zp_comm ca;
+        zp_comm_plan(&m, &tr, &l, &c, &after, 0, &ca);
+        const zp_coll *aa = find(&ca, ZP_GRP_DP, ZP_COLL_ALLREDUCE, NULL);
+        after.grad_overlap = ZP_GOVL_ZERO3;
+        zp_comm cz;
+        zp_comm_plan(&m, &tr, &l, &c, &after, 0, &cz);
+        const zp_coll *az = find(&cz, ZP_GRP_DP, ZP_COLL_ALLREDUCE, NULL);
+        ok(aa && az && aa->bytes == ar->bytes && aa->overlap == ZP_OVL_NONE && az->overlap == ZP_OVL_NONE,
+           "DP d=%lld, gradients reduced after the backward (Megatron's; DeepSpeed's at ZeRO 0): overlaps none",
+           (long long)ds[i]);
         if (ar) {
             double want = A_IN * 2 * (d - 1) + psi * 2 * 2 * (d - 1) / d / (NVLINK * EFF * 1e9);
             is_dbl(ar->time_s, want, 1e-12, "DP d=%lld: all-reduce time on NVLink x %.1f", (long long)ds[i], EFF);
@@ -801,6 +815,25 @@ static void test_fsdp_pp(void)
     ok(!find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "ZeRO-3 forward"), "FSDP + PP: no per-micro-batch gathers");
 }
 
+/* DeepSpeed's ZeRO-3 reduces behind the backward (overlap_comm): its
+ * gradient reduce-scatter keeps its overlap; at ZeRO 2 it does not */
+static void test_after_zero3(void)
+{
+    zp_model m = gpt(4, 1024, 16, 32000, 1024);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 1024);
+    zp_conv cv = conv();
+    cv.grad_overlap = ZP_GOVL_ZERO3;
+    zp_cluster c = cluster(8, 8);
+    for (int z = 2; z <= 3; z++) {
+        zp_layout l = lay(8, 1, 1, 1, z, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 2);
+        zp_comm cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        const zp_coll *rs = find(&cm, ZP_GRP_DP, ZP_COLL_REDUCE_SCATTER, "gradient");
+        ok(rs && rs->overlap == (z == 3 ? ZP_OVL_BWD : ZP_OVL_NONE),
+           "DeepSpeed's reduction, ZeRO %d: the gradient reduce-scatter overlaps %s", z, z == 3 ? "backward" : "none");
+    }
+}
+
 /* FP8 linear layers with sequence parallelism (Transformer Engine, torchao's
  * float8 tensor parallelism): the gathers that feed a product move the FP8
  * input, 1 byte a value; the backward's gradient gathers and every
@@ -1033,5 +1066,6 @@ int main(void)
     test_ckpt_op();
     test_fsdp_pp();
     test_totals();
+    test_after_zero3();
     return tap_exit();
 }

@@ -501,6 +501,22 @@ static void gpu_presets(void)
                strstr(e.msg, "would mean the default"),
            "GPU preset with \"%s\": 0 is refused, not read as the default (%s)", zero_keys[i], e.msg);
     }
+    /* a rate next to 0 is refused as the command line refuses it (1e-300
+     * timed a step in 1e300 s); 0.001 is the least either allows */
+    static const char *const tiny_keys[] = {"gemm_max_efficiency", "attention_efficiency_fa2", "elementwise_gbps"};
+    for (int i = 0; i < 3; i++)
+        for (int at_least = 0; at_least < 2; at_least++) {
+            char zt[512];
+            snprintf(zt, sizeof zt, "{\"name\":\"x\",\"memory_mib\":24576,\"peak_tflops\":{\"bf16\":100},"
+                     "\"hbm_gbps\":936,\"nvlink_gbps\":32,\"pcie_gbps\":32,\"nic_gbps\":3.125,\"gpus_per_node\":4,"
+                     "\"host_mem_gib\":128,\"cuda_context_mib\":500,\"nccl_comm_mib\":1.6,\"%s\":%s}", tiny_keys[i],
+                     at_least ? "0.001" : "1e-300");
+            e = (zp_err){0};
+            zp_status st = zp_gpu_from_json(zt, "g.json", &g, &e);
+            ok(at_least ? st == ZP_OK : st == ZP_EINVAL && strstr(e.msg, tiny_keys[i]) && strstr(e.msg, "0.001 to"),
+               "GPU preset with \"%s\": %s is %s (%s)", tiny_keys[i], at_least ? "0.001" : "1e-300",
+               at_least ? "read" : "refused", at_least ? "" : e.msg);
+        }
 
     /* a stored profile (zp_gpu_to_json) reads back as the same bytes: 1.6 MiB
      * is 1677721.6 bytes, written back as 1.59999942779541 MiB (15 digits),

@@ -352,4 +352,13 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_EMB, "tied-embedding gradient all-reduce", 2, span_pp,
                 (uint64_t)lc->head_params * gb, 1, ZP_OVL_NONE);
     }
+
+    /* gradients reduced after the backward (zp_grad_overlap: Megatron's
+     * default, DeepSpeed below ZeRO-3): their reductions, and the copies to
+     * an offloaded optimizer that follow them, overlap nothing, as the step
+     * time counts them (cost.c, exposed) */
+    if (cv->grad_overlap == ZP_GOVL_NONE || (cv->grad_overlap == ZP_GOVL_ZERO3 && l->zero < 3))
+        for (int i = 0; i < out->n; i++)
+            if (out->c[i].overlap == ZP_OVL_BWD && (out->c[i].group == ZP_GRP_DP || out->c[i].group == ZP_GRP_PCIE))
+                out->c[i].overlap = ZP_OVL_NONE;
 }

@@ -100,12 +100,11 @@ static void where_in(const char *text, const char *pos, int *line, int *col)
     }
 }
 
-/* A key that appears twice in one object, at any depth, or NULL. */
-static const char *dup_key(const cJSON *o)
+const char *zp_json_dup_key(const cJSON *o)
 {
     for (const cJSON *a = o->child; a; a = a->next) {
         if (cJSON_IsObject(a) || cJSON_IsArray(a)) {
-            const char *d = dup_key(a);
+            const char *d = zp_json_dup_key(a);
             if (d)
                 return d;
         }
@@ -157,7 +156,7 @@ static cJSON *parse(const char *text, const char *where, zp_err *e)
         zp_err_set(e, ZP_EINVAL, "%s: expected a JSON object at the top level", where);
         return NULL;
     }
-    const char *dup = dup_key(j);
+    const char *dup = zp_json_dup_key(j);
     if (dup) {
         zp_err_set(e, ZP_EINVAL, "%s: the key \"%.64s\" appears twice in one object (cJSON would read the first, "
                    "Python's json, which transformers uses, the last; allowed: each key once)", where, dup);
@@ -836,6 +835,14 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
             if (cJSON_IsNumber(v) && v->valuedouble == 0.0) {
                 st = zp_err_set(e, ZP_EINVAL, "%s: \"%s\" = 0 would mean the default (allowed: above 0, or absent "
                                 "or null for the default)", where, pos_keys[i]);
+                goto out;
+            }
+            /* as the command line's --gemm-eff, --attn-eff, ... allow: a rate of
+             * 1e-300 would time a step in 1e300 s */
+            if (cJSON_IsNumber(v) && strcmp(pos_keys[i], "sms") && v->valuedouble < 1e-3) {
+                st = zp_err_set(e, ZP_EINVAL, "%s: \"%s\" = %g is out of range (allowed: %s, as on the command line)",
+                                where, pos_keys[i], v->valuedouble,
+                                strcmp(pos_keys[i], "elementwise_gbps") ? "0.001 to 1" : "0.001 to 1e+06");
                 goto out;
             }
         }

@@ -5,6 +5,8 @@
 
 #include "core.h"
 
+#include <cjson/cJSON.h>
+
 /* The data directory: $ZPLAN_DATADIR, else the source tree's data/ (when
  * run from a build tree), else the installed $(pkgdatadir). */
 const char *zp_data_dir(void);
@@ -33,5 +35,9 @@ int zp_preset_names(const char *kind, char (*names)[64], int max);
 
 /* Read a whole file into a malloc'd NUL-terminated buffer. */
 zp_status zp_read_file(const char *path, char **text, zp_err *e);
+
+/* A key that appears twice in one object of o, at any depth (cJSON reads
+ * the first and keeps both), or NULL. */
+const char *zp_json_dup_key(const cJSON *o);
 
 #endif

@@ -799,8 +799,13 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
         cJSON_AddNullToObject(sm, "predicted");
     if (zp_jobj(v->engine, "phase_time_s"))
         cJSON_AddItemToObject(rec, "measured_time_s", cJSON_Duplicate(zp_jobj(v->engine, "phase_time_s"), 1));
-    cJSON_AddNumberToObject(sm, "measured", zp_jobj(v->engine, "step_time_s") ? zp_jnum(v->engine, "step_time_s")
-                                            : progress_step_s(v->progress));
+    {   /* null when no step finished (nothing was measured, not 0 s) */
+        double ms = zp_jobj(v->engine, "step_time_s") ? zp_jnum(v->engine, "step_time_s") : progress_step_s(v->progress);
+        if (ms > 0)
+            cJSON_AddNumberToObject(sm, "measured", ms);
+        else
+            cJSON_AddNullToObject(sm, "measured");
+    }
     cJSON *cb = cJSON_AddObjectToObject(rec, "comm_bytes_per_step");
     cJSON_AddNumberToObject(cb, "predicted", (double)v->comm->bytes_per_step);
     cJSON_AddNumberToObject(cb, "measured", zp_jnum(zp_jobj(v->engine, "bus_bytes_per_step"), "total"));

@@ -3,6 +3,10 @@
  * file when the database cannot take it. */
 #include "store.h"
 
+#include "jsonget.h"
+#include "preset.h"
+#include "result.h"
+
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -1385,6 +1389,12 @@ static zp_status load_saved(const char *file, zp_saved_exec *x, zp_err *e)
     }
     free(text);
     zp_status st = ZP_OK;
+    const char *dup = cJSON_IsObject(o) ? zp_json_dup_key(o) : NULL;
+    if (dup) {
+        st = zp_err_set(e, ZP_EINVAL, "%s: the key \"%.64s\" appears twice in one object: not an execution as zplan "
+                        "saves it", file, dup);
+        goto out;
+    }
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(o, "format");
     int64_t ver = 0;
     if (!cJSON_IsObject(o))
@@ -1454,6 +1464,33 @@ static zp_status load_saved(const char *file, zp_saved_exec *x, zp_err *e)
         const cJSON *rs = cJSON_GetObjectItemCaseSensitive(rec, "status");
         if (rs && (!cJSON_IsString(rs) || strcmp(rs->valuestring, x->status))) {
             st = bad_field(file, "record.status", "allowed: the file's own 'status'", rs, e);
+            goto out;
+        }
+    }
+    /* every field of the record as zplan show and report will read it
+     * (zp_exec_record_check), so that nothing goes into the database that
+     * they then refuse */
+    {
+        zp_err ce = {0};
+        char where[600];
+        snprintf(where, sizeof where, "%s: record", file);
+        if (zp_exec_record_check(rec, where, &ce)) {
+            char msg[sizeof ce.msg];
+            snprintf(msg, sizeof msg, "%s", ce.msg);
+            char *cut = strstr(msg, " (was the database edited?");
+            if (cut)
+                *cut = '\0';
+            const char *tag = "the stored document is not valid: ", *at = strstr(msg, tag);
+            if (at)
+                memmove((char *)at, at + strlen(tag), strlen(at + strlen(tag)) + 1);
+            st = zp_err_set(e, ZP_EINVAL, "%s (not imported: the record must be as zplan exec saved it)", msg);
+            goto out;
+        }
+        const cJSON *ls = zp_jobj(rec, "losses"), *sd = zp_jobj(rec, "steps_done");
+        if (cJSON_IsArray(ls) && cJSON_IsNumber(sd) && (double)cJSON_GetArraySize(ls) != sd->valuedouble) {
+            char want[96];
+            snprintf(want, sizeof want, "allowed: %d, the number of record.losses", cJSON_GetArraySize(ls));
+            st = bad_field(file, "record.steps_done", want, sd, e);
             goto out;
         }
     }
