@@ -316,15 +316,25 @@ ok "$([ -n "$g_sdpa" ] && [ "$g_sdpa" = "$g_eager" ] && grep -q 'runs its math a
       [ "$(echo "$m_sdpa" | jq '.[1]')" = true ]; echo $?)" \
     "--framework torch, fp32 SDPA with 4 KV heads of 12: planned as eager attention ($g_sdpa = $g_eager), a note; 12 KV heads: fused ($m_sdpa)"
 # the GPU count suggested is the fewest whole nodes that fit: the search
-# itself at that count finds a plan, at one node fewer none
+# itself at that count, with the global batch the suggestion names (a run
+# on n GPUs would round its own default to a multiple of n), finds a plan,
+# at one node fewer none
 zp --model llama3-405b --gpus 8 --no-store --json
 n=$(jq -r '[.suggestions[] | capture("^(?<n>[0-9]+) GPUs would fit") | .n][0] // empty' "$outf")
+b=$(jq -r '[.suggestions[] | capture("would fit it at this global batch [(]--gpus [0-9]+ --global-batch (?<b>[0-9]+)[)]") | .b][0] // empty' "$outf")
+is "$b" 1024 "the GPU count suggested names the global batch it fits at (1024, the 8 GPUs' default)"
 zp --model llama3-405b --gpus "${n:-0}" --global-batch 1024 --no-store --json
 f1=$(jq .fitting "$outf")
 zp --model llama3-405b --gpus "$((${n:-8} - 8))" --global-batch 1024 --no-store --json
 f0=$(jq .fitting "$outf")
 ok "$([ -n "$n" ] && [ "$n" -gt 8 ] && [ "$f1" -gt 0 ] && [ "$f0" -eq 0 ]; echo $?)" \
     "llama3-405b on 8 GPUs: '$n GPUs would fit it', the fewest nodes ($f1 plans fit on $n, $f0 on $((${n:-8} - 8)))"
+
+# no doubling of the GPUs fits a batch of 1026 sequences (18 GPUs' default:
+# 2^21 tokens rounded up to a multiple of 18) on 6 GiB GPUs: said, not silent
+zp --params 7e9 --gpus 18 --gpu gtx1060-6g --no-store --json
+jok "$outf" '.fitting == 0 and ([.suggestions[] | select(test("^no GPU count from 36 to [0-9]+ in doublings fits it at this global batch [(]1026 sequences"))] | length) == 1' \
+    "7B on 18 GTX 1060s: the suggestion says no GPU count it tried fits the batch of 1026"
 
 # zero overheads in any unit (--cuda-ctx 0B, 0MiB, 0.0 were refused as "must be positive")
 for z in 0 0B 0MiB 0.0; do

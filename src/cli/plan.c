@@ -1208,7 +1208,7 @@ static void suggest(zp_answer *a)
     const zp_pins *pin = &pb->pins;
     zp_plan p;
     int fits;
-    char lay[200], mem[32];
+    char lay[200], mem[32], tm[32];
     if (a->sr.ntop > 0 && !a->pinned_all)
         return;
     if (a->have_chosen && a->chosen.reject == ZP_REJ_NONE)
@@ -1221,9 +1221,9 @@ static void suggest(zp_answer *a)
     if (pinned && best_with(pb, &none, 0, &p, &fits) && fits) {
         layout_text(lay, sizeof lay, &p.lay);
         snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0],
-                 "without the pinned layout options, %lld GPU%s fit%s it: %s (%s per GPU, %.3g s/step)",
-                 (long long)pb->cluster.gpus, pb->cluster.gpus == 1 ? "" : "s", pb->cluster.gpus == 1 ? "s" : "", lay, zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units),
-                 p.cost.step_s);
+                 "without the pinned layout options, %lld GPU%s fit%s it: %s (%s per GPU, %s a step)",
+                 (long long)pb->cluster.gpus, pb->cluster.gpus == 1 ? "" : "s", pb->cluster.gpus == 1 ? "s" : "", lay,
+                 zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units), zp_fmt_secs(tm, sizeof tm, p.cost.step_s));
         return;
     }
     /* no layout uses more GPUs than dp <= global batch, tp <= a node and
@@ -1233,7 +1233,8 @@ static void suggest(zp_answer *a)
     qg.zero = pin->zero;
     qg.offload = pin->offload;
     qg.ckpt = pin->ckpt;
-    for (int64_t g = pb->cluster.gpus * 2; g <= gmax && g <= ((int64_t)1 << 22); g *= 2) {
+    int64_t g, glim = gmax < ((int64_t)1 << 22) ? gmax : ((int64_t)1 << 22);
+    for (g = pb->cluster.gpus * 2; g <= glim; g *= 2) {
         if (!best_with(pb, &qg, g, &p, &fits) || !fits)
             continue;
         /* the fewest between the last count that did not fit and g: GPUs
@@ -1249,10 +1250,19 @@ static void suggest(zp_answer *a)
                 break;
             }
         layout_text(lay, sizeof lay, &p.lay);
-        snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0], "%lld GPUs would fit it: %s (%s per GPU, %.3g s/step)",
-                 (long long)g, lay, zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units), p.cost.step_s);
+        /* at this problem's global batch, which a run on g GPUs would
+         * otherwise round to a multiple of g: said, so that it reproduces */
+        snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0],
+                 "%lld GPUs would fit it at this global batch (--gpus %lld --global-batch %lld): %s (%s per GPU, "
+                 "%s a step)", (long long)g, (long long)g, (long long)pb->train.global_batch, lay,
+                 zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units), zp_fmt_secs(tm, sizeof tm, p.cost.step_s));
         break;
     }
+    if (g > glim && pb->cluster.gpus * 2 <= glim)
+        snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0],
+                 "no GPU count from %lld to %lld in doublings fits it at this global batch (%lld sequences: the "
+                 "data-parallel degree must divide it); another --global-batch may", (long long)pb->cluster.gpus * 2,
+                 (long long)(g / 2), (long long)pb->train.global_batch);
     /* what recompute and offload would save, on the closest plan */
     const zp_plan *cl = a->have_chosen ? &a->chosen : (a->sr.have_closest ? &a->sr.closest : NULL);
     if (cl) {

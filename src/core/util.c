@@ -289,6 +289,19 @@ double zp_bytes_to_g(uint64_t bytes, zp_units u)
     return (double)bytes / (u == ZP_UNITS_DECIMAL ? 1e9 : 1073741824.0);
 }
 
+const char *zp_fmt_secs(char *buf, size_t n, double s)
+{
+    if (s >= 100)
+        snprintf(buf, n, "%.0f s", s);
+    else if (s >= 1)
+        snprintf(buf, n, "%.2f s", s);
+    else if (s >= 1e-3)
+        snprintf(buf, n, "%.2f ms", s * 1e3);
+    else
+        snprintf(buf, n, "%.1f us", s * 1e6);
+    return buf;
+}
+
 const char *zp_fmt_count(char *buf, size_t n, double c)
 {
     if (c >= 1e12)

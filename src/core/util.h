@@ -78,6 +78,9 @@ double zp_bytes_to_g(uint64_t bytes, zp_units u);
 /* Format a parameter count: "10.96B", "124.4M". */
 const char *zp_fmt_count(char *buf, size_t n, double count);
 
+/* A time as the tables print it: "1522 s", "21.42 s", "78.11 ms", "95.6 us". */
+const char *zp_fmt_secs(char *buf, size_t n, double s);
+
 /* Ceiling division for positive integers. */
 static inline int64_t zp_ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

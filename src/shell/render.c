@@ -56,19 +56,6 @@ static const char *pct(char *buf, size_t n, double a, double b)
     return buf;
 }
 
-static const char *secs(char *buf, size_t n, double s)
-{
-    if (s >= 100)
-        snprintf(buf, n, "%.0f s", s);
-    else if (s >= 1)
-        snprintf(buf, n, "%.2f s", s);
-    else if (s >= 1e-3)
-        snprintf(buf, n, "%.2f ms", s * 1e3);
-    else
-        snprintf(buf, n, "%.1f us", s * 1e6);
-    return buf;
-}
-
 static const char *gunit(zp_units u) { return u == ZP_UNITS_DECIMAL ? "GB" : "GiB"; }
 static double g(double b, zp_units u) { return b / (u == ZP_UNITS_DECIMAL ? 1e9 : 1073741824.0); }
 
@@ -81,7 +68,7 @@ static void plan_row(FILE *out, int i, const cJSON *p, zp_units u)
             zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "vp"), cp, zp_jnum(p, "zero"), S(p, "offload"),
             S(p, "ckpt"), zp_jnum(p, "micro_batch"), zp_jnum(p, "grad_accum"), g(zp_jnum(m, "total"), u),
             g(zp_jnum(p, "host_memory_bytes"), u), bytes(cm, sizeof cm, zp_jnum(p, "comm_bytes_per_step"), u),
-            secs(st, sizeof st, zp_jnum(p, "step_time_s")), zp_jnum(p, "tokens_per_s"), 100.0 * zp_jnum(p, "mfu"));
+            zp_fmt_secs(st, sizeof st, zp_jnum(p, "step_time_s")), zp_jnum(p, "tokens_per_s"), 100.0 * zp_jnum(p, "mfu"));
 }
 
 static void plan_header(FILE *out, zp_units u)
@@ -271,21 +258,21 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         /* a pipeline's bubble; one stage has none to name */
         char bubble[64] = "";
         if (zp_jnum(ch, "pp") > 1)
-            snprintf(bubble, sizeof bubble, " + pipeline bubble %s", secs(e1, sizeof e1, zp_jnum(ts, "bubble")));
+            snprintf(bubble, sizeof bubble, " + pipeline bubble %s", zp_fmt_secs(e1, sizeof e1, zp_jnum(ts, "bubble")));
         fprintf(out, "  step %s = compute %s + exposed communication %s%s + optimizer %s;"
-                     " %.0f tokens/s, MFU %.1f%%\n", secs(a, sizeof a, zp_jnum(ch, "step_time_s")),
-                secs(b, sizeof b, zp_jnum(ts, "compute")), secs(d, sizeof d, zp_jnum(ts, "comm_exposed")),
-                bubble, secs(e2, sizeof e2, zp_jnum(ts, "optimizer")),
+                     " %.0f tokens/s, MFU %.1f%%\n", zp_fmt_secs(a, sizeof a, zp_jnum(ch, "step_time_s")),
+                zp_fmt_secs(b, sizeof b, zp_jnum(ts, "compute")), zp_fmt_secs(d, sizeof d, zp_jnum(ts, "comm_exposed")),
+                bubble, zp_fmt_secs(e2, sizeof e2, zp_jnum(ts, "optimizer")),
                 zp_jnum(ch, "tokens_per_s"), 100 * zp_jnum(ch, "mfu"));
         const cJSON *pr = zp_jobj(ch, "partial_recompute");
         if (cJSON_IsObject(pr) && zp_jnum(pr, "ckpt_layers") == 0)
             fprintf(out, "  without recompute it also fits (--ckpt none): %s per GPU, step %s\n",
-                    bytes(a, sizeof a, zp_jnum(pr, "memory_bytes"), u), secs(b, sizeof b, zp_jnum(pr, "step_time_s")));
+                    bytes(a, sizeof a, zp_jnum(pr, "memory_bytes"), u), zp_fmt_secs(b, sizeof b, zp_jnum(pr, "step_time_s")));
         else if (cJSON_IsObject(pr))
             fprintf(out, "  rebuilding only the first %.0f of each stage's %.0f blocks also fits (--ckpt-layers %.0f): "
                          "%s per GPU, step %s\n", zp_jnum(pr, "ckpt_layers"), zp_jnum(pr, "blocks"),
                     zp_jnum(pr, "ckpt_layers"), bytes(a, sizeof a, zp_jnum(pr, "memory_bytes"), u),
-                    secs(b, sizeof b, zp_jnum(pr, "step_time_s")));
+                    zp_fmt_secs(b, sizeof b, zp_jnum(pr, "step_time_s")));
         fprintf(out, "\nMemory per GPU (worst rank: pipeline stage %.0f, at its peak: %s):\n",
                 zp_jnum(ch, "worst_stage"),
                 strcmp(S(ch, "peak_phase"), "loss") == 0   ? "the loss and head backward"
@@ -343,7 +330,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                     S(x, "collective"), dpcp ? "dp x cp" : S(x, "group"), zp_jnum(x, "group_size"),
                     strcmp(S(x, "group"), "pcie") == 0 ? "pcie" : zp_jflag(x, "inter_node") ? "net" : "nvl",
                     bytes(a, sizeof a, zp_jnum(x, "bytes"), u), calls,
-                    bytes(b, sizeof b, zp_jnum(x, "bus_bytes_per_step"), u), secs(d, sizeof d, tsec), alg,
+                    bytes(b, sizeof b, zp_jnum(x, "bus_bytes_per_step"), u), zp_fmt_secs(d, sizeof d, tsec), alg,
                     alg * zp_jnum(x, "bus_factor"), S(x, "overlap"));
         }
         /* DeepSpeed's blocking pipeline transfers: the step counts them per
@@ -387,7 +374,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         fprintf(out, "  %-15s %-30s %9.2f %9.2f %9.2f %9.2f %9.2f %10.2f %10s  %s\n", S(x, "strategy"), lay,
                 g(zp_jnum(xm, "params"), u), g(zp_jnum(xm, "grads"), u), g(zp_jnum(xm, "optimizer"), u),
                 g(zp_jnum(xm, "activations"), u), g(zp_jnum(xm, "buffers") + zp_jnum(xm, "overhead"), u), g(zp_jnum(xm, "total"), u),
-                secs(a, sizeof a, zp_jnum(x, "step_time_s")), zp_jflag(x, "fits") ? "yes" : "no");
+                zp_fmt_secs(a, sizeof a, zp_jnum(x, "step_time_s")), zp_jflag(x, "fits") ? "yes" : "no");
     }
     fprintf(out, "  (%s per GPU; layout: dp x tp x pp, ZeRO stage, offload, recompute)\n", gunit(u));
 
