@@ -330,6 +330,13 @@ f0=$(jq .fitting "$outf")
 ok "$([ -n "$n" ] && [ "$n" -gt 8 ] && [ "$f1" -gt 0 ] && [ "$f0" -eq 0 ]; echo $?)" \
     "llama3-405b on 8 GPUs: '$n GPUs would fit it', the fewest nodes ($f1 plans fit on $n, $f0 on $((${n:-8} - 8)))"
 
+# a node's network given as a GPU's (a DGX H100's 3.2 Tb/s): planned as given, with a note
+zp --params 7e9 --gpus 16 --gpu a100-80g --inter-node-gbps 3.2Tbps --no-store
+ok "$(test $rc -eq 0 && grep -q "note: --inter-node-gbps 3.2Tbps is 400 GB/s a GPU, more than the A100-80G's NVLink (300 GB/s): it is per GPU" "$errf"; echo $?)" \
+    "--inter-node-gbps above the GPU's NVLink: a note that it is per GPU" || show_run
+zp --params 7e9 --gpus 16 --gpu a100-80g --inter-node-gbps 200Gbps --no-store
+ok "$(test $rc -eq 0 && ! grep -q "note:" "$errf"; echo $?)" "--inter-node-gbps 200Gbps: no note" || show_run
+
 # no doubling of the GPUs fits a batch of 1026 sequences (18 GPUs' default:
 # 2^21 tokens rounded up to a multiple of 18) on 6 GiB GPUs: said, not silent
 zp --params 7e9 --gpus 18 --gpu gtx1060-6g --no-store --json

@@ -448,8 +448,10 @@ mkdir -p "$tmp/fakempi"
 printf '#!/bin/sh\necho launched >"%s/launched"\n' "$tmp" >"$tmp/fakempi/mpirun"
 chmod +x "$tmp/fakempi/mpirun"
 PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$big" --db "$DB" --steps 1
-ok "$([ "$rc" -eq 2 ] && [ ! -e "$tmp/launched" ] && grep -q 'reduced scale' "$errf" && grep -q -- '--np' "$errf"; echo $?)" \
-    "a plan of dp=65536: refused before launch (exit 2), saying how to run it at reduced scale" || diag "rc=$rc $err"
+ok "$([ "$rc" -eq 2 ] && [ ! -e "$tmp/launched" ] && grep -q 'reduced scale' "$errf" &&
+      grep -q -- '(--np allows at most 4096 ranks)' "$errf" && ! grep -q -- 'say --np 65536' "$errf"; echo $?)" \
+    "a plan of dp=65536: refused before launch (exit 2), saying how to run it at reduced scale, not suggesting --np 65536" ||
+    diag "rc=$rc $err"
 # the limit without --np at its edge: 64 ranks launched, 65 refused
 # (mutation: the limit off by one either way is caught)
 for n in 64 65; do

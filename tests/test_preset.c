@@ -339,6 +339,16 @@ static void hf_fields(void)
     }
 #undef SHAPE_
 #undef LLAMA_
+    /* a learned position table of 0 rows is refused, naming the key (it was
+     * read as a model without positions that any --seq fits) */
+    {
+        zp_model m;
+        zp_err e = {0};
+        ok(zp_model_from_json("{\"model_type\":\"gpt2\",\"n_layer\":2,\"n_embd\":64,\"n_head\":4,\"vocab_size\":100,"
+                              "\"n_positions\":0}", "cfg.json", &m, &e) == ZP_EINVAL &&
+               strstr(e.msg, "\"n_positions\" = 0") && strstr(e.msg, "allowed: 1 to"),
+           "GPT-2 config with n_positions 0: refused, naming it (%s)", e.msg);
+    }
     /* Falcon's variants: multi_query false gives every head its K and V;
      * the new decoder architecture reads num_kv_heads and keeps two norms */
     {

@@ -45,6 +45,10 @@ typedef struct exec_opts {
 enum { X_JSON = 1, X_OVERSUB, X_DB, X_SCALE, X_HOSTFILE, X_PROFILE, X_NP, X_STEPS, X_TIMEOUT, X_DEVMEM, X_BACKEND,
        X_HELP };
 
+/* ranks zplan exec starts without --np, and the most --np allows */
+#define ZP_EXEC_MAX_RANKS 64
+#define ZP_EXEC_MAX_NP 4096
+
 static const zp_opt exec_opts_table[] = {
     {"np", X_NP, "N", NULL, "ranks (default: the plan's dp x tp x pp, at most 64 without --np); it must\nequal that product",
      "Options:"},
@@ -86,7 +90,7 @@ static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
     case X_SCALE: o->scale = v; break;
     case X_HOSTFILE: o->hostfile = v; break;
     case X_PROFILE: o->profile = v; break;
-    case X_NP: return zp_parse_int("--np", v, 1, 4096, &o->np, e);
+    case X_NP: return zp_parse_int("--np", v, 1, ZP_EXEC_MAX_NP, &o->np, e);
     case X_STEPS: return zp_parse_int("--steps", v, 1, 1000000, &o->steps, e);
     case X_TIMEOUT: return zp_parse_int("--timeout", v, 1, 86400, &o->timeout_s, e);
     case X_DEVMEM: {   /* a bare number under a MiB meant GiB (--device-mem 8 was 8 bytes); with a unit,
@@ -109,7 +113,6 @@ static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
 
 /* Ranks zplan exec starts without --np (a plan for 65,536 GPUs is run at
  * reduced scale, or with --np saying so). */
-#define ZP_EXEC_MAX_RANKS 64
 /* Pipeline stages exec predicts one by one */
 #define ZP_EXEC_MAX_STAGES 256
 
@@ -241,8 +244,11 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has dp=%lld tp=%lld pp=%lld: that is %lld ranks, "
                                        "more than the %d zplan exec starts without --np; run it at reduced scale "
                                        "(--scale with dp=, tp=, pp= shrinks the layout, e.g. --scale 20M,dp=2,tp=2,"
-                                       "pp=2), or say --np %lld", which, (long long)l.dp, (long long)l.tp,
-                                       (long long)l.pp, (long long)ranks, ZP_EXEC_MAX_RANKS, (long long)ranks));
+                                       "pp=2)%s%lld%s", which, (long long)l.dp, (long long)l.tp,
+                                       (long long)l.pp, (long long)ranks, ZP_EXEC_MAX_RANKS,
+                                       ranks <= ZP_EXEC_MAX_NP ? ", or say --np " : " (--np allows at most ",
+                                       ranks <= ZP_EXEC_MAX_NP ? (long long)ranks : (long long)ZP_EXEC_MAX_NP,
+                                       ranks <= ZP_EXEC_MAX_NP ? "" : " ranks)"));
     if (!o.np)
         o.np = ranks;
     if (o.np != ranks)

@@ -879,6 +879,14 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                  "overrates the fast GPUs (--gemm-eff to choose, or the curve's fields from a preset)", used ? "; " : "",
                  c->gpu.name, cv->gemm_eff);
     }
+    /* a network faster per GPU than the GPU's NVLink is most likely a
+     * node's (a DGX H100's 3.2 Tb/s is 8 x 400 Gb/s): said, not refused */
+    if (r->inter && c->inter_node_gbps > c->gpu.nvlink_gbps && c->gpu.nvlink_gbps > 0) {
+        size_t used = strlen(a->note);
+        snprintf(a->note + used, sizeof a->note - used, "%s--inter-node-gbps %s is %.4g GB/s a GPU, more than the %s's "
+                 "NVLink (%.4g GB/s): it is per GPU (a node's network divided by its %lld GPUs)", used ? "; " : "",
+                 r->inter, c->inter_node_gbps, c->gpu.name, c->gpu.nvlink_gbps, (long long)c->gpus_per_node);
+    }
     if (r->ceu >= 0)
         cv->ce_unfused = r->ceu;
     if (r->nobwdws)

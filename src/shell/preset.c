@@ -565,7 +565,14 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
     /* max_position_embeddings: the rows of a learned table, or for rotary
      * and ALiBi positions the context the model was trained for (no
      * parameters: zp_model_embed_params counts a table only when learned) */
-    if (m->pos == ZP_POS_LEARNED && m->max_pos == 0 && !any(j, k_pos, NULL))
+    const char *pos_key = NULL;
+    if (m->pos == ZP_POS_LEARNED && m->max_pos == 0 && any(j, k_pos, &pos_key)) {
+        /* a learned table of no rows holds no position: no sequence fits */
+        st = zp_err_set(e, ZP_EINVAL, "%s: \"%s\" = 0, but the model learns its positions: its table needs a row a "
+                        "position (allowed: 1 to 16777216)", where, pos_key);
+        goto out;
+    }
+    if (m->pos == ZP_POS_LEARNED && m->max_pos == 0)
         m->max_pos = ar->pos_rows;   /* absent: the class's default (zplan_position learned: none) */
     if (m->pos == ZP_POS_LEARNED && m->max_pos > 0)
         m->max_pos += ar->pos_extra;
