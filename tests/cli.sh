@@ -330,6 +330,22 @@ f0=$(jq .fitting "$outf")
 ok "$([ -n "$n" ] && [ "$n" -gt 8 ] && [ "$f1" -gt 0 ] && [ "$f0" -eq 0 ]; echo $?)" \
     "llama3-405b on 8 GPUs: '$n GPUs would fit it', the fewest nodes ($f1 plans fit on $n, $f0 on $((${n:-8} - 8)))"
 
+# an option given twice, or under two names, counts as the last says (argparse's rule)
+zp --params 11e9 --gpus 8 --zero 1 --zero-stage 2 --no-store --json
+jok "$outf" '.chosen.zero == 2' "--zero 1 --zero-stage 2: the last counts (ZeRO-2)"
+zp --params 11e9 --gpus 8 --zero-stage 2 --zero 1 --no-store --json
+jok "$outf" '.chosen.zero == 1' "--zero-stage 2 --zero 1: the last counts (ZeRO-1)"
+
+# recompute choices that choose nothing on the model, and --sp on one tp rank: planned, with a note
+for c in "--ckpt-layers 40|every block of a stage is rebuilt, as --ckpt full" \
+    "--ckpt-every 40|no stage has a k-th block, so none is rebuilt, as --ckpt none" \
+    "--tp 1 --sp|--sp with --tp 1: sequence parallelism splits what tensor parallelism leaves whole"; do
+    zp --model llama3-8b --gpus 8 ${c%%|*} --no-store
+    ok "$(test $rc -eq 0 && grep -q -- "note: .*${c#*|}" "$errf"; echo $?)" "${c%%|*} on a 32-block model: a note" || show_run
+done
+zp --model llama3-8b --gpus 8 --ckpt-layers 31 --tp 2 --sp --no-store
+ok "$(test $rc -eq 0 && ! grep -q "note:" "$errf"; echo $?)" "--ckpt-layers 31 --tp 2 --sp: no note" || show_run
+
 # a node's network given as a GPU's (a DGX H100's 3.2 Tb/s): planned as given, with a note
 zp --params 7e9 --gpus 16 --gpu a100-80g --inter-node-gbps 3.2Tbps --no-store
 ok "$(test $rc -eq 0 && grep -q "note: --inter-node-gbps 3.2Tbps is 400 GB/s a GPU, more than the A100-80G's NVLink (300 GB/s): it is per GPU" "$errf"; echo $?)" \

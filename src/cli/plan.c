@@ -1009,6 +1009,21 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                               "recompute (allowed: --ckpt full, or no --ckpt)", r->ckptevery, zp_ckpt_names[p->ckpt]);
         p->ckpt = ZP_CKPT_FULL;
     }
+    /* choices that choose nothing on this model: said, as Megatron would
+     * just run them */
+    if (t->ckpt_block >= pb->model.layers || t->ckpt_every > pb->model.layers) {
+        size_t used = strlen(a->note);
+        snprintf(a->note + used, sizeof a->note - used, "%s%s %lld with %lld blocks: %s", used ? "; " : "",
+                 t->ckpt_block ? "--ckpt-layers" : "--ckpt-every",
+                 (long long)(t->ckpt_block ? t->ckpt_block : t->ckpt_every), (long long)pb->model.layers,
+                 t->ckpt_block ? "every block of a stage is rebuilt, as --ckpt full" :
+                                 "no stage has a k-th block, so none is rebuilt, as --ckpt none");
+    }
+    if (r->sp == 1 && p->tp == 1) {
+        size_t used = strlen(a->note);
+        snprintf(a->note + used, sizeof a->note - used, "%s--sp with --tp 1: sequence parallelism splits what tensor "
+                 "parallelism leaves whole, and one rank splits nothing", used ? "; " : "");
+    }
     p->sp = r->sp;
     /* every searched dimension pinned or left a single choice: vp is 1
      * without a pipeline, cp 1 when dp x tp x pp already uses every GPU
