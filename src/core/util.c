@@ -215,14 +215,15 @@ static zp_status parse_size(const char *what, const char *s, int zero_ok, uint64
         if (strcmp(suf, units[i].suf) == 0) {
             double b = v * units[i].mul;
             if (!isfinite(b) || b >= 9007199254740992.0)   /* 8 PiB: sums of sizes stay inside 64 bits */
-                return zp_err_set(e, ZP_EINVAL, "%s '%s' is out of range", what, s);
+                return zp_err_set(e, ZP_EINVAL, "%s '%s' is out of range (allowed: %s1 byte to 8 PiB)", what, s,
+                                  zero_ok ? "0 or " : "");
             if (zero_ok && b == 0.0) {   /* zero is zero in any unit */
                 *out = 0;
                 return ZP_OK;
             }
             if (b < 1.0)
-                return zp_err_set(e, ZP_EINVAL, "%s '%s' must be %s", what, s,
-                                  zero_ok ? "0 or at least 1 byte" : "positive");
+                return zp_err_set(e, ZP_EINVAL, "%s '%s' must be %s (allowed: %s1 byte to 8 PiB)", what, s,
+                                  zero_ok ? "0 or at least 1 byte" : "positive", zero_ok ? "0 or " : "");
             *out = (uint64_t)llround(b);
             return ZP_OK;
         }
