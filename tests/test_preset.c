@@ -415,6 +415,18 @@ static void stored_model(void)
     is_u64(zp_model_params(&pb.model), 2 * (64 * 160 + 160 + 128 * 64 + 2 * 64 * 256 + 256 + 64 + 2 * 64) +
                                            100 * 64 + 2 * 64 + 2 * 64 + 100 * 64 + 100,
            "and counts by them");
+    /* the sequence-parallel inputs' convention: absent (stored before it)
+     * reads as Megatron's local rows, as those runs were planned */
+    static const struct { const char *doc; int want; } spin[] = {
+        {"{\"conventions\":{}}", 0}, {"{\"conventions\":{\"sp_inputs\":\"local\"}}", 0},
+        {"{\"conventions\":{\"sp_inputs\":\"gathered\"}}", 1}};
+    for (int i = 0; i < 3; i++) {
+        j = cJSON_Parse(spin[i].doc);
+        memset(&pb.train, 0xff, sizeof pb.train);
+        zp_result_problem(j, &pb);
+        cJSON_Delete(j);
+        ok(pb.train.sp_gathered == spin[i].want, "stored %s: sp_gathered %d", spin[i].doc, spin[i].want);
+    }
 }
 
 /* Every preset loads; its count is within 1.5 % of the published one
@@ -510,6 +522,33 @@ static void gpu_presets(void)
         ok(zp_gpu_from_json(zt, "g.json", &g, &e) == ZP_EINVAL && strstr(e.msg, zero_keys[i]) &&
                strstr(e.msg, "would mean the default"),
            "GPU preset with \"%s\": 0 is refused, not read as the default (%s)", zero_keys[i], e.msg);
+    }
+    /* a key zplan does not read is refused, naming the nearest (a misspelled
+     * optional rate was ignored and its default taken); notes go in keys
+     * ending in "source"; a description that is no string is refused */
+    {
+        static const struct { const char *extra, *want; } unk[] = {
+            {",\"attention_eficiency\":0.2", "unknown key \"attention_eficiency\" (did you mean \"attention_efficiency\"?"},
+            {",\"comment\":\"x\"", "unknown key \"comment\" (a GPU file's keys"},
+            {",\"description\":123", "\"description\" must be a string"},
+            {",\"my_notes_source\":\"x\"", NULL},
+        };
+        for (int i = 0; i < 4; i++) {
+            char zt[512];
+            snprintf(zt, sizeof zt, "{\"name\":\"x\",\"memory_mib\":24576,\"peak_tflops\":{\"bf16\":100},"
+                     "\"hbm_gbps\":936,\"nvlink_gbps\":32,\"pcie_gbps\":32,\"nic_gbps\":3.125,\"gpus_per_node\":4,"
+                     "\"host_mem_gib\":128,\"cuda_context_mib\":500,\"nccl_comm_mib\":1.6%s}", unk[i].extra);
+            e = (zp_err){0};
+            zp_status st = zp_gpu_from_json(zt, "g.json", &g, &e);
+            ok(unk[i].want ? st == ZP_EINVAL && strstr(e.msg, unk[i].want) : st == ZP_OK, "GPU file with %s: %s (%s)",
+               unk[i].extra + 1, unk[i].want ? "refused" : "read", e.msg);
+        }
+        e = (zp_err){0};
+        ok(zp_gpu_from_json("{\"name\":\"x\",\"memory_mib\":24576,\"peak_tflops\":{\"bf_16\":100},\"hbm_gbps\":936,"
+                            "\"nvlink_gbps\":32,\"pcie_gbps\":32,\"nic_gbps\":3.125,\"gpus_per_node\":4,"
+                            "\"host_mem_gib\":128,\"cuda_context_mib\":500,\"nccl_comm_mib\":1.6}", "g.json", &g, &e) ==
+                   ZP_EINVAL && strstr(e.msg, "unknown key \"peak_tflops.bf_16\" (did you mean \"bf16\"?"),
+           "GPU file with peak_tflops.bf_16: refused, naming bf16 (%s)", e.msg);
     }
     /* a rate next to 0 is refused as the command line refuses it (1e-300
      * timed a step in 1e300 s); 0.001 is the least either allows */

@@ -385,6 +385,24 @@ static void test_fmt(void)
     for (int i = 0; i < N_(counts); i++)
         is_str(zp_fmt_count(buf, sizeof buf, counts[i].c), counts[i].want, "fmt_count(%.10g) = '%s'", counts[i].c,
                counts[i].want);
+    /* times as the tables print them: whole seconds from 100, two decimals
+     * to 1 s, then ms and us */
+    static const struct { double s; const char *want; } times[] = {
+        {1522.4, "1522 s"}, {100.0, "100 s"}, {21.4249, "21.42 s"}, {0.07811, "78.11 ms"}, {9.56e-5, "95.6 us"}};
+    for (int i = 0; i < N_(times); i++)
+        is_str(zp_fmt_secs(buf, sizeof buf, times[i].s), times[i].want, "fmt_secs(%g) = '%s'", times[i].s,
+               times[i].want);
+    /* edit distance, by hand: kitten -> sitting k/s, e/i, +g */
+    static const struct { const char *a, *b; size_t d; } eds[] = {
+        {"kitten", "sitting", 3}, {"", "abc", 3}, {"tp", "tp", 0}, {"attention_eficiency", "attention_efficiency", 1},
+        {"bf_16", "bf16", 1}};
+    for (int i = 0; i < N_(eds); i++)
+        ok(zp_edit_distance(eds[i].a, eds[i].b) == eds[i].d, "edit distance '%s' -> '%s' = %zu", eds[i].a, eds[i].b,
+           eds[i].d);
+    char long61[62];
+    memset(long61, 'a', 61);
+    long61[61] = '\0';
+    ok(zp_edit_distance(long61, "a") == (size_t)-1, "edit distance of a 61-character word: none (over 60)");
 }
 
 static void test_status(void)

@@ -34,12 +34,14 @@ static int zp_cmd_gpus(zp_cli *cli, int argc, char **argv)
     if (!o.json)
         printf("%-12s %-12s %10s %8s %8s %8s %7s %7s %6s %5s %10s  %s\n", "preset", "name", "memory", "fp32", "fp16",
                "bf16", "HBM", "NVLink", "NIC", "/node", "host/node", "description");
+    int bad = 0;   /* presets that do not read: listed without them, then exit 1 */
     for (int i = 0; i < n; i++) {
         zp_gpu g;
         zp_err e;
         char m[32], h[32];
         if (zp_gpu_preset(names[i], &g, &e) != ZP_OK) {
             fprintf(stderr, "%s: %s\n", cli->prog, e.msg);
+            bad++;
             continue;
         }
         if (o.json) {
@@ -69,7 +71,7 @@ static int zp_cmd_gpus(zp_cli *cli, int argc, char **argv)
         cJSON_Delete(arr);
     } else
         printf("(peak: dense TFLOP/s; bandwidths: GB/s per GPU, one direction)\n");
-    return 0;
+    return bad ? 1 : 0;
 }
 
 static const char gpus_usage[] =

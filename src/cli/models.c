@@ -33,12 +33,14 @@ static int zp_cmd_models(zp_cli *cli, int argc, char **argv)
     if (!o.json)
         printf("%-18s %6s %7s %6s %5s %7s %8s %10s  %s\n", "name", "layers", "hidden", "heads", "kv", "ffn", "vocab",
                "params", "kind");
+    int bad = 0;   /* presets that do not read: listed without them, then exit 1 */
     for (int i = 0; i < n; i++) {
         zp_model m;
         zp_err e;
         char c[32];
         if (zp_model_preset(names[i], &m, &e) != ZP_OK) {
             fprintf(stderr, "%s: %s\n", cli->prog, e.msg);
+            bad++;
             continue;
         }
         if (o.json) {
@@ -72,7 +74,7 @@ static int zp_cmd_models(zp_cli *cli, int argc, char **argv)
         free(t);
         cJSON_Delete(arr);
     }
-    return 0;
+    return bad ? 1 : 0;
 }
 
 static const char models_usage[] =

@@ -96,28 +96,11 @@ const zp_opt *zp_opts_find(const zp_opt *t, const char *word, const char **val)
 const char *zp_opts_nearest(const zp_opt *t, const char *w)
 {
     const char *best = NULL;
-    size_t bd = 4, n = strlen(w);
-    if (n > 60)
-        return NULL;
+    size_t bd = 4;
     for (; t->name; t++) {
-        size_t m = strlen(t->name), d[64];
-        if (m > 60)
-            continue;
-        for (size_t j = 0; j <= m; j++)
-            d[j] = j;
-        for (size_t i = 1; i <= n; i++) {
-            size_t prev = d[0];
-            d[0] = i;
-            for (size_t j = 1; j <= m; j++) {
-                size_t cur = d[j], sub = prev + (w[i - 1] != t->name[j - 1]);
-                d[j] = d[j] + 1 < d[j - 1] + 1 ? d[j] + 1 : d[j - 1] + 1;
-                if (sub < d[j])
-                    d[j] = sub;
-                prev = cur;
-            }
-        }
-        if (d[m] < bd)
-            bd = d[m], best = t->name;
+        size_t d = zp_edit_distance(w, t->name);
+        if (d < bd)
+            bd = d, best = t->name;
     }
     return best;
 }

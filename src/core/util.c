@@ -215,15 +215,15 @@ static zp_status parse_size(const char *what, const char *s, int zero_ok, uint64
         if (strcmp(suf, units[i].suf) == 0) {
             double b = v * units[i].mul;
             if (!isfinite(b) || b >= 9007199254740992.0)   /* 8 PiB: sums of sizes stay inside 64 bits */
-                return zp_err_set(e, ZP_EINVAL, "%s '%s' is out of range (allowed: %s1 byte to 8 PiB)", what, s,
-                                  zero_ok ? "0 or " : "");
+                return zp_err_set(e, ZP_EINVAL, "%s '%s' is out of range (allowed: %s1 byte up to, not including, "
+                                  "8 PiB)", what, s, zero_ok ? "0 or " : "");
             if (zero_ok && b == 0.0) {   /* zero is zero in any unit */
                 *out = 0;
                 return ZP_OK;
             }
             if (b < 1.0)
-                return zp_err_set(e, ZP_EINVAL, "%s '%s' must be %s (allowed: %s1 byte to 8 PiB)", what, s,
-                                  zero_ok ? "0 or at least 1 byte" : "positive", zero_ok ? "0 or " : "");
+                return zp_err_set(e, ZP_EINVAL, "%s '%s' is under a byte (allowed: %s1 byte up to, not including, "
+                                  "8 PiB)", what, s, zero_ok ? "0 or " : "");
             *out = (uint64_t)llround(b);
             return ZP_OK;
         }
@@ -288,6 +288,27 @@ const char *zp_fmt_bytes(char *buf, size_t n, uint64_t bytes, zp_units u)
 double zp_bytes_to_g(uint64_t bytes, zp_units u)
 {
     return (double)bytes / (u == ZP_UNITS_DECIMAL ? 1e9 : 1073741824.0);
+}
+
+size_t zp_edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b), d[64];
+    if (n > 60 || m > 60)
+        return (size_t)-1;
+    for (size_t j = 0; j <= m; j++)
+        d[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        size_t prev = d[0];
+        d[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t cur = d[j], sub = prev + (a[i - 1] != b[j - 1]);
+            d[j] = d[j] + 1 < d[j - 1] + 1 ? d[j] + 1 : d[j - 1] + 1;
+            if (sub < d[j])
+                d[j] = sub;
+            prev = cur;
+        }
+    }
+    return d[m];
 }
 
 const char *zp_fmt_secs(char *buf, size_t n, double s)

@@ -78,6 +78,10 @@ double zp_bytes_to_g(uint64_t bytes, zp_units u);
 /* Format a parameter count: "10.96B", "124.4M". */
 const char *zp_fmt_count(char *buf, size_t n, double count);
 
+/* Levenshtein distance between a and b (insertions, deletions and
+ * substitutions), or (size_t)-1 when either is over 60 characters. */
+size_t zp_edit_distance(const char *a, const char *b);
+
 /* A time as the tables print it: "1522 s", "21.42 s", "78.11 ms", "95.6 us". */
 const char *zp_fmt_secs(char *buf, size_t n, double s);
 

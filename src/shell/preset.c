@@ -38,6 +38,8 @@ const char *zp_data_dir(void)
 
 zp_status zp_read_file(const char *path, char **text, zp_err *e)
 {
+    if (!*path)   /* --config '' */
+        return zp_err_set(e, ZP_EINVAL, "a file name is empty (allowed: the path of a file)");
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -777,6 +779,49 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     if (!cJSON_IsObject(peak)) {
         st = zp_err_set(e, ZP_EINVAL, "%s: \"peak_tflops\" must be an object", where);
         goto out;
+    }
+    if (desc && !cJSON_IsNull(desc) && !cJSON_IsString(desc)) {
+        st = zp_err_set(e, ZP_EINVAL, "%s: \"description\" must be a string", where);
+        goto out;
+    }
+    {   /* every key one zplan reads (a misspelled optional one was ignored,
+         * its default taken unsaid), or a note: a key ending in "source" */
+        static const char *const keys[] = {
+            "name", "description", "peak_tflops", "memory_mib", "hbm_gbps", "nvlink_gbps", "pcie_gbps", "nic_gbps",
+            "gpus_per_node", "host_mem_gib", "cuda_context_mib", "nccl_comm_mib", "gemm_efficiency", "latency_us",
+            "link_efficiency", "host_adam_params_per_s", "elementwise_gbps", "cublas_mib", "alloc_granule_mib", "sms",
+            "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency", "attention_efficiency_fa2",
+            "attention_efficiency_cudnn", "gemm_max_efficiency_fp8",
+            /* zplan calibrate's: the sgemm benchmark's rate beside the
+             * training step's, and what it measured, kept as read */
+            "sgemm_shape_efficiency", "measured", NULL};
+        static const char *const peaks[] = {"fp32", "tf32", "fp16", "bf16", "fp8", NULL};
+        for (int level = 0; level < 2; level++) {
+            const char *const *known = level ? peaks : keys;
+            for (const cJSON *k = (level ? peak : j)->child; k; k = k->next) {
+                size_t kl = strlen(k->string);
+                int ok = !level && kl >= 6 && !strcmp(k->string + kl - 6, "source");
+                const char *near = NULL;
+                size_t bd = 4;
+                for (int i = 0; known[i] && !ok; i++) {
+                    size_t d = zp_edit_distance(k->string, known[i]);
+                    ok = d == 0;
+                    if (d < bd)
+                        bd = d, near = known[i];
+                }
+                if (!ok) {
+                    char hint[96] = "";
+                    if (near)
+                        snprintf(hint, sizeof hint, "did you mean \"%s\"? ", near);
+                    st = zp_err_set(e, ZP_EINVAL, "%s: unknown key \"%s%.64s\" (%s%s)", where,
+                                    level ? "peak_tflops." : "", k->string, hint,
+                                    level ? "allowed: fp32, tf32, fp16, bf16, fp8"
+                                          : "a GPU file's keys are the presets', README \"Inputs\"; notes go in "
+                                            "keys ending in \"source\"");
+                    goto out;
+                }
+            }
+        }
     }
     {   /* the required numbers: every missing one named at once */
         static const char *const req[] = {"memory_mib", "hbm_gbps", "nvlink_gbps", "pcie_gbps", "nic_gbps",
