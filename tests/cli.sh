@@ -330,6 +330,18 @@ f0=$(jq .fitting "$outf")
 ok "$([ -n "$n" ] && [ "$n" -gt 8 ] && [ "$f1" -gt 0 ] && [ "$f0" -eq 0 ]; echo $?)" \
     "llama3-405b on 8 GPUs: '$n GPUs would fit it', the fewest nodes ($f1 plans fit on $n, $f0 on $((${n:-8} - 8)))"
 
+# a preset that does not read: the others listed, the error said, exit 1
+mkdir -p "$tmp/dd"
+cp -r "$ZPLAN_DATADIR/gpus" "$ZPLAN_DATADIR/models" "$tmp/dd/"
+printf '{"name": \n' >"$tmp/dd/gpus/broken.json"
+printf '{\n' >"$tmp/dd/models/broken.json"
+for c in gpus models; do
+    run env ZPLAN_DATADIR="$tmp/dd" "$ZPLAN" $c --json
+    ok "$(test $rc -eq 1 && grep -q "broken.json:2:1: malformed JSON" "$errf" &&
+          test "$(jq length "$outf")" -eq "$(ls "$ZPLAN_DATADIR/$c"/*.json | wc -l)"; echo $?)" \
+        "zplan $c with a broken preset file: the others listed, the file named, exit 1" || show_run
+done
+
 # an option given twice, or under two names, counts as the last says (argparse's rule)
 zp --params 11e9 --gpus 8 --zero 1 --zero-stage 2 --no-store --json
 jok "$outf" '.chosen.zero == 2' "--zero 1 --zero-stage 2: the last counts (ZeRO-2)"
@@ -348,8 +360,10 @@ ok "$(test $rc -eq 0 && ! grep -q "note:" "$errf"; echo $?)" "--ckpt-layers 31 -
 
 # a node's network given as a GPU's (a DGX H100's 3.2 Tb/s): planned as given, with a note
 zp --params 7e9 --gpus 16 --gpu a100-80g --inter-node-gbps 3.2Tbps --no-store
-ok "$(test $rc -eq 0 && grep -q "note: --inter-node-gbps 3.2Tbps is 400 GB/s a GPU, more than the A100-80G's NVLink (300 GB/s): it is per GPU" "$errf"; echo $?)" \
-    "--inter-node-gbps above the GPU's NVLink: a note that it is per GPU" || show_run
+ok "$(test $rc -eq 0 && grep -q "note: --inter-node-gbps 3.2Tbps is 400 GB/s a GPU, more than a network card moves (800 Gb/s, 100 GB/s): it is per GPU" "$errf"; echo $?)" \
+    "--inter-node-gbps above any network card: a note that it is per GPU" || show_run
+zp --params 7e9 --gpus 16 --gpu l40s --inter-node-gbps 400Gbps --no-store
+ok "$(test $rc -eq 0 && ! grep -q "note:" "$errf"; echo $?)" "--inter-node-gbps 400Gbps on L40S (no NVLink): no note" || show_run
 zp --params 7e9 --gpus 16 --gpu a100-80g --inter-node-gbps 200Gbps --no-store
 ok "$(test $rc -eq 0 && ! grep -q "note:" "$errf"; echo $?)" "--inter-node-gbps 200Gbps: no note" || show_run
 

@@ -50,6 +50,13 @@ spoil "json_remove(result_json, '\$.model.heads')"
 run "$ZPLAN" show 1 --json --db "$DB"
 ok "$([ "$rc" -eq 0 ] && jtrue "$outf" '.model.heads == null'; echo $?)" \
     "zplan show 1 --json still prints the spoiled document as stored"
+# a truncated result (not JSON at all): show --json prints its text under
+# stored_result with the executions, and exits 1 as the text view does
+spoil "'{\"model\": '"
+run "$ZPLAN" show 1 --json --db "$DB"
+ok "$([ "$rc" -eq 1 ] && jtrue "$outf" '.run_id == 1 and .stored_result == "{\"model\": " and .executions == []' &&
+      grep -q "run 1: the stored result is not a JSON object" "$errf"; echo $?)" \
+    "zplan show 1 --json on a truncated result: its text as stored, exit 1" || diag "rc=$rc $(head -c 300 "$errf")"
 
 # an execution record edited by hand
 cp "$tmp/clean.db" "$DB"

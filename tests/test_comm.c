@@ -817,6 +817,31 @@ static void test_fsdp_pp(void)
 
 /* DeepSpeed's ZeRO-3 reduces behind the backward (overlap_comm): its
  * gradient reduce-scatter keeps its overlap; at ZeRO 2 it does not */
+static void test_after_zero3(void);
+
+/* DTensor's kept gathered inputs (sp_gathered) spare the weight gradients'
+ * re-gather, unless selective recompute rebuilds the norms that made them:
+ * then nothing keeps them and they are gathered again, as Megatron's */
+static void test_sp_gathered_norms(void)
+{
+    zp_model m = gpt(4, 1024, 16, 32000, 1024);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 1024);
+    zp_conv cv = conv();
+    zp_cluster c = cluster(8, 8);
+    zp_layout l = lay(1, 4, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_SELECTIVE, 1, 1, 2);
+    tr.sp_gathered = 1;
+    static const int mods[] = {ZP_RC_CORE_ATTN, ZP_RC_MLP, ZP_RC_NORM, ZP_RC_MLP | ZP_RC_NORM};
+    for (int i = 0; i < 4; i++) {
+        tr.rc_modules = mods[i];
+        zp_comm cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        int norms = (mods[i] & ZP_RC_NORM) != 0;
+        const zp_coll *rg = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "re-gather");
+        ok(norms ? rg && rg->count == 2 * 4 * 2 : rg == NULL, "DTensor, selective recompute of modules %d: %s", mods[i],
+           norms ? "the norms rebuilt, 2 re-gathers a block" : "no re-gather");
+    }
+}
+
 static void test_after_zero3(void)
 {
     zp_model m = gpt(4, 1024, 16, 32000, 1024);
@@ -1067,5 +1092,6 @@ int main(void)
     test_fsdp_pp();
     test_totals();
     test_after_zero3();
+    test_sp_gathered_norms();
     return tap_exit();
 }

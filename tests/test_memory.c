@@ -411,6 +411,32 @@ static void test_act_variants(void)
         zp_layout fl = l;
         fl.ckpt = ZP_CKPT_FULL;
         is_u64(zp_act_layer_bytes(&l70, &tr, &fl), 2 * sbh / t, "full recompute with DTensor: the input, 2 sbh / t");
+        /* what more the gathered inputs keep than each rank's rows, by
+         * case: d(x) = gathered - local for the same block */
+        const uint64_t part = sbh - sbh / t;   /* one input of 1-byte values, whole instead of 1/t */
+        struct { const char *what; int fp8, mods, block; zp_ckpt ck; uint64_t want; } dc[] = {
+            {"FP8: two 1-byte inputs", 1, 0, ZP_BLOCK_SERIAL, ZP_CKPT_NONE, 2 * part},
+            {"a parallel block with one norm: its one input", 0, 0, ZP_BLOCK_PARALLEL, ZP_CKPT_NONE, 2 * part},
+            {"selective MLP: the QKV input alone (the MLP's gathered again when rebuilt)", 0, ZP_RC_MLP,
+             ZP_BLOCK_SERIAL, ZP_CKPT_SELECTIVE, 2 * part},
+            {"selective norms: neither (rebuilt, then gathered again)", 0, ZP_RC_NORM, ZP_BLOCK_SERIAL,
+             ZP_CKPT_SELECTIVE, 0},
+        };
+        for (int i = 0; i < 4; i++) {
+            zp_model mm = l70;
+            mm.block = (zp_block)dc[i].block;
+            zp_train tt = tr;
+            tt.fp8 = dc[i].fp8;
+            tt.rc_modules = dc[i].mods;
+            zp_layout ll = l;
+            ll.ckpt = dc[i].ck;
+            tt.sp_gathered = 0;
+            uint64_t loc = zp_act_layer_bytes(&mm, &tt, &ll);
+            tt.sp_gathered = 1;
+            uint64_t gat = zp_act_layer_bytes(&mm, &tt, &ll);
+            is_u64(gat - loc, dc[i].want, "DTensor's gathered inputs, %s: %llu bytes more", dc[i].what,
+                   (unsigned long long)dc[i].want);
+        }
         tr.sp_gathered = 0;
     }
 }

@@ -66,7 +66,8 @@ static const char *value(sqlite3 *c, const char *sql)
 }
 
 static const char *record = "{\"exec_id\":1,\"run_id\":1,\"plan\":1,\"status\":\"ok\",\"backend\":\"cpu\",\"ranks\":2,"
-                            "\"steps\":3,\"step_time_s\":0.25,\"losses\":[10.5,10.25,10.125]}";
+                            "\"steps\":3,\"steps_done\":3,\"step_time_s\":{\"predicted\":0.2,\"measured\":0.25},"
+                            "\"losses\":[10.5,10.25,10.125]}";
 
 int main(void)
 {
@@ -170,7 +171,7 @@ int main(void)
     const cJSON *x = cJSON_GetArrayItem(cJSON_GetObjectItem(f, "executions"), 0);
     ok(x && cJSON_GetNumberValue(cJSON_GetObjectItem(x, "exec_id")) == 1 &&
            strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(x, "status")), "ok") == 0 &&
-           cJSON_GetNumberValue(cJSON_GetObjectItem(x, "step_time_s")) == 0.25,
+           cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(x, "step_time_s"), "measured")) == 0.25,
        "zplan show lists execution 1 as ok with its record");
     cJSON_Delete(f);
     free(text);

@@ -551,6 +551,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                           "or --config config.json");
     if (n_src > 1)
         return zp_err_set(e, ZP_EINVAL, "--params, --model and --config are alternatives: give exactly one");
+    if (r->config && !*r->config)
+        return zp_err_set(e, ZP_EINVAL, "--config needs a file (allowed: the path of a Hugging Face config.json)");
     double nparams = 0;
     if (r->params) {
         if ((st = zp_parse_count("--params", r->params, &nparams, e)) ||
@@ -879,13 +881,13 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                  "overrates the fast GPUs (--gemm-eff to choose, or the curve's fields from a preset)", used ? "; " : "",
                  c->gpu.name, cv->gemm_eff);
     }
-    /* a network faster per GPU than the GPU's NVLink is most likely a
+    /* a network faster per GPU than any network card is most likely a
      * node's (a DGX H100's 3.2 Tb/s is 8 x 400 Gb/s): said, not refused */
-    if (r->inter && c->inter_node_gbps > c->gpu.nvlink_gbps && c->gpu.nvlink_gbps > 0) {
+    if (r->inter && c->inter_node_gbps > ZP_NIC_MAX_GBPS) {
         size_t used = strlen(a->note);
-        snprintf(a->note + used, sizeof a->note - used, "%s--inter-node-gbps %s is %.4g GB/s a GPU, more than the %s's "
-                 "NVLink (%.4g GB/s): it is per GPU (a node's network divided by its %lld GPUs)", used ? "; " : "",
-                 r->inter, c->inter_node_gbps, c->gpu.name, c->gpu.nvlink_gbps, (long long)c->gpus_per_node);
+        snprintf(a->note + used, sizeof a->note - used, "%s--inter-node-gbps %s is %.4g GB/s a GPU, more than a "
+                 "network card moves (800 Gb/s, %g GB/s): it is per GPU (a node's network divided by its %lld GPUs)",
+                 used ? "; " : "", r->inter, c->inter_node_gbps, (double)ZP_NIC_MAX_GBPS, (long long)c->gpus_per_node);
     }
     if (r->ceu >= 0)
         cv->ce_unfused = r->ceu;
@@ -1283,8 +1285,8 @@ static void suggest(zp_answer *a)
     }
     if (g > glim && pb->cluster.gpus * 2 <= glim)
         snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0],
-                 "no GPU count from %lld to %lld in doublings fits it at this global batch (%lld sequences: the "
-                 "data-parallel degree must divide it); another --global-batch may", (long long)pb->cluster.gpus * 2,
+                 "no GPU count from %lld to %lld in doublings fits it at this global batch (%lld sequences, which "
+                 "the data-parallel degree must divide)", (long long)pb->cluster.gpus * 2,
                  (long long)(g / 2), (long long)pb->train.global_batch);
     /* what recompute and offload would save, on the closest plan */
     const zp_plan *cl = a->have_chosen ? &a->chosen : (a->sr.have_closest ? &a->sr.closest : NULL);

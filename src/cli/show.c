@@ -72,12 +72,29 @@ static int zp_cmd_show(zp_cli *cli, int argc, char **argv)
     }
     zp_store_close(s);
     cJSON *r = cJSON_Parse(json);
-    free(json);
-    if (!r) {
-        cJSON_Delete(execs);
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not valid JSON",
-                                       (long long)id));
+    if (r && !cJSON_IsObject(r)) {
+        cJSON_Delete(r);
+        r = NULL;
     }
+    if (!r) {
+        /* --json shows it as stored, its text under "stored_result" with
+         * the executions, and fails as the text view does */
+        if (o.json) {
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddNumberToObject(x, "run_id", (double)id);
+            cJSON_AddStringToObject(x, "stored_result", json ? json : "");
+            cJSON_AddItemToObject(x, "executions", execs);
+            char *t = cJSON_Print(x);
+            puts(t ? t : "{}");
+            free(t);
+            cJSON_Delete(x);
+        } else
+            cJSON_Delete(execs);
+        free(json);
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "run %lld: the stored result is not a JSON object "
+                                       "(truncated or edited?)", (long long)id));
+    }
+    free(json);
     if (!o.json) {   /* what is rendered is checked first (--json shows it as stored) */
         char what[64];
         snprintf(what, sizeof what, "run %lld", (long long)id);

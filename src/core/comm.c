@@ -282,8 +282,11 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * per-op checkpointing's gathers above are these); not where
              * the products keep the gathered input (sp_gathered: DTensor),
              * which full recompute's forward gathers again before the
-             * backward */
-            if (l->ckpt != ZP_CKPT_OP && !tr->sp_gathered)
+             * backward, unless selective recompute rebuilds the norms
+             * whose outputs those are (then kept by neither, gathered
+             * again as Megatron's) */
+            if (l->ckpt != ZP_CKPT_OP &&
+                !(tr->sp_gathered && !(zp_rc_modules(tr, l->ckpt == ZP_CKPT_SELECTIVE) & ZP_RC_NORM)))
                 add(&x, ZP_COLL_ALLGATHER, ZP_GRP_TP, "input re-gather for weight gradients (sequence parallel)", t,
                     span_tp, tr->fp8 ? act8 : act, fwd * Ls * M, ZP_OVL_DGRAD);
             /* the norms' gradients come from each rank's rows: summed over

@@ -141,8 +141,12 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
      * keep it (sp_gathered: DTensor's ColwiseParallel saves its gathered
      * input) */
     uint64_t gathered = norm_out * L8 * sbh, rank_whole = l->sp && tr->sp_gathered ? gathered : 0;
-    if (!rank_whole)
-        whole += gathered;
+    /* an MLP that selective recompute rebuilds starts from its norm's
+     * output, each rank's rows, and gathers it again when rebuilt: only
+     * the QKV input stays whole (a parallel block's one input is QKV's) */
+    if (rank_whole && (mods & ZP_RC_MLP) && norm_out == 2)
+        rank_whole -= L8 * sbh;
+    whole += gathered - rank_whole;
     uint64_t split = B * sb * hd * (a + 2 * g) /* Q, K, V */
                      + L8 * sb * hd * a;       /* projection input */
     uint64_t rank = (mods & ZP_RC_MLP) ? 0 : ((m->mlp == ZP_MLP_GELU ? 1 : 2) * B + L8) * sb * f; /* fc1 + GELU out, or gate, up, product */
@@ -286,7 +290,10 @@ static uint64_t recompute_bytes(const zp_model *m, const zp_train *tr, const zp_
             core = (tr->dropout ? 2 * B + 1 : B) * (uint64_t)m->heads * sb * (uint64_t)zp_model_attn_span(m, tr->seq) /
                    (uint64_t)l->tp;
         if (mods & ZP_RC_MLP)
-            mlp = ((m->mlp == ZP_MLP_GELU ? 1 : 2) * B + L8) * sb * (uint64_t)zp_ceil_div(m->ffn, l->tp);
+            mlp = ((m->mlp == ZP_MLP_GELU ? 1 : 2) * B + L8) * sb * (uint64_t)zp_ceil_div(m->ffn, l->tp) +
+                  /* and the input it gathered again, whole, where the
+                   * product keeps it (DTensor) */
+                  (l->sp && tr->sp_gathered && m->block != ZP_BLOCK_PARALLEL ? L8 * sb * (uint64_t)m->hidden : 0);
         if (mods & ZP_RC_NORM)
             norm = L8 * sb * (uint64_t)m->hidden / (l->sp ? (uint64_t)l->tp : 1);
         return (core > mlp ? core : mlp) + norm;

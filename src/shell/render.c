@@ -537,8 +537,8 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                 zp_jnum(sm, "measured"), pct(err, sizeof err, zp_jnum(sm, "predicted"), zp_jnum(sm, "measured")),
                 S(rec, "profile"));
     else if (cJSON_IsNumber(zp_jobj(sm, "predicted")))   /* stored before null said so: 0 */
-        fprintf(out, "  %-22s %14.4g %14s   (no step finished; profile %s)\n", "step time (s)",
-                zp_jnum(sm, "predicted"), "-", S(rec, "profile"));
+        fprintf(out, "  %-22s %14.4g %14s   (%s; profile %s)\n", "step time (s)", zp_jnum(sm, "predicted"), "-",
+                zp_jnum(rec, "steps_done") > 0 ? "no step time recorded" : "no step finished", S(rec, "profile"));
     else if (zp_jnum(sm, "measured") > 0)
         fprintf(out, "  %-22s %14s %14.4g   (no hardware profile: run zplan calibrate)\n", "step time (s)", "-",
                 zp_jnum(sm, "measured"));
