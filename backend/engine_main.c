@@ -456,6 +456,20 @@ static int cuda_setup(ze_dev *d, ze_alloc *a, ze_group *g, char *msg, size_t mn)
 
 int main(int argc, char **argv)
 {
+    /* GNU-style --help and --version, before MPI starts (zplan exec is
+     * what launches the engine; it is not run by hand) */
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("Usage: mpirun -np N zplan-engine key=value ...\n"
+               "       zplan-engine devices | groups key=value ... | calibrate\n\n"
+               "zplan's execution engine: one MPI rank a process, training the model the keys\n"
+               "describe and printing what it measured as JSON.  zplan exec launches it with a\n"
+               "plan's keys (backend/README.md lists them); run zplan exec rather than this.\n");
+        return 0;
+    }
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("zplan-engine %s\n", PACKAGE_VERSION);
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "devices") == 0)
         return devices();
     /* the step frees and allocates the same large tensors every

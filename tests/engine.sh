@@ -204,6 +204,12 @@ ok "$([ "$rc" -eq 2 ] && grep -q 'ckpt=9' "$errf"; echo $?)" "a bad argument is 
 run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" layers=2 hidden=32 heads=4 vocab=64 seq=16 steps=1 acum=4
 ok "$([ "$rc" -eq 2 ] && grep -q "'acum=4' is not a key=value argument" "$errf" && [ ! -s "$outf" ]; echo $?)" \
     "an unknown key is refused (exit 2) naming it, nothing run" || diag "rc=$rc $(head -c 300 "$errf")"
+# GNU-style --help and --version, without MPI
+run "$ZPLAN_ENGINE" --help
+ok "$([ "$rc" -eq 0 ] && grep -q '^Usage: mpirun -np N zplan-engine key=value' "$outf"; echo $?)" "zplan-engine --help: usage, exit 0"
+run "$ZPLAN_ENGINE" --version
+ok "$([ "$rc" -eq 0 ] && grep -q '^zplan-engine [0-9]' "$outf" && [ "$(cut -d' ' -f2 "$outf")" = "$("$ZPLAN" --version | head -1 | awk '{print $NF}')" ]; echo $?)" \
+    "zplan-engine --version: the same version as zplan, exit 0" || diag "$(cat "$outf"); zplan: $("$ZPLAN" --version | head -1)"
 
 # the step time is the median of the steps from the second: a first step
 # made 1.5 s slower (the engine's first_step_delay_ms, for tests) is left
