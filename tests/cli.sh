@@ -342,6 +342,13 @@ for c in gpus models; do
         "zplan $c with a broken preset file: the others listed, the file named, exit 1" || show_run
 done
 
+# "--" ends the options, as GNU getopt reads it: what follows is an argument
+zp --params 1e9 --gpus 1 --no-store --
+ok "$(test $rc -eq 0; echo $?)" "a trailing -- is accepted" || show_run
+zp --params 1e9 --gpus 1 --no-store -- --gpus 2
+ok "$(test $rc -eq 2 && grep -q "unexpected argument '--gpus'" "$errf"; echo $?)" \
+    "after --, --gpus is an argument (the plan command takes none): exit 2" || show_run
+
 # an option given twice, or under two names, counts as the last says (argparse's rule)
 zp --params 11e9 --gpus 8 --zero 1 --zero-stage 2 --no-store --json
 jok "$outf" '.chosen.zero == 2' "--zero 1 --zero-stage 2: the last counts (ZeRO-2)"

@@ -110,12 +110,17 @@ zp_status zp_opts_parse(const char *cmd, const zp_opt *t, int argc, char **argv,
                         int maxpos, int *npos, zp_err *e)
 {
     zp_status st;
+    int dashdash = 0;   /* after "--" every word is an argument, as GNU getopt reads them */
     *npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *w = argv[i], *val;
-        if (strcmp(w, "-h") == 0)
+        if (!dashdash && strcmp(w, "--") == 0) {
+            dashdash = 1;
+            continue;
+        }
+        if (strcmp(w, "-h") == 0 && !dashdash)
             w = "--help";
-        if (w[0] != '-' || !w[1]) {
+        if (dashdash || w[0] != '-' || !w[1]) {
             if (*npos >= maxpos)
                 return zp_err_set(e, ZP_EINVAL, "unexpected argument '%s' (see zplan help %s)", w, cmd);
             pos[(*npos)++] = w;
