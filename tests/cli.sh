@@ -451,6 +451,18 @@ printf 'params = 1e9\ngpus = 8\n\000\000\000' >"$tmp/nul.plan"
 run "$ZPLAN" --from "$tmp/nul.plan" --no-store
 ok "$([ "$rc" -eq 2 ] && grep -q "nul.plan:3: a NUL byte" "$errf"; echo $?)" \
     "plan file with NUL bytes: refused naming the file and line (it read as if it ended there)" || diag "rc=$rc $err"
+# a bad value in the file is named with its file and line, unless the
+# command line gives the option again (then the value is its own)
+printf 'params = 1e9\ngpus = 4x\nseq = 0\n' >"$tmp/badval.plan"
+run "$ZPLAN" --from "$tmp/badval.plan" --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "badval.plan:2: --gpus '4x' is not an integer" "$errf"; echo $?)" \
+    "plan file: a bad --gpus value named with the file and its line" || diag "rc=$rc $err"
+run "$ZPLAN" --from "$tmp/badval.plan" --gpus 8 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "badval.plan:3: --seq '0' is out of range" "$errf"; echo $?)" \
+    "plan file: the next bad value (seq, line 3) once the command line gives --gpus" || diag "rc=$rc $err"
+run "$ZPLAN" --from "$tmp/badval.plan" --gpus 8 --seq 0 --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q "^zplan: --seq '0' is out of range" "$errf"; echo $?)" \
+    "plan file: a bad value the command line gave is not the file's" || diag "rc=$rc $err"
 # the command line overrides the file, the model too: any of --params,
 # --model, --config replaces the file's model, whichever key it used
 printf 'model = gpt2-small\ngpus = 8\n' >"$tmp/m.plan"

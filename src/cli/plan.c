@@ -276,6 +276,12 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
 typedef struct argvec {
     char **v;
     int n, cap;
+    /* the plan file's options, for errors about their values: the file,
+     * and each option's line and value as it came from there (the last
+     * one of a name counts, as on the command line) */
+    const char *file;
+    struct { char opt[64]; char val[128]; int line; } from[96];
+    int nfrom;
 } argvec;
 
 static zp_status push(argvec *a, const char *s, zp_err *e)
@@ -393,10 +399,43 @@ static zp_status plan_file_args(const char *path, int model_given, argvec *out, 
             snprintf(opt, sizeof opt, "--%s", key);
             if ((st = push(out, opt, e)) || (st = push(out, val, e)))
                 break;
+            if (out->nfrom < (int)(sizeof out->from / sizeof out->from[0])) {
+                snprintf(out->from[out->nfrom].opt, sizeof out->from[0].opt, "%s", o->name);
+                snprintf(out->from[out->nfrom].val, sizeof out->from[0].val, "%s", val);
+                out->from[out->nfrom++].line = line;
+            }
         }
     }
+    out->file = path;
     free(text);
     return st;
+}
+
+/* An error about an option's value that came from the plan file (its
+ * message names "--NAME 'VALUE'" or "--NAME VALUE"), and not replaced on the
+ * command line: said with the file and line, as the file's other errors
+ * are. */
+static void plan_file_where(const argvec *a, int argc, char **argv, zp_err *e)
+{
+    if (!a->file || !a->nfrom)
+        return;
+    for (int i = a->nfrom - 1; i >= 0; i--) {
+        char q[256], b[256];
+        snprintf(q, sizeof q, "--%s '%s'", a->from[i].opt, a->from[i].val);
+        snprintf(b, sizeof b, "--%s %s", a->from[i].opt, a->from[i].val);
+        if (strncmp(e->msg, q, strlen(q)) && strncmp(e->msg, b, strlen(b)))
+            continue;
+        /* the command line gives the option too: the value is its own */
+        size_t n = strlen(a->from[i].opt);
+        for (int k = 1; k < argc; k++)
+            if (!strncmp(argv[k], "--", 2) && !strncmp(argv[k] + 2, a->from[i].opt, n) &&
+                (argv[k][2 + n] == '\0' || argv[k][2 + n] == '='))
+                return;
+        char msg[sizeof e->msg + 1024];
+        snprintf(msg, sizeof msg, "%.900s:%d: %s", a->file, a->from[i].line, e->msg);
+        snprintf(e->msg, sizeof e->msg, "%.*s", (int)(sizeof e->msg - 1), msg);
+        return;
+    }
 }
 
 /* argv with any --from FILE replaced by the file's options, placed first. */
@@ -1454,8 +1493,12 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
     zp_status st;
     if (!a)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
-    if ((st = expand_plan_file(argc, argv, &args, &cli->err)) != ZP_OK ||
-        (st = parse_args(args.n, args.v, &r, &cli->err)) != ZP_OK) {
+    if ((st = expand_plan_file(argc, argv, &args, &cli->err)) != ZP_OK) {
+        rc = zp_fail(cli, st);
+        goto out;
+    }
+    if ((st = parse_args(args.n, args.v, &r, &cli->err)) != ZP_OK) {
+        plan_file_where(&args, argc, argv, &cli->err);
         rc = zp_fail(cli, st);
         goto out;
     }
@@ -1475,6 +1518,7 @@ static int zp_cmd_plan(zp_cli *cli, int argc, char **argv)
         goto out;
     }
     if ((st = build_problem(&r, a, &cli->err)) != ZP_OK) {
+        plan_file_where(&args, argc, argv, &cli->err);
         rc = zp_fail(cli, st);
         goto out;
     }
