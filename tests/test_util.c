@@ -403,6 +403,15 @@ static void test_fmt(void)
     memset(long61, 'a', 61);
     long61[61] = '\0';
     ok(zp_edit_distance(long61, "a") == (size_t)-1, "edit distance of a 61-character word: none (over 60)");
+    /* the nearest of a list within 3 edits: itself when listed, the first
+     * of equals, none beyond 3 */
+    static const char *const names[] = {"memory_mib", "hbm_gbps", "nic_gbps", "nvlink_gbps", NULL};
+    ok(zp_nearest_name(names, "hbm_gbps") == names[1], "nearest of a listed name: itself");
+    ok(zp_nearest_name(names, "memory_mb") == names[0], "nearest of memory_mb: memory_mib (1 edit)");
+    ok(zp_nearest_name(names, "nib_gbps") == names[2], "nib_gbps: nic_gbps (1 edit; hbm_gbps 3)");
+    static const char *const ties[] = {"fp16", "fp32", NULL};
+    ok(zp_nearest_name(ties, "fp12") == ties[0], "fp12: fp16 and fp32 1 edit each, the first");
+    ok(zp_nearest_name(names, "comment") == NULL, "comment: nothing within 3 edits");
 }
 
 static void test_status(void)

@@ -45,7 +45,8 @@ typedef struct exec_opts {
 enum { X_JSON = 1, X_OVERSUB, X_DB, X_SCALE, X_HOSTFILE, X_PROFILE, X_NP, X_STEPS, X_TIMEOUT, X_DEVMEM, X_BACKEND,
        X_HELP };
 
-/* ranks zplan exec starts without --np, and the most --np allows */
+/* ranks zplan exec starts without --np (a plan for 65,536 GPUs is run at
+ * reduced scale, or with --np saying so), and the most --np allows */
 #define ZP_EXEC_MAX_RANKS 64
 #define ZP_EXEC_MAX_NP 4096
 
@@ -111,8 +112,6 @@ static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
     return ZP_OK;
 }
 
-/* Ranks zplan exec starts without --np (a plan for 65,536 GPUs is run at
- * reduced scale, or with --np saying so). */
 /* Pipeline stages exec predicts one by one */
 #define ZP_EXEC_MAX_STAGES 256
 

@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -494,6 +495,20 @@ static zp_status mem_size(const char *what, const char *s, uint64_t *out, zp_err
     return st;
 }
 
+/* One more note for stderr (what zplan changed, converted or found to
+ * choose nothing), after those already said, "; " between them. */
+static void note_add(zp_answer *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_add(zp_answer *a, const char *fmt, ...)
+{
+    size_t used = strlen(a->note);
+    if (used && used + 2 < sizeof a->note)
+        used += (size_t)snprintf(a->note + used, sizeof a->note - used, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->note + used, sizeof a->note - used, fmt, ap);
+    va_end(ap);
+}
+
 static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int64_t *out, zp_err *e)
 {
     return s ? zp_parse_int(what, s, lo, hi, out, e) : ZP_OK;
@@ -905,28 +920,25 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
      * which saves the probabilities as eager attention does */
     if (cv->eager && t->flash && t->dtype == ZP_DT_FP32 && pb->model.kv_heads < pb->model.heads) {
         t->flash = 0;
-        size_t used = strlen(a->note);
-        snprintf(a->note + used, sizeof a->note - used, "%sPyTorch's SDPA in fp32 with %lld KV heads for %lld query "
+        note_add(a, "PyTorch's SDPA in fp32 with %lld KV heads for %lld query "
                  "heads runs its math attention (its fused kernels take 16-bit inputs or no grouped heads): planned "
-                 "as attention that stores its scores", used ? "; " : "", (long long)pb->model.kv_heads,
+                 "as attention that stores its scores", (long long)pb->model.kv_heads,
                  (long long)pb->model.heads);
     }
     /* a GPU file without the efficiency curve: one constant for every
      * product, which a preset's curve (fitted or measured) would not give */
     if (!r->gemmeff && cv->gemm_eff > 0 && c->gpu.gemm_eff <= 0 && (c->gpu.sms <= 0 || c->gpu.gemm_eff_max <= 0)) {
-        size_t used = strlen(a->note);
-        snprintf(a->note + used, sizeof a->note - used, "%sthe %s gives no efficiency curve (sms and "
+        note_add(a, "the %s gives no efficiency curve (sms and "
                  "gemm_max_efficiency, as the presets have): every product at a flat %.2g of its peak, which "
-                 "overrates the fast GPUs (--gemm-eff to choose, or the curve's fields from a preset)", used ? "; " : "",
+                 "overrates the fast GPUs (--gemm-eff to choose, or the curve's fields from a preset)",
                  c->gpu.name, cv->gemm_eff);
     }
     /* a network faster per GPU than any network card is most likely a
      * node's (a DGX H100's 3.2 Tb/s is 8 x 400 Gb/s): said, not refused */
     if (r->inter && c->inter_node_gbps > ZP_NIC_MAX_GBPS) {
-        size_t used = strlen(a->note);
-        snprintf(a->note + used, sizeof a->note - used, "%s--inter-node-gbps %s is %.4g GB/s a GPU, more than a "
+        note_add(a, "--inter-node-gbps %s is %.4g GB/s a GPU, more than a "
                  "network card moves (800 Gb/s, %g GB/s): it is per GPU (a node's network divided by its %lld GPUs)",
-                 used ? "; " : "", r->inter, c->inter_node_gbps, (double)ZP_NIC_MAX_GBPS, (long long)c->gpus_per_node);
+                 r->inter, c->inter_node_gbps, (double)ZP_NIC_MAX_GBPS, (long long)c->gpus_per_node);
     }
     if (r->ceu >= 0)
         cv->ce_unfused = r->ceu;
@@ -965,10 +977,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                               "pipeline stages do not split into virtual stages of %lld layers", (long long)per,
                               (long long)L, (long long)p->pp, (long long)per);
         p->vp = L / (p->pp * per);
-        size_t used = strlen(a->note);
-        snprintf(a->note + used, sizeof a->note - used, "%s--num-layers-per-virtual-pipeline-stage %lld with %lld "
-                 "layers on %lld stages is --vp %lld (zplan counts virtual stages per pipeline rank)",
-                 used ? "; " : "", (long long)per, (long long)L, (long long)p->pp, (long long)p->vp);
+        note_add(a, "--num-layers-per-virtual-pipeline-stage %lld with %lld "
+                 "layers on %lld stages is --vp %lld (zplan counts virtual stages per pipeline rank)", (long long)per,
+                 (long long)L, (long long)p->pp, (long long)p->vp);
     }
     if (cv->p2p_blocking && p->vp > 1)
         return zp_err_set(e, ZP_EINVAL, "--vp %lld with blocking pipeline transfers (--p2p-blocking, %s): DeepSpeed's "
@@ -1053,17 +1064,15 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     /* choices that choose nothing on this model: said, as Megatron would
      * just run them */
     if (t->ckpt_block >= pb->model.layers || t->ckpt_every > pb->model.layers) {
-        size_t used = strlen(a->note);
-        snprintf(a->note + used, sizeof a->note - used, "%s%s %lld with %lld blocks: %s", used ? "; " : "",
+        note_add(a, "%s %lld with %lld blocks: %s",
                  t->ckpt_block ? "--ckpt-layers" : "--ckpt-every",
                  (long long)(t->ckpt_block ? t->ckpt_block : t->ckpt_every), (long long)pb->model.layers,
                  t->ckpt_block ? "every block of a stage is rebuilt, as --ckpt full" :
                                  "no stage has a k-th block, so none is rebuilt, as --ckpt none");
     }
     if (r->sp == 1 && p->tp == 1) {
-        size_t used = strlen(a->note);
-        snprintf(a->note + used, sizeof a->note - used, "%s--sp with --tp 1: sequence parallelism splits what tensor "
-                 "parallelism leaves whole, and one rank splits nothing", used ? "; " : "");
+        note_add(a, "--sp with --tp 1: sequence parallelism splits what tensor "
+                 "parallelism leaves whole, and one rank splits nothing");
     }
     p->sp = r->sp;
     /* every searched dimension pinned or left a single choice: vp is 1

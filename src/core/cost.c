@@ -588,7 +588,7 @@ static double shows(double busy, double win, double eff)
  * overlap efficiency hides (eff; eff_dp for the data-parallel group's
  * collectives); the remainder shows. */
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
-                      double wg_s, double dg_s, double eff, double eff_dp, zp_grad_overlap go, int p2p_blocking,
+                      double wg_s, double dg_s, double eff, double eff_dp, int p2p_blocking,
                       int per_mb)
 {
     double crit = 0.0, ovl = 0.0, ovl_dp = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, dgc = 0.0, pg = 0.0, p2p = 0.0,
@@ -598,9 +598,6 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
      * behind the last micro-batch's backward alone (its once-a-step gather
      * is ZP_OVL_FWD: behind the first one's forward) */
     int once = l->zero >= 3 && l->pp > 1;
-    /* gradient reductions run after the backward where the framework
-     * does not overlap them (zp_grad_overlap) */
-    int after = go == ZP_GOVL_NONE || (go == ZP_GOVL_ZERO3 && l->zero < 3);
     for (int i = 0; i < cm->n; i++) {
         /* blocking pipeline transfers: left to the caller, per transfer on
          * the pacing stage's critical path rather than per send */
@@ -611,10 +608,10 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
          * data-parallel collectives */
         if (per_mb && cm->c[i].group != ZP_GRP_TP && cm->c[i].group != ZP_GRP_CP && cm->c[i].group != ZP_GRP_PP)
             continue;
-        /* gradients reduced after the backward: their copy to an offloaded
-         * optimizer follows the reduction, after the backward too */
-        if (cm->c[i].overlap == ZP_OVL_NONE ||
-            (after && cm->c[i].overlap == ZP_OVL_BWD && (cm->c[i].group == ZP_GRP_DP || cm->c[i].group == ZP_GRP_PCIE)))
+        /* on the critical path: among them the gradients' reductions where
+         * the framework runs them after the backward, and the copies to an
+         * offloaded optimizer that follow them (comm.c labels both so) */
+        if (cm->c[i].overlap == ZP_OVL_NONE)
             crit += cm->c[i].time_s;
         else if (once && cm->c[i].group == ZP_GRP_DP && cm->c[i].overlap == ZP_OVL_BWD)
             once_b += cm->c[i].time_s;
@@ -963,7 +960,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         double comp = M * (fwd_s + bwd_s);
         const zp_comm *cm = which == 2 ? last : which == 1 && midc ? midc : first;
         double ex = exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
-                            Ls * wg, Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv), cv->grad_overlap,
+                            Ls * wg, Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv),
                             cv->p2p_blocking, 0);
         comp_kind[which] = comp;
         if (comp > best_compute) {
@@ -975,7 +972,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * communication included: 1F1B's (M + p - 1) x (t_f + t_b)) */
             mb_s = fwd_s + bwd_s +
                    (l->pp > 1 ? exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link, Ls * wg,
-                                        Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv), cv->grad_overlap,
+                                        Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv),
                                         cv->p2p_blocking, 1) / M
                               : 0.0);
             out->ew_bytes = eg ? Ls * (et.f + et.b) + (l->ckpt == ZP_CKPT_FULL ? R * et.f : 0.0) +

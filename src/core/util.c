@@ -311,6 +311,18 @@ size_t zp_edit_distance(const char *a, const char *b)
     return d[m];
 }
 
+const char *zp_nearest_name(const char *const *names, const char *w)
+{
+    const char *best = NULL;
+    size_t bd = 4;
+    for (; *names; names++) {
+        size_t d = zp_edit_distance(w, *names);
+        if (d < bd)
+            bd = d, best = *names;
+    }
+    return best;
+}
+
 const char *zp_fmt_secs(char *buf, size_t n, double s)
 {
     if (s >= 100)

@@ -81,6 +81,9 @@ const char *zp_fmt_count(char *buf, size_t n, double count);
 /* Levenshtein distance between a and b (insertions, deletions and
  * substitutions), or (size_t)-1 when either is over 60 characters. */
 size_t zp_edit_distance(const char *a, const char *b);
+/* Of a NULL-terminated list, the name nearest to w within 3 edits (the
+ * first of equals; w itself when listed), or NULL. */
+const char *zp_nearest_name(const char *const *names, const char *w);
 
 /* A time as the tables print it: "1522 s", "21.42 s", "78.11 ms", "95.6 us". */
 const char *zp_fmt_secs(char *buf, size_t n, double s);

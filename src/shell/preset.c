@@ -38,8 +38,6 @@ const char *zp_data_dir(void)
 
 zp_status zp_read_file(const char *path, char **text, zp_err *e)
 {
-    if (!*path)   /* --config '' */
-        return zp_err_set(e, ZP_EINVAL, "a file name is empty (allowed: the path of a file)");
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t len = 0, cap = 0;
@@ -800,16 +798,8 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
             const char *const *known = level ? peaks : keys;
             for (const cJSON *k = (level ? peak : j)->child; k; k = k->next) {
                 size_t kl = strlen(k->string);
-                int ok = !level && kl >= 6 && !strcmp(k->string + kl - 6, "source");
-                const char *near = NULL;
-                size_t bd = 4;
-                for (int i = 0; known[i] && !ok; i++) {
-                    size_t d = zp_edit_distance(k->string, known[i]);
-                    ok = d == 0;
-                    if (d < bd)
-                        bd = d, near = known[i];
-                }
-                if (!ok) {
+                const char *near = zp_nearest_name(known, k->string);
+                if (!(near && !strcmp(near, k->string)) && !(!level && kl >= 6 && !strcmp(k->string + kl - 6, "source"))) {
                     char hint[96] = "";
                     if (near)
                         snprintf(hint, sizeof hint, "did you mean \"%s\"? ", near);
