@@ -12,7 +12,9 @@
  * Storage types are ze_dt's codes (device.h): 0 fp32, 1 bf16, 2 fp16.  The
  * 16-bit conversions are the bit manipulations of cpu/kernels.c (round to
  * nearest even, NaN kept NaN with the quiet bit set, overflow to inf), so a
- * value rounds to the same bits on either row. */
+ * value rounds to the same bits on either row; a NaN that arithmetic makes
+ * (inf - inf in an accumulating convert) does not: the GPU writes its one
+ * canonical NaN, x86 its own default. */
 #ifndef ZE_KERNELS_CUDA_H
 #define ZE_KERNELS_CUDA_H
 
