@@ -370,7 +370,7 @@ static int devices(void)
  * reads cudaMemGetInfo after the ranks before it on its GPU): the context
  * and cuBLAS as each rank starts, then the communicator.  Returns 0, or -1
  * with msg (every rank returns the same). */
-static int cuda_setup(ze_dev *d, ze_alloc *a, ze_group *g, char *msg, size_t mn)
+static int cuda_setup(ze_dev *d, ze_alloc *a, ze_group *g, int force_nccl, char *msg, size_t mn)
 {
 #ifdef ZP_HAVE_CUDA
     MPI_Comm node;
@@ -429,8 +429,13 @@ static int cuda_setup(ze_dev *d, ze_alloc *a, ze_group *g, char *msg, size_t mn)
         return -1;
     }
     d->shared = anyshared;
+    if (force_nccl && anyshared) {   /* NCCL refuses two ranks of one communicator on a GPU */
+        snprintf(msg, mn, "group=nccl: ranks share a GPU here, and NCCL refuses two ranks of one communicator on "
+                          "the same GPU (allowed: one rank a GPU, or group=auto)");
+        return -1;
+    }
     int grc = 0;
-    if (size == 1)
+    if (size == 1 && !force_nccl)   /* group=nccl: one rank's NCCL communicator, so a lone GPU runs NCCL's calls */
         ze_group_single(g);
     else if (anyshared)
         grc = ze_group_staged(g, MPI_COMM_WORLD, d);
@@ -447,7 +452,7 @@ static int cuda_setup(ze_dev *d, ze_alloc *a, ze_group *g, char *msg, size_t mn)
     }
     return 0;
 #else
-    (void)d, (void)a, (void)g;
+    (void)d, (void)a, (void)g, (void)force_nccl;
     snprintf(msg, mn, "this zplan-engine was built without CUDA (configure found no nvcc, cuBLAS or NCCL; "
                       "install the CUDA toolkit with NCCL and configure --with-cuda=DIR)");
     return -1;
@@ -558,7 +563,7 @@ int main(int argc, char **argv)
         "layers", "hidden", "heads", "vocab", "seq", "micro_batch", "accum", "steps", "zero", "ckpt", "ckpt_every",
         "ckpt_layers", "offload", "sgd", "seed", "device_cap", "dtype", "grad_dtype", "loss_scale", "scale_window",
         "progress", "first_step_delay_ms", "mb_delay_ms", "weight_decay", "clip", "kv_heads", "ffn", "tied", "bias",
-        "tp", "pp", "vp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "dump"};
+        "tp", "pp", "vp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "group", "dump"};
     for (int i = 1; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         size_t k = 0, nk = sizeof keys / sizeof keys[0];
@@ -633,12 +638,26 @@ int main(int argc, char **argv)
         MPI_Finalize();
         return 2;
     }
+    /* group=auto (the default): the CUDA row's group as cuda_setup
+     * chooses it; group=nccl: NCCL even for one rank (tests/gpu.sh, on a
+     * machine with one GPU) */
+    const char *group = "auto";
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "group=", 6) == 0)
+            group = argv[i] + 6;
+    if ((strcmp(group, "auto") != 0 && strcmp(group, "nccl") != 0) ||
+        (strcmp(group, "nccl") == 0 && strcmp(backend, "cuda") != 0)) {
+        if (g.rank == 0)
+            fprintf(stderr, "zplan-engine: group=%s: allowed: auto, or nccl with backend=cuda\n", group);
+        MPI_Finalize();
+        return 2;
+    }
     ze_dev d;
     ze_alloc setup_alloc;   /* until ze_train points the row at the result's */
     ze_alloc_init(&setup_alloc, 0, 0);
     memset(&d, 0, sizeof d);
     if (strcmp(backend, "cuda") == 0) {
-        if (cuda_setup(&d, &setup_alloc, &g, msg, sizeof msg) != 0) {
+        if (cuda_setup(&d, &setup_alloc, &g, strcmp(group, "nccl") == 0, msg, sizeof msg) != 0) {
             if (g.rank == 0) {
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "status", "failed");

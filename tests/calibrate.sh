@@ -7,7 +7,7 @@
 # time comes to the measured one is a benchmark: scripts/step-matrix.sh.)
 . "$(dirname "$0")/lib.sh"
 
-need_engine
+need_engine sqlite3
 DB=$tmp/cal.db
 
 run "$ZPLAN" calibrate --np 2 --db "$DB" --json

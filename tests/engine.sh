@@ -204,6 +204,12 @@ ok "$([ "$rc" -eq 2 ] && grep -q 'ckpt=9' "$errf"; echo $?)" "a bad argument is 
 run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" layers=2 hidden=32 heads=4 vocab=64 seq=16 steps=1 acum=4
 ok "$([ "$rc" -eq 2 ] && grep -q "'acum=4' is not a key=value argument" "$errf" && [ ! -s "$outf" ]; echo $?)" \
     "an unknown key is refused (exit 2) naming it, nothing run" || diag "rc=$rc $(head -c 300 "$errf")"
+# group=nccl is for the CUDA row only; any other group is refused
+run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" layers=2 hidden=32 heads=4 vocab=64 seq=16 steps=1 group=nccl
+ok "$([ "$rc" -eq 2 ] && grep -q 'group=nccl: allowed: auto, or nccl with backend=cuda' "$errf" && [ ! -s "$outf" ]; echo $?)" \
+    "group=nccl without backend=cuda is refused (exit 2), nothing run" || diag "rc=$rc $(head -c 300 "$errf")"
+run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" layers=2 hidden=32 heads=4 vocab=64 seq=16 steps=1 group=gloo
+ok "$([ "$rc" -eq 2 ] && grep -q 'group=gloo: allowed' "$errf"; echo $?)" "group=gloo is refused (exit 2) naming it"
 # GNU-style --help and --version, without MPI
 run "$ZPLAN_ENGINE" --help
 ok "$([ "$rc" -eq 0 ] && grep -q '^Usage: mpirun -np N zplan-engine key=value' "$outf"; echo $?)" "zplan-engine --help: usage, exit 0"

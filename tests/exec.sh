@@ -5,7 +5,7 @@
 # must refuse before (or instead of) running.
 . "$(dirname "$0")/lib.sh"
 
-need_engine
+need_engine sqlite3
 # zplan exec itself sets what the ranks need (running as root, oversubscribing)
 unset OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base_oversubscribe
 DB=$tmp/exec.db

@@ -96,6 +96,24 @@ for off in 0 1 2; do
     done
 done
 
+# ---- NCCL on a lone GPU (group=nccl): one rank's communicator, so that
+# group_nccl.c's init, collectives and finalize run on a machine with one
+# GPU, where ranks sharing it take the host-staged group; ZeRO-3 for its
+# reduce-scatters and all-gathers (NCCL_SOCKET_IFNAME=lo: the machine has
+# no network, and NCCL's bootstrap passes over lo when other interfaces
+# are up)
+for z in 0 3; do
+    what="1 rank, NCCL's group (group=nccl), ZeRO-$z"
+    eng 1 2 4 "$z" 0
+    cp "$outf" "$tmp/cpu.json"
+    export NCCL_SOCKET_IFNAME=lo
+    eng 1 2 4 "$z" 0 backend=cuda group=nccl
+    unset NCCL_SOCKET_IFNAME
+    ok $rc "$what: runs" || { diag "$err"; continue; }
+    jok "$outf" '.group == "nccl"' "$what: the record says nccl"
+    within "$outf" "$tmp/cpu.json" 1e-4 "$what: the CPU engine's losses within 1e-4 per step"
+done
+
 # ---- oracle, ranks sharing the GPU: ZeRO 0-3 against one CPU rank
 eng 1 2 4 0 0
 cp "$outf" "$tmp/cpu1.json"
