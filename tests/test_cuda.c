@@ -24,6 +24,7 @@
 #include "kernels.h"
 #include "tap.h"
 
+#include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -688,6 +689,33 @@ static void test_misc(void)
        "overhead: context %llu, cuBLAS %llu, staging %llu bytes of %llu", (unsigned long long)gpu.ovh.context,
        (unsigned long long)gpu.ovh.blas, (unsigned long long)gpu.ovh.staging, (unsigned long long)gpu.ovh.total);
     is_u64(gpu.granule[ZE_DEVICE], 2u << 20, "device pool granule 2 MiB");
+    /* the granule against the device: what cudaMemGetInfo says 64 requests
+     * of 4 KiB and 8 of 2 MiB + 4 KiB take (a granule each, and two); a
+     * driver that packs small requests into shared pages would show here
+     * before the memory check's device totals (tests/gpu.sh) miss by it */
+    {
+        static const size_t req[2] = {4096, ((size_t)2 << 20) + 4096};
+        static const int cnt[2] = {64, 8};
+        for (int k = 0; k < 2; k++) {
+            void *p[64] = {0};
+            size_t fa = 0, fb = 0, tot = 0;
+            cudaDeviceSynchronize();
+            cudaMemGetInfo(&fa, &tot);
+            int got = 0;
+            for (int i = 0; i < cnt[k]; i++)
+                got += cudaMalloc(&p[i], req[k]) == cudaSuccess;
+            cudaDeviceSynchronize();
+            cudaMemGetInfo(&fb, &tot);
+            for (int i = 0; i < cnt[k]; i++)
+                if (p[i])
+                    cudaFree(p[i]);
+            uint64_t g = gpu.granule[ZE_DEVICE], want = (uint64_t)cnt[k] * ((req[k] + g - 1) / g * g);
+            uint64_t used = fa > fb ? (uint64_t)(fa - fb) : 0;
+            ok(got == cnt[k] && used >= want - want / 20 && used <= want + want / 20,
+               "%d cudaMalloc of %zu bytes take %llu bytes of the device, %llu as the granule rounds them (5 %%)",
+               cnt[k], req[k], (unsigned long long)used, (unsigned long long)want);
+        }
+    }
     double s0, f0, s1, f1;
     gpu.ops->gemm_stats(&gpu, &s0, &f0);
     const int n = 256;

@@ -37,7 +37,7 @@
 #define STAGING_BYTES ((size_t)8 << 20)
 
 /* cudaMalloc reserves whole 2 MiB pages for a request: the device pool's
- * granule (scripts/gpu-check checks this assumption on the GPU). */
+ * granule (tests/test_cuda measures it on the GPU). */
 #define CUDA_GRANULE ((uint64_t)2 << 20)
 
 typedef struct cu_row {

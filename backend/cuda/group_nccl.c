@@ -357,6 +357,8 @@ int ze_group_nccl(ze_group *g, MPI_Comm comm, ze_dev *d)
         if (!rc)
             snprintf(g->err, sizeof g->err, "NCCL set-up: another rank failed (its message is on its stderr)");
         cudaFree(one);
+        n_fini(g);   /* the stream and the group's memory; no communicator is left */
+        g->fini = NULL;
         return rc ? rc : ZE_GERR_NCCL;
     }
     MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, comm);
@@ -384,6 +386,8 @@ int ze_group_nccl(ze_group *g, MPI_Comm comm, ze_dev *d)
             snprintf(g->err, sizeof g->err, "NCCL communicator init: another rank failed");
         }
         cudaFree(one);
+        n_fini(g);   /* the stream and the group's memory; no communicator is left */
+        g->fini = NULL;
         return rc ? rc : ZE_GERR_NCCL;
     }
     /* a first collective on a few bytes (with blocking = 0 a call may
@@ -397,6 +401,8 @@ int ze_group_nccl(ze_group *g, MPI_Comm comm, ze_dev *d)
             give_up(g, 0);
             snprintf(g->err, sizeof g->err, "NCCL warm-up: another rank failed");
         }
+        n_fini(g);
+        g->fini = NULL;
         return rc ? rc : ZE_GERR_NCCL;
     }
     uint64_t after = used_bytes();
