@@ -193,10 +193,11 @@ zp models
 ok $rc "models exits 0"
 missing=
 for m in gpt2-small gpt2-medium gpt2-large gpt2-xl gpt3-1.3b gpt3-6.7b gpt3-13b gpt3-175b opt-175b bloom-176b \
-    llama2-7b llama2-13b llama2-70b llama3-8b llama3-70b llama3-405b chatglm-6b t5-decoder-9.8b cpm2-decoder-7.4b; do
+    llama2-7b llama2-13b llama2-70b llama3-8b llama3-70b llama3-405b chatglm-6b t5-decoder-9.8b cpm2-decoder-7.4b \
+    llama3.2-1b llama3.2-3b mistral-7b qwen2.5-7b gemma-7b; do
     grep -q "^$m " "$outf" || missing="$missing $m"
 done
-is "$missing" "" "models lists the 19 presets"
+is "$missing" "" "models lists the 24 presets"
 
 zp gpus
 ok $rc "gpus exits 0"

@@ -463,6 +463,40 @@ static void model_presets(void)
             continue;
         is_dbl((double)zp_model_params(&m), published, 0.015, "preset %s: parameters vs published", names[i]);
     }
+    /* the newer architectures' counts to the parameter, by hand from each
+     * config (V vocabulary, h hidden, L layers, d head size, a and g query
+     * and KV heads, f the MLP's width; SwiGLU/GeGLU 3hf, norms 2h a block
+     * and h at the end, no biases unless said):
+     *   mistral-7b: 2 x 32000 x 4096 (untied) = 262,144,000; a block
+     *     4096^2 (q) + 2 x 4096 x 1024 (k, v) + 4096^2 (o) + 3 x 4096 x
+     *     14336 + 8192 = 218,112,000, x 32 = 6,979,584,000; + 4096
+     *     = 7,241,732,096
+     *   llama3.2-1b: 128256 x 2048 (tied) = 262,668,288; a block 2 x 2048^2
+     *     + 2 x 2048 x 512 + 3 x 2048 x 8192 + 4096 = 60,821,504, x 16 =
+     *     973,144,064; + 2048 = 1,235,814,400
+     *   llama3.2-3b: 128256 x 3072 = 394,002,432; a block 2 x 3072^2 +
+     *     2 x 3072 x 1024 + 3 x 3072 x 8192 + 6144 = 100,669,440, x 28 =
+     *     2,818,744,320; + 3072 = 3,212,749,824
+     *   qwen2.5-7b: 2 x 152064 x 3584 = 1,089,994,752; a block (3584^2 +
+     *     3584) + 2 x (3584 x 512 + 512) + 3584^2 + 3 x 3584 x 18944 +
+     *     7168 = 233,057,792 (Q, K, V biased), x 28 = 6,525,618,176; + 3584
+     *     = 7,615,616,512
+     *   gemma-7b: 256000 x 3072 = 786,432,000; a block 4 x 3072 x (16 x
+     *     256) + 3 x 3072 x 24576 + 6144 = 276,830,208, x 28 =
+     *     7,751,245,824; + 3072 = 8,537,680,896 */
+    static const struct {
+        const char *name;
+        int64_t params;
+    } exact[] = {{"mistral-7b", 7241732096LL}, {"llama3.2-1b", 1235814400LL}, {"llama3.2-3b", 3212749824LL},
+                 {"qwen2.5-7b", 7615616512LL}, {"gemma-7b", 8537680896LL}};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+        zp_model x;
+        zp_err xe = {0};
+        zp_status st = zp_model_preset(exact[i].name, &x, &xe);
+        ok(st == ZP_OK && zp_model_params(&x) == exact[i].params, "preset %s: %llu parameters, by hand (got %llu%s%s)",
+           exact[i].name, (unsigned long long)exact[i].params,
+           st == ZP_OK ? (unsigned long long)zp_model_params(&x) : 0ULL, st ? ": " : "", st ? xe.msg : "");
+    }
     zp_model m;
     zp_err e = {0};
     ok(zp_model_preset("LLaMA2-7B", &m, &e) == ZP_OK, "preset names are case-insensitive");
