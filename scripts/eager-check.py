@@ -341,6 +341,7 @@ def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False):
             "--global-batch", str(BATCH), "--tp", "1", "--pp", "1", "--zero", "0", "--ckpt", "none",
             "--flash-attn" if flash else "--no-flash-attn", "--framework", "torch",
             "--adam-impl", "fused",   # what is measured here is the forward and backward, no optimizer step
+            "--blas-workspace", "0",  # PyTorch on a CPU runs no cuBLAS, so holds no workspace
             "--dtype", "fp32" if mode == "fp32" else "bf16", "--json", "--no-store"]
     if mode == "bf16":
         args.append("--no-master-weights")

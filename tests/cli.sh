@@ -388,6 +388,28 @@ for z in 0 0B 0MiB 0.0; do
         "--cuda-ctx $z --nccl-mem $z: no context, no NCCL memory" || show_run
 done
 
+# PyTorch eager's cuBLAS workspaces (--blas-workspace): GPT-2 small on an
+# H200 (compute capability 9.0: 32 MiB a thread) and an A100 (8.0:
+# 8.125 MiB), two threads, in the buffers; nothing without eager
+ws() {
+    g1=$1
+    shift
+    zp --model gpt2-small --gpus 1 --gpu "$g1" --seq 1024 --micro-batch 4 --global-batch 4 --dp 1 --tp 1 --pp 1 \
+        --zero 0 --ckpt none --flash-attn --dtype bf16 --no-store --json "$@" && jq -r '.chosen.memory_bytes.buffers' "$outf"
+}
+for g in h200:33554432 a100-80g:8519680; do
+    for fw in "--framework torch" "--framework megatron"; do
+        # shellcheck disable=SC2086
+        b1=$(ws "${g%%:*}" $fw) b0=$(ws "${g%%:*}" $fw --blas-workspace 0)
+        case $fw in *torch) want=$((2 * ${g#*:})) ;; *) want=0 ;; esac
+        is "$((b1 - b0))" "$want" "${g%%:*} $fw: the buffers hold $want bytes of cuBLAS workspaces (2 x ${g#*:} with eager)"
+    done
+done
+zp --model gpt2-small --gpus 1 --gpu h200 --framework torch --blas-workspace 48MiB --no-store --json
+jok "$outf" '.conventions.torch_blas_workspace_bytes == 50331648' "--blas-workspace 48MiB: 50331648 bytes, in the JSON's conventions"
+zp --model gpt2-small --gpus 1 --blas-workspace lots --no-store
+ok "$([ "$rc" -eq 2 ] && grep -q -- "--blas-workspace" "$errf"; echo $?)" "--blas-workspace lots: refused (exit 2), naming it"
+
 # an answer that cannot be written (a full disk) is a failure, exit 1 in
 # one line, and a planning run whose answer was not delivered is not recorded
 runs_in() { sqlite3 -batch "$1" 'SELECT count(*) FROM runs' 2>/dev/null || echo none; }
@@ -1137,7 +1159,8 @@ is "$rc" 2 "--framework megatron --overlap-param-gather without --overlap-grad-r
 ok "$(grep -q "allowed: add --grad-reduce backward" "$errf"; echo $?)" "the refusal says what is allowed"
 # Adam's implementation: torch.optim's foreach (--framework torch) makes sqrt(v) at the step,
 # 4 bytes a parameter; with 128 tokens on one GPU (GPT-2 medium, fp32) that step is the peak: the
-# parameters, every gradient and the moments, 4 + 4 + 8 bytes a parameter, + sqrt(v) in buffers
+# parameters, every gradient and the moments, 4 + 4 + 8 bytes a parameter, + sqrt(v) in buffers (beside
+# PyTorch's two 32 MiB cuBLAS workspaces on an H200)
 for i in fused foreach; do
     zp --model gpt2-medium --gpus 1 --gpu h200 --seq 128 --micro-batch 1 --global-batch 1 --dtype fp32 --ckpt none \
         --framework torch --adam-impl $i --json --db "$tmp/adam.db"
@@ -1146,8 +1169,8 @@ done
 jok "$tmp/adam-foreach.json" '.conventions.adam_impl == "foreach" and .chosen.peak_phase == "step" and
     .chosen.memory_bytes.activations == 0 and
     .chosen.memory_bytes.params + .chosen.memory_bytes.grads + .chosen.memory_bytes.optimizer == 16 * .model.params and
-    .chosen.memory_bytes.buffers == 4 * .model.params' \
-    "--adam-impl foreach: the peak is the step, 16 bytes a parameter of states and sqrt(v)'s 4 in buffers"
+    .chosen.memory_bytes.buffers == 4 * .model.params + 2 * 33554432' \
+    "--adam-impl foreach: the peak is the step, 16 bytes a parameter of states and sqrt(v)'s 4 in buffers (+ 2 x 32 MiB of cuBLAS workspaces)"
 jq -s . "$tmp/adam-fused.json" "$tmp/adam-foreach.json" >"$tmp/adam2.json"
 jok "$tmp/adam2.json" '.[0].conventions.adam_impl == "fused" and .[0].chosen.peak_phase != "step" and
     ((.[1].chosen.time_s.optimizer - .[0].chosen.time_s.optimizer * 80 / 28) | fabs) < 1e-9 * .[0].chosen.time_s.optimizer' \
@@ -1356,8 +1379,8 @@ jok "$tmp/eg2.json" '.[0].conventions.eager and (.[1].conventions.eager | not) a
     .[0].chosen.peak_phase == "loss" and .[0].chosen.memory_bytes.grads == 0 and
     .[0].chosen.memory_bytes.optimizer == 8 * $p and .[1].chosen.memory_bytes.optimizer == 12 * $p and
     .[0].chosen.memory_bytes.params == 4 * $p + 2 * (12 * 12 * 768 * 768 + 50257 * 768) and
-    .[0].chosen.memory_bytes.buffers == 12 * 4096 * 50257' \
-    "--framework torch, GPT-2 small, bf16 on one GPU: autocast's 4 + 8 bytes a parameter and the bf16 copies of the products' weights, no gradients at the loss, 12 b s V bytes of fp32 loss tensors; --no-eager: zplan's own (12 bytes a parameter of optimizer)"
+    .[0].chosen.memory_bytes.buffers == 12 * 4096 * 50257 + 2 * 33554432' \
+    "--framework torch, GPT-2 small, bf16 on one GPU: autocast's 4 + 8 bytes a parameter and the bf16 copies of the products' weights, no gradients at the loss, 12 b s V bytes of fp32 loss tensors and two 32 MiB cuBLAS workspaces; --no-eager: zplan's own (12 bytes a parameter of optimizer)"
 zp --model gpt2-small --gpus 1 --no-store --json --dp 1 --zero 0 --micro-batch 4 --global-batch 4
 jok "$outf" '(.conventions.eager | not) and (.conventions.ce_unfused | not)' "no --framework: zplan's own accounting (eager off, a fused loss)"
 zp --model llama3-8b --gpus 8 --gpu h100-sxm --dp 8 --zero 3 --tp 1 --pp 1 --ckpt full --seq 8192 --micro-batch 1 --global-batch 8 \

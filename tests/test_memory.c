@@ -1590,6 +1590,33 @@ static void test_eager(void)
     is_u64(mem.dev[ZP_MEM_ACT], (uint64_t)L * want + (uint64_t)n * (ln + 2 * h),
            "eager: the layers' and the final norm's and head's saved tensors");
     is_u64(mem.dev[ZP_MEM_BUF], 12 * (uint64_t)n * V, "eager: the loss's three fp32 b s V tensors");
+    {   /* PyTorch's cuBLAS workspaces (CublasHandlePool.cpp): ":4096:8" on
+         * compute capability 9.x, 10.x and 12.x, 4096 KiB x 8 = 33,554,432
+         * bytes; else ":4096:2:16:8", (4096 x 2 + 16 x 8) KiB = 8,519,680;
+         * a step holds two (the forward's thread and autograd's), in the
+         * buffers at every moment, and nothing outside eager */
+        static const struct {
+            double cc;
+            uint64_t ws;
+        } wc[] = {{9.0, 33554432}, {10.0, 33554432}, {12.0, 33554432}, {8.0, 8519680}, {8.9, 8519680},
+                  {11.0, 8519680}, {7.0, 8519680}, {0.0, 8519680}};
+        for (size_t i = 0; i < sizeof wc / sizeof wc[0]; i++)
+            is_u64(zp_torch_blas_ws(wc[i].cc), wc[i].ws, "PyTorch's cuBLAS workspace at compute capability %.1f",
+                   wc[i].cc);
+        zp_conv cw = cv;
+        cw.torch_blas_ws_bytes = zp_torch_blas_ws(9.0);
+        zp_mem mw;
+        zp_mem_stage(&g2, &ac, &l1, &c, &cw, 0, &mw);
+        is_u64(mw.dev[ZP_MEM_BUF], 12 * (uint64_t)n * V + 2 * 33554432ULL,
+               "eager on an H200: the loss's tensors and two 32 MiB cuBLAS workspaces");
+        is_u64((uint64_t)mw.phase, (uint64_t)mem.phase, "the workspaces move no peak: every moment has them");
+        cw.eager = 0;
+        zp_mem mn, mn0;
+        zp_mem_stage(&g2, &ac, &l1, &c, &cw, 0, &mn);
+        cw.torch_blas_ws_bytes = 0;
+        zp_mem_stage(&g2, &ac, &l1, &c, &cw, 0, &mn0);
+        is_u64(mn.dev_total, mn0.dev_total, "without eager no PyTorch workspace is counted");
+    }
     /* a fused (compiled) loss instead: the fp32 logits alone; and without
      * eager, zplan's own: the fp32 logits, or with an uncompiled PyTorch
      * cross_entropy (torchtitan's in 2024) the same three tensors */

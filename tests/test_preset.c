@@ -415,6 +415,16 @@ static void stored_model(void)
     is_u64(zp_model_params(&pb.model), 2 * (64 * 160 + 160 + 128 * 64 + 2 * 64 * 256 + 256 + 64 + 2 * 64) +
                                            100 * 64 + 2 * 64 + 2 * 64 + 100 * 64 + 100,
            "and counts by them");
+    /* PyTorch's cuBLAS workspaces: absent (stored before zplan counted
+     * them) read as none, as those runs were planned */
+    static const struct { const char *doc; uint64_t want; } wsin[] = {
+        {"{\"conventions\":{}}", 0}, {"{\"conventions\":{\"torch_blas_workspace_bytes\":33554432}}", 33554432}};
+    for (int i = 0; i < 2; i++) {
+        j = cJSON_Parse(wsin[i].doc);
+        zp_result_problem(j, &pb);
+        cJSON_Delete(j);
+        is_u64(pb.conv.torch_blas_ws_bytes, wsin[i].want, "stored %s: PyTorch's cuBLAS workspace", wsin[i].doc);
+    }
     /* the sequence-parallel inputs' convention: absent (stored before it)
      * reads as Megatron's local rows, as those runs were planned */
     static const struct { const char *doc; int want; } spin[] = {
@@ -509,15 +519,16 @@ static void gpu_presets(void)
 {
     static const struct {
         const char *name;
-        double mem_gib_min, mem_gib_max, bf16_tflops, fp16_tflops;
+        double mem_gib_min, mem_gib_max, bf16_tflops, fp16_tflops, cc;
     } cases[] = {
-        /* dense peaks from the NVIDIA datasheets (sparsity figures halved) */
-        {"v100-16g", 15.5, 16.1, 0, 125}, {"v100-32g", 31.5, 32.1, 0, 125},
-        {"a100-40g", 39, 40.1, 312, 312}, {"a100-80g", 79, 80.1, 312, 312},
-        {"h100-sxm", 79, 80.1, 989.4, 989.4}, {"h100-pcie", 79, 80.1, 756.5, 756.5},
-        {"h200", 139, 141, 989.4, 989.4}, {"b200", 170, 192, 2250, 2250},
-        {"l40s", 44, 48.1, 362.05, 362.05}, {"rtx3090", 23.5, 24.1, 71, 71},
-        {"rtx4090", 23.5, 24.1, 165.2, 165.2}, {"gtx1060-6g", 5.9, 6.1, 0, 0.0684},
+        /* dense peaks from the NVIDIA datasheets (sparsity figures halved);
+         * compute capabilities from NVIDIA's CUDA GPUs list */
+        {"v100-16g", 15.5, 16.1, 0, 125, 7.0}, {"v100-32g", 31.5, 32.1, 0, 125, 7.0},
+        {"a100-40g", 39, 40.1, 312, 312, 8.0}, {"a100-80g", 79, 80.1, 312, 312, 8.0},
+        {"h100-sxm", 79, 80.1, 989.4, 989.4, 9.0}, {"h100-pcie", 79, 80.1, 756.5, 756.5, 9.0},
+        {"h200", 139, 141, 989.4, 989.4, 9.0}, {"b200", 170, 192, 2250, 2250, 10.0},
+        {"l40s", 44, 48.1, 362.05, 362.05, 8.9}, {"rtx3090", 23.5, 24.1, 71, 71, 8.6},
+        {"rtx4090", 23.5, 24.1, 165.2, 165.2, 8.9}, {"gtx1060-6g", 5.9, 6.1, 0, 0.0684, 6.1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         zp_gpu g;
@@ -525,6 +536,7 @@ static void gpu_presets(void)
         zp_status st = zp_gpu_preset(cases[i].name, &g, &e);
         if (!ok(st == ZP_OK, "GPU preset %s loads%s%s", cases[i].name, st ? ": " : "", st ? e.msg : ""))
             continue;
+        is_dbl(g.compute_cap, cases[i].cc, 1e-9, "%s: compute capability %.1f", cases[i].name, cases[i].cc);
         double gib = (double)g.mem_bytes / 1073741824.0;
         ok(gib >= cases[i].mem_gib_min && gib <= cases[i].mem_gib_max, "%s: memory %.2f GiB in [%g, %g]",
            cases[i].name, gib, cases[i].mem_gib_min, cases[i].mem_gib_max);
@@ -546,8 +558,8 @@ static void gpu_presets(void)
            strstr(e.msg, "gemm_max_efficiency_benchmark"),
        "GPU preset whose benchmark ceiling is below its sustained one is refused (%s)", e.msg);
     /* an optional rate of 0 would read as absent: refused, naming it */
-    static const char *const zero_keys[] = {"attention_efficiency", "sms", "gemm_efficiency"};
-    for (int i = 0; i < 3; i++) {
+    static const char *const zero_keys[] = {"attention_efficiency", "sms", "gemm_efficiency", "compute_capability"};
+    for (int i = 0; i < 4; i++) {
         char zt[512];
         snprintf(zt, sizeof zt, "{\"name\":\"x\",\"memory_mib\":24576,\"peak_tflops\":{\"bf16\":100},\"hbm_gbps\":936,"
                  "\"nvlink_gbps\":32,\"pcie_gbps\":32,\"nic_gbps\":3.125,\"gpus_per_node\":4,\"host_mem_gib\":128,"
@@ -618,6 +630,8 @@ static void gpu_presets(void)
         zp_gpu back;
         cJSON *pj = zp_gpu_to_json(&g, "test");
         char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
+        ok(g.compute_cap == 0.0 && zp_torch_blas_ws(g.compute_cap) == 8519680,
+           "a GPU file without compute_capability: PyTorch's earlier-GPU workspace, 8.125 MiB");
         ok(pt && zp_gpu_from_json(pt, "profile", &back, &e) == ZP_OK && back.nccl_comm_bytes == g.nccl_comm_bytes &&
                back.mem_bytes == g.mem_bytes && back.host_mem_bytes == g.host_mem_bytes &&
                back.cuda_ctx_bytes == g.cuda_ctx_bytes,

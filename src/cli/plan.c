@@ -17,7 +17,7 @@
 enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
-    O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM,
+    O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM, O_BLASWS,
     O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
@@ -71,6 +71,7 @@ static const zp_opt plan_opts[] = {
     {"no-bwd-workspace", O_NOBWDWS, NULL, NULL, "leave out the backward workspace (one block's activation\ngradients)", NULL},
     {"cuda-ctx", O_CUDACTX, "SIZE", NULL, "CUDA context per process (default: the preset's; 0 for none)", NULL},
     {"nccl-mem", O_NCCLMEM, "SIZE", NULL, "NCCL memory per communicator (default: the preset's; 0 for none)", NULL},
+    {"blas-workspace", O_BLASWS, "SIZE", NULL, "PyTorch eager's cuBLAS workspace, held by its allocator for\neach of the two threads that run products (default: 32 MiB on\ncompute capability 9.x, 10.x, 12.x, else 8.125 MiB; 0 for none)", NULL},
     {"frag", O_FRAG, "F", NULL, "allocator fragmentation, fraction (default 0.05)", NULL},
     {"gemm-eff", O_GEMMEFF, "F", NULL, "one matmul efficiency for every shape, fraction of dense peak\n(default: by shape, the preset's curve; 0.6 without one)", NULL},
     {"gemm-max-eff", O_GEMMMAX, "F", NULL, "the curve's ceiling (default: the preset's)", NULL},
@@ -143,7 +144,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *blasws, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, eager, ceu;
 } raw;
 
@@ -206,6 +207,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_BUCKET: r->bucket = v; break;
     case O_CUDACTX: r->cudactx = v; break;
     case O_NCCLMEM: r->ncclmem = v; break;
+    case O_BLASWS: r->blasws = v; break;
     case O_FRAG: r->frag = v; break;
     case O_GEMMEFF: r->gemmeff = v; break;
     case O_GEMMMAX: r->gemmmax = v; break;
@@ -868,7 +870,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     if ((st = opt_int("--bucket-elems", r->bucket, 0, (int64_t)1 << 40, &cv->bucket_elems, e)))
         return st;
     if ((r->cudactx && (st = zp_parse_bytes0("--cuda-ctx", r->cudactx, &cv->cuda_ctx_bytes, e))) ||
-        (r->ncclmem && (st = zp_parse_bytes0("--nccl-mem", r->ncclmem, &cv->nccl_comm_bytes, e))))
+        (r->ncclmem && (st = zp_parse_bytes0("--nccl-mem", r->ncclmem, &cv->nccl_comm_bytes, e))) ||
+        (r->blasws && (st = zp_parse_bytes0("--blas-workspace", r->blasws, &cv->torch_blas_ws_bytes, e))))
         return st;
     if ((r->frag && (st = zp_parse_double("--frag", r->frag, 0, 1, &cv->frag, e))) ||
         (r->gemmeff && (st = zp_parse_double("--gemm-eff", r->gemmeff, 1e-3, 1, &cv->gemm_eff, e))) ||

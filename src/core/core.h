@@ -114,6 +114,7 @@ typedef struct zp_gpu {
     uint64_t nccl_comm_bytes;    /* per communicator */
     uint64_t cublas_bytes;       /* per process: the cuBLAS handle and its workspace (0: not counted) */
     uint64_t alloc_granule_bytes; /* the device allocator rounds each tensor up to this (0: a fraction, frag) */
+    double compute_cap;          /* CUDA compute capability, 9.0 for Hopper (0: not given) */
     /* measured profiles (zplan calibrate) bring their own; 0: the defaults */
     double gemm_eff;             /* achieved fraction of peak in matmuls */
     double alpha_s;              /* latency per ring step */
@@ -313,6 +314,8 @@ typedef struct zp_conv {
     uint64_t cuda_ctx_bytes;    /* per process */
     uint64_t nccl_comm_bytes;   /* per communicator */
     uint64_t cublas_bytes;      /* per process: cuBLAS handle and workspace */
+    uint64_t torch_blas_ws_bytes; /* PyTorch eager (eager): the cuBLAS workspace its caching allocator holds for
+                                   * each thread that runs products, two in a step (zp_torch_blas_ws) */
     double frag;                /* allocator fragmentation, fraction of the rest */
     uint64_t alloc_granule_bytes; /* > 0: tensors rounded up to this instead of frag (half a granule each) */
     double gemm_eff;            /* achieved fraction of dense peak in matmuls; 0: by shape, from `gemm` */
@@ -478,6 +481,9 @@ int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M, zp_stage_kind pacing);
 
 /* Defaults: see README "Conventions"; overheads taken from the GPU preset. */
 void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu);
+/* PyTorch's cuBLAS workspace for one (handle, stream), which its caching
+ * allocator holds, by the GPU's compute capability (0: not given) */
+uint64_t zp_torch_blas_ws(double compute_cap);
 /* The overlap efficiency of the data-parallel group's collectives:
  * dp_overlap_eff where set, otherwise overlap_eff. */
 static inline double zp_conv_dp_overlap(const zp_conv *c)

@@ -789,7 +789,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
             "gpus_per_node", "host_mem_gib", "cuda_context_mib", "nccl_comm_mib", "gemm_efficiency", "latency_us",
             "link_efficiency", "host_adam_params_per_s", "elementwise_gbps", "cublas_mib", "alloc_granule_mib", "sms",
             "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency", "attention_efficiency_fa2",
-            "attention_efficiency_cudnn", "gemm_max_efficiency_fp8",
+            "attention_efficiency_cudnn", "gemm_max_efficiency_fp8", "compute_capability",
             /* zplan calibrate's: the sgemm benchmark's rate beside the
              * training step's, and what it measured, kept as read */
             "sgemm_shape_efficiency", "measured", NULL};
@@ -863,13 +863,14 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (st = num_field(j, where, "attention_efficiency", 0, 1, &g->attn_eff, 1, e)) ||
         (st = num_field(j, where, "attention_efficiency_fa2", 0, 1, &g->attn_eff_fa2, 1, e)) ||
         (st = num_field(j, where, "attention_efficiency_cudnn", 0, 1, &g->attn_eff_cudnn, 1, e)) ||
-        (st = num_field(j, where, "gemm_max_efficiency_fp8", 0, 1, &g->gemm_eff_max_fp8, 1, e)))
+        (st = num_field(j, where, "gemm_max_efficiency_fp8", 0, 1, &g->gemm_eff_max_fp8, 1, e)) ||
+        (st = num_field(j, where, "compute_capability", 0, 20, &g->compute_cap, 1, e)))
         goto out;
     /* an optional rate or count of 0 would read as absent (the default):
      * refused rather than silently replaced */
     {
         static const char *const pos_keys[] = {
-            "gemm_efficiency", "link_efficiency", "elementwise_gbps", "sms",
+            "gemm_efficiency", "link_efficiency", "elementwise_gbps", "sms", "compute_capability",
             "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency",
             "attention_efficiency_fa2", "attention_efficiency_cudnn", "gemm_max_efficiency_fp8", NULL};
         for (int i = 0; pos_keys[i]; i++) {
@@ -988,6 +989,8 @@ cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
         cJSON_AddNumberToObject(p, "gemm_efficiency", g->gemm_eff);
     if (g->sms > 0)
         cJSON_AddNumberToObject(p, "sms", (double)g->sms);
+    if (g->compute_cap > 0)
+        cJSON_AddNumberToObject(p, "compute_capability", g->compute_cap);
     if (g->gemm_eff_max > 0)
         cJSON_AddNumberToObject(p, "gemm_max_efficiency", g->gemm_eff_max);
     if (g->gemm_eff_max_bench > 0)

@@ -117,6 +117,7 @@ static const zp_field conv_f[] = {
     {"cuda_context_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 0, 0},
     {"nccl_comm_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 0, 0},
     {"cublas_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 1, 0},
+    {"torch_blas_workspace_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 1, 0},   /* absent before: not counted */
     {"fragmentation", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
     {"alloc_granule_bytes", ZP_F_INT, 0, P2(40), NULL, NULL, 1, 0},
     {"gemm_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
@@ -480,6 +481,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddNumberToObject(cvo, "cuda_context_bytes", (double)cv->cuda_ctx_bytes);
     cJSON_AddNumberToObject(cvo, "nccl_comm_bytes", (double)cv->nccl_comm_bytes);
     cJSON_AddNumberToObject(cvo, "cublas_bytes", (double)cv->cublas_bytes);
+    cJSON_AddNumberToObject(cvo, "torch_blas_workspace_bytes", (double)cv->torch_blas_ws_bytes);
     cJSON_AddNumberToObject(cvo, "fragmentation", cv->frag);
     cJSON_AddNumberToObject(cvo, "alloc_granule_bytes", (double)cv->alloc_granule_bytes);
     /* by shape: the curve's ceiling, and the curve */
@@ -1058,6 +1060,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.zero3_regather_all = strcmp(zp_jstr(cv, "zero3_regather"), "blocks") != 0;
     pb->conv.bucket_elems = (int64_t)zp_jnum(cv, "bucket_elems");
     pb->conv.frag = zp_jnum(cv, "fragmentation");
+    pb->conv.torch_blas_ws_bytes = (uint64_t)zp_jnum(cv, "torch_blas_workspace_bytes");   /* absent before: 0 */
     pb->conv.alloc_granule_bytes = (uint64_t)zp_jnum(cv, "alloc_granule_bytes");
     pb->conv.gemm_eff = zp_jnum(cv, "gemm_efficiency");
     const cJSON *gs = zp_jobj(cv, "gemm_by_shape");   /* absent before, and with a constant */
