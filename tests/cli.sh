@@ -918,10 +918,14 @@ zp $L7 --micro-batch 4 --gemm-eff 0.6
 jq -s . "$tmp/mb1c.json" "$outf" >"$tmp/mb14c.json"
 jok "$tmp/mb14c.json" "$JQDEF"' rel(.[0].plans[0].time_s.compute; .[1].plans[0].time_s.compute) < 1e-9' \
     "--gemm-eff 0.6: the same compute time at micro-batch 1 and 4"
-jok "$tmp/mb1.json" '.conventions.gemm_by_shape.sms == 108 and .conventions.gemm_efficiency == 0.89 and
-    .conventions.gemm_by_shape.attention_efficiency == 0.3 and .conventions.gemm_by_shape.hbm_efficiency == 0.3 and
-    .conventions.gemm_by_shape.kernel_us == 4.5' \
-    "JSON conventions: A100's curve (108 SMs, ceiling 0.89, attention 0.3), 30 % of HBM, 4.5 us a kernel"
+# the curve is the preset's (its file read here), the kernel time and the
+# share of HBM zplan's documented defaults (README "GEMM efficiency by shape")
+jok "$tmp/mb1.json" '$p[0] as $g | .conventions.gemm_by_shape.sms == $g.sms and
+    .conventions.gemm_efficiency == $g.gemm_max_efficiency and
+    .conventions.gemm_by_shape.attention_efficiency == $g.attention_efficiency and
+    .conventions.gemm_by_shape.hbm_efficiency == 0.3 and .conventions.gemm_by_shape.kernel_us == 4.5' \
+    "JSON conventions: the A100 preset's curve (its SMs, ceiling, attention rate), 30 % of HBM, 4.5 us a kernel" \
+    --slurpfile p "$ZPLAN_DATADIR/gpus/a100-80g.json"
 jok "$tmp/mb1c.json" '(.conventions | has("gemm_by_shape") | not) and .conventions.gemm_efficiency == 0.6' \
     "JSON conventions with --gemm-eff 0.6: no curve, the constant"
 # a stored run keeps its curve: show prints the same answer
