@@ -349,6 +349,15 @@ static int devices(void)
         cJSON_Delete(w);
     }
     printf("]");
+    /* each GPU's compute capability, major.minor (9.0 for Hopper): what the
+     * planner's PyTorch conventions key on */
+    printf(",\"compute_capabilities\":[");
+    for (int i = 0; i < n; i++) {
+        struct cudaDeviceProp p;
+        int ok = cudaGetDeviceProperties(&p, i) == cudaSuccess;
+        printf("%s%.1f", i ? "," : "", ok ? p.major + p.minor / 10.0 : 0.0);
+    }
+    printf("]");
     if (n == 0) {
         cJSON *w = cJSON_CreateString(why);
         char *t = cJSON_PrintUnformatted(w);

@@ -21,6 +21,8 @@ warm the caching allocator):
   base_allocated   memory_allocated() as the step starts (parameters and
                    AdamW's moments; more: a workspace or buffers the model
                    keeps)
+  blas_workspaces  what clearing PyTorch's cuBLAS workspaces frees after the
+                   step (zplan's --blas-workspace: two of them)
   params           the parameter count
   param_dtype, attn_implementation, mlp_act
                    the code paths measured (the parameters' dtype, the
@@ -151,6 +153,15 @@ def measure(torch, transformers, s):
                "param_dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
                "attn_implementation": getattr(model.config, "_attn_implementation", None),
                "mlp_act": type(act).__name__ if act is not None else None}
+    # the cuBLAS workspaces PyTorch's allocator holds (zplan counts two, the
+    # forward's thread's and autograd's): what letting them go frees
+    clear = getattr(torch._C, "_cuda_clearCublasWorkspaces", None)
+    if clear is not None:
+        torch.cuda.synchronize()
+        held = torch.cuda.memory_allocated()
+        clear()
+        torch.cuda.synchronize()
+        rec["blas_workspaces"] = held - torch.cuda.memory_allocated()
     del model, opt, loss, x
     gc.collect()
     torch.cuda.empty_cache()
@@ -224,6 +235,10 @@ def compare(path, zp, tap=False, bound=0.05, every=False):
             # the step's time (the third step: forward, backward, AdamW, each synchronised)
             e3 = ch["step_time_s"] / rec["seconds"] - 1
             worst = [max(worst[0], abs(e1)), max(worst[1], abs(e2)), max(worst[2], abs(e3))]
+            if "blas_workspaces" in rec:
+                ws = 2 * json.loads(o.stdout)["conventions"].get("torch_blas_workspace_bytes", 0)
+                print("# %s: cuBLAS workspaces %.3f MiB measured, zplan %.3f MiB" % (
+                    rec["name"], rec["blas_workspaces"] / 2**20, ws / 2**20))
             if tap:
                 verdict(abs(e1) <= bound and abs(e2) <= bound,
                         "%s: tensor peak %.1f MiB measured, zplan %+.1f %%; device total %.1f MiB, zplan %+.1f %% "

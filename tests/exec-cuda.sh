@@ -26,9 +26,12 @@ ok "$(case $before in '' | *[!0-9]*) echo 1 ;; *) echo 0 ;; esac)" "zplan show c
 run "$ZPLAN" exec 1 --db "$DB" --backend cuda --scale "$SCALE" --steps 2
 is "$rc" 2 "exec --backend cuda without a GPU: exit 2"
 is "$(wc -l <"$errf" | tr -d ' ')" 1 "one line on stderr"
-if [ "$("$ZPLAN_ENGINE" devices | jq -r .cuda_built)" = 1 ]; then
+"$ZPLAN_ENGINE" devices >"$tmp/devices.json"
+if [ "$(jq -r .cuda_built "$tmp/devices.json")" = 1 ]; then
     ok "$(grep -q '^zplan: --backend cuda: no GPU is visible (no CUDA device' "$errf"; echo $?)" \
         "it says no GPU is visible, and why" || diag "$err"
+    jok "$tmp/devices.json" '(.compute_capabilities | length) == .gpus and (.names | length) == .gpus' \
+        "zplan-engine devices: a name and a compute capability a GPU"
 else
     ok "$(grep -q 'built without the CUDA backend.*--with-cuda' "$errf"; echo $?)" \
         "a build without CUDA says how to get one" || diag "$err"
@@ -44,7 +47,7 @@ MB=1048576
 cat >"$tmp/engine" <<EOS
 #!/bin/sh
 if [ "\$1" = devices ]; then
-    echo '{"cuda_built":1,"gpus":1,"names":["NVIDIA H200"]}'
+    echo '{"cuda_built":1,"gpus":1,"names":["NVIDIA H200"],"compute_capabilities":[8.9]}'
     exit 0
 fi
 printf '%s\n' "\$*" >"$tmp/engine.args.\${OMPI_COMM_WORLD_RANK:-0}"
@@ -119,6 +122,13 @@ ok $rc "plan with --gpu nvidia-h200-cuda" || diag "$err"
 jok "$outf" '.conventions | .cuda_context_bytes == 552402944 and .cublas_bytes == 8388608 and
     .alloc_granule_bytes == 2097152 and .fragmentation == 0' \
     "--gpu nvidia-h200-cuda: the measured context, cuBLAS and allocator granule"
+# the profile has the device's compute capability, the stand-in's 8.9 (not
+# the H200 preset's 9.0, whose rates it took), so PyTorch's frameworks plan
+# with 8.125 MiB cuBLAS workspaces there
+run "$ZPLAN" --params 1e9 --gpu nvidia-h200-cuda --gpus 1 --framework torch --db "$DB" --json
+jok "$outf" '.conventions.torch_blas_workspace_bytes == 8519680' \
+    "--gpu nvidia-h200-cuda --framework torch: the device's own capability, 8.9, so 8.125 MiB workspaces"
+run "$ZPLAN" --params 1e9 --gpu nvidia-h200-cuda --gpus 1 --db "$DB" --json
 jok "$outf" '.chosen.memory_bytes.overhead >= 552402944 + 8388608 and
     .chosen.memory_bytes.overhead < 552402944 + 8388608 + 1073741824' \
     "the overhead class: context + cuBLAS + the rounding of a few hundred tensors"

@@ -492,8 +492,11 @@ rm -f "$tmp/launched"
 PATH=$tmp/fakempi:$PATH run "$ZPLAN" exec "$acc" --db "$DB" --steps 3 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=128,seq=32
 ok "$([ -e "$tmp/launched" ] && grep -q '^zplan: execution [0-9]*: .*(3 steps of 4 micro-batches of 1 sequence per rank' "$errf"; echo $?)" \
     "--scale: a plan's 128 micro-batches per step become 4, said before the launch" || diag "rc=$rc $err"
-# fewer than 8 cores: the warning; 8 or more: none (the ranks do not take turns)
-if [ "$(getconf _NPROCESSORS_ONLN)" -lt 8 ]; then
+# fewer than 8 cores: the warning; 8 or more: none (the ranks do not take
+# turns); counted as zplan counts them, those this process may run on (nproc
+# follows the affinity, as zplan's sched_getaffinity; not OMP_NUM_THREADS,
+# which lib.sh sets to 1)
+if [ "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" -lt 8 ]; then
     ok "$(grep -q '^zplan: warning: 8 ranks on [0-9]* cores (--oversubscribe): they take turns' "$errf"; echo $?)" \
         "8 ranks on fewer cores: a warning that they take turns" || diag "$err"
 else

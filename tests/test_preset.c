@@ -630,12 +630,21 @@ static void gpu_presets(void)
         zp_gpu back;
         cJSON *pj = zp_gpu_to_json(&g, "test");
         char *pt = pj ? cJSON_PrintUnformatted(pj) : NULL;
-        ok(g.compute_cap == 0.0 && zp_torch_blas_ws(g.compute_cap) == 8519680,
-           "a GPU file without compute_capability: PyTorch's earlier-GPU workspace, 8.125 MiB");
+        ok(g.compute_cap == 0.0 && zp_torch_blas_ws(g.compute_cap) == 0,
+           "a GPU file without compute_capability: no PyTorch cuBLAS workspace counted");
         ok(pt && zp_gpu_from_json(pt, "profile", &back, &e) == ZP_OK && back.nccl_comm_bytes == g.nccl_comm_bytes &&
                back.mem_bytes == g.mem_bytes && back.host_mem_bytes == g.host_mem_bytes &&
                back.cuda_ctx_bytes == g.cuda_ctx_bytes,
            "a GPU written as a profile reads back as the same byte counts (%s)", pt ? pt : "no text");
+        {   /* and its compute capability, where it has one (the H200's 9.0) */
+            zp_gpu h, hb;
+            cJSON *hj = zp_gpu_preset("h200", &h, &e) == ZP_OK ? zp_gpu_to_json(&h, "test") : NULL;
+            char *ht = hj ? cJSON_PrintUnformatted(hj) : NULL;
+            ok(ht && zp_gpu_from_json(ht, "profile", &hb, &e) == ZP_OK && hb.compute_cap == 9.0,
+               "a GPU written as a profile keeps its compute capability, 9.0 (%s)", ht ? ht : "no text");
+            free(ht);
+            cJSON_Delete(hj);
+        }
         free(pt);
         cJSON_Delete(pj);
     }

@@ -117,8 +117,9 @@ static zp_status exec_set(void *ctx, int id, const char *v, zp_err *e)
 
 /* --backend cuda: ask the engine (zplan-engine devices, no MPI) whether it
  * was built with CUDA and which GPUs it sees, before anything is launched
- * or recorded.  The first GPU's name in gpu. */
-static zp_status cuda_probe(const char *eng, char *gpu, size_t gn, int *ngpus, zp_err *e)
+ * or recorded.  The first GPU's name in gpu, its compute capability in *cc
+ * (0 when the engine does not say). */
+static zp_status cuda_probe(const char *eng, char *gpu, size_t gn, int *ngpus, double *cc, zp_err *e)
 {
     char *args[] = {(char *)eng, "devices", NULL}, *out = NULL;
     int rc = zp_run_capture(args, 60, NULL, &out, &zp_exec_interrupted);
@@ -140,6 +141,8 @@ static zp_status cuda_probe(const char *eng, char *gpu, size_t gn, int *ngpus, z
         const cJSON *nm = cJSON_GetArrayItem(zp_jobj(j, "names"), 0);
         snprintf(gpu, gn, "%s", cJSON_IsString(nm) ? nm->valuestring : "GPU 0");
         *ngpus = (int)zp_jnum(j, "gpus");
+        const cJSON *c0 = cJSON_GetArrayItem(zp_jobj(j, "compute_capabilities"), 0);
+        *cc = cJSON_IsNumber(c0) && c0->valuedouble > 0 && c0->valuedouble <= 20 ? c0->valuedouble : 0.0;
     }
     cJSON_Delete(j);
     return st;
@@ -180,10 +183,11 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                                        "plan) or ID/N (its N-th)"));
     /* the GPUs, asked before anything is planned, launched or recorded */
     int cuda = strcmp(o.backend, "cuda") == 0, ngpus = 0;
+    double gpu_cc = 0.0;
     char gpu_name[128] = "", gpu_slug[160] = "", probe_buf[4096];
     if (cuda) {
         if ((st = cuda_probe(zp_engine_path(probe_buf, sizeof probe_buf), gpu_name, sizeof gpu_name, &ngpus,
-                             &cli->err)))
+                             &gpu_cc, &cli->err)))
             return zp_fail(cli, st);
         slug(gpu_slug, sizeof gpu_slug - 8, gpu_name[0] ? gpu_name : "gpu");
         strcat(gpu_slug, "-cuda");
@@ -327,6 +331,10 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
             zp_store_close(ps);
         } else if (cuda && zp_gpu_preset_for_device(gpu_name, &ovh_gpu))
             snprintf(ovh_source, sizeof ovh_source, "the GPU preset %s", ovh_gpu.name);
+        /* the profile this execution keeps has this GPU's own capability,
+         * whichever preset or earlier profile its rates came from */
+        if (gpu_cc > 0)
+            ovh_gpu.compute_cap = gpu_cc;
         if (!have_profile && o.profile && strcmp(o.profile, "local-cpu") != 0)
             return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--profile '%s' is not in %s (zplan calibrate "
                                            "--name %s makes it)", o.profile, zp_db_path(o.db), o.profile));
@@ -349,6 +357,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.param_gather_overlap = 0;
     pb.conv.lp_grads = 0;       /* nor its bf16 optimizer's gradient copies */
     pb.conv.eager = 0;          /* nor PyTorch eager's saved tensors: the engine's own */
+    pb.conv.torch_blas_ws_bytes = 0;   /* nor PyTorch's cuBLAS workspaces (its cuBLAS memory: the overhead) */
     pb.conv.ce_unfused = 0;     /* and its own loss */
     pb.conv.adam_foreach = 0;   /* its AdamW updates in place, one pass */
     pb.conv.pp_out = ZP_PPOUT_FREED;   /* it sends a stage's output and frees it */

@@ -71,7 +71,7 @@ static const zp_opt plan_opts[] = {
     {"no-bwd-workspace", O_NOBWDWS, NULL, NULL, "leave out the backward workspace (one block's activation\ngradients)", NULL},
     {"cuda-ctx", O_CUDACTX, "SIZE", NULL, "CUDA context per process (default: the preset's; 0 for none)", NULL},
     {"nccl-mem", O_NCCLMEM, "SIZE", NULL, "NCCL memory per communicator (default: the preset's; 0 for none)", NULL},
-    {"blas-workspace", O_BLASWS, "SIZE", NULL, "PyTorch eager's cuBLAS workspace, held by its allocator for\neach of the two threads that run products (default: 32 MiB on\ncompute capability 9.x, 10.x, 12.x, else 8.125 MiB; 0 for none)", NULL},
+    {"blas-workspace", O_BLASWS, "SIZE", NULL, "PyTorch's cuBLAS workspace, held by its allocator for each of\nthe two threads that run products (with --framework or --eager;\ndefault: 32 MiB on compute capability 9.x, 10.x, 12.x, else\n8.125 MiB; none where the GPU's is not given; 0 for none)", NULL},
     {"frag", O_FRAG, "F", NULL, "allocator fragmentation, fraction (default 0.05)", NULL},
     {"gemm-eff", O_GEMMEFF, "F", NULL, "one matmul efficiency for every shape, fraction of dense peak\n(default: by shape, the preset's curve; 0.6 without one)", NULL},
     {"gemm-max-eff", O_GEMMMAX, "F", NULL, "the curve's ceiling (default: the preset's)", NULL},
@@ -817,6 +817,11 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         t->sp_gathered = frameworks[fw].sp_gathered;
         z3 = (int)frameworks[fw].z3buf;
     }
+    /* every framework zplan models runs on PyTorch, as --eager does: its
+     * allocator holds cuBLAS workspaces by the GPU's compute capability
+     * (--blas-workspace overrides) */
+    if (fw >= 0 || r->eager == 1)
+        cv->torch_blas_ws_bytes = zp_torch_blas_ws(c->gpu.compute_cap);
     if (r->adami && (st = zp_parse_enum("--adam-impl", r->adami, zp_adam_impl_names, &cv->adam_foreach, e)))
         return st;
     if (r->ppout && (st = zp_parse_enum("--pp-outputs", r->ppout, zp_pp_out_names, &cv->pp_out, e)))

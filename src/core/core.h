@@ -314,8 +314,9 @@ typedef struct zp_conv {
     uint64_t cuda_ctx_bytes;    /* per process */
     uint64_t nccl_comm_bytes;   /* per communicator */
     uint64_t cublas_bytes;      /* per process: cuBLAS handle and workspace */
-    uint64_t torch_blas_ws_bytes; /* PyTorch eager (eager): the cuBLAS workspace its caching allocator holds for
-                                   * each thread that runs products, two in a step (zp_torch_blas_ws) */
+    uint64_t torch_blas_ws_bytes; /* PyTorch (a framework, or eager): the cuBLAS workspace its caching allocator
+                                   * holds for each thread that runs products, two in a step (zp_torch_blas_ws;
+                                   * 0: zplan's own accounting, the engine) */
     double frag;                /* allocator fragmentation, fraction of the rest */
     uint64_t alloc_granule_bytes; /* > 0: tensors rounded up to this instead of frag (half a granule each) */
     double gemm_eff;            /* achieved fraction of dense peak in matmuls; 0: by shape, from `gemm` */

@@ -780,13 +780,12 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         }
     }
 
-    /* PyTorch eager: the cuBLAS workspaces its caching allocator holds from
-     * the first product on, counted among the tensors (torch's
-     * max_memory_allocated has them): one for each thread that runs
-     * products, the forward's and autograd's device thread, which runs the
-     * backward; every moment has both */
-    if (eg)
-        dv[ZP_MEM_BUF] += 2 * cv->torch_blas_ws_bytes;
+    /* PyTorch (every framework zplan models, and eager): the cuBLAS
+     * workspaces its caching allocator holds from the first product on,
+     * counted among the tensors (torch's max_memory_allocated has them): one
+     * for each thread that runs products, the forward's and autograd's
+     * device thread, which runs the backward; every moment has both */
+    dv[ZP_MEM_BUF] += 2 * cv->torch_blas_ws_bytes;
 
     /* overhead */
     uint64_t rest = dv[0] + dv[1] + dv[2] + dv[3] + dv[4];
@@ -858,12 +857,15 @@ uint64_t zp_mem_host_per_node(const zp_cluster *c, const zp_mem *worst)
 /* PyTorch 2.11 (aten/src/ATen/cuda/CublasHandlePool.cpp,
  * parseChosenWorkspaceSize, CUBLAS_WORKSPACE_CONFIG unset): ":4096:8", 32 MiB,
  * on compute capability 9.x, 10.x and 12.x (Hopper, Blackwell), else
- * ":4096:2:16:8", 4096 KiB twice and 16 KiB eight times, 8.125 MiB; the
- * latter too where the capability is not given.  cuBLASLt shares it (its
- * unified workspace, on by default since early 2026). */
+ * ":4096:2:16:8", 4096 KiB twice and 16 KiB eight times, 8.125 MiB.
+ * cuBLASLt shares it (its unified workspace, on by default since early
+ * 2026).  No capability given (a CPU profile, a GPU file without it): 0,
+ * nothing counted. */
 uint64_t zp_torch_blas_ws(double compute_cap)
 {
     int major = (int)compute_cap;
+    if (major < 1)
+        return 0;
     if (major == 9 || major == 10 || major == 12)
         return (uint64_t)4096 * 8 * 1024;
     return (uint64_t)(4096 * 2 + 16 * 8) * 1024;
@@ -877,7 +879,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->cuda_ctx_bytes = gpu->cuda_ctx_bytes;
     c->nccl_comm_bytes = gpu->nccl_comm_bytes;
     c->cublas_bytes = gpu->cublas_bytes;
-    c->torch_blas_ws_bytes = zp_torch_blas_ws(gpu->compute_cap);
+    c->torch_blas_ws_bytes = 0;   /* zplan's own accounting; PyTorch's frameworks and --eager: plan.c */
     c->frag = 0.05;
     c->alloc_granule_bytes = 0;
     /* matmul efficiency: by shape where the preset gives the curve (its SM

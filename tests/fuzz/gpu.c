@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      near(back.pcie_gbps, g.pcie_gbps) && near(back.nic_gbps, g.nic_gbps) &&
                      near(back.gemm_eff, g.gemm_eff) && near(back.alpha_s, g.alpha_s) &&
                      near(back.link_eff, g.link_eff) && near(back.host_adam_params_per_s, g.host_adam_params_per_s) &&
-                     near(back.elementwise_bps, g.elementwise_bps),
+                     near(back.elementwise_bps, g.elementwise_bps) && near(back.compute_cap, g.compute_cap),
                  "a GPU read back from its profile differs in its rates: %s", pt);
     free(pt);
     cJSON_Delete(pj);
