@@ -410,6 +410,22 @@ for g in h200:33554432 a100-80g:8519680; do
             "${g%%:*}, framework $fw: the buffers hold $want bytes of cuBLAS workspaces ($b1 - $b0)"
     done
 done
+# FSDP's SHARD_GRAD_OP (--framework fsdp, --zero2-reshard): GPT-2 medium on
+# 8 GPUs, 32 sequences of 1 a GPU: 4 micro-batches, 4 parameter all-gathers
+# of the 16-bit parameters a step; --no-zero2-reshard: DeepSpeed's one after
+# the optimizer, a quarter of the bytes
+for z in "" --no-zero2-reshard; do
+    # shellcheck disable=SC2086
+    zp --model gpt2-medium --gpus 8 --dp 8 --tp 1 --pp 1 --zero 2 --micro-batch 1 --global-batch 32 --framework fsdp \
+        --no-store --json $z
+    cp "$outf" "$tmp/z2$z.json"
+done
+jq -s . "$tmp/z2.json" "$tmp/z2--no-zero2-reshard.json" >"$tmp/z2both.json"
+jok "$tmp/z2both.json" '[.[] | [.chosen.comm[] | select(.collective == "all-gather" and .group == "dp")]] as $ag |
+    .[0].conventions.zero2_reshard and (.[1].conventions.zero2_reshard | not) and
+    ($ag[0] | length) == 1 and ($ag[1] | length) == 1 and $ag[0][0].count == 4 and
+    $ag[1][0].count == 1 and $ag[0][0].bus_bytes_per_step == 4 * $ag[1][0].bus_bytes_per_step' \
+    "--framework fsdp --zero 2, 4 micro-batches: 4 parameter all-gathers; --no-zero2-reshard: one, a quarter of the bytes"
 zp --model gpt2-small --gpus 1 --gpu h200 --framework torch --blas-workspace 48MiB --no-store --json
 jok "$outf" '.conventions.torch_blas_workspace_bytes == 50331648' "--blas-workspace 48MiB: 50331648 bytes, in the JSON's conventions"
 zp --model gpt2-small --gpus 1 --blas-workspace lots --no-store

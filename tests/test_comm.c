@@ -1073,6 +1073,50 @@ static void test_p2p_param_overlap(void)
     cv.param_gather_overlap = 0;
 }
 
+/* FSDP's SHARD_GRAD_OP (zero2_reshard, --framework fsdp): each backward that
+ * reduce-scatters reshards the parameters, so each of the M = 4
+ * micro-batches' forwards gathers them again: 4 all-gathers of the stage's
+ * 16-bit parameters, S = 2 P, where DeepSpeed's ZeRO-2 gathers the updated
+ * parameters once; overlapping nothing, as the one gather did (FSDP1's
+ * forward prefetches nothing by default); the reduce-scatters (4) unchanged.
+ * By hand, dp 8 (a ring's factor 7/8): 4 x round(2 P x 7/8) bytes sent. */
+static void test_zero2_reshard(void)
+{
+    const int64_t M = 4;
+    zp_model m = gpt(8, 2048, 16, 32000, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 2048);
+    zp_cluster c = cluster(1, 8);
+    zp_conv cv = conv();
+    zp_layout l = lay(8, 1, 1, 1, 2, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, M);
+    int64_t P = zp_stage_params(&m, &l, 0);
+    zp_comm base, cm;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &base);
+    cv.zero2_reshard = 1;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    const zp_coll *b = find(&base, ZP_GRP_DP, ZP_COLL_ALLGATHER, "updated-parameter");
+    const zp_coll *r = find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "each micro-batch");
+    const zp_coll *rs0 = find(&base, ZP_GRP_DP, ZP_COLL_REDUCE_SCATTER, NULL);
+    const zp_coll *rs1 = find(&cm, ZP_GRP_DP, ZP_COLL_REDUCE_SCATTER, NULL);
+    ok(b && b->count == 1 && !find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "updated-parameter"),
+       "ZeRO-2 kept whole: one updated-parameter all-gather a step; resharding replaces it");
+    ok(r && r->count == M && r->bytes == (uint64_t)(2 * P) && r->overlap == ZP_OVL_NONE &&
+           r->bus_bytes == (uint64_t)M * (uint64_t)llround(2.0 * (double)P * 7.0 / 8.0),
+       "FSDP SHARD_GRAD_OP: 4 all-gathers of 2 P bytes (P = %lld), 4 x 2 P x 7/8 sent", (long long)P);
+    {   /* at one micro-batch the same collective as before, to the byte and
+         * its overlap: one gather of 2 P */
+        zp_layout l1 = lay(8, 1, 1, 1, 2, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 4, 1);
+        zp_comm c0, c1;
+        cv.zero2_reshard = 0;
+        zp_comm_plan(&m, &tr, &l1, &c, &cv, 0, &c0);
+        cv.zero2_reshard = 1;
+        zp_comm_plan(&m, &tr, &l1, &c, &cv, 0, &c1);
+        ok(c0.bytes_per_step == c1.bytes_per_step && c0.time_s == c1.time_s,
+           "one micro-batch: resharding gathers once, as DeepSpeed's ZeRO-2 does");
+    }
+    ok(rs0 && rs1 && rs0->count == M && rs1->count == M && rs0->bus_bytes == rs1->bus_bytes,
+       "the 4 gradient reduce-scatters the same either way");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1084,6 +1128,7 @@ int main(void)
     test_ckpt_every();
     test_tp_grad_overlap();
     test_p2p_param_overlap();
+    test_zero2_reshard();
     test_rc_mlp();
     test_pp();
     test_inter_node();

@@ -415,15 +415,19 @@ static void stored_model(void)
     is_u64(zp_model_params(&pb.model), 2 * (64 * 160 + 160 + 128 * 64 + 2 * 64 * 256 + 256 + 64 + 2 * 64) +
                                            100 * 64 + 2 * 64 + 2 * 64 + 100 * 64 + 100,
            "and counts by them");
-    /* PyTorch's cuBLAS workspaces: absent (stored before zplan counted
-     * them) read as none, as those runs were planned */
-    static const struct { const char *doc; uint64_t want; } wsin[] = {
-        {"{\"conventions\":{}}", 0}, {"{\"conventions\":{\"torch_blas_workspace_bytes\":33554432}}", 33554432}};
+    /* PyTorch's cuBLAS workspaces and FSDP's ZeRO-2 resharding: absent
+     * (stored before zplan had them) read as none and off, as those runs
+     * were planned */
+    static const struct { const char *doc; uint64_t ws; int z2; } newer[] = {
+        {"{\"conventions\":{}}", 0, 0},
+        {"{\"conventions\":{\"torch_blas_workspace_bytes\":33554432,\"zero2_reshard\":true}}", 33554432, 1}};
     for (int i = 0; i < 2; i++) {
-        j = cJSON_Parse(wsin[i].doc);
+        j = cJSON_Parse(newer[i].doc);
         zp_result_problem(j, &pb);
         cJSON_Delete(j);
-        is_u64(pb.conv.torch_blas_ws_bytes, wsin[i].want, "stored %s: PyTorch's cuBLAS workspace", wsin[i].doc);
+        ok(pb.conv.torch_blas_ws_bytes == newer[i].ws && pb.conv.zero2_reshard == newer[i].z2,
+           "stored %s: cuBLAS workspace %llu, zero2_reshard %d", newer[i].doc, (unsigned long long)newer[i].ws,
+           newer[i].z2);
     }
     /* the sequence-parallel inputs' convention: absent (stored before it)
      * reads as Megatron's local rows, as those runs were planned */

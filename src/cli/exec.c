@@ -356,6 +356,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.p2p_overlap = 0;    /* which block: nothing behind them */
     pb.conv.param_gather_overlap = 0;
     pb.conv.lp_grads = 0;       /* nor its bf16 optimizer's gradient copies */
+    pb.conv.zero2_reshard = 0;  /* its ZeRO-2 keeps the parameters whole, gathered after the optimizer */
     pb.conv.eager = 0;          /* nor PyTorch eager's saved tensors: the engine's own */
     pb.conv.torch_blas_ws_bytes = 0;   /* nor PyTorch's cuBLAS workspaces (its cuBLAS memory: the overhead) */
     pb.conv.ce_unfused = 0;     /* and its own loss */

@@ -18,7 +18,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM, O_BLASWS,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_Z2RS, O_NOZ2RS, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -101,6 +101,8 @@ static const zp_opt plan_opts[] = {
     {"sp-inputs", O_SPIN, "S", NULL, "sequence parallelism: what a column-parallel product keeps of its gathered\ninput for its weight gradient: local (each rank's rows, gathered again in\nbackward: Megatron-LM; the default) or gathered (the gathered input, whole:\nPyTorch DTensor's tensor parallelism, torchtitan; the default with\n--framework torch and fsdp)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
     {"no-lp-grads", O_NOLPG, NULL, "", NULL, NULL},
+    {"zero2-reshard", O_Z2RS, NULL, "--zero2-reshard, --no-zero2-reshard", "ZeRO-2 as FSDP's SHARD_GRAD_OP: the parameters resharded after each\nbackward, gathered again before every micro-batch's forward (default:\noff, gathered once after the optimizer as DeepSpeed's; on with\n--framework fsdp)", NULL},
+    {"no-zero2-reshard", O_NOZ2RS, NULL, "", NULL, NULL},
     {"eager", O_EAGER, NULL, "--eager, --no-eager", "memory as PyTorch eager keeps it with Hugging Face transformers' modules:\nwhat autograd saves op by op, autocast for 16-bit (fp32 weights and\ngradients, 16-bit weight copies), the loss's fp32 log-softmax; at one\nmicro-batch, ZeRO 0 or 1, no gradients before the backward (default:\noff, on with --framework torch)", NULL},
     {"no-eager", O_NOEAGER, NULL, "", NULL, NULL},
     {"ce-unfused", O_CEU, NULL, "--ce-unfused, --no-ce-unfused", "the loss is PyTorch's cross_entropy on fp32 logits, uncompiled: at its\nbackward 12 bytes a logit (the log-softmax, its gradient, the logits'\ngradient; 16 with tp > 1, torch's loss_parallel) instead of 4 (default:\noff, a fused cross-entropy; on with --framework torch)", NULL},
@@ -145,7 +147,7 @@ typedef struct raw {
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *blasws, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
-    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, eager, ceu;
+    int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, z2rs, eager, ceu;
 } raw;
 
 static const char *const units_names[] = {"gib", "gb", NULL};
@@ -240,6 +242,8 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_SGRAD: r->sgrad = v; break;
     case O_LPG: r->lpg = 1; break;
     case O_NOLPG: r->lpg = 0; break;
+    case O_Z2RS: r->z2rs = 1; break;
+    case O_NOZ2RS: r->z2rs = 0; break;
     case O_EAGER: r->eager = 1; break;
     case O_NOEAGER: r->eager = 0; break;
     case O_CEU: r->ceu = 1; break;
@@ -264,7 +268,7 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
 {
     int npos;
     memset(r, 0, sizeof *r);
-    r->master = r->sp = r->flash = r->dropout = r->tpgo = r->p2pb = r->p2povl = r->pgovl = r->lpg = r->eager = r->ceu = -1;
+    r->master = r->sp = r->flash = r->dropout = r->tpgo = r->p2pb = r->p2povl = r->pgovl = r->lpg = r->z2rs = r->eager = r->ceu = -1;
     return zp_opts_parse("plan", plan_opts, argc, argv, set_opt, r, NULL, 0, &npos, e);
 }
 
@@ -536,7 +540,9 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             loops over the parameters, one parameter's temporaries);
  *             torchtitan pipelines with torch.distributed.pipelining
  *             (--pp-outputs kept) and runs tensor parallelism with DTensor
- *             (--sp-inputs gathered, above).
+ *             (--sp-inputs gathered, above); ZeRO-2 is SHARD_GRAD_OP,
+ *             resharded after each backward that reduce-scatters
+ *             (--zero2-reshard).
  *   megatron  Megatron-LM: the gradients live in one contiguous buffer whose
  *             buckets are views of it (no memory of their own), reduced
  *             after the backward unless --overlap-grad-reduce (off by
@@ -587,12 +593,13 @@ typedef struct framework {
     zp_pp_out pp_out;
     int sp_gathered;     /* DTensor's tensor parallelism keeps the gathered inputs (--sp-inputs) */
     double dp_overlap;   /* the data-parallel group's overlap efficiency (0: --overlap-eff's) */
+    int zero2_reshard;   /* ZeRO-2 is SHARD_GRAD_OP, resharded after each backward (--zero2-reshard) */
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT, 1, 0},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT, 1, 0.5},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED, 0, 0},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED, 0, 0},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT, 1, 0, 0},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT, 1, 0.5, 1},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED, 0, 0, 0},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED, 0, 0, 0},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -809,6 +816,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->tp_grad_overlap = frameworks[fw].tp_grad_overlap;
         cv->p2p_blocking = frameworks[fw].p2p_blocking;
         cv->lp_grads = frameworks[fw].lp_grads;
+        cv->zero2_reshard = frameworks[fw].zero2_reshard;
         cv->eager = frameworks[fw].eager;
         cv->ce_unfused = frameworks[fw].ce_unfused;
         cv->p2p_overlap = frameworks[fw].p2p_overlap;
@@ -920,6 +928,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                           r->gradred ? "" : cv->framework);
     if (r->lpg >= 0)
         cv->lp_grads = r->lpg;
+    if (r->z2rs >= 0)
+        cv->zero2_reshard = r->z2rs;
     if (r->eager >= 0)
         cv->eager = r->eager;
     /* PyTorch's SDPA in fp32 with grouped KV heads: the flash and cuDNN

@@ -175,6 +175,17 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         }
         add(&x, ZP_COLL_REDUCE_SCATTER, ZP_GRP_DP, "gradient reduce-scatter", d, span_dp, (uint64_t)P * gb,
             l->zero == 1 ? 1 : M, ZP_OVL_BWD);
+        if (l->zero == 2 && cv->zero2_reshard) {
+            /* FSDP's SHARD_GRAD_OP: every backward that reduce-scatters
+             * (each micro-batch's here) reshards the parameters, so each
+             * micro-batch's forward gathers them again; each unit's gather
+             * waits, as FSDP1's forward prefetches nothing by default
+             * (forward_prefetch off, llm-foundry's runs), unless
+             * --param-gather-overlap puts them behind the forward */
+            add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "parameter all-gather (each micro-batch, FSDP SHARD_GRAD_OP)", d,
+                span_dp, (uint64_t)P * pb, M, cv->param_gather_overlap ? ZP_OVL_FWD : ZP_OVL_NONE);
+            break;
+        }
         add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "updated-parameter all-gather", d, span_dp, (uint64_t)P * pb, 1,
             cv->param_gather_overlap ? ZP_OVL_FWD : ZP_OVL_NONE);
         break;

@@ -142,6 +142,7 @@ static const zp_field conv_f[] = {
     {"sp_inputs", ZP_F_STR, 0, 0, zp_sp_in_names, NULL, 1, 0},                /* absent before: local */
     {"score_grads", ZP_F_STR, 0, 0, zp_score_grads_names, NULL, 1, 0},        /* absent before: head */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
+    {"zero2_reshard", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},     /* absent before: off */
     {"eager", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},             /* absent before: off */
     {"ce_unfused", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},        /* absent before: off */
     {"framework", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},   /* the --framework its defaults came from */
@@ -517,6 +518,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(cvo, "sp_inputs", zp_sp_in_names[pb->train.sp_gathered ? 1 : 0]);
     cJSON_AddStringToObject(cvo, "score_grads", zp_score_grads_names[cv->score_grads]);
     cJSON_AddBoolToObject(cvo, "lp_grads", cv->lp_grads);
+    cJSON_AddBoolToObject(cvo, "zero2_reshard", cv->zero2_reshard);
     cJSON_AddBoolToObject(cvo, "eager", cv->eager);
     cJSON_AddBoolToObject(cvo, "ce_unfused", cv->ce_unfused);
     if (cv->framework[0])
@@ -1106,6 +1108,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.score_grads = zp_jobj(cv, "score_grads") ?
                            zp_name_index(zp_jstr(cv, "score_grads"), zp_score_grads_names) : ZP_SGRAD_HEAD;
     pb->conv.lp_grads = zp_jflag(cv, "lp_grads");
+    pb->conv.zero2_reshard = zp_jflag(cv, "zero2_reshard");   /* absent before: off */
     pb->conv.eager = zp_jflag(cv, "eager");
     pb->conv.ce_unfused = zp_jflag(cv, "ce_unfused");
     if (zp_jobj(cv, "grad_reduce"))
