@@ -1076,9 +1076,9 @@ static void test_p2p_param_overlap(void)
 /* FSDP's SHARD_GRAD_OP (zero2_reshard, --framework fsdp): each backward that
  * reduce-scatters reshards the parameters, so each of the M = 4
  * micro-batches' forwards gathers them again: 4 all-gathers of the stage's
- * 16-bit parameters, S = 2 P, where DeepSpeed's ZeRO-2 gathers the updated
- * parameters once; overlapping nothing, as the one gather did (FSDP1's
- * forward prefetches nothing by default); the reduce-scatters (4) unchanged.
+ * 16-bit parameters, S = 2 P, behind the step's compute as ZeRO-3's gathers
+ * are (FWD_BWD), where DeepSpeed's ZeRO-2 gathers the updated parameters
+ * once after the optimizer; the reduce-scatters (4) unchanged.
  * By hand, dp 8 (a ring's factor 7/8): 4 x round(2 P x 7/8) bytes sent. */
 static void test_zero2_reshard(void)
 {
@@ -1099,11 +1099,11 @@ static void test_zero2_reshard(void)
     const zp_coll *rs1 = find(&cm, ZP_GRP_DP, ZP_COLL_REDUCE_SCATTER, NULL);
     ok(b && b->count == 1 && !find(&cm, ZP_GRP_DP, ZP_COLL_ALLGATHER, "updated-parameter"),
        "ZeRO-2 kept whole: one updated-parameter all-gather a step; resharding replaces it");
-    ok(r && r->count == M && r->bytes == (uint64_t)(2 * P) && r->overlap == ZP_OVL_NONE &&
+    ok(r && r->count == M && r->bytes == (uint64_t)(2 * P) && r->overlap == ZP_OVL_FWD_BWD &&
            r->bus_bytes == (uint64_t)M * (uint64_t)llround(2.0 * (double)P * 7.0 / 8.0),
-       "FSDP SHARD_GRAD_OP: 4 all-gathers of 2 P bytes (P = %lld), 4 x 2 P x 7/8 sent", (long long)P);
-    {   /* at one micro-batch the same collective as before, to the byte and
-         * its overlap: one gather of 2 P */
+       "FSDP SHARD_GRAD_OP: 4 all-gathers of 2 P bytes (P = %lld) behind forward and backward, 4 x 2 P x 7/8 sent",
+       (long long)P);
+    {   /* at one micro-batch the same bytes as before: one gather of 2 P */
         zp_layout l1 = lay(8, 1, 1, 1, 2, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 4, 1);
         zp_comm c0, c1;
         cv.zero2_reshard = 0;
@@ -1111,7 +1111,7 @@ static void test_zero2_reshard(void)
         cv.zero2_reshard = 1;
         zp_comm_plan(&m, &tr, &l1, &c, &cv, 0, &c1);
         ok(c0.bytes_per_step == c1.bytes_per_step && c0.time_s == c1.time_s,
-           "one micro-batch: resharding gathers once, as DeepSpeed's ZeRO-2 does");
+           "one micro-batch: resharding gathers once, the bytes and time DeepSpeed's ZeRO-2 sends");
     }
     ok(rs0 && rs1 && rs0->count == M && rs1->count == M && rs0->bus_bytes == rs1->bus_bytes,
        "the 4 gradient reduce-scatters the same either way");

@@ -410,6 +410,28 @@ static void test_optimizer_and_overlap(void)
         is_dbl(o.comm_exposed_s, cases[i].want, 1e-9, "ZeRO-%d overlap %.3g s + critical %.3g s: exposed %.4g s",
                cases[i].zero, cases[i].ovl, cases[i].crit, cases[i].want);
     }
+    {   /* FSDP's ZeRO-2 gathers the parameters again in every micro-batch's
+         * forward (comm.c labels them FWD_BWD, as ZeRO-3's): its window, as
+         * ZeRO-3's, is M (fwd + bwd) = 4 x 1.5 bwd = 6 bwd, so 7 bwd of
+         * reduce-scatters and gathers leave 1 bwd; the reduce-scatters alone
+         * (BWD) have ZeRO-2's M bwd = 4 bwd, so 7 bwd of them leave 3 */
+        zp_layout l = lay(d, 1, 1, 1, 2, ZP_CKPT_NONE, 1, M);
+        zp_comm cm = {0};
+        cm.n = 2;
+        cm.c[0].group = cm.c[1].group = ZP_GRP_DP;
+        cm.c[0].overlap = ZP_OVL_BWD;
+        cm.c[0].time_s = 3.5 * bwd_s;
+        cm.c[1].overlap = ZP_OVL_FWD_BWD;
+        cm.c[1].time_s = 3.5 * bwd_s;
+        cm.time_s = 7.0 * bwd_s;
+        zp_cost o;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
+        is_dbl(o.comm_exposed_s, 1.0 * bwd_s, 1e-9, "FSDP ZeRO-2, 7 bwd of reduce-scatters and per-micro-batch "
+               "gathers: the window M (fwd + bwd), 1 bwd exposed");
+        cm.c[1].overlap = ZP_OVL_BWD;
+        zp_cost_eval(&m, &tr, &l, &c, &cv, &cm, &cm, &o);
+        is_dbl(o.comm_exposed_s, 3.0 * bwd_s, 1e-9, "ZeRO-2, 7 bwd all behind the backward: M bwd hides, 3 bwd exposed");
+    }
     /* gradient reductions after the backward (Megatron-LM without
      * --overlap-grad-reduce, DeepSpeed without overlap_comm below ZeRO-3):
      * the communication plan labels the dp reduction and the copy of the

@@ -71,7 +71,7 @@ static const zp_opt plan_opts[] = {
     {"no-bwd-workspace", O_NOBWDWS, NULL, NULL, "leave out the backward workspace (one block's activation\ngradients)", NULL},
     {"cuda-ctx", O_CUDACTX, "SIZE", NULL, "CUDA context per process (default: the preset's; 0 for none)", NULL},
     {"nccl-mem", O_NCCLMEM, "SIZE", NULL, "NCCL memory per communicator (default: the preset's; 0 for none)", NULL},
-    {"blas-workspace", O_BLASWS, "SIZE", NULL, "PyTorch's cuBLAS workspace, held by its allocator for each of\nthe two threads that run products (with --framework or --eager;\ndefault: 32 MiB on compute capability 9.x, 10.x, 12.x, else\n8.125 MiB; none where the GPU's is not given; 0 for none)", NULL},
+    {"blas-workspace", O_BLASWS, "SIZE", NULL, "PyTorch's cuBLAS workspace, held by its allocator for each of\nthe two threads that run products, counted with --framework or\n--eager (default: 32 MiB on compute capability 9.x, 10.x, 12.x,\nelse 8.125 MiB; none where the GPU's is not given) or as SIZE\ngiven here, whatever the accounting; 0 for none", NULL},
     {"frag", O_FRAG, "F", NULL, "allocator fragmentation, fraction (default 0.05)", NULL},
     {"gemm-eff", O_GEMMEFF, "F", NULL, "one matmul efficiency for every shape, fraction of dense peak\n(default: by shape, the preset's curve; 0.6 without one)", NULL},
     {"gemm-max-eff", O_GEMMMAX, "F", NULL, "the curve's ceiling (default: the preset's)", NULL},

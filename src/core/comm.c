@@ -178,12 +178,12 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (l->zero == 2 && cv->zero2_reshard) {
             /* FSDP's SHARD_GRAD_OP: every backward that reduce-scatters
              * (each micro-batch's here) reshards the parameters, so each
-             * micro-batch's forward gathers them again; each unit's gather
-             * waits, as FSDP1's forward prefetches nothing by default
-             * (forward_prefetch off, llm-foundry's runs), unless
-             * --param-gather-overlap puts them behind the forward */
+             * micro-batch's forward gathers them again, unit by unit as
+             * ZeRO-3's forward does, behind the step's compute as ZeRO-3's
+             * gathers are (the window: every micro-batch's forward and
+             * backward, cost.c) */
             add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "parameter all-gather (each micro-batch, FSDP SHARD_GRAD_OP)", d,
-                span_dp, (uint64_t)P * pb, M, cv->param_gather_overlap ? ZP_OVL_FWD : ZP_OVL_NONE);
+                span_dp, (uint64_t)P * pb, M, ZP_OVL_FWD_BWD);
             break;
         }
         add(&x, ZP_COLL_ALLGATHER, ZP_GRP_DP, "updated-parameter all-gather", d, span_dp, (uint64_t)P * pb, 1,

@@ -348,9 +348,9 @@ typedef struct zp_conv {
                                  * with sequence parallelism) runs behind their weight-gradient products
                                  * (Megatron-LM's asynchronous tensor-parallel all-reduce, on by default) */
     int zero2_reshard;          /* ZeRO-2 as FSDP's SHARD_GRAD_OP: the parameters resharded after every backward
-                                 * that reduces its gradients (FSDP1 and FSDP2 both), so gathered again before
-                                 * each micro-batch's forward, M all-gathers a step behind the forward; 0: kept
-                                 * whole, gathered once after the optimizer (DeepSpeed's ZeRO-2) */
+                                 * that reduces its gradients (FSDP1 and FSDP2 both), so gathered again in each
+                                 * micro-batch's forward, M all-gathers a step behind the step's compute as
+                                 * ZeRO-3's; 0: kept whole, gathered once after the optimizer (DeepSpeed's) */
     int lp_grads;               /* DeepSpeed's bf16 optimizer (bf16 with fp32 gradients, ZeRO 0-1, no offload:
                                  * zp_lp_grads_apply): each parameter's bf16 gradient stays allocated beside the
                                  * fp32 one, + Ψ_k x 2 in grads, and is added into it and zeroed after every

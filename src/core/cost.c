@@ -598,7 +598,13 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
      * behind the last micro-batch's backward alone (its once-a-step gather
      * is ZP_OVL_FWD: behind the first one's forward) */
     int once = l->zero >= 3 && l->pp > 1;
+    /* parameters gathered during the forward (ZeRO-3; FSDP's ZeRO-2, which
+     * gathers them again each micro-batch): the data-parallel window spans
+     * forward and backward */
+    int fwd_gathers = l->zero >= 3;
     for (int i = 0; i < cm->n; i++) {
+        if (cm->c[i].group == ZP_GRP_DP && cm->c[i].overlap == ZP_OVL_FWD_BWD)
+            fwd_gathers = 1;
         /* blocking pipeline transfers: left to the caller, per transfer on
          * the pacing stage's critical path rather than per send */
         if (p2p_blocking && cm->c[i].group == ZP_GRP_PP && cm->c[i].kind == ZP_COLL_SENDRECV)
@@ -638,7 +644,7 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
         else
             ovl += cm->c[i].time_s;
     }
-    double window = l->zero >= 3 ? M * (fwd_s + bwd_s) : (l->zero >= 2 ? M : 1.0) * bwd_s;
+    double window = fwd_gathers ? M * (fwd_s + bwd_s) : (l->zero >= 2 ? M : 1.0) * bwd_s;
     /* the data-parallel group's collectives hide at their own efficiency
      * (eff_dp); sharing a window with others, each kind hides in
      * proportion to its time */
