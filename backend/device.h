@@ -94,6 +94,13 @@ typedef struct ze_dev_ops {
     /* scratch: T*T floats (a row may use it or not) */
     void (*attention_bwd)(ze_dev *d, float *dqkv, float *scratch, const float *dout, const float *att,
                           const float *qkv, int B, int T, int C, int NH, int KV);
+    /* the same attention flash-style (flash=1): lse[B][NH][T] the
+     * log-sum-exp of each row's scaled scores in place of the T x T
+     * probabilities; bwd reads out (the forward's output) and lse, and
+     * holds no T x T matrix, here or anywhere */
+    void (*flash_fwd)(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV);
+    void (*flash_bwd)(ze_dev *d, float *dqkv, const float *dout, const float *out, const float *lse,
+                      const float *qkv, int B, int T, int C, int NH, int KV);
     void (*gelu_fwd)(ze_dev *d, float *out, const float *inp, size_t n);
     void (*gelu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n);
     /* the LLaMA family's: RMSNorm, rotary positions on Q and K (in place),

@@ -7,8 +7,9 @@
  *     sizes are not multiples of 32, as max|cuda - cpu| / max|cpu| (the
  *     summation orders differ: 1e-5): GPT-2's (embedding with and without
  *     learned positions, LayerNorm, matmul, GELU) and the LLaMA family's
- *     (RMSNorm, rotary positions, SwiGLU), attention with one K/V head a
- *     query head and grouped (KV < NH, KV <= 0 meaning NH);
+ *     (RMSNorm, rotary positions, SwiGLU), attention (stored probabilities
+ *     and flash-style) with one K/V head a query head and grouped (KV < NH,
+ *     KV <= 0 meaning NH);
  *   - cross-entropy's mean loss (relative 1e-5) and its gradient;
  *   - AdamW and SGD on device and host arrays with fp32, bf16 and fp16
  *     gradients and a gradient scale, sums of squares (and inf, NaN);
@@ -292,6 +293,24 @@ static void test_model(const shape *s)
         cpu.ops->attention_bwd(&cpu, g, scratch, go, att, qkv, B, T, C, NH, KV);
         gpu.ops->attention_bwd(&gpu, dg, dscratch, dgo, datt, dqkv, B, T, C, NH, KV);
         check("attention_bwd dqkv", ska, dg, g, n3);
+        /* flash-style: out and the rows' log-sum-exp against the CPU's,
+         * then the backward from the CPU's out and lse */
+        {
+            size_t nl = (size_t)B * NH * T;
+            float *fo = hrand(NC, -1, 1), *lse = hrand(nl, -1, 1), *fg = hrand(n3, -1, 1);
+            float *dfo = up(fo, NC * fs), *dlse = up(lse, nl * fs), *dfg = up(fg, n3 * fs);
+            cpu.ops->flash_fwd(&cpu, fo, lse, qkv, B, T, C, NH, KV);
+            gpu.ops->flash_fwd(&gpu, dfo, dlse, dqkv, B, T, C, NH, KV);
+            check("flash_fwd out", ska, dfo, fo, NC);
+            check("flash_fwd lse", ska, dlse, lse, nl);
+            gpu.ops->copy(&gpu, dfo, ZE_DEVICE, fo, ZE_HOST, NC * fs);
+            gpu.ops->copy(&gpu, dlse, ZE_DEVICE, lse, ZE_HOST, nl * fs);
+            cpu.ops->flash_bwd(&cpu, fg, go, fo, lse, qkv, B, T, C, NH, KV);
+            gpu.ops->flash_bwd(&gpu, dfg, dgo, dfo, dlse, dqkv, B, T, C, NH, KV);
+            check("flash_bwd dqkv", ska, dfg, fg, n3);
+            free(fo), free(lse), free(fg);
+            dfree(dfo), dfree(dlse), dfree(dfg);
+        }
         /* rotary positions, in place on qkv (V untouched), then backward on
          * the gradient; positions up to T - 1 with theta 10000 */
         cpu.ops->rope_fwd(&cpu, qkv, B, T, C, NH, KV, 10000.0f);
@@ -837,6 +856,10 @@ int main(void)
          * attention's and the norms' strided loops run more than once */
         {1, 40, 384, 6, 300},
         {1, 17, 256, 2, 64},   /* head size 128, the LLaMA family's */
+        /* 300 tokens: flash attention's chunks of 128 keys, two whole and
+         * one partial, a row's maximum moving to a later chunk (the
+         * online softmax's rescaling) */
+        {1, 300, 64, 4, 97},
     };
     test_misc();
     test_init();

@@ -1427,6 +1427,106 @@ static void test_xent_shards(uint64_t *s)
     free(lg); free(g); free(c.logits); free(fd);
 }
 
+/* Flash-style attention (zk_flash_fwd/bwd): the output against the double
+ * reference, the log-sum-exp against ln sum_j e^(scale q.k_j) by hand, the
+ * gradient against finite differences (all entries at small T, sampled
+ * where T spans several 64-row tiles) and against the materialising
+ * kernel's (a different algorithm: stored probabilities), accumulation and
+ * causality; T = 64 fills one tile, 150 ends on a partial one. */
+static void flash_case(uint64_t *s, int B, int T, int C, int NH, int KV)
+{
+    int hs = C / NH;
+    size_t ld = (size_t)C + 2 * (size_t)KV * hs;
+    size_t nq = (size_t)B * T * ld, no = (size_t)B * T * C, nl = (size_t)B * NH * T, na = (size_t)B * NH * T * T;
+    char nm[160];
+#define FA_NAME(what) (snprintf(nm, sizeof nm, "flash %s, B=%d T=%d C=%d NH=%d KV=%d", what, B, T, C, NH, KV), nm)
+    float *qkv = frandn(s, nq, -2.0f, 2.0f), *R = frandn(s, no, -1, 1);
+    float *out = fnew(no), *lse = fnew(nl);
+    fill_nan(out, no);
+    fill_nan(lse, nl);
+    zk_flash_fwd(out, lse, qkv, B, T, C, NH, KV);
+    struct att_ctx c = {to_double(qkv, nq), to_double(R, no), dnew(no), B, T, C, NH, KV};
+    ref_attention(c.out, NULL, c.qkv, B, T, C, NH, KV);
+    check_close(FA_NAME("fwd out vs double reference"), out, c.out, no, FWD_TOL);
+    /* lse by hand: ln of the sum over seen keys of e^(q.k / sqrt(hs)) */
+    double *wl = dnew(nl), sc = 1.0 / sqrt((double)hs);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++)
+            for (int t = 0; t < T; t++) {
+                const double *q = c.qkv + ((size_t)b * T + t) * ld + (size_t)h * hs;
+                double sum = 0;
+                for (int j = 0; j <= t; j++)
+                    sum += exp(sc * dot_d(q, c.qkv + ((size_t)b * T + j) * ld + C + (size_t)(h / (NH / KV)) * hs,
+                                          (size_t)hs));
+                wl[((size_t)b * NH + h) * T + t] = log(sum);
+            }
+    check_close(FA_NAME("fwd lse vs ln sum e^(scale q.k) by hand"), lse, wl, nl, FWD_TOL);
+
+    float *dqkv = fnew(nq), *once = fnew(nq), *naive = fnew(nq), *att = fnew(na), *scr = fnew((size_t)T * T);
+    zk_flash_bwd(dqkv, R, out, lse, qkv, B, T, C, NH, KV);
+    zk_attention_fwd(out, att, qkv, B, T, C, NH, KV);   /* out again, from the other kernel */
+    zk_attention_bwd(naive, scr, R, att, qkv, B, T, C, NH, KV);
+    check_close(FA_NAME("bwd dqkv vs the materialising kernel's"), dqkv, to_double(naive, nq), nq, 1e-5);
+    if (T <= 8) {
+        double *fq = dnew(nq);
+        fd_grad(c.qkv, nq, att_loss, &c, fq);
+        check_close(FA_NAME("bwd dqkv vs finite differences"), dqkv, fq, nq, GRAD_TOL);
+        free(fq);
+    } else {
+        enum { NS = 30 };
+        float got[NS];
+        double fd[NS];
+        for (int k = 0; k < NS; k++) {
+            size_t pos = k < 2 ? (size_t)(k ? T - 1 : 0) : (size_t)(rng_next(s) % (uint64_t)T);
+            size_t b = (size_t)k % (size_t)B;   /* every sequence of the batch */
+            size_t col = (size_t)(rng_next(s) % ld), i = (b * (size_t)T + pos) * ld + col;
+            fd_grad(c.qkv + i, 1, att_loss, &c, &fd[k]);
+            got[k] = dqkv[i];
+        }
+        check_close(FA_NAME("bwd dqkv vs finite differences (30 samples)"), got, fd, NS, GRAD_TOL);
+    }
+    memcpy(once, dqkv, nq * sizeof *once);
+    zk_flash_fwd(out, lse, qkv, B, T, C, NH, KV);
+    zk_flash_bwd(dqkv, R, out, lse, qkv, B, T, C, NH, KV);
+    check_doubled(FA_NAME("bwd dqkv"), dqkv, once, nq);
+    /* causal: rows <= t unchanged when later positions change */
+    {
+        int t = T / 2;
+        float *o2 = fnew(no), *q2 = fnew(nq);
+        memcpy(q2, qkv, nq * sizeof *q2);
+        for (int b = 0; b < B; b++)
+            for (int p = t + 1; p < T; p++)
+                for (size_t i = 0; i < ld; i++)
+                    q2[((size_t)b * T + p) * ld + i] += frand(s, 5, 50);
+        zk_flash_fwd(out, lse, qkv, B, T, C, NH, KV);
+        zk_flash_fwd(o2, lse, q2, B, T, C, NH, KV);
+        int same = 1, moved = 0;
+        for (int b = 0; b < B; b++)
+            for (int p = 0; p < T; p++)
+                for (int i = 0; i < C; i++) {
+                    size_t k = ((size_t)b * T + p) * C + i;
+                    if (p <= t && memcmp(&out[k], &o2[k], sizeof(float)) != 0)
+                        same = 0;
+                    if (p > t && out[k] != o2[k])
+                        moved = 1;
+                }
+        ok(same && moved, "%s", FA_NAME("fwd is causal: rows <= T/2 unchanged when later positions change"));
+        free(o2); free(q2);
+    }
+#undef FA_NAME
+    free(qkv); free(R); free(out); free(lse); free(c.qkv); free(c.R); free(c.out); free(wl); free(dqkv); free(once);
+    free(naive); free(att); free(scr);
+}
+
+static void test_flash(uint64_t *s)
+{
+    flash_case(s, TB, TT, TC, TNH, TNH);
+    flash_case(s, 2, 6, 16, 4, 1);
+    flash_case(s, 1, 64, 8, 2, 2);
+    flash_case(s, 1, 150, 16, 4, 2);
+    flash_case(s, 2, 130, 8, 2, 1);
+}
+
 int main(void)
 {
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
@@ -1442,6 +1542,7 @@ int main(void)
     test_attention_kv0(&seed);
     test_attention_gqa(&seed, 2);
     test_attention_gqa(&seed, 1);
+    test_flash(&seed);
     test_gelu(&seed);
     test_swiglu(&seed);
     test_rope(&seed);

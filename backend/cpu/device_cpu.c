@@ -229,6 +229,19 @@ static void c_attention_bwd(ze_dev *d, float *dqkv, float *scratch, const float 
     zk_attention_bwd(dqkv, scratch, dout, att, qkv, B, T, C, NH, KV);
 }
 
+static void c_flash_fwd(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    (void)d;
+    zk_flash_fwd(out, lse, qkv, B, T, C, NH, KV);
+}
+
+static void c_flash_bwd(ze_dev *d, float *dqkv, const float *dout, const float *out, const float *lse,
+                        const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    (void)d;
+    zk_flash_bwd(dqkv, dout, out, lse, qkv, B, T, C, NH, KV);
+}
+
 static void c_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
 {
     (void)d;
@@ -403,6 +416,8 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .gemm = c_gemm,
     .attention_fwd = c_attention_fwd,
     .attention_bwd = c_attention_bwd,
+    .flash_fwd = c_flash_fwd,
+    .flash_bwd = c_flash_bwd,
     .gelu_fwd = c_gelu_fwd,
     .gelu_bwd = c_gelu_bwd,
     .rmsnorm_fwd = c_rmsnorm_fwd,

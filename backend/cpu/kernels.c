@@ -414,6 +414,22 @@ ZK_HOT void zk_matmul_bwd(float *restrict dinp, float *restrict dw, float *restr
 
 /* ------------------------------------------------------------ attention */
 
+/* The shape of grouped-query attention over rows of qkv (kernels.h): the
+ * head size, the K (or V) heads' width, the row stride, query heads per
+ * K/V head and the scores' scale; 0 when there is nothing to compute. */
+typedef struct zk_att { int hs, kvc, ld, grp; float scale; } zk_att;
+
+static inline int zk_att_shape(zk_att *g, int B, int T, int C, int NH, int KV)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return 0;
+    if (KV <= 0)
+        KV = NH;
+    g->hs = C / NH, g->kvc = KV * g->hs, g->ld = C + 2 * g->kvc, g->grp = NH / KV;
+    g->scale = 1.0f / sqrtf((float)g->hs);
+    return 1;
+}
+
 /* Row block [r0, r1) of the causal triangle: its rows see columns [0, r1). */
 static inline int zk_blk_end(int r0, int T)
 {
@@ -422,12 +438,11 @@ static inline int zk_blk_end(int r0, int T)
 
 ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+    zk_att g;
+    if (!zk_att_shape(&g, B, T, C, NH, KV))
         return;
-    if (KV <= 0)
-        KV = NH;
-    int hs = C / NH, kvc = KV * hs, ld = C + 2 * kvc, grp = NH / KV;
-    float scale = 1.0f / sqrtf((float)hs);
+    int hs = g.hs, kvc = g.kvc, ld = g.ld, grp = g.grp;
+    float scale = g.scale;
     size_t tt = (size_t)T * (size_t)T;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
@@ -464,12 +479,11 @@ ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, in
 ZK_HOT void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
                       int T, int C, int NH, int KV)
 {
-    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+    zk_att g;
+    if (!zk_att_shape(&g, B, T, C, NH, KV))
         return;
-    if (KV <= 0)
-        KV = NH;
-    int hs = C / NH, kvc = KV * hs, ld = C + 2 * kvc, grp = NH / KV;
-    float scale = 1.0f / sqrtf((float)hs);
+    int hs = g.hs, kvc = g.kvc, ld = g.ld, grp = g.grp;
+    float scale = g.scale;
     size_t tt = (size_t)T * (size_t)T;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
@@ -505,6 +519,136 @@ ZK_HOT void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, con
                             p + (size_t)c0 * T + c0, T, dO + (size_t)c0 * C, C, 1.0f, dv + (size_t)c0 * ld, ld);
                 zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, hs, T - c0, 1.0f,
                             ds + (size_t)c0 * T + c0, T, q + (size_t)c0 * ld, ld, 1.0f, dk + (size_t)c0 * ld, ld);
+            }
+        }
+}
+
+/* ------------------------------------------------- flash-style attention */
+
+/* The same attention, never holding a T x T matrix: tiles of ZK_FA_TILE
+ * query rows against ZK_FA_TILE keys, their scores and probabilities in two
+ * arrays on the stack (the CPU's analogue of a GPU kernel's shared memory:
+ * nothing the allocator sees), the output built by the online softmax
+ * (a running row maximum m and sum l, earlier tiles' share rescaled by
+ * e^(m_old - m_new) when the maximum grows), and per row and head only the
+ * log-sum-exp lse = m + ln l kept for the backward.  The backward builds
+ * each tile's probabilities again from Q, K and lse, P = e^(S - lse), with
+ * D = rowsum(dO * O) (equal to rowsum(P * dP)) in place of the stored
+ * matrix.  Tiles are aligned, so only a diagonal tile is partly masked and
+ * every one of its rows sees at least its own key. */
+#define ZK_FA_TILE 64
+
+static inline int zk_fa_end(int x0, int T)
+{
+    return x0 + ZK_FA_TILE < T ? x0 + ZK_FA_TILE : T;
+}
+
+/* the scores of query rows [r0, r1) against keys [c0, c1) in s (ld
+ * ZK_FA_TILE), and how many keys row i of them sees */
+static inline int zk_fa_seen(int r0, int i, int c0, int c1)
+{
+    int n = r0 + i - c0 + 1;
+    return n < c1 - c0 ? n : c1 - c0;
+}
+
+ZK_HOT void zk_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    zk_att g;
+    if (!zk_att_shape(&g, B, T, C, NH, KV))
+        return;
+    int hs = g.hs, kvc = g.kvc, ld = g.ld, grp = g.grp;
+    float scale = g.scale;
+    float s[ZK_FA_TILE * ZK_FA_TILE], mx[ZK_FA_TILE], sum[ZK_FA_TILE];
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const float *row0 = qkv + (size_t)b * (size_t)T * (size_t)ld;
+            const float *q = row0 + (size_t)h * (size_t)hs;
+            const float *k = row0 + C + (size_t)(h / grp) * (size_t)hs, *v = k + kvc;
+            float *o = out + (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hs;
+            float *ls = lse + ((size_t)b * (size_t)NH + (size_t)h) * (size_t)T;
+            for (int r0 = 0; r0 < T; r0 += ZK_FA_TILE) {
+                int r1 = zk_fa_end(r0, T), nr = r1 - r0;
+                for (int i = 0; i < nr; i++) {
+                    mx[i] = -INFINITY, sum[i] = 0.0f;
+                    memset(o + (size_t)(r0 + i) * C, 0, (size_t)hs * sizeof *o);
+                }
+                for (int c0 = 0; c0 < r1; c0 += ZK_FA_TILE) {
+                    int c1 = zk_fa_end(c0, T), nc = c1 - c0;
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, q + (size_t)r0 * ld, ld,
+                             k + (size_t)c0 * ld, ld, 0.0f, s, ZK_FA_TILE);
+                    for (int i = 0; i < nr; i++) {
+                        float *sr = s + (size_t)i * ZK_FA_TILE, *orow = o + (size_t)(r0 + i) * C;
+                        size_t n = (size_t)zk_fa_seen(r0, i, c0, c1);
+                        float m = zk_row_max(sr, n);
+                        if (m > mx[i]) {   /* earlier tiles' share shrinks by e^(old - new) */
+                            float a = mx[i] == -INFINITY ? 0.0f : zk_expf(mx[i] - m);
+                            sum[i] *= a;
+                            ZK_MAP(orow, (size_t)hs, j, orow[j] * a);
+                            mx[i] = m;
+                        }
+                        sum[i] += zk_row_exp_sum(sr, n, mx[i]);
+                        memset(sr + n, 0, ((size_t)nc - n) * sizeof *sr);
+                    }
+                    /* O[r0:r1] += P . V[c0:c1] */
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, s, ZK_FA_TILE,
+                             v + (size_t)c0 * ld, ld, 1.0f, o + (size_t)r0 * C, C);
+                }
+                for (int i = 0; i < nr; i++) {
+                    float *orow = o + (size_t)(r0 + i) * C, inv = 1.0f / sum[i];
+                    ZK_MAP(orow, (size_t)hs, j, orow[j] * inv);
+                    ls[r0 + i] = mx[i] + logf(sum[i]);
+                }
+            }
+        }
+}
+
+ZK_HOT void zk_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv, int B,
+                         int T, int C, int NH, int KV)
+{
+    zk_att g;
+    if (!zk_att_shape(&g, B, T, C, NH, KV))
+        return;
+    int hs = g.hs, kvc = g.kvc, ld = g.ld, grp = g.grp;
+    float scale = g.scale;
+    float p[ZK_FA_TILE * ZK_FA_TILE], ds[ZK_FA_TILE * ZK_FA_TILE], dd[ZK_FA_TILE];
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            size_t row0 = (size_t)b * (size_t)T * (size_t)ld, qo = row0 + (size_t)h * (size_t)hs;
+            size_t ko = row0 + (size_t)C + (size_t)(h / grp) * (size_t)hs;
+            const float *q = qkv + qo, *k = qkv + ko, *v = k + kvc;
+            float *dq = dqkv + qo, *dk = dqkv + ko, *dv = dk + kvc;
+            size_t oo = (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hs;
+            const float *o = out + oo, *dO = dout + oo;
+            const float *ls = lse + ((size_t)b * (size_t)NH + (size_t)h) * (size_t)T;
+            for (int r0 = 0; r0 < T; r0 += ZK_FA_TILE) {
+                int r1 = zk_fa_end(r0, T), nr = r1 - r0;
+                for (int i = 0; i < nr; i++)
+                    dd[i] = zk_row_dot(dO + (size_t)(r0 + i) * C, o + (size_t)(r0 + i) * C, (size_t)hs);
+                for (int c0 = 0; c0 < r1; c0 += ZK_FA_TILE) {
+                    int c1 = zk_fa_end(c0, T), nc = c1 - c0;
+                    /* P = e^(scale Q K^T - lse), 0 above the diagonal */
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, q + (size_t)r0 * ld, ld,
+                             k + (size_t)c0 * ld, ld, 0.0f, p, ZK_FA_TILE);
+                    /* dP = dO V^T */
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, 1.0f, dO + (size_t)r0 * C, C,
+                             v + (size_t)c0 * ld, ld, 0.0f, ds, ZK_FA_TILE);
+                    for (int i = 0; i < nr; i++) {
+                        float *pr = p + (size_t)i * ZK_FA_TILE, *dr = ds + (size_t)i * ZK_FA_TILE;
+                        size_t n = (size_t)zk_fa_seen(r0, i, c0, c1);
+                        float l = ls[r0 + i], di = dd[i];
+                        ZK_MAP(pr, n, j, zk_expf(pr[j] - l));
+                        ZK_MAP(dr, n, j, scale * pr[j] * (dr[j] - di));
+                        memset(pr + n, 0, ((size_t)nc - n) * sizeof *pr);
+                        memset(dr + n, 0, ((size_t)nc - n) * sizeof *dr);
+                    }
+                    /* dV[c0:c1] += P^T dO; dQ[r0:r1] += dS K; dK[c0:c1] += dS^T Q */
+                    zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, p, ZK_FA_TILE,
+                             dO + (size_t)r0 * C, C, 1.0f, dv + (size_t)c0 * ld, ld);
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, ds, ZK_FA_TILE,
+                             k + (size_t)c0 * ld, ld, 1.0f, dq + (size_t)r0 * ld, ld);
+                    zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, ds, ZK_FA_TILE,
+                             q + (size_t)r0 * ld, ld, 1.0f, dk + (size_t)c0 * ld, ld);
+                }
             }
         }
 }

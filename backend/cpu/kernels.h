@@ -85,6 +85,15 @@ void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, in
 void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
                       int T, int C, int NH, int KV);
 
+/* The same attention computed flash-style, in tiles, without the T x T
+ * probabilities: out as above, lse[B][NH][T] the log-sum-exp of each
+ * row's scaled scores (fp32), all the backward needs besides Q, K, V and
+ * out.  flash_bwd: dqkv += ..., from dout, out and lse; no scratch (its
+ * tiles are on the stack). */
+void zk_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV);
+void zk_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv, int B,
+                  int T, int C, int NH, int KV);
+
 /* Rotary positions, in place on qkv laid out as above: every Q and K head
  * of token t has its pairs (i, i + hs/2) rotated by t theta^(-2i/hs)
  * ("rotate half", GPT-NeoX and Hugging Face LLaMA; hs even).  rope_bwd

@@ -332,6 +332,17 @@ static void cu_attention_bwd(ze_dev *d, float *dqkv, float *scratch, const float
     CU(d, "attention_bwd kernel", zc_attention_bwd(row(d)->st, dqkv, dout, att, qkv, B, T, C, NH, KV));
 }
 
+static void cu_flash_fwd(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    CU(d, "flash_fwd kernel", zc_flash_fwd(row(d)->st, out, lse, qkv, B, T, C, NH, KV));
+}
+
+static void cu_flash_bwd(ze_dev *d, float *dqkv, const float *dout, const float *out, const float *lse,
+                         const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    CU(d, "flash_bwd kernel", zc_flash_bwd(row(d)->st, dqkv, dout, out, lse, qkv, B, T, C, NH, KV));
+}
+
 static void cu_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
 {
     CU(d, "rmsnorm_fwd kernel", zc_rmsnorm_fwd(row(d)->st, out, rstd, inp, w, N, C));
@@ -551,6 +562,8 @@ static const ze_dev_ops cuda_ops = {
     .gemm = cu_gemm,
     .attention_fwd = cu_attention_fwd,
     .attention_bwd = cu_attention_bwd,
+    .flash_fwd = cu_flash_fwd,
+    .flash_bwd = cu_flash_bwd,
     .gelu_fwd = cu_gelu_fwd,
     .gelu_bwd = cu_gelu_bwd,
     .rmsnorm_fwd = cu_rmsnorm_fwd,

@@ -331,6 +331,20 @@ __global__ void k_colsum(float *dbias, const float *dout, int N, int OC, size_t 
  * heads); query head h reads K and V head h / (NH / KV) (the launchers make
  * KV a divisor of NH). */
 
+/* The block's sum of its warps' partial rows sacc[w hs + d] (w < nw),
+ * times mul, into dst[d] for d < hs (added to it with add): the threads
+ * take the columns in turn.  The partials must be complete (a barrier
+ * before the call). */
+__device__ __forceinline__ void sum_partials(float *dst, const float *sacc, int nw, int hs, float mul, int add)
+{
+    for (int d = threadIdx.x; d < hs; d += blockDim.x) {
+        float s = 0.0f;
+        for (int w = 0; w < nw; w++)
+            s += sacc[w * hs + d];
+        dst[d] = add ? dst[d] + s * mul : s * mul;
+    }
+}
+
 /* One block (ATT_TPB threads, nw warps) per query row: (b, h, t) = row r.
  * Shared: q (hs), the warps' partial outputs (nw * hs). */
 __global__ void k_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV,
@@ -390,13 +404,7 @@ __global__ void k_attention_fwd(float *out, float *att, const float *qkv, int B,
                 sacc[warp * hs + d] += p * vj[d];
         }
         __syncthreads();
-        float *o = out + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs;
-        for (int d = threadIdx.x; d < hs; d += blockDim.x) {
-            float s = 0.0f;
-            for (int w = 0; w < nw; w++)
-                s += sacc[w * hs + d];
-            o[d] = s;
-        }
+        sum_partials(out + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs, sacc, nw, hs, 1.0f, 0);
     }
 }
 
@@ -461,13 +469,142 @@ __global__ void k_attention_bwd(float *dqkv, const float *dout, const float *att
             }
         }
         __syncthreads();
-        float *dq = dqkv + qoff; /* only this block writes row t's dq of head h */
-        for (int d = threadIdx.x; d < hs; d += blockDim.x) {
-            float s = 0.0f;
-            for (int w = 0; w < nw; w++)
-                s += sacc[w * hs + d];
-            dq[d] += s;
+        sum_partials(dqkv + qoff, sacc, nw, hs, 1.0f, 1); /* only this block writes row t's dq of head h */
+    }
+}
+
+
+/* ------------------------------------------------- flash-style attention */
+
+/* The same attention without the T x T probabilities in device memory:
+ * one block per query row (b, h, t), as above, but the keys taken in
+ * chunks of FA_KCH whose scores live in shared memory, the output built by
+ * the online softmax (the running maximum m and sum l; the partial output
+ * rescaled by e^(m_old - m_new) when m grows) and only lse = m + ln l
+ * written per row.  The backward rebuilds each probability from Q, K and
+ * lse, p = e^(s - lse), with D = dout_t . out_t in place of the stored
+ * row.  Shared: q (hs), the warps' partial outputs (nw * hs), the chunk's
+ * scores (FA_KCH). */
+constexpr int FA_KCH = 128;
+
+__global__ void k_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV,
+                            float scale)
+{
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    __shared__ float ssc[FA_KCH];
+    const int hs = C / NH, nw = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const size_t kvc = (size_t)KV * (size_t)hs, ld3 = (size_t)C + 2 * kvc, tt = (size_t)T, grp = (size_t)(NH / KV);
+    float *sq = sm, *sacc = sm + hs;
+    const size_t rows = (size_t)B * (size_t)NH * tt;
+    for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const int t = (int)(r % tt);
+        const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
+        const float *q = qkv + (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
+        const float *kb = qkv + b * tt * ld3 + (size_t)C + (h / grp) * (size_t)hs; /* key j at kb + j*ld3 */
+        const float *vb = kb + kvc;
+        __syncthreads(); /* the previous row's readers of sq, sacc are done */
+        for (int i = threadIdx.x; i < hs; i += blockDim.x)
+            sq[i] = q[i];
+        for (int i = threadIdx.x; i < nw * hs; i += blockDim.x)
+            sacc[i] = 0.0f;
+        __syncthreads();
+        float m = -INFINITY, l = 0.0f; /* the same on every thread */
+        for (int j0 = 0; j0 <= t; j0 += FA_KCH) {
+            const int n = t + 1 - j0 < FA_KCH ? t + 1 - j0 : FA_KCH;
+            for (int j = warp; j < n; j += nw) { /* a warp per key */
+                const float *kj = kb + (size_t)(j0 + j) * ld3;
+                float s = 0.0f;
+                for (int d = lane; d < hs; d += 32)
+                    s += sq[d] * kj[d];
+                s = warp_sum(s);
+                if (lane == 0)
+                    ssc[j] = scale * s;
+            }
+            __syncthreads();
+            float cm = -INFINITY;
+            for (int j = threadIdx.x; j < n; j += blockDim.x)
+                cm = ssc[j] > cm ? ssc[j] : cm;
+            cm = block_max(cm, red);
+            const float mn = cm > m ? cm : m, a = m == -INFINITY ? 0.0f : expf(m - mn);
+            float part = 0.0f;
+            for (int j = threadIdx.x; j < n; j += blockDim.x) {
+                float e = expf(ssc[j] - mn);
+                ssc[j] = e;
+                part += e;
+            }
+            l = l * a + block_sum(part, red); /* (its barriers publish ssc) */
+            m = mn;
+            /* each warp rescales and extends its own partial output (the
+             * lanes touch the same columns in both loops) */
+            for (int d = lane; d < hs; d += 32)
+                sacc[warp * hs + d] *= a;
+            for (int j = warp; j < n; j += nw) {
+                const float p = ssc[j];
+                const float *vj = vb + (size_t)(j0 + j) * ld3;
+                for (int d = lane; d < hs; d += 32)
+                    sacc[warp * hs + d] += p * vj[d];
+            }
+            __syncthreads(); /* ssc is rewritten by the next chunk */
         }
+        sum_partials(out + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs, sacc, nw, hs, 1.0f / l, 0);
+        if (threadIdx.x == 0)
+            lse[r] = m + logf(l);
+    }
+}
+
+/* One block per query row t of (b, h), as k_attention_bwd, each
+ * probability rebuilt: p_j = e^(scale q_t . k_j - lse_t), D = dout_t .
+ * out_t, dq_t += scale sum_j p_j (dout_t . v_j - D) k_j, dk_j and dv_j by
+ * atomicAdd.  Shared: q, dout (hs each), the warps' partial dq (nw * hs). */
+__global__ void k_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
+                            int B, int T, int C, int NH, int KV, float scale)
+{
+    extern __shared__ float sm[];
+    __shared__ float red[32];
+    const int hs = C / NH, nw = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const size_t kvc = (size_t)KV * (size_t)hs, ld3 = (size_t)C + 2 * kvc, tt = (size_t)T, grp = (size_t)(NH / KV);
+    float *sq = sm, *sdo = sm + hs, *sacc = sm + 2 * hs;
+    const size_t rows = (size_t)B * (size_t)NH * tt;
+    for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const int t = (int)(r % tt);
+        const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
+        const size_t qoff = (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
+        const size_t kboff = b * tt * ld3 + (size_t)C + (h / grp) * (size_t)hs; /* key j at kboff + j*ld3 */
+        const float *kb = qkv + kboff, *vb = kb + kvc;
+        float *dkb = dqkv + kboff, *dvb = dkb + kvc;
+        const size_t ooff = (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs;
+        const float *dO = dout + ooff, *O = out + ooff;
+        __syncthreads();
+        float part = 0.0f;
+        for (int i = threadIdx.x; i < hs; i += blockDim.x) {
+            sq[i] = qkv[qoff + i];
+            sdo[i] = dO[i];
+            part += dO[i] * O[i];
+        }
+        for (int i = threadIdx.x; i < nw * hs; i += blockDim.x)
+            sacc[i] = 0.0f;
+        const float D = block_sum(part, red), ls = lse[r]; /* (its barriers publish sq, sdo) */
+        for (int j = warp; j <= t; j += nw) {
+            const float *vj = vb + (size_t)j * ld3, *kj = kb + (size_t)j * ld3;
+            float s = 0.0f, dp = 0.0f;
+            for (int d = lane; d < hs; d += 32) {
+                s += sq[d] * kj[d];
+                dp += sdo[d] * vj[d];
+            }
+            s = warp_sum(s);
+            dp = warp_sum(dp);
+            const float p = expf(scale * s - ls);
+            const float ds = scale * p * (dp - D);
+            float *dkj = dkb + (size_t)j * ld3, *dvj = dvb + (size_t)j * ld3;
+            for (int d = lane; d < hs; d += 32) {
+                sacc[warp * hs + d] += ds * kj[d];
+                atomicAdd(dkj + d, ds * sq[d]);
+                atomicAdd(dvj + d, p * sdo[d]);
+            }
+        }
+        __syncthreads();
+        sum_partials(dqkv + qoff, sacc, nw, hs, 1.0f, 1); /* only this block writes row t's dq of head h */
     }
 }
 
@@ -882,6 +1019,49 @@ cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, con
     size_t rows = (size_t)B * (size_t)NH * (size_t)T;
     k_attention_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, att, qkv, B, T, C, NH, KV,
                                                                            scale);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_flash_fwd(cudaStream_t s, float *out, float *lse, const float *qkv, int B, int T, int C, int NH,
+                         int KV)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return cudaSuccess;
+    cudaError_t ek = kv_heads(NH, &KV);
+    if (ek != cudaSuccess)
+        return ek;
+    int hs = C / NH;
+    size_t shm = (size_t)(1 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
+    if (shm > 46 * 1024) {   /* with the static scores and reductions, beyond the default 48 KiB: opt in */
+        cudaError_t e = cudaFuncSetAttribute(k_flash_fwd, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
+        if (e != cudaSuccess)
+            return e;
+    }
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t rows = (size_t)B * (size_t)NH * (size_t)T;
+    k_flash_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, lse, qkv, B, T, C, NH, KV, scale);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_flash_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *out, const float *lse,
+                         const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return cudaSuccess;
+    cudaError_t ek = kv_heads(NH, &KV);
+    if (ek != cudaSuccess)
+        return ek;
+    int hs = C / NH;
+    size_t shm = (size_t)(2 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
+    if (shm > 47 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(k_flash_bwd, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
+        if (e != cudaSuccess)
+            return e;
+    }
+    float scale = 1.0f / sqrtf((float)hs);
+    size_t rows = (size_t)B * (size_t)NH * (size_t)T;
+    k_flash_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, out, lse, qkv, B, T, C, NH, KV,
+                                                                       scale);
     return cudaGetLastError();
 }
 

@@ -70,6 +70,13 @@ cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float
                              int KV);
 cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *att, const float *qkv,
                              int B, int T, int C, int NH, int KV);
+/* Flash-style, the same attention without the T x T probabilities: lse[B][NH][T]
+ * the log-sum-exp of each row's scaled scores, all the backward needs
+ * besides qkv and out; bwd: dqkv += ... */
+cudaError_t zc_flash_fwd(cudaStream_t s, float *out, float *lse, const float *qkv, int B, int T, int C, int NH,
+                         int KV);
+cudaError_t zc_flash_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *out, const float *lse,
+                         const float *qkv, int B, int T, int C, int NH, int KV);
 /* Rotary positions in place on the NH Q and KV K heads of qkv (layout as
  * attention's): pairs (i, i + hs/2) rotated by t theta^(-2i/hs), the angle,
  * cos and sin in double; bwd: the opposite angle, on the gradient */
