@@ -43,6 +43,10 @@
  * Recompute: none keeps every tensor backward needs; selective keeps all but
  * the attention probabilities (recomputed from Q, K, V); full keeps each
  * block's input and recomputes the block in backward.
+ * Attention: by default the softmax probabilities (B NH T T) are stored;
+ * with flash=1 (flash-style, device.h's flash_fwd/bwd) only each row's
+ * log-sum-exp (B NH T), the backward rebuilding the probabilities tile by
+ * tile, so that selective recompute keeps what none keeps.
  * Data: deterministic sequences from a seeded Markov chain over the
  * vocabulary; sequence n is the same on every layout, so every layout sees
  * the same global batch and computes the same losses. */
@@ -790,7 +794,8 @@ typedef struct lact {
  * columns', the rest whole) */
 static size_t att_floats(const model *m)
 {
-    return (size_t)m->c->B * (size_t)m->NHl * (size_t)m->c->T * (size_t)m->c->T;
+    /* flash attention: the rows' log-sum-exp, not their probabilities */
+    return (size_t)m->c->B * (size_t)m->NHl * (size_t)m->c->T * (m->c->flash ? 1 : (size_t)m->c->T);
 }
 
 static size_t lact_floats(const model *m, int with_att)
@@ -893,7 +898,10 @@ static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout
     op->matmul_fwd(d, la->qkv, m->sp ? whole : la->ln1, w + o[B_QKVW], bias_of(m, w, B_QKVB), N, C, Q);
     if (c->rope)
         op->rope_fwd(d, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
-    op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+    if (c->flash)   /* att: the rows' log-sum-exp */
+        op->flash_fwd(d, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+    else
+        op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
     float *proj = m->sp ? whole : la->xmid;
     op->matmul_fwd(d, proj, la->atty, w + o[B_PROJW], rowpar_bias(m, w, B_PROJB), N, Cl, C);
     if (rowpar_done(m, proj, la->xmid))
@@ -919,7 +927,7 @@ static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout
 
 /* Backward scratch: one block's activation gradients. */
 typedef struct bscratch {
-    float *d1, *d3, *datt, *dF1, *dF2;   /* N*C, N*Q (QKV), T*T, N*F, N*G (first MLP matrix) */
+    float *d1, *d3, *datt, *dF1, *dF2;   /* N*C, N*Q (QKV), T*T (none with flash), N*F, N*G (first MLP matrix) */
     float *g;                            /* sequence parallelism: N*C, a gathered operand */
 } bscratch;
 
@@ -965,7 +973,10 @@ static int block_bwd(model *m, const float *w, float *dw, const lact *la, const 
     op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), m->sp ? s->g : dres, la->atty,
                    w + o[B_PROJW], N, Cl, C);
     op->zero(d, s->d3, ZE_DEVICE, (size_t)N * (size_t)Q * sizeof(float));
-    op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+    if (c->flash)
+        op->flash_bwd(d, s->d3, s->d1, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+    else
+        op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
     if (c->rope)   /* the gradient of the unrotated Q and K */
         op->rope_bwd(d, s->d3, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
     if (m->sp && sp_gather(m, s->g, la->ln1))
@@ -1254,7 +1265,7 @@ static int load_batch(step_ctx *x, int s, uint64_t first_seq)
 static size_t scratch_floats(const model *m)
 {
     const ze_cfg *c = m->c;
-    size_t N = (size_t)c->B * (size_t)c->T, TT = (size_t)c->T * (size_t)c->T;
+    size_t N = (size_t)c->B * (size_t)c->T, TT = c->flash ? 0 : (size_t)c->T * (size_t)c->T;
     return N * (size_t)c->C * (m->sp ? 2 : 1) + N * m->Ql + TT + N * (size_t)m->Fl + N * m->Gl;
 }
 
@@ -1265,7 +1276,9 @@ static void scratch_of(const model *m, float *sbuf, bscratch *s)
     s->d1 = sbuf;
     s->d3 = s->d1 + N * (size_t)c->C;
     s->datt = s->d3 + N * m->Ql;
-    s->dF1 = s->datt + (size_t)c->T * (size_t)c->T;
+    s->dF1 = s->datt + (c->flash ? 0 : (size_t)c->T * (size_t)c->T);
+    if (c->flash)
+        s->datt = NULL;
     s->dF2 = s->dF1 + N * (size_t)m->Fl;
     s->g = m->sp ? s->dF2 + N * m->Gl : NULL;
 }
@@ -1303,8 +1316,9 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     ze_dev *d = m->d;
     int N = c->B * c->T, C = c->C, L = c->L, V = c->V, nl = m->nl, R = m->R;
     size_t NC = (size_t)N * (size_t)C, RC = (size_t)R * (size_t)C;
-    /* a block kept whole (no recompute, or one full recompute skips) keeps its attention probabilities */
-    int with_att = c->ckpt == ZE_CKPT_NONE || c->ckpt == ZE_CKPT_FULL;
+    /* a block kept whole (no recompute, or one full recompute skips) keeps its attention probabilities;
+     * with flash attention every block kept keeps its log-sum-exp */
+    int with_att = c->flash || c->ckpt == ZE_CKPT_NONE || c->ckpt == ZE_CKPT_FULL;
     const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
     int u = s * x->v + x->chunk;   /* the unit's slot */
     lact *acts = x->acts + (size_t)u * (size_t)nl;
@@ -1335,7 +1349,7 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     }
     float *att_tmp = NULL;
     size_t att_n = att_floats(m);
-    if (c->ckpt == ZE_CKPT_SELECTIVE)
+    if (c->ckpt == ZE_CKPT_SELECTIVE && !c->flash)
         CHECK(att_tmp = alloc_u(m, ZE_BUF, att_n));
     for (int i = 0; i < nl; i++) {
         int l = m->l0 + i;
@@ -1491,7 +1505,7 @@ static int stage_bwd(step_ctx *x, int s)
             release_t(m, xout);
             CHECK(block_bwd(m, w, dw, &tmp, tmp.att, dres, &sc) == 0);
             release_t(m, tmp.mem);
-        } else if (c->ckpt == ZE_CKPT_SELECTIVE) {
+        } else if (c->ckpt == ZE_CKPT_SELECTIVE && !c->flash) {
             /* recompute the attention probabilities from Q, K, V */
             float *att = alloc_u(m, ZE_BUF, att_n);
             CHECK(att);

@@ -69,6 +69,12 @@ typedef struct ze_cfg {
      * of stage k the virtual stage c pp + k of L / (pp vp) layers
      * (Megatron's), run in its interleaved 1F1B order */
     int vp;
+    /* flash-style attention: per row and head the log-sum-exp of its
+     * scores (B NH T floats) kept for the backward instead of the T x T
+     * probabilities (B NH T T), which the backward rebuilds tile by tile
+     * from Q, K and it; selective recompute then has nothing to rebuild
+     * (it keeps what none keeps) */
+    int flash;
     int zero;                  /* 0..3 */
     int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */
     ze_ckpt ckpt;

@@ -28,6 +28,8 @@
  *                                               over the ranks / (tp pp); engine.h)
  *       [schedule=1f1b|gpipe] [vp=N]           (GPipe instead of 1F1B; N model chunks per stage, Megatron's
  *                                               interleaved 1F1B)
+ *       [flash=0|1]                            (flash-style attention: each row's log-sum-exp kept, not the
+ *                                               T x T probabilities; engine.c)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  *   mpirun -np 8 zplan-engine groups tp=2 cp=1 pp=2   (the layout's process groups, checked)
  */
@@ -516,7 +518,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD, VP, CKE, CKL;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, FA, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD, VP, CKE, CKL;
     double WD, CLIP, THETA, LR;
     int NORM, MLP, POS, SCHED;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
@@ -533,6 +535,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "zero", 0, 3, 0, &Z, msg, sizeof msg) ||
         arg(argc, argv, "ckpt", 0, 2, 0, &K, msg, sizeof msg) ||
         arg(argc, argv, "ckpt_every", 0, 100000, 0, &CKE, msg, sizeof msg) ||
+        arg(argc, argv, "flash", 0, 1, 0, &FA, msg, sizeof msg) ||
         arg(argc, argv, "ckpt_layers", 0, 100000, 0, &CKL, msg, sizeof msg) ||
         arg(argc, argv, "offload", 0, 2, 0, &OFF, msg, sizeof msg) ||
         arg(argc, argv, "sgd", 0, 1, 0, &O, msg, sizeof msg) ||
@@ -572,7 +575,8 @@ int main(int argc, char **argv)
         "layers", "hidden", "heads", "vocab", "seq", "micro_batch", "accum", "steps", "zero", "ckpt", "ckpt_every",
         "ckpt_layers", "offload", "sgd", "seed", "device_cap", "dtype", "grad_dtype", "loss_scale", "scale_window",
         "progress", "first_step_delay_ms", "mb_delay_ms", "weight_decay", "clip", "kv_heads", "ffn", "tied", "bias",
-        "tp", "pp", "vp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "group", "dump"};
+        "tp", "pp", "vp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "group", "dump",
+        "flash"};
     for (int i = 1; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         size_t k = 0, nk = sizeof keys / sizeof keys[0];
@@ -592,6 +596,7 @@ int main(int argc, char **argv)
     c.rope_theta = (float)THETA;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.ckpt_every = (int)CKE;
+    c.flash = (int)FA;
     c.ckpt_layers = (int)CKL;
     c.tp = (int)TP;
     c.pp = (int)PP;
@@ -790,6 +795,7 @@ int main(int argc, char **argv)
         cJSON_AddBoolToObject(o, "sp", c.sp && r.tp > 1);
         cJSON_AddStringToObject(o, "schedule", r.pp > 1 ? c.vp > 1 ? "interleaved" : scheds[SCHED] : "none");
         cJSON_AddNumberToObject(o, "vp", r.pp > 1 && c.vp > 1 ? c.vp : 1);
+        cJSON_AddBoolToObject(o, "flash_attention", c.flash);
         cJSON_AddStringToObject(o, "backend", d.ops->name);
         cJSON_AddStringToObject(o, "device", d.desc);
         cJSON_AddStringToObject(o, "group", g.kind);

@@ -9,8 +9,10 @@
 #            parallelism on 4 ranks sharing it (every factorisation, sp and
 #            the interleaved schedule once each), and their per-rank memory
 #            through zplan exec --backend cuda; the LLaMA family's
-#            blocks likewise (1 rank per recompute mode, 2 ranks at ZeRO
-#            0-3); bf16 storage within 1e-2 of the fp32 run on the GPU
+#            blocks likewise (1 rank per recompute mode, with the
+#            probabilities stored and with flash attention, also over 300
+#            tokens; 2 ranks at ZeRO 0-3); bf16 storage within 1e-2 of the
+#            fp32 run on the GPU
 #   memory   zplan exec --backend cuda at two shapes, one of over 1 B
 #            parameters: each tensor class predicted within 1 % of the
 #            allocator's measure, and the predicted device total (tensors +
@@ -141,9 +143,30 @@ for k in 0 1 2; do
     cp "$outf" "$tmp/llama-cpu.json"
     # shellcheck disable=SC2086
     eng 1 2 4 0 "$k" $LLAMA backend=cuda
-    ok $rc "LLaMA blocks, 1 rank, recompute $k: runs on the GPU" || { diag "$err"; continue; }
-    within "$outf" "$tmp/llama-cpu.json" 1e-4 "LLaMA blocks, 1 rank, recompute $k: the CPU engine's losses within 1e-4"
+    if ok $rc "LLaMA blocks, 1 rank, recompute $k: runs on the GPU"; then
+        within "$outf" "$tmp/llama-cpu.json" 1e-4 "LLaMA blocks, 1 rank, recompute $k: the CPU engine's losses within 1e-4"
+    else
+        diag "$err"
+    fi
+    # flash attention (k_flash_fwd/bwd: each row's log-sum-exp, the
+    # probabilities rebuilt in the backward) against the same CPU curve,
+    # computed there with the probabilities stored
+    # shellcheck disable=SC2086
+    eng 1 2 4 0 "$k" $LLAMA backend=cuda flash=1
+    ok $rc "LLaMA blocks, flash attention, 1 rank, recompute $k: runs on the GPU" || { diag "$err"; continue; }
+    jok "$outf" '.flash_attention' "LLaMA blocks, flash attention, recompute $k: the engine says flash"
+    within "$outf" "$tmp/llama-cpu.json" 1e-4 \
+        "LLaMA blocks, flash attention on the GPU, recompute $k: the CPU engine's losses (probabilities stored) within 1e-4"
 done
+# 300 tokens: the flash kernels' three chunks of 128 keys, the last partial
+# shellcheck disable=SC2086
+eng 1 2 4 0 0 $LLAMA seq=300
+cp "$outf" "$tmp/llama-cpu300.json"
+# shellcheck disable=SC2086
+eng 1 2 4 0 0 $LLAMA seq=300 backend=cuda flash=1
+ok $rc "LLaMA blocks, flash attention, 300 tokens: runs on the GPU" || diag "$err"
+within "$outf" "$tmp/llama-cpu300.json" 1e-4 \
+    "LLaMA blocks, flash attention on the GPU over 300 tokens: the CPU engine's losses within 1e-4"
 # shellcheck disable=SC2086
 eng 1 2 4 0 0 $LLAMA
 cp "$outf" "$tmp/llama-cpu1.json"

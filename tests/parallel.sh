@@ -5,8 +5,9 @@
 # data parallelism and ZeRO over the rest of the ranks:
 # the oracle (every (dp, tp) factorisation of 2, 4 and 8 ranks with tp > 1
 # at ZeRO 0-3, and every (dp, tp, pp) one with pp > 1 at ZeRO 0-1, for
-# GPT-2's blocks and the LLaMA family's, computes the loss curve of one
-# rank within 1e-4 relative per step over 20 fp32 steps), the stages'
+# GPT-2's blocks and the LLaMA family's, with and without flash attention,
+# computes the loss curve of one rank within 1e-4 relative per step over 20
+# fp32 steps), the stages'
 # layers and micro-batches in flight, the bytes of each group by hand, and
 # the layouts refused.
 . "$(dirname "$0")/lib.sh"
@@ -46,15 +47,16 @@ for arch in gpt2 llama; do
             [ "$z" -ge 1 ] && [ $(( (i + z) % 4 )) -eq 0 ] && off=1   # optimizer offload, some of the time
             [ "$z" -eq 3 ] && [ $(( i % 3 )) -eq 2 ] && off=2          # and the parameters too
             sp=$(( (i + z) % 2 ))                                      # sequence parallelism on and off
+            fa=$(( (i + z / 2) % 2 ))                                  # flash attention on and off
             # shellcheck disable=SC2086
-            eng "$np" "$t" "$z" "$k" offload="$off" sp="$sp" $extra
+            eng "$np" "$t" "$z" "$k" offload="$off" sp="$sp" flash="$fa" $extra
             if [ "$rc" -ne 0 ]; then
-                ok 1 "$arch, tp $t x dp $((np / t)), sp $sp, ZeRO-$z, offload $off, recompute $k: trains"
+                ok 1 "$arch, tp $t x dp $((np / t)), sp $sp, flash $fa, ZeRO-$z, offload $off, recompute $k: trains"
                 diag "$err"
                 continue
             fi
-            jok "$outf" ".tp == $t and .dp == $((np / t)) and .sp == ($sp == 1) and ($close)" \
-                "$arch, tp $t x dp $((np / t)), sp $sp, ZeRO-$z, offload $off, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+            jok "$outf" ".tp == $t and .dp == $((np / t)) and .sp == ($sp == 1) and .flash_attention == ($fa == 1) and ($close)" \
+                "$arch, tp $t x dp $((np / t)), sp $sp, flash $fa, ZeRO-$z, offload $off, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
                 --slurpfile ref "$tmp/$arch.json"
         done
         i=$((i + 1))
@@ -151,15 +153,16 @@ for arch in gpt2 llama; do
             [ "$z" -eq 1 ] && [ $(( i % 3 )) -eq 1 ] && off=1
             sp=0
             [ "$t" -gt 1 ] && sp=$(( (i + z + 1) % 2 ))
+            fa=$((i % 2))   # (with sp and without, 1F1B and GPipe, each way)
             # shellcheck disable=SC2086
-            peng "$np" "$t" "$p" "$z" "$k" schedule="$sched" offload="$off" sp="$sp" $extra
-            what="$arch, tp $t x dp $((np / t / p)) x pp $p, sp $sp, ZeRO-$z, offload $off, recompute $k, $sched"
+            peng "$np" "$t" "$p" "$z" "$k" schedule="$sched" offload="$off" sp="$sp" flash="$fa" $extra
+            what="$arch, tp $t x dp $((np / t / p)) x pp $p, sp $sp, flash $fa, ZeRO-$z, offload $off, recompute $k, $sched"
             if [ "$rc" -ne 0 ]; then
                 ok 1 "$what: trains"
                 diag "$err"
                 continue
             fi
-            jok "$outf" ".pp == $p and .schedule == \"$sched\" and ($close)" \
+            jok "$outf" ".pp == $p and .schedule == \"$sched\" and .flash_attention == ($fa == 1) and ($close)" \
                 "$what: the loss curve of 1 rank (<= 1e-4 relative per step)" --slurpfile ref "$tmp/p$arch.json"
         done
         i=$((i + 1))

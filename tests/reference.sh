@@ -13,6 +13,7 @@
 #   doubled scales)
 #   the LLaMA family's blocks (RMSNorm, SwiGLU, rotary, grouped-query
 #   attention, untied head, no biases), and each of those alone
+#   flash-style attention (flash=1) against the same references
 # Then the mutations: the reference broken on purpose in one way at a time
 # must differ from the engine by more than 1e-4, so each bug named in the
 # test's title could not hide from this comparison; two of them (no
@@ -184,6 +185,26 @@ for f in "norm=rmsnorm" "mlp=swiglu ffn=40" "pos=rotary" "kv_heads=1" "tied=0" "
     ref "f$n" "f$n-ref"
     within "f$n" "f$n-ref" "GPT-2 with only $f: the engine's 20 losses match the NumPy reference within 1e-4"
 done
+
+# ---- flash-style attention (flash=1): the probabilities never stored, each
+# row's log-sum-exp kept and the backward rebuilding them tile by tile; the
+# reference computes the attention as before (stored probabilities), so
+# the same 20 losses within 1e-4: GPT-2 with AdamW, the LLaMA family's
+# blocks with selective recompute, fp16 with loss scaling and full
+# recompute, and a 150-token sequence that spans three of the CPU's
+# 64-row tiles, the last one partial
+eng fa-adamw weight_decay=0.1 clip=1 flash=1
+within fa-adamw adamw-ref "flash attention, GPT-2 + AdamW: the engine's 20 losses match the NumPy reference within 1e-4"
+jok "$tmp/fa-adamw.json" '.flash_attention == true' "flash=1: the engine's JSON says flash attention"
+# shellcheck disable=SC2086
+eng fa-llama weight_decay=0.1 clip=1 $LLAMA flash=1 ckpt=1
+within fa-llama llama-ref "flash attention, LLaMA blocks + selective recompute: the 20 losses match the reference within 1e-4"
+eng fa-fp16 dtype=2 loss_scale=16777216 scale_window=4 weight_decay=0.1 clip=1 flash=1 ckpt=2
+within fa-fp16 fp16-ref "flash attention, fp16 + loss scaling + full recompute: the 20 losses match the reference within 1e-4"
+# shellcheck disable=SC2086
+eng fa-long weight_decay=0.1 clip=1 $LLAMA seq=150 flash=1 dump="$tmp/fa-long.d"
+ref fa-long fa-long-ref
+within fa-long fa-long-ref "flash attention over 150 tokens (three tiles, GQA, rotary): the 20 losses match the reference within 1e-4"
 
 # ---- the new arguments
 eng bad weight_decay=x
