@@ -6,7 +6,9 @@
 # (fp32 master weights) on 2 and 8, fp16 (loss scaling) on 4, bf16
 # parameters with fp32 gradients on 2; and a LLaMA-family model (Llama-3-8B
 # scaled) in fp32 on 2 ranks and bf16 on 4; and the 3D layouts (tensor and
-# pipeline parallel: every factorisation of 4 and 8 ranks, below).  Plans a pinned layout, runs it with
+# pipeline parallel: every factorisation of 4 and 8 ranks, below).  GPT-2's
+# first shape stores the attention probabilities, its second and the LLaMA
+# rows (2D and 3D) run flash attention.  Plans a pinned layout, runs it with
 # zplan exec, and prints per class and for the peak the planner's error
 # against the engine, the host bytes and the bytes sent per step.
 #
@@ -71,12 +73,15 @@ if [ $tap -eq 0 ]; then
     printf '# %-46s %-9s %5s %4s %-16s %-9s %7s %7s %7s %7s %7s %7s %7s %6s %s\n' shape dtype ranks zero offload \
         ckpt params grads optim activ buffers peak host comm bounds
 fi
-# matrix MODEL SHAPES DTYPES: the rows of one model preset
+# matrix MODEL SHAPES DTYPES FLASH: the rows of one model preset; from its
+# FLASH-th shape on (0: none) planned and run with flash attention
 matrix() {
-model=$1 shapes=$2 dtypes=$3
+model=$1 shapes=$2 dtypes=$3 flash=$4
 si=0
 for shape in $shapes; do
   si=$((si + 1))
+  attn=--no-flash-attn fan=
+  [ "$flash" -gt 0 ] && [ "$si" -ge "$flash" ] && attn=--flash-attn fan=' flash'
   for dts in $dtypes; do
     dt=${dts%%:*}
     nps=$ranks
@@ -96,9 +101,9 @@ for shape in $shapes; do
                     [ "$si" -gt 1 ] && [ "${ZPLAN_MATRIX_ALL_CKPT:-0}" != 1 ] &&
                         [ $(( (np + z + ${#off}) % 3 + 1 )) -ne "$ri" ] && continue
                     n=$((n + 1))
-                    what="$model $shape $dt $np ranks ZeRO-$z offload $off ckpt $k"
+                    what="$model $shape$fan $dt $np ranks ZeRO-$z offload $off ckpt $k"
                     "$ZPLAN" --model "$model" --gpus "$np" --dp "$np" --tp 1 --pp 1 --zero "$z" --offload "$off" \
-                        --ckpt "$k" --micro-batch 2 --global-batch $((np * 4)) --db "$db" --no-flash-attn \
+                        --ckpt "$k" --micro-batch 2 --global-batch $((np * 4)) --db "$db" "$attn" \
                         --dtype "$pdt" --grad-dtype "$gdt" --json >/dev/null
                     id=$(sqlite3 -batch "$db" 'SELECT max(id) FROM runs')
                     if ! "$ZPLAN" exec "$id" --db "$db" --steps 3 --scale "$shape,micro_batch=2,accum=2" --oversubscribe \
@@ -129,10 +134,13 @@ for shape in $shapes; do
 done
 }
 if [ "${ZPLAN_MATRIX_2D-1}" = 1 ]; then
-matrix gpt2-small "$shapes" "$dtypes"
+# GPT-2 with stored attention probabilities at the first shape, flash
+# attention (each row's log-sum-exp) at the second
+matrix gpt2-small "$shapes" "$dtypes" 2
 # the LLaMA family (Llama-3-8B scaled: SwiGLU, RMSNorm, rotary, 2 KV heads
-# of 8, untied head, no biases), fp32 on 2 ranks and bf16 on 4
-[ -n "$llama" ] && matrix "$llama" "layers=2,hidden=128,heads=8,vocab=256,seq=64" "fp32:2 bf16:4"
+# of 8, untied head, no biases), fp32 on 2 ranks and bf16 on 4, with flash
+# attention
+[ -n "$llama" ] && matrix "$llama" "layers=2,hidden=128,heads=8,vocab=256,seq=64" "fp32:2 bf16:4" 1
 fi
 
 # the 3D layouts: every factorisation of 4 and 8 ranks into dp x tp x pp
@@ -185,7 +193,8 @@ check3d() {
     fi
 }
 matrix3d() {
-model=$1 shape=$2 extra=$3
+model=$1 shape=$2 extra=$3 attn=$4 fan=
+[ "$attn" = --flash-attn ] && fan=" flash"
 i=0
 for lay in 1:4:1 2:2:1 1:2:2 1:1:4 2:1:2 1:8:1 2:4:1 4:2:1 1:4:2 2:2:2 1:2:4 4:1:2 2:1:4 1:1:8; do
     dp=${lay%%:*} rest=${lay#*:}
@@ -197,10 +206,10 @@ for lay in 1:4:1 2:2:1 1:2:2 1:1:4 2:1:2 1:8:1 2:4:1 4:2:1 1:4:2 2:2:2 1:2:4 4:1
     spn=
     if [ "$tp" -gt 1 ] && [ $((i % 2)) -eq 0 ]; then sp=--sp spn=" sp"; fi   # sequence parallelism on half the tp rows
     i=$((i + 1)) n=$((n + 1))
-    what="$model $shape tp $tp$spn x dp $dp x pp $pp ZeRO-$z ckpt $k"
+    what="$model $shape tp $tp$spn x dp $dp x pp $pp ZeRO-$z ckpt $k$fan"
     # shellcheck disable=SC2086
     "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 "$sp" --zero "$z" \
-        --offload none --ckpt "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --no-flash-attn \
+        --offload none --ckpt "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" "$attn" \
         --dtype fp32 --json >/dev/null
     check3d "$what" "$shape,micro_batch=2,accum=4$extra"
 done
@@ -208,8 +217,8 @@ done
 pk3=${ZPLAN_MATRIX_3D_PEAK:-0.01} cl3=${ZPLAN_MATRIX_3D_CLASS:-0.01}
 if [ "${ZPLAN_MATRIX_3D-1}" = 1 ]; then
     [ $tap -eq 0 ] && printf '# 3D layouts: the worst rank (each against its stage), error = (predicted - measured) / measured\n'
-    matrix3d gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64" ""
-    matrix3d llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64" ""
+    matrix3d gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64" "" --no-flash-attn
+    matrix3d llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64" "" --flash-attn
 fi
 
 # full recompute of every k-th block of a stage (--ckpt-every): 8 layers,

@@ -57,9 +57,10 @@ ok "$([ "$rc" -eq 2 ] && grep -q 'no bf16 support' "$errf"; echo $?)" "--dtype b
 run "$ZPLAN" --gpu no-such-cpu --gpus 2 --model gpt2-small --db "$DB"
 ok "$([ "$rc" -eq 2 ] && grep -q "no-such-cpu" "$errf"; echo $?)" "neither preset nor profile: exit 2"
 
-# zplan exec predicts the step time with it
+# zplan exec predicts the step time with it (stored attention probabilities
+# here; flash attention below)
 "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
-    --global-batch 8 --dtype fp32 --db "$DB" --json >/dev/null 2>&1
+    --global-batch 8 --dtype fp32 --no-flash-attn --db "$DB" --json >/dev/null 2>&1
 id=$(sqlite3 -batch "$DB" 'SELECT max(id) FROM runs')
 run "$ZPLAN" exec "$id" --db "$DB" --steps 3 --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
 ok $rc "exec with a profile in the database" || diag "$err"
@@ -89,6 +90,19 @@ F=$((3 * 128 * (2 * (2 * 12 * 64 * 64 + 128 * 64) + 4 * 2 * 32 * 64)))
 E=$((4 * 128 * (2 * 3 * 1344 + 3 * 640)))
 jok "$tmp/x.json" "(.predicted_time_s.compute - $F / (\$p[0].peak_tflops.fp32 * 1e12 * \$p[0].gemm_efficiency) - $E / (\$p[0].elementwise_gbps * 1e9)) / .predicted_time_s.compute | fabs < 1e-9" \
     "predicted compute = $F FLOPs (hand count) / (peak x matmul efficiency) + $E bytes / elementwise rate" --slurpfile p "$tmp/p.json"
+# with flash attention the engine rebuilds the scores in the backward, 2 L s h
+# FLOPs a token more (4 x 32 x 64 = 8192), and no softmax kernel reads
+# and writes them (1.5 a s = 192 values a layer fewer): compute =
+# (F + 8192 x 128) / (peak x efficiency) + (E - 4 x 128 x 2 x 3 x 192) / rate
+"$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
+    --global-batch 8 --dtype fp32 --flash-attn --db "$DB" --json >/dev/null 2>&1
+run "$ZPLAN" exec "$(sqlite3 -batch "$DB" 'SELECT max(id) FROM runs')" --db "$DB" --steps 3 \
+    --scale layers=2,hidden=64,heads=4,vocab=128,seq=32 --json
+ok $rc "exec of a flash-attention plan with the profile" || diag "$err"
+FF=$((F + 8192 * 128)) EF=$((E - 4 * 128 * 2 * 3 * 192))
+jok "$outf" ".flash_attention and ((.predicted_time_s.compute - $FF / (\$p[0].peak_tflops.fp32 * 1e12 * \$p[0].gemm_efficiency) - $EF / (\$p[0].elementwise_gbps * 1e9)) / .predicted_time_s.compute | fabs < 1e-9)" \
+    "flash attention: predicted compute = $FF FLOPs / (peak x matmul efficiency) + $EF bytes / elementwise rate (hand count)" \
+    --slurpfile p "$tmp/p.json"
 run "$ZPLAN" exec "$id" --db "$DB" --steps 1 --profile nosuch
 ok "$([ "$rc" -eq 2 ] && grep -q "nosuch" "$errf"; echo $?)" "exec --profile naming no profile: exit 2"
 

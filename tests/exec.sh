@@ -406,6 +406,38 @@ for lay in "--zero 1 --ckpt none" "--zero 3 --ckpt full"; do
     jok "$outf" '.losses[3] < .losses[0]' "Llama-3-8B ($lay): the loss falls"
 done
 
+# flash attention: the plan's choice runs (the engine's flash=1), each block
+# keeping its rows' log-sum-exp (fp32, b a s values) instead of the
+# probabilities (b a s s); the backward holds no head's s x s score
+# gradients.  GPT-2 small scaled to L=2, 4 heads, s=64, b=2 on 2 ranks:
+# activations differ by 2 x 4 x 2 x 4 x 64 x (64 - 1) = 258048 bytes and the
+# buffers by 64 x 64 x 4 = 16384, predicted and measured alike; the losses
+# are the same sums (to float rounding)
+for fa in flash-attn no-flash-attn; do
+    "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --ckpt none --micro-batch 2 --global-batch 4 \
+        --"$fa" --db "$DB" --json >"$tmp/fa.json" 2>/dev/null
+    run "$ZPLAN" exec "$(jq .run_id "$tmp/fa.json")" --db "$DB" --steps 3 --json \
+        --scale layers=2,hidden=64,heads=4,vocab=128,seq=64
+    ok "$rc" "exec with --$fa runs" || diag "rc=$rc $err"
+    cp "$outf" "$tmp/$fa.json"
+done
+jok "$tmp/flash-attn.json" '.flash_attention == true' "--flash-attn: the record says the engine ran flash attention"
+jok "$tmp/no-flash-attn.json" '.flash_attention == false' "--no-flash-attn: the record says it stored the probabilities"
+for side in predicted measured; do
+    is "$(jq -n --slurpfile f "$tmp/flash-attn.json" --slurpfile n "$tmp/no-flash-attn.json" \
+        "[\$n[0].per_rank[0].${side}_bytes.activations - \$f[0].per_rank[0].${side}_bytes.activations,
+          \$n[0].per_rank[0].${side}_bytes.buffers - \$f[0].per_rank[0].${side}_bytes.buffers] | @csv" -r)" "258048,16384" \
+        "flash attention: $side activations 258048 bytes and buffers 16384 fewer (by hand)"
+done
+jok "$tmp/flash-attn.json" 'all(.per_rank[]; (.measured_bytes.peak - .predicted_bytes.peak | fabs) <= 0.01 * .measured_bytes.peak)' \
+    "flash attention: the peak within 1 % of the prediction"
+is "$(jq -n --slurpfile f "$tmp/flash-attn.json" --slurpfile n "$tmp/no-flash-attn.json" \
+    '[range(3) as $i | ($f[0].losses[$i] - $n[0].losses[$i]) / $n[0].losses[$i] | fabs < 1e-6] | all')" true \
+    "flash attention: the same losses as with stored probabilities (relative 1e-6)"
+run "$ZPLAN" show "$(jq .run_id "$tmp/flash-attn.json")" --db "$DB"
+ok "$(echo "$out" | grep -q 'model run: .*; flash attention$'; echo $?)" "zplan show names the flash attention it ran" ||
+    diag "$(echo "$out" | grep 'model run')"
+
 # a model the engine does not build is refused, not run as another model:
 # BLOOM's ALiBi positions are named (its 176B given 8 TiB GPUs to make a
 # plan on 2); nothing recorded

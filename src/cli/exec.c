@@ -3,8 +3,8 @@
  * predicts for the same (scaled) model and layout.
  *
  * The prediction is the planner's, for the engine's conventions: fp32
- * parameters, gradients and activations, no master copy, explicit
- * attention probabilities (no flash attention), no dropout, no CUDA
+ * parameters, gradients and activations, no master copy, the plan's
+ * attention (flash attention's log-sum-exp, or the probabilities), no dropout, no CUDA
  * context, NCCL or fragmentation overheads (CPU ranks), no separate
  * gradient bucket (the engine reduces in place).  The engine never sees
  * the prediction: it sizes its tensors from the shape and the algorithm.
@@ -297,7 +297,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.pins.micro_batch = -1;
     if ((st = zp_exec_engine_limits(m, &pb.train, &l, o.steps, which, &cli->err)))
         return zp_fail(cli, st);
-    pb.train.flash = 0;
+    /* pb.train.flash: the plan's, which the engine runs (flash=1) */
     pb.train.dropout = 0;
     pb.train.sp_gathered = 0;   /* its sequence parallelism keeps each rank's rows and gathers them again */
     pb.cluster.gpus = o.np;
@@ -463,9 +463,10 @@ static const char exec_tail[] =
     "and step time of the steps it finished.\n"
     "The engine builds GPT-2's blocks and the LLaMA family's (RMSNorm, SwiGLU, rotary\n"
     "positions, grouped-query attention, untied head, no biases); a plan of another\n"
-    "architecture is refused.  An interleaved plan whose scaled layers do not divide by\n"
-    "pp x vp (or micro-batches by pp) is run and predicted with vp = 1; context\n"
-    "parallelism is not run.\n";
+    "architecture is refused.  Its attention is the plan's: flash-style (each row's\n"
+    "log-sum-exp kept) with --flash-attn, the probabilities stored without.  An\n"
+    "interleaved plan whose scaled layers do not divide by pp x vp (or micro-batches\n"
+    "by pp) is run and predicted with vp = 1; context parallelism is not run.\n";
 
 const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage,
                             exec_opts_table, exec_tail};

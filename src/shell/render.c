@@ -432,10 +432,11 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                  zp_jnum(rec, "pp"), vps);
     /* the model the ranks ran (exec --scale shrinks it; unscaled, the plan's) */
     fprintf(out, "  model run: L=%.0f h=%.0f heads=%.0f vocab=%.0f seq=%.0f%s; %.0f parameters; layout dp=%.0f%s "
-           "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
+           "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f%s\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
            zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), arch, zp_jnum(mo, "params"),
            zp_jnum(rec, "dp"), tpp, zp_jnum(rec, "zero"), S(rec, "offload"), S(rec, "ckpt"),
-           zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"));
+           zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"),
+           zp_jflag(rec, "flash_attention") ? "; flash attention" : "");
     if (*S(rec, "reason")) {
         if (strcmp(S(rec, "reason"), S(rec, "status")))   /* not "interrupted: interrupted" */
             fprintf(out, "  %s: %s", S(rec, "status"), S(rec, "reason"));

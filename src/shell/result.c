@@ -658,6 +658,7 @@ static const zp_field exec_f[] = {
     {"zero", ZP_F_INT, 0, 3, NULL, NULL, 1, 0},
     {"offload", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"ckpt", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"flash_attention", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before the engine had it: off */
     {"micro_batch", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
     {"grad_accum", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
     {"dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
@@ -752,6 +753,11 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
     cJSON_AddNumberToObject(rec, "zero", v->lay->zero);
     cJSON_AddStringToObject(rec, "offload", zp_offload_names[v->lay->offload]);
     cJSON_AddStringToObject(rec, "ckpt", zp_ckpt_names[v->lay->ckpt]);
+    /* the attention the engine ran (the plan's, when it did not say):
+     * flash-style keeps each row's log-sum-exp, else the probabilities */
+    cJSON_AddBoolToObject(rec, "flash_attention", v->engine && zp_jobj(v->engine, "flash_attention")
+                                                      ? zp_jflag(v->engine, "flash_attention")
+                                                      : v->train->flash);
     cJSON_AddNumberToObject(rec, "micro_batch", (double)v->lay->micro_batch);
     cJSON_AddNumberToObject(rec, "grad_accum", (double)v->lay->grad_accum);
     cJSON_AddNumberToObject(rec, "device_cap_bytes", (double)v->device_cap);
@@ -959,6 +965,7 @@ static const zp_field engine_f[] = {
     {"step_time_s", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
     {"dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"grad_dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+    {"flash_attention", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
     {"skipped_steps", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
     {"loss_scale", ZP_F_NUM, 0, 1e40, NULL, NULL, 1, 0},
     {"phase_time_s", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
