@@ -31,12 +31,14 @@
  *       [flash=0|1]                            (flash-style attention: each row's log-sum-exp kept, not the
  *                                               T x T probabilities; engine.c)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
+ *   mpirun -np 1 zplan-engine calibrate backend=cuda [max_dim=N]   (devcal.c: the GPU's rates)
  *   mpirun -np 8 zplan-engine groups tp=2 cp=1 pp=2   (the layout's process groups, checked)
  */
 #include "config.h"
 #define ZE_WITH_MPI 1
 #include "engine.h"
 #include "calibrate.h"
+#include "devcal.h"
 #include "kernels.h"
 
 #include <cblas.h>
@@ -333,6 +335,87 @@ static void print_step(void *ctx, int step, int steps, double loss, double step_
     fflush(stdout);
 }
 
+/* zplan-engine calibrate backend=cuda|cpu [max_dim=N]: one rank measures its
+ * device row (devcal.c) and prints one JSON object: status, the row, the
+ * device's name, its SMs and compute capability (CUDA), and what devcal
+ * measured; 0, 1 when the row failed (the JSON says why), 2 for bad
+ * arguments. */
+static int devcal_main(int argc, char **argv, int rank, int size)
+{
+    const char *backend = NULL;
+    long long max_dim = 8192;
+    for (int i = 2; i < argc; i++) {
+        char *end;
+        if (strncmp(argv[i], "backend=", 8) == 0)
+            backend = argv[i] + 8;
+        else if (strncmp(argv[i], "max_dim=", 8) == 0 && (max_dim = strtoll(argv[i] + 8, &end, 10), 1) && !*end &&
+                 end != argv[i] + 8 && max_dim >= 1 && max_dim <= 65536)
+            ;
+        else {
+            if (rank == 0)
+                fprintf(stderr, "zplan-engine: calibrate: '%s' is not backend=cuda|cpu or max_dim=N (1..65536)\n",
+                        argv[i]);
+            return 2;
+        }
+    }
+    if (!backend || (strcmp(backend, "cuda") != 0 && strcmp(backend, "cpu") != 0)) {
+        if (rank == 0)
+            fprintf(stderr, "zplan-engine: calibrate backend=%s: allowed cuda, cpu\n", backend ? backend : "(none)");
+        return 2;
+    }
+    if (size != 1) {
+        if (rank == 0)
+            fprintf(stderr, "zplan-engine: calibrate backend=%s measures one device: run it on one rank\n", backend);
+        return 2;
+    }
+    ze_alloc a;
+    ze_alloc_init(&a, 0, 0);
+    ze_dev d;
+    memset(&d, 0, sizeof d);
+    cJSON *o = cJSON_CreateObject();
+    char msg[512] = "";
+    int rc = 0, sms = 0;
+    double cc = 0.0;
+    if (strcmp(backend, "cuda") == 0) {
+#ifdef ZP_HAVE_CUDA
+        struct cudaDeviceProp p;
+        if (ze_dev_cuda_init(&d, &a, 0, 0) != 0) {
+            snprintf(msg, sizeof msg, "%s", d.err[0] ? d.err : "no CUDA device visible");
+            rc = 1;
+        } else if (cudaGetDeviceProperties(&p, 0) == cudaSuccess) {
+            sms = p.multiProcessorCount;
+            cc = p.major + p.minor / 10.0;
+        }
+#else
+        snprintf(msg, sizeof msg, "this zplan-engine was built without CUDA (configure found no nvcc, cuBLAS or NCCL)");
+        rc = 1;
+#endif
+    } else
+        ze_dev_cpu_init(&d, &a);
+    if (rc == 0 && ze_devcal(&d, (int)max_dim, o, msg, sizeof msg) != 0)
+        rc = 1;
+    cJSON_AddStringToObject(o, "status", rc ? "failed" : "ok");
+    if (rc)
+        cJSON_AddStringToObject(o, "error", msg);
+    cJSON_AddStringToObject(o, "backend", backend);
+    if (d.ops)
+        cJSON_AddStringToObject(o, "device", d.desc);
+    if (sms > 0) {
+        cJSON_AddNumberToObject(o, "sms", sms);
+        cJSON_AddNumberToObject(o, "compute_capability", cc);
+    }
+    char *t = cJSON_PrintUnformatted(o);
+    if (t)
+        puts(t);
+    free(t);
+    cJSON_Delete(o);
+    if (d.ops)
+        ze_dev_fini(&d);
+    if (rc)
+        fprintf(stderr, "zplan-engine: calibrate backend=%s: %s\n", backend, msg);
+    return rc;
+}
+
 /* zplan-engine devices: what backends this build has and the GPUs this
  * process sees, as one JSON line (no MPI: zplan exec asks before it
  * launches anything). */
@@ -506,6 +589,11 @@ int main(int argc, char **argv)
     }
     /* zplan-engine calibrate: measure the ranks instead of training */
     if (argc > 1 && strcmp(argv[1], "calibrate") == 0) {
+        if (argc > 2) {   /* backend=...: one device row, measured through its table */
+            int drc = devcal_main(argc, argv, wrank, wsize);
+            MPI_Finalize();
+            return drc;
+        }
         int crc = ze_calibrate(MPI_COMM_WORLD, wrank, wsize);
         if (crc && wrank == 0)
             fprintf(stderr, "zplan-engine: calibration ran out of memory\n");

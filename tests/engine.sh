@@ -241,4 +241,25 @@ ok "$(set -- $pk; [ $# -eq 2 ] && [ "$1" -lt "$2" ]; echo $?)" "bench-gpu.sh: th
 run sh "$ZPLAN_SRCDIR/scripts/bench-gpu.sh" --backend tpu
 ok "$([ "$rc" -eq 2 ] && grep -q 'allowed cuda, cpu' "$errf"; echo $?)" "bench-gpu.sh --backend tpu: exit 2, naming what is allowed"
 
+# zplan-engine calibrate backend=ROW: one device row measured through its
+# own table (devcal.c; zplan calibrate --backend cuda reads it), run here on
+# the CPU row with GEMMs up to 512: a 512^3 product in bf16 and in fp32,
+# its rate 2 x 512^3 / its seconds, y += x over 2^24 floats (12 bytes each)
+run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" calibrate backend=cpu max_dim=512
+ok "$rc" "zplan-engine calibrate backend=cpu max_dim=512: exit 0" || diag "$err"
+jok "$outf" '.status == "ok" and .backend == "cpu" and ([.gemm[] | [.dtype, .m, .n, .k]] == [["bf16", 512, 512, 512], ["fp32", 512, 512, 512]]) and
+    all(.gemm[]; .seconds > 0 and (.flops_per_s * .seconds / (2 * 512 * 512 * 512) - 1 | fabs) < 1e-9) and
+    .elementwise.values == 16777216 and .elementwise.bytes == 12 * 16777216 and .elementwise.bytes_per_s > 0' \
+    "the CPU row's calibration: 512^3 in bf16 and fp32 at 2 x 512^3 FLOPs over their seconds, y += x over 2^24 floats" ||
+    diag "$(head -c 600 "$outf")"
+run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" calibrate backend=cpu max_dim=100
+ok "$([ "$rc" -eq 1 ] && jtrue "$outf" '.status == "failed" and (.error | test("leaves no GEMM"))'; echo $?)" \
+    "calibrate max_dim=100: failed, no GEMM to measure, said in the JSON" || diag "rc=$rc $(cat "$outf")"
+run timeout 60 mpirun -np 1 "$ZPLAN_ENGINE" calibrate backend=tpu
+ok "$([ "$rc" -eq 2 ] && grep -q 'allowed cuda, cpu' "$errf"; echo $?)" "calibrate backend=tpu: exit 2, naming cuda and cpu" ||
+    diag "rc=$rc $err"
+run timeout 60 mpirun -np 2 "$ZPLAN_ENGINE" calibrate backend=cpu
+ok "$([ "$rc" -eq 2 ] && grep -q 'run it on one rank' "$errf"; echo $?)" "calibrate backend=cpu on 2 ranks: exit 2, one device" ||
+    diag "rc=$rc $err"
+
 finish

@@ -18,12 +18,14 @@
 #            allocator's measure, and the predicted device total (tensors +
 #            context + cuBLAS + NCCL + the allocator's rounding) within 3 %
 #            of the device's used bytes (cudaMemGetInfo) at the peak
+#   calib    zplan calibrate --backend cuda: a GPU profile whose fitted
+#            matmul curve is within 15 % of every bf16 GEMM it measured
 #   sanitizer  compute-sanitizer --tool memcheck reports nothing on a small
 #            run
 # ZPLAN_GPU_BIG and ZPLAN_GPU_SMALL override the two memory shapes (zplan
 # exec --scale); ZPLAN_GPU_QUICK=1 keeps the memory check to the 1-rank
 # layouts; ZPLAN_GPU_PARTS (comma-separated: oracle, llama, tp, mem3d,
-# bf16, mem, sanitizer; default all) runs some parts only.
+# bf16, mem, calib, sanitizer; default all) runs some parts only.
 . "$(dirname "$0")/lib.sh"
 
 need_engine
@@ -48,7 +50,7 @@ MODEL="layers=2 hidden=64 heads=4 vocab=128 seq=32 steps=20 seed=7"
 
 # part NAME: whether ZPLAN_GPU_PARTS (comma-separated; default all) asks for it
 part() {
-    case ",${ZPLAN_GPU_PARTS:-oracle,llama,tp,mem3d,bf16,mem,sanitizer}," in *",$1,"*) return 0 ;; esac
+    case ",${ZPLAN_GPU_PARTS:-oracle,llama,tp,mem3d,bf16,mem,calib,sanitizer}," in *",$1,"*) return 0 ;; esac
     return 1
 }
 
@@ -287,6 +289,29 @@ if [ -f "$tmp/mem-last.json" ]; then
         "a CUDA execution keeps the GPU's measured runtime memory as a profile"
 else
     ok 1 "a CUDA execution keeps the GPU's measured runtime memory as a profile: no memory execution ran"
+fi
+
+fi
+if part calib; then
+# ---- zplan calibrate --backend cuda: GPU 0's GEMM rates, elementwise rate
+# and runtime memory as a GPU profile; the fitted curve within 15 % of
+# every bf16 shape measured (the issue's bound for a curve against the
+# engine's GEMMs), the context as GPU.md measured it (527 MiB, within 20 %)
+run "$ZPLAN" calibrate --backend cuda --db "$tmp/cal.db" --json
+ok $rc "zplan calibrate --backend cuda: a GPU profile" || diag "$err"
+if [ "$rc" -eq 0 ]; then
+    cp "$outf" "$tmp/gpuprof.json"
+    diag "$(jq -c '{name, gemm_max_efficiency, sms, elementwise_gbps, cuda_context_mib, cublas_mib,
+        fp32: .measured.gemm_fit_fp32_ceiling}' "$tmp/gpuprof.json")"
+    jok "$tmp/gpuprof.json" '.gemm_max_efficiency > 0.3 and .gemm_max_efficiency <= 1 and .sms > 0 and
+        .elementwise_gbps > 100 and .cuda_context_mib > 0.8 * 527 and .cuda_context_mib < 1.2 * 527' \
+        "the GPU profile: a ceiling in (0.3, 1], SMs, an elementwise rate, the context near GPU.md's 527 MiB"
+    jok "$tmp/gpuprof.json" '.gemm_max_efficiency as $e | all(.measured.gemm_fit[] | select(.dtype == "bf16");
+        ($e * .curve_shape_factor - .measured_efficiency) / .measured_efficiency | fabs <= 0.15)' \
+        "the fitted curve within 15 % of every bf16 GEMM measured" ||
+        diag "$(jq -c '[.measured.gemm_fit[] | select(.dtype == "bf16") | [.m, .n, .k, .measured_efficiency, .curve_shape_factor]]' "$tmp/gpuprof.json")"
+    run "$ZPLAN" --gpu "$(jq -r .name "$tmp/gpuprof.json")" --gpus 8 --model gpt2-xl --db "$tmp/cal.db" --no-store --json
+    ok $rc "a plan on the GPU profile" || diag "$err"
 fi
 
 fi

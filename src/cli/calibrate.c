@@ -157,19 +157,20 @@ static cJSON *profile_json(const cJSON *m, const char *name, int64_t np, double 
 }
 
 typedef struct calib_opts {
-    const char *db, *name, *hostfile;
+    const char *db, *name, *hostfile, *gpu;
     int64_t np, timeout_s;
-    int json, help;
+    int json, help, cuda, np_set, name_set;
 } calib_opts;
 
-enum { C_NP = 1, C_NAME, C_HOSTFILE, C_TIMEOUT, C_BACKEND, C_DB, C_JSON, C_HELP };
+enum { C_NP = 1, C_NAME, C_HOSTFILE, C_TIMEOUT, C_BACKEND, C_GPU, C_DB, C_JSON, C_HELP };
 
 static const zp_opt calib_opts_table[] = {
     {"np", C_NP, "N", NULL, "ranks (default 2)", "Options:"},
     {"name", C_NAME, "NAME", NULL, "the profile's name (default local-cpu): 1 to 31 of a-z, 0-9, - _ .;\nnot a preset's, which --gpu finds first", NULL},
     {"hostfile", C_HOSTFILE, "F", NULL, "Open MPI hostfile for several machines", NULL},
     {"timeout", C_TIMEOUT, "S", NULL, "end a hung calibration after S seconds (default 600)", NULL},
-    {"backend", C_BACKEND, "B", NULL, "cpu (the only one calibrated here)", NULL},
+    {"backend", C_BACKEND, "B", NULL, "cpu (the default: N CPU ranks) or cuda (one GPU through the engine's\nCUDA row: a GPU profile)", NULL},
+    {"gpu", C_GPU, "PRESET", NULL, "with --backend cuda, the preset whose peaks and links the profile keeps\n(default: the one the device's name names)", NULL},
     ZP_OPT_DB(C_DB, NULL),
     {"json", C_JSON, NULL, NULL, "print the profile as JSON", NULL},
     ZP_OPT_HELP(C_HELP),
@@ -197,14 +198,16 @@ static zp_status calib_set(void *ctx, int id, const char *v, zp_err *e)
             return zp_err_set(e, ZP_EINVAL, "--name '%s' is a GPU preset's (zplan gpus), which --gpu %s would find "
                               "first (allowed: a name no preset has, e.g. local-cpu)", v, v);
         o->name = v;
+        o->name_set = 1;
         break;
     }
-    case C_NP: return zp_parse_int("--np", v, 1, 4096, &o->np, e);
+    case C_GPU: o->gpu = v; break;
+    case C_NP: o->np_set = 1; return zp_parse_int("--np", v, 1, 4096, &o->np, e);
     case C_TIMEOUT: return zp_parse_int("--timeout", v, 1, 86400, &o->timeout_s, e);
     case C_BACKEND:
-        if (strcmp(v, "cpu"))
-            return zp_err_set(e, ZP_EINVAL, "--backend '%s' is not available (allowed: cpu; the CUDA backend is not "
-                              "built yet)", v);
+        if (strcmp(v, "cpu") && strcmp(v, "cuda"))
+            return zp_err_set(e, ZP_EINVAL, "--backend '%s': allowed cpu, cuda", v);
+        o->cuda = !strcmp(v, "cuda");
         break;
     default: break;
     }
@@ -226,18 +229,221 @@ static void close_store(zp_store *s, const char *path, int existed)
     unlink(f);
 }
 
+/* --backend cuda: one GPU measured through the engine's CUDA row
+ * (zplan-engine calibrate backend=cuda, devcal.c) into a GPU profile: the
+ * preset of the device (or --gpu) for its peaks and links, and from the
+ * measurement the matmul curve's ceiling, its SMs, the elementwise rate,
+ * the runtime's memory (context, cuBLAS), the device's memory, the
+ * allocator's granule and the compute capability.  The ceiling is fitted
+ * so that the planner's curve (gemm.c: tiles, waves, the K loop) gives the
+ * measured bf16 rates: the median over the measured shapes of at least
+ * 2 x 2048^3 FLOPs of measured efficiency / the curve's at a ceiling of 1.  (A preset's ceiling is what
+ * frameworks sustain in training, below a short benchmark's; the profile
+ * has what cuBLAS reached here, alone: the engine's own products.) */
+static double devcal_fit(const cJSON *m, const zp_gpu *g, zp_dtype dt, cJSON *rows)
+{
+    zp_gemm_curve c = {1.0, g->sms, 64.0, g->hbm_gbps};
+    double r[64], peak = g->peak_flops[dt];
+    int n = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, zp_jobj(m, "gemm"))
+    {
+        if (strcmp(zp_jstr(x, "dtype"), zp_dtype_names[dt]) || n >= 64 || peak <= 0)
+            continue;
+        double M = zp_jnum(x, "m"), N = zp_jnum(x, "n"), K = zp_jnum(x, "k");
+        /* products under 2 x 2048^3 FLOPs are left out: there the launch
+         * and the kernel's ramp, which the planner counts apart
+         * (kernel_us), weigh on the time */
+        if (2.0 * M * N * K < 2.0 * 2048.0 * 2048.0 * 2048.0)
+            continue;
+        double meas = zp_jnum(x, "flops_per_s") / peak, shape = zp_gemm_shape_eff(&c, M, N, K, 1.0);
+        if (meas <= 0 || shape <= 0)
+            continue;
+        r[n++] = meas / shape;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "dtype", zp_dtype_names[dt]);
+        cJSON_AddNumberToObject(o, "m", M);
+        cJSON_AddNumberToObject(o, "n", N);
+        cJSON_AddNumberToObject(o, "k", K);
+        cJSON_AddNumberToObject(o, "measured_efficiency", meas);
+        cJSON_AddNumberToObject(o, "curve_shape_factor", shape);
+        cJSON_AddItemToArray(rows, o);
+    }
+    if (n == 0)
+        return 0.0;
+    qsort(r, (size_t)n, sizeof *r, cmp_dbl);
+    double e = n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+    return e > 1.0 ? 1.0 : e;
+}
+
+static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
+{
+    zp_status st;
+    if (co->np_set && co->np != 1)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--np %lld with --backend cuda: it measures one GPU "
+                                       "(allowed: --np 1, or none)", (long long)co->np));
+    if (co->hostfile)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--hostfile with --backend cuda: it measures one GPU "
+                                       "of this machine"));
+    zp_gpu base;
+    if (co->gpu && (st = zp_gpu_preset(co->gpu, &base, &cli->err)))
+        return zp_fail(cli, st);
+    char engbuf[4096];
+    const char *eng = zp_engine_path(engbuf, sizeof engbuf), *lname;
+    char *args[24];
+    int n;
+    if ((st = zp_launcher(args, &n, "1", NULL, eng, &lname, &cli->err)))
+        return zp_fail(cli, st);
+    zp_store *s;
+    const char *dbp = zp_db_path(co->db);
+    int existed = access(dbp, F_OK) == 0;
+    if ((st = zp_store_open(dbp, &s, &cli->err)))
+        return zp_fail(cli, st);
+    args[n++] = (char *)eng, args[n++] = "calibrate", args[n++] = "backend=cuda", args[n] = NULL;
+    fprintf(stderr, "%s: calibrating GPU 0 (cuBLAS GEMMs in bf16 and fp32, the elementwise rate, the runtime's "
+            "memory)...\n", cli->prog);
+    char *out = NULL;
+    int rc = zp_run_capture(args, co->timeout_s, NULL, &out, NULL);
+    /* the engine's JSON is its last line (a launcher may print before it) */
+    const char *last = out ? out : "";
+    for (const char *q = last; out && *q; q++)
+        if (*q == '\n' && q[1] && q[1] != '\n')
+            last = q + 1;
+    cJSON *m = cJSON_Parse(last);
+    free(out);
+    if (rc != 0 || !m || strcmp(zp_jstr(m, "status"), "ok") != 0) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", m && *zp_jstr(m, "error") ? zp_jstr(m, "error") : "no result");
+        cJSON_Delete(m);
+        close_store(s, dbp, existed);
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the GPU calibration failed (%s exit %d): %s", lname, rc,
+                                       rc == 124 ? "timed out (--timeout)" : why));
+    }
+    const char *dev = zp_jstr(m, "device");
+    if (!co->gpu && !zp_gpu_preset_for_device(dev, &base)) {
+        cJSON_Delete(m);
+        close_store(s, dbp, existed);
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "the GPU '%s' is no preset's (zplan gpus): give the "
+                                       "preset whose peaks it has with --gpu PRESET", dev));
+    }
+    zp_gpu pg = base;
+    char name[32];
+    if (co->name_set)
+        snprintf(name, sizeof name, "%s", co->name);
+    else {   /* the preset's name, lower case, and -cal: h200-cal */
+        size_t k = 0;
+        for (const char *c = base.name; *c && k < sizeof name - 5; c++, k++)
+            name[k] = (*c >= 'A' && *c <= 'Z') ? (char)(*c - 'A' + 'a')
+                      : ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' || *c == '_') ? *c
+                                                                                                       : '-';
+        snprintf(name + k, sizeof name - k, "-cal");
+    }
+    snprintf(pg.name, sizeof pg.name, "%s", name);
+    snprintf(pg.desc, sizeof pg.desc, "%.60s, rates measured by zplan calibrate", *dev ? dev : base.name);
+    if (zp_jnum(m, "sms") > 0)
+        pg.sms = (int64_t)zp_jnum(m, "sms");
+    if (zp_jnum(m, "compute_capability") > 0)
+        pg.compute_cap = zp_jnum(m, "compute_capability");
+    cJSON *rows = cJSON_CreateArray();
+    /* the planner has one ceiling for 16-bit products (bf16's); fp32's,
+     * what the engine's fp32 compute reaches, is fitted and kept beside it */
+    double emax = pg.sms > 0 ? devcal_fit(m, &pg, ZP_DT_BF16, rows) : 0.0;
+    double emax32 = pg.sms > 0 ? devcal_fit(m, &pg, ZP_DT_FP32, rows) : 0.0;
+    if (emax > 0)
+        pg.gemm_eff_max = pg.gemm_eff_max_bench = emax;
+    double ew = zp_jnum(zp_jobj(m, "elementwise"), "bytes_per_s");
+    if (ew > 0)
+        pg.elementwise_bps = ew;
+    const cJSON *rt = zp_jobj(m, "runtime_bytes");
+    if (zp_jnum(rt, "context") > 0)
+        pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rt, "context");
+    if (zp_jnum(rt, "blas") > 0)
+        pg.cublas_bytes = (uint64_t)zp_jnum(rt, "blas");
+    if (zp_jnum(m, "device_memory_bytes") > 0)
+        pg.mem_bytes = (uint64_t)zp_jnum(m, "device_memory_bytes");
+    if (zp_jnum(m, "granule_bytes") > 0)
+        pg.alloc_granule_bytes = (uint64_t)zp_jnum(m, "granule_bytes");
+    char src[512], when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    snprintf(src, sizeof src, "measured by zplan calibrate --backend cuda, %s, through the engine's CUDA row: the matmul "
+             "curve's ceiling fitted to cuBLAS's bf16 rates (the median of measured / the curve's shape factor), the "
+             "elementwise rate of y += x, the context and cuBLAS bytes by cudaMemGetInfo; peaks and links from the "
+             "preset %s", when, base.name);
+    cJSON *p = zp_gpu_to_json(&pg, src);
+    if (p) {
+        cJSON *md = cJSON_Duplicate(m, 1);
+        cJSON_AddItemToObject(md, "gemm_fit", rows);
+        cJSON_AddNumberToObject(md, "gemm_fit_fp32_ceiling", emax32);
+        rows = NULL;
+        cJSON_AddItemToObject(p, "measured", md);
+    }
+    cJSON_Delete(rows);
+    cJSON_Delete(m);
+    char *txt = p ? cJSON_PrintUnformatted(p) : NULL;
+    zp_gpu check;
+    if (!txt || zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
+        int oom = !txt;
+        free(txt);
+        cJSON_Delete(p);
+        close_store(s, dbp, existed);
+        return zp_fail(cli, oom ? zp_err_set(&cli->err, ZP_ENOMEM, "out of memory")
+                                : zp_err_set(&cli->err, ZP_EIO, "the GPU calibration measured nonsense: %s",
+                                             cli->err.msg));
+    }
+    st = zp_store_put_profile(s, name, txt, &cli->err);
+    zp_store_close(s);
+    free(txt);
+    if (st) {
+        cJSON_Delete(p);
+        return zp_fail(cli, st);
+    }
+    if (co->json) {
+        char *t = cJSON_Print(p);
+        puts(t ? t : "{}");
+        free(t);
+    } else {
+        char b1[32], b2[32];
+        printf("Profile '%s' (%s), stored in %s:\n", name, pg.desc, dbp);
+        printf("  bf16 matmuls       the curve's ceiling %.1f%% of the %.1f TFLOP/s peak (the preset's: %.1f%%)\n",
+               100 * pg.gemm_eff_max, pg.peak_flops[ZP_DT_BF16] / 1e12, 100 * base.gemm_eff_max);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, zp_jobj(zp_jobj(p, "measured"), "gemm_fit"))
+        printf("    %-4s %5.0f x %5.0f x %5.0f   measured %5.1f%%, the fitted curve %5.1f%%\n", zp_jstr(x, "dtype"),
+               zp_jnum(x, "m"), zp_jnum(x, "n"), zp_jnum(x, "k"), 100 * zp_jnum(x, "measured_efficiency"),
+               100 * (strcmp(zp_jstr(x, "dtype"), "bf16") ? emax32 : pg.gemm_eff_max) *
+                   zp_jnum(x, "curve_shape_factor"));
+        printf("  fp32 matmuls       the curve's ceiling %.1f%% of the %.1f TFLOP/s fp32 peak (kept in measured)\n",
+               100 * emax32, pg.peak_flops[ZP_DT_FP32] / 1e12);
+        if (pg.elementwise_bps > 0)
+            printf("  elementwise        %.0f GB/s (y += x)\n", pg.elementwise_bps / 1e9);
+        printf("  runtime memory     context %s, cuBLAS %s\n",
+               zp_fmt_bytes(b1, sizeof b1, pg.cuda_ctx_bytes, ZP_UNITS_BINARY),
+               zp_fmt_bytes(b2, sizeof b2, pg.cublas_bytes, ZP_UNITS_BINARY));
+        printf("Plan with it: zplan --gpu %s ...; zplan exec --backend cuda --profile %s predicts step times with it.\n",
+               name, name);
+    }
+    cJSON_Delete(p);
+    return 0;
+}
+
 static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
 {
     const char *db = NULL, *name = "local-cpu", *hostfile = NULL;
     int64_t np = 2, timeout_s = 600;
     int json = 0;
     zp_status st;
-    calib_opts co = {NULL, "local-cpu", NULL, 2, 600, 0, 0};
+    calib_opts co = {NULL, "local-cpu", NULL, NULL, 2, 600, 0, 0, 0, 0, 0};
     int npos;
     if ((st = zp_opts_parse("calibrate", calib_opts_table, argc, argv, calib_set, &co, NULL, 0, &npos, &cli->err)))
         return zp_fail(cli, st);
     if (co.help)
         return zp_usage(&zp_calibrate_cmd);
+    if (co.cuda)
+        return calibrate_cuda(cli, &co);
+    if (co.gpu)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--gpu %s: only with --backend cuda (the CPU ranks' "
+                                       "profile has no preset)", co.gpu));
     db = co.db, name = co.name, hostfile = co.hostfile, np = co.np, timeout_s = co.timeout_s, json = co.json;
     char engbuf[4096], npbuf[32];
     const char *eng = zp_engine_path(engbuf, sizeof engbuf), *lname;
@@ -328,14 +534,20 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
 
 static const char calibrate_usage[] =
     "Usage: zplan calibrate [--np N] [--name NAME] [--hostfile F] [--timeout S] [--backend cpu]\n"
-    "                       [--db PATH] [--json]\n\n"
+    "                       [--db PATH] [--json]\n"
+    "       zplan calibrate --backend cuda [--gpu PRESET] [--name NAME] [--timeout S] [--db PATH] [--json]\n\n"
     "Measure this machine's CPU ranks as zplan exec runs them (N ranks of zplan-engine\n"
     "at once, OpenBLAS with one thread each): sgemm FLOP/s at square sizes and at the\n"
     "engine's shapes, the AdamW pass, memcpy between pools, and the MPI all-reduce,\n"
     "reduce-scatter and all-gather at several sizes, fitted as latency per ring step +\n"
     "bus bytes / bandwidth.  The result is stored in the database as a hardware profile\n"
     "in the GPU preset format: plan with --gpu NAME, and zplan exec predicts step times\n"
-    "with it.\n";
+    "with it.\n"
+    "With --backend cuda it measures GPU 0 through the engine's CUDA row instead: cuBLAS's\n"
+    "bf16 and fp32 GEMMs at square sizes and at training layers' shapes (the planner's\n"
+    "matmul curve's ceiling fitted to them), the elementwise rate, the CUDA context's and\n"
+    "cuBLAS's memory; the profile (default name: the preset's, with -cal) keeps the\n"
+    "preset's peaks and links.\n";
 
 const zp_cmd zp_calibrate_cmd = {"calibrate", zp_cmd_calibrate, "measure this machine's CPU ranks as a hardware profile",
                                  calibrate_usage, calib_opts_table, NULL};

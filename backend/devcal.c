@@ -1,0 +1,162 @@
+/* devcal.c - what one device row does per second, measured through the
+ * row's own table (device.h), so that the same code measures the CPU row
+ * and the CUDA row (zplan-engine calibrate backend=cuda|cpu; zplan
+ * calibrate --backend cuda turns it into a GPU profile):
+ *   - the row's GEMM (bf16 inputs, fp32 accumulation and output: the
+ *     engine's 16-bit products; and fp32) at square sizes up to max_dim and
+ *     at the shapes of a training step's linear layers (8192 token rows by
+ *     GPT-2 XL's and a 1 B LLaMA's widths, where max_dim allows), each the
+ *     median of 5 timings of 10 products back to back, after a warm-up;
+ *   - the elementwise rate: the row's acc (y += x) over 2^26 floats (12
+ *     bytes a value: y read and written, x read), the median of 5;
+ *   - the runtime's memory the row measured as it started (ovh: the CUDA
+ *     context, cuBLAS), the device's memory and its allocator's granule.
+ * Inputs are filled with N(0, 0.02) values (the engine's initialisation:
+ * zeros would draw less power and run faster than training's operands).
+ * Times are wall-clock seconds around the call with the row synchronised
+ * on both sides. */
+#include "devcal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+enum { REPS = 5 };
+
+static void fill(ze_dev *d, void *p, ze_dt dt, size_t n, uint32_t unit)
+{
+    ze_init_desc desc;
+    memset(&desc, 0, sizeof desc);
+    desc.seed = 1234, desc.unit = unit, desc.nseg = 1, desc.valid = n;
+    desc.seg[0].end = n, desc.seg[0].std = 0.02f;
+    d->ops->init(d, p, ZE_DEVICE, dt, &desc, 0, n);
+}
+
+/* the seconds of one C = A B^T (M x N from depth K) of type dt: the
+ * median of REPS timings of INNER products queued back to back (on a GPU
+ * one synchronisation per timing, not per product) */
+enum { INNER = 10 };
+static double gemm_s(ze_dev *d, int M, int N, int K, ze_dt dt, void *A, void *B, float *C)
+{
+    double t[REPS];
+    d->ops->gemm(d, 'N', 'T', M, N, K, A, B, dt, 0.0f, C);   /* warm-up (and the library's heuristics) */
+    d->ops->sync(d);
+    for (int r = 0; r < REPS; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < INNER; i++)
+            d->ops->gemm(d, 'N', 'T', M, N, K, A, B, dt, 0.0f, C);
+        d->ops->sync(d);
+        t[r] = (now_s() - t0) / INNER;
+    }
+    qsort(t, REPS, sizeof *t, cmp_d);
+    return t[REPS / 2];
+}
+
+int ze_devcal(ze_dev *d, int max_dim, cJSON *out, char *msg, size_t mn)
+{
+    static const int squares[] = {512, 1024, 2048, 4096, 8192};
+    /* a training step's linear layers at 8192 token rows: GPT-2 XL's
+     * (h 1600: QKV 4800, the projection, fc 6400 and back) and a 1 B
+     * LLaMA's (h 2048, 32 heads over 8 KV heads: QKV 3072; SwiGLU's gate
+     * and up 2 x 5632, down from 5632) */
+    static const int shapes[][3] = {{8192, 4800, 1600}, {8192, 1600, 1600}, {8192, 6400, 1600},
+                                    {8192, 1600, 6400}, {8192, 3072, 2048}, {8192, 2048, 2048},
+                                    {8192, 11264, 2048}, {8192, 2048, 5632}};
+    int ns = (int)(sizeof squares / sizeof squares[0]), nm = (int)(sizeof shapes / sizeof shapes[0]);
+    int big = 0;   /* the largest M, N, K measured: every buffer is big x big */
+    for (int i = 0; i < ns; i++)
+        if (squares[i] <= max_dim && squares[i] > big)
+            big = squares[i];
+    for (int i = 0; i < nm; i++)
+        if (shapes[i][0] <= max_dim && shapes[i][1] <= max_dim && shapes[i][2] <= max_dim)
+            for (int k = 0; k < 3; k++)
+                big = shapes[i][k] > big ? shapes[i][k] : big;
+    if (big == 0) {
+        snprintf(msg, mn, "max_dim=%d leaves no GEMM to measure (the smallest is 512)", max_dim);
+        return -1;
+    }
+    size_t nn = (size_t)big * (size_t)big;
+    void *A = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, nn * 4, 0), *B = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, nn * 4, 0);
+    float *C = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, nn * 4, 0);
+    if (!A || !B || !C) {
+        snprintf(msg, mn, "no device memory for three %d x %d fp32 matrices%s%s", big, big, d->err[0] ? ": " : "",
+                 d->err);
+        ze_dev_free(d, A), ze_dev_free(d, B), ze_dev_free(d, C);
+        return -1;
+    }
+    cJSON *ga = cJSON_AddArrayToObject(out, "gemm");
+    static const ze_dt dts[] = {ZE_BF16, ZE_F32};
+    for (int di = 0; di < 2; di++) {
+        ze_dt dt = dts[di];
+        fill(d, A, dt, nn, 1), fill(d, B, dt, nn, 2);
+        for (int i = 0; i < ns + nm; i++) {
+            int M = i < ns ? squares[i] : shapes[i - ns][0], N = i < ns ? squares[i] : shapes[i - ns][1];
+            int K = i < ns ? squares[i] : shapes[i - ns][2];
+            if (M > max_dim || N > max_dim || K > max_dim)
+                continue;
+            double t = gemm_s(d, M, N, K, dt, A, B, C);
+            if (d->err[0]) {
+                snprintf(msg, mn, "the row's GEMM %d x %d x %d: %s", M, N, K, d->err);
+                ze_dev_free(d, A), ze_dev_free(d, B), ze_dev_free(d, C);
+                return -1;
+            }
+            cJSON *x = cJSON_CreateObject();
+            cJSON_AddStringToObject(x, "dtype", dt == ZE_BF16 ? "bf16" : "fp32");
+            cJSON_AddStringToObject(x, "kind", i < ns ? "square" : "layer");
+            cJSON_AddNumberToObject(x, "m", M);
+            cJSON_AddNumberToObject(x, "n", N);
+            cJSON_AddNumberToObject(x, "k", K);
+            cJSON_AddNumberToObject(x, "seconds", t);
+            cJSON_AddNumberToObject(x, "flops_per_s", t > 0 ? 2.0 * M * (double)N * K / t : 0.0);
+            cJSON_AddItemToArray(ga, x);
+        }
+    }
+    ze_dev_free(d, A), ze_dev_free(d, B), ze_dev_free(d, C);
+
+    /* the elementwise rate: y += x over 2^26 floats (2^24 at max_dim below 4096) */
+    size_t n = max_dim >= 4096 ? (size_t)1 << 26 : (size_t)1 << 24;
+    float *x = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, n * 4, 0), *y = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, n * 4, 0);
+    if (!x || !y) {
+        snprintf(msg, mn, "no device memory for two vectors of %zu floats", n);
+        ze_dev_free(d, x), ze_dev_free(d, y);
+        return -1;
+    }
+    fill(d, x, ZE_F32, n, 3), fill(d, y, ZE_F32, n, 4);
+    double t[REPS];
+    d->ops->acc(d, y, x, n);
+    d->ops->sync(d);
+    for (int r = 0; r < REPS; r++) {
+        double t0 = now_s();
+        d->ops->acc(d, y, x, n);
+        d->ops->sync(d);
+        t[r] = now_s() - t0;
+    }
+    qsort(t, REPS, sizeof *t, cmp_d);
+    ze_dev_free(d, x), ze_dev_free(d, y);
+    cJSON *ew = cJSON_AddObjectToObject(out, "elementwise");
+    cJSON_AddNumberToObject(ew, "values", (double)n);
+    cJSON_AddNumberToObject(ew, "bytes", 12.0 * (double)n);
+    cJSON_AddNumberToObject(ew, "seconds", t[REPS / 2]);
+    cJSON_AddNumberToObject(ew, "bytes_per_s", t[REPS / 2] > 0 ? 12.0 * (double)n / t[REPS / 2] : 0.0);
+
+    cJSON *rt = cJSON_AddObjectToObject(out, "runtime_bytes");
+    cJSON_AddNumberToObject(rt, "context", (double)d->ovh.context);
+    cJSON_AddNumberToObject(rt, "blas", (double)d->ovh.blas);
+    cJSON_AddNumberToObject(out, "device_memory_bytes", (double)d->ovh.total);
+    cJSON_AddNumberToObject(out, "granule_bytes", (double)d->granule[ZE_DEVICE]);
+    return 0;
+}
