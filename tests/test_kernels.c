@@ -1466,7 +1466,9 @@ static void flash_case(uint64_t *s, int B, int T, int C, int NH, int KV)
     zk_flash_bwd(dqkv, R, out, lse, qkv, B, T, C, NH, KV);
     zk_attention_fwd(out, att, qkv, B, T, C, NH, KV);   /* out again, from the other kernel */
     zk_attention_bwd(naive, scr, R, att, qkv, B, T, C, NH, KV);
-    check_close(FA_NAME("bwd dqkv vs the materialising kernel's"), dqkv, to_double(naive, nq), nq, 1e-5);
+    double *wn = to_double(naive, nq);
+    check_close(FA_NAME("bwd dqkv vs the materialising kernel's"), dqkv, wn, nq, 1e-5);
+    free(wn);
     if (T <= 8) {
         double *fq = dnew(nq);
         fd_grad(c.qkv, nq, att_loss, &c, fq);
