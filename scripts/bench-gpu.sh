@@ -12,7 +12,8 @@
 # torch.compile), and prints for each the median step time from the
 # second step (the engine's) or third (PyTorch's), tokens a second, their
 # ratio to PyTorch eager and the MFU: model FLOPs a token 6 N (N the
-# parameters; the tied or untied head's product counted in them) + 12 L s h
+# parameters the products read: the head's, tied or not, counted; an
+# untied input embedding, a lookup, not) + 12 L s h
 # (the attention's products without the causal halving, Megatron's count),
 # over the preset's dense bf16 peak (--gpu, default h200).
 #
@@ -75,12 +76,13 @@ peak=$("$ZPLAN" gpus --json 2>/dev/null | jq -r --arg g "$gpu" '.[] | select(.pr
     head -n 1)
 [ -n "$peak" ] || { echo "bench-gpu.sh: no bf16 peak for --gpu $gpu (zplan gpus lists the presets)" >&2; exit 2; }
 
-# shape rows: NAME|ENGINE KEYS|BENCH-TORCH ARGS|L|s|h
+# shape rows: NAME|ENGINE KEYS|BENCH-TORCH ARGS|L|s|h|E, E the parameters
+# no product reads (an untied model's input embedding, V h), left out of N
 if [ "$shapes" = tiny ]; then
-    rows="gpt2-tiny|layers=2 hidden=64 heads=4 vocab=128 seq=64 micro_batch=2|--arch gpt2 --layers 2 --hidden 64 --heads 4 --vocab 128 --seq 64 --micro-batch 2|2|64|64"
+    rows="gpt2-tiny|layers=2 hidden=64 heads=4 vocab=128 seq=64 micro_batch=2|--arch gpt2 --layers 2 --hidden 64 --heads 4 --vocab 128 --seq 64 --micro-batch 2|2|64|64|0"
 else
-    rows="gpt2-xl|layers=48 hidden=1600 heads=25 vocab=50257 seq=1024 micro_batch=2|--arch gpt2 --layers 48 --hidden 1600 --heads 25 --vocab 50257 --seq 1024 --micro-batch 2|48|1024|1600
-llama-1b-gqa|layers=16 hidden=2048 heads=32 kv_heads=8 ffn=5632 vocab=32000 seq=2048 micro_batch=2 norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0|--arch llama --layers 16 --hidden 2048 --heads 32 --kv-heads 8 --ffn 5632 --vocab 32000 --seq 2048 --micro-batch 2 --tied 0|16|2048|2048"
+    rows="gpt2-xl|layers=48 hidden=1600 heads=25 vocab=50257 seq=1024 micro_batch=2|--arch gpt2 --layers 48 --hidden 1600 --heads 25 --vocab 50257 --seq 1024 --micro-batch 2|48|1024|1600|0
+llama-1b-gqa|layers=16 hidden=2048 heads=32 kv_heads=8 ffn=5632 vocab=32000 seq=2048 micro_batch=2 norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0|--arch llama --layers 16 --hidden 2048 --heads 32 --kv-heads 8 --ffn 5632 --vocab 32000 --seq 2048 --micro-batch 2 --tied 0|16|2048|2048|65536000"
 fi
 torch_ok=0
 python3 -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('torch') and u.find_spec('transformers')))" \
@@ -89,15 +91,16 @@ python3 -c "import importlib.util as u, sys; sys.exit(not (u.find_spec('torch') 
 [ $tap -eq 1 ] || printf '%-14s %-22s %12s %12s %10s %8s\n' shape run "step s" "tokens/s" "x eager" MFU
 say "peak: $gpu dense bf16 $peak TFLOP/s; MFU = (6 N + 12 L s h) x tokens a second / peak"
 printf '%s\n' "$rows" >"$tmp/rows"
-while IFS='|' read -r name keys targs L s h; do
+# (the rows from descriptor 3: mpirun and python3 read standard input)
+while IFS='|' read -r name keys targs L s h E <&3; do
     eager=""
     if [ $torch_ok -eq 1 ]; then
         # shellcheck disable=SC2086
-        if python3 "$here/scripts/bench-torch.py" $targs >"$tmp/torch.json" 2>"$tmp/torch.err"; then
+        if python3 "$here/scripts/bench-torch.py" $targs >"$tmp/torch.json" 2>"$tmp/torch.err" </dev/null; then
             eager=$(jq -r .tokens_per_s "$tmp/torch.json")
             N=$(jq -r .params "$tmp/torch.json")
-            mfu=$(awk -v t="$eager" -v N="$N" -v L="$L" -v s="$s" -v h="$h" -v p="$peak" \
-                'BEGIN { printf "%.1f%%", 100 * t * (6 * N + 12 * L * s * h) / (p * 1e12) }')
+            mfu=$(awk -v t="$eager" -v N="$N" -v E="$E" -v L="$L" -v s="$s" -v h="$h" -v p="$peak" \
+                'BEGIN { printf "%.1f%%", 100 * t * (6 * (N - E) + 12 * L * s * h) / (p * 1e12) }')
             st=$(jq -r .step_s "$tmp/torch.json")
             [ $tap -eq 1 ] || printf '%-14s %-22s %12.4f %12.0f %10s %8s\n' "$name" "pytorch eager" "$st" "$eager" 1.00 "$mfu"
             say "$name pytorch eager: $(cat "$tmp/torch.json")"
@@ -107,11 +110,11 @@ while IFS='|' read -r name keys targs L s h; do
         fi
         if [ $compile -eq 1 ]; then
             # shellcheck disable=SC2086
-            if python3 "$here/scripts/bench-torch.py" $targs --compile >"$tmp/tc.json" 2>"$tmp/tc.err"; then
+            if python3 "$here/scripts/bench-torch.py" $targs --compile >"$tmp/tc.json" 2>"$tmp/tc.err" </dev/null; then
                 tc=$(jq -r .tokens_per_s "$tmp/tc.json")
                 say "$name torch.compile: $(cat "$tmp/tc.json")"
                 [ $tap -eq 1 ] || printf '%-14s %-22s %12.4f %12.0f %10s\n' "$name" "pytorch compiled" \
-                    "$(jq -r .step_s "$tmp/tc.json")" "$tc" "$(awk -v a="$tc" -v b="$eager" 'BEGIN { printf "%.2f", a / b }')"
+                    "$(jq -r .step_s "$tmp/tc.json")" "$tc" "$(awk -v a="$tc" -v b="${eager:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }')"
                 result 0 "$name: torch.compile ran, $tc tokens/s"
             else
                 result 1 "$name: torch.compile failed: $(tail -n 3 "$tmp/tc.err" | tr '\n' ' ')"
@@ -124,23 +127,25 @@ while IFS='|' read -r name keys targs L s h; do
         run="engine $([ $fa = 1 ] && echo flash || echo probs)"
         # shellcheck disable=SC2086
         if timeout 600 mpirun -np 1 "$ZPLAN_ENGINE" $keys accum=1 steps=6 zero=0 dtype=1 grad_dtype=1 flash=$fa \
-            backend="$backend" >"$tmp/eng.json" 2>"$tmp/eng.err" &&
-            [ "$(jq -r .status "$tmp/eng.json" 2>/dev/null)" = ok ]; then
+            backend="$backend" >"$tmp/eng.json" 2>"$tmp/eng.err" </dev/null &&
+            [ "$(jq -r .status "$tmp/eng.json" 2>/dev/null)" = ok ] &&
+            jq -e '(.step_time_s | type) == "number" and .step_time_s > 0' "$tmp/eng.json" >/dev/null 2>&1; then
             st=$(jq -r .step_time_s "$tmp/eng.json")
             N=$(jq -r .params "$tmp/eng.json")
-            set -- $(awk -v st="$st" -v N="$N" -v L="$L" -v s="$s" -v h="$h" -v p="$peak" -v e="${eager:-0}" -v keys="$keys" '
+            set -- $(awk -v st="$st" -v N="$N" -v E="$E" -v L="$L" -v s="$s" -v h="$h" -v p="$peak" -v e="${eager:-0}" -v keys="$keys" '
                 BEGIN { split(keys, kv, " "); b = 1
                         for (i in kv) { split(kv[i], x, "="); if (x[1] == "micro_batch") b = x[2] }
                         t = b * s / st; r = "-"; if (e > 0) r = sprintf("%.2f", t / e)
-                        printf "%.6g %s %.1f%%\n", t, r, 100 * t * (6 * N + 12 * L * s * h) / (p * 1e12) }')
+                        printf "%.6g %s %.1f%%\n", t, r, 100 * t * (6 * (N - E) + 12 * L * s * h) / (p * 1e12) }')
             [ $tap -eq 1 ] || printf '%-14s %-22s %12.4f %12.0f %10s %8s\n' "$name" "$run" "$st" "$1" "$2" "$3"
             say "$name $run: step $st s, $1 tokens/s, $2 x eager, MFU $3, peak device bytes $(jq -r '.per_rank[0].device_peak' "$tmp/eng.json")"
-            result "$(awk -v t="$1" 'BEGIN { exit !(t > 0) }'; echo $?)" "$name: $run ran, $1 tokens/s"
+            if awk -v t="$1" 'BEGIN { exit !(t > 0) }'; then result 0 "$name: $run ran, $1 tokens/s"
+            else result 1 "$name: $run gave no rate ($1 tokens/s)"; fi
         else
             result 1 "$name: $run failed: $(jq -r '.error // empty' "$tmp/eng.json" 2>/dev/null) $(tail -n 3 "$tmp/eng.err" | tr '\n' ' ')"
         fi
     done
-done <"$tmp/rows"
+done 3<"$tmp/rows"
 if [ $tap -eq 1 ]; then
     echo "1..$n"
 else

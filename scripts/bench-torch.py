@@ -62,7 +62,7 @@ def main():
         cfg = {"model_type": "llama", "num_hidden_layers": a.layers, "hidden_size": a.hidden,
                "num_attention_heads": a.heads, "num_key_value_heads": a.kv_heads or a.heads,
                "intermediate_size": a.ffn or 4 * a.hidden, "vocab_size": a.vocab, "max_position_embeddings": a.seq,
-               "rope_theta": a.rope_theta, "rms_norm_eps": 1e-5, "tie_word_embeddings": a.tied,
+               "rope_theta": a.rope_theta, "rms_norm_eps": 1e-5, "tie_word_embeddings": bool(a.tied),
                "attention_bias": False, "mlp_bias": False}
     model = transformers.AutoModelForCausalLM.from_config(transformers.AutoConfig.for_model(**cfg),
                                                           attn_implementation="sdpa")

@@ -129,12 +129,16 @@ ok "$([ "$rc" -eq 1 ] && grep -q '^zplan: cannot create .*no-such-dir/p.db' "$er
     "calibrate into a database it cannot create: refused before measuring" || diag "rc=$rc $err"
 # --backend cuda: GPU 0 measured through the engine's CUDA row.  A stand-in
 # engine (checking that it was asked for "calibrate backend=cuda" on one
-# rank) reports an H200 whose bf16 GEMMs ran at 0.8 x the curve of gemm.c's
-# header, written again here: output tiles 256x128, 128x128, 128x64 at
-# rates 1, 0.95, 0.85 in waves of 132 SMs, the best of busy x filled x
-# rate, times K / (K + 64); the profile's ceiling must come out 0.8, and
-# it keeps the H200 preset's peaks with the measured SMs, elementwise rate,
-# context, cuBLAS, memory, granule and compute capability
+# rank) reports an H200 whose bf16 GEMMs ran at a factor of the curve of
+# gemm.c's header, written again here (output tiles 256x128, 128x128,
+# 128x64 at rates 1, 0.95, 0.85 in waves of 132 SMs, the best of busy x
+# filled x rate, times K / (K + 64)): 0.78, 0.80, 0.80, 0.82 and 0.85 for
+# the five products of 2 x 2048^3 FLOPs or more, 0.24 for 512^3 and 1024^3
+# (launch-bound, left out).  Their median, 0.8, is the profile's benchmark
+# ceiling (a mean would give 0.81, the smallest 0.78, the seven 0.78); the
+# ceiling sustained in training keeps the preset's 0.72 : 0.84, and the
+# profile keeps the H200 preset's peaks with the measured SMs, elementwise
+# rate, context, cuBLAS, memory, granule and compute capability
 awk 'function ceil(x) { return x == int(x) ? x : int(x) + 1 }
     function f(M, N, K,   a, b, best, i, t, busy, fill, r) {
         a = M >= N ? M : N; b = M >= N ? N : M; best = 0
@@ -147,10 +151,11 @@ awk 'function ceil(x) { return x == int(x) ? x : int(x) + 1 }
     }
     BEGIN { tm[1] = 256; tn[1] = 128; rt[1] = 1; tm[2] = 128; tn[2] = 128; rt[2] = 0.95; tm[3] = 128; tn[3] = 64; rt[3] = 0.85
         n = split("512 512 512 1024 1024 1024 4096 4096 4096 8192 8192 8192 8192 4800 1600 8192 1600 6400 8192 2048 5632", d, " ")
+        split("0.24 0.24 0.78 0.80 0.80 0.82 0.85", fac, " ")
         printf "{\"status\":\"ok\",\"backend\":\"cuda\",\"device\":\"NVIDIA H200\",\"sms\":132,\"compute_capability\":9.0,\"gemm\":["
         for (i = 1; i <= n; i += 3)
             printf "%s{\"dtype\":\"bf16\",\"m\":%d,\"n\":%d,\"k\":%d,\"seconds\":1,\"flops_per_s\":%.17g}", (i > 1 ? "," : ""),
-                d[i], d[i + 1], d[i + 2], 0.8 * f(d[i], d[i + 1], d[i + 2]) * 989.4e12
+                d[i], d[i + 1], d[i + 2], fac[(i + 2) / 3] * f(d[i], d[i + 1], d[i + 2]) * 989.4e12
         printf ",{\"dtype\":\"fp32\",\"m\":8192,\"n\":8192,\"k\":8192,\"seconds\":1,\"flops_per_s\":1e9}],"
         printf "\"elementwise\":{\"bytes_per_s\":3.2e12},\"runtime_bytes\":{\"context\":552402944,\"blas\":8519680},"
         printf "\"device_memory_bytes\":150109880320,\"granule_bytes\":2097152}\n" }' >"$tmp/devcal.json"
@@ -162,20 +167,32 @@ cat "%s"
 chmod +x "$tmp/gpu-engine"
 ZPLAN_ENGINE=$tmp/gpu-engine run "$ZPLAN" calibrate --backend cuda --db "$DB" --json
 ok "$rc" "calibrate --backend cuda with a stand-in engine: exit 0" || diag "$err"
-jok "$outf" '.name == "h200-cal" and (.gemm_max_efficiency - 0.8 | fabs) < 1e-9 and .gemm_max_efficiency_benchmark == .gemm_max_efficiency and
+jok "$outf" '.name == "h200-cal" and (.gemm_max_efficiency_benchmark - 0.8 | fabs) < 1e-9 and
+    (.gemm_max_efficiency - 0.8 * 0.72 / 0.84 | fabs) < 1e-9 and
     .sms == 132 and .compute_capability == 9 and .peak_tflops.bf16 == 989.4 and (.elementwise_gbps - 3200 | fabs) < 1e-9 and
     (.cuda_context_mib * 1048576 - 552402944 | fabs) < 1 and (.cublas_mib * 1048576 - 8519680 | fabs) < 1 and
     (.memory_mib * 1048576 - 150109880320 | fabs) < 1048576 and .alloc_granule_mib == 2 and
     ([.measured.gemm_fit[] | select(.dtype == "bf16")] | length) == 5 and (.measured.gemm_fit_fp32_ceiling > 0)' \
-    "the GPU profile h200-cal: the curve's ceiling 0.8 recovered from the 5 bf16 shapes of 2 x 2048^3 FLOPs or more (the curve by hand), the preset's peak, the measured rest" ||
+    "the GPU profile h200-cal: the benchmark ceiling 0.8, the median over the 5 bf16 shapes of 2 x 2048^3 FLOPs or more (the curve by hand), 0.8 x 0.72 / 0.84 sustained, the preset's peak, the measured rest" ||
     diag "$(jq -c 'del(.measured)' "$outf")"
-run "$ZPLAN" --gpu h200-cal --gpus 8 --model gpt2-xl --db "$DB" --no-store --json
+run "$ZPLAN" --gpu h200-cal --gpus 8 --model gpt2-xl --gemm-ceiling benchmark --db "$DB" --no-store --json
 jok "$outf" '.cluster.gpu == "h200-cal" and (.conventions.gemm_efficiency - 0.8 | fabs) < 1e-9 and .conventions.gemm_by_shape.sms == 132' \
-    "zplan --gpu h200-cal plans on the curve it fitted" || diag "$(jq -c '.conventions.gemm_by_shape' "$outf")"
+    "zplan --gpu h200-cal --gemm-ceiling benchmark plans on the curve it fitted" || diag "$(jq -c '.conventions.gemm_by_shape' "$outf")"
+# a measurement with no product big enough to fit: exit 1, nothing stored
+jq -c '.gemm |= map(select(.m <= 1024))' "$tmp/devcal.json" >"$tmp/devcal-small.json"
+sed "s|$tmp/devcal.json|$tmp/devcal-small.json|" "$tmp/gpu-engine" >"$tmp/gpu-engine-small"
+chmod +x "$tmp/gpu-engine-small"
+ZPLAN_ENGINE=$tmp/gpu-engine-small run "$ZPLAN" calibrate --backend cuda --db "$tmp/small.db"
+ok "$([ "$rc" -eq 1 ] && grep -q 'no bf16 GEMM of 2 x 2048^3 FLOPs or more' "$errf" && [ ! -e "$tmp/small.db" ]; echo $?)" \
+    "calibrate --backend cuda with only launch-bound GEMMs: exit 1, nothing to fit, no database left" || diag "rc=$rc $err"
 # without a GPU the real engine says so: exit 1, its reason, nothing stored
-run "$ZPLAN" calibrate --backend cuda --db "$tmp/nogpu.db"
-ok "$([ "$rc" -eq 1 ] && grep -q '^zplan: the GPU calibration failed' "$errf" && [ ! -e "$tmp/nogpu.db" ]; echo $?)" \
-    "calibrate --backend cuda without a GPU: exit 1 with the engine's reason, no database left" || diag "rc=$rc $err"
+if [ "$("$ZPLAN_ENGINE" devices 2>/dev/null | jq -r '.gpus // 0')" = 0 ]; then
+    run "$ZPLAN" calibrate --backend cuda --db "$tmp/nogpu.db"
+    ok "$([ "$rc" -eq 1 ] && grep -q '^zplan: the GPU calibration failed' "$errf" && [ ! -e "$tmp/nogpu.db" ]; echo $?)" \
+        "calibrate --backend cuda without a GPU: exit 1 with the engine's reason, no database left" || diag "rc=$rc $err"
+else
+    ok 0 "calibrate --backend cuda without a GPU: not here (a GPU is visible) # SKIP"
+fi
 run "$ZPLAN" help calibrate
 ok "$([ "$rc" -eq 0 ] && echo "$out" | grep -q 'Usage: zplan calibrate'; echo $?)" "zplan help calibrate"
 finish

@@ -6,6 +6,7 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef ZP_SRCDATADIR
 #define ZP_SRCDATADIR "data"
@@ -659,6 +660,34 @@ static void gpu_presets(void)
        "GPU preset with 4.5 GPUs per node is refused, not read as 4 (%s)", e.msg);
 }
 
+/* The preset a device's CUDA name names (exec's runtime memory, calibrate
+ * --backend cuda's peaks): the names CUDA gives the boards, by hand */
+static void device_presets(void)
+{
+    static const struct {
+        const char *device, *preset;
+    } cases[] = {
+        {"NVIDIA H200", "H200"},
+        {"NVIDIA H100 80GB HBM3", "H100-SXM"},   /* the SXM5 board */
+        {"NVIDIA H100 PCIe", "H100-PCIe"},
+        {"NVIDIA A100-SXM4-80GB", "A100-80G"},
+        {"NVIDIA A100-SXM4-40GB", "A100-40G"},
+        {"NVIDIA GeForce RTX 4090", "RTX4090"},
+        {"NVIDIA GeForce RTX 3090", "RTX3090"},
+        {"Tesla V100-SXM2-32GB", "V100-32G"},
+        {"NVIDIA L40S", "L40S"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        zp_gpu g;
+        memset(&g, 0, sizeof g);
+        int found = zp_gpu_preset_for_device(cases[i].device, &g);
+        ok(found && !strcmp(g.name, cases[i].preset), "the device '%s' is the preset %s (got %s)", cases[i].device,
+           cases[i].preset, found ? g.name : "none");
+    }
+    zp_gpu g;
+    ok(!zp_gpu_preset_for_device("NVIDIA Quadro P400", &g), "a device no preset names: none");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -668,5 +697,6 @@ int main(void)
     stored_model();
     model_presets();
     gpu_presets();
+    device_presets();
     return tap_exit();
 }

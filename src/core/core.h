@@ -259,6 +259,9 @@ static inline int64_t zp_cp(const zp_layout *l) { return l->cp > 1 ? l->cp : 1; 
 static inline int64_t zp_shard_ranks(const zp_layout *l) { return l->dp * zp_cp(l); }
 
 /* The matmul efficiency as a function of shape (gemm.c, README "Cost"). */
+/* the depth at which a tile's pipeline fill and drain halve its rate (every GPU's curve) */
+#define ZP_GEMM_K_HALF 64.0
+
 typedef struct zp_gemm_curve {
     double eff_max;   /* fraction of the dense peak a large, well-shaped product reaches */
     int64_t sms;      /* tiles one wave runs */

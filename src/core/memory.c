@@ -887,7 +887,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->gemm_eff = gpu->sms > 0 && gpu->gemm_eff_max > 0 ? 0.0 : 0.6;
     c->gemm.eff_max = gpu->gemm_eff_max;
     c->gemm.sms = gpu->sms;
-    c->gemm.k_half = 64;
+    c->gemm.k_half = ZP_GEMM_K_HALF;
     c->gemm.hbm_gbps = gpu->hbm_gbps;
     c->kernel_s = 4.5e-6;
     c->hbm_eff = 0.3;

@@ -1015,8 +1015,18 @@ cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
 
 int zp_gpu_preset_for_device(const char *device, zp_gpu *g)
 {
-    char names[128][64], dev[256];
+    char names[128][64], dev[256], flat[256];
     lower(dev, sizeof dev, device);
+    /* the name run together too ("geforce rtx 4090" has rtx4090), and the
+     * H100 SXM5 board, which CUDA names "NVIDIA H100 80GB HBM3" (the PCIe
+     * board says PCIe), as sxm */
+    size_t k = 0;
+    for (const char *c = dev; *c && k + 1 < sizeof flat; c++)
+        if (*c != ' ' && *c != '-' && *c != '_')
+            flat[k++] = *c;
+    flat[k] = '\0';
+    if (strstr(dev, "h100") && strstr(dev, "hbm3") && !strstr(dev, "pcie") && strlen(dev) + 5 < sizeof dev)
+        strcat(dev, " sxm");
     int n = zp_preset_names("gpus", names, 128), best = -1;
     size_t best_len = 0;
     for (int i = 0; i < n && i < 128; i++) {
@@ -1024,7 +1034,7 @@ int zp_gpu_preset_for_device(const char *device, zp_gpu *g)
         lower(nm, sizeof nm, names[i]);
         int all = 1;
         for (char *t = strtok_r(nm, "-", &save); t; t = strtok_r(NULL, "-", &save))
-            all &= strstr(dev, t) != NULL;
+            all &= strstr(dev, t) != NULL || strstr(flat, t) != NULL;
         if (all && strlen(names[i]) > best_len)   /* the most specific: a100-80g before a100 */
             best = i, best_len = strlen(names[i]);
     }

@@ -26,7 +26,9 @@ zp_status zp_gpu_preset(const char *name, zp_gpu *g, zp_err *e);
 struct cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source);
 /* The preset whose name names this device ("NVIDIA H200" -> h200: every
  * part of the preset's name, split at '-', found in the device's name,
- * ignoring case); 1 when one was found. */
+ * ignoring case, as it is or run together without spaces and dashes:
+ * "NVIDIA GeForce RTX 4090" -> rtx4090; "NVIDIA H100 80GB HBM3", the SXM
+ * board's name, -> h100-sxm); 1 when one was found. */
 int zp_gpu_preset_for_device(const char *device, zp_gpu *g);
 
 /* Names of the presets in data/<kind> ("models" or "gpus"), sorted;
