@@ -178,13 +178,23 @@ jok "$outf" '.name == "h200-cal" and (.gemm_max_efficiency_benchmark - 0.8 | fab
 run "$ZPLAN" --gpu h200-cal --gpus 8 --model gpt2-xl --gemm-ceiling benchmark --db "$DB" --no-store --json
 jok "$outf" '.cluster.gpu == "h200-cal" and (.conventions.gemm_efficiency - 0.8 | fabs) < 1e-9 and .conventions.gemm_by_shape.sms == 132' \
     "zplan --gpu h200-cal --gemm-ceiling benchmark plans on the curve it fitted" || diag "$(jq -c '.conventions.gemm_by_shape' "$outf")"
+# variant NAME FILTER: a stand-in engine reporting that measurement edited by FILTER
+variant() {
+    jq -c "$2" "$tmp/devcal.json" >"$tmp/devcal-$1.json"
+    sed "s|$tmp/devcal.json|$tmp/devcal-$1.json|" "$tmp/gpu-engine" >"$tmp/gpu-engine-$1"
+    chmod +x "$tmp/gpu-engine-$1"
+}
 # a measurement with no product big enough to fit: exit 1, nothing stored
-jq -c '.gemm |= map(select(.m <= 1024))' "$tmp/devcal.json" >"$tmp/devcal-small.json"
-sed "s|$tmp/devcal.json|$tmp/devcal-small.json|" "$tmp/gpu-engine" >"$tmp/gpu-engine-small"
-chmod +x "$tmp/gpu-engine-small"
+variant small '.gemm |= map(select(.m <= 1024))'
 ZPLAN_ENGINE=$tmp/gpu-engine-small run "$ZPLAN" calibrate --backend cuda --db "$tmp/small.db"
 ok "$([ "$rc" -eq 1 ] && grep -q 'no bf16 GEMM of 2 x 2048^3 FLOPs or more' "$errf" && [ ! -e "$tmp/small.db" ]; echo $?)" \
     "calibrate --backend cuda with only launch-bound GEMMs: exit 1, nothing to fit, no database left" || diag "rc=$rc $err"
+# a rate the planner would refuse (an elementwise 10^7 GB/s, above its
+# 10^6): the measurement is nonsense, exit 1, nothing stored
+variant bad '.elementwise.bytes_per_s = 1e16'
+ZPLAN_ENGINE=$tmp/gpu-engine-bad run "$ZPLAN" calibrate --backend cuda --db "$tmp/bad.db"
+ok "$([ "$rc" -eq 1 ] && grep -q 'measured nonsense: .*elementwise_gbps' "$errf" && [ ! -e "$tmp/bad.db" ]; echo $?)" \
+    "calibrate --backend cuda measuring a rate out of range: exit 1, named, no database left" || diag "rc=$rc $err"
 # without a GPU the real engine says so: exit 1, its reason, nothing stored
 if [ "$("$ZPLAN_ENGINE" devices 2>/dev/null | jq -r '.gpus // 0')" = 0 ]; then
     run "$ZPLAN" calibrate --backend cuda --db "$tmp/nogpu.db"

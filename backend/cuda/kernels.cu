@@ -979,23 +979,42 @@ static cudaError_t kv_heads(int NH, int *KV)
     return *KV > NH || NH % *KV != 0 ? cudaErrorInvalidValue : cudaSuccess;
 }
 
+/* What the attention launchers share: nothing to launch for an empty
+ * shape (*rows 0); KV checked (kv_heads); the kernel's dynamic shared
+ * memory, vecs rows of hs floats, opted into where it and the kernel's
+ * static `fixed` bytes pass the default 48 KiB (up to 227 KiB on Hopper;
+ * a head wider than that fails here); the scores' scale; the rows (b, h, t). */
+static cudaError_t att_launch(const void *kern, int B, int T, int C, int NH, int *KV, int vecs, size_t fixed,
+                              size_t *shm, float *scale, size_t *rows)
+{
+    *rows = 0;
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return cudaSuccess;
+    cudaError_t e = kv_heads(NH, KV);
+    if (e != cudaSuccess)
+        return e;
+    int hs = C / NH;
+    *shm = (size_t)vecs * (size_t)hs * sizeof(float);
+    if (*shm + fixed > 48 * 1024 &&
+        (e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)*shm)) != cudaSuccess)
+        return e;
+    *scale = 1.0f / sqrtf((float)hs);
+    *rows = (size_t)B * (size_t)NH * (size_t)T;
+    return cudaSuccess;
+}
+
+/* (static shared memory: red[32], and flash's forward its chunk's scores) */
+#define ATT_RED_BYTES (32 * sizeof(float))
+
 cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
                              int KV)
 {
-    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
-        return cudaSuccess;
-    cudaError_t ek = kv_heads(NH, &KV);
-    if (ek != cudaSuccess)
-        return ek;
-    int hs = C / NH;
-    size_t shm = (size_t)(1 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
-    if (shm > 47 * 1024) {   /* beyond the default 48 KiB: opt in (up to 227 KiB on Hopper) */
-        cudaError_t e = cudaFuncSetAttribute(k_attention_fwd, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
-        if (e != cudaSuccess)
-            return e;   /* a head wider than the GPU's shared memory holds */
-    }
-    float scale = 1.0f / sqrtf((float)hs);
-    size_t rows = (size_t)B * (size_t)NH * (size_t)T;
+    size_t shm = 0, rows;
+    float scale = 0.0f;
+    cudaError_t e = att_launch((const void *)k_attention_fwd, B, T, C, NH, &KV, 1 + ATT_TPB / 32, ATT_RED_BYTES,
+                               &shm, &scale, &rows);
+    if (e != cudaSuccess || rows == 0)
+        return e;
     k_attention_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, att, qkv, B, T, C, NH, KV, scale);
     return cudaGetLastError();
 }
@@ -1003,20 +1022,12 @@ cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float
 cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *att, const float *qkv,
                              int B, int T, int C, int NH, int KV)
 {
-    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
-        return cudaSuccess;
-    cudaError_t ek = kv_heads(NH, &KV);
-    if (ek != cudaSuccess)
-        return ek;
-    int hs = C / NH;
-    size_t shm = (size_t)(2 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
-    if (shm > 47 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(k_attention_bwd, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
-        if (e != cudaSuccess)
-            return e;
-    }
-    float scale = 1.0f / sqrtf((float)hs);
-    size_t rows = (size_t)B * (size_t)NH * (size_t)T;
+    size_t shm = 0, rows;
+    float scale = 0.0f;
+    cudaError_t e = att_launch((const void *)k_attention_bwd, B, T, C, NH, &KV, 2 + ATT_TPB / 32, ATT_RED_BYTES,
+                               &shm, &scale, &rows);
+    if (e != cudaSuccess || rows == 0)
+        return e;
     k_attention_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, att, qkv, B, T, C, NH, KV,
                                                                            scale);
     return cudaGetLastError();
@@ -1025,20 +1036,12 @@ cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, con
 cudaError_t zc_flash_fwd(cudaStream_t s, float *out, float *lse, const float *qkv, int B, int T, int C, int NH,
                          int KV)
 {
-    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
-        return cudaSuccess;
-    cudaError_t ek = kv_heads(NH, &KV);
-    if (ek != cudaSuccess)
-        return ek;
-    int hs = C / NH;
-    size_t shm = (size_t)(1 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
-    if (shm > 46 * 1024) {   /* with the static scores and reductions, beyond the default 48 KiB: opt in */
-        cudaError_t e = cudaFuncSetAttribute(k_flash_fwd, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
-        if (e != cudaSuccess)
-            return e;
-    }
-    float scale = 1.0f / sqrtf((float)hs);
-    size_t rows = (size_t)B * (size_t)NH * (size_t)T;
+    size_t shm = 0, rows;
+    float scale = 0.0f;
+    cudaError_t e = att_launch((const void *)k_flash_fwd, B, T, C, NH, &KV, 1 + ATT_TPB / 32,
+                               ATT_RED_BYTES + FA_KCH * sizeof(float), &shm, &scale, &rows);
+    if (e != cudaSuccess || rows == 0)
+        return e;
     k_flash_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, lse, qkv, B, T, C, NH, KV, scale);
     return cudaGetLastError();
 }
@@ -1046,20 +1049,12 @@ cudaError_t zc_flash_fwd(cudaStream_t s, float *out, float *lse, const float *qk
 cudaError_t zc_flash_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *out, const float *lse,
                          const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
-        return cudaSuccess;
-    cudaError_t ek = kv_heads(NH, &KV);
-    if (ek != cudaSuccess)
-        return ek;
-    int hs = C / NH;
-    size_t shm = (size_t)(2 + ATT_TPB / 32) * (size_t)hs * sizeof(float);
-    if (shm > 47 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(k_flash_bwd, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shm);
-        if (e != cudaSuccess)
-            return e;
-    }
-    float scale = 1.0f / sqrtf((float)hs);
-    size_t rows = (size_t)B * (size_t)NH * (size_t)T;
+    size_t shm = 0, rows;
+    float scale = 0.0f;
+    cudaError_t e = att_launch((const void *)k_flash_bwd, B, T, C, NH, &KV, 2 + ATT_TPB / 32, ATT_RED_BYTES, &shm,
+                               &scale, &rows);
+    if (e != cudaSuccess || rows == 0)
+        return e;
     k_flash_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, out, lse, qkv, B, T, C, NH, KV,
                                                                        scale);
     return cudaGetLastError();

@@ -229,6 +229,37 @@ static void close_store(zp_store *s, const char *path, int existed)
     unlink(f);
 }
 
+/* Keep profile p: checked as the planner reads it (a measurement out of
+ * range is a runtime failure, not bad input), stored under name, printed
+ * as JSON with json; the store closed, and a database this run created
+ * removed on a failure.  0, or zplan's exit status (p then deleted). */
+static int keep_profile(zp_cli *cli, zp_store *s, const char *dbp, int existed, const char *name, cJSON *p, int json)
+{
+    char *txt = p ? cJSON_PrintUnformatted(p) : NULL;
+    zp_status st = txt ? ZP_OK : zp_err_set(&cli->err, ZP_ENOMEM, "out of memory");
+    zp_gpu check;
+    if (txt && zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
+        char why[sizeof cli->err.msg];
+        snprintf(why, sizeof why, "%s", cli->err.msg);
+        st = zp_err_set(&cli->err, ZP_EIO, "the calibration measured nonsense: %s", why);
+    }
+    if (!st)
+        st = zp_store_put_profile(s, name, txt, &cli->err);
+    free(txt);
+    if (st) {
+        close_store(s, dbp, existed);
+        cJSON_Delete(p);
+        return zp_fail(cli, st);
+    }
+    zp_store_close(s);
+    if (json) {
+        char *t = cJSON_Print(p);
+        puts(t ? t : "{}");
+        free(t);
+    }
+    return 0;
+}
+
 /* --backend cuda: one GPU measured through the engine's CUDA row
  * (zplan-engine calibrate backend=cuda, devcal.c) into a GPU profile: the
  * preset of the device (or --gpu) for its peaks and links, and from the
@@ -394,30 +425,10 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     }
     cJSON_Delete(rows);
     cJSON_Delete(m);
-    char *txt = p ? cJSON_PrintUnformatted(p) : NULL;
-    zp_gpu check;
-    if (!txt || zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
-        int oom = !txt;
-        free(txt);
-        cJSON_Delete(p);
-        close_store(s, dbp, existed);
-        return zp_fail(cli, oom ? zp_err_set(&cli->err, ZP_ENOMEM, "out of memory")
-                                : zp_err_set(&cli->err, ZP_EIO, "the GPU calibration measured nonsense: %s",
-                                             cli->err.msg));
-    }
-    st = zp_store_put_profile(s, name, txt, &cli->err);
-    free(txt);
-    if (st) {
-        close_store(s, dbp, existed);
-        cJSON_Delete(p);
-        return zp_fail(cli, st);
-    }
-    zp_store_close(s);
-    if (co->json) {
-        char *t = cJSON_Print(p);
-        puts(t ? t : "{}");
-        free(t);
-    } else {
+    int krc = keep_profile(cli, s, dbp, existed, name, p, co->json);
+    if (krc)
+        return krc;
+    if (!co->json) {
         char b1[32], b2[32];
         printf("Profile '%s' (%s), stored in %s:\n", name, pg.desc, dbp);
         printf("  bf16 matmuls       the curve's ceiling %.1f%% of the %.1f TFLOP/s peak alone (the preset's "
@@ -500,32 +511,10 @@ static int zp_cmd_calibrate(zp_cli *cli, int argc, char **argv)
                                   &step);
     cJSON *p = profile_json(m, name, np, eff, ew_bps, step);
     cJSON_Delete(m);
-    char *txt = cJSON_PrintUnformatted(p);
-    zp_gpu check;
-    if (txt && zp_gpu_from_json(txt, "the measured profile", &check, &cli->err)) {
-        free(txt);
-        cJSON_Delete(p);   /* a measurement out of range: a runtime failure, not bad input */
-        close_store(s, dbp, existed);
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EIO, "the calibration measured nonsense: %s", cli->err.msg));
-    }
-    if (!txt) {
-        cJSON_Delete(p);
-        close_store(s, dbp, existed);
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_ENOMEM, "out of memory"));
-    }
-    st = zp_store_put_profile(s, name, txt, &cli->err);
-    free(txt);
-    if (st) {
-        close_store(s, dbp, existed);
-        cJSON_Delete(p);
-        return zp_fail(cli, st);
-    }
-    zp_store_close(s);
-    if (json) {
-        char *t = cJSON_Print(p);
-        puts(t ? t : "{}");
-        free(t);
-    } else {
+    int krc = keep_profile(cli, s, dbp, existed, name, p, json);
+    if (krc)
+        return krc;
+    if (!json) {
         const cJSON *pk = zp_jobj(p, "peak_tflops");
         printf("Profile '%s' (%s), stored in %s:\n", name, zp_jstr(p, "description"), zp_db_path(db));
         printf("  sgemm per rank     %.1f GFLOP/s peak, %.0f%% of it at the engine's shapes (median)\n",
