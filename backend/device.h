@@ -85,8 +85,9 @@ typedef struct ze_dev_ops {
     void (*matmul_bwd)(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                        const float *w, int N, int IC, int OC);
     /* The GEMM, row-major as cblas: C[M][N] = op(A) op(B) + beta C, A and B
-     * of type dt (fp32: no TF32; bf16, fp16: 16-bit inputs), accumulated
-     * and stored in fp32; ta, tb 'N' or 'T'. */
+     * of type dt (fp32: no TF32 unless the math says; bf16, fp16: 16-bit
+     * inputs), accumulated and stored in fp32; ta, tb 'N' or 'T'.  fp32
+     * inputs follow d->math as matmul's do. */
     void (*gemm)(ze_dev *d, char ta, char tb, int M, int N, int K, const void *A, const void *B, ze_dt dt,
                  float beta, float *C);
     /* KV: the K and V heads (grouped-query attention; NH: one per head) */
@@ -174,6 +175,16 @@ struct ze_dev {
     char desc[96];        /* what runs: "CPU (OpenBLAS)", "NVIDIA H200" */
     int ordinal;          /* the GPU's number, -1 on the CPU */
     int shared;           /* other ranks share this GPU */
+    /* The arithmetic of the linear layers' products (matmul_fwd/bwd, and
+     * gemm on fp32 inputs): ZE_F32, exact fp32 products (no TF32); ZE_BF16
+     * or ZE_F16, each operand rounded to that type (nearest even) and the
+     * products accumulated in fp32: the tensor cores' bf16/fp16 math on
+     * fp32 tensors (engine key gemm=).  The CPU row rounds so; the CUDA
+     * row asks cuBLAS for it (FAST_16BF/16F compute types, which its
+     * header allows to convert to TF32 instead: tests/test_cuda holds it
+     * to the 16-bit result).  Attention's products stay fp32 on both
+     * rows.  Set by the engine (ze_train); ZE_F32 after init. */
+    ze_dt math;
     ze_dev_overhead ovh;
     uint64_t granule[ZE_NPOOL];   /* what the memory's allocator rounds a request up to (0: nothing) */
     /* where the tracked total peaked, the row may read the device (CUDA:

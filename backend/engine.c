@@ -1049,7 +1049,9 @@ typedef struct step_ctx {
  *                    seq micro_batch accum steps ranks seed), the
  *                    architecture (kv_heads ffn, norm "layernorm" or
  *                    "rmsnorm", mlp "gelu" or "swiglu", pos "learned" or
- *                    "rotary", rope_theta, tied, bias), the layout
+ *                    "rotary", rope_theta, tied, bias), the linear
+ *                    layers' products (gemm_math "fp32", "bf16", "fp16":
+ *                    operands rounded to it, fp32 sums), the layout
  *                    (zero offload ckpt dtype grad_dtype), and every
  *                    hyper-parameter the step uses: optimizer ("adamw" or
  *                    "sgd"), lr (the peak, as a float), beta1 beta2 eps
@@ -1117,9 +1119,9 @@ static int dump_config(model *m)
                "\"steps\":%d,\"ranks\":%d,\"seed\":%lu,\n",
             c->L, c->C, c->NH, c->V, c->T, c->B, c->M, c->steps, m->g->size, (unsigned long)c->seed);
     fprintf(f, " \"kv_heads\":%d,\"ffn\":%d,\"norm\":\"%s\",\"mlp\":\"%s\",\"pos\":\"%s\",\"rope_theta\":%.9g,"
-               "\"tied\":%s,\"bias\":%s,\n",
+               "\"tied\":%s,\"bias\":%s,\"gemm_math\":\"%s\",\n",
             m->KV, m->F, c->rms ? "rmsnorm" : "layernorm", c->swiglu ? "swiglu" : "gelu", c->rope ? "rotary" : "learned",
-            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true");
+            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true", ze_dt_names[c->math]);
     fprintf(f, " \"zero\":%d,\"offload\":%d,\"ckpt\":%d,\"dtype\":\"%s\",\"grad_dtype\":\"%s\",\"params_from\":\"%s\",\n",
             c->zero, c->offload, (int)c->ckpt, ze_dt_names[c->pdt], ze_dt_names[c->gdt],
             dump_from_device(m) ? "device" : "init");
@@ -1988,6 +1990,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     uint64_t h2d_ok = 0, d2h_ok = 0, h2d_all = 0, d2h_all = 0;
     int n_ok = 0, n_all = 0;
     const ze_dev_ops *op = d->ops;
+    d->math = c->math;   /* the products' arithmetic, for every GEMM from here */
     double gemm0_s, gemm0_f;
     op->gemm_stats(d, &gemm0_s, &gemm0_f);
     if (op->gemm_log_clear)

@@ -30,6 +30,8 @@
  *                                               interleaved 1F1B)
  *       [flash=0|1]                            (flash-style attention: each row's log-sum-exp kept, not the
  *                                               T x T probabilities; engine.c)
+ *       [gemm=fp32|bf16|fp16]                  (the linear layers' products: exact fp32, or each operand
+ *                                               rounded to 16 bits with fp32 accumulation: tensor cores)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  *   mpirun -np 1 zplan-engine calibrate backend=cuda [max_dim=N]   (devcal.c: the GPU's rates)
  *   mpirun -np 8 zplan-engine groups tp=2 cp=1 pp=2   (the layout's process groups, checked)
@@ -298,8 +300,11 @@ static int sarg(int argc, char **argv, const char *key, const char *const *names
             int k = 0;
             while (k < n && strcmp(argv[i] + kl + 1, names[k]))
                 k++;
-            if (k == n) {
-                snprintf(msg, mn, "%s=%s is not %s or %s", key, argv[i] + kl + 1, names[0], names[1]);
+            if (k == n) {   /* "is not a, b or c" */
+                int w = snprintf(msg, mn, "%s=%s is not ", key, argv[i] + kl + 1);
+                for (k = 0; k < n && w >= 0 && (size_t)w < mn; k++)
+                    w += snprintf(msg + w, mn - (size_t)w, "%s%s", names[k],
+                                  k + 2 < n ? ", " : k + 1 < n ? " or " : "");
                 return -1;
             }
             *out = k;
@@ -608,9 +613,11 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     long long L, C, NH, V, T, B, M, S, Z, K, O, FA, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD, VP, CKE, CKL;
     double WD, CLIP, THETA, LR;
-    int NORM, MLP, POS, SCHED;
+    int NORM, MLP, POS, SCHED, GEMM;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
                              *const poss[] = {"learned", "rotary"}, *const scheds[] = {"1f1b", "gpipe"};
+    /* (in ze_dt's order) */
+    static const char *const maths[] = {"fp32", "bf16", "fp16"};
     char msg[256] = "";
     if (arg(argc, argv, "layers", 1, 1000, 2, &L, msg, sizeof msg) ||
         arg(argc, argv, "hidden", 1, 1 << 16, 64, &C, msg, sizeof msg) ||
@@ -647,6 +654,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "vp", 1, 4096, 1, &VP, msg, sizeof msg) ||
         arg(argc, argv, "sp", 0, 1, 0, &SPP, msg, sizeof msg) ||
         sarg(argc, argv, "schedule", scheds, 2, 0, &SCHED, msg, sizeof msg) ||
+        sarg(argc, argv, "gemm", maths, 3, 0, &GEMM, msg, sizeof msg) ||
         farg(argc, argv, "rope_theta", 0.0, 1e12, 0.0, &THETA, msg, sizeof msg) ||
         farg(argc, argv, "lr", 0.0, 10.0, 0.0, &LR, msg, sizeof msg) ||
         sarg(argc, argv, "norm", norms, 2, 0, &NORM, msg, sizeof msg) ||
@@ -664,7 +672,7 @@ int main(int argc, char **argv)
         "ckpt_layers", "offload", "sgd", "seed", "device_cap", "dtype", "grad_dtype", "loss_scale", "scale_window",
         "progress", "first_step_delay_ms", "mb_delay_ms", "weight_decay", "clip", "kv_heads", "ffn", "tied", "bias",
         "tp", "pp", "vp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "group", "dump",
-        "flash"};
+        "flash", "gemm"};
     for (int i = 1; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
         size_t k = 0, nk = sizeof keys / sizeof keys[0];
@@ -685,6 +693,7 @@ int main(int argc, char **argv)
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.ckpt_every = (int)CKE;
     c.flash = (int)FA;
+    c.math = (ze_dt)GEMM;
     c.ckpt_layers = (int)CKL;
     c.tp = (int)TP;
     c.pp = (int)PP;
@@ -884,6 +893,7 @@ int main(int argc, char **argv)
         cJSON_AddStringToObject(o, "schedule", r.pp > 1 ? c.vp > 1 ? "interleaved" : scheds[SCHED] : "none");
         cJSON_AddNumberToObject(o, "vp", r.pp > 1 && c.vp > 1 ? c.vp : 1);
         cJSON_AddBoolToObject(o, "flash_attention", c.flash);
+        cJSON_AddStringToObject(o, "gemm_math", maths[GEMM]);
         cJSON_AddStringToObject(o, "backend", d.ops->name);
         cJSON_AddStringToObject(o, "device", d.desc);
         cJSON_AddStringToObject(o, "group", g.kind);

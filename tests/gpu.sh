@@ -235,6 +235,23 @@ ok $rc "bf16 storage on the GPU: runs" || diag "$err"
 within "$outf" "$tmp/gpu-fp32.json" 1e-2 "bf16 storage: within 1e-2 of the fp32 run on the GPU"
 jok "$outf" '[.losses, $ref[0].losses] | transpose | any(.[0] != .[1])' \
     "bf16 storage: not the fp32 curve itself" --slurpfile ref "$tmp/gpu-fp32.json"
+# the linear layers on the tensor cores (gemm=bf16: cuBLAS's FAST_16BF on
+# the fp32 tensors) against the CPU row's operands rounded to nearest even,
+# under SGD (Adam's first step is each gradient's sign: a rounding that
+# goes the other way flips a weight's whole step); the CPU-to-CPU
+# reference check of the same math is tests/reference.sh's, within 1e-4,
+# and that cuBLAS rounds to bf16 (not TF32, not exact) is test_cuda's
+eng 1 2 4 0 0 sgd=1 gemm=bf16
+cp "$outf" "$tmp/cpu-tc.json"
+eng 1 2 4 0 0 sgd=1 gemm=bf16 backend=cuda
+ok $rc "bf16 products (tensor cores) on the GPU: runs" || diag "$err"
+jok "$outf" '.gemm_math == "bf16"' "bf16 products: the GPU engine says so"
+within "$outf" "$tmp/cpu-tc.json" 1e-3 "bf16 products, SGD: the CPU row's rounded-operand curve within 1e-3 per step"
+diag "first loss (the forward): GPU $(jq '.losses[0]' "$outf"), CPU $(jq '.losses[0]' "$tmp/cpu-tc.json")"
+# what zplan exec runs a bf16 plan with on a GPU: bf16 storage, AdamW, bf16 products
+eng 1 2 4 0 0 dtype=1 gemm=bf16 backend=cuda
+ok $rc "bf16 storage and bf16 products on the GPU: runs" || diag "$err"
+within "$outf" "$tmp/gpu-fp32.json" 1e-2 "bf16 storage and products: within 1e-2 of the fp32 run on the GPU"
 
 fi
 if part mem; then

@@ -30,6 +30,10 @@ LLaMA family (an absent key is the GPT-2 value in parentheses):
   rope_theta (10000)     theta
   tied (true)            false: an own output head [V][C] in the last unit
   bias (true)            false: no bias in any linear layer
+  gemm_math (fp32)       bf16, fp16: the operands of every linear layer's
+                         product (forward, both backward ones, the head's)
+                         rounded to that type (nearest even) before the
+                         float32 product; the bias's gradient from dy as is
 
 The step: gradients accumulated over the micro-batches, each scaled
 by loss_scale / accum (the mean); gradient clipping to the global norm
@@ -213,14 +217,22 @@ def norm_bwd(A, dout, cache, w):
     return layernorm_bwd(dout, cache, w) if A.layernorm else rmsnorm_bwd(dout, cache, w)
 
 
+# config.json's gemm_math: the linear layers' operands rounded to it before
+# each float32 product (the sums stay float32); main() sets it
+GEMM_MATH = ["fp32"]
+
+
 def linear_fwd(x, w, b=None):
     """x [N][in], w [out][in] -> [N][out]"""
-    y = x @ w.T
+    y = round16(x, GEMM_MATH[0]) @ round16(w, GEMM_MATH[0]).T
     return y + b if b is not None else y
 
 
 def linear_bwd(dy, x, w):
-    return dy @ w, dy.T @ x, dy.sum(0, dtype=f32)
+    """the input's and the weight's gradients from the rounded operands;
+    the bias's is a sum of dy as it is"""
+    r = GEMM_MATH[0]
+    return round16(dy, r) @ round16(w, r), round16(dy, r).T @ round16(x, r), dy.sum(0, dtype=f32)
 
 
 def gelu_fwd(x):
@@ -557,6 +569,9 @@ def main():
         cfg = json.load(f)
     if cfg.get("format") != 1:
         sys.exit("reference.py: unknown dump format %r" % cfg.get("format"))
+    GEMM_MATH[0] = cfg.get("gemm_math", "fp32")
+    if GEMM_MATH[0] not in ("fp32", "bf16", "fp16"):
+        sys.exit("reference.py: unknown gemm_math %r in config.json" % GEMM_MATH[0])
     if cfg["ranks"] != 1:
         sys.exit("reference.py: the dump of a %d-rank run holds rank 0's batches only; dump a 1-rank run"
                  % cfg["ranks"])

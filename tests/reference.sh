@@ -206,6 +206,42 @@ eng fa-long weight_decay=0.1 clip=1 $LLAMA seq=150 flash=1 dump="$tmp/fa-long.d"
 ref fa-long fa-long-ref
 within fa-long fa-long-ref "flash attention over 150 tokens (three tiles, GQA, rotary): the 20 losses match the reference within 1e-4"
 
+# ---- tensor-core math (gemm=bf16|fp16): every operand of a linear layer's
+# product rounded to 16 bits, the products summed in fp32 (the reference
+# rounds the same operands by its own round16).  The first loss is the
+# forward alone: the engine's within 1e-6 of the reference's, and the fp32
+# engine's at least 5 times farther off it (the rounding is there and is
+# the reference's: bf16 moves it 40 times the engine's difference, fp16 10).
+# The curves are compared under SGD: Adam's first update is the sign of
+# each gradient, so a last-bit difference between two summation orders
+# (NumPy's and OpenBLAS's) that flips one 16-bit rounding flips that
+# weight's whole step, and the curves drift by about 1e-3 for no fault
+# first0 A B: the first losses' relative difference
+first0() {
+    jq -n --slurpfile a "$tmp/$1.json" --slurpfile b "$tmp/$2.json" \
+        '($a[0].losses[0] - $b[0].losses[0]) / $b[0].losses[0] | fabs' 2>/dev/null || echo 1e300
+}
+SGD="sgd=1 weight_decay=0.01"
+# shellcheck disable=SC2086
+for tc in "bf16|$SGD gemm=bf16" "fp16|$SGD gemm=fp16" "llama-bf16|$SGD $LLAMA gemm=bf16" \
+    "bf16-fp16|dtype=2 loss_scale=16777216 scale_window=4 $SGD gemm=bf16"; do
+    n=${tc%%|*} args=${tc#*|}
+    eng "tc-$n" $args dump="$tmp/tc-$n.d"
+    ref "tc-$n" "tc-$n-ref"
+    # shellcheck disable=SC2046 # (split on purpose: the same keys, gemm= left out)
+    eng "tc-$n-32" $(echo "$args" | sed 's/gemm=[a-z0-9]*//')
+    e=$(first0 "tc-$n" "tc-$n-ref") e32=$(first0 "tc-$n-32" "tc-$n-ref")
+    ok "$(awk -v e="$e" -v f="$e32" 'BEGIN { exit !(e <= 1e-6 && f > 5 * e) }'; echo $?)" \
+        "gemm ${args##*gemm=}, $n: the first loss (the forward) is the reference's within 1e-6 ($e), the fp32 engine's at least 5 times farther ($e32)"
+    within "tc-$n" "tc-$n-ref" "gemm ${args##*gemm=}, $n, SGD: the engine's 20 losses match the rounding reference within 1e-4"
+done
+jok "$tmp/tc-bf16.json" '.gemm_math == "bf16"' "gemm=bf16: the engine's JSON says its products' math"
+jok "$tmp/tc-fp16.d/config.json" '.gemm_math == "fp16"' "gemm=fp16: the dump tells the reference its products' math"
+jok "$tmp/adamw.json" '.gemm_math == "fp32"' "without gemm= the products are exact fp32"
+eng bad gemm=tf32
+ok "$([ "$rc" -eq 2 ] && grep -q 'gemm=tf32 is not fp32, bf16 or fp16' "$errf"; echo $?)" \
+    "gemm=tf32 is refused (exit 2) naming what is allowed"
+
 # ---- the new arguments
 eng bad weight_decay=x
 ok "$([ "$rc" -eq 2 ] && grep -q 'weight_decay=x' "$errf"; echo $?)" "weight_decay=x is refused (exit 2) naming it"

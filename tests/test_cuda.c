@@ -9,7 +9,9 @@
  *     learned positions, LayerNorm, matmul, GELU) and the LLaMA family's
  *     (RMSNorm, rotary positions, SwiGLU), attention (stored probabilities
  *     and flash-style) with one K/V head a query head and grouped (KV < NH,
- *     KV <= 0 meaning NH);
+ *     KV <= 0 meaning NH); the linear layers under bf16 and fp16 math
+ *     (tensor cores) within one 16-bit ulp of an operand of the CPU row's
+ *     rounded copies;
  *   - cross-entropy's mean loss (relative 1e-5) and its gradient;
  *   - AdamW and SGD on device and host arrays with fp32, bf16 and fp16
  *     gradients and a gradient scale, sums of squares (and inf, NaN);
@@ -145,6 +147,19 @@ static void check(const char *what, const char *shape, const float *dev, const f
     free(h);
 }
 
+/* the same within tol: the tensor cores' 16-bit products against the CPU
+ * row's rounded copies (the library's conversion need not round to
+ * nearest even as the CPU row does: one 16-bit ulp of an operand, 2^-8
+ * for bf16 and 2^-11 for fp16, is what the two may differ by) */
+static void check_tol(const char *what, const char *shape, const float *dev, const float *ref, size_t n, double tol)
+{
+    float *h = xmalloc(n * sizeof *h);
+    down(h, dev, n * sizeof *h);
+    double mr = maxrel(h, ref, n), nr = normrel(h, ref, n);
+    ok(mr <= tol, "%s %s: max-rel %.3g (at most %.3g), norm-rel %.3g", what, shape, mr, tol, nr);
+    free(h);
+}
+
 static size_t bytes_differ(const void *a, const void *b, size_t n, size_t unit)
 {
     size_t k = 0;
@@ -271,6 +286,80 @@ static void test_model(const shape *s)
         check(what, sh, dgb, gb, (size_t)OC);
         free(inp), free(w), free(bias), free(out), free(gi), free(gw), free(gb), free(go);
         dfree(dinp), dfree(dw), dfree(dbias), dfree(dout), dfree(dgi), dfree(dgw), dfree(dgb), dfree(dgo);
+    }
+
+    /* the linear layers' products under bf16 and fp16 math (ze_dev.math:
+     * cuBLAS's FAST_16BF / FAST_16F compute types on the fp32 tensors)
+     * against the CPU row's operands rounded to nearest even */
+    for (int mt = 0; mt < 2; mt++) {
+        ze_dt math = mt == 0 ? ZE_BF16 : ZE_F16;
+        double tol = mt == 0 ? 1.0 / 256 : 1.0 / 2048;
+        int IC = C, OC = 3 * C;
+        size_t ni = (size_t)N * IC, no = (size_t)N * OC, nw = (size_t)OC * IC;
+        char what[80];
+        float *inp = hrand(ni, -1, 1), *w = hrand(nw, -1, 1), *bias = hrand((size_t)OC, -1, 1);
+        float *out = hrand(no, -1, 1), *gi = hrand(ni, -1, 1), *gw = hrand(nw, -1, 1), *gb = hrand((size_t)OC, -1, 1);
+        float *go = hrand(no, -1, 1);
+        float *dinp = up(inp, ni * fs), *dw = up(w, nw * fs), *dbias = up(bias, (size_t)OC * fs);
+        float *dout = up(out, no * fs), *dgi = up(gi, ni * fs), *dgw = up(gw, nw * fs);
+        float *dgb = up(gb, (size_t)OC * fs), *dgo = up(go, no * fs);
+        cpu.math = gpu.math = math;
+        cpu.ops->matmul_fwd(&cpu, out, inp, w, bias, N, IC, OC);
+        gpu.ops->matmul_fwd(&gpu, dout, dinp, dw, dbias, N, IC, OC);
+        cpu.ops->matmul_bwd(&cpu, gi, gw, gb, go, inp, w, N, IC, OC);
+        gpu.ops->matmul_bwd(&gpu, dgi, dgw, dgb, dgo, dinp, dw, N, IC, OC);
+        cpu.math = gpu.math = ZE_F32;
+        snprintf(what, sizeof what, "%s math: matmul_fwd out", ze_dt_names[math]);
+        check_tol(what, sh, dout, out, no, tol);
+        snprintf(what, sizeof what, "%s math: matmul_bwd dinp", ze_dt_names[math]);
+        check_tol(what, sh, dgi, gi, ni, tol);
+        snprintf(what, sizeof what, "%s math: matmul_bwd dw", ze_dt_names[math]);
+        check_tol(what, sh, dgw, gw, nw, tol);
+        snprintf(what, sizeof what, "%s math: matmul_bwd dbias (a sum: exact)", ze_dt_names[math]);
+        check(what, sh, dgb, gb, (size_t)OC);
+        free(inp), free(w), free(bias), free(out), free(gi), free(gw), free(gb), free(go);
+        dfree(dinp), dfree(dw), dfree(dbias), dfree(dout), dfree(dgi), dfree(dgw), dfree(dgb), dfree(dgo);
+    }
+
+    /* that the tensor cores' products are the 16-bit operands' (cuBLAS may
+     * convert FAST_16BF/16F operands to TF32 instead): 1 + 2^-9 is a
+     * quarter of bf16's ulp at 1 (TF32 and fp32 hold it exactly), 1 +
+     * 2^-12 a quarter of fp16's (fp32 holds it), so every rounding to
+     * 16 bits, nearest or toward zero, makes it 1: out = sum of IC ones,
+     * not IC (1 + e); dw = sum of N ones; dinp = sum of OC ones */
+    for (int mt = 0; mt < 2 && s->C == 64; mt++) {
+        ze_dt math = mt == 0 ? ZE_BF16 : ZE_F16;
+        enum { RN = 5, RI = 256, RO = 3 };
+        float e = mt == 0 ? 1.0f / 512 : 1.0f / 4096, one = 1.0f, x = 1.0f + e;
+        float hin[RN * RI], hw[RO * RI], ho[RN * RO];
+        for (int i = 0; i < RN * RI; i++)
+            hin[i] = x;
+        for (int i = 0; i < RO * RI; i++)
+            hw[i] = one;
+        for (int i = 0; i < RN * RO; i++)
+            ho[i] = x;
+        float *din = up(hin, sizeof hin), *dw = up(hw, sizeof hw), *dout = up(ho, sizeof ho);
+        float *dgi = up(hin, sizeof hin), *dgw = up(hw, sizeof hw), *dgo = up(ho, sizeof ho);
+        gpu.ops->zero(&gpu, dgi, ZE_DEVICE, sizeof hin);
+        gpu.ops->zero(&gpu, dgw, ZE_DEVICE, sizeof hw);
+        gpu.math = math;
+        gpu.ops->matmul_fwd(&gpu, dout, din, dw, NULL, RN, RI, RO);
+        gpu.ops->matmul_bwd(&gpu, dgi, dgw, NULL, dgo, din, dw, RN, RI, RO);
+        gpu.math = ZE_F32;
+        float ro[RN * RO], rgi[RN * RI], rgw[RO * RI];
+        down(ro, dout, sizeof ro), down(rgi, dgi, sizeof rgi), down(rgw, dgw, sizeof rgw);
+        double wo = 0, wi = 0, ww = 0;
+        for (int i = 0; i < RN * RO; i++)
+            wo = fmax(wo, fabs(ro[i] - RI));
+        for (int i = 0; i < RN * RI; i++)
+            wi = fmax(wi, fabs(rgi[i] - RO));
+        for (int i = 0; i < RO * RI; i++)
+            ww = fmax(ww, fabs(rgw[i] - RN));
+        ok(wo <= 1e-3 && wi <= 1e-3 && ww <= 1e-3,
+           "%s math: the operands are rounded to %s (1 + 2^-%d becomes 1): out = %d, dinp = %d, dw = %d, worst off "
+           "by %.3g, %.3g, %.3g (unrounded: %.4g, %.4g, %.4g)", ze_dt_names[math], ze_dt_names[math], mt == 0 ? 9 : 12,
+           RI, RO, RN, wo, wi, ww, RI * (double)e, RO * (double)e, RN * (double)e);
+        dfree(din), dfree(dw), dfree(dout), dfree(dgi), dfree(dgw), dfree(dgo);
     }
 
     /* attention and rotary positions: one K/V head a query head (KV = NH);

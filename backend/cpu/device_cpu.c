@@ -178,25 +178,91 @@ static void c_layernorm_bwd(ze_dev *d, float *dinp, float *dw, float *db, const 
     zk_layernorm_bwd(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
 }
 
+/* The GEMMs' arithmetic (d->math, device.h): with bf16 or fp16 math every
+ * operand of the linear layers' products is rounded to that type (nearest
+ * even, half.h's bits) before an exact sgemm, which accumulates the exact
+ * products in fp32: what a tensor core computes from fp32 operands
+ * (cuBLAS's CUBLAS_COMPUTE_32F_FAST_16BF / _16F on the CUDA row).  The
+ * rounded copies are the row's own scratch (d->impl), kept between calls
+ * and not tracked: the CUDA row's conversion happens inside cuBLAS. */
+typedef struct c_row {
+    float *buf;
+    size_t cap;   /* floats */
+} c_row;
+
+/* n floats of the row's scratch (its start); the process ends when the
+ * host has no memory for it, as a failed kernel would: a void operation
+ * has no way to report it.  The scratch grows to the largest product's
+ * operands (the head's backward: about the logits again) and is neither
+ * tracked nor capped: 16-bit math on the CPU is the GPU's twin for tests,
+ * which zplan exec never asks of the CPU.  Only the CPU row's own devices
+ * have it (the CUDA row lends its d to the CPU's optimizer kernels, whose
+ * impl is the CUDA row's). */
+static float *scratch(ze_dev *d, size_t n)
+{
+    if (d->ops != &ze_dev_cpu_ops) {
+        fprintf(stderr, "zplan-engine: the CPU row's GEMM scratch asked of the %s row\n", d->ops->name);
+        abort();
+    }
+    c_row *r = d->impl;
+    if (!r)
+        r = d->impl = calloc(1, sizeof *r);
+    if (!r || n > r->cap) {
+        float *b = r ? realloc(r->buf, n * sizeof(float)) : NULL;
+        if (!b) {
+            fprintf(stderr, "zplan-engine: no host memory for the CPU row's rounded GEMM operands (%zu floats)\n", n);
+            abort();
+        }
+        r->buf = b, r->cap = n;
+    }
+    return r->buf;
+}
+
+/* y = x (n floats) rounded to the row's math */
+static const float *rounded(ze_dev *d, float *y, const float *x, size_t n)
+{
+    memcpy(y, x, n * sizeof *y);
+    if (d->math == ZE_BF16)
+        zk_round_bf16(y, n);
+    else
+        zk_round_f16(y, n);
+    return y;
+}
+
 static void c_matmul_fwd(ze_dev *d, float *out, const float *inp, const float *w, const float *bias, int N, int IC,
                          int OC)
 {
-    (void)d;
+    if (d->math != ZE_F32 && N > 0 && IC > 0 && OC > 0) {
+        size_t ni = (size_t)N * (size_t)IC, nw = (size_t)OC * (size_t)IC;
+        float *b = scratch(d, ni + nw);
+        zk_matmul_fwd(out, rounded(d, b, inp, ni), rounded(d, b + ni, w, nw), bias, N, IC, OC);
+        return;
+    }
     zk_matmul_fwd(out, inp, w, bias, N, IC, OC);
 }
 
 static void c_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                          const float *w, int N, int IC, int OC)
 {
-    (void)d;
+    if (d->math != ZE_F32 && N > 0 && IC > 0 && OC > 0) {
+        size_t no = (size_t)N * (size_t)OC, ni = (size_t)N * (size_t)IC;
+        size_t nw = dinp ? (size_t)OC * (size_t)IC : 0;   /* w is read for dinp only */
+        float *b = scratch(d, no + ni + nw);
+        zk_matmul_bwd(dinp, dw, NULL, rounded(d, b, dout, no), rounded(d, b + no, inp, ni),
+                      dinp ? rounded(d, b + no + ni, w, nw) : w, N, IC, OC);
+        /* the bias's gradient is a sum, not a product: from dout as it is */
+        if (dbias)
+            zk_matmul_bwd(NULL, NULL, dbias, dout, NULL, NULL, N, 0, OC);
+        return;
+    }
     zk_matmul_bwd(dinp, dw, dbias, dout, inp, w, N, IC, OC);
 }
 
-/* 16-bit inputs widened to fp32 (exact), then sgemm: fp32 accumulation. */
+/* 16-bit inputs widened to fp32 (exact), then sgemm: fp32 accumulation;
+ * fp32 inputs under bf16 or fp16 math rounded first, as matmul's. */
 static void c_gemm(ze_dev *d, char ta, char tb, int M, int N, int K, const void *A, const void *B, ze_dt dt,
                    float beta, float *C)
 {
-    (void)d;
     size_t na = (size_t)M * (size_t)K, nb = (size_t)K * (size_t)N;
     float *a = (float *)(uintptr_t)A, *b = (float *)(uintptr_t)B;
     if (dt != ZE_F32) {
@@ -208,6 +274,10 @@ static void c_gemm(ze_dev *d, char ta, char tb, int M, int N, int K, const void 
         }
         load(a, A, dt, na);
         load(b, B, dt, nb);
+    } else if (d->math != ZE_F32 && na > 0 && nb > 0) {
+        float *t = scratch(d, na + nb);
+        a = (float *)(uintptr_t)rounded(d, t, A, na);
+        b = (float *)(uintptr_t)rounded(d, t + na, B, nb);
     }
     cblas_sgemm(CblasRowMajor, ta == 'T' ? CblasTrans : CblasNoTrans, tb == 'T' ? CblasTrans : CblasNoTrans, M, N,
                 K, 1.0f, a, ta == 'T' ? M : K, b, tb == 'T' ? K : N, beta, C, N);
@@ -397,6 +467,15 @@ static void c_gemm_log_clear(ze_dev *d)
     zk_gemm_log_clear();
 }
 
+static void c_fini(ze_dev *d)
+{
+    c_row *r = d->impl;
+    if (r)
+        free(r->buf);
+    free(r);
+    d->impl = NULL;
+}
+
 const ze_dev_ops ze_dev_cpu_ops = {
     .name = "cpu",
     .mem_alloc = c_mem_alloc,
@@ -439,7 +518,7 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .elapsed = c_elapsed,
     .gemm_stats = c_gemm_stats,
     .gemm_log_clear = c_gemm_log_clear,
-    .fini = NULL,
+    .fini = c_fini,
 };
 
 /* The CPU row, over the host's RAM; the static table above is the same for

@@ -21,7 +21,9 @@
  *
  * GEMMs are fp32 cublasSgemm under CUBLAS_DEFAULT_MATH, which never uses
  * TF32 (only CUBLAS_TF32_TENSOR_OP_MATH or NVIDIA_TF32_OVERRIDE=1 would), so
- * NVIDIA_TF32_OVERRIDE need not be set. */
+ * NVIDIA_TF32_OVERRIDE need not be set; under bf16 or fp16 math (d->math,
+ * engine key gemm=) the linear layers' are cublasGemmEx on the same fp32
+ * tensors with the tensor cores' 16-bit products (compute_of). */
 #include "device.h"
 #include "kernels_cuda.h"
 
@@ -261,12 +263,31 @@ static void cu_layernorm_bwd(ze_dev *d, float *dinp, float *dw, float *db, const
     CU(d, "layernorm_bwd kernels", zc_layernorm_bwd(row(d)->st, dinp, dw, db, dout, inp, w, mean, rstd, N, C));
 }
 
-/* Row-major X[r][c] is column-major X^T; cuBLAS is column-major. */
+/* The compute type of fp32 operands under the row's math (device.h):
+ * exact fp32 (CUBLAS_COMPUTE_32F under the default math mode: no TF32), or
+ * the tensor cores' bf16 / fp16 products with fp32 accumulation, the
+ * operands converted inside cuBLAS (the CPU row rounds copies to nearest
+ * even: its twin).  cuBLAS's header lets FAST_16BF/16F convert to TF32
+ * instead; tests/test_cuda checks on the GPU that a product comes out as
+ * the 16-bit operands' (256 x (1 + 2^-9) is 256 in bf16, 256.5 in TF32). */
+static cublasComputeType_t compute_of(const ze_dev *d)
+{
+    return d->math == ZE_BF16 ? CUBLAS_COMPUTE_32F_FAST_16BF
+           : d->math == ZE_F16 ? CUBLAS_COMPUTE_32F_FAST_16F
+                               : CUBLAS_COMPUTE_32F;
+}
+
+/* Row-major X[r][c] is column-major X^T; cuBLAS is column-major.  fp32
+ * operands and result; the products as the row's math says. */
 static void sgemm(ze_dev *d, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *A,
                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     const float one = 1.0f;
-    CB(d, "cublasSgemm", cublasSgemm(row(d)->blas, ta, tb, m, n, k, &one, A, lda, B, ldb, &beta, C, ldc));
+    if (d->math == ZE_F32)
+        CB(d, "cublasSgemm", cublasSgemm(row(d)->blas, ta, tb, m, n, k, &one, A, lda, B, ldb, &beta, C, ldc));
+    else
+        CB(d, "cublasGemmEx", cublasGemmEx(row(d)->blas, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F,
+                                           ldb, &beta, C, CUDA_R_32F, ldc, compute_of(d), CUBLAS_GEMM_DEFAULT));
     row(d)->flops += 2.0 * (double)m * (double)n * (double)k;
 }
 
@@ -296,8 +317,8 @@ static void cu_gemm(ze_dev *d, char ta, char tb, int M, int N, int K, const void
     cudaDataType_t t = dt == ZE_F32 ? CUDA_R_32F : dt == ZE_BF16 ? CUDA_R_16BF : CUDA_R_16F;
     CB(d, "cublasGemmEx", cublasGemmEx(row(d)->blas, tb == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N,
                                        ta == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &one, B, t, tb == 'T' ? K : N,
-                                       A, t, ta == 'T' ? M : K, &beta, C, CUDA_R_32F, N, CUBLAS_COMPUTE_32F,
-                                       CUBLAS_GEMM_DEFAULT));
+                                       A, t, ta == 'T' ? M : K, &beta, C, CUDA_R_32F, N,
+                                       dt == ZE_F32 ? compute_of(d) : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     row(d)->flops += 2.0 * (double)M * (double)N * (double)K;
 }
 
