@@ -2,8 +2,10 @@
  * row's own table (device.h), so that the same code measures the CPU row
  * and the CUDA row (zplan-engine calibrate backend=cuda|cpu; zplan
  * calibrate --backend cuda turns it into a GPU profile):
- *   - the row's GEMM (bf16 inputs, fp32 accumulation and output: the
- *     engine's 16-bit products; and fp32) at square sizes up to max_dim and
+ *   - the row's GEMM as the engine's linear layers run it: fp32 tensors
+ *     under bf16 math (device.h's ze_dev.math: each operand rounded to
+ *     bf16, fp32 sums; the tensor cores), and exact fp32, at square sizes
+ *     up to max_dim and
  *     at the shapes of a training step's linear layers (8192 token rows by
  *     GPT-2 XL's and a 1 B LLaMA's widths, where max_dim allows), each the
  *     median of 5 timings of 10 products back to back, after a warm-up;
@@ -99,10 +101,12 @@ int ze_devcal(ze_dev *d, int max_dim, cJSON *out, char *msg, size_t mn)
         return -1;
     }
     cJSON *ga = cJSON_AddArrayToObject(out, "gemm");
-    static const ze_dt dts[] = {ZE_BF16, ZE_F32};
+    /* the math of each pass; the operands fp32 in both, as the engine's */
+    static const ze_dt maths[] = {ZE_BF16, ZE_F32};
+    ze_dt math0 = d->math, dt = ZE_F32;
+    fill(d, A, dt, nn, 1), fill(d, B, dt, nn, 2);
     for (int di = 0; di < 2; di++) {
-        ze_dt dt = dts[di];
-        fill(d, A, dt, nn, 1), fill(d, B, dt, nn, 2);
+        d->math = maths[di];
         for (int i = 0; i < ns + nm; i++) {
             int M = i < ns ? squares[i] : shapes[i - ns][0], N = i < ns ? squares[i] : shapes[i - ns][1];
             int K = i < ns ? squares[i] : shapes[i - ns][2];
@@ -111,7 +115,8 @@ int ze_devcal(ze_dev *d, int max_dim, cJSON *out, char *msg, size_t mn)
             /* (a failing cuBLAS call ends the CUDA row's process: no result) */
             double t = gemm_s(d, M, N, K, dt, A, B, C);
             cJSON *x = cJSON_CreateObject();
-            cJSON_AddStringToObject(x, "dtype", dt == ZE_BF16 ? "bf16" : "fp32");
+            cJSON_AddStringToObject(x, "dtype", maths[di] == ZE_BF16 ? "bf16" : "fp32");   /* the math */
+            cJSON_AddStringToObject(x, "operands", "fp32");
             cJSON_AddStringToObject(x, "kind", i < ns ? "square" : "layer");
             cJSON_AddNumberToObject(x, "m", M);
             cJSON_AddNumberToObject(x, "n", N);
@@ -121,6 +126,7 @@ int ze_devcal(ze_dev *d, int max_dim, cJSON *out, char *msg, size_t mn)
             cJSON_AddItemToArray(ga, x);
         }
     }
+    d->math = math0;
     ze_dev_free(d, A), ze_dev_free(d, B), ze_dev_free(d, C);
 
     /* the elementwise rate: y += x over 2^26 floats (2^24 at max_dim below 4096) */

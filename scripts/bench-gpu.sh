@@ -6,8 +6,10 @@
 # heads over 8 KV heads, an MLP of 5632, vocabulary 32000, untied,
 # sequence 2048, micro-batch 2) - the shapes scripts/torch-memory.py
 # measures - it runs zplan-engine on the GPU (bf16 parameters and gradients,
-# fp32 master weights, AdamW, one rank) with the attention probabilities
-# stored and with flash attention, and scripts/bench-torch.py (Hugging Face
+# fp32 master weights, AdamW, one rank) with its linear layers' products
+# exact in fp32 and on the tensor cores (gemm=bf16), the attention
+# probabilities stored, and bf16 with flash attention, and
+# scripts/bench-torch.py (Hugging Face
 # transformers, SDPA, bf16 autocast, fused AdamW; with --compile also under
 # torch.compile), and prints for each the median step time from the
 # second step (the engine's) or third (PyTorch's), tokens a second, their
@@ -123,11 +125,15 @@ while IFS='|' read -r name keys targs L s h E <&3; do
     else
         say "$name: PyTorch eager not run (python3 has no torch and transformers here, or --backend cpu)"
     fi
-    for fa in 0 1; do
-        run="engine $([ $fa = 1 ] && echo flash || echo probs)"
+    # the products exact in fp32 (before the tensor cores) and in bf16
+    # (gemm=bf16: what zplan exec runs a bf16 plan with on a GPU), the
+    # attention's probabilities stored and flash-style
+    for v in "fp32 0" "bf16 0" "bf16 1"; do
+        gm=${v% *} fa=${v#* }
+        run="engine $gm $([ "$fa" = 1 ] && echo flash || echo probs)"
         # shellcheck disable=SC2086
         if timeout 600 mpirun -np 1 "$ZPLAN_ENGINE" $keys accum=1 steps=6 zero=0 dtype=1 grad_dtype=1 flash=$fa \
-            backend="$backend" >"$tmp/eng.json" 2>"$tmp/eng.err" </dev/null &&
+            gemm="$gm" backend="$backend" >"$tmp/eng.json" 2>"$tmp/eng.err" </dev/null &&
             [ "$(jq -r .status "$tmp/eng.json" 2>/dev/null)" = ok ] &&
             jq -e '(.step_time_s | type) == "number" and .step_time_s > 0' "$tmp/eng.json" >/dev/null 2>&1; then
             st=$(jq -r .step_time_s "$tmp/eng.json")

@@ -75,6 +75,10 @@ ZPLAN_ENGINE=$tmp/engine run "$ZPLAN" exec 1 --db "$DB" --backend cuda --scale "
 ok $rc "exec --backend cuda with the stand-in engine" || diag "$err"
 cp "$outf" "$tmp/x1.json"
 ok "$(grep -q 'backend=cuda' "$tmp/engine.args.0"; echo $?)" "the engine is launched with backend=cuda"
+# the plan is bf16 (the default): on the GPU its linear layers run on the
+# tensor cores, as autocast runs them and calibrate measured them
+ok "$(grep -q 'gemm=bf16' "$tmp/engine.args.0"; echo $?)" "a bf16 plan: the engine is launched with gemm=bf16"
+jok "$tmp/x1.json" '.gemm_math == "bf16"' "the record: bf16 products (the stand-in did not say: what exec asked)"
 jok "$tmp/x1.json" '.backend == "cuda" and .gpu == "NVIDIA H200" and .shared_gpu == false and .ranks_per_gpu == 1' \
     "the record: backend cuda, the GPU's name, one rank on it"
 # the H200 preset says a 500 MiB context (data/gpus/h200.json)
@@ -92,6 +96,7 @@ jok "$tmp/x1.json" '.profile_kept == "nvidia-h200-cuda"' "the measured runtime k
 run "$ZPLAN" show 1 --db "$DB"
 ok "$(echo "$out" | grep -q 'on 1 rank on NVIDIA H200 (CUDA), 2 steps'; echo $?)" "zplan show: the GPU and the backend" ||
     diag "$out"
+ok "$(echo "$out" | grep -q 'bf16 products (tensor cores)'; echo $?)" "zplan show: the products' math" || diag "$out"
 # 524288000 B = 500.00 MiB predicted, 552402944 B = 526.81 MiB measured:
 # (524288000 - 552402944) / 552402944 = -5.1 %
 ok "$(echo "$out" | grep -q 'overhead: CUDA context *500.00 MiB *526.81 MiB *-5.1%'; echo $?)" \

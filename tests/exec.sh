@@ -423,6 +423,9 @@ for fa in flash-attn no-flash-attn; do
 done
 jok "$tmp/flash-attn.json" '.flash_attention == true' "--flash-attn: the record says the engine ran flash attention"
 jok "$tmp/no-flash-attn.json" '.flash_attention == false' "--no-flash-attn: the record says it stored the probabilities"
+# (the plan is bf16, the default: on the CPU its products stay exact fp32)
+jok "$tmp/flash-attn.json" '.dtype == "bf16" and .gemm_math == "fp32"' \
+    "a bf16 plan on the CPU: the record says exact fp32 products (tensor-core math is the GPU's)"
 for side in predicted measured; do
     is "$(jq -n --slurpfile f "$tmp/flash-attn.json" --slurpfile n "$tmp/no-flash-attn.json" \
         "[\$n[0].per_rank[0].${side}_bytes.activations - \$f[0].per_rank[0].${side}_bytes.activations,

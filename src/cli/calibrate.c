@@ -412,7 +412,7 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(src, sizeof src, "measured by zplan calibrate --backend cuda, %s, through the engine's CUDA row: the matmul "
-             "curve's ceiling fitted to cuBLAS's bf16 rates (the median of measured / the curve's shape factor), the "
+             "curve's ceiling fitted to cuBLAS's rates on fp32 tensors under bf16 math, as the engine's gemm=bf16 (the median of measured / the curve's shape factor), the "
              "elementwise rate of y += x, the context and cuBLAS bytes by cudaMemGetInfo; peaks and links from the "
              "preset %s", when, base.name);
     cJSON *p = zp_gpu_to_json(&pg, src);

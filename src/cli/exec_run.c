@@ -74,6 +74,11 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
         snprintf(a[k], 64, "vp=%lld", (long long)l->vp), args[n++] = a[k++];
     if (tr->flash)   /* flash attention: each row's log-sum-exp kept, not its probabilities */
         snprintf(a[k], 64, "flash=1"), args[n++] = a[k++];
+    /* on a GPU, a 16-bit plan's linear layers run on the tensor cores
+     * (16-bit operands, fp32 sums), as PyTorch's autocast runs them and as
+     * zplan calibrate --backend cuda measured them; the CPU stays exact */
+    if (cuda && tr->dtype != ZP_DT_FP32)
+        snprintf(a[k], 64, "gemm=%s", tr->dtype == ZP_DT_BF16 ? "bf16" : "fp16"), args[n++] = a[k++];
     snprintf(a[k], 64, "progress=1"), args[n++] = a[k++];
     if (cuda)
         snprintf(a[k], 64, "backend=cuda"), args[n++] = a[k++];

@@ -431,12 +431,15 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         snprintf(tpp, sizeof tpp, " tp=%.0f%s pp=%.0f%s", zp_jnum(rec, "tp"), zp_jflag(rec, "sp") ? " (sp)" : "",
                  zp_jnum(rec, "pp"), vps);
     /* the model the ranks ran (exec --scale shrinks it; unscaled, the plan's) */
+    char math[48] = "";   /* the products' math, where not exact fp32 */
+    if (*S(rec, "gemm_math") && strcmp(S(rec, "gemm_math"), "fp32"))
+        snprintf(math, sizeof math, "; %s products (tensor cores)", S(rec, "gemm_math"));
     fprintf(out, "  model run: L=%.0f h=%.0f heads=%.0f vocab=%.0f seq=%.0f%s; %.0f parameters; layout dp=%.0f%s "
-           "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f%s\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
+           "zero=%.0f offload=%s ckpt=%s micro-batch %.0f x %.0f%s%s\n", zp_jnum(mo, "layers"), zp_jnum(mo, "hidden"),
            zp_jnum(mo, "heads"), zp_jnum(mo, "vocab"), zp_jnum(mo, "seq"), arch, zp_jnum(mo, "params"),
            zp_jnum(rec, "dp"), tpp, zp_jnum(rec, "zero"), S(rec, "offload"), S(rec, "ckpt"),
            zp_jnum(rec, "micro_batch"), zp_jnum(rec, "grad_accum"),
-           zp_jflag(rec, "flash_attention") ? "; flash attention" : "");
+           zp_jflag(rec, "flash_attention") ? "; flash attention" : "", math);
     if (*S(rec, "reason")) {
         if (strcmp(S(rec, "reason"), S(rec, "status")))   /* not "interrupted: interrupted" */
             fprintf(out, "  %s: %s", S(rec, "status"), S(rec, "reason"));

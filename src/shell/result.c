@@ -659,6 +659,7 @@ static const zp_field exec_f[] = {
     {"offload", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"ckpt", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"flash_attention", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before the engine had it: off */
+    {"gemm_math", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},          /* absent before the engine had it: fp32 */
     {"micro_batch", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
     {"grad_accum", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
     {"dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
@@ -758,6 +759,12 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
     cJSON_AddBoolToObject(rec, "flash_attention", v->engine && zp_jobj(v->engine, "flash_attention")
                                                       ? zp_jflag(v->engine, "flash_attention")
                                                       : v->train->flash);
+    /* the linear layers' products as the engine ran them (as exec asked,
+     * when it did not say: exec_run.c): "fp32" exact, "bf16"/"fp16"
+     * 16-bit operands summed in fp32 (tensor cores) */
+    const char *asked = v->cuda && v->train->dtype != ZP_DT_FP32 ? zp_dtype_names[v->train->dtype] : "fp32";
+    cJSON_AddStringToObject(rec, "gemm_math", v->engine && *zp_jstr(v->engine, "gemm_math")
+                                                  ? zp_jstr(v->engine, "gemm_math") : asked);
     cJSON_AddNumberToObject(rec, "micro_batch", (double)v->lay->micro_batch);
     cJSON_AddNumberToObject(rec, "grad_accum", (double)v->lay->grad_accum);
     cJSON_AddNumberToObject(rec, "device_cap_bytes", (double)v->device_cap);
@@ -966,6 +973,7 @@ static const zp_field engine_f[] = {
     {"dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"grad_dtype", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"flash_attention", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},
+    {"gemm_math", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"skipped_steps", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
     {"loss_scale", ZP_F_NUM, 0, 1e40, NULL, NULL, 1, 0},
     {"phase_time_s", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
