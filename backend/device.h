@@ -92,9 +92,10 @@ typedef struct ze_dev_ops {
                  float beta, float *C);
     /* KV: the K and V heads (grouped-query attention; NH: one per head) */
     void (*attention_fwd)(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV);
-    /* scratch: T*T floats (a row may use it or not) */
-    void (*attention_bwd)(ze_dev *d, float *dqkv, float *scratch, const float *dout, const float *att,
-                          const float *qkv, int B, int T, int C, int NH, int KV);
+    /* scratch: scratch_n floats, at least T*T (a row may use it or not;
+     * the CUDA row takes as many heads' T*T at once as fit) */
+    void (*attention_bwd)(ze_dev *d, float *dqkv, float *scratch, size_t scratch_n, const float *dout,
+                          const float *att, const float *qkv, int B, int T, int C, int NH, int KV);
     /* the same attention flash-style (flash=1): lse[B][NH][T] the
      * log-sum-exp of each row's scaled scores in place of the T x T
      * probabilities; bwd reads out (the forward's output) and lse, and
@@ -175,15 +176,17 @@ struct ze_dev {
     char desc[96];        /* what runs: "CPU (OpenBLAS)", "NVIDIA H200" */
     int ordinal;          /* the GPU's number, -1 on the CPU */
     int shared;           /* other ranks share this GPU */
-    /* The arithmetic of the linear layers' products (matmul_fwd/bwd, and
-     * gemm on fp32 inputs): ZE_F32, exact fp32 products (no TF32); ZE_BF16
+    /* The arithmetic of the products (matmul_fwd/bwd, attention_fwd/bwd,
+     * and gemm on fp32 inputs): ZE_F32, exact fp32 products (no TF32); ZE_BF16
      * or ZE_F16, each operand rounded to that type (nearest even) and the
      * products accumulated in fp32: the tensor cores' bf16/fp16 math on
      * fp32 tensors (engine key gemm=).  The CPU row rounds so; the CUDA
      * row asks cuBLAS for it (FAST_16BF/16F compute types, which its
      * header allows to convert to TF32 instead: tests/test_cuda holds it
-     * to the 16-bit result).  Attention's products stay fp32 on both
-     * rows.  Set by the engine (ze_train); ZE_F32 after init. */
+     * to the 16-bit result).  The stored-probabilities attention's
+     * products follow it too (attention_fwd/bwd); flash attention's stay
+     * fp32 on both rows.  Set by the engine (ze_train); ZE_F32 after
+     * init. */
     ze_dt math;
     ze_dev_overhead ovh;
     uint64_t granule[ZE_NPOOL];   /* what the memory's allocator rounds a request up to (0: nothing) */

@@ -976,7 +976,10 @@ static int block_bwd(model *m, const float *w, float *dw, const lact *la, const 
     if (c->flash)
         op->flash_bwd(d, s->d3, s->d1, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
     else
-        op->attention_bwd(d, s->d3, s->datt, s->d1, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+        /* the scores' gradients may spread over the MLP's gradients
+         * after them (dF1, dF2: spent by now), not over sp's g */
+        op->attention_bwd(d, s->d3, s->datt, (size_t)(s->dF2 - s->datt) + (size_t)c->B * (size_t)c->T * m->Gl,
+                          s->d1, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
     if (c->rope)   /* the gradient of the unrotated Q and K */
         op->rope_bwd(d, s->d3, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
     if (m->sp && sp_gather(m, s->g, la->ln1))
@@ -1050,8 +1053,9 @@ typedef struct step_ctx {
  *                    architecture (kv_heads ffn, norm "layernorm" or
  *                    "rmsnorm", mlp "gelu" or "swiglu", pos "learned" or
  *                    "rotary", rope_theta, tied, bias), the linear
- *                    layers' products (gemm_math "fp32", "bf16", "fp16":
- *                    operands rounded to it, fp32 sums), the layout
+ *                    layers' and the attention's products (gemm_math
+ *                    "fp32", "bf16", "fp16": operands rounded to it, fp32
+ *                    sums; flash_attention's stay fp32), the layout
  *                    (zero offload ckpt dtype grad_dtype), and every
  *                    hyper-parameter the step uses: optimizer ("adamw" or
  *                    "sgd"), lr (the peak, as a float), beta1 beta2 eps
@@ -1119,9 +1123,10 @@ static int dump_config(model *m)
                "\"steps\":%d,\"ranks\":%d,\"seed\":%lu,\n",
             c->L, c->C, c->NH, c->V, c->T, c->B, c->M, c->steps, m->g->size, (unsigned long)c->seed);
     fprintf(f, " \"kv_heads\":%d,\"ffn\":%d,\"norm\":\"%s\",\"mlp\":\"%s\",\"pos\":\"%s\",\"rope_theta\":%.9g,"
-               "\"tied\":%s,\"bias\":%s,\"gemm_math\":\"%s\",\n",
+               "\"tied\":%s,\"bias\":%s,\"gemm_math\":\"%s\",\"flash_attention\":%s,\n",
             m->KV, m->F, c->rms ? "rmsnorm" : "layernorm", c->swiglu ? "swiglu" : "gelu", c->rope ? "rotary" : "learned",
-            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true", ze_dt_names[c->math]);
+            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true", ze_dt_names[c->math],
+            c->flash ? "true" : "false");
     fprintf(f, " \"zero\":%d,\"offload\":%d,\"ckpt\":%d,\"dtype\":\"%s\",\"grad_dtype\":\"%s\",\"params_from\":\"%s\",\n",
             c->zero, c->offload, (int)c->ckpt, ze_dt_names[c->pdt], ze_dt_names[c->gdt],
             dump_from_device(m) ? "device" : "init");

@@ -32,8 +32,12 @@ LLaMA family (an absent key is the GPT-2 value in parentheses):
   bias (true)            false: no bias in any linear layer
   gemm_math (fp32)       bf16, fp16: the operands of every linear layer's
                          product (forward, both backward ones, the head's)
-                         rounded to that type (nearest even) before the
-                         float32 product; the bias's gradient from dy as is
+                         and of the attention's (Q K^T, P V; dY V^T, P^T dY,
+                         dS K, dS^T Q) rounded to that type (nearest even)
+                         before the float32 product; the bias's gradient,
+                         the softmax and dS from float32 values
+  flash_attention (false) true: the engine's flash attention, whose
+                         products stay float32 under gemm_math
 
 The step: gradients accumulated over the micro-batches, each scaled
 by loss_scale / accum (the mean); gradient clipping to the global norm
@@ -218,8 +222,15 @@ def norm_bwd(A, dout, cache, w):
 
 
 # config.json's gemm_math: the linear layers' operands rounded to it before
-# each float32 product (the sums stay float32); main() sets it
+# each float32 product (the sums stay float32), and the stored-probability
+# attention's (flash attention's products stay float32); main() sets it
 GEMM_MATH = ["fp32"]
+FLASH = [False]
+
+
+def att_round(x):
+    """an attention product's operand under gemm_math"""
+    return x if FLASH[0] else round16(x, GEMM_MATH[0])
 
 
 def linear_fwd(x, w, b=None):
@@ -301,12 +312,13 @@ def attention_fwd(A, qkv, B, T):
     v = r[:, :, C + KV * hs:].reshape(B, T, KV, hs).transpose(0, 2, 1, 3)
     ke, ve = k[:, A.kvmap], v[:, A.kvmap]           # [B][NH][T][hs]: each query head's K and V
     scale = f32(1.0) / np.sqrt(f32(hs))
-    s = (q @ ke.transpose(0, 1, 3, 2)) * scale
+    R = att_round
+    s = (R(q) @ R(ke).transpose(0, 1, 3, 2)) * scale
     mask = np.triu(np.ones((T, T), dtype=bool), 1)
     s = np.where(mask, f32(-np.inf), s)
     e = np.exp(s - s.max(-1, keepdims=True))
     p = e * (f32(1.0) / e.sum(-1, keepdims=True, dtype=f32))
-    y = p @ ve
+    y = R(p) @ R(ve)
     return y.transpose(0, 2, 1, 3).reshape(B * T, C), (q, ke, ve, p, scale)
 
 
@@ -317,12 +329,13 @@ def attention_bwd(A, dy, cache, B, T):
     of their dK, dV"""
     q, ke, ve, p, scale = cache
     hs, NH, KV = A.hs, A.NH, A.KV
+    R = att_round
     dy = dy.reshape(B, T, NH, hs).transpose(0, 2, 1, 3)
-    dp = dy @ ve.transpose(0, 1, 3, 2)
-    dve = p.transpose(0, 1, 3, 2) @ dy
+    dp = R(dy) @ R(ve).transpose(0, 1, 3, 2)
+    dve = R(p).transpose(0, 1, 3, 2) @ R(dy)
     ds = scale * p * (dp - (p * dp).sum(-1, keepdims=True, dtype=f32))
-    dq = ds @ ke
-    dke = ds.transpose(0, 1, 3, 2) @ q
+    dq = R(ds) @ R(ke)
+    dke = R(ds).transpose(0, 1, 3, 2) @ R(q)
     dk = np.zeros((B, KV, T, hs), dtype=dq.dtype)
     dv = np.zeros((B, KV, T, hs), dtype=dq.dtype)
     for h in range(NH):
@@ -570,6 +583,7 @@ def main():
     if cfg.get("format") != 1:
         sys.exit("reference.py: unknown dump format %r" % cfg.get("format"))
     GEMM_MATH[0] = cfg.get("gemm_math", "fp32")
+    FLASH[0] = bool(cfg.get("flash_attention", False))
     if GEMM_MATH[0] not in ("fp32", "bf16", "fp16"):
         sys.exit("reference.py: unknown gemm_math %r in config.json" % GEMM_MATH[0])
     if cfg["ranks"] != 1:

@@ -9,9 +9,10 @@
  *     learned positions, LayerNorm, matmul, GELU) and the LLaMA family's
  *     (RMSNorm, rotary positions, SwiGLU), attention (stored probabilities
  *     and flash-style) with one K/V head a query head and grouped (KV < NH,
- *     KV <= 0 meaning NH); the linear layers under bf16 and fp16 math
- *     (tensor cores) within one 16-bit ulp of an operand of the CPU row's
- *     rounded copies;
+ *     KV <= 0 meaning NH; the backward's scores' gradients one head at a
+ *     time and three); the linear layers under bf16 and fp16 math, and
+ *     attention under bf16 (tensor cores), within one 16-bit ulp of an
+ *     operand of the CPU row's rounded copies, and rounded (not TF32);
  *   - cross-entropy's mean loss (relative 1e-5) and its gradient;
  *   - AdamW and SGD on device and host arrays with fp32, bf16 and fp16
  *     gradients and a gradient scale, sums of squares (and inf, NaN);
@@ -375,13 +376,33 @@ static void test_model(const shape *s)
         gpu.ops->attention_fwd(&gpu, dout, datt, dqkv, B, T, C, NH, KV);
         check("attention_fwd out", ska, dout, out, NC);
         check("attention_fwd att", ska, datt, att, na);
-        /* backward from the CPU's probabilities */
+        /* backward from the CPU's probabilities; the GPU's scores'
+         * gradients one head at a time (k = 0), then three heads' room */
+        size_t sn = (size_t)(k == 0 ? 1 : 3) * T * T;
         float *g = hrand(n3, -1, 1), *go = hrand(NC, -1, 1), *scratch = xmalloc((size_t)T * T * fs);
-        float *dg = up(g, n3 * fs), *dgo = up(go, NC * fs), *dscratch = dalloc((size_t)T * T * fs);
+        float *dg = up(g, n3 * fs), *dgo = up(go, NC * fs), *dscratch = dalloc(sn * fs);
         gpu.ops->copy(&gpu, datt, ZE_DEVICE, att, ZE_HOST, na * fs);
-        cpu.ops->attention_bwd(&cpu, g, scratch, go, att, qkv, B, T, C, NH, KV);
-        gpu.ops->attention_bwd(&gpu, dg, dscratch, dgo, datt, dqkv, B, T, C, NH, KV);
-        check("attention_bwd dqkv", ska, dg, g, n3);
+        cpu.ops->attention_bwd(&cpu, g, scratch, (size_t)T * T, go, att, qkv, B, T, C, NH, KV);
+        gpu.ops->attention_bwd(&gpu, dg, dscratch, sn, dgo, datt, dqkv, B, T, C, NH, KV);
+        check(k == 0 ? "attention_bwd dqkv (scratch of 1 head)" : "attention_bwd dqkv (scratch of 3 heads)", ska, dg,
+              g, n3);
+        /* the same under bf16 math (the tensor cores): the GPU's within a
+         * bf16 ulp of the CPU's rounded operands, forward and backward */
+        {
+            float *mo = hrand(NC, -1, 1), *ma = hrand(na, -1, 1), *mg = hrand(n3, -1, 1);
+            float *dmo = up(mo, NC * fs), *dma = up(ma, na * fs), *dmg = up(mg, n3 * fs);
+            cpu.math = gpu.math = ZE_BF16;
+            cpu.ops->attention_fwd(&cpu, mo, ma, qkv, B, T, C, NH, KV);
+            gpu.ops->attention_fwd(&gpu, dmo, dma, dqkv, B, T, C, NH, KV);
+            check_tol("bf16 math: attention_fwd out", ska, dmo, mo, NC, 1.0 / 256);
+            check("bf16 math: attention_fwd att (fp32 softmax of the rounded scores)", ska, dma, ma, na);
+            gpu.ops->copy(&gpu, dma, ZE_DEVICE, ma, ZE_HOST, na * fs);
+            cpu.ops->attention_bwd(&cpu, mg, scratch, (size_t)T * T, go, ma, qkv, B, T, C, NH, KV);
+            gpu.ops->attention_bwd(&gpu, dmg, dscratch, sn, dgo, dma, dqkv, B, T, C, NH, KV);
+            cpu.math = gpu.math = ZE_F32;
+            check_tol("bf16 math: attention_bwd dqkv", ska, dmg, mg, n3, 1.0 / 256);
+            free(mo), free(ma), free(mg), dfree(dmo), dfree(dma), dfree(dmg);
+        }
         /* flash-style: out and the rows' log-sum-exp against the CPU's,
          * then the backward from the CPU's out and lse */
         {

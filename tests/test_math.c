@@ -1,6 +1,7 @@
 /* test_math.c - the CPU row's GEMM arithmetic (device.h's ze_dev.math):
- * fp32 exact; bf16 and fp16 each operand of a linear layer's product
- * rounded to 16 bits (nearest even), the exact products summed in fp32.
+ * fp32 exact; bf16 and fp16 each operand of a linear layer's product, and
+ * of the stored-probabilities attention's, rounded to 16 bits (nearest
+ * even), the exact products summed in fp32.
  *
  * The expected values are derived here apart from the row: operands
  * rounded by frexp/rint to 8 (bf16) or 11 (fp16) significant bits, the
@@ -132,6 +133,125 @@ static void one(ze_dev *d, ze_dt math, int bits, const char *name)
     free(out), free(dinp), free(dw), free(db), free(c), free(dinp0), free(dw0), free(db0);
 }
 
+/* ---- attention under 16-bit math: the double reference, operands
+ * rounded to `bits` (0: none).  qkv[B][T][C + 2 KV hs]; fwd gives out and
+ * the probabilities; bwd adds to dqkv from the given probabilities att. */
+typedef struct { int B, T, C, NH, KV; } ashape;
+
+static void att_ref_fwd(const ashape *a, const float *qkv, double *out, double *att, int bits)
+{
+    int hs = a->C / a->NH, ld = a->C + 2 * a->KV * hs, grp = a->NH / a->KV, T = a->T;
+    double scale = (float)(1.0f / sqrtf((float)hs));   /* the float the kernels scale by */
+    for (int b = 0; b < a->B; b++)
+        for (int h = 0; h < a->NH; h++) {
+            const float *row0 = qkv + (size_t)b * T * ld, *q = row0 + h * hs;
+            const float *k = row0 + a->C + (h / grp) * hs, *v = k + a->KV * hs;
+            double *p = att + ((size_t)b * a->NH + h) * T * T;
+            for (int i = 0; i < T; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < T; j++) {
+                    double x = 0;
+                    for (int e = 0; e < hs; e++)
+                        x += rnd(q[(size_t)i * ld + e], bits) * rnd(k[(size_t)j * ld + e], bits);
+                    p[i * T + j] = j <= i ? scale * x : 0;
+                    if (j <= i)
+                        mx = fmax(mx, scale * x);
+                }
+                for (int j = 0; j <= i; j++)
+                    sum += (p[i * T + j] = exp(p[i * T + j] - mx));
+                for (int j = 0; j <= i; j++)
+                    p[i * T + j] /= sum;
+                for (int e = 0; e < hs; e++) {
+                    double o = 0;
+                    for (int j = 0; j <= i; j++)
+                        o += rnd((float)p[i * T + j], bits) * rnd(v[(size_t)j * ld + e], bits);
+                    out[((size_t)b * T + i) * a->C + h * hs + e] = o;
+                }
+            }
+        }
+}
+
+static void att_ref_bwd(const ashape *a, const float *qkv, const float *att, const float *dout, double *dqkv,
+                        int bits)
+{
+    int hs = a->C / a->NH, ld = a->C + 2 * a->KV * hs, grp = a->NH / a->KV, T = a->T;
+    double scale = (float)(1.0f / sqrtf((float)hs));
+    double *ds = calloc((size_t)T * T, sizeof *ds);
+    if (!ds)
+        abort();
+    for (int b = 0; b < a->B; b++)
+        for (int h = 0; h < a->NH; h++) {
+            size_t r0 = (size_t)b * T * ld, qo = r0 + h * hs, ko = r0 + a->C + (h / grp) * hs, vo = ko + a->KV * hs;
+            const float *p = att + ((size_t)b * a->NH + h) * T * T, *dO = dout + (size_t)b * T * a->C + h * hs;
+            for (int i = 0; i < T; i++) {
+                double D = 0;
+                for (int j = 0; j <= i; j++) {
+                    double x = 0;
+                    for (int e = 0; e < hs; e++)
+                        x += rnd(dO[(size_t)i * a->C + e], bits) * rnd(qkv[vo + (size_t)j * ld + e], bits);
+                    ds[i * T + j] = x;
+                    D += p[i * T + j] * x;
+                }
+                for (int j = 0; j <= i; j++)
+                    ds[i * T + j] = rnd((float)(scale * p[i * T + j] * (ds[i * T + j] - D)), bits);
+            }
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j <= i; j++)
+                    for (int e = 0; e < hs; e++) {
+                        dqkv[qo + (size_t)i * ld + e] += ds[i * T + j] * rnd(qkv[ko + (size_t)j * ld + e], bits);
+                        dqkv[ko + (size_t)j * ld + e] += ds[i * T + j] * rnd(qkv[qo + (size_t)i * ld + e], bits);
+                        dqkv[vo + (size_t)j * ld + e] +=
+                            rnd(p[i * T + j], bits) * rnd(dO[(size_t)i * a->C + e], bits);
+                    }
+        }
+    free(ds);
+}
+
+/* ||got - want|| / ||want|| */
+static double normrel(const float *got, const double *want, size_t n)
+{
+    double d = 0, w = 0;
+    for (size_t i = 0; i < n; i++)
+        d += (got[i] - want[i]) * (got[i] - want[i]), w += want[i] * want[i];
+    return sqrt(d / w);
+}
+
+static void attention_case(ze_dev *d, const ashape *a, ze_dt math, int bits)
+{
+    int hs = a->C / a->NH, ld = a->C + 2 * a->KV * hs;
+    size_t n3 = (size_t)a->B * a->T * ld, no = (size_t)a->B * a->T * a->C, na = (size_t)a->B * a->NH * a->T * a->T;
+    float *qkv = fill(n3), *out = fill(no), *att = fill(na), *dout = fill(no), *dq = fill(n3);
+    double *ro = malloc(no * sizeof *ro), *ra = malloc(na * sizeof *ra), *uo = malloc(no * sizeof *uo);
+    double *ua = malloc(na * sizeof *ua), *rg = calloc(n3, sizeof *rg), *ug = calloc(n3, sizeof *ug);
+    float *scratch = malloc((size_t)a->T * a->T * sizeof *scratch), *dq0 = malloc(n3 * sizeof *dq0), *inc = dq0;
+    if (!ro || !ra || !uo || !ua || !rg || !ug || !scratch || !dq0)
+        abort();
+    memcpy(dq0, dq, n3 * sizeof *dq);
+    d->math = math;
+    d->ops->attention_fwd(d, out, att, qkv, a->B, a->T, a->C, a->NH, a->KV);
+    d->ops->attention_bwd(d, dq, scratch, (size_t)a->T * a->T, dout, att, qkv, a->B, a->T, a->C, a->NH, a->KV);
+    d->math = ZE_F32;
+    for (size_t i = 0; i < n3; i++)
+        inc[i] = dq[i] - dq0[i];   /* what the backward added */
+    att_ref_fwd(a, qkv, ro, ra, bits);
+    att_ref_fwd(a, qkv, uo, ua, 0);
+    att_ref_bwd(a, qkv, att, dout, rg, bits);
+    att_ref_bwd(a, qkv, att, dout, ug, 0);
+    char sh[64];
+    snprintf(sh, sizeof sh, "B=%d T=%d C=%d NH=%d KV=%d", a->B, a->T, a->C, a->NH, a->KV);
+    double eo = normrel(out, ro, no), ea = normrel(att, ra, na), eg = normrel(inc, rg, n3);
+    double mo = normrel(out, uo, no), mg = normrel(inc, ug, n3);
+    ok(ea <= 1e-6, "%s attention %s: the probabilities are the fp32 softmax of the rounded operands' scores (%.2g)",
+       ze_dt_names[math], sh, ea);
+    ok(eo <= 1e-5 && mo > 10 * eo, "%s attention %s: out from rounded P and V, %.2g of the reference (unrounded %.2g)",
+       ze_dt_names[math], sh, eo, mo);
+    ok(eg <= 1e-5 && mg > 10 * eg,
+       "%s attention %s: dQ, dK, dV from rounded dO, V, P, dS, K, Q, %.2g of the reference (unrounded %.2g)",
+       ze_dt_names[math], sh, eg, mg);
+    free(qkv), free(out), free(att), free(dout), free(dq), free(ro), free(ra), free(uo), free(ua), free(rg), free(ug);
+    free(scratch), free(dq0);
+}
+
 int main(void)
 {
     ze_alloc a;
@@ -182,6 +302,14 @@ int main(void)
             }
         ok(worst <= 1e-6, "bf16: matmul_bwd without dinp: dw from the rounded operands (worst %.2g)", worst);
         free(in), free(w), free(go), free(dw);
+    }
+    /* attention: grouped heads over a short sequence, and 150 tokens
+     * (two of the CPU's 128-row blocks, the second partial) */
+    static const ashape as[] = {{2, 7, 8, 2, 1}, {1, 150, 16, 2, 2}};
+    for (int i = 0; i < 2; i++) {
+        attention_case(&d, &as[i], ZE_BF16, 8);
+        if (i == 0)
+            attention_case(&d, &as[i], ZE_F16, 11);
     }
     ze_dev_fini(&d);
     tap_plan(0);

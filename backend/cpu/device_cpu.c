@@ -285,18 +285,25 @@ static void c_gemm(ze_dev *d, char ta, char tb, int M, int N, int K, const void 
         free(a), free(b);
 }
 
+/* (under 16-bit math the kernels round their operands into the row's
+ * scratch) */
+static float *att_scratch(ze_dev *d, int T, int C, int NH)
+{
+    return d->math == ZE_F32 ? NULL : scratch(d, zk_attention_round_floats(T, C, NH));
+}
+
 static void c_attention_fwd(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
                             int KV)
 {
-    (void)d;
-    zk_attention_fwd(out, att, qkv, B, T, C, NH, KV);
+    zk_attention_fwd_m(out, att, qkv, B, T, C, NH, KV, (int)d->math, att_scratch(d, T, C, NH));
 }
 
-static void c_attention_bwd(ze_dev *d, float *dqkv, float *scratch, const float *dout, const float *att,
-                            const float *qkv, int B, int T, int C, int NH, int KV)
+/* one head's dS at a time: the first T*T floats of scratch */
+static void c_attention_bwd(ze_dev *d, float *dqkv, float *scratch_, size_t scratch_n, const float *dout,
+                            const float *att, const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    (void)d;
-    zk_attention_bwd(dqkv, scratch, dout, att, qkv, B, T, C, NH, KV);
+    (void)scratch_n;
+    zk_attention_bwd_m(dqkv, scratch_, dout, att, qkv, B, T, C, NH, KV, (int)d->math, att_scratch(d, T, C, NH));
 }
 
 static void c_flash_fwd(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)

@@ -436,26 +436,69 @@ static inline int zk_blk_end(int r0, int T)
     return r0 + ZK_ATT_BLOCK < T ? r0 + ZK_ATT_BLOCK : T;
 }
 
-ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV)
+/* Rows [0, rows) x columns [0, cols) of src (row stride lds) into dst
+ * (row stride cols), each value rounded to 16-bit math (1 bf16, 2 fp16). */
+static void zk_copy_round(float *dst, const float *src, int rows, int cols, size_t lds, int math)
+{
+    for (int r = 0; r < rows; r++) {
+        float *d = dst + (size_t)r * (size_t)cols;
+        memcpy(d, src + (size_t)r * lds, (size_t)cols * sizeof *d);
+        if (math == 1)
+            zk_round_bf16(d, (size_t)cols);
+        else
+            zk_round_f16(d, (size_t)cols);
+    }
+}
+
+size_t zk_attention_round_floats(int T, int C, int NH)
+{
+    if (T <= 0 || C <= 0 || NH <= 0)
+        return 0;
+    return 4 * (size_t)T * (size_t)(C / NH) + (size_t)ZK_ATT_BLOCK * (size_t)T;
+}
+
+void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    zk_attention_fwd_m(out, att, qkv, B, T, C, NH, KV, 0, NULL);
+}
+
+void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
+                      int T, int C, int NH, int KV)
+{
+    zk_attention_bwd_m(dqkv, scratch, dout, att, qkv, B, T, C, NH, KV, 0, NULL);
+}
+
+/* Under 16-bit math the head's Q, K and V are rounded into rs (row stride
+ * hs) before its products, and each row block's probabilities into a tile
+ * after rs's three heads before the output's product. */
+ZK_HOT void zk_attention_fwd_m(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV,
+                               int math, float *rs)
 {
     zk_att g;
     if (!zk_att_shape(&g, B, T, C, NH, KV))
         return;
     int hs = g.hs, kvc = g.kvc, ld = g.ld, grp = g.grp;
     float scale = g.scale;
-    size_t tt = (size_t)T * (size_t)T;
+    size_t tt = (size_t)T * (size_t)T, th = (size_t)T * (size_t)hs;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             const float *row0 = qkv + (size_t)b * (size_t)T * (size_t)ld;
             const float *q = row0 + (size_t)h * (size_t)hs;
             const float *k = row0 + C + (size_t)(h / grp) * (size_t)hs, *v = k + kvc;
+            int lq = ld;   /* Q's, K's and V's row stride */
             float *a = att + ((size_t)b * (size_t)NH + (size_t)h) * tt;
             float *o = out + (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hs;
+            if (math) {
+                zk_copy_round(rs, q, T, hs, (size_t)ld, math);
+                zk_copy_round(rs + th, k, T, hs, (size_t)ld, math);
+                zk_copy_round(rs + 2 * th, v, T, hs, (size_t)ld, math);
+                q = rs, k = rs + th, v = rs + 2 * th, lq = hs;
+            }
             for (int r0 = 0; r0 < T; r0 += ZK_ATT_BLOCK) {
                 int r1 = zk_blk_end(r0, T);
                 /* scores of rows [r0, r1) against keys [0, r1) */
-                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, scale, q + (size_t)r0 * ld,
-                            ld, k, ld, 0.0f, a + (size_t)r0 * T, T);
+                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, scale, q + (size_t)r0 * lq,
+                            lq, k, lq, 0.0f, a + (size_t)r0 * T, T);
                 for (int t = r0; t < r1; t++) {
                     float *row = a + (size_t)t * T;
                     size_t n = (size_t)t + 1;
@@ -465,8 +508,14 @@ ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, in
                     memset(row + n, 0, ((size_t)T - n) * sizeof *row);
                 }
                 /* out rows [r0, r1) = att[r0:r1, 0:r1] . V[0:r1] */
-                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f, a + (size_t)r0 * T,
-                            T, v, ld, 0.0f, o + (size_t)r0 * C, C);
+                const float *pa = a + (size_t)r0 * T;
+                int lp = T;
+                if (math) {
+                    zk_copy_round(rs + 3 * th, pa, r1 - r0, r1, (size_t)T, math);
+                    pa = rs + 3 * th, lp = r1;
+                }
+                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f, pa, lp, v, lq, 0.0f,
+                            o + (size_t)r0 * C, C);
             }
         }
 }
@@ -475,16 +524,19 @@ ZK_HOT void zk_attention_fwd(float *out, float *att, const float *qkv, int B, in
  * dP = dO V^T; dV += P^T dO; dS = P * (dP - rowsum(P * dP));
  * dQ += scale dS K; dK += scale dS^T Q.
  * Products involving P or dS skip the zero upper triangle block-wise.
- * Only the first T*T floats of scratch are used (dS of one head at a time). */
-ZK_HOT void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
-                      int T, int C, int NH, int KV)
+ * Only the first T*T floats of scratch are used (dS of one head at a time).
+ * Under 16-bit math Q, K, V and dO are rounded into rs, each row of scale
+ * dS in place once it is made (from P and dP as they are), and P's column
+ * blocks into a tile after them for dV. */
+ZK_HOT void zk_attention_bwd_m(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv,
+                               int B, int T, int C, int NH, int KV, int math, float *rs)
 {
     zk_att g;
     if (!zk_att_shape(&g, B, T, C, NH, KV))
         return;
     int hs = g.hs, kvc = g.kvc, ld = g.ld, grp = g.grp;
     float scale = g.scale;
-    size_t tt = (size_t)T * (size_t)T;
+    size_t tt = (size_t)T * (size_t)T, th = (size_t)T * (size_t)hs;
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             size_t row0 = (size_t)b * (size_t)T * (size_t)ld, qo = row0 + (size_t)h * (size_t)hs;
@@ -494,11 +546,19 @@ ZK_HOT void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, con
             const float *p = att + ((size_t)b * (size_t)NH + (size_t)h) * tt;
             float *ds = scratch; /* T*T floats, reused by every (b, h) */
             const float *dO = dout + (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hs;
+            int lq = ld, lo = C;   /* Q's, K's and V's row stride; dO's */
+            if (math) {
+                zk_copy_round(rs, q, T, hs, (size_t)ld, math);
+                zk_copy_round(rs + th, k, T, hs, (size_t)ld, math);
+                zk_copy_round(rs + 2 * th, v, T, hs, (size_t)ld, math);
+                zk_copy_round(rs + 3 * th, dO, T, hs, (size_t)C, math);
+                q = rs, k = rs + th, v = rs + 2 * th, dO = rs + 3 * th, lq = lo = hs;
+            }
             for (int r0 = 0; r0 < T; r0 += ZK_ATT_BLOCK) {
                 int r1 = zk_blk_end(r0, T);
                 /* dP rows [r0, r1), columns [0, r1) */
-                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, 1.0f, dO + (size_t)r0 * C, C,
-                            v, ld, 0.0f, ds + (size_t)r0 * T, T);
+                zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, 1.0f, dO + (size_t)r0 * lo, lo,
+                            v, lq, 0.0f, ds + (size_t)r0 * T, T);
                 for (int t = r0; t < r1; t++) {
                     const float *pr = p + (size_t)t * T;
                     float *dr = ds + (size_t)t * T;
@@ -507,18 +567,28 @@ ZK_HOT void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, con
                     ZK_MAP(dr, n, j, scale * pr[j] * (dr[j] - dot));
                     /* the products below read this row up to column r1 */
                     memset(dr + n, 0, ((size_t)r1 - n) * sizeof *dr);
+                    if (math == 1)
+                        zk_round_bf16(dr, n);
+                    else if (math)
+                        zk_round_f16(dr, n);
                 }
                 /* dQ rows [r0, r1) += scale dS[r0:r1, 0:r1] K[0:r1] */
                 zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f, ds + (size_t)r0 * T, T,
-                            k, ld, 1.0f, dq + (size_t)r0 * ld, ld);
+                            k, lq, 1.0f, dq + (size_t)r0 * ld, ld);
             }
             for (int c0 = 0; c0 < T; c0 += ZK_ATT_BLOCK) {
                 int c1 = zk_blk_end(c0, T);
                 /* key rows [c0, c1) are seen by query rows [c0, T) */
+                const float *pc = p + (size_t)c0 * T + c0;
+                int lp = T;
+                if (math) {
+                    zk_copy_round(rs + 4 * th, pc, T - c0, c1 - c0, (size_t)T, math);
+                    pc = rs + 4 * th, lp = c1 - c0;
+                }
+                zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, hs, T - c0, 1.0f, pc, lp,
+                            dO + (size_t)c0 * lo, lo, 1.0f, dv + (size_t)c0 * ld, ld);
                 zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, hs, T - c0, 1.0f,
-                            p + (size_t)c0 * T + c0, T, dO + (size_t)c0 * C, C, 1.0f, dv + (size_t)c0 * ld, ld);
-                zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c1 - c0, hs, T - c0, 1.0f,
-                            ds + (size_t)c0 * T + c0, T, q + (size_t)c0 * ld, ld, 1.0f, dk + (size_t)c0 * ld, ld);
+                            ds + (size_t)c0 * T + c0, T, q + (size_t)c0 * lq, lq, 1.0f, dk + (size_t)c0 * ld, ld);
             }
         }
 }

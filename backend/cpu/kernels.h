@@ -84,6 +84,18 @@ void zk_attention_fwd(float *out, float *att, const float *qkv, int B, int T, in
 /* dqkv += ...; scratch is T*T floats (reused for every batch and head). */
 void zk_attention_bwd(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
                       int T, int C, int NH, int KV);
+/* The same under 16-bit math (device.h's ze_dev.math; math 0 exact, 1
+ * bf16, 2 fp16): every operand of every product rounded to nearest even
+ * (Q and K for the scores, P and V for the output; dO and V for dP, P and
+ * dO for dV, scale dS and K for dQ, scale dS and Q for dK), the sums in
+ * fp32, the softmax, its backward's row sums and dS made from fp32 values;
+ * rs holds zk_attention_round_floats(T, C, NH) floats (NULL with math 0).
+ * att keeps the fp32 probabilities. */
+size_t zk_attention_round_floats(int T, int C, int NH);
+void zk_attention_fwd_m(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV, int math,
+                        float *rs);
+void zk_attention_bwd_m(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
+                        int T, int C, int NH, int KV, int math, float *rs);
 
 /* The same attention computed flash-style, in tiles, without the T x T
  * probabilities: out as above, lse[B][NH][T] the log-sum-exp of each

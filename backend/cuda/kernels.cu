@@ -8,8 +8,11 @@
  *    reductions through warp shuffles;
  *  - column sums (LayerNorm's dw and db, RMSNorm's dw, the bias gradient):
  *    one thread per column over a chunk of rows, one atomicAdd per chunk;
- *  - scatter-adds (embedding backward, attention's dK and dV, which the
- *    query heads of a group share): atomicAdd.
+ *  - scatter-adds (embedding backward, flash attention's dK and dV, which
+ *    the query heads of a group share): atomicAdd;
+ *  - the stored-probabilities attention's products are cuBLAS's
+ *    (device_cuda.c), around the row kernels k_causal_softmax and
+ *    k_softmax_bwd.
  * Sums are therefore taken in another order than the CPU's (results agree
  * to rounding, not bit for bit), except where no sum is involved: the 16-bit
  * conversions are the CPU's bit manipulations (bit-identical), and the
@@ -345,136 +348,55 @@ __device__ __forceinline__ void sum_partials(float *dst, const float *sacc, int 
     }
 }
 
-/* One block (ATT_TPB threads, nw warps) per query row: (b, h, t) = row r.
- * Shared: q (hs), the warps' partial outputs (nw * hs). */
-__global__ void k_attention_fwd(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int KV,
-                                float scale)
+/* The stored-probabilities attention as cuBLAS products (device_cuda.c)
+ * around two row kernels, one block per row of a (head, query) pair:
+ * k_causal_softmax turns row i of the scaled scores, all T columns written,
+ * into its softmax over columns 0..i (zk_attention_fwd's) and zeros after;
+ * k_softmax_bwd turns row i of dP into scale P (dP - sum_c<=i P dP), zeros
+ * after, from the probabilities of head j at p + j pstride (the batch's
+ * heads are every rep-th of the sequence), dP of head j at ds + j T T. */
+__global__ void k_causal_softmax(float *att, int T, size_t rows)
 {
-    extern __shared__ float sm[];
     __shared__ float red[32];
-    const int hs = C / NH, nw = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const size_t kvc = (size_t)KV * (size_t)hs, ld3 = (size_t)C + 2 * kvc, tt = (size_t)T, grp = (size_t)(NH / KV);
-    float *sq = sm, *sacc = sm + hs;
-    const size_t rows = (size_t)B * (size_t)NH * tt;
+    size_t tt = (size_t)T;
     for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        const int t = (int)(r % tt);
-        const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
-        const float *q = qkv + (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
-        const float *kb = qkv + b * tt * ld3 + (size_t)C + (h / grp) * (size_t)hs; /* key j at kb + j*ld3 */
-        const float *vb = kb + kvc;
-        float *arow = att + r * tt; /* att[b][h][t][:] */
-        __syncthreads(); /* the previous row's readers of sq, sacc are done */
-        for (int i = threadIdx.x; i < hs; i += blockDim.x)
-            sq[i] = q[i];
-        for (int i = threadIdx.x; i < nw * hs; i += blockDim.x)
-            sacc[i] = 0.0f;
-        __syncthreads();
-        /* scores: a warp per key */
-        for (int j = warp; j <= t; j += nw) {
-            const float *kj = kb + (size_t)j * ld3;
-            float s = 0.0f;
-            for (int d = lane; d < hs; d += 32)
-                s += sq[d] * kj[d];
-            s = warp_sum(s);
-            if (lane == 0)
-                arow[j] = scale * s;
-        }
-        for (int j = t + 1 + (int)threadIdx.x; j < T; j += blockDim.x)
-            arow[j] = 0.0f;
-        __syncthreads(); /* the scores are visible to the whole block */
+        float *x = att + r * tt;
+        size_t n = r % tt + 1;
         float mx = -INFINITY;
-        for (int j = threadIdx.x; j <= t; j += blockDim.x)
-            mx = arow[j] > mx ? arow[j] : mx;
+        for (size_t c = threadIdx.x; c < n; c += blockDim.x)
+            mx = x[c] > mx ? x[c] : mx;
         mx = block_max(mx, red);
         float sum = 0.0f;
-        for (int j = threadIdx.x; j <= t; j += blockDim.x) {
-            float e = expf(arow[j] - mx);
-            arow[j] = e;
+        for (size_t c = threadIdx.x; c < n; c += blockDim.x) {
+            float e = expf(x[c] - mx);
+            x[c] = e;
             sum += e;
         }
         float inv = 1.0f / block_sum(sum, red);
-        for (int j = threadIdx.x; j <= t; j += blockDim.x) /* the same entries this thread wrote */
-            arow[j] *= inv;
-        __syncthreads();
-        /* out = att . V: a warp per key, lanes over the head's columns */
-        for (int j = warp; j <= t; j += nw) {
-            float p = arow[j];
-            const float *vj = vb + (size_t)j * ld3;
-            for (int d = lane; d < hs; d += 32)
-                sacc[warp * hs + d] += p * vj[d];
-        }
-        __syncthreads();
-        sum_partials(out + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs, sacc, nw, hs, 1.0f, 0);
+        for (size_t c = threadIdx.x; c < tt; c += blockDim.x)
+            x[c] = c < n ? __fmul_rn(x[c], inv) : 0.0f;
     }
 }
 
-/* One block per query row t of (b, h):
- *   datt_j = dout_t . v_j,  dot = sum_j att_j datt_j,
- *   dpre_j = att_j (datt_j - dot),
- *   dq_t += scale sum_j dpre_j k_j,  dk_j += scale dpre_j q_t,  dv_j += att_j dout_t
- * (j <= t; dk, dv by atomicAdd: other rows, and the other query heads of the
- * group, add to the same keys).  datt is
- * computed twice (for dot, then per key) instead of being stored.
- * Shared: q (hs), dout (hs), the warps' partial dq (nw * hs). */
-__global__ void k_attention_bwd(float *dqkv, const float *dout, const float *att, const float *qkv, int B, int T,
-                                int C, int NH, int KV, float scale)
+__global__ void k_softmax_bwd(float *ds, const float *p, size_t pstride, int T, size_t rows, float scale)
 {
-    extern __shared__ float sm[];
     __shared__ float red[32];
-    const int hs = C / NH, nw = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const size_t kvc = (size_t)KV * (size_t)hs, ld3 = (size_t)C + 2 * kvc, tt = (size_t)T, grp = (size_t)(NH / KV);
-    float *sq = sm, *sdo = sm + hs, *sacc = sm + 2 * hs;
-    const size_t rows = (size_t)B * (size_t)NH * tt;
+    size_t tt = (size_t)T;
     for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        const int t = (int)(r % tt);
-        const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
-        const size_t qoff = (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
-        const size_t kboff = b * tt * ld3 + (size_t)C + (h / grp) * (size_t)hs; /* key j at kboff + j*ld3 */
-        const float *kb = qkv + kboff, *vb = kb + kvc;
-        float *dkb = dqkv + kboff, *dvb = dkb + kvc;
-        const float *arow = att + r * tt;
-        const float *dO = dout + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs;
-        __syncthreads();
-        for (int i = threadIdx.x; i < hs; i += blockDim.x) {
-            sq[i] = qkv[qoff + i];
-            sdo[i] = dO[i];
-        }
-        for (int i = threadIdx.x; i < nw * hs; i += blockDim.x)
-            sacc[i] = 0.0f;
-        __syncthreads();
-        float part = 0.0f;
-        for (int j = warp; j <= t; j += nw) {
-            const float *vj = vb + (size_t)j * ld3;
-            float s = 0.0f;
-            for (int d = lane; d < hs; d += 32)
-                s += sdo[d] * vj[d];
-            s = warp_sum(s);
-            if (lane == 0)
-                part += arow[j] * s;
-        }
-        const float dot = block_sum(part, red);
-        for (int j = warp; j <= t; j += nw) {
-            const float *vj = vb + (size_t)j * ld3, *kj = kb + (size_t)j * ld3;
-            float s = 0.0f;
-            for (int d = lane; d < hs; d += 32)
-                s += sdo[d] * vj[d];
-            s = warp_sum(s);
-            const float p = arow[j];
-            const float ds = scale * p * (s - dot);
-            float *dkj = dkb + (size_t)j * ld3, *dvj = dvb + (size_t)j * ld3;
-            for (int d = lane; d < hs; d += 32) {
-                sacc[warp * hs + d] += ds * kj[d];
-                atomicAdd(dkj + d, ds * sq[d]);
-                atomicAdd(dvj + d, p * sdo[d]);
-            }
-        }
-        __syncthreads();
-        sum_partials(dqkv + qoff, sacc, nw, hs, 1.0f, 1); /* only this block writes row t's dq of head h */
+        size_t j = r / tt, i = r % tt, n = i + 1;
+        const float *pr = p + j * pstride + i * tt;
+        float *dr = ds + r * tt;
+        float dot = 0.0f;
+        for (size_t c = threadIdx.x; c < n; c += blockDim.x)
+            dot += pr[c] * dr[c];
+        dot = block_sum(dot, red);
+        for (size_t c = threadIdx.x; c < tt; c += blockDim.x)
+            dr[c] = c < n ? __fmul_rn(__fmul_rn(scale, pr[c]), __fsub_rn(dr[c], dot)) : 0.0f;
     }
 }
-
 
 /* ------------------------------------------------- flash-style attention */
+
 
 /* The same attention without the T x T probabilities in device memory:
  * one block per query row (b, h, t), as above, but the keys taken in
@@ -553,8 +475,7 @@ __global__ void k_flash_fwd(float *out, float *lse, const float *qkv, int B, int
     }
 }
 
-/* One block per query row t of (b, h), as k_attention_bwd, each
- * probability rebuilt: p_j = e^(scale q_t . k_j - lse_t), D = dout_t .
+/* One block per query row t of (b, h), each probability rebuilt: p_j = e^(scale q_t . k_j - lse_t), D = dout_t .
  * out_t, dq_t += scale sum_j p_j (dout_t . v_j - D) k_j, dk_j and dv_j by
  * atomicAdd.  Shared: q, dout (hs each), the warps' partial dq (nw * hs). */
 __global__ void k_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
@@ -1006,30 +927,20 @@ static cudaError_t att_launch(const void *kern, int B, int T, int C, int NH, int
 /* (static shared memory: red[32], and flash's forward its chunk's scores) */
 #define ATT_RED_BYTES (32 * sizeof(float))
 
-cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
-                             int KV)
+cudaError_t zc_causal_softmax(cudaStream_t s, float *att, int T, size_t rows)
 {
-    size_t shm = 0, rows;
-    float scale = 0.0f;
-    cudaError_t e = att_launch((const void *)k_attention_fwd, B, T, C, NH, &KV, 1 + ATT_TPB / 32, ATT_RED_BYTES,
-                               &shm, &scale, &rows);
-    if (e != cudaSuccess || rows == 0)
-        return e;
-    k_attention_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, att, qkv, B, T, C, NH, KV, scale);
+    if (T <= 0 || rows == 0)
+        return cudaSuccess;
+    k_causal_softmax<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(att, T, rows);
     return cudaGetLastError();
 }
 
-cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *att, const float *qkv,
-                             int B, int T, int C, int NH, int KV)
+cudaError_t zc_softmax_bwd(cudaStream_t s, float *ds, const float *p, size_t pstride, int T, int heads, float scale)
 {
-    size_t shm = 0, rows;
-    float scale = 0.0f;
-    cudaError_t e = att_launch((const void *)k_attention_bwd, B, T, C, NH, &KV, 2 + ATT_TPB / 32, ATT_RED_BYTES,
-                               &shm, &scale, &rows);
-    if (e != cudaSuccess || rows == 0)
-        return e;
-    k_attention_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, att, qkv, B, T, C, NH, KV,
-                                                                           scale);
+    size_t rows = (size_t)(heads > 0 ? heads : 0) * (size_t)(T > 0 ? T : 0);
+    if (rows == 0)
+        return cudaSuccess;
+    k_softmax_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ROW_TPB, 0, s>>>(ds, p, pstride, T, rows, scale);
     return cudaGetLastError();
 }
 

@@ -63,14 +63,17 @@ cudaError_t zc_rmsnorm_bwd(cudaStream_t s, float *dinp, float *dw, const float *
 cudaError_t zc_bias_rows(cudaStream_t s, float *out, const float *bias, int N, int OC);
 /* dbias[o] += sum over rows r < N of dout[r][o] */
 cudaError_t zc_bias_grad(cudaStream_t s, float *dbias, const float *dout, int N, int OC);
-/* Grouped-query attention: qkv[B][T][C + 2 KV hs], hs = C/NH; KV <= 0
- * means NH; KV must divide NH (cudaErrorInvalidValue otherwise).  bwd:
- * dqkv += (dK, dV of a shared head summed over its group by atomicAdd) */
-cudaError_t zc_attention_fwd(cudaStream_t s, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
-                             int KV);
-cudaError_t zc_attention_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *att, const float *qkv,
-                             int B, int T, int C, int NH, int KV);
-/* Flash-style, the same attention without the T x T probabilities: lse[B][NH][T]
+/* The stored-probabilities attention's row kernels around cuBLAS's
+ * products (device_cuda.c): rows = heads x T rows of T scaled scores, row
+ * r's softmax over columns 0 .. r % T in place, zeros after; and for
+ * `heads` heads, dS = scale P (dP - rowsum(P dP)) in place of dP (head j's
+ * T x T at ds + j T T, its probabilities at p + j pstride), zeros above
+ * the diagonal */
+cudaError_t zc_causal_softmax(cudaStream_t s, float *att, int T, size_t rows);
+cudaError_t zc_softmax_bwd(cudaStream_t s, float *ds, const float *p, size_t pstride, int T, int heads, float scale);
+/* Grouped-query attention flash-style: qkv[B][T][C + 2 KV hs], hs =
+ * C/NH; KV <= 0 means NH; KV must divide NH (cudaErrorInvalidValue
+ * otherwise); without the T x T probabilities: lse[B][NH][T]
  * the log-sum-exp of each row's scaled scores, all the backward needs
  * besides qkv and out; bwd: dqkv += ... */
 cudaError_t zc_flash_fwd(cudaStream_t s, float *out, float *lse, const float *qkv, int B, int T, int C, int NH,
