@@ -985,6 +985,30 @@ static void test_uneven_stages(void)
  * a constant efficiency E: per token and layer forward 24 h^2 / (2 P E) +
  * 4 s h / (P E), the head 2 V h / (P E), backward twice; MFU against the
  * FP8 peak. */
+/* A backend computing in fp32 (compute_fp32: zplan's engine) runs its
+ * products at the fp32 peak, unless they are the dtype's on the tensor
+ * cores (tensor_math: the engine's gemm=bf16 on a GPU), at the bf16 peak.
+ * At a constant efficiency, per token: 2 layers x 3 (forward, backward
+ * twice) x (24 h^2 + 4 s h) + 3 x 2 V h FLOPs, over the peak x eff;
+ * compute = 2 micro-batches x 1024 tokens x that. */
+static void test_tensor_math(void)
+{
+    zp_model m = gpt(2, 1024, 8, 64);
+    zp_train tr = train(512, 4);
+    tr.compute_fp32 = 1;
+    zp_layout l = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 2, 2);
+    zp_cluster c = cluster(1);
+    zp_conv cv = conv();
+    zp_cost f32, tc;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &f32);
+    tr.tensor_math = 1;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &tc);
+    double h = 1024, s = 512, V = 64, T = 1024, flops = 2 * 3 * (24 * h * h + 4 * s * h) + 3 * 2 * V * h;
+    is_dbl(f32.compute_s, 2 * T * flops / (PEAK / 2 * EFF), 1e-12, "compute_fp32: the products at the fp32 peak");
+    is_dbl(tc.compute_s, 2 * T * flops / (PEAK * EFF), 1e-12,
+           "compute_fp32 with tensor_math: the products at the bf16 peak (the engine's gemm=bf16 on a GPU)");
+}
+
 static void test_fp8(void)
 {
     zp_model m = gpt(2, 1024, 8, 64);
@@ -1525,6 +1549,7 @@ static void test_windows(void)
 
 int main(void)
 {
+    test_tensor_math();
     tap_plan(0);
     test_elementwise();
     test_flops_per_token();

@@ -289,6 +289,9 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* the plan's storage types and master weights; the engine computes in
      * fp32 (activations, working copies) */
     pb.train.compute_fp32 = 1;
+    /* on a GPU a 16-bit plan's products run on the tensor cores (the
+     * engine's gemm=bf16|fp16, exec_run.c): the dtype's rate */
+    pb.train.tensor_math = cuda && pb.train.dtype != ZP_DT_FP32;
     /* the scaled shape and micro-batch keep the prediction's byte counts
      * inside 64 bits, as the planner's input must */
     pb.pins.micro_batch = l.micro_batch;

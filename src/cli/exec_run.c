@@ -77,7 +77,7 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
     /* on a GPU, a 16-bit plan's linear layers run on the tensor cores
      * (16-bit operands, fp32 sums), as PyTorch's autocast runs them and as
      * zplan calibrate --backend cuda measured them; the CPU stays exact */
-    if (cuda && tr->dtype != ZP_DT_FP32)
+    if (tr->tensor_math && tr->dtype != ZP_DT_FP32)   /* (exec.c sets it where the backend is cuda) */
         snprintf(a[k], 64, "gemm=%s", tr->dtype == ZP_DT_BF16 ? "bf16" : "fp16"), args[n++] = a[k++];
     snprintf(a[k], 64, "progress=1"), args[n++] = a[k++];
     if (cuda)

@@ -179,6 +179,9 @@ typedef struct zp_train {
     int compute_fp32;     /* the backend computes in fp32 (zplan's CPU engine): activations and
                            * workspaces in fp32, and fp32 working copies of 16-bit parameters and
                            * gradients for the unit being computed (see memory.c) */
+    int tensor_math;      /* with compute_fp32, the products nonetheless run at the 16-bit dtype's
+                           * rate, its operands rounded to it on the tensor cores (zplan's engine on a
+                           * GPU, gemm=bf16): the dtype's peak, fp32 operand bytes (cost.c) */
 } zp_train;
 
 /* Blocks of a stage of Ls blocks (v chunks of it with interleaving) that

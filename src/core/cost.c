@@ -868,8 +868,9 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
      * recompute: flash attention's own score recompute only */
     double rc1_kept = per_rank * (tr->flash ? 2.0 * core : 0.0);
 
-    /* the matmuls run in the dtype, or in fp32 on a backend computing in fp32 */
-    zp_dtype cdt = tr->compute_fp32 ? ZP_DT_FP32 : tr->dtype;
+    /* the matmuls run in the dtype, or in fp32 on a backend computing in
+     * fp32 unless its products are the dtype's on the tensor cores */
+    zp_dtype cdt = tr->compute_fp32 && !tr->tensor_math ? ZP_DT_FP32 : tr->dtype;
     double mm[5], kn[4], attn, lin, wg, dg;
     double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
     matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn, &lin, &wg, &dg);

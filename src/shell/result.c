@@ -762,7 +762,8 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
     /* the linear layers' products as the engine ran them (as exec asked,
      * when it did not say: exec_run.c): "fp32" exact, "bf16"/"fp16"
      * 16-bit operands summed in fp32 (tensor cores) */
-    const char *asked = v->cuda && v->train->dtype != ZP_DT_FP32 ? zp_dtype_names[v->train->dtype] : "fp32";
+    const char *asked = v->train->tensor_math && v->train->dtype != ZP_DT_FP32 ? zp_dtype_names[v->train->dtype]
+                                                                                : "fp32";
     cJSON_AddStringToObject(rec, "gemm_math", v->engine && *zp_jstr(v->engine, "gemm_math")
                                                   ? zp_jstr(v->engine, "gemm_math") : asked);
     cJSON_AddNumberToObject(rec, "micro_batch", (double)v->lay->micro_batch);
