@@ -302,7 +302,10 @@ static void c_attention_fwd(ze_dev *d, float *out, float *att, const float *qkv,
 static void c_attention_bwd(ze_dev *d, float *dqkv, float *scratch_, size_t scratch_n, const float *dout,
                             const float *att, const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    (void)scratch_n;
+    if (T > 0 && scratch_n < (size_t)T * (size_t)T) {   /* as the CUDA row: a void operation cannot report it */
+        fprintf(stderr, "zplan-engine: attention_bwd: a scratch of %zu floats, under one head's T x T\n", scratch_n);
+        abort();
+    }
     zk_attention_bwd_m(dqkv, scratch_, dout, att, qkv, B, T, C, NH, KV, (int)d->math, att_scratch(d, T, C, NH));
 }
 

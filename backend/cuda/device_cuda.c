@@ -342,7 +342,9 @@ static void cu_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const
 
 /* Row-major, strided-batched: for i < n, C_i[M][N] = alpha op(A_i) op(B_i)
  * + beta C_i with X_i = X + i sX (cu_gemm's mapping to column-major), the
- * products in the row's math (compute_of). */
+ * products in the row's math (compute_of).  Its FLOPs count as run: the
+ * attention's full T x T squares (the CPU row multiplies the causal
+ * blocks only, about half). */
 static void bgemm(ze_dev *d, char ta, char tb, int M, int N, int K, float alpha, const float *A, int lda,
                   long long sA, const float *B, int ldb, long long sB, float beta, float *C, int ldc, long long sC,
                   int n)
