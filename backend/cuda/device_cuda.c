@@ -24,6 +24,7 @@
  * NVIDIA_TF32_OVERRIDE need not be set; under bf16 or fp16 math (d->math,
  * engine key gemm=) the linear layers' are cublasGemmEx on the same fp32
  * tensors with the tensor cores' 16-bit products (compute_of). */
+#include "attn_batched.h"
 #include "device.h"
 #include "kernels_cuda.h"
 
@@ -340,105 +341,53 @@ static void cu_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const
         CU(d, "bias_grad kernel", zc_bias_grad(row(d)->st, dbias, dout, N, OC));
 }
 
-/* Row-major, strided-batched: for i < n, C_i[M][N] = alpha op(A_i) op(B_i)
- * + beta C_i with X_i = X + i sX (cu_gemm's mapping to column-major), the
- * products in the row's math (compute_of).  Its FLOPs count as run: the
- * attention's full T x T squares (the CPU row multiplies the causal
- * blocks only, about half). */
-static void bgemm(ze_dev *d, char ta, char tb, int M, int N, int K, float alpha, const float *A, int lda,
-                  long long sA, const float *B, int ldb, long long sB, float beta, float *C, int ldc, long long sC,
-                  int n)
+/* The stored-probabilities attention (attn_batched.c): its column-major
+ * strided-batched GEMMs are cuBLAS's in the row's math (compute_of), their
+ * FLOPs counted as run (the full T x T squares: the CPU row multiplies the
+ * causal blocks only, about half), its row kernels kernels.cu's. */
+static void za_gemm(void *ctx, char ta, char tb, int m, int n, int k, float alpha, const float *A, int lda,
+                    long long sA, const float *B, int ldb, long long sB, float beta, float *C, int ldc, long long sC,
+                    int batch)
 {
-    if (n <= 0)
-        return;
+    ze_dev *d = ctx;
     CB(d, "cublasGemmStridedBatchedEx",
-       cublasGemmStridedBatchedEx(row(d)->blas, tb == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                  ta == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha, B, CUDA_R_32F, ldb, sB, A,
-                                  CUDA_R_32F, lda, sA, &beta, C, CUDA_R_32F, ldc, sC, n, compute_of(d),
+       cublasGemmStridedBatchedEx(row(d)->blas, ta == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                  tb == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, CUDA_R_32F, lda, sA, B,
+                                  CUDA_R_32F, ldb, sB, &beta, C, CUDA_R_32F, ldc, sC, batch, compute_of(d),
                                   CUBLAS_GEMM_DEFAULT));
-    row(d)->flops += 2.0 * (double)M * (double)N * (double)K * (double)n;
+    row(d)->flops += 2.0 * (double)m * (double)n * (double)k * (double)batch;
 }
 
-/* Grouped-query attention's shape (cpu/kernels.c's zk_att_shape): 0 when
- * there is nothing to compute */
-typedef struct cu_att {
-    int hs, kv, rep, ld;
-    long long tt;
-    float scale;
-} cu_att;
-
-static int att_shape(ze_dev *d, cu_att *g, int B, int T, int C, int NH, int KV)
+static void za_softmax(void *ctx, float *att, int T, size_t rows)
 {
-    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
-        return 0;
-    g->kv = KV > 0 ? KV : NH;
-    if (NH % g->kv || C % NH)   /* (the engine checked it: ends the process) */
-        fail(d, "attention", "the heads do not divide the width, or the KV heads the heads");
-    g->hs = C / NH, g->rep = NH / g->kv, g->ld = C + 2 * g->kv * g->hs;
-    g->tt = (long long)T * (long long)T;
-    g->scale = 1.0f / sqrtf((float)g->hs);
-    return 1;
+    ze_dev *d = ctx;
+    CU(d, "causal softmax kernel", zc_causal_softmax(row(d)->st, att, T, rows));
 }
 
-/* The stored-probabilities attention (zk_attention_fwd's) as cuBLAS
- * products: per sequence b and offset r < rep, the query heads g rep + r
- * (g < KV) in one batch, each with its own K/V head g, so that no two of a
- * batch write the same gradient below.  The scores are computed over all
- * T x T (the softmax kernel zeros what the mask hides), twice the causal
- * triangle's FLOPs, in exchange for tensor-core GEMMs. */
+static void za_softmax_bwd(void *ctx, float *ds, const float *p, size_t pstride, int T, int heads, float scale)
+{
+    ze_dev *d = ctx;
+    CU(d, "softmax_bwd kernel", zc_softmax_bwd(row(d)->st, ds, p, pstride, T, heads, scale));
+}
+
+static const za_ops cu_za = {za_gemm, za_softmax, za_softmax_bwd};
+
 static void cu_attention_fwd(ze_dev *d, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
                              int KV)
 {
-    cu_att g;
-    if (!att_shape(d, &g, B, T, C, NH, KV))
-        return;
-    int hs = g.hs, rep = g.rep, ld = g.ld;
-    for (int b = 0; b < B; b++) {
-        const float *q0 = qkv + (size_t)b * (size_t)T * (size_t)ld, *k0 = q0 + C;
-        for (int r = 0; r < rep; r++)   /* S = scale Q K^T */
-            bgemm(d, 'N', 'T', T, T, hs, g.scale, q0 + (size_t)r * hs, ld, (long long)rep * hs, k0, ld, hs, 0.0f,
-                  att + ((size_t)b * NH + r) * (size_t)g.tt, T, rep * g.tt, g.kv);
-    }
-    CU(d, "causal softmax kernel", zc_causal_softmax(row(d)->st, att, T, (size_t)B * NH * (size_t)T));
-    for (int b = 0; b < B; b++) {
-        const float *v0 = qkv + (size_t)b * (size_t)T * (size_t)ld + C + (size_t)g.kv * hs;
-        for (int r = 0; r < rep; r++)   /* O = P V */
-            bgemm(d, 'N', 'N', T, hs, T, 1.0f, att + ((size_t)b * NH + r) * (size_t)g.tt, T, rep * g.tt, v0, ld, hs,
-                  0.0f, out + (size_t)b * (size_t)T * (size_t)C + (size_t)r * hs, C, (long long)rep * hs, g.kv);
-    }
+    if (za_attention_fwd(&cu_za, d, out, att, qkv, B, T, C, NH, KV))   /* (the engine checked the heads) */
+        fail(d, "attention_fwd", "the heads do not divide the width, or the KV heads the heads");
 }
 
-/* dV += P^T dO; dP = dO V^T; dS = scale P (dP - rowsum(P dP)); dQ += dS K;
- * dK += dS^T Q: batched as the forward, as many heads at once as the
- * scratch holds T x T score gradients of (scratch_n floats: the engine
- * lends the MLP's spent gradients beside its T x T) */
+/* as many heads' scores' gradients at once as the scratch holds (the
+ * engine lends the MLP's spent gradients beside its T x T) */
 static void cu_attention_bwd(ze_dev *d, float *dqkv, float *scratch, size_t scratch_n, const float *dout,
                              const float *att, const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    cu_att g;
-    if (!att_shape(d, &g, B, T, C, NH, KV))
-        return;
-    int hs = g.hs, rep = g.rep, ld = g.ld;
-    size_t room = scratch_n / (size_t)g.tt;
-    if (room == 0)
-        fail(d, "attention_bwd", "a scratch smaller than one head's T x T scores");   /* (ends the process) */
-    int hb = room < (size_t)g.kv ? (int)room : g.kv;   /* heads a batch */
-    for (int b = 0; b < B; b++) {
-        size_t row0 = (size_t)b * (size_t)T * (size_t)ld;
-        for (int r = 0; r < rep; r++)
-            for (int g0 = 0; g0 < g.kv; g0 += hb) {
-                int nb = g.kv - g0 < hb ? g.kv - g0 : hb, h0 = g0 * rep + r;
-                size_t qo = row0 + (size_t)h0 * hs, ko = row0 + C + (size_t)g0 * hs, vo = ko + (size_t)g.kv * hs;
-                const float *p = att + ((size_t)b * NH + h0) * (size_t)g.tt;
-                const float *dO = dout + (size_t)b * (size_t)T * (size_t)C + (size_t)h0 * hs;
-                long long sq = (long long)rep * hs, sp = rep * g.tt;
-                bgemm(d, 'T', 'N', T, hs, T, 1.0f, p, T, sp, dO, C, sq, 1.0f, dqkv + vo, ld, hs, nb);
-                bgemm(d, 'N', 'T', T, T, hs, 1.0f, dO, C, sq, qkv + vo, ld, hs, 0.0f, scratch, T, g.tt, nb);
-                CU(d, "softmax_bwd kernel", zc_softmax_bwd(row(d)->st, scratch, p, (size_t)sp, T, nb, g.scale));
-                bgemm(d, 'N', 'N', T, hs, T, 1.0f, scratch, T, g.tt, qkv + ko, ld, hs, 1.0f, dqkv + qo, ld, sq, nb);
-                bgemm(d, 'T', 'N', T, hs, T, 1.0f, scratch, T, g.tt, qkv + qo, ld, sq, 1.0f, dqkv + ko, ld, hs, nb);
-            }
-    }
+    int rc = za_attention_bwd(&cu_za, d, dqkv, scratch, scratch_n, dout, att, qkv, B, T, C, NH, KV);
+    if (rc)
+        fail(d, "attention_bwd", rc == -2 ? "a scratch smaller than one head's T x T scores"
+                                          : "the heads do not divide the width, or the KV heads the heads");
 }
 
 static void cu_flash_fwd(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
