@@ -203,6 +203,21 @@ if [ "$("$ZPLAN_ENGINE" devices 2>/dev/null | jq -r '.gpus // 0')" = 0 ]; then
 else
     ok 0 "calibrate --backend cuda without a GPU: not here (a GPU is visible) # SKIP"
 fi
+# scripts/predict-gpu.sh (on a GPU: the planner's step time with a
+# calibrated profile beside the engine's, 8 shapes) kept working: on a CPU
+# rank with the profile above its two tiny shapes are planned, run and
+# predicted, and the summary counts them; its bad arguments are refused
+run sh "$ZPLAN_SRCDIR/scripts/predict-gpu.sh" --backend cpu --shapes tiny --profile local-cpu --db "$DB" --steps 3 --tap
+ok "$([ "$rc" -eq 0 ] && grep -q '^1\.\.2$' "$outf" &&
+    [ "$(grep -c '^ok [12] - [a-z0-9-]*: predicted [0-9.e+-]* s, measured [0-9.e+-]* s a step: -\{0,1\}[0-9.]* %$' "$outf")" -eq 2 ] &&
+    grep -q '^# [0-2] of 2 shapes within 10 %, median |error| [0-9.]* %' "$outf"; echo $?)" \
+    "scripts/predict-gpu.sh --backend cpu --shapes tiny: two shapes planned, run and predicted, and summed up" ||
+    diag "rc=$rc $(cat "$outf") $err"
+run sh "$ZPLAN_SRCDIR/scripts/predict-gpu.sh" --backend cpu --shapes tiny
+ok "$([ "$rc" -eq 2 ] && grep -q 'needs --profile NAME' "$errf"; echo $?)" "predict-gpu.sh --backend cpu without --profile: exit 2"
+run sh "$ZPLAN_SRCDIR/scripts/predict-gpu.sh" --steps 2
+ok "$([ "$rc" -eq 2 ] && grep -q 'a count of 3 or more' "$errf"; echo $?)" "predict-gpu.sh --steps 2: exit 2 (no steps after the first to take a median of)"
+
 run "$ZPLAN" help calibrate
 ok "$([ "$rc" -eq 0 ] && echo "$out" | grep -q 'Usage: zplan calibrate'; echo $?)" "zplan help calibrate"
 finish

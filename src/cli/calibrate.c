@@ -551,8 +551,9 @@ static const char calibrate_usage[] =
     "in the GPU preset format: plan with --gpu NAME, and zplan exec predicts step times\n"
     "with it.\n"
     "With --backend cuda it measures GPU 0 through the engine's CUDA row instead: cuBLAS's\n"
-    "bf16 and fp32 GEMMs at square sizes and at training layers' shapes (the planner's\n"
-    "matmul curve's ceiling fitted to them), the elementwise rate, the CUDA context's and\n"
+    "GEMMs as the engine runs them (fp32 tensors under bf16 math, its gemm=bf16, and exact\n"
+    "fp32) at square sizes and at training layers' shapes (the planner's matmul curve's\n"
+    "ceiling fitted to the bf16 ones), the elementwise rate, the CUDA context's and\n"
     "cuBLAS's memory; the profile (default name: the preset's, with -cal) keeps the\n"
     "preset's peaks and links.\n";
 
