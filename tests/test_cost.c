@@ -1007,6 +1007,27 @@ static void test_tensor_math(void)
     is_dbl(f32.compute_s, 2 * T * flops / (PEAK / 2 * EFF), 1e-12, "compute_fp32: the products at the fp32 peak");
     is_dbl(tc.compute_s, 2 * T * flops / (PEAK * EFF), 1e-12,
            "compute_fp32 with tensor_math: the products at the bf16 peak (the engine's gemm=bf16 on a GPU)");
+    /* the engine's flash kernel stays fp32: with flash attention the core
+     * (3 x 4 s h, and 2 s h for the scores rebuilt in backward) at the
+     * fp32 peak, the linear layers and the head at the bf16 one */
+    tr.flash = 1;
+    zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &tc);
+    double lin = 2 * 3 * 24 * h * h + 3 * 2 * V * h, core = 2 * (3 * 4 * s * h + 2 * s * h);
+    is_dbl(tc.compute_s, 2 * T * (lin / (PEAK * EFF) + core / (PEAK / 2 * EFF)), 1e-12,
+           "tensor_math with flash attention: its core at the fp32 peak (the engine's flash kernel is fp32)");
+    /* and by shape: the flash kernel at attn_eff of the fp32 peak */
+    zp_conv sc = shape_conv(0);
+    sc.attn_eff = 0.25;
+    zp_cost a, b;
+    zp_cost_eval(&m, &tr, &l, &c, &sc, &empty_comm, &empty_comm, &a);
+    c.gpu.peak_flops[ZP_DT_FP32] = PEAK / 4;
+    zp_cost_eval(&m, &tr, &l, &c, &sc, &empty_comm, &empty_comm, &b);
+    /* halving the fp32 peak doubles the kernel's time: 2 layers x 2
+     * micro-batches x (forward 2 + backward 4 + rebuilt 1) products of
+     * half the s x s x d scores for 8 heads of a micro-batch of 2 */
+    double work = 0.5 * 2.0 * s * s * (h / 8) * 2 * 8, k1 = work / (PEAK / 2 * 0.25);
+    is_dbl(b.compute_s - a.compute_s, 2 * 2 * 7 * k1, 1e-9,
+           "tensor_math with flash by shape: the kernel's time follows the fp32 peak, the products' do not");
 }
 
 static void test_fp8(void)

@@ -736,18 +736,21 @@ static double linear_bwd(const zp_gemm_curve *g, double pk, double eb, double T,
  * the forward's; the head: final norm, product, cross-entropy (backward
  * twice). */
 static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, double pk,
-                         double pk8, double mm[5], double k[4], double *attn, double *lin, double *wg, double *dg)
+                         double pk8, double pka, double mm[5], double k[4], double *attn, double *lin, double *wg,
+                         double *dg)
 {
     /* s: this rank's tokens of a sequence (s / cp); span: the keys of the
      * whole sequence a query sees */
     double s = (double)(tr->seq / zp_cp(l)), b = (double)l->micro_batch, t = (double)l->tp, h = (double)m->hidden;
     double T = s * b, d = (double)zp_model_head_dim(m), span = (double)zp_model_attn_span(m, tr->seq);
     double core = span * (double)(m->heads * zp_model_head_dim(m));   /* s' a d per token */
-    double block = 2.0 * (double)zp_model_block_matmul_params(m) + 4.0 * core;
     if (cv->gemm_eff > 0) {
-        /* FP8: the linear layers' FLOPs at the FP8 peak, the attention core's at the dtype's */
+        /* FP8: the linear layers' FLOPs at the FP8 peak, the attention
+         * core's at its own (pka: the dtype's, or fp32's for a flash
+         * kernel that stays fp32 beside tensor-core products) */
         double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff), lw = 2.0 * (double)zp_model_block_matmul_params(m);
-        double blk = tr->fp8 ? lw * pk / pk8 + 4.0 * core : block;   /* FLOPs at the dtype's rate */
+        double ar = pk / pka, ac = 4.0 * core * ar;   /* the core's FLOPs at the dtype's rate */
+        double blk = (tr->fp8 ? lw * pk / pk8 : lw) + ac;   /* FLOPs at the dtype's rate */
         double r = l->ckpt == ZP_CKPT_FULL        ? blk
                    /* an FP8 MLP's products at the FP8 peak */
                    : l->ckpt == ZP_CKPT_SELECTIVE
@@ -757,12 +760,12 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
                                            : 0.0;
         mm[0] = tok * blk * inv;
         mm[1] = 2.0 * mm[0];
-        mm[2] = tok * (r + (tr->flash ? 2.0 * core : 0.0)) * inv;
+        mm[2] = tok * (r + (tr->flash ? 2.0 * core * ar : 0.0)) * inv;
         mm[3] = tok * 2.0 * (double)m->vocab * h * inv;
         mm[4] = 2.0 * mm[3];
         k[0] = k[1] = k[2] = k[3] = 0.0;
         /* forward, backward, flash's rebuilt scores, full recompute's forward again */
-        *attn = tok * 4.0 * core * (3.0 + (tr->flash ? 0.5 : 0.0) + (l->ckpt == ZP_CKPT_FULL ? 1.0 : 0.0)) * inv;
+        *attn = tok * ac * (3.0 + (tr->flash ? 0.5 : 0.0) + (l->ckpt == ZP_CKPT_FULL ? 1.0 : 0.0)) * inv;
         *lin = mm[0] + mm[1] + mm[2] - *attn;
         *wg = tok * (tr->fp8 ? lw * pk / pk8 : lw) * inv;   /* dW: the forward's FLOPs */
         *dg = *wg;                                          /* dX: the same */
@@ -795,7 +798,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
          * causal mask skips the upper half of the scores (s' = s; a window
          * already counts only the keys seen) */
         double work = (span < (double)tr->seq ? 1.0 : 0.5) * 2.0 * s * span * d * nb;   /* one product's FLOPs */
-        sc = work / (pk * cv->attn_eff);
+        sc = work / (pka * cv->attn_eff);
         att_f = 2.0 * sc, att_b = 4.0 * sc;
     } else {
         sc = zp_gemm_time(&cv->gemm, pk, eb, s, span, d, nb);                 /* Q K^T; dP = dO V^T */
@@ -873,7 +876,10 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     zp_dtype cdt = tr->compute_fp32 && !tr->tensor_math ? ZP_DT_FP32 : tr->dtype;
     double mm[5], kn[4], attn, lin, wg, dg;
     double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
-    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, mm, kn, &attn, &lin, &wg, &dg);
+    /* the attention core's peak: the dtype's, but fp32's for zplan's
+     * engine's flash kernel, which stays fp32 beside tensor-core products */
+    double pka = tr->tensor_math && tr->flash ? c->gpu.peak_flops[ZP_DT_FP32] : c->gpu.peak_flops[cdt];
+    matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, pka, mm, kn, &attn, &lin, &wg, &dg);
     /* the same for a block kept whole (ckpt_every > 1): its recompute
      * terms (mm[2], kn[2], and in lin and attn) as without recompute */
     zp_layout nl = *l;
@@ -881,7 +887,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     double mmk[5], knk[4], attnk, link, wgk, dgk;
     int partial = l->ckpt == ZP_CKPT_FULL && (tr->ckpt_every > 1 || tr->ckpt_block > 0);
     if (partial)
-        matmul_times(m, tr, &nl, cv, c->gpu.peak_flops[cdt], pk8, mmk, knk, &attnk, &link, &wgk, &dgk);
+        matmul_times(m, tr, &nl, cv, c->gpu.peak_flops[cdt], pk8, pka, mmk, knk, &attnk, &link, &wgk, &dgk);
     else {
         for (int i = 0; i < 5; i++)
             mmk[i] = mm[i];
