@@ -980,11 +980,6 @@ static void test_uneven_stages(void)
     is_dbl(out.bubble_s, 3 * mb, 1e-12, "10 layers on 4 stages: bubble = (p - 1) x the slowest micro-batch");
 }
 
-/* FP8 linear layers: their products at the FP8 peak (here twice the
- * 16-bit one), the attention core and the head at the dtype's; by hand at
- * a constant efficiency E: per token and layer forward 24 h^2 / (2 P E) +
- * 4 s h / (P E), the head 2 V h / (P E), backward twice; MFU against the
- * FP8 peak. */
 /* A backend computing in fp32 (compute_fp32: zplan's engine) runs its
  * products at the fp32 peak, unless they are the dtype's on the tensor
  * cores (tensor_math: the engine's gemm=bf16 on a GPU), at the bf16 peak.
@@ -1030,6 +1025,11 @@ static void test_tensor_math(void)
            "tensor_math with flash by shape: the kernel's time follows the fp32 peak, the products' do not");
 }
 
+/* FP8 linear layers: their products at the FP8 peak (here twice the
+ * 16-bit one), the attention core and the head at the dtype's; by hand at
+ * a constant efficiency E: per token and layer forward 24 h^2 / (2 P E) +
+ * 4 s h / (P E), the head 2 V h / (P E), backward twice; MFU against the
+ * FP8 peak. */
 static void test_fp8(void)
 {
     zp_model m = gpt(2, 1024, 8, 64);
