@@ -141,7 +141,9 @@ typedef struct ze_dev_ops {
     void (*mark)(ze_dev *d, int slot);
     /* seconds between two marks (waits for the later one) */
     double (*elapsed)(ze_dev *d, int from, int to);
-    /* matrix multiplies since the start: seconds (0 where not timed), FLOPs */
+    /* matrix multiplies since the start: seconds (0 where not timed; the
+     * CPU row's wall clock around each sgemm, the CUDA row's events around
+     * each cuBLAS call, waited for here), FLOPs */
     void (*gemm_stats)(ze_dev *d, double *seconds, double *flops);
     /* forget the GEMM shapes logged so far (the CPU row replays the steady
      * steps' shapes through sgemm alone); NULL: no log */

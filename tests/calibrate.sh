@@ -67,6 +67,16 @@ ok $rc "exec with a profile in the database" || diag "$err"
 cp "$outf" "$tmp/x.json"
 jok "$tmp/x.json" '.profile == "local-cpu" and .step_time_s.predicted > 0 and .step_time_s.measured > 0' \
     "the record: predicted and measured step time"
+# the products' share: predicted by the profile (part of the compute
+# predicted, at a constant efficiency all of it), measured by the engine
+# around each sgemm (part of its step); no preset curve off a GPU
+jok "$tmp/x.json" '.gemm_time_s.predicted > 0 and .gemm_time_s.predicted <= .predicted_time_s.compute * (1 + 1e-9) and
+    .gemm_time_s.measured > 0 and .gemm_time_s.measured < .step_time_s.measured and (.gemm_time_s | has("preset_curve") | not)' \
+    "the record: GEMM time a step, the planner's (within its compute) beside the engine's (within its step)" ||
+    diag "$(jq -c '[.gemm_time_s, .predicted_time_s, .step_time_s]' "$tmp/x.json")"
+run "$ZPLAN" show "$id" --db "$DB"
+ok "$(echo "$out" | grep -q '^  GEMM time (s)  *[0-9.e+-]*  *[0-9.e+-]*  *[-+]\{0,1\}[0-9.]*%   (the products.)$'; echo $?)" \
+    "zplan show: the GEMM time, predicted beside measured" || diag "$out"
 ok "$(! grep -q 'warning' "$errf"; echo $?)" "2 ranks on the profile of 2: no warning" || diag "$err"
 # 4 ranks on a profile measured on 2: said before the launch (a stand-in
 # mpirun: only the warning matters), with how to calibrate for 4

@@ -79,6 +79,11 @@ ok "$(grep -q 'backend=cuda' "$tmp/engine.args.0"; echo $?)" "the engine is laun
 # tensor cores, as autocast runs them and calibrate measured them
 ok "$(grep -q 'gemm=bf16' "$tmp/engine.args.0"; echo $?)" "a bf16 plan: the engine is launched with gemm=bf16"
 jok "$tmp/x1.json" '.gemm_math == "bf16"' "the record: bf16 products (the stand-in did not say: what exec asked)"
+# the products' time by the H200 preset's default curve, no profile, for
+# the engine's measured GEMM time beside it (the stand-in times none)
+jok "$tmp/x1.json" '.gemm_time_s.preset == "H200" and .gemm_time_s.preset_curve > 0 and .gemm_time_s.predicted == null and
+    .gemm_time_s.measured == null' "the record: GEMM time by the H200 preset's default curve, none measured by the stand-in" ||
+    diag "$(jq -c .gemm_time_s "$tmp/x1.json")"
 jok "$tmp/x1.json" '.backend == "cuda" and .gpu == "NVIDIA H200" and .shared_gpu == false and .ranks_per_gpu == 1' \
     "the record: backend cuda, the GPU's name, one rank on it"
 # the H200 preset says a 500 MiB context (data/gpus/h200.json)

@@ -26,6 +26,9 @@ jok "$tmp/x.json" '(.exec_id | type) == "number" and (.losses | length) == 4 and
     "the record: exec id, one loss per step, the scaled model"
 jok "$tmp/x.json" '(.step_time_s | has("predicted") and has("measured")) and (.comm_bytes_per_step | has("predicted") and has("measured"))' \
     "the record: step time and communication, predicted and measured"
+jok "$tmp/x.json" '.gemm_time_s.predicted == null and .gemm_time_s.measured > 0 and
+    .gemm_time_s.measured < .step_time_s.measured and (.gemm_time_s | has("preset_curve") | not)' \
+    "the record: the engine's GEMM time (around each sgemm, within its step); no profile, no prediction; no preset curve off a GPU"
 jok "$tmp/x.json" '(.per_rank | length) == 2 and all(.per_rank[]; has("rank") and has("stage") and
     (.predicted_bytes | has("params") and has("grads") and has("optimizer") and has("activations") and has("buffers") and has("peak")) and
     (.measured_bytes | has("params") and has("grads") and has("optimizer") and has("activations") and has("buffers") and has("peak")) and

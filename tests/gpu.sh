@@ -246,6 +246,9 @@ cp "$outf" "$tmp/cpu-tc.json"
 eng 1 2 4 0 0 sgd=1 gemm=bf16 backend=cuda
 ok $rc "bf16 products (tensor cores) on the GPU: runs" || diag "$err"
 jok "$outf" '.gemm_math == "bf16"' "bf16 products: the GPU engine says so"
+jok "$outf" '.gemm.seconds_per_step > 0 and .gemm.seconds_per_step < .step_time_s' \
+    "the GPU engine times its GEMMs (events around each cuBLAS call): within its step" ||
+    diag "$(jq -c '[.gemm, .step_time_s]' "$outf")"
 within "$outf" "$tmp/cpu-tc.json" 1e-3 "bf16 products, SGD: the CPU row's rounded-operand curve within 1e-3 per step"
 diag "first loss (the forward): GPU $(jq '.losses[0]' "$outf"), CPU $(jq '.losses[0]' "$tmp/cpu-tc.json")"
 # what zplan exec runs a bf16 plan with on a GPU: bf16 storage, AdamW, bf16 products

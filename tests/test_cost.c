@@ -945,6 +945,8 @@ static void test_shape_step(void)
     double bwd = L * (lb + 5 * sc + 20 * k) + hb + 6 * k + 2 * ew;
     is_dbl(out.compute_s, 3 * (fwd + bwd), 1e-12, "by shape: compute = M x (products + attention + kernels + traffic), "
            "listed by hand");
+    is_dbl(out.gemm_s, 3 * (L * (lf + lb + 7 * sc) + hf + hb), 1e-12,
+           "by shape: of it the products' and the fused attention's, without the kernels' fixed time and traffic");
     /* the same plan at a micro-batch of 1, twice the accumulation: slower
      * (smaller products, the kernels' fixed time twice as often) */
     zp_layout l1 = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 1, 6);
@@ -1002,6 +1004,8 @@ static void test_tensor_math(void)
     is_dbl(f32.compute_s, 2 * T * flops / (PEAK / 2 * EFF), 1e-12, "compute_fp32: the products at the fp32 peak");
     is_dbl(tc.compute_s, 2 * T * flops / (PEAK * EFF), 1e-12,
            "compute_fp32 with tensor_math: the products at the bf16 peak (the engine's gemm=bf16 on a GPU)");
+    /* at a constant efficiency every second of compute is a product's */
+    is_dbl(tc.gemm_s, tc.compute_s, 1e-12, "a constant efficiency: the products' time is the compute");
     /* the engine's flash kernel stays fp32: with flash attention the core
      * (3 x 4 s h, and 2 s h for the scores rebuilt in backward) at the
      * fp32 peak, the linear layers and the head at the bf16 one */

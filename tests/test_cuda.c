@@ -289,6 +289,15 @@ static void test_model(const shape *s)
         dfree(dinp), dfree(dw), dfree(dbias), dfree(dout), dfree(dgi), dfree(dgw), dfree(dgb), dfree(dgo);
     }
 
+    /* the GEMMs so far were timed apart (an event pair around each): some
+     * time, less than the wall clock since the row started */
+    {
+        double gs = 0.0, gf = 0.0;
+        gpu.ops->gemm_stats(&gpu, &gs, &gf);
+        ok(gs > 0.0 && gs < 600.0 && gf > 0.0, "the CUDA row times its GEMMs: %.3g s for %.3g FLOPs so far (%s)", gs,
+           gf, sh);
+    }
+
     /* the linear layers' products under bf16 and fp16 math (ze_dev.math:
      * cuBLAS's FAST_16BF / FAST_16F compute types on the fp32 tensors)
      * against the CPU row's operands rounded to nearest even */

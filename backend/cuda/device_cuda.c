@@ -53,7 +53,14 @@ typedef struct cu_row {
     double *dscalar;      /* device: a loss or sum of squares being summed */
     double *hscalar;      /* pinned: where it is read back */
     double flops;         /* 2 M N K of every sgemm */
+    /* the GEMMs' own time: an event pair around each (gev[2 i], gev[2 i +
+     * 1], gn pairs recorded of GEV_PAIRS), summed into gemm_s */
+    cudaEvent_t *gev;
+    int gn;
+    double gemm_s;
 } cu_row;
+
+enum { GEV_PAIRS = 512 };
 
 static cu_row *row(const ze_dev *d)
 {
@@ -264,6 +271,39 @@ static void cu_layernorm_bwd(ze_dev *d, float *dinp, float *dw, float *db, const
     CU(d, "layernorm_bwd kernels", zc_layernorm_bwd(row(d)->st, dinp, dw, db, dout, inp, w, mean, rstd, N, C));
 }
 
+/* The GEMMs' own time: the events recorded so far waited for and their
+ * pairs' intervals summed (when the pool is full, and when gemm_stats
+ * asks: the engine does at its first step's start and end and at the
+ * run's end, so that a step waits on nothing it would not) */
+static void gt_flush(ze_dev *d)
+{
+    cu_row *r = row(d);
+    if (!r->gn)
+        return;
+    CU(d, "cudaEventSynchronize", cudaEventSynchronize(r->gev[2 * r->gn - 1]));
+    for (int i = 0; i < r->gn; i++) {
+        float ms = 0.0f;
+        CU(d, "cudaEventElapsedTime", cudaEventElapsedTime(&ms, r->gev[2 * i], r->gev[2 * i + 1]));
+        r->gemm_s += 1e-3 * (double)ms;
+    }
+    r->gn = 0;
+}
+
+static void gt_begin(ze_dev *d)
+{
+    cu_row *r = row(d);
+    if (r->gn == GEV_PAIRS)
+        gt_flush(d);
+    CU(d, "cudaEventRecord", cudaEventRecord(r->gev[2 * r->gn], r->st));
+}
+
+static void gt_end(ze_dev *d)
+{
+    cu_row *r = row(d);
+    CU(d, "cudaEventRecord", cudaEventRecord(r->gev[2 * r->gn + 1], r->st));
+    r->gn++;
+}
+
 /* The compute type of fp32 operands under the row's math (device.h):
  * exact fp32 (CUBLAS_COMPUTE_32F under the default math mode: no TF32), or
  * the tensor cores' bf16 / fp16 products with fp32 accumulation, the
@@ -284,11 +324,13 @@ static void sgemm(ze_dev *d, cublasOperation_t ta, cublasOperation_t tb, int m, 
                   int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {
     const float one = 1.0f;
+    gt_begin(d);
     if (d->math == ZE_F32)
         CB(d, "cublasSgemm", cublasSgemm(row(d)->blas, ta, tb, m, n, k, &one, A, lda, B, ldb, &beta, C, ldc));
     else
         CB(d, "cublasGemmEx", cublasGemmEx(row(d)->blas, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F,
                                            ldb, &beta, C, CUDA_R_32F, ldc, compute_of(d), CUBLAS_GEMM_DEFAULT));
+    gt_end(d);
     row(d)->flops += 2.0 * (double)m * (double)n * (double)k;
 }
 
@@ -316,10 +358,12 @@ static void cu_gemm(ze_dev *d, char ta, char tb, int M, int N, int K, const void
 {
     const float one = 1.0f;
     cudaDataType_t t = dt == ZE_F32 ? CUDA_R_32F : dt == ZE_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    gt_begin(d);
     CB(d, "cublasGemmEx", cublasGemmEx(row(d)->blas, tb == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N,
                                        ta == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &one, B, t, tb == 'T' ? K : N,
                                        A, t, ta == 'T' ? M : K, &beta, C, CUDA_R_32F, N,
                                        dt == ZE_F32 ? compute_of(d) : CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    gt_end(d);
     row(d)->flops += 2.0 * (double)M * (double)N * (double)K;
 }
 
@@ -350,11 +394,13 @@ static void za_gemm(void *ctx, char ta, char tb, int m, int n, int k, float alph
                     int batch)
 {
     ze_dev *d = ctx;
+    gt_begin(d);
     CB(d, "cublasGemmStridedBatchedEx",
        cublasGemmStridedBatchedEx(row(d)->blas, ta == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   tb == 'T' ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, CUDA_R_32F, lda, sA, B,
                                   CUDA_R_32F, ldb, sB, &beta, C, CUDA_R_32F, ldc, sC, batch, compute_of(d),
                                   CUBLAS_GEMM_DEFAULT));
+    gt_end(d);
     row(d)->flops += 2.0 * (double)m * (double)n * (double)k * (double)batch;
 }
 
@@ -558,7 +604,8 @@ static double cu_elapsed(ze_dev *d, int from, int to)
 
 static void cu_gemm_stats(ze_dev *d, double *seconds, double *flops)
 {
-    *seconds = 0.0;   /* GEMMs are not timed apart on the GPU */
+    gt_flush(d);
+    *seconds = row(d)->gemm_s;   /* between an event before and after each */
     *flops = row(d)->flops;
 }
 
@@ -569,6 +616,10 @@ static void release(cu_row *r)
     for (int i = 0; i < ZE_NMARK; i++)
         if (r->ev[i])
             (void)cudaEventDestroy(r->ev[i]);
+    for (int i = 0; r->gev && i < 2 * GEV_PAIRS; i++)
+        if (r->gev[i])
+            (void)cudaEventDestroy(r->gev[i]);
+    free(r->gev);
     if (r->blas)
         (void)cublasDestroy(r->blas);
     if (r->dscalar)
@@ -738,6 +789,11 @@ int ze_dev_cuda_init(ze_dev *d, ze_alloc *a, int ordinal, uint64_t used_before)
 
     for (int i = 0; i < ZE_NMARK; i++)
         INIT_CU("cudaEventCreate", cudaEventCreate(&r->ev[i]));
+    r->gev = calloc(2 * GEV_PAIRS, sizeof *r->gev);
+    if (!r->gev)
+        INIT_CU("calloc (GEMM events)", cudaErrorMemoryAllocation);
+    for (int i = 0; i < 2 * GEV_PAIRS; i++)
+        INIT_CU("cudaEventCreate (GEMM timing)", cudaEventCreate(&r->gev[i]));
     INIT_CU("cudaMallocHost (staging)", cudaMallocHost(&r->staging, STAGING_BYTES));
     r->staging_bytes = STAGING_BYTES;
     INIT_CU("cudaMalloc (scalars)", cudaMalloc((void **)&r->dscalar, 2 * sizeof(double)));

@@ -390,6 +390,26 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     zp_comm_plan(m, &pb.train, &l, &pb.cluster, &pb.conv, 0, &pc);
     zp_cost pcost;
     zp_cost_eval(m, &pb.train, &l, &pb.cluster, &pb.conv, &pc, &pc, &pcost);
+    /* on a GPU, the products' time by the default matmul curve of the
+     * device's preset, no profile (its SMs, ceiling - the benchmark one
+     * where the plan asked for it - and attention rate), beside the
+     * engine's measured GEMM time in the record */
+    double gemm_preset[1] = {-1.0};
+    zp_gpu pre;
+    memset(&pre, 0, sizeof pre);
+    if (cuda && zp_gpu_preset_for_device(gpu_name, &pre) && pre.sms > 0 && pre.gemm_eff_max > 0) {
+        zp_problem pd = pb;
+        zp_cost dc;
+        pd.cluster.gpu = pre;
+        pd.conv.gemm_eff = 0.0;
+        pd.conv.gemm.eff_max = pb.conv.gemm_bench && pre.gemm_eff_max_bench > 0 ? pre.gemm_eff_max_bench
+                                                                                 : pre.gemm_eff_max;
+        pd.conv.gemm.sms = pre.sms;
+        pd.conv.gemm.hbm_gbps = pre.hbm_gbps;
+        pd.conv.attn_eff = pre.attn_eff > 0 ? pre.attn_eff : 0.3;
+        zp_cost_eval(m, &pd.train, &l, &pd.cluster, &pd.conv, &pc, &pc, &dc);
+        gemm_preset[0] = dc.gemm_s;
+    }
     /* On a GPU, the runtime's memory as the planner counts it (its overhead
      * class) with this GPU's conventions: the context and cuBLAS per
      * process, an NCCL communicator for dp > 1 when each rank has a GPU of
@@ -445,7 +465,8 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                         pb.cluster.gpu.gpus_per_node, &ovh_gpu, gpu_slug,
                         {0, tg.run_id, (int)tg.rank, NULL, 0, NULL, o.backend, o.np, o.steps, scale, &l, cap, m,
                          &pb.train, NULL, NULL, have_profile ? o.profile : NULL, &pcost, &pc, &pm, pms, l.pp, cuda, gpu_name,
-                         shared, ranks_per_gpu, ovh_source, pr_ctx, pr_blas, pr_comm, pr_round}};
+                         shared, ranks_per_gpu, ovh_source, pr_ctx, pr_blas, pr_comm, pr_round, gemm_preset[0],
+                         gemm_preset[0] >= 0 ? pre.name : NULL}};
     return zp_exec_run(cli, &x);
 }
 

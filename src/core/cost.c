@@ -848,7 +848,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                     const zp_conv *cv, const zp_lcache *lc, const zp_comm *first, const zp_comm *last,
                     const zp_comm *midc, zp_cost *out)
 {
-    out->ew_bytes = 0.0;
+    out->ew_bytes = out->gemm_s = 0.0;
     /* FLOPs of one micro-batch on one tp rank: the blocks of a stage, the
      * head on the last, backward twice forward, and the recomputation */
     double s = (double)tr->seq, h = (double)m->hidden, sl = (double)(tr->seq / zp_cp(l));
@@ -979,6 +979,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);
+            out->gemm_s = M * (Ls * (mm[0] + mm[1]) + R * mm[2] + K * mmk[2] + (last_stage ? mm[3] + mm[4] : 0.0));
             /* a micro-batch's time on the stage that paces the pipeline:
              * its compute and the communication every micro-batch exposes
              * there (the fill and drain of the pipeline take p - 1 of them,

@@ -549,5 +549,18 @@ void zp_render_exec(FILE *out, const cJSON *rec)
     else
         fprintf(out, "  %-22s %14s %14s   (no step finished, and no hardware profile: run zplan calibrate)\n",
                 "step time (s)", "-", "-");
+    /* the products' share of a step, where the engine timed its GEMMs */
+    const cJSON *gt = zp_jobj(rec, "gemm_time_s");
+    if (zp_jnum(gt, "measured") > 0) {
+        if (cJSON_IsNumber(zp_jobj(gt, "predicted")))
+            fprintf(out, "  %-22s %14.4g %14.4g %8s   (the products')\n", "GEMM time (s)", zp_jnum(gt, "predicted"),
+                    zp_jnum(gt, "measured"), pct(err, sizeof err, zp_jnum(gt, "predicted"), zp_jnum(gt, "measured")));
+        else
+            fprintf(out, "  %-22s %14s %14.4g   (the products')\n", "GEMM time (s)", "-", zp_jnum(gt, "measured"));
+        if (zp_jnum(gt, "preset_curve") > 0)
+            fprintf(out, "  %-22s %14.4g %14.4g %8s   (%s's default curve, no profile)\n", "GEMM time, preset (s)",
+                    zp_jnum(gt, "preset_curve"), zp_jnum(gt, "measured"),
+                    pct(err, sizeof err, zp_jnum(gt, "preset_curve"), zp_jnum(gt, "measured")), S(gt, "preset"));
+    }
 }
 

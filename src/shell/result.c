@@ -642,6 +642,11 @@ static const zp_field pm_f[] = {{"predicted", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 1
                                 {"measured", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 1},
                                 {"by_kind", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
                                 {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
+static const zp_field gemm_time_f[] = {{"predicted", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 1},
+                                       {"preset_curve", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
+                                       {"preset", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
+                                       {"measured", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 1},
+                                       {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field exec_f[] = {
     {"exec_id", ZP_F_INT, 1, 1e15, NULL, NULL, 0, 0},
     {"status", ZP_F_STR, 0, 0, status_n, NULL, 0, 0},
@@ -669,6 +674,7 @@ static const zp_field exec_f[] = {
     {"model", ZP_F_OBJ, 0, 0, NULL, exmodel_f, 1, 0},
     {"losses", ZP_F_ARR, -BIG, BIG, NULL, NULL, 1, 1},
     {"step_time_s", ZP_F_OBJ, 0, 0, NULL, pm_f, 1, 0},
+    {"gemm_time_s", ZP_F_OBJ, 0, 0, NULL, gemm_time_f, 1, 0},   /* absent before it was recorded */
     {"comm_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, pm_f, 1, 0},
     {"per_rank", ZP_F_ARR, 0, 0, NULL, rank_f, 1, 0},
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
@@ -824,6 +830,25 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
         else
             cJSON_AddNullToObject(sm, "measured");
     }
+    {   /* the products' time a step (the matmuls and the attention's
+         * products or fused kernel): the planner's with the profile, by the
+         * device preset's default curve (on a GPU), the engine's as timed
+         * around its GEMMs (0 where a row does not time them: null) */
+        cJSON *gt = cJSON_AddObjectToObject(rec, "gemm_time_s");
+        if (v->profile)
+            cJSON_AddNumberToObject(gt, "predicted", v->cost->gemm_s);
+        else
+            cJSON_AddNullToObject(gt, "predicted");
+        if (v->gemm_preset_gpu && v->gemm_preset_s >= 0) {
+            cJSON_AddNumberToObject(gt, "preset_curve", v->gemm_preset_s);
+            cJSON_AddStringToObject(gt, "preset", v->gemm_preset_gpu);
+        }
+        double gs = zp_jnum(zp_jobj(v->engine, "gemm"), "seconds_per_step");
+        if (gs > 0)
+            cJSON_AddNumberToObject(gt, "measured", gs);
+        else
+            cJSON_AddNullToObject(gt, "measured");
+    }
     cJSON *cb = cJSON_AddObjectToObject(rec, "comm_bytes_per_step");
     cJSON_AddNumberToObject(cb, "predicted", (double)v->comm->bytes_per_step);
     cJSON_AddNumberToObject(cb, "measured", zp_jnum(zp_jobj(v->engine, "bus_bytes_per_step"), "total"));
@@ -963,6 +988,8 @@ static const zp_field erank_f[] = {
 };
 /* Every field exec copies into the record, in the record's ranges (exec_f),
  * so that what exec writes, show and report accept. */
+static const zp_field egemm_f[] = {{"seconds_per_step", ZP_F_NUM, 0, BIG, NULL, NULL, 1, 0},
+                                   {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field engine_f[] = {
     {"status", ZP_F_STR, 0, 0, NULL, NULL, 0, 0},
     {"ranks", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},
@@ -977,6 +1004,7 @@ static const zp_field engine_f[] = {
     {"gemm_math", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"skipped_steps", ZP_F_INT, 0, 1e9, NULL, NULL, 1, 0},
     {"loss_scale", ZP_F_NUM, 0, 1e40, NULL, NULL, 1, 0},
+    {"gemm", ZP_F_OBJ, 0, 0, NULL, egemm_f, 1, 0},
     {"phase_time_s", ZP_F_OBJ, 0, 0, NULL, NULL, 1, 0},
     {"bus_bytes_per_step", ZP_F_OBJ, 0, 0, NULL, ebus_f, 1, 0},
     {"bus_bytes_per_group", ZP_F_OBJ, 0, 0, NULL, rgroups_f, 1, 0},

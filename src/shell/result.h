@@ -70,6 +70,10 @@ typedef struct zp_exec_view {
     int64_t ranks_per_gpu;
     const char *overhead_source;
     uint64_t pr_ctx, pr_blas, pr_comm, pr_round;   /* the runtime's memory, predicted */
+    /* on a GPU, the products' time a step by the default curve of the
+     * device's preset (no profile), and that preset; < 0 / NULL: none */
+    double gemm_preset_s;
+    const char *gemm_preset_gpu;
 } zp_exec_view;
 /* The execution record (zplan exec --json, the executions table's
  * record_json): written here, checked by zp_exec_record_check. */
