@@ -945,8 +945,8 @@ static void test_shape_step(void)
     double bwd = L * (lb + 5 * sc + 20 * k) + hb + 6 * k + 2 * ew;
     is_dbl(out.compute_s, 3 * (fwd + bwd), 1e-12, "by shape: compute = M x (products + attention + kernels + traffic), "
            "listed by hand");
-    is_dbl(out.gemm_s, 3 * (L * (lf + lb + 7 * sc) + hf + hb), 1e-12,
-           "by shape: of it the products' and the fused attention's, without the kernels' fixed time and traffic");
+    is_dbl(out.gemm_s, 3 * (L * (lf + lb) + hf + hb), 1e-12,
+           "by shape: of it the products' (not the fused flash kernel's, the kernels' fixed time or the traffic)");
     /* the same plan at a micro-batch of 1, twice the accumulation: slower
      * (smaller products, the kernels' fixed time twice as often) */
     zp_layout l1 = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 1, 6);
@@ -1027,6 +1027,16 @@ static void test_tensor_math(void)
     double work = 0.5 * 2.0 * s * s * (h / 8) * 2 * 8, k1 = work / (PEAK / 2 * 0.25);
     is_dbl(b.compute_s - a.compute_s, 2 * 2 * 7 * k1, 1e-9,
            "tensor_math with flash by shape: the kernel's time follows the fp32 peak, the products' do not");
+    /* gemm_s is the first stage's (rank 0's, which the engine reports):
+     * 4 layers on 2 stages, the first with 2 layers and no head */
+    zp_model m4 = gpt(4, 1024, 8, 64);
+    zp_train t4 = train(512, 4);
+    zp_layout l2 = lay(1, 1, 2, 1, 0, ZP_CKPT_NONE, 2, 2);
+    zp_cluster c2 = cluster(2);
+    zp_cost p2;
+    zp_cost_eval(&m4, &t4, &l2, &c2, &cv, &empty_comm, &empty_comm, &p2);
+    is_dbl(p2.gemm_s, 2 * T * 2 * 3 * (24 * h * h + 4 * s * h) / (PEAK * EFF), 1e-12,
+           "pp 2: the products' time is the first stage's (2 layers, no head), not the last's");
 }
 
 /* FP8 linear layers: their products at the FP8 peak (here twice the

@@ -676,8 +676,9 @@ typedef struct zp_cost {
     double mfu;            /* model FLOPs / (step time * G * dense peak) */
     double ew_bytes;       /* the non-matmul kernels' traffic of a micro-batch on the slowest stage (forward,
                             * backward, recompute) */
-    double gemm_s;         /* of compute_s, the products' (the matmuls, the attention's products or its
-                            * fused kernel), all micro-batches: what an engine times around its GEMMs */
+    double gemm_s;         /* the first stage's products (the matmuls and the stored-probabilities
+                            * attention's; a fused flash kernel is no GEMM), all micro-batches: what an
+                            * engine's rank 0 times around its GEMMs */
 } zp_cost;
 
 /* Forward FLOPs per token of the whole model (matmuls + attention scores). */

@@ -971,6 +971,11 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (zp_lp_grads_apply(tr, l, cv) && lp_bps > 0)
             bwd_s += (double)zp_lcache_stage_params(m, l, lc, stages[which]) * ZP_LP_GRADS_ADD_BYTES / lp_bps;
         double comp = M * (fwd_s + bwd_s);
+        /* the products of the first stage (rank 0's, which an engine
+         * reports), the fused flash kernel left out */
+        if (first_stage)
+            out->gemm_s = M * (Ls * (mm[0] + mm[1]) + R * mm[2] + K * mmk[2] + (last_stage ? mm[3] + mm[4] : 0.0) -
+                               (tr->flash ? R * attn + K * attnk : 0.0));
         const zp_comm *cm = which == 2 ? last : which == 1 && midc ? midc : first;
         double ex = exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
                             Ls * wg, Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv),
@@ -979,7 +984,6 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         if (comp > best_compute) {
             best_compute = comp;
             hw = M * (f + b + rc);
-            out->gemm_s = M * (Ls * (mm[0] + mm[1]) + R * mm[2] + K * mmk[2] + (last_stage ? mm[3] + mm[4] : 0.0));
             /* a micro-batch's time on the stage that paces the pipeline:
              * its compute and the communication every micro-batch exposes
              * there (the fill and drain of the pipeline take p - 1 of them,
