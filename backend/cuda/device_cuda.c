@@ -23,7 +23,9 @@
  * TF32 (only CUBLAS_TF32_TENSOR_OP_MATH or NVIDIA_TF32_OVERRIDE=1 would), so
  * NVIDIA_TF32_OVERRIDE need not be set; under bf16 or fp16 math (d->math,
  * engine key gemm=) the linear layers' are cublasGemmEx on the same fp32
- * tensors with the tensor cores' 16-bit products (compute_of). */
+ * tensors with the tensor cores' 16-bit products (compute_of).  The
+ * stored-probabilities attention's products are cublasGemmStridedBatchedEx
+ * in compute_of's type in every math (attn_batched.c's sequence). */
 #include "attn_batched.h"
 #include "device.h"
 #include "kernels_cuda.h"

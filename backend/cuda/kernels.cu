@@ -11,8 +11,8 @@
  *  - scatter-adds (embedding backward, flash attention's dK and dV, which
  *    the query heads of a group share): atomicAdd;
  *  - the stored-probabilities attention's products are cuBLAS's
- *    (device_cuda.c), around the row kernels k_causal_softmax and
- *    k_softmax_bwd.
+ *    (attn_batched.c's sequence, device_cuda.c's calls), around the row
+ *    kernels k_causal_softmax and k_softmax_bwd.
  * Sums are therefore taken in another order than the CPU's (results agree
  * to rounding, not bit for bit), except where no sum is involved: the 16-bit
  * conversions are the CPU's bit manipulations (bit-identical), and the
@@ -348,7 +348,7 @@ __device__ __forceinline__ void sum_partials(float *dst, const float *sacc, int 
     }
 }
 
-/* The stored-probabilities attention as cuBLAS products (device_cuda.c)
+/* The stored-probabilities attention as cuBLAS products (attn_batched.c)
  * around two row kernels, one block per row of a (head, query) pair:
  * k_causal_softmax turns row i of the scaled scores, all T columns written,
  * into its softmax over columns 0..i (zk_attention_fwd's) and zeros after;
@@ -399,7 +399,7 @@ __global__ void k_softmax_bwd(float *ds, const float *p, size_t pstride, int T, 
 
 
 /* The same attention without the T x T probabilities in device memory:
- * one block per query row (b, h, t), as above, but the keys taken in
+ * one block per query row (b, h, t), the keys taken in
  * chunks of FA_KCH whose scores live in shared memory, the output built by
  * the online softmax (the running maximum m and sum l; the partial output
  * rescaled by e^(m_old - m_new) when m grows) and only lse = m + ln l

@@ -332,8 +332,8 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     if ((st = zp_store_open(dbp, &s, &cli->err)))
         return zp_fail(cli, st);
     args[n++] = (char *)eng, args[n++] = "calibrate", args[n++] = "backend=cuda", args[n] = NULL;
-    fprintf(stderr, "%s: calibrating GPU 0 (cuBLAS GEMMs in bf16 and fp32, the elementwise rate, the runtime's "
-            "memory)...\n", cli->prog);
+    fprintf(stderr, "%s: calibrating GPU 0 (cuBLAS GEMMs under bf16 math and in fp32, the elementwise rate, the "
+            "runtime's memory)...\n", cli->prog);
     char *out = NULL;
     int rc = zp_run_capture(args, co->timeout_s, NULL, &out, NULL);
     /* the engine's JSON is its last line (a launcher may print before it) */

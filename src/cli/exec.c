@@ -365,7 +365,10 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     pb.conv.ce_unfused = 0;     /* and its own loss */
     pb.conv.adam_foreach = 0;   /* its AdamW updates in place, one pass */
     pb.conv.pp_out = ZP_PPOUT_FREED;   /* it sends a stage's output and frees it */
-    pb.conv.score_grads = ZP_SGRAD_HEAD;   /* its attention's backward works head by head */
+    /* its attention's backward holds one head's T x T scores' gradients
+     * (the CUDA row batches more heads in the MLP's spent gradients,
+     * which it borrows: no byte more) */
+    pb.conv.score_grads = ZP_SGRAD_HEAD;
     pb.conv.zero3_regather_all = 0;   /* the engine gathers the blocks again, not the head */
     /* the engine interleaves a pipeline as Megatron does: L / (pp vp)
      * layers a chunk, micro-batches a multiple of pp; a scaled plan that
