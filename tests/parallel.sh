@@ -241,24 +241,27 @@ jok "$tmp/gpipe.json" '[.per_rank[] | .device_class_peaks.activations] as $g |
 # the bubble: 1F1B on 4 stages idles (p - 1) / (M + p - 1) of a step on
 # every stage.  Measured as each rank's time waiting in the pipeline's
 # sends and receives (and the tied embedding's reduction) over its step,
-# with each micro-batch's compute emulated by a sleep (10 ms forward, 20 ms
+# with each micro-batch's compute emulated by a sleep (20 ms forward, 40 ms
 # backward: mb_delay_ms) so that 4 stages run side by side on 2 cores as
-# they would on 4 processors; within 20 % of the formula on every stage
+# they would on 4 processors; within 20 % of the formula on every stage.
+# (At 10 and 20 ms, the sends' and receives' own cost on 2 cores shared
+# with another job took M = 16 to +18 %; at 20 and 40 it is half that.)
 for M in 4 8 16; do
     OMPI_MCA_mpi_yield_when_idle=1 run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" layers=4 hidden=32 heads=4 vocab=64 \
-        seq=16 micro_batch=1 accum="$M" steps=3 pp=4 mb_delay_ms=10
+        seq=16 micro_batch=1 accum="$M" steps=3 pp=4 mb_delay_ms=20
     jok "$outf" "(3 / ($M + 3)) as \$w | all(.per_rank[]; (.pipeline_wait_s / .steady_step_s - \$w) / \$w | fabs <= 0.2)" \
         "1F1B, 4 stages, M = $M: every stage idles (p - 1) / (M + p - 1) = $(echo "$M" | awk '{printf "%.3f", 3 / ($1 + 3)}') of its step, within 20 %: $(jq -c '[.per_rank[] | .pipeline_wait_s / .steady_step_s * 1000 | round / 1000]' "$outf")"
 done
 
 # interleaved (vp 2): the bubble v times smaller, (p - 1) / (v M + p - 1).
-# Each of a stage's v chunks sleeps 1 / v of mb_delay_ms, so 20 ms gives a
-# chunk the 10 + 20 ms that a whole stage has above: at 10 the sends' and
-# receives' own cost on 2 oversubscribed cores was a fifth of the 0.086
-# that M = 16 idles, and the check failed on noise, not on the schedule
+# Each of a stage's v chunks sleeps 1 / v of mb_delay_ms, so 40 ms gives a
+# chunk the 20 + 40 ms that a whole stage has above: at a quarter of that
+# the sends' and receives' own cost on 2 oversubscribed cores was a fifth
+# of the 0.086 that M = 16 idles, and the check failed on noise, not on
+# the schedule
 for M in 4 8 16; do
     OMPI_MCA_mpi_yield_when_idle=1 run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" layers=8 hidden=32 heads=4 vocab=64 \
-        seq=16 micro_batch=1 accum="$M" steps=3 pp=4 vp=2 mb_delay_ms=20
+        seq=16 micro_batch=1 accum="$M" steps=3 pp=4 vp=2 mb_delay_ms=40
     jok "$outf" "(3 / (2 * $M + 3)) as \$w | all(.per_rank[]; (.pipeline_wait_s / .steady_step_s - \$w) / \$w | fabs <= 0.2)" \
         "interleaved vp 2, 4 stages, M = $M: every stage idles (p - 1) / (v M + p - 1) = $(echo "$M" | awk '{printf "%.3f", 3 / (2 * $1 + 3)}'), within 20 %: $(jq -c '[.per_rank[] | .pipeline_wait_s / .steady_step_s * 1000 | round / 1000]' "$outf")"
 done
