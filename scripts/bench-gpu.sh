@@ -54,25 +54,9 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
 n=0 bad=0
-say() { if [ $tap -eq 1 ]; then echo "# $*"; else echo "$*"; fi; }
-result() {   # result OK MSG: a TAP line, or a table note when it failed
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then
-        if [ $tap -eq 1 ]; then echo "ok $n - $2"; fi
-    else
-        bad=$((bad + 1))
-        if [ $tap -eq 1 ]; then echo "not ok $n - $2"; else echo "FAILED: $2"; fi
-    fi
-}
+. "$here/scripts/gpu-lib.sh"   # say, result, gpu_or_skip
 
-if [ "$backend" = cuda ]; then
-    probe=$("$ZPLAN_ENGINE" devices 2>/dev/null || echo '{}')
-    if [ "$(printf '%s' "$probe" | jq -r '.gpus // 0')" -lt 1 ]; then
-        why=$(printf '%s' "$probe" | jq -r '.why // "zplan-engine devices found none (or no CUDA build)"')
-        if [ $tap -eq 1 ]; then echo "1..0 # SKIP no GPU: $why"; else echo "bench-gpu.sh: no GPU: $why" >&2; fi
-        exit 0
-    fi
-fi
+gpu_or_skip bench-gpu.sh
 # the preset's dense bf16 peak (FLOP/s)
 peak=$("$ZPLAN" gpus --json 2>/dev/null | jq -r --arg g "$gpu" '.[] | select(.preset == $g) | .bf16_flops // empty | . / 1e12' |
     head -n 1)

@@ -63,24 +63,10 @@ trap 'exit 1' HUP INT TERM
 [ -n "$db" ] || { [ -n "$profile" ] && db=${ZPLAN_DB:-zplan.db}; } || db=$tmp/predict.db
 
 n=0 bad=0
-say() { if [ $tap -eq 1 ]; then echo "# $*"; else echo "$*"; fi; }
-result() {   # result OK MSG: a TAP line, or a note when it failed
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then
-        if [ $tap -eq 1 ]; then echo "ok $n - $2"; fi
-    else
-        bad=$((bad + 1))
-        if [ $tap -eq 1 ]; then echo "not ok $n - $2"; else echo "FAILED: $2"; fi
-    fi
-}
+. "$here/scripts/gpu-lib.sh"   # say, result, gpu_or_skip
 
+gpu_or_skip predict-gpu.sh
 if [ "$backend" = cuda ]; then
-    probe=$("$ZPLAN_ENGINE" devices 2>/dev/null || echo '{}')
-    if [ "$(printf '%s' "$probe" | jq -r '.gpus // 0')" -lt 1 ]; then
-        why=$(printf '%s' "$probe" | jq -r '.why // "zplan-engine devices found none (or no CUDA build)"')
-        if [ $tap -eq 1 ]; then echo "1..0 # SKIP no GPU: $why"; else echo "predict-gpu.sh: no GPU: $why" >&2; fi
-        exit 0
-    fi
     if [ -z "$profile" ]; then
         if "$ZPLAN" calibrate --backend cuda --db "$db" --json >"$tmp/prof.json" 2>"$tmp/prof.err" </dev/null; then
             profile=$(jq -r .name "$tmp/prof.json")
