@@ -1204,6 +1204,24 @@ zp show "$(jq .run_id "$tmp/adam-foreach.json")" --db "$tmp/adam.db" --json
 jok "$outf" '.conventions.adam_impl == "foreach" and .chosen.peak_phase == "step"' "a stored foreach run reads back as foreach"
 zp show "$(jq .run_id "$tmp/adam-foreach.json")" --db "$tmp/adam.db"
 ok "$(grep -q "at its peak: the optimizer step" "$outf"; echo $?)" "the text names the optimizer step as the peak"
+# eager attention on a long sequence (GPT-2 small's blocks at 8192 tokens, 8000 words): the last block's
+# attention backward holds the softmax's two fp32 gradients, 8 a s^2 bytes (it has freed the
+# probabilities' bf16 copy, 2 a s^2), where the loss's three fp32 logit-sized tensors are 12 s V, far
+# less; SDPA has no such moment
+printf '{"model_type": "gpt2", "n_layer": 12, "n_embd": 768, "n_head": 12, "vocab_size": 8000, "n_positions": 8192}' \
+    >"$tmp/g2long.json"
+for a in --no-flash-attn --flash-attn; do
+    zp --config "$tmp/g2long.json" --gpus 1 --gpu h200 --seq 8192 --micro-batch 1 --global-batch 1 --dtype bf16 \
+        --ckpt none $a --framework torch --adam-impl fused --json --db "$tmp/attn.db"
+    cp "$outf" "$tmp/attn$a.json"
+done
+jok "$tmp/attn--no-flash-attn.json" '.chosen.peak_phase == "attention" and
+    .chosen.memory_bytes.buffers >= 8 * 12 * 8192 * 8192 and 6 * 12 * 8192 * 8192 > 12 * 8192 * 8000' \
+    "--framework torch, eager attention, 8192 tokens: the peak is the last block's attention backward, its 8 a s^2 bytes in buffers"
+jok "$tmp/attn--flash-attn.json" '.chosen.peak_phase == "loss"' "the same with SDPA: the peak is the loss's"
+zp show "$(jq .run_id "$tmp/attn--no-flash-attn.json")" --db "$tmp/attn.db"
+ok "$(grep -q "at its peak: the last block's attention backward" "$outf"; echo $?)" \
+    "a stored run whose peak is the attention backward reads back and says so"
 for f in torch fsdp megatron deepspeed; do
     zp --model llama2-7b --gpus 8 --no-store --json --framework $f
     case $f in torch) want=foreach ;; *) want=fused ;; esac

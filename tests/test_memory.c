@@ -1626,6 +1626,55 @@ static void test_eager(void)
     cv.ce_unfused = 0;
     zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &mem);
     is_u64(mem.dev[ZP_MEM_BUF], 4 * (uint64_t)n * V, "eager, fused loss (--no-ce-unfused): the fp32 logits, 4 b s V");
+    cv.ce_unfused = 1;
+    {   /* eager attention on long sequences, autocast: the step's first
+         * attention backward, the last block's softmax's, outweighs the
+         * loss's.  By then the loss's three b s V tensors, the head's saved
+         * inputs and the block's backward down to its values product are
+         * gone: its second LayerNorm (ln), c_fc's input copy (2 h), gelu_new's
+         * tensors (16 f), c_proj's input (the heads merged, 2 h) and the
+         * probabilities' bf16 copy (2 S, S = a s s b); at b = 1 the values
+         * are a view of the QKV output, which q and k keep.  Beside the rest:
+         * the gradient the softmax receives and the one it makes, fp32 (8 S),
+         * the values' (2 h a token) and the residual stream's (4 h); the
+         * gradients of the head (the word embedding's part: V h; the position
+         * table's comes with the embedding's backward), the final norm (2 h)
+         * and the block's projection, MLP and second norm (9 h^2 + 8 h),
+         * fp32; every weight copy but the head's and the block's projection
+         * and MLP's (h^2 + 8 h^2) */
+        int64_t sl = 4096, Vl = 1000, nl = sl;
+        zp_model gl = gpt(L, h, a, Vl, sl);
+        zp_train al = ac;
+        al.seq = sl, al.flash = 0;
+        zp_layout lb = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+        uint64_t S = (uint64_t)a * sl * sl;
+        uint64_t layer = (uint64_t)nl * (2 * ln + 2 * h + 2 * 3 * h + 2 * h + 2 * h + 16 * f) + 6 * S;
+        is_u64(zp_eager_layer_bytes(&gl, &al, &lb), layer, "eager GPT-2, autocast, eager attention, 1 x 4096 tokens: "
+               "%llu bytes a layer", (unsigned long long)layer);
+        uint64_t freed = (uint64_t)nl * (ln + 2 * h + 16 * f + 2 * h) + 2 * S;
+        uint64_t psil = (uint64_t)(L * gpt_layer(h, 1) + (Vl + sl) * h + 2 * h);
+        zp_mem_stage(&gl, &al, &lb, &c, &cv, 0, &mem);
+        is_u64((uint64_t)mem.phase, ZP_PHASE_ATTN, "eager attention, 4096 tokens, 1000 words: the peak is the last "
+               "block's attention backward");
+        is_u64(mem.dev[ZP_MEM_ACT], (uint64_t)L * layer - freed, "... every block's saved tensors but what the last "
+               "block's backward has freed");
+        is_u64(mem.dev[ZP_MEM_BUF], 8 * S + (uint64_t)nl * (2 * h + 4 * h), "... the softmax's two fp32 gradients, "
+               "the values' and the residual stream's");
+        is_u64(mem.dev[ZP_MEM_GRADS], 4 * (uint64_t)(Vl * h + 2 * h + 9 * h * h + 8 * h), "... the fp32 gradients of "
+               "the head, the final norm and the block's projection, MLP and second norm");
+        is_u64(mem.dev[ZP_MEM_PARAMS], psil * 4 + 2 * (uint64_t)(L * 12 * h * h - 9 * h * h), "... fp32 parameters and "
+               "the weight copies of every product but the head's and the last block's projection and MLP");
+        /* with GPT-2's 50257 words the loss's 12 b s V outweighs it again */
+        gl.vocab = 50257;
+        zp_mem_stage(&gl, &al, &lb, &c, &cv, 0, &mem);
+        is_u64((uint64_t)mem.phase, ZP_PHASE_LOSS, "eager attention, 4096 tokens, 50257 words: the peak is the loss's");
+        /* with flash attention there is no such moment (SDPA's backward
+         * holds no s x s tensor) */
+        gl.vocab = Vl, al.flash = 1;
+        zp_mem_stage(&gl, &al, &lb, &c, &cv, 0, &mem);
+        is_u64((uint64_t)mem.phase, ZP_PHASE_LOSS, "SDPA, 4096 tokens, 1000 words: the peak is the loss's");
+    }
+    cv.ce_unfused = 0;
     cv.eager = 0;
     zp_mem lo, hi;
     zp_mem_stage(&g2, &ac, &l1, &c, &cv, 0, &lo);

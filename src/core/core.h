@@ -513,9 +513,11 @@ typedef enum zp_mem_class {
 } zp_mem_class;
 extern const char *const zp_mem_class_names[]; /* params grads optimizer activations buffers overhead */
 
-/* The moment of the step at which the device memory peaks (memory.c). */
-typedef enum zp_phase { ZP_PHASE_BACKWARD = 0, ZP_PHASE_LOSS, ZP_PHASE_STEP } zp_phase;
-extern const char *const zp_phase_names[];   /* backward loss step */
+/* The moment of the step at which a stage's device memory peaks (memory.c): a block's backward (the first's), the
+ * loss's, the optimizer step, the last block's attention backward (PyTorch
+ * eager attention) */
+typedef enum zp_phase { ZP_PHASE_BACKWARD = 0, ZP_PHASE_LOSS, ZP_PHASE_STEP, ZP_PHASE_ATTN } zp_phase;
+extern const char *const zp_phase_names[];   /* backward loss step attention */
 
 /* One rank's memory, bytes per class, on the device and in host RAM.  The
  * device classes are those live at the peak (phase), so that they add up to

@@ -218,34 +218,81 @@ static uint64_t eager_norm_bytes(const zp_model *m, const zp_train *tr, uint64_t
  * The residual stream after attention is the second norm's input; a
  * layer's output, the next layer's.  Full recompute
  * (torch.utils.checkpoint) keeps the layer input, r nh. */
-uint64_t zp_eager_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
+/* The sizes zp_eager_layer_bytes and eager_attn_bwd share, in elements
+ * (n tokens, q, kv, nf, S as there) and in bytes (c, r; the parts of a
+ * layer's saved tensors by name). */
+typedef struct eager_parts {
+    uint64_t b, n, nh, q, kv, nf, S, c, r;
+    int ac, llama, copy;   /* autocast; LLaMA's modules; a 16-bit copy between the softmax and the values product */
+    uint64_t norm, in_qkv, in_mlp, mlp, drop;
+} eager_parts;
+
+static eager_parts eager_parts_of(const zp_model *m, const zp_train *tr, const zp_layout *l)
 {
-    uint64_t s = (uint64_t)(tr->seq / zp_cp(l)), b = (uint64_t)l->micro_batch;
-    uint64_t n = s * b, h = (uint64_t)m->hidden, d = (uint64_t)zp_model_head_dim(m);
+    eager_parts p;
+    uint64_t s = (uint64_t)(tr->seq / zp_cp(l)), h = (uint64_t)m->hidden, d = (uint64_t)zp_model_head_dim(m);
     uint64_t a = (uint64_t)zp_ceil_div(m->heads, l->tp), g = (uint64_t)zp_ceil_div(m->kv_heads, l->tp);
     uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp), span = (uint64_t)zp_model_attn_span(m, tr->seq);
-    uint64_t nh = n * h, q = n * a * d, kv = n * g * d, nf = n * f, S = n * a * span;
-    int ac = zp_autocast_dtype(tr), llama = m->mlp == ZP_MLP_SWIGLU;
-    uint64_t c, r;
-    zp_eager_bytes(tr, &c, &r);
+    p.b = (uint64_t)l->micro_batch, p.n = s * p.b;
+    p.nh = p.n * h, p.q = p.n * a * d, p.kv = p.n * g * d, p.nf = p.n * f, p.S = p.n * a * span;
+    p.ac = zp_autocast_dtype(tr), p.llama = m->mlp == ZP_MLP_SWIGLU;
+    zp_eager_bytes(tr, &p.c, &p.r);
+    p.copy = p.llama ? p.c == 2 : p.ac;
+    p.norm = eager_norm_bytes(m, tr, p.n);
+    p.in_qkv = p.ac ? (p.llama ? 3 : 1) * 2 * p.nh : p.c * p.nh;
+    p.in_mlp = p.ac ? (p.llama ? 2 : 1) * 2 * p.nh : p.c * p.nh;
+    p.mlp = p.llama ? 4 * p.c * p.nf : (p.ac ? 16 : 5 * p.c) * p.nf;
+    p.drop = 0;
+    if (tr->dropout)
+        p.drop = (tr->flash ? 0 : p.S + (p.copy ? 0 : p.c * p.S)) + (p.llama ? 0 : 2 * p.nh);
+    return p;
+}
+
+uint64_t zp_eager_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
+{
+    eager_parts p = eager_parts_of(m, tr, l);
+    uint64_t c = p.c, q = p.q, kv = p.kv, S = p.S;
     if (l->ckpt == ZP_CKPT_FULL)
-        return r * nh;
-    uint64_t norm = eager_norm_bytes(m, tr, n);
-    uint64_t in_qkv = ac ? (llama ? 3 : 1) * 2 * nh : c * nh, in_mlp = ac ? (llama ? 2 : 1) * 2 * nh : c * nh;
+        return p.r * p.nh;
     uint64_t attn;
     if (tr->flash)
-        attn = (llama ? c * (2 * q + 2 * kv) : c * (q + 2 * kv) + c * q) + 4 * n * a;
-    else if (llama)
+        attn = (p.llama ? c * (2 * q + 2 * kv) : c * (q + 2 * kv) + c * q) + 4 * p.n * (uint64_t)zp_ceil_div(m->heads, l->tp);
+    else if (p.llama)
         attn = 2 * c * q + 4 * S + (c == 2 ? 2 * S : 0) + c * q + c * q;
     else
-        attn = c * (q + 2 * kv) + (ac ? 4 + 2 : c) * S + c * q;
-    uint64_t mlp = llama ? 4 * c * nf : (ac ? 16 : 5 * c) * nf;
-    uint64_t drop = 0;
-    if (tr->dropout) {
-        int copy = llama ? c == 2 : ac;   /* a 16-bit copy between the softmax and the values product */
-        drop = (tr->flash ? 0 : S + (copy ? 0 : c * S)) + (llama ? 0 : 2 * nh);
-    }
-    return 2 * norm + in_qkv + attn + in_mlp + mlp + drop;
+        attn = c * (q + 2 * kv) + (p.ac ? 4 + 2 : c) * S + c * q;
+    return 2 * p.norm + p.in_qkv + attn + p.in_mlp + p.mlp + p.drop;
+}
+
+/* PyTorch eager attention (no fused kernel): the moment its last block's
+ * softmax runs its backward, the first attention backward of the step.
+ * By then the loss's tensors, the head's and the block's MLP backward are
+ * done, and of the block's saved tensors (zp_eager_layer_bytes, with the
+ * same names) these are freed (*freed): its second norm's, the MLP's
+ * inputs and inner tensors, the projection's input (the heads merged, c
+ * q), the values product's operands, which are the values (GPT-2: its
+ * copy of them, c kv, but see below; LLaMA: repeated to a heads, c q) and the
+ * probabilities' 16-bit copy where there is one (2 S), and every dropout
+ * mask and output of the block (the attention's and the MLP's, and the
+ * probabilities' after the softmax).  Live beside what stays
+ * (*transient): the gradient the softmax receives and the one it makes,
+ * each in its dtype (fp32 with autocast and in LLaMA's softmax(dtype=
+ * fp32): 2 x 4 S; else 2 c S), the values' gradient (GPT-2 c kv, LLaMA
+ * c q; autograd runs the softmax's node before the values' earlier ones),
+ * and the residual stream's gradient, r nh. */
+static void eager_attn_bwd(const zp_model *m, const zp_train *tr, const zp_layout *l, uint64_t *freed,
+                           uint64_t *transient)
+{
+    eager_parts p = eager_parts_of(m, tr, l);   /* (no flash attention here) */
+    uint64_t c = p.c;
+    /* GPT-2's values are a view of its QKV output (b s x 3h) that the
+     * product copies to fold the batch and the heads, except at b = 1,
+     * where folding them is a view too and the output, which q and k keep,
+     * stays */
+    uint64_t vals = p.llama ? c * p.q : p.b > 1 ? c * p.kv : 0;
+    *freed = p.norm + p.in_mlp + p.mlp + c * p.q + vals + (p.copy ? 2 * p.S : 0) + p.drop;
+    uint64_t sm = p.llama || p.ac ? 4 : c;   /* the softmax's dtype */
+    *transient = 2 * sm * p.S + (p.llama ? c * p.q : c * p.kv) + p.r * p.nh;
 }
 
 int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
@@ -743,12 +790,49 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             tb = ts;
         }
     }
+    /* PyTorch eager attention, one micro-batch in flight: the last block's
+     * softmax backward (eager_attn_bwd), which outweighs the loss's moment
+     * where the scores do the vocabulary (long sequences): that block's
+     * tensors (rebuilt, under full recompute) but what its backward has
+     * freed, the transients beside them, the gradients made so far (the
+     * head's, the final norm's, the block's but its QKV's and first
+     * norm's) and every weight copy but those of the head and of the
+     * block's projection and MLP */
+    uint64_t a_act = 0, a_buf = 0, a_wc = 0, a_g = 0;
+    int eg_attn = 0;
+    if (last && eg_act && !tr->flash && eg_first && eg_nograd) {
+        uint64_t fr, xt, per = zp_eager_layer_bytes(m, tr, l);
+        eager_attn_bwd(m, tr, l, &fr, &xt);
+        int lr = l->ckpt == ZP_CKPT_FULL && zp_ckpt_last_rebuilt(tr, Ls, l->vp);
+        a_act = act - (lr ? per : 0) + (lr ? eg_whole : 0) - fr;
+        a_buf = both - ws + xt;
+        int64_t t = l->tp, h = m->hidden, q = zp_ceil_div(m->heads, t) * zp_model_head_dim(m);
+        int64_t qkv = q + 2 * zp_ceil_div(m->kv_heads, t) * zp_model_head_dim(m);
+        int64_t lw = q * h + (m->mlp == ZP_MLP_GELU ? 2 : 3) * h * zp_ceil_div(m->ffn, t);   /* projection, MLP */
+        int64_t qb = m->bias || m->qkv_bias ? qkv : 0;
+        /* the head's gradient (a tied one: the word embedding's part, in
+         * autograd's buffer until the embedding's backward adds its own;
+         * not the position table's), the final norm's, and the block's
+         * but its QKV's and first norm's (a norm like the final one) */
+        int64_t hg = tied1 ? sh->vocab_t * h : head;
+        a_g = (uint64_t)(hg + fn + (zp_model_layer_params(m, t) - h * qkv - qb - fn)) * gb;
+        if (eac)
+            a_wc = wc_loss - 2 * ((uint64_t)sh->vocab_t * (uint64_t)h + (uint64_t)lw);
+        uint64_t ta = a_act + a_buf + a_wc + a_g;
+        eg_attn = ta > tl && ta > tb;
+    }
     if (eg_start) {
         out->phase = ZP_PHASE_BACKWARD;
         dv[ZP_MEM_ACT] = act;
         dv[ZP_MEM_BUF] = both;
         dv[ZP_MEM_PARAMS] += wc_loss;
         dv[ZP_MEM_GRADS] = 0;
+    } else if (eg_attn) {
+        out->phase = ZP_PHASE_ATTN;
+        dv[ZP_MEM_ACT] = a_act;
+        dv[ZP_MEM_BUF] = a_buf;
+        dv[ZP_MEM_PARAMS] += a_wc;
+        dv[ZP_MEM_GRADS] = a_g;
     } else if (last && tl >= tb) {
         out->phase = ZP_PHASE_LOSS;
         dv[ZP_MEM_ACT] = act + head_act;

@@ -276,8 +276,9 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
         fprintf(out, "\nMemory per GPU (worst rank: pipeline stage %.0f, at its peak: %s):\n",
                 zp_jnum(ch, "worst_stage"),
                 strcmp(S(ch, "peak_phase"), "loss") == 0   ? "the loss and head backward"
-                : strcmp(S(ch, "peak_phase"), "step") == 0 ? "the optimizer step"
-                                                             : "the first block's backward");
+                : strcmp(S(ch, "peak_phase"), "step") == 0      ? "the optimizer step"
+                : strcmp(S(ch, "peak_phase"), "attention") == 0 ? "the last block's attention backward"
+                                                                  : "the first block's backward");
         memory_table(out, ch, cap, u, 1);
         fprintf(out, "  host RAM per node: %s of %s\n", bytes(a, sizeof a, zp_jnum(ch, "host_memory_bytes"), u),
                 bytes(b, sizeof b, zp_jnum(c, "host_memory_bytes_per_node"), u));
