@@ -24,9 +24,11 @@ warm the caching allocator):
   blas_workspaces  what clearing PyTorch's cuBLAS workspaces frees after the
                    step (zplan's --blas-workspace: two of them)
   params           the parameter count
-  param_dtype, attn_implementation, mlp_act
+  param_dtype, attn_implementation, mlp_act, sdpa_backend
                    the code paths measured (the parameters' dtype, the
-                   attention transformers chose, the MLP's activation module)
+                   attention transformers chose, the MLP's activation module,
+                   the SDPA kernel PyTorch's own choice function picks for
+                   the shape: flash, efficient, math, cudnn)
 and the config it used, as one JSON object a line, into
 $OUT/torch-memory.jsonl (or ./torch-memory.jsonl).  It needs a GPU,
 PyTorch and transformers (the GPU test machine has PyTorch 2.11 and
@@ -120,6 +122,27 @@ def measure(torch, transformers, s):
 
         def only_flash():
             return sdpa_kernel([SDPBackend.FLASH_ATTENTION])
+    # which of SDPA's kernels PyTorch picks for this shape's attention (its
+    # own choice function, inside the same backend restriction): the fp32
+    # shapes' path depends on the version (grouped KV heads: the math path
+    # in 2.11), and zplan plans each as what it saves
+    sdpa_backend = None
+    if s["attn"] == "sdpa":
+        c = s["config"]
+        heads = c.get("n_head") or c.get("num_attention_heads")
+        kvh = c.get("num_key_value_heads") or heads
+        hd = (c.get("n_embd") or c.get("hidden_size")) // heads
+        dt = torch.bfloat16 if s["dtype"] == "bf16" else torch.float32
+        q = torch.zeros(s["micro_batch"], heads, s["seq"], hd, device="cuda", dtype=dt)
+        kv = torch.zeros(s["micro_batch"], kvh, s["seq"], hd, device="cuda", dtype=dt)
+        try:
+            with only_flash():
+                idx = torch._fused_sdp_choice(q, kv, kv, None, 0.0, True, None, kvh != heads)
+            from torch.nn.attention import SDPBackend
+            sdpa_backend = SDPBackend(idx).name.lower()
+        except Exception as e:   # a PyTorch without the function, or none of the kernels
+            sdpa_backend = "unknown (%s)" % type(e).__name__
+        del q, kv
     mlp = [m for n, m in model.named_modules() if n.endswith(".mlp")]
     act = getattr(mlp[0], "act", None) or getattr(mlp[0], "act_fn", None) if mlp else None
     for step in range(3):
@@ -152,7 +175,7 @@ def measure(torch, transformers, s):
                "reserved_end": torch.cuda.memory_reserved(), "base_allocated": base, "loss": float(loss),
                "param_dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
                "attn_implementation": getattr(model.config, "_attn_implementation", None),
-               "mlp_act": type(act).__name__ if act is not None else None}
+               "mlp_act": type(act).__name__ if act is not None else None, "sdpa_backend": sdpa_backend}
     # the cuBLAS workspaces PyTorch's allocator holds (zplan counts two, the
     # forward's thread's and autograd's): what letting them go frees
     clear = getattr(torch._C, "_cuda_clearCublasWorkspaces", None)
@@ -235,6 +258,8 @@ def compare(path, zp, tap=False, bound=0.05, every=False):
             # the step's time (the third step: forward, backward, AdamW, each synchronised)
             e3 = ch["step_time_s"] / rec["seconds"] - 1
             worst = [max(worst[0], abs(e1)), max(worst[1], abs(e2)), max(worst[2], abs(e3))]
+            if rec.get("sdpa_backend"):   # zplan plans 16-bit SDPA as flash, fp32 with grouped heads as math
+                print("# %s: SDPA ran %s" % (rec["name"], rec["sdpa_backend"]))
             if "blas_workspaces" in rec:
                 ws = 2 * json.loads(o.stdout)["conventions"].get("torch_blas_workspace_bytes", 0)
                 print("# %s: cuBLAS workspaces %.3f MiB measured, zplan %.3f MiB" % (
