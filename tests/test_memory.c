@@ -1664,6 +1664,15 @@ static void test_eager(void)
                "the head, the final norm and the block's projection, MLP and second norm");
         is_u64(mem.dev[ZP_MEM_PARAMS], psil * 4 + 2 * (uint64_t)(L * 12 * h * h - 9 * h * h), "... fp32 parameters and "
                "the weight copies of every product but the head's and the last block's projection and MLP");
+        /* two micro-batches accumulated: at the second's moment every
+         * gradient is there (4 Psi), and the tied head's new one (V h, fp32)
+         * waits in autograd's buffer for the embedding's; the rest as above */
+        zp_layout lb2 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 2);
+        zp_mem m2;
+        zp_mem_stage(&gl, &al, &lb2, &c, &cv, 0, &m2);
+        is_u64((uint64_t)m2.phase, ZP_PHASE_ATTN, "... two micro-batches: the same moment");
+        is_u64(m2.dev[ZP_MEM_GRADS], psil * 4 + 4 * (uint64_t)(Vl * h), "... every fp32 gradient and the head's new one");
+        is_u64(m2.dev[ZP_MEM_ACT], mem.dev[ZP_MEM_ACT], "... the same activations");
         /* with GPT-2's 50257 words the loss's 12 b s V outweighs it again */
         gl.vocab = 50257;
         zp_mem_stage(&gl, &al, &lb, &c, &cv, 0, &mem);

@@ -797,10 +797,10 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * freed, the transients beside them, the gradients made so far (the
      * head's, the final norm's, the block's but its QKV's and first
      * norm's) and every weight copy but those of the head and of the
-     * block's projection and MLP */
+     * block's projection and MLP (with accumulation: every gradient) */
     uint64_t a_act = 0, a_buf = 0, a_wc = 0, a_g = 0;
     int eg_attn = 0;
-    if (last && eg_act && !tr->flash && eg_first && eg_nograd) {
+    if (last && eg_act && !tr->flash && eg_first && (eg_nograd || (l->zero <= 1 && !off_opt && !off_par))) {
         uint64_t fr, xt, per = zp_eager_layer_bytes(m, tr, l);
         eager_attn_bwd(m, tr, l, &fr, &xt);
         int lr = l->ckpt == ZP_CKPT_FULL && zp_ckpt_last_rebuilt(tr, Ls, l->vp);
@@ -816,6 +816,11 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
          * but its QKV's and first norm's (a norm like the final one) */
         int64_t hg = tied1 ? sh->vocab_t * h : head;
         a_g = (uint64_t)(hg + fn + (zp_model_layer_params(m, t) - h * qkv - qb - fn)) * gb;
+        /* with the gradients there already (accumulation, DDP), every one
+         * as at the loss, each new one added in place, but a tied head's,
+         * which waits in autograd's buffer for the embedding's */
+        if (!eg_nograd)
+            a_g = g_loss + (tied1 ? (uint64_t)(sh->vocab_t * h) * gb : 0);
         if (eac)
             a_wc = wc_loss - 2 * ((uint64_t)sh->vocab_t * (uint64_t)h + (uint64_t)lw);
         uint64_t ta = a_act + a_buf + a_wc + a_g;
