@@ -112,6 +112,7 @@ MODES = ["fp32", "bf16", "autocast"]
 
 
 def build(torch, F):
+    from torch.utils.checkpoint import checkpoint
     f32, bf16 = torch.float32, torch.bfloat16
     PAUSE = [False]
 
@@ -140,8 +141,8 @@ def build(torch, F):
         def matmul(self, a, b):
             return torch.matmul(self.low(a), self.low(b))
 
-    def causal(s, dt):
-        return torch.full((s, s), torch.finfo(dt).min, dtype=dt).triu(1)[None, None]
+    def causal(b, s, dt):   # transformers' eager mask: (b, 1, s, s) in the embeddings' dtype
+        return torch.full((s, s), torch.finfo(dt).min, dtype=dt).triu(1)[None, None].expand(b, 1, s, s).contiguous()
 
     class Sdpa(torch.autograd.Function):
         """SDPA's fused kernel, for the traffic count: one product-class
@@ -164,12 +165,34 @@ def build(torch, F):
             PAUSE[0] = False
             return g
 
+    CKPT = [False]   # every block rebuilt in backward (transformers' gradient checkpointing)
+
+    def blocks(cs, layers, x, mask, one):
+        """the blocks in order; under CKPT each through torch.utils.checkpoint
+        (reentrant, transformers' default), its tensor arguments, the mask
+        among them, saved by the checkpoint; the rebuild in backward runs
+        in an autocast context of its own, whose cache goes when it ends"""
+        for L in layers:
+            if not CKPT[0]:
+                x = one(x, mask, L)
+                continue
+
+            def run(x, mask, L=L):
+                before = set(cs.cache) if torch.is_grad_enabled() else None   # (the forward runs without)
+                y = one(x, mask, L)
+                for key in set(cs.cache) - before if before is not None else ():
+                    del cs.cache[key]
+                return y
+            x = checkpoint(run, x, mask, use_reentrant=True)
+        return x
+
     def gpt2(cs, P, ids, h, a, flash=False):
         b, s = ids.shape
         d = h // a
         x = P["wte"][ids] + P["wpe"][torch.arange(s)]
-        mask = None if flash else causal(s, x.dtype)   # SDPA: is_causal, no mask
-        for L in P["layers"]:
+        mask = None if flash else causal(b, s, x.dtype)   # SDPA: is_causal, no mask
+
+        def one(x, mask, L):
             y = F.layer_norm(cs.full(x), (h,), L["ln1w"], L["ln1b"])
             q, k, v = (t.view(b, s, a, d).transpose(1, 2) for t in cs.conv1d(y, L["wqkv"], L["bqkv"]).split(h, 2))
             if flash:
@@ -181,7 +204,9 @@ def build(torch, F):
             x = cs.conv1d(o, L["wo"], L["bo"]) + x
             y = cs.conv1d(F.layer_norm(cs.full(x), (h,), L["ln2w"], L["ln2b"]), L["wfc"], L["bfc"])
             y = 0.5 * y * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * torch.pow(cs.full(y), 3.0))))
-            x = cs.conv1d(y, L["wfc2"], L["bfc2"]) + x
+            return cs.conv1d(y, L["wfc2"], L["bfc2"]) + x
+        x = blocks(cs, P["layers"], x, mask, one)
+        del mask
         return cs.linear(F.layer_norm(cs.full(x), (h,), P["lnfw"], P["lnfb"]), P["wte"])
 
     MEAN = [False]   # the traffic count runs LlamaRMSNorm's mean; the memory count sum / h (1.13's mean saves its input)
@@ -204,8 +229,9 @@ def build(torch, F):
         ang = torch.outer(torch.arange(s, dtype=f32), inv)
         ang = torch.cat((ang, ang), -1)[None]   # one row of positions for the batch (position_ids: 1 x s)
         cos, sin = ang.cos().to(x.dtype)[:, None], ang.sin().to(x.dtype)[:, None]
-        mask = None if flash else causal(s, x.dtype)
-        for L in P["layers"]:
+        mask = None if flash else causal(b, s, x.dtype)
+
+        def one(x, mask, L):
             y = rms(x, L["n1"])
             q = rotate(cs.linear(y, L["wq"]).view(b, s, a, d).transpose(1, 2), cos, sin)
             k = rotate(cs.linear(y, L["wk"]).view(b, s, g, d).transpose(1, 2), cos, sin)
@@ -221,7 +247,9 @@ def build(torch, F):
                 o = cs.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
             x = x + cs.linear(o, L["wo"])
             y = rms(x, L["n2"])
-            x = x + cs.linear(F.silu(cs.linear(y, L["wg"])) * cs.linear(y, L["wu"]), L["wd"])
+            return x + cs.linear(F.silu(cs.linear(y, L["wg"])) * cs.linear(y, L["wu"]), L["wd"])
+        x = blocks(cs, P["layers"], x, mask, one)
+        del mask
         return cs.linear(rms(x, P["nf"]), P["head"])
 
     def params(kind, layers, h, a, g, f, V, dt):
@@ -326,15 +354,15 @@ def build(torch, F):
         base = lib.shim_cur()
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             logits = gpt2(cs, P, ids, h, a) if kind == "gpt2" else llama(cs, P, ids, h, a, g)
-            cs.cache.clear()   # autocast's exit
             loss = F.cross_entropy(logits.float().view(-1, V), labels, ignore_index=-100)
+            cs.cache.clear()   # autocast's exit (the model computes its loss inside)
             del logits
         loss.backward()
         return sum(saved.values()), lib.shim_peak() - base
-    return measure, traffic
+    return measure, traffic, CKPT
 
 
-def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False):
+def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False, ckpt="none"):
     """zplan's JSON for the model, one micro-batch on one GPU, PyTorch eager"""
     cfg = ({"model_type": "gpt2", "n_layer": layers, "n_embd": h, "n_head": a, "n_inner": f, "vocab_size": V,
             "n_positions": SEQ} if kind == "gpt2" else
@@ -345,7 +373,7 @@ def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False):
     with open(path, "w") as fh:
         json.dump(cfg, fh)
     args = [zp, "--config", path, "--gpus", "1", "--gpu", "h200", "--seq", str(SEQ), "--micro-batch", str(BATCH),
-            "--global-batch", str(BATCH), "--tp", "1", "--pp", "1", "--zero", "0", "--ckpt", "none",
+            "--global-batch", str(BATCH), "--tp", "1", "--pp", "1", "--zero", "0", "--ckpt", ckpt,
             "--flash-attn" if flash else "--no-flash-attn", "--framework", "torch",
             "--adam-impl", "fused",   # what is measured here is the forward and backward, no optimizer step
             "--blas-workspace", "0",  # PyTorch on a CPU runs no cuBLAS, so holds no workspace
@@ -356,8 +384,8 @@ def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False):
     return json.loads(subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout)
 
 
-def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp):
-    j = zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp)
+def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp, ckpt="none"):
+    j = zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, ckpt=ckpt)
     mem, psi = j["chosen"]["memory_bytes"], j["model"]["params"]
     # what the run allocates above its parameters: the activations, the
     # loss's buffers, and with autocast the weight copies (params above 4
@@ -407,10 +435,11 @@ def main(argv):
         import ctypes
         lib = ctypes.CDLL(None)
         lib.shim_cur.restype = lib.shim_peak.restype = ctypes.c_size_t
-        measure, traffic = build(torch, F)
+        measure, traffic, CKPT = build(torch, F)
         bad, k = 0, 0
         if tap:
-            print("1..%d" % ((2 * len(MODELS) + len(LONG_SHAPES) * len(LONG_MODELS)) * len(MODES) +
+            print("1..%d" % ((2 * len(MODELS) + len(LONG_SHAPES) * len(LONG_MODELS) +
+                              len(MODELS) + len(LONG_SHAPES) * len(LONG_MODELS)) * len(MODES) +
                              2 * len(TRAFFIC_MODELS) * len(MODES)))
         else:
             print("%-6s %-9s %12s %12s %7s %12s %12s %7s" % ("model", "precision", "saved", "zplan act", "error",
@@ -453,6 +482,28 @@ def main(argv):
                 else:
                     print("%-6s %-9s %12s %12s %7s %12d %12d %+6.2f%%  (%dx%d tokens; zplan's moment: %s)" % (
                         model[0], mode, "-", "-", "", peak, pk, 100 * e, BATCH, SEQ, phase))
+        # every block rebuilt in backward (transformers' gradient checkpointing,
+        # a reentrant torch.utils.checkpoint a block): the loss's moment
+        # (its backward's, or its forward's, where autocast's cache still
+        # holds every block's weight copies), or the first block's softmax
+        # backward, with its rebuilt output and the gradient handed to it
+        CKPT[0] = True
+        for BATCH, SEQ in [(4, 128)] + LONG_SHAPES:
+            for model, mode in ((mo, md) for mo in (MODELS if SEQ == 128 else LONG_MODELS) for md in MODES):
+                measure(lib, *model, mode)
+                _, peak = measure(lib, *model, mode)
+                _, pk, phase = zplan_predict(zp, *model, mode, tmp, ckpt="full")
+                e = pk / peak - 1
+                bad += abs(e) > 0.01
+                if tap:
+                    k += 1
+                    print("%s %d - %s %s, %d x %d tokens, every block rebuilt: peak (zplan's moment %s) zplan %d B, "
+                          "PyTorch %d B (%+.2f %%, within 1 %%)" % ("ok" if abs(e) <= 0.01 else "not ok", k, model[0],
+                                                                   mode, BATCH, SEQ, phase, pk, peak, 100 * e))
+                else:
+                    print("%-6s %-9s %12s %12s %7s %12d %12d %+6.2f%%  (%dx%d tokens, full recompute; zplan's moment: "
+                          "%s)" % (model[0], mode, "-", "-", "", peak, pk, 100 * e, BATCH, SEQ, phase))
+        CKPT[0] = False
         BATCH, SEQ = 4, 128
         # the traffic of the non-product kernels (cost.c, zp_eager_traffic_eval),
         # eager attention and SDPA, against what PyTorch dispatches

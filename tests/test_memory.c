@@ -1673,6 +1673,28 @@ static void test_eager(void)
         is_u64((uint64_t)m2.phase, ZP_PHASE_ATTN, "... two micro-batches: the same moment");
         is_u64(m2.dev[ZP_MEM_GRADS], psil * 4 + 4 * (uint64_t)(Vl * h), "... every fp32 gradient and the head's new one");
         is_u64(m2.dev[ZP_MEM_ACT], mem.dev[ZP_MEM_ACT], "... the same activations");
+        /* every block rebuilt (transformers' gradient checkpointing), two
+         * micro-batches, 128 tokens, SDPA: autocast's cache holds every
+         * weight's copy through the forward, the loss's too, but no rebuilt
+         * block saves one; the loss's forward holds 10 b s V (the bf16
+         * logits, their fp32 copy, the log-softmax) beside all the copies
+         * (2 (12 L h^2 + V h)), its backward 12 b s V beside the head's copy
+         * alone: the forward's is the peak, with the fp32 gradients of the
+         * first micro-batch (4 Psi), every block's input (4 h a token), the
+         * final norm's saved tensors and the head input's copy */
+        zp_train as = ac;
+        as.seq = 128, as.flash = 1;
+        zp_layout lc = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 2);
+        zp_mem mc;
+        zp_mem_stage(&gl, &as, &lc, &c, &cv, 0, &mc);
+        uint64_t n128 = 128, psi128 = (uint64_t)(L * gpt_layer(h, 1) + (Vl + sl) * h + 2 * h);
+        is_u64((uint64_t)mc.phase, ZP_PHASE_LOSS, "full recompute, 2 micro-batches of 128 tokens: the loss's moment");
+        is_u64(mc.dev[ZP_MEM_BUF], 10 * n128 * (uint64_t)Vl, "... its forward's: 10 b s V in buffers");
+        is_u64(mc.dev[ZP_MEM_PARAMS], psi128 * 4 + 2 * (uint64_t)(L * 12 * h * h + Vl * h),
+               "... every weight copy in autocast's cache");
+        is_u64(mc.dev[ZP_MEM_GRADS], psi128 * 4, "... the first micro-batch's gradients");
+        is_u64(mc.dev[ZP_MEM_ACT], (uint64_t)L * n128 * 4 * h + n128 * (ln + 2 * h),
+               "... every block's fp32 input, the final norm's tensors and the head input's copy");
         /* with GPT-2's 50257 words the loss's 12 b s V outweighs it again */
         gl.vocab = 50257;
         zp_mem_stage(&gl, &al, &lb, &c, &cv, 0, &mem);

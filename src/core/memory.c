@@ -608,6 +608,17 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             zp_eager_bytes(tr, &ec, &er);
             act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb0;
         }
+        /* eager attention's causal mask (b x 1 x s x s', the stream's
+         * dtype: transformers' eager mask), a local of the model's forward,
+         * is kept by every rebuilt block's checkpoint, which saves its
+         * tensor arguments, until the first block's backward; one a
+         * micro-batch in flight */
+        if (!tr->flash && n_rc > 0) {
+            uint64_t ec, er;
+            zp_eager_bytes(tr, &ec, &er);
+            act += er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch *
+                   (uint64_t)zp_model_attn_span(m, tr->seq) * (uint64_t)(n_in / (Ls ? Ls : 1));
+        }
     }
     if (k == 0 && tr->dropout && !(eg_act && m->mlp == ZP_MLP_SWIGLU))   /* (transformers' LLaMA has none) */
         act += sh->sbh_r * (uint64_t)mb0;            /* embedding dropout masks, 1 byte */
@@ -769,16 +780,68 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * all but its own are there (counted whole), which also covers the
      * optimizer step's moment with fused AdamW (parameters, gradients and
      * optimizer state, nothing else) */
-    uint64_t wc_loss = 0, wc_bwd = 0, g_loss = dv[ZP_MEM_GRADS], p_all = dv[ZP_MEM_PARAMS], g_all = dv[ZP_MEM_GRADS];
+    /* A block rebuilt in backward (torch.utils.checkpoint) saves nothing in
+     * its forward, so its copies live only in autocast's cache, which
+     * holds every weight's until autocast exits after the loss (the
+     * transformers model computes it inside): at the loss's forward every
+     * block's copies are there (wc_fwd), at its backward only the kept
+     * blocks' and the head's.  With an uncompiled loss (ce_unfused) its
+     * forward holds 10 s b V bytes where its backward holds 12: the 16-bit
+     * logits, their fp32 copy and the log-softmax output; the larger of
+     * the two moments is the loss's */
+    uint64_t wc_loss = 0, wc_bwd = 0, wc_fwd = 0, lin = 0, g_loss = dv[ZP_MEM_GRADS], p_all = dv[ZP_MEM_PARAMS],
+             g_all = dv[ZP_MEM_GRADS];
     if (eac) {
-        uint64_t lin = (uint64_t)(zp_model_block_matmul_params(m) / l->tp);
+        lin = (uint64_t)(zp_model_block_matmul_params(m) / l->tp);
+        uint64_t rb = l->ckpt == ZP_CKPT_FULL ? (uint64_t)zp_ckpt_blocks(tr, 1, blocks, l->vp) : 0;
+        uint64_t hc = last ? (uint64_t)sh->vocab_t * (uint64_t)m->hidden : 0;
         wc_bwd = 2 * lin * (eg_first ? 1 : (uint64_t)blocks);   /* the first block's, or every block's */
-        wc_loss = 2 * ((uint64_t)blocks * lin + (last ? (uint64_t)sh->vocab_t * (uint64_t)m->hidden : 0));
+        wc_loss = 2 * (((uint64_t)blocks - rb) * lin + hc);
+        wc_fwd = 2 * ((uint64_t)blocks * lin + hc);
     }
     int eg_nograd = eg && l->grad_accum == 1 && l->zero <= 1 && !off_opt && !off_par && !zp_lp_grads_apply(tr, l, cv);
     if (eg_nograd)
         g_loss = 0;
     uint64_t tl = t_loss + wc_loss + g_loss, tb = t_bwd - eg_first + wc_bwd + dv[ZP_MEM_GRADS];
+    uint64_t lf_less = 0;   /* the loss's forward: so many bytes fewer of the loss's tensors, and wc_fwd */
+    if (last && eg_act && wc_fwd > wc_loss && cv->ce_unfused) {
+        uint64_t sbv = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch *
+                       (uint64_t)(l->tp > 1 ? m->vocab : sh->vocab_t);
+        if (t_loss - 2 * sbv + wc_fwd > t_loss + wc_loss) {
+            lf_less = 2 * sbv;
+            tl = t_loss - lf_less + wc_fwd + g_loss;
+        }
+    }
+    /* PyTorch eager attention, one micro-batch in flight, DDP-like states
+     * (ZeRO 0-1, nothing offloaded): a block's backward peaks at its
+     * softmax's (eager_attn_bwd, as below for the last block); the first
+     * block's: its tensors (rebuilt: again) but what its backward has
+     * freed, the transients, every gradient but the embedding's (at one
+     * micro-batch not made yet; a tied head's part waits in autograd's
+     * buffer, the word embedding's size) and its own weight copies but the
+     * projection's and MLP's.  A rebuilt block's backward (a reentrant
+     * checkpoint, transformers' default) also holds its rebuilt output and
+     * the gradient it was handed, r h a token each */
+    int eg_x = eg_act && !tr->flash && eg_first && l->zero <= 1 && !off_opt && !off_par;
+    uint64_t fr = 0, xt = 0, per = 0, lw = 0, rnh = 0, f_act = 0, f_buf = 0, f_wc = 0, f_g = 0;
+    if (eg_x) {
+        eager_attn_bwd(m, tr, l, &fr, &xt);
+        per = zp_eager_layer_bytes(m, tr, l);
+        int64_t t = l->tp, qd = zp_ceil_div(m->heads, t) * zp_model_head_dim(m);
+        lw = (uint64_t)(qd * m->hidden + (m->mlp == ZP_MLP_GELU ? 2 : 3) * m->hidden * zp_ceil_div(m->ffn, t));
+        uint64_t ec, er;
+        zp_eager_bytes(tr, &ec, &er);
+        rnh = er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
+        f_act = act - eg_first - (eg_b0_rebuilt ? per : eg_whole) + eg_whole - fr;
+        f_buf = both - ws + xt + (eg_b0_rebuilt ? 2 * rnh : 0);
+        f_wc = eac ? 2 * (lin - lw) : 0;
+        f_g = dv[ZP_MEM_GRADS];
+        if (k == 0 && eg_nograd)   /* the embedding's, made last: the position table's, and an untied word embedding's */
+            f_g -= (uint64_t)(tied1 ? sh->embed_params - sh->vocab_t * m->hidden : sh->embed_params) * gb;
+        else if (k == 0 && tied1)
+            f_g += (uint64_t)(sh->vocab_t * m->hidden) * gb;
+        tb = f_act + f_buf + f_wc + f_g;
+    }
     /* a stage before the last (pipelines, PyTorch eager, one micro-batch):
      * its backward's start, every block's activations and weight copies
      * and no gradient yet, against its first block's backward above */
@@ -800,15 +863,12 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * block's projection and MLP (with accumulation: every gradient) */
     uint64_t a_act = 0, a_buf = 0, a_wc = 0, a_g = 0;
     int eg_attn = 0;
-    if (last && eg_act && !tr->flash && eg_first && (eg_nograd || (l->zero <= 1 && !off_opt && !off_par))) {
-        uint64_t fr, xt, per = zp_eager_layer_bytes(m, tr, l);
-        eager_attn_bwd(m, tr, l, &fr, &xt);
+    if (last && eg_x) {
         int lr = l->ckpt == ZP_CKPT_FULL && zp_ckpt_last_rebuilt(tr, Ls, l->vp);
         a_act = act - (lr ? per : 0) + (lr ? eg_whole : 0) - fr;
-        a_buf = both - ws + xt;
+        a_buf = both - ws + xt + (lr ? 2 * rnh : 0);
         int64_t t = l->tp, h = m->hidden, q = zp_ceil_div(m->heads, t) * zp_model_head_dim(m);
         int64_t qkv = q + 2 * zp_ceil_div(m->kv_heads, t) * zp_model_head_dim(m);
-        int64_t lw = q * h + (m->mlp == ZP_MLP_GELU ? 2 : 3) * h * zp_ceil_div(m->ffn, t);   /* projection, MLP */
         int64_t qb = m->bias || m->qkv_bias ? qkv : 0;
         /* the head's gradient (a tied one: the word embedding's part, in
          * autograd's buffer until the embedding's backward adds its own;
@@ -821,8 +881,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
          * which waits in autograd's buffer for the embedding's */
         if (!eg_nograd)
             a_g = g_loss + (tied1 ? (uint64_t)(sh->vocab_t * h) * gb : 0);
-        if (eac)
-            a_wc = wc_loss - 2 * ((uint64_t)sh->vocab_t * (uint64_t)h + (uint64_t)lw);
+        if (eac)   /* the kept blocks' copies and, rebuilt, the last block's again; not the head's */
+            a_wc = wc_loss + (lr ? 2 * lin : 0) - 2 * ((uint64_t)sh->vocab_t * (uint64_t)h + (uint64_t)lw);
         uint64_t ta = a_act + a_buf + a_wc + a_g;
         eg_attn = ta > tl && ta > tb;
     }
@@ -841,9 +901,15 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     } else if (last && tl >= tb) {
         out->phase = ZP_PHASE_LOSS;
         dv[ZP_MEM_ACT] = act + head_act;
-        dv[ZP_MEM_BUF] = eg_act ? both - ws + loss : both + loss;
-        dv[ZP_MEM_PARAMS] += wc_loss;
+        dv[ZP_MEM_BUF] = eg_act ? both - ws + loss - lf_less : both + loss;
+        dv[ZP_MEM_PARAMS] += lf_less ? wc_fwd : wc_loss;
         dv[ZP_MEM_GRADS] = g_loss;
+    } else if (eg_x) {
+        out->phase = ZP_PHASE_BACKWARD;
+        dv[ZP_MEM_ACT] = f_act;
+        dv[ZP_MEM_BUF] = f_buf;
+        dv[ZP_MEM_PARAMS] += f_wc;
+        dv[ZP_MEM_GRADS] = f_g;
     } else {
         out->phase = ZP_PHASE_BACKWARD;
         dv[ZP_MEM_ACT] = act - eg_first;
