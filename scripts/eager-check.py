@@ -166,6 +166,26 @@ def build(torch, F):
             return g
 
     CKPT = [False]   # every block rebuilt in backward (transformers' gradient checkpointing)
+    DROP = [0.0]     # the dropout probability (transformers' attn_pdrop, resid_pdrop, embd_pdrop; LLaMA's attention_dropout)
+
+    class Drop(torch.autograd.Function):
+        """dropout as CUDA's native_dropout runs it: a new output, and a
+        one-byte mask saved for the backward (CPU's dropout saves a
+        float noise tensor instead)"""
+        @staticmethod
+        def forward(ctx, x, p):   # (one kernel on a GPU: no temporaries here either)
+            mask = torch.empty(x.shape, dtype=torch.bool).bernoulli_(1.0 - p)
+            ctx.save_for_backward(mask)
+            ctx.scale = 1.0 / (1.0 - p)
+            return torch.where(mask, x, torch.zeros((), dtype=x.dtype)).mul_(ctx.scale)   # (x * mask would widen the mask)
+
+        @staticmethod
+        def backward(ctx, g):
+            mask, = ctx.saved_tensors
+            return torch.where(mask, g, torch.zeros((), dtype=g.dtype)).mul_(ctx.scale), None
+
+    def drop(x):
+        return Drop.apply(x, DROP[0]) if DROP[0] > 0 else x
 
     def blocks(cs, layers, x, mask, one):
         """the blocks in order; under CKPT each through torch.utils.checkpoint
@@ -189,7 +209,7 @@ def build(torch, F):
     def gpt2(cs, P, ids, h, a, flash=False):
         b, s = ids.shape
         d = h // a
-        x = P["wte"][ids] + P["wpe"][torch.arange(s)]
+        x = drop(P["wte"][ids] + P["wpe"][torch.arange(s)])
         mask = None if flash else causal(b, s, x.dtype)   # SDPA: is_causal, no mask
 
         def one(x, mask, L):
@@ -198,13 +218,17 @@ def build(torch, F):
             if flash:
                 o = Sdpa.apply(q, k, v).transpose(1, 2).contiguous().reshape(b, s, h)
             else:
+                # a statement an op, as transformers writes it: each result
+                # replaces the last, which goes unless saved
                 w = cs.matmul(q, k.transpose(-1, -2)) * d ** -0.5 + mask
-                w = F.softmax(w, dim=-1, dtype=f32 if cs.on else None).type(v.dtype)
+                w = F.softmax(w, dim=-1, dtype=f32 if cs.on else None)
+                w = w.type(v.dtype)
+                w = drop(w)
                 o = torch.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
-            x = cs.conv1d(o, L["wo"], L["bo"]) + x
+            x = drop(cs.conv1d(o, L["wo"], L["bo"])) + x
             y = cs.conv1d(F.layer_norm(cs.full(x), (h,), L["ln2w"], L["ln2b"]), L["wfc"], L["bfc"])
             y = 0.5 * y * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (y + 0.044715 * torch.pow(cs.full(y), 3.0))))
-            return cs.conv1d(y, L["wfc2"], L["bfc2"]) + x
+            return drop(cs.conv1d(y, L["wfc2"], L["bfc2"])) + x
         x = blocks(cs, P["layers"], x, mask, one)
         del mask
         return cs.linear(F.layer_norm(cs.full(x), (h,), P["lnfw"], P["lnfb"]), P["wte"])
@@ -243,7 +267,9 @@ def build(torch, F):
                     k = k.unsqueeze(2).expand(b, g, a // g, s, d).reshape(b, a, s, d)
                     v = v.unsqueeze(2).expand(b, g, a // g, s, d).reshape(b, a, s, d)
                 w = cs.matmul(q, k.transpose(2, 3)) * d ** -0.5 + mask
-                w = F.softmax(w, dim=-1, dtype=f32).to(q.dtype)
+                w = F.softmax(w, dim=-1, dtype=f32)
+                w = w.to(q.dtype)
+                w = drop(w)
                 o = cs.matmul(w, v).transpose(1, 2).contiguous().reshape(b, s, h)
             x = x + cs.linear(o, L["wo"])
             y = rms(x, L["n2"])
@@ -359,10 +385,10 @@ def build(torch, F):
             del logits
         loss.backward()
         return sum(saved.values()), lib.shim_peak() - base
-    return measure, traffic, CKPT
+    return measure, traffic, CKPT, DROP
 
 
-def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False, ckpt="none"):
+def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False, ckpt="none", dropout=False):
     """zplan's JSON for the model, one micro-batch on one GPU, PyTorch eager"""
     cfg = ({"model_type": "gpt2", "n_layer": layers, "n_embd": h, "n_head": a, "n_inner": f, "vocab_size": V,
             "n_positions": SEQ} if kind == "gpt2" else
@@ -380,12 +406,13 @@ def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False, ckpt="no
             "--dtype", "fp32" if mode == "fp32" else "bf16", "--json", "--no-store"]
     if mode == "bf16":
         args.append("--no-master-weights")
+    args.append("--dropout" if dropout else "--no-dropout")
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}   # the shim is PyTorch's, not zplan's
     return json.loads(subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout)
 
 
-def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp, ckpt="none"):
-    j = zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, ckpt=ckpt)
+def zplan_predict(zp, kind, layers, h, a, g, f, V, mode, tmp, ckpt="none", dropout=False):
+    j = zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, ckpt=ckpt, dropout=dropout)
     mem, psi = j["chosen"]["memory_bytes"], j["model"]["params"]
     # what the run allocates above its parameters: the activations, the
     # loss's buffers, and with autocast the weight copies (params above 4
@@ -435,34 +462,40 @@ def main(argv):
         import ctypes
         lib = ctypes.CDLL(None)
         lib.shim_cur.restype = lib.shim_peak.restype = ctypes.c_size_t
-        measure, traffic, CKPT = build(torch, F)
+        measure, traffic, CKPT, DROP = build(torch, F)
         bad, k = 0, 0
         if tap:
-            print("1..%d" % ((2 * len(MODELS) + len(LONG_SHAPES) * len(LONG_MODELS) +
+            print("1..%d" % ((4 * len(MODELS) + len(LONG_SHAPES) * len(LONG_MODELS) +
                               len(MODELS) + len(LONG_SHAPES) * len(LONG_MODELS)) * len(MODES) +
                              2 * len(TRAFFIC_MODELS) * len(MODES)))
         else:
             print("%-6s %-9s %12s %12s %7s %12s %12s %7s" % ("model", "precision", "saved", "zplan act", "error",
                                                               "peak", "zplan peak", "error"))
-        for model in MODELS:
-            for mode in MODES:
-                measure(lib, *model, mode)   # the first products of a kind allocate caches once for good
-                saved, peak = measure(lib, *model, mode)
-                act, pk, phase = zplan_predict(zp, *model, mode, tmp)
-                # saved counts the loss's log-softmax (4 b s V), which zplan books with the buffers
-                saved_act = saved - 4 * BATCH * SEQ * model[6]
-                e1, e2 = act / saved_act - 1, pk / peak - 1
-                if phase != "loss":   # the moment of these shapes' peak, the activations all saved
-                    e1 = float("inf")
-                bad += abs(e1) > 0.01 or abs(e2) > 0.01
-                if tap:
-                    for what, got, want, e in (("saved activations", act, saved_act, e1), ("peak", pk, peak, e2)):
-                        k += 1
-                        print("%s %d - %s %s, %s: zplan %d B, PyTorch %d B (%+.2f %%, within 1 %%)" %
-                              ("ok" if abs(e) <= 0.01 else "not ok", k, model[0], mode, what, got, want, 100 * e))
-                else:
-                    print("%-6s %-9s %12d %12d %+6.2f%% %12d %12d %+6.2f%%" % (model[0], mode, saved_act, act,
-                                                                             100 * e1, peak, pk, 100 * e2))
+        # without dropout, then with it (0.1: the attention probabilities', and
+        # GPT-2's residual branches' and embedding's, as transformers' configs
+        # set them; CUDA's one-byte masks)
+        for model, mode, dp in ((mo, md, dp) for dp in (0.0, 0.1) for mo in MODELS for md in MODES):
+            DROP[0] = dp
+            mode_name = mode + (", dropout" if dp else "")
+            measure(lib, *model, mode)   # the first products of a kind allocate caches once for good
+            saved, peak = measure(lib, *model, mode)
+            act, pk, phase = zplan_predict(zp, *model, mode, tmp, dropout=dp > 0)
+            # saved counts the loss's log-softmax (4 b s V), which zplan books with the buffers
+            saved_act = saved - 4 * BATCH * SEQ * model[6]
+            e1, e2 = act / saved_act - 1, pk / peak - 1
+            if phase != "loss":   # the moment of these shapes' peak, the activations all saved
+                e1 = float("inf")
+            bad += abs(e1) > 0.01 or abs(e2) > 0.01
+            if tap:
+                for what, got, want, e in (("saved activations", act, saved_act, e1), ("peak", pk, peak, e2)):
+                    k += 1
+                    print("%s %d - %s %s, %s: zplan %d B, PyTorch %d B (%+.2f %%, within 1 %%)" %
+                          ("ok" if abs(e) <= 0.01 else "not ok", k, model[0], mode_name, what, got, want, 100 * e))
+            else:
+                print("%-6s %-9s %12d %12d %+6.2f%% %12d %12d %+6.2f%%%s" % (model[0], mode, saved_act, act,
+                                                                           100 * e1, peak, pk, 100 * e2,
+                                                                           "  (dropout)" if dp else ""))
+        DROP[0] = 0.0
         # long sequences: the peak at the last block's softmax backward, where
         # the loss's tensors are gone and the block's MLP and values product
         # have run their backwards (memory.c, eager_attn_bwd)

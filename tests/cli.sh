@@ -1222,6 +1222,29 @@ jok "$tmp/attn--flash-attn.json" '.chosen.peak_phase == "loss"' "the same with S
 zp show "$(jq .run_id "$tmp/attn--no-flash-attn.json")" --db "$tmp/attn.db"
 ok "$(grep -q "at its peak: the last block's attention backward" "$outf"; echo $?)" \
     "a stored run whose peak is the attention backward reads back and says so"
+# PyTorch eager trains a transformers model with its config's dropout: GPT-2's config.json sets
+# attn_pdrop 0.1, so --framework torch plans its masks (and says so) unless --no-dropout; zplan's own
+# accounting keeps its default (off); LLaMA's attention_dropout 0.0 leaves it off
+for a in "--framework torch" "--framework torch --no-dropout" "--framework megatron"; do
+    zp --config "$ZPLAN_SRCDIR/tests/data/gpt2-config.json" --gpus 1 --gpu h200 --seq 1024 --micro-batch 4 \
+        --global-batch 4 $a --json --no-store
+    cp "$outf" "$tmp/drop-$(echo "$a" | tr -d ' -').json"
+    cp "$errf" "$tmp/drop-$(echo "$a" | tr -d ' -').err"
+done
+jok "$tmp/drop-frameworktorch.json" '.training.dropout' "--framework torch, GPT-2's config (attn_pdrop 0.1): dropout masks planned"
+ok "$(grep -q "drops attention probabilities in training" "$tmp/drop-frameworktorch.err"; echo $?)" "... and zplan says so"
+jq -s . "$tmp/drop-frameworktorch.json" "$tmp/drop-frameworktorchnodropout.json" >"$tmp/drop2.json"
+jok "$tmp/drop2.json" '(.[1].training.dropout | not) and .[0].chosen.memory_bytes.activations > .[1].chosen.memory_bytes.activations' \
+    "--no-dropout overrides it, and the masks weigh"
+jok "$tmp/drop-frameworkmegatron.json" '.training.dropout | not' "--framework megatron keeps zplan's default, no dropout"
+zp --config "$ZPLAN_SRCDIR/tests/data/llama-gqa-config.json" --gpus 1 --gpu h200 --seq 1024 --micro-batch 1 \
+    --global-batch 1 --framework torch --json --no-store
+jok "$outf" '.training.dropout | not' "--framework torch, LLaMA's config (attention_dropout 0.0): no dropout"
+printf '{"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4, "vocab_size": 100, "n_positions": 64, "attn_pdrop": 1.5}' \
+    >"$tmp/badpdrop.json"
+zp --config "$tmp/badpdrop.json" --gpus 1 --no-store
+is "$rc" 2 "attn_pdrop 1.5: exit 2"
+ok "$(grep -q '"attn_pdrop" must be a probability' "$errf"; echo $?)" "... saying it must be a probability"
 for f in torch fsdp megatron deepspeed; do
     zp --model llama2-7b --gpus 8 --no-store --json --framework $f
     case $f in torch) want=foreach ;; *) want=fused ;; esac

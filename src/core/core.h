@@ -57,6 +57,8 @@ typedef struct zp_model {
     zp_pos pos;
     zp_block block;     /* serial or parallel attention and MLP */
     int64_t window;     /* sliding-window attention: each query sees at most this many keys (0: all) */
+    int dropout;        /* the config drops attention probabilities in training (transformers' attn_pdrop
+                         * or attention_dropout above 0): PyTorch eager's default (plan.c) */
 } zp_model;
 
 /* d, the width of one attention head (head_dim, or h / a). */

@@ -546,6 +546,20 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
     }
     if ((st = window_field(j, where, ar, m->layers, &m->window, e)))
         goto out;
+    /* attention dropout in training (GPT-2's attn_pdrop, the rest's
+     * attention_dropout): a probability */
+    for (const char *const *k = (const char *const[]){"attn_pdrop", "attention_dropout", NULL}; *k; k++) {
+        const cJSON *v = present(j, *k);
+        if (!v)
+            continue;
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0 && v->valuedouble < 1.0)) {
+            st = zp_err_set(e, ZP_EINVAL, "%s: \"%s\" must be a probability (allowed: a number from 0 to below 1)",
+                            where, *k);
+            goto out;
+        }
+        if (v->valuedouble > 0.0)
+            m->dropout = 1;
+    }
     {
         const cJSON *zb = present(j, "zplan_bias");
         if (zb && (st = bool_field(j, where, "zplan_bias", 0, &zbias, e)))
