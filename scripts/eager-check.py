@@ -21,16 +21,24 @@ One forward and backward run and two things are measured:
           them, with eager attention and with SDPA (a stand-in kernel,
           uncounted, as the products are)
 and set beside zplan's prediction for the same model and layout (its JSON:
-the activations, the buffers and, with autocast, the weight copies booked
-with the parameters).  The attention is eager (SDPA's fused kernels need a
-GPU).  Where the numbers agree, zplan's formula is what PyTorch's autograd
+the activations, the buffers, the gradients made by then and, with
+autocast, the weight copies booked with the parameters).  The cases: 4 x
+128 tokens without and with dropout (0.1, CUDA's one-byte masks), where the
+peak is the loss's backward; 1 x 512 and 2 x 384 tokens of a 200-word
+vocabulary, where it is the last block's attention backward (its
+softmax's); and all three with every block rebuilt in backward (a
+reentrant torch.utils.checkpoint a block, transformers' gradient
+checkpointing), peak only.  The attention is eager (SDPA's fused kernels
+need a GPU).  Where the numbers agree, zplan's formula is what PyTorch's autograd
 does with these modules; it does not show CUDA's kernels or the real
 transformers code, which scripts/torch-memory.py measures on the GPU.
 
   scripts/eager-check.py [--zplan PATH] [--tap]
 
---tap prints TAP instead (tests/eager.sh): two lines per case, the saved
-bytes and the peak, each within 1 % of zplan's, then one per case and
+--tap prints TAP instead (tests/eager.sh): two lines per short case, the
+saved bytes and the peak, one per long or rebuilt case, the peak (and for
+the long ones that zplan puts it at the attention's backward), each within
+1 % of zplan's, then one per case and
 attention for the traffic (two more widths, one LLaMA without grouped
 heads), within 1 % (elementwise_bytes_per_micro_batch: what zplan's eager
 time reads at --eager-hbm-eff of the HBM bandwidth).
