@@ -1216,7 +1216,7 @@ for a in --no-flash-attn --flash-attn; do
     cp "$outf" "$tmp/attn$a.json"
 done
 jok "$tmp/attn--no-flash-attn.json" '.chosen.peak_phase == "attention" and
-    .chosen.memory_bytes.buffers >= 8 * 12 * 8192 * 8192 and 6 * 12 * 8192 * 8192 > 12 * 8192 * 8000' \
+    .chosen.memory_bytes.buffers >= 8 * 12 * 8192 * 8192' \
     "--framework torch, eager attention, 8192 tokens: the peak is the last block's attention backward, its 8 a s^2 bytes in buffers"
 jok "$tmp/attn--flash-attn.json" '.chosen.peak_phase == "loss"' "the same with SDPA: the peak is the loss's"
 zp show "$(jq .run_id "$tmp/attn--no-flash-attn.json")" --db "$tmp/attn.db"

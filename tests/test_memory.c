@@ -1643,6 +1643,7 @@ static void test_eager(void)
          * fp32; every weight copy but the head's and the block's projection
          * and MLP's (h^2 + 8 h^2) */
         int64_t sl = 4096, Vl = 1000, nl = sl;
+        cv.bwd_workspace = 1;   /* (zplan's default: the activations' gradients counted) */
         zp_model gl = gpt(L, h, a, Vl, sl);
         zp_train al = ac;
         al.seq = sl, al.flash = 0;
@@ -1695,6 +1696,41 @@ static void test_eager(void)
         is_u64(mc.dev[ZP_MEM_GRADS], psi128 * 4, "... the first micro-batch's gradients");
         is_u64(mc.dev[ZP_MEM_ACT], (uint64_t)L * n128 * 4 * h + n128 * (ln + 2 * h),
                "... every block's fp32 input, the final norm's tensors and the head input's copy");
+        /* every block rebuilt, eager attention, 4096 tokens: the first
+         * block's softmax backward (the other blocks' checkpoints done):
+         * the causal mask its checkpoint keeps (b x 1 x s x s, fp32), its
+         * rebuilt tensors but what its backward has freed (as the last
+         * block's above); the softmax's two gradients, the values' and the
+         * residual stream's, and the reentrant checkpoint's rebuilt output
+         * and the gradient handed to it (4 h a token each); every fp32
+         * gradient but its QKV's (3 h^2 + 3 h), its first norm's (2 h) and
+         * the position table's (s h: the tied word embedding's part waits
+         * in autograd's buffer, the same size); its own weight copies but
+         * the projection's and MLP's (12 h^2 - 9 h^2) */
+        zp_layout lf1 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 1);
+        zp_mem mf;
+        zp_mem_stage(&gl, &al, &lf1, &c, &cv, 0, &mf);
+        is_u64((uint64_t)mf.phase, ZP_PHASE_BACKWARD, "eager attention, every block rebuilt, 4096 tokens: the first "
+               "block's backward");
+        is_u64(mf.dev[ZP_MEM_ACT], 4 * (uint64_t)sl * sl + layer - freed, "... the mask and the block's rebuilt "
+               "tensors but what its backward has freed");
+        is_u64(mf.dev[ZP_MEM_BUF], 8 * S + (uint64_t)nl * (2 * h + 4 * h) + 2 * (uint64_t)nl * 4 * h,
+               "... the softmax's gradients, the values' and the residual stream's, the rebuilt output and the "
+               "gradient handed to it");
+        is_u64(mf.dev[ZP_MEM_GRADS], 4 * (psil - (uint64_t)(3 * h * h + 3 * h + 2 * h + sl * h)),
+               "... every gradient but its QKV's, its first norm's and the position table's");
+        is_u64(mf.dev[ZP_MEM_PARAMS], psil * 4 + 2 * (uint64_t)(12 * h * h - 9 * h * h),
+               "... its own weight copies but the projection's and MLP's");
+        /* a stage of one block (12 stages): the same moment, its gradients
+         * the block's but its QKV's and first norm's, and on the first
+         * stage no embedding's yet */
+        zp_layout lp12 = lay(1, 1, 12, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+        zp_mem_stage(&gl, &al, &lp12, &c, &cv, 5, &mf);
+        is_u64((uint64_t)mf.phase, ZP_PHASE_BACKWARD, "eager attention, one block a stage (stage 5 of 12): its "
+               "softmax's backward");
+        is_u64(mf.dev[ZP_MEM_ACT], layer - freed, "... its tensors but what its backward has freed");
+        is_u64(mf.dev[ZP_MEM_GRADS], 4 * (uint64_t)(gpt_layer(h, 1) - (3 * h * h + 3 * h + 2 * h)),
+               "... its gradients but its QKV's and first norm's");
         /* with GPT-2's 50257 words the loss's 12 b s V outweighs it again */
         gl.vocab = 50257;
         zp_mem_stage(&gl, &al, &lb, &c, &cv, 0, &mem);
@@ -1704,6 +1740,7 @@ static void test_eager(void)
         gl.vocab = Vl, al.flash = 1;
         zp_mem_stage(&gl, &al, &lb, &c, &cv, 0, &mem);
         is_u64((uint64_t)mem.phase, ZP_PHASE_LOSS, "SDPA, 4096 tokens, 1000 words: the peak is the loss's");
+        cv.bwd_workspace = 0;
     }
     cv.ce_unfused = 0;
     cv.eager = 0;

@@ -176,7 +176,8 @@ static uint64_t eager_norm_bytes(const zp_model *m, const zp_train *tr, uint64_t
  * models its LLaMA (RMSNorm written out, separate q, k, v, gate and up
  * products, SiLU, rotary positions); serial blocks.  n = s b tokens (s / cp),
  * h whole (no sequence parallelism), a, g, f per tp rank, d the head width,
- * q = n a d, kv = n g d, S = n a s' (scores), all in elements; c and r
+ * q = n a d, kv = n g d, S = n a s (scores: every key, a sliding window's
+ * too, which the mask applies), all in elements; c and r
  * the products' and the residual stream's bytes (zp_eager_bytes).
  *   norm        LayerNorm (native_layer_norm): its input r nh, mean and
  *               rstd 8 n.  RMSNorm (x.to(fp32), x.pow(2).mean, x * rsqrt,
@@ -232,7 +233,9 @@ static eager_parts eager_parts_of(const zp_model *m, const zp_train *tr, const z
     eager_parts p;
     uint64_t s = (uint64_t)(tr->seq / zp_cp(l)), h = (uint64_t)m->hidden, d = (uint64_t)zp_model_head_dim(m);
     uint64_t a = (uint64_t)zp_ceil_div(m->heads, l->tp), g = (uint64_t)zp_ceil_div(m->kv_heads, l->tp);
-    uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp), span = (uint64_t)zp_model_attn_span(m, tr->seq);
+    /* (eager attention scores every key, a sliding window or not: the
+     * window is in its mask) */
+    uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp), span = (uint64_t)tr->seq;
     p.b = (uint64_t)l->micro_batch, p.n = s * p.b;
     p.nh = p.n * h, p.q = p.n * a * d, p.kv = p.n * g * d, p.nf = p.n * f, p.S = p.n * a * span;
     p.ac = zp_autocast_dtype(tr), p.llama = m->mlp == ZP_MLP_SWIGLU;
@@ -538,9 +541,10 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         dv[ZP_MEM_OPTIM] = (l->zero >= 1 ? Ps : Pf) * K;
 
     /* activations and buffers: the device peaks at one of two moments of
-     * the step (three with foreach Adam: the optimizer step, below), and
-     * both classes are reported as they stand at that moment (so that the
-     * classes add up to the peak):
+     * the step (three with foreach Adam: the optimizer step, below; four
+     * with PyTorch eager attention: the last block's attention backward),
+     * and both classes are reported as they stand at that moment (so that
+     * the classes add up to the peak):
      *   loss      (last stage only) the loss and the head's backward: every
      *             layer's saved activations, the final-norm and head inputs,
      *             fp32 logits, the backward workspace, and at ZeRO-3 the
@@ -554,7 +558,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      *             kept through the whole backward)
      * Both hold the reduce bucket and the pipeline send/recv buffers.  The
      * forward never exceeds "backward": its working set (a layer being
-     * built, the gathered blocks) is a subset of it.  Computing in fp32
+     * built, the gathered blocks) is a subset of it (PyTorch eager with
+     * rebuilt blocks aside: the loss's forward, counted as "loss", below).  Computing in fp32
      * (compute_fp32) adds, below ZeRO-3, the fp32 working copy of 16-bit
      * parameters for the unit in use (the block; the head and final norm
      * at the loss) and, with 16-bit gradients at ZeRO 0-1, the unit's fp32
@@ -581,7 +586,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         mb0 = l->grad_accum;
     int eg_act = eg && (l->ckpt == ZP_CKPT_NONE || l->ckpt == ZP_CKPT_FULL);
     uint64_t eg_whole = 0, eg_first = 0;   /* one block's, kept whole; what the other blocks free */
-    int eg_b0_rebuilt = 0;
+    uint64_t eg_mask = 0;                  /* eager attention's causal mask, kept by checkpoints */
+    int eg_b0_rebuilt = 0, eg_one = 0;     /* eg_one: one micro-batch in flight (even on a stage of one block) */
     if (eg_act) {
         zp_layout nl = *l;
         nl.ckpt = ZP_CKPT_NONE;
@@ -594,6 +600,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
          * block, or of the first N of a stage; every k-th from the k-th
          * leaves it whole) */
         if (n_in == Ls) {
+            eg_one = 1;
             eg_b0_rebuilt = l->ckpt == ZP_CKPT_FULL && (tr->ckpt_block > 0 || tr->ckpt_every <= 1);
             eg_first = act - (eg_b0_rebuilt ? per : eg_whole);
         }
@@ -601,23 +608,23 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             /* rotary positions' cos and sin, s x d each (one position row
              * for the whole batch) in the stream's dtype, which every
              * block's q cos and rotate_half(q) sin save, one pair a
-             * micro-batch in flight (the causal mask of eager attention
-             * is the model forward's local, freed before the loss's
-             * backward) */
+             * micro-batch in flight */
             uint64_t ec, er;
             zp_eager_bytes(tr, &ec, &er);
             act += 2 * er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)zp_model_head_dim(m) * (uint64_t)mb0;
         }
-        /* eager attention's causal mask (b x 1 x s x s', the stream's
-         * dtype: transformers' eager mask), a local of the model's forward,
-         * is kept by every rebuilt block's checkpoint, which saves its
-         * tensor arguments, until the first block's backward; one a
-         * micro-batch in flight */
+        /* eager attention's causal mask (b x 1 x s x s, the whole
+         * sequence's keys whatever the window, in the stream's dtype:
+         * transformers' eager mask), a local of the model's forward freed
+         * before the loss's backward, unless rebuilt blocks' checkpoints,
+         * which save their tensor arguments, keep it until the last of
+         * them is done; one a micro-batch in flight */
         if (!tr->flash && n_rc > 0) {
-            uint64_t ec, er;
+            uint64_t ec, er, mbs = Ls ? (uint64_t)(n_in / Ls) : 1;
             zp_eager_bytes(tr, &ec, &er);
-            act += er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch *
-                   (uint64_t)zp_model_attn_span(m, tr->seq) * (uint64_t)(n_in / (Ls ? Ls : 1));
+            eg_mask = er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)tr->seq *
+                      (mbs ? mbs : 1);
+            act += eg_mask;
         }
     }
     if (k == 0 && tr->dropout && !(eg_act && m->mlp == ZP_MLP_SWIGLU))   /* (transformers' LLaMA has none) */
@@ -655,7 +662,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
              bucket = 0;
     if (l->ckpt == ZP_CKPT_FULL && !zp_ckpt_last_rebuilt(tr, Ls, l->vp))
         bwd = 0;
-    if (eg_first)   /* PyTorch eager's moment is the first block's backward: its rebuild, if it is rebuilt */
+    if (eg_one)   /* PyTorch eager's moment is the first block's backward: its rebuild, if it is rebuilt */
         bwd = eg_b0_rebuilt ? eg_whole : 0;
     bwd += score_grads_extra(m, tr, l, cv);
     if (cv->bwd_workspace)
@@ -793,9 +800,11 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
              g_all = dv[ZP_MEM_GRADS];
     if (eac) {
         lin = (uint64_t)(zp_model_block_matmul_params(m) / l->tp);
-        uint64_t rb = l->ckpt == ZP_CKPT_FULL ? (uint64_t)zp_ckpt_blocks(tr, 1, blocks, l->vp) : 0;
+        /* (several micro-batches in flight, pipelines: every copy, as one
+         * autocast around the step's schedule keeps them all) */
+        uint64_t rb = l->ckpt == ZP_CKPT_FULL && eg_one ? (uint64_t)zp_ckpt_blocks(tr, 1, blocks, l->vp) : 0;
         uint64_t hc = last ? (uint64_t)sh->vocab_t * (uint64_t)m->hidden : 0;
-        wc_bwd = 2 * lin * (eg_first ? 1 : (uint64_t)blocks);   /* the first block's, or every block's */
+        wc_bwd = 2 * lin * (eg_one ? 1 : (uint64_t)blocks);   /* the first block's, or every block's */
         wc_loss = 2 * (((uint64_t)blocks - rb) * lin + hc);
         wc_fwd = 2 * ((uint64_t)blocks * lin + hc);
     }
@@ -822,7 +831,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * projection's and MLP's.  A rebuilt block's backward (a reentrant
      * checkpoint, transformers' default) also holds its rebuilt output and
      * the gradient it was handed, r h a token each */
-    int eg_x = eg_act && !tr->flash && eg_first && l->zero <= 1 && !off_opt && !off_par;
+    int eg_x = eg_act && !tr->flash && eg_one && l->zero <= 1 && !off_opt && !off_par;
     uint64_t fr = 0, xt = 0, per = 0, lw = 0, rnh = 0, f_act = 0, f_buf = 0, f_wc = 0, f_g = 0;
     if (eg_x) {
         eager_attn_bwd(m, tr, l, &fr, &xt);
@@ -832,22 +841,34 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         uint64_t ec, er;
         zp_eager_bytes(tr, &ec, &er);
         rnh = er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
-        f_act = act - eg_first - (eg_b0_rebuilt ? per : eg_whole) + eg_whole - fr;
+        if (!cv->bwd_workspace)   /* --no-bwd-workspace: no activation gradient counted */
+            xt = rnh = 0;
+        /* (a first block kept whole, with ckpt_every: the checkpoints
+         * holding the mask are done by then) */
+        f_act = act - eg_first - (eg_b0_rebuilt ? per : eg_whole) + eg_whole - fr - (eg_b0_rebuilt ? 0 : eg_mask);
         f_buf = both - ws + xt + (eg_b0_rebuilt ? 2 * rnh : 0);
         f_wc = eac ? 2 * (lin - lw) : 0;
         f_g = dv[ZP_MEM_GRADS];
-        if (k == 0 && eg_nograd)   /* the embedding's, made last: the position table's, and an untied word embedding's */
-            f_g -= (uint64_t)(tied1 ? sh->embed_params - sh->vocab_t * m->hidden : sh->embed_params) * gb;
-        else if (k == 0 && tied1)
+        if (eg_nograd) {
+            /* at one micro-batch not made yet: the block's QKV's and first
+             * norm's (a norm like the final one), and the embedding's, made
+             * last (the position table's, an untied word embedding's) */
+            int64_t hd = zp_model_head_dim(m), qkv = zp_ceil_div(m->heads, t) * hd + 2 * zp_ceil_div(m->kv_heads, t) * hd;
+            int64_t qkvp = m->hidden * qkv + (m->bias || m->qkv_bias ? qkv : 0) + zp_model_final_norm_params(m);
+            f_g -= (uint64_t)qkvp * gb;
+            if (k == 0)
+                f_g -= (uint64_t)(tied1 ? sh->embed_params - sh->vocab_t * m->hidden : sh->embed_params) * gb;
+        } else if (k == 0 && tied1)
             f_g += (uint64_t)(sh->vocab_t * m->hidden) * gb;
         tb = f_act + f_buf + f_wc + f_g;
     }
     /* a stage before the last (pipelines, PyTorch eager, one micro-batch):
-     * its backward's start, every block's activations and weight copies
-     * and no gradient yet, against its first block's backward above */
+     * its backward's start, every block's activations and the weight
+     * copies kept (wc_loss) and no gradient yet, against its first block's
+     * backward above */
     int eg_start = 0;
-    if (!last && eg_nograd && eg_first) {
-        uint64_t ts = t_bwd - bwd + wc_loss;   /* no rebuild yet, every block's copies */
+    if (!last && eg_nograd && eg_one) {
+        uint64_t ts = t_bwd - bwd + wc_loss;   /* no rebuild yet, the copies kept */
         if (ts > tb) {
             eg_start = 1;
             tb = ts;

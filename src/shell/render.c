@@ -275,7 +275,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                     zp_fmt_secs(b, sizeof b, zp_jnum(pr, "step_time_s")));
         fprintf(out, "\nMemory per GPU (worst rank: pipeline stage %.0f, at its peak: %s):\n",
                 zp_jnum(ch, "worst_stage"),
-                strcmp(S(ch, "peak_phase"), "loss") == 0   ? "the loss and head backward"
+                strcmp(S(ch, "peak_phase"), "loss") == 0   ? "the loss (its backward, or its forward)"
                 : strcmp(S(ch, "peak_phase"), "step") == 0      ? "the optimizer step"
                 : strcmp(S(ch, "peak_phase"), "attention") == 0 ? "the last block's attention backward"
                                                                   : "the first block's backward");
