@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """eager-check.py - zplan's PyTorch-eager memory model (--framework torch,
---eager; memory.c, zp_eager_layer_bytes) held against PyTorch itself, on CPU.
+--eager; memory.c: zp_eager_layer_bytes, eager_attn_bwd, mem_stage) held
+against PyTorch itself, on CPU.
 
 A GPT-2 and a LLaMA model, small, are written here op for op as Hugging Face
 transformers writes them (GPT2Attention's eager path with its causal mask,
@@ -10,7 +11,7 @@ cross_entropy), in three precisions: fp32, a bf16 model (model.to(bfloat16)),
 and CUDA's autocast, whose casts are written out as its lists say (the
 matmuls in bf16 on copies, the weights' copies cached for the forward;
 pow, rsqrt, layer_norm and softmax in fp32): CPU autocast has other lists.
-One forward and backward run and two things are measured:
+One forward and backward run and three things are measured:
   saved   the bytes autograd keeps for the backward at the forward's end
           (saved_tensors_hooks, by storage, the parameters left out)
   peak    the most bytes PyTorch's CPU allocator held during the forward and
@@ -28,7 +29,8 @@ peak is the loss's backward; 1 x 512 and 2 x 384 tokens of a 200-word
 vocabulary, where it is the last block's attention backward (its
 softmax's); and all three with every block rebuilt in backward (a
 reentrant torch.utils.checkpoint a block, transformers' gradient
-checkpointing), peak only.  The attention is eager (SDPA's fused kernels
+checkpointing), peak only (there the loss's moment may be its forward,
+where autocast's cache still holds every copy).  The attention is eager (SDPA's fused kernels
 need a GPU).  Where the numbers agree, zplan's formula is what PyTorch's autograd
 does with these modules; it does not show CUDA's kernels or the real
 transformers code, which scripts/torch-memory.py measures on the GPU.
@@ -36,7 +38,8 @@ transformers code, which scripts/torch-memory.py measures on the GPU.
   scripts/eager-check.py [--zplan PATH] [--tap]
 
 --tap prints TAP instead (tests/eager.sh): two lines per short case, the
-saved bytes and the peak, one per long or rebuilt case, the peak (and for
+saved bytes and the peak (and that zplan puts the peak at the loss), one
+per long or rebuilt case, the peak (and for
 the long ones that zplan puts it at the attention's backward), each within
 1 % of zplan's, then one per case and
 attention for the traffic (two more widths, one LLaMA without grouped
@@ -109,7 +112,8 @@ MODELS = [("gpt2", 2, 64, 4, 4, 256, 1000), ("llama", 2, 64, 4, 2, 176, 1000)]
 # the traffic check also holds other widths, and LLaMA without grouped heads
 TRAFFIC_MODELS = MODELS + [("gpt2", 3, 96, 3, 3, 384, 1500), ("llama", 3, 96, 6, 6, 256, 1500)]
 BATCH, SEQ = 4, 128
-# the same models on one sequence of 512 tokens and 200 words: their
+# the same models with 200 words, on one sequence of 512 tokens and two of
+# 384: their
 # scores outweigh the vocabulary, and the peak is the last block's
 # attention backward (its softmax's), not the loss's
 # (one sequence: GPT-2's product folds its heads' values as a view of the

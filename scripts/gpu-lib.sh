@@ -1,7 +1,7 @@
 # scripts/gpu-lib.sh - what bench-gpu.sh and predict-gpu.sh share, sourced
 # by both (not run): their TAP-or-table output and their no-GPU skip.
-# The caller sets tap (1: TAP lines), n and bad (0), ZPLAN_ENGINE and, for
-# gpu_or_skip, backend.
+# The caller sets tap (1: TAP lines; else 0), n and bad (0) and, for
+# gpu_or_skip, backend and ZPLAN_ENGINE.
 
 # say MSG: a note (a TAP comment under --tap)
 say() { if [ $tap -eq 1 ]; then echo "# $*"; else echo "$*"; fi; }

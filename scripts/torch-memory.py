@@ -28,7 +28,10 @@ warm the caching allocator):
                    the code paths measured (the parameters' dtype, the
                    attention transformers chose, the MLP's activation module,
                    the SDPA kernel PyTorch's own choice function picks for
-                   the shape: flash, efficient, math, cudnn)
+                   the shape: SDPBackend's name in lower case, flash_attention,
+                   efficient_attention, math, cudnn_attention; "unknown
+                   (...)" where the choice function fails; null for eager
+                   attention)
 and the config it used, as one JSON object a line, into
 $OUT/torch-memory.jsonl (or ./torch-memory.jsonl).  It needs a GPU,
 PyTorch and transformers (the GPU test machine has PyTorch 2.11 and
@@ -52,7 +55,9 @@ prints the measured and predicted tensor peak (max_memory_allocated against
 zplan's classes without the overhead), device total (the device's used
 memory at the end, the context and the allocator's reserve included,
 against zplan's total) and step time (the third step's, against zplan's
-with PyTorch eager's kernels), with the errors, and a last line with the
+with PyTorch eager's kernels), with the errors, a comment line a shape with the
+SDPA kernel it ran (sdpa_backend) and the cuBLAS workspaces measured and
+planned, and a last line with the
 worst.  With --tap it prints TAP instead, a line a shape, holding the tensor
 peak and the device total each within 5 % (the issue's bound; the time is
 shown, not held): tests/torch-memory.sh runs it on the committed table.

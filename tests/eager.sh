@@ -3,10 +3,11 @@
 # PyTorch's own autograd and allocator on CPU: scripts/eager-check.py runs a
 # GPT-2 and a LLaMA model written op for op as Hugging Face transformers
 # writes them, in fp32, as a bf16 model and under CUDA autocast's casts, and
-# holds zplan's predicted activations (what autograd saves) and peak within
-# 1 % of what PyTorch kept and allocated: at the loss's backward (short
-# sequences, with dropout too), at the last block's attention backward (long
-# ones) and with every block rebuilt (gradient checkpointing).
+# holds zplan's predicted activations (what autograd saves; short sequences)
+# and peak within 1 % of what PyTorch kept and allocated: at the loss's
+# backward (short sequences, with dropout too), at the last block's attention
+# backward (long ones) and with every block rebuilt (gradient checkpointing);
+# and the non-matmul kernels' traffic within 1 %.
 #
 # Needs python3 with PyTorch (Debian: python3-torch) and a C compiler;
 # without them the script is skipped, except under CI=true, where a missing

@@ -49,7 +49,7 @@ static const zp_opt plan_opts[] = {
     {"fp8", O_FP8, NULL, NULL, "the linear layers in FP8 (Transformer Engine: at the FP8 peak, their\ninputs saved in 1 byte, an FP8 copy of the weights; Hopper and newer)", NULL},
     {"flash-attn", O_FLASH, NULL, "--flash-attn, --no-flash-attn", "flash attention (default on; off before Ampere)", NULL},
     {"no-flash-attn", O_NOFLASH, NULL, "", NULL, NULL},
-    {"dropout", O_DROPOUT, NULL, "--dropout, --no-dropout", "store dropout masks (default off; on with --framework\ntorch where the --config's attn_pdrop or\nattention_dropout is above 0)", NULL},
+    {"dropout", O_DROPOUT, NULL, "--dropout, --no-dropout", "store dropout masks (default off; on with\n--eager, as --framework torch sets, where the\n--config's attn_pdrop or attention_dropout\nis above 0)", NULL},
     {"no-dropout", O_NODROPOUT, NULL, "", NULL, NULL},
     {"dp", O_DP, "N", NULL, "data-parallel degree", "Layout (pin any; the rest is searched):"},
     {"tp", O_TP, "N", NULL, "tensor-parallel degree (inside a node)", NULL},
@@ -938,7 +938,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     if (r->dropout < 0 && cv->eager && pb->model.dropout) {
         t->dropout = 1;
         note_add(a, "the model's config drops attention probabilities in training (attn_pdrop or "
-                 "attention_dropout above 0), as PyTorch eager does: planned with dropout masks (--no-dropout "
+                 "attention_dropout above 0), as a transformers model in train() does: planned with dropout masks (--no-dropout "
                  "to plan without)");
     }
     /* PyTorch's SDPA in fp32 with grouped KV heads: the flash and cuDNN

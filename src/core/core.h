@@ -515,9 +515,11 @@ typedef enum zp_mem_class {
 } zp_mem_class;
 extern const char *const zp_mem_class_names[]; /* params grads optimizer activations buffers overhead */
 
-/* The moment of the step at which a stage's device memory peaks (memory.c): a block's backward (the first's), the
- * loss's, the optimizer step, the last block's attention backward (PyTorch
- * eager attention) */
+/* The moment of the step at which a stage's device memory peaks
+ * (memory.c): the first block's backward (or, on a pipeline stage, its
+ * backward's start), the loss's (its backward, or under PyTorch eager with
+ * rebuilt blocks its forward), the optimizer step, the last block's
+ * attention backward (PyTorch eager attention) */
 typedef enum zp_phase { ZP_PHASE_BACKWARD = 0, ZP_PHASE_LOSS, ZP_PHASE_STEP, ZP_PHASE_ATTN } zp_phase;
 extern const char *const zp_phase_names[];   /* backward loss step attention */
 

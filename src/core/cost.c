@@ -214,7 +214,9 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
 {
     memset(o, 0, sizeof *o);
     double s = (double)(tr->seq / zp_cp(l)), n = s * (double)l->micro_batch, h = (double)m->hidden;
-    double d = (double)zp_model_head_dim(m), span = (double)zp_model_attn_span(m, tr->seq);
+    /* (eager attention scores every key, a sliding window's too: the
+     * window is in its mask) */
+    double d = (double)zp_model_head_dim(m), span = (double)tr->seq;
     double a = (double)zp_ceil_div(m->heads, l->tp), g = (double)zp_ceil_div(m->kv_heads, l->tp);
     double f = (double)zp_ceil_div(m->ffn, l->tp);
     double nh = n * h, nf = n * f, q = n * a * d, kv = n * g * d, S = n * a * span, ss = s * span, sd = s * d;

@@ -485,7 +485,8 @@ static uint64_t score_grads_extra(const zp_model *m, const zp_train *tr, const z
         return 0;
     uint64_t B = zp_act_bytes(tr), sb = (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch;
     uint64_t f = (uint64_t)zp_ceil_div(m->ffn, l->tp), gelu = m->mlp == ZP_MLP_GELU;
-    uint64_t E = sb * (uint64_t)zp_ceil_div(m->heads, l->tp) * (uint64_t)zp_model_attn_span(m, tr->seq);
+    uint64_t E = sb * (uint64_t)zp_ceil_div(m->heads, l->tp) *   /* (PyTorch eager scores every key) */
+                 (uint64_t)(cv->eager ? tr->seq : zp_model_attn_span(m, tr->seq));
     uint64_t score = (cv->eager && !tr->dropout ? 2 : 1) * (cv->eager && zp_autocast_dtype(tr) ? 4 : B) * E;
     uint64_t mlp = ((gelu ? 2 : 3) * B + (gelu ? 1 : 2) * B + B) * sb * f;
     return score > mlp ? score - mlp : 0;
@@ -541,8 +542,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         dv[ZP_MEM_OPTIM] = (l->zero >= 1 ? Ps : Pf) * K;
 
     /* activations and buffers: the device peaks at one of two moments of
-     * the step (three with foreach Adam: the optimizer step, below; four
-     * with PyTorch eager attention: the last block's attention backward),
+     * the step (with foreach Adam also the optimizer step, and with PyTorch
+     * eager attention the last block's attention backward, both below),
      * and both classes are reported as they stand at that moment (so that
      * the classes add up to the peak):
      *   loss      (last stage only) the loss and the head's backward: every
@@ -556,6 +557,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      *             with per-layer reduction the block's full gradient and the
      *             tied embedding's (which the head and the lookup both feed,
      *             kept through the whole backward)
+     *   attention (PyTorch eager attention, last stage) the last block's
+     *             softmax backward (eager_attn_bwd, below)
      * Both hold the reduce bucket and the pipeline send/recv buffers.  The
      * forward never exceeds "backward": its working set (a layer being
      * built, the gathered blocks) is a subset of it (PyTorch eager with
@@ -784,7 +787,9 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * micro-batch (no accumulation) the parameters' .grad exist only from
      * the backward on (zero_grad(set_to_none=True); DDP's buckets, in
      * buffers, are apart): none at the loss; by the first block's backward
-     * all but its own are there (counted whole), which also covers the
+     * all but its own are there (counted whole; with eager attention,
+     * weighed at its softmax's backward below: all but its QKV's, its
+     * first norm's and the embedding's), which also covers the
      * optimizer step's moment with fused AdamW (parameters, gradients and
      * optimizer state, nothing else) */
     /* A block rebuilt in backward (torch.utils.checkpoint) saves nothing in
@@ -825,14 +830,16 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * (ZeRO 0-1, nothing offloaded): a block's backward peaks at its
      * softmax's (eager_attn_bwd, as below for the last block); the first
      * block's: its tensors (rebuilt: again) but what its backward has
-     * freed, the transients, every gradient but the embedding's (at one
-     * micro-batch not made yet; a tied head's part waits in autograd's
-     * buffer, the word embedding's size) and its own weight copies but the
+     * freed, the transients, every gradient but its QKV's, its first
+     * norm's and the embedding's (at one micro-batch not made yet; a tied
+     * head's part waits in autograd's buffer, the word embedding's size;
+     * with accumulation every one, and that part) and its own weight
+     * copies but the
      * projection's and MLP's.  A rebuilt block's backward (a reentrant
      * checkpoint, transformers' default) also holds its rebuilt output and
      * the gradient it was handed, r h a token each */
     int eg_x = eg_act && !tr->flash && eg_one && l->zero <= 1 && !off_opt && !off_par;
-    uint64_t fr = 0, xt = 0, per = 0, lw = 0, rnh = 0, f_act = 0, f_buf = 0, f_wc = 0, f_g = 0;
+    uint64_t fr = 0, xt = 0, per = 0, lw = 0, rnh = 0, rout = 0, f_act = 0, f_buf = 0, f_wc = 0, f_g = 0;
     if (eg_x) {
         eager_attn_bwd(m, tr, l, &fr, &xt);
         per = zp_eager_layer_bytes(m, tr, l);
@@ -841,12 +848,13 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         uint64_t ec, er;
         zp_eager_bytes(tr, &ec, &er);
         rnh = er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch * (uint64_t)m->hidden;
+        rout = rnh;               /* a rebuilt block's output (the gradient handed to it: rnh) */
         if (!cv->bwd_workspace)   /* --no-bwd-workspace: no activation gradient counted */
             xt = rnh = 0;
         /* (a first block kept whole, with ckpt_every: the checkpoints
          * holding the mask are done by then) */
         f_act = act - eg_first - (eg_b0_rebuilt ? per : eg_whole) + eg_whole - fr - (eg_b0_rebuilt ? 0 : eg_mask);
-        f_buf = both - ws + xt + (eg_b0_rebuilt ? 2 * rnh : 0);
+        f_buf = both - ws + xt + (eg_b0_rebuilt ? rout + rnh : 0);
         f_wc = eac ? 2 * (lin - lw) : 0;
         f_g = dv[ZP_MEM_GRADS];
         if (eg_nograd) {
@@ -887,7 +895,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     if (last && eg_x) {
         int lr = l->ckpt == ZP_CKPT_FULL && zp_ckpt_last_rebuilt(tr, Ls, l->vp);
         a_act = act - (lr ? per : 0) + (lr ? eg_whole : 0) - fr;
-        a_buf = both - ws + xt + (lr ? 2 * rnh : 0);
+        a_buf = both - ws + xt + (lr ? rout + rnh : 0);
         int64_t t = l->tp, h = m->hidden, q = zp_ceil_div(m->heads, t) * zp_model_head_dim(m);
         int64_t qkv = q + 2 * zp_ceil_div(m->kv_heads, t) * zp_model_head_dim(m);
         int64_t qb = m->bias || m->qkv_bias ? qkv : 0;

@@ -909,7 +909,8 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
          * planner puts the peak in (like for like), and the overall peak;
          * the engine measures "backward" and "loss": its AdamW is fused
          * (exec.c sets adam_foreach 0), so the planner's peak for it is
-         * never the foreach step */
+         * never the foreach step, nor eager attention's moment (exec.c sets
+         * eager 0) */
         const cJSON *at = zp_jobj(zp_jobj(x, "device_phases"), zp_phase_names[mem->phase]);
         cJSON *mb = cJSON_CreateObject(), *mc = cJSON_CreateObject();
         for (int c = 0; c < ZP_MEM_OVERHEAD; c++) {
