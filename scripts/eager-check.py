@@ -186,7 +186,9 @@ def build(torch, F):
         float noise tensor instead)"""
         @staticmethod
         def forward(ctx, x, p):   # (one kernel on a GPU: no temporaries here either)
-            mask = torch.empty(x.shape, dtype=torch.bool).bernoulli_(1.0 - p)
+            # (bernoulli_ and rand on a CPU make a wider temporary: a byte
+            # a value, drawn in place and kept when at least p of 256)
+            mask = torch.randint(0, 256, x.shape, dtype=torch.uint8).ge_(round(p * 256)).view(torch.bool)
             ctx.save_for_backward(mask)
             ctx.scale = 1.0 / (1.0 - p)
             return torch.where(mask, x, torch.zeros((), dtype=x.dtype)).mul_(ctx.scale)   # (x * mask would widen the mask)

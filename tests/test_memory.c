@@ -1731,6 +1731,31 @@ static void test_eager(void)
         is_u64(mf.dev[ZP_MEM_ACT], layer - freed, "... its tensors but what its backward has freed");
         is_u64(mf.dev[ZP_MEM_GRADS], 4 * (uint64_t)(gpt_layer(h, 1) - (3 * h * h + 3 * h + 2 * h)),
                "... its gradients but its QKV's and first norm's");
+        /* dropout on the attention probabilities, LLaMA in fp32 (eager-check's
+         * long model): the values product's backward is the moment, with
+         * the dropout's mask (S bytes), the dropout's output it read (4 S),
+         * the probabilities' gradient it makes (4 S), the repeated values
+         * (4 q) and the heads' gradient it was handed (4 q): 9 S + 8 q,
+         * above the dropout's backward (mask and two gradients, 9 S) and
+         * the softmax's (8 S); beside them the values' gradient (4 q) and
+         * the residual stream's (4 h a token; q = h here) */
+        {
+            zp_model ll = llama(2, 64, 4, 2, 176, 200);
+            zp_train lt = f32;
+            lt.seq = 512, lt.flash = 0, lt.dropout = 1;
+            zp_mem md;
+            zp_mem_stage(&ll, &lt, &lb, &c, &cv, 0, &md);
+            uint64_t Sd = 4 * 512 * 512, nhd = 512 * 64;
+            is_u64((uint64_t)md.phase, ZP_PHASE_ATTN, "LLaMA fp32, dropout, 512 tokens: the last block's attention "
+                   "backward");
+            is_u64(md.dev[ZP_MEM_BUF], Sd + 4 * Sd + 4 * Sd + 4 * nhd + 4 * nhd + 4 * nhd + 4 * nhd,
+                   "... the values product's backward: the mask, the dropout's output, the probabilities' gradient, "
+                   "the values, the heads', the values' and the residual stream's gradients");
+            lt.dropout = 0;
+            zp_mem_stage(&ll, &lt, &lb, &c, &cv, 0, &md);
+            is_u64(md.dev[ZP_MEM_BUF], 2 * 4 * Sd + 4 * nhd + 4 * nhd, "... without dropout, the softmax's two "
+                   "gradients");
+        }
         /* with GPT-2's 50257 words the loss's 12 b s V outweighs it again */
         gl.vocab = 50257;
         zp_mem_stage(&gl, &al, &lb, &c, &cv, 0, &mem);

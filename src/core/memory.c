@@ -295,7 +295,22 @@ static void eager_attn_bwd(const zp_model *m, const zp_train *tr, const zp_layou
     uint64_t vals = p.llama ? c * p.q : p.b > 1 ? c * p.kv : 0;
     *freed = p.norm + p.in_mlp + p.mlp + c * p.q + vals + (p.copy ? 2 * p.S : 0) + p.drop;
     uint64_t sm = p.llama || p.ac ? 4 : c;   /* the softmax's dtype */
-    *transient = 2 * sm * p.S + (p.llama ? c * p.q : c * p.kv) + p.r * p.nh;
+    /* the steps before the softmax's, each its own moment, the largest
+     * taken: the values product's backward, with its operands (the
+     * probabilities as it read them, c S bytes, where they are not the
+     * softmax's output, and the values), the heads' gradient it was handed
+     * (c q) and the probabilities' gradient it makes (c S); with dropout,
+     * its mask (S bytes) lives until the dropout's backward, which holds
+     * the gradient it receives and the one it makes, in its dtype (LLaMA
+     * under autocast drops fp32 probabilities: 4; else c) */
+    int td = tr->dropout != 0;
+    uint64_t dd = p.llama && p.ac ? 4 : c;
+    uint64_t x_sm = 2 * sm * p.S;
+    uint64_t x_mm = (td ? p.S : 0) + (td || p.copy ? c * p.S : 0) + c * p.S + vals + c * p.q;
+    uint64_t x_dr = td ? p.S + 2 * dd * p.S : 0;
+    uint64_t x = x_sm > x_mm ? x_sm : x_mm;
+    x = x > x_dr ? x : x_dr;
+    *transient = x + (p.llama ? c * p.q : c * p.kv) + p.r * p.nh;
 }
 
 int64_t zp_act_inflight(const zp_layout *l, int64_t layers, int64_t k)
