@@ -507,6 +507,13 @@ static uint64_t score_grads_extra(const zp_model *m, const zp_train *tr, const z
     return score > mlp ? score - mlp : 0;
 }
 
+/* A moment of a stage's step (mem_stage): its phase, activations, buffers,
+ * the weight copies beside the parameters, and the gradients made by then. */
+typedef struct stage_moment {
+    zp_phase ph;
+    uint64_t act, buf, wc, g;
+} stage_moment;
+
 static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
                       int64_t k, const zp_lcache *sh, zp_mem *out)
 {
@@ -930,36 +937,23 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         uint64_t ta = a_act + a_buf + a_wc + a_g;
         eg_attn = ta > tl && ta > tb;
     }
-    if (eg_start) {
-        out->phase = ZP_PHASE_BACKWARD;
-        dv[ZP_MEM_ACT] = act;
-        dv[ZP_MEM_BUF] = both;
-        dv[ZP_MEM_PARAMS] += wc_loss;
-        dv[ZP_MEM_GRADS] = 0;
-    } else if (eg_attn) {
-        out->phase = ZP_PHASE_ATTN;
-        dv[ZP_MEM_ACT] = a_act;
-        dv[ZP_MEM_BUF] = a_buf;
-        dv[ZP_MEM_PARAMS] += a_wc;
-        dv[ZP_MEM_GRADS] = a_g;
-    } else if (last && tl >= tb) {
-        out->phase = ZP_PHASE_LOSS;
-        dv[ZP_MEM_ACT] = act + head_act;
-        dv[ZP_MEM_BUF] = eg_act ? both - ws + loss - lf_less : both + loss;
-        dv[ZP_MEM_PARAMS] += lf_less ? wc_fwd : wc_loss;
-        dv[ZP_MEM_GRADS] = g_loss;
-    } else if (eg_x) {
-        out->phase = ZP_PHASE_BACKWARD;
-        dv[ZP_MEM_ACT] = f_act;
-        dv[ZP_MEM_BUF] = f_buf;
-        dv[ZP_MEM_PARAMS] += f_wc;
-        dv[ZP_MEM_GRADS] = f_g;
-    } else {
-        out->phase = ZP_PHASE_BACKWARD;
-        dv[ZP_MEM_ACT] = act - eg_first;
-        dv[ZP_MEM_BUF] = both + bwd;
-        dv[ZP_MEM_PARAMS] += wc_bwd;
-    }
+    stage_moment mo;   /* the moment taken */
+    if (eg_start)
+        mo = (stage_moment){ZP_PHASE_BACKWARD, act, both, wc_loss, 0};
+    else if (eg_attn)
+        mo = (stage_moment){ZP_PHASE_ATTN, a_act, a_buf, a_wc, a_g};
+    else if (last && tl >= tb)
+        mo = (stage_moment){ZP_PHASE_LOSS, act + head_act, eg_act ? both - ws + loss - lf_less : both + loss,
+                          lf_less ? wc_fwd : wc_loss, g_loss};
+    else if (eg_x)
+        mo = (stage_moment){ZP_PHASE_BACKWARD, f_act, f_buf, f_wc, f_g};
+    else
+        mo = (stage_moment){ZP_PHASE_BACKWARD, act - eg_first, both + bwd, wc_bwd, dv[ZP_MEM_GRADS]};
+    out->phase = mo.ph;
+    dv[ZP_MEM_ACT] = mo.act;
+    dv[ZP_MEM_BUF] = mo.buf;
+    dv[ZP_MEM_PARAMS] += mo.wc;
+    dv[ZP_MEM_GRADS] = mo.g;
     /* foreach Adam (adam_foreach): at the optimizer step every activation
      * and working buffer is gone, and beside the parameters, all the
      * gradients, the moments and a gradient bucket that lives all along
