@@ -103,6 +103,16 @@ typedef struct ze_dev_ops {
     void (*flash_fwd)(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV);
     void (*flash_bwd)(ze_dev *d, float *dqkv, const float *dout, const float *out, const float *lse,
                       const float *qkv, int B, int T, int C, int NH, int KV);
+    /* flash attention of a part of the sequence (context parallelism;
+     * cpu/kernels.h's zk_flash_fwd_part): qkv's T rows are positions q0
+     * .. q0 + T - 1, the keys and values of positions 0 .. Tk - 1 in
+     * kv[B][Tk][2 KV hs]; bwd adds the queries' gradients to dqkv's Q
+     * columns and the keys' and values' to dkv.  NULL in a row without
+     * them (the engine refuses cp > 1 there) */
+    void (*flash_fwd_part)(ze_dev *d, float *out, float *lse, const float *qkv, const float *kv, int B, int T, int q0,
+                           int Tk, int C, int NH, int KV);
+    void (*flash_bwd_part)(ze_dev *d, float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
+                           const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV);
     void (*gelu_fwd)(ze_dev *d, float *out, const float *inp, size_t n);
     void (*gelu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n);
     /* the LLaMA family's: RMSNorm, rotary positions on Q and K (in place),
@@ -110,8 +120,10 @@ typedef struct ze_dev_ops {
     void (*rmsnorm_fwd)(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C);
     void (*rmsnorm_bwd)(ze_dev *d, float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                         const float *rstd, int N, int C);
-    void (*rope_fwd)(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta);
-    void (*rope_bwd)(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta);
+    /* t0: the position of qkv's first row in its sequence (0 but for a
+     * part of it, context parallelism) */
+    void (*rope_fwd)(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0);
+    void (*rope_bwd)(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0);
     void (*swiglu_fwd)(ze_dev *d, float *out, const float *inp, int N, int F);
     void (*swiglu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F);
     /* y += x */

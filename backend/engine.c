@@ -120,6 +120,15 @@ typedef struct model {
     ze_group *tg;            /* tensor parallel (a group of one without) */
     ze_group *pg;            /* pipeline parallel: the stages of this (tp, dp) place */
     ze_group *eg;            /* the first and last stages (a tied embedding's copies), or a group of one */
+    /* context parallelism: the cp ranks of this (tp, dp, pp) place split
+     * each sequence into cp consecutive parts of T = c->T / cp tokens, rank
+     * cr the positions t0 = cr T .. t0 + T - 1; each block's attention
+     * gathers the keys and values of every part around the ring of the cp
+     * group (cg) and sends their gradients back around it.  g, the
+     * data-parallel group, is then the dp x cp ranks, which share the
+     * parameters' shards and whose gradients are summed (Megatron's). */
+    ze_group *cg;
+    int cp, cr, T, t0;
     int pp, pk, first, last; /* stages, this rank's, whether the chunk in hand is the first, the last */
     int l0, nl;              /* the chunk in hand's layers: l0 .. l0 + nl - 1 */
     int v;                   /* model chunks per rank (interleaved pipeline; 1: none): chunk c of rank k is
@@ -255,13 +264,21 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
                  "Megatron's distributed optimizer's rule)", c->zero);
         return -1;
     }
-    if (c->sp < 0 || c->sp > 1 || (c->sp && tp > 1 && (c->B * c->T) % tp)) {
+    int Tl = c->cp > 1 && c->T % c->cp == 0 ? c->T / c->cp : c->T;   /* a rank's part of a sequence */
+    if (c->sp < 0 || c->sp > 1 || (c->sp && tp > 1 && (c->B * Tl) % tp)) {
         snprintf(msg, n, "sequence parallelism %d over tp %d: 0 or 1, and the micro-batch's %d token rows split "
-                 "evenly", c->sp, tp, c->B * c->T);
+                 "evenly", c->sp, tp, c->B * Tl);
         return -1;
     }
-    if ((tp > 1 || pp > 1) && c->dump) {
-        snprintf(msg, n, "dump=DIR writes one rank's whole model: it needs tp = 1 and pp = 1");
+    int cp = c->cp > 1 ? c->cp : 1;
+    if (c->cp < 0 || ranks % (tp * pp * cp) || c->T % cp || (cp > 1 && !c->flash)) {
+        snprintf(msg, n, "context parallelism %d with tp %d and pp %d over %d ranks, sequence %d: tp x cp x pp "
+                 "divides the ranks, cp the sequence, and the engine's ring runs flash attention (flash=1)", c->cp,
+                 tp, pp, ranks, c->T);
+        return -1;
+    }
+    if ((tp > 1 || pp > 1 || cp > 1) && c->dump) {
+        snprintf(msg, n, "dump=DIR writes one rank's whole model and sequences: it needs tp = 1, pp = 1 and cp = 1");
         return -1;
     }
     if (c->zero < 0 || c->zero > 3) {
@@ -368,7 +385,7 @@ static int rowpar_done(model *m, float *partial, float *out)
 {
     if (m->sp)
         return sp_scatter(m, partial, out);
-    return tp_sum(m, partial, (size_t)m->c->B * (size_t)m->c->T * (size_t)m->c->C);
+    return tp_sum(m, partial, (size_t)m->c->B * (size_t)m->T * (size_t)m->c->C);
 }
 
 /* ------------------------------------------------------------ storage */
@@ -570,7 +587,7 @@ static int owns_layer(const model *m, int l)
 }
 
 static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_group *tg, ze_group *pg,
-                      ze_group *eg)
+                      ze_group *eg, ze_group *cg)
 {
     size_t nb;
     memset(m, 0, sizeof *m);
@@ -583,7 +600,12 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
     m->tp = tg->size;
     m->tr = tg->rank;
     m->sp = c->sp && m->tp > 1;
-    m->R = c->B * c->T / (m->sp ? m->tp : 1);
+    m->cg = cg;
+    m->cp = cg->size;
+    m->cr = cg->rank;
+    m->T = c->T / m->cp;
+    m->t0 = m->cr * m->T;
+    m->R = c->B * m->T / (m->sp ? m->tp : 1);
     m->pg = pg;
     m->eg = eg;
     m->pp = pg->size;
@@ -795,13 +817,13 @@ typedef struct lact {
 static size_t att_floats(const model *m)
 {
     /* flash attention: the rows' log-sum-exp, not their probabilities */
-    return (size_t)m->c->B * (size_t)m->NHl * (size_t)m->c->T * (m->c->flash ? 1 : (size_t)m->c->T);
+    return (size_t)m->c->B * (size_t)m->NHl * (size_t)m->T * (m->c->flash ? 1 : (size_t)m->T);
 }
 
 static size_t lact_floats(const model *m, int with_att)
 {
     const ze_cfg *c = m->c;
-    size_t N = (size_t)c->B * (size_t)c->T, R = (size_t)m->R, C = (size_t)c->C;
+    size_t N = (size_t)c->B * (size_t)m->T, R = (size_t)m->R, C = (size_t)c->C;
     return R * C /* ln1 */ + 2 * R + N * m->Ql + (with_att ? att_floats(m) : 0) + N * (size_t)m->Cl /* atty */ +
            R * C /* xmid */ + R * C /* ln2 */ + 2 * R + N * m->Gl + N * (size_t)m->Fl;
 }
@@ -813,7 +835,7 @@ static size_t lact_floats(const model *m, int with_att)
 static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
 {
     const ze_cfg *c = m->c;
-    size_t N = (size_t)c->B * (size_t)c->T, R = (size_t)m->R, C = (size_t)c->C;
+    size_t N = (size_t)c->B * (size_t)m->T, R = (size_t)m->R, C = (size_t)c->C;
     float *p = la->mem = alloc_u(m, cls, lact_floats(m, with_att));
     CHECK(p);
     la->ln1 = p, p += R * C;
@@ -877,10 +899,146 @@ static void norm_bwd(model *m, float *dinp, float *dw, const float *dout, const 
  * rank's heads, its F/tp), the output projection and the second MLP matrix
  * row-parallel, their partial products summed over the tp ranks (Megatron's
  * two forward all-reduces).  0, or -1 when a collective failed. */
+/* ---------------------------------------------------- context parallel */
+
+/* The keys and values of a part: per token the K heads then the V heads
+ * (2 kvc floats, kvc = KVl hs), B T rows a part, contiguous. */
+static size_t cp_kvc(const model *m) { return (size_t)m->KVl * (size_t)(m->Cl / m->NHl); }
+static size_t cp_part_floats(const model *m) { return (size_t)m->c->B * (size_t)m->T * 2 * cp_kvc(m); }
+
+/* dst (a part) = the K and V columns of qkv's B T rows */
+static void cp_pack(model *m, float *dst, const float *qkv)
+{
+    size_t w = 2 * cp_kvc(m), rows = (size_t)m->c->B * (size_t)m->T;
+    for (size_t r = 0; r < rows; r++)
+        m->op->copy(m->d, dst + r * w, ZE_DEVICE, qkv + r * m->Ql + (size_t)m->Cl, ZE_DEVICE, w * sizeof(float));
+}
+
+/* part j (rows j T .. j T + T - 1 of each sequence) of kv[B][Tk][2 kvc]
+ * from or into a part buffer: put copies it in, take copies it out (or
+ * adds it to the buffer, add) */
+static void cp_put(model *m, float *kv, int Tk, const float *part, int j)
+{
+    size_t w = 2 * cp_kvc(m), T = (size_t)m->T, n = T * w;
+    for (int b = 0; b < m->c->B; b++)
+        m->op->copy(m->d, kv + ((size_t)b * (size_t)Tk + (size_t)j * T) * w, ZE_DEVICE, part + (size_t)b * n,
+                    ZE_DEVICE, n * sizeof(float));
+}
+static void cp_take(model *m, float *part, const float *kv, int Tk, int j, int add)
+{
+    size_t w = 2 * cp_kvc(m), T = (size_t)m->T, n = T * w;
+    for (int b = 0; b < m->c->B; b++) {
+        const float *src = kv + ((size_t)b * (size_t)Tk + (size_t)j * T) * w;
+        if (add)
+            m->op->acc(m->d, part + (size_t)b * n, src, n);
+        else
+            m->op->copy(m->d, part + (size_t)b * n, ZE_DEVICE, src, ZE_DEVICE, n * sizeof(float));
+    }
+}
+
+/* One turn of the ring: *out to the next cp rank, *in from the one before,
+ * then swapped (*out holds what came in).  0, or -1. */
+static int cp_turn(model *m, float **out, float **in)
+{
+    int to = (m->cr + 1) % m->cp, from = (m->cr + m->cp - 1) % m->cp;
+    size_t n = cp_part_floats(m);
+    if (coll_of(m, m->cg, m->cg->sendrecv(m->cg, *out, n, to, *in, n, from, ZE_F32)))
+        return -1;
+    float *t = *out;
+    *out = *in, *in = t;
+    return 0;
+}
+
+/* The keys and values of the whole sequence (kv[B][c->T][2 kvc], a
+ * buffer the caller frees): this part's from qkv, the others' passed
+ * around the ring, cp - 1 turns, each rank handing on the part it last
+ * received.  Every rank holds them all, as PyTorch's all-gather context
+ * parallelism does (its queries read those up to their own positions):
+ * the same memory on every rank.  NULL when an allocation or a transfer
+ * failed. */
+static float *cp_gather(model *m, const float *qkv)
+{
+    int Tk = m->c->T;
+    size_t n = cp_part_floats(m);
+    float *kv = alloc_u(m, ZE_BUF, (size_t)m->cp * n), *cur = alloc_u(m, ZE_BUF, n);
+    float *nxt = alloc_u(m, ZE_BUF, n);
+    if (!kv || !cur || !nxt) {
+        release_t(m, kv), release_t(m, cur), release_t(m, nxt);
+        return NULL;
+    }
+    cp_pack(m, cur, qkv);
+    cp_put(m, kv, Tk, cur, m->cr);
+    for (int i = 1; i < m->cp; i++) {
+        if (cp_turn(m, &cur, &nxt)) {
+            release_t(m, kv), release_t(m, cur), release_t(m, nxt);
+            return NULL;
+        }
+        cp_put(m, kv, Tk, cur, (m->cr - i + m->cp) % m->cp);   /* the part that came in */
+    }
+    release_t(m, cur);
+    release_t(m, nxt);
+    return kv;
+}
+
+/* Attention forward of this part's queries against the sequence's keys
+ * up to them (flash-style: lse the rows' log-sum-exp).  0, or -1. */
+static int cp_attn_fwd(model *m, lact *la, float *lse)
+{
+    float *kv = cp_gather(m, la->qkv);
+    CHECK(kv);
+    m->op->flash_fwd_part(m->d, la->atty, lse, la->qkv, kv, m->c->B, m->T, m->t0, m->c->T, m->Cl, m->NHl, m->KVl);
+    release_t(m, kv);
+    return 0;
+}
+
+/* Its backward: the keys and values gathered again (cp - 1 turns), this
+ * part's queries' gradients into dqkv's Q columns, the gradients of every
+ * earlier part's keys and values summed over the ranks that saw them by a
+ * ring reduce-scatter (cp - 1 turns: each rank adds its share of the part
+ * that came in and hands it on; after the last turn the part in hand is
+ * its own, whole) and added to dqkv's K and V columns.  0, or -1. */
+static int cp_attn_bwd(model *m, float *dqkv, const float *dout, const lact *la, const float *lse)
+{
+    int Tk = m->c->T, cp = m->cp, cr = m->cr;
+    size_t n = cp_part_floats(m), w = 2 * cp_kvc(m), rows = (size_t)m->c->B * (size_t)m->T;
+    float *kv = cp_gather(m, la->qkv), *dkv = NULL, *snd = NULL, *rcv = NULL;
+    CHECK(kv);
+    dkv = alloc_f(m, ZE_BUF, (size_t)cp * n);   /* (the parts after this one's get nothing: 0) */
+    if (!dkv) {
+        release_t(m, kv);
+        return -1;
+    }
+    m->op->flash_bwd_part(m->d, dqkv, dkv, dout, la->atty, lse, la->qkv, kv, m->c->B, m->T, m->t0, Tk, m->Cl, m->NHl,
+                          m->KVl);
+    release_t(m, kv);
+    int rc = -1;
+    snd = alloc_f(m, ZE_BUF, n), rcv = alloc_u(m, ZE_BUF, n);
+    if (!snd || !rcv)
+        goto done;
+    int j = (cr + cp - 1) % cp;   /* the part handed on first */
+    if (j < cr)
+        cp_take(m, snd, dkv, Tk, j, 0);
+    for (int i = 0; i < cp - 1; i++) {
+        if (cp_turn(m, &snd, &rcv))
+            goto done;
+        j = (cr + 2 * cp - 2 - i) % cp;   /* the part that came in */
+        if (j <= cr)
+            cp_take(m, snd, dkv, Tk, j, 1);
+    }
+    for (size_t r = 0; r < rows; r++)   /* this part's, whole: into the K and V columns */
+        m->op->acc(m->d, dqkv + r * m->Ql + (size_t)m->Cl, snd + r * w, w);
+    rc = 0;
+done:
+    release_t(m, dkv);
+    release_t(m, snd);
+    release_t(m, rcv);
+    return rc;
+}
+
 static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout, float *gbuf)
 {
     const ze_cfg *c = m->c;
-    int N = c->B * c->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl, R = m->R;
+    int N = c->B * m->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl, R = m->R;
     size_t NC = (size_t)N * (size_t)C, RC = (size_t)R * (size_t)C;
     const size_t *o = m->boff;
     const ze_dev_ops *op = m->op;
@@ -897,11 +1055,14 @@ static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout
         return -1;
     op->matmul_fwd(d, la->qkv, m->sp ? whole : la->ln1, w + o[B_QKVW], bias_of(m, w, B_QKVB), N, C, Q);
     if (c->rope)
-        op->rope_fwd(d, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
-    if (c->flash)   /* att: the rows' log-sum-exp */
-        op->flash_fwd(d, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+        op->rope_fwd(d, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl, m->theta, m->t0);
+    if (m->cp > 1) {   /* every part's keys and values gathered around the ring */
+        if (cp_attn_fwd(m, la, att))
+            return -1;
+    } else if (c->flash)   /* att: the rows' log-sum-exp */
+        op->flash_fwd(d, la->atty, att, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl);
     else
-        op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+        op->attention_fwd(d, la->atty, att, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl);
     float *proj = m->sp ? whole : la->xmid;
     op->matmul_fwd(d, proj, la->atty, w + o[B_PROJW], rowpar_bias(m, w, B_PROJB), N, Cl, C);
     if (rowpar_done(m, proj, la->xmid))
@@ -943,7 +1104,7 @@ static int block_bwd(model *m, const float *w, float *dw, const lact *la, const 
                      bscratch *s)
 {
     const ze_cfg *c = m->c;
-    int N = c->B * c->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl, R = m->R;
+    int N = c->B * m->T, C = c->C, F = m->Fl, Q = (int)m->Ql, G = (int)m->Gl, Cl = m->Cl, R = m->R;
     size_t NC = (size_t)N * (size_t)C, NF = (size_t)N * (size_t)F, RC = (size_t)R * (size_t)C;
     const size_t *o = m->boff;
     const ze_dev_ops *op = m->op;
@@ -973,15 +1134,18 @@ static int block_bwd(model *m, const float *w, float *dw, const lact *la, const 
     op->matmul_bwd(d, s->d1, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), m->sp ? s->g : dres, la->atty,
                    w + o[B_PROJW], N, Cl, C);
     op->zero(d, s->d3, ZE_DEVICE, (size_t)N * (size_t)Q * sizeof(float));
-    if (c->flash)
-        op->flash_bwd(d, s->d3, s->d1, la->atty, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+    if (m->cp > 1) {
+        if (cp_attn_bwd(m, s->d3, s->d1, la, att))
+            return -1;
+    } else if (c->flash)
+        op->flash_bwd(d, s->d3, s->d1, la->atty, att, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl);
     else
         /* the scores' gradients may spread over the MLP's gradients
          * after them (dF1, dF2: spent by now), not over sp's g */
-        op->attention_bwd(d, s->d3, s->datt, (size_t)(s->dF2 - s->datt) + (size_t)c->B * (size_t)c->T * m->Gl,
-                          s->d1, att, la->qkv, c->B, c->T, Cl, m->NHl, m->KVl);
+        op->attention_bwd(d, s->d3, s->datt, (size_t)(s->dF2 - s->datt) + (size_t)c->B * (size_t)m->T * m->Gl,
+                          s->d1, att, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl);
     if (c->rope)   /* the gradient of the unrotated Q and K */
-        op->rope_bwd(d, s->d3, c->B, c->T, Cl, m->NHl, m->KVl, m->theta);
+        op->rope_bwd(d, s->d3, c->B, m->T, Cl, m->NHl, m->KVl, m->theta, m->t0);
     if (m->sp && sp_gather(m, s->g, la->ln1))
         return -1;
     op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
@@ -1210,7 +1374,7 @@ static int xent_vp(step_ctx *x, int slot, float *logits, float dscale, double *l
 {
     model *m = x->m;
     const ze_dev_ops *op = m->op;
-    int N = m->c->B * m->c->T;
+    int N = m->c->B * m->T;
     size_t n = (size_t)N;
     const int *tgtl = x->tgtl + (size_t)slot * n;
     float *st = alloc_u(m, ZE_BUF, 3 * n);
@@ -1242,14 +1406,14 @@ static int load_batch(step_ctx *x, int s, uint64_t first_seq)
     const ze_cfg *c = m->c;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
-    int N = c->B * c->T;
+    int N = c->B * m->T;
     size_t off = (size_t)s * (size_t)N;
     for (int b = 0; b < c->B; b++) {
         int *seq = x->seq_h;
         sequence(c, first_seq + (uint64_t)b, seq);
-        for (int t = 0; t < c->T; t++) {
-            x->tok_h[(size_t)b * (size_t)c->T + (size_t)t] = seq[t];
-            x->tgt_h[(size_t)b * (size_t)c->T + (size_t)t] = seq[t + 1];
+        for (int t = 0; t < m->T; t++) {   /* this rank's part of it (context parallelism) */
+            x->tok_h[(size_t)b * (size_t)m->T + (size_t)t] = seq[m->t0 + t];
+            x->tgt_h[(size_t)b * (size_t)m->T + (size_t)t] = seq[m->t0 + t + 1];
         }
     }
     if (x->dump && dump_batch(x, (size_t)N))
@@ -1272,18 +1436,18 @@ static int load_batch(step_ctx *x, int s, uint64_t first_seq)
 static size_t scratch_floats(const model *m)
 {
     const ze_cfg *c = m->c;
-    size_t N = (size_t)c->B * (size_t)c->T, TT = c->flash ? 0 : (size_t)c->T * (size_t)c->T;
+    size_t N = (size_t)c->B * (size_t)m->T, TT = c->flash ? 0 : (size_t)m->T * (size_t)m->T;
     return N * (size_t)c->C * (m->sp ? 2 : 1) + N * m->Ql + TT + N * (size_t)m->Fl + N * m->Gl;
 }
 
 static void scratch_of(const model *m, float *sbuf, bscratch *s)
 {
     const ze_cfg *c = m->c;
-    size_t N = (size_t)c->B * (size_t)c->T;
+    size_t N = (size_t)c->B * (size_t)m->T;
     s->d1 = sbuf;
     s->d3 = s->d1 + N * (size_t)c->C;
     s->datt = s->d3 + N * m->Ql;
-    s->dF1 = s->datt + (c->flash ? 0 : (size_t)c->T * (size_t)c->T);
+    s->dF1 = s->datt + (c->flash ? 0 : (size_t)m->T * (size_t)m->T);
     if (c->flash)
         s->datt = NULL;
     s->dF2 = s->dF1 + N * (size_t)m->Fl;
@@ -1321,7 +1485,7 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
     ze_alloc *a = m->a;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
-    int N = c->B * c->T, C = c->C, L = c->L, V = c->V, nl = m->nl, R = m->R;
+    int N = c->B * m->T, C = c->C, L = c->L, V = c->V, nl = m->nl, R = m->R;
     size_t NC = (size_t)N * (size_t)C, RC = (size_t)R * (size_t)C;
     /* a block kept whole (no recompute, or one full recompute skips) keeps its attention probabilities;
      * with flash attention every block kept keeps its log-sum-exp */
@@ -1347,7 +1511,8 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
         float *e = acts[0].x;
         if (m->sp)
             CHECK(e = alloc_u(m, ZE_BUF, NC));
-        op->embed_fwd(d, e, tok, emb + m->wte_off, c->rope || m->tr ? NULL : emb + m->wpe_off, c->B, c->T, C);
+        op->embed_fwd(d, e, tok, emb + m->wte_off, c->rope || m->tr ? NULL : emb + m->wpe_off + (size_t)m->t0 * C,
+                      c->B, m->T, C);
         release(m, &gath);
         if (rowpar_done(m, e, acts[0].x))
             return -1;
@@ -1478,7 +1643,7 @@ static int stage_bwd(step_ctx *x, int s)
     const ze_cfg *c = m->c;
     const ze_dev_ops *op = m->op;
     ze_dev *d = m->d;
-    int N = c->B * c->T, C = c->C, nl = m->nl;
+    int N = c->B * m->T, C = c->C, nl = m->nl;
     const int *tok = (m->tp > 1 ? x->tokl : x->tok) + (size_t)s * (size_t)N;
     s = s * x->v + x->chunk;   /* the unit's slot */
     lact *acts = x->acts + (size_t)s * (size_t)nl;
@@ -1517,7 +1682,7 @@ static int stage_bwd(step_ctx *x, int s)
             float *att = alloc_u(m, ZE_BUF, att_n);
             CHECK(att);
             /* the output rewritten with the values it already holds */
-            op->attention_fwd(d, la->atty, att, la->qkv, c->B, c->T, m->Cl, m->NHl, m->KVl);
+            op->attention_fwd(d, la->atty, att, la->qkv, c->B, m->T, m->Cl, m->NHl, m->KVl);
             CHECK(block_bwd(m, w, dw, la, att, dres, &sc) == 0);
             release_t(m, att);
             release_t(m, la->mem);
@@ -1539,7 +1704,8 @@ static int stage_bwd(step_ctx *x, int s)
         CHECK(dwe);
         if (m->sp && sp_gather(m, sc.g, dres))   /* the lookup's gradient: every token row */
             return -1;
-        op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off, m->sp ? sc.g : dres, tok, c->B, c->T, C);
+        op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off + (size_t)m->t0 * C, m->sp ? sc.g : dres,
+                      tok, c->B, m->T, C);
         if (grads_done(m, 0))
             return -1;
     }
@@ -1585,8 +1751,11 @@ static int forward_mb(step_ctx *x, int step, int j, float dscale, int keep_scrat
 {
     model *m = x->m;
     const ze_cfg *c = m->c;
-    uint64_t per_step = (uint64_t)m->g->size * (uint64_t)c->B * (uint64_t)c->M;
-    uint64_t first = (uint64_t)step * per_step + ((uint64_t)m->g->rank * (uint64_t)c->M + (uint64_t)j) * (uint64_t)c->B;
+    /* the sequences of this rank's data-parallel place (g's ranks are its
+     * dp x cp: the cp ranks of a place train on parts of the same ones) */
+    uint64_t per_step = (uint64_t)(m->g->size / m->cp) * (uint64_t)c->B * (uint64_t)c->M;
+    uint64_t first = (uint64_t)step * per_step +
+                     ((uint64_t)(m->g->rank / m->cp) * (uint64_t)c->M + (uint64_t)j) * (uint64_t)c->B;
     double l = 0.0;
     if (load_batch(x, j % x->slots, first) || stage_fwd(x, j % x->slots, dscale, keep_scratch, &l, y))
         return -1;
@@ -1941,33 +2110,40 @@ static int cmp_d(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The world's groups (group.h's layout: tp fastest, then dp, then pp):
- * dp, tp, pp, and the embedding group (the first and last stages of a
- * pipeline with a tied embedding; a group of one elsewhere).  With tp = pp
- * = 1 the world is the dp group (no split: a row without sub-groups runs)
- * and the others are groups of one.  0, or -1 with res->err. */
-enum { GR_DP, GR_TP, GR_PP, GR_EMB, GR_N };
-static const char *const gr_names[GR_N] = {"data-parallel", "tensor-parallel", "pipeline", "embedding"};
+/* The world's groups (group.h's layout: tp fastest, then cp, dp, pp):
+ * the data-parallel group (the dp x cp ranks of a (tp, pp) place, keyed
+ * cp fastest: they share the parameters' shards and sum their gradients),
+ * tp, pp, the embedding group (the first and last stages of a pipeline
+ * with a tied embedding; a group of one elsewhere) and cp.  With tp = pp =
+ * cp = 1 the world is the data-parallel group (no split: a row without
+ * sub-groups runs) and the others are groups of one.  0, or -1 with
+ * res->err. */
+enum { GR_DP, GR_TP, GR_PP, GR_EMB, GR_CP, GR_N };
+static const char *const gr_names[GR_N] = {"data-parallel", "tensor-parallel", "pipeline", "embedding",
+                                           "context-parallel"};
 static int make_groups(const ze_cfg *c, ze_group *world, ze_group *gr, int *split, ze_result *res)
 {
-    int t = c->tp > 1 ? c->tp : 1, p = c->pp > 1 ? c->pp : 1;
+    int t = c->tp > 1 ? c->tp : 1, p = c->pp > 1 ? c->pp : 1, q = c->cp > 1 ? c->cp : 1;
     *split = 0;
-    if (t == 1 && p == 1) {
+    if (t == 1 && p == 1 && q == 1) {
         gr[GR_DP] = *world;
         for (int i = GR_TP; i < GR_N; i++)
             ze_group_single(&gr[i]);
         return 0;
     }
     ze_layout l;
-    int d = world->size / (t * p);
-    if (ze_layout_of(world->rank, world->size, t, 1, d, p, &l)) {
-        snprintf(res->err, sizeof res->err, "tp %d x pp %d does not divide the %d ranks", t, p, world->size);
+    int d = world->size / (t * p * q);
+    if (ze_layout_of(world->rank, world->size, t, q, d, p, &l)) {
+        snprintf(res->err, sizeof res->err, "tp %d x cp %d x pp %d does not divide the %d ranks", t, q, p,
+                 world->size);
         return -1;
     }
     int tied_ends = p > 1 && !c->untied && (l.coord[ZE_PP] == 0 || l.coord[ZE_PP] == p - 1);
-    int color[GR_N] = {ze_layout_color(&l, ZE_DP), ze_layout_color(&l, ZE_TP), ze_layout_color(&l, ZE_PP),
-                       tied_ends ? l.coord[ZE_TP] + t * l.coord[ZE_DP] : t * d + world->rank};
-    int key[GR_N] = {l.coord[ZE_DP], l.coord[ZE_TP], l.coord[ZE_PP], l.coord[ZE_PP]};
+    int color[GR_N] = {l.coord[ZE_TP] + t * l.coord[ZE_PP], ze_layout_color(&l, ZE_TP), ze_layout_color(&l, ZE_PP),
+                       tied_ends ? l.coord[ZE_TP] + t * (l.coord[ZE_CP] + q * l.coord[ZE_DP]) : t * q * d + world->rank,
+                       ze_layout_color(&l, ZE_CP)};
+    int key[GR_N] = {l.coord[ZE_CP] + q * l.coord[ZE_DP], l.coord[ZE_TP], l.coord[ZE_PP], l.coord[ZE_PP],
+                     l.coord[ZE_CP]};
     for (int i = 0; i < GR_N; i++)
         if (world->split(world, color[i], key[i], &gr[i])) {
             snprintf(res->err, sizeof res->err, "the %s group: %.200s", gr_names[i], world->err);
@@ -1984,9 +2160,10 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     model m;
     step_ctx x;
     int rc = 0, split = 0;
-    /* g: the data-parallel group (the world without tp and pp), tg: the
-     * tensor-parallel group, pg: the pipeline's, eg: the embedding group */
-    ze_group gr[GR_N], *g = &gr[GR_DP], *tg = &gr[GR_TP], *pg = &gr[GR_PP], *eg = &gr[GR_EMB];
+    /* g: the data-parallel group (the world without tp and pp: dp x cp),
+     * tg: the tensor-parallel group, pg: the pipeline's, eg: the embedding
+     * group, cg: the context-parallel group */
+    ze_group gr[GR_N], *g = &gr[GR_DP], *tg = &gr[GR_TP], *pg = &gr[GR_PP], *eg = &gr[GR_EMB], *cg = &gr[GR_CP];
     double opt_total = 0.0, steady_t0 = 0.0, comm0 = 0.0, compute0 = 0.0;
     /* bytes moved per step, summed over the steady steps (from the second
      * on) that were applied, and over all steady steps */
@@ -2007,8 +2184,8 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         res->status = 2;
         return -1;
     }
-    res->tp = tg->size, res->dp = g->size, res->pp = pg->size;
-    res->tp_rank = tg->rank, res->dp_rank = g->rank, res->pp_rank = pg->rank;
+    res->tp = tg->size, res->dp = g->size / cg->size, res->pp = pg->size, res->cp = cg->size;
+    res->tp_rank = tg->rank, res->dp_rank = g->rank / cg->size, res->pp_rank = pg->rank, res->cp_rank = cg->rank;
     /* micro-batches in flight on this stage (run_stage); its layers (the
      * first chunk's first, all its chunks') */
     int np = pg->size, stage = pg->rank;
@@ -2023,7 +2200,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     res->params = ze_param_count(c);
     res->losses = calloc((size_t)c->steps, sizeof(double));
     double *step_times = calloc((size_t)c->steps, sizeof(double));
-    size_t ntok = (size_t)c->B * (size_t)c->T;
+    size_t ntok = (size_t)c->B * (size_t)(c->T / cg->size);   /* this rank's part of each sequence */
     size_t sl = (size_t)x.slots;
     x.acts = calloc(sl * (size_t)x.v * (size_t)per_chunk, sizeof(lact));
     x.dres = calloc(sl * (size_t)x.v, sizeof(float *));
@@ -2054,7 +2231,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         goto bookkeeping;
     }
     res->mem.phase = ZE_SETUP;
-    if (model_init(&m, c, d, g, tg, pg, eg) != 0) {
+    if (model_init(&m, c, d, g, tg, pg, eg, cg) != 0) {
         rc = 1;
         goto out;
     }
@@ -2078,7 +2255,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
             if (op->gemm_log_clear)
                 op->gemm_log_clear(d);   /* the shapes of the steady steps */
             steady_t0 = t0;
-            comm0 = g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s;
+            comm0 = g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s + cg->comm_s;
             pp0 = pg->comm_s + eg->comm_s;
             compute0 = x.fwd_s + x.bwd_s;
         }
@@ -2131,7 +2308,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     int counted = c->steps > 1 ? c->steps - 1 : 1;
     uint64_t nb = (uint64_t)(n_ok ? n_ok : n_all);
     uint64_t *per[GR_N] = {res->bus_bytes_per_step, res->tp_bus_bytes_per_step, res->pp_bus_bytes_per_step,
-                           res->emb_bus_bytes_per_step};
+                           res->emb_bus_bytes_per_step, res->cp_bus_bytes_per_step};
     for (int i = 0; i < GR_N; i++)
         for (int k = 0; k < ZE_NCOLL; k++)
             per[i][k] = (n_ok ? gbus_ok[i][k] : gbus_all[i][k]) / nb;
@@ -2142,7 +2319,8 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     op->gemm_stats(d, &gemm1_s, &gemm1_f);
     res->gemm_s = (gemm1_s - gemm0_s) / counted;
     res->steady_step_s = c->steps > 1 ? (now_s() - steady_t0) / counted : step_times[0];
-    res->steady_comm_s = (g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
+    res->steady_comm_s =
+        (g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s + cg->comm_s - (c->steps > 1 ? comm0 : 0.0)) / counted;
     res->steady_compute_s = (x.fwd_s + x.bwd_s - (c->steps > 1 ? compute0 : 0.0)) / counted;
     res->gemm_flops = (gemm1_f - gemm0_f) / counted;
     if (dump_end(&m, &x.dump))
@@ -2171,7 +2349,7 @@ out:
         res->fwd_s = x.fwd_s / res->steps_done;
         res->bwd_s = x.bwd_s / res->steps_done;
         res->opt_s = opt_total / res->steps_done;
-        res->comm_s = (g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s) / res->steps_done;
+        res->comm_s = (g->comm_s + tg->comm_s + pg->comm_s + eg->comm_s + cg->comm_s) / res->steps_done;
     }
     model_free(&m);
 bookkeeping:

@@ -69,6 +69,15 @@ typedef struct ze_cfg {
      * of stage k the virtual stage c pp + k of L / (pp vp) layers
      * (Megatron's), run in its interleaved 1F1B order */
     int vp;
+    /* context parallelism (0 or 1: none): each sequence cut into cp
+     * consecutive parts, one a rank of the cp group (group.h's layout: tp,
+     * then cp, dp, pp), every block's attention taking the keys and values
+     * of every part around the group's ring (its queries reading those up
+     * to their own positions) (cp - 1 turns forward,
+     * again backward and cp - 1 more for their gradients, point to point);
+     * the dp x cp ranks share ZeRO's shards and sum their gradients; needs
+     * flash attention */
+    int cp;
     /* flash-style attention: per row and head the log-sum-exp of its
      * scores (B NH T floats) kept for the backward instead of the T x T
      * probabilities (B NH T T), which the backward rebuilds tile by tile
@@ -126,7 +135,8 @@ typedef struct ze_result {
     uint64_t tp_bus_bytes_per_step[ZE_NCOLL];   /* likewise, the tp group's */
     uint64_t pp_bus_bytes_per_step[ZE_NCOLL];   /* the pp group's (send/receive between stages) */
     uint64_t emb_bus_bytes_per_step[ZE_NCOLL];  /* the first and last stages' (a tied embedding's gradient) */
-    int tp, dp, pp, tp_rank, dp_rank, pp_rank;  /* the layout and this rank's coordinates */
+    uint64_t cp_bus_bytes_per_step[ZE_NCOLL];   /* the cp group's (the keys' and values' ring) */
+    int tp, dp, pp, cp, tp_rank, dp_rank, pp_rank, cp_rank;  /* the layout and this rank's coordinates */
     int layer0, layers;                         /* this rank's stage: its first layer and how many */
     double pp_wait_s;          /* per step from step 2 on: time inside the pipeline's sends and receives and the
                                 * tied embedding's reduction (waiting for the other stages, and the transfers) */

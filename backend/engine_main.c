@@ -28,6 +28,8 @@
  *                                               over the ranks / (tp pp); engine.h)
  *       [schedule=1f1b|gpipe] [vp=N]           (GPipe instead of 1F1B; N model chunks per stage, Megatron's
  *                                               interleaved 1F1B)
+ *       [cp=N]                                 (context parallelism: each sequence in N parts, one a rank, the
+ *                                               keys and values passed around a ring; needs flash=1; engine.c)
  *       [flash=0|1]                            (flash-style attention: each row's log-sum-exp kept, not the
  *                                               T x T probabilities; engine.c)
  *       [gemm=fp32|bf16|fp16]                  (the products of the linear layers and of the stored-probabilities
@@ -612,7 +614,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, FA, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD, VP, CKE, CKL;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, FA, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, TP, PP, SPP, MBD, VP, CKE, CKL, CP;
     double WD, CLIP, THETA, LR;
     int NORM, MLP, POS, SCHED, GEMM;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
@@ -653,6 +655,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "tp", 1, 4096, 1, &TP, msg, sizeof msg) ||
         arg(argc, argv, "pp", 1, 4096, 1, &PP, msg, sizeof msg) ||
         arg(argc, argv, "vp", 1, 4096, 1, &VP, msg, sizeof msg) ||
+        arg(argc, argv, "cp", 1, 4096, 1, &CP, msg, sizeof msg) ||
         arg(argc, argv, "sp", 0, 1, 0, &SPP, msg, sizeof msg) ||
         sarg(argc, argv, "schedule", scheds, 2, 0, &SCHED, msg, sizeof msg) ||
         sarg(argc, argv, "gemm", maths, 3, 0, &GEMM, msg, sizeof msg) ||
@@ -672,7 +675,7 @@ int main(int argc, char **argv)
         "layers", "hidden", "heads", "vocab", "seq", "micro_batch", "accum", "steps", "zero", "ckpt", "ckpt_every",
         "ckpt_layers", "offload", "sgd", "seed", "device_cap", "dtype", "grad_dtype", "loss_scale", "scale_window",
         "progress", "first_step_delay_ms", "mb_delay_ms", "weight_decay", "clip", "kv_heads", "ffn", "tied", "bias",
-        "tp", "pp", "vp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "group", "dump",
+        "tp", "pp", "vp", "cp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "group", "dump",
         "flash", "gemm"};
     for (int i = 1; i < argc; i++) {
         const char *eq = strchr(argv[i], '=');
@@ -699,6 +702,7 @@ int main(int argc, char **argv)
     c.tp = (int)TP;
     c.pp = (int)PP;
     c.vp = (int)VP;
+    c.cp = (int)CP;
     c.sp = (int)SPP;
     c.gpipe = SCHED;
     c.offload = (int)OFF;
@@ -714,10 +718,10 @@ int main(int argc, char **argv)
     c.clip = (float)CLIP;         /* 0: no clipping */
     for (int i = 1; i < argc; i++)   /* dump=DIR: rank 0 only */
         if (strncmp(argv[i], "dump=", 5) == 0 && argv[i][5]) {
-            if (TP > 1 || PP > 1) {   /* refused on every rank, not on rank 0 alone */
+            if (TP > 1 || PP > 1 || CP > 1) {   /* refused on every rank, not on rank 0 alone */
                 if (g.rank == 0)
-                    fprintf(stderr, "zplan-engine: dump=DIR writes one rank's whole model: it needs tp = 1 and "
-                                    "pp = 1\n");
+                    fprintf(stderr, "zplan-engine: dump=DIR writes one rank's whole model and sequences: it needs "
+                                    "tp = 1, pp = 1 and cp = 1\n");
                 MPI_Finalize();
                 return 2;
             }
@@ -841,7 +845,8 @@ int main(int argc, char **argv)
     }
 
     /* gather every rank's measurements on rank 0 */
-    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 + 7 + 4 * ZE_NCOLL + 5 };
+    enum { NG = 5 };   /* groups: dp (dp x cp), tp, pp, embedding, cp */
+    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 + 7 + NG * ZE_NCOLL + 5 };
     const int PH = 3 * ZE_NCLASS + 4;   /* per phase: its peak, then its breakdown */
     double mine[NV], *all = NULL;
     for (int k = 0; k < ZE_NCLASS; k++) {
@@ -861,12 +866,12 @@ int main(int argc, char **argv)
     mine[OV + 3] = (double)d.ovh.used_at_peak, mine[OV + 4] = (double)d.ovh.staging;
     mine[OV + 5] = (double)r.mem.rounded_at_peak[ZE_DEVICE], mine[OV + 6] = (double)d.ovh.used_base;
     const int GB = OV + 7;   /* the rank's bytes per group and kind, its stage, its pipeline wait */
-    const uint64_t *per[4] = {r.bus_bytes_per_step, r.tp_bus_bytes_per_step, r.pp_bus_bytes_per_step,
-                              r.emb_bus_bytes_per_step};
-    for (int i = 0; i < 4; i++)
+    const uint64_t *per[NG] = {r.bus_bytes_per_step, r.tp_bus_bytes_per_step, r.pp_bus_bytes_per_step,
+                               r.emb_bus_bytes_per_step, r.cp_bus_bytes_per_step};
+    for (int i = 0; i < NG; i++)
         for (int k = 0; k < ZE_NCOLL; k++)
             mine[GB + i * ZE_NCOLL + k] = (double)per[i][k];
-    const int ST = GB + 4 * ZE_NCOLL;
+    const int ST = GB + NG * ZE_NCOLL;
     mine[ST] = r.pp_rank, mine[ST + 1] = r.layer0, mine[ST + 2] = r.layers, mine[ST + 3] = r.pp_wait_s;
     mine[ST + 4] = r.steady_step_s;
     for (int p = 0; p < ZE_NPHASE; p++) {
@@ -890,6 +895,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(o, "tp", r.tp);
         cJSON_AddNumberToObject(o, "dp", r.dp);
         cJSON_AddNumberToObject(o, "pp", r.pp);
+        cJSON_AddNumberToObject(o, "cp", r.cp);
         cJSON_AddBoolToObject(o, "sp", c.sp && r.tp > 1);
         cJSON_AddStringToObject(o, "schedule", r.pp > 1 ? c.vp > 1 ? "interleaved" : scheds[SCHED] : "none");
         cJSON_AddNumberToObject(o, "vp", r.pp > 1 && c.vp > 1 ? c.vp : 1);
@@ -938,13 +944,13 @@ int main(int argc, char **argv)
         uint64_t tot = 0;
         for (int k = 0; k < ZE_NCOLL; k++) {
             uint64_t b = r.bus_bytes_per_step[k] + r.tp_bus_bytes_per_step[k] + r.pp_bus_bytes_per_step[k] +
-                         r.emb_bus_bytes_per_step[k];
+                         r.emb_bus_bytes_per_step[k] + r.cp_bus_bytes_per_step[k];
             cJSON_AddNumberToObject(cb, ze_coll_names[k], (double)b);
             tot += b;
         }
         cJSON *pg = cJSON_AddObjectToObject(o, "bus_bytes_per_group");
-        static const char *const gname[4] = {"dp", "tp", "pp", "embedding"};
-        for (int i = 0; i < 4; i++) {
+        static const char *const gname[NG] = {"dp", "tp", "pp", "embedding", "cp"};
+        for (int i = 0; i < NG; i++) {
             cJSON *gi = cJSON_AddObjectToObject(pg, gname[i]);
             for (int k = 0; k < ZE_NCOLL; k++)
                 cJSON_AddNumberToObject(gi, ze_coll_names[k], (double)per[i][k]);
@@ -965,9 +971,10 @@ int main(int argc, char **argv)
             }
             cJSON *x = cJSON_CreateObject();
             cJSON_AddNumberToObject(x, "rank", i);
-            ze_layout lay;   /* its coordinates (group.h's order: tp fastest, then dp, then pp) */
-            if (ze_layout_of(i, g.size, r.tp, 1, r.dp, r.pp, &lay) == 0) {
+            ze_layout lay;   /* its coordinates (group.h's order: tp fastest, then cp, dp, pp) */
+            if (ze_layout_of(i, g.size, r.tp, r.cp, r.dp, r.pp, &lay) == 0) {
                 cJSON_AddNumberToObject(x, "tp_rank", lay.coord[ZE_TP]);
+                cJSON_AddNumberToObject(x, "cp_rank", lay.coord[ZE_CP]);
                 cJSON_AddNumberToObject(x, "dp_rank", lay.coord[ZE_DP]);
                 cJSON_AddNumberToObject(x, "pp_rank", lay.coord[ZE_PP]);
             }
@@ -978,7 +985,7 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(x, "first_layer", v[ST + 1]);
             cJSON_AddNumberToObject(x, "layers", v[ST + 2]);
             cJSON *rg = cJSON_AddObjectToObject(x, "bus_bytes_per_group");
-            for (int q = 0; q < 4; q++) {
+            for (int q = 0; q < NG; q++) {
                 cJSON *gi = cJSON_AddObjectToObject(rg, gname[q]);
                 for (int k = 0; k < ZE_NCOLL; k++)
                     cJSON_AddNumberToObject(gi, ze_coll_names[k], v[GB + q * ZE_NCOLL + k]);

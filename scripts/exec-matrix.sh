@@ -6,7 +6,8 @@
 # (fp32 master weights) on 2 and 8, fp16 (loss scaling) on 4, bf16
 # parameters with fp32 gradients on 2; and a LLaMA-family model (Llama-3-8B
 # scaled) in fp32 on 2 ranks and bf16 on 4; and the 3D layouts (tensor and
-# pipeline parallel: every factorisation of 4 and 8 ranks, below).  GPT-2's
+# pipeline parallel: every factorisation of 4 and 8 ranks, below) and the
+# context-parallel ones (cp > 1 with dp, tp and pp, below).  GPT-2's
 # first shape stores the attention probabilities, its second and the LLaMA
 # rows (2D and 3D) run flash attention.  Plans a pinned layout, runs it with
 # zplan exec, and prints per class and for the peak the planner's error
@@ -27,7 +28,9 @@
 # ZPLAN_MATRIX_RANKS) narrow the GPT-2 rows, ZPLAN_MATRIX_LLAMA names the
 # LLaMA rows' preset (empty: none); ZPLAN_MATRIX_2D=0 leaves out the data-
 # parallel rows, ZPLAN_MATRIX_3D=0 the 3D ones (ZPLAN_MATRIX_3D_PEAK and
-# ZPLAN_MATRIX_3D_CLASS: their bounds, fractions), ZPLAN_MATRIX_EVERY=0 the
+# ZPLAN_MATRIX_3D_CLASS: their bounds, fractions, for the context-parallel
+# rows too), ZPLAN_MATRIX_CP=0 the context-parallel ones (every
+# factorisation of 4 and 8 ranks with cp > 1), ZPLAN_MATRIX_EVERY=0 the
 # rows of full recompute of every k-th block.  Each recompute mode
 # meets every layout at the first shape; the second shape takes one mode per
 # layout in turn (ZPLAN_MATRIX_ALL_CKPT=1: all three there too, the full
@@ -219,6 +222,37 @@ if [ "${ZPLAN_MATRIX_3D-1}" = 1 ]; then
     [ $tap -eq 0 ] && printf '# 3D layouts: the worst rank (each against its stage), error = (predicted - measured) / measured\n'
     matrix3d gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64" "" --no-flash-attn
     matrix3d llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64" "" --flash-attn
+fi
+
+# context parallelism: every factorisation of 4 and 8 ranks into dp x tp x
+# cp x pp with cp above 1 (flash attention, which cp needs), ZeRO and the
+# recompute modes in turn as above, sequence parallelism on half of the
+# rows with tp; every rank against its stage's prediction, as the 3D rows
+matrixcp() {
+model=$1 shape=$2
+i=0
+for lay in 2:1:2:1 1:1:4:1 1:2:2:1 1:1:2:2 4:1:2:1 2:1:4:1 1:1:8:1 2:2:2:1 1:2:4:1 1:4:2:1 2:1:2:2 1:2:2:2 1:1:4:2 \
+    1:1:2:4; do
+    dp=${lay%%:*} rest=${lay#*:}
+    tp=${rest%%:*} rest=${rest#*:}
+    cp=${rest%:*} pp=${rest#*:}
+    np=$((dp * tp * cp * pp))
+    if [ "$pp" -gt 1 ]; then z=$((i % 2)); else z=$((i % 4)); fi
+    k=$(echo "none selective full" | cut -d' ' -f$((i % 3 + 1)))
+    sp=--no-sp spn=
+    if [ "$tp" -gt 1 ] && [ $((i % 2)) -eq 0 ]; then sp=--sp spn=" sp"; fi
+    i=$((i + 1)) n=$((n + 1))
+    what="$model $shape tp $tp$spn x cp $cp x dp $dp x pp $pp ZeRO-$z ckpt $k flash"
+    "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --cp "$cp" --pp "$pp" --vp 1 "$sp" --zero "$z" \
+        --offload none --ckpt "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --flash-attn \
+        --dtype fp32 --json >/dev/null
+    check3d "$what" "$shape,micro_batch=2,accum=4"
+done
+}
+if [ "${ZPLAN_MATRIX_CP-1}" = 1 ]; then
+    [ $tap -eq 0 ] && printf '# context-parallel layouts: the worst rank (each against its stage), error as above\n'
+    matrixcp gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64"
+    matrixcp llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64"
 fi
 
 # full recompute of every k-th block of a stage (--ckpt-every): 8 layers,

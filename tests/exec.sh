@@ -346,8 +346,9 @@ n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)
 ok "$(case $n0 in '' | *[!0-9]*) echo 1 ;; *) echo 0 ;; esac)" "the store counts its executions: $n0"
 r_nm=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt none --micro-batch 2 \
     --global-batch 8 --dtype bf16 --no-master-weights --db "$DB" --json 2>/dev/null | jq .run_id)
-# per-op recompute, context parallelism, ZeRO-3 with a pipeline and FP8: the
-# engine has none of them
+# per-op recompute, ZeRO-3 with a pipeline and FP8: the engine has none of
+# them; a context-parallel plan runs on cp x dp ranks (tests/context.sh),
+# not on another count
 r_op=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --ckpt op --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
 r_cp=$("$ZPLAN" --model gpt2-small --gpus 2 --cp 2 --seq 1024 --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
 r_mlp=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --recompute-modules mlp --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
@@ -363,7 +364,7 @@ done
 is "$bad_ids" "" "the plans exec is to refuse were planned and stored"
 # ARGS::WHY: refused (exit 2) for its own reason, WHY in the one line
 for case in "99::is not in" "1/5::has no plan 5" "abc::is not a run" "1 --np 3::does not match" "1 --backend cuda::--backend cuda" \
-    "$r_nm::master weights" "$r_op::per op" "$r_cp::cp=2" "$r_mlp::--recompute-modules" "$r_zpp::ZeRO-3 with pp=2" \
+    "$r_nm::master weights" "$r_op::per op" "$r_cp --np 3::dp x tp x pp x cp" "$r_mlp::--recompute-modules" "$r_zpp::ZeRO-3 with pp=2" \
     "$r_fp8::FP8" "1 --scale layers=0::layers '0' is out of range" "1 --scale depth=3::unknown key 'depth'" \
     "1 --scale 5M,layers=3::give one or the other" "1 --scale 20Q::expected a parameter count" \
     "1 --scale 10::from 100k to 100B" "1 --hostfile $tmp/no-such-hosts::--hostfile" "1 --device-mem 8::give the unit" \
@@ -457,7 +458,7 @@ is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
     "the refused BLOOM execution leaves no row"
 
 # refused before anything is written, and in one line: a plan file is
-# planned without recording until all is checked (a wrong --np, cp > 1,
+# planned without recording until all is checked (a wrong --np, cp not dividing the sequence,
 # ZeRO-2 in a pipeline, a bad --scale recorded the planning run, then refused; a shape outside
 # the engine's ranges, vocab 1, was launched and recorded as failed)
 runs_now() { sqlite3 -batch "$DB" 'SELECT count(*) FROM runs'; }
@@ -470,7 +471,7 @@ printf 'model = gpt2-small\ngpus = 2\ngpu = h100-sxm\nfp8 = yes\nglobal-batch = 
 printf 'localhost slots=2\nthis is not a hostfile line\n' >"$tmp/garbage-hosts"
 : >"$tmp/empty-hosts"
 r0=$(runs_now) e0=$(execs_now)
-for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan" "$tmp/pp2z2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
+for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=63" "$tmp/pp2z2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
     "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" "1 --scale layers=2,,hidden=64" "1 --scale layers=2,layers=3" \
     "$tmp/fp8.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
     "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts" \

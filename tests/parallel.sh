@@ -325,7 +325,7 @@ for spec in "gpt3-175b-3d.plan:layers=8,hidden=64,heads=8,vocab=256,seq=64,dp=2,
         diag "$err"
 done
 run "$ZPLAN" exec "$ZPLAN_SRCDIR/plans/gpt3-175b-3d.plan" --db "$tmp/x.db" --steps 1
-ok "$([ "$rc" -eq 2 ] && grep -q '1024 ranks.*dp=, tp=, pp= shrinks the layout' "$errf"; echo $?)" \
+ok "$([ "$rc" -eq 2 ] && grep -q '1024 ranks.*dp=, tp=, pp=, cp= shrinks the layout' "$errf"; echo $?)" \
     "plans/gpt3-175b-3d.plan unscaled: 1024 ranks refused (exit 2), saying how to shrink the layout"
 
 # refused: tp not dividing the ranks, the heads, the KV heads; dump=DIR

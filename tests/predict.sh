@@ -7,9 +7,9 @@
 # peak device memory per rank is within 1 % of the measured peak, every
 # class within 1 %, the host bytes within 1 %, and the bytes sent per step
 # exactly as predicted; and every 3D factorisation of 4 and 8 ranks (tp,
-# pp, dp; GPT-2 and LLaMA blocks at two shapes), each rank within 1 % of
-# its own stage's predicted peak and every class, the bytes exact per kind
-# and per group.  The rows are scripts/exec-matrix.sh's (which prints the
+# pp, dp; GPT-2 and LLaMA blocks at two shapes) and every context-parallel
+# one (cp > 1 with them), each rank within 1 % of its own stage's
+# predicted peak and every class, the bytes exact per kind and per group.  The rows are scripts/exec-matrix.sh's (which prints the
 # same matrix as a table).
 . "$(dirname "$0")/lib.sh"
 

@@ -432,11 +432,11 @@ static void test_model(const shape *s)
         }
         /* rotary positions, in place on qkv (V untouched), then backward on
          * the gradient; positions up to T - 1 with theta 10000 */
-        cpu.ops->rope_fwd(&cpu, qkv, B, T, C, NH, KV, 10000.0f);
-        gpu.ops->rope_fwd(&gpu, dqkv, B, T, C, NH, KV, 10000.0f);
+        cpu.ops->rope_fwd(&cpu, qkv, B, T, C, NH, KV, 10000.0f, 3);
+        gpu.ops->rope_fwd(&gpu, dqkv, B, T, C, NH, KV, 10000.0f, 3);
         check("rope_fwd qkv", ska, dqkv, qkv, n3);
-        cpu.ops->rope_bwd(&cpu, g, B, T, C, NH, KV, 10000.0f);
-        gpu.ops->rope_bwd(&gpu, dg, B, T, C, NH, KV, 10000.0f);
+        cpu.ops->rope_bwd(&cpu, g, B, T, C, NH, KV, 10000.0f, 3);
+        gpu.ops->rope_bwd(&gpu, dg, B, T, C, NH, KV, 10000.0f, 3);
         check("rope_bwd dqkv", ska, dg, g, n3);
         free(qkv), free(out), free(att), free(g), free(go), free(scratch);
         dfree(dqkv), dfree(dout), dfree(datt), dfree(dg), dfree(dgo), dfree(dscratch);

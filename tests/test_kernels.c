@@ -853,7 +853,7 @@ static void rope_case(uint64_t *s, int B, int T, int C, int NH, int KV, float th
     (snprintf(nm, sizeof nm, "%s, B=%d T=%d C=%d NH=%d KV=%d theta=%g", what, B, T, C, NH, KV, (double)theta), nm)
     float *x = frandn(s, n, -2, 2), *y = fnew(n);
     memcpy(y, x, n * sizeof *y);
-    zk_rope_fwd(y, B, T, C, NH, KV, theta);
+    zk_rope_fwd(y, B, T, C, NH, KV, theta, 0);
     double *want = to_double(x, n);
     ref_rope(want, B, T, C, NH, kv, theta);
     check_close(ROPE_NAME("rope_fwd vs the formula in double"), y, want, n, FWD_TOL);
@@ -883,7 +883,7 @@ static void rope_case(uint64_t *s, int B, int T, int C, int NH, int KV, float th
     /* adjoint: <rope_fwd(x), z> = <x, rope_bwd(z)> */
     float *z = frandn(s, n, -2, 2), *bz = fnew(n);
     memcpy(bz, z, n * sizeof *bz);
-    zk_rope_bwd(bz, B, T, C, NH, KV, theta);
+    zk_rope_bwd(bz, B, T, C, NH, KV, theta, 0);
     double lhs = 0, rhs = 0, mag = 0;
     for (size_t i = 0; i < n; i++) {
         lhs += (double)y[i] * z[i];
@@ -895,7 +895,7 @@ static void rope_case(uint64_t *s, int B, int T, int C, int NH, int KV, float th
 
     /* inverse: rope_bwd(rope_fwd(x)) = x */
     double *xd = to_double(x, n);
-    zk_rope_bwd(y, B, T, C, NH, KV, theta);
+    zk_rope_bwd(y, B, T, C, NH, KV, theta, 0);
     check_close(ROPE_NAME("rope_bwd(rope_fwd(x)) = x"), y, xd, n, FWD_TOL);
 
     /* gradient of L = <R, rope(x)> (V passes R through unchanged); sampled
@@ -906,6 +906,27 @@ static void rope_case(uint64_t *s, int B, int T, int C, int NH, int KV, float th
         fd_grad(c.qkv, n, rope_loss, &c, fd);
         check_close(ROPE_NAME("rope_bwd vs finite differences of <R, rope(x)>"), bz, fd, n, GRAD_TOL);
         free(c.R); free(c.tmp); free(fd);
+    }
+    /* a part of the sequence: rows p0 .. T - 1 rotated from position p0
+     * are the whole sequence's same rows, bit for bit (context
+     * parallelism hands each rank its part) */
+    {
+        int p0 = T / 2;
+        size_t n0 = (size_t)p0 * ld, np = (size_t)(T - p0) * ld;
+        float *w = fnew(n), *part = fnew(np);
+        int same = 1;
+        memcpy(w, x, n * sizeof *w);
+        zk_rope_fwd(w, B, T, C, NH, KV, theta, 0);
+        for (int b = 0; b < B; b++) {
+            memcpy(part, x + (size_t)b * T * ld + n0, np * sizeof *part);
+            zk_rope_fwd(part, 1, T - p0, C, NH, KV, theta, p0);
+            same &= memcmp(part, w + (size_t)b * T * ld + n0, np * sizeof *part) == 0;
+            memcpy(part, z + (size_t)b * T * ld + n0, np * sizeof *part);
+            zk_rope_bwd(part, 1, T - p0, C, NH, KV, theta, p0);
+            same &= memcmp(part, bz + (size_t)b * T * ld + n0, np * sizeof *part) == 0;
+        }
+        ok(same, "%s", ROPE_NAME("rope_fwd/bwd from position T/2 on the rows T/2.. = the whole sequence's rows"));
+        free(w); free(part);
     }
     free(x); free(y); free(want); free(z); free(bz); free(xd);
 #undef ROPE_NAME
@@ -1520,8 +1541,89 @@ static void flash_case(uint64_t *s, int B, int T, int C, int NH, int KV)
     free(naive); free(att); free(scr);
 }
 
+/* Flash attention of a part of the sequence (zk_flash_fwd_part/bwd_part,
+ * context parallelism), against the whole sequence's kernel (zk_flash_fwd/
+ * bwd, itself held above to the double reference): the T tokens cut into
+ * P parts at positions q0 = p T / P, each part's queries against the keys
+ * and values of positions 0 .. q0 + T/P - 1 (copied out of qkv into kv's
+ * layout) give the whole output's and log-sum-exp's rows of the part; the
+ * parts' query gradients are the whole gradient's Q columns, and the sum
+ * over the parts of the keys' and values' gradients its K and V columns.
+ * Parts that start inside a 64-row tile (T/P not a multiple of 64) take
+ * the key tiles that start past some of their rows. */
+static void flash_part_case(uint64_t *s, int B, int T, int P, int C, int NH, int KV)
+{
+    int hs = C / NH, Tl = T / P;
+    size_t kvc = (size_t)KV * hs, ld = (size_t)C + 2 * kvc, lk = 2 * kvc;
+    size_t nq = (size_t)B * T * ld, no = (size_t)B * T * C, nl = (size_t)B * NH * T;
+    char nm[160];
+#define FP_NAME(what) (snprintf(nm, sizeof nm, "flash part %s, B=%d T=%d parts=%d C=%d NH=%d KV=%d", what, B, T, P, \
+                                C, NH, KV), nm)
+    float *qkv = frandn(s, nq, -2.0f, 2.0f), *R = frandn(s, no, -1, 1);
+    float *out = fnew(no), *lse = fnew(nl), *dqkv = fnew(nq);
+    zk_flash_fwd(out, lse, qkv, B, T, C, NH, KV);
+    zk_flash_bwd(dqkv, R, out, lse, qkv, B, T, C, NH, KV);
+    float *kv = fnew((size_t)B * T * lk), *dkv = fnew((size_t)B * T * lk), *dsum = fnew((size_t)B * T * lk);
+    float *pq = fnew((size_t)B * Tl * ld), *po = fnew((size_t)B * Tl * C), *pl = fnew((size_t)B * NH * Tl);
+    float *pr = fnew((size_t)B * Tl * C), *pd = fnew((size_t)B * Tl * ld);
+    double wo = 0, wl = 0, wq = 0, wk = 0, mo = 0, mq = 0, mk = 0;
+    for (int p = 0; p < P; p++) {
+        int q0 = p * Tl, Tk = q0 + Tl;
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < Tk; t++)
+                memcpy(kv + ((size_t)b * Tk + t) * lk, qkv + ((size_t)b * T + t) * ld + C, lk * sizeof *kv);
+            memcpy(pq + (size_t)b * Tl * ld, qkv + ((size_t)b * T + q0) * ld, (size_t)Tl * ld * sizeof *pq);
+            memcpy(pr + (size_t)b * Tl * C, R + ((size_t)b * T + q0) * C, (size_t)Tl * C * sizeof *pr);
+        }
+        fill_nan(po, (size_t)B * Tl * C);
+        zk_flash_fwd_part(po, pl, pq, kv, B, Tl, q0, Tk, C, NH, KV);
+        memset(pd, 0, (size_t)B * Tl * ld * sizeof *pd);
+        memset(dkv, 0, (size_t)B * Tk * lk * sizeof *dkv);
+        zk_flash_bwd_part(pd, dkv, pr, po, pl, pq, kv, B, Tl, q0, Tk, C, NH, KV);
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t < Tl; t++) {
+                for (int i = 0; i < C; i++) {
+                    double w = out[((size_t)b * T + q0 + t) * C + i], g = po[((size_t)b * Tl + t) * C + i];
+                    wo = fmax(wo, fabs(g - w)), mo = fmax(mo, fabs(w));
+                    if (!(g == g))
+                        wo = INFINITY;
+                }
+                for (size_t i = 0; i < ld; i++) {
+                    double w = i < (size_t)C ? dqkv[((size_t)b * T + q0 + t) * ld + i] : 0.0;
+                    double g = pd[((size_t)b * Tl + t) * ld + i];
+                    wq = fmax(wq, fabs(g - w)), mq = fmax(mq, fabs(w));
+                }
+                for (int h = 0; h < NH; h++)
+                    wl = fmax(wl, fabs((double)pl[((size_t)b * NH + h) * Tl + t] -
+                                       lse[((size_t)b * NH + h) * T + q0 + t]));
+            }
+            for (int t = 0; t < Tk; t++)
+                for (size_t i = 0; i < lk; i++)
+                    dsum[((size_t)b * T + t) * lk + i] += dkv[((size_t)b * Tk + t) * lk + i];
+        }
+    }
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (size_t i = 0; i < lk; i++) {
+                double w = dqkv[((size_t)b * T + t) * ld + C + i], g = dsum[((size_t)b * T + t) * lk + i];
+                wk = fmax(wk, fabs(g - w)), mk = fmax(mk, fabs(w));
+            }
+    ok(wo <= 1e-5 * fmax(mo, 1), "%s (worst %.1e)", FP_NAME("fwd out = the whole sequence's rows"), wo);
+    ok(wl <= 1e-5, "%s (worst %.1e)", FP_NAME("fwd lse = the whole sequence's rows"), wl);
+    ok(wq <= 1e-5 * fmax(mq, 1), "%s (worst %.1e)", FP_NAME("bwd: the queries' gradients = the whole's, K/V columns "
+                                                          "untouched"), wq);
+    ok(wk <= 1e-5 * fmax(mk, 1), "%s (worst %.1e)", FP_NAME("bwd: the parts' K/V gradients sum to the whole's"), wk);
+#undef FP_NAME
+    free(qkv); free(R); free(out); free(lse); free(dqkv); free(kv); free(dkv); free(dsum);
+    free(pq); free(po); free(pl); free(pr); free(pd);
+}
+
 static void test_flash(uint64_t *s)
 {
+    flash_part_case(s, 2, 8, 2, 16, 4, 2);
+    flash_part_case(s, 1, 96, 2, 8, 2, 1);     /* parts of 48 rows: key tiles past a part's first rows */
+    flash_part_case(s, 2, 256, 4, 16, 4, 4);   /* parts of 64: whole tiles */
+    flash_part_case(s, 1, 150, 3, 8, 2, 2);    /* parts of 50 */
     flash_case(s, TB, TT, TC, TNH, TNH);
     flash_case(s, 2, 6, 16, 4, 1);
     flash_case(s, 1, 64, 8, 2, 2);

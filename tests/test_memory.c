@@ -1416,6 +1416,49 @@ static void test_cp(void)
                (unsigned long long)t, (unsigned long long)(ceil_div(P, 2 * cp) * 12));
         is_u64(mem.dev[ZP_MEM_PARAMS], P * 2, "ZeRO-1 cp=%llu: the parameters stay whole (2P)", (unsigned long long)cp);
     }
+    /* the ring's buffers: a block's attention backward holds the whole
+     * sequence's keys and values, gathered again, and their gradients,
+     * 2 B S b g d / t bytes each.  Everything else of a rank at cp and
+     * sequence S is what a rank at cp = 1 and sequence S / cp holds (the
+     * same tokens, flash attention: no score spans the sequence), so the
+     * first stage of two (its peak a backward, no loss) differs by exactly
+     * 4 B S b g d / t: 256 MiB at S = 32768, t = 1, b = 1; 128 MiB at t = 2.
+     * Under full recompute the rebuilt block's output is freed by its
+     * backward (B (S/cp) b h less), and its forward held the keys and values
+     * with two parts in flight beside it (2 B S b g d (1 + 2/cp) / t): at
+     * cp 8 the backward is larger, 4 B S b g d - B (S/8) b h; at cp 2 the
+     * two tie at 4 B S b g d */
+    static const struct { uint64_t cp, t; zp_ckpt k; } ring[] = {
+        {2, 1, ZP_CKPT_NONE}, {4, 1, ZP_CKPT_NONE}, {2, 2, ZP_CKPT_NONE}, {8, 1, ZP_CKPT_FULL}, {2, 1, ZP_CKPT_FULL}};
+    for (int i = 0; i < N_(ring); i++) {
+        uint64_t cp = ring[i].cp, t = ring[i].t;
+        zp_layout l = lay(1, (int64_t)t, 2, 1, 0, ZP_OFF_NONE, ring[i].k, 0, 1, 4);   /* (ZeRO-0: no shards) */
+        l.cp = (int64_t)cp;
+        zp_layout l1 = l;
+        l1.cp = 1;
+        zp_train tr1 = tr;
+        tr1.seq = (int64_t)(S / cp);
+        zp_conv cv = conv0();
+        zp_cluster cl = cluster((int64_t)(2 * t * cp), 8);
+        zp_mem with, without;
+        zp_mem_stage(&m, &tr, &l, &cl, &cv, 0, &with);
+        zp_mem_stage(&m, &tr1, &l1, &cl, &cv, 0, &without);
+        uint64_t want = 4 * B * S * 1 * g * d / t - (ring[i].k == ZP_CKPT_FULL && cp == 8 ? B * (S / cp) * h : 0);
+        ok(with.phase == ZP_PHASE_BACKWARD && without.phase == ZP_PHASE_BACKWARD,
+           "cp=%llu t=%llu %s, first of 2 stages: both peaks a block's backward", (unsigned long long)cp,
+           (unsigned long long)t, zp_ckpt_names[ring[i].k]);
+        is_u64(with.dev[ZP_MEM_BUF] - without.dev[ZP_MEM_BUF], want,
+               "cp=%llu t=%llu %s, S=32768: the ring's keys, values and their gradients, %llu bytes beyond a rank at cp "
+               "1 and S/cp", (unsigned long long)cp, (unsigned long long)t, zp_ckpt_names[ring[i].k],
+               (unsigned long long)want);
+        is_u64(with.dev_total - without.dev_total, want, "cp=%llu t=%llu: and nothing else (%llu, %llu, %llu, %llu "
+               "bytes of params, grads, optimizer, activations against %llu, %llu, %llu, %llu)", (unsigned long long)cp,
+               (unsigned long long)t, (unsigned long long)with.dev[ZP_MEM_PARAMS],
+               (unsigned long long)with.dev[ZP_MEM_GRADS], (unsigned long long)with.dev[ZP_MEM_OPTIM],
+               (unsigned long long)with.dev[ZP_MEM_ACT], (unsigned long long)without.dev[ZP_MEM_PARAMS],
+               (unsigned long long)without.dev[ZP_MEM_GRADS], (unsigned long long)without.dev[ZP_MEM_OPTIM],
+               (unsigned long long)without.dev[ZP_MEM_ACT]);
+    }
 }
 
 /* Per-op checkpointing (--ckpt op, torchtitan's policy): bf16, flash, no

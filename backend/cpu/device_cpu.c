@@ -322,6 +322,21 @@ static void c_flash_bwd(ze_dev *d, float *dqkv, const float *dout, const float *
     zk_flash_bwd(dqkv, dout, out, lse, qkv, B, T, C, NH, KV);
 }
 
+static void c_flash_fwd_part(ze_dev *d, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
+                             int q0, int Tk, int C, int NH, int KV)
+{
+    (void)d;
+    zk_flash_fwd_part(out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV);
+}
+
+static void c_flash_bwd_part(ze_dev *d, float *dqkv, float *dkv, const float *dout, const float *out,
+                             const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
+                             int NH, int KV)
+{
+    (void)d;
+    zk_flash_bwd_part(dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV);
+}
+
 static void c_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
 {
     (void)d;
@@ -335,16 +350,16 @@ static void c_rmsnorm_bwd(ze_dev *d, float *dinp, float *dw, const float *dout, 
     zk_rmsnorm_bwd(dinp, dw, dout, inp, w, rstd, N, C);
 }
 
-static void c_rope_fwd(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta)
+static void c_rope_fwd(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0)
 {
     (void)d;
-    zk_rope_fwd(qkv, B, T, C, NH, KV, theta);
+    zk_rope_fwd(qkv, B, T, C, NH, KV, theta, t0);
 }
 
-static void c_rope_bwd(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta)
+static void c_rope_bwd(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0)
 {
     (void)d;
-    zk_rope_bwd(dqkv, B, T, C, NH, KV, theta);
+    zk_rope_bwd(dqkv, B, T, C, NH, KV, theta, t0);
 }
 
 static void c_swiglu_fwd(ze_dev *d, float *out, const float *inp, int N, int F)
@@ -507,6 +522,8 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .attention_bwd = c_attention_bwd,
     .flash_fwd = c_flash_fwd,
     .flash_bwd = c_flash_bwd,
+    .flash_fwd_part = c_flash_fwd_part,
+    .flash_bwd_part = c_flash_bwd_part,
     .gelu_fwd = c_gelu_fwd,
     .gelu_bwd = c_gelu_bwd,
     .rmsnorm_fwd = c_rmsnorm_fwd,

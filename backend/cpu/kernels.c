@@ -613,55 +613,69 @@ static inline int zk_fa_end(int x0, int T)
     return x0 + ZK_FA_TILE < T ? x0 + ZK_FA_TILE : T;
 }
 
-/* the scores of query rows [r0, r1) against keys [c0, c1) in s (ld
- * ZK_FA_TILE), and how many keys row i of them sees */
-static inline int zk_fa_seen(int r0, int i, int c0, int c1)
+/* The attention of T query rows at positions q0 .. q0 + T - 1 against
+ * keys and values at positions 0 .. Tk - 1 (q0 + T <= Tk; a query sees the
+ * keys up to its own position): Q from qkv (row stride ld, T rows a
+ * sequence), K and V from kb and vb (row stride ldk, Tk rows a sequence).
+ * With q0 = 0 and Tk = T the tiles are those of the whole triangle above;
+ * with q0 > 0 a key tile may start past some of a query tile's rows, which
+ * then see none of it (their first tile, at key 0, they always see). */
+typedef struct zk_fa {
+    int B, T, q0, Tk, C, NH, KV;
+    const float *q, *k, *v;   /* the first sequence's Q, K and V of head 0 */
+    size_t ld, ldk;           /* row strides of Q, of K and V */
+} zk_fa;
+
+static inline int zk_fa_rows(int q, int c0, int c1)
 {
-    int n = r0 + i - c0 + 1;
-    return n < c1 - c0 ? n : c1 - c0;
+    int n = q - c0 + 1;
+    return n < 0 ? 0 : n < c1 - c0 ? n : c1 - c0;
 }
 
-ZK_HOT void zk_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
+static void zk_fa_fwd(const zk_fa *f, float *out, float *lse)
 {
     zk_att g;
-    if (!zk_att_shape(&g, B, T, C, NH, KV))
+    if (!zk_att_shape(&g, f->B, f->T, f->C, f->NH, f->KV))
         return;
-    int hs = g.hs, kvc = g.kvc, ld = g.ld, grp = g.grp;
+    int hs = g.hs, grp = g.grp, T = f->T, C = f->C, q0 = f->q0, Tk = f->Tk;
+    size_t ld = f->ld, ldk = f->ldk;
     float scale = g.scale;
     float s[ZK_FA_TILE * ZK_FA_TILE], mx[ZK_FA_TILE], sum[ZK_FA_TILE];
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *row0 = qkv + (size_t)b * (size_t)T * (size_t)ld;
-            const float *q = row0 + (size_t)h * (size_t)hs;
-            const float *k = row0 + C + (size_t)(h / grp) * (size_t)hs, *v = k + kvc;
+    for (int b = 0; b < f->B; b++)
+        for (int h = 0; h < f->NH; h++) {
+            const float *q = f->q + (size_t)b * (size_t)T * ld + (size_t)h * (size_t)hs;
+            size_t kof = (size_t)b * (size_t)Tk * ldk + (size_t)(h / grp) * (size_t)hs;
+            const float *k = f->k + kof, *v = f->v + kof;
             float *o = out + (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hs;
-            float *ls = lse + ((size_t)b * (size_t)NH + (size_t)h) * (size_t)T;
+            float *ls = lse + ((size_t)b * (size_t)f->NH + (size_t)h) * (size_t)T;
             for (int r0 = 0; r0 < T; r0 += ZK_FA_TILE) {
                 int r1 = zk_fa_end(r0, T), nr = r1 - r0;
                 for (int i = 0; i < nr; i++) {
                     mx[i] = -INFINITY, sum[i] = 0.0f;
                     memset(o + (size_t)(r0 + i) * C, 0, (size_t)hs * sizeof *o);
                 }
-                for (int c0 = 0; c0 < r1; c0 += ZK_FA_TILE) {
-                    int c1 = zk_fa_end(c0, T), nc = c1 - c0;
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, q + (size_t)r0 * ld, ld,
-                             k + (size_t)c0 * ld, ld, 0.0f, s, ZK_FA_TILE);
+                for (int c0 = 0; c0 < q0 + r1; c0 += ZK_FA_TILE) {
+                    int c1 = zk_fa_end(c0, Tk), nc = c1 - c0;
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, q + (size_t)r0 * ld, (int)ld,
+                             k + (size_t)c0 * ldk, (int)ldk, 0.0f, s, ZK_FA_TILE);
                     for (int i = 0; i < nr; i++) {
                         float *sr = s + (size_t)i * ZK_FA_TILE, *orow = o + (size_t)(r0 + i) * C;
-                        size_t n = (size_t)zk_fa_seen(r0, i, c0, c1);
-                        float m = zk_row_max(sr, n);
-                        if (m > mx[i]) {   /* earlier tiles' share shrinks by e^(old - new) */
-                            float a = mx[i] == -INFINITY ? 0.0f : zk_expf(mx[i] - m);
-                            sum[i] *= a;
-                            ZK_MAP(orow, (size_t)hs, j, orow[j] * a);
-                            mx[i] = m;
+                        size_t n = (size_t)zk_fa_rows(q0 + r0 + i, c0, c1);
+                        if (n) {
+                            float m = zk_row_max(sr, n);
+                            if (m > mx[i]) {   /* earlier tiles' share shrinks by e^(old - new) */
+                                float a = mx[i] == -INFINITY ? 0.0f : zk_expf(mx[i] - m);
+                                sum[i] *= a;
+                                ZK_MAP(orow, (size_t)hs, j, orow[j] * a);
+                                mx[i] = m;
+                            }
+                            sum[i] += zk_row_exp_sum(sr, n, mx[i]);
                         }
-                        sum[i] += zk_row_exp_sum(sr, n, mx[i]);
                         memset(sr + n, 0, ((size_t)nc - n) * sizeof *sr);
                     }
                     /* O[r0:r1] += P . V[c0:c1] */
                     zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, s, ZK_FA_TILE,
-                             v + (size_t)c0 * ld, ld, 1.0f, o + (size_t)r0 * C, C);
+                             v + (size_t)c0 * ldk, (int)ldk, 1.0f, o + (size_t)r0 * C, C);
                 }
                 for (int i = 0; i < nr; i++) {
                     float *orow = o + (size_t)(r0 + i) * C, inv = 1.0f / sum[i];
@@ -672,39 +686,42 @@ ZK_HOT void zk_flash_fwd(float *out, float *lse, const float *qkv, int B, int T,
         }
 }
 
-ZK_HOT void zk_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv, int B,
-                         int T, int C, int NH, int KV)
+/* dq += into Q's columns of rows with stride ld, dk and dv += into rows of
+ * stride ldk (the layouts of zk_fa's q, k, v) */
+static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const float *dout, const float *out,
+                      const float *lse)
 {
     zk_att g;
-    if (!zk_att_shape(&g, B, T, C, NH, KV))
+    if (!zk_att_shape(&g, f->B, f->T, f->C, f->NH, f->KV))
         return;
-    int hs = g.hs, kvc = g.kvc, ld = g.ld, grp = g.grp;
+    int hs = g.hs, grp = g.grp, T = f->T, C = f->C, q0 = f->q0, Tk = f->Tk;
+    size_t ld = f->ld, ldk = f->ldk;
     float scale = g.scale;
     float p[ZK_FA_TILE * ZK_FA_TILE], ds[ZK_FA_TILE * ZK_FA_TILE], dd[ZK_FA_TILE];
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            size_t row0 = (size_t)b * (size_t)T * (size_t)ld, qo = row0 + (size_t)h * (size_t)hs;
-            size_t ko = row0 + (size_t)C + (size_t)(h / grp) * (size_t)hs;
-            const float *q = qkv + qo, *k = qkv + ko, *v = k + kvc;
-            float *dq = dqkv + qo, *dk = dqkv + ko, *dv = dk + kvc;
+    for (int b = 0; b < f->B; b++)
+        for (int h = 0; h < f->NH; h++) {
+            size_t qo = (size_t)b * (size_t)T * ld + (size_t)h * (size_t)hs;
+            size_t ko = (size_t)b * (size_t)Tk * ldk + (size_t)(h / grp) * (size_t)hs;
+            const float *q = f->q + qo, *k = f->k + ko, *v = f->v + ko;
+            float *dq = dq0 + qo, *dk = dk0 + ko, *dv = dv0 + ko;
             size_t oo = (size_t)b * (size_t)T * (size_t)C + (size_t)h * (size_t)hs;
             const float *o = out + oo, *dO = dout + oo;
-            const float *ls = lse + ((size_t)b * (size_t)NH + (size_t)h) * (size_t)T;
+            const float *ls = lse + ((size_t)b * (size_t)f->NH + (size_t)h) * (size_t)T;
             for (int r0 = 0; r0 < T; r0 += ZK_FA_TILE) {
                 int r1 = zk_fa_end(r0, T), nr = r1 - r0;
                 for (int i = 0; i < nr; i++)
                     dd[i] = zk_row_dot(dO + (size_t)(r0 + i) * C, o + (size_t)(r0 + i) * C, (size_t)hs);
-                for (int c0 = 0; c0 < r1; c0 += ZK_FA_TILE) {
-                    int c1 = zk_fa_end(c0, T), nc = c1 - c0;
-                    /* P = e^(scale Q K^T - lse), 0 above the diagonal */
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, q + (size_t)r0 * ld, ld,
-                             k + (size_t)c0 * ld, ld, 0.0f, p, ZK_FA_TILE);
+                for (int c0 = 0; c0 < q0 + r1; c0 += ZK_FA_TILE) {
+                    int c1 = zk_fa_end(c0, Tk), nc = c1 - c0;
+                    /* P = e^(scale Q K^T - lse), 0 past each row's own position */
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, q + (size_t)r0 * ld, (int)ld,
+                             k + (size_t)c0 * ldk, (int)ldk, 0.0f, p, ZK_FA_TILE);
                     /* dP = dO V^T */
                     zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, 1.0f, dO + (size_t)r0 * C, C,
-                             v + (size_t)c0 * ld, ld, 0.0f, ds, ZK_FA_TILE);
+                             v + (size_t)c0 * ldk, (int)ldk, 0.0f, ds, ZK_FA_TILE);
                     for (int i = 0; i < nr; i++) {
                         float *pr = p + (size_t)i * ZK_FA_TILE, *dr = ds + (size_t)i * ZK_FA_TILE;
-                        size_t n = (size_t)zk_fa_seen(r0, i, c0, c1);
+                        size_t n = (size_t)zk_fa_rows(q0 + r0 + i, c0, c1);
                         float l = ls[r0 + i], di = dd[i];
                         ZK_MAP(pr, n, j, zk_expf(pr[j] - l));
                         ZK_MAP(dr, n, j, scale * pr[j] * (dr[j] - di));
@@ -713,14 +730,62 @@ ZK_HOT void zk_flash_bwd(float *dqkv, const float *dout, const float *out, const
                     }
                     /* dV[c0:c1] += P^T dO; dQ[r0:r1] += dS K; dK[c0:c1] += dS^T Q */
                     zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, p, ZK_FA_TILE,
-                             dO + (size_t)r0 * C, C, 1.0f, dv + (size_t)c0 * ld, ld);
+                             dO + (size_t)r0 * C, C, 1.0f, dv + (size_t)c0 * ldk, (int)ldk);
                     zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, ds, ZK_FA_TILE,
-                             k + (size_t)c0 * ld, ld, 1.0f, dq + (size_t)r0 * ld, ld);
+                             k + (size_t)c0 * ldk, (int)ldk, 1.0f, dq + (size_t)r0 * ld, (int)ld);
                     zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, ds, ZK_FA_TILE,
-                             q + (size_t)r0 * ld, ld, 1.0f, dk + (size_t)c0 * ld, ld);
+                             q + (size_t)r0 * ld, (int)ld, 1.0f, dk + (size_t)c0 * ldk, (int)ldk);
                 }
             }
         }
+}
+
+static zk_fa zk_fa_whole(const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    zk_att g;
+    zk_fa f = {B, T, 0, T, C, NH, KV, qkv, NULL, NULL, 0, 0};
+    if (zk_att_shape(&g, B, T, C, NH, KV))
+        f.k = qkv + C, f.v = qkv + C + g.kvc, f.ld = f.ldk = (size_t)g.ld;
+    return f;
+}
+
+static zk_fa zk_fa_part(const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV)
+{
+    zk_att g;
+    zk_fa f = {B, T, q0, Tk, C, NH, KV, qkv, NULL, NULL, 0, 0};
+    if (zk_att_shape(&g, B, T, C, NH, KV))
+        f.k = kv, f.v = kv + g.kvc, f.ld = (size_t)g.ld, f.ldk = 2 * (size_t)g.kvc;
+    return f;
+}
+
+ZK_HOT void zk_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    zk_fa f = zk_fa_whole(qkv, B, T, C, NH, KV);
+    zk_fa_fwd(&f, out, lse);
+}
+
+ZK_HOT void zk_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv, int B,
+                         int T, int C, int NH, int KV)
+{
+    zk_fa f = zk_fa_whole(qkv, B, T, C, NH, KV);
+    if (f.k)
+        zk_fa_bwd(&f, dqkv, dqkv + (f.k - qkv), dqkv + (f.v - qkv), dout, out, lse);
+}
+
+ZK_HOT void zk_flash_fwd_part(float *out, float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk,
+                              int C, int NH, int KV)
+{
+    zk_fa f = zk_fa_part(qkv, kv, B, T, q0, Tk, C, NH, KV);
+    if (q0 >= 0 && q0 + T <= Tk)
+        zk_fa_fwd(&f, out, lse);
+}
+
+ZK_HOT void zk_flash_bwd_part(float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
+                              const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV)
+{
+    zk_fa f = zk_fa_part(qkv, kv, B, T, q0, Tk, C, NH, KV);
+    if (f.k && q0 >= 0 && q0 + T <= Tk)
+        zk_fa_bwd(&f, dqkv, dkv, dkv + (f.v - kv), dout, out, lse);
 }
 
 /* ----------------------------------------------------------------- GELU */
@@ -753,7 +818,7 @@ ZK_HOT void zk_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t
 /* Rotate each (i, i + hs/2) pair of every Q and K head of token t by angle
  * sgn t theta^(-2i/hs) (the "rotate half" pairing of GPT-NeoX and Hugging
  * Face's LLaMA); V untouched.  cos and sin in double, once per (t, i). */
-static void zk_rope(float *qkv, int B, int T, int C, int NH, int KV, float theta, double sgn)
+static void zk_rope(float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0, double sgn)
 {
     if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
         return;
@@ -763,7 +828,7 @@ static void zk_rope(float *qkv, int B, int T, int C, int NH, int KV, float theta
     size_t ld = (size_t)C + 2 * (size_t)KV * (size_t)hs;
     for (int t = 0; t < T; t++)
         for (int i = 0; i < half; i++) {
-            double a = sgn * (double)t * pow((double)theta, -2.0 * (double)i / (double)hs);
+            double a = sgn * (double)(t0 + t) * pow((double)theta, -2.0 * (double)i / (double)hs);
             float cs = (float)cos(a), sn = (float)sin(a);
             for (int b = 0; b < B; b++) {
                 float *row = qkv + ((size_t)b * (size_t)T + (size_t)t) * ld;
@@ -777,14 +842,14 @@ static void zk_rope(float *qkv, int B, int T, int C, int NH, int KV, float theta
         }
 }
 
-void zk_rope_fwd(float *qkv, int B, int T, int C, int NH, int KV, float theta)
+void zk_rope_fwd(float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0)
 {
-    zk_rope(qkv, B, T, C, NH, KV, theta, 1.0);
+    zk_rope(qkv, B, T, C, NH, KV, theta, t0, 1.0);
 }
 
-void zk_rope_bwd(float *dqkv, int B, int T, int C, int NH, int KV, float theta)
+void zk_rope_bwd(float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0)
 {
-    zk_rope(dqkv, B, T, C, NH, KV, theta, -1.0);   /* the transpose of a rotation: the opposite angle */
+    zk_rope(dqkv, B, T, C, NH, KV, theta, t0, -1.0);   /* the transpose of a rotation: the opposite angle */
 }
 
 /* silu(g) = g sigmoid(g) */

@@ -105,14 +105,28 @@ void zk_attention_bwd_m(float *dqkv, float *scratch, const float *dout, const fl
 void zk_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV);
 void zk_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv, int B,
                   int T, int C, int NH, int KV);
+/* The same for a part of the sequence (context parallelism): the T query
+ * rows of qkv (laid out as above) are the tokens at positions q0 .. q0 + T
+ * - 1 of a sequence whose keys and values up to position Tk - 1 (q0 + T
+ * <= Tk) are in kv[B][Tk][2 KV hs] (per row the K heads, then the V
+ * heads); a query sees the keys up to its own position.  out and lse as
+ * above, T rows a sequence.  bwd: the queries' gradients += into dqkv's Q
+ * columns (its K and V columns untouched), the keys' and values' += into
+ * dkv (kv's layout).  Nothing is done unless 0 <= q0 and q0 + T <= Tk. */
+void zk_flash_fwd_part(float *out, float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk,
+                       int C, int NH, int KV);
+void zk_flash_bwd_part(float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
+                       const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV);
 
 /* Rotary positions, in place on qkv laid out as above: every Q and K head
- * of token t has its pairs (i, i + hs/2) rotated by t theta^(-2i/hs)
+ * of token t (at position t0 + t of its sequence: t0 > 0 for a part of
+ * it, context parallelism) has its pairs (i, i + hs/2) rotated by
+ * (t0 + t) theta^(-2i/hs)
  * ("rotate half", GPT-NeoX and Hugging Face LLaMA; hs even).  rope_bwd
  * turns the gradient of the rotated Q, K into that of the unrotated ones
  * (the opposite rotation), in place. */
-void zk_rope_fwd(float *qkv, int B, int T, int C, int NH, int KV, float theta);
-void zk_rope_bwd(float *dqkv, int B, int T, int C, int NH, int KV, float theta);
+void zk_rope_fwd(float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0);
+void zk_rope_bwd(float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0);
 
 /* SwiGLU: inp[N][2F] holds, per row, the gate g then the up projection u;
  * out[N][F] = silu(g) u, silu(g) = g sigmoid(g).  bwd: dinp += ... */

@@ -460,14 +460,14 @@ static void cu_rmsnorm_bwd(ze_dev *d, float *dinp, float *dw, const float *dout,
     CU(d, "rmsnorm_bwd kernels", zc_rmsnorm_bwd(row(d)->st, dinp, dw, dout, inp, w, rstd, N, C));
 }
 
-static void cu_rope_fwd(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta)
+static void cu_rope_fwd(ze_dev *d, float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0)
 {
-    CU(d, "rope_fwd kernel", zc_rope_fwd(row(d)->st, qkv, B, T, C, NH, KV, theta));
+    CU(d, "rope_fwd kernel", zc_rope_fwd(row(d)->st, qkv, B, T, C, NH, KV, theta, t0));
 }
 
-static void cu_rope_bwd(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta)
+static void cu_rope_bwd(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0)
 {
-    CU(d, "rope_bwd kernel", zc_rope_bwd(row(d)->st, dqkv, B, T, C, NH, KV, theta));
+    CU(d, "rope_bwd kernel", zc_rope_bwd(row(d)->st, dqkv, B, T, C, NH, KV, theta, t0));
 }
 
 static void cu_swiglu_fwd(ze_dev *d, float *out, const float *inp, int N, int F)

@@ -533,17 +533,17 @@ __global__ void k_flash_bwd(float *dqkv, const float *dout, const float *out, co
 
 /* One block per token row (b, t) of qkv (ld floats a row): the pairs
  * (i, i + half) of its heads heads (NH Q heads then KV K heads, contiguous
- * from the row's start) rotated by sgn t theta^(-2i/hs), as zk_rope: the
+ * from the row's start) rotated by sgn (t0 + t) theta^(-2i/hs), as zk_rope: the
  * angle, cos and sin in double (once per i, into shared memory: 2 half
  * floats), the rotation in fp32 without FMA contraction.  V untouched. */
-__global__ void k_rope(float *qkv, int T, int hs, int heads, size_t ld, size_t rows, float theta, double sgn)
+__global__ void k_rope(float *qkv, int T, int t0, int hs, int heads, size_t ld, size_t rows, float theta, double sgn)
 {
     extern __shared__ float sm[];
     const int half = hs / 2;
     float *scs = sm, *ssn = sm + half;
     const size_t pairs = (size_t)heads * (size_t)half;
     for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        const int t = (int)(r % (size_t)T);
+        const int t = t0 + (int)(r % (size_t)T);
         __syncthreads(); /* the previous row's readers of scs, ssn are done */
         for (int i = threadIdx.x; i < half; i += blockDim.x) {
             double a = sgn * (double)t * pow((double)theta, -2.0 * (double)i / (double)hs);
@@ -971,7 +971,8 @@ cudaError_t zc_flash_bwd(cudaStream_t s, float *dqkv, const float *dout, const f
     return cudaGetLastError();
 }
 
-static cudaError_t rope(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta, double sgn)
+static cudaError_t rope(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0,
+                        double sgn)
 {
     if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
         return cudaSuccess;
@@ -987,18 +988,18 @@ static cudaError_t rope(cudaStream_t s, float *qkv, int B, int T, int C, int NH,
             return e;
     }
     size_t ld = (size_t)C + 2 * (size_t)KV * (size_t)hs, rows = (size_t)B * (size_t)T;
-    k_rope<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ROW_TPB, shm, s>>>(qkv, T, hs, NH + KV, ld, rows, theta, sgn);
+    k_rope<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ROW_TPB, shm, s>>>(qkv, T, t0, hs, NH + KV, ld, rows, theta, sgn);
     return cudaGetLastError();
 }
 
-cudaError_t zc_rope_fwd(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta)
+cudaError_t zc_rope_fwd(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0)
 {
-    return rope(s, qkv, B, T, C, NH, KV, theta, 1.0);
+    return rope(s, qkv, B, T, C, NH, KV, theta, t0, 1.0);
 }
 
-cudaError_t zc_rope_bwd(cudaStream_t s, float *dqkv, int B, int T, int C, int NH, int KV, float theta)
+cudaError_t zc_rope_bwd(cudaStream_t s, float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0)
 {
-    return rope(s, dqkv, B, T, C, NH, KV, theta, -1.0); /* the transpose of a rotation: the opposite angle */
+    return rope(s, dqkv, B, T, C, NH, KV, theta, t0, -1.0); /* the transpose of a rotation: the opposite angle */
 }
 
 cudaError_t zc_gelu_fwd(cudaStream_t s, float *out, const float *inp, size_t n)

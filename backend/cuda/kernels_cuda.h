@@ -83,8 +83,8 @@ cudaError_t zc_flash_bwd(cudaStream_t s, float *dqkv, const float *dout, const f
 /* Rotary positions in place on the NH Q and KV K heads of qkv (layout as
  * attention's): pairs (i, i + hs/2) rotated by t theta^(-2i/hs), the angle,
  * cos and sin in double; bwd: the opposite angle, on the gradient */
-cudaError_t zc_rope_fwd(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta);
-cudaError_t zc_rope_bwd(cudaStream_t s, float *dqkv, int B, int T, int C, int NH, int KV, float theta);
+cudaError_t zc_rope_fwd(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0);
+cudaError_t zc_rope_bwd(cudaStream_t s, float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0);
 /* SwiGLU: inp[N][2F] (gate, then up), out[N][F] = silu(gate) up; bwd:
  * dinp += */
 cudaError_t zc_swiglu_fwd(cudaStream_t s, float *out, const float *inp, int N, int F);

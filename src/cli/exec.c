@@ -63,8 +63,8 @@ static const zp_opt exec_opts_table[] = {
      "for models over 1e8 parameters: layers=2,hidden=64,heads=4,vocab=256,\n"
      "seq=64,micro_batch=2,accum=2 (none: the plan's own model, unscaled); a\n"
      "scaled run keeps at most 4 micro-batches per step unless accum= says;\n"
-     "dp=, tp=, pp= shrink the layout's degrees (its ZeRO stage and recompute\n"
-     "kept); each key once", NULL},
+     "dp=, tp=, pp=, cp= shrink the layout's degrees (its ZeRO stage and\n"
+     "recompute kept); each key once", NULL},
     {"device-mem", X_DEVMEM, "SIZE", NULL, "cap on the device pool (default: the GPU's memory scaled as the model)", NULL},
     {"hostfile", X_HOSTFILE, "F", NULL, "Open MPI hostfile for several machines", NULL},
     {"timeout", X_TIMEOUT, "S", NULL, "end a hung run after S seconds (default 600)", NULL},
@@ -214,9 +214,14 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (l.ckpt == ZP_CKPT_SELECTIVE && full.train.rc_modules && full.train.rc_modules != ZP_RC_CORE_ATTN)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s recomputes the MLP or the norms (--recompute-modules): "
                                        "the engine's selective recompute is the attention core's", which));
-    if (zp_cp(&l) > 1)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld: zplan exec runs data-, tensor- and "
-                                       "pipeline-parallel layouts (cp = 1) for now", which, (long long)zp_cp(&l)));
+    if (zp_cp(&l) > 1 && !full.train.flash)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld without flash attention: the engine's "
+                                       "context-parallel ring runs flash-style attention (plan with --flash-attn)",
+                                       which, (long long)zp_cp(&l)));
+    if (zp_cp(&l) > 1 && cuda)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld: the engine runs context parallelism on "
+                                       "CPU ranks (--backend cpu); its CUDA row has no context-parallel attention "
+                                       "yet", which, (long long)zp_cp(&l)));
     if (full.train.dtype != ZP_DT_FP32 && !full.train.master)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s stores %s parameters without fp32 master "
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "
@@ -226,7 +231,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s computes its linear layers in FP8 (--fp8): the "
                                        "engine has no FP8 (plan without --fp8 to run the layout)", which));
     /* the scaled model and layout (--scale may shrink the layout's
-     * degrees too: dp=, tp=, pp=) */
+     * degrees too: dp=, tp=, pp=, cp=) */
     if ((st = zp_exec_engine_arch(&full.model, which, &cli->err)))
         return zp_fail(cli, st);
     zp_problem pb = full;
@@ -239,25 +244,26 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         scale = "layers=2,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2";
     if (scale && (st = zp_exec_apply_scale(scale, m, &pb.train, &l, &cli->err)))
         return zp_fail(cli, st);
-    /* how many ranks: dp x tp x pp, at most ZP_EXEC_MAX_RANKS unless --np
-     * says so; more than this machine's cores only with --oversubscribe
-     * (one machine: no hostfile, no Slurm) */
-    int64_t ranks = l.dp * l.tp * l.pp;
+    /* how many ranks: dp x tp x pp x cp, at most ZP_EXEC_MAX_RANKS unless
+     * --np says so; more than this machine's cores only with
+     * --oversubscribe (one machine: no hostfile, no Slurm) */
+    int64_t ranks = l.dp * l.tp * l.pp * zp_cp(&l);
     if (!o.np && ranks > ZP_EXEC_MAX_RANKS)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has dp=%lld tp=%lld pp=%lld: that is %lld ranks, "
-                                       "more than the %d zplan exec starts without --np; run it at reduced scale "
-                                       "(--scale with dp=, tp=, pp= shrinks the layout, e.g. --scale 20M,dp=2,tp=2,"
-                                       "pp=2)%s%lld%s", which, (long long)l.dp, (long long)l.tp,
-                                       (long long)l.pp, (long long)ranks, ZP_EXEC_MAX_RANKS,
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has dp=%lld tp=%lld pp=%lld cp=%lld: that is %lld "
+                                       "ranks, more than the %d zplan exec starts without --np; run it at reduced "
+                                       "scale (--scale with dp=, tp=, pp=, cp= shrinks the layout, e.g. --scale "
+                                       "20M,dp=2,tp=2,pp=2)%s%lld%s", which, (long long)l.dp, (long long)l.tp,
+                                       (long long)l.pp, (long long)zp_cp(&l), (long long)ranks, ZP_EXEC_MAX_RANKS,
                                        ranks <= ZP_EXEC_MAX_NP ? ", or say --np " : " (--np allows at most ",
                                        ranks <= ZP_EXEC_MAX_NP ? (long long)ranks : (long long)ZP_EXEC_MAX_NP,
                                        ranks <= ZP_EXEC_MAX_NP ? "" : " ranks)"));
     if (!o.np)
         o.np = ranks;
     if (o.np != ranks)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--np %lld does not match %s's dp x tp x pp = %lld x "
-                                       "%lld x %lld = %lld ranks", (long long)o.np, which, (long long)l.dp,
-                                       (long long)l.tp, (long long)l.pp, (long long)ranks));
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "--np %lld does not match %s's dp x tp x pp x cp = "
+                                       "%lld x %lld x %lld x %lld = %lld ranks", (long long)o.np, which,
+                                       (long long)l.dp, (long long)l.tp, (long long)l.pp, (long long)zp_cp(&l),
+                                       (long long)ranks));
     /* the processors this process may run on (taskset, cpusets), else the
      * machine's */
     cpu_set_t cpus;
@@ -493,7 +499,8 @@ static const char exec_tail[] =
     "architecture is refused.  Its attention is the plan's: flash-style (each row's\n"
     "log-sum-exp kept) with --flash-attn, the probabilities stored without.  An\n"
     "interleaved plan whose scaled layers do not divide by pp x vp (or micro-batches\n"
-    "by pp) is run and predicted with vp = 1; context parallelism is not run.\n";
+    "by pp) is run and predicted with vp = 1.  Context parallelism (cp > 1) runs on CPU\n"
+    "ranks, with flash attention.\n";
 
 const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage,
                             exec_opts_table, exec_tail};

@@ -72,6 +72,8 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
         snprintf(a[k], 64, "pp=%lld", (long long)l->pp), args[n++] = a[k++];
     if (l->pp > 1 && l->vp > 1)
         snprintf(a[k], 64, "vp=%lld", (long long)l->vp), args[n++] = a[k++];
+    if (zp_cp(l) > 1)
+        snprintf(a[k], 64, "cp=%lld", (long long)zp_cp(l)), args[n++] = a[k++];
     if (tr->flash)   /* flash attention: each row's log-sum-exp kept, not its probabilities */
         snprintf(a[k], 64, "flash=1"), args[n++] = a[k++];
     /* on a GPU, a 16-bit plan's products (the linear layers' and the

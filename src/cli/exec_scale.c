@@ -153,9 +153,11 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
             l->tp = v;
         else if (!strcmp(kv, "pp"))
             l->pp = v;
+        else if (!strcmp(kv, "cp"))
+            l->cp = v;
         else
             return zp_err_set(e, ZP_EINVAL, "--scale: unknown key '%s' (allowed: layers, hidden, heads, kv_heads, ffn, "
-                              "vocab, seq, micro_batch, accum, dp, tp, pp)", kv);
+                              "vocab, seq, micro_batch, accum, dp, tp, pp, cp)", kv);
     }
     /* a scaled run is a small one: the plan's accumulation (128 micro-
      * batches of a 1024-sequence batch on 8 ranks) would make each of its
@@ -259,6 +261,10 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
     if (l->pp > 1 && l->zero > 1)
         return zp_err_set(e, ZP_EINVAL, "%s: ZeRO-%d with pp=%lld: the engine pipelines ZeRO 0-1 (plan with --zero 1, "
                           "or --pp 1)", which, l->zero, (long long)l->pp);
+    if (t->seq % zp_cp(l))
+        return zp_err_set(e, ZP_EINVAL, "%s: cp=%lld parts of a sequence of %lld tokens: cp divides the sequence "
+                          "(--scale seq=%lld)", which, (long long)zp_cp(l), (long long)t->seq,
+                          (long long)(t->seq / zp_cp(l) > 0 ? t->seq / zp_cp(l) * zp_cp(l) : zp_cp(l)));
     return ZP_OK;
 }
 

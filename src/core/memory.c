@@ -689,7 +689,23 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         bwd = 0;
     if (eg_one)   /* PyTorch eager's moment is the first block's backward: its rebuild, if it is rebuilt */
         bwd = eg_b0_rebuilt ? eg_whole : 0;
+    int rebuilt_last = l->ckpt == ZP_CKPT_FULL && bwd > 0;   /* (the block rebuilt, its output among its tensors) */
     bwd += score_grads_extra(m, tr, l, cv);
+    /* context parallelism: a block's attention backward holds the keys and
+     * values of the whole sequence, gathered again around the ring, and
+     * their gradients, 2 B s' b g d / t each (s' the whole sequence's
+     * tokens), as zplan's engine and PyTorch's all-gather context
+     * parallelism hold them (Megatron's ring holds two parts of each
+     * instead, s' = 2 s / cp: this is the larger).  A block rebuilt has
+     * freed its output again by then; its forward held the gathered keys
+     * and values with the two parts in flight beside that output, which is
+     * the larger moment when a part is at least half the output's size */
+    if (zp_cp(l) > 1) {
+        uint64_t kv = ab * 2 * (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)m->kv_heads *
+                      (uint64_t)zp_model_head_dim(m) / (uint64_t)l->tp;
+        uint64_t ring_b = 2 * kv, ring_f = kv + 2 * (kv / (uint64_t)zp_cp(l)), xo = ab * sh->sbh_r;
+        bwd += !rebuilt_last ? ring_b : ring_b > ring_f + xo ? ring_b - xo : ring_f;
+    }
     if (cv->bwd_workspace)
         both += ws = bwd_workspace(m, tr, l, cv, sh);
     if (l->pp > 1 && !cv->p2p_in_place)

@@ -424,13 +424,17 @@ void zp_render_exec(FILE *out, const cJSON *rec)
         snprintf(arch, sizeof arch, " kv_heads=%.0f ffn=%.0f, %s, %s, %s positions, %s%s", zp_jnum(mo, "kv_heads"),
                  zp_jnum(mo, "ffn"), S(mo, "mlp"), S(mo, "norm"), S(mo, "position"),
                  zp_jflag(mo, "tied_embeddings") ? "tied" : "untied head", zp_jflag(mo, "bias") ? "" : ", no biases");
-    /* tensor and pipeline degrees (absent in records before them: 1) */
-    char tpp[96] = "", vps[24] = "";
+    /* tensor, pipeline and context degrees (absent in records before them: 1) */
+    char tpp[128] = "", vps[24] = "", cps[24] = "";
     if (zp_jnum(rec, "vp") > 1)
         snprintf(vps, sizeof vps, " vp=%.0f", zp_jnum(rec, "vp"));
+    if (zp_jnum(rec, "cp") > 1)
+        snprintf(cps, sizeof cps, " cp=%.0f", zp_jnum(rec, "cp"));
     if (zp_jnum(rec, "tp") > 1 || zp_jnum(rec, "pp") > 1)
-        snprintf(tpp, sizeof tpp, " tp=%.0f%s pp=%.0f%s", zp_jnum(rec, "tp"), zp_jflag(rec, "sp") ? " (sp)" : "",
-                 zp_jnum(rec, "pp"), vps);
+        snprintf(tpp, sizeof tpp, " tp=%.0f%s pp=%.0f%s%s", zp_jnum(rec, "tp"), zp_jflag(rec, "sp") ? " (sp)" : "",
+                 zp_jnum(rec, "pp"), vps, cps);
+    else
+        snprintf(tpp, sizeof tpp, "%s", cps);
     /* the model the ranks ran (exec --scale shrinks it; unscaled, the plan's) */
     char math[48] = "";   /* the products' math, where not exact fp32 */
     if (*S(rec, "gemm_math") && strcmp(S(rec, "gemm_math"), "fp32"))

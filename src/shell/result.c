@@ -608,12 +608,14 @@ static const zp_field rgroups_f[] = {{"dp", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
                                      {"tp", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
                                      {"pp", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
                                      {"embedding", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
+                                     {"cp", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
                                      {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field rank_f[] = {
     {"rank", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
     /* its coordinates and stage (absent before tensor and pipeline layouts
      * ran: all 0) */
     {"tp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
+    {"cp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
     {"dp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
     {"pp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
     {"bus_bytes_per_group", ZP_F_OBJ, 0, 0, NULL, rgroups_f, 1, 0},
@@ -756,6 +758,7 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
     cJSON_AddNumberToObject(rec, "tp", (double)v->lay->tp);
     cJSON_AddNumberToObject(rec, "pp", (double)v->lay->pp);
     cJSON_AddNumberToObject(rec, "vp", (double)(v->lay->vp > 1 ? v->lay->vp : 1));
+    cJSON_AddNumberToObject(rec, "cp", (double)zp_cp(v->lay));
     cJSON_AddBoolToObject(rec, "sp", v->lay->sp && v->lay->tp > 1);
     cJSON_AddNumberToObject(rec, "zero", v->lay->zero);
     cJSON_AddStringToObject(rec, "offload", zp_offload_names[v->lay->offload]);
@@ -870,7 +873,7 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
          * engine reports them: the data-, tensor- and pipeline-parallel
          * groups and the tied embedding's */
         static const struct { zp_group g; const char *name; } gn[] = {
-            {ZP_GRP_DP, "dp"}, {ZP_GRP_TP, "tp"}, {ZP_GRP_PP, "pp"}, {ZP_GRP_EMB, "embedding"}};
+            {ZP_GRP_DP, "dp"}, {ZP_GRP_TP, "tp"}, {ZP_GRP_PP, "pp"}, {ZP_GRP_EMB, "embedding"}, {ZP_GRP_CP, "cp"}};
         const cJSON *eg = zp_jobj(v->engine, "bus_bytes_per_group");
         if (eg) {
             cJSON *bg = cJSON_AddObjectToObject(cb, "by_group");
@@ -899,6 +902,7 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
         cJSON_AddNumberToObject(r, "rank", zp_jnum(x, "rank"));
         cJSON_AddNumberToObject(r, "stage", (double)stage);
         cJSON_AddNumberToObject(r, "tp_rank", zp_jnum(x, "tp_rank"));
+        cJSON_AddNumberToObject(r, "cp_rank", zp_jnum(x, "cp_rank"));
         cJSON_AddNumberToObject(r, "dp_rank", zp_jnum(x, "dp_rank"));
         cJSON_AddNumberToObject(r, "pp_rank", (double)stage);
         if (zp_jobj(x, "bus_bytes_per_group"))
@@ -973,6 +977,7 @@ static const zp_field ebus_f[] = {MEMO("all-reduce"), MEMO("reduce-scatter"), ME
 static const zp_field erank_f[] = {
     {"rank", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0},
     {"tp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
+    {"cp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
     {"dp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
     {"pp_rank", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
     {"bus_bytes_per_group", ZP_F_OBJ, 0, 0, NULL, rgroups_f, 1, 0},
