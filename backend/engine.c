@@ -121,14 +121,18 @@ typedef struct model {
     ze_group *pg;            /* pipeline parallel: the stages of this (tp, dp) place */
     ze_group *eg;            /* the first and last stages (a tied embedding's copies), or a group of one */
     /* context parallelism: the cp ranks of this (tp, dp, pp) place split
-     * each sequence into cp consecutive parts of T = c->T / cp tokens, rank
-     * cr the positions t0 = cr T .. t0 + T - 1; each block's attention
-     * gathers the keys and values of every part around the ring of the cp
-     * group (cg) and sends their gradients back around it.  g, the
-     * data-parallel group, is then the dp x cp ranks, which share the
-     * parameters' shards and whose gradients are summed (Megatron's). */
+     * each sequence into 2 cp chunks of cl tokens, rank cr taking chunks cr
+     * and 2 cp - 1 - cr (one from each end, so that every rank's queries
+     * see as many keys in all: Megatron's and PyTorch's load balancing),
+     * T = 2 cl rows a sequence, the first chunk's then the second's, at
+     * positions pos[0] and pos[1] onward; each block's attention gathers the
+     * keys and values of every rank around the ring of the cp group (cg)
+     * and sends their gradients back around it.  g, the data-parallel
+     * group, is then the dp x cp ranks, which share the parameters' shards
+     * and whose gradients are summed (Megatron's).  Without: one chunk of
+     * T = c->T rows at position 0. */
     ze_group *cg;
-    int cp, cr, T, t0;
+    int cp, cr, T, nch, cl, pos[2];
     int pp, pk, first, last; /* stages, this rank's, whether the chunk in hand is the first, the last */
     int l0, nl;              /* the chunk in hand's layers: l0 .. l0 + nl - 1 */
     int v;                   /* model chunks per rank (interleaved pipeline; 1: none): chunk c of rank k is
@@ -264,17 +268,17 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
                  "Megatron's distributed optimizer's rule)", c->zero);
         return -1;
     }
-    int Tl = c->cp > 1 && c->T % c->cp == 0 ? c->T / c->cp : c->T;   /* a rank's part of a sequence */
+    int Tl = c->cp > 1 && c->T % (2 * c->cp) == 0 ? c->T / c->cp : c->T;   /* a rank's part of a sequence */
     if (c->sp < 0 || c->sp > 1 || (c->sp && tp > 1 && (c->B * Tl) % tp)) {
         snprintf(msg, n, "sequence parallelism %d over tp %d: 0 or 1, and the micro-batch's %d token rows split "
                  "evenly", c->sp, tp, c->B * Tl);
         return -1;
     }
     int cp = c->cp > 1 ? c->cp : 1;
-    if (c->cp < 0 || ranks % (tp * pp * cp) || c->T % cp || (cp > 1 && !c->flash)) {
+    if (c->cp < 0 || ranks % (tp * pp * cp) || (cp > 1 && (c->T % (2 * cp) || !c->flash))) {
         snprintf(msg, n, "context parallelism %d with tp %d and pp %d over %d ranks, sequence %d: tp x cp x pp "
-                 "divides the ranks, cp the sequence, and the engine's ring runs flash attention (flash=1)", c->cp,
-                 tp, pp, ranks, c->T);
+                 "divides the ranks, 2 x cp the sequence (a chunk from each end a rank), and the engine's ring runs "
+                 "flash attention (flash=1)", c->cp, tp, pp, ranks, c->T);
         return -1;
     }
     if ((tp > 1 || pp > 1 || cp > 1) && c->dump) {
@@ -604,7 +608,10 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
     m->cp = cg->size;
     m->cr = cg->rank;
     m->T = c->T / m->cp;
-    m->t0 = m->cr * m->T;
+    m->nch = m->cp > 1 ? 2 : 1;
+    m->cl = m->T / m->nch;
+    m->pos[0] = m->cr * m->cl;
+    m->pos[1] = (2 * m->cp - 1 - m->cr) * m->cl;
     m->R = c->B * m->T / (m->sp ? m->tp : 1);
     m->pg = pg;
     m->eg = eg;
@@ -914,26 +921,51 @@ static void cp_pack(model *m, float *dst, const float *qkv)
         m->op->copy(m->d, dst + r * w, ZE_DEVICE, qkv + r * m->Ql + (size_t)m->Cl, ZE_DEVICE, w * sizeof(float));
 }
 
-/* part j (rows j T .. j T + T - 1 of each sequence) of kv[B][Tk][2 kvc]
+/* The first row of chunk h (0, 1) of cp rank j in its sequence. */
+static size_t cp_chunk_pos(const model *m, int j, int h)
+{
+    return (size_t)(h ? 2 * m->cp - 1 - j : j) * (size_t)m->cl;
+}
+
+/* cp rank j's part (its two chunks of each sequence) of kv[B][Tk][2 kvc]
  * from or into a part buffer: put copies it in, take copies it out (or
  * adds it to the buffer, add) */
 static void cp_put(model *m, float *kv, int Tk, const float *part, int j)
 {
-    size_t w = 2 * cp_kvc(m), T = (size_t)m->T, n = T * w;
+    size_t w = 2 * cp_kvc(m), n = (size_t)m->cl * w;
     for (int b = 0; b < m->c->B; b++)
-        m->op->copy(m->d, kv + ((size_t)b * (size_t)Tk + (size_t)j * T) * w, ZE_DEVICE, part + (size_t)b * n,
-                    ZE_DEVICE, n * sizeof(float));
+        for (int h = 0; h < 2; h++)
+            m->op->copy(m->d, kv + ((size_t)b * (size_t)Tk + cp_chunk_pos(m, j, h)) * w, ZE_DEVICE,
+                        part + (size_t)(2 * b + h) * n, ZE_DEVICE, n * sizeof(float));
 }
 static void cp_take(model *m, float *part, const float *kv, int Tk, int j, int add)
 {
-    size_t w = 2 * cp_kvc(m), T = (size_t)m->T, n = T * w;
-    for (int b = 0; b < m->c->B; b++) {
-        const float *src = kv + ((size_t)b * (size_t)Tk + (size_t)j * T) * w;
-        if (add)
-            m->op->acc(m->d, part + (size_t)b * n, src, n);
-        else
-            m->op->copy(m->d, part + (size_t)b * n, ZE_DEVICE, src, ZE_DEVICE, n * sizeof(float));
-    }
+    size_t w = 2 * cp_kvc(m), n = (size_t)m->cl * w;
+    for (int b = 0; b < m->c->B; b++)
+        for (int h = 0; h < 2; h++) {
+            const float *src = kv + ((size_t)b * (size_t)Tk + cp_chunk_pos(m, j, h)) * w;
+            float *dst = part + (size_t)(2 * b + h) * n;
+            if (add)
+                m->op->acc(m->d, dst, src, n);
+            else
+                m->op->copy(m->d, dst, ZE_DEVICE, src, ZE_DEVICE, n * sizeof(float));
+        }
+}
+
+/* Rotary positions on a micro-batch's qkv (or their gradients, bwd) from
+ * each chunk's own first position. */
+static void rope_chunks(model *m, float *qkv, int bwd)
+{
+    const ze_cfg *c = m->c;
+    for (int b = 0; b < (m->nch > 1 ? c->B : 1); b++)
+        for (int h = 0; h < m->nch; h++) {
+            float *x = qkv + ((size_t)b * (size_t)m->T + (size_t)h * (size_t)m->cl) * m->Ql;
+            int nb = m->nch > 1 ? 1 : c->B;
+            if (bwd)
+                m->op->rope_bwd(m->d, x, nb, m->cl, m->Cl, m->NHl, m->KVl, m->theta, m->pos[h]);
+            else
+                m->op->rope_fwd(m->d, x, nb, m->cl, m->Cl, m->NHl, m->KVl, m->theta, m->pos[h]);
+        }
 }
 
 /* One turn of the ring: *out to the next cp rank, *in from the one before,
@@ -980,50 +1012,60 @@ static float *cp_gather(model *m, const float *qkv)
     return kv;
 }
 
-/* Attention forward of this part's queries against the sequence's keys
- * up to them (flash-style: lse the rows' log-sum-exp).  0, or -1. */
+/* Attention forward of this rank's queries against the sequence's keys
+ * up to them (flash-style: lse the rows' log-sum-exp), a chunk of a
+ * sequence at a time (lse[B][2][NHl][cl]: each chunk's rows apart).
+ * 0, or -1. */
 static int cp_attn_fwd(model *m, lact *la, float *lse)
 {
     float *kv = cp_gather(m, la->qkv);
     CHECK(kv);
-    m->op->flash_fwd_part(m->d, la->atty, lse, la->qkv, kv, m->c->B, m->T, m->t0, m->c->T, m->Cl, m->NHl, m->KVl);
+    size_t w = 2 * cp_kvc(m);
+    for (int b = 0; b < m->c->B; b++)
+        for (int h = 0; h < 2; h++) {
+            size_t r = (size_t)b * (size_t)m->T + (size_t)h * (size_t)m->cl;
+            m->op->flash_fwd_part(m->d, la->atty + r * (size_t)m->Cl, lse + r * (size_t)m->NHl, la->qkv + r * m->Ql,
+                                  kv + (size_t)b * (size_t)m->c->T * w, 1, m->cl, m->pos[h], m->c->T, m->Cl, m->NHl,
+                                  m->KVl);
+        }
     release_t(m, kv);
     return 0;
 }
 
 /* Its backward: the keys and values gathered again (cp - 1 turns), this
- * part's queries' gradients into dqkv's Q columns, the gradients of every
- * earlier part's keys and values summed over the ranks that saw them by a
- * ring reduce-scatter (cp - 1 turns: each rank adds its share of the part
- * that came in and hands it on; after the last turn the part in hand is
- * its own, whole) and added to dqkv's K and V columns.  0, or -1. */
+ * rank's queries' gradients into dqkv's Q columns, the gradients of every
+ * rank's keys and values summed over the ranks by a ring reduce-scatter
+ * (cp - 1 turns: each rank adds its share of the part that came in and
+ * hands it on; after the last turn the part in hand is its own, whole)
+ * and added to dqkv's K and V columns.  0, or -1. */
 static int cp_attn_bwd(model *m, float *dqkv, const float *dout, const lact *la, const float *lse)
 {
     int Tk = m->c->T, cp = m->cp, cr = m->cr;
     size_t n = cp_part_floats(m), w = 2 * cp_kvc(m), rows = (size_t)m->c->B * (size_t)m->T;
     float *kv = cp_gather(m, la->qkv), *dkv = NULL, *snd = NULL, *rcv = NULL;
     CHECK(kv);
-    dkv = alloc_f(m, ZE_BUF, (size_t)cp * n);   /* (the parts after this one's get nothing: 0) */
+    dkv = alloc_f(m, ZE_BUF, (size_t)cp * n);   /* (the keys past this rank's queries get nothing: 0) */
     if (!dkv) {
         release_t(m, kv);
         return -1;
     }
-    m->op->flash_bwd_part(m->d, dqkv, dkv, dout, la->atty, lse, la->qkv, kv, m->c->B, m->T, m->t0, Tk, m->Cl, m->NHl,
-                          m->KVl);
+    for (int b = 0; b < m->c->B; b++)
+        for (int h = 0; h < 2; h++) {
+            size_t r = (size_t)b * (size_t)m->T + (size_t)h * (size_t)m->cl, kb = (size_t)b * (size_t)Tk * w;
+            m->op->flash_bwd_part(m->d, dqkv + r * m->Ql, dkv + kb, dout + r * (size_t)m->Cl,
+                                  la->atty + r * (size_t)m->Cl, lse + r * (size_t)m->NHl, la->qkv + r * m->Ql, kv + kb,
+                                  1, m->cl, m->pos[h], Tk, m->Cl, m->NHl, m->KVl);
+        }
     release_t(m, kv);
     int rc = -1;
-    snd = alloc_f(m, ZE_BUF, n), rcv = alloc_u(m, ZE_BUF, n);
+    snd = alloc_u(m, ZE_BUF, n), rcv = alloc_u(m, ZE_BUF, n);
     if (!snd || !rcv)
         goto done;
-    int j = (cr + cp - 1) % cp;   /* the part handed on first */
-    if (j < cr)
-        cp_take(m, snd, dkv, Tk, j, 0);
+    cp_take(m, snd, dkv, Tk, (cr + cp - 1) % cp, 0);   /* the part handed on first */
     for (int i = 0; i < cp - 1; i++) {
         if (cp_turn(m, &snd, &rcv))
             goto done;
-        j = (cr + 2 * cp - 2 - i) % cp;   /* the part that came in */
-        if (j <= cr)
-            cp_take(m, snd, dkv, Tk, j, 1);
+        cp_take(m, snd, dkv, Tk, (cr + 2 * cp - 2 - i) % cp, 1);   /* the part that came in */
     }
     for (size_t r = 0; r < rows; r++)   /* this part's, whole: into the K and V columns */
         m->op->acc(m->d, dqkv + r * m->Ql + (size_t)m->Cl, snd + r * w, w);
@@ -1055,7 +1097,7 @@ static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout
         return -1;
     op->matmul_fwd(d, la->qkv, m->sp ? whole : la->ln1, w + o[B_QKVW], bias_of(m, w, B_QKVB), N, C, Q);
     if (c->rope)
-        op->rope_fwd(d, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl, m->theta, m->t0);
+        rope_chunks(m, la->qkv, 0);
     if (m->cp > 1) {   /* every part's keys and values gathered around the ring */
         if (cp_attn_fwd(m, la, att))
             return -1;
@@ -1145,7 +1187,7 @@ static int block_bwd(model *m, const float *w, float *dw, const lact *la, const 
         op->attention_bwd(d, s->d3, s->datt, (size_t)(s->dF2 - s->datt) + (size_t)c->B * (size_t)m->T * m->Gl,
                           s->d1, att, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl);
     if (c->rope)   /* the gradient of the unrotated Q and K */
-        op->rope_bwd(d, s->d3, c->B, m->T, Cl, m->NHl, m->KVl, m->theta, m->t0);
+        rope_chunks(m, s->d3, 1);
     if (m->sp && sp_gather(m, s->g, la->ln1))
         return -1;
     op->zero(d, s->d1, ZE_DEVICE, NC * sizeof(float));
@@ -1411,9 +1453,10 @@ static int load_batch(step_ctx *x, int s, uint64_t first_seq)
     for (int b = 0; b < c->B; b++) {
         int *seq = x->seq_h;
         sequence(c, first_seq + (uint64_t)b, seq);
-        for (int t = 0; t < m->T; t++) {   /* this rank's part of it (context parallelism) */
-            x->tok_h[(size_t)b * (size_t)m->T + (size_t)t] = seq[m->t0 + t];
-            x->tgt_h[(size_t)b * (size_t)m->T + (size_t)t] = seq[m->t0 + t + 1];
+        for (int t = 0; t < m->T; t++) {   /* this rank's chunks of it (context parallelism) */
+            int p = m->pos[t / m->cl] + t % m->cl;
+            x->tok_h[(size_t)b * (size_t)m->T + (size_t)t] = seq[p];
+            x->tgt_h[(size_t)b * (size_t)m->T + (size_t)t] = seq[p + 1];
         }
     }
     if (x->dump && dump_batch(x, (size_t)N))
@@ -1511,8 +1554,13 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
         float *e = acts[0].x;
         if (m->sp)
             CHECK(e = alloc_u(m, ZE_BUF, NC));
-        op->embed_fwd(d, e, tok, emb + m->wte_off, c->rope || m->tr ? NULL : emb + m->wpe_off + (size_t)m->t0 * C,
-                      c->B, m->T, C);
+        for (int b = 0; b < (m->nch > 1 ? c->B : 1); b++)   /* each chunk from its own position */
+            for (int h = 0; h < m->nch; h++) {
+                size_t r = (size_t)b * (size_t)m->T + (size_t)h * (size_t)m->cl;
+                op->embed_fwd(d, e + r * (size_t)C, tok + r, emb + m->wte_off,
+                              c->rope || m->tr ? NULL : emb + m->wpe_off + (size_t)m->pos[h] * (size_t)C,
+                              m->nch > 1 ? 1 : c->B, m->cl, C);
+            }
         release(m, &gath);
         if (rowpar_done(m, e, acts[0].x))
             return -1;
@@ -1704,8 +1752,12 @@ static int stage_bwd(step_ctx *x, int s)
         CHECK(dwe);
         if (m->sp && sp_gather(m, sc.g, dres))   /* the lookup's gradient: every token row */
             return -1;
-        op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off + (size_t)m->t0 * C, m->sp ? sc.g : dres,
-                      tok, c->B, m->T, C);
+        for (int b = 0; b < (m->nch > 1 ? c->B : 1); b++)
+            for (int h = 0; h < m->nch; h++) {
+                size_t r = (size_t)b * (size_t)m->T + (size_t)h * (size_t)m->cl;
+                op->embed_bwd(d, dwe + m->wte_off, c->rope ? NULL : dwe + m->wpe_off + (size_t)m->pos[h] * (size_t)C,
+                              (m->sp ? sc.g : dres) + r * (size_t)C, tok + r, m->nch > 1 ? 1 : c->B, m->cl, C);
+            }
         if (grads_done(m, 0))
             return -1;
     }

@@ -69,11 +69,12 @@ typedef struct ze_cfg {
      * of stage k the virtual stage c pp + k of L / (pp vp) layers
      * (Megatron's), run in its interleaved 1F1B order */
     int vp;
-    /* context parallelism (0 or 1: none): each sequence cut into cp
-     * consecutive parts, one a rank of the cp group (group.h's layout: tp,
-     * then cp, dp, pp), every block's attention taking the keys and values
-     * of every part around the group's ring (its queries reading those up
-     * to their own positions) (cp - 1 turns forward,
+    /* context parallelism (0 or 1: none): each sequence cut into 2 cp
+     * chunks, a rank of the cp group (group.h's layout: tp, then cp, dp,
+     * pp) taking chunk r and chunk 2 cp - 1 - r (causal attention's work
+     * balanced, as Megatron and PyTorch balance it), every block's
+     * attention taking the keys and values of every rank around the
+     * group's ring (its queries reading those up to their own positions) (cp - 1 turns forward,
      * again backward and cp - 1 more for their gradients, point to point);
      * the dp x cp ranks share ZeRO's shards and sum their gradients; needs
      * flash attention */

@@ -28,8 +28,8 @@
  *                                               over the ranks / (tp pp); engine.h)
  *       [schedule=1f1b|gpipe] [vp=N]           (GPipe instead of 1F1B; N model chunks per stage, Megatron's
  *                                               interleaved 1F1B)
- *       [cp=N]                                 (context parallelism: each sequence in N parts, one a rank, the
- *                                               keys and values passed around a ring; needs flash=1; engine.c)
+ *       [cp=N]                                 (context parallelism: each sequence in 2N chunks, one from each end
+ *                                               a rank, the keys and values passed around a ring; needs flash=1)
  *       [flash=0|1]                            (flash-style attention: each row's log-sum-exp kept, not the
  *                                               T x T probabilities; engine.c)
  *       [gemm=fp32|bf16|fp16]                  (the products of the linear layers and of the stored-probabilities

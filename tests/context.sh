@@ -1,8 +1,8 @@
 #!/bin/sh
-# context.sh - context parallelism in the engine: each sequence cut into cp
-# consecutive parts, one a rank of the cp group, every block's attention
-# taking the keys and values of the whole sequence around the group's
-# ring (cp - 1 turns of point-to-point transfers forward, cp - 1 again in
+# context.sh - context parallelism in the engine: each sequence cut into
+# 2 cp chunks, a rank of the cp group taking one from each end (causal
+# attention's work balanced), every block's attention taking the keys and
+# values of the whole sequence around the group's ring (cp - 1 turns of point-to-point transfers forward, cp - 1 again in
 # backward and cp - 1 more for their gradients), the dp x cp ranks sharing
 # ZeRO's shards and summing their gradients:
 # the oracle (every (tp, cp, pp) factorisation of 2, 4 and 8 ranks with
@@ -15,7 +15,7 @@
 need_engine
 
 # 4 layers (one a stage at pp 4), 16 heads of 4 (8 KV heads for LLaMA), a
-# sequence of 16 tokens (parts of 8, 4 and 2); a global batch of 8
+# sequence of 16 tokens (chunks of 4, 2 and 1); a global batch of 8
 # sequences a step; parallel.sh's learning rate for its deeper models (at
 # 1e-2 these 4 layers' curve amplifies rounding: 1.8e-4 between cp 4 and
 # 1 rank, by the order of the sums alone; at 3e-3, 8e-8)
@@ -117,8 +117,9 @@ jok "$outf" '.per_rank[0].predicted_phase == "backward"' "its peak is a block's 
 
 # refused: cp not dividing the sequence or the ranks, cp without flash
 # attention, dump=DIR with cp
-ceng 2 1 2 1 0 0 seq=15
-ok "$([ "$rc" -eq 2 ] && grep -q 'context parallelism 2' "$errf"; echo $?)" "cp 2 over a sequence of 15 is refused (exit 2)"
+ceng 2 1 2 1 0 0 seq=14
+ok "$([ "$rc" -eq 2 ] && grep -q 'context parallelism 2.*2 x cp the sequence' "$errf"; echo $?)" \
+    "cp 2 over a sequence of 14 (not 4 chunks) is refused (exit 2)"
 run timeout 60 mpirun -np 3 "$ZPLAN_ENGINE" $MODEL cp=2
 ok "$([ "$rc" -eq 2 ] && grep -q 'divides the ranks' "$errf"; echo $?)" "cp 2 over 3 ranks is refused (exit 2)"
 ceng 2 1 2 1 0 0 flash=0
@@ -130,7 +131,7 @@ printf 'model = gpt2-medium\ngpus = 4\ntp = 1\npp = 1\ndp = 2\ncp = 2\nzero = 1\
 run "$ZPLAN" exec "$tmp/cpnf.plan" --db "$tmp/x.db" --steps 1 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=64
 ok "$([ "$rc" -eq 2 ] && grep -q 'context parallelism needs flash attention' "$errf"; echo $?)" \
     "zplan exec of a cp plan without flash attention is refused before launch, as the planner refuses it (exit 2)"
-run "$ZPLAN" exec "$tmp/cp.plan" --db "$tmp/x.db" --steps 1 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=64,seq=63
-ok "$([ "$rc" -eq 2 ] && grep -q 'cp divides the sequence' "$errf"; echo $?)" \
-    "zplan exec --scale seq=63 with cp 2 is refused, naming a sequence that divides (exit 2)"
+run "$ZPLAN" exec "$tmp/cp.plan" --db "$tmp/x.db" --steps 1 --oversubscribe --scale layers=2,hidden=64,heads=4,vocab=64,seq=62
+ok "$([ "$rc" -eq 2 ] && grep -q '2 x cp divides the sequence (--scale seq=60)' "$errf"; echo $?)" \
+    "zplan exec --scale seq=62 with cp 2 is refused, naming a sequence that divides (exit 2)"
 finish

@@ -471,7 +471,7 @@ printf 'model = gpt2-small\ngpus = 2\ngpu = h100-sxm\nfp8 = yes\nglobal-batch = 
 printf 'localhost slots=2\nthis is not a hostfile line\n' >"$tmp/garbage-hosts"
 : >"$tmp/empty-hosts"
 r0=$(runs_now) e0=$(execs_now)
-for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=63" "$tmp/pp2z2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
+for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=62" "$tmp/pp2z2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
     "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" "1 --scale layers=2,,hidden=64" "1 --scale layers=2,layers=3" \
     "$tmp/fp8.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
     "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts" \

@@ -261,10 +261,11 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
     if (l->pp > 1 && l->zero > 1)
         return zp_err_set(e, ZP_EINVAL, "%s: ZeRO-%d with pp=%lld: the engine pipelines ZeRO 0-1 (plan with --zero 1, "
                           "or --pp 1)", which, l->zero, (long long)l->pp);
-    if (t->seq % zp_cp(l))
-        return zp_err_set(e, ZP_EINVAL, "%s: cp=%lld parts of a sequence of %lld tokens: cp divides the sequence "
-                          "(--scale seq=%lld)", which, (long long)zp_cp(l), (long long)t->seq,
-                          (long long)(t->seq / zp_cp(l) > 0 ? t->seq / zp_cp(l) * zp_cp(l) : zp_cp(l)));
+    int64_t nch = 2 * zp_cp(l);   /* (with cp > 1: a chunk from each end a rank) */
+    if (zp_cp(l) > 1 && t->seq % nch)
+        return zp_err_set(e, ZP_EINVAL, "%s: cp=%lld cuts a sequence of %lld tokens into 2 x cp chunks, one from each "
+                          "end a rank: 2 x cp divides the sequence (--scale seq=%lld)", which, (long long)zp_cp(l),
+                          (long long)t->seq, (long long)(t->seq / nch > 0 ? t->seq / nch * nch : nch));
     return ZP_OK;
 }
 
