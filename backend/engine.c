@@ -2276,6 +2276,12 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         rc = -1;
         goto bookkeeping;
     }
+    if (cg->size > 1 && (!d->ops->flash_fwd_part || !d->ops->flash_bwd_part)) {
+        snprintf(res->err, sizeof res->err, "the %s row has no flash attention over a part of the sequence (cp > 1)",
+                 d->ops->name);
+        rc = -1;
+        goto bookkeeping;
+    }
     if (tpn && (!d->ops->xent_max || !d->ops->xent_sums || !d->ops->xent_grad)) {
         snprintf(res->err, sizeof res->err, "the %s row has no vocabulary-parallel cross-entropy yet (tp > 1)",
                  d->ops->name);

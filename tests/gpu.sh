@@ -184,12 +184,14 @@ if part tp; then
 # ---- tensor and pipeline parallelism on the GPU: 4 ranks sharing it (the
 # host-staged groups split into tp, dp and pp groups), every factorisation
 # of 4 ranks with tp or pp above 1, GPT-2 blocks, sequence parallelism and
-# the interleaved schedule once each: the CPU engine's 1-rank curve within
-# 1e-4 per step
+# the interleaved schedule once each, and context parallelism (the ring's
+# sends and receives, the part kernels) alone and with tp: the CPU
+# engine's 1-rank curve within 1e-4 per step
 TPM="layers=4 hidden=64 heads=4 vocab=128 seq=32 steps=20 seed=7 lr=3e-3 micro_batch=2"
 run timeout --foreground 300 mpirun -np 1 "$ZPLAN_ENGINE" $TPM accum=4
 cp "$outf" "$tmp/tp-cpu.json"
-for lay in "tp=4" "tp=2 accum=2" "tp=2 pp=2" "tp=2 pp=2 sp=1" "pp=2 accum=2" "pp=4" "pp=2 vp=2 tp=2" "tp=4 sp=1 zero=1"; do
+for lay in "tp=4" "tp=2 accum=2" "tp=2 pp=2" "tp=2 pp=2 sp=1" "pp=2 accum=2" "pp=4" "pp=2 vp=2 tp=2" "tp=4 sp=1 zero=1" \
+    "cp=4 flash=1" "tp=2 cp=2 flash=1 zero=3"; do
     acc=accum=4
     case $lay in *accum=*) acc= ;; esac
     # shellcheck disable=SC2086

@@ -430,6 +430,37 @@ static void test_model(const shape *s)
             free(fo), free(lse), free(fg);
             dfree(dfo), dfree(dlse), dfree(dfg);
         }
+        /* flash over a part of the sequence (context parallelism): the
+         * queries of positions T/2 .. T - 1 against the keys and values of
+         * the whole sequence (kv[B][T][2 kv hs], copied out of qkv), out,
+         * lse and the gradients (the queries', and the keys' and values'
+         * into kv's layout) against the CPU's twin */
+        {
+            int q0 = T / 2, Tq = T - q0;
+            size_t ld3 = (size_t)C + 2 * (size_t)kv * (size_t)hs, lk = 2 * (size_t)kv * (size_t)hs;
+            size_t npq = (size_t)B * Tq * ld3, nkv = (size_t)B * T * lk, npo = (size_t)B * Tq * C, npl = (size_t)B * NH * Tq;
+            float *pq = xmalloc(npq * fs), *pk = xmalloc(nkv * fs), *pgo = hrand(npo, -1, 1);
+            for (int b = 0; b < B; b++) {
+                memcpy(pq + (size_t)b * Tq * ld3, qkv + ((size_t)b * T + q0) * ld3, (size_t)Tq * ld3 * fs);
+                for (int t = 0; t < T; t++)
+                    memcpy(pk + ((size_t)b * T + t) * lk, qkv + ((size_t)b * T + t) * ld3 + C, lk * fs);
+            }
+            float *po = hrand(npo, -1, 1), *pl = hrand(npl, -1, 1), *pg = hrand(npq, -1, 1), *pdk = hrand(nkv, -1, 1);
+            float *dpq = up(pq, npq * fs), *dpk = up(pk, nkv * fs), *dpgo = up(pgo, npo * fs), *dpo = up(po, npo * fs);
+            float *dpl = up(pl, npl * fs), *dpg = up(pg, npq * fs), *dpdk = up(pdk, nkv * fs);
+            cpu.ops->flash_fwd_part(&cpu, po, pl, pq, pk, B, Tq, q0, T, C, NH, KV);
+            gpu.ops->flash_fwd_part(&gpu, dpo, dpl, dpq, dpk, B, Tq, q0, T, C, NH, KV);
+            check("flash_fwd_part out (queries T/2..)", ska, dpo, po, npo);
+            check("flash_fwd_part lse", ska, dpl, pl, npl);
+            gpu.ops->copy(&gpu, dpo, ZE_DEVICE, po, ZE_HOST, npo * fs);
+            gpu.ops->copy(&gpu, dpl, ZE_DEVICE, pl, ZE_HOST, npl * fs);
+            cpu.ops->flash_bwd_part(&cpu, pg, pdk, pgo, po, pl, pq, pk, B, Tq, q0, T, C, NH, KV);
+            gpu.ops->flash_bwd_part(&gpu, dpg, dpdk, dpgo, dpo, dpl, dpq, dpk, B, Tq, q0, T, C, NH, KV);
+            check("flash_bwd_part dqkv (the queries')", ska, dpg, pg, npq);
+            check("flash_bwd_part dkv", ska, dpdk, pdk, nkv);
+            free(pq), free(pk), free(pgo), free(po), free(pl), free(pg), free(pdk);
+            dfree(dpq), dfree(dpk), dfree(dpgo), dfree(dpo), dfree(dpl), dfree(dpg), dfree(dpdk);
+        }
         /* rotary positions, in place on qkv (V untouched), then backward on
          * the gradient; positions up to T - 1 with theta 10000 */
         cpu.ops->rope_fwd(&cpu, qkv, B, T, C, NH, KV, 10000.0f, 3);

@@ -449,6 +449,20 @@ static void cu_flash_bwd(ze_dev *d, float *dqkv, const float *dout, const float 
     CU(d, "flash_bwd kernel", zc_flash_bwd(row(d)->st, dqkv, dout, out, lse, qkv, B, T, C, NH, KV));
 }
 
+static void cu_flash_fwd_part(ze_dev *d, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
+                              int q0, int Tk, int C, int NH, int KV)
+{
+    CU(d, "flash_fwd_part kernel", zc_flash_fwd_part(row(d)->st, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV));
+}
+
+static void cu_flash_bwd_part(ze_dev *d, float *dqkv, float *dkv, const float *dout, const float *out,
+                              const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
+                              int NH, int KV)
+{
+    CU(d, "flash_bwd_part kernel",
+       zc_flash_bwd_part(row(d)->st, dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV));
+}
+
 static void cu_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
 {
     CU(d, "rmsnorm_fwd kernel", zc_rmsnorm_fwd(row(d)->st, out, rstd, inp, w, N, C));
@@ -675,6 +689,8 @@ static const ze_dev_ops cuda_ops = {
     .attention_bwd = cu_attention_bwd,
     .flash_fwd = cu_flash_fwd,
     .flash_bwd = cu_flash_bwd,
+    .flash_fwd_part = cu_flash_fwd_part,
+    .flash_bwd_part = cu_flash_bwd_part,
     .gelu_fwd = cu_gelu_fwd,
     .gelu_bwd = cu_gelu_bwd,
     .rmsnorm_fwd = cu_rmsnorm_fwd,

@@ -406,11 +406,16 @@ __global__ void k_softmax_bwd(float *ds, const float *p, size_t pstride, int T, 
  * written per row.  The backward rebuilds each probability from Q, K and
  * lse, p = e^(s - lse), with D = dout_t . out_t in place of the stored
  * row.  Shared: q (hs), the warps' partial outputs (nw * hs), the chunk's
- * scores (FA_KCH). */
+ * scores (FA_KCH).
+ * A part of the sequence (context parallelism, zk_flash_*_part): the T
+ * query rows of qkv (row stride ld3, T a sequence) are positions q0 ..
+ * q0 + T - 1, the keys and values those of kv (row stride ldk, Tk rows a
+ * sequence, K heads then V heads); the whole sequence: kv = qkv + C, ldk
+ * = ld3, q0 = 0, Tk = T. */
 constexpr int FA_KCH = 128;
 
-__global__ void k_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV,
-                            float scale)
+__global__ void k_flash_fwd(float *out, float *lse, const float *qkv, const float *kv, size_t ldk, int q0, int Tk,
+                            int B, int T, int C, int NH, int KV, float scale)
 {
     extern __shared__ float sm[];
     __shared__ float red[32];
@@ -420,10 +425,10 @@ __global__ void k_flash_fwd(float *out, float *lse, const float *qkv, int B, int
     float *sq = sm, *sacc = sm + hs;
     const size_t rows = (size_t)B * (size_t)NH * tt;
     for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        const int t = (int)(r % tt);
+        const int tq = (int)(r % tt), t = q0 + tq; /* its row, its position */
         const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
-        const float *q = qkv + (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
-        const float *kb = qkv + b * tt * ld3 + (size_t)C + (h / grp) * (size_t)hs; /* key j at kb + j*ld3 */
+        const float *q = qkv + (b * tt + (size_t)tq) * ld3 + h * (size_t)hs;
+        const float *kb = kv + b * (size_t)Tk * ldk + (h / grp) * (size_t)hs; /* key j at kb + j*ldk */
         const float *vb = kb + kvc;
         __syncthreads(); /* the previous row's readers of sq, sacc are done */
         for (int i = threadIdx.x; i < hs; i += blockDim.x)
@@ -435,7 +440,7 @@ __global__ void k_flash_fwd(float *out, float *lse, const float *qkv, int B, int
         for (int j0 = 0; j0 <= t; j0 += FA_KCH) {
             const int n = t + 1 - j0 < FA_KCH ? t + 1 - j0 : FA_KCH;
             for (int j = warp; j < n; j += nw) { /* a warp per key */
-                const float *kj = kb + (size_t)(j0 + j) * ld3;
+                const float *kj = kb + (size_t)(j0 + j) * ldk;
                 float s = 0.0f;
                 for (int d = lane; d < hs; d += 32)
                     s += sq[d] * kj[d];
@@ -463,13 +468,13 @@ __global__ void k_flash_fwd(float *out, float *lse, const float *qkv, int B, int
                 sacc[warp * hs + d] *= a;
             for (int j = warp; j < n; j += nw) {
                 const float p = ssc[j];
-                const float *vj = vb + (size_t)(j0 + j) * ld3;
+                const float *vj = vb + (size_t)(j0 + j) * ldk;
                 for (int d = lane; d < hs; d += 32)
                     sacc[warp * hs + d] += p * vj[d];
             }
             __syncthreads(); /* ssc is rewritten by the next chunk */
         }
-        sum_partials(out + (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs, sacc, nw, hs, 1.0f / l, 0);
+        sum_partials(out + (b * tt + (size_t)tq) * (size_t)C + h * (size_t)hs, sacc, nw, hs, 1.0f / l, 0);
         if (threadIdx.x == 0)
             lse[r] = m + logf(l);
     }
@@ -477,9 +482,11 @@ __global__ void k_flash_fwd(float *out, float *lse, const float *qkv, int B, int
 
 /* One block per query row t of (b, h), each probability rebuilt: p_j = e^(scale q_t . k_j - lse_t), D = dout_t .
  * out_t, dq_t += scale sum_j p_j (dout_t . v_j - D) k_j, dk_j and dv_j by
- * atomicAdd.  Shared: q, dout (hs each), the warps' partial dq (nw * hs). */
-__global__ void k_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
-                            int B, int T, int C, int NH, int KV, float scale)
+ * atomicAdd (into dkv, kv's layout).  Shared: q, dout (hs each), the warps'
+ * partial dq (nw * hs). */
+__global__ void k_flash_bwd(float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
+                            const float *qkv, const float *kv, size_t ldk, int q0, int Tk, int B, int T, int C, int NH,
+                            int KV, float scale)
 {
     extern __shared__ float sm[];
     __shared__ float red[32];
@@ -488,13 +495,13 @@ __global__ void k_flash_bwd(float *dqkv, const float *dout, const float *out, co
     float *sq = sm, *sdo = sm + hs, *sacc = sm + 2 * hs;
     const size_t rows = (size_t)B * (size_t)NH * tt;
     for (size_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        const int t = (int)(r % tt);
+        const int tq = (int)(r % tt), t = q0 + tq; /* its row, its position */
         const size_t bh = r / tt, h = bh % (size_t)NH, b = bh / (size_t)NH;
-        const size_t qoff = (b * tt + (size_t)t) * ld3 + h * (size_t)hs;
-        const size_t kboff = b * tt * ld3 + (size_t)C + (h / grp) * (size_t)hs; /* key j at kboff + j*ld3 */
-        const float *kb = qkv + kboff, *vb = kb + kvc;
-        float *dkb = dqkv + kboff, *dvb = dkb + kvc;
-        const size_t ooff = (b * tt + (size_t)t) * (size_t)C + h * (size_t)hs;
+        const size_t qoff = (b * tt + (size_t)tq) * ld3 + h * (size_t)hs;
+        const size_t kboff = b * (size_t)Tk * ldk + (h / grp) * (size_t)hs; /* key j at kboff + j*ldk */
+        const float *kb = kv + kboff, *vb = kb + kvc;
+        float *dkb = dkv + kboff, *dvb = dkb + kvc;
+        const size_t ooff = (b * tt + (size_t)tq) * (size_t)C + h * (size_t)hs;
         const float *dO = dout + ooff, *O = out + ooff;
         __syncthreads();
         float part = 0.0f;
@@ -507,7 +514,7 @@ __global__ void k_flash_bwd(float *dqkv, const float *dout, const float *out, co
             sacc[i] = 0.0f;
         const float D = block_sum(part, red), ls = lse[r]; /* (its barriers publish sq, sdo) */
         for (int j = warp; j <= t; j += nw) {
-            const float *vj = vb + (size_t)j * ld3, *kj = kb + (size_t)j * ld3;
+            const float *vj = vb + (size_t)j * ldk, *kj = kb + (size_t)j * ldk;
             float s = 0.0f, dp = 0.0f;
             for (int d = lane; d < hs; d += 32) {
                 s += sq[d] * kj[d];
@@ -517,7 +524,7 @@ __global__ void k_flash_bwd(float *dqkv, const float *dout, const float *out, co
             dp = warp_sum(dp);
             const float p = expf(scale * s - ls);
             const float ds = scale * p * (dp - D);
-            float *dkj = dkb + (size_t)j * ld3, *dvj = dvb + (size_t)j * ld3;
+            float *dkj = dkb + (size_t)j * ldk, *dvj = dvb + (size_t)j * ldk;
             for (int d = lane; d < hs; d += 32) {
                 sacc[warp * hs + d] += ds * kj[d];
                 atomicAdd(dkj + d, ds * sq[d]);
@@ -953,7 +960,26 @@ cudaError_t zc_flash_fwd(cudaStream_t s, float *out, float *lse, const float *qk
                                ATT_RED_BYTES + FA_KCH * sizeof(float), &shm, &scale, &rows);
     if (e != cudaSuccess || rows == 0)
         return e;
-    k_flash_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, lse, qkv, B, T, C, NH, KV, scale);
+    size_t ld3 = (size_t)C + 2 * (size_t)KV * (size_t)(C / NH);
+    k_flash_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, lse, qkv, qkv + C, ld3, 0, T, B, T, C, NH,
+                                                                       KV, scale);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_flash_fwd_part(cudaStream_t s, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
+                              int q0, int Tk, int C, int NH, int KV)
+{
+    size_t shm = 0, rows;
+    float scale = 0.0f;
+    if (q0 < 0 || q0 + T > Tk)
+        return cudaErrorInvalidValue;
+    cudaError_t e = att_launch((const void *)k_flash_fwd, B, T, C, NH, &KV, 1 + ATT_TPB / 32,
+                               ATT_RED_BYTES + FA_KCH * sizeof(float), &shm, &scale, &rows);
+    if (e != cudaSuccess || rows == 0)
+        return e;
+    size_t ldk = 2 * (size_t)KV * (size_t)(C / NH);
+    k_flash_fwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(out, lse, qkv, kv, ldk, q0, Tk, B, T, C, NH, KV,
+                                                                       scale);
     return cudaGetLastError();
 }
 
@@ -966,8 +992,27 @@ cudaError_t zc_flash_bwd(cudaStream_t s, float *dqkv, const float *dout, const f
                                &scale, &rows);
     if (e != cudaSuccess || rows == 0)
         return e;
-    k_flash_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dout, out, lse, qkv, B, T, C, NH, KV,
-                                                                       scale);
+    size_t ld3 = (size_t)C + 2 * (size_t)KV * (size_t)(C / NH);
+    k_flash_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dqkv + C, dout, out, lse, qkv, qkv + C, ld3,
+                                                                       0, T, B, T, C, NH, KV, scale);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_flash_bwd_part(cudaStream_t s, float *dqkv, float *dkv, const float *dout, const float *out,
+                              const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
+                              int NH, int KV)
+{
+    size_t shm = 0, rows;
+    float scale = 0.0f;
+    if (q0 < 0 || q0 + T > Tk)
+        return cudaErrorInvalidValue;
+    cudaError_t e = att_launch((const void *)k_flash_bwd, B, T, C, NH, &KV, 2 + ATT_TPB / 32, ATT_RED_BYTES, &shm,
+                               &scale, &rows);
+    if (e != cudaSuccess || rows == 0)
+        return e;
+    size_t ldk = 2 * (size_t)KV * (size_t)(C / NH);
+    k_flash_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dkv, dout, out, lse, qkv, kv, ldk, q0, Tk,
+                                                                       B, T, C, NH, KV, scale);
     return cudaGetLastError();
 }
 

@@ -80,6 +80,16 @@ cudaError_t zc_flash_fwd(cudaStream_t s, float *out, float *lse, const float *qk
                          int KV);
 cudaError_t zc_flash_bwd(cudaStream_t s, float *dqkv, const float *dout, const float *out, const float *lse,
                          const float *qkv, int B, int T, int C, int NH, int KV);
+/* The same for a part of the sequence (context parallelism), as
+ * zk_flash_fwd_part / zk_flash_bwd_part (cpu/kernels.h): T query rows at
+ * positions q0 .. q0 + T - 1, the keys and values of positions 0 .. Tk - 1
+ * in kv[B][Tk][2 KV hs]; cudaErrorInvalidValue unless 0 <= q0 and q0 + T
+ * <= Tk. */
+cudaError_t zc_flash_fwd_part(cudaStream_t s, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
+                              int q0, int Tk, int C, int NH, int KV);
+cudaError_t zc_flash_bwd_part(cudaStream_t s, float *dqkv, float *dkv, const float *dout, const float *out,
+                              const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
+                              int NH, int KV);
 /* Rotary positions in place on the NH Q and KV K heads of qkv (layout as
  * attention's): pairs (i, i + hs/2) rotated by t theta^(-2i/hs), the angle,
  * cos and sin in double; bwd: the opposite angle, on the gradient */

@@ -218,10 +218,6 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld without flash attention: the engine's "
                                        "context-parallel ring runs flash-style attention (plan with --flash-attn)",
                                        which, (long long)zp_cp(&l)));
-    if (zp_cp(&l) > 1 && cuda)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld: the engine runs context parallelism on "
-                                       "CPU ranks (--backend cpu); its CUDA row has no context-parallel attention "
-                                       "yet", which, (long long)zp_cp(&l)));
     if (full.train.dtype != ZP_DT_FP32 && !full.train.master)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s stores %s parameters without fp32 master "
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "
@@ -499,8 +495,8 @@ static const char exec_tail[] =
     "architecture is refused.  Its attention is the plan's: flash-style (each row's\n"
     "log-sum-exp kept) with --flash-attn, the probabilities stored without.  An\n"
     "interleaved plan whose scaled layers do not divide by pp x vp (or micro-batches\n"
-    "by pp) is run and predicted with vp = 1.  Context parallelism (cp > 1) runs on CPU\n"
-    "ranks, with flash attention.\n";
+    "by pp) is run and predicted with vp = 1.  Context parallelism (cp > 1) runs with\n"
+    "flash attention.\n";
 
 const zp_cmd zp_exec_cmd = {"exec", zp_cmd_exec, "run a recorded plan on MPI ranks and measure it", exec_usage,
                             exec_opts_table, exec_tail};
