@@ -128,6 +128,11 @@ typedef struct ze_dev_ops {
     void (*swiglu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F);
     /* y += x */
     void (*acc)(ze_dev *d, float *y, const float *x, size_t n);
+    /* rows of n floats on the device, the i-th at y + i ly and x + i lx:
+     * copy_rows y = x, acc_rows y += x (a column block of a wider tensor:
+     * context parallelism's keys and values out of and back into qkv) */
+    void (*copy_rows)(ze_dev *d, float *y, size_t ly, const float *x, size_t lx, size_t rows, size_t n);
+    void (*acc_rows)(ze_dev *d, float *y, size_t ly, const float *x, size_t lx, size_t rows, size_t n);
     /* the mean loss; logits become d(loss)/d(logits) * dscale */
     double (*crossentropy)(ze_dev *d, float *logits, const int *targets, int N, int V, float dscale);
     /* the same over a vocabulary shard, in the three steps of

@@ -901,15 +901,11 @@ static void norm_bwd(model *m, float *dinp, float *dw, const float *dout, const 
         m->op->layernorm_bwd(m->d, dinp, dw, dw + m->c->C, dout, inp, w, mean, rstd, N, m->c->C);
 }
 
-/* One block forward from la->x into xout (the next block's input).  With
- * tensor parallelism QKV and the first MLP matrix are column-parallel (this
- * rank's heads, its F/tp), the output projection and the second MLP matrix
- * row-parallel, their partial products summed over the tp ranks (Megatron's
- * two forward all-reduces).  0, or -1 when a collective failed. */
 /* ---------------------------------------------------- context parallel */
 
-/* The keys and values of a part: per token the K heads then the V heads
- * (2 kvc floats, kvc = KVl hs), B T rows a part, contiguous. */
+/* The keys and values of a rank's part: per token the K heads then the V
+ * heads (2 kvc floats, kvc = KVl hs), B T rows (each sequence's two
+ * chunks), contiguous. */
 static size_t cp_kvc(const model *m) { return (size_t)m->KVl * (size_t)(m->Cl / m->NHl); }
 static size_t cp_part_floats(const model *m) { return (size_t)m->c->B * (size_t)m->T * 2 * cp_kvc(m); }
 
@@ -917,8 +913,7 @@ static size_t cp_part_floats(const model *m) { return (size_t)m->c->B * (size_t)
 static void cp_pack(model *m, float *dst, const float *qkv)
 {
     size_t w = 2 * cp_kvc(m), rows = (size_t)m->c->B * (size_t)m->T;
-    for (size_t r = 0; r < rows; r++)
-        m->op->copy(m->d, dst + r * w, ZE_DEVICE, qkv + r * m->Ql + (size_t)m->Cl, ZE_DEVICE, w * sizeof(float));
+    m->op->copy_rows(m->d, dst, w, qkv + (size_t)m->Cl, m->Ql, rows, w);
 }
 
 /* The first row of chunk h (0, 1) of cp rank j in its sequence. */
@@ -1067,8 +1062,7 @@ static int cp_attn_bwd(model *m, float *dqkv, const float *dout, const lact *la,
             goto done;
         cp_take(m, snd, dkv, Tk, (cr + 2 * cp - 2 - i) % cp, 1);   /* the part that came in */
     }
-    for (size_t r = 0; r < rows; r++)   /* this part's, whole: into the K and V columns */
-        m->op->acc(m->d, dqkv + r * m->Ql + (size_t)m->Cl, snd + r * w, w);
+    m->op->acc_rows(m->d, dqkv + (size_t)m->Cl, m->Ql, snd, w, rows, w);   /* this part's, whole: K and V columns */
     rc = 0;
 done:
     release_t(m, dkv);
@@ -1077,6 +1071,11 @@ done:
     return rc;
 }
 
+/* One block forward from la->x into xout (the next block's input).  With
+ * tensor parallelism QKV and the first MLP matrix are column-parallel (this
+ * rank's heads, its F/tp), the output projection and the second MLP matrix
+ * row-parallel, their partial products summed over the tp ranks (Megatron's
+ * two forward all-reduces).  0, or -1 when a collective failed. */
 static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout, float *gbuf)
 {
     const ze_cfg *c = m->c;
@@ -1099,8 +1098,11 @@ static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout
     if (c->rope)
         rope_chunks(m, la->qkv, 0);
     if (m->cp > 1) {   /* every part's keys and values gathered around the ring */
-        if (cp_attn_fwd(m, la, att))
+        if (cp_attn_fwd(m, la, att)) {
+            if (whole != gbuf)
+                release_t(m, whole);
             return -1;
+        }
     } else if (c->flash)   /* att: the rows' log-sum-exp */
         op->flash_fwd(d, la->atty, att, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl);
     else
@@ -2276,7 +2278,8 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         rc = -1;
         goto bookkeeping;
     }
-    if (cg->size > 1 && (!d->ops->flash_fwd_part || !d->ops->flash_bwd_part)) {
+    if (cg->size > 1 && (!d->ops->flash_fwd_part || !d->ops->flash_bwd_part || !d->ops->copy_rows ||
+                         !d->ops->acc_rows)) {
         snprintf(res->err, sizeof res->err, "the %s row has no flash attention over a part of the sequence (cp > 1)",
                  d->ops->name);
         rc = -1;

@@ -431,12 +431,14 @@ static void test_model(const shape *s)
             dfree(dfo), dfree(dlse), dfree(dfg);
         }
         /* flash over a part of the sequence (context parallelism): the
-         * queries of positions T/2 .. T - 1 against the keys and values of
-         * the whole sequence (kv[B][T][2 kv hs], copied out of qkv), out,
-         * lse and the gradients (the queries', and the keys' and values'
-         * into kv's layout) against the CPU's twin */
+         * queries of positions T/4 .. T/2 - 1 (one at least) against the
+         * keys and values of the whole sequence (kv[B][T][2 kv hs], copied
+         * out of qkv: keys past the last query there, as the engine hands
+         * them), out, lse and the gradients (the queries', and the keys' and
+         * values' into kv's layout, added to random values: the rows past
+         * the last query kept) against the CPU's twin */
         {
-            int q0 = T / 2, Tq = T - q0;
+            int q0 = T / 4, Tq = T / 4 > 0 ? T / 4 : 1;
             size_t ld3 = (size_t)C + 2 * (size_t)kv * (size_t)hs, lk = 2 * (size_t)kv * (size_t)hs;
             size_t npq = (size_t)B * Tq * ld3, nkv = (size_t)B * T * lk, npo = (size_t)B * Tq * C, npl = (size_t)B * NH * Tq;
             float *pq = xmalloc(npq * fs), *pk = xmalloc(nkv * fs), *pgo = hrand(npo, -1, 1);
@@ -490,6 +492,23 @@ static void test_model(const shape *s)
         check("acc y", sh, dgi, gi, NF);
         free(inp), free(out), free(gi), free(go);
         dfree(dinp), dfree(dout), dfree(dgi), dfree(dgo);
+    }
+
+    /* rows of a column block (context parallelism's keys and values): N
+     * rows of 3 floats from columns 2..4 of rows of 7 into rows of 3, and
+     * added back into columns 1..3 of rows of 5 */
+    {
+        size_t nx = (size_t)N * 7, ny = (size_t)N * 3, nz = (size_t)N * 5;
+        float *x = hrand(nx, -1, 1), *y = hrand(ny, -1, 1), *z = hrand(nz, -1, 1);
+        float *dx = up(x, nx * fs), *dy = up(y, ny * fs), *dz = up(z, nz * fs);
+        cpu.ops->copy_rows(&cpu, y, 3, x + 2, 7, (size_t)N, 3);
+        gpu.ops->copy_rows(&gpu, dy, 3, dx + 2, 7, (size_t)N, 3);
+        check("copy_rows (a column block)", sh, dy, y, ny);
+        cpu.ops->acc_rows(&cpu, z + 1, 5, y, 3, (size_t)N, 3);
+        gpu.ops->acc_rows(&gpu, dz + 1, 5, dy, 3, (size_t)N, 3);
+        check("acc_rows (into a column block; the other columns kept)", sh, dz, z, nz);
+        free(x), free(y), free(z);
+        dfree(dx), dfree(dy), dfree(dz);
     }
 
     /* SwiGLU: inp[N][2F] (gate, up), out[N][F] */

@@ -1545,85 +1545,99 @@ static void flash_case(uint64_t *s, int B, int T, int C, int NH, int KV)
  * context parallelism), against the whole sequence's kernel (zk_flash_fwd/
  * bwd, itself held above to the double reference): the T tokens cut into
  * P parts at positions q0 = p T / P, each part's queries against the keys
- * and values of positions 0 .. q0 + T/P - 1 (copied out of qkv into kv's
- * layout) give the whole output's and log-sum-exp's rows of the part; the
+ * and values of the whole sequence (Tk = T, copied out of qkv into kv's
+ * layout, as the engine hands them: keys past the part's last query
+ * there) give the whole output's and log-sum-exp's rows of the part; the
  * parts' query gradients are the whole gradient's Q columns, and the sum
- * over the parts of the keys' and values' gradients its K and V columns.
- * Parts that start inside a 64-row tile (T/P not a multiple of 64) take
- * the key tiles that start past some of their rows. */
+ * over the parts of what each adds to the keys' and values' gradients
+ * (dkv starting from random values: accumulated) their K and V columns,
+ * the rows past a part's last query left bit for bit as they were.  Parts
+ * that start inside a 64-row tile (T/P not a multiple of 64) take the key
+ * tiles that start past some of their rows.  NaN anywhere fails. */
 static void flash_part_case(uint64_t *s, int B, int T, int P, int C, int NH, int KV)
 {
     int hs = C / NH, Tl = T / P;
-    size_t kvc = (size_t)KV * hs, ld = (size_t)C + 2 * kvc, lk = 2 * kvc;
+    size_t kvc = (size_t)KV * hs, ld = (size_t)C + 2 * kvc, lk = 2 * kvc, nk = (size_t)B * T * lk;
     size_t nq = (size_t)B * T * ld, no = (size_t)B * T * C, nl = (size_t)B * NH * T;
     char nm[160];
 #define FP_NAME(what) (snprintf(nm, sizeof nm, "flash part %s, B=%d T=%d parts=%d C=%d NH=%d KV=%d", what, B, T, P, \
                                 C, NH, KV), nm)
+#define WORST(w, g, x) ((w) = !((g) == (g)) ? INFINITY : fmax((w), fabs((g) - (x))))
     float *qkv = frandn(s, nq, -2.0f, 2.0f), *R = frandn(s, no, -1, 1);
     float *out = fnew(no), *lse = fnew(nl), *dqkv = fnew(nq);
     zk_flash_fwd(out, lse, qkv, B, T, C, NH, KV);
     zk_flash_bwd(dqkv, R, out, lse, qkv, B, T, C, NH, KV);
-    float *kv = fnew((size_t)B * T * lk), *dkv = fnew((size_t)B * T * lk), *dsum = fnew((size_t)B * T * lk);
+    float *kv = fnew(nk), *dkv = fnew(nk), *dk0 = frandn(s, nk, -1, 1);
+    double *dsum = dnew(nk);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            memcpy(kv + ((size_t)b * T + t) * lk, qkv + ((size_t)b * T + t) * ld + C, lk * sizeof *kv);
     float *pq = fnew((size_t)B * Tl * ld), *po = fnew((size_t)B * Tl * C), *pl = fnew((size_t)B * NH * Tl);
     float *pr = fnew((size_t)B * Tl * C), *pd = fnew((size_t)B * Tl * ld);
     double wo = 0, wl = 0, wq = 0, wk = 0, mo = 0, mq = 0, mk = 0;
+    int kept = 1;
     for (int p = 0; p < P; p++) {
-        int q0 = p * Tl, Tk = q0 + Tl;
+        int q0 = p * Tl;
         for (int b = 0; b < B; b++) {
-            for (int t = 0; t < Tk; t++)
-                memcpy(kv + ((size_t)b * Tk + t) * lk, qkv + ((size_t)b * T + t) * ld + C, lk * sizeof *kv);
             memcpy(pq + (size_t)b * Tl * ld, qkv + ((size_t)b * T + q0) * ld, (size_t)Tl * ld * sizeof *pq);
             memcpy(pr + (size_t)b * Tl * C, R + ((size_t)b * T + q0) * C, (size_t)Tl * C * sizeof *pr);
         }
         fill_nan(po, (size_t)B * Tl * C);
-        zk_flash_fwd_part(po, pl, pq, kv, B, Tl, q0, Tk, C, NH, KV);
+        fill_nan(pl, (size_t)B * NH * Tl);
+        zk_flash_fwd_part(po, pl, pq, kv, B, Tl, q0, T, C, NH, KV);
         memset(pd, 0, (size_t)B * Tl * ld * sizeof *pd);
-        memset(dkv, 0, (size_t)B * Tk * lk * sizeof *dkv);
-        zk_flash_bwd_part(pd, dkv, pr, po, pl, pq, kv, B, Tl, q0, Tk, C, NH, KV);
+        memcpy(dkv, dk0, nk * sizeof *dkv);
+        zk_flash_bwd_part(pd, dkv, pr, po, pl, pq, kv, B, Tl, q0, T, C, NH, KV);
         for (int b = 0; b < B; b++) {
             for (int t = 0; t < Tl; t++) {
                 for (int i = 0; i < C; i++) {
                     double w = out[((size_t)b * T + q0 + t) * C + i], g = po[((size_t)b * Tl + t) * C + i];
-                    wo = fmax(wo, fabs(g - w)), mo = fmax(mo, fabs(w));
-                    if (!(g == g))
-                        wo = INFINITY;
+                    WORST(wo, g, w), mo = fmax(mo, fabs(w));
                 }
                 for (size_t i = 0; i < ld; i++) {
                     double w = i < (size_t)C ? dqkv[((size_t)b * T + q0 + t) * ld + i] : 0.0;
                     double g = pd[((size_t)b * Tl + t) * ld + i];
-                    wq = fmax(wq, fabs(g - w)), mq = fmax(mq, fabs(w));
+                    WORST(wq, g, w), mq = fmax(mq, fabs(w));
                 }
-                for (int h = 0; h < NH; h++)
-                    wl = fmax(wl, fabs((double)pl[((size_t)b * NH + h) * Tl + t] -
-                                       lse[((size_t)b * NH + h) * T + q0 + t]));
+                for (int h = 0; h < NH; h++) {
+                    double g = pl[((size_t)b * NH + h) * Tl + t];
+                    WORST(wl, g, lse[((size_t)b * NH + h) * T + q0 + t]);
+                }
             }
-            for (int t = 0; t < Tk; t++)
+            for (int t = 0; t < T; t++) {
+                size_t r0 = ((size_t)b * T + t) * lk;
+                if (t >= q0 + Tl)   /* no query of the part sees these keys */
+                    kept &= memcmp(dkv + r0, dk0 + r0, lk * sizeof *dkv) == 0;
                 for (size_t i = 0; i < lk; i++)
-                    dsum[((size_t)b * T + t) * lk + i] += dkv[((size_t)b * Tk + t) * lk + i];
+                    dsum[r0 + i] += (double)dkv[r0 + i] - (double)dk0[r0 + i];
+            }
         }
     }
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
             for (size_t i = 0; i < lk; i++) {
                 double w = dqkv[((size_t)b * T + t) * ld + C + i], g = dsum[((size_t)b * T + t) * lk + i];
-                wk = fmax(wk, fabs(g - w)), mk = fmax(mk, fabs(w));
+                WORST(wk, g, w), mk = fmax(mk, fabs(w));
             }
     ok(wo <= 1e-5 * fmax(mo, 1), "%s (worst %.1e)", FP_NAME("fwd out = the whole sequence's rows"), wo);
     ok(wl <= 1e-5, "%s (worst %.1e)", FP_NAME("fwd lse = the whole sequence's rows"), wl);
     ok(wq <= 1e-5 * fmax(mq, 1), "%s (worst %.1e)", FP_NAME("bwd: the queries' gradients = the whole's, K/V columns "
                                                           "untouched"), wq);
-    ok(wk <= 1e-5 * fmax(mk, 1), "%s (worst %.1e)", FP_NAME("bwd: the parts' K/V gradients sum to the whole's"), wk);
+    ok(wk <= 1e-5 * fmax(mk, 1), "%s (worst %.1e)", FP_NAME("bwd: what the parts add to the K/V gradients sums to the "
+                                                          "whole's"), wk);
+    ok(kept, "%s", FP_NAME("bwd: the keys and values past a part's last query are left as they were"));
+#undef WORST
 #undef FP_NAME
-    free(qkv); free(R); free(out); free(lse); free(dqkv); free(kv); free(dkv); free(dsum);
+    free(qkv); free(R); free(out); free(lse); free(dqkv); free(kv); free(dkv); free(dk0); free(dsum);
     free(pq); free(po); free(pl); free(pr); free(pd);
 }
 
 static void test_flash(uint64_t *s)
 {
     flash_part_case(s, 2, 8, 2, 16, 4, 2);
-    flash_part_case(s, 1, 96, 2, 8, 2, 1);     /* parts of 48 rows: key tiles past a part's first rows */
+    flash_part_case(s, 2, 96, 2, 8, 2, 1);     /* parts of 48 rows: key tiles past a part's first rows */
     flash_part_case(s, 2, 256, 4, 16, 4, 4);   /* parts of 64: whole tiles */
-    flash_part_case(s, 1, 150, 3, 8, 2, 2);    /* parts of 50 */
+    flash_part_case(s, 3, 150, 3, 8, 2, 2);    /* parts of 50 */
     flash_case(s, TB, TT, TC, TNH, TNH);
     flash_case(s, 2, 6, 16, 4, 1);
     flash_case(s, 1, 64, 8, 2, 2);

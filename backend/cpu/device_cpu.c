@@ -392,6 +392,20 @@ static void c_acc(ze_dev *d, float *y, const float *x, size_t n)
     zk_acc(y, x, n);
 }
 
+static void c_copy_rows(ze_dev *d, float *y, size_t ly, const float *x, size_t lx, size_t rows, size_t n)
+{
+    (void)d;
+    for (size_t r = 0; r < rows; r++)
+        memcpy(y + r * ly, x + r * lx, n * sizeof *y);
+}
+
+static void c_acc_rows(ze_dev *d, float *y, size_t ly, const float *x, size_t lx, size_t rows, size_t n)
+{
+    (void)d;
+    for (size_t r = 0; r < rows; r++)
+        zk_acc(y + r * ly, x + r * lx, n);
+}
+
 static double c_crossentropy(ze_dev *d, float *logits, const int *targets, int N, int V, float dscale)
 {
     (void)d;
@@ -522,6 +536,8 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .attention_bwd = c_attention_bwd,
     .flash_fwd = c_flash_fwd,
     .flash_bwd = c_flash_bwd,
+    .copy_rows = c_copy_rows,
+    .acc_rows = c_acc_rows,
     .flash_fwd_part = c_flash_fwd_part,
     .flash_bwd_part = c_flash_bwd_part,
     .gelu_fwd = c_gelu_fwd,

@@ -509,6 +509,20 @@ static void cu_acc(ze_dev *d, float *y, const float *x, size_t n)
     CU(d, "acc kernel", zc_acc(row(d)->st, y, x, n));
 }
 
+/* one strided copy on the stream (device to device) */
+static void cu_copy_rows(ze_dev *d, float *y, size_t ly, const float *x, size_t lx, size_t rows, size_t n)
+{
+    if (rows == 0 || n == 0)
+        return;
+    CU(d, "cudaMemcpy2DAsync", cudaMemcpy2DAsync(y, ly * sizeof *y, x, lx * sizeof *x, n * sizeof *x, rows,
+                                                 cudaMemcpyDeviceToDevice, row(d)->st));
+}
+
+static void cu_acc_rows(ze_dev *d, float *y, size_t ly, const float *x, size_t lx, size_t rows, size_t n)
+{
+    CU(d, "acc_rows kernel", zc_acc_rows(row(d)->st, y, ly, x, lx, rows, n));
+}
+
 /* The device scalar summed by kernel `what` (launched by the caller after
  * the zeroing here), read back. */
 static void scalar_zero(ze_dev *d)
@@ -689,6 +703,8 @@ static const ze_dev_ops cuda_ops = {
     .attention_bwd = cu_attention_bwd,
     .flash_fwd = cu_flash_fwd,
     .flash_bwd = cu_flash_bwd,
+    .copy_rows = cu_copy_rows,
+    .acc_rows = cu_acc_rows,
     .flash_fwd_part = cu_flash_fwd_part,
     .flash_bwd_part = cu_flash_bwd_part,
     .gelu_fwd = cu_gelu_fwd,

@@ -624,6 +624,12 @@ __global__ void k_acc(float *y, const float *x, size_t n)
     GSTRIDE(i, n) y[i] += x[i];
 }
 
+/* rows of n: y[r ly + j] += x[r lx + j] */
+__global__ void k_acc_rows(float *y, size_t ly, const float *x, size_t lx, size_t n, size_t total)
+{
+    GSTRIDE(i, total) y[(i / n) * ly + i % n] += x[(i / n) * lx + i % n];
+}
+
 /* ---------------------------------------------------------- cross-entropy */
 
 __global__ void k_crossentropy(float *logits, const int *targets, int N, int V, float dn, double *loss)
@@ -1086,6 +1092,15 @@ cudaError_t zc_acc(cudaStream_t s, float *y, const float *x, size_t n)
     if (n == 0)
         return cudaSuccess;
     k_acc<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(y, x, n);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_acc_rows(cudaStream_t s, float *y, size_t ly, const float *x, size_t lx, size_t rows, size_t n)
+{
+    size_t total = rows * n;
+    if (total == 0)
+        return cudaSuccess;
+    k_acc_rows<<<grid_for(total, TPB, MAX_BLOCKS), TPB, 0, s>>>(y, ly, x, lx, n, total);
     return cudaGetLastError();
 }
 

@@ -103,6 +103,8 @@ cudaError_t zc_gelu_fwd(cudaStream_t s, float *out, const float *inp, size_t n);
 cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, size_t n);
 /* y += x */
 cudaError_t zc_acc(cudaStream_t s, float *y, const float *x, size_t n);
+/* rows of n floats, y[r ly + j] += x[r lx + j] */
+cudaError_t zc_acc_rows(cudaStream_t s, float *y, size_t ly, const float *x, size_t lx, size_t rows, size_t n);
 /* *loss (device double) += the sum over rows of -log softmax[target];
  * logits become (softmax - onehot) * dn (dn = dscale / N, as the CPU) */
 cudaError_t zc_crossentropy(cudaStream_t s, float *logits, const int *targets, int N, int V, float dn,
