@@ -49,7 +49,7 @@ typedef struct ze_cfg {
     /* tensor-parallel degree (0 or 1: none): Megatron's column- and
      * row-parallel blocks, vocabulary-parallel embedding and cross-entropy
      * over tp consecutive ranks (group.h's layout: tp fastest); the rest of
-     * the ranks' factor is data parallel */
+     * the ranks' factor is data (and context) parallel */
     int tp;
     /* sequence parallelism (with tp > 1): the residual stream, the norms
      * and the pipeline's messages on B T / tp token rows per rank, the
@@ -62,7 +62,7 @@ typedef struct ze_cfg {
      * final norm and the head on the last (a tied head keeps its own copy
      * there, its gradient summed with the embedding's over the two);
      * activations and their gradients sent point to point; ZeRO 0-1.
-     * Stages are the slowest coordinate (tp, then dp, then pp).
+     * Stages are the slowest coordinate (tp, then cp, dp, pp).
      * gpipe: all forwards then all backwards (GPipe) instead of 1F1B */
     int pp, gpipe;
     /* interleaved pipeline (0 or 1: none): vp model chunks per rank, chunk c

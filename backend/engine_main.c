@@ -25,7 +25,7 @@
  *                                               norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0)
  *       [tp=N] [sp=0|1] [pp=N]                 (tensor parallelism over N consecutive ranks, Megatron's, with
  *                                               sequence parallelism or not; N pipeline stages; data parallel
- *                                               over the ranks / (tp pp); engine.h)
+ *                                               over the ranks / (tp cp pp); engine.h)
  *       [schedule=1f1b|gpipe] [vp=N]           (GPipe instead of 1F1B; N model chunks per stage, Megatron's
  *                                               interleaved 1F1B)
  *       [cp=N]                                 (context parallelism: each sequence in 2N chunks, one from each end

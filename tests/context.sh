@@ -12,7 +12,7 @@
 # ring's bytes by hand, the ranks' coordinates, zplan exec's per-rank
 # memory and bytes against the planner's, and the layouts refused.
 . "$(dirname "$0")/lib.sh"
-need_engine
+need_engine sqlite3
 
 # 4 layers (one a stage at pp 4), 16 heads of 4 (8 KV heads for LLaMA), a
 # sequence of 16 tokens (chunks of 4, 2 and 1); a global batch of 8
@@ -55,8 +55,10 @@ for arch in gpt2 llama; do
         for z in $zs; do
             [ "$arch" = llama ] && [ $(( (i + z) % 2 )) -eq 1 ] && continue   # LLaMA: half of them
             k=$(( (i + z) % 3 ))   # the recompute modes in turn
-            sp=0
-            [ "$t" -gt 1 ] && sp=$(( (i + z) % 2 ))
+            sp=0   # (LLaMA's rows, (i + z) even, take it every other one)
+            if [ "$t" -gt 1 ]; then
+                if [ "$arch" = llama ]; then sp=$(( (i + z) / 2 % 2 )); else sp=$(( (i + z) % 2 )); fi
+            fi
             # shellcheck disable=SC2086
             ceng "$np" "$t" "$c" "$p" "$z" "$k" sp="$sp" $extra
             what="$arch, tp $t x cp $c x dp $((np / t / c / p)) x pp $p, sp $sp, ZeRO-$z, recompute $k"
@@ -90,6 +92,7 @@ done
 # reduce-scatters and gathers the whole model in 8 shards, as dp 8 would
 ceng 8 1 4 1 1 0
 cp "$outf" "$tmp/cp4.json"
+# shellcheck disable=SC2086
 run timeout 300 mpirun -np 8 "$ZPLAN_ENGINE" $MODEL micro_batch=1 accum=1 zero=1
 jok "$tmp/cp4.json" '.bus_bytes_per_group.dp == $d[0].bus_bytes_per_group.dp' \
     "cp 4 x dp 2, ZeRO-1: the data-parallel group's bytes are dp 8's (its shards over the dp x cp ranks)" \
@@ -113,13 +116,23 @@ jok "$outf" '.status == "ok" and .ranks == 4 and ([.per_rank[] | .cp_rank] == [0
     all(.per_rank[]; (.measured_bytes.peak - .predicted_bytes.peak) / .predicted_bytes.peak | fabs < 0.01)' \
     "zplan exec of a cp 2 x dp 2 plan: 4 ranks, each within 1% of the predicted peak, every group's bytes as predicted" ||
     diag "$err"
-jok "$outf" '.per_rank[0].predicted_phase == "backward"' "its peak is a block's backward (the ring's buffers)"
+jok "$outf" 'all(.per_rank[]; .predicted_phase == "backward" and .peak_phase == "backward")' \
+    "its peak is a block's backward (the ring's buffers), predicted and measured on every rank"
+# --scale cp= on a plan without flash attention: refused before launch
+printf 'model = gpt2-medium\ngpus = 2\ntp = 1\npp = 1\ndp = 2\nzero = 1\nflash-attn = no\nglobal-batch = 8\nmicro-batch = 2\n' \
+    >"$tmp/nf.plan"
+run "$ZPLAN" exec "$tmp/nf.plan" --db "$tmp/nf.db" --steps 1 --oversubscribe \
+    --scale layers=2,hidden=64,heads=4,vocab=64,seq=64,dp=1,cp=2
+n=$(sqlite3 -batch "$tmp/nf.db" 'SELECT count(*) FROM executions' 2>/dev/null)   # (no table: nothing written)
+ok "$([ "$rc" -eq 2 ] && grep -q 'cp=2 without flash attention' "$errf" && [ "${n:-0}" = 0 ]; echo $?)" \
+    "zplan exec --scale cp=2 of a plan without flash attention: refused before launch, nothing recorded (exit 2)"
 
 # refused: cp not dividing the sequence or the ranks, cp without flash
 # attention, dump=DIR with cp
 ceng 2 1 2 1 0 0 seq=14
 ok "$([ "$rc" -eq 2 ] && grep -q 'context parallelism 2.*2 x cp the sequence' "$errf"; echo $?)" \
     "cp 2 over a sequence of 14 (not 4 chunks) is refused (exit 2)"
+# shellcheck disable=SC2086
 run timeout 60 mpirun -np 3 "$ZPLAN_ENGINE" $MODEL cp=2
 ok "$([ "$rc" -eq 2 ] && grep -q 'divides the ranks' "$errf"; echo $?)" "cp 2 over 3 ranks is refused (exit 2)"
 ceng 2 1 2 1 0 0 flash=0

@@ -1427,30 +1427,41 @@ static void test_cp(void)
      * backward (B (S/cp) b h less), and its forward held the keys and values
      * with two parts in flight beside it (2 B S b g d (1 + 2/cp) / t): at
      * cp 8 the backward is larger, 4 B S b g d - B (S/8) b h; at cp 2 the
-     * two tie at 4 B S b g d */
-    static const struct { uint64_t cp, t; zp_ckpt k; } ring[] = {
-        {2, 1, ZP_CKPT_NONE}, {4, 1, ZP_CKPT_NONE}, {2, 2, ZP_CKPT_NONE}, {8, 1, ZP_CKPT_FULL}, {2, 1, ZP_CKPT_FULL}};
+     * forward, whose ring equals the backward's, 4 B S b g d, with the
+     * output beside it; at cp 4 and t = 2 the output (B (S/4) b h, h = 4 g
+     * d) is 2 parts and the forward strictly larger, 3 B S b g d / t.
+     * With every 3rd block rebuilt (--ckpt-every 3) the stage's 16th block
+     * is kept, no rebuild is in the backward's moment: the backward's ring,
+     * 4 B S b g d, at cp 4 too */
+    static const struct { uint64_t cp, t; zp_ckpt k; int every; } ring[] = {
+        {2, 1, ZP_CKPT_NONE, 0}, {4, 1, ZP_CKPT_NONE, 0}, {2, 2, ZP_CKPT_NONE, 0}, {8, 1, ZP_CKPT_FULL, 0},
+        {2, 1, ZP_CKPT_FULL, 0}, {4, 2, ZP_CKPT_FULL, 0}, {4, 1, ZP_CKPT_FULL, 3}};
     for (int i = 0; i < N_(ring); i++) {
         uint64_t cp = ring[i].cp, t = ring[i].t;
         zp_layout l = lay(1, (int64_t)t, 2, 1, 0, ZP_OFF_NONE, ring[i].k, 0, 1, 4);   /* (ZeRO-0: no shards) */
         l.cp = (int64_t)cp;
         zp_layout l1 = l;
         l1.cp = 1;
-        zp_train tr1 = tr;
+        zp_train tr0 = tr;
+        tr0.ckpt_every = ring[i].every;
+        zp_train tr1 = tr0;
         tr1.seq = (int64_t)(S / cp);
         zp_conv cv = conv0();
         zp_cluster cl = cluster((int64_t)(2 * t * cp), 8);
         zp_mem with, without;
-        zp_mem_stage(&m, &tr, &l, &cl, &cv, 0, &with);
+        zp_mem_stage(&m, &tr0, &l, &cl, &cv, 0, &with);
         zp_mem_stage(&m, &tr1, &l1, &cl, &cv, 0, &without);
-        uint64_t want = 4 * B * S * 1 * g * d / t - (ring[i].k == ZP_CKPT_FULL && cp == 8 ? B * (S / cp) * h : 0);
+        int full = ring[i].k == ZP_CKPT_FULL && !ring[i].every;
+        uint64_t want = full && cp == 8   ? 4 * B * S * g * d / t - B * (S / cp) * h
+                        : full && cp == 4 ? 3 * B * S * g * d / t
+                                          : 4 * B * S * g * d / t;
         ok(with.phase == ZP_PHASE_BACKWARD && without.phase == ZP_PHASE_BACKWARD,
            "cp=%llu t=%llu %s, first of 2 stages: both peaks a block's backward", (unsigned long long)cp,
            (unsigned long long)t, zp_ckpt_names[ring[i].k]);
         is_u64(with.dev[ZP_MEM_BUF] - without.dev[ZP_MEM_BUF], want,
-               "cp=%llu t=%llu %s, S=32768: the ring's keys, values and their gradients, %llu bytes beyond a rank at cp "
-               "1 and S/cp", (unsigned long long)cp, (unsigned long long)t, zp_ckpt_names[ring[i].k],
-               (unsigned long long)want);
+               "cp=%llu t=%llu %s%s, S=32768: the ring's keys, values and their gradients, %llu bytes beyond a rank "
+               "at cp 1 and S/cp", (unsigned long long)cp, (unsigned long long)t, zp_ckpt_names[ring[i].k],
+               ring[i].every ? " every 3rd" : "", (unsigned long long)want);
         is_u64(with.dev_total - without.dev_total, want, "cp=%llu t=%llu: and nothing else (%llu, %llu, %llu, %llu "
                "bytes of params, grads, optimizer, activations against %llu, %llu, %llu, %llu)", (unsigned long long)cp,
                (unsigned long long)t, (unsigned long long)with.dev[ZP_MEM_PARAMS],

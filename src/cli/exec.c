@@ -51,7 +51,7 @@ enum { X_JSON = 1, X_OVERSUB, X_DB, X_SCALE, X_HOSTFILE, X_PROFILE, X_NP, X_STEP
 #define ZP_EXEC_MAX_NP 4096
 
 static const zp_opt exec_opts_table[] = {
-    {"np", X_NP, "N", NULL, "ranks (default: the plan's dp x tp x pp, at most 64 without --np); it must\nequal that product",
+    {"np", X_NP, "N", NULL, "ranks (default: the plan's dp x tp x pp x cp, at most 64 without --np); it\nmust equal that product",
      "Options:"},
     {"oversubscribe", X_OVERSUB, NULL, NULL, "more ranks than this machine's cores (refused otherwise)", NULL},
     {"steps", X_STEPS, "K", NULL, "training steps (default 10)", NULL},
@@ -214,10 +214,6 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     if (l.ckpt == ZP_CKPT_SELECTIVE && full.train.rc_modules && full.train.rc_modules != ZP_RC_CORE_ATTN)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s recomputes the MLP or the norms (--recompute-modules): "
                                        "the engine's selective recompute is the attention core's", which));
-    if (zp_cp(&l) > 1 && !full.train.flash)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld without flash attention: the engine's "
-                                       "context-parallel ring runs flash-style attention (plan with --flash-attn)",
-                                       which, (long long)zp_cp(&l)));
     if (full.train.dtype != ZP_DT_FP32 && !full.train.master)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s stores %s parameters without fp32 master "
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "
@@ -240,6 +236,11 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         scale = "layers=2,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2";
     if (scale && (st = zp_exec_apply_scale(scale, m, &pb.train, &l, &cli->err)))
         return zp_fail(cli, st);
+    /* (after --scale, which may set cp) */
+    if (zp_cp(&l) > 1 && !full.train.flash)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld without flash attention: the engine's "
+                                       "context-parallel ring runs flash-style attention (plan with --flash-attn)",
+                                       which, (long long)zp_cp(&l)));
     /* how many ranks: dp x tp x pp x cp, at most ZP_EXEC_MAX_RANKS unless
      * --np says so; more than this machine's cores only with
      * --oversubscribe (one machine: no hostfile, no Slurm) */
@@ -248,7 +249,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has dp=%lld tp=%lld pp=%lld cp=%lld: that is %lld "
                                        "ranks, more than the %d zplan exec starts without --np; run it at reduced "
                                        "scale (--scale with dp=, tp=, pp=, cp= shrinks the layout, e.g. --scale "
-                                       "20M,dp=2,tp=2,pp=2)%s%lld%s", which, (long long)l.dp, (long long)l.tp,
+                                       "20M,dp=2,tp=2,pp=2,cp=1)%s%lld%s", which, (long long)l.dp, (long long)l.tp,
                                        (long long)l.pp, (long long)zp_cp(&l), (long long)ranks, ZP_EXEC_MAX_RANKS,
                                        ranks <= ZP_EXEC_MAX_NP ? ", or say --np " : " (--np allows at most ",
                                        ranks <= ZP_EXEC_MAX_NP ? (long long)ranks : (long long)ZP_EXEC_MAX_NP,
@@ -436,11 +437,11 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         pr_ctx = oc.cuda_ctx_bytes;
         pr_blas = oc.cublas_bytes;
         /* the planner's communicators (one per group of more than one
-         * rank) and the engine's: with tp or pp the world's too, which the
-         * groups are split from */
+         * rank: the data-parallel group is dp x cp) and the engine's: with
+         * tp, pp or cp the world's too, which the groups are split from */
         int tied_pp = l.pp > 1 && m->tied;
-        uint64_t n_plan = (uint64_t)((l.dp > 1) + (l.tp > 1) + (l.pp > 1) + tied_pp);
-        uint64_t n_eng = l.tp > 1 || l.pp > 1 ? n_plan + 1 : (uint64_t)(l.dp > 1);
+        uint64_t n_plan = (uint64_t)((zp_shard_ranks(&l) > 1) + (l.tp > 1) + (l.pp > 1) + tied_pp + (zp_cp(&l) > 1));
+        uint64_t n_eng = l.tp > 1 || l.pp > 1 || zp_cp(&l) > 1 ? n_plan + 1 : (uint64_t)(l.dp > 1);
         pr_comm = n_eng * oc.nccl_comm_bytes;
         pr_round = om.dev[ZP_MEM_OVERHEAD] - pr_ctx - pr_blas - n_plan * oc.nccl_comm_bytes;
     }
@@ -482,8 +483,8 @@ static const char exec_usage[] =
     "                  [--db PATH] [--json]\n\n"
     "Run plan N (default 1, the best) of planning run ID, or the best plan of a plan file\n"
     "(planned and recorded first, as zplan --from FILE), for real: MPI ranks (mpirun) of\n"
-    "zplan-engine train a GPT-style decoder in the plan's layout (data, tensor and pipeline\n"
-    "parallel, ZeRO, offload, recompute), and the measured memory per class, bytes per\n"
+    "zplan-engine train a GPT-style decoder in the plan's layout (data, tensor, pipeline and\n"
+    "context parallel, ZeRO, offload, recompute), and the measured memory per class, bytes per\n"
     "collective, losses and step time are recorded beside the planner's prediction for the\n"
     "same scaled model.\n\n";
 static const char exec_tail[] =

@@ -110,7 +110,7 @@ zp_status zp_exec_apply_scale(const char *spec, zp_model *m, zp_train *tr, zp_la
             zp_status st = zp_parse_count("--scale", kv, &target, e);
             if (st)
                 return zp_err_set(e, ZP_EINVAL, "--scale '%s': expected a parameter count (20M, 1.5e7) or key=value "
-                                  "(keys: layers, hidden, heads, kv_heads, ffn, vocab, seq, micro_batch, accum, dp, tp, pp)", kv);
+                                  "(keys: layers, hidden, heads, kv_heads, ffn, vocab, seq, micro_batch, accum, dp, tp, pp, cp)", kv);
             if (target < 1e5 || target > 1e11)
                 return zp_err_set(e, ZP_EINVAL, "--scale %s: a parameter count from 100k to 100B is allowed", kv);
             continue;

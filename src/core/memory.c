@@ -575,7 +575,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      *             and with per-layer reduction its transient full gradient
      *   backward  the first block's backward: every layer's activations
      *             (the head's inputs freed), the workspace, the recompute
-     *             working set, at ZeRO-3 the current and prefetched blocks,
+     *             working set, with context parallelism the ring's keys and
+     *             values (below), at ZeRO-3 the current and prefetched blocks,
      *             with per-layer reduction the block's full gradient and the
      *             tied embedding's (which the head and the lookup both feed,
      *             kept through the whole backward)
@@ -698,8 +699,9 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * parallelism hold them (Megatron's ring holds two parts of each
      * instead, s' = 2 s / cp: this is the larger).  A block rebuilt has
      * freed its output again by then; its forward held the gathered keys
-     * and values with the two parts in flight beside that output, which is
-     * the larger moment when a part is at least half the output's size */
+     * and values with two parts in flight (2 B s' b g d (1 + 2/cp) / t)
+     * beside that output: the larger moment where the output is at least
+     * (cp - 2) parts (always at cp 2, where the two rings tie) */
     if (zp_cp(l) > 1) {
         uint64_t kv = ab * 2 * (uint64_t)tr->seq * (uint64_t)l->micro_batch * (uint64_t)m->kv_heads *
                       (uint64_t)zp_model_head_dim(m) / (uint64_t)l->tp;

@@ -531,7 +531,7 @@ void zp_render_exec(FILE *out, const cJSON *rec)
                 bytes(pa, sizeof pa, zp_jnum(kind, "predicted"), ZP_UNITS_BINARY),
                 bytes(pb, sizeof pb, zp_jnum(kind, "measured"), ZP_UNITS_BINARY),
                 pct(err, sizeof err, zp_jnum(kind, "predicted"), zp_jnum(kind, "measured")));
-    if (zp_jnum(rec, "tp") > 1 || zp_jnum(rec, "pp") > 1)   /* rank 0's groups */
+    if (zp_jnum(rec, "tp") > 1 || zp_jnum(rec, "pp") > 1 || zp_jnum(rec, "cp") > 1)   /* rank 0's groups */
         cJSON_ArrayForEach(kind, zp_jobj(cb, "by_group"))
             if (zp_jnum(kind, "predicted") > 0 || zp_jnum(kind, "measured") > 0) {
                 char gw[48];

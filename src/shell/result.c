@@ -601,7 +601,7 @@ static const zp_field rt_f[] = {MEMO("context"), MEMO("blas"), MEMO("communicato
 static const zp_field rts_f[] = {{"predicted", ZP_F_OBJ, 0, 0, NULL, rt_f, 1, 0},
                                  {"measured", ZP_F_OBJ, 0, 0, NULL, rt_f, 1, 0},
                                  {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
-/* bytes per step of a rank's groups (tensor and pipeline layouts) */
+/* bytes per step of a rank's groups (tensor, pipeline and context layouts) */
 static const zp_field rbus_f[] = {MEMO("all-reduce"), MEMO("reduce-scatter"), MEMO("all-gather"), MEMO("broadcast"),
                                   MEMO("send/recv"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field rgroups_f[] = {{"dp", ZP_F_OBJ, 0, 0, NULL, rbus_f, 1, 0},
@@ -870,8 +870,8 @@ cJSON *zp_exec_record_json(const zp_exec_view *v)
         }
     }
     {   /* per group of ranks (rank 0's: the first stage's), where the
-         * engine reports them: the data-, tensor- and pipeline-parallel
-         * groups and the tied embedding's */
+         * engine reports them: the data- (dp x cp), tensor-, pipeline- and
+         * context-parallel groups and the tied embedding's */
         static const struct { zp_group g; const char *name; } gn[] = {
             {ZP_GRP_DP, "dp"}, {ZP_GRP_TP, "tp"}, {ZP_GRP_PP, "pp"}, {ZP_GRP_EMB, "embedding"}, {ZP_GRP_CP, "cp"}};
         const cJSON *eg = zp_jobj(v->engine, "bus_bytes_per_group");
