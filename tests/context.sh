@@ -118,6 +118,13 @@ jok "$outf" '.status == "ok" and .ranks == 4 and ([.per_rank[] | .cp_rank] == [0
     diag "$err"
 jok "$outf" 'all(.per_rank[]; .predicted_phase == "backward" and .peak_phase == "backward")' \
     "its peak is a block's backward (the ring's buffers), predicted and measured on every rank"
+# the example plan (Llama 3 8B at 65,536 tokens, FSDP 4 x CP 2) on 8 ranks
+# at exec's default reduced scale
+run "$ZPLAN" exec "$ZPLAN_SRCDIR/plans/llama3-8b-cp-long.plan" --db "$tmp/x.db" --steps 3 --oversubscribe --json
+jok "$outf" '.status == "ok" and .ranks == 8 and .cp == 2 and all(.comm_bytes_per_step.by_group[]; .predicted == .measured) and
+    all(.per_rank[]; (.measured_bytes.peak - .predicted_bytes.peak) / .predicted_bytes.peak | fabs < 0.01)' \
+    "plans/llama3-8b-cp-long.plan at reduced scale on 8 ranks: each within 1% of the predicted peak, bytes exact" ||
+    diag "$err"
 # --scale cp= on a plan without flash attention: refused before launch
 printf 'model = gpt2-medium\ngpus = 2\ntp = 1\npp = 1\ndp = 2\nzero = 1\nflash-attn = no\nglobal-batch = 8\nmicro-batch = 2\n' \
     >"$tmp/nf.plan"
