@@ -195,23 +195,28 @@ check3d() {
         printf '  %-56s peak %6s class %6s stages %s comm %s %s\n' "$what" "$1" "$2" "$3" "$4" "$5"
     fi
 }
+# matrix3d MODEL SHAPE EXTRA ATTN LAYOUTS: one row per layout dp:tp:cp:pp,
+# ZeRO and the recompute modes in turn, sequence parallelism on half of the
+# rows with tp
 matrix3d() {
-model=$1 shape=$2 extra=$3 attn=$4 fan=
+model=$1 shape=$2 extra=$3 attn=$4 lays=$5 fan=
 [ "$attn" = --flash-attn ] && fan=" flash"
 i=0
-for lay in 1:4:1 2:2:1 1:2:2 1:1:4 2:1:2 1:8:1 2:4:1 4:2:1 1:4:2 2:2:2 1:2:4 4:1:2 2:1:4 1:1:8; do
+for lay in $lays; do
     dp=${lay%%:*} rest=${lay#*:}
-    tp=${rest%:*} pp=${rest#*:}
-    np=$((dp * tp * pp))
+    tp=${rest%%:*} rest=${rest#*:}
+    cp=${rest%:*} pp=${rest#*:}
+    np=$((dp * tp * cp * pp))
     if [ "$pp" -gt 1 ]; then z=$((i % 2)); else z=$((i % 4)); fi
     k=$(echo "none selective full" | cut -d' ' -f$((i % 3 + 1)))
     sp=--no-sp
-    spn=
+    spn= cpn=
     if [ "$tp" -gt 1 ] && [ $((i % 2)) -eq 0 ]; then sp=--sp spn=" sp"; fi   # sequence parallelism on half the tp rows
+    [ "$cp" -gt 1 ] && cpn=" x cp $cp"
     i=$((i + 1)) n=$((n + 1))
-    what="$model $shape tp $tp$spn x dp $dp x pp $pp ZeRO-$z ckpt $k$fan"
+    what="$model $shape tp $tp$spn$cpn x dp $dp x pp $pp ZeRO-$z ckpt $k$fan"
     # shellcheck disable=SC2086
-    "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --pp "$pp" --vp 1 "$sp" --zero "$z" \
+    "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --cp "$cp" --pp "$pp" --vp 1 "$sp" --zero "$z" \
         --offload none --ckpt "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" "$attn" \
         --dtype fp32 --json >/dev/null
     check3d "$what" "$shape,micro_batch=2,accum=4$extra"
@@ -220,39 +225,18 @@ done
 pk3=${ZPLAN_MATRIX_3D_PEAK:-0.01} cl3=${ZPLAN_MATRIX_3D_CLASS:-0.01}
 if [ "${ZPLAN_MATRIX_3D-1}" = 1 ]; then
     [ $tap -eq 0 ] && printf '# 3D layouts: the worst rank (each against its stage), error = (predicted - measured) / measured\n'
-    matrix3d gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64" "" --no-flash-attn
-    matrix3d llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64" "" --flash-attn
+    lay3d="1:4:1:1 2:2:1:1 1:2:1:2 1:1:1:4 2:1:1:2 1:8:1:1 2:4:1:1 4:2:1:1 1:4:1:2 2:2:1:2 1:2:1:4 4:1:1:2 2:1:1:4 1:1:1:8"
+    matrix3d gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64" "" --no-flash-attn "$lay3d"
+    matrix3d llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64" "" --flash-attn "$lay3d"
 fi
 
 # context parallelism: every factorisation of 4 and 8 ranks into dp x tp x
-# cp x pp with cp above 1 (flash attention, which cp needs), ZeRO and the
-# recompute modes in turn as above, sequence parallelism on half of the
-# rows with tp; every rank against its stage's prediction, as the 3D rows
-matrixcp() {
-model=$1 shape=$2
-i=0
-for lay in 2:1:2:1 1:1:4:1 1:2:2:1 1:1:2:2 4:1:2:1 2:1:4:1 1:1:8:1 2:2:2:1 1:2:4:1 1:4:2:1 2:1:2:2 1:2:2:2 1:1:4:2 \
-    1:1:2:4; do
-    dp=${lay%%:*} rest=${lay#*:}
-    tp=${rest%%:*} rest=${rest#*:}
-    cp=${rest%:*} pp=${rest#*:}
-    np=$((dp * tp * cp * pp))
-    if [ "$pp" -gt 1 ]; then z=$((i % 2)); else z=$((i % 4)); fi
-    k=$(echo "none selective full" | cut -d' ' -f$((i % 3 + 1)))
-    sp=--no-sp spn=
-    if [ "$tp" -gt 1 ] && [ $((i % 2)) -eq 0 ]; then sp=--sp spn=" sp"; fi
-    i=$((i + 1)) n=$((n + 1))
-    what="$model $shape tp $tp$spn x cp $cp x dp $dp x pp $pp ZeRO-$z ckpt $k flash"
-    "$ZPLAN" --model "$model" --gpus "$np" --dp "$dp" --tp "$tp" --cp "$cp" --pp "$pp" --vp 1 "$sp" --zero "$z" \
-        --offload none --ckpt "$k" --micro-batch 2 --global-batch $((dp * 8)) --db "$db" --flash-attn \
-        --dtype fp32 --json >/dev/null
-    check3d "$what" "$shape,micro_batch=2,accum=4"
-done
-}
+# cp x pp with cp above 1 (flash attention, which cp needs), as the 3D rows
 if [ "${ZPLAN_MATRIX_CP-1}" = 1 ]; then
     [ $tap -eq 0 ] && printf '# context-parallel layouts: the worst rank (each against its stage), error as above\n'
-    matrixcp gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64"
-    matrixcp llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64"
+    laycp="2:1:2:1 1:1:4:1 1:2:2:1 1:1:2:2 4:1:2:1 2:1:4:1 1:1:8:1 2:2:2:1 1:2:4:1 1:4:2:1 2:1:2:2 1:2:2:2 1:1:4:2 1:1:2:4"
+    matrix3d gpt2-medium "layers=8,hidden=64,heads=8,vocab=256,seq=64" "" --flash-attn "$laycp"
+    matrix3d llama3-8b "layers=8,hidden=128,heads=16,kv_heads=8,vocab=256,seq=64" "" --flash-attn "$laycp"
 fi
 
 # full recompute of every k-th block of a stage (--ckpt-every): 8 layers,
