@@ -202,10 +202,11 @@ struct ze_dev {
      * fp32 tensors (engine key gemm=).  The CPU row rounds so; the CUDA
      * row asks cuBLAS for it (FAST_16BF/16F compute types, which its
      * header allows to convert to TF32 instead: tests/test_cuda holds it
-     * to the 16-bit result).  The stored-probabilities attention's
-     * products follow it too (attention_fwd/bwd); flash attention's stay
-     * fp32 on both rows.  Set by the engine (ze_train); ZE_F32 after
-     * init. */
+     * to the 16-bit result).  The attention's products follow it too
+     * (attention_fwd/bwd; flash_* tile by tile, the CPU row's
+     * zk_flash_*_m, the CUDA row's tensor-core kernels where the head size
+     * is a multiple of 16 up to 128, its exact fp32 ones otherwise).  Set
+     * by the engine (ze_train); ZE_F32 after init. */
     ze_dt math;
     ze_dev_overhead ovh;
     uint64_t granule[ZE_NPOOL];   /* what the memory's allocator rounds a request up to (0: nothing) */

@@ -1263,7 +1263,7 @@ typedef struct step_ctx {
  *                    "rotary", rope_theta, tied, bias), the linear
  *                    layers' and the attention's products (gemm_math
  *                    "fp32", "bf16", "fp16": operands rounded to it, fp32
- *                    sums; flash_attention's stay fp32), the layout
+ *                    sums; flash_attention's too, tile by tile), the layout
  *                    (zero offload ckpt dtype grad_dtype), and every
  *                    hyper-parameter the step uses: optimizer ("adamw" or
  *                    "sgd"), lr (the peak, as a float), beta1 beta2 eps

@@ -85,11 +85,11 @@ typedef struct ze_cfg {
      * from Q, K and it; selective recompute then has nothing to rebuild
      * (it keeps what none keeps) */
     int flash;
-    /* the products of the linear layers and of the stored-probabilities
-     * attention (device.h's ze_dev.math): ZE_F32 exact; ZE_BF16 / ZE_F16
-     * each operand rounded to 16 bits, the products accumulated in fp32
-     * (tensor cores); activations, weights' working copies, the softmax
-     * and flash attention stay fp32 */
+    /* the products of the linear layers and of the attention, stored-
+     * probabilities or flash (device.h's ze_dev.math): ZE_F32 exact;
+     * ZE_BF16 / ZE_F16 each operand rounded to 16 bits, the products
+     * accumulated in fp32 (tensor cores); activations, weights' working
+     * copies and the softmax stay fp32 */
     ze_dt math;
     int zero;                  /* 0..3 */
     int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */

@@ -257,6 +257,22 @@ diag "first loss (the forward): GPU $(jq '.losses[0]' "$outf"), CPU $(jq '.losse
 eng 1 2 4 0 0 dtype=1 gemm=bf16 backend=cuda
 ok $rc "bf16 storage and bf16 products on the GPU: runs" || diag "$err"
 within "$outf" "$tmp/gpu-fp32.json" 1e-2 "bf16 storage and products: within 1e-2 of the fp32 run on the GPU"
+# flash attention on the tensor cores (gemm=bf16 flash=1: k_flash_tc_*,
+# head size 16) against the CPU row's rounding twin (zk_flash_*_m), LLaMA
+# blocks (grouped K/V heads, rotary) over 152 tokens (three key tiles, the
+# last partial), SGD as above; and with 4 ranks sharing the GPU in tp 2 x
+# cp 2 (the part kernels) against the same CPU curve
+# shellcheck disable=SC2086
+eng 1 2 4 0 0 sgd=1 gemm=bf16 flash=1 $LLAMA seq=152
+cp "$outf" "$tmp/cpu-fa-tc.json"
+# shellcheck disable=SC2086
+eng 1 2 4 0 0 sgd=1 gemm=bf16 flash=1 $LLAMA seq=152 backend=cuda
+ok $rc "flash attention on the tensor cores (bf16, LLaMA blocks, 152 tokens): runs" || diag "$err"
+within "$outf" "$tmp/cpu-fa-tc.json" 1e-3 "flash attention on the tensor cores, SGD: the CPU row's rounding twin's curve within 1e-3 per step"
+# shellcheck disable=SC2086
+eng 4 2 4 0 0 sgd=1 gemm=bf16 flash=1 $LLAMA seq=152 tp=2 cp=2 backend=cuda
+ok $rc "flash attention on the tensor cores, tp 2 x cp 2 on 4 ranks sharing the GPU: runs" || diag "$err"
+within "$outf" "$tmp/cpu-fa-tc.json" 1e-3 "flash attention on the tensor cores, tp 2 x cp 2: the CPU row's 1-rank curve within 1e-3 per step"
 
 fi
 if part mem; then
@@ -355,6 +371,15 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
         grep -q "ERROR SUMMARY: 0 errors" "$errf" "$outf"
         ok $? "compute-sanitizer: ERROR SUMMARY: 0 errors"
     fi
+    # the tensor-core flash kernels (head size 64, 150 tokens: partial tiles
+    # of queries and keys, grouped K/V heads): out-of-bounds accesses, then
+    # shared-memory races between their warps
+    for tool in memcheck racecheck; do
+        run timeout --foreground 300 mpirun -np 1 compute-sanitizer --tool "$tool" --error-exitcode 99 "$ZPLAN_ENGINE" \
+            layers=1 hidden=128 heads=2 kv_heads=1 vocab=64 seq=150 steps=1 micro_batch=1 gemm=bf16 flash=1 \
+            backend=cuda
+        ok $rc "compute-sanitizer $tool: the tensor-core flash kernels, no error" || diag "$(tail -n 30 "$errf")"
+    done
 else
     skip "compute-sanitizer is not installed"
 fi

@@ -37,7 +37,11 @@ LLaMA family (an absent key is the GPT-2 value in parentheses):
                          before the float32 product; the bias's gradient,
                          the softmax and dS from float32 values
   flash_attention (false) true: the engine's flash attention, whose
-                         products stay float32 under gemm_math
+                         products round the same operands under gemm_math,
+                         the output's probabilities unnormalised, a tile of
+                         64 keys at a time at the running maximum (flash_out),
+                         where the head size is a multiple of 16 up to 128;
+                         at another head size they stay float32
 
 The step: gradients accumulated over the micro-batches, each scaled
 by loss_scale / accum (the mean); gradient clipping to the global norm
@@ -222,15 +226,50 @@ def norm_bwd(A, dout, cache, w):
 
 
 # config.json's gemm_math: the linear layers' operands rounded to it before
-# each float32 product (the sums stay float32), and the stored-probability
-# attention's (flash attention's products stay float32); main() sets it
+# each float32 product (the sums stay float32), and the attention's (flash
+# attention's too: its forward rounds each key tile's unnormalised
+# probabilities, flash_out below); main() sets it
 GEMM_MATH = ["fp32"]
 FLASH = [False]
+FA_TILE = 64    # the engine's flash tiles (cpu/kernels.c's ZK_FA_TILE, the CUDA row's key tiles)
 
 
-def att_round(x):
-    """an attention product's operand under gemm_math"""
-    return x if FLASH[0] else round16(x, GEMM_MATH[0])
+def flash_rounds(A):
+    """whether flash attention rounds its operands under gemm_math: for the
+    head sizes the tensor-core kernels take (a multiple of 16 up to 128,
+    cpu/kernels.c's zk_flash_round_heads); another stays float32"""
+    return GEMM_MATH[0] != "fp32" and A.hs % 16 == 0 and A.hs <= 128
+
+
+def att_rounder(A):
+    """an attention product's operand under gemm_math: rounded, but for
+    flash attention at a head size that stays float32"""
+    if FLASH[0] and not flash_rounds(A):
+        return lambda x: x
+    return lambda x: round16(x, GEMM_MATH[0])
+
+
+def flash_out(qr, kr, vr, scale, T):
+    """flash attention's output from rounded Q, K, V [B][NH][T][hs]: key
+    tiles of FA_TILE in order, a running row maximum m and sum l (of the
+    unrounded e^(S - m)), the output rescaled by e^(m_old - m_new) as m
+    grows and each tile's e^(S - m) rounded before its product with V"""
+    B, NH, _, hs = qr.shape
+    o = np.zeros((B, NH, T, hs), dtype=f32)
+    m = np.full((B, NH, T), -np.inf, dtype=f32)
+    l = np.zeros((B, NH, T), dtype=f32)
+    for c0 in range(0, T, FA_TILE):
+        c1 = min(c0 + FA_TILE, T)
+        s = (qr @ kr[:, :, c0:c1].transpose(0, 1, 3, 2)) * scale
+        s = np.where(np.arange(c0, c1)[None, :] > np.arange(T)[:, None], f32(-np.inf), s)
+        mn = np.maximum(m, s.max(-1))
+        with np.errstate(invalid="ignore"):
+            a = np.where(m == -np.inf, f32(0.0), np.exp(m - mn)).astype(f32)
+            e = np.where(s == -np.inf, f32(0.0), np.exp(s - mn[..., None])).astype(f32)
+        l = l * a + e.sum(-1, dtype=f32)
+        o = o * a[..., None] + round16(e, GEMM_MATH[0]) @ vr[:, :, c0:c1]
+        m = mn
+    return o * (f32(1.0) / l)[..., None]
 
 
 def linear_fwd(x, w, b=None):
@@ -312,14 +351,14 @@ def attention_fwd(A, qkv, B, T):
     v = r[:, :, C + KV * hs:].reshape(B, T, KV, hs).transpose(0, 2, 1, 3)
     ke, ve = k[:, A.kvmap], v[:, A.kvmap]           # [B][NH][T][hs]: each query head's K and V
     scale = f32(1.0) / np.sqrt(f32(hs))
-    R = att_round
+    R = att_rounder(A)
     s = (R(q) @ R(ke).transpose(0, 1, 3, 2)) * scale
     mask = np.triu(np.ones((T, T), dtype=bool), 1)
     s = np.where(mask, f32(-np.inf), s)
     e = np.exp(s - s.max(-1, keepdims=True))
     p = e * (f32(1.0) / e.sum(-1, keepdims=True, dtype=f32))
-    y = R(p) @ R(ve)
-    return y.transpose(0, 2, 1, 3).reshape(B * T, C), (q, ke, ve, p, scale)
+    y = flash_out(R(q), R(ke), R(ve), scale, T) if FLASH[0] and flash_rounds(A) else R(p) @ R(ve)
+    return y.transpose(0, 2, 1, 3).reshape(B * T, C), (q, ke, ve, p, scale, y)
 
 
 def attention_bwd(A, dy, cache, B, T):
@@ -327,13 +366,15 @@ def attention_bwd(A, dy, cache, B, T):
     dP = dY V^T, dV = P^T dY, dS = P (dP - rowsum(P dP)), dQ = scale dS K,
     dK = scale dS^T Q; a K/V head shared by several query heads gets the sum
     of their dK, dV"""
-    q, ke, ve, p, scale = cache
+    q, ke, ve, p, scale, y = cache
     hs, NH, KV = A.hs, A.NH, A.KV
-    R = att_round
+    R = att_rounder(A)
     dy = dy.reshape(B, T, NH, hs).transpose(0, 2, 1, 3)
     dp = R(dy) @ R(ve).transpose(0, 1, 3, 2)
     dve = R(p).transpose(0, 1, 3, 2) @ R(dy)
-    ds = scale * p * (dp - (p * dp).sum(-1, keepdims=True, dtype=f32))
+    # flash attention's row sums are D = dO . O (the unrounded dO and its output)
+    d = (dy * y).sum(-1, keepdims=True, dtype=f32) if FLASH[0] else (p * dp).sum(-1, keepdims=True, dtype=f32)
+    ds = scale * p * (dp - d)
     dq = R(ds) @ R(ke)
     dke = R(ds).transpose(0, 1, 3, 2) @ R(q)
     dk = np.zeros((B, KV, T, hs), dtype=dq.dtype)

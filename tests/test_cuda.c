@@ -169,6 +169,88 @@ static size_t bytes_differ(const void *a, const void *b, size_t n, size_t unit)
     return k;
 }
 
+/* Flash attention under 16-bit math on the tensor cores (head sizes a
+ * multiple of 16 up to 128): the GPU against the CPU row's rounding twin
+ * (zk_flash_*_m: the same operands rounded to the same bits at the same
+ * moments) within one 16-bit ulp of a term (a probability whose fp32 value
+ * sits at a rounding boundary may round the other way after the GPU's
+ * other summation order and exp), lse as fp32; its output farther than
+ * that from the exact kernel's (the operands were rounded); the backward
+ * from the CPU's out and lse, what it adds onto random gradients against
+ * what the CPU adds onto zeros; then a part of the sequence (context
+ * parallelism: queries T/4 .. T/2 - 1 against every key, the keys' and
+ * values' gradients into kv's layout). */
+static void flash_tc_case(const char *ska, const float *qkv, const float *dqkv, const float *go, const float *dgo,
+                          int B, int T, int C, int NH, int KV, ze_dt math)
+{
+    const size_t fs = sizeof(float);
+    int kv = KV > 0 ? KV : NH, hs = C / NH;
+    size_t ld3 = (size_t)C + 2 * (size_t)kv * hs, n3 = (size_t)B * T * ld3, NC = (size_t)B * T * C;
+    size_t nl = (size_t)B * NH * T;
+    const char *mn = ze_dt_names[math];
+    char what[96];
+    float *xo = xmalloc(NC * fs), *xl = xmalloc(nl * fs), *fo = xmalloc(NC * fs), *fl = xmalloc(nl * fs);
+    float *h = xmalloc((NC > n3 ? NC : n3) * fs), *g0 = hrand(n3, -1, 1), *fg = calloc(n3, fs);
+    float *dfo = dalloc(NC * fs), *dfl = dalloc(nl * fs), *dfg = up(g0, n3 * fs);
+    if (!fg)
+        abort();
+    cpu.ops->flash_fwd(&cpu, xo, xl, qkv, B, T, C, NH, KV);   /* exact */
+    cpu.math = gpu.math = math;
+    cpu.ops->flash_fwd(&cpu, fo, fl, qkv, B, T, C, NH, KV);
+    gpu.ops->flash_fwd(&gpu, dfo, dfl, dqkv, B, T, C, NH, KV);
+    snprintf(what, sizeof what, "%s math: flash_fwd out on the tensor cores", mn);
+    check_tol(what, ska, dfo, fo, NC, 1.0 / 256);
+    snprintf(what, sizeof what, "%s math: flash_fwd lse on the tensor cores", mn);
+    check(what, ska, dfl, fl, nl);
+    down(h, dfo, NC * fs);
+    double ex = normrel(h, xo, NC);
+    ok(ex > 1e-4, "%s math: flash_fwd out %s: %.3g from the exact kernel's (its operands rounded)", mn, ska, ex);
+    gpu.ops->copy(&gpu, dfo, ZE_DEVICE, fo, ZE_HOST, NC * fs);
+    gpu.ops->copy(&gpu, dfl, ZE_DEVICE, fl, ZE_HOST, nl * fs);
+    cpu.ops->flash_bwd(&cpu, fg, go, fo, fl, qkv, B, T, C, NH, KV);
+    gpu.ops->flash_bwd(&gpu, dfg, dgo, dfo, dfl, dqkv, B, T, C, NH, KV);
+    down(h, dfg, n3 * fs);
+    for (size_t i = 0; i < n3; i++)
+        h[i] -= g0[i];   /* what the GPU added */
+    double mr = maxrel(h, fg, n3);
+    ok(mr <= 1.0 / 256, "%s math: flash_bwd dqkv on the tensor cores %s: what it adds, max-rel %.3g (at most %.3g), "
+       "norm-rel %.3g", mn, ska, mr, 1.0 / 256, normrel(h, fg, n3));
+    /* a part of the sequence */
+    int q0 = T / 4, Tq = T / 4 > 0 ? T / 4 : 1;
+    size_t lk = 2 * (size_t)kv * hs, npq = (size_t)B * Tq * ld3, nkv = (size_t)B * T * lk;
+    size_t npo = (size_t)B * Tq * C, npl = (size_t)B * NH * Tq;
+    float *pq = xmalloc(npq * fs), *pk = xmalloc(nkv * fs), *pgo = hrand(npo, -1, 1);
+    for (int b = 0; b < B; b++) {
+        memcpy(pq + (size_t)b * Tq * ld3, qkv + ((size_t)b * T + q0) * ld3, (size_t)Tq * ld3 * fs);
+        for (int t = 0; t < T; t++)
+            memcpy(pk + ((size_t)b * T + t) * lk, qkv + ((size_t)b * T + t) * ld3 + C, lk * fs);
+    }
+    float *po = xmalloc(npo * fs), *pl = xmalloc(npl * fs), *pg = calloc(npq, fs), *pdk = calloc(nkv, fs);
+    float *dpq = up(pq, npq * fs), *dpk = up(pk, nkv * fs), *dpgo = up(pgo, npo * fs), *dpo = dalloc(npo * fs);
+    float *dpl = dalloc(npl * fs), *dpg = up(pg, npq * fs), *dpdk = up(pdk, nkv * fs);
+    if (!pg || !pdk)
+        abort();
+    cpu.ops->flash_fwd_part(&cpu, po, pl, pq, pk, B, Tq, q0, T, C, NH, KV);
+    gpu.ops->flash_fwd_part(&gpu, dpo, dpl, dpq, dpk, B, Tq, q0, T, C, NH, KV);
+    snprintf(what, sizeof what, "%s math: flash_fwd_part out on the tensor cores", mn);
+    check_tol(what, ska, dpo, po, npo, 1.0 / 256);
+    snprintf(what, sizeof what, "%s math: flash_fwd_part lse on the tensor cores", mn);
+    check(what, ska, dpl, pl, npl);
+    gpu.ops->copy(&gpu, dpo, ZE_DEVICE, po, ZE_HOST, npo * fs);
+    gpu.ops->copy(&gpu, dpl, ZE_DEVICE, pl, ZE_HOST, npl * fs);
+    cpu.ops->flash_bwd_part(&cpu, pg, pdk, pgo, po, pl, pq, pk, B, Tq, q0, T, C, NH, KV);
+    gpu.ops->flash_bwd_part(&gpu, dpg, dpdk, dpgo, dpo, dpl, dpq, dpk, B, Tq, q0, T, C, NH, KV);
+    snprintf(what, sizeof what, "%s math: flash_bwd_part dqkv (the queries') on the tensor cores", mn);
+    check_tol(what, ska, dpg, pg, npq, 1.0 / 256);
+    snprintf(what, sizeof what, "%s math: flash_bwd_part dkv on the tensor cores", mn);
+    check_tol(what, ska, dpdk, pdk, nkv, 1.0 / 256);
+    cpu.math = gpu.math = ZE_F32;
+    free(xo), free(xl), free(fo), free(fl), free(h), free(g0), free(fg);
+    free(pq), free(pk), free(pgo), free(po), free(pl), free(pg), free(pdk);
+    dfree(dfo), dfree(dfl), dfree(dfg), dfree(dpq), dfree(dpk), dfree(dpgo), dfree(dpo), dfree(dpl), dfree(dpg);
+    dfree(dpdk);
+}
+
 /* ------------------------------------------------------------ the model */
 
 typedef struct shape {
@@ -462,6 +544,20 @@ static void test_model(const shape *s)
             check("flash_bwd_part dkv", ska, dpdk, pdk, nkv);
             free(pq), free(pk), free(pgo), free(po), free(pl), free(pg), free(pdk);
             dfree(dpq), dfree(dpk), dfree(dpgo), dfree(dpo), dfree(dpl), dfree(dpg), dfree(dpdk);
+        }
+        if (hs % 16 == 0 && hs <= 128)
+            for (int mt = 0; mt < 2; mt++)
+                flash_tc_case(ska, qkv, dqkv, go, dgo, B, T, C, NH, KV, mt ? ZE_F16 : ZE_BF16);
+        else { /* another head size: exact under bf16 math on both rows */
+            size_t nl = (size_t)B * NH * T;
+            float *fo = xmalloc(NC * fs), *fl = xmalloc(nl * fs), *dfo = dalloc(NC * fs), *dfl = dalloc(nl * fs);
+            cpu.math = gpu.math = ZE_BF16;
+            cpu.ops->flash_fwd(&cpu, fo, fl, qkv, B, T, C, NH, KV);
+            gpu.ops->flash_fwd(&gpu, dfo, dfl, dqkv, B, T, C, NH, KV);
+            cpu.math = gpu.math = ZE_F32;
+            check("bf16 math, a head size no tensor-core kernel takes: flash_fwd out (exact on both rows)", ska, dfo,
+                  fo, NC);
+            free(fo), free(fl), dfree(dfo), dfree(dfl);
         }
         /* rotary positions, in place on qkv (V untouched), then backward on
          * the gradient; positions up to T - 1 with theta 10000 */

@@ -1,7 +1,7 @@
 /* test_math.c - the CPU row's GEMM arithmetic (device.h's ze_dev.math):
  * fp32 exact; bf16 and fp16 each operand of a linear layer's product, and
- * of the stored-probabilities attention's, rounded to 16 bits (nearest
- * even), the exact products summed in fp32.
+ * of the stored-probabilities and the flash attention's, rounded to 16
+ * bits (nearest even), the exact products summed in fp32.
  *
  * The expected values are derived here apart from the row: operands
  * rounded by frexp/rint to 8 (bf16) or 11 (fp16) significant bits, the
@@ -252,6 +252,126 @@ static void attention_case(ze_dev *d, const ashape *a, ze_dt math, int bits)
     free(scratch), free(dq0);
 }
 
+/* ---- flash attention under 16-bit math: the double reference of its
+ * tiles (keys in tiles of FA_TILE from 0, the CPU row's and the CUDA
+ * row's): per query row a running maximum m and sum l, each tile's
+ * unnormalised probabilities e^(S - m) rounded before the product with V;
+ * the backward from the given out and lse: P = e^(S - lse), D = dO . out
+ * (unrounded), dS rounded after scaling, P rounded for dV. */
+enum { FA_TILE = 64 };
+
+static void fa_ref_fwd(const ashape *a, const float *qkv, double *out, double *lse, int bits)
+{
+    int hs = a->C / a->NH, ld = a->C + 2 * a->KV * hs, grp = a->NH / a->KV, T = a->T;
+    double scale = (float)(1.0f / sqrtf((float)hs));
+    double *s = malloc((size_t)T * sizeof *s), *o = malloc((size_t)hs * sizeof *o);
+    if (!s || !o)
+        abort();
+    for (int b = 0; b < a->B; b++)
+        for (int h = 0; h < a->NH; h++) {
+            const float *row0 = qkv + (size_t)b * T * ld, *q = row0 + h * hs;
+            const float *k = row0 + a->C + (h / grp) * hs, *v = k + a->KV * hs;
+            for (int i = 0; i < T; i++) {
+                double m = -INFINITY, l = 0;
+                for (int e = 0; e < hs; e++)
+                    o[e] = 0;
+                for (int c0 = 0; c0 <= i; c0 += FA_TILE) {
+                    int c1 = c0 + FA_TILE < i + 1 ? c0 + FA_TILE : i + 1;
+                    double tm = -INFINITY;
+                    for (int j = c0; j < c1; j++) {
+                        double x = 0;
+                        for (int e = 0; e < hs; e++)
+                            x += rnd(q[(size_t)i * ld + e], bits) * rnd(k[(size_t)j * ld + e], bits);
+                        s[j] = scale * x;
+                        tm = fmax(tm, s[j]);
+                    }
+                    double mn = fmax(m, tm), al = m == -INFINITY ? 0 : exp(m - mn);
+                    l *= al;
+                    for (int e = 0; e < hs; e++)
+                        o[e] *= al;
+                    for (int j = c0; j < c1; j++) {
+                        double p = exp(s[j] - mn);
+                        l += p;
+                        for (int e = 0; e < hs; e++)
+                            o[e] += rnd((float)p, bits) * rnd(v[(size_t)j * ld + e], bits);
+                    }
+                    m = mn;
+                }
+                for (int e = 0; e < hs; e++)
+                    out[((size_t)b * T + i) * a->C + h * hs + e] = o[e] / l;
+                lse[((size_t)b * a->NH + h) * T + i] = m + log(l);
+            }
+        }
+    free(s), free(o);
+}
+
+static void fa_ref_bwd(const ashape *a, const float *qkv, const float *out, const float *lse, const float *dout,
+                       double *dqkv, int bits)
+{
+    int hs = a->C / a->NH, ld = a->C + 2 * a->KV * hs, grp = a->NH / a->KV, T = a->T;
+    double scale = (float)(1.0f / sqrtf((float)hs));
+    for (int b = 0; b < a->B; b++)
+        for (int h = 0; h < a->NH; h++) {
+            size_t r0 = (size_t)b * T * ld, qo = r0 + h * hs, ko = r0 + a->C + (h / grp) * hs, vo = ko + a->KV * hs;
+            size_t oo = (size_t)b * T * a->C + h * hs;
+            for (int i = 0; i < T; i++) {
+                double D = 0, ls = lse[((size_t)b * a->NH + h) * T + i];
+                for (int e = 0; e < hs; e++)
+                    D += (double)dout[oo + (size_t)i * a->C + e] * out[oo + (size_t)i * a->C + e];
+                for (int j = 0; j <= i; j++) {
+                    double x = 0, dp = 0;
+                    for (int e = 0; e < hs; e++) {
+                        x += rnd(qkv[qo + (size_t)i * ld + e], bits) * rnd(qkv[ko + (size_t)j * ld + e], bits);
+                        dp += rnd(dout[oo + (size_t)i * a->C + e], bits) * rnd(qkv[vo + (size_t)j * ld + e], bits);
+                    }
+                    double p = exp(scale * x - ls), ds = rnd((float)(scale * p * (dp - D)), bits);
+                    for (int e = 0; e < hs; e++) {
+                        dqkv[qo + (size_t)i * ld + e] += ds * rnd(qkv[ko + (size_t)j * ld + e], bits);
+                        dqkv[ko + (size_t)j * ld + e] += ds * rnd(qkv[qo + (size_t)i * ld + e], bits);
+                        dqkv[vo + (size_t)j * ld + e] += rnd((float)p, bits) * rnd(dout[oo + (size_t)i * a->C + e], bits);
+                    }
+                }
+            }
+        }
+}
+
+static void flash_case(ze_dev *d, const ashape *a, ze_dt math, int bits)
+{
+    int hs = a->C / a->NH, ld = a->C + 2 * a->KV * hs;
+    size_t n3 = (size_t)a->B * a->T * ld, no = (size_t)a->B * a->T * a->C, nl = (size_t)a->B * a->NH * a->T;
+    float *qkv = fill(n3), *out = fill(no), *lse = fill(nl), *dout = fill(no), *dq = fill(n3);
+    float *dq0 = malloc(n3 * sizeof *dq0);
+    double *ro = malloc(no * sizeof *ro), *rl = malloc(nl * sizeof *rl), *uo = malloc(no * sizeof *uo);
+    double *ul = malloc(nl * sizeof *ul), *rg = calloc(n3, sizeof *rg), *ug = calloc(n3, sizeof *ug);
+    if (!dq0 || !ro || !rl || !uo || !ul || !rg || !ug)
+        abort();
+    memcpy(dq0, dq, n3 * sizeof *dq);
+    d->math = math;
+    d->ops->flash_fwd(d, out, lse, qkv, a->B, a->T, a->C, a->NH, a->KV);
+    d->ops->flash_bwd(d, dq, dout, out, lse, qkv, a->B, a->T, a->C, a->NH, a->KV);
+    d->math = ZE_F32;
+    for (size_t i = 0; i < n3; i++)
+        dq0[i] = dq[i] - dq0[i];   /* what the backward added */
+    fa_ref_fwd(a, qkv, ro, rl, bits);
+    fa_ref_fwd(a, qkv, uo, ul, 0);
+    fa_ref_bwd(a, qkv, out, lse, dout, rg, bits);
+    fa_ref_bwd(a, qkv, out, lse, dout, ug, 0);
+    char sh[64];
+    snprintf(sh, sizeof sh, "B=%d T=%d C=%d NH=%d KV=%d", a->B, a->T, a->C, a->NH, a->KV);
+    double eo = normrel(out, ro, no), el = normrel(lse, rl, nl), eg = normrel(dq0, rg, n3);
+    double mo = normrel(out, uo, no), mg = normrel(dq0, ug, n3);
+    ok(el <= 1e-6, "%s flash %s: lse is the fp32 log-sum-exp of the rounded operands' scores (%.2g)",
+       ze_dt_names[math], sh, el);
+    ok(eo <= 1e-5 && mo > 10 * eo,
+       "%s flash %s: out from each tile's rounded e^(S - m) and V, %.2g of the reference (unrounded %.2g)",
+       ze_dt_names[math], sh, eo, mo);
+    ok(eg <= 1e-5 && mg > 10 * eg,
+       "%s flash %s: dQ, dK, dV from rounded dO, V, P, dS, K, Q, %.2g of the reference (unrounded %.2g)",
+       ze_dt_names[math], sh, eg, mg);
+    free(qkv), free(out), free(lse), free(dout), free(dq), free(dq0);
+    free(ro), free(rl), free(uo), free(ul), free(rg), free(ug);
+}
+
 int main(void)
 {
     ze_alloc a;
@@ -310,6 +430,34 @@ int main(void)
         attention_case(&d, &as[i], ZE_BF16, 8);
         if (i == 0)
             attention_case(&d, &as[i], ZE_F16, 11);
+    }
+    /* flash attention, heads of 16 (its products round at head sizes that
+     * are a multiple of 16): a short sequence with grouped K/V heads, and
+     * 150 tokens (key tiles of 64: two whole, the third partial, the
+     * running maximum moved); fp16 on the short one only, as above: over
+     * 150 keys small P and dS fall below fp16's normal range, where rnd's
+     * significant bits are not fp16's fixed 2^-24 steps */
+    static const ashape fs[] = {{2, 7, 32, 2, 1}, {1, 150, 32, 2, 2}};
+    for (int i = 0; i < 2; i++) {
+        flash_case(&d, &fs[i], ZE_BF16, 8);
+        if (i == 0)
+            flash_case(&d, &fs[i], ZE_F16, 11);
+    }
+    /* a head size of 8 (no tensor-core kernel takes it): exact under bf16
+     * math, the fp32 kernel's bits */
+    {
+        const ashape *sa = &as[1];
+        int hs = sa->C / sa->NH;
+        size_t n3 = (size_t)sa->B * sa->T * (sa->C + 2 * sa->KV * hs), no = (size_t)sa->B * sa->T * sa->C;
+        size_t nl = (size_t)sa->B * sa->NH * sa->T;
+        float *qkv = fill(n3), *o1 = fill(no), *o2 = fill(no), *l1 = fill(nl), *l2 = fill(nl);
+        d.ops->flash_fwd(&d, o1, l1, qkv, sa->B, sa->T, sa->C, sa->NH, sa->KV);
+        d.math = ZE_BF16;
+        d.ops->flash_fwd(&d, o2, l2, qkv, sa->B, sa->T, sa->C, sa->NH, sa->KV);
+        d.math = ZE_F32;
+        ok(!memcmp(o1, o2, no * sizeof *o1) && !memcmp(l1, l2, nl * sizeof *l1),
+           "bf16 flash with heads of 8: the exact kernel's out and lse, bit for bit (no tensor-core kernel takes it)");
+        free(qkv), free(o1), free(o2), free(l1), free(l2);
     }
     ze_dev_fini(&d);
     tap_plan(0);

@@ -309,32 +309,34 @@ static void c_attention_bwd(ze_dev *d, float *dqkv, float *scratch_, size_t scra
     zk_attention_bwd_m(dqkv, scratch_, dout, att, qkv, B, T, C, NH, KV, (int)d->math, att_scratch(d, T, C, NH));
 }
 
+/* (the same for flash attention's tiles) */
+static float *fa_scratch(ze_dev *d, int C, int NH)
+{
+    return d->math == ZE_F32 || !zk_flash_round_heads(C, NH) ? NULL : scratch(d, zk_flash_round_floats(C, NH));
+}
+
 static void c_flash_fwd(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    (void)d;
-    zk_flash_fwd(out, lse, qkv, B, T, C, NH, KV);
+    zk_flash_fwd_m(out, lse, qkv, B, T, C, NH, KV, (int)d->math, fa_scratch(d, C, NH));
 }
 
 static void c_flash_bwd(ze_dev *d, float *dqkv, const float *dout, const float *out, const float *lse,
                         const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    (void)d;
-    zk_flash_bwd(dqkv, dout, out, lse, qkv, B, T, C, NH, KV);
+    zk_flash_bwd_m(dqkv, dout, out, lse, qkv, B, T, C, NH, KV, (int)d->math, fa_scratch(d, C, NH));
 }
 
 static void c_flash_fwd_part(ze_dev *d, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
                              int q0, int Tk, int C, int NH, int KV)
 {
-    (void)d;
-    zk_flash_fwd_part(out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV);
+    zk_flash_fwd_part_m(out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, (int)d->math, fa_scratch(d, C, NH));
 }
 
 static void c_flash_bwd_part(ze_dev *d, float *dqkv, float *dkv, const float *dout, const float *out,
                              const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
                              int NH, int KV)
 {
-    (void)d;
-    zk_flash_bwd_part(dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV);
+    zk_flash_bwd_part_m(dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, (int)d->math, fa_scratch(d, C, NH));
 }
 
 static void c_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)

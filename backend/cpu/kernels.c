@@ -624,7 +624,51 @@ typedef struct zk_fa {
     int B, T, q0, Tk, C, NH, KV;
     const float *q, *k, *v;   /* the first sequence's Q, K and V of head 0 */
     size_t ld, ldk;           /* row strides of Q, of K and V */
+    int math;                 /* 16-bit math (1 bf16, 2 fp16): zk_fa_round */
+    float *rs;                /* its scratch: zk_flash_round_floats(hs) floats */
 } zk_fa;
+
+/* Under 16-bit math every operand of every tile product is rounded to
+ * nearest even, as the tensor cores take them (the CUDA row's
+ * k_flash_tc_*): Q and K for the scores, the tile's unnormalised
+ * probabilities e^(S - m) (m the running maximum) and V for the output;
+ * dO and V for dP, P and dO for dV, scale dS and K for dQ, scale dS and
+ * Q for dK.  The sums stay fp32, and so do the softmax's running maximum
+ * and sum, lse, D = rowsum(dO * O) (from the unrounded dO) and dS (from
+ * the unrounded P).  A tile's rounded copies (ZK_FA_TILE rows of hs
+ * each of Q, dO, K and V) live in the caller's scratch. */
+int zk_flash_round_heads(int C, int NH)
+{
+    return C > 0 && NH > 0 && C % NH == 0 && (C / NH) % 16 == 0 && C / NH <= 128;
+}
+
+size_t zk_flash_round_floats(int C, int NH)
+{
+    return C > 0 && NH > 0 ? 4 * (size_t)ZK_FA_TILE * (size_t)(C / NH) : 0;
+}
+
+/* rows x hs of src (row stride ld) rounded into dst (row stride hs), which
+ * the caller then reads with that stride; with math 0 nothing is copied */
+static const float *zk_fa_round(float *dst, const float *src, int rows, int hs, size_t ld, int math, size_t *ldo)
+{
+    if (!math) {
+        *ldo = ld;
+        return src;
+    }
+    zk_copy_round(dst, src, rows, hs, ld, math);
+    *ldo = (size_t)hs;
+    return dst;
+}
+
+static void zk_fa_round_rows(float *x, int rows, size_t ld, size_t n, int math)
+{
+    for (int i = 0; math && i < rows; i++) {
+        if (math == 1)
+            zk_round_bf16(x + (size_t)i * ld, n);
+        else
+            zk_round_f16(x + (size_t)i * ld, n);
+    }
+}
 
 static inline int zk_fa_rows(int q, int c0, int c1)
 {
@@ -641,6 +685,10 @@ static void zk_fa_fwd(const zk_fa *f, float *out, float *lse)
     size_t ld = f->ld, ldk = f->ldk;
     float scale = g.scale;
     float s[ZK_FA_TILE * ZK_FA_TILE], mx[ZK_FA_TILE], sum[ZK_FA_TILE];
+    float *rb = f->math ? f->rs : NULL;
+    if (f->math && !rb)
+        return;
+    float *qr = rb, *kr = rb ? rb + (size_t)ZK_FA_TILE * hs : NULL, *vr = rb ? kr + (size_t)ZK_FA_TILE * hs : NULL;
     for (int b = 0; b < f->B; b++)
         for (int h = 0; h < f->NH; h++) {
             const float *q = f->q + (size_t)b * (size_t)T * ld + (size_t)h * (size_t)hs;
@@ -654,10 +702,14 @@ static void zk_fa_fwd(const zk_fa *f, float *out, float *lse)
                     mx[i] = -INFINITY, sum[i] = 0.0f;
                     memset(o + (size_t)(r0 + i) * C, 0, (size_t)hs * sizeof *o);
                 }
+                size_t lq, lk, lv;
+                const float *qt = zk_fa_round(qr, q + (size_t)r0 * ld, nr, hs, ld, f->math, &lq);
                 for (int c0 = 0; c0 < q0 + r1; c0 += ZK_FA_TILE) {
                     int c1 = zk_fa_end(c0, Tk), nc = c1 - c0;
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, q + (size_t)r0 * ld, (int)ld,
-                             k + (size_t)c0 * ldk, (int)ldk, 0.0f, s, ZK_FA_TILE);
+                    const float *kt = zk_fa_round(kr, k + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lk);
+                    const float *vt = zk_fa_round(vr, v + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lv);
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, qt, (int)lq, kt, (int)lk,
+                             0.0f, s, ZK_FA_TILE);
                     for (int i = 0; i < nr; i++) {
                         float *sr = s + (size_t)i * ZK_FA_TILE, *orow = o + (size_t)(r0 + i) * C;
                         size_t n = (size_t)zk_fa_rows(q0 + r0 + i, c0, c1);
@@ -673,9 +725,10 @@ static void zk_fa_fwd(const zk_fa *f, float *out, float *lse)
                         }
                         memset(sr + n, 0, ((size_t)nc - n) * sizeof *sr);
                     }
+                    zk_fa_round_rows(s, nr, ZK_FA_TILE, (size_t)nc, f->math); /* (after the sums) */
                     /* O[r0:r1] += P . V[c0:c1] */
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, s, ZK_FA_TILE,
-                             v + (size_t)c0 * ldk, (int)ldk, 1.0f, o + (size_t)r0 * C, C);
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, s, ZK_FA_TILE, vt, (int)lv,
+                             1.0f, o + (size_t)r0 * C, C);
                 }
                 for (int i = 0; i < nr; i++) {
                     float *orow = o + (size_t)(r0 + i) * C, inv = 1.0f / sum[i];
@@ -698,6 +751,11 @@ static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const 
     size_t ld = f->ld, ldk = f->ldk;
     float scale = g.scale;
     float p[ZK_FA_TILE * ZK_FA_TILE], ds[ZK_FA_TILE * ZK_FA_TILE], dd[ZK_FA_TILE];
+    float *rb = f->math ? f->rs : NULL;
+    if (f->math && !rb)
+        return;
+    float *qr = rb, *dor = rb ? rb + (size_t)ZK_FA_TILE * hs : NULL;
+    float *kr = rb ? dor + (size_t)ZK_FA_TILE * hs : NULL, *vr = rb ? kr + (size_t)ZK_FA_TILE * hs : NULL;
     for (int b = 0; b < f->B; b++)
         for (int h = 0; h < f->NH; h++) {
             size_t qo = (size_t)b * (size_t)T * ld + (size_t)h * (size_t)hs;
@@ -711,14 +769,19 @@ static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const 
                 int r1 = zk_fa_end(r0, T), nr = r1 - r0;
                 for (int i = 0; i < nr; i++)
                     dd[i] = zk_row_dot(dO + (size_t)(r0 + i) * C, o + (size_t)(r0 + i) * C, (size_t)hs);
+                size_t lq, lo, lk, lv;
+                const float *qt = zk_fa_round(qr, q + (size_t)r0 * ld, nr, hs, ld, f->math, &lq);
+                const float *ot = zk_fa_round(dor, dO + (size_t)r0 * C, nr, hs, (size_t)C, f->math, &lo);
                 for (int c0 = 0; c0 < q0 + r1; c0 += ZK_FA_TILE) {
                     int c1 = zk_fa_end(c0, Tk), nc = c1 - c0;
+                    const float *kt = zk_fa_round(kr, k + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lk);
+                    const float *vt = zk_fa_round(vr, v + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lv);
                     /* P = e^(scale Q K^T - lse), 0 past each row's own position */
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, q + (size_t)r0 * ld, (int)ld,
-                             k + (size_t)c0 * ldk, (int)ldk, 0.0f, p, ZK_FA_TILE);
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, qt, (int)lq, kt, (int)lk,
+                             0.0f, p, ZK_FA_TILE);
                     /* dP = dO V^T */
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, 1.0f, dO + (size_t)r0 * C, C,
-                             v + (size_t)c0 * ldk, (int)ldk, 0.0f, ds, ZK_FA_TILE);
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, 1.0f, ot, (int)lo, vt, (int)lv,
+                             0.0f, ds, ZK_FA_TILE);
                     for (int i = 0; i < nr; i++) {
                         float *pr = p + (size_t)i * ZK_FA_TILE, *dr = ds + (size_t)i * ZK_FA_TILE;
                         size_t n = (size_t)zk_fa_rows(q0 + r0 + i, c0, c1);
@@ -728,13 +791,15 @@ static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const 
                         memset(pr + n, 0, ((size_t)nc - n) * sizeof *pr);
                         memset(dr + n, 0, ((size_t)nc - n) * sizeof *dr);
                     }
+                    zk_fa_round_rows(p, nr, ZK_FA_TILE, (size_t)nc, f->math); /* (after dS) */
+                    zk_fa_round_rows(ds, nr, ZK_FA_TILE, (size_t)nc, f->math);
                     /* dV[c0:c1] += P^T dO; dQ[r0:r1] += dS K; dK[c0:c1] += dS^T Q */
-                    zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, p, ZK_FA_TILE,
-                             dO + (size_t)r0 * C, C, 1.0f, dv + (size_t)c0 * ldk, (int)ldk);
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, ds, ZK_FA_TILE,
-                             k + (size_t)c0 * ldk, (int)ldk, 1.0f, dq + (size_t)r0 * ld, (int)ld);
-                    zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, ds, ZK_FA_TILE,
-                             q + (size_t)r0 * ld, (int)ld, 1.0f, dk + (size_t)c0 * ldk, (int)ldk);
+                    zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, p, ZK_FA_TILE, ot, (int)lo,
+                             1.0f, dv + (size_t)c0 * ldk, (int)ldk);
+                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, ds, ZK_FA_TILE, kt, (int)lk,
+                             1.0f, dq + (size_t)r0 * ld, (int)ld);
+                    zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, ds, ZK_FA_TILE, qt, (int)lq,
+                             1.0f, dk + (size_t)c0 * ldk, (int)ldk);
                 }
             }
         }
@@ -743,7 +808,7 @@ static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const 
 static zk_fa zk_fa_whole(const float *qkv, int B, int T, int C, int NH, int KV)
 {
     zk_att g;
-    zk_fa f = {B, T, 0, T, C, NH, KV, qkv, NULL, NULL, 0, 0};
+    zk_fa f = {B, T, 0, T, C, NH, KV, qkv, NULL, NULL, 0, 0, 0, NULL};
     if (zk_att_shape(&g, B, T, C, NH, KV))
         f.k = qkv + C, f.v = qkv + C + g.kvc, f.ld = f.ldk = (size_t)g.ld;
     return f;
@@ -752,40 +817,69 @@ static zk_fa zk_fa_whole(const float *qkv, int B, int T, int C, int NH, int KV)
 static zk_fa zk_fa_part(const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV)
 {
     zk_att g;
-    zk_fa f = {B, T, q0, Tk, C, NH, KV, qkv, NULL, NULL, 0, 0};
+    zk_fa f = {B, T, q0, Tk, C, NH, KV, qkv, NULL, NULL, 0, 0, 0, NULL};
     if (zk_att_shape(&g, B, T, C, NH, KV))
         f.k = kv, f.v = kv + g.kvc, f.ld = (size_t)g.ld, f.ldk = 2 * (size_t)g.kvc;
     return f;
 }
 
-ZK_HOT void zk_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
+ZK_HOT void zk_flash_fwd_m(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV, int math,
+                           float *rs)
 {
     zk_fa f = zk_fa_whole(qkv, B, T, C, NH, KV);
+    f.math = zk_flash_round_heads(C, NH) ? math : 0, f.rs = rs;
     zk_fa_fwd(&f, out, lse);
 }
 
-ZK_HOT void zk_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv, int B,
-                         int T, int C, int NH, int KV)
+ZK_HOT void zk_flash_bwd_m(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv,
+                           int B, int T, int C, int NH, int KV, int math, float *rs)
 {
     zk_fa f = zk_fa_whole(qkv, B, T, C, NH, KV);
+    f.math = zk_flash_round_heads(C, NH) ? math : 0, f.rs = rs;
     if (f.k)
         zk_fa_bwd(&f, dqkv, dqkv + (f.k - qkv), dqkv + (f.v - qkv), dout, out, lse);
 }
 
-ZK_HOT void zk_flash_fwd_part(float *out, float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk,
-                              int C, int NH, int KV)
+ZK_HOT void zk_flash_fwd_part_m(float *out, float *lse, const float *qkv, const float *kv, int B, int T, int q0,
+                                int Tk, int C, int NH, int KV, int math, float *rs)
 {
     zk_fa f = zk_fa_part(qkv, kv, B, T, q0, Tk, C, NH, KV);
+    f.math = zk_flash_round_heads(C, NH) ? math : 0, f.rs = rs;
     if (q0 >= 0 && q0 + T <= Tk)
         zk_fa_fwd(&f, out, lse);
 }
 
-ZK_HOT void zk_flash_bwd_part(float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
-                              const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV)
+ZK_HOT void zk_flash_bwd_part_m(float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
+                                const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV,
+                                int math, float *rs)
 {
     zk_fa f = zk_fa_part(qkv, kv, B, T, q0, Tk, C, NH, KV);
+    f.math = zk_flash_round_heads(C, NH) ? math : 0, f.rs = rs;
     if (f.k && q0 >= 0 && q0 + T <= Tk)
         zk_fa_bwd(&f, dqkv, dkv, dkv + (f.v - kv), dout, out, lse);
+}
+
+void zk_flash_fwd(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
+{
+    zk_flash_fwd_m(out, lse, qkv, B, T, C, NH, KV, 0, NULL);
+}
+
+void zk_flash_bwd(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv, int B, int T,
+                  int C, int NH, int KV)
+{
+    zk_flash_bwd_m(dqkv, dout, out, lse, qkv, B, T, C, NH, KV, 0, NULL);
+}
+
+void zk_flash_fwd_part(float *out, float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
+                       int NH, int KV)
+{
+    zk_flash_fwd_part_m(out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, 0, NULL);
+}
+
+void zk_flash_bwd_part(float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
+                       const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV)
+{
+    zk_flash_bwd_part_m(dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, 0, NULL);
 }
 
 /* ----------------------------------------------------------------- GELU */

@@ -118,6 +118,30 @@ void zk_flash_fwd_part(float *out, float *lse, const float *qkv, const float *kv
 void zk_flash_bwd_part(float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
                        const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV);
 
+/* The four under 16-bit math (math 1 bf16, 2 fp16; 0: exact, the
+ * functions above): every operand of every tile product rounded to
+ * nearest even as the tensor cores take them (Q and K for the scores, the
+ * tile's unnormalised probabilities e^(S - m) at the running maximum m and
+ * V for the output; dO and V for dP, P and dO for dV, scale dS and K for
+ * dQ, scale dS and Q for dK), the sums, the running maximum and sum, lse,
+ * D and dS fp32 (the CUDA row's tensor-core kernels' twin), for the head
+ * sizes those take (zk_flash_round_heads: a multiple of 16 up to 128);
+ * another head size is computed exactly under every math, as the CUDA
+ * row's fp32 kernels do.  rs holds zk_flash_round_floats(C, NH) floats, a
+ * few tiles' rounded copies (NULL with math 0; with math 1 or 2, a head
+ * size that rounds and no rs, nothing is done). */
+int zk_flash_round_heads(int C, int NH);
+size_t zk_flash_round_floats(int C, int NH);
+void zk_flash_fwd_m(float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV, int math,
+                    float *rs);
+void zk_flash_bwd_m(float *dqkv, const float *dout, const float *out, const float *lse, const float *qkv, int B,
+                    int T, int C, int NH, int KV, int math, float *rs);
+void zk_flash_fwd_part_m(float *out, float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk,
+                         int C, int NH, int KV, int math, float *rs);
+void zk_flash_bwd_part_m(float *dqkv, float *dkv, const float *dout, const float *out, const float *lse,
+                         const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV,
+                         int math, float *rs);
+
 /* Rotary positions, in place on qkv laid out as above: every Q and K head
  * of token t (at position t0 + t of its sequence: t0 > 0 for a part of
  * it, context parallelism) has its pairs (i, i + hs/2) rotated by

@@ -60,6 +60,7 @@ typedef struct cu_row {
     cudaEvent_t *gev;
     int gn;
     double gemm_s;
+    size_t smem_optin;    /* shared memory a block may opt into (the tensor-core flash kernels') */
 } cu_row;
 
 enum { GEV_PAIRS = 4096 };   /* (a pool that fills waits on the stream: rarely, at this size) */
@@ -438,29 +439,59 @@ static void cu_attention_bwd(ze_dev *d, float *dqkv, float *scratch, size_t scra
                                           : "the heads do not divide the width, or the KV heads the heads");
 }
 
+/* Flash attention: on the tensor cores under 16-bit math where the head
+ * size allows (zc_flash_tc_fits: a multiple of 16 up to 128, as the CPU
+ * row's zk_flash_round_heads says, and their shared memory fits this
+ * GPU), else the exact fp32 kernels: under every math for another head
+ * size, as on the CPU row; under 16-bit math on a GPU whose blocks have
+ * too little shared memory (before Ampere's data-centre parts, the
+ * larger head sizes), a difference from the CPU row of the rounding. */
+static int tc_flash(ze_dev *d, int C, int NH)
+{
+    return d->math != ZE_F32 && zc_flash_tc_fits(C, NH, row(d)->smem_optin);
+}
+
 static void cu_flash_fwd(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    CU(d, "flash_fwd kernel", zc_flash_fwd(row(d)->st, out, lse, qkv, B, T, C, NH, KV));
+    if (tc_flash(d, C, NH))
+        CU(d, "flash_fwd tensor-core kernel",
+           zc_flash_tc_fwd(row(d)->st, out, lse, qkv, NULL, B, T, 0, T, C, NH, KV, d->math == ZE_F16));
+    else
+        CU(d, "flash_fwd kernel", zc_flash_fwd(row(d)->st, out, lse, qkv, B, T, C, NH, KV));
 }
 
 static void cu_flash_bwd(ze_dev *d, float *dqkv, const float *dout, const float *out, const float *lse,
                          const float *qkv, int B, int T, int C, int NH, int KV)
 {
-    CU(d, "flash_bwd kernel", zc_flash_bwd(row(d)->st, dqkv, dout, out, lse, qkv, B, T, C, NH, KV));
+    if (tc_flash(d, C, NH))
+        CU(d, "flash_bwd tensor-core kernel",
+           zc_flash_tc_bwd(row(d)->st, dqkv, NULL, dout, out, lse, qkv, NULL, B, T, 0, T, C, NH, KV,
+                           d->math == ZE_F16));
+    else
+        CU(d, "flash_bwd kernel", zc_flash_bwd(row(d)->st, dqkv, dout, out, lse, qkv, B, T, C, NH, KV));
 }
 
 static void cu_flash_fwd_part(ze_dev *d, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
                               int q0, int Tk, int C, int NH, int KV)
 {
-    CU(d, "flash_fwd_part kernel", zc_flash_fwd_part(row(d)->st, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV));
+    if (tc_flash(d, C, NH))
+        CU(d, "flash_fwd_part tensor-core kernel",
+           zc_flash_tc_fwd(row(d)->st, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, d->math == ZE_F16));
+    else
+        CU(d, "flash_fwd_part kernel", zc_flash_fwd_part(row(d)->st, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV));
 }
 
 static void cu_flash_bwd_part(ze_dev *d, float *dqkv, float *dkv, const float *dout, const float *out,
                               const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
                               int NH, int KV)
 {
-    CU(d, "flash_bwd_part kernel",
-       zc_flash_bwd_part(row(d)->st, dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV));
+    if (tc_flash(d, C, NH))
+        CU(d, "flash_bwd_part tensor-core kernel",
+           zc_flash_tc_bwd(row(d)->st, dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV,
+                           d->math == ZE_F16));
+    else
+        CU(d, "flash_bwd_part kernel",
+           zc_flash_bwd_part(row(d)->st, dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV));
 }
 
 static void cu_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
@@ -837,6 +868,7 @@ int ze_dev_cuda_init(ze_dev *d, ze_alloc *a, int ordinal, uint64_t used_before)
     struct cudaDeviceProp prop;
     INIT_CU("cudaGetDeviceProperties", cudaGetDeviceProperties(&prop, ordinal));
     snprintf(d->desc, sizeof d->desc, "%.95s", prop.name);
+    r->smem_optin = prop.sharedMemPerBlockOptin;
 
     /* what the row's own small allocations took counts with its context,
      * so that the next rank on this GPU starts from here */

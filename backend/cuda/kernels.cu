@@ -12,14 +12,19 @@
  *    the query heads of a group share): atomicAdd;
  *  - the stored-probabilities attention's products are cuBLAS's
  *    (attn_batched.c's sequence, device_cuda.c's calls), around the row
- *    kernels k_causal_softmax and k_softmax_bwd.
+ *    kernels k_causal_softmax and k_softmax_bwd;
+ *  - flash attention under 16-bit math: tiles on the tensor cores (WMMA,
+ *    k_flash_tc_*), the one part written for speed so far.
  * Sums are therefore taken in another order than the CPU's (results agree
  * to rounding, not bit for bit), except where no sum is involved: the 16-bit
  * conversions are the CPU's bit manipulations (bit-identical), and the
  * optimizer steps use the _rn intrinsics so that nothing is contracted into
  * an FMA (the CPU, ISO C, contracts nothing), which makes them bit-identical
  * too.  No --use_fast_math: expf, sqrtf and division are the accurate ones. */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <mma.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -536,6 +541,345 @@ __global__ void k_flash_bwd(float *dqkv, float *dkv, const float *dout, const fl
     }
 }
 
+/* ------------------------------------ flash-style attention on tensor cores */
+
+/* The same attention under 16-bit math (the row's math bf16 or fp16, a
+ * head size a multiple of 16 up to 128), FlashAttention-2's tiling on the
+ * tensor cores (WMMA 16 x 16 x 16, 16-bit operands, fp32 accumulators),
+ * the CPU row's zk_flash_*_m twin rounding the same operands at the same
+ * moments: Q, K, V rounded as the tiles are loaded (the CPU's bits:
+ * half.h), S = Q K^T, each key tile's unnormalised probabilities e^(S - m)
+ * at the running maximum m rounded before P V; the running maximum and
+ * sum, lse and the output's rescaling fp32.  Key tiles are TC_BC = 64
+ * keys from key 0, the CPU's ZK_FA_TILE, so the running maxima are the
+ * CPU's and so is every rounded P.
+ * Forward: a block (4 warps) per (b, h, tile of TC_BR = 64 queries), a
+ * warp its 16 query rows; the key tiles up to the tile's last position.
+ * Shared: Q, K, V tiles (16-bit, rows padded by 8), the warps' scores
+ * (fp32) and probabilities (16-bit), the output accumulated in shared
+ * memory (fp32: rescaled row by row, then loaded as the accumulator of
+ * P V), each row's m and l.
+ * Backward: a block per (b, h, tile of 64 keys), over the query tiles
+ * that see any of its keys: P = e^(S - lse), dP = dO V^T (rounded dO),
+ * dS = scale P (dP - D) with D = dO . out from the unrounded values;
+ * dV += P^T dO and dK += dS^T Q (P, dS rounded) in each warp's fragments
+ * for its 16 keys, dQ += dS K by atomicAdd into dqkv (other key tiles add
+ * to the same rows); at the end the tile's dK, dV by atomicAdd into dkv
+ * (the query heads of a group share a K/V head).  The sums are the tensor
+ * cores' (fp32, another order than OpenBLAS's). */
+constexpr int TC_BR = 64, TC_BC = 64, TC_TPB = 128, TC_MAXD = 8;
+
+template <typename T16> __device__ __forceinline__ T16 tc_cvt(float x);
+template <> __device__ __forceinline__ __nv_bfloat16 tc_cvt<__nv_bfloat16>(float x)
+{
+    return __ushort_as_bfloat16(ze_f32_to_bf16(x));
+}
+template <> __device__ __forceinline__ __half tc_cvt<__half>(float x) { return __ushort_as_half(ze_f32_to_f16(x)); }
+
+/* the shared-memory layout of both kernels: byte offsets from the start
+ * (each a multiple of 128 bytes, WMMA's pointers wanting 32), row strides
+ * in elements (multiples of 8 for 16-bit, 4 for fp32, as WMMA's ldm) */
+struct tc_smem {
+    int ldh, lds, ldp, ldo;
+    size_t q, k, v, s, s2, p, p2, o, m, l, total;
+};
+
+__host__ __device__ inline size_t tc_up(size_t x) { return (x + 127) / 128 * 128; }
+
+/* bwd 0: the forward's (s2, p2 unused); 1: the backward's (s: P, s2: dP,
+ * their room reused by dQ; p, p2: the rounded P and dS; q: Q, o: dO;
+ * m, l: lse and D) */
+__host__ __device__ inline tc_smem tc_layout(int hs, int bwd)
+{
+    tc_smem L;
+    L.ldh = hs + 8, L.lds = TC_BC + 4, L.ldp = TC_BC + 8, L.ldo = hs + 4;
+    size_t h16 = 2, at = 0;
+    L.q = at, at = tc_up(at + (size_t)TC_BR * L.ldh * h16);
+    L.k = at, at = tc_up(at + (size_t)TC_BC * L.ldh * h16);
+    L.v = at, at = tc_up(at + (size_t)TC_BC * L.ldh * h16);
+    if (bwd) { /* o: dO (16-bit); s, s2 then dQ (fp32, ldo) over both */
+        L.o = at, at = tc_up(at + (size_t)TC_BR * L.ldh * h16);
+        L.s = at;
+        size_t ss = tc_up((size_t)TC_BR * L.lds * 4);
+        L.s2 = at + ss;
+        size_t need = 2 * ss > (size_t)TC_BR * L.ldo * 4 ? 2 * ss : tc_up((size_t)TC_BR * L.ldo * 4);
+        at = tc_up(at + need);
+    } else {
+        L.s = at, at = tc_up(at + (size_t)TC_BR * L.lds * 4);
+        L.s2 = 0;
+    }
+    L.p = at, at = tc_up(at + (size_t)TC_BR * L.ldp * h16);
+    if (bwd)
+        L.p2 = at, at = tc_up(at + (size_t)TC_BR * L.ldp * h16);
+    else {
+        L.p2 = 0;
+        L.o = at, at = tc_up(at + (size_t)TC_BR * L.ldo * 4);
+    }
+    L.m = at, at = tc_up(at + TC_BR * 4);
+    L.l = at, at = tc_up(at + TC_BR * 4);
+    L.total = at;
+    return L;
+}
+
+/* a warp's 16 x 64 product tile: out (fp32, ldo) = A (16 x n16*16 rows of
+ * a, row-major, lda) times B^T where B is 64 x n16*16 row-major (ldb):
+ * scores S = Q K^T and dP = dO V^T */
+template <typename T16>
+__device__ __forceinline__ void tc_abt(float *out, int ldo, const T16 *a, int lda, const T16 *b, int ldb, int n16)
+{
+    using namespace nvcuda;
+#pragma unroll
+    for (int nb = 0; nb < TC_BC / 16; nb++) {
+        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+        wmma::fill_fragment(acc, 0.0f);
+#pragma unroll
+        for (int kb = 0; kb < TC_MAXD; kb++)
+            if (kb < n16) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T16, wmma::row_major> fa;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T16, wmma::col_major> fb;
+                wmma::load_matrix_sync(fa, a + kb * 16, lda);
+                wmma::load_matrix_sync(fb, b + (size_t)nb * 16 * ldb + kb * 16, ldb);
+                wmma::mma_sync(acc, fa, fb, acc);
+            }
+        wmma::store_matrix_sync(out + nb * 16, acc, ldo, wmma::mem_row_major);
+    }
+}
+
+/* the tile's rows [0, rows) x hs of src (row stride lds, fp32) rounded into
+ * dst (16-bit, row stride ldh), zeros for the rows past n; all threads */
+template <typename T16>
+__device__ __forceinline__ void tc_load(T16 *dst, int ldh, const float *src, size_t lds, int n, int rows, int hs)
+{
+    for (int idx = threadIdx.x; idx < rows * hs; idx += blockDim.x) {
+        int i = idx / hs, d = idx - i * hs;
+        dst[i * ldh + d] = tc_cvt<T16>(i < n ? src[(size_t)i * lds + d] : 0.0f);
+    }
+}
+
+template <typename T16>
+__global__ void __launch_bounds__(TC_TPB) k_flash_tc_fwd(float *out, float *lse, const float *qkv, const float *kv,
+                                                         size_t ldk, int q0, int Tk, int B, int T, int C, int NH,
+                                                         int KV, float scale)
+{
+    using namespace nvcuda;
+    extern __shared__ __align__(128) unsigned char tsm[];
+    const int hs = C / NH, nd = hs / 16, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, w0 = warp * 16;
+    const tc_smem L = tc_layout(hs, 0);
+    T16 *sQ = (T16 *)(tsm + L.q), *sK = (T16 *)(tsm + L.k), *sV = (T16 *)(tsm + L.v), *sP = (T16 *)(tsm + L.p);
+    float *sS = (float *)(tsm + L.s), *sO = (float *)(tsm + L.o), *sM = (float *)(tsm + L.m),
+          *sL = (float *)(tsm + L.l);
+    const size_t kvc = (size_t)KV * (size_t)hs, ld3 = (size_t)C + 2 * kvc, grp = (size_t)(NH / KV);
+    const int nqt = (T + TC_BR - 1) / TC_BR;
+    const size_t tiles = (size_t)B * (size_t)NH * (size_t)nqt;
+    for (size_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int qt = nqt - 1 - (int)(tile % (size_t)nqt); /* the longest rows first */
+        const size_t bh = tile / (size_t)nqt, h = bh % (size_t)NH, b = bh / (size_t)NH;
+        const int r0 = qt * TC_BR, nr = T - r0 < TC_BR ? T - r0 : TC_BR;
+        const float *kb = kv + b * (size_t)Tk * ldk + (h / grp) * (size_t)hs, *vb = kb + kvc;
+        __syncthreads(); /* the previous tile's readers are done */
+        tc_load(sQ, L.ldh, qkv + (b * (size_t)T + (size_t)r0) * ld3 + h * (size_t)hs, ld3, nr, TC_BR, hs);
+        for (int idx = threadIdx.x; idx < TC_BR * hs; idx += blockDim.x)
+            sO[(idx / hs) * L.ldo + idx % hs] = 0.0f;
+        for (int i = threadIdx.x; i < TC_BR; i += blockDim.x)
+            sM[i] = -INFINITY, sL[i] = 0.0f;
+        const int kend = q0 + r0 + nr < Tk ? q0 + r0 + nr : Tk; /* keys 0 .. kend - 1 */
+        for (int c0 = 0; c0 < kend; c0 += TC_BC) {
+            const int nc = kend - c0 < TC_BC ? kend - c0 : TC_BC;
+            __syncthreads(); /* the last key tile's readers are done; Q, O, m, l published */
+            tc_load(sK, L.ldh, kb + (size_t)c0 * ldk, ldk, nc, TC_BC, hs);
+            tc_load(sV, L.ldh, vb + (size_t)c0 * ldk, ldk, nc, TC_BC, hs);
+            __syncthreads();
+            if (w0 >= nr || q0 + r0 + w0 + 15 < c0)
+                continue; /* no row of this warp, or none that sees a key of the tile */
+            tc_abt(sS + w0 * L.lds, L.lds, sQ + w0 * L.ldh, L.ldh, sK, L.ldh, nd);
+            __syncwarp();
+            { /* the online softmax: two lanes a row, 32 columns each */
+                const int i = w0 + (lane >> 1), c1 = (lane & 1) * 32, pos = q0 + r0 + i;
+                float *sr = sS + i * L.lds;
+                T16 *pr = sP + i * L.ldp;
+                float tm = -INFINITY;
+                for (int c = c1; c < c1 + 32; c++) {
+                    float x = i < nr && c < nc && c0 + c <= pos ? sr[c] * scale : -INFINITY;
+                    sr[c] = x;
+                    tm = fmaxf(tm, x);
+                }
+                tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, 1));
+                const float mo = sM[i], mn = fmaxf(mo, tm), al = mo == -INFINITY ? 0.0f : expf(mo - mn);
+                float ps = 0.0f;
+                for (int c = c1; c < c1 + 32; c++) {
+                    float p = sr[c] == -INFINITY ? 0.0f : expf(sr[c] - mn);
+                    ps += p;
+                    pr[c] = tc_cvt<T16>(p);
+                }
+                ps += __shfl_xor_sync(0xffffffffu, ps, 1); /* (both lanes have read sM[i]) */
+                if (!(lane & 1))
+                    sL[i] = sL[i] * al + ps, sM[i] = mn;
+                for (int d = lane & 1; d < hs; d += 2)
+                    sO[i * L.ldo + d] *= al;
+            }
+            __syncwarp();
+#pragma unroll
+            for (int db = 0; db < TC_MAXD; db++)
+                if (db < nd) { /* O += P V */
+                    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+                    float *o = sO + w0 * L.ldo + db * 16;
+                    wmma::load_matrix_sync(acc, o, L.ldo, wmma::mem_row_major);
+#pragma unroll
+                    for (int kb2 = 0; kb2 < TC_BC / 16; kb2++) {
+                        wmma::fragment<wmma::matrix_a, 16, 16, 16, T16, wmma::row_major> fa;
+                        wmma::fragment<wmma::matrix_b, 16, 16, 16, T16, wmma::row_major> fb;
+                        wmma::load_matrix_sync(fa, sP + w0 * L.ldp + kb2 * 16, L.ldp);
+                        wmma::load_matrix_sync(fb, sV + kb2 * 16 * L.ldh + db * 16, L.ldh);
+                        wmma::mma_sync(acc, fa, fb, acc);
+                    }
+                    wmma::store_matrix_sync(o, acc, L.ldo, wmma::mem_row_major);
+                }
+            __syncwarp();
+        }
+        __syncthreads(); /* every warp's O, m, l */
+        for (int idx = threadIdx.x; idx < nr * hs; idx += blockDim.x) {
+            int i = idx / hs, d = idx - i * hs;
+            out[(b * (size_t)T + (size_t)(r0 + i)) * (size_t)C + h * (size_t)hs + d] = sO[i * L.ldo + d] / sL[i];
+        }
+        for (int i = threadIdx.x; i < nr; i += blockDim.x)
+            lse[bh * (size_t)T + (size_t)(r0 + i)] = sM[i] + logf(sL[i]);
+    }
+}
+
+/* a warp's 16 rows of fragments acc (16 x nd*16) added by atomicAdd into
+ * dst (row stride ldd) through st (its 16 rows of shared memory, stride
+ * lds); rows n and past skipped */
+__device__ __forceinline__ void tc_put(nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> (&acc)[TC_MAXD],
+                                       float *st, int lds, int nd, float *dst, size_t ldd, int n, int hs)
+{
+    const int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int db = 0; db < TC_MAXD; db++)
+        if (db < nd)
+            nvcuda::wmma::store_matrix_sync(st + db * 16, acc[db], lds, nvcuda::wmma::mem_row_major);
+    __syncwarp();
+    for (int idx = lane; idx < 16 * hs; idx += 32) {
+        int j = idx / hs, d = idx - j * hs;
+        if (j < n)
+            atomicAdd(dst + (size_t)j * ldd + d, st[j * lds + d]);
+    }
+    __syncwarp();
+}
+
+template <typename T16>
+__global__ void __launch_bounds__(TC_TPB) k_flash_tc_bwd(float *dqkv, float *dkv, const float *dout, const float *out,
+                                                         const float *lse, const float *qkv, const float *kv,
+                                                         size_t ldk, int q0, int Tk, int B, int T, int C, int NH,
+                                                         int KV, float scale)
+{
+    using namespace nvcuda;
+    extern __shared__ __align__(128) unsigned char tsm[];
+    const int hs = C / NH, nd = hs / 16, warp = threadIdx.x >> 5, lane = threadIdx.x & 31, w0 = warp * 16;
+    const tc_smem L = tc_layout(hs, 1);
+    T16 *sQ = (T16 *)(tsm + L.q), *sK = (T16 *)(tsm + L.k), *sV = (T16 *)(tsm + L.v), *sdO = (T16 *)(tsm + L.o);
+    T16 *sP = (T16 *)(tsm + L.p), *sdS = (T16 *)(tsm + L.p2);
+    float *sS = (float *)(tsm + L.s), *sdP = (float *)(tsm + L.s2), *sdQ = (float *)(tsm + L.s);
+    float *sLse = (float *)(tsm + L.m), *sD = (float *)(tsm + L.l);
+    const size_t kvc = (size_t)KV * (size_t)hs, ld3 = (size_t)C + 2 * kvc, grp = (size_t)(NH / KV);
+    const int nkt = (Tk + TC_BC - 1) / TC_BC;
+    const size_t tiles = (size_t)B * (size_t)NH * (size_t)nkt;
+    for (size_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int kt = (int)(tile % (size_t)nkt), c0 = kt * TC_BC, nc = Tk - c0 < TC_BC ? Tk - c0 : TC_BC;
+        const size_t bh = tile / (size_t)nkt, h = bh % (size_t)NH, b = bh / (size_t)NH;
+        const int first = c0 - q0 > 0 ? c0 - q0 : 0; /* the first query row that sees key c0 */
+        if (first >= T)
+            continue; /* (the same for every thread) */
+        const size_t kof = b * (size_t)Tk * ldk + (h / grp) * (size_t)hs;
+        wmma::fragment<wmma::accumulator, 16, 16, 16, float> adk[TC_MAXD], adv[TC_MAXD];
+#pragma unroll
+        for (int db = 0; db < TC_MAXD; db++)
+            wmma::fill_fragment(adk[db], 0.0f), wmma::fill_fragment(adv[db], 0.0f);
+        __syncthreads(); /* the previous tile's readers are done */
+        tc_load(sK, L.ldh, kv + kof + (size_t)c0 * ldk, ldk, nc, TC_BC, hs);
+        tc_load(sV, L.ldh, kv + kof + kvc + (size_t)c0 * ldk, ldk, nc, TC_BC, hs);
+        for (int r0 = first / TC_BR * TC_BR; r0 < T; r0 += TC_BR) {
+            const int nr = T - r0 < TC_BR ? T - r0 : TC_BR;
+            const size_t qrow = b * (size_t)T + (size_t)r0;
+            __syncthreads(); /* the last query tile's readers are done */
+            tc_load(sQ, L.ldh, qkv + qrow * ld3 + h * (size_t)hs, ld3, nr, TC_BR, hs);
+            tc_load(sdO, L.ldh, dout + qrow * (size_t)C + h * (size_t)hs, (size_t)C, nr, TC_BR, hs);
+            for (int i = warp; i < TC_BR; i += TC_TPB / 32) { /* D = dO . out, a warp a row */
+                float part = 0.0f;
+                const size_t o = (qrow + (size_t)i) * (size_t)C + h * (size_t)hs;
+                for (int d = lane; i < nr && d < hs; d += 32)
+                    part += dout[o + d] * out[o + d];
+                part = warp_sum(part);
+                if (lane == 0)
+                    sD[i] = part, sLse[i] = i < nr ? lse[bh * (size_t)T + (size_t)(r0 + i)] : 0.0f;
+            }
+            __syncthreads();
+            const bool live = w0 < nr && q0 + r0 + w0 + 15 >= c0; /* a row of the warp sees a key of the tile */
+            if (live) {
+                tc_abt(sS + w0 * L.lds, L.lds, sQ + w0 * L.ldh, L.ldh, sK, L.ldh, nd);
+                tc_abt(sdP + w0 * L.lds, L.lds, sdO + w0 * L.ldh, L.ldh, sV, L.ldh, nd);
+                __syncwarp();
+            }
+            { /* P and dS, rounded: two lanes a row, 32 columns each (zeros for a dead strip) */
+                const int i = w0 + (lane >> 1), c1 = (lane & 1) * 32, pos = q0 + r0 + i;
+                for (int c = c1; c < c1 + 32; c++) {
+                    float p = 0.0f, ds = 0.0f;
+                    if (live && i < nr && c < nc && c0 + c <= pos) {
+                        p = expf(sS[i * L.lds + c] * scale - sLse[i]);
+                        ds = scale * p * (sdP[i * L.lds + c] - sD[i]);
+                    }
+                    sP[i * L.ldp + c] = tc_cvt<T16>(p);
+                    sdS[i * L.ldp + c] = tc_cvt<T16>(ds);
+                }
+            }
+            __syncthreads(); /* every strip's P and dS */
+            /* dV += P^T dO, dK += dS^T Q for the warp's 16 keys */
+#pragma unroll
+            for (int db = 0; db < TC_MAXD; db++)
+                if (db < nd) {
+#pragma unroll
+                    for (int qb = 0; qb < TC_BR / 16; qb++) {
+                        wmma::fragment<wmma::matrix_a, 16, 16, 16, T16, wmma::col_major> fa;
+                        wmma::fragment<wmma::matrix_b, 16, 16, 16, T16, wmma::row_major> fb;
+                        wmma::load_matrix_sync(fa, sP + qb * 16 * L.ldp + w0, L.ldp);
+                        wmma::load_matrix_sync(fb, sdO + qb * 16 * L.ldh + db * 16, L.ldh);
+                        wmma::mma_sync(adv[db], fa, fb, adv[db]);
+                        wmma::load_matrix_sync(fa, sdS + qb * 16 * L.ldp + w0, L.ldp);
+                        wmma::load_matrix_sync(fb, sQ + qb * 16 * L.ldh + db * 16, L.ldh);
+                        wmma::mma_sync(adk[db], fa, fb, adk[db]);
+                    }
+                }
+            if (live) { /* dQ += dS K for the warp's 16 query rows (sdQ over the spent S, dP) */
+#pragma unroll
+                for (int db = 0; db < TC_MAXD; db++)
+                    if (db < nd) {
+                        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+                        wmma::fill_fragment(acc, 0.0f);
+#pragma unroll
+                        for (int kb2 = 0; kb2 < TC_BC / 16; kb2++) {
+                            wmma::fragment<wmma::matrix_a, 16, 16, 16, T16, wmma::row_major> fa;
+                            wmma::fragment<wmma::matrix_b, 16, 16, 16, T16, wmma::row_major> fb;
+                            wmma::load_matrix_sync(fa, sdS + w0 * L.ldp + kb2 * 16, L.ldp);
+                            wmma::load_matrix_sync(fb, sK + kb2 * 16 * L.ldh + db * 16, L.ldh);
+                            wmma::mma_sync(acc, fa, fb, acc);
+                        }
+                        wmma::store_matrix_sync(sdQ + w0 * L.ldo + db * 16, acc, L.ldo, wmma::mem_row_major);
+                    }
+                __syncwarp();
+                for (int idx = lane; idx < 16 * hs; idx += 32) {
+                    int i = w0 + idx / hs, d = idx % hs;
+                    if (i < nr)
+                        atomicAdd(dqkv + (qrow + (size_t)i) * ld3 + h * (size_t)hs + d, sdQ[i * L.ldo + d]);
+                }
+            }
+        }
+        __syncthreads(); /* every warp's dQ rows are out of sdQ */
+        /* the tile's dK, then dV: the warp's 16 keys through its rows of sdQ */
+        float *st = sdQ + w0 * L.ldo;
+        tc_put(adk, st, L.ldo, nd, dkv + kof + (size_t)(c0 + w0) * ldk, ldk, nc - w0, hs);
+        tc_put(adv, st, L.ldo, nd, dkv + kof + kvc + (size_t)(c0 + w0) * ldk, ldk, nc - w0, hs);
+    }
+}
+
 /* ---------------------------------------------------------------- rotary */
 
 /* One block per token row (b, t) of qkv (ld floats a row): the pairs
@@ -1019,6 +1363,89 @@ cudaError_t zc_flash_bwd_part(cudaStream_t s, float *dqkv, float *dkv, const flo
     size_t ldk = 2 * (size_t)KV * (size_t)(C / NH);
     k_flash_bwd<<<grid_for(rows, 1, MAX_ROW_BLOCKS), ATT_TPB, shm, s>>>(dqkv, dkv, dout, out, lse, qkv, kv, ldk, q0, Tk,
                                                                        B, T, C, NH, KV, scale);
+    return cudaGetLastError();
+}
+
+int zc_flash_tc_fits(int C, int NH, size_t smem)
+{
+    if (C <= 0 || NH <= 0 || C % NH)
+        return 0;
+    int hs = C / NH;
+    return hs % 16 == 0 && hs <= 16 * TC_MAXD && tc_layout(hs, 1).total <= smem && tc_layout(hs, 0).total <= smem;
+}
+
+/* what both tensor-core launchers share: the shape checked (KV, the head
+ * size, the part's positions), the keys' layout (kv NULL: the whole
+ * sequence's, in qkv), the kernel's shared memory opted into */
+static cudaError_t tc_args(const void *kern, int bwd, int B, int T, int C, int NH, int *KV, const float *qkv,
+                           const float **kv, size_t *ldk, int *q0, int *Tk, size_t *shm, float *scale, int *none)
+{
+    *none = B <= 0 || T <= 0 || C <= 0 || NH <= 0;
+    if (*none)
+        return cudaSuccess;
+    cudaError_t e = kv_heads(NH, KV);
+    if (e != cudaSuccess)
+        return e;
+    if (!zc_flash_tc_fits(C, NH, (size_t)-1))
+        return cudaErrorInvalidValue;
+    int hs = C / NH;
+    size_t kvc = (size_t)*KV * (size_t)hs;
+    if (!*kv) {
+        *kv = qkv + C, *ldk = (size_t)C + 2 * kvc, *q0 = 0, *Tk = T;
+    } else {
+        if (*q0 < 0 || *q0 + T > *Tk)
+            return cudaErrorInvalidValue;
+        *ldk = 2 * kvc;
+    }
+    *shm = tc_layout(hs, bwd).total;
+    if (*shm > 48 * 1024 &&
+        (e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)*shm)) != cudaSuccess)
+        return e;
+    *scale = 1.0f / sqrtf((float)hs);
+    return cudaSuccess;
+}
+
+cudaError_t zc_flash_tc_fwd(cudaStream_t s, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
+                            int q0, int Tk, int C, int NH, int KV, int f16)
+{
+    size_t ldk = 0, shm = 0;
+    float scale = 0.0f;
+    int none = 0;
+    const void *kern = f16 ? (const void *)k_flash_tc_fwd<__half> : (const void *)k_flash_tc_fwd<__nv_bfloat16>;
+    cudaError_t e = tc_args(kern, 0, B, T, C, NH, &KV, qkv, &kv, &ldk, &q0, &Tk, &shm, &scale, &none);
+    if (e != cudaSuccess || none)
+        return e;
+    size_t tiles = (size_t)B * (size_t)NH * (size_t)((T + TC_BR - 1) / TC_BR);
+    unsigned g = grid_for(tiles, 1, MAX_ROW_BLOCKS);
+    if (f16)
+        k_flash_tc_fwd<__half><<<g, TC_TPB, shm, s>>>(out, lse, qkv, kv, ldk, q0, Tk, B, T, C, NH, KV, scale);
+    else
+        k_flash_tc_fwd<__nv_bfloat16><<<g, TC_TPB, shm, s>>>(out, lse, qkv, kv, ldk, q0, Tk, B, T, C, NH, KV, scale);
+    return cudaGetLastError();
+}
+
+cudaError_t zc_flash_tc_bwd(cudaStream_t s, float *dqkv, float *dkv, const float *dout, const float *out,
+                            const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
+                            int NH, int KV, int f16)
+{
+    size_t ldk = 0, shm = 0;
+    float scale = 0.0f;
+    int none = 0;
+    const void *kern = f16 ? (const void *)k_flash_tc_bwd<__half> : (const void *)k_flash_tc_bwd<__nv_bfloat16>;
+    const float *kv0 = kv;
+    cudaError_t e = tc_args(kern, 1, B, T, C, NH, &KV, qkv, &kv, &ldk, &q0, &Tk, &shm, &scale, &none);
+    if (e != cudaSuccess || none)
+        return e;
+    if (!kv0)
+        dkv = dqkv + C; /* the whole sequence's K and V gradients: dqkv's columns */
+    size_t tiles = (size_t)B * (size_t)NH * (size_t)((Tk + TC_BC - 1) / TC_BC);
+    unsigned g = grid_for(tiles, 1, MAX_ROW_BLOCKS);
+    if (f16)
+        k_flash_tc_bwd<__half><<<g, TC_TPB, shm, s>>>(dqkv, dkv, dout, out, lse, qkv, kv, ldk, q0, Tk, B, T, C, NH,
+                                                        KV, scale);
+    else
+        k_flash_tc_bwd<__nv_bfloat16><<<g, TC_TPB, shm, s>>>(dqkv, dkv, dout, out, lse, qkv, kv, ldk, q0, Tk, B, T, C,
+                                                               NH, KV, scale);
     return cudaGetLastError();
 }
 

@@ -90,6 +90,21 @@ cudaError_t zc_flash_fwd_part(cudaStream_t s, float *out, float *lse, const floa
 cudaError_t zc_flash_bwd_part(cudaStream_t s, float *dqkv, float *dkv, const float *dout, const float *out,
                               const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
                               int NH, int KV);
+/* The same on the tensor cores under 16-bit math (f16 0: bf16, 1: fp16):
+ * Q, K, V, each key tile's unnormalised probabilities, dO, P and dS
+ * rounded to 16 bits as the CPU row's zk_flash_*_m round them, the sums
+ * fp32; kv NULL: the whole sequence (q0, Tk ignored; dkv ignored, the K
+ * and V gradients into dqkv), else a part as above.  Only for head sizes
+ * a multiple of 16 up to 128 (cudaErrorInvalidValue otherwise);
+ * zc_flash_tc_fits says whether the head size is one and both kernels'
+ * shared memory fits in smem bytes (the device's opt-in maximum a block:
+ * up to 123,392 bytes at a head size of 128). */
+int zc_flash_tc_fits(int C, int NH, size_t smem);
+cudaError_t zc_flash_tc_fwd(cudaStream_t s, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
+                            int q0, int Tk, int C, int NH, int KV, int f16);
+cudaError_t zc_flash_tc_bwd(cudaStream_t s, float *dqkv, float *dkv, const float *dout, const float *out,
+                            const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
+                            int NH, int KV, int f16);
 /* Rotary positions in place on the NH Q and KV K heads of qkv (layout as
  * attention's): pairs (i, i + hs/2) rotated by t theta^(-2i/hs), the angle,
  * cos and sin in double; bwd: the opposite angle, on the gradient */
