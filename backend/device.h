@@ -36,6 +36,20 @@
 typedef enum ze_dt { ZE_F32 = 0, ZE_BF16, ZE_F16 } ze_dt;
 extern const char *const ze_dt_names[];   /* fp32 bf16 fp16 */
 static inline size_t ze_dt_size(ze_dt d) { return d == ZE_F32 ? 4 : 2; }
+
+/* The FLOPs of a flash attention call's products: T query rows at
+ * positions q0 .. q0 + T - 1 (0 for the whole sequence) of B sequences and
+ * NH heads of hs = C / NH, each seeing the keys up to its own position:
+ * pairs = B NH (T q0 + T (T + 1) / 2), 2 hs FLOPs a pair a product, 2
+ * products forward (Q K^T, P V), 5 backward (Q K^T again, dO V^T, P^T dO,
+ * dS K, dS^T Q). */
+static inline double ze_flash_flops(int B, int T, int q0, int C, int NH, int bwd)
+{
+    if (B <= 0 || T <= 0 || C <= 0 || NH <= 0)
+        return 0.0;
+    double pairs = (double)B * NH * ((double)T * q0 + (double)T * (T + 1) / 2.0);
+    return (bwd ? 5.0 : 2.0) * 2.0 * (double)(C / NH) * pairs;
+}
 /* Element i of an array of type dt. */
 static inline void *ze_at(const void *base, ze_dt dt, size_t i)
 {
@@ -162,6 +176,11 @@ typedef struct ze_dev_ops {
      * CPU row's wall clock around each sgemm, the CUDA row's events around
      * each cuBLAS call, waited for here), FLOPs */
     void (*gemm_stats)(ze_dev *d, double *seconds, double *flops);
+    /* flash attention since the start (flash_* and their parts): seconds
+     * (the CPU row's wall clock around each call, the CUDA row's events
+     * around each kernel, waited for here) and the FLOPs of its products
+     * over the causal pairs it computes (ze_flash_flops) */
+    void (*attn_stats)(ze_dev *d, double *seconds, double *flops);
     /* forget the GEMM shapes logged so far (the CPU row replays the steady
      * steps' shapes through sgemm alone); NULL: no log */
     void (*gemm_log_clear)(ze_dev *d);

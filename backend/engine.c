@@ -2227,8 +2227,10 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     int n_ok = 0, n_all = 0;
     const ze_dev_ops *op = d->ops;
     d->math = c->math;   /* the products' arithmetic, for every GEMM from here */
-    double gemm0_s, gemm0_f;
+    double gemm0_s, gemm0_f, attn0_s = 0.0, attn0_f = 0.0;
     op->gemm_stats(d, &gemm0_s, &gemm0_f);
+    if (op->attn_stats)
+        op->attn_stats(d, &attn0_s, &attn0_f);
     if (op->gemm_log_clear)
         op->gemm_log_clear(d);
     memset(&m, 0, sizeof m);
@@ -2313,6 +2315,8 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
             memcpy(b0[i], gr[i].bus_bytes, sizeof b0[i]);
         if (s == 1) {
             op->gemm_stats(d, &gemm0_s, &gemm0_f);
+            if (op->attn_stats)
+                op->attn_stats(d, &attn0_s, &attn0_f);
             if (op->gemm_log_clear)
                 op->gemm_log_clear(d);   /* the shapes of the steady steps */
             steady_t0 = t0;
@@ -2376,8 +2380,12 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     res->pp_wait_s = (pg->comm_s + eg->comm_s - (c->steps > 1 ? pp0 : 0.0)) / counted;
     res->h2d_per_step = (n_ok ? h2d_ok : h2d_all) / nb;
     res->d2h_per_step = (n_ok ? d2h_ok : d2h_all) / nb;
-    double gemm1_s, gemm1_f;
+    double gemm1_s, gemm1_f, attn1_s = 0.0, attn1_f = 0.0;
     op->gemm_stats(d, &gemm1_s, &gemm1_f);
+    if (op->attn_stats)
+        op->attn_stats(d, &attn1_s, &attn1_f);
+    res->attn_s = (attn1_s - attn0_s) / counted;
+    res->attn_flops = (attn1_f - attn0_f) / counted;
     res->gemm_s = (gemm1_s - gemm0_s) / counted;
     res->steady_step_s = c->steps > 1 ? (now_s() - steady_t0) / counted : step_times[0];
     res->steady_comm_s =

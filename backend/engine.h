@@ -143,6 +143,7 @@ typedef struct ze_result {
                                 * tied embedding's reduction (waiting for the other stages, and the transfers) */
     uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload), likewise */
     double gemm_s, gemm_flops;             /* per step: time and FLOPs in matrix multiplies */
+    double attn_s, attn_flops;             /* per step: time and FLOPs in flash attention (0 without) */
     double steady_step_s, steady_comm_s;   /* per step, means from step 2 on */
     double steady_compute_s;               /* forward + backward per step, mean from step 2 on */
     uint64_t params;           /* parameters of the model */

@@ -933,6 +933,14 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(ge, "sgemm_seconds_per_step", ref_s);
         cJSON_AddNumberToObject(ge, "sgemm_flops_per_s", ref_s > 0 ? ref_flops / ref_s : 0.0);
         cJSON_AddNumberToObject(ge, "efficiency", mine_s > 0 && ref_s > 0 ? ref_s / mine_s : 0.0);
+        /* flash attention's kernels (each call timed as the GEMMs are; FLOPs
+         * of its products over the causal pairs: device.h's ze_flash_flops) */
+        if (c.flash) {
+            cJSON *fa = cJSON_AddObjectToObject(o, "flash");
+            cJSON_AddNumberToObject(fa, "seconds_per_step", r.attn_s);
+            cJSON_AddNumberToObject(fa, "flops_per_step", r.attn_flops);
+            cJSON_AddNumberToObject(fa, "flops_per_s", r.attn_s > 0 ? r.attn_flops / r.attn_s : 0.0);
+        }
         cJSON_AddNumberToObject(o, "steady_step_s", r.steady_step_s);
         cJSON_AddNumberToObject(o, "steady_comm_s", r.steady_comm_s);
         cJSON_AddNumberToObject(o, "steady_compute_s", r.steady_compute_s);   /* forward + backward */

@@ -129,6 +129,12 @@ while IFS='|' read -r name keys targs L s h E <&3; do
                         printf "%.6g %s %.1f%%\n", t, r, 100 * t * (6 * (N - E) + 12 * L * s * h) / (p * 1e12) }')
             [ $tap -eq 1 ] || printf '%-14s %-22s %12.4f %12.0f %10s %8s\n' "$name" "$run" "$st" "$1" "$2" "$3"
             say "$name $run: step $st s, $1 tokens/s, $2 x eager, MFU $3, peak device bytes $(jq -r '.per_rank[0].device_peak' "$tmp/eng.json")"
+            # where the step went: the GEMMs, flash attention (TFLOP/s of
+            # its products), the rest (elementwise kernels, the optimizer)
+            say "$name $run: $(jq -r '"GEMMs \(.gemm.seconds_per_step) s at \(.gemm.flops_per_s / 1e12) TFLOP/s" +
+                (if .flash then ", flash attention \(.flash.seconds_per_step) s at \(.flash.flops_per_s / 1e12) TFLOP/s"
+                 else "" end) + ", the rest \(.steady_step_s - .gemm.seconds_per_step - (.flash.seconds_per_step // 0)) s"' \
+                "$tmp/eng.json")"
             if awk -v t="$1" 'BEGIN { exit !(t > 0) }'; then result 0 "$name: $run ran, $1 tokens/s"
             else result 1 "$name: $run gave no rate ($1 tokens/s)"; fi
         else

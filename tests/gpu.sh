@@ -269,6 +269,10 @@ cp "$outf" "$tmp/cpu-fa-tc.json"
 eng 1 2 4 0 0 sgd=1 gemm=bf16 flash=1 $LLAMA seq=152 backend=cuda
 ok $rc "flash attention on the tensor cores (bf16, LLaMA blocks, 152 tokens): runs" || diag "$err"
 within "$outf" "$tmp/cpu-fa-tc.json" 1e-3 "flash attention on the tensor cores, SGD: the CPU row's rounding twin's curve within 1e-3 per step"
+jok "$outf" '.flash.seconds_per_step > 0 and .flash.seconds_per_step < .step_time_s and
+    .flash.flops_per_step == $ref[0].flash.flops_per_step' \
+    "the GPU engine times its flash kernels (events around each): within its step, the CPU row's FLOPs" \
+    --slurpfile ref "$tmp/cpu-fa-tc.json" || diag "$(jq -c '[.flash, .step_time_s]' "$outf")"
 # shellcheck disable=SC2086
 eng 4 2 4 0 0 sgd=1 gemm=bf16 flash=1 $LLAMA seq=152 tp=2 cp=2 backend=cuda
 ok $rc "flash attention on the tensor cores, tp 2 x cp 2 on 4 ranks sharing the GPU: runs" || diag "$err"

@@ -205,6 +205,14 @@ within fa-fp16 fp16-ref "flash attention, fp16 + loss scaling + full recompute: 
 eng fa-long weight_decay=0.1 clip=1 $LLAMA seq=150 flash=1 dump="$tmp/fa-long.d"
 ref fa-long fa-long-ref
 within fa-long fa-long-ref "flash attention over 150 tokens (three tiles, GQA, rotary): the 20 losses match the reference within 1e-4"
+# its time, as the GEMMs' is: the products' FLOPs a step over the causal
+# pairs, 2 layers x 2 micro-batches x (2 forward + 5 backward products) x
+# 2 hs (8) FLOPs x B NH T (T + 1) / 2 pairs (2 x 4 x 150 x 151 / 2), and
+# seconds within the step
+jok "$tmp/fa-long.json" '.flash.flops_per_step == 2 * 2 * 7 * 2 * 8 * (2 * 4 * 150 * 151 / 2) and
+    .flash.seconds_per_step > 0 and .flash.seconds_per_step < .steady_step_s' \
+    "flash attention's time a step: its products' FLOPs over the causal pairs, its seconds within the step"
+jok "$tmp/llama.json" 'has("flash") | not' "no flash attention, no flash timing in the JSON"
 
 # ---- tensor-core math (gemm=bf16|fp16): every operand of a linear layer's
 # product and of the attention's rounded to 16 bits, the products summed

@@ -315,28 +315,46 @@ static float *fa_scratch(ze_dev *d, int C, int NH)
     return d->math == ZE_F32 || !zk_flash_round_heads(C, NH) ? NULL : scratch(d, zk_flash_round_floats(C, NH));
 }
 
+/* flash attention's time and FLOPs in this process (attn_stats) */
+static double c_attn_s, c_attn_flops;
+
+static void c_attn_add(double t0, int B, int T, int q0, int C, int NH, int bwd)
+{
+    c_attn_s += wall_s() - t0;
+    c_attn_flops += ze_flash_flops(B, T, q0, C, NH, bwd);
+}
+
 static void c_flash_fwd(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
 {
+    double t0 = wall_s();
     zk_flash_fwd_m(out, lse, qkv, B, T, C, NH, KV, (int)d->math, fa_scratch(d, C, NH));
+    c_attn_add(t0, B, T, 0, C, NH, 0);
 }
 
 static void c_flash_bwd(ze_dev *d, float *dqkv, const float *dout, const float *out, const float *lse,
                         const float *qkv, int B, int T, int C, int NH, int KV)
 {
+    double t0 = wall_s();
     zk_flash_bwd_m(dqkv, dout, out, lse, qkv, B, T, C, NH, KV, (int)d->math, fa_scratch(d, C, NH));
+    c_attn_add(t0, B, T, 0, C, NH, 1);
 }
 
 static void c_flash_fwd_part(ze_dev *d, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
                              int q0, int Tk, int C, int NH, int KV)
 {
+    double t0 = wall_s();
     zk_flash_fwd_part_m(out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, (int)d->math, fa_scratch(d, C, NH));
+    c_attn_add(t0, B, T, q0, C, NH, 0);
 }
 
 static void c_flash_bwd_part(ze_dev *d, float *dqkv, float *dkv, const float *dout, const float *out,
                              const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
                              int NH, int KV)
 {
-    zk_flash_bwd_part_m(dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, (int)d->math, fa_scratch(d, C, NH));
+    double t0 = wall_s();
+    zk_flash_bwd_part_m(dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, (int)d->math,
+                        fa_scratch(d, C, NH));
+    c_attn_add(t0, B, T, q0, C, NH, 1);
 }
 
 static void c_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
@@ -502,6 +520,13 @@ static void c_gemm_stats(ze_dev *d, double *seconds, double *flops)
     *flops = zk_gemm_counters.flops;
 }
 
+static void c_attn_stats(ze_dev *d, double *seconds, double *flops)
+{
+    (void)d;
+    *seconds = c_attn_s;
+    *flops = c_attn_flops;
+}
+
 static void c_gemm_log_clear(ze_dev *d)
 {
     (void)d;
@@ -562,6 +587,7 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .mark = c_mark,
     .elapsed = c_elapsed,
     .gemm_stats = c_gemm_stats,
+    .attn_stats = c_attn_stats,
     .gemm_log_clear = c_gemm_log_clear,
     .fini = c_fini,
 };

@@ -60,6 +60,10 @@ typedef struct cu_row {
     cudaEvent_t *gev;
     int gn;
     double gemm_s;
+    /* flash attention's kernels timed the same way, from the same pool
+     * (gcls[i] 1: pair i is theirs), and their FLOPs */
+    unsigned char *gcls;
+    double attn_s, attn_flops;
     size_t smem_optin;    /* shared memory a block may opt into (the tensor-core flash kernels') */
 } cu_row;
 
@@ -287,17 +291,24 @@ static void gt_flush(ze_dev *d)
     for (int i = 0; i < r->gn; i++) {
         float ms = 0.0f;
         CU(d, "cudaEventElapsedTime", cudaEventElapsedTime(&ms, r->gev[2 * i], r->gev[2 * i + 1]));
-        r->gemm_s += 1e-3 * (double)ms;
+        *(r->gcls[i] ? &r->attn_s : &r->gemm_s) += 1e-3 * (double)ms;
     }
     r->gn = 0;
 }
 
-static void gt_begin(ze_dev *d)
+/* (cls 0: a GEMM; 1: a flash attention kernel) */
+static void gt_begin_c(ze_dev *d, int cls)
 {
     cu_row *r = row(d);
     if (r->gn == GEV_PAIRS)
         gt_flush(d);
+    r->gcls[r->gn] = (unsigned char)cls;
     CU(d, "cudaEventRecord", cudaEventRecord(r->gev[2 * r->gn], r->st));
+}
+
+static void gt_begin(ze_dev *d)
+{
+    gt_begin_c(d, 0);
 }
 
 static void gt_end(ze_dev *d)
@@ -451,40 +462,54 @@ static int tc_flash(ze_dev *d, int C, int NH)
     return d->math != ZE_F32 && zc_flash_tc_fits(C, NH, row(d)->smem_optin);
 }
 
+/* a flash attention call's events (gt_end after it) and FLOPs */
+static void at_begin(ze_dev *d, int B, int T, int q0, int C, int NH, int bwd)
+{
+    gt_begin_c(d, 1);
+    row(d)->attn_flops += ze_flash_flops(B, T, q0, C, NH, bwd);
+}
+
 static void cu_flash_fwd(ze_dev *d, float *out, float *lse, const float *qkv, int B, int T, int C, int NH, int KV)
 {
+    at_begin(d, B, T, 0, C, NH, 0);
     if (tc_flash(d, C, NH))
         CU(d, "flash_fwd tensor-core kernel",
            zc_flash_tc_fwd(row(d)->st, out, lse, qkv, NULL, B, T, 0, T, C, NH, KV, d->math == ZE_F16));
     else
         CU(d, "flash_fwd kernel", zc_flash_fwd(row(d)->st, out, lse, qkv, B, T, C, NH, KV));
+    gt_end(d);
 }
 
 static void cu_flash_bwd(ze_dev *d, float *dqkv, const float *dout, const float *out, const float *lse,
                          const float *qkv, int B, int T, int C, int NH, int KV)
 {
+    at_begin(d, B, T, 0, C, NH, 1);
     if (tc_flash(d, C, NH))
         CU(d, "flash_bwd tensor-core kernel",
            zc_flash_tc_bwd(row(d)->st, dqkv, NULL, dout, out, lse, qkv, NULL, B, T, 0, T, C, NH, KV,
                            d->math == ZE_F16));
     else
         CU(d, "flash_bwd kernel", zc_flash_bwd(row(d)->st, dqkv, dout, out, lse, qkv, B, T, C, NH, KV));
+    gt_end(d);
 }
 
 static void cu_flash_fwd_part(ze_dev *d, float *out, float *lse, const float *qkv, const float *kv, int B, int T,
                               int q0, int Tk, int C, int NH, int KV)
 {
+    at_begin(d, B, T, q0, C, NH, 0);
     if (tc_flash(d, C, NH))
         CU(d, "flash_fwd_part tensor-core kernel",
            zc_flash_tc_fwd(row(d)->st, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV, d->math == ZE_F16));
     else
         CU(d, "flash_fwd_part kernel", zc_flash_fwd_part(row(d)->st, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV));
+    gt_end(d);
 }
 
 static void cu_flash_bwd_part(ze_dev *d, float *dqkv, float *dkv, const float *dout, const float *out,
                               const float *lse, const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C,
                               int NH, int KV)
 {
+    at_begin(d, B, T, q0, C, NH, 1);
     if (tc_flash(d, C, NH))
         CU(d, "flash_bwd_part tensor-core kernel",
            zc_flash_tc_bwd(row(d)->st, dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV,
@@ -492,6 +517,7 @@ static void cu_flash_bwd_part(ze_dev *d, float *dqkv, float *dkv, const float *d
     else
         CU(d, "flash_bwd_part kernel",
            zc_flash_bwd_part(row(d)->st, dqkv, dkv, dout, out, lse, qkv, kv, B, T, q0, Tk, C, NH, KV));
+    gt_end(d);
 }
 
 static void cu_rmsnorm_fwd(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C)
@@ -670,6 +696,13 @@ static void cu_gemm_stats(ze_dev *d, double *seconds, double *flops)
     *flops = row(d)->flops;
 }
 
+static void cu_attn_stats(ze_dev *d, double *seconds, double *flops)
+{
+    gt_flush(d);
+    *seconds = row(d)->attn_s;
+    *flops = row(d)->attn_flops;
+}
+
 /* ------------------------------------------------------------------ life */
 
 static void release(cu_row *r)
@@ -681,6 +714,7 @@ static void release(cu_row *r)
         if (r->gev[i])
             (void)cudaEventDestroy(r->gev[i]);
     free(r->gev);
+    free(r->gcls);
     if (r->blas)
         (void)cublasDestroy(r->blas);
     if (r->dscalar)
@@ -758,6 +792,7 @@ static const ze_dev_ops cuda_ops = {
     .mark = cu_mark,
     .elapsed = cu_elapsed,
     .gemm_stats = cu_gemm_stats,
+    .attn_stats = cu_attn_stats,
     .gemm_log_clear = NULL,
     .fini = cu_fini,
 };
@@ -855,7 +890,8 @@ int ze_dev_cuda_init(ze_dev *d, ze_alloc *a, int ordinal, uint64_t used_before)
     for (int i = 0; i < ZE_NMARK; i++)
         INIT_CU("cudaEventCreate", cudaEventCreate(&r->ev[i]));
     r->gev = calloc(2 * GEV_PAIRS, sizeof *r->gev);
-    if (!r->gev)
+    r->gcls = calloc(GEV_PAIRS, 1);
+    if (!r->gev || !r->gcls)
         INIT_CU("calloc (GEMM events)", cudaErrorMemoryAllocation);
     for (int i = 0; i < 2 * GEV_PAIRS; i++)
         INIT_CU("cudaEventCreate (GEMM timing)", cudaEventCreate(&r->gev[i]));
