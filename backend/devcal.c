@@ -11,6 +11,12 @@
  *     median of 5 timings of 10 products back to back, after a warm-up;
  *   - the elementwise rate: the row's acc (y += x) over 2^26 floats (12
  *     bytes a value: y read and written, x read), timed as the GEMMs;
+ *   - flash attention under bf16 math (the tensor cores where the head size
+ *     allows) at GPT-2 XL's shape (25 heads of 64, 1024 tokens) and a 1 B
+ *     LLaMA's (32 heads of 64 over 8 K/V heads, 2048 tokens), 4 sequences
+ *     (at max_dim below 4096: 8 heads of 64, 256 tokens, 1 sequence), its
+ *     forward and backward each the median of 5 timings of 3 calls, their
+ *     products' FLOPs (device.h's ze_flash_flops) over that time;
  *   - the runtime's memory the row measured as it started (ovh: the CUDA
  *     context, cuBLAS), the device's memory and its allocator's granule.
  * Inputs are filled with N(0, 0.02) values (the engine's initialisation:
@@ -66,6 +72,72 @@ static double gemm_s(ze_dev *d, int M, int N, int K, ze_dt dt, void *A, void *B,
     }
     qsort(t, REPS, sizeof *t, cmp_d);
     return t[REPS / 2];
+}
+
+/* the median seconds of REPS timings of AINNER calls of flash attention's
+ * forward (bwd 0) or backward at (B, T, C, NH, KV) */
+enum { AINNER = 3 };
+static double flash_s(ze_dev *d, int bwd, int B, int T, int C, int NH, int KV, float *qkv, float *out, float *lse,
+                      float *dout, float *dqkv)
+{
+    double t[REPS];
+    for (int r = -1; r < REPS; r++) {   /* (r -1: the warm-up) */
+        double t0 = now_s();
+        for (int i = 0; i < (r < 0 ? 1 : AINNER); i++) {
+            if (bwd)
+                d->ops->flash_bwd(d, dqkv, dout, out, lse, qkv, B, T, C, NH, KV);
+            else
+                d->ops->flash_fwd(d, out, lse, qkv, B, T, C, NH, KV);
+        }
+        d->ops->sync(d);
+        if (r >= 0)
+            t[r] = (now_s() - t0) / AINNER;
+    }
+    qsort(t, REPS, sizeof *t, cmp_d);
+    return t[REPS / 2];
+}
+
+/* flash attention's rate under bf16 math at a training step's shapes (the
+ * header); one object a shape */
+static int attention(ze_dev *d, int max_dim, cJSON *arr, char *msg, size_t mn)
+{
+    static const int big[][5] = {{4, 1024, 1600, 25, 25}, {4, 2048, 2048, 32, 8}}, small[][5] = {{1, 256, 512, 8, 8}};
+    const int(*sh)[5] = max_dim >= 4096 ? big : small;
+    int n = max_dim >= 4096 ? 2 : 1;
+    ze_dt math0 = d->math;
+    for (int i = 0; i < n; i++) {
+        int B = sh[i][0], T = sh[i][1], C = sh[i][2], NH = sh[i][3], KV = sh[i][4], hs = C / NH;
+        size_t rows = (size_t)B * (size_t)T, n3 = rows * (size_t)(C + 2 * KV * hs), no = rows * (size_t)C;
+        size_t nl = (size_t)B * (size_t)NH * (size_t)T;
+        float *qkv = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, n3 * 4, 0), *dqkv = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, n3 * 4, 0);
+        float *out = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, no * 4, 0), *dout = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, no * 4, 0);
+        float *lse = ze_dev_alloc(d, ZE_DEVICE, ZE_BUF, nl * 4, 0);
+        if (!qkv || !dqkv || !out || !dout || !lse) {
+            snprintf(msg, mn, "no device memory for flash attention at %d x %d tokens of %d", B, T, C);
+            ze_dev_free(d, qkv), ze_dev_free(d, dqkv), ze_dev_free(d, out), ze_dev_free(d, dout), ze_dev_free(d, lse);
+            return -1;
+        }
+        fill(d, qkv, ZE_F32, n3, 5), fill(d, dout, ZE_F32, no, 6), fill(d, dqkv, ZE_F32, n3, 7);
+        d->math = ZE_BF16;
+        double tf = flash_s(d, 0, B, T, C, NH, KV, qkv, out, lse, dout, dqkv);
+        double tb = flash_s(d, 1, B, T, C, NH, KV, qkv, out, lse, dout, dqkv);
+        d->math = math0;
+        double ff = ze_flash_flops(B, T, 0, C, NH, 0), fb = ze_flash_flops(B, T, 0, C, NH, 1);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "dtype", "bf16");   /* the math */
+        cJSON_AddNumberToObject(x, "b", B);
+        cJSON_AddNumberToObject(x, "t", T);
+        cJSON_AddNumberToObject(x, "c", C);
+        cJSON_AddNumberToObject(x, "heads", NH);
+        cJSON_AddNumberToObject(x, "kv_heads", KV);
+        cJSON_AddNumberToObject(x, "forward_seconds", tf);
+        cJSON_AddNumberToObject(x, "backward_seconds", tb);
+        cJSON_AddNumberToObject(x, "flops", ff + fb);
+        cJSON_AddNumberToObject(x, "flops_per_s", tf + tb > 0 ? (ff + fb) / (tf + tb) : 0.0);
+        cJSON_AddItemToArray(arr, x);
+        ze_dev_free(d, qkv), ze_dev_free(d, dqkv), ze_dev_free(d, out), ze_dev_free(d, dout), ze_dev_free(d, lse);
+    }
+    return 0;
 }
 
 int ze_devcal(ze_dev *d, int max_dim, cJSON *out, char *msg, size_t mn)
@@ -155,6 +227,9 @@ int ze_devcal(ze_dev *d, int max_dim, cJSON *out, char *msg, size_t mn)
     cJSON_AddNumberToObject(ew, "bytes", 12.0 * (double)n);
     cJSON_AddNumberToObject(ew, "seconds", t[REPS / 2]);
     cJSON_AddNumberToObject(ew, "bytes_per_s", t[REPS / 2] > 0 ? 12.0 * (double)n / t[REPS / 2] : 0.0);
+
+    if (attention(d, max_dim, cJSON_AddArrayToObject(out, "attention"), msg, mn))
+        return -1;
 
     cJSON *rt = cJSON_AddObjectToObject(out, "runtime_bytes");
     cJSON_AddNumberToObject(rt, "context", (double)d->ovh.context);

@@ -258,6 +258,14 @@ jok "$outf" '.status == "ok" and .backend == "cpu" and ([.gemm[] | [.dtype, .m, 
     .elementwise.values == 16777216 and .elementwise.bytes == 12 * 16777216 and .elementwise.bytes_per_s > 0' \
     "the CPU row's calibration: 512^3 in bf16 and fp32 at 2 x 512^3 FLOPs over their seconds, y += x over 2^24 floats" ||
     diag "$(head -c 600 "$outf")"
+# and flash attention under bf16 math at 1 x 256 tokens, 8 heads of 64: its
+# products' FLOPs by hand, 2 forward and 5 backward products of 2 x 64
+# FLOPs over 8 x 256 x 257 / 2 causal pairs, over the two times
+jok "$outf" '.attention | length == 1 and (.[0] | .dtype == "bf16" and .b == 1 and .t == 256 and .heads == 8 and
+    .flops == 7 * 2 * 64 * (8 * 256 * 257 / 2) and .forward_seconds > 0 and .backward_seconds > 0 and
+    (.flops_per_s * (.forward_seconds + .backward_seconds) / .flops - 1 | fabs) < 1e-9)' \
+    "the CPU row's calibration: flash attention under bf16 math, its FLOPs by hand over forward + backward" ||
+    diag "$(jq -c .attention "$outf")"
 run timeout 300 mpirun -np 1 "$ZPLAN_ENGINE" calibrate backend=cpu max_dim=100
 ok "$([ "$rc" -eq 1 ] && jtrue "$outf" '.status == "failed" and (.error | test("leaves no GEMM"))'; echo $?)" \
     "calibrate max_dim=100: failed, no GEMM to measure, said in the JSON" || diag "rc=$rc $(cat "$outf")"

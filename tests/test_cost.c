@@ -1006,27 +1006,41 @@ static void test_tensor_math(void)
            "compute_fp32 with tensor_math: the products at the bf16 peak (the engine's gemm=bf16 on a GPU)");
     /* at a constant efficiency every second of compute is a product's */
     is_dbl(tc.gemm_s, tc.compute_s, 1e-12, "a constant efficiency: the products' time is the compute");
-    /* the engine's flash kernel stays fp32: with flash attention the core
-     * (3 x 4 s h, and 2 s h for the scores rebuilt in backward) at the
-     * fp32 peak, the linear layers and the head at the bf16 one */
+    /* the engine's flash kernels: on the tensor cores at a head size that
+     * is a multiple of 16 up to 128 (8 heads of 128: the core (3 x 4 s h,
+     * and 2 s h for the scores rebuilt in backward) at the bf16 peak, as
+     * the products), its exact fp32 kernels at another (4 heads of 256:
+     * the core at the fp32 peak, the linear layers and the head at the
+     * bf16 one) */
     tr.flash = 1;
     zp_cost_eval(&m, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &tc);
     double lin = 2 * 3 * 24 * h * h + 3 * 2 * V * h, core = 2 * (3 * 4 * s * h + 2 * s * h);
+    is_dbl(tc.compute_s, 2 * T * (lin + core) / (PEAK * EFF), 1e-12,
+           "tensor_math with flash attention, heads of 128: its core at the bf16 peak (the tensor-core kernels)");
+    zp_model m256 = gpt(2, 1024, 4, 64);
+    zp_cost_eval(&m256, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &tc);
     is_dbl(tc.compute_s, 2 * T * (lin / (PEAK * EFF) + core / (PEAK / 2 * EFF)), 1e-12,
-           "tensor_math with flash attention: its core at the fp32 peak (the engine's flash kernel is fp32)");
-    /* and by shape: the flash kernel at attn_eff of the fp32 peak */
+           "tensor_math with flash attention, heads of 256: its core at the fp32 peak (the exact kernels)");
+    /* and by shape: the exact kernels at attn_eff of the fp32 peak */
     zp_conv sc = shape_conv(0);
     sc.attn_eff = 0.25;
     zp_cost a, b;
+    zp_cost_eval(&m256, &tr, &l, &c, &sc, &empty_comm, &empty_comm, &a);
+    c.gpu.peak_flops[ZP_DT_FP32] = PEAK / 4;
+    zp_cost_eval(&m256, &tr, &l, &c, &sc, &empty_comm, &empty_comm, &b);
+    /* halving the fp32 peak doubles the kernel's time: 2 layers x 2
+     * micro-batches x (forward 2 + backward 4 + rebuilt 1) products of
+     * half the s x s x d scores for 4 heads of 256 of a micro-batch of 2 */
+    double work = 0.5 * 2.0 * s * s * (h / 4) * 2 * 4, k1 = work / (PEAK / 2 * 0.25);
+    is_dbl(b.compute_s - a.compute_s, 2 * 2 * 7 * k1, 1e-9,
+           "tensor_math with flash by shape, heads of 256: the kernel's time follows the fp32 peak, the products' do not");
+    /* at heads of 128 the tensor-core kernels' time does not move with the fp32 peak */
+    c.gpu.peak_flops[ZP_DT_FP32] = PEAK / 2;
     zp_cost_eval(&m, &tr, &l, &c, &sc, &empty_comm, &empty_comm, &a);
     c.gpu.peak_flops[ZP_DT_FP32] = PEAK / 4;
     zp_cost_eval(&m, &tr, &l, &c, &sc, &empty_comm, &empty_comm, &b);
-    /* halving the fp32 peak doubles the kernel's time: 2 layers x 2
-     * micro-batches x (forward 2 + backward 4 + rebuilt 1) products of
-     * half the s x s x d scores for 8 heads of a micro-batch of 2 */
-    double work = 0.5 * 2.0 * s * s * (h / 8) * 2 * 8, k1 = work / (PEAK / 2 * 0.25);
-    is_dbl(b.compute_s - a.compute_s, 2 * 2 * 7 * k1, 1e-9,
-           "tensor_math with flash by shape: the kernel's time follows the fp32 peak, the products' do not");
+    is_dbl(b.compute_s, a.compute_s, 1e-12, "tensor_math with flash by shape, heads of 128: the fp32 peak moves nothing");
+    c.gpu.peak_flops[ZP_DT_FP32] = PEAK / 2;
     /* gemm_s is the first stage's (rank 0's, which the engine reports):
      * 4 layers on 2 stages, the first with 2 layers and no head */
     zp_model m4 = gpt(4, 1024, 8, 64);

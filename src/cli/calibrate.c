@@ -332,8 +332,8 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     if ((st = zp_store_open(dbp, &s, &cli->err)))
         return zp_fail(cli, st);
     args[n++] = (char *)eng, args[n++] = "calibrate", args[n++] = "backend=cuda", args[n] = NULL;
-    fprintf(stderr, "%s: calibrating GPU 0 (cuBLAS GEMMs under bf16 math and in fp32, the elementwise rate, the "
-            "runtime's memory)...\n", cli->prog);
+    fprintf(stderr, "%s: calibrating GPU 0 (cuBLAS GEMMs under bf16 math and in fp32, the elementwise rate, flash "
+            "attention, the runtime's memory)...\n", cli->prog);
     char *out = NULL;
     int rc = zp_run_capture(args, co->timeout_s, NULL, &out, NULL);
     /* the engine's JSON is its last line (a launcher may print before it) */
@@ -399,6 +399,20 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     double ew = zp_jnum(zp_jobj(m, "elementwise"), "bytes_per_s");
     if (ew > 0)
         pg.elementwise_bps = ew;
+    /* flash attention's rate under bf16 math (the engine's tensor-core
+     * kernels), the median over the shapes measured, a fraction of the
+     * bf16 peak on the FLOPs its products do: the profile's
+     * attention_efficiency, the planner's flash attention rate */
+    double ar[8];
+    int na = 0;
+    const cJSON *ax;
+    cJSON_ArrayForEach(ax, zp_jobj(m, "attention"))
+    if (na < 8 && zp_jnum(ax, "flops_per_s") > 0 && !strcmp(zp_jstr(ax, "dtype"), "bf16"))
+        ar[na++] = zp_jnum(ax, "flops_per_s");
+    if (na > 0 && pg.peak_flops[ZP_DT_BF16] > 0) {
+        qsort(ar, (size_t)na, sizeof *ar, cmp_dbl);
+        pg.attn_eff = (na % 2 ? ar[na / 2] : 0.5 * (ar[na / 2 - 1] + ar[na / 2])) / pg.peak_flops[ZP_DT_BF16];
+    }
     const cJSON *rt = zp_jobj(m, "runtime_bytes");
     if (zp_jnum(rt, "context") > 0)
         pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rt, "context");
@@ -413,7 +427,7 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(src, sizeof src, "measured by zplan calibrate --backend cuda, %s, through the engine's CUDA row: the matmul "
              "curve's ceiling fitted to cuBLAS's rates on fp32 tensors under bf16 math, as the engine's gemm=bf16 (the median of measured / the curve's shape factor), the "
-             "elementwise rate of y += x, the context and cuBLAS bytes by cudaMemGetInfo; peaks and links from the "
+             "elementwise rate of y += x, flash attention's under bf16 math (attention_efficiency), the context and cuBLAS bytes by cudaMemGetInfo; peaks and links from the "
              "preset %s", when, base.name);
     cJSON *p = zp_gpu_to_json(&pg, src);
     if (p) {
@@ -445,6 +459,9 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
                100 * emax32, pg.peak_flops[ZP_DT_FP32] / 1e12);
         if (pg.elementwise_bps > 0)
             printf("  elementwise        %.0f GB/s (y += x)\n", pg.elementwise_bps / 1e9);
+        if (na > 0)
+            printf("  flash attention    %.1f%% of the bf16 peak on its products' FLOPs (bf16 math, the median of %d "
+                   "shapes)\n", 100 * pg.attn_eff, na);
         printf("  runtime memory     context %s, cuBLAS %s\n",
                zp_fmt_bytes(b1, sizeof b1, pg.cuda_ctx_bytes, ZP_UNITS_BINARY),
                zp_fmt_bytes(b2, sizeof b2, pg.cublas_bytes, ZP_UNITS_BINARY));
@@ -553,8 +570,8 @@ static const char calibrate_usage[] =
     "With --backend cuda it measures GPU 0 through the engine's CUDA row instead: cuBLAS's\n"
     "GEMMs as the engine runs them (fp32 tensors under bf16 math, its gemm=bf16, and exact\n"
     "fp32) at square sizes and at training layers' shapes (the planner's matmul curve's\n"
-    "ceiling fitted to the bf16 ones), the elementwise rate, the CUDA context's and\n"
-    "cuBLAS's memory; the profile (default name: the preset's, with -cal) keeps the\n"
+    "ceiling fitted to the bf16 ones), the elementwise rate, flash attention's rate under\n"
+    "bf16 math (its attention_efficiency), the CUDA context's and cuBLAS's memory; the profile (default name: the preset's, with -cal) keeps the\n"
     "preset's peaks and links.\n";
 
 const zp_cmd zp_calibrate_cmd = {"calibrate", zp_cmd_calibrate, "measure this machine's CPU ranks as a hardware profile",

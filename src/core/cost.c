@@ -748,8 +748,8 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     double core = span * (double)(m->heads * zp_model_head_dim(m));   /* s' a d per token */
     if (cv->gemm_eff > 0) {
         /* FP8: the linear layers' FLOPs at the FP8 peak, the attention
-         * core's at its own (pka: the dtype's, or fp32's for a flash
-         * kernel that stays fp32 beside tensor-core products) */
+         * core's at its own (pka: the dtype's, or fp32's for the engine's
+         * exact flash kernels beside tensor-core products) */
         double tok = T / t, inv = 1.0 / (pk * cv->gemm_eff), lw = 2.0 * (double)zp_model_block_matmul_params(m);
         double ar = pk / pka, ac = 4.0 * core * ar;   /* the core's FLOPs at the dtype's rate */
         double blk = (tr->fp8 ? lw * pk / pk8 : lw) + ac;   /* FLOPs at the dtype's rate */
@@ -878,9 +878,12 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     zp_dtype cdt = tr->compute_fp32 && !tr->tensor_math ? ZP_DT_FP32 : tr->dtype;
     double mm[5], kn[4], attn, lin, wg, dg;
     double pk8 = tr->fp8 && c->gpu.peak_fp8 > 0 ? c->gpu.peak_fp8 : c->gpu.peak_flops[cdt];
-    /* the attention core's peak: the dtype's, but fp32's for zplan's
-     * engine's flash kernel, which stays fp32 beside tensor-core products */
-    double pka = tr->tensor_math && tr->flash ? c->gpu.peak_flops[ZP_DT_FP32] : c->gpu.peak_flops[cdt];
+    /* the attention core's peak: the dtype's; for zplan's engine's flash
+     * kernels beside tensor-core products (tensor_math) the dtype's too
+     * where they run on the tensor cores (a head size a multiple of 16 up
+     * to 128), else fp32's (its exact kernels) */
+    int hd = zp_model_head_dim(m), tc_flash = hd % 16 == 0 && hd <= 128;
+    double pka = tr->tensor_math && tr->flash && !tc_flash ? c->gpu.peak_flops[ZP_DT_FP32] : c->gpu.peak_flops[cdt];
     matmul_times(m, tr, l, cv, c->gpu.peak_flops[cdt], pk8, pka, mm, kn, &attn, &lin, &wg, &dg);
     /* the same for a block kept whole (ckpt_every > 1): its recompute
      * terms (mm[2], kn[2], and in lin and attn) as without recompute */
