@@ -9,6 +9,8 @@
  *     at the shapes of a training step's linear layers (8192 token rows by
  *     GPT-2 XL's and a 1 B LLaMA's widths, where max_dim allows), each the
  *     median of 5 timings of 10 products back to back, after a warm-up;
+ *     and the layers' shapes again from bf16 operands (operands "bf16":
+ *     what the engine would reach converting its operands first);
  *   - the elementwise rate: the row's acc (y += x) over 2^26 floats (12
  *     bytes a value: y read and written, x read), timed as the GEMMs;
  *   - flash attention under bf16 math (the tensor cores where the head size
@@ -173,13 +175,18 @@ int ze_devcal(ze_dev *d, int max_dim, cJSON *out, char *msg, size_t mn)
         return -1;
     }
     cJSON *ga = cJSON_AddArrayToObject(out, "gemm");
-    /* the math of each pass; the operands fp32 in both, as the engine's */
-    static const ze_dt maths[] = {ZE_BF16, ZE_F32};
-    ze_dt math0 = d->math, dt = ZE_F32;
-    fill(d, A, dt, nn, 1), fill(d, B, dt, nn, 2);
-    for (int di = 0; di < 2; di++) {
+    /* the math of each pass; the operands fp32 in the first two, as the
+     * engine's; the third the same products from bf16 operands at the
+     * layers' shapes (what autocast hands cuBLAS), beside them: what
+     * converting the operands first would give the engine */
+    static const ze_dt maths[] = {ZE_BF16, ZE_F32, ZE_BF16}, opnd[] = {ZE_F32, ZE_F32, ZE_BF16};
+    ze_dt math0 = d->math;
+    for (int di = 0; di < 3; di++) {
+        ze_dt dt = opnd[di];
         d->math = maths[di];
-        for (int i = 0; i < ns + nm; i++) {
+        if (di == 0 || dt != opnd[di - 1])
+            fill(d, A, dt, nn, 1), fill(d, B, dt, nn, 2);
+        for (int i = di == 2 ? ns : 0; i < ns + nm; i++) {
             int M = i < ns ? squares[i] : shapes[i - ns][0], N = i < ns ? squares[i] : shapes[i - ns][1];
             int K = i < ns ? squares[i] : shapes[i - ns][2];
             if (M > max_dim || N > max_dim || K > max_dim)
@@ -188,7 +195,7 @@ int ze_devcal(ze_dev *d, int max_dim, cJSON *out, char *msg, size_t mn)
             double t = gemm_s(d, M, N, K, dt, A, B, C);
             cJSON *x = cJSON_CreateObject();
             cJSON_AddStringToObject(x, "dtype", maths[di] == ZE_BF16 ? "bf16" : "fp32");   /* the math */
-            cJSON_AddStringToObject(x, "operands", "fp32");
+            cJSON_AddStringToObject(x, "operands", dt == ZE_BF16 ? "bf16" : "fp32");
             cJSON_AddStringToObject(x, "kind", i < ns ? "square" : "layer");
             cJSON_AddNumberToObject(x, "m", M);
             cJSON_AddNumberToObject(x, "n", N);

@@ -280,7 +280,10 @@ static double devcal_fit(const cJSON *m, const zp_gpu *g, zp_dtype dt, cJSON *ro
     const cJSON *x;
     cJSON_ArrayForEach(x, zp_jobj(m, "gemm"))
     {
-        if (strcmp(zp_jstr(x, "dtype"), zp_dtype_names[dt]) || n >= 64 || peak <= 0)
+        /* (the products from fp32 tensors, as the engine runs them; not
+         * devcal's bf16-operand ones beside them) */
+        const char *op = zp_jstr(x, "operands");
+        if (strcmp(zp_jstr(x, "dtype"), zp_dtype_names[dt]) || (*op && strcmp(op, "fp32")) || n >= 64 || peak <= 0)
             continue;
         double M = zp_jnum(x, "m"), N = zp_jnum(x, "n"), K = zp_jnum(x, "k");
         /* products under 2 x 2048^3 FLOPs are left out: there the launch
@@ -306,6 +309,32 @@ static double devcal_fit(const cJSON *m, const zp_gpu *g, zp_dtype dt, cJSON *ro
     qsort(r, (size_t)n, sizeof *r, cmp_dbl);
     double e = n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
     return e > 1.0 ? 1.0 : e;
+}
+
+/* devcal's products from bf16 operands against the same shapes' from fp32
+ * tensors under bf16 math (operands "fp32", or none said): the median
+ * ratio of their rates (0: none) */
+static double operand_ratio(const cJSON *m)
+{
+    double r[64];
+    int n = 0;
+    const cJSON *x, *y;
+    cJSON_ArrayForEach(x, zp_jobj(m, "gemm"))
+    {
+        if (strcmp(zp_jstr(x, "operands"), "bf16") || n >= 64)
+            continue;
+        cJSON_ArrayForEach(y, zp_jobj(m, "gemm"))
+        if (strcmp(zp_jstr(y, "operands"), "bf16") && !strcmp(zp_jstr(y, "dtype"), "bf16") &&
+            zp_jnum(y, "m") == zp_jnum(x, "m") && zp_jnum(y, "n") == zp_jnum(x, "n") &&
+            zp_jnum(y, "k") == zp_jnum(x, "k") && zp_jnum(y, "flops_per_s") > 0) {
+            r[n++] = zp_jnum(x, "flops_per_s") / zp_jnum(y, "flops_per_s");
+            break;
+        }
+    }
+    if (n == 0)
+        return 0.0;
+    qsort(r, (size_t)n, sizeof *r, cmp_dbl);
+    return n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
 }
 
 static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
@@ -457,6 +486,10 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
                    zp_jnum(x, "curve_shape_factor"));
         printf("  fp32 matmuls       the curve's ceiling %.1f%% of the %.1f TFLOP/s fp32 peak (kept in measured)\n",
                100 * emax32, pg.peak_flops[ZP_DT_FP32] / 1e12);
+        double opr = operand_ratio(zp_jobj(p, "measured"));
+        if (opr > 0)
+            printf("  bf16 operands      %.2f x the rate from fp32 tensors under bf16 math (the median over the "
+                   "layers' shapes: what converting the engine's operands first would give)\n", opr);
         if (pg.elementwise_bps > 0)
             printf("  elementwise        %.0f GB/s (y += x)\n", pg.elementwise_bps / 1e9);
         if (na > 0)
