@@ -32,9 +32,10 @@
  *                                               a rank, the keys and values passed around a ring; needs flash=1)
  *       [flash=0|1]                            (flash-style attention: each row's log-sum-exp kept, not the
  *                                               T x T probabilities; engine.c)
- *       [gemm=fp32|bf16|fp16]                  (the products of the linear layers and of the stored-probabilities
- *                                               attention: exact fp32, or each operand rounded to 16 bits with
- *                                               fp32 accumulation: tensor cores)
+ *       [gemm=fp32|bf16|fp16]                  (the products of the linear layers and of the attention, flash
+ *                                               attention's at head sizes a multiple of 16 up to 128: exact
+ *                                               fp32, or each operand rounded to 16 bits with fp32
+ *                                               accumulation: tensor cores)
  *   mpirun -np 2 zplan-engine calibrate      (calibrate.c: the ranks' rates)
  *   mpirun -np 1 zplan-engine calibrate backend=cuda [max_dim=N]   (devcal.c: the GPU's rates)
  *   mpirun -np 8 zplan-engine groups tp=2 cp=1 pp=2   (the layout's process groups, checked)

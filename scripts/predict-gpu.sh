@@ -4,7 +4,8 @@
 # measures a GPU profile (or --profile names one), then for 8 shapes of the
 # GPT-2 and LLaMA families, 125 M to 3 B parameters, micro-batches 1 to 16,
 # recompute none and full, it plans one GPU (bf16, AdamW, the
-# probabilities stored: the engine's tensor-core flash kernels are not timed yet;
+# probabilities stored: the attention's products then go through cuBLAS,
+# where the engine times its GEMMs, as the planner's GEMM time counts them;
 # the products at the ceiling cuBLAS reaches alone, --gemm-ceiling
 # benchmark, as the engine's own products are planned),
 # runs the plan unscaled with zplan exec --backend cuda --profile (which

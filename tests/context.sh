@@ -74,6 +74,17 @@ for arch in gpt2 llama; do
     done
 done
 
+# flash attention's FLOPs a step on a context-parallel rank (device.h's
+# ze_flash_flops over the part kernels' calls): rank 0 of cp 2 holds chunks
+# 0 and 3 of 4 tokens (positions 0..3 and 12..15), 4 layers x 4
+# micro-batches x 2 sequences x 7 products (forward 2, backward 5) x 2 x 4
+# (the head size) FLOPs x 16 heads x its causal pairs, 4 x 5 / 2 and
+# 4 x 12 + 4 x 5 / 2
+ceng 2 1 2 1 0 0
+jok "$outf" '.cp == 2 and .flash.flops_per_step == 4 * 4 * 2 * 7 * 2 * 4 * 16 * (10 + 58)' \
+    "cp 2, rank 0: flash attention's FLOPs a step over its two chunks' causal pairs, by hand" ||
+    diag "$(jq -c .flash "$outf")"
+
 # the ring, by hand: a part's keys and values are B T/cp 2 KV hs fp32
 # values (GPT-2: 16 KV heads of 4 = 64 wide; LLaMA: 8 of 4 = 32); per block
 # and micro-batch cp - 1 turns forward, cp - 1 to gather them again in

@@ -142,4 +142,31 @@ run "$ZPLAN" --params 1e9 --gpu nvidia-h200-cuda --gpus 1 --db "$DB" --json
 jok "$outf" '.chosen.memory_bytes.overhead >= 552402944 + 8388608 and
     .chosen.memory_bytes.overhead < 552402944 + 8388608 + 1073741824' \
     "the overhead class: context + cuBLAS + the rounding of a few hundred tensors"
+
+# the engine's flash attention timed at the rate zplan calibrate measured
+# it: two stand-in calibrations of the H200 (five 4096^3 bf16 products at
+# 700 TFLOP/s; flash attention under bf16 math at 200 and at 400 TFLOP/s,
+# the profiles' attention_efficiency_engine), one plan executed with each
+# (GPT-2 small scaled to 2 layers of 64, 4 heads of 16: the tensor-core
+# kernels' head size); the predicted steps differ by the attention's
+# FLOPs (layers x micro-batches x 7 products - forward 2, backward 4, the
+# scores rebuilt 1 - of s^2 h b FLOPs each, causal: half of 2 s^2 h b)
+# over 200 TFLOP/s less the same over 400
+for a in 2e14 4e14; do
+    printf '#!/bin/sh\necho '"'"'{"status":"ok","backend":"cuda","device":"NVIDIA H200","sms":132,"compute_capability":9.0,"gemm":[%s],"elementwise":{"bytes_per_s":3e12},"attention":[{"dtype":"bf16","flops_per_s":%s}],"runtime_bytes":{"context":552402944,"blas":8388608},"device_memory_bytes":150109880320,"granule_bytes":2097152}'"'"'\n' \
+        "$(for i in 1 2 3 4 5; do printf '%s{"dtype":"bf16","m":4096,"n":4096,"k":4096,"seconds":1,"flops_per_s":7e14}' "$([ $i -gt 1 ] && echo ,)"; done)" \
+        "$a" >"$tmp/cal-$a"
+    chmod +x "$tmp/cal-$a"
+    ZPLAN_ENGINE=$tmp/cal-$a run "$ZPLAN" calibrate --backend cuda --name "cal-$a" --db "$DB"
+    ok $rc "a stand-in calibration, flash attention at $a FLOP/s" || diag "$err"
+    ZPLAN_ENGINE=$tmp/engine run "$ZPLAN" exec 1 --db "$DB" --backend cuda --scale "$SCALE" --steps 2 --profile "cal-$a" --json
+    ok $rc "exec --profile cal-$a" || diag "$err"
+    cp "$outf" "$tmp/xa-$a.json"
+done
+jok "$tmp/xa-2e14.json" '.flash_attention and .tp == 1 and .ckpt == "none" and
+    (.model.layers * .grad_accum * 7 * .model.seq * .model.seq * .model.hidden * .micro_batch) as $f |
+    ((.step_time_s.predicted - $b[0].step_time_s.predicted) - ($f / 2e14 - $f / 4e14)) / ($f / 2e14 - $f / 4e14) | fabs < 1e-6' \
+    "exec --profile: the engine's flash attention at the profile's attention_efficiency_engine (the step's difference by hand)" \
+    --slurpfile b "$tmp/xa-4e14.json" ||
+    diag "$(jq -c '[.step_time_s, .model, .micro_batch, .grad_accum]' "$tmp/xa-2e14.json") $(jq -c .step_time_s "$tmp/xa-4e14.json")"
 finish

@@ -345,12 +345,13 @@ ok $rc "zplan calibrate --backend cuda: a GPU profile" || diag "$err"
 if [ "$rc" -eq 0 ]; then
     cp "$outf" "$tmp/gpuprof.json"
     diag "$(jq -c '{name, gemm_max_efficiency, sms, elementwise_gbps, cuda_context_mib, cublas_mib,
-        fp32: .measured.gemm_fit_fp32_ceiling, attention_efficiency,
+        fp32: .measured.gemm_fit_fp32_ceiling, attention_efficiency_engine,
         flash: [.measured.attention[] | {t, heads, forward_seconds, backward_seconds, tflops: (.flops_per_s / 1e12)}],
         bf16_operands: [.measured.gemm[] | select(.operands == "bf16") | [.m, .n, .k, (.flops_per_s / 1e12)]]}' \
         "$tmp/gpuprof.json")"
-    jok "$tmp/gpuprof.json" '.attention_efficiency > 0 and .attention_efficiency <= 1 and (.measured.attention | length) == 2' \
-        "the GPU profile: flash attention's rate under bf16 math at 2 shapes, its attention_efficiency in (0, 1]"
+    jok "$tmp/gpuprof.json" '.attention_efficiency_engine > 0 and .attention_efficiency_engine <= 1 and
+        (.measured.attention | length) == 2' \
+        "the GPU profile: flash attention's rate under bf16 math at 2 shapes, its attention_efficiency_engine in (0, 1]"
     jok "$tmp/gpuprof.json" '.gemm_max_efficiency_benchmark > 0.3 and .gemm_max_efficiency_benchmark <= 1 and .sms > 0 and
         .elementwise_gbps > 100 and .cuda_context_mib > 300 and .cuda_context_mib < 1024 and
         ([.measured.gemm_fit[] | select(.dtype == "bf16")] | length) >= 5' \

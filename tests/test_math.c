@@ -372,6 +372,64 @@ static void flash_case(ze_dev *d, const ashape *a, ze_dt math, int bits)
     free(ro), free(rl), free(uo), free(ul), free(rg), free(ug);
 }
 
+/* The part kernels (context parallelism) under 16-bit math: rows q0 ..
+ * q0 + Tq - 1 of a sequence against all its keys are the whole sequence's
+ * rows (out, lse), and their backward is the whole sequence's with dO zero
+ * outside the part (dQ of the part's rows, dK and dV): the rounding follows
+ * the keys' tiles from key 0 in both, not the part's rows */
+static void flash_part_case(ze_dev *d, const ashape *a, int q0, int Tq, ze_dt math)
+{
+    int hs = a->C / a->NH, kvc = a->KV * hs, ld = a->C + 2 * kvc, B = a->B, T = a->T, C = a->C;
+    size_t n3 = (size_t)B * T * ld, no = (size_t)B * T * C, nl = (size_t)B * a->NH * T;
+    size_t pn3 = (size_t)B * Tq * ld, pno = (size_t)B * Tq * C, pnl = (size_t)B * a->NH * Tq, nkv = (size_t)B * T * 2 * kvc;
+    float *qkv = fill(n3), *out = fill(no), *lse = fill(nl), *dout = fill(no), *dq = calloc(n3, sizeof *dq);
+    float *pq = malloc(pn3 * sizeof *pq), *kv = malloc(nkv * sizeof *kv), *po = fill(pno), *pl = fill(pnl);
+    float *pdo = malloc(pno * sizeof *pdo), *pdq = calloc(pn3, sizeof *pdq), *pdkv = calloc(nkv, sizeof *pdkv);
+    if (!dq || !pq || !kv || !pdo || !pdq || !pdkv)
+        abort();
+    for (int b = 0; b < B; b++) {
+        memcpy(pq + (size_t)b * Tq * ld, qkv + ((size_t)b * T + q0) * ld, (size_t)Tq * ld * sizeof *pq);
+        memcpy(pdo + (size_t)b * Tq * C, dout + ((size_t)b * T + q0) * C, (size_t)Tq * C * sizeof *pdo);
+        for (int t = 0; t < T; t++) {
+            memcpy(kv + ((size_t)b * T + t) * 2 * kvc, qkv + ((size_t)b * T + t) * ld + C, 2 * (size_t)kvc * sizeof *kv);
+            if (t < q0 || t >= q0 + Tq)
+                memset(dout + ((size_t)b * T + t) * C, 0, (size_t)C * sizeof *dout);
+        }
+    }
+    d->math = math;
+    d->ops->flash_fwd(d, out, lse, qkv, B, T, C, a->NH, a->KV);
+    d->ops->flash_bwd(d, dq, dout, out, lse, qkv, B, T, C, a->NH, a->KV);
+    d->ops->flash_fwd_part(d, po, pl, pq, kv, B, Tq, q0, T, C, a->NH, a->KV);
+    d->ops->flash_bwd_part(d, pdq, pdkv, pdo, po, pl, pq, kv, B, Tq, q0, T, C, a->NH, a->KV);
+    d->math = ZE_F32;
+    double eo = 0, el = 0, eq = 0, ek = 0, mo = 0, mq = 0, mk = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < Tq; t++) {
+            for (int c = 0; c < C; c++) {
+                double w = out[((size_t)b * T + q0 + t) * C + c];
+                eo = fmax(eo, fabs(po[((size_t)b * Tq + t) * C + c] - w)), mo = fmax(mo, fabs(w));
+            }
+            for (int h = 0; h < a->NH; h++)
+                el = fmax(el, fabs(pl[((size_t)b * a->NH + h) * Tq + t] - lse[((size_t)b * a->NH + h) * T + q0 + t]));
+            for (int c = 0; c < C; c++) {
+                double w = dq[((size_t)b * T + q0 + t) * ld + c];
+                eq = fmax(eq, fabs(pdq[((size_t)b * Tq + t) * ld + c] - w)), mq = fmax(mq, fabs(w));
+            }
+        }
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int c = 0; c < 2 * kvc; c++) {
+                double w = dq[((size_t)b * T + t) * ld + C + c];
+                ek = fmax(ek, fabs(pdkv[((size_t)b * T + t) * 2 * kvc + c] - w)), mk = fmax(mk, fabs(w));
+            }
+    ok(eo <= 1e-6 * mo && el <= 1e-6 && eq <= 1e-6 * mq && ek <= 1e-6 * mk && mq > 0 && mk > 0,
+       "%s flash part (cp) B=%d T=%d C=%d NH=%d KV=%d, rows %d..%d: the whole sequence's rounded out, lse, dQ, dK, dV "
+       "(worst %.2g, %.2g, %.2g, %.2g relative)", ze_dt_names[math], B, T, C, a->NH, a->KV, q0, q0 + Tq - 1,
+       eo / mo, el, eq / mq, ek / mk);
+    free(qkv), free(out), free(lse), free(dout), free(dq), free(pq), free(kv), free(po), free(pl), free(pdo);
+    free(pdq), free(pdkv);
+}
+
 int main(void)
 {
     ze_alloc a;
@@ -443,6 +501,10 @@ int main(void)
         if (i == 0)
             flash_case(&d, &fs[i], ZE_F16, 11);
     }
+    /* the part kernels: 150 tokens, rows 40 .. 109 (key tiles past the
+     * part's first rows, a query tile across a key tile's boundary) */
+    flash_part_case(&d, &fs[1], 40, 70, ZE_BF16);
+    flash_part_case(&d, &fs[0], 3, 4, ZE_F16);
     /* a head size of 8 (no tensor-core kernel takes it): exact under bf16
      * math, the fp32 kernel's bits */
     {

@@ -607,6 +607,10 @@ ZK_HOT void zk_attention_bwd_m(float *dqkv, float *scratch, const float *dout, c
  * matrix.  Tiles are aligned, so only a diagonal tile is partly masked and
  * every one of its rows sees at least its own key. */
 #define ZK_FA_TILE 64
+/* (its tile products are OpenBLAS's sgemm called directly, not zk_sgemm:
+ * flash attention is timed as a whole, the device row's attn_stats, as
+ * the CUDA row's kernels are, and stays out of the GEMMs' time, FLOPs and
+ * logged shapes) */
 
 static inline int zk_fa_end(int x0, int T)
 {
@@ -708,7 +712,7 @@ static void zk_fa_fwd(const zk_fa *f, float *out, float *lse)
                     int c1 = zk_fa_end(c0, Tk), nc = c1 - c0;
                     const float *kt = zk_fa_round(kr, k + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lk);
                     const float *vt = zk_fa_round(vr, v + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lv);
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, qt, (int)lq, kt, (int)lk,
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, qt, (int)lq, kt, (int)lk,
                              0.0f, s, ZK_FA_TILE);
                     for (int i = 0; i < nr; i++) {
                         float *sr = s + (size_t)i * ZK_FA_TILE, *orow = o + (size_t)(r0 + i) * C;
@@ -727,7 +731,7 @@ static void zk_fa_fwd(const zk_fa *f, float *out, float *lse)
                     }
                     zk_fa_round_rows(s, nr, ZK_FA_TILE, (size_t)nc, f->math); /* (after the sums) */
                     /* O[r0:r1] += P . V[c0:c1] */
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, s, ZK_FA_TILE, vt, (int)lv,
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, s, ZK_FA_TILE, vt, (int)lv,
                              1.0f, o + (size_t)r0 * C, C);
                 }
                 for (int i = 0; i < nr; i++) {
@@ -777,10 +781,10 @@ static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const 
                     const float *kt = zk_fa_round(kr, k + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lk);
                     const float *vt = zk_fa_round(vr, v + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lv);
                     /* P = e^(scale Q K^T - lse), 0 past each row's own position */
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, qt, (int)lq, kt, (int)lk,
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, qt, (int)lq, kt, (int)lk,
                              0.0f, p, ZK_FA_TILE);
                     /* dP = dO V^T */
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, 1.0f, ot, (int)lo, vt, (int)lv,
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, 1.0f, ot, (int)lo, vt, (int)lv,
                              0.0f, ds, ZK_FA_TILE);
                     for (int i = 0; i < nr; i++) {
                         float *pr = p + (size_t)i * ZK_FA_TILE, *dr = ds + (size_t)i * ZK_FA_TILE;
@@ -794,11 +798,11 @@ static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const 
                     zk_fa_round_rows(p, nr, ZK_FA_TILE, (size_t)nc, f->math); /* (after dS) */
                     zk_fa_round_rows(ds, nr, ZK_FA_TILE, (size_t)nc, f->math);
                     /* dV[c0:c1] += P^T dO; dQ[r0:r1] += dS K; dK[c0:c1] += dS^T Q */
-                    zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, p, ZK_FA_TILE, ot, (int)lo,
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, p, ZK_FA_TILE, ot, (int)lo,
                              1.0f, dv + (size_t)c0 * ldk, (int)ldk);
-                    zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, ds, ZK_FA_TILE, kt, (int)lk,
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, ds, ZK_FA_TILE, kt, (int)lk,
                              1.0f, dq + (size_t)r0 * ld, (int)ld);
-                    zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, ds, ZK_FA_TILE, qt, (int)lq,
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, ds, ZK_FA_TILE, qt, (int)lq,
                              1.0f, dk + (size_t)c0 * ldk, (int)ldk);
                 }
             }

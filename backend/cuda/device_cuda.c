@@ -455,8 +455,9 @@ static void cu_attention_bwd(ze_dev *d, float *dqkv, float *scratch, size_t scra
  * row's zk_flash_round_heads says, and their shared memory fits this
  * GPU), else the exact fp32 kernels: under every math for another head
  * size, as on the CPU row; under 16-bit math on a GPU whose blocks have
- * too little shared memory (before Ampere's data-centre parts, the
- * larger head sizes), a difference from the CPU row of the rounding. */
+ * too little shared memory (99 KiB on consumer Ampere and Ada: head sizes
+ * 96 and 128), a difference from the CPU row of the rounding (and from
+ * the planner, which assumes the data-centre parts' room). */
 static int tc_flash(ze_dev *d, int C, int NH)
 {
     return d->math != ZE_F32 && zc_flash_tc_fits(C, NH, row(d)->smem_optin);

@@ -264,7 +264,8 @@ static int keep_profile(zp_cli *cli, zp_store *s, const char *dbp, int existed, 
  * (zplan-engine calibrate backend=cuda, devcal.c) into a GPU profile: the
  * preset of the device (or --gpu) for its peaks and links, and from the
  * measurement the matmul curve's ceiling, its SMs, the elementwise rate,
- * the runtime's memory (context, cuBLAS), the device's memory, the
+ * the engine's flash attention rate (attention_efficiency_engine), the
+ * runtime's memory (context, cuBLAS), the device's memory, the
  * allocator's granule and the compute capability.  The ceiling is fitted
  * so that the planner's curve (gemm.c: tiles, waves, the K loop) gives the
  * measured bf16 rates: the median over the measured shapes of at least
@@ -431,7 +432,9 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     /* flash attention's rate under bf16 math (the engine's tensor-core
      * kernels), the median over the shapes measured, a fraction of the
      * bf16 peak on the FLOPs its products do: the profile's
-     * attention_efficiency, the planner's flash attention rate */
+     * attention_efficiency_engine, the rate zplan exec --profile plans
+     * the engine's flash attention with (attention_efficiency stays the
+     * preset's, fitted to the frameworks' kernels, for other plans) */
     double ar[8];
     int na = 0;
     const cJSON *ax;
@@ -440,7 +443,7 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
         ar[na++] = zp_jnum(ax, "flops_per_s");
     if (na > 0 && pg.peak_flops[ZP_DT_BF16] > 0) {
         qsort(ar, (size_t)na, sizeof *ar, cmp_dbl);
-        pg.attn_eff = (na % 2 ? ar[na / 2] : 0.5 * (ar[na / 2 - 1] + ar[na / 2])) / pg.peak_flops[ZP_DT_BF16];
+        pg.attn_eff_engine = (na % 2 ? ar[na / 2] : 0.5 * (ar[na / 2 - 1] + ar[na / 2])) / pg.peak_flops[ZP_DT_BF16];
     }
     const cJSON *rt = zp_jobj(m, "runtime_bytes");
     if (zp_jnum(rt, "context") > 0)
@@ -456,7 +459,7 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     snprintf(src, sizeof src, "measured by zplan calibrate --backend cuda, %s, through the engine's CUDA row: the matmul "
              "curve's ceiling fitted to cuBLAS's rates on fp32 tensors under bf16 math, as the engine's gemm=bf16 (the median of measured / the curve's shape factor), the "
-             "elementwise rate of y += x, flash attention's under bf16 math (attention_efficiency), the context and cuBLAS bytes by cudaMemGetInfo; peaks and links from the "
+             "elementwise rate of y += x, flash attention's under bf16 math (attention_efficiency_engine), the context and cuBLAS bytes by cudaMemGetInfo; peaks and links from the "
              "preset %s", when, base.name);
     cJSON *p = zp_gpu_to_json(&pg, src);
     if (p) {
@@ -494,7 +497,7 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
             printf("  elementwise        %.0f GB/s (y += x)\n", pg.elementwise_bps / 1e9);
         if (na > 0)
             printf("  flash attention    %.1f%% of the bf16 peak on its products' FLOPs (bf16 math, the median of %d "
-                   "shapes)\n", 100 * pg.attn_eff, na);
+                   "shapes; the engine's: attention_efficiency_engine)\n", 100 * pg.attn_eff_engine, na);
         printf("  runtime memory     context %s, cuBLAS %s\n",
                zp_fmt_bytes(b1, sizeof b1, pg.cuda_ctx_bytes, ZP_UNITS_BINARY),
                zp_fmt_bytes(b2, sizeof b2, pg.cublas_bytes, ZP_UNITS_BINARY));
@@ -604,7 +607,7 @@ static const char calibrate_usage[] =
     "GEMMs as the engine runs them (fp32 tensors under bf16 math, its gemm=bf16, and exact\n"
     "fp32) at square sizes and at training layers' shapes (the planner's matmul curve's\n"
     "ceiling fitted to the bf16 ones), the elementwise rate, flash attention's rate under\n"
-    "bf16 math (its attention_efficiency), the CUDA context's and cuBLAS's memory; the profile (default name: the preset's, with -cal) keeps the\n"
+    "bf16 math (attention_efficiency_engine), the CUDA context's and cuBLAS's memory; the profile (default name: the preset's, with -cal) keeps the\n"
     "preset's peaks and links.\n";
 
 const zp_cmd zp_calibrate_cmd = {"calibrate", zp_cmd_calibrate, "measure this machine's CPU ranks as a hardware profile",

@@ -347,6 +347,10 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         if (have_profile) {   /* the profile's own rates, the plan's other conventions kept */
             zp_conv_apply_gpu(&pb.conv, &pb.cluster.gpu);
             pb.cluster.host_mem_bytes = pb.cluster.gpu.host_mem_bytes;
+            /* the engine's flash kernels at the rate calibrate measured them,
+             * where they run on the tensor cores (a 16-bit plan on a GPU) */
+            if (pb.train.tensor_math && pb.cluster.gpu.attn_eff_engine > 0)
+                pb.conv.attn_eff = pb.cluster.gpu.attn_eff_engine;
         }
     }
     pb.conv.zero3_buffer = ZP_Z3BUF_PREFETCH;   /* the engine gathers the current and the next block */

@@ -77,7 +77,8 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
     if (tr->flash)   /* flash attention: each row's log-sum-exp kept, not its probabilities */
         snprintf(a[k], 64, "flash=1"), args[n++] = a[k++];
     /* on a GPU, a 16-bit plan's products (the linear layers' and the
-     * stored-probabilities attention's) run on the tensor cores
+     * attention's, flash attention's at head sizes a multiple of 16 up to
+     * 128) run on the tensor cores
      * (16-bit operands, fp32 sums), as PyTorch's autocast runs them and as
      * zplan calibrate --backend cuda measured them; the CPU stays exact */
     if (tr->tensor_math && tr->dtype != ZP_DT_FP32)   /* (exec.c sets it where the backend is cuda) */

@@ -129,6 +129,8 @@ typedef struct zp_gpu {
     double attn_eff;             /* flash attention's fraction of the peak on the FLOPs it does (0: 0.3) */
     double attn_eff_fa2;         /* the same for FlashAttention-2 (the flash-attn package; 0: attn_eff) */
     double attn_eff_cudnn;       /* the same for cuDNN's fused attention (Transformer Engine's; 0: attn_eff) */
+    double attn_eff_engine;      /* the same for zplan's engine's tensor-core flash kernels (zplan calibrate
+                                    --backend cuda; 0: not measured), of the 16-bit peak */
     double peak_fp8;             /* dense FP8 tensor peak, FLOP/s (0: no FP8 tensor cores) */
     double gemm_eff_max_fp8;     /* the curve's ceiling for FP8 products (0: 0.88 x the 16-bit one) */
     double gemm_eff_max_bench;   /* a short benchmark's ceiling, where training was fitted below it (0: none):

@@ -803,7 +803,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
             "gpus_per_node", "host_mem_gib", "cuda_context_mib", "nccl_comm_mib", "gemm_efficiency", "latency_us",
             "link_efficiency", "host_adam_params_per_s", "elementwise_gbps", "cublas_mib", "alloc_granule_mib", "sms",
             "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency", "attention_efficiency_fa2",
-            "attention_efficiency_cudnn", "gemm_max_efficiency_fp8", "compute_capability",
+            "attention_efficiency_cudnn", "attention_efficiency_engine", "gemm_max_efficiency_fp8", "compute_capability",
             /* zplan calibrate's: the sgemm benchmark's rate beside the
              * training step's, and what it measured, kept as read */
             "sgemm_shape_efficiency", "measured", NULL};
@@ -877,6 +877,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         (st = num_field(j, where, "attention_efficiency", 0, 1, &g->attn_eff, 1, e)) ||
         (st = num_field(j, where, "attention_efficiency_fa2", 0, 1, &g->attn_eff_fa2, 1, e)) ||
         (st = num_field(j, where, "attention_efficiency_cudnn", 0, 1, &g->attn_eff_cudnn, 1, e)) ||
+        (st = num_field(j, where, "attention_efficiency_engine", 0, 1, &g->attn_eff_engine, 1, e)) ||
         (st = num_field(j, where, "gemm_max_efficiency_fp8", 0, 1, &g->gemm_eff_max_fp8, 1, e)) ||
         (st = num_field(j, where, "compute_capability", 0, 20, &g->compute_cap, 1, e)))
         goto out;
@@ -886,7 +887,8 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         static const char *const pos_keys[] = {
             "gemm_efficiency", "link_efficiency", "elementwise_gbps", "sms", "compute_capability",
             "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency",
-            "attention_efficiency_fa2", "attention_efficiency_cudnn", "gemm_max_efficiency_fp8", NULL};
+            "attention_efficiency_fa2", "attention_efficiency_cudnn", "attention_efficiency_engine",
+            "gemm_max_efficiency_fp8", NULL};
         for (int i = 0; pos_keys[i]; i++) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, pos_keys[i]);
             if (cJSON_IsNumber(v) && v->valuedouble == 0.0) {
@@ -1015,6 +1017,8 @@ cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
         cJSON_AddNumberToObject(p, "attention_efficiency_fa2", g->attn_eff_fa2);
     if (g->attn_eff_cudnn > 0)
         cJSON_AddNumberToObject(p, "attention_efficiency_cudnn", g->attn_eff_cudnn);
+    if (g->attn_eff_engine > 0)
+        cJSON_AddNumberToObject(p, "attention_efficiency_engine", g->attn_eff_engine);
     if (g->alpha_s > 0)
         cJSON_AddNumberToObject(p, "latency_us", g->alpha_s * 1e6);
     if (g->link_eff > 0)
