@@ -713,7 +713,7 @@ static void zk_fa_fwd(const zk_fa *f, float *out, float *lse)
                     const float *kt = zk_fa_round(kr, k + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lk);
                     const float *vt = zk_fa_round(vr, v + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lv);
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, qt, (int)lq, kt, (int)lk,
-                             0.0f, s, ZK_FA_TILE);
+                                0.0f, s, ZK_FA_TILE);
                     for (int i = 0; i < nr; i++) {
                         float *sr = s + (size_t)i * ZK_FA_TILE, *orow = o + (size_t)(r0 + i) * C;
                         size_t n = (size_t)zk_fa_rows(q0 + r0 + i, c0, c1);
@@ -732,7 +732,7 @@ static void zk_fa_fwd(const zk_fa *f, float *out, float *lse)
                     zk_fa_round_rows(s, nr, ZK_FA_TILE, (size_t)nc, f->math); /* (after the sums) */
                     /* O[r0:r1] += P . V[c0:c1] */
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, s, ZK_FA_TILE, vt, (int)lv,
-                             1.0f, o + (size_t)r0 * C, C);
+                                1.0f, o + (size_t)r0 * C, C);
                 }
                 for (int i = 0; i < nr; i++) {
                     float *orow = o + (size_t)(r0 + i) * C, inv = 1.0f / sum[i];
@@ -782,10 +782,10 @@ static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const 
                     const float *vt = zk_fa_round(vr, v + (size_t)c0 * ldk, nc, hs, ldk, f->math, &lv);
                     /* P = e^(scale Q K^T - lse), 0 past each row's own position */
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, scale, qt, (int)lq, kt, (int)lk,
-                             0.0f, p, ZK_FA_TILE);
+                                0.0f, p, ZK_FA_TILE);
                     /* dP = dO V^T */
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nc, hs, 1.0f, ot, (int)lo, vt, (int)lv,
-                             0.0f, ds, ZK_FA_TILE);
+                                0.0f, ds, ZK_FA_TILE);
                     for (int i = 0; i < nr; i++) {
                         float *pr = p + (size_t)i * ZK_FA_TILE, *dr = ds + (size_t)i * ZK_FA_TILE;
                         size_t n = (size_t)zk_fa_rows(q0 + r0 + i, c0, c1);
@@ -799,11 +799,11 @@ static void zk_fa_bwd(const zk_fa *f, float *dq0, float *dk0, float *dv0, const 
                     zk_fa_round_rows(ds, nr, ZK_FA_TILE, (size_t)nc, f->math);
                     /* dV[c0:c1] += P^T dO; dQ[r0:r1] += dS K; dK[c0:c1] += dS^T Q */
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, p, ZK_FA_TILE, ot, (int)lo,
-                             1.0f, dv + (size_t)c0 * ldk, (int)ldk);
+                                1.0f, dv + (size_t)c0 * ldk, (int)ldk);
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hs, nc, 1.0f, ds, ZK_FA_TILE, kt, (int)lk,
-                             1.0f, dq + (size_t)r0 * ld, (int)ld);
+                                1.0f, dq + (size_t)r0 * ld, (int)ld);
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nc, hs, nr, 1.0f, ds, ZK_FA_TILE, qt, (int)lq,
-                             1.0f, dk + (size_t)c0 * ldk, (int)ldk);
+                                1.0f, dk + (size_t)c0 * ldk, (int)ldk);
                 }
             }
         }
