@@ -129,6 +129,17 @@ typedef struct ze_dev_ops {
                            const float *qkv, const float *kv, int B, int T, int q0, int Tk, int C, int NH, int KV);
     void (*gelu_fwd)(ze_dev *d, float *out, const float *inp, size_t n);
     void (*gelu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n);
+    /* matmul_bwd, gelu_bwd and swiglu_bwd with the input gradient dinp
+     * WRITTEN, not added to: its old values are never read (the engine's
+     * block gradients, made fresh for one product: no zeroing pass before
+     * it, no read of the zeros in it); dw and dbias still accumulate.
+     * What they write is what zeroing dinp and the accumulating op would
+     * leave (the kernels to the bit; a product with beta 0 in value: a
+     * zero's sign may differ).  NULL in a row without them: the engine
+     * zeroes and accumulates. */
+    void (*matmul_bwd_set)(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                           const float *w, int N, int IC, int OC);
+    void (*gelu_bwd_set)(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n);
     /* the LLaMA family's: RMSNorm, rotary positions on Q and K (in place),
      * the SwiGLU gate */
     void (*rmsnorm_fwd)(ze_dev *d, float *out, float *rstd, const float *inp, const float *w, int N, int C);
@@ -140,6 +151,7 @@ typedef struct ze_dev_ops {
     void (*rope_bwd)(ze_dev *d, float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0);
     void (*swiglu_fwd)(ze_dev *d, float *out, const float *inp, int N, int F);
     void (*swiglu_bwd)(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F);
+    void (*swiglu_bwd_set)(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F);
     /* y += x */
     void (*acc)(ze_dev *d, float *y, const float *x, size_t n);
     /* rows of n floats on the device, the i-th at y + i ly and x + i lx:

@@ -59,6 +59,7 @@
 #include <sys/resource.h>
 #ifdef ZP_HAVE_CUDA
 #include <cuda_runtime_api.h>
+#include "cuda/kernels_cuda.h"
 #endif
 
 /* OpenBLAS's sgemm alone on the calls of one step of this run: every
@@ -934,6 +935,23 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(ge, "sgemm_seconds_per_step", ref_s);
         cJSON_AddNumberToObject(ge, "sgemm_flops_per_s", ref_s > 0 ? ref_flops / ref_s : 0.0);
         cJSON_AddNumberToObject(ge, "efficiency", mine_s > 0 && ref_s > 0 ? ref_s / mine_s : 0.0);
+#ifdef ZP_HAVE_CUDA
+        /* the CUDA row's products with a bias: through cuBLASLt, the bias in
+         * the epilogue, or the bias kernel before cuBLAS's product
+         * (ZPLAN_CUBLASLT=0, or a shape cuBLASLt had no algorithm for):
+         * its products over the whole run, and its plans (a shape, math
+         * and alignment each) and those with an algorithm */
+        if (!strcmp(d.ops->name, "cuda")) {
+            int on = 0, shapes = 0, fused = 0;
+            long calls = 0;
+            ze_dev_cuda_lt(&d, &on, &calls, &shapes, &fused);
+            cJSON *lt = cJSON_AddObjectToObject(ge, "bias_epilogue");
+            cJSON_AddBoolToObject(lt, "on", on);
+            cJSON_AddNumberToObject(lt, "calls", (double)calls);
+            cJSON_AddNumberToObject(lt, "plans", shapes);
+            cJSON_AddNumberToObject(lt, "plans_fused", fused);
+        }
+#endif
         /* flash attention's kernels (each call timed as the GEMMs are; FLOPs
          * of its products over the causal pairs: device.h's ze_flash_flops) */
         if (c.flash) {

@@ -111,13 +111,17 @@ while IFS='|' read -r name keys targs L s h E <&3; do
     fi
     # the products exact in fp32 (before the tensor cores) and in bf16
     # (gemm=bf16: what zplan exec runs a bf16 plan with on a GPU), the
-    # attention's probabilities stored and flash-style
-    for v in "fp32 0" "bf16 0" "bf16 1"; do
-        gm=${v% *} fa=${v#* }
-        run="engine $gm $([ "$fa" = 1 ] && echo flash || echo probs)"
+    # attention's probabilities stored and flash-style; the last once more
+    # with cuBLASLt off (ZPLAN_CUBLASLT=0: each bias added by a kernel
+    # before its product instead of in the product's epilogue), to keep
+    # the epilogue only if it pays
+    for v in "fp32 0 1" "bf16 0 1" "bf16 1 1" "bf16 1 0"; do
+        set -- $v
+        gm=$1 fa=$2 lt=$3
+        run="engine $gm $([ "$fa" = 1 ] && echo flash || echo probs)$([ "$lt" = 0 ] && echo ' no-lt' || :)"
         # shellcheck disable=SC2086
-        if timeout 600 mpirun -np 1 "$ZPLAN_ENGINE" $keys accum=1 steps=6 zero=0 dtype=1 grad_dtype=1 flash=$fa \
-            gemm="$gm" backend="$backend" >"$tmp/eng.json" 2>"$tmp/eng.err" </dev/null &&
+        if ZPLAN_CUBLASLT=$lt timeout 600 mpirun -np 1 -x ZPLAN_CUBLASLT "$ZPLAN_ENGINE" $keys accum=1 steps=6 zero=0 \
+            dtype=1 grad_dtype=1 flash=$fa gemm="$gm" backend="$backend" >"$tmp/eng.json" 2>"$tmp/eng.err" </dev/null &&
             [ "$(jq -r .status "$tmp/eng.json" 2>/dev/null)" = ok ] &&
             jq -e '(.step_time_s | type) == "number" and .step_time_s > 0' "$tmp/eng.json" >/dev/null 2>&1; then
             st=$(jq -r .step_time_s "$tmp/eng.json")
@@ -133,8 +137,10 @@ while IFS='|' read -r name keys targs L s h E <&3; do
             # its products), the rest (elementwise kernels, the optimizer)
             say "$name $run: $(jq -r '"GEMMs \(.gemm.seconds_per_step) s at \(.gemm.flops_per_s / 1e12) TFLOP/s" +
                 (if .flash then ", flash attention \(.flash.seconds_per_step) s at \(.flash.flops_per_s / 1e12) TFLOP/s"
-                 else "" end) + ", the rest \(.steady_step_s - .gemm.seconds_per_step - (.flash.seconds_per_step // 0)) s"' \
-                "$tmp/eng.json")"
+                 else "" end) + ", the rest \(.steady_step_s - .gemm.seconds_per_step - (.flash.seconds_per_step // 0)) s" +
+                (if .gemm.bias_epilogue then "; bias in cuBLASLt'"'"'s epilogue: \(.gemm.bias_epilogue.on), " +
+                 "\(.gemm.bias_epilogue.plans_fused) of \(.gemm.bias_epilogue.plans) plans, \(.gemm.bias_epilogue.calls) products in the run"
+                 else "" end)' "$tmp/eng.json")"
             if awk -v t="$1" 'BEGIN { exit !(t > 0) }'; then result 0 "$name: $run ran, $1 tokens/s"
             else result 1 "$name: $run gave no rate ($1 tokens/s)"; fi
         else

@@ -230,20 +230,22 @@ ok "$(jtrue "$tmp/last.json" '(.step_time_s | type) == "number" and .step_time_s
     "the step time leaves the first step out: $(tail -n 1 "$outf" | jq .step_time_s) s"
 
 # scripts/bench-gpu.sh (the engine's GPU speed beside PyTorch eager's) kept
-# working: at a tiny shape on a CPU rank, its three engine runs (exact fp32
-# products, bf16 products, bf16 with flash attention) each give a rate; the
-# products' math moves no tracked byte (the same peak: the CPU row's
-# rounded copies are its untracked scratch, cuBLAS converts in its
-# kernels) and the flash run's peak is
-# below the stored probabilities' (no s x s matrix)
+# working: at a tiny shape on a CPU rank, its four engine runs (exact fp32
+# products, bf16 products, bf16 with flash attention, and that again with
+# cuBLASLt off, ZPLAN_CUBLASLT=0, which the CPU row does not read) each
+# give a rate; the products' math moves no tracked byte (the same peak:
+# the CPU row's rounded copies are its untracked scratch, cuBLAS converts
+# in its kernels), the flash run's peak is below the stored
+# probabilities' (no s x s matrix) and the run without cuBLASLt keeps it
 run sh "$ZPLAN_SRCDIR/scripts/bench-gpu.sh" --backend cpu --shapes tiny --tap
-ok "$([ "$rc" -eq 0 ] && grep -q '^1\.\.3$' "$outf" && [ "$(grep -c '^ok [123] - gpt2-tiny: engine \(fp32 probs\|bf16 probs\|bf16 flash\) ran, [0-9.e+]* tokens/s$' "$outf")" -eq 3 ]; echo $?)" \
-    "scripts/bench-gpu.sh --backend cpu --shapes tiny: the three engine runs give a rate" || diag "rc=$rc $(cat "$outf") $err"
+ok "$([ "$rc" -eq 0 ] && grep -q '^1\.\.4$' "$outf" && [ "$(grep -c '^ok [1234] - gpt2-tiny: engine \(fp32 probs\|bf16 probs\|bf16 flash\|bf16 flash no-lt\) ran, [0-9.e+]* tokens/s$' "$outf")" -eq 4 ]; echo $?)" \
+    "scripts/bench-gpu.sh --backend cpu --shapes tiny: the four engine runs give a rate" || diag "rc=$rc $(cat "$outf") $err"
 pk() { sed -n "s/^# gpt2-tiny engine $1:.*peak device bytes \([0-9]*\)$/\1/p" "$outf"; }
-p32=$(pk "fp32 probs") p16=$(pk "bf16 probs") pfa=$(pk "bf16 flash")
+p32=$(pk "fp32 probs") p16=$(pk "bf16 probs") pfa=$(pk "bf16 flash") pnl=$(pk "bf16 flash no-lt")
 ok "$([ -n "$p32" ] && [ "$p32" = "$p16" ]; echo $?)" "bench-gpu.sh: bf16 products keep fp32's peak ($p32, $p16 bytes)"
 ok "$([ -n "$pfa" ] && [ -n "$p16" ] && [ "$pfa" -lt "$p16" ]; echo $?)" \
     "bench-gpu.sh: the flash run's peak below the stored probabilities' ($pfa < $p16)"
+ok "$([ -n "$pnl" ] && [ "$pnl" = "$pfa" ]; echo $?)" "bench-gpu.sh: the run without cuBLASLt keeps the flash run's peak ($pnl, $pfa bytes)"
 run sh "$ZPLAN_SRCDIR/scripts/bench-gpu.sh" --backend tpu
 ok "$([ "$rc" -eq 2 ] && grep -q 'allowed cuda, cpu' "$errf"; echo $?)" "bench-gpu.sh --backend tpu: exit 2, naming what is allowed"
 

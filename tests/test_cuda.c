@@ -75,6 +75,16 @@ static float *hrand(size_t n, float lo, float hi)
     return p;
 }
 
+/* n NaNs: what a written gradient's old values are in the tests (read,
+ * they would show) */
+static float *hnan(size_t n)
+{
+    float *p = xmalloc(n * sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = NAN;
+    return p;
+}
+
 static void *dalloc(size_t bytes)
 {
     void *p = ze_dev_alloc(&gpu, ZE_DEVICE, ZE_ACT, bytes, 0);
@@ -368,6 +378,19 @@ static void test_model(const shape *s)
         check(what, sh, dgw, gw, nw);
         snprintf(what, sizeof what, "matmul_bwd dbias (IC=%d OC=%d%s)", IC, OC, k == 0 ? "" : ", NULL: untouched");
         check(what, sh, dgb, gb, (size_t)OC);
+        {   /* written (matmul_bwd_set): dinp over NaN on both rows, dw and
+             * dbias added to what the accumulating call left */
+            float *si = hnan(ni), *dsi = up(si, ni * fs);
+            cpu.ops->matmul_bwd_set(&cpu, si, gw, k == 0 ? gb : NULL, go, inp, w, N, IC, OC);
+            gpu.ops->matmul_bwd_set(&gpu, dsi, dgw, k == 0 ? dgb : NULL, dgo, dinp, dw, N, IC, OC);
+            snprintf(what, sizeof what, "matmul_bwd_set dinp (IC=%d OC=%d, written over NaN)", IC, OC);
+            check(what, sh, dsi, si, ni);
+            snprintf(what, sizeof what, "matmul_bwd_set dw (IC=%d OC=%d, added to)", IC, OC);
+            check(what, sh, dgw, gw, nw);
+            snprintf(what, sizeof what, "matmul_bwd_set dbias (IC=%d OC=%d%s)", IC, OC, k == 0 ? ", added to" : ", NULL");
+            check(what, sh, dgb, gb, (size_t)OC);
+            free(si), dfree(dsi);
+        }
         free(inp), free(w), free(bias), free(out), free(gi), free(gw), free(gb), free(go);
         dfree(dinp), dfree(dw), dfree(dbias), dfree(dout), dfree(dgi), dfree(dgw), dfree(dgb), dfree(dgo);
     }
@@ -438,9 +461,32 @@ static void test_model(const shape *s)
         gpu.math = math;
         gpu.ops->matmul_fwd(&gpu, dout, din, dw, NULL, RN, RI, RO);
         gpu.ops->matmul_bwd(&gpu, dgi, dgw, NULL, dgo, din, dw, RN, RI, RO);
+        /* the same product with a (zero) bias: cuBLASLt's, the bias in its
+         * epilogue, in the same compute type, which may not go to TF32
+         * either */
+        float hz[RO] = {0}, lo[RN * RO];
+        float *dz = up(hz, sizeof hz), *dlo = up(ho, sizeof ho);
+        int lon = 0, lsh = 0, lfu = 0;
+        long lc0 = 0, lc1 = 0;
+        ze_dev_cuda_lt(&gpu, &lon, &lc0, &lsh, &lfu);
+        gpu.ops->matmul_fwd(&gpu, dlo, din, dw, dz, RN, RI, RO);
+        ze_dev_cuda_lt(&gpu, &lon, &lc1, &lsh, &lfu);
         gpu.math = ZE_F32;
         float ro[RN * RO], rgi[RN * RI], rgw[RO * RI];
         down(ro, dout, sizeof ro), down(rgi, dgi, sizeof rgi), down(rgw, dgw, sizeof rgw);
+        down(lo, dlo, sizeof lo);
+        {
+            double wl = 0;
+            for (int i = 0; i < RN * RO; i++)
+                wl = fmax(wl, fabs(lo[i] - RI));
+            if (lc1 > lc0)
+                ok(wl <= 1e-3, "%s math, a product with a bias through cuBLASLt: the operands rounded too (out = %d, "
+                   "worst off by %.3g; unrounded: %.4g)", ze_dt_names[math], RI, wl, RI * (double)e);
+            else
+                ok(wl <= 1e-3, "%s math, a product with a bias (cuBLASLt %s, the cuBLAS way): out = %d, worst off by "
+                   "%.3g", ze_dt_names[math], lon ? "had no algorithm for it" : "off", RI, wl);
+        }
+        dfree(dz), dfree(dlo);
         double wo = 0, wi = 0, ww = 0;
         for (int i = 0; i < RN * RO; i++)
             wo = fmax(wo, fabs(ro[i] - RI));
@@ -592,6 +638,13 @@ static void test_model(const shape *s)
         cpu.ops->gelu_bwd(&cpu, gi, inp, go, NF);
         gpu.ops->gelu_bwd(&gpu, dgi, dinp, dgo, NF);
         check("gelu_bwd dinp", sh, dgi, gi, NF);
+        {   /* written (gelu_bwd_set): over NaN on both rows */
+            float *si = hnan(NF), *dsi = up(si, NF * fs);
+            cpu.ops->gelu_bwd_set(&cpu, si, inp, go, NF);
+            gpu.ops->gelu_bwd_set(&gpu, dsi, dinp, dgo, NF);
+            check("gelu_bwd_set dinp (written over NaN)", sh, dsi, si, NF);
+            free(si), dfree(dsi);
+        }
         cpu.ops->acc(&cpu, gi, go, NF);
         gpu.ops->acc(&gpu, dgi, dgo, NF);
         check("acc y", sh, dgi, gi, NF);
@@ -628,6 +681,13 @@ static void test_model(const shape *s)
         cpu.ops->swiglu_bwd(&cpu, gi, inp, go, N, F);
         gpu.ops->swiglu_bwd(&gpu, dgi, dinp, dgo, N, F);
         check("swiglu_bwd dinp", sh, dgi, gi, 2 * NF);
+        {   /* written (swiglu_bwd_set): over NaN on both rows */
+            float *si = hnan(2 * NF), *dsi = up(si, 2 * NF * fs);
+            cpu.ops->swiglu_bwd_set(&cpu, si, inp, go, N, F);
+            gpu.ops->swiglu_bwd_set(&gpu, dsi, dinp, dgo, N, F);
+            check("swiglu_bwd_set dinp (written over NaN)", sh, dsi, si, 2 * NF);
+            free(si), dfree(dsi);
+        }
         free(inp), free(out), free(gi), free(go);
         dfree(dinp), dfree(dout), dfree(dgi), dfree(dgo);
     }
@@ -1108,6 +1168,7 @@ static void test_init(void)
 int main(void)
 {
     char why[256] = "";
+    unsetenv("ZPLAN_CUBLASLT");   /* (the first row's cuBLASLt on, whatever the caller's environment) */
     int ndev = ze_cuda_devices(why, sizeof why);
     if (ndev <= 0) {
         printf("1..0 # SKIP %s\n", why[0] ? why : "no CUDA device visible");
@@ -1140,6 +1201,16 @@ int main(void)
     test_gemm();
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         test_model(&shapes[i]);
+    {   /* the products with a bias went through cuBLASLt, the bias in the
+         * epilogue (at least the exact fp32 ones: a shape cuBLASLt has no
+         * algorithm for goes the cuBLAS way, checked the same above) */
+        int on = 0, planned = 0, fused = 0;
+        long calls = 0;
+        ze_dev_cuda_lt(&gpu, &on, &calls, &planned, &fused);
+        ok(on && calls > 0 && fused > 0,
+           "the products with a bias ran with it in cuBLASLt's epilogue: %ld products, %d of %d shapes", calls, fused,
+           planned);
+    }
     test_optimizer();
     test_sumsq();
     test_inplace();
@@ -1147,6 +1218,21 @@ int main(void)
     test_convert();
     test_memory();
     is_u64(agpu.live_total[ZE_DEVICE] + agpu.live_total[ZE_HOST], 0, "every tensor of the test freed");
+    /* the same kernels with cuBLASLt off (ZPLAN_CUBLASLT=0: the bias
+     * kernel, then cuBLAS's product onto it) on a row of its own */
+    ze_dev_fini(&gpu);
+    setenv("ZPLAN_CUBLASLT", "0", 1);
+    if (ze_dev_cuda_init(&gpu, &agpu, 0, 0) != 0) {
+        ok(0, "the CUDA row with ZPLAN_CUBLASLT=0: %s", gpu.err);
+    } else {
+        int on = 1, planned = 0, fused = 0;
+        long calls = 0;
+        test_model(&shapes[2]);
+        ze_dev_cuda_lt(&gpu, &on, &calls, &planned, &fused);
+        ok(!on && calls == 0, "with ZPLAN_CUBLASLT=0 no product ran through cuBLASLt (%ld)", calls);
+        is_u64(agpu.live_total[ZE_DEVICE] + agpu.live_total[ZE_HOST], 0, "every tensor of the second row freed");
+    }
+    unsetenv("ZPLAN_CUBLASLT");
     ze_dev_fini(&gpu);
     ze_dev_fini(&cpu);
     return tap_exit();

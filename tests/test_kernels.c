@@ -101,6 +101,16 @@ static void check_close(const char *what, const float *got, const double *want, 
     ok(e <= tol, "%s: max|got - want| / max|want| = %.2e (tol %.0e)", what, e, tol);
 }
 
+/* got == want elementwise, exactly (a written gradient against the zeroed
+ * and accumulated one; NaN anywhere fails) */
+static void check_same(const char *what, const float *got, const float *want, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += !(got[i] == want[i]);
+    ok(bad == 0, "%s: written over NaN, equal to zeroing and adding (%zu of %zu differ)", what, bad, n);
+}
+
 /* got == 2 * once, elementwise, to float rounding */
 static void check_doubled(const char *what, const float *got, const float *once, size_t n)
 {
@@ -567,6 +577,23 @@ static void test_matmul(uint64_t *s)
     check_doubled("matmul_bwd dinp", dinp, o1, ni);
     check_doubled("matmul_bwd dw", dw, o2, nw);
     check_doubled("matmul_bwd dbias", db, o3, TF);
+    /* set: dinp written over what it held (NaN), dw and dbias still added to */
+    fill_nan(dinp, ni);
+    memcpy(dw, o2, nw * sizeof *dw);
+    memcpy(db, o3, sizeof o3);
+    zk_matmul_bwd_x(dinp, dw, db, R, inp, w, TN, TC, TF, 1);
+    check_same("matmul_bwd_x set: dinp", dinp, o1, ni);
+    check_doubled("matmul_bwd_x set: dw", dw, o2, nw);
+    check_doubled("matmul_bwd_x set: dbias", db, o3, TF);
+    /* no product (OC 0): a written dinp is zeros, as a zeroed one stays */
+    fill_nan(dinp, ni);
+    zk_matmul_bwd_x(dinp, dw, NULL, R, inp, w, TN, TC, 0, 1);
+    {
+        size_t nz = 0;
+        for (size_t i = 0; i < ni; i++)
+            nz += dinp[i] != 0.0f;
+        ok(nz == 0, "matmul_bwd_x set with no output columns: dinp zeros (%zu not)", nz);
+    }
     /* dinp and dbias may be NULL */
     memset(dw, 0, nw * sizeof *dw);
     zk_matmul_bwd(NULL, dw, NULL, R, inp, w, TN, TC, TF);
@@ -821,6 +848,9 @@ static void test_gelu(uint64_t *s)
     memcpy(once, dinp, n * sizeof *once);
     zk_gelu_bwd(dinp, x, R, n);
     check_doubled("gelu_bwd", dinp, once, n);
+    fill_nan(dinp, n);
+    zk_gelu_bwd_set(dinp, x, R, n);
+    check_same("gelu_bwd_set", dinp, once, n);
 
     /* pointwise relative accuracy, including tails and large |x| */
     float xs[] = {0.0f, -0.0f, 1e-6f, -1e-6f, 0.5f, -0.5f, 3.0f, -3.0f, 8.0f, -8.0f, 10.0f, -10.0f,
@@ -960,6 +990,9 @@ static void swiglu_case(uint64_t *s, int N, int F)
     memcpy(once, dinp, ni * sizeof *once);
     zk_swiglu_bwd(dinp, inp, R, N, F);
     check_doubled(SWIGLU_NAME("swiglu_bwd"), dinp, once, ni);
+    fill_nan(dinp, ni);
+    zk_swiglu_bwd_x(dinp, inp, R, N, F, 1);
+    check_same(SWIGLU_NAME("swiglu_bwd_x set"), dinp, once, ni);
     free(inp); free(R); free(out); free(c.inp); free(c.R); free(c.out); free(fd); free(dinp); free(once);
 #undef SWIGLU_NAME
 }

@@ -241,21 +241,34 @@ static void c_matmul_fwd(ze_dev *d, float *out, const float *inp, const float *w
     zk_matmul_fwd(out, inp, w, bias, N, IC, OC);
 }
 
-static void c_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                         const float *w, int N, int IC, int OC)
+/* set: dinp written, not added to (matmul_bwd_set) */
+static void c_matmul_bwd_x(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                           const float *w, int N, int IC, int OC, int set)
 {
     if (d->math != ZE_F32 && N > 0 && IC > 0 && OC > 0) {
         size_t no = (size_t)N * (size_t)OC, ni = (size_t)N * (size_t)IC;
         size_t nw = dinp ? (size_t)OC * (size_t)IC : 0;   /* w is read for dinp only */
         float *b = scratch(d, no + ni + nw);
-        zk_matmul_bwd(dinp, dw, NULL, rounded(d, b, dout, no), rounded(d, b + no, inp, ni),
-                      dinp ? rounded(d, b + no + ni, w, nw) : w, N, IC, OC);
+        zk_matmul_bwd_x(dinp, dw, NULL, rounded(d, b, dout, no), rounded(d, b + no, inp, ni),
+                        dinp ? rounded(d, b + no + ni, w, nw) : w, N, IC, OC, set);
         /* the bias's gradient is a sum, not a product: from dout as it is */
         if (dbias)
             zk_matmul_bwd(NULL, NULL, dbias, dout, NULL, NULL, N, 0, OC);
         return;
     }
-    zk_matmul_bwd(dinp, dw, dbias, dout, inp, w, N, IC, OC);
+    zk_matmul_bwd_x(dinp, dw, dbias, dout, inp, w, N, IC, OC, set);
+}
+
+static void c_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                         const float *w, int N, int IC, int OC)
+{
+    c_matmul_bwd_x(d, dinp, dw, dbias, dout, inp, w, N, IC, OC, 0);
+}
+
+static void c_matmul_bwd_set(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                             const float *w, int N, int IC, int OC)
+{
+    c_matmul_bwd_x(d, dinp, dw, dbias, dout, inp, w, N, IC, OC, 1);
 }
 
 /* 16-bit inputs widened to fp32 (exact), then sgemm: fp32 accumulation;
@@ -394,6 +407,12 @@ static void c_swiglu_bwd(ze_dev *d, float *dinp, const float *inp, const float *
     zk_swiglu_bwd(dinp, inp, dout, N, F);
 }
 
+static void c_swiglu_bwd_set(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F)
+{
+    (void)d;
+    zk_swiglu_bwd_x(dinp, inp, dout, N, F, 1);
+}
+
 static void c_gelu_fwd(ze_dev *d, float *out, const float *inp, size_t n)
 {
     (void)d;
@@ -404,6 +423,12 @@ static void c_gelu_bwd(ze_dev *d, float *dinp, const float *inp, const float *do
 {
     (void)d;
     zk_gelu_bwd(dinp, inp, dout, n);
+}
+
+static void c_gelu_bwd_set(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n)
+{
+    (void)d;
+    zk_gelu_bwd_set(dinp, inp, dout, n);
 }
 
 static void c_acc(ze_dev *d, float *y, const float *x, size_t n)
@@ -558,6 +583,7 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .layernorm_bwd = c_layernorm_bwd,
     .matmul_fwd = c_matmul_fwd,
     .matmul_bwd = c_matmul_bwd,
+    .matmul_bwd_set = c_matmul_bwd_set,
     .gemm = c_gemm,
     .attention_fwd = c_attention_fwd,
     .attention_bwd = c_attention_bwd,
@@ -569,12 +595,14 @@ const ze_dev_ops ze_dev_cpu_ops = {
     .flash_bwd_part = c_flash_bwd_part,
     .gelu_fwd = c_gelu_fwd,
     .gelu_bwd = c_gelu_bwd,
+    .gelu_bwd_set = c_gelu_bwd_set,
     .rmsnorm_fwd = c_rmsnorm_fwd,
     .rmsnorm_bwd = c_rmsnorm_bwd,
     .rope_fwd = c_rope_fwd,
     .rope_bwd = c_rope_bwd,
     .swiglu_fwd = c_swiglu_fwd,
     .swiglu_bwd = c_swiglu_bwd,
+    .swiglu_bwd_set = c_swiglu_bwd_set,
     .acc = c_acc,
     .crossentropy = c_crossentropy,
     .xent_max = c_xent_max,

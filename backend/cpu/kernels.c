@@ -392,15 +392,18 @@ void zk_matmul_fwd(float *out, const float *inp, const float *w, const float *bi
         zk_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out, OC);
 }
 
-ZK_HOT void zk_matmul_bwd(float *restrict dinp, float *restrict dw, float *restrict dbias, const float *restrict dout,
-                   const float *restrict inp, const float *restrict w, int N, int IC, int OC)
+ZK_HOT void zk_matmul_bwd_x(float *restrict dinp, float *restrict dw, float *restrict dbias,
+                             const float *restrict dout, const float *restrict inp, const float *restrict w, int N,
+                             int IC, int OC, int set)
 {
+    if (set && dinp && N > 0 && IC > 0 && OC <= 0)   /* (no product: what zeroing leaves) */
+        memset(dinp, 0, (size_t)N * (size_t)IC * sizeof(float));
     if (N <= 0 || OC <= 0)
         return;
     if (IC > 0) {
         if (dinp)
-            zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp,
-                        IC);
+            zk_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, set ? 0.0f : 1.0f,
+                     dinp, IC);
         zk_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
     }
     if (dbias) {
@@ -410,6 +413,12 @@ ZK_HOT void zk_matmul_bwd(float *restrict dinp, float *restrict dw, float *restr
             ZK_MAP(dbias, oc, o, dbias[o] + d[o]);
         }
     }
+}
+
+void zk_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
+                   int IC, int OC)
+{
+    zk_matmul_bwd_x(dinp, dw, dbias, dout, inp, w, N, IC, OC, 0);
 }
 
 /* ------------------------------------------------------------ attention */
@@ -911,6 +920,13 @@ ZK_HOT void zk_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t
     ZK_MAP(dinp, n, i, dinp[i] + zk_gelu_grad(inp[i]) * dout[i]);
 }
 
+/* (0 + the term: what zeroing and adding leave, a negative zero's sign
+ * too) */
+ZK_HOT void zk_gelu_bwd_set(float *dinp, const float *inp, const float *dout, size_t n)
+{
+    ZK_MAP(dinp, n, i, 0.0f + zk_gelu_grad(inp[i]) * dout[i]);
+}
+
 /* -------------------------------------------------------- rotary, SwiGLU */
 
 /* Rotate each (i, i + hs/2) pair of every Q and K head of token t by angle
@@ -962,7 +978,8 @@ ZK_HOT void zk_swiglu_fwd(float *restrict out, const float *restrict inp, int N,
 }
 
 /* d/dg silu(g) = s (1 + g (1 - s)), s = sigmoid(g) */
-ZK_HOT void zk_swiglu_bwd(float *restrict dinp, const float *restrict inp, const float *restrict dout, int N, int F)
+ZK_HOT void zk_swiglu_bwd_x(float *restrict dinp, const float *restrict inp, const float *restrict dout, int N,
+                             int F, int set)
 {
     size_t f = (size_t)F;
     for (size_t r = 0; r < (size_t)N; r++) {
@@ -970,10 +987,15 @@ ZK_HOT void zk_swiglu_bwd(float *restrict dinp, const float *restrict inp, const
         float *dg = dinp + 2 * r * f, *du = dg + f;
         for (size_t i = 0; i < f; i++) {
             float s = 1.0f / (1.0f + zk_expf(-g[i]));
-            dg[i] += d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
-            du[i] += d[i] * g[i] * s;
+            dg[i] = (set ? 0.0f : dg[i]) + d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+            du[i] = (set ? 0.0f : du[i]) + d[i] * g[i] * s;
         }
     }
+}
+
+void zk_swiglu_bwd(float *dinp, const float *inp, const float *dout, int N, int F)
+{
+    zk_swiglu_bwd_x(dinp, inp, dout, N, F, 0);
 }
 
 /* ----------------------------------------------------------- arithmetic */

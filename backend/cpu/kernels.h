@@ -72,6 +72,9 @@ void zk_matmul_fwd(float *out, const float *inp, const float *w, const float *bi
  * (dinp, dbias may be NULL) */
 void zk_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                    int N, int IC, int OC);
+/* the same with dinp = dout . w where set != 0 (its old values unread) */
+void zk_matmul_bwd_x(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w, int N,
+                     int IC, int OC, int set);
 
 /* Causal multi-head self-attention with KV heads shared by groups of
  * queries (grouped-query attention; KV = NH is multi-head, KV <= 0 means
@@ -156,10 +159,15 @@ void zk_rope_bwd(float *dqkv, int B, int T, int C, int NH, int KV, float theta, 
  * out[N][F] = silu(g) u, silu(g) = g sigmoid(g).  bwd: dinp += ... */
 void zk_swiglu_fwd(float *out, const float *inp, int N, int F);
 void zk_swiglu_bwd(float *dinp, const float *inp, const float *dout, int N, int F);
+/* set != 0: dinp = ... (its old values unread; 0 + the term, as zeroing
+ * and adding) */
+void zk_swiglu_bwd_x(float *dinp, const float *inp, const float *dout, int N, int F, int set);
 
 /* GELU, tanh approximation (as GPT-2). */
 void zk_gelu_fwd(float *out, const float *inp, size_t n);
 void zk_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n);
+/* dinp = 0 + gelu'(inp) dout (its old values unread) */
+void zk_gelu_bwd_set(float *dinp, const float *inp, const float *dout, size_t n);
 
 /* out = a + b */
 void zk_add(float *out, const float *a, const float *b, size_t n);

@@ -23,13 +23,17 @@
  * TF32 (only CUBLAS_TF32_TENSOR_OP_MATH or NVIDIA_TF32_OVERRIDE=1 would), so
  * NVIDIA_TF32_OVERRIDE need not be set; under bf16 or fp16 math (d->math,
  * engine key gemm=) the linear layers' are cublasGemmEx on the same fp32
- * tensors with the tensor cores' 16-bit products (compute_of).  The
+ * tensors with the tensor cores' 16-bit products (compute_of).  A linear
+ * layer's product with a bias goes through cuBLASLt in the same compute
+ * type with the bias added in its epilogue (lt_bias_gemm; ZPLAN_CUBLASLT=0
+ * or a shape it has no algorithm for: the bias kernel, then cuBLAS).  The
  * stored-probabilities attention's products are cublasGemmStridedBatchedEx
  * in compute_of's type in every math (attn_batched.c's sequence). */
 #include "attn_batched.h"
 #include "device.h"
 #include "kernels_cuda.h"
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -40,6 +44,24 @@
 /* pinned bytes the row keeps for staged conversions between the pools
  * (and for the host-staged group, between operations) */
 #define STAGING_BYTES ((size_t)8 << 20)
+
+/* cuBLASLt's workspace (the linear layers' products with their bias in
+ * the epilogue), cuBLAS's too, taken at init and counted with cuBLAS (32
+ * MiB: what cuBLAS takes for itself on Hopper) */
+#define LT_WS_BYTES ((size_t)32 << 20)
+/* the shapes whose cuBLASLt plan (descriptors and algorithm) is kept */
+enum { LT_PLANS = 64 };
+
+/* One product shape's cuBLASLt plan: D (m x n, ld m) = op(A) op(B) + bias
+ * in the math `math`, fp32 matrices, the operands and the bias aligned as
+ * `align` says; ok 0: cuBLASLt offered no algorithm (or refused it), the
+ * shape goes the cuBLAS way */
+typedef struct lt_plan {
+    int m, n, k, ta, math, align, ok;
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t a, b, c;
+    cublasLtMatmulAlgo_t algo;
+} lt_plan;
 
 /* cudaMalloc reserves whole 2 MiB pages for a request: the device pool's
  * granule (tests/test_cuda measures it on the GPU). */
@@ -65,6 +87,13 @@ typedef struct cu_row {
     unsigned char *gcls;
     double attn_s, attn_flops;
     size_t smem_optin;    /* shared memory a block may opt into (the tensor-core flash kernels') */
+    /* cuBLASLt for the products with a bias (NULL: off, ZPLAN_CUBLASLT=0,
+     * or not made): the bias added in the product's epilogue */
+    cublasLtHandle_t lt;
+    void *lt_ws;
+    lt_plan plans[LT_PLANS];
+    int nplans;
+    long lt_calls;        /* products run through it */
 } cu_row;
 
 enum { GEV_PAIRS = 4096 };   /* (a pool that fills waits on the stream: rarely, at this size) */
@@ -348,10 +377,133 @@ static void sgemm(ze_dev *d, cublasOperation_t ta, cublasOperation_t tb, int m, 
     row(d)->flops += 2.0 * (double)m * (double)n * (double)k;
 }
 
+/* The largest power of two up to 256 that divides p's address (cuBLASLt
+ * picks its algorithm for the operands' alignment), and its log2. */
+static int align_of(const void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    int a = 256;
+    while (a > 4 && u % (uintptr_t)a)
+        a >>= 1;
+    return a;
+}
+
+static unsigned align_lg(const void *p)
+{
+    unsigned lg = 0;
+    for (int a = align_of(p); a > 1; a >>= 1)
+        lg++;
+    return lg;   /* 2 .. 8 */
+}
+
+/* cuBLASLt's plan for D (m x n, ld m) = op(A) B + bias, A stored k x m (ta)
+ * or m x k, B k x n, every matrix fp32 and packed, the products in the
+ * row's math; made once a shape, math and alignment.  NULL: the plans are
+ * full (the cuBLAS way).  Its ok says whether cuBLASLt had an algorithm. */
+static lt_plan *lt_plan_of(ze_dev *d, int ta, int m, int n, int k, const float *A, const float *B, const float *bias,
+                           const float *C)
+{
+    cu_row *r = row(d);
+    int math = (int)d->math;
+    /* the operands' and the bias's alignments, 4 to 256 bytes each */
+    int al = (int)(align_lg(A) | align_lg(B) << 4 | align_lg(C) << 8 | align_lg(bias) << 12);
+    for (int i = 0; i < r->nplans; i++) {
+        lt_plan *p = &r->plans[i];
+        if (p->m == m && p->n == n && p->k == k && p->ta == ta && p->math == math && p->align == al)
+            return p;
+    }
+    if (r->nplans == LT_PLANS)
+        return NULL;
+    lt_plan *p = &r->plans[r->nplans++];
+    memset(p, 0, sizeof *p);
+    p->m = m, p->n = n, p->k = k, p->ta = ta, p->math = math, p->align = al;
+    cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = CUBLAS_OP_N;
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    cudaDataType_t bt = CUDA_R_32F;
+    uint64_t ws = LT_WS_BYTES;
+    uint32_t aa = (uint32_t)align_of(A), ba = (uint32_t)align_of(B), ca = (uint32_t)align_of(C);
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    memset(&res, 0, sizeof res);
+#define LTOK(call) ((call) == CUBLAS_STATUS_SUCCESS)
+    int good = LTOK(cublasLtMatmulDescCreate(&p->desc, compute_of(d), CUDA_R_32F)) &&
+               LTOK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa)) &&
+               LTOK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb)) &&
+               LTOK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi)) &&
+               LTOK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt)) &&
+               LTOK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias)) &&
+               LTOK(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_32F, ta ? k : m, ta ? m : k, ta ? k : m)) &&
+               LTOK(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_32F, k, n, k)) &&
+               LTOK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_32F, m, n, m)) &&
+               LTOK(cublasLtMatmulPreferenceCreate(&pref)) &&
+               LTOK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
+                                                         sizeof ws)) &&
+               LTOK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aa,
+                                                         sizeof aa)) &&
+               LTOK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &ba,
+                                                         sizeof ba)) &&
+               LTOK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ca,
+                                                         sizeof ca)) &&
+               LTOK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ca,
+                                                         sizeof ca)) &&
+               LTOK(cublasLtMatmulAlgoGetHeuristic(r->lt, p->desc, p->a, p->b, p->c, p->c, pref, 1, &res, &found)) &&
+               found > 0 && res.state == CUBLAS_STATUS_SUCCESS;
+#undef LTOK
+    if (pref)
+        (void)cublasLtMatmulPreferenceDestroy(pref);
+    p->ok = good;
+    if (good)
+        p->algo = res.algo;
+    return p;
+}
+
+/* out[N][OC] = inp . w^T + bias through cuBLASLt, the bias added in the
+ * product's epilogue (no bias pass, no read of out); 0 where cuBLASLt is
+ * off or has no algorithm for the shape (the caller goes the cuBLAS way) */
+static int lt_bias_gemm(ze_dev *d, float *out, const float *inp, const float *w, const float *bias, int N, int IC,
+                        int OC)
+{
+    cu_row *r = row(d);
+    if (!r->lt || IC <= 0)
+        return 0;
+    lt_plan *p = lt_plan_of(d, 1, OC, N, IC, w, inp, bias, out);
+    if (!p || !p->ok)
+        return 0;
+    const float one = 1.0f, zero = 0.0f;
+    if (cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias) !=
+        CUBLAS_STATUS_SUCCESS)
+        return 0;
+    gt_begin(d);
+    cublasStatus_t s = cublasLtMatmul(r->lt, p->desc, &one, w, p->a, inp, p->b, &zero, out, p->c, out, p->c, &p->algo,
+                                      r->lt_ws, LT_WS_BYTES, r->st);
+    gt_end(d);
+    if (s != CUBLAS_STATUS_SUCCESS) {   /* refused before it ran: this shape goes the cuBLAS way from now on */
+        p->ok = 0;
+        return 0;
+    }
+    r->lt_calls++;
+    r->flops += 2.0 * (double)OC * (double)N * (double)IC;
+    return 1;
+}
+
+void ze_dev_cuda_lt(const struct ze_dev *d, int *on, long *calls, int *shapes, int *fused)
+{
+    const cu_row *r = row(d);
+    *on = r->lt != NULL;
+    *calls = r->lt_calls;
+    *shapes = r->nplans;
+    *fused = 0;
+    for (int i = 0; i < r->nplans; i++)
+        *fused += r->plans[i].ok;
+}
+
 static void cu_matmul_fwd(ze_dev *d, float *out, const float *inp, const float *w, const float *bias, int N, int IC,
                           int OC)
 {
     if (N <= 0 || OC <= 0)
+        return;
+    if (bias && lt_bias_gemm(d, out, inp, w, bias, N, IC, OC))
         return;
     float beta = 0.0f;
     if (bias) {
@@ -381,22 +533,37 @@ static void cu_gemm(ze_dev *d, char ta, char tb, int M, int N, int K, const void
     row(d)->flops += 2.0 * (double)M * (double)N * (double)K;
 }
 
-static void cu_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
-                          const float *w, int N, int IC, int OC)
+/* set: dinp = dout . w (beta 0: neither zeroed before nor read) */
+static void cu_matmul_bwd_x(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                            const float *w, int N, int IC, int OC, int set)
 {
+    if (set && dinp && N > 0 && IC > 0 && OC <= 0)   /* (no product: what zeroing leaves) */
+        CU(d, "cudaMemsetAsync", cudaMemsetAsync(dinp, 0, (size_t)N * (size_t)IC * sizeof(float), row(d)->st));
     if (N <= 0 || OC <= 0)
         return;
     if (IC > 0) {
-        /* dinp[N][IC] += dout[N][OC] . w[OC][IC]:
-         * dinp^T (IC x N, ld IC) += w^T (IC x OC, ld IC) . dout^T (OC x N, ld OC) */
+        /* dinp[N][IC] (+)= dout[N][OC] . w[OC][IC]:
+         * dinp^T (IC x N, ld IC) (+)= w^T (IC x OC, ld IC) . dout^T (OC x N, ld OC) */
         if (dinp)
-            sgemm(d, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, OC, 1.0f, dinp, IC);
+            sgemm(d, CUBLAS_OP_N, CUBLAS_OP_N, IC, N, OC, w, IC, dout, OC, set ? 0.0f : 1.0f, dinp, IC);
         /* dw[OC][IC] += dout^T . inp:
          * dw^T (IC x OC, ld IC) += inp^T (IC x N, ld IC) . (dout^T (OC x N, ld OC))^T */
         sgemm(d, CUBLAS_OP_N, CUBLAS_OP_T, IC, OC, N, inp, IC, dout, OC, 1.0f, dw, IC);
     }
     if (dbias)
         CU(d, "bias_grad kernel", zc_bias_grad(row(d)->st, dbias, dout, N, OC));
+}
+
+static void cu_matmul_bwd(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                          const float *w, int N, int IC, int OC)
+{
+    cu_matmul_bwd_x(d, dinp, dw, dbias, dout, inp, w, N, IC, OC, 0);
+}
+
+static void cu_matmul_bwd_set(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
+                              const float *w, int N, int IC, int OC)
+{
+    cu_matmul_bwd_x(d, dinp, dw, dbias, dout, inp, w, N, IC, OC, 1);
 }
 
 /* The stored-probabilities attention (attn_batched.c): its column-major
@@ -549,7 +716,12 @@ static void cu_swiglu_fwd(ze_dev *d, float *out, const float *inp, int N, int F)
 
 static void cu_swiglu_bwd(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F)
 {
-    CU(d, "swiglu_bwd kernel", zc_swiglu_bwd(row(d)->st, dinp, inp, dout, N, F));
+    CU(d, "swiglu_bwd kernel", zc_swiglu_bwd(row(d)->st, dinp, inp, dout, N, F, 0));
+}
+
+static void cu_swiglu_bwd_set(ze_dev *d, float *dinp, const float *inp, const float *dout, int N, int F)
+{
+    CU(d, "swiglu_bwd kernel", zc_swiglu_bwd(row(d)->st, dinp, inp, dout, N, F, 1));
 }
 
 static void cu_gelu_fwd(ze_dev *d, float *out, const float *inp, size_t n)
@@ -559,7 +731,12 @@ static void cu_gelu_fwd(ze_dev *d, float *out, const float *inp, size_t n)
 
 static void cu_gelu_bwd(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n)
 {
-    CU(d, "gelu_bwd kernel", zc_gelu_bwd(row(d)->st, dinp, inp, dout, n));
+    CU(d, "gelu_bwd kernel", zc_gelu_bwd(row(d)->st, dinp, inp, dout, n, 0));
+}
+
+static void cu_gelu_bwd_set(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n)
+{
+    CU(d, "gelu_bwd kernel", zc_gelu_bwd(row(d)->st, dinp, inp, dout, n, 1));
 }
 
 static void cu_acc(ze_dev *d, float *y, const float *x, size_t n)
@@ -716,8 +893,23 @@ static void release(cu_row *r)
             (void)cudaEventDestroy(r->gev[i]);
     free(r->gev);
     free(r->gcls);
+    for (int i = 0; i < r->nplans; i++) {
+        lt_plan *p = &r->plans[i];
+        if (p->desc)
+            (void)cublasLtMatmulDescDestroy(p->desc);
+        if (p->a)
+            (void)cublasLtMatrixLayoutDestroy(p->a);
+        if (p->b)
+            (void)cublasLtMatrixLayoutDestroy(p->b);
+        if (p->c)
+            (void)cublasLtMatrixLayoutDestroy(p->c);
+    }
+    if (r->lt)
+        (void)cublasLtDestroy(r->lt);
     if (r->blas)
         (void)cublasDestroy(r->blas);
+    if (r->lt_ws)   /* (after the handles that use it) */
+        (void)cudaFree(r->lt_ws);
     if (r->dscalar)
         (void)cudaFree(r->dscalar);
     if (r->hscalar)
@@ -764,6 +956,7 @@ static const ze_dev_ops cuda_ops = {
     .layernorm_bwd = cu_layernorm_bwd,
     .matmul_fwd = cu_matmul_fwd,
     .matmul_bwd = cu_matmul_bwd,
+    .matmul_bwd_set = cu_matmul_bwd_set,
     .gemm = cu_gemm,
     .attention_fwd = cu_attention_fwd,
     .attention_bwd = cu_attention_bwd,
@@ -775,12 +968,14 @@ static const ze_dev_ops cuda_ops = {
     .flash_bwd_part = cu_flash_bwd_part,
     .gelu_fwd = cu_gelu_fwd,
     .gelu_bwd = cu_gelu_bwd,
+    .gelu_bwd_set = cu_gelu_bwd_set,
     .rmsnorm_fwd = cu_rmsnorm_fwd,
     .rmsnorm_bwd = cu_rmsnorm_bwd,
     .rope_fwd = cu_rope_fwd,
     .rope_bwd = cu_rope_bwd,
     .swiglu_fwd = cu_swiglu_fwd,
     .swiglu_bwd = cu_swiglu_bwd,
+    .swiglu_bwd_set = cu_swiglu_bwd_set,
     .acc = cu_acc,
     .crossentropy = cu_crossentropy,
     .xent_max = cu_xent_max,
@@ -873,6 +1068,29 @@ int ze_dev_cuda_init(ze_dev *d, ze_alloc *a, int ordinal, uint64_t used_before)
     INIT_CB("cublasCreate", cublasCreate(&r->blas));
     INIT_CB("cublasSetStream", cublasSetStream(r->blas, r->st));
     INIT_CB("cublasSetMathMode", cublasSetMathMode(r->blas, CUBLAS_DEFAULT_MATH));   /* no TF32 */
+    /* cuBLASLt for the products with a bias, unless ZPLAN_CUBLASLT=0 (the
+     * bias added by a kernel before the product, as without it:
+     * scripts/bench-gpu.sh times both).  Its workspace is cuBLAS's too
+     * (cublasSetWorkspace: one stream, so they never use it at once), of
+     * the size cuBLAS takes for itself on Hopper, so that the runtime's
+     * memory (counted with cuBLAS's below) stays what it was */
+    {
+        const char *lt = getenv("ZPLAN_CUBLASLT");
+        if (!lt || strcmp(lt, "0") != 0) {   /* (where any of it fails, the row runs without it) */
+            if (cublasLtCreate(&r->lt) != CUBLAS_STATUS_SUCCESS)
+                r->lt = NULL;
+            else if (cudaMalloc(&r->lt_ws, LT_WS_BYTES) != cudaSuccess ||
+                     cublasSetWorkspace(r->blas, r->lt_ws, LT_WS_BYTES) != CUBLAS_STATUS_SUCCESS) {
+                (void)cudaGetLastError();
+                (void)cublasLtDestroy(r->lt);
+                r->lt = NULL;
+                if (r->lt_ws && cublasSetWorkspace(r->blas, NULL, 0) == CUBLAS_STATUS_SUCCESS) {
+                    (void)cudaFree(r->lt_ws);
+                    r->lt_ws = NULL;
+                }
+            }
+        }
+    }
     /* a tiny sgemm so that cuBLAS takes its workspace now, counted with it */
     INIT_CU("cudaMalloc", cudaMalloc((void **)&warm, 3 * 64 * sizeof(float)));
     INIT_CU("cudaMemsetAsync", cudaMemsetAsync(warm, 0, 3 * 64 * sizeof(float), r->st));

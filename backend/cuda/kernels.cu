@@ -926,13 +926,14 @@ __global__ void k_gelu_fwd(float *out, const float *inp, size_t n)
     }
 }
 
-__global__ void k_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n)
+/* set: dinp = 0 + the term, its old values unread (as zeroing and adding) */
+__global__ void k_gelu_bwd(float *dinp, const float *inp, const float *dout, size_t n, int set)
 {
     GSTRIDE(i, n) {
         float x = inp[i], x2 = x * x;
         float s = 1.0f / (1.0f + expf(-2.0f * GELU_K * x * (1.0f + GELU_A * x2)));
         float g = s + 2.0f * x * s * (1.0f - s) * GELU_K * (1.0f + 3.0f * GELU_A * x2);
-        dinp[i] += g * dout[i];
+        dinp[i] = (set ? 0.0f : dinp[i]) + g * dout[i];
     }
 }
 
@@ -951,15 +952,15 @@ __global__ void k_swiglu_fwd(float *out, const float *inp, int F, size_t n)
 }
 
 /* dg += dout u s (1 + g (1 - s)), du += dout g s, s = sigmoid(g) */
-__global__ void k_swiglu_bwd(float *dinp, const float *inp, const float *dout, int F, size_t n)
+__global__ void k_swiglu_bwd(float *dinp, const float *inp, const float *dout, int F, size_t n, int set)
 {
     size_t f = (size_t)F;
     GSTRIDE(i, n) {
         size_t r = i / f, k = i % f, gi = 2 * r * f + k, ui = gi + f;
         float g = inp[gi], u = inp[ui], d = dout[i];
         float s = 1.0f / (1.0f + expf(-g));
-        dinp[gi] += d * u * s * (1.0f + g * (1.0f - s));
-        dinp[ui] += d * g * s;
+        dinp[gi] = (set ? 0.0f : dinp[gi]) + d * u * s * (1.0f + g * (1.0f - s));
+        dinp[ui] = (set ? 0.0f : dinp[ui]) + d * g * s;
     }
 }
 
@@ -1488,11 +1489,11 @@ cudaError_t zc_gelu_fwd(cudaStream_t s, float *out, const float *inp, size_t n)
     return cudaGetLastError();
 }
 
-cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, size_t n)
+cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, size_t n, int set)
 {
     if (n == 0)
         return cudaSuccess;
-    k_gelu_bwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dinp, inp, dout, n);
+    k_gelu_bwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dinp, inp, dout, n, set);
     return cudaGetLastError();
 }
 
@@ -1505,12 +1506,12 @@ cudaError_t zc_swiglu_fwd(cudaStream_t s, float *out, const float *inp, int N, i
     return cudaGetLastError();
 }
 
-cudaError_t zc_swiglu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, int N, int F)
+cudaError_t zc_swiglu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, int N, int F, int set)
 {
     if (N <= 0 || F <= 0)
         return cudaSuccess;
     size_t n = (size_t)N * (size_t)F;
-    k_swiglu_bwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dinp, inp, dout, F, n);
+    k_swiglu_bwd<<<grid_for(n, TPB, MAX_BLOCKS), TPB, 0, s>>>(dinp, inp, dout, F, n, set);
     return cudaGetLastError();
 }
 

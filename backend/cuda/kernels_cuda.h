@@ -111,11 +111,11 @@ cudaError_t zc_flash_tc_bwd(cudaStream_t s, float *dqkv, float *dkv, const float
 cudaError_t zc_rope_fwd(cudaStream_t s, float *qkv, int B, int T, int C, int NH, int KV, float theta, int t0);
 cudaError_t zc_rope_bwd(cudaStream_t s, float *dqkv, int B, int T, int C, int NH, int KV, float theta, int t0);
 /* SwiGLU: inp[N][2F] (gate, then up), out[N][F] = silu(gate) up; bwd:
- * dinp += */
+ * dinp += (set: dinp = 0 + , its old values unread; gelu_bwd too) */
 cudaError_t zc_swiglu_fwd(cudaStream_t s, float *out, const float *inp, int N, int F);
-cudaError_t zc_swiglu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, int N, int F);
+cudaError_t zc_swiglu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, int N, int F, int set);
 cudaError_t zc_gelu_fwd(cudaStream_t s, float *out, const float *inp, size_t n);
-cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, size_t n);
+cudaError_t zc_gelu_bwd(cudaStream_t s, float *dinp, const float *inp, const float *dout, size_t n, int set);
 /* y += x */
 cudaError_t zc_acc(cudaStream_t s, float *y, const float *x, size_t n);
 /* rows of n floats, y[r ly + j] += x[r lx + j] */
@@ -148,6 +148,10 @@ cudaError_t zc_sumsq(cudaStream_t s, const void *x, int dt, size_t n, double *ou
 struct ze_dev;
 cudaStream_t ze_dev_cuda_stream(const struct ze_dev *d);
 void *ze_dev_cuda_staging(const struct ze_dev *d, size_t *bytes);
+/* The row's cuBLASLt (device_cuda.c): on (not ZPLAN_CUBLASLT=0), the
+ * products it ran with their bias in the epilogue, the product shapes it
+ * planned and those it had an algorithm for. */
+void ze_dev_cuda_lt(const struct ze_dev *d, int *on, long *calls, int *shapes, int *fused);
 
 #ifdef __cplusplus
 }
