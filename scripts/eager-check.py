@@ -39,7 +39,7 @@ What the caching allocator reserves on a GPU beside those tensors (the
 device total's other part) is replayed here: --allocator traces every
 allocation and free of three whole training steps (the parameters made,
 forward, loss, backward, a fused AdamW step and its states; the products'
-outputs made, not computed, so that full-sized models run in seconds) of
+outputs made, not computed, so that full-sized models take about a minute) of
 scripts/torch-memory.py's shapes that fit this machine, replays them
 through a model of PyTorch's CUDA caching allocator (Caching, below) and
 prints the tensors' peak and the peak reserved beside zplan's tensors and
@@ -55,9 +55,11 @@ the long ones that zplan puts it at the attention's backward), each within
 attention for the traffic (two more widths, one LLaMA without grouped
 heads), within 1 % (elementwise_bytes_per_micro_batch: what zplan's eager
 time reads at --eager-hbm-eff of the HBM bandwidth); then the allocator's
-model against a sequence worked by hand, and two shapes of the replay
-(GPT-2 and LLaMA widths at 2 x 512 tokens): the tensors' peak within 1 %,
-the peak reserved within 5 % (the device total's bound).
+model against a sequence worked by hand, and three shapes of the replay
+(GPT-2 and LLaMA widths at 2 x 512 tokens, and GPT-2 with its own dropout
+and every block rebuilt): the tensors' peak within 1 %, the peak reserved
+within 5 % (the device total's bound; with every block rebuilt a TODO,
+the known gap README describes).
 
 Needs PyTorch (Debian: apt-get install python3-torch; run with the Python
 it installs into, /usr/bin/python3) and a C compiler.  Prints one line per
@@ -265,7 +267,7 @@ ALLOC_TAP = [
     # vocabulary's shapes above put the peak at moments zplan does not
     # weigh; at the real vocabulary the loss outweighs them.  Its peak
     # reserved is a TODO: with every block rebuilt the allocator reserves
-    # 7-28 % over the tensors' peak at these widths, which zplan's 5 % does
+    # 17-28 % over the tensors' peak at these widths, which zplan's 5 % does
     # not follow
     ("gpt2-125m-bf16-eager, 2 x 512, dropout 0.1, every block rebuilt", ("gpt2", 12, 768, 12, 12, 3072, 50257),
      "autocast", 2, 512, False, True, 0.1),
@@ -550,15 +552,29 @@ def build(torch, F):
         lib.shim_log(1)
         cs = Cast(mode == "autocast")
         kv = g * (h // a)
-        P = ({"wte": r(V, h), "wpe": r(S, h), "lnfw": r(h), "lnfb": r(h),
-              "layers": [{"ln1w": r(h), "ln1b": r(h), "wqkv": r(h, 3 * h), "bqkv": r(3 * h), "wo": r(h, h),
-                          "bo": r(h), "ln2w": r(h), "ln2b": r(h), "wfc": r(h, f), "bfc": r(f), "wfc2": r(f, h),
-                          "bfc2": r(h)} for _ in range(layers)]} if kind == "gpt2" else
-             {"emb": r(V, h), "nf": r(h), "head": r(V, h),
-              "layers": [{"n1": r(h), "wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h), "n2": r(h),
-                          "wg": r(f, h), "wu": r(f, h), "wd": r(h, f)} for _ in range(layers)]})
-        leaves = [t for k, t in P.items() if k != "layers"] + [t for L in P["layers"] for t in L.values()]
+        # the parameters made, and listed for the optimizer, in the modules'
+        # order (transformers': the embeddings, the blocks, the final norm,
+        # LLaMA's head; a LLaMA block's attention, MLP, then its norms)
+        if kind == "gpt2":
+            P = {"wte": r(V, h), "wpe": r(S, h)}
+            P["layers"] = [{"ln1w": r(h), "ln1b": r(h), "wqkv": r(h, 3 * h), "bqkv": r(3 * h), "wo": r(h, h),
+                            "bo": r(h), "ln2w": r(h), "ln2b": r(h), "wfc": r(h, f), "bfc": r(f), "wfc2": r(f, h),
+                            "bfc2": r(h)} for _ in range(layers)]
+            P["lnfw"], P["lnfb"] = r(h), r(h)
+            ends = (["wte", "wpe"], ["lnfw", "lnfb"])
+        else:
+            P = {"emb": r(V, h)}
+            P["layers"] = [{"wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h), "wg": r(f, h),
+                            "wu": r(f, h), "wd": r(h, f), "n1": r(h), "n2": r(h)} for _ in range(layers)]
+            P["nf"], P["head"] = r(h), r(V, h)
+            ends = (["emb"], ["nf", "head"])
+        leaves = ([P[k] for k in ends[0]] + [t for L in P["layers"] for t in L.values()] +
+                  [P[k] for k in ends[1]])
         state = {}
+        # SDPA in fp32 with grouped KV heads is PyTorch's math path, planned
+        # as eager attention (as traffic's)
+        if flash and mode == "fp32" and a != g:
+            flash = False
         for step in range(steps):
             ids = torch.randint(0, V, (B, S), generator=torch.Generator().manual_seed(2 + step))
             labels = torch.nn.functional.pad(ids, (0, 1), value=-100)[..., 1:].contiguous().view(-1)
@@ -569,9 +585,13 @@ def build(torch, F):
                 del logits
                 loss.backward()
                 del loss
+            # optimizer.step(): fused AdamW's _init_group makes each
+            # parameter's step count and two moments at the first step,
+            # every gradient still alive; then zero_grad(set_to_none=True)
             for t in leaves:
                 if id(t) not in state:
-                    state[id(t)] = (torch.empty_like(t), torch.empty_like(t), torch.zeros(()))
+                    state[id(t)] = (torch.zeros(()), torch.empty_like(t), torch.empty_like(t))
+            for t in leaves:
                 t.grad = None
             del ids, labels
         del P, leaves, state
@@ -837,13 +857,11 @@ def allocator(lib, trace, CKPT, DROP, zp, tmp, shapes, tap, k):
         peak, res = replay(trace(lib, *model, mode, b, s, flash))
         zt, zr = zplan_reserved(zp, *model, mode, tmp, flash, "full" if ck else "none", dp > 0)
         e1, e2 = zt / peak - 1, zr / res - 1
-        bad += abs(e1) > 0.01 or abs(e2) > 0.05
-        if ck:   # (a known gap, above: not counted)
-            bad -= abs(e2) > 0.05
+        bad += (abs(e1) > 0.01) + (abs(e2) > 0.05 and not ck)   # (rebuilt: the reserved bytes a known gap, above)
         if tap:
             for what, got, want, e, bound in (("tensor peak", zt, peak, e1, 1), ("peak reserved", zr, res, e2, 5)):
                 k += 1
-                todo = (" # TODO with every block rebuilt PyTorch's allocator reserves 7-28 %% over the tensors "
+                todo = (" # TODO with every block rebuilt PyTorch's allocator reserves 17-28 %% over the tensors "
                         "(R %.3f here), which zplan's flat 5 %% fragmentation does not model" % (res / peak)
                         if ck and what == "peak reserved" else "")
                 print("%s %d - %s, three steps replayed through PyTorch's caching allocator: %s zplan %d B, "

@@ -1227,7 +1227,7 @@ int main(void)
     } else {
         int on = 1, planned = 0, fused = 0;
         long calls = 0;
-        test_model(&shapes[2]);
+        test_model(&shapes[1]);   /* (C 64: the 16-bit rounding probes run too) */
         ze_dev_cuda_lt(&gpu, &on, &calls, &planned, &fused);
         ok(!on && calls == 0, "with ZPLAN_CUBLASLT=0 no product ran through cuBLASLt (%ld)", calls);
         is_u64(agpu.live_total[ZE_DEVICE] + agpu.live_total[ZE_HOST], 0, "every tensor of the second row freed");

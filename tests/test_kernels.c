@@ -101,14 +101,16 @@ static void check_close(const char *what, const float *got, const double *want, 
     ok(e <= tol, "%s: max|got - want| / max|want| = %.2e (tol %.0e)", what, e, tol);
 }
 
-/* got == want elementwise, exactly (a written gradient against the zeroed
- * and accumulated one; NaN anywhere fails) */
-static void check_same(const char *what, const float *got, const float *want, size_t n)
+/* got == want elementwise (a written gradient against the zeroed and
+ * accumulated one; NaN anywhere fails): bit for bit (bits != 0: a zero's
+ * sign too), else in value */
+static void check_same(const char *what, const float *got, const float *want, size_t n, int bits)
 {
     size_t bad = 0;
     for (size_t i = 0; i < n; i++)
-        bad += !(got[i] == want[i]);
-    ok(bad == 0, "%s: written over NaN, equal to zeroing and adding (%zu of %zu differ)", what, bad, n);
+        bad += bits ? memcmp(&got[i], &want[i], sizeof got[i]) != 0 : !(got[i] == want[i]);
+    ok(bad == 0, "%s: written over NaN, %s zeroing and adding (%zu of %zu differ)", what,
+       bits ? "bit for bit" : "equal in value to", bad, n);
 }
 
 /* got == 2 * once, elementwise, to float rounding */
@@ -582,7 +584,7 @@ static void test_matmul(uint64_t *s)
     memcpy(dw, o2, nw * sizeof *dw);
     memcpy(db, o3, sizeof o3);
     zk_matmul_bwd_x(dinp, dw, db, R, inp, w, TN, TC, TF, 1);
-    check_same("matmul_bwd_x set: dinp", dinp, o1, ni);
+    check_same("matmul_bwd_x set: dinp", dinp, o1, ni, 0);
     check_doubled("matmul_bwd_x set: dw", dw, o2, nw);
     check_doubled("matmul_bwd_x set: dbias", db, o3, TF);
     /* no product (OC 0): a written dinp is zeros, as a zeroed one stays */
@@ -850,7 +852,7 @@ static void test_gelu(uint64_t *s)
     check_doubled("gelu_bwd", dinp, once, n);
     fill_nan(dinp, n);
     zk_gelu_bwd_set(dinp, x, R, n);
-    check_same("gelu_bwd_set", dinp, once, n);
+    check_same("gelu_bwd_set", dinp, once, n, 1);
 
     /* pointwise relative accuracy, including tails and large |x| */
     float xs[] = {0.0f, -0.0f, 1e-6f, -1e-6f, 0.5f, -0.5f, 3.0f, -3.0f, 8.0f, -8.0f, 10.0f, -10.0f,
@@ -992,7 +994,7 @@ static void swiglu_case(uint64_t *s, int N, int F)
     check_doubled(SWIGLU_NAME("swiglu_bwd"), dinp, once, ni);
     fill_nan(dinp, ni);
     zk_swiglu_bwd_x(dinp, inp, R, N, F, 1);
-    check_same(SWIGLU_NAME("swiglu_bwd_x set"), dinp, once, ni);
+    check_same(SWIGLU_NAME("swiglu_bwd_x set"), dinp, once, ni, 1);
     free(inp); free(R); free(out); free(c.inp); free(c.R); free(c.out); free(fd); free(dinp); free(once);
 #undef SWIGLU_NAME
 }

@@ -1072,8 +1072,9 @@ int ze_dev_cuda_init(ze_dev *d, ze_alloc *a, int ordinal, uint64_t used_before)
      * bias added by a kernel before the product, as without it:
      * scripts/bench-gpu.sh times both).  Its workspace is cuBLAS's too
      * (cublasSetWorkspace: one stream, so they never use it at once), of
-     * the size cuBLAS takes for itself on Hopper, so that the runtime's
-     * memory (counted with cuBLAS's below) stays what it was */
+     * the size cuBLAS takes for itself on Hopper, so that there the
+     * runtime's memory stays about what it was (elsewhere cuBLAS's own is
+     * smaller; either way it is measured, with cuBLAS's, below) */
     {
         const char *lt = getenv("ZPLAN_CUBLASLT");
         if (!lt || strcmp(lt, "0") != 0) {   /* (where any of it fails, the row runs without it) */
