@@ -135,8 +135,7 @@ typedef struct ze_dev_ops {
      * it, no read of the zeros in it); dw and dbias still accumulate.
      * What they write is what zeroing dinp and the accumulating op would
      * leave (the kernels to the bit; a product with beta 0 in value: a
-     * zero's sign may differ).  NULL in a row without them: the engine
-     * zeroes and accumulates. */
+     * zero's sign may differ). */
     void (*matmul_bwd_set)(ze_dev *d, float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                            const float *w, int N, int IC, int OC);
     void (*gelu_bwd_set)(ze_dev *d, float *dinp, const float *inp, const float *dout, size_t n);

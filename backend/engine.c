@@ -1136,36 +1136,6 @@ typedef struct bscratch {
     float *g;                            /* sequence parallelism: N*C, a gathered operand */
 } bscratch;
 
-/* A product's backward whose input gradient dinp (n floats) is made fresh
- * for it: written by the row where it can (matmul_bwd_set: no zeroing
- * pass, no read of the zeros), else zeroed and added to; the same for
- * the MLP's activation (act_bwd_fresh). */
-static void mm_bwd_fresh(model *m, float *dinp, size_t n, float *dw, float *dbias, const float *dout,
-                         const float *inp, const float *w, int N, int IC, int OC)
-{
-    const ze_dev_ops *op = m->op;
-    if (op->matmul_bwd_set) {
-        op->matmul_bwd_set(m->d, dinp, dw, dbias, dout, inp, w, N, IC, OC);
-        return;
-    }
-    op->zero(m->d, dinp, ZE_DEVICE, n * sizeof(float));
-    op->matmul_bwd(m->d, dinp, dw, dbias, dout, inp, w, N, IC, OC);
-}
-
-/* dF2 (N x G) from dF1 through the MLP's activation (SwiGLU or GELU) */
-static void act_bwd_fresh(model *m, float *dF2, const float *fc, const float *dF1, int N, int F, int G)
-{
-    const ze_dev_ops *op = m->op;
-    ze_dev *d = m->d;
-    size_t NF = (size_t)N * (size_t)F;
-    if (m->c->swiglu ? !op->swiglu_bwd_set : !op->gelu_bwd_set)
-        op->zero(d, dF2, ZE_DEVICE, (size_t)N * (size_t)G * sizeof(float));
-    if (m->c->swiglu)
-        (op->swiglu_bwd_set ? op->swiglu_bwd_set : op->swiglu_bwd)(d, dF2, fc, dF1, N, F);
-    else
-        (op->gelu_bwd_set ? op->gelu_bwd_set : op->gelu_bwd)(d, dF2, fc, dF1, NF);
-}
-
 /* One block backward: dres holds dL/dxout on entry and dL/dx on return.
  * With tensor parallelism the column-parallel products' input gradients
  * are partial sums, summed over the tp ranks before their norm's backward
@@ -1186,20 +1156,25 @@ static int block_bwd(model *m, const float *w, float *dw, const lact *la, const 
     const float *blk = m->sp ? s->d1 + (size_t)m->tr * RC : s->d1;   /* this rank's rows of d1 */
     if (m->sp && sp_gather(m, s->g, dres))
         return -1;
-    mm_bwd_fresh(m, s->dF1, NF, dw + o[B_FCPW], dbias_of(m, dw, B_FCPB), m->sp ? s->g : dres, la->gelu,
-                 w + o[B_FCPW], N, F, C);
-    act_bwd_fresh(m, s->dF2, la->fc, s->dF1, N, F, G);
+    /* each input gradient below is made fresh for its product: written
+     * (the rows' _set ops), not zeroed and added to */
+    op->matmul_bwd_set(d, s->dF1, dw + o[B_FCPW], dbias_of(m, dw, B_FCPB), m->sp ? s->g : dres, la->gelu,
+                       w + o[B_FCPW], N, F, C);
+    if (c->swiglu)
+        op->swiglu_bwd_set(d, s->dF2, la->fc, s->dF1, N, F);
+    else
+        op->gelu_bwd_set(d, s->dF2, la->fc, s->dF1, NF);
     if (m->sp && sp_gather(m, s->g, la->ln2))
         return -1;
-    mm_bwd_fresh(m, s->d1, NC, dw + o[B_FCW], dbias_of(m, dw, B_FCB), s->dF2, m->sp ? s->g : la->ln2, w + o[B_FCW],
-                 N, C, G);
+    op->matmul_bwd_set(d, s->d1, dw + o[B_FCW], dbias_of(m, dw, B_FCB), s->dF2, m->sp ? s->g : la->ln2,
+                       w + o[B_FCW], N, C, G);
     if (m->sp ? sp_scatter(m, s->d1, NULL) : tp_sum(m, s->d1, NC))
         return -1;
     norm_bwd(m, dres, dw + o[B_LN2W], blk, la->xmid, w + o[B_LN2W], la->mean2, la->rstd2, R);
     if (m->sp && sp_gather(m, s->g, dres))
         return -1;
-    mm_bwd_fresh(m, s->d1, (size_t)N * (size_t)Cl, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), m->sp ? s->g : dres,
-                 la->atty, w + o[B_PROJW], N, Cl, C);
+    op->matmul_bwd_set(d, s->d1, dw + o[B_PROJW], dbias_of(m, dw, B_PROJB), m->sp ? s->g : dres, la->atty,
+                       w + o[B_PROJW], N, Cl, C);
     op->zero(d, s->d3, ZE_DEVICE, (size_t)N * (size_t)Q * sizeof(float));
     if (m->cp > 1) {
         if (cp_attn_bwd(m, s->d3, s->d1, la, att))
@@ -1215,8 +1190,8 @@ static int block_bwd(model *m, const float *w, float *dw, const lact *la, const 
         rope_chunks(m, s->d3, 1);
     if (m->sp && sp_gather(m, s->g, la->ln1))
         return -1;
-    mm_bwd_fresh(m, s->d1, NC, dw + o[B_QKVW], dbias_of(m, dw, B_QKVB), s->d3, m->sp ? s->g : la->ln1, w + o[B_QKVW],
-                 N, C, Q);
+    op->matmul_bwd_set(d, s->d1, dw + o[B_QKVW], dbias_of(m, dw, B_QKVB), s->d3, m->sp ? s->g : la->ln1,
+                       w + o[B_QKVW], N, C, Q);
     if (m->sp ? sp_scatter(m, s->d1, NULL) : tp_sum(m, s->d1, NC))
         return -1;
     norm_bwd(m, dres, dw + o[B_LN1W], blk, la->x, w + o[B_LN1W], la->mean1, la->rstd1, R);
@@ -1679,7 +1654,7 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
      * last unit's */
     float *dwf = grads_of(m, L + 1), *dwe = m->own_head ? NULL : grads_of(m, 0);
     CHECK(dwf && (m->own_head || dwe));
-    mm_bwd_fresh(m, sc.d1, NC, m->own_head ? dwf + nf : dwe + m->wte_off, NULL, logits, hin, we, N, C, Vl);
+    op->matmul_bwd_set(d, sc.d1, m->own_head ? dwf + nf : dwe + m->wte_off, NULL, logits, hin, we, N, C, Vl);
     release_t(m, logits);
     if (m->sp)
         release_t(m, hin);

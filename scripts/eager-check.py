@@ -443,23 +443,37 @@ def build(torch, F):
         del mask
         return cs.linear(rms(x, P["nf"]), P["head"])
 
-    def params(kind, layers, h, a, g, f, V, dt):
+    def params(kind, layers, h, a, g, f, V, dt, empty=False, S=None):
+        """the parameters, made in the modules' order (transformers': the
+        embeddings, the blocks, the final norm, LLaMA's head; a LLaMA
+        block's attention, MLP, then its norms): N(0, 0.02) and ones, or
+        left uninitialised (empty); S positions (SEQ)"""
         gen = torch.Generator().manual_seed(1)
 
         def r(*shape):
+            if empty:
+                return torch.empty(*shape, dtype=dt).requires_grad_()
             return (torch.randn(*shape, generator=gen) * 0.02).to(dt).requires_grad_()
 
         def one(n):
-            return torch.ones(n, dtype=dt, requires_grad=True)
+            return torch.empty(n, dtype=dt).requires_grad_() if empty else torch.ones(n, dtype=dt, requires_grad=True)
         if kind == "gpt2":
-            return {"wte": r(V, h), "wpe": r(SEQ, h), "lnfw": one(h), "lnfb": one(h),
-                    "layers": [{"ln1w": one(h), "ln1b": one(h), "wqkv": r(h, 3 * h), "bqkv": r(3 * h), "wo": r(h, h),
-                                "bo": r(h), "ln2w": one(h), "ln2b": one(h), "wfc": r(h, f), "bfc": r(f),
-                                "wfc2": r(f, h), "bfc2": r(h)} for _ in range(layers)]}
+            P = {"wte": r(V, h), "wpe": r(S or SEQ, h)}
+            P["layers"] = [{"ln1w": one(h), "ln1b": one(h), "wqkv": r(h, 3 * h), "bqkv": r(3 * h), "wo": r(h, h),
+                            "bo": r(h), "ln2w": one(h), "ln2b": one(h), "wfc": r(h, f), "bfc": r(f),
+                            "wfc2": r(f, h), "bfc2": r(h)} for _ in range(layers)]
+            P["lnfw"], P["lnfb"] = one(h), one(h)
+            return P
         kv = g * (h // a)
-        return {"emb": r(V, h), "nf": one(h), "head": r(V, h),
-                "layers": [{"n1": one(h), "wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h), "n2": one(h),
-                            "wg": r(f, h), "wu": r(f, h), "wd": r(h, f)} for _ in range(layers)]}
+        P = {"emb": r(V, h)}
+        P["layers"] = [{"wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h), "wg": r(f, h), "wu": r(f, h),
+                        "wd": r(h, f), "n1": one(h), "n2": one(h)} for _ in range(layers)]
+        P["nf"], P["head"] = one(h), r(V, h)
+        return P
+
+    def leaves_of(P):
+        """the parameters in the modules' order (the optimizer's)"""
+        return [t for k, v in P.items() for t in ([x for L in v for x in L.values()] if k == "layers" else [v])]
 
     VIEWS = {"view", "_unsafe_view", "transpose", "t", "expand", "split", "split_with_sizes", "slice", "select",
              "unsqueeze", "squeeze", "permute", "alias", "detach", "as_strided", "unbind", "_reshape_alias", "lift_fresh"}
@@ -546,30 +560,10 @@ def build(torch, F):
                     return torch.empty((args[1].shape[0], args[2].shape[1]), dtype=args[1].dtype)
                 return func(*args, **(kwargs or {}))
         dt = torch.bfloat16 if mode == "bf16" else f32
-
-        def r(*shape):
-            return torch.empty(*shape, dtype=dt).requires_grad_()
         lib.shim_log(1)
         cs = Cast(mode == "autocast")
-        kv = g * (h // a)
-        # the parameters made, and listed for the optimizer, in the modules'
-        # order (transformers': the embeddings, the blocks, the final norm,
-        # LLaMA's head; a LLaMA block's attention, MLP, then its norms)
-        if kind == "gpt2":
-            P = {"wte": r(V, h), "wpe": r(S, h)}
-            P["layers"] = [{"ln1w": r(h), "ln1b": r(h), "wqkv": r(h, 3 * h), "bqkv": r(3 * h), "wo": r(h, h),
-                            "bo": r(h), "ln2w": r(h), "ln2b": r(h), "wfc": r(h, f), "bfc": r(f), "wfc2": r(f, h),
-                            "bfc2": r(h)} for _ in range(layers)]
-            P["lnfw"], P["lnfb"] = r(h), r(h)
-            ends = (["wte", "wpe"], ["lnfw", "lnfb"])
-        else:
-            P = {"emb": r(V, h)}
-            P["layers"] = [{"wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h), "wg": r(f, h),
-                            "wu": r(f, h), "wd": r(h, f), "n1": r(h), "n2": r(h)} for _ in range(layers)]
-            P["nf"], P["head"] = r(h), r(V, h)
-            ends = (["emb"], ["nf", "head"])
-        leaves = ([P[k] for k in ends[0]] + [t for L in P["layers"] for t in L.values()] +
-                  [P[k] for k in ends[1]])
+        P = params(kind, layers, h, a, g, f, V, dt, empty=True, S=S)
+        leaves = leaves_of(P)
         state = {}
         # SDPA in fp32 with grouped KV heads is PyTorch's math path, planned
         # as eager attention (as traffic's)
@@ -604,8 +598,7 @@ def build(torch, F):
     def measure(lib, kind, layers, h, a, g, f, V, mode):
         cs = Cast(mode == "autocast")
         P = params(kind, layers, h, a, g, f, V, torch.bfloat16 if mode == "bf16" else f32)
-        leaves = [t for k, t in P.items() if k != "layers"] + [t for L in P["layers"] for t in L.values()]
-        own = {t.data_ptr() for t in leaves}
+        own = {t.data_ptr() for t in leaves_of(P)}
         ids = torch.randint(0, V, (BATCH, SEQ), generator=torch.Generator().manual_seed(2))
         labels = torch.nn.functional.pad(ids, (0, 1), value=-100)[..., 1:].contiguous().view(-1)
         saved = {}

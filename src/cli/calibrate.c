@@ -22,6 +22,13 @@ static int cmp_dbl(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* the median of r[0 .. n-1] (n > 0), sorting them */
+static double median(double *r, int n)
+{
+    qsort(r, (size_t)n, sizeof *r, cmp_dbl);
+    return n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+}
+
 /* The calibration step: the engine trains a fixed GPT (2 layers, hidden
  * 384, 6 heads, vocabulary 512, sequence 128, micro-batch 4, data
  * parallel) for 6 steps on the ranks, three times (the medians: a shared
@@ -307,8 +314,7 @@ static double devcal_fit(const cJSON *m, const zp_gpu *g, zp_dtype dt, cJSON *ro
     }
     if (n == 0)
         return 0.0;
-    qsort(r, (size_t)n, sizeof *r, cmp_dbl);
-    double e = n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+    double e = median(r, n);
     return e > 1.0 ? 1.0 : e;
 }
 
@@ -334,8 +340,7 @@ static double operand_ratio(const cJSON *m)
     }
     if (n == 0)
         return 0.0;
-    qsort(r, (size_t)n, sizeof *r, cmp_dbl);
-    return n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+    return median(r, n);
 }
 
 static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
@@ -441,10 +446,8 @@ static int calibrate_cuda(zp_cli *cli, const calib_opts *co)
     cJSON_ArrayForEach(ax, zp_jobj(m, "attention"))
     if (na < 8 && zp_jnum(ax, "flops_per_s") > 0 && !strcmp(zp_jstr(ax, "dtype"), "bf16"))
         ar[na++] = zp_jnum(ax, "flops_per_s");
-    if (na > 0 && pg.peak_flops[ZP_DT_BF16] > 0) {
-        qsort(ar, (size_t)na, sizeof *ar, cmp_dbl);
-        pg.attn_eff_engine = (na % 2 ? ar[na / 2] : 0.5 * (ar[na / 2 - 1] + ar[na / 2])) / pg.peak_flops[ZP_DT_BF16];
-    }
+    if (na > 0 && pg.peak_flops[ZP_DT_BF16] > 0)
+        pg.attn_eff_engine = median(ar, na) / pg.peak_flops[ZP_DT_BF16];
     const cJSON *rt = zp_jobj(m, "runtime_bytes");
     if (zp_jnum(rt, "context") > 0)
         pg.cuda_ctx_bytes = (uint64_t)zp_jnum(rt, "context");
