@@ -246,11 +246,30 @@ jok "$tmp/gpipe.json" '[.per_rank[] | .device_class_peaks.activations] as $g |
 # they would on 4 processors; within 20 % of the formula on every stage.
 # (At 10 and 20 ms, the sends' and receives' own cost on 2 cores shared
 # with another job took M = 16 to +18 %; at 20 and 40 it is half that.)
+# Noise only adds waiting: a CI run whose other job held both cores stalled
+# every stage about 80 ms once a step (1F1B M = 8 measured 0.35 for 0.273,
+# M = 16 0.21 for 0.158, M = 4 and the interleaved runs beside them on
+# time), so a run off the bound is run again, up to 3 times, and the check
+# is on the last; a schedule that idles the wrong share misses every time.
+# bubble_runs JQ-CONDITION ENGINE-ARGS...: sets $tries
+bubble_runs() {
+    cond=$1
+    shift
+    tries=0
+    while [ "$tries" -lt 3 ]; do
+        tries=$((tries + 1))
+        OMPI_MCA_mpi_yield_when_idle=1 run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" "$@"
+        [ "$rc" -eq 0 ] || return 0
+        jq -e "$cond" "$outf" >/dev/null 2>&1 && return 0
+    done
+    return 0
+}
+idles='[.per_rank[] | .pipeline_wait_s / .steady_step_s * 1000 | round / 1000]'
 for M in 4 8 16; do
-    OMPI_MCA_mpi_yield_when_idle=1 run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" layers=4 hidden=32 heads=4 vocab=64 \
-        seq=16 micro_batch=1 accum="$M" steps=3 pp=4 mb_delay_ms=20
-    jok "$outf" "(3 / ($M + 3)) as \$w | all(.per_rank[]; (.pipeline_wait_s / .steady_step_s - \$w) / \$w | fabs <= 0.2)" \
-        "1F1B, 4 stages, M = $M: every stage idles (p - 1) / (M + p - 1) = $(echo "$M" | awk '{printf "%.3f", 3 / ($1 + 3)}') of its step, within 20 %: $(jq -c '[.per_rank[] | .pipeline_wait_s / .steady_step_s * 1000 | round / 1000]' "$outf")"
+    cond="(3 / ($M + 3)) as \$w | all(.per_rank[]; (.pipeline_wait_s / .steady_step_s - \$w) / \$w | fabs <= 0.2)"
+    bubble_runs "$cond" layers=4 hidden=32 heads=4 vocab=64 seq=16 micro_batch=1 accum="$M" steps=3 pp=4 mb_delay_ms=20
+    jok "$outf" "$cond" \
+        "1F1B, 4 stages, M = $M: every stage idles (p - 1) / (M + p - 1) = $(echo "$M" | awk '{printf "%.3f", 3 / ($1 + 3)}') of its step, within 20 %: $(jq -c "$idles" "$outf") (run $tries of at most 3)"
 done
 
 # interleaved (vp 2): the bubble v times smaller, (p - 1) / (v M + p - 1).
@@ -260,10 +279,10 @@ done
 # of the 0.086 that M = 16 idles, and the check failed on noise, not on
 # the schedule
 for M in 4 8 16; do
-    OMPI_MCA_mpi_yield_when_idle=1 run timeout 300 mpirun -np 4 "$ZPLAN_ENGINE" layers=8 hidden=32 heads=4 vocab=64 \
-        seq=16 micro_batch=1 accum="$M" steps=3 pp=4 vp=2 mb_delay_ms=40
-    jok "$outf" "(3 / (2 * $M + 3)) as \$w | all(.per_rank[]; (.pipeline_wait_s / .steady_step_s - \$w) / \$w | fabs <= 0.2)" \
-        "interleaved vp 2, 4 stages, M = $M: every stage idles (p - 1) / (v M + p - 1) = $(echo "$M" | awk '{printf "%.3f", 3 / (2 * $1 + 3)}'), within 20 %: $(jq -c '[.per_rank[] | .pipeline_wait_s / .steady_step_s * 1000 | round / 1000]' "$outf")"
+    cond="(3 / (2 * $M + 3)) as \$w | all(.per_rank[]; (.pipeline_wait_s / .steady_step_s - \$w) / \$w | fabs <= 0.2)"
+    bubble_runs "$cond" layers=8 hidden=32 heads=4 vocab=64 seq=16 micro_batch=1 accum="$M" steps=3 pp=4 vp=2 mb_delay_ms=40
+    jok "$outf" "$cond" \
+        "interleaved vp 2, 4 stages, M = $M: every stage idles (p - 1) / (v M + p - 1) = $(echo "$M" | awk '{printf "%.3f", 3 / (2 * $1 + 3)}'), within 20 %: $(jq -c "$idles" "$outf") (run $tries of at most 3)"
 done
 
 # ---------------------------------------------------------------- machines
