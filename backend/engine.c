@@ -2252,6 +2252,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
     res->params = ze_param_count(c);
     res->losses = calloc((size_t)c->steps, sizeof(double));
     double *step_times = calloc((size_t)c->steps, sizeof(double));
+    double *pp_frac = calloc((size_t)c->steps, sizeof(double));   /* each step's pipeline wait over its time */
     size_t ntok = (size_t)c->B * (size_t)(c->T / cg->size);   /* this rank's part of each sequence */
     size_t sl = (size_t)x.slots;
     x.acts = calloc(sl * (size_t)x.v * (size_t)per_chunk, sizeof(lact));
@@ -2270,7 +2271,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         x.tokl = ze_dev_raw(d, sizeof(int) * ntok * sl);
         x.tgtl = ze_dev_raw(d, sizeof(int) * ntok * sl);
     }
-    if (!res->losses || !step_times || !x.acts || !x.dres || !x.sbuf || !x.tok_h || !x.tgt_h || !x.seq_h || !x.tok || !x.tgt ||
+    if (!res->losses || !step_times || !pp_frac || !x.acts || !x.dres || !x.sbuf || !x.tok_h || !x.tgt_h || !x.seq_h || !x.tok || !x.tgt ||
         (tpn && (!x.tokl_h || !x.tgtl_h || !x.xent_h || !x.tokl || !x.tgtl))) {
         snprintf(res->err, sizeof res->err, "no memory for the step's bookkeeping");
         rc = -1;
@@ -2300,7 +2301,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         goto out;
     }
     for (int s = 0; s < c->steps; s++) {
-        double t0 = now_s(), loss = 0.0;
+        double t0 = now_s(), loss = 0.0, w0 = pg->comm_s + eg->comm_s;
         if (s == 0 && c->first_step_delay_s > 0) {   /* fault injection for tests: a slow first step */
             struct timespec ts = {(time_t)c->first_step_delay_s,
                                   (long)((c->first_step_delay_s - (double)(time_t)c->first_step_delay_s) * 1e9)};
@@ -2359,6 +2360,7 @@ int ze_train(const ze_cfg *c, ze_dev *d, ze_group *world, ze_result *res)
         res->losses[s] = sum[0] / (double)g->size;
         res->steps_done = s + 1;
         step_times[s] = now_s() - t0;
+        pp_frac[s] = step_times[s] > 0 ? (pg->comm_s + eg->comm_s - w0) / step_times[s] : 0.0;
         if (c->on_step)
             c->on_step(c->on_step_ctx, s + 1, c->steps, res->losses[s], step_times[s], applied);
     }
@@ -2411,6 +2413,8 @@ out:
         int from = res->steps_done > 1, n = res->steps_done - from;
         qsort(step_times + from, (size_t)n, sizeof(double), cmp_d);
         res->step_s = step_times[from + n / 2];
+        qsort(pp_frac + from, (size_t)n, sizeof(double), cmp_d);
+        res->pp_idle_median = pp_frac[from + n / 2];
         res->fwd_s = x.fwd_s / res->steps_done;
         res->bwd_s = x.bwd_s / res->steps_done;
         res->opt_s = opt_total / res->steps_done;
@@ -2419,6 +2423,7 @@ out:
     model_free(&m);
 bookkeeping:
     free(step_times);
+    free(pp_frac);
     free(x.acts);
     free(x.tok_h);
     free(x.tgt_h);

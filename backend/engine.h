@@ -141,6 +141,9 @@ typedef struct ze_result {
     int layer0, layers;                         /* this rank's stage: its first layer and how many */
     double pp_wait_s;          /* per step from step 2 on: time inside the pipeline's sends and receives and the
                                 * tied embedding's reduction (waiting for the other stages, and the transfers) */
+    double pp_idle_median;     /* the median over the steps from step 2 on of each step's share of that time
+                                * (the first step's alone when it is all): a step that a busy machine held up
+                                * moves it no more than the others do */
     uint64_t h2d_per_step, d2h_per_step;   /* bytes copied between the pools (offload), likewise */
     double gemm_s, gemm_flops;             /* per step: time and FLOPs in matrix multiplies */
     double attn_s, attn_flops;             /* per step: time and FLOPs in flash attention (0 without) */

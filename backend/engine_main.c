@@ -848,7 +848,7 @@ int main(int argc, char **argv)
 
     /* gather every rank's measurements on rank 0 */
     enum { NG = 5 };   /* groups: dp (dp x cp), tp, pp, embedding, cp */
-    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 + 7 + NG * ZE_NCOLL + 5 };
+    enum { NV = 3 * ZE_NCLASS + 4 + ZE_NPHASE * (ZE_NCLASS + 1) + 5 + 7 + NG * ZE_NCOLL + 6 };
     const int PH = 3 * ZE_NCLASS + 4;   /* per phase: its peak, then its breakdown */
     double mine[NV], *all = NULL;
     for (int k = 0; k < ZE_NCLASS; k++) {
@@ -875,7 +875,7 @@ int main(int argc, char **argv)
             mine[GB + i * ZE_NCOLL + k] = (double)per[i][k];
     const int ST = GB + NG * ZE_NCOLL;
     mine[ST] = r.pp_rank, mine[ST + 1] = r.layer0, mine[ST + 2] = r.layers, mine[ST + 3] = r.pp_wait_s;
-    mine[ST + 4] = r.steady_step_s;
+    mine[ST + 4] = r.steady_step_s, mine[ST + 5] = r.pp_idle_median;
     for (int p = 0; p < ZE_NPHASE; p++) {
         mine[PH + p * (ZE_NCLASS + 1)] = (double)r.mem.phase_peak[ZE_DEVICE][p];
         for (int k = 0; k < ZE_NCLASS; k++)
@@ -1019,6 +1019,7 @@ int main(int argc, char **argv)
             }
             cJSON_AddNumberToObject(x, "pipeline_wait_s", v[ST + 3]);
             cJSON_AddNumberToObject(x, "steady_step_s", v[ST + 4]);
+            cJSON_AddNumberToObject(x, "pipeline_idle_median", v[ST + 5]);
             cJSON_AddItemToObject(x, "device_class_peaks", classes(a));
             cJSON_AddItemToObject(x, "device_at_peak", classes(b));
             cJSON_AddNumberToObject(x, "device_peak", v[3 * ZE_NCLASS]);
