@@ -662,6 +662,81 @@ static void gpu_presets(void)
 
 /* The preset a device's CUDA name names (exec's runtime memory, calibrate
  * --backend cuda's peaks): the names CUDA gives the boards, by hand */
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The planner's matmul time against measured ones it was not fitted to:
+ * XLA's GPU cost model table (data/validation/xla-matmul.csv: 375 bf16
+ * shapes each on an H100, sm_90, and a B200, sm_100; b products of m x k
+ * by k x n, m, n, k from 256 to 4096).  A short benchmark's rates, so the
+ * preset's benchmark ceiling where it has one (--gemm-ceiling benchmark),
+ * plus the planner's fixed time per kernel (4.5 us, zp_conv_defaults).
+ * Bounds: what the curve gave when this test was written (H100: median
+ * |error| 1.9 % over the products of 50 us and more, 9.9 % over all; B200
+ * 5.6 % and 14.5 %, its small products slower than the curve says),
+ * rounded up: a change to the curve that fits these measurements worse
+ * fails. */
+static void xla_matmul_table(void)
+{
+    static const struct {
+        const char *arch, *preset;
+        double big_max, all_max;
+    } gpus[] = {{"sm_90", "h100-sxm", 0.03, 0.11}, {"sm_100", "b200", 0.07, 0.16}};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/validation/xla-matmul.csv", ZP_SRCDATADIR);
+    for (size_t gi = 0; gi < sizeof gpus / sizeof gpus[0]; gi++) {
+        zp_gpu g;
+        zp_err e = {0};
+        if (!ok(zp_gpu_preset(gpus[gi].preset, &g, &e) == ZP_OK, "%s loads", gpus[gi].preset))
+            continue;
+        zp_conv c;
+        memset(&c, 0, sizeof c);
+        zp_conv_defaults(&c, &g);
+        if (g.gemm_eff_max_bench > 0)
+            c.gemm.eff_max = g.gemm_eff_max_bench;
+        FILE *f = fopen(path, "r");
+        if (!ok(f != NULL, "data/validation/xla-matmul.csv opens"))
+            return;
+        static double all[400], big[400];
+        int na = 0, nb = 0, bad = 0;
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            char arch[16];
+            double b, m, n, k, flops;
+            if (line[0] == '#' || !strncmp(line, "gpu,", 4))
+                continue;
+            if (sscanf(line, "%15[^,],%lf,%lf,%lf,%lf,%lf", arch, &b, &m, &n, &k, &flops) != 6 || flops <= 0) {
+                bad++;
+                continue;
+            }
+            if (strcmp(arch, gpus[gi].arch) || na >= 400)
+                continue;
+            double meas = 2.0 * b * m * n * k / flops;
+            double pred = zp_gemm_time(&c.gemm, g.peak_flops[ZP_DT_BF16], 2.0, m, n, k, b) + c.kernel_s;
+            all[na++] = fabs(pred / meas - 1.0);
+            if (meas >= 50e-6)
+                big[nb++] = fabs(pred / meas - 1.0);
+        }
+        fclose(f);
+        ok(bad == 0 && na == 375 && nb >= 20, "%s: 375 measured shapes read (%d, %d of 50 us or more, %d bad lines)",
+           gpus[gi].arch, na, nb, bad);
+        if (na == 0 || nb == 0)
+            continue;
+        qsort(all, (size_t)na, sizeof all[0], cmp_dbl);
+        qsort(big, (size_t)nb, sizeof big[0], cmp_dbl);
+        double mall = na % 2 ? all[na / 2] : 0.5 * (all[na / 2 - 1] + all[na / 2]);
+        double mbig = nb % 2 ? big[nb / 2] : 0.5 * (big[nb / 2 - 1] + big[nb / 2]);
+        ok(mbig <= gpus[gi].big_max, "%s (%s curve, ceiling %.2f): median |error| %.1f %% over the %d products of 50 us "
+           "and more (at most %.0f %%)", gpus[gi].arch, gpus[gi].preset, c.gemm.eff_max, 100 * mbig, nb,
+           100 * gpus[gi].big_max);
+        ok(mall <= gpus[gi].all_max, "%s: median |error| %.1f %% over all %d (at most %.0f %%)", gpus[gi].arch,
+           100 * mall, na, 100 * gpus[gi].all_max);
+    }
+}
+
 static void device_presets(void)
 {
     static const struct {
@@ -698,5 +773,6 @@ int main(void)
     model_presets();
     gpu_presets();
     device_presets();
+    xla_matmul_table();
     return tap_exit();
 }
