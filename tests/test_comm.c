@@ -1117,6 +1117,61 @@ static void test_zero2_reshard(void)
        "the 4 gradient reduce-scatters the same either way");
 }
 
+/* Group size on NVLink (zp_conv.group_c): a ring collective of n < 8
+ * ranks inside a node runs at link_eff x (1 - c/n) / (1 - c/8) of NVLink,
+ * 8 and more at link_eff; across nodes the hierarchical algorithm's NVLink
+ * part by its r ranks a node, its NIC rings at link_eff alone; point to
+ * point untouched.  Each time worked by hand from the formula, c = 0.75. */
+static void test_group_eff(void)
+{
+    const double C = 0.75;
+    zp_model m = gpt(12, 768, 12, 50257, 1024);
+    const double psi = 124439808.0;   /* GPT-2 small, as test_dp */
+    zp_train tr = train(ZP_DT_FP16, ZP_DT_FP16, 1024);
+    zp_conv cv = conv();
+    cv.group_c = C;
+    static const int64_t ds[] = {2, 4, 8};
+    zp_cluster c = cluster(8, 8);
+    for (int i = 0; i < N_(ds); i++) {
+        double d = (double)ds[i];
+        zp_layout l = lay(ds[i], 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+        zp_comm cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        const zp_coll *ar = find(&cm, ZP_GRP_DP, ZP_COLL_ALLREDUCE, NULL);
+        double h = ds[i] < 8 ? (1 - C / d) / (1 - C / 8) : 1.0;   /* 2: 0.6897, 4: 0.8966, 8: 1 */
+        double want = A_IN * 2 * (d - 1) + psi * 2 * 2 * (d - 1) / d / (NVLINK * EFF * h * 1e9);
+        ok(ar != NULL, "group c=%.2f, d=%lld: one all-reduce", C, (long long)ds[i]);
+        if (ar)
+            is_dbl(ar->time_s, want, 1e-12, "group c=%.2f, d=%lld: all-reduce on NVLink at %.1f x %.4f", C,
+                   (long long)ds[i], EFF, h);
+        is_dbl(zp_group_eff(&cv, ds[i]), h, 1e-15, "zp_group_eff(%lld) = %.4f", (long long)ds[i], h);
+    }
+    is_dbl(zp_group_eff(&cv, 1), 1.0, 0, "zp_group_eff of one rank: 1");
+    is_dbl(zp_group_eff(&cv, 16), 1.0, 0, "zp_group_eff of 16 ranks: 1");
+    /* two nodes of 4, dp 8: NVLink part (3/4 of S by 4 ranks a node, at
+     * (1 - c/4) / (1 - c/8)), then 4 rings of S/4 over the NICs at link_eff */
+    zp_cluster c2 = cluster(8, 4);
+    zp_layout l = lay(8, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+    zp_comm cm;
+    zp_comm_plan(&m, &tr, &l, &c2, &cv, 0, &cm);
+    const zp_coll *ar = find(&cm, ZP_GRP_DP, ZP_COLL_ALLREDUCE, NULL);
+    double S = psi * 2, r = 4, N = 2, h4 = (1 - C / 4) / (1 - C / 8);
+    double want = 2 * (r - 1) / r * S / (NVLINK * EFF * h4 * 1e9) + A_IN * 2 * (r - 1) +
+                  2 * (N - 1) / N * S / r / (NIC * EFF * 1e9) + A_OUT * 2 * (N - 1);
+    ok(ar && ar->inter_node, "group c: dp 8 over two nodes of 4 crosses them");
+    if (ar)
+        is_dbl(ar->time_s, want, 1e-12, "group c: dp 8 on two nodes of 4, NVLink part at %.4f, NIC rings at link_eff", h4);
+    /* pipeline sends are point to point: as without the term */
+    zp_layout lp = lay(1, 1, 2, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 4);
+    zp_conv c0 = conv();
+    zp_comm a, b;
+    zp_comm_plan(&m, &tr, &lp, &c, &cv, 0, &a);
+    zp_comm_plan(&m, &tr, &lp, &c, &c0, 0, &b);
+    const zp_coll *sa = find(&a, ZP_GRP_PP, ZP_COLL_SENDRECV, NULL), *sb = find(&b, ZP_GRP_PP, ZP_COLL_SENDRECV, NULL);
+    ok(sa && sb && sa->time_s == sb->time_s, "group c: pipeline send/recv timed as without it (%.6g s)",
+       sa ? sa->time_s : 0.0);
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1138,5 +1193,6 @@ int main(void)
     test_totals();
     test_after_zero3();
     test_sp_gathered_norms();
+    test_group_eff();
     return tap_exit();
 }

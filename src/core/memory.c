@@ -1111,6 +1111,12 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
      * MAMF tables), 0.88 of the 16-bit fraction */
     c->gemm_eff_max_fp8 = gpu->gemm_eff_max_fp8 > 0 ? gpu->gemm_eff_max_fp8 : 0.88 * gpu->gemm_eff_max;
     c->link_eff = 0.8;
+    /* NVLink ring collectives of n < 8 ranks: (1 - 0.75 / n) / (1 - 0.75 /
+     * 8) of an 8-rank ring's rate, 0.69 of it for 2 ranks, 0.90 for 4; XLA's
+     * measured tables (data/validation/xla-collectives.csv, 64 MiB to 2 GiB,
+     * against 8 ranks): H100 0.66 and 0.85, B200 0.68 and 0.87 (README
+     * "Communication") */
+    c->group_c = 0.75;
     c->overlap_eff = 0.8;
     c->dp_overlap_set = 0;   /* the data-parallel group's follows overlap_eff */
     c->dp_overlap_eff = 0.0;
@@ -1140,8 +1146,10 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
 {
     if (gpu->gemm_eff > 0)   /* a measured profile's own */
         c->gemm_eff = gpu->gemm_eff;
-    if (gpu->link_eff > 0)
+    if (gpu->link_eff > 0) {   /* a measured profile's: as achieved, at every group size */
         c->link_eff = gpu->link_eff;
+        c->group_c = 0.0;
+    }
     if (gpu->alpha_s > 0)
         c->alpha_intra_s = c->alpha_inter_s = gpu->alpha_s;
     if (gpu->elementwise_bps > 0)
