@@ -1489,4 +1489,30 @@ ok "$(grep -q "allowed: torch, fsdp, megatron, deepspeed" "$errf"; echo $?)" "th
 zp --model llama2-7b --no-store --grad-reduce never
 is "$rc" 2 "--grad-reduce never: refused (exit 2)"
 
+# NVLink's efficiency: the B200 preset's measured 0.68, other presets the
+# link efficiency; --link-eff given is NVLink's too unless --nvlink-eff is
+nvl() {
+    zp --model llama3-8b --gpus 8 --tp 2 --dp 4 --pp 1 --micro-batch 1 --global-batch 8 --seq 2048 --no-store --json "$@"
+    jq -r '.conventions | "\(.link_efficiency) \(.nvlink_efficiency) \(.group_efficiency_c)"' "$outf"
+}
+is "$(nvl --gpu b200)" "0.8 0.68 0.75" "b200: link efficiency 0.8, NVLink's 0.68 (its nvlink_efficiency), group term 0.75"
+is "$(nvl --gpu h100-sxm)" "0.8 0.8 0.75" "h100-sxm: NVLink at the link efficiency, 0.8"
+# a tp 2 collective's bandwidth time, worked back from its JSON row (time
+# a call less 5 us a ring step, n - 1 of them, 2 (n - 1) for an
+# all-reduce; over bus bytes at 450 GB/s x 0.8): the
+# group term's (1 - 0.75/2) / (1 - 0.75/8) = 0.6897 of the link
+jok "$outf" '[.chosen.comm[] | select(.group == "tp" and .group_size == 2) |
+        (.bytes * .bus_factor / (450e9 * 0.8)) / (.time_s / .count - 5e-6 * (.group_size - 1) * (if .collective == "all-reduce" then 2 else 1 end))] |
+        length > 0 and all(. - 0.625 / 0.90625 | fabs < 1e-9)' \
+    "h100-sxm tp 2: every tp collective at (1 - 0.75/2)/(1 - 0.75/8) = 0.6897 of NVLink x 0.8"
+is "$(nvl --gpu b200 --link-eff 0.7)" "0.7 0.7 0.75" "b200 --link-eff 0.7: NVLink's too, over the preset's"
+is "$(nvl --gpu b200 --link-eff 0.7 --nvlink-eff 0.5 --group-eff-c 0)" "0.7 0.5 0" \
+    "--nvlink-eff 0.5 beside --link-eff 0.7 keeps NVLink's apart; --group-eff-c 0 recorded"
+jok "$outf" '[.chosen.comm[] | select(.group == "tp" and .group_size == 2) |
+        (.bytes * .bus_factor / (900e9 * 0.5)) / (.time_s / .count - 5e-6 * (.group_size - 1) * (if .collective == "all-reduce" then 2 else 1 end))] |
+        length > 0 and all(. - 1 | fabs < 1e-9)' \
+    "b200 --nvlink-eff 0.5 --group-eff-c 0: tp 2 collectives at 900 GB/s x 0.5, no group term"
+zp --model llama3-8b --gpus 8 --gpu b200 --no-store --group-eff-c 2
+is "$rc" 2 "--group-eff-c 2: refused (exit 2: 1 - 2/2 would leave 2 ranks no bandwidth)"
+
 finish

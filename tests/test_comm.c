@@ -1161,6 +1161,19 @@ static void test_group_eff(void)
     ok(ar && ar->inter_node, "group c: dp 8 over two nodes of 4 crosses them");
     if (ar)
         is_dbl(ar->time_s, want, 1e-12, "group c: dp 8 on two nodes of 4, NVLink part at %.4f, NIC rings at link_eff", h4);
+    /* NVLink's own efficiency (a preset's measured nvlink_efficiency):
+     * the NVLink part at it, the NIC rings still at link_eff */
+    zp_conv cn = cv;
+    cn.nvlink_eff = 0.68;
+    zp_comm_plan(&m, &tr, &l, &c2, &cn, 0, &cm);
+    ar = find(&cm, ZP_GRP_DP, ZP_COLL_ALLREDUCE, NULL);
+    want = 2 * (r - 1) / r * S / (NVLINK * 0.68 * h4 * 1e9) + A_IN * 2 * (r - 1) +
+           2 * (N - 1) / N * S / r / (NIC * EFF * 1e9) + A_OUT * 2 * (N - 1);
+    if (ok(ar != NULL, "nvlink_eff 0.68: dp 8 on two nodes of 4 has its all-reduce"))
+        is_dbl(ar->time_s, want, 1e-12, "nvlink_eff 0.68: the NVLink part at 0.68 x %.4f, the NIC rings at link_eff %.1f",
+               h4, EFF);
+    is_dbl(zp_nvlink_eff(&cn), 0.68, 0, "zp_nvlink_eff: the measured NVLink efficiency where given");
+    is_dbl(zp_nvlink_eff(&cv), EFF, 0, "zp_nvlink_eff: link_eff where none is given");
     /* pipeline sends are point to point: as without the term */
     zp_layout lp = lay(1, 1, 2, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 4);
     zp_conv c0 = conv();

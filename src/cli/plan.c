@@ -18,7 +18,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM, O_BLASWS,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_GROUPC, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_Z2RS, O_NOZ2RS, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_NVLEFF, O_GROUPC, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_Z2RS, O_NOZ2RS, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -79,7 +79,8 @@ static const zp_opt plan_opts[] = {
     {"hbm-eff", O_HBMEFF, "F", NULL, "non-matmul kernels' fraction of HBM bandwidth (default 0.3)", NULL},
     {"eager-hbm-eff", O_EGHBMEFF, "F", NULL, "PyTorch eager's kernels' fraction of HBM bandwidth (default 0.8)", NULL},
     {"kernel-us", O_KERNELUS, "F", NULL, "fixed time per kernel launched, microseconds (default 4.5)", NULL},
-    {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8)", NULL},
+    {"link-eff", O_LINKEFF, "F", NULL, "achieved fraction of link bandwidth (default 0.8; given, NVLink's too\nunless --nvlink-eff)", NULL},
+    {"nvlink-eff", O_NVLEFF, "F", NULL, "achieved fraction of NVLink bandwidth by a ring of 8 ranks (default:\nthe preset's nvlink_efficiency where measured, B200 0.68; else --link-eff's)", NULL},
     {"group-eff-c", O_GROUPC, "C", NULL, "an NVLink all-reduce, reduce-scatter or all-gather of n < 8 ranks\nreaches (1 - C/n) / (1 - C/8) of an 8-rank one's rate (default 0.75, from\nXLA's measured H100 and B200 collectives; 0: every group size alike)", NULL},
     {"overlap-eff", O_OVLEFF, "F", NULL, "fraction of overlappable communication that hides (default 0.8)", NULL},
     {"dp-overlap-eff", O_DPOVLEFF, "F", NULL, "the same for the data-parallel group's collectives (gradient\nreductions, ZeRO/FSDP gathers; default: --overlap-eff's, 0.5 with\n--framework fsdp unless --overlap-eff is given)", NULL},
@@ -147,7 +148,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *blasws, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *groupc, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *blasws, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *nvleff, *groupc, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, z2rs, eager, ceu;
 } raw;
 
@@ -220,6 +221,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_KERNELUS: r->kernelus = v; break;
     case O_LINKEFF: r->linkeff = v; break;
     case O_GROUPC: r->groupc = v; break;
+    case O_NVLEFF: r->nvleff = v; break;
     case O_OVLEFF: r->ovleff = v; break;
     case O_DPOVLEFF: r->dpovleff = v; break;
     case O_HOSTADAM: r->hostadam = v; break;
@@ -897,10 +899,13 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         (r->kernelus && (st = zp_parse_double("--kernel-us", r->kernelus, 0, 1e6, &cv->kernel_s, e))) ||
         (r->linkeff && (st = zp_parse_double("--link-eff", r->linkeff, 1e-3, 1, &cv->link_eff, e))) ||
         (r->groupc && (st = zp_parse_double("--group-eff-c", r->groupc, 0, 1.9, &cv->group_c, e))) ||
+        (r->nvleff && (st = zp_parse_double("--nvlink-eff", r->nvleff, 1e-3, 1, &cv->nvlink_eff, e))) ||
         (r->ovleff && (st = zp_parse_double("--overlap-eff", r->ovleff, 0, 1, &cv->overlap_eff, e))) ||
         (r->dpovleff && (st = zp_parse_double("--dp-overlap-eff", r->dpovleff, 0, 1, &cv->dp_overlap_eff, e))) ||
         (r->hostadam && (st = zp_parse_double("--host-adam-rate", r->hostadam, 1e3, 1e15, &cv->cpu_adam_params_per_s, e))))
         return st;
+    if (r->linkeff && !r->nvleff)   /* the user's link efficiency is NVLink's too, over the preset's */
+        cv->nvlink_eff = 0.0;
     if (r->kernelus)
         cv->kernel_s *= 1e-6;
     /* the data-parallel group's overlap: given, or the framework's unless

@@ -152,7 +152,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     int64_t t = l->tp, cp = zp_cp(l), d = zp_shard_ranks(l), p = l->pp, v = l->vp < 1 ? 1 : l->vp, M = l->grad_accum;
     ctx x = {out,
              {1, 1.0 / (c->inter_node_gbps * 1e9 * cv->link_eff), cv->alpha_inter_s},
-             {0, 1.0 / (c->gpu.nvlink_gbps * 1e9 * cv->link_eff), cv->alpha_intra_s},
+             {0, 1.0 / (c->gpu.nvlink_gbps * 1e9 * zp_nvlink_eff(cv)), cv->alpha_intra_s},
              {0, 1.0 / (c->gpu.pcie_gbps * 1e9 * cv->link_eff), cv->alpha_intra_s},
              cv,
              c->gpus_per_node,

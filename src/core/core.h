@@ -121,6 +121,8 @@ typedef struct zp_gpu {
     double gemm_eff;             /* achieved fraction of peak in matmuls */
     double alpha_s;              /* latency per ring step */
     double link_eff;             /* achieved fraction of the link bandwidths given */
+    double nvlink_eff;           /* the fraction of nvlink_gbps a ring of 8 ranks reaches, where measured
+                                  * (0: link_eff's, or the default's) */
     double host_adam_params_per_s;
     double elementwise_bps;      /* measured rate of the non-matmul kernels' traffic (0: none given) */
     /* the shape curve of the matmul efficiency (gemm.c; 0: none, a constant efficiency) */
@@ -343,6 +345,7 @@ typedef struct zp_conv {
                                  * preset's gemm_max_efficiency, on Hopper the sustained one fitted to training
                                  * runs (zp_gemm_ceiling_names) */
     double link_eff;            /* achieved fraction of link bandwidth */
+    double nvlink_eff;          /* NVLink's alone, a ring of 8 ranks (the preset's nvlink_efficiency; 0: link_eff) */
     double group_c;             /* a ring collective (all-reduce, reduce-scatter, all-gather) of n < 8 ranks
                                  * over NVLink reaches (1 - group_c / n) / (1 - group_c / 8) of an 8-rank
                                  * ring's rate (link_eff): smaller groups less of the link (XLA's measured
@@ -677,6 +680,9 @@ double zp_coll_time(zp_coll_kind k, int64_t n, uint64_t bytes, double link_gbps,
  * a ring collective of n ranks inside a node reaches: (1 - group_c / n) /
  * (1 - group_c / 8) below 8 ranks, 1 from 8. */
 double zp_group_eff(const zp_conv *cv, int64_t n);
+/* The fraction of NVLink's bandwidth a ring of 8 ranks reaches: the
+ * preset's measured nvlink_efficiency (or --nvlink-eff), else link_eff. */
+static inline double zp_nvlink_eff(const zp_conv *cv) { return cv->nvlink_eff > 0 ? cv->nvlink_eff : cv->link_eff; }
 
 /* ------------------------------------------------------------------ cost */
 

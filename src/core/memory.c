@@ -1111,6 +1111,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
      * MAMF tables), 0.88 of the 16-bit fraction */
     c->gemm_eff_max_fp8 = gpu->gemm_eff_max_fp8 > 0 ? gpu->gemm_eff_max_fp8 : 0.88 * gpu->gemm_eff_max;
     c->link_eff = 0.8;
+    c->nvlink_eff = 0.0;   /* link_eff's */
     /* NVLink ring collectives of n < 8 ranks: (1 - 0.75 / n) / (1 - 0.75 /
      * 8) of an 8-rank ring's rate, 0.69 of it for 2 ranks, 0.90 for 4; XLA's
      * measured tables (data/validation/xla-collectives.csv, 64 MiB to 2 GiB,
@@ -1150,6 +1151,8 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
         c->link_eff = gpu->link_eff;
         c->group_c = 0.0;
     }
+    if (gpu->nvlink_eff > 0)   /* NVLink's own, measured for the part */
+        c->nvlink_eff = gpu->nvlink_eff;
     if (gpu->alpha_s > 0)
         c->alpha_intra_s = c->alpha_inter_s = gpu->alpha_s;
     if (gpu->elementwise_bps > 0)

@@ -801,7 +801,8 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
         static const char *const keys[] = {
             "name", "description", "peak_tflops", "memory_mib", "hbm_gbps", "nvlink_gbps", "pcie_gbps", "nic_gbps",
             "gpus_per_node", "host_mem_gib", "cuda_context_mib", "nccl_comm_mib", "gemm_efficiency", "latency_us",
-            "link_efficiency", "host_adam_params_per_s", "elementwise_gbps", "cublas_mib", "alloc_granule_mib", "sms",
+            "link_efficiency", "nvlink_efficiency", "host_adam_params_per_s", "elementwise_gbps", "cublas_mib",
+            "alloc_granule_mib", "sms",
             "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency", "attention_efficiency_fa2",
             "attention_efficiency_cudnn", "attention_efficiency_engine", "gemm_max_efficiency_fp8", "compute_capability",
             /* zplan calibrate's: the sgemm benchmark's rate beside the
@@ -865,6 +866,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
     if ((st = num_field(j, where, "gemm_efficiency", 0, 1, &g->gemm_eff, 1, e)) ||
         (st = num_field(j, where, "latency_us", 0, 1e6, &g->alpha_s, 1, e)) ||
         (st = num_field(j, where, "link_efficiency", 0, 1, &g->link_eff, 1, e)) ||
+        (st = num_field(j, where, "nvlink_efficiency", 0, 1, &g->nvlink_eff, 1, e)) ||
         (st = num_field(j, where, "host_adam_params_per_s", 1e3, 1e15, &g->host_adam_params_per_s, 1, e)) ||
         (st = num_field(j, where, "elementwise_gbps", 0, 1e6, &g->elementwise_bps, 1, e)) ||
         (st = num_field(j, where, "cublas_mib", 0, 1e6, &cublas, 1, e)) ||
@@ -885,7 +887,7 @@ zp_status zp_gpu_from_json(const char *text, const char *where, zp_gpu *g, zp_er
      * refused rather than silently replaced */
     {
         static const char *const pos_keys[] = {
-            "gemm_efficiency", "link_efficiency", "elementwise_gbps", "sms", "compute_capability",
+            "gemm_efficiency", "link_efficiency", "nvlink_efficiency", "elementwise_gbps", "sms", "compute_capability",
             "gemm_max_efficiency", "gemm_max_efficiency_benchmark", "attention_efficiency",
             "attention_efficiency_fa2", "attention_efficiency_cudnn", "attention_efficiency_engine",
             "gemm_max_efficiency_fp8", NULL};
@@ -1023,6 +1025,8 @@ cJSON *zp_gpu_to_json(const zp_gpu *g, const char *source)
         cJSON_AddNumberToObject(p, "latency_us", g->alpha_s * 1e6);
     if (g->link_eff > 0)
         cJSON_AddNumberToObject(p, "link_efficiency", g->link_eff);
+    if (g->nvlink_eff > 0)
+        cJSON_AddNumberToObject(p, "nvlink_efficiency", g->nvlink_eff);
     if (g->host_adam_params_per_s > 0)
         cJSON_AddNumberToObject(p, "host_adam_params_per_s", g->host_adam_params_per_s);
     if (g->elementwise_bps > 0)

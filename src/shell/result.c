@@ -124,6 +124,7 @@ static const zp_field conv_f[] = {
     {"gemm_by_shape", ZP_F_OBJ, 0, 0, NULL, shape_f, 1, 0},
     {"link_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
     {"group_efficiency_c", ZP_F_NUM, 0, 1.9, NULL, NULL, 1, 0},   /* absent before: 0, every group size alike */
+    {"nvlink_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 1, 0},   /* absent before: link_efficiency's */
     {"overlap_efficiency", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
     {"dp_overlap_efficiency", ZP_F_NUM, 0, 1, NULL, NULL, 1, 0},   /* absent before: overlap_efficiency */
     {"host_adam_params_per_s", ZP_F_NUM, 1e3, 1e15, NULL, NULL, 1, 0},   /* absent before: the default */
@@ -501,6 +502,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     }
     cJSON_AddNumberToObject(cvo, "link_efficiency", cv->link_eff);
     cJSON_AddNumberToObject(cvo, "group_efficiency_c", cv->group_c);
+    cJSON_AddNumberToObject(cvo, "nvlink_efficiency", zp_nvlink_eff(cv));
     cJSON_AddNumberToObject(cvo, "overlap_efficiency", cv->overlap_eff);
     cJSON_AddNumberToObject(cvo, "dp_overlap_efficiency", zp_conv_dp_overlap(cv));
     cJSON_AddNumberToObject(cvo, "host_adam_params_per_s", cv->cpu_adam_params_per_s);
@@ -1132,6 +1134,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     }
     pb->conv.link_eff = zp_jnum(cv, "link_efficiency");
     pb->conv.group_c = zp_jnum(cv, "group_efficiency_c");   /* absent (before it): 0 */
+    pb->conv.nvlink_eff = zp_jnum(cv, "nvlink_efficiency");   /* absent (before it): 0, link_efficiency's */
     pb->conv.overlap_eff = zp_jnum(cv, "overlap_efficiency");
     if (cJSON_GetObjectItemCaseSensitive(cv, "dp_overlap_efficiency")) {   /* absent before: overlap_efficiency's */
         pb->conv.dp_overlap_set = 1;
