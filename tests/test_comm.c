@@ -1174,6 +1174,28 @@ static void test_group_eff(void)
                h4, EFF);
     is_dbl(zp_nvlink_eff(&cn), 0.68, 0, "zp_nvlink_eff: the measured NVLink efficiency where given");
     is_dbl(zp_nvlink_eff(&cv), EFF, 0, "zp_nvlink_eff: link_eff where none is given");
+    /* a node whose GPUs talk over PCIe (its "NVLink" no faster than PCIe:
+     * the H100 PCIe, L40S, RTX presets): no group term */
+    zp_cluster cp = cluster(8, 8);
+    cp.gpu.nvlink_gbps = PCIE;
+    zp_layout l2 = lay(2, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+    zp_comm_plan(&m, &tr, &l2, &cp, &cv, 0, &cm);
+    ar = find(&cm, ZP_GRP_DP, ZP_COLL_ALLREDUCE, NULL);
+    if (ok(ar != NULL, "PCIe node: dp 2 has its all-reduce"))
+        is_dbl(ar->time_s, A_IN * 2 + psi * 2 * 2 * 0.5 / (PCIE * EFF * 1e9), 1e-12,
+               "PCIe node, dp 2: all-reduce at link_eff alone, no group term");
+    /* a measured profile (its own link efficiency, as zplan calibrate
+     * writes): the group term off, the bandwidths as achieved */
+    zp_gpu prof = cluster(8, 8).gpu;
+    prof.link_eff = 1.0;
+    zp_conv cd;
+    memset(&cd, 0, sizeof cd);
+    zp_conv_defaults(&cd, &prof);
+    ok(cd.group_c == 0.0 && cd.link_eff == 1.0, "a profile with its own link efficiency: group term off (c %g)",
+       cd.group_c);
+    prof.link_eff = 0.0;
+    zp_conv_defaults(&cd, &prof);
+    ok(cd.group_c == 0.75 && cd.link_eff == 0.8, "a preset without one: the defaults, c 0.75 and 0.8");
     /* pipeline sends are point to point: as without the term */
     zp_layout lp = lay(1, 1, 2, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 4);
     zp_conv c0 = conv();

@@ -430,6 +430,21 @@ static void stored_model(void)
            "stored %s: cuBLAS workspace %llu, zero2_reshard %d", newer[i].doc, (unsigned long long)newer[i].ws,
            newer[i].z2);
     }
+    /* NVLink's group term and own efficiency: absent (stored before them)
+     * read as 0, every group size alike at the link efficiency, as those
+     * runs were planned */
+    static const struct { const char *doc; double c, nvl; } grp[] = {
+        {"{\"conventions\":{\"link_efficiency\":0.8}}", 0.0, 0.0},
+        {"{\"conventions\":{\"link_efficiency\":0.8,\"group_efficiency_c\":0.75,\"nvlink_efficiency\":0.68}}", 0.75, 0.68}};
+    for (int i = 0; i < 2; i++) {
+        j = cJSON_Parse(grp[i].doc);
+        memset(&pb.conv, 0xff, sizeof pb.conv);
+        zp_result_problem(j, &pb);
+        cJSON_Delete(j);
+        ok(pb.conv.group_c == grp[i].c && pb.conv.nvlink_eff == grp[i].nvl && pb.conv.link_eff == 0.8 &&
+               zp_group_eff(&pb.conv, 2) == (grp[i].c > 0 ? (1 - 0.75 / 2) / (1 - 0.75 / 8) : 1.0),
+           "stored %s: group_c %g, nvlink_eff %g", grp[i].doc, pb.conv.group_c, pb.conv.nvlink_eff);
+    }
     /* the sequence-parallel inputs' convention: absent (stored before it)
      * reads as Megatron's local rows, as those runs were planned */
     static const struct { const char *doc; int want; } spin[] = {
@@ -666,8 +681,6 @@ static void gpu_presets(void)
        "GPU preset with 4.5 GPUs per node is refused, not read as 4 (%s)", e.msg);
 }
 
-/* The preset a device's CUDA name names (exec's runtime memory, calibrate
- * --backend cuda's peaks): the names CUDA gives the boards, by hand */
 static int cmp_dbl(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -826,6 +839,8 @@ static void xla_collective_table(void)
     }
 }
 
+/* The preset a device's CUDA name names (exec's runtime memory, calibrate
+ * --backend cuda's peaks): the names CUDA gives the boards, by hand */
 static void device_presets(void)
 {
     static const struct {

@@ -8,10 +8,11 @@
  *     1); "comm bytes per step" sums bus bytes x count.
  *   - time of one call: alpha x ring steps + S x factor / B, with B the
  *     slowest link the ring crosses (NVLink inside a node, the per-GPU NIC
- *     across nodes, PCIe for offload) x the link efficiency, and an NVLink
- *     ring of n < 8 ranks (all-reduce, reduce-scatter, all-gather) x
- *     (1 - c/n) / (1 - c/8) (zp_conv.group_c: smaller groups reach less of
- *     the link than 8 do); a group across
+ *     across nodes, PCIe for offload) x the link efficiency (NVLink's own
+ *     where the preset measured it), and an NVLink ring of n < 8 ranks
+ *     (all-reduce, reduce-scatter, all-gather) x (1 - c/n) / (1 - c/8)
+ *     (zp_conv.group_c: smaller groups reach less of the link than 8 do;
+ *     not on parts whose GPUs talk over PCIe); a group across
  *     nodes with r > 1 ranks in each node runs hierarchically (NVLink
  *     inside the node, then rings of S / r across nodes, one per GPU).
  *   - rank order: tp fastest, then cp, dp, pp (Megatron); a group spans
@@ -81,6 +82,8 @@ typedef struct ctx {
     zp_comm *out;
     link net, nvl, pcie;
     const zp_conv *cv;   /* zp_group_eff: NVLink rings of n ranks at (1 - group_c / n) of the link's rate */
+    int nvlink;          /* the GPUs of a node talk over NVLink (faster than their PCIe); else the
+                          * "NVLink" bandwidth is PCIe's and the group term, measured on NVLink, stays out */
     int64_t gpn;
     double rs_factor[ZP_GRP_N];   /* (n-1)/n of each group's size n */
 } ctx;
@@ -107,7 +110,7 @@ static void add(ctx *x, zp_coll_kind kind, zp_group g, const char *what, int64_t
     /* a ring of n ranks over NVLink reaches (1 - c / n) of the link's
      * rate (zp_conv.group_c): the seconds per byte over that */
     int ring = kind == ZP_COLL_ALLREDUCE || kind == ZP_COLL_REDUCE_SCATTER || kind == ZP_COLL_ALLGATHER;
-    double ginv = ring && lk == &x->nvl ? 1.0 / zp_group_eff(x->cv, n) : 1.0;
+    double ginv = ring && lk == &x->nvl && x->nvlink ? 1.0 / zp_group_eff(x->cv, n) : 1.0;
     cl->kind = kind;
     cl->group = g;
     cl->what = what;
@@ -127,7 +130,7 @@ static void add(ctx *x, zp_coll_kind kind, zp_group g, const char *what, int64_t
     if (lk == &x->net && per > 1 &&
         (kind == ZP_COLL_ALLREDUCE || kind == ZP_COLL_REDUCE_SCATTER || kind == ZP_COLL_ALLGATHER)) {
         double k2 = kind == ZP_COLL_ALLREDUCE ? 2.0 : 1.0, r = (double)per, N = (double)n / r;
-        double intra = k2 * (r - 1.0) / r * (double)bytes * x->nvl.inv_bps / zp_group_eff(x->cv, per) +
+        double intra = k2 * (r - 1.0) / r * (double)bytes * x->nvl.inv_bps / (x->nvlink ? zp_group_eff(x->cv, per) : 1.0) +
                        x->nvl.alpha * k2 * (r - 1.0);
         double inter = k2 * (N - 1.0) / N * (double)bytes / r * lk->inv_bps + lk->alpha * k2 * (N - 1.0);
         cl->time_s = (double)count * (intra + inter);
@@ -155,6 +158,7 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              {0, 1.0 / (c->gpu.nvlink_gbps * 1e9 * zp_nvlink_eff(cv)), cv->alpha_intra_s},
              {0, 1.0 / (c->gpu.pcie_gbps * 1e9 * cv->link_eff), cv->alpha_intra_s},
              cv,
+             c->gpu.nvlink_gbps > c->gpu.pcie_gbps,
              c->gpus_per_node,
              {(double)(d - 1) / (double)d, (double)(t - 1) / (double)t, 0.5, 0.5, 0.0, 1.0}};
     int64_t P = zp_lcache_stage_params(m, l, lc, k), Ps = zp_ceil_div(P, d);

@@ -1115,8 +1115,8 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     /* NVLink ring collectives of n < 8 ranks: (1 - 0.75 / n) / (1 - 0.75 /
      * 8) of an 8-rank ring's rate, 0.69 of it for 2 ranks, 0.90 for 4; XLA's
      * measured tables (data/validation/xla-collectives.csv, 64 MiB to 2 GiB,
-     * against 8 ranks): H100 0.66 and 0.85, B200 0.68 and 0.87 (README
-     * "Communication") */
+     * bus bandwidth net of 5 us a ring step, medians against 8 ranks): H100
+     * 0.66 and 0.84, B200 0.68 and 0.87 (README "Communication") */
     c->group_c = 0.75;
     c->overlap_eff = 0.8;
     c->dp_overlap_set = 0;   /* the data-parallel group's follows overlap_eff */
