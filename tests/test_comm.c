@@ -1193,6 +1193,14 @@ static void test_group_eff(void)
     zp_conv_defaults(&cd, &prof);
     ok(cd.group_c == 0.0 && cd.link_eff == 1.0, "a profile with its own link efficiency: group term off (c %g)",
        cd.group_c);
+    /* zplan exec: a stored plan's conventions (B200: NVLink at 0.68, the
+     * group term), then the measured profile over them: as measured */
+    zp_conv st = cv;
+    st.nvlink_eff = 0.68;
+    zp_conv_apply_gpu(&st, &prof);
+    ok(zp_nvlink_eff(&st) == 1.0 && st.group_c == 0.0,
+       "a profile applied over a stored plan's conventions: NVLink at the measured link efficiency (%g), no group term",
+       zp_nvlink_eff(&st));
     prof.link_eff = 0.0;
     zp_conv_defaults(&cd, &prof);
     ok(cd.group_c == 0.75 && cd.link_eff == 0.8, "a preset without one: the defaults, c 0.75 and 0.8");

@@ -1147,8 +1147,9 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
 {
     if (gpu->gemm_eff > 0)   /* a measured profile's own */
         c->gemm_eff = gpu->gemm_eff;
-    if (gpu->link_eff > 0) {   /* a measured profile's: as achieved, at every group size */
+    if (gpu->link_eff > 0) {   /* a measured profile's: as achieved, NVLink too, at every group size */
         c->link_eff = gpu->link_eff;
+        c->nvlink_eff = 0.0;   /* over a stored plan's (zplan exec applies the profile after it) */
         c->group_c = 0.0;
     }
     if (gpu->nvlink_eff > 0)   /* NVLink's own, measured for the part */
