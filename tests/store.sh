@@ -437,6 +437,17 @@ for edit in '.record.step_time_s.measured = -1|step_time_s.measured = -1 is out 
     ok "$(test $rc -eq 2 && test "$(wc -l <"$errf")" -eq 1 && grep -q "${edit#*|}" "$errf"; echo $?)" \
         "import of a record show would refuse (${edit%%|*}): exit 2, the field named" || show_run
 done
+# a record whose layout is not the ranks launched (show prints a line per
+# pipeline stage: a pp of 2e9 printed for half an hour; the range refuses
+# that one, this check a pp of 1e6), and a layout
+# field of the wrong type
+for edit in '.record.ranks = 2 | .record.dp = 1 | .record.pp = 1000000#dp x tp x pp x cp = 1000000, but ranks is 2' \
+    '.record.ranks = 2 | .record.dp = 2 | .record.tp = "x"#record: tp is not a number'; do
+    jq "${edit%%#*}" "$X" >"$tmp/bad.json"
+    zp import "$tmp/bad.json" --db "$I"
+    ok "$(test $rc -eq 2 && test "$(wc -l <"$errf")" -eq 1 && grep -q "${edit#*#}" "$errf"; echo $?)" \
+        "import of a record whose layout show would misread (${edit%%#*}): exit 2, one line" || show_run
+done
 jq '.record.losses = [3.5, 3.4] | .record.steps_done = 3' "$X" >"$tmp/bad.json"
 zp import "$tmp/bad.json" --db "$I"
 ok "$(test $rc -eq 2 && grep -q "field 'record.steps_done' is 3: allowed: 2, the number of record.losses" "$errf"; echo $?)" \
@@ -512,6 +523,43 @@ if [ $have_sqlite -eq 1 ] && [ -r /proc/sys/kernel/random/boot_id ] && [ -r /pro
         "lost lost running running" "show: once the launcher has ended its row is marked lost"
 else
     for i in 1 2 3; do skip_dep "sqlite3 or /proc is missing"; done
+fi
+
+# show answers in the units the run was planned in (--units gb), unless
+# --units says otherwise
+U=$tmp/units.db
+zp --params 13e9 --gpus 16 --gpu h100-pcie --units gb --db "$U"
+head -n -2 "$outf" >"$tmp/planned.txt"   # less the "Recorded as run 1" lines
+zp show 1 --db "$U"
+tail -n +2 "$outf" >"$tmp/shown.txt"
+ok "$(test $rc -eq 0 && grep -q ' GB each' "$tmp/shown.txt" && cmp -s "$tmp/shown.txt" "$tmp/planned.txt"; echo $?)" \
+    "show of a run planned with --units gb: the same text as planning printed (GB)" ||
+    diag "$(diff "$tmp/shown.txt" "$tmp/planned.txt" | head -5)"
+zp show 1 --db "$U" --units gib
+ok "$(grep -q 'GiB each' "$outf" && ! grep -q ' GB each' "$outf"; echo $?)" "show --units gib over a GB run: GiB"
+
+# stored strings reach the terminal with control characters as '?': an
+# execution's collective kinds (import checks the record, not its keys)
+jq '.record.ranks = 2 | .record.comm_bytes_per_step = {"predicted": 5, "measured": 6,
+    "by_kind": {"\u001b[31mEVIL": {"predicted": 5, "measured": 6}}}' "$X" >"$tmp/esc.json"
+E=$tmp/esc.db
+"$ZPLAN" --params 1e9 --gpus 1 --db "$E" >/dev/null 2>&1
+jq --arg d "$E" '.database = $d' "$tmp/esc.json" >"$tmp/esc2.json"
+zp import "$tmp/esc2.json" --db "$E"
+zp show 1 --db "$E"
+ok "$(test $rc -eq 0 && grep -q '?\[31mEVIL' "$outf" && ! grep -q "$(printf '\033')" "$outf"; echo $?)" \
+    "show: an imported collective kind with an escape sequence printed with '?', no raw ESC" || show_run
+
+# a stored run whose recompute modules zplan does not name is refused
+if command -v sqlite3 >/dev/null 2>&1; then
+    R=$tmp/rm.db
+    zp --model llama3-8b --gpus 8 --ckpt selective --recompute-modules mlp --db "$R"
+    sqlite3 -batch "$R" "UPDATE runs SET result_json = json_set(result_json, '$.training.recompute_modules', 'bogus')"
+    zp show 1 --db "$R"
+    ok "$(test $rc -ne 0 && grep -q "training.recompute_modules names 'bogus'" "$errf"; echo $?)" \
+        "show of a run whose recompute_modules names 'bogus': refused, naming it" || show_run
+else
+    skip_dep "sqlite3 shell not installed"
 fi
 
 finish

@@ -38,13 +38,14 @@ static int list_row(void *arg, const zp_run_row *r)
     } else {
         /* names as stored (a shared database may hold anything): control
          * characters shown as '?'; a shape derived from --params says so */
-        char mn[64], gn[64];
+        char mn[64], gn[64], cr[64], bp[256];
         zp_printable(mn, sizeof mn, r->model && strcmp(r->model, "derived") != 0 ? r->model : "(from --params)");
         zp_printable(gn, sizeof gn, r->gpu);
-        printf("%5lld  %-20s  %-16s %9s  %5lld x %-10s %8lld %7lld  %s\n", (long long)r->id,
-               r->created ? r->created : "", mn, zp_fmt_count(c, sizeof c, (double)r->params),
-               (long long)r->gpus, gn, (long long)r->candidates, (long long)r->fitting,
-               r->best ? r->best : "(nothing fits)");
+        zp_printable(cr, sizeof cr, r->created ? r->created : "");
+        zp_printable(bp, sizeof bp, r->best ? r->best : "(nothing fits)");
+        printf("%5lld  %-20s  %-16s %9s  %5lld x %-10s %8lld %7lld  %s\n", (long long)r->id, cr, mn,
+               zp_fmt_count(c, sizeof c, (double)r->params), (long long)r->gpus, gn, (long long)r->candidates,
+               (long long)r->fitting, bp);
     }
     return 0;
 }

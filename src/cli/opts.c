@@ -20,6 +20,7 @@ static zp_status small_set(void *ctx, int id, const char *v, zp_err *e)
         if ((st = zp_parse_enum("--units", v, un, &u, e)))
             return st;
         o->units = (zp_units)u;
+        o->units_set = 1;
         break;
     default: break;
     }

@@ -9,6 +9,7 @@ typedef struct zp_small_opts {
     int json, help;
     const char *db;
     zp_units units;
+    int units_set;   /* --units given (show: else the run's own) */
     const char *pos[8];
     int npos;
 } zp_small_opts;

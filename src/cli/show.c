@@ -119,9 +119,15 @@ static int zp_cmd_show(zp_cli *cli, int argc, char **argv)
         puts(t ? t : "{}");
         free(t);
     } else {
+        char vb[64];
         printf("Run %lld (zplan %s)\n", (long long)id,
-               cJSON_IsString(cJSON_GetObjectItem(r, "zplan_version")) ? cJSON_GetObjectItem(r, "zplan_version")->valuestring : "?");
-        zp_render_result(stdout, r, o.units);
+               zp_printable(vb, sizeof vb, cJSON_IsString(cJSON_GetObjectItem(r, "zplan_version"))
+                                               ? cJSON_GetObjectItem(r, "zplan_version")->valuestring : "?"));
+        /* in the units the run was answered in, unless --units says */
+        zp_units u = o.units_set ? o.units
+                     : strcmp(zp_jstr(zp_jobj(r, "conventions"), "units"), "gb") == 0 ? ZP_UNITS_DECIMAL
+                                                                                       : ZP_UNITS_BINARY;
+        zp_render_result(stdout, r, u);
         const cJSON *x;
         cJSON_ArrayForEach(x, execs)
         {

@@ -353,7 +353,8 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     const cJSON *sg = zp_jobj(r, "suggestions"), *x;
     if (cJSON_GetArraySize(sg) > 0) {
         fprintf(out, "\nWhat would fit:\n");
-        cJSON_ArrayForEach(x, sg) fprintf(out, "  - %s\n", cJSON_IsString(x) ? x->valuestring : "");
+        char sb[1024];
+        cJSON_ArrayForEach(x, sg) fprintf(out, "  - %s\n", zp_printable(sb, sizeof sb, cJSON_IsString(x) ? x->valuestring : ""));
     }
 
     const cJSON *cls = zp_jobj(r, "classic");
@@ -384,7 +385,9 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
     cJSON_ArrayForEach(x, rj) any += x->valuedouble > 0;
     if (any) {
         fprintf(out, "\nRejected candidates:\n");
-        cJSON_ArrayForEach(x, rj) if (x->valuedouble > 0) fprintf(out, "  %10.0f  %s\n", x->valuedouble, x->string);
+        char rb[256];
+        cJSON_ArrayForEach(x, rj) if (x->valuedouble > 0)
+            fprintf(out, "  %10.0f  %s\n", x->valuedouble, zp_printable(rb, sizeof rb, x->string));
     }
 }
 
@@ -506,15 +509,22 @@ void zp_render_exec(FILE *out, const cJSON *rec)
      * prediction), when the ranks' measurements were recorded (not for a
      * run ended early) */
     if (zp_jnum(rec, "pp") > 1 && r0) {
-        for (int k = 0; k < (int)zp_jnum(rec, "pp"); k++) {
+        /* no more stages than ranks recorded (an imported record's pp is
+         * checked against its ranks, not against per_rank) */
+        int npp = (int)fmin(zp_jnum(rec, "pp"), (double)cJSON_GetArraySize(pr));
+        for (int k = 0; k < npp; k++) {
             double a = 0.0, b = 0.0, pw = 0.0;
+            int seen = 0;
             const cJSON *x;
             cJSON_ArrayForEach(x, pr)
                 if ((int)zp_jnum(x, "stage") == k && zp_jnum(zp_jobj(x, "measured_bytes"), "peak") >= b) {
                     a = zp_jnum(zp_jobj(x, "predicted_bytes"), "peak");
                     b = zp_jnum(zp_jobj(x, "measured_bytes"), "peak");
                     pw = zp_jnum(x, "pipeline_wait_s");
+                    seen = 1;
                 }
+            if (!seen)
+                continue;
             char what[48];
             snprintf(what, sizeof what, "stage %d peak", k);
             fprintf(out, "  %-22s %14s %14s %8s   (pipeline wait %.3g s a step)\n", what,
@@ -526,16 +536,17 @@ void zp_render_exec(FILE *out, const cJSON *rec)
     fprintf(out, "  %-22s %14s %14s %8s\n", "comm bytes per step", bytes(pa, sizeof pa, ca, ZP_UNITS_BINARY),
             bytes(pb, sizeof pb, cm, ZP_UNITS_BINARY), pct(err, sizeof err, ca, cm));
     const cJSON *kind;
+    char kb[64];
     cJSON_ArrayForEach(kind, zp_jobj(cb, "by_kind"))
-        fprintf(out, "    %-20s %14s %14s %8s\n", kind->string,
+        fprintf(out, "    %-20s %14s %14s %8s\n", zp_printable(kb, sizeof kb, kind->string),
                 bytes(pa, sizeof pa, zp_jnum(kind, "predicted"), ZP_UNITS_BINARY),
                 bytes(pb, sizeof pb, zp_jnum(kind, "measured"), ZP_UNITS_BINARY),
                 pct(err, sizeof err, zp_jnum(kind, "predicted"), zp_jnum(kind, "measured")));
     if (zp_jnum(rec, "tp") > 1 || zp_jnum(rec, "pp") > 1 || zp_jnum(rec, "cp") > 1)   /* rank 0's groups */
         cJSON_ArrayForEach(kind, zp_jobj(cb, "by_group"))
             if (zp_jnum(kind, "predicted") > 0 || zp_jnum(kind, "measured") > 0) {
-                char gw[48];
-                snprintf(gw, sizeof gw, "%s group", kind->string);
+                char gw[80];
+                snprintf(gw, sizeof gw, "%s group", zp_printable(kb, sizeof kb, kind->string));
                 fprintf(out, "    %-20s %14s %14s %8s\n", gw,
                         bytes(pa, sizeof pa, zp_jnum(kind, "predicted"), ZP_UNITS_BINARY),
                         bytes(pb, sizeof pb, zp_jnum(kind, "measured"), ZP_UNITS_BINARY),

@@ -7,6 +7,7 @@
  * is one line naming it, never a crash further on. */
 #include "config.h"
 #include "result.h"
+#include "render.h"
 #include "schema.h"
 #include "jsonget.h"
 
@@ -267,6 +268,23 @@ zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
     zp_status st = zp_schema_check(r, result_f, what, e);
     if (st)
         return st;
+    /* each recomputed module one zplan names */
+    const cJSON *rm = zp_jobj(zp_jobj(r, "training"), "recompute_modules");
+    if (cJSON_IsString(rm)) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", rm->valuestring);
+        for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+            int known = 0;
+            for (int i = 0; zp_rc_module_names[i]; i++)
+                known |= strcmp(w, zp_rc_module_names[i]) == 0;
+            if (!known) {
+                char pw[64];
+                return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: training.recompute_modules names "
+                                  "'%s' (allowed: core_attn, mlp, layernorm, comma-separated)", what,
+                                  zp_printable(pw, sizeof pw, w));
+            }
+        }
+    }
     zp_problem pb;
     zp_result_problem(r, &pb);
     zp_err me = {0};
@@ -666,6 +684,10 @@ static const zp_field exec_f[] = {
     {"backend", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"gpu", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"dp", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
+    {"tp", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
+    {"pp", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
+    {"vp", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},
+    {"cp", ZP_F_INT, 1, P2(24), NULL, NULL, 1, 0},
     {"zero", ZP_F_INT, 0, 3, NULL, NULL, 1, 0},
     {"offload", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
     {"ckpt", ZP_F_STR, 0, 0, NULL, NULL, 1, 0},
@@ -692,7 +714,25 @@ zp_status zp_exec_record_check(const cJSON *rec, const char *what, zp_err *e)
     if (cJSON_GetObjectItemCaseSensitive(rec, "stored_record"))
         return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: not a JSON object (truncated or edited?)",
                           what);
-    return zp_schema_check(rec, exec_f, what, e);
+    zp_status st = zp_schema_check(rec, exec_f, what, e);
+    if (st)
+        return st;
+    /* the layout covers the ranks launched (exec: ranks = dp tp pp cp) */
+    const cJSON *rk = cJSON_GetObjectItemCaseSensitive(rec, "ranks");
+    static const char *const dims[] = {"dp", "tp", "pp", "cp"};
+    double prod = 1.0;
+    int any = 0;
+    for (int i = 0; i < 4; i++)
+        if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(rec, dims[i]))) {
+            prod *= zp_jnum(rec, dims[i]);   /* an absent one: 1 */
+            any = 1;
+        }
+    if (cJSON_IsNumber(rk) && any) {
+        if (prod != rk->valuedouble)
+            return zp_err_set(e, ZP_EINVAL, "%s: dp x tp x pp x cp = %.0f, but ranks is %.0f (allowed: a layout of "
+                              "the ranks launched)", what, prod, rk->valuedouble);
+    }
+    return ZP_OK;
 }
 
 static int cmp_dbl(const void *a, const void *b)
@@ -1089,9 +1129,9 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
         char buf[64];
         snprintf(buf, sizeof buf, "%s", zp_jstr(t, "recompute_modules"));
         for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-            int i = zp_name_index(w, zp_rc_module_names);
-            if (i >= 0)
-                pb->train.rc_modules |= 1 << i;
+            for (int i = 0; zp_rc_module_names[i]; i++)   /* an unknown name: zp_result_check refuses it */
+                if (strcmp(w, zp_rc_module_names[i]) == 0)
+                    pb->train.rc_modules |= 1 << i;
         }
     }
     zp_gpu *g = &pb->cluster.gpu;
