@@ -947,6 +947,27 @@ static void test_shape_step(void)
            "listed by hand");
     is_dbl(out.gemm_s, 3 * (L * (lf + lb) + hf + hb), 1e-12,
            "by shape: of it the products' (not the fused flash kernel's, the kernels' fixed time or the traffic)");
+    /* a sliding window of w = 128 keys < s: query i sees min(i + 1, w) of
+     * them, w s - w^2 / 2 in all, so each product does (1 - w / 2s) of
+     * 2 s w d; the rest of the step as without it */
+    {
+        zp_model mw = m;
+        mw.window = 128;
+        zp_cost ow;
+        zp_cost_eval(&mw, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &ow);
+        double w = 128, scw = (1 - w / (2 * s)) * 2 * s * w * d * (2 * 8) / (PEAK * 0.4);
+        is_dbl(ow.compute_s - out.compute_s, 3 * L * 7 * (scw - sc), 1e-9,
+               "by shape, a window of 128 keys of 512: each attention product (7 a layer) at (1 - w/2s) 2 s w d");
+        /* continuous where the window meets the sequence: w = s is the causal half */
+        mw.window = 512;
+        zp_cost_eval(&mw, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &ow);
+        is_dbl(ow.compute_s, out.compute_s, 1e-12, "a window as long as the sequence: the causal half, as without one");
+        mw.window = 511;
+        zp_cost_eval(&mw, &tr, &l, &c, &cv, &empty_comm, &empty_comm, &ow);
+        ok(fabs(ow.compute_s / out.compute_s - 1) < 0.005,
+           "a window one key short of the sequence: within 0.5 %% of the causal half (%.6g s vs %.6g s)", ow.compute_s,
+           out.compute_s);
+    }
     /* the same plan at a micro-batch of 1, twice the accumulation: slower
      * (smaller products, the kernels' fixed time twice as often) */
     zp_layout l1 = lay(1, 1, 1, 1, 0, ZP_CKPT_NONE, 1, 6);

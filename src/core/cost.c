@@ -797,9 +797,11 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     double nb = b * (double)m->heads / t, sc, att_f, att_b;
     if (tr->flash) {
         /* one fused kernel at attn_eff of the peak on the work it does: a
-         * causal mask skips the upper half of the scores (s' = s; a window
-         * already counts only the keys seen) */
-        double work = (span < (double)tr->seq ? 1.0 : 0.5) * 2.0 * s * span * d * nb;   /* one product's FLOPs */
+         * causal mask skips the upper half of the scores (s' = s); with a
+         * window w < s, query i sees min(i + 1, w) keys, sum w s - w^2/2:
+         * 1 - w / 2s of s w (continuous with the half at w = s) */
+        double sq = (double)tr->seq;
+        double work = (span < sq ? 1.0 - span / (2.0 * sq) : 0.5) * 2.0 * s * span * d * nb;   /* one product's FLOPs */
         sc = work / (pka * cv->attn_eff);
         att_f = 2.0 * sc, att_b = 4.0 * sc;
     } else {
