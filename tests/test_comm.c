@@ -1215,6 +1215,56 @@ static void test_group_eff(void)
        sa ? sa->time_s : 0.0);
 }
 
+/* Pipeline sends go over NVLink or the network as the neighbour stage
+ * sits: tp 4 x pp 4 on two nodes of 8 GPUs puts stages 0 and 1 in node 0,
+ * 2 and 3 in node 1, so stage 0 sends forward over NVLink, stage 1 forward
+ * over the network and backward over NVLink; each send a message of
+ * s b h 2 / t (sequence parallel) at alpha + S / B. */
+static void test_pp_links(void)
+{
+    zp_model m = gpt(8, 1024, 16, 51200, 1024);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1024);
+    zp_conv cv = conv();
+    zp_cluster c = cluster(16, 8);
+    zp_layout l = lay(1, 4, 4, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 1, 1, 8);
+    const double msg = 1024.0 * 1 * 1024 * 2 / 4;
+    static const struct { int64_t k; int fwd_net, bwd_net; } st[] = {{0, 0, -1}, {1, 1, 0}, {2, 0, 1}, {3, -1, 0}};
+    for (int i = 0; i < 4; i++) {
+        zp_comm cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, st[i].k, &cm);
+        const zp_coll *f = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "activation send");
+        const zp_coll *b = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "gradient send");
+        const zp_coll *x[2] = {f, b};
+        const int want[2] = {st[i].fwd_net, st[i].bwd_net};
+        for (int j = 0; j < 2; j++) {
+            if (want[j] < 0) {
+                ok(x[j] == NULL, "tp 4 pp 4 on 2 nodes, stage %lld: no %s send", (long long)st[i].k,
+                   j ? "backward" : "forward");
+                continue;
+            }
+            ok(x[j] && x[j]->inter_node == want[j] && x[j]->bytes == (uint64_t)msg && x[j]->count == 8,
+               "tp 4 pp 4 on 2 nodes, stage %lld: its %s send of %.0f bytes x 8 %s", (long long)st[i].k,
+               j ? "backward" : "forward", msg, want[j] ? "crosses the nodes" : "stays in the node");
+            if (x[j])
+                is_dbl(x[j]->time_s, 8 * ((want[j] ? A_OUT : A_IN) + msg / ((want[j] ? NIC : NVLINK) * EFF * 1e9)), 1e-12,
+                       "stage %lld %s send timed on %s", (long long)st[i].k, j ? "backward" : "forward",
+                       want[j] ? "the NIC" : "NVLink");
+        }
+    }
+    /* interleaved (vp 2): the last stage's forward and stage 0's backward
+     * wrap around, from node 1 to node 0 */
+    l.vp = 2;
+    zp_comm cm;
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 3, &cm);
+    const zp_coll *f = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "activation send");
+    ok(f && f->inter_node && f->count == 8, "vp 2, the last stage's wrapped forward send to stage 0 crosses the nodes");
+    zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+    const zp_coll *b = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "gradient send");
+    ok(b && b->inter_node && b->count == 8, "vp 2, stage 0's wrapped backward send to the last stage crosses the nodes");
+    f = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "activation send");
+    ok(f && !f->inter_node && f->count == 16, "vp 2, stage 0's forward sends (2 chunks x 8) stay in the node");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -1237,5 +1287,6 @@ int main(void)
     test_after_zero3();
     test_sp_gathered_norms();
     test_group_eff();
+    test_pp_links();
     return tap_exit();
 }

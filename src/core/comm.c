@@ -64,6 +64,23 @@ double zp_coll_time(zp_coll_kind k, int64_t n, uint64_t bytes, double link_gbps,
     return alpha_s * (double)coll_steps(k, n) + (double)bytes * coll_factor(k, n) / (link_gbps * 1e9);
 }
 
+/* Whether stage a's ranks and stage b's (stage size S ranks, consecutive,
+ * gpn a node) sit in different nodes for some rank of the stage: rank r of
+ * a sends to r + (b - a) S.  The node pattern repeats every gpn ranks, so
+ * min(S, gpn) of them decide. */
+static int stages_cross(int64_t a, int64_t b, int64_t S, int64_t gpn)
+{
+    int64_t delta = (b - a) * S, d = delta < 0 ? -delta : delta;
+    if (gpn <= 0 || d >= gpn)
+        return d > 0;
+    for (int64_t j = 0; j < S && j < gpn; j++) {
+        int64_t r = a * S + j;
+        if (r / gpn != (r + delta) / gpn)
+            return 1;
+    }
+    return 0;
+}
+
 double zp_group_eff(const zp_conv *cv, int64_t n)
 {
     /* (1 - c / n) relative to the 8-GPU node's ring, at which the link
@@ -381,8 +398,15 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         int64_t bwd = k > 0 ? v * M : (v - 1) * M;
         /* interleaved with overlap_p2p_comm: behind other chunks' compute */
         zp_overlap ov = cv->p2p_overlap && v > 1 ? ZP_OVL_P2P : ZP_OVL_NONE;
-        add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline activation send", 2, span_pp, msg, fwd, ov);
-        add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline gradient send", 2, span_pp, msg, bwd, ov);
+        /* each send over NVLink or the network as its neighbour stage sits:
+         * forward to k + 1 (the last stage's, interleaved, to stage 0),
+         * backward to k - 1 (stage 0's to the last); a span of 1 stays in
+         * the node */
+        int64_t S = t * d;
+        int64_t span_f = stages_cross(k, k < p - 1 ? k + 1 : 0, S, c->gpus_per_node) ? span_pp : 1;
+        int64_t span_b = stages_cross(k, k > 0 ? k - 1 : p - 1, S, c->gpus_per_node) ? span_pp : 1;
+        add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline activation send", 2, span_f, msg, fwd, ov);
+        add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline gradient send", 2, span_b, msg, bwd, ov);
         if (m->tied && (k == 0 || k == p - 1))
             add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_EMB, "tied-embedding gradient all-reduce", 2, span_pp,
                 (uint64_t)lc->head_params * gb, 1, ZP_OVL_NONE);
