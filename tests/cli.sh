@@ -1512,6 +1512,9 @@ jok "$outf" '[.chosen.comm[] | select(.group == "tp" and .group_size == 2) |
         (.bytes * .bus_factor / (900e9 * 0.5)) / (.time_s / .count - 5e-6 * (.group_size - 1) * (if .collective == "all-reduce" then 2 else 1 end))] |
         length > 0 and all(. - 1 | fabs < 1e-9)' \
     "b200 --nvlink-eff 0.5 --group-eff-c 0: tp 2 collectives at 900 GB/s x 0.5, no group term"
+zp --model llama3-70b --gpus 64 --tp 8 --pp 2 --no-sp --tp-overlap --no-store
+ok "$(test $rc -eq 0 && grep -q "note: --tp-overlap hides .* which --no-sp leaves out" "$errf"; echo $?)" \
+    "--tp-overlap with --no-sp: a note says it changes nothing" || show_run
 zp --model llama3-8b --gpus 8 --gpu b200 --no-store --group-eff-c 2
 is "$rc" 2 "--group-eff-c 2: refused (exit 2: 1 - 2/2 would leave 2 ranks no bandwidth)"
 

@@ -960,6 +960,11 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                  "as attention that stores its scores", (long long)pb->model.kv_heads,
                  (long long)pb->model.heads);
     }
+    /* async TP hides the sequence-parallel gathers and reduce-scatters;
+     * without sequence parallelism there are none to hide */
+    if (cv->tp_overlap && r->sp == 0)
+        note_add(a, "--tp-overlap hides the tensor-parallel all-gathers and reduce-scatters of sequence parallelism, "
+                 "which --no-sp leaves out: it changes nothing here (the all-reduces stay exposed)");
     /* a GPU file without the efficiency curve: one constant for every
      * product, which a preset's curve (fitted or measured) would not give */
     if (!r->gemmeff && cv->gemm_eff > 0 && c->gpu.gemm_eff <= 0 && (c->gpu.sms <= 0 || c->gpu.gemm_eff_max <= 0)) {
