@@ -1263,6 +1263,41 @@ static void test_pp_links(void)
     ok(b && b->inter_node && b->count == 8, "vp 2, stage 0's wrapped backward send to the last stage crosses the nodes");
     f = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "activation send");
     ok(f && !f->inter_node && f->count == 16, "vp 2, stage 0's forward sends (2 chunks x 8) stay in the node");
+    /* stages of 6 ranks on nodes of 8 (tp 2, dp 3, pp 4 on 24 GPUs):
+     * stages 0-5, 6-11, 12-17, 18-23 on nodes 0-7, 8-15, 16-23.  Stage 0
+     * forward: 0 -> 6 stays, 2 -> 8 crosses; stage 1 forward 6 -> 12 and
+     * backward 8 -> 2 cross; stage 2 forward 12 -> 18 and backward 12 -> 6
+     * cross; stage 3 backward 18 -> 12 crosses.  A send some rank of the
+     * stage makes across nodes is timed on the NIC (that rank paces it). */
+    zp_cluster c3 = cluster(24, 8);
+    zp_layout l3 = lay(3, 2, 4, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 1, 1, 6);
+    static const struct { int64_t k; int fwd, bwd; } s3[] = {{0, 1, -1}, {1, 1, 1}, {2, 1, 1}, {3, -1, 1}};
+    for (int i = 0; i < 4; i++) {
+        zp_comm_plan(&m, &tr, &l3, &c3, &cv, s3[i].k, &cm);
+        const zp_coll *sf = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "activation send");
+        const zp_coll *sb = find(&cm, ZP_GRP_PP, ZP_COLL_SENDRECV, "gradient send");
+        ok((s3[i].fwd < 0 ? sf == NULL : sf && sf->inter_node == s3[i].fwd) &&
+               (s3[i].bwd < 0 ? sb == NULL : sb && sb->inter_node == s3[i].bwd),
+           "stages of 6 ranks on nodes of 8, stage %lld: a send crosses where any of its ranks' does",
+           (long long)s3[i].k);
+    }
+    /* the middle stage the planner times: of those holding the most
+     * blocks, the first whose sends cross the most.  tp 2 x pp 8 on two
+     * nodes of 8 (stages of 2 ranks, 4 a node): stage 3 sends forward
+     * across (ranks 6, 7 -> 8, 9), stage 4 backward; stage 1 crosses
+     * nothing; 8 layers split evenly: stage 3 */
+    zp_model m8 = gpt(8, 1024, 16, 51200, 1024);
+    zp_layout l8 = lay(1, 2, 8, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 1, 1, 8);
+    ok(zp_stage_middle_pick(&m8, &l8, &c) == 3, "tp 2 x pp 8 on two nodes of 8: the middle stage timed is 3 (got %lld)",
+       (long long)zp_stage_middle_pick(&m8, &l8, &c));
+    zp_cluster one = cluster(16, 16);
+    ok(zp_stage_middle_pick(&m8, &l8, &one) == 1, "the same on one node of 16: stage 1");
+    /* 10 layers on 8 stages: stages 1 and 2 hold 2 blocks, the rest 1;
+     * neither crosses: stage 1 */
+    zp_model m10 = gpt(10, 1024, 16, 51200, 1024);
+    ok(zp_stage_middle_pick(&m10, &l8, &c) == 1, "10 layers on pp 8: a stage with a block more (1) before a crossing one");
+    zp_layout l2 = lay(8, 1, 2, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 1, 1, 8);
+    ok(zp_stage_middle_pick(&m8, &l2, &c) == 0, "pp 2: no middle stage");
 }
 
 int main(void)

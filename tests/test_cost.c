@@ -967,6 +967,20 @@ static void test_shape_step(void)
         ok(fabs(ow.compute_s / out.compute_s - 1) < 0.005,
            "a window one key short of the sequence: within 0.5 %% of the causal half (%.6g s vs %.6g s)", ow.compute_s,
            out.compute_s);
+        /* context parallel 2: a rank holds s/2 of the rows; the window and
+         * the causal mask are over the whole sequence, so each product
+         * does (1 - w/2s) of (s/2) w, half the cp 1 kernel's */
+        zp_layout l2 = l;
+        l2.cp = 2;
+        mw.window = 128;
+        zp_cost o1, o2;
+        zp_model m0 = m;
+        zp_cost_eval(&mw, &tr, &l2, &c, &cv, &empty_comm, &empty_comm, &o1);
+        zp_cost_eval(&m0, &tr, &l2, &c, &cv, &empty_comm, &empty_comm, &o2);
+        double scw2 = (1 - w / (2 * s)) * 2 * (s / 2) * w * d * (2 * 8) / (PEAK * 0.4);
+        double sc2 = 0.5 * 2 * (s / 2) * s * d * (2 * 8) / (PEAK * 0.4);
+        is_dbl(o1.compute_s - o2.compute_s, 3 * L * 7 * (scw2 - sc2), 1e-9,
+               "cp 2, a window of 128 of 512: each product (1 - w/2s) of (s/2) w against the causal (s/2) s / 2");
     }
     /* the same plan at a micro-batch of 1, twice the accumulation: slower
      * (smaller products, the kernels' fixed time twice as often) */

@@ -81,6 +81,29 @@ static int stages_cross(int64_t a, int64_t b, int64_t S, int64_t gpn)
     return 0;
 }
 
+int64_t zp_stage_middle_pick(const zp_model *m, const zp_layout *l, const zp_cluster *c)
+{
+    int64_t p = l->pp, S = l->tp * zp_shard_ranks(l), best = 1, most = -1;
+    if (p <= 2)
+        return 0;
+    int64_t top = 0;
+    for (int64_t k = 1; k <= p - 2; k++)
+        if (zp_stage_layers(m->layers, p, k) > top)
+            top = zp_stage_layers(m->layers, p, k);
+    /* the crossing pattern repeats every gpn ranks: a few node spans of
+     * stages decide (at most p - 2 of them) */
+    for (int64_t k = 1; k <= p - 2; k++) {
+        if (zp_stage_layers(m->layers, p, k) < top)
+            continue;
+        int64_t n = stages_cross(k, k + 1, S, c->gpus_per_node) + stages_cross(k, k - 1, S, c->gpus_per_node);
+        if (n > most)
+            most = n, best = k;
+        if (n == 2)
+            break;
+    }
+    return best;
+}
+
 double zp_group_eff(const zp_conv *cv, int64_t n)
 {
     /* (1 - c / n) relative to the 8-GPU node's ring, at which the link

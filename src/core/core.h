@@ -566,13 +566,12 @@ static inline int64_t zp_stage_middle(int64_t layers, int64_t p)
 {
     return p > 2 && layers % p ? 1 : 0;
 }
-/* A middle stage whose time to evaluate (1: it sends activations and
- * gradients both, and with uneven stages holds the most blocks), or 0
- * without one (p <= 2). */
-static inline int64_t zp_stage_middle_comm(int64_t p)
-{
-    return p > 2 ? 1 : 0;
-}
+/* A middle stage whose time to evaluate, or 0 without one (p <= 2): it
+ * sends activations and gradients both; of the middle stages holding the
+ * most blocks (with uneven stages the first ones), the first whose sends
+ * cross the most node boundaries (comm.c), so that the stage pacing the
+ * pipeline is the one timed; else stage 1. */
+int64_t zp_stage_middle_pick(const zp_model *m, const zp_layout *l, const zp_cluster *c);
 /* Parameters held by one rank of stage k before ZeRO sharding: its
  * zp_stage_layers blocks, the embedding on the first stage, final norm and head (untied,
  * or the tied copy when p > 1) on the last. */

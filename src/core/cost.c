@@ -557,8 +557,11 @@ int64_t zp_p2p_blocking_transfers(int64_t p, int64_t M, zp_stage_kind pacing)
 }
 
 /* The time of one pipeline transfer of a stage's communication (its
- * sends are all of one size): what DeepSpeed's blocking transfers count
- * per transfer (zp_p2p_blocking_transfers); 0 without any. */
+ * sends are all of one size; the slower of its two directions where one
+ * crosses nodes and the other stays in the node, so every blocking
+ * transfer is charged at it, an overestimate for such stages): what
+ * DeepSpeed's blocking transfers count per transfer
+ * (zp_p2p_blocking_transfers); 0 without any. */
 static double p2p_msg_time(const zp_comm *cm)
 {
     double msg = 0.0;
@@ -955,7 +958,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
     /* the first stage, a middle one (with uneven stages the one with a
      * block more; either way the one that sends both ways; its
      * communication taken as the first's without midc), and the last */
-    int64_t stages[3] = {0, zp_stage_middle_comm(l->pp), l->pp - 1};
+    int64_t stages[3] = {0, zp_stage_middle_pick(m, l, c), l->pp - 1};
     for (int which = 0; which < 3; which++) {
         if ((which == 1 && !stages[1]) || (which == 2 && l->pp == 1))
             continue;

@@ -137,7 +137,7 @@ static void plan_cost(const zp_problem *pb, const zp_lcache *lc, zp_plan *o)
     /* a middle stage has its own: it sends activations and gradients both,
      * holds no embedding or head, and with uneven stages a block more (more
      * tensor-parallel collectives) */
-    int64_t ms = zp_stage_middle_comm(l->pp);
+    int64_t ms = zp_stage_middle_pick(&pb->model, l, &pb->cluster);
     if (ms) {
         zp_comm_plan_c(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, ms, lc, &mid);
         mp = &mid;

@@ -509,9 +509,13 @@ void zp_render_exec(FILE *out, const cJSON *rec)
      * prediction), when the ranks' measurements were recorded (not for a
      * run ended early) */
     if (zp_jnum(rec, "pp") > 1 && r0) {
-        /* no more stages than ranks recorded (an imported record's pp is
-         * checked against its ranks, not against per_rank) */
-        int npp = (int)fmin(zp_jnum(rec, "pp"), (double)cJSON_GetArraySize(pr));
+        /* the stages the recorded ranks are in (an imported record's pp is
+         * checked against its ranks, not against per_rank; a failed run may
+         * list some stages only) */
+        double top = -1.0;
+        const cJSON *y;
+        cJSON_ArrayForEach(y, pr) if (zp_jnum(y, "stage") > top) top = zp_jnum(y, "stage");
+        int npp = (int)fmin(zp_jnum(rec, "pp"), top + 1.0);
         for (int k = 0; k < npp; k++) {
             double a = 0.0, b = 0.0, pw = 0.0;
             int seen = 0;
