@@ -164,7 +164,7 @@ static void add(ctx *x, zp_coll_kind kind, zp_group g, const char *what, int64_t
      * hierarchically, as NCCL does on nodes with a NIC per GPU: the part
      * inside the node over NVLink, then N = n / r rings across nodes, one
      * per GPU of the node, each on its own NIC with 1/r of the array */
-    int64_t stride = span / n, per = stride < x->gpn ? x->gpn / stride : 1;
+    int64_t stride = span >= n ? span / n : 1, per = stride < x->gpn ? x->gpn / stride : 1;
     if (per > n)
         per = n;
     if (lk == &x->net && per > 1 &&
@@ -423,11 +423,11 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         zp_overlap ov = cv->p2p_overlap && v > 1 ? ZP_OVL_P2P : ZP_OVL_NONE;
         /* each send over NVLink or the network as its neighbour stage sits:
          * forward to k + 1 (the last stage's, interleaved, to stage 0),
-         * backward to k - 1 (stage 0's to the last); a span of 1 stays in
-         * the node */
+         * backward to k - 1 (stage 0's to the last); a span of 2 (the pair)
+         * stays in the node */
         int64_t S = t * d;
-        int64_t span_f = stages_cross(k, k < p - 1 ? k + 1 : 0, S, c->gpus_per_node) ? span_pp : 1;
-        int64_t span_b = stages_cross(k, k > 0 ? k - 1 : p - 1, S, c->gpus_per_node) ? span_pp : 1;
+        int64_t span_f = stages_cross(k, k < p - 1 ? k + 1 : 0, S, c->gpus_per_node) ? span_pp : 2;
+        int64_t span_b = stages_cross(k, k > 0 ? k - 1 : p - 1, S, c->gpus_per_node) ? span_pp : 2;
         add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline activation send", 2, span_f, msg, fwd, ov);
         add(&x, ZP_COLL_SENDRECV, ZP_GRP_PP, "pipeline gradient send", 2, span_b, msg, bwd, ov);
         if (m->tied && (k == 0 || k == p - 1))
