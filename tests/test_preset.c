@@ -687,6 +687,27 @@ static int cmp_dbl(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The median of a[0..n) (sorted in place); 1 (a failing error) when n is 0. */
+static double median(double *a, int n)
+{
+    if (n <= 0)
+        return 1.0;
+    qsort(a, (size_t)n, sizeof a[0], cmp_dbl);
+    return n % 2 ? a[n / 2] : 0.5 * (a[n / 2 - 1] + a[n / 2]);
+}
+
+/* A GPU preset and the planner's default conventions for it, as zplan
+ * plan starts from (the XLA tables' checks below); 0 when it does not load. */
+static int preset_conv(const char *name, zp_gpu *g, zp_conv *c)
+{
+    zp_err e = {0};
+    if (!ok(zp_gpu_preset(name, g, &e) == ZP_OK, "%s loads", name))
+        return 0;
+    memset(c, 0, sizeof *c);
+    zp_conv_defaults(c, g);
+    return 1;
+}
+
 /* The planner's matmul time against measured ones it was not fitted to:
  * XLA's GPU cost model table (data/validation/xla-matmul.csv: 375 bf16
  * shapes each on an H100, sm_90, and a B200, sm_100; b products of m x k
@@ -708,12 +729,9 @@ static void xla_matmul_table(void)
     snprintf(path, sizeof path, "%s/validation/xla-matmul.csv", ZP_SRCDATADIR);
     for (size_t gi = 0; gi < sizeof gpus / sizeof gpus[0]; gi++) {
         zp_gpu g;
-        zp_err e = {0};
-        if (!ok(zp_gpu_preset(gpus[gi].preset, &g, &e) == ZP_OK, "%s loads", gpus[gi].preset))
-            continue;
         zp_conv c;
-        memset(&c, 0, sizeof c);
-        zp_conv_defaults(&c, &g);
+        if (!preset_conv(gpus[gi].preset, &g, &c))
+            continue;
         if (g.gemm_eff_max_bench > 0)
             c.gemm.eff_max = g.gemm_eff_max_bench;
         FILE *f = fopen(path, "r");
@@ -742,12 +760,7 @@ static void xla_matmul_table(void)
         fclose(f);
         ok(bad == 0 && na == 375 && nb >= 20, "%s: 375 measured shapes read (%d, %d of 50 us or more, %d bad lines)",
            gpus[gi].arch, na, nb, bad);
-        if (na == 0 || nb == 0)
-            continue;
-        qsort(all, (size_t)na, sizeof all[0], cmp_dbl);
-        qsort(big, (size_t)nb, sizeof big[0], cmp_dbl);
-        double mall = na % 2 ? all[na / 2] : 0.5 * (all[na / 2 - 1] + all[na / 2]);
-        double mbig = nb % 2 ? big[nb / 2] : 0.5 * (big[nb / 2 - 1] + big[nb / 2]);
+        double mall = median(all, na), mbig = median(big, nb);
         ok(mbig <= gpus[gi].big_max, "%s (%s curve, ceiling %.2f): median |error| %.1f %% over the %d products of 50 us "
            "and more (at most %.0f %%)", gpus[gi].arch, gpus[gi].preset, c.gemm.eff_max, 100 * mbig, nb,
            100 * gpus[gi].big_max);
@@ -783,12 +796,9 @@ static void xla_collective_table(void)
     snprintf(path, sizeof path, "%s/validation/xla-collectives.csv", ZP_SRCDATADIR);
     for (size_t gi = 0; gi < sizeof gpus / sizeof gpus[0]; gi++) {
         zp_gpu g;
-        zp_err e = {0};
-        if (!ok(zp_gpu_preset(gpus[gi].preset, &g, &e) == ZP_OK, "%s loads", gpus[gi].preset))
-            continue;
         zp_conv c;
-        memset(&c, 0, sizeof c);
-        zp_conv_defaults(&c, &g);
+        if (!preset_conv(gpus[gi].preset, &g, &c))
+            continue;
         FILE *f = fopen(path, "r");
         if (!ok(f != NULL, "data/validation/xla-collectives.csv opens"))
             return;
@@ -826,11 +836,7 @@ static void xla_collective_table(void)
         fclose(f);
         ok(bad == 0 && nread == 198, "%s: 198 measured collectives read (%d; %d bad lines)", gpus[gi].arch, nread, bad);
         for (int ri = 0; ri < 3; ri++) {
-            double med = 1.0;
-            if (cnt[ri] > 0) {
-                qsort(err[ri], (size_t)cnt[ri], sizeof err[ri][0], cmp_dbl);
-                med = cnt[ri] % 2 ? err[ri][cnt[ri] / 2] : 0.5 * (err[ri][cnt[ri] / 2 - 1] + err[ri][cnt[ri] / 2]);
-            }
+            double med = median(err[ri], cnt[ri]);
             ok(cnt[ri] > 0 && med <= gpus[gi].max[ri], "%s (%s, NVLink %.0f GB/s x %.2f x %.3f): %d-rank collectives of "
                "64 MiB and more within a median %.1f %% (%d of them; at most %.0f %%)", gpus[gi].arch, gpus[gi].preset,
                g.nvlink_gbps, zp_nvlink_eff(&c), zp_group_eff(&c, rk[ri]), rk[ri], 100 * med, cnt[ri],

@@ -15,6 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A recompute module's index in zp_rc_module_names, -1 for a name zplan
+ * does not know (zp_name_index reads that as the first). */
+static int rc_module(const char *w)
+{
+    for (int i = 0; zp_rc_module_names[i]; i++)
+        if (strcmp(w, zp_rc_module_names[i]) == 0)
+            return i;
+    return -1;
+}
+
 int zp_name_index(const char *s, const char *const *names)
 {
     for (int i = 0; names[i]; i++)
@@ -274,10 +284,7 @@ zp_status zp_result_check(const cJSON *r, const char *what, zp_err *e)
         char buf[256];
         snprintf(buf, sizeof buf, "%s", rm->valuestring);
         for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-            int known = 0;
-            for (int i = 0; zp_rc_module_names[i]; i++)
-                known |= strcmp(w, zp_rc_module_names[i]) == 0;
-            if (!known) {
+            if (rc_module(w) < 0) {
                 char pw[64];
                 return zp_err_set(e, ZP_EIO, "%s: the stored document is not valid: training.recompute_modules names "
                                   "'%s' (allowed: core_attn, mlp, layernorm, comma-separated)", what,
@@ -1129,9 +1136,9 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
         char buf[64];
         snprintf(buf, sizeof buf, "%s", zp_jstr(t, "recompute_modules"));
         for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-            for (int i = 0; zp_rc_module_names[i]; i++)   /* an unknown name: zp_result_check refuses it */
-                if (strcmp(w, zp_rc_module_names[i]) == 0)
-                    pb->train.rc_modules |= 1 << i;
+            int i = rc_module(w);   /* an unknown name: zp_result_check refuses it */
+            if (i >= 0)
+                pb->train.rc_modules |= 1 << i;
         }
     }
     zp_gpu *g = &pb->cluster.gpu;
