@@ -55,11 +55,15 @@ the long ones that zplan puts it at the attention's backward), each within
 attention for the traffic (two more widths, one LLaMA without grouped
 heads), within 1 % (elementwise_bytes_per_micro_batch: what zplan's eager
 time reads at --eager-hbm-eff of the HBM bandwidth); then the allocator's
-model against a sequence worked by hand, and three shapes of the replay
-(GPT-2 and LLaMA widths at 2 x 512 tokens, and GPT-2 with its own dropout
-and every block rebuilt): the tensors' peak within 1 %, the peak reserved
-within 5 % (the device total's bound; with every block rebuilt a TODO,
-the known gap README describes).
+model against a sequence worked by hand, and four shapes of the replay
+(GPT-2 and LLaMA widths at 2 x 512 tokens, GPT-2 with its own dropout and
+every block rebuilt, and GPT-2 at one sequence of 512 tokens, every block
+rebuilt, whose peak is the word embedding's backward): the tensors' peak
+within 1 %, the peak reserved within 5 % (the device total's bound).
+--allocator holds the peak reserved of rebuilt shapes to 10 % (the
+allocator's spread with rebuilt blocks against zplan's one fraction).
+zplan is told how this PyTorch adds a tied weight's two gradients
+(--grad-sum), which grad_sum finds by running it.
 
 Needs PyTorch (Debian: apt-get install python3-torch; run with the Python
 it installs into, /usr/bin/python3) and a C compiler.  Prints one line per
@@ -242,41 +246,102 @@ BATCH, SEQ = 4, 128
 LONG_MODELS = [("gpt2", 2, 64, 4, 4, 256, 200), ("llama", 2, 64, 4, 2, 176, 200)]
 LONG_SHAPES = [(1, 512), (2, 384)]
 MODES = ["fp32", "bf16", "autocast"]
+# the widths of torch-memory.py's models: (kind, layers, hidden, heads, kv heads, ffn, vocab)
+G125, G355 = ("gpt2", 12, 768, 12, 12, 3072, 50257), ("gpt2", 24, 1024, 16, 16, 4096, 50257)
+L125, L1B = ("llama", 12, 768, 12, 4, 2048, 32000), ("llama", 16, 2048, 32, 8, 5632, 32000)
 # the caching allocator's replay (--allocator): scripts/torch-memory.py's
 # shapes that fit a machine of 24 GiB (name; the model; precision; batch,
-# sequence; SDPA), and two smaller ones of the same widths for --tap
+# sequence; SDPA; every block rebuilt; dropout), and smaller ones of the
+# same widths for --tap
 ALLOC_SHAPES = [
-    ("gpt2-125m-fp32-eager", ("gpt2", 12, 768, 12, 12, 3072, 50257), "fp32", 4, 1024, False),
-    ("gpt2-125m-bf16-eager", ("gpt2", 12, 768, 12, 12, 3072, 50257), "autocast", 4, 1024, False),
-    ("gpt2-125m-bf16-sdpa", ("gpt2", 12, 768, 12, 12, 3072, 50257), "autocast", 4, 1024, True),
-    ("gpt2-355m-bf16-sdpa", ("gpt2", 24, 1024, 16, 16, 4096, 50257), "autocast", 4, 1024, True),
-    ("llama-125m-fp32-eager", ("llama", 12, 768, 12, 4, 2048, 32000), "fp32", 4, 1024, False),
-    ("llama-125m-bf16-sdpa", ("llama", 12, 768, 12, 4, 2048, 32000), "autocast", 4, 1024, True),
-    ("llama-1b-bf16-sdpa", ("llama", 16, 2048, 32, 8, 5632, 32000), "autocast", 2, 2048, True),
+    ("gpt2-125m-fp32-eager", G125, "fp32", 4, 1024, False),
+    ("gpt2-125m-bf16-eager", G125, "autocast", 4, 1024, False),
+    ("gpt2-125m-bf16-sdpa", G125, "autocast", 4, 1024, True),
+    ("gpt2-355m-bf16-sdpa", G355, "autocast", 4, 1024, True),
+    ("llama-125m-fp32-eager", L125, "fp32", 4, 1024, False),
+    ("llama-125m-bf16-sdpa", L125, "autocast", 4, 1024, True),
+    ("llama-1b-bf16-sdpa", L1B, "autocast", 2, 2048, True),
     # the same with every block rebuilt (transformers' gradient checkpointing)
-    ("gpt2-125m-fp32-eager, rebuilt", ("gpt2", 12, 768, 12, 12, 3072, 50257), "fp32", 4, 1024, False, True, 0.0),
-    ("gpt2-125m-bf16-sdpa, rebuilt", ("gpt2", 12, 768, 12, 12, 3072, 50257), "autocast", 4, 1024, True, True, 0.0),
-    ("llama-125m-fp32-eager, rebuilt", ("llama", 12, 768, 12, 4, 2048, 32000), "fp32", 4, 1024, False, True, 0.0),
-    ("llama-125m-bf16-sdpa, rebuilt", ("llama", 12, 768, 12, 4, 2048, 32000), "autocast", 4, 1024, True, True, 0.0),
-    # two more, added after the gap was found, to see whether it holds
-    # beyond the shapes that showed it (it does: 1.24 and 1.17)
-    ("gpt2-125m-fp32-eager, rebuilt, 8 x 1024", ("gpt2", 12, 768, 12, 12, 3072, 50257), "fp32", 8, 1024, False, True,
-     0.0),
-    ("gpt2-355m-bf16-sdpa, rebuilt", ("gpt2", 24, 1024, 16, 16, 4096, 50257), "autocast", 4, 1024, True, True, 0.0),
+    ("gpt2-125m-fp32-eager, rebuilt", G125, "fp32", 4, 1024, False, True, 0.0),
+    ("gpt2-125m-bf16-sdpa, rebuilt", G125, "autocast", 4, 1024, True, True, 0.0),
+    ("llama-125m-fp32-eager, rebuilt", L125, "fp32", 4, 1024, False, True, 0.0),
+    ("llama-125m-bf16-sdpa, rebuilt", L125, "autocast", 4, 1024, True, True, 0.0),
+    # two more, run after the first four showed the allocator reserving
+    # 17-20 % over the tensors with rebuilt blocks, to see whether that held
+    # beyond them (it did: 1.24 and 1.17)
+    ("gpt2-125m-fp32-eager, rebuilt, 8 x 1024", G125, "fp32", 8, 1024, False, True, 0.0),
+    ("gpt2-355m-bf16-sdpa, rebuilt", G355, "autocast", 4, 1024, True, True, 0.0),
+    # seven more rebuilt, run after zplan took 20 % for rebuilt blocks (the
+    # median of the first six), to see how far it holds; and three short
+    # ones without recompute
+    ("gpt2-125m-fp32-eager, rebuilt, 1 x 1024", G125, "fp32", 1, 1024, False, True, 0.0),
+    ("gpt2-125m-bf16-sdpa, rebuilt, 1 x 1024", G125, "autocast", 1, 1024, True, True, 0.0),
+    ("gpt2-125m-bf16-sdpa, rebuilt, 2 x 1024", G125, "autocast", 2, 1024, True, True, 0.0),
+    ("gpt2-125m-bf16-sdpa, rebuilt, 8 x 1024", G125, "autocast", 8, 1024, True, True, 0.0),
+    ("llama-125m-bf16-sdpa, rebuilt, 1 x 2048", L125, "autocast", 1, 2048, True, True, 0.0),
+    ("llama-125m-bf16-sdpa, rebuilt, 8 x 1024", L125, "autocast", 8, 1024, True, True, 0.0),
+    ("gpt2-355m-bf16-sdpa, rebuilt, 1 x 1024", G355, "autocast", 1, 1024, True, True, 0.0),
+    ("gpt2-125m-bf16-sdpa, 1 x 1024", G125, "autocast", 1, 1024, True),
+    ("gpt2-125m-fp32-eager, 1 x 1024", G125, "fp32", 1, 1024, False),
+    ("gpt2-355m-bf16-sdpa, 1 x 1024", G355, "autocast", 1, 1024, True),
 ]   # (GPT-2 1.5 B and the 1 B LLaMA's eager attention need more than this machine's 24 GiB)
+# the peak reserved against zplan's tensors and fragmentation: within 5 %
+# (the device total's bound), with rebuilt blocks 10 % (the allocator's
+# spread there, 4-29 % over the tensors, against zplan's one 20 %)
+RESERVED_BOUND, RESERVED_BOUND_REBUILT = 0.05, 0.10
 ALLOC_TAP = [
-    ("gpt2-125m-fp32-eager, 2 x 512", ("gpt2", 12, 768, 12, 12, 3072, 50257), "fp32", 2, 512, False),
-    ("llama-125m-bf16-sdpa, 2 x 512", ("llama", 12, 768, 12, 4, 2048, 32000), "autocast", 2, 512, True),
+    ("gpt2-125m-fp32-eager, 2 x 512", G125, "fp32", 2, 512, False),
+    ("llama-125m-bf16-sdpa, 2 x 512", L125, "autocast", 2, 512, True),
     # GPT-2's own defaults as transformers' users train it: dropout 0.1 and
     # every block rebuilt (gradient checkpointing), where the small
     # vocabulary's shapes above put the peak at moments zplan does not
-    # weigh; at the real vocabulary the loss outweighs them.  Its peak
-    # reserved is a TODO: with every block rebuilt the allocator reserves
-    # 17-28 % over the tensors' peak at these widths, which zplan's 5 % does
-    # not follow
-    ("gpt2-125m-bf16-eager, 2 x 512, dropout 0.1, every block rebuilt", ("gpt2", 12, 768, 12, 12, 3072, 50257),
-     "autocast", 2, 512, False, True, 0.1),
+    # weigh; at the real vocabulary the loss outweighs them
+    ("gpt2-125m-bf16-eager, 2 x 512, dropout 0.1, every block rebuilt", G125, "autocast", 2, 512, False, True, 0.1),
+    # one sequence, every block rebuilt: the peak is the word embedding's
+    # backward (the tied head's gradient and the lookup's summed)
+    ("gpt2-125m-fp32-eager, 1 x 512, every block rebuilt", G125, "fp32", 1, 512,
+     False, True, 0.0),
 ]
+
+
+# how this PyTorch's autograd adds two gradients of one tensor (zplan's
+# --grad-sum), by precision (MODES): found by grad_sum below
+GRAD_SUM = {}
+
+
+def grad_sum(torch, F, mode):
+    """how autograd adds a tied weight's two gradients, the head's (made
+    first, waiting in the weight's input buffer) and the lookup's: "copy"
+    where it makes their sum as a new tensor (aten.add.Tensor: PyTorch
+    1.13's input_buffer.cpp for dense gradients), "inplace" where it adds
+    the second into the first (aten.add_.Tensor: later PyTorch, where the
+    buffer holds the only reference to it).  Which the head's gradient is
+    depends on the path: the product's own (a transposed view, in fp32 and
+    in a bf16 model) or autocast's cast's (a new tensor), so each precision
+    is run as the models run it; seen in the ops autograd runs, not assumed
+    from the version"""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    ops = []
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+    dt = torch.bfloat16 if mode == "bf16" else torch.float32
+    E = torch.nn.Parameter(torch.randn(50, 8, dtype=dt))
+    x = F.embedding(torch.randint(0, 50, (2, 5)), E)
+    if mode == "autocast":   # autocast's casts, written out as the models here write them
+        y = F.linear(x.to(torch.bfloat16), E.to(torch.bfloat16))
+    else:
+        y = F.linear(x, E)
+    loss = y.float().sum()
+    with Ops():
+        loss.backward()
+    inplace, copy = "aten.add_.Tensor" in ops, "aten.add.Tensor" in ops
+    if inplace == copy:
+        raise RuntimeError("grad_sum: the tied weight's two gradients were added %s" % (
+            "both ways" if inplace else "neither in place nor into a new tensor (ops: %s)" % ", ".join(ops)))
+    return "inplace" if inplace else "copy"
 
 
 def build(torch, F):
@@ -640,6 +705,7 @@ def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False, ckpt="no
             "--flash-attn" if flash else "--no-flash-attn", "--framework", "torch",
             "--adam-impl", "fused",   # what is measured here is the forward and backward, no optimizer step
             "--blas-workspace", "0",  # PyTorch on a CPU runs no cuBLAS, so holds no workspace
+            "--grad-sum", GRAD_SUM[mode],   # as this PyTorch adds a tied weight's gradients (grad_sum)
             "--dtype", "fp32" if mode == "fp32" else "bf16", "--json", "--no-store"]
     if mode == "bf16":
         args.append("--no-master-weights")
@@ -715,10 +781,14 @@ def main(argv):
         lib.shim_ev_s.restype = ctypes.c_longlong
         lib.shim_ev_p.argtypes = lib.shim_ev_s.argtypes = [ctypes.c_size_t]
         measure, traffic, trace, CKPT, DROP = build(torch, F)
+        for mode in MODES:
+            GRAD_SUM[mode] = grad_sum(torch, F, mode)
         bad, k = 0, 0
         if alloc and not tap:
             return allocator(lib, trace, CKPT, DROP, zp, tmp, ALLOC_SHAPES, False, 0)[0]
         if tap:
+            print("# this PyTorch (%s) adds a tied weight's two gradients (zplan --grad-sum): %s" % (
+                torch.__version__, ", ".join("%s %s" % (m, GRAD_SUM[m]) for m in MODES)))
             print("1..%d" % ((4 * len(MODELS) + len(LONG_SHAPES) * len(LONG_MODELS) +
                               len(MODELS) + len(LONG_SHAPES) * len(LONG_MODELS)) * len(MODES) +
                              2 * len(TRAFFIC_MODELS) * len(MODES) + 1 + 2 * len(ALLOC_TAP)))
@@ -824,7 +894,8 @@ def allocator(lib, trace, CKPT, DROP, zp, tmp, shapes, tap, k):
     """each shape's three training steps traced and replayed through the
     caching allocator's model (Caching): the tensors' peak against zplan's
     (within 1 %) and the peak reserved against zplan's tensors and
-    fragmentation (within 5 %: the device total's bound, the context aside)"""
+    fragmentation (within RESERVED_BOUND, the device total's bound, the
+    context aside; with rebuilt blocks and not --tap RESERVED_BOUND_REBUILT)"""
     global BATCH, SEQ
     bad = 0
     if tap:
@@ -855,24 +926,23 @@ def allocator(lib, trace, CKPT, DROP, zp, tmp, shapes, tap, k):
         peak, res = replay(trace(lib, *model, mode, b, s, flash))
         zt, zr = zplan_reserved(zp, *model, mode, tmp, flash, "full" if ck else "none", dp > 0)
         e1, e2 = zt / peak - 1, zr / res - 1
-        bad += (abs(e1) > 0.01) + (abs(e2) > 0.05 and not ck)   # (rebuilt: the reserved bytes a known gap, above)
+        rb = RESERVED_BOUND if tap or not ck else RESERVED_BOUND_REBUILT
+        bad += (abs(e1) > 0.01) + (abs(e2) > rb)
         if tap:
-            for what, got, want, e, bound in (("tensor peak", zt, peak, e1, 1), ("peak reserved", zr, res, e2, 5)):
+            for what, got, want, e, bound in (("tensor peak", zt, peak, e1, 0.01), ("peak reserved", zr, res, e2, rb)):
                 k += 1
-                todo = (" # TODO with every block rebuilt PyTorch's allocator reserves 17-28 %% over the tensors "
-                        "(R %.3f here), which zplan's flat 5 %% fragmentation does not model" % (res / peak)
-                        if ck and what == "peak reserved" else "")
                 print("%s %d - %s, three steps replayed through PyTorch's caching allocator: %s zplan %d B, "
-                      "replay %d B (%+.2f %%, within %d %%)%s" % ("ok" if abs(e) <= bound / 100 else "not ok", k,
-                                                                 name, what, got, want, 100 * e, bound, todo))
+                      "replay %d B (%+.2f %%, within %g %%)" % ("ok" if abs(e) <= bound else "not ok", k, name, what,
+                                                               got, want, 100 * e, 100 * bound))
         else:
             print("%-32s %9.1f MiB %9.1f MiB %+6.2f%% %9.1f MiB %9.1f MiB %+6.2f%% %6.3f" % (
                 name, peak / MiB, zt / MiB, 100 * e1, res / MiB, zr / MiB, 100 * e2, res / peak), flush=True)
     BATCH, SEQ = 4, 128
     CKPT[0], DROP[0] = False, 0.0
     if not tap:
-        print("eager-check --allocator: %s (with every block rebuilt the peak reserved is a known gap, not "
-              "counted)" % ("all within bounds" if not bad else "%d shapes out of bounds" % bad))
+        print("eager-check --allocator: %s (the tensors' peak within 1 %%, the peak reserved %g %%, with rebuilt "
+              "blocks %g %%)" % ("all within bounds" if not bad else "%d bounds exceeded" % bad,
+                                 100 * RESERVED_BOUND, 100 * RESERVED_BOUND_REBUILT))
     return (1 if bad else 0) if not tap else bad, k
 
 

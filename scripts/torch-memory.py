@@ -59,8 +59,10 @@ with PyTorch eager's kernels), with the errors, a comment line a shape with the
 SDPA kernel it ran (sdpa_backend) and the cuBLAS workspaces measured and
 planned, and a last line with the
 worst.  With --tap it prints TAP instead, a line a shape, holding the tensor
-peak and the device total each within 5 % (the issue's bound; the time is
-shown, not held): tests/torch-memory.sh runs it on the committed table.
+peak and the device total each within 5 % (the issue's bound; with every
+block rebuilt the device total within 10 %, the allocator's spread there;
+the time is shown, not held): tests/torch-memory.sh runs it on the
+committed table.
 With --all every shape of this script missing from FILE is a failure too
 (scripts/gpu-check: a run cut short).
 """
@@ -78,11 +80,11 @@ def shapes():
              "tie_word_embeddings": False, "attention_bias": False, "mlp_bias": False}
     out = []
 
-    def add(name, base, arch, dtype, attn, seq, mb, optimizer="fused"):
+    def add(name, base, arch, dtype, attn, seq, mb, optimizer="fused", rebuilt=False):
         cfg = dict(base)
         cfg.update(arch)
         out.append({"name": name, "config": cfg, "dtype": dtype, "attn": attn, "seq": seq, "micro_batch": mb,
-                    "optimizer": optimizer})
+                    "optimizer": optimizer, "rebuilt": rebuilt})
 
     g125 = {"n_layer": 12, "n_embd": 768, "n_head": 12}
     g355 = {"n_layer": 24, "n_embd": 1024, "n_head": 16}
@@ -106,13 +108,51 @@ def shapes():
     # few tokens the step is the peak (zplan's "step" moment)
     add("gpt2-355m-fp32-eager-foreach", gpt2, g355, "fp32", "eager", 256, 1, "foreach")
     add("llama-1b-bf16-sdpa-foreach", llama, l1b, "bf16", "sdpa", 512, 1, "foreach")
+    # every block rebuilt (transformers' gradient checkpointing, reentrant):
+    # the caching allocator's reserve with rebuilt blocks (zplan's 20 %,
+    # from replayed CPU logs), and at one sequence the word embedding's
+    # backward as the peak (a tied head's two gradients summed)
+    add("gpt2-125m-bf16-sdpa-rebuilt", gpt2, g125, "bf16", "sdpa", 1024, 4, rebuilt=True)
+    add("gpt2-125m-fp32-eager-rebuilt", gpt2, g125, "fp32", "eager", 1024, 1, rebuilt=True)
     return out
+
+
+def grad_sum(torch, autocast):
+    """how this PyTorch adds a tied weight's two gradients (zplan's
+    --grad-sum), the head's (waiting in the weight's input buffer) and the
+    lookup's: "inplace" where autograd adds the second into the first
+    (aten.add_.Tensor), "copy" where it makes their sum anew
+    (aten.add.Tensor).  The head's gradient is the product's own (fp32) or
+    autocast's cast's, so the probe runs the shape's path"""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    ops = []
+
+    class Ops(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+    E = torch.nn.Parameter(torch.randn(50, 8, device="cuda"))
+    x = torch.nn.functional.embedding(torch.randint(0, 50, (2, 5), device="cuda"), E)
+    if autocast:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            y = torch.nn.functional.linear(x, E)
+    else:
+        y = torch.nn.functional.linear(x, E)
+    loss = y.float().sum()
+    with Ops():
+        loss.backward()
+    inplace, copy = "aten.add_.Tensor" in ops, "aten.add.Tensor" in ops
+    if inplace == copy:
+        return "unknown (%s)" % ("both" if inplace else "neither")
+    return "inplace" if inplace else "copy"
 
 
 def measure(torch, transformers, s):
     cfg = transformers.AutoConfig.for_model(**s["config"])
     model = transformers.AutoModelForCausalLM.from_config(cfg, attn_implementation=s["attn"]).cuda()
     model.train()
+    if s.get("rebuilt"):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
     params = sum(p.numel() for p in model.parameters())
     foreach = s.get("optimizer") == "foreach"
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=not foreach, foreach=foreach)
@@ -150,6 +190,7 @@ def measure(torch, transformers, s):
         del q, kv
     mlp = [m for n, m in model.named_modules() if n.endswith(".mlp")]
     act = getattr(mlp[0], "act", None) or getattr(mlp[0], "act_fn", None) if mlp else None
+    gsum = grad_sum(torch, s["dtype"] == "bf16")   # (before the steps: its few bytes are gone by the first's reset)
     for step in range(3):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -173,6 +214,7 @@ def measure(torch, transformers, s):
         free, total = torch.cuda.mem_get_info()
         rec = {"name": s["name"], "config": s["config"], "dtype": s["dtype"], "attn": s["attn"], "seq": s["seq"],
                "micro_batch": s["micro_batch"], "optimizer": s.get("optimizer", "fused"), "params": params,
+               "rebuilt": bool(s.get("rebuilt")), "grad_sum": gsum,
                "step": step + 1,
                "peak_allocated": torch.cuda.max_memory_allocated(), "peak_reserved": torch.cuda.max_memory_reserved(),
                "after_forward": after_fwd, "peak_forward": peak_fwd, "after_backward": after_bwd,
@@ -203,8 +245,11 @@ def zplan_args(rec, cfg_path):
     gpu = "h100-sxm" if "H100" in rec.get("gpu", "") else "h200"
     return ["--config", cfg_path, "--gpus", "1", "--gpu", gpu, "--seq", str(rec["seq"]), "--micro-batch", mb,
             "--global-batch", mb, "--dp", "1", "--tp", "1", "--pp", "1", "--zero", "0", "--offload", "none",
-            "--ckpt", "none", "--dtype", rec["dtype"], "--flash-attn" if rec["attn"] == "sdpa" else "--no-flash-attn",
-            "--framework", "torch", "--adam-impl", rec.get("optimizer", "fused"), "--json", "--no-store"]
+            "--ckpt", "full" if rec.get("rebuilt") else "none", "--dtype", rec["dtype"],
+            "--flash-attn" if rec["attn"] == "sdpa" else "--no-flash-attn", "--framework", "torch",
+            "--adam-impl", rec.get("optimizer", "fused"),
+            "--grad-sum", rec["grad_sum"] if rec.get("grad_sum") in ("inplace", "copy") else "inplace",
+            "--json", "--no-store"]
 
 
 def compare(path, zp, tap=False, bound=0.05, every=False):
@@ -270,11 +315,15 @@ def compare(path, zp, tap=False, bound=0.05, every=False):
                 print("# %s: cuBLAS workspaces %.3f MiB measured, zplan %.3f MiB" % (
                     rec["name"], rec["blas_workspaces"] / 2**20, ws / 2**20))
             if tap:
-                verdict(abs(e1) <= bound and abs(e2) <= bound,
-                        "%s: tensor peak %.1f MiB measured, zplan %+.1f %%; device total %.1f MiB, zplan %+.1f %% "
-                        "(bound %.0f %%); step %.1f ms, zplan %+.1f %% (not held)" % (
-                            rec["name"], rec["peak_allocated"] / 2**20, 100 * e1, rec["device_used"] / 2**20,
-                            100 * e2, 100 * bound, 1e3 * rec["seconds"], 100 * e3))
+                # rebuilt blocks: the device total within twice the bound (the
+                # caching allocator reserved 4-29 % over the tensors in CPU
+                # replays, against zplan's one 20 %; eager-check.py --allocator)
+                b2 = 2 * bound if rec.get("rebuilt") else bound
+                verdict(abs(e1) <= bound and abs(e2) <= b2,
+                        "%s: tensor peak %.1f MiB measured, zplan %+.1f %% (bound %.0f %%); device total %.1f MiB, "
+                        "zplan %+.1f %% (bound %.0f %%); step %.1f ms, zplan %+.1f %% (not held)" % (
+                            rec["name"], rec["peak_allocated"] / 2**20, 100 * e1, 100 * bound,
+                            rec["device_used"] / 2**20, 100 * e2, 100 * b2, 1e3 * rec["seconds"], 100 * e3))
                 continue
             print("%-30s %8.1f MiB %8.1f MiB %+6.1f%% %8.1f MiB %8.1f MiB %+6.1f%% %7.1f ms %7.1f ms %+6.1f%%" % (
                 rec["name"], rec["peak_allocated"] / 2**20, tensors / 2**20, 100 * e1, rec["device_used"] / 2**20,

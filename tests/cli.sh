@@ -1252,6 +1252,36 @@ for f in torch fsdp megatron deepspeed; do
 done
 zp --model llama2-7b --gpus 8 --no-store --adam-impl apex
 is "$rc" 2 "--adam-impl apex: refused (exit 2)"
+# a tied head's gradient summed at the word embedding's backward (--framework torch, GPT-2 small
+# in fp32, one sequence of 128 tokens, every block rebuilt): every gradient (4 bytes a parameter)
+# and one more of the word embedding's, 4 V h (in place), two with --grad-sum copy (fused Adam: foreach's
+# sqrt(v) at the step, 4 bytes a parameter, would outweigh it); with rebuilt
+# blocks the fragmentation is 0.20 of the tensors, 0.05 without, one --frag for both
+for g in inplace copy; do
+    zp --config "$ZPLAN_SRCDIR/tests/data/gpt2-config.json" --gpus 1 --gpu h200 --seq 128 --micro-batch 1 \
+        --global-batch 1 --dtype fp32 --ckpt full --framework torch --adam-impl fused --no-dropout --grad-sum $g \
+        --json --db "$tmp/gsum.db"
+    cp "$outf" "$tmp/gsum-$g.json"
+done
+jq -s . "$tmp/gsum-inplace.json" "$tmp/gsum-copy.json" >"$tmp/gsum2.json"
+jok "$tmp/gsum2.json" 'all(.[]; .chosen.peak_phase == "embedding" and .chosen.memory_bytes.activations == 0) and
+    .[0].conventions.grad_sum == "inplace" and .[1].conventions.grad_sum == "copy" and
+    .[0].chosen.memory_bytes.grads == 4 * (.[0].model.params + 50257 * 768) and
+    .[1].chosen.memory_bytes.grads == 4 * (.[1].model.params + 2 * 50257 * 768)' \
+    "--grad-sum inplace|copy: the word embedding's backward, every gradient and one (two) more of the table's"
+jok "$tmp/gsum-copy.json" '.conventions.fragmentation == 0.05 and .conventions.fragmentation_rebuilt == 0.2' \
+    "the fragmentation's two fractions recorded: 0.05, 0.20 with rebuilt blocks"
+zp show "$(jq .run_id "$tmp/gsum-copy.json")" --db "$tmp/gsum.db" --json
+jok "$outf" '.conventions.grad_sum == "copy" and .chosen.peak_phase == "embedding" and .conventions.fragmentation_rebuilt == 0.2' \
+    "a stored --grad-sum copy run reads back as copy, its peak the embedding's"
+zp show "$(jq .run_id "$tmp/gsum-copy.json")" --db "$tmp/gsum.db"
+ok "$(grep -q "at its peak: the word embedding's backward" "$outf"; echo $?)" "the text names the word embedding's backward"
+zp --config "$ZPLAN_SRCDIR/tests/data/gpt2-config.json" --gpus 1 --gpu h200 --seq 128 --micro-batch 1 \
+    --global-batch 1 --dtype fp32 --ckpt full --framework torch --frag 0.1 --json --no-store
+jok "$outf" '.conventions.fragmentation == 0.1 and .conventions.fragmentation_rebuilt == 0.1' "--frag 0.1 sets both fractions"
+zp --model llama2-7b --gpus 8 --no-store --grad-sum twice
+is "$rc" 2 "--grad-sum twice: refused (exit 2)"
+ok "$(grep -q "inplace" "$errf" && grep -q "copy" "$errf"; echo $?)" "... naming inplace and copy"
 # pipeline stage outputs: stage 1 of 4 (GPT-2 medium, s 1024, b 1, h 1024, tp 2, no sp, bf16) has
 # min(p - 1, M) = 3 micro-batches in flight; kept holds each one's output whole, 2 s b h bytes,
 # sliced its tp slice, 2 s b h / 2; freed nothing

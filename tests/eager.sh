@@ -9,9 +9,9 @@
 # backward (long ones) and with every block rebuilt (gradient checkpointing);
 # the non-matmul kernels' traffic within 1 %; and PyTorch's CUDA caching
 # allocator, modelled and held to a sequence worked by hand, replaying
-# three training steps of three shapes: zplan's tensors within 1 % of the
-# log's peak, its tensors and fragmentation within 5 % of the peak
-# reserved (with every block rebuilt a TODO: a known gap).
+# three training steps of four shapes (two with every block rebuilt):
+# zplan's tensors within 1 % of the log's peak, its tensors and
+# fragmentation within 5 % of the peak reserved.
 #
 # Needs python3 with PyTorch (Debian: python3-torch) and a C compiler;
 # without them the script is skipped, except under CI=true, where a missing

@@ -1872,11 +1872,19 @@ static void test_eager(void)
     zp_train sh = ac;
     sh.seq = 16;
     zp_layout l3 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 1);
+    /* (at GPT-2's vocabulary the word embedding's backward outweighs it:
+     * one more of the table's gradient, 4 V h = 154 MB, against one
+     * block's copy and activations, 15 MB; a vocabulary of 1024 here) */
     zp_mem_stage(&g2, &sh, &l3, &c, &cv, 0, &mem);
+    is_u64((uint64_t)mem.phase, ZP_PHASE_EMBED, "eager, 16 tokens, GPT-2's vocabulary: the peak is the word "
+           "embedding's backward");
+    zp_model gv = gpt(L, h, a, 1024, 1024);
+    uint64_t psiv = (uint64_t)(L * gpt_layer(h, 1) + (1024 + 1024) * h + 2 * h);
+    zp_mem_stage(&gv, &sh, &l3, &c, &cv, 0, &mem);
     uint64_t tok = want / (uint64_t)n;
     is_u64((uint64_t)mem.phase, ZP_PHASE_BACKWARD, "eager, 16 tokens: the peak is the first block's backward");
-    is_u64(mem.dev[ZP_MEM_GRADS], psi * 4, "eager, 16 tokens: all the gradients by then, 4 Psi");
-    is_u64(mem.dev[ZP_MEM_PARAMS], psi * 4 + 2 * (uint64_t)(12 * h * h), "eager, 16 tokens: one block's weight copy");
+    is_u64(mem.dev[ZP_MEM_GRADS], psiv * 4, "eager, 16 tokens: all the gradients by then, 4 Psi");
+    is_u64(mem.dev[ZP_MEM_PARAMS], psiv * 4 + 2 * (uint64_t)(12 * h * h), "eager, 16 tokens: one block's weight copy");
     is_u64(mem.dev[ZP_MEM_ACT], 16 * tok, "eager, 16 tokens: one block's activations (16 x %llu bytes)",
            (unsigned long long)tok);
     /* foreach Adam (torch.optim's default): at the step nothing of the
@@ -1946,7 +1954,7 @@ static void test_eager(void)
      * host: the backward stays the peak */
     zp_train sg = sh;
     sg.optim = ZP_OPT_SGD;
-    zp_mem_stage(&g2, &sg, &l3, &c, &cv, 0, &mem);
+    zp_mem_stage(&gv, &sg, &l3, &c, &cv, 0, &mem);
     is_u64((uint64_t)mem.phase, ZP_PHASE_BACKWARD, "foreach, SGD: no sqrt(v), the backward is the peak");
     zp_layout lo1 = lay(1, 1, 1, 1, 1, ZP_OFF_OPT, ZP_CKPT_NONE, 0, 1, 1);
     zp_mem_stage(&g2, &sh, &lo1, &c, &cv, 0, &mem);
@@ -1957,10 +1965,10 @@ static void test_eager(void)
      * nothing is rebuilt */
     sh.ckpt_every = 2;
     zp_layout l4 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 1);
-    zp_mem_stage(&g2, &sh, &l4, &c, &cv, 0, &mem);
+    zp_mem_stage(&gv, &sh, &l4, &c, &cv, 0, &mem);
     is_u64(mem.dev[ZP_MEM_ACT], 16 * tok, "eager, every 2nd block rebuilt: the first block's own at its backward");
     sh.ckpt_every = 0;
-    zp_mem_stage(&g2, &sh, &l4, &c, &cv, 0, &mem);
+    zp_mem_stage(&gv, &sh, &l4, &c, &cv, 0, &mem);
     is_u64(mem.dev[ZP_MEM_ACT], 16 * (uint64_t)h * 4, "eager, every block rebuilt: the first block's fp32 input");
     /* dropout (GPT-2, autocast, eager attention): the probabilities' mask,
      * 1 byte (the values product reads the bf16 copy's dropout output in
@@ -2038,6 +2046,111 @@ static void test_eager(void)
     is_u64((uint64_t)zp_layout_check(&prob, &ls), ZP_REJ_NONE, "eager: full recompute allowed");
 }
 
+/* PyTorch eager with a tied head: the word embedding's backward, the
+ * backward's last moment ("embedding").  GPT-2 widths, two blocks, one
+ * sequence of 128 tokens, fp32, every block rebuilt, so that the
+ * vocabulary's table (V h = 38.6 M values) outweighs what the blocks hold:
+ * no activation left, every gradient made (4 Psi), the word embedding's
+ * twice (the head's part in autograd's buffer, the lookup's), three times
+ * where autograd makes their sum as a new tensor (--grad-sum copy,
+ * PyTorch 1.13), and with accumulation the earlier micro-batches' .grad
+ * besides; the lookup output's gradient (4 h a token) in the buffers.  An
+ * untied head (LLaMA) has no such moment. */
+static void test_eager_embed(void)
+{
+    zp_conv cv = conv0();
+    cv.eager = cv.ce_unfused = 1;
+    cv.bwd_workspace = 1;   /* activation gradients counted (--no-bwd-workspace: none, below) */
+    zp_cluster c = cluster(1, 1);
+    int64_t L = 2, h = 768, a = 12, V = 50257, s = 128;
+    zp_model g2 = gpt(L, h, a, V, s);
+    zp_train t = train(ZP_DT_FP32, ZP_DT_FP32, 0, s);
+    t.dropout = 0;
+    t.flash = 1;
+    uint64_t psi = (uint64_t)(L * gpt_layer(h, 1) + (V + s) * h + 2 * h), wte = (uint64_t)V * (uint64_t)h * 4;
+    static const struct {
+        int copy;
+        int64_t M;
+        uint64_t tables;   /* word-embedding-sized gradients beyond the one among the 4 Psi */
+    } cs[] = {{0, 1, 1}, {1, 1, 2}, {0, 2, 2}, {1, 2, 3}};
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
+        zp_layout l = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, cs[i].M);
+        cv.grad_sum_copy = cs[i].copy;
+        zp_mem m;
+        zp_mem_stage(&g2, &t, &l, &c, &cv, 0, &m);
+        is_u64((uint64_t)m.phase, ZP_PHASE_EMBED, "tied GPT-2, 2 blocks rebuilt, 1 x 128 tokens, %s, %lld micro-batch%s: "
+               "the peak is the word embedding's backward", cs[i].copy ? "copy" : "in place", (long long)cs[i].M,
+               cs[i].M > 1 ? "es" : "");
+        is_u64(m.dev[ZP_MEM_GRADS], 4 * psi + cs[i].tables * wte, "... every gradient and %llu more of the word "
+               "embedding's", (unsigned long long)cs[i].tables);
+        is_u64(m.dev[ZP_MEM_ACT], 0, "... no activation left");
+        is_u64(m.dev[ZP_MEM_BUF], 4 * (uint64_t)s * (uint64_t)h, "... the lookup output's gradient, 4 h a token");
+        is_u64(m.dev[ZP_MEM_PARAMS], 4 * psi, "... no weight copy (fp32)");
+    }
+    {
+        zp_layout l = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 1);
+        zp_conv nw = cv;
+        nw.bwd_workspace = 0;
+        zp_mem m;
+        zp_mem_stage(&g2, &t, &l, &c, &nw, 0, &m);
+        ok(m.phase == ZP_PHASE_EMBED && m.dev[ZP_MEM_BUF] == 0, "--no-bwd-workspace: the same moment, no lookup "
+           "output's gradient");
+    }
+    /* an untied head: the lookup's gradient goes to .grad alone */
+    zp_model ll = llama(2, 768, 12, 4, 2048, 32000);
+    zp_train tl = train(ZP_DT_FP32, ZP_DT_FP32, 0, s);
+    tl.dropout = 0;
+    tl.flash = 1;
+    zp_layout l1 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 1);
+    cv.grad_sum_copy = 1;
+    zp_mem m;
+    zp_mem_stage(&ll, &tl, &l1, &c, &cv, 0, &m);
+    ok(m.phase != ZP_PHASE_EMBED, "an untied head (LLaMA): no word-embedding moment");
+    /* zplan's own accounting (not eager): none either */
+    cv.eager = 0;
+    zp_layout l2 = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 1, 1);
+    zp_mem_stage(&g2, &t, &l2, &c, &cv, 0, &m);
+    ok(m.phase != ZP_PHASE_EMBED, "zplan's own accounting (no --eager): no word-embedding moment");
+
+    /* fragmentation: a fraction of the tensors at the peak (params to
+     * buffers); under PyTorch eager with rebuilt blocks frag_rebuilt, else
+     * frag (zplan's own accounting rebuilds too, and keeps frag) */
+    cv.frag = 0.05;
+    cv.frag_rebuilt = 0.20;
+    static const struct {
+        int eager;
+        zp_ckpt ck;
+        double f;
+    } fc[] = {{1, ZP_CKPT_FULL, 0.20}, {1, ZP_CKPT_NONE, 0.05}, {0, ZP_CKPT_FULL, 0.05}, {0, ZP_CKPT_NONE, 0.05}};
+    for (size_t i = 0; i < sizeof fc / sizeof fc[0]; i++) {
+        cv.eager = fc[i].eager;
+        zp_layout lk = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, fc[i].ck, 0, 4, 1);
+        zp_mem_stage(&g2, &t, &lk, &c, &cv, 0, &m);
+        uint64_t rest = 0;
+        for (int j = 0; j < ZP_MEM_OVERHEAD; j++)
+            rest += m.dev[j];
+        is_u64(m.dev[ZP_MEM_OVERHEAD], (uint64_t)(fc[i].f * (double)rest), "%s, %s: fragmentation %.2f of the tensors",
+               fc[i].eager ? "PyTorch eager" : "zplan's own accounting", zp_ckpt_names[fc[i].ck], fc[i].f);
+    }
+    /* every 2nd block rebuilt is rebuilt blocks too; ckpt_every past the
+     * stage's blocks rebuilds none */
+    cv.eager = 1;
+    zp_layout lh = lay(1, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 0, 4, 1);
+    zp_train t2 = t;
+    t2.ckpt_every = 2;
+    zp_mem_stage(&g2, &t2, &lh, &c, &cv, 0, &m);
+    uint64_t r2 = 0;
+    for (int j = 0; j < ZP_MEM_OVERHEAD; j++)
+        r2 += m.dev[j];
+    is_u64(m.dev[ZP_MEM_OVERHEAD], (uint64_t)(0.20 * (double)r2), "PyTorch eager, every 2nd block rebuilt: 0.20");
+    t2.ckpt_every = 3;   /* 2 blocks: none is the 3rd */
+    zp_mem_stage(&g2, &t2, &lh, &c, &cv, 0, &m);
+    r2 = 0;
+    for (int j = 0; j < ZP_MEM_OVERHEAD; j++)
+        r2 += m.dev[j];
+    is_u64(m.dev[ZP_MEM_OVERHEAD], (uint64_t)(0.05 * (double)r2), "PyTorch eager, every 3rd of 2 blocks (none) rebuilt: 0.05");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -2064,5 +2177,6 @@ int main(void)
     test_fsdp_pp();
     test_lp_grads();
     test_eager();
+    test_eager_embed();
     return tap_exit();
 }

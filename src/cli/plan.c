@@ -18,7 +18,7 @@ enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
     O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM, O_BLASWS,
-    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_NVLEFF, O_GROUPC, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_Z2RS, O_NOZ2RS, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
+    O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_NVLEFF, O_GROUPC, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_GSUM, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_Z2RS, O_NOZ2RS, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
 
@@ -72,7 +72,7 @@ static const zp_opt plan_opts[] = {
     {"cuda-ctx", O_CUDACTX, "SIZE", NULL, "CUDA context per process (default: the preset's; 0 for none)", NULL},
     {"nccl-mem", O_NCCLMEM, "SIZE", NULL, "NCCL memory per communicator (default: the preset's; 0 for none)", NULL},
     {"blas-workspace", O_BLASWS, "SIZE", NULL, "PyTorch's cuBLAS workspace, held by its allocator for each of\nthe two threads that run products, counted with --framework or\n--eager (default: 32 MiB on compute capability 9.x, 10.x, 12.x,\nelse 8.125 MiB; none where the GPU's is not given) or as SIZE\ngiven here, whatever the accounting; 0 for none", NULL},
-    {"frag", O_FRAG, "F", NULL, "allocator fragmentation, fraction (default 0.05)", NULL},
+    {"frag", O_FRAG, "F", NULL, "allocator fragmentation, fraction of the tensors (default 0.05; with --eager\nand rebuilt blocks 0.20); sets both", NULL},
     {"gemm-eff", O_GEMMEFF, "F", NULL, "one matmul efficiency for every shape, fraction of dense peak\n(default: by shape, the preset's curve; 0.6 without one)", NULL},
     {"gemm-max-eff", O_GEMMMAX, "F", NULL, "the curve's ceiling (default: the preset's)", NULL},
     {"attn-eff", O_ATTNEFF, "F", NULL, "flash attention's fraction of peak (default: the preset's)", NULL},
@@ -97,6 +97,7 @@ static const zp_opt plan_opts[] = {
     {"no-param-gather-overlap", O_NOPGOVL, NULL, "", NULL, NULL},
     {"gemm-ceiling", O_GCEIL, "C", NULL, "the matmul ceiling: preset (gemm_max_efficiency; on Hopper the one sustained\nin training, fitted to llm-foundry's runs; the default) or benchmark (a short\nbenchmark's, gemm_max_efficiency_benchmark, where the preset gives one: the\nFP8 ceiling and the fa2 and cudnn attention rates in the same ratio; the\ndefault with --framework megatron)", NULL},
     {"attn-kernel", O_ATTNK, "K", NULL, "the fused attention kernel's rate: preset (the preset's fitted\nattention_efficiency; the default), fa2 (FlashAttention-2, the flash-attn\npackage: attention_efficiency_fa2) or cudnn (cuDNN's, as Transformer\nEngine runs it on Hopper: attention_efficiency_cudnn; the default with\n--framework megatron)", NULL},
+    {"grad-sum", O_GSUM, "S", NULL, "PyTorch eager (--eager): how autograd adds the two gradients of a tied head's\nweight (the head's and the embedding lookup's): inplace (into the first, which\nits buffer alone holds: recent PyTorch; the default) or copy (into a third\ntensor: PyTorch 1.13, which holds one more of the table's size at the word\nembedding's backward)", NULL},
     {"adam-impl", O_ADAMI, "I", NULL, "Adam's implementation: fused (one in-place pass: torch's fused=True, apex's,\nDeepSpeed's; the default) or foreach (torch.optim's default: sqrt(v) made\nas a new tensor, 4 bytes a parameter at the step, and about 52 more bytes\na parameter moved; the default with --framework torch)", NULL},
     {"score-grads", O_SGRAD, "G", NULL, "without flash attention, the scores' gradients a block's backward holds:\nall (every head's at once, beyond what its MLP's backward freed: Megatron's,\nDeepSpeed's and PyTorch's batched products; the default) or head (one\nhead's of one sequence at a time: zplan's engine)", NULL},
     {"pp-outputs", O_PPOUT, "O", NULL, "pipelines: what a stage keeps of each in-flight micro-batch's output until\nits backward: freed (Megatron-LM frees it once sent; the default), kept\n(whole: torch.distributed.pipelining; the default with --framework torch\nand fsdp) or sliced (its 1/tp slice: DeepSpeed's pipeline engine partitions\nit over the tensor-parallel group; the default with --framework deepspeed)", NULL},
@@ -148,7 +149,7 @@ typedef struct raw {
     const char *params, *model, *config, *gpu, *gpus, *gpn, *inter, *hostmem, *seq, *gbatch, *mbatch;
     const char *gpumem, *gputf, *hbmgbps, *nvlgbps;
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
-    const char *cudactx, *ncclmem, *blasws, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *nvleff, *groupc, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
+    const char *cudactx, *ncclmem, *blasws, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *nvleff, *groupc, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *gsum, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, z2rs, eager, ceu;
 } raw;
 
@@ -241,6 +242,7 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_ATTNK: r->attnk = v; break;
     case O_GCEIL: r->gceil = v; break;
     case O_ADAMI: r->adami = v; break;
+    case O_GSUM: r->gsum = v; break;
     case O_PPOUT: r->ppout = v; break;
     case O_SPIN: r->spin = v; break;
     case O_SGRAD: r->sgrad = v; break;
@@ -834,6 +836,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
      * (--blas-workspace overrides) */
     if (fw >= 0 || r->eager == 1)
         cv->torch_blas_ws_bytes = zp_torch_blas_ws(c->gpu.compute_cap);
+    if (r->gsum && (st = zp_parse_enum("--grad-sum", r->gsum, zp_grad_sum_names, &cv->grad_sum_copy, e)))
+        return st;
     if (r->adami && (st = zp_parse_enum("--adam-impl", r->adami, zp_adam_impl_names, &cv->adam_foreach, e)))
         return st;
     if (r->ppout && (st = zp_parse_enum("--pp-outputs", r->ppout, zp_pp_out_names, &cv->pp_out, e)))
@@ -904,6 +908,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         (r->dpovleff && (st = zp_parse_double("--dp-overlap-eff", r->dpovleff, 0, 1, &cv->dp_overlap_eff, e))) ||
         (r->hostadam && (st = zp_parse_double("--host-adam-rate", r->hostadam, 1e3, 1e15, &cv->cpu_adam_params_per_s, e))))
         return st;
+    if (r->frag)   /* one fraction, with rebuilt blocks too */
+        cv->frag_rebuilt = cv->frag;
     if (r->linkeff && !r->nvleff)   /* the user's link efficiency is NVLink's too, over the preset's */
         cv->nvlink_eff = 0.0;
     if (r->kernelus)

@@ -300,6 +300,7 @@ extern const char *const zp_grad_overlap_names[];   /* backward, after, zero3 */
 extern const char *const zp_attn_kernel_names[];    /* preset, fa2, cudnn */
 extern const char *const zp_gemm_ceiling_names[];   /* preset, benchmark */
 extern const char *const zp_adam_impl_names[];      /* fused, foreach */
+extern const char *const zp_grad_sum_names[];       /* inplace, copy */
 extern const char *const zp_pp_out_names[];         /* freed, kept, sliced */
 extern const char *const zp_sp_in_names[];          /* local, gathered (zp_train.sp_gathered) */
 extern const char *const zp_score_grads_names[];    /* all, head */
@@ -330,6 +331,9 @@ typedef struct zp_conv {
                                    * holds for each thread that runs products, two in a step (zp_torch_blas_ws;
                                    * 0: zplan's own accounting, the engine) */
     double frag;                /* allocator fragmentation, fraction of the rest */
+    double frag_rebuilt;        /* the same under PyTorch eager (eager) with rebuilt blocks, where the caching
+                                 * allocator reserved 4-29 % over the tensors' peak in replayed steps (0.20, the
+                                 * median of the first six shapes; memory.c, README "PyTorch eager") */
     uint64_t alloc_granule_bytes; /* > 0: tensors rounded up to this instead of frag (half a granule each) */
     double gemm_eff;            /* achieved fraction of dense peak in matmuls; 0: by shape, from `gemm` */
     zp_gemm_curve gemm;         /* the shape curve (used when gemm_eff is 0) */
@@ -406,6 +410,11 @@ typedef struct zp_conv {
                                  * freed before the backward, the received gradient is the backward's own
                                  * buffer: zplan's engine) instead of separate send and receive buffers
                                  * (2 x s b h beside the workspace, the default) */
+    int grad_sum_copy;          /* PyTorch eager: autograd sums two gradients of one tensor (a tied head's
+                                 * and the word embedding's lookup) into a third tensor (1: PyTorch 1.13,
+                                 * measured here) or into the first in place when its buffer holds the only
+                                 * reference (0, zp_grad_sum_names: recent PyTorch, input_buffer.cpp's
+                                 * can_accumulate_inplace); memory.c's "embedding" moment */
     int adam_foreach;           /* Adam as torch.optim runs it by default (foreach; zp_adam_impl_names): its step
                                  * makes the update's denominator sqrt(v) as a new tensor beside every moment
                                  * it reads (torch/optim/adam.py, _multi_tensor_adam: exp_avg_sq_sqrt), 4 bytes
@@ -528,9 +537,10 @@ extern const char *const zp_mem_class_names[]; /* params grads optimizer activat
  * (memory.c): the first block's backward (or, on a pipeline stage, its
  * backward's start), the loss's (its backward, or under PyTorch eager with
  * rebuilt blocks its forward), the optimizer step, the last block's
- * attention backward (PyTorch eager attention) */
-typedef enum zp_phase { ZP_PHASE_BACKWARD = 0, ZP_PHASE_LOSS, ZP_PHASE_STEP, ZP_PHASE_ATTN } zp_phase;
-extern const char *const zp_phase_names[];   /* backward loss step attention */
+ * attention backward (PyTorch eager attention), the word embedding's
+ * backward (PyTorch eager, a tied head) */
+typedef enum zp_phase { ZP_PHASE_BACKWARD = 0, ZP_PHASE_LOSS, ZP_PHASE_STEP, ZP_PHASE_ATTN, ZP_PHASE_EMBED } zp_phase;
+extern const char *const zp_phase_names[];   /* backward loss step attention embedding */
 
 /* One rank's memory, bytes per class, on the device and in host RAM.  The
  * device classes are those live at the peak (phase), so that they add up to

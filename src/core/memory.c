@@ -582,6 +582,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      *             kept through the whole backward)
      *   attention (PyTorch eager attention, last stage) the last block's
      *             softmax backward (eager_attn_bwd, below)
+     *   embedding (PyTorch eager, a tied head) the word embedding's
+     *             backward: every gradient and the table's again (below)
      * Both hold the reduce bucket and the pipeline send/recv buffers.  The
      * forward never exceeds "backward": its working set (a layer being
      * built, the gathered blocks) is a subset of it (PyTorch eager with
@@ -930,7 +932,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * head's, the final norm's, the block's but its QKV's and first
      * norm's) and every weight copy but those of the head and of the
      * block's projection and MLP (with accumulation: every gradient) */
-    uint64_t a_act = 0, a_buf = 0, a_wc = 0, a_g = 0;
+    uint64_t a_act = 0, a_buf = 0, a_wc = 0, a_g = 0, ta = 0;
     int eg_attn = 0;
     if (last && eg_x) {
         int lr = l->ckpt == ZP_CKPT_FULL && zp_ckpt_last_rebuilt(tr, Ls, l->vp);
@@ -952,12 +954,41 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
             a_g = g_loss + (tied1 ? (uint64_t)(sh->vocab_t * h) * gb : 0);
         if (eac)   /* the kept blocks' copies and, rebuilt, the last block's again; not the head's */
             a_wc = wc_loss + (lr ? 2 * lin : 0) - 2 * ((uint64_t)sh->vocab_t * (uint64_t)h + (uint64_t)lw);
-        uint64_t ta = a_act + a_buf + a_wc + a_g;
+        ta = a_act + a_buf + a_wc + a_g;
         eg_attn = ta > tl && ta > tb;
+    }
+    /* PyTorch eager with a tied head (GPT-2's), one micro-batch in flight,
+     * DDP-like states: the backward's last moment, the word embedding's.
+     * Every activation and weight copy is gone and every other gradient
+     * made; the word embedding's gradient is there twice: the head's part,
+     * which waited in autograd's buffer, and the lookup's, which autograd
+     * adds to it, in place where the buffer holds the only reference
+     * (recent PyTorch: input_buffer.cpp's can_accumulate_inplace) or into a
+     * third tensor (--grad-sum copy: PyTorch 1.13, which sums two dense
+     * gradients out of place); with accumulation the .grad of the earlier
+     * micro-batches besides, to which the sum is then added.  Beside them
+     * the lookup output's gradient (r h a token).  It is the peak where the
+     * activations are small beside the vocabulary's table: rebuilt blocks,
+     * short sequences (GPT-2 125 M, 1 x 1024 tokens, every block rebuilt:
+     * 6 of its word embedding's size at the peak of PyTorch 1.13's log,
+     * scripts/eager-check.py) */
+    uint64_t e_buf = 0, e_g = 0;
+    int eg_emb = 0;
+    if (k == 0 && tied1 && eg_act && eg_one && l->zero <= 1 && !off_opt && !off_par) {
+        uint64_t wte = (uint64_t)sh->vocab_t * (uint64_t)m->hidden * gb, ec, er;
+        zp_eager_bytes(tr, &ec, &er);
+        e_buf = both - ws + (cv->bwd_workspace ? er * (uint64_t)(tr->seq / zp_cp(l)) * (uint64_t)l->micro_batch *
+                                                     (uint64_t)m->hidden
+                                               : 0);   /* (--no-bwd-workspace: no activation gradient) */
+        e_g = g_all + wte * ((eg_nograd ? 1u : 2u) + (cv->grad_sum_copy ? 1u : 0u));
+        uint64_t te = e_buf + e_g;
+        eg_emb = te > tb && (!last || te > tl) && (!eg_attn || te > ta);
     }
     stage_moment mo;   /* the moment taken */
     if (eg_start)
         mo = (stage_moment){ZP_PHASE_BACKWARD, act, both, wc_loss, 0};
+    else if (eg_emb)
+        mo = (stage_moment){ZP_PHASE_EMBED, 0, e_buf, 0, e_g};
     else if (eg_attn)
         mo = (stage_moment){ZP_PHASE_ATTN, a_act, a_buf, a_wc, a_g};
     else if (last && tl >= tb)
@@ -998,11 +1029,17 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
      * device thread, which runs the backward; every moment has both */
     dv[ZP_MEM_BUF] += 2 * cv->torch_blas_ws_bytes;
 
-    /* overhead */
+    /* overhead.  Fragmentation: what PyTorch's caching allocator reserves
+     * beyond the tensors, a fraction of them.  Replayed over three steps of
+     * transformers models (scripts/eager-check.py --allocator): 2-9 % with
+     * every block's activations kept, and 4-29 % with blocks rebuilt, where
+     * the tensors shrink but not the blocks the logits, the gradients and
+     * the moments leave cut up between steps (frag_rebuilt, 20 %) */
+    double frag = eg_act && l->ckpt == ZP_CKPT_FULL && zp_ckpt_blocks(tr, 1, Ls, l->vp) > 0 ? cv->frag_rebuilt : cv->frag;
     uint64_t rest = dv[0] + dv[1] + dv[2] + dv[3] + dv[4];
     dv[ZP_MEM_OVERHEAD] = cv->cuda_ctx_bytes + cv->cublas_bytes +
                           (uint64_t)nccl_communicators(m, l) * cv->nccl_comm_bytes +
-                          (uint64_t)(cv->frag * (double)rest) + rounding(m, tr, l, cv, k, out->phase == ZP_PHASE_STEP);
+                          (uint64_t)(frag * (double)rest) + rounding(m, tr, l, cv, k, out->phase == ZP_PHASE_STEP);
 
     out->dev_total = out->host_total = 0;
     for (int i = 0; i < ZP_MEM_NCLASS; i++) {
@@ -1092,6 +1129,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->cublas_bytes = gpu->cublas_bytes;
     c->torch_blas_ws_bytes = 0;   /* zplan's own accounting; PyTorch's frameworks and --eager: plan.c */
     c->frag = 0.05;
+    c->frag_rebuilt = 0.20;
     c->alloc_granule_bytes = 0;
     /* matmul efficiency: by shape where the preset gives the curve (its SM
      * count and ceiling; README "GEMM efficiency by shape"), else a constant */
@@ -1131,6 +1169,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->eager = 0;
     c->ce_unfused = 0;
     c->adam_foreach = 0;
+    c->grad_sum_copy = 0;
     c->pp_out = ZP_PPOUT_FREED;
     c->score_grads = ZP_SGRAD_ALL;
     c->lp_grads = 0;
@@ -1162,7 +1201,7 @@ void zp_conv_apply_gpu(zp_conv *c, const zp_gpu *gpu)
         c->cpu_adam_params_per_s = gpu->host_adam_params_per_s;
     if (gpu->alloc_granule_bytes > 0) {   /* a measured allocator: rounding per tensor, not a fraction */
         c->alloc_granule_bytes = gpu->alloc_granule_bytes;
-        c->frag = 0;
+        c->frag = c->frag_rebuilt = 0;
     }
 }
 

@@ -198,11 +198,12 @@ const char *const zp_grad_overlap_names[] = {"backward", "after", "zero3", NULL}
 const char *const zp_attn_kernel_names[] = {"preset", "fa2", "cudnn", NULL};
 const char *const zp_gemm_ceiling_names[] = {"preset", "benchmark", NULL};
 const char *const zp_adam_impl_names[] = {"fused", "foreach", NULL};
+const char *const zp_grad_sum_names[] = {"inplace", "copy", NULL};
 const char *const zp_pp_out_names[] = {"freed", "kept", "sliced", NULL};
 const char *const zp_sp_in_names[] = {"local", "gathered", NULL};
 const char *const zp_score_grads_names[] = {"all", "head", NULL};
 const char *const zp_rc_module_names[] = {"core_attn", "mlp", "layernorm", NULL};
-const char *const zp_phase_names[] = {"backward", "loss", "step", "attention", NULL};
+const char *const zp_phase_names[] = {"backward", "loss", "step", "attention", "embedding", NULL};
 const char *const zp_mem_class_names[] = {"params", "grads", "optimizer", "activations", "buffers", "overhead", NULL};
 const char *const zp_coll_kind_names[] = {"all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce",
                                           "send/recv", "host-to-device", "device-to-host", NULL};

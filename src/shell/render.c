@@ -278,6 +278,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                 strcmp(S(ch, "peak_phase"), "loss") == 0   ? "the loss (its backward, or its forward)"
                 : strcmp(S(ch, "peak_phase"), "step") == 0      ? "the optimizer step"
                 : strcmp(S(ch, "peak_phase"), "attention") == 0 ? "the last block's attention backward"
+                : strcmp(S(ch, "peak_phase"), "embedding") == 0 ? "the word embedding's backward, its tied gradient summed"
                                                                   : "the first block's backward");
         memory_table(out, ch, cap, u, 1);
         fprintf(out, "  host RAM per node: %s of %s\n", bytes(a, sizeof a, zp_jnum(ch, "host_memory_bytes"), u),

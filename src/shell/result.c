@@ -130,6 +130,7 @@ static const zp_field conv_f[] = {
     {"cublas_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 1, 0},
     {"torch_blas_workspace_bytes", ZP_F_INT, 0, P2(53), NULL, NULL, 1, 0},   /* absent before: not counted */
     {"fragmentation", ZP_F_NUM, 0, 1, NULL, NULL, 0, 0},
+    {"fragmentation_rebuilt", ZP_F_NUM, 0, 1, NULL, NULL, 1, 0},   /* absent before: fragmentation's */
     {"alloc_granule_bytes", ZP_F_INT, 0, P2(40), NULL, NULL, 1, 0},
     {"gemm_efficiency", ZP_F_NUM, 1e-3, 1, NULL, NULL, 0, 0},
     {"gemm_by_shape", ZP_F_OBJ, 0, 0, NULL, shape_f, 1, 0},
@@ -151,6 +152,7 @@ static const zp_field conv_f[] = {
     {"attention_kernel", ZP_F_STR, 0, 0, zp_attn_kernel_names, NULL, 1, 0},   /* absent before: preset */
     {"gemm_ceiling", ZP_F_STR, 0, 0, zp_gemm_ceiling_names, NULL, 1, 0},      /* absent before: preset */
     {"adam_impl", ZP_F_STR, 0, 0, zp_adam_impl_names, NULL, 1, 0},            /* absent before: fused */
+    {"grad_sum", ZP_F_STR, 0, 0, zp_grad_sum_names, NULL, 1, 0},   /* absent before: inplace (its moment new then) */
     {"pp_outputs", ZP_F_STR, 0, 0, zp_pp_out_names, NULL, 1, 0},              /* absent before: freed */
     {"sp_inputs", ZP_F_STR, 0, 0, zp_sp_in_names, NULL, 1, 0},                /* absent before: local */
     {"score_grads", ZP_F_STR, 0, 0, zp_score_grads_names, NULL, 1, 0},        /* absent before: head */
@@ -511,6 +513,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddNumberToObject(cvo, "cublas_bytes", (double)cv->cublas_bytes);
     cJSON_AddNumberToObject(cvo, "torch_blas_workspace_bytes", (double)cv->torch_blas_ws_bytes);
     cJSON_AddNumberToObject(cvo, "fragmentation", cv->frag);
+    cJSON_AddNumberToObject(cvo, "fragmentation_rebuilt", cv->frag_rebuilt);
     cJSON_AddNumberToObject(cvo, "alloc_granule_bytes", (double)cv->alloc_granule_bytes);
     /* by shape: the curve's ceiling, and the curve */
     cJSON_AddNumberToObject(cvo, "gemm_efficiency", cv->gemm_eff > 0 ? cv->gemm_eff : cv->gemm.eff_max);
@@ -543,6 +546,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(cvo, "attention_kernel", zp_attn_kernel_names[cv->attn_kernel]);
     cJSON_AddStringToObject(cvo, "gemm_ceiling", zp_gemm_ceiling_names[cv->gemm_bench]);
     cJSON_AddStringToObject(cvo, "adam_impl", zp_adam_impl_names[cv->adam_foreach]);
+    cJSON_AddStringToObject(cvo, "grad_sum", zp_grad_sum_names[cv->grad_sum_copy]);
     cJSON_AddStringToObject(cvo, "pp_outputs", zp_pp_out_names[cv->pp_out]);
     cJSON_AddStringToObject(cvo, "sp_inputs", zp_sp_in_names[pb->train.sp_gathered ? 1 : 0]);
     cJSON_AddStringToObject(cvo, "score_grads", zp_score_grads_names[cv->score_grads]);
@@ -1163,6 +1167,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->conv.zero3_regather_all = strcmp(zp_jstr(cv, "zero3_regather"), "blocks") != 0;
     pb->conv.bucket_elems = (int64_t)zp_jnum(cv, "bucket_elems");
     pb->conv.frag = zp_jnum(cv, "fragmentation");
+    pb->conv.frag_rebuilt = zp_jobj(cv, "fragmentation_rebuilt") ? zp_jnum(cv, "fragmentation_rebuilt") : pb->conv.frag;
     pb->conv.torch_blas_ws_bytes = (uint64_t)zp_jnum(cv, "torch_blas_workspace_bytes");   /* absent before: 0 */
     pb->conv.alloc_granule_bytes = (uint64_t)zp_jnum(cv, "alloc_granule_bytes");
     pb->conv.gemm_eff = zp_jnum(cv, "gemm_efficiency");
@@ -1204,6 +1209,8 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
         pb->conv.gemm_bench = zp_name_index(zp_jstr(cv, "gemm_ceiling"), zp_gemm_ceiling_names);
     if (zp_jobj(cv, "adam_impl"))
         pb->conv.adam_foreach = zp_name_index(zp_jstr(cv, "adam_impl"), zp_adam_impl_names);
+    if (zp_jobj(cv, "grad_sum"))
+        pb->conv.grad_sum_copy = zp_name_index(zp_jstr(cv, "grad_sum"), zp_grad_sum_names);
     if (zp_jobj(cv, "pp_outputs"))
         pb->conv.pp_out = zp_name_index(zp_jstr(cv, "pp_outputs"), zp_pp_out_names);
     pb->train.sp_gathered = zp_jobj(cv, "sp_inputs") && zp_name_index(zp_jstr(cv, "sp_inputs"), zp_sp_in_names) == 1;
