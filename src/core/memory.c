@@ -982,7 +982,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
                                                : 0);   /* (--no-bwd-workspace: no activation gradient) */
         e_g = g_all + wte * ((eg_nograd ? 1u : 2u) + (cv->grad_sum_copy ? 1u : 0u));
         uint64_t te = e_buf + e_g;
-        eg_emb = te > tb && (!last || te > tl) && (!eg_attn || te > ta);
+        eg_emb = te > tb && te > tl && (!eg_attn || te > ta);   /* (tied1: one stage, the last) */
     }
     stage_moment mo;   /* the moment taken */
     if (eg_start)
