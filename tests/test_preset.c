@@ -302,6 +302,10 @@ static void hf_fields(void)
         /* a window does not change the count */
         {"mistral sliding_window", "{\"model_type\":\"mistral\"," SHAPE_ ",\"sliding_window\":32}", NULL, 0},
         {"qwen2 q/k/v biases", "{\"model_type\":\"qwen2\"," SHAPE_ "}", NULL, 2 * (64 + 2 * 16)},
+        /* Phi-3: LLaMA's count (fused QKV and gate-up are the same weights); its window changes none */
+        {"phi3", "{\"model_type\":\"phi3\"," SHAPE_ ",\"sliding_window\":32}", NULL, 0},
+        /* no attention_bias key in Phi3Config: not read, no bias */
+        {"phi3 ignores attention_bias", "{\"model_type\":\"phi3\"," SHAPE_ ",\"attention_bias\":true}", NULL, 0},
         {"MoE experts", "{\"model_type\":\"mixtral\"," SHAPE_ ",\"num_local_experts\":4}", "num_local_experts", 0},
         {"Qwen2-MoE experts", "{" LLAMA_ ",\"num_experts\":60}", "num_experts", 0},
         {"DeepSeek experts", "{" LLAMA_ ",\"n_routed_experts\":64}", "n_routed_experts", 0},
@@ -526,6 +530,40 @@ static void model_presets(void)
         ok(st == ZP_OK && zp_model_params(&x) == exact[i].params, "preset %s: %llu parameters, by hand (got %llu%s%s)",
            exact[i].name, (unsigned long long)exact[i].params,
            st == ZP_OK ? (unsigned long long)zp_model_params(&x) : 0ULL, st ? ": " : "", st ? xe.msg : "");
+    }
+    /* model_type phi3, from the sizes of microsoft/Phi-3-mini-4k-instruct's
+     * and microsoft/phi-4's config.json, by hand as above:
+     *   Phi-3-mini: 2 x 32064 x 3072 (untied) = 197,001,216; a block 3072 x
+     *     9216 (QKV) + 3072^2 (o) + 3 x 3072 x 8192 + 6144 = 113,252,352,
+     *     x 32 = 3,624,075,264; + 3072 = 3,821,079,552 (the model card's
+     *     3.8B)
+     *   Phi-4: 2 x 100352 x 5120 = 1,027,604,480; a block 5120 x (5120 +
+     *     2 x 10 x 128) + 5120^2 + 3 x 5120 x 17920 + 10240 = 340,797,440,
+     *     x 40 = 13,631,897,600; + 5120 = 14,659,507,200 (the card's 14B) */
+    static const struct {
+        const char *name, *json;
+        int64_t params;
+    } phi3[] = {
+        {"Phi-3-mini", "{\"model_type\":\"phi3\",\"hidden_size\":3072,\"intermediate_size\":8192,"
+                       "\"num_attention_heads\":32,\"num_hidden_layers\":32,\"num_key_value_heads\":32,"
+                       "\"vocab_size\":32064,\"max_position_embeddings\":4096,\"sliding_window\":2047,"
+                       "\"tie_word_embeddings\":false,\"hidden_act\":\"silu\"}",
+         3821079552LL},
+        {"Phi-4", "{\"model_type\":\"phi3\",\"hidden_size\":5120,\"intermediate_size\":17920,"
+                  "\"num_attention_heads\":40,\"num_hidden_layers\":40,\"num_key_value_heads\":10,"
+                  "\"vocab_size\":100352,\"max_position_embeddings\":16384}",
+         14659507200LL},
+    };
+    for (size_t i = 0; i < sizeof phi3 / sizeof phi3[0]; i++) {
+        zp_model x;
+        zp_err xe = {0};
+        zp_status st = zp_model_from_json(phi3[i].json, "config.json", &x, &xe);
+        ok(st == ZP_OK && zp_model_params(&x) == phi3[i].params, "%s (phi3): %llu parameters, by hand (got %llu%s%s)",
+           phi3[i].name, (unsigned long long)phi3[i].params, st == ZP_OK ? (unsigned long long)zp_model_params(&x) : 0ULL,
+           st ? ": " : "", st ? xe.msg : "");
+        if (i == 0)
+            ok(st == ZP_OK && x.window == 2047 && !x.tied && x.mlp == ZP_MLP_SWIGLU && x.norm == ZP_NORM_RMSNORM,
+               "Phi-3-mini: its 2047-key window on every layer, untied, SwiGLU, RMSNorm");
     }
     zp_model m;
     zp_err e = {0};

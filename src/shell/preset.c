@@ -288,6 +288,11 @@ static const hf_arch hf_archs[] = {
     {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0},
     {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0},
     {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1, 0},
+    /* Phi-3 and Phi-4 (model_type phi3): LLaMA's blocks with Q, K, V as one
+     * product and gate and up as one (the same weights), no biases, untied,
+     * a window on every layer where sliding_window is given (transformers'
+     * Phi3Config and Phi3Attention) */
+    {"phi3",      GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0},
     {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0},
     {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1, 0},
     {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0},
