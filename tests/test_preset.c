@@ -565,6 +565,28 @@ static void model_presets(void)
             ok(st == ZP_OK && x.window == 2047 && !x.tied && x.mlp == ZP_MLP_SWIGLU && x.norm == ZP_NORM_RMSNORM,
                "Phi-3-mini: its 2047-key window on every layer, untied, SwiGLU, RMSNorm");
     }
+    /* the window: Mistral's and Phi-3's wherever sliding_window is given;
+     * Qwen2's only with use_sliding_window true, its class's default false
+     * (Qwen2Config: use_sliding_window=False, sliding_window=4096) */
+#define WSHAPE "\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":8,\"intermediate_size\":128,\"vocab_size\":100"
+    static const struct {
+        const char *json;
+        int64_t window;
+    } win[] = {
+        {"{\"model_type\":\"mistral\"," WSHAPE ",\"sliding_window\":32}", 32},
+        {"{\"model_type\":\"phi3\"," WSHAPE ",\"sliding_window\":32}", 32},
+        {"{\"model_type\":\"qwen2\"," WSHAPE ",\"sliding_window\":32}", 0},
+        {"{\"model_type\":\"qwen2\"," WSHAPE ",\"sliding_window\":32,\"use_sliding_window\":true}", 32},
+        {"{\"model_type\":\"qwen2\"," WSHAPE ",\"sliding_window\":32,\"use_sliding_window\":false}", 0},
+    };
+    for (size_t i = 0; i < sizeof win / sizeof win[0]; i++) {
+        zp_model x;
+        zp_err xe = {0};
+        zp_status st = zp_model_from_json(win[i].json, "config.json", &x, &xe);
+        ok(st == ZP_OK && x.window == win[i].window, "window %lld read from %s (got %lld%s%s)", (long long)win[i].window,
+           win[i].json, st == ZP_OK ? (long long)x.window : -1LL, st ? ": " : "", st ? xe.msg : "");
+    }
+#undef WSHAPE
     zp_model m;
     zp_err e = {0};
     ok(zp_model_preset("LLaMA2-7B", &m, &e) == ZP_OK, "preset names are case-insensitive");

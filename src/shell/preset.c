@@ -270,7 +270,8 @@ typedef struct hf_arch {
     zp_block block;
     int64_t pos_extra;  /* learned position rows beyond max_position_embeddings (OPT's offset 2) */
     int64_t head_dim;   /* head_dim default (GemmaConfig: 256); 0: h / a */
-    int window_keys;    /* reads sliding_window (Mistral, Qwen2) */
+    int window_keys;    /* reads sliding_window (Mistral, Phi-3); 2: only where use_sliding_window is
+                         * true, its default false (Qwen2Config) */
     int attn_bias_key;  /* reads attention_bias (and mlp_bias: LLaMA family, GPT-NeoX) */
     int64_t pos_rows;   /* a learned table's rows when the config gives none: the class's default
                          * (GPT2Config n_positions 1024, OPTConfig max_position_embeddings 2048) */
@@ -286,7 +287,7 @@ static const hf_arch hf_archs[] = {
     {"llama",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1, 0},
     {"mistral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0},
     {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0},
-    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0},
+    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  2,  0, 0},
     {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1, 0},
     /* Phi-3 and Phi-4 (model_type phi3): LLaMA's blocks with Q, K, V as one
      * product and gate and up as one (the same weights), no biases, untied,
@@ -387,7 +388,8 @@ static zp_status refuse_unmodelled(const cJSON *j, const char *where, const char
 }
 
 /* The sliding window: sliding_window (null: none); Qwen2 only with
- * use_sliding_window, and on the layers from max_window_layers up, so a
+ * use_sliding_window true (Qwen2Config's default is false, whatever
+ * sliding_window says), and on the layers from max_window_layers up, so a
  * window on some layers only is refused; layer_types, where given, must
  * name one kind for every layer. */
 static zp_status window_field(const cJSON *j, const char *where, const hf_arch *ar, int64_t layers, int64_t *out,
@@ -400,7 +402,7 @@ static zp_status window_field(const cJSON *j, const char *where, const hf_arch *
     if (!ar->window_keys)
         return ZP_OK;
     if ((st = int_field(j, where, k_win, 1, INT64_C(1) << 40, 0, out, e)) ||
-        (st = bool_field(j, where, "use_sliding_window", 1, &use, e)))
+        (st = bool_field(j, where, "use_sliding_window", ar->window_keys != 2, &use, e)))
         return st;
     if (!use)
         *out = 0;
