@@ -182,7 +182,9 @@ def measure(torch, transformers, s):
         kv = torch.zeros(s["micro_batch"], kvh, s["seq"], hd, device="cuda", dtype=dt)
         try:
             with only_flash():
-                idx = torch._fused_sdp_choice(q, kv, kv, None, 0.0, True, None, kvh != heads)
+                # (scale and enable_gqa are keyword-only in its schema:
+                # passed by position they raise TypeError)
+                idx = torch._fused_sdp_choice(q, kv, kv, None, 0.0, True, scale=None, enable_gqa=kvh != heads)
             from torch.nn.attention import SDPBackend
             sdpa_backend = SDPBackend(idx).name.lower()
         except Exception as e:   # a PyTorch without the function, or none of the kernels
@@ -361,6 +363,11 @@ def isolated(out, per_shape_s=90):
     except ImportError as e:
         sys.stderr.write("torch-memory: %s (needs PyTorch and transformers)\n" % e)
         return 2
+    if torch.cuda.is_initialized():
+        # a CUDA context made before the fork is unusable in the children:
+        # every shape would fail, and say so only as a CUDA error
+        sys.stderr.write("torch-memory: CUDA was initialised before the shapes' processes were forked\n")
+        return 1
     n = measured = 0
     with open(out, "w") as f, tempfile.TemporaryDirectory() as tmp:
         for s in shapes():
@@ -397,7 +404,10 @@ def isolated(out, per_shape_s=90):
             f.write(lines[0] + "\n")
             f.flush()
             n += 1
-            measured += "peak_allocated" in lines[0]
+            try:   # (a record, not an error whose traceback quotes the key)
+                measured += "peak_allocated" in json.loads(lines[0])
+            except ValueError:
+                pass
             print("torch-memory: %-30s %.1f s" % (s["name"], time.time() - t0), flush=True)
     print("torch-memory: %d shapes into %s" % (n, out), flush=True)
     # none measured (no GPU): a failure, as --only says it
@@ -411,7 +421,10 @@ def main_one(torch, transformers, only, out):
         sys.stderr.write("torch-memory: no GPU\n")
         return 2
     meta = {"torch": torch.__version__, "transformers": transformers.__version__,
-            "gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda}
+            "gpu": torch.cuda.get_device_name(0), "cuda": torch.version.cuda,
+            # the caching allocator's settings change the reserved bytes
+            "alloc_conf": {k: os.environ[k] for k in ("PYTORCH_CUDA_ALLOC_CONF", "PYTORCH_ALLOC_CONF")
+                           if k in os.environ}}
     with open(out, "w") as f:
         for s in shapes():
             if s["name"] != only:
