@@ -465,7 +465,10 @@ static int lt_bias_gemm(ze_dev *d, float *out, const float *inp, const float *w,
                         int OC)
 {
     cu_row *r = row(d);
-    if (!r->lt || IC <= 0)
+    /* (a bias under 16 bytes' alignment goes the cuBLAS way: cuBLASLt's
+     * bias epilogue has no alignment preference to refuse it by, and a
+     * misaligned read there would fault, sticky, rather than refuse) */
+    if (!r->lt || IC <= 0 || align_of(bias) < 16)
         return 0;
     lt_plan *p = lt_plan_of(d, 1, OC, N, IC, w, inp, bias, out);
     if (!p || !p->ok)

@@ -712,6 +712,11 @@ __global__ void __launch_bounds__(TC_TPB) k_flash_tc_fwd(float *out, float *lse,
                     pr[c] = tc_cvt<T16>(p);
                 }
                 ps += __shfl_xor_sync(0xffffffffu, ps, 1); /* (both lanes have read sM[i]) */
+                /* a shuffle orders the lanes in practice but not for
+                 * compute-sanitizer's racecheck (tests/gpu.sh), which
+                 * counts only a barrier between the odd lane's read of
+                 * sM[i] and the even lane's write */
+                __syncwarp();
                 if (!(lane & 1))
                     sL[i] = sL[i] * al + ps, sM[i] = mn;
                 for (int d = lane & 1; d < hs; d += 2)
