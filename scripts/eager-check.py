@@ -7,7 +7,8 @@ A GPT-2 and a LLaMA model, small, are written here op for op as Hugging Face
 transformers writes them (GPT2Attention's eager path with its causal mask,
 Conv1D's addmm, NewGELUActivation written out; LlamaRMSNorm, rotary
 positions, repeat_kv, the SiLU MLP; ForCausalLMLoss's .float() and
-cross_entropy), in three precisions: fp32, a bf16 model (model.to(bfloat16)),
+cross_entropy), and the LLaMA with Qwen3's q_norm and k_norm (an RMSNorm on
+each head of Q and K before the rotation), in three precisions: fp32, a bf16 model (model.to(bfloat16)),
 and CUDA's autocast, whose casts are written out as its lists say (the
 matmuls in bf16 on copies, the weights' copies cached for the forward;
 pow, rsqrt, layer_norm and softmax in fp32): CPU autocast has other lists.
@@ -233,7 +234,7 @@ def replay(events):
     return peak, c.peak_reserved
 
 # the two models: (kind, layers, hidden, heads, kv heads, ffn, vocab); b x s tokens
-MODELS = [("gpt2", 2, 64, 4, 4, 256, 1000), ("llama", 2, 64, 4, 2, 176, 1000)]
+MODELS = [("gpt2", 2, 64, 4, 4, 256, 1000), ("llama", 2, 64, 4, 2, 176, 1000), ("qwen3", 2, 64, 4, 2, 176, 1000)]
 # the traffic check also holds other widths, and LLaMA without grouped heads
 TRAFFIC_MODELS = MODELS + [("gpt2", 3, 96, 3, 3, 384, 1500), ("llama", 3, 96, 6, 6, 256, 1500)]
 BATCH, SEQ = 4, 128
@@ -243,7 +244,7 @@ BATCH, SEQ = 4, 128
 # attention backward (its softmax's), not the loss's
 # (one sequence: GPT-2's product folds its heads' values as a view of the
 # QKV output, which stays; two: it copies them, and the copy goes)
-LONG_MODELS = [("gpt2", 2, 64, 4, 4, 256, 200), ("llama", 2, 64, 4, 2, 176, 200)]
+LONG_MODELS = [("gpt2", 2, 64, 4, 4, 256, 200), ("llama", 2, 64, 4, 2, 176, 200), ("qwen3", 2, 64, 4, 2, 176, 200)]
 LONG_SHAPES = [(1, 512), (2, 384)]
 MODES = ["fp32", "bf16", "autocast"]
 # the widths of torch-memory.py's models: (kind, layers, hidden, heads, kv heads, ffn, vocab)
@@ -492,8 +493,11 @@ def build(torch, F):
 
         def one(x, mask, L):
             y = rms(x, L["n1"])
-            q = rotate(cs.linear(y, L["wq"]).view(b, s, a, d).transpose(1, 2), cos, sin)
-            k = rotate(cs.linear(y, L["wk"]).view(b, s, g, d).transpose(1, 2), cos, sin)
+            q, k = cs.linear(y, L["wq"]).view(b, s, a, d), cs.linear(y, L["wk"]).view(b, s, g, d)
+            if "qn" in L:   # Qwen3's q_norm and k_norm: each head's d values, before the rotation
+                q, k = rms(q, L["qn"]), rms(k, L["kn"])
+            q = rotate(q.transpose(1, 2), cos, sin)
+            k = rotate(k.transpose(1, 2), cos, sin)
             v = cs.linear(y, L["wv"]).view(b, s, g, d).transpose(1, 2)
             if flash:   # SDPA: autocast's casts, grouped heads in the kernel (enable_gqa)
                 o = Sdpa.apply(cs.low(q), cs.low(k), cs.low(v)).transpose(1, 2).contiguous().reshape(b, s, h)
@@ -536,8 +540,12 @@ def build(torch, F):
             return P
         kv = g * (h // a)
         P = {"emb": r(V, h)}
-        P["layers"] = [{"wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h), "wg": r(f, h), "wu": r(f, h),
-                        "wd": r(h, f), "n1": one(h), "n2": one(h)} for _ in range(layers)]
+        # (Qwen3: its attention's q_norm and k_norm after o_proj, as its
+        # module makes them)
+        P["layers"] = [dict({"wq": r(h, h), "wk": r(kv, h), "wv": r(kv, h), "wo": r(h, h)},
+                            **({"qn": one(h // a), "kn": one(h // a)} if kind == "qwen3" else {}),
+                            **{"wg": r(f, h), "wu": r(f, h), "wd": r(h, f), "n1": one(h), "n2": one(h)})
+                       for _ in range(layers)]
         P["nf"], P["head"] = one(h), r(V, h)
         return P
 
@@ -694,9 +702,11 @@ def zplan_json(zp, kind, layers, h, a, g, f, V, mode, tmp, flash=False, ckpt="no
     """zplan's JSON for the model, one micro-batch on one GPU, PyTorch eager"""
     cfg = ({"model_type": "gpt2", "n_layer": layers, "n_embd": h, "n_head": a, "n_inner": f, "vocab_size": V,
             "n_positions": SEQ} if kind == "gpt2" else
-           {"model_type": "llama", "num_hidden_layers": layers, "hidden_size": h, "num_attention_heads": a,
+           {"model_type": kind, "num_hidden_layers": layers, "hidden_size": h, "num_attention_heads": a,
             "num_key_value_heads": g, "intermediate_size": f, "vocab_size": V, "max_position_embeddings": SEQ,
             "tie_word_embeddings": False, "hidden_act": "silu"})
+    if kind == "qwen3":
+        cfg["head_dim"] = h // a   # (Qwen3Config's default is 128)
     path = os.path.join(tmp, kind + ".json")
     with open(path, "w") as fh:
         json.dump(cfg, fh)

@@ -194,10 +194,10 @@ ok $rc "models exits 0"
 missing=
 for m in gpt2-small gpt2-medium gpt2-large gpt2-xl gpt3-1.3b gpt3-6.7b gpt3-13b gpt3-175b opt-175b bloom-176b \
     llama2-7b llama2-13b llama2-70b llama3-8b llama3-70b llama3-405b chatglm-6b t5-decoder-9.8b cpm2-decoder-7.4b \
-    llama3.2-1b llama3.2-3b mistral-7b qwen2.5-7b gemma-7b; do
+    llama3.2-1b llama3.2-3b mistral-7b qwen2.5-7b qwen3-8b gemma-7b; do
     grep -q "^$m " "$outf" || missing="$missing $m"
 done
-is "$missing" "" "models lists the 24 presets"
+is "$missing" "" "models lists the 25 presets"
 
 zp gpus
 ok $rc "gpus exits 0"
@@ -246,7 +246,7 @@ jok "$outf" '.model | .ffn == 4 * .hidden and .layers == 12 and .hidden == 768 a
 # model's module shapes, through the command line and its JSON answer
 for pair in falcon-7b:6921720704 gemma-7b:8537680896 qwen2-7b:7615616512 gpt-j-6b:6050882784 \
     gpt-neox-20b:20554567680 phi-2:2779683840 opt-6.7b:6658473984 bloom-7b1:7069016064 \
-    mistral-7b-v0.1:7241732096; do
+    mistral-7b-v0.1:7241732096 qwen3-8b:8190735360; do
     zp --config "$D/hf/${pair%%:*}.json" --json --no-store
     ok $rc "--config ${pair%%:*} exits 0" || show_run
     jok "$outf" ".model.params == ${pair#*:}" "--config ${pair%%:*}: ${pair#*:} parameters (hand count of the published shapes)"
@@ -254,6 +254,18 @@ done
 zp --config "$D/hf/falcon-7b.json" --json --no-store
 jok "$outf" '.model | .kv_heads == 1 and .block == "parallel" and .position == "rotary" and .qkv_bias == false' \
     "--config falcon-7b: multi-query (1 KV head), parallel attention+MLP, rotary, no biases"
+# Qwen3's Q and K head norms: in the answer, the model line, and read back
+# from a stored run (a run stored before them reads as without: absent)
+zp --config "$D/hf/qwen3-8b.json" --json --db "$tmp/qk.db"
+jok "$outf" '.model | .qk_norm == true and .qkv_bias == false and .head_dim == 128 and .sliding_window == 0' \
+    "--config qwen3-8b: Q/K head norms, no biases, head_dim 128, no window (use_sliding_window false)"
+zp show "$(jq .run_id "$outf")" --db "$tmp/qk.db" --json
+jok "$outf" '.model.qk_norm == true and .model.params == 8190735360' "a stored Qwen3 run reads its Q/K head norms back"
+zp show "$(jq .run_id "$outf")" --db "$tmp/qk.db"
+grep -q 'Q/K head norms' "$outf"
+ok $? "zplan show: the model line names the Q/K head norms" || show_run
+zp --config "$D/hf/qwen2-7b.json" --json --no-store
+jok "$outf" '.model.qk_norm == false' "--config qwen2-7b: no Q/K head norms"
 zp --config "$D/hf/gemma-7b.json" --no-store
 grep -q 'head_dim 256' "$outf"
 ok $? "--config gemma-7b: the model line shows head_dim 256" || show_run

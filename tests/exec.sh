@@ -456,6 +456,18 @@ ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q 'engine builds
     "exec of a BLOOM plan: refused (exit 2), naming ALiBi" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
     "the refused BLOOM execution leaves no row"
+# Qwen3's Q and K head norms are named likewise, read back from the stored run
+cat >"$tmp/qwen3-tiny.json" <<'EOF2'
+{"model_type": "qwen3", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+ "num_key_value_heads": 2, "head_dim": 16, "intermediate_size": 128, "vocab_size": 256,
+ "max_position_embeddings": 64}
+EOF2
+"$ZPLAN" --config "$tmp/qwen3-tiny.json" --gpus 2 --dp 2 --seq 64 --global-batch 4 --db "$DB" --json >"$tmp/qwen3.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/qwen3.json")" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "norms on Q's and K's heads" "$errf"; echo $?)" \
+    "exec of a Qwen3 plan: refused (exit 2), naming its Q/K head norms" || diag "rc=$rc $err"
+is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
+    "the refused Qwen3 execution leaves no row"
 
 # refused before anything is written, and in one line: a plan file is
 # planned without recording until all is checked (a wrong --np, cp not dividing the sequence,

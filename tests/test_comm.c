@@ -842,6 +842,37 @@ static void test_sp_gathered_norms(void)
     }
 }
 
+/* Q's and K's head norms (Qwen3): every tp rank holds them whole and
+ * makes their gradients from its own heads, summed over tp once a step
+ * (per micro-batch at ZeRO-2/3), with or without sp: 4 layers x 2 d
+ * (h 1024 / 16 heads: d = 64) x 2 bytes (bf16 gradients) = 1024 B */
+static void test_qk_norm(void)
+{
+    zp_model m = gpt(4, 1024, 16, 32000, 1024);
+    m.norm = ZP_NORM_RMSNORM;
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_BF16, 1024);
+    zp_conv cv = conv();
+    zp_cluster c = cluster(8, 8);
+    for (int sp = 0; sp <= 1; sp++)
+        for (int zero = 0; zero <= 2; zero += 2) {
+            zp_layout l = lay(1, 4, 1, 1, zero, ZP_OFF_NONE, ZP_CKPT_NONE, sp, 1, 2);
+            zp_comm cm;
+            m.qk_norm = 0;
+            zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+            ok(!find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "Q/K"), "no Q/K norms: no all-reduce of theirs");
+            m.qk_norm = 1;
+            zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+            const zp_coll *q = find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "Q/K");
+            ok(q && q->bytes == 1024 && q->count == (zero >= 2 ? 2 : 1) && q->group_size == 4,
+               "Q/K norms, t=4, sp %d, ZeRO-%d: their gradients all-reduced over tp, 4 x 2 x 64 x 2 = 1024 B, %d a "
+               "step", sp, zero, zero >= 2 ? 2 : 1);
+        }
+    zp_layout l1 = lay(4, 1, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 0, 1, 2);
+    zp_comm cm;
+    zp_comm_plan(&m, &tr, &l1, &c, &cv, 0, &cm);
+    ok(!find(&cm, ZP_GRP_TP, ZP_COLL_ALLREDUCE, "Q/K"), "Q/K norms without tp: nothing to sum");
+}
+
 static void test_after_zero3(void)
 {
     zp_model m = gpt(4, 1024, 16, 32000, 1024);
@@ -1321,6 +1352,7 @@ int main(void)
     test_totals();
     test_after_zero3();
     test_sp_gathered_norms();
+    test_qk_norm();
     test_group_eff();
     test_pp_links();
     return tap_exit();

@@ -752,6 +752,20 @@ static void test_elementwise(void)
     tr.flash = 0;
     is_dbl(zp_elementwise_bytes(&m, &tr, &l, 1), 4 * tok * (3 * L * (10.0 * h + 8.0 * h + 1.5 * a * 32) + 3 * head),
            1e-12, "window 32 < s = 128: softmax 1.5 a w");
+    /* Q's and K's head norms (Qwen3) read and write each rank's heads: 2 (a
+     * + g) d / t a token and layer (a = g = 4 heads of d = 64; t = 2: 512
+     * values), with flash attention */
+    m.window = 0;
+    m.qk_norm = 1;
+    tr.flash = 1;
+    l = lay(1, 2, 1, 1, 0, ZP_CKPT_NONE, b, M);
+    double fw2 = 10.0 * h + 2.0 * 4 * h / 2;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 0), 4 * tok * 3 * L * (fw2 + 2.0 * (4 + 4) * 64 / 2), 1e-12,
+           "Q/K head norms, t=2: 2 (a + g) d / t more a token and layer");
+    l.ckpt = ZP_CKPT_FULL;
+    is_dbl(zp_elementwise_bytes(&m, &tr, &l, 0), 4 * tok * 4 * L * (fw2 + 2.0 * (4 + 4) * 64 / 2), 1e-12,
+           "and rebuilt with the block under full recompute");
+    m.qk_norm = 0;
 }
 
 

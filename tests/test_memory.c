@@ -441,28 +441,81 @@ static void test_act_variants(void)
     }
 }
 
+/* A LLaMA-family block of s x b tokens, h wide, a and g heads of d, MLP f,
+ * in bf16 with flash attention and no dropout, on t tensor-parallel ranks
+ * with sp (L layers, vocabulary V): the model, training and layout, and
+ * the saved activations by hand:
+ *   replicated: 2 norm inputs + QKV input + gate/up input, 4 x 2 sbh / t
+ *   Q, K, V 2 s b d (a + 2g) / t; o input 2 s b d a / t (a d wide, not h)
+ *   gate, up, product 3 x 2 s b f / t; softmax stats 4 a s b / t */
+typedef struct {
+    zp_model m;
+    zp_train tr;
+    zp_layout l;
+    uint64_t want;
+} glu_case;
+
+static glu_case glu_sp_flash(uint64_t L, uint64_t s, uint64_t b, uint64_t h, uint64_t a, uint64_t g, uint64_t d,
+                             uint64_t f, uint64_t t, uint64_t V)
+{
+    glu_case c;
+    c.m = llama((int64_t)L, (int64_t)h, (int64_t)a, (int64_t)g, (int64_t)f, (int64_t)V);
+    c.m.head_dim = (int64_t)d;
+    c.tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
+    c.tr.flash = 1;
+    c.tr.dropout = 0;
+    c.l = lay(1, (int64_t)t, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 1, (int64_t)b, 1);
+    uint64_t sbh = s * b * h;
+    c.want = 8 * sbh / t + 2 * s * b * d * (a + 2 * g) / t + 2 * s * b * d * a / t + 3 * 2 * s * b * f / t +
+             4 * a * s * b / t;
+    return c;
+}
+
 /* Head width, parallel blocks and sliding windows in the saved activations
  * (Korthikanti et al.'s terms, as listed in test_act_variants). */
 static void test_act_beyond(void)
 {
     /* Gemma 7B's attention: h = 3072, a = g = 16 heads of d = 256 (4096
-     * wide), GeGLU f = 24576; bf16, flash, no dropout, t = 2 with sp, b = 1:
-     *   replicated: 2 LN inputs + QKV input + gate/up input, 4 x 2 sbh / r
-     *   Q, K, V 2 s b d (a + 2g) / t; o input 2 s b d a / t (4096 wide, not h)
-     *   gate, up, product 3 x 2 s b f / t; softmax stats 4 a s b / t */
+     * wide), GeGLU f = 24576, t = 2, b = 1 */
     {
-        const uint64_t s = 4096, b = 1, h = 3072, a = 16, g = 16, d = 256, f = 24576, t = 2;
-        zp_model m = llama(28, (int64_t)h, (int64_t)a, (int64_t)g, (int64_t)f, 256000);
-        m.head_dim = (int64_t)d;
-        zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
-        tr.flash = 1;
-        tr.dropout = 0;
-        zp_layout l = lay(1, (int64_t)t, 1, 1, 0, ZP_OFF_NONE, ZP_CKPT_NONE, 1, (int64_t)b, 1);
-        uint64_t sbh = s * b * h;
-        uint64_t want = 8 * sbh / t + 2 * s * b * d * (a + 2 * g) / t + 2 * s * b * d * a / t + 3 * 2 * s * b * f / t +
-                        4 * a * s * b / t;
-        is_u64(zp_act_layer_bytes(&m, &tr, &l), want, "Gemma 7B head_dim 256, t=2 sp flash: %llu bytes",
-               (unsigned long long)want);
+        glu_case c = glu_sp_flash(28, 4096, 1, 3072, 16, 16, 256, 24576, 2, 256000);
+        is_u64(zp_act_layer_bytes(&c.m, &c.tr, &c.l), c.want, "Gemma 7B head_dim 256, t=2 sp flash: %llu bytes",
+               (unsigned long long)c.want);
+    }
+    /* Qwen3 8B's blocks (h = 4096, a = 32, g = 8, d = 128, f = 12288), s =
+     * 4096, b = 2, t = 4: LLaMA's terms as above, and Q's and K's head
+     * norms keep their inputs, the Q and K products' outputs, 2 s b d (a +
+     * g) / t, and their fp32 1/rms, one a head row: 4 s b (a + g) / t; full
+     * recompute keeps only the block's input, per-op checkpointing what it
+     * kept without the norms */
+    {
+        const uint64_t s = 4096, b = 2, h = 4096, a = 32, g = 8, d = 128, t = 4;
+        glu_case c = glu_sp_flash(36, s, b, h, a, g, d, 12288, t, 151936);
+        zp_model m = c.m;
+        zp_train tr = c.tr;
+        zp_layout l = c.l;
+        uint64_t sbh = s * b * h, base = c.want;
+        uint64_t qkn = 2 * s * b * d * (a + g) / t + 4 * s * b * (a + g) / t;
+        is_u64(zp_act_layer_bytes(&m, &tr, &l), base, "Qwen3 8B's shape without Q/K norms, t=4 sp flash: %llu bytes",
+               (unsigned long long)base);
+        m.qk_norm = 1;
+        is_u64(zp_act_layer_bytes(&m, &tr, &l), base + qkn,
+               "with them: + 2 s b d (a + g) / t + 4 s b (a + g) / t = %llu more", (unsigned long long)qkn);
+        l.ckpt = ZP_CKPT_FULL;
+        is_u64(zp_act_layer_bytes(&m, &tr, &l), 2 * sbh / t, "Q/K norms, full recompute: the input, 2 sbh / t");
+        l.ckpt = ZP_CKPT_OP;
+        uint64_t op = zp_act_layer_bytes(&m, &tr, &l);
+        m.qk_norm = 0;
+        is_u64(op, zp_act_layer_bytes(&m, &tr, &l), "Q/K norms, per-op checkpointing: as without (rebuilt from q)");
+        /* their parameters: two RMSNorms of d, whole on every tp rank */
+        m.qk_norm = 1;
+        is_u64((uint64_t)zp_model_qk_norm_params(&m), 2 * d, "Q/K norms' parameters: 2 d");
+        zp_model m0 = m;
+        m0.qk_norm = 0;
+        is_u64((uint64_t)(zp_model_layer_params(&m, 4) - zp_model_layer_params(&m0, 4)), 2 * d,
+               "and a tp rank's block holds all of them (replicated): 2 d more at t=4");
+        m.norm = ZP_NORM_LAYERNORM;
+        is_u64((uint64_t)zp_model_qk_norm_params(&m), 4 * d, "LayerNorm head norms: scale and shift, 4 d");
     }
     /* Parallel blocks on the GPT-3 175B shape (s = 2048, h = 12288, a = 96,
      * bf16, dropout, no flash): attention and MLP read one input.  With one

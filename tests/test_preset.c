@@ -156,6 +156,14 @@ static const struct hf_case {
      INT64_C(3584) * 3584 + 3 * INT64_C(3584) * 18944 + 2 * 3584) + 2 * INT64_C(152064) * 3584 + 3584,
      "Qwen2 technical report (2024), Table 1: 7.6B"},
     {"qwen2-7b", NULL, NONEMB, 6.5e9, 0.05 / 6.5, 0, "Qwen2 technical report (2024), Table 1: 6.5B non-embedding"},
+    /* Qwen3-8B: GQA 8 KV heads of 128, no biases, RMSNorm of 128 on each Q and K head (q_norm,
+     * k_norm), untied.
+     * hand: 36 (4096 x 4096 [q] + 2 x 4096 x 1024 [k, v] + 4096^2 [o] + 3 x 4096 x 12288 + 2 x 4096
+     *       + 2 x 128 [q_norm, k_norm]) + 2 x 151936 x 4096 + 4096 = 8,190,735,360 */
+    {"qwen3-8b", NULL, TOTAL, 8.2e9, 0.05 / 8.2, 36 * (INT64_C(4096) * 4096 + 2 * INT64_C(4096) * 1024 +
+     INT64_C(4096) * 4096 + 3 * INT64_C(4096) * 12288 + 2 * 4096 + 2 * 128) + 2 * INT64_C(151936) * 4096 + 4096,
+     "Qwen3 technical report (2025, arXiv 2505.09388), Table 1: 8.2B"},
+    {"qwen3-8b", NULL, NONEMB, 6.95e9, 0.005 / 6.95, 0, "Qwen3 technical report (2025), Table 1: 6.95B non-embedding"},
     /* GPT-NeoX-20B: rotary (no position table), parallel residual with two LayerNorms, biases, untied.
      * The card's 20,556,201,984 is 1,634,304 (0.008 %) above the checkpoint's tensors; 0.01 % keeps
      * apart a learned 2048-row position table (12.6M, 0.06 %).
@@ -517,12 +525,16 @@ static void model_presets(void)
      *     = 7,615,616,512
      *   gemma-7b: 256000 x 3072 = 786,432,000; a block 4 x 3072 x (16 x
      *     256) + 3 x 3072 x 24576 + 6144 = 276,830,208, x 28 =
-     *     7,751,245,824; + 3072 = 8,537,680,896 */
+     *     7,751,245,824; + 3072 = 8,537,680,896
+     *   qwen3-8b: 2 x 151936 x 4096 = 1,244,659,712; a block 2 x 4096^2 +
+     *     2 x 4096 x 1024 + 3 x 4096 x 12288 + 8192 + 2 x 128 (Q and K
+     *     head norms) = 192,946,432, x 36 = 6,946,071,552; + 4096 =
+     *     8,190,735,360 */
     static const struct {
         const char *name;
         int64_t params;
     } exact[] = {{"mistral-7b", 7241732096LL}, {"llama3.2-1b", 1235814400LL}, {"llama3.2-3b", 3212749824LL},
-                 {"qwen2.5-7b", 7615616512LL}, {"gemma-7b", 8537680896LL}};
+                 {"qwen2.5-7b", 7615616512LL}, {"gemma-7b", 8537680896LL}, {"qwen3-8b", 8190735360LL}};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
         zp_model x;
         zp_err xe = {0};

@@ -298,6 +298,8 @@ zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
         DIFF("%ssliding-window attention", u ? ", " : "");
     if (m->embed_norm)
         DIFF("%sa norm after the embedding", u ? ", " : "");
+    if (m->qk_norm)
+        DIFF("%snorms on Q's and K's heads", u ? ", " : "");
 #undef DIFF
     if (!u)
         return ZP_OK;

@@ -390,6 +390,14 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                 add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "tensor-parallel all-reduce", t, span_tp, act, n_fwd * M,
                     ZP_OVL_NONE);
         }
+        /* Q's and K's head norms (qk_norm): every rank holds the whole
+         * weights and computes their gradients from its own heads, summed
+         * over tp once a step (per micro-batch where ZeRO-2/3 keep no whole
+         * gradient), with or without sp (transformers' Qwen3 tp plan:
+         * replicated_with_grad_allreduce) */
+        if (m->qk_norm)
+            add(&x, ZP_COLL_ALLREDUCE, ZP_GRP_TP, "Q/K head norm gradient all-reduce", t, span_tp,
+                (uint64_t)(Ls * zp_model_qk_norm_params(m)) * gb, l->zero >= 2 ? M : 1, ZP_OVL_NONE);
         if (k == 0)
             add(&x, l->sp ? ZP_COLL_REDUCE_SCATTER : ZP_COLL_ALLREDUCE, ZP_GRP_TP,
                 "vocab-parallel embedding output", t, span_tp, act, M, ZP_OVL_NONE);

@@ -57,6 +57,8 @@ typedef struct zp_model {
     zp_pos pos;
     zp_block block;     /* serial or parallel attention and MLP */
     int64_t window;     /* sliding-window attention: each query sees at most this many keys (0: all) */
+    int qk_norm;        /* a norm (the block's kind) on each head of Q and of K, one weight of d values
+                         * shared by the heads, before the rotation (Qwen3's q_norm and k_norm) */
     int dropout;        /* the config drops attention probabilities in training (transformers' attn_pdrop
                          * or attention_dropout above 0): PyTorch eager's default (plan.c) */
 } zp_model;
@@ -66,6 +68,8 @@ int64_t zp_model_head_dim(const zp_model *m);
 /* Keys one query attends to in a sequence of s: s, or the window when
  * smaller (the "s" of the s^2 attention terms and of the score FLOPs). */
 int64_t zp_model_attn_span(const zp_model *m, int64_t seq);
+/* Parameters of a block's Q and K head norms (qk_norm; 0 without). */
+int64_t zp_model_qk_norm_params(const zp_model *m);
 /* Norms in one block: 2, or 1 when parallel attention and MLP share one. */
 int zp_model_block_norms(const zp_model *m);
 /* Matrix weights of one whole block (QKV, output projection, MLP). */
@@ -670,7 +674,7 @@ typedef struct zp_coll {
     zp_overlap overlap;
 } zp_coll;
 
-#define ZP_COMM_MAX 24
+#define ZP_COMM_MAX 32
 typedef struct zp_comm {
     int n;
     zp_coll c[ZP_COMM_MAX];

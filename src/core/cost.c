@@ -32,7 +32,9 @@
  * (read 2h, write h: 6h), the activation function (read and write f: 2f;
  * SwiGLU's gate, up and product 3f), the softmax over the causal half of
  * each head's row (a s' / 2 values, s' = min(s, window), three passes:
- * 1.5 a s') unless flash attention fuses it; the head: the final
+ * 1.5 a s') unless flash attention fuses it, Q's and K's head norms where
+ * the model has them (each rank's a/t + g/t heads of d, read and written:
+ * 2 (a + g) d / t); the head: the final
  * norm (4h) and the cross-entropy (max, exponentials, gradient: 3V).
  * FP8 linear layers add no traffic of their own: Transformer Engine casts
  * their inputs to FP8 inside the norm and the activation kernels that
@@ -57,7 +59,11 @@ static void elementwise_values(const zp_model *m, const zp_train *tr, const zp_l
     double h = (double)m->hidden;
     double f = (double)m->ffn / t, span = (double)zp_model_attn_span(m, tr->seq);
     double sm = tr->flash ? 0.0 : 1.5 * (double)m->heads / t * span;
-    *fwd = 2.0 * zp_model_block_norms(m) * h + 6.0 * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f + sm;
+    /* Q's and K's head norms (qk_norm): each rank's heads, read and written */
+    double qkn = m->qk_norm ? 2.0 * (double)(zp_ceil_div(m->heads, l->tp) + zp_ceil_div(m->kv_heads, l->tp)) *
+                                  (double)zp_model_head_dim(m)
+                            : 0.0;
+    *fwd = 2.0 * zp_model_block_norms(m) * h + 6.0 * h + (m->mlp == ZP_MLP_GELU ? 2.0 : 3.0) * f + sm + qkn;
 
     /* op recomputes every elementwise kernel of the layer, not its (flash)
      * attention's */
@@ -125,31 +131,36 @@ static void K(ktally t, double rd, double wr)
     *t.kern += 1.0;
 }
 
-/* RMSNorm as LlamaRMSNorm writes it, on n tokens of width h, the stream r
- * bytes (weights of r bytes too), forward and backward */
-static void rms_fwd(ktally t, double n, double h, double r)
+/* RMSNorm as LlamaRMSNorm writes it, on n rows of width h: its input x of
+ * x bytes, its output (weight * x normalised, cast back to x's dtype) of o
+ * bytes, the dtype the weight's promotes it to (a block's norm: the stream's
+ * r both; Q's and K's head norms under autocast: 16-bit input, fp32
+ * weights, fp32 output), forward and backward (the gradient g in o bytes) */
+static void rms_fwd_io(ktally t, double n, double h, double x, double o)
 {
     double nh = n * h;
-    if (r != 4.0)
-        K(t, r * nh, 4.0 * nh);                  /* x.to(fp32) */
+    if (x != 4.0)
+        K(t, x * nh, 4.0 * nh);                  /* x.to(fp32) */
     K(t, 4.0 * nh, 4.0 * nh);                    /* pow(2) */
     K(t, 4.0 * nh, 4.0 * n);                     /* mean */
     K(t, 4.0 * n, 4.0 * n);                      /* + eps */
     K(t, 4.0 * n, 4.0 * n);                      /* rsqrt */
     K(t, 4.0 * nh + 4.0 * n, 4.0 * nh);          /* x * rsqrt */
-    if (r != 4.0)
-        K(t, 4.0 * nh, r * nh);                  /* .to(dtype) */
-    K(t, r * nh, r * nh);                        /* weight * x */
+    if (x != 4.0)
+        K(t, 4.0 * nh, x * nh);                  /* .to(dtype) */
+    K(t, x * nh, o * nh);                        /* weight * x */
 }
 
-static void rms_bwd(ktally t, double n, double h, double r)
+static void rms_bwd_io(ktally t, double n, double h, double x, double o)
 {
     double nh = n * h;
-    K(t, r * nh, r * nh);                        /* d x_norm = g weight */
-    K(t, 2.0 * r * nh, r * nh);                  /* g x_norm, */
-    K(t, r * nh, 0.0);                           /* summed to the weight's */
-    if (r != 4.0)
-        K(t, r * nh, 4.0 * nh);                  /* .to's backward */
+    K(t, o * nh, o * nh);                        /* d x_norm = g weight, */
+    if (o != x)
+        K(t, o * nh, x * nh);                    /* in x_norm's dtype */
+    K(t, (o + x) * nh, o * nh);                  /* g x_norm, */
+    K(t, o * nh, 0.0);                           /* summed to the weight's */
+    if (x != 4.0)
+        K(t, x * nh, 4.0 * nh);                  /* .to's backward */
     K(t, 4.0 * nh + 4.0 * n, 4.0 * nh);          /* g rsqrt */
     K(t, 8.0 * nh, 4.0 * nh);                    /* g x, */
     K(t, 4.0 * nh, 4.0 * n);                     /* summed per token */
@@ -161,8 +172,18 @@ static void rms_bwd(ktally t, double n, double h, double r)
     K(t, 4.0 * nh, 4.0 * nh);                    /* x 2, */
     K(t, 8.0 * nh, 4.0 * nh);                    /* x g */
     K(t, 8.0 * nh, 4.0 * nh);                    /* the two paths added */
-    if (r != 4.0)
-        K(t, 4.0 * nh, r * nh);                  /* x.to(fp32)'s backward */
+    if (x != 4.0)
+        K(t, 4.0 * nh, x * nh);                  /* x.to(fp32)'s backward */
+}
+
+static void rms_fwd(ktally t, double n, double h, double r)
+{
+    rms_fwd_io(t, n, h, r, r);
+}
+
+static void rms_bwd(ktally t, double n, double h, double r)
+{
+    rms_bwd_io(t, n, h, r, r);
 }
 
 /* a block's norm: LayerNorm's one kernel (it reads x and writes y, mean and
@@ -182,6 +203,24 @@ static void norm_bwd(ktally t, const zp_model *m, double n, double h, double r)
         rms_bwd(t, n, h, r);
     else
         K(t, 2.0 * r * n * h + 8.0 * n, r * n * h);
+}
+
+/* Q's and K's head norms: RMSNorm's kernels with x's and the output's own
+ * bytes, or LayerNorm's one kernel */
+static void qk_norm_fwd(ktally t, const zp_model *m, double n, double h, double x, double o)
+{
+    if (m->norm == ZP_NORM_RMSNORM)
+        rms_fwd_io(t, n, h, x, o);
+    else
+        K(t, x * n * h, o * n * h + 8.0 * n);
+}
+
+static void qk_norm_bwd(ktally t, const zp_model *m, double n, double h, double x, double o)
+{
+    if (m->norm == ZP_NORM_RMSNORM)
+        rms_bwd_io(t, n, h, x, o);
+    else
+        K(t, (o + x) * n * h + 8.0 * n, x * n * h);
 }
 
 /* rotary positions on x (e elements of c bytes, cos and sin of sd values
@@ -227,6 +266,10 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
     /* qr: q's and k's bytes after the rotation (cos and sin of the stream's
      * dtype promote them to r), c without one */
     double c = (double)cu, r = (double)ru, p = ac ? 4.0 : c, qr = rot ? r : c;
+    /* Q's and K's head norms (qk_norm): their output's bytes qo (the
+     * weight's dtype promotes it: fp32 under autocast), which the rotation
+     * then reads (xq; the products' c without the norms) */
+    double qo = ac ? 4.0 : c, xq = m->qk_norm ? qo : c;
     ktally F = {&o->f, &o->kf}, B = {&o->b, &o->kb}, HF = {&o->hf, &o->khf}, HB = {&o->hb, &o->khb};
     ktally EF = {&o->ef, &o->kef}, EB = {&o->eb, &o->keb};
     int drop = tr->dropout && !llama;
@@ -346,9 +389,13 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
         if (ac)
             for (int i = 0; i < 3; i++)
                 K(F, 4.0 * nh, 2.0 * nh);                       /* q, k, v's input casts */
+        if (m->qk_norm) {   /* Q's and K's head norms on the products' outputs (c bytes, into qo) */
+            qk_norm_fwd(F, m, n * a, d, c, qo);
+            qk_norm_fwd(F, m, n * g, d, c, qo);
+        }
         if (rot) {
-            rope_fwd(F, q, sd, c, r);
-            rope_fwd(F, kv, sd, c, r);
+            rope_fwd(F, q, sd, xq, r);
+            rope_fwd(F, kv, sd, xq, r);
         }
         if (eager_attn) {
             if (a != g) {   /* repeat_kv */
@@ -425,10 +472,14 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
         if (eager_attn)
             K(B, c * kv, c * kv);
         if (rot) {
-            rope_bwd(B, q, sd, c, r);
-            rope_bwd(B, kv, sd, c, r);
-            K(B, c * q, c * q);
-            K(B, c * kv, c * kv);
+            rope_bwd(B, q, sd, xq, r);
+            rope_bwd(B, kv, sd, xq, r);
+            K(B, xq * q, xq * q);
+            K(B, xq * kv, xq * kv);
+        }
+        if (m->qk_norm) {
+            qk_norm_bwd(B, m, n * a, d, c, qo);
+            qk_norm_bwd(B, m, n * g, d, c, qo);
         }
         if (ac)
             for (int i = 0; i < 3; i++)
@@ -440,7 +491,8 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
     }
     if (ac) {   /* the weights' 16-bit copies, and their gradients back to fp32 */
         double w = (double)zp_model_layer_params(m, l->tp) -
-                   (double)zp_model_block_norms(m) * h * (m->norm == ZP_NORM_RMSNORM ? 1.0 : 2.0);
+                   (double)zp_model_block_norms(m) * h * (m->norm == ZP_NORM_RMSNORM ? 1.0 : 2.0) -
+                   (double)zp_model_qk_norm_params(m);   /* (norm weights are not cast) */
         o->pf = 6.0 * w, o->pb = 6.0 * w;
         o->f += o->pf, o->b += o->pb;
     }
@@ -836,7 +888,7 @@ static void matmul_times(const zp_model *m, const zp_train *tr, const zp_layout 
     mm[3] = linear_fwd(&cv->gemm, pk, eb, T, V, h);   /* the head stays in the dtype */
     mm[4] = linear_bwd(&cv->gemm, pk, eb, T, V, h);
     double kf = 4.0 + (tr->flash ? 1.0 : 3.0) + zp_model_block_norms(m) + 2.0 + 1.0 +
-                (m->pos == ZP_POS_ROTARY ? 1.0 : 0.0);
+                (m->pos == ZP_POS_ROTARY ? 1.0 : 0.0) + (m->qk_norm ? 2.0 : 0.0);
     k[0] = kf * cv->kernel_s;
     k[1] = 2.0 * k[0];
     /* selective: scores, softmax, values without flash; the MLP's two

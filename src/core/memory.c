@@ -90,6 +90,10 @@ int64_t zp_stage_params(const zp_model *m, const zp_layout *l, int64_t k)
  * sp.  Full recompute keeps the layer input only: B sbh / r.  Where the
  * products keep their gathered input (tr->sp_gathered, PyTorch DTensor) the
  * QKV and fc1 inputs are B sbh each, whole, under sp too.
+ * Q and K head norms (qk_norm, Qwen3) keep their inputs, the Q and K
+ * products' outputs, B s b (a + g) d / t, and their fp32 1/rms per head
+ * row, 4 s b (a + g) / t (a LayerNorm's mean and rstd: 8), but under full recompute and per-op
+ * checkpointing (which rebuilds them from the block's input and the kept q).
  * Context parallelism: s is the rank's s / cp tokens (every term), s' the
  * keys of the whole sequence. */
 uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layout *l)
@@ -152,6 +156,9 @@ uint64_t zp_act_layer_bytes(const zp_model *m, const zp_train *tr, const zp_layo
     uint64_t rank = (mods & ZP_RC_MLP) ? 0 : ((m->mlp == ZP_MLP_GELU ? 1 : 2) * B + L8) * sb * f; /* fc1 + GELU out, or gate, up, product */
     if (tr->dropout)
         whole += 2 * sbh;                      /* attention and MLP dropout masks */
+    if (m->qk_norm)
+        split += (B * hd + (m->norm == ZP_NORM_RMSNORM ? 4 : 8)) * sb * (a + g);   /* the Q and K head norms' inputs and 1/rms
+                                                                                    * (LayerNorm's: mean and rstd) */
     if (tr->flash)
         split += 4 * a * sb;                   /* softmax statistics (fp32) */
     else if (!(mods & ZP_RC_CORE_ATTN))
@@ -190,7 +197,11 @@ static uint64_t eager_norm_bytes(const zp_model *m, const zp_train *tr, uint64_t
  *               2 nh each (QKV 1 or q, k, v 3; fc1 1 or gate, up 2); else
  *               the output itself, once, c nh
  *   QKV         GPT-2: the fused output c (q + 2 kv) (its views are what
- *               attention saves).  LLaMA: q and k rotated (q cos +
+ *               attention saves).  Q and K head norms (Qwen3's q_norm and
+ *               k_norm): each a norm as above on the n a and n g rows of d
+ *               values the products made, whose dtype is c, not r (RMSNorm:
+ *               (4 + c) (q + kv), 8 (q + kv) in fp32, and 4 n (a + g)).
+ *               LLaMA: q and k rotated (q cos +
  *               rotate_half(q) sin saves only cos and sin, and with autocast
  *               the result is fp32, cast again for attention)
  *   attention   SDPA (flash): its q, k, v and output c (2 q + 2 kv) for
@@ -225,7 +236,7 @@ static uint64_t eager_norm_bytes(const zp_model *m, const zp_train *tr, uint64_t
 typedef struct eager_parts {
     uint64_t b, n, nh, q, kv, nf, S, c, r;
     int ac, llama, copy;   /* autocast; LLaMA's modules; a 16-bit copy between the softmax and the values product */
-    uint64_t norm, in_qkv, in_mlp, mlp, drop;
+    uint64_t norm, in_qkv, in_mlp, mlp, drop, qkn;
 } eager_parts;
 
 static eager_parts eager_parts_of(const zp_model *m, const zp_train *tr, const zp_layout *l)
@@ -245,6 +256,12 @@ static eager_parts eager_parts_of(const zp_model *m, const zp_train *tr, const z
     p.in_qkv = p.ac ? (p.llama ? 3 : 1) * 2 * p.nh : p.c * p.nh;
     p.in_mlp = p.ac ? (p.llama ? 2 : 1) * 2 * p.nh : p.c * p.nh;
     p.mlp = p.llama ? 4 * p.c * p.nf : (p.ac ? 16 : 5 * p.c) * p.nf;
+    /* Q and K head norms (qk_norm): as a block's norm, on the n (a + g)
+     * rows of d values the products made (c bytes, not the stream's r) */
+    p.qkn = 0;
+    if (m->qk_norm)
+        p.qkn = m->norm == ZP_NORM_RMSNORM ? (p.c == 4 ? 8 : 4 + p.c) * (p.q + p.kv) + 4 * p.n * (a + g)
+                                           : p.c * (p.q + p.kv) + 8 * p.n * (a + g);
     p.drop = 0;
     if (tr->dropout)
         p.drop = (tr->flash ? 0 : p.S + (p.copy ? 0 : p.c * p.S)) + (p.llama ? 0 : 2 * p.nh);
@@ -264,7 +281,7 @@ uint64_t zp_eager_layer_bytes(const zp_model *m, const zp_train *tr, const zp_la
         attn = 2 * c * q + 4 * S + (c == 2 ? 2 * S : 0) + c * q + c * q;
     else
         attn = c * (q + 2 * kv) + (p.ac ? 4 + 2 : c) * S + c * q;
-    return 2 * p.norm + p.in_qkv + attn + p.in_mlp + p.mlp + p.drop;
+    return 2 * p.norm + p.in_qkv + p.qkn + attn + p.in_mlp + p.mlp + p.drop;
 }
 
 /* PyTorch eager attention (no fused kernel): the moment its last block's
@@ -904,7 +921,8 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
              * norm's (a norm like the final one), and the embedding's, made
              * last (the position table's, an untied word embedding's) */
             int64_t hd = zp_model_head_dim(m), qkv = zp_ceil_div(m->heads, t) * hd + 2 * zp_ceil_div(m->kv_heads, t) * hd;
-            int64_t qkvp = m->hidden * qkv + (m->bias || m->qkv_bias ? qkv : 0) + zp_model_final_norm_params(m);
+            int64_t qkvp = m->hidden * qkv + (m->bias || m->qkv_bias ? qkv : 0) + zp_model_final_norm_params(m) +
+                           zp_model_qk_norm_params(m);   /* (Q's and K's head norms: after the attention's too) */
             f_g -= (uint64_t)qkvp * gb;
             if (k == 0)
                 f_g -= (uint64_t)(tied1 ? sh->embed_params - sh->vocab_t * m->hidden : sh->embed_params) * gb;
@@ -944,9 +962,10 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         /* the head's gradient (a tied one: the word embedding's part, in
          * autograd's buffer until the embedding's backward adds its own;
          * not the position table's), the final norm's, and the block's
-         * but its QKV's and first norm's (a norm like the final one) */
+         * but its QKV's, first norm's (a norm like the final one) and Q/K
+         * head norms' */
         int64_t hg = tied1 ? sh->vocab_t * h : head;
-        a_g = (uint64_t)(hg + fn + (zp_model_layer_params(m, t) - h * qkv - qb - fn)) * gb;
+        a_g = (uint64_t)(hg + fn + (zp_model_layer_params(m, t) - h * qkv - qb - fn - zp_model_qk_norm_params(m))) * gb;
         /* with the gradients there already (accumulation, DDP), every one
          * as at the loss, each new one added in place, but a tied head's,
          * which waits in autograd's buffer for the embedding's */

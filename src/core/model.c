@@ -22,6 +22,16 @@ int64_t zp_model_attn_span(const zp_model *m, int64_t seq)
     return m->window > 0 && m->window < seq ? m->window : seq;
 }
 
+/* The Q and K head norms of a block (qk_norm): two norms of d values, every
+ * tp rank's heads sharing them (replicated across tp), LayerNorm's scale and
+ * shift or RMSNorm's scale. */
+int64_t zp_model_qk_norm_params(const zp_model *m)
+{
+    if (!m->qk_norm)
+        return 0;
+    return 2 * (m->norm == ZP_NORM_LAYERNORM ? 2 : 1) * zp_model_head_dim(m);
+}
+
 int zp_model_block_norms(const zp_model *m)
 {
     return m->block == ZP_BLOCK_PARALLEL ? 1 : 2;
@@ -49,7 +59,8 @@ int64_t zp_model_layer_params(const zp_model *m, int64_t t)
     int64_t split = h * qkv + q * h + (qkv_b ? qkv : 0);
     int64_t per_rank = (gelu ? 2 : 3) * h * f + (mlp_b ? (gelu ? 1 : 2) * f : 0);
     int64_t whole = (out_b ? h : 0) + (mlp_b ? h : 0)          /* row-parallel biases */
-                    + zp_model_block_norms(m) * norm_params(m); /* two norms, or one shared */
+                    + zp_model_block_norms(m) * norm_params(m)  /* two norms, or one shared */
+                    + zp_model_qk_norm_params(m);               /* Q's and K's head norms */
     return (t == 1 ? split : split / t) + per_rank + whole;
 }
 

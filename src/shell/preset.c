@@ -275,6 +275,7 @@ typedef struct hf_arch {
     int attn_bias_key;  /* reads attention_bias (and mlp_bias: LLaMA family, GPT-NeoX) */
     int64_t pos_rows;   /* a learned table's rows when the config gives none: the class's default
                          * (GPT2Config n_positions 1024, OPTConfig max_position_embeddings 2048) */
+    int qk_norm;        /* Q and K head norms, always (Qwen3Attention's q_norm and k_norm) */
 } hf_arch;
 
 #define GELU ZP_MLP_GELU
@@ -282,28 +283,33 @@ typedef struct hf_arch {
 #define LN ZP_NORM_LAYERNORM
 #define RMS ZP_NORM_RMSNORM
 static const hf_arch hf_archs[] = {
-    /* type        mlp   norm pos              bias qkv mlp head emb tied block                   +pos d   win attn rows */
-    {"gpt2",      GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 1024},
-    {"llama",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1, 0},
-    {"mistral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0},
-    {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0},
-    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  2,  0, 0},
-    {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1, 0},
+    /* type        mlp   norm pos              bias qkv mlp head emb tied block                   +pos d   win attn rows qk */
+    {"gpt2",      GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 1024, 0},
+    {"llama",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1, 0, 0},
+    {"mistral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0, 0},
+    {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0, 0},
+    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  2,  0, 0, 0},
+    /* Qwen3: Qwen2's blocks with Q and K head norms (an RMSNorm of head_dim
+     * on each head, before the rotation), attention_bias for Q, K, V and o
+     * (default none), head_dim 128 by default (transformers'
+     * configuration_qwen3.py and modeling_qwen3.py at 008e5743) */
+    {"qwen3",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0, 128,  2,  1, 0, 1},
+    {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1, 0, 0},
     /* Phi-3 and Phi-4 (model_type phi3): LLaMA's blocks with Q, K, V as one
      * product and gate and up as one (the same weights), no biases, untied,
      * a window on every layer where sliding_window is given (transformers'
      * Phi3Config and Phi3Attention) */
-    {"phi3",      GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0},
-    {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0},
-    {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1, 0},
-    {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0},
-    {"phi",       GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0},
-    {"opt",       GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         2,   0,  0,  0, 2048},
-    {"bloom",     GELU, LN,  ZP_POS_ALIBI,    1,   0,  0,  0,   1,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 0},
+    {"phi3",      GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0, 0},
+    {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0},
+    {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1, 0, 0},
+    {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0},
+    {"phi",       GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0},
+    {"opt",       GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         2,   0,  0,  0, 2048, 0},
+    {"bloom",     GELU, LN,  ZP_POS_ALIBI,    1,   0,  0,  0,   1,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 0, 0},
 };
 /* no model_type: GPT-2 defaults, or LLaMA's when hidden_act is silu */
-static const hf_arch hf_plain = {NULL, GELU, LN, ZP_POS_LEARNED, 1, 0, 0, 0, 0, 1, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 1024};
-static const hf_arch hf_plain_gated = {NULL, GLU, RMS, ZP_POS_ROTARY, 0, 0, 0, 0, 0, 0, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 0};
+static const hf_arch hf_plain = {NULL, GELU, LN, ZP_POS_LEARNED, 1, 0, 0, 0, 0, 1, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 1024, 0};
+static const hf_arch hf_plain_gated = {NULL, GLU, RMS, ZP_POS_ROTARY, 0, 0, 0, 0, 0, 0, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 0, 0};
 #undef GELU
 #undef GLU
 #undef LN
@@ -488,7 +494,7 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
     int gated = ar->mlp == ZP_MLP_SWIGLU;
     int mlp = ar->mlp, norm = ar->norm, pos = ar->pos, alibi = 0, zbias = -1;
     m->bias = ar->bias, m->qkv_bias = ar->qkv_bias, m->mlp_bias = ar->mlp_bias;
-    m->head_bias = ar->head_bias, m->embed_norm = ar->embed_norm, m->block = ar->block;
+    m->head_bias = ar->head_bias, m->embed_norm = ar->embed_norm, m->block = ar->block, m->qk_norm = ar->qk_norm;
     if ((st = int_field(j, where, k_layers, 1, 100000, -1, &m->layers, e)) ||
         (st = int_field(j, where, k_hidden, 1, 1 << 20, -1, &m->hidden, e)) ||
         (st = int_field(j, where, k_heads, 1, 1 << 20, -1, &m->heads, e)) ||

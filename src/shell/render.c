@@ -131,6 +131,8 @@ static const char *model_extras(char *buf, size_t n, const cJSON *m)
         ADD(", head bias");
     if (zp_jflag(m, "embed_norm"))
         ADD(", embedding norm");
+    if (zp_jflag(m, "qk_norm"))
+        ADD(", Q/K head norms");
     if (window > 0)
         ADD(", sliding window %.0f", window);
 #undef ADD
