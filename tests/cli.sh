@@ -266,6 +266,29 @@ grep -q 'Q/K head norms' "$outf"
 ok $? "zplan show: the model line names the Q/K head norms" || show_run
 zp --config "$D/hf/qwen2-7b.json" --json --no-store
 jok "$outf" '.model.qk_norm == false' "--config qwen2-7b: no Q/K head norms"
+# PyTorch eager's tensors are modelled for transformers' GPT-2 and LLaMA
+# modules, Qwen3's head norms in its own blocks: Phi-3's fused products,
+# and Q/K norms in a GELU block, are refused under it, in one line
+cat >"$tmp/phi3.json" <<'EOF'
+{"model_type": "phi3", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
+ "vocab_size": 256, "max_position_embeddings": 128}
+EOF
+cat >"$tmp/qwen3-gelu.json" <<'EOF'
+{"model_type": "qwen3", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4, "head_dim": 16,
+ "intermediate_size": 128, "vocab_size": 256, "zplan_mlp": "gelu"}
+EOF
+for c in phi3 qwen3-gelu; do
+    zp --config "$tmp/$c.json" --gpus 1 --seq 128 --framework torch --no-store
+    ok "$(test "$rc" -eq 2 && test "$(wc -l <"$errf")" -eq 1 && grep -q 'is not modelled' "$errf"; echo $?)" \
+        "--config $c --framework torch: refused in one line (exit 2)" || show_run
+    zp --config "$tmp/$c.json" --gpus 1 --seq 128 --json --db "$tmp/fp.db"
+    ok $rc "--config $c without --eager: planned" || show_run
+done
+zp show "$(jq .run_id "$outf")" --db "$tmp/fp.db" --json
+jok "$outf" '.model.qk_norm == true and .model.mlp == "gelu" and .model.fused_proj == false' \
+    "a stored qwen3 run with a GELU MLP reads back as such"
+zp --config "$tmp/phi3.json" --gpus 1 --seq 128 --json --no-store
+jok "$outf" '.model.fused_proj == true and .model.qk_norm == false' "--config phi3: fused products in the answer"
 zp --config "$D/hf/gemma-7b.json" --no-store
 grep -q 'head_dim 256' "$outf"
 ok $? "--config gemma-7b: the model line shows head_dim 256" || show_run

@@ -578,8 +578,11 @@ static void model_presets(void)
                "Phi-3-mini: its 2047-key window on every layer, untied, SwiGLU, RMSNorm");
     }
     /* the window: Mistral's and Phi-3's wherever sliding_window is given;
-     * Qwen2's only with use_sliding_window true, its class's default false
-     * (Qwen2Config: use_sliding_window=False, sliding_window=4096) */
+     * Qwen2's and Qwen3's only with use_sliding_window true, their classes'
+     * default false, and only on the layers from max_window_layers up
+     * (Qwen2Config, Qwen3Config: use_sliding_window=False,
+     * sliding_window=4096, max_window_layers=28; null: no window): with
+     * these 2 layers, 28 windows none, 0 every one */
 #define WSHAPE "\"num_hidden_layers\":2,\"hidden_size\":64,\"num_attention_heads\":8,\"intermediate_size\":128,\"vocab_size\":100"
     static const struct {
         const char *json;
@@ -588,7 +591,13 @@ static void model_presets(void)
         {"{\"model_type\":\"mistral\"," WSHAPE ",\"sliding_window\":32}", 32},
         {"{\"model_type\":\"phi3\"," WSHAPE ",\"sliding_window\":32}", 32},
         {"{\"model_type\":\"qwen2\"," WSHAPE ",\"sliding_window\":32}", 0},
-        {"{\"model_type\":\"qwen2\"," WSHAPE ",\"sliding_window\":32,\"use_sliding_window\":true}", 32},
+        {"{\"model_type\":\"qwen2\"," WSHAPE ",\"sliding_window\":32,\"use_sliding_window\":true}", 0},
+        {"{\"model_type\":\"qwen2\"," WSHAPE ",\"sliding_window\":32,\"use_sliding_window\":true,"
+         "\"max_window_layers\":0}", 32},
+        {"{\"model_type\":\"qwen3\"," WSHAPE ",\"use_sliding_window\":true,\"max_window_layers\":0}", 4096},
+        {"{\"model_type\":\"qwen3\"," WSHAPE ",\"sliding_window\":null,\"use_sliding_window\":true,"
+         "\"max_window_layers\":0}", 0},
+        {"{\"model_type\":\"qwen3\"," WSHAPE ",\"sliding_window\":32}", 0},
         {"{\"model_type\":\"qwen2\"," WSHAPE ",\"sliding_window\":32,\"use_sliding_window\":false}", 0},
     };
     for (size_t i = 0; i < sizeof win / sizeof win[0]; i++) {
@@ -597,6 +606,16 @@ static void model_presets(void)
         zp_status st = zp_model_from_json(win[i].json, "config.json", &x, &xe);
         ok(st == ZP_OK && x.window == win[i].window, "window %lld read from %s (got %lld%s%s)", (long long)win[i].window,
            win[i].json, st == ZP_OK ? (long long)x.window : -1LL, st ? ": " : "", st ? xe.msg : "");
+    }
+    {   /* Qwen3-8B's 36 layers with use_sliding_window and no max_window_layers: 28 of them full, 8 windowed */
+        zp_model x;
+        zp_err xe = {0};
+        zp_status st = zp_model_from_json("{\"model_type\":\"qwen3\",\"num_hidden_layers\":36,\"hidden_size\":64,"
+                                          "\"num_attention_heads\":8,\"intermediate_size\":128,\"vocab_size\":100,"
+                                          "\"use_sliding_window\":true}", "config.json", &x, &xe);
+        ok(st == ZP_EINVAL && strstr(xe.msg, "\"max_window_layers\" = 28"),
+           "Qwen3, 36 layers, use_sliding_window and the class's max_window_layers 28: a window on some layers, "
+           "refused (%s)", xe.msg);
     }
 #undef WSHAPE
     zp_model m;

@@ -278,6 +278,18 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
         return zp_err_set(e, ZP_EINVAL, "--zero 3 --pp %lld --offload optimizer+params: FSDP with pipelining keeps "
                           "each stage whole through the step, so its parameters are not offloaded (allowed: "
                           "--offload none or optimizer)", (long long)p->pp);
+    /* PyTorch eager's saved tensors and kernels are those of transformers'
+     * GPT-2 and LLaMA modules (memory.c): a gated MLP's separate q, k, v,
+     * gate and up products, and Q/K head norms only in Qwen3's form */
+    if (pb->conv.eager && pb->model.fused_proj && pb->model.mlp == ZP_MLP_SWIGLU)
+        return zp_err_set(e, ZP_EINVAL, "--eager with fused Q/K/V and gate-up products (Phi-3's qkv_proj and "
+                          "gate_up_proj): what PyTorch eager keeps of them is not modelled (allowed: without --eager "
+                          "and --framework torch)");
+    if (pb->conv.eager && pb->model.qk_norm &&
+        (pb->model.norm != ZP_NORM_RMSNORM || pb->model.mlp != ZP_MLP_SWIGLU || pb->model.pos != ZP_POS_ROTARY))
+        return zp_err_set(e, ZP_EINVAL, "--eager with Q/K head norms in blocks other than Qwen3's (RMSNorm, SwiGLU, "
+                          "rotary positions): what PyTorch eager keeps of them is not modelled (allowed: without "
+                          "--eager and --framework torch, or Qwen3's blocks)");
     if (pb->conv.eager && (p->ckpt == ZP_CKPT_SELECTIVE || p->ckpt == ZP_CKPT_OP))
         return zp_err_set(e, ZP_EINVAL, "--ckpt %s with --eager: Hugging Face's modules checkpoint whole blocks "
                           "(allowed with --eager: --ckpt none or full)", zp_ckpt_names[p->ckpt]);

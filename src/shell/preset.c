@@ -276,6 +276,7 @@ typedef struct hf_arch {
     int64_t pos_rows;   /* a learned table's rows when the config gives none: the class's default
                          * (GPT2Config n_positions 1024, OPTConfig max_position_embeddings 2048) */
     int qk_norm;        /* Q and K head norms, always (Qwen3Attention's q_norm and k_norm) */
+    int fused_proj;     /* one QKV product and one gate-up product (Phi3Attention, Phi3MLP) */
 } hf_arch;
 
 #define GELU ZP_MLP_GELU
@@ -283,33 +284,33 @@ typedef struct hf_arch {
 #define LN ZP_NORM_LAYERNORM
 #define RMS ZP_NORM_RMSNORM
 static const hf_arch hf_archs[] = {
-    /* type        mlp   norm pos              bias qkv mlp head emb tied block                   +pos d   win attn rows qk */
-    {"gpt2",      GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 1024, 0},
-    {"llama",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1, 0, 0},
-    {"mistral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0, 0},
-    {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0, 0},
-    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  2,  0, 0, 0},
+    /* type        mlp   norm pos              bias qkv mlp head emb tied block                   +pos d   win attn rows qk fu */
+    {"gpt2",      GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 1024, 0, 0},
+    {"llama",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1, 0, 0, 0},
+    {"mistral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0, 0, 0},
+    {"mixtral",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  1, 0, 0, 0},
+    {"qwen2",     GLU,  RMS, ZP_POS_ROTARY,   0,   1,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  2,  0, 0, 0, 0},
     /* Qwen3: Qwen2's blocks with Q and K head norms (an RMSNorm of head_dim
      * on each head, before the rotation), attention_bias for Q, K, V and o
      * (default none), head_dim 128 by default (transformers'
      * configuration_qwen3.py and modeling_qwen3.py at 008e5743) */
-    {"qwen3",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0, 128,  2,  1, 0, 1},
-    {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1, 0, 0},
+    {"qwen3",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0, 128,  2,  1, 0, 1, 0},
+    {"gemma",     GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         0, 256,  0,  1, 0, 0, 0},
     /* Phi-3 and Phi-4 (model_type phi3): LLaMA's blocks with Q, K, V as one
      * product and gate and up as one (the same weights), no biases, untied,
      * a window on every layer where sliding_window is given (transformers'
      * Phi3Config and Phi3Attention) */
-    {"phi3",      GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0, 0},
-    {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0},
-    {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1, 0, 0},
-    {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0},
-    {"phi",       GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0},
-    {"opt",       GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         2,   0,  0,  0, 2048, 0},
-    {"bloom",     GELU, LN,  ZP_POS_ALIBI,    1,   0,  0,  0,   1,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 0, 0},
+    {"phi3",      GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0, 0, 1},
+    {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0, 0},
+    {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1, 0, 0, 0},
+    {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0, 0},
+    {"phi",       GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0, 0},
+    {"opt",       GELU, LN,  ZP_POS_LEARNED,  1,   0,  0,  0,   0,  1,   ZP_BLOCK_SERIAL,         2,   0,  0,  0, 2048, 0, 0},
+    {"bloom",     GELU, LN,  ZP_POS_ALIBI,    1,   0,  0,  0,   1,  1,   ZP_BLOCK_SERIAL,         0,   0,  0,  0, 0, 0, 0},
 };
 /* no model_type: GPT-2 defaults, or LLaMA's when hidden_act is silu */
-static const hf_arch hf_plain = {NULL, GELU, LN, ZP_POS_LEARNED, 1, 0, 0, 0, 0, 1, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 1024, 0};
-static const hf_arch hf_plain_gated = {NULL, GLU, RMS, ZP_POS_ROTARY, 0, 0, 0, 0, 0, 0, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 0, 0};
+static const hf_arch hf_plain = {NULL, GELU, LN, ZP_POS_LEARNED, 1, 0, 0, 0, 0, 1, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 1024, 0, 0};
+static const hf_arch hf_plain_gated = {NULL, GLU, RMS, ZP_POS_ROTARY, 0, 0, 0, 0, 0, 0, ZP_BLOCK_SERIAL, 0, 0, 1, 1, 0, 0, 0};
 #undef GELU
 #undef GLU
 #undef LN
@@ -338,9 +339,12 @@ static const struct {
     {"add_cross_attention", UNM_TRUE, "cross-attention layers are not modelled", "false or absent"},
     {"kv_lora_rank", UNM_PRESENT, "low-rank (latent) attention projections are not modelled", "absent or null"},
     {"q_lora_rank", UNM_PRESENT, "low-rank (latent) attention projections are not modelled", "absent or null"},
-    {"qk_layernorm", UNM_TRUE, "norms on Q and K are not modelled", "false or absent"},
-    {"use_qk_norm", UNM_TRUE, "norms on Q and K are not modelled", "false or absent"},
-    {"qk_norm", UNM_TRUE, "norms on Q and K are not modelled", "false or absent"},
+    {"qk_layernorm", UNM_TRUE, "norms on Q and K other than Qwen3's (model_type qwen3) are not modelled",
+     "false or absent"},
+    {"use_qk_norm", UNM_TRUE, "norms on Q and K other than Qwen3's (model_type qwen3) are not modelled",
+     "false or absent"},
+    {"qk_norm", UNM_TRUE, "norms on Q and K other than Qwen3's (model_type qwen3) are not modelled",
+     "false or absent"},
     {"word_embed_proj_dim", UNM_NOT_HIDDEN, "an embedding of another width than hidden_size, projected in and out, "
      "is not modelled", "the hidden size"},
     {"embedding_size", UNM_NOT_HIDDEN, "an embedding of another width than hidden_size, projected in and out, is not "
@@ -393,11 +397,12 @@ static zp_status refuse_unmodelled(const cJSON *j, const char *where, const char
     return ZP_OK;
 }
 
-/* The sliding window: sliding_window (null: none); Qwen2 only with
- * use_sliding_window true (Qwen2Config's default is false, whatever
- * sliding_window says), and on the layers from max_window_layers up, so a
- * window on some layers only is refused; layer_types, where given, must
- * name one kind for every layer. */
+/* The sliding window: sliding_window (null: none); Qwen2 and Qwen3 only
+ * with use_sliding_window true (their classes' default is false, whatever
+ * sliding_window says), and on the layers from max_window_layers up (absent:
+ * 28, and sliding_window 4096, their classes' defaults), so a window on some
+ * layers only is refused; layer_types, where given, must name one kind for
+ * every layer. */
 static zp_status window_field(const cJSON *j, const char *where, const hf_arch *ar, int64_t layers, int64_t *out,
                               zp_err *e)
 {
@@ -407,22 +412,27 @@ static zp_status window_field(const cJSON *j, const char *where, const hf_arch *
     *out = 0;
     if (!ar->window_keys)
         return ZP_OK;
-    if ((st = int_field(j, where, k_win, 1, INT64_C(1) << 40, 0, out, e)) ||
-        (st = bool_field(j, where, "use_sliding_window", ar->window_keys != 2, &use, e)))
+    /* Qwen2Config and Qwen3Config: sliding_window 4096 and max_window_layers
+     * 28 where the file leaves them out (null: no window) */
+    int qwen = ar->window_keys == 2;
+    int win_null = qwen && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "sliding_window"));
+    if ((st = int_field(j, where, k_win, 1, INT64_C(1) << 40, qwen && !win_null ? 4096 : 0, out, e)) ||
+        (st = bool_field(j, where, "use_sliding_window", !qwen, &use, e)))
         return st;
     if (!use)
         *out = 0;
-    if (*out > 0 && present(j, "max_window_layers")) {
+    if (*out > 0 && (qwen || present(j, "max_window_layers"))) {
         static const char *const k_mwl[] = {"max_window_layers", NULL};
         int64_t mwl;
-        if ((st = int_field(j, where, k_mwl, 0, 100000, 0, &mwl, e)))
+        if ((st = int_field(j, where, k_mwl, 0, 100000, qwen ? 28 : 0, &mwl, e)))
             return st;
         if (mwl >= layers)
             *out = 0;                   /* no layer is windowed */
         else if (mwl > 0)
-            return zp_err_set(e, ZP_EINVAL, "%s: \"max_window_layers\" = %lld with %lld layers: a sliding window on "
-                              "some layers only is not modelled (allowed: 0, or at least the layers)", where,
-                              (long long)mwl, (long long)layers);
+            return zp_err_set(e, ZP_EINVAL, "%s: \"max_window_layers\" = %lld%s with %lld layers: a sliding window "
+                              "on some layers only is not modelled (allowed: 0, or at least the layers)", where,
+                              (long long)mwl, present(j, "max_window_layers") ? "" : " (absent: its class's default)",
+                              (long long)layers);
     }
     const cJSON *lt = present(j, "layer_types");
     if (lt) {
@@ -495,6 +505,7 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
     int mlp = ar->mlp, norm = ar->norm, pos = ar->pos, alibi = 0, zbias = -1;
     m->bias = ar->bias, m->qkv_bias = ar->qkv_bias, m->mlp_bias = ar->mlp_bias;
     m->head_bias = ar->head_bias, m->embed_norm = ar->embed_norm, m->block = ar->block, m->qk_norm = ar->qk_norm;
+    m->fused_proj = ar->fused_proj;
     if ((st = int_field(j, where, k_layers, 1, 100000, -1, &m->layers, e)) ||
         (st = int_field(j, where, k_hidden, 1, 1 << 20, -1, &m->hidden, e)) ||
         (st = int_field(j, where, k_heads, 1, 1 << 20, -1, &m->heads, e)) ||

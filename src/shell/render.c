@@ -133,6 +133,8 @@ static const char *model_extras(char *buf, size_t n, const cJSON *m)
         ADD(", embedding norm");
     if (zp_jflag(m, "qk_norm"))
         ADD(", Q/K head norms");
+    if (zp_jflag(m, "fused_proj"))
+        ADD(", fused QKV and gate-up products");
     if (window > 0)
         ADD(", sliding window %.0f", window);
 #undef ADD

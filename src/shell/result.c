@@ -76,6 +76,7 @@ static const zp_field model_f[] = {
     {"block", ZP_F_STR, 0, 0, zp_block_names, NULL, 1, 0},
     {"sliding_window", ZP_F_INT, 0, P2(24), NULL, NULL, 1, 0},
     {"qk_norm", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* added with Qwen3 (absent: none) */
+    {"fused_proj", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* added with Phi-3 (absent: separate products) */
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 static const zp_field cluster_f[] = {
@@ -459,6 +460,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(mo, "block", zp_block_names[m->block]);
     cJSON_AddNumberToObject(mo, "sliding_window", (double)m->window);
     cJSON_AddBoolToObject(mo, "qk_norm", m->qk_norm);   /* (Qwen3's Q and K head norms) */
+    cJSON_AddBoolToObject(mo, "fused_proj", m->fused_proj);   /* (Phi-3's one QKV and one gate-up product) */
 
     const zp_cluster *c = &pb->cluster;
     cJSON *co = cJSON_AddObjectToObject(o, "cluster");
@@ -1127,6 +1129,7 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->model.block = (zp_block)zp_name_index(zp_jstr(m, "block"), zp_block_names);
     pb->model.window = (int64_t)zp_jnum(m, "sliding_window");
     pb->model.qk_norm = zp_jflag(m, "qk_norm");   /* absent before Qwen3: none */
+    pb->model.fused_proj = zp_jflag(m, "fused_proj");   /* absent before Phi-3: separate products */
     pb->train.seq = (int64_t)zp_jnum(t, "seq");
     pb->train.global_batch = (int64_t)zp_jnum(t, "global_batch");
     pb->train.dtype = (zp_dtype)zp_name_index(zp_jstr(t, "dtype"), zp_dtype_names);
