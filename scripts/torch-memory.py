@@ -114,6 +114,11 @@ def shapes():
     # backward as the peak (a tied head's two gradients summed)
     add("gpt2-125m-bf16-sdpa-rebuilt", gpt2, g125, "bf16", "sdpa", 1024, 4, rebuilt=True)
     add("gpt2-125m-fp32-eager-rebuilt", gpt2, g125, "fp32", "eager", 1024, 1, rebuilt=True)
+    # Qwen3's norms on each Q and K head (zplan's qk_norm), LLaMA 125M's
+    # widths: their saved inputs and their fp32 output under autocast
+    qwen3 = dict(llama, model_type="qwen3", head_dim=64, use_sliding_window=False)
+    del qwen3["mlp_bias"]
+    add("qwen3-125m-bf16-sdpa", qwen3, l125, "bf16", "sdpa", 1024, 4)
     return out
 
 
