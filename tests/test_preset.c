@@ -312,6 +312,11 @@ static void hf_fields(void)
         {"qwen2 q/k/v biases", "{\"model_type\":\"qwen2\"," SHAPE_ "}", NULL, 2 * (64 + 2 * 16)},
         /* Phi-3: LLaMA's count (fused QKV and gate-up are the same weights); its window changes none */
         {"phi3", "{\"model_type\":\"phi3\"," SHAPE_ ",\"sliding_window\":32}", NULL, 0},
+        /* Granite: LLaMA's count, attention_bias and mlp_bias read as LLaMA's; its multipliers change none */
+        {"granite", "{\"model_type\":\"granite\"," SHAPE_ ",\"embedding_multiplier\":12.0,\"logits_scaling\":8.0,"
+         "\"residual_multiplier\":0.22,\"attention_multiplier\":0.0078125}", NULL, 0},
+        {"granite attention_bias", "{\"model_type\":\"granite\"," SHAPE_ ",\"attention_bias\":true}", NULL,
+         2 * (64 + 2 * 16 + 64)},
         /* no attention_bias key in Phi3Config: not read, no bias */
         {"phi3 ignores attention_bias", "{\"model_type\":\"phi3\"," SHAPE_ ",\"attention_bias\":true}", NULL, 0},
         {"MoE experts", "{\"model_type\":\"mixtral\"," SHAPE_ ",\"num_local_experts\":4}", "num_local_experts", 0},

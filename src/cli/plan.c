@@ -28,7 +28,7 @@ enum {
 static const zp_opt plan_opts[] = {
     {"params", O_PARAMS, "N", NULL, "parameter count (11e9, 11B, 175b, 7.5e9, 350M): a GPT-3-family\nshape is derived and printed", "Model (exactly one):"},
     {"model", O_MODEL, "NAME", NULL, "a preset (zplan models)", NULL},
-    {"config", O_CONFIG, "FILE", NULL, "a Hugging Face config.json, read by its model_type (README: gpt2, llama,\nmistral, qwen2, qwen3, gemma, phi3, falcon, gpt_neox, gptj, phi, opt, bloom, ...)", NULL},
+    {"config", O_CONFIG, "FILE", NULL, "a Hugging Face config.json, read by its model_type (README: gpt2, llama,\nmistral, qwen2, qwen3, gemma, phi3, granite, falcon, gpt_neox, gptj, phi, opt,\nbloom, ...)", NULL},
     {"gpu", O_GPU, "NAME", "--gpu NAME|FILE.json", "GPU preset (zplan gpus; default a100-80g), or a file in the\npresets' format (data/gpus/*.json): a .json name or a path with /", "Cluster:"},
     {"gpu-mem", O_GPUMEM, "SIZE", NULL, "override the GPU's memory (said in the Cluster line)", NULL},
     {"gpu-tflops", O_GPUTF, "X", NULL, "override its 16-bit dense peak, TFLOP/s", NULL},

@@ -301,6 +301,12 @@ static const hf_arch hf_archs[] = {
      * a window on every layer where sliding_window is given (transformers'
      * Phi3Config and Phi3Attention) */
     {"phi3",      GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  1,  0, 0, 0, 1},
+    /* IBM Granite (model_type granite): LLaMA's blocks and keys (attention_bias,
+     * mlp_bias), untied by default; its four multipliers (embedding,
+     * residual, attention, logits) scale by a number and change no count
+     * and no saved tensor (transformers' GraniteConfig and modeling_granite.py
+     * at 008e5743) */
+    {"granite",   GLU,  RMS, ZP_POS_ROTARY,   0,   0,  0,  0,   0,  0,   ZP_BLOCK_SERIAL,         0,   0,  0,  1, 0, 0, 0},
     {"falcon",    GELU, LN,  ZP_POS_ROTARY,   0,   0,  0,  0,   0,  1,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0, 0},
     {"gpt_neox",  GELU, LN,  ZP_POS_ROTARY,   1,   0,  0,  0,   0,  0,   ZP_BLOCK_PARALLEL_2NORM, 0,   0,  0,  1, 0, 0, 0},
     {"gptj",      GELU, LN,  ZP_POS_ROTARY,   0,   0,  1,  1,   0,  0,   ZP_BLOCK_PARALLEL,       0,   0,  0,  0, 0, 0, 0},
