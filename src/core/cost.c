@@ -205,24 +205,6 @@ static void norm_bwd(ktally t, const zp_model *m, double n, double h, double r)
         K(t, 2.0 * r * n * h + 8.0 * n, r * n * h);
 }
 
-/* Q's and K's head norms: RMSNorm's kernels with x's and the output's own
- * bytes, or LayerNorm's one kernel */
-static void qk_norm_fwd(ktally t, const zp_model *m, double n, double h, double x, double o)
-{
-    if (m->norm == ZP_NORM_RMSNORM)
-        rms_fwd_io(t, n, h, x, o);
-    else
-        K(t, x * n * h, o * n * h + 8.0 * n);
-}
-
-static void qk_norm_bwd(ktally t, const zp_model *m, double n, double h, double x, double o)
-{
-    if (m->norm == ZP_NORM_RMSNORM)
-        rms_bwd_io(t, n, h, x, o);
-    else
-        K(t, (o + x) * n * h + 8.0 * n, x * n * h);
-}
-
 /* rotary positions on x (e elements of c bytes, cos and sin of sd values
  * and r bytes): forward and backward */
 static void rope_fwd(ktally t, double e, double sd, double c, double r)
@@ -389,9 +371,10 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
         if (ac)
             for (int i = 0; i < 3; i++)
                 K(F, 4.0 * nh, 2.0 * nh);                       /* q, k, v's input casts */
-        if (m->qk_norm) {   /* Q's and K's head norms on the products' outputs (c bytes, into qo) */
-            qk_norm_fwd(F, m, n * a, d, c, qo);
-            qk_norm_fwd(F, m, n * g, d, c, qo);
+        if (m->qk_norm) {   /* Q's and K's head norms on the products' outputs (c bytes, into qo);
+                             * RMSNorm only: eager takes them in Qwen3's blocks alone (zp_pins_check) */
+            rms_fwd_io(F, n * a, d, c, qo);
+            rms_fwd_io(F, n * g, d, c, qo);
         }
         if (rot) {
             rope_fwd(F, q, sd, xq, r);
@@ -478,8 +461,8 @@ void zp_eager_traffic_eval(const zp_model *m, const zp_train *tr, const zp_layou
             K(B, xq * kv, xq * kv);
         }
         if (m->qk_norm) {
-            qk_norm_bwd(B, m, n * a, d, c, qo);
-            qk_norm_bwd(B, m, n * g, d, c, qo);
+            rms_bwd_io(B, n * a, d, c, qo);
+            rms_bwd_io(B, n * g, d, c, qo);
         }
         if (ac)
             for (int i = 0; i < 3; i++)

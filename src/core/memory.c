@@ -256,12 +256,10 @@ static eager_parts eager_parts_of(const zp_model *m, const zp_train *tr, const z
     p.in_qkv = p.ac ? (p.llama ? 3 : 1) * 2 * p.nh : p.c * p.nh;
     p.in_mlp = p.ac ? (p.llama ? 2 : 1) * 2 * p.nh : p.c * p.nh;
     p.mlp = p.llama ? 4 * p.c * p.nf : (p.ac ? 16 : 5 * p.c) * p.nf;
-    /* Q and K head norms (qk_norm): as a block's norm, on the n (a + g)
-     * rows of d values the products made (c bytes, not the stream's r) */
-    p.qkn = 0;
-    if (m->qk_norm)
-        p.qkn = m->norm == ZP_NORM_RMSNORM ? (p.c == 4 ? 8 : 4 + p.c) * (p.q + p.kv) + 4 * p.n * (a + g)
-                                           : p.c * (p.q + p.kv) + 8 * p.n * (a + g);
+    /* Q and K head norms (qk_norm): RMSNorm as a block's, on the n (a + g)
+     * rows of d values the products made (c bytes, not the stream's r);
+     * eager takes them only in Qwen3's RMSNorm blocks (zp_pins_check) */
+    p.qkn = m->qk_norm ? (p.c == 4 ? 8 : 4 + p.c) * (p.q + p.kv) + 4 * p.n * (a + g) : 0;
     p.drop = 0;
     if (tr->dropout)
         p.drop = (tr->flash ? 0 : p.S + (p.copy ? 0 : p.c * p.S)) + (p.llama ? 0 : 2 * p.nh);
