@@ -66,7 +66,8 @@ static double now_s(void) { return ze_now_s(); }
 /* ------------------------------------------------------------ the model */
 
 /* offsets of a block's tensors inside its unit */
-enum { B_LN1W, B_LN1B, B_QKVW, B_QKVB, B_PROJW, B_PROJB, B_LN2W, B_LN2B, B_FCW, B_FCB, B_FCPW, B_FCPB, B_N };
+enum { B_LN1W, B_LN1B, B_QKVW, B_QKVB, B_QNW, B_KNW, B_PROJW, B_PROJB, B_LN2W, B_LN2B, B_FCW, B_FCB, B_FCPW, B_FCPB,
+       B_N };
 
 /* Storage: parameters in the parameter type (pdt), gradients in the
  * gradient type (gdt), both as the device holds them; what the host
@@ -89,6 +90,8 @@ typedef struct unit {
     size_t nrep;     /* tensor parallelism: the first nrep parameters are the same on every tp rank (norms,
                       * row-parallel biases, position table), the rest this rank's slices */
     size_t nnorm;    /* of which the first nnorm are norms (their gradients summed over tp with sp) */
+    size_t nqk;      /* of which the first nqk are the Q and K head norms (qkn: their gradients, from this
+                      * rank's heads, summed over tp with or without sp) */
     size_t dup0, dup1;   /* pipeline parallelism: [dup0, dup1) is the tied head's copy on the last stage (its
                           * gradient norm counted on the first stage's embedding) */
     int own;         /* on this rank's stage */
@@ -161,26 +164,31 @@ static size_t qkv_width(const ze_cfg *c)
 }
 static size_t fc_width(const ze_cfg *c) { return (c->swiglu ? 2 : 1) * ffn(c); }
 static size_t norm_params(const ze_cfg *c) { return (c->rms ? 1 : 2) * (size_t)c->C; }
+/* the Q and K head norms' weights (qkn): one head size each, or none */
+static size_t qk_norm_params(const ze_cfg *c) { return c->qkn ? 2 * (size_t)(c->C / c->NH) : 0; }
 
 /* A block's tensors in this order; those the architecture lacks (the norms'
- * biases with RMSNorm, every bias without biases) take no room.  With
+ * biases with RMSNorm, every bias without biases, the Q and K head norms
+ * without qkn) take no room.  With
  * tensor parallelism (tp > 1) a rank holds its slices: QKV's rows of its
  * heads (its Q rows, then its K, then its V), the output projection's
  * columns of its heads, the first MLP matrix's rows of its F/tp (the
  * gate's, then the up projection's with SwiGLU) and the second's columns;
  * the norms and the row-parallel matrices' biases whole, and these
- * replicated tensors first (the norms LN1 and LN2, whose gradients
- * sequence parallelism sums over the tp ranks, then the projection's and
- * the second MLP matrix's biases), then the slices in the order above. */
+ * replicated tensors first (the Q and K head norms, whose gradients come
+ * from each rank's own heads and are summed over the tp ranks, then the
+ * norms LN1 and LN2, whose gradients sequence parallelism sums over the tp
+ * ranks, then the projection's and the second MLP matrix's biases), then
+ * the slices in the order above. */
 static void block_layout(const ze_cfg *c, int tp, size_t *off, size_t *sz, size_t *n)
 {
     size_t C = (size_t)c->C, F = ffn(c), Q = qkv_width(c), G = fc_width(c), o = 0, t = (size_t)tp;
-    size_t lb = c->rms ? 0 : C, bias = c->nobias ? 0 : 1;
-    size_t s[B_N] = {C, lb, Q / t * C, bias * Q / t, C * C / t, bias * C,
+    size_t lb = c->rms ? 0 : C, bias = c->nobias ? 0 : 1, qk = qk_norm_params(c) / 2;
+    size_t s[B_N] = {C, lb, Q / t * C, bias * Q / t, qk, qk, C * C / t, bias * C,
                      C, lb, G / t * C, bias * G / t, C * F / t, bias * C};
-    static const int canon[B_N] = {B_LN1W, B_LN1B, B_QKVW, B_QKVB, B_PROJW, B_PROJB,
+    static const int canon[B_N] = {B_LN1W, B_LN1B, B_QKVW, B_QKVB, B_QNW, B_KNW, B_PROJW, B_PROJB,
                                    B_LN2W, B_LN2B, B_FCW, B_FCB, B_FCPW, B_FCPB};
-    static const int repl[B_N] = {B_LN1W, B_LN1B, B_LN2W, B_LN2B, B_PROJB, B_FCPB,
+    static const int repl[B_N] = {B_QNW, B_KNW, B_LN1W, B_LN1B, B_LN2W, B_LN2B, B_PROJB, B_FCPB,
                                   B_QKVW, B_QKVB, B_PROJW, B_FCW, B_FCB, B_FCPW};
     const int *order = tp > 1 ? repl : canon;
     for (int i = 0; i < B_N; i++) {
@@ -226,6 +234,12 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
     }
     if (c->KV < 0 || c->NH % kv_heads(c)) {
         snprintf(msg, n, "KV heads %d do not divide the %d query heads", c->KV, c->NH);
+        return -1;
+    }
+    if (c->qkn && (!c->rms || fc_width(c) + ffn(c) < (size_t)c->C)) {
+        snprintf(msg, n, "Q and K head norms (qk_norm=1) with %s and an MLP of %zu on a width of %d: they need "
+                 "RMSNorm blocks (norm=rmsnorm) and an MLP whose two gradients hold the heads' (ffn >= hidden / 3 "
+                 "with SwiGLU, hidden / 2 with GELU)", c->rms ? "RMSNorm" : "LayerNorm", ffn(c), c->C);
         return -1;
     }
     if (c->F < 0 || (c->rope && (c->C / c->NH) % 2) || !(c->rope_theta >= 0.0f)) {
@@ -458,7 +472,7 @@ static void init_desc(const model *m, int k, ze_init_desc *d)
         d->nseg = B_N;
         for (int t = 0; t < B_N; t++) {
             uint64_t end = t + 1 < B_N ? m->gboff[t + 1] : whole;
-            float v = t == B_LN1W || t == B_LN2W ? 1.0f : 0.0f;
+            float v = t == B_LN1W || t == B_LN2W || t == B_QNW || t == B_KNW ? 1.0f : 0.0f;
             float sd = t == B_QKVW || t == B_FCW ? 0.02f : t == B_PROJW || t == B_FCPW ? resid : 0.0f;
             d->seg[t] = (ze_init_seg){end, v, sd};
         }
@@ -661,7 +675,8 @@ static int model_init(model *m, const ze_cfg *c, ze_dev *dev, ze_group *g, ze_gr
         if (k == m->nunits - 1 && !c->untied && m->own_head)
             u->dup0 = norm_params(c), u->dup1 = u->n;
         if (m->tp > 1) {
-            u->nnorm = k == 0 ? 0 : k == m->nunits - 1 ? norm_params(c) : 2 * norm_params(c);
+            u->nqk = k == 0 || k == m->nunits - 1 ? 0 : qk_norm_params(c);
+            u->nnorm = k == 0 ? 0 : k == m->nunits - 1 ? norm_params(c) : u->nqk + 2 * norm_params(c);
             u->nrep = k == 0 ? npe : k == m->nunits - 1 ? norm_params(c) : u->nnorm + m->lsz[B_PROJB] + m->lsz[B_FCPB];
         }
         u->shard = (u->n + d - 1) / d;
@@ -775,6 +790,14 @@ static float *grads_of(model *m, int k)
  * micro-batch's gradient into the stored ones.  ZeRO 2-3: reduce-scatter
  * the full gradient (in the gradient type: narrowed in place) and add this
  * rank's block into the shard.  Free the transient. */
+/* How many of unit u's first values have their gradients summed over the
+ * tp ranks: the norms with sequence parallelism, else the Q and K head
+ * norms (none without tensor parallelism) */
+static size_t tp_summed(const model *m, const unit *u)
+{
+    return m->tp <= 1 ? 0 : m->sp ? u->nnorm : u->nqk;
+}
+
 static int grads_done(model *m, int k)
 {
     unit *u = &m->u[k];
@@ -787,8 +810,10 @@ static int grads_done(model *m, int k)
         m->op->narrow(m->d, u->gtmp, m->gdt, u->np);
         /* sequence parallelism: the norms' gradients came from this rank's
          * rows, summed over the tp ranks (per micro-batch: the shards keep
-         * no whole unit to sum later) */
-        if (m->sp && u->nnorm && (rc = tcoll(m, m->tg->allreduce(m->tg, u->gtmp, u->nnorm, m->gdt)))) {
+         * no whole unit to sum later); the Q and K head norms' from its
+         * heads, with or without */
+        size_t nsum = tp_summed(m, u);
+        if (nsum && (rc = tcoll(m, m->tg->allreduce(m->tg, u->gtmp, nsum, m->gdt)))) {
             release_t(m, u->gtmp);
             u->gtmp = NULL;
             return rc;
@@ -813,18 +838,28 @@ static int grads_done(model *m, int k)
 typedef struct lact {
     float *x;            /* block input (LN1 input) */
     float *ln1, *mean1, *rstd1, *qkv, *att, *atty, *xmid, *ln2, *mean2, *rstd2, *fc, *gelu;
+    float *qn, *kn, *rq, *rk;   /* qkn: the Q and K heads before their norms, and the norms' rstd */
     float *mem;          /* the allocation holding the fields after x */
 } lact;
 
 /* (mean and rstd: N each, the mean unused by RMSNorm; qkv: Q, K, V, with
  * rotary positions Q and K rotated; fc: the first MLP matrix's output, the
- * gate and up with SwiGLU; gelu: the activation, F wide; with tensor
- * parallelism qkv, att, atty, fc and gelu are this rank's heads' and
- * columns', the rest whole) */
+ * gate and up with SwiGLU; gelu: the activation, F wide; with the Q and K
+ * head norms (qkn) qn and kn the Q and K heads as the QKV product made
+ * them (N NHl hs and N KVl hs), rq and rk their norms' rstd (one a head and
+ * token); with tensor parallelism qkv, att, atty, fc, gelu and the head
+ * norms' are this rank's heads' and columns', the rest whole) */
 static size_t att_floats(const model *m)
 {
     /* flash attention: the rows' log-sum-exp, not their probabilities */
     return (size_t)m->c->B * (size_t)m->NHl * (size_t)m->T * (m->c->flash ? 1 : (size_t)m->T);
+}
+
+/* the Q and K head norms' saved inputs and rstd (none without qkn) */
+static size_t qkn_floats(const model *m)
+{
+    size_t N = (size_t)m->c->B * (size_t)m->T, hs = (size_t)(m->Cl / m->NHl), heads = (size_t)(m->NHl + m->KVl);
+    return m->c->qkn ? N * heads * (hs + 1) : 0;
 }
 
 static size_t lact_floats(const model *m, int with_att)
@@ -832,7 +867,7 @@ static size_t lact_floats(const model *m, int with_att)
     const ze_cfg *c = m->c;
     size_t N = (size_t)c->B * (size_t)m->T, R = (size_t)m->R, C = (size_t)c->C;
     return R * C /* ln1 */ + 2 * R + N * m->Ql + (with_att ? att_floats(m) : 0) + N * (size_t)m->Cl /* atty */ +
-           R * C /* xmid */ + R * C /* ln2 */ + 2 * R + N * m->Gl + N * (size_t)m->Fl;
+           R * C /* xmid */ + R * C /* ln2 */ + 2 * R + N * m->Gl + N * (size_t)m->Fl + qkn_floats(m);
 }
 
 /* (with sequence parallelism the norms' inputs and outputs, ln1, xmid,
@@ -859,7 +894,15 @@ static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
     la->mean2 = p, p += R;
     la->rstd2 = p, p += R;
     la->fc = p, p += N * m->Gl;
-    la->gelu = p;
+    la->gelu = p, p += N * (size_t)m->Fl;
+    la->qn = la->kn = la->rq = la->rk = NULL;
+    if (c->qkn) {
+        size_t hs = (size_t)(m->Cl / m->NHl);
+        la->qn = p, p += N * (size_t)m->NHl * hs;
+        la->kn = p, p += N * (size_t)m->KVl * hs;
+        la->rq = p, p += N * (size_t)m->NHl;
+        la->rk = p;
+    }
     return 0;
 }
 
@@ -899,6 +942,48 @@ static void norm_bwd(model *m, float *dinp, float *dw, const float *dout, const 
         m->op->rmsnorm_bwd(m->d, dinp, dw, dout, inp, w, rstd, N, m->c->C);
     else
         m->op->layernorm_bwd(m->d, dinp, dw, dw + m->c->C, dout, inp, w, mean, rstd, N, m->c->C);
+}
+
+/* The Q and K head norms (qkn, Qwen3's q_norm and k_norm): an RMSNorm of
+ * the head size on each of this rank's Q heads (weight qw) and K heads
+ * (kw), between the QKV product and the rotation.  The heads as the
+ * product made them are kept (la->qn, la->kn: contiguous rows of hs, one a
+ * head and token) with each row's rstd; the normalised rows are made in
+ * la->atty, which the attention writes only later (N Cl floats: room for
+ * either), and copied back into qkv's Q and K columns.  No memory beyond
+ * the kept tensors. */
+static void qk_norm_fwd(model *m, const float *qw, const float *kw, lact *la)
+{
+    size_t N = (size_t)m->c->B * (size_t)m->T, hs = (size_t)(m->Cl / m->NHl);
+    size_t wq = (size_t)m->NHl * hs, wk = (size_t)m->KVl * hs;
+    const ze_dev_ops *op = m->op;
+    op->copy_rows(m->d, la->qn, wq, la->qkv, m->Ql, N, wq);
+    op->rmsnorm_fwd(m->d, la->atty, la->rq, la->qn, qw, (int)(N * (size_t)m->NHl), (int)hs);
+    op->copy_rows(m->d, la->qkv, m->Ql, la->atty, wq, N, wq);
+    op->copy_rows(m->d, la->kn, wk, la->qkv + wq, m->Ql, N, wk);
+    op->rmsnorm_fwd(m->d, la->atty, la->rk, la->kn, kw, (int)(N * (size_t)m->KVl), (int)hs);
+    op->copy_rows(m->d, la->qkv + wq, m->Ql, la->atty, wk, N, wk);
+}
+
+/* Their backward on dqkv's Q and K columns (the gradients of the normalised
+ * heads on entry, of the product's on return), the weights' gradients
+ * added into dqw and dkw: the output gradient's rows copied out into dout
+ * and the input gradient's made in dinp (N Cl floats each, spent scratch
+ * of the block's backward), then copied back. */
+static void qk_norm_bwd(model *m, float *dqkv, float *dqw, float *dkw, const float *qw, const float *kw,
+                        const lact *la, float *dout, float *dinp)
+{
+    size_t N = (size_t)m->c->B * (size_t)m->T, hs = (size_t)(m->Cl / m->NHl);
+    size_t wq = (size_t)m->NHl * hs, wk = (size_t)m->KVl * hs;
+    const ze_dev_ops *op = m->op;
+    op->copy_rows(m->d, dout, wq, dqkv, m->Ql, N, wq);
+    op->zero(m->d, dinp, ZE_DEVICE, N * wq * sizeof(float));
+    op->rmsnorm_bwd(m->d, dinp, dqw, dout, la->qn, qw, la->rq, (int)(N * (size_t)m->NHl), (int)hs);
+    op->copy_rows(m->d, dqkv, m->Ql, dinp, wq, N, wq);
+    op->copy_rows(m->d, dout, wk, dqkv + wq, m->Ql, N, wk);
+    op->zero(m->d, dinp, ZE_DEVICE, N * wk * sizeof(float));
+    op->rmsnorm_bwd(m->d, dinp, dkw, dout, la->kn, kw, la->rk, (int)(N * (size_t)m->KVl), (int)hs);
+    op->copy_rows(m->d, dqkv + wq, m->Ql, dinp, wk, N, wk);
 }
 
 /* ---------------------------------------------------- context parallel */
@@ -1095,6 +1180,8 @@ static int block_fwd(model *m, const float *w, lact *la, float *att, float *xout
     if (m->sp && sp_gather(m, whole, la->ln1))
         return -1;
     op->matmul_fwd(d, la->qkv, m->sp ? whole : la->ln1, w + o[B_QKVW], bias_of(m, w, B_QKVB), N, C, Q);
+    if (c->qkn)
+        qk_norm_fwd(m, w + o[B_QNW], w + o[B_KNW], la);
     if (c->rope)
         rope_chunks(m, la->qkv, 0);
     if (m->cp > 1) {   /* every part's keys and values gathered around the ring */
@@ -1135,6 +1222,14 @@ typedef struct bscratch {
     float *d1, *d3, *datt, *dF1, *dF2;   /* N*C, N*Q (QKV), T*T (none with flash), N*F, N*G (first MLP matrix) */
     float *g;                            /* sequence parallelism: N*C, a gathered operand */
 } bscratch;
+
+/* The head norms' input gradient in backward (qkn): the scores' and the
+ * MLP's gradients, spent by then and contiguous, at least N Cl floats
+ * (ze_cfg_check) */
+static float *qkn_scratch(const bscratch *s)
+{
+    return s->datt ? s->datt : s->dF1;
+}
 
 /* One block backward: dres holds dL/dxout on entry and dL/dx on return.
  * With tensor parallelism the column-parallel products' input gradients
@@ -1188,6 +1283,9 @@ static int block_bwd(model *m, const float *w, float *dw, const lact *la, const 
                           s->d1, att, la->qkv, c->B, m->T, Cl, m->NHl, m->KVl);
     if (c->rope)   /* the gradient of the unrotated Q and K */
         rope_chunks(m, s->d3, 1);
+    if (c->qkn)   /* and of the heads before their norms (d1 spent, the MLP's gradients too) */
+        qk_norm_bwd(m, s->d3, dw + o[B_QNW], dw + o[B_KNW], w + o[B_QNW], w + o[B_KNW], la, s->d1,
+                    qkn_scratch(s));
     if (m->sp && sp_gather(m, s->g, la->ln1))
         return -1;
     op->matmul_bwd_set(d, s->d1, dw + o[B_QKVW], dbias_of(m, dw, B_QKVB), s->d3, m->sp ? s->g : la->ln1,
@@ -1257,7 +1355,7 @@ typedef struct step_ctx {
  *                    seq micro_batch accum steps ranks seed), the
  *                    architecture (kv_heads ffn, norm "layernorm" or
  *                    "rmsnorm", mlp "gelu" or "swiglu", pos "learned" or
- *                    "rotary", rope_theta, tied, bias), the linear
+ *                    "rotary", rope_theta, tied, bias, qk_norm), the linear
  *                    layers' and the attention's products (gemm_math
  *                    "fp32", "bf16", "fp16": operands rounded to it, fp32
  *                    sums; flash_attention's too, tile by tile), the layout
@@ -1271,7 +1369,8 @@ typedef struct step_ctx {
  *                    (ze_param_count values in all): the embedding (wte
  *                    V*C, then wpe T*C when positions are learned); each
  *                    block in the order of the B_* offsets (ln1 w C, ln1
- *                    b C, qkv w Q*C, qkv b Q, proj w C*C, proj b C, ln2 w
+ *                    b C, qkv w Q*C, qkv b Q, the Q and K head norms' w
+ *                    C/NH each (qk_norm), proj w C*C, proj b C, ln2 w
  *                    C, ln2 b C, fc w G*C, fc b G, fc proj w C*F, fc proj
  *                    b C; a weight is [out][in], row-major; Q = C + 2 KV
  *                    C/NH: Q, K, V; G = F, or 2F with SwiGLU: the gate's
@@ -1328,10 +1427,10 @@ static int dump_config(model *m)
                "\"steps\":%d,\"ranks\":%d,\"seed\":%lu,\n",
             c->L, c->C, c->NH, c->V, c->T, c->B, c->M, c->steps, m->g->size, (unsigned long)c->seed);
     fprintf(f, " \"kv_heads\":%d,\"ffn\":%d,\"norm\":\"%s\",\"mlp\":\"%s\",\"pos\":\"%s\",\"rope_theta\":%.9g,"
-               "\"tied\":%s,\"bias\":%s,\"gemm_math\":\"%s\",\"flash_attention\":%s,\n",
+               "\"tied\":%s,\"bias\":%s,\"qk_norm\":%s,\"gemm_math\":\"%s\",\"flash_attention\":%s,\n",
             m->KV, m->F, c->rms ? "rmsnorm" : "layernorm", c->swiglu ? "swiglu" : "gelu", c->rope ? "rotary" : "learned",
-            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true", ze_dt_names[c->math],
-            c->flash ? "true" : "false");
+            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true", c->qkn ? "true" : "false",
+            ze_dt_names[c->math], c->flash ? "true" : "false");
     fprintf(f, " \"zero\":%d,\"offload\":%d,\"ckpt\":%d,\"dtype\":\"%s\",\"grad_dtype\":\"%s\",\"params_from\":\"%s\",\n",
             c->zero, c->offload, (int)c->ckpt, ze_dt_names[c->pdt], ze_dt_names[c->gdt],
             dump_from_device(m) ? "device" : "init");
@@ -2014,11 +2113,12 @@ static int reduce_grads(model *m)
             return -1;
     }
     /* sequence parallelism: the norms' gradients came from each rank's
-     * rows, summed over the tp ranks once a step (Megatron's) */
-    if (m->sp && m->zero <= 1)
+     * rows, summed over the tp ranks once a step (Megatron's); the Q and K
+     * head norms' from its heads, with or without */
+    if (m->zero <= 1)
         for (int k = m->nunits - 1; k >= 0; k--)
-            if (m->u[k].own && m->u[k].nnorm &&
-                tcoll(m, m->tg->allreduce(m->tg, m->u[k].g, m->u[k].nnorm, m->gdt)))
+            if (m->u[k].own && tp_summed(m, &m->u[k]) &&
+                tcoll(m, m->tg->allreduce(m->tg, m->u[k].g, tp_summed(m, &m->u[k]), m->gdt)))
                 return -1;
     if (m->zero == 1) {
         for (int k = m->nunits - 1; k >= 0; k--) {

@@ -41,9 +41,12 @@ typedef struct ze_cfg {
      * a SwiGLU MLP (gate and up, F wide each) instead of GELU, rotary
      * positions instead of a learned table, an output head of its own
      * instead of the tied embedding, no biases on the linear layers; the
-     * rotary base (0: 10000) */
+     * rotary base (0: 10000); qkn: an RMSNorm of the head size on each Q
+     * and K head after the QKV product, before the rotation (Qwen3's
+     * q_norm and k_norm: one weight of hs for the Q heads, one for the K
+     * heads; RMSNorm only) */
     int KV, F;
-    int rms, swiglu, rope, untied, nobias;
+    int rms, swiglu, rope, untied, nobias, qkn;
     float rope_theta;
     int B, M, steps;           /* micro-batch, micro-batches per step, steps */
     /* tensor-parallel degree (0 or 1: none): Megatron's column- and

@@ -456,18 +456,72 @@ ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q 'engine builds
     "exec of a BLOOM plan: refused (exit 2), naming ALiBi" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
     "the refused BLOOM execution leaves no row"
-# Qwen3's Q and K head norms are named likewise, read back from the stored run
+# Qwen3 runs as itself: its Q and K head norms (an RMSNorm of the head
+# size on each Q and K head, before the rotation) read back from the stored
+# run.  Hand count: embedding 256 x 64 = 16384; a block: norm 64, QKV
+# (64 + 2 x 2 x 16) x 64 = 8192, the head norms 2 x 16 = 32, projection
+# 4096, norm 64, gate and up 2 x 128 x 64 = 16384, down 8192: 37024; the
+# final norm and the untied head 64 + 16384: 16384 + 2 x 37024 + 16448 =
+# 106880.  With tp 2 (sp on and off) each rank normalises its own heads and
+# their weights' gradients are summed over tp, bytes the planner counts as
+# the collective "Q/K head norm gradient all-reduce"; each block keeps the
+# heads before their norms and a rstd per head and token, (16 + 1) x 4 bytes
+# a head, token and layer on top of LLaMA's
 cat >"$tmp/qwen3-tiny.json" <<'EOF2'
 {"model_type": "qwen3", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
  "num_key_value_heads": 2, "head_dim": 16, "intermediate_size": 128, "vocab_size": 256,
  "max_position_embeddings": 64}
 EOF2
-"$ZPLAN" --config "$tmp/qwen3-tiny.json" --gpus 2 --dp 2 --seq 64 --global-batch 4 --db "$DB" --json >"$tmp/qwen3.json" 2>/dev/null
-run "$ZPLAN" exec "$(jq .run_id "$tmp/qwen3.json")" --db "$DB" --steps 1
-ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "norms on Q's and K's heads" "$errf"; echo $?)" \
-    "exec of a Qwen3 plan: refused (exit 2), naming its Q/K head norms" || diag "rc=$rc $err"
+for lay in "--tp 2 --dp 1 --sp --zero 0 --ckpt none" "--tp 2 --dp 1 --no-sp --zero 1 --ckpt selective" \
+           "--dp 2 --zero 3 --ckpt full"; do
+    # shellcheck disable=SC2086
+    "$ZPLAN" --config "$tmp/qwen3-tiny.json" --gpus 2 $lay --seq 64 --global-batch 4 --db "$DB" --json \
+        >"$tmp/qwen3.json" 2>/dev/null
+    run "$ZPLAN" exec "$(jq .run_id "$tmp/qwen3.json")" --db "$DB" --steps 4 --json
+    ok "$rc" "exec of a Qwen3 plan ($lay) runs" || diag "rc=$rc $err"
+    jok "$outf" '.status == "ok" and .model.params == 106880 and .losses[3] < .losses[0]' \
+        "Qwen3 ($lay): 106880 parameters with its head norms (hand count), and the loss falls"
+    jok "$outf" 'all(.per_rank[]; .measured_bytes.params == .predicted_bytes.params and
+        .measured_bytes.grads == .predicted_bytes.grads and .measured_bytes.optimizer == .predicted_bytes.optimizer) and
+        .comm_bytes_per_step.predicted == .comm_bytes_per_step.measured and
+        .comm_bytes_per_step.by_kind["all-reduce"].predicted == .comm_bytes_per_step.by_kind["all-reduce"].measured' \
+        "Qwen3 ($lay): model states, bytes per step and all-reduce bytes predicted = measured"
+    jok "$outf" 'all(.per_rank[]; (.measured_bytes.activations - .predicted_bytes.activations | fabs) <=
+        0.01 * .measured_bytes.activations and (.measured_bytes.peak - .predicted_bytes.peak | fabs) <=
+        0.01 * .measured_bytes.peak)' \
+        "Qwen3 ($lay): activations and peak within 1 % of the prediction" ||
+        diag "$(jq -c '.per_rank[0] | [.predicted_bytes, .measured_bytes]' "$outf")"
+done
+# the head norms' tp all-reduce, by hand: tp 2 without sp at ZeRO 1 sums
+# each block's 2 x 16 bf16 gradients once a step, 2 blocks: 128 bytes, bus
+# bytes 128 x 2 (2 - 1) / 2 = 128 on top of Megatron's all-reduces (the
+# same plan on the LLaMA without the norms)
+sed 's/"qwen3"/"llama"/' "$tmp/qwen3-tiny.json" >"$tmp/llama-tiny.json"
+for mdl in qwen3 llama; do
+    "$ZPLAN" --config "$tmp/$mdl-tiny.json" --gpus 2 --tp 2 --dp 1 --no-sp --zero 1 --ckpt none --seq 64 \
+        --global-batch 4 --dtype bf16 --grad-dtype bf16 --db "$DB" --json >"$tmp/$mdl-ar.json" 2>/dev/null
+    run "$ZPLAN" exec "$(jq .run_id "$tmp/$mdl-ar.json")" --db "$DB" --steps 1 --json
+    cp "$outf" "$tmp/$mdl-ar-exec.json"
+done
+is "$(jq -n --slurpfile q "$tmp/qwen3-ar-exec.json" --slurpfile l "$tmp/llama-ar-exec.json" \
+    '$q[0].comm_bytes_per_step.by_kind["all-reduce"].measured - $l[0].comm_bytes_per_step.by_kind["all-reduce"].measured')" \
+    128 "Qwen3 on tp 2: the head norms' gradient all-reduce measured 2 x 2 x 16 x 2 = 128 bytes a step (hand count)"
+# what the engine cannot build is still refused: Q/K head norms in
+# LayerNorm blocks (a zplan_norm override), and an MLP too narrow to lend
+# the norms' backward its room; nothing recorded
+n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions")
+jq '. + {"zplan_norm": "layernorm"}' "$tmp/qwen3-tiny.json" >"$tmp/qwen3-ln.json"
+"$ZPLAN" --config "$tmp/qwen3-ln.json" --gpus 2 --dp 2 --seq 64 --global-batch 4 --db "$DB" --json >"$tmp/qwen3-ln-run.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/qwen3-ln-run.json")" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "norms on Q's and K's heads in LayerNorm blocks" "$errf"; echo $?)" \
+    "exec of Q/K head norms in LayerNorm blocks: refused (exit 2), naming them" || diag "rc=$rc $err"
+jq '. + {"intermediate_size": 16}' "$tmp/qwen3-tiny.json" >"$tmp/qwen3-narrow.json"
+"$ZPLAN" --config "$tmp/qwen3-narrow.json" --gpus 2 --dp 2 --seq 64 --global-batch 4 --db "$DB" --json >"$tmp/qwen3-nr.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/qwen3-nr.json")" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && grep -q "head norms need an MLP of at least hidden / 3" "$errf"; echo $?)" \
+    "exec of Qwen3 with an MLP of 16 on 64: refused (exit 2), saying what the engine needs" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
-    "the refused Qwen3 execution leaves no row"
+    "the refused Q/K head norm executions leave no row"
 
 # refused before anything is written, and in one line: a plan file is
 # planned without recording until all is checked (a wrong --np, cp not dividing the sequence,

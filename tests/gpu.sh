@@ -178,6 +178,24 @@ for z in 0 1 2 3; do
     ok $rc "LLaMA blocks, 2 ranks sharing the GPU, ZeRO-$z: runs" || { diag "$err"; continue; }
     within "$outf" "$tmp/llama-cpu1.json" 1e-4 "LLaMA blocks, 2 ranks sharing the GPU, ZeRO-$z: the CPU engine's losses within 1e-4"
 done
+# Qwen3's Q and K head norms (qk_norm=1: the CUDA row's RMSNorm and row
+# copies on the heads as rows of the head size), flash attention and full
+# recompute, and on 2 ranks sharing the GPU as tp 2 (the norms' gradients
+# summed over tp): the CPU engine's losses within 1e-4
+# shellcheck disable=SC2086
+eng 1 2 4 0 2 $LLAMA qk_norm=1
+cp "$outf" "$tmp/qkn-cpu.json"
+# shellcheck disable=SC2086
+eng 1 2 4 0 2 $LLAMA qk_norm=1 flash=1 backend=cuda
+ok $rc "Q/K head norms, flash attention, full recompute: runs on the GPU" || diag "$err"
+within "$outf" "$tmp/qkn-cpu.json" 1e-4 "Q/K head norms on the GPU: the CPU engine's losses within 1e-4"
+# shellcheck disable=SC2086
+eng 2 2 4 0 0 $LLAMA qk_norm=1 tp=2
+cp "$outf" "$tmp/qkn-cpu-tp.json"
+# shellcheck disable=SC2086
+eng 2 2 4 0 0 $LLAMA qk_norm=1 tp=2 backend=cuda
+ok $rc "Q/K head norms, tp 2 on 2 ranks sharing the GPU: runs" || diag "$err"
+within "$outf" "$tmp/qkn-cpu-tp.json" 1e-4 "Q/K head norms, tp 2 on the GPU: the CPU engine's losses within 1e-4"
 
 fi
 if part tp; then

@@ -63,6 +63,29 @@ for arch in gpt2 llama; do
     done
 done
 
+# Qwen3's Q and K head norms (qk_norm=1) on the LLaMA blocks: each tp rank
+# normalises its own heads with the whole weights, whose gradients are then
+# summed over the tp ranks, with sequence parallelism or without; a ZeRO
+# stage, the recompute modes, sp and flash attention in turn, against 1 rank
+QKN="$LLAMA qk_norm=1"
+# shellcheck disable=SC2086
+eng 1 1 0 0 $QKN
+cp "$outf" "$tmp/qkn.json"
+jok "$tmp/qkn.json" '.status == "ok" and (.losses | length) == 20' "Q/K head norms, 1 rank: 20 steps"
+i=0
+for spec in 2:1:3 2:2:0 4:2:1 4:4:2 8:2:3 8:4:0 8:8:1; do   # ranks:tp:ZeRO
+    np=${spec%%:*} rest=${spec#*:}
+    t=${rest%:*} z=${rest#*:}
+    k=$((i % 3)) sp=$((i % 2)) fa=$(((i / 2) % 2))
+    [ "$t" -eq 1 ] && sp=0
+    # shellcheck disable=SC2086
+    eng "$np" "$t" "$z" "$k" sp="$sp" flash="$fa" $QKN
+    jok "$outf" ".status == \"ok\" and .tp == $t and ($close)" \
+        "Q/K head norms, tp $t x dp $((np / t)), sp $sp, flash $fa, ZeRO-$z, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+        --slurpfile ref "$tmp/qkn.json"
+    i=$((i + 1))
+done
+
 # Megatron's tensor-parallel all-reduces, by hand: per layer and
 # micro-batch 2 in forward (the row-parallel products) and 2 in backward
 # (the column-parallel inputs' gradients), 2 more with full recompute (the
@@ -167,6 +190,22 @@ for arch in gpt2 llama; do
         done
         i=$((i + 1))
     done
+done
+
+# the Q and K head norms on pipeline stages (tp within each), against 1 rank
+# shellcheck disable=SC2086
+peng 1 1 1 0 0 $QKN
+cp "$outf" "$tmp/pqkn.json"
+for spec in 4:2:2:1:1 8:2:4:0:0; do   # ranks:tp:pp:ZeRO:sp
+    np=${spec%%:*} rest=${spec#*:}
+    t=${rest%%:*} rest=${rest#*:}
+    p=${rest%%:*} rest=${rest#*:}
+    z=${rest%:*} sp=${rest#*:}
+    # shellcheck disable=SC2086
+    peng "$np" "$t" "$p" "$z" 1 sp="$sp" $QKN
+    jok "$outf" ".status == \"ok\" and .pp == $p and ($close)" \
+        "Q/K head norms, tp $t x pp $p x dp $((np / t / p)), sp $sp, ZeRO-$z: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+        --slurpfile ref "$tmp/pqkn.json"
 done
 
 # the interleaved schedule (Megatron's: vp chunks per stage, chunk c of

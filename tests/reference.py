@@ -30,6 +30,11 @@ LLaMA family (an absent key is the GPT-2 value in parentheses):
   rope_theta (10000)     theta
   tied (true)            false: an own output head [V][C] in the last unit
   bias (true)            false: no bias in any linear layer
+  qk_norm (false)        true: each Q head and each K head of the QKV
+                         product's output RMS-normalised over its hs values
+                         (one weight of hs for the Q heads, qnw, one for the
+                         K heads, knw; after qkv's bias, before the rotary
+                         positions), Qwen3's q_norm and k_norm
   gemm_math (fp32)       bf16, fp16: the operands of every linear layer's
                          product (forward, both backward ones, the head's)
                          and of the attention's (Q K^T, P V; dY V^T, P^T dY,
@@ -70,6 +75,8 @@ can show that the comparison with the engine notices each kind of bug:
                   (its backward consistent with it; pos rotary only)
   gqa-share       query head h reads K/V head h % KV instead of h // (heads / KV)
                   (matters only when 1 < kv_heads < heads)
+  qk-whole        Q and K each normalised over all their heads at once (one
+                  rstd a token, OLMo 2's norm) instead of head by head (qk_norm only)
 """
 import argparse
 import json
@@ -81,7 +88,7 @@ import numpy as np
 
 f32 = np.float32
 MUTATIONS = ("beta2", "no-clip", "no-weight-decay", "no-warmup", "no-accum-mean", "no-unscale", "no-skip",
-             "rope-sign", "gqa-share")
+             "rope-sign", "gqa-share", "qk-whole")
 LN_EPS = f32(1e-5)
 GELU_K = f32(math.sqrt(2.0 / math.pi))
 GELU_A = f32(0.044715)
@@ -144,7 +151,7 @@ def expected_init(cfg, shapes):
                 vals[o:o + m] = f32(0.02) * g[o:o + m]
             elif name in ("projw", "fcpw"):
                 vals[o:o + m] = (f32(0.02) / np.sqrt(f32(2.0) * f32(L))) * g[o:o + m]
-            elif name in ("ln1w", "ln2w", "lnfw"):
+            elif name in ("ln1w", "ln2w", "lnfw", "qnw", "knw"):
                 vals[o:o + m] = 1.0
             else:
                 vals[o:o + m] = 0.0
@@ -215,6 +222,29 @@ def rmsnorm_bwd(dout, cache, w):
     g = dout * w
     gnmean = (g * x).sum(-1, keepdims=True, dtype=f32) * rs / f32(C)
     return rs * (g - n * gnmean), (dout * n).sum(0, dtype=f32), None
+
+
+def qk_norm_fwd(A, qkv, qw, kw):
+    """qkv [N][C + 2 KV hs] with every Q head (the first C columns, NH heads
+    of hs) RMS-normalised with weight qw and every K head (the next KV hs)
+    with kw; V as it was"""
+    N, C, hs, KV = qkv.shape[0], A.C, A.hs, A.KV
+    hq, hk = (1, 1) if A.qk_whole else (A.NH, KV)   # rows a token (the mutation: one)
+    q, cq = rmsnorm_fwd(qkv[:, :C].reshape(N * hq, -1), np.tile(qw, A.NH // hq))
+    k, ck = rmsnorm_fwd(qkv[:, C:C + KV * hs].reshape(N * hk, -1), np.tile(kw, KV // hk))
+    return np.concatenate([q.reshape(N, C), k.reshape(N, KV * hs), qkv[:, C + KV * hs:]], axis=1), (cq, ck)
+
+
+def qk_norm_bwd(A, dqkv, cache, qw, kw):
+    """the gradient before the head norms, and their weights'"""
+    N, C, hs, KV = dqkv.shape[0], A.C, A.hs, A.KV
+    cq, ck = cache
+    hq, hk = (1, 1) if A.qk_whole else (A.NH, KV)
+    dq, dqw, _ = rmsnorm_bwd(dqkv[:, :C].reshape(N * hq, -1), cq, np.tile(qw, A.NH // hq))
+    dk, dkw, _ = rmsnorm_bwd(dqkv[:, C:C + KV * hs].reshape(N * hk, -1), ck, np.tile(kw, KV // hk))
+    dqw = dqw.reshape(-1, hs).sum(0, dtype=f32)   # the tiles' gradients summed (one tile head by head)
+    dkw = dkw.reshape(-1, hs).sum(0, dtype=f32)
+    return np.concatenate([dq.reshape(N, C), dk.reshape(N, KV * hs), dqkv[:, C + KV * hs:]], axis=1), dqw, dkw
 
 
 def norm_fwd(A, x, w, b):
@@ -402,6 +432,8 @@ class Arch:
         self.layernorm, self.swiglu, self.rotary = norm == "layernorm", mlp == "swiglu", pos == "rotary"
         self.theta = float(f32(cfg.get("rope_theta", 10000.0)))   # a float in the engine
         self.tied, self.bias = bool(cfg.get("tied", True)), bool(cfg.get("bias", True))
+        self.qk_norm = bool(cfg.get("qk_norm", False))
+        self.qk_whole = "qk-whole" in mutations
         if self.NH <= 0 or self.C % self.NH or self.KV <= 0 or self.NH % self.KV or self.F <= 0:
             sys.exit("reference.py: hidden %d, heads %d, kv_heads %d, ffn %d do not make a model"
                      % (self.C, self.NH, self.KV, self.F))
@@ -420,7 +452,7 @@ def unit_shapes(cfg):
     QKV = C + 2 * KV * hs
     ln, bias = A.layernorm, A.bias
     block = [("ln1w", (C,))] + [("ln1b", (C,))] * ln + [("qkvw", (QKV, C))] + [("qkvb", (QKV,))] * bias + \
-        [("projw", (C, C))] + [("projb", (C,))] * bias + [("ln2w", (C,))] + [("ln2b", (C,))] * ln + \
+        [("qnw", (hs,)), ("knw", (hs,))] * A.qk_norm + [("projw", (C, C))] + [("projb", (C,))] * bias + [("ln2w", (C,))] + [("ln2b", (C,))] * ln + \
         [("fcw", (Fm, C))] + [("fcb", (Fm,))] * bias + [("fcpw", (C, F))] + [("fcpb", (C,))] * bias
     emb = [("wte", (V, C))] + [("wpe", (T, C))] * (not A.rotary)
     last = [("lnfw", (C,))] + [("lnfb", (C,))] * ln + [("headw", (V, C))] * (not A.tied)
@@ -459,6 +491,9 @@ def micro_batch(cfg, W, G, tok, tgt, dscale, mutations=()):
         w = W[1 + l]
         ln1, c1 = norm_fwd(A, x, w["ln1w"], w.get("ln1b"))
         qkv = linear_fwd(ln1, w["qkvw"], w.get("qkvb"))
+        cq = None
+        if A.qk_norm:
+            qkv, cq = qk_norm_fwd(A, qkv, w["qnw"], w["knw"])
         if A.rotary:
             qkv = rope_apply(A, qkv, B, T, cs, sn)
         y, ca = attention_fwd(A, qkv, B, T)
@@ -467,7 +502,7 @@ def micro_batch(cfg, W, G, tok, tgt, dscale, mutations=()):
         h = linear_fwd(ln2, w["fcw"], w.get("fcb"))
         a = swiglu_fwd(h, F) if A.swiglu else gelu_fwd(h)
         xout = linear_fwd(a, w["fcpw"], w.get("fcpb")) + xmid
-        caches.append((ln1, c1, ca, y, c2, ln2, h, a))
+        caches.append((ln1, c1, ca, y, c2, ln2, h, a, cq))
         x = xout
     lnf, cf = norm_fwd(A, x, fin["lnfw"], fin.get("lnfb"))
     head = emb["wte"] if A.tied else fin["headw"]
@@ -498,7 +533,7 @@ def micro_batch(cfg, W, G, tok, tgt, dscale, mutations=()):
         cb, sb = rope_tables(A, T, -A.rope_sign)   # the transpose of a rotation: the opposite angle
     for l in reversed(range(L)):
         w, g = W[1 + l], G[1 + l]
-        ln1, c1, ca, y, c2, ln2, h, a = caches[l]
+        ln1, c1, ca, y, c2, ln2, h, a, cq = caches[l]
         da, dw, db = linear_bwd(dx, a, w["fcpw"])
         g["fcpw"] += dw
         acc(g, "fcpb", db)
@@ -516,6 +551,10 @@ def micro_batch(cfg, W, G, tok, tgt, dscale, mutations=()):
         dqkv = attention_bwd(A, dy, ca, B, T)
         if A.rotary:
             dqkv = rope_apply(A, dqkv, B, T, cb, sb)
+        if A.qk_norm:
+            dqkv, dqw, dkw = qk_norm_bwd(A, dqkv, cq, w["qnw"], w["knw"])
+            g["qnw"] += dqw
+            g["knw"] += dkw
         dln1, dw, db = linear_bwd(dqkv, ln1, w["qkvw"])
         g["qkvw"] += dw
         acc(g, "qkvb", db)

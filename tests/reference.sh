@@ -177,6 +177,28 @@ ref llama m-rope --mutate rope-sign
 caught llama m-rope "mutation: rotary positions turned the other way is caught"
 ref llama m-gqa --mutate gqa-share
 caught llama m-gqa "mutation: query head h reading KV head h mod 2 instead of h / 2 is caught"
+# ---- Qwen3's Q and K head norms (qk_norm=1) on the LLaMA blocks: an
+# RMSNorm of the head size on each Q and K head before the rotation, with
+# flash attention and with the stored probabilities; and norms over all
+# of a token's heads at once instead of head by head are caught
+# shellcheck disable=SC2086
+eng qkn weight_decay=0.1 clip=1 $LLAMA qk_norm=1 dump="$tmp/qkn.d"
+ok "$rc" "LLaMA blocks with Q/K head norms, dump=DIR: trains" || diag "$err"
+jok "$tmp/qkn.d/config.json" '.qk_norm == true and .norm == "rmsnorm"' "the dump records the Q/K head norms"
+ref qkn qkn-ref
+jok "$tmp/qkn-ref.json" '.init_matches and .data_matches' \
+    "Q/K head norms: the dumped parameters are the documented initialisation (the head norms' weights 1)"
+within qkn qkn-ref "LLaMA blocks + Q/K head norms: the engine's 20 losses match the NumPy reference within 1e-4"
+ref qkn m-qkw --mutate qk-whole
+caught qkn m-qkw "mutation: Q and K normalised over all their heads at once instead of head by head is caught"
+# shellcheck disable=SC2086
+eng qkn-fa weight_decay=0.1 clip=1 $LLAMA qk_norm=1 flash=1 ckpt=2 dump="$tmp/qkn-fa.d"
+ref qkn-fa qkn-fa-ref
+within qkn-fa qkn-fa-ref "Q/K head norms with flash attention and full recompute: the engine's 20 losses match the NumPy reference within 1e-4"
+run timeout 60 mpirun -np 1 "$ZPLAN_ENGINE" $MODEL qk_norm=1
+ok "$([ "$rc" -eq 2 ] && grep -q 'RMSNorm blocks' "$errf"; echo $?)" "qk_norm=1 on LayerNorm blocks is refused (exit 2), naming RMSNorm" ||
+    diag "rc $rc: $(head -c 300 "$errf")"
+
 # one feature at a time on GPT-2: each against the reference
 for f in "norm=rmsnorm" "mlp=swiglu ffn=40" "pos=rotary" "kv_heads=1" "tied=0" "bias=0"; do
     n=$(echo "$f" | tr -c 'a-z0-9\n' _)

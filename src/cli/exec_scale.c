@@ -233,6 +233,13 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
         return zp_err_set(e, ZP_EINVAL, "%s: sequence parallelism over tp=%lld splits the micro-batch's %lld token rows "
                           "evenly (--scale seq= or micro_batch=)", which, (long long)l->tp,
                           (long long)(l->micro_batch * t->seq));
+    /* the Q and K head norms' backward works in the MLP's spent gradients
+     * (backend/engine.c, qkn_scratch) */
+    int64_t fw = (m->mlp == ZP_MLP_SWIGLU ? 3 : 2) * f;
+    if (m->qk_norm && fw < m->hidden)
+        return zp_err_set(e, ZP_EINVAL, "%s: the engine's Q and K head norms need an MLP of at least hidden / %d, the "
+                          "engine's model has %lld on %lld (choose it with --scale ffn=)", which,
+                          m->mlp == ZP_MLP_SWIGLU ? 3 : 2, (long long)f, (long long)m->hidden);
     /* rotary positions rotate pairs of a head's dimensions */
     if (m->pos == ZP_POS_ROTARY && m->heads > 0 && (m->hidden % m->heads || (m->hidden / m->heads) % 2))
         return zp_err_set(e, ZP_EINVAL, "%s: rotary positions need an even head width, the engine's model has "
@@ -298,13 +305,13 @@ zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
         DIFF("%ssliding-window attention", u ? ", " : "");
     if (m->embed_norm)
         DIFF("%sa norm after the embedding", u ? ", " : "");
-    if (m->qk_norm)
-        DIFF("%snorms on Q's and K's heads", u ? ", " : "");
+    if (m->qk_norm && m->norm != ZP_NORM_RMSNORM)
+        DIFF("%snorms on Q's and K's heads in LayerNorm blocks", u ? ", " : "");
 #undef DIFF
     if (!u)
         return ZP_OK;
     return zp_err_set(e, ZP_EINVAL, "%s: the engine builds GPT-2 and LLaMA-family blocks (LayerNorm or RMSNorm, GELU "
                       "or SwiGLU MLP, learned or rotary positions, grouped-query attention, tied or untied head, "
-                      "biases on every linear layer or none) and this model has %s: it would run as another model, "
-                      "so it is not run", which, diff);
+                      "biases on every linear layer or none, Qwen3's norms on Q's and K's heads in RMSNorm blocks) "
+                      "and this model has %s: it would run as another model, so it is not run", which, diff);
 }
