@@ -522,6 +522,27 @@ ok "$([ "$rc" -eq 2 ] && grep -q "head norms need an MLP of at least hidden / 3"
     "exec of Qwen3 with an MLP of 16 on 64: refused (exit 2), saying what the engine needs" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
     "the refused Q/K head norm executions leave no row"
+# a sliding window (Mistral's) masks keys only on a sequence longer than
+# itself: a window of 32 keys is refused on 64 tokens (the engine attends to
+# every earlier key), naming the --scale seq= that runs it, and runs on 32,
+# where it masks nothing, with its activations and peak as predicted
+cat >"$tmp/mistral-tiny.json" <<'EOF2'
+{"model_type": "mistral", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+ "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 256, "max_position_embeddings": 64,
+ "sliding_window": 32}
+EOF2
+"$ZPLAN" --config "$tmp/mistral-tiny.json" --gpus 2 --dp 2 --seq 64 --global-batch 4 --db "$DB" --json >"$tmp/mistral.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/mistral.json")" --db "$DB" --steps 2
+ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "sliding-window attention of 32 keys on a sequence of 64" "$errf" &&
+      grep -q -- "--scale seq=32" "$errf"; echo $?)" \
+    "exec of a 32-key window on 64 tokens: refused (exit 2), naming --scale seq=32" || diag "rc=$rc $err"
+is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" "the refused window execution leaves no row"
+run "$ZPLAN" exec "$(jq .run_id "$tmp/mistral.json")" --db "$DB" --steps 4 --scale seq=32 --json
+jok "$outf" '.status == "ok" and .model.seq == 32 and .losses[3] < .losses[0] and all(.per_rank[];
+    (.measured_bytes.activations - .predicted_bytes.activations | fabs) <= 0.01 * .measured_bytes.activations and
+    (.measured_bytes.peak - .predicted_bytes.peak | fabs) <= 0.01 * .measured_bytes.peak)' \
+    "the same plan at --scale seq=32 (the window masks nothing): runs, activations and peak within 1 %" ||
+    diag "rc=$rc $(jq -c '.per_rank[0] | [.predicted_bytes, .measured_bytes]' "$outf" 2>/dev/null) $err"
 
 # refused before anything is written, and in one line: a plan file is
 # planned without recording until all is checked (a wrong --np, cp not dividing the sequence,

@@ -236,6 +236,15 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
         scale = "layers=2,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2";
     if (scale && (st = zp_exec_apply_scale(scale, m, &pb.train, &l, &cli->err)))
         return zp_fail(cli, st);
+    /* a sliding window masks keys only on a longer sequence; the engine
+     * attends to every earlier key, which is the window's attention where
+     * the (scaled) sequence is no longer than the window */
+    if (m->window > 0 && m->window < pb.train.seq)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s: sliding-window attention of %lld keys on a sequence "
+                                       "of %lld: the engine attends to every earlier key, so it runs the window's "
+                                       "model only on sequences of at most %lld tokens (--scale seq=%lld)", which,
+                                       (long long)m->window, (long long)pb.train.seq, (long long)m->window,
+                                       (long long)m->window));
     /* (after --scale, which may set cp) */
     if (zp_cp(&l) > 1 && !full.train.flash)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld without flash attention: the engine's "

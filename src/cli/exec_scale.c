@@ -282,7 +282,9 @@ zp_status zp_exec_engine_limits(const zp_model *m, const zp_train *t, const zp_l
  * SwiGLU MLP, rotary positions, K and V heads shared by groups of query
  * heads, an untied head, no biases), any MLP width; attention then MLP,
  * heads of hidden / heads.  A plan of another architecture would run as a
- * different model: refused, naming what differs. */
+ * different model: refused, naming what differs.  (A sliding window is
+ * checked on the scaled sequence, exec.c: where it is no shorter than the
+ * sequence it masks nothing, and the engine's attention is the model's.) */
 zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
 {
     char diff[400] = "";
@@ -301,8 +303,6 @@ zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
         DIFF("%sbiases on some linear layers only", u ? ", " : "");
     if (m->block != ZP_BLOCK_SERIAL)
         DIFF("%sparallel attention and MLP", u ? ", " : "");
-    if (m->window)
-        DIFF("%ssliding-window attention", u ? ", " : "");
     if (m->embed_norm)
         DIFF("%sa norm after the embedding", u ? ", " : "");
     if (m->qk_norm && m->norm != ZP_NORM_RMSNORM)
