@@ -487,6 +487,7 @@ static void test_inter_node(void)
         {4, 2, 4, 0, 0, 1},
         {2, 2, 2, 0, 0, 0},  /* 8 GPUs: one node */
         {8, 1, 4, 0, 0, 1},
+        {16, 2, 1, 1, 1, 0}, /* tp over two whole nodes (8 ranks in each); dp span 32, one rank a node */
     };
     for (int i = 0; i < N_(cases); i++) {
         int64_t t = cases[i].tp, d = cases[i].dp, p = cases[i].pp, G = t * d * p;
@@ -534,8 +535,12 @@ static void test_inter_node(void)
              * nodes of S / r each (NCCL's hierarchical algorithm; the case
              * tp=1 dp=16: r = 8, N = 2) */
             int64_t r = 8 / t < d ? 8 / t : d;
-            if (g == 1 && want[g] && r > 1) {
-                double N = (double)d / (double)r;
+            /* a tp group over whole nodes (t a multiple of 8): r = 8 of
+             * its ranks in each node, N = t / 8 rings across, alike */
+            if (g == 0 && want[g])
+                r = 8;
+            if ((g == 1 || g == 0) && want[g] && r > 1) {
+                double N = (double)size[g] / (double)r;
                 tw = count[g] * ((r - 1.0) / r * S[g] / (NVLINK * EFF * 1e9) + A_IN * (r - 1.0) +
                                  (N - 1.0) / N * S[g] / r / (NIC * EFF * 1e9) + A_OUT * (N - 1.0));
             }

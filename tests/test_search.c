@@ -207,12 +207,31 @@ static void test_structural(void)
     is_u64(res.rejected[ZP_REJ_DP_BATCH], 36, "20L/12 heads: dp 8 rejected once, 36 combinations");
     is_u64(sum_rejected(&res), res.evaluated, "20L/12 heads: outcomes sum to evaluated");
 
-    /* 4 GPUs per node: tp 8 does not fit a node */
+    /* 4 GPUs per node: tp 8 spans two whole nodes, a layout (Megatron's and
+     * Calculon's), evaluated with its collectives across the nodes */
     zp_problem p4 = problem(gpt(24, 2048, 16), 8, 80 * GIB, 16);
     p4.cluster.gpus_per_node = 4;
     zp_search(&p4, top, KMAX, &res, &e);
-    /* (8,1,1) only: 36 x 5 micro-batches (b | 16: 1 2 4 8 16) */
-    is_u64(res.rejected[ZP_REJ_TP_NODE], 180, "4 GPUs per node: tp 8 rejected (36 x 5)");
+    is_u64(res.rejected[ZP_REJ_TP_NODE], 0, "4 GPUs per node: tp 8 over two nodes is not rejected by rule");
+    zp_layout l8 = {0};
+    l8.dp = 1, l8.tp = 8, l8.pp = 1, l8.vp = 1, l8.sp = 1, l8.micro_batch = 1, l8.grad_accum = 16, l8.zero = 1;
+    static zp_comm c8;
+    zp_comm_plan(&p4.model, &p4.train, &l8, &p4.cluster, &p4.conv, 0, &c8);
+    int across = 0, n_tp = 0;
+    for (int i = 0; i < c8.n; i++)
+        if (c8.c[i].group == ZP_GRP_TP)
+            n_tp++, across += c8.c[i].inter_node;
+    ok(n_tp > 0 && across == n_tp, "4 GPUs per node, tp 8: every tensor-parallel collective crosses the nodes (%d of %d)",
+       across, n_tp);
+    /* 6 GPUs per node, 12 GPUs, 16 heads, global batch 12: tp 4 neither
+     * divides 6 nor is a multiple of it (tp 3, 6 and 12 do not divide the 16
+     * heads); its (dp, pp): (3, 1), b | 4: 3 micro-batches; (1, 3) with vp 1,
+     * 2, 4, 8 (each divides the 8 blocks of a stage), b | 12: 4 x 6: 36
+     * combinations x 27 */
+    zp_problem p6 = problem(gpt(24, 2048, 16), 12, 80 * GIB, 12);
+    p6.cluster.gpus_per_node = 6;
+    zp_search(&p6, top, KMAX, &res, &e);
+    is_u64(res.rejected[ZP_REJ_TP_NODE], 36 * 27, "6 GPUs per node: tp 4 rejected (36 x (3 + 4 x 6))");
 }
 
 /* -------------------------------------------------------- layout_check */
@@ -226,7 +245,9 @@ static void test_layout_check(void)
         {"valid dp2 tp2 pp2", &pb, 2, 2, 2, 1, 1, 1, ZP_OFF_NONE, ZP_REJ_NONE},
         {"valid interleaved pp2 vp2 (M 6)", &pb, 2, 2, 2, 2, 1, 0, ZP_OFF_NONE, ZP_REJ_NONE},
         {"valid ZeRO-3 + params offload", &pb, 4, 1, 1, 1, 1, 3, ZP_OFF_OPT_PARAMS, ZP_REJ_NONE},
-        {"tp 16 above the node", &pb, 1, 16, 1, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_TP_NODE},
+        {"tp 16 over two whole nodes", &pb, 1, 16, 1, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_NONE},
+        {"tp 12 neither divides the node of 8 nor spans whole ones", &p12, 1, 12, 1, 1, 1, 0, ZP_OFF_NONE,
+         ZP_REJ_TP_NODE},
         {"tp 3 does not divide the node", &pb, 1, 3, 1, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_TP_NODE},
         {"tp 8 does not divide 12 heads", &p12, 1, 8, 1, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_TP_HEADS},
         {"pp 5 on 24 layers: uneven stages of 4 and 5 blocks", &pb, 1, 1, 5, 1, 1, 0, ZP_OFF_NONE, ZP_REJ_NONE},

@@ -52,7 +52,7 @@ static const zp_opt plan_opts[] = {
     {"dropout", O_DROPOUT, NULL, "--dropout, --no-dropout", "store dropout masks (default off; on with\n--eager, as --framework torch sets, where the\n--config's attn_pdrop or attention_dropout\nis above 0)", NULL},
     {"no-dropout", O_NODROPOUT, NULL, "", NULL, NULL},
     {"dp", O_DP, "N", NULL, "data-parallel degree", "Layout (pin any; the rest is searched):"},
-    {"tp", O_TP, "N", NULL, "tensor-parallel degree (inside a node)", NULL},
+    {"tp", O_TP, "N", NULL, "tensor-parallel degree (dividing a node's GPUs, or a multiple of them)", NULL},
     {"pp", O_PP, "N", NULL, "pipeline stages (need not divide the layers)", NULL},
     {"vp", O_VP, "N", NULL, "interleaved virtual stages per pipeline rank (1: none)", NULL},
     {"cp", O_CP, "N", NULL, "context-parallel degree: each sequence split over N ranks, K and V\nin a ring (searched up to 32 from --seq 8192; needs flash attention)", NULL},
@@ -1198,7 +1198,7 @@ static void classic_why(const zp_problem *pb, const zp_pins *p, char *why, size_
         else
             snprintf(why, n, "dp %lld does not divide the global batch %lld (nearest that it divides: %lld)",
                      (long long)dp, (long long)GB, (long long)hi);
-    } else if (p->tp > pb->cluster.gpus_per_node || pb->cluster.gpus_per_node % p->tp)
+    } else if (!zp_tp_fits_nodes(p->tp, pb->cluster.gpus_per_node))
         snprintf(why, n, "tp %lld does not divide the %lld GPUs of a node", (long long)p->tp,
                  (long long)pb->cluster.gpus_per_node);
     else if (pb->model.layers % p->pp)

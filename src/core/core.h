@@ -748,7 +748,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
 typedef enum zp_reject {
     ZP_REJ_NONE = 0,
-    ZP_REJ_TP_NODE,      /* tp larger than a node or not dividing it */
+    ZP_REJ_TP_NODE,      /* tp neither dividing a node nor a multiple of it */
     ZP_REJ_TP_HEADS,     /* tp does not divide heads / KV heads */
     ZP_REJ_PP_LAYERS,    /* pp (x vp) does not divide layers */
     ZP_REJ_DP_BATCH,     /* dp x micro-batch does not divide the global batch */
@@ -798,6 +798,11 @@ typedef struct zp_search_result {
     zp_plan closest;              /* valid but too big: closest to fitting (device or host) */
 } zp_search_result;
 
+/* Whether a tensor-parallel group of tp ranks lies on nodes of gpn GPUs:
+ * inside one (tp divides gpn) or over whole nodes (gpn divides tp: its
+ * collectives cross them, hierarchically, comm.c).  Megatron and Calculon
+ * allow both; a group straddling part of a node is not a layout. */
+int zp_tp_fits_nodes(int64_t tp, int64_t gpn);
 /* Check a layout is valid for the problem; ZP_REJ_NONE if so. */
 zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l);
 /* What a framework (zp_conv.framework) lacks of a ZeRO stage, an offload

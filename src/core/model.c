@@ -224,7 +224,7 @@ const char *const zp_overlap_names[] = {"none", "backward", "forward+backward", 
 _Static_assert(sizeof zp_overlap_names / sizeof zp_overlap_names[0] == ZP_OVL_N + 1, "a name for every overlap");
 const char *const zp_reject_names[] = {
     "fits",
-    "tp exceeds or does not divide the GPUs per node",
+    "tp neither divides the GPUs per node nor spans whole nodes",
     "tp does not divide the attention (or KV) heads",
     "pp x vp does not divide the layers",
     "dp x micro-batch does not divide the global batch",

@@ -40,11 +40,15 @@ static int stages_ok(int64_t L, int64_t p, int64_t v)
     return L % p == 0 ? base % v == 0 : (base + 1) % v == 0 && base >= v;
 }
 
+int zp_tp_fits_nodes(int64_t tp, int64_t gpn)
+{
+    return tp >= 1 && gpn >= 1 && (gpn % tp == 0 || tp % gpn == 0);
+}
+
 zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l)
 {
     const zp_model *m = &pb->model;
-    int64_t gpn = pb->cluster.gpus_per_node;
-    if (l->tp > gpn || gpn % l->tp)
+    if (!zp_tp_fits_nodes(l->tp, pb->cluster.gpus_per_node))
         return ZP_REJ_TP_NODE;
     if (m->heads % l->tp || m->kv_heads % l->tp)
         return ZP_REJ_TP_HEADS;
@@ -234,9 +238,10 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
         return zp_err_set(e, ZP_EINVAL, "%s (product %lld) does not divide --gpus %lld "
                           "(allowed: dp x tp x pp x cp = gpus)", pinned, (long long)prod, (long long)G);
     }
-    if (p->tp > 0 && (p->tp > pb->cluster.gpus_per_node || pb->cluster.gpus_per_node % p->tp))
-        return zp_err_set(e, ZP_EINVAL, "--tp %lld must divide the GPUs per node (%lld): tensor parallelism stays "
-                          "inside a node", (long long)p->tp, (long long)pb->cluster.gpus_per_node);
+    if (p->tp > 0 && !zp_tp_fits_nodes(p->tp, pb->cluster.gpus_per_node))
+        return zp_err_set(e, ZP_EINVAL, "--tp %lld must divide the GPUs per node (%lld) or be a multiple of them: a "
+                          "tensor-parallel group lies inside a node or over whole nodes", (long long)p->tp,
+                          (long long)pb->cluster.gpus_per_node);
     if (p->tp > 0 && (pb->model.heads % p->tp || pb->model.kv_heads % p->tp))
         return zp_err_set(e, ZP_EINVAL, "--tp %lld does not divide the model's %lld heads (%lld KV heads)",
                           (long long)p->tp, (long long)pb->model.heads, (long long)pb->model.kv_heads);
@@ -405,7 +410,7 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
             l.grad_accum = GB / dp > 0 ? GB / dp : 1;
             /* structural checks that do not depend on the inner loops */
             zp_reject r = ZP_REJ_NONE;
-            if (tp > pb->cluster.gpus_per_node || pb->cluster.gpus_per_node % tp)
+            if (!zp_tp_fits_nodes(tp, pb->cluster.gpus_per_node))
                 r = ZP_REJ_TP_NODE;
             else if (pb->model.heads % tp || pb->model.kv_heads % tp)
                 r = ZP_REJ_TP_HEADS;
