@@ -23,6 +23,8 @@
  *       [norm=layernorm|rmsnorm] [mlp=gelu|swiglu] [pos=learned|rotary] [rope_theta=X]
  *       [tied=0|1] [bias=0|1]                  (the architecture: GPT-2's by default; LLaMA's is
  *                                               norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0)
+ *       [qk_norm=0|1]                          (Qwen3's RMSNorm on each Q and K head, RMSNorm blocks with an
+ *                                               MLP of at least hidden / 3 (SwiGLU) or hidden / 2 (GELU))
  *       [tp=N] [sp=0|1] [pp=N]                 (tensor parallelism over N consecutive ranks, Megatron's, with
  *                                               sequence parallelism or not; N pipeline stages; data parallel
  *                                               over the ranks / (tp cp pp); engine.h)

@@ -74,6 +74,24 @@ for arch in gpt2 llama; do
     done
 done
 
+# Qwen3's Q and K head norms on context-parallel ranks (each normalises its
+# own chunks' heads before they go around the ring), with tp, sp and a
+# pipeline, against 1 rank
+QKN="$LLAMA qk_norm=1"
+# shellcheck disable=SC2086
+ceng 1 1 1 1 0 0 $QKN
+cp "$outf" "$tmp/qkn.json"
+for spec in 2:1:2:1:3:2:0 4:2:2:1:1:0:1 8:2:2:2:1:1:0; do   # ranks:tp:cp:pp:ZeRO:recompute:sp
+    # shellcheck disable=SC2046
+    set -- $(echo "$spec" | tr ":" " ")
+    np=$1 t=$2 c=$3 p=$4 z=$5 k=$6 sp=$7
+    # shellcheck disable=SC2086
+    ceng "$np" "$t" "$c" "$p" "$z" "$k" sp="$sp" $QKN
+    jok "$outf" ".status == \"ok\" and .cp == $c and ($close)" \
+        "Q/K head norms, tp $t x cp $c x pp $p, sp $sp, ZeRO-$z, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+        --slurpfile ref "$tmp/qkn.json"
+done
+
 # flash attention's FLOPs a step on a context-parallel rank (device.h's
 # ze_flash_flops over the part kernels' calls): rank 0 of cp 2 holds chunks
 # 0 and 3 of 4 tokens (positions 0..3 and 12..15), 4 layers x 4

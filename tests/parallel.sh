@@ -78,10 +78,12 @@ for spec in 2:1:3 2:2:0 4:2:1 4:4:2 8:2:3 8:4:0 8:8:1; do   # ranks:tp:ZeRO
     t=${rest%:*} z=${rest#*:}
     k=$((i % 3)) sp=$((i % 2)) fa=$(((i / 2) % 2))
     [ "$t" -eq 1 ] && sp=0
+    off=0
+    [ "$z" -eq 3 ] && off=$((1 + i / 4 % 2))   # ZeRO-3: the optimizer, or it and the parameters, offloaded
     # shellcheck disable=SC2086
-    eng "$np" "$t" "$z" "$k" sp="$sp" flash="$fa" $QKN
+    eng "$np" "$t" "$z" "$k" sp="$sp" flash="$fa" offload="$off" $QKN
     jok "$outf" ".status == \"ok\" and .tp == $t and ($close)" \
-        "Q/K head norms, tp $t x dp $((np / t)), sp $sp, flash $fa, ZeRO-$z, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+        "Q/K head norms, tp $t x dp $((np / t)), sp $sp, flash $fa, ZeRO-$z, offload $off, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
         --slurpfile ref "$tmp/qkn.json"
     i=$((i + 1))
 done
@@ -207,6 +209,12 @@ for spec in 4:2:2:1:1 8:2:4:0:0; do   # ranks:tp:pp:ZeRO:sp
         "Q/K head norms, tp $t x pp $p x dp $((np / t / p)), sp $sp, ZeRO-$z: the loss curve of 1 rank (<= 1e-4 relative per step)" \
         --slurpfile ref "$tmp/pqkn.json"
 done
+# and interleaved: 2 stages of 2 chunks each (vp 2), dp 2
+# shellcheck disable=SC2086
+peng 4 1 2 1 2 vp=2 $QKN
+jok "$outf" ".status == \"ok\" and .pp == 2 and ($close)" \
+    "Q/K head norms, pp 2 x vp 2 x dp 2, ZeRO-1, full recompute: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+    --slurpfile ref "$tmp/pqkn.json"
 
 # the interleaved schedule (Megatron's: vp chunks per stage, chunk c of
 # stage k the virtual stage c pp + k): every factorisation with pp > 1
