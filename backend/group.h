@@ -88,7 +88,7 @@ void ze_group_single(ze_group *g);
 void ze_group_no_p2p(ze_group *g);
 
 /* The layout of world ranks over the parallel dimensions, Megatron's order:
- * tp fastest, then cp, dp, pp (tp inside a node).  A rank's coordinates,
+ * tp fastest, then cp, dp, pp (so a tp group fills a node first).  A rank's coordinates,
  * and for each dimension the color of its group (the ranks that differ
  * only in that coordinate) and its key (its place in the group). */
 typedef enum ze_dim { ZE_TP = 0, ZE_CP, ZE_DP, ZE_PP, ZE_NDIM } ze_dim;

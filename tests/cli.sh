@@ -289,6 +289,18 @@ jok "$outf" '.model.qk_norm == true and .model.mlp == "gelu" and .model.fused_pr
     "a stored qwen3 run with a GELU MLP reads back as such"
 zp --config "$tmp/phi3.json" --gpus 1 --seq 128 --json --no-store
 jok "$outf" '.model.fused_proj == true and .model.qk_norm == false' "--config phi3: fused products in the answer"
+# Granite 3's multipliers (embedding 12, residual 0.22, attention scale
+# 1/128, logits 8): in the answer and on the model line, stored and read back
+cat >"$tmp/granite.json" <<'EOF2'
+{"model_type": "granite", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+ "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 256, "embedding_multiplier": 12.0,
+ "residual_multiplier": 0.22, "attention_multiplier": 0.0078125, "logits_scaling": 8.0}
+EOF2
+zp --config "$tmp/granite.json" --gpus 1 --seq 128 --json --db "$tmp/fp.db"
+zp show "$(jq .run_id "$outf")" --db "$tmp/fp.db" --json
+jok "$outf" '.model.multipliers == true' "a stored Granite run reads back with its multipliers"
+zp --config "$tmp/granite.json" --gpus 1 --seq 128 --no-store
+ok "$(grep -q "Granite's multipliers" "$outf"; echo $?)" "--config granite: the model line names its multipliers" || show_run
 zp --config "$D/hf/gemma-7b.json" --no-store
 grep -q 'head_dim 256' "$outf"
 ok $? "--config gemma-7b: the model line shows head_dim 256" || show_run
@@ -1582,6 +1594,17 @@ jok "$outf" '[.chosen.comm[] | select(.group == "tp" and .group_size == 2) |
 zp --model llama3-70b --gpus 64 --tp 8 --pp 2 --no-sp --tp-overlap --no-store
 ok "$(test $rc -eq 0 && grep -q "note: --tp-overlap hides .* which --no-sp leaves out" "$errf"; echo $?)" \
     "--tp-overlap with --no-sp: a note says it changes nothing" || show_run
+zp --model gpt3-175b --gpus 32 --global-batch 32 --tp 16 --pp 2 --tp-overlap --no-store
+ok "$(test $rc -eq 0 && grep -q "note: --tp-overlap runs inside a node's NVLink .* --tp 16 spans nodes" "$errf"; echo $?)" \
+    "--tp-overlap with tp 16 over two nodes: a note says its collectives stay exposed" || show_run
+# tensor parallelism over whole nodes widens what the suggestion tries: a
+# 30B model on 6 GiB GTX 1060s (one a machine) at one sequence a step
+# fits only with tp beyond a node (its 56 heads), past the 32 GPUs that
+# global batch x GPUs per node x layers once capped the doublings at
+zp --params 3e10 --gpus 2 --global-batch 1 --gpu gtx1060-6g --no-store --json
+jok "$outf" '.fitting == 0 and ([.suggestions[] | select(test("^[0-9]+ GPUs would fit it")) |
+    capture("^(?<g>[0-9]+) GPUs").g | tonumber | select(. > 32)] | length) == 1' \
+    "30B on 2 GTX 1060s: the suggestion finds a GPU count past the old cap of 32 (tp over machines)"
 zp --model llama3-8b --gpus 8 --gpu b200 --no-store --group-eff-c 2
 is "$rc" 2 "--group-eff-c 2: refused (exit 2: 1 - 2/2 would leave 2 ranks no bandwidth)"
 

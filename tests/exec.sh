@@ -522,6 +522,16 @@ ok "$([ "$rc" -eq 2 ] && grep -q "head norms need an MLP of at least hidden / 3"
     "exec of Qwen3 with an MLP of 16 on 64: refused (exit 2), saying what the engine needs" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
     "the refused Q/K head norm executions leave no row"
+# Granite's multipliers (embedding, residual, attention scale, logits) make
+# it other than the LLaMA of its shape, which the engine would run: refused
+jq '.model_type = "granite" | . + {"embedding_multiplier": 12.0, "residual_multiplier": 0.22,
+    "attention_multiplier": 0.0625, "logits_scaling": 8.0}' "$tmp/llama-tiny.json" >"$tmp/granite-tiny.json"
+"$ZPLAN" --config "$tmp/granite-tiny.json" --gpus 2 --dp 2 --seq 64 --global-batch 4 --db "$DB" --json \
+    >"$tmp/granite.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/granite.json")" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "Granite's multipliers" "$errf"; echo $?)" \
+    "exec of a Granite plan: refused (exit 2), naming its multipliers" || diag "rc=$rc $err"
+is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" "the refused Granite execution leaves no row"
 # a sliding window (Mistral's) masks keys only on a sequence longer than
 # itself: a window of 32 keys is refused on 64 tokens (the engine attends to
 # every earlier key), naming the --scale seq= that runs it, and runs on 32,

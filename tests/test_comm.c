@@ -554,6 +554,31 @@ static void test_inter_node(void)
     }
 }
 
+/* --tp-overlap hides the sequence-parallel gathers and reduce-scatters
+ * behind the products inside a node (async TP's symmetric memory,
+ * Transformer Engine's userbuffers, both over NVLink); a tp group over
+ * whole nodes runs them exposed */
+static void test_tp_overlap_nodes(void)
+{
+    zp_model m = gpt(32, 4096, 32, 50304, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 2048);
+    zp_conv cv = conv();
+    cv.tp_overlap = 1;
+    for (int i = 0; i < 2; i++) {
+        int64_t t = i ? 16 : 8;
+        zp_cluster c = cluster(t, 8);
+        zp_layout l = lay(1, t, 1, 1, 1, ZP_OFF_NONE, ZP_CKPT_NONE, 1, 1, 4);
+        zp_comm cm;
+        zp_comm_plan(&m, &tr, &l, &c, &cv, 0, &cm);
+        const zp_coll *g = find(&cm, ZP_GRP_TP, ZP_COLL_ALLGATHER, "sequence-parallel all-gather");
+        const zp_coll *r = find(&cm, ZP_GRP_TP, ZP_COLL_REDUCE_SCATTER, "sequence-parallel reduce-scatter");
+        zp_overlap want = i ? ZP_OVL_NONE : ZP_OVL_GEMM;
+        ok(g && r && g->overlap == want && r->overlap == want,
+           "--tp-overlap, tp %lld on 8-GPU nodes: the sequence-parallel collectives overlap '%s'", (long long)t,
+           zp_overlap_names[want]);
+    }
+}
+
 /* ----------------------------------------------------------- totals */
 
 /* Every collective of one 3D layout, written out by hand: S, count, the
@@ -1351,6 +1376,7 @@ int main(void)
     test_rc_mlp();
     test_pp();
     test_inter_node();
+    test_tp_overlap_nodes();
     test_cp();
     test_ckpt_op();
     test_fsdp_pp();

@@ -355,6 +355,32 @@ static void hf_fields(void)
         is_u64(zp_model_params(&m), base + cases[i].delta, "%s: count = small LLaMA %lld %+lld", cases[i].name,
                (long long)base, (long long)cases[i].delta);
     }
+    /* Granite's multipliers: a LLaMA of its shape only where each is the
+     * identity (GraniteConfig's defaults 1.0 for three; the attention's
+     * scale is attention_multiplier itself, so 1/sqrt(d) = 1/sqrt(64 / 8 =
+     * 8) = 0.35355339059327373 there); any other value, or the default
+     * attention scale of 1.0, marks the model (exec refuses it) */
+    struct { const char *name, *json; int want; } mul[] = {
+        {"granite-3 multipliers", "{\"model_type\":\"granite\"," SHAPE_ ",\"embedding_multiplier\":12.0,"
+         "\"logits_scaling\":8.0,\"residual_multiplier\":0.22,\"attention_multiplier\":0.0078125}", 1},
+        {"granite without multipliers (attention scale 1.0)", "{\"model_type\":\"granite\"," SHAPE_ "}", 1},
+        {"granite with the identity's", "{\"model_type\":\"granite\"," SHAPE_ ",\"attention_multiplier\":0.3535533905932737}", 0},
+        {"llama", "{" LLAMA_ ",\"attention_multiplier\":0.5}", 0},
+    };
+    for (size_t i = 0; i < sizeof mul / sizeof mul[0]; i++) {
+        zp_model m;
+        zp_err e = {0};
+        zp_status st = zp_model_from_json(mul[i].json, "cfg.json", &m, &e);
+        ok(st == ZP_OK && m.multipliers == mul[i].want, "%s: multipliers %d", mul[i].name, mul[i].want);
+    }
+    {
+        zp_model m;
+        zp_err e = {0};
+        zp_status st = zp_model_from_json("{\"model_type\":\"granite\"," SHAPE_ ",\"logits_scaling\":\"8\"}",
+                                          "cfg.json", &m, &e);
+        ok(st == ZP_EINVAL && strstr(e.msg, "\"logits_scaling\" must be a number"), "granite: a multiplier not a "
+           "number is refused ('%s')", e.msg);
+    }
 #undef SHAPE_
 #undef LLAMA_
     /* a learned position table of 0 rows is refused, naming the key (it was

@@ -305,6 +305,8 @@ zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
         DIFF("%sparallel attention and MLP", u ? ", " : "");
     if (m->embed_norm)
         DIFF("%sa norm after the embedding", u ? ", " : "");
+    if (m->multipliers)
+        DIFF("%sGranite's multipliers (embedding, residual, attention scale, logits)", u ? ", " : "");
     if (m->qk_norm && m->norm != ZP_NORM_RMSNORM)
         DIFF("%snorms on Q's and K's heads in LayerNorm blocks", u ? ", " : "");
 #undef DIFF

@@ -1005,6 +1005,11 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         (st = opt_int("--zero", r->zero, 0, 3, &z, e)))
         return st;
     p->zero = (int)z;
+    /* async TP and Transformer Engine's userbuffers run inside an NVLink
+     * domain only (comm.c) */
+    if (cv->tp_overlap && p->tp > c->gpus_per_node)
+        note_add(a, "--tp-overlap runs inside a node's NVLink (async TP's symmetric memory, Transformer Engine's "
+                 "userbuffers); --tp %lld spans nodes, so its collectives stay exposed", (long long)p->tp);
     /* Megatron's layers per virtual stage as zplan's virtual stages per
      * pipeline rank: L / (pp x N), which needs the pipeline's size */
     if (r->lpvs) {
@@ -1199,7 +1204,7 @@ static void classic_why(const zp_problem *pb, const zp_pins *p, char *why, size_
             snprintf(why, n, "dp %lld does not divide the global batch %lld (nearest that it divides: %lld)",
                      (long long)dp, (long long)GB, (long long)hi);
     } else if (!zp_tp_fits_nodes(p->tp, pb->cluster.gpus_per_node))
-        snprintf(why, n, "tp %lld does not divide the %lld GPUs of a node", (long long)p->tp,
+        snprintf(why, n, "tp %lld neither divides the %lld GPUs of a node nor spans whole nodes", (long long)p->tp,
                  (long long)pb->cluster.gpus_per_node);
     else if (pb->model.layers % p->pp)
         snprintf(why, n, "pp %lld does not divide the %lld layers", (long long)p->pp, (long long)pb->model.layers);
@@ -1345,9 +1350,12 @@ static void suggest(zp_answer *a)
                  zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units), zp_fmt_secs(tm, sizeof tm, p.cost.step_s));
         return;
     }
-    /* no layout uses more GPUs than dp <= global batch, tp <= a node and
-     * pp <= layers allow */
-    int64_t gmax = pb->train.global_batch * pb->cluster.gpu.gpus_per_node * pb->model.layers;
+    /* no layout uses more GPUs than dp <= global batch, tp <= the heads
+     * (a tp group may span whole nodes), pp <= layers and the searched cp
+     * (up to 32 from ZP_CP_SEARCH_MIN_SEQ tokens) allow */
+    int64_t tpmax = pb->model.heads > pb->cluster.gpu.gpus_per_node ? pb->model.heads : pb->cluster.gpu.gpus_per_node;
+    int64_t gmax = pb->train.global_batch * tpmax * pb->model.layers *
+                   (pin->cp > 0 ? pin->cp : pb->train.seq >= ZP_CP_SEARCH_MIN_SEQ ? 32 : 1);
     zp_pins qg = none;
     qg.zero = pin->zero;
     qg.offload = pin->offload;

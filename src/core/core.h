@@ -59,6 +59,10 @@ typedef struct zp_model {
     int64_t window;     /* sliding-window attention: each query sees at most this many keys (0: all) */
     int qk_norm;        /* a norm (the block's kind) on each head of Q and of K, one weight of d values
                          * shared by the heads, before the rotation (Qwen3's q_norm and k_norm) */
+    int multipliers;    /* Granite's four multipliers (embedding, residual, logits, and the attention's scale in
+                         * place of 1/sqrt(d)) make it other than the LLaMA of its shape: products by numbers,
+                         * no parameter and no saved tensor, so nothing the planner counts; the engine has
+                         * none (zplan exec refuses) */
     int fused_proj;     /* Q, K and V one product, and a gated MLP's gate and up one (Phi-3): the same
                          * weights; PyTorch eager keeps other tensors (--eager refuses it) */
     int dropout;        /* the config drops attention probabilities in training (transformers' attn_pdrop

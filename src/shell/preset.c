@@ -521,6 +521,27 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
         (st = int_field(j, where, k_pos, 0, 1 << 24, 0, &m->max_pos, e)) ||
         (st = bool_field(j, where, "tie_word_embeddings", ar->tied, &m->tied, e)))
         goto out;
+    /* Granite's multipliers (GraniteConfig's defaults 1.0, and the
+     * attention's scale is attention_multiplier itself, not 1/sqrt(d)):
+     * a LLaMA of its shape only when every one is the identity */
+    if (ar->type && !strcmp(ar->type, "granite")) {
+        static const char *const mk[] = {"embedding_multiplier", "residual_multiplier", "logits_scaling",
+                                         "attention_multiplier"};
+        int64_t d = m->head_dim > 0 ? m->head_dim : m->hidden / m->heads;
+        double want[4] = {1.0, 1.0, 1.0, 1.0 / sqrt((double)d)};
+        for (int i = 0; i < 4; i++) {
+            const cJSON *v = present(j, mk[i]);
+            double x = 1.0;
+            if (v && !(cJSON_IsNumber(v) && isfinite(v->valuedouble))) {
+                st = zp_err_set(e, ZP_EINVAL, "%s: \"%s\" must be a number", where, mk[i]);
+                goto out;
+            }
+            if (v)
+                x = v->valuedouble;
+            if (fabs(x - want[i]) > 1e-9 * fabs(want[i]))
+                m->multipliers = 1;
+        }
+    }
     /* KV heads: num_key_value_heads; Falcon: one (multi_query, its
      * default) or, with the new decoder architecture, num_kv_heads */
     if (is_falcon) {

@@ -135,6 +135,8 @@ static const char *model_extras(char *buf, size_t n, const cJSON *m)
         ADD(", Q/K head norms");
     if (zp_jflag(m, "fused_proj"))
         ADD(", fused QKV and gate-up products");
+    if (zp_jflag(m, "multipliers"))
+        ADD(", Granite's multipliers");
     if (window > 0)
         ADD(", sliding window %.0f", window);
 #undef ADD
