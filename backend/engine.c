@@ -184,7 +184,8 @@ static void block_layout(const ze_cfg *c, int tp, size_t *off, size_t *sz, size_
 {
     size_t C = (size_t)c->C, F = ffn(c), Q = qkv_width(c), G = fc_width(c), o = 0, t = (size_t)tp;
     size_t lb = c->rms ? 0 : C, bias = c->nobias ? 0 : 1, qk = qk_norm_params(c) / 2;
-    size_t s[B_N] = {C, lb, Q / t * C, bias * Q / t, qk, qk, C * C / t, bias * C,
+    size_t qb = bias || c->qkv_bias;   /* (Qwen2: on the QKV product alone) */
+    size_t s[B_N] = {C, lb, Q / t * C, qb * Q / t, qk, qk, C * C / t, bias * C,
                      C, lb, G / t * C, bias * G / t, C * F / t, bias * C};
     static const int canon[B_N] = {B_LN1W, B_LN1B, B_QKVW, B_QKVB, B_QNW, B_KNW, B_PROJW, B_PROJB,
                                    B_LN2W, B_LN2B, B_FCW, B_FCB, B_FCPW, B_FCPB};
@@ -909,12 +910,12 @@ static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
 /* A bias of the block, or NULL without biases. */
 static const float *bias_of(const model *m, const float *w, int t)
 {
-    return m->c->nobias ? NULL : w + m->boff[t];
+    return m->lsz[t] ? w + m->boff[t] : NULL;
 }
 
 static float *dbias_of(const model *m, float *dw, int t)
 {
-    return m->c->nobias ? NULL : dw + m->boff[t];
+    return m->lsz[t] ? dw + m->boff[t] : NULL;
 }
 
 /* A row-parallel product's bias in forward: added by tp rank 0 alone,
@@ -1427,9 +1428,10 @@ static int dump_config(model *m)
                "\"steps\":%d,\"ranks\":%d,\"seed\":%lu,\n",
             c->L, c->C, c->NH, c->V, c->T, c->B, c->M, c->steps, m->g->size, (unsigned long)c->seed);
     fprintf(f, " \"kv_heads\":%d,\"ffn\":%d,\"norm\":\"%s\",\"mlp\":\"%s\",\"pos\":\"%s\",\"rope_theta\":%.9g,"
-               "\"tied\":%s,\"bias\":%s,\"qk_norm\":%s,\"gemm_math\":\"%s\",\"flash_attention\":%s,\n",
+               "\"tied\":%s,\"bias\":%s%s,\"qk_norm\":%s,\"gemm_math\":\"%s\",\"flash_attention\":%s,\n",
             m->KV, m->F, c->rms ? "rmsnorm" : "layernorm", c->swiglu ? "swiglu" : "gelu", c->rope ? "rotary" : "learned",
-            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true", c->qkn ? "true" : "false",
+            (double)m->theta, c->untied ? "false" : "true", c->nobias ? "false" : "true",
+            c->nobias && c->qkv_bias ? ",\"qkv_bias\":true" : "", c->qkn ? "true" : "false",
             ze_dt_names[c->math], c->flash ? "true" : "false");
     fprintf(f, " \"zero\":%d,\"offload\":%d,\"ckpt\":%d,\"dtype\":\"%s\",\"grad_dtype\":\"%s\",\"params_from\":\"%s\",\n",
             c->zero, c->offload, (int)c->ckpt, ze_dt_names[c->pdt], ze_dt_names[c->gdt],

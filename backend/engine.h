@@ -44,9 +44,10 @@ typedef struct ze_cfg {
      * rotary base (0: 10000); qkn: an RMSNorm of the head size on each Q
      * and K head after the QKV product, before the rotation (Qwen3's
      * q_norm and k_norm: one weight of hs for the Q heads, one for the K
-     * heads; RMSNorm only) */
+     * heads; RMSNorm only); qkv_bias: with nobias, a bias on the QKV
+     * product alone (Qwen2's) */
     int KV, F;
-    int rms, swiglu, rope, untied, nobias, qkn;
+    int rms, swiglu, rope, untied, nobias, qkn, qkv_bias;
     float rope_theta;
     int B, M, steps;           /* micro-batch, micro-batches per step, steps */
     /* tensor-parallel degree (0 or 1: none): Megatron's column- and

@@ -25,6 +25,7 @@
  *                                               norm=rmsnorm mlp=swiglu pos=rotary tied=0 bias=0)
  *       [qk_norm=0|1]                          (Qwen3's RMSNorm on each Q and K head, RMSNorm blocks with an
  *                                               MLP of at least hidden / 3 (SwiGLU) or hidden / 2 (GELU))
+ *       [qkv_bias=0|1]                         (with bias=0: a bias on the QKV product alone, Qwen2's)
  *       [tp=N] [sp=0|1] [pp=N]                 (tensor parallelism over N consecutive ranks, Megatron's, with
  *                                               sequence parallelism or not; N pipeline stages; data parallel
  *                                               over the ranks / (tp cp pp); engine.h)
@@ -618,7 +619,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, FA, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, QKN, TP, PP, SPP, MBD, VP, CKE, CKL, CP;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, FA, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, QKN, QKVB, TP, PP, SPP, MBD, VP, CKE, CKL, CP;
     double WD, CLIP, THETA, LR;
     int NORM, MLP, POS, SCHED, GEMM;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
@@ -657,6 +658,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "tied", 0, 1, 1, &TIED, msg, sizeof msg) ||
         arg(argc, argv, "bias", 0, 1, 1, &BIAS, msg, sizeof msg) ||
         arg(argc, argv, "qk_norm", 0, 1, 0, &QKN, msg, sizeof msg) ||
+        arg(argc, argv, "qkv_bias", 0, 1, 0, &QKVB, msg, sizeof msg) ||
         arg(argc, argv, "tp", 1, 4096, 1, &TP, msg, sizeof msg) ||
         arg(argc, argv, "pp", 1, 4096, 1, &PP, msg, sizeof msg) ||
         arg(argc, argv, "vp", 1, 4096, 1, &VP, msg, sizeof msg) ||
@@ -679,7 +681,7 @@ int main(int argc, char **argv)
     static const char *const keys[] = {
         "layers", "hidden", "heads", "vocab", "seq", "micro_batch", "accum", "steps", "zero", "ckpt", "ckpt_every",
         "ckpt_layers", "offload", "sgd", "seed", "device_cap", "dtype", "grad_dtype", "loss_scale", "scale_window",
-        "progress", "first_step_delay_ms", "mb_delay_ms", "weight_decay", "clip", "kv_heads", "ffn", "tied", "bias", "qk_norm",
+        "progress", "first_step_delay_ms", "mb_delay_ms", "weight_decay", "clip", "kv_heads", "ffn", "tied", "bias", "qk_norm", "qkv_bias",
         "tp", "pp", "vp", "cp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "group", "dump",
         "flash", "gemm"};
     for (int i = 1; i < argc; i++) {
@@ -699,6 +701,7 @@ int main(int argc, char **argv)
     c.L = (int)L, c.C = (int)C, c.NH = (int)NH, c.V = (int)V, c.T = (int)T;
     c.KV = (int)KVH, c.F = (int)FF, c.rms = NORM, c.swiglu = MLP, c.rope = POS, c.untied = !TIED, c.nobias = !BIAS;
     c.qkn = (int)QKN;
+    c.qkv_bias = (int)QKVB;
     c.rope_theta = (float)THETA;
     c.B = (int)B, c.M = (int)M, c.steps = (int)S, c.zero = (int)Z, c.ckpt = (ze_ckpt)K, c.sgd = (int)O;
     c.ckpt_every = (int)CKE;

@@ -522,6 +522,24 @@ ok "$([ "$rc" -eq 2 ] && grep -q "head norms need an MLP of at least hidden / 3"
     "exec of Qwen3 with an MLP of 16 on 64: refused (exit 2), saying what the engine needs" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" \
     "the refused Q/K head norm executions leave no row"
+# Qwen2's bias on the Q, K and V product alone runs as itself (the engine's
+# qkv_bias=1): Qwen2.5-7B on tp 2 scaled to L = 2, h = 128, 8 heads of 16,
+# 2 KV heads, an MLP of 512, 256 tokens.  Hand count: embedding 256 x 128 =
+# 32768; a block: norm 128, QKV (128 + 2 x 2 x 16) x 128 = 24576 and its
+# bias 192, projection 16384, norm 128, gate and up 2 x 512 x 128 = 131072,
+# down 65536: 238016; the final norm and the untied head 128 + 32768:
+# 32768 + 2 x 238016 + 32896 = 541696
+"$ZPLAN" --model qwen2.5-7b --gpus 2 --tp 2 --dp 1 --zero 1 --db "$DB" --json >"$tmp/qwen2.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/qwen2.json")" --db "$DB" --steps 4 --json \
+    --scale layers=2,hidden=128,heads=8,kv_heads=2,ffn=512,vocab=256,seq=64
+jok "$outf" '.status == "ok" and .model.params == 541696 and .model.bias == false and .losses[3] < .losses[0] and
+    .comm_bytes_per_step.predicted == .comm_bytes_per_step.measured and all(.per_rank[];
+    .measured_bytes.params == .predicted_bytes.params and
+    (.measured_bytes.activations - .predicted_bytes.activations | fabs) <= 0.01 * .measured_bytes.activations and
+    (.measured_bytes.peak - .predicted_bytes.peak | fabs) <= 0.01 * .measured_bytes.peak)' \
+    "Qwen2.5-7B (its QKV bias alone) on tp 2: 541696 parameters (hand count), states and bytes as predicted, activations and peak within 1 %" ||
+    diag "rc=$rc $(jq -c '[.model, .per_rank[0]]' "$outf" 2>/dev/null) $err"
+n0=$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions")
 # Granite's multipliers (embedding, residual, attention scale, logits) make
 # it other than the LLaMA of its shape, which the engine would run: refused
 jq '.model_type = "granite" | . + {"embedding_multiplier": 12.0, "residual_multiplier": 0.22,

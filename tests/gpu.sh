@@ -179,16 +179,17 @@ for z in 0 1 2 3; do
     within "$outf" "$tmp/llama-cpu1.json" 1e-4 "LLaMA blocks, 2 ranks sharing the GPU, ZeRO-$z: the CPU engine's losses within 1e-4"
 done
 # Qwen3's Q and K head norms (qk_norm=1: the CUDA row's RMSNorm and row
-# copies on the heads as rows of the head size), flash attention and full
+# copies on the heads as rows of the head size), with Qwen2's QKV bias
+# alone (the QKV product's bias epilogue, the others' none), flash attention and full
 # recompute, and on 2 ranks sharing the GPU as tp 2 (the norms' gradients
 # summed over tp): the CPU engine's losses within 1e-4
 # shellcheck disable=SC2086
-eng 1 2 4 0 2 $LLAMA qk_norm=1
+eng 1 2 4 0 2 $LLAMA qk_norm=1 qkv_bias=1
 cp "$outf" "$tmp/qkn-cpu.json"
 # shellcheck disable=SC2086
-eng 1 2 4 0 2 $LLAMA qk_norm=1 flash=1 backend=cuda
-ok $rc "Q/K head norms, flash attention, full recompute: runs on the GPU" || diag "$err"
-within "$outf" "$tmp/qkn-cpu.json" 1e-4 "Q/K head norms on the GPU: the CPU engine's losses within 1e-4"
+eng 1 2 4 0 2 $LLAMA qk_norm=1 qkv_bias=1 flash=1 backend=cuda
+ok $rc "Q/K head norms and a QKV bias alone, flash attention, full recompute: runs on the GPU" || diag "$err"
+within "$outf" "$tmp/qkn-cpu.json" 1e-4 "Q/K head norms and a QKV bias alone on the GPU: the CPU engine's losses within 1e-4"
 # shellcheck disable=SC2086
 eng 2 2 4 0 0 $LLAMA qk_norm=1 tp=2
 cp "$outf" "$tmp/qkn-cpu-tp.json"

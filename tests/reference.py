@@ -30,6 +30,8 @@ LLaMA family (an absent key is the GPT-2 value in parentheses):
   rope_theta (10000)     theta
   tied (true)            false: an own output head [V][C] in the last unit
   bias (true)            false: no bias in any linear layer
+  qkv_bias (false)       true (with bias false): a bias on the QKV product
+                         alone, Qwen2's
   qk_norm (false)        true: each Q head and each K head of the QKV
                          product's output RMS-normalised over its hs values
                          (one weight of hs for the Q heads, qnw, one for the
@@ -433,6 +435,7 @@ class Arch:
         self.theta = float(f32(cfg.get("rope_theta", 10000.0)))   # a float in the engine
         self.tied, self.bias = bool(cfg.get("tied", True)), bool(cfg.get("bias", True))
         self.qk_norm = bool(cfg.get("qk_norm", False))
+        self.qkv_bias = self.bias or bool(cfg.get("qkv_bias", False))
         self.qk_whole = "qk-whole" in mutations
         if self.NH <= 0 or self.C % self.NH or self.KV <= 0 or self.NH % self.KV or self.F <= 0:
             sys.exit("reference.py: hidden %d, heads %d, kv_heads %d, ffn %d do not make a model"
@@ -451,7 +454,7 @@ def unit_shapes(cfg):
     Fm = 2 * F if A.swiglu else F
     QKV = C + 2 * KV * hs
     ln, bias = A.layernorm, A.bias
-    block = [("ln1w", (C,))] + [("ln1b", (C,))] * ln + [("qkvw", (QKV, C))] + [("qkvb", (QKV,))] * bias + \
+    block = [("ln1w", (C,))] + [("ln1b", (C,))] * ln + [("qkvw", (QKV, C))] + [("qkvb", (QKV,))] * A.qkv_bias + \
         [("qnw", (hs,)), ("knw", (hs,))] * A.qk_norm + [("projw", (C, C))] + [("projb", (C,))] * bias + [("ln2w", (C,))] + [("ln2b", (C,))] * ln + \
         [("fcw", (Fm, C))] + [("fcb", (Fm,))] * bias + [("fcpw", (C, F))] + [("fcpb", (C,))] * bias
     emb = [("wte", (V, C))] + [("wpe", (T, C))] * (not A.rotary)

@@ -199,6 +199,16 @@ run timeout 60 mpirun -np 1 "$ZPLAN_ENGINE" $MODEL qk_norm=1
 ok "$([ "$rc" -eq 2 ] && grep -q 'RMSNorm blocks' "$errf"; echo $?)" "qk_norm=1 on LayerNorm blocks is refused (exit 2), naming RMSNorm" ||
     diag "rc $rc: $(head -c 300 "$errf")"
 
+# ---- Qwen2's bias on the QKV product alone (qkv_bias=1 with bias=0), on
+# the LLaMA blocks, against the reference
+# shellcheck disable=SC2086
+eng qkvb weight_decay=0.1 clip=1 $LLAMA qkv_bias=1 dump="$tmp/qkvb.d"
+ok "$rc" "LLaMA blocks with a QKV bias alone, dump=DIR: trains" || diag "$err"
+jok "$tmp/qkvb.d/config.json" '.qkv_bias == true and .bias == false' "the dump records the QKV bias alone"
+ref qkvb qkvb-ref
+jok "$tmp/qkvb-ref.json" '.init_matches and .data_matches' "QKV bias alone: the dumped parameters are the documented initialisation"
+within qkvb qkvb-ref "LLaMA blocks + a QKV bias alone (Qwen2): the engine's 20 losses match the NumPy reference within 1e-4"
+
 # one feature at a time on GPT-2: each against the reference
 for f in "norm=rmsnorm" "mlp=swiglu ffn=40" "pos=rotary" "kv_heads=1" "tied=0" "bias=0"; do
     n=$(echo "$f" | tr -c 'a-z0-9\n' _)

@@ -44,6 +44,8 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
     snprintf(a[k], 64, "pos=%s", m->pos == ZP_POS_ROTARY ? "rotary" : "learned"), args[n++] = a[k++];
     snprintf(a[k], 64, "tied=%d", m->tied ? 1 : 0), args[n++] = a[k++];
     snprintf(a[k], 64, "bias=%d", m->bias ? 1 : 0), args[n++] = a[k++];
+    if (!m->bias && m->qkv_bias)   /* Qwen2's bias on the QKV product alone */
+        snprintf(a[k], 64, "qkv_bias=1"), args[n++] = a[k++];
     if (m->qk_norm)   /* Qwen3's RMSNorm on each Q and K head */
         snprintf(a[k], 64, "qk_norm=1"), args[n++] = a[k++];
     snprintf(a[k], 64, "micro_batch=%lld", (long long)l->micro_batch), args[n++] = a[k++];

@@ -299,8 +299,8 @@ zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
         DIFF("%sheads of %lld on a width of %lld", u ? ", " : "", (long long)m->head_dim, (long long)m->hidden);
     if (m->head_bias)
         DIFF("%sa biased output head", u ? ", " : "");
-    if (!m->bias && (m->qkv_bias || m->out_bias || m->mlp_bias))
-        DIFF("%sbiases on some linear layers only", u ? ", " : "");
+    if (!m->bias && (m->out_bias || m->mlp_bias))
+        DIFF("%sbiases on some linear layers only (other than Qwen2's on Q, K and V)", u ? ", " : "");
     if (m->block != ZP_BLOCK_SERIAL)
         DIFF("%sparallel attention and MLP", u ? ", " : "");
     if (m->embed_norm)
@@ -314,6 +314,7 @@ zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
         return ZP_OK;
     return zp_err_set(e, ZP_EINVAL, "%s: the engine builds GPT-2 and LLaMA-family blocks (LayerNorm or RMSNorm, GELU "
                       "or SwiGLU MLP, learned or rotary positions, grouped-query attention, tied or untied head, "
-                      "biases on every linear layer or none, Qwen3's norms on Q's and K's heads in RMSNorm blocks) "
-                      "and this model has %s: it would run as another model, so it is not run", which, diff);
+                      "biases on every linear layer, on QKV alone or none, Qwen3's norms on Q's and K's heads in "
+                      "RMSNorm blocks) and this model has %s: it would run as another model, so it is not run", which,
+                      diff);
 }
