@@ -1356,7 +1356,8 @@ typedef struct step_ctx {
  *                    seq micro_batch accum steps ranks seed), the
  *                    architecture (kv_heads ffn, norm "layernorm" or
  *                    "rmsnorm", mlp "gelu" or "swiglu", pos "learned" or
- *                    "rotary", rope_theta, tied, bias, qk_norm), the linear
+ *                    "rotary", rope_theta, tied, bias, qkv_bias where bias is
+ *                    off and the QKV product has one, qk_norm), the linear
  *                    layers' and the attention's products (gemm_math
  *                    "fp32", "bf16", "fp16": operands rounded to it, fp32
  *                    sums; flash_attention's too, tile by tile), the layout
@@ -1377,7 +1378,7 @@ typedef struct step_ctx {
  *                    C/NH: Q, K, V; G = F, or 2F with SwiGLU: the gate's
  *                    rows then the up projection's; the norms' biases
  *                    only with LayerNorm, the linear biases only with
- *                    biases); the final norm (w C, b C with LayerNorm),
+ *                    biases, the QKV one alone with qkv_bias); the final norm (w C, b C with LayerNorm),
  *                    then an untied head (V*C)
  *   DIR/batches.i32  int32: for each step, each of this rank's accum
  *                    micro-batches, its token ids (B*T, [b][t]) then its

@@ -191,10 +191,10 @@ eng 1 2 4 0 2 $LLAMA qk_norm=1 qkv_bias=1 flash=1 backend=cuda
 ok $rc "Q/K head norms and a QKV bias alone, flash attention, full recompute: runs on the GPU" || diag "$err"
 within "$outf" "$tmp/qkn-cpu.json" 1e-4 "Q/K head norms and a QKV bias alone on the GPU: the CPU engine's losses within 1e-4"
 # shellcheck disable=SC2086
-eng 2 2 4 0 0 $LLAMA qk_norm=1 tp=2
+eng 2 2 4 0 0 $LLAMA qk_norm=1 qkv_bias=1 tp=2
 cp "$outf" "$tmp/qkn-cpu-tp.json"
 # shellcheck disable=SC2086
-eng 2 2 4 0 0 $LLAMA qk_norm=1 tp=2 backend=cuda
+eng 2 2 4 0 0 $LLAMA qk_norm=1 qkv_bias=1 tp=2 backend=cuda
 ok $rc "Q/K head norms, tp 2 on 2 ranks sharing the GPU: runs" || diag "$err"
 within "$outf" "$tmp/qkn-cpu-tp.json" 1e-4 "Q/K head norms, tp 2 on the GPU: the CPU engine's losses within 1e-4"
 

@@ -88,6 +88,22 @@ for spec in 2:1:3 2:2:0 4:2:1 4:4:2 8:2:3 8:4:0 8:8:1; do   # ranks:tp:ZeRO
     i=$((i + 1))
 done
 
+# Qwen2's bias on the QKV product alone (qkv_bias=1): column-parallel with
+# its product, each rank its heads' rows; against 1 rank
+# shellcheck disable=SC2086
+eng 1 1 0 0 $LLAMA qkv_bias=1
+cp "$outf" "$tmp/qkvb.json"
+for spec in 4:2:1:1:1 8:4:3:0:0; do   # ranks:tp:ZeRO:sp:recompute
+    # shellcheck disable=SC2046
+    set -- $(echo "$spec" | tr ":" " ")
+    np=$1 t=$2 z=$3 sp=$4 k=$5
+    # shellcheck disable=SC2086
+    eng "$np" "$t" "$z" "$k" sp="$sp" $LLAMA qkv_bias=1
+    jok "$outf" ".status == \"ok\" and .tp == $t and ($close)" \
+        "QKV bias alone, tp $t x dp $((np / t)), sp $sp, ZeRO-$z, recompute $k: the loss curve of 1 rank (<= 1e-4 relative per step)" \
+        --slurpfile ref "$tmp/qkvb.json"
+done
+
 # Megatron's tensor-parallel all-reduces, by hand: per layer and
 # micro-batch 2 in forward (the row-parallel products) and 2 in backward
 # (the column-parallel inputs' gradients), 2 more with full recompute (the

@@ -1005,11 +1005,12 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         (st = opt_int("--zero", r->zero, 0, 3, &z, e)))
         return st;
     p->zero = (int)z;
-    /* async TP and Transformer Engine's userbuffers run inside an NVLink
-     * domain only (comm.c) */
+    /* async TP and Transformer Engine's userbuffers run inside a node
+     * only (comm.c) */
     if (cv->tp_overlap && p->tp > c->gpus_per_node)
-        note_add(a, "--tp-overlap runs inside a node's NVLink (async TP's symmetric memory, Transformer Engine's "
-                 "userbuffers); --tp %lld spans nodes, so its collectives stay exposed", (long long)p->tp);
+        note_add(a, "--tp-overlap runs inside a node (async TP's symmetric memory, Transformer Engine's "
+                 "userbuffers, mapped over its NVLink); --tp %lld spans nodes, so its collectives stay exposed",
+                 (long long)p->tp);
     /* Megatron's layers per virtual stage as zplan's virtual stages per
      * pipeline rank: L / (pp x N), which needs the pipeline's size */
     if (r->lpvs) {
@@ -1350,12 +1351,16 @@ static void suggest(zp_answer *a)
                  zp_fmt_bytes(mem, sizeof mem, p.mem.dev_total, a->units), zp_fmt_secs(tm, sizeof tm, p.cost.step_s));
         return;
     }
-    /* no layout uses more GPUs than dp <= global batch, tp <= the heads
-     * (a tp group may span whole nodes), pp <= layers and the searched cp
-     * (up to 32 from ZP_CP_SEARCH_MIN_SEQ tokens) allow */
-    int64_t tpmax = pb->model.heads > pb->cluster.gpu.gpus_per_node ? pb->model.heads : pb->cluster.gpu.gpus_per_node;
-    int64_t gmax = pb->train.global_batch * tpmax * pb->model.layers *
-                   (pin->cp > 0 ? pin->cp : pb->train.seq >= ZP_CP_SEARCH_MIN_SEQ ? 32 : 1);
+    /* no layout uses more GPUs than dp <= global batch, tp <= the KV
+     * heads (a tp group may span whole nodes), pp <= layers and the
+     * searched cp (up to 32 from ZP_CP_SEARCH_MIN_SEQ tokens) allow; the
+     * product saturates at the 2^22 GPUs the doublings stop at anyway */
+    int64_t kvh = pb->model.kv_heads > 0 ? pb->model.kv_heads : pb->model.heads;
+    int64_t fac[4] = {pb->train.global_batch, kvh > pb->cluster.gpu.gpus_per_node ? kvh : pb->cluster.gpu.gpus_per_node,
+                      pb->model.layers, pb->train.seq >= ZP_CP_SEARCH_MIN_SEQ ? 32 : 1};
+    int64_t gmax = 1;
+    for (int i = 0; i < 4; i++)
+        gmax = fac[i] > 0 && gmax <= ((int64_t)1 << 22) / fac[i] ? gmax * fac[i] : ((int64_t)1 << 22);
     zp_pins qg = none;
     qg.zero = pin->zero;
     qg.offload = pin->offload;

@@ -317,10 +317,10 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
              * row-parallel products') but gathers the column-parallel
              * inputs again; overlapped (--tp-overlap), each hides behind
              * the product it feeds or follows */
-            /* (inside an NVLink domain only: async TP's symmetric memory
-             * and Transformer Engine's userbuffers map the group's
-             * buffers over NVLink; a group over whole nodes runs plain
-             * collectives) */
+            /* (inside a node only: async TP's symmetric memory and
+             * Transformer Engine's userbuffers map the group's buffers
+             * between the node's GPUs, over NVLink; a group over whole
+             * nodes runs plain collectives) */
             zp_overlap ov = cv->tp_overlap && span_tp <= x.gpn ? ZP_OVL_GEMM : ZP_OVL_NONE;
             /* with FP8 linear layers the column-parallel inputs are cast
              * before they are gathered, so the gathers that feed a product
