@@ -303,6 +303,7 @@ zp --config "$tmp/granite.json" --gpus 1 --seq 128 --no-store
 ok "$(grep -q "Granite's multipliers" "$outf"; echo $?)" "--config granite: the model line names its multipliers" || show_run
 zp --config "$D/hf/gemma-7b.json" --no-store
 grep -q 'head_dim 256' "$outf"
+ok "$(grep -q 'GELU gate, embedding x sqrt(h)' "$outf"; echo $?)" "--config gemma-7b: the model line names its GELU gate and embedding scale" || show_run
 ok $? "--config gemma-7b: the model line shows head_dim 256" || show_run
 # Mistral's 4096-token window without flash attention: each layer keeps
 # B a s w b softmax bytes instead of B a s^2 b; at s = 8192, bf16 (B = 2),

@@ -550,6 +550,16 @@ run "$ZPLAN" exec "$(jq .run_id "$tmp/granite.json")" --db "$DB" --steps 1
 ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "Granite's multipliers" "$errf"; echo $?)" \
     "exec of a Granite plan: refused (exit 2), naming its multipliers" || diag "rc=$rc $err"
 is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" "the refused Granite execution leaves no row"
+# Gemma's GELU gate and its embedding scaled by sqrt(h) are not the
+# engine's SiLU gate and plain lookup: refused, naming both
+jq '.model_type = "gemma"' "$tmp/llama-tiny.json" >"$tmp/gemma-tiny.json"
+"$ZPLAN" --config "$tmp/gemma-tiny.json" --gpus 2 --dp 2 --seq 64 --global-batch 4 --db "$DB" --json \
+    >"$tmp/gemma.json" 2>/dev/null
+run "$ZPLAN" exec "$(jq .run_id "$tmp/gemma.json")" --db "$DB" --steps 1
+ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q "a GELU-gated MLP" "$errf" &&
+      grep -q "embedding scaled by sqrt(h)" "$errf"; echo $?)" \
+    "exec of a Gemma plan: refused (exit 2), naming its GELU gate and embedding scale" || diag "rc=$rc $err"
+is "$(sqlite3 -batch "$DB" "SELECT count(*) FROM executions" 2>&1)" "$n0" "the refused Gemma execution leaves no row"
 # a sliding window (Mistral's) masks keys only on a sequence longer than
 # itself: a window of 32 keys is refused on 64 tokens (the engine attends to
 # every earlier key), naming the --scale seq= that runs it, and runs on 32,

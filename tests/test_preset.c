@@ -373,6 +373,24 @@ static void hf_fields(void)
         zp_status st = zp_model_from_json(mul[i].json, "cfg.json", &m, &e);
         ok(st == ZP_OK && m.multipliers == mul[i].want, "%s: multipliers %d", mul[i].name, mul[i].want);
     }
+    /* a gated MLP's gate: SiLU by default, GELU where the activation is of
+     * that family (Gemma's class default gelu_pytorch_tanh, its
+     * hidden_activation before hidden_act); Gemma scales its embedding */
+    struct { const char *name, *json; int gelu, scale; } act[] = {
+        {"llama default", "{" LLAMA_ "}", 0, 0},
+        {"llama hidden_act gelu", "{" LLAMA_ ",\"hidden_act\":\"gelu\"}", 1, 0},
+        {"gemma default", "{\"model_type\":\"gemma\"," SHAPE_ "}", 1, 1},
+        {"gemma hidden_activation over hidden_act", "{\"model_type\":\"gemma\"," SHAPE_ ",\"hidden_act\":\"gelu\","
+         "\"hidden_activation\":\"silu\"}", 0, 1},
+        {"mistral silu", "{\"model_type\":\"mistral\"," SHAPE_ ",\"hidden_act\":\"silu\"}", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof act / sizeof act[0]; i++) {
+        zp_model m;
+        zp_err e = {0};
+        zp_status st = zp_model_from_json(act[i].json, "cfg.json", &m, &e);
+        ok(st == ZP_OK && m.gelu_gate == act[i].gelu && m.embed_scale == act[i].scale,
+           "%s: GELU gate %d, embedding scaled %d", act[i].name, act[i].gelu, act[i].scale);
+    }
     {
         zp_model m;
         zp_err e = {0};

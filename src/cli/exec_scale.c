@@ -307,6 +307,10 @@ zp_status zp_exec_engine_arch(const zp_model *m, const char *which, zp_err *e)
         DIFF("%sa norm after the embedding", u ? ", " : "");
     if (m->multipliers)
         DIFF("%sGranite's multipliers (embedding, residual, attention scale, logits)", u ? ", " : "");
+    if (m->gelu_gate)
+        DIFF("%sa GELU-gated MLP (GeGLU; the engine's gate is SiLU)", u ? ", " : "");
+    if (m->embed_scale)
+        DIFF("%san embedding scaled by sqrt(h) (Gemma's)", u ? ", " : "");
     if (m->qk_norm && m->norm != ZP_NORM_RMSNORM)
         DIFF("%snorms on Q's and K's heads in LayerNorm blocks", u ? ", " : "");
 #undef DIFF

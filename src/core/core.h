@@ -59,6 +59,11 @@ typedef struct zp_model {
     int64_t window;     /* sliding-window attention: each query sees at most this many keys (0: all) */
     int qk_norm;        /* a norm (the block's kind) on each head of Q and of K, one weight of d values
                          * shared by the heads, before the rotation (Qwen3's q_norm and k_norm) */
+    int gelu_gate;      /* a gated MLP whose gate is GELU (GeGLU: Gemma's gelu_pytorch_tanh, a hidden_act of the
+                         * gelu family), not SiLU: the same tensors and counts; the engine's gate is SiLU
+                         * (zplan exec refuses) */
+    int embed_scale;    /* the embedding's output multiplied by sqrt(h) (Gemma): no parameter, no saved tensor;
+                         * the engine has none (zplan exec refuses) */
     int multipliers;    /* Granite's four multipliers (embedding, residual, logits, and the attention's scale in
                          * place of 1/sqrt(d)) make it other than the LLaMA of its shape: products by numbers,
                          * no parameter and no saved tensor, so nothing the planner counts; the engine has

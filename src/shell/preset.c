@@ -521,6 +521,19 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
         (st = int_field(j, where, k_pos, 0, 1 << 24, 0, &m->max_pos, e)) ||
         (st = bool_field(j, where, "tie_word_embeddings", ar->tied, &m->tied, e)))
         goto out;
+    /* a gated MLP's gate: SiLU, or GELU where the activation is of that
+     * family (Gemma's class default gelu_pytorch_tanh, its
+     * hidden_activation first); Gemma also scales its embedding by
+     * sqrt(h) */
+    if (gated) {
+        int is_gemma = ar->type && !strcmp(ar->type, "gemma");
+        const cJSON *ha = is_gemma ? present(j, "hidden_activation") : NULL;
+        if (!ha || !cJSON_IsString(ha))
+            ha = cJSON_IsString(act) ? act : NULL;
+        const char *an = ha ? ha->valuestring : is_gemma ? "gelu_pytorch_tanh" : "silu";
+        m->gelu_gate = !strncmp(an, "gelu", 4);
+        m->embed_scale = is_gemma;
+    }
     /* Granite's multipliers (GraniteConfig's defaults 1.0, and the
      * attention's scale is attention_multiplier itself, not 1/sqrt(d)):
      * a LLaMA of its shape only when every one is the identity */

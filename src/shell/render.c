@@ -137,6 +137,10 @@ static const char *model_extras(char *buf, size_t n, const cJSON *m)
         ADD(", fused QKV and gate-up products");
     if (zp_jflag(m, "multipliers"))
         ADD(", Granite's multipliers");
+    if (zp_jflag(m, "gelu_gate"))
+        ADD(", GELU gate");
+    if (zp_jflag(m, "embed_scale"))
+        ADD(", embedding x sqrt(h)");
     if (window > 0)
         ADD(", sliding window %.0f", window);
 #undef ADD

@@ -78,6 +78,8 @@ static const zp_field model_f[] = {
     {"qk_norm", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* added with Qwen3 (absent: none) */
     {"fused_proj", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* added with Phi-3 (absent: separate products) */
     {"multipliers", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* added with Granite's (absent: none) */
+    {"gelu_gate", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},     /* added with Gemma's GeGLU (absent: SiLU) */
+    {"embed_scale", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* added with Gemma's sqrt(h) (absent: none) */
     {NULL, 0, 0, 0, NULL, NULL, 0, 0},
 };
 static const zp_field cluster_f[] = {
@@ -463,6 +465,8 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddBoolToObject(mo, "qk_norm", m->qk_norm);   /* (Qwen3's Q and K head norms) */
     cJSON_AddBoolToObject(mo, "fused_proj", m->fused_proj);   /* (Phi-3's one QKV and one gate-up product) */
     cJSON_AddBoolToObject(mo, "multipliers", m->multipliers);   /* (Granite's embedding, residual, attention, logits) */
+    cJSON_AddBoolToObject(mo, "gelu_gate", m->gelu_gate);       /* (a gated MLP's GELU gate: GeGLU) */
+    cJSON_AddBoolToObject(mo, "embed_scale", m->embed_scale);   /* (Gemma's embedding times sqrt(h)) */
 
     const zp_cluster *c = &pb->cluster;
     cJSON *co = cJSON_AddObjectToObject(o, "cluster");
@@ -1133,6 +1137,8 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
     pb->model.qk_norm = zp_jflag(m, "qk_norm");   /* absent before Qwen3: none */
     pb->model.fused_proj = zp_jflag(m, "fused_proj");   /* absent before Phi-3: separate products */
     pb->model.multipliers = zp_jflag(m, "multipliers");   /* absent before Granite's: none */
+    pb->model.gelu_gate = zp_jflag(m, "gelu_gate");       /* absent before GeGLU: SiLU */
+    pb->model.embed_scale = zp_jflag(m, "embed_scale");   /* absent before Gemma's: none */
     pb->train.seq = (int64_t)zp_jnum(t, "seq");
     pb->train.global_batch = (int64_t)zp_jnum(t, "global_batch");
     pb->train.dtype = (zp_dtype)zp_name_index(zp_jstr(t, "dtype"), zp_dtype_names);
