@@ -383,6 +383,7 @@ static void hf_fields(void)
         {"gemma hidden_activation over hidden_act", "{\"model_type\":\"gemma\"," SHAPE_ ",\"hidden_act\":\"gelu\","
          "\"hidden_activation\":\"silu\"}", 0, 1},
         {"mistral silu", "{\"model_type\":\"mistral\"," SHAPE_ ",\"hidden_act\":\"silu\"}", 0, 0},
+        {"llama gelu made ungated by zplan_mlp", "{" LLAMA_ ",\"hidden_act\":\"gelu\",\"zplan_mlp\":\"gelu\"}", 0, 0},
     };
     for (size_t i = 0; i < sizeof act / sizeof act[0]; i++) {
         zp_model m;

@@ -638,6 +638,8 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
         m->qkv_bias = m->out_bias = m->mlp_bias = 0;
     }
     m->mlp = (zp_mlp)mlp;
+    if (m->mlp != ZP_MLP_SWIGLU)   /* (zplan_mlp made it ungated: no gate to name) */
+        m->gelu_gate = 0;
     m->norm = (zp_norm)norm;
     m->pos = (zp_pos)pos;
     /* max_position_embeddings: the rows of a learned table, or for rotary
