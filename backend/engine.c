@@ -787,10 +787,6 @@ static float *grads_of(model *m, int k)
     return u->gtmp;
 }
 
-/* Unit k's backward is done.  ZeRO 0-1 (16-bit gradients): add the
- * micro-batch's gradient into the stored ones.  ZeRO 2-3: reduce-scatter
- * the full gradient (in the gradient type: narrowed in place) and add this
- * rank's block into the shard.  Free the transient. */
 /* How many of unit u's first values have their gradients summed over the
  * tp ranks: the norms with sequence parallelism, else the Q and K head
  * norms (none without tensor parallelism) */
@@ -799,6 +795,10 @@ static size_t tp_summed(const model *m, const unit *u)
     return m->tp <= 1 ? 0 : m->sp ? u->nnorm : u->nqk;
 }
 
+/* Unit k's backward is done.  ZeRO 0-1 (16-bit gradients): add the
+ * micro-batch's gradient into the stored ones.  ZeRO 2-3: reduce-scatter
+ * the full gradient (in the gradient type: narrowed in place) and add this
+ * rank's block into the shard.  Free the transient. */
 static int grads_done(model *m, int k)
 {
     unit *u = &m->u[k];
@@ -956,14 +956,14 @@ static void norm_bwd(model *m, float *dinp, float *dw, const float *dout, const 
 static void qk_norm_fwd(model *m, const float *qw, const float *kw, lact *la)
 {
     size_t N = (size_t)m->c->B * (size_t)m->T, hs = (size_t)(m->Cl / m->NHl);
-    size_t wq = (size_t)m->NHl * hs, wk = (size_t)m->KVl * hs;
     const ze_dev_ops *op = m->op;
-    op->copy_rows(m->d, la->qn, wq, la->qkv, m->Ql, N, wq);
-    op->rmsnorm_fwd(m->d, la->atty, la->rq, la->qn, qw, (int)(N * (size_t)m->NHl), (int)hs);
-    op->copy_rows(m->d, la->qkv, m->Ql, la->atty, wq, N, wq);
-    op->copy_rows(m->d, la->kn, wk, la->qkv + wq, m->Ql, N, wk);
-    op->rmsnorm_fwd(m->d, la->atty, la->rk, la->kn, kw, (int)(N * (size_t)m->KVl), (int)hs);
-    op->copy_rows(m->d, la->qkv + wq, m->Ql, la->atty, wk, N, wk);
+    for (int i = 0; i < 2; i++) {   /* the Q heads (their columns first in qkv), then the K heads */
+        size_t heads = (size_t)(i ? m->KVl : m->NHl), w = heads * hs, col = i ? (size_t)m->NHl * hs : 0;
+        float *in = i ? la->kn : la->qn;
+        op->copy_rows(m->d, in, w, la->qkv + col, m->Ql, N, w);
+        op->rmsnorm_fwd(m->d, la->atty, i ? la->rk : la->rq, in, i ? kw : qw, (int)(N * heads), (int)hs);
+        op->copy_rows(m->d, la->qkv + col, m->Ql, la->atty, w, N, w);
+    }
 }
 
 /* Their backward on dqkv's Q and K columns (the gradients of the normalised
@@ -975,16 +975,15 @@ static void qk_norm_bwd(model *m, float *dqkv, float *dqw, float *dkw, const flo
                         const lact *la, float *dout, float *dinp)
 {
     size_t N = (size_t)m->c->B * (size_t)m->T, hs = (size_t)(m->Cl / m->NHl);
-    size_t wq = (size_t)m->NHl * hs, wk = (size_t)m->KVl * hs;
     const ze_dev_ops *op = m->op;
-    op->copy_rows(m->d, dout, wq, dqkv, m->Ql, N, wq);
-    op->zero(m->d, dinp, ZE_DEVICE, N * wq * sizeof(float));
-    op->rmsnorm_bwd(m->d, dinp, dqw, dout, la->qn, qw, la->rq, (int)(N * (size_t)m->NHl), (int)hs);
-    op->copy_rows(m->d, dqkv, m->Ql, dinp, wq, N, wq);
-    op->copy_rows(m->d, dout, wk, dqkv + wq, m->Ql, N, wk);
-    op->zero(m->d, dinp, ZE_DEVICE, N * wk * sizeof(float));
-    op->rmsnorm_bwd(m->d, dinp, dkw, dout, la->kn, kw, la->rk, (int)(N * (size_t)m->KVl), (int)hs);
-    op->copy_rows(m->d, dqkv + wq, m->Ql, dinp, wk, N, wk);
+    for (int i = 0; i < 2; i++) {   /* the Q heads, then the K heads, as forward */
+        size_t heads = (size_t)(i ? m->KVl : m->NHl), w = heads * hs, col = i ? (size_t)m->NHl * hs : 0;
+        op->copy_rows(m->d, dout, w, dqkv + col, m->Ql, N, w);
+        op->zero(m->d, dinp, ZE_DEVICE, N * w * sizeof(float));   /* (rmsnorm_bwd adds into it) */
+        op->rmsnorm_bwd(m->d, dinp, i ? dkw : dqw, dout, i ? la->kn : la->qn, i ? kw : qw, i ? la->rk : la->rq,
+                        (int)(N * heads), (int)hs);
+        op->copy_rows(m->d, dqkv + col, m->Ql, dinp, w, N, w);
+    }
 }
 
 /* ---------------------------------------------------- context parallel */

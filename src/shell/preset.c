@@ -255,6 +255,9 @@ static int str_in(const char *s, const char *const *list)
  * without model_type is read with GPT-2 or (hidden_act silu) LLaMA
  * defaults and the zplan_* keys. */
 
+static zp_status num_field(const cJSON *j, const char *where, const char *key, double lo, double hi, double *out,
+                           int allow_null, zp_err *e);
+
 /* An architecture: its model_type and the defaults of its HF class. */
 typedef struct hf_arch {
     const char *type;
@@ -521,19 +524,6 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
         (st = int_field(j, where, k_pos, 0, 1 << 24, 0, &m->max_pos, e)) ||
         (st = bool_field(j, where, "tie_word_embeddings", ar->tied, &m->tied, e)))
         goto out;
-    /* a gated MLP's gate: SiLU, or GELU where the activation is of that
-     * family (Gemma's class default gelu_pytorch_tanh, its
-     * hidden_activation first); Gemma also scales its embedding by
-     * sqrt(h) */
-    if (gated) {
-        int is_gemma = ar->type && !strcmp(ar->type, "gemma");
-        const cJSON *ha = is_gemma ? present(j, "hidden_activation") : NULL;
-        if (!ha || !cJSON_IsString(ha))
-            ha = cJSON_IsString(act) ? act : NULL;
-        const char *an = ha ? ha->valuestring : is_gemma ? "gelu_pytorch_tanh" : "silu";
-        m->gelu_gate = !strncmp(an, "gelu", 4);
-        m->embed_scale = is_gemma;
-    }
     /* Granite's multipliers (GraniteConfig's defaults 1.0, and the
      * attention's scale is attention_multiplier itself, not 1/sqrt(d)):
      * a LLaMA of its shape only when every one is the identity */
@@ -543,14 +533,9 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
         int64_t d = m->head_dim > 0 ? m->head_dim : m->hidden / m->heads;
         double want[4] = {1.0, 1.0, 1.0, 1.0 / sqrt((double)d)};
         for (int i = 0; i < 4; i++) {
-            const cJSON *v = present(j, mk[i]);
-            double x = 1.0;
-            if (v && !(cJSON_IsNumber(v) && isfinite(v->valuedouble))) {
-                st = zp_err_set(e, ZP_EINVAL, "%s: \"%s\" must be a number", where, mk[i]);
+            double x = 1.0;   /* (absent or null: the class's 1.0) */
+            if (present(j, mk[i]) && (st = num_field(j, where, mk[i], -1e300, 1e300, &x, 0, e)))
                 goto out;
-            }
-            if (v)
-                x = v->valuedouble;
             if (fabs(x - want[i]) > 1e-9 * fabs(want[i]))
                 m->multipliers = 1;
         }
@@ -638,8 +623,19 @@ zp_status zp_model_from_json(const char *text, const char *where, zp_model *m, z
         m->qkv_bias = m->out_bias = m->mlp_bias = 0;
     }
     m->mlp = (zp_mlp)mlp;
-    if (m->mlp != ZP_MLP_SWIGLU)   /* (zplan_mlp made it ungated: no gate to name) */
-        m->gelu_gate = 0;
+    /* a gated MLP's gate (as the MLP ends up, zplan_mlp included): SiLU,
+     * or GELU where the activation is of that family (Gemma's class
+     * default gelu_pytorch_tanh, its hidden_activation first); Gemma also
+     * scales its embedding by sqrt(h) */
+    int is_gemma = ar->type && !strcmp(ar->type, "gemma");
+    if (m->mlp == ZP_MLP_SWIGLU) {
+        const cJSON *ha = is_gemma ? present(j, "hidden_activation") : NULL;
+        if (!ha || !cJSON_IsString(ha))
+            ha = cJSON_IsString(act) ? act : NULL;
+        const char *an = ha ? ha->valuestring : is_gemma ? "gelu_pytorch_tanh" : "silu";
+        m->gelu_gate = !strncmp(an, "gelu", 4);
+    }
+    m->embed_scale = is_gemma;
     m->norm = (zp_norm)norm;
     m->pos = (zp_pos)pos;
     /* max_position_embeddings: the rows of a learned table, or for rotary
