@@ -309,7 +309,8 @@ ok $? "--config gemma-7b: the model line shows head_dim 256" || show_run
 # B a s w b softmax bytes instead of B a s^2 b; at s = 8192, bf16 (B = 2),
 # a = 32, b = 1 the 32 layers save 32 x 2 x 32 x 8192 x (8192 - 4096)
 # = 68,719,476,736 bytes (no dropout: no mask, no dropout output)
-pin="--json --no-store --gpu h200 --seq 8192 --no-flash-attn --dp 8 --tp 1 --pp 1 --zero 3 --ckpt none --micro-batch 1"
+# (the activations on the device: --no-act-offload, or the search offloads the no-window model's)
+pin="--json --no-store --gpu h200 --seq 8192 --no-flash-attn --dp 8 --tp 1 --pp 1 --zero 3 --ckpt none --micro-batch 1 --no-act-offload"
 jq 'del(.sliding_window)' "$D/hf/mistral-7b-v0.1.json" >"$tmp/mistral-nowindow.json"
 zp --config "$D/hf/mistral-7b-v0.1.json" $pin
 cp "$outf" "$tmp/window.json"
@@ -427,7 +428,7 @@ ok "$(test $rc -eq 0 && ! grep -q "note:" "$errf"; echo $?)" "--inter-node-gbps 
 # 2^21 tokens rounded up to a multiple of 18) on 6 GiB GPUs: said, not silent
 # (a 1T model: smaller ones fit some doubling once tensor parallelism spans
 # these one-GPU machines, over their 1 Gb/s network, at days a step)
-zp --params 1e12 --gpus 18 --gpu gtx1060-6g --no-store --json
+zp --params 1e12 --gpus 18 --gpu gtx1060-6g --no-store --json --no-act-offload
 jok "$outf" '.fitting == 0 and ([.suggestions[] | select(test("^no GPU count from 36 to [0-9]+ in doublings fits it at this global batch [(]1026 sequences"))] | length) == 1' \
     "1T on 18 GTX 1060s: the suggestion says no GPU count it tried fits the batch of 1026"
 
@@ -1608,5 +1609,77 @@ jok "$outf" '.fitting == 0 and ([.suggestions[] | select(test("^[0-9]+ GPUs woul
     "30B on 2 GTX 1060s: the suggestion finds a GPU count past the old cap of 32 (tp over machines)"
 zp --model llama3-8b --gpus 8 --gpu b200 --no-store --group-eff-c 2
 is "$rc" 2 "--group-eff-c 2: refused (exit 2: 1 - 2/2 would leave 2 ranks no bandwidth)"
+
+
+# ---------------------------------------------------------------- activation offload
+# Llama 3 8B (L = 32, h = 4096), seq 8192, micro-batch 4, full recompute,
+# one stage: each block keeps its bf16 input, B s b h = 2 x 8192 x 4 x 4096
+# = 268,435,456 bytes, 32 of them in flight (one micro-batch).  Offloaded on
+# a copy stream two stay on the device, 30 go to the host; in stream order
+# one stays, 31 go.  Each crosses PCIe twice a micro-batch, M = 64 / (8 x 4)
+# = 2: 64 copies each way, each alpha + S / (PCIe x link efficiency) =
+# 5e-6 + 268435456 / (64e9 x 0.8) s on the H100 preset
+aob="--model llama3-8b --gpus 8 --gpu h100-sxm --seq 8192 --global-batch 64 --no-store --json --dp 8 --tp 1 --pp 1 --cp 1 --zero 3 --offload none --micro-batch 4"
+ao="$aob --ckpt full"
+S1=268435456
+zp $ao --no-act-offload
+cp "$outf" "$tmp/ao-none.json"
+zp $ao --act-offload
+ok $rc "--act-offload: exits 0" || show_run
+cp "$outf" "$tmp/ao-async.json"
+zp $ao --act-offload --act-offload-mode sync
+cp "$outf" "$tmp/ao-sync.json"
+jok "$tmp/ao-async.json" ".chosen.act_offload and .chosen.fits and .conventions.act_offload_mode == \"async\" and
+    .chosen.host_bytes_per_rank.activations == 30 * $S1 and .chosen.host_memory_bytes == 8 * 30 * $S1" \
+    "--act-offload (async): 30 of the 32 blocks' inputs on the host, 30 x $S1 bytes a rank, 8 ranks a node"
+ok "$(jq -n --slurpfile a "$tmp/ao-none.json" --slurpfile b "$tmp/ao-async.json" --slurpfile c "$tmp/ao-sync.json" \
+    '($a[0].chosen.memory_bytes.activations - $b[0].chosen.memory_bytes.activations) == 30 * '$S1' and
+     ($a[0].chosen.memory_bytes.activations - $c[0].chosen.memory_bytes.activations) == 31 * '$S1' and
+     ($a[0].chosen.host_bytes_per_rank.activations // 0) == 0' | grep -qx true; echo $?)" \
+    "--act-offload: the device holds 30 (async) and 31 (sync) blocks' inputs fewer than without it"
+jok "$tmp/ao-async.json" "$JQDEF"'
+    (5e-6 + '$S1' / (64e9 * 0.8)) as $t |
+    [.chosen.comm[] | select(.group == "pcie")] as $c | ($c | length) == 2 and
+    ([$c[] | select(.bytes == '$S1' and .count == 64 and .overlap == "its block" and rel(.time_s; 64 * $t) < 1e-9)] | length) == 2 and
+    ([$c[].collective] | sort) == ["device-to-host", "host-to-device"]' \
+    "--act-offload: one copy to the host and one back a block and micro-batch, 64 x $S1 bytes each way, behind its block"
+ok "$(jq -n --slurpfile a "$tmp/ao-none.json" --slurpfile b "$tmp/ao-async.json" --slurpfile c "$tmp/ao-sync.json" "$JQDEF"'
+    (2 * 64 * (5e-6 + '$S1' / (64e9 * 0.8))) as $x |
+     rel($c[0].chosen.step_time_s - $a[0].chosen.step_time_s; $x) < 1e-6 and
+     rel($b[0].chosen.step_time_s - $a[0].chosen.step_time_s; 0.2 * $x) < 1e-6 and
+     $b[0].chosen.time_s.compute == $a[0].chosen.time_s.compute' | grep -qx true; echo $?)" \
+    "--act-offload: in stream order the copies add their whole time; on a copy stream, each shorter than its block's pass, 1 - 0.8 of it"
+zp $ao --act-offload --framework deepspeed
+jok "$outf" '.conventions.act_offload_mode == "checkpoints" and .chosen.act_offload and
+    ([.chosen.comm[] | select(.group == "pcie") | .overlap] | unique) == ["none (compute stream)"]' \
+    "--framework deepspeed: cpu_checkpointing, the checkpoints copied in stream order" || show_run
+zp $aob --ckpt selective --act-offload --framework deepspeed
+is "$rc" 2 "--act-offload --framework deepspeed --ckpt selective: refused (exit 2)"
+ok "$(grep -q "^zplan: --act-offload with --ckpt selective: DeepSpeed's cpu_checkpointing" "$errf"; echo $?)" \
+    "the refusal names cpu_checkpointing and what it allows" || show_run
+zp $ao --act-offload --framework torch
+is "$rc" 2 "--act-offload --framework torch: refused (exit 2: PyTorch eager's accounting)"
+zp $ao --act-offload-mode later
+is "$rc" 2 "--act-offload-mode later: refused (exit 2)"
+ok "$(grep -q "^zplan: .*--act-offload-mode.*async" "$errf"; echo $?)" "the refusal lists the modes" || show_run
+# searched: tried on the candidates over device memory only, never ahead
+# of a layout that fits without it
+zp --model llama3-8b --gpus 8 --gpu h100-sxm --seq 8192 --global-batch 64 --no-store --json --zero 3 --ckpt none --tp 1 --pp 1
+jok "$outf" '.act_offload_tried > 0 and .act_offload_fit > 0 and .act_offload_fit <= .act_offload_tried and
+    .rejected["exceeds device memory"] >= .act_offload_tried and (.plans[0].act_offload | not) and
+    (.plans[0].step_time_s as $p0 | [.plans[] | select(.act_offload)] | all(.step_time_s >= $p0))' \
+    "search: offload tried on layouts over device memory, none ahead of the best plan, which keeps its activations" || show_run
+zp --model llama3-8b --gpus 8 --gpu h100-sxm --seq 8192 --global-batch 64 --no-store --zero 3 --ckpt none --tp 1 --pp 1
+ok "$(grep -q '^  + [0-9]* over device memory tried again with their activations offloaded to the host: [0-9]* fit\.$' "$outf"; echo $?)" \
+    "text: the tried-again candidates on a line of their own" || show_run
+zp --model llama3-8b --gpus 8 --gpu h100-sxm --seq 8192 --global-batch 64 --no-store --json --zero 3 --ckpt none --tp 1 --pp 1 --no-act-offload
+jok "$outf" '.act_offload_tried == 0 and ([.plans[] | select(.act_offload)] | length) == 0' \
+    "--no-act-offload: nothing tried again, no plan offloads"
+# a layout pinned whole is the one asked about: too big, it is shown as it
+# is, and a hint says what offloading its activations would do
+zp $aob --ckpt none
+jok "$outf" '.act_offload_tried == 0 and (.chosen.fits | not) and (.chosen.act_offload | not) and
+    ([.suggestions[] | select(test("^with its activations offloaded to the host [(]--act-offload[)] the pinned plan needs .* [(]that fits[)]$"))] | length) == 1' \
+    "a pinned layout too big: shown as pinned, with a hint that offloading its activations fits it" || show_run
 
 finish

@@ -57,7 +57,12 @@ ok "$(test $rc -eq 0 && head -n 1 "$outf" | grep -q '^Run 2 ' && grep -q '^Chose
 # ---------------------------------------------------------------- the tables
 
 if [ $have_sqlite = 1 ]; then
-    is "$(sq "$S" 'PRAGMA user_version')" 5 "schema: PRAGMA user_version is 5 (runs and plans; executions; profiles; launchers; cp)"
+    is "$(sq "$S" 'PRAGMA user_version')" 6 "schema: PRAGMA user_version is 6 (runs and plans; executions; profiles; launchers; cp; act_offload)"
+    for r in 1 2; do
+        is "$(sq "$S" "SELECT group_concat(act_offload, ',') FROM plans WHERE run_id = $r AND kind = 'top' ORDER BY rank")" \
+            "$(jq -r '[.plans[] | if .act_offload then 1 else 0 end] | join(",")' "$tmp/r$r.json")" \
+            "run $r: plans.act_offload is each plan's act_offload"
+    done
     is "$(sq "$S" 'PRAGMA journal_mode')" wal "schema: journal_mode is wal"
     for r in 1 2; do
         f=$tmp/r$r.json
@@ -226,7 +231,7 @@ if [ $have_sqlite = 1 ]; then
     zp --params 2e9 --gpus 1 --db "$N"
     is "$rc" 1 "schema 7 (journal_mode delete): planning into it exits 1"
     one_line "schema 7: one line saying it is newer than this zplan's" \
-        ".*newer.db has schema version 7, newer than this zplan's (5)"
+        ".*newer.db has schema version 7, newer than this zplan's (6)"
     ok "$(test "$(sha "$N")" = "$before" && test "$(sq "$N" 'PRAGMA journal_mode')" = delete; echo $?)" \
         "schema 7: byte-identical, still journal_mode delete (not switched to WAL)"
 
@@ -240,15 +245,17 @@ if [ $have_sqlite = 1 ]; then
           VALUES (1, 1, 1, 'ok', 'cpu', 1, 1, 'none', '{}'), (2, 99, 1, 'ok', 'cpu', 1, 1, 'none', '{}');
         ALTER TABLE executions DROP COLUMN launcher_host; ALTER TABLE executions DROP COLUMN launcher_boot;
         ALTER TABLE executions DROP COLUMN launcher_pid; ALTER TABLE executions DROP COLUMN launcher_start;
-        ALTER TABLE plans DROP COLUMN cp;
+        ALTER TABLE plans DROP COLUMN cp; ALTER TABLE plans DROP COLUMN act_offload;
         PRAGMA user_version = 3" >/dev/null
     zp --params 2e9 --gpus 1 --db "$M" --json
     ok "$(test $rc -eq 0 && jtrue "$outf" '.run_id == 2'; echo $?)" "schema 3 with an orphan execution: planning into it records run 2" ||
         show_run
-    is "$(sq "$M" 'PRAGMA user_version') $(sq "$M" 'SELECT group_concat(id) FROM executions')" "5 1" \
-        "schema 3: migrated to 5, the execution of run 1 kept, the orphan (run 99) dropped"
+    is "$(sq "$M" 'PRAGMA user_version') $(sq "$M" 'SELECT group_concat(id) FROM executions')" "6 1" \
+        "schema 3: migrated to 6, the execution of run 1 kept, the orphan (run 99) dropped"
     is "$(sq "$M" 'SELECT group_concat(DISTINCT cp) FROM plans')" "1" \
         "schema 3 migrated: the plans recorded before --cp read cp 1"
+    is "$(sq "$M" "SELECT group_concat(DISTINCT act_offload) FROM plans WHERE run_id = 1")" "0" \
+        "schema 3 migrated: the plans recorded before --act-offload read act_offload 0"
 
     # a zplan database with a page overwritten: damaged, not empty
     C=$tmp/damaged.db

@@ -2204,6 +2204,58 @@ static void test_eager_embed(void)
     is_u64(m.dev[ZP_MEM_OVERHEAD], (uint64_t)(0.05 * (double)r2), "PyTorch eager, every 3rd of 2 blocks (none) rebuilt: 0.05");
 }
 
+/* Activation offload (zp_layout.act_offload): of the blocks in flight, two
+ * (a copy stream) or one (stream order) stay on the device, the larger kind
+ * first, the rest go to the host; DeepSpeed's cpu_checkpointing moves the
+ * rebuilt blocks' inputs only, one of them back at a time.  The 175B stage
+ * of test_ckpt_every: 4 micro-batches x 24 blocks in flight on stage 0, with
+ * every 5th rebuilt 16 inputs (in) and 80 whole blocks (whole), and the
+ * embedding's dropout masks (sbh p / t), which stay. */
+static void test_act_offload(void)
+{
+    const uint64_t s = 2048, b = 1, h = 12288, a = 96, V = 51200, L = 96, t = 8, p = 4;
+    const uint64_t sbh = s * b * h, masks = sbh * p / t;
+    zp_model m = gpt((int64_t)L, (int64_t)h, (int64_t)a, (int64_t)V, 2048);
+    zp_train tr = train(ZP_DT_BF16, ZP_DT_FP32, 1, (int64_t)s);
+    zp_cluster c32 = cluster(32, 8);
+    zp_conv cv = conv0();
+    uint64_t whole = sbh * 34 / t + 5 * a * s * s * b / t, in = 2 * sbh / t;
+    zp_layout l = lay(1, 8, 4, 1, 0, ZP_OFF_NONE, ZP_CKPT_FULL, 1, 1, 8);
+    zp_mem off, ref;
+    struct {
+        const char *name; int mode; int64_t every; uint64_t dev, host;
+    } cases[] = {
+        {"async, every 5th rebuilt: two whole blocks stay", ZP_AOFF_ASYNC, 5, 2 * whole, 16 * in + 78 * whole},
+        {"sync, every 5th rebuilt: one whole block stays", ZP_AOFF_SYNC, 5, whole, 16 * in + 79 * whole},
+        {"checkpoints, every 5th rebuilt: the kept blocks and one input stay", ZP_AOFF_CKPT_SYNC, 5,
+         80 * whole + in, 15 * in},
+        {"async, full recompute: two inputs stay", ZP_AOFF_ASYNC, 0, 2 * in, 94 * in},
+        {"checkpoints, full recompute: one input stays", ZP_AOFF_CKPT_SYNC, 0, in, 95 * in},
+    };
+    for (int i = 0; i < N_(cases); i++) {
+        cv.act_offload = cases[i].mode;
+        tr.ckpt_every = cases[i].every;
+        l.act_offload = 1;
+        zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &off);
+        l.act_offload = 0;
+        zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &ref);
+        is_u64(off.dev[ZP_MEM_ACT], cases[i].dev + masks, "act offload %s: device activations", cases[i].name);
+        is_u64(off.host[ZP_MEM_ACT], cases[i].host, "act offload %s: host activations", cases[i].name);
+        ok(ref.dev[ZP_MEM_ACT] - off.dev[ZP_MEM_ACT] == off.host[ZP_MEM_ACT] && ref.host[ZP_MEM_ACT] == 0 &&
+               ref.dev_total - off.dev_total == off.host[ZP_MEM_ACT] &&
+               off.host_total - ref.host_total == off.host[ZP_MEM_ACT],
+           "act offload %s: what leaves the device is what the host holds, nothing else moves", cases[i].name);
+    }
+    /* the mode none, and PyTorch eager's accounting: nothing moves */
+    cv.act_offload = ZP_AOFF_NONE;
+    tr.ckpt_every = 0;
+    l.act_offload = 1;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &off);
+    l.act_offload = 0;
+    zp_mem_stage(&m, &tr, &l, &c32, &cv, 0, &ref);
+    ok(off.dev_total == ref.dev_total && off.host_total == 0, "act offload with mode none: the memory of none");
+}
+
 int main(void)
 {
     tap_plan(0);
@@ -2217,6 +2269,7 @@ int main(void)
     test_stage_act();
     test_stage_io();
     test_ckpt_every();
+    test_act_offload();
     test_buffers();
     test_workspace();
     test_compute_fp32();

@@ -552,6 +552,27 @@ static void test_fit_boundary(void)
            res.closest.reject == ZP_REJ_DEVICE_MEM,
        "GPU memory = total - 1: the search keeps nothing, the plan is the closest misfit (ntop %d)", res.ntop);
 
+    /* activation offload, unpinned, on the misfit: tried again once
+     * (act_tried, beside evaluated).  Its two blocks are both in flight at
+     * the backward's start; on a copy stream two stay on the device, so
+     * nothing moves and it still does not fit (nor is it the closest: the
+     * layout is); in stream order one stays, the other block's
+     * activations go to the host and it fits, by their bytes */
+    is_u64((uint64_t)res.act_tried, 1, "GPU memory = total - 1: the misfit tried again with activations offloaded");
+    ok(res.act_fit == 0 && res.evaluated == 1 && !res.closest.lay.act_offload,
+       "async: two blocks stay, nothing moves: still no fit, the closest is the layout itself");
+    pb.conv.act_offload = ZP_AOFF_SYNC;
+    zp_search(&pb, top, KMAX, &res, &e);
+    ok(res.act_tried == 1 && res.act_fit == 1 && res.ntop == 1 && top[0].lay.act_offload &&
+           top[0].mem.host[ZP_MEM_ACT] > 0 && top[0].mem.dev_total + top[0].mem.host[ZP_MEM_ACT] == total,
+       "sync: one block's activations on the host, the rest of the total on the device, and it fits (host %llu)",
+       (unsigned long long)top[0].mem.host[ZP_MEM_ACT]);
+    pb.pins.act_offload = 0;
+    zp_search(&pb, top, KMAX, &res, &e);
+    ok(res.act_tried == 0 && res.ntop == 0, "--no-act-offload: not tried, nothing fits");
+    pb.pins.act_offload = -1;
+    pb.conv.act_offload = ZP_AOFF_ASYNC;
+
     /* host RAM, the same boundary */
     pb.cluster.gpu.mem_bytes = 80 * GIB;
     pb.pins.zero = 1;

@@ -219,6 +219,10 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "
                                        "--master-weights, the default, or --dtype fp32)", which,
                                        zp_dtype_names[full.train.dtype]));
+    if (l.act_offload)
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s offloads its activations to the host "
+                                       "(--act-offload): the engine keeps them on the device (plan with "
+                                       "--no-act-offload to run the layout)", which));
     if (full.train.fp8)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s computes its linear layers in FP8 (--fp8): the "
                                        "engine has no FP8 (plan without --fp8 to run the layout)", which));

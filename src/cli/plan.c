@@ -17,7 +17,7 @@
 enum {
     O_PARAMS = 256, O_MODEL, O_CONFIG, O_GPU, O_GPUMEM, O_GPUTF, O_HBMGBPS, O_NVLGBPS, O_GPUS, O_GPN, O_INTER, O_HOSTMEM, O_SEQ, O_GBATCH, O_MBATCH,
     O_DTYPE, O_GDTYPE, O_MASTER, O_NOMASTER, O_OPTIM, O_DP, O_TP, O_PP, O_VP, O_CP, O_ZERO, O_OFFLOAD, O_CKPT, O_CKPTEVERY, O_CKPTLAYERS, O_RCMETHOD, O_RCNUM, O_RCMODS,
-    O_SP, O_NOSP, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM, O_BLASWS,
+    O_SP, O_NOSP, O_ACTOFF, O_NOACTOFF, O_ACTOFFMODE, O_FP8, O_FP8FMT, O_FLASH, O_NOFLASH, O_DROPOUT, O_NODROPOUT, O_Z3BUF, O_Z3RE, O_BUCKET, O_CUDACTX, O_NCCLMEM, O_BLASWS,
     O_FRAG, O_GEMMEFF, O_GEMMMAX, O_ATTNEFF, O_HBMEFF, O_EGHBMEFF, O_KERNELUS, O_LINKEFF, O_NVLEFF, O_GROUPC, O_OVLEFF, O_DPOVLEFF, O_HOSTADAM, O_TPOVL, O_FRAMEWORK, O_GRADRED, O_OVLGRAD, O_TPGO, O_NOTPGO, O_P2PB, O_NOP2PB, O_P2POVL, O_NOP2POVL, O_PGOVL, O_NOPGOVL, O_ATTNK, O_GCEIL, O_ADAMI, O_GSUM, O_PPOUT, O_SPIN, O_SGRAD, O_LPG, O_NOLPG, O_Z2RS, O_NOZ2RS, O_EAGER, O_NOEAGER, O_CEU, O_NOCEU, O_NOBWDWS, O_UNITS, O_TOP, O_JSON, O_DB, O_NOSTORE, O_HELP, O_FROM, O_REPORT,
     O_NNODES, O_NPROC, O_LPVS
 };
@@ -64,6 +64,8 @@ static const zp_opt plan_opts[] = {
     {"ckpt-every", O_CKPTEVERY, "K", NULL, "full recompute of every K-th block of a stage only, the others keep their\nactivations (torchtitan's layer-level AC frequency; implies --ckpt full)", NULL},
     {"sp", O_SP, NULL, "--sp, --no-sp", "sequence parallelism (default: on when tp > 1)", NULL},
     {"no-sp", O_NOSP, NULL, "", NULL, NULL},
+    {"act-offload", O_ACTOFF, NULL, "--act-offload, --no-act-offload", "what each block keeps for its backward offloaded to host RAM once made\nand fetched back before its backward (default: tried where a layout\ndoes not fit without it; how: --act-offload-mode)", NULL},
+    {"no-act-offload", O_NOACTOFF, NULL, "", NULL, NULL},
     {"framework", O_FRAMEWORK, "F", NULL, "the defaults of torch (DDP), fsdp, megatron or deepspeed (README\n\"Frameworks\"; without it zplan's own): gradient bucket, when gradients are\nreduced, ZeRO-3 buffers, Megatron's fp32 main gradients; the options below\noverride them; the search keeps to the shardings and offloads the\nframework has", "Conventions (README \"Conventions\"):"},
     {"zero3-buffer", O_Z3BUF, "K", NULL, "prefetch (default) or deepspeed (4 x largest layer)", NULL},
     {"zero3-regather", O_Z3RE, "R", NULL, "what ZeRO-3 gathers again for the backward: all (default, the\nZeRO paper's 3 Psi) or blocks (the head's backward follows its forward)", NULL},
@@ -100,6 +102,7 @@ static const zp_opt plan_opts[] = {
     {"grad-sum", O_GSUM, "S", NULL, "PyTorch eager (--eager): how autograd adds the two gradients of a tied head's\nweight (the head's and the embedding lookup's): inplace (into the first, which\nits buffer alone holds: recent PyTorch; the default) or copy (into a third\ntensor: PyTorch 1.13, which holds one more of the table's size at the word\nembedding's backward)", NULL},
     {"adam-impl", O_ADAMI, "I", NULL, "Adam's implementation: fused (one in-place pass: torch's fused=True, apex's,\nDeepSpeed's; the default) or foreach (torch.optim's default: sqrt(v) made\nas a new tensor, 4 bytes a parameter at the step, and about 52 more bytes\na parameter moved; the default with --framework torch)", NULL},
     {"score-grads", O_SGRAD, "G", NULL, "without flash attention, the scores' gradients a block's backward holds:\nall (every head's at once, beyond what its MLP's backward freed: Megatron's,\nDeepSpeed's and PyTorch's batched products; the default) or head (one\nhead's of one sequence at a time: zplan's engine)", NULL},
+    {"act-offload-mode", O_ACTOFFMODE, "M", NULL, "how activations are offloaded: async (a copy stream behind each block's\ncompute, two blocks' on the device: Megatron-core's --cpu-offloading; the\ndefault, and with --framework megatron), sync (in the compute stream's\norder: PyTorch's save_on_cpu; with --framework fsdp and torch),\ncheckpoints (sync, only the inputs full recompute keeps: DeepSpeed's\ncpu_checkpointing; with --framework deepspeed) or none", NULL},
     {"pp-outputs", O_PPOUT, "O", NULL, "pipelines: what a stage keeps of each in-flight micro-batch's output until\nits backward: freed (Megatron-LM frees it once sent; the default), kept\n(whole: torch.distributed.pipelining; the default with --framework torch\nand fsdp) or sliced (its 1/tp slice: DeepSpeed's pipeline engine partitions\nit over the tensor-parallel group; the default with --framework deepspeed)", NULL},
     {"sp-inputs", O_SPIN, "S", NULL, "sequence parallelism: what a column-parallel product keeps of its gathered\ninput for its weight gradient: local (each rank's rows, gathered again in\nbackward: Megatron-LM; the default) or gathered (the gathered input, whole:\nPyTorch DTensor's tensor parallelism, torchtitan; the default with\n--framework torch and fsdp)", NULL},
     {"lp-grads", O_LPG, NULL, "--lp-grads, --no-lp-grads", "bf16 with fp32 gradients, ZeRO 0-1, no offload: the bf16 gradients stay\nbeside them and are added in after every micro-batch (DeepSpeed's bf16\noptimizer; default: off, on with --framework deepspeed)", NULL},
@@ -151,6 +154,8 @@ typedef struct raw {
     const char *dtype, *gdtype, *optim, *dp, *tp, *pp, *vp, *cp, *zero, *offload, *ckpt, *ckptevery, *ckptlayers, *rcmethod, *rcnum, *rcmods, *z3buf, *z3re, *bucket;
     const char *cudactx, *ncclmem, *blasws, *frag, *gemmeff, *gemmmax, *attneff, *hbmeff, *eghbmeff, *kernelus, *linkeff, *nvleff, *groupc, *ovleff, *dpovleff, *hostadam, *framework, *gradred, *attnk, *gceil, *adami, *gsum, *ppout, *spin, *sgrad, *units, *top, *db, *nnodes, *nproc, *lpvs;
     int master, sp, flash, dropout, json, nostore, help, report, nobwdws, fp8, tpovl, tpgo, p2pb, p2povl, pgovl, lpg, z2rs, eager, ceu;
+    int actoff;              /* --act-offload 1, --no-act-offload 0, neither -1 */
+    const char *actoffmode;  /* --act-offload-mode */
 } raw;
 
 static const char *const units_names[] = {"gib", "gb", NULL};
@@ -196,6 +201,9 @@ static zp_status set_opt(void *ctx, int id, const char *v, zp_err *e)
     case O_RCMODS: r->rcmods = v; break;
     case O_SP: r->sp = 1; break;
     case O_NOSP: r->sp = 0; break;
+    case O_ACTOFF: r->actoff = 1; break;
+    case O_NOACTOFF: r->actoff = 0; break;
+    case O_ACTOFFMODE: r->actoffmode = v; break;
     case O_FP8: r->fp8 = 1; break;
     case O_FP8FMT:
         if (strcmp(v, "hybrid") && strcmp(v, "e4m3"))
@@ -274,7 +282,8 @@ static zp_status parse_args(int argc, char **argv, raw *r, zp_err *e)
 {
     int npos;
     memset(r, 0, sizeof *r);
-    r->master = r->sp = r->flash = r->dropout = r->tpgo = r->p2pb = r->p2povl = r->pgovl = r->lpg = r->z2rs = r->eager = r->ceu = -1;
+    r->master = r->sp = r->flash = r->dropout = r->tpgo = r->p2pb = r->p2povl = r->pgovl = r->lpg = r->z2rs = r->eager = r->ceu =
+        r->actoff = -1;
     return zp_opts_parse("plan", plan_opts, argc, argv, set_opt, r, NULL, 0, &npos, e);
 }
 
@@ -548,7 +557,10 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             (--pp-outputs kept) and runs tensor parallelism with DTensor
  *             (--sp-inputs gathered, above); ZeRO-2 is SHARD_GRAD_OP,
  *             resharded after each backward that reduce-scatters
- *             (--zero2-reshard).
+ *             (--zero2-reshard); activations offloaded, where asked,
+ *             by PyTorch's torch.autograd.graph.save_on_cpu, whose copies
+ *             run in the compute stream's order (--act-offload-mode sync;
+ *             DDP's too).
  *   megatron  Megatron-LM: the gradients live in one contiguous buffer whose
  *             buckets are views of it (no memory of their own), reduced
  *             after the backward unless --overlap-grad-reduce (off by
@@ -563,7 +575,10 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             attention through Transformer Engine, which takes cuDNN's
  *             fused kernel on Hopper (--attn-kernel cudnn); a stage's
  *             output freed once sent (deallocate_pipeline_outputs, set by
- *             its training: --pp-outputs freed).
+ *             its training: --pp-outputs freed); activations offloaded,
+ *             where asked, by Megatron-core's --cpu-offloading (Transformer
+ *             Engine's CPU offload: each layer's on a copy stream, double
+ *             buffered: --act-offload-mode async).
  *   deepspeed ZeRO: 5e8-element reduce buckets (reduce_bucket_size),
  *             overlap_comm off below stage 3 and on at stage 3 (its default),
  *             stage 3's buffers as its prefetch and live-parameter limits
@@ -576,7 +591,10 @@ static int opt_int(const char *what, const char *s, int64_t lo, int64_t hi, int6
  *             parallelism the engine partitions each stage output over the
  *             tensor-parallel group and keeps its slice until the backward
  *             (runtime/pipe/engine.py, _exec_forward_pass; --pp-outputs
- *             sliced).
+ *             sliced); activation offload is its activation checkpointing's
+ *             cpu_checkpointing: the checkpointed blocks' inputs copied to
+ *             the host and back in stream order (--act-offload-mode
+ *             checkpoints).
  *   torch     (the eager side of it) PyTorch eager with Hugging Face
  *             transformers' modules: memory as autograd saves it op by op,
  *             autocast for 16-bit dtypes, the loss's fp32 log-softmax
@@ -600,12 +618,14 @@ typedef struct framework {
     int sp_gathered;     /* DTensor's tensor parallelism keeps the gathered inputs (--sp-inputs) */
     double dp_overlap;   /* the data-parallel group's overlap efficiency (0: --overlap-eff's) */
     int zero2_reshard;   /* ZeRO-2 is SHARD_GRAD_OP, resharded after each backward (--zero2-reshard) */
+    zp_act_off act_off;  /* how it offloads activations (--act-offload-mode) */
 } framework;
 static const framework frameworks[] = {
-    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT, 1, 0, 0},
-    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT, 1, 0.5, 1},
-    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED, 0, 0, 0},
-    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED, 0, 0, 0},
+    {"torch", 25 * 1024 * 1024 / 2, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, ZP_PPOUT_KEPT, 1, 0, 0, ZP_AOFF_SYNC},
+    {"fsdp", 0, ZP_GOVL_ALL, ZP_Z3BUF_PREFETCH, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ZP_PPOUT_KEPT, 1, 0.5, 1, ZP_AOFF_SYNC},
+    {"megatron", 0, ZP_GOVL_NONE, ZP_Z3BUF_PREFETCH, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, ZP_PPOUT_FREED, 0, 0, 0, ZP_AOFF_ASYNC},
+    {"deepspeed", 500000000, ZP_GOVL_ZERO3, ZP_Z3BUF_DEEPSPEED, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, ZP_PPOUT_SLICED, 0, 0, 0,
+     ZP_AOFF_CKPT_SYNC},
 };
 static const char *const framework_names[] = {"torch", "fsdp", "megatron", "deepspeed", NULL};
 
@@ -828,6 +848,7 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
         cv->p2p_overlap = frameworks[fw].p2p_overlap;
         cv->adam_foreach = frameworks[fw].adam_foreach;
         cv->pp_out = frameworks[fw].pp_out;
+        cv->act_offload = frameworks[fw].act_off;
         t->sp_gathered = frameworks[fw].sp_gathered;
         z3 = (int)frameworks[fw].z3buf;
     }
@@ -841,6 +862,9 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     if (r->adami && (st = zp_parse_enum("--adam-impl", r->adami, zp_adam_impl_names, &cv->adam_foreach, e)))
         return st;
     if (r->ppout && (st = zp_parse_enum("--pp-outputs", r->ppout, zp_pp_out_names, &cv->pp_out, e)))
+        return st;
+    if (r->actoffmode &&
+        (st = zp_parse_enum("--act-offload-mode", r->actoffmode, zp_act_off_names, &cv->act_offload, e)))
         return st;
     if (r->spin && (st = zp_parse_enum("--sp-inputs", r->spin, zp_sp_in_names, &t->sp_gathered, e)))
         return st;
@@ -1127,6 +1151,8 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
                  "parallelism leaves whole, and one rank splits nothing");
     }
     p->sp = r->sp;
+    p->act_offload = r->actoff;
+    a->act_offload_asked = r->actoff;
     /* every searched dimension pinned or left a single choice: vp is 1
      * without a pipeline, cp 1 when dp x tp x pp already uses every GPU
      * (or, dp following from the others, below the ZP_CP_SEARCH_MIN_SEQ
@@ -1137,6 +1163,11 @@ static zp_status build_problem(const raw *r, zp_answer *a, zp_err *e)
     if (p->dp < 0 && p->tp > 0 && p->pp > 0 && vp_one && p->micro_batch > 0 && p->zero >= 0 && p->offload >= 0 &&
         p->ckpt >= 0 && (p->cp > 0 || t->seq < ZP_CP_SEARCH_MIN_SEQ) && c->gpus % (p->tp * p->pp * (p->cp > 0 ? p->cp : 1)) == 0)
         a->pinned_all = 1;   /* dp follows from the others */
+    /* a layout pinned whole is the one asked about: its activations stay
+     * on the device unless --act-offload says otherwise (what offloading
+     * them would do is said beside it, plan.c's hints) */
+    if (a->pinned_all && p->act_offload < 0)
+        p->act_offload = 0;
 
     a->top_n = 10;
     if ((st = opt_int("--top", r->top, 1, 1000, &v, e)) != ZP_OK)
@@ -1237,6 +1268,7 @@ static void classic(zp_answer *a)
     for (int i = 0; i < 7; i++) {
         zp_pins p = base;
         p.offload = ZP_OFF_NONE;
+        p.act_offload = 0;   /* the strategies as their papers run them: activations on the device */
         p.zero = 0;
         p.tp = 1;
         p.pp = 1;
@@ -1271,9 +1303,9 @@ static void layout_text(char *buf, size_t n, const zp_layout *l)
         snprintf(cp, sizeof cp, " cp=%lld", (long long)zp_cp(l));
     if (l->vp > 1)
         snprintf(vp, sizeof vp, " vp=%lld", (long long)l->vp);
-    snprintf(buf, n, "dp=%lld tp=%lld pp=%lld%s%s zero=%d offload=%s ckpt=%s micro-batch=%lld", (long long)l->dp,
+    snprintf(buf, n, "dp=%lld tp=%lld pp=%lld%s%s zero=%d offload=%s%s ckpt=%s micro-batch=%lld", (long long)l->dp,
              (long long)l->tp, (long long)l->pp, vp, cp, l->zero, zp_offload_names[l->offload],
-             zp_ckpt_names[l->ckpt], (long long)l->micro_batch);
+             l->act_offload ? " act-offload" : "", zp_ckpt_names[l->ckpt], (long long)l->micro_batch);
 }
 
 /* When the chosen plan recomputes every block (full recompute, neither
@@ -1338,9 +1370,30 @@ static void suggest(zp_answer *a)
         return;
     if (a->have_chosen && a->chosen.reject == ZP_REJ_NONE)
         return;
+    /* a layout pinned whole (or with --no-act-offload) that exceeds the
+     * device: what offloading its activations would do (the search tries
+     * that itself otherwise) */
+    const zp_plan *cl0 = a->have_chosen ? &a->chosen : (a->sr.have_closest ? &a->sr.closest : NULL);
+    if (cl0 && !cl0->lay.act_offload && cl0->reject == ZP_REJ_DEVICE_MEM) {
+        zp_layout l = cl0->lay;
+        zp_plan q;
+        char h3[32], tm2[32];
+        l.act_offload = 1;
+        if (zp_layout_check(pb, &l) == ZP_REJ_NONE) {
+            zp_plan_eval(pb, &l, &q);
+            snprintf(a->sugg[a->nsugg++], sizeof a->sugg[0],
+                     "with its activations offloaded to the host (--act-offload) the %s plan needs %s per GPU "
+                     "and %s per node, step %s (%s%s)", a->have_chosen ? "pinned" : "closest",
+                     zp_fmt_bytes(lay, sizeof lay, q.mem.dev_total, a->units),
+                     zp_fmt_bytes(h3, sizeof h3, q.host_per_node, a->units), zp_fmt_secs(tm2, sizeof tm2, q.cost.step_s),
+                     q.reject == ZP_REJ_NONE ? "that fits" : "still does not fit: ",
+                     q.reject == ZP_REJ_NONE ? "" : zp_reject_names[q.reject]);
+        }
+    }
     zp_pins none;
     zp_pins_none(&none);
     none.sp = pin->sp;
+    none.act_offload = a->act_offload_asked;   /* (searched, unless asked for or against) */
     int pinned = pin->dp > 0 || pin->tp > 0 || pin->pp > 0 || pin->vp > 0 || pin->cp > 0 || pin->micro_batch > 0 ||
                  pin->zero >= 0 || pin->offload >= 0 || pin->ckpt >= 0;
     if (pinned && best_with(pb, &none, 0, &p, &fits) && fits) {
@@ -1512,6 +1565,7 @@ static void differs(char *out, size_t n, const zp_layout *a, const zp_layout *b)
     DIFF(zp_cp(a) != zp_cp(b), "cp=%lld", (long long)zp_cp(b));
     DIFF(a->zero != b->zero, "zero=%d", b->zero);
     DIFF(a->offload != b->offload, "offload=%s", zp_offload_names[b->offload]);
+    DIFF(a->act_offload != b->act_offload, "act-offload=%s", b->act_offload ? "on" : "off");
     DIFF(a->ckpt != b->ckpt, "ckpt=%s", zp_ckpt_names[b->ckpt]);
     DIFF(a->sp != b->sp, "sp=%s", b->sp ? "on" : "off");
     DIFF(a->micro_batch != b->micro_batch, "micro-batch=%lld", (long long)b->micro_batch);

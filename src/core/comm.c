@@ -294,6 +294,19 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
                 ZP_OVL_NONE);
     }
 
+    /* activation offload: each block's kept activations to the host once
+     * made and back before its backward, every micro-batch (memory.c's
+     * zp_act_offload_blocks), on a copy stream behind the blocks' compute
+     * or in the compute stream's order (cv->act_offload) */
+    if (l->act_offload) {
+        int64_t nb;
+        uint64_t per;
+        zp_act_offload_blocks(tr, l, cv, lc, Ls, &nb, &per);
+        zp_overlap ov = cv->act_offload == ZP_AOFF_ASYNC ? ZP_OVL_BLOCK : ZP_OVL_STREAM;
+        add(&x, ZP_COLL_D2H, ZP_GRP_PCIE, "activations to host (forward)", 1, 1, per, nb * M, ov);
+        add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "activations from host (backward)", 1, 1, per, nb * M, ov);
+    }
+
     /* tensor parallel */
     if (t > 1) {
         /* a serial block reduces the attention's and the MLP's row-parallel

@@ -272,6 +272,11 @@ typedef struct zp_layout {
     int zero;             /* 0..3 */
     zp_offload offload;
     zp_ckpt ckpt;
+    /* activation offload: what each block keeps for its backward (under
+     * full recompute, its input) goes to host RAM once made and comes back
+     * before the block's backward; the device holds two blocks' (one in use,
+     * one in flight) or, copied on the compute stream, one (zp_conv.act_offload) */
+    int act_offload;
     int sp;               /* sequence parallelism (needs tp > 1 to matter) */
     int64_t micro_batch;  /* b */
     int64_t grad_accum;   /* M = global_batch / (dp * b) */
@@ -328,6 +333,16 @@ extern const char *const zp_score_grads_names[];    /* all, head */
  * forward cache for autograd), or its 1/t slice (DeepSpeed's PipelineEngine
  * with tensor parallelism partitions the output over the tensor-parallel
  * group, keeps its own part and frees the rest; at t = 1 the whole). */
+/* How a framework offloads activations (zp_layout.act_offload): not at
+ * all; on a copy stream, each block's behind its compute, two blocks' on
+ * the device (one in use, one in flight: Megatron-core's --cpu-offloading
+ * with Transformer Engine, and zplan's own convention); or in the compute
+ * stream's order, on the critical path, one block's on the device
+ * (PyTorch's torch.autograd.graph.save_on_cpu, the only one FSDP and DDP
+ * have), and of that kind only the inputs full recompute keeps (DeepSpeed's
+ * activation_checkpointing.cpu_checkpointing). */
+typedef enum zp_act_off { ZP_AOFF_NONE = 0, ZP_AOFF_ASYNC, ZP_AOFF_SYNC, ZP_AOFF_CKPT_SYNC, ZP_AOFF_N } zp_act_off;
+extern const char *const zp_act_off_names[];   /* none, async, sync, checkpoints */
 typedef enum zp_pp_out { ZP_PPOUT_FREED = 0, ZP_PPOUT_KEPT, ZP_PPOUT_SLICED } zp_pp_out;
 /* Without flash attention, the attention scores' gradients live at a
  * block's backward: every head's of the micro-batch at once (the batched
@@ -440,6 +455,8 @@ typedef struct zp_conv {
                                  * multi-tensor Adam, zplan's engine) */
     int pp_out;                 /* pipelines: what a stage before the last keeps of each in-flight micro-batch's
                                  * output until its backward (zp_pp_out, zp_pp_out_names) */
+    int act_offload;            /* how activations go to the host where a layout offloads them (zp_act_off,
+                                 * zp_act_off_names) */
     int score_grads;            /* without flash attention, whose score gradients a block's backward holds
                                  * (zp_score_grads, zp_score_grads_names) */
     double alpha_intra_s;       /* per ring step latency, inside a node */
@@ -628,6 +645,13 @@ static inline int64_t zp_lcache_stage_params(const zp_model *m, const zp_layout 
     return zp_stage_layers(m->layers, l->pp, stage) * lc->layer_params;
 }
 
+/* Activation offload (l->act_offload) on a stage of Ls blocks: the blocks
+ * whose activations go to the host each micro-batch (*blocks: every one,
+ * or with DeepSpeed's cpu_checkpointing those full recompute rebuilds) and
+ * the bytes of each (*bytes: their mean, rounded up, where rebuilt and
+ * kept blocks mix). */
+void zp_act_offload_blocks(const zp_train *tr, const zp_layout *l, const zp_conv *cv, const zp_lcache *lc,
+                           int64_t Ls, int64_t *blocks, uint64_t *bytes);
 /* Memory of one rank of pipeline stage `stage` (0 .. pp-1). */
 void zp_mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
                   const zp_cluster *c, const zp_conv *cv, int64_t stage, zp_mem *out);
@@ -666,6 +690,11 @@ typedef enum zp_overlap {
                        * Megatron's interleaved schedule, overlap_p2p_comm) */
     ZP_OVL_DGRAD,     /* hidden behind the layer's input-gradient products (sequence parallelism's re-gather of
                        * a product's input for its weight gradient), every micro-batch */
+    ZP_OVL_BLOCK,     /* hidden behind its block's compute (activation offload on a copy stream: a block's
+                       * activations to the host behind its forward, back behind the backward of the block
+                       * after it), every micro-batch */
+    ZP_OVL_STREAM,    /* on the compute stream, every micro-batch: on the critical path (activation offload
+                       * copied in stream order: PyTorch's save_on_cpu, DeepSpeed's cpu_checkpointing) */
     ZP_OVL_N
 } zp_overlap;
 extern const char *const zp_overlap_names[];   /* none, backward, ..., forward, other chunks */
@@ -768,6 +797,8 @@ typedef enum zp_reject {
     ZP_REJ_CP,           /* cp > 1 without flash attention, or not splitting the sequence in 2 cp chunks */
     ZP_REJ_EAGER_CKPT,   /* PyTorch eager (cv.eager) with selective or per-op recompute: its modules rebuild whole blocks */
     ZP_REJ_FRAMEWORK,    /* a sharding or offload the framework (cv.framework) does not have */
+    ZP_REJ_ACT_OFFLOAD,  /* activation offload the framework lacks (cv.act_offload), under PyTorch eager's
+                          * accounting, or (DeepSpeed's) without full recompute */
     ZP_REJ_DEVICE_MEM,   /* does not fit in device memory */
     ZP_REJ_HOST_MEM,     /* offload does not fit in host RAM */
     ZP_REJ_N
@@ -778,6 +809,7 @@ extern const char *const zp_reject_names[];
 typedef struct zp_pins {
     int64_t dp, tp, pp, vp, micro_batch, cp;
     int zero, offload, ckpt, sp;
+    int act_offload;   /* -1: tried where a layout does not fit without it (zp_search) */
 } zp_pins;
 void zp_pins_none(zp_pins *p);
 
@@ -802,6 +834,11 @@ typedef struct zp_problem {
 typedef struct zp_search_result {
     int64_t evaluated;            /* candidates enumerated */
     int64_t rejected[ZP_REJ_N];   /* by reason; [ZP_REJ_NONE] counts fits */
+    /* activation offload unpinned: the candidates that exceeded device
+     * memory and were evaluated again with their activations offloaded
+     * (beside evaluated), and of those the ones that then fit (beside
+     * rejected[ZP_REJ_NONE]) */
+    int64_t act_tried, act_fit;
     int ntop;                     /* plans written to top[] (fitting, best first) */
     int have_closest;
     zp_plan closest;              /* valid but too big: closest to fitting (device or host) */
@@ -818,6 +855,10 @@ zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l);
  * (zp_offload) and a pipeline degree, each -1 where not known: why it does
  * not run them (README "Frameworks"), or NULL when it does. */
 const char *zp_framework_lacks(const char *framework, int zero, int offload, int64_t pp);
+/* Why activation offload is not a layout here (cv.act_offload, PyTorch
+ * eager's accounting, DeepSpeed's without full recompute: ckpt a zp_ckpt),
+ * or NULL. */
+const char *zp_act_offload_lacks(const zp_conv *cv, int ckpt);
 /* The search tries context parallelism (cp > 1) from this sequence length
  * on; NeMo's Llama 3 runs at 8192 tokens use cp 2 (data/validation). */
 #define ZP_CP_SEARCH_MIN_SEQ 8192

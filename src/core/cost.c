@@ -623,7 +623,9 @@ static double shows(double busy, double win, double eff)
  * micro-batch for ZeRO-2/3), ZeRO-3's gathers behind forward and backward;
  * the distributed optimizer's overlapped all-gather behind one forward,
  * interleaved pipeline transfers behind the stage's other chunks (each
- * behind one chunk's forward at most); the
+ * behind one chunk's forward at most), offloaded activations behind
+ * their blocks' compute (on a copy stream; in the compute stream's order
+ * on the critical path, every micro-batch); the
  * rest is on the critical path.  Of what fits in the window only the
  * overlap efficiency hides (eff; eff_dp for the data-parallel group's
  * collectives); the remainder shows. */
@@ -632,7 +634,7 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
                       int per_mb)
 {
     double crit = 0.0, ovl = 0.0, ovl_dp = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, dgc = 0.0, pg = 0.0, p2p = 0.0,
-           once_b = 0.0;
+           once_b = 0.0, blkx = 0.0;
     double M = (double)l->grad_accum;
     /* FSDP with a pipeline reduces the stage's gradients once a step,
      * behind the last micro-batch's backward alone (its once-a-step gather
@@ -652,13 +654,24 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
         /* per_mb: only what every micro-batch runs (tensor and context
          * parallelism, pipeline transfers), not the step's once-a-step or
          * data-parallel collectives */
-        if (per_mb && cm->c[i].group != ZP_GRP_TP && cm->c[i].group != ZP_GRP_CP && cm->c[i].group != ZP_GRP_PP)
+        int blk = cm->c[i].overlap == ZP_OVL_BLOCK || cm->c[i].overlap == ZP_OVL_STREAM;   /* activation offload */
+        if (per_mb && cm->c[i].group != ZP_GRP_TP && cm->c[i].group != ZP_GRP_CP && cm->c[i].group != ZP_GRP_PP &&
+            !blk)
             continue;
         /* on the critical path: among them the gradients' reductions where
          * the framework runs them after the backward, and the copies to an
          * offloaded optimizer that follow them (comm.c labels both so) */
-        if (cm->c[i].overlap == ZP_OVL_NONE)
+        if (cm->c[i].overlap == ZP_OVL_NONE || cm->c[i].overlap == ZP_OVL_STREAM)
             crit += cm->c[i].time_s;
+        else if (cm->c[i].overlap == ZP_OVL_BLOCK) {
+            /* activation offload on a copy stream: each block's copy to
+             * the host behind that block's forward, each copy back behind
+             * the backward of the block after it (count: blocks x M, so a
+             * block's share of one micro-batch's pass is pass x M / count) */
+            double n = cm->c[i].count > 0 ? (double)cm->c[i].count : 1.0, per = cm->c[i].time_s / n;
+            double pass = cm->c[i].kind == ZP_COLL_D2H ? fwd_s : bwd_s;
+            blkx += n * shows(per, pass * M / n, eff);
+        }
         else if (once && cm->c[i].group == ZP_GRP_DP && cm->c[i].overlap == ZP_OVL_BWD)
             once_b += cm->c[i].time_s;
         else if (cm->c[i].overlap == ZP_OVL_ATTN)
@@ -692,7 +705,7 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
     double ovl_shows = eff_dp == eff || ovl_dp == 0.0   /* one efficiency: as before, to the bit */
                            ? shows(busy, window, eff)
                            : (busy - hid) + hid * ((1.0 - eff) * ovl + (1.0 - eff_dp) * ovl_dp) / busy;
-    return crit + ovl_shows + shows(once_b, bwd_s, eff_dp) +
+    return crit + blkx + ovl_shows + shows(once_b, bwd_s, eff_dp) +
            /* the context-parallel ring behind the attention of the chunk in
             * hand, every micro-batch (attn_s: one micro-batch's, the stage's
             * layers) */

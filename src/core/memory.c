@@ -418,6 +418,9 @@ static uint64_t unit_waste(int64_t n, const zp_train *tr, const zp_layout *l, ui
     return w;
 }
 
+static void act_resident(const zp_layout *l, const zp_conv *cv, int64_t n_in, int64_t n_rc, int64_t *rc,
+                         int64_t *kept);
+
 /* at the peak's moment: at foreach Adam's step (step) no activation is
  * left, and sqrt(v) is rounded like a moment */
 static uint64_t rounding(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv, int64_t k,
@@ -438,9 +441,52 @@ static uint64_t rounding(const zp_model *m, const zp_train *tr, const zp_layout 
         return w + 4 * (g / 2);
     /* a layer in flight keeps its input and (without full recompute) one
      * tensor of the rest */
-    int64_t n_in = zp_act_inflight(l, m->layers, k);
+    int64_t n_in = zp_act_inflight(l, m->layers, k), rc, kept;
     int64_t n_rc = layers ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, layers, l->vp) / layers : 0;
-    return w + (uint64_t)(n_rc + 2 * (n_in - n_rc) + 4) * (g / 2);
+    act_resident(l, cv, n_in, n_rc, &rc, &kept);   /* (offloaded: those on the device) */
+    return w + (uint64_t)(rc + 2 * kept + 4) * (g / 2);
+}
+
+/* Activation offload: of n_in block-micro-batches in flight, n_rc of them
+ * rebuilt (keeping their input) and the rest kept whole, those whose
+ * activations are on the device (*rc, *kept); the others' are in host
+ * RAM.  On a copy stream (ZP_AOFF_ASYNC) two are on the device, the one in
+ * use and the one in flight (sent after its forward, fetched back during
+ * the backward of the block after it), the larger kind first; in the
+ * compute stream's order one; DeepSpeed's cpu_checkpointing moves the
+ * rebuilt blocks' inputs only, one of them back on the device at a time. */
+static void act_resident(const zp_layout *l, const zp_conv *cv, int64_t n_in, int64_t n_rc, int64_t *rc,
+                         int64_t *kept)
+{
+    *rc = n_rc;
+    *kept = n_in - n_rc;
+    if (!l->act_offload || cv->act_offload == ZP_AOFF_NONE || cv->eager)
+        return;
+    if (cv->act_offload == ZP_AOFF_CKPT_SYNC) {
+        *rc = n_rc < 1 ? n_rc : 1;
+        return;
+    }
+    int64_t nbuf = cv->act_offload == ZP_AOFF_ASYNC ? 2 : 1;
+    *kept = *kept < nbuf ? *kept : nbuf;
+    *rc = n_rc < nbuf - *kept ? n_rc : nbuf - *kept;
+}
+
+void zp_act_offload_blocks(const zp_train *tr, const zp_layout *l, const zp_conv *cv, const zp_lcache *lc,
+                           int64_t Ls, int64_t *blocks, uint64_t *bytes)
+{
+    *blocks = 0;
+    *bytes = 0;
+    if (!l->act_offload || Ls <= 0 || cv->act_offload == ZP_AOFF_NONE || cv->eager)
+        return;
+    int64_t rb = zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp);
+    if (cv->act_offload == ZP_AOFF_CKPT_SYNC) {
+        *blocks = rb;
+        *bytes = rb ? lc->act_layer : 0;
+        return;
+    }
+    uint64_t all = lc->act_layer * (uint64_t)rb + lc->act_kept * (uint64_t)(Ls - rb);
+    *blocks = Ls;
+    *bytes = (all + (uint64_t)Ls - 1) / (uint64_t)Ls;
 }
 
 static int64_t nccl_communicators(const zp_model *m, const zp_layout *l)
@@ -613,6 +659,17 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
     int64_t n_in = zp_act_inflight(l, m->layers, k), Ls = zp_stage_layers(m->layers, l->pp, k);
     int64_t n_rc = Ls ? n_in * zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp) / Ls : 0;
     uint64_t act = sh->act_layer * (uint64_t)n_rc + sh->act_kept * (uint64_t)(n_in - n_rc);
+    /* activation offload: the in-flight blocks' activations are in host
+     * RAM but those on the device (act_resident), the host's only
+     * activations; the rest below (embedding masks, stage outputs, the
+     * working sets) stays */
+    if (l->act_offload && !eg) {
+        int64_t rc, kp;
+        act_resident(l, cv, n_in, n_rc, &rc, &kp);
+        uint64_t dev = sh->act_layer * (uint64_t)rc + sh->act_kept * (uint64_t)kp;
+        hs[ZP_MEM_ACT] = act - dev;
+        act = dev;
+    }
     /* PyTorch eager: what autograd keeps (zp_eager_layer_bytes; its
      * selective and per-op policies are counted as zplan's own) */
     /* micro-batches in flight on the model's first chunk (stage 0): p
@@ -1188,6 +1245,7 @@ void zp_conv_defaults(zp_conv *c, const zp_gpu *gpu)
     c->adam_foreach = 0;
     c->grad_sum_copy = 0;
     c->pp_out = ZP_PPOUT_FREED;
+    c->act_offload = ZP_AOFF_ASYNC;
     c->score_grads = ZP_SGRAD_ALL;
     c->lp_grads = 0;
     c->framework[0] = 0;

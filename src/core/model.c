@@ -219,8 +219,10 @@ const char *const zp_mem_class_names[] = {"params", "grads", "optimizer", "activ
 const char *const zp_coll_kind_names[] = {"all-reduce", "reduce-scatter", "all-gather", "broadcast", "reduce",
                                           "send/recv", "host-to-device", "device-to-host", NULL};
 const char *const zp_group_names[] = {"dp", "tp", "pp", "embedding", "pcie", "cp", NULL};
+const char *const zp_act_off_names[] = {"none", "async", "sync", "checkpoints", NULL};
 const char *const zp_overlap_names[] = {"none", "backward", "forward+backward", "attention", "matmuls",
-                                        "weight gradients", "forward", "other chunks", "input gradients", NULL};
+                                        "weight gradients", "forward", "other chunks", "input gradients", "its block",
+                                        "none (compute stream)", NULL};
 _Static_assert(sizeof zp_overlap_names / sizeof zp_overlap_names[0] == ZP_OVL_N + 1, "a name for every overlap");
 const char *const zp_reject_names[] = {
     "fits",
@@ -236,6 +238,8 @@ const char *const zp_reject_names[] = {
     "PyTorch eager (--eager) rebuilds whole blocks only (torch.utils.checkpoint): --ckpt none or full",
     "not a layout the framework runs (fsdp: ZeRO 0, 2, 3, offload of parameters and optimizer together; "
     "deepspeed: ZeRO 0-1 with pipelines; torch (DDP): ZeRO 0-1, no offload)",
+    "activation offload not modelled there (PyTorch eager's accounting; deepspeed: its checkpoints, under full "
+    "recompute only)",
     "exceeds device memory",
     "offload exceeds host memory",
     NULL};

@@ -10,7 +10,11 @@
  * recompute (none, selective, full) x micro-batch (each divisor of
  * global_batch / dp); gradient accumulation M = global_batch / (dp b).
  * x interleaving vp (each divisor of the blocks a stage holds that makes
- * chunks, see stages_ok; 1 at pp = 1).  Unpinned: sequence parallelism on when tp > 1 (same traffic,
+ * chunks, see stages_ok; 1 at pp = 1).  Activation offload (Calculon's
+ * "activations to offload memory"), unpinned: a candidate that exceeds
+ * device memory is evaluated again with it, counted apart (act_tried,
+ * act_fit); one that fits without it is not, as offload only adds copies.
+ * Unpinned: sequence parallelism on when tp > 1 (same traffic,
  * less memory); with flash attention, selective recompute is the same plan
  * as none and is rejected as such.  A pinned dimension holds its value.
  * Ranking: step time, then device memory, then the layout (see better()). */
@@ -22,7 +26,7 @@
 void zp_pins_none(zp_pins *p)
 {
     p->dp = p->tp = p->pp = p->vp = p->micro_batch = p->cp = -1;
-    p->zero = p->offload = p->ckpt = p->sp = -1;
+    p->zero = p->offload = p->ckpt = p->sp = p->act_offload = -1;
 }
 
 static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l);
@@ -94,7 +98,22 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
         return ZP_REJ_EAGER_CKPT;
     if (zp_framework_lacks(pb->conv.framework, l->zero, (int)l->offload, l->pp))
         return ZP_REJ_FRAMEWORK;
+    if (l->act_offload && zp_act_offload_lacks(&pb->conv, l->ckpt))
+        return ZP_REJ_ACT_OFFLOAD;
     return ZP_REJ_NONE;
+}
+
+const char *zp_act_offload_lacks(const zp_conv *cv, int ckpt)
+{
+    if (cv->eager)
+        return "what PyTorch eager keeps (--eager, --framework torch) is not modelled offloaded (allowed: without "
+               "--eager)";
+    if (cv->act_offload == ZP_AOFF_NONE)
+        return "the framework offloads no activations";
+    if (cv->act_offload == ZP_AOFF_CKPT_SYNC && ckpt != ZP_CKPT_FULL)
+        return "DeepSpeed's cpu_checkpointing offloads the inputs of blocks full recompute rebuilds (allowed: "
+               "--ckpt full)";
+    return NULL;
 }
 
 const char *zp_framework_lacks(const char *framework, int zero, int offload, int64_t pp)
@@ -165,7 +184,7 @@ void zp_plan_eval(const zp_problem *pb, const zp_layout *l, zp_plan *o)
 /* The ranking, a strict total order on the candidates of one search:
  * shorter step time first; at equal step time less device memory (the
  * worst rank's); at equal memory too, the layout in enumeration order:
- * smaller tp, then pp, ZeRO stage, offload, recompute, micro-batch (dp
+ * smaller tp, then pp, ZeRO stage, offload, activation offload, recompute, micro-batch (dp
  * follows from tp and pp; vp and sp are fixed within a search, compared
  * last for completeness).  At dp = 1, for instance, ZeRO-0, -1 and -2
  * differ in nothing, and rank in that order, ZeRO-3 after them (its
@@ -182,7 +201,7 @@ static int better(const zp_plan *a, const zp_plan *b)
     const zp_layout *x = &a->lay, *y = &b->lay;
     const int64_t key[][2] = {
         {x->tp, y->tp}, {x->pp, y->pp}, {zp_cp(x), zp_cp(y)}, {x->zero, y->zero}, {x->offload, y->offload},
-        {x->ckpt, y->ckpt}, {x->micro_batch, y->micro_batch}, {x->dp, y->dp}, {x->vp, y->vp}, {x->sp, y->sp},
+        {x->act_offload, y->act_offload}, {x->ckpt, y->ckpt}, {x->micro_batch, y->micro_batch}, {x->dp, y->dp}, {x->vp, y->vp}, {x->sp, y->sp},
     };
     for (size_t i = 0; i < sizeof key / sizeof key[0]; i++) {
         int c = cmp_i64(key[i][0], key[i][1]);
@@ -190,6 +209,27 @@ static int better(const zp_plan *a, const zp_plan *b)
             return c < 0;
     }
     return 0;
+}
+
+static void keep_top(zp_plan *top, int k, int *n, const zp_plan *p);
+static double misfit(const zp_problem *pb, const zp_plan *p);
+
+/* A candidate whose memory is known: costed and kept among the top k
+ * when it fits, else remembered when it is the closest misfit yet (an
+ * activation-offload twin that does not fit either is not: the layout
+ * itself stands for both). */
+static void consider(const zp_problem *pb, const zp_lcache *lc, zp_plan *p, zp_plan *top, int k,
+                     zp_search_result *res)
+{
+    if (p->reject != ZP_REJ_NONE && p->lay.act_offload && pb->pins.act_offload < 0)
+        return;
+    if (p->reject == ZP_REJ_NONE) {
+        plan_cost(pb, lc, p);
+        keep_top(top, k, &res->ntop, p);
+    } else if (!res->have_closest || misfit(pb, p) < misfit(pb, &res->closest)) {
+        res->closest = *p;
+        res->have_closest = 1;
+    }
 }
 
 static void keep_top(zp_plan *top, int k, int *n, const zp_plan *p)
@@ -300,6 +340,10 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
                           "(allowed with --eager: --ckpt none or full)", zp_ckpt_names[p->ckpt]);
     if (p->offload > 0 && p->zero == 0)
         return zp_err_set(e, ZP_EINVAL, "--offload %s needs --zero 1, 2 or 3", zp_offload_names[p->offload]);
+    const char *aol;
+    if (p->act_offload == 1 && (aol = zp_act_offload_lacks(&pb->conv, p->ckpt >= 0 ? p->ckpt : ZP_CKPT_FULL)))
+        return zp_err_set(e, ZP_EINVAL, "--act-offload%s%s: %s", p->ckpt >= 0 ? " with --ckpt " : "",
+                          p->ckpt >= 0 ? zp_ckpt_names[p->ckpt] : "", aol);
     if (p->offload == ZP_OFF_OPT_PARAMS && p->zero >= 0 && p->zero < 3)
         return zp_err_set(e, ZP_EINVAL, "--offload optimizer+params needs --zero 3 (got --zero %d)", p->zero);
     return ZP_OK;
@@ -406,6 +450,7 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
             l.vp = vdiv[iv];
             l.cp = cp;
             l.sp = pin->sp >= 0 ? pin->sp : tp > 1;
+            l.act_offload = pin->act_offload > 0;
             l.micro_batch = 1;
             l.grad_accum = GB / dp > 0 ? GB / dp : 1;
             /* structural checks that do not depend on the inner loops */
@@ -459,12 +504,21 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
                             zp_lcache_init(&pb->model, &pb->train, &l, &lc);
                             plan_memory(pb, &l, &lc, &p);
                             res->rejected[p.reject]++;
-                            if (p.reject == ZP_REJ_NONE) {
-                                plan_cost(pb, &lc, &p);
-                                keep_top(top, k, &res->ntop, &p);
-                            } else if (!res->have_closest || misfit(pb, &p) < misfit(pb, &res->closest)) {
-                                res->closest = p;
-                                res->have_closest = 1;
+                            consider(pb, &lc, &p, top, k, res);
+                            /* activation offload unpinned: a layout too
+                             * big for the device is tried again with its
+                             * activations offloaded.  Offload adds copies
+                             * and never time saved (memory.c, cost.c), so
+                             * where a layout fits without it, its offloaded
+                             * twin ranks after it: not tried */
+                            if (pin->act_offload < 0 && p.reject == ZP_REJ_DEVICE_MEM &&
+                                !zp_act_offload_lacks(&pb->conv, l.ckpt)) {
+                                l.act_offload = 1;
+                                res->act_tried++;
+                                plan_memory(pb, &l, &lc, &p);
+                                res->act_fit += p.reject == ZP_REJ_NONE;
+                                consider(pb, &lc, &p, top, k, res);
+                                l.act_offload = 0;
                             }
                         }
                     }

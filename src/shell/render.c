@@ -59,14 +59,26 @@ static const char *pct(char *buf, size_t n, double a, double b)
 static const char *gunit(zp_units u) { return u == ZP_UNITS_DECIMAL ? "GB" : "GiB"; }
 static double g(double b, zp_units u) { return b / (u == ZP_UNITS_DECIMAL ? 1e9 : 1073741824.0); }
 
+/* What a plan offloads to the host: its --offload, and "act" with its
+ * activations offloaded (absent in runs stored before: not). */
+static const char *offload_text(const cJSON *p, char *buf, size_t n)
+{
+    const char *o = S(p, "offload");
+    if (!zp_jflag(p, "act_offload"))
+        return o;
+    snprintf(buf, n, "%s", !strcmp(o, "none") ? "activations" : !strcmp(o, "optimizer") ? "optimizer+act" : "opt+params+act");
+    return buf;
+}
+
 static void plan_row(FILE *out, int i, const cJSON *p, zp_units u)
 {
+    char ot[24];
     char cm[32], st[32];
     const cJSON *m = zp_jobj(p, "memory_bytes");
     double cp = zp_jnum(p, "cp") > 1 ? zp_jnum(p, "cp") : 1;   /* absent before --cp: 1 */
     fprintf(out, "%3d %5.0f %3.0f %3.0f %2.0f %2.0f %4.0f  %-16s %-9s %3.0f %5.0f  %8.2f %9.2f %10s %9s %9.0f %5.1f%%\n", i,
-            zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "vp"), cp, zp_jnum(p, "zero"), S(p, "offload"),
-            S(p, "ckpt"), zp_jnum(p, "micro_batch"), zp_jnum(p, "grad_accum"), g(zp_jnum(m, "total"), u),
+            zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), zp_jnum(p, "vp"), cp, zp_jnum(p, "zero"),
+            offload_text(p, ot, sizeof ot), S(p, "ckpt"), zp_jnum(p, "micro_batch"), zp_jnum(p, "grad_accum"), g(zp_jnum(m, "total"), u),
             g(zp_jnum(p, "host_memory_bytes"), u), bytes(cm, sizeof cm, zp_jnum(p, "comm_bytes_per_step"), u),
             zp_fmt_secs(st, sizeof st, zp_jnum(p, "step_time_s")), zp_jnum(p, "tokens_per_s"), 100.0 * zp_jnum(p, "mfu"));
 }
@@ -230,6 +242,9 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
                 nc - zp_jnum(r, "candidates_rule_rejected"), zp_jnum(r, "fitting"));
     else
         fprintf(out, "Searched %.0f candidate layout%s: %.0f fit.\n", nc, nc == 1 ? "" : "s", zp_jnum(r, "fitting"));
+    if (zp_jnum(r, "act_offload_tried") > 0)   /* (absent in runs stored before: none) */
+        fprintf(out, "  + %.0f over device memory tried again with their activations offloaded to the host: "
+                     "%.0f fit.\n", zp_jnum(r, "act_offload_tried"), zp_jnum(r, "act_offload_fit"));
 
     const cJSON *plans = zp_jobj(r, "plans"), *p;
     if (cJSON_GetArraySize(plans) > 0) {
@@ -246,7 +261,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
 
     const cJSON *ch = zp_jobj(r, "chosen");
     if (cJSON_IsObject(ch)) {
-        char cps[24] = "", vps[24] = "", part[64] = "";
+        char cps[24] = "", vps[24] = "", part[64] = "", ot[24];
         if (zp_jnum(ch, "cp") > 1)
             snprintf(cps, sizeof cps, " cp=%.0f", zp_jnum(ch, "cp"));
         if (zp_jnum(ch, "vp") > 1)
@@ -259,7 +274,7 @@ void zp_render_result(FILE *out, const cJSON *r, zp_units u)
             snprintf(part, sizeof part, " (the first %.0f blocks of a stage)", zp_jnum(tr, "ckpt_layers"));
         fprintf(out, "\nChosen plan: dp=%.0f tp=%.0f pp=%.0f%s%s zero=%.0f offload=%s ckpt=%s%s%s, micro-batch %.0f x %.0f "
                      "accumulation steps%s\n", zp_jnum(ch, "dp"), zp_jnum(ch, "tp"), zp_jnum(ch, "pp"),
-                vps, cps, zp_jnum(ch, "zero"), S(ch, "offload"), S(ch, "ckpt"), part,
+                vps, cps, zp_jnum(ch, "zero"), offload_text(ch, ot, sizeof ot), S(ch, "ckpt"), part,
                 zp_jflag(ch, "sp") && zp_jnum(ch, "tp") > 1 ? " +sequence parallel" : "", zp_jnum(ch, "micro_batch"),
                 zp_jnum(ch, "grad_accum"), zp_jflag(ch, "fits") ? "" : "  -- DOES NOT FIT");
         if (!zp_jflag(ch, "fits"))

@@ -159,6 +159,7 @@ static const zp_field conv_f[] = {
     {"adam_impl", ZP_F_STR, 0, 0, zp_adam_impl_names, NULL, 1, 0},            /* absent before: fused */
     {"grad_sum", ZP_F_STR, 0, 0, zp_grad_sum_names, NULL, 1, 0},   /* absent before: inplace (its moment new then) */
     {"pp_outputs", ZP_F_STR, 0, 0, zp_pp_out_names, NULL, 1, 0},              /* absent before: freed */
+    {"act_offload_mode", ZP_F_STR, 0, 0, zp_act_off_names, NULL, 1, 0},       /* absent before: async */
     {"sp_inputs", ZP_F_STR, 0, 0, zp_sp_in_names, NULL, 1, 0},                /* absent before: local */
     {"score_grads", ZP_F_STR, 0, 0, zp_score_grads_names, NULL, 1, 0},        /* absent before: head */
     {"lp_grads", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},          /* absent before: off */
@@ -173,7 +174,9 @@ static const zp_field conv_f[] = {
 #define MEMO(k) {k, ZP_F_NUM, 0, BYTES, NULL, NULL, 1, 0}
 static const zp_field mem_f[] = {MEMF("params"), MEMF("grads"), MEMF("optimizer"), MEMF("activations"),
                                  MEMF("buffers"), MEMF("overhead"), MEMF("total"), {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
-static const zp_field host_f[] = {MEMO("params"), MEMO("grads"), MEMO("optimizer"), MEMO("buffers"), MEMF("total"),
+static const zp_field host_f[] = {MEMO("params"), MEMO("grads"), MEMO("optimizer"),
+                                  MEMO("activations"),   /* absent before --act-offload: 0 */
+                                  MEMO("buffers"), MEMF("total"),
                                   {NULL, 0, 0, 0, NULL, NULL, 0, 0}};
 static const zp_field time_f[] = {
     {"compute", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},      {"comm_exposed", ZP_F_NUM, 0, BIG, NULL, NULL, 0, 0},
@@ -186,6 +189,7 @@ static const zp_field time_f[] = {
     {"cp", ZP_F_INT, 1, P2(20), NULL, NULL, 1, 0},                                                                     \
     {"zero", ZP_F_INT, 0, 3, NULL, NULL, 0, 0}, {"offload", ZP_F_STR, 0, 0, zp_offload_names, NULL, 0, 0},               \
     {"ckpt", ZP_F_STR, 0, 0, zp_ckpt_names, NULL, 0, 0}, {"sp", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0},                      \
+    {"act_offload", ZP_F_BOOL, 0, 0, NULL, NULL, 1, 0},   /* absent before --act-offload: off */                         \
     {"micro_batch", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0}, {"grad_accum", ZP_F_INT, 1, P2(24), NULL, NULL, 0, 0},       \
     {"fits", ZP_F_BOOL, 0, 0, NULL, NULL, 0, 0}, {"reject", ZP_F_STR, 0, 0, NULL, NULL, 0, 1},                          \
     {"worst_stage", ZP_F_INT, 0, P2(24), NULL, NULL, 0, 0}, {"memory_bytes", ZP_F_OBJ, 0, 0, NULL, mem_f, 0, 0},         \
@@ -242,6 +246,8 @@ static const zp_field result_f[] = {
     {"candidates_evaluated", ZP_F_NUM, 0, 1e18, NULL, NULL, 0, 0},
     {"candidates_rule_rejected", ZP_F_NUM, 0, 1e18, NULL, NULL, 1, 0},
     {"fitting", ZP_F_NUM, 0, 1e18, NULL, NULL, 0, 0},
+    {"act_offload_tried", ZP_F_NUM, 0, 1e18, NULL, NULL, 1, 0},   /* absent before --act-offload: 0 */
+    {"act_offload_fit", ZP_F_NUM, 0, 1e18, NULL, NULL, 1, 0},
     {"rejected", ZP_F_OBJ, 0, 0, NULL, NULL, 0, 0},
     {"plans", ZP_F_ARR, 0, 0, NULL, plan_f, 0, 0},
     {"chosen", ZP_F_OBJ, 0, 0, NULL, chosen_f, 0, 1},
@@ -356,7 +362,7 @@ static cJSON *mem_json(const uint64_t *cls, uint64_t total, int host)
 {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < ZP_MEM_NCLASS; i++)
-        if (!host || i < ZP_MEM_ACT || i == ZP_MEM_BUF)
+        if (!host || i <= ZP_MEM_ACT || i == ZP_MEM_BUF)   /* (host: no overhead) */
             cJSON_AddNumberToObject(o, zp_mem_class_names[i], (double)cls[i]);
     cJSON_AddNumberToObject(o, "total", (double)total);
     return o;
@@ -375,6 +381,7 @@ static cJSON *plan_json(const zp_plan *p)
     cJSON_AddStringToObject(o, "offload", zp_offload_names[l->offload]);
     cJSON_AddStringToObject(o, "ckpt", zp_ckpt_names[l->ckpt]);
     cJSON_AddBoolToObject(o, "sp", l->sp);
+    cJSON_AddBoolToObject(o, "act_offload", l->act_offload);
     cJSON_AddNumberToObject(o, "micro_batch", (double)l->micro_batch);
     cJSON_AddNumberToObject(o, "grad_accum", (double)l->grad_accum);
     cJSON_AddBoolToObject(o, "fits", p->reject == ZP_REJ_NONE);
@@ -558,6 +565,7 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
     cJSON_AddStringToObject(cvo, "adam_impl", zp_adam_impl_names[cv->adam_foreach]);
     cJSON_AddStringToObject(cvo, "grad_sum", zp_grad_sum_names[cv->grad_sum_copy]);
     cJSON_AddStringToObject(cvo, "pp_outputs", zp_pp_out_names[cv->pp_out]);
+    cJSON_AddStringToObject(cvo, "act_offload_mode", zp_act_off_names[cv->act_offload]);
     cJSON_AddStringToObject(cvo, "sp_inputs", zp_sp_in_names[pb->train.sp_gathered ? 1 : 0]);
     cJSON_AddStringToObject(cvo, "score_grads", zp_score_grads_names[cv->score_grads]);
     cJSON_AddBoolToObject(cvo, "lp_grads", cv->lp_grads);
@@ -576,6 +584,8 @@ cJSON *zp_result_to_json(const zp_answer *a, int64_t run_id, const zp_mem *stage
             rule += (double)a->sr.rejected[i];
     cJSON_AddNumberToObject(o, "candidates_rule_rejected", rule);
     cJSON_AddNumberToObject(o, "fitting", (double)a->sr.rejected[ZP_REJ_NONE]);
+    cJSON_AddNumberToObject(o, "act_offload_tried", (double)a->sr.act_tried);
+    cJSON_AddNumberToObject(o, "act_offload_fit", (double)a->sr.act_fit);
     cJSON *rj = cJSON_AddObjectToObject(o, "rejected");
     for (int i = 1; i < ZP_REJ_N; i++)
         cJSON_AddNumberToObject(rj, zp_reject_names[i], (double)a->sr.rejected[i]);
@@ -1228,6 +1238,8 @@ void zp_result_problem(const cJSON *r, zp_problem *pb)
         pb->conv.grad_sum_copy = zp_name_index(zp_jstr(cv, "grad_sum"), zp_grad_sum_names);
     if (zp_jobj(cv, "pp_outputs"))
         pb->conv.pp_out = zp_name_index(zp_jstr(cv, "pp_outputs"), zp_pp_out_names);
+    if (zp_jobj(cv, "act_offload_mode"))
+        pb->conv.act_offload = zp_name_index(zp_jstr(cv, "act_offload_mode"), zp_act_off_names);
     pb->train.sp_gathered = zp_jobj(cv, "sp_inputs") && zp_name_index(zp_jstr(cv, "sp_inputs"), zp_sp_in_names) == 1;
     /* runs stored before score_grads counted one head's */
     pb->conv.score_grads = zp_jobj(cv, "score_grads") ?
@@ -1254,6 +1266,7 @@ void zp_result_layout(const cJSON *p, zp_layout *l)
     l->offload = (zp_offload)zp_name_index(zp_jstr(p, "offload"), zp_offload_names);
     l->ckpt = (zp_ckpt)zp_name_index(zp_jstr(p, "ckpt"), zp_ckpt_names);
     l->sp = zp_jflag(p, "sp");
+    l->act_offload = zp_jobj(p, "act_offload") ? zp_jflag(p, "act_offload") : 0;
     l->micro_batch = (int64_t)zp_jnum(p, "micro_batch");
     l->grad_accum = (int64_t)zp_jnum(p, "grad_accum");
 }

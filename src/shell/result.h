@@ -16,6 +16,7 @@ typedef struct zp_answer {
     char (*same)[200];   /* per top plan: the settings that give it to the byte and second ("" for none) */
     zp_search_result sr;
     int pinned_all;
+    int act_offload_asked;   /* --act-offload (1) or --no-act-offload (0) given, else -1 */
     int have_chosen;
     zp_plan chosen;
     /* the chosen plan rebuilds every block (full recompute): the fewest

@@ -120,13 +120,15 @@ static const char *const migrations[] = {
     "CREATE INDEX executions_run ON executions(run_id);",
     /* 5: context parallelism, a plan's cp (1 for the plans before it) */
     "ALTER TABLE plans ADD COLUMN cp INTEGER NOT NULL DEFAULT 1;",
+    /* 6: activation offload, a plan's act_offload (0 for the plans before it) */
+    "ALTER TABLE plans ADD COLUMN act_offload INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 /* The tables each schema version has: zplan_tables[0 .. ntables_at[v]). */
 static const char *const zplan_tables[] = {"runs", "plans", "plan_stages", "plan_comm", "rejections", "executions",
                                            "profiles"};
-static const int ntables_at[NMIGRATIONS + 1] = {0, 5, 6, 7, 7, 7};
+static const int ntables_at[NMIGRATIONS + 1] = {0, 5, 6, 7, 7, 7, 7};
 
 /* How long a connection waits for a locked database: $ZPLAN_DB_WAIT_S, or
  * 120 s.  10 s lost measurements when a long transaction of another process
@@ -734,14 +736,15 @@ zp_status zp_store_add_plan(zp_store *s, int64_t runid, const char *kind, int ra
     const zp_layout *l = &p->lay;
     const zp_mem *m = &p->mem;
     return run(s, e,
-        "INSERT INTO plans (run_id, kind, rank, name, dp, tp, pp, vp, cp, zero, offload, ckpt, sp, micro_batch,"
-        " grad_accum, fits, reject, worst_stage, params_bytes, grads_bytes, optimizer_bytes, activations_bytes,"
-        " buffers_bytes, overhead_bytes, total_bytes, host_bytes, host_bytes_per_node, comm_bytes_per_step,"
-        " compute_s, comm_exposed_s, bubble_s, optimizer_s, step_time_s, tokens_per_s, mfu)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        "ititiiiiiittiiiiti" "iiiiiiiiii" "ddddddd",
+        "INSERT INTO plans (run_id, kind, rank, name, dp, tp, pp, vp, cp, zero, offload, act_offload, ckpt, sp,"
+        " micro_batch, grad_accum, fits, reject, worst_stage, params_bytes, grads_bytes, optimizer_bytes,"
+        " activations_bytes, buffers_bytes, overhead_bytes, total_bytes, host_bytes, host_bytes_per_node,"
+        " comm_bytes_per_step, compute_s, comm_exposed_s, bubble_s, optimizer_s, step_time_s, tokens_per_s, mfu)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "ititiiiiiititiiiiti" "iiiiiiiiii" "ddddddd",
         runid, kind, (int64_t)rank, name, l->dp, l->tp, l->pp, l->vp, zp_cp(l), (int64_t)l->zero,
-        zp_offload_names[l->offload], zp_ckpt_names[l->ckpt], (int64_t)l->sp, l->micro_batch, l->grad_accum,
+        zp_offload_names[l->offload], (int64_t)l->act_offload, zp_ckpt_names[l->ckpt], (int64_t)l->sp,
+        l->micro_batch, l->grad_accum,
         (int64_t)(p->reject == ZP_REJ_NONE), p->reject == ZP_REJ_NONE ? NULL : zp_reject_names[p->reject],
         p->worst_stage, (int64_t)m->dev[ZP_MEM_PARAMS], (int64_t)m->dev[ZP_MEM_GRADS],
         (int64_t)m->dev[ZP_MEM_OPTIM], (int64_t)m->dev[ZP_MEM_ACT], (int64_t)m->dev[ZP_MEM_BUF],
@@ -800,7 +803,9 @@ zp_status zp_store_runs(zp_store *s, int limit, int (*cb)(void *, const zp_run_r
             "SELECT r.id, r.created, r.model, r.params, r.gpu, r.gpus, r.candidates, r.fitting,"
             " (SELECT printf('dp=%d tp=%d pp=%d', dp, tp, pp) || CASE WHEN vp > 1 THEN printf(' vp=%d', vp) ELSE '' END"
             "   || CASE WHEN cp > 1 THEN printf(' cp=%d', cp) ELSE '' END"
-            "   || printf(' zero=%d offload=%s ckpt=%s mb=%d', zero, offload, ckpt, micro_batch)"
+            "   || printf(' zero=%d offload=%s', zero, offload)"
+            "   || CASE WHEN act_offload THEN ' act-offload' ELSE '' END"
+            "   || printf(' ckpt=%s mb=%d', ckpt, micro_batch)"
             "    FROM plans p WHERE p.run_id = r.id AND p.kind = 'top' ORDER BY rank LIMIT 1)"
             " FROM runs r ORDER BY r.id DESC LIMIT ?", -1, &q, NULL) != SQLITE_OK)
         return sql_err(s, e, "prepare");
