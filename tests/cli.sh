@@ -1662,6 +1662,17 @@ is "$rc" 2 "--act-offload --framework torch: refused (exit 2: PyTorch eager's ac
 zp $ao --act-offload-mode later
 is "$rc" 2 "--act-offload-mode later: refused (exit 2)"
 ok "$(grep -q "^zplan: .*--act-offload-mode.*async" "$errf"; echo $?)" "the refusal lists the modes" || show_run
+# two stages of 16 blocks, micro-batch 2 (S = 2 x 8192 x 2 x 4096 bytes a
+# block): stage 0 has 2 micro-batches in flight, 32 blocks, 30 of them on
+# the host; the last stage (the worst device rank, with the logits) 16, 14
+# on the host.  A node's 8 ranks are of one stage (dp 4 x tp 1 fills half a
+# node; rank order puts pp outermost): the host RAM a node needs is stage
+# 0's, 8 x 30 S, not the worst device rank's
+zp --model llama3-8b --gpus 8 --gpu h100-sxm --seq 8192 --global-batch 64 --no-store --json --dp 4 --tp 1 --pp 2 \
+    --vp 1 --cp 1 --zero 1 --offload none --micro-batch 2 --ckpt full --act-offload
+jok "$outf" '(2 * 8192 * 2 * 4096) as $s | .chosen.worst_stage == 1 and
+    [.chosen.stages[].host_bytes.activations] == [30 * $s, 14 * $s] and .chosen.host_memory_bytes == 8 * 30 * $s' \
+    "--act-offload, pp 2: host RAM a node from stage 0's 30 offloaded blocks, though the last stage is the device's worst" || show_run
 # searched: tried on the candidates over device memory only, never ahead
 # of a layout that fits without it
 zp --model llama3-8b --gpus 8 --gpu h100-sxm --seq 8192 --global-batch 64 --no-store --json --zero 3 --ckpt none --tp 1 --pp 1

@@ -582,6 +582,10 @@ typedef struct zp_mem {
     uint64_t host[ZP_MEM_NCLASS];
     uint64_t dev_total;
     uint64_t host_total;
+    /* zp_mem_worst: the most host bytes of a rank of any stage it looked
+     * at (stage 0 holds the most micro-batches' offloaded activations,
+     * where the last may be the device's worst); else host_total */
+    uint64_t host_max;
     zp_phase phase;
 } zp_mem;
 
@@ -660,7 +664,9 @@ int64_t zp_mem_worst(const zp_model *m, const zp_train *tr, const zp_layout *l,
                      const zp_cluster *c, const zp_conv *cv, zp_mem *out);
 int64_t zp_mem_worst_c(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
                        const zp_lcache *lc, zp_mem *out);
-/* Host RAM needed per node: ranks per node x the worst rank's host bytes. */
+/* Host RAM needed per node: ranks per node x the most host bytes of a rank
+ * (worst->host_max: a node's ranks are of one stage where dp x tp x cp
+ * fills it, and that may be any). */
 uint64_t zp_mem_host_per_node(const zp_cluster *c, const zp_mem *worst);
 
 /* ------------------------------------------------------------------ comm */

@@ -1122,6 +1122,7 @@ static void mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
         out->dev_total += dv[i];
         out->host_total += hs[i];
     }
+    out->host_max = out->host_total;
 }
 
 void zp_mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
@@ -1151,9 +1152,11 @@ int64_t zp_mem_worst_c(const zp_model *m, const zp_train *tr, const zp_layout *l
 {
     int64_t worst = 0, mid = zp_stage_middle(m->layers, l->pp);
     mem_stage(m, tr, l, cv, 0, lc, out);
+    uint64_t hmax = out->host_total;
     if (mid) {   /* uneven stages: a middle one holds a block more than the first */
         zp_mem x;
         mem_stage(m, tr, l, cv, mid, lc, &x);
+        hmax = x.host_total > hmax ? x.host_total : hmax;
         if (x.dev_total > out->dev_total) {
             *out = x;
             worst = mid;
@@ -1162,18 +1165,20 @@ int64_t zp_mem_worst_c(const zp_model *m, const zp_train *tr, const zp_layout *l
     if (l->pp > 1) {
         zp_mem last;
         mem_stage(m, tr, l, cv, l->pp - 1, lc, &last);
+        hmax = last.host_total > hmax ? last.host_total : hmax;
         if (last.dev_total > out->dev_total) {
             *out = last;
-            return l->pp - 1;
+            worst = l->pp - 1;
         }
     }
+    out->host_max = hmax;
     return worst;
 }
 
 uint64_t zp_mem_host_per_node(const zp_cluster *c, const zp_mem *worst)
 {
     int64_t ranks = c->gpus < c->gpus_per_node ? c->gpus : c->gpus_per_node;
-    return worst->host_total * (uint64_t)ranks;
+    return (worst->host_max > worst->host_total ? worst->host_max : worst->host_total) * (uint64_t)ranks;
 }
 
 /* PyTorch 2.11 (aten/src/ATen/cuda/CublasHandlePool.cpp,
