@@ -58,11 +58,17 @@ ok "$(test $rc -eq 0 && head -n 1 "$outf" | grep -q '^Run 2 ' && grep -q '^Chose
 
 if [ $have_sqlite = 1 ]; then
     is "$(sq "$S" 'PRAGMA user_version')" 6 "schema: PRAGMA user_version is 6 (runs and plans; executions; profiles; launchers; cp; act_offload)"
-    for r in 1 2; do
-        is "$(sq "$S" "SELECT group_concat(act_offload, ',') FROM plans WHERE run_id = $r AND kind = 'top' ORDER BY rank")" \
-            "$(jq -r '[.plans[] | if .act_offload then 1 else 0 end] | join(",")' "$tmp/r$r.json")" \
-            "run $r: plans.act_offload is each plan's act_offload"
-    done
+    # a run whose plans offload their activations or not (the search tries
+    # offload where a layout exceeds the device): the column is each plan's
+    A=$tmp/actoff.db
+    zp --model llama3-8b --gpus 8 --gpu h100-sxm --seq 8192 --global-batch 64 --zero 3 --ckpt none --tp 1 --pp 1 \
+        --top 1000 --db "$A" --json
+    cp "$outf" "$tmp/actoff.json"
+    is "$(sq "$A" "SELECT group_concat(act_offload, ',') FROM (SELECT act_offload FROM plans WHERE run_id = 1 AND
+        kind = 'top' ORDER BY rank)")" "$(jq -r '[.plans[] | if .act_offload then 1 else 0 end] | join(",")' "$tmp/actoff.json")" \
+        "plans.act_offload is each plan's act_offload, in rank order"
+    is "$(sq "$A" "SELECT count(DISTINCT act_offload) FROM plans WHERE kind = 'top'")" 2 \
+        "plans that keep their activations and plans that offload them both recorded"
     is "$(sq "$S" 'PRAGMA journal_mode')" wal "schema: journal_mode is wal"
     for r in 1 2; do
         f=$tmp/r$r.json

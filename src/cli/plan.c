@@ -1330,10 +1330,10 @@ static void partial_recompute(zp_answer *a)
     }
     zp_problem q = a->pb;
     zp_plan p, best;
-    zp_layout none = *l;   /* N = 0: no recompute at all */
+    zp_layout none = *l;   /* N = 0: no recompute at all (a layout: not DeepSpeed's offloaded checkpoints) */
     none.ckpt = ZP_CKPT_NONE;
     zp_plan_eval(&q, &none, &p);
-    if (p.reject == ZP_REJ_NONE) {
+    if (p.reject == ZP_REJ_NONE && zp_layout_check(&q, &none) == ZP_REJ_NONE) {
         a->have_partial = 1;
         a->partial_n = 0;
         a->partial_of = most;

@@ -296,15 +296,19 @@ void zp_comm_plan_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
 
     /* activation offload: each block's kept activations to the host once
      * made and back before its backward, every micro-batch (memory.c's
-     * zp_act_offload_blocks), on a copy stream behind the blocks' compute
+     * zp_act_offload_moves: those it moves), on a copy stream behind the blocks' compute
      * or in the compute stream's order (cv->act_offload) */
     if (l->act_offload) {
-        int64_t nb;
-        uint64_t per;
-        zp_act_offload_blocks(tr, l, cv, lc, Ls, &nb, &per);
+        int64_t nb[2];
+        uint64_t per[2];
+        zp_act_offload_moves(m, tr, l, cv, lc, k, nb, per);
         zp_overlap ov = cv->act_offload == ZP_AOFF_ASYNC ? ZP_OVL_BLOCK : ZP_OVL_STREAM;
-        add(&x, ZP_COLL_D2H, ZP_GRP_PCIE, "activations to host (forward)", 1, 1, per, nb * M, ov);
-        add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "activations from host (backward)", 1, 1, per, nb * M, ov);
+        add(&x, ZP_COLL_D2H, ZP_GRP_PCIE, "activations to host (forward)", 1, 1, per[0], nb[0] * M, ov);
+        add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "activations from host (backward)", 1, 1, per[0], nb[0] * M, ov);
+        add(&x, ZP_COLL_D2H, ZP_GRP_PCIE, "block inputs to host (forward, rebuilt blocks)", 1, 1, per[1],
+            nb[1] * M, ov);
+        add(&x, ZP_COLL_H2D, ZP_GRP_PCIE, "block inputs from host (backward, rebuilt blocks)", 1, 1, per[1],
+            nb[1] * M, ov);
     }
 
     /* tensor parallel */

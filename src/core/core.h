@@ -649,13 +649,13 @@ static inline int64_t zp_lcache_stage_params(const zp_model *m, const zp_layout 
     return zp_stage_layers(m->layers, l->pp, stage) * lc->layer_params;
 }
 
-/* Activation offload (l->act_offload) on a stage of Ls blocks: the blocks
- * whose activations go to the host each micro-batch (*blocks: every one,
- * or with DeepSpeed's cpu_checkpointing those full recompute rebuilds) and
- * the bytes of each (*bytes: their mean, rounded up, where rebuilt and
- * kept blocks mix). */
-void zp_act_offload_blocks(const zp_train *tr, const zp_layout *l, const zp_conv *cv, const zp_lcache *lc,
-                           int64_t Ls, int64_t *blocks, uint64_t *bytes);
+/* Activation offload (l->act_offload) on stage k: the blocks whose kept
+ * activations cross PCIe each way a micro-batch, of each kind, and the
+ * bytes of each: kept whole (n[0], b[0]) and rebuilt by full recompute,
+ * their input (n[1], b[1]); of each kind the share of the stage's blocks
+ * that memory moves to the host (the rest stay on the device: memory.c). */
+void zp_act_offload_moves(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
+                          const zp_lcache *lc, int64_t k, int64_t n[2], uint64_t b[2]);
 /* Memory of one rank of pipeline stage `stage` (0 .. pp-1). */
 void zp_mem_stage(const zp_model *m, const zp_train *tr, const zp_layout *l,
                   const zp_cluster *c, const zp_conv *cv, int64_t stage, zp_mem *out);
@@ -668,6 +668,11 @@ int64_t zp_mem_worst_c(const zp_model *m, const zp_train *tr, const zp_layout *l
  * (worst->host_max: a node's ranks are of one stage where dp x tp x cp
  * fills it, and that may be any). */
 uint64_t zp_mem_host_per_node(const zp_cluster *c, const zp_mem *worst);
+/* The same where a node holds ranks of several stages (dp x tp x cp below
+ * the GPUs of a node, pp > 1): the first or the last node, each of its
+ * stages' ranks at that stage's host bytes, whichever needs more. */
+uint64_t zp_mem_host_node(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
+                          const zp_conv *cv, const zp_lcache *lc, const zp_mem *worst);
 
 /* ------------------------------------------------------------------ comm */
 
@@ -861,10 +866,11 @@ zp_reject zp_layout_check(const zp_problem *pb, const zp_layout *l);
  * (zp_offload) and a pipeline degree, each -1 where not known: why it does
  * not run them (README "Frameworks"), or NULL when it does. */
 const char *zp_framework_lacks(const char *framework, int zero, int offload, int64_t pp);
-/* Why activation offload is not a layout here (cv.act_offload, PyTorch
- * eager's accounting, DeepSpeed's without full recompute: ckpt a zp_ckpt),
- * or NULL. */
-const char *zp_act_offload_lacks(const zp_conv *cv, int ckpt);
+/* Why activation offload is not a layout here (cv.act_offload none,
+ * PyTorch eager's accounting, DeepSpeed's without full recompute,
+ * Megatron-core's with a pipeline or recompute; ckpt a zp_ckpt and pp the
+ * stages, each -1 where not known), or NULL. */
+const char *zp_act_offload_lacks(const zp_conv *cv, int ckpt, int64_t pp);
 /* The search tries context parallelism (cp > 1) from this sequence length
  * on; NeMo's Llama 3 runs at 8192 tokens use cp 2 (data/validation). */
 #define ZP_CP_SEARCH_MIN_SEQ 8192

@@ -631,7 +631,7 @@ static double shows(double busy, double win, double eff)
  * collectives); the remainder shows. */
 static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, double bwd_s, double attn_s, double lin_s,
                       double wg_s, double dg_s, double eff, double eff_dp, int p2p_blocking,
-                      int per_mb)
+                      int per_mb, double blocks)
 {
     double crit = 0.0, ovl = 0.0, ovl_dp = 0.0, ring = 0.0, tp = 0.0, wgc = 0.0, dgc = 0.0, pg = 0.0, p2p = 0.0,
            once_b = 0.0, blkx = 0.0;
@@ -666,11 +666,11 @@ static double exposed(const zp_comm *cm, const zp_layout *l, double fwd_s, doubl
         else if (cm->c[i].overlap == ZP_OVL_BLOCK) {
             /* activation offload on a copy stream: each block's copy to
              * the host behind that block's forward, each copy back behind
-             * the backward of the block after it (count: blocks x M, so a
-             * block's share of one micro-batch's pass is pass x M / count) */
+             * the backward of the block after it: a block's share of one
+             * micro-batch's pass (of the stage's blocks) */
             double n = cm->c[i].count > 0 ? (double)cm->c[i].count : 1.0, per = cm->c[i].time_s / n;
             double pass = cm->c[i].kind == ZP_COLL_D2H ? fwd_s : bwd_s;
-            blkx += n * shows(per, pass * M / n, eff);
+            blkx += n * shows(per, pass / (blocks > 0 ? blocks : 1.0), eff);
         }
         else if (once && cm->c[i].group == ZP_GRP_DP && cm->c[i].overlap == ZP_OVL_BWD)
             once_b += cm->c[i].time_s;
@@ -1037,7 +1037,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
         const zp_comm *cm = which == 2 ? last : which == 1 && midc ? midc : first;
         double ex = exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link,
                             Ls * wg, Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv),
-                            cv->p2p_blocking, 0);
+                            cv->p2p_blocking, 0, Ls);
         comp_kind[which] = comp;
         if (comp > best_compute) {
             best_compute = comp;
@@ -1049,7 +1049,7 @@ void zp_cost_eval_c(const zp_model *m, const zp_train *tr, const zp_layout *l, c
             mb_s = fwd_s + bwd_s +
                    (l->pp > 1 ? exposed(cm, l, fwd_s, bwd_s, R * attn + K * attnk, R * lin + K * link, Ls * wg,
                                         Ls * dg, cv->overlap_eff, zp_conv_dp_overlap(cv),
-                                        cv->p2p_blocking, 1) / M
+                                        cv->p2p_blocking, 1, Ls) / M
                               : 0.0);
             out->ew_bytes = eg ? Ls * (et.f + et.b) + (l->ckpt == ZP_CKPT_FULL ? R * et.f : 0.0) +
                                      (last_stage ? et.hf + et.hb : 0.0) + (first_stage ? et.ef + et.eb : 0.0)

@@ -471,22 +471,25 @@ static void act_resident(const zp_layout *l, const zp_conv *cv, int64_t n_in, in
     *rc = n_rc < nbuf - *kept ? n_rc : nbuf - *kept;
 }
 
-void zp_act_offload_blocks(const zp_train *tr, const zp_layout *l, const zp_conv *cv, const zp_lcache *lc,
-                           int64_t Ls, int64_t *blocks, uint64_t *bytes)
+void zp_act_offload_moves(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_conv *cv,
+                          const zp_lcache *lc, int64_t k, int64_t n[2], uint64_t b[2])
 {
-    *blocks = 0;
-    *bytes = 0;
+    n[0] = n[1] = 0;
+    b[0] = lc->act_kept;
+    b[1] = lc->act_layer;
+    int64_t Ls = zp_stage_layers(m->layers, l->pp, k);
     if (!l->act_offload || Ls <= 0 || cv->act_offload == ZP_AOFF_NONE || cv->eager)
         return;
-    int64_t rb = zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp);
-    if (cv->act_offload == ZP_AOFF_CKPT_SYNC) {
-        *blocks = rb;
-        *bytes = rb ? lc->act_layer : 0;
-        return;
-    }
-    uint64_t all = lc->act_layer * (uint64_t)rb + lc->act_kept * (uint64_t)(Ls - rb);
-    *blocks = Ls;
-    *bytes = (all + (uint64_t)Ls - 1) / (uint64_t)Ls;
+    int64_t n_in = zp_act_inflight(l, m->layers, k), rb = zp_ckpt_blocks(tr, l->ckpt == ZP_CKPT_FULL, Ls, l->vp);
+    int64_t n_rc = n_in * rb / Ls, rc, kept;
+    act_resident(l, cv, n_in, n_rc, &rc, &kept);
+    /* a micro-batch's blocks of each kind, in the share of that kind in
+     * flight that memory keeps on the host (rounded up) */
+    int64_t kin = n_in - n_rc;
+    if (kin > 0)
+        n[0] = ((Ls - rb) * (kin - kept) + kin - 1) / kin;
+    if (n_rc > 0)
+        n[1] = (rb * (n_rc - rc) + n_rc - 1) / n_rc;
 }
 
 static int64_t nccl_communicators(const zp_model *m, const zp_layout *l)
@@ -1173,6 +1176,30 @@ int64_t zp_mem_worst_c(const zp_model *m, const zp_train *tr, const zp_layout *l
     }
     out->host_max = hmax;
     return worst;
+}
+
+uint64_t zp_mem_host_node(const zp_model *m, const zp_train *tr, const zp_layout *l, const zp_cluster *c,
+                          const zp_conv *cv, const zp_lcache *lc, const zp_mem *worst)
+{
+    int64_t gpn = c->gpus < c->gpus_per_node ? c->gpus : c->gpus_per_node;
+    int64_t rps = l->dp * l->tp * zp_cp(l);   /* a stage's ranks, consecutive: pp is outermost */
+    if (l->pp <= 1 || rps >= gpn || (worst->host_max == 0 && worst->host_total == 0))
+        return zp_mem_host_per_node(c, worst);
+    /* a node holds several stages, whole or in part: the first node's
+     * (stage 0 keeps the most micro-batches in flight) or the last's (the
+     * head's states), each stage its ranks in it times its own host bytes */
+    uint64_t best = 0;
+    for (int end = 0; end < 2; end++) {
+        uint64_t sum = 0;
+        int64_t left = gpn;
+        for (int64_t i = 0; i < l->pp && left > 0; i++, left -= rps) {
+            zp_mem x;
+            mem_stage(m, tr, l, cv, end ? l->pp - 1 - i : i, lc, &x);
+            sum += x.host_total * (uint64_t)(left < rps ? left : rps);
+        }
+        best = sum > best ? sum : best;
+    }
+    return best;
 }
 
 uint64_t zp_mem_host_per_node(const zp_cluster *c, const zp_mem *worst)

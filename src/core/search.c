@@ -98,21 +98,27 @@ static zp_reject zp_layout_check_inner(const zp_problem *pb, const zp_layout *l)
         return ZP_REJ_EAGER_CKPT;
     if (zp_framework_lacks(pb->conv.framework, l->zero, (int)l->offload, l->pp))
         return ZP_REJ_FRAMEWORK;
-    if (l->act_offload && zp_act_offload_lacks(&pb->conv, l->ckpt))
+    if (l->act_offload && zp_act_offload_lacks(&pb->conv, l->ckpt, l->pp))
         return ZP_REJ_ACT_OFFLOAD;
     return ZP_REJ_NONE;
 }
 
-const char *zp_act_offload_lacks(const zp_conv *cv, int ckpt)
+const char *zp_act_offload_lacks(const zp_conv *cv, int ckpt, int64_t pp)
 {
     if (cv->eager)
         return "what PyTorch eager keeps (--eager, --framework torch) is not modelled offloaded (allowed: without "
                "--eager)";
     if (cv->act_offload == ZP_AOFF_NONE)
-        return "the framework offloads no activations";
-    if (cv->act_offload == ZP_AOFF_CKPT_SYNC && ckpt != ZP_CKPT_FULL)
+        return "--act-offload-mode none offloads no activations (allowed: async, sync, checkpoints)";
+    if (cv->act_offload == ZP_AOFF_CKPT_SYNC && ckpt >= 0 && ckpt != ZP_CKPT_FULL)
         return "DeepSpeed's cpu_checkpointing offloads the inputs of blocks full recompute rebuilds (allowed: "
                "--ckpt full)";
+    /* Megatron-core's TransformerConfig refuses cpu_offloading with a
+     * pipeline and with any recompute (transformer_config.py) */
+    if (!strcmp(cv->framework, "megatron") && cv->act_offload == ZP_AOFF_ASYNC &&
+        ((pp > 1) || (ckpt >= 0 && ckpt != ZP_CKPT_NONE)))
+        return "Megatron-core's --cpu-offloading runs without pipeline parallelism and without recompute (allowed: "
+               "--pp 1 --ckpt none)";
     return NULL;
 }
 
@@ -139,7 +145,7 @@ static void plan_memory(const zp_problem *pb, const zp_layout *l, const zp_lcach
 {
     o->lay = *l;
     o->worst_stage = zp_mem_worst_c(&pb->model, &pb->train, l, &pb->conv, lc, &o->mem);
-    o->host_per_node = zp_mem_host_per_node(&pb->cluster, &o->mem);
+    o->host_per_node = zp_mem_host_node(&pb->model, &pb->train, l, &pb->cluster, &pb->conv, lc, &o->mem);
     if (o->mem.dev_total > pb->cluster.gpu.mem_bytes)
         o->reject = ZP_REJ_DEVICE_MEM;
     else if (o->host_per_node > pb->cluster.host_mem_bytes)
@@ -341,7 +347,7 @@ zp_status zp_pins_check(const zp_problem *pb, zp_err *e)
     if (p->offload > 0 && p->zero == 0)
         return zp_err_set(e, ZP_EINVAL, "--offload %s needs --zero 1, 2 or 3", zp_offload_names[p->offload]);
     const char *aol;
-    if (p->act_offload == 1 && (aol = zp_act_offload_lacks(&pb->conv, p->ckpt >= 0 ? p->ckpt : ZP_CKPT_FULL)))
+    if (p->act_offload == 1 && (aol = zp_act_offload_lacks(&pb->conv, p->ckpt, p->pp)))
         return zp_err_set(e, ZP_EINVAL, "--act-offload%s%s: %s", p->ckpt >= 0 ? " with --ckpt " : "",
                           p->ckpt >= 0 ? zp_ckpt_names[p->ckpt] : "", aol);
     if (p->offload == ZP_OFF_OPT_PARAMS && p->zero >= 0 && p->zero < 3)
@@ -512,7 +518,7 @@ zp_status zp_search(const zp_problem *pb, zp_plan *top, int k, zp_search_result 
                              * where a layout fits without it, its offloaded
                              * twin ranks after it: not tried */
                             if (pin->act_offload < 0 && p.reject == ZP_REJ_DEVICE_MEM &&
-                                !zp_act_offload_lacks(&pb->conv, l.ckpt)) {
+                                !zp_act_offload_lacks(&pb->conv, l.ckpt, l.pp)) {
                                 l.act_offload = 1;
                                 res->act_tried++;
                                 plan_memory(pb, &l, &lc, &p);

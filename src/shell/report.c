@@ -397,6 +397,18 @@ static void gp_cmd(chart *c, const char *before, const char *text, const char *a
     gpf(c, "%s", after);
 }
 
+/* ", and N more with activations offloaded" where the search tried some
+ * (absent in runs stored before: nothing) */
+static const char *act_fit_text(const cJSON *r)
+{
+    static char buf[96];
+    buf[0] = '\0';
+    if (zp_jnum(r, "act_offload_tried") > 0)
+        snprintf(buf, sizeof buf, ", and %.0f more with their activations offloaded to the host (of %.0f tried)",
+                 zp_jnum(r, "act_offload_fit"), zp_jnum(r, "act_offload_tried"));
+    return buf;
+}
+
 static void label_of(char *buf, size_t n, const cJSON *p)
 {
     const char *off = zp_jstr(p, "offload");
@@ -404,10 +416,10 @@ static void label_of(char *buf, size_t n, const cJSON *p)
     char cp[16] = "";
     if (zp_jnum(p, "cp") > 1)
         snprintf(cp, sizeof cp, " cp%.0f", zp_jnum(p, "cp"));
-    snprintf(buf, n, "%.0fx%.0fx%.0f%s z%.0f%s %s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), cp,
+    snprintf(buf, n, "%.0fx%.0fx%.0f%s z%.0f%s%s %s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), cp,
              zp_jnum(p, "zero"),
              strcmp(off, "none") == 0 ? "" : strcmp(off, "optimizer") == 0 ? " +off(opt)" : " +off(opt+par)",
-             jname(ck, sizeof ck, p, "ckpt"), zp_jnum(p, "micro_batch"));
+             zp_jflag(p, "act_offload") ? " +off(act)" : "", jname(ck, sizeof ck, p, "ckpt"), zp_jnum(p, "micro_batch"));
 }
 
 /* A short label for a bar's tic, two lines: "8x1x1 z3+opt+par", "none mb1". */
@@ -418,10 +430,10 @@ static void tic_of(char *buf, size_t n, const cJSON *p)
     char cp[16] = "";
     if (zp_jnum(p, "cp") > 1)
         snprintf(cp, sizeof cp, " cp%.0f", zp_jnum(p, "cp"));
-    snprintf(buf, n, "%.0fx%.0fx%.0f%s z%.0f%s\n%s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), cp,
+    snprintf(buf, n, "%.0fx%.0fx%.0f%s z%.0f%s%s\n%s mb%.0f", zp_jnum(p, "dp"), zp_jnum(p, "tp"), zp_jnum(p, "pp"), cp,
              zp_jnum(p, "zero"),
              strcmp(off, "none") == 0 ? "" : strcmp(off, "optimizer") == 0 ? "+opt" : "+opt+par",
-             jname(ck, sizeof ck, p, "ckpt"), zp_jnum(p, "micro_batch"));
+             zp_jflag(p, "act_offload") ? "+act" : "", jname(ck, sizeof ck, p, "ckpt"), zp_jnum(p, "micro_batch"));
 }
 
 /* The tics of the strategy bars: strategy name over the layout, at x = 1..n;
@@ -516,8 +528,8 @@ static void chart_strategy(chart *c, const ctx *x)
              "(host RAM per node = ranks per node x host); each strategy with its best micro-batch and recompute",
              x->uname, x->units == ZP_UNITS_DECIMAL ? "1e9 bytes" : "2^30 bytes");
     tab_cols(t, "x:h,strategy:t,layout:t,params[U],grads[U],optimizer[U],activations[U],buffers[U],overhead[U],"
-             "device_total[U],host_params[U]:h,host_grads[U]:h,host_optimizer[U]:h,host_buffers[U]:h,"
-             "host_total|host RAM[U],fits:t", x->uname);
+             "device_total[U],host_params[U]:h,host_grads[U]:h,host_optimizer[U]:h,host_activations[U]:h,"
+             "host_buffers[U]:h,host_total|host RAM[U],fits:t", x->uname);
     const cJSON *list[9];
     const char *names[9];
     int row = compared(x, list, names);
@@ -535,9 +547,10 @@ static void chart_strategy(chart *c, const ctx *x)
         cellf(t, i, 10, "%.4f", zp_jnum(h, "params") / x->unit);
         cellf(t, i, 11, "%.4f", zp_jnum(h, "grads") / x->unit);
         cellf(t, i, 12, "%.4f", zp_jnum(h, "optimizer") / x->unit);
-        cellf(t, i, 13, "%.4f", zp_jnum(h, "buffers") / x->unit);
-        cellf(t, i, 14, "%.4f", zp_jnum(h, "total") / x->unit);
-        cellf(t, i, 15, "%s", zp_jflag(list[i], "fits") ? "yes" : "no");
+        cellf(t, i, 13, "%.4f", zp_jnum(h, "activations") / x->unit);   /* (absent in runs stored before: 0) */
+        cellf(t, i, 14, "%.4f", zp_jnum(h, "buffers") / x->unit);
+        cellf(t, i, 15, "%.4f", zp_jnum(h, "total") / x->unit);
+        cellf(t, i, 16, "%s", zp_jflag(list[i], "fits") ? "yes" : "no");
     }
     t->nrow = row;
     const cJSON *m = zp_jobj(x->r, "model"), *cu = zp_jobj(x->r, "cluster");
@@ -548,19 +561,20 @@ static void chart_strategy(chart *c, const ctx *x)
              jname(gpu, sizeof gpu, cu, "gpu"));
     gp_cmd(c, "set title ", title, " noenhanced\n");
     gpf(c, "set ylabel 'memory per GPU (%s)'\nset xrange [0.4:%d.8]\n", x->uname, row);
-    double dmax = col_max(t, 9), hmax = col_max(t, 14);
+    double dmax = col_max(t, 9), hmax = col_max(t, 15);
     mem_yrange(c, x, dmax > hmax ? dmax : hmax);
     gpf(c, "set style fill solid 0.9 border lc rgb '#333333'\nset boxwidth 0.36\nset grid ytics lc rgb '#dddddd'\n");
     gpf(c, "set key outside right top vertical Left reverse\nset bmargin 6\n");
     strategy_tics(c, list, row);
     capacity(c, x);
     /* stacks: draw the tallest cumulative box first, the smaller in front */
-    /* host columns 11..14: params, grads, optimizer, buffers */
-    static const char *const host_colour[4] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"};
-    static const char *const host_title[4] = {"host params", "host grads", "host optimizer", "host buffers"};
+    /* host columns 11..15: params, grads, optimizer, activations, buffers */
+    static const char *const host_colour[5] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"};
+    static const char *const host_title[5] = {"host params", "host grads", "host optimizer", "host activations",
+                                              "host buffers"};
     gpf(c, "plot ");
     stack(c, "strategy.dat", "($1-0.19)", 4, ZP_MEM_NCLASS, class_colour, zp_mem_class_names, "", 1);
-    stack(c, "strategy.dat", "($1+0.19)", 11, 4, host_colour, host_title, "fs pattern 2", 0);
+    stack(c, "strategy.dat", "($1+0.19)", 11, 5, host_colour, host_title, "fs pattern 2", 0);
 }
 
 /* 2. Scaling: per-GPU memory against data-parallel GPUs for each ZeRO stage. */
@@ -1138,10 +1152,11 @@ static void write_inputs_html(FILE *f, const ctx *x, long long run_id, const cha
     html_escape(f, zp_jstr(t, "optimizer"));
     fprintf(f, ", %s%s</td></tr>\n", zp_jflag(t, "master_weights") && !ac ? "fp32 master weights" : "no master copy",
             zp_jflag(t, "flash_attention") ? ", flash attention" : "");
-    fprintf(f, "<tr><th>result</th><td>%.0f candidate layouts (%.0f rejected by rule, %.0f evaluated), %.0f fit"
+    fprintf(f, "<tr><th>result</th><td>%.0f candidate layouts (%.0f rejected by rule, %.0f evaluated), %.0f fit%s"
                "</td></tr>\n</table>\n", zp_jnum(x->r, "candidates_evaluated"),
             zp_jnum(x->r, "candidates_rule_rejected"),
-            zp_jnum(x->r, "candidates_evaluated") - zp_jnum(x->r, "candidates_rule_rejected"), zp_jnum(x->r, "fitting"));
+            zp_jnum(x->r, "candidates_evaluated") - zp_jnum(x->r, "candidates_rule_rejected"), zp_jnum(x->r, "fitting"),
+            act_fit_text(x->r));
 }
 
 /* When nothing fits: the closest plan (its layout, why it was rejected,
@@ -1268,9 +1283,10 @@ static zp_status write_md(const char *dir, const ctx *x, chart *charts, int n, l
     fputs(" grads, ", f);
     md_escape(f, zp_jstr(t, "optimizer"));
     fputc('\n', f);
-    fprintf(f, "- result: %.0f candidate layouts (%.0f rejected by rule, %.0f evaluated), %.0f fit\n",
+    fprintf(f, "- result: %.0f candidate layouts (%.0f rejected by rule, %.0f evaluated), %.0f fit%s\n",
             zp_jnum(x->r, "candidates_evaluated"), zp_jnum(x->r, "candidates_rule_rejected"),
-            zp_jnum(x->r, "candidates_evaluated") - zp_jnum(x->r, "candidates_rule_rejected"), zp_jnum(x->r, "fitting"));
+            zp_jnum(x->r, "candidates_evaluated") - zp_jnum(x->r, "candidates_rule_rejected"), zp_jnum(x->r, "fitting"),
+            act_fit_text(x->r));
     nothing_fits(f, x, 0);
     for (int i = 0; i < n; i++) {
         fprintf(f, "\n## %d. %s\n\n%s\n\n", i + 1, charts[i].t.title, charts[i].t.note);

@@ -800,7 +800,9 @@ zp_status zp_store_runs(zp_store *s, int limit, int (*cb)(void *, const zp_run_r
 {
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(s->db,
-            "SELECT r.id, r.created, r.model, r.params, r.gpu, r.gpus, r.candidates, r.fitting,"
+            "SELECT r.id, r.created, r.model, r.params, r.gpu, r.gpus, r.candidates,"
+            /* with the layouts that fit with their activations offloaded (the JSON's count) */
+            " r.fitting + coalesce(json_extract(r.result_json, '$.act_offload_fit'), 0),"
             " (SELECT printf('dp=%d tp=%d pp=%d', dp, tp, pp) || CASE WHEN vp > 1 THEN printf(' vp=%d', vp) ELSE '' END"
             "   || CASE WHEN cp > 1 THEN printf(' cp=%d', cp) ELSE '' END"
             "   || printf(' zero=%d offload=%s', zero, offload)"
