@@ -318,6 +318,11 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
                  c->offload, c->zero);
         return -1;
     }
+    if (c->act_offload && (c->pp > 1 || c->vp > 1)) {
+        snprintf(msg, n, "act_offload=1 with pp=%d vp=%d: the engine offloads activations on one stage (pp=1)",
+                 c->pp, c->vp);
+        return -1;
+    }
     return 0;
 }
 
@@ -841,6 +846,11 @@ typedef struct lact {
     float *ln1, *mean1, *rstd1, *qkv, *att, *atty, *xmid, *ln2, *mean2, *rstd2, *fc, *gelu;
     float *qn, *kn, *rq, *rk;   /* qkn: the Q and K heads before their norms, and the norms' rstd */
     float *mem;          /* the allocation holding the fields after x */
+    /* activation offload: x and mem (of mem_n floats, laid out with or
+     * without the attention's) in the host pool while hx is set */
+    float *hx, *hmem;
+    size_t mem_n;
+    int with_att;
 } lact;
 
 /* (mean and rstd: N each, the mean unused by RMSNorm; qkv: Q, K, V, with
@@ -875,12 +885,23 @@ static size_t lact_floats(const model *m, int with_att)
  * ln2 and their statistics, are this rank's R rows, as the block's input
  * x is: the column-parallel products gather their inputs, in forward and
  * again in backward, as Megatron keeps them) */
+static void lact_layout(model *m, lact *la, float *p, int with_att);
+
 static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
+{
+    float *p = la->mem = alloc_u(m, cls, lact_floats(m, with_att));
+    CHECK(p);
+    la->mem_n = lact_floats(m, with_att);
+    la->with_att = with_att;
+    lact_layout(m, la, p, with_att);
+    return 0;
+}
+
+/* The fields of a block's saved activations in the allocation at p. */
+static void lact_layout(model *m, lact *la, float *p, int with_att)
 {
     const ze_cfg *c = m->c;
     size_t N = (size_t)c->B * (size_t)m->T, R = (size_t)m->R, C = (size_t)c->C;
-    float *p = la->mem = alloc_u(m, cls, lact_floats(m, with_att));
-    CHECK(p);
     la->ln1 = p, p += R * C;
     la->mean1 = p, p += R;
     la->rstd1 = p, p += R;
@@ -903,6 +924,52 @@ static int lact_alloc(model *m, lact *la, ze_class cls, int with_att)
         la->kn = p, p += N * (size_t)m->KVl * hs;
         la->rq = p, p += N * (size_t)m->NHl;
         la->rk = p;
+    }
+}
+
+/* Activation offload: a block's kept tensors (its input x, and its saved
+ * activations unless the block is rebuilt) to the host pool, freed on the
+ * device (act_out), and back (act_in, a no-op for a block on the device).
+ * The bytes are counted as copies between the pools (d2h, h2d). */
+static int act_out(model *m, lact *la)
+{
+    const ze_dev_ops *op = m->op;
+    size_t nx = (size_t)m->R * (size_t)m->c->C;
+    if (!la->x || la->hx)
+        return 0;
+    CHECK(la->hx = alloc_t(m, ZE_HOST, ZE_ACT, nx, sizeof(float)));
+    op->copy(m->d, la->hx, ZE_HOST, la->x, ZE_DEVICE, nx * sizeof(float));
+    m->d2h += nx * sizeof(float);
+    release_t(m, la->x);
+    la->x = NULL;
+    if (la->mem) {
+        CHECK(la->hmem = alloc_t(m, ZE_HOST, ZE_ACT, la->mem_n, sizeof(float)));
+        op->copy(m->d, la->hmem, ZE_HOST, la->mem, ZE_DEVICE, la->mem_n * sizeof(float));
+        m->d2h += la->mem_n * sizeof(float);
+        release_t(m, la->mem);
+        la->mem = NULL;
+    }
+    return 0;
+}
+
+static int act_in(model *m, lact *la)
+{
+    const ze_dev_ops *op = m->op;
+    size_t nx = (size_t)m->R * (size_t)m->c->C;
+    if (!la->hx)
+        return 0;
+    CHECK(la->x = alloc_u(m, ZE_ACT, nx));
+    op->copy(m->d, la->x, ZE_DEVICE, la->hx, ZE_HOST, nx * sizeof(float));
+    m->h2d += nx * sizeof(float);
+    release_t(m, la->hx);
+    la->hx = NULL;
+    if (la->hmem) {
+        CHECK(la->mem = alloc_u(m, ZE_ACT, la->mem_n));
+        op->copy(m->d, la->mem, ZE_DEVICE, la->hmem, ZE_HOST, la->mem_n * sizeof(float));
+        m->h2d += la->mem_n * sizeof(float);
+        lact_layout(m, la, la->mem, la->with_att);
+        release_t(m, la->hmem);
+        la->hmem = NULL;
     }
     return 0;
 }
@@ -1694,6 +1761,10 @@ static int stage_fwd(step_ctx *x, int s, float dscale, int keep_scratch, double 
             CHECK(lact_alloc(m, la, ZE_ACT, with_att) == 0);
             CHECK(block_fwd(m, w, la, with_att ? la->att : att_tmp, xout, NULL) == 0);
         }
+        /* activation offload: the block's kept tensors to the host, but
+         * the last two blocks', whose backward comes first */
+        if (c->act_offload && i < nl - 2)
+            CHECK(act_out(m, la) == 0);
         release(m, &gath);
         gath = gnext;
         gnext = NULL;
@@ -1807,6 +1878,10 @@ static int stage_bwd(step_ctx *x, int s)
     for (int i = nl - 1; i >= 0; i--) {
         int l = m->l0 + i;
         lact *la = &acts[i];
+        /* activation offload: the block's tensors back (fetched ahead
+         * already, but for the first), and the block below's ahead */
+        if (c->act_offload && (act_in(m, la) || (i > 0 && act_in(m, &acts[i - 1]))))
+            return -1;
         const float *w = params_of(m, 1 + l, &gath);
         if (!w)
             return -1;

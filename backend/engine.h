@@ -97,6 +97,13 @@ typedef struct ze_cfg {
     ze_dt math;
     int zero;                  /* 0..3 */
     int offload;               /* 0 none, 1 optimizer (ZeRO >= 1), 2 optimizer + parameters (ZeRO-3) */
+    /* activation offload (one stage, pp 1): what each block keeps for its
+     * backward (its input, and unless rebuilt its saved activations) is
+     * copied to the host pool once its forward is done, but the last two
+     * blocks', and back before its backward, the block below fetched ahead:
+     * two blocks' on the device at a time, the planner's --act-offload
+     * (--act-offload-mode async) */
+    int act_offload;
     ze_ckpt ckpt;
     /* with full recompute, only every k-th block of a stage (its position
      * among the stage's blocks, chunk by chunk, counted from 1) is rebuilt,

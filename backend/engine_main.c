@@ -5,6 +5,8 @@
  *
  *   mpirun -np 4 zplan-engine layers=2 hidden=64 heads=4 vocab=128 seq=32 \
  *       micro_batch=2 accum=2 steps=20 zero=2 ckpt=0 [ckpt_every=K|ckpt_layers=N] [offload=0|1|2] [device_cap=BYTES]
+ *       [act_offload=0|1]                      (each block's kept tensors to the host pool but the last two's,
+ *                                               back for its backward, the block below fetched ahead; pp=1)
  *       [dtype=0|1|2] [grad_dtype=0|1|2]       (fp32, bf16, fp16; gradients default to dtype)
  *       [loss_scale=S scale_window=W]          (dynamic loss scaling from S, doubling after W good steps)
  *       [first_step_delay_ms=N]                (tests: the first step made N ms slower)
@@ -619,7 +621,7 @@ int main(int argc, char **argv)
 
     ze_cfg c;
     memset(&c, 0, sizeof c);
-    long long L, C, NH, V, T, B, M, S, Z, K, O, FA, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, QKN, QKVB, TP, PP, SPP, MBD, VP, CKE, CKL, CP;
+    long long L, C, NH, V, T, B, M, S, Z, K, O, FA, seed, cap, OFF, PDT, GDT, LS, SW, PR, DLY, KVH, FF, TIED, BIAS, QKN, QKVB, TP, PP, SPP, MBD, VP, CKE, CKL, CP, AOFF;
     double WD, CLIP, THETA, LR;
     int NORM, MLP, POS, SCHED, GEMM;
     static const char *const norms[] = {"layernorm", "rmsnorm"}, *const mlps[] = {"gelu", "swiglu"},
@@ -641,6 +643,7 @@ int main(int argc, char **argv)
         arg(argc, argv, "flash", 0, 1, 0, &FA, msg, sizeof msg) ||
         arg(argc, argv, "ckpt_layers", 0, 100000, 0, &CKL, msg, sizeof msg) ||
         arg(argc, argv, "offload", 0, 2, 0, &OFF, msg, sizeof msg) ||
+        arg(argc, argv, "act_offload", 0, 1, 0, &AOFF, msg, sizeof msg) ||
         arg(argc, argv, "sgd", 0, 1, 0, &O, msg, sizeof msg) ||
         arg(argc, argv, "seed", 0, UINT_MAX, 1234, &seed, msg, sizeof msg) ||
         arg(argc, argv, "device_cap", 0, LLONG_MAX, 0, &cap, msg, sizeof msg) ||
@@ -680,7 +683,7 @@ int main(int argc, char **argv)
      * misspelt key would otherwise leave its default in place unsaid */
     static const char *const keys[] = {
         "layers", "hidden", "heads", "vocab", "seq", "micro_batch", "accum", "steps", "zero", "ckpt", "ckpt_every",
-        "ckpt_layers", "offload", "sgd", "seed", "device_cap", "dtype", "grad_dtype", "loss_scale", "scale_window",
+        "ckpt_layers", "offload", "act_offload", "sgd", "seed", "device_cap", "dtype", "grad_dtype", "loss_scale", "scale_window",
         "progress", "first_step_delay_ms", "mb_delay_ms", "weight_decay", "clip", "kv_heads", "ffn", "tied", "bias", "qk_norm", "qkv_bias",
         "tp", "pp", "vp", "cp", "sp", "schedule", "rope_theta", "lr", "norm", "mlp", "pos", "backend", "group", "dump",
         "flash", "gemm"};
@@ -715,6 +718,7 @@ int main(int argc, char **argv)
     c.sp = (int)SPP;
     c.gpipe = SCHED;
     c.offload = (int)OFF;
+    c.act_offload = (int)AOFF;
     c.pdt = (ze_dt)PDT, c.gdt = (ze_dt)GDT;   /* 0 fp32, 1 bf16, 2 fp16 */
     c.loss_scale = (float)LS;
     c.scale_window = (int)SW;

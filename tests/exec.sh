@@ -355,8 +355,10 @@ r_mlp=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --recompute-modules mlp --gl
 r_zpp=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 1 --tp 1 --pp 2 --zero 3 --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
 r_fp8=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --gpu h100-sxm --fp8 --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
 r_l8=$(jq .run_id "$tmp/l8.json")
-# activation offload: the engine keeps every activation on the device
-r_ao=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --act-offload --global-batch 8 --db "$DB" --json 2>/dev/null | jq .run_id)
+# activation offload in stream order (PyTorch's save_on_cpu, --framework
+# fsdp): the engine's copies are the async mode's, two blocks' on the device
+r_ao=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --act-offload --framework fsdp --global-batch 8 --db "$DB" --json \
+    2>/dev/null | jq .run_id)
 # each planned (a run id, not an empty or null one, which exec would refuse
 # for another reason)
 bad_ids=
@@ -367,7 +369,7 @@ is "$bad_ids" "" "the plans exec is to refuse were planned and stored"
 # ARGS::WHY: refused (exit 2) for its own reason, WHY in the one line
 for case in "99::is not in" "1/5::has no plan 5" "abc::is not a run" "1 --np 3::does not match" "1 --backend cuda::--backend cuda" \
     "$r_nm::master weights" "$r_op::per op" "$r_cp --np 3::dp x tp x pp x cp" "$r_mlp::--recompute-modules" "$r_zpp::ZeRO-3 with pp=2" \
-    "$r_fp8::FP8" "$r_ao::--act-offload" "1 --scale layers=0::layers '0' is out of range" "1 --scale depth=3::unknown key 'depth'" \
+    "$r_fp8::FP8" "$r_ao::in stream order" "1 --scale layers=0::layers '0' is out of range" "1 --scale depth=3::unknown key 'depth'" \
     "1 --scale 5M,layers=3::give one or the other" "1 --scale 20Q::expected a parameter count" \
     "1 --scale 10::from 100k to 100B" "1 --hostfile $tmp/no-such-hosts::--hostfile" "1 --device-mem 8::give the unit" \
     "$r_l8 --scale layers=2,hidden=60,heads=4,kv_heads=2,vocab=128,seq=32,ffn=160::even head width" \
@@ -397,6 +399,43 @@ as_predicted() {
         "$1: activations and peak within 1 % of the prediction" ||
         diag "$(jq -c '.per_rank[0] | [.predicted_bytes, .measured_bytes]' "$outf" 2>/dev/null)"
 }
+
+# activation offload (--act-offload, the async mode): each block's kept
+# tensors go to the host pool after its forward but the last two blocks',
+# and come back for its backward, the block below fetched ahead.  GPT-2
+# small scaled to L=6, h=64, s=64, b=2 on 2 ranks, full recompute: a
+# block keeps its input, b s h fp32 = 2 x 64 x 64 x 4 = 32768 bytes; 4 of
+# the 6 go to the host (131072 bytes at the forward's end), two stay on
+# the device (65536 at the backward's peak), and 4 cross each way a
+# micro-batch, 8 a step of 2: 262144 bytes host-to-device and as many
+# back.  The losses are those of the same run without offload, bit for bit
+ao_scale=layers=6,hidden=64,heads=4,vocab=256,seq=64,micro_batch=2,accum=2
+for ck in full none; do
+    for ao in --act-offload --no-act-offload; do
+        "$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --tp 1 --pp 1 --zero 1 --offload none --ckpt $ck --micro-batch 2 \
+            --global-batch 8 $ao --db "$DB" --json >"$tmp/ao.json" 2>/dev/null
+        run "$ZPLAN" exec "$(jq .run_id "$tmp/ao.json")" --db "$DB" --steps 3 --json --scale "$ao_scale"
+        ok "$rc" "exec of a plan with $ao (ckpt $ck) runs" || diag "rc=$rc $err"
+        cp "$outf" "$tmp/ao-$ck$ao.json"
+    done
+done
+outf=$tmp/ao-full--act-offload.json
+jok "$outf" 'all(.per_rank[]; .host_measured_bytes == 131072 and .host_predicted_bytes == 131072 and
+    .measured_bytes.activations == 65536 and .predicted_bytes.activations == 65536) and
+    .comm_bytes_per_step.by_kind["host-to-device"].measured == 262144 and
+    .comm_bytes_per_step.by_kind["device-to-host"].measured == 262144' \
+    "--act-offload, full recompute: 4 inputs of 32768 bytes on the host, 2 on the device, 8 x 32768 copied each way a step"
+as_predicted "--act-offload, full recompute"
+outf=$tmp/ao-none--act-offload.json
+jok "$outf" 'all(.per_rank[]; (.host_measured_bytes - .host_predicted_bytes | fabs) <= 0.01 * .host_measured_bytes and
+    .host_measured_bytes > 0 and (.measured_bytes.peak - .predicted_bytes.peak | fabs) <= 0.01 * .measured_bytes.peak) and
+    ([.comm_bytes_per_step.by_kind["host-to-device", "device-to-host"] | (.measured - .predicted | fabs) <= 0.01 * .measured] | all)' \
+    "--act-offload, no recompute: host activations, device peak and the copies within 1 % of the prediction"
+for ck in full none; do
+    ok "$(jq -n --slurpfile a "$tmp/ao-$ck--act-offload.json" --slurpfile b "$tmp/ao-$ck--no-act-offload.json" \
+        '$a[0].losses == $b[0].losses and ($a[0].per_rank[0].measured_bytes.peak < $b[0].per_rank[0].measured_bytes.peak)' |
+        grep -qx true; echo $?)" "--act-offload (ckpt $ck): the same losses as without it, on a lower device peak"
+done
 
 # the LLaMA family runs as itself: Llama-3-8B (SwiGLU, RMSNorm, rotary, 8 KV
 # heads of 32, untied head, no biases) scaled to L=2, h=64, 4 heads keeps

@@ -197,6 +197,23 @@ cp "$outf" "$tmp/qkn-cpu-tp.json"
 eng 2 2 4 0 0 $LLAMA qk_norm=1 qkv_bias=1 tp=2 backend=cuda
 ok $rc "Q/K head norms, tp 2 on 2 ranks sharing the GPU: runs" || diag "$err"
 within "$outf" "$tmp/qkn-cpu-tp.json" 1e-4 "Q/K head norms, tp 2 on the GPU: the CPU engine's losses within 1e-4"
+# activation offload (act_offload=1: each block's kept tensors to pinned
+# host memory but the last two blocks', back for its backward, through
+# the CUDA row's copies between the pools): 5 blocks, 3 of them offloaded a
+# micro-batch, with and without full recompute; the values do not change,
+# so the CPU engine's losses without offload hold within 1e-4
+for k in 0 2; do
+    # shellcheck disable=SC2086
+    eng 1 2 4 0 "$k" $LLAMA layers=5
+    cp "$outf" "$tmp/ao-cpu.json"
+    # shellcheck disable=SC2086
+    eng 1 2 4 0 "$k" $LLAMA layers=5 act_offload=1 backend=cuda
+    ok $rc "activation offload, recompute $k: runs on the GPU" || { diag "$err"; continue; }
+    jok "$outf" '.bus_bytes_per_step["host-to-device"] > 0 and
+        .bus_bytes_per_step["host-to-device"] == .bus_bytes_per_step["device-to-host"]' \
+        "activation offload, recompute $k: as many bytes copied to the host as back, each step"
+    within "$outf" "$tmp/ao-cpu.json" 1e-4 "activation offload on the GPU, recompute $k: the CPU engine's losses within 1e-4"
+done
 
 fi
 if part tp; then

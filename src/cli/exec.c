@@ -219,10 +219,6 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                                        "weights: the engine trains 16-bit parameters with master weights (plan with "
                                        "--master-weights, the default, or --dtype fp32)", which,
                                        zp_dtype_names[full.train.dtype]));
-    if (l.act_offload)
-        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s offloads its activations to the host "
-                                       "(--act-offload): the engine keeps them on the device (plan with "
-                                       "--no-act-offload to run the layout)", which));
     if (full.train.fp8)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s computes its linear layers in FP8 (--fp8): the "
                                        "engine has no FP8 (plan without --fp8 to run the layout)", which));
@@ -249,6 +245,13 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                                        "model only on sequences of at most %lld tokens (--scale seq=%lld)", which,
                                        (long long)m->window, (long long)pb.train.seq, (long long)m->window,
                                        (long long)m->window));
+    /* activation offload: the engine's is the planner's async mode (two
+     * blocks' on the device), on one stage (after --scale, which may set pp) */
+    if (l.act_offload && (l.pp > 1 || full.conv.act_offload != ZP_AOFF_ASYNC))
+        return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s offloads its activations to the host "
+                                       "(--act-offload) %s: the engine offloads them on one stage, two blocks' on the "
+                                       "device (--act-offload-mode async, pp=1; plan with --no-act-offload to run "
+                                       "the layout)", which, l.pp > 1 ? "on a pipeline" : "in stream order"));
     /* (after --scale, which may set cp) */
     if (zp_cp(&l) > 1 && !full.train.flash)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld without flash attention: the engine's "
@@ -473,7 +476,7 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
     /* launch */
     char engbuf[4096], npbuf[32];
     const char *eng = zp_engine_path(engbuf, sizeof engbuf), *lname;
-    char a[40][64], *args[56];
+    char a[48][64], *args[64];
     snprintf(npbuf, sizeof npbuf, "%lld", (long long)o.np);
     int n;
     if ((st = zp_launcher(args, &n, npbuf, o.hostfile, eng, &lname, &cli->err)))

@@ -58,6 +58,8 @@ int zp_exec_engine_args(char a[][64], char **args, int n, const zp_model *m, con
     else if (l->ckpt == ZP_CKPT_FULL && tr->ckpt_every > 1)
         snprintf(a[k], 64, "ckpt_every=%lld", (long long)tr->ckpt_every), args[n++] = a[k++];
     snprintf(a[k], 64, "offload=%d", (int)l->offload), args[n++] = a[k++];
+    if (l->act_offload)
+        snprintf(a[k], 64, "act_offload=1"), args[n++] = a[k++];
     snprintf(a[k], 64, "sgd=%d", tr->optim == ZP_OPT_SGD), args[n++] = a[k++];
     snprintf(a[k], 64, "device_cap=%llu", (unsigned long long)cap), args[n++] = a[k++];
     snprintf(a[k], 64, "dtype=%d", engine_dtype(tr->dtype)), args[n++] = a[k++];
