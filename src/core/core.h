@@ -324,15 +324,6 @@ extern const char *const zp_grad_sum_names[];       /* inplace, copy */
 extern const char *const zp_pp_out_names[];         /* freed, kept, sliced */
 extern const char *const zp_sp_in_names[];          /* local, gathered (zp_train.sp_gathered) */
 extern const char *const zp_score_grads_names[];    /* all, head */
-/* What a pipeline stage keeps of each in-flight micro-batch's output
- * until that micro-batch's backward (a stage before the last; interleaved,
- * the last stage's chunks but its final one too): nothing (Megatron-LM
- * frees the data once it is sent, deallocate_pipeline_outputs, which its
- * training sets; zplan's engine sends the tensor itself and frees it), the
- * whole local output (torch.distributed.pipelining holds it in the stage's
- * forward cache for autograd), or its 1/t slice (DeepSpeed's PipelineEngine
- * with tensor parallelism partitions the output over the tensor-parallel
- * group, keeps its own part and frees the rest; at t = 1 the whole). */
 /* How a framework offloads activations (zp_layout.act_offload): not at
  * all; on a copy stream, each block's behind its compute, two blocks' on
  * the device (one in use, one in flight: Megatron-core's --cpu-offloading
@@ -343,6 +334,15 @@ extern const char *const zp_score_grads_names[];    /* all, head */
  * activation_checkpointing.cpu_checkpointing). */
 typedef enum zp_act_off { ZP_AOFF_NONE = 0, ZP_AOFF_ASYNC, ZP_AOFF_SYNC, ZP_AOFF_CKPT_SYNC, ZP_AOFF_N } zp_act_off;
 extern const char *const zp_act_off_names[];   /* none, async, sync, checkpoints */
+/* What a pipeline stage keeps of each in-flight micro-batch's output
+ * until that micro-batch's backward (a stage before the last; interleaved,
+ * the last stage's chunks but its final one too): nothing (Megatron-LM
+ * frees the data once it is sent, deallocate_pipeline_outputs, which its
+ * training sets; zplan's engine sends the tensor itself and frees it), the
+ * whole local output (torch.distributed.pipelining holds it in the stage's
+ * forward cache for autograd), or its 1/t slice (DeepSpeed's PipelineEngine
+ * with tensor parallelism partitions the output over the tensor-parallel
+ * group, keeps its own part and frees the rest; at t = 1 the whole). */
 typedef enum zp_pp_out { ZP_PPOUT_FREED = 0, ZP_PPOUT_KEPT, ZP_PPOUT_SLICED } zp_pp_out;
 /* Without flash attention, the attention scores' gradients live at a
  * block's backward: every head's of the micro-batch at once (the batched
