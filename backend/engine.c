@@ -318,9 +318,10 @@ int ze_cfg_check(const ze_cfg *c, int ranks, char *msg, size_t n)
                  c->offload, c->zero);
         return -1;
     }
-    if (c->act_offload && (c->pp > 1 || c->vp > 1)) {
-        snprintf(msg, n, "act_offload=1 with pp=%d vp=%d: the engine offloads activations on one stage (pp=1)",
-                 c->pp, c->vp);
+    if (c->act_offload && (c->pp > 1 || c->vp > 1 || c->ckpt_every > 1)) {
+        snprintf(msg, n, "act_offload=1 with pp=%d vp=%d ckpt_every=%d: the engine offloads activations on one stage "
+                 "(pp=1), keeping its last two blocks, which under ckpt_every are not the two whole ones the planner "
+                 "keeps", c->pp, c->vp, c->ckpt_every);
         return -1;
     }
     return 0;
@@ -937,17 +938,21 @@ static int act_out(model *m, lact *la)
     size_t nx = (size_t)m->R * (size_t)m->c->C;
     if (!la->x || la->hx)
         return 0;
-    CHECK(la->hx = alloc_t(m, ZE_HOST, ZE_ACT, nx, sizeof(float)));
+    /* (not zeroed: the copy writes it whole) */
+    CHECK(la->hx = ze_dev_alloc(m->d, ZE_HOST, ZE_ACT, nx * sizeof(float), 0));
     op->copy(m->d, la->hx, ZE_HOST, la->x, ZE_DEVICE, nx * sizeof(float));
     m->d2h += nx * sizeof(float);
     release_t(m, la->x);
     la->x = NULL;
     if (la->mem) {
-        CHECK(la->hmem = alloc_t(m, ZE_HOST, ZE_ACT, la->mem_n, sizeof(float)));
+        CHECK(la->hmem = ze_dev_alloc(m->d, ZE_HOST, ZE_ACT, la->mem_n * sizeof(float), 0));
         op->copy(m->d, la->hmem, ZE_HOST, la->mem, ZE_DEVICE, la->mem_n * sizeof(float));
         m->d2h += la->mem_n * sizeof(float);
         release_t(m, la->mem);
         la->mem = NULL;
+        /* the fields pointed into it: none until act_in lays them out again */
+        la->ln1 = la->mean1 = la->rstd1 = la->qkv = la->att = la->atty = la->xmid = NULL;
+        la->ln2 = la->mean2 = la->rstd2 = la->fc = la->gelu = la->qn = la->kn = la->rq = la->rk = NULL;
     }
     return 0;
 }
@@ -956,13 +961,13 @@ static int act_in(model *m, lact *la)
 {
     const ze_dev_ops *op = m->op;
     size_t nx = (size_t)m->R * (size_t)m->c->C;
-    if (!la->hx)
-        return 0;
-    CHECK(la->x = alloc_u(m, ZE_ACT, nx));
-    op->copy(m->d, la->x, ZE_DEVICE, la->hx, ZE_HOST, nx * sizeof(float));
-    m->h2d += nx * sizeof(float);
-    release_t(m, la->hx);
-    la->hx = NULL;
+    if (la->hx) {
+        CHECK(la->x = alloc_u(m, ZE_ACT, nx));
+        op->copy(m->d, la->x, ZE_DEVICE, la->hx, ZE_HOST, nx * sizeof(float));
+        m->h2d += nx * sizeof(float);
+        release_t(m, la->hx);
+        la->hx = NULL;
+    }
     if (la->hmem) {
         CHECK(la->mem = alloc_u(m, ZE_ACT, la->mem_n));
         op->copy(m->d, la->mem, ZE_DEVICE, la->hmem, ZE_HOST, la->mem_n * sizeof(float));

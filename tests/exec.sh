@@ -359,17 +359,21 @@ r_l8=$(jq .run_id "$tmp/l8.json")
 # fsdp): the engine's copies are the async mode's, two blocks' on the device
 r_ao=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --act-offload --framework fsdp --global-batch 8 --db "$DB" --json \
     2>/dev/null | jq .run_id)
+# and under --ckpt-every, where the engine's last two blocks are not the
+# two whole ones the planner keeps on the device
+r_aoe=$("$ZPLAN" --model gpt2-small --gpus 2 --dp 2 --act-offload --ckpt-every 2 --global-batch 8 --db "$DB" --json \
+    2>/dev/null | jq .run_id)
 # each planned (a run id, not an empty or null one, which exec would refuse
 # for another reason)
 bad_ids=
-for r in "$r_nm" "$r_op" "$r_cp" "$r_mlp" "$r_zpp" "$r_fp8" "$r_l8" "$r_ao"; do
+for r in "$r_nm" "$r_op" "$r_cp" "$r_mlp" "$r_zpp" "$r_fp8" "$r_l8" "$r_ao" "$r_aoe"; do
     case $r in '' | *[!0-9]*) bad_ids="$bad_ids '$r'" ;; esac
 done
 is "$bad_ids" "" "the plans exec is to refuse were planned and stored"
 # ARGS::WHY: refused (exit 2) for its own reason, WHY in the one line
 for case in "99::is not in" "1/5::has no plan 5" "abc::is not a run" "1 --np 3::does not match" "1 --backend cuda::--backend cuda" \
     "$r_nm::master weights" "$r_op::per op" "$r_cp --np 3::dp x tp x pp x cp" "$r_mlp::--recompute-modules" "$r_zpp::ZeRO-3 with pp=2" \
-    "$r_fp8::FP8" "$r_ao::in stream order" "1 --scale layers=0::layers '0' is out of range" "1 --scale depth=3::unknown key 'depth'" \
+    "$r_fp8::FP8" "$r_ao::not on a copy stream" "$r_aoe::with --ckpt-every" "1 --scale layers=0::layers '0' is out of range" "1 --scale depth=3::unknown key 'depth'" \
     "1 --scale 5M,layers=3::give one or the other" "1 --scale 20Q::expected a parameter count" \
     "1 --scale 10::from 100k to 100B" "1 --hostfile $tmp/no-such-hosts::--hostfile" "1 --device-mem 8::give the unit" \
     "$r_l8 --scale layers=2,hidden=60,heads=4,kv_heads=2,vocab=128,seq=32,ffn=160::even head width" \

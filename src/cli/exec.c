@@ -247,11 +247,15 @@ static int zp_cmd_exec(zp_cli *cli, int argc, char **argv)
                                        (long long)m->window));
     /* activation offload: the engine's is the planner's async mode (two
      * blocks' on the device), on one stage (after --scale, which may set pp) */
-    if (l.act_offload && (l.pp > 1 || full.conv.act_offload != ZP_AOFF_ASYNC))
+    if (l.act_offload && (l.pp > 1 || full.conv.act_offload != ZP_AOFF_ASYNC ||
+                          (l.ckpt == ZP_CKPT_FULL && pb.train.ckpt_every > 1)))
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s offloads its activations to the host "
-                                       "(--act-offload) %s: the engine offloads them on one stage, two blocks' on the "
-                                       "device (--act-offload-mode async, pp=1; plan with --no-act-offload to run "
-                                       "the layout)", which, l.pp > 1 ? "on a pipeline" : "in stream order"));
+                                       "(--act-offload) %s: the engine offloads them on one stage, its last two "
+                                       "blocks' on the device (--act-offload-mode async, pp=1, no --ckpt-every; plan "
+                                       "with --no-act-offload to run the layout)", which,
+                                       l.pp > 1 ? "on a pipeline"
+                                       : full.conv.act_offload != ZP_AOFF_ASYNC ? "not on a copy stream"
+                                                                                 : "with --ckpt-every"));
     /* (after --scale, which may set cp) */
     if (zp_cp(&l) > 1 && !full.train.flash)
         return zp_fail(cli, zp_err_set(&cli->err, ZP_EINVAL, "%s has cp=%lld without flash attention: the engine's "
