@@ -634,18 +634,25 @@ printf 'model = gpt2-small\ngpus = 4\ntp = 1\ncp = 2\ndp = 2\npp = 1\nglobal-bat
 printf 'model = gpt2-small\ngpus = 4\ntp = 1\ndp = 2\npp = 2\nzero = 2\nglobal-batch = 8\n' >"$tmp/pp2z2.plan"
 printf 'model = gpt2-small\ngpus = 2\nlayers = 3\n' >"$tmp/bad.plan"
 printf 'model = gpt2-small\ngpus = 2\ngpu = h100-sxm\nfp8 = yes\nglobal-batch = 4\n' >"$tmp/fp8.plan"
+# a plan file that asks for activation offload gets it (exec adds
+# --no-act-offload only where the file says nothing), and in stream order
+# (fsdp's) the engine refuses it
+printf 'model = gpt2-small\ngpus = 2\nframework = fsdp\nact-offload = yes\nglobal-batch = 4\n' >"$tmp/aosync.plan"
 printf 'localhost slots=2\nthis is not a hostfile line\n' >"$tmp/garbage-hosts"
 : >"$tmp/empty-hosts"
 r0=$(runs_now) e0=$(execs_now)
 for args in "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --np 3" "$tmp/cp2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=62" "$tmp/pp2z2.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
     "$ZPLAN_SRCDIR/plans/tiny-cpu.plan --scale depth=3" "1 --scale layers=2,,hidden=64" "1 --scale layers=2,layers=3" \
     "$tmp/fp8.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" \
-    "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts" \
+    "$tmp/aosync.plan --scale layers=2,hidden=64,heads=4,vocab=256,seq=64" "$tmp/bad.plan" "1 --hostfile $tmp/garbage-hosts" "1 --hostfile $tmp/empty-hosts" \
     "1 --scale layers=1,hidden=32,heads=2,vocab=1,seq=16"; do
     # shellcheck disable=SC2086
     run "$ZPLAN" exec $args --db "$DB" --steps 1 --oversubscribe
     ok "$([ "$rc" -eq 2 ] && [ "$(wc -l <"$errf")" -eq 1 ] && grep -q '^zplan: ' "$errf"; echo $?)" \
         "refused in one line, exit 2: exec $(echo "$args" | sed "s|$tmp/||; s|$ZPLAN_SRCDIR/||")" || diag "rc=$rc $err"
+    case $args in *aosync*)
+        ok "$(grep -q 'not on a copy stream' "$errf"; echo $?)" "the plan file's act-offload = yes kept: refused as sync" ;;
+    esac
 done
 run "$ZPLAN" exec 1 --scale "" --db "$DB" --steps 1 --oversubscribe
 ok "$([ "$rc" -eq 2 ] && grep -q "^zplan: --scale '': an empty item" "$errf"; echo $?)" \

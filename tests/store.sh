@@ -69,6 +69,9 @@ if [ $have_sqlite = 1 ]; then
         "plans.act_offload is each plan's act_offload, in rank order"
     is "$(sq "$A" "SELECT count(DISTINCT act_offload) FROM plans WHERE kind = 'top'")" 2 \
         "plans that keep their activations and plans that offload them both recorded"
+    zp list --db "$A" --json
+    jok "$outf" '.[0].fitting == $r[0].fitting + $r[0].act_offload_fit and $r[0].act_offload_fit > 0' \
+        "zplan list: fit counts the layouts that fit with their activations offloaded too" --slurpfile r "$tmp/actoff.json"
     is "$(sq "$S" 'PRAGMA journal_mode')" wal "schema: journal_mode is wal"
     for r in 1 2; do
         f=$tmp/r$r.json

@@ -52,6 +52,9 @@ void zp_opts_help(FILE *f, const zp_opt *t);
 /* The option of t that word ("--name" or "--name=value") names, or NULL;
  * *val: the text after '=', or NULL. */
 const zp_opt *zp_opts_find(const zp_opt *t, const char *word, const char **val);
+/* Whether the plan file sets the plan option NAME or its no- form, as
+ * --from reads it (0 where it cannot be read: the planner says why). */
+int zp_plan_file_gives(const char *path, const char *name);
 /* The option of t nearest to name (edit distance at most 3), or NULL. */
 const char *zp_opts_nearest(const zp_opt *t, const char *name);
 /* Parse argv[1..] of command cmd with table t: each option found calls

@@ -13,35 +13,10 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Whether the plan file says itself whether activations are offloaded (a
- * key act-offload or no-act-offload): then its answer is the file's, and
- * exec refuses an offloading one; else exec asks for plans that keep them
- * on the device, the only ones the engine runs. */
-static int file_names_act_offload(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char line[1024];
-    int found = 0;
-    if (!f)
-        return 0;   /* (the planner says why it cannot read it) */
-    while (!found && fgets(line, sizeof line, f)) {
-        const char *k = line;
-        while (*k == ' ' || *k == '\t')
-            k++;
-        if (!strncmp(k, "no-", 3))
-            k += 3;
-        if (!strncmp(k, "act-offload", 11) && (k[11] == ' ' || k[11] == '\t' || k[11] == '=' || k[11] == '\n'))
-            found = 1;
-    }
-    fclose(f);
-    return found;
-}
 
 /* Run this zplan on the plan file with extra (--no-store or not), its JSON
  * answer parsed into *res; *rc the planner's own exit 1 or 2 (it said why
@@ -53,7 +28,9 @@ static zp_status plan_file(zp_exec_target *t, const char *dbpath, int64_t timeou
     int n = 6;
     if (!store)
         pargs[n++] = "--no-store";
-    if (!file_names_act_offload(t->plan_file))
+    /* the engine runs activation offload in one mode only: a plan file
+     * that does not ask for it is planned without it */
+    if (!zp_plan_file_gives(t->plan_file, "act-offload"))
         pargs[n++] = "--no-act-offload";
     char *pout = NULL;
     int prc = zp_run_capture(pargs, timeout_s, NULL, &pout, &zp_exec_interrupted);

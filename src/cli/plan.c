@@ -433,6 +433,25 @@ static zp_status plan_file_args(const char *path, int model_given, argvec *out, 
     return st;
 }
 
+int zp_plan_file_gives(const char *path, const char *name)
+{
+    argvec a = {0};
+    zp_err e = {0};
+    char pos[80], neg[80];
+    const char *inl;
+    int found = 0;
+    snprintf(pos, sizeof pos, "--%s", name);
+    snprintf(neg, sizeof neg, "--no-%s", name);
+    const zp_opt *op = zp_opts_find(plan_opts, pos, &inl), *on = zp_opts_find(plan_opts, neg, &inl);
+    if (plan_file_args(path, 0, &a, &e) == ZP_OK)
+        for (int i = 0; i < a.n && !found; i++) {
+            const zp_opt *o = strncmp(a.v[i], "--", 2) ? NULL : zp_opts_find(plan_opts, a.v[i], &inl);
+            found = o && (o == op || o == on);
+        }
+    argvec_free(&a);
+    return found;
+}
+
 /* An error about an option's value that came from the plan file (its
  * message names "--NAME 'VALUE'" or "--NAME VALUE"), and not replaced on the
  * command line: said with the file and line, as the file's other errors
